@@ -1,0 +1,132 @@
+/**
+ * @module domain/binding
+ *
+ * Binding a spec to one node: for every resource the spec names, the node's own
+ * name for it. The same function answers "can this node serve this task?" (it
+ * binds) and "why not?" (the list of what is missing), so the gateway's refusals
+ * and the scheduler's matching can never disagree.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { catalogControlNetModels, toNameKey } from './catalog.js';
+import type { NodeOffering } from './offering.js';
+import { resolveSampler } from './samplers.js';
+import { type DiffusionSpec, type GenerationSpec, peakPixelsOf } from './spec.js';
+
+const Local = Type.String({ maxLength: 512 });
+
+/** Node-local names for what a spec uses; sent with the task so the driver needs no catalog. */
+export const Binding = Type.Object(
+  {
+    /** `sd_model_checkpoint` title on this node. */
+    checkpoint: Type.Optional(Local),
+    /** Local LoRA names, in the order of `spec.loras`. */
+    loras: Type.Optional(Type.Array(Local, { maxItems: 64 })),
+    sampler: Type.Optional(
+      Type.Object({ sampler: Local, scheduler: Type.Union([Local, Type.Null()]) }, { additionalProperties: false }),
+    ),
+    hiresUpscaler: Type.Optional(Local),
+    /** Local ControlNet model title and module, in the order of `spec.controlNet`. */
+    controlNet: Type.Optional(
+      Type.Array(Type.Object({ model: Local, module: Local }, { additionalProperties: false }), { maxItems: 16 }),
+    ),
+    upscaler: Type.Optional(Local),
+    upscaler2: Type.Optional(Local),
+    interrogator: Type.Optional(Local),
+  },
+  { additionalProperties: false },
+);
+export type Binding = Static<typeof Binding>;
+
+export type BindOutcome = { ok: true; binding: Binding } | { ok: false; missing: string[] };
+
+/** The node's name for a catalog ControlNet model (`sd15_canny` → `control_v11p_sd15_canny [d14c016b]`). */
+export function findControlNetModel(danName: string, titles: readonly string[]): string | undefined {
+  const entry = catalogControlNetModels.find((m) => m.name === danName);
+  const stems = entry ? entry.stems : [danName.toLowerCase()];
+  return titles.find((title) => {
+    const stem = title.replace(/\s*\[[0-9a-fA-F]+\]$/, '').toLowerCase();
+    return stems.some((s) => stem === s || stem.includes(s));
+  });
+}
+
+/** The node's name for an upscaler, compared by `toNameKey` (so `ESRGAN 4x` meets `ESRGAN_4x`). */
+export function findByNameKey(wanted: string, names: readonly string[]): string | undefined {
+  const key = toNameKey(wanted);
+  return names.find((n) => toNameKey(n) === key);
+}
+
+function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: string[]): Binding {
+  const caps = offering.capabilities;
+  const binding: Binding = {};
+  const model = offering.models.get(spec.model.id);
+  if (model) binding.checkpoint = model.title;
+  else missing.push(`model ${spec.model.name}`);
+
+  binding.loras = spec.loras.map(({ lora }) => {
+    const offer = offering.loras.get(lora.id);
+    if (!offer) missing.push(`LoRA ${lora.name}`);
+    return offer?.localName ?? '';
+  });
+
+  const sampler = resolveSampler(spec.sampler, caps.samplers, caps.schedulers);
+  if (sampler) binding.sampler = sampler;
+  else missing.push(`sampler "${spec.sampler}"`);
+
+  if (spec.kind === 'txt2img' && spec.hires) {
+    const name = findByNameKey(spec.hires.upscaler, [...caps.latentUpscaleModes, ...caps.upscalers]);
+    if (name) binding.hiresUpscaler = name;
+    else missing.push(`hires upscaler "${spec.hires.upscaler}"`);
+  }
+
+  if (spec.controlNet.length > 0) binding.controlNet = bindControlNet(spec, offering, missing);
+  return binding;
+}
+
+function bindControlNet(spec: DiffusionSpec, offering: NodeOffering, missing: string[]) {
+  const cn = offering.capabilities.controlNet;
+  if (!cn) {
+    missing.push('the ControlNet extension');
+    return [];
+  }
+  if (spec.controlNet.length > cn.maxUnits) missing.push(`${spec.controlNet.length} ControlNet units (node allows ${cn.maxUnits})`);
+  return spec.controlNet.map((unit) => {
+    const model = findControlNetModel(unit.model, cn.models);
+    if (!model) missing.push(`ControlNet model ${unit.model}`);
+    const module = cn.modules.find((m) => m.toLowerCase() === unit.module.toLowerCase());
+    if (!module) missing.push(`ControlNet preprocessor ${unit.module}`);
+    return { model: model ?? '', module: module ?? '' };
+  });
+}
+
+/** Binds `spec` to the node behind `offering`, or lists what the node lacks. */
+export function bindSpec(spec: GenerationSpec, offering: NodeOffering): BindOutcome {
+  const caps = offering.capabilities;
+  const missing: string[] = [];
+  let binding: Binding = {};
+  switch (spec.kind) {
+    case 'txt2img':
+    case 'img2img':
+      binding = bindDiffusion(spec, offering, missing);
+      break;
+    case 'interrogate': {
+      const name = caps.interrogators.find((i) => i.toLowerCase() === spec.interrogator.toLowerCase());
+      if (name) binding.interrogator = name;
+      else missing.push(`interrogator ${spec.interrogator}`);
+      break;
+    }
+    case 'upscale': {
+      const first = findByNameKey(spec.upscaler, caps.upscalers);
+      if (first) binding.upscaler = first;
+      else missing.push(`upscaler "${spec.upscaler}"`);
+      if (spec.upscaler2 !== null) {
+        const second = findByNameKey(spec.upscaler2, caps.upscalers);
+        if (second) binding.upscaler2 = second;
+        else missing.push(`upscaler "${spec.upscaler2}"`);
+      }
+      break;
+    }
+  }
+  const pixels = peakPixelsOf(spec);
+  if (pixels > caps.maxPixels) missing.push(`room for ${pixels} pixels (node allows ${caps.maxPixels})`);
+  return missing.length === 0 ? { ok: true, binding } : { ok: false, missing };
+}

@@ -1,0 +1,169 @@
+/**
+ * @module protocol/messages
+ *
+ * The node protocol: JSON text frames over one WebSocket that the node dials
+ * out to the gateway (`/api/node/ws`). Both sides import this module and parse
+ * every inbound frame with `parseNodeMessage` / `parseGatewayMessage` before
+ * acting on it; a frame that fails is a protocol error and closes the socket.
+ *
+ * Session:
+ *   node → hello            (name, token, capabilities, slots, loaded model, backend state)
+ *   gateway → welcome | reject
+ *   node → heartbeat        (every `heartbeatIntervalMs`; also carries backend up/down)
+ *   node → capabilities     (when a periodic refresh finds a change)
+ *   gateway → assign        (task id, attempt, spec, node-local binding, timeout)
+ *   node → progress*        (0–1 while the backend works)
+ *   node → result | failure (exactly one per assign)
+ *   gateway → cancel        (abandon a task: interrupt it on the backend)
+ *
+ * See docs/node-protocol.md.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Binding } from '../domain/binding.js';
+import { NodeCapabilities } from '../domain/capabilities.js';
+import { GenerationSpec, TaskResult } from '../domain/spec.js';
+
+/** Bumped on any incompatible change; a gateway rejects a hello with another version. */
+export const PROTOCOL_VERSION = 1;
+
+const TaskId = Type.String({ minLength: 1, maxLength: 64 });
+const ShortText = Type.String({ maxLength: 2048 });
+const Title = Type.Union([Type.String({ maxLength: 512 }), Type.Null()]);
+
+const BackendState = {
+  /** False while the node cannot reach its WebUI; the gateway sends no work then. */
+  backendUp: Type.Boolean(),
+  /** Why the backend is down, for operators. */
+  backendProblem: Type.Union([ShortText, Type.Null()]),
+  /** The checkpoint title the backend has loaded, if known. */
+  loadedModel: Title,
+};
+
+export const Hello = Type.Object(
+  {
+    type: Type.Literal('hello'),
+    protocol: Type.Integer(),
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }),
+    token: Type.Union([Type.String({ maxLength: 512 }), Type.Null()]),
+    agent: ShortText,
+    slots: Type.Integer({ minimum: 1, maximum: 64 }),
+    capabilities: NodeCapabilities,
+    ...BackendState,
+  },
+  { additionalProperties: false },
+);
+
+export const Heartbeat = Type.Object({ type: Type.Literal('heartbeat'), ...BackendState }, { additionalProperties: false });
+
+export const CapabilitiesUpdate = Type.Object(
+  { type: Type.Literal('capabilities'), capabilities: NodeCapabilities, loadedModel: Title },
+  { additionalProperties: false },
+);
+
+export const Progress = Type.Object(
+  {
+    type: Type.Literal('progress'),
+    taskId: TaskId,
+    progress: Type.Number({ minimum: 0, maximum: 1 }),
+    etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const Result = Type.Object(
+  {
+    type: Type.Literal('result'),
+    taskId: TaskId,
+    result: TaskResult,
+    /** Checkpoint loaded after the task (the task may have switched it). */
+    loadedModel: Title,
+    /** Time the backend took, for the gateway's speed estimates. */
+    elapsedMs: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Failure = Type.Object(
+  {
+    type: Type.Literal('failure'),
+    taskId: TaskId,
+    /** An error id of the catalog (`DAN_ERR_BACKEND_FAILED`, …). */
+    error: Type.String({ pattern: '^DAN_ERR_[A-Z_]+$', maxLength: 64 }),
+    message: ShortText,
+    retryable: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeMessage = Type.Union([Hello, Heartbeat, CapabilitiesUpdate, Progress, Result, Failure]);
+export type NodeMessage = Static<typeof NodeMessage>;
+export type HelloMessage = Static<typeof Hello>;
+
+export const Welcome = Type.Object(
+  {
+    type: Type.Literal('welcome'),
+    protocol: Type.Integer(),
+    nodeId: Type.String({ maxLength: 128 }),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Reject = Type.Object(
+  { type: Type.Literal('reject'), error: Type.String({ maxLength: 64 }), message: ShortText },
+  { additionalProperties: false },
+);
+
+export const Assign = Type.Object(
+  {
+    type: Type.Literal('assign'),
+    taskId: TaskId,
+    attempt: Type.Integer({ minimum: 1 }),
+    spec: GenerationSpec,
+    binding: Binding,
+    /** The gateway gives up on this attempt after this long. */
+    timeoutMs: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Cancel = Type.Object(
+  { type: Type.Literal('cancel'), taskId: TaskId, reason: ShortText },
+  { additionalProperties: false },
+);
+
+export const GatewayMessage = Type.Union([Welcome, Reject, Assign, Cancel]);
+export type GatewayMessage = Static<typeof GatewayMessage>;
+export type AssignMessage = Static<typeof Assign>;
+
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+function makeParser<T extends TSchema>(schema: T) {
+  const check = TypeCompiler.Compile(schema);
+  return (raw: string): Static<T> => {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ProtocolError('frame is not JSON');
+    }
+    if (!check.Check(value)) {
+      const first = check.Errors(value).First();
+      const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
+      const type = String((value as { type?: unknown } | null)?.type ?? '?').slice(0, 32);
+      throw new ProtocolError(`bad "${type}" frame at ${where}`);
+    }
+    return value;
+  };
+}
+
+/** Parses a frame the gateway received; throws ProtocolError when it breaks the protocol. */
+export const parseNodeMessage = makeParser(NodeMessage);
+/** Parses a frame the node received; throws ProtocolError when it breaks the protocol. */
+export const parseGatewayMessage = makeParser(GatewayMessage);
+
+/** The gateway's WebSocket path for nodes. */
+export const NODE_WS_PATH = '/api/node/ws';
