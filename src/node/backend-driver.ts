@@ -1,0 +1,50 @@
+/**
+ * @module node/backend-driver
+ *
+ * The port between the node agent and one kind of backend (A1111-compatible
+ * WebUI today, ComfyUI later). The agent owns the gateway connection, task
+ * bookkeeping and reconnects; a driver owns the backend's wire format.
+ */
+import type { Binding } from '../domain/binding.js';
+import type { NodeCapabilities } from '../domain/capabilities.js';
+import type { GenerationSpec, TaskResult } from '../domain/spec.js';
+
+export interface BackendSnapshot {
+  capabilities: NodeCapabilities;
+  /** Checkpoint title the backend has loaded, if it says. */
+  loadedModel: string | null;
+}
+
+export interface RunProgress {
+  /** 0–1 of the whole task. */
+  progress: number;
+  etaSeconds: number | null;
+}
+
+export interface RunOptions {
+  /** Called now and then while the backend works (the driver decides how often). */
+  onProgress?: (progress: RunProgress) => void;
+  /** Aborting stops waiting and asks the backend to interrupt the job. */
+  signal?: AbortSignal;
+}
+
+export interface RunOutcome {
+  result: TaskResult;
+  /** Checkpoint loaded after the run, if known. */
+  loadedModel: string | null;
+}
+
+export interface BackendDriver {
+  /**
+   * Asks the backend what it offers. Throws a DanError `DAN_ERR_BACKEND_UNREACHABLE`
+   * when the backend does not answer (the agent then reports the backend down).
+   */
+  discover(): Promise<BackendSnapshot>;
+  /**
+   * Runs one task. Throws a DanError whose id classifies the failure
+   * (`DAN_ERR_BACKEND_UNREACHABLE`, `_REJECTED`, `_FAILED`, `_BAD_RESPONSE`).
+   */
+  run(spec: GenerationSpec, binding: Binding, options?: RunOptions): Promise<RunOutcome>;
+  /** Asks the backend to stop the job it is running (best effort). */
+  interrupt(): Promise<void>;
+}
