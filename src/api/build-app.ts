@@ -1,0 +1,48 @@
+/**
+ * @module api/build-app
+ *
+ * Builds the gateway's Fastify app from already-made parts, without listening:
+ * tests `inject` into it, `gateway/gateway.ts` listens.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { NodeHub } from '../network/node-hub.js';
+import { registerNodeRoute } from '../network/node-route.js';
+import type { Dispatcher } from '../gateway/dispatcher.js';
+import type { NetworkCatalog } from '../gateway/network-catalog.js';
+import type { TaskService } from '../gateway/task-service.js';
+import { installErrorHandlers } from './error-handler.js';
+import { success } from './envelope.js';
+import { registerSdRoutes } from './routes/sd-routes.js';
+import { registerUserRoutes } from './routes/user-routes.js';
+
+export interface AppDeps {
+  service: TaskService;
+  catalog: NetworkCatalog;
+  dispatcher: Dispatcher;
+  hub: NodeHub;
+  publicApiKey: string;
+  syncTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxFrameBytes: number;
+  logger: FastifyBaseLogger;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    // Sync requests wait for GPUs: never let the server cut them off.
+    requestTimeout: 0,
+    disableRequestLogging: true,
+    forceCloseConnections: true,
+  });
+  installErrorHandlers(app, deps.bodyLimitBytes);
+  registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs });
+  registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
+  app.get('/api/health', async () => {
+    const info = deps.catalog.supportedInfo();
+    return success({ status: 'ok', nodes: info.nodes, queued: deps.dispatcher.queuedCount, running: deps.dispatcher.runningCount });
+  });
+  await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
+  return app;
+}

@@ -1,0 +1,42 @@
+/**
+ * @module api/error-handler
+ *
+ * Turns anything a request can throw into the error envelope: our DanErrors
+ * keep their id; Fastify's own errors (body too large, bad JSON, wrong media
+ * type) get the matching catalog id; anything else is an internal error,
+ * logged with its stack, answered without it.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { DanError, toDanError } from '../errors/dan-error.js';
+import { errorBodyOf, httpStatusOf } from './envelope.js';
+
+function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is larger than ${Math.round(bodyLimitBytes / 1048576)} MiB`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new DanError('DAN_ERR_REQUEST_UNSUPPORTED_MEDIA', 'request body must be JSON; send `Content-Type: application/json`');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is empty; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
+  }
+  if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+    return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
+  }
+  return undefined;
+}
+
+export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
+    if (danError.id === 'DAN_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
+    const status = httpStatusOf(danError.id);
+    const message = danError.id === 'DAN_ERR_INTERNAL' ? 'internal error; see the gateway log' : danError.message;
+    return reply.code(status).send({ ...errorBodyOf(danError), message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(404).send(errorBodyOf(error));
+  });
+}

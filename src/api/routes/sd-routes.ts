@@ -1,0 +1,71 @@
+/**
+ * @module api/routes/sd-routes
+ *
+ * `/api/sd/*`: submit (sync and async) for each task kind, task status, and
+ * the supported values. Routes translate HTTP to TaskService calls and back;
+ * they hold no rules of their own.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseTaskIdRequest } from '../requests/index.js';
+import type { TaskKind } from '../../domain/spec.js';
+import { DanError } from '../../errors/dan-error.js';
+import type { NetworkCatalog } from '../../gateway/network-catalog.js';
+import type { TaskService } from '../../gateway/task-service.js';
+import { withResult } from '../../gateway/task-view.js';
+import { apiKeyOf } from '../auth.js';
+import { errorBodyOf, httpStatusOf, success } from '../envelope.js';
+
+export interface SdRoutesDeps {
+  service: TaskService;
+  catalog: NetworkCatalog;
+  syncTimeoutMs: number;
+}
+
+const kinds: readonly TaskKind[] = ['txt2img', 'img2img', 'interrogate', 'upscale'];
+
+/** Aborts when the client hangs up before the answer is sent. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
+  const { service, syncTimeoutMs } = deps;
+  const submitted = await service.submit(kind, request.body, apiKeyOf(request));
+  const signal = clientGone(reply);
+  const outcome = await service.waitForOutcome(submitted.taskId, syncTimeoutMs, signal);
+  if (signal.aborted) {
+    request.log.info({ task: submitted.taskId }, 'client left before its sync task finished; the task goes on');
+    return reply;
+  }
+  if (!outcome) {
+    const seconds = Math.round(syncTimeoutMs / 1000);
+    return reply.code(202).send({
+      code: 202,
+      data: await service.status(submitted.taskId),
+      message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
+    });
+  }
+  if (outcome.state === 'succeeded') {
+    return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
+  }
+  const failed = new DanError(outcome.error.id, outcome.error.message);
+  const status = httpStatusOf(outcome.error.id);
+  return reply.code(status === 400 ? 502 : status).send(errorBodyOf(failed, { taskId: outcome.id }));
+}
+
+export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
+  for (const kind of kinds) {
+    app.post(`/api/sd/${kind}`, (request, reply) => answerSync(deps, kind, request, reply));
+    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(kind, request.body, apiKeyOf(request))));
+  }
+  app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body))));
+  app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId', async (request) =>
+    success(await deps.service.status(parseTaskIdRequest({ taskId: request.params.taskId }))),
+  );
+  app.get('/api/sd/supportedModelInfo', async () => success(deps.catalog.supportedInfo()));
+}
+

@@ -1,0 +1,213 @@
+/**
+ * @module cli/commands
+ *
+ * What each `dan` subcommand does, after commander has parsed its flags:
+ * resolve the configuration (flags over environment over defaults), start
+ * the parts, and shut them down cleanly on SIGINT/SIGTERM.
+ */
+import type { Logger } from 'pino';
+import {
+  type GatewayConfigInput,
+  HOUR,
+  readGatewayEnv,
+  resolveGatewayConfig,
+  SECOND,
+} from '../config/gateway-config.js';
+import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
+import { type Gateway, startGateway } from '../gateway/gateway.js';
+import { NodeAgent } from '../node/agent.js';
+import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
+import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
+import { createLogger, type LogFormat } from './logger.js';
+
+interface LogFlags {
+  logLevel?: string;
+  logFormat?: LogFormat;
+}
+
+interface GatewayFlags extends LogFlags {
+  port?: number;
+  host?: string;
+  data?: string;
+  nodeToken?: string;
+  syncTimeoutS?: number;
+  retentionH?: number;
+  taskTimeoutS?: number;
+  maxAttempts?: number;
+  bodyLimitMb?: number;
+  publicApiKey?: string;
+}
+
+interface NodeFlags extends LogFlags {
+  gateway?: string;
+  webui?: string;
+  token?: string;
+  name?: string;
+  webuiAuth?: string;
+  slots?: number;
+  maxPixels?: number;
+  interrogators?: string;
+}
+
+interface SandboxFlags extends LogFlags {
+  port?: number;
+  host?: string;
+  speed?: number;
+  itPerSecond?: number;
+  switchSeconds?: number;
+  config?: string;
+}
+
+function loggerFor(flags: LogFlags, name: string): Logger {
+  return createLogger({ name, ...(flags.logLevel ? { level: flags.logLevel } : {}), ...(flags.logFormat ? { format: flags.logFormat } : {}) });
+}
+
+function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
+  return {
+    port: flags.port,
+    host: flags.host,
+    dataDir: flags.data,
+    nodeToken: flags.nodeToken,
+    syncTimeoutMs: flags.syncTimeoutS === undefined ? undefined : flags.syncTimeoutS * SECOND,
+    retentionMs: flags.retentionH === undefined ? undefined : flags.retentionH * HOUR,
+    taskTimeoutMs: flags.taskTimeoutS === undefined ? undefined : flags.taskTimeoutS * SECOND,
+    maxAttempts: flags.maxAttempts,
+    bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
+    publicApiKey: flags.publicApiKey,
+  };
+}
+
+function nodeInput(flags: NodeFlags): NodeConfigInput {
+  return {
+    gatewayUrl: flags.gateway,
+    webuiUrl: flags.webui,
+    token: flags.token,
+    name: flags.name,
+    webuiAuth: flags.webuiAuth,
+    slots: flags.slots,
+    maxPixels: flags.maxPixels,
+    interrogators: flags.interrogators?.split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+async function launchGateway(flags: GatewayFlags, log: Logger): Promise<{ gateway: Gateway; nodeToken: string | null }> {
+  const config = resolveGatewayConfig(readGatewayEnv(), gatewayInput(flags));
+  const gateway = await startGateway(config, log);
+  log.info({ url: gateway.url, data: config.dataDir }, `DAN gateway listening on ${config.host}:${gateway.port}`);
+  if (config.nodeToken === null) {
+    log.warn('no --node-token set: only nodes on this machine (loopback) may join; set DAN_NODE_TOKEN to admit remote nodes');
+  }
+  return { gateway, nodeToken: config.nodeToken };
+}
+
+function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
+  const driver = new A1111Driver({
+    baseUrl: config.webuiUrl,
+    maxPixels: config.maxPixels,
+    interrogators: config.interrogators,
+    ...(config.webuiAuth ? { auth: config.webuiAuth } : {}),
+  });
+  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, slots: config.slots, driver, log });
+  agent.on('rejected', () => process.exit(2));
+  return agent;
+}
+
+async function startNodeWithNotice(agent: NodeAgent, config: Readonly<NodeConfig>, log: Logger): Promise<void> {
+  await agent.start();
+  if (!agent.backendUp) {
+    log.error(
+      `no WebUI answers at ${config.webuiUrl}. Start AUTOMATIC1111/Forge/SD.Next with --api (e.g. ./webui.sh --api), ` +
+        'or point --webui at it. This node stays connected and takes work as soon as the WebUI answers.',
+    );
+  }
+}
+
+export async function runGateway(flags: GatewayFlags): Promise<void> {
+  const log = loggerFor(flags, 'gateway');
+  const { gateway } = await launchGateway(flags, log);
+  onShutdown(log, () => gateway.close());
+}
+
+export async function runNode(flags: NodeFlags): Promise<void> {
+  const log = loggerFor(flags, 'node');
+  const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags));
+  const agent = launchNode(config, log);
+  log.info({ gateway: config.gatewayUrl, webui: config.webuiUrl, name: config.name }, 'DAN node starting');
+  await startNodeWithNotice(agent, config, log);
+  onShutdown(log, () => agent.stop());
+}
+
+export async function runSandbox(flags: SandboxFlags): Promise<void> {
+  const log = loggerFor(flags, 'sandbox');
+  const offerings = flags.config ? await loadSandboxOfferings(flags.config) : undefined;
+  const sandbox = await startSandbox({
+    port: flags.port ?? 7860,
+    host: flags.host ?? '127.0.0.1',
+    ...(flags.speed === undefined ? {} : { speed: flags.speed }),
+    ...(flags.itPerSecond === undefined ? {} : { itPerSecond: flags.itPerSecond }),
+    ...(flags.switchSeconds === undefined ? {} : { switchSeconds: flags.switchSeconds }),
+    ...(offerings ? { offerings } : {}),
+  });
+  log.info({ url: sandbox.url, speed: flags.speed ?? 1 }, 'DAN sandbox (simulated A1111 WebUI, no real GPU) listening');
+  onShutdown(log, () => sandbox.close());
+}
+
+export async function runStart(flags: GatewayFlags & NodeFlags): Promise<void> {
+  const log = loggerFor(flags, 'dan');
+  const { gateway, nodeToken } = await launchGateway(flags, log);
+  const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags), { gatewayUrl: gateway.url, token: nodeToken });
+  const agent = launchNode(config, log.child({ name: 'node' }));
+  await startNodeWithNotice(agent, config, log);
+  onShutdown(log, async () => {
+    await agent.stop();
+    await gateway.close();
+  });
+}
+
+export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise<void> {
+  const log = loggerFor(flags, 'demo');
+  const sandbox = await startSandbox({ port: 0, speed: flags.speed ?? 10 });
+  const { gateway, nodeToken } = await launchGateway(flags, log);
+  const config = resolveNodeConfig({ gatewayUrl: gateway.url, webuiUrl: sandbox.url, name: 'demo-sandbox-node', token: nodeToken });
+  const agent = launchNode(config, log.child({ name: 'node' }));
+  const welcomed = new Promise<void>((resolve) => agent.once('welcomed', () => resolve()));
+  await agent.start();
+  await welcomed;
+  log.info(demoBanner(gateway.url, sandbox.url));
+  onShutdown(log, async () => {
+    await agent.stop();
+    await gateway.close();
+    await sandbox.close();
+  });
+}
+
+function demoBanner(gatewayUrl: string, sandboxUrl: string): string {
+  return [
+    `DAN demo ready: gateway ${gatewayUrl}, simulated GPU (sandbox) ${sandboxUrl}.`,
+    'Try:',
+    `  curl ${gatewayUrl}/api/sd/supportedModelInfo`,
+    `  curl -X POST ${gatewayUrl}/api/sd/txt2img -H 'Content-Type: application/json' \\`,
+    `       -d '{"prompt":"a red fox","model":"clarity","steps":20}'`,
+    `  curl -X POST ${gatewayUrl}/api/sd/txt2img/async -H 'Content-Type: application/json' -d '{"prompt":"a fox","model":"clarity"}'`,
+    `  curl -X POST ${gatewayUrl}/api/sd/task/status -H 'Content-Type: application/json' -d '{"taskId":"<taskId from above>"}'`,
+  ].join('\n');
+}

@@ -1,0 +1,86 @@
+/**
+ * @module cli/main
+ *
+ * The `dan` command. Subcommands:
+ *   dan gateway   the HTTP API + node hub + task store
+ *   dan node      a node agent beside a Stable Diffusion WebUI
+ *   dan sandbox   an A1111-compatible GPU simulator (tests, demos, benchmarks)
+ *   dan start     gateway + a local node attached to a WebUI on this machine
+ *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+const logOptions = (command: Command) =>
+  command
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(['pretty', 'json']));
+
+const gatewayOptions = (command: Command) =>
+  logOptions(command)
+    .option('-p, --port <port>', 'HTTP port (env PORT; default 6006)', integer)
+    .option('--host <host>', 'interface to listen on (env DAN_HOST; default 0.0.0.0)')
+    .option('--data <dir>', 'data directory for the task store (env DAN_DATA; default ./data)')
+    .option('--node-token <token>', 'token nodes must present (env DAN_NODE_TOKEN); without it only local nodes may join')
+    .option('--sync-timeout-s <seconds>', 'how long sync endpoints wait before answering 202 (default 300)', positive)
+    .option('--retention-h <hours>', 'how long finished results are kept (default 24)', positive)
+    .option('--task-timeout-s <seconds>', 'longest one attempt may run on a node (default 600)', positive)
+    .option('--max-attempts <n>', 'failed attempts before a task fails (default 3)', integer)
+    .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
+    .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)');
+
+const nodeOptions = (command: Command) =>
+  command
+    .option('--token <token>', 'the gateway\'s node token (env DAN_NODE_TOKEN)')
+    .option('--name <name>', 'node name (env DAN_NODE_NAME; default the host name)')
+    .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')
+    .option('--slots <n>', 'tasks run at once (default 1: A1111 runs one job at a time)', integer)
+    .option('--max-pixels <n>', 'largest image in pixels this GPU may make (default 4194304 = 2048²)', integer)
+    .option('--interrogators <list>', 'comma-separated interrogators the WebUI has (default clip,deepdanbooru)');
+
+export function buildProgram(): Command {
+  const program = new Command('dan')
+    .description('DAN: a self-hostable Stable Diffusion computing network')
+    .showHelpAfterError()
+    .version('0.1.0');
+
+  gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
+
+  logOptions(nodeOptions(program.command('node').description('run a node agent beside a Stable Diffusion WebUI')))
+    .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://… (env DAN_GATEWAY)')
+    .option('--webui <url>', 'WebUI URL, started with --api (env DAN_WEBUI; default http://127.0.0.1:7860)')
+    .action(runNode);
+
+  logOptions(program.command('sandbox').description('run an A1111-compatible GPU simulator (a test instrument, not a backend)'))
+    .option('-p, --port <port>', 'HTTP port (default 7860)', integer)
+    .option('--host <host>', 'interface (default 127.0.0.1)')
+    .option('--speed <factor>', 'time compression: 1 = real GPU time, 100 = 100× faster (default 1)', positive)
+    .option('--it-per-second <n>', 'sampler steps per second at 512×512 (default 15)', positive)
+    .option('--switch-seconds <s>', 'checkpoint switch cost in seconds (default 4)', Number)
+    .option('--config <file>', 'JSON file with the offerings (models, LoRAs, samplers, …)')
+    .action(runSandbox);
+
+  gatewayOptions(nodeOptions(program.command('start').description('run the gateway and a node for the WebUI on this machine')))
+    .option('--webui <url>', 'WebUI URL (env DAN_WEBUI; default http://127.0.0.1:7860)')
+    .action(runStart);
+
+  gatewayOptions(program.command('demo').description('run gateway + sandbox + node: every endpoint, no GPU needed'))
+    .option('--speed <factor>', 'sandbox time compression (default 10)', positive)
+    .action(runDemo);
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

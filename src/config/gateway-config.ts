@@ -1,0 +1,101 @@
+/**
+ * @module config/gateway-config
+ *
+ * The gateway's configuration: one defaults object, the environment variables
+ * it reads (this module and node-config.ts are the only readers of
+ * `process.env`), and `resolveGatewayConfig`, which turns partial input (CLI
+ * flags) into a complete, checked, frozen `GatewayConfig`. docs/config.md
+ * lists every option.
+ */
+import { defaultLimits } from '../api/requests/index.js';
+import type { RequestLimits } from '../api/requests/request-context.js';
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+
+export interface GatewayConfig {
+  /** HTTP port for the API and for nodes. Env `PORT`. @defaultValue 6006 */
+  port: number;
+  /** Interface to listen on. Env `DAN_HOST`. @defaultValue '0.0.0.0' */
+  host: string;
+  /** Directory of the SQLite task store and the generated public API key. Env `DAN_DATA`. @defaultValue './data' */
+  dataDir: string;
+  /** Token nodes must present; null accepts nodes from loopback only. Env `DAN_NODE_TOKEN`. */
+  nodeToken: string | null;
+  /** How long a sync endpoint waits before answering 202 with the task id. @defaultValue 5 min */
+  syncTimeoutMs: number;
+  /** How long finished tasks and their results are kept. @defaultValue 24 h */
+  retentionMs: number;
+  /** Largest request body. @defaultValue 32 MiB */
+  bodyLimitBytes: number;
+  /** Attempts (on different nodes where possible) before a task fails. @defaultValue 3 */
+  maxAttempts: number;
+  /** How long one attempt may run on a node before it is abandoned. @defaultValue 10 min */
+  taskTimeoutMs: number;
+  /** How often nodes send heartbeats; a node silent for 3 intervals is dropped. @defaultValue 5 s */
+  heartbeatIntervalMs: number;
+  /** Largest WebSocket frame a node may send (results carry images). @defaultValue 64 MiB */
+  maxFrameBytes: number;
+  /** The key `GET /api/user/public-api-key` hands out; generated once and kept in dataDir when null. */
+  publicApiKey: string | null;
+  /** Bounds on request values. */
+  limits: RequestLimits;
+}
+
+export type GatewayConfigInput = Partial<Omit<GatewayConfig, 'limits'>> & { limits?: Partial<RequestLimits> };
+
+export const gatewayDefaults = {
+  port: 6006,
+  host: '0.0.0.0',
+  dataDir: './data',
+  nodeToken: null,
+  syncTimeoutMs: 5 * MINUTE,
+  retentionMs: 24 * HOUR,
+  bodyLimitBytes: 32 * 1024 * 1024,
+  maxAttempts: 3,
+  taskTimeoutMs: 10 * MINUTE,
+  heartbeatIntervalMs: 5 * SECOND,
+  maxFrameBytes: 64 * 1024 * 1024,
+  publicApiKey: null,
+  limits: defaultLimits,
+} as const satisfies GatewayConfig;
+
+/** Options taken from the environment (flags win over these). */
+export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfigInput {
+  const input: GatewayConfigInput = {};
+  if (env['PORT']) input.port = Number(env['PORT']);
+  if (env['DAN_HOST']) input.host = env['DAN_HOST'];
+  if (env['DAN_DATA']) input.dataDir = env['DAN_DATA'];
+  if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
+  if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
+  return input;
+}
+
+function checkPositive(problems: string[], name: string, value: number, integer = true): void {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    problems.push(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  }
+}
+
+/** Applies defaults and checks every option; throws one error listing every problem. */
+export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<GatewayConfig> {
+  const merged: GatewayConfig = { ...gatewayDefaults, limits: { ...gatewayDefaults.limits } };
+  for (const input of inputs) {
+    const { limits, ...rest } = input;
+    Object.assign(merged, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+    if (limits) Object.assign(merged.limits, limits);
+  }
+  const problems: string[] = [];
+  if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
+    problems.push(`port must be an integer from 0 to 65535, got ${merged.port}`);
+  }
+  for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes'] as const) {
+    checkPositive(problems, key, merged[key]);
+  }
+  if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
+    problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
+  }
+  if (problems.length > 0) throw new Error(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze({ ...merged, limits: Object.freeze(merged.limits) });
+}

@@ -1,0 +1,69 @@
+/**
+ * @module config/node-config
+ *
+ * The node agent's configuration: defaults, environment, and resolution into
+ * a checked `NodeConfig`. docs/config.md lists every option.
+ */
+import { hostname } from 'node:os';
+
+export interface NodeConfig {
+  /** Gateway URL, `http(s)://host:port` or `ws(s)://…`. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006' */
+  gatewayUrl: string;
+  /** WebUI base URL (A1111 / Forge / SD.Next started with `--api`). Env `DAN_WEBUI`. @defaultValue 'http://127.0.0.1:7860' */
+  webuiUrl: string;
+  /** `user:pass` when the WebUI runs with `--api-auth`. Env `DAN_WEBUI_AUTH`. */
+  webuiAuth: string | null;
+  /** Token the gateway requires (its `--node-token`). Env `DAN_NODE_TOKEN`. */
+  token: string | null;
+  /** Name shown in the gateway's logs and dashboard. Env `DAN_NODE_NAME`. @defaultValue the host name */
+  name: string;
+  /** Tasks run at once. @defaultValue 1 (A1111 runs one job at a time) */
+  slots: number;
+  /** Largest image, in pixels, this GPU may be asked to make (hires target included). @defaultValue 2048×2048 */
+  maxPixels: number;
+  /** Interrogators the WebUI has (A1111 ships both). @defaultValue ['clip', 'deepdanbooru'] */
+  interrogators: string[];
+}
+
+export type NodeConfigInput = Partial<NodeConfig>;
+
+export const nodeDefaults = {
+  gatewayUrl: 'http://127.0.0.1:6006',
+  webuiUrl: 'http://127.0.0.1:7860',
+  webuiAuth: null,
+  token: null,
+  name: hostname(),
+  slots: 1,
+  maxPixels: 2048 * 2048,
+  interrogators: ['clip', 'deepdanbooru'],
+} satisfies NodeConfig;
+
+export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInput {
+  const input: NodeConfigInput = {};
+  if (env['DAN_GATEWAY']) input.gatewayUrl = env['DAN_GATEWAY'];
+  if (env['DAN_WEBUI']) input.webuiUrl = env['DAN_WEBUI'];
+  if (env['DAN_WEBUI_AUTH']) input.webuiAuth = env['DAN_WEBUI_AUTH'];
+  if (env['DAN_NODE_TOKEN']) input.token = env['DAN_NODE_TOKEN'];
+  if (env['DAN_NODE_NAME']) input.name = env['DAN_NODE_NAME'];
+  return input;
+}
+
+/** Node names travel in the protocol: letters, digits, `.`, `_`, `-`, at most 64. */
+export function toNodeName(raw: string): string {
+  const name = raw.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return name || 'node';
+}
+
+export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeConfig> {
+  const merged: NodeConfig = { ...nodeDefaults };
+  for (const input of inputs) Object.assign(merged, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+  const problems: string[] = [];
+  if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
+  if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
+  if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
+  for (const [key, value] of [['gatewayUrl', merged.gatewayUrl], ['webuiUrl', merged.webuiUrl]] as const) {
+    if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
+  }
+  if (problems.length > 0) throw new Error(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze({ ...merged, name: toNodeName(merged.name) });
+}

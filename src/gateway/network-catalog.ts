@@ -1,0 +1,207 @@
+/**
+ * @module gateway/network-catalog
+ *
+ * The catalog joined with what connected nodes offer right now: how request
+ * values (sha256, names) resolve to resources, which names each list accepts,
+ * and the "supported values" document. Rebuilt lazily after any node change, so
+ * a request pays for a map lookup, not for a walk over every node.
+ */
+import type { RequestContext, RequestLimits } from '../api/requests/request-context.js';
+import {
+  catalogControlNetModels,
+  catalogHiresUpscalers,
+  catalogInterrogators,
+  catalogLoras,
+  catalogModels,
+  catalogPreprocessors,
+  catalogSamplers,
+  catalogUpscalers,
+  type CatalogEntry,
+  downloadStemOf,
+  stripExtension,
+} from '../domain/catalog.js';
+import { loraRefOf, modelRefOf } from '../domain/offering.js';
+import type { ResourceRef } from '../domain/spec.js';
+import type { NodeHub } from '../network/node-hub.js';
+import type { NodeSession } from '../network/node-session.js';
+
+export interface ResourceInfo {
+  name: string;
+  /** Catalog sha256, or the node file's sha256 when known. */
+  hash: string | null;
+  /** Whether a connected node with a running WebUI has it. */
+  available: boolean;
+  /** How many such nodes. */
+  nodes: number;
+  download: string | null;
+}
+
+export interface NameInfo {
+  name: string;
+  available: boolean;
+}
+
+export interface SupportedInfo {
+  Models: ResourceInfo[];
+  LoRAs: ResourceInfo[];
+  Samplers: NameInfo[];
+  HiresUpscalers: NameInfo[];
+  Upscalers: NameInfo[];
+  ControlNet: { models: NameInfo[]; preprocessors: NameInfo[] };
+  Interrogators: NameInfo[];
+  nodes: { connected: number; ready: number };
+}
+
+interface Snapshot {
+  context: RequestContext;
+  info: SupportedInfo;
+}
+
+/** Adds `name` unless a case-insensitive twin is there; keeps first spelling. */
+function addName(list: string[], seen: Set<string>, name: string): void {
+  const key = name.toLowerCase();
+  if (seen.has(key) || name === 'None') return;
+  seen.add(key);
+  list.push(name);
+}
+
+function union(...lists: readonly (readonly string[])[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const list of lists) for (const name of list) addName(out, seen, name);
+  return out;
+}
+
+function namesWith(all: readonly string[], available: readonly string[]): NameInfo[] {
+  const live = new Set(available.map((n) => n.toLowerCase()));
+  return all.map((name) => ({ name, available: live.has(name.toLowerCase()) }));
+}
+
+/** Legacy combined sampler names ("DPM++ 2M Karras") a node serves through its schedulers. */
+function combinedSamplers(session: NodeSession): string[] {
+  const caps = session.offering.capabilities;
+  const labels = caps.schedulers.filter((s) => /^[A-Z]/.test(s) && s !== 'Automatic');
+  return caps.samplers.flatMap((sampler) => labels.map((label) => `${sampler} ${label}`));
+}
+
+class ResourceIndex {
+  readonly #byKey = new Map<string, ResourceRef>();
+  readonly #info = new Map<string, ResourceInfo>();
+
+  constructor(entries: readonly CatalogEntry[]) {
+    for (const entry of entries) {
+      const ref = { id: entry.sha256, name: entry.name };
+      for (const key of [entry.sha256, entry.name, downloadStemOf(entry)]) this.#byKey.set(key.toLowerCase(), ref);
+      this.#info.set(ref.id, { name: entry.name, hash: entry.sha256, available: false, nodes: 0, download: entry.download });
+    }
+  }
+
+  /** Records a node file under all its names; the first claim of a key wins (catalog first). */
+  add(ref: ResourceRef, keys: (string | null)[], sha256: string | null, ready: boolean): void {
+    for (const key of keys) if (key && !this.#byKey.has(key.toLowerCase())) this.#byKey.set(key.toLowerCase(), ref);
+    if (!this.#byKey.has(ref.id.toLowerCase())) this.#byKey.set(ref.id.toLowerCase(), ref);
+    const info = this.#info.get(ref.id) ?? { name: ref.name, hash: sha256, available: false, nodes: 0, download: null };
+    if (ready) {
+      info.available = true;
+      info.nodes += 1;
+    }
+    this.#info.set(ref.id, info);
+  }
+
+  resolve(value: string): ResourceRef | null {
+    return this.#byKey.get(value.trim().toLowerCase()) ?? null;
+  }
+
+  list(): ResourceInfo[] {
+    return [...this.#info.values()];
+  }
+}
+
+export class NetworkCatalog {
+  readonly #hub: NodeHub;
+  readonly #limits: RequestLimits;
+  #snapshot: Snapshot | null = null;
+
+  constructor(hub: NodeHub, limits: RequestLimits) {
+    this.#hub = hub;
+    this.#limits = limits;
+    const invalidate = () => {
+      this.#snapshot = null;
+    };
+    hub.on('node:changed', invalidate);
+    hub.on('node:lost', invalidate);
+  }
+
+  requestContext(): RequestContext {
+    return this.#current().context;
+  }
+
+  supportedInfo(): SupportedInfo {
+    return this.#current().info;
+  }
+
+  #current(): Snapshot {
+    this.#snapshot ??= this.#build();
+    return this.#snapshot;
+  }
+
+  #build(): Snapshot {
+    const sessions = [...this.#hub.sessions.values()];
+    const ready = sessions.filter((s) => s.backendUp);
+    const models = new ResourceIndex(catalogModels);
+    const loras = new ResourceIndex(catalogLoras);
+    for (const session of sessions) {
+      const caps = session.offering.capabilities;
+      for (const m of caps.models) {
+        models.add(modelRefOf(m), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp);
+      }
+      for (const l of caps.loras) {
+        loras.add(loraRefOf(l), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp);
+      }
+    }
+    const caps = ready.map((s) => s.offering.capabilities);
+    const offered = {
+      samplers: union(...caps.map((c) => c.samplers), ...ready.map(combinedSamplers)),
+      hires: union(...caps.map((c) => c.latentUpscaleModes), ...caps.map((c) => c.upscalers)),
+      upscalers: union(...caps.map((c) => c.upscalers)),
+      cnModels: union(...caps.map((c) => (c.controlNet?.models ?? []).map((t) => t.replace(/\s*\[[0-9a-fA-F]+\]$/, '')))),
+      modules: union(...caps.map((c) => c.controlNet?.modules ?? [])),
+      interrogators: union(...caps.map((c) => c.interrogators)),
+    };
+    const catalogCn = catalogControlNetModels.map((m) => m.name);
+    const liveCn = catalogControlNetModels
+      .filter((m) => offered.cnModels.some((stem) => m.stems.some((s) => stem.toLowerCase().includes(s))))
+      .map((m) => m.name);
+    const lists = {
+      samplers: union(catalogSamplers, offered.samplers),
+      hiresUpscalers: union(catalogHiresUpscalers, offered.hires),
+      upscalers: union(catalogUpscalers, offered.upscalers),
+      controlNetModels: union(catalogCn, offered.cnModels),
+      preprocessors: union(catalogPreprocessors.map((p) => p.name), offered.modules),
+      interrogators: union(catalogInterrogators, offered.interrogators),
+    };
+    const context: RequestContext = {
+      resolveModel: (value) => models.resolve(value),
+      resolveLora: (value) => loras.resolve(value),
+      ...lists,
+      modelNames: models.list().map((m) => m.name),
+      loraNames: loras.list().map((l) => l.name),
+      limits: this.#limits,
+    };
+    const info: SupportedInfo = {
+      Models: models.list(),
+      LoRAs: loras.list(),
+      // The long tail of legacy "sampler + scheduler" spellings stays accepted but unlisted.
+      Samplers: namesWith(union(catalogSamplers, ...caps.map((c) => c.samplers)), offered.samplers),
+      HiresUpscalers: namesWith(lists.hiresUpscalers, offered.hires),
+      Upscalers: namesWith(lists.upscalers, offered.upscalers),
+      ControlNet: {
+        models: namesWith(union(catalogCn, offered.cnModels), [...liveCn, ...offered.cnModels]),
+        preprocessors: namesWith(lists.preprocessors, offered.modules),
+      },
+      Interrogators: namesWith(lists.interrogators, offered.interrogators),
+      nodes: { connected: sessions.length, ready: ready.length },
+    };
+    return { context, info };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * @module gateway/task-service
+ *
+ * What the HTTP API asks of the gateway: submit a request (parse → check that
+ * someone can serve it → store → queue), read a task's status, wait for its
+ * outcome. Transport-neutral: routes translate HTTP to these calls and back.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  parseImg2ImgRequest,
+  parseInterrogateRequest,
+  parseTxt2ImgRequest,
+  parseUpscaleRequest,
+} from '../api/requests/index.js';
+import type { RequestContext } from '../api/requests/request-context.js';
+import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import { DanError } from '../errors/dan-error.js';
+import type { NodeHub } from '../network/node-hub.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { Dispatcher, TaskOutcome } from './dispatcher.js';
+import type { NetworkCatalog } from './network-catalog.js';
+import { assertServable } from './servability.js';
+import { type TaskView, toLiveView, toStoredView } from './task-view.js';
+
+const parsers: Record<TaskKind, (body: unknown, ctx: RequestContext) => Promise<GenerationSpec>> = {
+  txt2img: parseTxt2ImgRequest,
+  img2img: parseImg2ImgRequest,
+  interrogate: parseInterrogateRequest,
+  upscale: parseUpscaleRequest,
+};
+
+export interface TaskServiceDeps {
+  dispatcher: Dispatcher;
+  store: TaskStore;
+  hub: NodeHub;
+  catalog: NetworkCatalog;
+}
+
+export class TaskService {
+  readonly #deps: TaskServiceDeps;
+
+  constructor(deps: TaskServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Validates, checks servability and stores a task; resolves with its first status. */
+  async submit(kind: TaskKind, body: unknown, apiKey: string | null): Promise<TaskView> {
+    const spec = await parsers[kind](body, this.#deps.catalog.requestContext());
+    assertServable(spec, this.#deps.hub.sessions.values());
+    const id = randomUUID();
+    await this.#deps.dispatcher.submit({ id, kind, spec, apiKey });
+    return this.status(id);
+  }
+
+  /** The task's status; throws DAN_ERR_TASK_NOT_FOUND for an unknown or expired id. */
+  async status(id: string): Promise<TaskView> {
+    const live = this.#deps.dispatcher.liveStatus(id);
+    if (live) return toLiveView(id, live);
+    const record = await this.#deps.store.get(id);
+    if (!record) {
+      throw new DanError('DAN_ERR_TASK_NOT_FOUND', `no task with id "${id}"; results are kept for a limited time after a task ends`, {
+        field: 'taskId',
+      });
+    }
+    return toStoredView(record);
+  }
+
+  /**
+   * Resolves with the outcome, or null if the task is still unfinished after
+   * `timeoutMs` or when `signal` aborts (the client went away).
+   */
+  async waitForOutcome(id: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskOutcome | null> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const waiting = this.#deps.dispatcher.waitFor(id, timeoutMs, stop.signal);
+      // The task may have finished before we started listening: the store has the final word then.
+      if (!this.#deps.dispatcher.liveStatus(id)) {
+        const record = await this.#deps.store.get(id);
+        const outcome: TaskOutcome | null =
+          record?.state === 'succeeded' && record.result
+            ? { id, state: 'succeeded', result: record.result }
+            : record?.state === 'failed' && record.error
+              ? { id, state: 'failed', error: record.error }
+              : null;
+        if (outcome) {
+          stop.abort();
+          return outcome;
+        }
+      }
+      return await waiting;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

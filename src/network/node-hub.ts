@@ -1,0 +1,211 @@
+/**
+ * @module network/node-hub
+ *
+ * The gateway side of the node protocol: accepts node sockets, checks the
+ * hello (protocol version, token, loopback rule), keeps the sessions, watches
+ * liveness, and turns frames into typed events for the dispatcher. It holds no
+ * scheduling rules. Any frame that breaks the protocol closes that node's
+ * socket (its tasks are requeued by the dispatcher); nothing a node sends can
+ * throw out of here.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { FastifyBaseLogger } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { Static } from '@sinclair/typebox';
+import {
+  type Failure,
+  type HelloMessage,
+  parseNodeMessage,
+  type Progress,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Result,
+} from '../protocol/messages.js';
+import { NodeSession } from './node-session.js';
+
+/** WebSocket close codes the gateway uses (4000–4999 are application codes). */
+export const CloseCodes = {
+  protocolError: 1002,
+  unauthorized: 4001,
+  versionMismatch: 4002,
+  helloTimeout: 4003,
+  silent: 4004,
+  shuttingDown: 1001,
+} as const;
+
+export interface HubEvents {
+  /** A node completed its hello, or changed (backend up/down, capabilities, finished a task). */
+  'node:changed': [session: NodeSession];
+  /** A node's socket closed; `running` are the tasks it held. */
+  'node:lost': [session: NodeSession, running: string[], reason: string];
+  'task:progress': [session: NodeSession, message: Static<typeof Progress>];
+  'task:result': [session: NodeSession, message: Static<typeof Result>];
+  'task:failure': [session: NodeSession, message: Static<typeof Failure>];
+}
+
+export interface NodeHubOptions {
+  /** Token nodes must present; null admits loopback nodes only. */
+  nodeToken: string | null;
+  heartbeatIntervalMs: number;
+  log: FastifyBaseLogger;
+  now?: () => number;
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export class NodeHub extends EventEmitter<HubEvents> {
+  readonly #sessions = new Map<string, NodeSession>();
+  readonly #options: NodeHubOptions;
+  readonly #now: () => number;
+  #livenessTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: NodeHubOptions) {
+    super();
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    // Every silent node is found within one interval; unref so the timer never holds the process open.
+    this.#livenessTimer = setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
+    this.#livenessTimer.unref();
+  }
+
+  get sessions(): ReadonlyMap<string, NodeSession> {
+    return this.#sessions;
+  }
+
+  /** Takes a freshly upgraded socket; the node must say hello first. */
+  accept(socket: WebSocket, remoteAddress: string): void {
+    const log = this.#options.log;
+    let session: NodeSession | undefined;
+    const helloTimer = setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      try {
+        if (isBinary) throw new ProtocolError('binary frames are not part of the protocol');
+        const message = parseNodeMessage(data.toString());
+        if (!session) {
+          if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
+          clearTimeout(helloTimer);
+          session = this.#admit(socket, remoteAddress, message);
+          return;
+        }
+        this.#onFrame(session, message);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        log.warn({ node: session?.id, remoteAddress, reason }, 'closing node connection: protocol error');
+        socket.close(CloseCodes.protocolError, reason.slice(0, 120));
+        if (session) this.#drop(session, `protocol error: ${reason}`);
+      }
+    });
+    socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
+    socket.on('close', (code, reason) => {
+      clearTimeout(helloTimer);
+      if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
+    });
+  }
+
+  /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost. */
+  #drop(session: NodeSession, reason: string): void {
+    if (!this.#sessions.delete(session.id)) return;
+    this.#options.log.info({ node: session.id, reason }, 'node disconnected');
+    this.emit('node:lost', session, [...session.running], reason);
+  }
+
+  #admit(socket: WebSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
+    const refusal = this.#refusalFor(hello, remoteAddress);
+    if (refusal) {
+      this.#options.log.warn({ name: hello.name, remoteAddress, reason: refusal.message }, 'refused node');
+      socket.send(JSON.stringify({ type: 'reject', error: refusal.error, message: refusal.message }));
+      socket.close(refusal.code, refusal.message.slice(0, 120));
+      return undefined;
+    }
+    const id = `${hello.name}-${randomBytes(3).toString('hex')}`;
+    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#now() });
+    this.#sessions.set(id, session);
+    session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
+    this.#options.log.info(
+      { node: id, remoteAddress, slots: session.slots, models: session.offering.models.size, backendUp: session.backendUp },
+      'node connected',
+    );
+    this.emit('node:changed', session);
+    return session;
+  }
+
+  #refusalFor(hello: HelloMessage, remoteAddress: string): { error: string; message: string; code: number } | null {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      return {
+        error: 'DAN_ERR_NODE_PROTOCOL',
+        message: `node speaks protocol ${hello.protocol}, this gateway speaks ${PROTOCOL_VERSION}; update the older side`,
+        code: CloseCodes.versionMismatch,
+      };
+    }
+    const expected = this.#options.nodeToken;
+    if (expected === null) {
+      if (LOOPBACK.has(remoteAddress)) return null;
+      return {
+        error: 'DAN_ERR_NODE_UNAUTHORIZED',
+        message: 'this gateway has no --node-token, so it accepts nodes from its own machine only',
+        code: CloseCodes.unauthorized,
+      };
+    }
+    if (hello.token === null || !sameSecret(hello.token, expected)) {
+      return { error: 'DAN_ERR_NODE_UNAUTHORIZED', message: 'wrong or missing node token', code: CloseCodes.unauthorized };
+    }
+    return null;
+  }
+
+  #onFrame(session: NodeSession, message: ReturnType<typeof parseNodeMessage>): void {
+    session.lastFrameAt = this.#now();
+    switch (message.type) {
+      case 'hello':
+        throw new ProtocolError('hello sent twice');
+      case 'heartbeat': {
+        const changed = session.backendUp !== message.backendUp || session.loadedModel !== message.loadedModel;
+        session.backendUp = message.backendUp;
+        session.backendProblem = message.backendProblem;
+        session.loadedModel = message.loadedModel;
+        if (changed) this.emit('node:changed', session);
+        return;
+      }
+      case 'capabilities':
+        session.updateCapabilities(message.capabilities);
+        session.loadedModel = message.loadedModel;
+        this.emit('node:changed', session);
+        return;
+      case 'progress':
+        this.emit('task:progress', session, message);
+        return;
+      case 'result':
+        session.loadedModel = message.loadedModel;
+        this.emit('task:result', session, message);
+        return;
+      case 'failure':
+        this.emit('task:failure', session, message);
+        return;
+    }
+  }
+
+  #checkLiveness(): void {
+    const deadline = this.#now() - 3 * this.#options.heartbeatIntervalMs;
+    for (const session of this.#sessions.values()) {
+      if (session.lastFrameAt < deadline) {
+        this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
+        session.terminate();
+        this.#drop(session, 'silent for 3 heartbeat intervals');
+      }
+    }
+  }
+
+  /** Closes every node socket (gateway shutdown). */
+  close(): void {
+    clearInterval(this.#livenessTimer);
+    this.#livenessTimer = undefined;
+    for (const session of this.#sessions.values()) session.close(CloseCodes.shuttingDown, 'gateway shutting down');
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,98 @@
+/**
+ * @module network/node-session
+ *
+ * One connected node, as the gateway sees it: its declared capabilities
+ * resolved through the catalog, its slots and the tasks it runs, and whether
+ * its backend is up. States of a session:
+ *
+ *   (socket open) ──hello ok──▶ ready ──close / silence / protocol error──▶ closed
+ *
+ * A session never outlives its socket; a reconnecting node gets a new session.
+ */
+import type { WebSocket } from 'ws';
+import type { NodeCapabilities } from '../domain/capabilities.js';
+import { type NodeOffering, toNodeOffering } from '../domain/offering.js';
+import type { GatewayMessage, HelloMessage } from '../protocol/messages.js';
+
+export interface NodeSnapshot {
+  id: string;
+  name: string;
+  slots: number;
+  running: string[];
+  backendUp: boolean;
+  backendProblem: string | null;
+  loadedModel: string | null;
+  connectedAt: number;
+  remoteAddress: string;
+  models: string[];
+}
+
+export class NodeSession {
+  readonly id: string;
+  readonly name: string;
+  readonly slots: number;
+  readonly connectedAt: number;
+  readonly remoteAddress: string;
+  /** Ids of the tasks this node runs now. */
+  readonly running = new Set<string>();
+  offering: NodeOffering;
+  backendUp: boolean;
+  backendProblem: string | null;
+  loadedModel: string | null;
+  lastFrameAt: number;
+  readonly #socket: WebSocket;
+
+  constructor(options: { id: string; hello: HelloMessage; socket: WebSocket; remoteAddress: string; now: number }) {
+    const { hello } = options;
+    this.id = options.id;
+    this.name = hello.name;
+    this.slots = hello.slots;
+    this.offering = toNodeOffering(hello.capabilities);
+    this.backendUp = hello.backendUp;
+    this.backendProblem = hello.backendProblem;
+    this.loadedModel = hello.loadedModel;
+    this.connectedAt = options.now;
+    this.lastFrameAt = options.now;
+    this.remoteAddress = options.remoteAddress;
+    this.#socket = options.socket;
+  }
+
+  get freeSlots(): number {
+    return this.backendUp ? Math.max(0, this.slots - this.running.size) : 0;
+  }
+
+  updateCapabilities(capabilities: NodeCapabilities): void {
+    this.offering = toNodeOffering(capabilities);
+  }
+
+  /** Sends a frame; false if the socket is no longer open. */
+  send(message: GatewayMessage): boolean {
+    if (this.#socket.readyState !== this.#socket.OPEN) return false;
+    this.#socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.#socket.close(code, reason.slice(0, 120));
+  }
+
+  /** Drops the socket without a closing handshake (for a peer that stopped answering). */
+  terminate(): void {
+    this.#socket.terminate();
+  }
+
+  snapshot(): NodeSnapshot {
+    return {
+      id: this.id,
+      name: this.name,
+      slots: this.slots,
+      running: [...this.running],
+      backendUp: this.backendUp,
+      backendProblem: this.backendProblem,
+      loadedModel: this.loadedModel,
+      connectedAt: this.connectedAt,
+      remoteAddress: this.remoteAddress,
+      models: [...this.offering.models.values()].map((m) => m.ref.name),
+    };
+  }
+}

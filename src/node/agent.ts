@@ -1,0 +1,274 @@
+/**
+ * @module node/agent
+ *
+ * The node agent: dials out to the gateway (so a GPU behind NAT can join),
+ * declares what its backend offers, runs assigned tasks through the backend
+ * driver, relays progress, and answers each assignment with exactly one result
+ * or failure. States of the connection:
+ *
+ *   connecting ──open──▶ hello sent ──welcome──▶ serving ──close──▶ waiting (backoff) ──▶ connecting
+ *                                    └─reject──▶ stopped (a wrong token will not fix itself)
+ *
+ * The backend is watched separately: when the WebUI stops answering the agent
+ * says so in a heartbeat (the gateway then sends no work) and probes until it
+ * is back. Tasks running when the gateway connection drops are interrupted:
+ * the gateway has already given them to another node.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, type AssignMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
+import { toDanError } from '../errors/dan-error.js';
+import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
+import { toGatewaySocketUrl } from './gateway-url.js';
+
+export interface NodeAgentOptions {
+  gatewayUrl: string;
+  name: string;
+  token: string | null;
+  /** Tasks run at once; A1111 runs one job at a time. @defaultValue 1 */
+  slots?: number;
+  driver: BackendDriver;
+  log: Logger;
+  /** How often to re-read the backend's offerings while it is up. @defaultValue 60 s */
+  refreshIntervalMs?: number;
+  /** How often to probe a backend that is down. @defaultValue 5 s */
+  probeIntervalMs?: number;
+  /** Reconnect backoff bounds. @defaultValue 500 ms … 30 s */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** Largest frame accepted from the gateway (assignments carry input images). @defaultValue 256 MiB */
+  maxFrameBytes?: number;
+}
+
+export interface AgentEvents {
+  welcomed: [nodeId: string];
+  rejected: [message: string];
+  disconnected: [code: number];
+  'task:received': [taskId: string];
+  'task:settled': [taskId: string, ok: boolean];
+  'backend:changed': [up: boolean];
+}
+
+const AGENT_VERSION = 'dan-node/0.1.0';
+
+export class NodeAgent extends EventEmitter<AgentEvents> {
+  readonly #options: Required<Omit<NodeAgentOptions, 'token'>> & { token: string | null };
+  readonly #active = new Map<string, AbortController>();
+  #socket: WebSocket | undefined;
+  #snapshot: BackendSnapshot | undefined;
+  #backendProblem: string | null = 'not probed yet';
+  #heartbeat: NodeJS.Timeout | undefined;
+  #watch: NodeJS.Timeout | undefined;
+  #reconnect: NodeJS.Timeout | undefined;
+  #backoffMs: number;
+  #stopped = false;
+
+  constructor(options: NodeAgentOptions) {
+    super();
+    this.#options = {
+      slots: 1,
+      refreshIntervalMs: 60_000,
+      probeIntervalMs: 5_000,
+      reconnectMinMs: 500,
+      reconnectMaxMs: 30_000,
+      maxFrameBytes: 256 * 1024 * 1024,
+      ...options,
+    };
+    this.#backoffMs = this.#options.reconnectMinMs;
+  }
+
+  get backendUp(): boolean {
+    return this.#backendProblem === null && this.#snapshot !== undefined;
+  }
+
+  /** Probes the backend once, then connects (and keeps reconnecting) to the gateway. */
+  async start(): Promise<void> {
+    await this.#refreshBackend();
+    this.#scheduleWatch();
+    this.#connect();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#reconnect);
+    clearTimeout(this.#watch);
+    clearInterval(this.#heartbeat);
+    for (const controller of this.#active.values()) controller.abort(new Error('node agent stopping'));
+    const socket = this.#socket;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.close(1001, 'node stopping');
+        setTimeout(() => {
+          socket.terminate();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const url = toGatewaySocketUrl(this.#options.gatewayUrl);
+    const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes });
+    this.#socket = socket;
+    socket.on('open', () => this.#sendHello());
+    socket.on('message', (data, isBinary) => this.#onFrame(isBinary ? null : data.toString()));
+    socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message }, 'gateway connection error'));
+    socket.on('close', (code) => this.#onClose(code));
+  }
+
+  #sendHello(): void {
+    const snapshot = this.#snapshot;
+    this.#send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      name: this.#options.name,
+      token: this.#options.token,
+      agent: AGENT_VERSION,
+      slots: this.#options.slots,
+      capabilities: snapshot?.capabilities ?? emptyCapabilities(),
+      backendUp: this.backendUp,
+      backendProblem: this.#backendProblem,
+      loadedModel: snapshot?.loadedModel ?? null,
+    });
+  }
+
+  #onFrame(raw: string | null): void {
+    let message;
+    try {
+      if (raw === null) throw new Error('binary frame');
+      message = parseGatewayMessage(raw);
+    } catch (error) {
+      this.#options.log.error({ err: (error as Error).message }, 'gateway sent a frame this node does not understand');
+      this.#socket?.close(1002, 'protocol error');
+      return;
+    }
+    switch (message.type) {
+      case 'welcome':
+        this.#backoffMs = this.#options.reconnectMinMs;
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = setInterval(() => this.#sendHeartbeat(), message.heartbeatIntervalMs);
+        this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp }, 'connected to gateway');
+        this.emit('welcomed', message.nodeId);
+        return;
+      case 'reject':
+        this.#stopped = true;
+        this.#options.log.error({ error: message.error }, `gateway refused this node: ${message.message}`);
+        this.emit('rejected', message.message);
+        return;
+      case 'assign':
+        void this.#run(message);
+        return;
+      case 'cancel':
+        this.#active.get(message.taskId)?.abort(new Error(message.reason));
+        return;
+    }
+  }
+
+  #onClose(code: number): void {
+    clearInterval(this.#heartbeat);
+    // The gateway requeues what this node held; stop spending GPU time on it.
+    for (const controller of this.#active.values()) controller.abort(new Error('gateway connection lost'));
+    this.emit('disconnected', code);
+    if (this.#stopped) return;
+    const delay = Math.round(this.#backoffMs * (0.5 + Math.random() / 2));
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
+    this.#options.log.warn({ code, retryInMs: delay }, 'gateway connection closed; reconnecting');
+    this.#reconnect = setTimeout(() => this.#connect(), delay);
+  }
+
+  async #run(assign: AssignMessage): Promise<void> {
+    const { taskId } = assign;
+    const controller = new AbortController();
+    this.#active.set(taskId, controller);
+    this.emit('task:received', taskId);
+    const started = performance.now();
+    try {
+      const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
+        signal: controller.signal,
+        onProgress: (p) => this.#send({ type: 'progress', taskId, progress: clamp01(p.progress), etaSeconds: p.etaSeconds }),
+      });
+      if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
+      const elapsedMs = performance.now() - started;
+      this.#send({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
+      this.emit('task:settled', taskId, true);
+    } catch (error) {
+      const danError = toDanError(error);
+      if (danError.id === 'DAN_ERR_BACKEND_UNREACHABLE') this.#markBackend(danError.message);
+      if (!controller.signal.aborted) {
+        this.#send({ type: 'failure', taskId, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
+      }
+      this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
+      this.emit('task:settled', taskId, false);
+    } finally {
+      this.#active.delete(taskId);
+    }
+  }
+
+  async #refreshBackend(): Promise<void> {
+    try {
+      const snapshot = await this.#options.driver.discover();
+      const changed = JSON.stringify(snapshot.capabilities) !== JSON.stringify(this.#snapshot?.capabilities);
+      this.#snapshot = snapshot;
+      if (changed && this.#socket?.readyState === WebSocket.OPEN) {
+        this.#send({ type: 'capabilities', capabilities: snapshot.capabilities, loadedModel: snapshot.loadedModel });
+      }
+      this.#markBackend(null);
+    } catch (error) {
+      this.#markBackend(toDanError(error).message);
+    }
+  }
+
+  /** Records the backend up (problem null) or down, telling the gateway at once on a change. */
+  #markBackend(problem: string | null): void {
+    const wasUp = this.backendUp;
+    this.#backendProblem = problem;
+    if (wasUp === this.backendUp) return;
+    if (this.backendUp) this.#options.log.info('WebUI is answering; taking work');
+    else this.#options.log.error({ problem }, 'WebUI is not answering; the gateway will send no work until it is back');
+    this.#sendHeartbeat();
+    this.emit('backend:changed', this.backendUp);
+  }
+
+  #scheduleWatch(): void {
+    if (this.#stopped) return;
+    const delay = this.backendUp ? this.#options.refreshIntervalMs : this.#options.probeIntervalMs;
+    this.#watch = setTimeout(() => {
+      void this.#refreshBackend().finally(() => this.#scheduleWatch());
+    }, delay);
+  }
+
+  #sendHeartbeat(): void {
+    this.#send({
+      type: 'heartbeat',
+      backendUp: this.backendUp,
+      backendProblem: this.#backendProblem?.slice(0, 2000) ?? null,
+      loadedModel: this.#snapshot?.loadedModel ?? null,
+    });
+  }
+
+  #send(message: NodeMessage): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+  }
+}
+
+function clamp01(value: number): number {
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
+}
+
+function emptyCapabilities(): BackendSnapshot['capabilities'] {
+  return {
+    backend: { kind: 'a1111', version: null },
+    models: [],
+    loras: [],
+    samplers: [],
+    schedulers: [],
+    upscalers: [],
+    latentUpscaleModes: [],
+    controlNet: null,
+    interrogators: [],
+    maxPixels: 4096,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * @module store/migrations
+ *
+ * Numbered, append-only `.sql` files under `migrations/<dialect>/` (NNNN_name.sql).
+ * A released migration is never edited; a change is a new file.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** `migrations/` at the package root, whether running from src/ or dist/. */
+const migrationsRoot = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+export function loadMigrations(dialect: 'sqlite' | 'postgres'): Migration[] {
+  const dir = `${migrationsRoot}${dialect}/`;
+  return readdirSync(dir)
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.slice(5, -4),
+      sql: readFileSync(dir + file, 'utf8'),
+    }));
+}
+
+export class SchemaTooNewError extends Error {
+  override readonly name = 'SchemaTooNewError';
+  constructor(dbVersion: number, codeVersion: number) {
+    super(
+      `the task database is at schema version ${dbVersion}, but this DAN knows versions up to ${codeVersion}; ` +
+        'upgrade DAN, or point --data at another directory',
+    );
+  }
+}

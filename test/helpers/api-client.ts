@@ -1,0 +1,55 @@
+/**
+ * A small client of the DAN HTTP API for tests: JSON in, status + body out,
+ * and image helpers (real PNGs made and read with sharp).
+ */
+import sharp from 'sharp';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function postJson<T = any>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+export async function getJson<T = any>(url: string, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+  const response = await fetch(url, { headers });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** A real PNG of the given size, as base64 (no prefix). */
+export async function pngBase64(width: number, height: number, color = { r: 200, g: 40, b: 40 }): Promise<string> {
+  const buffer = await sharp({ create: { width, height, channels: 3, background: color } }).png().toBuffer();
+  return buffer.toString('base64');
+}
+
+/** A mask: white on the left half, black on the right. */
+export async function halfMaskBase64(width: number, height: number): Promise<string> {
+  const raw = Buffer.alloc(width * height);
+  for (let y = 0; y < height; y++) raw.fill(255, y * width, y * width + Math.floor(width / 2));
+  const buffer = await sharp(raw, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  return buffer.toString('base64');
+}
+
+export async function imageInfo(base64: string): Promise<{ format: string; width: number; height: number }> {
+  const meta = await sharp(Buffer.from(base64, 'base64')).metadata();
+  return { format: meta.format ?? '?', width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+/** Polls task status until it leaves states 0/1; returns the final data. */
+export async function pollUntilDone(gateway: string, taskId: string, timeoutMs = 20_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status, body } = await postJson(`${gateway}/api/sd/task/status`, { taskId });
+    if (status !== 200) throw new Error(`status call failed: ${status} ${JSON.stringify(body)}`);
+    if (body.data.status >= 2) return body.data;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} not done; last status ${JSON.stringify(body.data)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Real processes for end-to-end tests: `dan gateway`, `dan node`, `dan sandbox`
+ * started from the built CLI (bin/dan.js → dist/), with JSON logs read line by
+ * line so a test can wait for a log event instead of sleeping.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class DanProcess {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[] = [];
+  readonly #waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  readonly exited: Promise<number | null>;
+  stderr = '';
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args, '--log-format', 'json'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (text) => this.#onLine(text));
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  #onLine(text: string): void {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { level: 30, msg: text };
+    }
+    this.lines.push(line);
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.match(line)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  }
+
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const tail = this.lines.slice(-10).map((l) => l.msg).join(' | ');
+        reject(new Error(`timed out waiting for a log line; last lines: ${tail}; stderr: ${this.stderr.slice(-500)}`));
+      }, timeoutMs);
+      const waiter = {
+        match,
+        resolve: (line: LogLine) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      this.#waiters.push(waiter);
+      void this.exited.then((code) => {
+        if (!this.#waiters.includes(waiter)) return;
+        clearTimeout(timer);
+        reject(new Error(`process exited (${code}) before the log line; stderr: ${this.stderr.slice(-800)}`));
+      });
+    });
+  }
+
+  /** Sends `signal` and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+export function tempDir(prefix = 'dan-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A port that was free a moment ago (for a gateway that must come back on the same port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startGatewayProcess(options: { dataDir: string; port?: number; args?: string[]; env?: NodeJS.ProcessEnv }) {
+  const args = ['gateway', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data', options.dataDir, ...(options.args ?? [])];
+  const proc = new DanProcess(args, options.env);
+  const line = await proc.waitForLog((l) => typeof l['url'] === 'string' && l.msg.startsWith('DAN gateway listening'));
+  return { proc, url: line['url'] as string };
+}
+
+export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[] } = {}) {
+  const args = ['sandbox', '--port', '0', '--speed', String(options.speed ?? 1000), ...(options.config ? ['--config', options.config] : []), ...(options.args ?? [])];
+  const proc = new DanProcess(args);
+  const line = await proc.waitForLog((l) => typeof l['url'] === 'string' && l.msg.startsWith('DAN sandbox'));
+  return { proc, url: line['url'] as string };
+}
+
+export async function startNodeProcess(options: { gateway: string; webui: string; name: string; args?: string[]; env?: NodeJS.ProcessEnv }) {
+  const args = ['node', '--gateway', options.gateway, '--webui', options.webui, '--name', options.name, ...(options.args ?? [])];
+  const proc = new DanProcess(args, options.env);
+  await proc.waitForLog((l) => l.msg === 'connected to gateway');
+  return { proc };
+}

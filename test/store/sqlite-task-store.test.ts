@@ -1,0 +1,71 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import { tempDir } from '../helpers/processes.js';
+import { txt2img } from '../helpers/specs.js';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+function newTask(id: string, createdAt = 1000) {
+  return { id, kind: 'txt2img' as const, spec: txt2img(), apiKey: 'sk-test', createdAt };
+}
+
+describe('SqliteTaskStore', () => {
+  it('keeps a task through its life and drops the inputs when it ends', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('t1'));
+    expect(await store.get('t1')).toMatchObject({ state: 'queued', attempts: 0, spec: txt2img(), apiKey: 'sk-test' });
+    expect(await store.markRunning('t1', 1, 'node-a', 2000)).toBe(true);
+    expect(await store.complete('t1', 1, { kind: 'caption', caption: 'a fox' }, 3000)).toBe(true);
+    expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 1, nodeId: 'node-a', spec: null, result: { kind: 'caption', caption: 'a fox' }, finishedAt: 3000 });
+    await store.close();
+  });
+
+  it('ignores an answer from an attempt that is no longer current', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('t1'));
+    await store.markRunning('t1', 1, 'a', 1);
+    expect(await store.requeue('t1', 1)).toBe(true);
+    expect(await store.markRunning('t1', 2, 'b', 2)).toBe(true);
+    expect(await store.complete('t1', 1, { kind: 'caption', caption: 'late' }, 3)).toBe(false);
+    expect(await store.markRunning('t1', 2, 'c', 4)).toBe(false);
+    expect(await store.fail('t1', 2, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' }, 5)).toBe(true);
+    expect(await store.get('t1')).toMatchObject({ state: 'failed', error: { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' } });
+    await store.close();
+  });
+
+  it('lists unfinished tasks oldest first and deletes expired finished ones', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('late', 3000));
+    await store.insert(newTask('early', 1000));
+    await store.insert(newTask('done', 2000));
+    await store.fail('done', null, { id: 'DAN_ERR_TASK_FAILED', message: 'x' }, 5000);
+    expect((await store.listUnfinished()).map((t) => t.id)).toEqual(['early', 'late']);
+    expect(await store.deleteFinishedBefore(5000)).toBe(0);
+    expect(await store.deleteFinishedBefore(5001)).toBe(1);
+    expect(await store.get('done')).toBeUndefined();
+    await store.close();
+  });
+
+  it('keeps tasks in its file across reopening', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const first = new SqliteTaskStore(dir.path);
+    await first.insert(newTask('t1'));
+    await first.close();
+    const second = new SqliteTaskStore(dir.path);
+    expect((await second.get('t1'))?.state).toBe('queued');
+    await second.close();
+  });
+
+  it('refuses a database from a newer DAN', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    await new SqliteTaskStore(dir.path).close();
+    const db = new Database(`${dir.path}/tasks.sqlite`);
+    db.prepare('INSERT INTO dan_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
+    db.close();
+    expect(() => new SqliteTaskStore(dir.path)).toThrow(/schema version 999.*upgrade DAN/);
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { bindSpec, findByNameKey, findControlNetModel } from '../../src/domain/binding.js';
+import { toNodeOffering } from '../../src/domain/offering.js';
+import type { ControlNetUnitSpec, UpscaleSpec } from '../../src/domain/spec.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { chillout, clarity, kobeni, txt2img } from '../helpers/specs.js';
+
+const offering = toNodeOffering(makeCapabilities());
+
+const cannyUnit: ControlNetUnitSpec = {
+  image: 'AAAA', module: 'canny', model: 'sd15_canny', thresholdA: 100, thresholdB: 200,
+  weight: 1, resizeMode: 'resize_and_fill', guidanceStart: 0, guidanceEnd: 1, guessMode: false,
+};
+
+describe('bindSpec', () => {
+  it('binds every resource to the node\'s own names', () => {
+    const outcome = bindSpec(
+      txt2img({ model: chillout, loras: [{ lora: kobeni, weight: 0.7 }], sampler: 'DPM++ SDE Karras', hires: { scale: 1.5, upscaler: 'ESRGAN 4x', denoisingStrength: 0.5 }, controlNet: [cannyUnit] }),
+      offering,
+    );
+    expect(outcome).toEqual({
+      ok: true,
+      binding: {
+        checkpoint: 'chilloutmix_NiPrunedFp32Fix.safetensors [3a17d0deff]',
+        loras: ['kobeni_v10'],
+        sampler: { sampler: 'DPM++ SDE', scheduler: 'Karras' },
+        hiresUpscaler: 'ESRGAN_4x',
+        controlNet: [{ model: 'control_v11p_sd15_canny [d14c016b]', module: 'canny' }],
+      },
+    });
+  });
+
+  it('lists everything a node lacks', () => {
+    const bare = toNodeOffering(makeCapabilities({ models: [], loras: [], controlNet: null, maxPixels: 512 * 512 }));
+    const outcome = bindSpec(txt2img({ loras: [{ lora: kobeni, weight: 1 }], sampler: 'UniPC', controlNet: [cannyUnit], hires: { scale: 2, upscaler: 'Latent', denoisingStrength: 0.5 } }), bare);
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.missing).toEqual([
+      'model clarity',
+      'LoRA kobeni_v10',
+      'sampler "UniPC"',
+      'the ControlNet extension',
+      'room for 1048576 pixels (node allows 262144)',
+    ]);
+  });
+
+  it('refuses more ControlNet units than the node takes', () => {
+    const one = toNodeOffering(makeCapabilities({ controlNet: { models: ['control_sd15_canny [fef5e48e]'], modules: ['canny'], maxUnits: 1 } }));
+    const outcome = bindSpec(txt2img({ controlNet: [cannyUnit, cannyUnit] }), one);
+    expect(outcome.ok ? [] : outcome.missing).toContain('2 ControlNet units (node allows 1)');
+  });
+
+  it('binds upscale and interrogate tasks by upscaler and interrogator names', () => {
+    const upscale: UpscaleSpec = { kind: 'upscale', image: 'AAAA', scale: 2, upscaler: 'SwinIR 4x', upscaler2: 'Lanczos', upscaler2Visibility: 0.5, sourceWidth: 100, sourceHeight: 100 };
+    expect(bindSpec(upscale, offering)).toEqual({ ok: true, binding: { upscaler: 'SwinIR_4x', upscaler2: 'Lanczos' } });
+    expect(bindSpec({ kind: 'interrogate', image: 'AAAA', interrogator: 'DeepDanbooru' }, offering)).toEqual({ ok: true, binding: { interrogator: 'deepdanbooru' } });
+    const noDanbooru = toNodeOffering(makeCapabilities({ interrogators: ['clip'] }));
+    expect(bindSpec({ kind: 'interrogate', image: 'AAAA', interrogator: 'deepdanbooru' }, noDanbooru)).toEqual({ ok: false, missing: ['interrogator deepdanbooru'] });
+  });
+
+  it('counts the hires target against max pixels', () => {
+    const small = toNodeOffering(makeCapabilities({ maxPixels: 768 * 768 }));
+    expect(bindSpec(txt2img({ model: clarity }), small).ok).toBe(true);
+    expect(bindSpec(txt2img({ hires: { scale: 2, upscaler: 'Latent', denoisingStrength: 0.5 } }), small).ok).toBe(false);
+  });
+});
+
+describe('name matching', () => {
+  it('finds ControlNet 1.0 and 1.1 files for a DAN model name', () => {
+    expect(findControlNetModel('sd15_canny', ['control_sd15_canny [fef5e48e]'])).toBe('control_sd15_canny [fef5e48e]');
+    expect(findControlNetModel('sd15_openpose', ['control_v11p_sd15_canny [d14c016b]'])).toBeUndefined();
+  });
+
+  it('compares upscaler names ignoring case, spaces, dashes and underscores', () => {
+    expect(findByNameKey('ESRGAN 4x', ['ESRGAN_4x'])).toBe('ESRGAN_4x');
+    expect(findByNameKey('R-ESRGAN 4x+', ['R-ESRGAN 4x+ Anime6B', 'R-ESRGAN 4x+'])).toBe('R-ESRGAN 4x+');
+  });
+});
