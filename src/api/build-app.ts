@@ -4,7 +4,7 @@
  * Builds the gateway's Fastify app from already-made parts, without listening:
  * tests `inject` into it, `gateway/gateway.ts` listens.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
 import type { Dispatcher } from '../gateway/dispatcher.js';
@@ -33,7 +33,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimitBytes,
     // Sync requests wait for GPUs: never let the server cut them off.
     requestTimeout: 0,
-    disableRequestLogging: true,
+    // One line per request would drown the task events that matter; failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
   installErrorHandlers(app, deps.bodyLimitBytes);

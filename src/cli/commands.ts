@@ -35,6 +35,7 @@ interface GatewayFlags extends LogFlags {
   taskTimeoutS?: number;
   maxAttempts?: number;
   bodyLimitMb?: number;
+  maxFrameMb?: number;
   publicApiKey?: string;
 }
 
@@ -73,6 +74,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     taskTimeoutMs: flags.taskTimeoutS === undefined ? undefined : flags.taskTimeoutS * SECOND,
     maxAttempts: flags.maxAttempts,
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
+    maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),
     publicApiKey: flags.publicApiKey,
   };
 }

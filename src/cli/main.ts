@@ -39,6 +39,7 @@ const gatewayOptions = (command: Command) =>
     .option('--task-timeout-s <seconds>', 'longest one attempt may run on a node (default 600)', positive)
     .option('--max-attempts <n>', 'failed attempts before a task fails (default 3)', integer)
     .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
+    .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
     .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)');
 
 const nodeOptions = (command: Command) =>

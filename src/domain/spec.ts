@@ -89,7 +89,7 @@ const diffusionCommon = {
   prompt: Text,
   negativePrompt: Text,
   /** -1 means "pick a random seed" (the backend reports the one it used). */
-  seed: Type.Integer({ minimum: -1, maximum: 4294967295 }),
+  seed: Type.Integer({ minimum: -1, maximum: Number.MAX_SAFE_INTEGER }),
   sampler: ShortName,
   steps: Type.Integer({ minimum: 1, maximum: 1000 }),
   cfgScale: Type.Number({ minimum: 0, maximum: 100 }),

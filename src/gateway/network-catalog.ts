@@ -19,6 +19,7 @@ import {
   type CatalogEntry,
   downloadStemOf,
   stripExtension,
+  toNameKey,
 } from '../domain/catalog.js';
 import { loraRefOf, modelRefOf } from '../domain/offering.js';
 import type { ResourceRef } from '../domain/spec.js';
@@ -57,24 +58,28 @@ interface Snapshot {
   info: SupportedInfo;
 }
 
-/** Adds `name` unless a case-insensitive twin is there; keeps first spelling. */
-function addName(list: string[], seen: Set<string>, name: string): void {
-  const key = name.toLowerCase();
-  if (seen.has(key) || name === 'None') return;
-  seen.add(key);
-  list.push(name);
-}
+type NameKey = (name: string) => string;
+const lowerCase: NameKey = (name) => name.toLowerCase();
 
-function union(...lists: readonly (readonly string[])[]): string[] {
+/** The names of all lists, first spelling kept, twins (by `key`) and "None" dropped. */
+function unionBy(key: NameKey, ...lists: readonly (readonly string[])[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  for (const list of lists) for (const name of list) addName(out, seen, name);
+  for (const list of lists) {
+    for (const name of list) {
+      if (seen.has(key(name)) || name === 'None') continue;
+      seen.add(key(name));
+      out.push(name);
+    }
+  }
   return out;
 }
 
-function namesWith(all: readonly string[], available: readonly string[]): NameInfo[] {
-  const live = new Set(available.map((n) => n.toLowerCase()));
-  return all.map((name) => ({ name, available: live.has(name.toLowerCase()) }));
+const union = (...lists: readonly (readonly string[])[]) => unionBy(lowerCase, ...lists);
+
+function namesWith(all: readonly string[], available: readonly string[], key: NameKey = lowerCase): NameInfo[] {
+  const live = new Set(available.map(key));
+  return all.map((name) => ({ name, available: live.has(key(name)) }));
 }
 
 /** Legacy combined sampler names ("DPM++ 2M Karras") a node serves through its schedulers. */
@@ -162,8 +167,8 @@ export class NetworkCatalog {
     const caps = ready.map((s) => s.offering.capabilities);
     const offered = {
       samplers: union(...caps.map((c) => c.samplers), ...ready.map(combinedSamplers)),
-      hires: union(...caps.map((c) => c.latentUpscaleModes), ...caps.map((c) => c.upscalers)),
-      upscalers: union(...caps.map((c) => c.upscalers)),
+      hires: unionBy(toNameKey, ...caps.map((c) => c.latentUpscaleModes), ...caps.map((c) => c.upscalers)),
+      upscalers: unionBy(toNameKey, ...caps.map((c) => c.upscalers)),
       cnModels: union(...caps.map((c) => (c.controlNet?.models ?? []).map((t) => t.replace(/\s*\[[0-9a-fA-F]+\]$/, '')))),
       modules: union(...caps.map((c) => c.controlNet?.modules ?? [])),
       interrogators: union(...caps.map((c) => c.interrogators)),
@@ -174,8 +179,8 @@ export class NetworkCatalog {
       .map((m) => m.name);
     const lists = {
       samplers: union(catalogSamplers, offered.samplers),
-      hiresUpscalers: union(catalogHiresUpscalers, offered.hires),
-      upscalers: union(catalogUpscalers, offered.upscalers),
+      hiresUpscalers: unionBy(toNameKey, catalogHiresUpscalers, offered.hires),
+      upscalers: unionBy(toNameKey, catalogUpscalers, offered.upscalers),
       controlNetModels: union(catalogCn, offered.cnModels),
       preprocessors: union(catalogPreprocessors.map((p) => p.name), offered.modules),
       interrogators: union(catalogInterrogators, offered.interrogators),
@@ -193,8 +198,8 @@ export class NetworkCatalog {
       LoRAs: loras.list(),
       // The long tail of legacy "sampler + scheduler" spellings stays accepted but unlisted.
       Samplers: namesWith(union(catalogSamplers, ...caps.map((c) => c.samplers)), offered.samplers),
-      HiresUpscalers: namesWith(lists.hiresUpscalers, offered.hires),
-      Upscalers: namesWith(lists.upscalers, offered.upscalers),
+      HiresUpscalers: namesWith(lists.hiresUpscalers, offered.hires, toNameKey),
+      Upscalers: namesWith(lists.upscalers, offered.upscalers, toNameKey),
       ControlNet: {
         models: namesWith(union(catalogCn, offered.cnModels), [...liveCn, ...offered.cnModels]),
         preprocessors: namesWith(lists.preprocessors, offered.modules),

@@ -184,6 +184,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const controller = new AbortController();
     this.#active.set(taskId, controller);
     this.emit('task:received', taskId);
+    this.#options.log.info({ task: taskId, attempt: assign.attempt, kind: assign.spec.kind }, 'task received');
     const started = performance.now();
     try {
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {

@@ -1,0 +1,67 @@
+/**
+ * @module api/requests/diffusion-fields
+ *
+ * The fields txt2img and img2img share, read in the order of the API reference.
+ * Width and height are rounded down to a multiple of 8 after the range check,
+ * as the WebUI itself does (and the original deployment did with `&= ~7`):
+ * 600×800 stays 600×800, 1023 becomes 1016.
+ */
+import type { ResourceRef, Txt2ImgSpec } from '../../domain/spec.js';
+import { invalidField } from '../../errors/dan-error.js';
+import { formatChoices } from './field-messages.js';
+import { readInteger, readNumber, readString } from './field-readers.js';
+import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
+import { readLoras } from './lora-field.js';
+import { NameMatches, type NameRule, parseResource, readName } from './name-fields.js';
+import type { RequestContext } from './request-context.js';
+import { cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
+
+/** Common txt2img/img2img fields; ControlNet comes separately because its images decode later. */
+export type DiffusionFields = Omit<Txt2ImgSpec, 'kind' | 'hires' | 'controlNet'>;
+
+export const diffusionFieldNames = [
+  'prompt',
+  'negative_prompt',
+  'loras',
+  'seed',
+  'sampler_name',
+  'steps',
+  'cfg_scale',
+  'width',
+  'height',
+  'model',
+  'control_net',
+] as const;
+
+export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): DiffusionFields {
+  const { limits } = ctx;
+  return {
+    prompt: readString(group, 'prompt', promptRule),
+    negativePrompt: readString(group, 'negative_prompt', promptRule),
+    seed: readInteger(group, 'seed', seedRule),
+    // The client's spelling is kept: nodes match it case-insensitively (domain/samplers.ts).
+    sampler: readName(group, 'sampler_name', samplerRule(ctx)).given,
+    steps: readInteger(group, 'steps', stepsRule(limits)),
+    cfgScale: readNumber(group, 'cfg_scale', cfgScaleRule),
+    width: roundSide(readInteger(group, 'width', sideRule(limits))),
+    height: roundSide(readInteger(group, 'height', sideRule(limits))),
+    model: readModel(group, ctx),
+    loras: readLoras(group, ctx),
+  };
+}
+
+function samplerRule(ctx: RequestContext): NameRule {
+  return { noun: 'sampler', choices: ctx.samplers, match: NameMatches.caseInsensitive, default: samplerDefault };
+}
+
+function readModel(group: FieldGroup, ctx: RequestContext): ResourceRef {
+  const path = pathOf(group, 'model');
+  const value = valueOf(group, 'model');
+  if (value === undefined) throw invalidField(path, `is required; allowed: ${formatChoices(ctx.modelNames)}`);
+  return parseResource(value, path, { noun: 'model', resolve: (v) => ctx.resolveModel(v), names: ctx.modelNames });
+}
+
+/** Rounded down to a multiple of 8; the minimum side (64) is one, so the range still holds. */
+export function roundSide(side: number): number {
+  return side - (side % sideMultiple);
+}

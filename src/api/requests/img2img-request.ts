@@ -1,0 +1,44 @@
+/**
+ * @module api/requests/img2img-request
+ *
+ * `POST /api/sd/img2img` (and `/async`) body → `Img2ImgSpec`, inpainting included.
+ */
+import type { Img2ImgSpec } from '../../domain/spec.js';
+import { decodeControlNet, readControlNet } from './control-net-field.js';
+import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js';
+import { readCode, readNumber } from './field-readers.js';
+import { decodePendingImage, readImage } from './image-field.js';
+import { decodeInpaint, readInpaint } from './inpaint-field.js';
+import { parseGroup } from './known-fields.js';
+import type { RequestContext } from './request-context.js';
+import { img2imgDenoisingRule, resizeModeRule } from './rules.js';
+
+export const img2imgFields = ['init_image', 'resize_mode', 'denoising_strength', ...diffusionFieldNames, 'inpaint'] as const;
+
+const misplaced = {
+  upscale: 'upscale (hires fix) is only taken by txt2img; for img2img ask for the output size with width/height',
+};
+
+/**
+ * Checks an img2img body and applies the defaults; throws a `DanError` naming
+ * the first field at fault. Images (init image, mask, ControlNet) are decoded last.
+ *
+ * @example
+ * const spec = await parseImg2ImgRequest({ init_image: png64, model: 'clarity' }, ctx);
+ * // spec.denoisingStrength === 0.75, spec.resizeMode === 'just_resize', spec.inpaint === null
+ */
+export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): Promise<Img2ImgSpec> {
+  const group = parseGroup(body, '', { accepted: img2imgFields, misplaced });
+  const initImage = readImage(group, 'init_image');
+  const resizeMode = readCode(group, 'resize_mode', resizeModeRule);
+  const denoisingStrength = readNumber(group, 'denoising_strength', img2imgDenoisingRule);
+  const fields = readDiffusionFields(group, ctx);
+  const pendingInpaint = readInpaint(group);
+  const units = readControlNet(group, ctx);
+
+  const maxSide = ctx.limits.maxInputSide;
+  const init = await decodePendingImage(initImage, maxSide);
+  const inpaint = await decodeInpaint(pendingInpaint, maxSide);
+  const controlNet = await decodeControlNet(units, maxSide);
+  return { kind: 'img2img', ...fields, controlNet, initImage: init.base64, resizeMode, denoisingStrength, inpaint };
+}

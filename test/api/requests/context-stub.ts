@@ -1,0 +1,54 @@
+/**
+ * A hand-made RequestContext: the catalog's models and LoRAs, resolvable by
+ * sha256 and by name (case-insensitively), plus one node-local model.
+ */
+import type { RequestContext, RequestLimits } from '../../../src/api/requests/index.js';
+import { defaultLimits } from '../../../src/api/requests/index.js';
+import {
+  type CatalogEntry,
+  catalogControlNetModels,
+  catalogHiresUpscalers,
+  catalogInterrogators,
+  catalogLoras,
+  catalogModels,
+  catalogPreprocessors,
+  catalogSamplers,
+  catalogUpscalers,
+} from '../../../src/domain/catalog.js';
+import type { ResourceRef } from '../../../src/domain/spec.js';
+
+export const sha = {
+  chilloutMix: '3a17d0deffa4592fd91c711a798031a258ab44041809ade8b4591c0225ea9401',
+  anything: '6e430eb51421ce5bf18f04e2dbe90b2cad437311948be4ef8c33658a73c86b2a',
+  korean: '62efe75048d55a096a238c6e8c4e12d61b36bf59e388a90589335f750923954c',
+  kobeni: '3e5d8fe726b4c0f1e7f0905f32ea3d1c9ce89a54028209e8179d64d323048dac',
+  thickerLines: '759d6fdf539f44f6991efd27ef1767c7779ac8884defc71dd909e5808b5ea74b',
+} as const;
+
+const localModel: ResourceRef = { id: 'local:mymodel', name: 'myModel' };
+
+function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRef[] = []) {
+  return (value: string): ResourceRef | null => {
+    const lower = value.toLowerCase();
+    const entry = entries.find((e) => e.sha256 === lower || e.name.toLowerCase() === lower);
+    if (entry) return { id: entry.sha256, name: entry.name };
+    return extra.find((r) => r.name.toLowerCase() === lower) ?? null;
+  };
+}
+
+export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext {
+  return {
+    resolveModel: resolverOf(catalogModels, [localModel]),
+    resolveLora: resolverOf(catalogLoras),
+    // Nodes add names of their own; the context lists them next to the catalog's.
+    samplers: [...catalogSamplers, 'DPM++ 2M'],
+    hiresUpscalers: [...catalogHiresUpscalers, 'Latent (antialiased)'],
+    upscalers: ['None', ...catalogUpscalers, 'ESRGAN_4x'],
+    controlNetModels: catalogControlNetModels.map((m) => m.name),
+    preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
+    interrogators: catalogInterrogators,
+    modelNames: [...catalogModels.map((m) => m.name), localModel.name],
+    loraNames: catalogLoras.map((l) => l.name),
+    limits: { ...defaultLimits, ...limits },
+  };
+}

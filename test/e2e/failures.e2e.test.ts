@@ -1,0 +1,91 @@
+/**
+ * Nothing is lost: a node killed mid-task, and a gateway restarted with queued
+ * and finished tasks. Real processes, killed with SIGKILL.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const running: DanProcess[] = [];
+const dirs: { remove(): void }[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+/** A sandbox where a 512×512, 20-step task takes about 1.3 s. */
+async function slowSandbox() {
+  const sb = await startSandboxProcess({ speed: 1, args: ['--switch-seconds', '0'] });
+  running.push(sb.proc);
+  return sb;
+}
+
+async function gatewayIn(args: string[] = [], port?: number) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const gw = await startGatewayProcess({ dataDir: dir.path, args, ...(port ? { port } : {}) });
+  running.push(gw.proc);
+  return { ...gw, dataDir: dir.path };
+}
+
+async function node(gateway: string, webui: string, name: string) {
+  const n = await startNodeProcess({ gateway, webui, name });
+  running.push(n.proc);
+  return n.proc;
+}
+
+const slowTask = { prompt: 'slow', model: 'clarity', steps: 20, width: 512, height: 512 };
+
+describe('a node killed mid-task', () => {
+  it('the task is retried on another node and succeeds', async () => {
+    const gw = await gatewayIn();
+    const [sb1, sb2] = await Promise.all([slowSandbox(), slowSandbox()]);
+    const nodes = await Promise.all([node(gw.url, sb1.url, 'node-one'), node(gw.url, sb2.url, 'node-two')]);
+    const { body } = await postJson(`${gw.url}/api/sd/txt2img/async`, slowTask);
+    const taskId = body.data.taskId as string;
+    const receivedBy = await Promise.race(nodes.map((n) => n.waitForLog((l) => l.msg === 'task received' && l['task'] === taskId).then(() => n)));
+    const other = nodes.find((n) => n !== receivedBy)!;
+    await receivedBy.stop('SIGKILL');
+    await other.waitForLog((l) => l.msg === 'task received' && l['task'] === taskId && l['attempt'] === 2);
+    const done = await pollUntilDone(gw.url, taskId, 20_000);
+    expect(done.status).toBe(2);
+    expect(done.images).toHaveLength(1);
+  });
+
+  it('with no attempts left the task fails with the reason, never stays running', async () => {
+    const gw = await gatewayIn(['--max-attempts', '1']);
+    const sb = await slowSandbox();
+    const only = await node(gw.url, sb.url, 'node-solo');
+    const { body } = await postJson(`${gw.url}/api/sd/txt2img/async`, slowTask);
+    await only.waitForLog((l) => l.msg === 'task received' && l['task'] === body.data.taskId);
+    await only.stop('SIGKILL');
+    const done = await pollUntilDone(gw.url, body.data.taskId, 20_000);
+    expect(done).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
+    expect(done.message).toMatch(/attempt 1 on node node-solo: node node-solo lost/);
+  });
+});
+
+describe('a gateway restart', () => {
+  it('loses no queued task and no finished result', async () => {
+    const port = await freePort();
+    const gw = await gatewayIn([], port);
+    const sb = await slowSandbox();
+    const worker = await node(gw.url, sb.url, 'node-steady');
+
+    const first = await postJson(`${gw.url}/api/sd/txt2img`, { ...slowTask, steps: 5 });
+    expect(first.body.data.status).toBe(2);
+    const queued = await Promise.all([1, 2, 3].map(() => postJson(`${gw.url}/api/sd/txt2img/async`, slowTask)));
+    const ids = queued.map((r) => r.body.data.taskId as string);
+    await worker.waitForLog((l) => l.msg === 'task received' && ids.includes(l['task'] as string));
+
+    await gw.proc.stop('SIGKILL');
+    const again = await startGatewayProcess({ dataDir: gw.dataDir, port });
+    running.push(again.proc);
+    await again.proc.waitForLog((l) => l.msg === 'recovered unfinished tasks' && l['tasks'] === 3);
+
+    const finished = await getJson(`${again.url}/api/sd/task/${first.body.data.taskId}`);
+    expect(finished.body.data).toMatchObject({ status: 2, images: first.body.data.images });
+    for (const id of ids) expect((await pollUntilDone(again.url, id, 30_000)).status).toBe(2);
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * The whole API end to end: a gateway process, a node process and a sandbox
+ * process (an A1111-compatible WebUI that refuses anything the real one would
+ * not accept, and more). Every endpoint's success and error paths.
+ */
+import { writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogModels } from '../../src/domain/catalog.js';
+import { getJson, halfMaskBase64, imageInfo, pngBase64, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const CHILLOUT = catalogModels[0]!.sha256;
+const KOREAN = '62efe75048d55a096a238c6e8c4e12d61b36bf59e388a90589335f750923954c';
+const KOBENI = '3e5d8fe726b4c0f1e7f0905f32ea3d1c9ce89a54028209e8179d64d323048dac';
+
+let gateway: string;
+let sandbox: string;
+const processes: DanProcess[] = [];
+const dir = tempDir();
+
+beforeAll(async () => {
+  // The node offers two of the three catalog models, so the third is "known but unservable".
+  const config = `${dir.path}/offerings.json`;
+  writeFileSync(config, JSON.stringify({
+    models: [
+      { fileName: 'chilloutmix_NiPrunedFp32Fix.safetensors', sha256: CHILLOUT },
+      { fileName: 'clarity.safetensors', sha256: null },
+    ],
+  }));
+  const sb = await startSandboxProcess({ speed: 1000, config });
+  const gw = await startGatewayProcess({ dataDir: `${dir.path}/data`, args: ['--body-limit-mb', '2'] });
+  const node = await startNodeProcess({ gateway: gw.url, webui: sb.url, name: 'e2e-node' });
+  processes.push(sb.proc, gw.proc, node.proc);
+  gateway = gw.url;
+  sandbox = sb.url;
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(processes.map((p) => p.stop()));
+  dir.remove();
+});
+
+const txt2imgBody = {
+  prompt: 'a portrait',
+  negative_prompt: 'blurry',
+  loras: [[KOREAN, 0.5], [KOBENI, 0.7]],
+  seed: 813241234,
+  sampler_name: 'DPM++ SDE Karras',
+  steps: 20,
+  cfg_scale: 7,
+  width: 600,
+  height: 800,
+  model: CHILLOUT,
+  upscale: { denoising_strength: 0.5, scale: 1.5, upscaler: 'Latent' },
+};
+
+describe('supported values and keys', () => {
+  it('lists the catalog with what the connected node can serve now', async () => {
+    const { status, body } = await getJson(`${gateway}/api/sd/supportedModelInfo`);
+    expect(status).toBe(200);
+    const models = Object.fromEntries(body.data.Models.map((m: any) => [m.name, m]));
+    expect(models['chillout_mix']).toMatchObject({ hash: CHILLOUT, available: true, nodes: 1 });
+    expect(models['clarity']).toMatchObject({ available: true });
+    expect(models['anything-v4.5-pruned']).toMatchObject({ available: false, nodes: 0 });
+    expect(body.data.LoRAs.find((l: any) => l.name === 'koreanDollLikeness_v10')).toMatchObject({ available: true });
+    expect(body.data.Samplers).toContainEqual({ name: 'Euler a', available: true });
+    expect(body.data.ControlNet.models).toContainEqual({ name: 'sd15_canny', available: true });
+    expect(body.data.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
+    expect(body.data.nodes).toEqual({ connected: 1, ready: 1 });
+  });
+
+  it('hands out one stable public API key', async () => {
+    const first = await getJson(`${gateway}/api/user/public-api-key`);
+    const second = await getJson(`${gateway}/api/user/public-api-key`);
+    expect(first.body.data.apiKey).toMatch(/^sk-[A-Za-z0-9]{48}$/);
+    expect(second.body.data.apiKey).toBe(first.body.data.apiKey);
+  });
+});
+
+describe('sync endpoints', () => {
+  it('txt2img with LoRAs and hires fix returns a PNG of the hires size and its seed (bare key header)', async () => {
+    const key = (await getJson(`${gateway}/api/user/public-api-key`)).body.data.apiKey;
+    const { status, body } = await postJson(`${gateway}/api/sd/txt2img`, txt2imgBody, { Authorization: key });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ code: 200, message: 'success', data: { status: 2, queuePosition: 0, seeds: [813241234] } });
+    expect(body.data.images).toHaveLength(1);
+    expect(await imageInfo(body.data.images[0])).toEqual({ format: 'png', width: 900, height: 1200 });
+  });
+
+  it('txt2img with a ControlNet unit (guessmode, Bearer key) returns only the generated image', async () => {
+    const control = await pngBase64(512, 512);
+    const unit = { image: control, preprocess: 'canny', model: 'sd15_canny', preprocess_param1: 100, preprocess_param2: 200, weight: 1, resize_mode: 2, guidance_start: 0, guidance_end: 1, guessmode: true };
+    const { status, body } = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a house', model: 'clarity', control_net: [unit] }, { Authorization: 'Bearer sk-anything' });
+    expect(status).toBe(200);
+    expect(body.data.images).toHaveLength(1);
+    expect(await imageInfo(body.data.images[0])).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('img2img returns an image of the requested size', async () => {
+    const init = await pngBase64(300, 200);
+    const { status, body } = await postJson(`${gateway}/api/sd/img2img`, { init_image: `data:image/png;base64,${init}`, prompt: 'a cat', model: 'clarity', width: 256, height: 192, denoising_strength: 0.5 });
+    expect(status).toBe(200);
+    expect(await imageInfo(body.data.images[0])).toMatchObject({ format: 'png', width: 256, height: 192 });
+  });
+
+  it('inpaint with mask_mode 0 regenerates the white part of the mask and keeps the rest', async () => {
+    const init = await pngBase64(128, 128, { r: 255, g: 0, b: 0 });
+    const mask = await halfMaskBase64(128, 128);
+    const { status, body } = await postJson(`${gateway}/api/sd/img2img`, {
+      init_image: init, prompt: 'blue sky', model: 'clarity', width: 128, height: 128, denoising_strength: 1,
+      inpaint: { mask, mask_blur: 0, mask_mode: 0, inpaint_area: 0 },
+    });
+    expect(status).toBe(200);
+    const { data } = await sharp(Buffer.from(body.data.images[0], 'base64')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const pixel = (x: number, y: number) => [...data.subarray((y * 128 + x) * 3, (y * 128 + x) * 3 + 3)];
+    expect(pixel(100, 64)).toEqual([255, 0, 0]);
+    expect(pixel(20, 64)).not.toEqual([255, 0, 0]);
+  });
+
+  it('interrogate returns a caption', async () => {
+    const { status, body } = await postJson(`${gateway}/api/sd/interrogate`, { image: await pngBase64(64, 64), model: 'deepdanbooru' });
+    expect(status).toBe(200);
+    expect(body.data).toMatchObject({ status: 2 });
+    expect(typeof body.data.caption).toBe('string');
+    expect(body.data.caption.length).toBeGreaterThan(0);
+  });
+
+  it('upscale returns the image scaled by upscalingRate', async () => {
+    const { status, body } = await postJson(`${gateway}/api/sd/upscale`, { image: await pngBase64(100, 60), upscalingRate: 2, upscaler: 'Lanczos', upscaler2: 'Lanczos', upscaler2_factor: 0 });
+    expect(status).toBe(200);
+    expect(await imageInfo(body.data.images[0])).toMatchObject({ width: 200, height: 120 });
+  });
+});
+
+describe('async endpoints and task status', () => {
+  it('txt2img/async answers at once with a task id, and status reports the result', async () => {
+    const { status, body } = await postJson(`${gateway}/api/sd/txt2img/async`, { prompt: 'a fox', model: 'clarity', seed: 7 });
+    expect(status).toBe(200);
+    expect(body.data.taskId).toMatch(/^[0-9a-f-]{36}$/);
+    expect([0, 1]).toContain(body.data.status);
+    const done = await pollUntilDone(gateway, body.data.taskId);
+    expect(done).toMatchObject({ taskId: body.data.taskId, status: 2, queuePosition: 0, seeds: [7] });
+    const byPath = await getJson(`${gateway}/api/sd/task/${body.data.taskId}`);
+    expect(byPath.body.data.images).toEqual(done.images);
+  });
+
+  it.each([
+    ['img2img', async () => ({ init_image: await pngBase64(64, 64), model: 'clarity', width: 64, height: 64 })],
+    ['interrogate', async () => ({ image: await pngBase64(64, 64) })],
+    ['upscale', async () => ({ image: await pngBase64(64, 64), upscalingRate: 1.5, upscaler: 'ESRGAN 4x' })],
+  ])('%s/async completes through status polling', async (kind, makeBody) => {
+    const { body } = await postJson(`${gateway}/api/sd/${kind}/async`, await makeBody());
+    expect(body.code).toBe(200);
+    const done = await pollUntilDone(gateway, body.data.taskId);
+    expect(done.status).toBe(2);
+  });
+
+  it('queued tasks report 1-based positions that never exceed the queue', async () => {
+    const submitted = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => postJson(`${gateway}/api/sd/txt2img/async`, { prompt: `q${i}`, model: 'clarity', steps: 150, width: 1024, height: 1024 })),
+    );
+    const positions = submitted.map((r) => r.body.data.queuePosition as number);
+    for (const p of positions) expect(p).toBeGreaterThanOrEqual(0);
+    expect(positions.filter((p) => p > 0).every((p) => p <= 4)).toBe(true);
+    for (const r of submitted) expect((await pollUntilDone(gateway, r.body.data.taskId, 60_000)).status).toBe(2);
+  });
+
+  it('says clearly when a task id is unknown', async () => {
+    const { status, body } = await postJson(`${gateway}/api/sd/task/status`, { taskId: '00000000-0000-0000-0000-000000000000' });
+    expect(status).toBe(404);
+    expect(body).toMatchObject({ code: 3000, error: 'DAN_ERR_TASK_NOT_FOUND' });
+  });
+});
+
+describe('bad input gets a clear 4xx, never a crash', () => {
+  const post = (path: string, body: unknown, headers?: Record<string, string>) => postJson(`${gateway}${path}`, body, headers);
+
+  it('malformed JSON', async () => {
+    const { status, body } = await post('/api/sd/txt2img', '{"prompt": "x",');
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ code: 3000, error: 'DAN_ERR_REQUEST_INVALID_JSON' });
+  });
+
+  it('a body that is not JSON', async () => {
+    const response = await fetch(`${gateway}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_UNSUPPORTED_MEDIA' });
+  });
+
+  it('a field the endpoint does not take', async () => {
+    const { status, body } = await post('/api/sd/txt2img', { prompt: 'x', model: 'clarity', sampler: 'Euler' });
+    expect(status).toBe(400);
+    expect(body.error).toBe('DAN_ERR_REQUEST_UNKNOWN_FIELD');
+    expect(body.message).toContain('sampler');
+  });
+
+  it.each([
+    [{ steps: 500 }, 'steps'],
+    [{ width: '512' }, 'width'],
+    [{ cfg_scale: -1 }, 'cfg_scale'],
+    [{ seed: 1.5 }, 'seed'],
+    [{ upscale: { scale: 3 } }, 'upscale.scale'],
+    [{ sampler_name: 'Eular a' }, 'sampler_name'],
+    [{ loras: [['not-a-lora', 1]] }, 'loras[0]'],
+  ])('out of range or wrong type: %j', async (patch, field) => {
+    const { status, body } = await post('/api/sd/txt2img', { prompt: 'x', model: 'clarity', ...patch });
+    expect(status).toBe(400);
+    expect(body.code).toBe(3000);
+    expect(body.message).toContain(field);
+  });
+
+  it('broken base64 and images that are not images', async () => {
+    const broken = await post('/api/sd/img2img', { model: 'clarity', init_image: 'not*base64!' });
+    expect(broken.status).toBe(400);
+    expect(broken.body).toMatchObject({ error: 'DAN_ERR_REQUEST_INVALID_IMAGE', field: 'init_image' });
+    const text = await post('/api/sd/interrogate', { image: Buffer.from('just some text, no picture').toString('base64') });
+    expect(text.status).toBe(400);
+    expect(text.body.error).toBe('DAN_ERR_REQUEST_INVALID_IMAGE');
+  });
+
+  it('a body over the limit', async () => {
+    const { status, body } = await post('/api/sd/interrogate', { image: 'A'.repeat(3 * 1024 * 1024) });
+    expect(status).toBe(413);
+    expect(body.error).toBe('DAN_ERR_REQUEST_TOO_LARGE');
+  });
+
+  it('an unknown model, and a known model no connected node has', async () => {
+    const unknown = await post('/api/sd/txt2img', { prompt: 'x', model: 'no-such-model' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toContain('model');
+    const unservable = await post('/api/sd/txt2img', { prompt: 'x', model: 'anything-v4.5-pruned' });
+    expect(unservable.status).toBe(503);
+    expect(unservable.body).toMatchObject({ code: 2000, error: 'DAN_ERR_TASK_UNSERVABLE' });
+    expect(unservable.body.message).toContain('model anything-v4.5-pruned');
+  });
+
+  it('an unknown route', async () => {
+    const { status, body } = await getJson(`${gateway}/api/sd/nothing-here`);
+    expect(status).toBe(404);
+    expect(body.error).toBe('DAN_ERR_ROUTE_NOT_FOUND');
+  });
+
+  it('the gateway still serves after all of the above', async () => {
+    const { status, body } = await getJson(`${gateway}/api/health`);
+    expect(status).toBe(200);
+    expect(body.data.nodes.ready).toBe(1);
+  });
+});
+
+describe('what the WebUI behind the node received', () => {
+  it('only requests it accepted, with the node\'s own checkpoint and LoRA names and hr_upscaler', async () => {
+    const { body } = await getJson(`${sandbox}/sandbox/requests`);
+    const requests: any[] = body.requests;
+    expect(requests.length).toBeGreaterThan(5);
+    expect(requests.filter((r) => r.status !== 200)).toEqual([]);
+    const hires = requests.find((r) => r.path === '/sdapi/v1/txt2img' && r.body.enable_hr === true);
+    expect(hires.body).toMatchObject({
+      hr_upscaler: 'Latent',
+      hr_scale: 1.5,
+      denoising_strength: 0.5,
+      sampler_name: 'DPM++ SDE',
+      scheduler: 'Karras',
+      override_settings: { sd_model_checkpoint: 'chilloutmix_NiPrunedFp32Fix.safetensors [3a17d0deff]' },
+    });
+    expect(hires.body.prompt).toContain('<lora:koreandolllikeness_V10:0.5>');
+    expect(hires.body.prompt).toContain('<lora:kobeni_v10:0.7>');
+    const controlNet = requests.find((r) => r.body.alwayson_scripts?.controlnet);
+    expect(controlNet.body.alwayson_scripts.controlnet.args[0]).toMatchObject({
+      enabled: true, module: 'canny', model: 'control_v11p_sd15_canny [d14c016b]', resize_mode: 'Resize and Fill', control_mode: 'ControlNet is more important',
+    });
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * The gateway's side of the node protocol, against hand-driven WebSocket
+ * clients: admission rules, and frames that break the protocol. Whatever a
+ * node sends, the gateway keeps serving.
+ */
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
+import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+
+const gateways: Gateway[] = [];
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map((g) => g.close()));
+});
+
+async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {}): Promise<Gateway> {
+  const config = resolveGatewayConfig({ port: 0, host: '127.0.0.1', dataDir: ':memory:', ...overrides });
+  const g = await startGateway(config, pino({ level: 'silent' }));
+  gateways.push(g);
+  return g;
+}
+
+function hello(overrides: Record<string, unknown> = {}) {
+  return {
+    type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-node', token: null, agent: 'test', slots: 1,
+    capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, ...overrides,
+  };
+}
+
+interface Conversation {
+  socket: WebSocket;
+  frames: any[];
+  closed: Promise<{ code: number; reason: string }>;
+  next(): Promise<any>;
+}
+
+async function connect(g: Gateway, options: WebSocket.ClientOptions = {}): Promise<Conversation> {
+  const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/node/ws`, options);
+  const frames: any[] = [];
+  const waiting: ((frame: any) => void)[] = [];
+  socket.on('message', (data) => {
+    const frame = JSON.parse(data.toString());
+    const waiter = waiting.shift();
+    if (waiter) waiter(frame);
+    else frames.push(frame);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, frames, closed, next: () => (frames.length ? Promise.resolve(frames.shift()) : new Promise((r) => waiting.push(r))) };
+}
+
+async function healthy(g: Gateway): Promise<void> {
+  const response = await fetch(`${g.url}/api/health`);
+  expect(response.status).toBe(200);
+}
+
+describe('admission', () => {
+  it('welcomes a loopback node when the gateway has no token', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello()));
+    const welcome = await c.next();
+    expect(welcome).toMatchObject({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: expect.stringMatching(/^raw-node-[0-9a-f]{6}$/) });
+    expect(g.hub.sessions.size).toBe(1);
+    c.socket.close();
+  });
+
+  it('refuses a wrong token and a missing one when the gateway has a token', async () => {
+    const g = await gateway({ nodeToken: 'sesame-open-1234' });
+    for (const token of ['wrong-token-000', null]) {
+      const c = await connect(g);
+      c.socket.send(JSON.stringify(hello({ token })));
+      expect(await c.next()).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_UNAUTHORIZED' });
+      expect((await c.closed).code).toBe(4001);
+    }
+    const ok = await connect(g);
+    ok.socket.send(JSON.stringify(hello({ token: 'sesame-open-1234' })));
+    expect((await ok.next()).type).toBe('welcome');
+    ok.socket.close();
+  });
+
+  it('refuses a node speaking another protocol version', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello({ protocol: PROTOCOL_VERSION + 1 })));
+    expect(await c.next()).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_PROTOCOL' });
+    expect((await c.closed).code).toBe(4002);
+  });
+
+  it('refuses a remote node when the gateway has no token', async () => {
+    const g = await gateway();
+    const sent: string[] = [];
+    const fake = Object.assign(new (await import('node:events')).EventEmitter(), {
+      readyState: 1, OPEN: 1, send: (data: string) => sent.push(data), close: () => undefined, terminate: () => undefined,
+    });
+    g.hub.accept(fake as unknown as WebSocket, '203.0.113.7');
+    fake.emit('message', Buffer.from(JSON.stringify(hello())), false);
+    expect(JSON.parse(sent[0]!)).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_UNAUTHORIZED' });
+    expect(g.hub.sessions.size).toBe(0);
+  });
+});
+
+describe('frames that break the protocol close only that node', () => {
+  it.each([
+    ['text that is not JSON', 'hello?'],
+    ['a frame before hello', JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null })],
+    ['a hello with a wrong field type', JSON.stringify(hello({ slots: 'one' }))],
+    ['an unknown message type', JSON.stringify({ type: 'launch-missiles' })],
+  ])('%s', async (_name, frame) => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(frame);
+    expect((await c.closed).code).toBe(1002);
+    await healthy(g);
+  });
+
+  it('garbage after a good hello drops the session', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello()));
+    await c.next();
+    c.socket.send(JSON.stringify({ type: 'result', taskId: 'x', result: { kind: 'images', images: 42 } }));
+    expect((await c.closed).code).toBe(1002);
+    expect(g.hub.sessions.size).toBe(0);
+    await healthy(g);
+  });
+
+  it('a binary frame', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(Buffer.from([1, 2, 3]));
+    expect((await c.closed).code).toBe(1002);
+  });
+
+  it('an oversized frame', async () => {
+    const g = await gateway({ maxFrameBytes: 64 * 1024 });
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello({ agent: 'x'.repeat(100 * 1024) })));
+    expect((await c.closed).code).toBe(1009);
+    await healthy(g);
+  });
+
+  it('a result for a task the node does not hold is ignored', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello()));
+    await c.next();
+    c.socket.send(JSON.stringify({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
+    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null }));
+    await healthy(g);
+    expect(g.hub.sessions.size).toBe(1);
+    c.socket.close();
+  });
+
+  it('a node that falls silent is dropped after three heartbeat intervals', async () => {
+    const g = await gateway({ heartbeatIntervalMs: 100 });
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello()));
+    await c.next();
+    await c.closed;
+    expect(g.hub.sessions.size).toBe(0);
+  });
+});
