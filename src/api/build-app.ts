@@ -38,6 +38,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
   installErrorHandlers(app, deps.bodyLimitBytes);
+  // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs });
   registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
   app.get('/api/health', async () => {

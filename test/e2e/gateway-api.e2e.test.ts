@@ -85,7 +85,8 @@ describe('sync endpoints', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ code: 200, message: 'success', data: { status: 2, queuePosition: 0, seeds: [813241234] } });
     expect(body.data.images).toHaveLength(1);
-    expect(await imageInfo(body.data.images[0])).toEqual({ format: 'png', width: 900, height: 1200 });
+    // 600×1.5 = 900, but the WebUI works in 8-pixel latent cells: 900 → 896, as A1111 does.
+    expect(await imageInfo(body.data.images[0])).toEqual({ format: 'png', width: 896, height: 1200 });
   });
 
   it('txt2img with a ControlNet unit (guessmode, Bearer key) returns only the generated image', async () => {
@@ -183,9 +184,17 @@ describe('bad input gets a clear 4xx, never a crash', () => {
   });
 
   it('a body that is not JSON', async () => {
-    const response = await fetch(`${gateway}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
-    expect(response.status).toBe(415);
-    expect(await response.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_UNSUPPORTED_MEDIA' });
+    const form = await fetch(`${gateway}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'prompt=x' });
+    expect(form.status).toBe(415);
+    expect(await form.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_UNSUPPORTED_MEDIA' });
+    const text = await fetch(`${gateway}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(text.status).toBe(400);
+    expect(await text.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_INVALID_JSON' });
+  });
+
+  it('JSON sent as text/plain (fetch\'s default for a string body) is read as JSON', async () => {
+    const response = await fetch(`${gateway}/api/sd/interrogate/async`, { method: 'POST', body: JSON.stringify({ image: await pngBase64(64, 64) }) });
+    expect(response.status).toBe(200);
   });
 
   it('a field the endpoint does not take', async () => {
