@@ -194,7 +194,7 @@ export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise
   const welcomed = new Promise<void>((resolve) => agent.once('welcomed', () => resolve()));
   await agent.start();
   await welcomed;
-  log.info(demoBanner(gateway.url, sandbox.url));
+  log.info({ gateway: gateway.url, sandbox: sandbox.url }, demoBanner(gateway.url, sandbox.url));
   onShutdown(log, async () => {
     await agent.stop();
     await gateway.close();
