@@ -6,6 +6,7 @@
  * type) get the matching catalog id; anything else is an internal error,
  * logged with its stack, answered without it.
  */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { errorBodyOf, httpStatusOf } from './envelope.js';
@@ -27,9 +28,43 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
   return undefined;
 }
 
+/** Most a refused body is read (and thrown away) so that its sender gets to read the 413. */
+const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads and discards the rest of a request body. Answering and closing while a
+ * client is still sending makes its TCP stack drop our answer (the client sees
+ * EPIPE or a reset instead of the 413), so we let it finish, within bounds.
+ */
+function drain(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_LIMIT_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
 export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
+    if (danError.id === 'DAN_ERR_REQUEST_TOO_LARGE') {
+      await drain(request.raw);
+      reply.header('connection', 'close');
+    }
     if (danError.id === 'DAN_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
     const status = httpStatusOf(danError.id);
     const message = danError.id === 'DAN_ERR_INTERNAL' ? 'internal error; see the gateway log' : danError.message;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogModels } from '../../src/domain/catalog.js';
-import { getJson, halfMaskBase64, imageInfo, pngBase64, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { getJson, halfMaskBase64, imageInfo, pngBase64, pollUntilDone, postJson, postOversized } from '../helpers/api-client.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const CHILLOUT = catalogModels[0]!.sha256;
@@ -229,7 +229,7 @@ describe('bad input gets a clear 4xx, never a crash', () => {
   });
 
   it('a body over the limit', async () => {
-    const { status, body } = await post('/api/sd/interrogate', { image: 'A'.repeat(3 * 1024 * 1024) });
+    const { status, body } = await postOversized(`${gateway}/api/sd/interrogate`, JSON.stringify({ image: 'A'.repeat(3 * 1024 * 1024) }));
     expect(status).toBe(413);
     expect(body.error).toBe('DAN_ERR_REQUEST_TOO_LARGE');
   });

@@ -2,6 +2,7 @@
  * A small client of the DAN HTTP API for tests: JSON in, status + body out,
  * and image helpers (real PNGs made and read with sharp).
  */
+import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';
 
 export interface ApiResponse<T = any> {
@@ -52,4 +53,23 @@ export async function pollUntilDone(gateway: string, taskId: string, timeoutMs =
     if (Date.now() > deadline) throw new Error(`task ${taskId} not done; last status ${JSON.stringify(body.data)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Posts a body the server may refuse before reading it all (413 on Content-Length):
+ * the answer is read even if the server stops reading and the write then fails.
+ */
+export function postOversized(url: string, body: string): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
+    request.end(body);
+  });
 }

@@ -1,0 +1,62 @@
+/**
+ * @module sandbox/generation-run
+ *
+ * Runs a `GenerationPlan` as one queued job: load the checkpoint (paying a
+ * switch when another one is loaded), sample each batch iteration for its
+ * modelled time (hires fix as a second job of the iteration, as A1111 counts
+ * it), then render. An interrupted job still answers 200 with images (A.4).
+ */
+import type { GenerationPlan } from './generation-plan.js';
+import { renderImages } from './generation-render.js';
+import { infoOf } from './infotext.js';
+import type { RunningJob } from './job-queue.js';
+import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
+import { secondsPerStep, toWallMs, upscalerSeconds } from './time-model.js';
+
+export interface GenerationResponse {
+  images: string[];
+  parameters: Record<string, unknown>;
+  /** `Processed.js()` serialised: clients must parse it again. */
+  info: string;
+}
+
+export function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promise<GenerationResponse> {
+  return ctx.queue.run(plan.kind, async (job) => {
+    const passes = plan.hires ? 2 : 1;
+    job.jobCount = plan.nIter * passes;
+    const checkpoint = plan.checkpoint ?? ctx.configured;
+    await loadCheckpoint(ctx, job, checkpoint);
+    if (plan.checkpoint && !plan.restoreAfterwards) ctx.configured = plan.checkpoint;
+    for (let iteration = 0; iteration < plan.nIter; iteration++) {
+      job.beginIteration(iteration * passes);
+      await sampleIteration(ctx, job, plan, iteration * passes);
+    }
+    const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
+    ctx.counters.jobs++;
+    const info = infoOf(plan, checkpoint, job.jobTimestamp);
+    return { images, parameters: plan.parameters, info: JSON.stringify(info) };
+  });
+}
+
+async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: GenerationPlan, jobNo: number): Promise<void> {
+  const firstPassUnits = plan.controlNet.filter((u) => u.hrOption !== 'High res only').length;
+  const firstSteps = plan.img2img?.sampledSteps ?? plan.steps;
+  const firstStepSeconds = secondsPerStep(ctx.timing, {
+    pixels: plan.size.width * plan.size.height,
+    sampler: plan.sampler.sampler,
+    batchSize: plan.batchSize,
+    controlNetUnits: firstPassUnits,
+  });
+  await job.sample(jobNo, firstSteps, toWallMs(ctx.timing, firstSteps * firstStepSeconds));
+  const hires = plan.hires;
+  if (!hires) return;
+  const pixels = hires.size.width * hires.size.height;
+  if (!hires.latent) await job.wait(toWallMs(ctx.timing, upscalerSeconds(pixels * plan.batchSize)), true);
+  const secondStepSeconds = secondsPerStep(ctx.timing, {
+    pixels,
+    sampler: hires.sampler.sampler,
+    batchSize: plan.batchSize,
+    controlNetUnits: plan.controlNet.filter((u) => u.hrOption !== 'Low res only').length,
+  });
+  await job.sample(jobNo + 1, hires.steps, toWallMs(ctx.timing, hires.steps * secondStepSeconds));
+}

@@ -1,0 +1,95 @@
+/**
+ * @module sandbox
+ *
+ * An AUTOMATIC1111-compatible HTTP server standing in for a GPU machine, for
+ * tests, demos and benchmarks. It speaks A1111 v1.10's wire format (plus the
+ * sd-webui-controlnet and Lora extension routes) but is STRICTER than the real
+ * API, so translation mistakes in a driver fail loudly instead of silently
+ * producing the wrong picture:
+ * - unknown body fields and wrong JSON types are 422 (FastAPI's shape), never coerced;
+ * - unknown samplers, schedulers, checkpoints, LoRAs, styles, upscalers, ControlNet
+ *   models/modules and legacy ControlNet keys are refused (checks the real WebUI
+ *   does not make carry `type: "value_error.sandbox_strict"`);
+ * - every image must decode to PNG, JPEG or WebP.
+ *
+ * Outputs are real PNGs of the requested size with an A1111 `parameters` chunk;
+ * their content is a pattern of the seed and prompt (img2img: the init image moved
+ * towards it, inside the mask only). Time follows a GPU model (see time-model.ts)
+ * compressed by `speed`, one job at a time, like A1111's queue lock.
+ *
+ * @example
+ * const sandbox = await startSandbox({ speed: Infinity });
+ * const res = await fetch(`${sandbox.url}/sdapi/v1/txt2img`, {
+ *   method: 'POST', headers: { 'content-type': 'application/json' },
+ *   body: JSON.stringify({ prompt: 'a cat', steps: 20, sampler_name: 'Euler a' }),
+ * });
+ * await sandbox.close();
+ */
+import type { AddressInfo } from 'node:net';
+import type { SandboxStats } from './introspection-routes.js';
+import { resolveOfferings, type SandboxOfferings } from './offerings.js';
+import type { RecordedRequest } from './request-log.js';
+import { createSandboxApp } from './server.js';
+
+export { defaultOfferings, loadSandboxOfferings, type SandboxOfferings } from './offerings.js';
+export type { RecordedRequest } from './request-log.js';
+export type { SandboxStats } from './introspection-routes.js';
+
+export interface SandboxOptions {
+  /** 0 = ephemeral. @defaultValue 0 (the CLI uses 7860) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Time compression: 1 = real GPU time, 100 = 100× faster, Infinity = no waiting. @defaultValue 1 */
+  speed?: number;
+  /** Sampler steps per second at 512×512 for a first-order sampler. @defaultValue 15 */
+  itPerSecond?: number;
+  /** Checkpoint switch (load) cost in seconds. @defaultValue 4 */
+  switchSeconds?: number;
+  /** Overrides of what the sandbox offers; see `defaultOfferings`. */
+  offerings?: Partial<SandboxOfferings>;
+  /** Fastify logging. @defaultValue false */
+  logger?: boolean;
+}
+
+export interface Sandbox {
+  /** `http://host:port` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  stats(): SandboxStats;
+  requests(): RecordedRequest[];
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function assertPositive(name: string, value: number, allowZero = false): number {
+  const ok = allowZero ? value >= 0 : value > 0;
+  if (!ok || Number.isNaN(value)) throw new Error(`startSandbox: ${name} must be ${allowZero ? '≥ 0' : '> 0'}, got ${value}`);
+  return value;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const timing = {
+    speed: assertPositive('speed', options.speed ?? 1),
+    itPerSecond: assertPositive('itPerSecond', options.itPerSecond ?? 15),
+    switchSeconds: assertPositive('switchSeconds', options.switchSeconds ?? 4, true),
+  };
+  const { app, log, stats } = createSandboxApp({
+    timing,
+    offerings: resolveOfferings(options.offerings),
+    logger: options.logger ?? false,
+  });
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ port: options.port ?? 0, host });
+  const { port } = app.server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= app.close());
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close,
+    [Symbol.asyncDispose]: close,
+    stats,
+    requests: () => log.entries(),
+  };
+}

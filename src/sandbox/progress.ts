@@ -1,0 +1,72 @@
+/**
+ * @module sandbox/progress
+ *
+ * `GET /sdapi/v1/progress` (backends.md A.6). It never waits for the queue:
+ * it reads the running job's state. With no job (job_count 0) progress and eta
+ * are 0; otherwise
+ *   progress = 0.01 + job_no / job_count + (1 / job_count) × sampling_step / sampling_steps
+ * clamped to 1, and eta_relative = elapsed / progress − elapsed.
+ */
+import type { JobQueue, RunningJob } from './job-queue.js';
+
+export interface ProgressResponse {
+  progress: number;
+  eta_relative: number;
+  state: {
+    skipped: boolean;
+    interrupted: boolean;
+    stopping_generation: boolean;
+    job: string;
+    job_count: number;
+    job_timestamp: string;
+    job_no: number;
+    sampling_step: number;
+    sampling_steps: number;
+  };
+  current_image: string | null;
+  textinfo: string | null;
+}
+
+const IDLE_TIMESTAMP = '0';
+
+export function progressOf(queue: JobQueue): ProgressResponse {
+  const job = queue.running;
+  const state = job ? stateOf(job) : idleState();
+  let progress = 0;
+  let etaRelative = 0;
+  if (job && state.job_count > 0) {
+    const stepFraction = state.sampling_steps > 0 ? state.sampling_step / state.sampling_steps : 0;
+    progress = Math.min(1, 0.01 + state.job_no / state.job_count + stepFraction / state.job_count);
+    const elapsedSeconds = (performance.now() - job.startedMs) / 1000;
+    etaRelative = elapsedSeconds / progress - elapsedSeconds;
+  }
+  return { progress, eta_relative: etaRelative, state, current_image: null, textinfo: null };
+}
+
+function stateOf(job: RunningJob): ProgressResponse['state'] {
+  return {
+    skipped: job.skipped,
+    interrupted: job.interrupted,
+    stopping_generation: false,
+    job: job.jobCount > 0 ? `Batch ${job.jobNo + 1} out of ${job.jobCount}` : job.label,
+    job_count: job.jobCount,
+    job_timestamp: job.jobTimestamp,
+    job_no: job.jobNo,
+    sampling_step: job.samplingStep(),
+    sampling_steps: job.samplingSteps,
+  };
+}
+
+function idleState(): ProgressResponse['state'] {
+  return {
+    skipped: false,
+    interrupted: false,
+    stopping_generation: false,
+    job: '',
+    job_count: 0,
+    job_timestamp: IDLE_TIMESTAMP,
+    job_no: 0,
+    sampling_step: 0,
+    sampling_steps: 0,
+  };
+}

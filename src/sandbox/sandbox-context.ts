@@ -1,0 +1,56 @@
+/**
+ * @module sandbox/sandbox-context
+ *
+ * The state one sandbox server shares between its routes: what it offers, the
+ * job queue, which checkpoint is configured and which is loaded, and counters.
+ *
+ * A1111 keeps two notions apart (A.7): `opts.sd_model_checkpoint` (configured,
+ * what GET /options shows) and the weights actually in memory. An override with
+ * `override_settings_restore_afterwards` (the default) loads another checkpoint
+ * for one job and restores only the option, so the next job without an override
+ * pays a switch back.
+ */
+import { checkpointByFileName, type CheckpointRecord, type Inventory } from './inventory.js';
+import { JobQueue, type RunningJob } from './job-queue.js';
+import { toWallMs, type TimingOptions } from './time-model.js';
+
+export interface SandboxCounters {
+  jobs: number;
+  checkpointSwitches: number;
+  rejected: number;
+}
+
+export interface SandboxContext {
+  inventory: Inventory;
+  timing: TimingOptions;
+  queue: JobQueue;
+  configured: CheckpointRecord;
+  loaded: CheckpointRecord;
+  counters: SandboxCounters;
+  /** Settings POSTed to /sdapi/v1/options other than the checkpoint; echoed by GET. */
+  options: Record<string, unknown>;
+}
+
+export function createSandboxContext(inventory: Inventory, timing: TimingOptions): SandboxContext {
+  const first = inventory.checkpoints[0];
+  if (!first) throw new Error('sandbox: offerings need at least one model');
+  const loadedName = inventory.offerings.loadedModel;
+  const loaded = loadedName === undefined ? first : checkpointByFileName(inventory, loadedName);
+  return {
+    inventory,
+    timing,
+    queue: new JobQueue(),
+    configured: loaded,
+    loaded,
+    counters: { jobs: 0, checkpointSwitches: 0, rejected: 0 },
+    options: {},
+  };
+}
+
+/** Loads `target` inside a running job, paying `switchSeconds` when it is not loaded yet. */
+export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, target: CheckpointRecord): Promise<void> {
+  if (ctx.loaded === target) return;
+  await job.wait(toWallMs(ctx.timing, ctx.timing.switchSeconds), false);
+  ctx.loaded = target;
+  ctx.counters.checkpointSwitches++;
+}
