@@ -1,17 +1,16 @@
--- 0001: tasks. One row per accepted request; inputs are dropped when it ends,
--- results are kept until the retention time has passed.
+-- 0001: tasks. One row per accepted request. Inputs and results live in
+-- payload files beside the database (store/sqlite/payload-files.ts); inputs
+-- are dropped when the task ends, results when the retention time has passed.
 CREATE TABLE tasks (
   id            TEXT PRIMARY KEY,
   kind          TEXT NOT NULL CHECK (kind IN ('txt2img', 'img2img', 'interrogate', 'upscale')),
   state         TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
   api_key       TEXT,
-  spec          TEXT,              -- GenerationSpec JSON while the task is unfinished
   attempts      INTEGER NOT NULL DEFAULT 0,
   node_id       TEXT,              -- node of the current (or last) attempt
   created_at    INTEGER NOT NULL,  -- epoch ms
   started_at    INTEGER,
   finished_at   INTEGER,
-  result        TEXT,              -- TaskResult JSON on success
   error_id      TEXT,              -- catalog id on failure
   error_message TEXT
 );

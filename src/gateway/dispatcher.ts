@@ -52,7 +52,8 @@ export type TaskOutcome =
 
 export type LiveStatus =
   | { state: 'queued'; position: number }
-  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string };
+  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string }
+  | { state: 'finished'; outcome: TaskOutcome };
 
 export interface DispatcherOptions {
   store: TaskStore;
@@ -79,6 +80,9 @@ interface AttemptError {
 export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }> {
   readonly #queue: QueueEntry[] = [];
   readonly #running = new Map<string, RunningEntry>();
+  /** Outcomes told to waiters but not yet in the store. */
+  readonly #finished = new Map<string, TaskOutcome>();
+  readonly #writes = new Set<Promise<void>>();
   readonly #options: DispatcherOptions;
   readonly #now: () => number;
   readonly #log: FastifyBaseLogger;
@@ -120,6 +124,8 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
   liveStatus(id: string): LiveStatus | undefined {
+    const outcome = this.#finished.get(id);
+    if (outcome) return { state: 'finished', outcome };
     const running = this.#running.get(id);
     if (running) return { state: 'running', progress: running.progress, etaSeconds: running.etaSeconds, nodeId: running.nodeId };
     const index = this.#queue.findIndex((e) => e.id === id);
@@ -195,10 +201,37 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
   async #onResult(session: NodeSession, message: Static<typeof Result>): Promise<void> {
     const running = this.#release(message.taskId, session.id);
     if (!running) return;
-    const stored = await this.#options.store.complete(message.taskId, running.attempt, message.result, this.#now());
-    if (stored) this.emit('task:finished', { id: message.taskId, state: 'succeeded', result: message.result });
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: message.elapsedMs }, 'task succeeded');
     this.schedule();
+    await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result }, running.attempt);
+  }
+
+  /**
+   * Tells waiters first, then stores. A waiting sync client gets its images without
+   * waiting for the write (for a 512² PNG that write is most of the gateway's time on
+   * the result path); until the write lands, `liveStatus` answers from memory, so a
+   * status poll never sees the task go back to "running".
+   */
+  #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+    this.#finished.set(outcome.id, outcome);
+    this.emit('task:finished', outcome);
+    const write = this.#store(outcome, attempt);
+    this.#writes.add(write);
+    return write.finally(() => this.#writes.delete(write));
+  }
+
+  async #store(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      const at = this.#now();
+      const stored =
+        outcome.state === 'succeeded'
+          ? await this.#options.store.complete(outcome.id, attempt ?? 0, outcome.result, at)
+          : await this.#options.store.fail(outcome.id, attempt, outcome.error, at);
+      if (!stored) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
+    } finally {
+      this.#finished.delete(outcome.id);
+    }
   }
 
   async #onFailure(session: NodeSession, message: Static<typeof Failure>): Promise<void> {
@@ -256,9 +289,8 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
   }
 
   async #fail(entry: QueueEntry, attempt: number | null, error: TaskError): Promise<void> {
-    await this.#options.store.fail(entry.id, attempt, error, this.#now());
-    this.emit('task:finished', { id: entry.id, state: 'failed', error });
     this.#log.info({ task: entry.id, error: error.id }, 'task failed');
+    await this.#finish({ id: entry.id, state: 'failed', error }, attempt);
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
@@ -266,9 +298,10 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
     work.catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher error'));
   }
 
-  /** Stops attempt timers (gateway shutdown). Tasks stay as stored and resume after restart. */
-  close(): void {
+  /** Stops attempt timers and lets pending outcome writes land (gateway shutdown). Tasks resume after restart. */
+  async close(): Promise<void> {
     for (const running of this.#running.values()) clearTimeout(running.timer);
+    await Promise.allSettled([...this.#writes]);
   }
 }
 

@@ -66,8 +66,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     closing ??= (async () => {
       clearInterval(sweeper);
       hub.close();
-      dispatcher.close();
       await app.close();
+      await dispatcher.close();
       await store.close();
     })();
     return closing;

@@ -75,23 +75,23 @@ export class TaskService {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const waiting = this.#deps.dispatcher.waitFor(id, timeoutMs, stop.signal);
-      // The task may have finished before we started listening: the store has the final word then.
-      if (!this.#deps.dispatcher.liveStatus(id)) {
-        const record = await this.#deps.store.get(id);
-        const outcome: TaskOutcome | null =
-          record?.state === 'succeeded' && record.result
-            ? { id, state: 'succeeded', result: record.result }
-            : record?.state === 'failed' && record.error
-              ? { id, state: 'failed', error: record.error }
-              : null;
-        if (outcome) {
-          stop.abort();
-          return outcome;
-        }
+      // The task may have finished before we started listening: then memory or the store has the outcome.
+      const live = this.#deps.dispatcher.liveStatus(id);
+      const outcome = live ? (live.state === 'finished' ? live.outcome : null) : await this.#storedOutcome(id);
+      if (outcome) {
+        stop.abort();
+        return outcome;
       }
       return await waiting;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  async #storedOutcome(id: string): Promise<TaskOutcome | null> {
+    const record = await this.#deps.store.get(id);
+    if (record?.state === 'succeeded' && record.result) return { id, state: 'succeeded', result: record.result };
+    if (record?.state === 'failed' && record.error) return { id, state: 'failed', error: record.error };
+    return null;
   }
 }

@@ -32,8 +32,17 @@ function base(taskId: string, state: TaskState, queuePosition = 0): TaskView {
 }
 
 export function toLiveView(taskId: string, live: LiveStatus): TaskView {
-  if (live.state === 'queued') return base(taskId, 'queued', live.position);
-  return { ...base(taskId, 'running'), progress: live.progress, eta: live.etaSeconds };
+  switch (live.state) {
+    case 'queued':
+      return base(taskId, 'queued', live.position);
+    case 'running':
+      return { ...base(taskId, 'running'), progress: live.progress, eta: live.etaSeconds };
+    case 'finished': {
+      const { outcome } = live;
+      if (outcome.state === 'succeeded') return withResult(base(taskId, 'succeeded'), outcome.result);
+      return { ...base(taskId, 'failed'), message: outcome.error.message, error: outcome.error.id };
+    }
+  }
 }
 
 export function withResult(view: TaskView, result: TaskResult): TaskView {

@@ -13,9 +13,11 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Static } from '@sinclair/typebox';
+import { decodeResultFrame, type ResultMessage } from '../protocol/result-frame.js';
 import {
   type Failure,
   type HelloMessage,
+  type NodeMessage,
   parseNodeMessage,
   type Progress,
   PROTOCOL_VERSION,
@@ -81,8 +83,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const helloTimer = setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
     socket.on('message', (data: RawData, isBinary: boolean) => {
       try {
-        if (isBinary) throw new ProtocolError('binary frames are not part of the protocol');
-        const message = parseNodeMessage(data.toString());
+        const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(data.toString());
         if (!session) {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
           clearTimeout(helloTimer);
@@ -154,7 +155,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return null;
   }
 
-  #onFrame(session: NodeSession, message: ReturnType<typeof parseNodeMessage>): void {
+  #onFrame(session: NodeSession, message: NodeMessage | ResultMessage): void {
     session.lastFrameAt = this.#now();
     switch (message.type) {
       case 'hello':
@@ -202,6 +203,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#livenessTimer = undefined;
     for (const session of this.#sessions.values()) session.close(CloseCodes.shuttingDown, 'gateway shutting down');
   }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 function sameSecret(given: string, expected: string): boolean {

@@ -18,7 +18,10 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type AssignMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
-import { toDanError } from '../errors/dan-error.js';
+import { sniffImageFormat } from '../domain/image-format.js';
+import type { TaskResult } from '../domain/spec.js';
+import { DanError, toDanError } from '../errors/dan-error.js';
+import { encodeResultFrame } from '../protocol/result-frame.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
 
@@ -192,8 +195,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         onProgress: (p) => this.#send({ type: 'progress', taskId, progress: clamp01(p.progress), etaSeconds: p.etaSeconds }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
+      assertImages(outcome.result);
       const elapsedMs = performance.now() - started;
-      this.#send({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
+      this.#sendFrame(encodeResultFrame({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs }));
       this.emit('task:settled', taskId, true);
     } catch (error) {
       const danError = toDanError(error);
@@ -251,8 +255,22 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   }
 
   #send(message: NodeMessage): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+    this.#sendFrame(JSON.stringify(message));
   }
+
+  #sendFrame(frame: string | Buffer): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(frame);
+  }
+}
+
+/** The gateway refuses a result frame with non-images; say it is the WebUI's fault instead. */
+function assertImages(result: TaskResult): void {
+  if (result.kind !== 'images') return;
+  result.images.forEach((image, index) => {
+    if (!sniffImageFormat(Buffer.from(image.slice(0, 24), 'base64'))) {
+      throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `the WebUI's image ${index} is not a PNG, JPEG or WebP image`);
+    }
+  });
 }
 
 function clamp01(value: number): number {

@@ -13,7 +13,7 @@
  *   node → capabilities     (when a periodic refresh finds a change)
  *   gateway → assign        (task id, attempt, spec, node-local binding, timeout)
  *   node → progress*        (0–1 while the backend works)
- *   node → result | failure (exactly one per assign)
+ *   node → result | failure (exactly one per assign; a result is a binary frame)
  *   gateway → cancel        (abandon a task: interrupt it on the backend)
  *
  * See docs/node-protocol.md.
@@ -96,7 +96,8 @@ export const Failure = Type.Object(
   { additionalProperties: false },
 );
 
-export const NodeMessage = Type.Union([Hello, Heartbeat, CapabilitiesUpdate, Progress, Result, Failure]);
+/** Text frames a node sends. Results are binary frames (protocol/result-frame.ts). */
+export const NodeMessage = Type.Union([Hello, Heartbeat, CapabilitiesUpdate, Progress, Failure]);
 export type NodeMessage = Static<typeof NodeMessage>;
 export type HelloMessage = Static<typeof Hello>;
 

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
+import { decodeResultFrame, encodeResultFrame } from '../../src/protocol/result-frame.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
 
 const gateways: Gateway[] = [];
@@ -131,11 +132,34 @@ describe('frames that break the protocol close only that node', () => {
     await healthy(g);
   });
 
-  it('a binary frame', async () => {
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  const resultFrame = (images: Buffer[], imageBytes = images.map((i) => i.length)) => {
+    const header = Buffer.from(JSON.stringify({ type: 'result', taskId: 't', result: { kind: 'images', imageBytes, seeds: [1] }, loadedModel: null, elapsedMs: 1 }));
+    const prefix = Buffer.alloc(8);
+    prefix.write('DAN1', 0, 'latin1');
+    prefix.writeUInt32BE(header.length, 4);
+    return Buffer.concat([prefix, header, ...images]);
+  };
+
+  it.each([
+    ['a binary frame that is not a result frame', Buffer.from([1, 2, 3])],
+    ['a result frame whose header length runs past the end', Buffer.concat([Buffer.from('DAN1', 'latin1'), Buffer.from([0, 0, 9, 0]), Buffer.from('{}')])],
+    ['a result frame announcing more image bytes than it carries', resultFrame([png], [png.length + 10])],
+    ['a result frame whose image is not an image', resultFrame([Buffer.from('definitely not a picture')])],
+  ])('%s', async (_name, frame) => {
     const g = await gateway();
     const c = await connect(g);
-    c.socket.send(Buffer.from([1, 2, 3]));
+    c.socket.send(JSON.stringify(hello()));
+    await c.next();
+    c.socket.send(frame);
     expect((await c.closed).code).toBe(1002);
+    await healthy(g);
+  });
+
+  it('a well-formed result frame decodes to base64 images', () => {
+    const message = decodeResultFrame(resultFrame([png, png]));
+    expect(message.result).toEqual({ kind: 'images', images: [png.toString('base64'), png.toString('base64')], seeds: [1] });
+    expect(decodeResultFrame(encodeResultFrame(message))).toEqual(message);
   });
 
   it('an oversized frame', async () => {
@@ -151,7 +175,7 @@ describe('frames that break the protocol close only that node', () => {
     const c = await connect(g);
     c.socket.send(JSON.stringify(hello()));
     await c.next();
-    c.socket.send(JSON.stringify({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
+    c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
     c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null }));
     await healthy(g);
     expect(g.hub.sessions.size).toBe(1);

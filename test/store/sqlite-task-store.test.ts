@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
@@ -57,6 +58,33 @@ describe('SqliteTaskStore', () => {
     const second = new SqliteTaskStore(dir.path);
     expect((await second.get('t1'))?.state).toBe('queued');
     await second.close();
+  });
+
+  it('keeps the winning attempt\'s result when an abandoned attempt answers late', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('t1'));
+    await store.markRunning('t1', 1, 'a', 1);
+    await store.requeue('t1', 1);
+    await store.markRunning('t1', 2, 'b', 2);
+    expect(await store.complete('t1', 2, { kind: 'caption', caption: 'winner' }, 3)).toBe(true);
+    expect(await store.complete('t1', 1, { kind: 'caption', caption: 'late' }, 4)).toBe(false);
+    expect((await store.get('t1'))?.result).toEqual({ kind: 'caption', caption: 'winner' });
+    await store.close();
+  });
+
+  it('writes payloads as files and removes them with the expired task', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = new SqliteTaskStore(dir.path);
+    await store.insert(newTask('t1'));
+    expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(true);
+    await store.markRunning('t1', 1, 'a', 1);
+    await store.complete('t1', 1, { kind: 'caption', caption: 'x' }, 10);
+    expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(true);
+    expect(await store.deleteFinishedBefore(11)).toBe(1);
+    expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(false);
+    await store.close();
   });
 
   it('refuses a database from a newer DAN', async () => {

@@ -8,12 +8,13 @@
  * (SVG, TIFF, …) are never handed to their parsers at the gateway.
  */
 import sharp from 'sharp';
+import { type ImageFormat, nameOtherFormat, sniffImageFormat } from '../../domain/image-format.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { cleanBase64, invalidImage } from './base64-text.js';
 import { describeValue } from './field-messages.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 
-export type ImageFormat = 'png' | 'jpeg' | 'webp';
+export type { ImageFormat };
 
 export interface DecodedImage {
   /** Clean, padded base64: no `data:` prefix, no whitespace. */
@@ -68,27 +69,11 @@ function parseImageText(field: string, value: unknown): string {
 }
 
 function sniffFormat(field: string, bytes: Buffer): ImageFormat {
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
-  if (bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  const format = sniffImageFormat(bytes);
+  if (format) return format;
   const other = nameOtherFormat(bytes);
   const what = other === null ? 'is not a PNG, JPEG or WebP image' : `is a ${other} image`;
   throw invalidImage(field, `${what}; send a PNG, JPEG or WebP image`);
-}
-
-/** Common formats a client may send by mistake, named so the message says what was received. */
-function nameOtherFormat(bytes: Buffer): string | null {
-  const head = bytes.toString('latin1', 0, 12);
-  if (head.startsWith('GIF8')) return 'GIF';
-  if (head.startsWith('BM')) return 'BMP';
-  if (head.startsWith('II*\0') || head.startsWith('MM\0*')) return 'TIFF';
-  if (head.slice(4, 8) === 'ftyp') return 'HEIF/AVIF';
-  if (/^\s*</.test(head)) return 'SVG/XML (text)';
-  return null;
-}
-
-function startsWith(bytes: Buffer, magic: readonly number[]): boolean {
-  return bytes.length >= magic.length && magic.every((byte, i) => bytes[i] === byte);
 }
 
 async function readSize(field: string, bytes: Buffer, format: ImageFormat): Promise<{ width: number; height: number }> {

@@ -12,22 +12,19 @@ export interface TaskRow {
   kind: TaskKind;
   state: string;
   api_key: string | null;
-  spec: string | null;
   attempts: number;
   node_id: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
-  result: string | null;
   error_id: string | null;
   error_message: string | null;
 }
 
 export function createQueries(db: Database.Database) {
   return {
-    insert: db.prepare<{ id: string; kind: string; api_key: string | null; spec: string; created_at: number }>(
-      `INSERT INTO tasks (id, kind, state, api_key, spec, created_at)
-       VALUES (@id, @kind, 'queued', @api_key, @spec, @created_at)`,
+    insert: db.prepare<{ id: string; kind: string; api_key: string | null; created_at: number }>(
+      `INSERT INTO tasks (id, kind, state, api_key, created_at) VALUES (@id, @kind, 'queued', @api_key, @created_at)`,
     ),
     get: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
     /** queued → running; the attempt must be the next one. */
@@ -38,19 +35,20 @@ export function createQueries(db: Database.Database) {
     requeue: db.prepare<{ id: string; attempt: number }>(
       `UPDATE tasks SET state = 'queued' WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),
-    complete: db.prepare<{ id: string; attempt: number; result: string; at: number }>(
-      `UPDATE tasks SET state = 'succeeded', result = @result, finished_at = @at, spec = NULL
+    complete: db.prepare<{ id: string; attempt: number; at: number }>(
+      `UPDATE tasks SET state = 'succeeded', finished_at = @at
        WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),
     fail: db.prepare<{ id: string; attempt: number | null; error_id: string; error_message: string; at: number }>(
-      `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at, spec = NULL
+      `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at
        WHERE id = @id AND state IN ('queued', 'running') AND (@attempt IS NULL OR attempts = @attempt)`,
     ),
     listUnfinished: db.prepare<[], TaskRow>(
       `SELECT * FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid`,
     ),
-    deleteFinishedBefore: db.prepare<{ at: number }>(
-      'DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
+    listFinishedBefore: db.prepare<{ at: number }, { id: string; attempts: number }>(
+      'SELECT id, attempts FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
     ),
+    delete: db.prepare<[string]>('DELETE FROM tasks WHERE id = ?'),
   };
 }

@@ -1,50 +1,57 @@
 /**
  * @module store/sqlite/sqlite-task-store
  *
- * The embedded task store: one SQLite file under the gateway's data directory,
- * via better-sqlite3 (synchronous, in-process: a statement costs microseconds,
- * far less than an async round trip would). WAL journal with synchronous=NORMAL:
- * a committed write survives a process crash; only an OS crash or power loss can
- * lose the last transactions, the usual trade-off for an embedded queue.
+ * The embedded task store: task rows in one SQLite file under the gateway's
+ * data directory (better-sqlite3: synchronous and in-process, microseconds
+ * per statement for these small rows), inputs and results in payload files
+ * beside it (written off the event loop). WAL journal with synchronous=NORMAL:
+ * a committed write survives a process crash; only an OS crash or power loss
+ * can lose the last transactions, the usual trade-off for an embedded queue.
+ *
+ * Order of writes: a payload file is complete before the row that points to
+ * it changes, so a row never refers to a missing or partial payload. A result
+ * file is named after its attempt, so a late answer from an abandoned attempt
+ * cannot overwrite the result of the attempt that won.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { GenerationSpec, TaskResult } from '../../domain/spec.js';
 import type { TaskError, TaskRecord, TaskState } from '../../domain/task.js';
-import type { TaskResult } from '../../domain/spec.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
+import { PayloadFiles } from './payload-files.js';
 import { createQueries, type TaskRow } from './queries.js';
+
+const SPEC = 'spec';
+const resultName = (attempt: number) => `result-${attempt}`;
 
 export class SqliteTaskStore implements TaskStore {
   readonly #db: Database.Database;
   readonly #q: ReturnType<typeof createQueries>;
+  readonly #payloads: PayloadFiles;
 
-  /** Opens (creating if needed) `tasks.sqlite` in `dataDir`, or an in-memory DB for `':memory:'`. */
+  /** Opens (creating if needed) `tasks.sqlite` and `payloads/` in `dataDir`, or keeps all in memory for `':memory:'`. */
   constructor(dataDir: string) {
-    const file = dataDir === ':memory:' ? ':memory:' : join(dataDir, 'tasks.sqlite');
-    if (file !== ':memory:') mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(file);
+    const inMemory = dataDir === ':memory:';
+    if (!inMemory) mkdirSync(dataDir, { recursive: true });
+    this.#db = new Database(inMemory ? ':memory:' : join(dataDir, 'tasks.sqlite'));
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     migrate(this.#db);
     this.#q = createQueries(this.#db);
+    this.#payloads = inMemory ? PayloadFiles.inMemory() : PayloadFiles.inDirectory(join(dataDir, 'payloads'));
   }
 
   async insert(task: NewTask): Promise<void> {
-    this.#q.insert.run({
-      id: task.id,
-      kind: task.kind,
-      api_key: task.apiKey,
-      spec: JSON.stringify(task.spec),
-      created_at: task.createdAt,
-    });
+    await this.#payloads.write(task.id, SPEC, JSON.stringify(task.spec));
+    this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, created_at: task.createdAt });
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
     const row = this.#q.get.get(id);
-    return row ? fromRow(row) : undefined;
+    return row ? this.#withPayloads(row) : undefined;
   }
 
   async markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
@@ -56,24 +63,53 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean> {
-    return this.#q.complete.run({ id, attempt, result: JSON.stringify(result), at }).changes === 1;
+    await this.#payloads.write(id, resultName(attempt), JSON.stringify(result));
+    const done = this.#q.complete.run({ id, attempt, at }).changes === 1;
+    await (done ? this.#payloads.remove(id, SPEC) : this.#payloads.remove(id, resultName(attempt)));
+    return done;
   }
 
   async fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
     const params = { id, attempt, error_id: error.id, error_message: error.message, at };
-    return this.#q.fail.run(params).changes === 1;
+    const done = this.#q.fail.run(params).changes === 1;
+    if (done) await this.#payloads.remove(id, SPEC);
+    return done;
   }
 
   async listUnfinished(): Promise<TaskRecord[]> {
-    return this.#q.listUnfinished.all().map(fromRow);
+    return Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row)));
   }
 
   async deleteFinishedBefore(at: number): Promise<number> {
-    return this.#q.deleteFinishedBefore.run({ at }).changes;
+    const rows = this.#q.listFinishedBefore.all({ at });
+    this.#db.transaction(() => rows.forEach((row) => this.#q.delete.run(row.id)))();
+    await Promise.all(rows.map((row) => this.#payloads.remove(row.id, SPEC, resultName(row.attempts))));
+    return rows.length;
   }
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  async #withPayloads(row: TaskRow): Promise<TaskRecord> {
+    const state = row.state as TaskState;
+    const unfinished = state === 'queued' || state === 'running';
+    const spec = unfinished ? await this.#payloads.read(row.id, SPEC) : undefined;
+    const result = state === 'succeeded' ? await this.#payloads.read(row.id, resultName(row.attempts)) : undefined;
+    return {
+      id: row.id,
+      kind: row.kind,
+      state,
+      apiKey: row.api_key,
+      spec: spec === undefined ? null : (JSON.parse(spec) as GenerationSpec),
+      attempts: row.attempts,
+      nodeId: row.node_id,
+      createdAt: row.created_at,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      result: result === undefined ? null : (JSON.parse(result) as TaskResult),
+      error: row.error_id === null ? null : { id: row.error_id as TaskError['id'], message: row.error_message ?? '' },
+    };
   }
 }
 
@@ -91,21 +127,4 @@ function migrate(db: Database.Database): void {
       db.prepare('INSERT INTO dan_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }
   }).immediate();
-}
-
-function fromRow(row: TaskRow): TaskRecord {
-  return {
-    id: row.id,
-    kind: row.kind,
-    state: row.state as TaskState,
-    apiKey: row.api_key,
-    spec: row.spec === null ? null : JSON.parse(row.spec),
-    attempts: row.attempts,
-    nodeId: row.node_id,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    result: row.result === null ? null : JSON.parse(row.result),
-    error: row.error_id === null ? null : { id: row.error_id as TaskError['id'], message: row.error_message ?? '' },
-  };
 }
