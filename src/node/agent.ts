@@ -202,6 +202,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     } catch (error) {
       const danError = toDanError(error);
       if (danError.id === 'DAN_ERR_BACKEND_UNREACHABLE') this.#markBackend(danError.message);
+      // A run can fail after switching checkpoints: re-read what the WebUI has loaded.
+      else void this.#refreshBackend();
       if (!controller.signal.aborted) {
         this.#send({ type: 'failure', taskId, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
       }

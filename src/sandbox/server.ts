@@ -33,7 +33,8 @@ export interface SandboxApp {
 }
 
 export function createSandboxApp(settings: SandboxSettings): SandboxApp {
-  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES });
+  // forceCloseConnections: a client that aborted a fetch may leave a spare keep-alive socket that would hold close() open.
+  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true });
   const ctx = createSandboxContext(createInventory(settings.offerings), settings.timing);
   const log = new RequestLog();
   registerHttpHandling(app);

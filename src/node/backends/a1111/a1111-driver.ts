@@ -1,0 +1,201 @@
+/**
+ * @module node/backends/a1111/a1111-driver
+ *
+ * The `BackendDriver` for AUTOMATIC1111-compatible WebUIs (A1111 ≥ 1.6, Forge,
+ * SD.Next in A1111 API mode). A run is one blocking POST; while it is in flight
+ * the driver polls `/sdapi/v1/progress`, which A1111 answers without taking its
+ * queue lock (A.8). Aborting a run sends `/sdapi/v1/interrupt`, because A1111
+ * keeps working on a request whose client went away, then waits a little for
+ * the WebUI to answer the interrupted request.
+ *
+ * @example
+ * const driver = new A1111Driver({ baseUrl: 'http://127.0.0.1:7860', maxPixels: 1024 * 1024 });
+ * const { capabilities } = await driver.discover();
+ * const { result } = await driver.run(spec, binding, { onProgress: (p) => log(p.progress) });
+ */
+import type { Binding } from '../../../domain/binding.js';
+import { type GenerationSpec, isDiffusion } from '../../../domain/spec.js';
+import type { ErrorId } from '../../../errors/catalog.js';
+import type { DanError } from '../../../errors/dan-error.js';
+import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
+import { discoverCapabilities } from './discover.js';
+import { fromA1111Response, toA1111Request } from './translate.js';
+import { WebuiClient } from './webui-client.js';
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+/** An interrupt or a progress poll is answered without the queue lock, so quickly. */
+const CONTROL_TIMEOUT_MS = 5 * SECOND_MS;
+const PROGRESS_PATH = '/sdapi/v1/progress?skip_current_image=true';
+
+export interface A1111DriverOptions {
+  /** The WebUI's base URL, e.g. `http://127.0.0.1:7860`. */
+  baseUrl: string;
+  /** HTTP Basic credentials as A1111's `--api-auth` takes them: `user:password`. */
+  auth?: string;
+  /** Largest image (width × height) this GPU may be asked to make. */
+  maxPixels: number;
+  /** Interrogators to declare. @defaultValue ['clip', 'deepdanbooru'] */
+  interrogators?: string[];
+  /** How often to poll progress while a task runs. @defaultValue 500 ms */
+  progressIntervalMs?: number;
+  /** Longest a task's request may take, queueing behind other WebUI users included. @defaultValue 10 min */
+  requestTimeoutMs?: number;
+  /** After an abort and interrupt, how long to wait for the WebUI to drop the job. @defaultValue 5 s */
+  abortGraceMs?: number;
+}
+
+interface AbortWatch {
+  /** Settles once the interrupt sent on abort was answered (or failed). */
+  interrupted: Promise<void>;
+  stop(): void;
+}
+
+export class A1111Driver implements BackendDriver {
+  readonly #client: WebuiClient;
+  readonly #maxPixels: number;
+  readonly #interrogators: string[];
+  readonly #progressIntervalMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #abortGraceMs: number;
+
+  constructor(options: A1111DriverOptions) {
+    const auth = options.auth === undefined ? {} : { auth: options.auth };
+    this.#client = new WebuiClient({ baseUrl: options.baseUrl, ...auth });
+    this.#maxPixels = options.maxPixels;
+    this.#interrogators = options.interrogators ?? ['clip', 'deepdanbooru'];
+    this.#progressIntervalMs = options.progressIntervalMs ?? 500;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10 * MINUTE_MS;
+    this.#abortGraceMs = options.abortGraceMs ?? 5 * SECOND_MS;
+  }
+
+  discover(): Promise<BackendSnapshot> {
+    return discoverCapabilities(this.#client, { maxPixels: this.#maxPixels, interrogators: this.#interrogators });
+  }
+
+  async run(spec: GenerationSpec, binding: Binding, options: RunOptions = {}): Promise<RunOutcome> {
+    const { path, body } = toA1111Request(spec, binding);
+    const { signal, onProgress } = options;
+    signal?.throwIfAborted();
+    const polling = onProgress ? this.#pollProgress(onProgress) : undefined;
+    const request = new AbortController();
+    const watch = signal ? this.#watchAbort(signal, request) : undefined;
+    try {
+      const json = await this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
+      // An interrupted job still answers 200, with a partial image nobody wants.
+      signal?.throwIfAborted();
+      const loadedModel = isDiffusion(spec) ? (binding.checkpoint ?? null) : null;
+      return { result: fromA1111Response(spec, json), loadedModel };
+    } catch (error) {
+      if (signal?.aborted) {
+        await watch?.interrupted;
+        throw signal.reason;
+      }
+      // Timed out or cut off: the WebUI may still be working on a job nobody waits for.
+      if (isUnreachable(error)) await this.#interruptQuietly();
+      throw error;
+    } finally {
+      watch?.stop();
+      await polling?.stop();
+    }
+  }
+
+  async interrupt(): Promise<void> {
+    await this.#client.post('/sdapi/v1/interrupt', {}, { timeoutMs: CONTROL_TIMEOUT_MS });
+  }
+
+  async #interruptQuietly(): Promise<void> {
+    try {
+      await this.interrupt();
+    } catch {
+      // Best effort: the WebUI may be the reason the run failed.
+    }
+  }
+
+  /**
+   * On abort, interrupts the WebUI and gives its answer `abortGraceMs` to come
+   * back before dropping the request. Waiting for the answer (A1111 stops at the
+   * next sampler step) means the WebUI is free again when `run` settles.
+   */
+  #watchAbort(signal: AbortSignal, request: AbortController): AbortWatch {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      watch.interrupted = this.#interruptQuietly();
+      timer = setTimeout(() => request.abort(signal.reason), this.#abortGraceMs);
+    };
+    const watch: AbortWatch = {
+      interrupted: Promise.resolve(),
+      stop: () => {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+      },
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return watch;
+  }
+
+  /**
+   * Polls progress until `stop()`; a failed poll is skipped, never fatal. `stop()`
+   * lets a poll in flight finish rather than abort it, so no request outlives `run`.
+   */
+  #pollProgress(onProgress: (progress: RunProgress) => void): { stop(): Promise<void> } {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let inFlight: Promise<void> = Promise.resolve();
+    // A1111's progress drops to 0 when the job ends, before the answer arrives:
+    // only forward values that do not go backwards.
+    let highest = 0;
+    const tick = async (): Promise<void> => {
+      const progress = await this.#readProgress();
+      if (stopped) return;
+      if (progress && progress.progress >= highest) {
+        highest = progress.progress;
+        reportQuietly(onProgress, progress);
+      }
+      schedule();
+    };
+    const schedule = (): void => {
+      timer = setTimeout(() => (inFlight = tick()), this.#progressIntervalMs);
+    };
+    schedule();
+    return {
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+        return inFlight;
+      },
+    };
+  }
+
+  async #readProgress(): Promise<RunProgress | null> {
+    try {
+      return toRunProgress(await this.#client.get(PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS }));
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** `{progress, eta_relative}` of `/sdapi/v1/progress`, or null when the answer has no usable progress. */
+function toRunProgress(json: unknown): RunProgress | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const { progress, eta_relative: eta } = json as { progress?: unknown; eta_relative?: unknown };
+  if (typeof progress !== 'number' || !Number.isFinite(progress)) return null;
+  const clamped = Math.min(Math.max(progress, 0), 1);
+  // With no progress yet, A1111's ETA (elapsed / progress) is meaningless.
+  const etaSeconds = clamped > 0 && typeof eta === 'number' && Number.isFinite(eta) ? Math.max(eta, 0) : null;
+  return { progress: clamped, etaSeconds };
+}
+
+function reportQuietly(onProgress: (progress: RunProgress) => void, progress: RunProgress): void {
+  try {
+    onProgress(progress);
+  } catch {
+    // A listener's failure must not fail the task.
+  }
+}
+
+function isUnreachable(error: unknown): boolean {
+  const id: ErrorId | undefined = (error as Partial<DanError> | null)?.id;
+  return id === 'DAN_ERR_BACKEND_UNREACHABLE';
+}

@@ -1,0 +1,169 @@
+/**
+ * @module node/backends/a1111/discover
+ *
+ * Reads what an A1111-compatible WebUI offers from its listing routes (A.6, B.5)
+ * and shapes it as `NodeCapabilities`. Entries the WebUI lists in an unexpected
+ * shape are skipped, so one odd file never takes a node off the network; a
+ * listing that is not a list at all means the backend is not what we think it
+ * is (DAN_ERR_BACKEND_BAD_RESPONSE).
+ *
+ * @example
+ * const snapshot = await discoverCapabilities(client, { maxPixels: 1024 * 1024, interrogators: ['clip'] });
+ */
+import type { ControlNetCapability, LoraCapability, ModelCapability } from '../../../domain/capabilities.js';
+import { stripExtension } from '../../../domain/catalog.js';
+import { DanError } from '../../../errors/dan-error.js';
+import type { BackendSnapshot } from '../../backend-driver.js';
+import type { WebuiClient } from './webui-client.js';
+
+export interface DiscoverOptions {
+  /** Largest image (width × height) this GPU may be asked to make. */
+  maxPixels: number;
+  /** Interrogators to declare (A1111 has no route listing them). */
+  interrogators: string[];
+}
+
+type Entry = Record<string, unknown>;
+
+/** Limits of the NodeCapabilities schema; longer names or lists would fail the hello. */
+const MAX_NAME_CHARS = 512;
+const MAX_LIST_ITEMS = 4096;
+const MAX_LORAS = 16384;
+const MAX_CONTROLNET_UNITS = 32;
+/** What sd-webui-controlnet allows when its settings route is missing. */
+const DEFAULT_CONTROLNET_UNITS = 3;
+const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
+
+export async function discoverCapabilities(client: WebuiClient, options: DiscoverOptions): Promise<BackendSnapshot> {
+  // Asked first, alone: its 404 means "no API here", which deserves its own message.
+  const models = await client.getOptional('/sdapi/v1/sd-models');
+  if (models === undefined) {
+    // Something answers, but not the API: A1111 serves /sdapi only when started with --api.
+    const problem = `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
+    throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', problem);
+  }
+  const [loras, samplers, schedulers, upscalers, latentModes, settings, controlNet] = await Promise.all([
+    // The built-in Lora extension can be disabled; its route then does not exist.
+    client.getOptional('/sdapi/v1/loras'),
+    client.get('/sdapi/v1/samplers'),
+    // Added in 1.9; older builds list combined names ("DPM++ 2M Karras") as samplers.
+    client.getOptional('/sdapi/v1/schedulers'),
+    client.get('/sdapi/v1/upscalers'),
+    client.get('/sdapi/v1/latent-upscale-modes'),
+    client.get('/sdapi/v1/options'),
+    discoverControlNet(client),
+  ]);
+  const loaded = fieldOf(settings, '/sdapi/v1/options', 'sd_model_checkpoint');
+  return {
+    capabilities: {
+      backend: { kind: 'a1111', version: null },
+      models: parseEntries(models, '/sdapi/v1/sd-models', toModel).slice(0, MAX_LIST_ITEMS),
+      loras: parseEntries(loras ?? [], '/sdapi/v1/loras', toLora).slice(0, MAX_LORAS),
+      samplers: parseNames(samplers, '/sdapi/v1/samplers', ['name']),
+      schedulers: parseNames(schedulers ?? [], '/sdapi/v1/schedulers', ['label', 'name']),
+      upscalers: parseNames(upscalers, '/sdapi/v1/upscalers', ['name']),
+      latentUpscaleModes: parseNames(latentModes, '/sdapi/v1/latent-upscale-modes', ['name']),
+      controlNet,
+      interrogators: uniqueNames(options.interrogators),
+      maxPixels: options.maxPixels,
+    },
+    loadedModel: isName(loaded) ? loaded : null,
+  };
+}
+
+/** The extension's models, modules and unit count, or null when it is not installed. */
+async function discoverControlNet(client: WebuiClient): Promise<ControlNetCapability | null> {
+  const [models, modules, settings] = await Promise.all([
+    client.getOptional('/controlnet/model_list'),
+    client.getOptional('/controlnet/module_list'),
+    client.getOptional('/controlnet/settings'),
+  ]);
+  if (models === undefined) return null;
+  const unitCount = settings === undefined ? undefined : fieldOf(settings, '/controlnet/settings', 'control_net_unit_count');
+  return {
+    // "None" is the UI's empty choice, not a model.
+    models: parseNames(fieldOf(models, '/controlnet/model_list', 'model_list'), '/controlnet/model_list', []).filter(
+      (name) => name !== 'None',
+    ),
+    modules:
+      modules === undefined
+        ? []
+        : parseNames(fieldOf(modules, '/controlnet/module_list', 'module_list'), '/controlnet/module_list', []),
+    maxUnits: Number.isInteger(unitCount)
+      ? Math.min(Math.max(unitCount as number, 0), MAX_CONTROLNET_UNITS)
+      : DEFAULT_CONTROLNET_UNITS,
+  };
+}
+
+function toModel(entry: Entry): ModelCapability | null {
+  const { title, model_name: modelName, filename, sha256 } = entry;
+  if (!isName(title) || typeof filename !== 'string') return null;
+  const fileName = baseName(filename);
+  const name = isName(modelName) ? modelName : stripExtension(fileName);
+  if (!isName(fileName) || !isName(name)) return null;
+  return { title, name, fileName, sha256: toSha256(sha256) };
+}
+
+function toLora(entry: Entry): LoraCapability | null {
+  const { name, alias, path } = entry;
+  if (!isName(name)) return null;
+  const fileName = typeof path === 'string' && isName(baseName(path)) ? baseName(path) : name;
+  // A1111 lists no file sha256 for LoRAs (only an "addnet" hash of the tensors).
+  return { name, alias: isName(alias) ? alias : null, fileName, sha256: null };
+}
+
+function parseEntries<T>(listing: unknown, route: string, toItem: (entry: Entry) => T | null): T[] {
+  const items: T[] = [];
+  for (const entry of asList(listing, route)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const item = toItem(entry as Entry);
+    if (item !== null) items.push(item);
+  }
+  return items;
+}
+
+/** Names from a list of strings (`keys` empty) or of objects (each of `keys` that holds a name). */
+function parseNames(listing: unknown, route: string, keys: readonly string[]): string[] {
+  const names: unknown[] = [];
+  for (const entry of asList(listing, route)) {
+    if (keys.length === 0) names.push(entry);
+    else if (typeof entry === 'object' && entry !== null) names.push(...keys.map((key) => (entry as Entry)[key]));
+  }
+  return uniqueNames(names);
+}
+
+function uniqueNames(values: readonly unknown[]): string[] {
+  return [...new Set(values.filter(isName))].slice(0, MAX_LIST_ITEMS);
+}
+
+function asList(listing: unknown, route: string): unknown[] {
+  if (!Array.isArray(listing)) throw badListing(route, 'a list');
+  return listing;
+}
+
+function fieldOf(value: unknown, route: string, key: string): unknown {
+  return asObject(value, route)[key];
+}
+
+function asObject(value: unknown, route: string): Entry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badListing(route, 'an object');
+  return value as Entry;
+}
+
+function badListing(route: string, expected: string): DanError {
+  const problem = `WebUI's ${route} is not ${expected}; is this an A1111-compatible WebUI?`;
+  return new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', problem);
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_CHARS;
+}
+
+function toSha256(value: unknown): string | null {
+  return typeof value === 'string' && SHA256_PATTERN.test(value) ? value.toLowerCase() : null;
+}
+
+/** The file name of a path written with either separator (WebUIs run on Windows too). */
+function baseName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}

@@ -1,0 +1,278 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Binding } from '../../src/domain/binding.js';
+import type { RunProgress } from '../../src/node/backend-driver.js';
+import { A1111Driver } from '../../src/node/backends/a1111/a1111-driver.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { closedPortUrl, type FakeWebui, imageSizeOf, startFakeWebui, txt2imgSpec } from './a1111-test-helpers.js';
+
+const binding: Binding = {
+  checkpoint: 'clarity.safetensors [627a6f5c8b]',
+  loras: [],
+  sampler: { sampler: 'Euler a', scheduler: null },
+};
+const okAnswer = { images: ['AAAA'], parameters: {}, info: JSON.stringify({ seed: 42, all_seeds: [42] }) };
+
+let fake: FakeWebui | undefined;
+/** Handlers left waiting are released before the server closes, so close() never hangs. */
+const releases: (() => void)[] = [];
+afterEach(async () => {
+  for (const release of releases.splice(0)) release();
+  await fake?.close();
+  fake = undefined;
+});
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function driverFor(url: string, extra: Partial<ConstructorParameters<typeof A1111Driver>[0]> = {}): A1111Driver {
+  return new A1111Driver({ baseUrl: url, maxPixels: 1 << 20, progressIntervalMs: 10, ...extra });
+}
+
+/** A fake WebUI whose txt2img answers `status` with `payload` (raw text when a string). */
+async function answering(status: number, payload: unknown): Promise<A1111Driver> {
+  fake = await startFakeWebui((app) => {
+    app.post('/sdapi/v1/txt2img', async (_request, reply) => {
+      if (typeof payload === 'string') return reply.code(status).type('text/html').send(payload);
+      return reply.code(status).send(payload);
+    });
+  });
+  return driverFor(fake.url);
+}
+
+describe('A1111Driver error mapping (fake WebUI)', () => {
+  it('maps a 422 validation failure to REJECTED and names the field', async () => {
+    const driver = await answering(422, {
+      detail: [{ loc: ['body', 'steps'], msg: 'value is not a valid integer', type: 'type_error.integer' }],
+    });
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({
+      id: 'DAN_ERR_BACKEND_REJECTED',
+      message: expect.stringContaining('body.steps: value is not a valid integer'),
+    });
+  });
+
+  it('maps a 404 HTTPException to REJECTED with its detail', async () => {
+    const driver = await answering(404, { error: 'HTTPException', detail: 'Init image not found', body: '', errors: '' });
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({
+      id: 'DAN_ERR_BACKEND_REJECTED',
+      message: expect.stringMatching(/HTTP 404: Init image not found$/),
+    });
+  });
+
+  it('maps a 500 to FAILED and keeps the exception name and text (e.g. CUDA OOM)', async () => {
+    const driver = await answering(500, {
+      error: 'OutOfMemoryError',
+      detail: '',
+      body: '',
+      errors: 'CUDA out of memory. Tried to allocate 2.00 GiB',
+    });
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({
+      id: 'DAN_ERR_BACKEND_FAILED',
+      message: expect.stringContaining('OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB'),
+    });
+  });
+
+  it('maps a 200 that is not JSON to BAD_RESPONSE, quoting a truncated body', async () => {
+    const driver = await answering(200, `<html>${'x'.repeat(5000)}</html>`);
+    const error: unknown = await driver.run(txt2imgSpec(), binding).catch((e: unknown) => e);
+    expect(error).toMatchObject({ id: 'DAN_ERR_BACKEND_BAD_RESPONSE', message: expect.stringContaining('<html>xxx') });
+    expect((error as Error).message.length).toBeLessThan(500);
+  });
+
+  it('maps a JSON 200 without images to BAD_RESPONSE', async () => {
+    const driver = await answering(200, { images: [], info: '{}' });
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_BAD_RESPONSE' });
+  });
+
+  it('maps a closed port to UNREACHABLE', async () => {
+    const driver = driverFor(await closedPortUrl());
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE' });
+  });
+});
+
+describe('A1111Driver run (fake WebUI)', () => {
+  it('sends HTTP Basic credentials when given', async () => {
+    const seen = deferred<string | undefined>();
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/txt2img', async (request) => {
+        seen.resolve(request.headers.authorization);
+        return okAnswer;
+      });
+    });
+    const outcome = await driverFor(fake.url, { auth: 'dan:s3cr:et' }).run(txt2imgSpec(), binding);
+    expect(await seen.promise).toBe(`Basic ${Buffer.from('dan:s3cr:et').toString('base64')}`);
+    expect(outcome).toEqual({ result: { kind: 'images', images: ['AAAA'], seeds: [42] }, loadedModel: binding.checkpoint });
+  });
+
+  it('skips failed progress polls and reports the ones that answer, without failing the task', async () => {
+    let polls = 0;
+    const queries: unknown[] = [];
+    const enoughPolls = deferred();
+    fake = await startFakeWebui((app) => {
+      app.get('/sdapi/v1/progress', async (request, reply) => {
+        queries.push(request.query);
+        polls += 1;
+        if (polls <= 2) return reply.code(500).send({ error: 'RuntimeError', errors: 'flaky' });
+        if (polls === 3) return reply.type('text/plain').send('not json');
+        if (polls >= 5) enoughPolls.resolve();
+        return { progress: polls / 10, eta_relative: 2.5, state: {}, current_image: null, textinfo: null };
+      });
+      // Answers once the driver has polled through the failures.
+      app.post('/sdapi/v1/txt2img', async () => {
+        await enoughPolls.promise;
+        return okAnswer;
+      });
+    });
+    const reports: RunProgress[] = [];
+    const outcome = await driverFor(fake.url).run(txt2imgSpec(), binding, {
+      onProgress: (p) => {
+        reports.push(p);
+        throw new Error('a listener bug must not fail the task');
+      },
+    });
+    expect(outcome.result).toEqual({ kind: 'images', images: ['AAAA'], seeds: [42] });
+    expect(queries[0]).toEqual({ skip_current_image: 'true' });
+    expect(reports.slice(0, 2)).toEqual([
+      { progress: 0.4, etaSeconds: 2.5 },
+      { progress: 0.5, etaSeconds: 2.5 },
+    ]);
+  });
+
+  it('on abort, interrupts the WebUI and rejects with the abort reason', async () => {
+    const received = deferred();
+    const interrupted = deferred();
+    let interruptCalls = 0;
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/txt2img', async () => {
+        received.resolve();
+        await interrupted.promise;
+        return okAnswer;
+      });
+      app.post('/sdapi/v1/interrupt', async () => {
+        interruptCalls += 1;
+        interrupted.resolve();
+        return {};
+      });
+    });
+    releases.push(() => interrupted.resolve());
+    const controller = new AbortController();
+    const run = driverFor(fake.url).run(txt2imgSpec(), binding, { signal: controller.signal });
+    await received.promise;
+    const reason = new Error('cancelled by the gateway');
+    controller.abort(reason);
+    await expect(run).rejects.toBe(reason);
+    // run() settles only after the interrupt was answered.
+    expect(interruptCalls).toBe(1);
+  });
+
+  it('stops waiting abortGraceMs after the abort when the WebUI ignores the interrupt', async () => {
+    const received = deferred();
+    const never = deferred();
+    let interruptCalls = 0;
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/txt2img', async () => {
+        received.resolve();
+        await never.promise;
+        return okAnswer;
+      });
+      app.post('/sdapi/v1/interrupt', async () => {
+        interruptCalls += 1;
+        return {};
+      });
+    });
+    releases.push(() => never.resolve());
+    const controller = new AbortController();
+    const run = driverFor(fake.url, { abortGraceMs: 50 }).run(txt2imgSpec(), binding, { signal: controller.signal });
+    await received.promise;
+    const reason = new Error('cancelled');
+    controller.abort(reason);
+    await expect(run).rejects.toBe(reason);
+    expect(interruptCalls).toBe(1);
+  });
+
+  it('interrupts the WebUI when the request times out, and reports UNREACHABLE', async () => {
+    const interrupted = deferred();
+    let interruptCalls = 0;
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/txt2img', async () => {
+        await interrupted.promise;
+        return okAnswer;
+      });
+      app.post('/sdapi/v1/interrupt', async () => {
+        interruptCalls += 1;
+        interrupted.resolve();
+        return {};
+      });
+    });
+    releases.push(() => interrupted.resolve());
+    const run = driverFor(fake.url, { requestTimeoutMs: 50 }).run(txt2imgSpec(), binding);
+    await expect(run).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE', message: expect.stringContaining('within 50 ms') });
+    expect(interruptCalls).toBe(1);
+  });
+
+  it('does not start a run whose signal is already aborted', async () => {
+    let calls = 0;
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/txt2img', async () => {
+        calls += 1;
+        return okAnswer;
+      });
+    });
+    const reason = new Error('too late');
+    await expect(driverFor(fake.url).run(txt2imgSpec(), binding, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(calls).toBe(0);
+  });
+});
+
+describe('A1111Driver against the sandbox', () => {
+  // 20 steps of 512×512 at the sandbox's 15 it/s are 1.33 modelled seconds; speed 4 makes ~330 ms.
+  const spec = txt2imgSpec({ width: 512, height: 512, steps: 20, seed: 7 });
+  let sandbox: Sandbox;
+  let driver: A1111Driver;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ speed: 4, itPerSecond: 15, switchSeconds: 0 });
+    driver = driverFor(sandbox.url, { progressIntervalMs: 20 });
+  });
+  afterAll(() => sandbox.close());
+
+  it('discovers capabilities that bind the test spec', async () => {
+    const { capabilities } = await driver.discover();
+    expect(capabilities.models.map((m) => m.title)).toContain(binding.checkpoint);
+    expect(capabilities.samplers).toContain('Euler a');
+  });
+
+  it('runs a txt2img end to end, reporting progress strictly between 0 and 1 on the way', async () => {
+    const reports: RunProgress[] = [];
+    const outcome = await driver.run(spec, binding, { onProgress: (p) => reports.push(p) });
+
+    expect(outcome.loadedModel).toBe(binding.checkpoint);
+    if (outcome.result.kind !== 'images') throw new Error('expected images');
+    expect(outcome.result.seeds).toEqual([7]);
+    expect(await imageSizeOf(outcome.result.images[0] ?? '')).toEqual({ width: 512, height: 512 });
+    expect(reports.some((r) => r.progress > 0 && r.progress < 1)).toBe(true);
+    const progresses = reports.map((r) => r.progress);
+    expect(progresses).toEqual([...progresses].sort((a, b) => a - b));
+    expect(reports.filter((r) => r.progress > 0).every((r) => r.etaSeconds !== null && r.etaSeconds >= 0)).toBe(true);
+  });
+
+  it('on abort mid-job, interrupts the job and settles once the WebUI has dropped it', async () => {
+    const jobsBefore = sandbox.stats().jobs;
+    const controller = new AbortController();
+    const reason = new Error('task cancelled');
+    const run = driver.run(spec, binding, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.progress > 0) controller.abort(reason);
+      },
+    });
+    await expect(run).rejects.toBe(reason);
+    expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt')).toEqual([
+      expect.objectContaining({ method: 'POST', status: 200 }),
+    ]);
+    // The interrupted job ended (the WebUI is free) before run() settled.
+    expect(sandbox.stats().jobs).toBe(jobsBefore + 1);
+  });
+});
