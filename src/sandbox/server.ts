@@ -33,8 +33,7 @@ export interface SandboxApp {
 }
 
 export function createSandboxApp(settings: SandboxSettings): SandboxApp {
-  // forceCloseConnections: a client that aborted a fetch may leave a spare keep-alive socket that would hold close() open.
-  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true });
+  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES });
   const ctx = createSandboxContext(createInventory(settings.offerings), settings.timing);
   const log = new RequestLog();
   registerHttpHandling(app);
