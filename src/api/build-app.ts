@@ -10,6 +10,7 @@ import { registerNodeRoute } from '../network/node-route.js';
 import type { Dispatcher } from '../gateway/dispatcher.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { TaskService } from '../gateway/task-service.js';
+import { toJsonBuffer } from '../util/json-buffer.js';
 import { installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
@@ -38,6 +39,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
   installErrorHandlers(app, deps.bodyLimitBytes);
+  // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts).
+  app.setReplySerializer((payload) => toJsonBuffer(payload) as unknown as string);
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));

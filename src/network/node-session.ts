@@ -13,6 +13,7 @@ import type { WebSocket } from 'ws';
 import type { NodeCapabilities } from '../domain/capabilities.js';
 import { type NodeOffering, toNodeOffering } from '../domain/offering.js';
 import type { GatewayMessage, HelloMessage } from '../protocol/messages.js';
+import { toJsonBuffer } from '../util/json-buffer.js';
 
 export interface NodeSnapshot {
   id: string;
@@ -68,7 +69,8 @@ export class NodeSession {
   /** Sends a frame; false if the socket is no longer open. */
   send(message: GatewayMessage): boolean {
     if (this.#socket.readyState !== this.#socket.OPEN) return false;
-    this.#socket.send(JSON.stringify(message));
+    // A text frame from bytes: assignments carry input images (see util/json-buffer.ts).
+    this.#socket.send(toJsonBuffer(message), { binary: false });
     return true;
   }
 

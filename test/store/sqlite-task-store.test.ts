@@ -72,16 +72,23 @@ describe('SqliteTaskStore', () => {
     await store.close();
   });
 
-  it('writes payloads as files and removes them with the expired task', async () => {
+  it('keeps small payloads in the row, writes large ones as files and removes them with the expired task', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const store = new SqliteTaskStore(dir.path);
-    await store.insert(newTask('t1'));
+    await store.insert(newTask('small'));
+    expect(existsSync(`${dir.path}/payloads/sm/small.spec.json`)).toBe(false);
+    expect((await store.get('small'))?.spec).toEqual(txt2img());
+    const image = Buffer.alloc(100_000, 3).toString('base64');
+    const big = { ...txt2img(), kind: 'img2img', initImage: image } as unknown as ReturnType<typeof txt2img>;
+    await store.insert({ ...newTask('t1'), spec: big });
     expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(true);
+    expect((await store.get('t1'))?.spec).toEqual(big);
     await store.markRunning('t1', 1, 'a', 1);
-    await store.complete('t1', 1, { kind: 'caption', caption: 'x' }, 10);
+    await store.complete('t1', 1, { kind: 'images', images: [image], seeds: [1] }, 10);
     expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(false);
     expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(true);
+    expect((await store.get('t1'))?.result).toEqual({ kind: 'images', images: [image], seeds: [1] });
     expect(await store.deleteFinishedBefore(11)).toBe(1);
     expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(false);
     await store.close();

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 
 export class PayloadFiles {
   readonly #root: string | null;
-  readonly #memory = new Map<string, string>();
+  readonly #memory = new Map<string, Buffer>();
   readonly #shards = new Set<string>();
 
   private constructor(root: string | null) {
@@ -36,9 +36,9 @@ export class PayloadFiles {
     return join(this.#root ?? '', taskId.slice(0, 2), `${taskId}.${name}.json`);
   }
 
-  async write(taskId: string, name: string, text: string): Promise<void> {
+  async write(taskId: string, name: string, json: Buffer): Promise<void> {
     if (this.#root === null) {
-      this.#memory.set(`${taskId}.${name}`, text);
+      this.#memory.set(`${taskId}.${name}`, json);
       return;
     }
     const shard = taskId.slice(0, 2);
@@ -46,11 +46,11 @@ export class PayloadFiles {
       await mkdir(join(this.#root, shard), { recursive: true });
       this.#shards.add(shard);
     }
-    await writeFile(this.#path(taskId, name), text);
+    await writeFile(this.#path(taskId, name), json);
   }
 
   async read(taskId: string, name: string): Promise<string | undefined> {
-    if (this.#root === null) return this.#memory.get(`${taskId}.${name}`);
+    if (this.#root === null) return this.#memory.get(`${taskId}.${name}`)?.toString('utf8');
     try {
       return await readFile(this.#path(taskId, name), 'utf8');
     } catch (error) {

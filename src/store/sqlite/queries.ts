@@ -12,6 +12,8 @@ export interface TaskRow {
   kind: TaskKind;
   state: string;
   api_key: string | null;
+  spec: string | null;
+  result: string | null;
   attempts: number;
   node_id: string | null;
   created_at: number;
@@ -23,8 +25,8 @@ export interface TaskRow {
 
 export function createQueries(db: Database.Database) {
   return {
-    insert: db.prepare<{ id: string; kind: string; api_key: string | null; created_at: number }>(
-      `INSERT INTO tasks (id, kind, state, api_key, created_at) VALUES (@id, @kind, 'queued', @api_key, @created_at)`,
+    insert: db.prepare<{ id: string; kind: string; api_key: string | null; spec: string | null; created_at: number }>(
+      `INSERT INTO tasks (id, kind, state, api_key, spec, created_at) VALUES (@id, @kind, 'queued', @api_key, @spec, @created_at)`,
     ),
     get: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
     /** queued → running; the attempt must be the next one. */
@@ -35,12 +37,12 @@ export function createQueries(db: Database.Database) {
     requeue: db.prepare<{ id: string; attempt: number }>(
       `UPDATE tasks SET state = 'queued' WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),
-    complete: db.prepare<{ id: string; attempt: number; at: number }>(
-      `UPDATE tasks SET state = 'succeeded', finished_at = @at
+    complete: db.prepare<{ id: string; attempt: number; result: string | null; at: number }>(
+      `UPDATE tasks SET state = 'succeeded', result = @result, finished_at = @at, spec = NULL
        WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),
     fail: db.prepare<{ id: string; attempt: number | null; error_id: string; error_message: string; at: number }>(
-      `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at
+      `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at, spec = NULL
        WHERE id = @id AND state IN ('queued', 'running') AND (@attempt IS NULL OR attempts = @attempt)`,
     ),
     listUnfinished: db.prepare<[], TaskRow>(

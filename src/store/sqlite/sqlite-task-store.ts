@@ -3,8 +3,11 @@
  *
  * The embedded task store: task rows in one SQLite file under the gateway's
  * data directory (better-sqlite3: synchronous and in-process, microseconds
- * per statement for these small rows), inputs and results in payload files
- * beside it (written off the event loop). WAL journal with synchronous=NORMAL:
+ * per statement for small rows). Inputs and results are JSON in the row when
+ * they are small (a txt2img spec, a caption), and in payload files beside the
+ * database when they carry images: those are written off the event loop,
+ * where a synchronous SQLite write of half a megabyte would stall every other
+ * request for milliseconds. WAL journal with synchronous=NORMAL:
  * a committed write survives a process crash; only an OS crash or power loss
  * can lose the last transactions, the usual trade-off for an embedded queue.
  *
@@ -20,11 +23,14 @@ import type { GenerationSpec, TaskResult } from '../../domain/spec.js';
 import type { TaskError, TaskRecord, TaskState } from '../../domain/task.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
+import { toJsonBuffer } from '../../util/json-buffer.js';
 import { PayloadFiles } from './payload-files.js';
 import { createQueries, type TaskRow } from './queries.js';
 
 const SPEC = 'spec';
 const resultName = (attempt: number) => `result-${attempt}`;
+/** Payloads larger than this go to a file; below it the thread-pool round trips cost more than the write. */
+const INLINE_MAX_BYTES = 32 * 1024;
 
 export class SqliteTaskStore implements TaskStore {
   readonly #db: Database.Database;
@@ -45,8 +51,16 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async insert(task: NewTask): Promise<void> {
-    await this.#payloads.write(task.id, SPEC, JSON.stringify(task.spec));
-    this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, created_at: task.createdAt });
+    const spec = await this.#place(task.id, SPEC, task.spec);
+    this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, spec, created_at: task.createdAt });
+  }
+
+  /** The JSON to keep in the row, or null after writing it to a payload file. */
+  async #place(id: string, name: string, value: unknown): Promise<string | null> {
+    const json = toJsonBuffer(value);
+    if (json.length <= INLINE_MAX_BYTES) return json.toString('utf8');
+    await this.#payloads.write(id, name, json);
+    return null;
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -63,8 +77,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean> {
-    await this.#payloads.write(id, resultName(attempt), JSON.stringify(result));
-    const done = this.#q.complete.run({ id, attempt, at }).changes === 1;
+    const inline = await this.#place(id, resultName(attempt), result);
+    const done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
     await (done ? this.#payloads.remove(id, SPEC) : this.#payloads.remove(id, resultName(attempt)));
     return done;
   }
@@ -94,8 +108,8 @@ export class SqliteTaskStore implements TaskStore {
   async #withPayloads(row: TaskRow): Promise<TaskRecord> {
     const state = row.state as TaskState;
     const unfinished = state === 'queued' || state === 'running';
-    const spec = unfinished ? await this.#payloads.read(row.id, SPEC) : undefined;
-    const result = state === 'succeeded' ? await this.#payloads.read(row.id, resultName(row.attempts)) : undefined;
+    const spec = unfinished ? (row.spec ?? (await this.#payloads.read(row.id, SPEC))) : undefined;
+    const result = state === 'succeeded' ? (row.result ?? (await this.#payloads.read(row.id, resultName(row.attempts)))) : undefined;
     return {
       id: row.id,
       kind: row.kind,

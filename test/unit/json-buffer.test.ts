@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { toJsonBuffer } from '../../src/util/json-buffer.js';
+
+describe('toJsonBuffer', () => {
+  it('gives the bytes of JSON.stringify, long base64 strings included', () => {
+    const image = Buffer.alloc(5000, 7).toString('base64');
+    const value = { code: 200, data: { images: [image, image.slice(0, 2000)], seeds: [1, 2], caption: 'ünïcödé "quoted"' } };
+    const bytes = toJsonBuffer(value);
+    expect(bytes.toString('utf8')).toBe(JSON.stringify(value));
+    expect(JSON.parse(bytes.toString('utf8'))).toEqual(value);
+  });
+
+  it('leaves long strings that are not base64 to JSON.stringify (they may need escaping)', () => {
+    const text = `${'a'.repeat(2000)}"\n${'b'.repeat(10)}`;
+    expect(toJsonBuffer({ text }).toString('utf8')).toBe(JSON.stringify({ text }));
+  });
+
+  it('is not fooled by a string that looks like a placeholder', () => {
+    const value = { a: '\u00000\u0000', b: Buffer.alloc(3000, 1).toString('base64') };
+    expect(JSON.parse(toJsonBuffer(value).toString('utf8'))).toEqual(value);
+  });
+});
