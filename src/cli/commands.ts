@@ -177,7 +177,7 @@ export async function runStart(flags: GatewayFlags & NodeFlags): Promise<void> {
   const log = loggerFor(flags, 'dan');
   const { gateway, nodeToken } = await launchGateway(flags, log);
   const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags), { gatewayUrl: gateway.url, token: nodeToken });
-  const agent = launchNode(config, log.child({ name: 'node' }));
+  const agent = launchNode(config, log.child({ role: 'node' }));
   await startNodeWithNotice(agent, config, log);
   onShutdown(log, async () => {
     await agent.stop();
@@ -190,7 +190,7 @@ export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise
   const sandbox = await startSandbox({ port: 0, speed: flags.speed ?? 10 });
   const { gateway, nodeToken } = await launchGateway(flags, log);
   const config = resolveNodeConfig({ gatewayUrl: gateway.url, webuiUrl: sandbox.url, name: 'demo-sandbox-node', token: nodeToken });
-  const agent = launchNode(config, log.child({ name: 'node' }));
+  const agent = launchNode(config, log.child({ role: 'node' }));
   const welcomed = new Promise<void>((resolve) => agent.once('welcomed', () => resolve()));
   await agent.start();
   await welcomed;

@@ -1,0 +1,62 @@
+/**
+ * A node whose WebUI does not answer: the gateway knows, sends it no work and
+ * says why it refuses; when the WebUI comes up, the node takes work. Also the
+ * sync timeout: a task still running answers 202 with its id.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { DanProcess, freePort, startGatewayProcess, startNodeProcess, tempDir } from '../helpers/processes.js';
+
+const running: DanProcess[] = [];
+const dirs: { remove(): void }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+async function gateway(args: string[] = []) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const gw = await startGatewayProcess({ dataDir: dir.path, args });
+  running.push(gw.proc);
+  return gw;
+}
+
+describe('a node whose WebUI is down', () => {
+  it('gets no work, the refusal says why, and it serves once the WebUI answers', async () => {
+    const gw = await gateway();
+    const webuiPort = await freePort();
+    const node = await startNodeProcess({ gateway: gw.url, webui: `http://127.0.0.1:${webuiPort}`, name: 'lonely-node' });
+    running.push(node.proc);
+    expect((await getJson(`${gw.url}/api/health`)).body.data.nodes).toEqual({ connected: 1, ready: 0 });
+
+    const refused = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity' });
+    expect(refused.status).toBe(503);
+    expect(refused.body.message).toContain('1 of 1 node(s) cannot reach their WebUI');
+
+    const sandbox = new DanProcess(['sandbox', '--port', String(webuiPort), '--speed', '1000']);
+    running.push(sandbox);
+    await node.proc.waitForLog((l) => l.msg === 'WebUI is answering; taking work', 15_000);
+    const served = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity' });
+    expect(served.status).toBe(200);
+    expect(served.body.data.images).toHaveLength(1);
+  });
+});
+
+describe('the sync timeout', () => {
+  it('answers 202 with the task id while the task runs on, and the result comes by polling', async () => {
+    const gw = await gateway(['--sync-timeout-s', '0.3']);
+    const sandbox = new DanProcess(['sandbox', '--port', '0', '--speed', '1', '--switch-seconds', '0']);
+    running.push(sandbox);
+    const url = (await sandbox.waitForLog((l) => typeof l['url'] === 'string'))['url'] as string;
+    const node = await startNodeProcess({ gateway: gw.url, webui: url, name: 'slow-node' });
+    running.push(node.proc);
+
+    const { status, body } = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity', steps: 20 });
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ code: 202, data: { taskId: expect.any(String) } });
+    expect([0, 1]).toContain(body.data.status);
+    expect(body.message).toContain('/api/sd/task/status');
+    expect((await pollUntilDone(gw.url, body.data.taskId)).status).toBe(2);
+  });
+});
