@@ -9,7 +9,6 @@
  * queue, to be tried on another node where one can serve it; after
  * `maxAttempts` failed attempts the task fails with every attempt's reason.
  */
-import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import type { Binding } from '../domain/binding.js';
@@ -77,9 +76,11 @@ interface AttemptError {
   retryable: boolean;
 }
 
-export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }> {
+export class Dispatcher {
   readonly #queue: QueueEntry[] = [];
   readonly #running = new Map<string, RunningEntry>();
+  /** Who waits for which task (sync requests); keyed so an outcome wakes only its own waiters. */
+  readonly #waiters = new Map<string, Set<(outcome: TaskOutcome) => void>>();
   /** Outcomes told to waiters but not yet in the store. */
   readonly #finished = new Map<string, TaskOutcome>();
   readonly #writes = new Set<Promise<void>>();
@@ -88,11 +89,9 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
   readonly #log: FastifyBaseLogger;
 
   constructor(options: DispatcherOptions) {
-    super();
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
-    this.setMaxListeners(0);
     const { hub } = options;
     hub.on('node:changed', () => this.schedule());
     hub.on('node:lost', (session, running, reason) => this.#guard(this.#onNodeLost(session, running, reason)));
@@ -143,18 +142,18 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
   /** Resolves with the outcome when the task finishes, or null after `timeoutMs` or when `signal` aborts. */
   waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskOutcome | null> {
     return new Promise((resolve) => {
+      const waiters = this.#waiters.get(id) ?? new Set();
+      this.#waiters.set(id, waiters);
       const finish = (outcome: TaskOutcome | null) => {
         clearTimeout(timer);
-        this.off('task:finished', onFinished);
         signal?.removeEventListener('abort', onAbort);
+        waiters.delete(finish);
+        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
         resolve(outcome);
-      };
-      const onFinished = (outcome: TaskOutcome) => {
-        if (outcome.id === id) finish(outcome);
       };
       const onAbort = () => finish(null);
       const timer = setTimeout(onAbort, timeoutMs);
-      this.on('task:finished', onFinished);
+      waiters.add(finish);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
     });
@@ -214,7 +213,7 @@ export class Dispatcher extends EventEmitter<{ 'task:finished': [TaskOutcome] }>
    */
   #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     this.#finished.set(outcome.id, outcome);
-    this.emit('task:finished', outcome);
+    for (const wake of [...(this.#waiters.get(outcome.id) ?? [])]) wake(outcome);
     const write = this.#store(outcome, attempt);
     this.#writes.add(write);
     return write.finally(() => this.#writes.delete(write));
