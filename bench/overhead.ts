@@ -1,10 +1,11 @@
 /**
  * Gateway overhead per task: `npm run bench`.
  *
- * A real gateway process (built CLI, SQLite store in a temp dir), a real node
- * agent with the A1111 driver, and a sandbox at full speed (no simulated GPU
- * time) — agent and sandbox in this process so that every timestamp comes
- * from one clock:
+ * Three processes: a real gateway (built CLI, SQLite store in a temp dir), a
+ * node process (bench/overhead-node.ts: a real node agent with the A1111 driver
+ * and a sandbox at full speed, no simulated GPU time), and this one, the
+ * client. Timestamps come from the machine-wide monotonic clock
+ * (`process.hrtime`), so they compare across processes:
  *
  *   t0 client sends POST /api/sd/txt2img (sync)
  *   t1 the node agent receives the assignment       → submit overhead = t1 − t0
@@ -20,10 +21,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { pino } from 'pino';
-import { NodeAgent } from '../src/node/agent.js';
-import { A1111Driver } from '../src/node/backends/a1111/a1111-driver.js';
-import { startSandbox } from '../src/sandbox/index.js';
+import { fork } from 'node:child_process';
 import { startGatewayProcess, tempDir } from '../test/helpers/processes.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
@@ -60,46 +58,45 @@ interface Run {
 
 async function main(): Promise<void> {
   const data = tempDir('dan-bench-');
-  const sandbox = await startSandbox({ speed: Infinity });
   const gateway = await startGatewayProcess({ dataDir: data.path });
-  const driver = new A1111Driver({ baseUrl: sandbox.url, maxPixels: 2048 * 2048, progressIntervalMs: 60_000 });
-  const agent = new NodeAgent({ gatewayUrl: gateway.url, name: 'bench-node', token: null, driver, log: pino({ level: 'warn' }) });
-  const welcomed = new Promise((resolve) => agent.once('welcomed', resolve));
-  await agent.start();
-  await welcomed;
-  const received = new Map<string, number>();
-  const settled = new Map<string, number>();
-  agent.on('task:received', (id) => received.set(id, performance.now()));
-  agent.on('task:settled', (id) => settled.set(id, performance.now()));
+  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gateway.url], { execArgv: ['--import', 'tsx'] });
+  await new Promise((resolve) => node.once('message', resolve));
+  const sent = new Map<string, { t0: bigint; t3: bigint; side: number; warmup: boolean }>();
 
-  const runs: Run[] = [];
+  const partial: Omit<Run, 'submit' | 'result'>[] = [];
   for (const side of SIDES) {
     const body = JSON.stringify({ prompt: 'a red fox', model: 'clarity', steps: 20, width: side, height: side, seed: 42 });
-    const submit: number[] = [];
-    const result: number[] = [];
     let imageChars = 0;
     let cpuStart = 0;
     for (let i = 0; i < WARMUP + TASKS; i++) {
       if (i === WARMUP) cpuStart = cpuMs(gateway.proc.child.pid!);
-      const t0 = performance.now();
+      const t0 = process.hrtime.bigint();
       const response = await fetch(`${gateway.url}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       const bytes = await response.arrayBuffer();
-      const t3 = performance.now();
+      const t3 = process.hrtime.bigint();
       const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
       if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
       imageChars = json.data.images[0]!.length;
-      if (i < WARMUP) continue;
-      submit.push(received.get(json.data.taskId)! - t0);
-      result.push(t3 - settled.get(json.data.taskId)!);
+      sent.set(json.data.taskId, { t0, t3, side, warmup: i < WARMUP });
     }
-    const gatewayCpuMsPerTask = (cpuMs(gateway.proc.child.pid!) - cpuStart) / TASKS;
-    runs.push({ side, submit: summary(submit), result: summary(result), imageKiB: imageChars / 1024, gatewayCpuMsPerTask });
+    partial.push({ side, imageKiB: imageChars / 1024, gatewayCpuMsPerTask: (cpuMs(gateway.proc.child.pid!) - cpuStart) / TASKS });
   }
 
-  await agent.stop();
+  node.send({ type: 'report' });
+  const report_ = await new Promise<{ received: Record<string, string>; settled: Record<string, string> }>((resolve) =>
+    node.on('message', (m: { type: string; received: Record<string, string>; settled: Record<string, string> }) => m.type === 'report' && resolve(m)),
+  );
   await gateway.proc.stop();
-  await sandbox.close();
   data.remove();
+  const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
+  const runs: Run[] = partial.map((p) => {
+    const mine = [...sent].filter(([, s]) => s.side === p.side && !s.warmup);
+    return {
+      ...p,
+      submit: summary(mine.map(([id, s]) => ms(s.t0, BigInt(report_.received[id]!)))),
+      result: summary(mine.map(([id, s]) => ms(BigInt(report_.settled[id]!), s.t3))),
+    };
+  });
   report(runs);
 }
 
