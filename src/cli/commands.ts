@@ -34,6 +34,8 @@ interface GatewayFlags extends LogFlags {
   retentionH?: number;
   taskTimeoutS?: number;
   maxAttempts?: number;
+  maxTasksPerKey?: number;
+  unservableGraceS?: number;
   bodyLimitMb?: number;
   maxFrameMb?: number;
   publicApiKey?: string;
@@ -73,6 +75,8 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     retentionMs: flags.retentionH === undefined ? undefined : flags.retentionH * HOUR,
     taskTimeoutMs: flags.taskTimeoutS === undefined ? undefined : flags.taskTimeoutS * SECOND,
     maxAttempts: flags.maxAttempts,
+    maxTasksPerKey: flags.maxTasksPerKey,
+    unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),
     publicApiKey: flags.publicApiKey,
@@ -155,7 +159,30 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   const agent = launchNode(config, log);
   log.info({ gateway: config.gatewayUrl, webui: config.webuiUrl, name: config.name }, 'DAN node starting');
   await startNodeWithNotice(agent, config, log);
-  onShutdown(log, () => agent.stop());
+  onDrain(log, agent);
+}
+
+/** First SIGTERM/SIGINT: take no new task, finish the running ones, exit. A second one: exit now. */
+function onDrain(log: Logger, agent: NodeAgent): void {
+  let draining = false;
+  const handler = (signal: string) => {
+    if (draining) {
+      log.warn({ signal }, 'stopping now; running tasks are abandoned and retried elsewhere');
+      void agent.stop().finally(() => process.exit(1));
+      return;
+    }
+    draining = true;
+    log.info({ signal, running: agent.activeTasks }, 'draining: finishing running tasks, taking no new ones (signal again to stop now)');
+    agent.drain().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'error while draining');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
 }
 
 export async function runSandbox(flags: SandboxFlags): Promise<void> {

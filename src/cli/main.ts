@@ -38,6 +38,8 @@ const gatewayOptions = (command: Command) =>
     .option('--retention-h <hours>', 'how long finished results are kept (default 24)', positive)
     .option('--task-timeout-s <seconds>', 'longest one attempt may run on a node (default 600)', positive)
     .option('--max-attempts <n>', 'failed attempts before a task fails (default 3)', integer)
+    .option('--max-tasks-per-key <n>', 'unfinished tasks one API key may have, 0 = no limit (default 10)', integer)
+    .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)
     .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
     .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
     .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)');

@@ -31,8 +31,16 @@ export interface GatewayConfig {
   bodyLimitBytes: number;
   /** Attempts (on different nodes where possible) before a task fails. @defaultValue 3 */
   maxAttempts: number;
-  /** How long one attempt may run on a node before it is abandoned. @defaultValue 10 min */
+  /**
+   * Longest one attempt may run on a node before it is abandoned. Each attempt's own timeout
+   * follows from the task's cost and the node's measured speed (3× the expected time + 30 s,
+   * at least 60 s), within this bound. @defaultValue 10 min
+   */
   taskTimeoutMs: number;
+  /** Unfinished tasks one API key may have (requests without a key share one budget); 0 = no limit. @defaultValue 10 */
+  maxTasksPerKey: number;
+  /** How long a queued task may wait with no connected node able to serve it before it fails. @defaultValue 2 min */
+  unservableGraceMs: number;
   /** How often nodes send heartbeats; a node silent for 3 intervals is dropped. @defaultValue 5 s */
   heartbeatIntervalMs: number;
   /** Largest WebSocket frame a node may send (results carry images). @defaultValue 64 MiB */
@@ -55,6 +63,8 @@ export const gatewayDefaults = {
   bodyLimitBytes: 32 * 1024 * 1024,
   maxAttempts: 3,
   taskTimeoutMs: 10 * MINUTE,
+  maxTasksPerKey: 10,
+  unservableGraceMs: 2 * MINUTE,
   heartbeatIntervalMs: 5 * SECOND,
   maxFrameBytes: 64 * 1024 * 1024,
   publicApiKey: null,
@@ -90,8 +100,11 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
     problems.push(`port must be an integer from 0 to 65535, got ${merged.port}`);
   }
-  for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes'] as const) {
+  for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes', 'unservableGraceMs'] as const) {
     checkPositive(problems, key, merged[key]);
+  }
+  if (!Number.isInteger(merged.maxTasksPerKey) || merged.maxTasksPerKey < 0) {
+    problems.push(`maxTasksPerKey must be an integer ≥ 0 (0 = no limit), got ${merged.maxTasksPerKey}`);
   }
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');

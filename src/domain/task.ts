@@ -4,7 +4,10 @@
  * A task's life:
  *
  *   queued ──assign──▶ running ──result──▶ succeeded
- *     ▲                  │ └────failure (not retryable, or last attempt)──▶ failed
+ *     ▲  │               │ └────failure (not retryable, or last attempt)──▶ failed
+ *     │  │               └──cancel──▶ cancelled (the node is told to interrupt)
+ *     │  ├──cancel──▶ cancelled
+ *     │  └──unservable for longer than the grace time──▶ failed
  *     └──requeue─────────┘   (node lost, timeout, retryable failure while attempts remain)
  *
  * The HTTP API reports states by the original deployment's numbers.
@@ -12,14 +15,14 @@
 import type { ErrorId } from '../errors/catalog.js';
 import type { GenerationSpec, TaskKind, TaskResult } from './spec.js';
 
-export const TaskStates = ['queued', 'running', 'succeeded', 'failed'] as const;
+export const TaskStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskState = (typeof TaskStates)[number];
 
-/** Wire numbers of task states (`status` in the API): 0 queued, 1 running, 2 succeeded, 3 failed. */
-export const TaskStatusCodes = { queued: 0, running: 1, succeeded: 2, failed: 3 } as const satisfies Record<TaskState, number>;
+/** Wire numbers of task states (`status` in the API): 0 queued, 1 running, 2 succeeded, 3 failed, 4 cancelled. */
+export const TaskStatusCodes = { queued: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const satisfies Record<TaskState, number>;
 
 export function isFinished(state: TaskState): boolean {
-  return state === 'succeeded' || state === 'failed';
+  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
 }
 
 export interface TaskError {

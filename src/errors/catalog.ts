@@ -66,6 +66,21 @@ export const errorCatalog = {
     meaning: 'No connected node can run this request right now (the message says what is missing).',
     fix: 'Use a model/LoRA/sampler a node offers (GET /api/sd/supportedModelInfo), or attach a node that has it.',
   },
+  DAN_ERR_TASK_LIMIT: {
+    code: 3002, http: 429, retryable: true,
+    meaning: 'This API key already has as many unfinished tasks as the gateway allows.',
+    fix: 'Wait for some to finish (poll their status), or ask the operator to raise `--max-tasks-per-key`.',
+  },
+  DAN_ERR_TASK_CANCELLED: {
+    code: 4002, http: 409, retryable: false,
+    meaning: 'The task was cancelled before it finished.',
+    fix: 'Nothing; submit it again if you still want it.',
+  },
+  DAN_ERR_TASK_NOT_CANCELLABLE: {
+    code: 3000, http: 409, retryable: false,
+    meaning: 'The task has already finished, so it cannot be cancelled.',
+    fix: 'Read its result with /api/sd/task/status.',
+  },
   DAN_ERR_TASK_FAILED: {
     code: 4001, http: 502, retryable: false,
     meaning: 'The task ran and failed on the node(s); the message says why.',
@@ -85,6 +100,11 @@ export const errorCatalog = {
   DAN_ERR_NODE_LOST: {
     code: 4001, http: 502, retryable: true,
     meaning: 'The node running the task disconnected before answering.',
+    fix: 'Nothing: the task is retried on another node.',
+  },
+  DAN_ERR_NODE_DRAINING: {
+    code: 4001, http: 502, retryable: true,
+    meaning: 'The node was stopping and took no new task.',
     fix: 'Nothing: the task is retried on another node.',
   },
   DAN_ERR_NODE_PROTOCOL: {

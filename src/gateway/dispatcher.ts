@@ -1,28 +1,36 @@
 /**
  * @module gateway/dispatcher
  *
- * Moves tasks through their life (see domain/task.ts): keeps the queue and the
- * running attempts in memory (the store is the durable copy), asks the
- * scheduler for assignments whenever the queue or a node changes, sends them
- * to nodes, and settles each attempt exactly once: result, failure, node lost
- * or timeout. A retryable failure puts the task back at its place in the
- * queue, to be tried on another node where one can serve it; after
- * `maxAttempts` failed attempts the task fails with every attempt's reason.
+ * Moves tasks through their life (see domain/task.ts). It owns the I/O around
+ * the scheduling core (scheduler/scheduler.ts): it feeds it node views and
+ * events, sends the assignments it returns, and settles each attempt exactly
+ * once: result, failure, node lost, timeout or cancel. The store is the
+ * durable copy; the queue and the running attempts live here and in the core.
+ *
+ * - A retryable failure puts the task back at its place in the queue, to be
+ *   tried on another node where one can serve it; after `maxAttempts` failed
+ *   attempts the task fails with every attempt's reason.
+ * - A node that keeps failing is set aside for a while (scheduler/node-health.ts).
+ * - A queued task that no connected node can serve any more says so in its
+ *   status, and fails after `unservableGraceMs` unless a node that can serve it
+ *   (re)connects.
+ * - Each attempt's timeout follows from the task's cost and the node's measured
+ *   speed, within `taskTimeoutMs`.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { Binding } from '../domain/binding.js';
 import type { GenerationSpec, TaskKind, TaskResult } from '../domain/spec.js';
 import type { TaskError, TaskRecord } from '../domain/task.js';
 import type { ErrorId } from '../errors/catalog.js';
-import { isErrorId } from '../errors/dan-error.js';
+import { DanError, isErrorId } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
-import type { Failure, Progress, Result } from '../protocol/messages.js';
-import { planAssignments } from '../scheduler/plan-assignments.js';
+import type { Failure, Progress } from '../protocol/messages.js';
+import type { ResultMessage } from '../protocol/result-frame.js';
+import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { TaskStore } from '../store/task-store.js';
 
-interface QueueEntry {
+interface TaskEntry {
   id: string;
   kind: TaskKind;
   spec: GenerationSpec;
@@ -30,13 +38,14 @@ interface QueueEntry {
   createdAt: number;
   /** Attempts made so far (the store's count). */
   attempts: number;
-  failedOn: Set<string>;
   /** One line per failed attempt, for the final message. */
   failures: string[];
+  /** Since when no connected node can serve it, and why. */
+  unservable: { since: number; reason: string } | null;
 }
 
 interface RunningEntry {
-  entry: QueueEntry;
+  entry: TaskEntry;
   nodeId: string;
   attempt: number;
   timer: NodeJS.Timeout;
@@ -47,10 +56,10 @@ interface RunningEntry {
 /** How a finished task ended, as waiters receive it. */
 export type TaskOutcome =
   | { id: string; state: 'succeeded'; result: TaskResult }
-  | { id: string; state: 'failed'; error: TaskError };
+  | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
 
 export type LiveStatus =
-  | { state: 'queued'; position: number }
+  | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
   | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string }
   | { state: 'finished'; outcome: TaskOutcome };
 
@@ -58,8 +67,14 @@ export interface DispatcherOptions {
   store: TaskStore;
   hub: NodeHub;
   maxAttempts: number;
+  /** Upper bound of one attempt's timeout. */
   taskTimeoutMs: number;
+  /** Unfinished tasks one API key may have; 0 = no limit. */
+  maxTasksPerKey: number;
+  /** How long a queued task may go without any node able to serve it. */
+  unservableGraceMs: number;
   log: FastifyBaseLogger;
+  scheduler?: Scheduler;
   now?: () => number;
 }
 
@@ -76,8 +91,13 @@ interface AttemptError {
   retryable: boolean;
 }
 
+/** Failures that say something about the node, as opposed to the request. */
+const NODE_FAULTS: ReadonlySet<ErrorId> = new Set(['DAN_ERR_BACKEND_FAILED', 'DAN_ERR_BACKEND_BAD_RESPONSE', 'DAN_ERR_TASK_TIMEOUT', 'DAN_ERR_NODE_LOST']);
+const MIN_TIMEOUT_MS = 60_000;
+
 export class Dispatcher {
-  readonly #queue: QueueEntry[] = [];
+  readonly scheduler: Scheduler;
+  readonly #entries = new Map<string, TaskEntry>();
   readonly #running = new Map<string, RunningEntry>();
   /** Who waits for which task (sync requests); keyed so an outcome wakes only its own waiters. */
   readonly #waiters = new Map<string, Set<(outcome: TaskOutcome) => void>>();
@@ -87,11 +107,13 @@ export class Dispatcher {
   readonly #options: DispatcherOptions;
   readonly #now: () => number;
   readonly #log: FastifyBaseLogger;
+  #wakeTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
+    this.scheduler = options.scheduler ?? new Scheduler();
     const { hub } = options;
     hub.on('node:changed', () => this.schedule());
     hub.on('node:lost', (session, running, reason) => this.#guard(this.#onNodeLost(session, running, reason)));
@@ -106,33 +128,55 @@ export class Dispatcher {
     for (const record of unfinished) {
       if (!record.spec) continue;
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
-      this.#queue.push(toEntry(record, record.spec));
+      this.#enqueue(toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length }, 'recovered unfinished tasks');
     this.schedule();
     return unfinished.length;
   }
 
-  /** Stores a new task, then queues it. Resolves once the task is durable. */
+  /** Checks the key's budget, stores a new task, then queues it. Resolves once the task is durable. */
   async submit(task: SubmittedTask): Promise<void> {
+    this.#assertWithinBudget(task.apiKey);
     const createdAt = this.#now();
     await this.#options.store.insert({ ...task, createdAt });
-    this.#queue.push({ ...task, createdAt, attempts: 0, failedOn: new Set(), failures: [] });
+    this.#enqueue({ ...task, createdAt, attempts: 0, failures: [], unservable: null });
     this.schedule();
+  }
+
+  #assertWithinBudget(apiKey: string | null): void {
+    const limit = this.#options.maxTasksPerKey;
+    if (limit <= 0) return;
+    let count = 0;
+    for (const entry of this.#entries.values()) if (entry.apiKey === apiKey) count += 1;
+    if (count < limit) return;
+    const who = apiKey === null ? 'requests without an API key' : 'this API key';
+    throw new DanError('DAN_ERR_TASK_LIMIT', `${who} already has ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
+  }
+
+  #enqueue(entry: TaskEntry): void {
+    this.#entries.set(entry.id, entry);
+    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 });
   }
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
   liveStatus(id: string): LiveStatus | undefined {
     const outcome = this.#finished.get(id);
     if (outcome) return { state: 'finished', outcome };
+    const now = this.#now();
     const running = this.#running.get(id);
-    if (running) return { state: 'running', progress: running.progress, etaSeconds: running.etaSeconds, nodeId: running.nodeId };
-    const index = this.#queue.findIndex((e) => e.id === id);
-    return index >= 0 ? { state: 'queued', position: index + 1 } : undefined;
+    if (running) {
+      const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
+      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId };
+    }
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    const position = this.scheduler.position(id) ?? 0;
+    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: entry.unservable?.reason ?? null };
   }
 
   get queuedCount(): number {
-    return this.#queue.length;
+    return this.scheduler.queuedCount;
   }
 
   get runningCount(): number {
@@ -159,34 +203,43 @@ export class Dispatcher {
     });
   }
 
-  /** Assigns queued tasks to free node slots. Safe to call at any time. */
+  /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
   schedule(): void {
-    if (this.#queue.length === 0) return;
+    const now = this.#now();
     const sessions = [...this.#options.hub.sessions.values()];
-    const nodes = sessions
-      .filter((s) => s.freeSlots > 0)
-      .map((s) => ({ id: s.id, offering: s.offering, freeSlots: s.freeSlots, loadedModel: s.loadedModel }));
-    if (nodes.length === 0) return;
-    for (const assignment of planAssignments(this.#queue, nodes)) {
+    this.scheduler.setNodes(
+      sessions.map((s) => ({
+        id: s.id,
+        name: s.name,
+        offering: s.offering,
+        offeringVersion: s.offeringVersion,
+        slots: s.slots,
+        loadedModel: s.loadedModel,
+        available: s.available,
+      })),
+    );
+    for (const assignment of this.scheduler.assignments(now)) {
       const session = this.#options.hub.sessions.get(assignment.nodeId);
-      const index = this.#queue.findIndex((e) => e.id === assignment.taskId);
-      if (!session || index < 0) continue;
-      const [entry] = this.#queue.splice(index, 1);
-      this.#guard(this.#start(entry!, session, assignment.binding));
+      const entry = this.#entries.get(assignment.taskId);
+      if (session && entry) this.#guard(this.#start(entry, session, assignment));
     }
+    this.#watchUnservable(now);
   }
 
-  async #start(entry: QueueEntry, session: NodeSession, binding: Binding): Promise<void> {
+  async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
     const attempt = entry.attempts + 1;
     entry.attempts = attempt;
-    const timer = setTimeout(() => this.#guard(this.#onTimeout(entry.id, attempt)), this.#options.taskTimeoutMs);
+    entry.unservable = null;
+    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * 1000)));
+    const timer = setTimeout(() => this.#guard(this.#onTimeout(entry.id, attempt, timeoutMs)), timeoutMs);
     timer.unref();
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
+    this.scheduler.started(assignment, this.#now());
     this.#running.set(entry.id, { entry, nodeId: session.id, attempt, timer, progress: 0, etaSeconds: null });
     session.running.add(entry.id);
     await this.#options.store.markRunning(entry.id, attempt, session.id, this.#now());
-    const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding, timeoutMs: this.#options.taskTimeoutMs });
-    this.#log.debug({ task: entry.id, node: session.id, attempt }, 'task assigned');
+    const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
+    this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
     if (!sent) await this.#settleFailure(entry.id, session.id, { id: 'DAN_ERR_NODE_LOST', message: 'node went away before the task reached it', retryable: true });
   }
 
@@ -197,40 +250,13 @@ export class Dispatcher {
     running.etaSeconds = message.etaSeconds;
   }
 
-  async #onResult(session: NodeSession, message: Static<typeof Result>): Promise<void> {
+  async #onResult(session: NodeSession, message: ResultMessage): Promise<void> {
     const running = this.#release(message.taskId, session.id);
     if (!running) return;
-    this.#log.info({ task: message.taskId, node: session.id, elapsedMs: message.elapsedMs }, 'task succeeded');
+    this.scheduler.finished(message.taskId, { ok: true, elapsedMs: message.elapsedMs }, this.#now());
+    this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     this.schedule();
     await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result }, running.attempt);
-  }
-
-  /**
-   * Tells waiters first, then stores. A waiting sync client gets its images without
-   * waiting for the write (for a 512² PNG that write is most of the gateway's time on
-   * the result path); until the write lands, `liveStatus` answers from memory, so a
-   * status poll never sees the task go back to "running".
-   */
-  #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
-    this.#finished.set(outcome.id, outcome);
-    for (const wake of [...(this.#waiters.get(outcome.id) ?? [])]) wake(outcome);
-    const write = this.#store(outcome, attempt);
-    this.#writes.add(write);
-    return write.finally(() => this.#writes.delete(write));
-  }
-
-  async #store(outcome: TaskOutcome, attempt: number | null): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      const at = this.#now();
-      const stored =
-        outcome.state === 'succeeded'
-          ? await this.#options.store.complete(outcome.id, attempt ?? 0, outcome.result, at)
-          : await this.#options.store.fail(outcome.id, attempt, outcome.error, at);
-      if (!stored) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
-    } finally {
-      this.#finished.delete(outcome.id);
-    }
   }
 
   async #onFailure(session: NodeSession, message: Static<typeof Failure>): Promise<void> {
@@ -245,10 +271,10 @@ export class Dispatcher {
     this.schedule();
   }
 
-  async #onTimeout(taskId: string, attempt: number): Promise<void> {
+  async #onTimeout(taskId: string, attempt: number, timeoutMs: number): Promise<void> {
     const running = this.#running.get(taskId);
     if (!running || running.attempt !== attempt) return;
-    const seconds = Math.round(this.#options.taskTimeoutMs / 1000);
+    const seconds = Math.round(timeoutMs / 1000);
     this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId, reason: `timed out after ${seconds} s` });
     await this.#settleFailure(taskId, running.nodeId, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s`, retryable: true });
   }
@@ -269,27 +295,105 @@ export class Dispatcher {
     const { entry, attempt } = running;
     const nodeName = this.#options.hub.sessions.get(nodeId)?.name ?? nodeId.replace(/-[0-9a-f]{6}$/, '');
     entry.failures.push(`attempt ${attempt} on node ${nodeName}: ${error.message}`);
-    entry.failedOn.add(nodeId);
     this.#log.warn({ task: taskId, node: nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
+    const retry = error.retryable && entry.failures.length < this.#options.maxAttempts;
+    const setAside = this.scheduler.finished(taskId, { ok: false, countsAgainstNode: NODE_FAULTS.has(error.id), reason: error.message, requeue: retry }, this.#now());
+    if (setAside) this.#noteSetAside(nodeName, setAside.until, setAside.reason);
     if (!error.retryable) return this.#fail(entry, attempt, { id: error.id, message: error.message });
-    if (entry.failures.length >= this.#options.maxAttempts) {
+    if (!retry) {
       const message = `failed ${entry.failures.length} times: ${entry.failures.join('; ')}`;
       return this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message });
     }
     await this.#options.store.requeue(taskId, attempt);
-    this.#requeue(entry);
     this.schedule();
   }
 
-  /** Puts a task back at its place: the queue is in creation order. */
-  #requeue(entry: QueueEntry): void {
-    const index = this.#queue.findIndex((e) => e.createdAt > entry.createdAt);
-    this.#queue.splice(index < 0 ? this.#queue.length : index, 0, entry);
+  #noteSetAside(nodeName: string, until: number, reason: string): void {
+    const seconds = Math.round((until - this.#now()) / 1000);
+    this.#log.warn({ node: nodeName, seconds, reason }, 'node keeps failing: set aside, no new work for a while');
+    setTimeout(() => this.schedule(), Math.max(0, until - this.#now()) + 10).unref();
   }
 
-  async #fail(entry: QueueEntry, attempt: number | null, error: TaskError): Promise<void> {
+  /**
+   * Cancels an unfinished task: a queued one leaves the queue, a running one is
+   * interrupted on its node. Returns false when the dispatcher does not hold it.
+   */
+  async cancel(taskId: string, reason: string): Promise<boolean> {
+    const entry = this.#entries.get(taskId);
+    if (!entry || this.#finished.has(taskId)) return false;
+    const running = this.#running.get(taskId);
+    if (running) {
+      this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId, reason });
+      this.#release(taskId, running.nodeId);
+      this.scheduler.finished(taskId, { ok: false }, this.#now());
+      this.schedule();
+    } else {
+      this.scheduler.remove(taskId);
+    }
+    this.#log.info({ task: taskId, wasRunning: !!running }, 'task cancelled');
+    await this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, running?.attempt ?? null);
+    return true;
+  }
+
+  /** Notes queued tasks no node can serve; fails those past the grace time. */
+  #watchUnservable(now: number): void {
+    const lacking = this.scheduler.unservable();
+    let nextDeadline = Infinity;
+    for (const [taskId, reason] of lacking) {
+      const entry = this.#entries.get(taskId);
+      if (!entry) continue;
+      entry.unservable = { since: entry.unservable?.since ?? now, reason };
+      const deadline = entry.unservable.since + this.#options.unservableGraceMs;
+      if (deadline <= now) {
+        this.scheduler.remove(taskId);
+        const seconds = Math.round(this.#options.unservableGraceMs / 1000);
+        this.#guard(this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` }));
+      } else {
+        nextDeadline = Math.min(nextDeadline, deadline);
+      }
+    }
+    for (const entry of this.#entries.values()) if (entry.unservable && !lacking.has(entry.id)) entry.unservable = null;
+    clearTimeout(this.#wakeTimer);
+    if (nextDeadline < Infinity) {
+      this.#wakeTimer = setTimeout(() => this.schedule(), nextDeadline - now + 10);
+      this.#wakeTimer.unref();
+    }
+  }
+
+  async #fail(entry: TaskEntry, attempt: number | null, error: TaskError): Promise<void> {
     this.#log.info({ task: entry.id, error: error.id }, 'task failed');
     await this.#finish({ id: entry.id, state: 'failed', error }, attempt);
+  }
+
+  /**
+   * Tells waiters first, then stores. A waiting sync client gets its images without
+   * waiting for the write; until the write lands, `liveStatus` answers from memory,
+   * so a status poll never sees the task go back to "running".
+   */
+  #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+    this.#entries.delete(outcome.id);
+    this.#finished.set(outcome.id, outcome);
+    for (const wake of [...(this.#waiters.get(outcome.id) ?? [])]) wake(outcome);
+    const write = this.#store(outcome, attempt);
+    this.#writes.add(write);
+    return write.finally(() => this.#writes.delete(write));
+  }
+
+  async #store(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const store = this.#options.store;
+    try {
+      const at = this.#now();
+      const stored =
+        outcome.state === 'succeeded'
+          ? await store.complete(outcome.id, attempt ?? 0, outcome.result, at)
+          : outcome.state === 'cancelled'
+            ? await store.cancel(outcome.id, attempt, outcome.error.message, at)
+            : await store.fail(outcome.id, attempt, outcome.error, at);
+      if (!stored) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
+    } finally {
+      this.#finished.delete(outcome.id);
+    }
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
@@ -297,14 +401,15 @@ export class Dispatcher {
     work.catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher error'));
   }
 
-  /** Stops attempt timers and lets pending outcome writes land (gateway shutdown). Tasks resume after restart. */
+  /** Stops timers and lets pending outcome writes land (gateway shutdown). Tasks resume after restart. */
   async close(): Promise<void> {
+    clearTimeout(this.#wakeTimer);
     for (const running of this.#running.values()) clearTimeout(running.timer);
     await Promise.allSettled([...this.#writes]);
   }
 }
 
-function toEntry(record: TaskRecord, spec: GenerationSpec): QueueEntry {
+function toEntry(record: TaskRecord, spec: GenerationSpec): TaskEntry {
   return {
     id: record.id,
     kind: record.kind,
@@ -312,7 +417,7 @@ function toEntry(record: TaskRecord, spec: GenerationSpec): QueueEntry {
     apiKey: record.apiKey,
     createdAt: record.createdAt,
     attempts: record.attempts,
-    failedOn: new Set(),
     failures: [],
+    unservable: null,
   };
 }

@@ -32,7 +32,15 @@ export interface Gateway {
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger): Promise<Gateway> {
   const store = new SqliteTaskStore(config.dataDir);
   const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger });
-  const dispatcher = new Dispatcher({ store, hub, maxAttempts: config.maxAttempts, taskTimeoutMs: config.taskTimeoutMs, log: logger });
+  const dispatcher = new Dispatcher({
+    store,
+    hub,
+    maxAttempts: config.maxAttempts,
+    taskTimeoutMs: config.taskTimeoutMs,
+    maxTasksPerKey: config.maxTasksPerKey,
+    unservableGraceMs: config.unservableGraceMs,
+    log: logger,
+  });
   const catalog = new NetworkCatalog(hub, config.limits);
   const service = new TaskService({ dispatcher, store, hub, catalog });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);

@@ -91,7 +91,16 @@ export class TaskService {
   async #storedOutcome(id: string): Promise<TaskOutcome | null> {
     const record = await this.#deps.store.get(id);
     if (record?.state === 'succeeded' && record.result) return { id, state: 'succeeded', result: record.result };
-    if (record?.state === 'failed' && record.error) return { id, state: 'failed', error: record.error };
+    if ((record?.state === 'failed' || record?.state === 'cancelled') && record.error) return { id, state: record.state, error: record.error };
     return null;
+  }
+
+  /** Cancels a queued or running task; throws for an unknown or finished one. */
+  async cancel(id: string): Promise<TaskView> {
+    if (!(await this.#deps.dispatcher.cancel(id, 'cancelled by the client'))) {
+      const view = await this.status(id);
+      throw new DanError('DAN_ERR_TASK_NOT_CANCELLABLE', `task "${id}" has already finished (status ${view.status})`, { field: 'taskId' });
+    }
+    return this.status(id);
   }
 }

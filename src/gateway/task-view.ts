@@ -17,12 +17,12 @@ export interface TaskView {
   queuePosition: number;
   /** 0–1 while running. */
   progress?: number;
-  /** Seconds left while running, as the node's backend estimates. */
+  /** Seconds until the task starts (queued) or ends (running), from the plan and measured node speeds. */
   eta?: number | null;
   images?: string[];
   seeds?: number[];
   caption?: string;
-  /** Why the task failed. */
+  /** Why the task failed or was cancelled; while queued, why no node can serve it now. */
   message?: string;
   error?: ErrorId;
 }
@@ -31,16 +31,20 @@ function base(taskId: string, state: TaskState, queuePosition = 0): TaskView {
   return { taskId, status: TaskStatusCodes[state], queuePosition };
 }
 
+const roundEta = (eta: number | null) => (eta === null ? null : Math.round(eta * 10) / 10);
+
 export function toLiveView(taskId: string, live: LiveStatus): TaskView {
   switch (live.state) {
-    case 'queued':
-      return base(taskId, 'queued', live.position);
+    case 'queued': {
+      const view: TaskView = { ...base(taskId, 'queued', live.position), eta: roundEta(live.etaSeconds) };
+      return live.unservable ? { ...view, message: `waiting: ${live.unservable}` } : view;
+    }
     case 'running':
-      return { ...base(taskId, 'running'), progress: live.progress, eta: live.etaSeconds };
+      return { ...base(taskId, 'running'), progress: live.progress, eta: roundEta(live.etaSeconds) };
     case 'finished': {
       const { outcome } = live;
       if (outcome.state === 'succeeded') return withResult(base(taskId, 'succeeded'), outcome.result);
-      return { ...base(taskId, 'failed'), message: outcome.error.message, error: outcome.error.id };
+      return { ...base(taskId, outcome.state), message: outcome.error.message, error: outcome.error.id };
     }
   }
 }
@@ -52,6 +56,8 @@ export function withResult(view: TaskView, result: TaskResult): TaskView {
 export function toStoredView(record: TaskRecord): TaskView {
   const view = base(record.id, record.state);
   if (record.state === 'succeeded' && record.result) return withResult(view, record.result);
-  if (record.state === 'failed' && record.error) return { ...view, message: record.error.message, error: record.error.id };
+  if ((record.state === 'failed' || record.state === 'cancelled') && record.error) {
+    return { ...view, message: record.error.message, error: record.error.id };
+  }
   return view;
 }

@@ -161,10 +161,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
       case 'hello':
         throw new ProtocolError('hello sent twice');
       case 'heartbeat': {
-        const changed = session.backendUp !== message.backendUp || session.loadedModel !== message.loadedModel;
+        const changed =
+          session.backendUp !== message.backendUp || session.loadedModel !== message.loadedModel || session.draining !== message.draining;
         session.backendUp = message.backendUp;
         session.backendProblem = message.backendProblem;
         session.loadedModel = message.loadedModel;
+        session.draining = message.draining;
         if (changed) this.emit('node:changed', session);
         return;
       }

@@ -23,6 +23,7 @@ export interface NodeSnapshot {
   backendUp: boolean;
   backendProblem: string | null;
   loadedModel: string | null;
+  draining: boolean;
   connectedAt: number;
   remoteAddress: string;
   models: string[];
@@ -40,6 +41,9 @@ export class NodeSession {
   backendUp: boolean;
   backendProblem: string | null;
   loadedModel: string | null;
+  draining: boolean;
+  /** Bumped whenever `offering` changes. */
+  offeringVersion = 0;
   lastFrameAt: number;
   readonly #socket: WebSocket;
 
@@ -52,18 +56,21 @@ export class NodeSession {
     this.backendUp = hello.backendUp;
     this.backendProblem = hello.backendProblem;
     this.loadedModel = hello.loadedModel;
+    this.draining = hello.draining;
     this.connectedAt = options.now;
     this.lastFrameAt = options.now;
     this.remoteAddress = options.remoteAddress;
     this.#socket = options.socket;
   }
 
-  get freeSlots(): number {
-    return this.backendUp ? Math.max(0, this.slots - this.running.size) : 0;
+  /** Whether the node may get new work (the scheduler also checks it is not set aside). */
+  get available(): boolean {
+    return this.backendUp && !this.draining;
   }
 
   updateCapabilities(capabilities: NodeCapabilities): void {
     this.offering = toNodeOffering(capabilities);
+    this.offeringVersion += 1;
   }
 
   /** Sends a frame; false if the socket is no longer open. */
@@ -92,6 +99,7 @@ export class NodeSession {
       backendUp: this.backendUp,
       backendProblem: this.backendProblem,
       loadedModel: this.loadedModel,
+      draining: this.draining,
       connectedAt: this.connectedAt,
       remoteAddress: this.remoteAddress,
       models: [...this.offering.models.values()].map((m) => m.ref.name),

@@ -66,6 +66,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   #reconnect: NodeJS.Timeout | undefined;
   #backoffMs: number;
   #stopped = false;
+  #draining = false;
 
   constructor(options: NodeAgentOptions) {
     super();
@@ -90,6 +91,22 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     await this.#refreshBackend();
     this.#scheduleWatch();
     this.#connect();
+  }
+
+  /** Tasks running now. */
+  get activeTasks(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Stops gracefully: tells the gateway to send no more work, finishes the tasks
+   * running now, then disconnects.
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    this.#sendHeartbeat();
+    while (this.#active.size > 0) await new Promise((resolve) => this.once('task:settled', resolve));
+    await this.stop();
   }
 
   async stop(): Promise<void> {
@@ -135,6 +152,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem,
       loadedModel: snapshot?.loadedModel ?? null,
+      draining: this.#draining,
     });
   }
 
@@ -184,6 +202,10 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   async #run(assign: AssignMessage): Promise<void> {
     const { taskId } = assign;
+    if (this.#draining) {
+      this.#send({ type: 'failure', taskId, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true });
+      return;
+    }
     const controller = new AbortController();
     this.#active.set(taskId, controller);
     this.emit('task:received', taskId);
@@ -253,6 +275,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem?.slice(0, 2000) ?? null,
       loadedModel: this.#snapshot?.loadedModel ?? null,
+      draining: this.#draining,
     });
   }
 

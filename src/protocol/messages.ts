@@ -38,6 +38,8 @@ const BackendState = {
   backendProblem: Type.Union([ShortText, Type.Null()]),
   /** The checkpoint title the backend has loaded, if known. */
   loadedModel: Title,
+  /** The node is stopping: it finishes what it runs and takes nothing new. */
+  draining: Type.Boolean(),
 };
 
 export const Hello = Type.Object(

@@ -6,7 +6,7 @@
  *
  * Guarantees every adapter gives:
  * - `insert` is durable when its promise resolves (survives a process crash).
- * - `markRunning`, `complete`, `fail` and `requeue` are conditional: they change the
+ * - `markRunning`, `complete`, `fail`, `cancel` and `requeue` are conditional: they change the
  *   row only if it is in the expected state and attempt, and say whether they did,
  *   so a late answer from an abandoned attempt can never overwrite a newer one.
  * - `listUnfinished` returns queued and running tasks in creation order.
@@ -34,6 +34,8 @@ export interface TaskStore {
   complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean>;
   /** queued or running → failed; drops the inputs. `attempt` null fails whatever attempt is current. */
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean>;
+  /** queued or running → cancelled; drops the inputs. `attempt` null cancels whatever attempt is current. */
+  cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean>;
   /** Queued and running tasks, oldest first (for recovery at start). */
   listUnfinished(): Promise<TaskRecord[]>;
   /** Deletes finished tasks that finished before `at`; returns how many. */

@@ -27,7 +27,7 @@ async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {
 function hello(overrides: Record<string, unknown> = {}) {
   return {
     type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-node', token: null, agent: 'test', slots: 1,
-    capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, ...overrides,
+    capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, draining: false, ...overrides,
   };
 }
 
@@ -176,7 +176,7 @@ describe('frames that break the protocol close only that node', () => {
     c.socket.send(JSON.stringify(hello()));
     await c.next();
     c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
-    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null }));
+    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null, draining: false }));
     await healthy(g);
     expect(g.hub.sessions.size).toBe(1);
     c.socket.close();

@@ -94,6 +94,19 @@ describe('SqliteTaskStore', () => {
     await store.close();
   });
 
+  it('cancels a queued or running task once, and not a finished one', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('q'));
+    expect(await store.cancel('q', null, 'cancelled by the client', 5)).toBe(true);
+    expect(await store.get('q')).toMatchObject({ state: 'cancelled', spec: null, error: { id: 'DAN_ERR_TASK_CANCELLED', message: 'cancelled by the client' } });
+    await store.insert(newTask('r'));
+    await store.markRunning('r', 1, 'a', 1);
+    expect(await store.cancel('r', 1, 'x', 2)).toBe(true);
+    expect(await store.cancel('r', 1, 'x', 3)).toBe(false);
+    expect(await store.complete('r', 1, { kind: 'caption', caption: 'late' }, 4)).toBe(false);
+    await store.close();
+  });
+
   it('refuses a database from a newer DAN', async () => {
     const dir = tempDir();
     dirs.push(dir);

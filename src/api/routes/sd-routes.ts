@@ -63,6 +63,7 @@ export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void
     app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(kind, request.body, apiKeyOf(request))));
   }
   app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body))));
+  app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body))));
   app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId', async (request) =>
     success(await deps.service.status(parseTaskIdRequest({ taskId: request.params.taskId }))),
   );

@@ -45,6 +45,10 @@ export function createQueries(db: Database.Database) {
       `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at, spec = NULL
        WHERE id = @id AND state IN ('queued', 'running') AND (@attempt IS NULL OR attempts = @attempt)`,
     ),
+    cancel: db.prepare<{ id: string; attempt: number | null; reason: string; at: number }>(
+      `UPDATE tasks SET state = 'cancelled', error_id = 'DAN_ERR_TASK_CANCELLED', error_message = @reason, finished_at = @at, spec = NULL
+       WHERE id = @id AND state IN ('queued', 'running') AND (@attempt IS NULL OR attempts = @attempt)`,
+    ),
     listUnfinished: db.prepare<[], TaskRow>(
       `SELECT * FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid`,
     ),

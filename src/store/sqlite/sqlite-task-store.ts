@@ -90,6 +90,12 @@ export class SqliteTaskStore implements TaskStore {
     return done;
   }
 
+  async cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
+    const done = this.#q.cancel.run({ id, attempt, reason, at }).changes === 1;
+    if (done) await this.#payloads.remove(id, SPEC);
+    return done;
+  }
+
   async listUnfinished(): Promise<TaskRecord[]> {
     return Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row)));
   }

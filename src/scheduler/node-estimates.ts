@@ -1,0 +1,60 @@
+/**
+ * @module scheduler/node-estimates
+ *
+ * What the gateway has learned about each node's GPU, by node name (so it
+ * survives reconnects): its speed in work units per second (it/s at 512²,
+ * see cost.ts) and what a checkpoint switch costs it. Both are exponentially
+ * weighted averages of what the node's results report (backend time per task);
+ * the first observation replaces the default outright. Pure.
+ */
+
+export interface NodeEstimate {
+  unitsPerSecond: number;
+  switchSeconds: number;
+  /** Observations so far (0: the defaults are guesses). */
+  samples: number;
+}
+
+export interface Observation {
+  units: number;
+  elapsedSeconds: number;
+  /** The task made the node load another checkpoint first. */
+  switched: boolean;
+}
+
+const WEIGHT = 0.3;
+
+export class NodeEstimates {
+  readonly #byName = new Map<string, NodeEstimate>();
+  readonly #defaults: NodeEstimate;
+
+  constructor(defaults: { unitsPerSecond?: number; switchSeconds?: number } = {}) {
+    this.#defaults = { unitsPerSecond: defaults.unitsPerSecond ?? 10, switchSeconds: defaults.switchSeconds ?? 6, samples: 0 };
+  }
+
+  get(name: string): NodeEstimate {
+    return this.#byName.get(name) ?? this.#defaults;
+  }
+
+  record(name: string, observation: Observation): void {
+    const current = this.get(name);
+    const next = { ...current, samples: current.samples + 1 };
+    const { units, elapsedSeconds, switched } = observation;
+    if (elapsedSeconds <= 0 || units <= 0) return;
+    if (!switched) {
+      const observed = units / elapsedSeconds;
+      next.unitsPerSecond = current.samples === 0 ? observed : blend(current.unitsPerSecond, observed);
+    } else if (current.samples > 0) {
+      // Only with a measured speed can the switch be told apart from the work.
+      const observed = Math.max(0, elapsedSeconds - units / current.unitsPerSecond);
+      next.switchSeconds = blend(current.switchSeconds, observed);
+    } else {
+      return;
+    }
+    this.#byName.set(name, next);
+  }
+}
+
+function blend(old: number, observed: number): number {
+  return old + WEIGHT * (observed - old);
+}

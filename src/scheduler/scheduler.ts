@@ -1,0 +1,315 @@
+/**
+ * @module scheduler/scheduler
+ *
+ * The scheduling core: the queue in fair order, what each node can serve,
+ * runs in progress, learned node speeds and health, and the plan built from
+ * them. No I/O and no clock: callers pass `now` (epoch ms) and carry out the
+ * assignments. The gateway's dispatcher drives it with real events; the
+ * schedule benchmark drives it with simulated ones, so both measure the same
+ * policy.
+ *
+ * - Matching: a task is planned only on nodes whose offering binds it
+ *   (domain/binding.ts) and that are available (backend up, not draining,
+ *   not set aside); nodes that already failed the task come last.
+ * - Order: fair-order.ts (fair between API keys, priority, FIFO among equals).
+ * - Placement: planner.ts (earliest finish, checkpoint affinity, speed).
+ * - Numbers: a queued task's position is its rank in service order among the
+ *   queued tasks that compete with it for a node; its ETA is its planned start.
+ */
+import { type Binding, bindSpec } from '../domain/binding.js';
+import type { NodeOffering } from '../domain/offering.js';
+import type { GenerationSpec } from '../domain/spec.js';
+import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from './cost.js';
+import { compareTags, FairOrder, type FairTag } from './fair-order.js';
+import { NodeEstimates } from './node-estimates.js';
+import { NodeHealth, type SetAside } from './node-health.js';
+import { type Plan, type PlanNode, type PlanTask, planTasks } from './planner.js';
+
+export interface SchedulerTask {
+  id: string;
+  /** API key, '' for anonymous requests (they share one budget). */
+  apiKey: string;
+  spec: GenerationSpec;
+  priority: number;
+}
+
+/** A node as the scheduler sees it; the caller rebuilds these when nodes change. */
+export interface SchedulerNode {
+  id: string;
+  /** Name for learned speed and health (survives reconnects). */
+  name: string;
+  offering: NodeOffering;
+  /** Changes whenever `offering` does (invalidates cached bindings). */
+  offeringVersion: number;
+  slots: number;
+  /** Checkpoint title the node reports loaded. */
+  loadedModel: string | null;
+  /** Backend up and not draining. */
+  available: boolean;
+}
+
+export interface Assignment {
+  taskId: string;
+  nodeId: string;
+  binding: Binding;
+  /** Expected seconds on this node, the checkpoint switch included. */
+  expectedSeconds: number;
+  switched: boolean;
+}
+
+interface Queued {
+  task: SchedulerTask;
+  tag: FairTag;
+  units: number;
+  checkpoint: string | null;
+  failedOn: Set<string>;
+  /** Bindings per node, cached under `nodeId:offeringVersion`. */
+  bindings: Map<string, Binding | null>;
+}
+
+interface Running {
+  queued: Queued;
+  nodeId: string;
+  nodeName: string;
+  startedAt: number;
+  expectedSeconds: number;
+  switched: boolean;
+}
+
+export interface SchedulerOptions {
+  estimates?: NodeEstimates;
+  health?: NodeHealth;
+  fairOrder?: FairOrder;
+  /** Most queued tasks planned (the rest wait without an ETA). @defaultValue 10 000 */
+  horizon?: number;
+}
+
+export class Scheduler {
+  readonly estimates: NodeEstimates;
+  readonly health: NodeHealth;
+  readonly #fair: FairOrder;
+  readonly #horizon: number;
+  readonly #queue: Queued[] = [];
+  readonly #running = new Map<string, Running>();
+  #nodes: SchedulerNode[] = [];
+  #plan: { plan: Plan; at: number } | null = null;
+
+  constructor(options: SchedulerOptions = {}) {
+    this.estimates = options.estimates ?? new NodeEstimates();
+    this.health = options.health ?? new NodeHealth();
+    this.#fair = options.fairOrder ?? new FairOrder();
+    this.#horizon = options.horizon ?? 10_000;
+  }
+
+  get queuedCount(): number {
+    return this.#queue.length;
+  }
+
+  /** Queued task ids in service order. */
+  queuedIds(): string[] {
+    return this.#queue.map((q) => q.task.id);
+  }
+
+  /** Adds a new task at its fair place. */
+  enqueue(task: SchedulerTask): void {
+    const units = workUnitsOf(task.spec);
+    const queueHead = this.#queue.length > 0 ? Math.min(...this.#queue.slice(0, 64).map((q) => q.tag.start)) : undefined;
+    const tag = this.#fair.tag(task.apiKey, units / REFERENCE_UNITS_PER_SECOND, {
+      priority: task.priority,
+      ...(queueHead === undefined ? {} : { queueHead }),
+    });
+    this.#insert({ task, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map() });
+  }
+
+  #insert(queued: Queued): void {
+    let low = 0;
+    let high = this.#queue.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (compareTags(this.#queue[mid]!.tag, queued.tag) <= 0) low = mid + 1;
+      else high = mid;
+    }
+    this.#queue.splice(low, 0, queued);
+    this.#plan = null;
+  }
+
+  /** Takes a task out of the queue (cancelled, or failed while queued). */
+  remove(taskId: string): boolean {
+    const index = this.#queue.findIndex((q) => q.task.id === taskId);
+    if (index < 0) return false;
+    this.#queue.splice(index, 1);
+    this.#plan = null;
+    return true;
+  }
+
+  has(taskId: string): boolean {
+    return this.#running.has(taskId) || this.#queue.some((q) => q.task.id === taskId);
+  }
+
+  setNodes(nodes: SchedulerNode[]): void {
+    this.#nodes = nodes;
+    this.#plan = null;
+  }
+
+  /** The node's binding for a queued task, or null if it cannot serve it. */
+  #bindingFor(queued: Queued, node: SchedulerNode): Binding | null {
+    const key = `${node.id}:${node.offeringVersion}`;
+    let binding = queued.bindings.get(key);
+    if (binding === undefined) {
+      const outcome = bindSpec(queued.task.spec, node.offering);
+      binding = outcome.ok ? outcome.binding : null;
+      queued.bindings.set(key, binding);
+    }
+    return binding;
+  }
+
+  #loadedIdentity(node: SchedulerNode): string | null {
+    for (const running of this.#running.values()) {
+      if (running.nodeId === node.id && running.queued.checkpoint !== null) return running.queued.checkpoint;
+    }
+    if (node.loadedModel === null) return null;
+    for (const offer of node.offering.models.values()) if (offer.title === node.loadedModel) return offer.ref.id;
+    return null;
+  }
+
+  #planNodes(now: number): PlanNode[] {
+    return this.#nodes.map((node) => {
+      const estimate = this.estimates.get(node.name);
+      const busy = [...this.#running.values()].filter((r) => r.nodeId === node.id);
+      const lanes = Array.from({ length: node.slots }, (_, i) => {
+        const run = busy[i];
+        if (!run) return 0;
+        const elapsed = (now - run.startedAt) / 1000;
+        return Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
+      });
+      const available = node.available && this.health.setAside(node.name, now) === null;
+      return { id: node.id, unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds, lanes, loaded: this.#loadedIdentity(node), available };
+    });
+  }
+
+  #planTasks(): PlanTask[] {
+    return this.#queue.slice(0, this.#horizon).map((queued) => {
+      const capable: number[] = [];
+      const fallback: number[] = [];
+      this.#nodes.forEach((node, index) => {
+        if (this.#bindingFor(queued, node) === null) return;
+        (queued.failedOn.has(node.name) ? fallback : capable).push(index);
+      });
+      return { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: capable.length > 0 ? capable : fallback };
+    });
+  }
+
+  #currentPlan(now: number): { plan: Plan; at: number } {
+    this.#plan ??= { plan: planTasks(this.#planTasks(), this.#planNodes(now)), at: now };
+    return this.#plan;
+  }
+
+  /** What to send now: for each free node slot, the task planned first on it. */
+  assignments(now: number): Assignment[] {
+    this.#plan = null;
+    const { plan } = this.#currentPlan(now);
+    return plan.assignments.map(({ taskId, nodeId }) => {
+      const queued = this.#queue.find((q) => q.task.id === taskId)!;
+      const node = this.#nodes.find((n) => n.id === nodeId)!;
+      const estimate = this.estimates.get(node.name);
+      const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
+      const expectedSeconds = (switched ? estimate.switchSeconds : 0) + queued.units / estimate.unitsPerSecond;
+      return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
+    });
+  }
+
+  /** Moves a task from the queue onto a node. */
+  started(assignment: Assignment, now: number): void {
+    const index = this.#queue.findIndex((q) => q.task.id === assignment.taskId);
+    if (index < 0) return;
+    const [queued] = this.#queue.splice(index, 1);
+    const node = this.#nodes.find((n) => n.id === assignment.nodeId);
+    this.#fair.started(queued!.tag);
+    this.#running.set(assignment.taskId, {
+      queued: queued!,
+      nodeId: assignment.nodeId,
+      nodeName: node?.name ?? assignment.nodeId,
+      startedAt: now,
+      expectedSeconds: assignment.expectedSeconds,
+      switched: assignment.switched,
+    });
+    this.#plan = null;
+  }
+
+  /**
+   * Ends a run. A success teaches the node's speed; a failure that `countsAgainstNode`
+   * may set the node aside. With `requeue`, the task goes back to its old place.
+   */
+  finished(taskId: string, outcome: { ok: boolean; elapsedMs?: number; countsAgainstNode?: boolean; reason?: string; requeue?: boolean }, now: number): SetAside | null {
+    const running = this.#running.get(taskId);
+    if (!running) return null;
+    this.#running.delete(taskId);
+    this.#plan = null;
+    let setAside: SetAside | null = null;
+    if (outcome.ok) {
+      this.health.succeeded(running.nodeName);
+      if (outcome.elapsedMs !== undefined) {
+        this.estimates.record(running.nodeName, { units: running.queued.units, elapsedSeconds: outcome.elapsedMs / 1000, switched: running.switched });
+      }
+    } else if (outcome.countsAgainstNode) {
+      setAside = this.health.failed(running.nodeName, outcome.reason ?? 'failed', now);
+    }
+    if (outcome.requeue) {
+      running.queued.failedOn.add(running.nodeName);
+      this.#insert(running.queued);
+    }
+    return setAside;
+  }
+
+  /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
+  position(taskId: string): number | undefined {
+    const index = this.#queue.findIndex((q) => q.task.id === taskId);
+    if (index < 0) return undefined;
+    const target = this.#queue[index]!;
+    const mine = this.#capableIds(target);
+    let ahead = 0;
+    for (let i = 0; i < index; i++) {
+      const other = this.#capableIds(this.#queue[i]!);
+      if (mine.size === 0 || [...other].some((id) => mine.has(id))) ahead += 1;
+    }
+    return ahead + 1;
+  }
+
+  #capableIds(queued: Queued): Set<string> {
+    return new Set(this.#nodes.filter((node) => this.#bindingFor(queued, node) !== null).map((n) => n.id));
+  }
+
+  /** Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned. */
+  eta(taskId: string, now: number): number | null {
+    const running = this.#running.get(taskId);
+    if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
+    const { plan, at } = this.#currentPlan(now);
+    const start = plan.startAt.get(taskId);
+    return start === undefined ? null : Math.max(0, start - (now - at) / 1000);
+  }
+
+  /** Queued tasks no connected node can serve, with what they lack. */
+  unservable(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const queued of this.#queue) {
+      if (this.#nodes.some((node) => this.#bindingFor(queued, node) !== null)) continue;
+      out.set(queued.task.id, this.#lackOf(queued));
+    }
+    return out;
+  }
+
+  #lackOf(queued: Queued): string {
+    if (this.#nodes.length === 0) return 'no node is connected';
+    const missing = new Set<string>();
+    for (const node of this.#nodes) {
+      const outcome = bindSpec(queued.task.spec, node.offering);
+      if (!outcome.ok) outcome.missing.forEach((m) => missing.add(m));
+    }
+    return `no connected node has ${[...missing].join(', ')}`;
+  }
+
+  /** The expected run time of a running task (for its timeout). */
+  expectedSeconds(taskId: string): number | undefined {
+    return this.#running.get(taskId)?.expectedSeconds;
+  }
+}
