@@ -14,6 +14,7 @@ import { toJsonBuffer } from '../util/json-buffer.js';
 import { installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
+import { listNodes } from './routes/node-list.js';
 import { registerUserRoutes } from './routes/user-routes.js';
 
 export interface AppDeps {
@@ -46,6 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs });
   registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
+  app.get('/api/nodes', async () => success(listNodes(deps.hub, deps.dispatcher.scheduler)));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
     return success({ status: 'ok', nodes: info.nodes, queued: deps.dispatcher.queuedCount, running: deps.dispatcher.runningCount });

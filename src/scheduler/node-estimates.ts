@@ -5,7 +5,10 @@
  * survives reconnects): its speed in work units per second (it/s at 512²,
  * see cost.ts) and what a checkpoint switch costs it. Both are exponentially
  * weighted averages of what the node's results report (backend time per task);
- * the first observation replaces the default outright. Pure.
+ * the first observation replaces the default outright. A node not measured yet
+ * is assumed to be like the average measured node (or the defaults when none
+ * is): guessing it much slower or faster than its peers would skew the plan
+ * until its first result. Pure.
  */
 
 export interface NodeEstimate {
@@ -33,7 +36,14 @@ export class NodeEstimates {
   }
 
   get(name: string): NodeEstimate {
-    return this.#byName.get(name) ?? this.#defaults;
+    return this.#byName.get(name) ?? this.#peerAverage();
+  }
+
+  #peerAverage(): NodeEstimate {
+    const known = [...this.#byName.values()].filter((e) => e.samples > 0);
+    if (known.length === 0) return this.#defaults;
+    const mean = (f: (e: NodeEstimate) => number) => known.reduce((sum, e) => sum + f(e), 0) / known.length;
+    return { unitsPerSecond: mean((e) => e.unitsPerSecond), switchSeconds: mean((e) => e.switchSeconds), samples: 0 };
   }
 
   record(name: string, observation: Observation): void {

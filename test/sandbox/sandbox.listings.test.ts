@@ -116,3 +116,21 @@ describe('sandbox offerings', () => {
     await expect(startSandbox({ offerings: { loadedModel: 'missing.safetensors' } })).rejects.toThrow(/loadedModel/);
   });
 });
+
+describe('fault injection (test instrument only)', () => {
+  it('fails the next n jobs as an out-of-memory GPU would, then works again', async () => {
+    const sandbox = await startSandbox({ speed: Infinity });
+    try {
+      const post = (path: string, body: unknown) =>
+        fetch(`${sandbox.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await post('/sandbox/faults', { failNext: 'x' })).status).toBe(422);
+      expect((await post('/sandbox/faults', { failNext: 1 })).status).toBe(200);
+      const failed = await post('/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64 });
+      expect(failed.status).toBe(500);
+      expect(await failed.json()).toMatchObject({ error: 'OutOfMemoryError' });
+      expect((await post('/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64 })).status).toBe(200);
+    } finally {
+      await sandbox.close();
+    }
+  });
+});

@@ -19,6 +19,14 @@ describe('NodeHealth', () => {
 });
 
 describe('NodeEstimates', () => {
+  it('assumes a node not measured yet is like the average measured node', () => {
+    const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
+    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 10, switchSeconds: 6 });
+    estimates.record('a', { units: 20, elapsedSeconds: 1, switched: false });
+    estimates.record('b', { units: 40, elapsedSeconds: 1, switched: false });
+    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 30, samples: 0 });
+  });
+
   it('takes the first speed as measured, then averages, and separates switch time once speed is known', () => {
     const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
     estimates.record('n', { units: 40, elapsedSeconds: 10, switched: true });

@@ -1,0 +1,102 @@
+/**
+ * @module bench/schedule-policies
+ *
+ * The two policies the benchmark compares.
+ *
+ * - DAN: the real `Scheduler`, driven as gateway/dispatcher.ts drives it. On
+ *   every arrival and every result: `setNodes` with the nodes' current views
+ *   (the loaded checkpoint as each node last reported it), `assignments(now)`,
+ *   and `started` for each assignment before sending it; a result calls
+ *   `finished` with the node's elapsed time, from which the scheduler learns
+ *   the node's speed and switch cost (it is told neither).
+ * - Baseline: the original deployment's FIFO round-robin. In arrival order,
+ *   each task goes at once to the next node in round-robin order among those
+ *   that can serve it, busy or not, whatever it has loaded; each node works
+ *   through its own FIFO queue.
+ */
+import { bindSpec } from '../src/domain/binding.js';
+import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
+import type { PositionAudit } from './schedule-positions.js';
+import type { Policy } from './schedule-sim-engine.js';
+import type { Job, Ledger, SimNode } from './schedule-sim-node.js';
+import type { SimTask } from './schedule-tasks.js';
+
+export class DanPolicy implements Policy {
+  readonly scheduler = new Scheduler();
+  audit: PositionAudit | null = null;
+  readonly #byId: ReadonlyMap<string, SimNode>;
+  readonly #tasks = new Map<string, SimTask>();
+
+  constructor(
+    readonly nodes: readonly SimNode[],
+    readonly ledger: Ledger,
+  ) {
+    this.#byId = new Map(nodes.map((n) => [n.spec.id, n]));
+  }
+
+  arrive(task: SimTask, nowMs: number): void {
+    this.#tasks.set(task.id, task);
+    // The gateway runs with no priority and, here, no per-key cap: the benchmark loads the core itself.
+    this.scheduler.enqueue({ id: task.id, apiKey: task.apiKey, spec: task.spec, priority: 0 });
+    const sent = this.#schedule(nowMs);
+    const record = this.ledger.record(task.id);
+    record.sentOnArrival = sent.has(task.id);
+    record.etaSeconds = record.sentOnArrival ? 0 : this.scheduler.eta(task.id, nowMs);
+  }
+
+  finished(_node: SimNode, job: Job, nowMs: number): void {
+    this.scheduler.finished(job.task.id, { ok: true, elapsedMs: nowMs - job.sentMs }, nowMs);
+    this.#schedule(nowMs);
+  }
+
+  observe(event: Parameters<NonNullable<Policy['observe']>>[0]): void {
+    this.audit?.observe(event);
+  }
+
+  /** The dispatcher's `schedule()`: node views, then send each assignment. Returns the ids sent. */
+  #schedule(nowMs: number): Set<string> {
+    this.scheduler.setNodes(this.nodes.map(toSchedulerNode));
+    const sent = new Set<string>();
+    for (const assignment of this.scheduler.assignments(nowMs)) {
+      const node = this.#byId.get(assignment.nodeId)!;
+      const task = this.#tasks.get(assignment.taskId)!;
+      this.scheduler.started(assignment, nowMs);
+      this.ledger.record(task.id).expectedSeconds = assignment.expectedSeconds;
+      node.submit({ task, binding: assignment.binding, sentMs: nowMs }, nowMs);
+      sent.add(task.id);
+    }
+    return sent;
+  }
+}
+
+function toSchedulerNode(node: SimNode): SchedulerNode {
+  const { id, offering, slots } = node.spec;
+  return { id, name: id, offering, offeringVersion: 1, slots, loadedModel: node.reportedTitle, available: true };
+}
+
+export class RoundRobinPolicy implements Policy {
+  #next = 0;
+
+  constructor(
+    readonly nodes: readonly SimNode[],
+    readonly ledger: Ledger,
+  ) {}
+
+  arrive(task: SimTask, nowMs: number): void {
+    const mask = this.ledger.masks.get(task.id) ?? 0;
+    for (let step = 0; step < this.nodes.length; step++) {
+      const node = this.nodes[(this.#next + step) % this.nodes.length]!;
+      if (!(mask & (1 << node.index))) continue;
+      const outcome = bindSpec(task.spec, node.spec.offering);
+      if (!outcome.ok) continue;
+      this.#next = node.index + 1;
+      node.submit({ task, binding: outcome.binding, sentMs: nowMs }, nowMs);
+      return;
+    }
+    // No node can serve it: it stays unfinished, and the report says so.
+  }
+
+  finished(): void {
+    // Each node takes the next task of its own queue by itself.
+  }
+}
