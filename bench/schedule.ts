@@ -1,0 +1,88 @@
+/**
+ * The scheduler benchmark: `npm run bench:schedule`.
+ *
+ * The standard trace of the scheduler issue (8 nodes of three speeds, 2,000
+ * tasks from 5 API keys) in a discrete-event simulation: node times follow the
+ * sandbox's time model for the A1111 request each node would really receive,
+ * and the real `Scheduler` is driven exactly as the gateway's dispatcher
+ * drives it. Two arrival patterns (all at once, Poisson at 80 % of capacity),
+ * each under DAN's scheduler and under the original deployment's FIFO
+ * round-robin. A run takes seconds; nothing waits for real.
+ *
+ * Knobs (environment), for tuning runs:
+ *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8
+ *   BENCH_PATTERN=both|burst|poisson  BENCH_POLICY=both|dan|baseline
+ *   BENCH_POSITION_CHECKS=2   positions per event also asked of Scheduler.position
+ *   BENCH_WRITE=1|0           write BENCHMARKS.md (default: only for the standard trace)
+ *   BENCH_JSON=path           also write the figures as JSON
+ */
+import { writeFileSync } from 'node:fs';
+import { type BenchReport, type ReportedRun, toMarkdown, writeSection } from './schedule-report.js';
+import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
+import { summarize } from './schedule-stats.js';
+import { type ArrivalPattern, ArrivalPatterns } from './schedule-tasks.js';
+import { arrivalsOf, makeStandardTrace, type TraceOptions } from './schedule-trace.js';
+
+const STANDARD: TraceOptions = { seed: 1, taskCount: 2000, load: 0.8, switchSeconds: 8 };
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
+  const raw = process.env[name] ?? 'both';
+  if (raw === 'both') return [...all];
+  if (!all.includes(raw as T)) throw new Error(`${name} must be both or one of ${all.join(', ')}, got "${raw}"`);
+  return [raw as T];
+}
+
+function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[]): string {
+  const env = [
+    options.seed !== STANDARD.seed ? `BENCH_SEED=${options.seed}` : '',
+    options.taskCount !== STANDARD.taskCount ? `BENCH_TASKS=${options.taskCount}` : '',
+    options.load !== STANDARD.load ? `BENCH_LOAD=${options.load}` : '',
+    patterns.length === 1 ? `BENCH_PATTERN=${patterns[0]}` : '',
+    policies.length === 1 ? `BENCH_POLICY=${policies[0]}` : '',
+  ].filter(Boolean);
+  return [...env, 'npm run bench:schedule'].join(' ');
+}
+
+function main(): void {
+  const started = performance.now();
+  const options: TraceOptions = {
+    ...STANDARD,
+    seed: Math.trunc(numberFromEnv('BENCH_SEED', STANDARD.seed)),
+    taskCount: Math.trunc(numberFromEnv('BENCH_TASKS', STANDARD.taskCount)),
+    load: numberFromEnv('BENCH_LOAD', STANDARD.load),
+  };
+  const patterns = choiceFromEnv('BENCH_PATTERN', ArrivalPatterns);
+  const policies = choiceFromEnv('BENCH_POLICY', PolicyNames);
+  const positionChecksPerEvent = Math.trunc(numberFromEnv('BENCH_POSITION_CHECKS', 2));
+  const trace = makeStandardTrace(options);
+  console.error(`seed ${options.seed}: ${options.taskCount} tasks on ${trace.nodes.length} nodes`);
+  const runs: ReportedRun[] = [];
+  for (const pattern of patterns) {
+    const tasks = arrivalsOf(trace, pattern);
+    for (const policy of policies) {
+      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed });
+      runs.push({ pattern, policy, summary: summarize(result), positions: result.positions, cpuSeconds: result.wallMs / 1000 });
+      console.error(`  ${pattern} / ${policy}: ${(result.wallMs / 1000).toFixed(1)} s`);
+    }
+  }
+  const command = commandLine(options, patterns, policies);
+  const report: BenchReport = { trace, runs, cpuSeconds: (performance.now() - started) / 1000, command };
+  const section = toMarkdown(report);
+  console.log(section);
+  const standard = command === 'npm run bench:schedule';
+  const write = process.env['BENCH_WRITE'] === undefined ? standard : process.env['BENCH_WRITE'] === '1';
+  if (write) writeSection('BENCHMARKS.md', section);
+  console.error(write ? 'written to BENCHMARKS.md' : 'BENCHMARKS.md left as is (not the standard trace; BENCH_WRITE=1 forces)');
+  const json = process.env['BENCH_JSON'];
+  if (json) writeFileSync(json, JSON.stringify(runs, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2));
+}
+
+main();
