@@ -15,23 +15,27 @@
  *   through its own FIFO queue.
  */
 import { bindSpec } from '../src/domain/binding.js';
+import { NodeEstimates } from '../src/scheduler/node-estimates.js';
 import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
 import type { PositionAudit } from './schedule-positions.js';
-import type { Policy } from './schedule-sim-engine.js';
+import type { Policy, SimEvent } from './schedule-sim-engine.js';
 import type { Job, Ledger, SimNode } from './schedule-sim-node.js';
 import type { SimTask } from './schedule-tasks.js';
 
 export class DanPolicy implements Policy {
-  readonly scheduler = new Scheduler();
+  readonly scheduler: Scheduler;
   audit: PositionAudit | null = null;
   readonly #byId: ReadonlyMap<string, SimNode>;
   readonly #tasks = new Map<string, SimTask>();
 
+  /** `primeEstimates`: start as if each node had declared its true speed and switch cost on connect (a what-if; the gateway learns them). */
   constructor(
     readonly nodes: readonly SimNode[],
     readonly ledger: Ledger,
+    options: { primeEstimates?: boolean } = {},
   ) {
     this.#byId = new Map(nodes.map((n) => [n.spec.id, n]));
+    this.scheduler = new Scheduler(options.primeEstimates ? { estimates: primedEstimates(nodes) } : {});
   }
 
   arrive(task: SimTask, nowMs: number): void {
@@ -49,7 +53,7 @@ export class DanPolicy implements Policy {
     this.#schedule(nowMs);
   }
 
-  observe(event: Parameters<NonNullable<Policy['observe']>>[0]): void {
+  observe(event: SimEvent): void {
     this.audit?.observe(event);
   }
 
@@ -67,6 +71,14 @@ export class DanPolicy implements Policy {
     }
     return sent;
   }
+}
+
+function primedEstimates(nodes: readonly SimNode[]): NodeEstimates {
+  const switchSeconds = nodes.reduce((a, n) => a + n.spec.switchSeconds, 0) / Math.max(1, nodes.length);
+  const estimates = new NodeEstimates({ switchSeconds });
+  // A first observation replaces the default outright: one "second" at the node's it/s sets its speed.
+  for (const node of nodes) estimates.record(node.spec.id, { units: node.spec.itPerSecond, elapsedSeconds: 1, switched: false });
+  return estimates;
 }
 
 function toSchedulerNode(node: SimNode): SchedulerNode {

@@ -50,6 +50,8 @@ export interface NodeRecord {
   switchMs: number;
   firstLoads: number;
   switches: number;
+  /** Switches made while a task needing the checkpoint the node had loaded was waiting. */
+  avoidableSwitches: number;
   /** Most tasks the node held at once (running + waiting in its own queue). */
   maxHeld: number;
   /** Idle while some task it could serve was waiting (in the queue or on another node). */
@@ -69,7 +71,8 @@ export class Ledger {
   readonly records = new Map<string, TaskRecord>();
   /** Bit i set: node i binds the task (the same `bindSpec` the scheduler uses). */
   readonly masks = new Map<string, number>();
-  readonly #waitingByMask = new Map<number, number>();
+  /** Waiting tasks (arrived, not begun) counted by `checkpointId mask`. */
+  readonly #waiting = new Map<string, { checkpointId: string; mask: number; count: number }>();
 
   constructor(tasks: readonly SimTask[], nodes: readonly SimNodeSpec[]) {
     for (const task of tasks) {
@@ -109,14 +112,22 @@ export class Ledger {
     return record;
   }
 
-  hasWorkFor(nodeIndex: number): boolean {
-    for (const [mask, count] of this.#waitingByMask) if (count > 0 && mask & (1 << nodeIndex)) return true;
+  /** Whether a waiting task could run on node `nodeIndex` (and, if given, needs `checkpointId`). */
+  hasWorkFor(nodeIndex: number, checkpointId?: string): boolean {
+    for (const group of this.#waiting.values()) {
+      if (group.count === 0 || !(group.mask & (1 << nodeIndex))) continue;
+      if (checkpointId === undefined || group.checkpointId === checkpointId) return true;
+    }
     return false;
   }
 
   #shiftWaiting(taskId: string, delta: number): void {
     const mask = this.masks.get(taskId) ?? 0;
-    this.#waitingByMask.set(mask, (this.#waitingByMask.get(mask) ?? 0) + delta);
+    const checkpointId = this.record(taskId).checkpointId;
+    const key = `${checkpointId} ${mask}`;
+    const group = this.#waiting.get(key) ?? { checkpointId, mask, count: 0 };
+    group.count += delta;
+    this.#waiting.set(key, group);
   }
 }
 
@@ -145,6 +156,7 @@ export class SimNode {
       switchMs: 0,
       firstLoads: 0,
       switches: 0,
+      avoidableSwitches: 0,
       maxHeld: 0,
       idleWithWorkMs: 0,
       capabilityViolations: 0,
@@ -189,15 +201,22 @@ export class SimNode {
     return current.job;
   }
 
+  #countLoad(): void {
+    if (this.loadedTitle === null) {
+      this.record.firstLoads += 1;
+      return;
+    }
+    this.record.switches += 1;
+    const loaded = this.spec.checkpoints.find((c) => c.title === this.loadedTitle);
+    if (loaded && this.ledger.hasWorkFor(this.index, loaded.ref.id)) this.record.avoidableSwitches += 1;
+  }
+
   #beginNext(nowMs: number): void {
     const job = this.#queue.shift();
     if (!job) return;
     const timing = { itPerSecond: this.spec.itPerSecond, switchSeconds: this.spec.switchSeconds, latentUpscaleModes: LATENT_UPSCALE_MODES };
     const work = nodeWorkOf(toA1111Request(job.task.spec, job.binding), timing, this.loadedTitle);
-    if (work.switchSeconds > 0) {
-      if (this.loadedTitle === null) this.record.firstLoads += 1;
-      else this.record.switches += 1;
-    }
+    if (work.switchSeconds > 0) this.#countLoad();
     this.loadedTitle = work.checkpointTitle;
     const durationMs = work.seconds * 1000;
     this.#current = { job, endMs: nowMs + durationMs };

@@ -26,6 +26,8 @@ export interface SimOptions {
   positionChecksPerEvent?: number;
   /** Seeds the choice of spot-checked positions. @defaultValue 1 */
   seed?: number;
+  /** DAN starts knowing each node's speed and switch cost (what-if; see DanPolicy). @defaultValue false */
+  primeEstimates?: boolean;
 }
 
 export interface RunResult {
@@ -46,7 +48,7 @@ export function simulate(policyName: PolicyName, nodeSpecs: readonly SimNodeSpec
   let audit: PositionAudit | null = null;
   let policy: DanPolicy | RoundRobinPolicy;
   if (policyName === 'dan') {
-    const dan = new DanPolicy(nodes, ledger);
+    const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false });
     if (options.auditPositions) {
       const random = createRandom(options.seed ?? 1, Streams.audit);
       audit = new PositionAudit(dan.scheduler, ledger.masks, { random, perEvent: options.positionChecksPerEvent ?? 2 });

@@ -51,6 +51,11 @@ export interface EtaSummary {
   medianBiasSeconds: number;
   /** Median |expected run − actual run| / actual run: how well the learned speeds predict a run. */
   medianRunErrorShare: number;
+  withinShareByKey: Map<string, number>;
+  /** Tasks a later arrival began before, and the share within target of those and of the rest. */
+  overtaken: number;
+  overtakenWithinShare: number;
+  notOvertakenWithinShare: number;
 }
 
 export interface ClassShares {
@@ -67,10 +72,13 @@ export interface RunSummary {
   violations: number;
   makespanSeconds: number;
   waitAll: Spread;
+  turnaroundAll: Spread;
   waitByKey: Map<string, Spread>;
   turnaroundByKey: Map<string, Spread>;
   firstLoads: number;
   switches: number;
+  /** Switches made while a task matching the node's loaded checkpoint was waiting. */
+  avoidableSwitches: number;
   shares: Map<SpeedClass | 'all', ClassShares>;
   /** When the last task began, and when the first node ran out of work for good (seconds). */
   lastBeginSeconds: number;
@@ -99,36 +107,48 @@ function sharesOf(nodes: readonly NodeRecord[], spanMs: number): Map<SpeedClass 
   return out;
 }
 
-function etaOf(tasks: readonly TaskRecord[]): EtaSummary {
-  const errors: number[] = [];
-  let within = 0;
-  let queuedWithin = 0;
-  let unplanned = 0;
-  const queued = tasks.filter((t) => !t.sentOnArrival);
-  for (const t of tasks) {
-    if (t.etaSeconds === null) {
-      unplanned += 1;
-      continue;
-    }
-    const actual = waitSecondsOf(t);
-    const error = Math.abs(t.etaSeconds - actual);
-    errors.push(error);
-    if (error > Math.max(0.25 * actual, 1)) continue;
-    within += 1;
-    if (!t.sentOnArrival) queuedWithin += 1;
+const isWithin = (t: TaskRecord) => t.etaSeconds !== null && Math.abs(t.etaSeconds - waitSecondsOf(t)) <= Math.max(0.25 * waitSecondsOf(t), 1);
+
+/** Ids of tasks that some later arrival began before (an ETA taken at arrival cannot foresee that). */
+function overtakenIds(tasks: readonly TaskRecord[]): Set<string> {
+  const byArrival = [...tasks].sort((x, y) => x.arrivalMs - y.arrivalMs);
+  const out = new Set<string>();
+  let earliestLaterBeginMs = Infinity;
+  for (let i = byArrival.length - 1; i >= 0; i--) {
+    const t = byArrival[i]!;
+    if (earliestLaterBeginMs < t.beginMs!) out.add(t.id);
+    // Same-instant arrivals (the burst) still arrive one after another, in this order.
+    earliestLaterBeginMs = Math.min(earliestLaterBeginMs, t.beginMs!);
   }
+  return out;
+}
+
+function shareWithin(tasks: readonly TaskRecord[]): number {
+  return tasks.length === 0 ? NaN : tasks.filter(isWithin).length / tasks.length;
+}
+
+function etaOf(tasks: readonly TaskRecord[]): EtaSummary {
+  const planned = tasks.filter((t) => t.etaSeconds !== null);
+  const errors = planned.map((t) => Math.abs(t.etaSeconds! - waitSecondsOf(t)));
+  const queued = tasks.filter((t) => !t.sentOnArrival);
   const bias = queued.filter((t) => t.etaSeconds !== null).map((t) => t.etaSeconds! - waitSecondsOf(t));
+  const keys = [...new Set(tasks.map((t) => t.apiKey))].sort();
+  const overtaken = overtakenIds(tasks);
   const runErrors = tasks.filter((t) => t.expectedSeconds !== null).map((t) => Math.abs(t.expectedSeconds! - t.workSeconds) / t.workSeconds);
   return {
-    within,
-    withinShare: within / tasks.length,
+    within: tasks.filter(isWithin).length,
+    withinShare: shareWithin(tasks),
     queued: queued.length,
-    queuedWithinShare: queued.length === 0 ? NaN : queuedWithin / queued.length,
-    unplanned,
+    queuedWithinShare: shareWithin(queued),
+    unplanned: tasks.length - planned.length,
     medianErrorSeconds: percentile(errors, 50),
     p90ErrorSeconds: percentile(errors, 90),
     medianBiasSeconds: percentile(bias, 50),
     medianRunErrorShare: percentile(runErrors, 50),
+    withinShareByKey: new Map(keys.map((key) => [key, shareWithin(tasks.filter((t) => t.apiKey === key))])),
+    overtaken: overtaken.size,
+    overtakenWithinShare: shareWithin(tasks.filter((t) => overtaken.has(t.id))),
+    notOvertakenWithinShare: shareWithin(tasks.filter((t) => !overtaken.has(t.id))),
   };
 }
 
@@ -143,10 +163,12 @@ export function summarize(run: RunResult): RunSummary {
     violations: run.nodes.reduce((a, n) => a + n.capabilityViolations + (run.policy === 'dan' ? n.slotViolations : 0), 0),
     makespanSeconds: Math.max(0, ...finishes) / 1000,
     waitAll: spreadOf(done.map(waitSecondsOf)),
+    turnaroundAll: spreadOf(done.map(turnaroundSecondsOf)),
     waitByKey: byKey(done, waitSecondsOf),
     turnaroundByKey: byKey(done, turnaroundSecondsOf),
     firstLoads: run.nodes.reduce((a, n) => a + n.firstLoads, 0),
     switches: run.nodes.reduce((a, n) => a + n.switches, 0),
+    avoidableSwitches: run.nodes.reduce((a, n) => a + n.avoidableSwitches, 0),
     shares: sharesOf(run.nodes, run.endMs),
     lastBeginSeconds: Math.max(0, ...done.map((t) => t.beginMs!)) / 1000,
     firstDoneSeconds: Math.min(...lastFinishByNode) / 1000,

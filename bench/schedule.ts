@@ -10,9 +10,10 @@
  * round-robin. A run takes seconds; nothing waits for real.
  *
  * Knobs (environment), for tuning runs:
- *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8
+ *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8  BENCH_SWITCH_SECONDS=8
  *   BENCH_PATTERN=both|burst|poisson  BENCH_POLICY=both|dan|baseline
  *   BENCH_POSITION_CHECKS=2   positions per event also asked of Scheduler.position
+ *   BENCH_PRIMED=1            what-if: DAN starts knowing every node's speed and switch cost
  *   BENCH_WRITE=1|0           write BENCHMARKS.md (default: only for the standard trace)
  *   BENCH_JSON=path           also write the figures as JSON
  */
@@ -25,11 +26,12 @@ import { arrivalsOf, makeStandardTrace, type TraceOptions } from './schedule-tra
 
 const STANDARD: TraceOptions = { seed: 1, taskCount: 2000, load: 0.8, switchSeconds: 8 };
 
-function numberFromEnv(name: string, fallback: number): number {
+function numberFromEnv(name: string, fallback: number, options: { zeroAllowed?: boolean } = {}): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  const ok = Number.isFinite(value) && (value > 0 || (options.zeroAllowed === true && value === 0));
+  if (!ok) throw new Error(`${name} must be a ${options.zeroAllowed ? 'non-negative' : 'positive'} number, got "${raw}"`);
   return value;
 }
 
@@ -40,11 +42,13 @@ function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
   return [raw as T];
 }
 
-function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[]): string {
+function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], primed: boolean): string {
   const env = [
+    primed ? 'BENCH_PRIMED=1' : '',
     options.seed !== STANDARD.seed ? `BENCH_SEED=${options.seed}` : '',
     options.taskCount !== STANDARD.taskCount ? `BENCH_TASKS=${options.taskCount}` : '',
     options.load !== STANDARD.load ? `BENCH_LOAD=${options.load}` : '',
+    options.switchSeconds !== STANDARD.switchSeconds ? `BENCH_SWITCH_SECONDS=${options.switchSeconds}` : '',
     patterns.length === 1 ? `BENCH_PATTERN=${patterns[0]}` : '',
     policies.length === 1 ? `BENCH_POLICY=${policies[0]}` : '',
   ].filter(Boolean);
@@ -58,29 +62,33 @@ function main(): void {
     seed: Math.trunc(numberFromEnv('BENCH_SEED', STANDARD.seed)),
     taskCount: Math.trunc(numberFromEnv('BENCH_TASKS', STANDARD.taskCount)),
     load: numberFromEnv('BENCH_LOAD', STANDARD.load),
+    switchSeconds: numberFromEnv('BENCH_SWITCH_SECONDS', STANDARD.switchSeconds, { zeroAllowed: true }),
   };
   const patterns = choiceFromEnv('BENCH_PATTERN', ArrivalPatterns);
   const policies = choiceFromEnv('BENCH_POLICY', PolicyNames);
-  const positionChecksPerEvent = Math.trunc(numberFromEnv('BENCH_POSITION_CHECKS', 2));
+  const positionChecksPerEvent = Math.trunc(numberFromEnv('BENCH_POSITION_CHECKS', 2, { zeroAllowed: true }));
+  const primeEstimates = process.env['BENCH_PRIMED'] === '1';
   const trace = makeStandardTrace(options);
   console.error(`seed ${options.seed}: ${options.taskCount} tasks on ${trace.nodes.length} nodes`);
   const runs: ReportedRun[] = [];
   for (const pattern of patterns) {
     const tasks = arrivalsOf(trace, pattern);
     for (const policy of policies) {
-      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed });
+      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed, primeEstimates });
       runs.push({ pattern, policy, summary: summarize(result), positions: result.positions, cpuSeconds: result.wallMs / 1000 });
       console.error(`  ${pattern} / ${policy}: ${(result.wallMs / 1000).toFixed(1)} s`);
     }
   }
-  const command = commandLine(options, patterns, policies);
+  const command = commandLine(options, patterns, policies, primeEstimates);
   const report: BenchReport = { trace, runs, cpuSeconds: (performance.now() - started) / 1000, command };
   const section = toMarkdown(report);
   console.log(section);
   const standard = command === 'npm run bench:schedule';
-  const write = process.env['BENCH_WRITE'] === undefined ? standard : process.env['BENCH_WRITE'] === '1';
+  const asked = process.env['BENCH_WRITE'];
+  const write = asked === undefined ? standard : asked === '1';
   if (write) writeSection('BENCHMARKS.md', section);
-  console.error(write ? 'written to BENCHMARKS.md' : 'BENCHMARKS.md left as is (not the standard trace; BENCH_WRITE=1 forces)');
+  const why = asked === undefined ? 'not the standard trace; BENCH_WRITE=1 forces' : 'BENCH_WRITE=0';
+  console.error(write ? 'written to BENCHMARKS.md' : `BENCHMARKS.md left as is (${why})`);
   const json = process.env['BENCH_JSON'];
   if (json) writeFileSync(json, JSON.stringify(runs, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2));
 }
