@@ -156,7 +156,7 @@ export class Dispatcher {
 
   #enqueue(entry: TaskEntry): void {
     this.#entries.set(entry.id, entry);
-    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 });
+    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 }, entry.createdAt);
   }
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */

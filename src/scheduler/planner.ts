@@ -1,24 +1,28 @@
 /**
  * @module scheduler/planner
  *
- * The plan: for every queued task, in service order, the node that would
- * finish it earliest, given what each node is doing now, how fast it is, and
- * what it has loaded. Earliest-finish-time list scheduling, with a checkpoint
- * switch counted as part of the work:
+ * The plan: which node runs each queued task, and when. A list schedule built
+ * lane by lane: the node slot ("lane") that frees first picks its next task,
+ * then the next lane, and so on until the queue is placed. Times are seconds
+ * from now; a checkpoint switch is part of a task's run.
  *
- *   finish(task, node) = lane free at + (switch seconds if the node must load
- *                        another checkpoint) + units / node speed
+ * A lane picks, from the queue in service order:
+ * 1. the head (the first task it can serve) when that needs no switch;
+ * 2. else the first task within `affinityWindow` places of the head that uses
+ *    the checkpoint it has loaded: a switch costs seconds to tens of seconds,
+ *    so a node keeps serving its checkpoint while there is demand for it near
+ *    the front of the queue. Not past a head that arrived `maxSkipSeconds`
+ *    before that task: overtaking is bounded, so nothing starves;
+ * 3. else a switch (`switchTarget`): to a task that has waited
+ *    `maxSkipSeconds`, or to the checkpoint with the most waiting work.
+ * And when the queue is short (no more tasks than there are lanes), a lane
+ * does not take a task that another node would finish sooner (it has the
+ * checkpoint loaded, is faster, or frees earlier): that node's lane will pick
+ * it; this lane looks a little further, or waits. With a longer queue every
+ * lane has work, and a lane that waited would only waste its GPU.
  *
- * This one rule gives the affinity policy: a task goes to a node that has its
- * checkpoint loaded unless another node, even after paying the switch, would
- * finish it sooner (say because the loaded nodes are backed up by more than a
- * switch's worth of work); a free node is switched only when that is the
- * earliest way to get some queued task done, and otherwise waits; big tasks
- * at the end of a run go to nodes fast enough to finish them first.
- *
- * The dispatcher sends each free lane the first task planned on it; the rest
- * of the plan gives every queued task its estimated start (ETA). Pure: times
- * are seconds from "now", no clock, no I/O.
+ * Each free lane is sent its first pick now; the rest of the plan gives every
+ * queued task its estimated start. Pure: no clock, no I/O.
  */
 
 export interface PlanTask {
@@ -28,6 +32,8 @@ export interface PlanTask {
   checkpoint: string | null;
   /** Indices (into the node list) of the nodes that can run it. */
   capable: readonly number[];
+  /** How long it has been queued already. */
+  waitedSeconds: number;
 }
 
 export interface PlanNode {
@@ -42,6 +48,15 @@ export interface PlanNode {
   available: boolean;
 }
 
+export interface PlanOptions {
+  /** How far past the head a lane looks for work on its loaded checkpoint. @defaultValue 256 */
+  affinityWindow?: number;
+  /** Affinity never takes a task that arrived this much later than the head. @defaultValue 60 */
+  maxSkipSeconds?: number;
+  /** How far past the head a lane looks for a task no other node would finish sooner. @defaultValue 16 */
+  fallbackWindow?: number;
+}
+
 export interface Plan {
   /** Tasks to send now: the first task planned on each free lane. */
   assignments: { taskId: string; nodeId: string }[];
@@ -51,50 +66,175 @@ export interface Plan {
   nodeOf: Map<string, string>;
 }
 
-interface LaneState {
-  freeAt: number[];
-  loaded: string | null;
+interface Lane {
+  node: number;
+  freeAt: number;
+  /** No more work this lane can take in this plan. */
+  done: boolean;
 }
 
-function bestNode(task: PlanTask, nodes: readonly PlanNode[], state: LaneState[]) {
-  let best: { index: number; lane: number; start: number; finish: number; switched: boolean } | undefined;
-  for (const index of task.capable) {
-    const node = nodes[index]!;
-    if (!node.available) continue;
-    const lanes = state[index]!;
-    let lane = 0;
-    for (let l = 1; l < lanes.freeAt.length; l++) if (lanes.freeAt[l]! < lanes.freeAt[lane]!) lane = l;
-    const start = lanes.freeAt[lane]!;
-    const switched = task.checkpoint !== null && task.checkpoint !== lanes.loaded;
-    const finish = start + (switched ? node.switchSeconds : 0) + task.units / node.unitsPerSecond;
-    const better =
-      !best ||
-      finish < best.finish - 1e-9 ||
-      (Math.abs(finish - best.finish) <= 1e-9 && (Number(switched) < Number(best.switched) || node.unitsPerSecond > nodes[best.index]!.unitsPerSecond));
-    if (better) best = { index, lane, start, finish, switched };
+class PlanState {
+  readonly planned: Uint8Array;
+  unplanned: number;
+  readonly capable: Set<number>[];
+  readonly loaded: (string | null)[];
+  readonly lanes: Lane[];
+  /** Per node: index before which every task is planned or beyond its reach. */
+  readonly headFrom: number[];
+
+  constructor(
+    readonly tasks: readonly PlanTask[],
+    readonly nodes: readonly PlanNode[],
+  ) {
+    this.planned = new Uint8Array(tasks.length);
+    this.unplanned = tasks.length;
+    this.capable = tasks.map((t) => new Set(t.capable));
+    this.loaded = nodes.map((n) => n.loaded);
+    this.lanes = nodes.flatMap((n, node) =>
+      n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
+    );
+    this.headFrom = nodes.map(() => 0);
   }
-  return best;
+
+  servable(index: number, node: number): boolean {
+    return this.planned[index] === 0 && this.capable[index]!.has(node);
+  }
+
+  needsSwitch(index: number, node: number): boolean {
+    const checkpoint = this.tasks[index]!.checkpoint;
+    return checkpoint !== null && checkpoint !== this.loaded[node];
+  }
+
+  /** When `node`'s earliest lane could finish task `index`. */
+  finishOn(index: number, node: number): number {
+    const spec = this.nodes[node]!;
+    let freeAt = Infinity;
+    for (const lane of this.lanes) if (lane.node === node && lane.freeAt < freeAt) freeAt = lane.freeAt;
+    return freeAt + (this.needsSwitch(index, node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+  }
+
+  /** Whether some other node would finish task `index` sooner than `lane`. */
+  betterElsewhere(index: number, lane: Lane): boolean {
+    if (this.unplanned > this.lanes.length) return false;
+    const mine = this.#finishFrom(index, lane);
+    for (const node of this.capable[index]!) {
+      if (node === lane.node || !this.nodes[node]!.available) continue;
+      if (this.finishOn(index, node) < mine - 1e-9) return true;
+    }
+    return false;
+  }
+
+  #finishFrom(index: number, lane: Lane): number {
+    const spec = this.nodes[lane.node]!;
+    return lane.freeAt + (this.needsSwitch(index, lane.node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+  }
+
+  head(node: number): number | undefined {
+    let i = this.headFrom[node]!;
+    while (i < this.tasks.length && !this.servable(i, node)) i++;
+    this.headFrom[node] = i;
+    return i < this.tasks.length ? i : undefined;
+  }
+
+  /** The first task in [from, to) the node can serve with what it has loaded. */
+  affine(node: number, from: number, to: number): number | undefined {
+    for (let i = from; i < Math.min(to, this.tasks.length); i++) {
+      if (this.servable(i, node) && !this.needsSwitch(i, node)) return i;
+    }
+    return undefined;
+  }
+
+  earliestLane(): Lane | undefined {
+    let best: Lane | undefined;
+    for (const lane of this.lanes) {
+      if (lane.done) continue;
+      if (!best || lane.freeAt < best.freeAt || (lane.freeAt === best.freeAt && this.nodes[lane.node]!.unitsPerSecond > this.nodes[best.node]!.unitsPerSecond)) {
+        best = lane;
+      }
+    }
+    return best;
+  }
+
+  /** The next time another lane frees, after `lane`'s. */
+  nextEvent(lane: Lane): number | undefined {
+    let next: number | undefined;
+    for (const other of this.lanes) {
+      if (other === lane || other.done || other.freeAt <= lane.freeAt) continue;
+      if (next === undefined || other.freeAt < next) next = other.freeAt;
+    }
+    return next;
+  }
+}
+
+type Choice = number | { waitUntil: number | undefined } | 'done';
+
+function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Choice {
+  const head = state.head(lane.node);
+  if (head === undefined) return 'done';
+  if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
+  const affine = state.affine(lane.node, head, head + options.affinityWindow);
+  // Overtaking by affinity is bounded: never past a head that arrived maxSkipSeconds before the candidate.
+  const overdue = affine !== undefined && state.tasks[head]!.waitedSeconds - state.tasks[affine]!.waitedSeconds >= options.maxSkipSeconds;
+  if (affine !== undefined && !overdue && !state.betterElsewhere(affine, lane)) return affine;
+  if (overdue && !state.betterElsewhere(head, lane)) return head;
+  return switchTarget(state, lane, head, options);
+}
+
+/**
+ * Nothing near the front uses what the lane has loaded, so it switches (a GPU
+ * that waited would help nobody): to a task near the front that has waited
+ * `maxSkipSeconds`, else to the checkpoint with the most waiting work, so the
+ * lane serves a batch of it before it must switch again. It waits only while
+ * another node would finish that work sooner.
+ */
+function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
+  const node = state.nodes[lane.node]!;
+  const demand = new Map<string | null, { first: number; seconds: number }>();
+  for (let i = head; i < state.tasks.length; i++) {
+    if (!state.servable(i, lane.node)) continue;
+    const task = state.tasks[i]!;
+    if (i < head + options.fallbackWindow) {
+      if (state.betterElsewhere(i, lane)) continue;
+      if (!state.needsSwitch(i, lane.node) || task.waitedSeconds + lane.freeAt >= options.maxSkipSeconds) return i;
+    }
+    const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0 };
+    entry.seconds += task.units / node.unitsPerSecond;
+    demand.set(task.checkpoint, entry);
+  }
+  let best: { first: number; seconds: number } | undefined;
+  for (const entry of demand.values()) if (!best || entry.seconds > best.seconds) best = entry;
+  if (best && !state.betterElsewhere(best.first, lane)) return best.first;
+  return { waitUntil: state.nextEvent(lane) };
 }
 
 /** Plans `tasks` (in service order) onto `nodes`. */
-export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]): Plan {
-  const state: LaneState[] = nodes.map((n) => ({ freeAt: n.lanes.length > 0 ? [...n.lanes] : [0], loaded: n.loaded }));
+export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}): Plan {
+  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, ...options };
+  const state = new PlanState(tasks, nodes);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
-  const claimed = new Set<string>();
-  for (const task of tasks) {
-    const best = bestNode(task, nodes, state);
-    if (!best) continue;
-    const node = nodes[best.index]!;
-    const lanes = state[best.index]!;
-    plan.startAt.set(task.id, best.start);
-    plan.nodeOf.set(task.id, node.id);
-    const laneKey = `${best.index}:${best.lane}`;
-    if (best.start <= 0 && !claimed.has(laneKey)) {
-      claimed.add(laneKey);
-      plan.assignments.push({ taskId: task.id, nodeId: node.id });
+  // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.
+  let steps = (tasks.length + 1) * (state.lanes.length + 1) * 4;
+  for (let lane = state.earliestLane(); lane && steps-- > 0; lane = state.earliestLane()) {
+    const choice = pick(state, lane, settings);
+    if (choice === 'done') {
+      lane.done = true;
+      continue;
     }
-    lanes.freeAt[best.lane] = best.finish;
-    if (task.checkpoint !== null) lanes.loaded = task.checkpoint;
+    if (typeof choice === 'object') {
+      if (choice.waitUntil === undefined || choice.waitUntil <= lane.freeAt) lane.done = true;
+      else lane.freeAt = choice.waitUntil;
+      continue;
+    }
+    const task = tasks[choice]!;
+    const node = nodes[lane.node]!;
+    const switched = state.needsSwitch(choice, lane.node);
+    plan.startAt.set(task.id, lane.freeAt);
+    plan.nodeOf.set(task.id, node.id);
+    if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: node.id });
+    state.planned[choice] = 1;
+    state.unplanned -= 1;
+    lane.freeAt += (switched ? node.switchSeconds : 0) + task.units / node.unitsPerSecond;
+    if (task.checkpoint !== null) state.loaded[lane.node] = task.checkpoint;
   }
   return plan;
 }

@@ -23,7 +23,7 @@ import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from './cost.js
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeEstimates } from './node-estimates.js';
 import { NodeHealth, type SetAside } from './node-health.js';
-import { type Plan, type PlanNode, type PlanTask, planTasks } from './planner.js';
+import { type Plan, type PlanNode, type PlanOptions, type PlanTask, planTasks } from './planner.js';
 
 export interface SchedulerTask {
   id: string;
@@ -59,6 +59,8 @@ export interface Assignment {
 
 interface Queued {
   task: SchedulerTask;
+  /** When it was first queued (epoch ms). */
+  arrivedAt: number;
   tag: FairTag;
   units: number;
   checkpoint: string | null;
@@ -82,6 +84,8 @@ export interface SchedulerOptions {
   fairOrder?: FairOrder;
   /** Most queued tasks planned (the rest wait without an ETA). @defaultValue 10 000 */
   horizon?: number;
+  /** Planner settings (affinity window, longest skip). */
+  plan?: PlanOptions;
 }
 
 export class Scheduler {
@@ -89,6 +93,7 @@ export class Scheduler {
   readonly health: NodeHealth;
   readonly #fair: FairOrder;
   readonly #horizon: number;
+  readonly #planOptions: PlanOptions;
   readonly #queue: Queued[] = [];
   readonly #running = new Map<string, Running>();
   #nodes: SchedulerNode[] = [];
@@ -99,6 +104,7 @@ export class Scheduler {
     this.health = options.health ?? new NodeHealth();
     this.#fair = options.fairOrder ?? new FairOrder();
     this.#horizon = options.horizon ?? 10_000;
+    this.#planOptions = options.plan ?? {};
   }
 
   get queuedCount(): number {
@@ -110,15 +116,15 @@ export class Scheduler {
     return this.#queue.map((q) => q.task.id);
   }
 
-  /** Adds a new task at its fair place. */
-  enqueue(task: SchedulerTask): void {
+  /** Adds a new task, queued since `arrivedAt` (epoch ms), at its fair place. */
+  enqueue(task: SchedulerTask, arrivedAt: number): void {
     const units = workUnitsOf(task.spec);
     const queueHead = this.#queue.length > 0 ? Math.min(...this.#queue.slice(0, 64).map((q) => q.tag.start)) : undefined;
     const tag = this.#fair.tag(task.apiKey, units / REFERENCE_UNITS_PER_SECOND, {
       priority: task.priority,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
-    this.#insert({ task, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map() });
+    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map() });
   }
 
   #insert(queued: Queued): void {
@@ -187,7 +193,7 @@ export class Scheduler {
     });
   }
 
-  #planTasks(): PlanTask[] {
+  #planTasks(now: number): PlanTask[] {
     return this.#queue.slice(0, this.#horizon).map((queued) => {
       const capable: number[] = [];
       const fallback: number[] = [];
@@ -195,12 +201,18 @@ export class Scheduler {
         if (this.#bindingFor(queued, node) === null) return;
         (queued.failedOn.has(node.name) ? fallback : capable).push(index);
       });
-      return { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: capable.length > 0 ? capable : fallback };
+      return {
+        id: queued.task.id,
+        units: queued.units,
+        checkpoint: queued.checkpoint,
+        capable: capable.length > 0 ? capable : fallback,
+        waitedSeconds: Math.max(0, (now - queued.arrivedAt) / 1000),
+      };
     });
   }
 
   #currentPlan(now: number): { plan: Plan; at: number } {
-    this.#plan ??= { plan: planTasks(this.#planTasks(), this.#planNodes(now)), at: now };
+    this.#plan ??= { plan: planTasks(this.#planTasks(now), this.#planNodes(now), this.#planOptions), at: now };
     return this.#plan;
   }
 

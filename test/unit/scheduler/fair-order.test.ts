@@ -6,8 +6,8 @@ describe('fair order between API keys', () => {
   it('a key with a big backlog does not lock out a key with one task', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a')]);
-    for (let i = 0; i < 200; i++) scheduler.enqueue(task(`big-${i}`, 'big'));
-    scheduler.enqueue(task('small-0', 'small'));
+    for (let i = 0; i < 200; i++) scheduler.enqueue(task(`big-${i}`, 'big'), 0);
+    scheduler.enqueue(task('small-0', 'small'), 0);
     expect(scheduler.position('small-0')).toBeLessThanOrEqual(2);
     expect(scheduler.position('big-199')).toBe(201);
   });
@@ -15,16 +15,16 @@ describe('fair order between API keys', () => {
   it('interleaves keys by the work they ask for, FIFO within a key', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a')]);
-    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`a${i}`, 'A'));
-    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`b${i}`, 'B'));
+    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`a${i}`, 'A'), 0);
+    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`b${i}`, 'B'), 0);
     expect(scheduler.queuedIds()).toEqual(['a0', 'b0', 'a1', 'b1', 'a2', 'b2']);
   });
 
   it('a key asking for bigger tasks gets proportionally fewer of them ahead', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a')]);
-    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`big${i}`, 'A', { steps: 60 }));
-    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`small${i}`, 'B', { steps: 20 }));
+    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`big${i}`, 'A', { steps: 60 }), 0);
+    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`small${i}`, 'B', { steps: 20 }), 0);
     expect(scheduler.queuedIds().slice(0, 4)).toEqual(['big0', 'small0', 'small1', 'small2']);
   });
 

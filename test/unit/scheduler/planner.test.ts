@@ -5,7 +5,7 @@ function planNode(id: string, options: Partial<PlanNode> = {}): PlanNode {
   return { id, unitsPerSecond: 10, switchSeconds: 8, lanes: [0], loaded: null, available: true, ...options };
 }
 
-const t = (id: string, checkpoint: string | null, capable: number[], units = 20) => ({ id, units, checkpoint, capable });
+const t = (id: string, checkpoint: string | null, capable: number[], units = 20, waitedSeconds = 0) => ({ id, units, checkpoint, capable, waitedSeconds });
 
 describe('planTasks: earliest finish with checkpoint affinity', () => {
   it('prefers a free node that has the checkpoint loaded', () => {
@@ -21,9 +21,22 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(plan.nodeOf.get('t1')).toBe('busy');
   });
 
-  it('switches a free node when the loaded ones are backed up by more than a switch', () => {
+  it('switches a free node when the nodes with the checkpoint are backed up by more than a switch', () => {
     const nodes = [planNode('free', { loaded: 'Y' }), planNode('busy', { loaded: 'X', lanes: [30] })];
     expect(planTasks([t('t1', 'X', [0, 1])], nodes).assignments).toEqual([{ taskId: 't1', nodeId: 'free' }]);
+  });
+
+  it('serves the checkpoint with the most waiting work first when it must switch', () => {
+    const tasks = [t('z1', 'Z', [0]), ...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', [0]))];
+    expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })]).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+  });
+
+  it('lets affinity overtake the head only by tasks that arrived less than maxSkipSeconds after it', () => {
+    const nodes = () => [planNode('a', { loaded: 'Y' })];
+    const recent = [t('x-head', 'X', [0], 20, 30), ...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', [0], 20, 30)), t('y1', 'Y', [0], 20, 10)];
+    expect(planTasks(recent, nodes()).assignments[0]?.taskId).toBe('y1');
+    const stale = [t('x-head', 'X', [0], 20, 100), t('y1', 'Y', [0], 20, 10)];
+    expect(planTasks(stale, nodes()).assignments[0]?.taskId).toBe('x-head');
   });
 
   it('keeps a node on its checkpoint while its own work lasts, instead of switching back and forth', () => {

@@ -7,14 +7,14 @@ describe('Scheduler', () => {
   it('matches capabilities: a task goes only to a node that has its checkpoint', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     scheduler.setNodes([node('a', { models: ['clarity'] }), node('b', { models: ['chilloutmix_NiPrunedFp32Fix'] })]);
-    scheduler.enqueue(task('t1', 'k', { model: chillout }));
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
     expect(scheduler.assignments(NOW).map((a) => [a.taskId, a.nodeId])).toEqual([['t1', 'b']]);
   });
 
   it('reports queued tasks nobody can serve, with what they lack', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { models: ['clarity'] })]);
-    scheduler.enqueue(task('t1', 'k', { model: chillout }));
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
     expect(scheduler.assignments(NOW)).toEqual([]);
     expect(scheduler.unservable()).toEqual(new Map([['t1', 'no connected node has model chillout_mix']]));
   });
@@ -22,7 +22,7 @@ describe('Scheduler', () => {
   it('never gives a node more tasks than it has slots', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { slots: 2 })]);
-    for (let i = 0; i < 5; i++) scheduler.enqueue(task(`t${i}`));
+    for (let i = 0; i < 5; i++) scheduler.enqueue(task(`t${i}`), 0);
     const first = scheduler.assignments(NOW);
     expect(first).toHaveLength(2);
     first.forEach((a) => scheduler.started(a, NOW));
@@ -34,7 +34,7 @@ describe('Scheduler', () => {
   it('prefers the node with the checkpoint loaded and says when a switch is needed', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CHILLOUT })]);
-    scheduler.enqueue(task('t1', 'k', { model: chillout }));
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
     const [only] = scheduler.assignments(NOW);
     expect(only).toMatchObject({ taskId: 't1', nodeId: 'b', switched: false, expectedSeconds: 2 });
   });
@@ -42,24 +42,24 @@ describe('Scheduler', () => {
   it('counts a switch in the expected time when the node must load the checkpoint', () => {
     const scheduler = schedulerWith({ a: 10 }, 8);
     scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
-    scheduler.enqueue(task('t1', 'k', { model: chillout }));
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
     expect(scheduler.assignments(NOW)[0]).toMatchObject({ switched: true, expectedSeconds: 10 });
   });
 
   it('ranks a task only among tasks that compete with it for a node', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     scheduler.setNodes([node('a', { models: ['clarity'] }), node('b', { models: ['chilloutmix_NiPrunedFp32Fix'] })]);
-    scheduler.enqueue(task('c1'));
-    scheduler.enqueue(task('c2'));
-    scheduler.enqueue(task('x1', 'k', { model: chillout }));
-    scheduler.enqueue(task('c3'));
+    scheduler.enqueue(task('c1'), 0);
+    scheduler.enqueue(task('c2'), 0);
+    scheduler.enqueue(task('x1', 'k', { model: chillout }), 0);
+    scheduler.enqueue(task('c3'), 0);
     expect(['c1', 'c2', 'x1', 'c3'].map((id) => scheduler.position(id))).toEqual([1, 2, 1, 3]);
   });
 
   it('estimates a start from the work ahead and the node speed', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
-    for (let i = 0; i < 4; i++) scheduler.enqueue(task(`t${i}`));
+    for (let i = 0; i < 4; i++) scheduler.enqueue(task(`t${i}`), 0);
     const [first] = scheduler.assignments(NOW);
     scheduler.started(first!, NOW);
     // 20 units each at 10 units/s: t1 starts when t0 ends (2 s), t3 after two more.
@@ -72,14 +72,14 @@ describe('Scheduler', () => {
   it('puts a retried task back at its place and tries another node first', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY })]);
-    scheduler.enqueue(task('t1'));
-    scheduler.enqueue(task('t2'));
+    scheduler.enqueue(task('t1'), 0);
+    scheduler.enqueue(task('t2'), 0);
     const assignments = scheduler.assignments(NOW);
     expect(assignments).toHaveLength(2);
     const onA = assignments.find((a) => a.nodeId === 'a')!;
     assignments.forEach((a) => scheduler.started(a, NOW));
     scheduler.finished(onA.taskId, { ok: false, requeue: true, countsAgainstNode: true, reason: 'boom' }, NOW + 100);
-    scheduler.enqueue(task('t3'));
+    scheduler.enqueue(task('t3'), 0);
     expect(scheduler.queuedIds()).toEqual([onA.taskId, 't3']);
     const other = assignments.find((a) => a.nodeId === 'b')!;
     scheduler.finished(other.taskId, { ok: true, elapsedMs: 2000 }, NOW + 2000);
@@ -91,7 +91,7 @@ describe('Scheduler', () => {
     scheduler.setNodes([node('a'), node('b')]);
     let now = NOW;
     for (let i = 0; i < 3; i++) {
-      scheduler.enqueue(task(`f${i}`));
+      scheduler.enqueue(task(`f${i}`), 0);
       const onA = scheduler.assignments(now).find((a) => a.nodeId === 'a')!;
       scheduler.started(onA, now);
       const setAside = scheduler.finished(onA.taskId, { ok: false, countsAgainstNode: true, reason: 'WebUI 500' }, (now += 10));
@@ -101,14 +101,14 @@ describe('Scheduler', () => {
     scheduler.remove('f0');
     scheduler.remove('f1');
     scheduler.remove('f2');
-    scheduler.enqueue(task('next'));
+    scheduler.enqueue(task('next'), 0);
     expect(scheduler.assignments(now).map((a) => a.nodeId)).toEqual(['b']);
   });
 
   it('learns node speed from results', () => {
     const scheduler = schedulerWith({});
     scheduler.setNodes([node('new')]);
-    scheduler.enqueue(task('t1'));
+    scheduler.enqueue(task('t1'), 0);
     const [a] = scheduler.assignments(NOW);
     scheduler.started({ ...a!, switched: false }, NOW);
     scheduler.finished('t1', { ok: true, elapsedMs: 1000 }, NOW + 1000);
