@@ -27,6 +27,8 @@ export class DanPolicy implements Policy {
   audit: PositionAudit | null = null;
   readonly #byId: ReadonlyMap<string, SimNode>;
   readonly #tasks = new Map<string, SimTask>();
+  /** Tasks that arrived at the current instant and still need their ETA recorded. */
+  readonly #awaitingEta: string[] = [];
 
   /** `primeEstimates`: start as if each node had declared its true speed and switch cost on connect (a what-if; the gateway learns them). */
   constructor(
@@ -43,9 +45,20 @@ export class DanPolicy implements Policy {
     // The gateway runs with no priority and, here, no per-key cap: the benchmark loads the core itself.
     this.scheduler.enqueue({ id: task.id, apiKey: task.apiKey, spec: task.spec, priority: 0 }, nowMs);
     const sent = this.#schedule(nowMs);
-    const record = this.ledger.record(task.id);
-    record.sentOnArrival = sent.has(task.id);
-    record.etaSeconds = record.sentOnArrival ? 0 : this.scheduler.eta(task.id, nowMs);
+    this.ledger.record(task.id).sentOnArrival = sent.has(task.id);
+    this.#awaitingEta.push(task.id);
+  }
+
+  /**
+   * The ETA a client sees at its first status poll: once every task that arrives at
+   * this instant is in (for a single arrival, right after it; for the all-at-once
+   * burst, after the whole burst), as the gateway answers an async submit.
+   */
+  instantDone(nowMs: number): void {
+    for (const id of this.#awaitingEta.splice(0)) {
+      const record = this.ledger.record(id);
+      record.etaSeconds = record.beginMs === nowMs || record.sentOnArrival ? 0 : this.scheduler.eta(id, nowMs);
+    }
   }
 
   finished(_node: SimNode, job: Job, nowMs: number): void {

@@ -20,6 +20,8 @@ export interface Policy {
   finished(node: SimNode, job: Job, nowMs: number): void;
   /** Called after every event, once the policy has reacted to it. */
   observe?(event: SimEvent, nowMs: number): void;
+  /** Called once every event of the current instant has been handled. */
+  instantDone?(nowMs: number): void;
 }
 
 function nextFinishing(nodes: readonly SimNode[]): SimNode | undefined {
@@ -59,5 +61,7 @@ export function runEvents(options: { nodes: readonly SimNode[]; tasks: readonly 
       event = { kind: 'arrival', taskId: task.id };
     }
     policy.observe?.(event, nowMs);
+    const upcoming = Math.min(nextFinishing(nodes)?.endMs ?? Infinity, arrivals[next]?.arrivalMs ?? Infinity);
+    if (upcoming > nowMs) policy.instantDone?.(nowMs);
   }
 }
