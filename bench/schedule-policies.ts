@@ -15,7 +15,7 @@
  *   through its own FIFO queue.
  */
 import { bindSpec } from '../src/domain/binding.js';
-import { NodeEstimates } from '../src/scheduler/node-estimates.js';
+import { NodeEstimates } from '../src/domain/speed-estimates.js';
 import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
 import type { PositionAudit } from './schedule-positions.js';
 import type { Policy, SimEvent } from './schedule-sim-engine.js';

@@ -207,6 +207,7 @@ export class Dispatcher {
   schedule(): void {
     const now = this.#now();
     const sessions = [...this.#options.hub.sessions.values()];
+    for (const s of sessions) if (s.measured) this.scheduler.estimates.seed(s.name, s.measured);
     this.scheduler.setNodes(
       sessions.map((s) => ({
         id: s.id,

@@ -167,6 +167,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
         session.backendProblem = message.backendProblem;
         session.loadedModel = message.loadedModel;
         session.draining = message.draining;
+        session.measured = message.measured;
         if (changed) this.emit('node:changed', session);
         return;
       }

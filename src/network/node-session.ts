@@ -42,6 +42,8 @@ export class NodeSession {
   backendProblem: string | null;
   loadedModel: string | null;
   draining: boolean;
+  /** The node's own measure of its speed, if it has one. */
+  measured: { unitsPerSecond: number; switchSeconds: number } | null;
   /** Bumped whenever `offering` changes. */
   offeringVersion = 0;
   lastFrameAt: number;
@@ -57,6 +59,7 @@ export class NodeSession {
     this.backendProblem = hello.backendProblem;
     this.loadedModel = hello.loadedModel;
     this.draining = hello.draining;
+    this.measured = hello.measured;
     this.connectedAt = options.now;
     this.lastFrameAt = options.now;
     this.remoteAddress = options.remoteAddress;

@@ -19,6 +19,8 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type AssignMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
+import { NodeEstimates } from '../domain/speed-estimates.js';
+import { workUnitsOf } from '../domain/work-units.js';
 import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { encodeResultFrame } from '../protocol/result-frame.js';
@@ -54,6 +56,7 @@ export interface AgentEvents {
 }
 
 const AGENT_VERSION = 'dan-node/0.1.0';
+const SELF = 'self';
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token'>> & { token: string | null };
@@ -67,6 +70,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   #backoffMs: number;
   #stopped = false;
   #draining = false;
+  /** This node's speed, measured on its own tasks and reported to the gateway. */
+  readonly #speed = new NodeEstimates();
 
   constructor(options: NodeAgentOptions) {
     super();
@@ -153,7 +158,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       backendProblem: this.#backendProblem,
       loadedModel: snapshot?.loadedModel ?? null,
       draining: this.#draining,
+      measured: this.#measured(),
     });
+  }
+
+  #measured(): { unitsPerSecond: number; switchSeconds: number } | null {
+    const estimate = this.#speed.get(SELF);
+    return estimate.samples > 0 ? { unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds } : null;
   }
 
   #onFrame(raw: string | null): void {
@@ -211,6 +222,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.emit('task:received', taskId);
     this.#options.log.info({ task: taskId, attempt: assign.attempt, kind: assign.spec.kind }, 'task received');
     const started = performance.now();
+    const loadedBefore = this.#snapshot?.loadedModel ?? null;
     try {
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
         signal: controller.signal,
@@ -219,6 +231,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
       assertImages(outcome.result);
       const elapsedMs = performance.now() - started;
+      const switched = assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
+      this.#speed.record(SELF, { units: workUnitsOf(assign.spec), elapsedSeconds: elapsedMs / 1000, switched });
       this.#sendFrame(encodeResultFrame({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs }));
       this.emit('task:settled', taskId, true);
     } catch (error) {
@@ -276,6 +290,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       backendProblem: this.#backendProblem?.slice(0, 2000) ?? null,
       loadedModel: this.#snapshot?.loadedModel ?? null,
       draining: this.#draining,
+      measured: this.#measured(),
     });
   }
 

@@ -40,6 +40,14 @@ const BackendState = {
   loadedModel: Title,
   /** The node is stopping: it finishes what it runs and takes nothing new. */
   draining: Type.Boolean(),
+  /** The speed the node has measured on its own tasks (work units per second, see domain/work-units.ts), if any. */
+  measured: Type.Union([
+    Type.Object(
+      { unitsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }), switchSeconds: Type.Number({ minimum: 0, maximum: 3600 }) },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ]),
 };
 
 export const Hello = Type.Object(

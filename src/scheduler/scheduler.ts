@@ -19,9 +19,9 @@
 import { type Binding, bindSpec } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { GenerationSpec } from '../domain/spec.js';
-import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from './cost.js';
+import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
-import { NodeEstimates } from './node-estimates.js';
+import { NodeEstimates } from '../domain/speed-estimates.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { type Plan, type PlanNode, type PlanOptions, type PlanTask, planTasks } from './planner.js';
 

@@ -27,7 +27,7 @@ async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {
 function hello(overrides: Record<string, unknown> = {}) {
   return {
     type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-node', token: null, agent: 'test', slots: 1,
-    capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, draining: false, ...overrides,
+    capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, draining: false, measured: null, ...overrides,
   };
 }
 
@@ -69,6 +69,15 @@ describe('admission', () => {
     const welcome = await c.next();
     expect(welcome).toMatchObject({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: expect.stringMatching(/^raw-node-[0-9a-f]{6}$/) });
     expect(g.hub.sessions.size).toBe(1);
+    c.socket.close();
+  });
+
+  it('takes the speed a node reports as a first estimate of it', async () => {
+    const g = await gateway();
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello({ measured: { unitsPerSecond: 33, switchSeconds: 5 } })));
+    await c.next();
+    expect(g.dispatcher.scheduler.estimates.get('raw-node')).toMatchObject({ unitsPerSecond: 33, switchSeconds: 5 });
     c.socket.close();
   });
 
@@ -176,7 +185,7 @@ describe('frames that break the protocol close only that node', () => {
     c.socket.send(JSON.stringify(hello()));
     await c.next();
     c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
-    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null, draining: false }));
+    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null, draining: false, measured: null }));
     await healthy(g);
     expect(g.hub.sessions.size).toBe(1);
     c.socket.close();

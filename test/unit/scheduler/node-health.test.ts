@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NodeHealth } from '../../../src/scheduler/node-health.js';
-import { NodeEstimates } from '../../../src/scheduler/node-estimates.js';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
 
 describe('NodeHealth', () => {
   it('sets a node aside after a streak of failures, longer each time, and a success clears the streak', () => {

@@ -1,7 +1,7 @@
 /** Small hand-made worlds for the pure scheduler tests. */
 import { toNodeOffering } from '../../../src/domain/offering.js';
 import type { Txt2ImgSpec } from '../../../src/domain/spec.js';
-import { NodeEstimates } from '../../../src/scheduler/node-estimates.js';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
 import { Scheduler, type SchedulerNode } from '../../../src/scheduler/scheduler.js';
 import { makeCapabilities } from '../../helpers/capabilities.js';
 import { chillout, clarity, txt2img } from '../../helpers/specs.js';

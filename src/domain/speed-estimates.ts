@@ -1,5 +1,5 @@
 /**
- * @module scheduler/node-estimates
+ * @module domain/speed-estimates
  *
  * What the gateway has learned about each node's GPU, by node name (so it
  * survives reconnects): its speed in work units per second (it/s at 512²,
@@ -44,6 +44,15 @@ export class NodeEstimates {
     if (known.length === 0) return this.#defaults;
     const mean = (f: (e: NodeEstimate) => number) => known.reduce((sum, e) => sum + f(e), 0) / known.length;
     return { unitsPerSecond: mean((e) => e.unitsPerSecond), switchSeconds: mean((e) => e.switchSeconds), samples: 0 };
+  }
+
+  /**
+   * Takes a node's own report of its speed as if it were one observation, unless
+   * results have already taught us better (nodes measure themselves, see node/agent.ts).
+   */
+  seed(name: string, reported: { unitsPerSecond: number; switchSeconds: number }): void {
+    if ((this.#byName.get(name)?.samples ?? 0) > 0) return;
+    this.#byName.set(name, { ...reported, samples: 1 });
   }
 
   record(name: string, observation: Observation): void {

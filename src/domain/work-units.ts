@@ -1,5 +1,5 @@
 /**
- * @module scheduler/cost
+ * @module domain/work-units
  *
  * How much GPU work a task is, in **work units**: sampler steps of a
  * first-order sampler at 512×512 (a node's speed is measured in units per
@@ -16,7 +16,7 @@
  *   converted at the reference speed below.
  * Pure: no I/O, no clock.
  */
-import type { DiffusionSpec, GenerationSpec } from '../domain/spec.js';
+import type { DiffusionSpec, GenerationSpec } from './spec.js';
 
 const REFERENCE_PIXELS = 512 * 512;
 const PIXEL_EXPONENT = 0.72;
