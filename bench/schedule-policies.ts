@@ -30,7 +30,7 @@ export class DanPolicy implements Policy {
   /** Tasks that arrived at the current instant and still need their ETA recorded. */
   readonly #awaitingEta: string[] = [];
 
-  /** `primeEstimates`: start as if each node had declared its true speed and switch cost on connect (a what-if; the gateway learns them). */
+  /** `primeEstimates`: each node reports its measured speed and switch cost on connect, as a node that has run before does (protocol `measured`). */
   constructor(
     readonly nodes: readonly SimNode[],
     readonly ledger: Ledger,

@@ -13,7 +13,7 @@
  *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8  BENCH_SWITCH_SECONDS=8
  *   BENCH_PATTERN=both|burst|poisson  BENCH_POLICY=both|dan|baseline
  *   BENCH_POSITION_CHECKS=2   positions per event also asked of Scheduler.position
- *   BENCH_PRIMED=1            what-if: DAN starts knowing every node's speed and switch cost
+ *   BENCH_PRIMED=1            nodes report their measured speed on connect (as nodes that have run before do)
  *   BENCH_WRITE=1|0           write BENCHMARKS.md (default: only for the standard trace)
  *   BENCH_JSON=path           also write the figures as JSON
  */
