@@ -96,23 +96,36 @@ function nodeInput(flags: NodeFlags): NodeConfigInput {
   };
 }
 
-/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+/**
+ * On the first SIGINT/SIGTERM runs `first` and exits (0, or 1 if it failed). A second
+ * signal runs `again` and exits 1 at once, when given; otherwise it is ignored.
+ */
+function onSignals(log: Logger, first: { message: string; run: () => Promise<void> }, again?: { message: string; run: () => Promise<void> }): void {
+  let signalled = false;
   const handler = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    stop().then(
+    if (signalled) {
+      if (!again) return;
+      log.warn({ signal }, again.message);
+      void again.run().finally(() => process.exit(1));
+      return;
+    }
+    signalled = true;
+    log.info({ signal }, first.message);
+    first.run().then(
       () => process.exit(0),
       (error: unknown) => {
-        log.error({ err: error }, 'error while shutting down');
+        log.error({ err: error }, `error while ${first.message}`);
         process.exit(1);
       },
     );
   };
   process.on('SIGINT', () => handler('SIGINT'));
   process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+/** Closes everything once on SIGINT/SIGTERM, then exits. */
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  onSignals(log, { message: 'shutting down', run: stop });
 }
 
 async function launchGateway(flags: GatewayFlags, log: Logger): Promise<{ gateway: Gateway; nodeToken: string | null }> {
@@ -164,25 +177,11 @@ export async function runNode(flags: NodeFlags): Promise<void> {
 
 /** First SIGTERM/SIGINT: take no new task, finish the running ones, exit. A second one: exit now. */
 function onDrain(log: Logger, agent: NodeAgent): void {
-  let draining = false;
-  const handler = (signal: string) => {
-    if (draining) {
-      log.warn({ signal }, 'stopping now; running tasks are abandoned and retried elsewhere');
-      void agent.stop().finally(() => process.exit(1));
-      return;
-    }
-    draining = true;
-    log.info({ signal, running: agent.activeTasks }, 'draining: finishing running tasks, taking no new ones (signal again to stop now)');
-    agent.drain().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'error while draining');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => handler('SIGINT'));
-  process.on('SIGTERM', () => handler('SIGTERM'));
+  onSignals(
+    log,
+    { message: 'draining: finishing running tasks, taking no new ones (signal again to stop now)', run: () => agent.drain() },
+    { message: 'stopping now; running tasks are abandoned and retried elsewhere', run: () => agent.stop() },
+  );
 }
 
 export async function runSandbox(flags: SandboxFlags): Promise<void> {
