@@ -19,7 +19,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from '@sinclair/typebox';
-import type { GenerationSpec, TaskKind, TaskResult } from '../domain/spec.js';
+import type { GenerationSpec, TaskKind } from '../domain/spec.js';
 import type { TaskError, TaskRecord } from '../domain/task.js';
 import type { ErrorId } from '../errors/catalog.js';
 import { DanError, isErrorId } from '../errors/dan-error.js';
@@ -29,6 +29,7 @@ import type { Failure, Progress } from '../protocol/messages.js';
 import type { ResultMessage } from '../protocol/result-frame.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { TaskStore } from '../store/task-store.js';
+import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 
 interface TaskEntry {
   id: string;
@@ -53,10 +54,7 @@ interface RunningEntry {
   etaSeconds: number | null;
 }
 
-/** How a finished task ended, as waiters receive it. */
-export type TaskOutcome =
-  | { id: string; state: 'succeeded'; result: TaskResult }
-  | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
+export type { TaskOutcome } from './outcome-book.js';
 
 export type LiveStatus =
   | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
@@ -99,11 +97,7 @@ export class Dispatcher {
   readonly scheduler: Scheduler;
   readonly #entries = new Map<string, TaskEntry>();
   readonly #running = new Map<string, RunningEntry>();
-  /** Who waits for which task (sync requests); keyed so an outcome wakes only its own waiters. */
-  readonly #waiters = new Map<string, Set<(outcome: TaskOutcome) => void>>();
-  /** Outcomes told to waiters but not yet in the store. */
-  readonly #finished = new Map<string, TaskOutcome>();
-  readonly #writes = new Set<Promise<void>>();
+  readonly #outcomes: OutcomeBook;
   readonly #options: DispatcherOptions;
   readonly #now: () => number;
   readonly #log: FastifyBaseLogger;
@@ -114,6 +108,7 @@ export class Dispatcher {
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
     this.scheduler = options.scheduler ?? new Scheduler();
+    this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, now: this.#now });
     const { hub } = options;
     hub.on('node:changed', () => this.schedule());
     hub.on('node:lost', (session, running, reason) => this.#guard(this.#onNodeLost(session, running, reason)));
@@ -161,7 +156,7 @@ export class Dispatcher {
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
   liveStatus(id: string): LiveStatus | undefined {
-    const outcome = this.#finished.get(id);
+    const outcome = this.#outcomes.recent(id);
     if (outcome) return { state: 'finished', outcome };
     const now = this.#now();
     const running = this.#running.get(id);
@@ -185,22 +180,7 @@ export class Dispatcher {
 
   /** Resolves with the outcome when the task finishes, or null after `timeoutMs` or when `signal` aborts. */
   waitFor(id: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskOutcome | null> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const finish = (outcome: TaskOutcome | null) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        waiters.delete(finish);
-        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
-        resolve(outcome);
-      };
-      const onAbort = () => finish(null);
-      const timer = setTimeout(onAbort, timeoutMs);
-      waiters.add(finish);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-    });
+    return this.#outcomes.waitFor(id, timeoutMs, signal);
   }
 
   /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
@@ -321,7 +301,7 @@ export class Dispatcher {
    */
   async cancel(taskId: string, reason: string): Promise<boolean> {
     const entry = this.#entries.get(taskId);
-    if (!entry || this.#finished.has(taskId)) return false;
+    if (!entry || this.#outcomes.recent(taskId)) return false;
     const running = this.#running.get(taskId);
     if (running) {
       this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId, reason });
@@ -366,35 +346,9 @@ export class Dispatcher {
     await this.#finish({ id: entry.id, state: 'failed', error }, attempt);
   }
 
-  /**
-   * Tells waiters first, then stores. A waiting sync client gets its images without
-   * waiting for the write; until the write lands, `liveStatus` answers from memory,
-   * so a status poll never sees the task go back to "running".
-   */
   #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     this.#entries.delete(outcome.id);
-    this.#finished.set(outcome.id, outcome);
-    for (const wake of [...(this.#waiters.get(outcome.id) ?? [])]) wake(outcome);
-    const write = this.#store(outcome, attempt);
-    this.#writes.add(write);
-    return write.finally(() => this.#writes.delete(write));
-  }
-
-  async #store(outcome: TaskOutcome, attempt: number | null): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const store = this.#options.store;
-    try {
-      const at = this.#now();
-      const stored =
-        outcome.state === 'succeeded'
-          ? await store.complete(outcome.id, attempt ?? 0, outcome.result, at)
-          : outcome.state === 'cancelled'
-            ? await store.cancel(outcome.id, attempt, outcome.error.message, at)
-            : await store.fail(outcome.id, attempt, outcome.error, at);
-      if (!stored) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
-    } finally {
-      this.#finished.delete(outcome.id);
-    }
+    return this.#outcomes.announce(outcome, attempt);
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
@@ -406,7 +360,7 @@ export class Dispatcher {
   async close(): Promise<void> {
     clearTimeout(this.#wakeTimer);
     for (const running of this.#running.values()) clearTimeout(running.timer);
-    await Promise.allSettled([...this.#writes]);
+    await this.#outcomes.close();
   }
 }
 

@@ -12,7 +12,6 @@ import {
   parseUpscaleRequest,
 } from '../../../src/api/requests/index.js';
 import { makeContext, sha } from './context-stub.js';
-import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 import {
   controlNetExample,
