@@ -9,6 +9,7 @@ import { catalogLoras } from '../src/domain/catalog.js';
 import type { ControlNetUnitSpec, Txt2ImgSpec } from '../src/domain/spec.js';
 import type { Checkpoint } from './schedule-nodes.js';
 import type { Random } from './schedule-random.js';
+import { txt2img } from '../test/helpers/specs.js';
 
 export interface SimTask {
   id: string;
@@ -61,22 +62,7 @@ export const CANNY_UNIT: ControlNetUnitSpec = {
 };
 
 export function makeTxt2Img(checkpoint: Checkpoint, overrides: Partial<Txt2ImgSpec> = {}): Txt2ImgSpec {
-  return {
-    kind: 'txt2img',
-    prompt: 'a lighthouse at dusk',
-    negativePrompt: '',
-    seed: 1,
-    sampler: 'Euler a',
-    steps: 20,
-    cfgScale: 7,
-    width: 512,
-    height: 512,
-    model: checkpoint.ref,
-    loras: [],
-    controlNet: [],
-    hires: null,
-    ...overrides,
-  };
+  return txt2img({ prompt: 'a lighthouse at dusk', model: checkpoint.ref, ...overrides });
 }
 
 function drawLoras(random: Random): Txt2ImgSpec['loras'] {

@@ -21,10 +21,6 @@ export type TaskState = (typeof TaskStates)[number];
 /** Wire numbers of task states (`status` in the API): 0 queued, 1 running, 2 succeeded, 3 failed, 4 cancelled. */
 export const TaskStatusCodes = { queued: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const satisfies Record<TaskState, number>;
 
-export function isFinished(state: TaskState): boolean {
-  return state === 'succeeded' || state === 'failed' || state === 'cancelled';
-}
-
 export interface TaskError {
   id: ErrorId;
   message: string;

@@ -15,20 +15,6 @@ import { type NodeOffering, toNodeOffering } from '../domain/offering.js';
 import type { GatewayMessage, HelloMessage } from '../protocol/messages.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
 
-export interface NodeSnapshot {
-  id: string;
-  name: string;
-  slots: number;
-  running: string[];
-  backendUp: boolean;
-  backendProblem: string | null;
-  loadedModel: string | null;
-  draining: boolean;
-  connectedAt: number;
-  remoteAddress: string;
-  models: string[];
-}
-
 export class NodeSession {
   readonly id: string;
   readonly name: string;
@@ -91,21 +77,5 @@ export class NodeSession {
   /** Drops the socket without a closing handshake (for a peer that stopped answering). */
   terminate(): void {
     this.#socket.terminate();
-  }
-
-  snapshot(): NodeSnapshot {
-    return {
-      id: this.id,
-      name: this.name,
-      slots: this.slots,
-      running: [...this.running],
-      backendUp: this.backendUp,
-      backendProblem: this.backendProblem,
-      loadedModel: this.loadedModel,
-      draining: this.draining,
-      connectedAt: this.connectedAt,
-      remoteAddress: this.remoteAddress,
-      models: [...this.offering.models.values()].map((m) => m.ref.name),
-    };
   }
 }

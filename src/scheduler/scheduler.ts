@@ -148,10 +148,6 @@ export class Scheduler {
     return true;
   }
 
-  has(taskId: string): boolean {
-    return this.#running.has(taskId) || this.#queue.some((q) => q.task.id === taskId);
-  }
-
   setNodes(nodes: SchedulerNode[]): void {
     this.#nodes = nodes;
     this.#plan = null;
@@ -278,17 +274,13 @@ export class Scheduler {
     const index = this.#queue.findIndex((q) => q.task.id === taskId);
     if (index < 0) return undefined;
     const target = this.#queue[index]!;
-    const mine = this.#capableIds(target);
+    const mine = this.#nodes.filter((node) => this.#bindingFor(target, node) !== null);
     let ahead = 0;
     for (let i = 0; i < index; i++) {
-      const other = this.#capableIds(this.#queue[i]!);
-      if (mine.size === 0 || [...other].some((id) => mine.has(id))) ahead += 1;
+      const other = this.#queue[i]!;
+      if (mine.length === 0 || mine.some((node) => this.#bindingFor(other, node) !== null)) ahead += 1;
     }
     return ahead + 1;
-  }
-
-  #capableIds(queued: Queued): Set<string> {
-    return new Set(this.#nodes.filter((node) => this.#bindingFor(queued, node) !== null).map((n) => n.id));
   }
 
   /** Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned. */
@@ -318,10 +310,5 @@ export class Scheduler {
       if (!outcome.ok) outcome.missing.forEach((m) => missing.add(m));
     }
     return `no connected node has ${[...missing].join(', ')}`;
-  }
-
-  /** The expected run time of a running task (for its timeout). */
-  expectedSeconds(taskId: string): number | undefined {
-    return this.#running.get(taskId)?.expectedSeconds;
   }
 }

@@ -75,10 +75,6 @@ export function readString(group: FieldGroup, key: string, rule: TextRule & Defa
   return parseString(resolveValue(group, key, rule), pathOf(group, key), rule);
 }
 
-export function readBoolean(group: FieldGroup, key: string, rule: Defaulted<boolean>): boolean {
-  return parseBoolean(resolveValue(group, key, rule), pathOf(group, key));
-}
-
 export interface CodeRule<T> extends Defaulted<number> {
   /** Each accepted code, the value it stands for, and words for messages and docs. */
   readonly codes: readonly { readonly code: number; readonly value: T; readonly label: string }[];

@@ -53,8 +53,7 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
     return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
   }
   const failed = new DanError(outcome.error.id, outcome.error.message);
-  const status = httpStatusOf(outcome.error.id);
-  return reply.code(status === 400 ? 502 : status).send(errorBodyOf(failed, { taskId: outcome.id }));
+  return reply.code(httpStatusOf(outcome.error.id)).send(errorBodyOf(failed, { taskId: outcome.id }));
 }
 
 export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
