@@ -144,9 +144,14 @@ describe('limits and cancel', () => {
     const cancelRunning = await postJson(`${gw}/api/sd/task/cancel`, { taskId: runningId });
     expect(cancelRunning.body.data.status).toBe(4);
     await expect.poll(async () => (await getJson(`${only.sandbox}/sandbox/requests`)).body.requests.some((r: any) => r.path === '/sdapi/v1/interrupt')).toBe(true);
-    // The cancelled queued task never reached the WebUI: one generation only.
-    expect(await checkpointsServed(only.sandbox)).toHaveLength(1);
     expect((await getJson(`${gw}/api/sd/task/${runningId}`)).body.data).toMatchObject({ status: 4, error: 'DAN_ERR_TASK_CANCELLED' });
+    // The sandbox logs a request once answered, so the interrupted job may show up
+    // a little after the interrupt. A later task that runs to the end proves the
+    // node is free again; by then the cancelled queued task would have run before it.
+    const laterId = await submitted(gw, job('clarity'));
+    expect((await pollUntilDone(gw, laterId, 30_000)).status).toBe(2);
+    // The interrupted job and the later one: the cancelled queued task never reached the WebUI.
+    expect(await checkpointsServed(only.sandbox)).toHaveLength(2);
   });
 
   it('rejects cancelling an unknown task', async () => {
