@@ -1,7 +1,7 @@
 /**
  * The node side of `npm run bench` (bench/overhead.ts), in its own process so
- * that the sandbox's image work and garbage never delay the client's clocks.
- * Runs a sandbox at full speed and a node agent, and records, on the
+ * that its work and garbage never delay the client's clocks, as the sandbox
+ * (the WebUI) runs in another. Runs a node agent, and records, on the
  * machine-wide monotonic clock (`process.hrtime`, comparable across processes),
  * when each task arrives and when its result has been sent. Sends them to the
  * parent over IPC when asked.
@@ -9,11 +9,9 @@
 import { pino } from 'pino';
 import { NodeAgent } from '../src/node/agent.js';
 import { A1111Driver } from '../src/node/backends/a1111/a1111-driver.js';
-import { startSandbox } from '../src/sandbox/index.js';
 
-const gatewayUrl = process.argv[2]!;
-const sandbox = await startSandbox({ speed: Infinity });
-const driver = new A1111Driver({ baseUrl: sandbox.url, maxPixels: 2048 * 2048, progressIntervalMs: 60_000 });
+const [gatewayUrl, webuiUrl] = process.argv.slice(2) as [string, string];
+const driver = new A1111Driver({ baseUrl: webuiUrl, maxPixels: 2048 * 2048, progressIntervalMs: 60_000 });
 const agent = new NodeAgent({ gatewayUrl, name: 'bench-node', token: null, driver, log: pino({ level: 'warn' }) });
 const received: Record<string, string> = {};
 const settled: Record<string, string> = {};
@@ -24,7 +22,6 @@ process.on('message', async (message: { type: string }) => {
   if (message.type !== 'report') return;
   process.send!({ type: 'report', received, settled });
   await agent.stop();
-  await sandbox.close();
   process.exit(0);
 });
 await agent.start();

@@ -22,11 +22,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fork } from 'node:child_process';
-import { startGatewayProcess, tempDir } from '../test/helpers/processes.js';
+import { Agent, request } from 'node:http';
+import { startGatewayProcess, startSandboxProcess, tempDir } from '../test/helpers/processes.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 500);
-const SIDES = [64, 512];
+const SIDES = (process.env['BENCH_SIDES'] ?? '64,512').split(',').map(Number);
 
 interface Summary {
   p50: number;
@@ -40,6 +41,25 @@ function summary(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
   return { p50: at(50), p95: at(95), p99: at(99), max: sorted.at(-1)!, mean: values.reduce((a, b) => a + b, 0) / values.length };
+}
+
+/**
+ * The client is node:http over one kept-alive connection, as a production
+ * client would hold: a heavier client (fetch) adds its own milliseconds to
+ * spans that are meant to be the gateway's.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+function post(url: string, body: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** User + system CPU milliseconds the process has used so far. */
@@ -58,8 +78,9 @@ interface Run {
 
 async function main(): Promise<void> {
   const data = tempDir('dan-bench-');
-  const gateway = await startGatewayProcess({ dataDir: data.path });
-  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gateway.url], { execArgv: ['--import', 'tsx'] });
+  const gateway = await startGatewayProcess({ dataDir: data.path, env: process.env['BENCH_GW_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_GW_NODE_OPTIONS'] } : {} });
+  const sandbox = await startSandboxProcess({ speed: 1e9 });
+  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gateway.url, sandbox.url], { execArgv: ['--import', 'tsx'] });
   await new Promise((resolve) => node.once('message', resolve));
   const sent = new Map<string, { t0: bigint; t3: bigint; side: number; warmup: boolean }>();
 
@@ -71,10 +92,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP + TASKS; i++) {
       if (i === WARMUP) cpuStart = cpuMs(gateway.proc.child.pid!);
       const t0 = process.hrtime.bigint();
-      const response = await fetch(`${gateway.url}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      const bytes = await response.arrayBuffer();
+      const bytes = await post(`${gateway.url}/api/sd/txt2img`, body);
       const t3 = process.hrtime.bigint();
-      const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
+      const json = JSON.parse(bytes.toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
       if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
       imageChars = json.data.images[0]!.length;
       sent.set(json.data.taskId, { t0, t3, side, warmup: i < WARMUP });
@@ -87,6 +107,7 @@ async function main(): Promise<void> {
     node.on('message', (m: { type: string; received: Record<string, string>; settled: Record<string, string> }) => m.type === 'report' && resolve(m)),
   );
   await gateway.proc.stop();
+  await sandbox.proc.stop();
   data.remove();
   const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
   const runs: Run[] = partial.map((p) => {
@@ -98,6 +119,7 @@ async function main(): Promise<void> {
     };
   });
   report(runs);
+  writeFileSync('/tmp/bench-tasks.json', JSON.stringify({ sent: Object.fromEntries([...sent].map(([k, v]) => [k, { t0: String(v.t0), t3: String(v.t3), side: v.side, warmup: v.warmup }])), ...report_ }));
 }
 
 function report(runs: Run[]): void {

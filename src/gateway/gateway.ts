@@ -30,7 +30,7 @@ export interface Gateway {
 }
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger): Promise<Gateway> {
-  const store = new SqliteTaskStore(config.dataDir);
+  const store = new SqliteTaskStore(config.dataDir, { warn: (message) => logger.warn(message) });
   const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger });
   const dispatcher = new Dispatcher({
     store,

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
 import { tempDir } from '../helpers/processes.js';
 import { txt2img } from '../helpers/specs.js';
 
@@ -92,6 +93,57 @@ describe('SqliteTaskStore', () => {
     expect(await store.deleteFinishedBefore(11)).toBe(1);
     expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(false);
     await store.close();
+  });
+
+  it('removes a spec file when its task fails or is cancelled, and keeps a late attempt\'s result file out', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = new SqliteTaskStore(dir.path);
+    const image = Buffer.alloc(100_000, 3).toString('base64');
+    const big = { ...txt2img(), kind: 'img2img', initImage: image } as unknown as ReturnType<typeof txt2img>;
+    for (const id of ['f1', 'c1', 'l1']) await store.insert({ ...newTask(id), spec: big });
+    await store.fail('f1', null, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' }, 2);
+    await store.cancel('c1', null, 'no longer wanted', 2);
+    expect(existsSync(`${dir.path}/payloads/f1/f1.spec.json`)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/c1/c1.spec.json`)).toBe(false);
+    await store.markRunning('l1', 1, 'a', 1);
+    await store.requeue('l1', 1);
+    expect(await store.complete('l1', 1, { kind: 'images', images: [image], seeds: [1] }, 3)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/l1/l1.result-1.json`)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/l1/l1.spec.json`)).toBe(true);
+    await store.close();
+  });
+
+  it('checkpoints the write-ahead log off the event loop, so the log is reused instead of growing', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = new SqliteTaskStore(dir.path, { checkpointIntervalMs: 20 });
+    const walBytes = () => statSync(`${dir.path}/tasks.sqlite-wal`).size;
+    // Results just under the inline limit: each round writes a few MiB to the log.
+    const result = { kind: 'images' as const, images: [Buffer.alloc(20_000, 7).toString('base64')], seeds: [1] };
+    const round = async (r: number) => {
+      for (let i = 0; i < 100; i++) {
+        const id = `r${r}-${i}`;
+        await store.insert(newTask(id));
+        await store.markRunning(id, 1, 'a', 1);
+        await store.complete(id, 1, result, 2);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    };
+    await round(1);
+    const afterFirst = walBytes();
+    expect(afterFirst).toBeGreaterThan(1_000_000);
+    await round(2);
+    await round(3);
+    // Without checkpoints the log would hold all three rounds.
+    expect(walBytes()).toBeLessThan(afterFirst * 1.5);
+    expect((await store.get('r1-0'))?.state).toBe('succeeded');
+    await store.close();
+  });
+
+  it('reports a checkpointer that cannot open its database', async () => {
+    const gone = await new Promise<Error>((resolve) => new WalCheckpointer({ file: '/nonexistent/tasks.sqlite', onGone: resolve }));
+    expect(gone.message).toMatch(/unable to open|does not exist|directory/i);
   });
 
   it('cancels a queued or running task once, and not a finished one', async () => {

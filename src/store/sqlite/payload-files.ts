@@ -12,7 +12,7 @@
  * the file is complete, so a file cut short by a crash is never referred to.
  * `PayloadFiles.inMemory()` keeps them in a Map (for `:memory:` stores).
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class PayloadFiles {
@@ -64,6 +64,10 @@ export class PayloadFiles {
       for (const name of names) this.#memory.delete(`${taskId}.${name}`);
       return;
     }
-    await Promise.all(names.map((name) => rm(this.#path(taskId, name), { force: true })));
+    await Promise.all(names.map((name) => unlink(this.#path(taskId, name)).catch(ignoreMissing)));
   }
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
 }

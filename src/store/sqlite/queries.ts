@@ -56,5 +56,7 @@ export function createQueries(db: Database.Database) {
       'SELECT id, attempts FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
     ),
     delete: db.prepare<[string]>('DELETE FROM tasks WHERE id = ?'),
+    /** Whether an unfinished task's spec lives in a payload file (a finished task has none). */
+    specInFile: db.prepare<[string], { in_file: number }>(`SELECT spec IS NULL AS in_file FROM tasks WHERE id = ? AND state IN ('queued', 'running')`),
   };
 }

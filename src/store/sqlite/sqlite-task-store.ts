@@ -25,29 +25,56 @@ import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { PayloadFiles } from './payload-files.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
 
 const SPEC = 'spec';
 const resultName = (attempt: number) => `result-${attempt}`;
 /** Payloads larger than this go to a file; below it the thread-pool round trips cost more than the write. */
 const INLINE_MAX_BYTES = 32 * 1024;
+const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
+export interface SqliteTaskStoreOptions {
+  /** Where the store reports trouble it works around (a failed WAL checkpoint). */
+  warn?: (message: string) => void;
+  /** How often the WAL is checkpointed. @defaultValue 1 s */
+  checkpointIntervalMs?: number;
+}
 
 export class SqliteTaskStore implements TaskStore {
   readonly #db: Database.Database;
   readonly #q: ReturnType<typeof createQueries>;
   readonly #payloads: PayloadFiles;
+  readonly #checkpointer: WalCheckpointer | undefined;
 
   /** Opens (creating if needed) `tasks.sqlite` and `payloads/` in `dataDir`, or keeps all in memory for `':memory:'`. */
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: SqliteTaskStoreOptions = {}) {
     const inMemory = dataDir === ':memory:';
     if (!inMemory) mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(inMemory ? ':memory:' : join(dataDir, 'tasks.sqlite'));
+    const file = join(dataDir, 'tasks.sqlite');
+    this.#db = new Database(inMemory ? ':memory:' : file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     migrate(this.#db);
     this.#q = createQueries(this.#db);
     this.#payloads = inMemory ? PayloadFiles.inMemory() : PayloadFiles.inDirectory(join(dataDir, 'payloads'));
+    if (!inMemory) this.#checkpointer = this.#checkpointInWorker(file, options);
+  }
+
+  /** Moves WAL checkpoints (a copy and an fsync) off the event loop; see wal-checkpointer.ts. */
+  #checkpointInWorker(file: string, options: SqliteTaskStoreOptions): WalCheckpointer {
+    const warn = options.warn ?? (() => {});
+    this.#db.pragma('wal_autocheckpoint = 0');
+    return new WalCheckpointer({
+      file,
+      intervalMs: options.checkpointIntervalMs,
+      onCheckpointError: (message) => warn(`WAL checkpoint failed: ${message}`),
+      onGone: (error) => {
+        if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        warn(`WAL checkpoint worker gone (${error.message}); checkpoints run on the event loop again`);
+      },
+    });
   }
 
   async insert(task: NewTask): Promise<void> {
@@ -77,23 +104,36 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean> {
+    const specInFile = this.#specInFile(id);
     const inline = await this.#place(id, resultName(attempt), result);
     const done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
-    await (done ? this.#payloads.remove(id, SPEC) : this.#payloads.remove(id, resultName(attempt)));
+    if (!done && inline === null) await this.#payloads.remove(id, resultName(attempt));
+    if (done && specInFile) await this.#payloads.remove(id, SPEC);
     return done;
   }
 
   async fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
+    const specInFile = this.#specInFile(id);
     const params = { id, attempt, error_id: error.id, error_message: error.message, at };
     const done = this.#q.fail.run(params).changes === 1;
-    if (done) await this.#payloads.remove(id, SPEC);
+    if (done && specInFile) await this.#payloads.remove(id, SPEC);
     return done;
   }
 
   async cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
+    const specInFile = this.#specInFile(id);
     const done = this.#q.cancel.run({ id, attempt, reason, at }).changes === 1;
-    if (done) await this.#payloads.remove(id, SPEC);
+    if (done && specInFile) await this.#payloads.remove(id, SPEC);
     return done;
+  }
+
+  /**
+   * Asked before a task finishes (finishing clears the spec): most specs are
+   * inline, and a removal that finds no file still costs thread-pool round trips
+   * while the next request waits.
+   */
+  #specInFile(id: string): boolean {
+    return this.#q.specInFile.get(id)?.in_file === 1;
   }
 
   async listUnfinished(): Promise<TaskRecord[]> {
@@ -108,6 +148,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     if (this.#db.open) this.#db.close();
   }
 
