@@ -17,7 +17,8 @@
  * fixed cost) and a 512×512 one (~320 KiB of base64, what a real SD 1.5 image
  * weighs). Also the gateway process's CPU time per task, read from
  * /proc/<pid>/stat: steadier than latency percentiles on a shared machine.
- * Results go to BENCHMARKS.md.
+ * Results go to BENCHMARKS.md. BENCH_TASKS, BENCH_WARMUP and BENCH_SIDES
+ * (e.g. `64,512`) change the run.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -78,7 +79,9 @@ interface Run {
 
 async function main(): Promise<void> {
   const data = tempDir('dan-bench-');
-  const gateway = await startGatewayProcess({ dataDir: data.path, env: process.env['BENCH_GW_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_GW_NODE_OPTIONS'] } : {} });
+  // BENCH_GW_NODE_OPTIONS reaches the gateway alone, e.g. `--import ./my-profiler.mjs` to profile it.
+  const gatewayOptions = process.env['BENCH_GW_NODE_OPTIONS'];
+  const gateway = await startGatewayProcess({ dataDir: data.path, env: gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {} });
   const sandbox = await startSandboxProcess({ speed: 1e9 });
   const node = fork(new URL('./overhead-node.ts', import.meta.url), [gateway.url, sandbox.url], { execArgv: ['--import', 'tsx'] });
   await new Promise((resolve) => node.once('message', resolve));
@@ -119,7 +122,6 @@ async function main(): Promise<void> {
     };
   });
   report(runs);
-  writeFileSync('/tmp/bench-tasks.json', JSON.stringify({ sent: Object.fromEntries([...sent].map(([k, v]) => [k, { t0: String(v.t0), t3: String(v.t3), side: v.side, warmup: v.warmup }])), ...report_ }));
 }
 
 function report(runs: Run[]): void {

@@ -4,15 +4,20 @@
  * JSON as bytes, for documents that carry base64 images. `JSON.stringify`
  * copies each 300 KiB image into one big string, which then has to be
  * measured and encoded to UTF-8 on its way to a socket or a file: three passes
- * over the image on the event loop. Here long base64 strings are left out of
- * the stringify (a placeholder stands in) and spliced back as Latin-1 bytes,
- * a straight copy (base64 is ASCII and needs no JSON escaping).
+ * over the image on the event loop. Here long strings that need no escaping
+ * are left out of the stringify (a placeholder stands in) and written straight
+ * into the output buffer as Latin-1, one copy each.
  */
 import { randomUUID } from 'node:crypto';
 
-/** Strings at least this long that are pure base64 go in as raw bytes. */
+/** Strings at least this long that need no escaping go in as raw bytes. */
 const MIN_SPLICE_CHARS = 1024;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Anything but base64's alphabet. Splicing only needs a string JSON leaves as
+ * it is (printable ASCII, no `"` or `\`); base64's alphabet is a simple subset
+ * that a negated class checks in one quick scan.
+ */
+const NOT_BASE64_ALPHABET = /[^A-Za-z0-9+/=]/;
 
 /** `JSON.stringify(value)` as UTF-8 bytes, with long base64 strings copied, not re-encoded. */
 export function toJsonBuffer(value: unknown): Buffer {
@@ -20,20 +25,35 @@ export function toJsonBuffer(value: unknown): Buffer {
   // A fresh nonce per call, so no string in the document can pass for a placeholder.
   const nonce = randomUUID().slice(0, 8);
   const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'string' && v.length >= MIN_SPLICE_CHARS && BASE64.test(v)) {
+    if (typeof v === 'string' && v.length >= MIN_SPLICE_CHARS && !NOT_BASE64_ALPHABET.test(v)) {
       spliced.push(v);
       return `\u0000${nonce}:${spliced.length - 1}\u0000`;
     }
     return v;
   });
   if (spliced.length === 0) return Buffer.from(text, 'utf8');
-  const parts: Buffer[] = [];
+
+  // Between the placeholders: the stringified text; in their place: `"` + the string + `"`.
+  const pieces: { text: string; splice: string | null }[] = [];
   let last = 0;
   for (const match of text.matchAll(new RegExp(`"\\\\u0000${nonce}:(\\d+)\\\\u0000"`, 'g'))) {
-    parts.push(Buffer.from(text.slice(last, match.index), 'utf8'));
-    parts.push(Buffer.from(`"${spliced[Number(match[1])]}"`, 'latin1'));
+    pieces.push({ text: text.slice(last, match.index), splice: spliced[Number(match[1])]! });
     last = match.index + match[0].length;
   }
-  parts.push(Buffer.from(text.slice(last), 'utf8'));
-  return Buffer.concat(parts);
+  pieces.push({ text: text.slice(last), splice: null });
+
+  let size = 0;
+  for (const piece of pieces) size += Buffer.byteLength(piece.text, 'utf8') + (piece.splice === null ? 0 : piece.splice.length + 2);
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    offset += out.write(piece.text, offset, 'utf8');
+    if (piece.splice === null) continue;
+    out[offset++] = QUOTE;
+    offset += out.write(piece.splice, offset, 'latin1');
+    out[offset++] = QUOTE;
+  }
+  return out;
 }
+
+const QUOTE = 0x22;
