@@ -16,6 +16,7 @@
  */
 import { bindSpec } from '../src/domain/binding.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
+import type { PlanOptions } from '../src/scheduler/planner.js';
 import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
 import type { PositionAudit } from './schedule-positions.js';
 import type { Policy, SimEvent } from './schedule-sim-engine.js';
@@ -34,10 +35,10 @@ export class DanPolicy implements Policy {
   constructor(
     readonly nodes: readonly SimNode[],
     readonly ledger: Ledger,
-    options: { primeEstimates?: boolean } = {},
+    options: { primeEstimates?: boolean; plan?: PlanOptions } = {},
   ) {
     this.#byId = new Map(nodes.map((n) => [n.spec.id, n]));
-    this.scheduler = new Scheduler(options.primeEstimates ? { estimates: primedEstimates(nodes) } : {});
+    this.scheduler = new Scheduler({ ...(options.primeEstimates ? { estimates: primedEstimates(nodes) } : {}), plan: options.plan ?? {} });
   }
 
   arrive(task: SimTask, nowMs: number): void {

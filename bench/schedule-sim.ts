@@ -8,6 +8,7 @@
  * const run = simulate('dan', nodes, tasks, { auditPositions: true });
  * run.tasks.filter((t) => t.finishCount !== 1); // → []
  */
+import type { PlanOptions } from '../src/scheduler/planner.js';
 import type { SimNodeSpec } from './schedule-nodes.js';
 import { type PositionAuditResult, PositionAudit } from './schedule-positions.js';
 import { DanPolicy, RoundRobinPolicy } from './schedule-policies.js';
@@ -28,6 +29,8 @@ export interface SimOptions {
   seed?: number;
   /** DAN starts knowing each node's speed and switch cost (what-if; see DanPolicy). @defaultValue false */
   primeEstimates?: boolean;
+  /** Planner settings other than the defaults (tuning runs). */
+  plan?: PlanOptions;
 }
 
 export interface RunResult {
@@ -48,7 +51,7 @@ export function simulate(policyName: PolicyName, nodeSpecs: readonly SimNodeSpec
   let audit: PositionAudit | null = null;
   let policy: DanPolicy | RoundRobinPolicy;
   if (policyName === 'dan') {
-    const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false });
+    const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false, ...(options.plan ? { plan: options.plan } : {}) });
     if (options.auditPositions) {
       const random = createRandom(options.seed ?? 1, Streams.audit);
       audit = new PositionAudit(dan.scheduler, ledger.masks, { random, perEvent: options.positionChecksPerEvent ?? 2 });

@@ -16,8 +16,10 @@
  *   BENCH_PRIMED=1            nodes report their measured speed on connect (as nodes that have run before do)
  *   BENCH_WRITE=1|0           write BENCHMARKS.md (default: only for the standard trace)
  *   BENCH_JSON=path           also write the figures as JSON
+ *   BENCH_PLAN='{"maxSkipSeconds":30}'  planner settings (PlanOptions) other than the defaults
  */
 import { writeFileSync } from 'node:fs';
+import type { PlanOptions } from '../src/scheduler/planner.js';
 import { type BenchReport, type ReportedRun, toMarkdown, writeSection } from './schedule-report.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
@@ -40,6 +42,20 @@ function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
   if (raw === 'both') return [...all];
   if (!all.includes(raw as T)) throw new Error(`${name} must be both or one of ${all.join(', ')}, got "${raw}"`);
   return [raw as T];
+}
+
+const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow'];
+
+function planFromEnv(): PlanOptions | undefined {
+  const raw = process.env['BENCH_PLAN'];
+  if (raw === undefined || raw === '') return undefined;
+  const parsed: unknown = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null) throw new Error('BENCH_PLAN must be a JSON object');
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!PLAN_KEYS.includes(key as keyof PlanOptions)) throw new Error(`BENCH_PLAN: unknown setting "${key}" (allowed: ${PLAN_KEYS.join(', ')})`);
+    if (typeof value !== 'number' || !(value > 0)) throw new Error(`BENCH_PLAN: ${key} must be a positive number`);
+  }
+  return parsed as PlanOptions;
 }
 
 function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], primed: boolean): string {
@@ -68,18 +84,19 @@ function main(): void {
   const policies = choiceFromEnv('BENCH_POLICY', PolicyNames);
   const positionChecksPerEvent = Math.trunc(numberFromEnv('BENCH_POSITION_CHECKS', 2, { zeroAllowed: true }));
   const primeEstimates = process.env['BENCH_PRIMED'] === '1';
+  const plan = planFromEnv();
   const trace = makeStandardTrace(options);
   console.error(`seed ${options.seed}: ${options.taskCount} tasks on ${trace.nodes.length} nodes`);
   const runs: ReportedRun[] = [];
   for (const pattern of patterns) {
     const tasks = arrivalsOf(trace, pattern);
     for (const policy of policies) {
-      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed, primeEstimates });
+      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed, primeEstimates, ...(plan ? { plan } : {}) });
       runs.push({ pattern, policy, summary: summarize(result), positions: result.positions, cpuSeconds: result.wallMs / 1000 });
       console.error(`  ${pattern} / ${policy}: ${(result.wallMs / 1000).toFixed(1)} s`);
     }
   }
-  const command = commandLine(options, patterns, policies, primeEstimates);
+  const command = [plan ? `BENCH_PLAN='${JSON.stringify(plan)}'` : '', commandLine(options, patterns, policies, primeEstimates)].filter(Boolean).join(' ');
   const report: BenchReport = { trace, runs, cpuSeconds: (performance.now() - started) / 1000, command };
   const section = toMarkdown(report);
   console.log(section);

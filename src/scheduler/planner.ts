@@ -8,8 +8,9 @@
  *
  * A lane picks, from the queue in service order:
  * 1. the head (the first task it can serve) when that needs no switch;
- * 2. else the first task within `affinityWindow` places of the head that uses
- *    the checkpoint it has loaded: a switch costs seconds to tens of seconds,
+ * 2. else the first task among the `affinityWindow` tasks from the head on
+ *    (counting only tasks not planned yet) that uses the checkpoint it has
+ *    loaded: a switch costs seconds to tens of seconds,
  *    so a node keeps serving its checkpoint while there is demand for it near
  *    the front of the queue. Not past a head that arrived `maxSkipSeconds`
  *    before that task: overtaking is bounded, so nothing starves;
@@ -49,7 +50,7 @@ export interface PlanNode {
 }
 
 export interface PlanOptions {
-  /** How far past the head a lane looks for work on its loaded checkpoint. @defaultValue 256 */
+  /** How many unplanned tasks from the head on a lane looks through for work on its loaded checkpoint. @defaultValue 256 */
   affinityWindow?: number;
   /** Affinity never takes a task that arrived this much later than the head. @defaultValue 60 */
   maxSkipSeconds?: number;
@@ -136,10 +137,18 @@ class PlanState {
     return i < this.tasks.length ? i : undefined;
   }
 
-  /** The first task in [from, to) the node can serve with what it has loaded. */
-  affine(node: number, from: number, to: number): number | undefined {
-    for (let i = from; i < Math.min(to, this.tasks.length); i++) {
-      if (this.servable(i, node) && !this.needsSwitch(i, node)) return i;
+  /**
+   * The first task among the `window` unplanned tasks from `from` on that the
+   * node can serve with what it has loaded. The window counts unplanned tasks
+   * only: when the plan's time comes, the planned ones will have left the
+   * queue, and the lane will look that far past them.
+   */
+  affine(node: number, from: number, window: number): number | undefined {
+    let seen = 0;
+    for (let i = from; i < this.tasks.length && seen < window; i++) {
+      if (this.planned[i] === 1) continue;
+      seen += 1;
+      if (this.capable[i]!.has(node) && !this.needsSwitch(i, node)) return i;
     }
     return undefined;
   }
@@ -172,7 +181,7 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   const head = state.head(lane.node);
   if (head === undefined) return 'done';
   if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
-  const affine = state.affine(lane.node, head, head + options.affinityWindow);
+  const affine = state.affine(lane.node, head, options.affinityWindow);
   // Overtaking by affinity is bounded: never past a head that arrived maxSkipSeconds before the candidate.
   const overdue = affine !== undefined && state.tasks[head]!.waitedSeconds - state.tasks[affine]!.waitedSeconds >= options.maxSkipSeconds;
   if (affine !== undefined && !overdue && !state.betterElsewhere(affine, lane)) return affine;
@@ -190,10 +199,13 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
 function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
   const node = state.nodes[lane.node]!;
   const demand = new Map<string | null, { first: number; seconds: number }>();
+  let seen = 0;
   for (let i = head; i < state.tasks.length; i++) {
+    if (state.planned[i] === 1) continue;
+    seen += 1;
     if (!state.servable(i, lane.node)) continue;
     const task = state.tasks[i]!;
-    if (i < head + options.fallbackWindow) {
+    if (seen <= options.fallbackWindow) {
       if (state.betterElsewhere(i, lane)) continue;
       if (!state.needsSwitch(i, lane.node) || task.waitedSeconds + lane.freeAt >= options.maxSkipSeconds) return i;
     }

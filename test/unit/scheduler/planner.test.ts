@@ -64,3 +64,54 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(plan.startAt.get('t4')).toBe(2);
   });
 });
+
+describe('planTasks: a plan that holds', () => {
+  /** A small seeded generator, so the scenario is the same on every run. */
+  function random(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let x = Math.imul(state ^ (state >>> 15), 1 | state);
+      x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
+      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  /**
+   * Plays a plan out as the gateway does: whenever a lane frees, plan again
+   * from what is left and send what the new plan sends now. With exact
+   * estimates and no new arrivals, every task must start when the first plan
+   * said: ETAs taken from a plan are only as good as this.
+   */
+  it('starts every task when the first plan said, when replanned as lanes free (exact estimates, no arrivals)', () => {
+    const next = random(7);
+    const checkpoints = ['A', 'B', 'C', 'D'];
+    const nodes = [10, 6, 3].map((unitsPerSecond, i) => planNode(`n${i}`, { unitsPerSecond, switchSeconds: 5, loaded: checkpoints[i]! }));
+    const tasks = Array.from({ length: 60 }, (_, i) => {
+      const capable = [0, 1, 2].filter(() => next() < 0.7);
+      return t(`t${i}`, checkpoints[Math.floor(next() ** 2 * 4)]!, capable.length > 0 ? capable : [i % 3], 10 + Math.floor(next() * 40), 60 - i);
+    });
+    const options = { affinityWindow: 4, fallbackWindow: 2, maxSkipSeconds: 20 };
+    const first = planTasks(tasks, nodes, options);
+
+    const freeAt = nodes.map(() => 0);
+    const loaded = nodes.map((n) => n.loaded);
+    const started = new Map<string, number>();
+    let left = [...tasks];
+    for (let now = 0, guard = 0; left.length > 0 && guard < 1000; guard++) {
+      const view = nodes.map((n, i) => ({ ...n, lanes: [Math.max(0, freeAt[i]! - now)], loaded: loaded[i]! }));
+      const plan = planTasks(left.map((task) => ({ ...task, waitedSeconds: task.waitedSeconds + now })), view, options);
+      for (const { taskId, nodeId } of plan.assignments) {
+        const node = nodes.findIndex((n) => n.id === nodeId);
+        const task = left.find((x) => x.id === taskId)!;
+        started.set(taskId, now);
+        freeAt[node] = now + (task.checkpoint === loaded[node] ? 0 : 5) + task.units / nodes[node]!.unitsPerSecond;
+        loaded[node] = task.checkpoint;
+        left = left.filter((x) => x.id !== taskId);
+      }
+      now = Math.min(...freeAt.filter((f) => f > now));
+    }
+    expect(started.size).toBe(tasks.length);
+    for (const task of tasks) expect(started.get(task.id), task.id).toBeCloseTo(first.startAt.get(task.id)!, 6);
+  });
+});
