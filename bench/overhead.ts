@@ -1,10 +1,11 @@
 /**
  * Gateway overhead per task: `npm run bench`.
  *
- * Three processes: a real gateway (built CLI, SQLite store in a temp dir), a
- * node process (bench/overhead-node.ts: a real node agent with the A1111 driver
- * and a sandbox at full speed, no simulated GPU time), and this one, the
- * client. Timestamps come from the machine-wide monotonic clock
+ * Four processes: a real gateway (built CLI, SQLite store in a temp dir, its
+ * log in a file as a service's would be: bench/quiet-process.ts), a
+ * sandbox at full speed (no simulated GPU time), a node process
+ * (bench/overhead-node.ts: a real node agent with the A1111 driver), and this
+ * one, the client. Timestamps come from the machine-wide monotonic clock
  * (`process.hrtime`), so they compare across processes:
  *
  *   t0 client sends POST /api/sd/txt2img (sync)
@@ -24,10 +25,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { startGatewayProcess, startSandboxProcess, tempDir } from '../test/helpers/processes.js';
+import { join } from 'node:path';
+import { freePort, tempDir } from '../test/helpers/processes.js';
+import { startQuiet } from './quiet-process.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
-const TASKS = Number(process.env['BENCH_TASKS'] ?? 500);
+const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
 const SIDES = (process.env['BENCH_SIDES'] ?? '64,512').split(',').map(Number);
 
 interface Summary {
@@ -81,9 +84,19 @@ async function main(): Promise<void> {
   const data = tempDir('dan-bench-');
   // BENCH_GW_NODE_OPTIONS reaches the gateway alone, e.g. `--import ./my-profiler.mjs` to profile it.
   const gatewayOptions = process.env['BENCH_GW_NODE_OPTIONS'];
-  const gateway = await startGatewayProcess({ dataDir: data.path, env: gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {} });
-  const sandbox = await startSandboxProcess({ speed: 1e9 });
-  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gateway.url, sandbox.url], { execArgv: ['--import', 'tsx'] });
+  const [gatewayPort, sandboxPort] = [await freePort(), await freePort()];
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const gateway = await startQuiet(['gateway', '--port', String(gatewayPort), '--host', '127.0.0.1', '--data', data.path], {
+    logFile: join(data.path, 'gateway.log'),
+    readyUrl: `${gatewayUrl}/api/health`,
+    env: gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {},
+  });
+  const sandbox = await startQuiet(['sandbox', '--port', String(sandboxPort), '--speed', '1e9'], {
+    logFile: join(data.path, 'sandbox.log'),
+    readyUrl: `${sandboxUrl}/sdapi/v1/progress`,
+  });
+  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gatewayUrl, sandboxUrl], { execArgv: ['--import', 'tsx'] });
   await new Promise((resolve) => node.once('message', resolve));
   const sent = new Map<string, { t0: bigint; t3: bigint; side: number; warmup: boolean }>();
 
@@ -93,24 +106,24 @@ async function main(): Promise<void> {
     let imageChars = 0;
     let cpuStart = 0;
     for (let i = 0; i < WARMUP + TASKS; i++) {
-      if (i === WARMUP) cpuStart = cpuMs(gateway.proc.child.pid!);
+      if (i === WARMUP) cpuStart = cpuMs(gateway.child.pid!);
       const t0 = process.hrtime.bigint();
-      const bytes = await post(`${gateway.url}/api/sd/txt2img`, body);
+      const bytes = await post(`${gatewayUrl}/api/sd/txt2img`, body);
       const t3 = process.hrtime.bigint();
       const json = JSON.parse(bytes.toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
       if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
       imageChars = json.data.images[0]!.length;
       sent.set(json.data.taskId, { t0, t3, side, warmup: i < WARMUP });
     }
-    partial.push({ side, imageKiB: imageChars / 1024, gatewayCpuMsPerTask: (cpuMs(gateway.proc.child.pid!) - cpuStart) / TASKS });
+    partial.push({ side, imageKiB: imageChars / 1024, gatewayCpuMsPerTask: (cpuMs(gateway.child.pid!) - cpuStart) / TASKS });
   }
 
   node.send({ type: 'report' });
   const report_ = await new Promise<{ received: Record<string, string>; settled: Record<string, string> }>((resolve) =>
     node.on('message', (m: { type: string; received: Record<string, string>; settled: Record<string, string> }) => m.type === 'report' && resolve(m)),
   );
-  await gateway.proc.stop();
-  await sandbox.proc.stop();
+  await gateway.stop();
+  await sandbox.stop();
   data.remove();
   const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
   const runs: Run[] = partial.map((p) => {
