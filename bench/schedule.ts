@@ -13,14 +13,17 @@
  *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8  BENCH_SWITCH_SECONDS=8
  *   BENCH_PATTERN=both|burst|poisson  BENCH_POLICY=both|dan|baseline
  *   BENCH_POSITION_CHECKS=2   positions per event also asked of Scheduler.position
- *   BENCH_PRIMED=1            nodes report their measured speed on connect (as nodes that have run before do)
+ *   BENCH_START=both|warm|cold  DAN's runs: warm = each node reports the speed it measured on
+ *                             its own tasks when it connects (protocol `measured`: a running
+ *                             network); cold = no node has run a task yet, speeds are learned.
+ *                             Targets are judged on warm runs; cold ones are shown beside them.
  *   BENCH_WRITE=1|0           write BENCHMARKS.md (default: only for the standard trace)
  *   BENCH_JSON=path           also write the figures as JSON
  *   BENCH_PLAN='{"maxSkipSeconds":30}'  planner settings (PlanOptions) other than the defaults
  */
 import { writeFileSync } from 'node:fs';
 import type { PlanOptions } from '../src/scheduler/planner.js';
-import { type BenchReport, type ReportedRun, toMarkdown, writeSection } from './schedule-report.js';
+import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown, writeSection } from './schedule-report.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
 import { type ArrivalPattern, ArrivalPatterns } from './schedule-tasks.js';
@@ -44,7 +47,7 @@ function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
   return [raw as T];
 }
 
-const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow'];
+const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'switchAgeWeight'];
 
 function planFromEnv(): PlanOptions | undefined {
   const raw = process.env['BENCH_PLAN'];
@@ -53,14 +56,14 @@ function planFromEnv(): PlanOptions | undefined {
   if (typeof parsed !== 'object' || parsed === null) throw new Error('BENCH_PLAN must be a JSON object');
   for (const [key, value] of Object.entries(parsed)) {
     if (!PLAN_KEYS.includes(key as keyof PlanOptions)) throw new Error(`BENCH_PLAN: unknown setting "${key}" (allowed: ${PLAN_KEYS.join(', ')})`);
-    if (typeof value !== 'number' || !(value > 0)) throw new Error(`BENCH_PLAN: ${key} must be a positive number`);
+    if (typeof value !== 'number' || !(value >= 0)) throw new Error(`BENCH_PLAN: ${key} must be a non-negative number`);
   }
   return parsed as PlanOptions;
 }
 
-function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], primed: boolean): string {
+function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], starts: readonly Start[]): string {
   const env = [
-    primed ? 'BENCH_PRIMED=1' : '',
+    starts.length === 1 ? `BENCH_START=${starts[0]}` : '',
     options.seed !== STANDARD.seed ? `BENCH_SEED=${options.seed}` : '',
     options.taskCount !== STANDARD.taskCount ? `BENCH_TASKS=${options.taskCount}` : '',
     options.load !== STANDARD.load ? `BENCH_LOAD=${options.load}` : '',
@@ -83,7 +86,7 @@ function main(): void {
   const patterns = choiceFromEnv('BENCH_PATTERN', ArrivalPatterns);
   const policies = choiceFromEnv('BENCH_POLICY', PolicyNames);
   const positionChecksPerEvent = Math.trunc(numberFromEnv('BENCH_POSITION_CHECKS', 2, { zeroAllowed: true }));
-  const primeEstimates = process.env['BENCH_PRIMED'] === '1';
+  const starts = choiceFromEnv('BENCH_START', Starts);
   const plan = planFromEnv();
   const trace = makeStandardTrace(options);
   console.error(`seed ${options.seed}: ${options.taskCount} tasks on ${trace.nodes.length} nodes`);
@@ -91,12 +94,15 @@ function main(): void {
   for (const pattern of patterns) {
     const tasks = arrivalsOf(trace, pattern);
     for (const policy of policies) {
-      const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed, primeEstimates, ...(plan ? { plan } : {}) });
-      runs.push({ pattern, policy, summary: summarize(result), positions: result.positions, cpuSeconds: result.wallMs / 1000 });
-      console.error(`  ${pattern} / ${policy}: ${(result.wallMs / 1000).toFixed(1)} s`);
+      for (const start of policy === 'dan' ? starts : (['cold'] as const)) {
+        const primeEstimates = start === 'warm';
+        const result = simulate(policy, trace.nodes, tasks, { auditPositions: policy === 'dan', positionChecksPerEvent, seed: options.seed, primeEstimates, ...(plan ? { plan } : {}) });
+        runs.push({ pattern, policy, start, summary: summarize(result), positions: result.positions, cpuSeconds: result.wallMs / 1000 });
+        console.error(`  ${pattern} / ${policy}${policy === 'dan' ? ` (${start})` : ''}: ${(result.wallMs / 1000).toFixed(1)} s`);
+      }
     }
   }
-  const command = [plan ? `BENCH_PLAN='${JSON.stringify(plan)}'` : '', commandLine(options, patterns, policies, primeEstimates)].filter(Boolean).join(' ');
+  const command = [plan ? `BENCH_PLAN='${JSON.stringify(plan)}'` : '', commandLine(options, patterns, policies, starts)].filter(Boolean).join(' ');
   const report: BenchReport = { trace, runs, cpuSeconds: (performance.now() - started) / 1000, command };
   const section = toMarkdown(report);
   console.log(section);

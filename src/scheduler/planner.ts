@@ -7,6 +7,10 @@
  * from now; a checkpoint switch is part of a task's run.
  *
  * A lane picks, from the queue in service order:
+ * 0. a task whose promised start has come (its first ETA, told to the client,
+ *    is a promise) and that needs no switch on this lane: the first such in
+ *    service order. Later arrivals that fair order puts ahead of it may
+ *    overtake it only until then;
  * 1. the head (the first task it can serve) when that needs no switch;
  * 2. else the first task among the `affinityWindow` tasks from the head on
  *    (counting only tasks not planned yet) that uses the checkpoint it has
@@ -15,7 +19,11 @@
  *    the front of the queue. Not past a head that arrived `maxSkipSeconds`
  *    before that task: overtaking is bounded, so nothing starves;
  * 3. else a switch (`switchTarget`): to a task that has waited
- *    `maxSkipSeconds`, or to the checkpoint with the most waiting work.
+ *    `maxSkipSeconds`, or to the checkpoint with the most waiting work (its
+ *    front task's wait counting too). A lane that has a checkpoint loaded
+ *    does not switch to one whose queued work the nodes that have it loaded
+ *    would finish within `coveredSwitches` switch times: it keeps what it has
+ *    loaded for the next task that needs it, instead of switching back later.
  * And when the queue is short (no more tasks than there are lanes), a lane
  * does not take a task that another node would finish sooner (it has the
  * checkpoint loaded, is faster, or frees earlier): that node's lane will pick
@@ -35,6 +43,8 @@ export interface PlanTask {
   capable: readonly number[];
   /** How long it has been queued already. */
   waitedSeconds: number;
+  /** When it was promised to start (its first ETA told), seconds from now (negative once passed); undefined if no ETA was told. */
+  promisedAt?: number;
 }
 
 export interface PlanNode {
@@ -56,6 +66,13 @@ export interface PlanOptions {
   maxSkipSeconds?: number;
   /** How far past the head a lane looks for a task no other node would finish sooner. @defaultValue 16 */
   fallbackWindow?: number;
+  /**
+   * A lane with a checkpoint loaded does not switch to a checkpoint whose queued work the other
+   * nodes that have it loaded would finish within this many switch times. @defaultValue 4
+   */
+  coveredSwitches?: number;
+  /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
+  switchAgeWeight?: number;
 }
 
 export interface Plan {
@@ -82,6 +99,8 @@ class PlanState {
   readonly lanes: Lane[];
   /** Per node: index before which every task is planned or beyond its reach. */
   readonly headFrom: number[];
+  /** Indices of the tasks with a promised start, earliest promise first. */
+  readonly byPromise: number[];
 
   constructor(
     readonly tasks: readonly PlanTask[],
@@ -95,6 +114,31 @@ class PlanState {
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
     );
     this.headFrom = nodes.map(() => 0);
+    this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
+  }
+
+  /** The first task in service order whose promised start has come by `lane.freeAt` and that the lane serves without a switch. */
+  due(lane: Lane): number | undefined {
+    let first: number | undefined;
+    for (const i of this.byPromise) {
+      if (this.tasks[i]!.promisedAt! > lane.freeAt) break;
+      if ((first === undefined || i < first) && this.servable(i, lane.node) && !this.needsSwitch(i, lane.node)) first = i;
+    }
+    return first;
+  }
+
+  /**
+   * Whether the other nodes that have `checkpoint` loaded would finish `units` of its work
+   * within `seconds` of `lane`'s free time: from the first of them to free, at their summed speed.
+   */
+  covered(checkpoint: string, units: number, lane: Lane, seconds: number): boolean {
+    let speed = 0;
+    let firstFree = Infinity;
+    this.nodes.forEach((spec, i) => {
+      if (i !== lane.node && spec.available && this.loaded[i] === checkpoint) speed += spec.unitsPerSecond;
+    });
+    for (const other of this.lanes) if (other.node !== lane.node && this.loaded[other.node] === checkpoint) firstFree = Math.min(firstFree, other.freeAt);
+    return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
   }
 
   servable(index: number, node: number): boolean {
@@ -180,6 +224,8 @@ type Choice = number | { waitUntil: number | undefined } | 'done';
 function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Choice {
   const head = state.head(lane.node);
   if (head === undefined) return 'done';
+  const due = state.due(lane);
+  if (due !== undefined) return due;
   if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
   const affine = state.affine(lane.node, head, options.affinityWindow);
   // Overtaking by affinity is bounded: never past a head that arrived maxSkipSeconds before the candidate.
@@ -192,13 +238,17 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
 /**
  * Nothing near the front uses what the lane has loaded, so it switches (a GPU
  * that waited would help nobody): to a task near the front that has waited
- * `maxSkipSeconds`, else to the checkpoint with the most waiting work, so the
- * lane serves a batch of it before it must switch again. It waits only while
- * another node would finish that work sooner.
+ * `maxSkipSeconds`, else to the checkpoint with the most waiting work (plus
+ * `switchAgeWeight` × its front task's wait, so a rare checkpoint's lone task
+ * is not passed over until `maxSkipSeconds`), so the lane serves a batch of it
+ * before it must switch again. Not to a checkpoint the nodes that have it
+ * loaded will soon have served (`coveredSwitches`), unless this lane has
+ * nothing loaded to keep. It waits only while another node would finish that
+ * work sooner.
  */
 function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
   const node = state.nodes[lane.node]!;
-  const demand = new Map<string | null, { first: number; seconds: number }>();
+  const demand = new Map<string | null, { first: number; seconds: number; waited: number }>();
   let seen = 0;
   for (let i = head; i < state.tasks.length; i++) {
     if (state.planned[i] === 1) continue;
@@ -209,19 +259,26 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
       if (state.betterElsewhere(i, lane)) continue;
       if (!state.needsSwitch(i, lane.node) || task.waitedSeconds + lane.freeAt >= options.maxSkipSeconds) return i;
     }
-    const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0 };
+    const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0, waited: task.waitedSeconds + lane.freeAt };
     entry.seconds += task.units / node.unitsPerSecond;
     demand.set(task.checkpoint, entry);
   }
-  let best: { first: number; seconds: number } | undefined;
-  for (const entry of demand.values()) if (!best || entry.seconds > best.seconds) best = entry;
+  const keepsLoaded = state.loaded[lane.node] !== null;
+  let best: { first: number; score: number } | undefined;
+  for (const [checkpoint, entry] of demand) {
+    if (keepsLoaded && checkpoint !== null) {
+      if (state.covered(checkpoint, entry.seconds * node.unitsPerSecond, lane, options.coveredSwitches * node.switchSeconds)) continue;
+    }
+    const score = entry.seconds + options.switchAgeWeight * entry.waited;
+    if (!best || score > best.score) best = { first: entry.first, score };
+  }
   if (best && !state.betterElsewhere(best.first, lane)) return best.first;
   return { waitUntil: state.nextEvent(lane) };
 }
 
 /** Plans `tasks` (in service order) onto `nodes`. */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}): Plan {
-  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, ...options };
+  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, ...options };
   const state = new PlanState(tasks, nodes);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.

@@ -15,6 +15,9 @@
  * - Placement: planner.ts (earliest finish, checkpoint affinity, speed).
  * - Numbers: a queued task's position is its rank in service order among the
  *   queued tasks that compete with it for a node; its ETA is its planned start.
+ *   The first ETA told for a task (from measured node speeds) is a promise:
+ *   the planner lets later arrivals overtake it only until the promised
+ *   start (planner.ts, rule 0).
  */
 import { type Binding, bindSpec } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
@@ -67,6 +70,8 @@ interface Queued {
   failedOn: Set<string>;
   /** Bindings per node, cached under `nodeId:offeringVersion`. */
   bindings: Map<string, Binding | null>;
+  /** The start promised by the first ETA told (epoch ms). */
+  promisedAt?: number;
 }
 
 interface Running {
@@ -203,6 +208,7 @@ export class Scheduler {
         checkpoint: queued.checkpoint,
         capable: capable.length > 0 ? capable : fallback,
         waitedSeconds: Math.max(0, (now - queued.arrivedAt) / 1000),
+        ...(queued.promisedAt === undefined ? {} : { promisedAt: (queued.promisedAt - now) / 1000 }),
       };
     });
   }
@@ -264,6 +270,7 @@ export class Scheduler {
     }
     if (outcome.requeue) {
       running.queued.failedOn.add(running.nodeName);
+      delete running.queued.promisedAt;
       this.#insert(running.queued);
     }
     return setAside;
@@ -283,13 +290,32 @@ export class Scheduler {
     return ahead + 1;
   }
 
-  /** Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned. */
+  /**
+   * Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned.
+   * The first ETA told for a queued task is recorded as its promised start (see planner.ts),
+   * once the node it is planned on has a measured speed.
+   */
   eta(taskId: string, now: number): number | null {
     const running = this.#running.get(taskId);
     if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
     const { plan, at } = this.#currentPlan(now);
     const start = plan.startAt.get(taskId);
-    return start === undefined ? null : Math.max(0, start - (now - at) / 1000);
+    if (start === undefined) return null;
+    const eta = Math.max(0, start - (now - at) / 1000);
+    const queued = this.#queue.find((q) => q.task.id === taskId);
+    // The plan holds as is: the promise is its own start for this task.
+    if (queued && queued.promisedAt === undefined && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
+    return eta;
+  }
+
+  /**
+   * Whether the node a task is planned on has a measured speed. An ETA from a
+   * guessed speed is no promise worth keeping: keeping it would bend the order
+   * for a number that was never right.
+   */
+  #measured(nodeId: string | undefined): boolean {
+    const node = this.#nodes.find((n) => n.id === nodeId);
+    return node !== undefined && this.estimates.get(node.name).samples > 0;
   }
 
   /** Queued tasks no connected node can serve, with what they lack. */

@@ -53,6 +53,39 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(plan.assignments).toEqual([]);
   });
 
+  it('serves a task whose promised start has come before tasks fair order put ahead of it since', () => {
+    const nodes = () => [planNode('a', { loaded: 'X' })];
+    const tasks = (promisedAt: number) => [t('new', 'X', [0]), { ...t('promised', 'X', [0]), promisedAt }];
+    expect(planTasks(tasks(0), nodes()).assignments[0]?.taskId).toBe('promised');
+    expect(planTasks(tasks(-3), nodes()).assignments[0]?.taskId).toBe('promised');
+    expect(planTasks(tasks(5), nodes()).assignments[0]?.taskId).toBe('new');
+  });
+
+  it('keeps a promise without a switch: a lane with another checkpoint loaded leaves the promised task to its fair turn', () => {
+    const tasks = [t('x-new', 'X', [0]), t('y1', 'Y', [0]), { ...t('x-promised', 'X', [0]), promisedAt: 0 }];
+    const plan = planTasks(tasks, [planNode('a', { loaded: 'Y' })]);
+    expect(plan.assignments[0]?.taskId).toBe('y1');
+    expect(plan.startAt.get('x-promised')).toBeGreaterThan(plan.startAt.get('x-new')!);
+  });
+
+  it('leaves a checkpoint to the nodes that have it loaded when they will soon have served its queue', () => {
+    // Node b has X loaded and frees in 3 s; three X tasks are 6 s of its work: well within 4 switch times.
+    const nodes = (loaded: string | null) => [planNode('a', { loaded }), planNode('b', { loaded: 'X', lanes: [3] })];
+    const xs = (n: number) => Array.from({ length: n }, (_, i) => t(`x${i}`, 'X', [0, 1]));
+    expect(planTasks(xs(3), nodes('Y')).assignments).toEqual([]);
+    expect(planTasks(xs(3), nodes('Y'), { coveredSwitches: 0 }).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+    // A node with nothing loaded has nothing to keep; a long queue is worth a switch.
+    expect(planTasks(xs(3), nodes(null)).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+    expect(planTasks(xs(20), nodes('Y')).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+  });
+
+  it('counts how long a checkpoint\'s front task has waited when choosing what to switch to', () => {
+    const tasks = [t('z1', 'Z', [0], 20, 40), ...Array.from({ length: 5 }, (_, i) => t(`x${i}`, 'X', [0]))];
+    // X: 10 s of work; Z: 2 s of work + half of its 40 s wait.
+    expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })]).assignments[0]?.taskId).toBe('z1');
+    expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })], { switchAgeWeight: 0 }).assignments[0]?.taskId).toBe('x0');
+  });
+
   it('plans only onto capable, available nodes, and one task per free lane', () => {
     const nodes = [planNode('a'), planNode('down', { available: false }), planNode('two', { lanes: [0, 0] })];
     const plan = planTasks([t('t1', null, [1]), t('t2', null, [2]), t('t3', null, [2]), t('t4', null, [2])], nodes);
@@ -83,7 +116,10 @@ describe('planTasks: a plan that holds', () => {
    * estimates and no new arrivals, every task must start when the first plan
    * said: ETAs taken from a plan are only as good as this.
    */
-  it('starts every task when the first plan said, when replanned as lanes free (exact estimates, no arrivals)', () => {
+  it.each([
+    ['no promises', false],
+    ['every first plan start promised', true],
+  ])('starts every task when the first plan said, when replanned as lanes free (exact estimates, no arrivals; %s)', (_name, promise) => {
     const next = random(7);
     const checkpoints = ['A', 'B', 'C', 'D'];
     const nodes = [10, 6, 3].map((unitsPerSecond, i) => planNode(`n${i}`, { unitsPerSecond, switchSeconds: 5, loaded: checkpoints[i]! }));
@@ -93,6 +129,7 @@ describe('planTasks: a plan that holds', () => {
     });
     const options = { affinityWindow: 4, fallbackWindow: 2, maxSkipSeconds: 20 };
     const first = planTasks(tasks, nodes, options);
+    if (promise) tasks.forEach((task) => Object.assign(task, { promisedAt: first.startAt.get(task.id)! }));
 
     const freeAt = nodes.map(() => 0);
     const loaded = nodes.map((n) => n.loaded);
@@ -100,7 +137,11 @@ describe('planTasks: a plan that holds', () => {
     let left = [...tasks];
     for (let now = 0, guard = 0; left.length > 0 && guard < 1000; guard++) {
       const view = nodes.map((n, i) => ({ ...n, lanes: [Math.max(0, freeAt[i]! - now)], loaded: loaded[i]! }));
-      const plan = planTasks(left.map((task) => ({ ...task, waitedSeconds: task.waitedSeconds + now })), view, options);
+      const plan = planTasks(
+        left.map((task) => ({ ...task, waitedSeconds: task.waitedSeconds + now, ...(promise ? { promisedAt: first.startAt.get(task.id)! - now } : {}) })),
+        view,
+        options,
+      );
       for (const { taskId, nodeId } of plan.assignments) {
         const node = nodes.findIndex((n) => n.id === nodeId);
         const task = left.find((x) => x.id === taskId)!;

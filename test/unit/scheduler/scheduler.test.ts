@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { Scheduler } from '../../../src/scheduler/scheduler.js';
 import { CHILLOUT, CLARITY, chillout, node, schedulerWith, task } from './scheduler-helpers.js';
 
 const NOW = 1_000_000;
@@ -67,6 +69,37 @@ describe('Scheduler', () => {
     expect(scheduler.eta('t3', NOW)).toBeCloseTo(6);
     expect(scheduler.eta('t3', NOW + 1000)).toBeCloseTo(5);
     expect(scheduler.eta('t0', NOW + 500)).toBeCloseTo(1.5);
+  });
+
+  it('keeps the first ETA told as a promise: a later arrival fair order puts ahead does not delay the task past it', () => {
+    const queueOf = (askFirst: boolean) => {
+      const scheduler = schedulerWith({ a: 10 });
+      scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
+      for (let i = 0; i < 4; i++) scheduler.enqueue(task(`b${i}`, 'big'), NOW);
+      scheduler.started(scheduler.assignments(NOW)[0]!, NOW);
+      const told = askFirst ? ['b1', 'b2', 'b3'].map((id) => scheduler.eta(id, NOW)) : null;
+      scheduler.enqueue(task('s1', 'small'), NOW);
+      return { scheduler, told };
+    };
+    // 2 s per task: b1, b2, b3 are told 2, 4, 6 s. The small key's newcomer is ordered ahead of b3 (and counted in its position)...
+    const { scheduler, told } = queueOf(true);
+    expect(told).toEqual([2, 4, 6]);
+    expect(scheduler.position('s1')).toBeLessThan(scheduler.position('b3')!);
+    // ...but starts after it: b3 keeps its promise.
+    expect(scheduler.eta('b3', NOW)).toBeCloseTo(6);
+    expect(scheduler.eta('s1', NOW)).toBeCloseTo(8);
+    // Told nothing before, b3 simply goes after the newcomer.
+    expect(queueOf(false).scheduler.eta('b3', NOW)).toBeCloseTo(8);
+  });
+
+  it('makes no promise from a guessed speed: before its node is measured, an ETA told binds nothing', () => {
+    const scheduler = new Scheduler({ estimates: new NodeEstimates({ unitsPerSecond: 10 }) });
+    scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
+    for (let i = 0; i < 4; i++) scheduler.enqueue(task(`b${i}`, 'big'), NOW);
+    scheduler.started(scheduler.assignments(NOW)[0]!, NOW);
+    expect(scheduler.eta('b3', NOW)).toBeCloseTo(6);
+    scheduler.enqueue(task('s1', 'small'), NOW);
+    expect(scheduler.eta('b3', NOW)).toBeCloseTo(8);
   });
 
   it('puts a retried task back at its place and tries another node first', () => {
