@@ -101,6 +101,10 @@ class PlanState {
   readonly headFrom: number[];
   /** Indices of the tasks with a promised start, earliest promise first. */
   readonly byPromise: number[];
+  /** How far `due` has moved through `byPromise`. */
+  #promiseCursor = 0;
+  /** Tasks whose promised start has come, by checkpoint, in service order. */
+  readonly #dueByCheckpoint = new Map<string | null, number[]>();
 
   constructor(
     readonly tasks: readonly PlanTask[],
@@ -117,14 +121,38 @@ class PlanState {
     this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
   }
 
-  /** The first task in service order whose promised start has come by `lane.freeAt` and that the lane serves without a switch. */
+  /**
+   * The first task in service order whose promised start has come by
+   * `lane.freeAt` and that the lane serves without a switch. Lanes are taken
+   * earliest first, so `freeAt` never goes back within a plan and the set of
+   * due tasks only grows: each promised task enters it once, filed under its
+   * checkpoint in service order, and planned ones are dropped from the front.
+   */
   due(lane: Lane): number | undefined {
+    while (this.#promiseCursor < this.byPromise.length) {
+      const index = this.byPromise[this.#promiseCursor]!;
+      if (this.tasks[index]!.promisedAt! > lane.freeAt) break;
+      this.#promiseCursor += 1;
+      insertSorted(this.#dueList(this.tasks[index]!.checkpoint), index);
+    }
     let first: number | undefined;
-    for (const i of this.byPromise) {
-      if (this.tasks[i]!.promisedAt! > lane.freeAt) break;
-      if ((first === undefined || i < first) && this.servable(i, lane.node) && !this.needsSwitch(i, lane.node)) first = i;
+    const loaded = this.loaded[lane.node] ?? null;
+    for (const checkpoint of loaded === null ? [null] : [loaded, null]) {
+      const list = this.#dueByCheckpoint.get(checkpoint);
+      if (!list) continue;
+      let planned = 0;
+      while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+      if (planned > 0) list.splice(0, planned);
+      const found = list.find((i) => this.servable(i, lane.node));
+      if (found !== undefined && (first === undefined || found < first)) first = found;
     }
     return first;
+  }
+
+  #dueList(checkpoint: string | null): number[] {
+    let list = this.#dueByCheckpoint.get(checkpoint);
+    if (!list) this.#dueByCheckpoint.set(checkpoint, (list = []));
+    return list;
   }
 
   /**
@@ -217,6 +245,13 @@ class PlanState {
     }
     return next;
   }
+}
+
+/** Inserts `value` into the ascending `list` (usually at its end: promises mostly follow service order). */
+function insertSorted(list: number[], value: number): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1]! > value) at--;
+  list.splice(at, 0, value);
 }
 
 type Choice = number | { waitUntil: number | undefined } | 'done';
