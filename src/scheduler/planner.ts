@@ -11,6 +11,10 @@
  *    is a promise) and that needs no switch on this lane: the first such in
  *    service order. Later arrivals that fair order puts ahead of it may
  *    overtake it only until then;
+ * 0b. a task only this lane's node can run, once such work would take the
+ *    node at least as long as the other nodes need for everything else (it
+ *    is the long pole: left to fair order it would trail behind work any node
+ *    can do, and the node would finish long after the fleet ran dry);
  * 1. the head (the first task it can serve) when that needs no switch;
  * 2. else the first task among the `affinityWindow` tasks from the head on
  *    (counting only tasks not planned yet) that uses the checkpoint it has
@@ -105,6 +109,13 @@ class PlanState {
   #promiseCursor = 0;
   /** Tasks whose promised start has come, by checkpoint, in service order. */
   readonly #dueByCheckpoint = new Map<string | null, number[]>();
+  /** Per node: the unplanned tasks no other available node can run, in service order (planned ones dropped from the front). */
+  readonly #exclusive: number[][];
+  /** Per node: the units of those tasks. */
+  readonly #exclusiveUnits: Float64Array;
+  #unplannedUnits = 0;
+  /** Units per second of all lanes together. */
+  readonly #fleetSpeed: number;
 
   constructor(
     readonly tasks: readonly PlanTask[],
@@ -119,6 +130,48 @@ class PlanState {
     );
     this.headFrom = nodes.map(() => 0);
     this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
+    this.#exclusive = nodes.map(() => []);
+    this.#exclusiveUnits = new Float64Array(nodes.length);
+    tasks.forEach((task, i) => {
+      this.#unplannedUnits += task.units;
+      const able = task.capable.filter((n) => nodes[n]?.available);
+      if (able.length !== 1) return;
+      this.#exclusive[able[0]!]!.push(i);
+      this.#exclusiveUnits[able[0]!]! += task.units;
+    });
+    this.#fleetSpeed = this.lanes.reduce((sum, lane) => sum + nodes[lane.node]!.unitsPerSecond, 0);
+  }
+
+  markPlanned(index: number): void {
+    this.planned[index] = 1;
+    this.unplanned -= 1;
+    const task = this.tasks[index]!;
+    this.#unplannedUnits -= task.units;
+    const able = task.capable.filter((n) => this.nodes[n]?.available);
+    if (able.length === 1) this.#exclusiveUnits[able[0]!]! -= task.units;
+  }
+
+  /**
+   * The first task only this lane's node can run, when that work has become
+   * the long pole: it would take the node at least as long as the other nodes
+   * need for everything else. Left to fair order, such tasks trail behind
+   * work any node could do, and the one node able to run them finishes long
+   * after the rest of the fleet has run dry.
+   */
+  exclusiveDue(lane: Lane): number | undefined {
+    const node = this.nodes[lane.node]!;
+    const mine = this.#exclusiveUnits[lane.node]! / node.unitsPerSecond;
+    if (mine <= 1e-9) return undefined;
+    const ownSpeed = this.lanes.reduce((sum, l) => sum + (l.node === lane.node ? node.unitsPerSecond : 0), 0);
+    const othersSpeed = this.#fleetSpeed - ownSpeed;
+    if (othersSpeed <= 0) return undefined;
+    const rest = (this.#unplannedUnits - this.#exclusiveUnits[lane.node]!) / othersSpeed;
+    if (mine < rest) return undefined;
+    const list = this.#exclusive[lane.node]!;
+    let planned = 0;
+    while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+    if (planned > 0) list.splice(0, planned);
+    return list[0];
   }
 
   /**
@@ -261,6 +314,8 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   if (head === undefined) return 'done';
   const due = state.due(lane);
   if (due !== undefined) return due;
+  const exclusive = state.exclusiveDue(lane);
+  if (exclusive !== undefined) return exclusive;
   if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
   const affine = state.affine(lane.node, head, options.affinityWindow);
   // Overtaking by affinity is bounded: never past a head that arrived maxSkipSeconds before the candidate.
@@ -335,8 +390,7 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
     plan.startAt.set(task.id, lane.freeAt);
     plan.nodeOf.set(task.id, node.id);
     if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: node.id });
-    state.planned[choice] = 1;
-    state.unplanned -= 1;
+    state.markPlanned(choice);
     lane.freeAt += (switched ? node.switchSeconds : 0) + task.units / node.unitsPerSecond;
     if (task.checkpoint !== null) state.loaded[lane.node] = task.checkpoint;
   }

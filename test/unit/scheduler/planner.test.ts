@@ -86,6 +86,19 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })], { switchAgeWeight: 0 }).assignments[0]?.taskId).toBe('x0');
   });
 
+  it('gives a node the work only it can run first once that work is the long pole', () => {
+    const nodes = () => [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'X' })];
+    const xs = Array.from({ length: 6 }, (_, i) => t(`x${i}`, 'X', [0, 1]));
+    const ys = (n: number) => Array.from({ length: n }, (_, i) => t(`y${i}`, 'Y', [0]));
+    // Six Y tasks only a can run (12 s of its work) against 12 s of X work for b: a starts on Y at once.
+    const long = planTasks([...xs, ...ys(6)], nodes());
+    expect(long.assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
+    expect(Math.max(...long.startAt.values())).toBeLessThan(20);
+    // One Y task is no long pole: fair order first, and a fits it in later.
+    const short = planTasks([...xs, ...ys(1)], nodes());
+    expect(short.assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+  });
+
   it('plans only onto capable, available nodes, and one task per free lane', () => {
     const nodes = [planNode('a'), planNode('down', { available: false }), planNode('two', { lanes: [0, 0] })];
     const plan = planTasks([t('t1', null, [1]), t('t2', null, [2]), t('t3', null, [2]), t('t4', null, [2])], nodes);
