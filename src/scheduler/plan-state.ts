@@ -1,0 +1,229 @@
+/**
+ * @module scheduler/plan-state
+ *
+ * The working state of one plan (planner.ts): which tasks are planned, each
+ * lane's time, what each node will have loaded, and the indexes that keep the
+ * planner's rules cheap on long queues (promised tasks that have come due,
+ * work only one node can run). Built fresh for every plan; pure.
+ */
+import type { PlanNode, PlanTask } from './planner.js';
+
+export interface Lane {
+  node: number;
+  freeAt: number;
+  /** No more work this lane can take in this plan. */
+  done: boolean;
+}
+
+export class PlanState {
+  readonly planned: Uint8Array;
+  unplanned: number;
+  readonly capable: Set<number>[];
+  readonly loaded: (string | null)[];
+  readonly lanes: Lane[];
+  /** Per node: index before which every task is planned or beyond its reach. */
+  readonly headFrom: number[];
+  /** Indices of the tasks with a promised start, earliest promise first. */
+  readonly byPromise: number[];
+  /** How far `due` has moved through `byPromise`. */
+  #promiseCursor = 0;
+  /** Tasks whose promised start has come, by checkpoint, in service order. */
+  readonly #dueByCheckpoint = new Map<string | null, number[]>();
+  /** Per node: the unplanned tasks no other available node can run, in service order (planned ones dropped from the front). */
+  readonly #exclusive: number[][];
+  /** Per node: the units of those tasks. */
+  readonly #exclusiveUnits: Float64Array;
+  #unplannedUnits = 0;
+  /** Units per second of all lanes together. */
+  readonly #fleetSpeed: number;
+
+  constructor(
+    readonly tasks: readonly PlanTask[],
+    readonly nodes: readonly PlanNode[],
+  ) {
+    this.planned = new Uint8Array(tasks.length);
+    this.unplanned = tasks.length;
+    this.capable = tasks.map((t) => new Set(t.capable));
+    this.loaded = nodes.map((n) => n.loaded);
+    this.lanes = nodes.flatMap((n, node) =>
+      n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
+    );
+    this.headFrom = nodes.map(() => 0);
+    this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
+    this.#exclusive = nodes.map(() => []);
+    this.#exclusiveUnits = new Float64Array(nodes.length);
+    tasks.forEach((task, i) => {
+      this.#unplannedUnits += task.units;
+      const able = task.capable.filter((n) => nodes[n]?.available);
+      if (able.length !== 1) return;
+      this.#exclusive[able[0]!]!.push(i);
+      this.#exclusiveUnits[able[0]!]! += task.units;
+    });
+    this.#fleetSpeed = this.lanes.reduce((sum, lane) => sum + nodes[lane.node]!.unitsPerSecond, 0);
+  }
+
+  markPlanned(index: number): void {
+    this.planned[index] = 1;
+    this.unplanned -= 1;
+    const task = this.tasks[index]!;
+    this.#unplannedUnits -= task.units;
+    const able = task.capable.filter((n) => this.nodes[n]?.available);
+    if (able.length === 1) this.#exclusiveUnits[able[0]!]! -= task.units;
+  }
+
+  /**
+   * The first task only this lane's node can run, when that work has become
+   * the long pole: it would take the node at least as long as the other nodes
+   * need for everything else. Left to fair order, such tasks trail behind
+   * work any node could do, and the one node able to run them finishes long
+   * after the rest of the fleet has run dry.
+   */
+  exclusiveDue(lane: Lane): number | undefined {
+    const node = this.nodes[lane.node]!;
+    const mine = this.#exclusiveUnits[lane.node]! / node.unitsPerSecond;
+    if (mine <= 1e-9) return undefined;
+    const ownSpeed = this.lanes.reduce((sum, l) => sum + (l.node === lane.node ? node.unitsPerSecond : 0), 0);
+    const othersSpeed = this.#fleetSpeed - ownSpeed;
+    if (othersSpeed <= 0) return undefined;
+    const rest = (this.#unplannedUnits - this.#exclusiveUnits[lane.node]!) / othersSpeed;
+    if (mine < rest) return undefined;
+    const list = this.#exclusive[lane.node]!;
+    let planned = 0;
+    while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+    if (planned > 0) list.splice(0, planned);
+    return list[0];
+  }
+
+  /**
+   * The first task in service order whose promised start has come by
+   * `lane.freeAt` and that the lane serves without a switch. Lanes are taken
+   * earliest first, so `freeAt` never goes back within a plan and the set of
+   * due tasks only grows: each promised task enters it once, filed under its
+   * checkpoint in service order, and planned ones are dropped from the front.
+   */
+  due(lane: Lane): number | undefined {
+    while (this.#promiseCursor < this.byPromise.length) {
+      const index = this.byPromise[this.#promiseCursor]!;
+      if (this.tasks[index]!.promisedAt! > lane.freeAt) break;
+      this.#promiseCursor += 1;
+      insertSorted(this.#dueList(this.tasks[index]!.checkpoint), index);
+    }
+    let first: number | undefined;
+    const loaded = this.loaded[lane.node] ?? null;
+    for (const checkpoint of loaded === null ? [null] : [loaded, null]) {
+      const list = this.#dueByCheckpoint.get(checkpoint);
+      if (!list) continue;
+      let planned = 0;
+      while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+      if (planned > 0) list.splice(0, planned);
+      const found = list.find((i) => this.servable(i, lane.node));
+      if (found !== undefined && (first === undefined || found < first)) first = found;
+    }
+    return first;
+  }
+
+  #dueList(checkpoint: string | null): number[] {
+    let list = this.#dueByCheckpoint.get(checkpoint);
+    if (!list) this.#dueByCheckpoint.set(checkpoint, (list = []));
+    return list;
+  }
+
+  /**
+   * Whether the other nodes that have `checkpoint` loaded would finish `units` of its work
+   * within `seconds` of `lane`'s free time: from the first of them to free, at their summed speed.
+   */
+  covered(checkpoint: string, units: number, lane: Lane, seconds: number): boolean {
+    let speed = 0;
+    let firstFree = Infinity;
+    this.nodes.forEach((spec, i) => {
+      if (i !== lane.node && spec.available && this.loaded[i] === checkpoint) speed += spec.unitsPerSecond;
+    });
+    for (const other of this.lanes) if (other.node !== lane.node && this.loaded[other.node] === checkpoint) firstFree = Math.min(firstFree, other.freeAt);
+    return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
+  }
+
+  servable(index: number, node: number): boolean {
+    return this.planned[index] === 0 && this.capable[index]!.has(node);
+  }
+
+  needsSwitch(index: number, node: number): boolean {
+    const checkpoint = this.tasks[index]!.checkpoint;
+    return checkpoint !== null && checkpoint !== this.loaded[node];
+  }
+
+  /** When `node`'s earliest lane could finish task `index`. */
+  finishOn(index: number, node: number): number {
+    const spec = this.nodes[node]!;
+    let freeAt = Infinity;
+    for (const lane of this.lanes) if (lane.node === node && lane.freeAt < freeAt) freeAt = lane.freeAt;
+    return freeAt + (this.needsSwitch(index, node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+  }
+
+  /** Whether some other node would finish task `index` sooner than `lane`. */
+  betterElsewhere(index: number, lane: Lane): boolean {
+    if (this.unplanned > this.lanes.length) return false;
+    const mine = this.#finishFrom(index, lane);
+    for (const node of this.capable[index]!) {
+      if (node === lane.node || !this.nodes[node]!.available) continue;
+      if (this.finishOn(index, node) < mine - 1e-9) return true;
+    }
+    return false;
+  }
+
+  #finishFrom(index: number, lane: Lane): number {
+    const spec = this.nodes[lane.node]!;
+    return lane.freeAt + (this.needsSwitch(index, lane.node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+  }
+
+  head(node: number): number | undefined {
+    let i = this.headFrom[node]!;
+    while (i < this.tasks.length && !this.servable(i, node)) i++;
+    this.headFrom[node] = i;
+    return i < this.tasks.length ? i : undefined;
+  }
+
+  /**
+   * The first task among the `window` unplanned tasks from `from` on that the
+   * node can serve with what it has loaded. The window counts unplanned tasks
+   * only: when the plan's time comes, the planned ones will have left the
+   * queue, and the lane will look that far past them.
+   */
+  affine(node: number, from: number, window: number): number | undefined {
+    let seen = 0;
+    for (let i = from; i < this.tasks.length && seen < window; i++) {
+      if (this.planned[i] === 1) continue;
+      seen += 1;
+      if (this.capable[i]!.has(node) && !this.needsSwitch(i, node)) return i;
+    }
+    return undefined;
+  }
+
+  earliestLane(): Lane | undefined {
+    let best: Lane | undefined;
+    for (const lane of this.lanes) {
+      if (lane.done) continue;
+      if (!best || lane.freeAt < best.freeAt || (lane.freeAt === best.freeAt && this.nodes[lane.node]!.unitsPerSecond > this.nodes[best.node]!.unitsPerSecond)) {
+        best = lane;
+      }
+    }
+    return best;
+  }
+
+  /** The next time another lane frees, after `lane`'s. */
+  nextEvent(lane: Lane): number | undefined {
+    let next: number | undefined;
+    for (const other of this.lanes) {
+      if (other === lane || other.done || other.freeAt <= lane.freeAt) continue;
+      if (next === undefined || other.freeAt < next) next = other.freeAt;
+    }
+    return next;
+  }
+}
+
+/** Inserts `value` into the ascending `list` (usually at its end: promises mostly follow service order). */
+function insertSorted(list: number[], value: number): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1]! > value) at--;
+  list.splice(at, 0, value);
+}
+
