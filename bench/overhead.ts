@@ -14,7 +14,11 @@
  *   t3 the client has received the whole answer (before parsing it)
  *
  * What lies between t1 and t2 (the driver and the sandbox) is not the
- * gateway's and is left out. Two result sizes: a 64×64 image (the gateway's
+ * gateway's and is left out. Beside these spans, the gateway's own times as it
+ * measures them itself (GET /api/health → overheadMs, gateway/overhead-meter.ts):
+ * request arrived → assignment sent, and result frame arrived → answer handed
+ * to the socket; no hops, no other process. Each size runs on fresh processes.
+ * Two result sizes: a 64×64 image (the gateway's
  * fixed cost) and a 512×512 one (~320 KiB of base64, what a real SD 1.5 image
  * weighs). Also the gateway process's CPU time per task, read from
  * /proc/<pid>/stat: steadier than latency percentiles on a shared machine.
@@ -26,6 +30,7 @@ import { cpus } from 'node:os';
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { startQuiet } from './quiet-process.js';
 
@@ -66,6 +71,19 @@ function post(url: string, body: string): Promise<Buffer> {
   });
 }
 
+function get(url: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    request(url, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 /** User + system CPU milliseconds the process has used so far. */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -78,9 +96,12 @@ interface Run {
   result: Summary;
   imageKiB: number;
   gatewayCpuMsPerTask: number;
+  /** The gateway's own figures (GET /api/health → overheadMs), warm-up tasks included. */
+  inside: { dispatch: OverheadSummary; relay: OverheadSummary };
 }
 
-async function main(): Promise<void> {
+/** One result size on a fresh gateway, sandbox and node, so the gateway's own figures are this size's alone. */
+async function runSize(side: number): Promise<Run> {
   const data = tempDir('dan-bench-');
   // BENCH_GW_NODE_OPTIONS reaches the gateway alone, e.g. `--import ./my-profiler.mjs` to profile it.
   const gatewayOptions = process.env['BENCH_GW_NODE_OPTIONS'];
@@ -98,48 +119,54 @@ async function main(): Promise<void> {
   });
   const node = fork(new URL('./overhead-node.ts', import.meta.url), [gatewayUrl, sandboxUrl], { execArgv: ['--import', 'tsx'] });
   await new Promise((resolve) => node.once('message', resolve));
-  const sent = new Map<string, { t0: bigint; t3: bigint; side: number; warmup: boolean }>();
 
-  const partial: Omit<Run, 'submit' | 'result'>[] = [];
-  for (const side of SIDES) {
-    const body = JSON.stringify({ prompt: 'a red fox', model: 'clarity', steps: 20, width: side, height: side, seed: 42 });
-    let imageChars = 0;
-    let cpuStart = 0;
-    for (let i = 0; i < WARMUP + TASKS; i++) {
-      if (i === WARMUP) cpuStart = cpuMs(gateway.child.pid!);
-      const t0 = process.hrtime.bigint();
-      const bytes = await post(`${gatewayUrl}/api/sd/txt2img`, body);
-      const t3 = process.hrtime.bigint();
-      const json = JSON.parse(bytes.toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
-      if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
-      imageChars = json.data.images[0]!.length;
-      sent.set(json.data.taskId, { t0, t3, side, warmup: i < WARMUP });
-    }
-    partial.push({ side, imageKiB: imageChars / 1024, gatewayCpuMsPerTask: (cpuMs(gateway.child.pid!) - cpuStart) / TASKS });
+  const sent: { id: string; t0: bigint; t3: bigint }[] = [];
+  const body = JSON.stringify({ prompt: 'a red fox', model: 'clarity', steps: 20, width: side, height: side, seed: 42 });
+  let imageChars = 0;
+  let cpuStart = 0;
+  for (let i = 0; i < WARMUP + TASKS; i++) {
+    if (i === WARMUP) cpuStart = cpuMs(gateway.child.pid!);
+    const t0 = process.hrtime.bigint();
+    const bytes = await post(`${gatewayUrl}/api/sd/txt2img`, body);
+    const t3 = process.hrtime.bigint();
+    const json = JSON.parse(bytes.toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
+    if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
+    imageChars = json.data.images[0]!.length;
+    if (i >= WARMUP) sent.push({ id: json.data.taskId, t0, t3 });
   }
+  const gatewayCpuMsPerTask = (cpuMs(gateway.child.pid!) - cpuStart) / TASKS;
+  const health = JSON.parse((await get(`${gatewayUrl}/api/health`)).toString('utf8')) as {
+    data: { overheadMs: { dispatch: OverheadSummary | null; relay: OverheadSummary | null } };
+  };
 
   node.send({ type: 'report' });
-  const report_ = await new Promise<{ received: Record<string, string>; settled: Record<string, string> }>((resolve) =>
+  const times = await new Promise<{ received: Record<string, string>; settled: Record<string, string> }>((resolve) =>
     node.on('message', (m: { type: string; received: Record<string, string>; settled: Record<string, string> }) => m.type === 'report' && resolve(m)),
   );
   await gateway.stop();
   await sandbox.stop();
   data.remove();
   const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
-  const runs: Run[] = partial.map((p) => {
-    const mine = [...sent].filter(([, s]) => s.side === p.side && !s.warmup);
-    return {
-      ...p,
-      submit: summary(mine.map(([id, s]) => ms(s.t0, BigInt(report_.received[id]!)))),
-      result: summary(mine.map(([id, s]) => ms(BigInt(report_.settled[id]!), s.t3))),
-    };
-  });
+  return {
+    side,
+    imageKiB: imageChars / 1024,
+    gatewayCpuMsPerTask,
+    submit: summary(sent.map((s) => ms(s.t0, BigInt(times.received[s.id]!)))),
+    result: summary(sent.map((s) => ms(BigInt(times.settled[s.id]!), s.t3))),
+    inside: { dispatch: health.data.overheadMs.dispatch!, relay: health.data.overheadMs.relay! },
+  };
+}
+
+async function main(): Promise<void> {
+  const runs: Run[] = [];
+  for (const side of SIDES) runs.push(await runSize(side));
   report(runs);
 }
 
 function report(runs: Run[]): void {
   const f = (n: number) => n.toFixed(2);
-  const row = (name: string, s: Summary) => `| ${name} | ${f(s.p50)} | ${f(s.p95)} | ${f(s.p99)} | ${f(s.max)} | ${f(s.mean)} |`;
+  const row = (name: string, s: Summary | OverheadSummary) =>
+    `| ${name} | ${f(s.p50)} | ${f(s.p95)} | ${f(s.p99)} | ${f(s.max)} | ${'mean' in s ? f(s.mean) : '–'} |`;
   const lines = [
     '<!-- overhead:start -->',
     '## Gateway overhead per task',
@@ -156,6 +183,8 @@ function report(runs: Run[]): void {
       '| --- | --- | --- | --- | --- | --- |',
       row('submit → node receives the task', run.submit),
       row('node sends the result → client has the answer', run.result),
+      row('inside the gateway: request arrived → task sent to the node', run.inside.dispatch),
+      row('inside the gateway: result frame arrived → answer handed to the socket', run.inside.relay),
       '',
       `Gateway CPU time per task: ${f(run.gatewayCpuMsPerTask)} ms.`,
       '',

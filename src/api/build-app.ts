@@ -9,6 +9,7 @@ import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
 import type { Dispatcher } from '../gateway/dispatcher.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
+import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
 import { installErrorHandlers } from './error-handler.js';
@@ -27,6 +28,15 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxFrameBytes: number;
   logger: FastifyBaseLogger;
+  /** The gateway's own time per task (gateway/overhead-meter.ts), shown by /api/health. */
+  overhead: OverheadMeter;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** When the request arrived (`performance.now()`): the start of the gateway's own time for a task. */
+    receivedAt: number;
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -39,18 +49,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
+  app.decorateRequest('receivedAt', 0);
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.receivedAt = performance.now();
+    done();
+  });
   installErrorHandlers(app, deps.bodyLimitBytes);
   // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts).
   app.setReplySerializer((payload) => toJsonBuffer(payload) as unknown as string);
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
-  registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs });
+  registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
   registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
   app.get('/api/nodes', async () => success(listNodes(deps.hub, deps.dispatcher.scheduler)));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
-    return success({ status: 'ok', nodes: info.nodes, queued: deps.dispatcher.queuedCount, running: deps.dispatcher.runningCount });
+    const running = deps.dispatcher.runningCount;
+    return success({ status: 'ok', nodes: info.nodes, queued: deps.dispatcher.queuedCount, running, overheadMs: deps.overhead.summary() });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;

@@ -30,6 +30,7 @@ import type { ResultMessage } from '../protocol/result-frame.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { TaskStore } from '../store/task-store.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
+import type { OverheadMeter } from './overhead-meter.js';
 
 interface TaskEntry {
   id: string;
@@ -43,6 +44,8 @@ interface TaskEntry {
   failures: string[];
   /** Since when no connected node can serve it, and why. */
   unservable: { since: number; reason: string } | null;
+  /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
+  receivedAt?: number;
 }
 
 interface RunningEntry {
@@ -72,6 +75,8 @@ export interface DispatcherOptions {
   /** How long a queued task may go without any node able to serve it. */
   unservableGraceMs: number;
   log: FastifyBaseLogger;
+  /** Told how long the gateway took to send each task that went out at once. */
+  overhead?: OverheadMeter;
   scheduler?: Scheduler;
   now?: () => number;
 }
@@ -81,6 +86,8 @@ export interface SubmittedTask {
   kind: TaskKind;
   spec: GenerationSpec;
   apiKey: string | null;
+  /** When the request arrived (`performance.now()`), for the overhead meter. */
+  receivedAt?: number;
 }
 
 interface AttemptError {
@@ -113,7 +120,7 @@ export class Dispatcher {
     hub.on('node:changed', () => this.schedule());
     hub.on('node:lost', (session, running, reason) => this.#guard(this.#onNodeLost(session, running, reason)));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
-    hub.on('task:result', (session, message) => this.#guard(this.#onResult(session, message)));
+    hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
     hub.on('task:failure', (session, message) => this.#guard(this.#onFailure(session, message)));
   }
 
@@ -134,9 +141,14 @@ export class Dispatcher {
   async submit(task: SubmittedTask): Promise<void> {
     this.#assertWithinBudget(task.apiKey);
     const createdAt = this.#now();
-    await this.#options.store.insert({ ...task, createdAt });
-    this.#enqueue({ ...task, createdAt, attempts: 0, failures: [], unservable: null });
+    const { receivedAt, ...stored } = task;
+    await this.#options.store.insert({ ...stored, createdAt });
+    const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [], unservable: null };
+    this.#enqueue(entry);
+    // Only a task sent in this very pass is timed: one that waits, waits for a GPU, not for the gateway.
+    if (receivedAt !== undefined) entry.receivedAt = receivedAt;
     this.schedule();
+    delete entry.receivedAt;
   }
 
   #assertWithinBudget(apiKey: string | null): void {
@@ -208,6 +220,7 @@ export class Dispatcher {
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
+    const { receivedAt } = entry;
     const attempt = entry.attempts + 1;
     entry.attempts = attempt;
     entry.unservable = null;
@@ -220,6 +233,7 @@ export class Dispatcher {
     session.running.add(entry.id);
     await this.#options.store.markRunning(entry.id, attempt, session.id, this.#now());
     const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
+    if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
     this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
     if (!sent) await this.#settleFailure(entry.id, session.id, { id: 'DAN_ERR_NODE_LOST', message: 'node went away before the task reached it', retryable: true });
   }
@@ -231,13 +245,13 @@ export class Dispatcher {
     running.etaSeconds = message.etaSeconds;
   }
 
-  async #onResult(session: NodeSession, message: ResultMessage): Promise<void> {
+  async #onResult(session: NodeSession, message: ResultMessage, receivedAt: number): Promise<void> {
     const running = this.#release(message.taskId, session.id);
     if (!running) return;
     this.scheduler.finished(message.taskId, { ok: true, elapsedMs: message.elapsedMs }, this.#now());
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     this.schedule();
-    await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result }, running.attempt);
+    await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt }, running.attempt);
   }
 
   async #onFailure(session: NodeSession, message: Static<typeof Failure>): Promise<void> {

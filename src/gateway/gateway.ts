@@ -15,6 +15,7 @@ import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
+import { OverheadMeter } from './overhead-meter.js';
 import { resolvePublicApiKey } from './public-api-key.js';
 import { TaskService } from './task-service.js';
 
@@ -31,6 +32,7 @@ export interface Gateway {
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger): Promise<Gateway> {
   const store = new SqliteTaskStore(config.dataDir, { warn: (message) => logger.warn(message) });
+  const overhead = new OverheadMeter();
   const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger });
   const dispatcher = new Dispatcher({
     store,
@@ -40,6 +42,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     maxTasksPerKey: config.maxTasksPerKey,
     unservableGraceMs: config.unservableGraceMs,
     log: logger,
+    overhead,
   });
   const catalog = new NetworkCatalog(hub, config.limits);
   const service = new TaskService({ dispatcher, store, hub, catalog });
@@ -54,6 +57,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     bodyLimitBytes: config.bodyLimitBytes,
     maxFrameBytes: config.maxFrameBytes,
     logger,
+    overhead,
   });
   await dispatcher.recover();
   await app.listen({ port: config.port, host: config.host });

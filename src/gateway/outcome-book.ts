@@ -14,7 +14,8 @@ import type { TaskStore } from '../store/task-store.js';
 
 /** How a finished task ended, as waiters receive it. */
 export type TaskOutcome =
-  | { id: string; state: 'succeeded'; result: TaskResult }
+  /** `resultReceivedAt`: when the result frame reached the gateway (`performance.now()`), for the overhead meter. */
+  | { id: string; state: 'succeeded'; result: TaskResult; resultReceivedAt?: number }
   | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
 
 export class OutcomeBook {

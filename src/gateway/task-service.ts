@@ -44,11 +44,11 @@ export class TaskService {
   }
 
   /** Validates, checks servability and stores a task; resolves with its first status. */
-  async submit(kind: TaskKind, body: unknown, apiKey: string | null): Promise<TaskView> {
+  async submit(kind: TaskKind, body: unknown, apiKey: string | null, receivedAt?: number): Promise<TaskView> {
     const spec = await parsers[kind](body, this.#deps.catalog.requestContext());
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
-    await this.#deps.dispatcher.submit({ id, kind, spec, apiKey });
+    await this.#deps.dispatcher.submit({ id, kind, spec, apiKey, ...(receivedAt === undefined ? {} : { receivedAt }) });
     return this.status(id);
   }
 

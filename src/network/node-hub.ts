@@ -42,7 +42,8 @@ export interface HubEvents {
   /** A node's socket closed; `running` are the tasks it held. */
   'node:lost': [session: NodeSession, running: string[], reason: string];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
-  'task:result': [session: NodeSession, message: Static<typeof Result>];
+  /** `receivedAt`: when the frame arrived (`performance.now()`). */
+  'task:result': [session: NodeSession, message: Static<typeof Result>, receivedAt: number];
   'task:failure': [session: NodeSession, message: Static<typeof Failure>];
 }
 
@@ -82,6 +83,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     let session: NodeSession | undefined;
     const helloTimer = setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      const receivedAt = performance.now();
       try {
         const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(data.toString());
         if (!session) {
@@ -90,7 +92,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
           session = this.#admit(socket, remoteAddress, message);
           return;
         }
-        this.#onFrame(session, message);
+        this.#onFrame(session, message, receivedAt);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         log.warn({ node: session?.id, remoteAddress, reason }, 'closing node connection: protocol error');
@@ -155,7 +157,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return null;
   }
 
-  #onFrame(session: NodeSession, message: NodeMessage | ResultMessage): void {
+  #onFrame(session: NodeSession, message: NodeMessage | ResultMessage, receivedAt: number): void {
     session.lastFrameAt = this.#now();
     switch (message.type) {
       case 'hello':
@@ -181,7 +183,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
         return;
       case 'result':
         session.loadedModel = message.loadedModel;
-        this.emit('task:result', session, message);
+        this.emit('task:result', session, message, receivedAt);
         return;
       case 'failure':
         this.emit('task:failure', session, message);

@@ -257,6 +257,34 @@ describe('bad input gets a clear 4xx, never a crash', () => {
   });
 });
 
+describe('the gateway\'s own time per task', () => {
+  const overhead = async () => (await getJson(`${gateway}/api/health`)).body.data.overheadMs;
+
+  it('is timed for tasks sent at once and for sync answers, not for tasks that waited for a GPU', async () => {
+    const before = await overhead();
+    // One node with one slot: the first task goes out at once, the other two wait for it.
+    const submitted = await Promise.all(
+      Array.from({ length: 3 }, (_, i) => postJson(`${gateway}/api/sd/txt2img/async`, { prompt: `o${i}`, model: 'clarity', steps: 100, width: 768, height: 768 })),
+    );
+    for (const r of submitted) expect((await pollUntilDone(gateway, r.body.data.taskId, 60_000)).status).toBe(2);
+    const afterAsync = await overhead();
+    expect(afterAsync.dispatch.samples).toBe(before.dispatch.samples + 1);
+    expect(afterAsync.relay.samples).toBe(before.relay.samples);
+
+    expect((await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'o', model: 'clarity', width: 64, height: 64 })).status).toBe(200);
+    const after = await overhead();
+    expect(after.dispatch.samples).toBe(afterAsync.dispatch.samples + 1);
+    expect(after.relay.samples).toBe(afterAsync.relay.samples + 1);
+    for (const kind of ['dispatch', 'relay'] as const) {
+      const { p50, p95, p99, max } = after[kind];
+      expect(p50).toBeGreaterThan(0);
+      expect(p50).toBeLessThanOrEqual(p95);
+      expect(p95).toBeLessThanOrEqual(p99);
+      expect(p99).toBeLessThanOrEqual(max);
+    }
+  });
+});
+
 describe('what the WebUI behind the node received', () => {
   it('only requests it accepted, with the node\'s own checkpoint and LoRA names and hr_upscaler', async () => {
     const { body } = await getJson(`${sandbox}/sandbox/requests`);

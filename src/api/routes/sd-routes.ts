@@ -10,6 +10,7 @@ import { parseTaskIdRequest } from '../requests/index.js';
 import type { TaskKind } from '../../domain/spec.js';
 import { DanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
+import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { apiKeyOf } from '../auth.js';
@@ -19,6 +20,7 @@ export interface SdRoutesDeps {
   service: TaskService;
   catalog: NetworkCatalog;
   syncTimeoutMs: number;
+  overhead: OverheadMeter;
 }
 
 const kinds: readonly TaskKind[] = ['txt2img', 'img2img', 'interrogate', 'upscale'];
@@ -34,7 +36,7 @@ function clientGone(reply: FastifyReply): AbortSignal {
 
 async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
   const { service, syncTimeoutMs } = deps;
-  const submitted = await service.submit(kind, request.body, apiKeyOf(request));
+  const submitted = await service.submit(kind, request.body, apiKeyOf(request), request.receivedAt);
   const signal = clientGone(reply);
   const outcome = await service.waitForOutcome(submitted.taskId, syncTimeoutMs, signal);
   if (signal.aborted) {
@@ -50,6 +52,9 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
     });
   }
   if (outcome.state === 'succeeded') {
+    const { resultReceivedAt } = outcome;
+    // 'finish': the whole answer has been handed to the client's socket.
+    if (resultReceivedAt !== undefined) reply.raw.once('finish', () => deps.overhead.relayed(performance.now() - resultReceivedAt));
     return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
   }
   const failed = new DanError(outcome.error.id, outcome.error.message);
@@ -59,7 +64,7 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
 export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
   for (const kind of kinds) {
     app.post(`/api/sd/${kind}`, (request, reply) => answerSync(deps, kind, request, reply));
-    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(kind, request.body, apiKeyOf(request))));
+    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(kind, request.body, apiKeyOf(request), request.receivedAt)));
   }
   app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body))));
   app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body))));
