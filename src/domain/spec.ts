@@ -17,6 +17,7 @@
  */
 
 import { Type, type Static } from '@sinclair/typebox';
+import type { Base64Image } from '../util/base64-image.js';
 
 export const TaskKinds = ['txt2img', 'img2img', 'interrogate', 'upscale'] as const;
 export type TaskKind = (typeof TaskKinds)[number];
@@ -179,6 +180,15 @@ export const TaskResult = Type.Union([
   Type.Object({ kind: Type.Literal('caption'), caption: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }),
 ]);
 export type TaskResult = Static<typeof TaskResult>;
+
+/**
+ * A result as the gateway relays it: images from a node's result frame are
+ * held as bytes (util/base64-image.ts) and become base64 only on the way out.
+ * Serialized with `toJsonBuffer`, it is a `TaskResult`.
+ */
+export type RelayedResult =
+  | Exclude<TaskResult, { kind: 'images' }>
+  | { kind: 'images'; images: (string | Base64Image)[]; seeds: number[] };
 
 export function isDiffusion(spec: GenerationSpec): spec is DiffusionSpec {
   return spec.kind === 'txt2img' || spec.kind === 'img2img';

@@ -26,7 +26,7 @@ import { DanError, isErrorId } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
-import type { ResultMessage } from '../protocol/result-frame.js';
+import type { RelayedResultMessage } from '../protocol/result-frame.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { TaskStore } from '../store/task-store.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
@@ -245,7 +245,7 @@ export class Dispatcher {
     running.etaSeconds = message.etaSeconds;
   }
 
-  async #onResult(session: NodeSession, message: ResultMessage, receivedAt: number): Promise<void> {
+  async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
     const running = this.#release(message.taskId, session.id);
     if (!running) return;
     this.scheduler.finished(message.taskId, { ok: true, elapsedMs: message.elapsedMs }, this.#now());

@@ -8,14 +8,14 @@
  * "running". `close` lets pending writes land.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { TaskResult } from '../domain/spec.js';
+import type { RelayedResult } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import type { TaskStore } from '../store/task-store.js';
 
 /** How a finished task ended, as waiters receive it. */
 export type TaskOutcome =
   /** `resultReceivedAt`: when the result frame reached the gateway (`performance.now()`), for the overhead meter. */
-  | { id: string; state: 'succeeded'; result: TaskResult; resultReceivedAt?: number }
+  | { id: string; state: 'succeeded'; result: RelayedResult; resultReceivedAt?: number }
   | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
 
 export class OutcomeBook {

@@ -6,7 +6,8 @@
  * `queuePosition` 1-based while queued and 0 after, then `images` + `seeds`
  * or `caption`, or a `message` saying why it failed.
  */
-import type { TaskResult } from '../domain/spec.js';
+import type { RelayedResult } from '../domain/spec.js';
+import type { Base64Image } from '../util/base64-image.js';
 import { type TaskRecord, TaskStatusCodes, type TaskState } from '../domain/task.js';
 import type { ErrorId } from '../errors/catalog.js';
 import type { LiveStatus } from './dispatcher.js';
@@ -19,7 +20,8 @@ export interface TaskView {
   progress?: number;
   /** Seconds until the task starts (queued) or ends (running), from the plan and measured node speeds. */
   eta?: number | null;
-  images?: string[];
+  /** Base64 PNGs; held as bytes until the answer is serialized (util/json-buffer.ts). */
+  images?: (string | Base64Image)[];
   seeds?: number[];
   caption?: string;
   /** Why the task failed or was cancelled; while queued, why no node can serve it now. */
@@ -49,7 +51,7 @@ export function toLiveView(taskId: string, live: LiveStatus): TaskView {
   }
 }
 
-export function withResult(view: TaskView, result: TaskResult): TaskView {
+export function withResult(view: TaskView, result: RelayedResult): TaskView {
   return result.kind === 'images' ? { ...view, images: result.images, seeds: result.seeds } : { ...view, caption: result.caption };
 }
 

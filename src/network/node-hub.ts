@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Static } from '@sinclair/typebox';
-import { decodeResultFrame, type ResultMessage } from '../protocol/result-frame.js';
+import { decodeResultFrame, type RelayedResultMessage } from '../protocol/result-frame.js';
 import {
   type Failure,
   type HelloMessage,
@@ -22,7 +22,6 @@ import {
   type Progress,
   PROTOCOL_VERSION,
   ProtocolError,
-  type Result,
 } from '../protocol/messages.js';
 import { NodeSession } from './node-session.js';
 
@@ -43,7 +42,7 @@ export interface HubEvents {
   'node:lost': [session: NodeSession, running: string[], reason: string];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
   /** `receivedAt`: when the frame arrived (`performance.now()`). */
-  'task:result': [session: NodeSession, message: Static<typeof Result>, receivedAt: number];
+  'task:result': [session: NodeSession, message: RelayedResultMessage, receivedAt: number];
   'task:failure': [session: NodeSession, message: Static<typeof Failure>];
 }
 
@@ -157,7 +156,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return null;
   }
 
-  #onFrame(session: NodeSession, message: NodeMessage | ResultMessage, receivedAt: number): void {
+  #onFrame(session: NodeSession, message: NodeMessage | RelayedResultMessage, receivedAt: number): void {
     session.lastFrameAt = this.#now();
     switch (message.type) {
       case 'hello':

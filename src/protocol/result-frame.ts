@@ -15,7 +15,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { sniffImageFormat } from '../domain/image-format.js';
-import type { TaskResult } from '../domain/spec.js';
+import type { RelayedResult } from '../domain/spec.js';
+import { Base64Image } from '../util/base64-image.js';
 import { ProtocolError, type Result } from './messages.js';
 
 const MAGIC = Buffer.from('DAN1', 'latin1');
@@ -46,6 +47,8 @@ type ResultHeader = Static<typeof ResultHeader>;
 const checkHeader = TypeCompiler.Compile(ResultHeader);
 
 export type ResultMessage = Static<typeof Result>;
+/** A result as the gateway reads it from a frame: images held as bytes. */
+export type RelayedResultMessage = Omit<ResultMessage, 'result'> & { result: RelayedResult };
 
 /** Builds the frame for a result (node side). */
 export function encodeResultFrame(message: ResultMessage): Buffer {
@@ -61,7 +64,7 @@ export function encodeResultFrame(message: ResultMessage): Buffer {
 }
 
 /** Reads a result frame (gateway side); throws ProtocolError when it is malformed. */
-export function decodeResultFrame(frame: Buffer): ResultMessage {
+export function decodeResultFrame(frame: Buffer): RelayedResultMessage {
   if (frame.length < PREFIX_BYTES || !frame.subarray(0, 4).equals(MAGIC)) {
     throw new ProtocolError('binary frame is not a DAN1 result frame');
   }
@@ -82,7 +85,7 @@ export function decodeResultFrame(frame: Buffer): ResultMessage {
   return { ...header, result: toTaskResult(header, frame.subarray(PREFIX_BYTES + headerBytes)) };
 }
 
-function toTaskResult(header: ResultHeader, body: Buffer): TaskResult {
+function toTaskResult(header: ResultHeader, body: Buffer): RelayedResult {
   if (header.result.kind === 'caption') {
     if (body.length > 0) throw new ProtocolError('caption result frame carries image bytes');
     return header.result;
@@ -95,7 +98,7 @@ function toTaskResult(header: ResultHeader, body: Buffer): TaskResult {
     const image = body.subarray(offset, offset + length);
     offset += length;
     if (!sniffImageFormat(image)) throw new ProtocolError(`result image ${index} is not a PNG, JPEG or WebP image`);
-    return image.toString('base64');
+    return new Base64Image(image);
   });
   return { kind: 'images', images, seeds };
 }

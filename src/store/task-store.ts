@@ -13,7 +13,7 @@
  * Out of the contract: scheduling order and queue positions (the scheduler's job).
  */
 import type { TaskError, TaskRecord } from '../domain/task.js';
-import type { GenerationSpec, TaskKind, TaskResult } from '../domain/spec.js';
+import type { GenerationSpec, RelayedResult, TaskKind } from '../domain/spec.js';
 
 export interface NewTask {
   id: string;
@@ -31,7 +31,7 @@ export interface TaskStore {
   /** running (this attempt) → queued, keeping the attempt count. */
   requeue(id: string, attempt: number): Promise<boolean>;
   /** running (this attempt) → succeeded; drops the inputs. */
-  complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean>;
+  complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean>;
   /** queued or running → failed; drops the inputs. `attempt` null fails whatever attempt is current. */
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean>;
   /** queued or running → cancelled; drops the inputs. `attempt` null cancels whatever attempt is current. */

@@ -4,11 +4,13 @@
  * JSON as bytes, for documents that carry base64 images. `JSON.stringify`
  * copies each 300 KiB image into one big string, which then has to be
  * measured and encoded to UTF-8 on its way to a socket or a file: three passes
- * over the image on the event loop. Here long strings that need no escaping
- * are left out of the stringify (a placeholder stands in) and written straight
- * into the output buffer as Latin-1, one copy each.
+ * over the image on the event loop. Here images are left out of the stringify
+ * (a placeholder stands in) and written straight into the output buffer: long
+ * strings that need no escaping as Latin-1, one copy each; images held as
+ * bytes (util/base64-image.ts) as base64, with no big string at all.
  */
 import { randomUUID } from 'node:crypto';
+import { Base64Image, splicing, writeBase64 } from './base64-image.js';
 
 /** Strings at least this long that need no escaping go in as raw bytes. */
 const MIN_SPLICE_CHARS = 1024;
@@ -18,23 +20,27 @@ const MIN_SPLICE_CHARS = 1024;
  * that a negated class checks in one quick scan.
  */
 const NOT_BASE64_ALPHABET = /[^A-Za-z0-9+/=]/;
+const QUOTE = 0x22;
 
-/** `JSON.stringify(value)` as UTF-8 bytes, with long base64 strings copied, not re-encoded. */
+type Splice = string | Base64Image;
+
+/** `JSON.stringify(value)` as UTF-8 bytes, with images copied or encoded straight into the output. */
 export function toJsonBuffer(value: unknown): Buffer {
-  const spliced: string[] = [];
+  const spliced: Splice[] = [];
   // A fresh nonce per call, so no string in the document can pass for a placeholder.
   const nonce = randomUUID().slice(0, 8);
-  const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'string' && v.length >= MIN_SPLICE_CHARS && !NOT_BASE64_ALPHABET.test(v)) {
+  const text = splicing(() =>
+    JSON.stringify(value, (_key, v: unknown) => {
+      const splice = v instanceof Base64Image || (typeof v === 'string' && v.length >= MIN_SPLICE_CHARS && !NOT_BASE64_ALPHABET.test(v));
+      if (!splice) return v;
       spliced.push(v);
       return `\u0000${nonce}:${spliced.length - 1}\u0000`;
-    }
-    return v;
-  });
+    }),
+  );
   if (spliced.length === 0) return Buffer.from(text, 'utf8');
 
-  // Between the placeholders: the stringified text; in their place: `"` + the string + `"`.
-  const pieces: { text: string; splice: string | null }[] = [];
+  // Between the placeholders: the stringified text; in their place: `"` + the image's base64 + `"`.
+  const pieces: { text: string; splice: Splice | null }[] = [];
   let last = 0;
   for (const match of text.matchAll(new RegExp(`"\\\\u0000${nonce}:(\\d+)\\\\u0000"`, 'g'))) {
     pieces.push({ text: text.slice(last, match.index), splice: spliced[Number(match[1])]! });
@@ -43,17 +49,19 @@ export function toJsonBuffer(value: unknown): Buffer {
   pieces.push({ text: text.slice(last), splice: null });
 
   let size = 0;
-  for (const piece of pieces) size += Buffer.byteLength(piece.text, 'utf8') + (piece.splice === null ? 0 : piece.splice.length + 2);
+  for (const piece of pieces) size += Buffer.byteLength(piece.text, 'utf8') + (piece.splice === null ? 0 : base64Length(piece.splice) + 2);
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
   for (const piece of pieces) {
     offset += out.write(piece.text, offset, 'utf8');
     if (piece.splice === null) continue;
     out[offset++] = QUOTE;
-    offset += out.write(piece.splice, offset, 'latin1');
+    offset += typeof piece.splice === 'string' ? out.write(piece.splice, offset, 'latin1') : writeBase64(piece.splice, out, offset);
     out[offset++] = QUOTE;
   }
   return out;
 }
 
-const QUOTE = 0x22;
+function base64Length(splice: Splice): number {
+  return typeof splice === 'string' ? splice.length : splice.base64Length;
+}

@@ -11,6 +11,8 @@ import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { decodeResultFrame, encodeResultFrame } from '../../src/protocol/result-frame.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
+import type { Base64Image } from '../../src/util/base64-image.js';
+import { toJsonBuffer } from '../../src/util/json-buffer.js';
 
 const gateways: Gateway[] = [];
 afterEach(async () => {
@@ -165,10 +167,13 @@ describe('frames that break the protocol close only that node', () => {
     await healthy(g);
   });
 
-  it('a well-formed result frame decodes to base64 images', () => {
+  it('a well-formed result frame decodes to images held as bytes, serialized as base64', () => {
     const message = decodeResultFrame(resultFrame([png, png]));
-    expect(message.result).toEqual({ kind: 'images', images: [png.toString('base64'), png.toString('base64')], seeds: [1] });
-    expect(decodeResultFrame(encodeResultFrame(message))).toEqual(message);
+    expect(message.result.kind === 'images' && message.result.images.map((i) => (i as Base64Image).bytes)).toEqual([png, png]);
+    const asJson = JSON.parse(toJsonBuffer(message).toString('utf8'));
+    expect(asJson.result).toEqual({ kind: 'images', images: [png.toString('base64'), png.toString('base64')], seeds: [1] });
+    expect(JSON.parse(JSON.stringify(message))).toEqual(asJson);
+    expect(JSON.parse(toJsonBuffer(decodeResultFrame(encodeResultFrame(asJson))).toString('utf8'))).toEqual(asJson);
   });
 
   it('an oversized frame', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Base64Image } from '../../src/util/base64-image.js';
 import { toJsonBuffer } from '../../src/util/json-buffer.js';
 
 describe('toJsonBuffer', () => {
@@ -18,5 +19,17 @@ describe('toJsonBuffer', () => {
   it('is not fooled by a string that looks like a placeholder', () => {
     const value = { a: '\u00000\u0000', b: Buffer.alloc(3000, 1).toString('base64') };
     expect(JSON.parse(toJsonBuffer(value).toString('utf8'))).toEqual(value);
+  });
+});
+
+describe('toJsonBuffer with images held as bytes', () => {
+  it('writes their base64 as JSON.stringify would, for sizes across chunk boundaries', () => {
+    for (const size of [1, 2, 3, 1000, 48 * 1024, 48 * 1024 + 1, 150_001]) {
+      const bytes = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7919) & 255));
+      const value = { code: 200, data: { images: [new Base64Image(bytes)], seeds: [1], note: 'ünï "q"' } };
+      const expected = JSON.stringify({ code: 200, data: { images: [bytes.toString('base64')], seeds: [1], note: 'ünï "q"' } });
+      expect(toJsonBuffer(value).toString('utf8'), `size ${size}`).toBe(expected);
+      expect(JSON.stringify(value)).toBe(expected);
+    }
   });
 });

@@ -19,7 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { GenerationSpec, TaskResult } from '../../domain/spec.js';
+import type { GenerationSpec, RelayedResult, TaskResult } from '../../domain/spec.js';
 import type { TaskError, TaskRecord, TaskState } from '../../domain/task.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
@@ -103,7 +103,7 @@ export class SqliteTaskStore implements TaskStore {
     return this.#q.requeue.run({ id, attempt }).changes === 1;
   }
 
-  async complete(id: string, attempt: number, result: TaskResult, at: number): Promise<boolean> {
+  async complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
     const specInFile = this.#specInFile(id);
     const inline = await this.#place(id, resultName(attempt), result);
     const done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
