@@ -17,7 +17,6 @@
  */
 
 import { Type, type Static } from '@sinclair/typebox';
-import type { Base64Image } from '../util/base64-image.js';
 
 export const TaskKinds = ['txt2img', 'img2img', 'interrogate', 'upscale'] as const;
 export type TaskKind = (typeof TaskKinds)[number];
@@ -181,14 +180,6 @@ export const TaskResult = Type.Union([
 ]);
 export type TaskResult = Static<typeof TaskResult>;
 
-/**
- * A result as the gateway relays it: images from a node's result frame are
- * held as bytes (util/base64-image.ts) and become base64 only on the way out.
- * Serialized with `toJsonBuffer`, it is a `TaskResult`.
- */
-export type RelayedResult =
-  | Exclude<TaskResult, { kind: 'images' }>
-  | { kind: 'images'; images: (string | Base64Image)[]; seeds: number[] };
 
 export function isDiffusion(spec: GenerationSpec): spec is DiffusionSpec {
   return spec.kind === 'txt2img' || spec.kind === 'img2img';

@@ -8,7 +8,7 @@
  * "running". `close` lets pending writes land.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RelayedResult } from '../domain/spec.js';
+import type { RelayedResult } from '../protocol/result-frame.js';
 import type { TaskError } from '../domain/task.js';
 import type { TaskStore } from '../store/task-store.js';
 

@@ -19,7 +19,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { GenerationSpec, RelayedResult, TaskResult } from '../../domain/spec.js';
+import type { GenerationSpec, TaskResult } from '../../domain/spec.js';
+import type { RelayedResult } from '../../protocol/result-frame.js';
 import type { TaskError, TaskRecord, TaskState } from '../../domain/task.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
