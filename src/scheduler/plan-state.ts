@@ -36,6 +36,12 @@ export class PlanState {
   #unplannedUnits = 0;
   /** Units per second of all lanes together. */
   readonly #fleetSpeed: number;
+  /** Task indices by checkpoint, in service order, with a skip list over the planned ones. */
+  readonly #byCheckpoint = new Map<string | null, { tasks: number[]; next: Int32Array }>();
+  /** Each task's place in its checkpoint's list. */
+  readonly #placeInList: Int32Array;
+  /** Fenwick tree over `planned` (see `#plannedBefore`). */
+  readonly #plannedTree: Int32Array;
 
   constructor(
     readonly tasks: readonly PlanTask[],
@@ -60,10 +66,25 @@ export class PlanState {
       this.#exclusiveUnits[able[0]!]! += task.units;
     });
     this.#fleetSpeed = this.lanes.reduce((sum, lane) => sum + nodes[lane.node]!.unitsPerSecond, 0);
+    this.#placeInList = new Int32Array(tasks.length);
+    const lists = new Map<string | null, number[]>();
+    tasks.forEach((task, i) => {
+      const list = lists.get(task.checkpoint) ?? [];
+      this.#placeInList[i] = list.length;
+      list.push(i);
+      lists.set(task.checkpoint, list);
+    });
+    for (const [checkpoint, list] of lists) {
+      this.#byCheckpoint.set(checkpoint, { tasks: list, next: Int32Array.from({ length: list.length + 1 }, (_, k) => k) });
+    }
+    this.#plannedTree = new Int32Array(tasks.length + 1);
   }
 
   markPlanned(index: number): void {
     this.planned[index] = 1;
+    for (let i = index + 1; i < this.#plannedTree.length; i += i & -i) this.#plannedTree[i]! += 1;
+    const list = this.#byCheckpoint.get(this.tasks[index]!.checkpoint)!;
+    list.next[this.#placeInList[index]!] = this.#placeInList[index]! + 1;
     this.unplanned -= 1;
     const task = this.tasks[index]!;
     this.#unplannedUnits -= task.units;
@@ -189,13 +210,36 @@ export class PlanState {
    * queue, and the lane will look that far past them.
    */
   affine(node: number, from: number, window: number): number | undefined {
-    let seen = 0;
-    for (let i = from; i < this.tasks.length && seen < window; i++) {
-      if (this.planned[i] === 1) continue;
-      seen += 1;
-      if (this.capable[i]!.has(node) && !this.needsSwitch(i, node)) return i;
+    // Candidates come from the lists of the loaded checkpoint and of tasks with none, not from a scan
+    // of the queue: past the head, much of the queue may be planned already or need other checkpoints.
+    const loaded = this.loaded[node] ?? null;
+    let first: number | undefined;
+    for (const checkpoint of loaded === null ? [null] : [loaded, null]) {
+      const list = this.#byCheckpoint.get(checkpoint);
+      if (!list) continue;
+      for (let k = unplannedFrom(list.next, firstAtLeast(list.tasks, from)); k < list.tasks.length; k = unplannedFrom(list.next, k + 1)) {
+        const i = list.tasks[k]!;
+        if (first !== undefined && i >= first) break;
+        if (this.#unplannedIn(from, i + 1) > window) break;
+        if (this.servable(i, node)) {
+          first = i;
+          break;
+        }
+      }
     }
-    return undefined;
+    return first;
+  }
+
+  /** Unplanned tasks among indices [from, to). */
+  #unplannedIn(from: number, to: number): number {
+    return to - from - (this.#plannedBefore(to) - this.#plannedBefore(from));
+  }
+
+  /** Planned tasks among indices [0, end): a Fenwick tree, so windows are counted in log time. */
+  #plannedBefore(end: number): number {
+    let sum = 0;
+    for (let i = end; i > 0; i -= i & -i) sum += this.#plannedTree[i]!;
+    return sum;
   }
 
   earliestLane(): Lane | undefined {
@@ -218,6 +262,27 @@ export class PlanState {
     }
     return next;
   }
+}
+
+/** The first place ≥ `k` whose task is not planned: `next` points past planned places (with path halving). */
+function unplannedFrom(next: Int32Array, k: number): number {
+  while (next[k]! !== k) {
+    next[k] = next[next[k]!]!;
+    k = next[k]!;
+  }
+  return k;
+}
+
+/** The position of the first value ≥ `value` in the ascending `list`. */
+function firstAtLeast(list: readonly number[], value: number): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (list[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** Inserts `value` into the ascending `list` (usually at its end: promises mostly follow service order). */
