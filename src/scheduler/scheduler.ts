@@ -103,6 +103,8 @@ export class Scheduler {
   readonly #running = new Map<string, Running>();
   #nodes: SchedulerNode[] = [];
   #plan: { plan: Plan; at: number } | null = null;
+  /** Every queued task's position, computed at once when first asked after a change. */
+  #positions: Map<string, number> | null = null;
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -141,7 +143,7 @@ export class Scheduler {
       else high = mid;
     }
     this.#queue.splice(low, 0, queued);
-    this.#plan = null;
+    this.#changed();
   }
 
   /** Takes a task out of the queue (cancelled, or failed while queued). */
@@ -149,13 +151,13 @@ export class Scheduler {
     const index = this.#queue.findIndex((q) => q.task.id === taskId);
     if (index < 0) return false;
     this.#queue.splice(index, 1);
-    this.#plan = null;
+    this.#changed();
     return true;
   }
 
   setNodes(nodes: SchedulerNode[]): void {
     this.#nodes = nodes;
-    this.#plan = null;
+    this.#changed();
   }
 
   /** The node's binding for a queued task, or null if it cannot serve it. */
@@ -247,7 +249,7 @@ export class Scheduler {
       expectedSeconds: assignment.expectedSeconds,
       switched: assignment.switched,
     });
-    this.#plan = null;
+    this.#changed();
   }
 
   /**
@@ -258,7 +260,7 @@ export class Scheduler {
     const running = this.#running.get(taskId);
     if (!running) return null;
     this.#running.delete(taskId);
-    this.#plan = null;
+    this.#changed();
     let setAside: SetAside | null = null;
     if (outcome.ok) {
       this.health.succeeded(running.nodeName);
@@ -278,17 +280,48 @@ export class Scheduler {
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
   position(taskId: string): number | undefined {
-    const index = this.#queue.findIndex((q) => q.task.id === taskId);
-    if (index < 0) return undefined;
-    const target = this.#queue[index]!;
-    const mine = this.#nodes.filter((node) => this.#bindingFor(target, node) !== null);
-    let ahead = 0;
-    for (let i = 0; i < index; i++) {
-      const other = this.#queue[i]!;
-      if (mine.length === 0 || mine.some((node) => this.#bindingFor(other, node) !== null)) ahead += 1;
-    }
-    return ahead + 1;
+    this.#positions ??= this.#allPositions();
+    return this.#positions.get(taskId);
   }
+
+  /**
+   * All positions in one pass over the queue: tasks are grouped by the set of
+   * nodes that can run them, so each task counts the earlier tasks of the
+   * groups that share a node with its own (a task no node can run counts all).
+   * Status polls ask for positions all the time; the queue changes less often.
+   */
+  #allPositions(): Map<string, number> {
+    const positions = new Map<string, number>();
+    const groups: { nodes: number[]; count: number }[] = [];
+    const groupOf = new Map<string, number>();
+    const shares = new Map<string, boolean>();
+    let total = 0;
+    for (const queued of this.#queue) {
+      const nodes = this.#nodes.flatMap((node, i) => (this.#bindingFor(queued, node) === null ? [] : [i]));
+      const key = nodes.join(',');
+      let group = groupOf.get(key);
+      if (group === undefined) {
+        group = groups.length;
+        groupOf.set(key, group);
+        groups.push({ nodes, count: 0 });
+      }
+      let ahead = nodes.length === 0 ? total : 0;
+      if (nodes.length > 0) {
+        groups.forEach((other, g) => {
+          if (other.count === 0) return;
+          const pair = `${Math.min(g, group!)}:${Math.max(g, group!)}`;
+          let shared = shares.get(pair);
+          if (shared === undefined) shares.set(pair, (shared = other.nodes.some((n) => nodes.includes(n))));
+          if (shared) ahead += other.count;
+        });
+      }
+      positions.set(queued.task.id, ahead + 1);
+      groups[group]!.count += 1;
+      total += 1;
+    }
+    return positions;
+  }
+
 
   /**
    * Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned.
@@ -316,6 +349,12 @@ export class Scheduler {
   #measured(nodeId: string | undefined): boolean {
     const node = this.#nodes.find((n) => n.id === nodeId);
     return node !== undefined && this.estimates.get(node.name).samples > 0;
+  }
+
+  /** The queue or the nodes changed: plan and positions are due again. */
+  #changed(): void {
+    this.#plan = null;
+    this.#positions = null;
   }
 
   /** Queued tasks no connected node can serve, with what they lack. */
