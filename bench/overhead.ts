@@ -58,9 +58,11 @@ function summary(values: number[]): Summary {
  * spans that are meant to be the gateway's.
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-function post(url: string, body: string): Promise<Buffer> {
+/** A GET, or a JSON POST when `body` is given; resolves with the whole answer. */
+function call(url: string, body?: string): Promise<Buffer> {
+  const options = body === undefined ? { agent } : { method: 'POST', agent, headers: { 'content-type': 'application/json' } };
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve(Buffer.concat(chunks)));
@@ -68,19 +70,6 @@ function post(url: string, body: string): Promise<Buffer> {
     });
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-function get(url: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
   });
 }
 
@@ -127,7 +116,7 @@ async function runSize(side: number): Promise<Run> {
   for (let i = 0; i < WARMUP + TASKS; i++) {
     if (i === WARMUP) cpuStart = cpuMs(gateway.child.pid!);
     const t0 = process.hrtime.bigint();
-    const bytes = await post(`${gatewayUrl}/api/sd/txt2img`, body);
+    const bytes = await call(`${gatewayUrl}/api/sd/txt2img`, body);
     const t3 = process.hrtime.bigint();
     const json = JSON.parse(bytes.toString('utf8')) as { code: number; data: { taskId: string; images: string[] } };
     if (json.code !== 200) throw new Error(`task failed: ${JSON.stringify(json).slice(0, 300)}`);
@@ -135,7 +124,7 @@ async function runSize(side: number): Promise<Run> {
     if (i >= WARMUP) sent.push({ id: json.data.taskId, t0, t3 });
   }
   const gatewayCpuMsPerTask = (cpuMs(gateway.child.pid!) - cpuStart) / TASKS;
-  const health = JSON.parse((await get(`${gatewayUrl}/api/health`)).toString('utf8')) as {
+  const health = JSON.parse((await call(`${gatewayUrl}/api/health`)).toString('utf8')) as {
     data: { overheadMs: { dispatch: OverheadSummary | null; relay: OverheadSummary | null } };
   };
 

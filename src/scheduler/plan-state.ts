@@ -34,6 +34,10 @@ export class PlanState {
   /** Per node: the units of those tasks. */
   readonly #exclusiveUnits: Float64Array;
   #unplannedUnits = 0;
+  /** Per task: the one available node that can run it, or -1. */
+  readonly #onlyNode: Int32Array;
+  /** Per node: units per second of its lanes together. */
+  readonly #laneSpeed: Float64Array;
   /** Units per second of all lanes together. */
   readonly #fleetSpeed: number;
   /** Task indices by checkpoint, in service order, with a skip list over the planned ones. */
@@ -58,17 +62,20 @@ export class PlanState {
     this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
     this.#exclusive = nodes.map(() => []);
     this.#exclusiveUnits = new Float64Array(nodes.length);
-    tasks.forEach((task, i) => {
-      this.#unplannedUnits += task.units;
-      const able = task.capable.filter((n) => nodes[n]?.available);
-      if (able.length !== 1) return;
-      this.#exclusive[able[0]!]!.push(i);
-      this.#exclusiveUnits[able[0]!]! += task.units;
-    });
-    this.#fleetSpeed = this.lanes.reduce((sum, lane) => sum + nodes[lane.node]!.unitsPerSecond, 0);
+    this.#onlyNode = new Int32Array(tasks.length);
+    this.#laneSpeed = new Float64Array(nodes.length);
+    for (const lane of this.lanes) this.#laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
+    this.#fleetSpeed = this.#laneSpeed.reduce((sum, speed) => sum + speed, 0);
     this.#placeInList = new Int32Array(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
+      this.#unplannedUnits += task.units;
+      const able = task.capable.filter((n) => nodes[n]?.available);
+      this.#onlyNode[i] = able.length === 1 ? able[0]! : -1;
+      if (able.length === 1) {
+        this.#exclusive[able[0]!]!.push(i);
+        this.#exclusiveUnits[able[0]!]! += task.units;
+      }
       const list = lists.get(task.checkpoint) ?? [];
       this.#placeInList[i] = list.length;
       list.push(i);
@@ -86,10 +93,10 @@ export class PlanState {
     const list = this.#byCheckpoint.get(this.tasks[index]!.checkpoint)!;
     list.next[this.#placeInList[index]!] = this.#placeInList[index]! + 1;
     this.unplanned -= 1;
-    const task = this.tasks[index]!;
-    this.#unplannedUnits -= task.units;
-    const able = task.capable.filter((n) => this.nodes[n]?.available);
-    if (able.length === 1) this.#exclusiveUnits[able[0]!]! -= task.units;
+    const { units } = this.tasks[index]!;
+    this.#unplannedUnits -= units;
+    const only = this.#onlyNode[index]!;
+    if (only >= 0) this.#exclusiveUnits[only]! -= units;
   }
 
   /**
@@ -103,8 +110,7 @@ export class PlanState {
     const node = this.nodes[lane.node]!;
     const mine = this.#exclusiveUnits[lane.node]! / node.unitsPerSecond;
     if (mine <= 1e-9) return undefined;
-    const ownSpeed = this.lanes.reduce((sum, l) => sum + (l.node === lane.node ? node.unitsPerSecond : 0), 0);
-    const othersSpeed = this.#fleetSpeed - ownSpeed;
+    const othersSpeed = this.#fleetSpeed - this.#laneSpeed[lane.node]!;
     if (othersSpeed <= 0) return undefined;
     const rest = (this.#unplannedUnits - this.#exclusiveUnits[lane.node]!) / othersSpeed;
     if (mine < rest) return undefined;

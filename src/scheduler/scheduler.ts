@@ -292,31 +292,27 @@ export class Scheduler {
    */
   #allPositions(): Map<string, number> {
     const positions = new Map<string, number>();
-    const groups: { nodes: number[]; count: number }[] = [];
+    // Per group: its nodes, how many tasks seen so far, and which groups (by index) share a node with it.
+    const groups: { nodes: number[]; count: number; sharesWith: boolean[] }[] = [];
     const groupOf = new Map<string, number>();
-    const shares = new Map<string, boolean>();
     let total = 0;
     for (const queued of this.#queue) {
       const nodes = this.#nodes.flatMap((node, i) => (this.#bindingFor(queued, node) === null ? [] : [i]));
       const key = nodes.join(',');
       let group = groupOf.get(key);
       if (group === undefined) {
+        const sharesWith = groups.map((other) => other.nodes.some((n) => nodes.includes(n)));
         group = groups.length;
+        groups.forEach((other, g) => other.sharesWith.push(sharesWith[g]!));
+        groups.push({ nodes, count: 0, sharesWith: [...sharesWith, nodes.length > 0] });
         groupOf.set(key, group);
-        groups.push({ nodes, count: 0 });
       }
-      let ahead = nodes.length === 0 ? total : 0;
-      if (nodes.length > 0) {
-        groups.forEach((other, g) => {
-          if (other.count === 0) return;
-          const pair = `${Math.min(g, group!)}:${Math.max(g, group!)}`;
-          let shared = shares.get(pair);
-          if (shared === undefined) shares.set(pair, (shared = other.nodes.some((n) => nodes.includes(n))));
-          if (shared) ahead += other.count;
-        });
-      }
+      const mine = groups[group]!;
+      let ahead = 0;
+      if (nodes.length === 0) ahead = total;
+      else groups.forEach((other, g) => (ahead += mine.sharesWith[g] ? other.count : 0));
       positions.set(queued.task.id, ahead + 1);
-      groups[group]!.count += 1;
+      mine.count += 1;
       total += 1;
     }
     return positions;
