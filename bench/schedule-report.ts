@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import type { IdealRun } from './schedule-ideal.js';
 import type { SpeedClass } from './schedule-nodes.js';
 import type { PositionAuditResult } from './schedule-positions.js';
 import type { PolicyName } from './schedule-sim.js';
@@ -30,6 +31,8 @@ export interface ReportedRun {
 export interface BenchReport {
   trace: Trace;
   runs: ReportedRun[];
+  /** The ideal fleet on the Poisson arrivals (schedule-ideal.ts), best rule first; empty without them. */
+  ideal: IdealRun[];
   cpuSeconds: number;
   command: string;
 }
@@ -124,6 +127,26 @@ function tailRow(poisson: RunSummary | undefined): string {
   return `| Poisson: max wait ≤ 3 × median | wait ${ratio(poisson?.waitAll)} (arrival → finish: ${ratio(poisson?.turnaroundAll)}) | ${yes(met)} |`;
 }
 
+/** The Poisson wait tail of each run beside the references that no scheduler of these nodes should beat (schedule-ideal.ts). */
+function tailRows(report: BenchReport): string[] {
+  const poisson = report.runs.filter((r) => r.pattern === 'poisson');
+  if (poisson.length === 0) return [];
+  const times = (n: number) => (n === Infinity ? '∞' : `${n.toFixed(1)} ×`);
+  const row = (name: string, s: Spread) => `| ${name} | ${sec(s.p50)} / ${sec(s.p95)} / ${sec(s.p99)} / ${sec(s.max)} | ${times(s.max / s.p50)} | ${times(s.max / s.p99)} |`;
+  const ideal = (run: IdealRun) => `${run.everyCheckpoint ? 'ideal fleet' : 'own holdings, no switch cost'} (${run.rule})`;
+  return [
+    'Poisson wait tail. References on the same arrivals, first come first served, every checkpoint loaded wherever it is held and switches free: ' +
+      '"ideal fleet" = every node holds every checkpoint; "own holdings" = each node only those it holds. Each task goes to the node that would begin ' +
+      '(or finish) it earliest, whichever rule gives the smaller max.',
+    '',
+    '| run | wait p50 / p95 / p99 / max s | max / p50 | max / p99 |',
+    '| --- | --- | --- | --- |',
+    ...report.ideal.map((run) => row(ideal(run), run.wait)),
+    ...poisson.map((run) => row(label(run), run.summary.waitAll)),
+    '',
+  ];
+}
+
 function runRows(report: BenchReport): string[] {
   const bound = makespanBoundSeconds(report.trace);
   const classes: (SpeedClass | 'all')[] = ['fast', 'mid', 'slow', 'all'];
@@ -203,6 +226,7 @@ export function toMarkdown(report: BenchReport): string {
     ...targetRows(report),
     '',
     ...coldRows(report),
+    ...tailRows(report),
     ...runRows(report),
     '',
     'Seconds: p50 / p95 / max.',

@@ -21,6 +21,7 @@ import type { NodeRecord, TaskRecord } from './schedule-sim-node.js';
 export interface Spread {
   p50: number;
   p95: number;
+  p99: number;
   max: number;
 }
 
@@ -31,7 +32,7 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function spreadOf(values: readonly number[]): Spread {
-  return { p50: percentile(values, 50), p95: percentile(values, 95), max: values.length === 0 ? NaN : Math.max(...values) };
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), max: values.length === 0 ? NaN : Math.max(...values) };
 }
 
 export const waitSecondsOf = (t: TaskRecord) => (t.beginMs! - t.arrivalMs) / 1000;

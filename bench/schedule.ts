@@ -7,7 +7,9 @@
  * and the real `Scheduler` is driven exactly as the gateway's dispatcher
  * drives it. Two arrival patterns (all at once, Poisson at 80 % of capacity),
  * each under DAN's scheduler and under the original deployment's FIFO
- * round-robin. A run takes seconds; nothing waits for real.
+ * round-robin; on the Poisson arrivals, also references for the wait tail
+ * with switches free (schedule-ideal.ts). A run takes seconds; nothing waits
+ * for real.
  *
  * Knobs (environment), for tuning runs:
  *   BENCH_SEED=1  BENCH_TASKS=2000  BENCH_LOAD=0.8  BENCH_SWITCH_SECONDS=8
@@ -23,6 +25,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { PlanOptions } from '../src/scheduler/planner.js';
+import { idealRuns } from './schedule-ideal.js';
 import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown, writeSection } from './schedule-report.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
@@ -103,7 +106,8 @@ function main(): void {
     }
   }
   const command = [plan ? `BENCH_PLAN='${JSON.stringify(plan)}'` : '', commandLine(options, patterns, policies, starts)].filter(Boolean).join(' ');
-  const report: BenchReport = { trace, runs, cpuSeconds: (performance.now() - started) / 1000, command };
+  const ideal = patterns.includes('poisson') ? idealRuns(trace, arrivalsOf(trace, 'poisson')) : [];
+  const report: BenchReport = { trace, runs, ideal, cpuSeconds: (performance.now() - started) / 1000, command };
   const section = toMarkdown(report);
   console.log(section);
   const standard = command === 'npm run bench:schedule';
