@@ -46,6 +46,14 @@ export class PlanState {
   readonly #placeInList: Int32Array;
   /** Fenwick tree over `planned` (see `#plannedBefore`). */
   readonly #plannedTree: Int32Array;
+  /** Task indices, longest waited first (ties in service order). */
+  readonly #byAge: Int32Array;
+  /** Each task's place in `#byAge`. */
+  readonly #ageRank: Int32Array;
+  /** Fenwick tree over `#byAge` places: 1 while that task is unplanned (see `#medianWaited`). */
+  readonly #unplannedByAge: Int32Array;
+  /** Places in `#byAge` before this one are all planned. */
+  #oldestFrom = 0;
 
   constructor(
     readonly tasks: readonly PlanTask[],
@@ -85,6 +93,15 @@ export class PlanState {
       this.#byCheckpoint.set(checkpoint, { tasks: list, next: Int32Array.from({ length: list.length + 1 }, (_, k) => k) });
     }
     this.#plannedTree = new Int32Array(tasks.length + 1);
+    this.#byAge = Int32Array.from(tasks.keys()).sort((a, b) => tasks[b]!.waitedSeconds - tasks[a]!.waitedSeconds || a - b);
+    this.#ageRank = new Int32Array(tasks.length);
+    this.#byAge.forEach((index, rank) => (this.#ageRank[index] = rank));
+    this.#unplannedByAge = new Int32Array(tasks.length + 1);
+    for (let place = 1; place <= tasks.length; place++) {
+      this.#unplannedByAge[place]! += 1;
+      const parent = place + (place & -place);
+      if (parent <= tasks.length) this.#unplannedByAge[parent]! += this.#unplannedByAge[place]!;
+    }
   }
 
   markPlanned(index: number): void {
@@ -97,6 +114,49 @@ export class PlanState {
     this.#unplannedUnits -= units;
     const only = this.#onlyNode[index]!;
     if (only >= 0) this.#exclusiveUnits[only]! -= units;
+    for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
+  }
+
+  /**
+   * The longest-waiting task this lane can run that has been left behind: by
+   * `lane.freeAt` it will have waited at least `urgentAge` of the median wait
+   * of the tasks still unplanned then (all waits grow alike, so this counts
+   * the tasks that will have left the queue by then, and a replan at that time
+   * finds the same task). Not when another node would finish it sooner: that
+   * node's lane takes it. A switch is no obstacle: that is the point.
+   */
+  urgent(lane: Lane, urgentAge: (medianWaited: number) => number): number | undefined {
+    if (this.unplanned === 0) return undefined;
+    while (this.#oldestFrom < this.tasks.length && this.planned[this.#byAge[this.#oldestFrom]!] === 1) this.#oldestFrom++;
+    const threshold = urgentAge(this.#medianWaited() + lane.freeAt) - lane.freeAt;
+    for (let place = this.#oldestFrom; place < this.tasks.length; place++) {
+      const index = this.#byAge[place]!;
+      if (!(this.tasks[index]!.waitedSeconds >= threshold)) break;
+      if (this.servable(index, lane.node) && !this.#finishesSoonerElsewhere(index, lane)) return index;
+    }
+    return undefined;
+  }
+
+  /** The median (nearest rank) of the unplanned tasks' waits: a descent of the Fenwick tree over `#byAge`. */
+  #medianWaited(): number {
+    let rank = this.unplanned - Math.ceil(this.unplanned / 2) + 1;
+    let place = 0;
+    for (let step = 1 << Math.floor(Math.log2(this.tasks.length)); step > 0; step >>= 1) {
+      const next = place + step;
+      if (next < this.#unplannedByAge.length && this.#unplannedByAge[next]! < rank) {
+        place = next;
+        rank -= this.#unplannedByAge[next]!;
+      }
+    }
+    return this.tasks[this.#byAge[place]!]!.waitedSeconds;
+  }
+
+  #finishesSoonerElsewhere(index: number, lane: Lane): boolean {
+    const mine = this.#finishFrom(index, lane);
+    for (const node of this.capable[index]!) {
+      if (node !== lane.node && this.nodes[node]!.available && this.finishOn(index, node) < mine - 1e-9) return true;
+    }
+    return false;
   }
 
   /**

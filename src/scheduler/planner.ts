@@ -11,6 +11,14 @@
  *    is a promise) and that needs no switch on this lane: the first such in
  *    service order. Later arrivals that fair order puts ahead of it may
  *    overtake it only until then;
+ * 0a. a task left behind: by the lane's time it will have waited at least
+ *    `urgentWaitFactor` times the median wait of the tasks still queued then,
+ *    and `urgentGapSeconds` more; the longest-waiting such task the lane can
+ *    run, even with a switch, unless another node would finish it sooner. Fair
+ *    order and affinity can leave a task of a rarely used checkpoint behind
+ *    while its few nodes serve popular work, and promises never force a
+ *    switch; this bounds that. All waits grow alike, so under a burst nothing
+ *    is ever urgent;
  * 0b. a task only this lane's node can run, once such work would take the
  *    node at least as long as the other nodes need for everything else (it
  *    is the long pole: left to fair order it would trail behind work any node
@@ -78,6 +86,10 @@ export interface PlanOptions {
   coveredSwitches?: number;
   /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
   switchAgeWeight?: number;
+  /** A task is urgent (rule 0a) once it has waited this many times the median wait of the queued tasks... @defaultValue 2 */
+  urgentWaitFactor?: number;
+  /** ...and at least this many seconds longer than that median. @defaultValue 30 */
+  urgentGapSeconds?: number;
 }
 
 export interface Plan {
@@ -96,6 +108,8 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   if (head === undefined) return 'done';
   const due = state.due(lane);
   if (due !== undefined) return due;
+  const urgent = state.urgent(lane, (median) => Math.max(options.urgentWaitFactor * median, median + options.urgentGapSeconds));
+  if (urgent !== undefined) return urgent;
   const exclusive = state.exclusiveDue(lane);
   if (exclusive !== undefined) return exclusive;
   if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
@@ -150,7 +164,7 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
 
 /** Plans `tasks` (in service order) onto `nodes`. */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}): Plan {
-  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, ...options };
+  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, ...options };
   const state = new PlanState(tasks, nodes);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.

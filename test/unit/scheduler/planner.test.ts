@@ -80,8 +80,8 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
   });
 
   it('counts how long a checkpoint\'s front task has waited when choosing what to switch to', () => {
-    const tasks = [t('z1', 'Z', [0], 20, 40), ...Array.from({ length: 5 }, (_, i) => t(`x${i}`, 'X', [0]))];
-    // X: 10 s of work; Z: 2 s of work + half of its 40 s wait.
+    const tasks = [t('z1', 'Z', [0], 20, 24), ...Array.from({ length: 5 }, (_, i) => t(`x${i}`, 'X', [0]))];
+    // X: 10 s of work; Z: 2 s of work + half of its 24 s wait.
     expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })]).assignments[0]?.taskId).toBe('z1');
     expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })], { switchAgeWeight: 0 }).assignments[0]?.taskId).toBe('x0');
   });
@@ -97,6 +97,31 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // One Y task is no long pole: fair order first, and a fits it in later.
     const short = planTasks([...xs, ...ys(1)], nodes());
     expect(short.assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+  });
+
+  it('gives a task left far behind the queue\'s median wait to the next lane able to run it, switching if need be', () => {
+    const nodes = () => [planNode('a', { loaded: 'X' })];
+    // Fair order put z1 behind six X tasks; the queue's median wait is 5 s.
+    const tasks = (zWaited: number) => [...Array.from({ length: 6 }, (_, i) => t(`x${i}`, 'X', [0], 20, 5)), t('z1', 'Z', [0], 20, zWaited)];
+    // Waited 36 s ≥ max(2 × 5, 5 + 30): urgent, so the lane switches to it now.
+    expect(planTasks(tasks(36), nodes()).assignments[0]?.taskId).toBe('z1');
+    // Waited 20 s: not yet urgent. In the plan it becomes urgent once its wait reaches the (growing) median + 30 s:
+    // the queue's waits all grow alike, so never while only the six X tasks are ahead (12 s of work).
+    const patient = planTasks(tasks(20), nodes());
+    expect(patient.assignments[0]?.taskId).toBe('x0');
+    expect(patient.startAt.get('z1')).toBe(12);
+    expect(planTasks(tasks(36), nodes(), { urgentGapSeconds: Infinity }).assignments[0]?.taskId).toBe('x0');
+  });
+
+  it('leaves an urgent task to a node that would finish it sooner, and makes nothing urgent when all waited alike', () => {
+    const tasks = [...Array.from({ length: 6 }, (_, i) => t(`x${i}`, 'X', [0, 1], 20, 5)), t('z1', 'Z', [0, 1], 20, 40)];
+    const plan = planTasks(tasks, [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'Z', lanes: [1] })]);
+    expect(plan.assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+    expect(plan.nodeOf.get('z1')).toBe('b');
+    // A burst: every task has waited 500 s, so none is behind the median; the plan is the one without the rule.
+    const burst = tasks.map((task) => ({ ...task, waitedSeconds: 500 }));
+    const nodes = () => [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'Y' })];
+    expect([...planTasks(burst, nodes()).startAt]).toEqual([...planTasks(burst, nodes(), { urgentGapSeconds: Infinity }).startAt]);
   });
 
   it('plans only onto capable, available nodes, and one task per free lane', () => {
