@@ -3,7 +3,8 @@
  * that its work and garbage never delay the client's clocks, as the sandbox
  * (the WebUI) runs in another. Runs a node agent, and records, on the
  * machine-wide monotonic clock (`process.hrtime`, comparable across processes),
- * when each task arrives and when its result has been sent. Sends them to the
+ * when each task arrives and when its result frame is handed to the socket (just before: a timestamp
+ * taken after the send could follow a preemption by the very processes the send wakes). Sends them to the
  * parent over IPC when asked.
  */
 import { pino } from 'pino';
@@ -16,7 +17,7 @@ const agent = new NodeAgent({ gatewayUrl, name: 'bench-node', token: null, drive
 const received: Record<string, string> = {};
 const settled: Record<string, string> = {};
 agent.on('task:received', (id) => (received[id] = process.hrtime.bigint().toString()));
-agent.on('task:settled', (id) => (settled[id] = process.hrtime.bigint().toString()));
+agent.on('task:sending', (id) => (settled[id] = process.hrtime.bigint().toString()));
 agent.once('welcomed', () => process.send!({ type: 'ready' }));
 process.on('message', async (message: { type: string }) => {
   if (message.type !== 'report') return;

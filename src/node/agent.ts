@@ -51,6 +51,8 @@ export interface AgentEvents {
   rejected: [message: string];
   disconnected: [code: number];
   'task:received': [taskId: string];
+  /** The result frame is built and about to be handed to the socket (timing: `npm run bench`). */
+  'task:sending': [taskId: string];
   'task:settled': [taskId: string, ok: boolean];
   'backend:changed': [up: boolean];
 }
@@ -233,7 +235,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       const elapsedMs = performance.now() - started;
       const switched = assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
       this.#speed.record(SELF, { units: workUnitsOf(assign.spec), elapsedSeconds: elapsedMs / 1000, switched });
-      this.#sendFrame(encodeResultFrame({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs }));
+      const frame = encodeResultFrame({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
+      this.emit('task:sending', taskId);
+      this.#sendFrame(frame);
       this.emit('task:settled', taskId, true);
     } catch (error) {
       const danError = toDanError(error);
