@@ -5,15 +5,16 @@
  * machine-wide monotonic clock (`process.hrtime`, comparable across processes),
  * when each task arrives and when its result frame is handed to the socket (just before: a timestamp
  * taken after the send could follow a preemption by the very processes the send wakes). Sends them to the
- * parent over IPC when asked.
+ * parent over IPC when asked. argv: gateway URL, WebUI URL, and optionally
+ * the largest image in pixels it takes and its name.
  */
 import { pino } from 'pino';
 import { NodeAgent } from '../src/node/agent.js';
 import { A1111Driver } from '../src/node/backends/a1111/a1111-driver.js';
 
-const [gatewayUrl, webuiUrl] = process.argv.slice(2) as [string, string];
-const driver = new A1111Driver({ baseUrl: webuiUrl, maxPixels: 2048 * 2048, progressIntervalMs: 60_000 });
-const agent = new NodeAgent({ gatewayUrl, name: 'bench-node', token: null, driver, log: pino({ level: 'warn' }) });
+const [gatewayUrl, webuiUrl, maxPixels = String(2048 * 2048), name = 'bench-node'] = process.argv.slice(2) as [string, string, string?, string?];
+const driver = new A1111Driver({ baseUrl: webuiUrl, maxPixels: Number(maxPixels), progressIntervalMs: 60_000 });
+const agent = new NodeAgent({ gatewayUrl, name, token: null, driver, log: pino({ level: 'warn' }) });
 const received: Record<string, string> = {};
 const settled: Record<string, string> = {};
 agent.on('task:received', (id) => (received[id] = process.hrtime.bigint().toString()));

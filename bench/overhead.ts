@@ -36,7 +36,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, setPriority } from 'node:os';
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import type { ClientReport } from './overhead-client.js';
@@ -47,6 +47,10 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
 const SIDES = (process.env['BENCH_SIDES'] ?? '64,512').split(',').map(Number);
 const NICE = Number(process.env['BENCH_NICE'] ?? 10);
+const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 1000);
+/** Backlog tasks are bigger than the timed node takes, so only the backlog node, busy for minutes with each, can run them. */
+const BACKLOG_SPEC = { prompt: 'a long queue', model: 'clarity', steps: 50, width: 2048, height: 2048 };
+const TIMED_NODE_MAX_PIXELS = 1024 * 1024;
 
 interface Summary {
   p50: number;
@@ -70,6 +74,8 @@ function cpuMs(pid: number): number {
 
 interface Run {
   side: number;
+  /** Tasks waiting in the queue throughout (each scheduling pass goes over them). */
+  backlog: number;
   submit: Summary;
   result: Summary;
   imageKiB: number;
@@ -79,14 +85,15 @@ interface Run {
 }
 
 /** One result size on a fresh gateway, sandbox and node, so the gateway's own figures are this size's alone. */
-async function runSize(side: number): Promise<Run> {
+async function runSize(side: number, backlog: number): Promise<Run> {
   const data = tempDir('dan-bench-');
   // BENCH_GW_NODE_OPTIONS reaches the gateway alone, e.g. `--import ./my-profiler.mjs` to profile it.
   const gatewayOptions = process.env['BENCH_GW_NODE_OPTIONS'];
   const [gatewayPort, sandboxPort] = [await freePort(), await freePort()];
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const gateway = await startQuiet(['gateway', '--port', String(gatewayPort), '--host', '127.0.0.1', '--data', data.path], {
+  const gatewayArgs = ['gateway', '--port', String(gatewayPort), '--host', '127.0.0.1', '--data', data.path, '--max-tasks-per-key', '0'];
+  const gateway = await startQuiet(gatewayArgs, {
     logFile: join(data.path, 'gateway.log'),
     readyUrl: `${gatewayUrl}/api/health`,
     env: gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {},
@@ -95,13 +102,14 @@ async function runSize(side: number): Promise<Run> {
     logFile: join(data.path, 'sandbox.log'),
     readyUrl: `${sandboxUrl}/sdapi/v1/progress`,
   });
-  const node = fork(new URL('./overhead-node.ts', import.meta.url), [gatewayUrl, sandboxUrl], { execArgv: ['--import', 'tsx'] });
+  const node = forkNode(gatewayUrl, sandboxUrl, TIMED_NODE_MAX_PIXELS, 'bench-node');
   await new Promise((resolve) => node.once('message', resolve));
+  const queue = backlog > 0 ? await startBacklog(gatewayUrl, data.path, backlog) : null;
   const client = fork(new URL('./overhead-client.ts', import.meta.url), [gatewayUrl, String(side), String(WARMUP), String(TASKS)], {
     execArgv: ['--import', 'tsx'],
   });
   // The processes that stand for other machines yield the cores to the gateway (see the top of this file).
-  for (const pid of [sandbox.child.pid!, node.pid!, client.pid!]) setPriority(pid, NICE);
+  for (const pid of [sandbox.child.pid!, node.pid!, client.pid!, ...(queue?.pids ?? [])]) setPriority(pid, NICE);
   let cpuStart = 0;
   const { sent, imageChars, inside } = await new Promise<ClientReport>((resolve, reject) => {
     client.on('message', (m: { type: 'warm' } | ClientReport) => (m.type === 'warm' ? (cpuStart = cpuMs(gateway.child.pid!)) : resolve(m)));
@@ -115,10 +123,12 @@ async function runSize(side: number): Promise<Run> {
   );
   await gateway.stop();
   await sandbox.stop();
+  await queue?.stop();
   data.remove();
   const ms = (from: string, to: string) => Number(BigInt(to) - BigInt(from)) / 1e6;
   return {
     side,
+    backlog,
     imageKiB: imageChars / 1024,
     gatewayCpuMsPerTask,
     submit: summary(sent.map((s) => ms(s.t0, times.received[s.id]!))),
@@ -127,9 +137,41 @@ async function runSize(side: number): Promise<Run> {
   };
 }
 
+function forkNode(gatewayUrl: string, sandboxUrl: string, maxPixels: number, name: string): ChildProcess {
+  return fork(new URL('./overhead-node.ts', import.meta.url), [gatewayUrl, sandboxUrl, String(maxPixels), name], { execArgv: ['--import', 'tsx'] });
+}
+
+/**
+ * A queue the timed tasks pass by: a second node on a sandbox at real GPU
+ * speed, and `count` tasks only it can run (2048² for a node that takes
+ * 1024² at most), each of which keeps it busy for minutes.
+ */
+async function startBacklog(gatewayUrl: string, dataDir: string, count: number): Promise<{ pids: number[]; stop(): Promise<void> }> {
+  const port = await freePort();
+  const sandbox = await startQuiet(['sandbox', '--port', String(port)], {
+    logFile: join(dataDir, 'backlog-sandbox.log'),
+    readyUrl: `http://127.0.0.1:${port}/sdapi/v1/progress`,
+  });
+  const node = forkNode(gatewayUrl, `http://127.0.0.1:${port}`, 2048 * 2048, 'backlog-node');
+  await new Promise((resolve) => node.once('message', resolve));
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer backlog' };
+  for (let i = 0; i < count; i++) {
+    const answer = await fetch(`${gatewayUrl}/api/sd/txt2img/async`, { method: 'POST', headers, body: JSON.stringify({ ...BACKLOG_SPEC, seed: i }) });
+    if (!answer.ok) throw new Error(`backlog task refused: ${await answer.text()}`);
+  }
+  return {
+    pids: [sandbox.child.pid!, node.pid!],
+    stop: async () => {
+      node.kill();
+      await sandbox.stop();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const runs: Run[] = [];
-  for (const side of SIDES) runs.push(await runSize(side));
+  for (const side of SIDES) runs.push(await runSize(side, 0));
+  if (BACKLOG > 0) runs.push(await runSize(SIDES[0]!, BACKLOG));
   report(runs);
 }
 
@@ -147,7 +189,7 @@ function report(runs: Run[]): void {
   ];
   for (const run of runs) {
     lines.push(
-      `### ${run.side}×${run.side} result (${run.imageKiB.toFixed(0)} KiB of base64)`,
+      `### ${run.side}×${run.side} result (${run.imageKiB.toFixed(0)} KiB of base64)${run.backlog > 0 ? `, ${run.backlog} tasks waiting in the queue` : ''}`,
       '',
       '| span (ms) | p50 | p95 | p99 | max | mean |',
       '| --- | --- | --- | --- | --- | --- |',

@@ -250,7 +250,10 @@ export class Dispatcher {
     if (!running) return;
     this.scheduler.finished(message.taskId, { ok: true, elapsedMs: message.elapsedMs }, this.#now());
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
-    this.schedule();
+    // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
+    // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
+    // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
+    setImmediate(() => this.#scheduleGuarded());
     await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt }, running.attempt);
   }
 
@@ -306,7 +309,7 @@ export class Dispatcher {
   #noteSetAside(nodeName: string, until: number, reason: string): void {
     const seconds = Math.round((until - this.#now()) / 1000);
     this.#log.warn({ node: nodeName, seconds, reason }, 'node keeps failing: set aside, no new work for a while');
-    setTimeout(() => this.schedule(), Math.max(0, until - this.#now()) + 10).unref();
+    setTimeout(() => this.#scheduleGuarded(), Math.max(0, until - this.#now()) + 10).unref();
   }
 
   /**
@@ -350,7 +353,7 @@ export class Dispatcher {
     for (const entry of this.#entries.values()) if (entry.unservable && !lacking.has(entry.id)) entry.unservable = null;
     clearTimeout(this.#wakeTimer);
     if (nextDeadline < Infinity) {
-      this.#wakeTimer = setTimeout(() => this.schedule(), nextDeadline - now + 10);
+      this.#wakeTimer = setTimeout(() => this.#scheduleGuarded(), nextDeadline - now + 10);
       this.#wakeTimer.unref();
     }
   }
@@ -363,6 +366,15 @@ export class Dispatcher {
   #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     this.#entries.delete(outcome.id);
     return this.#outcomes.announce(outcome, attempt);
+  }
+
+  /** `schedule()` from a timer or an immediate, where a throw would end the process: logged instead. */
+  #scheduleGuarded(): void {
+    try {
+      this.schedule();
+    } catch (error) {
+      this.#log.error({ err: error }, 'dispatcher error');
+    }
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
