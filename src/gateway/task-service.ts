@@ -45,11 +45,19 @@ export class TaskService {
 
   /** Validates, checks servability and stores a task; resolves with its first status. */
   async submit(kind: TaskKind, body: unknown, apiKey: string | null, receivedAt?: number): Promise<TaskView> {
+    return this.status(await this.enqueue(kind, body, apiKey, receivedAt));
+  }
+
+  /**
+   * `submit` without the first status: a sync request only needs the id, and a
+   * status ranks the task in the whole queue.
+   */
+  async enqueue(kind: TaskKind, body: unknown, apiKey: string | null, receivedAt?: number): Promise<string> {
     const spec = await parsers[kind](body, this.#deps.catalog.requestContext());
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
     await this.#deps.dispatcher.submit({ id, kind, spec, apiKey, ...(receivedAt === undefined ? {} : { receivedAt }) });
-    return this.status(id);
+    return id;
   }
 
   /** The task's status; throws DAN_ERR_TASK_NOT_FOUND for an unknown or expired id. */

@@ -162,14 +162,19 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   return { waitUntil: state.nextEvent(lane) };
 }
 
-/** Plans `tasks` (in service order) onto `nodes`. */
-export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}): Plan {
+/**
+ * Plans `tasks` (in service order) onto `nodes`. With `until`, stops once every
+ * lane is busy past that time (seconds from now): lanes pick in time order and
+ * a pick depends only on what was picked before it, so `until: 0` yields the
+ * full plan's assignments without planning the rest of the queue.
+ */
+export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
   const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, ...options };
   const state = new PlanState(tasks, nodes);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.
   let steps = (tasks.length + 1) * (state.lanes.length + 1) * 4;
-  for (let lane = state.earliestLane(); lane && steps-- > 0; lane = state.earliestLane()) {
+  for (let lane = state.earliestLane(); lane && lane.freeAt <= until && steps-- > 0; lane = state.earliestLane()) {
     const choice = pick(state, lane, settings);
     if (choice === 'done') {
       lane.done = true;

@@ -68,8 +68,8 @@ interface Queued {
   units: number;
   checkpoint: string | null;
   failedOn: Set<string>;
-  /** Bindings per node, cached under `nodeId:offeringVersion`. */
-  bindings: Map<string, Binding | null>;
+  /** Per node id: the binding for the node's offering of `version` (null: it cannot serve the task). */
+  bindings: Map<string, { version: number; binding: Binding | null }>;
   /** The start promised by the first ETA told (epoch ms). */
   promisedAt?: number;
 }
@@ -162,13 +162,12 @@ export class Scheduler {
 
   /** The node's binding for a queued task, or null if it cannot serve it. */
   #bindingFor(queued: Queued, node: SchedulerNode): Binding | null {
-    const key = `${node.id}:${node.offeringVersion}`;
-    let binding = queued.bindings.get(key);
-    if (binding === undefined) {
-      const outcome = bindSpec(queued.task.spec, node.offering);
-      binding = outcome.ok ? outcome.binding : null;
-      queued.bindings.set(key, binding);
-    }
+    // Keyed by the id alone (its hash is cached on the string): a pass asks this for every task and node, several times.
+    const cached = queued.bindings.get(node.id);
+    if (cached !== undefined && cached.version === node.offeringVersion) return cached.binding;
+    const outcome = bindSpec(queued.task.spec, node.offering);
+    const binding = outcome.ok ? outcome.binding : null;
+    queued.bindings.set(node.id, { version: node.offeringVersion, binding });
     return binding;
   }
 
@@ -223,7 +222,9 @@ export class Scheduler {
   /** What to send now: for each free node slot, the task planned first on it. */
   assignments(now: number): Assignment[] {
     this.#plan = null;
-    const { plan } = this.#currentPlan(now);
+    // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
+    // this halves the pass that stands between a request and its task being sent.
+    const plan = planTasks(this.#planTasks(now), this.#planNodes(now), this.#planOptions, 0);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queue.find((q) => q.task.id === taskId)!;
       const node = this.#nodes.find((n) => n.id === nodeId)!;

@@ -36,18 +36,18 @@ function clientGone(reply: FastifyReply): AbortSignal {
 
 async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
   const { service, syncTimeoutMs } = deps;
-  const submitted = await service.submit(kind, request.body, apiKeyOf(request), request.receivedAt);
+  const taskId = await service.enqueue(kind, request.body, apiKeyOf(request), request.receivedAt);
   const signal = clientGone(reply);
-  const outcome = await service.waitForOutcome(submitted.taskId, syncTimeoutMs, signal);
+  const outcome = await service.waitForOutcome(taskId, syncTimeoutMs, signal);
   if (signal.aborted) {
-    request.log.info({ task: submitted.taskId }, 'client left before its sync task finished; the task goes on');
+    request.log.info({ task: taskId }, 'client left before its sync task finished; the task goes on');
     return reply;
   }
   if (!outcome) {
     const seconds = Math.round(syncTimeoutMs / 1000);
     return reply.code(202).send({
       code: 202,
-      data: await service.status(submitted.taskId),
+      data: await service.status(taskId),
       message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
     });
   }

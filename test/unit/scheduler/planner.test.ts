@@ -193,4 +193,28 @@ describe('planTasks: a plan that holds', () => {
     expect(started.size).toBe(tasks.length);
     for (const task of tasks) expect(started.get(task.id), task.id).toBeCloseTo(first.startAt.get(task.id)!, 6);
   });
+
+  it.each([1, 2, 3, 4, 5])('sends what the full plan sends when it plans only the lanes free now (until 0; seed %i)', (seed) => {
+    const next = random(seed);
+    const checkpoints = ['A', 'B', 'C'];
+    // Some lanes free now, some busy for a while, one node with two lanes; urgent, promised and exclusive tasks mixed in.
+    const nodes = [12, 8, 5, 3].map((unitsPerSecond, i) =>
+      planNode(`n${i}`, {
+        unitsPerSecond,
+        switchSeconds: 6,
+        loaded: checkpoints[i % 3]!,
+        lanes: i === 3 ? [0, next() * 20] : [next() < 0.5 ? 0 : next() * 30],
+      }),
+    );
+    const tasks = Array.from({ length: 80 }, (_, i) => {
+      const capable = [0, 1, 2, 3].filter(() => next() < 0.6);
+      const task = t(`t${i}`, checkpoints[Math.floor(next() ** 2 * 3)]!, capable.length > 0 ? capable : [i % 4], 10 + Math.floor(next() * 60), next() * 200);
+      return next() < 0.2 ? { ...task, promisedAt: next() * 40 } : task;
+    });
+    const full = planTasks(tasks, nodes);
+    const now = planTasks(tasks, nodes, {}, 0);
+    expect(full.assignments.length).toBeGreaterThan(0);
+    expect(now.assignments).toEqual(full.assignments);
+    expect(now.startAt.size).toBeLessThan(full.startAt.size);
+  });
 });
