@@ -53,8 +53,9 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
   }
   if (outcome.state === 'succeeded') {
     const { resultReceivedAt } = outcome;
-    // 'finish': the whole answer has been handed to the client's socket.
-    if (resultReceivedAt !== undefined) reply.raw.once('finish', () => deps.overhead.relayed(performance.now() - resultReceivedAt));
+    // 'prefinish': end() has handed the whole answer to the client's socket. Not 'finish', which waits
+    // until the kernel has taken the last byte: on a slow link that is the client's network, not the gateway.
+    if (resultReceivedAt !== undefined) reply.raw.once('prefinish', () => deps.overhead.relayed(performance.now() - resultReceivedAt));
     return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
   }
   const failed = new DanError(outcome.error.id, outcome.error.message);
