@@ -2,6 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import { readStoredResult, storedResultParts } from '../../src/store/sqlite/stored-result.js';
+import { Base64Image } from '../../src/util/base64-image.js';
 import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
 import { tempDir } from '../helpers/processes.js';
 import { txt2img } from '../helpers/specs.js';
@@ -86,13 +88,31 @@ describe('SqliteTaskStore', () => {
     expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(true);
     expect((await store.get('t1'))?.spec).toEqual(big);
     await store.markRunning('t1', 1, 'a', 1);
-    await store.complete('t1', 1, { kind: 'images', images: [image], seeds: [1] }, 10);
+    // Images as bytes (the node's own, as the gateway holds them), stored as bytes: a quarter smaller than base64.
+    const bytes = Buffer.alloc(100_000, 5);
+    await store.complete('t1', 1, { kind: 'images', images: [new Base64Image(bytes), image], seeds: [1, 2] }, 10);
     expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(false);
-    expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(true);
-    expect((await store.get('t1'))?.result).toEqual({ kind: 'images', images: [image], seeds: [1] });
-    expect(await store.deleteFinishedBefore(11)).toBe(1);
-    expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.json`)).toBe(false);
+    expect(statSync(`${dir.path}/payloads/t1/t1.result-1.bin`).size).toBeLessThan(2 * 100_000 + 100);
+    expect((await store.get('t1'))?.result).toEqual({ kind: 'images', images: [bytes.toString('base64'), image], seeds: [1, 2] });
+    // A large result that is not images (a long caption) goes to a JSON file.
+    const caption = 'a fox '.repeat(10_000);
+    await store.insert(newTask('c1'));
+    await store.markRunning('c1', 1, 'a', 1);
+    await store.complete('c1', 1, { kind: 'caption', caption }, 10);
+    expect(existsSync(`${dir.path}/payloads/c1/c1.result-1.json`)).toBe(true);
+    expect((await store.get('c1'))?.result).toEqual({ kind: 'caption', caption });
+    expect(await store.deleteFinishedBefore(11)).toBe(2);
+    expect(existsSync(`${dir.path}/payloads/t1/t1.result-1.bin`)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/c1/c1.result-1.json`)).toBe(false);
     await store.close();
+  });
+
+  it('reads back an image result file as written, and refuses a damaged one', () => {
+    const parts = storedResultParts({ kind: 'images', images: [new Base64Image(Buffer.from('first')), Buffer.from('second').toString('base64')], seeds: [7, 8] });
+    const file = Buffer.concat(parts);
+    expect(readStoredResult(file)).toEqual({ kind: 'images', images: [Buffer.from('first').toString('base64'), Buffer.from('second').toString('base64')], seeds: [7, 8] });
+    expect(() => readStoredResult(file.subarray(0, file.length - 1))).toThrow(/image bytes/);
+    expect(() => readStoredResult(Buffer.from('{"kind":"images"}'))).toThrow(/not a stored result/);
   });
 
   it('removes a spec file when its task fails or is cancelled, and keeps a late attempt\'s result file out', async () => {
@@ -109,7 +129,7 @@ describe('SqliteTaskStore', () => {
     await store.markRunning('l1', 1, 'a', 1);
     await store.requeue('l1', 1);
     expect(await store.complete('l1', 1, { kind: 'images', images: [image], seeds: [1] }, 3)).toBe(false);
-    expect(existsSync(`${dir.path}/payloads/l1/l1.result-1.json`)).toBe(false);
+    expect(existsSync(`${dir.path}/payloads/l1/l1.result-1.bin`)).toBe(false);
     expect(existsSync(`${dir.path}/payloads/l1/l1.spec.json`)).toBe(true);
     await store.close();
   });

@@ -1,18 +1,19 @@
 /**
  * @module store/sqlite/payload-files
  *
- * Task inputs and results as JSON files beside the SQLite database. They carry
+ * Task inputs and results beside the SQLite database, as files. They carry
  * images (hundreds of KiB to MiB), which in SQLite would be written on the
  * event loop (better-sqlite3 is synchronous) and churn the WAL; as files they
  * are written by libuv's thread pool while the gateway goes on serving.
  *
  * Files sit in 256 shard directories by the first two characters of the task
  * id (`payloads/3f/3f2a….spec.json`), so no directory grows past a few thousand
- * entries. A write is one `writeFile`: the store changes a task's row only after
- * the file is complete, so a file cut short by a crash is never referred to.
- * `PayloadFiles.inMemory()` keeps them in a Map (for `:memory:` stores).
+ * entries. A write is one file written whole (several buffers in one `writev`,
+ * so they are never joined in memory): the store changes a task's row only
+ * after the file is complete, so a file cut short by a crash is never referred
+ * to. `PayloadFiles.inMemory()` keeps them in a Map (for `:memory:` stores).
  */
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class PayloadFiles {
@@ -32,13 +33,15 @@ export class PayloadFiles {
     return new PayloadFiles(null);
   }
 
-  #path(taskId: string, name: string): string {
-    return join(this.#root ?? '', taskId.slice(0, 2), `${taskId}.${name}.json`);
+  /** `file` is the name after the task id, extension included: `spec.json`, `result-1.bin`. */
+  #path(taskId: string, file: string): string {
+    return join(this.#root ?? '', taskId.slice(0, 2), `${taskId}.${file}`);
   }
 
-  async write(taskId: string, name: string, json: Buffer): Promise<void> {
+  /** Writes `parts`, in order, as the whole file. */
+  async write(taskId: string, file: string, parts: readonly Buffer[]): Promise<void> {
     if (this.#root === null) {
-      this.#memory.set(`${taskId}.${name}`, json);
+      this.#memory.set(`${taskId}.${file}`, Buffer.concat(parts));
       return;
     }
     const shard = taskId.slice(0, 2);
@@ -46,26 +49,50 @@ export class PayloadFiles {
       await mkdir(join(this.#root, shard), { recursive: true });
       this.#shards.add(shard);
     }
-    await writeFile(this.#path(taskId, name), json);
+    const handle = await open(this.#path(taskId, file), 'w');
+    try {
+      let pending = [...parts];
+      while (pending.length > 0) {
+        const { bytesWritten } = await handle.writev(pending);
+        pending = afterBytes(pending, bytesWritten);
+      }
+    } finally {
+      await handle.close();
+    }
   }
 
-  async read(taskId: string, name: string): Promise<string | undefined> {
-    if (this.#root === null) return this.#memory.get(`${taskId}.${name}`)?.toString('utf8');
+  async read(taskId: string, file: string): Promise<Buffer | undefined> {
+    if (this.#root === null) return this.#memory.get(`${taskId}.${file}`);
     try {
-      return await readFile(this.#path(taskId, name), 'utf8');
+      return await readFile(this.#path(taskId, file));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
   }
 
-  async remove(taskId: string, ...names: string[]): Promise<void> {
+  /** Removes the files that exist among `files`. */
+  async remove(taskId: string, ...files: string[]): Promise<void> {
     if (this.#root === null) {
-      for (const name of names) this.#memory.delete(`${taskId}.${name}`);
+      for (const file of files) this.#memory.delete(`${taskId}.${file}`);
       return;
     }
-    await Promise.all(names.map((name) => unlink(this.#path(taskId, name)).catch(ignoreMissing)));
+    await Promise.all(files.map((file) => unlink(this.#path(taskId, file)).catch(ignoreMissing)));
   }
+}
+
+/** What is left of `parts` once the first `bytes` of them are written (a `writev` may write less than asked). */
+function afterBytes(parts: readonly Buffer[], bytes: number): Buffer[] {
+  const left: Buffer[] = [];
+  let skip = bytes;
+  for (const part of parts) {
+    if (skip >= part.length) skip -= part.length;
+    else {
+      left.push(skip > 0 ? part.subarray(skip) : part);
+      skip = 0;
+    }
+  }
+  return left;
 }
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {

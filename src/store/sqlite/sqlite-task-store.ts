@@ -11,6 +11,9 @@
  * a committed write survives a process crash; only an OS crash or power loss
  * can lose the last transactions, the usual trade-off for an embedded queue.
  *
+ * Image results are stored as the images' bytes (stored-result.ts), not as
+ * base64 JSON.
+ *
  * Order of writes: a payload file is complete before the row that points to
  * it changes, so a row never refers to a missing or partial payload. A result
  * file is named after its attempt, so a late answer from an abandoned attempt
@@ -26,11 +29,14 @@ import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { PayloadFiles } from './payload-files.js';
+import { base64Length, readStoredResult, storedResultParts } from './stored-result.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
 
-const SPEC = 'spec';
-const resultName = (attempt: number) => `result-${attempt}`;
+const SPEC = 'spec.json';
+/** A result too big for the row: JSON (a long caption), or images as bytes (stored-result.ts). */
+const resultJson = (attempt: number) => `result-${attempt}.json`;
+const resultBin = (attempt: number) => `result-${attempt}.bin`;
 /** Payloads larger than this go to a file; below it the thread-pool round trips cost more than the write. */
 const INLINE_MAX_BYTES = 32 * 1024;
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
@@ -83,11 +89,18 @@ export class SqliteTaskStore implements TaskStore {
     this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, spec, created_at: task.createdAt });
   }
 
-  /** The JSON to keep in the row, or null after writing it to a payload file. */
-  async #place(id: string, name: string, value: unknown): Promise<string | null> {
+  /** The JSON to keep in the row, or null after writing it to the payload file `file`. */
+  async #place(id: string, file: string, value: unknown): Promise<string | null> {
     const json = toJsonBuffer(value);
     if (json.length <= INLINE_MAX_BYTES) return json.toString('utf8');
-    await this.#payloads.write(id, name, json);
+    await this.#payloads.write(id, file, [json]);
+    return null;
+  }
+
+  /** Like `#place`, but images too big for the row go to their file as bytes. */
+  async #placeResult(id: string, attempt: number, result: RelayedResult): Promise<string | null> {
+    if (result.kind !== 'images' || base64Length(result) <= INLINE_MAX_BYTES) return this.#place(id, resultJson(attempt), result);
+    await this.#payloads.write(id, resultBin(attempt), storedResultParts(result));
     return null;
   }
 
@@ -106,9 +119,9 @@ export class SqliteTaskStore implements TaskStore {
 
   async complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
     const specInFile = this.#specInFile(id);
-    const inline = await this.#place(id, resultName(attempt), result);
+    const inline = await this.#placeResult(id, attempt, result);
     const done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
-    if (!done && inline === null) await this.#payloads.remove(id, resultName(attempt));
+    if (!done && inline === null) await this.#payloads.remove(id, resultJson(attempt), resultBin(attempt));
     if (done && specInFile) await this.#payloads.remove(id, SPEC);
     return done;
   }
@@ -144,7 +157,7 @@ export class SqliteTaskStore implements TaskStore {
   async deleteFinishedBefore(at: number): Promise<number> {
     const rows = this.#q.listFinishedBefore.all({ at });
     this.#db.transaction(() => rows.forEach((row) => this.#q.delete.run(row.id)))();
-    await Promise.all(rows.map((row) => this.#payloads.remove(row.id, SPEC, resultName(row.attempts))));
+    await Promise.all(rows.map((row) => this.#payloads.remove(row.id, SPEC, resultJson(row.attempts), resultBin(row.attempts))));
     return rows.length;
   }
 
@@ -156,8 +169,8 @@ export class SqliteTaskStore implements TaskStore {
   async #withPayloads(row: TaskRow): Promise<TaskRecord> {
     const state = row.state as TaskState;
     const unfinished = state === 'queued' || state === 'running';
-    const spec = unfinished ? (row.spec ?? (await this.#payloads.read(row.id, SPEC))) : undefined;
-    const result = state === 'succeeded' ? (row.result ?? (await this.#payloads.read(row.id, resultName(row.attempts)))) : undefined;
+    const spec = unfinished ? (row.spec ?? (await this.#payloads.read(row.id, SPEC))?.toString('utf8')) : undefined;
+    const result = state === 'succeeded' ? await this.#result(row) : null;
     return {
       id: row.id,
       kind: row.kind,
@@ -169,9 +182,18 @@ export class SqliteTaskStore implements TaskStore {
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
-      result: result === undefined ? null : (JSON.parse(result) as TaskResult),
+      result,
       error: row.error_id === null ? null : { id: row.error_id as TaskError['id'], message: row.error_message ?? '' },
     };
+  }
+
+  /** A succeeded task's result: in the row, or in its file (images as bytes, else JSON). */
+  async #result(row: TaskRow): Promise<TaskResult | null> {
+    if (row.result !== null) return JSON.parse(row.result) as TaskResult;
+    const bin = await this.#payloads.read(row.id, resultBin(row.attempts));
+    if (bin) return readStoredResult(bin);
+    const json = await this.#payloads.read(row.id, resultJson(row.attempts));
+    return json ? (JSON.parse(json.toString('utf8')) as TaskResult) : null;
   }
 }
 
