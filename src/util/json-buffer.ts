@@ -24,8 +24,11 @@ const QUOTE = 0x22;
 
 type Splice = string | Base64Image;
 
-/** `JSON.stringify(value)` as UTF-8 bytes, with images copied or encoded straight into the output. */
-export function toJsonBuffer(value: unknown): Buffer {
+/**
+ * `JSON.stringify(value)` as UTF-8 bytes, with images copied or encoded straight into the output.
+ * `alloc` provides the output buffer when images are spliced (see util/buffer-pool.ts).
+ */
+export function toJsonBuffer(value: unknown, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const spliced: Splice[] = [];
   // A fresh nonce per call, so no string in the document can pass for a placeholder.
   const nonce = randomUUID().slice(0, 8);
@@ -50,7 +53,7 @@ export function toJsonBuffer(value: unknown): Buffer {
 
   let size = 0;
   for (const piece of pieces) size += Buffer.byteLength(piece.text, 'utf8') + (piece.splice === null ? 0 : base64Length(piece.splice) + 2);
-  const out = Buffer.allocUnsafe(size);
+  const out = alloc(size);
   let offset = 0;
   for (const piece of pieces) {
     offset += out.write(piece.text, offset, 'utf8');

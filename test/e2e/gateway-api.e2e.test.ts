@@ -89,6 +89,28 @@ describe('sync endpoints', () => {
     expect(await imageInfo(body.data.images[0])).toEqual({ format: 'png', width: 896, height: 1200 });
   });
 
+  it('sync answers come as JSON, each intact with its own image and seed when several are answered at once', async () => {
+    // Answer buffers are reused once a response closes (util/buffer-pool.ts): a reuse too early would mix answers up.
+    const seeds = [11, 22, 33, 44];
+    const answers = await Promise.all(
+      seeds.map((seed) =>
+        fetch(`${gateway}/api/sd/txt2img`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ prompt: 'a fox', model: 'clarity', width: 512, height: 512, steps: 5, seed }),
+        }),
+      ),
+    );
+    const bodies = await Promise.all(answers.map(async (a) => ({ type: a.headers.get('content-type'), body: (await a.json()) as any })));
+    for (const [i, { type, body }] of bodies.entries()) {
+      expect(type).toBe('application/json; charset=utf-8');
+      expect(body.data.seeds).toEqual([seeds[i]]);
+      expect(await imageInfo(body.data.images[0])).toEqual({ format: 'png', width: 512, height: 512 });
+    }
+    // Different seeds, different images: no answer carries another's bytes.
+    expect(new Set(bodies.map(({ body }) => body.data.images[0])).size).toBe(seeds.length);
+  });
+
   it('txt2img with a ControlNet unit (guessmode, Bearer key) returns only the generated image', async () => {
     const control = await pngBase64(512, 512);
     const unit = { image: control, preprocess: 'canny', model: 'sd15_canny', preprocess_param1: 100, preprocess_param2: 200, weight: 1, resize_mode: 2, guidance_start: 0, guidance_end: 1, guessmode: true };
