@@ -152,13 +152,15 @@ function forkNode(gatewayUrl: string, sandboxUrl: string, maxPixels: number, nam
 }
 
 /**
- * A queue the timed tasks pass by: a second node on a sandbox at real GPU
- * speed, and `count` tasks only it can run (2048² for a node that takes
- * 1024² at most), each of which keeps it busy for minutes.
+ * A queue the timed tasks pass by: a second node on a slow sandbox, and
+ * `count` tasks only it can run (2048² for a node that takes 1024² at most),
+ * each of which keeps it busy longer than the run.
  */
 async function startBacklog(gatewayUrl: string, dataDir: string, count: number): Promise<{ pids: number[]; stop(): Promise<void> }> {
   const port = await freePort();
-  const sandbox = await startQuiet(['sandbox', '--port', String(port)], {
+  // At a twentieth of real GPU speed no backlog task ends during the run: its multi-MiB 2048² result
+  // would be relayed and stored in the middle of the timed tasks, which is not what this run measures.
+  const sandbox = await startQuiet(['sandbox', '--port', String(port), '--speed', '0.05'], {
     logFile: join(dataDir, 'backlog-sandbox.log'),
     readyUrl: `http://127.0.0.1:${port}/sdapi/v1/progress`,
   });
