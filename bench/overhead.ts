@@ -1,7 +1,7 @@
 /**
  * Gateway overhead per task: `npm run bench`.
  *
- * Four processes: a real gateway (built CLI, SQLite store in a temp dir, its
+ * Five processes (seven with the backlog run below): a real gateway (built CLI, SQLite store in a temp dir, its
  * log in a file as a service's would be: bench/quiet-process.ts), a
  * sandbox at full speed (no simulated GPU time), a node process
  * (bench/overhead-node.ts: a real node agent with the A1111 driver), and a
@@ -48,7 +48,7 @@ const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
 const SIDES = (process.env['BENCH_SIDES'] ?? '64,512').split(',').map(Number);
 const NICE = Number(process.env['BENCH_NICE'] ?? 10);
 const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 1000);
-/** Backlog tasks are bigger than the timed node takes, so only the backlog node, busy for minutes with each, can run them. */
+/** Backlog tasks are bigger than the timed node takes, so only the backlog node, busy with each for longer than the run, can run them. */
 const BACKLOG_SPEC = { prompt: 'a long queue', model: 'clarity', steps: 50, width: 2048, height: 2048 };
 const TIMED_NODE_MAX_PIXELS = 1024 * 1024;
 

@@ -11,6 +11,7 @@ import type { Dispatcher } from '../gateway/dispatcher.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
+import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
 import { installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
@@ -39,6 +40,9 @@ declare module 'fastify' {
   }
 }
 
+/** Big answers (images) are written into reused buffers (util/buffer-pool.ts). */
+const answerBuffers = new BufferPool();
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -55,8 +59,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   installErrorHandlers(app, deps.bodyLimitBytes);
-  // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts).
-  app.setReplySerializer((payload) => toJsonBuffer(payload) as unknown as string);
+  // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts),
+  // into buffers that are reused once the response has closed and the socket holds them no more.
+  app.setReplySerializer((payload) => toJsonBuffer(payload, answerBuffers.take) as unknown as string);
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (Buffer.isBuffer(payload)) reply.raw.once('close', () => answerBuffers.give(payload));
+    done(null, payload);
+  });
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));

@@ -180,7 +180,6 @@ export const TaskResult = Type.Union([
 ]);
 export type TaskResult = Static<typeof TaskResult>;
 
-
 export function isDiffusion(spec: GenerationSpec): spec is DiffusionSpec {
   return spec.kind === 'txt2img' || spec.kind === 'img2img';
 }

@@ -1,7 +1,7 @@
 /**
  * @module util/buffer-pool
  *
- * Reuses the big buffers that sync answers are written into (a 512² result
+ * Reuses the big buffers that answers are written into (a 512² result
  * is a ~430 KiB answer). Each fresh buffer of that size is allocated by
  * malloc and, once the garbage collector frees it, often handed back to the
  * operating system, so the next answer faults its pages in again, on the

@@ -9,8 +9,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseTaskIdRequest } from '../requests/index.js';
 import type { TaskKind } from '../../domain/spec.js';
 import { DanError } from '../../errors/dan-error.js';
-import { BufferPool } from '../../util/buffer-pool.js';
-import { toJsonBuffer } from '../../util/json-buffer.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskService } from '../../gateway/task-service.js';
@@ -26,9 +24,6 @@ export interface SdRoutesDeps {
 }
 
 const kinds: readonly TaskKind[] = ['txt2img', 'img2img', 'interrogate', 'upscale'];
-const JSON_TYPE = 'application/json; charset=utf-8';
-/** Sync answers carry images: their buffers are reused (util/buffer-pool.ts). */
-const answerBuffers = new BufferPool();
 
 /** Aborts when the client hangs up before the answer is sent. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -61,10 +56,7 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
     // 'prefinish': end() has handed the whole answer to the client's socket. Not 'finish', which waits
     // until the kernel has taken the last byte: on a slow link that is the client's network, not the gateway.
     if (resultReceivedAt !== undefined) reply.raw.once('prefinish', () => deps.overhead.relayed(performance.now() - resultReceivedAt));
-    const body = toJsonBuffer(success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result)), answerBuffers.take);
-    // 'close': the response is done or its connection gone; either way the socket holds the buffer no more.
-    reply.raw.once('close', () => answerBuffers.give(body));
-    return reply.type(JSON_TYPE).send(body);
+    return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
   }
   const failed = new DanError(outcome.error.id, outcome.error.message);
   return reply.code(httpStatusOf(outcome.error.id)).send(errorBodyOf(failed, { taskId: outcome.id }));
