@@ -75,6 +75,9 @@ describe('a gateway restart', () => {
 
     const first = await postJson(`${gw.url}/api/sd/txt2img`, { ...slowTask, steps: 5 });
     expect(first.body.data.status).toBe(2);
+    // The WebUI is frozen while the gateway dies, so all three tasks are unfinished then however slowly
+    // this machine reads the logs: one running on the node, two queued.
+    sb.proc.child.kill('SIGSTOP');
     const queued = await Promise.all([1, 2, 3].map(() => postJson(`${gw.url}/api/sd/txt2img/async`, slowTask)));
     const ids = queued.map((r) => r.body.data.taskId as string);
     await worker.waitForLog((l) => l.msg === 'task received' && ids.includes(l['task'] as string));
@@ -83,6 +86,7 @@ describe('a gateway restart', () => {
     const again = await startGatewayProcess({ dataDir: gw.dataDir, port });
     running.push(again.proc);
     await again.proc.waitForLog((l) => l.msg === 'recovered unfinished tasks' && l['tasks'] === 3);
+    sb.proc.child.kill('SIGCONT');
 
     const finished = await getJson(`${again.url}/api/sd/task/${first.body.data.taskId}`);
     expect(finished.body.data).toMatchObject({ status: 2, images: first.body.data.images });
