@@ -18,7 +18,13 @@ export interface Lane {
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
-  readonly capable: Set<number>[];
+  /**
+   * Which nodes can run each task, as bits: `#wordsPerTask` 32-bit words per
+   * task, in one array. The plan is rebuilt on every scheduling pass; a Set per
+   * task was the largest allocation of a pass over a long queue.
+   */
+  readonly #capableBits: Uint32Array;
+  readonly #wordsPerTask: number;
   readonly loaded: (string | null)[];
   readonly lanes: Lane[];
   /** Per node: index before which every task is planned or beyond its reach. */
@@ -61,7 +67,11 @@ export class PlanState {
   ) {
     this.planned = new Uint8Array(tasks.length);
     this.unplanned = tasks.length;
-    this.capable = tasks.map((t) => new Set(t.capable));
+    this.#wordsPerTask = Math.ceil(nodes.length / 32);
+    this.#capableBits = new Uint32Array(tasks.length * this.#wordsPerTask);
+    tasks.forEach((task, i) => {
+      for (const node of task.capable) this.#capableBits[i * this.#wordsPerTask + (node >>> 5)]! |= 1 << (node & 31);
+    });
     this.loaded = nodes.map((n) => n.loaded);
     this.lanes = nodes.flatMap((n, node) =>
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
@@ -78,11 +88,11 @@ export class PlanState {
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
       this.#unplannedUnits += task.units;
-      const able = task.capable.filter((n) => nodes[n]?.available);
-      this.#onlyNode[i] = able.length === 1 ? able[0]! : -1;
-      if (able.length === 1) {
-        this.#exclusive[able[0]!]!.push(i);
-        this.#exclusiveUnits[able[0]!]! += task.units;
+      const only = onlyAvailable(task.capable, nodes);
+      this.#onlyNode[i] = only;
+      if (only >= 0) {
+        this.#exclusive[only]!.push(i);
+        this.#exclusiveUnits[only]! += task.units;
       }
       const list = lists.get(task.checkpoint) ?? [];
       this.#placeInList[i] = list.length;
@@ -90,10 +100,14 @@ export class PlanState {
       lists.set(task.checkpoint, list);
     });
     for (const [checkpoint, list] of lists) {
-      this.#byCheckpoint.set(checkpoint, { tasks: list, next: Int32Array.from({ length: list.length + 1 }, (_, k) => k) });
+      const next = new Int32Array(list.length + 1);
+      for (let k = 0; k < next.length; k++) next[k] = k;
+      this.#byCheckpoint.set(checkpoint, { tasks: list, next });
     }
     this.#plannedTree = new Int32Array(tasks.length + 1);
-    this.#byAge = Int32Array.from(tasks.keys()).sort((a, b) => tasks[b]!.waitedSeconds - tasks[a]!.waitedSeconds || a - b);
+    // A plain array's sort is stable and finds runs, so ties keep service order and a queue already in
+    // arrival order (one key's backlog) sorts in one pass; a typed array's sort does neither.
+    this.#byAge = Int32Array.from([...tasks.keys()].sort((a, b) => tasks[b]!.waitedSeconds - tasks[a]!.waitedSeconds));
     this.#ageRank = new Int32Array(tasks.length);
     this.#byAge.forEach((index, rank) => (this.#ageRank[index] = rank));
     this.#unplannedByAge = new Int32Array(tasks.length + 1);
@@ -153,7 +167,7 @@ export class PlanState {
 
   #finishesSoonerElsewhere(index: number, lane: Lane): boolean {
     const mine = this.#finishFrom(index, lane);
-    for (const node of this.capable[index]!) {
+    for (const node of this.tasks[index]!.capable) {
       if (node !== lane.node && this.nodes[node]!.available && this.finishOn(index, node) < mine - 1e-9) return true;
     }
     return false;
@@ -230,7 +244,7 @@ export class PlanState {
   }
 
   servable(index: number, node: number): boolean {
-    return this.planned[index] === 0 && this.capable[index]!.has(node);
+    return this.planned[index] === 0 && ((this.#capableBits[index * this.#wordsPerTask + (node >>> 5)]! >>> (node & 31)) & 1) === 1;
   }
 
   needsSwitch(index: number, node: number): boolean {
@@ -250,7 +264,7 @@ export class PlanState {
   betterElsewhere(index: number, lane: Lane): boolean {
     if (this.unplanned > this.lanes.length) return false;
     const mine = this.#finishFrom(index, lane);
-    for (const node of this.capable[index]!) {
+    for (const node of this.tasks[index]!.capable) {
       if (node === lane.node || !this.nodes[node]!.available) continue;
       if (this.finishOn(index, node) < mine - 1e-9) return true;
     }
@@ -358,3 +372,14 @@ function insertSorted(list: number[], value: number): void {
   list.splice(at, 0, value);
 }
 
+
+/** The one available node among `capable`, or -1 when there are none or several. */
+function onlyAvailable(capable: readonly number[], nodes: readonly PlanNode[]): number {
+  let only = -1;
+  for (const node of capable) {
+    if (!nodes[node]?.available) continue;
+    if (only >= 0) return -1;
+    only = node;
+  }
+  return only;
+}

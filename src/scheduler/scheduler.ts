@@ -70,8 +70,22 @@ interface Queued {
   failedOn: Set<string>;
   /** Per node id: the binding for the node's offering of `version` (null: it cannot serve the task). */
   bindings: Map<string, { version: number; binding: Binding | null }>;
+  /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
+  reach: Reach | null;
   /** The start promised by the first ETA told (epoch ms). */
   promisedAt?: number;
+}
+
+/** The nodes (indices into the node list) that can run a queued task, for one node list. */
+interface Reach {
+  /** The node list it was computed for (`Scheduler.#nodesKey`). */
+  nodesKey: string;
+  /** Nodes that bind the task and have not failed it. */
+  capable: number[];
+  /** Nodes that bind it but failed it before: planned only when no other can run it. */
+  fallback: number[];
+  /** What it lacks when no node binds it, computed when first asked. */
+  lack?: string;
 }
 
 interface Running {
@@ -102,6 +116,8 @@ export class Scheduler {
   readonly #queue: Queued[] = [];
   readonly #running = new Map<string, Running>();
   #nodes: SchedulerNode[] = [];
+  /** Identifies the node list by ids, order and offering versions: while it holds, each task's reach does too. */
+  #nodesKey = '';
   #plan: { plan: Plan; at: number } | null = null;
   /** Every queued task's position, computed at once when first asked after a change. */
   #positions: Map<string, number> | null = null;
@@ -131,7 +147,7 @@ export class Scheduler {
       priority: task.priority,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
-    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map() });
+    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map(), reach: null });
   }
 
   #insert(queued: Queued): void {
@@ -157,6 +173,7 @@ export class Scheduler {
 
   setNodes(nodes: SchedulerNode[]): void {
     this.#nodes = nodes;
+    this.#nodesKey = nodes.map((n) => `${n.id}@${n.offeringVersion}`).join(' ');
     this.#changed();
   }
 
@@ -169,6 +186,23 @@ export class Scheduler {
     const binding = outcome.ok ? outcome.binding : null;
     queued.bindings.set(node.id, { version: node.offeringVersion, binding });
     return binding;
+  }
+
+  /**
+   * The nodes that can run a queued task. Cached: the dispatcher hands over a
+   * fresh node list on every pass, and over a long queue asking every node's
+   * binding for every task, every pass, was a third of the pass.
+   */
+  #reachOf(queued: Queued): Reach {
+    if (queued.reach?.nodesKey === this.#nodesKey) return queued.reach;
+    const capable: number[] = [];
+    const fallback: number[] = [];
+    this.#nodes.forEach((node, index) => {
+      if (this.#bindingFor(queued, node) === null) return;
+      (queued.failedOn.has(node.name) ? fallback : capable).push(index);
+    });
+    queued.reach = { nodesKey: this.#nodesKey, capable, fallback };
+    return queued.reach;
   }
 
   #loadedIdentity(node: SchedulerNode): string | null {
@@ -197,12 +231,7 @@ export class Scheduler {
 
   #planTasks(now: number): PlanTask[] {
     return this.#queue.slice(0, this.#horizon).map((queued) => {
-      const capable: number[] = [];
-      const fallback: number[] = [];
-      this.#nodes.forEach((node, index) => {
-        if (this.#bindingFor(queued, node) === null) return;
-        (queued.failedOn.has(node.name) ? fallback : capable).push(index);
-      });
+      const { capable, fallback } = this.#reachOf(queued);
       return {
         id: queued.task.id,
         units: queued.units,
@@ -273,6 +302,7 @@ export class Scheduler {
     }
     if (outcome.requeue) {
       running.queued.failedOn.add(running.nodeName);
+      running.queued.reach = null;
       delete running.queued.promisedAt;
       this.#insert(running.queued);
     }
@@ -298,7 +328,8 @@ export class Scheduler {
     const groupOf = new Map<string, number>();
     let total = 0;
     for (const queued of this.#queue) {
-      const nodes = this.#nodes.flatMap((node, i) => (this.#bindingFor(queued, node) === null ? [] : [i]));
+      const reach = this.#reachOf(queued);
+      const nodes = reach.fallback.length === 0 ? reach.capable : [...reach.capable, ...reach.fallback].sort((a, b) => a - b);
       const key = nodes.join(',');
       let group = groupOf.get(key);
       if (group === undefined) {
@@ -358,8 +389,11 @@ export class Scheduler {
   unservable(): Map<string, string> {
     const out = new Map<string, string>();
     for (const queued of this.#queue) {
-      if (this.#nodes.some((node) => this.#bindingFor(queued, node) !== null)) continue;
-      out.set(queued.task.id, this.#lackOf(queued));
+      const reach = this.#reachOf(queued);
+      if (reach.capable.length > 0 || reach.fallback.length > 0) continue;
+      // Asked on every pass while the task waits out its grace time: worked out once per node list.
+      reach.lack ??= this.#lackOf(queued);
+      out.set(queued.task.id, reach.lack);
     }
     return out;
   }

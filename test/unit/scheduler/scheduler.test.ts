@@ -21,6 +21,25 @@ describe('Scheduler', () => {
     expect(scheduler.unservable()).toEqual(new Map([['t1', 'no connected node has model chillout_mix']]));
   });
 
+  it('sees a node offer a checkpoint it lacked, and stop offering it, as its offering version changes', () => {
+    const scheduler = schedulerWith({ a: 10, b: 10 });
+    const lacking = node('a', { models: ['clarity'] });
+    const b = node('b', { models: ['clarity'], slots: 1 });
+    scheduler.setNodes([lacking, b]);
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
+    expect([...scheduler.unservable().keys()]).toEqual(['t1']);
+    // Same ids, new offering: the task's cached reach must not survive it.
+    const offering = node('a', { models: ['clarity', 'chilloutmix_NiPrunedFp32Fix'], offeringVersion: 1 });
+    scheduler.setNodes([offering, b]);
+    expect(scheduler.unservable().size).toBe(0);
+    expect(scheduler.position('t1')).toBe(1);
+    scheduler.setNodes([node('a', { models: ['clarity'], offeringVersion: 2 }), b]);
+    expect([...scheduler.unservable().keys()]).toEqual(['t1']);
+    // The same offerings in another order: node indices move, so must the task's.
+    scheduler.setNodes([b, offering]);
+    expect(scheduler.assignments(NOW).map((a) => [a.taskId, a.nodeId])).toEqual([['t1', 'a']]);
+  });
+
   it('never gives a node more tasks than it has slots', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { slots: 2 })]);
