@@ -77,7 +77,9 @@ export class PlanState {
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
     );
     this.headFrom = nodes.map(() => 0);
-    this.byPromise = tasks.flatMap((t, i) => (t.promisedAt === undefined ? [] : [i])).sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
+    this.byPromise = [];
+    tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));
+    this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
     this.#exclusive = nodes.map(() => []);
     this.#exclusiveUnits = new Float64Array(nodes.length);
     this.#onlyNode = new Int32Array(tasks.length);
@@ -105,9 +107,7 @@ export class PlanState {
       this.#byCheckpoint.set(checkpoint, { tasks: list, next });
     }
     this.#plannedTree = new Int32Array(tasks.length + 1);
-    // A plain array's sort is stable and finds runs, so ties keep service order and a queue already in
-    // arrival order (one key's backlog) sorts in one pass; a typed array's sort does neither.
-    this.#byAge = Int32Array.from([...tasks.keys()].sort((a, b) => tasks[b]!.waitedSeconds - tasks[a]!.waitedSeconds));
+    this.#byAge = longestWaitedFirst(tasks);
     this.#ageRank = new Int32Array(tasks.length);
     this.#byAge.forEach((index, rank) => (this.#ageRank[index] = rank));
     this.#unplannedByAge = new Int32Array(tasks.length + 1);
@@ -382,4 +382,27 @@ function onlyAvailable(capable: readonly number[], nodes: readonly PlanNode[]): 
     only = node;
   }
   return only;
+}
+
+/**
+ * Task indices, longest waited first, ties in service order. A plain array's
+ * sort is stable and finds runs (a typed array's is neither), and a queue
+ * already in arrival order, as one key's backlog is, needs no sort at all.
+ */
+function longestWaitedFirst(tasks: readonly PlanTask[]): Int32Array {
+  // Plain loops: `TypedArray.from` with a mapping function walks an iterator, slower than the sort itself.
+  const waited = new Float64Array(tasks.length);
+  let sorted = true;
+  for (let i = 0; i < tasks.length; i++) {
+    waited[i] = tasks[i]!.waitedSeconds;
+    if (i > 0 && waited[i - 1]! < waited[i]!) sorted = false;
+  }
+  const order = new Int32Array(tasks.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  if (sorted) return order;
+  const indices: number[] = [];
+  for (let i = 0; i < order.length; i++) indices.push(i);
+  indices.sort((a, b) => waited[b]! - waited[a]!);
+  order.set(indices);
+  return order;
 }
