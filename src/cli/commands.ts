@@ -18,6 +18,7 @@ import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
+import { tuneGarbageCollection } from './gc-tuning.js';
 import { createLogger, type LogFormat } from './logger.js';
 
 interface LogFlags {
@@ -130,6 +131,8 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 async function launchGateway(flags: GatewayFlags, log: Logger): Promise<{ gateway: Gateway; nodeToken: string | null }> {
   const config = resolveGatewayConfig(readGatewayEnv(), gatewayInput(flags));
+  const gcFlags = tuneGarbageCollection();
+  if (gcFlags.length > 0) log.debug({ flags: gcFlags }, 'garbage collection tuned for the gateway (cli/gc-tuning.ts)');
   const gateway = await startGateway(config, log);
   log.info({ url: gateway.url, data: config.dataDir }, `DAN gateway listening on ${config.host}:${gateway.port}`);
   if (config.nodeToken === null) {
