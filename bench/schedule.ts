@@ -50,7 +50,7 @@ function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
   return [raw as T];
 }
 
-const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'switchAgeWeight', 'urgentWaitFactor', 'urgentGapSeconds'];
+const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'switchAgeWeight', 'urgentWaitFactor', 'urgentGapSeconds', 'longPoleSeconds'];
 
 function planFromEnv(): PlanOptions | undefined {
   const raw = process.env['BENCH_PLAN'];

@@ -4,8 +4,9 @@
  * The working state of one plan (planner.ts): which tasks are planned, each
  * lane's time, what each node will have loaded, and the indexes that keep the
  * planner's rules cheap on long queues (promised tasks that have come due,
- * work only one node can run). Built fresh for every plan; pure.
+ * work only some nodes can run: long-poles.ts). Built fresh for every plan; pure.
  */
+import { LongPoles } from './long-poles.js';
 import type { PlanNode, PlanTask } from './planner.js';
 
 export interface Lane {
@@ -35,17 +36,8 @@ export class PlanState {
   #promiseCursor = 0;
   /** Tasks whose promised start has come, by checkpoint, in service order. */
   readonly #dueByCheckpoint = new Map<string | null, number[]>();
-  /** Per node: the unplanned tasks no other available node can run, in service order (planned ones dropped from the front). */
-  readonly #exclusive: number[][];
-  /** Per node: the units of those tasks. */
-  readonly #exclusiveUnits: Float64Array;
-  #unplannedUnits = 0;
-  /** Per task: the one available node that can run it, or -1. */
-  readonly #onlyNode: Int32Array;
-  /** Per node: units per second of its lanes together. */
-  readonly #laneSpeed: Float64Array;
-  /** Units per second of all lanes together. */
-  readonly #fleetSpeed: number;
+  /** Work only some nodes can run (rule 0b). */
+  readonly #longPoles: LongPoles;
   /** Task indices by checkpoint, in service order, with a skip list over the planned ones. */
   readonly #byCheckpoint = new Map<string | null, { tasks: number[]; next: Int32Array }>();
   /** Each task's place in its checkpoint's list. */
@@ -64,6 +56,7 @@ export class PlanState {
   constructor(
     readonly tasks: readonly PlanTask[],
     readonly nodes: readonly PlanNode[],
+    longPoleSeconds: number,
   ) {
     this.planned = new Uint8Array(tasks.length);
     this.unplanned = tasks.length;
@@ -80,22 +73,12 @@ export class PlanState {
     this.byPromise = [];
     tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));
     this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
-    this.#exclusive = nodes.map(() => []);
-    this.#exclusiveUnits = new Float64Array(nodes.length);
-    this.#onlyNode = new Int32Array(tasks.length);
-    this.#laneSpeed = new Float64Array(nodes.length);
-    for (const lane of this.lanes) this.#laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
-    this.#fleetSpeed = this.#laneSpeed.reduce((sum, speed) => sum + speed, 0);
+    const laneSpeed = new Float64Array(nodes.length);
+    for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
+    this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds);
     this.#placeInList = new Int32Array(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
-      this.#unplannedUnits += task.units;
-      const only = onlyAvailable(task.capable, nodes);
-      this.#onlyNode[i] = only;
-      if (only >= 0) {
-        this.#exclusive[only]!.push(i);
-        this.#exclusiveUnits[only]! += task.units;
-      }
       const list = lists.get(task.checkpoint) ?? [];
       this.#placeInList[i] = list.length;
       list.push(i);
@@ -124,10 +107,7 @@ export class PlanState {
     const list = this.#byCheckpoint.get(this.tasks[index]!.checkpoint)!;
     list.next[this.#placeInList[index]!] = this.#placeInList[index]! + 1;
     this.unplanned -= 1;
-    const { units } = this.tasks[index]!;
-    this.#unplannedUnits -= units;
-    const only = this.#onlyNode[index]!;
-    if (only >= 0) this.#exclusiveUnits[only]! -= units;
+    this.#longPoles.markPlanned(index);
     for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
   }
 
@@ -173,26 +153,9 @@ export class PlanState {
     return false;
   }
 
-  /**
-   * The first task only this lane's node can run, when that work has become
-   * the long pole: it would take the node at least as long as the other nodes
-   * need for everything else. Left to fair order, such tasks trail behind
-   * work any node could do, and the one node able to run them finishes long
-   * after the rest of the fleet has run dry.
-   */
+  /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */
   exclusiveDue(lane: Lane): number | undefined {
-    const node = this.nodes[lane.node]!;
-    const mine = this.#exclusiveUnits[lane.node]! / node.unitsPerSecond;
-    if (mine <= 1e-9) return undefined;
-    const othersSpeed = this.#fleetSpeed - this.#laneSpeed[lane.node]!;
-    if (othersSpeed <= 0) return undefined;
-    const rest = (this.#unplannedUnits - this.#exclusiveUnits[lane.node]!) / othersSpeed;
-    if (mine < rest) return undefined;
-    const list = this.#exclusive[lane.node]!;
-    let planned = 0;
-    while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
-    if (planned > 0) list.splice(0, planned);
-    return list[0];
+    return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned);
   }
 
   /**
@@ -372,17 +335,6 @@ function insertSorted(list: number[], value: number): void {
   list.splice(at, 0, value);
 }
 
-
-/** The one available node among `capable`, or -1 when there are none or several. */
-function onlyAvailable(capable: readonly number[], nodes: readonly PlanNode[]): number {
-  let only = -1;
-  for (const node of capable) {
-    if (!nodes[node]?.available) continue;
-    if (only >= 0) return -1;
-    only = node;
-  }
-  return only;
-}
 
 /**
  * Task indices, longest waited first, ties in service order. A plain array's

@@ -19,10 +19,12 @@
  *    while its few nodes serve popular work, and promises never force a
  *    switch; this bounds that. All waits grow alike, so under a burst nothing
  *    is ever urgent;
- * 0b. a task only this lane's node can run, once such work would take the
- *    node at least as long as the other nodes need for everything else (it
- *    is the long pole: left to fair order it would trail behind work any node
- *    can do, and the node would finish long after the fleet ran dry);
+ * 0b. a task only some nodes can run, this lane's among them, once that work
+ *    would take those nodes at least as long as the other nodes need for
+ *    everything else (it is the long pole: left to fair order it would trail
+ *    behind work any node can do, and those nodes would finish long after the
+ *    fleet ran dry). Work of a single node counts at once; work of a group of
+ *    nodes once it is `longPoleSeconds` of theirs (long-poles.ts);
  * 1. the head (the first task it can serve) when that needs no switch;
  * 2. else the first task among the `affinityWindow` tasks from the head on
  *    (counting only tasks not planned yet) that uses the checkpoint it has
@@ -90,6 +92,11 @@ export interface PlanOptions {
   urgentWaitFactor?: number;
   /** ...and at least this many seconds longer than that median. @defaultValue 30 */
   urgentGapSeconds?: number;
+  /**
+   * Work only a group of two or more nodes can run is a long pole (rule 0b) only once it would take
+   * them this long: a backlog, not the few seconds of queue of steady arrivals. @defaultValue 60
+   */
+  longPoleSeconds?: number;
 }
 
 export interface Plan {
@@ -169,8 +176,8 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
  * full plan's assignments without planning the rest of the queue.
  */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
-  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, ...options };
-  const state = new PlanState(tasks, nodes);
+  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, ...options };
+  const state = new PlanState(tasks, nodes, settings.longPoleSeconds);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.
   let steps = (tasks.length + 1) * (state.lanes.length + 1) * 4;

@@ -99,6 +99,39 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(short.assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
   });
 
+  it('gives the nodes that alone hold a checkpoint its work first once that work is the long pole, from longPoleSeconds on', () => {
+    const nodes = () => ['a', 'b', 'c'].map((id) => planNode(id, { loaded: 'X' }));
+    const xs = Array.from({ length: 9 }, (_, i) => t(`x${i}`, 'X', [0, 1, 2], 100));
+    const ys = (n: number) => Array.from({ length: n }, (_, i) => t(`y${i}`, 'Y', [0, 1], 100));
+    // Y: 2,000 units for a and b (100 s at 20 u/s) against 900 units of X for c alone (90 s): a and b start on Y at once.
+    const pole = planTasks([...xs, ...ys(20)], nodes());
+    expect(pole.assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'y1', nodeId: 'b' }, { taskId: 'x0', nodeId: 'c' }]);
+    // The last tasks start at 8 + 90 s (a switch, nine Y tasks before it), so all is done by 108 s.
+    expect(Math.max(...pole.startAt.values())).toBeLessThanOrEqual(98);
+    // Left to fair order, all three share X for 30 s, and c then idles while a and b switch and run Y: 30 + 8 + 90 s.
+    const fair = planTasks([...xs, ...ys(20)], nodes(), { longPoleSeconds: Infinity });
+    expect(fair.assignments.map((a) => a.taskId)).toEqual(['x0', 'x1', 'x2']);
+    expect(Math.max(...fair.startAt.values())).toBeGreaterThanOrEqual(128);
+    // Four Y tasks against one X: a long pole of 20 s, below longPoleSeconds: fair order (a takes the head x0, b switches
+    // to Y, c has nothing it can run), unless the threshold is 0.
+    const short = [xs[0]!, ...ys(4)];
+    expect(planTasks(short, nodes()).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'y0', nodeId: 'b' }]);
+    expect(planTasks(short, nodes(), { longPoleSeconds: 0 }).assignments).toEqual([
+      { taskId: 'y0', nodeId: 'a' },
+      { taskId: 'y1', nodeId: 'b' },
+      { taskId: 'x0', nodeId: 'c' },
+    ]);
+  });
+
+  it('has a node of a long-pole group take the confined work it can run, leaving what only its partner can run to the partner', () => {
+    // Y: a or b; Z: b only. Together 1,600 units for a and b (80 s) against 100 for c: a pole; a cannot run Z, so it takes Y.
+    const nodes = ['a', 'b', 'c'].map((id) => planNode(id, { loaded: 'X' }));
+    const tasks = [t('x0', 'X', [0, 1, 2], 100), ...Array.from({ length: 12 }, (_, i) => t(`z${i}`, 'Z', [1], 100)), ...Array.from({ length: 4 }, (_, i) => t(`y${i}`, 'Y', [0, 1], 100))];
+    const plan = planTasks(tasks, nodes);
+    expect(plan.assignments).toContainEqual({ taskId: 'y0', nodeId: 'a' });
+    expect(plan.assignments).toContainEqual({ taskId: 'z0', nodeId: 'b' });
+  });
+
   it('gives a task left far behind the queue\'s median wait to the next lane able to run it, switching if need be', () => {
     const nodes = () => [planNode('a', { loaded: 'X' })];
     // Fair order put z1 behind six X tasks; the queue's median wait is 5 s.
@@ -155,9 +188,10 @@ describe('planTasks: a plan that holds', () => {
    * said: ETAs taken from a plan are only as good as this.
    */
   it.each([
-    ['no promises', false],
-    ['every first plan start promised', true],
-  ])('starts every task when the first plan said, when replanned as lanes free (exact estimates, no arrivals; %s)', (_name, promise) => {
+    ['no promises', false, 60],
+    ['every first plan start promised', true, 60],
+    ['long poles of any length', false, 0],
+  ])('starts every task when the first plan said, when replanned as lanes free (exact estimates, no arrivals; %s)', (_name, promise, longPoleSeconds) => {
     const next = random(7);
     const checkpoints = ['A', 'B', 'C', 'D'];
     const nodes = [10, 6, 3].map((unitsPerSecond, i) => planNode(`n${i}`, { unitsPerSecond, switchSeconds: 5, loaded: checkpoints[i]! }));
@@ -165,7 +199,7 @@ describe('planTasks: a plan that holds', () => {
       const capable = [0, 1, 2].filter(() => next() < 0.7);
       return t(`t${i}`, checkpoints[Math.floor(next() ** 2 * 4)]!, capable.length > 0 ? capable : [i % 3], 10 + Math.floor(next() * 40), 60 - i);
     });
-    const options = { affinityWindow: 4, fallbackWindow: 2, maxSkipSeconds: 20 };
+    const options = { affinityWindow: 4, fallbackWindow: 2, maxSkipSeconds: 20, longPoleSeconds };
     const first = planTasks(tasks, nodes, options);
     if (promise) tasks.forEach((task) => Object.assign(task, { promisedAt: first.startAt.get(task.id)! }));
 
