@@ -72,7 +72,7 @@ export class LongPoles {
     const scratch = new Uint32Array(words);
     this.#classOf = tasks.map((task, i) => {
       this.#unplannedUnits += task.units;
-      scratch.fill(0);
+      for (let w = 0; w < words; w++) scratch[w] = 0;
       let able = 0;
       for (const n of task.capable) {
         if (!nodes[n]?.available) continue;
