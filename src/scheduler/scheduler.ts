@@ -251,6 +251,10 @@ export class Scheduler {
   /** What to send now: for each free node slot, the task planned first on it. */
   assignments(now: number): Assignment[] {
     this.#plan = null;
+    // Nothing to plan when no free slot can run a queued task: a node freed by a result while the queue
+    // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
+    // cost a plan of the whole queue after every result.
+    if (!this.#anyFreeSlotCanServe(now)) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     const plan = planTasks(this.#planTasks(now), this.#planNodes(now), this.#planOptions, 0);
@@ -261,6 +265,22 @@ export class Scheduler {
       const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
       const expectedSeconds = (switched ? estimate.switchSeconds : 0) + queued.units / estimate.unitsPerSecond;
       return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
+    });
+  }
+
+  /** Whether some available node with a free slot can run some queued task (the planner's own reach, or more). */
+  #anyFreeSlotCanServe(now: number): boolean {
+    const free = new Set<number>();
+    this.#nodes.forEach((node, index) => {
+      if (!node.available || this.health.setAside(node.name, now) !== null) return;
+      let busy = 0;
+      for (const run of this.#running.values()) if (run.nodeId === node.id) busy += 1;
+      if (busy < node.slots) free.add(index);
+    });
+    if (free.size === 0) return false;
+    return this.#queue.some((queued) => {
+      const { capable, fallback } = this.#reachOf(queued);
+      return capable.some((n) => free.has(n)) || fallback.some((n) => free.has(n));
     });
   }
 

@@ -40,6 +40,24 @@ describe('Scheduler', () => {
     expect(scheduler.assignments(NOW).map((a) => [a.taskId, a.nodeId])).toEqual([['t1', 'a']]);
   });
 
+  it('sends nothing to a free node that can run none of the queue, and the queue to the node that can once it frees', () => {
+    const scheduler = schedulerWith({ small: 10, big: 10 });
+    scheduler.setNodes([node('small', { models: ['clarity'] }), node('big', { models: ['chilloutmix_NiPrunedFp32Fix'] })]);
+    for (let i = 0; i < 3; i++) scheduler.enqueue(task(`c${i}`, 'k', { model: chillout }), 0);
+    const [first] = scheduler.assignments(NOW);
+    expect([first!.taskId, first!.nodeId]).toEqual(['c0', 'big']);
+    scheduler.started(first!, NOW);
+    expect(scheduler.assignments(NOW)).toEqual([]);
+    scheduler.enqueue(task('t1'), NOW);
+    const [small] = scheduler.assignments(NOW);
+    expect([small!.taskId, small!.nodeId]).toEqual(['t1', 'small']);
+    scheduler.started(small!, NOW);
+    scheduler.finished('t1', { ok: true, elapsedMs: 1000 }, NOW + 1000);
+    expect(scheduler.assignments(NOW + 1000)).toEqual([]);
+    scheduler.finished('c0', { ok: true, elapsedMs: 2000 }, NOW + 2000);
+    expect(scheduler.assignments(NOW + 2000).map((a) => [a.taskId, a.nodeId])).toEqual([['c1', 'big']]);
+  });
+
   it('never gives a node more tasks than it has slots', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { slots: 2 })]);
