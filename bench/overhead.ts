@@ -34,7 +34,7 @@
  * Results go to BENCHMARKS.md. BENCH_TASKS, BENCH_WARMUP and BENCH_SIDES
  * (e.g. `64,512`) change the run.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, setPriority } from 'node:os';
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -42,6 +42,7 @@ import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import type { ClientReport } from './overhead-client.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { startQuiet } from './quiet-process.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
@@ -217,15 +218,7 @@ function report(runs: Run[]): void {
   lines.push('<!-- overhead:end -->');
   const section = lines.join('\n');
   console.log(section);
-  let doc = "# Benchmarks\n\nEach section names the command that produced it. The machine is a shared 2-core VM: compare figures within one run.\n";
-  try {
-    doc = readFileSync('BENCHMARKS.md', 'utf8');
-  } catch {
-    // first run
-  }
-  const pattern = /<!-- overhead:start -->[\s\S]*<!-- overhead:end -->/;
-  doc = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync('BENCHMARKS.md', doc);
+  writeBenchSection('overhead', section);
 }
 
 await main();

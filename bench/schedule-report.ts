@@ -4,7 +4,7 @@
  * The benchmark's report: one markdown section, printed and kept in
  * BENCHMARKS.md between `<!-- schedule:start -->` and `<!-- schedule:end -->`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { sectionEnd, sectionStart } from './benchmarks-file.js';
 import { cpus } from 'node:os';
 import type { IdealRun } from './schedule-ideal.js';
 import type { SpeedClass } from './schedule-nodes.js';
@@ -37,8 +37,8 @@ export interface BenchReport {
   command: string;
 }
 
-const START = '<!-- schedule:start -->';
-const END = '<!-- schedule:end -->';
+const START = sectionStart('schedule');
+const END = sectionEnd('schedule');
 const PATTERN_NAMES: Record<ArrivalPattern, string> = { burst: 'all at once', poisson: 'Poisson' };
 
 const sec = (n: number) => (Number.isNaN(n) ? '–' : n < 10 ? n.toFixed(1) : n.toFixed(0));
@@ -241,16 +241,3 @@ export function toMarkdown(report: BenchReport): string {
   ].join('\n');
 }
 
-/** Replaces the schedule section of `path`, keeping the rest; appends it when absent. */
-export function writeSection(path: string, section: string): void {
-  let doc = '# Benchmarks\n';
-  try {
-    doc = readFileSync(path, 'utf8');
-  } catch {
-    // No file yet: start one.
-  }
-  const start = doc.indexOf(START);
-  const end = doc.indexOf(END);
-  doc = start >= 0 && end > start ? doc.slice(0, start) + section + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, doc);
-}

@@ -26,7 +26,8 @@
 import { writeFileSync } from 'node:fs';
 import type { PlanOptions } from '../src/scheduler/planner.js';
 import { idealRuns } from './schedule-ideal.js';
-import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown, writeSection } from './schedule-report.js';
+import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown } from './schedule-report.js';
+import { writeBenchSection } from './benchmarks-file.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
 import { type ArrivalPattern, ArrivalPatterns } from './schedule-tasks.js';
@@ -113,7 +114,7 @@ function main(): void {
   const standard = command === 'npm run bench:schedule';
   const asked = process.env['BENCH_WRITE'];
   const write = asked === undefined ? standard : asked === '1';
-  if (write) writeSection('BENCHMARKS.md', section);
+  if (write) writeBenchSection('schedule', section);
   const why = asked === undefined ? 'not the standard trace; BENCH_WRITE=1 forces' : 'BENCH_WRITE=0';
   console.error(write ? 'written to BENCHMARKS.md' : `BENCHMARKS.md left as is (${why})`);
   const json = process.env['BENCH_JSON'];

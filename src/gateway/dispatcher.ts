@@ -20,7 +20,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import type { GenerationSpec, TaskKind } from '../domain/spec.js';
-import type { TaskError, TaskRecord } from '../domain/task.js';
+import type { TaskError } from '../domain/task.js';
 import type { ErrorId } from '../errors/catalog.js';
 import { DanError, isErrorId } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
@@ -28,7 +28,7 @@ import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { StoredTask, TaskStore } from '../store/task-store.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 import type { OverheadMeter } from './overhead-meter.js';
 
@@ -390,7 +390,7 @@ export class Dispatcher {
   }
 }
 
-function toEntry(record: TaskRecord, spec: GenerationSpec): TaskEntry {
+function toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
   return {
     id: record.id,
     kind: record.kind,

@@ -8,7 +8,8 @@
  */
 import type { RelayedResult } from '../protocol/result-frame.js';
 import type { Base64Image } from '../util/base64-image.js';
-import { type TaskRecord, TaskStatusCodes, type TaskState } from '../domain/task.js';
+import { TaskStatusCodes, type TaskState } from '../domain/task.js';
+import type { StoredTask } from '../store/task-store.js';
 import type { ErrorId } from '../errors/catalog.js';
 import type { LiveStatus } from './dispatcher.js';
 
@@ -55,7 +56,7 @@ export function withResult(view: TaskView, result: RelayedResult): TaskView {
   return result.kind === 'images' ? { ...view, images: result.images, seeds: result.seeds } : { ...view, caption: result.caption };
 }
 
-export function toStoredView(record: TaskRecord): TaskView {
+export function toStoredView(record: StoredTask): TaskView {
   const view = base(record.id, record.state);
   if (record.state === 'succeeded' && record.result) return withResult(view, record.result);
   if ((record.state === 'failed' || record.state === 'cancelled') && record.error) {

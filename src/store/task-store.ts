@@ -24,9 +24,16 @@ export interface NewTask {
   createdAt: number;
 }
 
+/**
+ * A task as the store hands it back: its images held as bytes (util/base64-image.ts), which
+ * become base64 only as an answer is written. As one base64 string each, a 512² image read back
+ * for a status poll was a ~320 KiB string in V8's large-object space, old generation at once.
+ */
+export type StoredTask = Omit<TaskRecord, 'result'> & { result: RelayedResult | null };
+
 export interface TaskStore {
   insert(task: NewTask): Promise<void>;
-  get(id: string): Promise<TaskRecord | undefined>;
+  get(id: string): Promise<StoredTask | undefined>;
   /** queued → running with `attempt` (= attempts + 1) on `nodeId`. */
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */
@@ -38,7 +45,7 @@ export interface TaskStore {
   /** queued or running → cancelled; drops the inputs. `attempt` null cancels whatever attempt is current. */
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean>;
   /** Queued and running tasks, oldest first (for recovery at start). */
-  listUnfinished(): Promise<TaskRecord[]>;
+  listUnfinished(): Promise<StoredTask[]>;
   /** Deletes finished tasks that finished before `at`; returns how many. */
   deleteFinishedBefore(at: number): Promise<number>;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -93,7 +94,10 @@ describe('SqliteTaskStore', () => {
     await store.complete('t1', 1, { kind: 'images', images: [new Base64Image(bytes), image], seeds: [1, 2] }, 10);
     expect(existsSync(`${dir.path}/payloads/t1/t1.spec.json`)).toBe(false);
     expect(statSync(`${dir.path}/payloads/t1/t1.result-1.bin`).size).toBeLessThan(2 * 100_000 + 100);
-    expect((await store.get('t1'))?.result).toEqual({ kind: 'images', images: [bytes.toString('base64'), image], seeds: [1, 2] });
+    // Read back as bytes too, base64 only when serialized (no 130 KiB string per read).
+    const stored = (await store.get('t1'))?.result;
+    expect(stored?.kind === 'images' && stored.images.every((i) => i instanceof Base64Image)).toBe(true);
+    expect(JSON.parse(JSON.stringify(stored))).toEqual({ kind: 'images', images: [bytes.toString('base64'), image], seeds: [1, 2] });
     // A large result that is not images (a long caption) goes to a JSON file.
     const caption = 'a fox '.repeat(10_000);
     await store.insert(newTask('c1'));
@@ -110,7 +114,9 @@ describe('SqliteTaskStore', () => {
   it('reads back an image result file as written, and refuses a damaged one', () => {
     const parts = storedResultParts({ kind: 'images', images: [new Base64Image(Buffer.from('first')), Buffer.from('second').toString('base64')], seeds: [7, 8] });
     const file = Buffer.concat(parts);
-    expect(readStoredResult(file)).toEqual({ kind: 'images', images: [Buffer.from('first').toString('base64'), Buffer.from('second').toString('base64')], seeds: [7, 8] });
+    const read = readStoredResult(file);
+    expect(read.images.map((i) => (i instanceof Base64Image ? i.bytes.toString() : i))).toEqual(['first', 'second']);
+    expect(JSON.parse(JSON.stringify(read))).toEqual({ kind: 'images', images: [Buffer.from('first').toString('base64'), Buffer.from('second').toString('base64')], seeds: [7, 8] });
     expect(() => readStoredResult(file.subarray(0, file.length - 1))).toThrow(/image bytes/);
     expect(() => readStoredResult(Buffer.from('{"kind":"images"}'))).toThrow(/not a stored result/);
   });
@@ -159,6 +165,19 @@ describe('SqliteTaskStore', () => {
     expect(walBytes()).toBeLessThan(afterFirst * 1.5);
     expect((await store.get('r1-0'))?.state).toBe('succeeded');
     await store.close();
+  });
+
+  it('closes in a process with nothing else left to do: the checkpoint worker is waited for, not dropped', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const built = new URL('../../dist/store/sqlite/sqlite-task-store.js', import.meta.url).href;
+    const script = `const { SqliteTaskStore } = await import(${JSON.stringify(built)});
+      const store = new SqliteTaskStore(${JSON.stringify(dir.path)});
+      await store.close();
+      console.log('closed');`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    // Exit code 13 is node's "unsettled top-level await": the close never finished.
+    expect({ status: run.status, stdout: run.stdout.trim() }).toEqual({ status: 0, stdout: 'closed' });
   });
 
   it('reports a checkpointer that cannot open its database', async () => {

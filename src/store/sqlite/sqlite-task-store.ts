@@ -22,11 +22,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { GenerationSpec, TaskResult } from '../../domain/spec.js';
+import type { GenerationSpec } from '../../domain/spec.js';
 import type { RelayedResult } from '../../protocol/result-frame.js';
-import type { TaskError, TaskRecord, TaskState } from '../../domain/task.js';
+import type { TaskError, TaskState } from '../../domain/task.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
-import type { NewTask, TaskStore } from '../task-store.js';
+import type { NewTask, StoredTask, TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { PayloadFiles } from './payload-files.js';
 import { base64Length, readStoredResult, storedResultParts } from './stored-result.js';
@@ -104,7 +104,7 @@ export class SqliteTaskStore implements TaskStore {
     return null;
   }
 
-  async get(id: string): Promise<TaskRecord | undefined> {
+  async get(id: string): Promise<StoredTask | undefined> {
     const row = this.#q.get.get(id);
     return row ? this.#withPayloads(row) : undefined;
   }
@@ -150,7 +150,7 @@ export class SqliteTaskStore implements TaskStore {
     return this.#q.specInFile.get(id)?.in_file === 1;
   }
 
-  async listUnfinished(): Promise<TaskRecord[]> {
+  async listUnfinished(): Promise<StoredTask[]> {
     return Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row)));
   }
 
@@ -166,7 +166,7 @@ export class SqliteTaskStore implements TaskStore {
     if (this.#db.open) this.#db.close();
   }
 
-  async #withPayloads(row: TaskRow): Promise<TaskRecord> {
+  async #withPayloads(row: TaskRow): Promise<StoredTask> {
     const state = row.state as TaskState;
     const unfinished = state === 'queued' || state === 'running';
     const spec = unfinished ? (row.spec ?? (await this.#payloads.read(row.id, SPEC))?.toString('utf8')) : undefined;
@@ -188,12 +188,12 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   /** A succeeded task's result: in the row, or in its file (images as bytes, else JSON). */
-  async #result(row: TaskRow): Promise<TaskResult | null> {
-    if (row.result !== null) return JSON.parse(row.result) as TaskResult;
+  async #result(row: TaskRow): Promise<RelayedResult | null> {
+    if (row.result !== null) return JSON.parse(row.result) as RelayedResult;
     const bin = await this.#payloads.read(row.id, resultBin(row.attempts));
     if (bin) return readStoredResult(bin);
     const json = await this.#payloads.read(row.id, resultJson(row.attempts));
-    return json ? (JSON.parse(json.toString('utf8')) as TaskResult) : null;
+    return json ? (JSON.parse(json.toString('utf8')) as RelayedResult) : null;
   }
 }
 

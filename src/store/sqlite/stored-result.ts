@@ -9,10 +9,12 @@
  *
  *   "DANR" | u32 big-endian header length H | H bytes of JSON {seeds, imageBytes} | image bytes…
  *
+ * Read back, the images stay bytes (views into the file) until an answer is
+ * written (util/json-buffer.ts).
+ *
  * The store keeps whatever bytes it was given: checking that they are images
  * is the protocol's job (protocol/result-frame.ts), at the gateway's door.
  */
-import type { TaskResult } from '../../domain/spec.js';
 import type { RelayedResult } from '../../protocol/result-frame.js';
 import { Base64Image } from '../../util/base64-image.js';
 
@@ -38,14 +40,14 @@ export function storedResultParts(result: ImagesResult): Buffer[] {
   return [prefix, header, ...images];
 }
 
-/** Reads a file written from `storedResultParts`; images come back as base64. Throws on a damaged file. */
-export function readStoredResult(file: Buffer): TaskResult {
+/** Reads a file written from `storedResultParts`; images come back as bytes (views into `file`). Throws on a damaged file. */
+export function readStoredResult(file: Buffer): ImagesResult {
   if (file.length < PREFIX_BYTES || !file.subarray(0, 4).equals(MAGIC)) throw new Error('not a stored result file');
   const headerEnd = PREFIX_BYTES + file.readUInt32BE(4);
   const header = JSON.parse(file.toString('utf8', PREFIX_BYTES, headerEnd)) as { seeds: number[]; imageBytes: number[] };
   let offset = headerEnd;
   const images = header.imageBytes.map((length) => {
-    const image = file.toString('base64', offset, offset + length);
+    const image = new Base64Image(file.subarray(offset, offset + length));
     offset += length;
     return image;
   });

@@ -82,6 +82,9 @@ export class WalCheckpointer {
   /** Stops the timer and closes the worker's connection. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    // Held until it has closed its connection: unref'd, a process with nothing else left to do would end
+    // with this wait unsettled (exit code 13), and the store's own connection never closed.
+    this.#worker.ref();
     this.#worker.postMessage('stop');
     await this.#exited;
   }
