@@ -109,6 +109,8 @@ export class Dispatcher {
   readonly #now: () => number;
   readonly #log: FastifyBaseLogger;
   #wakeTimer: NodeJS.Timeout | undefined;
+  /** The entries the last pass found no node for: the next pass clears those a node can serve again. */
+  #markedUnservable = new Set<TaskEntry>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -336,11 +338,13 @@ export class Dispatcher {
   /** Notes queued tasks no node can serve; fails those past the grace time. */
   #watchUnservable(now: number): void {
     const lacking = this.scheduler.unservable();
+    const marked = new Set<TaskEntry>();
     let nextDeadline = Infinity;
     for (const [taskId, reason] of lacking) {
       const entry = this.#entries.get(taskId);
       if (!entry) continue;
       entry.unservable = { since: entry.unservable?.since ?? now, reason };
+      marked.add(entry);
       const deadline = entry.unservable.since + this.#options.unservableGraceMs;
       if (deadline <= now) {
         this.scheduler.remove(taskId);
@@ -350,7 +354,9 @@ export class Dispatcher {
         nextDeadline = Math.min(nextDeadline, deadline);
       }
     }
-    for (const entry of this.#entries.values()) if (entry.unservable && !lacking.has(entry.id)) entry.unservable = null;
+    // Only last pass's marks can be stale: walking every entry here cost each pass over a long queue.
+    for (const entry of this.#markedUnservable) if (!marked.has(entry)) entry.unservable = null;
+    this.#markedUnservable = marked;
     clearTimeout(this.#wakeTimer);
     if (nextDeadline < Infinity) {
       this.#wakeTimer = setTimeout(() => this.#scheduleGuarded(), nextDeadline - now + 10);

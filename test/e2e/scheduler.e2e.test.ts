@@ -178,6 +178,24 @@ describe('nodes that leave, stop or fail', () => {
     }
   });
 
+  it('a task left without a capable node stops saying so, and runs, when one connects within the grace time', async () => {
+    const gw = await gateway(['--unservable-grace-s', '60']);
+    const gone = await gpu(gw, 'gone', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
+    const first = await submitted(gw, job('anything', { steps: 60 }));
+    const second = await submitted(gw, job('anything'));
+    await gone.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
+    await gone.node.stop('SIGKILL');
+    const status = async () => (await getJson(`${gw}/api/sd/task/${second}`)).body.data;
+    await expect.poll(async () => (await status()).message ?? '').toMatch(/^waiting: no node is connected/);
+    // The retried first task holds the new node for ~4 s: meanwhile the second is queued, with no "waiting" message.
+    const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
+    await back.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
+    const queued = await status();
+    expect(queued).toMatchObject({ status: 0, queuePosition: 1 });
+    expect(queued.message).toBeUndefined();
+    expect((await pollUntilDone(gw, second, 30_000)).status).toBe(2);
+  });
+
   it('a node told to stop finishes its task, takes no new one, and exits', async () => {
     const gw = await gateway();
     const stopping = await gpu(gw, 'stopping', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 2 });
