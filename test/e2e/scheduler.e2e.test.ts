@@ -163,14 +163,24 @@ describe('limits and cancel', () => {
 });
 
 describe('nodes that leave, stop or fail', () => {
-  it('a queued task whose only capable node left says why, then fails after the grace time', async () => {
-    const gw = await gateway(['--unservable-grace-s', '2']);
+  /**
+   * Two tasks for the only node holding `anything`; the node dies while running the first, so the
+   * second waits with no node to serve it and says so. `firstSteps` sets how long the first runs.
+   */
+  async function orphaned(graceSeconds: number, firstSteps: number) {
+    const gw = await gateway(['--unservable-grace-s', String(graceSeconds)]);
     const only = await gpu(gw, 'only', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
-    const first = await submitted(gw, job('anything', { steps: 150 }));
+    const first = await submitted(gw, job('anything', { steps: firstSteps }));
     const second = await submitted(gw, job('anything'));
     await only.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
     await only.node.stop('SIGKILL');
-    await expect.poll(async () => (await getJson(`${gw}/api/sd/task/${second}`)).body.data.message ?? '').toMatch(/^waiting: no node is connected/);
+    const status = async () => (await getJson(`${gw}/api/sd/task/${second}`)).body.data;
+    await expect.poll(async () => (await status()).message ?? '').toMatch(/^waiting: no node is connected/);
+    return { gw, first, second, status };
+  }
+
+  it('a queued task whose only capable node left says why, then fails after the grace time', async () => {
+    const { gw, first, second } = await orphaned(2, 150);
     for (const id of [first, second]) {
       const done = await pollUntilDone(gw, id, 10_000);
       expect(done).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_UNSERVABLE' });
@@ -179,14 +189,7 @@ describe('nodes that leave, stop or fail', () => {
   });
 
   it('a task left without a capable node stops saying so, and runs, when one connects within the grace time', async () => {
-    const gw = await gateway(['--unservable-grace-s', '60']);
-    const gone = await gpu(gw, 'gone', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
-    const first = await submitted(gw, job('anything', { steps: 60 }));
-    const second = await submitted(gw, job('anything'));
-    await gone.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
-    await gone.node.stop('SIGKILL');
-    const status = async () => (await getJson(`${gw}/api/sd/task/${second}`)).body.data;
-    await expect.poll(async () => (await status()).message ?? '').toMatch(/^waiting: no node is connected/);
+    const { gw, first, second, status } = await orphaned(60, 60);
     // The retried first task holds the new node for ~4 s: meanwhile the second is queued, with no "waiting" message.
     const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
     await back.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
