@@ -63,7 +63,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // into buffers that are reused once the response has closed and the socket holds them no more.
   app.setReplySerializer((payload) => toJsonBuffer(payload, answerBuffers.take) as unknown as string);
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (Buffer.isBuffer(payload)) reply.raw.once('close', () => answerBuffers.give(payload));
+    // Smaller answers are plain allocations the pool never lent: no listener for them.
+    if (Buffer.isBuffer(payload) && payload.length >= answerBuffers.minBytes) reply.raw.once('close', () => answerBuffers.give(payload));
     done(null, payload);
   });
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.

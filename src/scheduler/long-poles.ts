@@ -27,6 +27,7 @@
  * Cost: building is linear in the tasks plus groups × classes; each pick looks
  * at the groups of one node.
  */
+import { addNode, forEachNode, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
 import type { PlanNode, PlanTask } from './planner.js';
 
 interface TaskClass {
@@ -66,7 +67,7 @@ export class LongPoles {
     readonly minGroupSeconds: number,
   ) {
     this.#fleetSpeed = laneSpeed.reduce((sum, speed) => sum + speed, 0);
-    const words = Math.ceil(nodes.length / 32);
+    const words = wordsFor(nodes.length);
     // Classes by checkpoint, then by their mask's words joined (built once per class, not per task).
     const byCheckpoint = new Map<string | null, TaskClass[]>();
     const scratch = new Uint32Array(words);
@@ -76,13 +77,13 @@ export class LongPoles {
       let able = 0;
       for (const n of task.capable) {
         if (!nodes[n]?.available) continue;
-        scratch[n >>> 5]! |= 1 << (n & 31);
+        addNode(scratch, 0, n);
         able += 1;
       }
       if (able === 0) return undefined;
       let list = byCheckpoint.get(task.checkpoint);
       if (!list) byCheckpoint.set(task.checkpoint, (list = []));
-      let taskClass = list.find((c) => sameBits(c.mask, scratch));
+      let taskClass = list.find((c) => sameNodes(c.mask, scratch));
       if (!taskClass) list.push((taskClass = { checkpoint: task.checkpoint, mask: scratch.slice(), tasks: [], from: 0, groups: [] }));
       taskClass.tasks.push(i);
       return taskClass;
@@ -91,10 +92,10 @@ export class LongPoles {
     this.#groupsOf = nodes.map(() => []);
     const groups: Group[] = [];
     for (const { mask } of classes) {
-      if (groups.some((g) => sameBits(g.mask, mask))) continue;
+      if (groups.some((g) => sameNodes(g.mask, mask))) continue;
       let speed = 0;
       let nodeCount = 0;
-      forEachBit(mask, (n) => {
+      forEachNode(mask, (n) => {
         speed += laneSpeed[n]!;
         nodeCount += 1;
       });
@@ -102,7 +103,7 @@ export class LongPoles {
       if (speed <= 0 || speed >= this.#fleetSpeed - 1e-9) continue;
       const group: Group = { mask, nodeCount, speed, classes: classes.filter((c) => isSubset(c.mask, mask)), confinedUnits: 0 };
       groups.push(group);
-      forEachBit(mask, (n) => this.#groupsOf[n]!.push(group));
+      forEachNode(mask, (n) => this.#groupsOf[n]!.push(group));
       for (const c of group.classes) c.groups.push(group);
     }
     tasks.forEach((task, i) => {
@@ -145,7 +146,7 @@ function firstConfined(group: Group, node: number, loaded: string | null, planne
   let first: number | undefined;
   let onLoaded: number | undefined;
   for (const taskClass of group.classes) {
-    if ((taskClass.mask[node >>> 5]! & (1 << (node & 31))) === 0) continue;
+    if (!hasNode(taskClass.mask, 0, node)) continue;
     while (taskClass.from < taskClass.tasks.length && planned[taskClass.tasks[taskClass.from]!] === 1) taskClass.from++;
     const front = taskClass.tasks[taskClass.from];
     if (front === undefined) continue;
@@ -154,20 +155,4 @@ function firstConfined(group: Group, node: number, loaded: string | null, planne
     if (noSwitch && (onLoaded === undefined || front < onLoaded)) onLoaded = front;
   }
   return onLoaded ?? first;
-}
-
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let w = 0; w < a.length; w++) if (a[w] !== b[w]) return false;
-  return true;
-}
-
-function isSubset(inner: Uint32Array, outer: Uint32Array): boolean {
-  for (let w = 0; w < inner.length; w++) if ((inner[w]! & ~outer[w]!) !== 0) return false;
-  return true;
-}
-
-function forEachBit(mask: Uint32Array, visit: (n: number) => void): void {
-  mask.forEach((word, w) => {
-    for (let bits = word; bits !== 0; bits &= bits - 1) visit(w * 32 + (31 - Math.clz32(bits & -bits)));
-  });
 }

@@ -7,6 +7,7 @@
  * work only some nodes can run: long-poles.ts). Built fresh for every plan; pure.
  */
 import { LongPoles } from './long-poles.js';
+import { addNode, hasNode, wordsFor } from './node-bits.js';
 import type { PlanNode, PlanTask } from './planner.js';
 
 export interface Lane {
@@ -19,11 +20,7 @@ export interface Lane {
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
-  /**
-   * Which nodes can run each task, as bits: `#wordsPerTask` 32-bit words per
-   * task, in one array. The plan is rebuilt on every scheduling pass; a Set per
-   * task was the largest allocation of a pass over a long queue.
-   */
+  /** Which nodes can run each task (node-bits.ts): `#wordsPerTask` words per task, in one array. */
   readonly #capableBits: Uint32Array;
   readonly #wordsPerTask: number;
   readonly loaded: (string | null)[];
@@ -60,10 +57,10 @@ export class PlanState {
   ) {
     this.planned = new Uint8Array(tasks.length);
     this.unplanned = tasks.length;
-    this.#wordsPerTask = Math.ceil(nodes.length / 32);
+    this.#wordsPerTask = wordsFor(nodes.length);
     this.#capableBits = new Uint32Array(tasks.length * this.#wordsPerTask);
     tasks.forEach((task, i) => {
-      for (const node of task.capable) this.#capableBits[i * this.#wordsPerTask + (node >>> 5)]! |= 1 << (node & 31);
+      for (const node of task.capable) addNode(this.#capableBits, i * this.#wordsPerTask, node);
     });
     this.loaded = nodes.map((n) => n.loaded);
     this.lanes = nodes.flatMap((n, node) =>
@@ -207,7 +204,7 @@ export class PlanState {
   }
 
   servable(index: number, node: number): boolean {
-    return this.planned[index] === 0 && ((this.#capableBits[index * this.#wordsPerTask + (node >>> 5)]! >>> (node & 31)) & 1) === 1;
+    return this.planned[index] === 0 && hasNode(this.#capableBits, index * this.#wordsPerTask, node);
   }
 
   needsSwitch(index: number, node: number): boolean {
@@ -335,7 +332,6 @@ function insertSorted(list: number[], value: number): void {
   list.splice(at, 0, value);
 }
 
-
 /**
  * Task indices, longest waited first, ties in service order. A plain array's
  * sort is stable and finds runs (a typed array's is neither), and a queue
@@ -349,12 +345,8 @@ function longestWaitedFirst(tasks: readonly PlanTask[]): Int32Array {
     waited[i] = tasks[i]!.waitedSeconds;
     if (i > 0 && waited[i - 1]! < waited[i]!) sorted = false;
   }
-  const order = new Int32Array(tasks.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  if (sorted) return order;
-  const indices: number[] = [];
-  for (let i = 0; i < order.length; i++) indices.push(i);
-  indices.sort((a, b) => waited[b]! - waited[a]!);
-  order.set(indices);
-  return order;
+  const order: number[] = [];
+  for (let i = 0; i < tasks.length; i++) order.push(i);
+  if (!sorted) order.sort((a, b) => waited[b]! - waited[a]!);
+  return new Int32Array(order);
 }

@@ -217,16 +217,24 @@ export class Scheduler {
   #planNodes(now: number): PlanNode[] {
     return this.#nodes.map((node) => {
       const estimate = this.estimates.get(node.name);
-      const busy = [...this.#running.values()].filter((r) => r.nodeId === node.id);
+      const busy = this.#runsOn(node);
       const lanes = Array.from({ length: node.slots }, (_, i) => {
         const run = busy[i];
         if (!run) return 0;
         const elapsed = (now - run.startedAt) / 1000;
         return Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
       });
-      const available = node.available && this.health.setAside(node.name, now) === null;
-      return { id: node.id, unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds, lanes, loaded: this.#loadedIdentity(node), available };
+      return { id: node.id, unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds, lanes, loaded: this.#loadedIdentity(node), available: this.#takesWork(node, now) };
     });
+  }
+
+  /** Backend up, not draining, not set aside. */
+  #takesWork(node: SchedulerNode, now: number): boolean {
+    return node.available && this.health.setAside(node.name, now) === null;
+  }
+
+  #runsOn(node: SchedulerNode): Running[] {
+    return [...this.#running.values()].filter((r) => r.nodeId === node.id);
   }
 
   #planTasks(now: number): PlanTask[] {
@@ -272,10 +280,7 @@ export class Scheduler {
   #anyFreeSlotCanServe(now: number): boolean {
     const free = new Set<number>();
     this.#nodes.forEach((node, index) => {
-      if (!node.available || this.health.setAside(node.name, now) !== null) return;
-      let busy = 0;
-      for (const run of this.#running.values()) if (run.nodeId === node.id) busy += 1;
-      if (busy < node.slots) free.add(index);
+      if (this.#takesWork(node, now) && this.#runsOn(node).length < node.slots) free.add(index);
     });
     if (free.size === 0) return false;
     return this.#queue.some((queued) => {
