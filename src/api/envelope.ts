@@ -7,8 +7,9 @@
  * family, `error` the stable DAN_ERR_* id, `message` what is wrong and how to
  * fix it, plus `field` when one request field is at fault.
  */
-import { errorCatalog, type ErrorId } from '../errors/catalog.js';
+import type { ErrorId } from '../errors/catalog.js';
 import type { DanError } from '../errors/dan-error.js';
+import { errorAnswers } from './error-answers.js';
 
 export interface SuccessBody<T> {
   code: 200;
@@ -28,12 +29,8 @@ export function success<T>(data: T): SuccessBody<T> {
   return { code: 200, data, message: 'success' };
 }
 
-export function httpStatusOf(id: ErrorId): number {
-  return errorCatalog[id].http;
-}
-
 export function errorBodyOf(error: DanError, extra: { taskId?: string } = {}): ErrorBody {
-  const body: ErrorBody = { code: errorCatalog[error.id].code, error: error.id, message: error.message };
+  const body: ErrorBody = { code: errorAnswers[error.id].code, error: error.id, message: error.message };
   if (error.field !== undefined) body.field = error.field;
   if (extra.taskId !== undefined) body.taskId = extra.taskId;
   return body;

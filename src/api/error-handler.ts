@@ -9,7 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DanError, toDanError } from '../errors/dan-error.js';
-import { errorBodyOf, httpStatusOf } from './envelope.js';
+import { errorBodyOf } from './envelope.js';
+import { httpStatusOf } from './error-answers.js';
 
 function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError | undefined {
   switch (error.code) {

@@ -39,9 +39,13 @@ export function isErrorId(value: unknown): value is ErrorId {
   return typeof value === 'string' && Object.hasOwn(errorCatalog, value);
 }
 
-/** Normalises anything thrown into a DanError, keeping the original as `cause`. */
-export function toDanError(error: unknown): DanError {
+/**
+ * Normalises anything thrown into a DanError, keeping the original as `cause`.
+ * What is not a DanError is a bug of whoever caught it: `DAN_ERR_INTERNAL` in
+ * the gateway, `DAN_ERR_NODE_INTERNAL` in the node agent.
+ */
+export function toDanError(error: unknown, unexpected: 'DAN_ERR_INTERNAL' | 'DAN_ERR_NODE_INTERNAL' = 'DAN_ERR_INTERNAL'): DanError {
   if (error instanceof DanError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new DanError('DAN_ERR_INTERNAL', message, { cause: error });
+  return new DanError(unexpected, message, { cause: error });
 }

@@ -240,7 +240,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       this.#sendFrame(frame);
       this.emit('task:settled', taskId, true);
     } catch (error) {
-      const danError = toDanError(error);
+      const danError = toDanError(error, 'DAN_ERR_NODE_INTERNAL');
       if (danError.id === 'DAN_ERR_BACKEND_UNREACHABLE') this.#markBackend(danError.message);
       // A run can fail after switching checkpoints: re-read what the WebUI has loaded.
       else void this.#refreshBackend();
@@ -264,7 +264,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       }
       this.#markBackend(null);
     } catch (error) {
-      this.#markBackend(toDanError(error).message);
+      this.#markBackend(toDanError(error, 'DAN_ERR_NODE_INTERNAL').message);
     }
   }
 

@@ -347,7 +347,7 @@ describe('toA1111Request', () => {
 
   it('refuses a binding that lacks the checkpoint rather than sending a request A1111 would misread', () => {
     expect(() => toA1111Request(txt2imgSpec(), { sampler: { sampler: 'Euler a', scheduler: null } })).toThrow(
-      expect.objectContaining({ id: 'DAN_ERR_INTERNAL' }),
+      expect.objectContaining({ id: 'DAN_ERR_NODE_INTERNAL' }),
     );
   });
 

@@ -14,7 +14,8 @@ import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { apiKeyOf } from '../auth.js';
-import { errorBodyOf, httpStatusOf, success } from '../envelope.js';
+import { errorBodyOf, success } from '../envelope.js';
+import { httpStatusOf } from '../error-answers.js';
 
 export interface SdRoutesDeps {
   service: TaskService;

@@ -188,7 +188,7 @@ function toControlNetUnits(units: readonly ControlNetUnitSpec[], binding: Bindin
 function requireBound<T>(value: T | undefined, what: string): T {
   if (value === undefined || value === '') {
     // The gateway only assigns tasks it could bind, so this is a gateway/agent bug.
-    throw new DanError('DAN_ERR_INTERNAL', `The task's binding has no ${what} for this node`);
+    throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's binding has no ${what} for this node`);
   }
   return value;
 }

@@ -1,0 +1,47 @@
+/**
+ * @module util/clock
+ *
+ * Time as the gateway and the sandbox see it: the current time and timers,
+ * through one injected port so that tests drive them (a fake clock moves time
+ * forward at once, firing the timers due) instead of sleeping. The system
+ * clock's timers are unref'd: none of them may hold a process open; the
+ * servers and sockets do that.
+ *
+ * Durations measured for reports (`performance.now()` in the overhead meter)
+ * are not the clock's business: they measure the process, not decide anything.
+ *
+ * @example
+ * const timer = clock.setTimeout(() => retry(), 5 * SECOND);
+ * timer.cancel();
+ */
+
+export interface Timer {
+  /** Stops the timer; calling it again, or after the timer fired, does nothing. */
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): Timer;
+  setInterval(callback: () => void, ms: number): Timer;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+  setInterval(callback, ms) {
+    const handle = setInterval(callback, ms);
+    handle.unref();
+    return { cancel: () => clearInterval(handle) };
+  },
+};
+
+/** Resolves after `ms` of the clock's time. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
