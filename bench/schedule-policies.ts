@@ -6,8 +6,8 @@
  * - DAN: the real `Scheduler`, driven as gateway/dispatcher.ts drives it. On
  *   every arrival and every result: `setNodes` with the nodes' current views
  *   (the loaded checkpoint as each node last reported it), `assignments(now)`,
- *   and `started` for each assignment before sending it; a result calls
- *   `finished` with the node's elapsed time, from which the scheduler learns
+ *   and `start` for each assignment before sending it; a result calls
+ *   `settle` with the node's elapsed time, from which the scheduler learns
  *   the node's speed and switch cost (it is told neither).
  * - Baseline: the original deployment's FIFO round-robin. In arrival order,
  *   each task goes at once to the next node in round-robin order among those
@@ -16,7 +16,7 @@
  */
 import { bindSpec } from '../src/domain/binding.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
-import type { PlanOptions } from '../src/scheduler/planner.js';
+import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
 import type { PositionAudit } from './schedule-positions.js';
 import type { Policy, SimEvent } from './schedule-sim-engine.js';
@@ -63,7 +63,7 @@ export class DanPolicy implements Policy {
   }
 
   finished(_node: SimNode, job: Job, nowMs: number): void {
-    this.scheduler.finished(job.task.id, { ok: true, elapsedMs: nowMs - job.sentMs }, nowMs);
+    this.scheduler.settle({ taskId: job.task.id }, { ok: true, elapsedMs: nowMs - job.sentMs }, nowMs);
     this.#schedule(nowMs);
   }
 
@@ -78,7 +78,7 @@ export class DanPolicy implements Policy {
     for (const assignment of this.scheduler.assignments(nowMs)) {
       const node = this.#byId.get(assignment.nodeId)!;
       const task = this.#tasks.get(assignment.taskId)!;
-      this.scheduler.started(assignment, nowMs);
+      this.scheduler.start(assignment, nowMs);
       this.ledger.record(task.id).expectedSeconds = assignment.expectedSeconds;
       node.submit({ task, binding: assignment.binding, sentMs: nowMs }, nowMs);
       sent.add(task.id);

@@ -8,7 +8,7 @@
  * const run = simulate('dan', nodes, tasks, { auditPositions: true });
  * run.tasks.filter((t) => t.finishCount !== 1); // → []
  */
-import type { PlanOptions } from '../src/scheduler/planner.js';
+import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import type { SimNodeSpec } from './schedule-nodes.js';
 import { type PositionAuditResult, PositionAudit } from './schedule-positions.js';
 import { DanPolicy, RoundRobinPolicy } from './schedule-policies.js';

@@ -24,7 +24,7 @@
  *   BENCH_PLAN='{"maxSkipSeconds":30}'  planner settings (PlanOptions) other than the defaults
  */
 import { writeFileSync } from 'node:fs';
-import type { PlanOptions } from '../src/scheduler/planner.js';
+import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import { idealRuns } from './schedule-ideal.js';
 import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown } from './schedule-report.js';
 import { writeBenchSection } from './benchmarks-file.js';

@@ -2,13 +2,13 @@
  * @module api/build-app
  *
  * Builds the gateway's Fastify app from already-made parts, without listening:
- * tests `inject` into it, `gateway/gateway.ts` listens.
+ * `gateway/gateway.ts` listens; the route tests `inject` into it (test/api/).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
-import type { Dispatcher } from '../gateway/dispatcher.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
+import type { NodeDirectory } from '../gateway/node-directory.js';
 import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
@@ -16,13 +16,14 @@ import { toJsonBuffer } from '../util/json-buffer.js';
 import { installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
-import { listNodes } from './routes/node-list.js';
 import { registerUserRoutes } from './routes/user-routes.js';
 
 export interface AppDeps {
   service: TaskService;
   catalog: NetworkCatalog;
-  dispatcher: Dispatcher;
+  /** The connected nodes, for `GET /api/nodes`. */
+  nodes: NodeDirectory;
+  /** Node sockets are handed to it. */
   hub: NodeHub;
   publicApiKey: string;
   syncTimeoutMs: number;
@@ -72,11 +73,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
   registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
-  app.get('/api/nodes', async () => success(listNodes(deps.hub, deps.dispatcher.scheduler)));
+  app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
-    const running = deps.dispatcher.runningCount;
-    return success({ status: 'ok', nodes: info.nodes, queued: deps.dispatcher.queuedCount, running, overheadMs: deps.overhead.summary() });
+    return success({ status: 'ok', nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary() });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;

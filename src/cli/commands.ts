@@ -6,18 +6,13 @@
  * the parts, and shut them down cleanly on SIGINT/SIGTERM.
  */
 import type { Logger } from 'pino';
-import {
-  type GatewayConfigInput,
-  HOUR,
-  readGatewayEnv,
-  resolveGatewayConfig,
-  SECOND,
-} from '../config/gateway-config.js';
+import { type GatewayConfigInput, readGatewayEnv, resolveGatewayConfig } from '../config/gateway-config.js';
 import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
 import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
+import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
 import { createLogger, type LogFormat } from './logger.js';
 

@@ -7,12 +7,9 @@
  * flags) into a complete, checked, frozen `GatewayConfig`. docs/config.md
  * lists every option.
  */
-import { defaultLimits } from '../api/requests/index.js';
-import type { RequestLimits } from '../api/requests/request-context.js';
+import { defaultLimits, limitCeilings, type RequestLimits } from '../domain/request-context.js';
+import { HOUR, MINUTE, SECOND } from '../util/clock.js';
 
-export const SECOND = 1000;
-export const MINUTE = 60 * SECOND;
-export const HOUR = 60 * MINUTE;
 
 export interface GatewayConfig {
   /** HTTP port for the API and for nodes. Env `PORT`. @defaultValue 6006 */
@@ -88,6 +85,21 @@ function checkPositive(problems: string[], name: string, value: number, integer 
   }
 }
 
+/** Every request limit is a positive integer, and no larger than what a node accepts. */
+function checkLimits(problems: string[], limits: RequestLimits): void {
+  for (const [key, value] of Object.entries(limits) as [keyof RequestLimits, number][]) {
+    if (!Object.hasOwn(defaultLimits, key)) {
+      problems.push(`limits.${key} is not a limit; the limits are ${Object.keys(defaultLimits).join(', ')}`);
+      continue;
+    }
+    checkPositive(problems, `limits.${key}`, value);
+    const ceiling = limitCeilings[key];
+    if (ceiling !== undefined && value > ceiling) {
+      problems.push(`limits.${key} must be at most ${ceiling} (the most a node accepts in a task), got ${value}`);
+    }
+  }
+}
+
 /** Applies defaults and checks every option; throws one error listing every problem. */
 export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<GatewayConfig> {
   const merged: GatewayConfig = { ...gatewayDefaults, limits: { ...gatewayDefaults.limits } };
@@ -106,6 +118,7 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (!Number.isInteger(merged.maxTasksPerKey) || merged.maxTasksPerKey < 0) {
     problems.push(`maxTasksPerKey must be an integer ≥ 0 (0 = no limit), got ${merged.maxTasksPerKey}`);
   }
+  checkLimits(problems, merged.limits);
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
   }

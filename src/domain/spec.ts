@@ -17,6 +17,7 @@
  */
 
 import { Type, type Static } from '@sinclair/typebox';
+import type { Base64Image } from '../util/base64-image.js';
 
 export const TaskKinds = ['txt2img', 'img2img', 'interrogate', 'upscale'] as const;
 export type TaskKind = (typeof TaskKinds)[number];
@@ -85,19 +86,26 @@ export const HiresSpec = Type.Object(
 );
 export type HiresSpec = Static<typeof HiresSpec>;
 
+/**
+ * The largest values a spec may carry, whatever the gateway's limits: a node
+ * refuses an assignment beyond them (the gateway's configured limits must stay
+ * within them: domain/request-context.ts).
+ */
+export const SpecBounds = Object.freeze({ steps: 1000, side: 16384, loras: 64, controlNetUnits: 16 });
+
 const diffusionCommon = {
   prompt: Text,
   negativePrompt: Text,
   /** -1 means "pick a random seed" (the backend reports the one it used). */
   seed: Type.Integer({ minimum: -1, maximum: Number.MAX_SAFE_INTEGER }),
   sampler: ShortName,
-  steps: Type.Integer({ minimum: 1, maximum: 1000 }),
+  steps: Type.Integer({ minimum: 1, maximum: SpecBounds.steps }),
   cfgScale: Type.Number({ minimum: 0, maximum: 100 }),
-  width: Type.Integer({ minimum: 8, maximum: 16384 }),
-  height: Type.Integer({ minimum: 8, maximum: 16384 }),
+  width: Type.Integer({ minimum: 8, maximum: SpecBounds.side }),
+  height: Type.Integer({ minimum: 8, maximum: SpecBounds.side }),
   model: ResourceRef,
-  loras: Type.Array(LoraUse, { maxItems: 64 }),
-  controlNet: Type.Array(ControlNetUnitSpec, { maxItems: 16 }),
+  loras: Type.Array(LoraUse, { maxItems: SpecBounds.loras }),
+  controlNet: Type.Array(ControlNetUnitSpec, { maxItems: SpecBounds.controlNetUnits }),
 };
 
 export const Txt2ImgSpec = Type.Object(
@@ -179,6 +187,15 @@ export const TaskResult = Type.Union([
   Type.Object({ kind: Type.Literal('caption'), caption: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }),
 ]);
 export type TaskResult = Static<typeof TaskResult>;
+
+/**
+ * A result as the gateway relays and stores it: images from a node's result
+ * frame are held as bytes (util/base64-image.ts) and become base64 only on the
+ * way out. Serialized with `toJsonBuffer`, it is a `TaskResult`.
+ */
+export type RelayedResult =
+  | Exclude<TaskResult, { kind: 'images' }>
+  | { kind: 'images'; images: (string | Base64Image)[]; seeds: number[] };
 
 export function isDiffusion(spec: GenerationSpec): spec is DiffusionSpec {
   return spec.kind === 'txt2img' || spec.kind === 'img2img';

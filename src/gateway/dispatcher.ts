@@ -3,36 +3,46 @@
  *
  * Moves tasks through their life (see domain/task.ts). It owns the I/O around
  * the scheduling core (scheduler/scheduler.ts): it feeds it node views and
- * events, sends the assignments it returns, and settles each attempt exactly
- * once: result, failure, node lost, timeout or cancel. The store is the
- * durable copy; the queue and the running attempts live here and in the core.
+ * events, sends the assignments it returns, and settles each attempt through
+ * it, exactly once: result, failure, node lost, timeout or cancel. Which
+ * attempt runs where is the core's attempt ledger; the store is the durable
+ * copy of the tasks; the queue lives in the core.
  *
  * - A retryable failure puts the task back at its place in the queue, to be
  *   tried on another node where one can serve it; after `maxAttempts` failed
- *   attempts the task fails with every attempt's reason.
+ *   attempts the task fails with every attempt's reason. A task that fails the
+ *   same way on two nodes fails at once: it is the task's fault, not theirs
+ *   (gateway/attempt-failures.ts).
  * - A node that keeps failing is set aside for a while (scheduler/node-health.ts).
  * - A queued task that no connected node can serve any more says so in its
  *   status, and fails after `unservableGraceMs` unless a node that can serve it
  *   (re)connects.
  * - Each attempt's timeout follows from the task's cost and the node's measured
  *   speed, within `taskTimeoutMs`.
+ * - The store may fail (disk full): a task whose start cannot be recorded goes
+ *   back to the queue, blamed on nobody, and starts are tried again later;
+ *   outcomes are kept in memory until their write lands (outcome-book.ts).
+ * - Every time a slot frees or the queue changes, a scheduling pass follows.
  */
-import type { FastifyBaseLogger } from 'fastify';
-import type { Static } from '@sinclair/typebox';
 import type { GenerationSpec, TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
-import type { ErrorId } from '../errors/catalog.js';
-import { DanError, isErrorId } from '../errors/dan-error.js';
+import { DanError } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
+import type { RunningAttempt } from '../scheduler/attempt-ledger.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
+import { type Clock, SECOND, type Timer } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
-import type { OverheadMeter } from './overhead-meter.js';
+import { StartRetry } from './start-retry.js';
+import { UnservableWatch } from './unservable-watch.js';
+import type { Static } from '@sinclair/typebox';
 
-interface TaskEntry {
+export interface TaskEntry {
   id: string;
   kind: TaskKind;
   spec: GenerationSpec;
@@ -42,19 +52,8 @@ interface TaskEntry {
   attempts: number;
   /** One line per failed attempt, for the final message. */
   failures: string[];
-  /** Since when no connected node can serve it, and why. */
-  unservable: { since: number; reason: string } | null;
   /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
   receivedAt?: number;
-}
-
-interface RunningEntry {
-  entry: TaskEntry;
-  nodeId: string;
-  attempt: number;
-  timer: NodeJS.Timeout;
-  progress: number;
-  etaSeconds: number | null;
 }
 
 export type { TaskOutcome } from './outcome-book.js';
@@ -67,6 +66,8 @@ export type LiveStatus =
 export interface DispatcherOptions {
   store: TaskStore;
   hub: NodeHub;
+  clock: Clock;
+  log: Logger;
   maxAttempts: number;
   /** Upper bound of one attempt's timeout. */
   taskTimeoutMs: number;
@@ -74,11 +75,9 @@ export interface DispatcherOptions {
   maxTasksPerKey: number;
   /** How long a queued task may go without any node able to serve it. */
   unservableGraceMs: number;
-  log: FastifyBaseLogger;
   /** Told how long the gateway took to send each task that went out at once. */
-  overhead?: OverheadMeter;
+  overhead?: { dispatched(ms: number): void };
   scheduler?: Scheduler;
-  now?: () => number;
 }
 
 export interface SubmittedTask {
@@ -90,37 +89,32 @@ export interface SubmittedTask {
   receivedAt?: number;
 }
 
-interface AttemptError {
-  id: ErrorId;
-  message: string;
-  retryable: boolean;
-}
-
-/** Failures that say something about the node, as opposed to the request. */
-const NODE_FAULTS: ReadonlySet<ErrorId> = new Set(['DAN_ERR_BACKEND_FAILED', 'DAN_ERR_BACKEND_BAD_RESPONSE', 'DAN_ERR_TASK_TIMEOUT', 'DAN_ERR_NODE_LOST']);
-const MIN_TIMEOUT_MS = 60_000;
+const MIN_TIMEOUT_MS = 60 * SECOND;
 
 export class Dispatcher {
   readonly scheduler: Scheduler;
   readonly #entries = new Map<string, TaskEntry>();
-  readonly #running = new Map<string, RunningEntry>();
+  /** Unfinished tasks per API key ('' for none), for the per-key budget. */
+  readonly #perKey = new Map<string, number>();
   readonly #outcomes: OutcomeBook;
   readonly #options: DispatcherOptions;
-  readonly #now: () => number;
-  readonly #log: FastifyBaseLogger;
-  #wakeTimer: NodeJS.Timeout | undefined;
-  /** The entries the last pass found no node for: the next pass clears those a node can serve again. */
-  #markedUnservable = new Set<TaskEntry>();
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #unservable: UnservableWatch;
+  readonly #startRetry: StartRetry;
+  readonly #timers = new Set<Timer>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock;
     this.#log = options.log;
-    this.scheduler = options.scheduler ?? new Scheduler();
-    this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, now: this.#now });
+    this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock });
+    this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, clock: options.clock });
+    this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
+    this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const { hub } = options;
-    hub.on('node:changed', () => this.schedule());
-    hub.on('node:lost', (session, running, reason) => this.#guard(this.#onNodeLost(session, running, reason)));
+    hub.on('node:changed', () => this.#scheduleGuarded());
+    hub.on('node:lost', (session, reason) => this.#guard(this.#onNodeLost(session, reason)));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
     hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
     hub.on('task:failure', (session, message) => this.#guard(this.#onFailure(session, message)));
@@ -142,10 +136,10 @@ export class Dispatcher {
   /** Checks the key's budget, stores a new task, then queues it. Resolves once the task is durable. */
   async submit(task: SubmittedTask): Promise<void> {
     this.#assertWithinBudget(task.apiKey);
-    const createdAt = this.#now();
+    const createdAt = this.#clock.now();
     const { receivedAt, ...stored } = task;
     await this.#options.store.insert({ ...stored, createdAt });
-    const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [], unservable: null };
+    const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [] };
     this.#enqueue(entry);
     // Only a task sent in this very pass is timed: one that waits, waits for a GPU, not for the gateway.
     if (receivedAt !== undefined) entry.receivedAt = receivedAt;
@@ -155,33 +149,32 @@ export class Dispatcher {
 
   #assertWithinBudget(apiKey: string | null): void {
     const limit = this.#options.maxTasksPerKey;
-    if (limit <= 0) return;
-    let count = 0;
-    for (const entry of this.#entries.values()) if (entry.apiKey === apiKey) count += 1;
-    if (count < limit) return;
+    const count = this.#perKey.get(apiKey ?? '') ?? 0;
+    if (limit <= 0 || count < limit) return;
     const who = apiKey === null ? 'requests without an API key' : 'this API key';
     throw new DanError('DAN_ERR_TASK_LIMIT', `${who} already has ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
   }
 
   #enqueue(entry: TaskEntry): void {
     this.#entries.set(entry.id, entry);
-    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 }, entry.createdAt);
+    const key = entry.apiKey ?? '';
+    this.#perKey.set(key, (this.#perKey.get(key) ?? 0) + 1);
+    this.scheduler.enqueue({ id: entry.id, apiKey: key, spec: entry.spec, priority: 0 }, entry.createdAt);
   }
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
   liveStatus(id: string): LiveStatus | undefined {
     const outcome = this.#outcomes.recent(id);
     if (outcome) return { state: 'finished', outcome };
-    const now = this.#now();
-    const running = this.#running.get(id);
+    const now = this.#clock.now();
+    const running = this.scheduler.attempts.get(id);
     if (running) {
       const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
       return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId };
     }
-    const entry = this.#entries.get(id);
-    if (!entry) return undefined;
+    if (!this.#entries.has(id)) return undefined;
     const position = this.scheduler.position(id) ?? 0;
-    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: entry.unservable?.reason ?? null };
+    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id) };
   }
 
   get queuedCount(): number {
@@ -189,7 +182,7 @@ export class Dispatcher {
   }
 
   get runningCount(): number {
-    return this.#running.size;
+    return this.scheduler.attempts.size;
   }
 
   /** Resolves with the outcome when the task finishes, or null after `timeoutMs` or when `signal` aborts. */
@@ -199,7 +192,7 @@ export class Dispatcher {
 
   /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
   schedule(): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     const sessions = [...this.#options.hub.sessions.values()];
     for (const s of sessions) if (s.measured) this.scheduler.estimates.seed(s.name, s.measured);
     this.scheduler.setNodes(
@@ -213,105 +206,145 @@ export class Dispatcher {
         available: s.available,
       })),
     );
-    for (const assignment of this.scheduler.assignments(now)) {
-      const session = this.#options.hub.sessions.get(assignment.nodeId);
-      const entry = this.#entries.get(assignment.taskId);
-      if (session && entry) this.#guard(this.#start(entry, session, assignment));
+    // While the store refuses to record starts, leave the queue alone: each try would only fail again.
+    if (!this.#startRetry.waiting) {
+      for (const assignment of this.scheduler.assignments(now)) {
+        const session = this.#options.hub.sessions.get(assignment.nodeId);
+        const entry = this.#entries.get(assignment.taskId);
+        if (session && entry) this.#guard(this.#start(entry, session, assignment));
+      }
     }
-    this.#watchUnservable(now);
+    for (const expired of this.#unservable.watch(this.scheduler.unservable(), now)) this.#failUnservable(expired.taskId, expired.reason);
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
     const { receivedAt } = entry;
     const attempt = entry.attempts + 1;
-    entry.attempts = attempt;
-    entry.unservable = null;
-    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * 1000)));
-    const timer = setTimeout(() => this.#guard(this.#onTimeout(entry.id, attempt, timeoutMs)), timeoutMs);
-    timer.unref();
+    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)));
+    const onTimeout = (running: RunningAttempt) => this.#guard(this.#onTimeout(running, timeoutMs));
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
-    this.scheduler.started(assignment, this.#now());
-    this.#running.set(entry.id, { entry, nodeId: session.id, attempt, timer, progress: 0, etaSeconds: null });
-    session.running.add(entry.id);
-    await this.#options.store.markRunning(entry.id, attempt, session.id, this.#now());
+    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, onTimeout } });
+    if (!running) return;
+    entry.attempts = attempt;
+    this.#unservable.forget(entry.id);
+    if (!(await this.#recordStart(entry, running))) return;
+    // A cancel (or the node's loss) may have settled the attempt while the store wrote.
+    if (this.scheduler.attempts.get(entry.id) !== running) return;
     const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
     if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
     this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
-    if (!sent) await this.#settleFailure(entry.id, session.id, { id: 'DAN_ERR_NODE_LOST', message: 'node went away before the task reached it', retryable: true });
+    if (!sent) await this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: 'node went away before the task reached it' });
+  }
+
+  /**
+   * Writes that an attempt started. When the store fails, the task goes back to
+   * its place in the queue, the attempt uncounted and blamed on no node, and
+   * starts wait until the store is tried again (start-retry.ts).
+   */
+  async #recordStart(entry: TaskEntry, running: RunningAttempt): Promise<boolean> {
+    const { store } = this.#options;
+    try {
+      if (await store.markRunning(entry.id, running.attempt, running.nodeId, this.#clock.now())) {
+        this.#startRetry.succeeded();
+        return true;
+      }
+    } catch (error) {
+      if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) {
+        entry.attempts = running.attempt - 1;
+      }
+      this.#startRetry.failed(error);
+      return false;
+    }
+    // The row is not queued at this attempt: only a bug of ours gets here. Don't run what the store disowns.
+    this.#log.error({ task: entry.id, attempt: running.attempt }, 'task store refused to mark the task running; failing it');
+    if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
+      await this.#fail(entry, running.attempt, { id: 'DAN_ERR_INTERNAL', message: 'the task store no longer holds this task as queued' });
+      this.schedule();
+    }
+    return false;
   }
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
-    const running = this.#running.get(message.taskId);
-    if (!running || running.nodeId !== session.id) return;
-    running.progress = message.progress;
-    running.etaSeconds = message.etaSeconds;
+    this.scheduler.noteProgress(message.taskId, session.id, message.progress, message.etaSeconds);
   }
 
   async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
-    const running = this.#release(message.taskId, session.id);
-    if (!running) return;
-    this.scheduler.finished(message.taskId, { ok: true, elapsedMs: message.elapsedMs }, this.#now());
+    const settled = this.scheduler.settle({ taskId: message.taskId, nodeId: session.id }, { ok: true, elapsedMs: message.elapsedMs }, this.#clock.now());
+    if (!settled) return;
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
     setImmediate(() => this.#scheduleGuarded());
-    await this.#finish({ id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt }, running.attempt);
+    const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
+    await this.#finish(outcome, settled.attempt.attempt);
   }
 
   async #onFailure(session: NodeSession, message: Static<typeof Failure>): Promise<void> {
-    const id: ErrorId = isErrorId(message.error) ? message.error : 'DAN_ERR_BACKEND_FAILED';
-    await this.#settleFailure(message.taskId, session.id, { id, message: message.message, retryable: message.retryable });
+    const running = this.scheduler.attempts.get(message.taskId);
+    if (!running || running.nodeId !== session.id) return;
+    await this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 
-  async #onNodeLost(session: NodeSession, running: string[], reason: string): Promise<void> {
-    for (const taskId of running) {
-      await this.#settleFailure(taskId, session.id, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}`, retryable: true });
+  async #onNodeLost(session: NodeSession, reason: string): Promise<void> {
+    for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
+      await this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
     }
     this.schedule();
   }
 
-  async #onTimeout(taskId: string, attempt: number, timeoutMs: number): Promise<void> {
-    const running = this.#running.get(taskId);
-    if (!running || running.attempt !== attempt) return;
-    const seconds = Math.round(timeoutMs / 1000);
-    this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId, reason: `timed out after ${seconds} s` });
-    await this.#settleFailure(taskId, running.nodeId, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s`, retryable: true });
+  async #onTimeout(running: RunningAttempt, timeoutMs: number): Promise<void> {
+    const seconds = Math.round(timeoutMs / SECOND);
+    this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason: `timed out after ${seconds} s` });
+    await this.#settleFailure(running, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s` });
   }
 
-  /** Ends the running attempt of `taskId` on `nodeId`; undefined when there is none (a stale answer). */
-  #release(taskId: string, nodeId: string): RunningEntry | undefined {
-    const running = this.#running.get(taskId);
-    if (!running || running.nodeId !== nodeId) return undefined;
-    clearTimeout(running.timer);
-    this.#running.delete(taskId);
-    this.#options.hub.sessions.get(nodeId)?.running.delete(taskId);
-    return running;
-  }
-
-  async #settleFailure(taskId: string, nodeId: string, error: AttemptError): Promise<void> {
-    const running = this.#release(taskId, nodeId);
-    if (!running) return;
-    const { entry, attempt } = running;
-    const nodeName = this.#options.hub.sessions.get(nodeId)?.name ?? nodeId.replace(/-[0-9a-f]{6}$/, '');
+  /** Ends a failed attempt: the task is retried elsewhere, or fails for good. A slot is free either way: a pass follows. */
+  async #settleFailure(running: RunningAttempt, error: AttemptError): Promise<void> {
+    const entry = this.#entries.get(running.taskId);
+    const retryable = isRetryable(error);
+    const retry = retryable && entry !== undefined && entry.failures.length + 1 < this.#options.maxAttempts;
+    const where = { taskId: running.taskId, nodeId: running.nodeId, attempt: running.attempt };
+    const settled = this.scheduler.settle(where, { ok: false, requeue: retry, failure: toAttemptFailure(error) }, this.#clock.now());
+    if (!settled || !entry) return;
+    const { attempt, nodeName } = running;
     entry.failures.push(`attempt ${attempt} on node ${nodeName}: ${error.message}`);
-    this.#log.warn({ task: taskId, node: nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
-    const retry = error.retryable && entry.failures.length < this.#options.maxAttempts;
-    const setAside = this.scheduler.finished(taskId, { ok: false, countsAgainstNode: NODE_FAULTS.has(error.id), reason: error.message, requeue: retry }, this.#now());
-    if (setAside) this.#noteSetAside(nodeName, setAside.until, setAside.reason);
-    if (!error.retryable) return this.#fail(entry, attempt, { id: error.id, message: error.message });
-    if (!retry) {
-      const message = `failed ${entry.failures.length} times: ${entry.failures.join('; ')}`;
-      return this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message });
+    this.#log.warn({ task: entry.id, node: running.nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
+    if (settled.setAside) this.#noteSetAside(nodeName, settled.setAside.until, settled.setAside.reason);
+    if (settled.sameWayAs !== null) {
+      const message = `failed the same way on nodes ${settled.sameWayAs} and ${nodeName}, so the request itself is the likely cause: ${error.message}`;
+      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_FAILED', message });
+    } else if (!retryable) {
+      await this.#fail(entry, attempt, error);
+    } else if (!retry) {
+      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${entry.failures.length} times: ${entry.failures.join('; ')}` });
+    } else {
+      await this.#requeueStored(entry.id, attempt);
     }
-    await this.#options.store.requeue(taskId, attempt);
     this.schedule();
+  }
+
+  /**
+   * Writes a requeue. If the write fails the row still says running with this
+   * attempt; the next start's write moves it on from there (TaskStore.markRunning)
+   * and a restart requeues it, so the failure is logged and otherwise harmless.
+   */
+  async #requeueStored(taskId: string, attempt: number): Promise<void> {
+    try {
+      await this.#options.store.requeue(taskId, attempt);
+    } catch (error) {
+      this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
+    }
   }
 
   #noteSetAside(nodeName: string, until: number, reason: string): void {
-    const seconds = Math.round((until - this.#now()) / 1000);
-    this.#log.warn({ node: nodeName, seconds, reason }, 'node keeps failing: set aside, no new work for a while');
-    setTimeout(() => this.#scheduleGuarded(), Math.max(0, until - this.#now()) + 10).unref();
+    const now = this.#clock.now();
+    this.#log.warn({ node: nodeName, seconds: Math.round((until - now) / SECOND), reason }, 'node keeps failing: set aside, no new work for a while');
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#scheduleGuarded();
+    }, Math.max(0, until - now) + 10);
+    this.#timers.add(timer);
   }
 
   /**
@@ -321,47 +354,21 @@ export class Dispatcher {
   async cancel(taskId: string, reason: string): Promise<boolean> {
     const entry = this.#entries.get(taskId);
     if (!entry || this.#outcomes.recent(taskId)) return false;
-    const running = this.#running.get(taskId);
-    if (running) {
-      this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId, reason });
-      this.#release(taskId, running.nodeId);
-      this.scheduler.finished(taskId, { ok: false }, this.#now());
-      this.schedule();
-    } else {
-      this.scheduler.remove(taskId);
-    }
-    this.#log.info({ task: taskId, wasRunning: !!running }, 'task cancelled');
-    await this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, running?.attempt ?? null);
+    const settled = this.scheduler.settle({ taskId }, { ok: false }, this.#clock.now());
+    if (settled) this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
+    else this.scheduler.remove(taskId);
+    this.#log.info({ task: taskId, wasRunning: !!settled }, 'task cancelled');
+    const finished = this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
+    this.schedule();
+    await finished;
     return true;
   }
 
-  /** Notes queued tasks no node can serve; fails those past the grace time. */
-  #watchUnservable(now: number): void {
-    const lacking = this.scheduler.unservable();
-    const marked = new Set<TaskEntry>();
-    let nextDeadline = Infinity;
-    for (const [taskId, reason] of lacking) {
-      const entry = this.#entries.get(taskId);
-      if (!entry) continue;
-      entry.unservable = { since: entry.unservable?.since ?? now, reason };
-      marked.add(entry);
-      const deadline = entry.unservable.since + this.#options.unservableGraceMs;
-      if (deadline <= now) {
-        this.scheduler.remove(taskId);
-        const seconds = Math.round(this.#options.unservableGraceMs / 1000);
-        this.#guard(this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` }));
-      } else {
-        nextDeadline = Math.min(nextDeadline, deadline);
-      }
-    }
-    // Only last pass's marks can be stale: walking every entry here cost each pass over a long queue.
-    for (const entry of this.#markedUnservable) if (!marked.has(entry)) entry.unservable = null;
-    this.#markedUnservable = marked;
-    clearTimeout(this.#wakeTimer);
-    if (nextDeadline < Infinity) {
-      this.#wakeTimer = setTimeout(() => this.#scheduleGuarded(), nextDeadline - now + 10);
-      this.#wakeTimer.unref();
-    }
+  #failUnservable(taskId: string, reason: string): void {
+    const entry = this.#entries.get(taskId);
+    if (!entry || !this.scheduler.remove(taskId)) return;
+    const seconds = Math.round(this.#options.unservableGraceMs / SECOND);
+    this.#guard(this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` }));
   }
 
   async #fail(entry: TaskEntry, attempt: number | null, error: TaskError): Promise<void> {
@@ -370,11 +377,19 @@ export class Dispatcher {
   }
 
   #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
-    this.#entries.delete(outcome.id);
+    const entry = this.#entries.get(outcome.id);
+    if (entry) {
+      this.#entries.delete(outcome.id);
+      this.#unservable.forget(outcome.id);
+      const key = entry.apiKey ?? '';
+      const left = (this.#perKey.get(key) ?? 1) - 1;
+      if (left > 0) this.#perKey.set(key, left);
+      else this.#perKey.delete(key);
+    }
     return this.#outcomes.announce(outcome, attempt);
   }
 
-  /** `schedule()` from a timer or an immediate, where a throw would end the process: logged instead. */
+  /** `schedule()` from a timer, an event or an immediate, where a throw would end the process: logged instead. */
   #scheduleGuarded(): void {
     try {
       this.schedule();
@@ -390,8 +405,10 @@ export class Dispatcher {
 
   /** Stops timers and lets pending outcome writes land (gateway shutdown). Tasks resume after restart. */
   async close(): Promise<void> {
-    clearTimeout(this.#wakeTimer);
-    for (const running of this.#running.values()) clearTimeout(running.timer);
+    this.#unservable.close();
+    this.#startRetry.close();
+    for (const timer of this.#timers) timer.cancel();
+    this.scheduler.close();
     await this.#outcomes.close();
   }
 }
@@ -405,6 +422,5 @@ function toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
     createdAt: record.createdAt,
     attempts: record.attempts,
     failures: [],
-    unservable: null,
   };
 }

@@ -9,14 +9,16 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
-import { MINUTE } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
 import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
+import { createNodeDirectory } from './node-directory.js';
 import { OverheadMeter } from './overhead-meter.js';
 import { resolvePublicApiKey } from './public-api-key.js';
+import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
 
 export interface Gateway {
@@ -30,27 +32,34 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger): Promise<Gateway> {
+export interface GatewayParts {
+  /** The gateway's time. @defaultValue the system clock */
+  clock?: Clock;
+}
+
+export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger, parts: GatewayParts = {}): Promise<Gateway> {
+  const clock = parts.clock ?? systemClock;
   const store = new SqliteTaskStore(config.dataDir, { warn: (message) => logger.warn(message) });
   const overhead = new OverheadMeter();
-  const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger });
+  const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
   const dispatcher = new Dispatcher({
     store,
     hub,
+    clock,
+    log: logger,
     maxAttempts: config.maxAttempts,
     taskTimeoutMs: config.taskTimeoutMs,
     maxTasksPerKey: config.maxTasksPerKey,
     unservableGraceMs: config.unservableGraceMs,
-    log: logger,
     overhead,
   });
   const catalog = new NetworkCatalog(hub, config.limits);
-  const service = new TaskService({ dispatcher, store, hub, catalog });
+  const service = new TaskService({ dispatcher, store, hub });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const app = await buildApp({
     service,
     catalog,
-    dispatcher,
+    nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
     hub,
     publicApiKey,
     syncTimeoutMs: config.syncTimeoutMs,
@@ -64,19 +73,13 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-
-  const sweep = async () => {
-    const removed = await store.deleteFinishedBefore(Date.now() - config.retentionMs);
-    if (removed > 0) logger.info({ removed }, 'removed expired task results');
-  };
-  const sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.error({ err }, 'sweep failed')), MINUTE);
-  sweeper.unref();
-  await sweep();
+  const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger });
+  await sweeper.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      clearInterval(sweeper);
+      sweeper.close();
       hub.close();
       await app.close();
       await dispatcher.close();

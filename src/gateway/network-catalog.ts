@@ -6,7 +6,7 @@
  * and the "supported values" document. Rebuilt lazily after any node change, so
  * a request pays for a map lookup, not for a walk over every node.
  */
-import type { RequestContext, RequestLimits } from '../api/requests/request-context.js';
+import type { RequestContext, RequestLimits } from '../domain/request-context.js';
 import {
   catalogControlNetModels,
   catalogHiresUpscalers,

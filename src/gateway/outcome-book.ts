@@ -5,18 +5,29 @@
  * the outcome first, then it is written to the store: a waiting client gets
  * its images without waiting for the write. Until the write lands, `recent`
  * answers from memory, so a status poll never sees a finished task go back to
- * "running". `close` lets pending writes land.
+ * "running".
+ *
+ * A write that fails (the disk is full, the database is away) is retried,
+ * less often each time, until it lands; meanwhile the outcome stays in memory
+ * and is what status polls and waiters read. Should the gateway stop first,
+ * the store still holds the task as unfinished, and it runs again after the
+ * restart: a true state, never a lost one. `close` lets pending writes land.
  */
-import type { FastifyBaseLogger } from 'fastify';
-import type { RelayedResult } from '../protocol/result-frame.js';
+import type { RelayedResult } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import type { TaskStore } from '../store/task-store.js';
+import { type Clock, SECOND } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 
 /** How a finished task ended, as waiters receive it. */
 export type TaskOutcome =
   /** `resultReceivedAt`: when the result frame reached the gateway (`performance.now()`), for the overhead meter. */
   | { id: string; state: 'succeeded'; result: RelayedResult; resultReceivedAt?: number }
   | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
+
+/** First wait before a failed outcome write is tried again; doubles up to `MAX_RETRY_MS`. */
+const FIRST_RETRY_MS = SECOND;
+const MAX_RETRY_MS = 30 * SECOND;
 
 export class OutcomeBook {
   /** Who waits for which task; keyed so an outcome wakes only its own waiters. */
@@ -25,18 +36,26 @@ export class OutcomeBook {
   readonly #unwritten = new Map<string, TaskOutcome>();
   readonly #writes = new Set<Promise<void>>();
   readonly #store: TaskStore;
-  readonly #log: FastifyBaseLogger;
-  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  /** Wakes the writes waiting to try again (shutdown tries them at once). */
+  readonly #retryWakers = new Set<() => void>();
+  #closed = false;
 
-  constructor(options: { store: TaskStore; log: FastifyBaseLogger; now: () => number }) {
+  constructor(options: { store: TaskStore; log: Logger; clock: Clock }) {
     this.#store = options.store;
     this.#log = options.log;
-    this.#now = options.now;
+    this.#clock = options.clock;
   }
 
   /** An outcome announced but not yet stored, if any. */
   recent(id: string): TaskOutcome | undefined {
     return this.#unwritten.get(id);
+  }
+
+  /** Outcomes whose write has not landed yet (a store in trouble). */
+  get unwrittenCount(): number {
+    return this.#unwritten.size;
   }
 
   /** Resolves with the outcome when the task finishes, or null after `timeoutMs` or when `signal` aborts. */
@@ -45,14 +64,14 @@ export class OutcomeBook {
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
       const finish = (outcome: TaskOutcome | null) => {
-        clearTimeout(timer);
+        timer.cancel();
         signal?.removeEventListener('abort', onAbort);
         waiters.delete(finish);
         if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
         resolve(outcome);
       };
       const onAbort = () => finish(null);
-      const timer = setTimeout(onAbort, timeoutMs);
+      const timer = this.#clock.setTimeout(onAbort, timeoutMs);
       waiters.add(finish);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
@@ -62,31 +81,62 @@ export class OutcomeBook {
   /** Tells the waiters, then stores the outcome of `attempt` (null: whatever attempt is current). */
   announce(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     this.#unwritten.set(outcome.id, outcome);
-    for (const wake of [...(this.#waiters.get(outcome.id) ?? [])]) wake(outcome);
-    const write = this.#write(outcome, attempt);
+    for (const wake of this.#waiters.get(outcome.id) ?? []) wake(outcome);
+    const write = this.#writeUntilStored(outcome, attempt);
     this.#writes.add(write);
     return write.finally(() => this.#writes.delete(write));
   }
 
-  async #write(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+  async #writeUntilStored(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     // Let the woken waiters answer their clients before the write takes its turn on the event loop.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      const at = this.#now();
-      const stored =
-        outcome.state === 'succeeded'
-          ? await this.#store.complete(outcome.id, attempt ?? 0, outcome.result, at)
-          : outcome.state === 'cancelled'
-            ? await this.#store.cancel(outcome.id, attempt, outcome.error.message, at)
-            : await this.#store.fail(outcome.id, attempt, outcome.error, at);
-      if (!stored) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
-    } finally {
-      this.#unwritten.delete(outcome.id);
+    for (let waitMs = FIRST_RETRY_MS; ; waitMs = Math.min(2 * waitMs, MAX_RETRY_MS)) {
+      try {
+        if (!(await this.#write(outcome, attempt))) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
+        this.#unwritten.delete(outcome.id);
+        return;
+      } catch (error) {
+        if (this.#closed) {
+          this.#log.error({ task: outcome.id, err: error }, 'task outcome not stored before shutdown; the task runs again after the restart');
+          return;
+        }
+        this.#log.warn({ task: outcome.id, err: error, retryInMs: waitMs }, 'task outcome not stored yet; kept in memory and tried again');
+        await this.#waitToRetry(waitMs);
+      }
     }
   }
 
-  /** Lets pending writes land (shutdown). */
+  #waitToRetry(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        timer.cancel();
+        this.#retryWakers.delete(wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, ms);
+      this.#retryWakers.add(wake);
+    });
+  }
+
+  #write(outcome: TaskOutcome, attempt: number | null): Promise<boolean> {
+    const at = this.#clock.now();
+    switch (outcome.state) {
+      case 'succeeded':
+        return this.#store.complete(outcome.id, attempt ?? 0, outcome.result, at);
+      case 'cancelled':
+        return this.#store.cancel(outcome.id, attempt, outcome.error.message, at);
+      case 'failed':
+        return this.#store.fail(outcome.id, attempt, outcome.error, at);
+    }
+  }
+
+  /**
+   * Lets pending writes land (shutdown). A write still failing gets one more try
+   * now, instead of its next retry: its task then runs again after the restart.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#writes]);
+    this.#closed = true;
+    for (const wake of [...this.#retryWakers]) wake();
+    await Promise.allSettled(this.#writes);
   }
 }

@@ -1,39 +1,32 @@
 /**
  * @module gateway/task-service
  *
- * What the HTTP API asks of the gateway: submit a request (parse → check that
- * someone can serve it → store → queue), read a task's status, wait for its
- * outcome. Transport-neutral: routes translate HTTP to these calls and back.
+ * What the front doors ask of the gateway: submit a task (check that someone
+ * can serve it → store → queue), read its status, wait for its outcome, cancel
+ * it, and the load of the queue. Transport-neutral: each front door parses its
+ * own dialect into a `GenerationSpec` and translates answers back.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  parseImg2ImgRequest,
-  parseInterrogateRequest,
-  parseTxt2ImgRequest,
-  parseUpscaleRequest,
-} from '../api/requests/index.js';
-import type { RequestContext } from '../api/requests/request-context.js';
-import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
-import type { NetworkCatalog } from './network-catalog.js';
 import { assertServable } from './servability.js';
 import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 
-const parsers: Record<TaskKind, (body: unknown, ctx: RequestContext) => Promise<GenerationSpec>> = {
-  txt2img: parseTxt2ImgRequest,
-  img2img: parseImg2ImgRequest,
-  interrogate: parseInterrogateRequest,
-  upscale: parseUpscaleRequest,
-};
+/** A task to submit: what to make, for whom. */
+export interface TaskRequest {
+  spec: GenerationSpec;
+  apiKey: string | null;
+  /** When the request arrived (`performance.now()`), for the overhead meter. */
+  receivedAt?: number;
+}
 
 export interface TaskServiceDeps {
   dispatcher: Dispatcher;
   store: TaskStore;
   hub: NodeHub;
-  catalog: NetworkCatalog;
 }
 
 export class TaskService {
@@ -43,21 +36,26 @@ export class TaskService {
     this.#deps = deps;
   }
 
-  /** Validates, checks servability and stores a task; resolves with its first status. */
-  async submit(kind: TaskKind, body: unknown, apiKey: string | null, receivedAt?: number): Promise<TaskView> {
-    return this.status(await this.enqueue(kind, body, apiKey, receivedAt));
+  /** Checks servability and stores a task; resolves with its first status. */
+  async submit(request: TaskRequest): Promise<TaskView> {
+    return this.status(await this.enqueue(request));
   }
 
   /**
    * `submit` without the first status: a sync request only needs the id, and a
    * status ranks the task in the whole queue.
    */
-  async enqueue(kind: TaskKind, body: unknown, apiKey: string | null, receivedAt?: number): Promise<string> {
-    const spec = await parsers[kind](body, this.#deps.catalog.requestContext());
+  async enqueue(request: TaskRequest): Promise<string> {
+    const { spec, apiKey, receivedAt } = request;
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
-    await this.#deps.dispatcher.submit({ id, kind, spec, apiKey, ...(receivedAt === undefined ? {} : { receivedAt }) });
+    await this.#deps.dispatcher.submit({ id, kind: spec.kind, spec, apiKey, ...(receivedAt === undefined ? {} : { receivedAt }) });
     return id;
+  }
+
+  /** Tasks waiting and running now. */
+  load(): { queued: number; running: number } {
+    return { queued: this.#deps.dispatcher.queuedCount, running: this.#deps.dispatcher.runningCount };
   }
 
   /** The task's status; throws DAN_ERR_TASK_NOT_FOUND for an unknown or expired id. */

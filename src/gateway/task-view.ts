@@ -6,7 +6,7 @@
  * `queuePosition` 1-based while queued and 0 after, then `images` + `seeds`
  * or `caption`, or a `message` saying why it failed.
  */
-import type { RelayedResult } from '../protocol/result-frame.js';
+import type { RelayedResult } from '../domain/spec.js';
 import type { Base64Image } from '../util/base64-image.js';
 import { TaskStatusCodes, type TaskState } from '../domain/task.js';
 import type { StoredTask } from '../store/task-store.js';

@@ -10,9 +10,9 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { FastifyBaseLogger } from 'fastify';
-import type { RawData, WebSocket } from 'ws';
 import type { Static } from '@sinclair/typebox';
+import { type Clock, systemClock, type Timer } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 import { decodeResultFrame, type RelayedResultMessage } from '../protocol/result-frame.js';
 import {
   type Failure,
@@ -23,7 +23,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
 } from '../protocol/messages.js';
-import { NodeSession } from './node-session.js';
+import { NodeSession, type NodeSocket } from './node-session.js';
 
 /** WebSocket close codes the gateway uses (4000–4999 are application codes). */
 export const CloseCodes = {
@@ -38,8 +38,8 @@ export const CloseCodes = {
 export interface HubEvents {
   /** A node completed its hello, or changed (backend up/down, capabilities, finished a task). */
   'node:changed': [session: NodeSession];
-  /** A node's socket closed; `running` are the tasks it held. */
-  'node:lost': [session: NodeSession, running: string[], reason: string];
+  /** A node's socket closed, or the hub dropped it; whatever it ran is lost. */
+  'node:lost': [session: NodeSession, reason: string];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
   /** `receivedAt`: when the frame arrived (`performance.now()`). */
   'task:result': [session: NodeSession, message: RelayedResultMessage, receivedAt: number];
@@ -50,8 +50,8 @@ export interface NodeHubOptions {
   /** Token nodes must present; null admits loopback nodes only. */
   nodeToken: string | null;
   heartbeatIntervalMs: number;
-  log: FastifyBaseLogger;
-  now?: () => number;
+  log: Logger;
+  clock?: Clock;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -60,16 +60,15 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 export class NodeHub extends EventEmitter<HubEvents> {
   readonly #sessions = new Map<string, NodeSession>();
   readonly #options: NodeHubOptions;
-  readonly #now: () => number;
-  #livenessTimer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #livenessTimer: Timer | undefined;
 
   constructor(options: NodeHubOptions) {
     super();
     this.#options = options;
-    this.#now = options.now ?? Date.now;
-    // Every silent node is found within one interval; unref so the timer never holds the process open.
-    this.#livenessTimer = setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
-    this.#livenessTimer.unref();
+    this.#clock = options.clock ?? systemClock;
+    // Every silent node is found within one interval.
+    this.#livenessTimer = this.#clock.setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
   }
 
   get sessions(): ReadonlyMap<string, NodeSession> {
@@ -77,17 +76,17 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   /** Takes a freshly upgraded socket; the node must say hello first. */
-  accept(socket: WebSocket, remoteAddress: string): void {
+  accept(socket: NodeSocket, remoteAddress: string): void {
     const log = this.#options.log;
     let session: NodeSession | undefined;
-    const helloTimer = setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
-    socket.on('message', (data: RawData, isBinary: boolean) => {
+    const helloTimer = this.#clock.setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
+    socket.on('message', (data, isBinary) => {
       const receivedAt = performance.now();
       try {
-        const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(data.toString());
+        const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(toBuffer(data).toString());
         if (!session) {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
-          clearTimeout(helloTimer);
+          helloTimer.cancel();
           session = this.#admit(socket, remoteAddress, message);
           return;
         }
@@ -101,7 +100,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     });
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
     socket.on('close', (code, reason) => {
-      clearTimeout(helloTimer);
+      helloTimer.cancel();
       if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
     });
   }
@@ -110,19 +109,19 @@ export class NodeHub extends EventEmitter<HubEvents> {
   #drop(session: NodeSession, reason: string): void {
     if (!this.#sessions.delete(session.id)) return;
     this.#options.log.info({ node: session.id, reason }, 'node disconnected');
-    this.emit('node:lost', session, [...session.running], reason);
+    this.emit('node:lost', session, reason);
   }
 
-  #admit(socket: WebSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
+  #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
     const refusal = this.#refusalFor(hello, remoteAddress);
     if (refusal) {
       this.#options.log.warn({ name: hello.name, remoteAddress, reason: refusal.message }, 'refused node');
-      socket.send(JSON.stringify({ type: 'reject', error: refusal.error, message: refusal.message }));
+      socket.send(Buffer.from(JSON.stringify({ type: 'reject', error: refusal.error, message: refusal.message })), { binary: false });
       socket.close(refusal.code, refusal.message.slice(0, 120));
       return undefined;
     }
     const id = `${hello.name}-${randomBytes(3).toString('hex')}`;
-    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#now() });
+    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now() });
     this.#sessions.set(id, session);
     session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
     this.#options.log.info(
@@ -157,7 +156,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   #onFrame(session: NodeSession, message: NodeMessage | RelayedResultMessage, receivedAt: number): void {
-    session.lastFrameAt = this.#now();
+    session.lastFrameAt = this.#clock.now();
     switch (message.type) {
       case 'hello':
         throw new ProtocolError('hello sent twice');
@@ -191,7 +190,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   #checkLiveness(): void {
-    const deadline = this.#now() - 3 * this.#options.heartbeatIntervalMs;
+    const deadline = this.#clock.now() - 3 * this.#options.heartbeatIntervalMs;
     for (const session of this.#sessions.values()) {
       if (session.lastFrameAt < deadline) {
         this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
@@ -203,13 +202,13 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   /** Closes every node socket (gateway shutdown). */
   close(): void {
-    clearInterval(this.#livenessTimer);
+    this.#livenessTimer?.cancel();
     this.#livenessTimer = undefined;
     for (const session of this.#sessions.values()) session.close(CloseCodes.shuttingDown, 'gateway shutting down');
   }
 }
 
-function toBuffer(data: RawData): Buffer {
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   if (Buffer.isBuffer(data)) return data;
   return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }

@@ -2,18 +2,32 @@
  * @module network/node-session
  *
  * One connected node, as the gateway sees it: its declared capabilities
- * resolved through the catalog, its slots and the tasks it runs, and whether
- * its backend is up. States of a session:
+ * resolved through the catalog, its slots, and whether its backend is up.
+ * What it runs is the attempt ledger's to know (scheduler/attempt-ledger.ts). States of a session:
  *
  *   (socket open) ──hello ok──▶ ready ──close / silence / protocol error──▶ closed
  *
  * A session never outlives its socket; a reconnecting node gets a new session.
  */
-import type { WebSocket } from 'ws';
 import type { NodeCapabilities } from '../domain/capabilities.js';
 import { type NodeOffering, toNodeOffering } from '../domain/offering.js';
 import type { GatewayMessage, HelloMessage } from '../protocol/messages.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
+
+/**
+ * The socket a session talks through: what the gateway uses of a `ws`
+ * WebSocket, so that tests can hand the hub a socket of their own.
+ */
+export interface NodeSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(data: Buffer, options: { binary: boolean }): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+}
 
 export class NodeSession {
   readonly id: string;
@@ -21,8 +35,6 @@ export class NodeSession {
   readonly slots: number;
   readonly connectedAt: number;
   readonly remoteAddress: string;
-  /** Ids of the tasks this node runs now. */
-  readonly running = new Set<string>();
   offering: NodeOffering;
   backendUp: boolean;
   backendProblem: string | null;
@@ -33,9 +45,9 @@ export class NodeSession {
   /** Bumped whenever `offering` changes. */
   offeringVersion = 0;
   lastFrameAt: number;
-  readonly #socket: WebSocket;
+  readonly #socket: NodeSocket;
 
-  constructor(options: { id: string; hello: HelloMessage; socket: WebSocket; remoteAddress: string; now: number }) {
+  constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number }) {
     const { hello } = options;
     this.id = options.id;
     this.name = hello.name;

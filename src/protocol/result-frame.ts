@@ -15,7 +15,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { sniffImageFormat } from '../domain/image-format.js';
-import type { TaskResult } from '../domain/spec.js';
+import type { RelayedResult } from '../domain/spec.js';
 import { Base64Image } from '../util/base64-image.js';
 import { ProtocolError, type Result } from './messages.js';
 
@@ -47,14 +47,6 @@ type ResultHeader = Static<typeof ResultHeader>;
 const checkHeader = TypeCompiler.Compile(ResultHeader);
 
 export type ResultMessage = Static<typeof Result>;
-/**
- * A result as the gateway relays it: images from a node's result frame are
- * held as bytes (util/base64-image.ts) and become base64 only on the way out.
- * Serialized with `toJsonBuffer`, it is a `TaskResult`.
- */
-export type RelayedResult =
-  | Exclude<TaskResult, { kind: 'images' }>
-  | { kind: 'images'; images: (string | Base64Image)[]; seeds: number[] };
 
 /** A result as the gateway reads it from a frame: images held as bytes. */
 export type RelayedResultMessage = Omit<ResultMessage, 'result'> & { result: RelayedResult };

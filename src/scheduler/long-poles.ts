@@ -28,7 +28,7 @@
  * at the groups of one node.
  */
 import { addNode, forEachNode, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
-import type { PlanNode, PlanTask } from './planner.js';
+import type { PlanNode, PlanTask } from './plan-types.js';
 
 interface TaskClass {
   checkpoint: string | null;

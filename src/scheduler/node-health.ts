@@ -2,16 +2,32 @@
  * @module scheduler/node-health
  *
  * Nodes that keep failing are set aside for a while, by node name (so a
- * reconnect does not clear the record): after `threshold` failed attempts in a
- * row a node gets no work for `baseMs`, doubling on each new set-aside up to
- * `maxMs`; a success clears the streak. Only failures that say something
- * about the node count (its WebUI failed or answered garbage, it timed out or
- * vanished), not a request its WebUI refused as invalid. Pure: the caller
- * passes the time.
+ * reconnect does not clear the record). Pure: the caller passes the time.
+ *
+ * - A node's streak is the distinct tasks that failed on it since its last
+ *   success: one task failing there again and again counts once. After
+ *   `threshold` of them the node gets no work for `baseMs`, doubling with each
+ *   set-aside up to `maxMs`.
+ * - A success clears the streak, and each success takes one doubling off the
+ *   next set-aside: a node that recovered is not punished for old trouble.
+ * - A failure taken back (`retract`: the task failed the same way on another
+ *   node, so the task was at fault) leaves the streak, and a set-aside it
+ *   helped cause is lifted.
+ * Only failures that may say something about the node are recorded here; the
+ * caller leaves out a request the WebUI refused as invalid.
  */
 
+interface Failure {
+  taskId: string;
+  reason: string;
+}
+
 interface Record {
-  streak: number;
+  /** Distinct tasks failed since the last success (or the last set-aside). */
+  streak: Failure[];
+  /** The failures that caused the current set-aside. */
+  causes: Failure[];
+  /** Doublings of the next set-aside. */
   setAsides: number;
   until: number;
   lastReason: string;
@@ -22,34 +38,68 @@ export interface SetAside {
   reason: string;
 }
 
+export interface NodeHealthOptions {
+  /** Distinct failed tasks in a row that set a node aside. @defaultValue 3 */
+  threshold?: number;
+  /** First set-aside. @defaultValue 60 s */
+  baseMs?: number;
+  /** Longest set-aside. @defaultValue 15 min */
+  maxMs?: number;
+}
+
 export class NodeHealth {
   readonly #byName = new Map<string, Record>();
   readonly #threshold: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
 
-  constructor(options: { threshold?: number; baseMs?: number; maxMs?: number } = {}) {
+  constructor(options: NodeHealthOptions = {}) {
     this.#threshold = options.threshold ?? 3;
     this.#baseMs = options.baseMs ?? 60_000;
     this.#maxMs = options.maxMs ?? 15 * 60_000;
   }
 
+  #record(name: string): Record {
+    let record = this.#byName.get(name);
+    if (!record) {
+      record = { streak: [], causes: [], setAsides: 0, until: 0, lastReason: '' };
+      this.#byName.set(name, record);
+    }
+    return record;
+  }
+
   /** Records a failed attempt; returns the set-aside it caused, if any. */
-  failed(name: string, reason: string, now: number): SetAside | null {
-    const record = this.#byName.get(name) ?? { streak: 0, setAsides: 0, until: 0, lastReason: '' };
-    record.streak += 1;
-    record.lastReason = reason;
-    this.#byName.set(name, record);
-    if (record.streak < this.#threshold) return null;
-    record.streak = 0;
+  failed(name: string, failure: Failure, now: number): SetAside | null {
+    const record = this.#record(name);
+    record.lastReason = failure.reason;
+    if (record.streak.some((f) => f.taskId === failure.taskId)) return null;
+    record.streak.push(failure);
+    if (record.streak.length < this.#threshold) return null;
+    record.causes = record.streak;
+    record.streak = [];
     record.until = now + Math.min(this.#maxMs, this.#baseMs * 2 ** record.setAsides);
     record.setAsides += 1;
-    return { until: record.until, reason };
+    return { until: record.until, reason: failure.reason };
+  }
+
+  /** Takes back a failure of `taskId` on the node (the task was at fault); lifts a set-aside it helped cause. */
+  retract(name: string, taskId: string, now: number): void {
+    const record = this.#byName.get(name);
+    if (!record) return;
+    record.streak = record.streak.filter((f) => f.taskId !== taskId);
+    if (record.until <= now || !record.causes.some((f) => f.taskId === taskId)) return;
+    // The set-aside should not have happened: undo it, keeping the other failures in the streak.
+    record.until = 0;
+    record.setAsides = Math.max(0, record.setAsides - 1);
+    record.streak = [...record.causes.filter((f) => f.taskId !== taskId), ...record.streak];
+    record.causes = [];
   }
 
   succeeded(name: string): void {
     const record = this.#byName.get(name);
-    if (record) record.streak = 0;
+    if (!record) return;
+    record.streak = [];
+    record.setAsides = Math.max(0, record.setAsides - 1);
   }
 
   /** The current set-aside of a node, or null when it may take work. */

@@ -8,7 +8,7 @@
  */
 import { LongPoles } from './long-poles.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
-import type { PlanNode, PlanTask } from './planner.js';
+import type { PlanNode, PlanTask } from './plan-types.js';
 
 export interface Lane {
   node: number;

@@ -23,10 +23,13 @@ import { type Binding, bindSpec } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
-import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeEstimates } from '../domain/speed-estimates.js';
+import type { Clock } from '../util/clock.js';
+import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
+import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
-import { type Plan, type PlanNode, type PlanOptions, type PlanTask, planTasks } from './planner.js';
+import { planTasks } from './planner.js';
+import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 
 export interface SchedulerTask {
   id: string;
@@ -67,7 +70,8 @@ interface Queued {
   tag: FairTag;
   units: number;
   checkpoint: string | null;
-  failedOn: Set<string>;
+  /** Names of the nodes an attempt failed on, with how it failed there (an error id). */
+  failedOn: Map<string, string>;
   /** Per node id: the binding for the node's offering of `version` (null: it cannot serve the task). */
   bindings: Map<string, { version: number; binding: Binding | null }>;
   /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
@@ -88,16 +92,41 @@ interface Reach {
   lack?: string;
 }
 
-interface Running {
-  queued: Queued;
-  nodeId: string;
-  nodeName: string;
-  startedAt: number;
-  expectedSeconds: number;
-  switched: boolean;
+/** How an attempt ended, as the scheduler learns from it. */
+export type AttemptOutcome =
+  | { ok: true; elapsedMs?: number }
+  | {
+      ok: false;
+      /** How it failed; none for a cancel. */
+      failure?: AttemptFailure;
+      /** Put the task back at its old place in the queue (unless it failed the same way on another node before). */
+      requeue?: boolean;
+    };
+
+export interface AttemptFailure {
+  /** How it failed (an error id); failing the same way on two nodes puts the fault on the task. */
+  kind: string;
+  reason: string;
+  /**
+   * `node`: it says something about the node (its connection dropped); `node-or-task`: about the node
+   * unless the task fails the same way elsewhere too (the backend failed, answered garbage, timed out);
+   * `none`: about neither (the request was refused as invalid, the node was stopping).
+   */
+  blame: 'node' | 'node-or-task' | 'none';
+}
+
+/** The end of an attempt, as `settle` answers it (once). */
+export interface Settled {
+  attempt: RunningAttempt;
+  /** The set-aside this failure caused, if any. */
+  setAside: SetAside | null;
+  /** The node this task already failed on the same way: then the task is at fault, not the nodes, and it is not requeued. */
+  sameWayAs: string | null;
 }
 
 export interface SchedulerOptions {
+  /** Arms attempt timeouts (the gateway's clock); without one, attempts have none. */
+  clock?: Clock;
   estimates?: NodeEstimates;
   health?: NodeHealth;
   fairOrder?: FairOrder;
@@ -114,7 +143,7 @@ export class Scheduler {
   readonly #horizon: number;
   readonly #planOptions: PlanOptions;
   readonly #queue: Queued[] = [];
-  readonly #running = new Map<string, Running>();
+  readonly #attempts: AttemptLedger<Queued>;
   #nodes: SchedulerNode[] = [];
   /** Identifies the node list by ids, order and offering versions: while it holds, each task's reach does too. */
   #nodesKey = '';
@@ -128,6 +157,12 @@ export class Scheduler {
     this.#fair = options.fairOrder ?? new FairOrder();
     this.#horizon = options.horizon ?? 10_000;
     this.#planOptions = options.plan ?? {};
+    this.#attempts = new AttemptLedger(options.clock);
+  }
+
+  /** The running attempts (read only: they start and end through `start` and `settle`). */
+  get attempts(): AttemptReader {
+    return this.#attempts;
   }
 
   get queuedCount(): number {
@@ -147,7 +182,7 @@ export class Scheduler {
       priority: task.priority,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
-    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Set(), bindings: new Map(), reach: null });
+    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Map(), bindings: new Map(), reach: null });
   }
 
   #insert(queued: Queued): void {
@@ -206,9 +241,7 @@ export class Scheduler {
   }
 
   #loadedIdentity(node: SchedulerNode): string | null {
-    for (const running of this.#running.values()) {
-      if (running.nodeId === node.id && running.queued.checkpoint !== null) return running.queued.checkpoint;
-    }
+    for (const running of this.#attempts.onNode(node.id)) if (running.checkpoint !== null) return running.checkpoint;
     if (node.loadedModel === null) return null;
     for (const offer of node.offering.models.values()) if (offer.title === node.loadedModel) return offer.ref.id;
     return null;
@@ -217,7 +250,7 @@ export class Scheduler {
   #planNodes(now: number): PlanNode[] {
     return this.#nodes.map((node) => {
       const estimate = this.estimates.get(node.name);
-      const busy = this.#runsOn(node);
+      const busy = [...this.#attempts.onNode(node.id)];
       const lanes = Array.from({ length: node.slots }, (_, i) => {
         const run = busy[i];
         if (!run) return 0;
@@ -231,10 +264,6 @@ export class Scheduler {
   /** Backend up, not draining, not set aside. */
   #takesWork(node: SchedulerNode, now: number): boolean {
     return node.available && this.health.setAside(node.name, now) === null;
-  }
-
-  #runsOn(node: SchedulerNode): Running[] {
-    return [...this.#running.values()].filter((r) => r.nodeId === node.id);
   }
 
   #planTasks(now: number): PlanTask[] {
@@ -280,7 +309,7 @@ export class Scheduler {
   #anyFreeSlotCanServe(now: number): boolean {
     const free = new Set<number>();
     this.#nodes.forEach((node, index) => {
-      if (this.#takesWork(node, now) && this.#runsOn(node).length < node.slots) free.add(index);
+      if (this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots) free.add(index);
     });
     if (free.size === 0) return false;
     return this.#queue.some((queued) => {
@@ -289,49 +318,80 @@ export class Scheduler {
     });
   }
 
-  /** Moves a task from the queue onto a node. */
-  started(assignment: Assignment, now: number): void {
+  /**
+   * Moves a task from the queue onto a node: its attempt is recorded in the ledger
+   * (with its timeout, when given) until `settle` ends it.
+   */
+  start(assignment: Assignment, now: number, options: { attempt?: number; timeout?: AttemptTimeout } = {}): RunningAttempt | undefined {
     const index = this.#queue.findIndex((q) => q.task.id === assignment.taskId);
-    if (index < 0) return;
-    const [queued] = this.#queue.splice(index, 1);
+    if (index < 0) return undefined;
+    const [queued] = this.#queue.splice(index, 1) as [Queued];
     const node = this.#nodes.find((n) => n.id === assignment.nodeId);
-    this.#fair.started(queued!.tag);
-    this.#running.set(assignment.taskId, {
-      queued: queued!,
+    this.#fair.started(queued.tag);
+    this.#changed();
+    const attempt = {
+      taskId: assignment.taskId,
+      attempt: options.attempt ?? 1,
       nodeId: assignment.nodeId,
       nodeName: node?.name ?? assignment.nodeId,
       startedAt: now,
       expectedSeconds: assignment.expectedSeconds,
       switched: assignment.switched,
-    });
-    this.#changed();
+      checkpoint: queued.checkpoint,
+      task: queued,
+    };
+    return this.#attempts.start(attempt, options.timeout);
   }
 
   /**
-   * Ends a run. A success teaches the node's speed; a failure that `countsAgainstNode`
-   * may set the node aside. With `requeue`, the task goes back to its old place.
+   * Ends a running attempt, once: a later or repeated call for it (a result racing
+   * its timeout, a failure after its node was lost) answers undefined. `where`
+   * narrows it to the node it must run on and to the attempt number.
+   *
+   * A success teaches the node's speed and clears its failure streak. A failure
+   * may count against the node (node-health.ts), unless the task already failed
+   * the same way on another node: then the task is at fault, that node's count
+   * is taken back, and the task is not requeued. With `requeue`, the task goes
+   * back to its old place, preferring nodes it has not failed on.
    */
-  finished(taskId: string, outcome: { ok: boolean; elapsedMs?: number; countsAgainstNode?: boolean; reason?: string; requeue?: boolean }, now: number): SetAside | null {
-    const running = this.#running.get(taskId);
-    if (!running) return null;
-    this.#running.delete(taskId);
+  settle(where: { taskId: string; nodeId?: string; attempt?: number }, outcome: AttemptOutcome, now: number): Settled | undefined {
+    const attempt = this.#attempts.settle(where.taskId, where);
+    if (!attempt) return undefined;
     this.#changed();
-    let setAside: SetAside | null = null;
+    const queued = attempt.task;
     if (outcome.ok) {
-      this.health.succeeded(running.nodeName);
+      this.health.succeeded(attempt.nodeName);
       if (outcome.elapsedMs !== undefined) {
-        this.estimates.record(running.nodeName, { units: running.queued.units, elapsedSeconds: outcome.elapsedMs / 1000, switched: running.switched });
+        this.estimates.record(attempt.nodeName, { units: queued.units, elapsedSeconds: outcome.elapsedMs / 1000, switched: attempt.switched });
       }
-    } else if (outcome.countsAgainstNode) {
-      setAside = this.health.failed(running.nodeName, outcome.reason ?? 'failed', now);
+      return { attempt, setAside: null, sameWayAs: null };
     }
-    if (outcome.requeue) {
-      running.queued.failedOn.add(running.nodeName);
-      running.queued.reach = null;
-      delete running.queued.promisedAt;
-      this.#insert(running.queued);
+    const { failure } = outcome;
+    let setAside: SetAside | null = null;
+    let sameWayAs: string | null = null;
+    if (failure) {
+      sameWayAs = failure.blame === 'node-or-task' ? this.#failedSameWay(queued, attempt.nodeName, failure.kind) : null;
+      if (sameWayAs !== null) this.health.retract(sameWayAs, queued.task.id, now);
+      else if (failure.blame !== 'none') setAside = this.health.failed(attempt.nodeName, { taskId: queued.task.id, reason: failure.reason }, now);
     }
-    return setAside;
+    if (outcome.requeue && sameWayAs === null) {
+      queued.failedOn.set(attempt.nodeName, failure?.kind ?? '');
+      queued.reach = null;
+      delete queued.promisedAt;
+      this.#insert(queued);
+    }
+    return { attempt, setAside, sameWayAs };
+  }
+
+  /** Notes the progress a node reported for the attempt it runs; false for a stale report. */
+  noteProgress(taskId: string, nodeId: string, progress: number, etaSeconds: number | null): boolean {
+    return this.#attempts.noteProgress(taskId, nodeId, progress, etaSeconds);
+  }
+
+  /** Another node this task failed on in the same way, if any. */
+  #failedSameWay(queued: Queued, nodeName: string, kind: string): string | null {
+    for (const [other, how] of queued.failedOn) if (other !== nodeName && how === kind) return other;
+    return null;
   }
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
@@ -382,7 +442,7 @@ export class Scheduler {
    * once the node it is planned on has a measured speed.
    */
   eta(taskId: string, now: number): number | null {
-    const running = this.#running.get(taskId);
+    const running = this.#attempts.get(taskId);
     if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
     const { plan, at } = this.#currentPlan(now);
     const start = plan.startAt.get(taskId);
@@ -408,6 +468,11 @@ export class Scheduler {
   #changed(): void {
     this.#plan = null;
     this.#positions = null;
+  }
+
+  /** Cancels the running attempts' timers (shutdown); the attempts stay recorded. */
+  close(): void {
+    this.#attempts.close();
   }
 
   /** Queued tasks no connected node can serve, with what they lack. */

@@ -14,7 +14,7 @@
  */
 import type { TaskError, TaskRecord } from '../domain/task.js';
 import type { GenerationSpec, TaskKind } from '../domain/spec.js';
-import type { RelayedResult } from '../protocol/result-frame.js';
+import type { RelayedResult } from '../domain/spec.js';
 
 export interface NewTask {
   id: string;

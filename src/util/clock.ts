@@ -15,6 +15,10 @@
  * timer.cancel();
  */
 
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+
 export interface Timer {
   /** Stops the timer; calling it again, or after the timer fired, does nothing. */
   cancel(): void;

@@ -15,7 +15,7 @@ import { parseBoolean, parseString, readCode, readNumber, resolveValue } from '.
 import { type DecodedImage, type PendingImage, decodePendingImage, readImage } from './image-field.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
 import { NameMatches, findName, notInList, readName } from './name-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import {
   controlWeightRule,
   guessModeDefault,

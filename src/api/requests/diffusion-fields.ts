@@ -13,7 +13,7 @@ import { readInteger, readNumber, readString } from './field-readers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 import { readLoras } from './lora-field.js';
 import { NameMatches, type NameRule, parseResource, readName } from './name-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import { cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
 
 /** Common txt2img/img2img fields; ControlNet comes separately because its images decode later. */

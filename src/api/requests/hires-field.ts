@@ -11,7 +11,7 @@ import { invalidField } from '../../errors/dan-error.js';
 import { readNumber } from './field-readers.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
 import { NameMatches, readName } from './name-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import { hiresDenoisingRule, hiresMaxSideFactor, hiresScaleRule, hiresUpscalerDefault } from './rules.js';
 
 export const hiresFields = ['denoising_strength', 'scale', 'upscaler'] as const;

@@ -10,7 +10,7 @@ import { readCode, readNumber } from './field-readers.js';
 import { decodePendingImage, readImage } from './image-field.js';
 import { decodeInpaint, readInpaint } from './inpaint-field.js';
 import { parseGroup } from './known-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import { img2imgDenoisingRule, resizeModeRule } from './rules.js';
 
 export const img2imgFields = ['init_image', 'resize_mode', 'denoising_strength', ...diffusionFieldNames, 'inpaint'] as const;

@@ -8,10 +8,8 @@
  * `DanError` whose message names the field (`control_net[0].weight: …`).
  * Independent of Fastify: routes call these with the parsed body.
  */
-export type { RequestContext, RequestLimits } from './request-context.js';
 export type { DecodedImage, ImageFormat } from './image-field.js';
 export { decodeImageField } from './image-field.js';
-export { defaultLimits } from './limits.js';
 export { parseImg2ImgRequest } from './img2img-request.js';
 export { parseInterrogateRequest } from './interrogate-request.js';
 export { parseTaskIdRequest } from './task-id-request.js';

@@ -7,7 +7,7 @@ import type { InterrogateSpec } from '../../domain/spec.js';
 import { decodePendingImage, readImage } from './image-field.js';
 import { parseGroup } from './known-fields.js';
 import { NameMatches, readName } from './name-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import { interrogatorDefault } from './rules.js';
 
 export const interrogateFields = ['image', 'model'] as const;

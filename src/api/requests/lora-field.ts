@@ -11,7 +11,7 @@ import { describeValue } from './field-messages.js';
 import { parseNumber } from './field-readers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 import { parseResource } from './name-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 import { loraWeightRule } from './rules.js';
 
 export function readLoras(group: FieldGroup, ctx: RequestContext): LoraUse[] {

@@ -8,7 +8,7 @@
  */
 import type { ResizeMode } from '../../domain/spec.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
-import type { RequestLimits } from './request-context.js';
+import type { RequestLimits } from '../../domain/request-context.js';
 
 // --- txt2img / img2img ---------------------------------------------------------
 

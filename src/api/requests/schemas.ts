@@ -15,7 +15,7 @@ import {
   catalogUpscalers,
 } from '../../domain/catalog.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
-import { defaultLimits } from './limits.js';
+import { defaultLimits } from '../../domain/request-context.js';
 import * as rules from './rules.js';
 
 type Documented = { description: string };

@@ -8,7 +8,7 @@ import { decodeControlNet, readControlNet } from './control-net-field.js';
 import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js';
 import { readHires } from './hires-field.js';
 import { parseGroup } from './known-fields.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../../domain/request-context.js';
 
 export const txt2imgFields = [...diffusionFieldNames, 'upscale'] as const;
 

@@ -13,7 +13,7 @@ import { readNumber } from './field-readers.js';
 import { type DecodedImage, decodePendingImage, readImage } from './image-field.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
 import { NameMatches, readName } from './name-fields.js';
-import type { RequestContext, RequestLimits } from './request-context.js';
+import type { RequestContext, RequestLimits } from '../../domain/request-context.js';
 import { noUpscalerName, upscaler2FactorRule, upscalingRateRule } from './rules.js';
 
 export const upscaleFields = ['image', 'upscalingRate', 'upscaler', 'upscaler2', 'upscaler2_factor'] as const;

@@ -6,12 +6,19 @@
  * they hold no rules of their own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseTaskIdRequest } from '../requests/index.js';
-import type { TaskKind } from '../../domain/spec.js';
+import type { GenerationSpec, TaskKind } from '../../domain/spec.js';
+import type { RequestContext } from '../../domain/request-context.js';
+import {
+  parseImg2ImgRequest,
+  parseInterrogateRequest,
+  parseTaskIdRequest,
+  parseTxt2ImgRequest,
+  parseUpscaleRequest,
+} from '../requests/index.js';
 import { DanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { OverheadMeter } from '../../gateway/overhead-meter.js';
-import type { TaskService } from '../../gateway/task-service.js';
+import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { apiKeyOf } from '../auth.js';
 import { errorBodyOf, success } from '../envelope.js';
@@ -24,7 +31,19 @@ export interface SdRoutesDeps {
   overhead: OverheadMeter;
 }
 
-const kinds: readonly TaskKind[] = ['txt2img', 'img2img', 'interrogate', 'upscale'];
+/** Each task kind's request parser: the body becomes a spec, or a 400 naming the field. */
+const parsers: Record<TaskKind, (body: unknown, context: RequestContext) => Promise<GenerationSpec>> = {
+  txt2img: parseTxt2ImgRequest,
+  img2img: parseImg2ImgRequest,
+  interrogate: parseInterrogateRequest,
+  upscale: parseUpscaleRequest,
+};
+const kinds = Object.keys(parsers) as TaskKind[];
+
+async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest): Promise<TaskRequest> {
+  const spec = await parsers[kind](request.body, deps.catalog.requestContext());
+  return { spec, apiKey: apiKeyOf(request), receivedAt: request.receivedAt };
+}
 
 /** Aborts when the client hangs up before the answer is sent. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -37,7 +56,7 @@ function clientGone(reply: FastifyReply): AbortSignal {
 
 async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
   const { service, syncTimeoutMs } = deps;
-  const taskId = await service.enqueue(kind, request.body, apiKeyOf(request), request.receivedAt);
+  const taskId = await service.enqueue(await toTaskRequest(deps, kind, request));
   const signal = clientGone(reply);
   const outcome = await service.waitForOutcome(taskId, syncTimeoutMs, signal);
   if (signal.aborted) {
@@ -66,7 +85,7 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
 export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
   for (const kind of kinds) {
     app.post(`/api/sd/${kind}`, (request, reply) => answerSync(deps, kind, request, reply));
-    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(kind, request.body, apiKeyOf(request), request.receivedAt)));
+    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(await toTaskRequest(deps, kind, request))));
   }
   app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body))));
   app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body))));

@@ -15,7 +15,7 @@
  * The store keeps whatever bytes it was given: checking that they are images
  * is the protocol's job (protocol/result-frame.ts), at the gateway's door.
  */
-import type { RelayedResult } from '../../protocol/result-frame.js';
+import type { RelayedResult } from '../../domain/spec.js';
 import { Base64Image } from '../../util/base64-image.js';
 
 type ImagesResult = Extract<RelayedResult, { kind: 'images' }>;

@@ -2,8 +2,7 @@
  * A hand-made RequestContext: the catalog's models and LoRAs, resolvable by
  * sha256 and by name (case-insensitively), plus one node-local model.
  */
-import type { RequestContext, RequestLimits } from '../../../src/api/requests/index.js';
-import { defaultLimits } from '../../../src/api/requests/index.js';
+import { defaultLimits, type RequestContext, type RequestLimits } from '../../../src/domain/request-context.js';
 import {
   type CatalogEntry,
   catalogControlNetModels,

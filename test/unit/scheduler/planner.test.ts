@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type PlanNode, planTasks } from '../../../src/scheduler/planner.js';
+import { planTasks } from '../../../src/scheduler/planner.js';
+import type { PlanNode } from '../../../src/scheduler/plan-types.js';
 
 function planNode(id: string, options: Partial<PlanNode> = {}): PlanNode {
   return { id, unitsPerSecond: 10, switchSeconds: 8, lanes: [0], loaded: null, available: true, ...options };

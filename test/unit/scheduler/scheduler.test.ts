@@ -46,15 +46,15 @@ describe('Scheduler', () => {
     for (let i = 0; i < 3; i++) scheduler.enqueue(task(`c${i}`, 'k', { model: chillout }), 0);
     const [first] = scheduler.assignments(NOW);
     expect([first!.taskId, first!.nodeId]).toEqual(['c0', 'big']);
-    scheduler.started(first!, NOW);
+    scheduler.start(first!, NOW);
     expect(scheduler.assignments(NOW)).toEqual([]);
     scheduler.enqueue(task('t1'), NOW);
     const [small] = scheduler.assignments(NOW);
     expect([small!.taskId, small!.nodeId]).toEqual(['t1', 'small']);
-    scheduler.started(small!, NOW);
-    scheduler.finished('t1', { ok: true, elapsedMs: 1000 }, NOW + 1000);
+    scheduler.start(small!, NOW);
+    scheduler.settle({ taskId: 't1' }, { ok: true, elapsedMs: 1000 }, NOW + 1000);
     expect(scheduler.assignments(NOW + 1000)).toEqual([]);
-    scheduler.finished('c0', { ok: true, elapsedMs: 2000 }, NOW + 2000);
+    scheduler.settle({ taskId: 'c0' }, { ok: true, elapsedMs: 2000 }, NOW + 2000);
     expect(scheduler.assignments(NOW + 2000).map((a) => [a.taskId, a.nodeId])).toEqual([['c1', 'big']]);
   });
 
@@ -64,9 +64,9 @@ describe('Scheduler', () => {
     for (let i = 0; i < 5; i++) scheduler.enqueue(task(`t${i}`), 0);
     const first = scheduler.assignments(NOW);
     expect(first).toHaveLength(2);
-    first.forEach((a) => scheduler.started(a, NOW));
+    first.forEach((a) => scheduler.start(a, NOW));
     expect(scheduler.assignments(NOW)).toEqual([]);
-    scheduler.finished('t0', { ok: true, elapsedMs: 2000 }, NOW + 2000);
+    scheduler.settle({ taskId: 't0' }, { ok: true, elapsedMs: 2000 }, NOW + 2000);
     expect(scheduler.assignments(NOW + 2000).map((a) => a.taskId)).toEqual(['t2']);
   });
 
@@ -100,7 +100,7 @@ describe('Scheduler', () => {
     scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
     for (let i = 0; i < 4; i++) scheduler.enqueue(task(`t${i}`), 0);
     const [first] = scheduler.assignments(NOW);
-    scheduler.started(first!, NOW);
+    scheduler.start(first!, NOW);
     // 20 units each at 10 units/s: t1 starts when t0 ends (2 s), t3 after two more.
     expect(scheduler.eta('t1', NOW)).toBeCloseTo(2);
     expect(scheduler.eta('t3', NOW)).toBeCloseTo(6);
@@ -113,7 +113,7 @@ describe('Scheduler', () => {
       const scheduler = schedulerWith({ a: 10 });
       scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
       for (let i = 0; i < 4; i++) scheduler.enqueue(task(`b${i}`, 'big'), NOW);
-      scheduler.started(scheduler.assignments(NOW)[0]!, NOW);
+      scheduler.start(scheduler.assignments(NOW)[0]!, NOW);
       const told = askFirst ? ['b1', 'b2', 'b3'].map((id) => scheduler.eta(id, NOW)) : null;
       scheduler.enqueue(task('s1', 'small'), NOW);
       return { scheduler, told };
@@ -133,7 +133,7 @@ describe('Scheduler', () => {
     const scheduler = new Scheduler({ estimates: new NodeEstimates({ unitsPerSecond: 10 }) });
     scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
     for (let i = 0; i < 4; i++) scheduler.enqueue(task(`b${i}`, 'big'), NOW);
-    scheduler.started(scheduler.assignments(NOW)[0]!, NOW);
+    scheduler.start(scheduler.assignments(NOW)[0]!, NOW);
     expect(scheduler.eta('b3', NOW)).toBeCloseTo(6);
     scheduler.enqueue(task('s1', 'small'), NOW);
     expect(scheduler.eta('b3', NOW)).toBeCloseTo(8);
@@ -147,12 +147,12 @@ describe('Scheduler', () => {
     const assignments = scheduler.assignments(NOW);
     expect(assignments).toHaveLength(2);
     const onA = assignments.find((a) => a.nodeId === 'a')!;
-    assignments.forEach((a) => scheduler.started(a, NOW));
-    scheduler.finished(onA.taskId, { ok: false, requeue: true, countsAgainstNode: true, reason: 'boom' }, NOW + 100);
+    assignments.forEach((a) => scheduler.start(a, NOW));
+    scheduler.settle({ taskId: onA.taskId }, { ok: false, requeue: true, failure: { kind: 'DAN_ERR_BACKEND_FAILED', reason: 'boom', blame: 'node-or-task' } }, NOW + 100);
     scheduler.enqueue(task('t3'), 0);
     expect(scheduler.queuedIds()).toEqual([onA.taskId, 't3']);
     const other = assignments.find((a) => a.nodeId === 'b')!;
-    scheduler.finished(other.taskId, { ok: true, elapsedMs: 2000 }, NOW + 2000);
+    scheduler.settle({ taskId: other.taskId }, { ok: true, elapsedMs: 2000 }, NOW + 2000);
     expect(scheduler.assignments(NOW + 2000).find((a) => a.taskId === onA.taskId)?.nodeId).toBe('b');
   });
 
@@ -163,8 +163,8 @@ describe('Scheduler', () => {
     for (let i = 0; i < 3; i++) {
       scheduler.enqueue(task(`f${i}`), 0);
       const onA = scheduler.assignments(now).find((a) => a.nodeId === 'a')!;
-      scheduler.started(onA, now);
-      const setAside = scheduler.finished(onA.taskId, { ok: false, countsAgainstNode: true, reason: 'WebUI 500' }, (now += 10));
+      scheduler.start(onA, now);
+      const setAside = scheduler.settle({ taskId: onA.taskId }, { ok: false, failure: { kind: 'DAN_ERR_BACKEND_FAILED', reason: 'WebUI 500', blame: 'node-or-task' } }, (now += 10))?.setAside;
       expect(setAside === null).toBe(i < 2);
     }
     expect(scheduler.health.setAside('a', now)).toMatchObject({ reason: 'WebUI 500' });
@@ -180,8 +180,8 @@ describe('Scheduler', () => {
     scheduler.setNodes([node('new')]);
     scheduler.enqueue(task('t1'), 0);
     const [a] = scheduler.assignments(NOW);
-    scheduler.started({ ...a!, switched: false }, NOW);
-    scheduler.finished('t1', { ok: true, elapsedMs: 1000 }, NOW + 1000);
+    scheduler.start({ ...a!, switched: false }, NOW);
+    scheduler.settle({ taskId: 't1' }, { ok: true, elapsedMs: 1000 }, NOW + 1000);
     expect(scheduler.estimates.get('new').unitsPerSecond).toBeCloseTo(20);
   });
 });

@@ -1,12 +1,13 @@
 /**
- * @module api/requests/request-context
+ * @module domain/request-context
  *
  * What request parsing needs to know about the network, without knowing the
- * network: how to resolve a model or LoRA value to an identity, and which names
- * are acceptable for the other lists. The gateway builds one from the catalog
- * plus the offerings of the nodes connected right now.
+ * network: how to resolve a model or LoRA value to an identity, which names
+ * are acceptable for the other lists, and the bounds on request values. The
+ * gateway builds one from the catalog plus the offerings of the nodes
+ * connected right now; the HTTP edge parses with it.
  */
-import type { ResourceRef } from '../../domain/spec.js';
+import { SpecBounds, type ResourceRef } from './spec.js';
 
 export interface RequestLimits {
   /** Largest width or height of a generated image (before hires fix). */
@@ -40,3 +41,25 @@ export interface RequestContext {
   loraNames: readonly string[];
   limits: RequestLimits;
 }
+
+/** The default request limits; the gateway's configuration may set others (config/gateway-config.ts). */
+export const defaultLimits: RequestLimits = Object.freeze({
+  maxSide: 2048,
+  maxInputSide: 4096,
+  maxUpscalePixels: 4096 * 4096,
+  maxSteps: 150,
+  maxLoras: 8,
+  maxControlNetUnits: 3,
+} satisfies RequestLimits);
+
+/**
+ * The most a limit may be set to: what a node accepts in an assignment (the spec
+ * schema, spec.ts). A task within a higher limit would pass the gateway and be
+ * dropped by the node as a broken frame, then retried as "node lost".
+ */
+export const limitCeilings: Readonly<Partial<Record<keyof RequestLimits, number>>> = Object.freeze({
+  maxSide: SpecBounds.side,
+  maxSteps: SpecBounds.steps,
+  maxLoras: SpecBounds.loras,
+  maxControlNetUnits: SpecBounds.controlNetUnits,
+});

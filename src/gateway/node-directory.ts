@@ -1,0 +1,67 @@
+/**
+ * @module gateway/node-directory
+ *
+ * The connected nodes as operators need to see them (`GET /api/nodes`, later
+ * the dashboard): what they run, whether they take work (WebUI up, not
+ * draining, not set aside for failing), and the speed the gateway has
+ * measured. Names, not the addresses or owners of GPU donors. A narrow read
+ * interface, so that the HTTP edge never reaches into the hub or the scheduler.
+ */
+import type { NodeHub } from '../network/node-hub.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { Clock } from '../util/clock.js';
+
+export interface NodeListItem {
+  id: string;
+  name: string;
+  state: 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside';
+  slots: number;
+  running: number;
+  loadedModel: string | null;
+  models: string[];
+  /** Measured it/s at 512² (null until the first result). */
+  itPerSecond: number | null;
+  switchSeconds: number | null;
+  problem: string | null;
+  setAsideUntil: string | null;
+}
+
+export interface NodeDirectory {
+  list(): NodeListItem[];
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock }): NodeDirectory {
+  const { hub, scheduler, clock } = parts;
+  return {
+    list: () =>
+      [...hub.sessions.values()].map((session) => {
+        const estimate = scheduler.estimates.get(session.name);
+        const setAside = scheduler.health.setAside(session.name, clock.now());
+        const running = scheduler.attempts.busySlots(session.id);
+        const state = !session.backendUp
+          ? 'webui-down'
+          : session.draining
+            ? 'draining'
+            : setAside
+              ? 'set-aside'
+              : running >= session.slots
+                ? 'busy'
+                : 'ready';
+        return {
+          id: session.id,
+          name: session.name,
+          state,
+          slots: session.slots,
+          running,
+          loadedModel: session.loadedModel,
+          models: [...session.offering.models.values()].map((m) => m.ref.name),
+          itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
+          switchSeconds: estimate.samples > 0 ? round(estimate.switchSeconds) : null,
+          problem: setAside?.reason ?? session.backendProblem,
+          setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
+        };
+      }),
+  };
+}

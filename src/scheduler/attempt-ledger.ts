@@ -1,0 +1,139 @@
+/**
+ * @module scheduler/attempt-ledger
+ *
+ * The one record of running work: which attempt of which task runs on which
+ * node, since when, how long it should take, its timeout timer and the
+ * progress its node last reported. The scheduler reads busy slots from it;
+ * the dispatcher changes it only through the scheduler (`start`, `settle`),
+ * so every start and every end of an attempt passes through here.
+ *
+ * An attempt's life:
+ *
+ *   start ──▶ running ──settle (result, failure, node lost, timeout, cancel)──▶ gone
+ *
+ * `settle` removes the attempt and cancels its timer, and answers it only to
+ * its first caller: a late or repeated answer (a result racing its timeout, a
+ * failure after the node was lost) finds nothing and is dropped. That is the
+ * "exactly once" of settling.
+ *
+ * Kept per node too, so that a node's busy slots cost a lookup, not a walk
+ * over every running attempt: a scheduling pass asks it of every node.
+ */
+import type { Clock, Timer } from '../util/clock.js';
+
+/** An attempt as others may read it. */
+export interface RunningAttempt {
+  readonly taskId: string;
+  /** 1-based attempt number of the task. */
+  readonly attempt: number;
+  readonly nodeId: string;
+  /** The node's name (speed and health are learned by name: they outlive a reconnect). */
+  readonly nodeName: string;
+  /** When it was sent (epoch ms). */
+  readonly startedAt: number;
+  /** Expected seconds on its node, a checkpoint switch included. */
+  readonly expectedSeconds: number;
+  /** Whether its node loads another checkpoint for it. */
+  readonly switched: boolean;
+  /** The checkpoint identity it runs with (what its node has loaded once it starts), or null. */
+  readonly checkpoint: string | null;
+  /** 0–1, as its node last reported. */
+  readonly progress: number;
+  /** Seconds left, as its node last reported; null until it does. */
+  readonly etaSeconds: number | null;
+}
+
+export interface AttemptTimeout {
+  ms: number;
+  /** Called once if the attempt is still running after `ms`; the attempt stays recorded until settled. */
+  onTimeout(attempt: RunningAttempt): void;
+}
+
+/** What the scheduler records when it starts an attempt; `TTask` is its own record of the task. */
+export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> & { task: TTask };
+
+interface Entry<TTask> extends RunningAttempt {
+  readonly task: TTask;
+  progress: number;
+  etaSeconds: number | null;
+  timer: Timer | undefined;
+}
+
+/** Reads of the ledger for those who must not change it (routes, views, the dispatcher's status answers). */
+export interface AttemptReader {
+  get(taskId: string): RunningAttempt | undefined;
+  /** The attempts running on a node, oldest first. */
+  onNode(nodeId: string): Iterable<RunningAttempt>;
+  busySlots(nodeId: string): number;
+  readonly size: number;
+}
+
+export class AttemptLedger<TTask> implements AttemptReader {
+  readonly #byTask = new Map<string, Entry<TTask>>();
+  readonly #byNode = new Map<string, Set<Entry<TTask>>>();
+  readonly #clock: Clock | undefined;
+
+  /** Without a clock, attempts get no timeouts (the scheduler's simulation needs none). */
+  constructor(clock?: Clock) {
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#byTask.size;
+  }
+
+  start(attempt: NewAttempt<TTask>, timeout?: AttemptTimeout): RunningAttempt & { task: TTask } {
+    if (this.#byTask.has(attempt.taskId)) throw new Error(`task ${attempt.taskId} already has a running attempt`);
+    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined };
+    if (timeout && this.#clock) entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms);
+    this.#byTask.set(entry.taskId, entry);
+    const onNode = this.#byNode.get(entry.nodeId) ?? new Set();
+    onNode.add(entry);
+    this.#byNode.set(entry.nodeId, onNode);
+    return entry;
+  }
+
+  get(taskId: string): (RunningAttempt & { task: TTask }) | undefined {
+    return this.#byTask.get(taskId);
+  }
+
+  onNode(nodeId: string): Iterable<RunningAttempt & { task: TTask }> {
+    return this.#byNode.get(nodeId) ?? [];
+  }
+
+  busySlots(nodeId: string): number {
+    return this.#byNode.get(nodeId)?.size ?? 0;
+  }
+
+  /** Notes progress its node reported; false for an attempt not running there (a stale frame). */
+  noteProgress(taskId: string, nodeId: string, progress: number, etaSeconds: number | null): boolean {
+    const entry = this.#byTask.get(taskId);
+    if (!entry || entry.nodeId !== nodeId) return false;
+    entry.progress = progress;
+    entry.etaSeconds = etaSeconds;
+    return true;
+  }
+
+  /**
+   * Ends the attempt of `taskId` running on `nodeId` (any node when omitted, for
+   * a cancel) and, with `attempt`, only that attempt (a timer of an earlier one
+   * must not end a later one). Answers the attempt to the first caller only.
+   */
+  settle(taskId: string, where: { nodeId?: string; attempt?: number } = {}): (RunningAttempt & { task: TTask }) | undefined {
+    const entry = this.#byTask.get(taskId);
+    if (!entry) return undefined;
+    if (where.nodeId !== undefined && entry.nodeId !== where.nodeId) return undefined;
+    if (where.attempt !== undefined && entry.attempt !== where.attempt) return undefined;
+    entry.timer?.cancel();
+    this.#byTask.delete(taskId);
+    const onNode = this.#byNode.get(entry.nodeId);
+    onNode?.delete(entry);
+    if (onNode?.size === 0) this.#byNode.delete(entry.nodeId);
+    return entry;
+  }
+
+  /** Cancels every timer (gateway shutdown); the attempts stay recorded. */
+  close(): void {
+    for (const entry of this.#byTask.values()) entry.timer?.cancel();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * @module scheduler/plan-types
+ *
+ * The planner's inputs and output (planner.ts): plain data, in a module of
+ * their own so that the planner's parts (plan-state.ts, long-poles.ts) can
+ * share them without importing the planner.
+ */
+
+export interface PlanTask {
+  id: string;
+  units: number;
+  /** Checkpoint identity the task needs, or null. */
+  checkpoint: string | null;
+  /** Indices (into the node list) of the nodes that can run it. */
+  capable: readonly number[];
+  /** How long it has been queued already. */
+  waitedSeconds: number;
+  /** When it was promised to start (its first ETA told), seconds from now (negative once passed); undefined if no ETA was told. */
+  promisedAt?: number;
+}
+
+export interface PlanNode {
+  id: string;
+  unitsPerSecond: number;
+  switchSeconds: number;
+  /** When each slot frees, in seconds from now (0 = free now). */
+  lanes: readonly number[];
+  /** Checkpoint identity loaded (after the task it runs now), or null if unknown. */
+  loaded: string | null;
+  /** False for nodes that must get no new work (backend down, draining, set aside). */
+  available: boolean;
+}
+
+export interface PlanOptions {
+  /** How many unplanned tasks from the head on a lane looks through for work on its loaded checkpoint. @defaultValue 256 */
+  affinityWindow?: number;
+  /** Affinity never takes a task that arrived this much later than the head. @defaultValue 60 */
+  maxSkipSeconds?: number;
+  /** How far past the head a lane looks for a task no other node would finish sooner. @defaultValue 16 */
+  fallbackWindow?: number;
+  /**
+   * A lane with a checkpoint loaded does not switch to a checkpoint whose queued work the other
+   * nodes that have it loaded would finish within this many switch times. @defaultValue 4
+   */
+  coveredSwitches?: number;
+  /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
+  switchAgeWeight?: number;
+  /** A task is urgent (rule 0a) once it has waited this many times the median wait of the queued tasks... @defaultValue 2 */
+  urgentWaitFactor?: number;
+  /** ...and at least this many seconds longer than that median. @defaultValue 30 */
+  urgentGapSeconds?: number;
+  /**
+   * Work only a group of two or more nodes can run is a long pole (rule 0b) only once it would take
+   * them this long: a backlog, not the few seconds of queue of steady arrivals. @defaultValue 60
+   */
+  longPoleSeconds?: number;
+}
+
+export interface Plan {
+  /** Tasks to send now: the first task planned on each free lane. */
+  assignments: { taskId: string; nodeId: string }[];
+  /** Estimated start of each planned task, seconds from now. */
+  startAt: Map<string, number>;
+  /** Estimated node of each planned task. */
+  nodeOf: Map<string, string>;
+}

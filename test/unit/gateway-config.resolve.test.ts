@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
+import { SpecBounds } from '../../src/domain/spec.js';
+
+describe('resolveGatewayConfig', () => {
+  it('takes limits up to what a node accepts in a task', () => {
+    const config = resolveGatewayConfig({ limits: { maxSteps: SpecBounds.steps, maxSide: SpecBounds.side } });
+    expect(config.limits.maxSteps).toBe(1000);
+    expect(config.limits.maxSide).toBe(16384);
+  });
+
+  it('refuses a limit beyond what a node accepts, which would pass the gateway and make the node drop the task', () => {
+    expect(() => resolveGatewayConfig({ limits: { maxSteps: 1001 } })).toThrow(
+      'limits.maxSteps must be at most 1000 (the most a node accepts in a task), got 1001',
+    );
+    expect(() => resolveGatewayConfig({ limits: { maxLoras: 65, maxControlNetUnits: 17 } })).toThrow(/limits\.maxLoras must be at most 64[\s\S]*limits\.maxControlNetUnits must be at most 16/);
+  });
+
+  it('refuses limits that are not positive integers, and keys that are not limits, all in one message', () => {
+    const input = { limits: { maxInputSide: 0, maxUpscalePixels: 1.5, maxSidee: 10 } } as never;
+    expect(() => resolveGatewayConfig(input)).toThrow(
+      /limits\.maxInputSide must be a positive integer, got 0[\s\S]*limits\.maxUpscalePixels must be a positive integer, got 1\.5[\s\S]*limits\.maxSidee is not a limit/,
+    );
+  });
+});
