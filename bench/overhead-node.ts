@@ -20,10 +20,9 @@ const settled: Record<string, string> = {};
 agent.on('task:received', (id) => (received[id] = process.hrtime.bigint().toString()));
 agent.on('task:sending', (id) => (settled[id] = process.hrtime.bigint().toString()));
 agent.once('welcomed', () => process.send!({ type: 'ready' }));
-process.on('message', async (message: { type: string }) => {
+process.on('message', (message: { type: string }) => {
   if (message.type !== 'report') return;
   process.send!({ type: 'report', received, settled });
-  await agent.stop();
-  process.exit(0);
+  void agent.stop().then(() => process.exit(0));
 });
 await agent.start();

@@ -77,7 +77,8 @@ function hiresSeconds(body: Body, node: NodeTiming, step: StepSeconds): number {
   const target = toLatentSize({ width: Math.floor(numberField(body, 'width') * scale), height: Math.floor(numberField(body, 'height') * scale) });
   const pixels = target.width * target.height;
   const steps = numberField(body, 'hr_second_pass_steps', 0) || numberField(body, 'steps');
-  const upscaler = String(body['hr_upscaler'] ?? 'Latent');
+  const upscaler = body['hr_upscaler'] ?? 'Latent';
+  if (typeof upscaler !== 'string') throw new Error('A1111 body has a non-string "hr_upscaler"');
   const upscale = node.latentUpscaleModes.includes(upscaler) ? 0 : upscalerSeconds(pixels * numberField(body, 'batch_size', 1));
   return upscale + steps * step(pixels, 'hires');
 }

@@ -62,7 +62,7 @@ function planFromEnv(): PlanOptions | undefined {
     if (!PLAN_KEYS.includes(key as keyof PlanOptions)) throw new Error(`BENCH_PLAN: unknown setting "${key}" (allowed: ${PLAN_KEYS.join(', ')})`);
     if (typeof value !== 'number' || !(value >= 0)) throw new Error(`BENCH_PLAN: ${key} must be a non-negative number`);
   }
-  return parsed as PlanOptions;
+  return parsed;
 }
 
 function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], starts: readonly Start[]): string {

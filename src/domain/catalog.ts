@@ -134,5 +134,5 @@ export function stripExtension(file: string): string {
  * spaces, underscores and dashes dropped, so `ESRGAN 4x` meets `ESRGAN_4x`.
  */
 export function toNameKey(name: string): string {
-  return name.toLowerCase().replace(/[\s_\-]+/g, '');
+  return name.toLowerCase().replace(/[\s_-]+/g, '');
 }

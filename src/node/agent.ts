@@ -141,7 +141,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes });
     this.#socket = socket;
     socket.on('open', () => this.#sendHello());
-    socket.on('message', (data, isBinary) => this.#onFrame(isBinary ? null : data.toString()));
+    socket.on('message', (data, isBinary) => this.#onFrame(isBinary ? null : textOf(data)));
     socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message }, 'gateway connection error'));
     socket.on('close', (code) => this.#onClose(code));
   }
@@ -315,6 +315,12 @@ function assertImages(result: TaskResult): void {
       throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `the WebUI's image ${index} is not a PNG, JPEG or WebP image`);
     }
   });
+}
+
+/** A text frame as a string. ws delivers one Buffer per frame (binaryType 'nodebuffer', the default); the other shapes of RawData are handled for completeness. */
+function textOf(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
 }
 
 function clamp01(value: number): number {

@@ -164,8 +164,9 @@ function makeParser<T extends TSchema>(schema: T) {
     if (!check.Check(value)) {
       const first = check.Errors(value).First();
       const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
-      const type = String((value as { type?: unknown } | null)?.type ?? '?').slice(0, 32);
-      throw new ProtocolError(`bad "${type}" frame at ${where}`);
+      const type = (value as { type?: unknown } | null)?.type;
+      const shown = typeof type === 'string' || typeof type === 'number' || typeof type === 'boolean' ? String(type) : '?';
+      throw new ProtocolError(`bad "${shown.slice(0, 32)}" frame at ${where}`);
     }
     return value;
   };

@@ -42,8 +42,8 @@ export async function parseGenerationRequest(
   const steps = body.steps ?? 50;
   const samplerName = body.sampler_name ?? body.sampler_index ?? 'Euler';
   const sampler = resolveSampler(inventory, { samplerName, scheduler: body.scheduler ?? null }, { scheduler: ['body', 'scheduler'] });
-  const hires = kind === 'txt2img' ? parseHires(inventory, body as Txt2ImgBody, { requested, steps, samplerName, sampler }) : null;
-  const img2img = kind === 'img2img' ? await parseImg2ImgInputs(body as Img2ImgBody, steps, batchSize) : null;
+  const hires = kind === 'txt2img' ? parseHires(inventory, body, { requested, steps, samplerName, sampler }) : null;
+  const img2img = kind === 'img2img' ? await parseImg2ImgInputs(body, steps, batchSize) : null;
   // Decoded only to refuse a bad one: the sandbox's second pass does not start from it.
   await decodeOptionalImage(body.firstpass_image);
   const subseedStrength = body.subseed_strength ?? 0;

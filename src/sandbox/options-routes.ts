@@ -45,7 +45,7 @@ export function registerOptionsRoutes(app: FastifyInstance, ctx: SandboxContext)
     const { sd_model_checkpoint: wanted, ...others } = body as Record<string, unknown>;
     if (wanted !== undefined) {
       const target = typeof wanted === 'string' ? findCheckpoint(ctx.inventory, wanted) : undefined;
-      if (!target) throw pythonException('RuntimeError', `model '${String(wanted)}' not found`);
+      if (!target) throw pythonException('RuntimeError', `model '${typeof wanted === 'string' ? wanted : JSON.stringify(wanted)}' not found`);
       await ctx.queue.run('Loading checkpoint', async (job) => {
         ctx.configured = target;
         await loadCheckpoint(ctx, job, target);

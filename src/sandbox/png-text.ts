@@ -20,8 +20,9 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, typeAndData, crc]);
 }
 
+/** No UTF-16 unit above U+00FF (a character beyond the BMP is two surrogates, both above it). */
 function isLatin1(text: string): boolean {
-  return /^[\u0000-\u00ff]*$/.test(text);
+  return !/[\u0100-\uffff]/.test(text);
 }
 
 function textChunk(keyword: string, text: string): Buffer {

@@ -29,7 +29,7 @@ export interface SandboxApp {
   app: FastifyInstance;
   ctx: SandboxContext;
   log: RequestLog;
-  stats(): SandboxStats;
+  stats: () => SandboxStats;
 }
 
 export function createSandboxApp(settings: SandboxSettings): SandboxApp {

@@ -28,7 +28,7 @@ type Splice = string | Base64Image;
  * `JSON.stringify(value)` as UTF-8 bytes, with images copied or encoded straight into the output.
  * `alloc` provides the output buffer when images are spliced (see util/buffer-pool.ts).
  */
-export function toJsonBuffer(value: unknown, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
+export function toJsonBuffer(value: unknown, alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size)): Buffer {
   const spliced: Splice[] = [];
   // A fresh nonce per call, so no string in the document can pass for a placeholder.
   const nonce = randomUUID().slice(0, 8);

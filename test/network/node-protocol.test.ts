@@ -45,7 +45,8 @@ async function connect(g: Gateway, options: WebSocket.ClientOptions = {}): Promi
   const frames: any[] = [];
   const waiting: ((frame: any) => void)[] = [];
   socket.on('message', (data) => {
-    const frame = JSON.parse(data.toString());
+    // ws hands a frame over as one Buffer (binaryType 'nodebuffer', the default).
+    const frame = JSON.parse((data as Buffer).toString('utf8'));
     const waiter = waiting.shift();
     if (waiter) waiter(frame);
     else frames.push(frame);

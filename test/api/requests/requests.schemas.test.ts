@@ -3,7 +3,7 @@
  * field names, the same required fields, the same defaults, and the example
  * bodies must validate against them.
  */
-import { type TObject, type TSchema } from '@sinclair/typebox';
+import type { TObject, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { controlNetUnitFields } from '../../../src/api/requests/control-net-field.js';

@@ -155,7 +155,9 @@ export class A1111Driver implements BackendDriver {
       schedule();
     };
     const schedule = (): void => {
-      timer = setTimeout(() => (inFlight = tick()), this.#progressIntervalMs);
+      timer = setTimeout(() => {
+        inFlight = tick();
+      }, this.#progressIntervalMs);
     };
     schedule();
     return {
