@@ -13,8 +13,7 @@
  * Out of the contract: scheduling order and queue positions (the scheduler's job).
  */
 import type { TaskError, TaskRecord } from '../domain/task.js';
-import type { GenerationSpec, TaskKind } from '../domain/spec.js';
-import type { RelayedResult } from '../domain/spec.js';
+import type { GenerationSpec, RelayedResult, TaskKind } from '../domain/spec.js';
 
 export interface NewTask {
   id: string;

@@ -22,8 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { GenerationSpec } from '../../domain/spec.js';
-import type { RelayedResult } from '../../domain/spec.js';
+import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import type { TaskError, TaskState } from '../../domain/task.js';
 import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, StoredTask, TaskStore } from '../task-store.js';

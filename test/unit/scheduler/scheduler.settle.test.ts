@@ -51,11 +51,11 @@ describe('Scheduler attempts', () => {
     scheduler.enqueue(task('t1'), 0);
     scheduler.enqueue(task('t2'), 0);
     const timedOut: string[] = [];
-    const start = (id: string) =>
+    const startNext = () =>
       scheduler.start(scheduler.assignments(clock.now())[0]!, clock.now(), { timeout: { ms: 1000, onTimeout: (a) => timedOut.push(a.taskId) } });
-    start('t1');
+    startNext();
     scheduler.settle({ taskId: 't1' }, { ok: true }, clock.now());
-    start('t2');
+    startNext();
     await clock.advance(999);
     expect(timedOut).toEqual([]);
     await clock.advance(1);
