@@ -1,0 +1,115 @@
+/**
+ * What the gateway does as time passes, with the clock driven by the test:
+ * attempt timeouts and the attempt limit, the grace time of a task no node
+ * can serve, set-aside expiry. The real hub, dispatcher and store, in process.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MINUTE, SECOND } from '../../src/util/clock.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
+import { chillout, txt2img } from '../helpers/specs.js';
+
+let world: CoreWorld;
+afterEach(() => world.close());
+
+const stateOf = (id: string) => world.dispatcher.liveStatus(id);
+const stored = async (id: string) => (await world.store.get(id))!;
+
+describe('attempt timeouts', () => {
+  it('abandons an attempt past its timeout, retries it on another node, and fails after the attempt limit', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a');
+    const b = world.connect('b');
+    const id = await world.submit();
+    const first = await Promise.race([a.assignment(id, 1), b.assignment(id, 1)]);
+    const [firstNode, otherNode] = a.assignments().length > 0 ? [a, b] : [b, a];
+    // 20 units at the reported 20 units/s: 1 s expected, so the floor of 60 s applies.
+    expect(first.timeoutMs).toBe(60 * SECOND);
+    await world.clock.advance(60 * SECOND - 1);
+    expect(stateOf(id)).toMatchObject({ state: 'running' });
+    await world.clock.advance(1);
+    expect(firstNode.cancels()).toEqual([id]);
+    await otherNode.assignment(id, 2);
+    expect(stateOf(id)).toMatchObject({ state: 'running', nodeId: expect.stringMatching(new RegExp(`^${otherNode.name}-`)) });
+    await world.clock.advance(60 * SECOND);
+    const third = await Promise.race([a.assignment(id, 3), b.assignment(id, 3)]);
+    expect(third.attempt).toBe(3);
+    await world.clock.advance(60 * SECOND);
+    const view = await world.status(id);
+    expect(view).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
+    expect(view.message).toMatch(/^failed 3 times: attempt 1 on node \w: no answer within 60 s; attempt 2 on node \w: no answer within 60 s; attempt 3 on node \w: no answer/);
+    expect(await stored(id)).toMatchObject({ state: 'failed', attempts: 3, error: { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' } });
+    expect(a.cancels().length + b.cancels().length).toBe(3);
+    expect(world.dispatcher.runningCount).toBe(0);
+  });
+
+  it('a result that comes after the timeout is dropped: the retry stands', async () => {
+    world = createCoreWorld();
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    await world.clock.advance(60 * SECOND);
+    await a.assignment(id, 2);
+    a.succeed(id);
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 2, images: [expect.any(String)] });
+    expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+    // A second answer finds no attempt running: nothing changes.
+    a.succeed(id);
+    await world.settle();
+    expect(world.dispatcher.runningCount).toBe(0);
+    expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+});
+
+describe('a task no connected node can serve', () => {
+  it('says why while it waits, and fails once the grace time has passed', async () => {
+    world = createCoreWorld({ unservableGraceMs: 2 * MINUTE });
+    const onlyChillout = world.connect('c', makeCapabilities({ models: makeCapabilities().models.filter((m) => m.sha256 === chillout.id) }));
+    const busy = await world.submit(txt2img({ model: chillout }));
+    await onlyChillout.assignment(busy);
+    const id = await world.submit(txt2img({ model: chillout }));
+    onlyChillout.disconnect();
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 0, message: 'waiting: no node is connected' });
+    await world.clock.advance(2 * MINUTE - 1);
+    expect(await world.status(id)).toMatchObject({ status: 0 });
+    await world.clock.advance(1);
+    expect(await world.status(id)).toMatchObject({
+      status: 3,
+      error: 'DAN_ERR_TASK_UNSERVABLE',
+      message: 'no node could serve this task for 120 s: no node is connected',
+    });
+  });
+
+  it('stops saying so and runs when a node that can serve it connects within the grace time', async () => {
+    world = createCoreWorld({ unservableGraceMs: 2 * MINUTE });
+    const id = await world.submit();
+    expect(stateOf(id)).toMatchObject({ state: 'queued', unservable: 'no node is connected' });
+    await world.clock.advance(MINUTE);
+    const late = world.connect('late');
+    await late.assignment(id);
+    await world.clock.advance(2 * MINUTE);
+    expect(stateOf(id)).toMatchObject({ state: 'running' });
+  });
+});
+
+describe('set-aside', () => {
+  it('gives a node that keeps failing no work for a minute, then work again', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const flaky = world.connect('flaky');
+    for (let i = 0; i < 3; i++) {
+      const id = await world.submit();
+      await flaky.assignment(id);
+      flaky.fail(id, 'DAN_ERR_BACKEND_FAILED', `CUDA error ${i}`);
+    }
+    expect(world.nodes.list()).toMatchObject([{ name: 'flaky', state: 'set-aside', problem: 'CUDA error 2' }]);
+    const waiting = await world.submit();
+    await world.clock.advance(MINUTE - 1);
+    expect(stateOf(waiting)).toMatchObject({ state: 'queued' });
+    expect(flaky.assignments()).toHaveLength(3);
+    await world.clock.advance(SECOND);
+    await flaky.assignment(waiting);
+    expect(world.nodes.list()).toMatchObject([{ name: 'flaky', state: 'busy', problem: null }]);
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * The gateway's core in one process, with nodes played by the test: the real
+ * NodeHub, Dispatcher and SQLite store (in memory), a FakeClock, and sockets
+ * that a test drives frame by frame. No ports, no sleeps: time moves when the
+ * test says, and every wait is for a frame or a state.
+ */
+import { EventEmitter } from 'node:events';
+import type { NodeCapabilities } from '../../src/domain/capabilities.js';
+import type { GenerationSpec } from '../../src/domain/spec.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/gateway/dispatcher.js';
+import { createNodeDirectory, type NodeDirectory } from '../../src/gateway/node-directory.js';
+import { TaskService } from '../../src/gateway/task-service.js';
+import type { TaskView } from '../../src/gateway/task-view.js';
+import { NodeHub } from '../../src/network/node-hub.js';
+import type { NodeSocket } from '../../src/network/node-session.js';
+import { type AssignMessage, type GatewayMessage, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
+import { encodeResultFrame } from '../../src/protocol/result-frame.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import type { TaskStore } from '../../src/store/task-store.js';
+import { HOUR, MINUTE } from '../../src/util/clock.js';
+import type { Logger } from '../../src/util/logger.js';
+import { makeCapabilities } from './capabilities.js';
+import { FakeClock } from './fake-clock.js';
+import { txt2img } from './specs.js';
+
+/** A 1×1 PNG: what fake nodes answer with. */
+export const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
+/** A logger that keeps what it was told, for tests that check what operators would read. */
+export class RecordingLogger implements Logger {
+  readonly lines: { level: string; message: string; fields: object }[] = [];
+  readonly debug = this.#at('debug');
+  readonly info = this.#at('info');
+  readonly warn = this.#at('warn');
+  readonly error = this.#at('error');
+
+  #at(level: string) {
+    return (fields: object, message = '') => void this.lines.push({ level, message, fields });
+  }
+}
+
+/** One node's socket, played by the test. */
+export class FakeNode extends EventEmitter {
+  readonly socket: NodeSocket;
+  readonly received: GatewayMessage[] = [];
+  #open = true;
+  readonly #waiting: { match: (m: GatewayMessage) => boolean; resolve: (m: GatewayMessage) => void }[] = [];
+
+  constructor(readonly name: string) {
+    super();
+    const emitter = new EventEmitter();
+    const node = this;
+    this.socket = {
+      get readyState() {
+        return node.#open ? 1 : 3;
+      },
+      OPEN: 1,
+      send: (data: Buffer) => this.#deliver(JSON.parse(data.toString()) as GatewayMessage),
+      close: (code: number, reason: string) => this.#close(emitter, code, reason),
+      terminate: () => this.#close(emitter, 1006, ''),
+      on: (event: string, listener: (...args: never[]) => void) => emitter.on(event, listener),
+    } as NodeSocket;
+    this.on('frame', (data: Buffer, binary: boolean) => emitter.emit('message', data, binary));
+  }
+
+  #deliver(message: GatewayMessage): void {
+    this.received.push(message);
+    const index = this.#waiting.findIndex((w) => w.match(message));
+    if (index >= 0) this.#waiting.splice(index, 1)[0]!.resolve(message);
+  }
+
+  #close(emitter: EventEmitter, code: number, reason: string): void {
+    if (!this.#open) return;
+    this.#open = false;
+    emitter.emit('close', code, Buffer.from(reason));
+  }
+
+  /** The first frame (already received or still to come) that matches. */
+  next<T extends GatewayMessage>(match: (m: GatewayMessage) => m is T): Promise<T> {
+    const seen = this.received.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiting.push({ match, resolve: resolve as (m: GatewayMessage) => void }));
+  }
+
+  /** The assignment of `taskId` (its `attempt`-th, when given), received or to come. */
+  assignment(taskId: string, attempt?: number): Promise<AssignMessage> {
+    return this.next((m): m is AssignMessage => m.type === 'assign' && m.taskId === taskId && (attempt === undefined || m.attempt === attempt));
+  }
+
+  assignments(): AssignMessage[] {
+    return this.received.filter((m): m is AssignMessage => m.type === 'assign');
+  }
+
+  cancels(): string[] {
+    return this.received.flatMap((m) => (m.type === 'cancel' ? [m.taskId] : []));
+  }
+
+  #text(message: object): void {
+    this.emit('frame', Buffer.from(JSON.stringify(message)), false);
+  }
+
+  hello(capabilities: NodeCapabilities, slots = 1): void {
+    const loadedModel = capabilities.models[0]?.title ?? null;
+    this.#text({
+      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, agent: 'fake-node', slots, capabilities,
+      backendUp: true, backendProblem: null, loadedModel, draining: false, measured: { unitsPerSecond: 20, switchSeconds: 2 },
+    });
+  }
+
+  succeed(taskId: string, elapsedMs = 1000): void {
+    const frame = encodeResultFrame({ type: 'result', taskId, result: { kind: 'images', images: [TINY_PNG], seeds: [1] }, loadedModel: null, elapsedMs });
+    this.emit('frame', frame, true);
+  }
+
+  fail(taskId: string, error: string, message: string): void {
+    this.#text({ type: 'failure', taskId, error, message, retryable: true });
+  }
+
+  disconnect(): void {
+    this.socket.close(1006, 'gone');
+  }
+}
+
+export interface CoreWorld {
+  clock: FakeClock;
+  store: TaskStore;
+  hub: NodeHub;
+  dispatcher: Dispatcher;
+  nodes: NodeDirectory;
+  service: TaskService;
+  log: RecordingLogger;
+  /** The task's status document, as the API answers it (from memory, or from the store once finished). */
+  status(id: string): Promise<TaskView>;
+  /** Lets the work the last event started (store writes, the passes they trigger) run, without moving the clock. */
+  settle(): Promise<void>;
+  /** Connects a node that offers `capabilities` (the catalog's, by default). */
+  connect(name: string, capabilities?: NodeCapabilities, slots?: number): FakeNode;
+  /** Submits a task (a 512² txt2img by default) as the routes would; resolves with its id. */
+  submit(spec?: GenerationSpec, apiKey?: string | null): Promise<string>;
+  close(): Promise<void>;
+}
+
+let nextId = 0;
+
+/** The core with a fake clock and an in-memory store; `store` wraps it when a test needs a store that fails. */
+export function createCoreWorld(
+  options: Partial<Omit<DispatcherOptions, 'hub' | 'clock' | 'log' | 'store'>> & { store?: (inner: TaskStore) => TaskStore } = {},
+): CoreWorld {
+  const clock = new FakeClock();
+  const log = new RecordingLogger();
+  const inner = new SqliteTaskStore(':memory:');
+  const store = options.store ? options.store(inner) : inner;
+  // Heartbeats are not played: nodes stay alive however far a test moves the clock.
+  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 24 * HOUR, log, clock });
+  const { store: _wrap, ...dispatcherOptions } = options;
+  const dispatcher = new Dispatcher({
+    maxAttempts: 3,
+    taskTimeoutMs: 10 * MINUTE,
+    maxTasksPerKey: 0,
+    unservableGraceMs: 2 * MINUTE,
+    ...dispatcherOptions,
+    store,
+    hub,
+    clock,
+    log,
+  });
+  const service = new TaskService({ dispatcher, store, hub });
+  return {
+    clock,
+    store,
+    hub,
+    dispatcher,
+    nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
+    service,
+    log,
+    status: (id) => service.status(id),
+    settle: () => clock.advance(0),
+    connect(name, capabilities = makeCapabilities(), slots = 1) {
+      const node = new FakeNode(name);
+      hub.accept(node.socket, '127.0.0.1');
+      node.hello(capabilities, slots);
+      return node;
+    },
+    async submit(spec = txt2img(), apiKey = null) {
+      const id = `task-${++nextId}`;
+      await dispatcher.submit({ id, kind: spec.kind, spec, apiKey });
+      return id;
+    },
+    async close() {
+      hub.close();
+      await dispatcher.close();
+      await inner.close();
+    },
+  };
+}
