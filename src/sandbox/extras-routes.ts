@@ -50,7 +50,7 @@ export function registerExtrasRoutes(app: FastifyInstance, ctx: SandboxContext):
     if (model !== 'clip' && model !== 'deepdanbooru') throw httpException(404, 'Model not found');
     const image = await decodeBase64Image(body.image);
     return ctx.queue.run('interrogate', async (job) => {
-      await job.wait(toWallMs(ctx.timing, INTERROGATE_SECONDS), true);
+      await job.wait('interrogate', toWallMs(ctx.timing, INTERROGATE_SECONDS));
       const colour = colourName(await dominantColour(image));
       ctx.counters.jobs++;
       return { caption: captionOf(model, { width: image.width, height: image.height, colour }) };
@@ -70,7 +70,7 @@ export function registerExtrasRoutes(app: FastifyInstance, ctx: SandboxContext):
     if (canvas) assertExtrasSize(canvas);
     return ctx.queue.run('extras', async (job) => {
       const out = canvas ?? scaled;
-      await job.wait(toWallMs(ctx.timing, upscalerSeconds(out.width * out.height)), true);
+      await job.wait('upscaler', toWallMs(ctx.timing, upscalerSeconds(out.width * out.height)));
       const png = await resizeImage(image, scaled, { kernel: upscaler === 'Nearest' ? 'nearest' : 'lanczos3', canvas });
       ctx.counters.jobs++;
       const what = toSize ? `upscale to: ${toSize.width}x${toSize.height}` : `upscale by: ${scale}`;

@@ -9,7 +9,7 @@
 import type { GenerationPlan } from './generation-plan.js';
 import { renderImages } from './generation-render.js';
 import { infoOf } from './infotext.js';
-import type { RunningJob } from './job-queue.js';
+import type { RunningJob } from './running-job.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
 import { secondsPerStep, toWallMs, upscalerSeconds } from './time-model.js';
 
@@ -51,7 +51,7 @@ async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: Gener
   const hires = plan.hires;
   if (!hires) return;
   const pixels = hires.size.width * hires.size.height;
-  if (!hires.latent) await job.wait(toWallMs(ctx.timing, upscalerSeconds(pixels * plan.batchSize)), true);
+  if (!hires.latent) await job.wait('upscaler', toWallMs(ctx.timing, upscalerSeconds(pixels * plan.batchSize)));
   const secondStepSeconds = secondsPerStep(ctx.timing, {
     pixels,
     sampler: hires.sampler.sampler,

@@ -15,7 +15,9 @@
  * Outputs are real PNGs of the requested size with an A1111 `parameters` chunk;
  * their content is a pattern of the seed and prompt (img2img: the init image moved
  * towards it, inside the mask only). Time follows a GPU model (see time-model.ts)
- * compressed by `speed`, one job at a time, like A1111's queue lock.
+ * compressed by `speed`, one job at a time, like A1111's queue lock, on an
+ * injected clock: a test passes a fake one and moves it through each wait the
+ * sandbox announces on `jobs`.
  *
  * @example
  * const sandbox = await startSandbox({ speed: Infinity });
@@ -25,8 +27,11 @@
  * });
  * await sandbox.close();
  */
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { SandboxStats } from './introspection-routes.js';
+import type { JobEvents } from './job-queue.js';
 import { resolveOfferings, type SandboxOfferings } from './offerings.js';
 import type { RecordedRequest } from './request-log.js';
 import { createSandboxApp } from './server.js';
@@ -34,6 +39,8 @@ import { createSandboxApp } from './server.js';
 export { defaultOfferings, loadSandboxOfferings, type SandboxOfferings } from './offerings.js';
 export type { RecordedRequest } from './request-log.js';
 export type { SandboxStats } from './introspection-routes.js';
+export type { JobEvents } from './job-queue.js';
+export type { ModelledWait, WaitKind } from './running-job.js';
 
 export interface SandboxOptions {
   /** 0 = ephemeral. @defaultValue 0 (the CLI uses 7860) */
@@ -50,6 +57,12 @@ export interface SandboxOptions {
   offerings?: Partial<SandboxOfferings>;
   /** Fastify logging. @defaultValue false */
   logger?: boolean;
+  /**
+   * Jobs wait out modelled time on its timers (modelled seconds × 1000 / `speed`
+   * ms) and read progress, `busyMs` and `job_timestamp` from its `now()`; tests
+   * pass a fake one. @defaultValue systemClock
+   */
+  clock?: Clock;
 }
 
 export interface Sandbox {
@@ -59,6 +72,8 @@ export interface Sandbox {
   close(): Promise<void>;
   stats(): SandboxStats;
   requests(): RecordedRequest[];
+  /** Jobs asking for the queue lock and starting modelled waits, for tests that drive a fake clock. */
+  jobs: EventEmitter<JobEvents>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -74,8 +89,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     itPerSecond: assertPositive('itPerSecond', options.itPerSecond ?? 15),
     switchSeconds: assertPositive('switchSeconds', options.switchSeconds ?? 4, true),
   };
-  const { app, log, stats } = createSandboxApp({
+  const { app, ctx, log, stats } = createSandboxApp({
     timing,
+    clock: options.clock ?? systemClock,
     offerings: resolveOfferings(options.offerings),
     logger: options.logger ?? false,
   });
@@ -91,5 +107,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     [Symbol.asyncDispose]: close,
     stats,
     requests: () => log.entries(),
+    jobs: ctx.queue,
   };
 }

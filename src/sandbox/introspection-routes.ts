@@ -18,7 +18,7 @@ export interface SandboxStats {
   checkpointSwitches: number;
   /** File name of the checkpoint whose weights are loaded. */
   loadedModel: string;
-  /** Wall-clock milliseconds jobs held the queue lock. */
+  /** Milliseconds of the sandbox's clock jobs held the queue lock (wall time with the system clock). */
   busyMs: number;
   /** Logged POSTs answered with a status ≥ 400. */
   rejected: number;

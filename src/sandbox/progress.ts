@@ -5,9 +5,11 @@
  * it reads the running job's state. With no job (job_count 0) progress and eta
  * are 0; otherwise
  *   progress = 0.01 + job_no / job_count + (1 / job_count) × sampling_step / sampling_steps
- * clamped to 1, and eta_relative = elapsed / progress − elapsed.
+ * clamped to 1, and eta_relative = elapsed / progress − elapsed, elapsed being
+ * the seconds of the sandbox's clock since the job took the queue lock.
  */
-import type { JobQueue, RunningJob } from './job-queue.js';
+import type { JobQueue } from './job-queue.js';
+import type { RunningJob } from './running-job.js';
 
 export interface ProgressResponse {
   progress: number;
@@ -37,7 +39,7 @@ export function progressOf(queue: JobQueue): ProgressResponse {
   if (job && state.job_count > 0) {
     const stepFraction = state.sampling_steps > 0 ? state.sampling_step / state.sampling_steps : 0;
     progress = Math.min(1, 0.01 + state.job_no / state.job_count + stepFraction / state.job_count);
-    const elapsedSeconds = (performance.now() - job.startedMs) / 1000;
+    const elapsedSeconds = job.elapsedMs() / 1000;
     etaRelative = elapsedSeconds / progress - elapsedSeconds;
   }
   return { progress, eta_relative: etaRelative, state, current_image: null, textinfo: null };

@@ -10,8 +10,10 @@
  * for one job and restores only the option, so the next job without an override
  * pays a switch back.
  */
+import type { Clock } from '../util/clock.js';
 import { checkpointByFileName, type CheckpointRecord, type Inventory } from './inventory.js';
-import { JobQueue, type RunningJob } from './job-queue.js';
+import { JobQueue } from './job-queue.js';
+import type { RunningJob } from './running-job.js';
 import { toWallMs, type TimingOptions } from './time-model.js';
 
 export interface SandboxCounters {
@@ -31,7 +33,7 @@ export interface SandboxContext {
   options: Record<string, unknown>;
 }
 
-export function createSandboxContext(inventory: Inventory, timing: TimingOptions): SandboxContext {
+export function createSandboxContext(inventory: Inventory, timing: TimingOptions, clock: Clock): SandboxContext {
   const first = inventory.checkpoints[0];
   if (!first) throw new Error('sandbox: offerings need at least one model');
   const loadedName = inventory.offerings.loadedModel;
@@ -39,7 +41,7 @@ export function createSandboxContext(inventory: Inventory, timing: TimingOptions
   return {
     inventory,
     timing,
-    queue: new JobQueue(),
+    queue: new JobQueue(clock),
     configured: loaded,
     loaded,
     counters: { jobs: 0, checkpointSwitches: 0, rejected: 0 },
@@ -50,7 +52,7 @@ export function createSandboxContext(inventory: Inventory, timing: TimingOptions
 /** Loads `target` inside a running job, paying `switchSeconds` when it is not loaded yet. */
 export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, target: CheckpointRecord): Promise<void> {
   if (ctx.loaded === target) return;
-  await job.wait(toWallMs(ctx.timing, ctx.timing.switchSeconds), false);
+  await job.wait('checkpoint load', toWallMs(ctx.timing, ctx.timing.switchSeconds));
   ctx.loaded = target;
   ctx.counters.checkpointSwitches++;
 }

@@ -5,6 +5,7 @@
  * `inject`): error handling first, then the request log, then every route.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Clock } from '../util/clock.js';
 import { registerControlNetRoutes } from './controlnet-routes.js';
 import { registerControlRoutes } from './control-routes.js';
 import { registerExtrasRoutes } from './extras-routes.js';
@@ -21,6 +22,8 @@ import type { TimingOptions } from './time-model.js';
 
 export interface SandboxSettings {
   timing: TimingOptions;
+  /** What jobs wait on and timestamp with. */
+  clock: Clock;
   offerings: SandboxOfferings;
   logger: boolean;
 }
@@ -34,7 +37,7 @@ export interface SandboxApp {
 
 export function createSandboxApp(settings: SandboxSettings): SandboxApp {
   const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES });
-  const ctx = createSandboxContext(createInventory(settings.offerings), settings.timing);
+  const ctx = createSandboxContext(createInventory(settings.offerings), settings.timing, settings.clock);
   const log = new RequestLog();
   registerHttpHandling(app);
   log.attach(app, () => ctx.counters.rejected++);

@@ -59,16 +59,5 @@ export async function sizeOf(base64: string): Promise<{ width: number; height: n
   return { width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? '' };
 }
 
-/** Polls `probe` until it returns a value (not undefined); fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** A bound POST of one route, as the tests keep them. */
 export type PostJson<TBody = unknown> = (body: TBody) => Promise<JsonResponse>;
