@@ -9,6 +9,7 @@
  */
 import { defaultLimits } from '../api/requests/index.js';
 import type { RequestLimits } from '../api/requests/request-context.js';
+import { StartupError } from '../errors/startup-error.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -109,6 +110,6 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
   }
-  if (problems.length > 0) throw new Error(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new StartupError(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, limits: Object.freeze(merged.limits) });
 }
