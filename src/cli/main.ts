@@ -9,6 +9,8 @@
  *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DanError } from '../errors/dan-error.js';
+import { StartupError } from '../errors/startup-error.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
 
 function integer(value: string): number {
@@ -86,4 +88,23 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/**
+ * What to tell the operator when a command cannot start for a reason theirs to fix: a
+ * StartupError (a flag, the configuration, the data directory), or a task store that
+ * fails while the gateway recovers its tasks. Undefined for a bug, which keeps its stack.
+ */
+function refusal(error: unknown): string | undefined {
+  if (error instanceof StartupError) return error.message;
+  if (error instanceof DanError && error.id === 'DAN_ERR_STORE_UNAVAILABLE') return `the task store failed while starting: ${error.message}`;
+  return undefined;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  const message = refusal(error);
+  if (message === undefined) throw error;
+  // exit() rather than an exit code: whatever started before the failure (a sandbox for
+  // `dan demo`, a logger's thread) would keep the process alive. Written first, so no line is cut.
+  process.stderr.write(`dan: ${message}\n`, () => process.exit(1));
+}

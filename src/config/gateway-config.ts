@@ -8,6 +8,7 @@
  * lists every option.
  */
 import { defaultLimits, limitCeilings, type RequestLimits } from '../domain/request-context.js';
+import { StartupError } from '../errors/startup-error.js';
 import { HOUR, MINUTE, SECOND } from '../util/clock.js';
 
 
@@ -122,6 +123,6 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
   }
-  if (problems.length > 0) throw new Error(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new StartupError(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, limits: Object.freeze(merged.limits) });
 }

@@ -5,6 +5,7 @@
  * a checked `NodeConfig`. docs/config.md lists every option.
  */
 import { hostname } from 'node:os';
+import { StartupError } from '../errors/startup-error.js';
 
 export interface NodeConfig {
   /** Gateway URL, `http(s)://host:port` or `ws(s)://…`. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006' */
@@ -64,6 +65,6 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   for (const [key, value] of [['gatewayUrl', merged.gatewayUrl], ['webuiUrl', merged.webuiUrl]] as const) {
     if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
   }
-  if (problems.length > 0) throw new Error(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, name: toNodeName(merged.name) });
 }

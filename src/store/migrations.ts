@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { StartupError } from '../errors/startup-error.js';
 
 export interface Migration {
   version: number;
@@ -28,7 +29,8 @@ export function loadMigrations(dialect: 'sqlite' | 'postgres'): Migration[] {
     }));
 }
 
-export class SchemaTooNewError extends Error {
+/** The operator's to fix (upgrade, or another --data), so a StartupError: printed without a stack. */
+export class SchemaTooNewError extends StartupError {
   override readonly name = 'SchemaTooNewError';
   constructor(dbVersion: number, codeVersion: number) {
     super(

@@ -10,6 +10,27 @@
  *   row only if it is in the expected state and attempt, and say whether they did,
  *   so a late answer from an abandoned attempt can never overwrite a newer one.
  * - `listUnfinished` returns queued and running tasks in creation order.
+ *
+ * On failure:
+ * - An operation that fails because of storage (disk full, files or database not
+ *   writable or readable, a path that is not a directory, the database locked past its
+ *   timeout) rejects with a DanError `DAN_ERR_STORE_UNAVAILABLE` (HTTP 503, retryable),
+ *   its `cause` the original error, its message naming the operation, the task id when
+ *   there is one, the file when there is one, and the cause:
+ *   `could not store task 3f2a…: writing /data/payloads/3f/3f2a….spec.json failed: ENOSPC: no space left on device`.
+ *   Callers may retry it once storage is back; it is never a node's fault.
+ * - A rejected operation changed nothing: a failed `insert` leaves no row, and a
+ *   conditional transition that could not be written leaves the row in the state and
+ *   attempt it had, so the same call can be made again. No row is ever left pointing
+ *   at an input or result that is not there.
+ * - Removing inputs a finished task no longer needs is cleanup, not part of the
+ *   operation: if only that fails, the operation resolves (it was done) and the
+ *   adapter reports the file left behind in its log.
+ * - Anything else (a bug) rejects as it was thrown, not dressed as a storage failure.
+ * - Opening a store whose location cannot serve (not a directory, not writable, a
+ *   database that cannot be opened or migrated) throws a StoreOpenError
+ *   (store-open-error.ts) naming the location, the cause and what to do.
+ *
  * Out of the contract: scheduling order and queue positions (the scheduler's job).
  */
 import type { TaskError, TaskRecord } from '../domain/task.js';
@@ -33,7 +54,13 @@ export type StoredTask = Omit<TaskRecord, 'result'> & { result: RelayedResult | 
 export interface TaskStore {
   insert(task: NewTask): Promise<void>;
   get(id: string): Promise<StoredTask | undefined>;
-  /** queued → running with `attempt` (= attempts + 1) on `nodeId`. */
+  /**
+   * → running with `attempt` (= attempts + 1) on `nodeId`, from queued, or from running with
+   * the previous attempt (attempts = attempt − 1). The second is a requeue whose write failed
+   * (the dispatcher queues in memory and goes on): the row still says running with the old
+   * attempt, and the next attempt must be able to start rather than be refused for ever. The
+   * old attempt's late answer is still refused: `complete` and `fail` check the attempt.
+   */
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */
   requeue(id: string, attempt: number): Promise<boolean>;

@@ -39,40 +39,44 @@ export class RecordingLogger implements Logger {
   }
 }
 
-/** One node's socket, played by the test. */
-export class FakeNode extends EventEmitter {
-  readonly socket: NodeSocket;
+/** The gateway's end of a fake node's connection: what the hub reads from and writes to. */
+class FakeSocket extends EventEmitter implements NodeSocket {
+  readonly OPEN = 1;
+  readyState = 1;
+
+  constructor(readonly deliver: (message: GatewayMessage) => void) {
+    super();
+  }
+
+  send(data: Buffer): void {
+    this.deliver(JSON.parse(data.toString()) as GatewayMessage);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.readyState !== this.OPEN) return;
+    this.readyState = 3;
+    this.emit('close', code, Buffer.from(reason));
+  }
+
+  terminate(): void {
+    this.close(1006, '');
+  }
+}
+
+/** One node, played by the test: it says what a node agent would, and keeps what the gateway sent it. */
+export class FakeNode {
+  readonly socket: FakeSocket;
   readonly received: GatewayMessage[] = [];
-  #open = true;
   readonly #waiting: { match: (m: GatewayMessage) => boolean; resolve: (m: GatewayMessage) => void }[] = [];
 
   constructor(readonly name: string) {
-    super();
-    const emitter = new EventEmitter();
-    const node = this;
-    this.socket = {
-      get readyState() {
-        return node.#open ? 1 : 3;
-      },
-      OPEN: 1,
-      send: (data: Buffer) => this.#deliver(JSON.parse(data.toString()) as GatewayMessage),
-      close: (code: number, reason: string) => this.#close(emitter, code, reason),
-      terminate: () => this.#close(emitter, 1006, ''),
-      on: (event: string, listener: (...args: never[]) => void) => emitter.on(event, listener),
-    } as NodeSocket;
-    this.on('frame', (data: Buffer, binary: boolean) => emitter.emit('message', data, binary));
+    this.socket = new FakeSocket((message) => this.#deliver(message));
   }
 
   #deliver(message: GatewayMessage): void {
     this.received.push(message);
     const index = this.#waiting.findIndex((w) => w.match(message));
     if (index >= 0) this.#waiting.splice(index, 1)[0]!.resolve(message);
-  }
-
-  #close(emitter: EventEmitter, code: number, reason: string): void {
-    if (!this.#open) return;
-    this.#open = false;
-    emitter.emit('close', code, Buffer.from(reason));
   }
 
   /** The first frame (already received or still to come) that matches. */
@@ -96,7 +100,7 @@ export class FakeNode extends EventEmitter {
   }
 
   #text(message: object): void {
-    this.emit('frame', Buffer.from(JSON.stringify(message)), false);
+    this.socket.emit('message', Buffer.from(JSON.stringify(message)), false);
   }
 
   hello(capabilities: NodeCapabilities, slots = 1): void {
@@ -109,7 +113,7 @@ export class FakeNode extends EventEmitter {
 
   succeed(taskId: string, elapsedMs = 1000): void {
     const frame = encodeResultFrame({ type: 'result', taskId, result: { kind: 'images', images: [TINY_PNG], seeds: [1] }, loadedModel: null, elapsedMs });
-    this.emit('frame', frame, true);
+    this.socket.emit('message', frame, true);
   }
 
   fail(taskId: string, error: string, message: string): void {

@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DanError } from '../../src/errors/dan-error.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { readStoredResult, storedResultParts } from '../../src/store/sqlite/stored-result.js';
 import { Base64Image } from '../../src/util/base64-image.js';
 import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
@@ -14,6 +17,55 @@ afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 
 function newTask(id: string, createdAt = 1000) {
   return { id, kind: 'txt2img' as const, spec: txt2img(), apiKey: 'sk-test', createdAt };
+}
+
+function storeDir() {
+  const dir = tempDir();
+  dirs.push(dir);
+  return dir.path;
+}
+
+const bigImage = Buffer.alloc(100_000, 3).toString('base64');
+/** A spec past the 32 KiB inline limit: it goes to a payload file. */
+const bigSpec = { ...txt2img(), kind: 'img2img', initImage: bigImage } as unknown as ReturnType<typeof txt2img>;
+const bigResult = { kind: 'images' as const, images: [bigImage], seeds: [1] };
+
+/** What `promise` rejected with (the test fails if it resolved). */
+async function rejection(promise: Promise<unknown>): Promise<DanError> {
+  const outcome = await promise.then(
+    (value) => ({ resolved: value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected a rejection, resolved with ${JSON.stringify(outcome.resolved)}`);
+  return outcome.error as DanError;
+}
+
+/** Payload writes fail for real: `payloads` becomes a regular file (ENOTDIR below it). `restore` makes it a directory again. */
+function breakPayloads(dataDir: string) {
+  const payloads = `${dataDir}/payloads`;
+  rmSync(payloads, { recursive: true, force: true });
+  writeFileSync(payloads, 'not a directory');
+  return {
+    restore: () => {
+      rmSync(payloads);
+      mkdirSync(payloads);
+    },
+  };
+}
+
+/**
+ * Another connection holding the write lock: the store's writes wait their busy timeout
+ * and fail with SQLITE_BUSY (reads go on, it is a WAL database). `release` lets them through.
+ */
+function lockDatabase(dataDir: string) {
+  const other = new Database(`${dataDir}/tasks.sqlite`);
+  other.exec('BEGIN IMMEDIATE');
+  return {
+    release: () => {
+      other.exec('ROLLBACK');
+      other.close();
+    },
+  };
 }
 
 describe('SqliteTaskStore', () => {
@@ -37,6 +89,25 @@ describe('SqliteTaskStore', () => {
     expect(await store.markRunning('t1', 2, 'c', 4)).toBe(false);
     expect(await store.fail('t1', 2, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' }, 5)).toBe(true);
     expect(await store.get('t1')).toMatchObject({ state: 'failed', error: { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' } });
+    await store.close();
+  });
+
+  it('starts the next attempt of a task whose requeue could not be written, and still refuses the old attempt\'s answer', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('t1'));
+    expect(await store.markRunning('t1', 1, 'a', 1)).toBe(true);
+    // No requeue stored: the row still says running, attempt 1.
+    expect(await store.markRunning('t1', 2, 'b', 2)).toBe(true);
+    expect(await store.get('t1')).toMatchObject({ state: 'running', attempts: 2, nodeId: 'b', startedAt: 2 });
+    expect(await store.complete('t1', 1, { kind: 'caption', caption: 'late' }, 3)).toBe(false);
+    expect(await store.fail('t1', 1, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'late' }, 3)).toBe(false);
+    // Only the next attempt, never one further on, and never the current one again.
+    expect(await store.markRunning('t1', 2, 'c', 4)).toBe(false);
+    expect(await store.markRunning('t1', 4, 'c', 4)).toBe(false);
+    expect(await store.complete('t1', 2, { kind: 'caption', caption: 'winner' }, 5)).toBe(true);
+    expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 2, nodeId: 'b', result: { kind: 'caption', caption: 'winner' } });
+    // A finished task does not start again.
+    expect(await store.markRunning('t1', 3, 'c', 6)).toBe(false);
     await store.close();
   });
 
@@ -154,7 +225,8 @@ describe('SqliteTaskStore', () => {
         await store.markRunning(id, 1, 'a', 1);
         await store.complete(id, 1, result, 2);
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A checkpoint begun after the round's last commit copies all of it: the next round writes the log from its start.
+      await store.walCheckpointed();
     };
     await round(1);
     const afterFirst = walBytes();
@@ -181,8 +253,11 @@ describe('SqliteTaskStore', () => {
   });
 
   it('reports a checkpointer that cannot open its database', async () => {
-    const gone = await new Promise<Error>((resolve) => new WalCheckpointer({ file: '/nonexistent/tasks.sqlite', onGone: resolve }));
+    let checkpointer: WalCheckpointer | undefined;
+    const gone = await new Promise<Error>((resolve) => (checkpointer = new WalCheckpointer({ file: '/nonexistent/tasks.sqlite', onGone: resolve })));
     expect(gone.message).toMatch(/unable to open|does not exist|directory/i);
+    // Whoever waits for a checkpoint is told, not left waiting.
+    await expect(checkpointer!.nextCheckpoint()).rejects.toThrow(/WAL checkpoint failed: .*(unable to open|does not exist|directory)/i);
   });
 
   it('cancels a queued or running task once, and not a finished one', async () => {
@@ -205,6 +280,167 @@ describe('SqliteTaskStore', () => {
     const db = new Database(`${dir.path}/tasks.sqlite`);
     db.prepare('INSERT INTO dan_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
     db.close();
-    expect(() => new SqliteTaskStore(dir.path)).toThrow(/schema version 999.*upgrade DAN/);
+    expect(() => new SqliteTaskStore(dir.path)).toThrow(StoreOpenError);
+    expect(() => new SqliteTaskStore(dir.path)).toThrow(new RegExp(`^cannot use ${dir.path} as the data directory: .*schema version 999.*upgrade DAN`));
+  });
+});
+
+describe('SqliteTaskStore when storage fails', () => {
+  it('refuses a task whose input file cannot be written, leaves no row, and stores it once the directory is back', async () => {
+    const dataDir = storeDir();
+    const store = new SqliteTaskStore(dataDir);
+    const broken = breakPayloads(dataDir);
+    const error = await rejection(store.insert({ ...newTask('big1'), spec: bigSpec }));
+    expect(error).toBeInstanceOf(DanError);
+    expect(error.id).toBe('DAN_ERR_STORE_UNAVAILABLE');
+    expect(error.message).toBe(`could not store task big1: writing ${dataDir}/payloads/bi/big1.spec.json failed: ENOTDIR: not a directory`);
+    expect((error.cause as Error).cause).toMatchObject({ code: 'ENOTDIR' });
+    expect(await store.get('big1')).toBeUndefined();
+    expect(await store.listUnfinished()).toEqual([]);
+    // Tasks that fit in their row are not held up.
+    await store.insert(newTask('small'));
+    broken.restore();
+    await store.insert({ ...newTask('big1'), spec: bigSpec });
+    expect(await store.get('big1')).toMatchObject({ state: 'queued', spec: bigSpec });
+    await store.close();
+  });
+
+  it('keeps a task running when its result file cannot be written, and completes it when the directory is back', async () => {
+    const dataDir = storeDir();
+    const store = new SqliteTaskStore(dataDir);
+    await store.insert(newTask('r1'));
+    await store.markRunning('r1', 1, 'a', 1);
+    const broken = breakPayloads(dataDir);
+    const error = await rejection(store.complete('r1', 1, bigResult, 2));
+    expect(error.id).toBe('DAN_ERR_STORE_UNAVAILABLE');
+    expect(error.message).toBe(`could not store the result of task r1 (attempt 1): writing ${dataDir}/payloads/r1/r1.result-1.bin failed: ENOTDIR: not a directory`);
+    expect(await store.get('r1')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'a', spec: txt2img(), result: null, finishedAt: null });
+    broken.restore();
+    expect(await store.complete('r1', 1, bigResult, 3)).toBe(true);
+    expect(JSON.parse(JSON.stringify((await store.get('r1'))?.result))).toEqual(bigResult);
+    await store.close();
+  });
+
+  it('says which task and file could not be read', async () => {
+    const dataDir = storeDir();
+    const store = new SqliteTaskStore(dataDir);
+    await store.insert({ ...newTask('big1'), spec: bigSpec });
+    const broken = breakPayloads(dataDir);
+    const error = await rejection(store.get('big1'));
+    expect(error.id).toBe('DAN_ERR_STORE_UNAVAILABLE');
+    expect(error.message).toBe(`could not read task big1: reading ${dataDir}/payloads/bi/big1.spec.json failed: ENOTDIR: not a directory`);
+    expect((await rejection(store.listUnfinished())).message).toMatch(/^could not read the unfinished tasks: reading .*big1\.spec\.json failed: ENOTDIR/);
+    broken.restore();
+    await store.close();
+  });
+
+  it('refuses writes while the database stays locked past its busy timeout, changing no row, and makes them once it is free', async () => {
+    const dataDir = storeDir();
+    const store = new SqliteTaskStore(dataDir, { busyTimeoutMs: 10 });
+    await store.insert(newTask('t1'));
+    await store.markRunning('t1', 1, 'a', 1);
+    await store.insert(newTask('done'));
+    await store.cancel('done', null, 'x', 1);
+    const lock = lockDatabase(dataDir);
+    const insert = await rejection(store.insert({ ...newTask('big1'), spec: bigSpec }));
+    expect(insert.id).toBe('DAN_ERR_STORE_UNAVAILABLE');
+    expect(insert.message).toBe(`could not store task big1: database ${dataDir}/tasks.sqlite: database is locked (SQLITE_BUSY)`);
+    // The input file written for the row that could not be inserted is gone with it.
+    expect(existsSync(`${dataDir}/payloads/bi/big1.spec.json`)).toBe(false);
+    expect((await rejection(store.requeue('t1', 1))).message).toBe(`could not requeue task t1 (attempt 1): database ${dataDir}/tasks.sqlite: database is locked (SQLITE_BUSY)`);
+    expect((await rejection(store.complete('t1', 1, bigResult, 2))).message).toMatch(/^could not store the result of task t1 \(attempt 1\): database .*SQLITE_BUSY/);
+    expect(existsSync(`${dataDir}/payloads/t1/t1.result-1.bin`)).toBe(false);
+    expect((await rejection(store.fail('t1', 1, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'x' }, 2))).message).toMatch(/^could not mark task t1 failed: .*SQLITE_BUSY/);
+    expect((await rejection(store.cancel('t1', null, 'x', 2))).message).toMatch(/^could not cancel task t1: .*SQLITE_BUSY/);
+    expect((await rejection(store.deleteFinishedBefore(10))).message).toMatch(/^could not delete expired tasks: .*SQLITE_BUSY/);
+    expect(await store.get('big1')).toBeUndefined();
+    expect(await store.get('t1')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'a' });
+    expect((await store.get('done'))?.state).toBe('cancelled');
+    lock.release();
+    // The requeue that failed is not needed for the next attempt to start (markRunning from running, attempt − 1).
+    expect(await store.markRunning('t1', 2, 'b', 3)).toBe(true);
+    expect(await store.complete('t1', 1, bigResult, 4)).toBe(false);
+    expect(await store.complete('t1', 2, bigResult, 5)).toBe(true);
+    await store.insert({ ...newTask('big1'), spec: bigSpec });
+    expect((await store.listUnfinished()).map((t) => t.id)).toEqual(['big1']);
+    await store.close();
+  });
+
+  it('leaves a bug as it is, not dressed as a storage failure', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('t1'));
+    const duplicate = await rejection(store.insert(newTask('t1')));
+    expect(duplicate).not.toBeInstanceOf(DanError);
+    expect(duplicate).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    const unserializable = await rejection(store.insert({ ...newTask('t2'), spec: { seed: 1n } as unknown as ReturnType<typeof txt2img> }));
+    expect(unserializable).toBeInstanceOf(TypeError);
+    await store.close();
+  });
+
+  it('finishes a task whose input file cannot be removed, and says the file stays behind', async () => {
+    const dataDir = storeDir();
+    const warnings: string[] = [];
+    const store = new SqliteTaskStore(dataDir, { warn: (message) => warnings.push(message) });
+    await store.insert({ ...newTask('f1'), spec: bigSpec });
+    // A directory where the file was: unlink fails (EISDIR), for real.
+    const spec = `${dataDir}/payloads/f1/f1.spec.json`;
+    rmSync(spec);
+    mkdirSync(`${spec}/inside`, { recursive: true });
+    expect(await store.fail('f1', null, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'slow' }, 2)).toBe(true);
+    expect(await store.get('f1')).toMatchObject({ state: 'failed', spec: null });
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^task f1: a payload file no longer needed stays behind: removing ${spec} failed: E(ISDIR|PERM)`))]);
+    await store.close();
+  });
+});
+
+describe('opening a SqliteTaskStore where it cannot be', () => {
+  const FIX = '--data <dir> must be a directory DAN can write to (it is created if missing)';
+
+  function openError(dataDir: string): StoreOpenError {
+    try {
+      new SqliteTaskStore(dataDir);
+    } catch (error) {
+      return error as StoreOpenError;
+    }
+    throw new Error('the store opened');
+  }
+
+  it('names the absolute path, the cause and the fix when the data directory is a file', () => {
+    const file = `${storeDir()}/data`;
+    writeFileSync(file, '');
+    const error = openError(relative(process.cwd(), file));
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect(error.path).toBe(file);
+    expect(error.message).toBe(`cannot use ${file} as the data directory: creating the directory ${file} failed: EEXIST: file already exists; ${FIX}`);
+  });
+
+  it('says so when a parent of the data directory is a file', () => {
+    const file = `${storeDir()}/file`;
+    writeFileSync(file, '');
+    expect(openError(`${file}/data`).message).toBe(`cannot use ${file}/data as the data directory: creating the directory ${file}/data failed: ENOTDIR: not a directory; ${FIX}`);
+  });
+
+  it('says so when tasks.sqlite is a directory, or not a database', () => {
+    const dir = storeDir();
+    mkdirSync(`${dir}/tasks.sqlite`);
+    expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: unable to open database file (SQLITE_CANTOPEN); ${FIX}`);
+    rmSync(`${dir}/tasks.sqlite`, { recursive: true });
+    writeFileSync(`${dir}/tasks.sqlite`, Buffer.alloc(4096, 'x'));
+    expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: file is not a database (SQLITE_NOTADB); ${FIX}`);
+  });
+
+  it('says so when the schema cannot be written', () => {
+    // A directory where SQLite keeps the WAL index: the database opens, the migration cannot write.
+    const dir = storeDir();
+    mkdirSync(`${dir}/tasks.sqlite-shm`);
+    const error = openError(dir);
+    expect(error.message).toBe(`cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: attempt to write a readonly database (SQLITE_READONLY); ${FIX}`);
+    expect(error.cause).toMatchObject({ code: 'SQLITE_READONLY' });
+  });
+
+  it('says so when the payload directory cannot be made', () => {
+    const dir = storeDir();
+    writeFileSync(`${dir}/payloads`, '');
+    expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: creating the directory ${dir}/payloads failed: EEXIST: file already exists; ${FIX}`);
   });
 });

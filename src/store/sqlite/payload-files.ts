@@ -11,15 +11,19 @@
  * entries. A write is one file written whole (several buffers in one `writev`,
  * so they are never joined in memory): the store changes a task's row only
  * after the file is complete, so a file cut short by a crash is never referred
- * to. `PayloadFiles.inMemory()` keeps them in a Map (for `:memory:` stores).
+ * to, and a write that fails removes what it wrote. `PayloadFiles.inMemory()`
+ * keeps them in a Map (for `:memory:` stores).
+ *
+ * A failure names what was being done to which file (FileStepError,
+ * storage-failure.ts): the store words it for the caller.
  */
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileStep } from './storage-failure.js';
 
 export class PayloadFiles {
   readonly #root: string | null;
   readonly #memory = new Map<string, Buffer>();
-  readonly #shards = new Set<string>();
 
   private constructor(root: string | null) {
     this.#root = root;
@@ -38,37 +42,25 @@ export class PayloadFiles {
     return join(this.#root ?? '', taskId.slice(0, 2), `${taskId}.${file}`);
   }
 
-  /** Writes `parts`, in order, as the whole file. */
+  /** Writes `parts`, in order, as the whole file; on failure leaves no file behind (a partial one would hold space on a full disk). */
   async write(taskId: string, file: string, parts: readonly Buffer[]): Promise<void> {
     if (this.#root === null) {
       this.#memory.set(`${taskId}.${file}`, Buffer.concat(parts));
       return;
     }
-    const shard = taskId.slice(0, 2);
-    if (!this.#shards.has(shard)) {
-      await mkdir(join(this.#root, shard), { recursive: true });
-      this.#shards.add(shard);
-    }
-    const handle = await open(this.#path(taskId, file), 'w');
+    const path = this.#path(taskId, file);
     try {
-      let pending = [...parts];
-      while (pending.length > 0) {
-        const { bytesWritten } = await handle.writev(pending);
-        pending = afterBytes(pending, bytesWritten);
-      }
-    } finally {
-      await handle.close();
+      await fileStep('writing', path, () => writeWhole(path, parts));
+    } catch (error) {
+      await unlink(path).catch(() => {});
+      throw error;
     }
   }
 
   async read(taskId: string, file: string): Promise<Buffer | undefined> {
     if (this.#root === null) return this.#memory.get(`${taskId}.${file}`);
-    try {
-      return await readFile(this.#path(taskId, file));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const path = this.#path(taskId, file);
+    return fileStep('reading', path, () => readFile(path).catch(undefinedIfMissing));
   }
 
   /** Removes the files that exist among `files`. */
@@ -77,7 +69,29 @@ export class PayloadFiles {
       for (const file of files) this.#memory.delete(`${taskId}.${file}`);
       return;
     }
-    await Promise.all(files.map((file) => unlink(this.#path(taskId, file)).catch(ignoreMissing)));
+    await Promise.all(files.map((file) => this.#path(taskId, file)).map((path) => fileStep('removing', path, () => unlink(path).catch(undefinedIfMissing))));
+  }
+}
+
+/**
+ * Opens, writes and closes `path`. The shard directory is made when the open finds
+ * it missing, rather than remembered once made: that costs the same round trips,
+ * and a payload directory removed and restored under a running gateway is made again.
+ */
+async function writeWhole(path: string, parts: readonly Buffer[]): Promise<void> {
+  const handle = await open(path, 'w').catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, 'w');
+  });
+  try {
+    let pending = [...parts];
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending);
+      pending = afterBytes(pending, bytesWritten);
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -95,6 +109,7 @@ function afterBytes(parts: readonly Buffer[], bytes: number): Buffer[] {
   return left;
 }
 
-function ignoreMissing(error: NodeJS.ErrnoException): void {
+function undefinedIfMissing(error: NodeJS.ErrnoException): undefined {
   if (error.code !== 'ENOENT') throw error;
+  return undefined;
 }

@@ -29,10 +29,13 @@ export function createQueries(db: Database.Database) {
       `INSERT INTO tasks (id, kind, state, api_key, spec, created_at) VALUES (@id, @kind, 'queued', @api_key, @spec, @created_at)`,
     ),
     get: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
-    /** queued → running; the attempt must be the next one. */
+    /**
+     * queued → running, or running → running again; the attempt must be the next one either way.
+     * Running with the previous attempt is a requeue whose write failed (task-store.ts).
+     */
     markRunning: db.prepare<{ id: string; attempt: number; node_id: string; at: number }>(
       `UPDATE tasks SET state = 'running', attempts = @attempt, node_id = @node_id, started_at = @at
-       WHERE id = @id AND state = 'queued' AND attempts = @attempt - 1`,
+       WHERE id = @id AND state IN ('queued', 'running') AND attempts = @attempt - 1`,
     ),
     requeue: db.prepare<{ id: string; attempt: number }>(
       `UPDATE tasks SET state = 'queued' WHERE id = @id AND state = 'running' AND attempts = @attempt`,
@@ -56,7 +59,9 @@ export function createQueries(db: Database.Database) {
       'SELECT id, attempts FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
     ),
     delete: db.prepare<[string]>('DELETE FROM tasks WHERE id = ?'),
-    /** Whether an unfinished task's spec lives in a payload file (a finished task has none). */
-    specInFile: db.prepare<[string], { in_file: number }>(`SELECT spec IS NULL AS in_file FROM tasks WHERE id = ? AND state IN ('queued', 'running')`),
+    /** A task's state and attempt, and whether its spec lives in a payload file (a finished task's never does). */
+    current: db.prepare<[string], { state: string; attempts: number; spec_in_file: number }>(
+      `SELECT state, attempts, spec IS NULL AND state IN ('queued', 'running') AS spec_in_file FROM tasks WHERE id = ?`,
+    ),
   };
 }

@@ -18,16 +18,23 @@
  * it changes, so a row never refers to a missing or partial payload. A result
  * file is named after its attempt, so a late answer from an abandoned attempt
  * cannot overwrite the result of the attempt that won.
+ *
+ * Failures: every operation runs through `#guarded`, which turns a storage
+ * failure into `DAN_ERR_STORE_UNAVAILABLE` (storage-failure.ts) and leaves a
+ * bug as it was. A failed operation changes no row: a payload file written for
+ * a row change that then fails is removed again. Removing files a finished
+ * task no longer needs is cleanup: if that fails the operation has still done
+ * what it said, so it resolves, and the file left behind is reported through
+ * `warn` (a spec file is tried again when its task expires).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import type { TaskError, TaskState } from '../../domain/task.js';
-import { loadMigrations, SchemaTooNewError } from '../migrations.js';
 import type { NewTask, StoredTask, TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
+import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
+import { describeFailure, isStorageFailure, storeUnavailable } from './storage-failure.js';
 import { base64Length, readStoredResult, storedResultParts } from './stored-result.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
@@ -41,51 +48,82 @@ const INLINE_MAX_BYTES = 32 * 1024;
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 export interface SqliteTaskStoreOptions {
-  /** Where the store reports trouble it works around (a failed WAL checkpoint). */
+  /** Where the store reports trouble it works around (a failed WAL checkpoint, a payload file it could not remove). */
   warn?: (message: string) => void;
   /** How often the WAL is checkpointed. @defaultValue 1 s */
   checkpointIntervalMs?: number;
+  /** How long a statement waits for another connection's lock before it fails (SQLITE_BUSY). @defaultValue 5 s */
+  busyTimeoutMs?: number;
 }
 
 export class SqliteTaskStore implements TaskStore {
   readonly #db: Database.Database;
+  /** `tasks.sqlite`, absolute (or `:memory:`): SQLite's errors do not name it, the store's do. */
+  readonly #file: string;
   readonly #q: ReturnType<typeof createQueries>;
   readonly #payloads: PayloadFiles;
   readonly #checkpointer: WalCheckpointer | undefined;
+  readonly #warn: (message: string) => void;
 
-  /** Opens (creating if needed) `tasks.sqlite` and `payloads/` in `dataDir`, or keeps all in memory for `':memory:'`. */
+  /**
+   * Opens (creating if needed) `tasks.sqlite` and `payloads/` in `dataDir`, or keeps all in memory for `':memory:'`.
+   * @throws StoreOpenError when `dataDir` cannot hold the store (open-database.ts).
+   */
   constructor(dataDir: string, options: SqliteTaskStoreOptions = {}) {
-    const inMemory = dataDir === ':memory:';
-    if (!inMemory) mkdirSync(dataDir, { recursive: true });
-    const file = join(dataDir, 'tasks.sqlite');
-    this.#db = new Database(inMemory ? ':memory:' : file);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
-    migrate(this.#db);
+    const opened = openDatabase(dataDir, options.busyTimeoutMs ?? 5_000);
+    this.#db = opened.db;
+    this.#file = opened.file;
+    this.#warn = options.warn ?? (() => {});
     this.#q = createQueries(this.#db);
-    this.#payloads = inMemory ? PayloadFiles.inMemory() : PayloadFiles.inDirectory(join(dataDir, 'payloads'));
-    if (!inMemory) this.#checkpointer = this.#checkpointInWorker(file, options);
+    this.#payloads = opened.payloadsDir === null ? PayloadFiles.inMemory() : PayloadFiles.inDirectory(opened.payloadsDir);
+    if (opened.payloadsDir !== null) this.#checkpointer = this.#checkpointInWorker(opened.file, options);
   }
 
   /** Moves WAL checkpoints (a copy and an fsync) off the event loop; see wal-checkpointer.ts. */
   #checkpointInWorker(file: string, options: SqliteTaskStoreOptions): WalCheckpointer {
-    const warn = options.warn ?? (() => {});
     this.#db.pragma('wal_autocheckpoint = 0');
     return new WalCheckpointer({
       file,
       intervalMs: options.checkpointIntervalMs,
-      onCheckpointError: (message) => warn(`WAL checkpoint failed: ${message}`),
+      onCheckpointError: (message) => this.#warn(`WAL checkpoint failed: ${message}`),
       onGone: (error) => {
         if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES}`);
-        warn(`WAL checkpoint worker gone (${error.message}); checkpoints run on the event loop again`);
+        this.#warn(`WAL checkpoint worker gone (${error.message}); checkpoints run on the event loop again`);
       },
     });
   }
 
-  async insert(task: NewTask): Promise<void> {
-    const spec = await this.#place(task.id, SPEC, task.spec);
-    this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, spec, created_at: task.createdAt });
+  /**
+   * Resolves once a WAL checkpoint that started after this call has finished (at once
+   * for an in-memory store): for tests and benchmarks that must see the log reused.
+   */
+  async walCheckpointed(): Promise<void> {
+    await this.#checkpointer?.nextCheckpoint();
+  }
+
+  /**
+   * Runs one operation. A storage failure rejects as DAN_ERR_STORE_UNAVAILABLE,
+   * `failure` saying what could not be done (storage-failure.ts); a bug rejects as itself.
+   */
+  async #guarded<T>(failure: string, operation: () => Promise<T> | T): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw storeUnavailable(failure, error, this.#file);
+    }
+  }
+
+  insert(task: NewTask): Promise<void> {
+    return this.#guarded(`could not store task ${task.id}`, async () => {
+      const spec = await this.#place(task.id, SPEC, task.spec);
+      try {
+        this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, spec, created_at: task.createdAt });
+      } catch (error) {
+        // Not for a bug such as a duplicate id: the file written would be the other task's spec.
+        if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
+        throw error;
+      }
+    });
   }
 
   /** The JSON to keep in the row, or null after writing it to the payload file `file`. */
@@ -103,66 +141,107 @@ export class SqliteTaskStore implements TaskStore {
     return null;
   }
 
-  async get(id: string): Promise<StoredTask | undefined> {
-    const row = this.#q.get.get(id);
-    return row ? this.#withPayloads(row) : undefined;
+  get(id: string): Promise<StoredTask | undefined> {
+    return this.#guarded(`could not read task ${id}`, async () => {
+      const row = this.#q.get.get(id);
+      return row ? this.#withPayloads(row) : undefined;
+    });
   }
 
-  async markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1;
+  markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1);
   }
 
-  async requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#q.requeue.run({ id, attempt }).changes === 1;
+  requeue(id: string, attempt: number): Promise<boolean> {
+    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, () => this.#q.requeue.run({ id, attempt }).changes === 1);
   }
 
-  async complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
-    const specInFile = this.#specInFile(id);
-    const inline = await this.#placeResult(id, attempt, result);
-    const done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
-    if (!done && inline === null) await this.#payloads.remove(id, resultJson(attempt), resultBin(attempt));
-    if (done && specInFile) await this.#payloads.remove(id, SPEC);
-    return done;
+  complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
+    return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
+      const row = this.#q.current.get(id);
+      // A late answer, or one the row already holds: nothing to write, and no file of the winner's to touch.
+      if (row?.state !== 'running' || row.attempts !== attempt) return false;
+      const inline = await this.#placeResult(id, attempt, result);
+      let done = false;
+      try {
+        done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
+      } finally {
+        // The row changed while the file was written (cancelled, say), or the update failed: the file is no one's.
+        if (!done && inline === null) await this.#cleanUpResult(id, attempt);
+      }
+      if (done && row.spec_in_file === 1) await this.#cleanUp(id, SPEC);
+      return done;
+    });
   }
 
-  async fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
-    const specInFile = this.#specInFile(id);
+  fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
     const params = { id, attempt, error_id: error.id, error_message: error.message, at };
-    const done = this.#q.fail.run(params).changes === 1;
-    if (done && specInFile) await this.#payloads.remove(id, SPEC);
-    return done;
+    return this.#guarded(`could not mark task ${id} failed`, () => this.#finish(id, () => this.#q.fail.run(params).changes === 1));
   }
 
-  async cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
-    const specInFile = this.#specInFile(id);
-    const done = this.#q.cancel.run({ id, attempt, reason, at }).changes === 1;
-    if (done && specInFile) await this.#payloads.remove(id, SPEC);
-    return done;
+  cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
+    return this.#guarded(`could not cancel task ${id}`, () => this.#finish(id, () => this.#q.cancel.run({ id, attempt, reason, at }).changes === 1));
   }
 
   /**
-   * Asked before a task finishes (finishing clears the spec): most specs are
-   * inline, and a removal that finds no file still costs thread-pool round trips
+   * Runs `update`, a change to a finished state (which clears the spec), then removes the spec file if there was one.
+   * Asked first because most specs are inline, and a removal that finds no file still costs thread-pool round trips
    * while the next request waits.
    */
-  #specInFile(id: string): boolean {
-    return this.#q.specInFile.get(id)?.in_file === 1;
+  async #finish(id: string, update: () => boolean): Promise<boolean> {
+    const specInFile = this.#q.current.get(id)?.spec_in_file === 1;
+    const done = update();
+    if (done && specInFile) await this.#cleanUp(id, SPEC);
+    return done;
   }
 
-  async listUnfinished(): Promise<StoredTask[]> {
-    return Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row)));
+  listUnfinished(): Promise<StoredTask[]> {
+    return this.#guarded('could not read the unfinished tasks', () => Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row))));
   }
 
-  async deleteFinishedBefore(at: number): Promise<number> {
-    const rows = this.#q.listFinishedBefore.all({ at });
-    this.#db.transaction(() => rows.forEach((row) => this.#q.delete.run(row.id)))();
-    await Promise.all(rows.map((row) => this.#payloads.remove(row.id, SPEC, resultJson(row.attempts), resultBin(row.attempts))));
-    return rows.length;
+  deleteFinishedBefore(at: number): Promise<number> {
+    return this.#guarded('could not delete expired tasks', async () => {
+      const rows = this.#q.listFinishedBefore.all({ at });
+      // Rows first: a failure between the two leaves files no row points to, never a row without its file.
+      this.#db.transaction(() => rows.forEach((row) => this.#q.delete.run(row.id)))();
+      await Promise.all(rows.map((row) => this.#cleanUp(row.id, SPEC, resultJson(row.attempts), resultBin(row.attempts))));
+      return rows.length;
+    });
   }
 
-  async close(): Promise<void> {
-    await this.#checkpointer?.stop();
-    if (this.#db.open) this.#db.close();
+  close(): Promise<void> {
+    return this.#guarded('could not close the task store', async () => {
+      await this.#checkpointer?.stop();
+      if (this.#db.open) this.#db.close();
+    });
+  }
+
+  /**
+   * Removes payload files no row needs. A storage failure here is reported, not thrown:
+   * the operation it follows is done, and a caller told otherwise would retry a change
+   * that has been made. An expired task's spec and result files are removed again with it.
+   */
+  async #cleanUp(id: string, ...files: string[]): Promise<void> {
+    try {
+      await this.#payloads.remove(id, ...files);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.#warn(`task ${id}: a payload file no longer needed stays behind: ${describeFailure(error, this.#file)}`);
+    }
+  }
+
+  /** Removes attempt `attempt`'s result files unless the row holds that attempt's result (a duplicate answer won the race). */
+  async #cleanUpResult(id: string, attempt: number): Promise<void> {
+    let row: { state: string; attempts: number } | undefined;
+    try {
+      row = this.#q.current.get(id);
+    } catch (error) {
+      // Unknown whether the row refers to the file: keeping a stray file beats losing a result.
+      if (isStorageFailure(error)) return;
+      throw error;
+    }
+    if (row?.state === 'succeeded' && row.attempts === attempt) return;
+    await this.#cleanUp(id, resultJson(attempt), resultBin(attempt));
   }
 
   async #withPayloads(row: TaskRow): Promise<StoredTask> {
@@ -194,20 +273,4 @@ export class SqliteTaskStore implements TaskStore {
     const json = await this.#payloads.read(row.id, resultJson(row.attempts));
     return json ? (JSON.parse(json.toString('utf8')) as RelayedResult) : null;
   }
-}
-
-function migrate(db: Database.Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS dan_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const migrations = loadMigrations('sqlite');
-  const latest = migrations.at(-1)?.version ?? 0;
-  // IMMEDIATE takes the write lock first, so two gateways starting on one file cannot both migrate.
-  db.transaction(() => {
-    const row = db.prepare('SELECT MAX(version) AS v FROM dan_migrations').get() as { v: number | null };
-    const current = row.v ?? 0;
-    if (current > latest) throw new SchemaTooNewError(current, latest);
-    for (const m of migrations.filter((m) => m.version > current)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO dan_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    }
-  }).immediate();
 }
