@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ErrorId } from '../errors/catalog.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { errorBodyOf } from './envelope.js';
 import { httpStatusOf } from './error-answers.js';
@@ -59,6 +60,16 @@ function drain(raw: IncomingMessage): Promise<void> {
   });
 }
 
+/**
+ * Errors whose detail is for the operator, not the client: logged in full (with
+ * the stack), answered with a line that says what to do. A storage failure's
+ * detail names the server's files.
+ */
+const HIDDEN_FROM_CLIENTS: Partial<Record<ErrorId, string>> = {
+  DAN_ERR_INTERNAL: 'internal error; see the gateway log',
+  DAN_ERR_STORE_UNAVAILABLE: 'the gateway cannot store tasks right now; try again shortly (the gateway log says why)',
+};
+
 export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
@@ -66,10 +77,9 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
       await drain(request.raw);
       reply.header('connection', 'close');
     }
-    if (danError.id === 'DAN_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
-    const status = httpStatusOf(danError.id);
-    const message = danError.id === 'DAN_ERR_INTERNAL' ? 'internal error; see the gateway log' : danError.message;
-    return reply.code(status).send({ ...errorBodyOf(danError), message });
+    const hidden = HIDDEN_FROM_CLIENTS[danError.id];
+    if (hidden) request.log.error({ err: error, error: danError.id }, danError.message);
+    return reply.code(httpStatusOf(danError.id)).send({ ...errorBodyOf(danError), message: hidden ?? danError.message });
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}`);

@@ -69,7 +69,7 @@ async function noisePngBase64(side: number): Promise<string> {
 }
 
 describe('a submit whose input cannot be stored', () => {
-  it('gets a 503 DAN_ERR_STORE_UNAVAILABLE naming the cause, and is accepted and run once the directory is back', async () => {
+  it('gets a 503 DAN_ERR_STORE_UNAVAILABLE (the cause in the gateway log, not in the answer), and is accepted and run once the directory is back', async () => {
     const dataDir = scratch();
     const sb = await startSandboxProcess();
     running.push(sb.proc);
@@ -87,7 +87,9 @@ describe('a submit whose input cannot be stored', () => {
     const refused = await postJson(`${gw.url}/api/sd/img2img/async`, task);
     expect(refused.status).toBe(503);
     expect(refused.body).toMatchObject({ code: 2000, error: 'DAN_ERR_STORE_UNAVAILABLE' });
-    expect(refused.body.message).toMatch(new RegExp(`^could not store task \\S+: writing ${dataDir}/payloads/\\S+\\.spec\\.json failed: ENOTDIR: not a directory$`));
+    expect(refused.body.message).toBe('the gateway cannot store tasks right now; try again shortly (the gateway log says why)');
+    const logged = await gw.proc.waitForLog((l) => l['error'] === 'DAN_ERR_STORE_UNAVAILABLE');
+    expect(logged.msg).toMatch(new RegExp(`^could not store task \\S+: writing ${dataDir}/payloads/\\S+\\.spec\\.json failed: ENOTDIR: not a directory$`));
 
     rmSync(`${dataDir}/payloads`);
     mkdirSync(`${dataDir}/payloads`);

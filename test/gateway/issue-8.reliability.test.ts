@@ -1,0 +1,160 @@
+/**
+ * Issue 8's three reliability defects, each as a probe found it: a queue that
+ * stalled after a task failed for good, one bad request that took a node (and
+ * so a fleet) offline, and storage failures that stranded tasks or blamed
+ * healthy nodes. The core in one process, nodes and the disk played by the test.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SECOND } from '../../src/util/clock.js';
+import { FailingStore } from '../helpers/failing-store.js';
+import { type CoreWorld, createCoreWorld, TINY_PNG } from '../helpers/fake-nodes.js';
+
+let world: CoreWorld;
+afterEach(() => world.close());
+
+const stored = async (id: string) => (await world.store.get(id))!;
+/** A status as a client reads it: serialized (images held as bytes become base64 then). */
+const answered = async (id: string) => JSON.parse(JSON.stringify(await world.status(id)));
+
+describe('a task that fails for good', () => {
+  it('frees its slot for the next queued task at once, without waiting for another event', async () => {
+    world = createCoreWorld();
+    const node = world.connect('only');
+    const doomed = await world.submit();
+    const next = await world.submit();
+    await node.assignment(doomed);
+    expect(await world.status(next)).toMatchObject({ status: 0, queuePosition: 1 });
+    node.fail(doomed, 'DAN_ERR_BACKEND_REJECTED', 'WebUI 422: lora not found: no_such_lora');
+    await node.assignment(next);
+    expect(await world.status(doomed)).toMatchObject({ status: 3, error: 'DAN_ERR_BACKEND_REJECTED' });
+    expect(await world.status(next)).toMatchObject({ status: 1 });
+  });
+
+  it('frees its slot too after its last attempt', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const node = world.connect('only');
+    const doomed = await world.submit();
+    const next = await world.submit();
+    await node.assignment(doomed);
+    node.fail(doomed, 'DAN_ERR_BACKEND_FAILED', 'CUDA out of memory');
+    await node.assignment(next);
+    expect(await world.status(doomed)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
+  });
+});
+
+describe('a request that makes every WebUI fail', () => {
+  /** Runs a task that fails on whichever node gets it; resolves with its final status. */
+  async function runBadTask(nodes: ReturnType<CoreWorld['connect']>[]) {
+    const id = await world.submit();
+    for (let attempt = 1; ; attempt++) {
+      const node = await Promise.race(nodes.map((n) => n.assignment(id, attempt).then(() => n)));
+      node.fail(id, 'DAN_ERR_BACKEND_FAILED', 'cannot identify image file <_io.BytesIO object>');
+      await world.settle();
+      const view = await world.status(id);
+      if (view.status === 3) return { view, attempts: attempt };
+    }
+  }
+
+  it('fails it once it failed the same way on two nodes, and sets no node aside however often it is sent', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const nodes = [world.connect('a'), world.connect('b'), world.connect('c')];
+    for (let i = 0; i < 4; i++) {
+      const { view, attempts } = await runBadTask(nodes);
+      expect(attempts).toBe(2);
+      expect(view).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_FAILED' });
+      expect(view.message).toMatch(/^failed the same way on nodes [abc] and [abc], so the request itself is the likely cause: cannot identify image file/);
+    }
+    expect(world.nodes.list().map((n) => n.state)).toEqual(['ready', 'ready', 'ready']);
+    const good = await world.submit();
+    const runner = await Promise.race(nodes.map((n) => n.assignment(good).then(() => n)));
+    runner.succeed(good);
+    await world.settle();
+    expect(await world.status(good)).toMatchObject({ status: 2 });
+  });
+
+  it('still sets aside a node that fails tasks that succeed elsewhere', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const broken = world.connect('broken');
+    for (let i = 0; i < 3; i++) {
+      const id = await world.submit();
+      await broken.assignment(id, 1);
+      broken.fail(id, 'DAN_ERR_BACKEND_FAILED', 'CUDA error: an illegal memory access');
+      // Another node joins for the retry, runs it, and leaves: the task was fine, the failure was the node's.
+      const healthy = world.connect('healthy');
+      await healthy.assignment(id, 2);
+      healthy.succeed(id);
+      healthy.disconnect();
+      await world.settle();
+      expect(await world.status(id)).toMatchObject({ status: 2 });
+    }
+    expect(world.nodes.list()).toMatchObject([{ name: 'broken', state: 'set-aside', problem: 'CUDA error: an illegal memory access' }]);
+  });
+});
+
+describe('storage failures', () => {
+  let disk: FailingStore;
+  const failingWorld = (options: Parameters<typeof createCoreWorld>[0] = {}) =>
+    createCoreWorld({ ...options, store: (inner) => (disk = new FailingStore(inner)) });
+
+  it('refuses a submit it cannot store, with a 503 error, and holds nothing of it', async () => {
+    world = failingWorld();
+    world.connect('a');
+    disk.failing.add('insert');
+    await expect(world.submit()).rejects.toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
+    expect(world.dispatcher.queuedCount + world.dispatcher.runningCount).toBe(0);
+  });
+
+  it('keeps a task queued, unsent and blamed on no node while its start cannot be stored, and sends it once the store is back', async () => {
+    world = failingWorld();
+    const node = world.connect('a');
+    disk.failing.add('markRunning');
+    const id = await world.submit();
+    await world.settle();
+    expect(node.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 0, queuePosition: 1 });
+    // Starts are tried again after 1 s, then 2 s, 4 s…: the node is never blamed nor set aside.
+    await world.clock.advance(7 * SECOND);
+    expect(disk.refused.get('markRunning')).toBe(4);
+    expect(world.nodes.list()).toMatchObject([{ name: 'a', state: 'ready', problem: null }]);
+    expect(node.assignments()).toEqual([]);
+    disk.failing.delete('markRunning');
+    await world.clock.advance(8 * SECOND);
+    expect((await node.assignment(id)).attempt).toBe(1);
+    expect(await stored(id)).toMatchObject({ state: 'running', attempts: 1 });
+  });
+
+  it('answers a result it cannot store from memory, and stores it once the store is back', async () => {
+    world = failingWorld();
+    const node = world.connect('a');
+    const id = await world.submit();
+    await node.assignment(id);
+    disk.failing.add('complete');
+    const waiting = world.service.waitForOutcome(id, 60 * SECOND);
+    node.succeed(id);
+    expect(await waiting).toMatchObject({ state: 'succeeded' });
+    await world.clock.advance(3 * SECOND);
+    expect(disk.refused.get('complete')).toBeGreaterThanOrEqual(2);
+    expect(await answered(id)).toMatchObject({ status: 2, images: [TINY_PNG], seeds: [1] });
+    expect(await stored(id)).toMatchObject({ state: 'running' });
+    disk.failing.delete('complete');
+    await world.clock.advance(30 * SECOND);
+    expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(await answered(id)).toMatchObject({ status: 2, images: [TINY_PNG], seeds: [1] });
+  });
+
+  it('retries a task on another node though its requeue could not be stored', async () => {
+    world = failingWorld();
+    const a = world.connect('a');
+    const b = world.connect('b');
+    const id = await world.submit();
+    const first = await Promise.race([a, b].map((n) => n.assignment(id, 1).then(() => n)));
+    const other = first === a ? b : a;
+    disk.failing.add('requeue');
+    first.disconnect();
+    await other.assignment(id, 2);
+    disk.failing.delete('requeue');
+    other.succeed(id);
+    await world.settle();
+    expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+});
