@@ -92,7 +92,8 @@ export class OutcomeBook {
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (let waitMs = FIRST_RETRY_MS; ; waitMs = Math.min(2 * waitMs, MAX_RETRY_MS)) {
       try {
-        if (!(await this.#write(outcome, attempt))) this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
+        if (await this.#write(outcome, attempt)) this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored');
+        else this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
         this.#unwritten.delete(outcome.id);
         return;
       } catch (error) {

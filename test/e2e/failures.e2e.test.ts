@@ -2,8 +2,6 @@
  * Nothing is lost: a node killed mid-task, and a gateway restarted with queued
  * and finished tasks. Real processes, killed with SIGKILL.
  */
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
 import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
@@ -29,21 +27,6 @@ async function gatewayIn(args: string[] = [], port?: number) {
   const gw = await startGatewayProcess({ dataDir: dir.path, args, ...(port ? { port } : {}) });
   running.push(gw.proc);
   return { ...gw, dataDir: dir.path };
-}
-
-/** Waits until the gateway's SQLite file holds task `id` in `state` (read-only, beside the running gateway). */
-async function storedAs(dataDir: string, id: string, state: string): Promise<void> {
-  const db = new Database(join(dataDir, 'tasks.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    for (let waited = 0; waited < 10_000; waited += 20) {
-      const row = db.prepare('SELECT state FROM tasks WHERE id = ?').get(id) as { state: string } | undefined;
-      if (row?.state === state) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`task ${id} was not stored as ${state} within 10 s`);
-  } finally {
-    db.close();
-  }
 }
 
 async function node(gateway: string, webui: string, name: string) {
@@ -94,7 +77,7 @@ describe('a gateway restart', () => {
     expect(first.body.data.status).toBe(2);
     // The gateway answers before it stores the result (gateway/outcome-book.ts); the crash below must
     // come after that write, or the restarted gateway rightly runs the task again.
-    await storedAs(gw.dataDir, first.body.data.taskId as string, 'succeeded');
+    await gw.proc.waitForLog((l) => l.msg === 'task outcome stored' && l['task'] === first.body.data.taskId);
     // The WebUI is frozen while the gateway dies, so all three tasks are unfinished then however slowly
     // this machine reads the logs: one running on the node, two queued.
     sb.proc.child.kill('SIGSTOP');

@@ -105,7 +105,8 @@ describe('the original example clients against `dan demo`', () => {
         break;
       }
       expect(status.body.data.status).not.toBe(3);
-      await new Promise((r) => setTimeout(r, 100));
+      // The script sleeps between polls; here the next poll follows the gateway's own word that the task ended.
+      await demo.waitForLog((l) => l['task'] === taskId && l.msg === 'task succeeded');
     }
     expect(seen.has(2)).toBe(true);
   });

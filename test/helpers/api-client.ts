@@ -4,6 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';
+import { gatewayProcessAt } from './processes.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -43,16 +44,19 @@ export async function imageInfo(base64: string): Promise<{ format: string; width
   return { format: meta.format ?? '?', width: meta.width ?? 0, height: meta.height ?? 0 };
 }
 
-/** Polls task status until it leaves states 0/1; returns the final data. */
+/** The gateway's log messages for a task's end (gateway/dispatcher.ts). */
+const TASK_ENDS = new Set(['task succeeded', 'task failed', 'task cancelled']);
+
+/**
+ * Waits for the gateway at `gateway` to log the task's end, then returns its
+ * status document as a client reads it. No polling: the gateway's own event.
+ */
 export async function pollUntilDone(gateway: string, taskId: string, timeoutMs = 20_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { status, body } = await postJson(`${gateway}/api/sd/task/status`, { taskId });
-    if (status !== 200) throw new Error(`status call failed: ${status} ${JSON.stringify(body)}`);
-    if (body.data.status >= 2) return body.data;
-    if (Date.now() > deadline) throw new Error(`task ${taskId} not done; last status ${JSON.stringify(body.data)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await gatewayProcessAt(gateway).waitForLog((l) => l['task'] === taskId && TASK_ENDS.has(l.msg), timeoutMs);
+  const { status, body } = await postJson(`${gateway}/api/sd/task/status`, { taskId });
+  if (status !== 200) throw new Error(`status call failed: ${status} ${JSON.stringify(body)}`);
+  if (body.data.status < 2) throw new Error(`task ${taskId} logged its end but reads ${JSON.stringify(body.data)}`);
+  return body.data;
 }
 
 /**

@@ -103,11 +103,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The gateway processes started, by URL: a test that knows a gateway's URL can wait for its log events. */
+const gatewaysByUrl = new Map<string, DanProcess>();
+
+/** The gateway process listening at `url` (started by this test file). */
+export function gatewayProcessAt(url: string): DanProcess {
+  const proc = gatewaysByUrl.get(url);
+  if (!proc) throw new Error(`no gateway process was started at ${url}`);
+  return proc;
+}
+
 export async function startGatewayProcess(options: { dataDir: string; port?: number; args?: string[]; env?: NodeJS.ProcessEnv }) {
-  const args = ['gateway', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data', options.dataDir, ...(options.args ?? [])];
+  // Debug level: tests wait for events only logged there ('task outcome stored').
+  const args = ['gateway', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data', options.dataDir, '--log-level', 'debug', ...(options.args ?? [])];
   const proc = new DanProcess(args, options.env);
   const line = await proc.waitForLog((l) => typeof l['url'] === 'string' && l.msg.startsWith('DAN gateway listening'));
-  return { proc, url: line['url'] as string };
+  const url = line['url'] as string;
+  gatewaysByUrl.set(url, proc);
+  return { proc, url };
 }
 
 export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[] } = {}) {
