@@ -35,8 +35,8 @@ export const errorCatalog = {
   },
   DAN_ERR_REQUEST_INVALID_IMAGE: {
     retryable: false,
-    meaning: 'An image field is not valid base64, not a PNG/JPEG/WebP image, or too large.',
-    fix: 'Send base64 (optionally with a `data:image/...;base64,` prefix) of a PNG, JPEG or WebP within the size limits.',
+    meaning: 'An image field is not valid base64, not a PNG/JPEG/WebP image, too large, or does not decode in full (cut short or corrupt; the message says which).',
+    fix: 'Send base64 (optionally with a `data:image/...;base64,` prefix) of a complete, undamaged PNG, JPEG or WebP within the size limits.',
   },
   DAN_ERR_REQUEST_TOO_LARGE: {
     retryable: false,

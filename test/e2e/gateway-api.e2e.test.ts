@@ -250,6 +250,20 @@ describe('bad input gets a clear 4xx, never a crash', () => {
     expect(text.body.error).toBe('DAN_ERR_REQUEST_INVALID_IMAGE');
   });
 
+  it('an image whose header is whole but whose pixel data is cut or damaged, refused before any node sees it', async () => {
+    const png = Buffer.from(await pngBase64(64, 64), 'base64');
+    const cut = await post('/api/sd/img2img', { model: 'clarity', init_image: png.subarray(0, png.length - 20).toString('base64') });
+    expect(cut.status).toBe(400);
+    expect(cut.body).toMatchObject({ error: 'DAN_ERR_REQUEST_INVALID_IMAGE', field: 'init_image' });
+    expect(cut.body.message).toContain('init_image: is not a readable PNG image: it is cut short (truncated)');
+    const badHeader = Buffer.from(png);
+    badHeader[29] = (badHeader[29] ?? 0) ^ 0xff; // the IHDR chunk's CRC
+    const mask = await post('/api/sd/img2img', { model: 'clarity', init_image: png.toString('base64'), inpaint: { mask: badHeader.toString('base64') } });
+    expect(mask.status).toBe(400);
+    expect(mask.body).toMatchObject({ error: 'DAN_ERR_REQUEST_INVALID_IMAGE', field: 'inpaint.mask' });
+    expect(mask.body.message).toContain('CRC of its IHDR chunk');
+  });
+
   it('a body over the limit', async () => {
     const { status, body } = await postOversized(`${gateway}/api/sd/interrogate`, JSON.stringify({ image: 'A'.repeat(3 * 1024 * 1024) }));
     expect(status).toBe(413);

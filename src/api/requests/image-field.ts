@@ -1,18 +1,26 @@
 /**
  * @module api/requests/image-field
  *
- * Image fields: base64 text in, a checked PNG/JPEG/WebP out. Only the header is
- * read (sharp `metadata()`), so checking a multi-megabyte upload costs well
- * under a millisecond of decoding; pixels are decoded on the node. The format is
+ * Image fields: base64 text in, a checked PNG/JPEG/WebP out. The format is
  * sniffed from the magic bytes before sharp sees the data, so other formats
- * (SVG, TIFF, …) are never handed to their parsers at the gateway.
+ * (SVG, TIFF, …) are never handed to their parsers at the gateway. The size is
+ * read from the header and checked before any pixel is decoded; then the image
+ * is decoded in full (image-pixels.ts; for PNG also the chunk rules of the
+ * WebUI's Pillow, png-chunks.ts, and for JPEG what libjpeg reads after the
+ * scan, jpeg-markers.ts), so that an image the WebUI cannot read is
+ * refused here instead of failing on every node it is sent to, where each
+ * failure counts against the node. The client's bytes are what the task keeps
+ * (never a re-encoding): the WebUI gets exactly what was checked.
  */
 import sharp from 'sharp';
 import { type ImageFormat, nameOtherFormat, sniffImageFormat } from '../../domain/image-format.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { cleanBase64, invalidImage } from './base64-text.js';
 import { describeValue } from './field-messages.js';
+import { findPixelProblem, firstLine } from './image-pixels.js';
+import { findJpegProblem } from './jpeg-markers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
+import { findPngProblem } from './png-chunks.js';
 
 export type { ImageFormat };
 
@@ -54,11 +62,14 @@ export async function decodeImageField(field: string, value: unknown, maxSide: n
   const base64 = cleanBase64(field, parseImageText(field, value));
   const bytes = Buffer.from(base64, 'base64');
   const format = sniffFormat(field, bytes);
-  const { width, height } = await readSize(field, bytes, format);
-  if (width > maxSide || height > maxSide) {
-    throw invalidImage(field, `is ${width}×${height} pixels; each side may be at most ${maxSide}`);
-  }
-  return { base64, width, height, format };
+  // PNG chunk framing first: it names a cut or a bad CRC where libvips says only "corrupt header".
+  if (format === 'png') assertReadable(field, format, await findPngProblem(bytes));
+  const size = await readSize(field, bytes, format);
+  assertSides(field, size, maxSide);
+  assertReadable(field, format, await findPixelProblem(bytes, size));
+  // Once the scan decoded: what libjpeg reads after it, and libvips does not.
+  if (format === 'jpeg') assertReadable(field, format, findJpegProblem(bytes));
+  return { base64, ...size, format };
 }
 
 function parseImageText(field: string, value: unknown): string {
@@ -77,18 +88,23 @@ function sniffFormat(field: string, bytes: Buffer): ImageFormat {
 }
 
 async function readSize(field: string, bytes: Buffer, format: ImageFormat): Promise<{ width: number; height: number }> {
-  const name = formatNames[format];
   try {
-    // No pixel limit here: the side check below gives the better message.
+    // No pixel limit here: the side check gives the better message, and only the header is read.
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (meta.format === format && meta.width > 0 && meta.height > 0) return { width: meta.width, height: meta.height };
   } catch (error) {
-    throw invalidImage(field, `is not a readable ${name} image (corrupt or cut short): ${firstLine(error)}`);
+    assertReadable(field, format, `it is corrupt or cut short: ${firstLine(error)}`);
   }
-  throw invalidImage(field, `is not a readable ${name} image`);
+  throw invalidImage(field, `is not a readable ${formatNames[format]} image`);
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n', 1)[0] ?? message;
+function assertSides(field: string, { width, height }: { width: number; height: number }, maxSide: number): void {
+  if (width > maxSide || height > maxSide) {
+    throw invalidImage(field, `is ${width}×${height} pixels; each side may be at most ${maxSide}`);
+  }
+}
+
+/** `problem` is a phrase such as "it is cut short (truncated): …", or null for none. */
+function assertReadable(field: string, format: ImageFormat, problem: string | null): void {
+  if (problem !== null) throw invalidImage(field, `is not a readable ${formatNames[format]} image: ${problem}`);
 }

@@ -1,6 +1,18 @@
 import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageField } from '../../../src/api/requests/index.js';
+import {
+  type Format,
+  animatedWebp,
+  breakCrc,
+  editChunk,
+  insertChunks,
+  jpegWithoutScan,
+  makeChunk,
+  noisyImage,
+  pngChunk,
+  withoutPixelData,
+} from './damaged-images.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64, imageBytes } from './image-fixtures.js';
 
@@ -133,3 +145,93 @@ function withPngSize(png: Buffer, width: number, height: number): Buffer {
   copy.writeUInt32BE(crc32(copy.subarray(12, 29)), 29);
   return copy;
 }
+
+describe('decodeImageField: every pixel is decoded', () => {
+  const damaged: Record<Format, Buffer> = { png: Buffer.alloc(0), jpeg: Buffer.alloc(0), webp: Buffer.alloc(0) };
+  beforeAll(async () => {
+    damaged.png = await noisyImage('png');
+    damaged.jpeg = await noisyImage('jpeg');
+    damaged.webp = await noisyImage('webp');
+  });
+  const rejectedBytes = (bytes: Buffer, message: (string | RegExp)[], maxSide = 4096) => rejectedImage(bytes.toString('base64'), message, maxSide);
+
+  it.each(['png', 'jpeg', 'webp'] as const)('accepts a whole %s, forwarding its own bytes', async (format) => {
+    const base64 = damaged[format].toString('base64');
+    expect(await decode(base64)).toEqual({ base64, width: 64, height: 48, format });
+  });
+
+  it('accepts an interlaced PNG, a progressive JPEG and a lossless WebP', async () => {
+    await expect(decode((await noisyImage('png', 64, 48, { progressive: true })).toString('base64'))).resolves.toMatchObject({ width: 64 });
+    await expect(decode((await noisyImage('jpeg', 64, 48, { progressive: true })).toString('base64'))).resolves.toMatchObject({ width: 64 });
+    await expect(decode((await noisyImage('webp', 64, 48, { lossless: true })).toString('base64'))).resolves.toMatchObject({ width: 64 });
+  });
+
+  it('refuses a PNG cut inside its pixel data, naming the chunk', async () => {
+    const idat = pngChunk(damaged.png, 'IDAT');
+    const half = damaged.png.subarray(0, idat.dataStart + (idat.length >> 1));
+    await rejectedBytes(half, ['is not a readable PNG image: it is cut short (truncated)', 'IDAT chunk']);
+    // Only the end of the zlib stream (its Adler-32) missing: every row is there, the file is still cut.
+    await rejectedBytes(damaged.png.subarray(0, pngChunk(damaged.png, 'IDAT', 'last').crcStart - 2), ['cut short (truncated)']);
+  });
+
+  it('refuses a PNG whose IHDR checksum is broken', async () => {
+    await rejectedBytes(breakCrc(damaged.png, 'IHDR'), ['is not a readable PNG image: it is corrupt', 'CRC of its IHDR chunk']);
+  });
+
+  it('refuses a PNG whose compressed pixel data is garbage (CRC intact)', async () => {
+    const garbage = editChunk(damaged.png, 'IDAT', (data) => data.fill(0x5a, data.length >> 2, data.length >> 1));
+    await rejectedBytes(garbage, ['is not a readable PNG image: it is corrupt: its pixel data does not decode']);
+  });
+
+  it('refuses a PNG whose pixel data fails its CRC (stricter than Pillow, which skips IDAT CRCs)', async () => {
+    await rejectedBytes(breakCrc(damaged.png, 'IDAT'), ['it is corrupt: its pixel data does not decode']);
+  });
+
+  it.each([false, true])('refuses a JPEG cut in the middle of its scan (progressive: %s)', async (progressive) => {
+    const jpeg = await noisyImage('jpeg', 64, 48, { progressive });
+    await rejectedBytes(jpeg.subarray(0, jpeg.length >> 1), ['is not a readable JPEG image: it is cut short (truncated)', 'premature end']);
+    // Not just the final EOI marker: when the scan data ends on a whole block, libjpeg and Pillow decode it.
+    await rejectedBytes(jpeg.subarray(0, jpeg.length - 40), ['cut short (truncated)']);
+  });
+
+  it('refuses a JPEG with a marker after its scan that libvips skips and the WebUI’s libjpeg refuses', async () => {
+    const end = damaged.jpeg.length - 2;
+    const withMarker = Buffer.concat([damaged.jpeg.subarray(0, end), Buffer.from([0xff, 0x02]), damaged.jpeg.subarray(end)]);
+    await rejectedBytes(withMarker, ['is not a readable JPEG image: it is corrupt: marker 0xFF02']);
+  });
+
+  it('accepts a JPEG whose scan data is damaged but decodes, as Pillow does', async () => {
+    // libjpeg calls this a warning ("bad Huffman code") and draws garbage; the WebUI takes it too. No byte
+    // after an 0xFF is touched: that would make a marker, which libjpeg refuses after the scan.
+    const jpeg = Buffer.from(damaged.jpeg);
+    for (let i = jpeg.length - 600; i < jpeg.length - 100; i += 3) if (jpeg[i - 1] !== 0xff && jpeg[i] !== 0xff) jpeg[i] = 0x11;
+    await expect(decode(jpeg.toString('base64'))).resolves.toMatchObject({ format: 'jpeg', width: 64 });
+  });
+
+  it.each([false, true])('refuses a WebP with garbage after its header (lossless: %s)', async (lossless) => {
+    // Right after the 30 bytes of RIFF, chunk and frame headers. (Zeros would not do: a lossy bitstream of
+    // zeros decodes, in Pillow too.)
+    const webp = Buffer.from(await noisyImage('webp', 64, 48, { lossless }));
+    webp.fill(0x5a, 30);
+    await rejectedBytes(webp, ['is not a readable WebP image: it is corrupt: its pixel data does not decode']);
+  });
+
+  it('refuses images that end right after their header', async () => {
+    await rejectedBytes(damaged.png.subarray(0, pngChunk(damaged.png, 'IDAT').offset), ['is not a readable PNG image: it is cut short (truncated) before its pixel data']);
+    const emptyIdat = insertChunks(withoutPixelData(damaged.png), 'IEND', makeChunk('IDAT', Buffer.alloc(0)));
+    await rejectedBytes(emptyIdat, ['it is cut short (truncated): it has no pixel data']);
+    await rejectedBytes(jpegWithoutScan(damaged.jpeg), ['is not a readable JPEG image: it is cut short (truncated)']);
+    await rejectedBytes(damaged.webp.subarray(0, 30), ['is not a readable WebP image: it is corrupt or cut short']);
+  });
+
+  it('reads an animated WebP as its first frame, the one the WebUI uses, and checks that frame’s size', async () => {
+    const animated = await animatedWebp(40, 24);
+    await expect(decode(animated.toString('base64'))).resolves.toMatchObject({ format: 'webp', width: 40, height: 24 });
+    await rejectedBytes(animated, ['is 40×24 pixels; each side may be at most 32'], 32);
+  });
+
+  it('checks the size before decoding the pixels: an image over the limit is refused by size even if it is also cut', async () => {
+    const wide = await noisyImage('jpeg', 300, 8);
+    await rejectedBytes(wide.subarray(0, wide.length >> 1), ['is 300×8 pixels; each side may be at most 256'], 256);
+  });
+});
