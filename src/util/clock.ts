@@ -44,8 +44,3 @@ export const systemClock: Clock = {
     return { cancel: () => clearInterval(handle) };
   },
 };
-
-/** Resolves after `ms` of the clock's time. */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, ms));
-}
