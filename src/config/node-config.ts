@@ -62,8 +62,11 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
   if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
   if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
-  for (const [key, value] of [['gatewayUrl', merged.gatewayUrl], ['webuiUrl', merged.webuiUrl]] as const) {
+  const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'] } as const;
+  for (const [key, allowed] of Object.entries(schemes) as [keyof typeof schemes, readonly string[]][]) {
+    const value = merged[key];
     if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
+    else if (!allowed.includes(new URL(value).protocol)) problems.push(`${key} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
   }
   if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, name: toNodeName(merged.name) });

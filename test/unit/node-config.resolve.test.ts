@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { resolveNodeConfig } from '../../src/config/node-config.js';
+import { StartupError } from '../../src/errors/startup-error.js';
+
+describe('resolveNodeConfig', () => {
+  it('takes a gateway as http(s):// or ws(s)://, and a WebUI as http(s)://', () => {
+    expect(resolveNodeConfig({ gatewayUrl: 'wss://hub.example:443', webuiUrl: 'https://gpu.lan:7860' })).toMatchObject({
+      gatewayUrl: 'wss://hub.example:443',
+      webuiUrl: 'https://gpu.lan:7860',
+    });
+  });
+
+  it('refuses URLs of other schemes or none, all in one StartupError the CLI prints without a stack', () => {
+    const attempt = () => resolveNodeConfig({ gatewayUrl: 'ftp://hub:6006', webuiUrl: 'localhost:7860' });
+    expect(attempt).toThrow(StartupError);
+    expect(attempt).toThrow(/gatewayUrl "ftp:\/\/hub:6006" must start with http:\/\/, https:\/\/, ws:\/\/, wss:\/\/[\s\S]*webuiUrl "localhost:7860" must start with http:\/\/, https:\/\//);
+    expect(() => resolveNodeConfig({ gatewayUrl: 'not a url' })).toThrow('gatewayUrl "not a url" is not a URL');
+  });
+});
