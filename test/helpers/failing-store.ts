@@ -13,12 +13,16 @@ export class FailingStore implements TaskStore {
   /** How many calls of each operation were refused. */
   readonly refused = new Map<Operation, number>();
 
-  constructor(readonly inner: TaskStore) {}
+  /** `cause`: what the refusals say went wrong (a real one names the store's files). */
+  constructor(
+    readonly inner: TaskStore,
+    readonly cause = "ENOSPC: no space left on device (a test's full disk)",
+  ) {}
 
   #call<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
     if (!this.failing.has(operation)) return run();
     this.refused.set(operation, (this.refused.get(operation) ?? 0) + 1);
-    return Promise.reject(new DanError('DAN_ERR_STORE_UNAVAILABLE', `could not ${operation}: ENOSPC: no space left on device (a test's full disk)`));
+    return Promise.reject(new DanError('DAN_ERR_STORE_UNAVAILABLE', `could not ${operation}: ${this.cause}`));
   }
 
   insert: TaskStore['insert'] = (...args) => this.#call('insert', () => this.inner.insert(...args));

@@ -14,7 +14,7 @@ import type { TaskView } from '../../src/gateway/task-view.js';
 import { NodeHub } from '../../src/network/node-hub.js';
 import type { NodeSocket } from '../../src/network/node-session.js';
 import { type AssignMessage, type GatewayMessage, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { encodeResultFrame } from '../../src/protocol/result-frame.js';
+import { encodeResultFrame, type ResultMessage } from '../../src/protocol/result-frame.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { HOUR, MINUTE } from '../../src/util/clock.js';
@@ -112,8 +112,21 @@ export class FakeNode {
   }
 
   succeed(taskId: string, elapsedMs = 1000): void {
-    const frame = encodeResultFrame({ type: 'result', taskId, result: { kind: 'images', images: [TINY_PNG], seeds: [1] }, loadedModel: null, elapsedMs });
-    this.socket.emit('message', frame, true);
+    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, elapsedMs);
+  }
+
+  /** A result frame with the given result: images and seeds, or a caption. */
+  answer(taskId: string, result: ResultMessage['result'], elapsedMs = 1000): void {
+    this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, result, loadedModel: null, elapsedMs }), true);
+  }
+
+  progress(taskId: string, progress: number, etaSeconds: number | null = null): void {
+    this.#text({ type: 'progress', taskId, progress, etaSeconds });
+  }
+
+  /** A heartbeat saying the node's WebUI is up or down (`problem` says why). */
+  backend(up: boolean, problem: string | null = null): void {
+    this.#text({ type: 'heartbeat', backendUp: up, backendProblem: problem, loadedModel: null, draining: false, measured: null });
   }
 
   fail(taskId: string, error: string, message: string): void {

@@ -1,0 +1,183 @@
+/**
+ * The read-only routes through the real app, with `inject` and nodes played
+ * by the test: supported values, the public API key, the node list and health.
+ * What a real node discovers in a real WebUI: test/e2e/gateway-api.e2e.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { catalogLoras, catalogModels } from '../../src/domain/catalog.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { TINY_PNG } from '../helpers/fake-nodes.js';
+import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+import { dataOf } from './expect-envelope.js';
+
+let api: InjectApp | undefined;
+
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function start(): Promise<InjectApp> {
+  api = await createInjectApp();
+  return api;
+}
+
+const supported = async (app: InjectApp) => dataOf(await app.get('/api/sd/supportedModelInfo'));
+const modelsByName = (info: any): Record<string, any> => Object.fromEntries(info.Models.map((m: any) => [m.name, m]));
+
+/** The catalog's models but anything-v4.5, plus a model of the node's own (no sha256 known). */
+function capabilitiesWithOwnModel() {
+  const models = makeCapabilities().models.filter((m) => !m.fileName.startsWith('anything'));
+  const own = { title: 'myModel.safetensors', name: 'myModel', fileName: 'myModel.safetensors', sha256: null };
+  return makeCapabilities({ models: [...models, own] });
+}
+
+describe('GET /api/sd/supportedModelInfo', () => {
+  it('with no node connected lists every catalog entry, none available', async () => {
+    const info = await supported(await start());
+    expect(info.Models).toStrictEqual(
+      catalogModels.map((m) => ({ name: m.name, hash: m.sha256, available: false, nodes: 0, download: m.download })),
+    );
+    expect(info.LoRAs.map((l: any) => [l.name, l.available])).toEqual(catalogLoras.map((l) => [l.name, false]));
+    for (const list of [info.Samplers, info.HiresUpscalers, info.Upscalers, info.ControlNet.models, info.ControlNet.preprocessors, info.Interrogators]) {
+      expect(list.length).toBeGreaterThan(0);
+      expect(list.filter((entry: any) => entry.available)).toEqual([]);
+    }
+    expect(info.nodes).toEqual({ connected: 0, ready: 0 });
+  });
+
+  it('says what the connected nodes with a working WebUI serve now, and on how many nodes', async () => {
+    const app = await start();
+    app.world.connect('full');
+    app.world.connect('own', capabilitiesWithOwnModel());
+    app.world.connect('down').backend(false, 'connect ECONNREFUSED 127.0.0.1:7860');
+    const info = await supported(app);
+    const models = modelsByName(info);
+    expect(models['chillout_mix']).toMatchObject({ hash: catalogModels[0]!.sha256, available: true, nodes: 2 });
+    expect(models['anything-v4.5-pruned']).toMatchObject({ available: true, nodes: 1 });
+    expect(models['myModel']).toStrictEqual({ name: 'myModel', hash: null, available: true, nodes: 1, download: null });
+    expect(info.LoRAs.find((l: any) => l.name === 'kobeni_v10')).toMatchObject({ available: true, nodes: 2 });
+    expect(info.Samplers).toContainEqual({ name: 'Euler a', available: true });
+    // Served through a node's sampler and scheduler; and a sampler outside the catalog that a node offers.
+    expect(info.Samplers).toContainEqual({ name: 'DPM++ SDE Karras', available: true });
+    expect(info.Samplers).toContainEqual({ name: 'DPM++ 2M', available: true });
+    // A catalog upscaler no node offers: listed, not available.
+    expect(info.Upscalers).toContainEqual({ name: 'R-ESRGAN 4x+ Anime6B', available: false });
+    expect(info.Upscalers).toContainEqual({ name: 'Lanczos', available: true });
+    expect(info.ControlNet.models).toContainEqual({ name: 'sd15_canny', available: true });
+    expect(info.ControlNet.preprocessors).toContainEqual({ name: 'canny', available: true });
+    expect(info.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
+    expect(info.nodes).toEqual({ connected: 3, ready: 2 });
+  });
+
+  it('follows nodes as they leave', async () => {
+    const app = await start();
+    app.world.connect('full');
+    const own = app.world.connect('own', capabilitiesWithOwnModel());
+    expect(modelsByName(await supported(app))['chillout_mix']).toMatchObject({ nodes: 2 });
+    own.disconnect();
+    const info = await supported(app);
+    expect(modelsByName(info)['chillout_mix']).toMatchObject({ available: true, nodes: 1 });
+    expect(modelsByName(info)['myModel']).toBeUndefined();
+    expect(info.nodes).toEqual({ connected: 1, ready: 1 });
+  });
+
+  it('lists a model only a node has, which requests may then name', async () => {
+    const app = await start();
+    const node = app.world.connect('own', capabilitiesWithOwnModel());
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'a fox', model: 'myModel' }));
+    expect((await node.assignment(taskId)).spec).toMatchObject({ model: { name: 'myModel' } });
+  });
+});
+
+describe('GET /api/user/public-api-key', () => {
+  it('hands out the gateway\'s key, sk- and 48 letters and digits, the same on every call', async () => {
+    const app = await start();
+    const first = dataOf(await app.get('/api/user/public-api-key'));
+    expect(first).toStrictEqual({ apiKey: app.publicApiKey });
+    expect(first.apiKey).toMatch(/^sk-[A-Za-z0-9]{48}$/);
+    expect(dataOf(await app.get('/api/user/public-api-key', { authorization: 'Bearer sk-other' }))).toStrictEqual(first);
+  });
+});
+
+describe('GET /api/nodes', () => {
+  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'switchSeconds', 'problem', 'setAsideUntil'];
+  const nodes = async (app: InjectApp): Promise<any[]> => dataOf(await app.get('/api/nodes'));
+  const byName = async (app: InjectApp, name: string) => (await nodes(app)).find((n) => n.name === name);
+
+  it('is empty while no node is connected', async () => {
+    expect(await nodes(await start())).toEqual([]);
+  });
+
+  it('shows each node with the documented fields, its models, slots and state as tasks come and go', async () => {
+    const app = await start();
+    app.world.connect('gpu', makeCapabilities(), 2);
+    const [listed] = await nodes(app);
+    expect(Object.keys(listed).sort()).toEqual([...fields].sort());
+    expect(listed).toMatchObject({
+      name: 'gpu',
+      state: 'ready',
+      slots: 2,
+      running: 0,
+      loadedModel: makeCapabilities().models[0]!.title,
+      models: catalogModels.map((m) => m.name),
+      problem: null,
+      setAsideUntil: null,
+    });
+    const body = { prompt: 'a fox', model: 'clarity' };
+    dataOf(await app.post('/api/sd/txt2img/async', body));
+    expect(await byName(app, 'gpu')).toMatchObject({ state: 'ready', running: 1 });
+    dataOf(await app.post('/api/sd/txt2img/async', body));
+    expect(await byName(app, 'gpu')).toMatchObject({ state: 'busy', running: 2 });
+  });
+
+  it('shows a node whose WebUI is down with the reason, and drops a node that leaves', async () => {
+    const app = await start();
+    const up = app.world.connect('up');
+    app.world.connect('down').backend(false, 'connect ECONNREFUSED 127.0.0.1:7860');
+    expect(await byName(app, 'down')).toMatchObject({ state: 'webui-down', problem: 'connect ECONNREFUSED 127.0.0.1:7860' });
+    expect(await byName(app, 'up')).toMatchObject({ state: 'ready', problem: null });
+    up.disconnect();
+    expect((await nodes(app)).map((n) => n.name)).toEqual(['down']);
+  });
+});
+
+describe('GET /api/health', () => {
+  const health = async (app: InjectApp) => dataOf(await app.get('/api/health'));
+
+  it('says ok, with the nodes, an empty queue and no overhead samples before the first task', async () => {
+    const app = await start();
+    app.world.connect('up');
+    app.world.connect('down').backend(false, 'WebUI not answering');
+    expect(await health(app)).toStrictEqual({
+      status: 'ok',
+      nodes: { connected: 2, ready: 1 },
+      queued: 0,
+      running: 0,
+      overheadMs: { dispatch: null, relay: null },
+    });
+  });
+
+  it('counts queued and running tasks, and times the dispatch of a task sent at once, not of one that waited', async () => {
+    const app = await start();
+    const node = app.world.connect('gpu');
+    const sentAtOnce = dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'a', model: 'clarity' }));
+    const waiting = dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'b', model: 'clarity' }));
+    const before = await health(app);
+    expect(before).toMatchObject({ queued: 1, running: 1, overheadMs: { dispatch: { samples: 1 }, relay: null } });
+    expect(before.overheadMs.dispatch.p50).toBeGreaterThan(0);
+    node.succeed(sentAtOnce.taskId);
+    await node.assignment(waiting.taskId);
+    expect(await health(app)).toMatchObject({ queued: 0, running: 1, overheadMs: { dispatch: { samples: 1 } } });
+  });
+
+  it('times the relay of a sync answer', async () => {
+    const app = await start();
+    const node = app.world.connect('gpu');
+    const pending = app.post('/api/sd/txt2img', { prompt: 'a', model: 'clarity' });
+    const { taskId } = await node.next((m) => m.type === 'assign');
+    node.succeed(taskId);
+    expect(dataOf(await pending).images).toEqual([TINY_PNG]);
+    expect((await health(app)).overheadMs.relay).toMatchObject({ samples: 1 });
+  });
+});

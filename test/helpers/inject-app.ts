@@ -1,0 +1,100 @@
+/**
+ * The gateway's real HTTP app (api/build-app.ts) over the core of
+ * fake-nodes.ts, for route tests with Fastify's `inject`: real routes, parsers,
+ * error handler, catalog, TaskService, dispatcher and in-memory store; nodes
+ * played by the test; no listen, no sockets, no processes. The sync timeout
+ * runs on the world's FakeClock.
+ */
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from '../../src/api/build-app.js';
+import { defaultLimits } from '../../src/domain/request-context.js';
+import { NetworkCatalog } from '../../src/gateway/network-catalog.js';
+import { OverheadMeter } from '../../src/gateway/overhead-meter.js';
+import { generateApiKey } from '../../src/gateway/public-api-key.js';
+import { MINUTE } from '../../src/util/clock.js';
+import { type CoreWorld, createCoreWorld } from './fake-nodes.js';
+
+export interface InjectAppOptions {
+  /** Options of the core (dispatcher limits, a store wrapper): createCoreWorld's. */
+  world?: Parameters<typeof createCoreWorld>[0];
+  /** @defaultValue 1 MiB: small, so a 413 needs no big body */
+  bodyLimitBytes?: number;
+  /** On the world's clock. @defaultValue 5 minutes, as the gateway */
+  syncTimeoutMs?: number;
+  /** @defaultValue a silent logger */
+  logger?: FastifyBaseLogger;
+}
+
+export interface InjectApp {
+  app: FastifyInstance;
+  world: CoreWorld;
+  overhead: OverheadMeter;
+  publicApiKey: string;
+  /** POSTs `body` as JSON (a string is sent as is, to send broken JSON). */
+  post(url: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
+  get(url: string, headers?: Record<string, string>): Promise<Answer>;
+  /** Any request, for the odd ones (no content type, another media type, another method). */
+  send(request: InjectOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export const INJECT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+export async function createInjectApp(options: InjectAppOptions = {}): Promise<InjectApp> {
+  // The dispatcher times dispatches into the meter /api/health reads, as in gateway/gateway.ts.
+  const overhead = new OverheadMeter();
+  const world = createCoreWorld({ overhead, ...options.world });
+  const publicApiKey = generateApiKey();
+  const app = await buildApp({
+    service: world.service,
+    catalog: new NetworkCatalog(world.hub, defaultLimits),
+    nodes: world.nodes,
+    hub: world.hub,
+    publicApiKey,
+    syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
+    bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,
+    maxFrameBytes: 64 * 1024 * 1024,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    overhead,
+  });
+  await app.ready();
+  return {
+    app,
+    world,
+    overhead,
+    publicApiKey,
+    post: (url, body, headers = {}) =>
+      answerOf(app, {
+        method: 'POST',
+        url,
+        payload: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...headers },
+      }),
+    get: (url, headers = {}) => answerOf(app, { method: 'GET', url, headers }),
+    send: (request) => answerOf(app, request),
+    async close() {
+      await app.close();
+      await world.close();
+    },
+  };
+}
+
+/** A logger that keeps its JSON lines, for tests that check what operators read. */
+export function capturingLogger(): { logger: FastifyBaseLogger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+/** An answer as a client reads it: status, parsed JSON body, headers. */
+export interface Answer {
+  status: number;
+  body: any;
+  headers: LightMyRequestResponse['headers'];
+}
+
+async function answerOf(app: FastifyInstance, request: InjectOptions): Promise<Answer> {
+  const response = await app.inject(request);
+  return { status: response.statusCode, body: response.json(), headers: response.headers };
+}
