@@ -16,18 +16,24 @@ import { httpStatusOf } from './error-answers.js';
 function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is larger than ${Math.round(bodyLimitBytes / 1048576)} MiB`);
+      return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is larger than ${formatMiB(bodyLimitBytes)}`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new DanError('DAN_ERR_REQUEST_UNSUPPORTED_MEDIA', 'request body must be JSON; send `Content-Type: application/json`');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
+      // Fastify's own text names application/json, whatever the content type was (text/plain is parsed as JSON too).
+      return new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is not valid JSON; send one JSON object');
   }
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
   }
   return undefined;
+}
+
+/** `2 MiB`, `0.5 MiB`: a limit below 1 MiB must not read as 0. */
+function formatMiB(bytes: number): string {
+  return `${Number((bytes / 1048576).toFixed(bytes < 1048576 ? 3 : 1))} MiB`;
 }
 
 /** Most a refused body is read (and thrown away) so that its sender gets to read the 413. */

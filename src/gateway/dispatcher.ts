@@ -151,8 +151,8 @@ export class Dispatcher {
     const limit = this.#options.maxTasksPerKey;
     const count = this.#perKey.get(apiKey ?? '') ?? 0;
     if (limit <= 0 || count < limit) return;
-    const who = apiKey === null ? 'requests without an API key' : 'this API key';
-    throw new DanError('DAN_ERR_TASK_LIMIT', `${who} already has ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
+    const who = apiKey === null ? 'requests without an API key already have' : 'this API key already has';
+    throw new DanError('DAN_ERR_TASK_LIMIT', `${who} ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
   }
 
   #enqueue(entry: TaskEntry): void {
@@ -317,7 +317,8 @@ export class Dispatcher {
     } else if (!retryable) {
       await this.#fail(entry, attempt, error);
     } else if (!retry) {
-      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${entry.failures.length} times: ${entry.failures.join('; ')}` });
+      const times = entry.failures.length === 1 ? 'once' : `${entry.failures.length} times`;
+      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${times}: ${entry.failures.join('; ')}` });
     } else {
       await this.#requeueStored(entry.id, attempt);
     }

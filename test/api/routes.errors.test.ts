@@ -62,7 +62,7 @@ describe('bodies that are not a JSON object', () => {
     const app = shared;
     expectError(await app.post(url, '{"prompt": "x",'), 400, 3000, {
       error: 'DAN_ERR_REQUEST_INVALID_JSON',
-      message: [/^request body is not valid JSON: /],
+      message: ['request body is not valid JSON; send one JSON object'],
     });
   });
 
@@ -112,10 +112,9 @@ describe('bodies that are not a JSON object', () => {
 
   it('answers a text/plain body that is not JSON with a 400 DAN_ERR_REQUEST_INVALID_JSON', async () => {
     const app = shared;
-    expectError(await postRaw(app, '/api/sd/txt2img', 'text/plain', 'hello'), 400, 3000, {
-      error: 'DAN_ERR_REQUEST_INVALID_JSON',
-      message: [/^request body is not valid JSON: /],
-    });
+    const answer = await postRaw(app, '/api/sd/txt2img', 'text/plain', 'hello');
+    expectError(answer, 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_JSON', message: ['request body is not valid JSON'] });
+    expect(answer.body.message).not.toContain('application/json');
   });
 
   it.each(['text/plain;charset=UTF-8', 'application/json; charset=utf-8'])('reads a JSON body sent as %s and takes the task', async (type) => {
@@ -388,7 +387,7 @@ describe('the per-key task limit', () => {
     dataOf(await app.post('/api/sd/upscale/async', bodies.upscale));
     expectError(await app.post('/api/sd/upscale/async', bodies.upscale), 429, 3002, {
       error: 'DAN_ERR_TASK_LIMIT',
-      message: ['requests without an API key already'],
+      message: ['requests without an API key already have'],
     });
     dataOf(await app.post('/api/sd/upscale/async', bodies.upscale, { authorization: 'Bearer sk-dave' }));
   });

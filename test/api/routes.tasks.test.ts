@@ -168,7 +168,7 @@ describe('sync submit', () => {
     expectError(await pending, 502, 4001, {
       error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED',
       taskId,
-      message: ['failed 1 times: attempt 1 on node gpu: CUDA out of memory'],
+      message: ['failed once: attempt 1 on node gpu: CUDA out of memory'],
     });
   });
 
