@@ -168,7 +168,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
         session.loadedModel = message.loadedModel;
         session.draining = message.draining;
         session.measured = message.measured;
-        if (changed) this.emit('node:changed', session);
+        if (!changed) return;
+        const { backendUp, draining, loadedModel } = session;
+        this.#options.log.debug({ node: session.id, backendUp, draining, loadedModel }, 'node state changed');
+        this.emit('node:changed', session);
         return;
       }
       case 'capabilities':

@@ -38,7 +38,8 @@ describe('a node whose WebUI is down', () => {
     running.push(sandbox);
     await node.proc.waitForLog((l) => l.msg === 'WebUI is answering; taking work', 15_000);
     // The node has told the gateway in a heartbeat; wait until the gateway has heard it.
-    await expect.poll(async () => (await getJson(`${gw.url}/api/health`)).body.data.nodes.ready, { timeout: 5000 }).toBe(1);
+    await gw.proc.waitForLog((l) => l.msg === 'node state changed' && l['backendUp'] === true);
+    expect((await getJson(`${gw.url}/api/health`)).body.data.nodes.ready).toBe(1);
     const served = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity' });
     expect(served.status).toBe(200);
     expect(served.body.data.images).toHaveLength(1);

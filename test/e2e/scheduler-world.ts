@@ -1,0 +1,58 @@
+/**
+ * A small world of real processes for the scheduler's end-to-end tests: a
+ * gateway, and GPUs (a sandbox with chosen checkpoints and speed, plus the
+ * node agent beside it). Everything a test starts is killed after it.
+ */
+import { writeFileSync } from 'node:fs';
+import { afterEach, expect } from 'vitest';
+import { catalogModels } from '../../src/domain/catalog.js';
+import { getJson, postJson } from '../helpers/api-client.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+export const FILES = { clarity: 'clarity.safetensors', chillout: 'chilloutmix_NiPrunedFp32Fix.safetensors', anything: 'anything-v4.5-pruned.safetensors' };
+export const SHA = { clarity: catalogModels[1]!.sha256, chillout: catalogModels[0]!.sha256, anything: catalogModels[2]!.sha256 };
+export type Model = keyof typeof FILES;
+
+const running: DanProcess[] = [];
+const dirs: { path: string; remove(): void }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+function dir() {
+  const d = tempDir();
+  dirs.push(d);
+  return d.path;
+}
+
+export async function gateway(args: string[] = []) {
+  const gw = await startGatewayProcess({ dataDir: dir(), args });
+  running.push(gw.proc);
+  return gw.url;
+}
+
+/** A sandbox + node pair: `itPerSecond` at 512², time compressed by `speed`. */
+export async function gpu(gatewayUrl: string, name: string, options: { models: Model[]; loaded: Model; itPerSecond: number; speed: number }) {
+  const config = `${dir()}/${name}.json`;
+  writeFileSync(config, JSON.stringify({ models: options.models.map((m) => ({ fileName: FILES[m], sha256: SHA[m] })), loadedModel: FILES[options.loaded] }));
+  const sandbox = await startSandboxProcess({ speed: options.speed, config, args: ['--it-per-second', String(options.itPerSecond), '--switch-seconds', '4'] });
+  running.push(sandbox.proc);
+  const node = await startNodeProcess({ gateway: gatewayUrl, webui: sandbox.url, name });
+  running.push(node.proc);
+  return { sandbox: sandbox.url, node: node.proc };
+}
+
+export const job = (model: Model, extra: Record<string, unknown> = {}) => ({ prompt: 'x', model: SHA[model], steps: 20, ...extra });
+
+export async function submitted(gatewayUrl: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await postJson(`${gatewayUrl}/api/sd/txt2img/async`, body, headers);
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body.data.taskId as string;
+}
+
+export async function checkpointsServed(sandbox: string): Promise<string[]> {
+  const { body } = await getJson(`${sandbox}/sandbox/requests`);
+  return body.requests.filter((r: any) => r.path === '/sdapi/v1/txt2img').map((r: any) => String(r.body.override_settings.sd_model_checkpoint).split('.')[0]);
+}
+
