@@ -39,8 +39,8 @@ describe('nodes that leave, stop or fail', () => {
 
   it('a task left without a capable node stops saying so, and runs, when one connects within the grace time', async () => {
     const { gw, first, second, status } = await orphaned(60, 60);
-    // The retried first task holds the new node for ~4 s: meanwhile the second is queued, with no "waiting" message.
-    const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
+    // The retried first task holds the new node for ~1 s: meanwhile the second is queued, with no "waiting" message.
+    const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 4 });
     await back.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
     const queued = await status();
     expect(queued).toMatchObject({ status: 0, queuePosition: 1 });

@@ -1,10 +1,10 @@
 /**
  * A node whose WebUI does not answer: the gateway knows, sends it no work and
- * says why it refuses; when the WebUI comes up, the node takes work. Also the
- * sync timeout: a task still running answers 202 with its id.
+ * says why it refuses; when the WebUI comes up, the node takes work. (The sync
+ * timeout's 202 is tested through the app: test/api/routes.tasks.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { getJson, postJson } from '../helpers/api-client.js';
 import { DanProcess, freePort, startGatewayProcess, startNodeProcess, tempDir } from '../helpers/processes.js';
 
 const running: DanProcess[] = [];
@@ -43,23 +43,5 @@ describe('a node whose WebUI is down', () => {
     const served = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity' });
     expect(served.status).toBe(200);
     expect(served.body.data.images).toHaveLength(1);
-  });
-});
-
-describe('the sync timeout', () => {
-  it('answers 202 with the task id while the task runs on, and the result comes by polling', async () => {
-    const gw = await gateway(['--sync-timeout-s', '0.3']);
-    const sandbox = new DanProcess(['sandbox', '--port', '0', '--speed', '1', '--switch-seconds', '0']);
-    running.push(sandbox);
-    const url = (await sandbox.waitForLog((l) => typeof l['url'] === 'string'))['url'] as string;
-    const node = await startNodeProcess({ gateway: gw.url, webui: url, name: 'slow-node' });
-    running.push(node.proc);
-
-    const { status, body } = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity', steps: 20 });
-    expect(status).toBe(202);
-    expect(body).toMatchObject({ code: 202, data: { taskId: expect.any(String) } });
-    expect([0, 1]).toContain(body.data.status);
-    expect(body.message).toContain('/api/sd/task/status');
-    expect((await pollUntilDone(gw.url, body.data.taskId)).status).toBe(2);
   });
 });
