@@ -22,7 +22,8 @@ agent.on('task:sending', (id) => (settled[id] = process.hrtime.bigint().toString
 agent.once('welcomed', () => process.send!({ type: 'ready' }));
 process.on('message', (message: { type: string }) => {
   if (message.type !== 'report') return;
-  process.send!({ type: 'report', received, settled });
-  void agent.stop().then(() => process.exit(0));
+  // Exit only once the report is written to the IPC channel: with thousands of tasks it is
+  // hundreds of KiB, and an exit before the write ends loses it (the parent would wait forever).
+  process.send!({ type: 'report', received, settled }, undefined, {}, () => void agent.stop().then(() => process.exit(0)));
 });
 await agent.start();

@@ -227,7 +227,16 @@ export class Dispatcher {
     if (!running) return;
     entry.attempts = attempt;
     this.#unservable.forget(entry.id);
-    if (!(await this.#recordStart(entry, running))) return;
+    // One await between choosing the task and sending it: see SqliteTaskStore.#guardedSync.
+    let stored: boolean;
+    try {
+      stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
+    } catch (error) {
+      this.#startNotStored(entry, running, error);
+      return;
+    }
+    if (!stored) return this.#startRefused(entry, running);
+    this.#startRetry.succeeded();
     // A cancel (or the node's loss) may have settled the attempt while the store wrote.
     if (this.scheduler.attempts.get(entry.id) !== running) return;
     const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
@@ -237,31 +246,24 @@ export class Dispatcher {
   }
 
   /**
-   * Writes that an attempt started. When the store fails, the task goes back to
-   * its place in the queue, the attempt uncounted and blamed on no node, and
-   * starts wait until the store is tried again (start-retry.ts).
+   * The store could not record the start (disk full): the task goes back to its place
+   * in the queue, the attempt uncounted and blamed on no node, and starts wait until
+   * the store is tried again (start-retry.ts).
    */
-  async #recordStart(entry: TaskEntry, running: RunningAttempt): Promise<boolean> {
-    const { store } = this.#options;
-    try {
-      if (await store.markRunning(entry.id, running.attempt, running.nodeId, this.#clock.now())) {
-        this.#startRetry.succeeded();
-        return true;
-      }
-    } catch (error) {
-      if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) {
-        entry.attempts = running.attempt - 1;
-      }
-      this.#startRetry.failed(error);
-      return false;
+  #startNotStored(entry: TaskEntry, running: RunningAttempt, error: unknown): void {
+    if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) {
+      entry.attempts = running.attempt - 1;
     }
-    // The row is not queued at this attempt: only a bug of ours gets here. Don't run what the store disowns.
+    this.#startRetry.failed(error);
+  }
+
+  /** The row is not queued at this attempt: only a bug of ours gets here. Don't run what the store disowns. */
+  async #startRefused(entry: TaskEntry, running: RunningAttempt): Promise<void> {
     this.#log.error({ task: entry.id, attempt: running.attempt }, 'task store refused to mark the task running; failing it');
     if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
       await this.#fail(entry, running.attempt, { id: 'DAN_ERR_INTERNAL', message: 'the task store no longer holds this task as queued' });
       this.schedule();
     }
-    return false;
   }
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
