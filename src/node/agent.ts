@@ -244,10 +244,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       if (danError.id === 'DAN_ERR_BACKEND_UNREACHABLE') this.#markBackend(danError.message);
       // A run can fail after switching checkpoints: re-read what the WebUI has loaded.
       else void this.#refreshBackend();
-      if (!controller.signal.aborted) {
+      if (controller.signal.aborted) {
+        // The gateway gave the task up (cancel, timeout) or the connection dropped: not a failure of this node.
+        this.#options.log.info({ task: taskId, reason: errorMessageOf(controller.signal.reason) }, 'task abandoned');
+      } else {
         this.#send({ type: 'failure', taskId, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
+        this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       }
-      this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       this.emit('task:settled', taskId, false);
     } finally {
       this.#active.delete(taskId);
@@ -340,4 +343,8 @@ function emptyCapabilities(): BackendSnapshot['capabilities'] {
     interrogators: [],
     maxPixels: 4096,
   };
+}
+
+function errorMessageOf(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
 }

@@ -95,7 +95,8 @@ describe('limits and cancel', () => {
     const cancelRunning = await postJson(`${gw}/api/sd/task/cancel`, { taskId: runningId });
     expect(cancelRunning.body.data.status).toBe(4);
     // The node logs the cancelled task's end once its WebUI has answered the interrupt.
-    await only.node.waitForLog((l) => l.msg === 'task failed' && l['task'] === runningId);
+    const abandoned = await only.node.waitForLog((l) => l.msg === 'task abandoned' && l['task'] === runningId);
+    expect(abandoned['reason']).toBe('cancelled by the client');
     expect((await getJson(`${only.sandbox}/sandbox/requests`)).body.requests.some((r: any) => r.path === '/sdapi/v1/interrupt')).toBe(true);
     expect((await getJson(`${gw}/api/sd/task/${runningId}`)).body.data).toMatchObject({ status: 4, error: 'DAN_ERR_TASK_CANCELLED' });
     // The sandbox logs a request once answered, so the interrupted job may show up
