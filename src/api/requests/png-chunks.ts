@@ -33,6 +33,19 @@ const COLOUR_TYPE_OFFSET = SIGNATURE_BYTES + CHUNK_HEADER_BYTES + 9;
 export const maxTextChunkBytes = 1024 * 1024;
 /** Pillow's MAX_TEXT_MEMORY, also the most the gateway unpacks from one image (see `unpacked`). */
 export const maxTextBytes = 64 * maxTextChunkBytes;
+/**
+ * Most chunks other than IDAT the gateway walks (libpng's own default limit of
+ * cached chunks). A real image carries a dozen; a million empty ones would keep
+ * the event loop busy for a second per request.
+ */
+export const maxMetadataChunks = 1000;
+/**
+ * Most compressed chunks (zTXt, iTXt, iCCP) the gateway unpacks: each is inflated
+ * on the thread pool up to 1 MiB, whether or not its stream turns out valid, so
+ * this bounds the gateway's own work to 64 MiB an image (no real image carries
+ * that much metadata), however the chunks are made.
+ */
+export const maxCompressedChunks = 64;
 /** Pillow's `is_cid`: what it reads as a chunk type. */
 const chunkTypePattern = /^\w{4}$/;
 
@@ -64,8 +77,8 @@ interface WalkState {
   imageDataBytes: number;
   /** Text as Pillow counts it against MAX_TEXT_MEMORY. */
   textBytes: number;
-  /** Everything unpacked so far, text or not: bounds the gateway's own work. */
-  unpackedBytes: number;
+  metadataChunks: number;
+  compressedChunks: number;
 }
 
 /**
@@ -76,13 +89,20 @@ interface WalkState {
  * await findPngProblem(pngWithBrokenIhdrCrc); // 'it is corrupt: the CRC of its IHDR chunk does not match its data'
  */
 export async function findPngProblem(png: Buffer): Promise<string | null> {
-  const state: WalkState = { phase: 'before-image', colourType: png[COLOUR_TYPE_OFFSET] ?? 0, imageDataBytes: 0, textBytes: 0, unpackedBytes: 0 };
+  const state: WalkState = {
+    phase: 'before-image',
+    colourType: png[COLOUR_TYPE_OFFSET] ?? 0,
+    imageDataBytes: 0,
+    textBytes: 0,
+    metadataChunks: 0,
+    compressedChunks: 0,
+  };
   let offset = SIGNATURE_BYTES;
   for (;;) {
     const chunk = readChunk(png, offset, state);
     if (typeof chunk === 'string') return chunk;
     if (chunk === null || (chunk.type === 'IEND' && state.phase !== 'before-image')) break;
-    const problem = await findChunkProblem(png, chunk, state);
+    const problem = findChunkProblem(png, chunk, state) ?? (isCompressed(chunk.type) ? await findTextProblem(chunk, state) : countText(chunk, state));
     if (problem !== null) return problem;
     offset += CHUNK_HEADER_BYTES + chunk.data.length + CRC_BYTES;
   }
@@ -116,13 +136,20 @@ function phaseOf(type: string, phase: Phase): Phase {
   return phase === 'before-image' ? phase : 'after-image';
 }
 
-async function findChunkProblem(png: Buffer, chunk: Chunk, state: WalkState): Promise<string | null> {
+/** What is wrong with a chunk's framing, its CRC or its length; its text is read apart (only compressed text needs an await). */
+function findChunkProblem(png: Buffer, chunk: Chunk, state: WalkState): string | null {
   if (chunk.type === 'IEND') return 'it is cut short (truncated): it ends before its pixel data (no IDAT chunk)';
+  if (chunk.type !== 'IDAT' && ++state.metadataChunks > maxMetadataChunks) return `it has more than ${maxMetadataChunks} metadata chunks`;
+  if (isCompressed(chunk.type) && ++state.compressedChunks > maxCompressedChunks) return `it has more than ${maxCompressedChunks} compressed metadata chunks`;
   if (state.phase === 'before-image' && !crcMatches(png, chunk)) {
     return `it is corrupt: the CRC of its ${chunk.type} chunk does not match its data`;
   }
   if (chunk.type === 'IDAT' && state.phase === 'image') state.imageDataBytes += chunk.data.length;
-  return findLengthProblem(chunk, state.colourType) ?? (await findTextProblem(chunk, state));
+  return findLengthProblem(chunk, state.colourType);
+}
+
+function isCompressed(type: string): boolean {
+  return type === 'zTXt' || type === 'iTXt' || type === 'iCCP';
 }
 
 function crcMatches(png: Buffer, chunk: Chunk): boolean {
@@ -146,34 +173,40 @@ function transparencyBytes(colourType: number): number {
   return colourType === 2 ? 6 : 0;
 }
 
-/** The compressed chunks, and the text Pillow counts against MAX_TEXT_MEMORY. */
+/** A compressed chunk, and the text Pillow counts against MAX_TEXT_MEMORY. */
 async function findTextProblem(chunk: Chunk, state: WalkState): Promise<string | null> {
-  const text = await readText(chunk, state);
-  if (typeof text === 'string') return text;
-  state.textBytes += text;
+  const text = await readCompressed(chunk);
+  return typeof text === 'string' ? text : addText(text, state);
+}
+
+/** An uncompressed chunk's text (tEXt), counted without an await. */
+function countText({ type, data }: Chunk, state: WalkState): string | null {
+  return type === 'tEXt' && keywordOf(data).length > 0 ? addText(afterKeyword(data).length, state) : null;
+}
+
+function addText(bytes: number, state: WalkState): string | null {
+  state.textBytes += bytes;
   if (state.textBytes > maxTextBytes) return `its text chunks hold more than ${mib(maxTextBytes)} of text, more than the WebUI's image library (Pillow) reads`;
   return null;
 }
 
-/** The text length Pillow counts for the chunk (0 for other chunks), or a problem. */
-async function readText({ type, data }: Chunk, state: WalkState): Promise<number | string> {
-  if (type === 'tEXt') return keywordOf(data).length > 0 ? afterKeyword(data).length : 0;
-  if (type === 'zTXt') return readCompressedText(data, state);
-  if (type === 'iTXt') return readInternationalText(data, state);
-  if (type === 'iCCP') return readIccProfile(data, state);
-  return 0;
+/** The text length Pillow counts for a compressed chunk, or a problem. */
+async function readCompressed({ type, data }: Chunk): Promise<number | string> {
+  if (type === 'zTXt') return readCompressedText(data);
+  if (type === 'iTXt') return readInternationalText(data);
+  return readIccProfile(data);
 }
 
-async function readCompressedText(data: Buffer, state: WalkState): Promise<number | string> {
+async function readCompressedText(data: Buffer): Promise<number | string> {
   const rest = afterKeyword(data);
   const method = rest[0] ?? 0;
   if (method !== 0) return `it is corrupt: its zTXt chunk uses compression method ${method}, which does not exist`;
-  const length = await unpacked(rest.subarray(1), 'zTXt', state);
+  const length = await unpacked(rest.subarray(1), 'zTXt');
   return typeof length === 'string' || keywordOf(data).length > 0 ? length : 0;
 }
 
 /** iTXt is keyword\0, compressed flag, method, language\0, translated keyword\0, text; Pillow skips malformed ones. */
-async function readInternationalText(data: Buffer, state: WalkState): Promise<number | string> {
+async function readInternationalText(data: Buffer): Promise<number | string> {
   const rest = afterKeyword(data);
   if (data.indexOf(0) < 0 || rest.length < 2) return 0;
   const languageEnd = rest.indexOf(0, 2);
@@ -183,14 +216,14 @@ async function readInternationalText(data: Buffer, state: WalkState): Promise<nu
   if (rest[0] === 0) return text.length;
   // Pillow leaves a chunk of another compression method alone. Counted in bytes, which is at least
   // Pillow's count in characters.
-  return rest[1] === 0 ? unpacked(text, 'iTXt', state) : 0;
+  return rest[1] === 0 ? unpacked(text, 'iTXt') : 0;
 }
 
-async function readIccProfile(data: Buffer, state: WalkState): Promise<number | string> {
+async function readIccProfile(data: Buffer): Promise<number | string> {
   // Pillow takes the byte at the name's terminator (or, without one, the last byte) as the method.
   const nameEnd = data.indexOf(0);
-  if (nameEnd < 0 && data[data.length - 1] !== 0) return 'it is corrupt: its iCCP chunk has no profile name';
-  const length = await unpacked(data.subarray(nameEnd + 2), 'iCCP', state);
+  if (nameEnd < 0) return 'it is corrupt: its iCCP chunk has no profile name';
+  const length = await unpacked(data.subarray(nameEnd + 2), 'iCCP');
   // The profile is not text: Pillow does not count it against MAX_TEXT_MEMORY.
   return typeof length === 'string' ? length : 0;
 }
@@ -198,23 +231,17 @@ async function readIccProfile(data: Buffer, state: WalkState): Promise<number | 
 /**
  * The unpacked length of zlib data as Pillow's `_safe_zlib_decompress` sees it:
  * a problem past MAX_TEXT_CHUNK, 0 for data zlib cannot read (Pillow keeps an
- * empty text then). Everything unpacked counts towards a bound of the gateway's
- * own, so a PNG of many small compressed chunks cannot make it inflate
- * gigabytes; no real image carries 64 MiB of metadata.
+ * empty text then).
  */
-async function unpacked(compressed: Buffer, type: string, state: WalkState): Promise<number | string> {
-  let length: number;
+async function unpacked(compressed: Buffer, type: string): Promise<number | string> {
   try {
     // Z_SYNC_FLUSH: a cut-short stream yields what it has, as Python's decompressobj does.
     const options = { maxOutputLength: maxTextChunkBytes, finishFlush: zlibConstants.Z_SYNC_FLUSH };
-    length = (await inflateAsync(compressed, options)).length;
+    return (await inflateAsync(compressed, options)).length;
   } catch (error) {
     if (!isTooLarge(error)) return 0;
     return `its ${type} chunk unpacks to more than ${mib(maxTextChunkBytes)}, more than the WebUI's image library (Pillow) reads`;
   }
-  state.unpackedBytes += length;
-  if (state.unpackedBytes > maxTextBytes) return `its compressed chunks unpack to more than ${mib(maxTextBytes)} of metadata`;
-  return length;
 }
 
 function isTooLarge(error: unknown): boolean {

@@ -4,7 +4,8 @@
  * refused ones raise there, the accepted ones load.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findPngProblem, maxTextBytes, maxTextChunkBytes } from '../../../src/api/requests/png-chunks.js';
+import { deflateSync } from 'node:zlib';
+import { findPngProblem, maxCompressedChunks, maxMetadataChunks, maxTextBytes, maxTextChunkBytes } from '../../../src/api/requests/png-chunks.js';
 import { breakCrc, greyPng, insertChunks, makeChunk, noisyImage, packed, pngChunk, withoutPixelData } from './damaged-images.js';
 
 let png: Buffer = Buffer.alloc(0);
@@ -112,9 +113,26 @@ describe('findPngProblem: compressed metadata', () => {
     expect(await findPngProblem(before(profile))).toMatch('its iCCP chunk unpacks to more than 1 MiB');
   });
 
-  it('stops unpacking at 64 MiB in all, however the metadata is split', async () => {
-    const chunks = Array.from({ length: maxTextBytes / maxTextChunkBytes + 1 }, () => zText(maxTextChunkBytes));
-    expect(await findPngProblem(before(...chunks))).toMatch('its compressed chunks unpack to more than 64 MiB of metadata');
+  it('unpacks at most 64 compressed chunks, so at most 64 MiB, however the metadata is split', async () => {
+    const chunks = Array.from({ length: maxCompressedChunks + 1 }, () => zText(16));
+    expect(await findPngProblem(before(...chunks))).toBe('it has more than 64 compressed metadata chunks');
+    expect(await findPngProblem(before(...chunks.slice(1)))).toBeNull();
+  });
+
+  it('counts streams zlib refuses after inflating them: 200 of 1 MiB each are refused at the 65th', async () => {
+    // A stream of zeros with a wrong Adler-32: zlib inflates all of it, then fails. Pillow keeps an empty text.
+    const stream = Buffer.from(deflateSync(Buffer.alloc(maxTextChunkBytes - 1), { level: 9 }));
+    stream[stream.length - 1] = (stream[stream.length - 1] ?? 0) ^ 0xff;
+    const bomb = makeChunk('zTXt', Buffer.concat([Buffer.from('Comment\0'), Buffer.from([0]), stream]));
+    expect(await findPngProblem(before(bomb))).toBeNull();
+    expect(await findPngProblem(before(...Array.from({ length: 200 }, () => bomb)))).toBe('it has more than 64 compressed metadata chunks');
+  });
+
+  it('walks at most 1,000 metadata chunks: a million empty ones are refused, not walked', async () => {
+    const empty = makeChunk('abcd', Buffer.alloc(0));
+    expect(await findPngProblem(before(...Array.from({ length: maxMetadataChunks - 10 }, () => empty)))).toBeNull();
+    const flood = before(Buffer.concat(Array.from({ length: 1_000_000 }, () => empty)));
+    expect(await findPngProblem(flood)).toBe('it has more than 1000 metadata chunks');
   });
 
   it('counts plain and compressed text together against Pillow’s 64 MiB', async () => {
