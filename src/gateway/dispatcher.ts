@@ -37,6 +37,7 @@ import type { StoredTask, TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
+import { isStoreUnavailable } from './store-errors.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
@@ -103,6 +104,8 @@ export class Dispatcher {
   readonly #unservable: UnservableWatch;
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** Set by `close()`: no new starts, and nodes that go are not failures. */
+  #closing = false;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -114,18 +117,24 @@ export class Dispatcher {
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const { hub } = options;
     hub.on('node:changed', () => this.#scheduleGuarded());
-    hub.on('node:lost', (session, reason) => this.#guard(this.#onNodeLost(session, reason)));
+    hub.on('node:lost', (session, reason) => this.#onNodeLost(session, reason));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
     hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
-    hub.on('task:failure', (session, message) => this.#guard(this.#onFailure(session, message)));
+    hub.on('task:failure', (session, message) => this.#onFailure(session, message));
   }
 
   /** Loads unfinished tasks after a restart; an attempt that was running is requeued. */
   async recover(): Promise<number> {
     const unfinished = await this.#options.store.listUnfinished();
     for (const record of unfinished) {
-      if (!record.spec) continue;
+      if (!record.spec) {
+        // Its input is gone (a payload file lost with the disk): it can never run; say so rather than leave it queued.
+        this.#log.error({ task: record.id }, 'task recovered without its input; failing it');
+        void this.#outcomes.announce({ id: record.id, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
+        continue;
+      }
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
+      this.#reserve(record.apiKey);
       this.#enqueue(toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length }, 'recovered unfinished tasks');
@@ -136,9 +145,16 @@ export class Dispatcher {
   /** Checks the key's budget, stores a new task, then queues it. Resolves once the task is durable. */
   async submit(task: SubmittedTask): Promise<void> {
     this.#assertWithinBudget(task.apiKey);
+    // Counted before the write: submits of one key whose writes overlap must not all pass the check.
+    this.#reserve(task.apiKey);
     const createdAt = this.#clock.now();
     const { receivedAt, ...stored } = task;
-    await this.#options.store.insert({ ...stored, createdAt });
+    try {
+      await this.#options.store.insert({ ...stored, createdAt });
+    } catch (error) {
+      this.#release(task.apiKey);
+      throw error;
+    }
     const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [] };
     this.#enqueue(entry);
     // Only a task sent in this very pass is timed: one that waits, waits for a GPU, not for the gateway.
@@ -155,11 +171,16 @@ export class Dispatcher {
     throw new DanError('DAN_ERR_TASK_LIMIT', `${who} ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
   }
 
+  /** Queues a task already counted against its key's budget. */
   #enqueue(entry: TaskEntry): void {
     this.#entries.set(entry.id, entry);
-    const key = entry.apiKey ?? '';
+    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 }, entry.createdAt);
+  }
+
+  /** One unfinished task more for the key's budget. */
+  #reserve(apiKey: string | null): void {
+    const key = apiKey ?? '';
     this.#perKey.set(key, (this.#perKey.get(key) ?? 0) + 1);
-    this.scheduler.enqueue({ id: entry.id, apiKey: key, spec: entry.spec, priority: 0 }, entry.createdAt);
   }
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
@@ -192,6 +213,7 @@ export class Dispatcher {
 
   /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
   schedule(): void {
+    if (this.#closing) return;
     const now = this.#clock.now();
     const sessions = [...this.#options.hub.sessions.values()];
     for (const s of sessions) if (s.measured) this.scheduler.estimates.seed(s.name, s.measured);
@@ -221,7 +243,7 @@ export class Dispatcher {
     const { receivedAt } = entry;
     const attempt = entry.attempts + 1;
     const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)));
-    const onTimeout = (running: RunningAttempt) => this.#guard(this.#onTimeout(running, timeoutMs));
+    const onTimeout = (running: RunningAttempt) => this.#onTimeout(running, timeoutMs);
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
     const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, onTimeout } });
     if (!running) return;
@@ -242,26 +264,45 @@ export class Dispatcher {
     const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
     if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
     this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
-    if (!sent) await this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: 'node went away before the task reached it' });
+    if (!sent) this.#putBack(entry, running);
+  }
+
+  /**
+   * The task never reached its node (the socket closed as it was sent): back to its
+   * place in the queue, counted as no failure and blamed on nobody. The store holds
+   * the attempt as started: it is requeued there at that attempt.
+   */
+  #putBack(entry: TaskEntry, running: RunningAttempt): void {
+    if (!this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) return;
+    this.#log.info({ task: entry.id, node: running.nodeId }, 'task not sent: its node went away; back in the queue');
+    void this.#requeueStored(entry.id, running.attempt);
+    this.schedule();
   }
 
   /**
    * The store could not record the start (disk full): the task goes back to its place
-   * in the queue, the attempt uncounted and blamed on no node, and starts wait until
+   * in the queue, counted as no failure and blamed on no node, and starts wait until
    * the store is tried again (start-retry.ts).
    */
   #startNotStored(entry: TaskEntry, running: RunningAttempt, error: unknown): void {
-    if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) {
-      entry.attempts = running.attempt - 1;
+    // Its attempt number stays used: the store takes any higher one next (TaskStore.markRunning).
+    const settled = this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now());
+    if (!isStoreUnavailable(error)) {
+      // Not the disk: a bug, which trying again would only repeat. Fail this task alone.
+      this.#log.error({ task: entry.id, err: error }, 'task store failed to mark the task running (not a storage failure); failing the task');
+      if (settled) this.scheduler.remove(entry.id);
+      this.#fail(entry, null, { id: 'DAN_ERR_INTERNAL', message: 'the task could not be started; see the gateway log' });
+      return;
     }
     this.#startRetry.failed(error);
   }
 
   /** The row is not queued at this attempt: only a bug of ours gets here. Don't run what the store disowns. */
-  async #startRefused(entry: TaskEntry, running: RunningAttempt): Promise<void> {
+  #startRefused(entry: TaskEntry, running: RunningAttempt): void {
     this.#log.error({ task: entry.id, attempt: running.attempt }, 'task store refused to mark the task running; failing it');
     if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
-      await this.#fail(entry, running.attempt, { id: 'DAN_ERR_INTERNAL', message: 'the task store no longer holds this task as queued' });
+      // Whatever attempt the row holds: the store just refused this one.
+      this.#fail(entry, null, { id: 'DAN_ERR_INTERNAL', message: 'the task store no longer holds this task as queued' });
       this.schedule();
     }
   }
@@ -279,30 +320,32 @@ export class Dispatcher {
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
     setImmediate(() => this.#scheduleGuarded());
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
-    await this.#finish(outcome, settled.attempt.attempt);
+    this.#finish(outcome, settled.attempt.attempt);
   }
 
-  async #onFailure(session: NodeSession, message: Static<typeof Failure>): Promise<void> {
+  #onFailure(session: NodeSession, message: Static<typeof Failure>): void {
     const running = this.scheduler.attempts.get(message.taskId);
     if (!running || running.nodeId !== session.id) return;
-    await this.#settleFailure(running, toAttemptError(message.error, message.message));
+    this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 
-  async #onNodeLost(session: NodeSession, reason: string): Promise<void> {
+  #onNodeLost(session: NodeSession, reason: string): void {
+    // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
+    if (this.#closing) return;
     for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
-      await this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
+      this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
     }
     this.schedule();
   }
 
-  async #onTimeout(running: RunningAttempt, timeoutMs: number): Promise<void> {
+  #onTimeout(running: RunningAttempt, timeoutMs: number): void {
     const seconds = Math.round(timeoutMs / SECOND);
     this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason: `timed out after ${seconds} s` });
-    await this.#settleFailure(running, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s` });
+    this.#settleFailure(running, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s` });
   }
 
   /** Ends a failed attempt: the task is retried elsewhere, or fails for good. A slot is free either way: a pass follows. */
-  async #settleFailure(running: RunningAttempt, error: AttemptError): Promise<void> {
+  #settleFailure(running: RunningAttempt, error: AttemptError): void {
     const entry = this.#entries.get(running.taskId);
     const retryable = isRetryable(error);
     const retry = retryable && entry !== undefined && entry.failures.length + 1 < this.#options.maxAttempts;
@@ -315,14 +358,14 @@ export class Dispatcher {
     if (settled.setAside) this.#noteSetAside(nodeName, settled.setAside.until, settled.setAside.reason);
     if (settled.sameWayAs !== null) {
       const message = `failed the same way on nodes ${settled.sameWayAs} and ${nodeName}, so the request itself is the likely cause: ${error.message}`;
-      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_FAILED', message });
+      this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_FAILED', message });
     } else if (!retryable) {
-      await this.#fail(entry, attempt, error);
+      this.#fail(entry, attempt, error);
     } else if (!retry) {
       const times = entry.failures.length === 1 ? 'once' : `${entry.failures.length} times`;
-      await this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${times}: ${entry.failures.join('; ')}` });
+      this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${times}: ${entry.failures.join('; ')}` });
     } else {
-      await this.#requeueStored(entry.id, attempt);
+      void this.#requeueStored(entry.id, attempt);
     }
     this.schedule();
   }
@@ -334,7 +377,7 @@ export class Dispatcher {
    */
   async #requeueStored(taskId: string, attempt: number): Promise<void> {
     try {
-      await this.#options.store.requeue(taskId, attempt);
+      if (!(await this.#options.store.requeue(taskId, attempt))) this.#log.warn({ task: taskId, attempt }, 'the store did not hold the task as running at this attempt; requeue not stored');
     } catch (error) {
       this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
     }
@@ -361,9 +404,8 @@ export class Dispatcher {
     if (settled) this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
     else this.scheduler.remove(taskId);
     this.#log.info({ task: taskId, wasRunning: !!settled }, 'task cancelled');
-    const finished = this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
+    this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
     this.schedule();
-    await finished;
     return true;
   }
 
@@ -371,25 +413,36 @@ export class Dispatcher {
     const entry = this.#entries.get(taskId);
     if (!entry || !this.scheduler.remove(taskId)) return;
     const seconds = Math.round(this.#options.unservableGraceMs / SECOND);
-    this.#guard(this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` }));
+    this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` });
   }
 
-  async #fail(entry: TaskEntry, attempt: number | null, error: TaskError): Promise<void> {
+  #fail(entry: TaskEntry, attempt: number | null, error: TaskError): void {
     this.#log.info({ task: entry.id, error: error.id }, 'task failed');
-    await this.#finish({ id: entry.id, state: 'failed', error }, attempt);
+    this.#finish({ id: entry.id, state: 'failed', error }, attempt);
   }
 
-  #finish(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+  /**
+   * Ends the task in memory and announces its outcome: waiters hear it now, status
+   * answers it from memory, and the store write goes on in the outcome book (which
+   * retries it while the store fails). Never awaited here: a store that cannot write
+   * must not hold up the next scheduling pass, a lost node's other tasks or a cancel.
+   */
+  #finish(outcome: TaskOutcome, attempt: number | null): void {
     const entry = this.#entries.get(outcome.id);
     if (entry) {
       this.#entries.delete(outcome.id);
       this.#unservable.forget(outcome.id);
-      const key = entry.apiKey ?? '';
-      const left = (this.#perKey.get(key) ?? 1) - 1;
-      if (left > 0) this.#perKey.set(key, left);
-      else this.#perKey.delete(key);
+      this.#release(entry.apiKey);
     }
-    return this.#outcomes.announce(outcome, attempt);
+    void this.#outcomes.announce(outcome, attempt);
+  }
+
+  /** One unfinished task fewer for the key's budget. */
+  #release(apiKey: string | null): void {
+    const key = apiKey ?? '';
+    const left = (this.#perKey.get(key) ?? 1) - 1;
+    if (left > 0) this.#perKey.set(key, left);
+    else this.#perKey.delete(key);
   }
 
   /** `schedule()` from a timer, an event or an immediate, where a throw would end the process: logged instead. */
@@ -406,8 +459,13 @@ export class Dispatcher {
     work.catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher error'));
   }
 
-  /** Stops timers and lets pending outcome writes land (gateway shutdown). Tasks resume after restart. */
+  /**
+   * Gateway shutdown: from this call on, nothing new starts and nodes that go are not
+   * failures (call it before the hub closes their sockets); then timers stop and
+   * pending outcome writes land. Unfinished tasks stay as stored and resume after restart.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#unservable.close();
     this.#startRetry.close();
     for (const timer of this.#timers) timer.cancel();

@@ -80,9 +80,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const close = () => {
     closing ??= (async () => {
       sweeper.close();
+      // First, so that the nodes the hub is about to drop are not failures of their tasks.
+      const dispatcherClosed = dispatcher.close();
       hub.close();
       await app.close();
-      await dispatcher.close();
+      await dispatcherClosed;
       await store.close();
     })();
     return closing;

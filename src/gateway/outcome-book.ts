@@ -7,8 +7,8 @@
  * answers from memory, so a status poll never sees a finished task go back to
  * "running".
  *
- * A write that fails (the disk is full, the database is away) is retried,
- * less often each time, until it lands; meanwhile the outcome stays in memory
+ * A write that fails for storage (the disk is full, the database is away) is
+ * retried, less often each time, until it lands; meanwhile the outcome stays in memory
  * and is what status polls and waiters read. Should the gateway stop first,
  * the store still holds the task as unfinished, and it runs again after the
  * restart: a true state, never a lost one. `close` lets pending writes land.
@@ -18,6 +18,7 @@ import type { TaskError } from '../domain/task.js';
 import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { isStoreUnavailable } from './store-errors.js';
 
 /** How a finished task ended, as waiters receive it. */
 export type TaskOutcome =
@@ -51,11 +52,6 @@ export class OutcomeBook {
   /** An outcome announced but not yet stored, if any. */
   recent(id: string): TaskOutcome | undefined {
     return this.#unwritten.get(id);
-  }
-
-  /** Outcomes whose write has not landed yet (a store in trouble). */
-  get unwrittenCount(): number {
-    return this.#unwritten.size;
   }
 
   /** Resolves with the outcome when the task finishes, or null after `timeoutMs` or when `signal` aborts. */
@@ -97,6 +93,12 @@ export class OutcomeBook {
         this.#unwritten.delete(outcome.id);
         return;
       } catch (error) {
+        if (!isStoreUnavailable(error)) {
+          // A bug, not the disk: it would fail the same way forever. The outcome stays in memory (status
+          // answers it) until the gateway restarts and the task runs again.
+          this.#log.error({ task: outcome.id, err: error }, 'task outcome not stored (not a storage failure); not tried again');
+          return;
+        }
         if (this.#closed) {
           this.#log.error({ task: outcome.id, err: error }, 'task outcome not stored before shutdown; the task runs again after the restart');
           return;

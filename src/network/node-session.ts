@@ -64,9 +64,9 @@ export class NodeSession {
     this.#socket = options.socket;
   }
 
-  /** Whether the node may get new work (the scheduler also checks it is not set aside). */
+  /** Whether the node may get new work (the scheduler also checks it is not set aside); a closing socket takes none. */
   get available(): boolean {
-    return this.backendUp && !this.draining;
+    return this.backendUp && !this.draining && this.#socket.readyState === this.#socket.OPEN;
   }
 
   updateCapabilities(capabilities: NodeCapabilities): void {

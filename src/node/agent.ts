@@ -253,7 +253,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       }
       this.emit('task:settled', taskId, false);
     } finally {
-      this.#active.delete(taskId);
+      // Only this run's own entry: a retry of the task may already run here under the same id.
+      if (this.#active.get(taskId) === controller) this.#active.delete(taskId);
     }
   }
 

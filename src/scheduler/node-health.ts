@@ -12,7 +12,7 @@
  *   next set-aside: a node that recovered is not punished for old trouble.
  * - A failure taken back (`retract`: the task failed the same way on another
  *   node, so the task was at fault) leaves the streak, and a set-aside it
- *   helped cause is lifted.
+ *   helped cause is lifted, or once over, its doubling taken back.
  * Only failures that may say something about the node are recorded here; the
  * caller leaves out a request the WebUI refused as invalid.
  */
@@ -87,11 +87,14 @@ export class NodeHealth {
     const record = this.#byName.get(name);
     if (!record) return;
     record.streak = record.streak.filter((f) => f.taskId !== taskId);
-    if (record.until <= now || !record.causes.some((f) => f.taskId === taskId)) return;
-    // The set-aside should not have happened: undo it, keeping the other failures in the streak.
-    record.until = 0;
+    if (!record.causes.some((f) => f.taskId === taskId)) return;
+    // The set-aside should not have happened: its doubling goes, and while it lasts, the set-aside
+    // itself, the other failures going back to the streak. Once over, it was served: nothing to lift.
     record.setAsides = Math.max(0, record.setAsides - 1);
-    record.streak = [...record.causes.filter((f) => f.taskId !== taskId), ...record.streak];
+    if (record.until > now) {
+      record.until = 0;
+      record.streak = [...record.causes.filter((f) => f.taskId !== taskId), ...record.streak];
+    }
     record.causes = [];
   }
 

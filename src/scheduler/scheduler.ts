@@ -266,22 +266,35 @@ export class Scheduler {
     return node.available && this.health.setAside(node.name, now) === null;
   }
 
-  #planTasks(now: number): PlanTask[] {
+  #planTasks(now: number, nodes: readonly PlanNode[]): PlanTask[] {
     return this.#queue.slice(0, this.#horizon).map((queued) => {
       const { capable, fallback } = this.#reachOf(queued);
       return {
         id: queued.task.id,
         units: queued.units,
         checkpoint: queued.checkpoint,
-        capable: capable.length > 0 ? capable : fallback,
+        capable: this.#preferred(capable, fallback, nodes),
         waitedSeconds: Math.max(0, (now - queued.arrivedAt) / 1000),
         ...(queued.promisedAt === undefined ? {} : { promisedAt: (queued.promisedAt - now) / 1000 }),
       };
     });
   }
 
+  /**
+   * The nodes a task is planned on: those that can run it and have not failed it,
+   * unless none of them takes work now (WebUI down, draining, set aside); then the
+   * ones it failed on, rather than waiting for a node that may never come back.
+   */
+  #preferred(capable: readonly number[], fallback: readonly number[], nodes: readonly PlanNode[]): readonly number[] {
+    if (fallback.length === 0) return capable;
+    return capable.some((n) => nodes[n]!.available) ? capable : fallback;
+  }
+
   #currentPlan(now: number): { plan: Plan; at: number } {
-    this.#plan ??= { plan: planTasks(this.#planTasks(now), this.#planNodes(now), this.#planOptions), at: now };
+    if (!this.#plan) {
+      const nodes = this.#planNodes(now);
+      this.#plan = { plan: planTasks(this.#planTasks(now, nodes), nodes, this.#planOptions), at: now };
+    }
     return this.#plan;
   }
 
@@ -294,7 +307,8 @@ export class Scheduler {
     if (!this.#anyFreeSlotCanServe(now)) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
-    const plan = planTasks(this.#planTasks(now), this.#planNodes(now), this.#planOptions, 0);
+    const nodes = this.#planNodes(now);
+    const plan = planTasks(this.#planTasks(now, nodes), nodes, this.#planOptions, 0);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queue.find((q) => q.task.id === taskId)!;
       const node = this.#nodes.find((n) => n.id === nodeId)!;
@@ -375,7 +389,8 @@ export class Scheduler {
       else if (failure.blame !== 'none') setAside = this.health.failed(attempt.nodeName, { taskId: queued.task.id, reason: failure.reason }, now);
     }
     if (outcome.requeue && sameWayAs === null) {
-      queued.failedOn.set(attempt.nodeName, failure?.kind ?? '');
+      // Only a failure puts a node behind the others for this task: a start the store could not record is nobody's.
+      if (failure) queued.failedOn.set(attempt.nodeName, failure.kind);
       queued.reach = null;
       delete queued.promisedAt;
       this.#insert(queued);

@@ -55,11 +55,11 @@ export interface TaskStore {
   insert(task: NewTask): Promise<void>;
   get(id: string): Promise<StoredTask | undefined>;
   /**
-   * → running with `attempt` (= attempts + 1) on `nodeId`, from queued, or from running with
-   * the previous attempt (attempts = attempt − 1). The second is a requeue whose write failed
-   * (the dispatcher queues in memory and goes on): the row still says running with the old
-   * attempt, and the next attempt must be able to start rather than be refused for ever. The
-   * old attempt's late answer is still refused: `complete` and `fail` check the attempt.
+   * → running with `attempt` on `nodeId`, from queued or running, if `attempt` is higher than
+   * the row's. Attempt numbers only grow, but may skip: the dispatcher keeps the queue in
+   * memory and goes on when a write fails (a requeue not written leaves the row running with
+   * the old attempt; a start not written leaves its number unused). An old attempt's late
+   * answer is still refused: `complete` and `fail` check the attempt.
    */
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */

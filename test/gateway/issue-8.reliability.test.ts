@@ -78,10 +78,13 @@ describe('a request that makes every WebUI fail', () => {
     for (let i = 0; i < 3; i++) {
       const id = await world.submit();
       await broken.assignment(id, 1);
+      // The broken node says its WebUI went down, then fails the task: the retry waits for another node.
+      broken.backend(false, 'WebUI restarting');
       broken.fail(id, 'DAN_ERR_BACKEND_FAILED', 'CUDA error: an illegal memory access');
       // Another node joins for the retry, runs it, and leaves: the task was fine, the failure was the node's.
       const healthy = world.connect('healthy');
       await healthy.assignment(id, 2);
+      broken.backend(true);
       healthy.succeed(id);
       healthy.disconnect();
       await world.settle();
@@ -119,8 +122,12 @@ describe('storage failures', () => {
     expect(node.assignments()).toEqual([]);
     disk.failing.delete('markRunning');
     await world.clock.advance(8 * SECOND);
-    expect((await node.assignment(id)).attempt).toBe(1);
-    expect(await stored(id)).toMatchObject({ state: 'running', attempts: 1 });
+    // The starts not written used up attempt numbers, not attempts: none counts as a failure.
+    const sent = await node.assignment(id);
+    expect(await stored(id)).toMatchObject({ state: 'running', attempts: sent.attempt });
+    node.fail(id, 'DAN_ERR_BACKEND_FAILED', 'CUDA error');
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 1 });
   });
 
   it('answers a result it cannot store from memory, and stores it once the store is back', async () => {

@@ -92,7 +92,7 @@ describe('SqliteTaskStore', () => {
     await store.close();
   });
 
-  it('starts the next attempt of a task whose requeue could not be written, and still refuses the old attempt\'s answer', async () => {
+  it('starts a later attempt of a task whose requeue could not be written, and still refuses the old attempt\'s answer', async () => {
     const store = new SqliteTaskStore(':memory:');
     await store.insert(newTask('t1'));
     expect(await store.markRunning('t1', 1, 'a', 1)).toBe(true);
@@ -101,11 +101,13 @@ describe('SqliteTaskStore', () => {
     expect(await store.get('t1')).toMatchObject({ state: 'running', attempts: 2, nodeId: 'b', startedAt: 2 });
     expect(await store.complete('t1', 1, { kind: 'caption', caption: 'late' }, 3)).toBe(false);
     expect(await store.fail('t1', 1, { id: 'DAN_ERR_TASK_TIMEOUT', message: 'late' }, 3)).toBe(false);
-    // Only the next attempt, never one further on, and never the current one again.
+    // Never the current attempt again, nor an older one; a higher one, even skipping numbers (a start not written).
     expect(await store.markRunning('t1', 2, 'c', 4)).toBe(false);
-    expect(await store.markRunning('t1', 4, 'c', 4)).toBe(false);
-    expect(await store.complete('t1', 2, { kind: 'caption', caption: 'winner' }, 5)).toBe(true);
-    expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 2, nodeId: 'b', result: { kind: 'caption', caption: 'winner' } });
+    expect(await store.markRunning('t1', 1, 'c', 4)).toBe(false);
+    expect(await store.markRunning('t1', 4, 'd', 4)).toBe(true);
+    expect(await store.complete('t1', 2, { kind: 'caption', caption: 'late' }, 5)).toBe(false);
+    expect(await store.complete('t1', 4, { kind: 'caption', caption: 'winner' }, 5)).toBe(true);
+    expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 4, nodeId: 'd', result: { kind: 'caption', caption: 'winner' } });
     // A finished task does not start again.
     expect(await store.markRunning('t1', 3, 'c', 6)).toBe(false);
     await store.close();

@@ -35,7 +35,7 @@ export function createQueries(db: Database.Database) {
      */
     markRunning: db.prepare<{ id: string; attempt: number; node_id: string; at: number }>(
       `UPDATE tasks SET state = 'running', attempts = @attempt, node_id = @node_id, started_at = @at
-       WHERE id = @id AND state IN ('queued', 'running') AND attempts = @attempt - 1`,
+       WHERE id = @id AND state IN ('queued', 'running') AND attempts < @attempt`,
     ),
     requeue: db.prepare<{ id: string; attempt: number }>(
       `UPDATE tasks SET state = 'queued' WHERE id = @id AND state = 'running' AND attempts = @attempt`,

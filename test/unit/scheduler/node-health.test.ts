@@ -41,6 +41,16 @@ describe('NodeHealth', () => {
     expect(fail(health, 't2', 'x', 20)).toEqual({ until: 1020, reason: 'x' });
   });
 
+  it('takes back the doubling of a set-aside already over when one of its causes is taken back', () => {
+    const health = new NodeHealth({ threshold: 3, baseMs: 60_000 });
+    for (const t of ['t1', 't2', 't3']) fail(health, t, 'x', 0);
+    expect(health.setAside('n', 0)?.until).toBe(60_000);
+    health.retract('n', 't3', 120_000);
+    for (const t of ['t4', 't5', 't6']) fail(health, t, 'y', 200_000);
+    // A first offence again: 60 s, not the doubled 120 s.
+    expect(health.setAside('n', 200_000)?.until).toBe(260_000);
+  });
+
   it('keeps a set-aside that the taken-back task had no part in', () => {
     const health = new NodeHealth({ threshold: 2, baseMs: 1000 });
     fail(health, 't1', 'x', 0);
