@@ -308,11 +308,12 @@ export class Dispatcher {
   }
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
-    this.scheduler.noteProgress(message.taskId, session.id, message.progress, message.etaSeconds);
+    this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds);
   }
 
   async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
-    const settled = this.scheduler.settle({ taskId: message.taskId, nodeId: session.id }, { ok: true, elapsedMs: message.elapsedMs }, this.#clock.now());
+    const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
+    const settled = this.scheduler.settle(where, { ok: true, elapsedMs: message.elapsedMs }, this.#clock.now());
     if (!settled) return;
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
@@ -325,7 +326,8 @@ export class Dispatcher {
 
   #onFailure(session: NodeSession, message: Static<typeof Failure>): void {
     const running = this.scheduler.attempts.get(message.taskId);
-    if (!running || running.nodeId !== session.id) return;
+    // A late failure of an abandoned attempt (the task runs again, maybe on this very node) settles nothing.
+    if (!running || running.nodeId !== session.id || running.attempt !== message.attempt) return;
     this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 

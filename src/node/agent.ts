@@ -214,28 +214,28 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   }
 
   async #run(assign: AssignMessage): Promise<void> {
-    const { taskId } = assign;
+    const { taskId, attempt } = assign;
     if (this.#draining) {
-      this.#send({ type: 'failure', taskId, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true });
+      this.#send({ type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true });
       return;
     }
     const controller = new AbortController();
     this.#active.set(taskId, controller);
     this.emit('task:received', taskId);
-    this.#options.log.info({ task: taskId, attempt: assign.attempt, kind: assign.spec.kind }, 'task received');
+    this.#options.log.info({ task: taskId, attempt, kind: assign.spec.kind }, 'task received');
     const started = performance.now();
     const loadedBefore = this.#snapshot?.loadedModel ?? null;
     try {
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
         signal: controller.signal,
-        onProgress: (p) => this.#send({ type: 'progress', taskId, progress: clamp01(p.progress), etaSeconds: p.etaSeconds }),
+        onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
       assertImages(outcome.result);
       const elapsedMs = performance.now() - started;
       const switched = assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
       this.#speed.record(SELF, { units: workUnitsOf(assign.spec), elapsedSeconds: elapsedMs / 1000, switched });
-      const frame = encodeResultFrame({ type: 'result', taskId, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
+      const frame = encodeResultFrame({ type: 'result', taskId, attempt, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
       this.emit('task:sending', taskId);
       this.#sendFrame(frame);
       this.emit('task:settled', taskId, true);
@@ -248,7 +248,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         // The gateway gave the task up (cancel, timeout) or the connection dropped: not a failure of this node.
         this.#options.log.info({ task: taskId, reason: errorMessageOf(controller.signal.reason) }, 'task abandoned');
       } else {
-        this.#send({ type: 'failure', taskId, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
+        this.#send({ type: 'failure', taskId, attempt, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
         this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       }
       this.emit('task:settled', taskId, false);

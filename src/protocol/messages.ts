@@ -25,9 +25,11 @@ import { NodeCapabilities } from '../domain/capabilities.js';
 import { GenerationSpec, TaskResult } from '../domain/spec.js';
 
 /** Bumped on any incompatible change; a gateway rejects a hello with another version. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const TaskId = Type.String({ minLength: 1, maxLength: 64 });
+/** Which attempt of the task a frame is about (the assign's): a late answer of an abandoned attempt never settles a later one. */
+export const Attempt = Type.Integer({ minimum: 1 });
 const ShortText = Type.String({ maxLength: 2048 });
 const Title = Type.Union([Type.String({ maxLength: 512 }), Type.Null()]);
 
@@ -75,6 +77,7 @@ export const Progress = Type.Object(
   {
     type: Type.Literal('progress'),
     taskId: TaskId,
+    attempt: Attempt,
     progress: Type.Number({ minimum: 0, maximum: 1 }),
     etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
   },
@@ -85,6 +88,7 @@ export const Result = Type.Object(
   {
     type: Type.Literal('result'),
     taskId: TaskId,
+    attempt: Attempt,
     result: TaskResult,
     /** Checkpoint loaded after the task (the task may have switched it). */
     loadedModel: Title,
@@ -98,6 +102,7 @@ export const Failure = Type.Object(
   {
     type: Type.Literal('failure'),
     taskId: TaskId,
+    attempt: Attempt,
     /** An error id of the catalog (`DAN_ERR_BACKEND_FAILED`, …). */
     error: Type.String({ pattern: '^DAN_ERR_[A-Z_]+$', maxLength: 64 }),
     message: ShortText,
@@ -130,7 +135,7 @@ export const Assign = Type.Object(
   {
     type: Type.Literal('assign'),
     taskId: TaskId,
-    attempt: Type.Integer({ minimum: 1 }),
+    attempt: Attempt,
     spec: GenerationSpec,
     binding: Binding,
     /** The gateway gives up on this attempt after this long. */

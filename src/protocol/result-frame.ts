@@ -17,7 +17,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { sniffImageFormat } from '../domain/image-format.js';
 import type { RelayedResult } from '../domain/spec.js';
 import { Base64Image } from '../util/base64-image.js';
-import { ProtocolError, type Result } from './messages.js';
+import { Attempt, ProtocolError, type Result } from './messages.js';
 
 const MAGIC = Buffer.from('DAN1', 'latin1');
 const PREFIX_BYTES = 8;
@@ -27,6 +27,7 @@ const ResultHeader = Type.Object(
   {
     type: Type.Literal('result'),
     taskId: Type.String({ minLength: 1, maxLength: 64 }),
+    attempt: Attempt,
     result: Type.Union([
       Type.Object(
         {

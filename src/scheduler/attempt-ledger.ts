@@ -106,9 +106,9 @@ export class AttemptLedger<TTask> implements AttemptReader {
   }
 
   /** Notes progress its node reported; false for an attempt not running there (a stale frame). */
-  noteProgress(taskId: string, nodeId: string, progress: number, etaSeconds: number | null): boolean {
-    const entry = this.#byTask.get(taskId);
-    if (!entry || entry.nodeId !== nodeId) return false;
+  noteProgress(where: { taskId: string; nodeId: string; attempt: number }, progress: number, etaSeconds: number | null): boolean {
+    const entry = this.#byTask.get(where.taskId);
+    if (!entry || entry.nodeId !== where.nodeId || entry.attempt !== where.attempt) return false;
     entry.progress = progress;
     entry.etaSeconds = etaSeconds;
     return true;

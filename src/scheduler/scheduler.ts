@@ -399,8 +399,8 @@ export class Scheduler {
   }
 
   /** Notes the progress a node reported for the attempt it runs; false for a stale report. */
-  noteProgress(taskId: string, nodeId: string, progress: number, etaSeconds: number | null): boolean {
-    return this.#attempts.noteProgress(taskId, nodeId, progress, etaSeconds);
+  noteProgress(where: { taskId: string; nodeId: string; attempt: number }, progress: number, etaSeconds: number | null): boolean {
+    return this.#attempts.noteProgress(where, progress, etaSeconds);
   }
 
   /** Another node this task failed on in the same way, if any. */

@@ -111,17 +111,23 @@ export class FakeNode {
     });
   }
 
-  succeed(taskId: string, elapsedMs = 1000): void {
-    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, elapsedMs);
+  /** The attempt of the task this node was sent last: what a node agent answers for. */
+  #attemptOf(taskId: string): number {
+    return this.assignments().findLast((a) => a.taskId === taskId)?.attempt ?? 1;
+  }
+
+  succeed(taskId: string, elapsedMs = 1000, attempt = this.#attemptOf(taskId)): void {
+    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, { elapsedMs, attempt });
   }
 
   /** A result frame with the given result: images and seeds, or a caption. */
-  answer(taskId: string, result: ResultMessage['result'], elapsedMs = 1000): void {
-    this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, result, loadedModel: null, elapsedMs }), true);
+  answer(taskId: string, result: ResultMessage['result'], options: { elapsedMs?: number; attempt?: number } = {}): void {
+    const { elapsedMs = 1000, attempt = this.#attemptOf(taskId) } = options;
+    this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, attempt, result, loadedModel: null, elapsedMs }), true);
   }
 
   progress(taskId: string, progress: number, etaSeconds: number | null = null): void {
-    this.#text({ type: 'progress', taskId, progress, etaSeconds });
+    this.#text({ type: 'progress', taskId, attempt: this.#attemptOf(taskId), progress, etaSeconds });
   }
 
   /** A heartbeat saying the node's WebUI is up or down (`problem` says why). */
@@ -129,8 +135,8 @@ export class FakeNode {
     this.#text({ type: 'heartbeat', backendUp: up, backendProblem: problem, loadedModel: null, draining: false, measured: null });
   }
 
-  fail(taskId: string, error: string, message: string): void {
-    this.#text({ type: 'failure', taskId, error, message, retryable: true });
+  fail(taskId: string, error: string, message: string, attempt = this.#attemptOf(taskId)): void {
+    this.#text({ type: 'failure', taskId, attempt, error, message, retryable: true });
   }
 
   disconnect(): void {

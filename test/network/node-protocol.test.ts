@@ -146,7 +146,7 @@ describe('frames that break the protocol close only that node', () => {
 
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
   const resultFrame = (images: Buffer[], imageBytes = images.map((i) => i.length)) => {
-    const header = Buffer.from(JSON.stringify({ type: 'result', taskId: 't', result: { kind: 'images', imageBytes, seeds: [1] }, loadedModel: null, elapsedMs: 1 }));
+    const header = Buffer.from(JSON.stringify({ type: 'result', taskId: 't', attempt: 1, result: { kind: 'images', imageBytes, seeds: [1] }, loadedModel: null, elapsedMs: 1 }));
     const prefix = Buffer.alloc(8);
     prefix.write('DAN1', 0, 'latin1');
     prefix.writeUInt32BE(header.length, 4);
@@ -190,7 +190,7 @@ describe('frames that break the protocol close only that node', () => {
     const c = await connect(g);
     c.socket.send(JSON.stringify(hello()));
     await c.next();
-    c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
+    c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', attempt: 1, result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
     c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null, draining: false, measured: null }));
     await healthy(g);
     expect(g.hub.sessions.size).toBe(1);
