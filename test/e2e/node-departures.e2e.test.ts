@@ -8,7 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
 import { gatewayProcessAt } from '../helpers/processes.js';
-import { gateway, gpu, job, submitted } from './scheduler-world.js';
+import { gateway, gpu, job, killWorldAfterEach, submitted } from './scheduler-world.js';
+
+killWorldAfterEach();
 
 describe('nodes that leave, stop or fail', () => {
   /**

@@ -15,10 +15,18 @@ export type Model = keyof typeof FILES;
 
 const running: DanProcess[] = [];
 const dirs: { path: string; remove(): void }[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+
+/**
+ * Kills what each test started, after it. Called by every test file that uses the world: a hook
+ * registered when this module is first imported would belong to that one file only, since test
+ * files share their worker's modules (vitest.config.ts, `isolate: false`).
+ */
+export function killWorldAfterEach(): void {
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+    dirs.splice(0).forEach((d) => d.remove());
+  });
+}
 
 function dir() {
   const d = tempDir();

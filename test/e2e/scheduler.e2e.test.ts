@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { checkpointsServed, gateway, gpu, job, submitted } from './scheduler-world.js';
+import { checkpointsServed, gateway, gpu, killWorldAfterEach, job, submitted } from './scheduler-world.js';
+
+killWorldAfterEach();
 
 describe('matching and affinity across unlike nodes', () => {
   it('sends each task only to a node with its checkpoint', async () => {
