@@ -7,8 +7,9 @@
  *   every arrival and every result: `setNodes` with the nodes' current views
  *   (the loaded checkpoint as each node last reported it), `assignments(now)`,
  *   and `start` for each assignment before sending it; a result calls
- *   `settle` with the node's elapsed time, from which the scheduler learns
- *   the node's speed and switch cost (it is told neither).
+ *   `settle` with the node's elapsed time and, when it loaded a checkpoint, the
+ *   load's time (the A1111 driver times loads apart), from which the scheduler
+ *   learns the node's speed and load cost (it is told neither).
  * - Baseline: the original deployment's FIFO round-robin. In arrival order,
  *   each task goes at once to the next node in round-robin order among those
  *   that can serve it, busy or not, whatever it has loaded; each node works
@@ -62,8 +63,10 @@ export class DanPolicy implements Policy {
     }
   }
 
-  finished(_node: SimNode, job: Job, nowMs: number): void {
-    this.scheduler.settle({ taskId: job.task.id }, { ok: true, elapsedMs: nowMs - job.sentMs }, nowMs);
+  finished(node: SimNode, job: Job, nowMs: number): void {
+    // The node times a checkpoint load apart from the generation, as the A1111 driver does.
+    const loadMs = this.ledger.record(job.task.id).switched ? node.spec.switchSeconds * 1000 : undefined;
+    this.scheduler.settle({ taskId: job.task.id }, { ok: true, elapsedMs: nowMs - job.sentMs, ...(loadMs === undefined ? {} : { loadMs }) }, nowMs);
     this.#schedule(nowMs);
   }
 
@@ -87,11 +90,10 @@ export class DanPolicy implements Policy {
   }
 }
 
+/** What each node reports of itself when it connects after running before: its speed and its load time. */
 function primedEstimates(nodes: readonly SimNode[]): NodeEstimates {
-  const switchSeconds = nodes.reduce((a, n) => a + n.spec.switchSeconds, 0) / Math.max(1, nodes.length);
-  const estimates = new NodeEstimates({ switchSeconds });
-  // A first observation replaces the default outright: one "second" at the node's it/s sets its speed.
-  for (const node of nodes) estimates.record(node.spec.id, { units: node.spec.itPerSecond, elapsedSeconds: 1, switched: false });
+  const estimates = new NodeEstimates();
+  for (const node of nodes) estimates.seed(node.spec.id, { unitsPerSecond: node.spec.itPerSecond, switchSeconds: node.spec.switchSeconds });
   return estimates;
 }
 

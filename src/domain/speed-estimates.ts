@@ -2,33 +2,92 @@
  * @module domain/speed-estimates
  *
  * What the gateway has learned about each node's GPU, by node name (so it
- * survives reconnects): its speed in work units per second (it/s at 512²,
- * see cost.ts) and what a checkpoint switch costs it. Both are exponentially
- * weighted averages of what the node's results report (backend time per task);
- * the first observation replaces the default outright. A node not measured yet
- * is assumed to be like the average measured node (or the defaults when none
- * is): guessing it much slower or faster than its peers would skew the plan
- * until its first result. Pure.
+ * survives reconnects), from what its results report:
+ *
+ * - **Run time** = a fixed part (HTTP, decoding, VAE, PNG encoding, the round
+ *   trip) + work units (it at 512², see work-units.ts) ÷ speed. Both parts are
+ *   fitted per node by least squares over recent runs, older runs weighing
+ *   less (`FORGET` per run), so a node that makes 64² thumbnails and 1024²
+ *   posters predicts both; units ÷ elapsed alone put the fixed part into the
+ *   speed and got small tasks too cheap or large ones too dear. While the
+ *   recent runs are all about the same size, the fixed part cannot be told
+ *   from the speed: it stays where it was (0 at first) and the speed takes
+ *   the rest, which predicts runs of that size exactly.
+ * - **Checkpoint loads**, per checkpoint: the node times each load apart from
+ *   the generation (node protocol `loadMs`). An SDXL file loads slower than
+ *   an SD1.5 one, and the first load of a file (cold disk cache, hashing)
+ *   slower than the next: each checkpoint keeps its own figure, halfway
+ *   between the last load and the ones before. A checkpoint the node has never
+ *   loaded is planned at the node's typical load.
+ *
+ * A node not measured yet is assumed to be like the average measured node, or
+ * the defaults when none is; so is a measured node whose loads are not:
+ * guessing a node much slower or faster than its peers would skew the plan
+ * until its first result. `switchMeasured` tells a planner which figures are
+ * guesses (it explores rather than trust a guess: planner.ts). Pure.
  */
 
 export interface NodeEstimate {
+  /** The proportional part: work units per second. */
   unitsPerSecond: number;
+  /** The fixed part of every run, seconds. */
+  fixedSeconds: number;
+  /** A checkpoint load, when the checkpoint has no figure of its own on this node. */
   switchSeconds: number;
-  /** Observations so far (0: the defaults are guesses). */
+  /** Runs measured (0: the speed is a guess). */
   samples: number;
+  /** Whether `switchSeconds` comes from this node's own loads (or its own report), not a guess. */
+  switchMeasured: boolean;
 }
 
 export interface Observation {
   units: number;
+  /** The whole run on the backend, a checkpoint load included. */
   elapsedSeconds: number;
-  /** The task made the node load another checkpoint first. */
+  /** The node loaded another checkpoint first. */
   switched: boolean;
+  /** The checkpoint (identity) it loaded, when switched. */
+  checkpoint?: string | null;
+  /** Seconds of `elapsedSeconds` spent loading it, timed apart by the node; absent when not timed. */
+  loadSeconds?: number;
 }
 
-const WEIGHT = 0.3;
+/** Seconds a run of `units` takes on a node with this estimate, without a load. */
+export function runSeconds(estimate: Pick<NodeEstimate, 'unitsPerSecond' | 'fixedSeconds'>, units: number): number {
+  return estimate.fixedSeconds + units / estimate.unitsPerSecond;
+}
+
+/** Each run's weight in the fit is this times the next one's. */
+const FORGET = 0.7;
+/** A node's typical load moves this share of the way to each new load. */
+const SWITCH_WEIGHT = 0.3;
+/** A checkpoint's own figure moves this share of the way to each new load of it. */
+const LOAD_WEIGHT = 0.5;
+/** Sizes spread less than this (standard deviation ÷ mean) cannot separate the fixed part from the speed. */
+const MIN_SPREAD = 0.1;
+
+/** Exponentially weighted sums for the least-squares line elapsed = fixed + units × secondsPerUnit. */
+interface Fit {
+  w: number;
+  sx: number;
+  sy: number;
+  sxx: number;
+  sxy: number;
+}
+
+interface NodeRecord {
+  fit: Fit;
+  samples: number;
+  unitsPerSecond: number;
+  fixedSeconds: number;
+  switchSeconds: number;
+  switchMeasured: boolean;
+  /** Per checkpoint identity: seconds a load of it takes. */
+  loads: Map<string, number>;
+}
 
 export class NodeEstimates {
-  readonly #byName = new Map<string, NodeEstimate>();
+  readonly #byName = new Map<string, NodeRecord>();
   readonly #defaults: NodeEstimate;
   /**
    * The measured nodes' average, kept until an estimate changes: a scheduling pass asks
@@ -36,52 +95,166 @@ export class NodeEstimates {
    * was quadratic in a large fleet.
    */
   #average: NodeEstimate | null = null;
+  #typicalSwitch: number | null = null;
 
   constructor(defaults: { unitsPerSecond?: number; switchSeconds?: number } = {}) {
-    this.#defaults = { unitsPerSecond: defaults.unitsPerSecond ?? 10, switchSeconds: defaults.switchSeconds ?? 6, samples: 0 };
+    this.#defaults = { unitsPerSecond: defaults.unitsPerSecond ?? 10, fixedSeconds: 0, switchSeconds: defaults.switchSeconds ?? 6, samples: 0, switchMeasured: false };
   }
 
   get(name: string): NodeEstimate {
-    return this.#byName.get(name) ?? (this.#average ??= this.#peerAverage());
+    const own = this.#byName.get(name);
+    if (own && own.samples > 0 && own.switchMeasured) return own;
+    const peers = (this.#average ??= this.#peerAverage());
+    if (!own) return peers;
+    return own.samples > 0 ? { ...own, switchSeconds: peers.switchSeconds } : { ...peers, switchSeconds: own.switchSeconds, switchMeasured: own.switchMeasured };
   }
 
-  #peerAverage(): NodeEstimate {
-    const known = [...this.#byName.values()].filter((e) => e.samples > 0);
-    if (known.length === 0) return this.#defaults;
-    const mean = (f: (e: NodeEstimate) => number) => known.reduce((sum, e) => sum + f(e), 0) / known.length;
-    return { unitsPerSecond: mean((e) => e.unitsPerSecond), switchSeconds: mean((e) => e.switchSeconds), samples: 0 };
+  /** Seconds a load of `checkpoint` takes on the node: its own figure, else the node's typical load. */
+  loadSeconds(name: string, checkpoint: string | null): number {
+    const own = checkpoint === null ? undefined : this.#byName.get(name)?.loads.get(checkpoint);
+    return own ?? this.get(name).switchSeconds;
+  }
+
+  /** The node's per-checkpoint load figures (identity → seconds), if it has any. */
+  loadsOf(name: string): ReadonlyMap<string, number> | undefined {
+    const loads = this.#byName.get(name)?.loads;
+    return loads && loads.size > 0 ? loads : undefined;
   }
 
   /**
-   * Takes a node's own report of its speed as if it were one observation, unless
-   * results have already taught us better (nodes measure themselves, see node/agent.ts).
+   * The fleet's typical checkpoint load: the median over nodes whose loads are measured, else the
+   * default. The planner's thresholds in seconds are scaled by it (planner.ts, `timeScale`).
    */
-  seed(name: string, reported: { unitsPerSecond: number; switchSeconds: number }): void {
-    if ((this.#byName.get(name)?.samples ?? 0) > 0) return;
-    this.#byName.set(name, { ...reported, samples: 1 });
+  typicalSwitchSeconds(): number {
+    if (this.#typicalSwitch === null) {
+      const measured = [...this.#byName.values()].filter((r) => r.switchMeasured).map((r) => r.switchSeconds);
+      measured.sort((a, b) => a - b);
+      this.#typicalSwitch = measured.length === 0 ? this.#defaults.switchSeconds : measured[(measured.length - 1) >> 1]!;
+    }
+    return this.#typicalSwitch;
+  }
+
+  #peerAverage(): NodeEstimate {
+    const records = [...this.#byName.values()];
+    const timed = records.filter((r) => r.samples > 0);
+    const loaded = records.filter((r) => r.switchMeasured);
+    const mean = (list: NodeRecord[], f: (r: NodeRecord) => number) => list.reduce((sum, r) => sum + f(r), 0) / list.length;
+    return {
+      unitsPerSecond: timed.length > 0 ? mean(timed, (r) => r.unitsPerSecond) : this.#defaults.unitsPerSecond,
+      fixedSeconds: timed.length > 0 ? mean(timed, (r) => r.fixedSeconds) : 0,
+      switchSeconds: loaded.length > 0 ? mean(loaded, (r) => r.switchSeconds) : this.#defaults.switchSeconds,
+      samples: 0,
+      switchMeasured: false,
+    };
+  }
+
+  #record(name: string): NodeRecord {
+    let record = this.#byName.get(name);
+    if (!record) {
+      const { unitsPerSecond, fixedSeconds, switchSeconds } = this.#defaults;
+      record = { fit: { w: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 }, samples: 0, unitsPerSecond, fixedSeconds, switchSeconds, switchMeasured: false, loads: new Map() };
+      this.#byName.set(name, record);
+    }
+    return record;
+  }
+
+  #changed(): void {
     this.#average = null;
+    this.#typicalSwitch = null;
+  }
+
+  /**
+   * Takes a node's own report of itself (node/agent.ts measures its tasks) as if it were one
+   * observation of each figure it gives, unless results have already taught us better.
+   */
+  seed(name: string, reported: { unitsPerSecond: number; fixedSeconds?: number; switchSeconds?: number }): void {
+    const record = this.#record(name);
+    if (record.samples === 0) {
+      record.unitsPerSecond = reported.unitsPerSecond;
+      record.fixedSeconds = reported.fixedSeconds ?? 0;
+      record.samples = 1;
+    }
+    if (!record.switchMeasured && reported.switchSeconds !== undefined) {
+      record.switchSeconds = reported.switchSeconds;
+      record.switchMeasured = true;
+    }
+    this.#changed();
   }
 
   record(name: string, observation: Observation): void {
-    const current = this.get(name);
-    const next = { ...current, samples: current.samples + 1 };
     const { units, elapsedSeconds, switched } = observation;
-    if (elapsedSeconds <= 0 || units <= 0) return;
+    if (!(elapsedSeconds > 0) || !(units > 0)) return;
+    const record = this.#record(name);
     if (!switched) {
-      const observed = units / elapsedSeconds;
-      next.unitsPerSecond = current.samples === 0 ? observed : blend(current.unitsPerSecond, observed);
-    } else if (current.samples > 0) {
-      // Only with a measured speed can the switch be told apart from the work.
-      const observed = Math.max(0, elapsedSeconds - units / current.unitsPerSecond);
-      next.switchSeconds = blend(current.switchSeconds, observed);
+      this.#addRun(record, units, elapsedSeconds);
     } else {
-      return;
+      const predicted = record.samples > 0 ? runSeconds(record, units) : undefined;
+      const { load, run } = splitSwitchedRun(elapsedSeconds, observation.loadSeconds, predicted);
+      if (load !== undefined) this.#addLoad(record, observation.checkpoint ?? null, load);
+      if (run !== undefined) this.#addRun(record, units, run);
     }
-    this.#byName.set(name, next);
-    this.#average = null;
+    this.#changed();
+  }
+
+  #addRun(record: NodeRecord, units: number, seconds: number): void {
+    const fit = record.fit;
+    fit.w = fit.w * FORGET + 1;
+    fit.sx = fit.sx * FORGET + units;
+    fit.sy = fit.sy * FORGET + seconds;
+    fit.sxx = fit.sxx * FORGET + units * units;
+    fit.sxy = fit.sxy * FORGET + units * seconds;
+    const line = solve(fit, record.fixedSeconds);
+    record.fixedSeconds = line.fixed;
+    record.unitsPerSecond = 1 / line.perUnit;
+    record.samples += 1;
+  }
+
+  #addLoad(record: NodeRecord, checkpoint: string | null, seconds: number): void {
+    record.switchSeconds = record.switchMeasured ? blend(record.switchSeconds, seconds, SWITCH_WEIGHT) : seconds;
+    record.switchMeasured = true;
+    if (checkpoint === null) return;
+    const before = record.loads.get(checkpoint);
+    record.loads.set(checkpoint, before === undefined ? seconds : blend(before, seconds, LOAD_WEIGHT));
   }
 }
 
-function blend(old: number, observed: number): number {
-  return old + WEIGHT * (observed - old);
+/**
+ * Which part of a switched run was the load and which the generation. A timed
+ * load is taken as it is, unless the rest of the run is longer than the node's
+ * known speed explains by more than the load itself: some backends (Forge)
+ * only note the checkpoint when asked to load it and load it with the next
+ * generation, so the time shows up there. Then, as for an untimed load, the
+ * load is what the known speed leaves over, and the run teaches no speed.
+ */
+function splitSwitchedRun(elapsed: number, timedLoad: number | undefined, predictedRun: number | undefined): { load?: number; run?: number } {
+  if (timedLoad !== undefined) {
+    const run = elapsed - timedLoad;
+    const unexplained = predictedRun === undefined ? 0 : run - predictedRun;
+    if (unexplained <= Math.max(timedLoad, 1, 0.5 * (predictedRun ?? 0))) return run > 0 ? { load: timedLoad, run } : { load: timedLoad };
+  }
+  if (predictedRun === undefined) return {};
+  return { load: Math.max(0, elapsed - predictedRun) };
+}
+
+/**
+ * The weighted least-squares line through the recent runs. When their sizes
+ * barely differ, or the line comes out with a negative part, the fixed part
+ * keeps `previousFixed` (capped below the runs' mean time) and the speed takes
+ * the rest.
+ */
+function solve(fit: Fit, previousFixed: number): { fixed: number; perUnit: number } {
+  const meanX = fit.sx / fit.w;
+  const meanY = fit.sy / fit.w;
+  const varX = fit.sxx / fit.w - meanX * meanX;
+  if (varX > (MIN_SPREAD * meanX) ** 2) {
+    const perUnit = (fit.sxy / fit.w - meanX * meanY) / varX;
+    const fixed = meanY - perUnit * meanX;
+    if (perUnit > 0 && fixed >= 0) return { fixed, perUnit };
+  }
+  const fixed = Math.min(previousFixed, 0.5 * meanY);
+  return { fixed, perUnit: (meanY - fixed) / meanX };
+}
+
+function blend(old: number, observed: number, weight: number): number {
+  return old + weight * (observed - old);
 }

@@ -313,7 +313,8 @@ export class Dispatcher {
 
   async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
     const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
-    const settled = this.scheduler.settle(where, { ok: true, elapsedMs: message.elapsedMs }, this.#clock.now());
+    const timing = { elapsedMs: message.elapsedMs, ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
+    const settled = this.scheduler.settle(where, { ok: true, ...timing }, this.#clock.now());
     if (!settled) return;
     this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next

@@ -7,6 +7,7 @@
  * measured. Names, not the addresses or owners of GPU donors. A narrow read
  * interface, so that the HTTP edge never reaches into the hub or the scheduler.
  */
+import type { NodeOffering } from '../domain/offering.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Clock } from '../util/clock.js';
@@ -21,7 +22,12 @@ export interface NodeListItem {
   models: string[];
   /** Measured it/s at 512² (null until the first result). */
   itPerSecond: number | null;
+  /** Measured seconds every task takes besides its steps (HTTP, VAE, encoding); null until the first result. */
+  fixedSeconds: number | null;
+  /** Measured seconds of a typical checkpoint load (null until the node loads one). */
   switchSeconds: number | null;
+  /** Measured seconds a load of each checkpoint takes, by model name. */
+  loadSeconds: Record<string, number>;
   problem: string | null;
   setAsideUntil: string | null;
 }
@@ -31,6 +37,16 @@ export interface NodeDirectory {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+function loadsByName(offering: NodeOffering, loads: ReadonlyMap<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!loads) return out;
+  for (const model of offering.models.values()) {
+    const seconds = loads.get(model.ref.id);
+    if (seconds !== undefined) out[model.ref.name] = round(seconds);
+  }
+  return out;
+}
 
 export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock }): NodeDirectory {
   const { hub, scheduler, clock } = parts;
@@ -58,7 +74,9 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           loadedModel: session.loadedModel,
           models: [...session.offering.models.values()].map((m) => m.ref.name),
           itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
-          switchSeconds: estimate.samples > 0 ? round(estimate.switchSeconds) : null,
+          fixedSeconds: estimate.samples > 0 ? round(estimate.fixedSeconds) : null,
+          switchSeconds: estimate.switchMeasured ? round(estimate.switchSeconds) : null,
+          loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.name)),
           problem: setAside?.reason ?? session.backendProblem,
           setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
         };

@@ -41,7 +41,7 @@ export class NodeSession {
   loadedModel: string | null;
   draining: boolean;
   /** The node's own measure of its speed, if it has one. */
-  measured: { unitsPerSecond: number; switchSeconds: number } | null;
+  measured: HelloMessage['measured'];
   /** Bumped whenever `offering` changes. */
   offeringVersion = 0;
   lastFrameAt: number;

@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, type AssignMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
 import { NodeEstimates } from '../domain/speed-estimates.js';
 import { workUnitsOf } from '../domain/work-units.js';
@@ -164,9 +164,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     });
   }
 
-  #measured(): { unitsPerSecond: number; switchSeconds: number } | null {
+  #measured(): HelloMessage['measured'] {
     const estimate = this.#speed.get(SELF);
-    return estimate.samples > 0 ? { unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds } : null;
+    if (estimate.samples === 0) return null;
+    const { unitsPerSecond, fixedSeconds, switchSeconds, switchMeasured } = estimate;
+    // A load time never measured here is the estimates' default: not ours to report.
+    return { unitsPerSecond, fixedSeconds, ...(switchMeasured ? { switchSeconds } : {}) };
   }
 
   #onFrame(raw: string | null): void {
@@ -233,9 +236,16 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
       assertImages(outcome.result);
       const elapsedMs = performance.now() - started;
-      const switched = assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
-      this.#speed.record(SELF, { units: workUnitsOf(assign.spec), elapsedSeconds: elapsedMs / 1000, switched });
-      const frame = encodeResultFrame({ type: 'result', taskId, attempt, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs });
+      const { load } = outcome;
+      const switched = load !== undefined || (assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore);
+      this.#speed.record(SELF, {
+        units: workUnitsOf(assign.spec),
+        elapsedSeconds: elapsedMs / 1000,
+        switched,
+        ...(load ? { checkpoint: load.checkpoint, loadSeconds: load.seconds } : {}),
+      });
+      const loadMs = load ? { loadMs: load.seconds * 1000 } : {};
+      const frame = encodeResultFrame({ type: 'result', taskId, attempt, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs, ...loadMs });
       this.emit('task:sending', taskId);
       this.#sendFrame(frame);
       this.emit('task:settled', taskId, true);

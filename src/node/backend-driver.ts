@@ -32,6 +32,14 @@ export interface RunOutcome {
   result: TaskResult;
   /** Checkpoint loaded after the run, if known. */
   loadedModel: string | null;
+  /** The checkpoint load the run began with, timed apart from the generation; absent when it loaded none. */
+  load?: CheckpointLoad;
+}
+
+export interface CheckpointLoad {
+  /** The checkpoint's title on the backend. */
+  checkpoint: string;
+  seconds: number;
 }
 
 export interface BackendDriver {

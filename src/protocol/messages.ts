@@ -42,10 +42,18 @@ const BackendState = {
   loadedModel: Title,
   /** The node is stopping: it finishes what it runs and takes nothing new. */
   draining: Type.Boolean(),
-  /** The speed the node has measured on its own tasks (work units per second, see domain/work-units.ts), if any. */
+  /**
+   * What the node has measured on its own tasks, if anything: a run takes `fixedSeconds + units /
+   * unitsPerSecond` (work units: domain/work-units.ts), a checkpoint load `switchSeconds` (absent
+   * while it has loaded none).
+   */
   measured: Type.Union([
     Type.Object(
-      { unitsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }), switchSeconds: Type.Number({ minimum: 0, maximum: 3600 }) },
+      {
+        unitsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }),
+        fixedSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+        switchSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+      },
       { additionalProperties: false },
     ),
     Type.Null(),
@@ -94,6 +102,8 @@ export const Result = Type.Object(
     loadedModel: Title,
     /** Time the backend took, for the gateway's speed estimates. */
     elapsedMs: Type.Number({ minimum: 0 }),
+    /** Of `elapsedMs`, the checkpoint load the node timed apart before the generation; absent when it loaded none. */
+    loadMs: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

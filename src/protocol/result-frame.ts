@@ -41,6 +41,7 @@ const ResultHeader = Type.Object(
     ]),
     loadedModel: Type.Union([Type.String({ maxLength: 512 }), Type.Null()]),
     elapsedMs: Type.Number({ minimum: 0 }),
+    loadMs: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -23,6 +23,8 @@ export interface CheckpointRecord {
   title: string;
   /** Every exact string A1111's `checkpoint_aliases` maps to this checkpoint. */
   aliases: ReadonlySet<string>;
+  /** Modelled seconds a load takes, when the offerings give this checkpoint its own. */
+  loadSeconds?: number;
 }
 
 export interface LoraRecord {
@@ -50,7 +52,7 @@ export function createInventory(offerings: SandboxOfferings): Inventory {
   };
 }
 
-function toCheckpointRecord(model: { fileName: string; sha256: string | null }): CheckpointRecord {
+function toCheckpointRecord(model: { fileName: string; sha256: string | null; loadSeconds?: number }): CheckpointRecord {
   const stem = stripExtension(model.fileName);
   const sha256 = model.sha256?.toLowerCase() ?? null;
   const shorthash = sha256?.slice(0, 10) ?? null;
@@ -58,7 +60,9 @@ function toCheckpointRecord(model: { fileName: string; sha256: string | null }):
   // The legacy 8-hex "old hash" alias is left out: it hashes file bytes we do not have.
   const aliases = [model.fileName, stem, title];
   if (sha256 && shorthash) aliases.push(sha256, shorthash, `${stem} [${shorthash}]`);
-  return { fileName: model.fileName, stem, sha256, shorthash, title, aliases: new Set(aliases) };
+  const record: CheckpointRecord = { fileName: model.fileName, stem, sha256, shorthash, title, aliases: new Set(aliases) };
+  if (model.loadSeconds !== undefined) record.loadSeconds = model.loadSeconds;
+  return record;
 }
 
 /** The checkpoint an exact A1111 alias names (no fuzzy matching, unlike some A1111 paths). */

@@ -17,7 +17,12 @@ const OfferingsSchema = Type.Object(
   {
     models: Type.Array(
       Type.Object(
-        { fileName: Name, sha256: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{64}$' }), Type.Null()]) },
+        {
+          fileName: Name,
+          sha256: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{64}$' }), Type.Null()]),
+          /** Modelled seconds a load of this checkpoint takes (an SDXL file loads slower than an SD1.5 one); default: `--switch-seconds`. */
+          loadSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+        },
         { additionalProperties: false },
       ),
       { minItems: 1 },

@@ -49,10 +49,10 @@ export function createSandboxContext(inventory: Inventory, timing: TimingOptions
   };
 }
 
-/** Loads `target` inside a running job, paying `switchSeconds` when it is not loaded yet. */
+/** Loads `target` inside a running job, paying its load time (its own, else `switchSeconds`) when it is not loaded yet. */
 export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, target: CheckpointRecord): Promise<void> {
   if (ctx.loaded === target) return;
-  await job.wait('checkpoint load', toWallMs(ctx.timing, ctx.timing.switchSeconds));
+  await job.wait('checkpoint load', toWallMs(ctx.timing, target.loadSeconds ?? ctx.timing.switchSeconds));
   ctx.loaded = target;
   ctx.counters.checkpointSwitches++;
 }

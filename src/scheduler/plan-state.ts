@@ -212,12 +212,28 @@ export class PlanState {
     return checkpoint !== null && checkpoint !== this.loaded[node];
   }
 
+  /** Seconds task `index` runs on `node`, a checkpoint load not included. */
+  runSeconds(index: number, node: number): number {
+    const spec = this.nodes[node]!;
+    return (spec.fixedSeconds ?? 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+  }
+
+  /** Seconds loading `checkpoint` takes on `node`. */
+  loadSeconds(node: number, checkpoint: string): number {
+    const spec = this.nodes[node]!;
+    return spec.loadSeconds?.get(checkpoint) ?? spec.switchSeconds;
+  }
+
+  /** Seconds of checkpoint load task `index` costs on `node` after what the plan has it load before. */
+  switchCost(index: number, node: number): number {
+    return this.needsSwitch(index, node) ? this.loadSeconds(node, this.tasks[index]!.checkpoint!) : 0;
+  }
+
   /** When `node`'s earliest lane could finish task `index`. */
   finishOn(index: number, node: number): number {
-    const spec = this.nodes[node]!;
     let freeAt = Infinity;
     for (const lane of this.lanes) if (lane.node === node && lane.freeAt < freeAt) freeAt = lane.freeAt;
-    return freeAt + (this.needsSwitch(index, node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+    return freeAt + this.switchCost(index, node) + this.runSeconds(index, node);
   }
 
   /** Whether some other node would finish task `index` sooner than `lane`. */
@@ -232,8 +248,7 @@ export class PlanState {
   }
 
   #finishFrom(index: number, lane: Lane): number {
-    const spec = this.nodes[lane.node]!;
-    return lane.freeAt + (this.needsSwitch(index, lane.node) ? spec.switchSeconds : 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+    return lane.freeAt + this.switchCost(index, lane.node) + this.runSeconds(index, lane.node);
   }
 
   head(node: number): number | undefined {

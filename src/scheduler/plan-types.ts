@@ -21,8 +21,19 @@ export interface PlanTask {
 
 export interface PlanNode {
   id: string;
+  /** A run takes `fixedSeconds + units / unitsPerSecond` (domain/speed-estimates.ts). */
   unitsPerSecond: number;
+  /** @defaultValue 0 */
+  fixedSeconds?: number;
+  /** A checkpoint load, for checkpoints without a figure in `loadSeconds`. */
   switchSeconds: number;
+  /** Per checkpoint identity: what loading it takes on this node. */
+  loadSeconds?: ReadonlyMap<string, number>;
+  /**
+   * False while the node's load time is a guess: it then switches rather than stand idle on the
+   * guess (planner.ts, `switchTarget`), and the switch measures it. @defaultValue true
+   */
+  switchMeasured?: boolean;
   /** When each slot frees, in seconds from now (0 = free now). */
   lanes: readonly number[];
   /** Checkpoint identity loaded (after the task it runs now), or null if unknown. */
@@ -32,6 +43,13 @@ export interface PlanNode {
 }
 
 export interface PlanOptions {
+  /**
+   * Multiplies every threshold below given in seconds (`maxSkipSeconds`, `urgentGapSeconds`,
+   * `longPoleSeconds`): they were tuned where a checkpoint load takes 8 s, and a fleet that loads
+   * in 0.5 s and runs a task in 0.2 s needs them in proportion. The scheduler sets it to the
+   * fleet's typical load ÷ 8 s. @defaultValue 1
+   */
+  timeScale?: number;
   /** How many unplanned tasks from the head on a lane looks through for work on its loaded checkpoint. @defaultValue 256 */
   affinityWindow?: number;
   /** Affinity never takes a task that arrived this much later than the head. @defaultValue 60 */

@@ -82,8 +82,7 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
  * work sooner.
  */
 function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
-  const node = state.nodes[lane.node]!;
-  const demand = new Map<string | null, { first: number; seconds: number; waited: number }>();
+  const demand = new Map<string | null, { first: number; seconds: number; units: number; waited: number }>();
   let seen = 0;
   for (let i = head; i < state.tasks.length; i++) {
     if (state.planned[i] === 1) continue;
@@ -94,15 +93,17 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
       if (state.betterElsewhere(i, lane)) continue;
       if (!state.needsSwitch(i, lane.node) || task.waitedSeconds + lane.freeAt >= options.maxSkipSeconds) return i;
     }
-    const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0, waited: task.waitedSeconds + lane.freeAt };
-    entry.seconds += task.units / node.unitsPerSecond;
+    const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0, units: 0, waited: task.waitedSeconds + lane.freeAt };
+    entry.seconds += state.runSeconds(i, lane.node);
+    entry.units += task.units;
     demand.set(task.checkpoint, entry);
   }
-  const keepsLoaded = state.loaded[lane.node] !== null;
+  // While the node's load time is a guess, it switches rather than idle on the guess: the switch measures it.
+  const keepsLoaded = state.loaded[lane.node] !== null && state.nodes[lane.node]!.switchMeasured !== false;
   let best: { first: number; score: number } | undefined;
   for (const [checkpoint, entry] of demand) {
     if (keepsLoaded && checkpoint !== null) {
-      if (state.covered(checkpoint, entry.seconds * node.unitsPerSecond, lane, options.coveredSwitches * node.switchSeconds)) continue;
+      if (state.covered(checkpoint, entry.units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
     }
     const score = entry.seconds + options.switchAgeWeight * entry.waited;
     if (!best || score > best.score) best = { first: entry.first, score };
@@ -118,7 +119,9 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
  * full plan's assignments without planning the rest of the queue.
  */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
-  const settings = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ...options };
+  const scale = given.timeScale;
+  const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
   const state = new PlanState(tasks, nodes, settings.longPoleSeconds);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.
@@ -136,12 +139,11 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
     }
     const task = tasks[choice]!;
     const node = nodes[lane.node]!;
-    const switched = state.needsSwitch(choice, lane.node);
     plan.startAt.set(task.id, lane.freeAt);
     plan.nodeOf.set(task.id, node.id);
     if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: node.id });
+    lane.freeAt += state.switchCost(choice, lane.node) + state.runSeconds(choice, lane.node);
     state.markPlanned(choice);
-    lane.freeAt += (switched ? node.switchSeconds : 0) + task.units / node.unitsPerSecond;
     if (task.checkpoint !== null) state.loaded[lane.node] = task.checkpoint;
   }
   return plan;

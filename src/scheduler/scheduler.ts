@@ -23,13 +23,16 @@ import { type Binding, bindSpec } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
-import { NodeEstimates } from '../domain/speed-estimates.js';
+import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import type { Clock } from '../util/clock.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { planTasks } from './planner.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
+
+/** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
+const REFERENCE_SWITCH_SECONDS = 8;
 
 export interface SchedulerTask {
   id: string;
@@ -94,7 +97,13 @@ interface Reach {
 
 /** How an attempt ended, as the scheduler learns from it. */
 export type AttemptOutcome =
-  | { ok: true; elapsedMs?: number }
+  | {
+      ok: true;
+      /** The whole run on the backend, a checkpoint load included. */
+      elapsedMs?: number;
+      /** Of that, the checkpoint load the node timed apart (none: no load, or not timed). */
+      loadMs?: number;
+    }
   | {
       ok: false;
       /** How it failed; none for a cancel. */
@@ -257,7 +266,18 @@ export class Scheduler {
         const elapsed = (now - run.startedAt) / 1000;
         return Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
       });
-      return { id: node.id, unitsPerSecond: estimate.unitsPerSecond, switchSeconds: estimate.switchSeconds, lanes, loaded: this.#loadedIdentity(node), available: this.#takesWork(node, now) };
+      const loads = this.estimates.loadsOf(node.name);
+      return {
+        id: node.id,
+        unitsPerSecond: estimate.unitsPerSecond,
+        fixedSeconds: estimate.fixedSeconds,
+        switchSeconds: estimate.switchSeconds,
+        ...(loads ? { loadSeconds: loads } : {}),
+        switchMeasured: estimate.switchMeasured,
+        lanes,
+        loaded: this.#loadedIdentity(node),
+        available: this.#takesWork(node, now),
+      };
     });
   }
 
@@ -290,10 +310,20 @@ export class Scheduler {
     return capable.some((n) => nodes[n]!.available) ? capable : fallback;
   }
 
+  /**
+   * The planner's settings, its thresholds in seconds scaled to this fleet's typical checkpoint
+   * load (they were tuned where a load takes 8 s), unless the caller fixed the scale.
+   */
+  #planSettings(): PlanOptions {
+    if (this.#planOptions.timeScale !== undefined) return this.#planOptions;
+    const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
+    return { ...this.#planOptions, timeScale: scale };
+  }
+
   #currentPlan(now: number): { plan: Plan; at: number } {
     if (!this.#plan) {
       const nodes = this.#planNodes(now);
-      this.#plan = { plan: planTasks(this.#planTasks(now, nodes), nodes, this.#planOptions), at: now };
+      this.#plan = { plan: planTasks(this.#planTasks(now, nodes), nodes, this.#planSettings()), at: now };
     }
     return this.#plan;
   }
@@ -308,13 +338,13 @@ export class Scheduler {
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     const nodes = this.#planNodes(now);
-    const plan = planTasks(this.#planTasks(now, nodes), nodes, this.#planOptions, 0);
+    const plan = planTasks(this.#planTasks(now, nodes), nodes, this.#planSettings(), 0);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queue.find((q) => q.task.id === taskId)!;
       const node = this.#nodes.find((n) => n.id === nodeId)!;
-      const estimate = this.estimates.get(node.name);
       const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
-      const expectedSeconds = (switched ? estimate.switchSeconds : 0) + queued.units / estimate.unitsPerSecond;
+      const load = switched ? this.estimates.loadSeconds(node.name, queued.checkpoint) : 0;
+      const expectedSeconds = load + runSeconds(this.estimates.get(node.name), queued.units);
       return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
     });
   }
@@ -376,7 +406,13 @@ export class Scheduler {
     if (outcome.ok) {
       this.health.succeeded(attempt.nodeName);
       if (outcome.elapsedMs !== undefined) {
-        this.estimates.record(attempt.nodeName, { units: queued.units, elapsedSeconds: outcome.elapsedMs / 1000, switched: attempt.switched });
+        this.estimates.record(attempt.nodeName, {
+          units: queued.units,
+          elapsedSeconds: outcome.elapsedMs / 1000,
+          switched: attempt.switched || outcome.loadMs !== undefined,
+          checkpoint: queued.checkpoint,
+          ...(outcome.loadMs === undefined ? {} : { loadSeconds: outcome.loadMs / 1000 }),
+        });
       }
       return { attempt, setAside: null, sameWayAs: null };
     }

@@ -101,7 +101,7 @@ describe('GET /api/user/public-api-key', () => {
 });
 
 describe('GET /api/nodes', () => {
-  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'switchSeconds', 'problem', 'setAsideUntil'];
+  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil'];
   const nodes = async (app: InjectApp): Promise<any[]> => dataOf(await app.get('/api/nodes'));
   const byName = async (app: InjectApp, name: string) => (await nodes(app)).find((n) => n.name === name);
 
@@ -129,6 +129,20 @@ describe('GET /api/nodes', () => {
     expect(await byName(app, 'gpu')).toMatchObject({ state: 'ready', running: 1 });
     dataOf(await app.post('/api/sd/txt2img/async', body));
     expect(await byName(app, 'gpu')).toMatchObject({ state: 'busy', running: 2 });
+  });
+
+  it('shows the costs measured on the node: its speed, the fixed part of a run, and each checkpoint\'s load', async () => {
+    const app = await start();
+    const node = app.world.connect('gpu');
+    // What the node reported of itself on connecting: 20 it/s, loads of 2 s.
+    expect(await byName(app, 'gpu')).toMatchObject({ itPerSecond: 20, fixedSeconds: 0, switchSeconds: 2, loadSeconds: {} });
+    expect(makeCapabilities().models[0]!.name).not.toBe('clarity');
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'a fox', model: 'clarity', steps: 20 }));
+    await node.assignment(taskId);
+    // 5 s in all, 3 s of it loading clarity: the 20 steps took 2 s.
+    node.succeed(taskId, 5000, 1, 3000);
+    await app.world.settle();
+    expect(await byName(app, 'gpu')).toMatchObject({ itPerSecond: 10, switchSeconds: 2.3, loadSeconds: { clarity: 3 } });
   });
 
   it('shows a node whose WebUI is down with the reason, and drops a node that leaves', async () => {

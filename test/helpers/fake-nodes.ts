@@ -116,14 +116,15 @@ export class FakeNode {
     return this.assignments().findLast((a) => a.taskId === taskId)?.attempt ?? 1;
   }
 
-  succeed(taskId: string, elapsedMs = 1000, attempt = this.#attemptOf(taskId)): void {
-    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, { elapsedMs, attempt });
+  succeed(taskId: string, elapsedMs = 1000, attempt = this.#attemptOf(taskId), loadMs?: number): void {
+    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, { elapsedMs, attempt, ...(loadMs === undefined ? {} : { loadMs }) });
   }
 
-  /** A result frame with the given result: images and seeds, or a caption. */
-  answer(taskId: string, result: ResultMessage['result'], options: { elapsedMs?: number; attempt?: number } = {}): void {
-    const { elapsedMs = 1000, attempt = this.#attemptOf(taskId) } = options;
-    this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, attempt, result, loadedModel: null, elapsedMs }), true);
+  /** A result frame with the given result: images and seeds, or a caption; `loadMs`: a checkpoint load timed apart. */
+  answer(taskId: string, result: ResultMessage['result'], options: { elapsedMs?: number; attempt?: number; loadMs?: number } = {}): void {
+    const { elapsedMs = 1000, attempt = this.#attemptOf(taskId), loadMs } = options;
+    const load = loadMs === undefined ? {} : { loadMs };
+    this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, attempt, result, loadedModel: null, elapsedMs, ...load }), true);
   }
 
   progress(taskId: string, progress: number, etaSeconds: number | null = null): void {

@@ -3,6 +3,7 @@ import type { Binding } from '../../src/domain/binding.js';
 import type { RunProgress } from '../../src/node/backend-driver.js';
 import { A1111Driver } from '../../src/node/backends/a1111/a1111-driver.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { ModelledTime } from '../sandbox/modelled-time.js';
 import { closedPortUrl, type FakeWebui, imageSizeOf, startFakeWebui, txt2imgSpec } from './a1111-test-helpers.js';
 
 const binding: Binding = {
@@ -274,5 +275,42 @@ describe('A1111Driver against the sandbox', () => {
     ]);
     // The interrupted job ended (the WebUI is free) before run() settled.
     expect(sandbox.stats().jobs).toBe(jobsBefore + 1);
+  });
+});
+
+describe('A1111Driver checkpoint loads (sandbox on a fake clock)', () => {
+  it('loads a run\'s checkpoint with POST /options first, timed apart, and only when another one is loaded', async () => {
+    const time = new ModelledTime();
+    // Loads take 4 modelled seconds, 400 ms of the sandbox's clock at speed 10.
+    const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4 });
+    try {
+      const driver = driverFor(sandbox.url, { clock: time.clock });
+      expect((await driver.discover()).loadedModel).not.toBe(binding.checkpoint);
+      const first = await time.finish(driver.run(txt2imgSpec(), binding));
+      expect(first.waits.map((w) => w.kind)).toEqual(['checkpoint load', 'sampling']);
+      expect(first.value.load).toEqual({ checkpoint: binding.checkpoint, seconds: 0.4 });
+      const paths = sandbox.requests().map((r) => `${r.method} ${r.path}`);
+      expect(paths.slice(-2)).toEqual(['POST /sdapi/v1/options', 'POST /sdapi/v1/txt2img']);
+      // The same checkpoint again: no load, no options call.
+      const second = await time.finish(driver.run(txt2imgSpec(), binding));
+      expect(second.value.load).toBeUndefined();
+      expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/options' && r.method === 'POST')).toHaveLength(1);
+      expect(sandbox.stats().checkpointSwitches).toBe(1);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('makes the load call, but reports no load, while it does not know what the WebUI has loaded', async () => {
+    const time = new ModelledTime();
+    const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4 });
+    try {
+      // No discover(): the driver cannot tell a load from a call that found the checkpoint loaded.
+      const run = await time.finish(driverFor(sandbox.url, { clock: time.clock }).run(txt2imgSpec(), binding));
+      expect(run.value.load).toBeUndefined();
+      expect(sandbox.stats()).toMatchObject({ checkpointSwitches: 1, loadedModel: 'clarity.safetensors' });
+    } finally {
+      await sandbox.close();
+    }
   });
 });

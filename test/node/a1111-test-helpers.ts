@@ -93,11 +93,17 @@ export interface FakeWebui {
 }
 
 /** A Fastify server on an ephemeral port with whatever routes `register` adds. */
+/**
+ * A fake WebUI with the routes `register` adds. Unless it adds its own, `POST /sdapi/v1/options`
+ * answers null at once, as A1111 does for a checkpoint that is loaded (the driver loads a run's
+ * checkpoint there first when it does not know it loaded).
+ */
 export async function startFakeWebui(register: (app: FastifyInstance) => void): Promise<FakeWebui> {
   // Force-close: after an aborted fetch, Node's undici opens a spare connection that
   // sends no request, and close() would wait for the client to drop it (4 s or more).
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true });
   register(app);
+  if (!app.hasRoute({ method: 'POST', url: '/sdapi/v1/options' })) app.post('/sdapi/v1/options', async () => null);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('fake WebUI has no TCP address');

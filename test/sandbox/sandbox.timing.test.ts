@@ -220,6 +220,26 @@ describe('sandbox checkpoint switching', () => {
   });
 });
 
+describe('sandbox checkpoints with their own load time', () => {
+  it('pays a checkpoint\'s own load time on POST /options and inside txt2img, and --switch-seconds for the others', async () => {
+    const time = new ModelledTime();
+    const models = [
+      { fileName: 'sd15.safetensors', sha256: null },
+      { fileName: 'sdxl.safetensors', sha256: null, loadSeconds: 25 },
+    ];
+    const sandbox = await time.start({ speed: SPEED, switchSeconds: 3, offerings: { models, loadedModel: 'sd15.safetensors' } });
+    try {
+      const toXl = await time.finish(postJson(`${sandbox.url}/sdapi/v1/options`, { sd_model_checkpoint: 'sdxl.safetensors' }));
+      expect(toXl.ms).toBe(timerMs(25));
+      const back = await time.finish(postJson(`${sandbox.url}/sdapi/v1/txt2img`, { width: 64, height: 64, steps: 1, override_settings: { sd_model_checkpoint: 'sd15' } }));
+      expect(back.waits.map((w) => [w.kind, w.ms])).toEqual([['checkpoint load', timerMs(3)], ['sampling', expect.any(Number)]]);
+      expect(sandbox.stats().checkpointSwitches).toBe(2);
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
 describe('sandbox close', () => {
   it('does not wait out the modelled time of running and queued jobs', async () => {
     const time = new ModelledTime();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { NodeHealth } from '../../../src/scheduler/node-health.js';
-import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
 
 describe('NodeHealth', () => {
   const fail = (health: NodeHealth, taskId: string, reason: string, now: number) => health.failed('n', { taskId, reason }, now);
@@ -57,27 +56,5 @@ describe('NodeHealth', () => {
     fail(health, 't2', 'x', 0);
     health.retract('n', 'unrelated', 10);
     expect(health.setAside('n', 10)).not.toBeNull();
-  });
-});
-
-describe('NodeEstimates', () => {
-  it('assumes a node not measured yet is like the average measured node', () => {
-    const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
-    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 10, switchSeconds: 6 });
-    estimates.record('a', { units: 20, elapsedSeconds: 1, switched: false });
-    estimates.record('b', { units: 40, elapsedSeconds: 1, switched: false });
-    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 30, samples: 0 });
-  });
-
-  it('takes the first speed as measured, then averages, and separates switch time once speed is known', () => {
-    const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
-    estimates.record('n', { units: 40, elapsedSeconds: 10, switched: true });
-    expect(estimates.get('n')).toMatchObject({ unitsPerSecond: 10, samples: 0 });
-    estimates.record('n', { units: 40, elapsedSeconds: 2, switched: false });
-    expect(estimates.get('n').unitsPerSecond).toBe(20);
-    estimates.record('n', { units: 40, elapsedSeconds: 4, switched: false });
-    expect(estimates.get('n').unitsPerSecond).toBeCloseTo(17);
-    estimates.record('n', { units: 34, elapsedSeconds: 12, switched: true });
-    expect(estimates.get('n').switchSeconds).toBeCloseTo(6 + 0.3 * (10 - 6));
   });
 });

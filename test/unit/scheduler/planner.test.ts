@@ -253,3 +253,34 @@ describe('planTasks: a plan that holds', () => {
     expect(now.startAt.size).toBeLessThan(full.startAt.size);
   });
 });
+
+describe('planTasks: measured costs', () => {
+  const xs = (n: number, checkpoint = 'X') => Array.from({ length: n }, (_, i) => t(`${checkpoint}${i}`, checkpoint, [0, 1]));
+
+  it('switches a node whose load time is still a guess rather than leave it idle on the guess', () => {
+    // As in the covered case above: b has X loaded and will soon have served X's queue, so a measured node waits.
+    const nodes = (switchMeasured: boolean) => [planNode('a', { loaded: 'Y', switchMeasured }), planNode('b', { loaded: 'X', lanes: [3] })];
+    expect(planTasks(xs(3), nodes(true)).assignments).toEqual([]);
+    expect(planTasks(xs(3), nodes(false)).assignments).toEqual([{ taskId: 'X0', nodeId: 'a' }]);
+  });
+
+  it('plans each checkpoint\'s own load time, and the node\'s typical load for one it has no figure for', () => {
+    const node = () => [planNode('a', { loaded: 'Y', switchSeconds: 8, loadSeconds: new Map([['XL', 30], ['Turbo', 0.5]]) })];
+    const only = (checkpoint: string) => [t('first', checkpoint, [0]), t('second', checkpoint, [0])];
+    expect(planTasks(only('XL'), node()).startAt.get('second')).toBe(32);
+    expect(planTasks(only('Turbo'), node()).startAt.get('second')).toBe(2.5);
+    expect(planTasks(only('Other'), node()).startAt.get('second')).toBe(10);
+  });
+
+  it('adds the node\'s fixed part to every run', () => {
+    const plan = planTasks([t('first', 'X', [0]), t('second', 'X', [0], 40)], [planNode('a', { loaded: 'X', fixedSeconds: 0.5 })]);
+    expect(plan.startAt.get('second')).toBe(2.5);
+  });
+
+  it('scales its thresholds in seconds by timeScale: a fleet that loads in a fraction of a second skips for a fraction of the time', () => {
+    // The head (X) has waited 20 s longer than the task of the loaded checkpoint: within 60 s, past 60 × 0.1.
+    const tasks = [t('x-head', 'X', [0], 20, 30), t('y1', 'Y', [0], 20, 10)];
+    expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })]).assignments[0]?.taskId).toBe('y1');
+    expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })], { timeScale: 0.1 }).assignments[0]?.taskId).toBe('x-head');
+  });
+});

@@ -36,8 +36,6 @@ export function task(id: string, apiKey = 'k', spec: Partial<Txt2ImgSpec> = {}) 
 /** A scheduler whose nodes have known speeds (units/s) and switch costs. */
 export function schedulerWith(speeds: Record<string, number>, switchSeconds = 8): Scheduler {
   const estimates = new NodeEstimates({ switchSeconds });
-  for (const [name, unitsPerSecond] of Object.entries(speeds)) {
-    estimates.record(name, { units: unitsPerSecond, elapsedSeconds: 1, switched: false });
-  }
+  for (const [name, unitsPerSecond] of Object.entries(speeds)) estimates.seed(name, { unitsPerSecond, switchSeconds });
   return new Scheduler({ estimates });
 }

@@ -2,7 +2,12 @@
  * @module node/backends/a1111/a1111-driver
  *
  * The `BackendDriver` for AUTOMATIC1111-compatible WebUIs (A1111 ≥ 1.6, Forge,
- * SD.Next in A1111 API mode). A run is one blocking POST; while it is in flight
+ * SD.Next in A1111 API mode). A run that needs another checkpoint first loads it
+ * with `POST /sdapi/v1/options {sd_model_checkpoint}`, which A1111 answers once
+ * the weights are loaded, timed on its own: the gateway plans switches with
+ * what each load really costs (the request still names the checkpoint in
+ * `override_settings`, in case another client of the WebUI switched it in
+ * between). Then the generation is one blocking POST; while it is in flight
  * the driver polls `/sdapi/v1/progress`, which A1111 answers without taking its
  * queue lock (A.8). Aborting a run sends `/sdapi/v1/interrupt`, because A1111
  * keeps working on a request whose client went away, then waits a little for
@@ -17,7 +22,8 @@ import type { Binding } from '../../../domain/binding.js';
 import { type GenerationSpec, isDiffusion } from '../../../domain/spec.js';
 import type { ErrorId } from '../../../errors/catalog.js';
 import type { DanError } from '../../../errors/dan-error.js';
-import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
+import { type Clock, systemClock } from '../../../util/clock.js';
+import type { BackendDriver, BackendSnapshot, CheckpointLoad, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
 import { discoverCapabilities } from './discover.js';
 import { fromA1111Response, toA1111Request } from './translate.js';
 import { WebuiClient } from './webui-client.js';
@@ -43,6 +49,8 @@ export interface A1111DriverOptions {
   requestTimeoutMs?: number;
   /** After an abort and interrupt, how long to wait for the WebUI to drop the job. @defaultValue 5 s */
   abortGraceMs?: number;
+  /** Times checkpoint loads (the gateway plans with them); tests pass the sandbox's fake clock. @defaultValue systemClock */
+  clock?: Clock;
 }
 
 interface AbortWatch {
@@ -58,6 +66,9 @@ export class A1111Driver implements BackendDriver {
   readonly #progressIntervalMs: number;
   readonly #requestTimeoutMs: number;
   readonly #abortGraceMs: number;
+  readonly #clock: Clock;
+  /** The checkpoint the WebUI has loaded, as far as this driver knows (from discovery and its own loads); null: unknown. */
+  #loaded: string | null = null;
 
   constructor(options: A1111DriverOptions) {
     const auth = options.auth === undefined ? {} : { auth: options.auth };
@@ -67,16 +78,20 @@ export class A1111Driver implements BackendDriver {
     this.#progressIntervalMs = options.progressIntervalMs ?? 500;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10 * MINUTE_MS;
     this.#abortGraceMs = options.abortGraceMs ?? 5 * SECOND_MS;
+    this.#clock = options.clock ?? systemClock;
   }
 
-  discover(): Promise<BackendSnapshot> {
-    return discoverCapabilities(this.#client, { maxPixels: this.#maxPixels, interrogators: this.#interrogators });
+  async discover(): Promise<BackendSnapshot> {
+    const snapshot = await discoverCapabilities(this.#client, { maxPixels: this.#maxPixels, interrogators: this.#interrogators });
+    this.#loaded = snapshot.loadedModel;
+    return snapshot;
   }
 
   async run(spec: GenerationSpec, binding: Binding, options: RunOptions = {}): Promise<RunOutcome> {
     const { path, body } = toA1111Request(spec, binding);
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
+    const load = isDiffusion(spec) && binding.checkpoint !== undefined ? await this.#load(binding.checkpoint, signal) : undefined;
     const polling = onProgress ? this.#pollProgress(onProgress) : undefined;
     const request = new AbortController();
     const watch = signal ? this.#watchAbort(signal, request) : undefined;
@@ -85,7 +100,7 @@ export class A1111Driver implements BackendDriver {
       // An interrupted job still answers 200, with a partial image nobody wants.
       signal?.throwIfAborted();
       const loadedModel = isDiffusion(spec) ? (binding.checkpoint ?? null) : null;
-      return { result: fromA1111Response(spec, json), loadedModel };
+      return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}) };
     } catch (error) {
       if (signal?.aborted) {
         await watch?.interrupted;
@@ -98,6 +113,22 @@ export class A1111Driver implements BackendDriver {
       watch?.stop();
       await polling?.stop();
     }
+  }
+
+  /**
+   * Loads `checkpoint` unless it is loaded already, and times the load. When what was loaded
+   * before is unknown, the call may have found it loaded and cost nothing: it is made, not
+   * reported. A load cannot be interrupted in A1111; an abort only stops waiting for it.
+   */
+  async #load(checkpoint: string, signal: AbortSignal | undefined): Promise<CheckpointLoad | undefined> {
+    if (checkpoint === this.#loaded) return undefined;
+    const before = this.#loaded;
+    this.#loaded = null;
+    const started = this.#clock.now();
+    await this.#client.post('/sdapi/v1/options', { sd_model_checkpoint: checkpoint }, { timeoutMs: this.#requestTimeoutMs, ...(signal ? { signal } : {}) });
+    const seconds = (this.#clock.now() - started) / SECOND_MS;
+    this.#loaded = checkpoint;
+    return before === null ? undefined : { checkpoint, seconds };
   }
 
   async interrupt(): Promise<void> {

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { Scheduler } from '../../../src/scheduler/scheduler.js';
+import { CHILLOUT, CLARITY, chillout, clarity, node, task } from './scheduler-helpers.js';
+
+const NOW = 1_000_000;
+
+/** Runs the one assignment there is to its end: `elapsedMs` in all, `loadMs` of it loading a checkpoint. */
+function runOne(scheduler: Scheduler, now: number, timing: { elapsedMs: number; loadMs?: number }) {
+  const [assignment] = scheduler.assignments(now);
+  scheduler.start(assignment!, now);
+  scheduler.settle({ taskId: assignment!.taskId }, { ok: true, ...timing }, now);
+  return assignment!;
+}
+
+describe('Scheduler: costs learned from results', () => {
+  it('plans a switch to a checkpoint at the load time the node measured for it', () => {
+    const scheduler = new Scheduler();
+    const a = (loadedModel: string) => node('a', { loadedModel });
+    scheduler.setNodes([a(CLARITY)]);
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), NOW);
+    expect(runOne(scheduler, NOW, { elapsedMs: 3000, loadMs: 2000 })).toMatchObject({ switched: true });
+    scheduler.setNodes([a(CHILLOUT)]);
+    scheduler.enqueue(task('t2', 'k', { model: clarity }), NOW);
+    runOne(scheduler, NOW, { elapsedMs: 7000, loadMs: 6000 });
+    scheduler.setNodes([a(CLARITY)]);
+    scheduler.enqueue(task('t3', 'k', { model: chillout }), NOW);
+    // 20 units at the 20 units/s both runs showed, after chillout's own 2 s load (the node's typical load is 3.2 s).
+    expect(scheduler.assignments(NOW)[0]).toMatchObject({ taskId: 't3', switched: true, expectedSeconds: 3 });
+    expect(scheduler.estimates.get('a').switchSeconds).toBeCloseTo(3.2);
+  });
+
+  it('scales its thresholds in seconds to the fleet\'s measured loads', () => {
+    // The head needs a switch and has waited 10 s longer than a task of the loaded checkpoint.
+    const withLoads = (switchSeconds: number) => {
+      const estimates = new NodeEstimates();
+      estimates.seed('a', { unitsPerSecond: 20, switchSeconds });
+      const scheduler = new Scheduler({ estimates });
+      scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
+      scheduler.enqueue(task('head', 'k', { model: chillout }), NOW - 10_000);
+      scheduler.enqueue(task('affine', 'k', { model: clarity }), NOW);
+      return scheduler.assignments(NOW)[0]?.taskId;
+    };
+    // Loads of 8 s: affinity may overtake the head for up to 60 s. Loads of 0.5 s: for up to 3.75 s.
+    expect(withLoads(8)).toBe('affine');
+    expect(withLoads(0.5)).toBe('head');
+  });
+});

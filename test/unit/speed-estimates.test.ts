@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { NodeEstimates, runSeconds } from '../../src/domain/speed-estimates.js';
+
+const run = (units: number, elapsedSeconds: number) => ({ units, elapsedSeconds, switched: false });
+
+describe('NodeEstimates: run time', () => {
+  it('assumes a node not measured yet is like the average measured node', () => {
+    const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
+    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 10, switchSeconds: 6, samples: 0, switchMeasured: false });
+    estimates.record('a', run(20, 1));
+    estimates.record('b', run(40, 1));
+    expect(estimates.get('new')).toMatchObject({ unitsPerSecond: 30, samples: 0 });
+  });
+
+  it('takes the first run as the speed; runs of one size keep the fixed part at 0 and predict that size', () => {
+    const estimates = new NodeEstimates();
+    estimates.record('n', run(40, 2));
+    expect(estimates.get('n')).toMatchObject({ unitsPerSecond: 20, fixedSeconds: 0, samples: 1 });
+    estimates.record('n', run(40, 4));
+    // Recent runs weigh more: the last (4 s) more than the first (2 s).
+    const after = estimates.get('n');
+    expect(runSeconds(after, 40)).toBeGreaterThan(3);
+    expect(runSeconds(after, 40)).toBeLessThan(4);
+    expect(after.fixedSeconds).toBe(0);
+  });
+
+  it('fits a fixed part and a speed when runs differ in size, so small and large runs both predict well', () => {
+    const estimates = new NodeEstimates();
+    // A node with 0.8 s of overhead per task and 25 units/s: a 64² thumbnail and a 1024² poster.
+    const truth = (units: number) => 0.8 + units / 25;
+    for (const units of [2, 80, 2, 80, 10, 80, 2]) estimates.record('n', run(units, truth(units)));
+    const fitted = estimates.get('n');
+    expect(fitted.fixedSeconds).toBeCloseTo(0.8, 5);
+    expect(fitted.unitsPerSecond).toBeCloseTo(25, 3);
+    // Units ÷ elapsed of the last run alone would put a 80-unit run at 80 / (2 / 0.88) = 35 s.
+    expect(runSeconds(fitted, 80)).toBeCloseTo(truth(80), 3);
+    expect(runSeconds(fitted, 2)).toBeCloseTo(truth(2), 3);
+  });
+
+  it('keeps the fixed part it found while the runs go back to one size', () => {
+    const estimates = new NodeEstimates();
+    const truth = (units: number) => 0.5 + units / 20;
+    for (const units of [4, 40, 4, 40]) estimates.record('n', run(units, truth(units)));
+    for (let i = 0; i < 20; i++) estimates.record('n', run(40, truth(40)));
+    expect(estimates.get('n').fixedSeconds).toBeCloseTo(0.5, 3);
+    expect(runSeconds(estimates.get('n'), 4)).toBeCloseTo(truth(4), 3);
+  });
+});
+
+describe('NodeEstimates: checkpoint loads', () => {
+  it('learns each checkpoint load the node timed, and plans an unknown checkpoint at the node\'s typical load', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 6 });
+    estimates.record('n', run(20, 1));
+    expect(estimates.get('n')).toMatchObject({ switchSeconds: 6, switchMeasured: false });
+    estimates.record('n', { units: 20, elapsedSeconds: 21, switched: true, checkpoint: 'sdxl', loadSeconds: 20 });
+    estimates.record('n', { units: 20, elapsedSeconds: 5, switched: true, checkpoint: 'sd15', loadSeconds: 4 });
+    expect(estimates.loadSeconds('n', 'sdxl')).toBe(20);
+    expect(estimates.loadSeconds('n', 'sd15')).toBe(4);
+    // The node's typical load: the first load outright, then 30 % of the way to each next one.
+    expect(estimates.get('n')).toMatchObject({ switchMeasured: true });
+    expect(estimates.get('n').switchSeconds).toBeCloseTo(20 + 0.3 * (4 - 20));
+    expect(estimates.loadSeconds('n', 'never-loaded')).toBeCloseTo(15.2);
+    // The generation part of each switched run taught the speed: 1 s for 20 units every time.
+    expect(estimates.get('n').unitsPerSecond).toBeCloseTo(20);
+  });
+
+  it('moves a checkpoint\'s figure halfway to each new load: a cold first load counts for less over time', () => {
+    const estimates = new NodeEstimates();
+    estimates.record('n', { units: 20, elapsedSeconds: 11, switched: true, checkpoint: 'a', loadSeconds: 10 });
+    estimates.record('n', { units: 20, elapsedSeconds: 5, switched: true, checkpoint: 'a', loadSeconds: 4 });
+    expect(estimates.loadSeconds('n', 'a')).toBe(7);
+    estimates.record('n', { units: 20, elapsedSeconds: 5, switched: true, checkpoint: 'a', loadSeconds: 4 });
+    expect(estimates.loadSeconds('n', 'a')).toBe(5.5);
+  });
+
+  it('finds a load hidden in the generation (a backend that loads lazily) from the known speed, and learns no speed from it', () => {
+    const estimates = new NodeEstimates();
+    estimates.record('n', run(20, 1));
+    // The load call returned at once; the checkpoint was loaded with the generation, 8 s longer than the speed says.
+    estimates.record('n', { units: 20, elapsedSeconds: 9.05, switched: true, checkpoint: 'a', loadSeconds: 0.05 });
+    expect(estimates.loadSeconds('n', 'a')).toBeCloseTo(8.05);
+    expect(estimates.get('n').unitsPerSecond).toBe(20);
+  });
+
+  it('takes an untimed load (an older node) as what the known speed leaves over, and nothing before the speed is known', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 6 });
+    estimates.record('n', { units: 40, elapsedSeconds: 10, switched: true, checkpoint: 'a' });
+    expect(estimates.get('n')).toMatchObject({ samples: 0, switchMeasured: false });
+    estimates.record('n', run(40, 2));
+    estimates.record('n', { units: 40, elapsedSeconds: 5, switched: true, checkpoint: 'a' });
+    expect(estimates.loadSeconds('n', 'a')).toBeCloseTo(3);
+    expect(estimates.get('n').switchMeasured).toBe(true);
+  });
+
+  it('gives an unmeasured node the measured peers\' load, and the fleet\'s typical load is their median', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 6 });
+    expect(estimates.typicalSwitchSeconds()).toBe(6);
+    for (const [name, load] of [['a', 1], ['b', 2], ['c', 30]] as const) {
+      estimates.record(name, { units: 10, elapsedSeconds: load + 1, switched: true, checkpoint: 'x', loadSeconds: load });
+    }
+    expect(estimates.typicalSwitchSeconds()).toBe(2);
+    expect(estimates.get('new')).toMatchObject({ switchSeconds: 11, switchMeasured: false });
+  });
+
+  it('takes a node\'s own report as measured, until its results say otherwise', () => {
+    const estimates = new NodeEstimates();
+    estimates.seed('n', { unitsPerSecond: 15, switchSeconds: 0.4, fixedSeconds: 0.2 });
+    expect(estimates.get('n')).toMatchObject({ unitsPerSecond: 15, fixedSeconds: 0.2, switchSeconds: 0.4, switchMeasured: true, samples: 1 });
+    estimates.seed('n', { unitsPerSecond: 99 });
+    expect(estimates.get('n').unitsPerSecond).toBe(15);
+  });
+});
