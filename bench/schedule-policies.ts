@@ -14,6 +14,9 @@
  *   each task goes at once to the next node in round-robin order among those
  *   that can serve it, busy or not, whatever it has loaded; each node works
  *   through its own FIFO queue.
+ * - Earliest-free FIFO (for bench:live's comparison): one queue in arrival
+ *   order; a node that frees takes the first queued task it can serve,
+ *   whatever it has loaded.
  */
 import { bindSpec } from '../src/domain/binding.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
@@ -126,5 +129,32 @@ export class RoundRobinPolicy implements Policy {
 
   finished(): void {
     // Each node takes the next task of its own queue by itself.
+  }
+}
+
+export class FifoPolicy implements Policy {
+  readonly #queue: SimTask[] = [];
+
+  constructor(
+    readonly nodes: readonly SimNode[],
+    readonly ledger: Ledger,
+  ) {}
+
+  arrive(task: SimTask, nowMs: number): void {
+    this.#queue.push(task);
+    for (const node of this.nodes) if (node.idle) this.#feed(node, nowMs);
+  }
+
+  finished(node: SimNode, _job: Job, nowMs: number): void {
+    this.#feed(node, nowMs);
+  }
+
+  #feed(node: SimNode, nowMs: number): void {
+    if (!node.idle) return;
+    const index = this.#queue.findIndex((task) => ((this.ledger.masks.get(task.id) ?? 0) & (1 << node.index)) !== 0);
+    if (index < 0) return;
+    const [task] = this.#queue.splice(index, 1) as [SimTask];
+    const outcome = bindSpec(task.spec, node.spec.offering);
+    if (outcome.ok) node.submit({ task, binding: outcome.binding, sentMs: nowMs }, nowMs);
   }
 }

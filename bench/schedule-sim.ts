@@ -11,7 +11,7 @@
 import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import type { SimNodeSpec } from './schedule-nodes.js';
 import { type PositionAuditResult, PositionAudit } from './schedule-positions.js';
-import { DanPolicy, RoundRobinPolicy } from './schedule-policies.js';
+import { DanPolicy, FifoPolicy, RoundRobinPolicy } from './schedule-policies.js';
 import { createRandom, Streams } from './schedule-random.js';
 import { runEvents } from './schedule-sim-engine.js';
 import { Ledger, type NodeRecord, SimNode, type TaskRecord } from './schedule-sim-node.js';
@@ -19,6 +19,8 @@ import type { SimTask } from './schedule-tasks.js';
 
 export const PolicyNames = ['dan', 'baseline'] as const;
 export type PolicyName = (typeof PolicyNames)[number];
+/** `fifo`: earliest-free FIFO, a reference for bench:live (bench:schedule compares the two above). */
+export type SimPolicyName = PolicyName | 'fifo';
 
 export interface SimOptions {
   /** Audit queue positions after every event (DAN only). @defaultValue false */
@@ -34,7 +36,7 @@ export interface SimOptions {
 }
 
 export interface RunResult {
-  policy: PolicyName;
+  policy: SimPolicyName;
   tasks: TaskRecord[];
   nodes: NodeRecord[];
   /** Time of the last event (the last finish). */
@@ -44,12 +46,12 @@ export interface RunResult {
   wallMs: number;
 }
 
-export function simulate(policyName: PolicyName, nodeSpecs: readonly SimNodeSpec[], tasks: readonly SimTask[], options: SimOptions = {}): RunResult {
+export function simulate(policyName: SimPolicyName, nodeSpecs: readonly SimNodeSpec[], tasks: readonly SimTask[], options: SimOptions = {}): RunResult {
   const started = performance.now();
   const ledger = new Ledger(tasks, nodeSpecs);
   const nodes = nodeSpecs.map((spec, i) => new SimNode(spec, i, ledger));
   let audit: PositionAudit | null = null;
-  let policy: DanPolicy | RoundRobinPolicy;
+  let policy: DanPolicy | RoundRobinPolicy | FifoPolicy;
   if (policyName === 'dan') {
     const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false, ...(options.plan ? { plan: options.plan } : {}) });
     if (options.auditPositions) {
@@ -59,7 +61,7 @@ export function simulate(policyName: PolicyName, nodeSpecs: readonly SimNodeSpec
     }
     policy = dan;
   } else {
-    policy = new RoundRobinPolicy(nodes, ledger);
+    policy = policyName === 'fifo' ? new FifoPolicy(nodes, ledger) : new RoundRobinPolicy(nodes, ledger);
   }
   const endMs = runEvents({ nodes, tasks, ledger, policy });
   return {

@@ -36,8 +36,14 @@
  *    `maxSkipSeconds`, or to the checkpoint with the most waiting work (its
  *    front task's wait counting too). A lane that has a checkpoint loaded
  *    does not switch to one whose queued work the nodes that have it loaded
- *    would finish within `coveredSwitches` switch times: it keeps what it has
+ *    would finish within `coveredSwitches` loads of it: it keeps what it has
  *    loaded for the next task that needs it, instead of switching back later.
+ *    Only once its load time is measured: on a guess it switches, rather than
+ *    idle, and the switch measures it (decision 0012).
+ * Thresholds in seconds (`maxSkipSeconds`, `urgentGapSeconds`,
+ * `longPoleSeconds`) are multiplied by `timeScale`: the scheduler scales them
+ * to the fleet's measured loads. A run takes `fixedSeconds + units ÷ speed` on
+ * a node, a switch that checkpoint's own load time there.
  * And when the queue is short (no more tasks than there are lanes), a lane
  * does not take a task that another node would finish sooner (it has the
  * checkpoint loaded, is faster, or frees earlier): that node's lane will pick

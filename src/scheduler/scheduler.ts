@@ -406,9 +406,13 @@ export class Scheduler {
     if (outcome.ok) {
       this.health.succeeded(attempt.nodeName);
       if (outcome.elapsedMs !== undefined) {
+        // What a lane costs is the gateway's view, from sending the task to its result: the backend's own
+        // time plus the round trip and the node's handling, which a fast GPU repeats with every task
+        // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
+        const cycleMs = Math.max(outcome.elapsedMs, now - attempt.startedAt);
         this.estimates.record(attempt.nodeName, {
           units: queued.units,
-          elapsedSeconds: outcome.elapsedMs / 1000,
+          elapsedSeconds: cycleMs / 1000,
           switched: attempt.switched || outcome.loadMs !== undefined,
           checkpoint: queued.checkpoint,
           ...(outcome.loadMs === undefined ? {} : { loadSeconds: outcome.loadMs / 1000 }),

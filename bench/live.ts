@@ -1,0 +1,285 @@
+/**
+ * The scheduler in a real network: `npm run bench:live`.
+ *
+ * Real processes: one gateway (built CLI, SQLite in a temp dir, its log in a
+ * file), and per GPU of the trace (bench/live-trace.ts) a sandbox with that
+ * GPU's speed and checkpoints plus a node agent (`dan node`). This process is
+ * the client: it submits the tasks over HTTP (async) and waits for them.
+ * Times: submits on the client's clock; each task's dispatch ('task assigned')
+ * and end ('task succeeded') from the gateway's log, on the same machine clock.
+ *
+ * Per time scale ("fast GPUs": loads 0.5 s, tasks 0.06–0.5 s; "desktop GPUs":
+ * loads 5 s, tasks 0.6–5 s), on fresh processes:
+ * 1. cold, all at once: no node has run a task, the gateway knows no cost;
+ * 2. warm, all at once: the same trace again on the same network;
+ * 3. warm, Poisson arrivals at 80 % of capacity.
+ * Each run reports its makespan against the lower bound and against
+ * round-robin and earliest-free FIFO simulated on the same trace, waits, ETA
+ * accuracy (the ETA the async submit answered against the actual wait; within
+ * max(25 %, 1 s)), switches, and the longest time a node stood idle while a
+ * task it could run waited (judged against one load time).
+ *
+ * Knobs: BENCH_SCALES=fast,desktop  BENCH_TASKS_FAST=300  BENCH_TASKS_DESKTOP=160
+ *        BENCH_WRITE=1|0 (default 1: BENCHMARKS.md)
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, tempDir } from '../test/helpers/processes.js';
+import { writeBenchSection } from './benchmarks-file.js';
+import {
+  FLEET,
+  type LiveScale,
+  type LiveTask,
+  makespanBoundSeconds,
+  makeTasks,
+  requestOf,
+  SCALES,
+  simulatedMakespan,
+  SWITCH_SECONDS,
+  withPoissonArrivals,
+} from './live-trace.js';
+import { type QuietProcess, startQuiet } from './quiet-process.js';
+import { spreadOf } from './schedule-stats.js';
+
+interface Submitted {
+  task: LiveTask;
+  taskId: string;
+  submittedAt: number;
+  /** Seconds to its start, as the submit answered (0 when it was sent at once). */
+  eta: number | null;
+}
+
+interface RunFigures {
+  label: string;
+  tasks: number;
+  makespan: number;
+  bound: number;
+  roundRobin: number;
+  fifo: number;
+  waits: ReturnType<typeof spreadOf>;
+  etaWithin: number;
+  switches: number;
+  /** Longest stretch a node stood idle while a task it could run waited, seconds. */
+  idleWithWork: number;
+  loadSeconds: number;
+  /** What the gateway measured on each node after the run (GET /api/nodes). */
+  measured: { name: string; itPerSecond: number | null; fixedSeconds: number | null; switchSeconds: number | null }[];
+}
+
+interface Network {
+  gateway: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
+  const processes: QuietProcess[] = [];
+  const port = await freePort();
+  const gateway = `http://127.0.0.1:${port}`;
+  const logFile = join(dir, 'gateway.log');
+  processes.push(
+    await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'debug', '--max-tasks-per-key', '0'], {
+      logFile,
+      readyUrl: `${gateway}/api/health`,
+    }),
+  );
+  for (const node of FLEET) {
+    const config = join(dir, `${node.name}.json`);
+    const models = node.holds.map((c) => ({ fileName: `${c.name}.safetensors`, sha256: c.ref.id }));
+    writeFileSync(config, JSON.stringify({ models, loadedModel: models[0]!.fileName }));
+    const sandboxPort = await freePort();
+    const webui = `http://127.0.0.1:${sandboxPort}`;
+    const sandboxArgs = ['sandbox', '--port', String(sandboxPort), '--speed', String(scale.speed), '--config', config, '--it-per-second', String(node.itPerSecond), '--switch-seconds', String(SWITCH_SECONDS)];
+    processes.push(await startQuiet(sandboxArgs, { logFile: join(dir, `${node.name}-sandbox.log`), readyUrl: `${webui}/sdapi/v1/options` }));
+    // A node has no port of its own: it is ready once the gateway lists it (below).
+    processes.push(await startQuiet(['node', '--gateway', gateway, '--webui', webui, '--name', node.name], { logFile: join(dir, `${node.name}.log`), readyUrl: `${webui}/sdapi/v1/options` }));
+  }
+  await waitFor(async () => ((await getJson(`${gateway}/api/nodes`)).data as unknown[]).length === FLEET.length, 30_000, 'every node connected');
+  const stop = async (): Promise<void> => {
+    for (const p of processes.reverse()) await p.stop();
+  };
+  return { gateway, logFile, stop };
+}
+
+async function getJson(url: string): Promise<{ code: number; data: unknown }> {
+  return (await (await fetch(url)).json()) as { code: number; data: unknown };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function submit(gateway: string, task: LiveTask): Promise<Submitted> {
+  const submittedAt = Date.now();
+  const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${task.apiKey}` }, body: JSON.stringify(requestOf(task)) });
+  const body = (await response.json()) as { code: number; data: { taskId: string; status: number; eta?: number | null } };
+  if (body.code !== 200) throw new Error(`submit refused: ${JSON.stringify(body)}`);
+  const { taskId, status, eta } = body.data;
+  return { task, taskId, submittedAt, eta: status === 0 ? (eta ?? null) : 0 };
+}
+
+/** Submits every task at its arrival (modelled seconds ÷ speed after the first), then waits until the gateway has none left. */
+async function play(network: Network, tasks: readonly LiveTask[], speed: number): Promise<Submitted[]> {
+  const start = Date.now();
+  const pending: Promise<Submitted>[] = [];
+  for (const task of tasks) {
+    const due = start + (task.arrivalSeconds * 1000) / speed;
+    const wait = due - Date.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(submit(network.gateway, task));
+  }
+  const submitted = await Promise.all(pending);
+  await waitFor(async () => {
+    const health = (await getJson(`${network.gateway}/api/health`)).data as { queued: number; running: number };
+    return health.queued === 0 && health.running === 0;
+  }, 30 * 60_000, 'the queue to drain');
+  return submitted;
+}
+
+interface LogEvent {
+  time: number;
+  msg: string;
+  task?: string;
+  node?: string;
+  switched?: boolean;
+}
+
+function readLog(file: string): LogEvent[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogEvent);
+}
+
+function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitted[], events: readonly LogEvent[], trace: readonly LiveTask[]): Omit<RunFigures, 'measured'> {
+  const ids = new Set(submitted.map((s) => s.taskId));
+  const assigned = new Map<string, LogEvent>();
+  const succeeded = new Map<string, LogEvent>();
+  for (const event of events) {
+    if (!event.task || !ids.has(event.task)) continue;
+    if (event.msg === 'task assigned' && !assigned.has(event.task)) assigned.set(event.task, event);
+    if (event.msg === 'task succeeded') succeeded.set(event.task, event);
+  }
+  const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
+  const lastEnd = Math.max(...[...succeeded.values()].map((e) => e.time));
+  const waits = submitted.map((s) => (assigned.get(s.taskId)!.time - s.submittedAt) / 1000);
+  const within = submitted.filter((s, i) => s.eta !== null && Math.abs(s.eta - waits[i]!) <= Math.max(0.25 * waits[i]!, 1)).length;
+  const toWall = (modelled: number) => modelled / scale.speed;
+  return {
+    label,
+    tasks: submitted.length,
+    makespan: (lastEnd - firstSubmit) / 1000,
+    bound: toWall(makespanBoundSeconds(trace)),
+    roundRobin: toWall(simulatedMakespan('baseline', trace)),
+    fifo: toWall(simulatedMakespan('fifo', trace)),
+    waits: spreadOf(waits),
+    etaWithin: within / submitted.length,
+    switches: [...assigned.values()].filter((e) => e.switched).length,
+    idleWithWork: longestIdleWithWork(submitted, assigned, succeeded),
+    loadSeconds: toWall(SWITCH_SECONDS),
+  };
+}
+
+/**
+ * Per node, the gaps between the end of one of its tasks (or the first submit) and its next
+ * dispatch; within a gap, the stretch during which a task it could run was waiting.
+ */
+function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, succeeded: Map<string, LogEvent>): number {
+  const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
+  let longest = 0;
+  for (const node of FLEET) {
+    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => assigned.get(a.taskId)!.time - assigned.get(b.taskId)!.time);
+    const capable = submitted.filter((s) => node.holds.includes(s.task.checkpoint));
+    let freeAt = firstSubmit;
+    for (const next of [...mine, null]) {
+      const busyAt = next ? assigned.get(next.taskId)!.time : Infinity;
+      const waiting = capable.filter((s) => s.submittedAt < busyAt && assigned.get(s.taskId)!.time > freeAt);
+      if (waiting.length > 0) {
+        const from = Math.max(freeAt, Math.min(...waiting.map((s) => s.submittedAt)));
+        const to = Math.min(busyAt, Math.max(...waiting.map((s) => assigned.get(s.taskId)!.time)));
+        longest = Math.max(longest, (to - from) / 1000);
+      }
+      if (next) freeAt = succeeded.get(next.taskId)?.time ?? busyAt;
+    }
+  }
+  return longest;
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+function toMarkdown(runs: readonly { scale: LiveScale; figures: RunFigures[] }[], command: string): string {
+  const lines = [
+    '## Scheduler in a live network',
+    '',
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}; 2 cores, Node ${process.version}). A real gateway, and per GPU a sandbox and a \`dan node\` agent: ${FLEET.map((n) => `${n.name} ${n.itPerSecond} it/s (${n.holds.map((c) => c.name).join(', ')})`).join('; ')}. 512² txt2img of 15–40 steps, checkpoints 50/30/20 %, a load costs ${SWITCH_SECONDS} modelled s. Submitted over HTTP (async) by this process; dispatch and end times from the gateway's log. Round-robin (the original deployment) and earliest-free FIFO are simulated on the same trace with the sandbox's time model (no HTTP, no fixed costs). Seconds are wall seconds.`,
+    '',
+  ];
+  for (const { scale, figures } of runs) {
+    lines.push(`### ${scale.name === 'fast' ? 'Fast GPUs' : 'Desktop GPUs'} (sandbox speed ${scale.speed}: a load takes ${f1(SWITCH_SECONDS / scale.speed)} s)`, '');
+    lines.push('| run | tasks | makespan s | ÷ bound | ÷ round-robin | ÷ FIFO | wait p50 / p95 / p99 / max s | ETA within 25 % or 1 s | switches | longest idle with work s (÷ load) |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of figures) {
+      const w = r.waits;
+      // Under Poisson arrivals the makespan follows the arrivals: only waits and ETAs say something.
+      const ratio = (reference: number) => (r.label.includes('Poisson') ? '–' : `${f2(r.makespan / reference)} (${f1(reference)})`);
+      lines.push(
+        `| ${r.label} | ${r.tasks} | ${f1(r.makespan)} | ${ratio(r.bound)} | ${ratio(r.roundRobin)} | ${ratio(r.fifo)} | ${f1(w.p50)} / ${f1(w.p95)} / ${f1(w.p99)} / ${f1(w.max)} | ${(r.etaWithin * 100).toFixed(0)} % | ${r.switches} | ${f1(r.idleWithWork)} (${f2(r.idleWithWork / r.loadSeconds)}) |`,
+      );
+    }
+    const last = figures.at(-1);
+    if (last) {
+      const truth = (name: string) => (FLEET.find((n) => n.name === name)?.itPerSecond ?? 0) * scale.speed;
+      const nodes = last.measured.map((n) => `${n.name} ${n.itPerSecond ?? '?'} it/s (sandbox: ${f1(truth(n.name))}) + ${n.fixedSeconds ?? '?'} s per task, loads ${n.switchSeconds ?? '?'} s`);
+      lines.push('', `Costs the gateway measured by the end: ${nodes.join('; ')}.`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+async function runScale(scale: LiveScale): Promise<RunFigures[]> {
+  const dir = tempDir();
+  mkdirSync(join(dir.path, 'data'), { recursive: true });
+  const network = await startNetwork(scale, dir.path);
+  const figures: RunFigures[] = [];
+  try {
+    const burst = makeTasks(scale.taskCount);
+    const poisson = withPoissonArrivals(burst, 0.8);
+    for (const [label, trace] of [['cold, all at once', burst], ['warm, all at once', burst], ['warm, Poisson 80 %', poisson]] as const) {
+      console.error(`${scale.name}: ${label} (${trace.length} tasks)`);
+      const submitted = await play(network, trace, scale.speed);
+      const measured = (await getJson(`${network.gateway}/api/nodes`)).data as RunFigures['measured'];
+      const run = { ...figuresOf(label, scale, submitted, readLog(network.logFile), trace), measured };
+      console.error(`  makespan ${f1(run.makespan)} s = ${f2(run.makespan / run.bound)} × bound, ${f2(run.makespan / run.roundRobin)} × round-robin; ETA ok ${(run.etaWithin * 100).toFixed(0)} %`);
+      figures.push(run);
+    }
+  } finally {
+    await network.stop();
+    dir.remove();
+  }
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const wanted = (process.env['BENCH_SCALES'] ?? 'fast,desktop').split(',');
+  const scales = SCALES.filter((s) => wanted.includes(s.name)).map((s) => {
+    const count = Number(process.env[`BENCH_TASKS_${s.name.toUpperCase()}`] ?? s.taskCount);
+    return { ...s, taskCount: count };
+  });
+  const runs: { scale: LiveScale; figures: RunFigures[] }[] = [];
+  for (const scale of scales) runs.push({ scale, figures: await runScale(scale) });
+  const standard = scales.length === SCALES.length && scales.every((s, i) => s.taskCount === SCALES[i]!.taskCount);
+  const changed = scales.filter((s) => s.taskCount !== SCALES.find((d) => d.name === s.name)?.taskCount);
+  const knobs = [process.env['BENCH_SCALES'] ? `BENCH_SCALES=${process.env['BENCH_SCALES']}` : '', ...changed.map((s) => `BENCH_TASKS_${s.name.toUpperCase()}=${s.taskCount}`)];
+  const command = [...knobs.filter(Boolean), 'npm run bench:live'].join(' ');
+  const section = toMarkdown(runs, command);
+  console.log(section);
+  if ((process.env['BENCH_WRITE'] ?? (standard ? '1' : '0')) === '1') writeBenchSection('live', section);
+}
+
+await main();
