@@ -122,6 +122,38 @@ export function specOf(task: LiveTask): Txt2ImgSpec {
   };
 }
 
+/**
+ * A lower bound that also counts a fixed cost of `fixedModelled` (modelled seconds) on every task:
+ * VAE decoding, PNG encoding and HTTP, which no placement avoids. Node n spends `fixed + steps ÷ v_n`
+ * on a task. Within makespan T, node n can give T·v_n steps' worth (a) and T seconds (b), so for any
+ * β ≥ 0 the sum of (a) + β·(b) over the holders must cover each task's cheapest
+ * `steps + fixed·v_n + β·(fixed + steps ÷ v_n)`: T ≥ Σ_tasks min_n(…) ÷ Σ_holders (v_n + β) (weak
+ * duality; β = 0 and β → ∞ are the two obvious bounds, the best β lies between). Taken over the fleet
+ * and over every set of checkpoints with the nodes that hold any of them; plus one load.
+ */
+export function makespanBoundWithFixedSeconds(tasks: readonly LiveTask[], fixedModelled: number): number {
+  let worst = 0;
+  const betas = [0, ...Array.from({ length: 41 }, (_, k) => 10 ** (k / 8 - 1))];
+  for (let set = 1; set < 1 << CHECKPOINTS.length; set++) {
+    const inSet = (c: Checkpoint) => (set & (1 << CHECKPOINTS.indexOf(c))) !== 0;
+    const mine = tasks.filter((t) => inSet(t.checkpoint));
+    const holders = FLEET.filter((n) => n.holds.some(inSet));
+    for (const beta of betas) {
+      let need = 0;
+      for (const task of mine) {
+        let cheapest = Infinity;
+        for (const n of holders) {
+          if (!n.holds.includes(task.checkpoint)) continue;
+          cheapest = Math.min(cheapest, task.steps + fixedModelled * n.itPerSecond + beta * (fixedModelled + task.steps / n.itPerSecond));
+        }
+        need += cheapest;
+      }
+      worst = Math.max(worst, need / holders.reduce((sum, n) => sum + n.itPerSecond + beta, 0));
+    }
+  }
+  return worst + SWITCH_SECONDS;
+}
+
 /** The HTTP body that asks for `task`. */
 export function requestOf(task: LiveTask): Record<string, unknown> {
   return { prompt: `live bench task ${task.index}`, model: task.checkpoint.ref.id, steps: task.steps, width: SIDE_PX, height: SIDE_PX, sampler_name: 'Euler a', seed: task.index };

@@ -74,7 +74,7 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           loadedModel: session.loadedModel,
           models: [...session.offering.models.values()].map((m) => m.ref.name),
           itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
-          fixedSeconds: estimate.samples > 0 ? round(estimate.fixedSeconds) : null,
+          fixedSeconds: estimate.samples > 0 ? Math.round(estimate.fixedSeconds * 1000) / 1000 : null,
           switchSeconds: estimate.switchMeasured ? round(estimate.switchSeconds) : null,
           loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.name)),
           problem: setAside?.reason ?? session.backendProblem,
