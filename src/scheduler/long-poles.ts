@@ -70,22 +70,33 @@ export class LongPoles {
     const words = wordsFor(nodes.length);
     // Classes by checkpoint, then by their mask's words joined (built once per class, not per task).
     const byCheckpoint = new Map<string | null, TaskClass[]>();
-    const scratch = new Uint32Array(words);
-    this.#classOf = tasks.map((task, i) => {
-      this.#unplannedUnits += task.units;
-      for (let w = 0; w < words; w++) scratch[w] = 0;
+    // Per checkpoint and `capable` list (tasks share lists: plan-state.ts), the class: worked out once per list.
+    const known = new Map<string | null, Map<readonly number[], TaskClass | undefined>>();
+    const classFor = (task: PlanTask): TaskClass | undefined => {
+      let lists = known.get(task.checkpoint);
+      if (!lists) known.set(task.checkpoint, (lists = new Map()));
+      if (lists.has(task.capable)) return lists.get(task.capable);
+      const mask = new Uint32Array(words);
       let able = 0;
       for (const n of task.capable) {
         if (!nodes[n]?.available) continue;
-        addNode(scratch, 0, n);
+        addNode(mask, 0, n);
         able += 1;
       }
-      if (able === 0) return undefined;
-      let list = byCheckpoint.get(task.checkpoint);
-      if (!list) byCheckpoint.set(task.checkpoint, (list = []));
-      let taskClass = list.find((c) => sameNodes(c.mask, scratch));
-      if (!taskClass) list.push((taskClass = { checkpoint: task.checkpoint, mask: scratch.slice(), tasks: [], from: 0, groups: [] }));
-      taskClass.tasks.push(i);
+      let taskClass: TaskClass | undefined;
+      if (able > 0) {
+        let list = byCheckpoint.get(task.checkpoint);
+        if (!list) byCheckpoint.set(task.checkpoint, (list = []));
+        taskClass = list.find((c) => sameNodes(c.mask, mask));
+        if (!taskClass) list.push((taskClass = { checkpoint: task.checkpoint, mask, tasks: [], from: 0, groups: [] }));
+      }
+      lists.set(task.capable, taskClass);
+      return taskClass;
+    };
+    this.#classOf = tasks.map((task, i) => {
+      this.#unplannedUnits += task.units;
+      const taskClass = classFor(task);
+      taskClass?.tasks.push(i);
       return taskClass;
     });
     const classes = [...byCheckpoint.values()].flat();

@@ -20,9 +20,14 @@ export interface Lane {
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
-  /** Which nodes can run each task (node-bits.ts): `#wordsPerTask` words per task, in one array. */
+  /**
+   * Which nodes can run each task (node-bits.ts): one set per distinct `capable` list, `#words` words
+   * each, and each task's set. Most tasks share a handful of lists (the scheduler hands equal lists over
+   * as one array), so a plan builds sets per list, not per task.
+   */
   readonly #capableBits: Uint32Array;
-  readonly #wordsPerTask: number;
+  readonly #setOf: Int32Array;
+  readonly #words: number;
   readonly loaded: (string | null)[];
   readonly lanes: Lane[];
   /** Per node: index before which every task is planned or beyond its reach. */
@@ -57,11 +62,17 @@ export class PlanState {
   ) {
     this.planned = new Uint8Array(tasks.length);
     this.unplanned = tasks.length;
-    this.#wordsPerTask = wordsFor(nodes.length);
-    this.#capableBits = new Uint32Array(tasks.length * this.#wordsPerTask);
-    tasks.forEach((task, i) => {
-      for (const node of task.capable) addNode(this.#capableBits, i * this.#wordsPerTask, node);
-    });
+    this.#words = wordsFor(nodes.length);
+    const sets = new Map<readonly number[], number>();
+    this.#setOf = new Int32Array(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      const capable = tasks[i]!.capable;
+      let set = sets.get(capable);
+      if (set === undefined) sets.set(capable, (set = sets.size));
+      this.#setOf[i] = set;
+    }
+    this.#capableBits = new Uint32Array(sets.size * this.#words);
+    for (const [capable, set] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.loaded = nodes.map((n) => n.loaded);
     this.lanes = nodes.flatMap((n, node) =>
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
@@ -204,7 +215,7 @@ export class PlanState {
   }
 
   servable(index: number, node: number): boolean {
-    return this.planned[index] === 0 && hasNode(this.#capableBits, index * this.#wordsPerTask, node);
+    return this.planned[index] === 0 && hasNode(this.#capableBits, this.#setOf[index]! * this.#words, node);
   }
 
   needsSwitch(index: number, node: number): boolean {

@@ -87,10 +87,10 @@ interface Queued {
 interface Reach {
   /** The node list it was computed for (`Scheduler.#nodesKey`). */
   nodesKey: string;
-  /** Nodes that bind the task and have not failed it. */
-  capable: number[];
+  /** Nodes that bind the task and have not failed it (shared by tasks with equal lists). */
+  capable: readonly number[];
   /** Nodes that bind it but failed it before: planned only when no other can run it. */
-  fallback: number[];
+  fallback: readonly number[];
   /** What it lacks when no node binds it, computed when first asked. */
   lack?: string;
 }
@@ -156,6 +156,8 @@ export class Scheduler {
   #nodes: SchedulerNode[] = [];
   /** Identifies the node list by ids, order and offering versions: while it holds, each task's reach does too. */
   #nodesKey = '';
+  /** Node index lists handed out for the current node list, by their joined indices (`#shared`). */
+  readonly #nodeLists = new Map<string, readonly number[]>();
   #plan: { plan: Plan; at: number } | null = null;
   /** Every queued task's position, computed at once when first asked after a change. */
   #positions: Map<string, number> | null = null;
@@ -217,8 +219,22 @@ export class Scheduler {
 
   setNodes(nodes: SchedulerNode[]): void {
     this.#nodes = nodes;
-    this.#nodesKey = nodes.map((n) => `${n.id}@${n.offeringVersion}`).join(' ');
+    const key = nodes.map((n) => `${n.id}@${n.offeringVersion}`).join(' ');
+    if (key !== this.#nodesKey) this.#nodeLists.clear();
+    this.#nodesKey = key;
     this.#changed();
+  }
+
+  /**
+   * One array for equal lists of node indices: tasks of one checkpoint mostly have the same capable
+   * nodes, and the plan works per list rather than per task (plan-state.ts, long-poles.ts).
+   */
+  #shared(list: number[]): readonly number[] {
+    const key = list.join(',');
+    const known = this.#nodeLists.get(key);
+    if (known) return known;
+    this.#nodeLists.set(key, list);
+    return list;
   }
 
   /** The node's binding for a queued task, or null if it cannot serve it. */
@@ -245,7 +261,7 @@ export class Scheduler {
       if (this.#bindingFor(queued, node) === null) return;
       (queued.failedOn.has(node.name) ? fallback : capable).push(index);
     });
-    queued.reach = { nodesKey: this.#nodesKey, capable, fallback };
+    queued.reach = { nodesKey: this.#nodesKey, capable: this.#shared(capable), fallback: this.#shared(fallback) };
     return queued.reach;
   }
 
@@ -356,9 +372,16 @@ export class Scheduler {
       if (this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots) free.add(index);
     });
     if (free.size === 0) return false;
+    // Per list, not per task: equal lists are one array (`#shared`).
+    const answered = new Map<readonly number[], boolean>();
+    const reaches = (list: readonly number[]): boolean => {
+      let yes = answered.get(list);
+      if (yes === undefined) answered.set(list, (yes = list.some((n) => free.has(n))));
+      return yes;
+    };
     return this.#queue.some((queued) => {
       const { capable, fallback } = this.#reachOf(queued);
-      return capable.some((n) => free.has(n)) || fallback.some((n) => free.has(n));
+      return reaches(capable) || reaches(fallback);
     });
   }
 
@@ -464,13 +487,16 @@ export class Scheduler {
   #allPositions(): Map<string, number> {
     const positions = new Map<string, number>();
     // Per group: its nodes, how many tasks seen so far, and which groups (by index) share a node with it.
-    const groups: { nodes: number[]; count: number; sharesWith: boolean[] }[] = [];
+    const groups: { nodes: readonly number[]; count: number; sharesWith: boolean[] }[] = [];
     const groupOf = new Map<string, number>();
+    const keyOf = new Map<readonly number[], string>();
     let total = 0;
     for (const queued of this.#queue) {
       const reach = this.#reachOf(queued);
       const nodes = reach.fallback.length === 0 ? reach.capable : [...reach.capable, ...reach.fallback].sort((a, b) => a - b);
-      const key = nodes.join(',');
+      // Equal lists are one array (`#shared`): join each list once, not once per task.
+      let key = keyOf.get(nodes);
+      if (key === undefined) keyOf.set(nodes, (key = nodes.join(',')));
       let group = groupOf.get(key);
       if (group === undefined) {
         const sharesWith = groups.map((other) => other.nodes.some((n) => nodes.includes(n)));
