@@ -98,6 +98,32 @@ function bindControlNet(spec: DiffusionSpec, offering: NodeOffering, missing: st
   });
 }
 
+/**
+ * Everything of `spec` that `bindSpec` reads, as one string: two specs with the same key bind alike
+ * on every node (same binding, or the same things missing). Prompts, seeds, steps and images do not
+ * count, so a queue of thousands of tasks has a handful of keys, and the scheduler binds each key
+ * once per node instead of each task (scheduler.ts).
+ */
+export function needsKeyOf(spec: GenerationSpec): string {
+  const parts: (string | number)[] = [spec.kind, peakPixelsOf(spec)];
+  switch (spec.kind) {
+    case 'txt2img':
+    case 'img2img':
+      parts.push(spec.model.id, spec.sampler, spec.loras.map((l) => l.lora.id).join('+'));
+      if (spec.kind === 'txt2img' && spec.hires) parts.push(`hires:${spec.hires.upscaler}`);
+      for (const unit of spec.controlNet) parts.push(`cn:${unit.model}:${unit.module}`);
+      break;
+    case 'interrogate':
+      parts.push(spec.interrogator);
+      break;
+    case 'upscale':
+      parts.push(spec.upscaler, spec.upscaler2 ?? '');
+      break;
+  }
+  // JSON keeps names apart whatever characters they hold.
+  return JSON.stringify(parts);
+}
+
 /** Binds `spec` to the node behind `offering`, or lists what the node lacks. */
 export function bindSpec(spec: GenerationSpec, offering: NodeOffering): BindOutcome {
   const caps = offering.capabilities;

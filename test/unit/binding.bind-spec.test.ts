@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bindSpec, findByNameKey, findControlNetModel } from '../../src/domain/binding.js';
+import { bindSpec, findByNameKey, findControlNetModel, needsKeyOf } from '../../src/domain/binding.js';
 import { toNodeOffering } from '../../src/domain/offering.js';
 import type { ControlNetUnitSpec, UpscaleSpec } from '../../src/domain/spec.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -74,5 +74,31 @@ describe('name matching', () => {
   it('compares upscaler names ignoring case, spaces, dashes and underscores', () => {
     expect(findByNameKey('ESRGAN 4x', ['ESRGAN_4x'])).toBe('ESRGAN_4x');
     expect(findByNameKey('R-ESRGAN 4x+', ['R-ESRGAN 4x+ Anime6B', 'R-ESRGAN 4x+'])).toBe('R-ESRGAN 4x+');
+  });
+});
+
+describe('needsKeyOf', () => {
+  const base = txt2img({ model: chillout, loras: [{ lora: kobeni, weight: 0.7 }], sampler: 'Euler a' });
+
+  it('ignores what binding does not read: prompt, seed, steps, CFG, LoRA weights', () => {
+    const other = { ...base, prompt: 'another', seed: 99, steps: 40, cfgScale: 3, loras: [{ lora: kobeni, weight: 0.2 }] };
+    expect(needsKeyOf(other)).toBe(needsKeyOf(base));
+  });
+
+  it('differs with each thing binding reads, and then so may the binding', () => {
+    const variants = [
+      { ...base, model: clarity },
+      { ...base, loras: [] },
+      { ...base, sampler: 'DPM++ SDE Karras' },
+      { ...base, width: 2048, height: 2048 },
+      { ...base, hires: { scale: 1.5, upscaler: 'ESRGAN 4x', denoisingStrength: 0.5 } },
+      { ...base, controlNet: [cannyUnit] },
+      { ...base, controlNet: [cannyUnit, cannyUnit] },
+    ];
+    const keys = new Set([base, ...variants].map(needsKeyOf));
+    expect(keys.size).toBe(variants.length + 1);
+    // Equal keys bind alike on a node that lacks some of it, and on one that has it all.
+    const small = toNodeOffering(makeCapabilities({ maxPixels: 512 * 512, models: makeCapabilities().models.slice(0, 1) }));
+    for (const node of [offering, small]) expect(bindSpec({ ...base, seed: 5, steps: 9 }, node)).toEqual(bindSpec(base, node));
   });
 });
