@@ -17,6 +17,19 @@ export interface Lane {
   done: boolean;
 }
 
+/** Queued tasks of one checkpoint that the same nodes can run (one `capable` list): what a switch would serve. */
+export interface DemandClass {
+  checkpoint: string | null;
+  /** Index of the class's node set in the plan's sets. */
+  set: number;
+  /** Task indices in service order; `from` skips the planned ones at the front. */
+  tasks: number[];
+  from: number;
+  /** Unplanned tasks of the class, and their units. */
+  count: number;
+  units: number;
+}
+
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
@@ -27,6 +40,9 @@ export class PlanState {
    */
   readonly #capableBits: Uint32Array;
   readonly #setOf: Int32Array;
+  /** Tasks by checkpoint and node set (`switchTarget` sums them instead of walking the queue), and each task's. */
+  readonly demandClasses: DemandClass[] = [];
+  readonly #demandOf: Int32Array;
   readonly #words: number;
   readonly loaded: (string | null)[];
   readonly lanes: Lane[];
@@ -73,6 +89,24 @@ export class PlanState {
     }
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, set] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
+    this.#demandOf = new Int32Array(tasks.length);
+    const demandBySet = new Map<number, Map<string | null, number>>();
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      const set = this.#setOf[i]!;
+      let byCheckpoint = demandBySet.get(set);
+      if (!byCheckpoint) demandBySet.set(set, (byCheckpoint = new Map()));
+      let index = byCheckpoint.get(task.checkpoint);
+      if (index === undefined) {
+        byCheckpoint.set(task.checkpoint, (index = this.demandClasses.length));
+        this.demandClasses.push({ checkpoint: task.checkpoint, set, tasks: [], from: 0, count: 0, units: 0 });
+      }
+      const demand = this.demandClasses[index]!;
+      demand.tasks.push(i);
+      demand.count += 1;
+      demand.units += task.units;
+      this.#demandOf[i] = index;
+    }
     this.loaded = nodes.map((n) => n.loaded);
     this.lanes = nodes.flatMap((n, node) =>
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
@@ -115,6 +149,9 @@ export class PlanState {
     const list = this.#byCheckpoint.get(this.tasks[index]!.checkpoint)!;
     list.next[this.#placeInList[index]!] = this.#placeInList[index]! + 1;
     this.unplanned -= 1;
+    const demand = this.demandClasses[this.#demandOf[index]!]!;
+    demand.count -= 1;
+    demand.units -= this.tasks[index]!.units;
     this.#longPoles.markPlanned(index);
     for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
   }
@@ -212,6 +249,17 @@ export class PlanState {
     });
     for (const other of this.lanes) if (other.node !== lane.node && this.loaded[other.node] === checkpoint) firstFree = Math.min(firstFree, other.freeAt);
     return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
+  }
+
+  /** Whether `node` can run the tasks of `demand`. */
+  serves(demand: DemandClass, node: number): boolean {
+    return hasNode(this.#capableBits, demand.set * this.#words, node);
+  }
+
+  /** The first unplanned task of `demand`, in service order; undefined when none is left. */
+  frontOf(demand: DemandClass): number | undefined {
+    while (demand.from < demand.tasks.length && this.planned[demand.tasks[demand.from]!] === 1) demand.from++;
+    return demand.tasks[demand.from];
   }
 
   servable(index: number, node: number): boolean {

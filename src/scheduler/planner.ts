@@ -88,9 +88,13 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
  * work sooner.
  */
 function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
-  const demand = new Map<string | null, { first: number; seconds: number; units: number; waited: number }>();
+  // A long queue (more tasks than lanes: nothing is better elsewhere) sums the demand per class of tasks
+  // rather than walking the queue: an idle lane asks this on every pass, and a walk of 10,000 tasks per
+  // idle lane was most of a pass over a thousand nodes.
+  const short = state.unplanned <= state.lanes.length;
+  const demand: Demand = new Map();
   let seen = 0;
-  for (let i = head; i < state.tasks.length; i++) {
+  for (let i = head; i < state.tasks.length && (short || seen < options.fallbackWindow); i++) {
     if (state.planned[i] === 1) continue;
     seen += 1;
     if (!state.servable(i, lane.node)) continue;
@@ -99,15 +103,17 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
       if (state.betterElsewhere(i, lane)) continue;
       if (!state.needsSwitch(i, lane.node) || task.waitedSeconds + lane.freeAt >= options.maxSkipSeconds) return i;
     }
+    if (!short) continue;
     const entry = demand.get(task.checkpoint) ?? { first: i, seconds: 0, units: 0, waited: task.waitedSeconds + lane.freeAt };
     entry.seconds += state.runSeconds(i, lane.node);
     entry.units += task.units;
     demand.set(task.checkpoint, entry);
   }
+  const byFirst = short ? demand : demandByClass(state, lane);
   // While the node's load time is a guess, it switches rather than idle on the guess: the switch measures it.
   const keepsLoaded = state.loaded[lane.node] !== null && state.nodes[lane.node]!.switchMeasured !== false;
   let best: { first: number; score: number } | undefined;
-  for (const [checkpoint, entry] of demand) {
+  for (const [checkpoint, entry] of byFirst) {
     if (keepsLoaded && checkpoint !== null) {
       if (state.covered(checkpoint, entry.units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
     }
@@ -116,6 +122,29 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   }
   if (best && !state.betterElsewhere(best.first, lane)) return best.first;
   return { waitUntil: state.nextEvent(lane) };
+}
+
+type Demand = Map<string | null, { first: number; seconds: number; units: number; waited: number }>;
+
+/**
+ * `switchTarget`'s demand per checkpoint from the plan's task classes: the same sums as a walk of the
+ * queue, in the same order (by each checkpoint's first task), so ties go the same way.
+ */
+function demandByClass(state: PlanState, lane: Lane): Demand {
+  const demand: Demand = new Map();
+  const node = state.nodes[lane.node]!;
+  for (const taskClass of state.demandClasses) {
+    if (taskClass.count === 0 || !state.serves(taskClass, lane.node)) continue;
+    const front = state.frontOf(taskClass);
+    if (front === undefined) continue;
+    const waited = state.tasks[front]!.waitedSeconds + lane.freeAt;
+    const entry = demand.get(taskClass.checkpoint) ?? { first: front, seconds: 0, units: 0, waited };
+    if (front < entry.first) Object.assign(entry, { first: front, waited });
+    entry.seconds += (node.fixedSeconds ?? 0) * taskClass.count + taskClass.units / node.unitsPerSecond;
+    entry.units += taskClass.units;
+    demand.set(taskClass.checkpoint, entry);
+  }
+  return new Map([...demand].sort((a, b) => a[1].first - b[1].first));
 }
 
 /**
