@@ -121,6 +121,15 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
     if (!best || score > best.score) best = { first: entry.first, score };
   }
   if (best && !state.betterElsewhere(best.first, lane)) return best.first;
+  // Nothing worth a switch, but work of the checkpoint it has loaded waits past the affinity window
+  // (many lanes of one checkpoint freed at once took the tasks within it): run that rather than idle,
+  // as affinity would, overtaking the head by less than maxSkipSeconds.
+  const loaded = state.loaded[lane.node] ?? null;
+  const own = loaded === null ? undefined : byFirst.get(loaded);
+  if (own && !state.needsSwitch(own.first, lane.node) && !state.betterElsewhere(own.first, lane)) {
+    const overtakes = state.tasks[head]!.waitedSeconds - state.tasks[own.first]!.waitedSeconds;
+    if (overtakes < options.maxSkipSeconds) return own.first;
+  }
   return { waitUntil: state.nextEvent(lane) };
 }
 

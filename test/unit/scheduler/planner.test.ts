@@ -284,3 +284,17 @@ describe('planTasks: measured costs', () => {
     expect(planTasks(tasks, [planNode('a', { loaded: 'Y' })], { timeScale: 0.1 }).assignments[0]?.taskId).toBe('x-head');
   });
 });
+
+describe('planTasks: many lanes', () => {
+  it('runs work of its loaded checkpoint from past the affinity window rather than idle, when nothing is worth a switch', () => {
+    // 20 small Y tasks (covered by c, which has Y loaded), then X tasks (covered by b): a has X loaded.
+    const tasks = [...Array.from({ length: 20 }, (_, i) => t(`y${i}`, 'Y', [0, 1, 2], 5)), ...Array.from({ length: 3 }, (_, i) => t(`x${i}`, 'X', [0, 1, 2]))];
+    const nodes = [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'X', lanes: [1] }), planNode('c', { loaded: 'Y', lanes: [1] })];
+    // The affinity window (4) and the fallback window (16) end before the X tasks.
+    const options = { affinityWindow: 4 };
+    expect(planTasks(tasks, nodes, options).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+    // Not past a head that has waited maxSkipSeconds longer than them.
+    const stale = tasks.map((task) => (task.id.startsWith('y') ? { ...task, waitedSeconds: 50 } : task));
+    expect(planTasks(stale, nodes, { ...options, maxSkipSeconds: 40, fallbackWindow: 0 }).assignments).toEqual([]);
+  });
+});
