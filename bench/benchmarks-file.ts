@@ -10,8 +10,10 @@ const HEADER = '# Benchmarks\n\nEach section names the command that produced it.
 export const sectionStart = (name: string) => `<!-- ${name}:start -->`;
 export const sectionEnd = (name: string) => `<!-- ${name}:end -->`;
 
-/** Replaces section `name` of `path` with `section` (markers included); appends it when absent. */
+/** Replaces section `name` of `path` with `section` (its markers added when it lacks them); appends it when absent. */
 export function writeBenchSection(name: string, section: string, path = 'BENCHMARKS.md'): void {
+  // A section given without its markers gets them: without, the next run could not find it and appended a copy.
+  if (!section.startsWith(sectionStart(name))) section = `${sectionStart(name)}\n${section.trimEnd()}\n${sectionEnd(name)}`;
   let doc = HEADER;
   try {
     doc = readFileSync(path, 'utf8');
