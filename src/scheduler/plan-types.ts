@@ -16,7 +16,7 @@ export interface PlanTask {
   /** How long it has been queued already. */
   waitedSeconds: number;
   /** When it was promised to start (its first ETA told), seconds from now (negative once passed); undefined if no ETA was told. */
-  promisedAt?: number;
+  promisedAt?: number | undefined;
 }
 
 export interface PlanNode {
@@ -28,7 +28,7 @@ export interface PlanNode {
   /** A checkpoint load, for checkpoints without a figure in `loadSeconds`. */
   switchSeconds: number;
   /** Per checkpoint identity: what loading it takes on this node. */
-  loadSeconds?: ReadonlyMap<string, number>;
+  loadSeconds?: ReadonlyMap<string, number> | undefined;
   /**
    * False while the node's load time is a guess: it then switches rather than stand idle on the
    * guess (planner.ts, `switchTarget`), and the switch measures it. @defaultValue true
