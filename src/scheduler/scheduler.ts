@@ -303,7 +303,8 @@ export class Scheduler {
     return this.#nodes.map((node) => {
       const estimate = this.estimates.get(node.name);
       // Plain loops and one object shape: this runs for every node on every pass.
-      const lanes = new Array<number>(node.slots).fill(0);
+      const lanes: number[] = [];
+      for (let i = 0; i < node.slots; i++) lanes.push(0);
       let slot = 0;
       for (const run of this.#attempts.onNode(node.id)) {
         if (slot >= lanes.length) break;
@@ -331,7 +332,7 @@ export class Scheduler {
 
   #planTasks(now: number, nodes: readonly PlanNode[]): PlanTask[] {
     const count = Math.min(this.#queue.length, this.#horizon);
-    const tasks = new Array<PlanTask>(count);
+    const tasks: PlanTask[] = [];
     for (let i = 0; i < count; i++) {
       const queued = this.#queue[i]!;
       const { capable, fallback } = this.#reachOf(queued);
@@ -341,7 +342,7 @@ export class Scheduler {
       task.capable = this.#preferred(capable, fallback, nodes);
       task.waitedSeconds = Math.max(0, (now - queued.arrivedAt) / 1000);
       task.promisedAt = queued.promisedAt === undefined ? undefined : (queued.promisedAt - now) / 1000;
-      tasks[i] = task;
+      tasks.push(task);
     }
     return tasks;
   }
