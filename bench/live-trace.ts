@@ -92,46 +92,17 @@ export function withPoissonArrivals(tasks: readonly LiveTask[], load: number, se
 
 export const totalSpeed = (): number => FLEET.reduce((sum, n) => sum + n.itPerSecond, 0);
 
-/** Σ work / Σ speed, and the same over every set of checkpoints and the nodes holding any of them; plus one load. */
-export function makespanBoundSeconds(tasks: readonly LiveTask[]): number {
-  let worst = 0;
-  for (let set = 1; set < 1 << CHECKPOINTS.length; set++) {
-    const inSet = (c: Checkpoint) => (set & (1 << CHECKPOINTS.indexOf(c))) !== 0;
-    const work = tasks.filter((t) => inSet(t.checkpoint)).reduce((sum, t) => sum + t.steps, 0);
-    const speed = FLEET.filter((n) => n.holds.some(inSet)).reduce((sum, n) => sum + n.itPerSecond, 0);
-    worst = Math.max(worst, work / speed);
-  }
-  return worst + SWITCH_SECONDS;
-}
-
-export function specOf(task: LiveTask): Txt2ImgSpec {
-  return {
-    kind: 'txt2img',
-    prompt: `live bench task ${task.index}`,
-    negativePrompt: '',
-    seed: task.index,
-    sampler: 'Euler a',
-    steps: task.steps,
-    cfgScale: 7,
-    width: SIDE_PX,
-    height: SIDE_PX,
-    model: task.checkpoint.ref,
-    loras: [],
-    controlNet: [],
-    hires: null,
-  };
-}
-
 /**
- * A lower bound that also counts a fixed cost of `fixedModelled` (modelled seconds) on every task:
+ * A lower bound on the makespan (modelled seconds), counting a fixed cost of `fixedModelled` on every task:
  * VAE decoding, PNG encoding and HTTP, which no placement avoids. Node n spends `fixed + steps ÷ v_n`
  * on a task. Within makespan T, node n can give T·v_n steps' worth (a) and T seconds (b), so for any
  * β ≥ 0 the sum of (a) + β·(b) over the holders must cover each task's cheapest
  * `steps + fixed·v_n + β·(fixed + steps ÷ v_n)`: T ≥ Σ_tasks min_n(…) ÷ Σ_holders (v_n + β) (weak
  * duality; β = 0 and β → ∞ are the two obvious bounds, the best β lies between). Taken over the fleet
- * and over every set of checkpoints with the nodes that hold any of them; plus one load.
+ * and over every set of checkpoints with the nodes that hold any of them; plus one load. Without a
+ * fixed cost (β = 0) it is Σ work ÷ Σ speed over those sets, the bound of the sandbox's time model.
  */
-export function makespanBoundWithFixedSeconds(tasks: readonly LiveTask[], fixedModelled: number): number {
+export function makespanBoundSeconds(tasks: readonly LiveTask[], fixedModelled = 0): number {
   let worst = 0;
   const betas = [0, ...Array.from({ length: 41 }, (_, k) => 10 ** (k / 8 - 1))];
   for (let set = 1; set < 1 << CHECKPOINTS.length; set++) {
@@ -152,6 +123,24 @@ export function makespanBoundWithFixedSeconds(tasks: readonly LiveTask[], fixedM
     }
   }
   return worst + SWITCH_SECONDS;
+}
+
+export function specOf(task: LiveTask): Txt2ImgSpec {
+  return {
+    kind: 'txt2img',
+    prompt: `live bench task ${task.index}`,
+    negativePrompt: '',
+    seed: task.index,
+    sampler: 'Euler a',
+    steps: task.steps,
+    cfgScale: 7,
+    width: SIDE_PX,
+    height: SIDE_PX,
+    model: task.checkpoint.ref,
+    loras: [],
+    controlNet: [],
+    hires: null,
+  };
 }
 
 /** The HTTP body that asks for `task`. */

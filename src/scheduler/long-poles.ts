@@ -28,7 +28,7 @@
  * at the groups of one node.
  */
 import { addNode, forEachNode, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
-import type { PlanNode, PlanTask } from './plan-types.js';
+import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
 interface TaskClass {
   checkpoint: string | null;
@@ -59,43 +59,40 @@ export class LongPoles {
   readonly #fleetSpeed: number;
   #unplannedUnits = 0;
 
-  /** `laneSpeed`: per node, units per second of its lanes together (0 when it has none). */
+  /**
+   * `laneSpeed`: per node, units per second of its lanes together (0 when it has none). `demand`: the
+   * plan's grouping of the tasks by checkpoint and `capable` list (plan-state.ts); a class here joins
+   * those whose available nodes are the same.
+   */
   constructor(
     readonly tasks: readonly PlanTask[],
     nodes: readonly PlanNode[],
     laneSpeed: Float64Array,
     readonly minGroupSeconds: number,
+    demand: { classes: readonly DemandClass[]; classOf: Int32Array },
   ) {
     this.#fleetSpeed = laneSpeed.reduce((sum, speed) => sum + speed, 0);
     const words = wordsFor(nodes.length);
-    // Classes by checkpoint, then by their mask's words joined (built once per class, not per task).
     const byCheckpoint = new Map<string | null, TaskClass[]>();
-    // Per checkpoint and `capable` list (tasks share lists: plan-state.ts), the class: worked out once per list.
-    const known = new Map<string | null, Map<readonly number[], TaskClass | undefined>>();
-    const classFor = (task: PlanTask): TaskClass | undefined => {
-      let lists = known.get(task.checkpoint);
-      if (!lists) known.set(task.checkpoint, (lists = new Map()));
-      if (lists.has(task.capable)) return lists.get(task.capable);
+    const classFor = ({ checkpoint, capable }: DemandClass): TaskClass | undefined => {
       const mask = new Uint32Array(words);
       let able = 0;
-      for (const n of task.capable) {
+      for (const n of capable) {
         if (!nodes[n]?.available) continue;
         addNode(mask, 0, n);
         able += 1;
       }
-      let taskClass: TaskClass | undefined;
-      if (able > 0) {
-        let list = byCheckpoint.get(task.checkpoint);
-        if (!list) byCheckpoint.set(task.checkpoint, (list = []));
-        taskClass = list.find((c) => sameNodes(c.mask, mask));
-        if (!taskClass) list.push((taskClass = { checkpoint: task.checkpoint, mask, tasks: [], from: 0, groups: [] }));
-      }
-      lists.set(task.capable, taskClass);
+      if (able === 0) return undefined;
+      let list = byCheckpoint.get(checkpoint);
+      if (!list) byCheckpoint.set(checkpoint, (list = []));
+      let taskClass = list.find((c) => sameNodes(c.mask, mask));
+      if (!taskClass) list.push((taskClass = { checkpoint, mask, tasks: [], from: 0, groups: [] }));
       return taskClass;
     };
+    const ofDemand = demand.classes.map(classFor);
     this.#classOf = tasks.map((task, i) => {
       this.#unplannedUnits += task.units;
-      const taskClass = classFor(task);
+      const taskClass = ofDemand[demand.classOf[i]!];
       taskClass?.tasks.push(i);
       return taskClass;
     });

@@ -8,26 +8,13 @@
  */
 import { LongPoles } from './long-poles.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
-import type { PlanNode, PlanTask } from './plan-types.js';
+import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
 export interface Lane {
   node: number;
   freeAt: number;
   /** No more work this lane can take in this plan. */
   done: boolean;
-}
-
-/** Queued tasks of one checkpoint that the same nodes can run (one `capable` list): what a switch would serve. */
-export interface DemandClass {
-  checkpoint: string | null;
-  /** Index of the class's node set in the plan's sets. */
-  set: number;
-  /** Task indices in service order; `from` skips the planned ones at the front. */
-  tasks: number[];
-  from: number;
-  /** Unplanned tasks of the class, and their units. */
-  count: number;
-  units: number;
 }
 
 export class PlanState {
@@ -79,34 +66,28 @@ export class PlanState {
     this.planned = new Uint8Array(tasks.length);
     this.unplanned = tasks.length;
     this.#words = wordsFor(nodes.length);
-    const sets = new Map<readonly number[], number>();
+    // One pass groups the tasks by `capable` list (node sets) and by list and checkpoint (demand classes).
+    const sets = new Map<readonly number[], { set: number; byCheckpoint: Map<string | null, number> }>();
     this.#setOf = new Int32Array(tasks.length);
-    for (let i = 0; i < tasks.length; i++) {
-      const capable = tasks[i]!.capable;
-      let set = sets.get(capable);
-      if (set === undefined) sets.set(capable, (set = sets.size));
-      this.#setOf[i] = set;
-    }
-    this.#capableBits = new Uint32Array(sets.size * this.#words);
-    for (const [capable, set] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.#demandOf = new Int32Array(tasks.length);
-    const demandBySet = new Map<number, Map<string | null, number>>();
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!;
-      const set = this.#setOf[i]!;
-      let byCheckpoint = demandBySet.get(set);
-      if (!byCheckpoint) demandBySet.set(set, (byCheckpoint = new Map()));
-      let index = byCheckpoint.get(task.checkpoint);
+      let known = sets.get(task.capable);
+      if (!known) sets.set(task.capable, (known = { set: sets.size, byCheckpoint: new Map() }));
+      let index = known.byCheckpoint.get(task.checkpoint);
       if (index === undefined) {
-        byCheckpoint.set(task.checkpoint, (index = this.demandClasses.length));
-        this.demandClasses.push({ checkpoint: task.checkpoint, set, tasks: [], from: 0, count: 0, units: 0 });
+        known.byCheckpoint.set(task.checkpoint, (index = this.demandClasses.length));
+        this.demandClasses.push({ checkpoint: task.checkpoint, capable: task.capable, set: known.set, tasks: [], from: 0, count: 0, units: 0 });
       }
       const demand = this.demandClasses[index]!;
       demand.tasks.push(i);
       demand.count += 1;
       demand.units += task.units;
+      this.#setOf[i] = known.set;
       this.#demandOf[i] = index;
     }
+    this.#capableBits = new Uint32Array(sets.size * this.#words);
+    for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.loaded = nodes.map((n) => n.loaded);
     this.lanes = nodes.flatMap((n, node) =>
       n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
@@ -117,7 +98,7 @@ export class PlanState {
     this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
     const laneSpeed = new Float64Array(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
-    this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds);
+    this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     this.#placeInList = new Int32Array(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {

@@ -74,6 +74,23 @@ export interface PlanOptions {
   longPoleSeconds?: number;
 }
 
+/**
+ * Queued tasks of one checkpoint that the same nodes can run (one `capable` list), grouped once per
+ * plan (plan-state.ts): what a switch would serve (planner.ts), and what long-poles.ts classes.
+ */
+export interface DemandClass {
+  checkpoint: string | null;
+  capable: readonly number[];
+  /** Index of the class's node set in the plan's sets. */
+  set: number;
+  /** Task indices in service order; `from` skips the planned ones at the front. */
+  tasks: number[];
+  from: number;
+  /** Unplanned tasks of the class, and their units. */
+  count: number;
+  units: number;
+}
+
 export interface Plan {
   /** Tasks to send now: the first task planned on each free lane. */
   assignments: { taskId: string; nodeId: string }[];
