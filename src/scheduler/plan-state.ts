@@ -6,20 +6,18 @@
  * planner's rules cheap on long queues (promised tasks that have come due,
  * work only some nodes can run: long-poles.ts). Built fresh for every plan; pure.
  */
+import { type Lane, LaneQueue } from './lane-queue.js';
 import { LongPoles } from './long-poles.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
 import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
-export interface Lane {
-  node: number;
-  freeAt: number;
-  /** No more work this lane can take in this plan. */
-  done: boolean;
-}
+export type { Lane } from './lane-queue.js';
 
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
+  /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
+  work = 0;
   /**
    * Which nodes can run each task (node-bits.ts): one set per distinct `capable` list, `#words` words
    * each, and each task's set. Most tasks share a handful of lists (the scheduler hands equal lists over
@@ -31,8 +29,11 @@ export class PlanState {
   readonly demandClasses: DemandClass[] = [];
   readonly #demandOf: Int32Array;
   readonly #words: number;
-  readonly loaded: (string | null)[];
-  readonly lanes: Lane[];
+  /** What each node will have loaded at the plan's current step (change it with `load`). */
+  readonly loaded: readonly (string | null)[];
+  /** Per checkpoint: the available nodes the plan has it loaded on, ascending (`covered`). */
+  readonly #loadedOn = new Map<string, number[]>();
+  readonly #lanes: LaneQueue;
   /** Per node: index before which every task is planned or beyond its reach. */
   readonly headFrom: number[];
   /** Indices of the tasks with a promised start, earliest promise first. */
@@ -47,6 +48,8 @@ export class PlanState {
   readonly #byCheckpoint = new Map<string | null, { tasks: number[]; next: Int32Array }>();
   /** Each task's place in its checkpoint's list. */
   readonly #placeInList: Int32Array;
+  /** Skip list over planned tasks in service order: `unplannedFrom(#skipPlanned, i)` is the first unplanned index ≥ i. */
+  readonly #skipPlanned: Int32Array;
   /** Fenwick tree over `planned` (see `#plannedBefore`). */
   readonly #plannedTree: Int32Array;
   /** Task indices, longest waited first (ties in service order). */
@@ -89,9 +92,8 @@ export class PlanState {
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.loaded = nodes.map((n) => n.loaded);
-    this.lanes = nodes.flatMap((n, node) =>
-      n.available ? (n.lanes.length > 0 ? n.lanes : [0]).map((freeAt) => ({ node, freeAt, done: false })) : [],
-    );
+    nodes.forEach((n, node) => n.available && n.loaded !== null && this.#loadedList(n.loaded).push(node));
+    this.#lanes = new LaneQueue(nodes);
     this.headFrom = nodes.map(() => 0);
     this.byPromise = [];
     tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));
@@ -112,6 +114,8 @@ export class PlanState {
       for (let k = 0; k < next.length; k++) next[k] = k;
       this.#byCheckpoint.set(checkpoint, { tasks: list, next });
     }
+    this.#skipPlanned = new Int32Array(tasks.length + 1);
+    for (let k = 0; k <= tasks.length; k++) this.#skipPlanned[k] = k;
     this.#plannedTree = new Int32Array(tasks.length + 1);
     this.#byAge = longestWaitedFirst(tasks);
     this.#ageRank = new Int32Array(tasks.length);
@@ -126,6 +130,7 @@ export class PlanState {
 
   markPlanned(index: number): void {
     this.planned[index] = 1;
+    this.#skipPlanned[index] = index + 1;
     for (let i = index + 1; i < this.#plannedTree.length; i += i & -i) this.#plannedTree[i]! += 1;
     const list = this.#byCheckpoint.get(this.tasks[index]!.checkpoint)!;
     list.next[this.#placeInList[index]!] = this.#placeInList[index]! + 1;
@@ -225,11 +230,66 @@ export class PlanState {
   covered(checkpoint: string, units: number, lane: Lane, seconds: number): boolean {
     let speed = 0;
     let firstFree = Infinity;
-    this.nodes.forEach((spec, i) => {
-      if (i !== lane.node && spec.available && this.loaded[i] === checkpoint) speed += spec.unitsPerSecond;
-    });
-    for (const other of this.lanes) if (other.node !== lane.node && this.loaded[other.node] === checkpoint) firstFree = Math.min(firstFree, other.freeAt);
+    // Only the nodes that have it loaded, not the fleet: asked per checkpoint whenever a lane would switch.
+    for (const i of this.#loadedOn.get(checkpoint) ?? []) {
+      if (i === lane.node) continue;
+      speed += this.nodes[i]!.unitsPerSecond;
+      firstFree = Math.min(firstFree, this.#lanes.freeAtOf(i));
+    }
     return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
+  }
+
+  /** The plan has `node` load `checkpoint` (for the task it just planned there). */
+  load(node: number, checkpoint: string): void {
+    const before = this.loaded[node];
+    if (before === checkpoint) return;
+    (this.loaded as (string | null)[])[node] = checkpoint;
+    if (!this.nodes[node]!.available) return;
+    if (before !== null && before !== undefined) {
+      const list = this.#loadedList(before);
+      list.splice(list.indexOf(node), 1);
+    }
+    insertSorted(this.#loadedList(checkpoint), node);
+  }
+
+  #loadedList(checkpoint: string): number[] {
+    let list = this.#loadedOn.get(checkpoint);
+    if (!list) this.#loadedOn.set(checkpoint, (list = []));
+    return list;
+  }
+
+  /** Every lane of the plan. */
+  get lanes(): readonly Lane[] {
+    return this.#lanes.lanes;
+  }
+
+  /** `node`'s lanes. */
+  lanesOf(node: number): readonly Lane[] {
+    return this.#lanes.lanesOf(node);
+  }
+
+  /** The lane that frees first, or undefined once every lane is retired. */
+  earliestLane(): Lane | undefined {
+    return this.#lanes.earliest();
+  }
+
+  /** The earliest lane takes no more work in this plan. */
+  retire(lane: Lane): void {
+    this.#lanes.retire(lane);
+  }
+
+  /** The earliest lane frees at `freeAt` (later) instead. */
+  delay(lane: Lane, freeAt: number): void {
+    this.#lanes.delay(lane, freeAt);
+  }
+
+  /** The earliest lane runs task `index` next: it is planned, and the lane frees after its run. */
+  occupy(lane: Lane, index: number): void {
+    const seconds = this.switchCost(index, lane.node) + this.runSeconds(index, lane.node);
+    this.markPlanned(index);
+    const checkpoint = this.tasks[index]!.checkpoint;
+    if (checkpoint !== null) this.load(lane.node, checkpoint);
+    this.#lanes.delay(lane, lane.freeAt + seconds);
   }
 
   /** Whether `node` can run the tasks of `demand`. */
@@ -254,8 +314,18 @@ export class PlanState {
 
   /** Seconds task `index` runs on `node`, a checkpoint load not included. */
   runSeconds(index: number, node: number): number {
+    return this.#run(this.tasks[index]!, node);
+  }
+
+  #run(task: PlanTask, node: number): number {
     const spec = this.nodes[node]!;
-    return (spec.fixedSeconds ?? 0) + this.tasks[index]!.units / spec.unitsPerSecond;
+    return (spec.fixedSeconds ?? 0) + task.units / spec.unitsPerSecond;
+  }
+
+  /** Seconds `task` (of this plan or not) takes on `node` after what the plan has it load before, a load included. */
+  secondsOf(task: PlanTask, node: number): number {
+    const load = task.checkpoint !== null && task.checkpoint !== this.loaded[node] ? this.loadSeconds(node, task.checkpoint) : 0;
+    return load + this.#run(task, node);
   }
 
   /** Seconds loading `checkpoint` takes on `node`. */
@@ -271,9 +341,7 @@ export class PlanState {
 
   /** When `node`'s earliest lane could finish task `index`. */
   finishOn(index: number, node: number): number {
-    let freeAt = Infinity;
-    for (const lane of this.lanes) if (lane.node === node && lane.freeAt < freeAt) freeAt = lane.freeAt;
-    return freeAt + this.switchCost(index, node) + this.runSeconds(index, node);
+    return this.#lanes.freeAtOf(node) + this.switchCost(index, node) + this.runSeconds(index, node);
   }
 
   /** Whether some other node would finish task `index` sooner than `lane`. */
@@ -325,6 +393,11 @@ export class PlanState {
     return first;
   }
 
+  /** The first unplanned task at index `from` or later, or `tasks.length` when none is left. */
+  nextUnplanned(from: number): number {
+    return unplannedFrom(this.#skipPlanned, from);
+  }
+
   /** Unplanned tasks among indices [from, to). */
   #unplannedIn(from: number, to: number): number {
     return to - from - (this.#plannedBefore(to) - this.#plannedBefore(from));
@@ -337,25 +410,9 @@ export class PlanState {
     return sum;
   }
 
-  earliestLane(): Lane | undefined {
-    let best: Lane | undefined;
-    for (const lane of this.lanes) {
-      if (lane.done) continue;
-      if (!best || lane.freeAt < best.freeAt || (lane.freeAt === best.freeAt && this.nodes[lane.node]!.unitsPerSecond > this.nodes[best.node]!.unitsPerSecond)) {
-        best = lane;
-      }
-    }
-    return best;
-  }
-
   /** The next time another lane frees, after `lane`'s. */
   nextEvent(lane: Lane): number | undefined {
-    let next: number | undefined;
-    for (const other of this.lanes) {
-      if (other === lane || other.done || other.freeAt <= lane.freeAt) continue;
-      if (next === undefined || other.freeAt < next) next = other.freeAt;
-    }
-    return next;
+    return this.#lanes.nextAfter(lane);
   }
 }
 

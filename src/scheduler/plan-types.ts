@@ -50,6 +50,11 @@ export interface PlanOptions {
    * fleet's typical load ÷ 8 s. @defaultValue 1
    */
   timeScale?: number;
+  /**
+   * How many tasks the rules below place before the rest is estimated (plan-tail.ts): the near
+   * queue, where the rules decide what runs; the far queue only needs ETAs. @defaultValue Infinity
+   */
+  ruledTasks?: number;
   /** How many unplanned tasks from the head on a lane looks through for work on its loaded checkpoint. @defaultValue 256 */
   affinityWindow?: number;
   /** Affinity never takes a task that arrived this much later than the head. @defaultValue 60 */
@@ -98,4 +103,10 @@ export interface Plan {
   startAt: Map<string, number>;
   /** Estimated node of each planned task. */
   nodeOf: Map<string, string>;
+  /**
+   * A whole plan's (no `until`) way to place a task that arrived after it was made: after everything it
+   * planned, on the first lane of its nodes to free (plan-tail.ts); recorded in `startAt` and `nodeOf`.
+   * False when no lane of the plan can run it.
+   */
+  append?: (task: PlanTask) => boolean;
 }

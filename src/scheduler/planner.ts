@@ -51,10 +51,21 @@
  * lane has work, and a lane that waited would only waste its GPU.
  *
  * Each free lane is sent its first pick now; the rest of the plan gives every
- * queued task its estimated start. Pure: no clock, no I/O.
+ * queued task its estimated start. Past `ruledTasks` placed, or past the
+ * plan's work budget (lanes of a fleet larger than the queue left waiting for
+ * each other), the far queue is estimated instead (plan-tail.ts). Lanes are
+ * taken from a heap (lane-queue.ts). Pure: no clock, no I/O.
  */
 import { type Lane, PlanState } from './plan-state.js';
+import { TailPlacer } from './plan-tail.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
+
+/**
+ * A plan's budget, per task and lane to plan, in steps and tasks looked at (`PlanState.work`); past it the
+ * rest is estimated (plan-tail.ts). The simulated fleets of bench:schedule take up to 45; waits over a
+ * thousand nodes took over a hundred times that.
+ */
+const WORK_PER_TASK_AND_LANE = 64;
 
 type Choice = number | { waitUntil: number | undefined } | 'done';
 
@@ -94,9 +105,10 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   const short = state.unplanned <= state.lanes.length;
   const demand: Demand = new Map();
   let seen = 0;
-  for (let i = head; i < state.tasks.length && (short || seen < options.fallbackWindow); i++) {
-    if (state.planned[i] === 1) continue;
+  // Unplanned tasks only: lanes that took tasks past the head by affinity left planned ones between.
+  for (let i = state.nextUnplanned(head); i < state.tasks.length && (short || seen < options.fallbackWindow); i = state.nextUnplanned(i + 1)) {
     seen += 1;
+    state.work += 1;
     if (!state.servable(i, lane.node)) continue;
     const task = state.tasks[i]!;
     if (seen <= options.fallbackWindow) {
@@ -163,32 +175,46 @@ function demandByClass(state: PlanState, lane: Lane): Demand {
  * full plan's assignments without planning the rest of the queue.
  */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
   const state = new PlanState(tasks, nodes, settings.longPoleSeconds);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
-  // Every step plans a task, retires a lane or moves it to a later event; the guard is belt and braces.
-  let steps = (tasks.length + 1) * (state.lanes.length + 1) * 4;
-  for (let lane = state.earliestLane(); lane && lane.freeAt <= until && steps-- > 0; lane = state.earliestLane()) {
+  let tail: TailPlacer | undefined;
+  const placed = (task: PlanTask, startAt: number, node: number) => {
+    plan.startAt.set(task.id, startAt);
+    plan.nodeOf.set(task.id, nodes[node]!.id);
+  };
+  // Every step plans a task, retires a lane or moves it to a later event.
+  const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
+  for (let lane = state.earliestLane(); lane && lane.freeAt <= until; lane = state.earliestLane()) {
+    if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {
+      tail = new TailPlacer(state);
+      tail.placeUnplanned((index, startAt, node) => placed(tasks[index]!, startAt, node));
+      break;
+    }
     const choice = pick(state, lane, settings);
     if (choice === 'done') {
-      lane.done = true;
+      state.retire(lane);
       continue;
     }
     if (typeof choice === 'object') {
-      if (choice.waitUntil === undefined || choice.waitUntil <= lane.freeAt) lane.done = true;
-      else lane.freeAt = choice.waitUntil;
+      if (choice.waitUntil === undefined || choice.waitUntil <= lane.freeAt) state.retire(lane);
+      else state.delay(lane, choice.waitUntil);
       continue;
     }
     const task = tasks[choice]!;
-    const node = nodes[lane.node]!;
-    plan.startAt.set(task.id, lane.freeAt);
-    plan.nodeOf.set(task.id, node.id);
-    if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: node.id });
-    lane.freeAt += state.switchCost(choice, lane.node) + state.runSeconds(choice, lane.node);
-    state.markPlanned(choice);
-    if (task.checkpoint !== null) state.loaded[lane.node] = task.checkpoint;
+    placed(task, lane.freeAt, lane.node);
+    if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
+    state.occupy(lane, choice);
+  }
+  if (until === Infinity) {
+    plan.append = (task) => {
+      tail ??= new TailPlacer(state);
+      const at = tail.place(task);
+      if (at) placed(task, at.startAt, at.node);
+      return at !== undefined;
+    };
   }
   return plan;
 }

@@ -14,7 +14,10 @@
  * - Order: fair-order.ts (fair between API keys, priority, FIFO among equals).
  * - Placement: planner.ts (earliest finish, checkpoint affinity, speed).
  * - Numbers: a queued task's position is its rank in service order among the
- *   queued tasks that compete with it for a node; its ETA is its planned start.
+ *   queued tasks that compete with it for a node, kept as the queue changes
+ *   (queue-positions.ts); its ETA is its planned start. A long queue's plan
+ *   (ETAs) is kept a while after a change, newcomers placed after it
+ *   (plan-tail.ts), so an ETA costs a lookup and not a plan.
  *   The first ETA told for a task (from measured node speeds) is a promise:
  *   the planner lets later arrivals overtake it only until the promised
  *   start (planner.ts, rule 0).
@@ -30,6 +33,18 @@ import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { planTasks } from './planner.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
+import { QueuePositions } from './queue-positions.js';
+
+/**
+ * ETAs come from a plan whose first this many tasks are placed by the planner's rules, the rest (the far
+ * queue) estimated (plan-tail.ts): over a thousand nodes the rules cost 15–25 µs a task, the estimate a
+ * few. A plan of more queued tasks than this is also kept for a while after the queue changes, rather
+ * than made again for every ETA asked (an async submit asks one); smaller plans are made again whenever
+ * asked after a change.
+ */
+const RULED_ETA_TASKS = 2000;
+/** How long such a plan is kept: this many ms (of the callers' `now`) per task it planned. */
+const KEEP_MS_PER_PLANNED_TASK = 0.25;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
@@ -83,6 +98,19 @@ interface Queued {
   promisedAt?: number;
   /** Its entry in the planner's input, reused from pass to pass (`#planTasks`). */
   planTask?: PlanTask;
+}
+
+/** The plan ETAs are read from (`Scheduler.eta`). */
+interface KeptPlan {
+  plan: Plan;
+  /** When it was made (epoch ms), for the node list of `nodesGeneration`, from these nodes. */
+  at: number;
+  nodesGeneration: number;
+  nodes: PlanNode[];
+  /** How many tasks it planned when made (it places newcomers after them). */
+  planned: number;
+  /** Whether the queue, the nodes or the time changed since. */
+  changed: boolean;
 }
 
 /** The nodes (indices into the node list) that can run a queued task, for one node list. */
@@ -153,9 +181,13 @@ export class Scheduler {
   readonly #fair: FairOrder;
   readonly #horizon: number;
   readonly #planOptions: PlanOptions;
+  /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
+  readonly #queuedById = new Map<string, Queued>();
   readonly #attempts: AttemptLedger<Queued>;
   #nodes: SchedulerNode[] = [];
+  /** Each node's index in `#nodes`, by id. */
+  #nodeIndex = new Map<string, number>();
   /** Identifies the node list by ids, order and offering versions: while it holds, each task's reach does too. */
   #nodesKey = '';
   /**
@@ -169,9 +201,12 @@ export class Scheduler {
   readonly #reachByNeeds = new Map<string, Reach>();
   /** Node index lists handed out for the current node list, by their joined indices (`#shared`). */
   readonly #nodeLists = new Map<string, readonly number[]>();
-  #plan: { plan: Plan; at: number } | null = null;
-  /** Every queued task's position, computed at once when first asked after a change. */
-  #positions: Map<string, number> | null = null;
+  /** The plan ETAs are read from, made at `at` for the node list of `nodesGeneration`; `changed` since. */
+  #plan: KeptPlan | null = null;
+  /** Positions kept as the queue changes (queue-positions.ts), built when first asked for a node list. */
+  readonly #positions = new QueuePositions<Queued>((queued) => this.#competesOn(queued));
+  /** The node list `#positions` holds its tasks for; -1: not built. */
+  #positionsGeneration = -1;
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -208,28 +243,43 @@ export class Scheduler {
   }
 
   #insert(queued: Queued): void {
+    this.#queue.splice(this.#placeOf(queued.tag), 0, queued);
+    this.#queuedById.set(queued.task.id, queued);
+    if (this.#positionsGeneration === this.#nodesGeneration) this.#positions.add(queued);
+    this.#changed();
+  }
+
+  /** Where a task tagged `tag` stands (or would) in the queue: the number of queued tasks served before it. */
+  #placeOf(tag: FairTag): number {
     let low = 0;
     let high = this.#queue.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if (compareTags(this.#queue[mid]!.tag, queued.tag) <= 0) low = mid + 1;
+      if (compareTags(this.#queue[mid]!.tag, tag) < 0) low = mid + 1;
       else high = mid;
     }
-    this.#queue.splice(low, 0, queued);
+    return low;
+  }
+
+  /** Takes a queued task out of the queue, if there: answers it. */
+  #takeOut(taskId: string): Queued | undefined {
+    const queued = this.#queuedById.get(taskId);
+    if (!queued) return undefined;
+    this.#queue.splice(this.#placeOf(queued.tag), 1);
+    this.#queuedById.delete(taskId);
+    this.#positions.delete(queued);
     this.#changed();
+    return queued;
   }
 
   /** Takes a task out of the queue (cancelled, or failed while queued). */
   remove(taskId: string): boolean {
-    const index = this.#queue.findIndex((q) => q.task.id === taskId);
-    if (index < 0) return false;
-    this.#queue.splice(index, 1);
-    this.#changed();
-    return true;
+    return this.#takeOut(taskId) !== undefined;
   }
 
   setNodes(nodes: SchedulerNode[]): void {
     this.#nodes = nodes;
+    this.#nodeIndex = new Map(nodes.map((n, index) => [n.id, index]));
     const key = nodes.map((n) => `${n.id}@${n.offeringVersion}`).join(' ');
     if (key !== this.#nodesKey) {
       this.#nodesGeneration += 1;
@@ -335,16 +385,24 @@ export class Scheduler {
     const tasks: PlanTask[] = [];
     for (let i = 0; i < count; i++) {
       const queued = this.#queue[i]!;
-      const { capable, fallback } = this.#reachOf(queued);
       // Each queued task keeps its plan entry and refreshes what changes with time: a pass over a queue of
       // 10,000 made 10,000 new objects, the largest allocation of a pass.
-      const task = (queued.planTask ??= { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable, waitedSeconds: 0, promisedAt: undefined });
-      task.capable = this.#preferred(capable, fallback, nodes);
-      task.waitedSeconds = Math.max(0, (now - queued.arrivedAt) / 1000);
-      task.promisedAt = queued.promisedAt === undefined ? undefined : (queued.promisedAt - now) / 1000;
+      const task = this.#planTaskOf(queued, now, nodes, (queued.planTask ??= { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: [], waitedSeconds: 0 }));
       tasks.push(task);
     }
     return tasks;
+  }
+
+  /** `queued` as the planner sees it, written into `into`. */
+  #planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask {
+    const { capable, fallback } = this.#reachOf(queued);
+    into.id = queued.task.id;
+    into.units = queued.units;
+    into.checkpoint = queued.checkpoint;
+    into.capable = this.#preferred(capable, fallback, nodes);
+    into.waitedSeconds = Math.max(0, (now - queued.arrivedAt) / 1000);
+    into.promisedAt = queued.promisedAt === undefined ? undefined : (queued.promisedAt - now) / 1000;
+    return into as PlanTask;
   }
 
   /**
@@ -367,17 +425,29 @@ export class Scheduler {
     return { ...this.#planOptions, timeScale: scale };
   }
 
-  #currentPlan(now: number): { plan: Plan; at: number } {
-    if (!this.#plan) {
-      const nodes = this.#planNodes(now);
-      this.#plan = { plan: planTasks(this.#planTasks(now, nodes), nodes, this.#planSettings()), at: now };
-    }
+  /**
+   * The plan to read ETAs from: the kept one while nothing changed, or while it is a long queue's plan
+   * younger than its keep time (for the same node list); else a new one.
+   */
+  #etaPlan(now: number): KeptPlan {
+    const kept = this.#plan;
+    if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
+    const nodes = this.#planNodes(now);
+    const plan = planTasks(this.#planTasks(now, nodes), nodes, { ...this.#planSettings(), ruledTasks: RULED_ETA_TASKS });
+    // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
+    for (let i = this.#horizon; i < this.#queue.length; i++) plan.append?.(this.#planTaskOf(this.#queue[i]!, now, nodes, {}));
+    this.#plan = { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, planned: plan.startAt.size, changed: false };
     return this.#plan;
+  }
+
+  #mayKeep(kept: KeptPlan, now: number): boolean {
+    return kept.nodesGeneration === this.#nodesGeneration && kept.planned > RULED_ETA_TASKS && now - kept.at < kept.planned * KEEP_MS_PER_PLANNED_TASK;
   }
 
   /** What to send now: for each free node slot, the task planned first on it. */
   assignments(now: number): Assignment[] {
-    this.#plan = null;
+    // Time has passed since the plan was made: its ETAs are due again (a long queue's plan is kept a while).
+    this.#changed();
     // Nothing to plan when no free slot can run a queued task: a node freed by a result while the queue
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
@@ -387,8 +457,8 @@ export class Scheduler {
     const nodes = this.#planNodes(now);
     const plan = planTasks(this.#planTasks(now, nodes), nodes, this.#planSettings(), 0);
     return plan.assignments.map(({ taskId, nodeId }) => {
-      const queued = this.#queue.find((q) => q.task.id === taskId)!;
-      const node = this.#nodes.find((n) => n.id === nodeId)!;
+      const queued = this.#queuedById.get(taskId)!;
+      const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;
       const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
       const load = switched ? this.estimates.loadSeconds(node.name, queued.checkpoint) : 0;
       const expectedSeconds = load + runSeconds(this.estimates.get(node.name), queued.units);
@@ -421,12 +491,11 @@ export class Scheduler {
    * (with its timeout, when given) until `settle` ends it.
    */
   start(assignment: Assignment, now: number, options: { attempt?: number; timeout?: AttemptTimeout } = {}): RunningAttempt | undefined {
-    const index = this.#queue.findIndex((q) => q.task.id === assignment.taskId);
-    if (index < 0) return undefined;
-    const [queued] = this.#queue.splice(index, 1) as [Queued];
-    const node = this.#nodes.find((n) => n.id === assignment.nodeId);
+    const queued = this.#takeOut(assignment.taskId);
+    if (!queued) return undefined;
+    const index = this.#nodeIndex.get(assignment.nodeId);
+    const node = index === undefined ? undefined : this.#nodes[index];
     this.#fair.started(queued.tag);
-    this.#changed();
     const attempt = {
       taskId: assignment.taskId,
       attempt: options.attempt ?? 1,
@@ -505,48 +574,23 @@ export class Scheduler {
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
   position(taskId: string): number | undefined {
-    this.#positions ??= this.#allPositions();
-    return this.#positions.get(taskId);
-  }
-
-  /**
-   * All positions in one pass over the queue: tasks are grouped by the set of
-   * nodes that can run them, so each task counts the earlier tasks of the
-   * groups that share a node with its own (a task no node can run counts all).
-   * Status polls ask for positions all the time; the queue changes less often.
-   */
-  #allPositions(): Map<string, number> {
-    const positions = new Map<string, number>();
-    // Per group: its nodes, how many tasks seen so far, and which groups (by index) share a node with it.
-    const groups: { nodes: readonly number[]; count: number; sharesWith: boolean[] }[] = [];
-    const groupOf = new Map<string, number>();
-    const keyOf = new Map<readonly number[], string>();
-    let total = 0;
-    for (const queued of this.#queue) {
-      const reach = this.#reachOf(queued);
-      const nodes = reach.fallback.length === 0 ? reach.capable : [...reach.capable, ...reach.fallback].sort((a, b) => a - b);
-      // Equal lists are one array (`#shared`): join each list once, not once per task.
-      let key = keyOf.get(nodes);
-      if (key === undefined) keyOf.set(nodes, (key = nodes.join(',')));
-      let group = groupOf.get(key);
-      if (group === undefined) {
-        const sharesWith = groups.map((other) => other.nodes.some((n) => nodes.includes(n)));
-        group = groups.length;
-        groups.forEach((other, g) => other.sharesWith.push(sharesWith[g]!));
-        groups.push({ nodes, count: 0, sharesWith: [...sharesWith, nodes.length > 0] });
-        groupOf.set(key, group);
-      }
-      const mine = groups[group]!;
-      let ahead = 0;
-      if (nodes.length === 0) ahead = total;
-      else groups.forEach((other, g) => (ahead += mine.sharesWith[g] ? other.count : 0));
-      positions.set(queued.task.id, ahead + 1);
-      mine.count += 1;
-      total += 1;
+    const queued = this.#queuedById.get(taskId);
+    if (!queued) return undefined;
+    if (this.#positionsGeneration !== this.#nodesGeneration) {
+      // The node lists changed (or were never grouped): group the queue again, once.
+      this.#positions.clear();
+      this.#positionsGeneration = this.#nodesGeneration;
+      for (const q of this.#queue) this.#positions.add(q);
     }
-    return positions;
+    // A task no node can run competes with every task.
+    return this.#positions.position(queued) ?? this.#placeOf(queued.tag) + 1;
   }
 
+  /** The nodes a queued task competes for: those that can run it, failed on it before or not. */
+  #competesOn(queued: Queued): readonly number[] {
+    const reach = this.#reachOf(queued);
+    return reach.fallback.length === 0 ? reach.capable : [...reach.capable, ...reach.fallback];
+  }
 
   /**
    * Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned.
@@ -556,11 +600,13 @@ export class Scheduler {
   eta(taskId: string, now: number): number | null {
     const running = this.#attempts.get(taskId);
     if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
-    const { plan, at } = this.#currentPlan(now);
+    const { plan, at, nodes, changed } = this.#etaPlan(now);
+    const queued = this.#queuedById.get(taskId);
+    // A task that arrived after a kept plan was made goes after what it planned.
+    if (queued && changed && !plan.startAt.has(taskId)) plan.append?.(this.#planTaskOf(queued, now, nodes, {}));
     const start = plan.startAt.get(taskId);
     if (start === undefined) return null;
     const eta = Math.max(0, start - (now - at) / 1000);
-    const queued = this.#queue.find((q) => q.task.id === taskId);
     // The plan holds as is: the promise is its own start for this task.
     if (queued && queued.promisedAt === undefined && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
     return eta;
@@ -572,14 +618,14 @@ export class Scheduler {
    * for a number that was never right.
    */
   #measured(nodeId: string | undefined): boolean {
-    const node = this.#nodes.find((n) => n.id === nodeId);
+    const index = nodeId === undefined ? undefined : this.#nodeIndex.get(nodeId);
+    const node = index === undefined ? undefined : this.#nodes[index];
     return node !== undefined && this.estimates.get(node.name).samples > 0;
   }
 
-  /** The queue or the nodes changed: plan and positions are due again. */
+  /** The queue or the nodes changed: the plan is due again. */
   #changed(): void {
-    this.#plan = null;
-    this.#positions = null;
+    if (this.#plan) this.#plan.changed = true;
   }
 
   /** Cancels the running attempts' timers (shutdown); the attempts stay recorded. */

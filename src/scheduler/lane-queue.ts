@@ -1,0 +1,122 @@
+/**
+ * @module scheduler/lane-queue
+ *
+ * A plan's lanes (node slots) in the order they free: a binary heap by free
+ * time, the faster node first among equal times, then the lane's place in the
+ * list. The planner takes the earliest lane, moves it later or retires it, and
+ * takes the next: a log-time step, where a walk over every lane made a plan
+ * over a thousand nodes cost a thousand steps per planned task.
+ */
+import type { PlanNode } from './plan-types.js';
+
+export interface Lane {
+  node: number;
+  freeAt: number;
+  /** No more work this lane can take in this plan. */
+  done: boolean;
+  /** Its place in the list of lanes: the last tie-break. */
+  readonly order: number;
+}
+
+export class LaneQueue {
+  readonly lanes: readonly Lane[];
+  /** Each node's lanes (a node has one per slot). */
+  readonly #byNode: Lane[][];
+  readonly #heap: Lane[];
+
+  constructor(private readonly nodes: readonly PlanNode[]) {
+    this.#byNode = nodes.map(() => []);
+    const lanes: Lane[] = [];
+    nodes.forEach((n, node) => {
+      if (!n.available) return;
+      for (const freeAt of n.lanes.length > 0 ? n.lanes : [0]) {
+        const lane = { node, freeAt, done: false, order: lanes.length };
+        lanes.push(lane);
+        this.#byNode[node]!.push(lane);
+      }
+    });
+    this.lanes = lanes;
+    this.#heap = [...lanes];
+    for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
+  }
+
+  /** The lane that frees first (the faster node's among equals), or undefined when all are retired. */
+  earliest(): Lane | undefined {
+    return this.#heap[0];
+  }
+
+  /** The earliest lane takes no more work in this plan. */
+  retire(lane: Lane): void {
+    this.#expectEarliest(lane);
+    lane.done = true;
+    const last = this.#heap.pop()!;
+    if (this.#heap.length > 0 && last !== lane) {
+      this.#heap[0] = last;
+      this.#down(0);
+    }
+  }
+
+  /** The earliest lane frees later now (`freeAt` only grows within a plan). */
+  delay(lane: Lane, freeAt: number): void {
+    this.#expectEarliest(lane);
+    lane.freeAt = freeAt;
+    this.#down(0);
+  }
+
+  /** When `node`'s first lane frees (Infinity for a node with no lane: not available). */
+  freeAtOf(node: number): number {
+    let freeAt = Infinity;
+    for (const lane of this.#byNode[node]!) if (lane.freeAt < freeAt) freeAt = lane.freeAt;
+    return freeAt;
+  }
+
+  /** `node`'s lanes. */
+  lanesOf(node: number): readonly Lane[] {
+    return this.#byNode[node]!;
+  }
+
+  /**
+   * The next time another lane frees, after `lane`'s (the earliest). A walk of the heap that descends
+   * only through lanes freeing no later than it: the lanes tied with it, no more.
+   */
+  nextAfter(lane: Lane): number | undefined {
+    let next: number | undefined;
+    const stack = this.#heap.length > 0 ? [0] : [];
+    while (stack.length > 0) {
+      const at = stack.pop()!;
+      const other = this.#heap[at]!;
+      if (other.freeAt > lane.freeAt) {
+        if (next === undefined || other.freeAt < next) next = other.freeAt;
+        continue;
+      }
+      for (const child of [2 * at + 1, 2 * at + 2]) if (child < this.#heap.length) stack.push(child);
+    }
+    return next;
+  }
+
+  #expectEarliest(lane: Lane): void {
+    if (this.#heap[0] !== lane) throw new Error('LaneQueue: only the earliest lane moves');
+  }
+
+  #before(a: Lane, b: Lane): boolean {
+    if (a.freeAt !== b.freeAt) return a.freeAt < b.freeAt;
+    const speedA = this.nodes[a.node]!.unitsPerSecond;
+    const speedB = this.nodes[b.node]!.unitsPerSecond;
+    if (speedA !== speedB) return speedA > speedB;
+    return a.order < b.order;
+  }
+
+  #down(at: number): void {
+    const heap = this.#heap;
+    for (;;) {
+      const left = 2 * at + 1;
+      const right = left + 1;
+      let first = at;
+      if (left < heap.length && this.#before(heap[left]!, heap[first]!)) first = left;
+      if (right < heap.length && this.#before(heap[right]!, heap[first]!)) first = right;
+      if (first === at) return;
+      [heap[at], heap[first]] = [heap[first]!, heap[at]!];
+      at = first;
+    }
+  }
+}

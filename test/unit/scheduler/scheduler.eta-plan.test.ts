@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { Scheduler } from '../../../src/scheduler/scheduler.js';
+import { CLARITY, node, task } from './scheduler-helpers.js';
+
+const NOW = 1_000_000;
+
+/** Two nodes of 20 units/s (a task: 1 s), `queued` tasks of the key 'big' queued. */
+function busyScheduler(queued: number, options: { horizon?: number } = {}): Scheduler {
+  const estimates = new NodeEstimates();
+  for (const name of ['a', 'b']) estimates.seed(name, { unitsPerSecond: 20, switchSeconds: 8 });
+  const scheduler = new Scheduler({ estimates, ...options });
+  scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY })]);
+  for (let i = 0; i < queued; i++) scheduler.enqueue(task(`big-${i}`, 'big'), NOW);
+  return scheduler;
+}
+
+describe('Scheduler: ETAs of a long queue', () => {
+  it('keeps a long queue\'s plan for a while, placing newcomers after it, then plans again', () => {
+    const scheduler = busyScheduler(3000);
+    // The whole plan: 3,000 one-second tasks on two nodes.
+    expect(scheduler.eta('big-2999', NOW)).toBe(1499);
+    // Fair order puts another key's first task near the front, but the kept plan places it after its tasks.
+    scheduler.enqueue(task('small-1', 'small'), NOW);
+    expect(scheduler.position('small-1')).toBeLessThanOrEqual(2);
+    expect(scheduler.eta('small-1', NOW)).toBe(1500);
+    // Its keep time over (0.25 ms per planned task), the next ask after a change plans the queue again.
+    const later = NOW + 3000 * 0.25;
+    scheduler.enqueue(task('small-2', 'small'), later);
+    expect(scheduler.eta('small-1', later)).toBeLessThan(2);
+    expect(scheduler.eta('small-2', later)).toBeLessThan(3);
+  });
+
+  it('plans a short queue again whenever asked after a change', () => {
+    const scheduler = busyScheduler(100);
+    expect(scheduler.eta('big-99', NOW)).toBe(49);
+    scheduler.enqueue(task('small-1', 'small'), NOW);
+    expect(scheduler.eta('small-1', NOW)).toBeLessThan(2);
+  });
+
+  it('gives an ETA to tasks past the horizon the rules plan', () => {
+    const scheduler = busyScheduler(10, { horizon: 4 });
+    expect(scheduler.eta('big-9', NOW)).toBe(4);
+    expect(scheduler.eta('big-4', NOW)).toBe(2);
+  });
+});
