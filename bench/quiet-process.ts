@@ -16,9 +16,9 @@ export interface QuietProcess {
 }
 
 /** Starts `dan <args>` logging to `logFile`; resolves once `readyUrl` answers 200. */
-export async function startQuiet(args: string[], options: { logFile: string; readyUrl: string; env?: NodeJS.ProcessEnv }): Promise<QuietProcess> {
+export async function startQuiet(args: string[], options: { logFile: string; readyUrl: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] }): Promise<QuietProcess> {
   const fd = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [BIN, ...args, '--log-format', 'json'], { stdio: ['ignore', fd, fd], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args, '--log-format', 'json'], { stdio: ['ignore', fd, fd], env: { ...process.env, ...options.env } });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 20_000;

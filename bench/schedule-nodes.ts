@@ -51,7 +51,7 @@ export function makeCheckpoints(count: number): Checkpoint[] {
   });
 }
 
-function capabilitiesOf(checkpoints: readonly Checkpoint[]): NodeCapabilities {
+export function capabilitiesOf(checkpoints: readonly Checkpoint[]): NodeCapabilities {
   return {
     backend: { kind: 'a1111', version: 'v1.10.1' },
     models: checkpoints.map((c) => ({ title: c.title, name: c.name, fileName: `${c.name}.safetensors`, sha256: c.ref.id })),

@@ -9,6 +9,7 @@ import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { NodeDirectory } from '../gateway/node-directory.js';
+import type { EventLoopMeter } from '../gateway/event-loop-meter.js';
 import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** The gateway's own time per task (gateway/overhead-meter.ts), shown by /api/health. */
   overhead: OverheadMeter;
+  /** How late its event loop runs (gateway/event-loop-meter.ts), shown by /api/health when given. */
+  eventLoop?: EventLoopMeter;
 }
 
 declare module 'fastify' {
@@ -76,7 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
-    return success({ status: 'ok', nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary() });
+    return success({ status: 'ok', nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;

@@ -106,6 +106,10 @@ export class Dispatcher {
   readonly #timers = new Set<Timer>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
+  /** A pass is due at the end of this turn of the event loop (`#passSoon`). */
+  #passDue = false;
+  /** Tasks submitted since the last pass: their dispatch is timed if that pass sends them (`overhead`). */
+  #fresh: TaskEntry[] = [];
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -116,7 +120,11 @@ export class Dispatcher {
     this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const { hub } = options;
-    hub.on('node:changed', () => this.#scheduleGuarded());
+    hub.on('node:changed', (session) => {
+      // Learned at once (the node list shows it); the pass it calls for waits for the rest of this turn.
+      this.#seedMeasured(session);
+      this.#passSoon();
+    });
     hub.on('node:lost', (session, reason) => this.#onNodeLost(session, reason));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
     hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
@@ -157,10 +165,31 @@ export class Dispatcher {
     }
     const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [] };
     this.#enqueue(entry);
-    // Only a task sent in this very pass is timed: one that waits, waits for a GPU, not for the gateway.
-    if (receivedAt !== undefined) entry.receivedAt = receivedAt;
-    this.schedule();
-    delete entry.receivedAt;
+    const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
+    // Only a task the next pass may send is timed: one that waits, waits for a GPU, not for the gateway.
+    if (receivedAt !== undefined && slots === 'free') {
+      entry.receivedAt = receivedAt;
+      this.#fresh.push(entry);
+    }
+    // A task a free node can run is sent in a pass now, before the submit answers (status running, no ETA
+    // to guess), or by the pass due this turn anyway. One whose nodes are all busy changes nothing a pass
+    // would send (over a thousand nodes a pass costs milliseconds; a pass per submit was most of the
+    // gateway's time); one no node can run is noted by the pass.
+    if (!this.#passDue && slots !== 'busy') this.schedule();
+  }
+
+  /**
+   * A scheduling pass once this turn of the event loop has run what it holds: the submits, results and
+   * node changes that arrive together share one pass. Over a thousand nodes a pass takes milliseconds,
+   * and a pass per event (hundreds a second, each submit and each result) was most of the gateway's time.
+   */
+  #passSoon(): void {
+    if (this.#passDue) return;
+    this.#passDue = true;
+    setImmediate(() => {
+      this.#passDue = false;
+      this.#scheduleGuarded();
+    });
   }
 
   #assertWithinBudget(apiKey: string | null): void {
@@ -216,7 +245,7 @@ export class Dispatcher {
     if (this.#closing) return;
     const now = this.#clock.now();
     const sessions = [...this.#options.hub.sessions.values()];
-    for (const s of sessions) if (s.measured) this.scheduler.estimates.seed(s.name, s.measured);
+    for (const s of sessions) this.#seedMeasured(s);
     this.scheduler.setNodes(
       sessions.map((s) => ({
         id: s.id,
@@ -237,6 +266,12 @@ export class Dispatcher {
       }
     }
     for (const expired of this.#unservable.watch(this.scheduler.unservable(), now)) this.#failUnservable(expired.taskId, expired.reason);
+    for (const entry of this.#fresh.splice(0)) delete entry.receivedAt;
+  }
+
+  /** What a node measured on its own tasks (its hello and heartbeats) seeds the estimates of a node not timed here yet. */
+  #seedMeasured(session: NodeSession): void {
+    if (session.measured) this.scheduler.estimates.seed(session.name, session.measured);
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
@@ -320,7 +355,7 @@ export class Dispatcher {
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
-    setImmediate(() => this.#scheduleGuarded());
+    this.#passSoon();
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
     this.#finish(outcome, settled.attempt.attempt);
   }

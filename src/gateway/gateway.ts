@@ -16,6 +16,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
+import { EventLoopMeter } from './event-loop-meter.js';
 import { OverheadMeter } from './overhead-meter.js';
 import { resolvePublicApiKey } from './public-api-key.js';
 import { RetentionSweeper } from './retention-sweeper.js';
@@ -41,6 +42,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const clock = parts.clock ?? systemClock;
   const store = new SqliteTaskStore(config.dataDir, { warn: (message) => logger.warn(message) });
   const overhead = new OverheadMeter();
+  const eventLoop = new EventLoopMeter();
+  eventLoop.start();
   const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
   const dispatcher = new Dispatcher({
     store,
@@ -67,6 +70,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     maxFrameBytes: config.maxFrameBytes,
     logger,
     overhead,
+    eventLoop,
   });
   await dispatcher.recover();
   await app.listen({ port: config.port, host: config.host });
@@ -80,6 +84,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const close = () => {
     closing ??= (async () => {
       sweeper.close();
+      eventLoop.stop();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();
       hub.close();

@@ -24,7 +24,7 @@ export interface OverheadSummary {
 }
 
 /** A fixed-size ring of the latest samples. */
-class SampleRing {
+export class SampleRing {
   readonly #values: Float64Array;
   #next = 0;
   #count = 0;

@@ -23,6 +23,8 @@ export class LaneQueue {
   /** Each node's lanes (a node has one per slot). */
   readonly #byNode: Lane[][];
   readonly #heap: Lane[];
+  /** The earliest free time of a retired lane (they keep it: a node's finish times still count them). */
+  #retiredFrom = Infinity;
 
   constructor(private readonly nodes: readonly PlanNode[]) {
     this.#byNode = nodes.map(() => []);
@@ -49,6 +51,7 @@ export class LaneQueue {
   retire(lane: Lane): void {
     this.#expectEarliest(lane);
     lane.done = true;
+    this.#retiredFrom = Math.min(this.#retiredFrom, lane.freeAt);
     const last = this.#heap.pop()!;
     if (this.#heap.length > 0 && last !== lane) {
       this.#heap[0] = last;
@@ -61,6 +64,11 @@ export class LaneQueue {
     this.#expectEarliest(lane);
     lane.freeAt = freeAt;
     this.#down(0);
+  }
+
+  /** No lane, retired or not, frees before this: the earliest lane's time, or a retired lane's if earlier. */
+  freesNoEarlierThan(): number {
+    return Math.min(this.#heap[0]?.freeAt ?? Infinity, this.#retiredFrom);
   }
 
   /** When `node`'s first lane frees (Infinity for a node with no lane: not available). */

@@ -67,6 +67,13 @@ import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
  */
 const WORK_PER_TASK_AND_LANE = 64;
 
+/**
+ * The longest queue `switchTarget` walks whole when it is short (a longer one is summed per class), and
+ * the most free lanes a pass gives tasks to lane by lane when there are more of them than tasks
+ * (`assignByEarliestFinish` past that).
+ */
+const SHORT_WALK = 64;
+
 type Choice = number | { waitUntil: number | undefined } | 'done';
 
 function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Choice {
@@ -102,7 +109,9 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   // A long queue (more tasks than lanes: nothing is better elsewhere) sums the demand per class of tasks
   // rather than walking the queue: an idle lane asks this on every pass, and a walk of 10,000 tasks per
   // idle lane was most of a pass over a thousand nodes.
-  const short = state.unplanned <= state.lanes.length;
+  // (Only up to SHORT_WALK tasks: past that, a walk per idle lane over a fleet with few tasks each cost
+  // more than the plan's every other step.)
+  const short = state.unplanned <= state.lanes.length && state.unplanned <= SHORT_WALK;
   const demand: Demand = new Map();
   let seen = 0;
   // Unplanned tasks only: lanes that took tasks past the head by affinity left planned ones between.
@@ -169,6 +178,41 @@ function demandByClass(state: PlanState, lane: Lane): Demand {
 }
 
 /**
+ * What to send now when a large fleet has more free lanes than queued tasks: each task, in service
+ * order, to the node that would finish it first (its load and run counted, after what it was given
+ * before here), sent if that node has a lane free now. That is where the rules for a short queue lead
+ * ("a lane does not take a task another node would finish sooner"), reached task by task: lane by lane,
+ * every idle lane looked at every task and asked every other node, which over a thousand idle nodes
+ * made a pass take longer than the tasks it sent.
+ */
+function assignByEarliestFinish(state: PlanState, plan: Plan): void {
+  const { nodes, tasks } = state;
+  // Per node, when each of its lanes frees (an unavailable node has none).
+  const laneTimes = nodes.map((_, node) => state.lanesOf(node).map((lane) => lane.freeAt));
+  for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
+    let best = -1;
+    let bestFinish = Infinity;
+    let bestLane = 0;
+    for (const node of tasks[index]!.capable) {
+      const times = laneTimes[node]!;
+      if (times.length === 0) continue;
+      const lane = times.indexOf(Math.min(...times));
+      const finish = times[lane]! + state.switchCost(index, node) + state.runSeconds(index, node);
+      if (finish < bestFinish - 1e-9) [best, bestFinish, bestLane] = [node, finish, lane];
+    }
+    if (best < 0) continue;
+    const task = tasks[index]!;
+    const startAt = laneTimes[best]![bestLane]!;
+    plan.startAt.set(task.id, startAt);
+    plan.nodeOf.set(task.id, nodes[best]!.id);
+    if (startAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[best]!.id });
+    laneTimes[best]![bestLane] = bestFinish;
+    state.markPlanned(index);
+    if (task.checkpoint !== null) state.load(best, task.checkpoint);
+  }
+}
+
+/**
  * Plans `tasks` (in service order) onto `nodes`. With `until`, stops once every
  * lane is busy past that time (seconds from now): lanes pick in time order and
  * a pick depends only on what was picked before it, so `until: 0` yields the
@@ -180,6 +224,13 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
   const state = new PlanState(tasks, nodes, settings.longPoleSeconds);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
+  if (until <= 0) {
+    const freeNow = state.lanes.filter((lane) => lane.freeAt <= 0).length;
+    if (freeNow > SHORT_WALK && state.unplanned < freeNow) {
+      assignByEarliestFinish(state, plan);
+      return plan;
+    }
+  }
   let tail: TailPlacer | undefined;
   const placed = (task: PlanTask, startAt: number, node: number) => {
     plan.startAt.set(task.id, startAt);

@@ -69,6 +69,14 @@ export class QueuePositions<T extends { tag: FairTag }> {
     return ahead + 1;
   }
 
+  /** The next task in service order that the same nodes can run (of the task's group), if any. */
+  nextInGroup(item: T): T | undefined {
+    const group = this.#groupOf.get(item);
+    if (!group) return undefined;
+    const at = countBefore(group.members, item.tag);
+    return group.members[at] === item ? group.members[at + 1] : undefined;
+  }
+
   #groupFor(nodes: readonly number[]): Group<T> {
     let key = this.#keys.get(nodes);
     if (key === undefined) this.#keys.set(nodes, (key = [...nodes].sort((a, b) => a - b).join(',')));

@@ -38,12 +38,17 @@ import { QueuePositions } from './queue-positions.js';
 /**
  * ETAs come from a plan whose first this many tasks are placed by the planner's rules, the rest (the far
  * queue) estimated (plan-tail.ts): over a thousand nodes the rules cost 15–25 µs a task, the estimate a
- * few. A plan of more queued tasks than this is also kept for a while after the queue changes, rather
- * than made again for every ETA asked (an async submit asks one); smaller plans are made again whenever
- * asked after a change.
+ * few.
  */
 const RULED_ETA_TASKS = 2000;
-/** How long such a plan is kept: this many ms (of the callers' `now`) per task it planned. */
+/**
+ * A plan of more queued tasks than this is kept for a while after the queue changes, rather than made
+ * again for every ETA asked: every async submit asks one, and 64 clients submitting at once each paid
+ * for a plan of the whole queue. Smaller plans cost next to nothing and are made again whenever asked
+ * after a change.
+ */
+const KEPT_PLAN_MIN_TASKS = 64;
+/** How long a plan is kept: this many ms (of the callers' `now`) per task it planned. */
 const KEEP_MS_PER_PLANNED_TASK = 0.25;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
@@ -440,8 +445,26 @@ export class Scheduler {
     return this.#plan;
   }
 
+  /**
+   * A task that arrived after the kept plan was made: it takes the planned start of the task it now
+   * stands before in service order among tasks of its nodes (fair order puts a new key's first task near
+   * the front; the tasks behind it would each start one run later, which the next plan shows), or, when
+   * it stands last, goes after everything the plan placed.
+   */
+  #placeNewcomer(queued: Queued, plan: Plan, now: number, nodes: readonly PlanNode[]): void {
+    this.#groupPositions();
+    const next = this.#positions.nextInGroup(queued);
+    const start = next === undefined ? undefined : plan.startAt.get(next.task.id);
+    if (next !== undefined && start !== undefined) {
+      plan.startAt.set(queued.task.id, start);
+      plan.nodeOf.set(queued.task.id, plan.nodeOf.get(next.task.id)!);
+      return;
+    }
+    plan.append?.(this.#planTaskOf(queued, now, nodes, {}));
+  }
+
   #mayKeep(kept: KeptPlan, now: number): boolean {
-    return kept.nodesGeneration === this.#nodesGeneration && kept.planned > RULED_ETA_TASKS && now - kept.at < kept.planned * KEEP_MS_PER_PLANNED_TASK;
+    return kept.nodesGeneration === this.#nodesGeneration && kept.planned > KEPT_PLAN_MIN_TASKS && now - kept.at < kept.planned * KEEP_MS_PER_PLANNED_TASK;
   }
 
   /** What to send now: for each free node slot, the task planned first on it. */
@@ -464,6 +487,22 @@ export class Scheduler {
       const expectedSeconds = load + runSeconds(this.estimates.get(node.name), queued.units);
       return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
     });
+  }
+
+  /**
+   * For a queued task: `free` when a node that can run it has a free slot now (a pass may send it),
+   * `busy` when every such node is busy or away, `none` when no connected node can run it.
+   */
+  slotsFor(taskId: string, now: number): 'free' | 'busy' | 'none' {
+    const queued = this.#queuedById.get(taskId);
+    if (!queued) return 'none';
+    const { capable, fallback } = this.#reachOf(queued);
+    if (capable.length === 0 && fallback.length === 0) return 'none';
+    const free = (n: number) => {
+      const node = this.#nodes[n]!;
+      return this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots;
+    };
+    return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
   /** Whether some available node with a free slot can run some queued task (the planner's own reach, or more). */
@@ -576,14 +615,17 @@ export class Scheduler {
   position(taskId: string): number | undefined {
     const queued = this.#queuedById.get(taskId);
     if (!queued) return undefined;
-    if (this.#positionsGeneration !== this.#nodesGeneration) {
-      // The node lists changed (or were never grouped): group the queue again, once.
-      this.#positions.clear();
-      this.#positionsGeneration = this.#nodesGeneration;
-      for (const q of this.#queue) this.#positions.add(q);
-    }
+    this.#groupPositions();
     // A task no node can run competes with every task.
     return this.#positions.position(queued) ?? this.#placeOf(queued.tag) + 1;
+  }
+
+  /** Groups the queue for positions again, once, if the node lists changed (or it was never grouped). */
+  #groupPositions(): void {
+    if (this.#positionsGeneration === this.#nodesGeneration) return;
+    this.#positions.clear();
+    this.#positionsGeneration = this.#nodesGeneration;
+    for (const q of this.#queue) this.#positions.add(q);
   }
 
   /** The nodes a queued task competes for: those that can run it, failed on it before or not. */
@@ -602,8 +644,7 @@ export class Scheduler {
     if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
     const { plan, at, nodes, changed } = this.#etaPlan(now);
     const queued = this.#queuedById.get(taskId);
-    // A task that arrived after a kept plan was made goes after what it planned.
-    if (queued && changed && !plan.startAt.has(taskId)) plan.append?.(this.#planTaskOf(queued, now, nodes, {}));
+    if (queued && changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);
     const start = plan.startAt.get(taskId);
     if (start === undefined) return null;
     const eta = Math.max(0, start - (now - at) / 1000);

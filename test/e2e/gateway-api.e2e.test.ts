@@ -184,6 +184,11 @@ describe('a body over the limit, over a real socket', () => {
     const { status, body } = await getJson(`${gateway}/api/health`);
     expect(status).toBe(200);
     expect(body.data.nodes.ready).toBe(1);
+    // How late its event loop ran, sampled every 10 ms since it started.
+    const loop = body.data.eventLoopDelayMs;
+    expect(loop.samples).toBeGreaterThan(10);
+    expect(loop.p50).toBeGreaterThanOrEqual(0);
+    expect(loop.max).toBeGreaterThanOrEqual(loop.p99);
   });
 });
 

@@ -198,7 +198,11 @@ export function createCoreWorld(
     service,
     log,
     status: (id) => service.status(id),
-    settle: () => clock.advance(0),
+    // The dispatcher's passes after results, submits and node changes wait for an immediate (real time).
+    settle: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await clock.advance(0);
+    },
     connect(name, capabilities = makeCapabilities(), slots = 1) {
       const node = new FakeNode(name);
       hub.accept(node.socket, '127.0.0.1');

@@ -1,0 +1,100 @@
+/**
+ * The fleet of `npm run bench:fleet`: many light simulated nodes in one
+ * process, each on a real WebSocket to the gateway, speaking the node protocol
+ * as `dan node` does. A node holds 3 of the 8 checkpoints; it answers each
+ * assignment after a fixed time with a real 64×64 PNG. No WebUI, no sandbox:
+ * the point is the gateway's cost with a thousand sockets, not a GPU's.
+ *
+ * Started by bench/fleet.ts (forked, with IPC). Environment: FLEET_GATEWAY
+ * (ws URL), FLEET_NODES, FLEET_TASK_MS, FLEET_SEED. It reports `{ready}` once
+ * every node is welcomed, and answers a `report` message with the times
+ * (epoch ms) at which it sent each result.
+ */
+import sharp from 'sharp';
+import WebSocket from 'ws';
+import { type AssignMessage, type GatewayMessage, NODE_WS_PATH, PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { encodeResultFrame } from '../src/protocol/result-frame.js';
+import { capabilitiesOf, makeCheckpoints } from './schedule-nodes.js';
+import { createRandom } from './schedule-random.js';
+
+const GATEWAY = process.env['FLEET_GATEWAY']!;
+const NODES = Number(process.env['FLEET_NODES']);
+const TASK_MS = Number(process.env['FLEET_TASK_MS']);
+const random = createRandom(Number(process.env['FLEET_SEED'] ?? 1));
+const CHECKPOINTS = makeCheckpoints(8);
+
+const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png().toBuffer();
+const PNG_BASE64 = png.toString('base64');
+const sentAt: number[] = [];
+let welcomed = 0;
+const sockets: WebSocket[] = [];
+
+function startNode(index: number): void {
+  const held: typeof CHECKPOINTS = [];
+  while (held.length < 3) {
+    const pick = CHECKPOINTS[random.int(0, CHECKPOINTS.length - 1)]!;
+    if (!held.includes(pick)) held.push(pick);
+  }
+  const titleById = new Map(held.map((c) => [c.ref.id, c.title]));
+  let loaded = held[0]!.title;
+  const socket = new WebSocket(`${GATEWAY}${NODE_WS_PATH}`);
+  sockets.push(socket);
+  socket.on('open', () => {
+    socket.send(
+      JSON.stringify({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        name: `fleet-${index}`,
+        token: null,
+        agent: 'dan-bench-fleet',
+        slots: 1,
+        capabilities: capabilitiesOf(held),
+        backendUp: true,
+        backendProblem: null,
+        loadedModel: loaded,
+        draining: false,
+        // A running network: the node knows its costs (a fixed time per task, no load time).
+        measured: { unitsPerSecond: 1e6, fixedSeconds: TASK_MS / 1000, switchSeconds: 0 },
+      }),
+    );
+  });
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    const message = JSON.parse(String(data)) as GatewayMessage;
+    if (message.type === 'welcome') {
+      welcomed += 1;
+      setInterval(() => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: loaded, draining: false, measured: null })), message.heartbeatIntervalMs).unref();
+      if (welcomed === NODES) process.send?.({ ready: true });
+    } else if (message.type === 'assign') {
+      setTimeout(() => answer(message), TASK_MS);
+    } else if (message.type === 'reject') {
+      console.error(`node ${index} rejected: ${message.message}`);
+      process.exit(1);
+    }
+  });
+
+  function answer(assign: AssignMessage): void {
+    const model = 'model' in assign.spec ? assign.spec.model : undefined;
+    loaded = (model && titleById.get(model.id)) ?? loaded;
+    const frame = encodeResultFrame({
+      type: 'result',
+      taskId: assign.taskId,
+      attempt: assign.attempt,
+      result: { kind: 'images', images: [PNG_BASE64], seeds: [index] },
+      loadedModel: loaded,
+      elapsedMs: TASK_MS,
+    });
+    socket.send(frame, { binary: true });
+    sentAt.push(Date.now());
+  }
+}
+
+process.on('message', (message: { report?: boolean }) => {
+  if (message.report) process.send?.({ sentAt });
+});
+
+// Connect in small batches, as nodes coming up over a minute would, rather than a thousand handshakes at once.
+for (let i = 0; i < NODES; i++) {
+  startNode(i);
+  if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+}

@@ -1,0 +1,219 @@
+/**
+ * A gateway with a large fleet: `npm run bench:fleet`.
+ *
+ * Real processes: one gateway (built CLI, SQLite in a temp dir, its log in a
+ * file), one process playing the fleet (bench/fleet-nodes.ts: N light nodes,
+ * each on its own WebSocket, answering each task after a fixed time with a
+ * 64×64 PNG, 3 of 8 checkpoints each), and this one as the client: it submits
+ * the tasks over HTTP (async, 64 at a time, 5 API keys), polls the status of
+ * random tasks all along (every 20 ms) and the gateway's health (every 2 s).
+ * The fleet and this client run at a lower priority (nice 10): in a real
+ * network they are other machines.
+ *
+ * Per fleet: the results per second the gateway reached while every node had
+ * work (from when 10 % of results were in, or the last submit, to 90 %)
+ * against the fleet's capacity (nodes ÷ task time); the gateway's event loop
+ * delay (`/api/health` → `eventLoopDelayMs`, its latest 30 s, read when 90 %
+ * of results were in) and its CPU share over the same window; status-poll and
+ * submit latencies; nothing lost (every task succeeded).
+ *
+ * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000' (nodes × task
+ * ms × tasks), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
+import { freePort, tempDir } from '../test/helpers/processes.js';
+import { writeBenchSection } from './benchmarks-file.js';
+import { startQuiet } from './quiet-process.js';
+import { makeCheckpoints } from './schedule-nodes.js';
+import { type Spread, spreadOf } from './schedule-stats.js';
+
+interface Fleet {
+  nodes: number;
+  taskMs: number;
+  tasks: number;
+}
+
+interface FleetFigures extends Fleet {
+  capacityPerSecond: number;
+  resultsPerSecond: number;
+  /** Seconds of the window the rate was measured over. */
+  windowSeconds: number;
+  /** Results the fleet sent. */
+  succeeded: number;
+  /** Of a sample of 500 tasks, those not succeeded at the end. */
+  failed: number;
+  eventLoop: OverheadSummary | null;
+  /** The gateway's CPU time over the window ÷ its length (one core = 1). */
+  gatewayCpu: number;
+  poll: Spread;
+  submit: Spread;
+  submitsPerSecond: number;
+}
+
+const FLEETS: Fleet[] = (process.env['BENCH_FLEETS'] ?? '10x200x2000,100x500x8000,1000x2000x20000').split(',').map((s) => {
+  const [nodes, taskMs, tasks] = s.split('x').map(Number);
+  return { nodes: nodes!, taskMs: taskMs!, tasks: tasks! };
+});
+const CHECKPOINTS = makeCheckpoints(8);
+const KEYS = ['fleet-key-1', 'fleet-key-2', 'fleet-key-3', 'fleet-key-4', 'fleet-key-5'];
+const SUBMIT_CONCURRENCY = 64;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function getJson<T>(url: string): Promise<T> {
+  const body = (await (await fetch(url)).json()) as { code: number; data: T };
+  return body.data;
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function startFleet(gateway: string, fleet: Fleet): Promise<ChildProcess> {
+  const child = fork(new URL('./fleet-nodes.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, FLEET_GATEWAY: gateway.replace('http', 'ws'), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs) },
+  });
+  setPriority(child.pid!, 10);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`)));
+    child.on('message', (message: { ready?: boolean }) => message.ready && resolve(child));
+  });
+}
+
+function fleetReport(child: ChildProcess): Promise<number[]> {
+  return new Promise((resolve) => {
+    child.on('message', (message: { sentAt?: number[] }) => message.sentAt && resolve(message.sentAt));
+    child.send({ report: true });
+  });
+}
+
+async function runFleet(fleet: Fleet): Promise<FleetFigures> {
+  const temp = tempDir(`dan-fleet-${fleet.nodes}-`);
+  const dir = temp.path;
+  const port = await freePort();
+  const gateway = `http://127.0.0.1:${port}`;
+  const logFile = join(dir, 'gateway.log');
+  const gatewayProcess = await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data'), '--max-tasks-per-key', '0'], {
+    logFile,
+    readyUrl: `${gateway}/api/health`,
+    // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway under the fleet.
+    nodeArgs: process.env['BENCH_GATEWAY_NODE_ARGS']?.split(' ') ?? [],
+  });
+  const fleetProcess = await startFleet(gateway, fleet);
+  try {
+    const ids: string[] = [];
+    const submitMs: number[] = [];
+    const pollMs: number[] = [];
+    let submitting = true;
+    const started = Date.now();
+    const submitAll = async () => {
+      let next = 0;
+      const worker = async () => {
+        while (next < fleet.tasks) {
+          const index = next++;
+          const checkpoint = CHECKPOINTS[index % CHECKPOINTS.length]!;
+          const body = { prompt: `fleet task ${index}`, model: checkpoint.ref.id, steps: 20, width: 64, height: 64, sampler_name: 'Euler a', seed: index };
+          const t0 = performance.now();
+          const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS[index % KEYS.length]}` }, body: JSON.stringify(body) });
+          const answer = (await response.json()) as { code: number; data: { taskId: string } };
+          submitMs.push(performance.now() - t0);
+          if (answer.code !== 200) throw new Error(`submit refused: ${JSON.stringify(answer)}`);
+          ids.push(answer.data.taskId);
+        }
+      };
+      await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, worker));
+    };
+    let submitsDoneAt = 0;
+    const submitted = submitAll().finally(() => {
+      submitting = false;
+      submitsDoneAt = Date.now();
+    });
+    const pollAll = async () => {
+      while (submitting || ids.length > 0) {
+        if (ids.length > 0) {
+          const t0 = performance.now();
+          await getJson(`${gateway}/api/sd/task/${ids[Math.floor(Math.random() * ids.length)]}`);
+          pollMs.push(performance.now() - t0);
+        }
+        await sleep(20);
+        if (!submitting && (await getJson<{ queued: number; running: number }>(`${gateway}/api/health`)).queued === 0) break;
+      }
+    };
+    const polled = pollAll();
+    const health: { at: number; cpu: number; eventLoop: OverheadSummary | null; queued: number; running: number }[] = [];
+    const watch = async () => {
+      for (;;) {
+        const data = await getJson<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
+        health.push({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!), eventLoop: data.eventLoopDelayMs, queued: data.queued, running: data.running });
+        if (!submitting && data.queued === 0 && data.running === 0) return;
+        await sleep(2000);
+      }
+    };
+    await Promise.all([submitted, polled, watch()]);
+    const sentAt = (await fleetReport(fleetProcess)).sort((a, b) => a - b);
+    const states = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += Math.max(1, Math.floor(ids.length / 500))) {
+      const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`);
+      states.set(ids[i]!, task.status);
+    }
+    const from = Math.max(sentAt[Math.floor(sentAt.length * 0.1)]!, started);
+    const to = sentAt[Math.floor(sentAt.length * 0.9)]!;
+    const inWindow = sentAt.filter((t) => t >= from && t <= to).length;
+    const atEnd = health.reduce((best, h) => (Math.abs(h.at - to) < Math.abs(best.at - to) ? h : best));
+    const atStart = health.reduce((best, h) => (Math.abs(h.at - from) < Math.abs(best.at - from) ? h : best));
+    const succeeded = [...states.values()].filter((s) => s === 2).length;
+    return {
+      ...fleet,
+      capacityPerSecond: (fleet.nodes * 1000) / fleet.taskMs,
+      resultsPerSecond: inWindow / ((to - from) / 1000),
+      windowSeconds: (to - from) / 1000,
+      succeeded: sentAt.length,
+      failed: states.size - succeeded,
+      eventLoop: atEnd.eventLoop,
+      gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
+      poll: spreadOf(pollMs),
+      submit: spreadOf(submitMs),
+      submitsPerSecond: fleet.tasks / ((submitsDoneAt - started) / 1000),
+    };
+  } finally {
+    fleetProcess.kill();
+    await gatewayProcess.stop();
+    if (process.env['BENCH_KEEP_LOGS']) cpSync(logFile, join(process.env['BENCH_KEEP_LOGS'], `gateway-${fleet.nodes}.log`));
+    temp.remove();
+  }
+}
+
+const ms = (value: number) => (value < 10 ? value.toFixed(1) : Math.round(value).toLocaleString('en'));
+
+function toMarkdown(figures: readonly FleetFigures[]): string {
+  const rows = figures.map((f) => {
+    const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled |`;
+  });
+  return [
+    '## A gateway with a large fleet',
+    '',
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each answering a task after a fixed time with a 64×64 PNG, 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window. Times in ms, p50 / p99 (/ max).`,
+    '',
+    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | gateway CPU | status poll | submit | submits /s | results sent |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+const figures: FleetFigures[] = [];
+for (const fleet of FLEETS) {
+  const result = await runFleet(fleet);
+  console.log(JSON.stringify(result));
+  figures.push(result);
+}
+const markdown = toMarkdown(figures);
+console.log(`\n${markdown}`);
+if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_FLEETS'] === undefined) writeBenchSection('fleet', markdown);
