@@ -60,7 +60,7 @@ function startNode(index: number): void {
   });
   socket.on('message', (data, isBinary) => {
     if (isBinary) return;
-    const message = JSON.parse(String(data)) as GatewayMessage;
+    const message = JSON.parse((data as Buffer).toString("utf8")) as GatewayMessage;
     if (message.type === 'welcome') {
       welcomed += 1;
       setInterval(() => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: loaded, draining: false, measured: null })), message.heartbeatIntervalMs).unref();
