@@ -42,14 +42,14 @@ import { QueuePositions } from './queue-positions.js';
  */
 const RULED_ETA_TASKS = 2000;
 /**
- * A plan of more queued tasks than this is kept for a while after the queue changes, rather than made
- * again for every ETA asked: every async submit asks one, and 64 clients submitting at once each paid
- * for a plan of the whole queue. Smaller plans cost next to nothing and are made again whenever asked
- * after a change.
+ * A plan of more than this many tasks and lanes is kept for a while after the queue changes, rather
+ * than made again for every ETA asked: every async submit asks one, and 64 clients submitting at once
+ * each paid for a plan of the whole queue over the whole fleet. Smaller plans cost next to nothing and
+ * are made again whenever asked after a change.
  */
-const KEPT_PLAN_MIN_TASKS = 64;
-/** How long a plan is kept: this many ms (of the callers' `now`) per task it planned. */
-const KEEP_MS_PER_PLANNED_TASK = 0.25;
+const KEPT_PLAN_MIN_SIZE = 64;
+/** How long a plan is kept: this many ms (of the callers' `now`) per task and lane it planned. */
+const KEEP_MS_PER_TASK_AND_LANE = 0.5;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
@@ -112,8 +112,8 @@ interface KeptPlan {
   at: number;
   nodesGeneration: number;
   nodes: PlanNode[];
-  /** How many tasks it planned when made (it places newcomers after them). */
-  planned: number;
+  /** How many tasks it planned when made, plus the lanes it planned them on: what it cost. */
+  size: number;
   /** Whether the queue, the nodes or the time changed since. */
   changed: boolean;
 }
@@ -441,7 +441,7 @@ export class Scheduler {
     const plan = planTasks(this.#planTasks(now, nodes), nodes, { ...this.#planSettings(), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
     for (let i = this.#horizon; i < this.#queue.length; i++) plan.append?.(this.#planTaskOf(this.#queue[i]!, now, nodes, {}));
-    this.#plan = { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, planned: plan.startAt.size, changed: false };
+    this.#plan = { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + nodes.reduce((lanes, n) => lanes + (n.available ? Math.max(1, n.lanes.length) : 0), 0), changed: false };
     return this.#plan;
   }
 
@@ -464,7 +464,7 @@ export class Scheduler {
   }
 
   #mayKeep(kept: KeptPlan, now: number): boolean {
-    return kept.nodesGeneration === this.#nodesGeneration && kept.planned > KEPT_PLAN_MIN_TASKS && now - kept.at < kept.planned * KEEP_MS_PER_PLANNED_TASK;
+    return kept.nodesGeneration === this.#nodesGeneration && kept.size > KEPT_PLAN_MIN_SIZE && now - kept.at < kept.size * KEEP_MS_PER_TASK_AND_LANE;
   }
 
   /** What to send now: for each free node slot, the task planned first on it. */

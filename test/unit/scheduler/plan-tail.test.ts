@@ -94,6 +94,21 @@ describe('planTasks with ruledTasks', () => {
   });
 });
 
+describe('planTasks: a large idle fleet with few tasks', () => {
+  it('sends each task to the node that finishes it first, waiting for a busy one when that is sooner', () => {
+    const nodes = [
+      ...Array.from({ length: 100 }, (_, i) => planNode(`y${i}`, { loaded: 'Y' })),
+      planNode('x', { loaded: 'X' }),
+      planNode('z-busy', { loaded: 'Z', lanes: [1] }),
+    ];
+    const all = nodes.map((_, i) => i);
+    const plan = planTasks([t('z1', 'Z', all), t('x1', 'X', all), t('y1', 'Y', all)], nodes, {}, 0);
+    // z1: the busy node ends its run at 1 s and needs no load (done at 3 s); an idle one would load for 8 s.
+    expect(plan.assignments).toEqual([{ taskId: 'x1', nodeId: 'x' }, { taskId: 'y1', nodeId: 'y0' }]);
+    expect([plan.nodeOf.get('z1'), plan.startAt.get('z1')]).toEqual(['z-busy', 1]);
+  });
+});
+
 describe('planTasks over a fleet larger than its queue', () => {
   // 400 nodes, 300 tasks: lanes wait for each other past the step budget, and the tail is estimated.
   const nodes = Array.from({ length: 400 }, (_, i) => planNode(`n${i}`, { loaded: `c${i % 4}`, unitsPerSecond: 5 + (i % 7), lanes: [(i % 13) * 0.5] }));

@@ -30,8 +30,8 @@ describe('Scheduler: ETAs of a long queue', () => {
     // A newcomer that stands last goes after everything the plan placed.
     scheduler.enqueue(task('big-3000', 'big'), NOW);
     expect(scheduler.eta('big-3000', NOW)).toBe(1500);
-    // Its keep time over (0.25 ms per planned task), the next ask after a change plans the queue again.
-    const later = NOW + 3000 * 0.25;
+    // Its keep time over (0.5 ms per task and lane planned), the next ask after a change plans again.
+    const later = NOW + (3000 + 2) * 0.5;
     scheduler.enqueue(task('small-2', 'small'), later);
     // Planned again: both newcomers ahead of it now, it is the last of 3,003 one-second tasks on two lanes.
     expect(scheduler.eta('big-3000', later)).toBe(1501);
