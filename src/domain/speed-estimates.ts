@@ -158,27 +158,26 @@ export class NodeEstimates {
     return record;
   }
 
-  #changed(): void {
-    this.#average = null;
-    this.#typicalSwitch = null;
-  }
-
   /**
    * Takes a node's own report of itself (node/agent.ts measures its tasks) as if it were one
    * observation of each figure it gives, unless results have already taught us better.
    */
   seed(name: string, reported: { unitsPerSecond: number; fixedSeconds?: number; switchSeconds?: number }): void {
     const record = this.#record(name);
+    // The dispatcher seeds every node on every pass: only a first report changes anything, and only
+    // then are the fleet's figures (peer average, typical load) worked out again.
     if (record.samples === 0) {
       record.unitsPerSecond = reported.unitsPerSecond;
       record.fixedSeconds = reported.fixedSeconds ?? 0;
       record.samples = 1;
+      this.#average = null;
     }
     if (!record.switchMeasured && reported.switchSeconds !== undefined) {
       record.switchSeconds = reported.switchSeconds;
       record.switchMeasured = true;
+      this.#average = null;
+      this.#typicalSwitch = null;
     }
-    this.#changed();
   }
 
   record(name: string, observation: Observation): void {
@@ -190,10 +189,14 @@ export class NodeEstimates {
     } else {
       const predicted = record.samples > 0 ? runSeconds(record, units) : undefined;
       const { load, run } = splitSwitchedRun(elapsedSeconds, observation.loadSeconds, predicted);
-      if (load !== undefined) this.#addLoad(record, observation.checkpoint ?? null, load);
+      if (load !== undefined) {
+        this.#addLoad(record, observation.checkpoint ?? null, load);
+        // The median load is asked on every pass: worked out again only when a load was learned.
+        this.#typicalSwitch = null;
+      }
       if (run !== undefined) this.#addRun(record, units, run);
     }
-    this.#changed();
+    this.#average = null;
   }
 
   #addRun(record: NodeRecord, units: number, seconds: number): void {

@@ -29,8 +29,8 @@ export class PlanState {
   readonly demandClasses: DemandClass[] = [];
   readonly #demandOf: Int32Array;
   readonly #words: number;
-  /** What each node will have loaded at the plan's current step (change it with `load`). */
-  readonly loaded: readonly (string | null)[];
+  /** What each node will have loaded at the plan's current step (`loaded`; changed by `load`). */
+  readonly #loaded: (string | null)[];
   /** Per checkpoint: the available nodes the plan has it loaded on, ascending (`covered`). */
   readonly #loadedOn = new Map<string, number[]>();
   readonly #lanes: LaneQueue;
@@ -93,7 +93,7 @@ export class PlanState {
     }
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
-    this.loaded = nodes.map((n) => n.loaded);
+    this.#loaded = nodes.map((n) => n.loaded);
     nodes.forEach((n, node) => n.available && n.loaded !== null && this.#loadedList(n.loaded).push(node));
     this.#lanes = new LaneQueue(nodes);
     this.headFrom = nodes.map(() => 0);
@@ -241,11 +241,16 @@ export class PlanState {
     return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
   }
 
+  /** What each node will have loaded at the plan's current step. */
+  get loaded(): readonly (string | null)[] {
+    return this.#loaded;
+  }
+
   /** The plan has `node` load `checkpoint` (for the task it just planned there). */
   load(node: number, checkpoint: string): void {
     const before = this.loaded[node];
     if (before === checkpoint) return;
-    (this.loaded as (string | null)[])[node] = checkpoint;
+    this.#loaded[node] = checkpoint;
     if (!this.nodes[node]!.available) return;
     if (before !== null && before !== undefined) {
       const list = this.#loadedList(before);

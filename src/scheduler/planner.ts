@@ -67,12 +67,14 @@ import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
  */
 const WORK_PER_TASK_AND_LANE = 64;
 
-/**
- * The longest queue `switchTarget` walks whole when it is short (a longer one is summed per class), and
- * the most free lanes a pass gives tasks to lane by lane when there are more of them than tasks
- * (`assignByEarliestFinish` past that).
- */
+/** The longest queue `switchTarget` walks whole when it is short; a longer one is summed per class. */
 const SHORT_WALK = 64;
+
+/**
+ * The most free lanes a pass gives tasks to lane by lane when there are more of them than tasks; past
+ * that, task by task (`assignByEarliestFinish`). The simulated fleets have 8.
+ */
+const MANY_FREE_LANES = 64;
 
 type Choice = number | { waitUntil: number | undefined } | 'done';
 
@@ -226,7 +228,7 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     const freeNow = state.lanes.filter((lane) => lane.freeAt <= 0).length;
-    if (freeNow > SHORT_WALK && state.unplanned < freeNow) {
+    if (freeNow > MANY_FREE_LANES && state.unplanned < freeNow) {
       assignByEarliestFinish(state, plan);
       return plan;
     }

@@ -380,6 +380,11 @@ export class Scheduler {
     });
   }
 
+  /** Takes work and runs fewer attempts than it has slots. */
+  #hasFreeSlot(node: SchedulerNode, now: number): boolean {
+    return this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots;
+  }
+
   /** Backend up, not draining, not set aside. */
   #takesWork(node: SchedulerNode, now: number): boolean {
     return node.available && this.health.setAside(node.name, now) === null;
@@ -498,10 +503,7 @@ export class Scheduler {
     if (!queued) return 'none';
     const { capable, fallback } = this.#reachOf(queued);
     if (capable.length === 0 && fallback.length === 0) return 'none';
-    const free = (n: number) => {
-      const node = this.#nodes[n]!;
-      return this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots;
-    };
+    const free = (n: number) => this.#hasFreeSlot(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
@@ -509,7 +511,7 @@ export class Scheduler {
   #anyFreeSlotCanServe(now: number): boolean {
     const free = new Set<number>();
     this.#nodes.forEach((node, index) => {
-      if (this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots) free.add(index);
+      if (this.#hasFreeSlot(node, now)) free.add(index);
     });
     if (free.size === 0) return false;
     // Per list, not per task: equal lists are one array (`#shared`).
