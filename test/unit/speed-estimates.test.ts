@@ -109,4 +109,22 @@ describe('NodeEstimates: checkpoint loads', () => {
     estimates.seed('n', { unitsPerSecond: 99 });
     expect(estimates.get('n').unitsPerSecond).toBe(15);
   });
+
+  it("works the fleet's figures out again when a report or a result changes them (they are kept between)", () => {
+    const estimates = new NodeEstimates({ switchSeconds: 6 });
+    estimates.seed('a', { unitsPerSecond: 10, switchSeconds: 2 });
+    expect([estimates.typicalSwitchSeconds(), estimates.get('new').unitsPerSecond]).toEqual([2, 10]);
+    estimates.seed('a', { unitsPerSecond: 10, switchSeconds: 2 });
+    estimates.seed('b', { unitsPerSecond: 30 });
+    expect([estimates.typicalSwitchSeconds(), estimates.get('new').unitsPerSecond]).toEqual([2, 20]);
+    estimates.seed('c', { unitsPerSecond: 30, switchSeconds: 1 });
+    expect(estimates.typicalSwitchSeconds()).toBe(1);
+    // A run with no load moves the speeds, not the loads; a run with a timed load moves the median too.
+    estimates.record('b', { units: 10, elapsedSeconds: 1, switched: false });
+    expect(estimates.get('new').unitsPerSecond).toBeLessThan(20);
+    // a's load: 2 → 2.3 (the median of 1 and 2.3 stays 1); c's: 1 → 3.4, and the median becomes a's 2.3.
+    estimates.record('a', { units: 10, elapsedSeconds: 4, switched: true, checkpoint: 'x', loadSeconds: 3 });
+    estimates.record('c', { units: 10, elapsedSeconds: 10, switched: true, checkpoint: 'x', loadSeconds: 9 });
+    expect(estimates.typicalSwitchSeconds()).toBeCloseTo(2.3);
+  });
 });
