@@ -66,6 +66,13 @@ export interface PlanOptions {
    * nodes that have it loaded would finish within this many switch times. @defaultValue 4
    */
   coveredSwitches?: number;
+  /**
+   * Units of queued work per checkpoint past the tasks handed to the planner (the scheduler plans the
+   * first 10,000): the `coveredSwitches` rule counts them, or a fleet that works through a longer queue
+   * would see each checkpoint's work as the horizon's slice of it, soon served, and leave lanes idle.
+   * @defaultValue none
+   */
+  beyondUnits?: ReadonlyMap<string | null, number>;
   /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
   switchAgeWeight?: number;
   /** A task is urgent (rule 0a) once it has waited this many times the median wait of the queued tasks... @defaultValue 2 */

@@ -38,6 +38,8 @@
  *    does not switch to one whose queued work the nodes that have it loaded
  *    would finish within `coveredSwitches` loads of it: it keeps what it has
  *    loaded for the next task that needs it, instead of switching back later.
+ *    That work counts the queue past the tasks planned (`beyondUnits`): a
+ *    checkpoint's slice of a long queue's horizon is soon served, its queue is not.
  *    Only once its load time is measured: on a guess it switches, rather than
  *    idle, and the switch measures it (decision 0012).
  * Thresholds in seconds (`maxSkipSeconds`, `urgentGapSeconds`,
@@ -138,7 +140,8 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   let best: { first: number; score: number } | undefined;
   for (const [checkpoint, entry] of byFirst) {
     if (keepsLoaded && checkpoint !== null) {
-      if (state.covered(checkpoint, entry.units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
+      const units = entry.units + (options.beyondUnits.get(checkpoint) ?? 0);
+      if (state.covered(checkpoint, units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
     }
     const score = entry.seconds + options.switchAgeWeight * entry.waited;
     if (!best || score > best.score) best = { first: entry.first, score };
@@ -221,7 +224,7 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
  * full plan's assignments without planning the rest of the queue.
  */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
   const state = new PlanState(tasks, nodes, settings.longPoleSeconds);

@@ -193,13 +193,13 @@ export class Scheduler {
   #nodes: SchedulerNode[] = [];
   /** Each node's index in `#nodes`, by id. */
   #nodeIndex = new Map<string, number>();
-  /** Identifies the node list by ids, order and offering versions: while it holds, each task's reach does too. */
-  #nodesKey = '';
   /**
-   * Grows whenever the node list changes (`#nodesKey`): caches compare it rather than the key, a string
-   * as long as the fleet (10 KB at 1,000 nodes) that every task's reach compared on every pass.
+   * Grows whenever the node list changes: its ids, their order or an offering version (`#sameList`).
+   * While it holds, each task's reach does too, and caches compare it rather than the list.
    */
   #nodesGeneration = 0;
+  /** The ids and offering versions of the node list last set, copied (a caller may change its array and its nodes). */
+  #listed: { id: string; offeringVersion: number }[] = [];
   /** Per node id: its bindings by needs key, for the offering of `version`. */
   readonly #bindings = new Map<string, { version: number; byNeeds: Map<string, Binding | null> }>();
   /** Reaches of tasks that failed nowhere, by needs key, for the current node list. */
@@ -212,6 +212,8 @@ export class Scheduler {
   readonly #positions = new QueuePositions<Queued>((queued) => this.#competesOn(queued));
   /** The node list `#positions` holds its tasks for; -1: not built. */
   #positionsGeneration = -1;
+  /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
+  readonly #queuedUnits = new Map<string | null, number>();
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -250,6 +252,7 @@ export class Scheduler {
   #insert(queued: Queued): void {
     this.#queue.splice(this.#placeOf(queued.tag), 0, queued);
     this.#queuedById.set(queued.task.id, queued);
+    this.#queuedUnits.set(queued.checkpoint, (this.#queuedUnits.get(queued.checkpoint) ?? 0) + queued.units);
     if (this.#positionsGeneration === this.#nodesGeneration) this.#positions.add(queued);
     this.#changed();
   }
@@ -272,9 +275,20 @@ export class Scheduler {
     if (!queued) return undefined;
     this.#queue.splice(this.#placeOf(queued.tag), 1);
     this.#queuedById.delete(taskId);
+    this.#queuedUnits.set(queued.checkpoint, this.#queuedUnits.get(queued.checkpoint)! - queued.units);
     this.#positions.delete(queued);
     this.#changed();
     return queued;
+  }
+
+  /** Whether `nodes` holds the same ids in the same order, at the same offering versions, as the list last set. */
+  #sameList(nodes: readonly SchedulerNode[]): boolean {
+    if (nodes.length !== this.#listed.length) return false;
+    for (let i = 0; i < nodes.length; i++) {
+      const listed = this.#listed[i]!;
+      if (nodes[i]!.id !== listed.id || nodes[i]!.offeringVersion !== listed.offeringVersion) return false;
+    }
+    return true;
   }
 
   /** Takes a task out of the queue (cancelled, or failed while queued). */
@@ -283,10 +297,11 @@ export class Scheduler {
   }
 
   setNodes(nodes: SchedulerNode[]): void {
+    const same = this.#sameList(nodes);
     this.#nodes = nodes;
-    this.#nodeIndex = new Map(nodes.map((n, index) => [n.id, index]));
-    const key = nodes.map((n) => `${n.id}@${n.offeringVersion}`).join(' ');
-    if (key !== this.#nodesKey) {
+    if (!same) {
+      this.#listed = nodes.map((n) => ({ id: n.id, offeringVersion: n.offeringVersion }));
+      this.#nodeIndex = new Map(nodes.map((n, index) => [n.id, index]));
       this.#nodesGeneration += 1;
       this.#nodeLists.clear();
       this.#reachByNeeds.clear();
@@ -294,7 +309,6 @@ export class Scheduler {
       const ids = new Set(nodes.map((n) => n.id));
       for (const id of this.#bindings.keys()) if (!ids.has(id)) this.#bindings.delete(id);
     }
-    this.#nodesKey = key;
     this.#changed();
   }
 
@@ -429,10 +443,20 @@ export class Scheduler {
    * The planner's settings, its thresholds in seconds scaled to this fleet's typical checkpoint
    * load (they were tuned where a load takes 8 s), unless the caller fixed the scale.
    */
-  #planSettings(): PlanOptions {
-    if (this.#planOptions.timeScale !== undefined) return this.#planOptions;
+  #planSettings(tasks: readonly PlanTask[]): PlanOptions {
+    const beyond = this.#beyondHorizon(tasks);
+    const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond };
+    if (this.#planOptions.timeScale !== undefined) return given;
     const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
-    return { ...this.#planOptions, timeScale: scale };
+    return { ...given, timeScale: scale };
+  }
+
+  /** Units per checkpoint of the queued tasks past the planned ones (`tasks`, the horizon); none when the horizon holds the queue. */
+  #beyondHorizon(tasks: readonly PlanTask[]): Map<string | null, number> | undefined {
+    if (tasks.length === this.#queue.length) return undefined;
+    const beyond = new Map(this.#queuedUnits);
+    for (const task of tasks) beyond.set(task.checkpoint, beyond.get(task.checkpoint)! - task.units);
+    return beyond;
   }
 
   /**
@@ -443,7 +467,8 @@ export class Scheduler {
     const kept = this.#plan;
     if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
     const nodes = this.#planNodes(now);
-    const plan = planTasks(this.#planTasks(now, nodes), nodes, { ...this.#planSettings(), ruledTasks: RULED_ETA_TASKS });
+    const tasks = this.#planTasks(now, nodes);
+    const plan = planTasks(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
     for (let i = this.#horizon; i < this.#queue.length; i++) plan.append?.(this.#planTaskOf(this.#queue[i]!, now, nodes, {}));
     this.#plan = { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + nodes.reduce((lanes, n) => lanes + (n.available ? Math.max(1, n.lanes.length) : 0), 0), changed: false };
@@ -483,7 +508,8 @@ export class Scheduler {
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     const nodes = this.#planNodes(now);
-    const plan = planTasks(this.#planTasks(now, nodes), nodes, this.#planSettings(), 0);
+    const tasks = this.#planTasks(now, nodes);
+    const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queuedById.get(taskId)!;
       const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;

@@ -80,6 +80,15 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(xs(20), nodes('Y')).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
   });
 
+  it('counts the queue past the tasks it was given when asking whether a checkpoint is covered', () => {
+    // The planner sees three X tasks (covered by b, as above), but 600 units more of X wait past them.
+    const nodes = [planNode('a', { loaded: 'Y' }), planNode('b', { loaded: 'X', lanes: [3] })];
+    const xs = Array.from({ length: 3 }, (_, i) => t(`x${i}`, 'X', [0, 1]));
+    expect(planTasks(xs, nodes, { beyondUnits: new Map([['X', 0]]) }).assignments).toEqual([]);
+    expect(planTasks(xs, nodes, { beyondUnits: new Map([['Y', 600]]) }).assignments).toEqual([]);
+    expect(planTasks(xs, nodes, { beyondUnits: new Map([['X', 600]]) }).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
+  });
+
   it('counts how long a checkpoint\'s front task has waited when choosing what to switch to', () => {
     const tasks = [t('z1', 'Z', [0], 20, 24), ...Array.from({ length: 5 }, (_, i) => t(`x${i}`, 'X', [0]))];
     // X: 10 s of work; Z: 2 s of work + half of its 24 s wait.

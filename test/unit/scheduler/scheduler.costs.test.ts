@@ -46,3 +46,28 @@ describe('Scheduler: costs learned from results', () => {
     expect(withLoads(0.5)).toBe('head');
   });
 });
+
+describe('Scheduler: a queue longer than the horizon it plans', () => {
+  /** a has chillout loaded and is free; b has clarity loaded and runs a clarity task (1 s); `queued` clarity tasks wait. */
+  function world(queued: number, horizon: number) {
+    const estimates = new NodeEstimates();
+    for (const name of ['a', 'b']) estimates.seed(name, { unitsPerSecond: 20, switchSeconds: 8 });
+    const scheduler = new Scheduler({ estimates, horizon });
+    scheduler.setNodes([node('a', { loadedModel: CHILLOUT }), node('b', { loadedModel: CLARITY })]);
+    scheduler.enqueue(task('running', 'k', { model: clarity }), NOW);
+    const [first] = scheduler.assignments(NOW);
+    expect(first).toMatchObject({ taskId: 'running', nodeId: 'b' });
+    scheduler.start(first!, NOW);
+    for (let i = 0; i < queued; i++) scheduler.enqueue(task(`x${i}`, 'k', { model: clarity }), NOW);
+    return scheduler;
+  }
+
+  it('leaves a few seconds of clarity work to b, which has it loaded, rather than switching a', () => {
+    expect(world(3, 3).assignments(NOW)).toEqual([]);
+  });
+
+  it('switches a when the work past the horizon is more than b would soon serve', () => {
+    // Three tasks in the horizon, as above, but 57 more (57 s of b's work) behind them.
+    expect(world(60, 3).assignments(NOW)).toMatchObject([{ taskId: 'x0', nodeId: 'a', switched: true }]);
+  });
+});
