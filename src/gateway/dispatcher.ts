@@ -106,8 +106,8 @@ export class Dispatcher {
   readonly #timers = new Set<Timer>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
-  /** A pass is due at the end of this turn of the event loop (`#passSoon`). */
-  #passDue = false;
+  /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
+  #passDue: Promise<void> | null = null;
   /** Tasks submitted since the last pass: their dispatch is timed if that pass sends them (`overhead`). */
   #fresh: TaskEntry[] = [];
 
@@ -123,7 +123,7 @@ export class Dispatcher {
     hub.on('node:changed', (session) => {
       // Learned at once (the node list shows it); the pass it calls for waits for the rest of this turn.
       this.#seedMeasured(session);
-      this.#passSoon();
+      void this.#passSoon();
     });
     hub.on('node:lost', (session, reason) => this.#onNodeLost(session, reason));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
@@ -171,25 +171,28 @@ export class Dispatcher {
       entry.receivedAt = receivedAt;
       this.#fresh.push(entry);
     }
-    // A task a free node can run is sent in a pass now, before the submit answers (status running, no ETA
-    // to guess), or by the pass due this turn anyway. One whose nodes are all busy changes nothing a pass
-    // would send (over a thousand nodes a pass costs milliseconds; a pass per submit was most of the
-    // gateway's time); one no node can run is noted by the pass.
-    if (!this.#passDue && slots !== 'busy') this.schedule();
+    // A task a free node can run is sent by the pass due this turn, before the submit answers (status
+    // running, no ETA to guess): submits that arrive together share it. One whose nodes are all busy
+    // changes nothing a pass would send (over a thousand nodes a pass costs milliseconds; a pass per
+    // submit was most of the gateway's time); one no node can run is noted by the next pass.
+    if (slots !== 'busy') await this.#passSoon();
   }
 
   /**
    * A scheduling pass once this turn of the event loop has run what it holds: the submits, results and
    * node changes that arrive together share one pass. Over a thousand nodes a pass takes milliseconds,
    * and a pass per event (hundreds a second, each submit and each result) was most of the gateway's time.
+   * Settles when that pass has run (it never rejects: a pass's errors are logged).
    */
-  #passSoon(): void {
-    if (this.#passDue) return;
-    this.#passDue = true;
-    setImmediate(() => {
-      this.#passDue = false;
-      this.#scheduleGuarded();
-    });
+  #passSoon(): Promise<void> {
+    this.#passDue ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#passDue = null;
+        this.#scheduleGuarded();
+        resolve();
+      }),
+    );
+    return this.#passDue;
   }
 
   #assertWithinBudget(apiKey: string | null): void {
@@ -355,7 +358,7 @@ export class Dispatcher {
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
-    this.#passSoon();
+    void this.#passSoon();
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
     this.#finish(outcome, settled.attempt.attempt);
   }
