@@ -115,7 +115,8 @@ export class Dispatcher {
     this.#options = options;
     this.#clock = options.clock;
     this.#log = options.log;
-    this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock });
+    // A long queue's ETA plan is made again between other events, not in one go (tens of ms at 1,000 nodes).
+    this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock, later: (work) => setImmediate(work) });
     this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, clock: options.clock });
     this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });

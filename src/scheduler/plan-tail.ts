@@ -45,14 +45,11 @@ export class TailPlacer {
     this.#listsOfNode = state.nodes.map(() => []);
   }
 
-  /** Places every task `state` left unplanned, in service order, telling `place` where each went. */
-  placeUnplanned(place: (index: number, startAt: number, node: number) => void): void {
-    const { state } = this;
-    for (let index = state.nextUnplanned(0); index < state.tasks.length; index = state.nextUnplanned(index + 1)) {
-      const placed = this.place(state.tasks[index]!);
-      state.markPlanned(index);
-      if (placed) place(index, placed.startAt, placed.node);
-    }
+  /** Places the plan's task `index`, which its rules left unplanned, and marks it planned. */
+  placeTask(index: number): { startAt: number; node: number } | undefined {
+    const placed = this.place(this.state.tasks[index]!);
+    this.state.markPlanned(index);
+    return placed;
   }
 
   /** Places `task` after everything placed before: its start (seconds from the plan's time) and node, or undefined if no lane can run it. */

@@ -217,6 +217,9 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
   }
 }
 
+/** Steps (tasks placed, lanes moved) between two pauses of a plan made in slices (`planInSlices`). */
+const STEPS_PER_SLICE = 256;
+
 /**
  * Plans `tasks` (in service order) onto `nodes`. With `until`, stops once every
  * lane is busy past that time (seconds from now): lanes pick in time order and
@@ -224,6 +227,19 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
  * full plan's assignments without planning the rest of the queue.
  */
 export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
+  const steps = planInSlices(tasks, nodes, options, until);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `planTasks`, pausing every few hundred steps: the caller may run other work between two `next()` calls
+ * (a whole plan over a thousand nodes takes tens of milliseconds, and a gateway's event loop must not
+ * stand still that long). The tasks and nodes must not change until it is done.
+ */
+export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Generator<void, Plan, void> {
   const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
@@ -243,10 +259,16 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
   };
   // Every step plans a task, retires a lane or moves it to a later event.
   const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
+  let steps = 0;
   for (let lane = state.earliestLane(); lane && lane.freeAt <= until; lane = state.earliestLane()) {
+    if (++steps % STEPS_PER_SLICE === 0) yield;
     if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {
       tail = new TailPlacer(state);
-      tail.placeUnplanned((index, startAt, node) => placed(tasks[index]!, startAt, node));
+      for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
+        if (++steps % STEPS_PER_SLICE === 0) yield;
+        const at = tail.placeTask(index);
+        if (at) placed(tasks[index]!, at.startAt, at.node);
+      }
       break;
     }
     const choice = pick(state, lane, settings);

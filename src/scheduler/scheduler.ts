@@ -31,7 +31,7 @@ import type { Clock } from '../util/clock.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
-import { planTasks } from './planner.js';
+import { planInSlices, planTasks } from './planner.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
 
@@ -50,6 +50,12 @@ const RULED_ETA_TASKS = 2000;
 const KEPT_PLAN_MIN_SIZE = 64;
 /** How long a plan is kept: this many ms (of the callers' `now`) per task and lane it planned. */
 const KEEP_MS_PER_TASK_AND_LANE = 0.5;
+
+/**
+ * A plan made again in slices (`SchedulerOptions.later`) works this long at a time before it lets the
+ * caller's other work run: a whole plan over a thousand nodes and 20,000 queued tasks takes 50–100 ms.
+ */
+const PLAN_SLICE_MS = 5;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
@@ -178,6 +184,12 @@ export interface SchedulerOptions {
   horizon?: number;
   /** Planner settings (affinity window, longest skip). */
   plan?: PlanOptions;
+  /**
+   * Runs `work` once the caller's pending work has run (the gateway: `setImmediate`). Given, a long
+   * queue's ETA plan, once due again, is made in slices of a few milliseconds through it while ETAs
+   * are read from the plan before; without it, a plan is made at once when asked (the simulation).
+   */
+  later?: (work: () => void) => void;
 }
 
 export class Scheduler {
@@ -208,6 +220,11 @@ export class Scheduler {
   readonly #nodeLists = new Map<string, readonly number[]>();
   /** The plan ETAs are read from, made at `at` for the node list of `nodesGeneration`; `changed` since. */
   #plan: KeptPlan | null = null;
+  /** Counts the queue's and the nodes' changes (`#changed`): a plan made in slices compares it at its end. */
+  #changes = 0;
+  readonly #later: ((work: () => void) => void) | undefined;
+  /** The plan being made in slices (`#remakeLater`), for the node list it started with. */
+  #remaking: { steps: Generator<void, KeptPlan, void>; changes: number; nodesGeneration: number } | null = null;
   /** Positions kept as the queue changes (queue-positions.ts), built when first asked for a node list. */
   readonly #positions = new QueuePositions<Queued>((queued) => this.#competesOn(queued));
   /** The node list `#positions` holds its tasks for; -1: not built. */
@@ -222,6 +239,7 @@ export class Scheduler {
     this.#horizon = options.horizon ?? 10_000;
     this.#planOptions = options.plan ?? {};
     this.#attempts = new AttemptLedger(options.clock);
+    this.#later = options.later;
   }
 
   /** The running attempts (read only: they start and end through `start` and `settle`). */
@@ -404,15 +422,17 @@ export class Scheduler {
     return node.available && this.health.setAside(node.name, now) === null;
   }
 
-  #planTasks(now: number, nodes: readonly PlanNode[]): PlanTask[] {
+  /** The planner's input for the queue's first tasks (the horizon); `own`: new objects, for a plan made in slices. */
+  #planTasks(now: number, nodes: readonly PlanNode[], own = false): PlanTask[] {
     const count = Math.min(this.#queue.length, this.#horizon);
     const tasks: PlanTask[] = [];
     for (let i = 0; i < count; i++) {
       const queued = this.#queue[i]!;
       // Each queued task keeps its plan entry and refreshes what changes with time: a pass over a queue of
-      // 10,000 made 10,000 new objects, the largest allocation of a pass.
-      const task = this.#planTaskOf(queued, now, nodes, (queued.planTask ??= { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: [], waitedSeconds: 0 }));
-      tasks.push(task);
+      // 10,000 made 10,000 new objects, the largest allocation of a pass. A plan made in slices must not
+      // see a pass in between change them.
+      const into = own ? {} : (queued.planTask ??= { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: [], waitedSeconds: 0 });
+      tasks.push(this.#planTaskOf(queued, now, nodes, into));
     }
     return tasks;
   }
@@ -466,13 +486,67 @@ export class Scheduler {
   #etaPlan(now: number): KeptPlan {
     const kept = this.#plan;
     if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
+    // Made again in slices, the plan before answering meanwhile: for the same nodes, and only a plan too
+    // large to be made again on every ask (a small one costs next to nothing).
+    if (kept && this.#later && kept.nodesGeneration === this.#nodesGeneration && kept.size > KEPT_PLAN_MIN_SIZE) {
+      this.#remakeLater(now);
+      return kept;
+    }
+    this.#remaking = null;
+    const steps = this.#makePlan(now, false);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return (this.#plan = step.value);
+    }
+  }
+
+  /**
+   * The ETA plan, made at `now`, in steps: the rules' plan of the horizon, then every task past it
+   * appended. `own`: on copies of the planner's input (a plan made in slices).
+   */
+  *#makePlan(now: number, own: boolean): Generator<void, KeptPlan, void> {
     const nodes = this.#planNodes(now);
-    const tasks = this.#planTasks(now, nodes);
-    const plan = planTasks(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
+    const tasks = this.#planTasks(now, nodes, own);
+    const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
-    for (let i = this.#horizon; i < this.#queue.length; i++) plan.append?.(this.#planTaskOf(this.#queue[i]!, now, nodes, {}));
-    this.#plan = { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + nodes.reduce((lanes, n) => lanes + (n.available ? Math.max(1, n.lanes.length) : 0), 0), changed: false };
-    return this.#plan;
+    const far = this.#queue.slice(this.#horizon);
+    for (let i = 0; i < far.length; i++) {
+      if (i % 256 === 255) yield;
+      plan.append?.(this.#planTaskOf(far[i]!, now, nodes, {}));
+    }
+    const lanes = nodes.reduce((sum, n) => sum + (n.available ? Math.max(1, n.lanes.length) : 0), 0);
+    return { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + lanes, changed: false };
+  }
+
+  /**
+   * Starts making the ETA plan again in slices of `PLAN_SLICE_MS` (`later` between them), unless that is
+   * under way. Dropped when the node list changes meanwhile (a plan for it is made at once when asked).
+   */
+  #remakeLater(now: number): void {
+    if (this.#remaking || !this.#later) return;
+    const later = this.#later;
+    const job = { steps: this.#makePlan(now, true), changes: this.#changes, nodesGeneration: this.#nodesGeneration };
+    this.#remaking = job;
+    const slice = () => {
+      if (this.#remaking !== job) return;
+      if (job.nodesGeneration !== this.#nodesGeneration) {
+        this.#remaking = null;
+        return;
+      }
+      const end = performance.now() + PLAN_SLICE_MS;
+      for (;;) {
+        const step = job.steps.next();
+        if (step.done) {
+          this.#remaking = null;
+          // What changed while it was made (tasks that came meanwhile are placed as newcomers).
+          this.#plan = { ...step.value, changed: this.#changes !== job.changes };
+          return;
+        }
+        if (performance.now() >= end) break;
+      }
+      later(slice);
+    };
+    later(slice);
   }
 
   /**
@@ -694,11 +768,13 @@ export class Scheduler {
 
   /** The queue or the nodes changed: the plan is due again. */
   #changed(): void {
+    this.#changes += 1;
     if (this.#plan) this.#plan.changed = true;
   }
 
   /** Cancels the running attempts' timers (shutdown); the attempts stay recorded. */
   close(): void {
+    this.#remaking = null;
     this.#attempts.close();
   }
 

@@ -14,7 +14,11 @@ const t = (id: string, checkpoint: string | null, capable: readonly number[], un
 /** Places what `state` left unplanned: task id → [node id, start]. */
 function placeAll(state: PlanState): Map<string, [string, number]> {
   const placed = new Map<string, [string, number]>();
-  new TailPlacer(state).placeUnplanned((index, startAt, node) => placed.set(state.tasks[index]!.id, [state.nodes[node]!.id, startAt]));
+  const tail = new TailPlacer(state);
+  for (let index = state.nextUnplanned(0); index < state.tasks.length; index = state.nextUnplanned(index + 1)) {
+    const at = tail.placeTask(index);
+    if (at) placed.set(state.tasks[index]!.id, [state.nodes[at.node]!.id, at.startAt]);
+  }
   return placed;
 }
 

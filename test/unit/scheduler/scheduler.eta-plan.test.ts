@@ -6,7 +6,7 @@ import { CLARITY, node, task } from './scheduler-helpers.js';
 const NOW = 1_000_000;
 
 /** Two nodes of 20 units/s (a task: 1 s), `queued` tasks of the key 'big' queued. */
-function busyScheduler(queued: number, options: { horizon?: number } = {}): Scheduler {
+function busyScheduler(queued: number, options: { horizon?: number; later?: (work: () => void) => void } = {}): Scheduler {
   const estimates = new NodeEstimates();
   for (const name of ['a', 'b']) estimates.seed(name, { unitsPerSecond: 20, switchSeconds: 8 });
   const scheduler = new Scheduler({ estimates, ...options });
@@ -49,4 +49,60 @@ describe('Scheduler: ETAs of a long queue', () => {
     expect(scheduler.eta('big-9', NOW)).toBe(4);
     expect(scheduler.eta('big-4', NOW)).toBe(2);
   });
+
+  describe('made again in slices (a gateway)', () => {
+    /** A `later` that holds the work handed to it until `drain`. */
+    function manual() {
+      const pending: (() => void)[] = [];
+      return {
+        later: (work: () => void) => void pending.push(work),
+        get pending() {
+          return pending.length;
+        },
+        drain() {
+          let slices = 0;
+          while (pending.length > 0) {
+            pending.shift()!();
+            slices += 1;
+          }
+          return slices;
+        },
+      };
+    }
+
+    it('answers from the plan before while the new one is made, then from the new one', () => {
+      const slices = manual();
+      const scheduler = busyScheduler(3000, { later: slices.later });
+      // No plan yet: made at once.
+      expect(scheduler.eta('big-2999', NOW)).toBe(1499);
+      expect(slices.pending).toBe(0);
+      const later = NOW + 2000;
+      scheduler.enqueue(task('small-1', 'small'), later);
+      // Past its keep time: the plan before still answers (two seconds on), and a new one is under way.
+      expect(scheduler.eta('big-2999', later)).toBe(1497);
+      expect(slices.pending).toBe(1);
+      // A task that comes meanwhile is placed in the plan being replaced, and in the new one once it is done.
+      scheduler.enqueue(task('small-2', 'small'), later);
+      expect(scheduler.eta('small-2', later)).not.toBeNull();
+      expect(slices.drain()).toBeGreaterThanOrEqual(1);
+      // Made at `later` with small-1 in it: big-2999 is the last of 3,001 one-second tasks on two lanes.
+      expect(scheduler.eta('big-2999', later)).toBe(1500);
+      expect(scheduler.eta('small-2', later)).not.toBeNull();
+    });
+
+    it('answers from a plan for the new nodes once they change, though a plan for the old ones was under way', () => {
+      const slices = manual();
+      const scheduler = busyScheduler(3000, { later: slices.later });
+      expect(scheduler.eta('big-2999', NOW)).toBe(1499);
+      const later = NOW + 2000;
+      scheduler.enqueue(task('small-1', 'small'), later);
+      expect(scheduler.eta('big-2999', later)).toBe(1497);
+      scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY }), node('c', { loadedModel: CLARITY })]);
+      slices.drain();
+      // c has no measured speed: the fleet's average (20 units/s) stands in. 3,001 tasks on three lanes.
+      expect(scheduler.eta('big-2999', later)).toBe(1000);
+      expect(slices.pending).toBe(0);
+    });
+  });
 });
+
