@@ -229,6 +229,8 @@ export class Scheduler {
   readonly #positions = new QueuePositions<Queued>((queued) => this.#competesOn(queued));
   /** The node list `#positions` holds its tasks for; -1: not built. */
   #positionsGeneration = -1;
+  /** The queued tasks no node of the list of `nodesGeneration` can run (`unservable`), kept as the queue changes. */
+  #unservable: { nodesGeneration: number; tasks: Set<Queued> } = { nodesGeneration: -1, tasks: new Set() };
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
   readonly #queuedUnits = new Map<string | null, number>();
 
@@ -271,6 +273,7 @@ export class Scheduler {
     this.#queue.splice(this.#placeOf(queued.tag), 0, queued);
     this.#queuedById.set(queued.task.id, queued);
     this.#queuedUnits.set(queued.checkpoint, (this.#queuedUnits.get(queued.checkpoint) ?? 0) + queued.units);
+    if (this.#unservable.nodesGeneration === this.#nodesGeneration && this.#cannotRun(queued)) this.#unservable.tasks.add(queued);
     if (this.#positionsGeneration === this.#nodesGeneration) this.#positions.add(queued);
     this.#changed();
   }
@@ -294,6 +297,7 @@ export class Scheduler {
     this.#queue.splice(this.#placeOf(queued.tag), 1);
     this.#queuedById.delete(taskId);
     this.#queuedUnits.set(queued.checkpoint, this.#queuedUnits.get(queued.checkpoint)! - queued.units);
+    this.#unservable.tasks.delete(queued);
     this.#positions.delete(queued);
     this.#changed();
     return queued;
@@ -780,15 +784,24 @@ export class Scheduler {
 
   /** Queued tasks no connected node can serve, with what they lack. */
   unservable(): Map<string, string> {
+    // Asked on every pass: the whole queue is looked at only when the node list changed.
+    if (this.#unservable.nodesGeneration !== this.#nodesGeneration) {
+      this.#unservable = { nodesGeneration: this.#nodesGeneration, tasks: new Set(this.#queue.filter((queued) => this.#cannotRun(queued))) };
+    }
     const out = new Map<string, string>();
-    for (const queued of this.#queue) {
-      const reach = this.#reachOf(queued);
-      if (reach.capable.length > 0 || reach.fallback.length > 0) continue;
+    for (const queued of this.#unservable.tasks) {
       // Asked on every pass while the task waits out its grace time: worked out once per node list.
+      const reach = this.#reachOf(queued);
       reach.lack ??= this.#lackOf(queued);
       out.set(queued.task.id, reach.lack);
     }
     return out;
+  }
+
+  /** No node of the current list can run it, not even one it failed on. */
+  #cannotRun(queued: Queued): boolean {
+    const reach = this.#reachOf(queued);
+    return reach.capable.length === 0 && reach.fallback.length === 0;
   }
 
   #lackOf(queued: Queued): string {

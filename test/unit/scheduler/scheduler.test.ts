@@ -21,6 +21,22 @@ describe('Scheduler', () => {
     expect(scheduler.unservable()).toEqual(new Map([['t1', 'no connected node has model chillout_mix']]));
   });
 
+  it('keeps the tasks nobody can serve as the queue changes between node changes', () => {
+    const scheduler = schedulerWith({ a: 10 });
+    scheduler.setNodes([node('a', { models: ['clarity'] })]);
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
+    expect([...scheduler.unservable().keys()]).toEqual(['t1']);
+    scheduler.enqueue(task('t2', 'k', { model: chillout }), 0);
+    scheduler.enqueue(task('t3', 'k'), 0);
+    expect([...scheduler.unservable().keys()]).toEqual(['t1', 't2']);
+    scheduler.remove('t1');
+    expect([...scheduler.unservable().keys()]).toEqual(['t2']);
+    scheduler.setNodes([node('a', { models: ['clarity'] }), node('b', { models: ['chilloutmix_NiPrunedFp32Fix'] })]);
+    expect(scheduler.unservable().size).toBe(0);
+    scheduler.enqueue(task('t4', 'k', { model: chillout }), 0);
+    expect(scheduler.unservable().size).toBe(0);
+  });
+
   it('sees a node offer a checkpoint it lacked, and stop offering it, as its offering version changes', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     const lacking = node('a', { models: ['clarity'] });
