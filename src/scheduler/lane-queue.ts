@@ -20,23 +20,26 @@ export interface Lane {
 
 export class LaneQueue {
   readonly lanes: readonly Lane[];
-  /** Each node's lanes (a node has one per slot). */
-  readonly #byNode: Lane[][];
+  /**
+   * Where each node's lanes start in `lanes` (they are listed node by node, one per slot); the next
+   * node's start ends them. Offsets, not a list per node: a pass over a thousand nodes made a thousand.
+   */
+  readonly #firstOf: Int32Array;
   readonly #heap: Lane[];
   /** The earliest free time of a retired lane (they keep it: a node's finish times still count them). */
   #retiredFrom = Infinity;
 
   constructor(private readonly nodes: readonly PlanNode[]) {
-    this.#byNode = nodes.map(() => []);
+    this.#firstOf = new Int32Array(nodes.length + 1);
     const lanes: Lane[] = [];
-    nodes.forEach((n, node) => {
-      if (!n.available) return;
-      for (const freeAt of n.lanes.length > 0 ? n.lanes : [0]) {
-        const lane = { node, freeAt, done: false, order: lanes.length };
-        lanes.push(lane);
-        this.#byNode[node]!.push(lane);
-      }
-    });
+    for (let node = 0; node < nodes.length; node++) {
+      this.#firstOf[node] = lanes.length;
+      const n = nodes[node]!;
+      if (!n.available) continue;
+      if (n.lanes.length === 0) lanes.push({ node, freeAt: 0, done: false, order: lanes.length });
+      for (const freeAt of n.lanes) lanes.push({ node, freeAt, done: false, order: lanes.length });
+    }
+    this.#firstOf[nodes.length] = lanes.length;
     this.lanes = lanes;
     this.#heap = [...lanes];
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
@@ -74,13 +77,13 @@ export class LaneQueue {
   /** When `node`'s first lane frees (Infinity for a node with no lane: not available). */
   freeAtOf(node: number): number {
     let freeAt = Infinity;
-    for (const lane of this.#byNode[node]!) if (lane.freeAt < freeAt) freeAt = lane.freeAt;
+    for (let i = this.#firstOf[node]!; i < this.#firstOf[node + 1]!; i++) if (this.lanes[i]!.freeAt < freeAt) freeAt = this.lanes[i]!.freeAt;
     return freeAt;
   }
 
   /** `node`'s lanes. */
   lanesOf(node: number): readonly Lane[] {
-    return this.#byNode[node]!;
+    return this.lanes.slice(this.#firstOf[node], this.#firstOf[node + 1]);
   }
 
   /**

@@ -24,8 +24,9 @@
  *
  * Groups are the classes' own node sets, not unions of them (a union of two
  * classes' nodes may be a long pole too; there are exponentially many unions).
- * Cost: building is linear in the tasks plus groups × classes; each pick looks
- * at the groups of one node.
+ * Cost: building is linear in the tasks plus groups × classes; each pick tests
+ * its node against every group (a handful: no per-node lists to build on
+ * every pass over a thousand nodes).
  */
 import { addNode, forEachNode, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
 import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
@@ -54,8 +55,8 @@ interface Group {
 
 export class LongPoles {
   readonly #classOf: (TaskClass | undefined)[];
-  /** Per node: the groups it belongs to. */
-  readonly #groupsOf: Group[][];
+  /** Every group (a few: one per distinct node set of the classes). A node's are those whose mask has it. */
+  readonly #groups: Group[] = [];
   readonly #fleetSpeed: number;
   #unplannedUnits = 0;
 
@@ -97,8 +98,7 @@ export class LongPoles {
       return taskClass;
     });
     const classes = [...byCheckpoint.values()].flat();
-    this.#groupsOf = nodes.map(() => []);
-    const groups: Group[] = [];
+    const groups = this.#groups;
     for (const { mask } of classes) {
       if (groups.some((g) => sameNodes(g.mask, mask))) continue;
       let speed = 0;
@@ -111,18 +111,20 @@ export class LongPoles {
       if (speed <= 0 || speed >= this.#fleetSpeed - 1e-9) continue;
       const group: Group = { mask, nodeCount, speed, classes: classes.filter((c) => isSubset(c.mask, mask)), confinedUnits: 0 };
       groups.push(group);
-      forEachNode(mask, (n) => this.#groupsOf[n]!.push(group));
       for (const c of group.classes) c.groups.push(group);
     }
-    tasks.forEach((task, i) => {
-      for (const group of this.#classOf[i]?.groups ?? []) group.confinedUnits += task.units;
-    });
+    // Plain loops: this runs over the whole horizon on every pass.
+    for (let i = 0; i < tasks.length; i++) {
+      const groupsOfTask = this.#classOf[i]?.groups;
+      if (groupsOfTask) for (let g = 0; g < groupsOfTask.length; g++) groupsOfTask[g]!.confinedUnits += tasks[i]!.units;
+    }
   }
 
   markPlanned(index: number): void {
     const units = this.tasks[index]!.units;
     this.#unplannedUnits -= units;
-    for (const group of this.#classOf[index]?.groups ?? []) group.confinedUnits -= units;
+    const groupsOfTask = this.#classOf[index]?.groups;
+    if (groupsOfTask) for (let g = 0; g < groupsOfTask.length; g++) groupsOfTask[g]!.confinedUnits -= units;
   }
 
   /**
@@ -135,7 +137,8 @@ export class LongPoles {
    */
   due(node: number, loaded: string | null, planned: Uint8Array): number | undefined {
     const poles: { group: Group; pressure: number }[] = [];
-    for (const group of this.#groupsOf[node]!) {
+    for (const group of this.#groups) {
+      if (!hasNode(group.mask, 0, node)) continue;
       if (group.confinedUnits <= 1e-9) continue;
       const mine = group.confinedUnits / group.speed;
       if (group.nodeCount > 1 && mine < this.minGroupSeconds) continue;

@@ -4,10 +4,13 @@
  * The working state of one plan (planner.ts): which tasks are planned, each
  * lane's time, what each node will have loaded, and the indexes that keep the
  * planner's rules cheap on long queues (promised tasks that have come due,
- * work only some nodes can run: long-poles.ts). Built fresh for every plan; pure.
+ * work only some nodes can run: long-poles.ts). Built fresh for every plan, in
+ * arrays of its own or, for a plan dropped before the next, pooled ones
+ * (plan-buffers.ts); pure.
  */
 import { type Lane, LaneQueue } from './lane-queue.js';
 import { LongPoles } from './long-poles.js';
+import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
 import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
@@ -67,14 +70,16 @@ export class PlanState {
     readonly tasks: readonly PlanTask[],
     readonly nodes: readonly PlanNode[],
     longPoleSeconds: number,
+    arrays: PlanArrays = OWN_BUFFERS,
   ) {
-    this.planned = new Uint8Array(tasks.length);
+    arrays.start();
+    this.planned = arrays.uint8(tasks.length);
     this.unplanned = tasks.length;
     this.#words = wordsFor(nodes.length);
     // One pass groups the tasks by `capable` list (node sets) and by list and checkpoint (demand classes).
     const sets = new Map<readonly number[], { set: number; byCheckpoint: Map<string | null, number> }>();
-    this.#setOf = new Int32Array(tasks.length);
-    this.#demandOf = new Int32Array(tasks.length);
+    this.#setOf = arrays.int32(tasks.length);
+    this.#demandOf = arrays.int32(tasks.length);
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!;
       let known = sets.get(task.capable);
@@ -100,10 +105,10 @@ export class PlanState {
     this.byPromise = [];
     tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));
     this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
-    const laneSpeed = new Float64Array(nodes.length);
+    const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
-    this.#placeInList = new Int32Array(tasks.length);
+    this.#placeInList = arrays.int32(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
       const list = lists.get(task.checkpoint) ?? [];
@@ -112,17 +117,17 @@ export class PlanState {
       lists.set(task.checkpoint, list);
     });
     for (const [checkpoint, list] of lists) {
-      const next = new Int32Array(list.length + 1);
+      const next = arrays.int32(list.length + 1);
       for (let k = 0; k < next.length; k++) next[k] = k;
       this.#byCheckpoint.set(checkpoint, { tasks: list, next });
     }
-    this.#skipPlanned = new Int32Array(tasks.length + 1);
+    this.#skipPlanned = arrays.int32(tasks.length + 1);
     for (let k = 0; k <= tasks.length; k++) this.#skipPlanned[k] = k;
-    this.#plannedTree = new Int32Array(tasks.length + 1);
-    this.#byAge = longestWaitedFirst(tasks);
-    this.#ageRank = new Int32Array(tasks.length);
+    this.#plannedTree = arrays.int32(tasks.length + 1);
+    this.#byAge = longestWaitedFirst(tasks, arrays);
+    this.#ageRank = arrays.int32(tasks.length);
     this.#byAge.forEach((index, rank) => (this.#ageRank[index] = rank));
-    this.#unplannedByAge = new Int32Array(tasks.length + 1);
+    this.#unplannedByAge = arrays.int32(tasks.length + 1);
     for (let place = 1; place <= tasks.length; place++) {
       this.#unplannedByAge[place]! += 1;
       const parent = place + (place & -place);
@@ -478,9 +483,9 @@ function insertSorted(list: number[], value: number): void {
  * sort is stable and finds runs (a typed array's is neither), and a queue
  * already in arrival order, as one key's backlog is, needs no sort at all.
  */
-function longestWaitedFirst(tasks: readonly PlanTask[]): Int32Array {
+function longestWaitedFirst(tasks: readonly PlanTask[], arrays: PlanArrays): Int32Array {
   // Plain loops: `TypedArray.from` with a mapping function walks an iterator, slower than the sort itself.
-  const waited = new Float64Array(tasks.length);
+  const waited = arrays.float64(tasks.length);
   let sorted = true;
   for (let i = 0; i < tasks.length; i++) {
     waited[i] = tasks[i]!.waitedSeconds;
@@ -489,5 +494,7 @@ function longestWaitedFirst(tasks: readonly PlanTask[]): Int32Array {
   const order: number[] = [];
   for (let i = 0; i < tasks.length; i++) order.push(i);
   if (!sorted) order.sort((a, b) => waited[b]! - waited[a]!);
-  return new Int32Array(order);
+  const byAge = arrays.int32(tasks.length);
+  byAge.set(order);
+  return byAge;
 }

@@ -59,6 +59,7 @@
  * taken from a heap (lane-queue.ts). Pure: no clock, no I/O.
  */
 import { type Lane, PlanState } from './plan-state.js';
+import type { PlanArrays } from './plan-buffers.js';
 import { TailPlacer } from './plan-tail.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 
@@ -224,10 +225,11 @@ const STEPS_PER_SLICE = 256;
  * Plans `tasks` (in service order) onto `nodes`. With `until`, stops once every
  * lane is busy past that time (seconds from now): lanes pick in time order and
  * a pick depends only on what was picked before it, so `until: 0` yields the
- * full plan's assignments without planning the rest of the queue.
+ * full plan's assignments without planning the rest of the queue. `arrays`:
+ * pooled ones (plan-buffers.ts) for a plan dropped before the next is made.
  */
-export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Plan {
-  const steps = planInSlices(tasks, nodes, options, until);
+export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Plan {
+  const steps = planInSlices(tasks, nodes, options, until, arrays);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -239,11 +241,11 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
  * (a whole plan over a thousand nodes takes tens of milliseconds, and a gateway's event loop must not
  * stand still that long). The tasks and nodes must not change until it is done.
  */
-export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity): Generator<void, Plan, void> {
+export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Generator<void, Plan, void> {
   const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
-  const state = new PlanState(tasks, nodes, settings.longPoleSeconds);
+  const state = new PlanState(tasks, nodes, settings.longPoleSeconds, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     const freeNow = state.lanes.filter((lane) => lane.freeAt <= 0).length;

@@ -31,6 +31,7 @@ import type { Clock } from '../util/clock.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
+import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
@@ -50,6 +51,15 @@ const RULED_ETA_TASKS = 2000;
 const KEPT_PLAN_MIN_SIZE = 64;
 /** How long a plan is kept: this many ms (of the callers' `now`) per task and lane it planned. */
 const KEEP_MS_PER_TASK_AND_LANE = 0.5;
+
+/**
+ * A pass that only sends work (`assignments`) plans the first this many queued tasks, or this many per
+ * lane when the fleet is larger, not the whole horizon: its lanes pick among the front of the queue,
+ * and the rest counts in sums (`PlanOptions.beyondUnits`). Over a thousand nodes a pass over 10,000
+ * tasks cost 3–8 ms, and there is one after every few results. The simulated fleets never queue more.
+ */
+const SENDING_HORIZON = 2000;
+const SENDING_TASKS_PER_LANE = 4;
 
 /**
  * A plan made again in slices (`SchedulerOptions.later`) works this long at a time before it lets the
@@ -110,6 +120,9 @@ interface Queued {
   /** Its entry in the planner's input, reused from pass to pass (`#planTasks`). */
   planTask?: PlanTask;
 }
+
+/** A node as the planner sees it, its lanes refreshed in place (`Scheduler.#planNodes`). */
+type NodeView = PlanNode & { lanes: number[] };
 
 /** The plan ETAs are read from (`Scheduler.eta`). */
 interface KeptPlan {
@@ -231,6 +244,10 @@ export class Scheduler {
   #positionsGeneration = -1;
   /** The queued tasks no node of the list of `nodesGeneration` can run (`unservable`), kept as the queue changes. */
   #unservable: { nodesGeneration: number; tasks: Set<Queued> } = { nodesGeneration: -1, tasks: new Set() };
+  /** The arrays of the plans that send work, reused by each (plan-buffers.ts): such a plan is dropped at once. */
+  readonly #passArrays = new PlanBuffers();
+  /** The planner's views of the nodes of the list of `nodesGeneration`, reused by each pass (`#planNodes`). */
+  #nodeViews: { nodesGeneration: number; views: NodeView[] } = { nodesGeneration: -1, views: [] };
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
   readonly #queuedUnits = new Map<string | null, number>();
 
@@ -390,30 +407,37 @@ export class Scheduler {
     return null;
   }
 
-  #planNodes(now: number): PlanNode[] {
-    return this.#nodes.map((node) => {
+  /**
+   * The planner's view of each node. A pass reuses the views of the pass before for the same node list,
+   * refreshed in place (over a thousand nodes, a thousand new objects a pass were a third of what a pass
+   * allocated); `own`: new objects, for a plan made in slices, which a pass in between must not change.
+   */
+  #planNodes(now: number, own = false): PlanNode[] {
+    if (this.#nodeViews.nodesGeneration !== this.#nodesGeneration) this.#nodeViews = { nodesGeneration: this.#nodesGeneration, views: [] };
+    const views: NodeView[] = own ? [] : this.#nodeViews.views;
+    for (let index = 0; index < this.#nodes.length; index++) {
+      const node = this.#nodes[index]!;
       const estimate = this.estimates.get(node.name);
-      // Plain loops and one object shape: this runs for every node on every pass.
-      const lanes: number[] = [];
-      for (let i = 0; i < node.slots; i++) lanes.push(0);
+      const view = (views[index] ??= { id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], loaded: null, available: false });
+      view.unitsPerSecond = estimate.unitsPerSecond;
+      view.fixedSeconds = estimate.fixedSeconds;
+      view.switchSeconds = estimate.switchSeconds;
+      view.loadSeconds = this.estimates.loadsOf(node.name);
+      view.switchMeasured = estimate.switchMeasured;
+      view.loaded = this.#loadedIdentity(node);
+      view.available = this.#takesWork(node, now);
+      const { lanes } = view;
+      if (lanes.length !== node.slots) lanes.length = node.slots;
+      lanes.fill(0);
+      if (this.#attempts.busySlots(node.id) === 0) continue;
       let slot = 0;
       for (const run of this.#attempts.onNode(node.id)) {
         if (slot >= lanes.length) break;
         const elapsed = (now - run.startedAt) / 1000;
         lanes[slot++] = Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
       }
-      return {
-        id: node.id,
-        unitsPerSecond: estimate.unitsPerSecond,
-        fixedSeconds: estimate.fixedSeconds,
-        switchSeconds: estimate.switchSeconds,
-        loadSeconds: this.estimates.loadsOf(node.name),
-        switchMeasured: estimate.switchMeasured,
-        lanes,
-        loaded: this.#loadedIdentity(node),
-        available: this.#takesWork(node, now),
-      };
-    });
+    }
+    return views;
   }
 
   /** Takes work and runs fewer attempts than it has slots. */
@@ -426,9 +450,12 @@ export class Scheduler {
     return node.available && this.health.setAside(node.name, now) === null;
   }
 
-  /** The planner's input for the queue's first tasks (the horizon); `own`: new objects, for a plan made in slices. */
-  #planTasks(now: number, nodes: readonly PlanNode[], own = false): PlanTask[] {
-    const count = Math.min(this.#queue.length, this.#horizon);
+  /**
+   * The planner's input for the queue's first `horizon` tasks; `own`: new objects, for a plan made in
+   * slices.
+   */
+  #planTasks(now: number, nodes: readonly PlanNode[], own: boolean, horizon = this.#horizon): PlanTask[] {
+    const count = Math.min(this.#queue.length, horizon);
     const tasks: PlanTask[] = [];
     for (let i = 0; i < count; i++) {
       const queued = this.#queue[i]!;
@@ -509,7 +536,8 @@ export class Scheduler {
    * appended. `own`: on copies of the planner's input (a plan made in slices).
    */
   *#makePlan(now: number, own: boolean): Generator<void, KeptPlan, void> {
-    const nodes = this.#planNodes(now);
+    // A kept plan keeps its nodes (newcomers are placed with them): its own, never a pass's.
+    const nodes = this.#planNodes(now, true);
     const tasks = this.#planTasks(now, nodes, own);
     const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
@@ -586,8 +614,9 @@ export class Scheduler {
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     const nodes = this.#planNodes(now);
-    const tasks = this.#planTasks(now, nodes);
-    const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0);
+    const lanes = nodes.reduce((sum, n) => sum + (n.available ? n.lanes.length : 0), 0);
+    const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * lanes)));
+    const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queuedById.get(taskId)!;
       const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;
