@@ -17,7 +17,7 @@ describe('PlanBuffers', () => {
     buffers.start();
     const again = buffers.int32(8);
     expect(again.buffer).toBe(first.buffer);
-    expect([...again]).toEqual(new Array<number>(8).fill(0));
+    expect([...again]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(buffers.int32(4).buffer).toBe(second.buffer);
     expect([...buffers.uint8(3)]).toEqual([0, 0, 0]);
   });
