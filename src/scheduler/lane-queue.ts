@@ -7,16 +7,11 @@
  * takes the next: a log-time step, where a walk over every lane made a plan
  * over a thousand nodes cost a thousand steps per planned task.
  */
-import type { PlanNode } from './plan-types.js';
+import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
+import type { Lane, PlanNode } from './plan-types.js';
 
-export interface Lane {
-  node: number;
-  freeAt: number;
-  /** No more work this lane can take in this plan. */
-  done: boolean;
-  /** Its place in the list of lanes: the last tie-break. */
-  readonly order: number;
-}
+export type { Lane } from './plan-types.js';
+
 
 export class LaneQueue {
   readonly lanes: readonly Lane[];
@@ -29,19 +24,24 @@ export class LaneQueue {
   /** The earliest free time of a retired lane (they keep it: a node's finish times still count them). */
   #retiredFrom = Infinity;
 
-  constructor(private readonly nodes: readonly PlanNode[]) {
-    this.#firstOf = new Int32Array(nodes.length + 1);
-    const lanes: Lane[] = [];
+  /** `arrays`: where its lanes and lists come from (plan-buffers.ts). */
+  constructor(
+    private readonly nodes: readonly PlanNode[],
+    arrays: PlanArrays = OWN_BUFFERS,
+  ) {
+    this.#firstOf = arrays.int32(nodes.length + 1);
+    const lanes = arrays.laneList();
     for (let node = 0; node < nodes.length; node++) {
       this.#firstOf[node] = lanes.length;
       const n = nodes[node]!;
       if (!n.available) continue;
-      if (n.lanes.length === 0) lanes.push({ node, freeAt: 0, done: false, order: lanes.length });
-      for (const freeAt of n.lanes) lanes.push({ node, freeAt, done: false, order: lanes.length });
+      if (n.lanes.length === 0) lanes.push(arrays.lane(lanes.length, node, 0));
+      for (const freeAt of n.lanes) lanes.push(arrays.lane(lanes.length, node, freeAt));
     }
     this.#firstOf[nodes.length] = lanes.length;
     this.lanes = lanes;
-    this.#heap = [...lanes];
+    this.#heap = arrays.laneList();
+    for (const lane of lanes) this.#heap.push(lane);
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
   }
 

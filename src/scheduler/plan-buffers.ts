@@ -8,19 +8,42 @@
  * plan), moved them to the old generation, and collected them there in
  * pauses of 10–30 ms. Arrays from here cost nothing once the pool has grown.
  *
+ * Lane objects too (lane-queue.ts): over 5,000 nodes they were most of what
+ * was left.
+ *
  * A plan takes its arrays in the same order every time (`start`, then one
  * call per array); each comes zero-filled. Only a plan that is dropped before
  * the next one starts may use a pool: a kept plan (ETAs) has arrays of its own.
  */
+import type { Lane } from './plan-types.js';
+
 export class PlanBuffers {
   readonly #int32: Int32Array[] = [];
   readonly #uint8: Uint8Array[] = [];
   readonly #float64: Float64Array[] = [];
-  #next = { int32: 0, uint8: 0, float64: 0 };
+  readonly #lanes: Lane[] = [];
+  readonly #lists: Lane[][] = [];
+  #next = { int32: 0, uint8: 0, float64: 0, list: 0 };
 
   /** A new plan: every array is free again (the plan before must not be used any more). */
   start(): void {
-    this.#next = { int32: 0, uint8: 0, float64: 0 };
+    this.#next = { int32: 0, uint8: 0, float64: 0, list: 0 };
+  }
+
+  /** The plan's lane `order` (lane-queue.ts), set to free at `freeAt` on `node`. */
+  lane(order: number, node: number, freeAt: number): Lane {
+    const lane = (this.#lanes[order] ??= { node, freeAt, done: false, order });
+    lane.node = node;
+    lane.freeAt = freeAt;
+    lane.done = false;
+    return lane;
+  }
+
+  /** An empty list of lanes. */
+  laneList(): Lane[] {
+    const list = (this.#lists[this.#next.list++] ??= []);
+    list.length = 0;
+    return list;
   }
 
   int32(length: number): Int32Array {
@@ -39,10 +62,12 @@ export class PlanBuffers {
 /** Arrays for a plan that is its own: new each time (the default). */
 export const OWN_BUFFERS = {
   start(): void {},
+  lane: (order: number, node: number, freeAt: number): Lane => ({ node, freeAt, done: false, order }),
+  laneList: (): Lane[] => [],
   int32: (length: number) => new Int32Array(length),
   uint8: (length: number) => new Uint8Array(length),
   float64: (length: number) => new Float64Array(length),
-} satisfies Pick<PlanBuffers, 'start' | 'int32' | 'uint8' | 'float64'>;
+} satisfies Pick<PlanBuffers, 'start' | 'lane' | 'laneList' | 'int32' | 'uint8' | 'float64'>;
 
 export type PlanArrays = typeof OWN_BUFFERS | PlanBuffers;
 

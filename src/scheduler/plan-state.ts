@@ -100,7 +100,7 @@ export class PlanState {
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.#loaded = nodes.map((n) => n.loaded);
     nodes.forEach((n, node) => n.available && n.loaded !== null && this.#loadedList(n.loaded).push(node));
-    this.#lanes = new LaneQueue(nodes);
+    this.#lanes = new LaneQueue(nodes, arrays);
     this.headFrom = nodes.map(() => 0);
     this.byPromise = [];
     tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));

@@ -117,3 +117,13 @@ export interface Plan {
    */
   append?: (task: PlanTask) => boolean;
 }
+
+/** A node slot in a plan (lane-queue.ts): when it frees, and for which node. */
+export interface Lane {
+  node: number;
+  freeAt: number;
+  /** No more work this lane can take in this plan. */
+  done: boolean;
+  /** Its place in the list of lanes: the last tie-break. */
+  readonly order: number;
+}

@@ -121,6 +121,20 @@ interface Queued {
   planTask?: PlanTask;
 }
 
+/** Each offering's checkpoint identities by the title a node reports loaded, made once per offering. */
+const titleIndexes = new WeakMap<NodeOffering, Map<string, string>>();
+
+function identitiesByTitle(offering: NodeOffering): Map<string, string> {
+  let byTitle = titleIndexes.get(offering);
+  if (!byTitle) {
+    byTitle = new Map();
+    // The first offer of a title wins, as a walk of the offers did.
+    for (const offer of offering.models.values()) if (!byTitle.has(offer.title)) byTitle.set(offer.title, offer.ref.id);
+    titleIndexes.set(offering, byTitle);
+  }
+  return byTitle;
+}
+
 /** A node as the planner sees it, its lanes refreshed in place (`Scheduler.#planNodes`). */
 type NodeView = PlanNode & { lanes: number[] };
 
@@ -400,17 +414,23 @@ export class Scheduler {
     return queued.reach;
   }
 
+  /** What `node` has loaded (or will have, for the task it runs): the checkpoint identity, or null. */
   #loadedIdentity(node: SchedulerNode): string | null {
     for (const running of this.#attempts.onNode(node.id)) if (running.checkpoint !== null) return running.checkpoint;
+    return this.#reportedIdentity(node);
+  }
+
+  /** The identity of the checkpoint `node` reports loaded, or null. */
+  #reportedIdentity(node: SchedulerNode): string | null {
     if (node.loadedModel === null) return null;
-    for (const offer of node.offering.models.values()) if (offer.title === node.loadedModel) return offer.ref.id;
-    return null;
+    return identitiesByTitle(node.offering).get(node.loadedModel) ?? null;
   }
 
   /**
    * The planner's view of each node. A pass reuses the views of the pass before for the same node list,
    * refreshed in place (over a thousand nodes, a thousand new objects a pass were a third of what a pass
    * allocated); `own`: new objects, for a plan made in slices, which a pass in between must not change.
+   * Plain loops, one walk of each node's attempts: this runs for every node on every pass.
    */
   #planNodes(now: number, own = false): PlanNode[] {
     if (this.#nodeViews.nodesGeneration !== this.#nodesGeneration) this.#nodeViews = { nodesGeneration: this.#nodesGeneration, views: [] };
@@ -424,18 +444,19 @@ export class Scheduler {
       view.switchSeconds = estimate.switchSeconds;
       view.loadSeconds = this.estimates.loadsOf(node.name);
       view.switchMeasured = estimate.switchMeasured;
-      view.loaded = this.#loadedIdentity(node);
       view.available = this.#takesWork(node, now);
       const { lanes } = view;
       if (lanes.length !== node.slots) lanes.length = node.slots;
       lanes.fill(0);
-      if (this.#attempts.busySlots(node.id) === 0) continue;
       let slot = 0;
+      let running: string | null = null;
       for (const run of this.#attempts.onNode(node.id)) {
-        if (slot >= lanes.length) break;
+        running ??= run.checkpoint;
+        if (slot >= lanes.length) continue;
         const elapsed = (now - run.startedAt) / 1000;
         lanes[slot++] = Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
       }
+      view.loaded = running ?? this.#reportedIdentity(node);
     }
     return views;
   }
