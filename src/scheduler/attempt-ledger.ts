@@ -63,14 +63,17 @@ interface Entry<TTask> extends RunningAttempt {
 export interface AttemptReader {
   get(taskId: string): RunningAttempt | undefined;
   /** The attempts running on a node, oldest first. */
-  onNode(nodeId: string): Iterable<RunningAttempt>;
+  onNode(nodeId: string): readonly RunningAttempt[];
   busySlots(nodeId: string): number;
   readonly size: number;
 }
 
+const NONE: readonly never[] = [];
+
 export class AttemptLedger<TTask> implements AttemptReader {
   readonly #byTask = new Map<string, Entry<TTask>>();
-  readonly #byNode = new Map<string, Set<Entry<TTask>>>();
+  /** Per node, its attempts oldest first: an array (a node has a few), walked without an iterator object on every pass. */
+  readonly #byNode = new Map<string, Entry<TTask>[]>();
   readonly #clock: Clock | undefined;
 
   /** Without a clock, attempts get no timeouts (the scheduler's simulation needs none). */
@@ -87,9 +90,9 @@ export class AttemptLedger<TTask> implements AttemptReader {
     const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined };
     if (timeout && this.#clock) entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms);
     this.#byTask.set(entry.taskId, entry);
-    const onNode = this.#byNode.get(entry.nodeId) ?? new Set();
-    onNode.add(entry);
-    this.#byNode.set(entry.nodeId, onNode);
+    const onNode = this.#byNode.get(entry.nodeId);
+    if (onNode) onNode.push(entry);
+    else this.#byNode.set(entry.nodeId, [entry]);
     return entry;
   }
 
@@ -97,12 +100,12 @@ export class AttemptLedger<TTask> implements AttemptReader {
     return this.#byTask.get(taskId);
   }
 
-  onNode(nodeId: string): Iterable<RunningAttempt & { task: TTask }> {
-    return this.#byNode.get(nodeId) ?? [];
+  onNode(nodeId: string): readonly (RunningAttempt & { task: TTask })[] {
+    return this.#byNode.get(nodeId) ?? NONE;
   }
 
   busySlots(nodeId: string): number {
-    return this.#byNode.get(nodeId)?.size ?? 0;
+    return this.#byNode.get(nodeId)?.length ?? 0;
   }
 
   /** Notes progress its node reported; false for an attempt not running there (a stale frame). */
@@ -127,8 +130,10 @@ export class AttemptLedger<TTask> implements AttemptReader {
     entry.timer?.cancel();
     this.#byTask.delete(taskId);
     const onNode = this.#byNode.get(entry.nodeId);
-    onNode?.delete(entry);
-    if (onNode?.size === 0) this.#byNode.delete(entry.nodeId);
+    if (onNode) {
+      onNode.splice(onNode.indexOf(entry), 1);
+      if (onNode.length === 0) this.#byNode.delete(entry.nodeId);
+    }
     return entry;
   }
 

@@ -91,18 +91,17 @@ export class LaneQueue {
    * only through lanes freeing no later than it: the lanes tied with it, no more.
    */
   nextAfter(lane: Lane): number | undefined {
-    let next: number | undefined;
-    const stack = this.#heap.length > 0 ? [0] : [];
-    while (stack.length > 0) {
-      const at = stack.pop()!;
-      const other = this.#heap[at]!;
-      if (other.freeAt > lane.freeAt) {
-        if (next === undefined || other.freeAt < next) next = other.freeAt;
-        continue;
-      }
-      for (const child of [2 * at + 1, 2 * at + 2]) if (child < this.#heap.length) stack.push(child);
-    }
-    return next;
+    return this.#nextAfter(lane.freeAt, 0);
+  }
+
+  /** The earliest free time after `freeAt` in the subtree of the heap at `at`. */
+  #nextAfter(freeAt: number, at: number): number | undefined {
+    const other = this.#heap[at];
+    if (!other) return undefined;
+    if (other.freeAt > freeAt) return other.freeAt;
+    const left = this.#nextAfter(freeAt, 2 * at + 1);
+    const right = this.#nextAfter(freeAt, 2 * at + 2);
+    return left === undefined ? right : right === undefined ? left : Math.min(left, right);
   }
 
   #expectEarliest(lane: Lane): void {

@@ -54,9 +54,10 @@ const KEEP_MS_PER_TASK_AND_LANE = 0.5;
 
 /**
  * A pass that only sends work (`assignments`) plans the first this many queued tasks, or this many per
- * lane when the fleet is larger, not the whole horizon: its lanes pick among the front of the queue,
- * and the rest counts in sums (`PlanOptions.beyondUnits`). Over a thousand nodes a pass over 10,000
- * tasks cost 3–8 ms, and there is one after every few results. The simulated fleets never queue more.
+ * free lane when more lanes are free, not the whole horizon: its free lanes pick among the front of
+ * the queue, and the rest counts in sums (`PlanOptions.beyondUnits`). Over a thousand nodes a pass over
+ * 10,000 tasks cost 3–8 ms, and there is one after every few results. The simulated fleets never queue
+ * more.
  */
 const SENDING_HORIZON = 2000;
 const SENDING_TASKS_PER_LANE = 4;
@@ -450,7 +451,9 @@ export class Scheduler {
       lanes.fill(0);
       let slot = 0;
       let running: string | null = null;
-      for (const run of this.#attempts.onNode(node.id)) {
+      const runs = this.#attempts.onNode(node.id);
+      for (let i = 0; i < runs.length; i++) {
+        const run = runs[i]!;
         running ??= run.checkpoint;
         if (slot >= lanes.length) continue;
         const elapsed = (now - run.startedAt) / 1000;
@@ -483,22 +486,27 @@ export class Scheduler {
       // Each queued task keeps its plan entry and refreshes what changes with time: a pass over a queue of
       // 10,000 made 10,000 new objects, the largest allocation of a pass. A plan made in slices must not
       // see a pass in between change them.
-      const into = own ? {} : (queued.planTask ??= { id: queued.task.id, units: queued.units, checkpoint: queued.checkpoint, capable: [], waitedSeconds: 0 });
-      tasks.push(this.#planTaskOf(queued, now, nodes, into));
+      const task = own ? this.#planTaskOf(queued, now, nodes, {}) : queued.planTask ? this.#refresh(queued, queued.planTask, now, nodes) : (queued.planTask = this.#planTaskOf(queued, now, nodes, {}));
+      tasks.push(task);
     }
     return tasks;
   }
 
   /** `queued` as the planner sees it, written into `into`. */
   #planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask {
-    const { capable, fallback } = this.#reachOf(queued);
     into.id = queued.task.id;
     into.units = queued.units;
     into.checkpoint = queued.checkpoint;
-    into.capable = this.#preferred(capable, fallback, nodes);
-    into.waitedSeconds = Math.max(0, (now - queued.arrivedAt) / 1000);
-    into.promisedAt = queued.promisedAt === undefined ? undefined : (queued.promisedAt - now) / 1000;
-    return into as PlanTask;
+    return this.#refresh(queued, into as PlanTask, now, nodes);
+  }
+
+  /** `queued`'s plan entry of a pass before, brought up to date: what changes with time and with the nodes. */
+  #refresh(queued: Queued, task: PlanTask, now: number, nodes: readonly PlanNode[]): PlanTask {
+    const { capable, fallback } = this.#reachOf(queued);
+    task.capable = this.#preferred(capable, fallback, nodes);
+    task.waitedSeconds = Math.max(0, (now - queued.arrivedAt) / 1000);
+    task.promisedAt = queued.promisedAt === undefined ? undefined : (queued.promisedAt - now) / 1000;
+    return task;
   }
 
   /**
@@ -635,8 +643,9 @@ export class Scheduler {
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     const nodes = this.#planNodes(now);
-    const lanes = nodes.reduce((sum, n) => sum + (n.available ? n.lanes.length : 0), 0);
-    const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * lanes)));
+    let free = 0;
+    for (const node of nodes) if (node.available) for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
+    const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
     return plan.assignments.map(({ taskId, nodeId }) => {
       const queued = this.#queuedById.get(taskId)!;
