@@ -18,7 +18,12 @@
  *    order and affinity can leave a task of a rarely used checkpoint behind
  *    while its few nodes serve popular work, and promises never force a
  *    switch; this bounds that. All waits grow alike, so under a burst nothing
- *    is ever urgent;
+ *    is ever urgent. It comes before a due promise (0) when it has waited
+ *    `urgentGapSeconds` longer than the promised task: through a long
+ *    overload every queued task's promise is due, and keeping them, switch-
+ *    free, held a lane on its checkpoint for minutes while work only it (and
+ *    one other node) could run waited (simulated seed 9: told 38 s, waited
+ *    264 s; decision 0013);
  * 0b. a task only some nodes can run, this lane's among them, once that work
  *    would take those nodes at least as long as the other nodes need for
  *    everything else (it is the long pole: left to fair order it would trail
@@ -85,8 +90,10 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   const head = state.head(lane.node);
   if (head === undefined) return 'done';
   const due = state.due(lane);
-  if (due !== undefined) return due;
   const urgent = state.urgent(lane, (median) => Math.max(options.urgentWaitFactor * median, median + options.urgentGapSeconds));
+  // A promise yields only to a task left behind well before it (rule 0a).
+  const yields = due !== undefined && urgent !== undefined && state.tasks[urgent]!.waitedSeconds > state.tasks[due]!.waitedSeconds + options.urgentGapSeconds;
+  if (due !== undefined && !yields) return due;
   if (urgent !== undefined) return urgent;
   const exclusive = state.exclusiveDue(lane);
   if (exclusive !== undefined) return exclusive;

@@ -62,6 +62,20 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(tasks(5), nodes()).assignments[0]?.taskId).toBe('new');
   });
 
+  it('lets a due promise yield to a task left behind that has waited much longer, switch or not', () => {
+    // a has X loaded; x-promised is due. y-old needs a switch and only a can run it. The Z tasks (b's only)
+    // hold the queue's median wait at 0, so y-old is left behind once it has waited 30 s.
+    const nodes = [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'Z', lanes: [1000] })];
+    const tasks = (yWaited: number) => [
+      { ...t('x-promised', 'X', [0], 20, 100), promisedAt: 0 },
+      t('y-old', 'Y', [0], 20, yWaited),
+      ...Array.from({ length: 5 }, (_, i) => t(`z${i}`, 'Z', [1])),
+    ];
+    // Left behind, but not 30 s (urgentGapSeconds) longer than the promised task: the promise is kept.
+    expect(planTasks(tasks(120), nodes).assignments).toEqual([{ taskId: 'x-promised', nodeId: 'a' }]);
+    expect(planTasks(tasks(200), nodes).assignments).toEqual([{ taskId: 'y-old', nodeId: 'a' }]);
+  });
+
   it('keeps a promise without a switch: a lane with another checkpoint loaded leaves the promised task to its fair turn', () => {
     const tasks = [t('x-new', 'X', [0]), t('y1', 'Y', [0]), { ...t('x-promised', 'X', [0]), promisedAt: 0 }];
     const plan = planTasks(tasks, [planNode('a', { loaded: 'Y' })]);
