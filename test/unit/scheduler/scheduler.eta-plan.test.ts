@@ -90,6 +90,26 @@ describe('Scheduler: ETAs of a long queue', () => {
       expect(scheduler.eta('small-2', later)).not.toBeNull();
     });
 
+    it('makes a plan at once when it is small, or when the plan before is long past', () => {
+      // Probed on the task before the last: the plan before (kept) says 499 s, less the time gone by;
+      // a new one, with small-1 ahead of it, 500 s (the last task, promised, would be served at its promise).
+      const small = manual();
+      const scheduler = busyScheduler(1000, { later: small.later });
+      expect(scheduler.eta('big-999', NOW)).toBe(499);
+      scheduler.enqueue(task('small-1', 'small'), NOW + 1000);
+      // 1,002 tasks and lanes: too small for slices, made again at once.
+      expect(scheduler.eta('big-998', NOW + 1000)).toBe(500);
+      expect(small.pending).toBe(0);
+      const large = manual();
+      const long = busyScheduler(3000, { later: large.later });
+      expect(long.eta('big-2999', NOW)).toBe(1499);
+      // Over twice its keep time (1.5 s) later, the plan before is no answer: made at once.
+      const later = NOW + 4000;
+      long.enqueue(task('small-1', 'small'), later);
+      expect(long.eta('big-2998', later)).toBe(1499);
+      expect(large.pending).toBe(0);
+    });
+
     it('answers from a plan for the new nodes once they change, though a plan for the old ones was under way', () => {
       const slices = manual();
       const scheduler = busyScheduler(3000, { later: slices.later });
