@@ -115,6 +115,16 @@ export const errorCatalog = {
     meaning: 'A node presented no token or a wrong one.',
     fix: 'Start the node with `--token` equal to the gateway\'s `--node-token`.',
   },
+  DAN_ERR_NODE_ORIGIN: {
+    retryable: false,
+    meaning: 'A connection to the node endpoint came from a web page (it carried an Origin header): a page open in a browser on the gateway\'s machine could otherwise join as a node, read prompts and images, and return any image.',
+    fix: 'Attach GPUs with `dan node`: node agents send no Origin header. Web pages cannot join as nodes.',
+  },
+  DAN_ERR_NODE_CONNECTIONS: {
+    retryable: true,
+    meaning: 'Too many node connections are open that have not said hello yet.',
+    fix: 'Nothing for a real node: its agent connects again by itself. Operators: many silent connections are someone probing the gateway.',
+  },
   DAN_ERR_BACKEND_UNREACHABLE: {
     retryable: true,
     meaning: 'The node could not reach its WebUI.',

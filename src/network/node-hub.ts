@@ -49,12 +49,15 @@ export interface HubEvents {
 export interface NodeHubOptions {
   /** Token nodes must present; null admits loopback nodes only. */
   nodeToken: string | null;
+  /** Sockets that may wait for their hello at once (node-route.ts refuses more). @defaultValue 32 */
+  maxAwaitingHello?: number;
   heartbeatIntervalMs: number;
   log: Logger;
   clock?: Clock;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_AWAITING_HELLO = 32;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export class NodeHub extends EventEmitter<HubEvents> {
@@ -62,6 +65,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
   readonly #options: NodeHubOptions;
   readonly #clock: Clock;
   #livenessTimer: Timer | undefined;
+  /** Sockets accepted that have not said hello (or been closed) yet. */
+  #awaitingHello = 0;
 
   constructor(options: NodeHubOptions) {
     super();
@@ -75,10 +80,28 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return this.#sessions;
   }
 
+  /** Sockets accepted that have not said hello yet. */
+  get awaitingHello(): number {
+    return this.#awaitingHello;
+  }
+
+  /** Whether another socket may wait for its hello (`maxAwaitingHello`). */
+  hasRoomForHello(): boolean {
+    return this.#awaitingHello < (this.#options.maxAwaitingHello ?? DEFAULT_MAX_AWAITING_HELLO);
+  }
+
   /** Takes a freshly upgraded socket; the node must say hello first. */
   accept(socket: NodeSocket, remoteAddress: string): void {
     const log = this.#options.log;
     let session: NodeSession | undefined;
+    let awaiting = true;
+    this.#awaitingHello += 1;
+    const helloDone = () => {
+      if (!awaiting) return;
+      awaiting = false;
+      this.#awaitingHello -= 1;
+      helloTimer.cancel();
+    };
     const helloTimer = this.#clock.setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
     socket.on('message', (data, isBinary) => {
       const receivedAt = performance.now();
@@ -86,7 +109,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
         const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(toBuffer(data).toString());
         if (!session) {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
-          helloTimer.cancel();
+          helloDone();
           session = this.#admit(socket, remoteAddress, message);
           return;
         }
@@ -100,7 +123,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     });
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
     socket.on('close', (code, reason) => {
-      helloTimer.cancel();
+      helloDone();
       if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
     });
   }

@@ -119,6 +119,53 @@ describe('admission', () => {
   });
 });
 
+describe('connections refused before the upgrade', () => {
+  /** The HTTP answer to a WebSocket upgrade the gateway refuses: status and error envelope. */
+  function refusal(g: Gateway, options: WebSocket.ClientOptions = {}): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${g.url.replace('http', 'ws')}/api/node/ws`, options);
+      socket.on('unexpected-response', (_request, response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      socket.on('open', () => reject(new Error('the gateway accepted the connection')));
+    });
+  }
+
+  it('refuses a WebSocket from a web page (it carries an Origin header), token or not', async () => {
+    const g = await gateway();
+    const answer = await refusal(g, { origin: 'http://evil.example' });
+    expect(answer.status).toBe(403);
+    expect(answer.body).toMatchObject({ error: 'DAN_ERR_NODE_ORIGIN', code: 1000 });
+    expect(answer.body.message).toContain('http://evil.example');
+    expect(g.hub.awaitingHello).toBe(0);
+    // A node agent sends no Origin: admitted as before.
+    const c = await connect(g);
+    c.socket.send(JSON.stringify(hello()));
+    expect(await c.next()).toMatchObject({ type: 'welcome' });
+  });
+
+  it('refuses more connections that have not said hello than it lets wait, and takes them again once one goes', async () => {
+    const g = await gateway();
+    const silent = await Promise.all(Array.from({ length: 32 }, () => connect(g)));
+    expect(g.hub.awaitingHello).toBe(32);
+    const answer = await refusal(g);
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ error: 'DAN_ERR_NODE_CONNECTIONS', code: 2000 });
+    // One says hello (a real node), one goes away: room for two more.
+    silent[0]!.socket.send(JSON.stringify(hello()));
+    expect(await silent[0]!.next()).toMatchObject({ type: 'welcome' });
+    silent[1]!.socket.close();
+    await silent[1]!.closed;
+    await expect.poll(() => g.hub.awaitingHello).toBe(30);
+    const again = await connect(g);
+    again.socket.send(JSON.stringify(hello({ name: 'late-node' })));
+    expect(await again.next()).toMatchObject({ type: 'welcome' });
+    for (const c of silent.slice(2)) c.socket.close();
+  });
+});
+
 describe('frames that break the protocol close only that node', () => {
   it.each([
     ['text that is not JSON', 'hello?'],
