@@ -87,8 +87,28 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
     if (hidden) request.log.error({ err: error, error: danError.id }, danError.message);
     return reply.code(httpStatusOf(danError.id)).send({ ...errorBodyOf(danError), message: hidden ?? danError.message });
   });
+  // The methods each route path takes, to tell a wrong method (405) from a path that does not exist.
+  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = pathPattern(route.url);
+    let entry = routes.find((r) => r.pattern.source === pattern.source);
+    if (!entry) routes.push((entry = { pattern, methods: new Set() }));
+    for (const method of [route.method].flat()) entry.methods.add(method);
+  });
   app.setNotFoundHandler((request, reply) => {
-    const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}`);
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].filter((m) => m !== 'HEAD' && m !== request.method);
+    if (allowed.length > 0) {
+      const error = new DanError('DAN_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allowed.join(' or ')}, not ${request.method}`);
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorBodyOf(error));
+    }
+    const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${path}`);
     return reply.code(404).send(errorBodyOf(error));
   });
+}
+
+/** A route's path as a pattern of the concrete paths it serves (`:param` one segment, `*` the rest). */
+function pathPattern(url: string): RegExp {
+  const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}$`);
 }

@@ -53,6 +53,11 @@ export const errorCatalog = {
     meaning: 'No endpoint has this method and path.',
     fix: 'See docs/http-api.md for the endpoints.',
   },
+  DAN_ERR_METHOD_NOT_ALLOWED: {
+    retryable: false,
+    meaning: 'The endpoint exists, but not for this HTTP method (a GET on an endpoint that takes POST, for one).',
+    fix: 'Use the method the message and the `Allow` header name; see docs/http-api.md.',
+  },
   // --- tasks ---------------------------------------------------------------
   DAN_ERR_TASK_NOT_FOUND: {
     retryable: false,

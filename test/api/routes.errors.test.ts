@@ -159,16 +159,27 @@ describe('routes that do not exist', () => {
   it.each([
     ['GET', '/api/sd/nothing-here?x=1', 'no endpoint GET /api/sd/nothing-here'],
     ['POST', '/api/sd/txt2img/sync', 'no endpoint POST /api/sd/txt2img/sync'],
-    ['GET', '/api/sd/txt2img', 'no endpoint GET /api/sd/txt2img'],
-    ['PUT', '/api/sd/task/status', 'no endpoint PUT /api/sd/task/status'],
-    ['DELETE', '/api/sd/task/abc', 'no endpoint DELETE /api/sd/task/abc'],
-    ['POST', '/api/health', 'no endpoint POST /api/health'],
+    ['GET', '/api/sd/task/abc/more', 'no endpoint GET /api/sd/task/abc/more'],
     ['GET', '/', 'no endpoint GET /'],
   ])('%s %s is a 404 DAN_ERR_ROUTE_NOT_FOUND naming the method and path, without the query', async (method, url, message) => {
     const app = shared;
     const answer = await app.send({ method: method as 'GET', url });
     expectError(answer, 404, 404, { error: 'DAN_ERR_ROUTE_NOT_FOUND' });
     expect(answer.body.message).toBe(message);
+  });
+
+  it.each([
+    ['GET', '/api/sd/txt2img', ['POST']],
+    ['POST', '/api/health', ['GET']],
+    // POST /api/sd/task/status, and GET /api/sd/task/:taskId with "status" as the id.
+    ['PUT', '/api/sd/task/status?taskId=x', ['POST', 'GET']],
+    ['DELETE', '/api/sd/task/abc', ['GET']],
+  ])('%s %s is a 405 DAN_ERR_METHOD_NOT_ALLOWED naming the methods to use, in the Allow header too', async (method, url, allow) => {
+    const app = shared;
+    const answer = await app.send({ method: method as 'GET', url });
+    expectError(answer, 405, 3000, { error: 'DAN_ERR_METHOD_NOT_ALLOWED' });
+    expect(answer.body.message).toBe(`${url.split('?')[0]} takes ${allow.join(' or ')}, not ${method}`);
+    expect(answer.headers['allow']).toBe(allow.join(', '));
   });
 });
 
