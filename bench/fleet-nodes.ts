@@ -35,11 +35,22 @@ function startNode(index: number): void {
     const pick = CHECKPOINTS[random.int(0, CHECKPOINTS.length - 1)]!;
     if (!held.includes(pick)) held.push(pick);
   }
+  connectNode(index, held);
+}
+
+function connectNode(index: number, held: typeof CHECKPOINTS): void {
   const titleById = new Map(held.map((c) => [c.ref.id, c.title]));
   let loaded = held[0]!.title;
   const socket = new WebSocket(`${GATEWAY}${NODE_WS_PATH}`);
-  sockets.push(socket);
+  let opened = false;
+  // Refused before the upgrade (too many connections waiting for their hello): connect again shortly, as `dan node` does.
+  socket.on('error', (error) => {
+    if (opened) console.error(`node ${index}: ${error.message}`);
+    else setTimeout(() => connectNode(index, held), 100 + Math.random() * 400);
+  });
   socket.on('open', () => {
+    opened = true;
+    sockets.push(socket);
     socket.send(
       JSON.stringify({
         type: 'hello',

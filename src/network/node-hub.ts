@@ -49,7 +49,11 @@ export interface HubEvents {
 export interface NodeHubOptions {
   /** Token nodes must present; null admits loopback nodes only. */
   nodeToken: string | null;
-  /** Sockets that may wait for their hello at once (node-route.ts refuses more). @defaultValue 32 */
+  /**
+   * Sockets that may wait for their hello at once (node-route.ts refuses more). A node says hello as
+   * soon as it is connected, so real nodes wait a round trip; a fleet reconnecting after a restart comes
+   * in a burst, and a refused node connects again. @defaultValue 128
+   */
   maxAwaitingHello?: number;
   heartbeatIntervalMs: number;
   log: Logger;
@@ -57,7 +61,8 @@ export interface NodeHubOptions {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_AWAITING_HELLO = 32;
+/** The default of `NodeHubOptions.maxAwaitingHello`. */
+export const DEFAULT_MAX_AWAITING_HELLO = 128;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export class NodeHub extends EventEmitter<HubEvents> {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
+import { DEFAULT_MAX_AWAITING_HELLO } from '../../src/network/node-hub.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { decodeResultFrame, encodeResultFrame } from '../../src/protocol/result-frame.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -148,8 +149,8 @@ describe('connections refused before the upgrade', () => {
 
   it('refuses more connections that have not said hello than it lets wait, and takes them again once one goes', async () => {
     const g = await gateway();
-    const silent = await Promise.all(Array.from({ length: 32 }, () => connect(g)));
-    expect(g.hub.awaitingHello).toBe(32);
+    const silent = await Promise.all(Array.from({ length: DEFAULT_MAX_AWAITING_HELLO }, () => connect(g)));
+    expect(g.hub.awaitingHello).toBe(DEFAULT_MAX_AWAITING_HELLO);
     const answer = await refusal(g);
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: 'DAN_ERR_NODE_CONNECTIONS', code: 2000 });
@@ -158,7 +159,7 @@ describe('connections refused before the upgrade', () => {
     expect(await silent[0]!.next()).toMatchObject({ type: 'welcome' });
     silent[1]!.socket.close();
     await silent[1]!.closed;
-    await expect.poll(() => g.hub.awaitingHello).toBe(30);
+    await expect.poll(() => g.hub.awaitingHello).toBe(DEFAULT_MAX_AWAITING_HELLO - 2);
     const again = await connect(g);
     again.socket.send(JSON.stringify(hello({ name: 'late-node' })));
     expect(await again.next()).toMatchObject({ type: 'welcome' });
