@@ -12,6 +12,7 @@ import { formatChoices } from './field-messages.js';
 import { readInteger, readNumber, readString } from './field-readers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 import { readLoras } from './lora-field.js';
+import { assertNoNetworkTags, joinLoras, takePromptLoras } from './prompt-loras.js';
 import { NameMatches, type NameRule, parseResource, readName } from './name-fields.js';
 import type { RequestContext } from '../../domain/request-context.js';
 import { cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
@@ -35,9 +36,14 @@ export const diffusionFieldNames = [
 
 export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): DiffusionFields {
   const { limits } = ctx;
+  // LoRA tags typed in the prompt are checked as the `loras` field is, and joined to it (prompt-loras.ts).
+  const promptPath = pathOf(group, 'prompt');
+  const tagged = takePromptLoras(readString(group, 'prompt', promptRule), promptPath, ctx);
+  const negativePrompt = readString(group, 'negative_prompt', promptRule);
+  assertNoNetworkTags(negativePrompt, pathOf(group, 'negative_prompt'));
   return {
-    prompt: readString(group, 'prompt', promptRule),
-    negativePrompt: readString(group, 'negative_prompt', promptRule),
+    prompt: tagged.prompt,
+    negativePrompt,
     seed: readInteger(group, 'seed', seedRule),
     // The client's spelling is kept: nodes match it case-insensitively (domain/samplers.ts).
     sampler: readName(group, 'sampler_name', samplerRule(ctx)).given,
@@ -46,7 +52,7 @@ export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): Dif
     width: roundSide(readInteger(group, 'width', sideRule(limits))),
     height: roundSide(readInteger(group, 'height', sideRule(limits))),
     model: readModel(group, ctx),
-    loras: readLoras(group, ctx),
+    loras: joinLoras(readLoras(group, ctx), tagged.loras, promptPath, ctx),
   };
 }
 

@@ -254,6 +254,39 @@ describe('parseTxt2ImgRequest: loras', () => {
   });
 });
 
+describe('parseTxt2ImgRequest: LoRA tags typed in the prompt', () => {
+  it('takes them into loras, checked as the field is, and out of the prompt text', async () => {
+    const spec = await parse({ prompt: 'a girl <lora:kobeni_v10:0.6>, smiling <lora:koreanDollLikeness_v10>', loras: [] });
+    expect(spec.prompt).toBe('a girl , smiling');
+    expect(spec.loras).toEqual([
+      { lora: { id: sha.kobeni, name: 'kobeni_v10' }, weight: 0.6 },
+      { lora: { id: sha.korean, name: 'koreanDollLikeness_v10' }, weight: 1 },
+    ]);
+    // After the field's own.
+    expect((await parse({ prompt: '<lora:kobeni_v10:1>', loras: [[sha.korean, 0.5]] })).loras.map((l) => l.lora.id)).toEqual([sha.korean, sha.kobeni]);
+  });
+
+  it('refuses what the field refuses: an unknown LoRA, a weight out of range, a LoRA twice, too many', async () => {
+    await expectRejected(() => parse({ prompt: 'x <lora:nope:1>' }), { field: 'prompt', message: ['<lora:nope:1>', '"nope" is not a supported LoRA'] });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:100>' }), { field: 'prompt', message: ['<lora:kobeni_v10:100>', 'from -4 to 4'] });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:lots>' }), { field: 'prompt', message: ['"lots"'] });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:1> <lora:KOBENI_V10:1>' }), { field: 'prompt', message: ['named twice'] });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:1>', loras: [[sha.kobeni, 1]] }), { field: 'prompt', message: ['named twice'] });
+    const small = makeContext({ maxLoras: 1 });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:1>', loras: [[sha.korean, 1]] }, small), { field: 'prompt', message: ['at most 1 LoRAs', 'got 2'] });
+    // The probe's request: a hundred tags of weight 100.
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:100>'.repeat(100) }), { field: 'prompt' });
+  });
+
+  it('refuses other extra-network tags, extra arguments, and any tag in the negative prompt', async () => {
+    await expectRejected(() => parse({ prompt: '<hypernet:anime:1>' }), { field: 'prompt', message: ['only LoRA tags'] });
+    await expectRejected(() => parse({ prompt: '<lora:kobeni_v10:1:0.5>' }), { field: 'prompt', message: ['<lora:NAME:WEIGHT>'] });
+    await expectRejected(() => parse({ negative_prompt: 'ugly <lora:kobeni_v10:1>' }), { field: 'negative_prompt', message: ['extra-network tags'] });
+    // Angle brackets that are no tag stay text.
+    expect((await parse({ prompt: 'a < b > c' })).prompt).toBe('a < b > c');
+  });
+});
+
 describe('parseTxt2ImgRequest: upscale (hires fix)', () => {
   it('requires scale and defaults the rest', async () => {
     expect((await parse({ upscale: { scale: 1.5 } })).hires).toEqual({ scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 });
