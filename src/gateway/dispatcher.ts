@@ -39,6 +39,7 @@ import type { Logger } from '../util/logger.js';
 import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
 import { isStoreUnavailable } from './store-errors.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
+import { resultProblem } from './result-check.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
 import type { Static } from '@sinclair/typebox';
@@ -351,6 +352,14 @@ export class Dispatcher {
   }
 
   async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
+    // Nodes are other people's machines: a result that does not answer its task never reaches a client.
+    // Its node is disconnected, and what it ran goes to other nodes (result-check.ts).
+    const entry = this.#entries.get(message.taskId);
+    const problem = entry ? resultProblem(entry.spec, message.result) : null;
+    if (problem !== null) {
+      this.#options.hub.expel(session, `result for task ${message.taskId} refused: ${problem}`);
+      return;
+    }
     const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
     const timing = { elapsedMs: message.elapsedMs, ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
     const settled = this.scheduler.settle(where, { ok: true, ...timing }, this.#clock.now());

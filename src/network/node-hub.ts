@@ -231,6 +231,16 @@ export class NodeHub extends EventEmitter<HubEvents> {
     }
   }
 
+  /**
+   * Disconnects a node that broke the protocol in a way only the dispatcher can see (a result that does
+   * not answer its task): its socket closes with a protocol error, and whatever it ran is lost (requeued).
+   */
+  expel(session: NodeSession, reason: string): void {
+    this.#options.log.warn({ node: session.id, reason }, 'closing node connection: protocol error');
+    session.close(CloseCodes.protocolError, reason.slice(0, 120));
+    this.#drop(session, `protocol error: ${reason}`);
+  }
+
   /** Closes every node socket (gateway shutdown). */
   close(): void {
     this.#livenessTimer?.cancel();

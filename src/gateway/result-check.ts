@@ -1,0 +1,47 @@
+/**
+ * @module gateway/result-check
+ *
+ * What a node's result must be before it goes to a client: nodes are other
+ * people's machines. The result frame's own checks (protocol/result-frame.ts)
+ * make sure it is well formed; this one that it answers its task:
+ *
+ * - a caption for an interrogation, images for every other kind;
+ * - each image a PNG, JPEG or WebP (the frame checks their first bytes), and a
+ *   PNG's header whole: its IHDR chunk, its CRC right and its size not zero
+ *   (the first bytes of a PNG followed by junk passed the frame's check). PNG
+ *   is what WebUIs send.
+ *
+ * Synchronous, before the result settles its attempt: a node that answers
+ * and disconnects at once has still answered. Not checked yet: each image's
+ * size against the task's (ControlNet's detected maps and hires change it),
+ * a seed per image, and the headers of JPEG and WebP images.
+ */
+import { crc32 } from 'node:zlib';
+import { sniffImageFormat } from '../domain/image-format.js';
+import type { GenerationSpec, RelayedResult } from '../domain/spec.js';
+import { Base64Image } from '../util/base64-image.js';
+
+/** PNG signature (8), IHDR length and type (8), its 13 bytes of data, its CRC (4). */
+const PNG_HEADER_BYTES = 8 + 8 + 13 + 4;
+
+/** Why `result` is no answer to a task of `spec`, or null when it is one. */
+export function resultProblem(spec: GenerationSpec, result: RelayedResult): string | null {
+  const wanted = spec.kind === 'interrogate' ? 'caption' : 'images';
+  if (result.kind !== wanted) return `it answered a ${spec.kind} task with ${result.kind === 'caption' ? 'a caption' : 'images'}`;
+  if (result.kind === 'caption') return null;
+  for (const [index, image] of result.images.entries()) {
+    const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image, 'base64');
+    const format = sniffImageFormat(bytes);
+    const problem = format === null ? 'is not a PNG, JPEG or WebP image' : format === 'png' ? pngHeaderProblem(bytes) : null;
+    if (problem !== null) return `its image ${index} ${problem}`;
+  }
+  return null;
+}
+
+function pngHeaderProblem(png: Buffer): string | null {
+  if (png.length < PNG_HEADER_BYTES) return 'is a PNG cut short before the end of its header';
+  if (png.readUInt32BE(8) !== 13 || png.toString('latin1', 12, 16) !== 'IHDR') return 'is a PNG whose first chunk is not a header (IHDR)';
+  if (crc32(png.subarray(12, 29)) !== png.readUInt32BE(29)) return 'is a PNG whose header is corrupt (its CRC does not match)';
+  if (png.readUInt32BE(16) === 0 || png.readUInt32BE(20) === 0) return 'is a PNG of size zero';
+  return null;
+}
