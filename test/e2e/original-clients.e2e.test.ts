@@ -19,17 +19,25 @@ import {
 
 let base: string;
 let demo: DanProcess;
+/** What `dan demo` says when it is ready. */
+let banner = '';
 const dir = tempDir();
 
 beforeAll(async () => {
   demo = new DanProcess(['demo', '--port', '0', '--host', '127.0.0.1', '--data', dir.path, '--speed', '200']);
   const ready = await demo.waitForLog((l) => typeof l['gateway'] === 'string', 30_000);
   base = ready['gateway'] as string;
+  banner = String(ready['msg']);
 }, 40_000);
 
 afterAll(async () => {
   await demo.stop();
   dir.remove();
+});
+
+it('says, when ready, that the sandbox draws placeholder patterns (a newcomer must not take them for a broken model)', () => {
+  expect(banner).toContain('placeholder patterns, not pictures');
+  expect(banner).toContain('dan node --gateway URL --webui URL');
 });
 
 /** common/parameters.py get_http_headers(): the public key, bare, in Authorization. */
