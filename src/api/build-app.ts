@@ -79,7 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
-    return success({ status: 'ok', nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
+    // Whether the network can run anything now, and if not why: the gateway being up is not enough.
+    const { connected, ready } = info.nodes;
+    const problem = ready > 0 ? null : connected === 0 ? 'no node is connected' : `${connected} node${connected === 1 ? ' is' : 's are'} connected, but none has its WebUI up`;
+    return success({ status: 'ok', canServe: problem === null, problem, nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;

@@ -165,6 +165,8 @@ describe('GET /api/health', () => {
     app.world.connect('down').backend(false, 'WebUI not answering');
     expect(await health(app)).toStrictEqual({
       status: 'ok',
+      canServe: true,
+      problem: null,
       nodes: { connected: 2, ready: 1 },
       queued: 0,
       running: 0,
@@ -172,6 +174,18 @@ describe('GET /api/health', () => {
       // This app is given no event loop meter; the gateway's own is checked end to end.
       eventLoopDelayMs: null,
     });
+  });
+
+  it('says whether the network can serve anything, and why not', async () => {
+    const app = await start();
+    expect(await health(app)).toMatchObject({ status: 'ok', canServe: false, problem: 'no node is connected' });
+    const node = app.world.connect('gpu');
+    node.backend(false, 'WebUI not answering');
+    await app.world.settle();
+    expect(await health(app)).toMatchObject({ canServe: false, problem: '1 node is connected, but none has its WebUI up' });
+    node.backend(true);
+    await app.world.settle();
+    expect(await health(app)).toMatchObject({ canServe: true, problem: null });
   });
 
   it('counts queued and running tasks, and times the dispatch of a task sent at once, not of one that waited', async () => {
