@@ -30,7 +30,8 @@ export function resultProblem(spec: GenerationSpec, result: RelayedResult): stri
   if (result.kind !== wanted) return `it answered a ${spec.kind} task with ${result.kind === 'caption' ? 'a caption' : 'images'}`;
   if (result.kind === 'caption') return null;
   for (const [index, image] of result.images.entries()) {
-    const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image, 'base64');
+    // Only the header is read: of a base64 string, its first bytes (64 characters: 48 bytes).
+    const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image.slice(0, 64), 'base64');
     const format = sniffImageFormat(bytes);
     const problem = format === null ? 'is not a PNG, JPEG or WebP image' : format === 'png' ? pngHeaderProblem(bytes) : null;
     if (problem !== null) return `its image ${index} ${problem}`;

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CoreWorld, createCoreWorld, type FakeNode, TINY_PNG } from '../helpers/fake-nodes.js';
 import type { InterrogateSpec } from '../../src/domain/spec.js';
+import { resultProblem } from '../../src/gateway/result-check.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -56,5 +57,16 @@ describe('a result that does not answer its task', () => {
     world = createCoreWorld();
     await refusedThenRetried({ kind: 'images', images: [TINY_PNG, image], seeds: [1, 2] });
     expect(JSON.stringify(world.log.lines)).toContain(reason);
+  });
+});
+
+describe('resultProblem (images as base64 text, as the text protocol carries them)', () => {
+  const spec = { kind: 'txt2img' } as Parameters<typeof resultProblem>[0];
+
+  it('reads only the header of each image', () => {
+    expect(resultProblem(spec, { kind: 'images', images: [TINY_PNG], seeds: [1] })).toBeNull();
+    expect(resultProblem(spec, { kind: 'images', images: [TINY_PNG, pngThenJunk], seeds: [1, 2] })).toBe('its image 1 is a PNG whose first chunk is not a header (IHDR)');
+    expect(resultProblem(spec, { kind: 'images', images: [brokenHeader.toString('base64')], seeds: [1] })).toBe('its image 0 is a PNG whose header is corrupt (its CRC does not match)');
+    expect(resultProblem(spec, { kind: 'images', images: [Buffer.from('GIF89a, not a PNG').toString('base64')], seeds: [1] })).toBe('its image 0 is not a PNG, JPEG or WebP image');
   });
 });
