@@ -12,7 +12,6 @@ import type { Lane, PlanNode } from './plan-types.js';
 
 export type { Lane } from './plan-types.js';
 
-
 export class LaneQueue {
   readonly lanes: readonly Lane[];
   /**
