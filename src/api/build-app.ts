@@ -7,6 +7,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
+import cors from '@fastify/cors';
+import { corsOriginsOf } from '../config/gateway-config.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { NodeDirectory } from '../gateway/node-directory.js';
 import type { EventLoopMeter } from '../gateway/event-loop-meter.js';
@@ -35,6 +37,8 @@ export interface AppDeps {
   overhead: OverheadMeter;
   /** How late its event loop runs (gateway/event-loop-meter.ts), shown by /api/health when given. */
   eventLoop?: EventLoopMeter;
+  /** Which web pages' scripts may call the API (config `corsOrigin`). @defaultValue '*' */
+  corsOrigin?: string;
 }
 
 declare module 'fastify' {
@@ -63,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   installErrorHandlers(app, deps.bodyLimitBytes);
+  await registerCors(app, deps.corsOrigin ?? '*');
   // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts),
   // into buffers that are reused once the response has closed and the socket holds them no more.
   app.setReplySerializer((payload) => toJsonBuffer(payload, answerBuffers.take) as unknown as string);
@@ -87,3 +92,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;
 }
+
+/**
+ * CORS for browser clients: a page's script may call the API from the origins configured (any, by
+ * default: the API is meant for strangers' apps; keys, not origins, will say who may do what). The
+ * node endpoint refuses every browser (node-route.ts), whatever this allows.
+ */
+async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<void> {
+  const origins = corsOriginsOf(corsOrigin);
+  if (origins === 'off') return;
+  await app.register(cors, {
+    origin: origins === '*' ? '*' : origins,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['content-type', 'authorization'],
+    maxAge: 600,
+  });
+}
+

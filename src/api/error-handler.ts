@@ -97,7 +97,8 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
-    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].filter((m) => m !== 'HEAD' && m !== request.method);
+    // HEAD comes with every GET, OPTIONS with CORS (for every path): neither is a method to use instead.
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].filter((m) => m !== 'HEAD' && m !== 'OPTIONS' && m !== request.method);
     if (allowed.length > 0) {
       const error = new DanError('DAN_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allowed.join(' or ')}, not ${request.method}`);
       return reply.code(405).header('allow', allowed.join(', ')).send(errorBodyOf(error));

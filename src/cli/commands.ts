@@ -35,6 +35,7 @@ interface GatewayFlags extends LogFlags {
   bodyLimitMb?: number;
   maxFrameMb?: number;
   publicApiKey?: string;
+  corsOrigin?: string;
 }
 
 interface NodeFlags extends LogFlags {
@@ -76,6 +77,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),
     publicApiKey: flags.publicApiKey,
+    corsOrigin: flags.corsOrigin,
   };
 }
 

@@ -44,7 +44,8 @@ const gatewayOptions = (command: Command) =>
     .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)
     .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
     .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
-    .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)');
+    .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)')
+    .option('--cors-origin <origins>', 'web pages whose scripts may call the API: *, off, or origins separated by commas (env DAN_CORS_ORIGIN; default *)');
 
 const nodeOptions = (command: Command) =>
   command

@@ -45,6 +45,11 @@ export interface GatewayConfig {
   maxFrameBytes: number;
   /** The key `GET /api/user/public-api-key` hands out; generated once and kept in dataDir when null. */
   publicApiKey: string | null;
+  /**
+   * Which web pages' scripts may call the API (CORS): `'*'` any, a list of origins
+   * (`https://app.example`), or `'off'` none (no CORS headers). Env `DAN_CORS_ORIGIN`. @defaultValue '*'
+   */
+  corsOrigin: string;
   /** Bounds on request values. */
   limits: RequestLimits;
 }
@@ -66,6 +71,7 @@ export const gatewayDefaults = {
   heartbeatIntervalMs: 5 * SECOND,
   maxFrameBytes: 64 * 1024 * 1024,
   publicApiKey: null,
+  corsOrigin: '*',
   limits: defaultLimits,
 } as const satisfies GatewayConfig;
 
@@ -77,6 +83,7 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_DATA']) input.dataDir = env['DAN_DATA'];
   if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
   if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
+  if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
   return input;
 }
 
@@ -123,6 +130,24 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
   }
+  const corsProblem = corsOriginProblem(merged.corsOrigin);
+  if (corsProblem !== null) problems.push(corsProblem);
   if (problems.length > 0) throw new StartupError(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, limits: Object.freeze(merged.limits) });
 }
+
+/** The origins `corsOrigin` names: `'*'`, `'off'`, or origins (scheme://host[:port]) separated by commas. */
+export function corsOriginsOf(corsOrigin: string): '*' | 'off' | string[] {
+  const value = corsOrigin.trim();
+  if (value === '*' || value === 'off') return value;
+  return value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+}
+
+function corsOriginProblem(corsOrigin: string): string | null {
+  const origins = corsOriginsOf(corsOrigin);
+  if (origins === '*' || origins === 'off') return null;
+  const bad = origins.filter((origin) => !/^https?:\/\/[^/\s]+$/.test(origin));
+  if (origins.length > 0 && bad.length === 0) return null;
+  return `corsOrigin must be *, off, or origins such as https://app.example separated by commas, got ${JSON.stringify(corsOrigin)}`;
+}
+

@@ -71,6 +71,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     logger,
     overhead,
     eventLoop,
+    corsOrigin: config.corsOrigin,
   });
   await dispatcher.recover();
   await app.listen({ port: config.port, host: config.host });

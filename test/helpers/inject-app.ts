@@ -24,6 +24,8 @@ export interface InjectAppOptions {
   syncTimeoutMs?: number;
   /** @defaultValue a silent logger */
   logger?: FastifyBaseLogger;
+  /** The gateway's `corsOrigin`. @defaultValue '*' */
+  corsOrigin?: string;
 }
 
 export interface InjectApp {
@@ -57,6 +59,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     maxFrameBytes: 64 * 1024 * 1024,
     logger: options.logger ?? pino({ level: 'silent' }),
     overhead,
+    ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
   });
   await app.ready();
   return {

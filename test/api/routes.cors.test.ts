@@ -1,0 +1,63 @@
+/** CORS: which web pages' scripts may call the API (`--cors-origin`), preflights included. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
+import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+
+let api: InjectApp | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function start(corsOrigin?: string): Promise<InjectApp> {
+  api = await createInjectApp(corsOrigin === undefined ? {} : { corsOrigin });
+  return api;
+}
+
+/** A browser's preflight for a JSON POST with an API key (no body in its answer). */
+const preflight = async (app: InjectApp, origin: string) => {
+  const answer = await app.app.inject({
+    method: 'OPTIONS',
+    url: '/api/sd/txt2img/async',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+  });
+  return { status: answer.statusCode, headers: answer.headers };
+};
+
+describe('CORS', () => {
+  it('lets any page call the API by default: preflights and answers carry the headers', async () => {
+    const app = await start();
+    const answer = await preflight(app, 'https://app.example');
+    expect(answer.status).toBe(204);
+    expect(answer.headers['access-control-allow-origin']).toBe('*');
+    expect(String(answer.headers['access-control-allow-methods'])).toContain('POST');
+    expect(String(answer.headers['access-control-allow-headers'])).toContain('authorization');
+    const health = await app.get('/api/health', { origin: 'https://app.example' });
+    expect(health.status).toBe(200);
+    expect(health.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  it('answers only the origins configured', async () => {
+    const app = await start('https://app.example, https://other.example');
+    expect((await preflight(app, 'https://other.example')).headers['access-control-allow-origin']).toBe('https://other.example');
+    const stranger = await app.get('/api/health', { origin: 'https://evil.example' });
+    expect(stranger.status).toBe(200);
+    expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('sends no CORS headers when off', async () => {
+    const app = await start('off');
+    expect((await app.get('/api/health', { origin: 'https://app.example' })).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('still tells a wrong method (405) from a missing path (404), though every path takes a preflight', async () => {
+    const app = await start();
+    expect((await app.get('/api/sd/txt2img')).status).toBe(405);
+    expect((await app.get('/api/nothing-here')).status).toBe(404);
+  });
+
+  it('refuses a corsOrigin that is not *, off or a list of origins, at start', () => {
+    expect(() => resolveGatewayConfig({ corsOrigin: 'app.example' })).toThrow(/corsOrigin must be \*, off, or origins such as https:\/\/app.example/);
+    expect(resolveGatewayConfig({ corsOrigin: 'https://a.example,http://b.example:8080' }).corsOrigin).toBe('https://a.example,http://b.example:8080');
+  });
+});
