@@ -77,8 +77,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
+  // Only while any page may call the API (CORS '*'): a text/plain POST needs no preflight, so a page from
+  // an origin the operator did not allow could still submit and cancel tasks, unable to read the answers.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  if (corsOriginsOf(deps.corsOrigin ?? '*') === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
   registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
   app.get('/api/nodes', async () => success(deps.nodes.list()));

@@ -45,6 +45,15 @@ describe('CORS', () => {
     expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('takes a text/plain JSON body (what fetch sends for a string) only while any page may call the API', async () => {
+    const body = JSON.stringify({ taskId: 'no-such-task' });
+    const asText = (app: InjectApp) => app.send({ method: 'POST', url: '/api/sd/task/status', payload: body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    expect((await asText(await start())).body).toMatchObject({ error: 'DAN_ERR_TASK_NOT_FOUND' });
+    await api!.close();
+    // A CORS-simple request needs no preflight: from an origin not allowed it would still act.
+    expect((await asText(await start('https://app.example'))).body).toMatchObject({ error: 'DAN_ERR_REQUEST_UNSUPPORTED_MEDIA' });
+  });
+
   it('sends no CORS headers when off', async () => {
     const app = await start('off');
     expect((await app.get('/api/health', { origin: 'https://app.example' })).headers['access-control-allow-origin']).toBeUndefined();
