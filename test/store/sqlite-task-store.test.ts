@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -287,6 +287,25 @@ describe('SqliteTaskStore', () => {
   });
 });
 
+describe('SqliteTaskStore file permissions', () => {
+  it('keeps its data for its owner only: the directory it makes 0700, the database and its WAL 0600', async () => {
+    const dataDir = `${storeDir()}/data`;
+    const store = new SqliteTaskStore(dataDir);
+    // A task with an API key, and one large enough for a payload file.
+    await store.insert(newTask('t1'));
+    await store.insert({ ...newTask('t2'), spec: bigSpec });
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dataDir)).toBe(0o700);
+    expect(mode(`${dataDir}/payloads`)).toBe(0o700);
+    expect(mode(`${dataDir}/tasks.sqlite`)).toBe(0o600);
+    expect(mode(`${dataDir}/tasks.sqlite-wal`)).toBe(0o600);
+    const payloads = readdirSync(`${dataDir}/payloads`, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    expect(payloads.length).toBeGreaterThan(0);
+    for (const entry of payloads) expect(mode(`${entry.parentPath}/${entry.name}`)).toBe(0o600);
+    await store.close();
+  });
+});
+
 describe('SqliteTaskStore when storage fails', () => {
   it('refuses a task whose input file cannot be written, leaves no row, and stores it once the directory is back', async () => {
     const dataDir = storeDir();
@@ -425,7 +444,7 @@ describe('opening a SqliteTaskStore where it cannot be', () => {
   it('says so when tasks.sqlite is a directory, or not a database', () => {
     const dir = storeDir();
     mkdirSync(`${dir}/tasks.sqlite`);
-    expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: unable to open database file (SQLITE_CANTOPEN); ${FIX}`);
+    expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: creating the database file ${dir}/tasks.sqlite failed: EISDIR: illegal operation on a directory; ${FIX}`);
     rmSync(`${dir}/tasks.sqlite`, { recursive: true });
     writeFileSync(`${dir}/tasks.sqlite`, Buffer.alloc(4096, 'x'));
     expect(openError(dir).message).toBe(`cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: file is not a database (SQLITE_NOTADB); ${FIX}`);

@@ -12,7 +12,7 @@
  * directory whose `payloads` cannot be made fails at start, in front of the
  * operator, not at a client's submit.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StartupError } from '../../errors/startup-error.js';
@@ -38,8 +38,11 @@ export function openDatabase(dataDir: string, busyTimeoutMs: number): OpenedData
   const file = join(dir, 'tasks.sqlite');
   const payloadsDir = join(dir, 'payloads');
   try {
-    fileStepSync('creating the directory', dir, () => mkdirSync(dir, { recursive: true }));
-    fileStepSync('creating the directory', payloadsDir, () => mkdirSync(payloadsDir, { recursive: true }));
+    // Owner only: the store holds prompts, input images and API keys. A directory DAN creates is 0700;
+    // the database file is made 0600 before SQLite opens it (its journal files take the file's mode).
+    fileStepSync('creating the directory', dir, () => mkdirSync(dir, { recursive: true, mode: 0o700 }));
+    fileStepSync('creating the directory', payloadsDir, () => mkdirSync(payloadsDir, { recursive: true, mode: 0o700 }));
+    fileStepSync('creating the database file', file, () => closeSync(openSync(file, 'a', 0o600)));
     return { db: prepared(new Database(file)), file, payloadsDir };
   } catch (error) {
     throw openFailure(dir, file, error);

@@ -79,10 +79,11 @@ export class PayloadFiles {
  * and a payload directory removed and restored under a running gateway is made again.
  */
 async function writeWhole(path: string, parts: readonly Buffer[]): Promise<void> {
-  const handle = await open(path, 'w').catch(async (error: NodeJS.ErrnoException) => {
+  // Owner only, as the database (open-database.ts): payloads are input images.
+  const handle = await open(path, 'w', 0o600).catch(async (error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
     await mkdir(dirname(path), { recursive: true });
-    return open(path, 'w');
+    return open(path, 'w', 0o600);
   });
   try {
     let pending = [...parts];
