@@ -16,7 +16,7 @@ import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
-import { installErrorHandlers } from './error-handler.js';
+import { clientErrorAnswer, installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
 import { registerUserRoutes } from './routes/user-routes.js';
@@ -39,7 +39,12 @@ export interface AppDeps {
   eventLoop?: EventLoopMeter;
   /** Which web pages' scripts may call the API (config `corsOrigin`). @defaultValue '*' */
   corsOrigin?: string;
+  /** Longest a client may take to send a whole request, headers and body. @defaultValue 2 min */
+  requestTimeoutMs?: number;
 }
+
+/** 2 minutes: a 32 MiB body at 2.5 Mbit/s. */
+const REQUEST_TIMEOUT_MS = 120_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,11 +57,17 @@ declare module 'fastify' {
 const answerBuffers = new BufferPool();
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const requestTimeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
-    // Sync requests wait for GPUs: never let the server cut them off.
-    requestTimeout: 0,
+    // Node's request timeout covers receiving a request, not answering it: a sync request that waits for a
+    // GPU is not cut off, but a client that sends its body slowly, or never finishes it, gets a 408 and
+    // its connection closed, instead of holding it open without end. Checked this often.
+    // (Given to Node's server at its creation too: set only afterwards, Node 20 does not enforce it.)
+    requestTimeout: requestTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(50, requestTimeoutMs / 4)) },
+    clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
     // One line per request would drown the task events that matter; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,

@@ -6,6 +6,7 @@
  * type) get the matching catalog id; anything else is an internal error,
  * logged with its stack, answered without it.
  */
+import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorId } from '../errors/catalog.js';
@@ -113,3 +114,23 @@ function pathPattern(url: string): RegExp {
   const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^${escaped.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}$`);
 }
+
+/**
+ * Answers what Node's HTTP server reports about a connection before a request reaches a route: a
+ * request not received in full within `requestTimeoutMs` gets the API's envelope (408
+ * `DAN_ERR_REQUEST_TIMEOUT`); anything else (a request that does not parse as HTTP) a 400 saying so,
+ * with no error id: it never reached the API. The connection is closed either way.
+ */
+export function clientErrorAnswer(requestTimeoutMs: number) {
+  return (error: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = timedOut ? 408 : 400;
+    const body = timedOut
+      ? JSON.stringify(errorBodyOf(new DanError('DAN_ERR_REQUEST_TIMEOUT', `the request was not received in full within ${Math.round(requestTimeoutMs / 1000)} s; the connection is closed`)))
+      : JSON.stringify({ code: 3000, message: `the request is not valid HTTP (${error.code ?? error.message})` });
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${timedOut ? 'Request Timeout' : 'Bad Request'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.destroy(error);
+  };
+}
+

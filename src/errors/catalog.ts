@@ -38,6 +38,11 @@ export const errorCatalog = {
     meaning: 'An image field is not valid base64, not a PNG/JPEG/WebP image, too large, or does not decode in full (cut short or corrupt; the message says which).',
     fix: 'Send base64 (optionally with a `data:image/...;base64,` prefix) of a complete, undamaged PNG, JPEG or WebP within the size limits.',
   },
+  DAN_ERR_REQUEST_TIMEOUT: {
+    retryable: false,
+    meaning: 'The request was not received in full in time (its body came too slowly, or stopped): its connection is closed.',
+    fix: 'Send the whole request at once; a very slow link may need smaller images.',
+  },
   DAN_ERR_REQUEST_TOO_LARGE: {
     retryable: false,
     meaning: 'The request body is larger than the gateway accepts.',

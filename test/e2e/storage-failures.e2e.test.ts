@@ -50,7 +50,7 @@ describe('dan gateway with a --data it cannot use', () => {
     mkdirSync(`${dir}/tasks.sqlite`);
     const { code, stderr, lines } = await refusedGateway(dir);
     expect(code).toBe(1);
-    expect(lines).toEqual([`dan: cannot use ${dir} as the data directory: database ${dir}/tasks.sqlite: unable to open database file (SQLITE_CANTOPEN); ${FIX}`]);
+    expect(lines).toEqual([`dan: cannot use ${dir} as the data directory: creating the database file ${dir}/tasks.sqlite failed: EISDIR: illegal operation on a directory; ${FIX}`]);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -26,6 +26,8 @@ export interface InjectAppOptions {
   logger?: FastifyBaseLogger;
   /** The gateway's `corsOrigin`. @defaultValue '*' */
   corsOrigin?: string;
+  /** Longest a client may take to send a request (buildApp's). @defaultValue 2 min */
+  requestTimeoutMs?: number;
 }
 
 export interface InjectApp {
@@ -60,6 +62,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     logger: options.logger ?? pino({ level: 'silent' }),
     overhead,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   await app.ready();
   return {

@@ -1,0 +1,53 @@
+/**
+ * A client that sends its request slowly, or never finishes it, is cut off; a sync request that waits for
+ * its GPU is not. Real sockets (the timeout is the HTTP server's own).
+ */
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+
+let api: InjectApp | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function listening(requestTimeoutMs: number): Promise<{ api: InjectApp; port: number }> {
+  api = await createInjectApp({ requestTimeoutMs });
+  await api.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = api.app.server.address();
+  return { api, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+describe('requests sent slowly', () => {
+  it('a body that never ends gets a 408 and its connection closed', async () => {
+    const { port } = await listening(300);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write('POST /api/sd/txt2img/async HTTP/1.1\r\nHost: dan\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"prompt":');
+      });
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error('the connection was still open after 5 s')), 5000).unref();
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(body).toMatchObject({ code: 3000, error: 'DAN_ERR_REQUEST_TIMEOUT' });
+    expect(body['message']).toContain('not received in full');
+  });
+
+  it('a sync request waiting for its GPU longer than that is answered', async () => {
+    const { api, port } = await listening(300);
+    const node = api.world.connect('gpu');
+    await api.world.settle();
+    const pending = fetch(`http://127.0.0.1:${port}/api/sd/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a', model: 'clarity' }) });
+    const { taskId } = await node.next((m) => m.type === 'assign');
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    node.succeed(taskId);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { data: { status: number } }).data.status).toBe(2);
+  });
+});
