@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -302,6 +302,18 @@ describe('SqliteTaskStore file permissions', () => {
     const payloads = readdirSync(`${dataDir}/payloads`, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
     expect(payloads.length).toBeGreaterThan(0);
     for (const entry of payloads) expect(mode(`${entry.parentPath}/${entry.name}`)).toBe(0o600);
+    await store.close();
+  });
+
+  it('takes group and world access off a database an earlier version left readable to all', async () => {
+    const dataDir = storeDir();
+    const earlier = new SqliteTaskStore(dataDir);
+    await earlier.insert(newTask('t1'));
+    await earlier.close();
+    chmodSync(`${dataDir}/tasks.sqlite`, 0o644);
+    const store = new SqliteTaskStore(dataDir);
+    expect(statSync(`${dataDir}/tasks.sqlite`).mode & 0o777).toBe(0o600);
+    expect(await store.get('t1')).toMatchObject({ id: 't1' });
     await store.close();
   });
 });

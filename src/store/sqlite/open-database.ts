@@ -12,7 +12,7 @@
  * directory whose `payloads` cannot be made fails at start, in front of the
  * operator, not at a client's submit.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StartupError } from '../../errors/startup-error.js';
@@ -39,13 +39,29 @@ export function openDatabase(dataDir: string, busyTimeoutMs: number): OpenedData
   const payloadsDir = join(dir, 'payloads');
   try {
     // Owner only: the store holds prompts, input images and API keys. A directory DAN creates is 0700;
-    // the database file is made 0600 before SQLite opens it (its journal files take the file's mode).
+    // the database file is made 0600 before SQLite opens it (its journal files take the file's mode), or
+    // made so if an earlier version left it readable to all.
     fileStepSync('creating the directory', dir, () => mkdirSync(dir, { recursive: true, mode: 0o700 }));
     fileStepSync('creating the directory', payloadsDir, () => mkdirSync(payloadsDir, { recursive: true, mode: 0o700 }));
     fileStepSync('creating the database file', file, () => closeSync(openSync(file, 'a', 0o600)));
+    ownerOnly([file, `${file}-wal`, `${file}-shm`]);
     return { db: prepared(new Database(file)), file, payloadsDir };
   } catch (error) {
     throw openFailure(dir, file, error);
+  }
+}
+
+/**
+ * Takes group and world access off files an earlier version made readable to all (0644). Best effort:
+ * a file of another owner stays as it is (the operator's setup), and one that is missing is skipped.
+ */
+function ownerOnly(files: readonly string[]): void {
+  for (const path of files) {
+    try {
+      if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    } catch {
+      // Missing, or not ours to change.
+    }
   }
 }
 
