@@ -121,9 +121,9 @@ export class NodeHub extends EventEmitter<HubEvents> {
         this.#onFrame(session, message, receivedAt);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        log.warn({ node: session?.id, remoteAddress, reason }, 'closing node connection: protocol error');
+        if (session) return this.expel(session, reason);
+        log.warn({ remoteAddress, reason }, 'closing node connection: protocol error');
         socket.close(CloseCodes.protocolError, reason.slice(0, 120));
-        if (session) this.#drop(session, `protocol error: ${reason}`);
       }
     });
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
@@ -232,11 +232,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Disconnects a node that broke the protocol in a way only the dispatcher can see (a result that does
-   * not answer its task): its socket closes with a protocol error, and whatever it ran is lost (requeued).
+   * Disconnects a node that broke the protocol: a frame the hub refuses, or one only the dispatcher can
+   * judge (a result that does not answer its task). Its socket closes with a protocol error, and whatever
+   * it ran is lost (requeued).
    */
   expel(session: NodeSession, reason: string): void {
-    this.#options.log.warn({ node: session.id, reason }, 'closing node connection: protocol error');
+    this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, 'closing node connection: protocol error');
     session.close(CloseCodes.protocolError, reason.slice(0, 120));
     this.#drop(session, `protocol error: ${reason}`);
   }

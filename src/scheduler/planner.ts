@@ -255,7 +255,9 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   const state = new PlanState(tasks, nodes, settings.longPoleSeconds, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
-    const freeNow = state.lanes.filter((lane) => lane.freeAt <= 0).length;
+    // Counted, not filtered: this runs on every pass that sends work.
+    let freeNow = 0;
+    for (const lane of state.lanes) if (lane.freeAt <= 0) freeNow += 1;
     if (freeNow > MANY_FREE_LANES && state.unplanned < freeNow) {
       assignByEarliestFinish(state, plan);
       return plan;

@@ -45,8 +45,7 @@ export function joinLoras(fromField: readonly LoraUse[], fromPrompt: readonly Lo
 
 /** Refuses extra-network tags where no backend would check them (the negative prompt). */
 export function assertNoNetworkTags(text: string, path: string): void {
-  const match = EXTRA_NETWORK_TAG.exec(text);
-  EXTRA_NETWORK_TAG.lastIndex = 0;
+  const [match] = text.matchAll(EXTRA_NETWORK_TAG);
   if (match) throw invalidField(path, `${match[0]}: extra-network tags are not taken here; list LoRAs in the \`loras\` field`);
 }
 
