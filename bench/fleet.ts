@@ -20,6 +20,7 @@
  * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000' (nodes × task
  * ms × tasks), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
  */
+import { makeBenchKeys } from './bench-keys.js';
 import { type ChildProcess, fork } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -64,8 +65,8 @@ const SUBMIT_CONCURRENCY = 64;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function getJson<T>(url: string): Promise<T> {
-  const body = (await (await fetch(url)).json()) as { code: number; data: T };
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const body = (await (await fetch(url, { headers })).json()) as { code: number; data: T };
   return body.data;
 }
 
@@ -100,7 +101,8 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'gateway.log');
-  const gatewayProcess = await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data'), '--max-tasks-per-key', '0'], {
+  const secrets = await makeBenchKeys(join(dir, 'data'), KEYS);
+  const gatewayProcess = await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data')], {
     logFile,
     readyUrl: `${gateway}/api/health`,
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway under the fleet.
@@ -109,6 +111,9 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
   const fleetProcess = await startFleet(gateway, fleet);
   try {
     const ids: string[] = [];
+    /** Each task's key (index into KEYS): a task's status is its key's to read. */
+    const owners: number[] = [];
+    const authOf = (i: number) => ({ authorization: `Bearer ${secrets.get(KEYS[owners[i]!]!)}` });
     const submitMs: number[] = [];
     const pollMs: number[] = [];
     let submitting = true;
@@ -121,11 +126,12 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
           const checkpoint = CHECKPOINTS[index % CHECKPOINTS.length]!;
           const body = { prompt: `fleet task ${index}`, model: checkpoint.ref.id, steps: 20, width: 64, height: 64, sampler_name: 'Euler a', seed: index };
           const t0 = performance.now();
-          const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS[index % KEYS.length]}` }, body: JSON.stringify(body) });
+          const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.get(KEYS[index % KEYS.length]!)}` }, body: JSON.stringify(body) });
           const answer = (await response.json()) as { code: number; data: { taskId: string } };
           submitMs.push(performance.now() - t0);
           if (answer.code !== 200) throw new Error(`submit refused: ${JSON.stringify(answer)}`);
           ids.push(answer.data.taskId);
+          owners.push(index % KEYS.length);
         }
       };
       await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, worker));
@@ -139,7 +145,8 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       while (submitting || ids.length > 0) {
         if (ids.length > 0) {
           const t0 = performance.now();
-          await getJson(`${gateway}/api/sd/task/${ids[Math.floor(Math.random() * ids.length)]}`);
+          const i = Math.floor(Math.random() * ids.length);
+          await getJson(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
           pollMs.push(performance.now() - t0);
         }
         await sleep(20);
@@ -160,7 +167,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const sentAt = (await fleetReport(fleetProcess)).sort((a, b) => a - b);
     const states = new Map<string, number>();
     for (let i = 0; i < ids.length; i += Math.max(1, Math.floor(ids.length / 500))) {
-      const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`);
+      const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
       states.set(ids[i]!, task.status);
     }
     const from = Math.max(sentAt[Math.floor(sentAt.length * 0.1)]!, started);

@@ -22,6 +22,7 @@
  * Knobs: BENCH_SCALES=fast,desktop  BENCH_TASKS_FAST=300  BENCH_TASKS_DESKTOP=160
  *        BENCH_WRITE=1|0 (default 1: BENCHMARKS.md)  BENCH_KEEP_LOGS=dir (every process's log, per scale)
  */
+import { makeBenchKeys } from './bench-keys.js';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, tempDir } from '../test/helpers/processes.js';
@@ -73,6 +74,8 @@ interface RunFigures {
 interface Network {
   gateway: string;
   logFile: string;
+  /** Each trace key's secret (bench-keys.ts). */
+  keys: Map<string, string>;
   /** The sandbox's own cost per 512² task beyond its modelled time, measured on an idle sandbox (wall seconds). */
   fixedSeconds: number;
   stop(): Promise<void>;
@@ -80,11 +83,12 @@ interface Network {
 
 async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
   const processes: QuietProcess[] = [];
+  const keys = await makeBenchKeys(join(dir, 'data'), ['key-1', 'key-2', 'key-3']);
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'gateway.log');
   processes.push(
-    await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'debug', '--max-tasks-per-key', '0'], {
+    await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'debug'], {
       logFile,
       readyUrl: `${gateway}/api/health`,
     }),
@@ -105,7 +109,7 @@ async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
   const stop = async (): Promise<void> => {
     for (const p of processes.reverse()) await p.stop();
   };
-  return { gateway, logFile, fixedSeconds, stop };
+  return { gateway, logFile, keys, fixedSeconds, stop };
 }
 
 /**
@@ -147,9 +151,10 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
-async function submit(gateway: string, task: LiveTask): Promise<Submitted> {
+async function submit(network: Network, task: LiveTask): Promise<Submitted> {
   const submittedAt = Date.now();
-  const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${task.apiKey}` }, body: JSON.stringify(requestOf(task)) });
+  const authorization = `Bearer ${network.keys.get(task.apiKey)}`;
+  const response = await fetch(`${network.gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(requestOf(task)) });
   const body = (await response.json()) as { code: number; data: { taskId: string; status: number; eta?: number | null } };
   if (body.code !== 200) throw new Error(`submit refused: ${JSON.stringify(body)}`);
   const { taskId, status, eta } = body.data;
@@ -164,7 +169,7 @@ async function play(network: Network, tasks: readonly LiveTask[], speed: number)
     const due = start + (task.arrivalSeconds * 1000) / speed;
     const wait = due - Date.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(submit(network.gateway, task));
+    pending.push(submit(network, task));
   }
   const submitted = await Promise.all(pending);
   await waitFor(async () => {

@@ -22,12 +22,13 @@ export interface ClientReport {
   inside: { dispatch: OverheadSummary; relay: OverheadSummary };
 }
 
-const [gatewayUrl, side, warmup, tasks] = process.argv.slice(2) as [string, string, string, string];
+const [gatewayUrl, side, warmup, tasks, apiKey] = process.argv.slice(2) as [string, string, string, string, string];
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /** A GET, or a JSON POST when `body` is given; resolves with the whole answer. */
 function call(url: string, body?: string): Promise<Buffer> {
-  const options = body === undefined ? { agent } : { method: 'POST', agent, headers: { 'content-type': 'application/json' } };
+  const authorization = `Bearer ${apiKey}`;
+  const options = body === undefined ? { agent, headers: { authorization } } : { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization } };
   return new Promise((resolve, reject) => {
     const req = request(url, options, (res) => {
       const chunks: Buffer[] = [];

@@ -34,6 +34,7 @@
  * Results go to BENCHMARKS.md. BENCH_TASKS, BENCH_WARMUP and BENCH_SIDES
  * (e.g. `64,512`) change the run.
  */
+import { makeBenchKeys } from './bench-keys.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, setPriority } from 'node:os';
 import { type ChildProcess, fork } from 'node:child_process';
@@ -103,7 +104,9 @@ async function runSize(side: number, backlog: number): Promise<Run> {
   const [gatewayPort, sandboxPort] = [await freePort(), await freePort()];
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const gatewayArgs = ['gateway', '--port', String(gatewayPort), '--host', '127.0.0.1', '--data', data.path, '--max-tasks-per-key', '0'];
+  // Keys without limits of their own: the timed tasks' and the backlog's.
+  const benchKeys = await makeBenchKeys(data.path, ['timed', 'backlog']);
+  const gatewayArgs = ['gateway', '--port', String(gatewayPort), '--host', '127.0.0.1', '--data', data.path];
   const gateway = await startQuiet(gatewayArgs, {
     logFile: join(data.path, 'gateway.log'),
     readyUrl: `${gatewayUrl}/api/health`,
@@ -115,8 +118,8 @@ async function runSize(side: number, backlog: number): Promise<Run> {
   });
   const node = forkNode(gatewayUrl, sandboxUrl, TIMED_NODE_MAX_PIXELS, 'bench-node');
   await new Promise((resolve) => node.once('message', resolve));
-  const queue = backlog > 0 ? await startBacklog(gatewayUrl, data.path, backlog) : null;
-  const client = fork(new URL('./overhead-client.ts', import.meta.url), [gatewayUrl, String(side), String(WARMUP), String(TASKS)], {
+  const queue = backlog > 0 ? await startBacklog(gatewayUrl, data.path, backlog, benchKeys.get('backlog')!) : null;
+  const client = fork(new URL('./overhead-client.ts', import.meta.url), [gatewayUrl, String(side), String(WARMUP), String(TASKS), benchKeys.get('timed')!], {
     execArgv: ['--import', 'tsx'],
   });
   // The processes that stand for other machines yield the cores to the gateway (see the top of this file).
@@ -157,7 +160,7 @@ function forkNode(gatewayUrl: string, sandboxUrl: string, maxPixels: number, nam
  * `count` tasks only it can run (2048² for a node that takes 1024² at most),
  * each of which keeps it busy longer than the run.
  */
-async function startBacklog(gatewayUrl: string, dataDir: string, count: number): Promise<{ pids: number[]; stop(): Promise<void> }> {
+async function startBacklog(gatewayUrl: string, dataDir: string, count: number, key: string): Promise<{ pids: number[]; stop(): Promise<void> }> {
   const port = await freePort();
   // At a twentieth of real GPU speed no backlog task ends during the run: its multi-MiB 2048² result
   // would be relayed and stored in the middle of the timed tasks, which is not what this run measures.
@@ -167,7 +170,7 @@ async function startBacklog(gatewayUrl: string, dataDir: string, count: number):
   });
   const node = forkNode(gatewayUrl, `http://127.0.0.1:${port}`, 2048 * 2048, 'backlog-node');
   await new Promise((resolve) => node.once('message', resolve));
-  const headers = { 'content-type': 'application/json', authorization: 'Bearer backlog' };
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   for (let i = 0; i < count; i++) {
     const answer = await fetch(`${gatewayUrl}/api/sd/txt2img/async`, { method: 'POST', headers, body: JSON.stringify({ ...BACKLOG_SPEC, seed: i }) });
     if (!answer.ok) throw new Error(`backlog task refused: ${await answer.text()}`);

@@ -85,7 +85,7 @@ function measuredEstimates(random: Random, nodes: readonly SchedulerNode[]): Nod
 
 function task(random: Random, i: number, checkpoints: readonly Checkpoint[]) {
   const checkpoint = checkpoints[random.int(0, checkpoints.length - 1)]!;
-  return { id: `t${i}`, apiKey: KEYS[i % KEYS.length]!, spec: txt2img({ model: checkpoint.ref, steps: 10 + random.int(0, 20) }), priority: 0 };
+  return { id: `t${i}`, owner: KEYS[i % KEYS.length]!, spec: txt2img({ model: checkpoint.ref, steps: 10 + random.int(0, 20) }), priority: 0 };
 }
 
 function time<T>(work: () => T): { value: T; ms: number } {

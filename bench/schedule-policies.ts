@@ -48,7 +48,7 @@ export class DanPolicy implements Policy {
   arrive(task: SimTask, nowMs: number): void {
     this.#tasks.set(task.id, task);
     // The gateway runs with no priority and, here, no per-key cap: the benchmark loads the core itself.
-    this.scheduler.enqueue({ id: task.id, apiKey: task.apiKey, spec: task.spec, priority: 0 }, nowMs);
+    this.scheduler.enqueue({ id: task.id, owner: task.apiKey, spec: task.spec, priority: 0 }, nowMs);
     const sent = this.#schedule(nowMs);
     this.ledger.record(task.id).sentOnArrival = sent.has(task.id);
     this.#awaitingEta.push(task.id);

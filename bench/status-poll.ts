@@ -30,7 +30,7 @@ const store = new SqliteTaskStore(dir);
 const ids: string[] = [];
 for (let i = 0; i < TASKS; i++) {
   const id = `poll-${i}-${Date.now()}`;
-  await store.insert({ id, kind: 'txt2img', apiKey: null, spec: txt2img(), createdAt: Date.now() });
+  await store.insert({ id, kind: 'txt2img', owner: null, spec: txt2img(), createdAt: Date.now() });
   await store.markRunning(id, 1, 'bench-node', Date.now());
   const image = new Base64Image(Buffer.alloc(IMAGE_BYTES, i));
   await store.complete(id, 1, { kind: 'images', images: [image], seeds: [i] }, Date.now());

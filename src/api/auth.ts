@@ -1,17 +1,98 @@
 /**
  * @module api/auth
  *
+ * Who calls (auth/caller.ts), decided once per API request, and the request
+ * rate each caller is held to.
+ *
  * API keys travel in `Authorization`, as `Bearer <key>` or bare (the original
- * deployment's example clients send the bare key). Keys are recorded with each
- * task; checking them and per-key limits come with the API-keys work.
+ * deployment's example clients send the bare key). An unknown or revoked key is
+ * refused (401), not treated as anonymous: a client with a mistyped key should
+ * hear so, not get another budget. Request rates are counted per caller in a
+ * one-minute window by @fastify/rate-limit, answered with `RateLimit-*` headers
+ * (the IETF draft's) and, past the limit, 429 `DAN_ERR_RATE_LIMITED` with `Retry-After`.
  */
-import type { FastifyRequest } from 'fastify';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { KeyLimits } from '../auth/api-key.js';
+import { hashApiKey, sameHash } from '../auth/api-key.js';
+import { anonymousCaller, type AuthMode, type Caller, keyCaller } from '../auth/caller.js';
+import type { KeyRing } from '../auth/key-ring.js';
+import { DanError } from '../errors/dan-error.js';
 
 const MAX_KEY_LENGTH = 256;
 
+/** The key a request carries, or null. */
 export function apiKeyOf(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
   const key = header.replace(/^Bearer\s+/i, '').trim();
   return key.length === 0 ? null : key.slice(0, MAX_KEY_LENGTH);
+}
+
+export interface AuthOptions {
+  mode: AuthMode;
+  keys: KeyRing;
+  /** The key `GET /api/user/public-api-key` hands out: calling with it is calling anonymously. */
+  publicApiKey: string;
+  /** The limits of anonymous callers (each address its own budget). */
+  anonymous: KeyLimits;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who calls; set for the API's routes (registerCallerAuth). */
+    caller: Caller;
+  }
+}
+
+/** Limits of everyone under `--auth off`: none of a caller's own. */
+const UNLIMITED: KeyLimits = Object.freeze({ maxTasks: 0, requestsPerMinute: 0, maxPixels: 0, maxSteps: 0, weight: 1, models: null });
+
+/** The caller of `request`; throws 401 for a key the gateway does not take. `publicKeyHash`: the public key's hash. */
+async function callerOf(request: FastifyRequest, options: AuthOptions, publicKeyHash: string): Promise<Caller> {
+  const address = normalizeIP(request.ip);
+  if (options.mode === 'off') return anonymousCaller(address, UNLIMITED);
+  const secret = apiKeyOf(request);
+  const isPublic = secret !== null && sameHash(hashApiKey(secret), publicKeyHash);
+  if (secret === null || isPublic) {
+    if (options.mode === 'required') {
+      throw new DanError(
+        'DAN_ERR_AUTH_KEY_REQUIRED',
+        isPublic ? 'this gateway does not take the public API key: send a key of your own (Authorization: Bearer <key>)' : 'this gateway takes requests only with an API key: send Authorization: Bearer <key>',
+      );
+    }
+    return anonymousCaller(address, options.anonymous);
+  }
+  const key = await options.keys.find(secret);
+  if (!key) throw new DanError('DAN_ERR_AUTH_KEY_INVALID', 'the API key sent is not one this gateway knows; check it, or send none to call anonymously');
+  if (key.revokedAt !== null) throw new DanError('DAN_ERR_AUTH_KEY_INVALID', `the API key ${key.prefix}… was revoked; ask the operator for a new one`);
+  return keyCaller(key);
+}
+
+/**
+ * Sets `request.caller` on every route of `app` (an encapsulated context: the API's routes, not
+ * health or docs) and holds each caller to its requests per minute.
+ */
+export async function registerCallerAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {
+  app.decorateRequest('caller', null as unknown as Caller);
+  const publicKeyHash = hashApiKey(options.publicApiKey);
+  app.addHook('onRequest', async (request) => {
+    request.caller = await callerOf(request, options, publicKeyHash);
+  });
+  if (options.mode === 'off') return;
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: 60_000,
+    // Per caller: a key's requests from anywhere, an anonymous caller's from its address.
+    keyGenerator: (request) => request.caller.owner,
+    // A key's own rate; 0 = no limit (the plugin's allowList skips the count altogether).
+    max: (request) => request.caller.limits.requestsPerMinute,
+    allowList: (request) => request.caller.limits.requestsPerMinute === 0,
+    enableDraftSpec: true,
+    errorResponseBuilder: (request, context) =>
+      new DanError(
+        'DAN_ERR_RATE_LIMITED',
+        `${request.caller.key ? 'this API key' : 'this address (no API key)'} may make ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`,
+      ),
+  });
 }

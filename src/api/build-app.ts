@@ -18,8 +18,11 @@ import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
 import { clientErrorAnswer, installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
+import type { KeyAdmin } from '../auth/key-admin.js';
+import { type AuthOptions, registerCallerAuth } from './auth.js';
+import { ADMIN_PREFIX, registerAdminRoutes } from './routes/admin-routes.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
-import { registerUserRoutes } from './routes/user-routes.js';
+import { registerCallerRoutes, registerPublicKeyRoute } from './routes/user-routes.js';
 
 export interface AppDeps {
   service: TaskService;
@@ -28,7 +31,12 @@ export interface AppDeps {
   nodes: NodeDirectory;
   /** Node sockets are handed to it. */
   hub: NodeHub;
-  publicApiKey: string;
+  /** Who may call, and with which limits (api/auth.ts). */
+  auth: AuthOptions;
+  /** Behind the admin API. */
+  keyAdmin: KeyAdmin;
+  /** The admin API's token; null turns it off. */
+  adminToken: string | null;
   syncTimeoutMs: number;
   bodyLimitBytes: number;
   maxFrameBytes: number;
@@ -92,8 +100,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // an origin the operator did not allow could still submit and cancel tasks, unable to read the answers.
   app.removeContentTypeParser('text/plain');
   if (corsOriginsOf(deps.corsOrigin ?? '*') === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
-  registerSdRoutes(app, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
-  registerUserRoutes(app, { publicApiKey: deps.publicApiKey });
+  const userDeps = { publicApiKey: deps.auth.publicApiKey, authMode: deps.auth.mode, unfinishedOf: (owner: string) => deps.service.unfinishedOf(owner) };
+  // The API proper: every route knows its caller and counts against the caller's request rate.
+  await app.register(async (api) => {
+    await registerCallerAuth(api, deps.auth);
+    registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
+    registerCallerRoutes(api, userDeps);
+  });
+  registerPublicKeyRoute(app, userDeps);
+  await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
   app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
     const info = deps.catalog.supportedInfo();
@@ -108,17 +123,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 /**
  * CORS for browser clients: a page's script may call the API from the origins configured (any, by
- * default: the API is meant for strangers' apps; keys, not origins, will say who may do what). The
- * node endpoint refuses every browser (node-route.ts), whatever this allows.
+ * default: the API is meant for strangers' apps; keys, not origins, say who may do what). Never the
+ * admin API: no page may call it, preflight included. The node endpoint refuses every browser
+ * (node-route.ts), whatever this allows.
  */
 async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<void> {
   const origins = corsOriginsOf(corsOrigin);
   if (origins === 'off') return;
-  await app.register(cors, {
+  const options = {
     origin: origins === '*' ? '*' : origins,
     methods: ['GET', 'POST'],
     allowedHeaders: ['content-type', 'authorization'],
+    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
     maxAge: 600,
+  };
+  await app.register(cors, {
+    delegator: (request, callback) => callback(null, request.url.startsWith(ADMIN_PREFIX) ? { origin: false } : options),
   });
 }
 

@@ -6,6 +6,7 @@
  * the parts, and shut them down cleanly on SIGINT/SIGTERM.
  */
 import type { Logger } from 'pino';
+import type { AuthMode } from '../auth/caller.js';
 import { type GatewayConfigInput, readGatewayEnv, resolveGatewayConfig } from '../config/gateway-config.js';
 import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
 import { type Gateway, startGateway } from '../gateway/gateway.js';
@@ -30,7 +31,10 @@ interface GatewayFlags extends LogFlags {
   retentionH?: number;
   taskTimeoutS?: number;
   maxAttempts?: number;
-  maxTasksPerKey?: number;
+  auth?: AuthMode;
+  adminToken?: string;
+  anonymousMaxTasks?: number;
+  anonymousRpm?: number;
   unservableGraceS?: number;
   bodyLimitMb?: number;
   maxFrameMb?: number;
@@ -72,7 +76,10 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     retentionMs: flags.retentionH === undefined ? undefined : flags.retentionH * HOUR,
     taskTimeoutMs: flags.taskTimeoutS === undefined ? undefined : flags.taskTimeoutS * SECOND,
     maxAttempts: flags.maxAttempts,
-    maxTasksPerKey: flags.maxTasksPerKey,
+    auth: flags.auth,
+    adminToken: flags.adminToken,
+    anonymousMaxTasks: flags.anonymousMaxTasks,
+    anonymousRequestsPerMinute: flags.anonymousRpm,
     unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),

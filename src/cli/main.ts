@@ -7,11 +7,13 @@
  *   dan sandbox   an A1111-compatible GPU simulator (tests, demos, benchmarks)
  *   dan start     gateway + a local node attached to a WebUI on this machine
  *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
+ *   dan keys      create, list, change and revoke API keys on the gateway's store
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
+import { keysCreate, keysList, keysRevoke, keysSet } from './keys-command.js';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -40,7 +42,10 @@ const gatewayOptions = (command: Command) =>
     .option('--retention-h <hours>', 'how long finished results are kept (default 24)', positive)
     .option('--task-timeout-s <seconds>', 'longest one attempt may run on a node (default 600)', positive)
     .option('--max-attempts <n>', 'failed attempts before a task fails (default 3)', integer)
-    .option('--max-tasks-per-key <n>', 'unfinished tasks one API key may have, 0 = no limit (default 10)', integer)
+    .addOption(new Option('--auth <mode>', 'off: no keys, no limits; optional: callers without a key get the anonymous limits; required: every request needs a key (env DAN_AUTH; default optional)').choices(['off', 'optional', 'required']))
+    .option('--admin-token <token>', 'token of the admin API /api/admin, at least 16 characters (env DAN_ADMIN_TOKEN; default: admin API off)')
+    .option('--anonymous-max-tasks <n>', 'unfinished tasks a caller without a key may have, per address; 0 = no limit (default 10)', integer)
+    .option('--anonymous-rpm <n>', 'requests a minute a caller without a key may make, per address; 0 = no limit (default 120)', integer)
     .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)
     .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
     .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
@@ -85,6 +90,25 @@ export function buildProgram(): Command {
   gatewayOptions(program.command('demo').description('run gateway + sandbox + node: every endpoint, no GPU needed'))
     .option('--speed <factor>', 'sandbox time compression (default 10)', positive)
     .action(runDemo);
+
+  const keys = program.command('keys').description('API keys, on the gateway\'s store (a running gateway sees changes at once)');
+  const keyStoreOptions = (command: Command) =>
+    command
+      .option('--data <dir>', 'the gateway\'s data directory (env DAN_DATA; default ./data)')
+      .option('--json', 'print JSON (for scripts)');
+  const keyLimitOptions = (command: Command) =>
+    command
+      .option('--name <name>', 'who the key is for')
+      .option('--max-tasks <n>', 'unfinished tasks at once; 0 = no limit (default 100)', integer)
+      .option('--rpm <n>', 'requests a minute; 0 = no limit (default 600)', integer)
+      .option('--max-pixels <n>', 'largest image made, in pixels (width × height after hires); 0 = the gateway\'s limits (default 0)', integer)
+      .option('--max-steps <n>', 'most sampling steps; 0 = the gateway\'s limits (default 0)', integer)
+      .option('--weight <w>', 'share of the GPUs when busy, relative to other keys, 0.1 to 100 (default 1)', Number)
+      .option('--models <list>', 'checkpoints the key may use, separated by commas, or any (default any)');
+  keyLimitOptions(keyStoreOptions(keys.command('create').description('make a key; its secret is printed once'))).action((flags) => keysCreate(flags));
+  keyStoreOptions(keys.command('list').description('list the keys (never their secrets)')).action((flags) => keysList(flags));
+  keyLimitOptions(keyStoreOptions(keys.command('set').description('change a key\'s name or limits').argument('<id>', 'the key\'s id (key_…)'))).action((id: string, flags) => keysSet(id, flags));
+  keyStoreOptions(keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key\'s id (key_…)')).action((id: string, flags) => keysRevoke(id, flags));
 
   return program;
 }

@@ -8,6 +8,7 @@
  * lists every option.
  */
 import { defaultLimits, limitCeilings, type RequestLimits } from '../domain/request-context.js';
+import { type AuthMode, AuthModes } from '../auth/caller.js';
 import { StartupError } from '../errors/startup-error.js';
 import { HOUR, MINUTE, SECOND } from '../util/clock.js';
 
@@ -35,8 +36,18 @@ export interface GatewayConfig {
    * at least 60 s), within this bound. @defaultValue 10 min
    */
   taskTimeoutMs: number;
-  /** Unfinished tasks one API key may have (requests without a key share one budget); 0 = no limit. @defaultValue 10 */
-  maxTasksPerKey: number;
+  /**
+   * Who may call the API: `off` (no keys read, nothing limited: a private network), `optional`
+   * (callers without a key of their own get the anonymous limits, per address), `required` (every
+   * request needs a key). Env `DAN_AUTH`. @defaultValue 'optional'
+   */
+  auth: AuthMode;
+  /** Token of the admin API (`/api/admin`); null turns it off. Env `DAN_ADMIN_TOKEN`. */
+  adminToken: string | null;
+  /** Unfinished tasks an anonymous caller (one address) may have; 0 = no limit. @defaultValue 10 */
+  anonymousMaxTasks: number;
+  /** Requests a minute an anonymous caller (one address) may make; 0 = no limit. @defaultValue 120 */
+  anonymousRequestsPerMinute: number;
   /** How long a queued task may wait with no connected node able to serve it before it fails. @defaultValue 2 min */
   unservableGraceMs: number;
   /** How often nodes send heartbeats; a node silent for 3 intervals is dropped. @defaultValue 5 s */
@@ -66,7 +77,10 @@ export const gatewayDefaults = {
   bodyLimitBytes: 32 * 1024 * 1024,
   maxAttempts: 3,
   taskTimeoutMs: 10 * MINUTE,
-  maxTasksPerKey: 10,
+  auth: 'optional',
+  adminToken: null,
+  anonymousMaxTasks: 10,
+  anonymousRequestsPerMinute: 120,
   unservableGraceMs: 2 * MINUTE,
   heartbeatIntervalMs: 5 * SECOND,
   maxFrameBytes: 64 * 1024 * 1024,
@@ -84,6 +98,8 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
   if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
+  if (env['DAN_AUTH']) input.auth = env['DAN_AUTH'] as AuthMode;
+  if (env['DAN_ADMIN_TOKEN']) input.adminToken = env['DAN_ADMIN_TOKEN'];
   return input;
 }
 
@@ -123,8 +139,12 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes', 'unservableGraceMs'] as const) {
     checkPositive(problems, key, merged[key]);
   }
-  if (!Number.isInteger(merged.maxTasksPerKey) || merged.maxTasksPerKey < 0) {
-    problems.push(`maxTasksPerKey must be an integer ≥ 0 (0 = no limit), got ${merged.maxTasksPerKey}`);
+  for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute'] as const) {
+    if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${key} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
+  }
+  if (!(AuthModes as readonly string[]).includes(merged.auth)) problems.push(`auth must be one of ${AuthModes.join(', ')}, got "${merged.auth}"`);
+  if (merged.adminToken !== null && merged.adminToken.length < 16) {
+    problems.push('adminToken must be at least 16 characters (or unset to turn the admin API off)');
   }
   checkLimits(problems, merged.limits);
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {

@@ -31,7 +31,11 @@ export interface TaskRecord {
   id: string;
   kind: TaskKind;
   state: TaskState;
-  apiKey: string | null;
+  /**
+   * Who the task is for: a key id (`key_…`, only that key may see it), `anon:<address>` for a caller
+   * without a key (anyone holding the id may), or null (a task stored before keys existed).
+   */
+  owner: string | null;
   /** The inputs; null once the task has finished (inputs are not kept). */
   spec: GenerationSpec | null;
   attempts: number;

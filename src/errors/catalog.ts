@@ -76,8 +76,8 @@ export const errorCatalog = {
   },
   DAN_ERR_TASK_LIMIT: {
     retryable: true,
-    meaning: 'This API key already has as many unfinished tasks as the gateway allows.',
-    fix: 'Wait for some to finish (poll their status), or ask the operator to raise `--max-tasks-per-key`.',
+    meaning: 'This API key (or, without a key, this address) already has as many unfinished tasks as it may.',
+    fix: 'Wait for some to finish (poll their status), or ask the operator for a key with a larger budget (`dan keys set <id> --max-tasks <n>`).',
   },
   DAN_ERR_TASK_CANCELLED: {
     retryable: false,
@@ -103,6 +103,42 @@ export const errorCatalog = {
     retryable: true,
     meaning: 'A node took longer than the task timeout; the attempt was abandoned.',
     fix: 'Use fewer steps or pixels, or raise `--task-timeout-s` on the gateway.',
+  },
+  // --- API keys ------------------------------------------------------------
+  DAN_ERR_AUTH_KEY_REQUIRED: {
+    retryable: false,
+    meaning: "This gateway takes requests only with an API key of the caller's own (the public key and keyless requests are refused).",
+    fix: 'Send `Authorization: Bearer <key>` with a key the operator made for you (`dan keys create`).',
+  },
+  DAN_ERR_AUTH_KEY_INVALID: {
+    retryable: false,
+    meaning: 'The API key sent is not one this gateway knows, or it was revoked.',
+    fix: 'Check the key (it starts with `sk-`); ask the operator for a new one if it was revoked. Send no key to call anonymously, where the gateway allows it.',
+  },
+  DAN_ERR_AUTH_ADMIN_TOKEN: {
+    retryable: false,
+    meaning: "The admin API needs the gateway's admin token, and it was missing or wrong.",
+    fix: "Send `Authorization: Bearer <admin token>`, the value of the gateway's `--admin-token`.",
+  },
+  DAN_ERR_AUTH_ADMIN_OFF: {
+    retryable: false,
+    meaning: 'The admin API is off on this gateway: no admin token is configured.',
+    fix: "Start the gateway with `--admin-token` (or `DAN_ADMIN_TOKEN`), or manage keys with `dan keys` on the gateway's machine.",
+  },
+  DAN_ERR_RATE_LIMITED: {
+    retryable: true,
+    meaning: 'Too many requests from this API key (or, without a key, from this address) in the last minute.',
+    fix: 'Wait the seconds the `Retry-After` header says; the `RateLimit-*` headers of every answer tell how many requests are left. A key of your own has a higher limit.',
+  },
+  DAN_ERR_KEY_NOT_ALLOWED: {
+    retryable: false,
+    meaning: 'The request asks for more than this API key may have: a larger image, more steps, or a checkpoint outside its list (the message says which and the bound).',
+    fix: "Ask for less, or ask the operator to change the key's limits (`dan keys set`).",
+  },
+  DAN_ERR_KEY_NOT_FOUND: {
+    retryable: false,
+    meaning: 'No API key has this id.',
+    fix: 'List the keys with `dan keys list` or GET /api/admin/keys.',
   },
   // --- nodes and backends ----------------------------------------------------
   DAN_ERR_NODE_LOST: {

@@ -48,7 +48,10 @@ export interface TaskEntry {
   id: string;
   kind: TaskKind;
   spec: GenerationSpec;
-  apiKey: string | null;
+  /** Whom the task is for (tasks.ts `owner`): its budget and fair share. */
+  owner: string | null;
+  /** The owner's fair-share weight (auth/api-key.ts); 1 for a task recovered after a restart. */
+  weight: number;
   createdAt: number;
   /** Attempts made so far (the store's count). */
   attempts: number;
@@ -60,10 +63,12 @@ export interface TaskEntry {
 
 export type { TaskOutcome } from './outcome-book.js';
 
-export type LiveStatus =
+/** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
+export type LiveStatus = { owner: string | null } & (
   | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
   | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string }
-  | { state: 'finished'; outcome: TaskOutcome };
+  | { state: 'finished'; outcome: TaskOutcome }
+);
 
 export interface DispatcherOptions {
   store: TaskStore;
@@ -73,8 +78,6 @@ export interface DispatcherOptions {
   maxAttempts: number;
   /** Upper bound of one attempt's timeout. */
   taskTimeoutMs: number;
-  /** Unfinished tasks one API key may have; 0 = no limit. */
-  maxTasksPerKey: number;
   /** How long a queued task may go without any node able to serve it. */
   unservableGraceMs: number;
   /** Told how long the gateway took to send each task that went out at once. */
@@ -86,7 +89,12 @@ export interface SubmittedTask {
   id: string;
   kind: TaskKind;
   spec: GenerationSpec;
-  apiKey: string | null;
+  /** Whom the task is for: a key id, or `anon:<address>` (auth/caller.ts). */
+  owner: string;
+  /** Unfinished tasks the owner may have, this one included; 0 = no limit. */
+  maxTasks: number;
+  /** The owner's fair-share weight. @defaultValue 1 */
+  weight?: number;
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }
@@ -96,8 +104,8 @@ const MIN_TIMEOUT_MS = 60 * SECOND;
 export class Dispatcher {
   readonly scheduler: Scheduler;
   readonly #entries = new Map<string, TaskEntry>();
-  /** Unfinished tasks per API key ('' for none), for the per-key budget. */
-  readonly #perKey = new Map<string, number>();
+  /** Unfinished tasks per owner, for their budgets. */
+  readonly #perOwner = new Map<string, number>();
   readonly #outcomes: OutcomeBook;
   readonly #options: DispatcherOptions;
   readonly #clock: Clock;
@@ -140,11 +148,11 @@ export class Dispatcher {
       if (!record.spec) {
         // Its input is gone (a payload file lost with the disk): it can never run; say so rather than leave it queued.
         this.#log.error({ task: record.id }, 'task recovered without its input; failing it');
-        void this.#outcomes.announce({ id: record.id, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
+        void this.#outcomes.announce({ id: record.id, owner: record.owner, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
         continue;
       }
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
-      this.#reserve(record.apiKey);
+      this.#reserve(record.owner);
       this.#enqueue(toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length }, 'recovered unfinished tasks');
@@ -152,20 +160,20 @@ export class Dispatcher {
     return unfinished.length;
   }
 
-  /** Checks the key's budget, stores a new task, then queues it. Resolves once the task is durable. */
+  /** Checks the owner's budget, stores a new task, then queues it. Resolves once the task is durable. */
   async submit(task: SubmittedTask): Promise<void> {
-    this.#assertWithinBudget(task.apiKey);
-    // Counted before the write: submits of one key whose writes overlap must not all pass the check.
-    this.#reserve(task.apiKey);
+    this.#assertWithinBudget(task.owner, task.maxTasks);
+    // Counted before the write: submits of one owner whose writes overlap must not all pass the check.
+    this.#reserve(task.owner);
     const createdAt = this.#clock.now();
-    const { receivedAt, ...stored } = task;
+    const { receivedAt, maxTasks: _maxTasks, weight = 1, ...stored } = task;
     try {
       await this.#options.store.insert({ ...stored, createdAt });
     } catch (error) {
-      this.#release(task.apiKey);
+      this.#release(task.owner);
       throw error;
     }
-    const entry: TaskEntry = { ...stored, createdAt, attempts: 0, failures: [] };
+    const entry: TaskEntry = { ...stored, weight, createdAt, attempts: 0, failures: [] };
     this.#enqueue(entry);
     const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
     // Only a task the next pass may send is timed: one that waits, waits for a GPU, not for the gateway.
@@ -197,39 +205,45 @@ export class Dispatcher {
     return this.#passDue;
   }
 
-  #assertWithinBudget(apiKey: string | null): void {
-    const limit = this.#options.maxTasksPerKey;
-    const count = this.#perKey.get(apiKey ?? '') ?? 0;
+  #assertWithinBudget(owner: string, limit: number): void {
+    const count = this.#perOwner.get(owner) ?? 0;
     if (limit <= 0 || count < limit) return;
-    const who = apiKey === null ? 'requests without an API key already have' : 'this API key already has';
+    const who = owner.startsWith('key_') ? 'this API key already has' : 'requests from this address without an API key already have';
     throw new DanError('DAN_ERR_TASK_LIMIT', `${who} ${count} unfinished tasks, the most allowed (${limit}); wait for some to finish`);
   }
 
   /** Queues a task already counted against its key's budget. */
   #enqueue(entry: TaskEntry): void {
     this.#entries.set(entry.id, entry);
-    this.scheduler.enqueue({ id: entry.id, apiKey: entry.apiKey ?? '', spec: entry.spec, priority: 0 }, entry.createdAt);
+    this.scheduler.enqueue({ id: entry.id, owner: entry.owner ?? '', spec: entry.spec, priority: 0, weight: entry.weight }, entry.createdAt);
   }
 
-  /** One unfinished task more for the key's budget. */
-  #reserve(apiKey: string | null): void {
-    const key = apiKey ?? '';
-    this.#perKey.set(key, (this.#perKey.get(key) ?? 0) + 1);
+  /** One unfinished task more for the owner's budget. */
+  #reserve(owner: string | null): void {
+    const key = owner ?? '';
+    this.#perOwner.set(key, (this.#perOwner.get(key) ?? 0) + 1);
+  }
+
+  /** Unfinished tasks of `owner`, counted against its budget. */
+  unfinishedOf(owner: string): number {
+    return this.#perOwner.get(owner) ?? 0;
   }
 
   /** Where an unfinished task stands, or undefined when the dispatcher does not hold it. */
   liveStatus(id: string): LiveStatus | undefined {
     const outcome = this.#outcomes.recent(id);
-    if (outcome) return { state: 'finished', outcome };
+    if (outcome) return { state: 'finished', outcome, owner: outcome.owner ?? null };
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    const { owner } = entry;
     const now = this.#clock.now();
     const running = this.scheduler.attempts.get(id);
     if (running) {
       const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
-      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId };
+      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, owner };
     }
-    if (!this.#entries.has(id)) return undefined;
     const position = this.scheduler.position(id) ?? 0;
-    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id) };
+    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id), owner };
   }
 
   get queuedCount(): number {
@@ -483,17 +497,17 @@ export class Dispatcher {
     if (entry) {
       this.#entries.delete(outcome.id);
       this.#unservable.forget(outcome.id);
-      this.#release(entry.apiKey);
+      this.#release(entry.owner);
     }
-    void this.#outcomes.announce(outcome, attempt);
+    void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
   }
 
-  /** One unfinished task fewer for the key's budget. */
-  #release(apiKey: string | null): void {
-    const key = apiKey ?? '';
-    const left = (this.#perKey.get(key) ?? 1) - 1;
-    if (left > 0) this.#perKey.set(key, left);
-    else this.#perKey.delete(key);
+  /** One unfinished task fewer for the owner's budget. */
+  #release(owner: string | null): void {
+    const key = owner ?? '';
+    const left = (this.#perOwner.get(key) ?? 1) - 1;
+    if (left > 0) this.#perOwner.set(key, left);
+    else this.#perOwner.delete(key);
   }
 
   /** `schedule()` from a timer, an event or an immediate, where a throw would end the process: logged instead. */
@@ -530,7 +544,8 @@ function toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
     id: record.id,
     kind: record.kind,
     spec,
-    apiKey: record.apiKey,
+    owner: record.owner,
+    weight: 1,
     createdAt: record.createdAt,
     attempts: record.attempts,
     failures: [],

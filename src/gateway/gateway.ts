@@ -18,7 +18,11 @@ import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
 import { EventLoopMeter } from './event-loop-meter.js';
 import { OverheadMeter } from './overhead-meter.js';
-import { resolvePublicApiKey } from './public-api-key.js';
+import { defaultKeyLimits } from '../auth/api-key.js';
+import { KeyAdmin } from '../auth/key-admin.js';
+import { KeyRing } from '../auth/key-ring.js';
+import { resolvePublicApiKey } from '../auth/public-api-key.js';
+import { SqliteKeyStore } from '../store/sqlite/sqlite-key-store.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
 
@@ -52,19 +56,29 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     log: logger,
     maxAttempts: config.maxAttempts,
     taskTimeoutMs: config.taskTimeoutMs,
-    maxTasksPerKey: config.maxTasksPerKey,
     unservableGraceMs: config.unservableGraceMs,
     overhead,
   });
   const catalog = new NetworkCatalog(hub, config.limits);
   const service = new TaskService({ dispatcher, store, hub });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
+  const keyStore = new SqliteKeyStore(store.connection);
+  const keyRing = new KeyRing(keyStore);
+  await keyRing.load();
+  const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
     service,
     catalog,
     nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
     hub,
-    publicApiKey,
+    auth: {
+      mode: config.auth,
+      keys: keyRing,
+      publicApiKey,
+      anonymous: { ...defaultKeyLimits, maxTasks: config.anonymousMaxTasks, requestsPerMinute: config.anonymousRequestsPerMinute },
+    },
+    keyAdmin,
+    adminToken: config.adminToken,
     syncTimeoutMs: config.syncTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     maxFrameBytes: config.maxFrameBytes,

@@ -21,10 +21,14 @@ import type { Logger } from '../util/logger.js';
 import { isStoreUnavailable } from './store-errors.js';
 
 /** How a finished task ended, as waiters receive it. */
-export type TaskOutcome =
+export type TaskOutcome = {
+  /** Whom the task was for (who may read the outcome), when known. */
+  owner?: string | null;
+} & (
   /** `resultReceivedAt`: when the result frame reached the gateway (`performance.now()`), for the overhead meter. */
   | { id: string; state: 'succeeded'; result: RelayedResult; resultReceivedAt?: number }
-  | { id: string; state: 'failed' | 'cancelled'; error: TaskError };
+  | { id: string; state: 'failed' | 'cancelled'; error: TaskError }
+);
 
 /** First wait before a failed outcome write is tried again; doubles up to `MAX_RETRY_MS`. */
 const FIRST_RETRY_MS = SECOND;

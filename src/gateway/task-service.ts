@@ -7,18 +7,20 @@
  * own dialect into a `GenerationSpec` and translates answers back.
  */
 import { randomUUID } from 'node:crypto';
+import { type Caller, mayAccess } from '../auth/caller.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
+import { assertWithinKeyLimits } from './key-policy.js';
 import { assertServable } from './servability.js';
 import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 
 /** A task to submit: what to make, for whom. */
 export interface TaskRequest {
   spec: GenerationSpec;
-  apiKey: string | null;
+  caller: Caller;
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }
@@ -38,7 +40,7 @@ export class TaskService {
 
   /** Checks servability and stores a task; resolves with its first status. */
   async submit(request: TaskRequest): Promise<TaskView> {
-    return this.status(await this.enqueue(request));
+    return this.status(await this.enqueue(request), request.caller);
   }
 
   /**
@@ -46,11 +48,18 @@ export class TaskService {
    * status ranks the task in the whole queue.
    */
   async enqueue(request: TaskRequest): Promise<string> {
-    const { spec, apiKey, receivedAt } = request;
+    const { spec, caller, receivedAt } = request;
+    assertWithinKeyLimits(spec, caller.limits);
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
-    await this.#deps.dispatcher.submit({ id, kind: spec.kind, spec, apiKey, ...(receivedAt === undefined ? {} : { receivedAt }) });
+    const { maxTasks, weight } = caller.limits;
+    await this.#deps.dispatcher.submit({ id, kind: spec.kind, spec, owner: caller.owner, maxTasks, weight, ...(receivedAt === undefined ? {} : { receivedAt }) });
     return id;
+  }
+
+  /** Unfinished tasks of `owner` (a key id, or an anonymous caller's `anon:<address>`). */
+  unfinishedOf(owner: string): number {
+    return this.#deps.dispatcher.unfinishedOf(owner);
   }
 
   /** Tasks waiting and running now. */
@@ -58,16 +67,18 @@ export class TaskService {
     return { queued: this.#deps.dispatcher.queuedCount, running: this.#deps.dispatcher.runningCount };
   }
 
-  /** The task's status; throws DAN_ERR_TASK_NOT_FOUND for an unknown or expired id. */
-  async status(id: string): Promise<TaskView> {
+  /**
+   * The task's status, for `caller`; throws DAN_ERR_TASK_NOT_FOUND for an unknown or expired id, and
+   * for another key's task (the same answer, so ids cannot be probed).
+   */
+  async status(id: string, caller: Caller): Promise<TaskView> {
     const live = this.#deps.dispatcher.liveStatus(id);
-    if (live) return toLiveView(id, live);
-    const record = await this.#deps.store.get(id);
-    if (!record) {
-      throw new DanError('DAN_ERR_TASK_NOT_FOUND', `no task with id "${id}"; results are kept for a limited time after a task ends`, {
-        field: 'taskId',
-      });
+    if (live) {
+      if (!mayAccess(caller, live.owner)) throw taskNotFound(id);
+      return toLiveView(id, live);
     }
+    const record = await this.#deps.store.get(id);
+    if (!record || !mayAccess(caller, record.owner)) throw taskNotFound(id);
     return toStoredView(record);
   }
 
@@ -101,12 +112,18 @@ export class TaskService {
     return null;
   }
 
-  /** Cancels a queued or running task; throws for an unknown or finished one. */
-  async cancel(id: string): Promise<TaskView> {
+  /** Cancels a queued or running task of `caller`'s; throws for an unknown, another key's or a finished one. */
+  async cancel(id: string, caller: Caller): Promise<TaskView> {
+    const live = this.#deps.dispatcher.liveStatus(id);
+    if (live && !mayAccess(caller, live.owner)) throw taskNotFound(id);
     if (!(await this.#deps.dispatcher.cancel(id, 'cancelled by the client'))) {
-      const view = await this.status(id);
+      const view = await this.status(id, caller);
       throw new DanError('DAN_ERR_TASK_NOT_CANCELLABLE', `task "${id}" has already finished (status ${view.status})`, { field: 'taskId' });
     }
-    return this.status(id);
+    return this.status(id, caller);
   }
+}
+
+function taskNotFound(id: string): DanError {
+  return new DanError('DAN_ERR_TASK_NOT_FOUND', `no task with id "${id}"; results are kept for a limited time after a task ends`, { field: 'taskId' });
 }

@@ -42,15 +42,16 @@ export class FairOrder {
   }
 
   /**
-   * Tags a newly arrived task of `apiKey` costing `costSeconds` of reference work.
-   * `queueHead` is the smallest start tag still queued, if any.
+   * Tags a newly arrived task of `owner` costing `costSeconds` of reference work.
+   * `queueHead` is the smallest start tag still queued, if any. An owner of `weight` w
+   * is charged cost ÷ w (weighted fair queuing): weight 2 is served twice the work of weight 1.
    */
-  tag(apiKey: string, costSeconds: number, options: { priority?: number; queueHead?: number } = {}): FairTag {
+  tag(owner: string, costSeconds: number, options: { priority?: number; queueHead?: number; weight?: number } = {}): FairTag {
     const virtualTime = options.queueHead ?? this.#virtualTime;
     if (this.#seq % 1024 === 1023) this.#forgetBefore(virtualTime);
-    const start = Math.max(virtualTime, this.#lastFinish.get(apiKey) ?? 0);
+    const start = Math.max(virtualTime, this.#lastFinish.get(owner) ?? 0);
     const priority = options.priority ?? 0;
-    this.#lastFinish.set(apiKey, start + costSeconds);
+    this.#lastFinish.set(owner, start + costSeconds / (options.weight ?? 1));
     return { start, seq: this.#seq++, key: start - priority * this.#priorityBoostSeconds };
   }
 

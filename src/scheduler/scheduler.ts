@@ -79,10 +79,12 @@ const REFERENCE_SWITCH_SECONDS = 8;
 
 export interface SchedulerTask {
   id: string;
-  /** API key, '' for anonymous requests (they share one budget). */
-  apiKey: string;
+  /** Whom the task is for (a key id, or an anonymous caller's address): the fair share is per owner. */
+  owner: string;
   spec: GenerationSpec;
   priority: number;
+  /** The owner's share of the GPUs relative to others while both wait (auth/api-key.ts). @defaultValue 1 */
+  weight?: number;
 }
 
 /** A node as the scheduler sees it; the caller rebuilds these when nodes change. */
@@ -300,8 +302,9 @@ export class Scheduler {
   enqueue(task: SchedulerTask, arrivedAt: number): void {
     const units = workUnitsOf(task.spec);
     const queueHead = this.#queue.length > 0 ? Math.min(...this.#queue.slice(0, 64).map((q) => q.tag.start)) : undefined;
-    const tag = this.#fair.tag(task.apiKey, units / REFERENCE_UNITS_PER_SECOND, {
+    const tag = this.#fair.tag(task.owner, units / REFERENCE_UNITS_PER_SECOND, {
       priority: task.priority,
+      weight: task.weight ?? 1,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
     this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null });

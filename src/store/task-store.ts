@@ -40,7 +40,8 @@ export interface NewTask {
   id: string;
   kind: TaskKind;
   spec: GenerationSpec;
-  apiKey: string | null;
+  /** Who the task is for: a key id (`key_…`), or `anon:<address>` for a caller without a key. */
+  owner: string | null;
   createdAt: number;
 }
 

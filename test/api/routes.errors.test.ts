@@ -371,36 +371,43 @@ describe('requests no connected node can serve', () => {
 
 describe('the per-key task limit', () => {
   it('refuses a key\'s task beyond its unfinished-task budget with a 429, code 3002; other keys go on', async () => {
-    const app = await start({ world: { maxTasksPerKey: 2 } });
+    const app = await start();
+    const alice = (await app.keys.create({ name: 'alice', maxTasks: 2 })).secret;
+    const bob = (await app.keys.create({ name: 'bob', maxTasks: 2 })).secret;
     // Bearer or bare, it is the same key.
-    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'Bearer sk-alice' }));
-    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'sk-alice' }));
+    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: `Bearer ${alice}` }));
+    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: alice }));
     for (const url of ['/api/sd/txt2img/async', '/api/sd/txt2img']) {
-      expectError(await app.post(url, bodies.txt2img, { authorization: 'Bearer sk-alice' }), 429, 3002, {
+      expectError(await app.post(url, bodies.txt2img, { authorization: `Bearer ${alice}` }), 429, 3002, {
         error: 'DAN_ERR_TASK_LIMIT',
         message: ['this API key already has 2 unfinished tasks, the most allowed (2)'],
       });
     }
-    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'Bearer sk-bob' }));
+    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: `Bearer ${bob}` }));
     expect(app.world.service.load()).toEqual({ queued: 2, running: 1 });
   });
 
   it('gives the key room again once one of its tasks ends', async () => {
-    const app = await start({ world: { maxTasksPerKey: 1 } });
-    const first = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'sk-carol' }));
-    expectError(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'sk-carol' }), 429, 3002, { error: 'DAN_ERR_TASK_LIMIT' });
-    dataOf(await app.post('/api/sd/task/cancel', { taskId: first.taskId }));
-    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'sk-carol' }));
+    const app = await start();
+    const carol = { authorization: (await app.keys.create({ name: 'carol', maxTasks: 1 })).secret };
+    const first = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, carol));
+    expectError(await app.post('/api/sd/txt2img/async', bodies.txt2img, carol), 429, 3002, { error: 'DAN_ERR_TASK_LIMIT' });
+    dataOf(await app.post('/api/sd/task/cancel', { taskId: first.taskId }, carol));
+    dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, carol));
   });
 
-  it('counts requests without a key as one key', async () => {
-    const app = await start({ world: { maxTasksPerKey: 1 } });
+  it('counts requests without a key per address, and the public key as no key', async () => {
+    const app = await start({ anonymous: { maxTasks: 1 } });
     dataOf(await app.post('/api/sd/upscale/async', bodies.upscale));
-    expectError(await app.post('/api/sd/upscale/async', bodies.upscale), 429, 3002, {
-      error: 'DAN_ERR_TASK_LIMIT',
-      message: ['requests without an API key already have'],
-    });
-    dataOf(await app.post('/api/sd/upscale/async', bodies.upscale, { authorization: 'Bearer sk-dave' }));
+    for (const headers of [{}, { authorization: app.publicApiKey }] as Record<string, string>[]) {
+      expectError(await app.post('/api/sd/upscale/async', bodies.upscale, headers), 429, 3002, {
+        error: 'DAN_ERR_TASK_LIMIT',
+        message: ['requests from this address without an API key already have 1 unfinished tasks'],
+      });
+    }
+    // Another address has a budget of its own.
+    dataOf(await app.send({ method: 'POST', url: '/api/sd/upscale/async', payload: bodies.upscale, remoteAddress: '10.1.2.3' }));
+    dataOf(await app.post('/api/sd/upscale/async', bodies.upscale, { authorization: `Bearer ${(await app.keys.create({ name: 'dave' })).secret}` }));
   });
 });
 

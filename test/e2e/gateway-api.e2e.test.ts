@@ -113,9 +113,10 @@ describe('sync endpoints', () => {
   });
 
   it('txt2img with a ControlNet unit (guessmode, Bearer key) returns only the generated image', async () => {
+    const key = (await getJson(`${gateway}/api/user/public-api-key`)).body.data.apiKey;
     const control = await pngBase64(512, 512);
     const unit = { image: control, preprocess: 'canny', model: 'sd15_canny', preprocess_param1: 100, preprocess_param2: 200, weight: 1, resize_mode: 2, guidance_start: 0, guidance_end: 1, guessmode: true };
-    const { status, body } = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a house', model: 'clarity', control_net: [unit] }, { Authorization: 'Bearer sk-anything' });
+    const { status, body } = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a house', model: 'clarity', control_net: [unit] }, { Authorization: `Bearer ${key}` });
     expect(status).toBe(200);
     expect(body.data.images).toHaveLength(1);
     expect(await imageInfo(body.data.images[0])).toMatchObject({ width: 512, height: 512 });

@@ -5,7 +5,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterEach, expect } from 'vitest';
+import type { KeySettings } from '../../src/auth/api-key.js';
+import { KeyAdmin } from '../../src/auth/key-admin.js';
 import { catalogModels } from '../../src/domain/catalog.js';
+import { openDatabase } from '../../src/store/sqlite/open-database.js';
+import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
@@ -34,10 +38,25 @@ function dir() {
   return d.path;
 }
 
+/** Each gateway's data directory, by URL. */
+const dataDirs = new Map<string, string>();
+
 export async function gateway(args: string[] = []) {
-  const gw = await startGatewayProcess({ dataDir: dir(), args });
+  const dataDir = dir();
+  const gw = await startGatewayProcess({ dataDir, args });
   running.push(gw.proc);
+  dataDirs.set(gw.url, dataDir);
   return gw.url;
+}
+
+/** A new API key on the gateway's store, as `dan keys create` makes it (the running gateway sees it at once); its secret. */
+export async function keyFor(gatewayUrl: string, settings: KeySettings & { name: string }): Promise<string> {
+  const { db } = openDatabase(dataDirs.get(gatewayUrl)!, 5_000);
+  try {
+    return (await new KeyAdmin(new SqliteKeyStore(db)).create(settings)).secret;
+  } finally {
+    db.close();
+  }
 }
 
 /** A sandbox + node pair: `itPerSecond` at 512², time compressed by `speed`. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { checkpointsServed, gateway, gpu, killWorldAfterEach, job, submitted } from './scheduler-world.js';
+import { checkpointsServed, gateway, gpu, keyFor, killWorldAfterEach, job, submitted } from './scheduler-world.js';
 
 killWorldAfterEach();
 
@@ -16,9 +16,9 @@ describe('matching and affinity across unlike nodes', () => {
     const fast = await gpu(gw, 'fast', { models: ['clarity', 'chillout'], loaded: 'clarity', itPerSecond: 40, speed: 20 });
     const slow = await gpu(gw, 'slow', { models: ['clarity', 'anything'], loaded: 'anything', itPerSecond: 10, speed: 20 });
     const ids = await Promise.all([
-      ...Array.from({ length: 3 }, () => submitted(gw, job('anything'), { Authorization: 'k1' })),
-      ...Array.from({ length: 3 }, () => submitted(gw, job('chillout'), { Authorization: 'k2' })),
-      ...Array.from({ length: 3 }, () => submitted(gw, job('clarity'), { Authorization: 'k3' })),
+      ...Array.from({ length: 3 }, () => submitted(gw, job('anything'))),
+      ...Array.from({ length: 3 }, () => submitted(gw, job('chillout'))),
+      ...Array.from({ length: 3 }, () => submitted(gw, job('clarity'))),
     ]);
     for (const id of ids) expect((await pollUntilDone(gw, id, 30_000)).status).toBe(2);
     const onFast = await checkpointsServed(fast.sandbox);
@@ -34,8 +34,8 @@ describe('matching and affinity across unlike nodes', () => {
     const b = await gpu(gw, 'node-b', { models: ['clarity', 'chillout'], loaded: 'chillout', itPerSecond: 15, speed: 20 });
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
-      ids.push(await submitted(gw, job('clarity'), { Authorization: `k${i}` }));
-      ids.push(await submitted(gw, job('chillout'), { Authorization: `k${i}` }));
+      ids.push(await submitted(gw, job('clarity')));
+      ids.push(await submitted(gw, job('chillout')));
     }
     for (const id of ids) expect((await pollUntilDone(gw, id, 30_000)).status).toBe(2);
     for (const sandbox of [a.sandbox, b.sandbox]) {
@@ -70,15 +70,17 @@ describe('honest numbers', () => {
 });
 
 describe('limits and cancel', () => {
-  it('caps unfinished tasks per API key', async () => {
-    const gw = await gateway(['--max-tasks-per-key', '2']);
+  it('caps unfinished tasks per caller: an address without a key, and each key its own', async () => {
+    const gw = await gateway(['--anonymous-max-tasks', '2']);
     await gpu(gw, 'only', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
-    await submitted(gw, job('clarity'), { Authorization: 'sk-a' });
-    await submitted(gw, job('clarity'), { Authorization: 'sk-a' });
-    const third = await postJson(`${gw}/api/sd/txt2img/async`, job('clarity'), { Authorization: 'sk-a' });
+    await submitted(gw, job('clarity'));
+    await submitted(gw, job('clarity'));
+    const third = await postJson(`${gw}/api/sd/txt2img/async`, job('clarity'));
     expect(third.status).toBe(429);
     expect(third.body).toMatchObject({ code: 3002, error: 'DAN_ERR_TASK_LIMIT' });
-    await submitted(gw, job('clarity'), { Authorization: 'sk-b' });
+    const key = await keyFor(gw, { name: 'b', maxTasks: 1 });
+    await submitted(gw, job('clarity'), { Authorization: key });
+    expect((await postJson(`${gw}/api/sd/txt2img/async`, job('clarity'), { Authorization: key })).body).toMatchObject({ error: 'DAN_ERR_TASK_LIMIT' });
   });
 
   it('cancels a queued task and interrupts a running one', async () => {

@@ -9,7 +9,7 @@ import { DanError } from '../../src/errors/dan-error.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { MINUTE, SECOND } from '../../src/util/clock.js';
 import { FailingStore } from '../helpers/failing-store.js';
-import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, TEST_CALLER } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 
 let world: CoreWorld;
@@ -55,7 +55,7 @@ describe('an outcome the store cannot write yet', () => {
     const id = await world.submit(spec());
     await node.assignment(id);
     disk!.failing.add('cancel');
-    expect(await world.service.cancel(id)).toMatchObject({ status: 4, error: 'DAN_ERR_TASK_CANCELLED' });
+    expect(await world.service.cancel(id, TEST_CALLER)).toMatchObject({ status: 4, error: 'DAN_ERR_TASK_CANCELLED' });
     disk!.failing.delete('cancel');
     await world.clock.advance(MINUTE);
     expect((await world.store.get(id))?.state).toBe('cancelled');

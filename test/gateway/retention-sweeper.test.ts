@@ -13,7 +13,7 @@ let sweeper: RetentionSweeper | undefined;
 afterEach(() => sweeper?.close());
 
 async function finishedTask(id: string, at: number) {
-  await store.insert({ id, kind: 'txt2img', spec: txt2img(), apiKey: null, createdAt: at });
+  await store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: at });
   await store.markRunning(id, 1, 'node-a', at);
   await store.complete(id, 1, { kind: 'images', images: [TINY_PNG], seeds: [1] }, at);
 }
@@ -23,7 +23,7 @@ describe('RetentionSweeper', () => {
     const clock = new FakeClock();
     const log = new RecordingLogger();
     await finishedTask('old', clock.now());
-    await store.insert({ id: 'waiting', kind: 'txt2img', spec: txt2img(), apiKey: null, createdAt: clock.now() });
+    await store.insert({ id: 'waiting', kind: 'txt2img', spec: txt2img(), owner: null, createdAt: clock.now() });
     sweeper = new RetentionSweeper({ store, retentionMs: 24 * HOUR, clock, log, intervalMs: MINUTE });
     await sweeper.start();
     await clock.advance(24 * HOUR);

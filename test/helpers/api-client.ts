@@ -9,6 +9,8 @@ import { gatewayProcessAt } from './processes.js';
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
+  /** Set by postJson and getJson. */
+  headers?: Headers;
 }
 
 export async function postJson<T = any>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
@@ -17,12 +19,12 @@ export async function postJson<T = any>(url: string, body: unknown, headers: Rec
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as T };
+  return { status: response.status, body: (await response.json()) as T, headers: response.headers };
 }
 
 export async function getJson<T = any>(url: string, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
   const response = await fetch(url, { headers });
-  return { status: response.status, body: (await response.json()) as T };
+  return { status: response.status, body: (await response.json()) as T, headers: response.headers };
 }
 
 /** A real PNG of the given size, as base64 (no prefix). */

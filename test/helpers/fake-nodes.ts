@@ -4,6 +4,8 @@
  * that a test drives frame by frame. No ports, no sleeps: time moves when the
  * test says, and every wait is for a frame or a state.
  */
+import { defaultKeyLimits } from '../../src/auth/api-key.js';
+import { anonymousCaller, type Caller } from '../../src/auth/caller.js';
 import { EventEmitter } from 'node:events';
 import type { NodeCapabilities } from '../../src/domain/capabilities.js';
 import type { GenerationSpec } from '../../src/domain/spec.js';
@@ -159,12 +161,17 @@ export interface CoreWorld {
   settle(): Promise<void>;
   /** Connects a node that offers `capabilities` (the catalog's, by default). */
   connect(name: string, capabilities?: NodeCapabilities, slots?: number): FakeNode;
-  /** Submits a task (a 512² txt2img by default) as the routes would; resolves with its id. */
-  submit(spec?: GenerationSpec, apiKey?: string | null): Promise<string>;
+  /** The SQLite store under `store` (the key store shares its connection). */
+  sqlite: SqliteTaskStore;
+  /** Submits a task (a 512² txt2img by default) as the routes would, for `owner` (anonymous by default); resolves with its id. */
+  submit(spec?: GenerationSpec, owner?: string): Promise<string>;
   close(): Promise<void>;
 }
 
 let nextId = 0;
+
+/** An anonymous caller without limits: sees every anonymous task (all the tasks `submit` makes by default). */
+export const TEST_CALLER: Caller = anonymousCaller('127.0.0.1', { ...defaultKeyLimits, maxTasks: 0, requestsPerMinute: 0 });
 
 /** The core with a fake clock and an in-memory store; `store` wraps it when a test needs a store that fails. */
 export function createCoreWorld(
@@ -180,7 +187,6 @@ export function createCoreWorld(
   const dispatcher = new Dispatcher({
     maxAttempts: 3,
     taskTimeoutMs: 10 * MINUTE,
-    maxTasksPerKey: 0,
     unservableGraceMs: 2 * MINUTE,
     ...dispatcherOptions,
     store,
@@ -197,7 +203,8 @@ export function createCoreWorld(
     nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
     service,
     log,
-    status: (id) => service.status(id),
+    status: (id) => service.status(id, TEST_CALLER),
+    sqlite: inner,
     // The dispatcher's passes after results, submits and node changes wait for an immediate (real time).
     settle: async () => {
       await new Promise((resolve) => setImmediate(resolve));
@@ -209,9 +216,9 @@ export function createCoreWorld(
       node.hello(capabilities, slots);
       return node;
     },
-    async submit(spec = txt2img(), apiKey = null) {
+    async submit(spec = txt2img(), owner = TEST_CALLER.owner) {
       const id = `task-${++nextId}`;
-      await dispatcher.submit({ id, kind: spec.kind, spec, apiKey });
+      await dispatcher.submit({ id, kind: spec.kind, spec, owner, maxTasks: 0 });
       return id;
     },
     async close() {

@@ -11,7 +11,11 @@ import { buildApp } from '../../src/api/build-app.js';
 import { defaultLimits } from '../../src/domain/request-context.js';
 import { NetworkCatalog } from '../../src/gateway/network-catalog.js';
 import { OverheadMeter } from '../../src/gateway/overhead-meter.js';
-import { generateApiKey } from '../../src/gateway/public-api-key.js';
+import { defaultKeyLimits, generateApiKey, type KeyLimits } from '../../src/auth/api-key.js';
+import type { AuthMode } from '../../src/auth/caller.js';
+import { KeyAdmin } from '../../src/auth/key-admin.js';
+import { KeyRing } from '../../src/auth/key-ring.js';
+import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { MINUTE } from '../../src/util/clock.js';
 import { type CoreWorld, createCoreWorld } from './fake-nodes.js';
 
@@ -28,6 +32,12 @@ export interface InjectAppOptions {
   corsOrigin?: string;
   /** Longest a client may take to send a request (buildApp's). @defaultValue 2 min */
   requestTimeoutMs?: number;
+  /** The gateway's `auth`. @defaultValue 'optional' */
+  auth?: AuthMode;
+  /** Limits of anonymous callers. @defaultValue no task or request limit (the gateway's are 10 and 120) */
+  anonymous?: Partial<KeyLimits>;
+  /** The admin API's token. @defaultValue null (off) */
+  adminToken?: string | null;
 }
 
 export interface InjectApp {
@@ -35,6 +45,8 @@ export interface InjectApp {
   world: CoreWorld;
   overhead: OverheadMeter;
   publicApiKey: string;
+  /** Makes, changes and revokes keys, as `dan keys` would (the app's key ring hears it). */
+  keys: KeyAdmin;
   /** POSTs `body` as JSON (a string is sent as is, to send broken JSON). */
   post(url: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
   get(url: string, headers?: Record<string, string>): Promise<Answer>;
@@ -50,12 +62,23 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
   const overhead = new OverheadMeter();
   const world = createCoreWorld({ overhead, ...options.world });
   const publicApiKey = generateApiKey();
+  const keyStore = new SqliteKeyStore(world.sqlite.connection);
+  const ring = new KeyRing(keyStore);
+  await ring.load();
+  const keys = new KeyAdmin(keyStore, { now: () => world.clock.now(), changed: (key) => ring.changed(key) });
   const app = await buildApp({
     service: world.service,
     catalog: new NetworkCatalog(world.hub, defaultLimits),
     nodes: world.nodes,
     hub: world.hub,
-    publicApiKey,
+    auth: {
+      mode: options.auth ?? 'optional',
+      keys: ring,
+      publicApiKey,
+      anonymous: { ...defaultKeyLimits, maxTasks: 0, requestsPerMinute: 0, ...options.anonymous },
+    },
+    keyAdmin: keys,
+    adminToken: options.adminToken ?? null,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
     bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,
     maxFrameBytes: 64 * 1024 * 1024,
@@ -70,6 +93,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     world,
     overhead,
     publicApiKey,
+    keys,
     post: (url, body, headers = {}) =>
       answerOf(app, {
         method: 'POST',

@@ -16,7 +16,7 @@ const dirs: { remove(): void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 
 function newTask(id: string, createdAt = 1000) {
-  return { id, kind: 'txt2img' as const, spec: txt2img(), apiKey: 'sk-test', createdAt };
+  return { id, kind: 'txt2img' as const, spec: txt2img(), owner: 'key_test', createdAt };
 }
 
 function storeDir() {
@@ -72,7 +72,7 @@ describe('SqliteTaskStore', () => {
   it('keeps a task through its life and drops the inputs when it ends', async () => {
     const store = new SqliteTaskStore(':memory:');
     await store.insert(newTask('t1'));
-    expect(await store.get('t1')).toMatchObject({ state: 'queued', attempts: 0, spec: txt2img(), apiKey: 'sk-test' });
+    expect(await store.get('t1')).toMatchObject({ state: 'queued', attempts: 0, spec: txt2img(), owner: 'key_test' });
     expect(await store.markRunning('t1', 1, 'node-a', 2000)).toBe(true);
     expect(await store.complete('t1', 1, { kind: 'caption', caption: 'a fox' }, 3000)).toBe(true);
     expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 1, nodeId: 'node-a', spec: null, result: { kind: 'caption', caption: 'a fox' }, finishedAt: 3000 });

@@ -20,7 +20,6 @@ import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
-import { apiKeyOf } from '../auth.js';
 import { errorBodyOf, success } from '../envelope.js';
 import { httpStatusOf } from '../error-answers.js';
 
@@ -42,7 +41,7 @@ const kinds = Object.keys(parsers) as TaskKind[];
 
 async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest): Promise<TaskRequest> {
   const spec = await parsers[kind](request.body, deps.catalog.requestContext());
-  return { spec, apiKey: apiKeyOf(request), receivedAt: request.receivedAt };
+  return { spec, caller: request.caller, receivedAt: request.receivedAt };
 }
 
 /** Aborts when the client hangs up before the answer is sent. */
@@ -67,7 +66,7 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
     const seconds = Math.round(syncTimeoutMs / 1000);
     return reply.code(202).send({
       code: 202,
-      data: await service.status(taskId),
+      data: await service.status(taskId, request.caller),
       message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
     });
   }
@@ -87,10 +86,10 @@ export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void
     app.post(`/api/sd/${kind}`, (request, reply) => answerSync(deps, kind, request, reply));
     app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(await toTaskRequest(deps, kind, request))));
   }
-  app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body))));
-  app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body))));
+  app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body), request.caller)));
+  app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body), request.caller)));
   app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId', async (request) =>
-    success(await deps.service.status(parseTaskIdRequest({ taskId: request.params.taskId }))),
+    success(await deps.service.status(parseTaskIdRequest({ taskId: request.params.taskId }), request.caller)),
   );
   app.get('/api/sd/supportedModelInfo', async () => success(deps.catalog.supportedInfo()));
 }

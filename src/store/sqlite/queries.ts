@@ -11,7 +11,7 @@ export interface TaskRow {
   id: string;
   kind: TaskKind;
   state: string;
-  api_key: string | null;
+  owner: string | null;
   spec: string | null;
   result: string | null;
   attempts: number;
@@ -25,8 +25,8 @@ export interface TaskRow {
 
 export function createQueries(db: Database.Database) {
   return {
-    insert: db.prepare<{ id: string; kind: string; api_key: string | null; spec: string | null; created_at: number }>(
-      `INSERT INTO tasks (id, kind, state, api_key, spec, created_at) VALUES (@id, @kind, 'queued', @api_key, @spec, @created_at)`,
+    insert: db.prepare<{ id: string; kind: string; owner: string | null; spec: string | null; created_at: number }>(
+      `INSERT INTO tasks (id, kind, state, owner, spec, created_at) VALUES (@id, @kind, 'queued', @owner, @spec, @created_at)`,
     ),
     get: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
     /**

@@ -79,6 +79,11 @@ export class SqliteTaskStore implements TaskStore {
     if (opened.payloadsDir !== null) this.#checkpointer = this.#checkpointInWorker(opened.file, options);
   }
 
+  /** The open connection, for the stores that keep their tables in the same file (sqlite-key-store.ts). */
+  get connection(): Database.Database {
+    return this.#db;
+  }
+
   /** Moves WAL checkpoints (a copy and an fsync) off the event loop; see wal-checkpointer.ts. */
   #checkpointInWorker(file: string, options: SqliteTaskStoreOptions): WalCheckpointer {
     this.#db.pragma('wal_autocheckpoint = 0');
@@ -131,7 +136,7 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const spec = await this.#place(task.id, SPEC, task.spec);
       try {
-        this.#q.insert.run({ id: task.id, kind: task.kind, api_key: task.apiKey, spec, created_at: task.createdAt });
+        this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
@@ -267,7 +272,7 @@ export class SqliteTaskStore implements TaskStore {
       id: row.id,
       kind: row.kind,
       state,
-      apiKey: row.api_key,
+      owner: row.owner,
       spec: spec === undefined ? null : (JSON.parse(spec) as GenerationSpec),
       attempts: row.attempts,
       nodeId: row.node_id,

@@ -28,6 +28,16 @@ describe('fair order between API keys', () => {
     expect(scheduler.queuedIds().slice(0, 4)).toEqual(['big0', 'small0', 'small1', 'small2']);
   });
 
+  it('serves a key of weight 2 twice the work of a key of weight 1 while both wait', () => {
+    const scheduler = schedulerWith({ a: 10 });
+    scheduler.setNodes([node('a')]);
+    for (let i = 0; i < 6; i++) scheduler.enqueue({ ...task(`h${i}`, 'heavy'), weight: 2 }, 0);
+    for (let i = 0; i < 6; i++) scheduler.enqueue(task(`l${i}`, 'light'), 0);
+    const firstNine = scheduler.queuedIds().slice(0, 9);
+    expect(firstNine.filter((id) => id.startsWith('h'))).toHaveLength(6);
+    expect(firstNine.filter((id) => id.startsWith('l'))).toHaveLength(3);
+  });
+
   it('tags never change: the order of two queued tasks never flips', () => {
     const order = new FairOrder();
     const first = order.tag('A', 5);

@@ -29,8 +29,8 @@ export function node(id: string, options: Partial<SchedulerNode> & { models?: st
 }
 
 /** A 512², 20-step Euler a task: 20 work units. */
-export function task(id: string, apiKey = 'k', spec: Partial<Txt2ImgSpec> = {}) {
-  return { id, apiKey, spec: txt2img(spec), priority: 0 };
+export function task(id: string, owner = 'k', spec: Partial<Txt2ImgSpec> = {}) {
+  return { id, owner, spec: txt2img(spec), priority: 0 };
 }
 
 /** A scheduler whose nodes have known speeds (units/s) and switch costs. */

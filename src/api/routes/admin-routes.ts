@@ -1,0 +1,41 @@
+/**
+ * @module api/routes/admin-routes
+ *
+ * `/api/admin/*`: the operator's API, behind the admin token (`--admin-token`).
+ * Keys: list, create (the answer holds the secret, once), read, change, revoke.
+ * Off when no admin token is configured; never open to browser pages (no CORS).
+ */
+import type { FastifyInstance } from 'fastify';
+import { hashApiKey, sameHash } from '../../auth/api-key.js';
+import type { KeyAdmin } from '../../auth/key-admin.js';
+import { DanError } from '../../errors/dan-error.js';
+import { apiKeyOf } from '../auth.js';
+import { success } from '../envelope.js';
+import { parseKeySettings } from '../requests/key-settings-request.js';
+
+export interface AdminRoutesDeps {
+  keys: KeyAdmin;
+  /** null: the admin API is off. */
+  adminToken: string | null;
+}
+
+export const ADMIN_PREFIX = '/api/admin';
+
+export async function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): Promise<void> {
+  await app.register(async (admin) => {
+    const tokenHash = deps.adminToken === null ? null : hashApiKey(deps.adminToken);
+    admin.addHook('onRequest', async (request) => {
+      if (tokenHash === null) throw new DanError('DAN_ERR_AUTH_ADMIN_OFF', 'the admin API is off: the gateway was started without --admin-token');
+      const sent = apiKeyOf(request);
+      if (sent === null || !sameHash(hashApiKey(sent), tokenHash)) throw new DanError('DAN_ERR_AUTH_ADMIN_TOKEN', 'the admin API needs Authorization: Bearer <admin token>; the token sent is missing or wrong');
+    });
+    admin.get('/keys', async () => success(await deps.keys.list()));
+    admin.post('/keys', async (request) => {
+      const created = await deps.keys.create(parseKeySettings(request.body));
+      return success({ ...created.key, secret: created.secret });
+    });
+    admin.get<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.get(request.params.id)));
+    admin.patch<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.set(request.params.id, parseKeySettings(request.body))));
+    admin.delete<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.revoke(request.params.id)));
+  }, { prefix: ADMIN_PREFIX });
+}

@@ -1,0 +1,130 @@
+/**
+ * @module cli/keys-command
+ *
+ * `dan keys create|list|set|revoke`: API keys, managed on the gateway's
+ * store (`--data`, the gateway's data directory) from its machine. A running
+ * gateway sees the change at its next request (store/sqlite/sqlite-key-store.ts).
+ * The settings go through the same parser as the admin API's, so both take
+ * the same values and say the same things about wrong ones.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApiKeyInfo, KeyLimits, KeySettings } from '../auth/api-key.js';
+import { KeyAdmin } from '../auth/key-admin.js';
+import { parseKeySettings } from '../api/requests/key-settings-request.js';
+import { DanError } from '../errors/dan-error.js';
+import { StartupError } from '../errors/startup-error.js';
+import { openDatabase } from '../store/sqlite/open-database.js';
+import { SqliteKeyStore } from '../store/sqlite/sqlite-key-store.js';
+
+export interface KeyFlags {
+  data?: string;
+  json?: boolean;
+  name?: string;
+  maxTasks?: number;
+  rpm?: number;
+  maxPixels?: number;
+  maxSteps?: number;
+  weight?: number;
+  /** Comma-separated checkpoints, or `any`. */
+  models?: string;
+}
+
+/** What the command prints; stdout for results, stderr for notes. */
+export interface KeyOutput {
+  out(text: string): void;
+  note(text: string): void;
+}
+
+const processOutput: KeyOutput = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  note: (text) => process.stderr.write(`${text}\n`),
+};
+
+/** The flags as the settings object the admin API takes. */
+function settingsOf(flags: KeyFlags): KeySettings {
+  const body: Record<string, unknown> = {};
+  if (flags.name !== undefined) body['name'] = flags.name;
+  if (flags.maxTasks !== undefined) body['maxTasks'] = flags.maxTasks;
+  if (flags.rpm !== undefined) body['requestsPerMinute'] = flags.rpm;
+  if (flags.maxPixels !== undefined) body['maxPixels'] = flags.maxPixels;
+  if (flags.maxSteps !== undefined) body['maxSteps'] = flags.maxSteps;
+  if (flags.weight !== undefined) body['weight'] = flags.weight;
+  if (flags.models !== undefined) body['models'] = flags.models.trim() === 'any' ? null : flags.models.split(',').map((m) => m.trim()).filter(Boolean);
+  try {
+    return parseKeySettings(body);
+  } catch (error) {
+    throw asStartupError(error);
+  }
+}
+
+/** A refusal of the operator's input, printed as `dan: …` without a stack. Flags are named as on the command line. */
+function asStartupError(error: unknown): unknown {
+  if (!(error instanceof DanError)) return error;
+  const flag: Record<string, string> = { requestsPerMinute: '--rpm', maxTasks: '--max-tasks', maxPixels: '--max-pixels', maxSteps: '--max-steps', weight: '--weight', models: '--models', name: '--name' };
+  // `models[1]: …` names the flag `--models` too.
+  const field = error.field?.replace(/\[\d+\]$/, '');
+  const named = field !== undefined && flag[field] !== undefined && error.message.startsWith(`${error.field}:`);
+  return new StartupError(named ? `${flag[field]}${error.message.slice(error.field!.length)}` : error.message);
+}
+
+/** Opens the key store in `--data`; says so when that makes a new store (a mistyped directory, most likely). */
+async function withKeys<T>(flags: KeyFlags, output: KeyOutput, work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
+  const dataDir = flags.data ?? process.env['DAN_DATA'] ?? './data';
+  const existed = existsSync(join(dataDir, 'tasks.sqlite'));
+  const { db, file } = openDatabase(dataDir, 5_000);
+  if (!existed) output.note(`dan: no store was at ${file}; made a new one. Pass the gateway's --data directory if that is not it.`);
+  try {
+    return await work(new KeyAdmin(new SqliteKeyStore(db)));
+  } catch (error) {
+    throw asStartupError(error);
+  } finally {
+    db.close();
+  }
+}
+
+export function describeLimits(limits: KeyLimits): string {
+  return [
+    limits.maxTasks === 0 ? 'any number of unfinished tasks' : `${limits.maxTasks} unfinished tasks`,
+    limits.requestsPerMinute === 0 ? 'no request limit' : `${limits.requestsPerMinute} requests/min`,
+    limits.maxPixels === 0 ? 'any image size the gateway allows' : `images up to ${limits.maxPixels} pixels`,
+    limits.maxSteps === 0 ? 'any steps the gateway allows' : `up to ${limits.maxSteps} steps`,
+    `weight ${limits.weight}`,
+    limits.models === null ? 'any checkpoint' : `checkpoints ${limits.models.join(', ')}`,
+  ].join(', ');
+}
+
+function describeKey(key: ApiKeyInfo): string {
+  const state = key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
+  return `${key.id}  ${JSON.stringify(key.name)}  ${key.prefix}…  ${state}\n  ${describeLimits(key.limits)}`;
+}
+
+export async function keysCreate(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const settings = settingsOf(flags);
+  if (settings.name === undefined) throw new StartupError('--name: is required (who the key is for)');
+  const created = await withKeys(flags, output, (admin) => admin.create(settings));
+  if (flags.json) return output.out(JSON.stringify({ ...created.key, secret: created.secret }));
+  output.out(describeKey(created.key));
+  output.out(`  secret:         ${created.secret}`);
+  output.out(`  webhook secret: ${created.key.webhookSecret}`);
+  output.note('The secret is shown only now: the gateway keeps its hash. Give it to the client as `Authorization: Bearer <secret>`.');
+}
+
+export async function keysList(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const keys = await withKeys(flags, output, (admin) => admin.list());
+  if (flags.json) return output.out(JSON.stringify(keys));
+  if (keys.length === 0) return output.note('no API keys yet; make one with `dan keys create --name <who>`');
+  for (const key of keys) output.out(describeKey(key));
+}
+
+export async function keysSet(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const settings = settingsOf(flags);
+  if (Object.keys(settings).length === 0) throw new StartupError('nothing to change: give at least one of --name, --max-tasks, --rpm, --max-pixels, --max-steps, --weight, --models');
+  const key = await withKeys(flags, output, (admin) => admin.set(id, settings));
+  output.out(flags.json ? JSON.stringify(key) : describeKey(key));
+}
+
+export async function keysRevoke(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const key = await withKeys(flags, output, (admin) => admin.revoke(id));
+  output.out(flags.json ? JSON.stringify(key) : describeKey(key));
+}

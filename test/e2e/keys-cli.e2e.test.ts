@@ -1,0 +1,101 @@
+/**
+ * `dan keys` on a running gateway's store, as an operator uses it: real CLI
+ * processes beside a real gateway process. A key made from the command line
+ * works at once; a change to its limits applies at its next request; a revoked
+ * key is refused at its next request; the secret is printed once and never
+ * listed.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, postJson } from '../helpers/api-client.js';
+import { type DanProcess, startGatewayProcess, tempDir } from '../helpers/processes.js';
+
+const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
+
+let gateway: DanProcess | undefined;
+const dirs: { path: string; remove(): void }[] = [];
+
+afterEach(async () => {
+  await gateway?.stop('SIGKILL');
+  gateway = undefined;
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+async function startGateway(): Promise<{ url: string; data: string }> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const started = await startGatewayProcess({ dataDir: dir.path });
+  gateway = started.proc;
+  return { url: started.url, data: dir.path };
+}
+
+describe('dan keys on a running gateway', () => {
+  it('makes a key that works at once, changes its limits and revokes it while the gateway runs', async () => {
+    const { url, data } = await startGateway();
+    const created = await dan(['keys', 'create', '--data', data, '--name', 'ci bot', '--rpm', '5', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout);
+    expect(key).toMatchObject({ id: expect.stringMatching(/^key_/), name: 'ci bot', secret: expect.stringMatching(/^sk-[A-Za-z0-9]{48}$/), webhookSecret: expect.stringMatching(/^whsec_/), limits: { requestsPerMinute: 5 } });
+    const auth = { Authorization: `Bearer ${key.secret}` };
+
+    const me = await getJson(`${url}/api/keys/me`, auth);
+    expect(me.status).toBe(200);
+    expect(me.body.data).toMatchObject({ anonymous: false, key: { id: key.id, name: 'ci bot' }, limits: { requestsPerMinute: 5 } });
+    expect(me.headers?.get('ratelimit-limit')).toBe('5');
+
+    const listed = await dan(['keys', 'list', '--data', data]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(key.id);
+    expect(listed.stdout).toContain('5 requests/min');
+    expect(listed.stdout + listed.stderr).not.toContain(key.secret);
+
+    const set = await dan(['keys', 'set', key.id, '--data', data, '--rpm', '7']);
+    expect(set.code, set.stderr).toBe(0);
+    expect((await getJson(`${url}/api/keys/me`, auth)).headers?.get('ratelimit-limit')).toBe('7');
+
+    const revoked = await dan(['keys', 'revoke', key.id, '--data', data]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain('revoked');
+    const refused = await postJson(`${url}/api/sd/task/status`, { taskId: 'x' }, auth);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: 'DAN_ERR_AUTH_KEY_INVALID' });
+  });
+
+  it('prints the secret once in words a person reads, with a note that it is not kept', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const created = await dan(['keys', 'create', '--data', dir.path, '--name', 'alice', '--models', 'clarity,chillout_mix', '--max-steps', '40']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^key_[A-Za-z0-9]{12} {2}"alice" {2}sk-[A-Za-z0-9]{4}… {2}active\n/);
+    expect(created.stdout).toContain('up to 40 steps');
+    expect(created.stdout).toContain('checkpoints clarity, chillout_mix');
+    expect(created.stdout).toMatch(/secret: +sk-[A-Za-z0-9]{48}\n/);
+    expect(created.stderr).toContain('The secret is shown only now');
+    // A new store was made: the operator hears it, in case --data was mistyped.
+    expect(created.stderr).toContain(`no store was at ${dir.path}/tasks.sqlite`);
+  });
+
+  it('refuses bad values and unknown ids with one line naming the flag, exit 1', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const badWeight = await dan(['keys', 'create', '--data', dir.path, '--name', 'x', '--weight', '1000']);
+    expect(badWeight.code).toBe(1);
+    expect(badWeight.stderr.trim()).toBe('dan: --weight: must be a number from 0.1 to 100, got 1000');
+    const noName = await dan(['keys', 'create', '--data', dir.path]);
+    expect(noName.code).toBe(1);
+    expect(noName.stderr.trim()).toBe('dan: --name: is required (who the key is for)');
+    const unknown = await dan(['keys', 'revoke', 'key_nope', '--data', dir.path]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no API key with id "key_nope"');
+    const nothing = await dan(['keys', 'set', 'key_nope', '--data', dir.path]);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toContain('nothing to change');
+  });
+});
