@@ -57,6 +57,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
         protocol: PROTOCOL_VERSION,
         name: `fleet-${index}`,
         token: null,
+        nodeKey: `fleet-node-key-${index}`.padEnd(32, '0'),
         agent: 'dan-bench-fleet',
         slots: 1,
         capabilities: capabilitiesOf(held),

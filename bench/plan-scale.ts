@@ -72,7 +72,7 @@ function fleet(random: Random, count: number): SchedulerNode[] {
     const held = CHECKPOINTS.filter(() => random.chance(0.5));
     if (held.length === 0) held.push(CHECKPOINTS[random.int(0, CHECKPOINTS.length - 1)]!);
     const sim = makeSimNode({ id: `n${i}`, speedClass: 'mid', itPerSecond: 12, switchSeconds: 8, checkpoints: held });
-    return { id: sim.id, name: sim.id, offering: sim.offering, offeringVersion: 0, slots: 1, loadedModel: held[0]!.title, available: true };
+    return { id: sim.id, name: sim.id, identity: sim.id, offering: sim.offering, offeringVersion: 0, slots: 1, loadedModel: held[0]!.title, available: true };
   });
 }
 

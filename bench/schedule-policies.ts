@@ -102,7 +102,7 @@ function primedEstimates(nodes: readonly SimNode[]): NodeEstimates {
 
 function toSchedulerNode(node: SimNode): SchedulerNode {
   const { id, offering, slots } = node.spec;
-  return { id, name: id, offering, offeringVersion: 1, slots, loadedModel: node.reportedTitle, available: true };
+  return { id, name: id, identity: id, offering, offeringVersion: 1, slots, loadedModel: node.reportedTitle, available: true };
 }
 
 export class RoundRobinPolicy implements Policy {

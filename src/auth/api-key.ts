@@ -32,10 +32,14 @@ export function generateApiKey(): string {
   return `sk-${randomAlphanumeric(48)}`;
 }
 
-/** A new public key id: `key_` and 12 random alphanumerics. */
-export function generateKeyId(): string {
-  return `key_${randomAlphanumeric(12)}`;
-}
+/**
+ * What a credential admits: an API key (`api`) calls the API; a node token (`node`) admits GPU
+ * nodes. They share one store and one lookup, and neither is accepted for the other.
+ */
+export type CredentialKind = 'api' | 'node';
+
+/** How each kind's secrets and ids begin. */
+const PREFIXES = { api: { secret: 'sk-', id: 'key_' }, node: { secret: 'dnt-', id: 'nt_' } } as const satisfies Record<CredentialKind, { secret: string; id: string }>;
 
 /** A new webhook signing secret, in the Standard Webhooks form: `whsec_` and base64 of 32 random bytes. */
 export function generateWebhookSecret(): string {
@@ -90,10 +94,11 @@ export interface KeySettings extends Partial<KeyLimits> {
 
 export const WEIGHT_RANGE = { min: 0.1, max: 100 } as const;
 
-/** One API key as the gateway knows it. */
+/** One API key (or node token) as the gateway knows it. */
 export interface ApiKeyRecord {
-  /** Public id, `key_…`: in logs, on tasks, in the admin API. */
+  /** Public id, `key_…` (`nt_…` for a node token): in logs, on tasks, in the admin API. */
   id: string;
+  kind: CredentialKind;
   /** What the operator calls it (who it was given to). */
   name: string;
   /** The secret's first characters (`sk-AbCd`), to recognise a key without holding it. */
@@ -112,13 +117,17 @@ export interface ApiKeyRecord {
 /** How many characters of a secret are kept to recognise it by. */
 export const KEY_PREFIX_LENGTH = 7;
 
-/** A new key's record and its secret (shown once, never stored). */
-export function newApiKey(name: string, limits: KeyLimits, now: number): { record: ApiKeyRecord; secret: string } {
-  const secret = generateApiKey();
+/**
+ * A new key's record and its secret (shown once, never stored). A node token (`kind` 'node') has no
+ * use for limits or a webhook secret: it gets the defaults, which nothing reads.
+ */
+export function newApiKey(name: string, limits: KeyLimits, now: number, kind: CredentialKind = 'api'): { record: ApiKeyRecord; secret: string } {
+  const secret = `${PREFIXES[kind].secret}${randomAlphanumeric(48)}`;
   return {
     secret,
     record: {
-      id: generateKeyId(),
+      id: `${PREFIXES[kind].id}${randomAlphanumeric(12)}`,
+      kind,
       name,
       prefix: secret.slice(0, KEY_PREFIX_LENGTH),
       hash: hashApiKey(secret),
@@ -136,4 +145,11 @@ export type ApiKeyInfo = Omit<ApiKeyRecord, 'hash'>;
 export function keyInfoOf(record: ApiKeyRecord): ApiKeyInfo {
   const { hash: _hash, ...info } = record;
   return info;
+}
+
+/** A node token as listed: it has no limits or webhooks. */
+export type NodeTokenInfo = Pick<ApiKeyRecord, 'id' | 'name' | 'prefix' | 'createdAt' | 'revokedAt'>;
+
+export function nodeTokenInfoOf(info: ApiKeyInfo): NodeTokenInfo {
+  return { id: info.id, name: info.name, prefix: info.prefix, createdAt: info.createdAt, revokedAt: info.revokedAt };
 }

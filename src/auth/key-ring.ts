@@ -1,36 +1,57 @@
 /**
  * @module auth/key-ring
  *
- * The gateway's index of the keys that work: secret hash → key, in memory, so
- * that checking a key costs a hash and a map lookup, not a query. It follows
- * the store: changes made through the gateway (the admin API) are applied at
- * once; changes made by another process (`dan keys revoke` on the same store)
- * are noticed by the store's change mark at the next request and read again.
+ * The gateway's index of credentials (API keys and node tokens): secret hash →
+ * record, in memory, so that checking one costs a hash and a map lookup, not a
+ * query. It follows the store: changes made through the gateway (the admin
+ * API) are applied at once; changes made by another process (`dan keys revoke`
+ * on the same store) are noticed by the store's change mark, at an API
+ * request's lookup or by `refresh()`, which the gateway runs every second so
+ * that a revoked node token's nodes are disconnected without waiting for a
+ * request. Listeners hear every change.
  */
-import { type ApiKeyRecord, hashApiKey, sameHash } from './api-key.js';
+import { type ApiKeyRecord, type CredentialKind, hashApiKey, sameHash } from './api-key.js';
 import type { KeyStore } from './key-store.js';
 
 export class KeyRing {
   readonly #store: KeyStore;
-  /** Every key by hash, revoked ones too (a revoked key gets its own message). */
+  /** Every credential by hash, revoked ones too (a revoked one gets its own message). */
   #byHash = new Map<string, ApiKeyRecord>();
+  #byId = new Map<string, ApiKeyRecord>();
   #mark = Number.NaN;
   #reading: Promise<void> | null = null;
+  readonly #listeners = new Set<() => void>();
 
   constructor(store: KeyStore) {
     this.#store = store;
   }
 
-  /** Reads every key from the store. */
+  /** Reads every credential from the store. */
   async load(): Promise<void> {
     this.#mark = this.#store.changeMark();
     const keys = await this.#store.list();
     this.#byHash = new Map(keys.map((key) => [key.hash, key]));
+    this.#byId = new Map(keys.map((key) => [key.id, key]));
+    for (const listener of this.#listeners) listener();
   }
 
-  /** The key whose secret this is (revoked or not), or undefined for a secret no key has. */
+  /** Reads the store again if another process changed it since; resolves once the ring is current. */
+  refresh(): Promise<void> {
+    if (this.#store.changeMark() === this.#mark) return this.#reading ?? Promise.resolve();
+    this.#reading ??= this.load().finally(() => {
+      this.#reading = null;
+    });
+    return this.#reading;
+  }
+
+  /** The credential whose secret this is (revoked or not), read after a refresh; undefined for a secret none has. */
   async find(secret: string): Promise<ApiKeyRecord | undefined> {
-    if (this.#store.changeMark() !== this.#mark) await this.#reload();
+    await this.refresh();
+    return this.findLoaded(secret);
+  }
+
+  /** `find` from what is loaded now, without looking at the store (at most a refresh interval behind). */
+  findLoaded(secret: string): ApiKeyRecord | undefined {
     const hash = hashApiKey(secret);
     const key = this.#byHash.get(hash);
     // The map compares strings, which may stop at the first differing character; the stored hash is
@@ -38,15 +59,26 @@ export class KeyRing {
     return key && sameHash(key.hash, hash) ? key : undefined;
   }
 
-  /** A key changed through this gateway: applied at once. */
-  changed(key: ApiKeyRecord): void {
-    this.#byHash.set(key.hash, key);
+  /** The credential with this id, as loaded. */
+  byId(id: string): ApiKeyRecord | undefined {
+    return this.#byId.get(id);
   }
 
-  #reload(): Promise<void> {
-    this.#reading ??= this.load().finally(() => {
-      this.#reading = null;
-    });
-    return this.#reading;
+  /** Whether a credential of `kind` that works (not revoked) exists. */
+  hasActive(kind: CredentialKind): boolean {
+    for (const key of this.#byHash.values()) if (key.kind === kind && key.revokedAt === null) return true;
+    return false;
+  }
+
+  /** A credential changed through this gateway: applied at once. */
+  changed(key: ApiKeyRecord): void {
+    this.#byHash.set(key.hash, key);
+    this.#byId.set(key.id, key);
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Called after every change the ring takes in. */
+  onChange(listener: () => void): void {
+    this.#listeners.add(listener);
   }
 }

@@ -12,6 +12,7 @@ import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig }
 import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
+import { loadNodeKey } from '../node/node-key.js';
 import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
@@ -51,6 +52,7 @@ interface NodeFlags extends LogFlags {
   slots?: number;
   maxPixels?: number;
   interrogators?: string;
+  keyFile?: string;
 }
 
 interface SandboxFlags extends LogFlags {
@@ -98,6 +100,7 @@ function nodeInput(flags: NodeFlags): NodeConfigInput {
     slots: flags.slots,
     maxPixels: flags.maxPixels,
     interrogators: flags.interrogators?.split(',').map((s) => s.trim()).filter(Boolean),
+    keyFile: flags.keyFile,
   };
 }
 
@@ -139,8 +142,9 @@ async function launchGateway(flags: GatewayFlags, log: Logger): Promise<{ gatewa
   if (gcFlags.length > 0) log.debug({ flags: gcFlags }, 'garbage collection tuned for the gateway (cli/gc-tuning.ts)');
   const gateway = await startGateway(config, log);
   log.info({ url: gateway.url, data: config.dataDir }, `DAN gateway listening on ${config.host}:${gateway.port}`);
-  if (config.nodeToken === null) {
-    log.warn('no --node-token set: only nodes on this machine (loopback) may join; set DAN_NODE_TOKEN to admit remote nodes');
+  const nodeTokens = (await gateway.keys.list('node')).filter((token) => token.revokedAt === null).length;
+  if (config.nodeToken === null && nodeTokens === 0) {
+    log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create`, or set --node-token');
   }
   return { gateway, nodeToken: config.nodeToken };
 }
@@ -152,7 +156,9 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
     interrogators: config.interrogators,
     ...(config.webuiAuth ? { auth: config.webuiAuth } : {}),
   });
-  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, slots: config.slots, driver, log });
+  const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
+  if (problem) log.warn(problem);
+  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;
 }

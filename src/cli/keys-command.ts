@@ -1,7 +1,8 @@
 /**
  * @module cli/keys-command
  *
- * `dan keys create|list|set|revoke`: API keys, managed on the gateway's
+ * `dan keys create|list|set|revoke` (API keys) and `dan nodes token
+ * create|list|revoke` (node tokens, one per GPU owner), managed on the gateway's
  * store (`--data`, the gateway's data directory) from its machine. A running
  * gateway sees the change at its next request (store/sqlite/sqlite-key-store.ts).
  * The settings go through the same parser as the admin API's, so both take
@@ -9,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiKeyInfo, KeyLimits, KeySettings } from '../auth/api-key.js';
+import { type ApiKeyInfo, type KeyLimits, type KeySettings, type NodeTokenInfo, nodeTokenInfoOf } from '../auth/api-key.js';
 import { KeyAdmin } from '../auth/key-admin.js';
 import { parseKeySettings } from '../api/requests/key-settings-request.js';
 import { DanError } from '../errors/dan-error.js';
@@ -127,4 +128,32 @@ export async function keysSet(id: string, flags: KeyFlags, output: KeyOutput = p
 export async function keysRevoke(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
   const key = await withKeys(flags, output, (admin) => admin.revoke(id));
   output.out(flags.json ? JSON.stringify(key) : describeKey(key));
+}
+
+function describeToken(token: NodeTokenInfo): string {
+  const state = token.revokedAt === null ? 'active' : `revoked ${new Date(token.revokedAt).toISOString()}`;
+  return `${token.id}  ${JSON.stringify(token.name)}  ${token.prefix}…  ${state}`;
+}
+
+export async function nodeTokensCreate(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  if (flags.name === undefined) throw new StartupError('--name: is required (whose nodes the token admits)');
+  const { name } = settingsOf({ name: flags.name });
+  const created = await withKeys(flags, output, (admin) => admin.create({ name }, 'node'));
+  const token = nodeTokenInfoOf(created.key);
+  if (flags.json) return output.out(JSON.stringify({ ...token, secret: created.secret }));
+  output.out(describeToken(token));
+  output.out(`  secret: ${created.secret}`);
+  output.note('The secret is shown only now. On each GPU machine of this owner: dan node --gateway <url> --token <secret>');
+}
+
+export async function nodeTokensList(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const tokens = (await withKeys(flags, output, (admin) => admin.list('node'))).map(nodeTokenInfoOf);
+  if (flags.json) return output.out(JSON.stringify(tokens));
+  if (tokens.length === 0) return output.note('no node tokens yet; make one with `dan nodes token create --name <owner>`');
+  for (const token of tokens) output.out(describeToken(token));
+}
+
+export async function nodeTokensRevoke(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+  const token = nodeTokenInfoOf(await withKeys(flags, output, (admin) => admin.revoke(id, 'node')));
+  output.out(flags.json ? JSON.stringify(token) : describeToken(token));
 }

@@ -8,12 +8,13 @@
  *   dan start     gateway + a local node attached to a WebUI on this machine
  *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
  *   dan keys      create, list, change and revoke API keys on the gateway's store
+ *   dan nodes token  create, list and revoke node tokens on the gateway's store
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
-import { keysCreate, keysList, keysRevoke, keysSet } from './keys-command.js';
+import { keysCreate, keysList, keysRevoke, keysSet, nodeTokensCreate, nodeTokensList, nodeTokensRevoke } from './keys-command.js';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -59,7 +60,8 @@ const nodeOptions = (command: Command) =>
     .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')
     .option('--slots <n>', 'tasks run at once (default 1: A1111 runs one job at a time)', integer)
     .option('--max-pixels <n>', 'largest image in pixels this GPU may make (default 4194304 = 2048²)', integer)
-    .option('--interrogators <list>', 'comma-separated interrogators the WebUI has (default clip,deepdanbooru)');
+    .option('--interrogators <list>', 'comma-separated interrogators the WebUI has (default clip,deepdanbooru)')
+    .option('--key-file <file>', 'where the node keeps its key, who it is to the gateway across restarts (env DAN_NODE_KEY_FILE; default ~/.config/dan/node-key)');
 
 export function buildProgram(): Command {
   const program = new Command('dan')
@@ -109,6 +111,17 @@ export function buildProgram(): Command {
   keyStoreOptions(keys.command('list').description('list the keys (never their secrets)')).action((flags) => keysList(flags));
   keyLimitOptions(keyStoreOptions(keys.command('set').description('change a key\'s name or limits').argument('<id>', 'the key\'s id (key_…)'))).action((id: string, flags) => keysSet(id, flags));
   keyStoreOptions(keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key\'s id (key_…)')).action((id: string, flags) => keysRevoke(id, flags));
+
+  const tokens = program
+    .command('nodes')
+    .description('the GPU nodes of the network')
+    .command('token')
+    .description('node tokens, one per GPU owner, on the gateway\'s store (a revoked token\'s nodes are disconnected)');
+  keyStoreOptions(tokens.command('create').description('make a node token; its secret is printed once'))
+    .option('--name <name>', 'whose nodes the token admits')
+    .action((flags) => nodeTokensCreate(flags));
+  keyStoreOptions(tokens.command('list').description('list the node tokens (never their secrets)')).action((flags) => nodeTokensList(flags));
+  keyStoreOptions(tokens.command('revoke').description('revoke a node token for good; its nodes are disconnected').argument('<id>', 'the token\'s id (nt_…)')).action((id: string, flags) => nodeTokensRevoke(id, flags));
 
   return program;
 }

@@ -4,8 +4,10 @@
  * The node agent's configuration: defaults, environment, and resolution into
  * a checked `NodeConfig`. docs/config.md lists every option.
  */
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
 import { StartupError } from '../errors/startup-error.js';
+
 
 export interface NodeConfig {
   /** Gateway URL, `http(s)://host:port` or `ws(s)://…`. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006' */
@@ -24,9 +26,19 @@ export interface NodeConfig {
   maxPixels: number;
   /** Interrogators the WebUI has (A1111 ships both). @defaultValue ['clip', 'deepdanbooru'] */
   interrogators: string[];
+  /**
+   * Where the node keeps its key (node/node-key.ts): who it is to the gateway across restarts.
+   * Env `DAN_NODE_KEY_FILE`. @defaultValue `~/.config/dan/node-key` (`$XDG_CONFIG_HOME/dan/node-key`)
+   */
+  keyFile: string;
 }
 
 export type NodeConfigInput = Partial<NodeConfig>;
+
+/** Where a node keeps its key by default: `$XDG_CONFIG_HOME/dan/node-key`, or `~/.config/dan/node-key`. */
+export function defaultNodeKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'dan', 'node-key');
+}
 
 export const nodeDefaults = {
   gatewayUrl: 'http://127.0.0.1:6006',
@@ -37,6 +49,7 @@ export const nodeDefaults = {
   slots: 1,
   maxPixels: 2048 * 2048,
   interrogators: ['clip', 'deepdanbooru'],
+  keyFile: defaultNodeKeyFile(),
 } satisfies NodeConfig;
 
 export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInput {
@@ -46,6 +59,7 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInp
   if (env['DAN_WEBUI_AUTH']) input.webuiAuth = env['DAN_WEBUI_AUTH'];
   if (env['DAN_NODE_TOKEN']) input.token = env['DAN_NODE_TOKEN'];
   if (env['DAN_NODE_NAME']) input.name = env['DAN_NODE_NAME'];
+  if (env['DAN_NODE_KEY_FILE']) input.keyFile = env['DAN_NODE_KEY_FILE'];
   return input;
 }
 

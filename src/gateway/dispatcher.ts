@@ -269,6 +269,7 @@ export class Dispatcher {
       sessions.map((s) => ({
         id: s.id,
         name: s.name,
+        identity: s.identity,
         offering: s.offering,
         offeringVersion: s.offeringVersion,
         slots: s.slots,
@@ -290,7 +291,7 @@ export class Dispatcher {
 
   /** What a node measured on its own tasks (its hello and heartbeats) seeds the estimates of a node not timed here yet. */
   #seedMeasured(session: NodeSession): void {
-    if (session.measured) this.scheduler.estimates.seed(session.name, session.measured);
+    if (session.measured) this.scheduler.estimates.seed(session.identity, session.measured);
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {

@@ -12,7 +12,8 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
 import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
-import { type Clock, systemClock } from '../util/clock.js';
+import { type Clock, SECOND, systemClock } from '../util/clock.js';
+import { nodeTokensOf } from './node-tokens.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
@@ -34,6 +35,8 @@ export interface Gateway {
   hub: NodeHub;
   dispatcher: Dispatcher;
   store: TaskStore;
+  /** API keys and node tokens, as `dan keys` and the admin API manage them. */
+  keys: KeyAdmin;
   close(): Promise<void>;
 }
 
@@ -48,7 +51,15 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const overhead = new OverheadMeter();
   const eventLoop = new EventLoopMeter();
   eventLoop.start();
-  const hub = new NodeHub({ nodeToken: config.nodeToken, heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
+  const keyStore = new SqliteKeyStore(store.connection);
+  const keyRing = new KeyRing(keyStore);
+  await keyRing.load();
+  const hub = new NodeHub({ nodeToken: config.nodeToken, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
+  // A node token revoked (here or by `dan nodes token revoke`) disconnects its nodes; another process's
+  // change is read within a second.
+  keyRing.onChange(() => hub.expelRevoked());
+  const keyRefresh = setInterval(() => void keyRing.refresh().catch((error: unknown) => logger.warn({ err: error }, 'could not read the keys again')), SECOND);
+  keyRefresh.unref();
   const dispatcher = new Dispatcher({
     store,
     hub,
@@ -62,9 +73,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const catalog = new NetworkCatalog(hub, config.limits);
   const service = new TaskService({ dispatcher, store, hub });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
-  const keyStore = new SqliteKeyStore(store.connection);
-  const keyRing = new KeyRing(keyStore);
-  await keyRing.load();
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
     service,
@@ -99,6 +107,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const close = () => {
     closing ??= (async () => {
       sweeper.close();
+      clearInterval(keyRefresh);
       eventLoop.stop();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();
@@ -109,5 +118,5 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     })();
     return closing;
   };
-  return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, close };
+  return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, keys: keyAdmin, close };
 }

@@ -53,8 +53,8 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
   return {
     list: () =>
       [...hub.sessions.values()].map((session) => {
-        const estimate = scheduler.estimates.get(session.name);
-        const setAside = scheduler.health.setAside(session.name, clock.now());
+        const estimate = scheduler.estimates.get(session.identity);
+        const setAside = scheduler.health.setAside(session.identity, clock.now());
         const running = scheduler.attempts.busySlots(session.id);
         const state = !session.backendUp
           ? 'webui-down'
@@ -76,7 +76,7 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
           fixedSeconds: estimate.samples > 0 ? Math.round(estimate.fixedSeconds * 1000) / 1000 : null,
           switchSeconds: estimate.switchMeasured ? round(estimate.switchSeconds) : null,
-          loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.name)),
+          loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.identity)),
           problem: setAside?.reason ?? session.backendProblem,
           setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
         };

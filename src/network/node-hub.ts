@@ -8,7 +8,7 @@
  * socket (its tasks are requeued by the dispatcher); nothing a node sends can
  * throw out of here.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Static } from '@sinclair/typebox';
 import { type Clock, systemClock, type Timer } from '../util/clock.js';
@@ -46,9 +46,21 @@ export interface HubEvents {
   'task:failure': [session: NodeSession, message: Static<typeof Failure>];
 }
 
+/** The node tokens the gateway issued (`dan nodes token`), as the hub looks them up. */
+export interface NodeTokens {
+  /** The token whose secret this is, if any (revoked ones too). */
+  find(secret: string): { id: string; revoked: boolean } | undefined;
+  /** Whether the token with this id is revoked (or gone). */
+  isRevoked(id: string): boolean;
+  /** Whether any token works: then a node without one is refused, loopback or not. */
+  anyActive(): boolean;
+}
+
 export interface NodeHubOptions {
-  /** Token nodes must present; null admits loopback nodes only. */
+  /** The shared token (`--node-token`) nodes may present; with it and `tokens` both empty, loopback nodes only. */
   nodeToken: string | null;
+  /** Node tokens issued one per owner. @defaultValue none */
+  tokens?: NodeTokens;
   /**
    * Sockets that may wait for their hello at once (node-route.ts refuses more). A node says hello as
    * soon as it is connected, so real nodes wait a round trip; a fleet reconnecting after a restart comes
@@ -64,6 +76,23 @@ const HELLO_TIMEOUT_MS = 10_000;
 /** The default of `NodeHubOptions.maxAwaitingHello`. */
 export const DEFAULT_MAX_AWAITING_HELLO = 128;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** A node admitted as `principal` (a node token's id, `shared` for `--node-token`, `local` for loopback), or refused. */
+type Admission = { principal: string; tokenId: string | null } | { refusal: { error: string; message: string; code: number } };
+
+function refused(error: string, message: string, code: number): Admission {
+  return { refusal: { error, message, code } };
+}
+
+/**
+ * Who a node is: the credential that admitted it, its name, and a digest of the key it keeps. A node
+ * that takes another's name (with the same token, or from this machine) but not its key is another node:
+ * its failures do not set the real one aside, and its speed is not the real one's.
+ */
+export function identityOf(principal: string, hello: Pick<HelloMessage, 'name' | 'nodeKey'>): string {
+  const digest = createHash('sha256').update(hello.nodeKey).digest('hex').slice(0, 16);
+  return `${principal}/${hello.name}/${digest}`;
+}
 
 export class NodeHub extends EventEmitter<HubEvents> {
   readonly #sessions = new Map<string, NodeSession>();
@@ -141,15 +170,18 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
-    const refusal = this.#refusalFor(hello, remoteAddress);
-    if (refusal) {
+    const admission = this.#admission(hello, remoteAddress);
+    if ('refusal' in admission) {
+      const { refusal } = admission;
       this.#options.log.warn({ name: hello.name, remoteAddress, reason: refusal.message }, 'refused node');
       socket.send(Buffer.from(JSON.stringify({ type: 'reject', error: refusal.error, message: refusal.message })), { binary: false });
       socket.close(refusal.code, refusal.message.slice(0, 120));
       return undefined;
     }
     const id = `${hello.name}-${randomBytes(3).toString('hex')}`;
-    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now() });
+    const { principal, tokenId } = admission;
+    const identity = identityOf(principal, hello);
+    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId });
     this.#sessions.set(id, session);
     session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
     this.#options.log.info(
@@ -160,27 +192,38 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return session;
   }
 
-  #refusalFor(hello: HelloMessage, remoteAddress: string): { error: string; message: string; code: number } | null {
+  /**
+   * Whether a node may join, and as whom. A token is the shared `--node-token` or a node token of its
+   * own (`dan nodes token`); without any token configured, nodes on this machine may join without one
+   * ("this machine" is the socket's own peer address, never a forwarded header). An API key admits no node.
+   */
+  #admission(hello: HelloMessage, remoteAddress: string): Admission {
     if (hello.protocol !== PROTOCOL_VERSION) {
-      return {
-        error: 'DAN_ERR_NODE_PROTOCOL',
-        message: `node speaks protocol ${hello.protocol}, this gateway speaks ${PROTOCOL_VERSION}; update the older side`,
-        code: CloseCodes.versionMismatch,
-      };
+      return refused('DAN_ERR_NODE_PROTOCOL', `node speaks protocol ${hello.protocol}, this gateway speaks ${PROTOCOL_VERSION}; update the older side`, CloseCodes.versionMismatch);
     }
-    const expected = this.#options.nodeToken;
-    if (expected === null) {
-      if (LOOPBACK.has(remoteAddress)) return null;
-      return {
-        error: 'DAN_ERR_NODE_UNAUTHORIZED',
-        message: 'this gateway has no --node-token, so it accepts nodes from its own machine only',
-        code: CloseCodes.unauthorized,
-      };
+    const shared = this.#options.nodeToken;
+    const tokens = this.#options.tokens;
+    if (hello.token === null) {
+      if (shared === null && !tokens?.anyActive()) {
+        if (LOOPBACK.has(remoteAddress)) return { principal: 'local', tokenId: null };
+        return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway has no node token, so it accepts nodes from its own machine only', CloseCodes.unauthorized);
+      }
+      return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway takes nodes with a node token only: start the node with --token', CloseCodes.unauthorized);
     }
-    if (hello.token === null || !sameSecret(hello.token, expected)) {
-      return { error: 'DAN_ERR_NODE_UNAUTHORIZED', message: 'wrong or missing node token', code: CloseCodes.unauthorized };
+    if (shared !== null && sameSecret(hello.token, shared)) return { principal: 'shared', tokenId: null };
+    const token = tokens?.find(hello.token);
+    if (token?.revoked) return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this node token was revoked; ask the operator for a new one', CloseCodes.unauthorized);
+    if (token) return { principal: token.id, tokenId: token.id };
+    return refused('DAN_ERR_NODE_UNAUTHORIZED', 'wrong node token', CloseCodes.unauthorized);
+  }
+
+  /** Disconnects the nodes whose node token has been revoked (the gateway calls it when tokens change). */
+  expelRevoked(): void {
+    const tokens = this.#options.tokens;
+    if (!tokens) return;
+    for (const session of [...this.#sessions.values()]) {
+      if (session.tokenId !== null && tokens.isRevoked(session.tokenId)) this.expel(session, 'its node token was revoked', CloseCodes.unauthorized);
     }
-    return null;
   }
 
   #onFrame(session: NodeSession, message: NodeMessage | RelayedResultMessage, receivedAt: number): void {
@@ -236,10 +279,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
    * judge (a result that does not answer its task). Its socket closes with a protocol error, and whatever
    * it ran is lost (requeued).
    */
-  expel(session: NodeSession, reason: string): void {
-    this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, 'closing node connection: protocol error');
-    session.close(CloseCodes.protocolError, reason.slice(0, 120));
-    this.#drop(session, `protocol error: ${reason}`);
+  expel(session: NodeSession, reason: string, code: number = CloseCodes.protocolError): void {
+    const what = code === CloseCodes.protocolError ? 'protocol error' : 'refused';
+    this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);
+    session.close(code, reason.slice(0, 120));
+    this.#drop(session, `${what}: ${reason}`);
   }
 
   /** Closes every node socket (gateway shutdown). */

@@ -32,6 +32,10 @@ export interface NodeSocket {
 export class NodeSession {
   readonly id: string;
   readonly name: string;
+  /** Who the node is (node-hub.ts `identityOf`): its learned speed and reputation follow this, not its name. */
+  readonly identity: string;
+  /** The node token that admitted it (`nt_…`), or null (the shared `--node-token`, or loopback). */
+  readonly tokenId: string | null;
   readonly slots: number;
   readonly connectedAt: number;
   readonly remoteAddress: string;
@@ -47,10 +51,12 @@ export class NodeSession {
   lastFrameAt: number;
   readonly #socket: NodeSocket;
 
-  constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number }) {
+  constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number; identity: string; tokenId: string | null }) {
     const { hello } = options;
     this.id = options.id;
     this.name = hello.name;
+    this.identity = options.identity;
+    this.tokenId = options.tokenId;
     this.slots = hello.slots;
     this.offering = toNodeOffering(hello.capabilities);
     this.backendUp = hello.backendUp;

@@ -14,6 +14,7 @@
  * is back. Tasks running when the gateway connection drops are interrupted:
  * the gateway has already given them to another node.
  */
+import { generateNodeKey } from './node-key.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
@@ -31,6 +32,8 @@ export interface NodeAgentOptions {
   gatewayUrl: string;
   name: string;
   token: string | null;
+  /** The key the node keeps across restarts (node-key.ts). @defaultValue a new one (the node is new to the gateway) */
+  nodeKey?: string;
   /** Tasks run at once; A1111 runs one job at a time. @defaultValue 1 */
   slots?: number;
   driver: BackendDriver;
@@ -61,7 +64,8 @@ const AGENT_VERSION = 'dan-node/0.1.0';
 const SELF = 'self';
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
-  readonly #options: Required<Omit<NodeAgentOptions, 'token'>> & { token: string | null };
+  readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
+  readonly #nodeKey: string;
   readonly #active = new Map<string, AbortController>();
   #socket: WebSocket | undefined;
   #snapshot: BackendSnapshot | undefined;
@@ -86,6 +90,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       maxFrameBytes: 256 * 1024 * 1024,
       ...options,
     };
+    this.#nodeKey = options.nodeKey ?? generateNodeKey();
     this.#backoffMs = this.#options.reconnectMinMs;
   }
 
@@ -153,6 +158,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       protocol: PROTOCOL_VERSION,
       name: this.#options.name,
       token: this.#options.token,
+      nodeKey: this.#nodeKey,
       agent: AGENT_VERSION,
       slots: this.#options.slots,
       capabilities: snapshot?.capabilities ?? emptyCapabilities(),

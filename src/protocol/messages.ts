@@ -25,7 +25,7 @@ import { NodeCapabilities } from '../domain/capabilities.js';
 import { GenerationSpec, TaskResult } from '../domain/spec.js';
 
 /** Bumped on any incompatible change; a gateway rejects a hello with another version. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 const TaskId = Type.String({ minLength: 1, maxLength: 64 });
 /** Which attempt of the task a frame is about (the assign's): a late answer of an abandoned attempt never settles a later one. */
@@ -66,6 +66,11 @@ export const Hello = Type.Object(
     protocol: Type.Integer(),
     name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }),
     token: Type.Union([Type.String({ maxLength: 512 }), Type.Null()]),
+    /**
+     * A random secret the node keeps across restarts (node/node-key.ts): with its token, who the node
+     * is for the gateway's learned speed and reputation, which another node cannot take by using its name.
+     */
+    nodeKey: Type.String({ minLength: 32, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
     agent: ShortText,
     slots: Type.Integer({ minimum: 1, maximum: 64 }),
     capabilities: NodeCapabilities,

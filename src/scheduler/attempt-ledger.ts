@@ -27,8 +27,10 @@ export interface RunningAttempt {
   /** 1-based attempt number of the task. */
   readonly attempt: number;
   readonly nodeId: string;
-  /** The node's name (speed and health are learned by name: they outlive a reconnect). */
+  /** The node's name, for messages. */
   readonly nodeName: string;
+  /** Who the node is (SchedulerNode.identity): its speed and health are learned by it, and outlive a reconnect. */
+  readonly nodeIdentity: string;
   /** When it was sent (epoch ms). */
   readonly startedAt: number;
   /** Expected seconds on its node, a checkpoint switch included. */

@@ -90,8 +90,13 @@ export interface SchedulerTask {
 /** A node as the scheduler sees it; the caller rebuilds these when nodes change. */
 export interface SchedulerNode {
   id: string;
-  /** Name for learned speed and health (survives reconnects). */
+  /** Name, for messages. */
   name: string;
+  /**
+   * Who the node is, for learned speed and health (survives reconnects): the gateway derives it from
+   * the node's credential and a key the node keeps, so another node cannot take it by its name.
+   */
+  identity: string;
   offering: NodeOffering;
   /** Changes whenever `offering` does (invalidates cached bindings). */
   offeringVersion: number;
@@ -118,8 +123,8 @@ interface Queued {
   tag: FairTag;
   units: number;
   checkpoint: string | null;
-  /** Names of the nodes an attempt failed on, with how it failed there (an error id). */
-  failedOn: Map<string, string>;
+  /** Identities of the nodes an attempt failed on, with how it failed there (an error id) and the node's name. */
+  failedOn: Map<string, { kind: string; name: string }>;
   /** What binding it depends on (`needsKeyOf`): tasks with equal keys bind alike. */
   needs: string;
   /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
@@ -417,7 +422,7 @@ export class Scheduler {
     const fallback: number[] = [];
     this.#nodes.forEach((node, index) => {
       if (this.#bindingFor(queued, node) === null) return;
-      (queued.failedOn.has(node.name) ? fallback : capable).push(index);
+      (queued.failedOn.has(node.identity) ? fallback : capable).push(index);
     });
     queued.reach = { nodesGeneration: this.#nodesGeneration, capable: this.#shared(capable), fallback: this.#shared(fallback) };
     if (shareable) this.#reachByNeeds.set(queued.needs, queued.reach);
@@ -447,12 +452,12 @@ export class Scheduler {
     const views: NodeView[] = own ? [] : this.#nodeViews.views;
     for (let index = 0; index < this.#nodes.length; index++) {
       const node = this.#nodes[index]!;
-      const estimate = this.estimates.get(node.name);
+      const estimate = this.estimates.get(node.identity);
       const view = (views[index] ??= { id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], loaded: null, available: false });
       view.unitsPerSecond = estimate.unitsPerSecond;
       view.fixedSeconds = estimate.fixedSeconds;
       view.switchSeconds = estimate.switchSeconds;
-      view.loadSeconds = this.estimates.loadsOf(node.name);
+      view.loadSeconds = this.estimates.loadsOf(node.identity);
       view.switchMeasured = estimate.switchMeasured;
       view.available = this.#takesWork(node, now);
       const { lanes } = view;
@@ -480,7 +485,7 @@ export class Scheduler {
 
   /** Backend up, not draining, not set aside. */
   #takesWork(node: SchedulerNode, now: number): boolean {
-    return node.available && this.health.setAside(node.name, now) === null;
+    return node.available && this.health.setAside(node.identity, now) === null;
   }
 
   /**
@@ -665,8 +670,8 @@ export class Scheduler {
       const queued = this.#queuedById.get(taskId)!;
       const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;
       const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
-      const load = switched ? this.estimates.loadSeconds(node.name, queued.checkpoint) : 0;
-      const expectedSeconds = load + runSeconds(this.estimates.get(node.name), queued.units);
+      const load = switched ? this.estimates.loadSeconds(node.identity, queued.checkpoint) : 0;
+      const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
       return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
     });
   }
@@ -719,6 +724,7 @@ export class Scheduler {
       attempt: options.attempt ?? 1,
       nodeId: assignment.nodeId,
       nodeName: node?.name ?? assignment.nodeId,
+      nodeIdentity: node?.identity ?? assignment.nodeId,
       startedAt: now,
       expectedSeconds: assignment.expectedSeconds,
       switched: assignment.switched,
@@ -745,13 +751,13 @@ export class Scheduler {
     this.#changed();
     const queued = attempt.task;
     if (outcome.ok) {
-      this.health.succeeded(attempt.nodeName);
+      this.health.succeeded(attempt.nodeIdentity);
       if (outcome.elapsedMs !== undefined) {
         // What a lane costs is the gateway's view, from sending the task to its result: the backend's own
         // time plus the round trip and the node's handling, which a fast GPU repeats with every task
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
         const cycleMs = Math.max(outcome.elapsedMs, now - attempt.startedAt);
-        this.estimates.record(attempt.nodeName, {
+        this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,
           switched: attempt.switched || outcome.loadMs !== undefined,
@@ -765,13 +771,14 @@ export class Scheduler {
     let setAside: SetAside | null = null;
     let sameWayAs: string | null = null;
     if (failure) {
-      sameWayAs = failure.blame === 'node-or-task' ? this.#failedSameWay(queued, attempt.nodeName, failure.kind) : null;
-      if (sameWayAs !== null) this.health.retract(sameWayAs, queued.task.id, now);
-      else if (failure.blame !== 'none') setAside = this.health.failed(attempt.nodeName, { taskId: queued.task.id, reason: failure.reason }, now);
+      const other = failure.blame === 'node-or-task' ? this.#failedSameWay(queued, attempt.nodeIdentity, failure.kind) : null;
+      sameWayAs = other?.name ?? null;
+      if (other !== null) this.health.retract(other.identity, queued.task.id, now);
+      else if (failure.blame !== 'none') setAside = this.health.failed(attempt.nodeIdentity, { taskId: queued.task.id, reason: failure.reason }, now);
     }
     if (outcome.requeue && sameWayAs === null) {
       // Only a failure puts a node behind the others for this task: a start the store could not record is nobody's.
-      if (failure) queued.failedOn.set(attempt.nodeName, failure.kind);
+      if (failure) queued.failedOn.set(attempt.nodeIdentity, { kind: failure.kind, name: attempt.nodeName });
       queued.reach = null;
       delete queued.promisedAt;
       this.#insert(queued);
@@ -785,8 +792,8 @@ export class Scheduler {
   }
 
   /** Another node this task failed on in the same way, if any. */
-  #failedSameWay(queued: Queued, nodeName: string, kind: string): string | null {
-    for (const [other, how] of queued.failedOn) if (other !== nodeName && how === kind) return other;
+  #failedSameWay(queued: Queued, nodeIdentity: string, kind: string): { identity: string; name: string } | null {
+    for (const [other, how] of queued.failedOn) if (other !== nodeIdentity && how.kind === kind) return { identity: other, name: how.name };
     return null;
   }
 
@@ -840,7 +847,7 @@ export class Scheduler {
   #measured(nodeId: string | undefined): boolean {
     const index = nodeId === undefined ? undefined : this.#nodeIndex.get(nodeId);
     const node = index === undefined ? undefined : this.#nodes[index];
-    return node !== undefined && this.estimates.get(node.name).samples > 0;
+    return node !== undefined && this.estimates.get(node.identity).samples > 0;
   }
 
   /** The queue or the nodes changed: the plan is due again. */

@@ -9,14 +9,17 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, tempDir } from '../helpers/processes.js';
+import { statSync } from 'node:fs';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
 
 let gateway: DanProcess | undefined;
+const others: DanProcess[] = [];
 const dirs: { path: string; remove(): void }[] = [];
 
 afterEach(async () => {
+  await Promise.all(others.splice(0).map((p) => p.stop('SIGKILL')));
   await gateway?.stop('SIGKILL');
   gateway = undefined;
   dirs.splice(0).forEach((d) => d.remove());
@@ -97,5 +100,35 @@ describe('dan keys on a running gateway', () => {
     const nothing = await dan(['keys', 'set', 'key_nope', '--data', dir.path]);
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toContain('nothing to change');
+  });
+});
+
+describe('dan nodes token on a running gateway', () => {
+  it('admits a node with its owner\'s token; revoking the token disconnects it, and it is refused after', async () => {
+    const { url, data } = await startGateway();
+    const created = await dan(['nodes', 'token', 'create', '--data', data, '--name', 'alice', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const token = JSON.parse(created.stdout);
+    expect(token).toEqual({ id: expect.stringMatching(/^nt_/), name: 'alice', prefix: token.secret.slice(0, 7), createdAt: expect.any(Number), revokedAt: null, secret: expect.stringMatching(/^dnt-/) });
+
+    const sandbox = await startSandboxProcess();
+    others.push(sandbox.proc);
+    const keyFile = `${data}/node-home/node-key`;
+    const node = await startNodeProcess({ gateway: url, webui: sandbox.url, name: 'alice-gpu', args: ['--token', token.secret], env: { DAN_NODE_KEY_FILE: keyFile } });
+    others.push(node.proc);
+    // The node keeps its key for next time, readable by its owner only.
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const nodes = (await getJson(`${url}/api/nodes`)).body.data;
+    expect(nodes.map((n: { name: string }) => n.name)).toEqual(['alice-gpu']);
+
+    const listed = await dan(['nodes', 'token', 'list', '--data', data]);
+    expect(listed.stdout).toContain(token.id);
+    expect(listed.stdout).not.toContain(token.secret);
+
+    expect((await dan(['nodes', 'token', 'revoke', token.id, '--data', data])).code).toBe(0);
+    // Disconnected within the gateway's next look at the store (a second), refused when it tries again: it stops.
+    await gateway!.waitForLog((l) => l.msg === 'node disconnected' && String(l['reason']).includes('revoked'), 10_000);
+    expect(await node.proc.exited).toBe(2);
+    expect((await getJson(`${url}/api/nodes`)).body.data).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SECOND } from '../../src/util/clock.js';
 import { FailingStore } from '../helpers/failing-store.js';
-import { type CoreWorld, createCoreWorld, TINY_PNG } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, fakeNodeKey, TINY_PNG } from '../helpers/fake-nodes.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -91,6 +91,29 @@ describe('a request that makes every WebUI fail', () => {
       expect(await world.status(id)).toMatchObject({ status: 2 });
     }
     expect(world.nodes.list()).toMatchObject([{ name: 'broken', state: 'set-aside', problem: 'CUDA error: an illegal memory access' }]);
+  });
+
+  it('sets aside an impostor that takes a good node\'s name, not the good node: a node is known by the key it keeps', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const good = world.connect('gpu-1');
+    const impostor = world.connect('gpu-1', undefined, 1, fakeNodeKey('someone else'));
+    for (let i = 0; i < 3; i++) {
+      // Only the impostor is free when the task comes; it fails it, and the good node runs the retry.
+      good.backend(false, 'busy elsewhere');
+      const id = await world.submit();
+      await impostor.assignment(id, 1);
+      impostor.backend(false, 'WebUI restarting');
+      impostor.fail(id, 'DAN_ERR_BACKEND_FAILED', 'CUDA error: an illegal memory access');
+      good.backend(true);
+      await good.assignment(id, 2);
+      impostor.backend(true);
+      good.succeed(id);
+      await world.settle();
+      expect(await world.status(id)).toMatchObject({ status: 2 });
+    }
+    const idOf = async (node: typeof good) => ((await node.next((m): m is Extract<typeof m, { type: 'welcome' }> => m.type === 'welcome')) as { nodeId: string }).nodeId;
+    const states = world.nodes.list().map((n) => ({ id: n.id, state: n.state }));
+    expect(states).toEqual(expect.arrayContaining([{ id: await idOf(impostor), state: 'set-aside' }, { id: await idOf(good), state: 'ready' }]));
   });
 });
 

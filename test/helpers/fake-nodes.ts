@@ -105,10 +105,11 @@ export class FakeNode {
     this.socket.emit('message', Buffer.from(JSON.stringify(message)), false);
   }
 
-  hello(capabilities: NodeCapabilities, slots = 1): void {
+  /** `nodeKey`: the key it keeps; by default one derived from its name (the same node each time it connects). */
+  hello(capabilities: NodeCapabilities, slots = 1, nodeKey = fakeNodeKey(this.name)): void {
     const loadedModel = capabilities.models[0]?.title ?? null;
     this.#text({
-      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, agent: 'fake-node', slots, capabilities,
+      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, nodeKey, agent: 'fake-node', slots, capabilities,
       backendUp: true, backendProblem: null, loadedModel, draining: false, measured: { unitsPerSecond: 20, switchSeconds: 2 },
     });
   }
@@ -159,8 +160,8 @@ export interface CoreWorld {
   status(id: string): Promise<TaskView>;
   /** Lets the work the last event started (store writes, the passes they trigger) run, without moving the clock. */
   settle(): Promise<void>;
-  /** Connects a node that offers `capabilities` (the catalog's, by default). */
-  connect(name: string, capabilities?: NodeCapabilities, slots?: number): FakeNode;
+  /** Connects a node that offers `capabilities` (the catalog's, by default); `nodeKey` as FakeNode.hello. */
+  connect(name: string, capabilities?: NodeCapabilities, slots?: number, nodeKey?: string): FakeNode;
   /** The SQLite store under `store` (the key store shares its connection). */
   sqlite: SqliteTaskStore;
   /** Submits a task (a 512² txt2img by default) as the routes would, for `owner` (anonymous by default); resolves with its id. */
@@ -169,6 +170,11 @@ export interface CoreWorld {
 }
 
 let nextId = 0;
+
+/** A node key (protocol `nodeKey`) derived from a name: the same fake node gets the same key. */
+export function fakeNodeKey(name: string): string {
+  return Buffer.from(`fake-node-key:${name}`).toString('base64url').padEnd(32, 'A');
+}
 
 /** An anonymous caller without limits: sees every anonymous task (all the tasks `submit` makes by default). */
 export const TEST_CALLER: Caller = anonymousCaller('127.0.0.1', { ...defaultKeyLimits, maxTasks: 0, requestsPerMinute: 0 });
@@ -210,10 +216,10 @@ export function createCoreWorld(
       await new Promise((resolve) => setImmediate(resolve));
       await clock.advance(0);
     },
-    connect(name, capabilities = makeCapabilities(), slots = 1) {
+    connect(name, capabilities = makeCapabilities(), slots = 1, nodeKey = fakeNodeKey(name)) {
       const node = new FakeNode(name);
       hub.accept(node.socket, '127.0.0.1');
-      node.hello(capabilities, slots);
+      node.hello(capabilities, slots, nodeKey);
       return node;
     },
     async submit(spec = txt2img(), owner = TEST_CALLER.owner) {

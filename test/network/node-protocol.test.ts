@@ -29,7 +29,7 @@ async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {
 
 function hello(overrides: Record<string, unknown> = {}) {
   return {
-    type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-node', token: null, agent: 'test', slots: 1,
+    type: 'hello', protocol: PROTOCOL_VERSION, name: 'raw-node', token: null, nodeKey: 'raw-node-key-0123456789abcdefghijklmnop', agent: 'test', slots: 1,
     capabilities: makeCapabilities(), backendUp: true, backendProblem: null, loadedModel: null, draining: false, measured: null, ...overrides,
   };
 }

@@ -9,7 +9,7 @@ import { type KeySettings, WEIGHT_RANGE } from '../../auth/api-key.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { describeValue } from './field-messages.js';
 import { readInteger, readNumber, readString } from './field-readers.js';
-import { parseGroup, valueOf } from './known-fields.js';
+import { type FieldGroup, parseGroup, valueOf } from './known-fields.js';
 import { nameRule } from './rules.js';
 
 export const keySettingsFields = ['name', 'maxTasks', 'requestsPerMinute', 'maxPixels', 'maxSteps', 'weight', 'models'] as const;
@@ -34,11 +34,7 @@ export const keySettingRules = {
 export function parseKeySettings(body: unknown): KeySettings {
   const group = parseGroup(body, '', { accepted: keySettingsFields });
   const settings: KeySettings = {};
-  if (valueOf(group, 'name') !== undefined) {
-    const name = readString(group, 'name', keySettingRules.name).trim();
-    if (name === '') throw invalidField('name', 'must not be empty');
-    settings.name = name;
-  }
+  if (valueOf(group, 'name') !== undefined) settings.name = readName(group);
   for (const key of ['maxTasks', 'requestsPerMinute', 'maxPixels', 'maxSteps'] as const) {
     if (valueOf(group, key) !== undefined) settings[key] = readInteger(group, key, keySettingRules[key]);
   }
@@ -58,4 +54,16 @@ function parseModels(value: unknown): string[] | null {
     }
     return item.trim();
   });
+}
+
+/** A node token's settings: its name (whose GPUs it admits). */
+export function parseNodeTokenSettings(body: unknown): { name: string } {
+  return { name: readName(parseGroup(body, '', { accepted: ['name'] })) };
+}
+
+/** Whom a key or token is for: required here, not empty. */
+function readName(group: FieldGroup): string {
+  const name = readString(group, 'name', keySettingRules.name).trim();
+  if (name === '') throw invalidField('name', 'must not be empty');
+  return name;
 }

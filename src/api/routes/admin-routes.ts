@@ -3,15 +3,16 @@
  *
  * `/api/admin/*`: the operator's API, behind the admin token (`--admin-token`).
  * Keys: list, create (the answer holds the secret, once), read, change, revoke.
+ * Node tokens: list, create, revoke (its nodes are disconnected).
  * Off when no admin token is configured; never open to browser pages (no CORS).
  */
 import type { FastifyInstance } from 'fastify';
-import { hashApiKey, sameHash } from '../../auth/api-key.js';
+import { hashApiKey, nodeTokenInfoOf, sameHash } from '../../auth/api-key.js';
 import type { KeyAdmin } from '../../auth/key-admin.js';
 import { DanError } from '../../errors/dan-error.js';
 import { apiKeyOf } from '../auth.js';
 import { success } from '../envelope.js';
-import { parseKeySettings } from '../requests/key-settings-request.js';
+import { parseKeySettings, parseNodeTokenSettings } from '../requests/key-settings-request.js';
 
 export interface AdminRoutesDeps {
   keys: KeyAdmin;
@@ -37,5 +38,12 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminRoute
     admin.get<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.get(request.params.id)));
     admin.patch<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.set(request.params.id, parseKeySettings(request.body))));
     admin.delete<{ Params: { id: string } }>('/keys/:id', async (request) => success(await deps.keys.revoke(request.params.id)));
+    admin.get('/node-tokens', async () => success((await deps.keys.list('node')).map(nodeTokenInfoOf)));
+    admin.post('/node-tokens', async (request) => {
+      const { name } = parseNodeTokenSettings(request.body);
+      const created = await deps.keys.create({ name }, 'node');
+      return success({ ...nodeTokenInfoOf(created.key), secret: created.secret });
+    });
+    admin.delete<{ Params: { id: string } }>('/node-tokens/:id', async (request) => success(nodeTokenInfoOf(await deps.keys.revoke(request.params.id, 'node'))));
   }, { prefix: ADMIN_PREFIX });
 }

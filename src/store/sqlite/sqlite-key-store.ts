@@ -14,6 +14,7 @@ import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
 
 interface KeyRow {
   id: string;
+  kind: string;
   name: string;
   prefix: string;
   hash: string;
@@ -26,6 +27,7 @@ interface KeyRow {
 function toRecord(row: KeyRow): ApiKeyRecord {
   return {
     id: row.id,
+    kind: row.kind as ApiKeyRecord['kind'],
     name: row.name,
     prefix: row.prefix,
     hash: row.hash,
@@ -46,8 +48,8 @@ export class SqliteKeyStore implements KeyStore {
     this.#db = db;
     this.#q = {
       insert: db.prepare<Record<keyof KeyRow, string | number | null>>(
-        `INSERT INTO api_keys (id, name, prefix, hash, webhook_secret, limits, created_at, revoked_at)
-         VALUES (@id, @name, @prefix, @hash, @webhook_secret, @limits, @created_at, @revoked_at)`,
+        `INSERT INTO api_keys (id, kind, name, prefix, hash, webhook_secret, limits, created_at, revoked_at)
+         VALUES (@id, @kind, @name, @prefix, @hash, @webhook_secret, @limits, @created_at, @revoked_at)`,
       ),
       list: db.prepare<[], KeyRow>('SELECT * FROM api_keys ORDER BY created_at, rowid'),
       get: db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?'),
@@ -60,6 +62,7 @@ export class SqliteKeyStore implements KeyStore {
   add(record: ApiKeyRecord): Promise<void> {
     this.#q.insert.run({
       id: record.id,
+      kind: record.kind,
       name: record.name,
       prefix: record.prefix,
       hash: record.hash,
