@@ -133,8 +133,8 @@ async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<v
   const options = {
     origin: origins === '*' ? '*' : origins,
     methods: ['GET', 'POST'],
-    allowedHeaders: ['content-type', 'authorization'],
-    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
+    allowedHeaders: ['content-type', 'authorization', 'idempotency-key'],
+    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-task-id', 'idempotent-replayed'],
     maxAge: 600,
   };
   await app.register(cors, {

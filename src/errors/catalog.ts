@@ -104,6 +104,11 @@ export const errorCatalog = {
     meaning: 'A node took longer than the task timeout; the attempt was abandoned.',
     fix: 'Use fewer steps or pixels, or raise `--task-timeout-s` on the gateway.',
   },
+  DAN_ERR_IDEMPOTENCY_MISMATCH: {
+    retryable: false,
+    meaning: 'The Idempotency-Key was used before (within 24 hours) for a request with another body or endpoint.',
+    fix: 'Send a new Idempotency-Key for a new request; send the same key only to retry the same request.',
+  },
   // --- API keys ------------------------------------------------------------
   DAN_ERR_AUTH_KEY_REQUIRED: {
     retryable: false,

@@ -95,6 +95,8 @@ export interface SubmittedTask {
   maxTasks: number;
   /** The owner's fair-share weight. @defaultValue 1 */
   weight?: number;
+  /** Recorded with the task, in the same write (store/task-store.ts `NewTask`). */
+  idempotency?: { key: string; bodyHash: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }

@@ -71,7 +71,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     overhead,
   });
   const catalog = new NetworkCatalog(hub, config.limits);
-  const service = new TaskService({ dispatcher, store, hub });
+  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now() });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({

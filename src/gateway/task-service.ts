@@ -21,6 +21,8 @@ import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 export interface TaskRequest {
   spec: GenerationSpec;
   caller: Caller;
+  /** The client's Idempotency-Key and the hash of the endpoint and body it came with (api/idempotency.ts). */
+  idempotency?: { key: string; bodyHash: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }
@@ -29,31 +31,80 @@ export interface TaskServiceDeps {
   dispatcher: Dispatcher;
   store: TaskStore;
   hub: NodeHub;
+  /** Epoch ms (the gateway's clock). @defaultValue Date.now */
+  now?: () => number;
 }
 
+/** How long an Idempotency-Key names its task. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 export class TaskService {
-  readonly #deps: TaskServiceDeps;
+  readonly #deps: Required<TaskServiceDeps>;
+  /** Submits with an Idempotency-Key under way, by owner and key. */
+  readonly #keyed = new Map<string, Promise<unknown>>();
 
   constructor(deps: TaskServiceDeps) {
-    this.#deps = deps;
+    this.#deps = { now: Date.now, ...deps };
   }
 
   /** Checks servability and stores a task; resolves with its first status. */
-  async submit(request: TaskRequest): Promise<TaskView> {
-    return this.status(await this.enqueue(request), request.caller);
+  async submit(request: TaskRequest): Promise<{ view: TaskView; replayed: boolean }> {
+    const { taskId, replayed } = await this.enqueue(request);
+    return { view: await this.status(taskId, request.caller), replayed };
   }
 
   /**
    * `submit` without the first status: a sync request only needs the id, and a
-   * status ranks the task in the whole queue.
+   * status ranks the task in the whole queue. With an Idempotency-Key the owner used
+   * before (within 24 h) for the same endpoint and body, it stores nothing and answers
+   * with that task (`replayed`); for another body it refuses (422).
    */
-  async enqueue(request: TaskRequest): Promise<string> {
-    const { spec, caller, receivedAt } = request;
+  async enqueue(request: TaskRequest): Promise<{ taskId: string; replayed: boolean }> {
+    const { idempotency, caller } = request;
+    if (!idempotency) return { taskId: await this.#store(request), replayed: false };
+    // One submit per owner and key at a time: a retry that arrives while the first is being stored waits for it.
+    const slot = `${caller.owner}\n${idempotency.key}`;
+    const earlier = this.#keyed.get(slot);
+    if (earlier) await earlier.catch(() => undefined);
+    const work = this.#enqueueOnce(request, idempotency);
+    this.#keyed.set(slot, work);
+    try {
+      return await work;
+    } finally {
+      if (this.#keyed.get(slot) === work) this.#keyed.delete(slot);
+    }
+  }
+
+  async #enqueueOnce(request: TaskRequest, idempotency: { key: string; bodyHash: string }): Promise<{ taskId: string; replayed: boolean }> {
+    const since = this.#deps.now() - IDEMPOTENCY_WINDOW_MS;
+    const known = await this.#deps.store.findIdempotent(request.caller.owner, idempotency.key, since);
+    if (!known) return { taskId: await this.#store(request), replayed: false };
+    if (known.bodyHash !== idempotency.bodyHash) {
+      throw new DanError(
+        'DAN_ERR_IDEMPOTENCY_MISMATCH',
+        `Idempotency-Key "${idempotency.key}" was used for another request (task ${known.taskId}); use a new key for a new request`,
+        { field: 'Idempotency-Key' },
+      );
+    }
+    return { taskId: known.taskId, replayed: true };
+  }
+
+  async #store(request: TaskRequest): Promise<string> {
+    const { spec, caller, receivedAt, idempotency } = request;
     assertWithinKeyLimits(spec, caller.limits);
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
     const { maxTasks, weight } = caller.limits;
-    await this.#deps.dispatcher.submit({ id, kind: spec.kind, spec, owner: caller.owner, maxTasks, weight, ...(receivedAt === undefined ? {} : { receivedAt }) });
+    await this.#deps.dispatcher.submit({
+      id,
+      kind: spec.kind,
+      spec,
+      owner: caller.owner,
+      maxTasks,
+      weight,
+      ...(idempotency === undefined ? {} : { idempotency }),
+      ...(receivedAt === undefined ? {} : { receivedAt }),
+    });
     return id;
   }
 

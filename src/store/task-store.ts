@@ -43,6 +43,14 @@ export interface NewTask {
   /** Who the task is for: a key id (`key_…`), or `anon:<address>` for a caller without a key. */
   owner: string | null;
   createdAt: number;
+  /** The client's Idempotency-Key and the hash of what it sent, recorded with the task (needs an owner). */
+  idempotency?: { key: string; bodyHash: string };
+}
+
+/** A task an Idempotency-Key names. */
+export interface IdempotentTask {
+  taskId: string;
+  bodyHash: string;
 }
 
 /**
@@ -73,7 +81,12 @@ export interface TaskStore {
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean>;
   /** Queued and running tasks, oldest first (for recovery at start). */
   listUnfinished(): Promise<StoredTask[]>;
-  /** Deletes finished tasks that finished before `at`; returns how many. */
+  /**
+   * The task `owner`'s Idempotency-Key `key` named at or after `since`, if any. A record made
+   * before `since` is dropped, so the key may name a new task.
+   */
+  findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined>;
+  /** Deletes finished tasks that finished before `at` (and the idempotency keys that name them); returns how many. */
   deleteFinishedBefore(at: number): Promise<number>;
   close(): Promise<void>;
 }

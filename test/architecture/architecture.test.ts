@@ -72,7 +72,7 @@ describe('architecture check', () => {
 
   it('says what the importing zone may import', () => {
     const help = (file: string) => all.diagnostics.filter((d) => d.filename === file).map((d) => d.help);
-    expect(help('src/domain/imports-api.ts')).toEqual([expect.stringMatching(/src\/domain and src\/scheduler may import only domain, scheduler, config, errors, util/)]);
+    expect(help('src/domain/imports-api.ts')).toEqual([expect.stringMatching(/src\/domain, src\/scheduler and src\/auth may import only domain, scheduler, auth, config, errors, util/)]);
     expect(help('src/store/sqlite/frames.ts')).toEqual([expect.stringMatching(/src\/config and src\/store may import only .*; not api, gateway, network, node, protocol/)]);
     expect(help('src/gateway/imports-sandbox.ts')).toEqual([expect.stringMatching(/only src\/cli may import src\/sandbox/)]);
   });

@@ -34,5 +34,6 @@ export class FailingStore implements TaskStore {
   cancel: TaskStore['cancel'] = (...args) => this.#call('cancel', () => this.inner.cancel(...args));
   listUnfinished: TaskStore['listUnfinished'] = () => this.#call('listUnfinished', () => this.inner.listUnfinished());
   deleteFinishedBefore: TaskStore['deleteFinishedBefore'] = (at) => this.#call('deleteFinishedBefore', () => this.inner.deleteFinishedBefore(at));
+  findIdempotent: TaskStore['findIdempotent'] = (...args) => this.#call('findIdempotent', () => this.inner.findIdempotent(...args));
   close = (): Promise<void> => this.inner.close();
 }

@@ -200,7 +200,7 @@ export function createCoreWorld(
     clock,
     log,
   });
-  const service = new TaskService({ dispatcher, store, hub });
+  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now() });
   return {
     clock,
     store,

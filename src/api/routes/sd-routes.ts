@@ -21,6 +21,7 @@ import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { errorBodyOf, success } from '../envelope.js';
+import { idempotencyOf } from '../idempotency.js';
 import { httpStatusOf } from '../error-answers.js';
 
 export interface SdRoutesDeps {
@@ -40,8 +41,19 @@ const parsers: Record<TaskKind, (body: unknown, context: RequestContext) => Prom
 const kinds = Object.keys(parsers) as TaskKind[];
 
 async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest): Promise<TaskRequest> {
+  // The header first: a malformed key is refused before the body is parsed.
+  const idempotency = idempotencyOf(request, request.url);
   const spec = await parsers[kind](request.body, deps.catalog.requestContext());
-  return { spec, caller: request.caller, receivedAt: request.receivedAt };
+  return { spec, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}) };
+}
+
+/**
+ * Names the task in the answer's headers: `X-Task-Id` always, `Idempotent-Replayed: true` when an
+ * Idempotency-Key named a task an earlier request made.
+ */
+function nameTask(reply: FastifyReply, taskId: string, replayed: boolean): void {
+  reply.header('x-task-id', taskId);
+  if (replayed) reply.header('idempotent-replayed', 'true');
 }
 
 /** Aborts when the client hangs up before the answer is sent. */
@@ -55,7 +67,8 @@ function clientGone(reply: FastifyReply): AbortSignal {
 
 async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
   const { service, syncTimeoutMs } = deps;
-  const taskId = await service.enqueue(await toTaskRequest(deps, kind, request));
+  const { taskId, replayed } = await service.enqueue(await toTaskRequest(deps, kind, request));
+  nameTask(reply, taskId, replayed);
   const signal = clientGone(reply);
   const outcome = await service.waitForOutcome(taskId, syncTimeoutMs, signal);
   if (signal.aborted) {
@@ -84,7 +97,11 @@ async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRe
 export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
   for (const kind of kinds) {
     app.post(`/api/sd/${kind}`, (request, reply) => answerSync(deps, kind, request, reply));
-    app.post(`/api/sd/${kind}/async`, async (request) => success(await deps.service.submit(await toTaskRequest(deps, kind, request))));
+    app.post(`/api/sd/${kind}/async`, async (request, reply) => {
+      const { view, replayed } = await deps.service.submit(await toTaskRequest(deps, kind, request));
+      nameTask(reply, view.taskId, replayed);
+      return success(view);
+    });
   }
   app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body), request.caller)));
   app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body), request.caller)));

@@ -59,6 +59,14 @@ export function createQueries(db: Database.Database) {
       'SELECT id, attempts FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
     ),
     delete: db.prepare<[string]>('DELETE FROM tasks WHERE id = ?'),
+    insertIdempotency: db.prepare<{ owner: string; key: string; body_hash: string; task_id: string; created_at: number }>(
+      'INSERT INTO idempotency_keys (owner, key, body_hash, task_id, created_at) VALUES (@owner, @key, @body_hash, @task_id, @created_at)',
+    ),
+    findIdempotency: db.prepare<{ owner: string; key: string; since: number }, { task_id: string; body_hash: string }>(
+      'SELECT task_id, body_hash FROM idempotency_keys WHERE owner = @owner AND key = @key AND created_at >= @since',
+    ),
+    deleteIdempotency: db.prepare<{ owner: string; key: string }>('DELETE FROM idempotency_keys WHERE owner = @owner AND key = @key'),
+    deleteIdempotencyOf: db.prepare<[string]>('DELETE FROM idempotency_keys WHERE task_id = ?'),
     /** A task's state and attempt, and whether its spec lives in a payload file (a finished task's never does). */
     current: db.prepare<[string], { state: string; attempts: number; spec_in_file: number }>(
       `SELECT state, attempts, spec IS NULL AND state IN ('queued', 'running') AS spec_in_file FROM tasks WHERE id = ?`,

@@ -30,7 +30,7 @@
 import type Database from 'better-sqlite3';
 import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import type { TaskError, TaskState } from '../../domain/task.js';
-import type { NewTask, StoredTask, TaskStore } from '../task-store.js';
+import type { IdempotentTask, NewTask, StoredTask, TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
@@ -136,7 +136,14 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const spec = await this.#place(task.id, SPEC, task.spec);
       try {
-        this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
+        // One transaction: a task whose key was not recorded would run twice when the client retries.
+        this.#db.transaction(() => {
+          this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
+          const { idempotency, owner } = task;
+          if (idempotency && owner !== null) {
+            this.#q.insertIdempotency.run({ owner, key: idempotency.key, body_hash: idempotency.bodyHash, task_id: task.id, created_at: task.createdAt });
+          }
+        })();
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
@@ -218,11 +225,26 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded('could not read the unfinished tasks', () => Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row))));
   }
 
+  findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined> {
+    return this.#guardedSync('could not read an idempotency key', () => {
+      const row = this.#q.findIdempotency.get({ owner, key, since });
+      if (row) return { taskId: row.task_id, bodyHash: row.body_hash };
+      // An expired record no longer holds the key: drop it, so the next insert may use it.
+      this.#q.deleteIdempotency.run({ owner, key });
+      return undefined;
+    });
+  }
+
   deleteFinishedBefore(at: number): Promise<number> {
     return this.#guarded('could not delete expired tasks', async () => {
       const rows = this.#q.listFinishedBefore.all({ at });
       // Rows first: a failure between the two leaves files no row points to, never a row without its file.
-      this.#db.transaction(() => rows.forEach((row) => this.#q.delete.run(row.id)))();
+      this.#db.transaction(() =>
+        rows.forEach((row) => {
+          this.#q.delete.run(row.id);
+          this.#q.deleteIdempotencyOf.run(row.id);
+        }),
+      )();
       await Promise.all(rows.map((row) => this.#cleanUp(row.id, SPEC, resultJson(row.attempts), resultBin(row.attempts))));
       return rows.length;
     });

@@ -1,0 +1,30 @@
+/**
+ * @module api/idempotency
+ *
+ * The `Idempotency-Key` header of submits: a client that retries after a
+ * timeout or a dropped connection (the gateway restarted, say) sends the same
+ * key, and gets the task its first try made instead of a second one. A key is
+ * the owner's (two keys' clients never collide); it names one endpoint and body
+ * (hashed in a canonical form, so the order of fields does not matter): the same
+ * key with another body is refused (gateway/task-service.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import stringify from 'safe-stable-stringify';
+import { invalidField } from '../errors/dan-error.js';
+
+const HEADER = 'idempotency-key';
+/** Printable ASCII, as Stripe and the IETF draft allow; long enough for a UUID or a hash. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** The request's Idempotency-Key and the hash of `endpoint` and its body, or undefined without the header. */
+export function idempotencyOf(request: FastifyRequest, endpoint: string): { key: string; bodyHash: string } | undefined {
+  const header = request.headers[HEADER];
+  if (header === undefined) return undefined;
+  const key = Array.isArray(header) ? header.join(',') : header;
+  if (!KEY_PATTERN.test(key)) {
+    throw invalidField('Idempotency-Key', 'must be 1 to 255 printable ASCII characters without spaces (a UUID, say)');
+  }
+  const bodyHash = createHash('sha256').update(endpoint).update('\n').update(stringify(request.body) ?? '').digest('hex');
+  return { key, bodyHash };
+}
