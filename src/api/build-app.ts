@@ -22,6 +22,7 @@ import type { KeyAdmin } from '../auth/key-admin.js';
 import { type AuthOptions, registerCallerAuth } from './auth.js';
 import { ADMIN_PREFIX, registerAdminRoutes } from './routes/admin-routes.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
+import { registerTaskEvents } from './routes/task-events.js';
 import { registerCallerRoutes, registerPublicKeyRoute } from './routes/user-routes.js';
 
 export interface AppDeps {
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await registerCallerAuth(api, deps.auth);
     registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
     registerCallerRoutes(api, userDeps);
+    registerTaskEvents(api, { service: deps.service });
   });
   registerPublicKeyRoute(app, userDeps);
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
@@ -133,7 +135,7 @@ async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<v
   const options = {
     origin: origins === '*' ? '*' : origins,
     methods: ['GET', 'POST'],
-    allowedHeaders: ['content-type', 'authorization', 'idempotency-key'],
+    allowedHeaders: ['content-type', 'authorization', 'idempotency-key', 'last-event-id'],
     exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-task-id', 'idempotent-replayed'],
     maxAge: 600,
   };

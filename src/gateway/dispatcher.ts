@@ -121,6 +121,8 @@ export class Dispatcher {
   #passDue: Promise<void> | null = null;
   /** Tasks submitted since the last pass: their dispatch is timed if that pass sends them (`overhead`). */
   #fresh: TaskEntry[] = [];
+  /** Who follows which task's changes (`watch`): live streams. Empty for a task nobody follows. */
+  readonly #watchers = new Map<string, Set<() => void>>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -322,6 +324,34 @@ export class Dispatcher {
     if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
     this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
     if (!sent) this.#putBack(entry, running);
+    else this.#changed(entry.id);
+  }
+
+  /**
+   * Calls `listener` when the task starts on a node, reports progress, goes back to the queue or
+   * ends (not on queue-position changes: every pass moves those); returns the unsubscribe. Costs
+   * nothing for tasks no one watches.
+   */
+  watch(taskId: string, listener: () => void): () => void {
+    let listeners = this.#watchers.get(taskId);
+    if (!listeners) this.#watchers.set(taskId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.#watchers.get(taskId) === listeners) this.#watchers.delete(taskId);
+    };
+  }
+
+  #changed(taskId: string): void {
+    const listeners = this.#watchers.get(taskId);
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener();
+      } catch (error) {
+        this.#log.error({ err: error, task: taskId }, 'task watcher failed');
+      }
+    }
   }
 
   /**
@@ -365,7 +395,9 @@ export class Dispatcher {
   }
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
-    this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds);
+    if (this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds)) {
+      this.#changed(message.taskId);
+    }
   }
 
   async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
@@ -434,6 +466,7 @@ export class Dispatcher {
       this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${times}: ${entry.failures.join('; ')}` });
     } else {
       void this.#requeueStored(entry.id, attempt);
+      this.#changed(entry.id);
     }
     this.schedule();
   }
@@ -503,6 +536,7 @@ export class Dispatcher {
       this.#release(entry.owner);
     }
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
+    this.#changed(outcome.id);
   }
 
   /** One unfinished task fewer for the owner's budget. */

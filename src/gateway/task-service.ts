@@ -113,6 +113,11 @@ export class TaskService {
     return this.#deps.dispatcher.unfinishedOf(owner);
   }
 
+  /** Calls `listener` when the task starts, progresses, is requeued or ends; returns the unsubscribe (dispatcher.ts `watch`). */
+  watch(id: string, listener: () => void): () => void {
+    return this.#deps.dispatcher.watch(id, listener);
+  }
+
   /** Tasks waiting and running now. */
   load(): { queued: number; running: number } {
     return { queued: this.#deps.dispatcher.queuedCount, running: this.#deps.dispatcher.runningCount };

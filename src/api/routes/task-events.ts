@@ -1,0 +1,125 @@
+/**
+ * @module api/routes/task-events
+ *
+ * `GET /api/sd/task/{taskId}/events`: a task's life as Server-Sent Events, so
+ * a client follows it without polling.
+ *
+ * - `status`: the task's status document (as `/api/sd/task/status` answers it) whenever it changes:
+ *   queue position and ETA while queued (looked at every second), start, progress while running.
+ * - `end`: the final status document (images, caption, or the error), after which the stream closes.
+ * - A comment line every 15 s keeps proxies from closing a quiet stream.
+ *
+ * Every event has an id. A client that reconnects with `Last-Event-ID` (EventSource does it by itself)
+ * gets the current status at once unless it already had it, and a stream asked for after its `end`
+ * answers 204, which tells EventSource to stop reconnecting. The stream is the task's owner's only,
+ * like its status (404 for anyone else).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TaskService } from '../../gateway/task-service.js';
+import type { TaskView } from '../../gateway/task-view.js';
+import { toJsonBuffer } from '../../util/json-buffer.js';
+import { parseTaskIdRequest } from '../requests/index.js';
+
+export interface TaskEventsOptions {
+  service: TaskService;
+  /** How often a queued task's position and ETA are looked at. @defaultValue 1 s */
+  pollMs?: number;
+  /** How often a quiet stream gets a keep-alive comment. @defaultValue 15 s */
+  heartbeatMs?: number;
+}
+
+/** The id of a stream's last event: a client that saw it has seen everything. */
+const END_ID = 'end';
+const FINAL_STATUSES = new Set([2, 3, 4]);
+
+/** A status event's id: a digest of what it says, so a status the client already has is not sent again. */
+function eventIdOf(view: TaskView): string {
+  const said = `${view.status}/${view.queuePosition}/${view.eta ?? ''}/${view.progress ?? ''}/${view.message ?? ''}`;
+  return createHash('sha256').update(said).digest('base64url').slice(0, 16);
+}
+
+export function registerTaskEvents(app: FastifyInstance, options: TaskEventsOptions): void {
+  app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId/events', (request, reply) => streamTask(request, reply, options));
+}
+
+async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }>, reply: FastifyReply, options: TaskEventsOptions): Promise<void> {
+  const { service } = options;
+  const taskId = parseTaskIdRequest({ taskId: request.params.taskId });
+  const caller = request.caller;
+  // Before the stream opens: an unknown or another key's task is an ordinary 404 answer.
+  let view = await service.status(taskId, caller);
+  const lastEventId = request.headers['last-event-id'];
+  if (lastEventId === END_ID && FINAL_STATUSES.has(view.status)) {
+    await reply.code(204).send();
+    return;
+  }
+
+  reply.hijack();
+  const raw = reply.raw;
+  // Headers set so far (CORS, rate limits, the task id) go out with the stream's own.
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    // nginx buffers proxied answers unless told not to.
+    'x-accel-buffering': 'no',
+    'x-task-id': taskId,
+  });
+  raw.flushHeaders();
+
+  let sent = typeof lastEventId === 'string' ? lastEventId : null;
+  let closed = false;
+  // A change that comes while the loop is busy is kept (`due`), not lost: the loop looks again at once.
+  let due = false;
+  let wake: (() => void) | null = null;
+  const nudge = () => {
+    due = true;
+    wake?.();
+  };
+  const unwatch = service.watch(taskId, nudge);
+  const poll = setInterval(nudge, options.pollMs ?? 1000);
+  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), options.heartbeatMs ?? 15_000);
+  const stop = () => {
+    closed = true;
+    nudge();
+  };
+  raw.once('close', stop);
+
+  const write = (event: string, id: string, data: TaskView) => {
+    raw.write(`id: ${id}\nevent: ${event}\ndata: `);
+    raw.write(toJsonBuffer(data));
+    raw.write('\n\n');
+  };
+
+  try {
+    for (;;) {
+      if (FINAL_STATUSES.has(view.status)) {
+        write('end', END_ID, view);
+        break;
+      }
+      const id = eventIdOf(view);
+      if (id !== sent) {
+        write('status', id, view);
+        sent = id;
+      }
+      if (!due) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      due = false;
+      if (closed) return;
+      try {
+        view = await service.status(taskId, caller);
+      } catch {
+        // Expired between two looks (a very short retention): nothing more to tell.
+        break;
+      }
+    }
+  } finally {
+    clearInterval(poll);
+    clearInterval(heartbeat);
+    unwatch();
+    raw.off('close', stop);
+    if (!raw.writableEnded) raw.end();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * `GET /api/sd/task/{taskId}/events` over a real socket, read by the
+ * `eventsource` package (the browsers' EventSource for Node): a client follows
+ * a task from the queue to its end, resumes after a disconnect without being
+ * told again what it saw, is told 204 after the end, and cannot follow another
+ * key's task. The app is the real one over the fake-node core (fake clock for
+ * the tasks, real time for the stream).
+ */
+import { EventSource } from 'eventsource';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskKind } from '../../src/domain/spec.js';
+import type { FakeNode } from '../helpers/fake-nodes.js';
+import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+import { dataOf } from './expect-envelope.js';
+import { validBodies } from './route-bodies.js';
+
+let bodies: Record<TaskKind, Record<string, unknown>>;
+let api: InjectApp | undefined;
+const sources: EventSource[] = [];
+
+beforeAll(async () => {
+  bodies = await validBodies();
+});
+
+afterEach(async () => {
+  sources.splice(0).forEach((s) => s.close());
+  await api?.close();
+  api = undefined;
+});
+
+async function listening(): Promise<{ app: InjectApp; url: string; node: FakeNode }> {
+  api = await createInjectApp();
+  const node = api.world.connect('node-0');
+  const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
+  return { app: api, url, node };
+}
+
+interface Received {
+  type: string;
+  id: string;
+  data: any;
+}
+
+/** An EventSource on the task's stream that records every event; `authorization` sent when given. */
+function follow(url: string, taskId: string, authorization?: string) {
+  const events: Received[] = [];
+  const waiters: { match: (e: Received) => boolean; resolve: (e: Received) => void }[] = [];
+  const source = new EventSource(`${url}/api/sd/task/${taskId}/events`, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...(authorization ? { authorization } : {}) } }),
+  });
+  sources.push(source);
+  const record = (type: string) => (event: MessageEvent) => {
+    const received = { type, id: event.lastEventId, data: JSON.parse(event.data as string) };
+    events.push(received);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(received)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(received);
+      }
+    }
+  };
+  source.addEventListener('status', record('status'));
+  source.addEventListener('end', record('end'));
+  const next = (match: (e: Received) => boolean) =>
+    new Promise<Received>((resolve) => {
+      const seen = events.find(match);
+      if (seen) resolve(seen);
+      else waiters.push({ match, resolve });
+    });
+  return { source, events, next };
+}
+
+describe('task events', () => {
+  it('follow a task from the queue through its progress to its images, then end', async () => {
+    const { app, url, node } = await listening();
+    // The node is busy with a first task: the second waits in the queue.
+    const busy = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img)).taskId;
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', { ...bodies.txt2img, seed: 9 }));
+    const stream = follow(url, taskId);
+    const queued = await stream.next((e) => e.type === 'status');
+    expect(queued.data).toMatchObject({ taskId, status: 0, queuePosition: 1 });
+
+    await node.assignment(busy);
+    node.succeed(busy);
+    await app.world.settle();
+    await node.assignment(taskId);
+    expect((await stream.next((e) => e.data.status === 1)).data).toMatchObject({ taskId, status: 1, queuePosition: 0 });
+    node.progress(taskId, 0.5);
+    expect((await stream.next((e) => e.data.progress === 0.5)).data).toMatchObject({ status: 1, progress: 0.5 });
+    node.succeed(taskId);
+    await app.world.settle();
+    const end = await stream.next((e) => e.type === 'end');
+    expect(end).toMatchObject({ id: 'end', data: { taskId, status: 2, images: [expect.any(String)], seeds: [expect.any(Number)] } });
+    // Each status was said once: no two events in a row alike.
+    const said = stream.events.map((e) => JSON.stringify(e.data));
+    expect(new Set(said).size).toBe(said.length);
+  });
+
+  it('resume after a disconnect with Last-Event-ID: what the client saw is not sent again; after the end, 204', async () => {
+    const { app, url, node } = await listening();
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img));
+    await node.assignment(taskId);
+    node.progress(taskId, 0.25);
+    const first = follow(url, taskId);
+    const seen = await first.next((e) => e.data.progress === 0.25);
+    first.source.close();
+
+    // Reconnect as EventSource does, with the last id: the same status is not repeated, the next change is.
+    const response = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { 'last-event-id': seen.id } });
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = response.body!.getReader();
+    node.progress(taskId, 0.75);
+    const text = new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain('"progress":0.75');
+    expect(text).not.toContain('"progress":0.25');
+    await reader.cancel();
+
+    node.succeed(taskId);
+    await app.world.settle();
+    const after = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { 'last-event-id': 'end' } });
+    expect(after.status).toBe(204);
+  });
+
+  it('tell a failure in the end event, with its error id', async () => {
+    const { app, url, node } = await listening();
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img));
+    const stream = follow(url, taskId);
+    await node.assignment(taskId);
+    node.fail(taskId, 'DAN_ERR_BACKEND_REJECTED', 'the WebUI said 422');
+    await app.world.settle();
+    expect((await stream.next((e) => e.type === 'end')).data).toMatchObject({ taskId, status: 3, error: 'DAN_ERR_BACKEND_REJECTED' });
+  });
+
+  it('are the task owner\'s only: another key gets a 404 answer, not a stream', async () => {
+    const { app, url } = await listening();
+    const owner = (await app.keys.create({ name: 'owner' })).secret;
+    const other = (await app.keys.create({ name: 'other' })).secret;
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: owner }));
+    const refused = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { authorization: other } });
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_TASK_NOT_FOUND' });
+    const allowed = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { authorization: owner } });
+    expect(allowed.status).toBe(200);
+    await allowed.body!.cancel();
+  });
+});
