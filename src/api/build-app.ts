@@ -23,6 +23,8 @@ import { type AuthOptions, registerCallerAuth } from './auth.js';
 import { ADMIN_PREFIX, registerAdminRoutes } from './routes/admin-routes.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
 import { registerTaskEvents } from './routes/task-events.js';
+import { registerDeliveryLog } from './routes/webhook-routes.js';
+import type { DeliveryStore } from '../webhooks/delivery-store.js';
 import { registerCallerRoutes, registerPublicKeyRoute } from './routes/user-routes.js';
 
 export interface AppDeps {
@@ -38,6 +40,10 @@ export interface AppDeps {
   keyAdmin: KeyAdmin;
   /** The admin API's token; null turns it off. */
   adminToken: string | null;
+  /** Webhook deliveries, for a key's delivery log. */
+  deliveries: DeliveryStore;
+  /** Webhooks may go to private and local addresses. @defaultValue false */
+  webhookAllowPrivate?: boolean;
   syncTimeoutMs: number;
   bodyLimitBytes: number;
   maxFrameBytes: number;
@@ -105,8 +111,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The API proper: every route knows its caller and counts against the caller's request rate.
   await app.register(async (api) => {
     await registerCallerAuth(api, deps.auth);
-    registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead });
+    registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead, webhookAllowPrivate: deps.webhookAllowPrivate ?? false });
     registerCallerRoutes(api, userDeps);
+    registerDeliveryLog(api, deps.deliveries);
     registerTaskEvents(api, { service: deps.service });
   });
   registerPublicKeyRoute(app, userDeps);

@@ -36,6 +36,7 @@ interface GatewayFlags extends LogFlags {
   adminToken?: string;
   anonymousMaxTasks?: number;
   anonymousRpm?: number;
+  webhookAllowPrivate?: boolean;
   unservableGraceS?: number;
   bodyLimitMb?: number;
   maxFrameMb?: number;
@@ -82,6 +83,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     adminToken: flags.adminToken,
     anonymousMaxTasks: flags.anonymousMaxTasks,
     anonymousRequestsPerMinute: flags.anonymousRpm,
+    webhookAllowPrivate: flags.webhookAllowPrivate,
     unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),

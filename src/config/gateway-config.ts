@@ -44,6 +44,11 @@ export interface GatewayConfig {
   auth: AuthMode;
   /** Token of the admin API (`/api/admin`); null turns it off. Env `DAN_ADMIN_TOKEN`. */
   adminToken: string | null;
+  /**
+   * Let webhooks reach loopback, private and link-local addresses (a gateway on a private network
+   * whose receivers are too). Env `DAN_WEBHOOK_ALLOW_PRIVATE=1`. @defaultValue false
+   */
+  webhookAllowPrivate: boolean;
   /** Unfinished tasks an anonymous caller (one address) may have; 0 = no limit. @defaultValue 10 */
   anonymousMaxTasks: number;
   /** Requests a minute an anonymous caller (one address) may make; 0 = no limit. @defaultValue 120 */
@@ -79,6 +84,7 @@ export const gatewayDefaults = {
   taskTimeoutMs: 10 * MINUTE,
   auth: 'optional',
   adminToken: null,
+  webhookAllowPrivate: false,
   anonymousMaxTasks: 10,
   anonymousRequestsPerMinute: 120,
   unservableGraceMs: 2 * MINUTE,
@@ -100,6 +106,7 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
   if (env['DAN_AUTH']) input.auth = env['DAN_AUTH'] as AuthMode;
   if (env['DAN_ADMIN_TOKEN']) input.adminToken = env['DAN_ADMIN_TOKEN'];
+  if (env['DAN_WEBHOOK_ALLOW_PRIVATE']) input.webhookAllowPrivate = ['1', 'true', 'yes'].includes(env['DAN_WEBHOOK_ALLOW_PRIVATE'].toLowerCase());
   return input;
 }
 

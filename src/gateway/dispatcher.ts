@@ -82,6 +82,8 @@ export interface DispatcherOptions {
   unservableGraceMs: number;
   /** Told how long the gateway took to send each task that went out at once. */
   overhead?: { dispatched(ms: number): void };
+  /** Told every task's end, once (the webhook outbox). */
+  onFinished?: (taskId: string) => void;
   scheduler?: Scheduler;
 }
 
@@ -537,6 +539,7 @@ export class Dispatcher {
     }
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
+    this.#options.onFinished?.(outcome.id);
   }
 
   /** One unfinished task fewer for the owner's budget. */

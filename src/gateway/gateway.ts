@@ -14,6 +14,7 @@ import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
+import { createWebhooks } from './task-webhooks.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
@@ -60,6 +61,19 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   keyRing.onChange(() => hub.expelRevoked());
   const keyRefresh = setInterval(() => void keyRing.refresh().catch((error: unknown) => logger.warn({ err: error }, 'could not read the keys again')), SECOND);
   keyRefresh.unref();
+  // Webhooks are made from the task's status when it ends (service, below).
+  const { deliveries, outbox, webhooks } = createWebhooks({
+    connection: store.connection,
+    clock,
+    log: logger,
+    secretOf: (owner) => {
+      const key = keyRing.byId(owner);
+      return key?.kind === 'api' && key.revokedAt === null ? key.webhookSecret : null;
+    },
+    allowPrivate: config.webhookAllowPrivate,
+    view: (id) => service.view(id),
+    watch: (id, listener) => dispatcher.watch(id, listener),
+  });
   const dispatcher = new Dispatcher({
     store,
     hub,
@@ -69,9 +83,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     taskTimeoutMs: config.taskTimeoutMs,
     unservableGraceMs: config.unservableGraceMs,
     overhead,
+    onFinished: (taskId) => void outbox.taskEnded(taskId).catch((error: unknown) => logger.error({ err: error, task: taskId }, 'could not mark its webhooks due')),
   });
   const catalog = new NetworkCatalog(hub, config.limits);
-  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now() });
+  const service: TaskService = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
@@ -87,6 +102,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     },
     keyAdmin,
     adminToken: config.adminToken,
+    deliveries,
+    webhookAllowPrivate: config.webhookAllowPrivate,
     syncTimeoutMs: config.syncTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     maxFrameBytes: config.maxFrameBytes,
@@ -96,11 +113,12 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     corsOrigin: config.corsOrigin,
   });
   await dispatcher.recover();
+  await outbox.start();
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger });
+  const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
   await sweeper.start();
 
   let closing: Promise<void> | undefined;
@@ -111,6 +129,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       eventLoop.stop();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();
+      await outbox.close();
       hub.close();
       await app.close();
       await dispatcherClosed;

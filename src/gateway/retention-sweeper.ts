@@ -16,6 +16,8 @@ export interface RetentionSweeperOptions {
   log: Logger;
   /** How often to sweep. @defaultValue 1 min */
   intervalMs?: number;
+  /** Other records kept as long as tasks are (webhook deliveries): told the same cutoff. */
+  alsoExpire?: (before: number) => Promise<unknown>;
 }
 
 export class RetentionSweeper {
@@ -36,7 +38,9 @@ export class RetentionSweeper {
   async sweep(): Promise<number> {
     const { store, clock, log, retentionMs } = this.#options;
     try {
-      const removed = await store.deleteFinishedBefore(clock.now() - retentionMs);
+      const before = clock.now() - retentionMs;
+      const removed = await store.deleteFinishedBefore(before);
+      await this.#options.alsoExpire?.(before);
       if (removed > 0) log.info({ removed }, 'removed expired task results');
       return removed;
     } catch (error) {

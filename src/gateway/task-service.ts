@@ -13,7 +13,9 @@ import { DanError } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
+import type { WebhookRequest } from '../api/requests/webhook-field.js';
 import { assertWithinKeyLimits } from './key-policy.js';
+import type { TaskWebhooks } from './task-webhooks.js';
 import { assertServable } from './servability.js';
 import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 
@@ -21,6 +23,8 @@ import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 export interface TaskRequest {
   spec: GenerationSpec;
   caller: Caller;
+  /** Where to post the task's end (and progress), signed with the caller's key's secret. */
+  webhook?: WebhookRequest;
   /** The client's Idempotency-Key and the hash of the endpoint and body it came with (api/idempotency.ts). */
   idempotency?: { key: string; bodyHash: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
@@ -33,6 +37,8 @@ export interface TaskServiceDeps {
   hub: NodeHub;
   /** Epoch ms (the gateway's clock). @defaultValue Date.now */
   now?: () => number;
+  /** Takes the webhooks of submits; without it a submit with a webhook is refused. */
+  webhooks?: TaskWebhooks | null;
 }
 
 /** How long an Idempotency-Key names its task. */
@@ -44,7 +50,7 @@ export class TaskService {
   readonly #keyed = new Map<string, Promise<unknown>>();
 
   constructor(deps: TaskServiceDeps) {
-    this.#deps = { now: Date.now, ...deps };
+    this.#deps = { now: Date.now, webhooks: null, ...deps };
   }
 
   /** Checks servability and stores a task; resolves with its first status. */
@@ -90,7 +96,11 @@ export class TaskService {
   }
 
   async #store(request: TaskRequest): Promise<string> {
-    const { spec, caller, receivedAt, idempotency } = request;
+    const { spec, caller, receivedAt, idempotency, webhook } = request;
+    if (webhook && caller.key === null) {
+      throw new DanError('DAN_ERR_REQUEST_INVALID_FIELD', 'webhook: webhooks are signed with the secret of your API key; send a key of your own (Authorization: Bearer <key>)', { field: 'webhook' });
+    }
+    if (webhook && this.#deps.webhooks === null) throw new DanError('DAN_ERR_REQUEST_INVALID_FIELD', 'webhook: this gateway sends no webhooks', { field: 'webhook' });
     assertWithinKeyLimits(spec, caller.limits);
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
@@ -105,7 +115,15 @@ export class TaskService {
       ...(idempotency === undefined ? {} : { idempotency }),
       ...(receivedAt === undefined ? {} : { receivedAt }),
     });
+    if (webhook) await this.#deps.webhooks?.attach(id, caller.owner, webhook);
     return id;
+  }
+
+  /** The task's status document, whoever owns it: for the gateway's own use (webhooks), never for a caller. */
+  async view(id: string): Promise<TaskView> {
+    const found = await this.#find(id);
+    if (!found) throw taskNotFound(id);
+    return found.view;
   }
 
   /** Unfinished tasks of `owner` (a key id, or an anonymous caller's `anon:<address>`). */
@@ -128,14 +146,17 @@ export class TaskService {
    * for another key's task (the same answer, so ids cannot be probed).
    */
   async status(id: string, caller: Caller): Promise<TaskView> {
+    const found = await this.#find(id);
+    if (!found || !mayAccess(caller, found.owner)) throw taskNotFound(id);
+    return found.view;
+  }
+
+  /** The task's status document and owner: from memory while the dispatcher holds it, else from the store. */
+  async #find(id: string): Promise<{ view: TaskView; owner: string | null } | undefined> {
     const live = this.#deps.dispatcher.liveStatus(id);
-    if (live) {
-      if (!mayAccess(caller, live.owner)) throw taskNotFound(id);
-      return toLiveView(id, live);
-    }
+    if (live) return { view: toLiveView(id, live), owner: live.owner };
     const record = await this.#deps.store.get(id);
-    if (!record || !mayAccess(caller, record.owner)) throw taskNotFound(id);
-    return toStoredView(record);
+    return record ? { view: toStoredView(record), owner: record.owner } : undefined;
   }
 
   /**

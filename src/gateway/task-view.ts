@@ -64,3 +64,9 @@ export function toStoredView(record: StoredTask): TaskView {
   }
   return view;
 }
+
+/** The Standard Webhooks event type of a finished task's status: `task.succeeded`, `task.failed` or `task.cancelled`. */
+export function webhookTypeOf(view: TaskView): string {
+  const state = Object.entries(TaskStatusCodes).find(([, code]) => code === view.status)?.[0] ?? 'unknown';
+  return `task.${state}`;
+}

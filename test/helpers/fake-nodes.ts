@@ -4,6 +4,9 @@
  * that a test drives frame by frame. No ports, no sleeps: time moves when the
  * test says, and every wait is for a frame or a state.
  */
+import { createWebhooks } from '../../src/gateway/task-webhooks.js';
+import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
+import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { defaultKeyLimits } from '../../src/auth/api-key.js';
 import { anonymousCaller, type Caller } from '../../src/auth/caller.js';
 import { EventEmitter } from 'node:events';
@@ -162,6 +165,11 @@ export interface CoreWorld {
   settle(): Promise<void>;
   /** Connects a node that offers `capabilities` (the catalog's, by default); `nodeKey` as FakeNode.hello. */
   connect(name: string, capabilities?: NodeCapabilities, slots?: number, nodeKey?: string): FakeNode;
+  /** Webhooks (gateway/task-webhooks.ts), sent to any address (private ones too). */
+  outbox: WebhookOutbox;
+  deliveries: DeliveryStore;
+  /** Where the outbox finds a key's webhook secret. @defaultValue none (webhooks fail) */
+  setWebhookSecrets(lookup: (owner: string) => string | null): void;
   /** The SQLite store under `store` (the key store shares its connection). */
   sqlite: SqliteTaskStore;
   /** Submits a task (a 512² txt2img by default) as the routes would, for `owner` (anonymous by default); resolves with its id. */
@@ -194,14 +202,31 @@ export function createCoreWorld(
     maxAttempts: 3,
     taskTimeoutMs: 10 * MINUTE,
     unservableGraceMs: 2 * MINUTE,
+    onFinished: (taskId) => void webhookParts.outbox.taskEnded(taskId),
     ...dispatcherOptions,
     store,
     hub,
     clock,
     log,
   });
-  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now() });
+  // Webhooks as the gateway wires them, on the world's clock; secrets from the test (setWebhookSecrets).
+  let secretOf: (owner: string) => string | null = () => null;
+  const webhookParts = createWebhooks({
+    connection: inner.connection,
+    clock,
+    log,
+    secretOf: (owner) => secretOf(owner),
+    allowPrivate: true,
+    view: (id) => service.view(id),
+    watch: (id, listener) => dispatcher.watch(id, listener),
+  });
+  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks: webhookParts.webhooks });
   return {
+    outbox: webhookParts.outbox,
+    deliveries: webhookParts.deliveries,
+    setWebhookSecrets(lookup) {
+      secretOf = lookup;
+    },
     clock,
     store,
     hub,
@@ -230,6 +255,7 @@ export function createCoreWorld(
     async close() {
       hub.close();
       await dispatcher.close();
+      await webhookParts.outbox.close();
       await inner.close();
     },
   };

@@ -38,6 +38,8 @@ export interface InjectAppOptions {
   anonymous?: Partial<KeyLimits>;
   /** The admin API's token. @defaultValue null (off) */
   adminToken?: string | null;
+  /** Submits may name webhooks on private addresses (the receiver of a test is on loopback). @defaultValue false */
+  webhookAllowPrivate?: boolean;
 }
 
 export interface InjectApp {
@@ -66,6 +68,10 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
   const ring = new KeyRing(keyStore);
   await ring.load();
   const keys = new KeyAdmin(keyStore, { now: () => world.clock.now(), changed: (key) => ring.changed(key) });
+  world.setWebhookSecrets((owner) => {
+    const key = ring.byId(owner);
+    return key && key.revokedAt === null ? key.webhookSecret : null;
+  });
   const app = await buildApp({
     service: world.service,
     catalog: new NetworkCatalog(world.hub, defaultLimits),
@@ -79,6 +85,8 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     },
     keyAdmin: keys,
     adminToken: options.adminToken ?? null,
+    deliveries: world.deliveries,
+    webhookAllowPrivate: options.webhookAllowPrivate ?? false,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
     bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,
     maxFrameBytes: 64 * 1024 * 1024,

@@ -22,6 +22,7 @@ import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { errorBodyOf, success } from '../envelope.js';
 import { idempotencyOf } from '../idempotency.js';
+import { takeWebhook } from '../requests/webhook-field.js';
 import { httpStatusOf } from '../error-answers.js';
 
 export interface SdRoutesDeps {
@@ -29,6 +30,8 @@ export interface SdRoutesDeps {
   catalog: NetworkCatalog;
   syncTimeoutMs: number;
   overhead: OverheadMeter;
+  /** Webhooks may go to private and local addresses (config `webhookAllowPrivate`). */
+  webhookAllowPrivate: boolean;
 }
 
 /** Each task kind's request parser: the body becomes a spec, or a 400 naming the field. */
@@ -43,8 +46,9 @@ const kinds = Object.keys(parsers) as TaskKind[];
 async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest): Promise<TaskRequest> {
   // The header first: a malformed key is refused before the body is parsed.
   const idempotency = idempotencyOf(request, request.url);
-  const spec = await parsers[kind](request.body, deps.catalog.requestContext());
-  return { spec, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}) };
+  const { body, webhook } = takeWebhook(request.body, { allowPrivate: deps.webhookAllowPrivate });
+  const spec = await parsers[kind](body, deps.catalog.requestContext());
+  return { spec, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}), ...(webhook ? { webhook } : {}) };
 }
 
 /**

@@ -1,0 +1,78 @@
+/**
+ * @module gateway/task-webhooks
+ *
+ * A submit's `webhook` put to work: its end delivery recorded in the outbox
+ * (webhooks/webhook-outbox.ts), and, when asked for, progress posts while the
+ * task runs (from the dispatcher's watch of the task).
+ */
+import type Database from 'better-sqlite3';
+import type { WebhookRequest } from '../api/requests/webhook-field.js';
+import { SqliteDeliveryStore } from '../store/sqlite/sqlite-delivery-store.js';
+import type { Clock } from '../util/clock.js';
+import { toJsonBuffer } from '../util/json-buffer.js';
+import type { Logger } from '../util/logger.js';
+import { WebhookOutbox } from '../webhooks/webhook-outbox.js';
+import { type TaskView, webhookTypeOf } from './task-view.js';
+
+export interface TaskWebhooksDeps {
+  outbox: WebhookOutbox;
+  watch(taskId: string, listener: () => void): () => void;
+  /** The task's status document (for its owner). */
+  view(taskId: string): Promise<TaskView>;
+}
+
+export class TaskWebhooks {
+  readonly #deps: TaskWebhooksDeps;
+
+  constructor(deps: TaskWebhooksDeps) {
+    this.#deps = deps;
+  }
+
+  /** Called once the task is stored. */
+  async attach(taskId: string, owner: string, webhook: WebhookRequest): Promise<void> {
+    if (webhook.events.includes('end')) await this.#deps.outbox.register(taskId, owner, webhook.url);
+    if (!webhook.events.includes('progress')) return;
+    const unwatch = this.#deps.watch(taskId, () => {
+      void this.#deps.view(taskId).then(
+        (view) => {
+          if (view.status >= 2) unwatch();
+          else this.#deps.outbox.progress(taskId, owner, webhook.url, view);
+        },
+        () => unwatch(),
+      );
+    });
+  }
+}
+
+export interface WebhookParts {
+  /** The task store's SQLite connection: deliveries are kept beside the tasks. */
+  connection: Database.Database;
+  clock: Clock;
+  log: Logger;
+  /** The owner's webhook secret; null for a key revoked or gone. */
+  secretOf(owner: string): string | null;
+  allowPrivate: boolean;
+  /** The task's status document (TaskService.view), bound once the service exists. */
+  view(taskId: string): Promise<TaskView>;
+  watch(taskId: string, listener: () => void): () => void;
+  retryDelaysMs?: readonly number[];
+}
+
+/** The delivery store, outbox and submit side of webhooks, wired as the gateway uses them. */
+export function createWebhooks(parts: WebhookParts) {
+  const deliveries = new SqliteDeliveryStore(parts.connection);
+  const outbox = new WebhookOutbox({
+    store: deliveries,
+    clock: parts.clock,
+    log: parts.log,
+    endEventOf: async (taskId) => {
+      const view = await parts.view(taskId).catch(() => null);
+      return view && { type: webhookTypeOf(view), data: view };
+    },
+    secretOf: (owner) => parts.secretOf(owner),
+    allowPrivate: parts.allowPrivate,
+    serialize: (event) => toJsonBuffer(event),
+    ...(parts.retryDelaysMs ? { retryDelaysMs: parts.retryDelaysMs } : {}),
+  });
+  return { deliveries, outbox, webhooks: new TaskWebhooks({ outbox, watch: (id, listener) => parts.watch(id, listener), view: (id) => parts.view(id) }) };
+}

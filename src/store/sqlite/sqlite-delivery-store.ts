@@ -1,0 +1,119 @@
+/**
+ * @module store/sqlite/sqlite-delivery-store
+ *
+ * Webhook deliveries in the `webhook_deliveries` table of `tasks.sqlite`, on
+ * the task store's connection (small rows: the body is made from the task at
+ * each try, not kept).
+ */
+import type Database from 'better-sqlite3';
+import type { Delivery, DeliveryState, DeliveryStore } from '../../webhooks/delivery-store.js';
+
+interface DeliveryRow {
+  id: string;
+  owner: string;
+  task_id: string;
+  url: string;
+  state: string;
+  attempts: number;
+  next_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    owner: row.owner,
+    taskId: row.task_id,
+    url: row.url,
+    state: row.state as DeliveryState,
+    attempts: row.attempts,
+    nextAt: row.next_at,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+export class SqliteDeliveryStore implements DeliveryStore {
+  readonly #q;
+
+  constructor(db: Database.Database) {
+    this.#q = {
+      add: db.prepare<{ id: string; owner: string; task_id: string; url: string; created_at: number }>(
+        `INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) VALUES (@id, @owner, @task_id, @url, 'waiting', @created_at)`,
+      ),
+      taskEnded: db.prepare<{ task_id: string; now: number }>(
+        `UPDATE webhook_deliveries SET state = 'pending', next_at = @now WHERE task_id = @task_id AND state = 'waiting'`,
+      ),
+      resumeEnded: db.prepare<{ now: number }>(
+        `UPDATE webhook_deliveries SET state = 'pending', next_at = @now
+         WHERE state = 'waiting' AND task_id IN (SELECT id FROM tasks WHERE finished_at IS NOT NULL)`,
+      ),
+      resumeGone: db.prepare<{ now: number }>(
+        `UPDATE webhook_deliveries SET state = 'failed', finished_at = @now, last_error = 'the task was gone from the store'
+         WHERE state = 'waiting' AND task_id NOT IN (SELECT id FROM tasks)`,
+      ),
+      due: db.prepare<{ now: number; limit: number }, DeliveryRow>(
+        `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_at <= @now ORDER BY next_at LIMIT @limit`,
+      ),
+      nextDueAt: db.prepare<[], { at: number | null }>(`SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'`),
+      recordTry: db.prepare<{ id: string; state: string; next_at: number | null; last_status: number | null; last_error: string | null; finished_at: number | null }>(
+        `UPDATE webhook_deliveries SET state = @state, attempts = attempts + 1, next_at = @next_at, last_status = @last_status,
+         last_error = @last_error, finished_at = @finished_at WHERE id = @id`,
+      ),
+      listFor: db.prepare<{ owner: string; limit: number }, DeliveryRow>(
+        `SELECT * FROM webhook_deliveries WHERE owner = @owner ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+      ),
+      deleteFinishedBefore: db.prepare<{ at: number }>(`DELETE FROM webhook_deliveries WHERE finished_at IS NOT NULL AND finished_at < @at`),
+    };
+  }
+
+  add(delivery: Pick<Delivery, 'id' | 'owner' | 'taskId' | 'url' | 'createdAt'>): Promise<void> {
+    this.#q.add.run({ id: delivery.id, owner: delivery.owner, task_id: delivery.taskId, url: delivery.url, created_at: delivery.createdAt });
+    return Promise.resolve();
+  }
+
+  taskEnded(taskId: string, now: number): Promise<void> {
+    this.#q.taskEnded.run({ task_id: taskId, now });
+    return Promise.resolve();
+  }
+
+  resume(now: number): Promise<void> {
+    this.#q.resumeEnded.run({ now });
+    this.#q.resumeGone.run({ now });
+    return Promise.resolve();
+  }
+
+  due(now: number, limit: number): Promise<Delivery[]> {
+    return Promise.resolve(this.#q.due.all({ now, limit }).map(toDelivery));
+  }
+
+  nextDueAt(): Promise<number | null> {
+    return Promise.resolve(this.#q.nextDueAt.get()?.at ?? null);
+  }
+
+  recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void> {
+    const state = result.ok ? 'delivered' : result.nextAt === null ? 'failed' : 'pending';
+    this.#q.recordTry.run({
+      id,
+      state,
+      next_at: result.ok ? null : result.nextAt,
+      last_status: result.status,
+      last_error: result.error,
+      finished_at: state === 'pending' ? null : result.at,
+    });
+    return Promise.resolve();
+  }
+
+  listFor(owner: string, limit: number): Promise<Delivery[]> {
+    return Promise.resolve(this.#q.listFor.all({ owner, limit }).map(toDelivery));
+  }
+
+  deleteFinishedBefore(at: number): Promise<number> {
+    return Promise.resolve(this.#q.deleteFinishedBefore.run({ at }).changes);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * @module webhooks/delivery-store
+ *
+ * The storage port of webhook deliveries (migration 0006): durable, so that a
+ * delivery survives a gateway restart and retries go on for a day.
+ */
+
+export type DeliveryState = 'waiting' | 'pending' | 'delivered' | 'failed';
+
+export interface Delivery {
+  /** `msg_…`: the `webhook-id` header, the same on every try. */
+  id: string;
+  owner: string;
+  taskId: string;
+  url: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+export interface DeliveryStore {
+  /** A delivery for a task that has not ended yet ('waiting'). */
+  add(delivery: Pick<Delivery, 'id' | 'owner' | 'taskId' | 'url' | 'createdAt'>): Promise<void>;
+  /** The task ended: its waiting deliveries are due now. */
+  taskEnded(taskId: string, now: number): Promise<void>;
+  /**
+   * After a restart: waiting deliveries of tasks that ended meanwhile become due, and those whose
+   * task is gone fail.
+   */
+  resume(now: number): Promise<void>;
+  /** Pending deliveries due by `now`, soonest first. */
+  due(now: number, limit: number): Promise<Delivery[]>;
+  /** The earliest `nextAt` of a pending delivery, if any. */
+  nextDueAt(): Promise<number | null>;
+  /** A try's outcome: delivered, tried again at `nextAt`, or failed for good (`nextAt` null and not ok). */
+  recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void>;
+  /** The owner's deliveries, newest first. */
+  listFor(owner: string, limit: number): Promise<Delivery[]>;
+  /** Forgets finished deliveries that finished before `at`. */
+  deleteFinishedBefore(at: number): Promise<number>;
+}

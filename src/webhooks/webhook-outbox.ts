@@ -1,0 +1,156 @@
+/**
+ * @module webhooks/webhook-outbox
+ *
+ * Where webhooks wait and are sent from. A submit with a webhook records its
+ * delivery (delivery-store.ts); when the task ends the delivery becomes due and
+ * is POSTed, signed with the owner's webhook secret (signature.ts), to the
+ * address its URL resolves to then (address-policy.ts). A try that fails (no
+ * answer, or not 2xx) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h
+ * and 10 h, so for about a day, then given up; each try is in the owner's
+ * delivery log. Deliveries are durable: after a restart, due ones go out and
+ * tasks that ended meanwhile get theirs.
+ *
+ * Progress webhooks (an owner that asked for `progress` events) are a courtesy:
+ * sent as the task starts and progresses, at most one every 2 s, tried once, not logged.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, Timer } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import type { DeliveryStore } from './delivery-store.js';
+import { signWebhook } from './signature.js';
+import { sendWebhook, type TryResult } from './webhook-sender.js';
+
+/** Waits after the 1st, 2nd, … failed try; after the last, the delivery is given up. */
+export const RETRY_DELAYS_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+/** What a webhook says: its event type and the task's status document. */
+export interface WebhookEvent {
+  type: string;
+  data: unknown;
+}
+
+export interface WebhookOutboxOptions {
+  store: DeliveryStore;
+  clock: Clock;
+  log: Logger;
+  /** The event a task's end makes (its final status document), or null if the task is gone. */
+  endEventOf(taskId: string): Promise<WebhookEvent | null>;
+  /** The owner's webhook secret, or null (a key revoked or gone: its webhooks stop). */
+  secretOf(owner: string): string | null;
+  /** Let webhooks reach private and local addresses (`--webhook-allow-private`). */
+  allowPrivate: boolean;
+  /** One try's time limit. @defaultValue 10 s */
+  timeoutMs?: number;
+  /** The JSON of an event, as sent (images held as bytes are written out). */
+  serialize(event: WebhookEvent & { timestamp: string }): Buffer;
+  retryDelaysMs?: readonly number[];
+}
+
+const BATCH = 16;
+const PROGRESS_EVERY_MS = 2_000;
+
+export class WebhookOutbox {
+  readonly #options: WebhookOutboxOptions;
+  readonly #delays: readonly number[];
+  #timer: Timer | null = null;
+  #pumping: Promise<void> | null = null;
+  #again = false;
+  #closed = false;
+  /** Last progress webhook per task (throttle). */
+  readonly #progressSentAt = new Map<string, number>();
+
+  constructor(options: WebhookOutboxOptions) {
+    this.#options = options;
+    this.#delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+  }
+
+  /** After a restart: what waited on tasks that ended meanwhile becomes due; sending starts. */
+  async start(): Promise<void> {
+    await this.#options.store.resume(this.#options.clock.now());
+    this.kick();
+  }
+
+  /** Records that `taskId`'s end goes to `url` (call once the task is stored). */
+  async register(taskId: string, owner: string, url: string): Promise<void> {
+    await this.#options.store.add({ id: `msg_${randomUUID().replaceAll('-', '')}`, owner, taskId, url, createdAt: this.#options.clock.now() });
+  }
+
+  /** The task ended: its deliveries go out now. */
+  async taskEnded(taskId: string): Promise<void> {
+    this.#progressSentAt.delete(taskId);
+    await this.#options.store.taskEnded(taskId, this.#options.clock.now());
+    this.kick();
+  }
+
+  /** A progress webhook for `taskId`, at most one every 2 s; tried once. */
+  progress(taskId: string, owner: string, url: string, data: unknown): void {
+    const now = this.#options.clock.now();
+    if (now - (this.#progressSentAt.get(taskId) ?? -Infinity) < PROGRESS_EVERY_MS) return;
+    this.#progressSentAt.set(taskId, now);
+    const secret = this.#options.secretOf(owner);
+    if (secret !== null) void this.#send(secret, `msg_${randomUUID().replaceAll('-', '')}`, url, { type: 'task.progress', data });
+  }
+
+  /** Sends what is due, now (coalesced with a pass under way). */
+  kick(): void {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = this.#pump()
+      .catch((error: unknown) => this.#options.log.error({ err: error }, 'webhook deliveries failed to run'))
+      .finally(() => {
+        this.#pumping = null;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async #pump(): Promise<void> {
+    const { store, clock } = this.#options;
+    for (;;) {
+      const due = await store.due(clock.now(), BATCH);
+      if (due.length === 0 || this.#closed) break;
+      await Promise.all(
+        due.map(async (delivery) => {
+          const secret = this.#options.secretOf(delivery.owner);
+          const event = secret === null ? null : await this.#options.endEventOf(delivery.taskId);
+          let result: TryResult;
+          if (secret === null) result = { ok: false, status: null, error: 'no webhook secret: the API key was revoked' };
+          else if (event === null) result = { ok: false, status: null, error: 'the task is gone from the store (past its retention)' };
+          else result = await this.#send(secret, delivery.id, delivery.url, event);
+          // Nothing will change for a revoked key or a task gone: given up at once.
+          const giveUp = secret === null || event === null || delivery.attempts + 1 > this.#delays.length;
+          const nextAt = result.ok || giveUp ? null : clock.now() + this.#delays[delivery.attempts]!;
+          await store.recordTry(delivery.id, { ...result, nextAt, at: clock.now() });
+          if (!result.ok) this.#options.log.info({ task: delivery.taskId, key: delivery.owner, webhook: delivery.id, attempt: delivery.attempts + 1, error: result.error, retryAt: nextAt }, 'webhook not delivered');
+        }),
+      );
+    }
+    this.#schedule(await store.nextDueAt());
+  }
+
+  #schedule(at: number | null): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    if (at === null || this.#closed) return;
+    this.#timer = this.#options.clock.setTimeout(() => this.kick(), Math.max(0, at - this.#options.clock.now()));
+  }
+
+  #send(secret: string, id: string, url: string, event: WebhookEvent): Promise<TryResult> {
+    const now = this.#options.clock.now();
+    const body = this.#options.serialize({ ...event, timestamp: new Date(now).toISOString() });
+    const headers = signWebhook(secret, id, now / 1000, body);
+    return sendWebhook(url, { ...headers }, body, { allowPrivate: this.#options.allowPrivate, ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }) });
+  }
+
+  /** Stops sending; deliveries not yet made stay in the store for the next start. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#timer?.cancel();
+    await this.#pumping;
+  }
+}

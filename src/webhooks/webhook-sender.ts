@@ -1,0 +1,81 @@
+/**
+ * @module webhooks/webhook-sender
+ *
+ * One try of one webhook: a POST of a JSON body with its signed headers, to the
+ * address the host name resolves to now, refused before connecting when that
+ * address is private (address-policy.ts) and not allowed. Redirects are not
+ * followed (a 3xx is a failed try), as Standard Webhooks advises; a receiver has
+ * `timeoutMs` to answer; its body is read and dropped.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { isPrivateAddress, literalAddressOf } from './address-policy.js';
+
+export interface SendOptions {
+  /** Let webhooks reach loopback, private and link-local addresses (`--webhook-allow-private`). */
+  allowPrivate: boolean;
+  /** @defaultValue 10 s */
+  timeoutMs?: number;
+}
+
+export interface TryResult {
+  ok: boolean;
+  /** The receiver's HTTP status, or null when it gave none (refused, unreachable, timed out). */
+  status: number | null;
+  /** Why the try failed, for the delivery log; null when it succeeded. */
+  error: string | null;
+}
+
+const USER_AGENT = 'DAN-Webhooks/0.2 (+https://www.standardwebhooks.com)';
+
+class RefusedAddress extends Error {}
+
+/** A DNS lookup that refuses a name resolving to an address webhooks may not reach. */
+function guardedLookup(allowPrivate: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '', 0);
+      const refused = allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
+      if (refused) {
+        const message = `${hostname} resolves to ${refused.address}, a private or local address; webhooks may not reach it (the gateway's --webhook-allow-private allows it)`;
+        return callback(new RefusedAddress(message), '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(new Error(`${hostname} has no address`), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** POSTs `body` to `url` with `headers`; never throws. */
+export function sendWebhook(url: string, headers: Record<string, string>, body: Buffer, options: SendOptions): Promise<TryResult> {
+  const target = new URL(url);
+  const literal = literalAddressOf(target.hostname);
+  if (literal !== null && !options.allowPrivate && isPrivateAddress(literal)) {
+    return Promise.resolve({ ok: false, status: null, error: `${literal} is a private or local address; webhooks may not reach it` });
+  }
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const requestOptions: RequestOptions = {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': USER_AGENT },
+    timeout: options.timeoutMs ?? 10_000,
+    lookup: guardedLookup(options.allowPrivate),
+  };
+  return new Promise((resolve) => {
+    const request = send(target, requestOptions, (response) => {
+      const status = response.statusCode ?? null;
+      response.resume();
+      response.once('end', () => {
+        const ok = status !== null && status >= 200 && status < 300;
+        resolve({ ok, status, error: ok ? null : `the receiver answered ${status}` });
+      });
+      response.once('error', (error) => resolve({ ok: false, status, error: `reading the answer failed: ${error.message}` }));
+    });
+    request.once('timeout', () => request.destroy(new Error(`no answer within ${Math.round((options.timeoutMs ?? 10_000) / 1000)} s`)));
+    request.once('error', (error) => resolve({ ok: false, status: null, error: error instanceof RefusedAddress ? error.message : `could not deliver: ${error.message}` }));
+    request.end(body);
+  });
+}

@@ -1,0 +1,27 @@
+/**
+ * The delivery store after a restart: a webhook that waited on a task that
+ * ended while the gateway was down becomes due; one whose task is gone fails
+ * (nothing would ever make it due).
+ */
+import { describe, expect, it } from 'vitest';
+import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import { txt2img } from '../helpers/specs.js';
+
+describe('SqliteDeliveryStore.resume', () => {
+  it('makes due the waiting deliveries of tasks that ended, fails those of tasks gone, leaves the rest waiting', async () => {
+    const tasks = new SqliteTaskStore(':memory:');
+    const deliveries = new SqliteDeliveryStore(tasks.connection);
+    for (const id of ['ended', 'running']) await tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1 });
+    await tasks.markRunning('ended', 1, 'node', 2);
+    await tasks.fail('ended', 1, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 3);
+    for (const taskId of ['ended', 'running', 'gone']) await deliveries.add({ id: `msg_${taskId}`, owner: 'key_a', taskId, url: 'https://hooks.example/', createdAt: 1 });
+    await deliveries.resume(100);
+    const byTask = new Map((await deliveries.listFor('key_a', 10)).map((d) => [d.taskId, d]));
+    expect(byTask.get('ended')).toMatchObject({ state: 'pending', nextAt: 100 });
+    expect(byTask.get('running')).toMatchObject({ state: 'waiting', nextAt: null });
+    expect(byTask.get('gone')).toMatchObject({ state: 'failed', finishedAt: 100, lastError: 'the task was gone from the store' });
+    expect((await deliveries.due(100, 10)).map((d) => d.taskId)).toEqual(['ended']);
+    await tasks.close();
+  });
+});
