@@ -8,6 +8,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
 import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { DAN_VERSION } from '../util/version.js';
+import { buildOpenApiDocument } from './openapi/document.js';
 import { corsOriginsOf } from '../config/gateway-config.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { NodeDirectory } from '../gateway/node-directory.js';
@@ -117,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerTaskEvents(api, { service: deps.service });
   });
   registerPublicKeyRoute(app, userDeps);
+  await registerApiDocs(app);
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
   app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
@@ -128,6 +133,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;
+}
+
+/**
+ * The API described: its OpenAPI document at `/openapi.json`, and Swagger UI at `/docs`, served from
+ * the package itself (no CDN: a gateway on a closed network shows it too).
+ */
+async function registerApiDocs(app: FastifyInstance): Promise<void> {
+  const document = buildOpenApiDocument(DAN_VERSION);
+  await app.register(swagger, { mode: 'static', specification: { document: document as never } });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get('/openapi.json', async () => document);
 }
 
 /**

@@ -104,7 +104,7 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
       const error = new DanError('DAN_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allowed.join(' or ')}, not ${request.method}`);
       return reply.code(405).header('allow', allowed.join(', ')).send(errorBodyOf(error));
     }
-    const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${path}`);
+    const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${path}; the endpoints are listed at /docs (OpenAPI document: /openapi.json)`);
     return reply.code(404).send(errorBodyOf(error));
   });
 }

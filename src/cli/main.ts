@@ -13,6 +13,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
+import { DAN_VERSION } from '../util/version.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
 import { keysCreate, keysList, keysRevoke, keysSet, nodeTokensCreate, nodeTokensList, nodeTokensRevoke } from './keys-command.js';
 
@@ -68,7 +69,7 @@ export function buildProgram(): Command {
   const program = new Command('dan')
     .description('DAN: a self-hostable Stable Diffusion computing network')
     .showHelpAfterError()
-    .version('0.1.0');
+    .version(DAN_VERSION);
 
   gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
 

@@ -14,6 +14,7 @@
  * is back. Tasks running when the gateway connection drops are interrupted:
  * the gateway has already given them to another node.
  */
+import { DAN_VERSION } from '../util/version.js';
 import { generateNodeKey } from './node-key.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -60,7 +61,7 @@ export interface AgentEvents {
   'backend:changed': [up: boolean];
 }
 
-const AGENT_VERSION = 'dan-node/0.1.0';
+const AGENT_VERSION = `dan-node/${DAN_VERSION}`;
 const SELF = 'self';
 
 export class NodeAgent extends EventEmitter<AgentEvents> {

@@ -7,7 +7,7 @@
  * or resolving models). Ranges come from rules.ts and the default limits, so the
  * two cannot drift; a test checks that both take the same field names.
  */
-import { type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import {
   catalogHiresUpscalers,
   catalogInterrogators,
@@ -49,6 +49,14 @@ const image = ({ description }: Documented) =>
     description: `${description}. Base64 of a PNG, JPEG or WebP, optionally as a data:image/…;base64, URL`,
   });
 
+/**
+ * A two-item array of `first` and `second`, in JSON Schema 2020-12's form (`prefixItems`, as OpenAPI 3.1
+ * uses): TypeBox's Tuple writes draft 7's `items: [...]`, which 2020-12 validators refuse.
+ */
+function pair<A extends TSchema, B extends TSchema>(first: A, second: B) {
+  return Type.Unsafe<[Static<A>, Static<B>]>({ type: 'array', prefixItems: [first, second], items: false, minItems: 2, maxItems: 2 });
+}
+
 function body<T extends TProperties>(properties: T): TObject<T> {
   return Type.Object(properties, { additionalProperties: false });
 }
@@ -67,7 +75,7 @@ const diffusionProperties = {
   prompt: optional(text('What the image should show')),
   negative_prompt: optional(text('What it should not show')),
   loras: optional(
-    Type.Array(Type.Tuple([Type.String({ description: 'LoRA sha256 or name' }), number(rules.loraWeightRule, 'Weight')]), {
+    Type.Array(pair(Type.String({ description: 'LoRA sha256 or name' }), number(rules.loraWeightRule, 'Weight')), {
       maxItems: defaultLimits.maxLoras,
       description: '[LoRA, weight] pairs; each LoRA at most once',
     }),

@@ -1,0 +1,173 @@
+/**
+ * @module api/openapi/response-schemas
+ *
+ * JSON schemas (TypeBox) of what the API answers, for the OpenAPI document.
+ * test/api/openapi.test.ts checks real answers of every endpoint against
+ * them, so a change of an answer that is not made here too fails the suite.
+ */
+import { type TSchema, Type } from '@sinclair/typebox';
+import { errorCatalog } from '../../errors/catalog.js';
+import { keySettingRules } from '../requests/key-settings-request.js';
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const closed = { additionalProperties: false } as const;
+
+/** `{code: 200, data, message: "success"}`. */
+export function success(data: TSchema) {
+  return Type.Object({ code: Type.Literal(200), data, message: Type.Literal('success') }, closed);
+}
+
+export const ErrorBody = Type.Object(
+  {
+    code: Type.Integer({ description: 'The original deployment\'s numeric family: 1000 permission, 2000 resource unavailable, 3000 invalid argument, 3002 too many, 4001 node error, 4002 cancelled' }),
+    error: Type.Union(Object.keys(errorCatalog).map((id) => Type.Literal(id)), { description: 'Stable error id (docs/errors.md)' }),
+    message: Type.String({ description: 'What is wrong, the value received and what is allowed' }),
+    field: Type.Optional(Type.String({ description: 'The request field at fault, as a dotted path' })),
+    taskId: Type.Optional(Type.String({ description: 'The task the error is about' })),
+  },
+  { ...closed, title: 'Error' },
+);
+
+export const TaskView = Type.Object(
+  {
+    taskId: Type.String(),
+    status: Type.Integer({ minimum: 0, maximum: 4, description: '0 queued, 1 running, 2 succeeded, 3 failed, 4 cancelled' }),
+    queuePosition: Type.Integer({ minimum: 0, description: 'Tasks served before this one; 0 once it runs' }),
+    progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'While running' })),
+    eta: Type.Optional(nullable(Type.Number({ minimum: 0, description: 'Seconds until it starts (queued) or ends (running)' }))),
+    images: Type.Optional(Type.Array(Type.String({ contentEncoding: 'base64', contentMediaType: 'image/png' }), { description: 'Base64 PNGs, no data: prefix' })),
+    seeds: Type.Optional(Type.Array(Type.Integer())),
+    caption: Type.Optional(Type.String()),
+    message: Type.Optional(Type.String({ description: 'Why it failed or was cancelled; while queued, why no node can serve it now' })),
+    error: Type.Optional(Type.String({ description: 'The error id of a failed or cancelled task' })),
+  },
+  { ...closed, title: 'TaskStatus' },
+);
+
+const NameInfo = Type.Object({ name: Type.String(), available: Type.Boolean() }, closed);
+const ResourceInfo = Type.Object(
+  { name: Type.String(), hash: nullable(Type.String()), available: Type.Boolean(), nodes: Type.Integer({ minimum: 0 }), download: nullable(Type.String()) },
+  closed,
+);
+const NodeCounts = Type.Object({ connected: Type.Integer({ minimum: 0 }), ready: Type.Integer({ minimum: 0 }) }, closed);
+
+export const SupportedInfo = Type.Object(
+  {
+    Models: Type.Array(ResourceInfo),
+    LoRAs: Type.Array(ResourceInfo),
+    Samplers: Type.Array(NameInfo),
+    HiresUpscalers: Type.Array(NameInfo),
+    Upscalers: Type.Array(NameInfo),
+    ControlNet: Type.Object({ models: Type.Array(NameInfo), preprocessors: Type.Array(NameInfo) }, closed),
+    Interrogators: Type.Array(NameInfo),
+    nodes: NodeCounts,
+  },
+  { ...closed, title: 'SupportedModelInfo' },
+);
+
+const Spread = nullable(
+  Type.Object({ samples: Type.Integer(), p50: Type.Number(), p95: Type.Number(), p99: Type.Number(), max: Type.Number() }, closed),
+);
+
+export const Health = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    canServe: Type.Boolean({ description: 'Whether some node can run tasks now' }),
+    problem: nullable(Type.String({ description: 'Why not' })),
+    nodes: NodeCounts,
+    queued: Type.Integer({ minimum: 0 }),
+    running: Type.Integer({ minimum: 0 }),
+    overheadMs: Type.Object({ dispatch: Spread, relay: Spread }, closed),
+    eventLoopDelayMs: Spread,
+  },
+  closed,
+);
+
+export const NodeList = Type.Array(
+  Type.Object(
+    {
+      id: Type.String(),
+      name: Type.String(),
+      state: Type.Union(['ready', 'busy', 'webui-down', 'draining', 'set-aside'].map((s) => Type.Literal(s))),
+      slots: Type.Integer({ minimum: 1 }),
+      running: Type.Integer({ minimum: 0 }),
+      loadedModel: nullable(Type.String()),
+      models: Type.Array(Type.String()),
+      itPerSecond: nullable(Type.Number()),
+      fixedSeconds: nullable(Type.Number()),
+      switchSeconds: nullable(Type.Number()),
+      loadSeconds: Type.Record(Type.String(), Type.Number()),
+      problem: nullable(Type.String()),
+      setAsideUntil: nullable(Type.String({ format: 'date-time' })),
+    },
+    closed,
+  ),
+);
+
+export const KeyLimits = Type.Object(
+  {
+    maxTasks: Type.Integer({ ...keySettingRules.maxTasks, description: 'Unfinished tasks at once; 0 = no limit' }),
+    requestsPerMinute: Type.Integer({ ...keySettingRules.requestsPerMinute, description: '0 = no limit' }),
+    maxPixels: Type.Integer({ ...keySettingRules.maxPixels, description: 'Largest image made; 0 = the gateway\'s limits' }),
+    maxSteps: Type.Integer({ ...keySettingRules.maxSteps, description: '0 = the gateway\'s limits' }),
+    weight: Type.Number({ ...keySettingRules.weight, description: 'Share of the GPUs when busy, relative to other keys' }),
+    models: nullable(Type.Array(Type.String(), { description: 'Checkpoints the key may use; null = any' })),
+  },
+  closed,
+);
+
+export const KeyInfo = Type.Object(
+  {
+    id: Type.String({ pattern: '^key_' }),
+    kind: Type.Literal('api'),
+    name: Type.String(),
+    prefix: Type.String({ description: 'The first characters of the secret' }),
+    webhookSecret: Type.String({ pattern: '^whsec_' }),
+    limits: KeyLimits,
+    createdAt: Type.Integer({ description: 'Epoch ms' }),
+    revokedAt: nullable(Type.Integer()),
+  },
+  { ...closed, title: 'ApiKey' },
+);
+
+export const CreatedKey = Type.Composite([KeyInfo, Type.Object({ secret: Type.String({ pattern: '^sk-', description: 'Shown once' }) })], closed);
+
+export const NodeToken = Type.Object(
+  { id: Type.String({ pattern: '^nt_' }), name: Type.String(), prefix: Type.String(), createdAt: Type.Integer(), revokedAt: nullable(Type.Integer()) },
+  { ...closed, title: 'NodeToken' },
+);
+
+export const CreatedNodeToken = Type.Composite([NodeToken, Type.Object({ secret: Type.String({ pattern: '^dnt-' }) })], closed);
+
+export const Me = Type.Object(
+  {
+    key: nullable(KeyInfo),
+    anonymous: Type.Boolean(),
+    limits: KeyLimits,
+    usage: Type.Object({ unfinishedTasks: Type.Integer({ minimum: 0 }), requestsLeftThisMinute: nullable(Type.Integer()) }, closed),
+  },
+  closed,
+);
+
+export const Deliveries = Type.Array(
+  Type.Object(
+    {
+      id: Type.String({ pattern: '^msg_' }),
+      taskId: Type.String(),
+      url: Type.String(),
+      state: Type.Union(['waiting', 'pending', 'delivered', 'failed'].map((s) => Type.Literal(s))),
+      attempts: Type.Integer({ minimum: 0 }),
+      nextAt: nullable(Type.Integer()),
+      lastStatus: nullable(Type.Integer()),
+      lastError: nullable(Type.String()),
+      createdAt: Type.Integer(),
+      finishedAt: nullable(Type.Integer()),
+    },
+    closed,
+  ),
+);
+
+export const PublicKey = Type.Object({ apiKey: Type.String() }, closed);
+
+/** A sync answer still unfinished at the sync timeout: 202 with the status to poll. */
+export const Accepted = Type.Object({ code: Type.Literal(202), data: TaskView, message: Type.String() }, closed);
