@@ -98,3 +98,16 @@ export async function registerCallerAuth(app: FastifyInstance, options: AuthOpti
       ),
   });
 }
+
+/**
+ * How a request stands with the admin token: `off` when the gateway has none, `ok` when it sent it
+ * (`Authorization: Bearer <token>`, compared by digest in constant time), else `wrong`.
+ */
+export function adminTokenCheck(adminToken: string | null): (request: FastifyRequest) => 'off' | 'ok' | 'wrong' {
+  const tokenHash = adminToken === null ? null : hashApiKey(adminToken);
+  return (request) => {
+    if (tokenHash === null) return 'off';
+    const sent = apiKeyOf(request);
+    return sent !== null && sameHash(hashApiKey(sent), tokenHash) ? 'ok' : 'wrong';
+  };
+}

@@ -23,7 +23,9 @@ import { toJsonBuffer } from '../util/json-buffer.js';
 import { clientErrorAnswer, installErrorHandlers } from './error-handler.js';
 import { success } from './envelope.js';
 import type { KeyAdmin } from '../auth/key-admin.js';
-import { type AuthOptions, registerCallerAuth } from './auth.js';
+import { adminTokenCheck, type AuthOptions, registerCallerAuth } from './auth.js';
+import { DanError } from '../errors/dan-error.js';
+import type { GatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, registerAdminRoutes } from './routes/admin-routes.js';
 import { registerSdRoutes } from './routes/sd-routes.js';
 import { registerTaskEvents } from './routes/task-events.js';
@@ -60,6 +62,10 @@ export interface AppDeps {
   corsOrigin?: string;
   /** Longest a client may take to send a whole request, headers and body. @defaultValue 2 min */
   requestTimeoutMs?: number;
+  /** Counted requests, served at `/metrics` (behind the admin token when there is one). */
+  metrics?: GatewayMetrics;
+  /** What keeps the gateway from serving, for `/readyz` (empty: ready). @defaultValue the catalog's serving state */
+  ready?: () => Promise<string[]>;
 }
 
 /** 2 minutes: a 32 MiB body at 2.5 Mbit/s. */
@@ -122,17 +128,41 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerPublicKeyRoute(app, userDeps);
   await registerApiDocs(app);
+  registerProbes(app, deps);
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
   app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
-    const info = deps.catalog.supportedInfo();
-    // Whether the network can run anything now, and if not why: the gateway being up is not enough.
-    const { connected, ready } = info.nodes;
-    const problem = ready > 0 ? null : connected === 0 ? 'no node is connected' : `${connected} node${connected === 1 ? ' is' : 's are'} connected, but none has its WebUI up`;
-    return success({ status: 'ok', canServe: problem === null, problem, nodes: info.nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
+    const { canServe, problem } = deps.catalog.servingState();
+    return success({ status: 'ok', canServe, problem, nodes: deps.catalog.supportedInfo().nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;
+}
+
+/**
+ * For orchestrators and Prometheus: `/healthz` (the process answers), `/readyz` (the store answers and
+ * some node can serve: 200, else 503 with the reasons), `/metrics` (Prometheus text; behind the admin
+ * token when the gateway has one, so a public gateway does not show its load to anyone).
+ */
+function registerProbes(app: FastifyInstance, deps: AppDeps): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const problems = deps.ready ? await deps.ready() : [deps.catalog.servingState().problem].filter((p): p is string => p !== null);
+    return reply.code(problems.length === 0 ? 200 : 503).send({ ready: problems.length === 0, problems });
+  });
+  const metrics = deps.metrics;
+  if (!metrics) return;
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.answered(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, (performance.now() - request.receivedAt) / 1000);
+    done();
+  });
+  const check = adminTokenCheck(deps.adminToken);
+  app.get('/metrics', async (request, reply) => {
+    if (check(request) === 'wrong') {
+      throw new DanError('DAN_ERR_AUTH_ADMIN_TOKEN', '/metrics needs Authorization: Bearer <admin token> on this gateway');
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 }
 
 /**

@@ -82,9 +82,19 @@ export interface DispatcherOptions {
   unservableGraceMs: number;
   /** Told how long the gateway took to send each task that went out at once. */
   overhead?: { dispatched(ms: number): void };
-  /** Told every task's end, once (the webhook outbox). */
-  onFinished?: (taskId: string) => void;
+  /** Told what happens to tasks (the webhook outbox, the metrics). */
+  observer?: DispatcherObserver;
   scheduler?: Scheduler;
+}
+
+/** What the dispatcher tells of the tasks it moves; every method optional. */
+export interface DispatcherObserver {
+  /** A task was stored and queued. */
+  submitted?(kind: TaskKind): void;
+  /** An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …). */
+  attemptEnded?(outcome: string): void;
+  /** A task ended, once: succeeded, failed or cancelled. */
+  finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state']): void;
 }
 
 export interface SubmittedTask {
@@ -181,6 +191,7 @@ export class Dispatcher {
     }
     const entry: TaskEntry = { ...stored, weight, createdAt, attempts: 0, failures: [] };
     this.#enqueue(entry);
+    this.#options.observer?.submitted?.(entry.kind);
     const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
     // Only a task the next pass may send is timed: one that waits, waits for a GPU, not for the gateway.
     if (receivedAt !== undefined && slots === 'free') {
@@ -228,6 +239,15 @@ export class Dispatcher {
   #reserve(owner: string | null): void {
     const key = owner ?? '';
     this.#perOwner.set(key, (this.#perOwner.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * What a log line about a task names: the task and its key's id ('anonymous' without one). Never the
+   * key's secret, the prompt or an image: logs are read by more people than tasks are.
+   */
+  #about(taskId: string): { task: string; key: string | null } {
+    const owner = this.#entries.get(taskId)?.owner ?? null;
+    return { task: taskId, key: owner === null ? null : owner.startsWith('key_') ? owner : 'anonymous' };
   }
 
   /** Unfinished tasks of `owner`, counted against its budget. */
@@ -324,7 +344,7 @@ export class Dispatcher {
     if (this.scheduler.attempts.get(entry.id) !== running) return;
     const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
     if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
-    this.#log.debug({ task: entry.id, node: session.id, attempt, switched: assignment.switched }, 'task assigned');
+    this.#log.debug({ ...this.#about(entry.id), node: session.id, attempt, switched: assignment.switched }, 'task assigned');
     if (!sent) this.#putBack(entry, running);
     else this.#changed(entry.id);
   }
@@ -363,7 +383,7 @@ export class Dispatcher {
    */
   #putBack(entry: TaskEntry, running: RunningAttempt): void {
     if (!this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) return;
-    this.#log.info({ task: entry.id, node: running.nodeId }, 'task not sent: its node went away; back in the queue');
+    this.#log.info({ ...this.#about(entry.id), node: running.nodeId }, 'task not sent: its node went away; back in the queue');
     void this.#requeueStored(entry.id, running.attempt);
     this.schedule();
   }
@@ -415,7 +435,8 @@ export class Dispatcher {
     const timing = { elapsedMs: message.elapsedMs, ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
     const settled = this.scheduler.settle(where, { ok: true, ...timing }, this.#clock.now());
     if (!settled) return;
-    this.#log.info({ task: message.taskId, node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
+    this.#options.observer?.attemptEnded?.('succeeded');
+    this.#log.info({ ...this.#about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
@@ -456,7 +477,8 @@ export class Dispatcher {
     if (!settled || !entry) return;
     const { attempt, nodeName } = running;
     entry.failures.push(`attempt ${attempt} on node ${nodeName}: ${error.message}`);
-    this.#log.warn({ task: entry.id, node: running.nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
+    this.#options.observer?.attemptEnded?.(error.id);
+    this.#log.warn({ ...this.#about(entry.id), node: running.nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
     if (settled.setAside) this.#noteSetAside(nodeName, settled.setAside.until, settled.setAside.reason);
     if (settled.sameWayAs !== null) {
       const message = `failed the same way on nodes ${settled.sameWayAs} and ${nodeName}, so the request itself is the likely cause: ${error.message}`;
@@ -504,9 +526,11 @@ export class Dispatcher {
     const entry = this.#entries.get(taskId);
     if (!entry || this.#outcomes.recent(taskId)) return false;
     const settled = this.scheduler.settle({ taskId }, { ok: false }, this.#clock.now());
-    if (settled) this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
-    else this.scheduler.remove(taskId);
-    this.#log.info({ task: taskId, wasRunning: !!settled }, 'task cancelled');
+    if (settled) {
+      this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
+      this.#options.observer?.attemptEnded?.('DAN_ERR_TASK_CANCELLED');
+    } else this.scheduler.remove(taskId);
+    this.#log.info({ ...this.#about(taskId), wasRunning: !!settled }, 'task cancelled');
     this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
     this.schedule();
     return true;
@@ -520,7 +544,7 @@ export class Dispatcher {
   }
 
   #fail(entry: TaskEntry, attempt: number | null, error: TaskError): void {
-    this.#log.info({ task: entry.id, error: error.id }, 'task failed');
+    this.#log.info({ ...this.#about(entry.id), error: error.id }, 'task failed');
     this.#finish({ id: entry.id, state: 'failed', error }, attempt);
   }
 
@@ -539,7 +563,7 @@ export class Dispatcher {
     }
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
-    this.#options.onFinished?.(outcome.id);
+    this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state);
   }
 
   /** One unfinished task fewer for the owner's budget. */

@@ -15,6 +15,7 @@ import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
 import { createWebhooks } from './task-webhooks.js';
+import { GatewayMetrics } from './metrics.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
@@ -61,8 +62,14 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   keyRing.onChange(() => hub.expelRevoked());
   const keyRefresh = setInterval(() => void keyRing.refresh().catch((error: unknown) => logger.warn({ err: error }, 'could not read the keys again')), SECOND);
   keyRefresh.unref();
+  const metrics = new GatewayMetrics({
+    load: () => service.load(),
+    queuedByCheckpoint: () => dispatcher.scheduler.queuedByCheckpoint(),
+    nodes: () => nodes.list(),
+  });
   // Webhooks are made from the task's status when it ends (service, below).
   const { deliveries, outbox, webhooks } = createWebhooks({
+    tried: (result) => metrics.webhookTried(result),
     connection: store.connection,
     clock,
     log: logger,
@@ -82,9 +89,21 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     maxAttempts: config.maxAttempts,
     taskTimeoutMs: config.taskTimeoutMs,
     unservableGraceMs: config.unservableGraceMs,
-    overhead,
-    onFinished: (taskId) => void outbox.taskEnded(taskId).catch((error: unknown) => logger.error({ err: error, task: taskId }, 'could not mark its webhooks due')),
+    overhead: {
+      dispatched: (ms) => {
+        overhead.dispatched(ms);
+        metrics.dispatched(ms);
+      },
+    },
+    observer: {
+      ...metrics.dispatcherObserver,
+      finished: (taskId, kind, state) => {
+        metrics.dispatcherObserver.finished(taskId, kind, state);
+        void outbox.taskEnded(taskId).catch((error: unknown) => logger.error({ err: error, task: taskId }, 'could not mark its webhooks due'));
+      },
+    },
   });
+  const nodes = createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock });
   const catalog = new NetworkCatalog(hub, config.limits);
   const service: TaskService = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
@@ -92,8 +111,16 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const app = await buildApp({
     service,
     catalog,
-    nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
+    nodes,
     hub,
+    metrics,
+    ready: async () => {
+      const problems: string[] = [];
+      await store.ping().catch((error: unknown) => problems.push(`the task store does not answer: ${error instanceof Error ? error.message : String(error)}`));
+      const { problem } = catalog.servingState();
+      if (problem !== null) problems.push(problem);
+      return problems;
+    },
     auth: {
       mode: config.auth,
       keys: keyRing,

@@ -145,6 +145,13 @@ export class NetworkCatalog {
     return this.#current().info;
   }
 
+  /** Whether the network can run anything now, and if not why: the gateway being up is not enough. */
+  servingState(): { canServe: boolean; problem: string | null } {
+    const { connected, ready } = this.supportedInfo().nodes;
+    const problem = ready > 0 ? null : connected === 0 ? 'no node is connected' : `${connected} node${connected === 1 ? ' is' : 's are'} connected, but none has its WebUI up`;
+    return { canServe: problem === null, problem };
+  }
+
   #current(): Snapshot {
     this.#snapshot ??= this.#build();
     return this.#snapshot;

@@ -56,6 +56,7 @@ export interface WebhookParts {
   view(taskId: string): Promise<TaskView>;
   watch(taskId: string, listener: () => void): () => void;
   retryDelaysMs?: readonly number[];
+  tried?: (result: 'delivered' | 'retry' | 'failed') => void;
 }
 
 /** The delivery store, outbox and submit side of webhooks, wired as the gateway uses them. */
@@ -73,6 +74,7 @@ export function createWebhooks(parts: WebhookParts) {
     allowPrivate: parts.allowPrivate,
     serialize: (event) => toJsonBuffer(event),
     ...(parts.retryDelaysMs ? { retryDelaysMs: parts.retryDelaysMs } : {}),
+    ...(parts.tried ? { tried: parts.tried } : {}),
   });
   return { deliveries, outbox, webhooks: new TaskWebhooks({ outbox, watch: (id, listener) => parts.watch(id, listener), view: (id) => parts.view(id) }) };
 }

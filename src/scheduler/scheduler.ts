@@ -303,6 +303,16 @@ export class Scheduler {
     return this.#queue.map((q) => q.task.id);
   }
 
+  /** Queued tasks by checkpoint name ('' for tasks without one: interrogations, upscales). For metrics: walks the queue. */
+  queuedByCheckpoint(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { task } of this.#queue) {
+      const name = task.spec.kind === 'txt2img' || task.spec.kind === 'img2img' ? task.spec.model.name : '';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Adds a new task, queued since `arrivedAt` (epoch ms), at its fair place. */
   enqueue(task: SchedulerTask, arrivedAt: number): void {
     const units = workUnitsOf(task.spec);

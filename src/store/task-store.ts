@@ -86,6 +86,8 @@ export interface TaskStore {
    * before `since` is dropped, so the key may name a new task.
    */
   findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined>;
+  /** Resolves when the store answers a trivial query; rejects (DAN_ERR_STORE_UNAVAILABLE) when it cannot. For readiness probes. */
+  ping(): Promise<void>;
   /** Deletes finished tasks that finished before `at` (and the idempotency keys that name them); returns how many. */
   deleteFinishedBefore(at: number): Promise<number>;
   close(): Promise<void>;

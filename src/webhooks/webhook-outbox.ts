@@ -44,6 +44,8 @@ export interface WebhookOutboxOptions {
   /** The JSON of an event, as sent (images held as bytes are written out). */
   serialize(event: WebhookEvent & { timestamp: string }): Buffer;
   retryDelaysMs?: readonly number[];
+  /** Told each end delivery's try (metrics). */
+  tried?: (result: 'delivered' | 'retry' | 'failed') => void;
 }
 
 const BATCH = 16;
@@ -126,6 +128,7 @@ export class WebhookOutbox {
           const giveUp = secret === null || event === null || delivery.attempts + 1 > this.#delays.length;
           const nextAt = result.ok || giveUp ? null : clock.now() + this.#delays[delivery.attempts]!;
           await store.recordTry(delivery.id, { ...result, nextAt, at: clock.now() });
+          this.#options.tried?.(result.ok ? 'delivered' : nextAt === null ? 'failed' : 'retry');
           if (!result.ok) this.#options.log.info({ task: delivery.taskId, key: delivery.owner, webhook: delivery.id, attempt: delivery.attempts + 1, error: result.error, retryAt: nextAt }, 'webhook not delivered');
         }),
       );

@@ -34,6 +34,7 @@ export class FailingStore implements TaskStore {
   cancel: TaskStore['cancel'] = (...args) => this.#call('cancel', () => this.inner.cancel(...args));
   listUnfinished: TaskStore['listUnfinished'] = () => this.#call('listUnfinished', () => this.inner.listUnfinished());
   deleteFinishedBefore: TaskStore['deleteFinishedBefore'] = (at) => this.#call('deleteFinishedBefore', () => this.inner.deleteFinishedBefore(at));
+  ping: TaskStore['ping'] = () => this.#call('ping', () => this.inner.ping());
   findIdempotent: TaskStore['findIdempotent'] = (...args) => this.#call('findIdempotent', () => this.inner.findIdempotent(...args));
   close = (): Promise<void> => this.inner.close();
 }

@@ -202,7 +202,7 @@ export function createCoreWorld(
     maxAttempts: 3,
     taskTimeoutMs: 10 * MINUTE,
     unservableGraceMs: 2 * MINUTE,
-    onFinished: (taskId) => void webhookParts.outbox.taskEnded(taskId),
+    observer: { finished: (taskId) => void webhookParts.outbox.taskEnded(taskId) },
     ...dispatcherOptions,
     store,
     hub,

@@ -15,6 +15,7 @@ import { defaultKeyLimits, generateApiKey, type KeyLimits } from '../../src/auth
 import type { AuthMode } from '../../src/auth/caller.js';
 import { KeyAdmin } from '../../src/auth/key-admin.js';
 import { KeyRing } from '../../src/auth/key-ring.js';
+import { GatewayMetrics } from '../../src/gateway/metrics.js';
 import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { MINUTE } from '../../src/util/clock.js';
 import { type CoreWorld, createCoreWorld } from './fake-nodes.js';
@@ -86,6 +87,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     keyAdmin: keys,
     adminToken: options.adminToken ?? null,
     deliveries: world.deliveries,
+    metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queuedByCheckpoint(), nodes: () => world.nodes.list() }),
     webhookAllowPrivate: options.webhookAllowPrivate ?? false,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
     bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,

@@ -162,6 +162,20 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
   paths['/api/user/public-api-key'] = { get: { tags: ['keys'], operationId: 'publicApiKey', summary: 'The key anonymous clients send', responses: { '200': { description: 'The public key', content: json(R.success(R.PublicKey)) }, ...errors('DAN_ERR_AUTH_KEY_REQUIRED') } } };
   paths['/api/health'] = { get: { tags: ['network'], operationId: 'health', summary: 'Whether the network can serve, and the gateway\'s load', responses: { '200': { description: 'Health', content: json(R.success(R.Health)) } } } };
   paths['/api/nodes'] = { get: { tags: ['network'], operationId: 'nodes', summary: 'The connected nodes', responses: { '200': { description: 'Nodes', content: json(R.success(R.NodeList)) } } } };
+  paths['/healthz'] = { get: { tags: ['operations'], operationId: 'healthz', summary: 'The process answers (liveness)', responses: { '200': { description: 'Up', content: json(Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })) } } } };
+  const Readiness = Type.Object({ ready: Type.Boolean(), problems: Type.Array(Type.String()) }, { additionalProperties: false });
+  paths['/readyz'] = {
+    get: { tags: ['operations'], operationId: 'readyz', summary: 'The store answers and some node can serve (readiness)', responses: { '200': { description: 'Ready', content: json(Readiness) }, '503': { description: 'Not ready: the problems say why', content: json(Readiness) } } },
+  };
+  paths['/metrics'] = {
+    get: {
+      tags: ['operations'],
+      operationId: 'metrics',
+      summary: 'Prometheus metrics (behind the admin token when the gateway has one)',
+      security: [{}, { adminToken: [] }],
+      responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors('DAN_ERR_AUTH_ADMIN_TOKEN') },
+    },
+  };
   paths['/api/admin/keys'] = {
     get: adminOperation('List the API keys', 'listKeys', Type.Array(R.KeyInfo)),
     post: adminOperation('Make an API key; the answer holds its secret, once', 'createKey', R.CreatedKey, { requestBody: { required: true, content: json(KeySettings, { name: 'alice', requestsPerMinute: 120 }) } }, BODY_ERRORS),
@@ -189,6 +203,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       { name: 'network', description: 'What the network offers' },
       { name: 'keys', description: 'The caller\'s key and webhooks' },
       { name: 'admin', description: 'Keys and node tokens (admin token)' },
+      { name: 'operations', description: 'Probes and metrics' },
     ],
     components: {
       securitySchemes: {

@@ -7,10 +7,10 @@
  * Off when no admin token is configured; never open to browser pages (no CORS).
  */
 import type { FastifyInstance } from 'fastify';
-import { hashApiKey, nodeTokenInfoOf, sameHash } from '../../auth/api-key.js';
+import { nodeTokenInfoOf } from '../../auth/api-key.js';
 import type { KeyAdmin } from '../../auth/key-admin.js';
 import { DanError } from '../../errors/dan-error.js';
-import { apiKeyOf } from '../auth.js';
+import { adminTokenCheck } from '../auth.js';
 import { success } from '../envelope.js';
 import { parseKeySettings, parseNodeTokenSettings } from '../requests/key-settings-request.js';
 
@@ -24,11 +24,11 @@ export const ADMIN_PREFIX = '/api/admin';
 
 export async function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): Promise<void> {
   await app.register(async (admin) => {
-    const tokenHash = deps.adminToken === null ? null : hashApiKey(deps.adminToken);
+    const check = adminTokenCheck(deps.adminToken);
     admin.addHook('onRequest', async (request) => {
-      if (tokenHash === null) throw new DanError('DAN_ERR_AUTH_ADMIN_OFF', 'the admin API is off: the gateway was started without --admin-token');
-      const sent = apiKeyOf(request);
-      if (sent === null || !sameHash(hashApiKey(sent), tokenHash)) throw new DanError('DAN_ERR_AUTH_ADMIN_TOKEN', 'the admin API needs Authorization: Bearer <admin token>; the token sent is missing or wrong');
+      const standing = check(request);
+      if (standing === 'off') throw new DanError('DAN_ERR_AUTH_ADMIN_OFF', 'the admin API is off: the gateway was started without --admin-token');
+      if (standing === 'wrong') throw new DanError('DAN_ERR_AUTH_ADMIN_TOKEN', 'the admin API needs Authorization: Bearer <admin token>; the token sent is missing or wrong');
     });
     admin.get('/keys', async () => success(await deps.keys.list()));
     admin.post('/keys', async (request) => {

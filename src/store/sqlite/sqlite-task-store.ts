@@ -225,6 +225,12 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded('could not read the unfinished tasks', () => Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row))));
   }
 
+  ping(): Promise<void> {
+    return this.#guardedSync('the task store does not answer', () => {
+      this.#db.prepare('SELECT 1').get();
+    });
+  }
+
   findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined> {
     return this.#guardedSync('could not read an idempotency key', () => {
       const row = this.#q.findIdempotency.get({ owner, key, since });

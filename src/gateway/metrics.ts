@@ -1,0 +1,123 @@
+/**
+ * @module gateway/metrics
+ *
+ * The gateway's Prometheus metrics (prom-client), served at `/metrics`: tasks by
+ * state and kind, the queue by checkpoint, dispatch latency, attempt outcomes,
+ * nodes by state and their slots' busy share, webhook tries, HTTP requests by
+ * route and status, and the process's own (memory, CPU, event loop). Labels
+ * take bounded values only (kinds, states, error ids, route templates,
+ * checkpoint names), never a task id, a key or a node name.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { TaskKind } from '../domain/spec.js';
+import type { DispatcherObserver } from './dispatcher.js';
+import type { NodeListItem } from './node-directory.js';
+
+export interface MetricsSources {
+  load(): { queued: number; running: number };
+  queuedByCheckpoint(): Map<string, number>;
+  nodes(): NodeListItem[];
+}
+
+export class GatewayMetrics {
+  /** Its own registry: two gateways in one process (tests) do not share counts. */
+  readonly registry = new Registry();
+  readonly #submitted: Counter<'kind'>;
+  readonly #finished: Counter<'kind' | 'state'>;
+  readonly #attempts: Counter<'outcome'>;
+  readonly #dispatch: Histogram;
+  readonly #webhooks: Counter<'result'>;
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #requestSeconds: Histogram<'method' | 'route'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'dan_' });
+    this.#submitted = new Counter({ name: 'dan_tasks_submitted_total', help: 'Tasks stored and queued, by kind', labelNames: ['kind'], registers });
+    this.#finished = new Counter({ name: 'dan_tasks_finished_total', help: 'Tasks ended, by kind and state (succeeded, failed, cancelled)', labelNames: ['kind', 'state'], registers });
+    new Gauge({
+      name: 'dan_tasks',
+      help: 'Unfinished tasks by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { queued, running } = sources.load();
+        this.set({ state: 'queued' }, queued);
+        this.set({ state: 'running' }, running);
+      },
+    });
+    new Gauge({
+      name: 'dan_queue_length',
+      help: 'Queued tasks by checkpoint ("" for tasks without one)',
+      labelNames: ['checkpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [checkpoint, count] of sources.queuedByCheckpoint()) this.set({ checkpoint }, count);
+      },
+    });
+    this.#dispatch = new Histogram({
+      name: 'dan_dispatch_seconds',
+      help: 'From a submit\'s arrival to its task being sent to a node, for tasks a free node took at once',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.#attempts = new Counter({ name: 'dan_attempts_total', help: 'Attempts ended, by outcome (succeeded, or the error id)', labelNames: ['outcome'], registers });
+    const nodeStates = ['ready', 'busy', 'webui-down', 'draining', 'set-aside'] as const;
+    new Gauge({
+      name: 'dan_nodes',
+      help: 'Connected nodes by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const nodes = sources.nodes();
+        for (const state of nodeStates) this.set({ state }, nodes.filter((n) => n.state === state).length);
+      },
+    });
+    new Gauge({
+      name: 'dan_node_slots',
+      help: 'Task slots of the connected nodes, busy and free',
+      labelNames: ['use'],
+      registers,
+      collect() {
+        const nodes = sources.nodes();
+        const slots = nodes.reduce((sum, n) => sum + n.slots, 0);
+        const busy = nodes.reduce((sum, n) => sum + Math.min(n.running, n.slots), 0);
+        this.set({ use: 'busy' }, busy);
+        this.set({ use: 'free' }, slots - busy);
+      },
+    });
+    this.#webhooks = new Counter({ name: 'dan_webhook_tries_total', help: 'Webhook tries by result (delivered, retry, failed: given up)', labelNames: ['result'], registers });
+    this.#requests = new Counter({ name: 'dan_http_requests_total', help: 'HTTP requests by method, route template and status', labelNames: ['method', 'route', 'status'], registers });
+    this.#requestSeconds = new Histogram({
+      name: 'dan_http_request_seconds',
+      help: 'Time to answer HTTP requests (sync submits include their wait for the GPU)',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300],
+      registers,
+    });
+  }
+
+  /** What the dispatcher tells, counted. */
+  get dispatcherObserver(): Required<DispatcherObserver> {
+    return {
+      submitted: (kind: TaskKind) => this.#submitted.inc({ kind }),
+      attemptEnded: (outcome: string) => this.#attempts.inc({ outcome }),
+      finished: (_taskId: string, kind: TaskKind | null, state: string) => this.#finished.inc({ kind: kind ?? 'unknown', state }),
+    };
+  }
+
+  dispatched(ms: number): void {
+    this.#dispatch.observe(ms / 1000);
+  }
+
+  webhookTried(result: 'delivered' | 'retry' | 'failed'): void {
+    this.#webhooks.inc({ result });
+  }
+
+  /** `route`: the route's template (`/api/sd/task/:taskId`), or `unmatched`. */
+  answered(method: string, route: string, status: number, seconds: number): void {
+    this.#requests.inc({ method, route, status: String(status) });
+    this.#requestSeconds.observe({ method, route }, seconds);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What an operator watches, from real processes: `/healthz` and `/readyz` as
+ * an orchestrator probes them, `/metrics` as Prometheus scrapes it (behind the
+ * admin token), and the gateway's JSON log lines about tasks: each names the
+ * task and its key's id, none holds a key's secret or a prompt.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, postJson } from '../helpers/api-client.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const running: DanProcess[] = [];
+const dirs: { path: string; remove(): void }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+const ADMIN = 'observability-admin-token';
+const PROMPT = 'a very particular lighthouse at dusk';
+
+describe('probes, metrics and logs', () => {
+  it('tell readiness, count tasks, attempts, nodes and requests, and log tasks without secrets', async () => {
+    const data = tempDir();
+    dirs.push(data);
+    const gateway = await startGatewayProcess({ dataDir: data.path, args: ['--admin-token', ADMIN] });
+    running.push(gateway.proc);
+    const url = gateway.url;
+
+    expect((await getJson(`${url}/healthz`)).body).toEqual({ status: 'ok' });
+    const unready = await getJson(`${url}/readyz`);
+    expect(unready).toMatchObject({ status: 503, body: { ready: false, problems: ['no node is connected'] } });
+
+    const sandbox = await startSandboxProcess();
+    running.push(sandbox.proc);
+    running.push((await startNodeProcess({ gateway: url, webui: sandbox.url, name: 'gpu-1' })).proc);
+    expect(await getJson(`${url}/readyz`)).toMatchObject({ status: 200, body: { ready: true, problems: [] } });
+
+    const created = await postJson(`${url}/api/admin/keys`, { name: 'watcher' }, { authorization: `Bearer ${ADMIN}` });
+    const key = created.body.data as { id: string; secret: string };
+    for (let i = 0; i < 2; i++) {
+      const answer = await postJson(`${url}/api/sd/txt2img`, { prompt: PROMPT, model: 'clarity', steps: 5, seed: i }, { authorization: `Bearer ${key.secret}` });
+      expect(answer.status).toBe(200);
+    }
+
+    const refused = await fetch(`${url}/metrics`);
+    expect(refused.status).toBe(401);
+    const scraped = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(scraped.headers.get('content-type')).toContain('text/plain');
+    const text = await scraped.text();
+    expect(text).toContain('dan_tasks_submitted_total{kind="txt2img"} 2');
+    expect(text).toContain('dan_tasks_finished_total{kind="txt2img",state="succeeded"} 2');
+    expect(text).toContain('dan_attempts_total{outcome="succeeded"} 2');
+    expect(text).toContain('dan_nodes{state="ready"} 1');
+    expect(text).toContain('dan_node_slots{use="free"} 1');
+    expect(text).toContain('dan_tasks{state="queued"} 0');
+    expect(text).toContain('dan_http_requests_total{method="POST",route="/api/sd/txt2img",status="200"} 2');
+    expect(text).toMatch(/dan_dispatch_seconds_count \d+/);
+    expect(text).toMatch(/dan_process_resident_memory_bytes \d+/);
+    // No task id, key or node name in a label.
+    expect(text).not.toContain(key.id);
+    expect(text).not.toContain('gpu-1');
+
+    const lines = gateway.proc.lines.filter((l) => typeof l['task'] === 'string');
+    const succeeded = lines.filter((l) => l.msg === 'task succeeded');
+    expect(succeeded).toHaveLength(2);
+    for (const line of succeeded) expect(line['key']).toBe(key.id);
+    const everything = JSON.stringify(gateway.proc.lines) + gateway.proc.stderr;
+    expect(everything).not.toContain(key.secret);
+    expect(everything).not.toContain(PROMPT);
+  });
+});
