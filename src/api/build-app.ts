@@ -20,7 +20,7 @@ import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
-import { clientErrorAnswer, installErrorHandlers } from './error-handler.js';
+import { clientErrorAnswer, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
 import { success } from './envelope.js';
 import type { KeyAdmin } from '../auth/key-admin.js';
 import { adminTokenCheck, type AuthOptions, registerCallerAuth } from './auth.js';
@@ -93,6 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: requestTimeoutMs,
     http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(50, requestTimeoutMs / 4)) },
     clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
+    // Errors of the router itself (a path that is not valid URL encoding, a path segment over 100 characters)
+    // get the API's envelope too.
+    frameworkErrors: routerErrorAnswer,
     // One line per request would drown the task events that matter; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,

@@ -8,7 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorId } from '../errors/catalog.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { errorBodyOf } from './envelope.js';
@@ -134,3 +134,13 @@ export function clientErrorAnswer(requestTimeoutMs: number) {
   };
 }
 
+
+/** The router's own refusals (Fastify's `frameworkErrors`) as the API's 400 envelope. */
+export function routerErrorAnswer(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than 100 characters: no task or key id is that long'
+      : `the path is not valid URL encoding (${error.code ?? error.message})`;
+  const refusal = new DanError('DAN_ERR_REQUEST_INVALID_FIELD', message, { field: 'path' });
+  void reply.code(400).send(errorBodyOf(refusal));
+}

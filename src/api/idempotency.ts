@@ -17,14 +17,21 @@ const HEADER = 'idempotency-key';
 /** Printable ASCII, as Stripe and the IETF draft allow; long enough for a UUID or a hash. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-/** The request's Idempotency-Key and the hash of `endpoint` and its body, or undefined without the header. */
-export function idempotencyOf(request: FastifyRequest, endpoint: string): { key: string; bodyHash: string } | undefined {
+/** The request's Idempotency-Key, or undefined without the header; a malformed one is a 400. */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers[HEADER];
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? header.join(',') : header;
   if (!KEY_PATTERN.test(key)) {
     throw invalidField('Idempotency-Key', 'must be 1 to 255 printable ASCII characters without spaces (a UUID, say)');
   }
-  const bodyHash = createHash('sha256').update(endpoint).update('\n').update(stringify(request.body) ?? '').digest('hex');
-  return { key, bodyHash };
+  return key;
+}
+
+/**
+ * The hash that ties a key to its request: `endpoint` and the body in a canonical form. Only for a body
+ * its parser took (of bounded depth: a hostile body nested thousands deep would exhaust the stack).
+ */
+export function requestHashOf(endpoint: string, body: unknown): string {
+  return createHash('sha256').update(endpoint).update('\n').update(stringify(body) ?? '').digest('hex');
 }

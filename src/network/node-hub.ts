@@ -72,7 +72,8 @@ export interface NodeHubOptions {
   clock?: Clock;
 }
 
-const HELLO_TIMEOUT_MS = 10_000;
+/** A node says hello as soon as it is connected: a socket silent this long is a stranger's. */
+const HELLO_TIMEOUT_MS = 5_000;
 /** The default of `NodeHubOptions.maxAwaitingHello`. */
 export const DEFAULT_MAX_AWAITING_HELLO = 128;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -124,8 +125,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return this.#awaitingHello < (this.#options.maxAwaitingHello ?? DEFAULT_MAX_AWAITING_HELLO);
   }
 
-  /** Takes a freshly upgraded socket; the node must say hello first. */
-  accept(socket: NodeSocket, remoteAddress: string): void {
+  /** Takes a freshly upgraded socket; the node must say hello first. `welcomed` runs once it has. */
+  accept(socket: NodeSocket, remoteAddress: string, hooks: { welcomed?: () => void } = {}): void {
     const log = this.#options.log;
     let session: NodeSession | undefined;
     let awaiting = true;
@@ -145,6 +146,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
           helloDone();
           session = this.#admit(socket, remoteAddress, message);
+          if (session) hooks.welcomed?.();
           return;
         }
         this.#onFrame(session, message, receivedAt);

@@ -31,6 +31,22 @@ export async function registerNodeRoute(app: FastifyInstance, deps: { hub: NodeH
     }
   };
   app.get(NODE_WS_PATH, { websocket: true, preValidation }, (socket, request) => {
-    deps.hub.accept(socket, request.socket.remoteAddress ?? 'unknown');
+    // Until its hello, a socket may send only small frames: a stranger's silent socket must not hold
+    // the results' 64 MiB. The hello lifts the bound to the results' one.
+    setFrameLimit(socket, Math.min(PRE_HELLO_FRAME_BYTES, deps.maxFrameBytes));
+    deps.hub.accept(socket, request.socket.remoteAddress ?? 'unknown', { welcomed: () => setFrameLimit(socket, deps.maxFrameBytes) });
   });
+}
+
+/** Largest frame before hello: a hello lists the node's models and LoRAs, a few hundred KiB for thousands of them. */
+export const PRE_HELLO_FRAME_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Sets the largest frame `socket` may receive from now on. `ws` takes the bound per server only; its
+ * receiver checks `_maxPayload` as each frame's header arrives (before buffering the frame), so setting
+ * it per socket works. A test (node-protocol.test.ts) fails if a `ws` upgrade renames it.
+ */
+function setFrameLimit(socket: object, bytes: number): void {
+  const receiver = (socket as { _receiver?: { _maxPayload?: number } })._receiver;
+  if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
 }

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { type Gateway, startGateway } from '../../src/gateway/gateway.js';
 import { DEFAULT_MAX_AWAITING_HELLO } from '../../src/network/node-hub.js';
+import { PRE_HELLO_FRAME_BYTES } from '../../src/network/node-route.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { decodeResultFrame, encodeResultFrame } from '../../src/protocol/result-frame.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -230,6 +231,20 @@ describe('frames that break the protocol close only that node', () => {
     const c = await connect(g);
     c.socket.send(JSON.stringify(hello({ agent: 'x'.repeat(100 * 1024) })));
     expect((await c.closed).code).toBe(1009);
+    await healthy(g);
+  });
+
+  it('a large frame before hello: closed as it starts (1009), though results of that size are allowed after a hello', async () => {
+    const g = await gateway();
+    const silent = await connect(g);
+    silent.socket.send(Buffer.alloc(PRE_HELLO_FRAME_BYTES + 1));
+    expect((await silent.closed).code).toBe(1009);
+    const node = await connect(g);
+    node.socket.send(JSON.stringify(hello()));
+    expect(await node.next()).toMatchObject({ type: 'welcome' });
+    // After the hello, a frame of that size is read in full (and refused for what it is: not a result frame).
+    node.socket.send(Buffer.alloc(PRE_HELLO_FRAME_BYTES + 1));
+    expect((await node.closed).code).toBe(1002);
     await healthy(g);
   });
 

@@ -21,7 +21,7 @@ import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
 import { withResult } from '../../gateway/task-view.js';
 import { errorBodyOf, success } from '../envelope.js';
-import { idempotencyOf } from '../idempotency.js';
+import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { takeWebhook } from '../requests/webhook-field.js';
 import { httpStatusOf } from '../error-answers.js';
 
@@ -44,10 +44,11 @@ const parsers: Record<TaskKind, (body: unknown, context: RequestContext) => Prom
 const kinds = Object.keys(parsers) as TaskKind[];
 
 async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest): Promise<TaskRequest> {
-  // The header first: a malformed key is refused before the body is parsed.
-  const idempotency = idempotencyOf(request, request.url);
+  // The header first: a malformed key is refused before the body is parsed; the body is hashed once it parsed.
+  const key = idempotencyKeyOf(request);
   const { body, webhook } = takeWebhook(request.body, { allowPrivate: deps.webhookAllowPrivate });
   const spec = await parsers[kind](body, deps.catalog.requestContext());
+  const idempotency = key === undefined ? undefined : { key, bodyHash: requestHashOf(request.url, request.body) };
   return { spec, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}), ...(webhook ? { webhook } : {}) };
 }
 

@@ -1,0 +1,140 @@
+/**
+ * Hostile requests for the API, as fast-check arbitraries: malformed JSON,
+ * wrong types, huge and non-finite numbers, deep nesting, very long strings,
+ * broken base64, bytes that are not images, images that declare huge
+ * dimensions in a tiny file (decompression bombs), PNGs with broken chunks,
+ * and valid bodies with one field replaced. Shared by the fuzz test
+ * (test/fuzz/) and `npm run bench:fuzz`.
+ */
+import { crc32, deflateSync } from 'node:zlib';
+import fc from 'fast-check';
+
+export interface FuzzRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  /** The raw body (already serialized), or undefined for none. */
+  body?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(typed));
+  return Buffer.concat([length, typed, crc]);
+}
+
+/** A PNG of `width`×`height` whose pixel data is a few bytes: what a decompression bomb's header says. */
+export function pngDeclaring(width: number, height: number, options: { breakCrc?: boolean } = {}): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const ihdr = chunk('IHDR', header);
+  if (options.breakCrc) ihdr[ihdr.length - 1]! ^= 0xff;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ihdr, chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const hugeNumbers = fc.constantFrom('1e308', '-1e308', '1e999', '-0', '9007199254740993', '0.0000000000000000000001', '123456789012345678901234567890');
+
+/** A JSON text nested `depth` deep. */
+const deepJson = fc.integer({ min: 100, max: 5000 }).map((depth) => `${'['.repeat(depth)}1${']'.repeat(depth)}`);
+
+const imageLike = fc.oneof(
+  fc.constant(pngDeclaring(100_000, 100_000).toString('base64')),
+  fc.constant(pngDeclaring(65_535, 65_535).toString('base64')),
+  fc.constant(pngDeclaring(64, 64, { breakCrc: true }).toString('base64')),
+  fc.constant(pngDeclaring(64, 64).toString('base64')),
+  fc.constant(`data:image/png;base64,${pngDeclaring(40_000, 3).toString('base64')}`),
+  fc.uint8Array({ minLength: 0, maxLength: 2048 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+  fc.string({ maxLength: 200 }),
+  fc.constant('data:image/png;base64,!!!not base64!!!'),
+  fc.constant(Buffer.from('GIF89a\x01\x00\x01\x00').toString('base64')),
+  fc.constant(pngDeclaring(64, 64).subarray(0, 40).toString('base64')),
+);
+
+const oddValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue(),
+  fc.string({ minLength: 5_000, maxLength: 100_000 }),
+  fc.constantFrom(null, true, false, 0, -1, 1e308, -1e308, 2 ** 53 + 2, 0.5, '', '0', 'NaN', 'Infinity', [], {}, [[[[[]]]]]),
+  imageLike,
+);
+
+/** A body that is mostly `base` with some fields replaced, removed or added. */
+function mutated(base: Record<string, unknown>): fc.Arbitrary<Record<string, unknown>> {
+  const keys = Object.keys(base);
+  return fc
+    .record({
+      replace: fc.subarray(keys, { maxLength: Math.min(3, keys.length) }),
+      values: fc.array(oddValue, { minLength: 3, maxLength: 3 }),
+      drop: fc.subarray(keys, { maxLength: Math.min(2, keys.length) }),
+      extra: fc.option(fc.tuple(fc.string({ maxLength: 30 }), oddValue), { nil: undefined }),
+    })
+    .map(({ replace, values, drop, extra }) => {
+      const body: Record<string, unknown> = { ...base };
+      replace.forEach((key, i) => (body[key] = values[i]));
+      for (const key of drop) delete body[key];
+      if (extra) body[extra[0]] = extra[1];
+      return body;
+    });
+}
+
+/** A raw body: malformed JSON, non-JSON, deep nesting, huge numbers in JSON, or a (mutated) JSON object. */
+function rawBody(base: Record<string, unknown>): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 4, arbitrary: mutated(base).map((b) => JSON.stringify(b)) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+    { weight: 1, arbitrary: fc.json() },
+    { weight: 1, arbitrary: deepJson },
+    { weight: 1, arbitrary: hugeNumbers.map((n) => `{"steps": ${n}, "width": ${n}, "model": "clarity"}`) },
+    { weight: 1, arbitrary: fc.constantFrom('', '{', '{"a":', '[1,2', 'null', '"str"', '{"__proto__": {"x": 1}}', '{"constructor": {"prototype": {}}}', '\u0000\u0001') },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }).map((bytes) => Buffer.from(bytes).toString('latin1')) },
+  );
+}
+
+const contentTypes = fc.constantFrom('application/json', 'application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'image/png', undefined);
+
+const taskIds = fc.oneof(fc.uuid(), fc.string({ maxLength: 100 }), fc.constantFrom('..', '%00', '../../etc/passwd', 'x'.repeat(5000)));
+
+/** Every endpoint with hostile input. `bodies`: a valid body of each kind, to mutate. */
+export function hostileRequests(bodies: Record<'txt2img' | 'img2img' | 'interrogate' | 'upscale', Record<string, unknown>>, adminToken: string): fc.Arbitrary<FuzzRequest> {
+  const submit = fc.constantFrom('txt2img', 'img2img', 'interrogate', 'upscale').chain((kind) =>
+    fc.record({
+      method: fc.constant('POST' as const),
+      url: fc.constantFrom(`/api/sd/${kind}/async`, `/api/sd/${kind}`),
+      body: rawBody(bodies[kind]),
+      contentType: contentTypes,
+      headers: fc.option(fc.record({ 'idempotency-key': fc.string({ maxLength: 300 }) }), { nil: undefined }),
+    }),
+  );
+  const taskBody = fc.record({
+    method: fc.constant('POST' as const),
+    url: fc.constantFrom('/api/sd/task/status', '/api/sd/task/cancel'),
+    body: rawBody({ taskId: '00000000-0000-4000-8000-000000000000' }),
+    contentType: contentTypes,
+  });
+  const taskGet = taskIds.chain((id) => fc.constantFrom(`/api/sd/task/${encodeURIComponent(id)}`, `/api/sd/task/${encodeURIComponent(id)}/events`).map((url) => ({ method: 'GET' as const, url })));
+  const admin = fc.record({
+    method: fc.constantFrom('POST' as const, 'PATCH' as const, 'DELETE' as const, 'GET' as const),
+    url: fc.oneof(fc.constant('/api/admin/keys'), fc.constant('/api/admin/node-tokens'), taskIds.map((id) => `/api/admin/keys/${encodeURIComponent(id)}`)),
+    body: rawBody({ name: 'fuzz', maxTasks: 5, requestsPerMinute: 60, weight: 1, models: ['clarity'] }),
+    contentType: contentTypes,
+    headers: fc.constantFrom<Record<string, string>>({ authorization: `Bearer ${adminToken}` }, {}, { authorization: 'Bearer wrong' }),
+  });
+  const keyed = fc.record({
+    method: fc.constant('GET' as const),
+    url: fc.constantFrom('/api/keys/me', '/api/webhooks/deliveries', '/api/sd/supportedModelInfo', '/api/health', '/readyz'),
+    headers: fc.oneof(fc.constant<Record<string, string>>({}), fc.string({ maxLength: 400 }).map((authorization) => ({ authorization: authorization.replace(/[\r\n]/g, '') }))),
+  });
+  const parts: fc.WeightedArbitrary<FuzzRequest>[] = [
+    { weight: 6, arbitrary: submit },
+    { weight: 2, arbitrary: taskBody },
+    { weight: 1, arbitrary: taskGet },
+    { weight: 2, arbitrary: admin },
+    { weight: 1, arbitrary: keyed },
+  ];
+  return fc.oneof(...parts);
+}
