@@ -11,10 +11,14 @@
  *   (the first bytes of a PNG followed by junk passed the frame's check). PNG
  *   is what WebUIs send.
  *
+ * - one image (no task asks for more; a ControlNet's detected map is the
+ *   node's to drop), and for txt2img and img2img its seed;
+ * - a PNG's size that of the task's result, within 8 pixels a side (the
+ *   WebUI rounds hires and upscale targets): not a 1×1 image for a 512² task.
+ *
  * Synchronous, before the result settles its attempt: a node that answers
- * and disconnects at once has still answered. Not checked yet: each image's
- * size against the task's (ControlNet's detected maps and hires change it),
- * a seed per image, and the headers of JPEG and WebP images.
+ * and disconnects at once has still answered. Not checked: the size of JPEG
+ * and WebP images (WebUIs answer PNG), and the pixels themselves.
  */
 import { crc32 } from 'node:zlib';
 import { sniffImageFormat } from '../domain/image-format.js';
@@ -29,14 +33,44 @@ export function resultProblem(spec: GenerationSpec, result: RelayedResult): stri
   const wanted = spec.kind === 'interrogate' ? 'caption' : 'images';
   if (result.kind !== wanted) return `it answered a ${spec.kind} task with ${result.kind === 'caption' ? 'a caption' : 'images'}`;
   if (result.kind === 'caption') return null;
-  for (const [index, image] of result.images.entries()) {
-    // Only the header is read: of a base64 string, its first bytes (64 characters: 48 bytes).
-    const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image.slice(0, 64), 'base64');
-    const format = sniffImageFormat(bytes);
-    const problem = format === null ? 'is not a PNG, JPEG or WebP image' : format === 'png' ? pngHeaderProblem(bytes) : null;
-    if (problem !== null) return `its image ${index} ${problem}`;
+  if (result.images.length !== 1) return `it answered with ${result.images.length} images; the task makes one`;
+  const diffusion = spec.kind === 'txt2img' || spec.kind === 'img2img';
+  if (diffusion && result.seeds.length !== 1) return `it answered with ${result.seeds.length} seeds for its one image`;
+  if (!diffusion && result.seeds.length > 1) return `it answered with ${result.seeds.length} seeds for one image`;
+  const image = result.images[0]!;
+  // Only the header is read: of a base64 string, its first bytes (64 characters: 48 bytes).
+  const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image.slice(0, 64), 'base64');
+  const format = sniffImageFormat(bytes);
+  const problem = format === null ? 'is not a PNG, JPEG or WebP image' : format === 'png' ? pngHeaderProblem(bytes) ?? pngSizeProblem(bytes, spec) : null;
+  return problem === null ? null : `its image ${problem}`;
+}
+
+/** Within this many pixels a side of the expected size: the WebUI rounds hires and upscale targets. */
+const SIZE_TOLERANCE_PX = 8;
+
+/** The size of the image a task makes. */
+export function expectedSizeOf(spec: GenerationSpec): { width: number; height: number } | null {
+  switch (spec.kind) {
+    case 'txt2img': {
+      const scale = spec.hires?.scale ?? 1;
+      return { width: Math.floor(spec.width * scale), height: Math.floor(spec.height * scale) };
+    }
+    case 'img2img':
+      return { width: spec.width, height: spec.height };
+    case 'upscale':
+      return { width: Math.round(spec.sourceWidth * spec.scale), height: Math.round(spec.sourceHeight * spec.scale) };
+    case 'interrogate':
+      return null;
   }
-  return null;
+}
+
+function pngSizeProblem(png: Buffer, spec: GenerationSpec): string | null {
+  const expected = expectedSizeOf(spec);
+  if (expected === null) return null;
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  if (Math.abs(width - expected.width) <= SIZE_TOLERANCE_PX && Math.abs(height - expected.height) <= SIZE_TOLERANCE_PX) return null;
+  return `is ${width}×${height}; the task makes ${expected.width}×${expected.height}`;
 }
 
 function pngHeaderProblem(png: Buffer): string | null {

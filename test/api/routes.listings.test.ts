@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { catalogLoras, catalogModels } from '../../src/domain/catalog.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
-import { TINY_PNG } from '../helpers/fake-nodes.js';
+import { PNG_512 } from '../helpers/fake-nodes.js';
 import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
 import { dataOf } from './expect-envelope.js';
 
@@ -207,7 +207,7 @@ describe('GET /api/health', () => {
     const pending = app.post('/api/sd/txt2img', { prompt: 'a', model: 'clarity' });
     const { taskId } = await node.next((m) => m.type === 'assign');
     node.succeed(taskId);
-    expect(dataOf(await pending).images).toEqual([TINY_PNG]);
+    expect(dataOf(await pending).images).toEqual([PNG_512]);
     expect((await health(app)).overheadMs.relay).toMatchObject({ samples: 1 });
   });
 });

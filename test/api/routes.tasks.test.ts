@@ -9,7 +9,7 @@ import type { TaskKind } from '../../src/domain/spec.js';
 import type { AssignMessage } from '../../src/protocol/messages.js';
 import type { ResultMessage } from '../../src/protocol/result-frame.js';
 import { HOUR, SECOND } from '../../src/util/clock.js';
-import { type FakeNode, TINY_PNG } from '../helpers/fake-nodes.js';
+import { type FakeNode, PNG_512, pngOfSize } from '../helpers/fake-nodes.js';
 import { type Answer, createInjectApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
 import { dataOf, expectError } from './expect-envelope.js';
 import { taskKinds, validBodies } from './route-bodies.js';
@@ -64,10 +64,11 @@ async function assignmentOf(node: FakeNode, pending: Promise<Answer>): Promise<A
 
 /** What a node answers for each kind: images and seeds, or a caption. */
 const results: Record<TaskKind, ResultMessage['result']> = {
-  txt2img: { kind: 'images', images: [TINY_PNG], seeds: [7] },
-  img2img: { kind: 'images', images: [TINY_PNG], seeds: [8] },
+  // Of the size each body of route-bodies.ts asks for: 512² by default, a 64² init image, a 64² image upscaled 2×.
+  txt2img: { kind: 'images', images: [PNG_512], seeds: [7] },
+  img2img: { kind: 'images', images: [pngOfSize(64, 64)], seeds: [8] },
   interrogate: { kind: 'caption', caption: '1girl, solo, smile' },
-  upscale: { kind: 'images', images: [TINY_PNG], seeds: [] },
+  upscale: { kind: 'images', images: [pngOfSize(128, 128)], seeds: [] },
 };
 
 /** The result as the status document and sync answers carry it. */
@@ -101,7 +102,7 @@ describe('async submit and task status', () => {
 
     node.succeed(second.taskId);
     await ended(app, second.taskId);
-    const done = { taskId: second.taskId, status: 2, queuePosition: 0, images: [TINY_PNG], seeds: [1] };
+    const done = { taskId: second.taskId, status: 2, queuePosition: 0, images: [PNG_512], seeds: [1] };
     expect(await statusOf(app, second.taskId)).toStrictEqual(done);
     expect(dataOf(await app.get(`/api/sd/task/${second.taskId}`))).toStrictEqual(done);
   });
@@ -194,7 +195,7 @@ describe('sync submit', () => {
     });
     node.succeed(taskId);
     await ended(app, taskId);
-    expect(await statusOf(app, taskId)).toMatchObject({ status: 2, images: [TINY_PNG] });
+    expect(await statusOf(app, taskId)).toMatchObject({ status: 2, images: [pngOfSize(64, 64)] });
   });
 });
 

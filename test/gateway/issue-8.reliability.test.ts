@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SECOND } from '../../src/util/clock.js';
 import { FailingStore } from '../helpers/failing-store.js';
-import { type CoreWorld, createCoreWorld, fakeNodeKey, TINY_PNG } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, fakeNodeKey, PNG_512 } from '../helpers/fake-nodes.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -164,12 +164,12 @@ describe('storage failures', () => {
     expect(await waiting).toMatchObject({ state: 'succeeded' });
     await world.clock.advance(3 * SECOND);
     expect(disk.refused.get('complete')).toBeGreaterThanOrEqual(2);
-    expect(await answered(id)).toMatchObject({ status: 2, images: [TINY_PNG], seeds: [1] });
+    expect(await answered(id)).toMatchObject({ status: 2, images: [PNG_512], seeds: [1] });
     expect(await stored(id)).toMatchObject({ state: 'running' });
     disk.failing.delete('complete');
     await world.clock.advance(30 * SECOND);
     expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
-    expect(await answered(id)).toMatchObject({ status: 2, images: [TINY_PNG], seeds: [1] });
+    expect(await answered(id)).toMatchObject({ status: 2, images: [PNG_512], seeds: [1] });
   });
 
   it('retries a task on another node though its requeue could not be stored', async () => {

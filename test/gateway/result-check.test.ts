@@ -3,17 +3,18 @@
  * the node that sent one is disconnected and its task runs elsewhere. The real hub, dispatcher and store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CoreWorld, createCoreWorld, type FakeNode, TINY_PNG } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, type FakeNode, PNG_512, pngOfSize, TINY_PNG } from '../helpers/fake-nodes.js';
 import type { InterrogateSpec } from '../../src/domain/spec.js';
 import { resultProblem } from '../../src/gateway/result-check.js';
+import { txt2img } from '../helpers/specs.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
 
-const png = Buffer.from(TINY_PNG, 'base64');
+const png = Buffer.from(PNG_512, 'base64');
 /** The 8-byte PNG signature, then junk: passes a check of the first bytes only. */
 const pngThenJunk = Buffer.concat([png.subarray(0, 8), Buffer.alloc(64, 0x41)]).toString('base64');
-/** TINY_PNG with one bit of its header's width flipped: its IHDR CRC no longer matches. */
+/** A 512² PNG with one bit of its header's width flipped: its IHDR CRC no longer matches. */
 const brokenHeader = Buffer.from(png);
 brokenHeader[19]! ^= 0x01;
 
@@ -37,36 +38,49 @@ describe('a result that does not answer its task', () => {
     const { id, good } = await refusedThenRetried({ kind: 'caption', caption: 'a cat' });
     good.succeed(id);
     await world.settle();
-    expect(await world.status(id)).toMatchObject({ status: 2, images: [TINY_PNG] });
+    expect(await world.status(id)).toMatchObject({ status: 2, images: [PNG_512] });
     expect(world.log.lines.some((l) => l.message === 'closing node connection: protocol error' && JSON.stringify(l.fields).includes('answered a txt2img task with a caption'))).toBe(true);
   });
 
   it('images for an interrogation', async () => {
     world = createCoreWorld();
     const spec: InterrogateSpec = { kind: 'interrogate', image: TINY_PNG, interrogator: 'clip' };
-    const { id, good } = await refusedThenRetried({ kind: 'images', images: [TINY_PNG], seeds: [1] }, spec);
+    const { id, good } = await refusedThenRetried({ kind: 'images', images: [PNG_512], seeds: [1] }, spec);
     good.answer(id, { kind: 'caption', caption: 'a cat, sitting' });
     await world.settle();
     expect(await world.status(id)).toMatchObject({ status: 2, caption: 'a cat, sitting' });
   });
 
   it.each([
-    ['the PNG signature followed by junk', pngThenJunk, 'first chunk is not a header'],
-    ['a PNG whose header CRC does not match', brokenHeader.toString('base64'), 'CRC does not match'],
-  ])('an image that is %s', async (_what, image, reason) => {
+    ['an image that is the PNG signature followed by junk', [pngThenJunk], [1], 'first chunk is not a header'],
+    ['an image that is a PNG whose header CRC does not match', [brokenHeader.toString('base64')], [1], 'CRC does not match'],
+    ['a 1×1 image for a 512² task', [TINY_PNG], [1], 'its image is 1×1; the task makes 512×512'],
+    ['three images with no seeds', [PNG_512, PNG_512, PNG_512], [], 'answered with 3 images; the task makes one'],
+    ['an image without its seed', [PNG_512], [], 'answered with 0 seeds for its one image'],
+  ])('%s', async (_what, images, seeds, reason) => {
     world = createCoreWorld();
-    await refusedThenRetried({ kind: 'images', images: [TINY_PNG, image], seeds: [1, 2] });
+    const { id, good } = await refusedThenRetried({ kind: 'images', images, seeds });
     expect(JSON.stringify(world.log.lines)).toContain(reason);
+    good.succeed(id);
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 2, images: [PNG_512], seeds: [1] });
   });
 });
 
 describe('resultProblem (images as base64 text, as the text protocol carries them)', () => {
-  const spec = { kind: 'txt2img' } as Parameters<typeof resultProblem>[0];
+  const spec = txt2img();
 
-  it('reads only the header of each image', () => {
-    expect(resultProblem(spec, { kind: 'images', images: [TINY_PNG], seeds: [1] })).toBeNull();
-    expect(resultProblem(spec, { kind: 'images', images: [TINY_PNG, pngThenJunk], seeds: [1, 2] })).toBe('its image 1 is a PNG whose first chunk is not a header (IHDR)');
-    expect(resultProblem(spec, { kind: 'images', images: [brokenHeader.toString('base64')], seeds: [1] })).toBe('its image 0 is a PNG whose header is corrupt (its CRC does not match)');
-    expect(resultProblem(spec, { kind: 'images', images: [Buffer.from('GIF89a, not a PNG').toString('base64')], seeds: [1] })).toBe('its image 0 is not a PNG, JPEG or WebP image');
+  it('reads only the header of the image', () => {
+    expect(resultProblem(spec, { kind: 'images', images: [PNG_512], seeds: [1] })).toBeNull();
+    expect(resultProblem(spec, { kind: 'images', images: [pngThenJunk], seeds: [1] })).toBe('its image is a PNG whose first chunk is not a header (IHDR)');
+    expect(resultProblem(spec, { kind: 'images', images: [brokenHeader.toString('base64')], seeds: [1] })).toBe('its image is a PNG whose header is corrupt (its CRC does not match)');
+    expect(resultProblem(spec, { kind: 'images', images: [Buffer.from('GIF89a, not a PNG').toString('base64')], seeds: [1] })).toBe('its image is not a PNG, JPEG or WebP image');
+  });
+
+  it('takes the size of the task\'s result within 8 pixels a side: hires targets and upscales round', () => {
+    const hires = txt2img({ width: 512, height: 768, hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 } });
+    expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(768, 1152)], seeds: [1] })).toBeNull();
+    expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(768, 1144)], seeds: [1] })).toBeNull();
+    expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(512, 768)], seeds: [1] })).toBe('its image is 512×768; the task makes 768×1152');
   });
 });

@@ -4,6 +4,8 @@
  * that a test drives frame by frame. No ports, no sleeps: time moves when the
  * test says, and every wait is for a frame or a state.
  */
+import { crc32, deflateSync } from 'node:zlib';
+import { expectedSizeOf } from '../../src/gateway/result-check.js';
 import { createWebhooks } from '../../src/gateway/task-webhooks.js';
 import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
@@ -28,8 +30,37 @@ import { makeCapabilities } from './capabilities.js';
 import { FakeClock } from './fake-clock.js';
 import { txt2img } from './specs.js';
 
-/** A 1×1 PNG: what fake nodes answer with. */
+/** A 1×1 PNG. */
 export const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
+const pngsBySize = new Map<string, string>();
+
+/** A black RGB PNG of `width`×`height`, base64 (made once per size): the image fake nodes answer a task with. */
+export function pngOfSize(width: number, height: number): string {
+  const key = `${width}x${height}`;
+  let png = pngsBySize.get(key);
+  if (png === undefined) {
+    const chunk = (type: string, data: Buffer) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(typed));
+      return Buffer.concat([length, typed, crc]);
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(width, 0);
+    header.writeUInt32BE(height, 4);
+    header.set([8, 2, 0, 0, 0], 8);
+    const pixels = deflateSync(Buffer.alloc(height * (1 + width * 3)));
+    png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]).toString('base64');
+    pngsBySize.set(key, png);
+  }
+  return png;
+}
+
+/** The 512×512 PNG fake nodes answer a default txt2img task with. */
+export const PNG_512 = pngOfSize(512, 512);
 
 /** A logger that keeps what it was told, for tests that check what operators would read. */
 export class RecordingLogger implements Logger {
@@ -122,8 +153,13 @@ export class FakeNode {
     return this.assignments().findLast((a) => a.taskId === taskId)?.attempt ?? 1;
   }
 
+  /** Answers the task as its backend would: an image of the task's size (its seed, for txt2img and img2img), or a caption. */
   succeed(taskId: string, elapsedMs = 1000, attempt = this.#attemptOf(taskId), loadMs?: number): void {
-    this.answer(taskId, { kind: 'images', images: [TINY_PNG], seeds: [1] }, { elapsedMs, attempt, ...(loadMs === undefined ? {} : { loadMs }) });
+    const spec = this.assignments().findLast((a) => a.taskId === taskId)?.spec;
+    const size = spec ? expectedSizeOf(spec) : { width: 512, height: 512 };
+    const seeds = spec?.kind === 'upscale' ? [] : [1];
+    const result: ResultMessage['result'] = spec?.kind === 'interrogate' ? { kind: 'caption', caption: 'a fox' } : { kind: 'images', images: [pngOfSize(size!.width, size!.height)], seeds };
+    this.answer(taskId, result, { elapsedMs, attempt, ...(loadMs === undefined ? {} : { loadMs }) });
   }
 
   /** A result frame with the given result: images and seeds, or a caption; `loadMs`: a checkpoint load timed apart. */
