@@ -13,6 +13,9 @@
 import { type ApiKeyRecord, type CredentialKind, hashApiKey, sameHash } from './api-key.js';
 import type { KeyStore } from './key-store.js';
 
+/** How often the store's change mark is looked at, at most. */
+const CHECK_EVERY_MS = 200;
+
 export class KeyRing {
   readonly #store: KeyStore;
   /** Every credential by hash, revoked ones too (a revoked one gets its own message). */
@@ -20,10 +23,15 @@ export class KeyRing {
   #byId = new Map<string, ApiKeyRecord>();
   #mark = Number.NaN;
   #reading: Promise<void> | null = null;
+  #checkedAt = Number.NEGATIVE_INFINITY;
   readonly #listeners = new Set<() => void>();
 
-  constructor(store: KeyStore) {
+  readonly #checkEveryMs: number;
+
+  /** `checkEveryMs`: how often, at most, the store's change mark is looked at. @defaultValue 200 ms */
+  constructor(store: KeyStore, options: { checkEveryMs?: number } = {}) {
     this.#store = store;
+    this.#checkEveryMs = options.checkEveryMs ?? CHECK_EVERY_MS;
   }
 
   /** Reads every credential from the store. */
@@ -35,8 +43,15 @@ export class KeyRing {
     for (const listener of this.#listeners) listener();
   }
 
-  /** Reads the store again if another process changed it since; resolves once the ring is current. */
+  /**
+   * Reads the store again if another process changed it since; resolves once the ring is current.
+   * Looks at the store's change mark at most every `CHECK_EVERY_MS`: a pragma per request was a few
+   * percent of a status answer's time, and a key revoked from the command line is refused a moment later.
+   */
   refresh(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#checkedAt < this.#checkEveryMs) return this.#reading ?? Promise.resolve();
+    this.#checkedAt = now;
     if (this.#store.changeMark() === this.#mark) return this.#reading ?? Promise.resolve();
     this.#reading ??= this.load().finally(() => {
       this.#reading = null;

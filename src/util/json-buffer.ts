@@ -29,18 +29,29 @@ type Splice = string | Base64Image;
  * `alloc` provides the output buffer when images are spliced (see util/buffer-pool.ts).
  */
 export function toJsonBuffer(value: unknown, alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size)): Buffer {
+  const body = toJsonBody(value, alloc);
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+}
+
+/**
+ * `toJsonBuffer`, but a document without images stays the string `JSON.stringify` made: an HTTP
+ * answer takes either, and most answers (a status, a refusal) are small and have none.
+ */
+export function toJsonBody(value: unknown, alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size)): string | Buffer {
   const spliced: Splice[] = [];
-  // A fresh nonce per call, so no string in the document can pass for a placeholder.
-  const nonce = randomUUID().slice(0, 8);
+  // A fresh nonce per document that has images, so no string in it can pass for a placeholder; made at
+  // the first image (a random UUID per small answer was a measurable part of its cost).
+  let nonce = '';
   const text = splicing(() =>
     JSON.stringify(value, (_key, v: unknown) => {
       const splice = v instanceof Base64Image || (typeof v === 'string' && v.length >= MIN_SPLICE_CHARS && !NOT_BASE64_ALPHABET.test(v));
       if (!splice) return v;
+      if (nonce === '') nonce = randomUUID().slice(0, 8);
       spliced.push(v);
       return `\u0000${nonce}:${spliced.length - 1}\u0000`;
     }),
   );
-  if (spliced.length === 0) return Buffer.from(text, 'utf8');
+  if (spliced.length === 0) return text;
 
   // Between the placeholders: the stringified text; in their place: `"` + the image's base64 + `"`.
   const pieces: { text: string; splice: Splice | null }[] = [];

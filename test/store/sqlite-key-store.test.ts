@@ -69,10 +69,10 @@ describe('SqliteKeyStore', () => {
     expect(gateway.changeMark()).not.toBe(mark);
   });
 
-  it('lets the gateway\'s key ring see a key another process revoked at the next lookup', async () => {
+  it('lets the gateway\'s key ring see a key another process revoked at its next look at the store', async () => {
     const dir = dataDir();
     const gateway = storeIn(dir);
-    const ring = new KeyRing(gateway);
+    const ring = new KeyRing(gateway, { checkEveryMs: 0 });
     const { record, secret } = newApiKey('carol', defaultKeyLimits, 1);
     await gateway.add(record);
     await ring.load();
@@ -80,6 +80,16 @@ describe('SqliteKeyStore', () => {
     await storeIn(dir).revoke(record.id, 5);
     expect((await ring.find(secret))?.revokedAt).toBe(5);
     expect(await ring.find(`${secret}x`)).toBeUndefined();
+  });
+
+  it('looks at the store at most every checkEveryMs: lookups in between answer from memory', async () => {
+    const dir = dataDir();
+    const ring = new KeyRing(storeIn(dir), { checkEveryMs: 60_000 });
+    const { record, secret } = newApiKey('dan', defaultKeyLimits, 1);
+    await storeIn(dir).add(record);
+    expect(await ring.find(secret)).toMatchObject({ id: record.id });
+    await storeIn(dir).revoke(record.id, 7);
+    expect((await ring.find(secret))?.revokedAt).toBeNull();
   });
 });
 
