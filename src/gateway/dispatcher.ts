@@ -135,6 +135,9 @@ export class Dispatcher {
   #fresh: TaskEntry[] = [];
   /** Who follows which task's changes (`watch`): live streams. Empty for a task nobody follows. */
   readonly #watchers = new Map<string, Set<() => void>>();
+  /** The latest live preview of each running task someone follows (kept only then: previews are tens of KiB). */
+  readonly #previews = new Map<string, { image: string; seq: number }>();
+  #previewSeq = 0;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -360,8 +363,16 @@ export class Dispatcher {
     listeners.add(listener);
     return () => {
       listeners.delete(listener);
-      if (listeners.size === 0 && this.#watchers.get(taskId) === listeners) this.#watchers.delete(taskId);
+      if (listeners.size === 0 && this.#watchers.get(taskId) === listeners) {
+        this.#watchers.delete(taskId);
+        this.#previews.delete(taskId);
+      }
     };
+  }
+
+  /** The latest live preview of a running task someone watches (base64), and its sequence number (new preview, higher number). */
+  previewOf(taskId: string): { image: string; seq: number } | undefined {
+    return this.#previews.get(taskId);
   }
 
   #changed(taskId: string): void {
@@ -418,6 +429,7 @@ export class Dispatcher {
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
     if (this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds)) {
+      if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq });
       this.#changed(message.taskId);
     }
   }
@@ -561,6 +573,7 @@ export class Dispatcher {
       this.#unservable.forget(outcome.id);
       this.#release(entry.owner);
     }
+    this.#previews.delete(outcome.id);
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
     this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state);

@@ -136,6 +136,11 @@ export class TaskService {
     return this.#deps.dispatcher.watch(id, listener);
   }
 
+  /** The latest live preview of a running task that is watched (dispatcher.ts `previewOf`). */
+  previewOf(id: string): { image: string; seq: number } | undefined {
+    return this.#deps.dispatcher.previewOf(id);
+  }
+
   /** Tasks waiting and running now. */
   load(): { queued: number; running: number } {
     return { queued: this.#deps.dispatcher.queuedCount, running: this.#deps.dispatcher.runningCount };

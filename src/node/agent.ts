@@ -238,7 +238,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     try {
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
         signal: controller.signal,
-        onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds }),
+        onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds, ...(p.preview === undefined ? {} : { preview: p.preview }) }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
       assertImages(outcome.result);

@@ -19,6 +19,8 @@ export interface RunProgress {
   /** 0–1 of the whole task. */
   progress: number;
   etaSeconds: number | null;
+  /** A live preview of the image being made (base64, no data: prefix), when the backend gives one. */
+  preview?: string;
 }
 
 export interface RunOptions {

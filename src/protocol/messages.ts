@@ -28,6 +28,8 @@ import { GenerationSpec, TaskResult } from '../domain/spec.js';
 export const PROTOCOL_VERSION = 3;
 
 const TaskId = Type.String({ minLength: 1, maxLength: 64 });
+/** Largest live preview a progress frame may carry (base64 characters: 1.5 MiB of image). */
+export const PREVIEW_MAX_BASE64 = 2 * 1024 * 1024;
 /** Which attempt of the task a frame is about (the assign's): a late answer of an abandoned attempt never settles a later one. */
 export const Attempt = Type.Integer({ minimum: 1 });
 const ShortText = Type.String({ maxLength: 2048 });
@@ -93,6 +95,8 @@ export const Progress = Type.Object(
     attempt: Attempt,
     progress: Type.Number({ minimum: 0, maximum: 1 }),
     etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+    /** The backend's live preview of the image being made, base64 (A1111's `current_image`), when it gives one. */
+    preview: Type.Optional(Type.String({ minLength: 1, maxLength: PREVIEW_MAX_BASE64, pattern: '^[A-Za-z0-9+/]+={0,2}$' })),
   },
   { additionalProperties: false },
 );

@@ -7,11 +7,18 @@
  * change, so the refreshes only have A1111's timing and answer `null`.
  */
 import type { FastifyInstance } from 'fastify';
-import { progressOf } from './progress.js';
+import { previewImage, progressOf } from './progress.js';
 import type { SandboxContext } from './sandbox-context.js';
 
 export function registerControlRoutes(app: FastifyInstance, ctx: SandboxContext): void {
-  app.get('/sdapi/v1/progress', async () => progressOf(ctx.queue));
+  app.get<{ Querystring: { skip_current_image?: string } }>('/sdapi/v1/progress', async (request) => {
+    const progress = progressOf(ctx.queue);
+    // A1111 sends the live preview unless asked not to (its default is to send it, when it has one).
+    if (request.query.skip_current_image !== 'true' && progress.state.sampling_step > 0) {
+      progress.current_image = await previewImage(progress.state.sampling_step / Math.max(1, progress.state.sampling_steps));
+    }
+    return progress;
+  });
   app.post('/sdapi/v1/interrupt', async () => {
     ctx.queue.running?.interrupt();
     return {};

@@ -7,7 +7,9 @@
  *   progress = 0.01 + job_no / job_count + (1 / job_count) × sampling_step / sampling_steps
  * clamped to 1, and eta_relative = elapsed / progress − elapsed, elapsed being
  * the seconds of the sandbox's clock since the job took the queue lock.
+ * `current_image`, unless `skip_current_image=true`: a live preview once the job has begun sampling.
  */
+import sharp from 'sharp';
 import type { JobQueue } from './job-queue.js';
 import type { RunningJob } from './running-job.js';
 
@@ -71,4 +73,25 @@ function idleState(): ProgressResponse['state'] {
     sampling_step: 0,
     sampling_steps: 0,
   };
+}
+
+const previews = new Map<number, Promise<string>>();
+
+/**
+ * The live preview of a job `fraction` done, as base64 PNG: a 64×64 grey that lightens as the job goes
+ * (A1111 sends a small approximation of the image being made; the sandbox has no image to show). Ten
+ * shades, made once each.
+ */
+export function previewImage(fraction: number): Promise<string> {
+  const shade = Math.min(10, Math.max(0, Math.round(fraction * 10)));
+  let preview = previews.get(shade);
+  if (!preview) {
+    const level = 40 + shade * 20;
+    preview = sharp({ create: { width: 64, height: 64, channels: 3, background: { r: level, g: level, b: level } } })
+      .png()
+      .toBuffer()
+      .then((png) => png.toString('base64'));
+    previews.set(shade, preview);
+  }
+  return preview;
 }

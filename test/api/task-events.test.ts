@@ -9,12 +9,14 @@
 import { EventSource } from 'eventsource';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskKind } from '../../src/domain/spec.js';
-import type { FakeNode } from '../helpers/fake-nodes.js';
+import { type FakeNode, pngOfSize } from '../helpers/fake-nodes.js';
 import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
 import { dataOf } from './expect-envelope.js';
 import { validBodies } from './route-bodies.js';
 
 let bodies: Record<TaskKind, Record<string, unknown>>;
+/** A live preview as a node sends it: base64 of a small image. */
+const PREVIEW = pngOfSize(8, 8);
 let api: InjectApp | undefined;
 const sources: EventSource[] = [];
 
@@ -61,6 +63,7 @@ function follow(url: string, taskId: string, authorization?: string) {
   };
   source.addEventListener('status', record('status'));
   source.addEventListener('end', record('end'));
+  source.addEventListener('preview', record('preview'));
   const next = (match: (e: Received) => boolean) =>
     new Promise<Received>((resolve) => {
       const seen = events.find(match);
@@ -85,14 +88,16 @@ describe('task events', () => {
     await app.world.settle();
     await node.assignment(taskId);
     expect((await stream.next((e) => e.data.status === 1)).data).toMatchObject({ taskId, status: 1, queuePosition: 0 });
-    node.progress(taskId, 0.5);
+    node.progress(taskId, 0.5, null, PREVIEW);
     expect((await stream.next((e) => e.data.progress === 0.5)).data).toMatchObject({ status: 1, progress: 0.5 });
+    // The node's live preview comes as an event of its own, without an id (a reconnect resumes from the status).
+    expect(await stream.next((e) => e.type === 'preview')).toMatchObject({ data: { taskId, image: PREVIEW } });
     node.succeed(taskId);
     await app.world.settle();
     const end = await stream.next((e) => e.type === 'end');
     expect(end).toMatchObject({ id: 'end', data: { taskId, status: 2, images: [expect.any(String)], seeds: [expect.any(Number)] } });
     // Each status was said once: no two events in a row alike.
-    const said = stream.events.map((e) => JSON.stringify(e.data));
+    const said = stream.events.filter((e) => e.type !== 'preview').map((e) => JSON.stringify(e.data));
     expect(new Set(said).size).toBe(said.length);
   });
 
@@ -119,6 +124,18 @@ describe('task events', () => {
     await app.world.settle();
     const after = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { 'last-event-id': 'end' } });
     expect(after.status).toBe(204);
+  });
+
+  it('never carry what a node slips into a preview: a preview that is not base64 disconnects its node', async () => {
+    const { app, url, node } = await listening();
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img));
+    const stream = follow(url, taskId);
+    await node.assignment(taskId);
+    await stream.next((e) => e.data.status === 1);
+    node.progress(taskId, 0.5, null, 'AAAA"}\n\nevent: end\ndata: {"status":2}');
+    await app.world.settle();
+    expect(app.world.hub.sessions.size).toBe(0);
+    expect(stream.events.some((e) => e.type === 'preview' || e.type === 'end')).toBe(false);
   });
 
   it('tell a failure in the end event, with its error id', async () => {

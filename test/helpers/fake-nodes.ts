@@ -169,8 +169,9 @@ export class FakeNode {
     this.socket.emit('message', encodeResultFrame({ type: 'result', taskId, attempt, result, loadedModel: null, elapsedMs, ...load }), true);
   }
 
-  progress(taskId: string, progress: number, etaSeconds: number | null = null): void {
-    this.#text({ type: 'progress', taskId, attempt: this.#attemptOf(taskId), progress, etaSeconds });
+  /** A progress frame; `preview`: a live preview image (base64). */
+  progress(taskId: string, progress: number, etaSeconds: number | null = null, preview?: string): void {
+    this.#text({ type: 'progress', taskId, attempt: this.#attemptOf(taskId), progress, etaSeconds, ...(preview === undefined ? {} : { preview }) });
   }
 
   /** A heartbeat saying the node's WebUI is up or down (`problem` says why). */

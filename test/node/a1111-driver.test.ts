@@ -259,6 +259,16 @@ describe('A1111Driver against the sandbox', () => {
     expect(reports.filter((r) => r.progress > 0).every((r) => r.etaSeconds !== null && r.etaSeconds >= 0)).toBe(true);
   });
 
+  it('passes on the WebUI\'s live preview every few polls, as bare base64 of an image', async () => {
+    const reports: RunProgress[] = [];
+    await driver.run({ ...spec, steps: 60 }, binding, { onProgress: (p) => reports.push(p) });
+    const previews = reports.flatMap((r) => (r.preview === undefined ? [] : [r.preview]));
+    expect(previews.length).toBeGreaterThan(0);
+    expect(await imageSizeOf(previews[0]!)).toEqual({ width: 64, height: 64 });
+    // Most polls skip the image: it costs tens of KiB, progress a few bytes.
+    expect(reports.filter((r) => r.preview === undefined).length).toBeGreaterThan(previews.length);
+  });
+
   it('on abort mid-job, interrupts the job and settles once the WebUI has dropped it', async () => {
     const jobsBefore = sandbox.stats().jobs;
     const controller = new AbortController();

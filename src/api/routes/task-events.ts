@@ -6,6 +6,8 @@
  *
  * - `status`: the task's status document (as `/api/sd/task/status` answers it) whenever it changes:
  *   queue position and ETA while queued (looked at every second), start, progress while running.
+ * - `preview`: `{taskId, image}`, the backend's live preview of the image being made (base64), where the
+ *   backend gives one (A1111 with live previews on; the node asks for one every 2 s).
  * - `end`: the final status document (images, caption, or the error), after which the stream closes.
  * - A comment line every 15 s keeps proxies from closing a quiet stream.
  *
@@ -70,6 +72,7 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
   raw.flushHeaders();
 
   let sent = typeof lastEventId === 'string' ? lastEventId : null;
+  let previewSent = 0;
   let closed = false;
   // A change that comes while the loop is busy is kept (`due`), not lost: the loop looks again at once.
   let due = false;
@@ -103,6 +106,14 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
       if (id !== sent) {
         write('status', id, view);
         sent = id;
+      }
+      // Previews carry no id: a client that reconnects resumes from the last status, not from a picture.
+      const preview = service.previewOf(taskId);
+      if (preview && preview.seq !== previewSent) {
+        raw.write(`event: preview\ndata: {"taskId":"${taskId}","image":"`);
+        raw.write(preview.image);
+        raw.write('"}\n\n');
+        previewSent = preview.seq;
       }
       if (!due) await new Promise<void>((resolve) => (wake = resolve));
       wake = null;

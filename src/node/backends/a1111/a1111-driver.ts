@@ -18,6 +18,7 @@
  * const { capabilities } = await driver.discover();
  * const { result } = await driver.run(spec, binding, { onProgress: (p) => log(p.progress) });
  */
+import { PREVIEW_MAX_BASE64 } from '../../../protocol/messages.js';
 import type { Binding } from '../../../domain/binding.js';
 import { type GenerationSpec, isDiffusion } from '../../../domain/spec.js';
 import type { ErrorId } from '../../../errors/catalog.js';
@@ -33,6 +34,10 @@ const MINUTE_MS = 60 * SECOND_MS;
 /** An interrupt or a progress poll is answered without the queue lock, so quickly. */
 const CONTROL_TIMEOUT_MS = 5 * SECOND_MS;
 const PROGRESS_PATH = '/sdapi/v1/progress?skip_current_image=true';
+/** With the live preview (when the WebUI makes them: its "live previews" setting). */
+const PROGRESS_WITH_PREVIEW_PATH = '/sdapi/v1/progress?skip_current_image=false';
+/** Every this many progress polls asks for the preview too: a preview is tens of KiB, progress a few bytes. */
+const PREVIEW_EVERY_POLLS = 4;
 
 export interface A1111DriverOptions {
   /** The WebUI's base URL, e.g. `http://127.0.0.1:7860`. */
@@ -176,8 +181,10 @@ export class A1111Driver implements BackendDriver {
     // A1111's progress drops to 0 when the job ends, before the answer arrives:
     // only forward values that do not go backwards.
     let highest = 0;
+    let polls = 0;
     const tick = async (): Promise<void> => {
-      const progress = await this.#readProgress();
+      polls += 1;
+      const progress = await this.#readProgress(polls % PREVIEW_EVERY_POLLS === 0);
       if (stopped) return;
       if (progress && progress.progress >= highest) {
         highest = progress.progress;
@@ -200,9 +207,9 @@ export class A1111Driver implements BackendDriver {
     };
   }
 
-  async #readProgress(): Promise<RunProgress | null> {
+  async #readProgress(withPreview: boolean): Promise<RunProgress | null> {
     try {
-      return toRunProgress(await this.#client.get(PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS }));
+      return toRunProgress(await this.#client.get(withPreview ? PROGRESS_WITH_PREVIEW_PATH : PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS }));
     } catch {
       return null;
     }
@@ -212,12 +219,21 @@ export class A1111Driver implements BackendDriver {
 /** `{progress, eta_relative}` of `/sdapi/v1/progress`, or null when the answer has no usable progress. */
 function toRunProgress(json: unknown): RunProgress | null {
   if (typeof json !== 'object' || json === null) return null;
-  const { progress, eta_relative: eta } = json as { progress?: unknown; eta_relative?: unknown };
+  const { progress, eta_relative: eta, current_image: currentImage } = json as { progress?: unknown; eta_relative?: unknown; current_image?: unknown };
   if (typeof progress !== 'number' || !Number.isFinite(progress)) return null;
   const clamped = Math.min(Math.max(progress, 0), 1);
   // With no progress yet, A1111's ETA (elapsed / progress) is meaningless.
   const etaSeconds = clamped > 0 && typeof eta === 'number' && Number.isFinite(eta) ? Math.max(eta, 0) : null;
-  return { progress: clamped, etaSeconds };
+  const preview = previewOf(currentImage);
+  return { progress: clamped, etaSeconds, ...(preview === null ? {} : { preview }) };
+}
+
+/** A1111's `current_image` as bare base64, or null when it is none, not base64, or too large to pass on. */
+function previewOf(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const base64 = value.replace(/^data:image\/[a-z]+;base64,/, '');
+  if (base64.length > PREVIEW_MAX_BASE64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return null;
+  return base64;
 }
 
 function reportQuietly(onProgress: (progress: RunProgress) => void, progress: RunProgress): void {
