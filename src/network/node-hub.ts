@@ -256,6 +256,9 @@ export class NodeHub extends EventEmitter<HubEvents> {
         this.emit('task:progress', session, message);
         return;
       case 'result':
+        // A late answer of a task it was given is the dispatcher's to weigh; a result for a task it never
+        // had is junk or worse (nodes are strangers' machines).
+        if (!session.wasGiven(message.taskId)) throw new ProtocolError(`sent a result for task ${message.taskId.slice(0, 64)}, which it was never given`);
         session.loadedModel = message.loadedModel;
         this.emit('task:result', session, message, receivedAt);
         return;

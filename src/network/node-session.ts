@@ -29,6 +29,9 @@ export interface NodeSocket {
   on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
 }
 
+/** How many of its tasks a session remembers having been sent. */
+const GIVEN_KEPT = 1024;
+
 export class NodeSession {
   readonly id: string;
   readonly name: string;
@@ -50,6 +53,8 @@ export class NodeSession {
   offeringVersion = 0;
   lastFrameAt: number;
   readonly #socket: NodeSocket;
+  /** Tasks sent to this session, oldest first, at most `GIVEN_KEPT`. */
+  readonly #givenTasks = new Set<string>();
 
   constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number; identity: string; tokenId: string | null }) {
     const { hello } = options;
@@ -83,9 +88,22 @@ export class NodeSession {
   /** Sends a frame; false if the socket is no longer open. */
   send(message: GatewayMessage): boolean {
     if (this.#socket.readyState !== this.#socket.OPEN) return false;
+    if (message.type === 'assign') this.#given(message.taskId);
     // A text frame from bytes: assignments carry input images (see util/json-buffer.ts).
     this.#socket.send(toJsonBuffer(message), { binary: false });
     return true;
+  }
+
+  /** Whether this session was ever sent `taskId` (of its last `GIVEN_KEPT` tasks): a result for another task is junk. */
+  wasGiven(taskId: string): boolean {
+    return this.#givenTasks.has(taskId);
+  }
+
+  #given(taskId: string): void {
+    this.#givenTasks.delete(taskId);
+    this.#givenTasks.add(taskId);
+    // Oldest first: a late answer comes within minutes, long before a thousand more tasks were sent.
+    if (this.#givenTasks.size > GIVEN_KEPT) this.#givenTasks.delete(this.#givenTasks.values().next().value!);
   }
 
   close(code: number, reason: string): void {

@@ -248,16 +248,15 @@ describe('frames that break the protocol close only that node', () => {
     await healthy(g);
   });
 
-  it('a result for a task the node does not hold is ignored', async () => {
+  it('a result for a task the node was never given: the node is disconnected', async () => {
     const g = await gateway();
     const c = await connect(g);
     c.socket.send(JSON.stringify(hello()));
     await c.next();
     c.socket.send(encodeResultFrame({ type: 'result', taskId: 'not-mine', attempt: 1, result: { kind: 'caption', caption: 'x' }, loadedModel: null, elapsedMs: 1 }));
-    c.socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: null, draining: false, measured: null }));
+    expect(await c.closed).toEqual({ code: 1002, reason: 'sent a result for task not-mine, which it was never given' });
+    expect(g.hub.sessions.size).toBe(0);
     await healthy(g);
-    expect(g.hub.sessions.size).toBe(1);
-    c.socket.close();
   });
 
   it('a node that falls silent is dropped after three heartbeat intervals', async () => {
