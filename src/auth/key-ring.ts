@@ -15,6 +15,8 @@ import type { KeyStore } from './key-store.js';
 
 /** How often the store's change mark is looked at, at most. */
 const CHECK_EVERY_MS = 200;
+/** Secrets whose hash is remembered. */
+const HASHES_KEPT = 10_000;
 
 export class KeyRing {
   readonly #store: KeyStore;
@@ -24,6 +26,7 @@ export class KeyRing {
   #mark = Number.NaN;
   #reading: Promise<void> | null = null;
   #checkedAt = Number.NEGATIVE_INFINITY;
+  readonly #hashes = new Map<string, string>();
   readonly #listeners = new Set<() => void>();
 
   readonly #checkEveryMs: number;
@@ -67,11 +70,25 @@ export class KeyRing {
 
   /** `find` from what is loaded now, without looking at the store (at most a refresh interval behind). */
   findLoaded(secret: string): ApiKeyRecord | undefined {
-    const hash = hashApiKey(secret);
+    const hash = this.hashOf(secret);
     const key = this.#byHash.get(hash);
     // The map compares strings, which may stop at the first differing character; the stored hash is
     // compared again in constant time, so no timing tells how close a guess came.
     return key && sameHash(key.hash, hash) ? key : undefined;
+  }
+
+  /**
+   * The SHA-256 of a secret sent lately, remembered: hashing on every request of a busy client was a few
+   * percent of a status answer's time. At most `HASHES_KEPT` (then forgotten all at once).
+   */
+  hashOf(secret: string): string {
+    let hash = this.#hashes.get(secret);
+    if (hash === undefined) {
+      if (this.#hashes.size >= HASHES_KEPT) this.#hashes.clear();
+      hash = hashApiKey(secret);
+      this.#hashes.set(secret, hash);
+    }
+    return hash;
   }
 
   /** The credential with this id, as loaded. */

@@ -38,12 +38,14 @@ const roundEta = (eta: number | null) => (eta === null ? null : Math.round(eta *
 
 export function toLiveView(taskId: string, live: LiveStatus): TaskView {
   switch (live.state) {
+    // Written out, not spread from base(): these answer every status poll.
     case 'queued': {
-      const view: TaskView = { ...base(taskId, 'queued', live.position), eta: roundEta(live.etaSeconds) };
-      return live.unservable ? { ...view, message: `waiting: ${live.unservable}` } : view;
+      const view: TaskView = { taskId, status: TaskStatusCodes.queued, queuePosition: live.position, eta: roundEta(live.etaSeconds) };
+      if (live.unservable) view.message = `waiting: ${live.unservable}`;
+      return view;
     }
     case 'running':
-      return { ...base(taskId, 'running'), progress: live.progress, eta: roundEta(live.etaSeconds) };
+      return { taskId, status: TaskStatusCodes.running, queuePosition: 0, progress: live.progress, eta: roundEta(live.etaSeconds) };
     case 'finished': {
       const { outcome } = live;
       if (outcome.state === 'succeeded') return withResult(base(taskId, 'succeeded'), outcome.result);
