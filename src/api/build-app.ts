@@ -62,6 +62,8 @@ export interface AppDeps {
   corsOrigin?: string;
   /** Longest a client may take to send a whole request, headers and body. @defaultValue 2 min */
   requestTimeoutMs?: number;
+  /** Proxies believed about a client's address (config `trustProxy`, as Fastify takes it). @defaultValue false */
+  trustProxy?: boolean | number | string;
   /** Counted requests, served at `/metrics` (behind the admin token when there is one). */
   metrics?: GatewayMetrics;
   /** What keeps the gateway from serving, for `/readyz` (empty: ready). @defaultValue the catalog's serving state */
@@ -99,6 +101,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // One line per request would drown the task events that matter; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    // Fastify takes a hop count too; its types list only the other forms.
+    trustProxy: (deps.trustProxy ?? false) as boolean | string,
   });
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
@@ -127,13 +131,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead, webhookAllowPrivate: deps.webhookAllowPrivate ?? false });
     registerCallerRoutes(api, userDeps);
     registerDeliveryLog(api, deps.deliveries);
+    // Node names and models: a caller's to see (with `--auth required`, a key holder's only).
+    api.get('/api/nodes', async () => success(deps.nodes.list()));
     registerTaskEvents(api, { service: deps.service });
   });
   registerPublicKeyRoute(app, userDeps);
   await registerApiDocs(app);
   registerProbes(app, deps);
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
-  app.get('/api/nodes', async () => success(deps.nodes.list()));
   app.get('/api/health', async () => {
     const { canServe, problem } = deps.catalog.servingState();
     return success({ status: 'ok', canServe, problem, nodes: deps.catalog.supportedInfo().nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });

@@ -51,9 +51,9 @@ export class KeyRing {
    * Looks at the store's change mark at most every `CHECK_EVERY_MS`: a pragma per request was a few
    * percent of a status answer's time, and a key revoked from the command line is refused a moment later.
    */
-  refresh(): Promise<void> {
+  refresh(force = false): Promise<void> {
     const now = performance.now();
-    if (now - this.#checkedAt < this.#checkEveryMs) return this.#reading ?? Promise.resolve();
+    if (!force && now - this.#checkedAt < this.#checkEveryMs) return this.#reading ?? Promise.resolve();
     this.#checkedAt = now;
     if (this.#store.changeMark() === this.#mark) return this.#reading ?? Promise.resolve();
     this.#reading ??= this.load().finally(() => {
@@ -62,9 +62,16 @@ export class KeyRing {
     return this.#reading;
   }
 
-  /** The credential whose secret this is (revoked or not), read after a refresh; undefined for a secret none has. */
+  /**
+   * The credential whose secret this is (revoked or not), read after a refresh; undefined for a secret
+   * none has. A secret the ring does not know makes it look at the store at once: a key made a moment
+   * ago by `dan keys create` works at its first request.
+   */
   async find(secret: string): Promise<ApiKeyRecord | undefined> {
     await this.refresh();
+    const key = this.findLoaded(secret);
+    if (key) return key;
+    await this.refresh(true);
     return this.findLoaded(secret);
   }
 

@@ -37,6 +37,7 @@ interface GatewayFlags extends LogFlags {
   anonymousMaxTasks?: number;
   anonymousRpm?: number;
   webhookAllowPrivate?: boolean;
+  trustProxy?: string;
   unservableGraceS?: number;
   bodyLimitMb?: number;
   maxFrameMb?: number;
@@ -84,6 +85,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     anonymousMaxTasks: flags.anonymousMaxTasks,
     anonymousRequestsPerMinute: flags.anonymousRpm,
     webhookAllowPrivate: flags.webhookAllowPrivate,
+    trustProxy: flags.trustProxy,
     unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),

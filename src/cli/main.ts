@@ -47,6 +47,7 @@ const gatewayOptions = (command: Command) =>
     .addOption(new Option('--auth <mode>', 'off: no keys, no limits; optional: callers without a key get the anonymous limits; required: every request needs a key (env DAN_AUTH; default optional)').choices(['off', 'optional', 'required']))
     .option('--admin-token <token>', 'token of the admin API /api/admin, at least 16 characters (env DAN_ADMIN_TOKEN; default: admin API off)')
     .option('--anonymous-max-tasks <n>', 'unfinished tasks a caller without a key may have, per address; 0 = no limit (default 10)', integer)
+    .option('--trust-proxy <proxies>', 'believe X-Forwarded-For from these proxies (true, a hop count, or addresses/CIDRs separated by commas) to count anonymous callers by their own address (env DAN_TRUST_PROXY; default none)')
     .option('--webhook-allow-private', 'let webhooks reach loopback, private and link-local addresses (env DAN_WEBHOOK_ALLOW_PRIVATE=1)')
     .option('--anonymous-rpm <n>', 'requests a minute a caller without a key may make, per address; 0 = no limit (default 120)', integer)
     .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)

@@ -49,6 +49,13 @@ export interface GatewayConfig {
    * whose receivers are too). Env `DAN_WEBHOOK_ALLOW_PRIVATE=1`. @defaultValue false
    */
   webhookAllowPrivate: boolean;
+  /**
+   * Which proxies in front of the gateway to believe about a client's address (X-Forwarded-For), as
+   * anonymous callers are counted by address: null (none: the socket's peer), `true` (any), a number of
+   * hops, or addresses and CIDR ranges separated by commas (`127.0.0.1,10.0.0.0/8`). Never used to admit
+   * nodes. Env `DAN_TRUST_PROXY`. @defaultValue null
+   */
+  trustProxy: string | null;
   /** Unfinished tasks an anonymous caller (one address) may have; 0 = no limit. @defaultValue 10 */
   anonymousMaxTasks: number;
   /** Requests a minute an anonymous caller (one address) may make; 0 = no limit. @defaultValue 120 */
@@ -85,6 +92,7 @@ export const gatewayDefaults = {
   auth: 'optional',
   adminToken: null,
   webhookAllowPrivate: false,
+  trustProxy: null,
   anonymousMaxTasks: 10,
   anonymousRequestsPerMinute: 120,
   unservableGraceMs: 2 * MINUTE,
@@ -106,6 +114,7 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
   if (env['DAN_AUTH']) input.auth = env['DAN_AUTH'] as AuthMode;
   if (env['DAN_ADMIN_TOKEN']) input.adminToken = env['DAN_ADMIN_TOKEN'];
+  if (env['DAN_TRUST_PROXY']) input.trustProxy = env['DAN_TRUST_PROXY'];
   if (env['DAN_WEBHOOK_ALLOW_PRIVATE']) input.webhookAllowPrivate = ['1', 'true', 'yes'].includes(env['DAN_WEBHOOK_ALLOW_PRIVATE'].toLowerCase());
   return input;
 }
@@ -178,3 +187,10 @@ function corsOriginProblem(corsOrigin: string): string | null {
   return `corsOrigin must be *, off, or origins such as https://app.example separated by commas, got ${JSON.stringify(corsOrigin)}`;
 }
 
+
+/** `trustProxy` as Fastify takes it: `true`, a number of hops, or the addresses and ranges as a string. */
+export function fastifyTrustProxyOf(trustProxy: string | null): boolean | number | string {
+  if (trustProxy === null || trustProxy === 'off' || trustProxy === 'false') return false;
+  if (trustProxy === 'true') return true;
+  return /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy;
+}

@@ -8,7 +8,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
-import type { GatewayConfig } from '../config/gateway-config.js';
+import { fastifyTrustProxyOf, type GatewayConfig } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
 import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
@@ -131,6 +131,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     adminToken: config.adminToken,
     deliveries,
     webhookAllowPrivate: config.webhookAllowPrivate,
+    trustProxy: fastifyTrustProxyOf(config.trustProxy),
     syncTimeoutMs: config.syncTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     maxFrameBytes: config.maxFrameBytes,

@@ -68,11 +68,11 @@ export class TaskService {
   async enqueue(request: TaskRequest): Promise<{ taskId: string; replayed: boolean }> {
     const { idempotency, caller } = request;
     if (!idempotency) return { taskId: await this.#store(request), replayed: false };
-    // One submit per owner and key at a time: a retry that arrives while the first is being stored waits for it.
+    // One submit per owner and key at a time, in arrival order: a retry that arrives while the first is being
+    // stored waits for it. Chained before any await, so that three at once cannot both find no task.
     const slot = `${caller.owner}\n${idempotency.key}`;
-    const earlier = this.#keyed.get(slot);
-    if (earlier) await earlier.catch(() => undefined);
-    const work = this.#enqueueOnce(request, idempotency);
+    const earlier = this.#keyed.get(slot) ?? Promise.resolve();
+    const work = earlier.catch(() => undefined).then(() => this.#enqueueOnce(request, idempotency));
     this.#keyed.set(slot, work);
     try {
       return await work;

@@ -68,7 +68,8 @@ export function createWebhooks(parts: WebhookParts) {
     log: parts.log,
     endEventOf: async (taskId) => {
       const view = await parts.view(taskId).catch(() => null);
-      return view && { type: webhookTypeOf(view), data: view };
+      if (view === null) return null;
+      return view.status >= 2 ? { type: webhookTypeOf(view), data: view } : 'unfinished';
     },
     secretOf: (owner) => parts.secretOf(owner),
     allowPrivate: parts.allowPrivate,

@@ -31,13 +31,17 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv4');
 }
 // Unspecified, loopback, unique local, link-local, multicast, NAT64.
+// IPv4-compatible (::a.b.c.d), local NAT64, site-local (deprecated, still routed on some networks), 6to4.
 for (const [network, prefix] of [
-  ['::', 128],
+  ['::', 96],
   ['::1', 128],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
 ] as const) {
   blocked.addSubnet(network, prefix, 'ipv6');
 }

@@ -38,6 +38,8 @@ export interface DeliveryStore {
   nextDueAt(): Promise<number | null>;
   /** A try's outcome: delivered, tried again at `nextAt`, or failed for good (`nextAt` null and not ok). */
   recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void>;
+  /** A due delivery whose task turned out unfinished: waiting again, no try counted. */
+  waitAgain(id: string): Promise<void>;
   /** The owner's deliveries, newest first. */
   listFor(owner: string, limit: number): Promise<Delivery[]>;
   /** Forgets finished deliveries that finished before `at`. */

@@ -5,8 +5,9 @@
  * delivery (delivery-store.ts); when the task ends the delivery becomes due and
  * is POSTed, signed with the owner's webhook secret (signature.ts), to the
  * address its URL resolves to then (address-policy.ts). A try that fails (no
- * answer, or not 2xx) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h
- * and 10 h, so for about a day, then given up; each try is in the owner's
+ * answer, or not 2xx) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h and
+ * 10 h, so for 17½ h (within the default 24 h a finished task is kept), then
+ * given up; each try is in the owner's
  * delivery log. Deliveries are durable: after a restart, due ones go out and
  * tasks that ended meanwhile get theirs.
  *
@@ -21,7 +22,7 @@ import { signWebhook } from './signature.js';
 import { sendWebhook, type TryResult } from './webhook-sender.js';
 
 /** Waits after the 1st, 2nd, … failed try; after the last, the delivery is given up. */
-export const RETRY_DELAYS_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+export const RETRY_DELAYS_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000];
 
 /** What a webhook says: its event type and the task's status document. */
 export interface WebhookEvent {
@@ -33,8 +34,12 @@ export interface WebhookOutboxOptions {
   store: DeliveryStore;
   clock: Clock;
   log: Logger;
-  /** The event a task's end makes (its final status document), or null if the task is gone. */
-  endEventOf(taskId: string): Promise<WebhookEvent | null>;
+  /**
+   * The event a task's end makes (its final status document), null if the task is gone, or 'unfinished'
+   * when the task turns out not to have ended (a gateway that crashed before storing the end: the task
+   * runs again, and its delivery waits for the new end).
+   */
+  endEventOf(taskId: string): Promise<WebhookEvent | null | 'unfinished'>;
   /** The owner's webhook secret, or null (a key revoked or gone: its webhooks stop). */
   secretOf(owner: string): string | null;
   /** Let webhooks reach private and local addresses (`--webhook-allow-private`). */
@@ -50,6 +55,8 @@ export interface WebhookOutboxOptions {
 
 const BATCH = 16;
 const PROGRESS_EVERY_MS = 2_000;
+/** Progress posts on their way at once, over every task: beyond, progress posts are skipped (courtesy). */
+const MAX_PROGRESS_IN_FLIGHT = 64;
 
 export class WebhookOutbox {
   readonly #options: WebhookOutboxOptions;
@@ -60,6 +67,9 @@ export class WebhookOutbox {
   #closed = false;
   /** Last progress webhook per task (throttle). */
   readonly #progressSentAt = new Map<string, number>();
+  #progressInFlight = 0;
+  /** Aborted on close: tries in flight end at once. */
+  readonly #closing = new AbortController();
 
   constructor(options: WebhookOutboxOptions) {
     this.#options = options;
@@ -84,13 +94,15 @@ export class WebhookOutbox {
     this.kick();
   }
 
-  /** A progress webhook for `taskId`, at most one every 2 s; tried once. */
+  /** A progress webhook for `taskId`, at most one every 2 s; tried once; skipped while too many are on their way. */
   progress(taskId: string, owner: string, url: string, data: unknown): void {
     const now = this.#options.clock.now();
-    if (now - (this.#progressSentAt.get(taskId) ?? -Infinity) < PROGRESS_EVERY_MS) return;
+    if (now - (this.#progressSentAt.get(taskId) ?? -Infinity) < PROGRESS_EVERY_MS || this.#progressInFlight >= MAX_PROGRESS_IN_FLIGHT) return;
     this.#progressSentAt.set(taskId, now);
     const secret = this.#options.secretOf(owner);
-    if (secret !== null) void this.#send(secret, `msg_${randomUUID().replaceAll('-', '')}`, url, { type: 'task.progress', data });
+    if (secret === null) return;
+    this.#progressInFlight += 1;
+    void this.#send(secret, `msg_${randomUUID().replaceAll('-', '')}`, url, { type: 'task.progress', data }).finally(() => (this.#progressInFlight -= 1));
   }
 
   /** Sends what is due, now (coalesced with a pass under way). */
@@ -120,6 +132,7 @@ export class WebhookOutbox {
         due.map(async (delivery) => {
           const secret = this.#options.secretOf(delivery.owner);
           const event = secret === null ? null : await this.#options.endEventOf(delivery.taskId);
+          if (event === 'unfinished') return store.waitAgain(delivery.id);
           let result: TryResult;
           if (secret === null) result = { ok: false, status: null, error: 'no webhook secret: the API key was revoked' };
           else if (event === null) result = { ok: false, status: null, error: 'the task is gone from the store (past its retention)' };
@@ -147,13 +160,18 @@ export class WebhookOutbox {
     const now = this.#options.clock.now();
     const body = this.#options.serialize({ ...event, timestamp: new Date(now).toISOString() });
     const headers = signWebhook(secret, id, now / 1000, body);
-    return sendWebhook(url, { ...headers }, body, { allowPrivate: this.#options.allowPrivate, ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }) });
+    return sendWebhook(url, { ...headers }, body, {
+      allowPrivate: this.#options.allowPrivate,
+      signal: this.#closing.signal,
+      ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }),
+    });
   }
 
   /** Stops sending; deliveries not yet made stay in the store for the next start. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#timer?.cancel();
+    this.#closing.abort();
     await this.#pumping;
   }
 }

@@ -16,8 +16,10 @@ import { isPrivateAddress, literalAddressOf } from './address-policy.js';
 export interface SendOptions {
   /** Let webhooks reach loopback, private and link-local addresses (`--webhook-allow-private`). */
   allowPrivate: boolean;
-  /** @defaultValue 10 s */
+  /** The whole try's time limit. @defaultValue 10 s */
   timeoutMs?: number;
+  /** Aborts the try (gateway shutdown). */
+  signal?: AbortSignal;
 }
 
 export interface TryResult {
@@ -64,18 +66,35 @@ export function sendWebhook(url: string, headers: Record<string, string>, body: 
     timeout: options.timeoutMs ?? 10_000,
     lookup: guardedLookup(options.allowPrivate),
   };
+  const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve) => {
+    // One deadline for the whole try, DNS and a slowly dripping answer included: `timeout` alone only
+    // notices a socket gone quiet, and one slow receiver must not hold the others' deliveries.
+    const deadline = setTimeout(() => request.destroy(new Error(`no complete answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    deadline.unref();
+    const settle = (result: TryResult) => {
+      clearTimeout(deadline);
+      resolve(result);
+    };
+    options.signal?.addEventListener('abort', () => request.destroy(new Error('the gateway is shutting down')), { once: true });
     const request = send(target, requestOptions, (response) => {
       const status = response.statusCode ?? null;
-      response.resume();
-      response.once('end', () => {
-        const ok = status !== null && status >= 200 && status < 300;
-        resolve({ ok, status, error: ok ? null : `the receiver answered ${status}` });
+      // The answer's body is not needed: the first 64 KiB are read and dropped, then the try ends.
+      let read = 0;
+      response.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read > 64 * 1024) response.destroy();
       });
-      response.once('error', (error) => resolve({ ok: false, status, error: `reading the answer failed: ${error.message}` }));
+      const done = () => {
+        const ok = status !== null && status >= 200 && status < 300;
+        settle({ ok, status, error: ok ? null : `the receiver answered ${status}` });
+      };
+      response.once('end', done);
+      response.once('close', done);
+      response.once('error', (error) => settle({ ok: false, status, error: `reading the answer failed: ${error.message}` }));
     });
-    request.once('timeout', () => request.destroy(new Error(`no answer within ${Math.round((options.timeoutMs ?? 10_000) / 1000)} s`)));
-    request.once('error', (error) => resolve({ ok: false, status: null, error: error instanceof RefusedAddress ? error.message : `could not deliver: ${error.message}` }));
+    request.once('timeout', () => request.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
+    request.once('error', (error) => settle({ ok: false, status: null, error: error instanceof RefusedAddress ? error.message : `could not deliver: ${error.message}` }));
     request.end(body);
   });
 }

@@ -60,6 +60,7 @@ describe('who may call', () => {
       message: ['does not take the public API key'],
     });
     expectError(await app.get('/api/sd/supportedModelInfo'), 401, 1000, { error: 'DAN_ERR_AUTH_KEY_REQUIRED' });
+    expectError(await app.get('/api/nodes'), 401, 1000, { error: 'DAN_ERR_AUTH_KEY_REQUIRED' });
     expectError(await app.get('/api/user/public-api-key'), 401, 1000, { error: 'DAN_ERR_AUTH_KEY_REQUIRED', message: ['no public API key'] });
     const { secret } = await app.keys.create({ name: 'fay' });
     expect(dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, bearer(secret))).taskId).toBeTruthy();

@@ -58,6 +58,15 @@ describe('Idempotency-Key', () => {
     expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
   });
 
+  it('makes one task of many concurrent submits with one key', async () => {
+    const app = await start();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => app.post('/api/sd/txt2img/async', bodies.txt2img, keyed('burst'))));
+    const ids = new Set(answers.map((a) => dataOf(a).taskId));
+    expect(ids.size).toBe(1);
+    expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(4);
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
+  });
+
   it('keeps each owner\'s keys its own', async () => {
     const app = await start();
     const alice = (await app.keys.create({ name: 'alice' })).secret;

@@ -10,6 +10,7 @@ import { EventSource } from 'eventsource';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskKind } from '../../src/domain/spec.js';
 import { type FakeNode, pngOfSize } from '../helpers/fake-nodes.js';
+import { MAX_STREAMS_PER_CALLER } from '../../src/api/routes/task-events.js';
 import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
 import { dataOf } from './expect-envelope.js';
 import { validBodies } from './route-bodies.js';
@@ -148,6 +149,23 @@ describe('task events', () => {
     expect((await stream.next((e) => e.type === 'end')).data).toMatchObject({ taskId, status: 3, error: 'DAN_ERR_BACKEND_REJECTED' });
   });
 
+  it('are at most 16 open per caller: the next is a 429 until one closes', async () => {
+    const { app, url } = await listening();
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img));
+    const open = await Promise.all(Array.from({ length: MAX_STREAMS_PER_CALLER }, () => fetch(`${url}/api/sd/task/${taskId}/events`)));
+    expect(open.every((r) => r.status === 200)).toBe(true);
+    const refused = await fetch(`${url}/api/sd/task/${taskId}/events`);
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_RATE_LIMITED' });
+    await open[0]!.body!.cancel();
+    await waitUntil(async () => {
+      const again = await fetch(`${url}/api/sd/task/${taskId}/events`);
+      if (again.status === 200) await again.body!.cancel();
+      return again.status === 200;
+    });
+    await Promise.all(open.slice(1).map((r) => r.body!.cancel()));
+  });
+
   it('are the task owner\'s only: another key gets a 404 answer, not a stream', async () => {
     const { app, url } = await listening();
     const owner = (await app.keys.create({ name: 'owner' })).secret;
@@ -161,3 +179,11 @@ describe('task events', () => {
     await allowed.body!.cancel();
   });
 });
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -115,6 +115,20 @@ describe('webhooks', () => {
     expect(JSON.parse(third.body)).toMatchObject({ type: 'task.failed', data: { taskId, status: 3, error: 'DAN_ERR_BACKEND_REJECTED' } });
   });
 
+  it('send no end for a task that has not ended: its delivery waits again (a gateway that crashed before storing the end)', async () => {
+    const { app, node, key } = await start();
+    const hook = await startReceiver();
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', { ...bodies.txt2img, webhook: { url: hook.url } }, { authorization: key.secret }));
+    await node.assignment(taskId);
+    // As after a restart that found the delivery due while the task runs again.
+    await app.world.outbox.taskEnded(taskId);
+    await waitFor(async () => dataOf(await app.get('/api/webhooks/deliveries', { authorization: key.secret }))[0].state === 'waiting');
+    expect(hook.received).toEqual([]);
+    node.succeed(taskId);
+    await app.world.settle();
+    expect(JSON.parse((await hook.next()).body)).toMatchObject({ type: 'task.succeeded', data: { taskId } });
+  });
+
   it('post progress too when asked for', async () => {
     const { app, node, key } = await start();
     const hook = await startReceiver();

@@ -32,7 +32,7 @@ async function receiver(answer: (response: ServerResponse) => void): Promise<num
 const body = Buffer.from('{"type":"task.succeeded"}');
 
 describe('isPrivateAddress', () => {
-  it.each(['127.0.0.1', '10.0.0.5', '172.16.9.9', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12::3', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not an ip'])('refuses %s', (address) => {
+  it.each(['::127.0.0.1', 'fec0::1', '64:ff9b:1::a00:1', '2002:7f00:1::1', '127.0.0.1', '10.0.0.5', '172.16.9.9', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12::3', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not an ip'])('refuses %s', (address) => {
     expect(isPrivateAddress(address)).toBe(true);
   });
 
@@ -63,9 +63,22 @@ describe('sendWebhook', () => {
     expect(hits).toBe(1);
   });
 
+  it('gives up on a receiver that drips its answer slower than the deadline, though the socket never goes quiet', async () => {
+    let drip: NodeJS.Timeout | undefined;
+    const port = await receiver((response) => {
+      response.writeHead(200);
+      drip = setInterval(() => response.write('.'), 50);
+    });
+    const started = Date.now();
+    const result = await sendWebhook(`http://127.0.0.1:${port}/hook`, {}, body, { allowPrivate: true, timeoutMs: 400 });
+    clearInterval(drip);
+    expect(result).toMatchObject({ ok: false, error: expect.stringContaining('no complete answer within') });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('gives up on a receiver that does not answer in time', async () => {
     const port = await receiver(() => undefined);
     const result = await sendWebhook(`http://127.0.0.1:${port}/hook`, {}, body, { allowPrivate: true, timeoutMs: 200 });
-    expect(result).toMatchObject({ ok: false, status: null, error: expect.stringContaining('no answer within') });
+    expect(result).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/no (complete )?answer within/) });
   });
 });

@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TaskService } from '../../gateway/task-service.js';
 import type { TaskView } from '../../gateway/task-view.js';
+import { DanError } from '../../errors/dan-error.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { parseTaskIdRequest } from '../requests/index.js';
 
@@ -41,16 +42,26 @@ function eventIdOf(view: TaskView): string {
   return createHash('sha256').update(said).digest('base64url').slice(0, 16);
 }
 
+/** Streams one caller may hold open at once: each costs a socket and a look at its task every second. */
+export const MAX_STREAMS_PER_CALLER = 16;
+/** A client that lets this much of its stream pile up unread gets no previews; twice this, no stream. */
+const BACKLOG_SKIP_PREVIEWS = 1024 * 1024;
+
 export function registerTaskEvents(app: FastifyInstance, options: TaskEventsOptions): void {
-  app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId/events', (request, reply) => streamTask(request, reply, options));
+  const open = new Map<string, number>();
+  app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId/events', (request, reply) => streamTask(request, reply, options, open));
 }
 
-async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }>, reply: FastifyReply, options: TaskEventsOptions): Promise<void> {
+async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }>, reply: FastifyReply, options: TaskEventsOptions, open: Map<string, number>): Promise<void> {
   const { service } = options;
   const taskId = parseTaskIdRequest({ taskId: request.params.taskId });
   const caller = request.caller;
   // Before the stream opens: an unknown or another key's task is an ordinary 404 answer.
   let view = await service.status(taskId, caller);
+  const streams = open.get(caller.owner) ?? 0;
+  if (streams >= MAX_STREAMS_PER_CALLER) {
+    throw new DanError('DAN_ERR_RATE_LIMITED', `${streams} task streams are open for this ${caller.key ? 'API key' : 'address'}, the most allowed; close one (or poll) first`);
+  }
   const lastEventId = request.headers['last-event-id'];
   if (lastEventId === END_ID && FINAL_STATUSES.has(view.status)) {
     await reply.code(204).send();
@@ -96,12 +107,15 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
     raw.write('\n\n');
   };
 
+  open.set(caller.owner, (open.get(caller.owner) ?? 0) + 1);
   try {
     for (;;) {
       if (FINAL_STATUSES.has(view.status)) {
         write('end', END_ID, view);
         break;
       }
+      // A client that does not read its stream is not held in memory: it is ended.
+      if (raw.writableLength > 2 * BACKLOG_SKIP_PREVIEWS) break;
       const id = eventIdOf(view);
       if (id !== sent) {
         write('status', id, view);
@@ -109,7 +123,7 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
       }
       // Previews carry no id: a client that reconnects resumes from the last status, not from a picture.
       const preview = service.previewOf(taskId);
-      if (preview && preview.seq !== previewSent) {
+      if (preview && preview.seq !== previewSent && raw.writableLength < BACKLOG_SKIP_PREVIEWS) {
         raw.write(`event: preview\ndata: {"taskId":"${taskId}","image":"`);
         raw.write(preview.image);
         raw.write('"}\n\n');
@@ -127,6 +141,9 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
       }
     }
   } finally {
+    const left = (open.get(caller.owner) ?? 1) - 1;
+    if (left > 0) open.set(caller.owner, left);
+    else open.delete(caller.owner);
     clearInterval(poll);
     clearInterval(heartbeat);
     unwatch();

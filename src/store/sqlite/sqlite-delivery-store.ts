@@ -65,6 +65,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
         `UPDATE webhook_deliveries SET state = @state, attempts = attempts + 1, next_at = @next_at, last_status = @last_status,
          last_error = @last_error, finished_at = @finished_at WHERE id = @id`,
       ),
+      waitAgain: db.prepare<[string]>(`UPDATE webhook_deliveries SET state = 'waiting', next_at = NULL WHERE id = ? AND state = 'pending'`),
       listFor: db.prepare<{ owner: string; limit: number }, DeliveryRow>(
         `SELECT * FROM webhook_deliveries WHERE owner = @owner ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
       ),
@@ -106,6 +107,11 @@ export class SqliteDeliveryStore implements DeliveryStore {
       last_error: result.error,
       finished_at: state === 'pending' ? null : result.at,
     });
+    return Promise.resolve();
+  }
+
+  waitAgain(id: string): Promise<void> {
+    this.#q.waitAgain.run(id);
     return Promise.resolve();
   }
 
