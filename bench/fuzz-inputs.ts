@@ -6,8 +6,8 @@
  * and valid bodies with one field replaced. Shared by the fuzz test
  * (test/fuzz/) and `npm run bench:fuzz`.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
+import { pngBytes } from '../test/helpers/png-bytes.js';
 
 export interface FuzzRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -18,24 +18,9 @@ export interface FuzzRequest {
   headers?: Record<string, string>;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(typed));
-  return Buffer.concat([length, typed, crc]);
-}
-
 /** A PNG of `width`×`height` whose pixel data is a few bytes: what a decompression bomb's header says. */
 export function pngDeclaring(width: number, height: number, options: { breakCrc?: boolean } = {}): Buffer {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const ihdr = chunk('IHDR', header);
-  if (options.breakCrc) ihdr[ihdr.length - 1]! ^= 0xff;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ihdr, chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+  return pngBytes(width, height, { pixels: 'few', ...options });
 }
 
 const hugeNumbers = fc.constantFrom('1e308', '-1e308', '1e999', '-0', '9007199254740993', '0.0000000000000000000001', '123456789012345678901234567890');

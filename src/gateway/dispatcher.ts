@@ -109,6 +109,8 @@ export interface SubmittedTask {
   weight?: number;
   /** Recorded with the task, in the same write (store/task-store.ts `NewTask`). */
   idempotency?: { key: string; bodyHash: string };
+  /** Recorded with the task, in the same write: where its end is posted. */
+  endWebhook?: { id: string; url: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }

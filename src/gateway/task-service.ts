@@ -16,6 +16,7 @@ import type { Dispatcher, TaskOutcome } from './dispatcher.js';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
 import { assertWithinKeyLimits } from './key-policy.js';
 import type { TaskWebhooks } from './task-webhooks.js';
+import { newDeliveryId } from '../webhooks/webhook-outbox.js';
 import { assertServable } from './servability.js';
 import { type TaskView, toLiveView, toStoredView } from './task-view.js';
 
@@ -113,9 +114,10 @@ export class TaskService {
       maxTasks,
       weight,
       ...(idempotency === undefined ? {} : { idempotency }),
+      ...(webhook?.events.includes('end') ? { endWebhook: { id: newDeliveryId(), url: webhook.url } } : {}),
       ...(receivedAt === undefined ? {} : { receivedAt }),
     });
-    if (webhook) await this.#deps.webhooks?.attach(id, caller.owner, webhook);
+    if (webhook) this.#deps.webhooks?.attach(id, caller.owner, webhook);
     return id;
   }
 

@@ -1,9 +1,9 @@
 /**
  * @module gateway/task-webhooks
  *
- * A submit's `webhook` put to work: its end delivery recorded in the outbox
- * (webhooks/webhook-outbox.ts), and, when asked for, progress posts while the
- * task runs (from the dispatcher's watch of the task).
+ * A submit's `webhook` put to work, past what is stored with the task (its end
+ * delivery, sent by webhooks/webhook-outbox.ts): when asked for, progress posts
+ * while the task runs (from the dispatcher's watch of the task).
  */
 import type Database from 'better-sqlite3';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
@@ -28,9 +28,8 @@ export class TaskWebhooks {
     this.#deps = deps;
   }
 
-  /** Called once the task is stored. */
-  async attach(taskId: string, owner: string, webhook: WebhookRequest): Promise<void> {
-    if (webhook.events.includes('end')) await this.#deps.outbox.register(taskId, owner, webhook.url);
+  /** Called once the task is stored (its end delivery was stored with it). */
+  attach(taskId: string, owner: string, webhook: WebhookRequest): void {
     if (!webhook.events.includes('progress')) return;
     const unwatch = this.#deps.watch(taskId, () => {
       void this.#deps.view(taskId).then(

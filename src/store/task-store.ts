@@ -45,6 +45,8 @@ export interface NewTask {
   createdAt: number;
   /** The client's Idempotency-Key and the hash of what it sent, recorded with the task (needs an owner). */
   idempotency?: { key: string; bodyHash: string };
+  /** The webhook the task's end goes to, recorded with the task as a waiting delivery (webhooks/delivery-store.ts). */
+  endWebhook?: { id: string; url: string };
 }
 
 /** A task an Idempotency-Key names. */

@@ -2,7 +2,8 @@
  * @module webhooks/delivery-store
  *
  * The storage port of webhook deliveries (migration 0006): durable, so that a
- * delivery survives a gateway restart and retries go on for a day.
+ * delivery survives a gateway restart and retries go on for a day. A delivery
+ * is made with its task, in the task store's insert (`NewTask.endWebhook`).
  */
 
 export type DeliveryState = 'waiting' | 'pending' | 'delivered' | 'failed';
@@ -23,8 +24,6 @@ export interface Delivery {
 }
 
 export interface DeliveryStore {
-  /** A delivery for a task that has not ended yet ('waiting'). */
-  add(delivery: Pick<Delivery, 'id' | 'owner' | 'taskId' | 'url' | 'createdAt'>): Promise<void>;
   /** The task ended: its waiting deliveries are due now. */
   taskEnded(taskId: string, now: number): Promise<void>;
   /**

@@ -2,7 +2,8 @@
  * @module webhooks/webhook-outbox
  *
  * Where webhooks wait and are sent from. A submit with a webhook records its
- * delivery (delivery-store.ts); when the task ends the delivery becomes due and
+ * delivery with the task, in the same write (store/task-store.ts `endWebhook`);
+ * when the task ends the delivery becomes due and
  * is POSTed, signed with the owner's webhook secret (signature.ts), to the
  * address its URL resolves to then (address-policy.ts). A try that fails (no
  * answer, or not 2xx) is tried again after 5 s, 5 min, 30 min, 2 h, 5 h and
@@ -23,6 +24,11 @@ import { sendWebhook, type TryResult } from './webhook-sender.js';
 
 /** Waits after the 1st, 2nd, … failed try; after the last, the delivery is given up. */
 export const RETRY_DELAYS_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000];
+
+/** A new delivery's id, the `webhook-id` header: `msg_` and 32 hex digits. */
+export function newDeliveryId(): string {
+  return `msg_${randomUUID().replaceAll('-', '')}`;
+}
 
 /** What a webhook says: its event type and the task's status document. */
 export interface WebhookEvent {
@@ -82,11 +88,6 @@ export class WebhookOutbox {
     this.kick();
   }
 
-  /** Records that `taskId`'s end goes to `url` (call once the task is stored). */
-  async register(taskId: string, owner: string, url: string): Promise<void> {
-    await this.#options.store.add({ id: `msg_${randomUUID().replaceAll('-', '')}`, owner, taskId, url, createdAt: this.#options.clock.now() });
-  }
-
   /** The task ended: its deliveries go out now. */
   async taskEnded(taskId: string): Promise<void> {
     this.#progressSentAt.delete(taskId);
@@ -102,7 +103,7 @@ export class WebhookOutbox {
     const secret = this.#options.secretOf(owner);
     if (secret === null) return;
     this.#progressInFlight += 1;
-    void this.#send(secret, `msg_${randomUUID().replaceAll('-', '')}`, url, { type: 'task.progress', data }).finally(() => (this.#progressInFlight -= 1));
+    void this.#send(secret, newDeliveryId(), url, { type: 'task.progress', data }).finally(() => (this.#progressInFlight -= 1));
   }
 
   /** Sends what is due, now (coalesced with a pass under way). */

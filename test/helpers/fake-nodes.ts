@@ -4,7 +4,6 @@
  * that a test drives frame by frame. No ports, no sleeps: time moves when the
  * test says, and every wait is for a frame or a state.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import { expectedSizeOf } from '../../src/gateway/result-check.js';
 import { createWebhooks } from '../../src/gateway/task-webhooks.js';
 import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
@@ -27,6 +26,7 @@ import type { TaskStore } from '../../src/store/task-store.js';
 import { HOUR, MINUTE } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/logger.js';
 import { makeCapabilities } from './capabilities.js';
+import { pngBytes } from './png-bytes.js';
 import { FakeClock } from './fake-clock.js';
 import { txt2img } from './specs.js';
 
@@ -40,20 +40,7 @@ export function pngOfSize(width: number, height: number): string {
   const key = `${width}x${height}`;
   let png = pngsBySize.get(key);
   if (png === undefined) {
-    const chunk = (type: string, data: Buffer) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(data.length);
-      const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(crc32(typed));
-      return Buffer.concat([length, typed, crc]);
-    };
-    const header = Buffer.alloc(13);
-    header.writeUInt32BE(width, 0);
-    header.writeUInt32BE(height, 4);
-    header.set([8, 2, 0, 0, 0], 8);
-    const pixels = deflateSync(Buffer.alloc(height * (1 + width * 3)));
-    png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]).toString('base64');
+    png = pngBytes(width, height).toString('base64');
     pngsBySize.set(key, png);
   }
   return png;

@@ -12,10 +12,16 @@ describe('SqliteDeliveryStore.resume', () => {
   it('makes due the waiting deliveries of tasks that ended, fails those of tasks gone, leaves the rest waiting', async () => {
     const tasks = new SqliteTaskStore(':memory:');
     const deliveries = new SqliteDeliveryStore(tasks.connection);
-    for (const id of ['ended', 'running']) await tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1 });
-    await tasks.markRunning('ended', 1, 'node', 2);
-    await tasks.fail('ended', 1, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 3);
-    for (const taskId of ['ended', 'running', 'gone']) await deliveries.add({ id: `msg_${taskId}`, owner: 'key_a', taskId, url: 'https://hooks.example/', createdAt: 1 });
+    // Each task stored with its end webhook, as a submit stores them.
+    for (const id of ['ended', 'running', 'gone']) {
+      await tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: `msg_${id}`, url: 'https://hooks.example/' } });
+    }
+    for (const [id, at] of [['gone', 3], ['ended', 10]] as const) {
+      await tasks.markRunning(id, 1, 'node', 2);
+      await tasks.fail(id, 1, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, at);
+    }
+    // 'gone' ended and outlived its retention before its delivery was made due (a crash in between).
+    expect(await tasks.deleteFinishedBefore(4)).toBe(1);
     await deliveries.resume(100);
     const byTask = new Map((await deliveries.listFor('key_a', 10)).map((d) => [d.taskId, d]));
     expect(byTask.get('ended')).toMatchObject({ state: 'pending', nextAt: 100 });

@@ -67,6 +67,9 @@ export function createQueries(db: Database.Database) {
     ),
     deleteIdempotency: db.prepare<{ owner: string; key: string }>('DELETE FROM idempotency_keys WHERE owner = @owner AND key = @key'),
     deleteIdempotencyOf: db.prepare<[string]>('DELETE FROM idempotency_keys WHERE task_id = ?'),
+    insertDelivery: db.prepare<{ id: string; owner: string; task_id: string; url: string; created_at: number }>(
+      `INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) VALUES (@id, @owner, @task_id, @url, 'waiting', @created_at)`,
+    ),
     /** A task's state and attempt, and whether its spec lives in a payload file (a finished task's never does). */
     current: db.prepare<[string], { state: string; attempts: number; spec_in_file: number }>(
       `SELECT state, attempts, spec IS NULL AND state IN ('queued', 'running') AS spec_in_file FROM tasks WHERE id = ?`,

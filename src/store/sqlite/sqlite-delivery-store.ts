@@ -43,9 +43,6 @@ export class SqliteDeliveryStore implements DeliveryStore {
 
   constructor(db: Database.Database) {
     this.#q = {
-      add: db.prepare<{ id: string; owner: string; task_id: string; url: string; created_at: number }>(
-        `INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) VALUES (@id, @owner, @task_id, @url, 'waiting', @created_at)`,
-      ),
       taskEnded: db.prepare<{ task_id: string; now: number }>(
         `UPDATE webhook_deliveries SET state = 'pending', next_at = @now WHERE task_id = @task_id AND state = 'waiting'`,
       ),
@@ -71,11 +68,6 @@ export class SqliteDeliveryStore implements DeliveryStore {
       ),
       deleteFinishedBefore: db.prepare<{ at: number }>(`DELETE FROM webhook_deliveries WHERE finished_at IS NOT NULL AND finished_at < @at`),
     };
-  }
-
-  add(delivery: Pick<Delivery, 'id' | 'owner' | 'taskId' | 'url' | 'createdAt'>): Promise<void> {
-    this.#q.add.run({ id: delivery.id, owner: delivery.owner, task_id: delivery.taskId, url: delivery.url, created_at: delivery.createdAt });
-    return Promise.resolve();
   }
 
   taskEnded(taskId: string, now: number): Promise<void> {

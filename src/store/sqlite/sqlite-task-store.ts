@@ -136,12 +136,16 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const spec = await this.#place(task.id, SPEC, task.spec);
       try {
-        // One transaction: a task whose key was not recorded would run twice when the client retries.
+        // One transaction: a task whose key was not recorded would run twice when the client retries, and
+        // one whose webhook was not would end unannounced.
         this.#db.transaction(() => {
           this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
-          const { idempotency, owner } = task;
+          const { idempotency, endWebhook, owner } = task;
           if (idempotency && owner !== null) {
             this.#q.insertIdempotency.run({ owner, key: idempotency.key, body_hash: idempotency.bodyHash, task_id: task.id, created_at: task.createdAt });
+          }
+          if (endWebhook && owner !== null) {
+            this.#q.insertDelivery.run({ id: endWebhook.id, owner, task_id: task.id, url: endWebhook.url, created_at: task.createdAt });
           }
         })();
       } catch (error) {
