@@ -12,8 +12,8 @@
  * (the IETF draft's) and, past the limit, 429 `DAN_ERR_RATE_LIMITED` with `Retry-After`.
  */
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { KeyLimits } from '../auth/api-key.js';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { ApiKeyRecord, KeyLimits } from '../auth/api-key.js';
 import { hashApiKey, sameHash } from '../auth/api-key.js';
 import { anonymousCaller, type AuthMode, type Caller, keyCaller } from '../auth/caller.js';
 import type { KeyRing } from '../auth/key-ring.js';
@@ -57,8 +57,11 @@ function addressOf(request: FastifyRequest): string {
 /** Limits of everyone under `--auth off`: none of a caller's own. */
 const UNLIMITED: KeyLimits = Object.freeze({ maxTasks: 0, requestsPerMinute: 0, maxPixels: 0, maxSteps: 0, weight: 1, models: null });
 
-/** The caller of `request`; throws 401 for a key the gateway does not take. `publicKeyHash`: the public key's hash. */
-async function callerOf(request: FastifyRequest, options: AuthOptions, publicKeyHash: string): Promise<Caller> {
+/**
+ * The caller of `request` when it needs no key (anonymous, or `--auth off`), else the secret to look up;
+ * throws 401 where a key is required. `publicKeyHash`: the public key's hash.
+ */
+function callerOrSecret(request: FastifyRequest, options: AuthOptions, publicKeyHash: string): Caller | { secret: string } {
   if (options.mode === 'off') return anonymousCaller(addressOf(request), UNLIMITED);
   const secret = apiKeyOf(request);
   const isPublic = secret !== null && sameHash(options.keys.hashOf(secret), publicKeyHash);
@@ -71,7 +74,11 @@ async function callerOf(request: FastifyRequest, options: AuthOptions, publicKey
     }
     return anonymousCaller(addressOf(request), options.anonymous);
   }
-  const found = await options.keys.find(secret);
+  return { secret };
+}
+
+/** The caller a found credential makes; throws 401 for none, a node token, or a revoked key. */
+function keyedCaller(found: ApiKeyRecord | undefined): Caller {
   // A node token is not an API key: it gets the same answer as a made-up key.
   const key = found?.kind === 'api' ? found : undefined;
   if (!key) throw new DanError('DAN_ERR_AUTH_KEY_INVALID', 'the API key sent is not one this gateway knows; check it, or send none to call anonymously');
@@ -86,9 +93,27 @@ async function callerOf(request: FastifyRequest, options: AuthOptions, publicKey
 export async function registerCallerAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {
   app.decorateRequest('caller', null as unknown as Caller);
   const publicKeyHash = hashApiKey(options.publicApiKey);
-  app.addHook('onRequest', async (request) => {
-    request.caller = await callerOf(request, options, publicKeyHash);
-  });
+  // Settled in this turn when the key ring is current (`done` called at once): a promise per request was
+  // a measurable part of a status answer. Only a lookup that needs the store returns a promise, which
+  // Fastify's hook runner waits for. A throw is an answer (401) either way.
+  const identify = (request: FastifyRequest, _reply: unknown, done: () => void): Promise<void> | undefined => {
+    const first = callerOrSecret(request, options, publicKeyHash);
+    if ('owner' in first) {
+      request.caller = first;
+      done();
+      return undefined;
+    }
+    const current = options.keys.findCurrent(first.secret);
+    if (current) {
+      request.caller = keyedCaller(current);
+      done();
+      return undefined;
+    }
+    return options.keys.find(first.secret).then((found) => {
+      request.caller = keyedCaller(found);
+    });
+  };
+  app.addHook('onRequest', identify as unknown as onRequestHookHandler);
   if (options.mode === 'off') return;
   await app.register(rateLimit, {
     global: true,

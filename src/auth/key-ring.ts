@@ -75,6 +75,15 @@ export class KeyRing {
     return this.findLoaded(secret);
   }
 
+  /**
+   * The credential with this secret when the ring need not look at the store first (it looked within
+   * `checkEveryMs`, no reload under way) and knows it; else undefined: then `find`.
+   */
+  findCurrent(secret: string): ApiKeyRecord | undefined {
+    if (this.#reading !== null || performance.now() - this.#checkedAt >= this.#checkEveryMs) return undefined;
+    return this.findLoaded(secret);
+  }
+
   /** `find` from what is loaded now, without looking at the store (at most a refresh interval behind). */
   findLoaded(secret: string): ApiKeyRecord | undefined {
     const hash = this.hashOf(secret);
