@@ -201,18 +201,24 @@ export function isDiffusion(spec: GenerationSpec): spec is DiffusionSpec {
   return spec.kind === 'txt2img' || spec.kind === 'img2img';
 }
 
-/** Largest image (in pixels) the task makes on its node: the hires target when hires is on. */
-export function peakPixelsOf(spec: GenerationSpec): number {
+/** The size of the image the task makes: the hires target when hires is on, the upscaled size; null for an interrogation. */
+export function outputSizeOf(spec: GenerationSpec): { width: number; height: number } | null {
   switch (spec.kind) {
     case 'txt2img': {
       const scale = spec.hires?.scale ?? 1;
-      return Math.floor(spec.width * scale) * Math.floor(spec.height * scale);
+      return { width: Math.floor(spec.width * scale), height: Math.floor(spec.height * scale) };
     }
     case 'img2img':
-      return spec.width * spec.height;
+      return { width: spec.width, height: spec.height };
     case 'upscale':
-      return Math.floor(spec.sourceWidth * spec.scale) * Math.floor(spec.sourceHeight * spec.scale);
+      return { width: Math.floor(spec.sourceWidth * spec.scale), height: Math.floor(spec.sourceHeight * spec.scale) };
     case 'interrogate':
-      return 0;
+      return null;
   }
+}
+
+/** Largest image (in pixels) the task makes on its node: the hires target when hires is on. */
+export function peakPixelsOf(spec: GenerationSpec): number {
+  const size = outputSizeOf(spec);
+  return size === null ? 0 : size.width * size.height;
 }

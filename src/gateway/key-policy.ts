@@ -8,27 +8,11 @@
  * dispatcher's and the HTTP edge's.
  */
 import type { KeyLimits } from '../auth/api-key.js';
-import type { GenerationSpec, ResourceRef } from '../domain/spec.js';
+import { type GenerationSpec, isDiffusion, peakPixelsOf, type ResourceRef } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 
 function notAllowed(field: string, message: string): DanError {
   return new DanError('DAN_ERR_KEY_NOT_ALLOWED', `${field}: ${message}`, { field });
-}
-
-/** Pixels of the largest image the task makes: hires target, upscale result, or the image itself. */
-export function outputPixelsOf(spec: GenerationSpec): number {
-  switch (spec.kind) {
-    case 'txt2img': {
-      const scale = spec.hires?.scale ?? 1;
-      return Math.round(spec.width * scale) * Math.round(spec.height * scale);
-    }
-    case 'img2img':
-      return spec.width * spec.height;
-    case 'upscale':
-      return Math.round(spec.sourceWidth * spec.scale) * Math.round(spec.sourceHeight * spec.scale);
-    case 'interrogate':
-      return 0;
-  }
 }
 
 /** Whether `allowed` (names or hashes as clients send them) names the checkpoint `model`. */
@@ -45,13 +29,13 @@ export function modelAllowed(model: ResourceRef, allowed: readonly string[]): bo
 /** Throws DAN_ERR_KEY_NOT_ALLOWED (403) when the task asks for more than the key may have. */
 export function assertWithinKeyLimits(spec: GenerationSpec, limits: KeyLimits): void {
   if (limits.maxPixels > 0) {
-    const pixels = outputPixelsOf(spec);
+    const pixels = peakPixelsOf(spec);
     if (pixels > limits.maxPixels) {
       const field = spec.kind === 'upscale' ? 'upscalingRate' : spec.kind === 'txt2img' && spec.hires ? 'upscale.scale' : 'width';
       throw notAllowed(field, `the image made would have ${pixels} pixels; this API key may make at most ${limits.maxPixels} (${describeSquare(limits.maxPixels)})`);
     }
   }
-  if (spec.kind !== 'txt2img' && spec.kind !== 'img2img') return;
+  if (!isDiffusion(spec)) return;
   if (limits.maxSteps > 0 && spec.steps > limits.maxSteps) {
     throw notAllowed('steps', `this API key may use at most ${limits.maxSteps} steps, got ${spec.steps}`);
   }

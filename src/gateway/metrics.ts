@@ -101,13 +101,11 @@ export class GatewayMetrics {
   }
 
   /** What the dispatcher tells, counted. */
-  get dispatcherObserver(): Required<DispatcherObserver> {
-    return {
-      submitted: (kind: TaskKind) => this.#submitted.inc({ kind }),
-      attemptEnded: (outcome: string) => this.#attempts.inc({ outcome }),
-      finished: (_taskId: string, kind: TaskKind | null, state: string) => this.#finished.inc({ kind: kind ?? 'unknown', state }),
-    };
-  }
+  readonly dispatcherObserver: Required<DispatcherObserver> = {
+    submitted: (kind: TaskKind) => this.#submitted.inc({ kind }),
+    attemptEnded: (outcome: string) => this.#attempts.inc({ outcome }),
+    finished: (_taskId: string, kind: TaskKind | null, state: string) => this.#finished.inc({ kind: kind ?? 'unknown', state }),
+  };
 
   dispatched(ms: number): void {
     this.#dispatch.observe(ms / 1000);

@@ -22,7 +22,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { sniffImageFormat } from '../domain/image-format.js';
-import type { GenerationSpec, RelayedResult } from '../domain/spec.js';
+import { type GenerationSpec, isDiffusion, outputSizeOf, type RelayedResult } from '../domain/spec.js';
 import { Base64Image } from '../util/base64-image.js';
 
 /** PNG signature (8), IHDR length and type (8), its 13 bytes of data, its CRC (4). */
@@ -34,7 +34,7 @@ export function resultProblem(spec: GenerationSpec, result: RelayedResult): stri
   if (result.kind !== wanted) return `it answered a ${spec.kind} task with ${result.kind === 'caption' ? 'a caption' : 'images'}`;
   if (result.kind === 'caption') return null;
   if (result.images.length !== 1) return `it answered with ${result.images.length} images; the task makes one`;
-  const diffusion = spec.kind === 'txt2img' || spec.kind === 'img2img';
+  const diffusion = isDiffusion(spec);
   if (diffusion && result.seeds.length !== 1) return `it answered with ${result.seeds.length} seeds for its one image`;
   if (!diffusion && result.seeds.length > 1) return `it answered with ${result.seeds.length} seeds for one image`;
   const image = result.images[0]!;
@@ -48,24 +48,8 @@ export function resultProblem(spec: GenerationSpec, result: RelayedResult): stri
 /** Within this many pixels a side of the expected size: the WebUI rounds hires and upscale targets. */
 const SIZE_TOLERANCE_PX = 8;
 
-/** The size of the image a task makes. */
-export function expectedSizeOf(spec: GenerationSpec): { width: number; height: number } | null {
-  switch (spec.kind) {
-    case 'txt2img': {
-      const scale = spec.hires?.scale ?? 1;
-      return { width: Math.floor(spec.width * scale), height: Math.floor(spec.height * scale) };
-    }
-    case 'img2img':
-      return { width: spec.width, height: spec.height };
-    case 'upscale':
-      return { width: Math.round(spec.sourceWidth * spec.scale), height: Math.round(spec.sourceHeight * spec.scale) };
-    case 'interrogate':
-      return null;
-  }
-}
-
 function pngSizeProblem(png: Buffer, spec: GenerationSpec): string | null {
-  const expected = expectedSizeOf(spec);
+  const expected = outputSizeOf(spec);
   if (expected === null) return null;
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);

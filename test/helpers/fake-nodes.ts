@@ -4,7 +4,7 @@
  * that a test drives frame by frame. No ports, no sleeps: time moves when the
  * test says, and every wait is for a frame or a state.
  */
-import { expectedSizeOf } from '../../src/gateway/result-check.js';
+import { outputSizeOf } from '../../src/domain/spec.js';
 import { createWebhooks } from '../../src/gateway/task-webhooks.js';
 import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
@@ -143,7 +143,7 @@ export class FakeNode {
   /** Answers the task as its backend would: an image of the task's size (its seed, for txt2img and img2img), or a caption. */
   succeed(taskId: string, elapsedMs = 1000, attempt = this.#attemptOf(taskId), loadMs?: number): void {
     const spec = this.assignments().findLast((a) => a.taskId === taskId)?.spec;
-    const size = spec ? expectedSizeOf(spec) : { width: 512, height: 512 };
+    const size = spec ? outputSizeOf(spec) : { width: 512, height: 512 };
     const seeds = spec?.kind === 'upscale' ? [] : [1];
     const result: ResultMessage['result'] = spec?.kind === 'interrogate' ? { kind: 'caption', caption: 'a fox' } : { kind: 'images', images: [pngOfSize(size!.width, size!.height)], seeds };
     this.answer(taskId, result, { elapsedMs, attempt, ...(loadMs === undefined ? {} : { loadMs }) });
