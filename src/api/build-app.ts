@@ -199,7 +199,7 @@ async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<v
     origin: origins === '*' ? '*' : origins,
     methods: ['GET', 'POST'],
     allowedHeaders: ['content-type', 'authorization', 'idempotency-key', 'last-event-id'],
-    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-task-id', 'idempotent-replayed'],
+    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-task-id', 'idempotent-replayed', 'preference-applied'],
     maxAge: 600,
   });
 }

@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorId } from '../errors/catalog.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
-import { errorBodyOf } from './envelope.js';
+import { type ErrorBody, errorBodyOf } from './envelope.js';
 import { httpStatusOf } from './error-answers.js';
 
 function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError | undefined {
@@ -77,6 +77,16 @@ const HIDDEN_FROM_CLIENTS: Partial<Record<ErrorId, string>> = {
   DAN_ERR_STORE_UNAVAILABLE: 'the gateway cannot store tasks right now; try again shortly (the gateway log says why)',
 };
 
+/**
+ * The envelope a client is told for `danError`: an operator's error (HIDDEN_FROM_CLIENTS) is logged
+ * in full with `cause`'s stack and answered with a line that says what to do.
+ */
+export function clientErrorBodyOf(danError: DanError, cause: unknown, request: FastifyRequest): ErrorBody {
+  const hidden = HIDDEN_FROM_CLIENTS[danError.id];
+  if (hidden) request.log.error({ err: cause, error: danError.id }, danError.message);
+  return { ...errorBodyOf(danError), message: hidden ?? danError.message };
+}
+
 export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
@@ -84,9 +94,7 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
       await drain(request.raw);
       reply.header('connection', 'close');
     }
-    const hidden = HIDDEN_FROM_CLIENTS[danError.id];
-    if (hidden) request.log.error({ err: error, error: danError.id }, danError.message);
-    return reply.code(httpStatusOf(danError.id)).send({ ...errorBodyOf(danError), message: hidden ?? danError.message });
+    return reply.code(httpStatusOf(danError.id)).send(clientErrorBodyOf(danError, error, request));
   });
   // The methods each route path takes, to tell a wrong method (405) from a path that does not exist.
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];

@@ -125,6 +125,13 @@ describe('real answers match the document', () => {
     node.fail(assign.taskId, 'DAN_ERR_BACKEND_REJECTED', 'the WebUI said 422');
     await app.world.settle();
     expectConforms('post', '/api/sd/txt2img', await failing);
+    // Under Prefer: early-task-id the status is sent before the outcome: a 200 whose body is the error.
+    const early = app.post('/api/sd/txt2img', { ...bodies.txt2img, seed: 98 }, { ...auth, prefer: 'early-task-id' });
+    const cancelled = await nextAssign();
+    await app.post('/api/sd/task/cancel', { taskId: cancelled.taskId }, auth);
+    const earlyAnswer = await early;
+    expect(earlyAnswer).toMatchObject({ status: 200, body: { error: 'DAN_ERR_TASK_CANCELLED' } });
+    expectConforms('post', '/api/sd/txt2img', earlyAnswer);
   });
 
   it('of the refusals: bad field, unknown key, unknown task, idempotency mismatch, rate limit', async () => {

@@ -83,6 +83,17 @@ const idempotencyKey = {
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
 };
 
+const preferEarly = {
+  name: 'Prefer',
+  in: 'header',
+  required: false,
+  description:
+    '`early-task-id`: send the status (200) and headers, X-Task-Id among them, as soon as the task is stored, and the body when it ends. ' +
+    'The body\'s `code` then tells the outcome: 200 with the images, 202 when the sync timeout passed, an error envelope otherwise',
+  schema: { type: 'string' },
+  example: 'early-task-id',
+};
+
 const taskIdParameter = { name: 'taskId', in: 'path', required: true, schema: requestSchemas.taskId.properties.taskId };
 const keyIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
@@ -94,13 +105,15 @@ function submit(kind: Kind, sync: boolean): Operation {
     ...caller,
     operationId: `${kind}${sync ? '' : 'Async'}`,
     summary: `${summaries[kind]}${sync ? ', and wait for the result' : '; answers at once with the task id'}`,
-    parameters: [idempotencyKey],
+    parameters: sync ? [idempotencyKey, preferEarly] : [idempotencyKey],
     requestBody: { required: true, content: json(body, examples[kind]) },
     responses: {
       '200': {
-        description: sync ? 'The finished task with its result' : 'The task as stored: queued (with position and ETA) or running',
-        headers: taskHeaders,
-        content: json(R.success(R.TaskView), sync ? { code: 200, message: 'success', data: { taskId: '8a7c…', status: 2, queuePosition: 0, images: ['iVBORw0…'], seeds: [1234] } } : { code: 200, message: 'success', data: { taskId: '8a7c…', status: 0, queuePosition: 3, eta: 12.5 } }),
+        description: sync
+          ? 'The finished task with its result. Under `Prefer: early-task-id`, every outcome: its body is the 202 or error envelope when the task did not succeed'
+          : 'The task as stored: queued (with position and ETA) or running',
+        headers: sync ? { ...taskHeaders, 'Preference-Applied': { schema: { type: 'string', enum: ['early-task-id'] }, description: 'The headers were sent before the wait' } } : taskHeaders,
+        content: json(sync ? Type.Union([R.success(R.TaskView), R.Accepted, R.ErrorBody]) : R.success(R.TaskView), sync ? { code: 200, message: 'success', data: { taskId: '8a7c…', status: 2, queuePosition: 0, images: ['iVBORw0…'], seeds: [1234] } } : { code: 200, message: 'success', data: { taskId: '8a7c…', status: 0, queuePosition: 3, eta: 12.5 } }),
       },
       ...(sync ? { '202': { description: 'Not finished within the sync timeout: poll its status', headers: taskHeaders, content: json(R.Accepted) } } : {}),
       ...errors(...SUBMIT_ERRORS, ...(sync ? TASK_FAILURES : [])),

@@ -15,7 +15,7 @@ import {
   parseTxt2ImgRequest,
   parseUpscaleRequest,
 } from '../requests/index.js';
-import { DanError } from '../../errors/dan-error.js';
+import { DanError, toDanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { OverheadMeter } from '../../gateway/overhead-meter.js';
 import type { TaskRequest, TaskService } from '../../gateway/task-service.js';
@@ -24,6 +24,8 @@ import { errorBodyOf, success } from '../envelope.js';
 import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { takeWebhook } from '../requests/webhook-field.js';
 import { httpStatusOf } from '../error-answers.js';
+import { clientErrorBodyOf } from '../error-handler.js';
+import { beginEarlyAnswer, prefersEarlyTaskId } from './early-answer.js';
 
 export interface SdRoutesDeps {
   service: TaskService;
@@ -70,33 +72,60 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+/** A sync request's answer once its wait is over: the HTTP status and the envelope. */
+interface SyncAnswer {
+  status: number;
+  body: unknown;
+}
+
 async function answerSync(deps: SdRoutesDeps, kind: TaskKind, request: FastifyRequest, reply: FastifyReply) {
-  const { service, syncTimeoutMs } = deps;
+  const { service } = deps;
   const { taskId, replayed } = await service.enqueue(await toTaskRequest(deps, kind, request));
   nameTask(reply, taskId, replayed);
   const signal = clientGone(reply);
+  if (!prefersEarlyTaskId(request)) {
+    const answer = await waitForAnswer(deps, taskId, request, reply, signal);
+    return answer ? reply.code(answer.status).send(answer.body) : reply;
+  }
+  // The status and headers are sent now: from here on an error can only be told in the body.
+  const early = beginEarlyAnswer(reply);
+  try {
+    const answer = await waitForAnswer(deps, taskId, request, reply, signal);
+    if (answer) early.end(answer.body);
+  } catch (error) {
+    early.end({ ...clientErrorBodyOf(toDanError(error), error, request), taskId });
+  }
+  return reply;
+}
+
+/** Waits for the task and tells how to answer; `undefined` when the client has gone. */
+async function waitForAnswer(deps: SdRoutesDeps, taskId: string, request: FastifyRequest, reply: FastifyReply, signal: AbortSignal): Promise<SyncAnswer | undefined> {
+  const { service, syncTimeoutMs } = deps;
   const outcome = await service.waitForOutcome(taskId, syncTimeoutMs, signal);
   if (signal.aborted) {
     request.log.info({ task: taskId }, 'client left before its sync task finished; the task goes on');
-    return reply;
+    return undefined;
   }
   if (!outcome) {
     const seconds = Math.round(syncTimeoutMs / 1000);
-    return reply.code(202).send({
-      code: 202,
-      data: await service.status(taskId, request.caller),
-      message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
-    });
+    return {
+      status: 202,
+      body: {
+        code: 202,
+        data: await service.status(taskId, request.caller),
+        message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
+      },
+    };
   }
   if (outcome.state === 'succeeded') {
     const { resultReceivedAt } = outcome;
     // 'prefinish': end() has handed the whole answer to the client's socket. Not 'finish', which waits
     // until the kernel has taken the last byte: on a slow link that is the client's network, not the gateway.
     if (resultReceivedAt !== undefined) reply.raw.once('prefinish', () => deps.overhead.relayed(performance.now() - resultReceivedAt));
-    return success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result));
+    return { status: 200, body: success(withResult({ taskId: outcome.id, status: 2, queuePosition: 0 }, outcome.result)) };
   }
   const failed = new DanError(outcome.error.id, outcome.error.message);
-  return reply.code(httpStatusOf(outcome.error.id)).send(errorBodyOf(failed, { taskId: outcome.id }));
+  return { status: httpStatusOf(outcome.error.id), body: errorBodyOf(failed, { taskId: outcome.id }) };
 }
 
 export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void {
