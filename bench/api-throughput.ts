@@ -10,7 +10,8 @@
  * time per request with a key and with `--auth off`. autocannon drives each
  * for BENCH_SECONDS (default 6) with BENCH_CONNECTIONS (default 32) connections,
  * in this process: client and server share the machine's 2 cores, as they
- * share them for the hello world.
+ * share them for the hello world. BENCH_CPU_PROF=<dir> writes each gateway's
+ * CPU profile there.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -22,6 +23,12 @@ import { startQuiet, type QuietProcess } from './quiet-process.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 6);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+/** Rounds of the hello world and status runs, taken in turn; each row is its median round. */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+/** BENCH_STATUS_ONLY=1: the status rows only (to try a change quickly); nothing is written. */
+const STATUS_ONLY = process.env['BENCH_STATUS_ONLY'] === '1';
+/** A directory to write each gateway's CPU profile into (`<name>.cpuprofile`, on exit), to see where its time goes. */
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'];
 
 interface Run {
   label: string;
@@ -36,6 +43,11 @@ async function load(label: string, options: autocannon.Options): Promise<Run> {
   return { label, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
 }
 
+/** The run of median requests per second among `runs`. */
+function median(runs: Run[]): Run {
+  return [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
+}
+
 async function helloServer(): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./hello-server.ts', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -46,7 +58,8 @@ async function helloServer(): Promise<{ url: string; stop(): void }> {
 async function gatewayWith(dir: string, name: string, args: string[]): Promise<{ url: string; process: QuietProcess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const process = await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, name), '--log-level', 'warn', ...args], { logFile: join(dir, `${name}.log`), readyUrl: `${url}/api/health` });
+  const profile = PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] } : {};
+  const process = await startQuiet(['gateway', '--port', String(port), '--host', '127.0.0.1', '--data', join(dir, name), '--log-level', 'warn', ...args], { logFile: join(dir, `${name}.log`), readyUrl: `${url}/api/health`, ...profile });
   return { url, process };
 }
 
@@ -81,14 +94,25 @@ async function main(): Promise<void> {
   const offTask = await submitOnce(off.url);
   const json = { 'content-type': 'application/json' };
 
-  const runs: Run[] = [];
-  runs.push(await load('bare Fastify hello world', { url: `${hello.url}/hello` }));
-  runs.push(await load('status, --auth off', { url: `${off.url}/api/sd/task/${offTask}` }));
-  runs.push(await load('status, no key', { url: `${optional.url}/api/sd/task/${anonymousTask}` }));
-  runs.push(await load('status, with a key', { url: `${optional.url}/api/sd/task/${keyTask}`, headers: { authorization: `Bearer ${key}` } }));
-  runs.push(await load('async submit, --auth off', { url: `${off.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
-  runs.push(await load('async submit, no key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
-  runs.push(await load('async submit, with a key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: { ...json, authorization: `Bearer ${key}` }, body }));
+  // The hello world and the status requests take turns, ROUNDS times, and each row is its median round:
+  // the machine's speed drifts by ±10 % over a minute (other work on it, CPU boost), and a ratio of two
+  // runs a minute apart would measure the drift.
+  const statusLoads: [string, autocannon.Options][] = [
+    ['bare Fastify hello world', { url: `${hello.url}/hello` }],
+    ['status, --auth off', { url: `${off.url}/api/sd/task/${offTask}` }],
+    ['status, no key', { url: `${optional.url}/api/sd/task/${anonymousTask}` }],
+    ['status, with a key', { url: `${optional.url}/api/sd/task/${keyTask}`, headers: { authorization: `Bearer ${key}` } }],
+  ];
+  const rounds = new Map<string, Run[]>(statusLoads.map(([label]) => [label, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [label, options] of statusLoads) rounds.get(label)!.push(await load(label, options));
+  }
+  const runs: Run[] = [...rounds.values()].map(median);
+  if (!STATUS_ONLY) {
+    runs.push(await load('async submit, --auth off', { url: `${off.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
+    runs.push(await load('async submit, no key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
+    runs.push(await load('async submit, with a key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: { ...json, authorization: `Bearer ${key}` }, body }));
+  }
 
   hello.stop();
   for (const p of [...nodes, sandbox, optional.process, off.process]) await p.stop();
@@ -102,16 +126,18 @@ async function main(): Promise<void> {
   const markdown = [
     '## Requests per second',
     '',
-    `Command: \`npm run bench\` (bench/api-throughput.ts, after the overhead table; autocannon, ${CONNECTIONS} connections, ${SECONDS} s each, in the same process as the client of every row; gateway processes with \`--anonymous-rpm 0 --anonymous-max-tasks 0\` and with \`--auth off\`; the key has limits it never reaches, so its requests go through the rate limiter; submits pile up tasks behind a node 10,000× slower than real time; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}).`,
+    `Command: \`npm run bench\` (bench/api-throughput.ts, after the overhead table; autocannon, ${CONNECTIONS} connections, ${SECONDS} s each; the hello world and the status rows take turns ${ROUNDS} times and each shows its median round; in the same process as the client of every row; gateway processes with \`--anonymous-rpm 0 --anonymous-max-tasks 0\` and with \`--auth off\`; the key has limits it never reaches, so its requests go through the rate limiter; submits pile up tasks behind a node 10,000× slower than real time; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}).`,
     '',
     '| requests | per second | ÷ hello world | latency p50 / p99 (ms) | not 2xx |',
     '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
     `Auth and rate limiting cost ${perRequestUs('status, with a key', 'status, --auth off')} µs per request with a key and ${perRequestUs('status, no key', 'status, --auth off')} µs without one (1/rps against \`--auth off\`, status requests; the machine's time per request at saturation). Status answers at ${(rps('status, with a key') / bare).toFixed(2)} × the hello world with a key.`,
+    '',
+    `Every round, requests per second (hello world, off, no key, key): ${[...rounds.values()].map((list) => list.map((r) => Math.round(r.requestsPerSecond).toLocaleString('en')).join(' / ')).join('; ')}.`,
   ].join('\n');
   console.log(markdown);
-  if (process.env['BENCH_WRITE'] !== '0') writeBenchSection('throughput', markdown);
+  if (process.env['BENCH_WRITE'] !== '0' && !STATUS_ONLY) writeBenchSection('throughput', markdown);
 }
 
 await main();

@@ -8,15 +8,16 @@
  * deployment's example clients send the bare key). An unknown or revoked key is
  * refused (401), not treated as anonymous: a client with a mistyped key should
  * hear so, not get another budget. Request rates are counted per caller in a
- * one-minute window by @fastify/rate-limit, answered with `RateLimit-*` headers
+ * one-minute window (auth/request-rate.ts), answered with `RateLimit-*` headers
  * (the IETF draft's) and, past the limit, 429 `DAN_ERR_RATE_LIMITED` with `Retry-After`.
  */
-import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import ipaddr from 'ipaddr.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ApiKeyRecord, KeyLimits } from '../auth/api-key.js';
 import { hashApiKey, sameHash } from '../auth/api-key.js';
 import { anonymousCaller, type AuthMode, type Caller, keyCaller } from '../auth/caller.js';
 import type { KeyRing } from '../auth/key-ring.js';
+import { RequestRate } from '../auth/request-rate.js';
 import { DanError } from '../errors/dan-error.js';
 
 const MAX_KEY_LENGTH = 256;
@@ -49,9 +50,13 @@ declare module 'fastify' {
  * Whom an anonymous request counts for: its address, an IPv6 one cut to its /64 (one host's many
  * addresses are one caller). IPv4 needs no work; the IPv6 parse is a long regex, so only for IPv6.
  */
-function addressOf(request: FastifyRequest): string {
+export function addressOf(request: FastifyRequest): string {
   const ip = request.ip;
-  return ip.includes(':') ? normalizeIP(ip) : ip;
+  if (!ip.includes(':')) return ip;
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip); // an IPv4-mapped IPv6 address is its IPv4 address
+  if (address.kind() === 'ipv4') return address.toString();
+  return `${(address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 /** Limits of everyone under `--auth off`: none of a caller's own. */
@@ -87,51 +92,52 @@ function keyedCaller(found: ApiKeyRecord | undefined): Caller {
 }
 
 /**
+ * Counts the request against its caller's rate and says so in the IETF draft's `RateLimit-*` headers;
+ * past the rate, a 429 with `Retry-After`.
+ */
+function holdToRate(rate: RequestRate, caller: Caller, limit: number, reply: FastifyReply): void {
+  const verdict = rate.take(caller.owner, limit);
+  const resetSeconds = Math.ceil(verdict.resetMs / 1000);
+  reply.header('ratelimit-limit', limit).header('ratelimit-remaining', verdict.remaining).header('ratelimit-reset', resetSeconds);
+  if (verdict.allowed) return;
+  reply.header('retry-after', resetSeconds);
+  throw new DanError('DAN_ERR_RATE_LIMITED', `${caller.key ? 'this API key' : 'this address (no API key)'} may make ${limit} requests a minute; try again in ${resetSeconds} s`);
+}
+
+/**
  * Sets `request.caller` on every route of `app` (an encapsulated context: the API's routes, not
  * health or docs) and holds each caller to its requests per minute.
  */
-export async function registerCallerAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {
+export function registerCallerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorateRequest('caller', null as unknown as Caller);
   const publicKeyHash = hashApiKey(options.publicApiKey);
   // Settled in this turn when the key ring is current (`done` called at once): a promise per request was
   // a measurable part of a status answer. Only a lookup that needs the store returns a promise, which
   // Fastify's hook runner waits for. A throw is an answer (401) either way.
-  const identify = (request: FastifyRequest, _reply: unknown, done: () => void): Promise<void> | undefined => {
+  const rate = new RequestRate();
+  // Under --auth off nobody has a rate of their own (the caller's limits are all 0).
+  const admit = (request: FastifyRequest, reply: FastifyReply, caller: Caller): void => {
+    request.caller = caller;
+    const limit = caller.limits.requestsPerMinute;
+    if (limit > 0) holdToRate(rate, caller, limit, reply);
+  };
+  const identify = (request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<void> | undefined => {
     const first = callerOrSecret(request, options, publicKeyHash);
     if ('owner' in first) {
-      request.caller = first;
+      admit(request, reply, first);
       done();
       return undefined;
     }
     const current = options.keys.findCurrent(first.secret);
     if (current) {
-      request.caller = keyedCaller(current);
+      admit(request, reply, keyedCaller(current));
       done();
       return undefined;
     }
-    return options.keys.find(first.secret).then((found) => {
-      request.caller = keyedCaller(found);
-    });
+    return options.keys.find(first.secret).then((found) => admit(request, reply, keyedCaller(found)));
   };
   app.addHook('onRequest', identify as unknown as onRequestHookHandler);
-  if (options.mode === 'off') return;
-  await app.register(rateLimit, {
-    global: true,
-    timeWindow: 60_000,
-    // Per caller: a key's requests from anywhere, an anonymous caller's from its address.
-    keyGenerator: (request) => request.caller.owner,
-    // A key's own rate; 0 = no limit (the plugin's allowList skips the count altogether).
-    max: (request) => request.caller.limits.requestsPerMinute,
-    allowList: (request) => request.caller.limits.requestsPerMinute === 0,
-    enableDraftSpec: true,
-    errorResponseBuilder: (request, context) =>
-      new DanError(
-        'DAN_ERR_RATE_LIMITED',
-        `${request.caller.key ? 'this API key' : 'this address (no API key)'} may make ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`,
-      ),
-  });
 }
-
 /**
  * How a request stands with the admin token: `off` when the gateway has none, `ok` when it sent it
  * (`Authorization: Bearer <token>`, compared by digest in constant time), else `wrong`.

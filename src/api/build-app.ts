@@ -7,7 +7,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { DAN_VERSION } from '../util/version.js';
@@ -24,6 +23,7 @@ import { clientErrorAnswer, installErrorHandlers, routerErrorAnswer } from './er
 import { success } from './envelope.js';
 import type { KeyAdmin } from '../auth/key-admin.js';
 import { adminTokenCheck, type AuthOptions, registerCallerAuth } from './auth.js';
+import { registerCors } from './cors.js';
 import { DanError } from '../errors/dan-error.js';
 import type { GatewayMetrics } from '../gateway/metrics.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -110,7 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   installErrorHandlers(app, deps.bodyLimitBytes);
-  await registerCors(app, deps.corsOrigin ?? '*');
+  const corsOrigins = corsOriginsOf(deps.corsOrigin ?? '*');
+  if (corsOrigins !== 'off') registerCors(app, corsOrigins);
   // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts),
   // into buffers that are reused once the response has closed and the socket holds them no more.
   app.setReplySerializer((payload) => toJsonBody(payload, answerBuffers.take) as unknown as string);
@@ -123,11 +124,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Only while any page may call the API (CORS '*'): a text/plain POST needs no preflight, so a page from
   // an origin the operator did not allow could still submit and cancel tasks, unable to read the answers.
   app.removeContentTypeParser('text/plain');
-  if (corsOriginsOf(deps.corsOrigin ?? '*') === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  if (corsOrigins === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   const userDeps = { publicApiKey: deps.auth.publicApiKey, authMode: deps.auth.mode, unfinishedOf: (owner: string) => deps.service.unfinishedOf(owner) };
   // The API proper: every route knows its caller and counts against the caller's request rate.
   await app.register(async (api) => {
-    await registerCallerAuth(api, deps.auth);
+    registerCallerAuth(api, deps.auth);
     registerSdRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, overhead: deps.overhead, webhookAllowPrivate: deps.webhookAllowPrivate ?? false });
     registerCallerRoutes(api, userDeps);
     registerDeliveryLog(api, deps.deliveries);
@@ -183,24 +184,3 @@ async function registerApiDocs(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get('/openapi.json', async () => document);
 }
-
-/**
- * CORS for browser clients: a page's script may call the API from the origins configured (any, by
- * default: the API is meant for strangers' apps; keys, not origins, say who may do what). Never the
- * admin API: no page may call it, preflight included. The node endpoint refuses every browser
- * (node-route.ts), whatever this allows.
- */
-async function registerCors(app: FastifyInstance, corsOrigin: string): Promise<void> {
-  const origins = corsOriginsOf(corsOrigin);
-  if (origins === 'off') return;
-  // Static options: a delegator deciding per request normalized them on every request (3–4 % of a status
-  // answer's time). The admin API opts out by route (admin-routes.ts), preflights included.
-  await app.register(cors, {
-    origin: origins === '*' ? '*' : origins,
-    methods: ['GET', 'POST'],
-    allowedHeaders: ['content-type', 'authorization', 'idempotency-key', 'last-event-id'],
-    exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-task-id', 'idempotent-replayed', 'preference-applied'],
-    maxAge: 600,
-  });
-}
-

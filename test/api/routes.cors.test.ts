@@ -37,12 +37,43 @@ describe('CORS', () => {
     expect(health.headers['access-control-allow-origin']).toBe('*');
   });
 
-  it('answers only the origins configured', async () => {
+  it('lets a page send the headers the API reads and read the ones it sets', async () => {
+    const app = await start();
+    const answer = await preflight(app, 'https://app.example');
+    const allowed = String(answer.headers['access-control-allow-headers']).split(', ');
+    expect(allowed).toEqual(expect.arrayContaining(['content-type', 'authorization', 'idempotency-key', 'last-event-id', 'prefer']));
+    expect(answer.headers['access-control-max-age']).toBe('600');
+    const submit = await app.post('/api/sd/task/status', { taskId: 'no-such-task' }, { origin: 'https://app.example' });
+    const exposed = String(submit.headers['access-control-expose-headers']).split(', ');
+    expect(exposed).toEqual(expect.arrayContaining(['x-task-id', 'ratelimit-remaining', 'retry-after', 'preference-applied']));
+  });
+
+  it('sends no CORS headers to a client that is not a browser page (no Origin)', async () => {
+    const app = await start();
+    const health = await app.get('/api/health');
+    expect(health.status).toBe(200);
+    expect(Object.keys(health.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+  });
+
+  it('answers an OPTIONS that is not a preflight as any other method a path does not take', async () => {
+    const app = await start();
+    const plain = await app.send({ method: 'OPTIONS', url: '/api/health', headers: { origin: 'https://app.example' } });
+    expect(plain.status).toBe(405);
+    expect(plain.headers['allow']).toBe('GET');
+    expect((await app.send({ method: 'OPTIONS', url: '/api/nothing-here' })).status).toBe(404);
+  });
+
+  it('answers only the origins configured, telling caches that answers differ by origin', async () => {
     const app = await start('https://app.example, https://other.example');
-    expect((await preflight(app, 'https://other.example')).headers['access-control-allow-origin']).toBe('https://other.example');
+    const allowed = await preflight(app, 'https://other.example');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://other.example');
+    expect(allowed.headers['vary']).toBe('Origin');
     const stranger = await app.get('/api/health', { origin: 'https://evil.example' });
     expect(stranger.status).toBe(200);
     expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+    expect(stranger.headers['vary']).toBe('Origin');
+    expect((await preflight(app, 'https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('takes a text/plain JSON body (what fetch sends for a string) only while any page may call the API', async () => {

@@ -25,9 +25,9 @@ export const ADMIN_PREFIX = '/api/admin';
 export async function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): Promise<void> {
   await app.register(async (admin) => {
     // Never open to browser pages: no CORS headers on any admin route, and a preflight of its own (more
-    // specific than the CORS plugin's catch-all OPTIONS route) that grants nothing.
+    // specific than the catch-all OPTIONS route of api/cors.ts) that grants nothing.
     admin.addHook('onRoute', (route) => {
-      route.config = { ...route.config, cors: false } as typeof route.config;
+      route.config = { ...route.config, cors: false };
     });
     admin.options('/*', async (_request, reply) => reply.code(204).send());
     const check = adminTokenCheck(deps.adminToken);
