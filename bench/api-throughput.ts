@@ -14,6 +14,7 @@
  * CPU profile there.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort, tempDir } from '../test/helpers/processes.js';
@@ -33,14 +34,34 @@ const PROFILE_DIR = process.env['BENCH_CPU_PROF'];
 interface Run {
   label: string;
   requestsPerSecond: number;
+  /** CPU time the answering server process spent per request (µs), user + system. */
+  serverCpuUs: number;
   p50: number;
   p99: number;
   non2xx: number;
 }
 
-async function load(label: string, options: autocannon.Options): Promise<Run> {
+/** Clock ticks a second of /proc's CPU times (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds process `pid` has used so far (user + system), from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number): number {
+  // The fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * `options`' requests for SECONDS; `serverPid`: the process answering, whose CPU time per request is
+ * taken too. Requests per second at saturation depend on the client as much as the server (they share
+ * the 2 cores, and autocannon parses answers in JavaScript); the server's CPU per request is its own cost.
+ */
+async function load(label: string, serverPid: number, options: autocannon.Options): Promise<Run> {
+  const cpuBefore = cpuSecondsOf(serverPid);
   const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-  return { label, requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+  const serverCpuUs = ((cpuSecondsOf(serverPid) - cpuBefore) / Math.max(1, result.requests.total)) * 1e6;
+  return { label, requestsPerSecond: result.requests.average, serverCpuUs, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
 }
 
 /** The run of median requests per second among `runs`. */
@@ -48,11 +69,11 @@ function median(runs: Run[]): Run {
   return [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)]!;
 }
 
-async function helloServer(): Promise<{ url: string; stop(): void }> {
+async function helloServer(): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./hello-server.ts', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
 }
 
 async function gatewayWith(dir: string, name: string, args: string[]): Promise<{ url: string; process: QuietProcess }> {
@@ -97,21 +118,23 @@ async function main(): Promise<void> {
   // The hello world and the status requests take turns, ROUNDS times, and each row is its median round:
   // the machine's speed drifts by ±10 % over a minute (other work on it, CPU boost), and a ratio of two
   // runs a minute apart would measure the drift.
-  const statusLoads: [string, autocannon.Options][] = [
-    ['bare Fastify hello world', { url: `${hello.url}/hello` }],
-    ['status, --auth off', { url: `${off.url}/api/sd/task/${offTask}` }],
-    ['status, no key', { url: `${optional.url}/api/sd/task/${anonymousTask}` }],
-    ['status, with a key', { url: `${optional.url}/api/sd/task/${keyTask}`, headers: { authorization: `Bearer ${key}` } }],
+  const offPid = off.process.child.pid!;
+  const optionalPid = optional.process.child.pid!;
+  const statusLoads: [string, number, autocannon.Options][] = [
+    ['bare Fastify hello world', hello.pid, { url: `${hello.url}/hello` }],
+    ['status, --auth off', offPid, { url: `${off.url}/api/sd/task/${offTask}` }],
+    ['status, no key', optionalPid, { url: `${optional.url}/api/sd/task/${anonymousTask}` }],
+    ['status, with a key', optionalPid, { url: `${optional.url}/api/sd/task/${keyTask}`, headers: { authorization: `Bearer ${key}` } }],
   ];
   const rounds = new Map<string, Run[]>(statusLoads.map(([label]) => [label, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, options] of statusLoads) rounds.get(label)!.push(await load(label, options));
+    for (const [label, pid, options] of statusLoads) rounds.get(label)!.push(await load(label, pid, options));
   }
   const runs: Run[] = [...rounds.values()].map(median);
   if (!STATUS_ONLY) {
-    runs.push(await load('async submit, --auth off', { url: `${off.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
-    runs.push(await load('async submit, no key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
-    runs.push(await load('async submit, with a key', { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: { ...json, authorization: `Bearer ${key}` }, body }));
+    runs.push(await load('async submit, --auth off', offPid, { url: `${off.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
+    runs.push(await load('async submit, no key', optionalPid, { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: json, body }));
+    runs.push(await load('async submit, with a key', optionalPid, { url: `${optional.url}/api/sd/txt2img/async`, method: 'POST', headers: { ...json, authorization: `Bearer ${key}` }, body }));
   }
 
   hello.stop();
@@ -122,17 +145,23 @@ async function main(): Promise<void> {
   const rps = (label: string) => runs.find((r) => r.label === label)!.requestsPerSecond;
   /** The gateway's time per request more in `a` than in `b`: at saturation a request costs 1/rps of its time. */
   const perRequestUs = (a: string, b: string) => Math.round((1 / rps(a) - 1 / rps(b)) * 1e6);
-  const rows = runs.map((r) => `| ${r.label} | ${Math.round(r.requestsPerSecond).toLocaleString('en')} | ${(r.requestsPerSecond / bare).toFixed(2)} | ${r.p50} / ${r.p99} | ${r.non2xx} |`);
+  const cpuOf = (label: string) => runs.find((r) => r.label === label)!.serverCpuUs;
+  const cpuMore = (a: string, b: string) => (cpuOf(a) - cpuOf(b)).toFixed(1);
+  const bareCpu = runs[0]!.serverCpuUs;
+  const rows = runs.map(
+    (r) =>
+      `| ${r.label} | ${Math.round(r.requestsPerSecond).toLocaleString('en')} | ${(r.requestsPerSecond / bare).toFixed(2)} | ${r.serverCpuUs.toFixed(1)} | ${(bareCpu / r.serverCpuUs).toFixed(2)} | ${r.p50} / ${r.p99} | ${r.non2xx} |`,
+  );
   const markdown = [
     '## Requests per second',
     '',
     `Command: \`npm run bench\` (bench/api-throughput.ts, after the overhead table; autocannon, ${CONNECTIONS} connections, ${SECONDS} s each; the hello world and the status rows take turns ${ROUNDS} times and each shows its median round; in the same process as the client of every row; gateway processes with \`--anonymous-rpm 0 --anonymous-max-tasks 0\` and with \`--auth off\`; the key has limits it never reaches, so its requests go through the rate limiter; submits pile up tasks behind a node 10,000× slower than real time; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}).`,
     '',
-    '| requests | per second | ÷ hello world | latency p50 / p99 (ms) | not 2xx |',
-    '| --- | --- | --- | --- | --- |',
+    '| requests | per second | ÷ hello world | server CPU per request (µs) | hello world\'s ÷ this | latency p50 / p99 (ms) | not 2xx |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Auth and rate limiting cost ${perRequestUs('status, with a key', 'status, --auth off')} µs per request with a key and ${perRequestUs('status, no key', 'status, --auth off')} µs without one (1/rps against \`--auth off\`, status requests; the machine's time per request at saturation). Status answers at ${(rps('status, with a key') / bare).toFixed(2)} × the hello world with a key.`,
+    `Auth and rate limiting cost the gateway ${cpuMore('status, with a key', 'status, --auth off')} µs of CPU per status request with a key and ${cpuMore('status, no key', 'status, --auth off')} µs without one (its CPU per request against \`--auth off\`); counted as 1/rps at saturation, where the client's work on the same 2 cores counts too (autocannon parses each answer's headers in JavaScript), ${perRequestUs('status, with a key', 'status, --auth off')} µs and ${perRequestUs('status, no key', 'status, --auth off')} µs. Status answers at ${(rps('status, with a key') / bare).toFixed(2)} × the hello world's requests per second with a key.`,
     '',
     `Every round, requests per second (hello world, off, no key, key): ${[...rounds.values()].map((list) => list.map((r) => Math.round(r.requestsPerSecond).toLocaleString('en')).join(' / ')).join('; ')}.`,
   ].join('\n');
