@@ -14,11 +14,11 @@
  * CPU profile there.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { makeBenchKeys } from './bench-keys.js';
+import { cpuSecondsOf } from './process-cpu.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { startQuiet, type QuietProcess } from './quiet-process.js';
 
@@ -39,17 +39,6 @@ interface Run {
   p50: number;
   p99: number;
   non2xx: number;
-}
-
-/** Clock ticks a second of /proc's CPU times (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds process `pid` has used so far (user + system), from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number): number {
-  // The fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 /**

@@ -22,12 +22,13 @@
  */
 import { makeBenchKeys } from './bench-keys.js';
 import { type ChildProcess, fork } from 'node:child_process';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { writeBenchSection } from './benchmarks-file.js';
+import { cpuSecondsOf } from './process-cpu.js';
 import { startQuiet } from './quiet-process.js';
 import { makeCheckpoints } from './schedule-nodes.js';
 import { type Spread, spreadOf } from './schedule-stats.js';
@@ -68,12 +69,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const body = (await (await fetch(url, { headers })).json()) as { code: number; data: T };
   return body.data;
-}
-
-/** CPU seconds (user + system) the process has used so far, from /proc. */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function startFleet(gateway: string, fleet: Fleet): Promise<ChildProcess> {

@@ -35,7 +35,7 @@
  * (e.g. `64,512`) change the run.
  */
 import { makeBenchKeys } from './bench-keys.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { cpus, setPriority } from 'node:os';
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ import type { ClientReport } from './overhead-client.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { startQuiet } from './quiet-process.js';
 import { writeBenchSection } from './benchmarks-file.js';
+import { cpuSecondsOf } from './process-cpu.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
@@ -79,10 +80,7 @@ function niceAllThreads(pid: number, nice: number): void {
 }
 
 /** User + system CPU milliseconds the process has used so far. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
+const cpuMs = (pid: number): number => cpuSecondsOf(pid) * 1000;
 
 interface Run {
   side: number;
