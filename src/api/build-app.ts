@@ -24,6 +24,7 @@ import { success } from './envelope.js';
 import type { KeyAdmin } from '../auth/key-admin.js';
 import { adminTokenCheck, type AuthOptions, registerCallerAuth } from './auth.js';
 import { registerCors } from './cors.js';
+import { registerWebApp } from './web-app.js';
 import { DanError } from '../errors/dan-error.js';
 import type { GatewayMetrics } from '../gateway/metrics.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerPublicKeyRoute(app, userDeps);
   await registerApiDocs(app);
+  await registerWebApp(app);
   registerProbes(app, deps);
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
   app.get('/api/health', async () => {

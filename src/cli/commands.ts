@@ -247,7 +247,8 @@ export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise
 
 function demoBanner(gatewayUrl: string, sandboxUrl: string): string {
   return [
-    `DAN demo ready: gateway ${gatewayUrl}, simulated GPU (sandbox) ${sandboxUrl}.`,
+    `DAN demo ready. Playground and dashboard: ${gatewayUrl}/`,
+    `Gateway (API) ${gatewayUrl}, its API described at ${gatewayUrl}/docs; simulated GPU (sandbox) ${sandboxUrl}.`,
     'The sandbox draws placeholder patterns, not pictures: it times and answers like a WebUI, without a',
     'model. For images, attach a real WebUI: `dan node --gateway URL --webui URL` (README, "Attaching a real WebUI").',
     'Try:',

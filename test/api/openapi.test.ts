@@ -46,7 +46,8 @@ function routesOf(tree: string): { method: string; path: string }[] {
 
 /** `/api/sd/task/:taskId` → `/api/sd/task/{taskId}`. */
 const openApiPath = (path: string) => path.replace(/:([A-Za-z]+)/g, '{$1}');
-const NOT_API = /^\/(docs|openapi\.json)|^\/api\/node\/ws$|^\*$/;
+// The API proper: not the docs, the node socket, the catch-all preflight, nor the web app (/, /index.html, /assets/…).
+const NOT_API = /^\/(docs|openapi\.json)|^\/api\/node\/ws$|^\*$|^\/$|^\/index\.html$|^\/assets\//;
 
 describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1 and names this version', () => {

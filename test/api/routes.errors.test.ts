@@ -160,7 +160,7 @@ describe('routes that do not exist', () => {
     ['GET', '/api/sd/nothing-here?x=1', 'no endpoint GET /api/sd/nothing-here; the endpoints are listed at /docs (OpenAPI document: /openapi.json)'],
     ['POST', '/api/sd/txt2img/sync', 'no endpoint POST /api/sd/txt2img/sync; the endpoints are listed at /docs (OpenAPI document: /openapi.json)'],
     ['GET', '/api/sd/task/abc/more', 'no endpoint GET /api/sd/task/abc/more; the endpoints are listed at /docs (OpenAPI document: /openapi.json)'],
-    ['GET', '/', 'no endpoint GET /; the endpoints are listed at /docs (OpenAPI document: /openapi.json)'],
+    ['GET', '/nothing-here', 'no endpoint GET /nothing-here; the endpoints are listed at /docs (OpenAPI document: /openapi.json)'],
   ])('%s %s is a 404 DAN_ERR_ROUTE_NOT_FOUND naming the method and path, without the query', async (method, url, message) => {
     const app = shared;
     const answer = await app.send({ method: method as 'GET', url });

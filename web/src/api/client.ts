@@ -1,0 +1,71 @@
+/**
+ * The gateway's HTTP API from the browser: JSON in and out, refusals as
+ * `ApiError` (with the field at fault), and a task followed to its end over its
+ * Server-Sent Events stream.
+ */
+import type { Envelope, TaskKind, TaskStatus } from './types';
+
+/** A refusal or failure the API answered: its error id, message and, when one field is at fault, the field. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly error: string | null,
+    readonly field: string | null,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    const headers = new Headers(init.headers);
+    headers.set('accept', 'application/json');
+    if (init.body) headers.set('content-type', 'application/json');
+    response = await fetch(path, { ...init, headers });
+  } catch {
+    throw new ApiError('the gateway cannot be reached; is it running?', 0, null, null);
+  }
+  let body: Envelope<T>;
+  try {
+    body = (await response.json()) as Envelope<T>;
+  } catch {
+    throw new ApiError(`the gateway answered ${response.status} without JSON`, response.status, null, null);
+  }
+  if (body.code !== 200 || body.data === undefined) throw new ApiError(body.message, response.status, body.error ?? null, body.field ?? null);
+  return body.data;
+}
+
+export const getJson = <T>(path: string): Promise<T> => call<T>(path);
+export const postJson = <T>(path: string, body: unknown): Promise<T> => call<T>(path, { method: 'POST', body: JSON.stringify(body) });
+
+/** Submits a task without waiting for it: the answer is its first status (queue position and ETA). */
+export const submitTask = (kind: TaskKind, body: unknown): Promise<TaskStatus> => postJson<TaskStatus>(`/api/sd/${kind}/async`, body);
+export const cancelTask = (taskId: string): Promise<TaskStatus> => postJson<TaskStatus>('/api/sd/task/cancel', { taskId });
+
+export interface TaskFollower {
+  close(): void;
+}
+
+/**
+ * Follows a task over `GET /api/sd/task/{id}/events`: `onStatus` at each change (queue position,
+ * ETA, progress), `onPreview` with the backend's live preview, `onEnd` once with the final status.
+ * EventSource reconnects by itself after a dropped connection, resuming from the last event.
+ */
+export function followTask(taskId: string, handlers: { onStatus: (status: TaskStatus) => void; onPreview: (image: string) => void; onEnd: (status: TaskStatus) => void; onLost: (message: string) => void }): TaskFollower {
+  const source = new EventSource(`/api/sd/task/${encodeURIComponent(taskId)}/events`);
+  let ended = false;
+  source.addEventListener('status', (event) => handlers.onStatus(JSON.parse((event as MessageEvent<string>).data) as TaskStatus));
+  source.addEventListener('preview', (event) => handlers.onPreview((JSON.parse((event as MessageEvent<string>).data) as { image: string }).image));
+  source.addEventListener('end', (event) => {
+    ended = true;
+    source.close();
+    handlers.onEnd(JSON.parse((event as MessageEvent<string>).data) as TaskStatus);
+  });
+  source.addEventListener('error', () => {
+    // CLOSED: the gateway refused the stream (the task is not found); otherwise EventSource retries.
+    if (!ended && source.readyState === EventSource.CLOSED) handlers.onLost('lost the task\'s stream; the task may still run: see its status');
+  });
+  return { close: () => source.close() };
+}

@@ -1,0 +1,84 @@
+/**
+ * What the gateway's API answers, as the web app reads it (the OpenAPI
+ * document at /openapi.json is the full description).
+ */
+
+/** The envelope of every answer: `data` on success (code 200), `error` and `field` on a refusal. */
+export interface Envelope<T> {
+  code: number;
+  message: string;
+  data?: T;
+  error?: string;
+  field?: string;
+  taskId?: string;
+}
+
+/** 0 queued, 1 running, 2 succeeded, 3 failed, 4 cancelled. */
+export type TaskState = 0 | 1 | 2 | 3 | 4;
+
+export interface TaskStatus {
+  taskId: string;
+  status: TaskState;
+  queuePosition: number;
+  progress?: number;
+  /** Seconds until it starts (queued) or ends (running). */
+  eta?: number | null;
+  images?: string[];
+  seeds?: number[];
+  caption?: string;
+  message?: string;
+  error?: string;
+}
+
+export interface NameInfo {
+  name: string;
+  available: boolean;
+}
+
+export interface ResourceInfo extends NameInfo {
+  hash: string | null;
+  /** Connected nodes that serve it now. */
+  nodes: number;
+  download: string | null;
+}
+
+export interface SupportedInfo {
+  Models: ResourceInfo[];
+  LoRAs: ResourceInfo[];
+  Samplers: NameInfo[];
+  HiresUpscalers: NameInfo[];
+  Upscalers: NameInfo[];
+  ControlNet: { models: NameInfo[]; preprocessors: NameInfo[] };
+  Interrogators: NameInfo[];
+  nodes: { connected: number; ready: number };
+}
+
+export type NodeState = 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside';
+
+export interface NodeInfo {
+  id: string;
+  name: string;
+  state: NodeState;
+  slots: number;
+  running: number;
+  loadedModel: string | null;
+  models: string[];
+  itPerSecond: number | null;
+  fixedSeconds: number | null;
+  switchSeconds: number | null;
+  loadSeconds: Record<string, number>;
+  problem: string | null;
+  setAsideUntil: string | null;
+}
+
+export interface Health {
+  status: 'ok';
+  canServe: boolean;
+  problem: string | null;
+  nodes: { connected: number; ready: number };
+  queued: number;
+  running: number;
+}
+
+/** The task kinds the API takes, each with its submit path. */
+export type TaskKind = 'txt2img' | 'img2img' | 'interrogate' | 'upscale';

@@ -1,0 +1,76 @@
+/**
+ * This browser's results: thumbnails, newest first; one opens full size with
+ * its parameters, download, copy, delete and "use these settings".
+ */
+import { useState } from 'preact/hooks';
+import type { GalleryItem } from './gallery-store';
+
+interface Props {
+  items: GalleryItem[];
+  onUse: (item: GalleryItem) => void;
+  onRemove: (item: GalleryItem) => void;
+}
+
+export function Gallery({ items, onUse, onRemove }: Props) {
+  const [open, setOpen] = useState<GalleryItem | null>(null);
+  if (items.length === 0) return <p class="hint">Results made in this browser appear here, and stay across reloads.</p>;
+  return (
+    <>
+      <ul class="gallery" aria-label="Results">
+        {items.map((item) => (
+          <li key={item.id}>
+            <button type="button" class="thumb" onClick={() => setOpen(item)} aria-label={`Open result of ${new Date(item.createdAt).toLocaleString()}`}>
+              {item.image ? <img src={`data:image/png;base64,${item.image}`} alt="" loading="lazy" /> : <span class="thumb-caption">{item.caption}</span>}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {open && <GalleryDialog item={open} onClose={() => setOpen(null)} onUse={(item) => (setOpen(null), onUse(item))} onRemove={(item) => (setOpen(null), onRemove(item))} />}
+    </>
+  );
+}
+
+function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; onClose: () => void; onUse: (item: GalleryItem) => void; onRemove: (item: GalleryItem) => void }) {
+  const [copied, setCopied] = useState(false);
+  const params = JSON.stringify(item.params, null, 2);
+  return (
+    <dialog
+      class="gallery-dialog"
+      open
+      aria-label="Result"
+      onKeyDown={(event) => {
+        if (event.key === 'Escape') onClose();
+      }}
+    >
+      {item.image ? <img src={`data:image/png;base64,${item.image}`} alt={`Result of task ${item.taskId}`} /> : <p class="caption">{item.caption}</p>}
+      <p class="hint">
+        {item.kind} · {new Date(item.createdAt).toLocaleString()}
+        {item.seed !== null && <> · seed {item.seed}</>}
+      </p>
+      <pre class="params">
+        <code>{params}</code>
+      </pre>
+      <div class="buttons">
+        {item.image && (
+          <a class="button secondary" href={`data:image/png;base64,${item.image}`} download={`dan-${item.taskId}.png`}>
+            Download
+          </a>
+        )}
+        {item.kind === 'txt2img' && (
+          <button type="button" class="secondary" onClick={() => onUse(item)}>
+            Use these settings
+          </button>
+        )}
+        <button type="button" class="secondary" onClick={() => void navigator.clipboard?.writeText(params).then(() => setCopied(true))}>
+          {copied ? 'Copied' : 'Copy parameters'}
+        </button>
+        <button type="button" class="secondary danger" onClick={() => onRemove(item)}>
+          Delete
+        </button>
+        <button type="button" onClick={onClose} autofocus>
+          Close
+        </button>
+      </div>
+    </dialog>
+  );
+}

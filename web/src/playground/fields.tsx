@@ -1,0 +1,88 @@
+/**
+ * Labelled form fields that show the API's refusal next to the field it names
+ * (`errors[name]`), with the error tied to the input for screen readers.
+ */
+import type { ComponentChildren } from 'preact';
+
+/** Messages by request field (`steps`, `upscale.scale`, `control_net[0].image`). */
+export type FieldErrors = Record<string, string>;
+
+interface FieldProps {
+  /** The request field it edits: its id, and the key of its error. */
+  name: string;
+  label: string;
+  errors: FieldErrors;
+  hint?: string;
+  children: ComponentChildren;
+}
+
+export const fieldId = (name: string) => `field-${name.replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+
+export function Field({ name, label, errors, hint, children }: FieldProps) {
+  const error = errors[name];
+  const id = fieldId(name);
+  return (
+    <div class={`field${error ? ' field-invalid' : ''}`} data-field={name}>
+      <label for={id}>{label}</label>
+      {children}
+      {hint && !error && <small class="hint">{hint}</small>}
+      {error && (
+        <small class="field-error" id={`${id}-error`} role="alert">
+          {error}
+        </small>
+      )}
+    </div>
+  );
+}
+
+/** The props that tie an input to its field's label and error. */
+export function inputProps(name: string, errors: FieldErrors) {
+  const id = fieldId(name);
+  return { id, name, 'aria-invalid': errors[name] ? true : undefined, 'aria-describedby': errors[name] ? `${id}-error` : undefined };
+}
+
+interface NumberInputProps {
+  name: string;
+  value: number;
+  onChange: (value: number) => void;
+  errors: FieldErrors;
+  min?: number;
+  max?: number;
+  step?: number;
+}
+
+/** A number input; what the user types is sent as it is, so the API's range check speaks for itself. */
+export function NumberInput({ name, value, onChange, errors, min, max, step }: NumberInputProps) {
+  return (
+    <input
+      type="number"
+      inputMode="decimal"
+      {...inputProps(name, errors)}
+      value={Number.isFinite(value) ? value : ''}
+      min={min}
+      max={max}
+      step={step ?? 1}
+      onInput={(event) => onChange(event.currentTarget.valueAsNumber)}
+    />
+  );
+}
+
+interface SelectProps {
+  name: string;
+  value: string;
+  options: { value: string; label: string; disabled?: boolean }[];
+  onChange: (value: string) => void;
+  errors: FieldErrors;
+}
+
+export function Select({ name, value, options, onChange, errors }: SelectProps) {
+  return (
+    <select {...inputProps(name, errors)} value={value} onChange={(event) => onChange(event.currentTarget.value)}>
+      {options.map((option) => (
+        <option key={option.value} value={option.value} disabled={option.disabled}>
+          {option.label}
+        </option>
+      ))}
+    </select>
+  );
+}
