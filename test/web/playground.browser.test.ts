@@ -8,7 +8,8 @@
  * test-artifacts/web/ (not committed).
  */
 import { mkdirSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
@@ -62,15 +63,26 @@ async function open(path = '/', viewport = { width: 1280, height: 900 }): Promis
 /** Errors the page logged: a page that works logs none. */
 const failuresOf = (page: Page) => (page as Page & { failures: string[] }).failures;
 
-/** Waits until the model list holds a model a node serves. */
-async function modelsLoaded(page: Page): Promise<void> {
-  await page.locator('#field-model option:not([disabled])').first().waitFor({ state: 'attached' });
+/** A view's form (only the view shown is found: the others are hidden). */
+const form = (page: Page, name: string) => page.getByRole('form', { name });
+
+/** Waits until the form's model list holds a model a node serves. */
+async function modelsLoaded(scope: Locator): Promise<void> {
+  await scope.locator('select[name="model"] option:not([disabled])').first().waitFor({ state: 'attached' });
 }
 
-async function generate(page: Page, prompt: string): Promise<void> {
-  await modelsLoaded(page);
-  await page.getByLabel('Prompt', { exact: true }).fill(prompt);
-  await page.getByRole('button', { name: 'Generate' }).click();
+async function generate(page: Page, prompt: string, view = 'txt2img'): Promise<Locator> {
+  const scope = form(page, view);
+  await modelsLoaded(scope);
+  await scope.getByLabel('Prompt', { exact: true }).fill(prompt);
+  await scope.getByRole('button', { name: 'Generate' }).click();
+  return scope;
+}
+
+/** A PNG file for an upload field, made with sharp. */
+async function pngFile(width: number, height: number, name = 'photo.png') {
+  const buffer = await sharp({ create: { width, height, channels: 3, background: { r: 30, g: 120, b: 200 } } }).png().toBuffer();
+  return { name, mimeType: 'image/png', buffer };
 }
 
 interface LoadingImage {
@@ -81,8 +93,8 @@ interface LoadingImage {
 }
 
 /** The result image once it is shown, with its pixel size. */
-async function resultImage(page: Page) {
-  const image = page.locator('.task-result img').first();
+async function resultImage(scope: Page | Locator) {
+  const image = scope.locator('.task-result img').first();
   await image.waitFor({ timeout: 30_000 });
   // The test's own types have no DOM: the element is described by what is read of it.
   return image.evaluate((img: LoadingImage) => new Promise<{ width: number; height: number }>((resolve) => {
@@ -96,9 +108,9 @@ describe('the playground', () => {
   it('makes an image from a prompt, shows it, and keeps it in the gallery across a reload', async () => {
     const page = await open();
     expect(await page.title()).toContain('DAN');
-    await page.getByLabel('Width').fill('448');
-    await generate(page, 'a lighthouse at dusk');
-    expect(await resultImage(page)).toEqual({ width: 448, height: 512 });
+    await form(page, 'txt2img').getByLabel('Width').fill('448');
+    const txt2img = await generate(page, 'a lighthouse at dusk');
+    expect(await resultImage(txt2img)).toEqual({ width: 448, height: 512 });
     await page.screenshot({ path: `${ARTIFACTS}txt2img.png`, fullPage: true });
     await expect.poll(() => page.locator('.gallery li').count()).toBe(1);
     await page.reload();
@@ -107,43 +119,112 @@ describe('the playground', () => {
     const dialog = page.getByRole('dialog', { name: 'Result' });
     await expect.poll(() => dialog.locator('.params').textContent()).toContain('a lighthouse at dusk');
     // "Use these settings" puts the request back into the form.
-    await page.getByLabel('Prompt', { exact: true }).fill('');
+    await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();
-    expect(await page.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a lighthouse at dusk');
-    expect(await page.getByLabel('Width').inputValue()).toBe('448');
+    expect(await txt2img.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a lighthouse at dusk');
+    expect(await txt2img.getByLabel('Width').inputValue()).toBe('448');
     expect(failuresOf(page)).toEqual([]);
   });
 
   it('shows the API\'s refusal next to the field it names', async () => {
     const page = await open();
-    await page.getByLabel('Steps').fill('1000');
-    await generate(page, 'too many steps');
-    const error = page.locator('[data-field="steps"] .field-error');
+    await form(page, 'txt2img').getByLabel('Steps').fill('1000');
+    const txt2img = await generate(page, 'too many steps');
+    const error = txt2img.locator('[data-field="steps"] .field-error');
     await error.waitFor();
     expect(await error.textContent()).toMatch(/steps.*150/);
-    expect(await page.getByLabel('Steps').getAttribute('aria-invalid')).toBe('true');
+    expect(await txt2img.getByLabel('Steps').getAttribute('aria-invalid')).toBe('true');
     await page.screenshot({ path: `${ARTIFACTS}field-error.png` });
   });
 
   it('cancels a running task', async () => {
     const page = await open();
     // 1024² at 150 steps: several seconds on this sandbox, time to cancel it while it runs.
-    await page.getByLabel('Size').selectOption('1024x1024');
-    await page.getByLabel('Steps').fill('150');
+    const txt2img = form(page, 'txt2img');
+    await txt2img.getByLabel('Size').selectOption('1024x1024');
+    await txt2img.getByLabel('Steps').fill('150');
     await generate(page, 'a slow one');
-    await page.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
-    await page.getByRole('button', { name: 'Cancel' }).click();
-    await page.locator('.task-panel[data-phase="cancelled"]').waitFor();
-    expect(await page.locator('.task-panel').textContent()).toContain('Cancelled');
+    await txt2img.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
+    await txt2img.getByRole('button', { name: 'Cancel' }).click();
+    await txt2img.locator('.task-panel[data-phase="cancelled"]').waitFor();
+    expect(await txt2img.locator('.task-panel').textContent()).toContain('Cancelled');
   });
 
   it('does the txt2img flow on a 360 px wide phone, with nothing wider than the screen', async () => {
     const page = await open('/', { width: 360, height: 740 });
-    await generate(page, 'a small fox');
-    expect((await resultImage(page)).width).toBe(512);
+    const txt2img = await generate(page, 'a small fox');
+    expect((await resultImage(txt2img)).width).toBe(512);
     const widest = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(widest).toBeLessThanOrEqual(360);
     await page.screenshot({ path: `${ARTIFACTS}phone.png`, fullPage: true });
+  });
+});
+
+describe('the other views', () => {
+  it('makes an image from an uploaded one (img2img), at the upload\'s size', async () => {
+    const page = await open('/#/img2img');
+    const img2img = form(page, 'img2img');
+    await img2img.getByLabel('Image').setInputFiles(await pngFile(320, 256));
+    await expect.poll(() => img2img.getByLabel('Width').inputValue()).toBe('320');
+    await generate(page, 'the same, at night', 'img2img');
+    expect(await resultImage(img2img)).toEqual({ width: 320, height: 256 });
+    await page.screenshot({ path: `${ARTIFACTS}img2img.png`, fullPage: true });
+  });
+
+  it('sends a result to upscale and makes it twice as large', async () => {
+    const page = await open();
+    const txt2img = await generate(page, 'a small house');
+    await resultImage(txt2img);
+    await txt2img.getByRole('button', { name: 'Send to upscale' }).click();
+    const upscale = form(page, 'upscale');
+    await upscale.locator('.image-input-preview img').waitFor();
+    await upscale.getByRole('button', { name: 'Upscale' }).click();
+    expect(await resultImage(upscale)).toEqual({ width: 1024, height: 1024 });
+  });
+
+  it('describes an image (interrogate) and shows the caption', async () => {
+    const page = await open('/#/interrogate');
+    const interrogate = form(page, 'interrogate');
+    await interrogate.getByLabel('Image').setInputFiles(await pngFile(256, 256));
+    await interrogate.getByLabel('Interrogator').selectOption('deepdanbooru');
+    await interrogate.getByRole('button', { name: 'Describe the image' }).click();
+    const caption = interrogate.locator('.task-result .caption');
+    await caption.waitFor({ timeout: 20_000 });
+    expect((await caption.textContent())?.length).toBeGreaterThan(0);
+  });
+
+  it('sends the painted mask as the API documents it: the image\'s size, white where painted, black elsewhere; inverted on demand', async () => {
+    const page = await open('/#/inpaint');
+    const inpaint = form(page, 'inpaint');
+    await inpaint.getByLabel('Image').setInputFiles(await pngFile(256, 256));
+    const canvas = inpaint.getByLabel('Mask: paint over the part to regenerate');
+    await canvas.waitFor();
+    await inpaint.getByLabel(/Brush size/).fill('32');
+    // A stroke across the top left quarter, in screen pixels of the canvas as shown.
+    const box = (await canvas.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.2, { steps: 8 });
+    await page.mouse.up();
+    const maskSent = async () => {
+      const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/img2img/async'));
+      await inpaint.getByRole('button', { name: 'Generate' }).click();
+      const body = (await request).postDataJSON() as { inpaint: { mask: string; mask_mode: number } };
+      await resultImage(inpaint);
+      const png = Buffer.from(body.inpaint.mask.replace(/^data:image\/png;base64,/, ''), 'base64');
+      const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
+      return { width: info.width, height: info.height, at: (x: number, y: number) => data[y * info.width + x]!, mode: body.inpaint.mask_mode };
+    };
+    await modelsLoaded(inpaint);
+    const mask = await maskSent();
+    expect([mask.width, mask.height, mask.mode]).toEqual([256, 256, 0]);
+    // On the stroke (x 26–102 at y 51, 32 px wide): white; far from it: black.
+    expect([mask.at(64, 51), mask.at(40, 51), mask.at(64, 60)]).toEqual([255, 255, 255]);
+    expect([mask.at(200, 200), mask.at(64, 120), mask.at(250, 5)]).toEqual([0, 0, 0]);
+    await page.screenshot({ path: `${ARTIFACTS}inpaint.png`, fullPage: true });
+    await inpaint.getByRole('button', { name: 'Invert' }).click();
+    const inverted = await maskSent();
+    expect([inverted.at(64, 51), inverted.at(200, 200)]).toEqual([0, 255]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The web app: the playground (one view per capability) and the dashboard,
- * chosen by the URL's hash (`#/txt2img`, `#/dashboard`) so that any path
- * the gateway serves stays the API's.
+ * chosen by the URL's hash (`#/txt2img`, `#/inpaint`, `#/dashboard`) so that
+ * every path the gateway serves stays the API's. The views stay mounted when
+ * another is shown: a task keeps running, and its result reaches the gallery.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { getJson } from './api/client';
@@ -9,12 +10,20 @@ import type { SupportedInfo, TaskKind, TaskStatus } from './api/types';
 import { Dashboard } from './dashboard/dashboard';
 import { Gallery } from './gallery/gallery';
 import { addToGallery, type GalleryItem, loadGallery, paramsOf, removeFromGallery } from './gallery/gallery-store';
+import { Img2ImgView } from './playground/img2img-view';
+import { InterrogateView } from './playground/interrogate-view';
+import { type SendTarget, SendToContext } from './playground/send-to';
 import { type Txt2ImgForm, txt2imgFormOf } from './playground/txt2img-form';
 import { Txt2ImgView } from './playground/txt2img-view';
+import { UpscaleView } from './playground/upscale-view';
 
-type Route = 'txt2img' | 'dashboard';
+type Route = 'txt2img' | SendTarget | 'dashboard';
 const ROUTES: { route: Route; label: string }[] = [
   { route: 'txt2img', label: 'Text to image' },
+  { route: 'img2img', label: 'Image to image' },
+  { route: 'inpaint', label: 'Inpaint' },
+  { route: 'upscale', label: 'Upscale' },
+  { route: 'interrogate', label: 'Interrogate' },
   { route: 'dashboard', label: 'Dashboard' },
 ];
 
@@ -31,6 +40,7 @@ export function App() {
   const [info, setInfo] = useState<SupportedInfo | null>(null);
   const [gallery, setGallery] = useState<GalleryItem[]>([]);
   const [preset, setPreset] = useState<Txt2ImgForm | null>(null);
+  const [incoming, setIncoming] = useState<Partial<Record<SendTarget, { image: string }>>>({});
 
   useEffect(() => {
     const onHash = () => setRoute(routeOf(window.location.hash));
@@ -45,6 +55,14 @@ export function App() {
     return () => clearInterval(timer);
   }, []);
 
+  const go = (to: Route) => {
+    window.location.hash = `#/${to}`;
+    window.scrollTo({ top: 0 });
+  };
+  const send = (target: SendTarget, image: string) => {
+    setIncoming((current) => ({ ...current, [target]: { image: `data:image/png;base64,${image}` } }));
+    go(target);
+  };
   const keep = (kind: TaskKind) => (status: TaskStatus, body: Record<string, unknown>) => {
     if (status.status !== 2) return;
     const createdAt = Date.now();
@@ -55,9 +73,11 @@ export function App() {
         : (status.images ?? []).map((image, i) => ({ id: `${status.taskId}-${i}`, taskId: status.taskId, kind, createdAt, image, caption: null, seed: status.seeds?.[i] ?? null, params }));
     void addToGallery(items).then(setGallery);
   };
+  const playground = route !== 'dashboard';
+  const title = ROUTES.find((r) => r.route === route)?.label ?? '';
 
   return (
-    <>
+    <SendToContext.Provider value={send}>
       <header class="top">
         <a class="brand" href="#/txt2img">
           DAN
@@ -77,28 +97,39 @@ export function App() {
         )}
       </header>
       <main>
-        {route === 'dashboard' ? (
-          <Dashboard />
-        ) : (
-          <div class="playground">
-            <section class="panel">
-              <h1>Text to image</h1>
+        {route === 'dashboard' && <Dashboard />}
+        <div class="playground" hidden={!playground}>
+          <section class="panel">
+            <h1>{title}</h1>
+            <div hidden={route !== 'txt2img'}>
               <Txt2ImgView info={info} preset={preset} onEnd={keep('txt2img')} />
-            </section>
-            <section class="panel">
-              <h2>Gallery</h2>
-              <Gallery
-                items={gallery}
-                onUse={(item) => {
-                  setPreset(txt2imgFormOf(item.params));
-                  window.scrollTo({ top: 0, behavior: 'smooth' });
-                }}
-                onRemove={(item) => void removeFromGallery(item.id).then(setGallery)}
-              />
-            </section>
-          </div>
-        )}
+            </div>
+            <div hidden={route !== 'img2img'}>
+              <Img2ImgView info={info} inpaint={false} incoming={incoming.img2img ?? null} onEnd={keep('img2img')} />
+            </div>
+            <div hidden={route !== 'inpaint'}>
+              <Img2ImgView info={info} inpaint incoming={incoming.inpaint ?? null} onEnd={keep('img2img')} />
+            </div>
+            <div hidden={route !== 'upscale'}>
+              <UpscaleView info={info} incoming={incoming.upscale ?? null} onEnd={keep('upscale')} />
+            </div>
+            <div hidden={route !== 'interrogate'}>
+              <InterrogateView info={info} incoming={incoming.interrogate ?? null} onEnd={keep('interrogate')} />
+            </div>
+          </section>
+          <section class="panel">
+            <h2>Gallery</h2>
+            <Gallery
+              items={gallery}
+              onUse={(item) => {
+                setPreset(txt2imgFormOf(item.params));
+                go('txt2img');
+              }}
+              onRemove={(item) => void removeFromGallery(item.id).then(setGallery)}
+            />
+          </section>
+        </div>
       </main>
-    </>
+    </SendToContext.Provider>
   );
 }

@@ -3,6 +3,7 @@
  * its parameters, download, copy, delete and "use these settings".
  */
 import { useState } from 'preact/hooks';
+import { SendButtons } from '../playground/send-to';
 import type { GalleryItem } from './gallery-store';
 
 interface Props {
@@ -47,6 +48,12 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
         {item.kind} · {new Date(item.createdAt).toLocaleString()}
         {item.seed !== null && <> · seed {item.seed}</>}
       </p>
+      {item.image && (
+        // Sent: the dialog closes, the view it went to shows it.
+        <div onClick={onClose}>
+          <SendButtons image={item.image} />
+        </div>
+      )}
       <pre class="params">
         <code>{params}</code>
       </pre>

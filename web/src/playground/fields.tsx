@@ -2,7 +2,8 @@
  * Labelled form fields that show the API's refusal next to the field it names
  * (`errors[name]`), with the error tied to the input for screen readers.
  */
-import type { ComponentChildren } from 'preact';
+import { type ComponentChildren, createContext } from 'preact';
+import { useContext } from 'preact/hooks';
 
 /** Messages by request field (`steps`, `upscale.scale`, `control_net[0].image`). */
 export type FieldErrors = Record<string, string>;
@@ -16,11 +17,17 @@ interface FieldProps {
   children: ComponentChildren;
 }
 
-export const fieldId = (name: string) => `field-${name.replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+/** The form's name, which prefixes its fields' ids: several forms (one per view) share the page. */
+export const FormNameContext = createContext('form');
+
+/** The id of the input for request field `name` in the current form (`txt2img-steps`). */
+export function useFieldId(name: string): string {
+  return `${useContext(FormNameContext)}-${name.replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+}
 
 export function Field({ name, label, errors, hint, children }: FieldProps) {
   const error = errors[name];
-  const id = fieldId(name);
+  const id = useFieldId(name);
   return (
     <div class={`field${error ? ' field-invalid' : ''}`} data-field={name}>
       <label for={id}>{label}</label>
@@ -35,9 +42,9 @@ export function Field({ name, label, errors, hint, children }: FieldProps) {
   );
 }
 
-/** The props that tie an input to its field's label and error. */
-export function inputProps(name: string, errors: FieldErrors) {
-  const id = fieldId(name);
+/** The props that tie an input to its field's label and error (a hook: call it while rendering). */
+export function useInputProps(name: string, errors: FieldErrors) {
+  const id = useFieldId(name);
   return { id, name, 'aria-invalid': errors[name] ? true : undefined, 'aria-describedby': errors[name] ? `${id}-error` : undefined };
 }
 
@@ -57,7 +64,7 @@ export function NumberInput({ name, value, onChange, errors, min, max, step }: N
     <input
       type="number"
       inputMode="decimal"
-      {...inputProps(name, errors)}
+      {...useInputProps(name, errors)}
       value={Number.isFinite(value) ? value : ''}
       min={min}
       max={max}
@@ -77,7 +84,7 @@ interface SelectProps {
 
 export function Select({ name, value, options, onChange, errors }: SelectProps) {
   return (
-    <select {...inputProps(name, errors)} value={value} onChange={(event) => onChange(event.currentTarget.value)}>
+    <select {...useInputProps(name, errors)} value={value} onChange={(event) => onChange(event.currentTarget.value)}>
       {options.map((option) => (
         <option key={option.value} value={option.value} disabled={option.disabled}>
           {option.label}

@@ -3,7 +3,7 @@
  * data URL (the API takes the `data:image/…;base64,` prefix as it is).
  */
 import { useState } from 'preact/hooks';
-import { type FieldErrors, inputProps } from './fields';
+import { type FieldErrors, useInputProps } from './fields';
 
 function readAsDataUrl(file: Blob): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -44,7 +44,7 @@ export function ImageInput({ name, value, onChange, errors }: ImageInputProps) {
         if (item) void take(item.getAsFile());
       }}
     >
-      <input type="file" accept="image/png,image/jpeg,image/webp" {...inputProps(name, errors)} onChange={(event) => void take(event.currentTarget.files?.[0])} />
+      <input type="file" accept="image/png,image/jpeg,image/webp" {...useInputProps(name, errors)} onChange={(event) => void take(event.currentTarget.files?.[0])} />
       <small class="hint">or drop or paste an image here</small>
       {value && (
         <div class="image-input-preview">

@@ -3,6 +3,7 @@
  * should start, its progress and live preview while it runs, a cancel button,
  * and its end: the images, the caption, or why it failed.
  */
+import { SendButtons } from './send-to';
 import type { TaskRun } from './use-task';
 import { isActive } from './use-task';
 
@@ -68,6 +69,7 @@ function TaskResult({ status }: { status: NonNullable<TaskRun['status']> }) {
               Download
             </a>
           </figcaption>
+          <SendButtons image={image} />
         </figure>
       ))}
     </div>

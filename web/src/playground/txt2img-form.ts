@@ -1,116 +1,26 @@
-/**
- * The txt2img form's state and the request body it makes: what the form
- * shows is exactly what is sent (no hidden defaults), so "Show API call"
- * and the request agree.
- */
+/** The txt2img form: the shared generation fields and hires upscale. */
+import { defaultGeneration, type GenerationForm, generationBody, generationFormOf } from './generation-form';
 
-export interface LoraChoice {
-  name: string;
-  weight: number;
-}
-
-export interface ControlNetChoice {
-  image: string | null;
-  preprocess: string;
-  model: string;
-  preprocess_param1: number;
-  preprocess_param2: number;
-  weight: number;
-  resize_mode: number;
-  guidance_start: number;
-  guidance_end: number;
-  guessmode: boolean;
-}
-
-export interface Txt2ImgForm {
-  prompt: string;
-  negative_prompt: string;
-  model: string;
-  loras: LoraChoice[];
-  sampler_name: string;
-  steps: number;
-  cfg_scale: number;
-  width: number;
-  height: number;
-  /** -1: a new random seed each time. */
-  seed: number;
+export interface Txt2ImgForm extends GenerationForm {
   hires: boolean;
   upscale: { upscaler: string; scale: number; denoising_strength: number };
-  controlNetOn: boolean;
-  controlNet: ControlNetChoice;
 }
 
-export const SIZE_PRESETS: [number, number][] = [
-  [512, 512],
-  [512, 768],
-  [768, 512],
-  [768, 1024],
-  [1024, 768],
-  [1024, 1024],
-];
-
 export const defaultTxt2Img: Txt2ImgForm = {
-  prompt: '',
-  negative_prompt: '',
-  model: '',
-  loras: [],
-  sampler_name: 'Euler a',
-  steps: 20,
-  cfg_scale: 7,
-  width: 512,
-  height: 512,
-  seed: -1,
+  ...defaultGeneration,
   hires: false,
   upscale: { upscaler: 'Latent', scale: 2, denoising_strength: 0.5 },
-  controlNetOn: false,
-  controlNet: {
-    image: null,
-    preprocess: 'canny',
-    model: 'sd15_canny',
-    preprocess_param1: 100,
-    preprocess_param2: 200,
-    weight: 1,
-    resize_mode: 0,
-    guidance_start: 0,
-    guidance_end: 1,
-    guessmode: false,
-  },
 };
 
 /** The request body of `POST /api/sd/txt2img/async`. */
 export function txt2imgBody(form: Txt2ImgForm): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    prompt: form.prompt,
-    negative_prompt: form.negative_prompt,
-    model: form.model,
-    sampler_name: form.sampler_name,
-    steps: form.steps,
-    cfg_scale: form.cfg_scale,
-    width: form.width,
-    height: form.height,
-    seed: form.seed,
-  };
-  if (form.loras.length > 0) body['loras'] = form.loras.map((lora) => [lora.name, lora.weight]);
+  const body = generationBody(form);
   if (form.hires) body['upscale'] = { ...form.upscale };
-  if (form.controlNetOn) body['control_net'] = [{ ...form.controlNet, image: form.controlNet.image ?? '' }];
   return body;
 }
 
 /** A form from a request made before (a gallery item's parameters): "use these settings". */
 export function txt2imgFormOf(params: Record<string, unknown>): Txt2ImgForm {
-  const form: Txt2ImgForm = structuredClone(defaultTxt2Img);
-  for (const key of ['prompt', 'negative_prompt', 'model', 'sampler_name'] as const) {
-    if (typeof params[key] === 'string') form[key] = params[key];
-  }
-  for (const key of ['steps', 'cfg_scale', 'width', 'height', 'seed'] as const) {
-    if (typeof params[key] === 'number') form[key] = params[key];
-  }
-  if (Array.isArray(params['loras'])) form.loras = (params['loras'] as [string, number][]).map(([name, weight]) => ({ name, weight }));
   const upscale = params['upscale'] as Txt2ImgForm['upscale'] | undefined;
-  if (upscale) form.upscale = { ...form.upscale, ...upscale };
-  form.hires = upscale !== undefined;
-  const unit = (params['control_net'] as Partial<ControlNetChoice>[] | undefined)?.[0];
-  if (unit) form.controlNet = { ...form.controlNet, ...unit, image: null };
-  form.controlNetOn = unit !== undefined;
-  return form;
+  return { ...generationFormOf(params), hires: upscale !== undefined, upscale: { ...defaultTxt2Img.upscale, ...upscale } };
 }

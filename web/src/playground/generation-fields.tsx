@@ -1,0 +1,195 @@
+/**
+ * The fields txt2img and img2img share: prompt, model and LoRAs from what the
+ * connected nodes offer now (unavailable ones shown, disabled, saying why),
+ * sampler, steps, CFG, size, seed, and a ControlNet unit.
+ */
+import type { NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
+import { Field, type FieldErrors, useInputProps, NumberInput, Select } from './fields';
+import { type GenerationForm, SIZE_PRESETS } from './generation-form';
+import { ImageInput } from './image-input';
+
+/** A resource as an option: one no connected node serves is shown, disabled, saying so. */
+export function resourceOptions(list: (ResourceInfo | NameInfo)[]) {
+  return list.map((item) => ({ value: item.name, label: item.available ? item.name : `${item.name} (no connected node has it)`, disabled: !item.available }));
+}
+
+interface Props {
+  form: GenerationForm;
+  update: (patch: Partial<GenerationForm>) => void;
+  info: SupportedInfo | null;
+  errors: FieldErrors;
+  /** The seed of the last result, for "reuse last". */
+  lastSeed: number | null;
+}
+
+export function PromptFields({ form, update, errors }: Pick<Props, 'form' | 'update' | 'errors'>) {
+  return (
+    <>
+      <Field name="prompt" label="Prompt" errors={errors}>
+        <textarea {...useInputProps('prompt', errors)} rows={3} value={form.prompt} placeholder="a lighthouse on a cliff at dusk, oil painting" onInput={(e) => update({ prompt: e.currentTarget.value })} />
+      </Field>
+      <Field name="negative_prompt" label="Negative prompt" errors={errors}>
+        <textarea {...useInputProps('negative_prompt', errors)} rows={2} value={form.negative_prompt} onInput={(e) => update({ negative_prompt: e.currentTarget.value })} />
+      </Field>
+    </>
+  );
+}
+
+export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSeed'>) {
+  const setLora = (i: number, patch: Partial<GenerationForm['loras'][number]>) => update({ loras: form.loras.map((l, j) => (j === i ? { ...l, ...patch } : l)) });
+  return (
+    <>
+      <div class="row">
+        <Field name="model" label="Model" errors={errors} hint={info && !info.Models.some((m) => m.available) ? 'No connected node serves a model now' : undefined}>
+          <Select name="model" value={form.model} options={resourceOptions(info?.Models ?? [])} onChange={(v) => update({ model: v })} errors={errors} />
+        </Field>
+        <Field name="sampler_name" label="Sampler" errors={errors}>
+          <Select name="sampler_name" value={form.sampler_name} options={resourceOptions(info?.Samplers ?? [{ name: form.sampler_name, available: true }])} onChange={(v) => update({ sampler_name: v })} errors={errors} />
+        </Field>
+      </div>
+      <fieldset class="loras">
+        <legend>LoRAs</legend>
+        {form.loras.map((lora, i) => (
+          <div class="row" key={i}>
+            <Field name={`loras[${i}]`} label={`LoRA ${i + 1}`} errors={errors}>
+              <Select name={`loras[${i}]`} value={lora.name} options={resourceOptions(info?.LoRAs ?? [])} onChange={(v) => setLora(i, { name: v })} errors={errors} />
+            </Field>
+            <Field name={`loras[${i}].weight`} label="Weight" errors={errors}>
+              <NumberInput name={`loras[${i}].weight`} value={lora.weight} min={-4} max={4} step={0.05} onChange={(v) => setLora(i, { weight: v })} errors={errors} />
+            </Field>
+            <button type="button" class="secondary" aria-label={`Remove LoRA ${i + 1}`} onClick={() => update({ loras: form.loras.filter((_, j) => j !== i) })}>
+              Remove
+            </button>
+          </div>
+        ))}
+        {errors['loras'] && (
+          <small class="field-error" role="alert">
+            {errors['loras']}
+          </small>
+        )}
+        <button type="button" class="secondary" disabled={!info?.LoRAs.length} onClick={() => update({ loras: [...form.loras, { name: info?.LoRAs.find((l) => l.available)?.name ?? info?.LoRAs[0]?.name ?? '', weight: 0.8 }] })}>
+          Add a LoRA
+        </button>
+      </fieldset>
+    </>
+  );
+}
+
+export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, 'info'>) {
+  const sizeKey = `${form.width}x${form.height}`;
+  return (
+    <>
+      <div class="row">
+        <Field name="steps" label="Steps" errors={errors}>
+          <NumberInput name="steps" value={form.steps} min={1} max={150} onChange={(v) => update({ steps: v })} errors={errors} />
+        </Field>
+        <Field name="cfg_scale" label="CFG scale" errors={errors}>
+          <NumberInput name="cfg_scale" value={form.cfg_scale} min={1} max={30} step={0.5} onChange={(v) => update({ cfg_scale: v })} errors={errors} />
+        </Field>
+      </div>
+      <div class="row">
+        <Field name="size" label="Size" errors={errors}>
+          <Select
+            name="size"
+            value={SIZE_PRESETS.some(([w, h]) => `${w}x${h}` === sizeKey) ? sizeKey : 'free'}
+            options={[...SIZE_PRESETS.map(([w, h]) => ({ value: `${w}x${h}`, label: `${w} × ${h}` })), { value: 'free', label: 'Other size' }]}
+            onChange={(v) => {
+              const [width, height] = v.split('x').map(Number);
+              if (width && height) update({ width, height });
+            }}
+            errors={errors}
+          />
+        </Field>
+        <Field name="width" label="Width" errors={errors}>
+          <NumberInput name="width" value={form.width} min={64} max={2048} step={8} onChange={(v) => update({ width: v })} errors={errors} />
+        </Field>
+        <Field name="height" label="Height" errors={errors}>
+          <NumberInput name="height" value={form.height} min={64} max={2048} step={8} onChange={(v) => update({ height: v })} errors={errors} />
+        </Field>
+      </div>
+      <div class="row">
+        <Field name="seed" label="Seed (-1: random)" errors={errors}>
+          <NumberInput name="seed" value={form.seed} min={-1} onChange={(v) => update({ seed: v })} errors={errors} />
+        </Field>
+        <div class="buttons">
+          <button type="button" class="secondary" onClick={() => update({ seed: -1 })}>
+            Random
+          </button>
+          <button type="button" class="secondary" disabled={lastSeed === null} onClick={() => lastSeed !== null && update({ seed: lastSeed })}>
+            Reuse last{lastSeed !== null ? ` (${lastSeed})` : ''}
+          </button>
+        </div>
+      </div>
+    </>
+  );
+}
+
+export function ControlNetFields({ form, update, info, errors }: Omit<Props, 'lastSeed'>) {
+  const cn = form.controlNet;
+  const setCn = (patch: Partial<GenerationForm['controlNet']>) => update({ controlNet: { ...cn, ...patch } });
+  return (
+    <fieldset>
+      <legend>
+        <label>
+          <input type="checkbox" checked={form.controlNetOn} onChange={(e) => update({ controlNetOn: e.currentTarget.checked })} /> ControlNet
+        </label>
+      </legend>
+      {form.controlNetOn && (
+        <>
+          <Field name="control_net[0].image" label="Reference image" errors={errors}>
+            <ImageInput name="control_net[0].image" value={cn.image} onChange={(image) => setCn({ image })} errors={errors} />
+          </Field>
+          <div class="row">
+            <Field name="control_net[0].preprocess" label="Preprocessor" errors={errors}>
+              <Select
+                name="control_net[0].preprocess"
+                value={cn.preprocess}
+                options={resourceOptions(info?.ControlNet.preprocessors ?? [{ name: 'canny', available: true }, { name: 'openpose', available: true }])}
+                onChange={(v) => setCn({ preprocess: v, model: v === 'openpose' ? 'sd15_openpose' : v === 'canny' ? 'sd15_canny' : cn.model })}
+                errors={errors}
+              />
+            </Field>
+            <Field name="control_net[0].model" label="ControlNet model" errors={errors}>
+              <Select name="control_net[0].model" value={cn.model} options={resourceOptions(info?.ControlNet.models ?? [{ name: 'sd15_canny', available: true }, { name: 'sd15_openpose', available: true }])} onChange={(v) => setCn({ model: v })} errors={errors} />
+            </Field>
+          </div>
+          {cn.preprocess === 'canny' && (
+            <div class="row">
+              <Field name="control_net[0].preprocess_param1" label="Canny low threshold" errors={errors}>
+                <NumberInput name="control_net[0].preprocess_param1" value={cn.preprocess_param1} min={1} max={255} onChange={(v) => setCn({ preprocess_param1: v })} errors={errors} />
+              </Field>
+              <Field name="control_net[0].preprocess_param2" label="Canny high threshold" errors={errors}>
+                <NumberInput name="control_net[0].preprocess_param2" value={cn.preprocess_param2} min={1} max={255} onChange={(v) => setCn({ preprocess_param2: v })} errors={errors} />
+              </Field>
+            </div>
+          )}
+          <div class="row">
+            <Field name="control_net[0].weight" label="Weight" errors={errors}>
+              <NumberInput name="control_net[0].weight" value={cn.weight} min={0} max={2} step={0.05} onChange={(v) => setCn({ weight: v })} errors={errors} />
+            </Field>
+            <Field name="control_net[0].resize_mode" label="Resize mode" errors={errors}>
+              <Select
+                name="control_net[0].resize_mode"
+                value={String(cn.resize_mode)}
+                options={[{ value: '0', label: 'Just resize' }, { value: '1', label: 'Crop and resize' }, { value: '2', label: 'Resize and fill' }]}
+                onChange={(v) => setCn({ resize_mode: Number(v) })}
+                errors={errors}
+              />
+            </Field>
+          </div>
+          <div class="row">
+            <Field name="control_net[0].guidance_start" label="Guidance start" errors={errors}>
+              <NumberInput name="control_net[0].guidance_start" value={cn.guidance_start} min={0} max={1} step={0.05} onChange={(v) => setCn({ guidance_start: v })} errors={errors} />
+            </Field>
+            <Field name="control_net[0].guidance_end" label="Guidance end" errors={errors}>
+              <NumberInput name="control_net[0].guidance_end" value={cn.guidance_end} min={0} max={1} step={0.05} onChange={(v) => setCn({ guidance_end: v })} errors={errors} />
+            </Field>
+            <label class="checkbox">
+              <input type="checkbox" checked={cn.guessmode} onChange={(e) => setCn({ guessmode: e.currentTarget.checked })} /> Guess mode
+            </label>
+          </div>
+        </>
+      )}
+    </fieldset>
+  );
+}

@@ -1,0 +1,114 @@
+/**
+ * What txt2img and img2img share: prompt, model, LoRAs, sampler, steps, CFG,
+ * size, seed and ControlNet, and the request fields they make. What a form
+ * shows is exactly what is sent (no hidden defaults), so "Show API call" and
+ * the request agree.
+ */
+
+export interface LoraChoice {
+  name: string;
+  weight: number;
+}
+
+export interface ControlNetChoice {
+  image: string | null;
+  preprocess: string;
+  model: string;
+  preprocess_param1: number;
+  preprocess_param2: number;
+  weight: number;
+  resize_mode: number;
+  guidance_start: number;
+  guidance_end: number;
+  guessmode: boolean;
+}
+
+export interface GenerationForm {
+  prompt: string;
+  negative_prompt: string;
+  model: string;
+  loras: LoraChoice[];
+  sampler_name: string;
+  steps: number;
+  cfg_scale: number;
+  width: number;
+  height: number;
+  /** -1: a new random seed each time. */
+  seed: number;
+  controlNetOn: boolean;
+  controlNet: ControlNetChoice;
+}
+
+export const SIZE_PRESETS: [number, number][] = [
+  [512, 512],
+  [512, 768],
+  [768, 512],
+  [768, 1024],
+  [1024, 768],
+  [1024, 1024],
+];
+
+export const defaultGeneration: GenerationForm = {
+  prompt: '',
+  negative_prompt: '',
+  model: '',
+  loras: [],
+  sampler_name: 'Euler a',
+  steps: 20,
+  cfg_scale: 7,
+  width: 512,
+  height: 512,
+  seed: -1,
+  controlNetOn: false,
+  controlNet: {
+    image: null,
+    preprocess: 'canny',
+    model: 'sd15_canny',
+    preprocess_param1: 100,
+    preprocess_param2: 200,
+    weight: 1,
+    resize_mode: 0,
+    guidance_start: 0,
+    guidance_end: 1,
+    guessmode: false,
+  },
+};
+
+/** The request fields of the shared part. */
+export function generationBody(form: GenerationForm): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    prompt: form.prompt,
+    negative_prompt: form.negative_prompt,
+    model: form.model,
+    sampler_name: form.sampler_name,
+    steps: form.steps,
+    cfg_scale: form.cfg_scale,
+    width: form.width,
+    height: form.height,
+    seed: form.seed,
+  };
+  if (form.loras.length > 0) body['loras'] = form.loras.map((lora) => [lora.name, lora.weight]);
+  if (form.controlNetOn) body['control_net'] = [{ ...form.controlNet, image: form.controlNet.image ?? '' }];
+  return body;
+}
+
+/** The shared part of a form from a request made before (a gallery item's parameters). */
+export function generationFormOf(params: Record<string, unknown>): GenerationForm {
+  const form: GenerationForm = structuredClone(defaultGeneration);
+  for (const key of ['prompt', 'negative_prompt', 'model', 'sampler_name'] as const) {
+    if (typeof params[key] === 'string') form[key] = params[key];
+  }
+  for (const key of ['steps', 'cfg_scale', 'width', 'height', 'seed'] as const) {
+    if (typeof params[key] === 'number') form[key] = params[key];
+  }
+  if (Array.isArray(params['loras'])) form.loras = (params['loras'] as [string, number][]).map(([name, weight]) => ({ name, weight }));
+  const unit = (params['control_net'] as Partial<ControlNetChoice>[] | undefined)?.[0];
+  if (unit) form.controlNet = { ...form.controlNet, ...unit, image: null };
+  form.controlNetOn = unit !== undefined;
+  return form;
+}
+
+/** Fields of the shared part, for telling a refusal of one of them from one the form has no place for. */
+export function isGenerationField(field: string): boolean {
+  return /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|width|height|seed|loras|control_net)\b/.test(field);
+}

@@ -1,0 +1,111 @@
+/**
+ * img2img and inpainting: an image (chosen, dropped, pasted or sent from the
+ * gallery), how it is resized and how much of it is redrawn, and for
+ * inpainting a mask painted over it; the shared generation fields and
+ * ControlNet.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { SupportedInfo, TaskStatus } from '../api/types';
+import { Field, NumberInput, Select } from './fields';
+import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
+import { isGenerationField } from './generation-form';
+import { ImageInput } from './image-input';
+import { defaultImg2Img, type Img2ImgForm, img2imgBody, sizeFor } from './img2img-form';
+import { MaskPainter } from './mask-painter';
+import { errorsOf, TaskForm } from './task-form';
+import { useFirstModel } from './use-first-model';
+import { useTask } from './use-task';
+
+interface Props {
+  info: SupportedInfo | null;
+  /** Inpainting: the mask painter is shown and the mask sent. */
+  inpaint: boolean;
+  /** An image sent here from a result or the gallery (a new object each time). */
+  incoming: { image: string } | null;
+  onEnd: (status: TaskStatus, body: Record<string, unknown>) => void;
+}
+
+const IMG2IMG_FIELDS = /^(init_image|resize_mode|denoising_strength|inpaint)\b/;
+
+export function Img2ImgView({ info, inpaint, incoming, onEnd }: Props) {
+  const [form, setForm] = useState<Img2ImgForm>({ ...defaultImg2Img, inpaintOn: inpaint });
+  const [lastSeed, setLastSeed] = useState<number | null>(null);
+  const { run, start, cancel } = useTask((status, body) => {
+    if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
+    onEnd(status, body);
+  });
+  const update = (patch: Partial<Img2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
+  useFirstModel(info, form.model, (model) => update({ model }));
+  useEffect(() => update({ inpaintOn: inpaint }), [inpaint]);
+  // An image chosen: the size follows it (multiples of 8, the longest side at most 1024), as the original's playground did.
+  const takeImage = (image: string | null) => {
+    update({ init_image: image, mask: null });
+    if (!image) return;
+    const probe = new Image();
+    probe.onload = () => update(sizeFor(probe.naturalWidth, probe.naturalHeight));
+    probe.src = image;
+  };
+  useEffect(() => {
+    if (incoming) takeImage(incoming.image);
+  }, [incoming]);
+
+  const body = img2imgBody(form);
+  const errors = errorsOf(run.refusal);
+  const shared = { form, update, info, errors };
+  const label = inpaint ? 'inpaint' : 'img2img';
+  return (
+    <TaskForm kind="img2img" label={label} body={body} run={run} errors={errors} shows={(f) => isGenerationField(f) || IMG2IMG_FIELDS.test(f)} submitLabel="Generate" onSubmit={() => void start('img2img', body)} onCancel={() => void cancel()}>
+      <Field name="init_image" label="Image" errors={errors}>
+        <ImageInput name="init_image" value={inpaint ? null : form.init_image} onChange={takeImage} errors={errors} />
+      </Field>
+      {inpaint && form.init_image && (
+        <Field name="inpaint.mask" label="Mask" errors={errors} hint="Paint over what to regenerate">
+          <MaskPainter image={form.init_image} onChange={(mask) => update({ mask })} />
+        </Field>
+      )}
+      <PromptFields {...shared} />
+      <div class="row">
+        <Field name="denoising_strength" label="Denoising strength" errors={errors} hint="0 keeps the image, 1 redraws it">
+          <NumberInput name="denoising_strength" value={form.denoising_strength} min={0} max={1} step={0.05} onChange={(v) => update({ denoising_strength: v })} errors={errors} />
+        </Field>
+        <Field name="resize_mode" label="Resize mode" errors={errors}>
+          <Select
+            name="resize_mode"
+            value={String(form.resize_mode)}
+            options={[{ value: '0', label: 'Just resize' }, { value: '1', label: 'Crop and resize' }, { value: '2', label: 'Resize and fill' }]}
+            onChange={(v) => update({ resize_mode: Number(v) })}
+            errors={errors}
+          />
+        </Field>
+      </div>
+      {inpaint && (
+        <div class="row">
+          <Field name="inpaint.mask_blur" label="Mask blur" errors={errors}>
+            <NumberInput name="inpaint.mask_blur" value={form.mask_blur} min={0} max={64} onChange={(v) => update({ mask_blur: v })} errors={errors} />
+          </Field>
+          <Field name="inpaint.mask_mode" label="Regenerate" errors={errors}>
+            <Select
+              name="inpaint.mask_mode"
+              value={String(form.mask_mode)}
+              options={[{ value: '0', label: 'The painted area' }, { value: '1', label: 'Everything but the painted area' }]}
+              onChange={(v) => update({ mask_mode: Number(v) })}
+              errors={errors}
+            />
+          </Field>
+          <Field name="inpaint.inpaint_area" label="Inpaint area" errors={errors}>
+            <Select
+              name="inpaint.inpaint_area"
+              value={String(form.inpaint_area)}
+              options={[{ value: '0', label: 'Whole picture' }, { value: '1', label: 'Only the masked area' }]}
+              onChange={(v) => update({ inpaint_area: Number(v) })}
+              errors={errors}
+            />
+          </Field>
+        </div>
+      )}
+      <ModelFields {...shared} />
+      <SamplingFields {...shared} lastSeed={lastSeed} />
+      <ControlNetFields {...shared} />
+    </TaskForm>
+  );
+}
