@@ -14,6 +14,7 @@ import { buildOpenApiDocument } from './openapi/document.js';
 import { corsOriginsOf } from '../config/gateway-config.js';
 import type { NetworkCatalog } from '../gateway/network-catalog.js';
 import type { NodeDirectory } from '../gateway/node-directory.js';
+import type { NetworkView } from '../gateway/network-view.js';
 import type { EventLoopMeter } from '../gateway/event-loop-meter.js';
 import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   catalog: NetworkCatalog;
   /** The connected nodes, for `GET /api/nodes`. */
   nodes: NodeDirectory;
+  /** The queue, the last hour and the tasks ended lately, for the dashboard (`GET /api/network`). */
+  network?: NetworkView;
   /** Node sockets are handed to it. */
   hub: NodeHub;
   /** Who may call, and with which limits (api/auth.ts). */
@@ -135,6 +138,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerDeliveryLog(api, deps.deliveries);
     // Node names and models: a caller's to see (with `--auth required`, a key holder's only).
     api.get('/api/nodes', async () => success(deps.nodes.list()));
+    const network = deps.network;
+    if (network) api.get('/api/network', async () => success(network.read()));
     registerTaskEvents(api, { service: deps.service });
   });
   registerPublicKeyRoute(app, userDeps);

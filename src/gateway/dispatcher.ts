@@ -91,10 +91,13 @@ export interface DispatcherOptions {
 export interface DispatcherObserver {
   /** A task was stored and queued. */
   submitted?(kind: TaskKind): void;
-  /** An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …). */
-  attemptEnded?(outcome: string): void;
-  /** A task ended, once: succeeded, failed or cancelled. */
-  finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state']): void;
+  /**
+   * An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …); `nodeIdentity`:
+   * the node it ran on (SchedulerNode.identity), null for a cancel of a task no node ran.
+   */
+  attemptEnded?(outcome: string, nodeIdentity: string | null): void;
+  /** A task ended, once: succeeded, failed or cancelled; `task` when the dispatcher held it (its spec and when it was made). */
+  finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state'], task: { spec: GenerationSpec; createdAt: number } | null): void;
 }
 
 export interface SubmittedTask {
@@ -449,7 +452,7 @@ export class Dispatcher {
     const timing = { elapsedMs: message.elapsedMs, ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
     const settled = this.scheduler.settle(where, { ok: true, ...timing }, this.#clock.now());
     if (!settled) return;
-    this.#options.observer?.attemptEnded?.('succeeded');
+    this.#options.observer?.attemptEnded?.('succeeded', session.identity);
     this.#log.info({ ...this.#about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
@@ -491,7 +494,7 @@ export class Dispatcher {
     if (!settled || !entry) return;
     const { attempt, nodeName } = running;
     entry.failures.push(`attempt ${attempt} on node ${nodeName}: ${error.message}`);
-    this.#options.observer?.attemptEnded?.(error.id);
+    this.#options.observer?.attemptEnded?.(error.id, running.nodeIdentity);
     this.#log.warn({ ...this.#about(entry.id), node: running.nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
     if (settled.setAside) this.#noteSetAside(nodeName, settled.setAside.until, settled.setAside.reason);
     if (settled.sameWayAs !== null) {
@@ -542,7 +545,7 @@ export class Dispatcher {
     const settled = this.scheduler.settle({ taskId }, { ok: false }, this.#clock.now());
     if (settled) {
       this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
-      this.#options.observer?.attemptEnded?.('DAN_ERR_TASK_CANCELLED');
+      this.#options.observer?.attemptEnded?.('DAN_ERR_TASK_CANCELLED', settled.attempt.nodeIdentity);
     } else this.scheduler.remove(taskId);
     this.#log.info({ ...this.#about(taskId), wasRunning: !!settled }, 'task cancelled');
     this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
@@ -578,7 +581,7 @@ export class Dispatcher {
     this.#previews.delete(outcome.id);
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
-    this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state);
+    this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, entry ? { spec: entry.spec, createdAt: entry.createdAt } : null);
   }
 
   /** One unfinished task fewer for the owner's budget. */

@@ -16,6 +16,11 @@ import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
 import { createWebhooks } from './task-webhooks.js';
 import { GatewayMetrics } from './metrics.js';
+import { NetworkActivity, observeActivity } from './network-activity.js';
+import { createNetworkView } from './network-view.js';
+
+/** How often the queue's length is looked at for the dashboard's chart. */
+const QUEUE_SAMPLE_MS = 5_000;
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
@@ -62,6 +67,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   keyRing.onChange(() => hub.expelRevoked());
   const keyRefresh = setInterval(() => void keyRing.refresh().catch((error: unknown) => logger.warn({ err: error }, 'could not read the keys again')), SECOND);
   keyRefresh.unref();
+  const activity = new NetworkActivity(() => clock.now());
+  const seen = observeActivity(activity, () => clock.now());
   const metrics = new GatewayMetrics({
     load: () => service.load(),
     queuedByCheckpoint: () => dispatcher.scheduler.queuedByCheckpoint(),
@@ -97,13 +104,21 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     },
     observer: {
       ...metrics.dispatcherObserver,
-      finished: (taskId, kind, state) => {
-        metrics.dispatcherObserver.finished(taskId, kind, state);
+      attemptEnded: (outcome, nodeIdentity) => {
+        metrics.dispatcherObserver.attemptEnded(outcome, nodeIdentity);
+        seen.attemptEnded(outcome, nodeIdentity);
+      },
+      finished: (taskId, kind, state, task) => {
+        metrics.dispatcherObserver.finished(taskId, kind, state, task);
+        seen.finished(taskId, kind, state, task);
         void outbox.taskEnded(taskId).catch((error: unknown) => logger.error({ err: error, task: taskId }, 'could not mark its webhooks due'));
       },
     },
   });
-  const nodes = createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock });
+  const nodes = createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock, activity });
+  // The dashboard's chart of the queue: its length looked at every few seconds, the longest of each minute kept.
+  const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);
+  queueSampler.unref();
   const catalog = new NetworkCatalog(hub, config.limits);
   const service: TaskService = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
@@ -112,6 +127,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     service,
     catalog,
     nodes,
+    network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock }),
     hub,
     metrics,
     ready: async () => {
@@ -154,6 +170,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     closing ??= (async () => {
       sweeper.close();
       clearInterval(keyRefresh);
+      clearInterval(queueSampler);
       eventLoop.stop();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();

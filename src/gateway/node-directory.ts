@@ -11,6 +11,7 @@ import type { NodeOffering } from '../domain/offering.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Clock } from '../util/clock.js';
+import type { NetworkActivity } from './network-activity.js';
 
 export interface NodeListItem {
   id: string;
@@ -30,6 +31,13 @@ export interface NodeListItem {
   loadSeconds: Record<string, number>;
   problem: string | null;
   setAsideUntil: string | null;
+  /** The node program and version (`dan-node/0.2.0`). */
+  agent: string;
+  /** Tasks it finished, and attempts that failed on it (cancels not counted), since the gateway started. */
+  done: number;
+  failed: number;
+  /** What it runs now: each task's progress (0–1) and seconds since it was sent. */
+  current: { progress: number; seconds: number }[];
 }
 
 export interface NodeDirectory {
@@ -48,8 +56,8 @@ function loadsByName(offering: NodeOffering, loads: ReadonlyMap<string, number> 
   return out;
 }
 
-export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock }): NodeDirectory {
-  const { hub, scheduler, clock } = parts;
+export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock; activity?: NetworkActivity }): NodeDirectory {
+  const { hub, scheduler, clock, activity } = parts;
   return {
     list: () =>
       [...hub.sessions.values()].map((session) => {
@@ -79,6 +87,9 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.identity)),
           problem: setAside?.reason ?? session.backendProblem,
           setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
+          agent: session.agent,
+          ...(activity?.tallyOf(session.identity) ?? { done: 0, failed: 0 }),
+          current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
         };
       }),
   };

@@ -40,6 +40,8 @@ export class NodeSession {
   /** The node token that admitted it (`nt_…`), or null (the shared `--node-token`, or loopback). */
   readonly tokenId: string | null;
   readonly slots: number;
+  /** The node program and version it says it is (`dan-node/0.2.0`). */
+  readonly agent: string;
   readonly connectedAt: number;
   readonly remoteAddress: string;
   offering: NodeOffering;
@@ -63,6 +65,7 @@ export class NodeSession {
     this.identity = options.identity;
     this.tokenId = options.tokenId;
     this.slots = hello.slots;
+    this.agent = hello.agent;
     this.offering = toNodeOffering(hello.capabilities);
     this.backendUp = hello.backendUp;
     this.backendProblem = hello.backendProblem;

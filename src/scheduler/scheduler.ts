@@ -305,12 +305,22 @@ export class Scheduler {
 
   /** Queued tasks by checkpoint name ('' for tasks without one: interrogations, upscales). For metrics: walks the queue. */
   queuedByCheckpoint(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const { task } of this.#queue) {
+    return this.queueSummary().byCheckpoint;
+  }
+
+  /**
+   * Queued tasks by checkpoint name (as queuedByCheckpoint), and when the longest-waiting one arrived
+   * (epoch ms; null for an empty queue). For metrics and the dashboard: walks the queue.
+   */
+  queueSummary(): { byCheckpoint: Map<string, number>; oldestArrivedAt: number | null } {
+    const byCheckpoint = new Map<string, number>();
+    let oldestArrivedAt: number | null = null;
+    for (const { task, arrivedAt } of this.#queue) {
       const name = task.spec.kind === 'txt2img' || task.spec.kind === 'img2img' ? task.spec.model.name : '';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
+      byCheckpoint.set(name, (byCheckpoint.get(name) ?? 0) + 1);
+      if (oldestArrivedAt === null || arrivedAt < oldestArrivedAt) oldestArrivedAt = arrivedAt;
     }
-    return counts;
+    return { byCheckpoint, oldestArrivedAt };
   }
 
   /** Adds a new task, queued since `arrivedAt` (epoch ms), at its fair place. */

@@ -152,6 +152,7 @@ describe('real answers match the document', () => {
     expectConforms('get', '/api/sd/supportedModelInfo', await app.get('/api/sd/supportedModelInfo'));
     expectConforms('get', '/api/health', await app.get('/api/health'));
     expectConforms('get', '/api/nodes', await app.get('/api/nodes'));
+    expectConforms('get', '/api/network', await app.get('/api/network'));
     expectConforms('get', '/healthz', await app.get('/healthz'));
     expectConforms('get', '/readyz', await app.get('/readyz'));
     expectConforms('get', '/api/user/public-api-key', await app.get('/api/user/public-api-key'));

@@ -101,7 +101,7 @@ describe('GET /api/user/public-api-key', () => {
 });
 
 describe('GET /api/nodes', () => {
-  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil'];
+  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil', 'agent', 'done', 'failed', 'current'];
   const nodes = async (app: InjectApp): Promise<any[]> => dataOf(await app.get('/api/nodes'));
   const byName = async (app: InjectApp, name: string) => (await nodes(app)).find((n) => n.name === name);
 
@@ -123,12 +123,37 @@ describe('GET /api/nodes', () => {
       models: catalogModels.map((m) => m.name),
       problem: null,
       setAsideUntil: null,
+      agent: 'fake-node',
+      done: 0,
+      failed: 0,
+      current: [],
     });
     const body = { prompt: 'a fox', model: 'clarity' };
     dataOf(await app.post('/api/sd/txt2img/async', body));
     expect(await byName(app, 'gpu')).toMatchObject({ state: 'ready', running: 1 });
     dataOf(await app.post('/api/sd/txt2img/async', body));
     expect(await byName(app, 'gpu')).toMatchObject({ state: 'busy', running: 2 });
+  });
+
+  it('shows what each node runs now and its tasks done and failed, a cancel not counted against it', async () => {
+    const app = await start();
+    const node = app.world.connect('gpu', makeCapabilities(), 2);
+    const submit = async () => dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'a fox', model: 'clarity' })).taskId as string;
+    const [first, second] = [await submit(), await submit()];
+    await node.assignment(first);
+    await node.assignment(second);
+    node.progress(first, 0.5);
+    await app.world.clock.advance(3000);
+    expect((await byName(app, 'gpu')).current).toEqual(expect.arrayContaining([{ progress: 0.5, seconds: 3 }, { progress: 0, seconds: 3 }]));
+    node.succeed(first);
+    node.fail(second, 'DAN_ERR_BACKEND_FAILED', 'out of memory');
+    await app.world.settle();
+    expect(await byName(app, 'gpu')).toMatchObject({ done: 1, failed: 1 });
+    // The failed task runs again on the node; a cancel of it is the client's doing.
+    await node.assignment(second, 2);
+    dataOf(await app.post('/api/sd/task/cancel', { taskId: second }));
+    await app.world.settle();
+    expect(await byName(app, 'gpu')).toMatchObject({ done: 1, failed: 1, current: [] });
   });
 
   it('shows the costs measured on the node: its speed, the fixed part of a run, and each checkpoint\'s load', async () => {
@@ -209,5 +234,40 @@ describe('GET /api/health', () => {
     node.succeed(taskId);
     expect(dataOf(await pending).images).toEqual([PNG_512]);
     expect((await health(app)).overheadMs.relay).toMatchObject({ samples: 1 });
+  });
+});
+
+describe('GET /api/network', () => {
+  const network = async (app: InjectApp): Promise<any> => dataOf(await app.get('/api/network'));
+
+  it('tells the queue by checkpoint and its longest wait, the last hour a minute at a time, and the tasks ended lately, without prompts', async () => {
+    const app = await start();
+    const empty = await network(app);
+    expect(empty.queue).toEqual({ queued: 0, running: 0, oldestWaitSeconds: null, byCheckpoint: [] });
+    expect(empty.lastHour).toHaveLength(60);
+    expect(empty.recent).toEqual([]);
+
+    const submit = async (model: string) => dataOf(await app.post('/api/sd/txt2img/async', { prompt: 'a secret prompt', model, width: 448 })).taskId as string;
+    // One node with one slot: the first task runs, the others wait.
+    const node = app.world.connect('gpu');
+    const first = await submit('clarity');
+    await node.assignment(first);
+    await submit('clarity');
+    await app.world.clock.advance(30_000);
+    await submit('clarity');
+    await submit('chillout_mix');
+    await app.world.clock.advance(2_000);
+    const queued = await network(app);
+    expect(queued.queue).toMatchObject({ queued: 3, running: 1, byCheckpoint: [{ model: 'clarity', queued: 2 }, { model: 'chillout_mix', queued: 1 }] });
+    expect(queued.queue.oldestWaitSeconds).toBe(32);
+
+    await app.world.clock.advance(4_000);
+    node.succeed(first);
+    await app.world.settle();
+    await app.world.clock.advance(1_000);
+    const after = await network(app);
+    expect(after.recent).toEqual([{ kind: 'txt2img', model: 'clarity', state: 'succeeded', width: 448, height: 512, seconds: 36, endedAt: expect.any(String) }]);
+    expect(after.lastHour.at(-1).images + after.lastHour.at(-2).images).toBe(1);
+    expect(JSON.stringify(after)).not.toContain('a secret prompt');
   });
 });

@@ -15,6 +15,8 @@ import type { NodeCapabilities } from '../../src/domain/capabilities.js';
 import type { GenerationSpec } from '../../src/domain/spec.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/gateway/dispatcher.js';
 import { createNodeDirectory, type NodeDirectory } from '../../src/gateway/node-directory.js';
+import { NetworkActivity, observeActivity } from '../../src/gateway/network-activity.js';
+import { createNetworkView, type NetworkView } from '../../src/gateway/network-view.js';
 import { TaskService } from '../../src/gateway/task-service.js';
 import type { TaskView } from '../../src/gateway/task-view.js';
 import { NodeHub } from '../../src/network/node-hub.js';
@@ -181,6 +183,8 @@ export interface CoreWorld {
   hub: NodeHub;
   dispatcher: Dispatcher;
   nodes: NodeDirectory;
+  /** The dashboard's view of the network (`GET /api/network`). */
+  network: NetworkView;
   service: TaskService;
   log: RecordingLogger;
   /** The task's status document, as the API answers it (from memory, or from the store once finished). */
@@ -222,11 +226,19 @@ export function createCoreWorld(
   // Heartbeats are not played: nodes stay alive however far a test moves the clock.
   const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 24 * HOUR, log, clock });
   const { store: _wrap, ...dispatcherOptions } = options;
+  const activity = new NetworkActivity(() => clock.now());
+  const seen = observeActivity(activity, () => clock.now());
   const dispatcher = new Dispatcher({
     maxAttempts: 3,
     taskTimeoutMs: 10 * MINUTE,
     unservableGraceMs: 2 * MINUTE,
-    observer: { finished: (taskId) => void webhookParts.outbox.taskEnded(taskId) },
+    observer: {
+      ...seen,
+      finished: (taskId, kind, state, task) => {
+        seen.finished(taskId, kind, state, task);
+        void webhookParts.outbox.taskEnded(taskId);
+      },
+    },
     ...dispatcherOptions,
     store,
     hub,
@@ -255,7 +267,8 @@ export function createCoreWorld(
     store,
     hub,
     dispatcher,
-    nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock }),
+    nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock, activity }),
+    network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock }),
     service,
     log,
     status: (id) => service.status(id, TEST_CALLER),

@@ -77,6 +77,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     service: world.service,
     catalog: new NetworkCatalog(world.hub, defaultLimits),
     nodes: world.nodes,
+    network: world.network,
     hub: world.hub,
     auth: {
       mode: options.auth ?? 'optional',

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntilDone, postJson } from '../helpers/api-client.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const CHROMIUM = process.env['DAN_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -229,6 +230,19 @@ describe('the other views', () => {
 });
 
 describe('the dashboard', () => {
+  it('shows the work done: images in the last hour, the task in recent tasks, the node\'s tally', async () => {
+    const submitted = (await postJson(`${gateway}/api/sd/txt2img/async`, { prompt: 'for the dashboard', model: 'clarity', width: 320, height: 192 })).body.data.taskId as string;
+    await pollUntilDone(gateway, submitted);
+    const page = await open('/#/dashboard');
+    await page.locator('.recent tbody tr').first().waitFor();
+    expect(Number(await page.locator('[data-chart="Images per minute"]').getAttribute('data-total'))).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('.recent tbody').textContent()).toContain('320 × 192');
+    const row = page.locator('tr[data-node="gpu-one"]');
+    expect(await row.textContent()).toContain('dan-node');
+    expect(Number((await row.locator('td').nth(2).textContent())!.split('/')[0])).toBeGreaterThanOrEqual(1);
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-work.png`, fullPage: true });
+  });
+
   it('shows a node when it connects and drops it when it goes', async () => {
     const page = await open('/#/dashboard');
     await page.locator('tr[data-node="gpu-one"]').waitFor();

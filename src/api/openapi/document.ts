@@ -175,6 +175,14 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
   paths['/api/user/public-api-key'] = { get: { tags: ['keys'], operationId: 'publicApiKey', summary: 'The key anonymous clients send', responses: { '200': { description: 'The public key', content: json(R.success(R.PublicKey)) }, ...errors('DAN_ERR_AUTH_KEY_REQUIRED') } } };
   paths['/api/health'] = { get: { tags: ['network'], operationId: 'health', summary: 'Whether the network can serve, and the gateway\'s load', responses: { '200': { description: 'Health', content: json(R.success(R.Health)) } } } };
   paths['/api/nodes'] = { get: { tags: ['network'], operationId: 'nodes', summary: 'The connected nodes', responses: { '200': { description: 'Nodes', content: json(R.success(R.NodeList)) } } } };
+  paths['/api/network'] = {
+    get: {
+      tags: ['network'],
+      operationId: 'network',
+      summary: 'The queue, the last hour a minute at a time, and the tasks that ended lately (no prompts, no owners)',
+      responses: { '200': { description: 'The network at work', content: json(R.success(R.Network)) } },
+    },
+  };
   paths['/healthz'] = { get: { tags: ['operations'], operationId: 'healthz', summary: 'The process answers (liveness)', responses: { '200': { description: 'Up', content: json(Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })) } } } };
   const Readiness = Type.Object({ ready: Type.Boolean(), problems: Type.Array(Type.String()) }, { additionalProperties: false });
   paths['/readyz'] = {

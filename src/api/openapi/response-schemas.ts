@@ -99,9 +99,47 @@ export const NodeList = Type.Array(
       loadSeconds: Type.Record(Type.String(), Type.Number()),
       problem: nullable(Type.String()),
       setAsideUntil: nullable(Type.String({ format: 'date-time' })),
+      agent: Type.String({ description: 'The node program and version' }),
+      done: Type.Integer({ minimum: 0, description: 'Tasks it finished since the gateway started' }),
+      failed: Type.Integer({ minimum: 0, description: 'Attempts that failed on it (cancels not counted)' }),
+      current: Type.Array(Type.Object({ progress: Type.Number({ minimum: 0, maximum: 1 }), seconds: Type.Integer({ minimum: 0 }) }, closed), { description: 'What it runs now' }),
     },
     closed,
   ),
+);
+
+export const Network = Type.Object(
+  {
+    queue: Type.Object(
+      {
+        queued: Type.Integer({ minimum: 0 }),
+        running: Type.Integer({ minimum: 0 }),
+        oldestWaitSeconds: nullable(Type.Integer({ minimum: 0, description: 'How long the longest-waiting queued task has waited' })),
+        byCheckpoint: Type.Array(Type.Object({ model: Type.String({ description: 'Empty for tasks without a checkpoint' }), queued: Type.Integer({ minimum: 0 }) }, closed)),
+      },
+      closed,
+    ),
+    lastHour: Type.Array(
+      Type.Object({ at: Type.String({ format: 'date-time' }), images: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }), queued: Type.Integer({ minimum: 0 }) }, closed),
+      { description: 'Sixty minutes, oldest first: images made, tasks failed, the queue\'s longest length' },
+    ),
+    recent: Type.Array(
+      Type.Object(
+        {
+          kind: nullable(Type.String()),
+          model: nullable(Type.String()),
+          state: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]),
+          width: nullable(Type.Integer()),
+          height: nullable(Type.Integer()),
+          seconds: nullable(Type.Number({ minimum: 0, description: 'From submit to end' })),
+          endedAt: Type.String({ format: 'date-time' }),
+        },
+        closed,
+      ),
+      { description: 'The last 20 tasks that ended, newest first' },
+    ),
+  },
+  { ...closed, title: 'Network' },
 );
 
 export const KeyLimits = Type.Object(

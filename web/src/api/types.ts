@@ -69,6 +69,17 @@ export interface NodeInfo {
   loadSeconds: Record<string, number>;
   problem: string | null;
   setAsideUntil: string | null;
+  agent: string;
+  done: number;
+  failed: number;
+  /** What it runs now: progress (0–1) and seconds since it was sent, per task. */
+  current: { progress: number; seconds: number }[];
+}
+
+export interface Network {
+  queue: { queued: number; running: number; oldestWaitSeconds: number | null; byCheckpoint: { model: string; queued: number }[] };
+  lastHour: { at: string; images: number; failed: number; queued: number }[];
+  recent: { kind: TaskKind | null; model: string | null; state: 'succeeded' | 'failed' | 'cancelled'; width: number | null; height: number | null; seconds: number | null; endedAt: string }[];
 }
 
 export interface Health {
