@@ -122,7 +122,7 @@ describe('the playground', () => {
     // "Use these settings" puts the request back into the form.
     await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();
-    expect(await txt2img.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a lighthouse at dusk');
+    await expect.poll(() => txt2img.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a lighthouse at dusk');
     expect(await txt2img.getByLabel('Width').inputValue()).toBe('448');
     expect(failuresOf(page)).toEqual([]);
   });
@@ -158,6 +158,35 @@ describe('the playground', () => {
     const widest = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(widest).toBeLessThanOrEqual(360);
     await page.screenshot({ path: `${ARTIFACTS}phone.png`, fullPage: true });
+  });
+});
+
+describe('for everyone', () => {
+  it('labels every control of every view, so that a screen reader and the keyboard can use them', async () => {
+    const page = await open();
+    for (const view of ['txt2img', 'img2img', 'inpaint', 'upscale', 'interrogate']) {
+      await page.goto(`${gateway}/#/${view}`);
+      const scope = form(page, view);
+      await scope.waitFor();
+      // Open the optional parts so that their fields count too.
+      for (const box of await scope.locator('legend input[type="checkbox"]').all()) await box.check();
+      const unlabelled = await scope.locator('input:visible, select:visible, textarea:visible').evaluateAll((controls) =>
+        controls.filter((c) => (c as unknown as { labels: ArrayLike<unknown> }).labels.length === 0 && !c.getAttribute('aria-label')).map((c) => c.outerHTML.slice(0, 80)),
+      );
+      expect(unlabelled, view).toEqual([]);
+    }
+  });
+
+  it('follows the system\'s dark theme', async () => {
+    context = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${gateway}/`);
+    await form(page, 'txt2img').waitFor();
+    const [background, text] = await page.evaluate<[string, string]>('[getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]');
+    const luminance = (rgb: string) => rgb.match(/\d+/g)!.slice(0, 3).map(Number).reduce((a, b) => a + b, 0) / 3;
+    expect(luminance(background)).toBeLessThan(60);
+    expect(luminance(text)).toBeGreaterThan(180);
+    await page.screenshot({ path: `${ARTIFACTS}dark.png` });
   });
 });
 

@@ -10,6 +10,7 @@ import type { SupportedInfo, TaskKind, TaskStatus } from './api/types';
 import { Dashboard } from './dashboard/dashboard';
 import { Gallery } from './gallery/gallery';
 import { addToGallery, type GalleryItem, loadGallery, paramsOf, removeFromGallery } from './gallery/gallery-store';
+import { type Img2ImgForm, img2imgFormOf } from './playground/img2img-form';
 import { Img2ImgView } from './playground/img2img-view';
 import { InterrogateView } from './playground/interrogate-view';
 import { type SendTarget, SendToContext } from './playground/send-to';
@@ -40,6 +41,7 @@ export function App() {
   const [info, setInfo] = useState<SupportedInfo | null>(null);
   const [gallery, setGallery] = useState<GalleryItem[]>([]);
   const [preset, setPreset] = useState<Txt2ImgForm | null>(null);
+  const [img2imgPreset, setImg2ImgPreset] = useState<Img2ImgForm | null>(null);
   const [incoming, setIncoming] = useState<Partial<Record<SendTarget, { image: string }>>>({});
 
   useEffect(() => {
@@ -105,10 +107,10 @@ export function App() {
               <Txt2ImgView info={info} preset={preset} onEnd={keep('txt2img')} />
             </div>
             <div hidden={route !== 'img2img'}>
-              <Img2ImgView info={info} inpaint={false} incoming={incoming.img2img ?? null} onEnd={keep('img2img')} />
+              <Img2ImgView info={info} inpaint={false} incoming={incoming.img2img ?? null} preset={img2imgPreset} onEnd={keep('img2img')} />
             </div>
             <div hidden={route !== 'inpaint'}>
-              <Img2ImgView info={info} inpaint incoming={incoming.inpaint ?? null} onEnd={keep('img2img')} />
+              <Img2ImgView info={info} inpaint incoming={incoming.inpaint ?? null} preset={img2imgPreset} onEnd={keep('img2img')} />
             </div>
             <div hidden={route !== 'upscale'}>
               <UpscaleView info={info} incoming={incoming.upscale ?? null} onEnd={keep('upscale')} />
@@ -122,6 +124,11 @@ export function App() {
             <Gallery
               items={gallery}
               onUse={(item) => {
+                if (item.kind === 'img2img') {
+                  setImg2ImgPreset(img2imgFormOf(item.params));
+                  go(item.params['inpaint'] ? 'inpaint' : 'img2img');
+                  return;
+                }
                 setPreset(txt2imgFormOf(item.params));
                 go('txt2img');
               }}

@@ -63,7 +63,7 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
             Download
           </a>
         )}
-        {item.kind === 'txt2img' && (
+        {(item.kind === 'txt2img' || item.kind === 'img2img') && (
           <button type="button" class="secondary" onClick={() => onUse(item)}>
             Use these settings
           </button>

@@ -38,6 +38,12 @@ export function img2imgFormOf(params: Record<string, unknown>): Img2ImgForm {
   const form: Img2ImgForm = { ...defaultImg2Img, ...generationFormOf(params) };
   if (typeof params['resize_mode'] === 'number') form.resize_mode = params['resize_mode'];
   if (typeof params['denoising_strength'] === 'number') form.denoising_strength = params['denoising_strength'];
+  const inpaint = params['inpaint'] as Partial<Record<'mask_blur' | 'mask_mode' | 'inpaint_area', number>> | undefined;
+  if (inpaint) {
+    for (const key of ['mask_blur', 'mask_mode', 'inpaint_area'] as const) {
+      if (typeof inpaint[key] === 'number') form[key] = inpaint[key];
+    }
+  }
   return form;
 }
 

@@ -22,12 +22,14 @@ interface Props {
   inpaint: boolean;
   /** An image sent here from a result or the gallery (a new object each time). */
   incoming: { image: string } | null;
+  /** Settings to start from ("use these settings" in the gallery; the image is not kept there). */
+  preset: Img2ImgForm | null;
   onEnd: (status: TaskStatus, body: Record<string, unknown>) => void;
 }
 
 const IMG2IMG_FIELDS = /^(init_image|resize_mode|denoising_strength|inpaint)\b/;
 
-export function Img2ImgView({ info, inpaint, incoming, onEnd }: Props) {
+export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   const [form, setForm] = useState<Img2ImgForm>({ ...defaultImg2Img, inpaintOn: inpaint });
   const [lastSeed, setLastSeed] = useState<number | null>(null);
   const { run, start, cancel } = useTask((status, body) => {
@@ -37,6 +39,10 @@ export function Img2ImgView({ info, inpaint, incoming, onEnd }: Props) {
   const update = (patch: Partial<Img2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
   useFirstModel(info, form.model, (model) => update({ model }));
   useEffect(() => update({ inpaintOn: inpaint }), [inpaint]);
+  // The image and mask stay: the gallery keeps neither.
+  useEffect(() => {
+    if (preset) setForm((f) => ({ ...preset, init_image: f.init_image, mask: f.mask, inpaintOn: inpaint }));
+  }, [preset]);
   // An image chosen: the size follows it (multiples of 8, the longest side at most 1024), as the original's playground did.
   const takeImage = (image: string | null) => {
     update({ init_image: image, mask: null });
