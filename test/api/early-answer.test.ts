@@ -11,7 +11,7 @@ import type { TaskKind } from '../../src/domain/spec.js';
 import type { AssignMessage } from '../../src/protocol/messages.js';
 import { prefersEarlyTaskId } from '../../src/api/routes/early-answer.js';
 import type { FakeNode } from '../helpers/fake-nodes.js';
-import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+import { createListeningApp, type InjectApp } from '../helpers/inject-app.js';
 import { dataOf } from './expect-envelope.js';
 import { validBodies } from './route-bodies.js';
 
@@ -28,10 +28,9 @@ afterEach(async () => {
 });
 
 async function listening(): Promise<{ app: InjectApp; url: string; node: FakeNode }> {
-  api = await createInjectApp();
-  const node = api.world.connect('node-0');
-  const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
-  return { app: api, url, node };
+  const listened = await createListeningApp();
+  api = listened.app;
+  return listened;
 }
 
 /** POSTs `body` and resolves as soon as the status line and headers arrive; `text()` reads the rest. */

@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskKind } from '../../src/domain/spec.js';
 import { type FakeNode, pngOfSize } from '../helpers/fake-nodes.js';
 import { MAX_STREAMS_PER_CALLER } from '../../src/api/routes/task-events.js';
-import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+import { createListeningApp, type InjectApp } from '../helpers/inject-app.js';
 import { dataOf } from './expect-envelope.js';
 import { validBodies } from './route-bodies.js';
 
@@ -32,10 +32,9 @@ afterEach(async () => {
 });
 
 async function listening(): Promise<{ app: InjectApp; url: string; node: FakeNode }> {
-  api = await createInjectApp();
-  const node = api.world.connect('node-0');
-  const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
-  return { app: api, url, node };
+  const listened = await createListeningApp();
+  api = listened.app;
+  return listened;
 }
 
 interface Received {

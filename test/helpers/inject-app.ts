@@ -18,7 +18,7 @@ import { KeyRing } from '../../src/auth/key-ring.js';
 import { GatewayMetrics } from '../../src/gateway/metrics.js';
 import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { MINUTE } from '../../src/util/clock.js';
-import { type CoreWorld, createCoreWorld } from './fake-nodes.js';
+import { type CoreWorld, createCoreWorld, type FakeNode } from './fake-nodes.js';
 
 export interface InjectAppOptions {
   /** Options of the core (dispatcher limits, a store wrapper): createCoreWorld's. */
@@ -138,4 +138,12 @@ export interface Answer {
 async function answerOf(app: FastifyInstance, request: InjectOptions): Promise<Answer> {
   const response = await app.inject(request);
   return { status: response.statusCode, body: response.json(), headers: response.headers };
+}
+
+/** The real app listening on a loopback port, with one fake node (`node-0`) connected: for clients that need a socket. */
+export async function createListeningApp(options: InjectAppOptions = {}): Promise<{ app: InjectApp; url: string; node: FakeNode }> {
+  const app = await createInjectApp(options);
+  const node = app.world.connect('node-0');
+  const url = await app.app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, url, node };
 }

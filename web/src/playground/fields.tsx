@@ -93,3 +93,29 @@ export function Select({ name, value, options, onChange, errors }: SelectProps) 
     </select>
   );
 }
+
+interface ChoiceFieldProps {
+  name: string;
+  label: string;
+  value: number;
+  /** The values the API takes, each with what it means. */
+  choices: readonly (readonly [number, string])[];
+  onChange: (value: number) => void;
+  errors: FieldErrors;
+}
+
+/** A labelled choice of one of the numeric codes a field takes (resize mode, mask mode, …). */
+export function ChoiceField({ name, label, value, choices, onChange, errors }: ChoiceFieldProps) {
+  return (
+    <Field name={name} label={label} errors={errors}>
+      <Select name={name} value={String(value)} options={choices.map(([code, meaning]) => ({ value: String(code), label: meaning }))} onChange={(v) => onChange(Number(v))} errors={errors} />
+    </Field>
+  );
+}
+
+/** `resize_mode` of img2img and of a ControlNet unit. */
+export const RESIZE_MODES = [
+  [0, 'Just resize'],
+  [1, 'Crop and resize'],
+  [2, 'Resize and fill'],
+] as const;

@@ -4,7 +4,7 @@
  * sampler, steps, CFG, size, seed, and a ControlNet unit.
  */
 import type { NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
-import { Field, type FieldErrors, useInputProps, NumberInput, Select } from './fields';
+import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
 import { type GenerationForm, SIZE_PRESETS } from './generation-form';
 import { ImageInput } from './image-input';
 
@@ -167,15 +167,7 @@ export function ControlNetFields({ form, update, info, errors }: Omit<Props, 'la
             <Field name="control_net[0].weight" label="Weight" errors={errors}>
               <NumberInput name="control_net[0].weight" value={cn.weight} min={0} max={2} step={0.05} onChange={(v) => setCn({ weight: v })} errors={errors} />
             </Field>
-            <Field name="control_net[0].resize_mode" label="Resize mode" errors={errors}>
-              <Select
-                name="control_net[0].resize_mode"
-                value={String(cn.resize_mode)}
-                options={[{ value: '0', label: 'Just resize' }, { value: '1', label: 'Crop and resize' }, { value: '2', label: 'Resize and fill' }]}
-                onChange={(v) => setCn({ resize_mode: Number(v) })}
-                errors={errors}
-              />
-            </Field>
+            <ChoiceField name="control_net[0].resize_mode" label="Resize mode" value={cn.resize_mode} choices={RESIZE_MODES} onChange={(v) => setCn({ resize_mode: v })} errors={errors} />
           </div>
           <div class="row">
             <Field name="control_net[0].guidance_start" label="Guidance start" errors={errors}>

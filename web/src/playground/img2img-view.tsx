@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
-import { Field, NumberInput, Select } from './fields';
+import { ChoiceField, Field, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { isGenerationField } from './generation-form';
 import { ImageInput } from './image-input';
@@ -26,6 +26,15 @@ interface Props {
   preset: Img2ImgForm | null;
   onEnd: (status: TaskStatus, body: Record<string, unknown>) => void;
 }
+
+const MASK_MODES = [
+  [0, 'The painted area'],
+  [1, 'Everything but the painted area'],
+] as const;
+const INPAINT_AREAS = [
+  [0, 'Whole picture'],
+  [1, 'Only the masked area'],
+] as const;
 
 const IMG2IMG_FIELDS = /^(init_image|resize_mode|denoising_strength|inpaint)\b/;
 
@@ -74,39 +83,15 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
         <Field name="denoising_strength" label="Denoising strength" errors={errors} hint="0 keeps the image, 1 redraws it">
           <NumberInput name="denoising_strength" value={form.denoising_strength} min={0} max={1} step={0.05} onChange={(v) => update({ denoising_strength: v })} errors={errors} />
         </Field>
-        <Field name="resize_mode" label="Resize mode" errors={errors}>
-          <Select
-            name="resize_mode"
-            value={String(form.resize_mode)}
-            options={[{ value: '0', label: 'Just resize' }, { value: '1', label: 'Crop and resize' }, { value: '2', label: 'Resize and fill' }]}
-            onChange={(v) => update({ resize_mode: Number(v) })}
-            errors={errors}
-          />
-        </Field>
+        <ChoiceField name="resize_mode" label="Resize mode" value={form.resize_mode} choices={RESIZE_MODES} onChange={(v) => update({ resize_mode: v })} errors={errors} />
       </div>
       {inpaint && (
         <div class="row">
           <Field name="inpaint.mask_blur" label="Mask blur" errors={errors}>
             <NumberInput name="inpaint.mask_blur" value={form.mask_blur} min={0} max={64} onChange={(v) => update({ mask_blur: v })} errors={errors} />
           </Field>
-          <Field name="inpaint.mask_mode" label="Regenerate" errors={errors}>
-            <Select
-              name="inpaint.mask_mode"
-              value={String(form.mask_mode)}
-              options={[{ value: '0', label: 'The painted area' }, { value: '1', label: 'Everything but the painted area' }]}
-              onChange={(v) => update({ mask_mode: Number(v) })}
-              errors={errors}
-            />
-          </Field>
-          <Field name="inpaint.inpaint_area" label="Inpaint area" errors={errors}>
-            <Select
-              name="inpaint.inpaint_area"
-              value={String(form.inpaint_area)}
-              options={[{ value: '0', label: 'Whole picture' }, { value: '1', label: 'Only the masked area' }]}
-              onChange={(v) => update({ inpaint_area: Number(v) })}
-              errors={errors}
-            />
-          </Field>
+          <ChoiceField name="inpaint.mask_mode" label="Regenerate" value={form.mask_mode} choices={MASK_MODES} onChange={(v) => update({ mask_mode: v })} errors={errors} />
+          <ChoiceField name="inpaint.inpaint_area" label="Inpaint area" value={form.inpaint_area} choices={INPAINT_AREAS} onChange={(v) => update({ inpaint_area: v })} errors={errors} />
         </div>
       )}
       <ModelFields {...shared} />
