@@ -10,7 +10,8 @@
  * that a revoked node token's nodes are disconnected without waiting for a
  * request. Listeners hear every change.
  */
-import { type ApiKeyRecord, type CredentialKind, hashApiKey, sameHash } from './api-key.js';
+import { timingSafeEqual } from 'node:crypto';
+import { type ApiKeyRecord, type CredentialKind, hashApiKey } from './api-key.js';
 import type { KeyStore } from './key-store.js';
 
 /** How often the store's change mark is looked at, at most. */
@@ -26,7 +27,9 @@ export class KeyRing {
   #mark = Number.NaN;
   #reading: Promise<void> | null = null;
   #checkedAt = Number.NEGATIVE_INFINITY;
-  readonly #hashes = new Map<string, string>();
+  readonly #hashes = new Map<string, { hex: string; bytes: Buffer }>();
+  /** Each loaded credential's digest as bytes, for the constant-time compare. */
+  readonly #storedDigests = new WeakMap<ApiKeyRecord, Buffer>();
   readonly #listeners = new Set<() => void>();
 
   readonly #checkEveryMs: number;
@@ -86,25 +89,35 @@ export class KeyRing {
 
   /** `find` from what is loaded now, without looking at the store (at most a refresh interval behind). */
   findLoaded(secret: string): ApiKeyRecord | undefined {
-    const hash = this.hashOf(secret);
-    const key = this.#byHash.get(hash);
-    // The map compares strings, which may stop at the first differing character; the stored hash is
-    // compared again in constant time, so no timing tells how close a guess came.
-    return key && sameHash(key.hash, hash) ? key : undefined;
+    const sent = this.#digestOf(secret);
+    const key = this.#byHash.get(sent.hex);
+    if (!key) return undefined;
+    // The map compares strings, which may stop at the first differing character; the stored digest is
+    // compared again in constant time, so no timing tells how close a guess came. Both digests are kept
+    // as bytes: decoding them from hex on every request was a measurable part of a keyed status answer.
+    let stored = this.#storedDigests.get(key);
+    if (!stored) this.#storedDigests.set(key, (stored = Buffer.from(key.hash, 'hex')));
+    return timingSafeEqual(stored, sent.bytes) ? key : undefined;
+  }
+
+  /** The SHA-256 of a secret, hex, as credentials are stored and looked up. */
+  hashOf(secret: string): string {
+    return this.#digestOf(secret).hex;
   }
 
   /**
    * The SHA-256 of a secret sent lately, remembered: hashing on every request of a busy client was a few
    * percent of a status answer's time. At most `HASHES_KEPT` (then forgotten all at once).
    */
-  hashOf(secret: string): string {
-    let hash = this.#hashes.get(secret);
-    if (hash === undefined) {
+  #digestOf(secret: string): { hex: string; bytes: Buffer } {
+    let digest = this.#hashes.get(secret);
+    if (digest === undefined) {
       if (this.#hashes.size >= HASHES_KEPT) this.#hashes.clear();
-      hash = hashApiKey(secret);
-      this.#hashes.set(secret, hash);
+      const hex = hashApiKey(secret);
+      digest = { hex, bytes: Buffer.from(hex, 'hex') };
+      this.#hashes.set(secret, digest);
     }
-    return hash;
+    return digest;
   }
 
   /** The credential with this id, as loaded. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Base64Image } from '../../src/util/base64-image.js';
-import { toJsonBuffer } from '../../src/util/json-buffer.js';
+import { toJsonBody, toJsonBuffer } from '../../src/util/json-buffer.js';
 
 describe('toJsonBuffer', () => {
   it('gives the bytes of JSON.stringify, long base64 strings included', () => {
@@ -19,6 +19,22 @@ describe('toJsonBuffer', () => {
   it('is not fooled by a string that looks like a placeholder', () => {
     const value = { a: '\u00000\u0000', b: Buffer.alloc(3000, 1).toString('base64') };
     expect(JSON.parse(toJsonBuffer(value).toString('utf8'))).toEqual(value);
+  });
+});
+
+describe('toJsonBody', () => {
+  it('answers a document with nothing to splice as the string JSON.stringify makes (dates, nulls and nesting included)', () => {
+    const value = { code: 200, data: { taskId: 't', eta: null, at: new Date(0), list: [[1, 'a'], { b: true }], text: 'x'.repeat(1023) }, message: 'success' };
+    expect(toJsonBody(value)).toBe(JSON.stringify(value));
+  });
+
+  it('splices an image or a long base64 string wherever it is, deep in arrays and objects too', () => {
+    const image = Buffer.alloc(3000, 9).toString('base64');
+    for (const value of [{ a: [{ b: [image] }] }, { deep: { er: { still: { image: new Base64Image(Buffer.alloc(10, 1)) } } } }]) {
+      const body = toJsonBody(value);
+      expect(Buffer.isBuffer(body)).toBe(true);
+      expect(JSON.parse(body.toString())).toEqual(JSON.parse(JSON.stringify(value)));
+    }
   });
 });
 
