@@ -7,15 +7,17 @@
  * dashboard, and do it all on a 360 px wide phone. Screenshots go to
  * test-artifacts/web/ (not committed).
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntilDone, postJson } from '../helpers/api-client.js';
+import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const CHROMIUM = process.env['DAN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
+const DAN_BIN = new URL('../../bin/dan.js', import.meta.url).pathname;
 
 let gateway: string;
 let sandbox: string;
@@ -59,6 +61,13 @@ async function open(path = '/', viewport = { width: 1280, height: 900 }): Promis
   (page as Page & { failures: string[] }).failures = failures;
   await page.goto(`${gateway}${path}`);
   return page;
+}
+
+/** Runs `dan <args>` (the built CLI) and resolves with what it printed. */
+function runDan(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [DAN_BIN, ...args], (error, stdout, stderr) => (error ? reject(new Error(`dan ${args[0]} failed: ${stderr}`)) : resolve(stdout)));
+  });
 }
 
 /** Errors the page logged: a page that works logs none. */
@@ -158,6 +167,24 @@ describe('the playground', () => {
     const widest = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(widest).toBeLessThanOrEqual(360);
     await page.screenshot({ path: `${ARTIFACTS}phone.png`, fullPage: true });
+  });
+});
+
+describe('with an API key', () => {
+  it('sends the key the user gave, so the task is the key\'s own (another caller is told there is no such task)', async () => {
+    const created = await runDan(['keys', 'create', '--data', `${dir.path}/data`, '--name', 'web user', '--json']);
+    const { secret } = JSON.parse(created) as { secret: string };
+    const page = await open();
+    await page.getByText('No API key').click();
+    await page.getByLabel('API key (kept in this browser only)').fill(secret);
+    await page.getByRole('form', { name: 'API key' }).getByRole('button', { name: 'Save' }).click();
+    await page.getByText(`API key ${secret.slice(0, 7)}…`).waitFor();
+    const submitted = page.waitForResponse((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    const txt2img = await generate(page, 'a keyed fox');
+    const taskId = ((await (await submitted).json()) as { data: { taskId: string } }).data.taskId;
+    await resultImage(txt2img);
+    expect((await getJson(`${gateway}/api/sd/task/${taskId}`)).status).toBe(404);
+    expect((await getJson(`${gateway}/api/sd/task/${taskId}`, { authorization: `Bearer ${secret}` })).body.data.status).toBe(2);
   });
 });
 

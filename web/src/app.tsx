@@ -8,6 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { getJson } from './api/client';
 import type { SupportedInfo, TaskKind, TaskStatus } from './api/types';
 import { Dashboard } from './dashboard/dashboard';
+import { KeySetting } from './key-setting';
 import { Gallery } from './gallery/gallery';
 import { addToGallery, type GalleryItem, loadGallery, paramsOf, removeFromGallery } from './gallery/gallery-store';
 import { type Img2ImgForm, img2imgFormOf } from './playground/img2img-form';
@@ -51,12 +52,20 @@ export function App() {
   }, []);
   useEffect(() => {
     void loadGallery().then(setGallery, () => setGallery([]));
-    const read = () => getJson<SupportedInfo>('/api/sd/supportedModelInfo').then(setInfo, () => undefined);
-    void read();
-    const timer = setInterval(() => void read(), INFO_REFRESH_MS);
+    void readInfo();
+    const timer = setInterval(() => void readInfo(), INFO_REFRESH_MS);
     return () => clearInterval(timer);
   }, []);
 
+  const [infoProblem, setInfoProblem] = useState<string | null>(null);
+  const readInfo = () =>
+    getJson<SupportedInfo>('/api/sd/supportedModelInfo').then(
+      (read) => {
+        setInfo(read);
+        setInfoProblem(null);
+      },
+      (error: unknown) => setInfoProblem(error instanceof Error ? error.message : String(error)),
+    );
   const go = (to: Route) => {
     window.location.hash = `#/${to}`;
     window.scrollTo({ top: 0 });
@@ -97,7 +106,13 @@ export function App() {
             {info.nodes.ready} of {info.nodes.connected} nodes ready
           </span>
         )}
+        <KeySetting onChange={() => void readInfo()} />
       </header>
+      {infoProblem && (
+        <p class="notice" role="alert">
+          {infoProblem}
+        </p>
+      )}
       <main>
         {route === 'dashboard' && <Dashboard />}
         <div class="playground" hidden={!playground}>

@@ -3,6 +3,8 @@
  * `ApiError` (with the field at fault), and a task followed to its end over its
  * Server-Sent Events stream.
  */
+import { EventSource } from 'eventsource';
+import { keyHeaders } from './api-key';
 import type { Envelope, TaskKind, TaskStatus } from './types';
 
 /** A refusal or failure the API answered: its error id, message and, when one field is at fault, the field. */
@@ -20,7 +22,7 @@ export class ApiError extends Error {
 async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response;
   try {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...keyHeaders(), ...(init.headers as Record<string, string> | undefined) });
     headers.set('accept', 'application/json');
     if (init.body) headers.set('content-type', 'application/json');
     response = await fetch(path, { ...init, headers });
@@ -54,7 +56,10 @@ export interface TaskFollower {
  * EventSource reconnects by itself after a dropped connection, resuming from the last event.
  */
 export function followTask(taskId: string, handlers: { onStatus: (status: TaskStatus) => void; onPreview: (image: string) => void; onEnd: (status: TaskStatus) => void; onLost: (message: string) => void }): TaskFollower {
-  const source = new EventSource(`/api/sd/task/${encodeURIComponent(taskId)}/events`);
+  // The eventsource package rather than the browser's own: that one cannot send the API key.
+  const source = new EventSource(`/api/sd/task/${encodeURIComponent(taskId)}/events`, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...keyHeaders() } }),
+  });
   let ended = false;
   source.addEventListener('status', (event) => handlers.onStatus(JSON.parse((event as MessageEvent<string>).data) as TaskStatus));
   source.addEventListener('preview', (event) => handlers.onPreview((JSON.parse((event as MessageEvent<string>).data) as { image: string }).image));
