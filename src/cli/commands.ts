@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuthMode } from '../auth/caller.js';
-import { type GatewayConfigInput, readGatewayEnv, resolveGatewayConfig } from '../config/gateway-config.js';
+import { type GatewayConfig, type GatewayConfigInput, localHost, readGatewayEnv, resolveGatewayConfig } from '../config/gateway-config.js';
 import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
 import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
@@ -140,8 +140,10 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   onSignals(log, { message: 'shutting down', run: stop });
 }
 
-async function launchGateway(flags: GatewayFlags, log: Logger): Promise<{ gateway: Gateway; nodeToken: string | null }> {
+/** `announce`: told the resolved configuration before anything starts (the demo names its playground first). */
+async function launchGateway(flags: GatewayFlags, log: Logger, announce?: (config: GatewayConfig) => void): Promise<{ gateway: Gateway; nodeToken: string | null }> {
   const config = resolveGatewayConfig(readGatewayEnv(), gatewayInput(flags));
+  announce?.(config);
   const gcFlags = tuneGarbageCollection();
   if (gcFlags.length > 0) log.debug({ flags: gcFlags }, 'garbage collection tuned for the gateway (cli/gc-tuning.ts)');
   const gateway = await startGateway(config, log);
@@ -231,7 +233,10 @@ export async function runStart(flags: GatewayFlags & NodeFlags): Promise<void> {
 export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise<void> {
   const log = loggerFor(flags, 'demo');
   const sandbox = await startSandbox({ port: 0, speed: flags.speed ?? 10 });
-  const { gateway, nodeToken } = await launchGateway(flags, log);
+  // The playground's address first, when the port is known before start (not for --port 0).
+  const { gateway, nodeToken } = await launchGateway(flags, log, (config) => {
+    if (config.port !== 0) log.info(`DAN demo starting: the playground and dashboard will be at http://${localHost(config.host)}:${config.port}/`);
+  });
   const config = resolveNodeConfig({ gatewayUrl: gateway.url, webuiUrl: sandbox.url, name: 'demo-sandbox-node', token: nodeToken });
   const agent = launchNode(config, log.child({ role: 'node' }));
   const welcomed = new Promise<void>((resolve) => agent.once('welcomed', () => resolve()));

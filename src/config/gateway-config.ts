@@ -194,3 +194,8 @@ export function fastifyTrustProxyOf(trustProxy: string | null): boolean | number
   if (trustProxy === 'true') return true;
   return /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy;
 }
+
+/** The host a local client dials for a gateway bound to `host`: loopback for a wildcard address. */
+export function localHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}

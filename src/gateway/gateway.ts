@@ -8,7 +8,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
-import { fastifyTrustProxyOf, type GatewayConfig } from '../config/gateway-config.js';
+import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
 import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../store/task-store.js';
@@ -161,7 +161,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const host = localHost(config.host);
   const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
   await sweeper.start();
 

@@ -35,7 +35,8 @@ afterAll(async () => {
   dir.remove();
 });
 
-it('says, when ready, that the sandbox draws placeholder patterns (a newcomer must not take them for a broken model)', () => {
+it('names the playground first when ready, then says that the sandbox draws placeholder patterns (a newcomer must not take them for a broken model)', () => {
+  expect(banner.split('\n')[0]).toBe(`DAN demo ready. Playground and dashboard: ${base}/`);
   expect(banner).toContain('placeholder patterns, not pictures');
   expect(banner).toContain('dan node --gateway URL --webui URL');
 });
