@@ -106,17 +106,25 @@ export class TaskService {
     assertServable(spec, this.#deps.hub.sessions.values());
     const id = randomUUID();
     const { maxTasks, weight } = caller.limits;
-    await this.#deps.dispatcher.submit({
-      id,
-      kind: spec.kind,
-      spec,
-      owner: caller.owner,
-      maxTasks,
-      weight,
-      ...(idempotency === undefined ? {} : { idempotency }),
-      ...(webhook?.events.includes('end') ? { endWebhook: { id: newDeliveryId(), url: webhook.url } } : {}),
-      ...(receivedAt === undefined ? {} : { receivedAt }),
-    });
+    const endWebhook = webhook?.events.includes('end') ? { id: newDeliveryId(), url: webhook.url } : undefined;
+    if (endWebhook) this.#deps.webhooks?.expectEnd(id);
+    try {
+      await this.#deps.dispatcher.submit({
+        id,
+        kind: spec.kind,
+        spec,
+        owner: caller.owner,
+        maxTasks,
+        weight,
+        ...(idempotency === undefined ? {} : { idempotency }),
+        ...(endWebhook ? { endWebhook } : {}),
+        ...(receivedAt === undefined ? {} : { receivedAt }),
+      });
+    } catch (error) {
+      // Not stored: no end will come for it.
+      if (endWebhook) this.#deps.webhooks?.forgetEnd(id);
+      throw error;
+    }
     if (webhook) this.#deps.webhooks?.attach(id, caller.owner, webhook);
     return id;
   }

@@ -28,6 +28,16 @@ export class TaskWebhooks {
     this.#deps = deps;
   }
 
+  /** Called before a task with an end delivery is stored (with it): its end will make the delivery due. */
+  expectEnd(taskId: string): void {
+    this.#deps.outbox.expectEnd(taskId);
+  }
+
+  /** The task with an end delivery was not stored after all. */
+  forgetEnd(taskId: string): void {
+    this.#deps.outbox.forgetEnd(taskId);
+  }
+
   /** Called once the task is stored (its end delivery was stored with it). */
   attach(taskId: string, owner: string, webhook: WebhookRequest): void {
     if (!webhook.events.includes('progress')) return;

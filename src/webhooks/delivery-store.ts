@@ -28,9 +28,9 @@ export interface DeliveryStore {
   taskEnded(taskId: string, now: number): Promise<void>;
   /**
    * After a restart: waiting deliveries of tasks that ended meanwhile become due, and those whose
-   * task is gone fail.
+   * task is gone fail. Answers the tasks whose deliveries still wait for their end.
    */
-  resume(now: number): Promise<void>;
+  resume(now: number): Promise<string[]>;
   /** Pending deliveries due by `now`, soonest first. */
   due(now: number, limit: number): Promise<Delivery[]>;
   /** The earliest `nextAt` of a pending delivery, if any. */

@@ -22,7 +22,8 @@ describe('SqliteDeliveryStore.resume', () => {
     }
     // 'gone' ended and outlived its retention before its delivery was made due (a crash in between).
     expect(await tasks.deleteFinishedBefore(4)).toBe(1);
-    await deliveries.resume(100);
+    // The tasks whose deliveries still wait for their end: the outbox watches for them.
+    expect(await deliveries.resume(100)).toEqual(['running']);
     const byTask = new Map((await deliveries.listFor('key_a', 10)).map((d) => [d.taskId, d]));
     expect(byTask.get('ended')).toMatchObject({ state: 'pending', nextAt: 100 });
     expect(byTask.get('running')).toMatchObject({ state: 'waiting', nextAt: null });

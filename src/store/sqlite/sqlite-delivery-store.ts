@@ -54,6 +54,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
         `UPDATE webhook_deliveries SET state = 'failed', finished_at = @now, last_error = 'the task was gone from the store'
          WHERE state = 'waiting' AND task_id NOT IN (SELECT id FROM tasks)`,
       ),
+      waitingTasks: db.prepare<[], { task_id: string }>(`SELECT DISTINCT task_id FROM webhook_deliveries WHERE state = 'waiting'`),
       due: db.prepare<{ now: number; limit: number }, DeliveryRow>(
         `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_at <= @now ORDER BY next_at LIMIT @limit`,
       ),
@@ -75,10 +76,10 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return Promise.resolve();
   }
 
-  resume(now: number): Promise<void> {
+  resume(now: number): Promise<string[]> {
     this.#q.resumeEnded.run({ now });
     this.#q.resumeGone.run({ now });
-    return Promise.resolve();
+    return Promise.resolve(this.#q.waitingTasks.all().map((row) => row.task_id));
   }
 
   due(now: number, limit: number): Promise<Delivery[]> {
