@@ -7,12 +7,12 @@
  * `config.cors = false`), preflights included. The node endpoint refuses
  * every browser (node-route.ts), whatever this allows.
  *
- * Only requests that carry `Origin` get CORS headers: a browser sends it with
- * every cross-origin request, and other clients (SDKs, scripts, curl) have no
- * use for the headers. Written here rather than with @fastify/cors: that
- * plugin sets its headers on every answer, and on status answers the two
- * headers (one of them the long list of exposed headers) cost a client and the
- * gateway 5 % of their time per request (BENCHMARKS.md, requests per second).
+ * The long list of exposed headers goes only to requests that carry `Origin`:
+ * a browser sends it with every cross-origin request, and other clients (SDKs,
+ * scripts, curl) have no use for it. Written here rather than with
+ * @fastify/cors: that plugin set both headers on every answer, which cost a
+ * client and the gateway 5 % of their time per status request (BENCHMARKS.md,
+ * requests per second).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -40,12 +40,16 @@ export function registerCors(app: FastifyInstance, origins: '*' | readonly strin
   const anyOrigin = origins === '*';
   const allowed = new Set(anyOrigin ? [] : origins);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (request.routeOptions.config?.cors === false) return done();
     const origin = request.headers.origin;
-    if (origin === undefined || request.routeOptions.config?.cors === false) return done();
-    // With a list, the answer depends on the Origin sent: caches must keep one per origin.
-    if (!anyOrigin) reply.header('vary', 'Origin');
-    if (!anyOrigin && !allowed.has(origin)) return done();
-    reply.header('access-control-allow-origin', anyOrigin ? '*' : origin).header('access-control-expose-headers', EXPOSED);
+    // Caches must not give one origin's answer to another: with a list the answer depends on the Origin
+    // sent, and with any origin every answer allows every page (a cached one included), only the exposed
+    // headers going to browsers alone.
+    if (anyOrigin) reply.header('access-control-allow-origin', '*');
+    else reply.header('vary', 'Origin');
+    if (origin === undefined || (!anyOrigin && !allowed.has(origin))) return done();
+    if (!anyOrigin) reply.header('access-control-allow-origin', origin);
+    reply.header('access-control-expose-headers', EXPOSED);
     if (request.method !== 'OPTIONS' || request.headers['access-control-request-method'] === undefined) return done();
     // A preflight: answered here, before routing to a handler. Safari needs Content-Length on a 204.
     void reply

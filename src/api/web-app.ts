@@ -5,7 +5,8 @@
  * install) served at `/`. Everything comes from the gateway itself: the page's
  * Content-Security-Policy allows no other origin, so no CDN, font or script
  * from elsewhere can load. Hashed assets are cached for good; the page itself
- * is asked for again each time, so a new build is seen at once.
+ * is asked for again each time. The files are found when the gateway starts:
+ * after `npm run build:web`, restart it.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

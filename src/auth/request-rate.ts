@@ -29,9 +29,15 @@ export class RequestRate {
   readonly #windows = new Map<string, Window>();
   #sweptAt: number;
 
+  /**
+   * `maxCallers`: callers counted at once, at most. Past it, ended windows are dropped at once, then the
+   * oldest windows (a caller forgotten starts a new window: the cap bounds memory, not a caller's rate,
+   * and 100,000 callers in one minute is a flood to meet at the proxy).
+   */
   constructor(
     private readonly now: () => number = Date.now,
     private readonly windowMs = 60_000,
+    private readonly maxCallers = 100_000,
   ) {
     this.#sweptAt = now();
   }
@@ -39,10 +45,12 @@ export class RequestRate {
   /** Counts one request of `owner`, who may make `limit` a window (limit > 0). */
   take(owner: string, limit: number): RateVerdict {
     const now = this.now();
-    this.#sweep(now);
+    this.#sweep(now, this.#windows.size >= this.maxCallers);
     let window = this.#windows.get(owner);
     if (!window || now - window.startedAt >= this.windowMs) {
       window = { startedAt: now, count: 0 };
+      // Deleted first, so that the Map's order stays the windows' age (the oldest are evicted first).
+      this.#windows.delete(owner);
       this.#windows.set(owner, window);
     }
     const resetMs = window.startedAt + this.windowMs - now;
@@ -57,14 +65,21 @@ export class RequestRate {
   }
 
   /**
-   * Once a window, forgets the callers whose window has ended: memory follows the callers of the last
-   * minute or two, not every address ever seen, at a cost spread over the minute's requests.
+   * Once a window (or when full), forgets the callers whose window has ended: memory follows the callers
+   * of the last minute or two, not every address ever seen, at a cost spread over the minute's requests.
    */
-  #sweep(now: number): void {
-    if (now - this.#sweptAt < this.windowMs) return;
+  #sweep(now: number, full: boolean): void {
+    if (!full && now - this.#sweptAt < this.windowMs) return;
     this.#sweptAt = now;
     for (const [owner, window] of this.#windows) {
       if (now - window.startedAt >= this.windowMs) this.#windows.delete(owner);
+    }
+    // Still full: the oldest windows go (a Map keeps insertion order, and a new window is inserted anew).
+    if (this.#windows.size < this.maxCallers) return;
+    let excess = this.#windows.size - Math.floor(this.maxCallers * 0.9);
+    for (const owner of this.#windows.keys()) {
+      if (excess-- <= 0) break;
+      this.#windows.delete(owner);
     }
   }
 }

@@ -29,13 +29,15 @@ export interface NetworkView {
 
 const KEEP_MS = 1000;
 
-export function createNetworkView(parts: { scheduler: Scheduler; load: () => { queued: number; running: number }; activity: NetworkActivity; clock: Clock }): NetworkView {
-  const { scheduler, load, activity, clock } = parts;
+/** `elapsed`: a monotonic clock (ms) for the one-second keep: a wall clock stepped back would freeze it. */
+export function createNetworkView(parts: { scheduler: Scheduler; load: () => { queued: number; running: number }; activity: NetworkActivity; clock: Clock; elapsed?: () => number }): NetworkView {
+  const { scheduler, load, activity, clock, elapsed = () => performance.now() } = parts;
   let kept: { at: number; snapshot: NetworkSnapshot } | null = null;
   return {
     read() {
+      const at = elapsed();
+      if (kept && at - kept.at < KEEP_MS) return kept.snapshot;
       const now = clock.now();
-      if (kept && now - kept.at < KEEP_MS) return kept.snapshot;
       const { byCheckpoint, oldestArrivedAt } = scheduler.queueSummary();
       const snapshot: NetworkSnapshot = {
         queue: {
@@ -46,7 +48,7 @@ export function createNetworkView(parts: { scheduler: Scheduler; load: () => { q
         lastHour: activity.lastHour().map((m) => ({ ...m, at: new Date(m.at).toISOString() })),
         recent: activity.recent().map((t) => ({ ...t, endedAt: new Date(t.endedAt).toISOString() })),
       };
-      kept = { at: now, snapshot };
+      kept = { at, snapshot };
       return snapshot;
     },
   };

@@ -48,11 +48,12 @@ describe('CORS', () => {
     expect(exposed).toEqual(expect.arrayContaining(['x-task-id', 'ratelimit-remaining', 'retry-after', 'preference-applied']));
   });
 
-  it('sends no CORS headers to a client that is not a browser page (no Origin)', async () => {
+  it('sends a client that is not a browser page (no Origin) only the allow-all header, so that a cached answer still serves pages', async () => {
     const app = await start();
     const health = await app.get('/api/health');
     expect(health.status).toBe(200);
-    expect(Object.keys(health.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    expect(Object.keys(health.headers).filter((h) => h.startsWith('access-control-'))).toEqual(['access-control-allow-origin']);
+    expect(health.headers['access-control-allow-origin']).toBe('*');
   });
 
   it('answers an OPTIONS that is not a preflight as any other method a path does not take', async () => {
@@ -73,6 +74,8 @@ describe('CORS', () => {
     expect(stranger.status).toBe(200);
     expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
     expect(stranger.headers['vary']).toBe('Origin');
+    // Without Origin too: a cache keeps the answer apart from those to pages.
+    expect((await app.get('/api/health')).headers['vary']).toBe('Origin');
     expect((await preflight(app, 'https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
   });
 

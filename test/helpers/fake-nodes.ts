@@ -268,7 +268,8 @@ export function createCoreWorld(
     hub,
     dispatcher,
     nodes: createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock, activity }),
-    network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock }),
+    // The world's clock for the one-second keep too: a test moves it.
+    network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock, elapsed: () => clock.now() }),
     service,
     log,
     status: (id) => service.status(id, TEST_CALLER),

@@ -50,6 +50,22 @@ describe('RequestRate', () => {
   });
 });
 
+describe('RequestRate at its cap', () => {
+  it('keeps at most its cap of callers, dropping the oldest windows first', () => {
+    const time = { now: 0 };
+    const rate = new RequestRate(() => time.now, 60_000, 100);
+    for (let i = 0; i < 100; i++) {
+      rate.take(`caller-${i}`, 5);
+      time.now += 10;
+    }
+    rate.take('newcomer', 5);
+    expect(rate.size).toBeLessThanOrEqual(100);
+    // The newest callers keep their count; the oldest were forgotten and start anew.
+    expect(rate.take('caller-99', 2)).toMatchObject({ remaining: 0 });
+    expect(rate.take('caller-0', 2)).toMatchObject({ remaining: 1 });
+  });
+});
+
 describe('addressOf', () => {
   const of = (ip: string) => addressOf({ ip } as never);
   it('counts an IPv6 host by its /64, an IPv4 address (mapped or not) as itself', () => {

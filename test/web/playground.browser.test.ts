@@ -18,6 +18,8 @@ import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxPro
 const CHROMIUM = process.env['DAN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
 const DAN_BIN = new URL('../../bin/dan.js', import.meta.url).pathname;
+/** How long an `expect.poll` waits for the page: rendering and IndexedDB are asynchronous, and CI machines are busy. */
+const POLL = { timeout: 10_000 };
 
 let gateway: string;
 let sandbox: string;
@@ -122,16 +124,16 @@ describe('the playground', () => {
     const txt2img = await generate(page, 'a lighthouse at dusk');
     expect(await resultImage(txt2img)).toEqual({ width: 448, height: 512 });
     await page.screenshot({ path: `${ARTIFACTS}txt2img.png`, fullPage: true });
-    await expect.poll(() => page.locator('.gallery li').count()).toBe(1);
+    await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(1);
     await page.reload();
     await page.locator('.gallery li').first().waitFor();
     await page.locator('.gallery .thumb').first().click();
     const dialog = page.getByRole('dialog', { name: 'Result' });
-    await expect.poll(() => dialog.locator('.params').textContent()).toContain('a lighthouse at dusk');
+    await expect.poll(() => dialog.locator('.params').textContent(), POLL).toContain('a lighthouse at dusk');
     // "Use these settings" puts the request back into the form.
     await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();
-    await expect.poll(() => txt2img.getByLabel('Prompt', { exact: true }).inputValue()).toBe('a lighthouse at dusk');
+    await expect.poll(() => txt2img.getByLabel('Prompt', { exact: true }).inputValue(), POLL).toBe('a lighthouse at dusk');
     expect(await txt2img.getByLabel('Width').inputValue()).toBe('448');
     expect(failuresOf(page)).toEqual([]);
   });
@@ -222,7 +224,7 @@ describe('the other views', () => {
     const page = await open('/#/img2img');
     const img2img = form(page, 'img2img');
     await img2img.getByLabel('Image').setInputFiles(await pngFile(320, 256));
-    await expect.poll(() => img2img.getByLabel('Width').inputValue()).toBe('320');
+    await expect.poll(() => img2img.getByLabel('Width').inputValue(), POLL).toBe('320');
     await generate(page, 'the same, at night', 'img2img');
     expect(await resultImage(img2img)).toEqual({ width: 320, height: 256 });
     await page.screenshot({ path: `${ARTIFACTS}img2img.png`, fullPage: true });
@@ -282,6 +284,12 @@ describe('the other views', () => {
     await inpaint.getByRole('button', { name: 'Invert' }).click();
     const inverted = await maskSent();
     expect([inverted.at(64, 51), inverted.at(200, 200)]).toEqual([0, 255]);
+    // Another image of the same size starts with an empty mask, not the last image's strokes.
+    const other = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 200, g: 60, b: 20 } } }).png().toBuffer();
+    await inpaint.getByLabel('Image').setInputFiles({ name: 'other.png', mimeType: 'image/png', buffer: other });
+    await expect
+      .poll(() => page.evaluate<number>(`(() => { const c = document.querySelector('form[aria-label="inpaint"] canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()`), POLL)
+      .toBe(0);
   });
 });
 

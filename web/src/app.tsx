@@ -53,7 +53,7 @@ export function App() {
   useEffect(() => {
     void loadGallery().then(setGallery, () => setGallery([]));
     void readInfo();
-    const timer = setInterval(() => void readInfo(), INFO_REFRESH_MS);
+    const timer = setInterval(() => document.visibilityState === 'visible' && void readInfo(), INFO_REFRESH_MS);
     return () => clearInterval(timer);
   }, []);
 

@@ -46,7 +46,8 @@ export interface EarlyAnswer {
  */
 export function beginEarlyAnswer(reply: FastifyReply, keepAliveMs = EARLY_KEEPALIVE_MS): EarlyAnswer {
   const body = new PassThrough();
-  reply.code(200).header('preference-applied', EARLY_TASK_ID).type('application/json; charset=utf-8').header('cache-control', 'no-store');
+  // `X-Accel-Buffering: no`: nginx would otherwise hold the newlines back, and the idle timeout with them.
+  reply.code(200).header('preference-applied', EARLY_TASK_ID).type('application/json; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no');
   void reply.send(body);
   // The first byte sends the status line and headers: Node holds them until the body starts.
   body.write('\n');

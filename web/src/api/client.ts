@@ -55,7 +55,7 @@ export interface TaskFollower {
  * ETA, progress), `onPreview` with the backend's live preview, `onEnd` once with the final status.
  * EventSource reconnects by itself after a dropped connection, resuming from the last event.
  */
-export function followTask(taskId: string, handlers: { onStatus: (status: TaskStatus) => void; onPreview: (image: string) => void; onEnd: (status: TaskStatus) => void; onLost: (message: string) => void }): TaskFollower {
+export function followTask(taskId: string, handlers: { onStatus: (status: TaskStatus) => void; onPreview: (image: string) => void; onEnd: (status: TaskStatus) => void; onLost: () => void }): TaskFollower {
   // The eventsource package rather than the browser's own: that one cannot send the API key.
   const source = new EventSource(`/api/sd/task/${encodeURIComponent(taskId)}/events`, {
     fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...keyHeaders() } }),
@@ -70,7 +70,7 @@ export function followTask(taskId: string, handlers: { onStatus: (status: TaskSt
   });
   source.addEventListener('error', () => {
     // CLOSED: the gateway refused the stream (the task is not found); otherwise EventSource retries.
-    if (!ended && source.readyState === EventSource.CLOSED) handlers.onLost('lost the task\'s stream; the task may still run: see its status');
+    if (!ended && source.readyState === EventSource.CLOSED) handlers.onLost();
   });
   return { close: () => source.close() };
 }

@@ -1,5 +1,5 @@
 /**
- * The network at work, read every 2 s while the page is shown: the queue
+ * The network at work, read every 5 s while the page is shown: the queue
  * (length, demand per checkpoint, the longest wait), images made and the
  * queue's length over the last hour, the nodes (state, speed, loaded
  * checkpoint, what each runs now, tasks done and failed) and the tasks that
@@ -10,7 +10,8 @@ import { ApiError, getJson } from '../api/client';
 import type { Health, Network, NodeInfo } from '../api/types';
 import { BarChart } from './bar-chart';
 
-const REFRESH_MS = 2000;
+/** Reads count against the caller's request rate (anonymous callers share an address's): every 5 s is 36 a minute. */
+const REFRESH_MS = 5000;
 
 const STATE_LABELS: Record<NodeInfo['state'], string> = { ready: 'ready', busy: 'busy', 'webui-down': 'WebUI down', draining: 'draining', 'set-aside': 'set aside' };
 
@@ -24,7 +25,11 @@ export function Dashboard() {
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => {
     let stopped = false;
+    let reading = false;
     const read = async () => {
+      // One read at a time: a slow answer is not stacked up behind by the timer.
+      if (reading) return;
+      reading = true;
       try {
         const [n, h, w] = await Promise.all([getJson<NodeInfo[]>('/api/nodes'), getJson<Health>('/api/health'), getJson<Network>('/api/network')]);
         if (stopped) return;
@@ -34,6 +39,8 @@ export function Dashboard() {
         setProblem(null);
       } catch (error) {
         if (!stopped) setProblem(error instanceof ApiError ? error.message : String(error));
+      } finally {
+        reading = false;
       }
     };
     void read();

@@ -33,19 +33,34 @@ export async function loadGallery(): Promise<GalleryItem[]> {
   return items.filter((item): item is GalleryItem => item !== undefined);
 }
 
-/** Adds items (the newest first); answers the gallery as it is now. */
-export async function addToGallery(items: GalleryItem[]): Promise<GalleryItem[]> {
-  for (const item of items) await set(item.id, item, store);
-  const ids = [...items.map((item) => item.id), ...(await index())];
-  for (const old of ids.slice(MAX_ITEMS)) await del(old, store);
-  await set(INDEX, ids.slice(0, MAX_ITEMS), store);
-  return loadGallery();
+/**
+ * Writes one after another: the index is read and written back, and two results ending at once (every
+ * view keeps running) must not each write back an index without the other's.
+ */
+let writes: Promise<unknown> = Promise.resolve();
+function serially<T>(write: () => Promise<T>): Promise<T> {
+  const next = writes.then(write, write);
+  writes = next.catch(() => undefined);
+  return next;
 }
 
-export async function removeFromGallery(id: string): Promise<GalleryItem[]> {
-  await del(id, store);
-  await set(INDEX, (await index()).filter((other) => other !== id), store);
-  return loadGallery();
+/** Adds items (the newest first); answers the gallery as it is now. */
+export function addToGallery(items: GalleryItem[]): Promise<GalleryItem[]> {
+  return serially(async () => {
+    for (const item of items) await set(item.id, item, store);
+    const ids = [...items.map((item) => item.id), ...(await index())];
+    for (const old of ids.slice(MAX_ITEMS)) await del(old, store);
+    await set(INDEX, ids.slice(0, MAX_ITEMS), store);
+    return loadGallery();
+  });
+}
+
+export function removeFromGallery(id: string): Promise<GalleryItem[]> {
+  return serially(async () => {
+    await del(id, store);
+    await set(INDEX, (await index()).filter((other) => other !== id), store);
+    return loadGallery();
+  });
 }
 
 /** The request without its images, for the gallery and "use these settings". */

@@ -2,7 +2,7 @@
  * This browser's results: thumbnails, newest first; one opens full size with
  * its parameters, download, copy, delete and "use these settings".
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { SendButtons } from '../playground/send-to';
 import type { GalleryItem } from './gallery-store';
 
@@ -34,15 +34,15 @@ export function Gallery({ items, onUse, onRemove }: Props) {
 function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; onClose: () => void; onUse: (item: GalleryItem) => void; onRemove: (item: GalleryItem) => void }) {
   const [copied, setCopied] = useState(false);
   const params = JSON.stringify(item.params, null, 2);
+  // Modal: focus moves in (Escape closes it, the browser's own way) and returns to the thumbnail after.
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    dialog.current?.showModal();
+    return () => opener?.focus();
+  }, []);
   return (
-    <dialog
-      class="gallery-dialog"
-      open
-      aria-label="Result"
-      onKeyDown={(event) => {
-        if (event.key === 'Escape') onClose();
-      }}
-    >
+    <dialog class="gallery-dialog" ref={dialog} aria-label="Result" onClose={onClose}>
       {item.image ? <img src={`data:image/png;base64,${item.image}`} alt={`Result of task ${item.taskId}`} /> : <p class="caption">{item.caption}</p>}
       <p class="hint">
         {item.kind} · {new Date(item.createdAt).toLocaleString()}
@@ -74,7 +74,7 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
         <button type="button" class="secondary danger" onClick={() => onRemove(item)}>
           Delete
         </button>
-        <button type="button" onClick={onClose} autofocus>
+        <button type="button" onClick={onClose}>
           Close
         </button>
       </div>

@@ -4,18 +4,22 @@
  * hundreds of kilobytes of base64).
  */
 import { useState } from 'preact/hooks';
+import { apiKey } from '../api/api-key';
 import type { TaskKind } from '../api/types';
 
-const LONG = 256;
+/** The request fields that hold images. */
+const IMAGE_FIELDS = new Set(['init_image', 'image', 'mask']);
 
 function shown(body: unknown): string {
-  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' && value.length > LONG ? `<base64 image, ${Math.round((value.length * 3) / 4 / 1024)} KiB>` : value), 2);
+  return JSON.stringify(body, (key, value: unknown) => (IMAGE_FIELDS.has(key) && typeof value === 'string' && value.length > 0 ? `<base64 image, ${Math.round((value.length * 3) / 4 / 1024)} KiB>` : value), 2);
 }
 
 export function ApiCall({ kind, body }: { kind: TaskKind; body: Record<string, unknown> }) {
   const [copied, setCopied] = useState(false);
   const json = shown(body);
-  const command = `curl -X POST '${window.location.origin}/api/sd/${kind}/async' \\\n  -H 'Content-Type: application/json' \\\n  -d '${json.replaceAll("'", "'\\''")}'`;
+  // The key itself is not shown: the command reads it from the environment.
+  const auth = apiKey() ? `  -H "Authorization: Bearer $DAN_API_KEY" \\\n` : '';
+  const command = `curl -X POST '${window.location.origin}/api/sd/${kind}/async' \\\n  -H 'Content-Type: application/json' \\\n${auth}  -d '${json.replaceAll("'", "'\\''")}'`;
   return (
     <details class="api-call">
       <summary>Show API call</summary>

@@ -3,7 +3,7 @@
  * (`errors[name]`), with the error tied to the input for screen readers.
  */
 import { type ComponentChildren, createContext } from 'preact';
-import { useContext } from 'preact/hooks';
+import { useContext, useEffect, useState } from 'preact/hooks';
 
 /** Messages by request field (`steps`, `upscale.scale`, `control_net[0].image`). */
 export type FieldErrors = Record<string, string>;
@@ -53,23 +53,35 @@ interface NumberInputProps {
   value: number;
   onChange: (value: number) => void;
   errors: FieldErrors;
+  /** The range the API takes, for the reader of the code (the gateway checks it and says so). */
   min?: number;
   max?: number;
   step?: number;
 }
 
-/** A number input; what the user types is sent as it is, so the API's range check speaks for itself. */
-export function NumberInput({ name, value, onChange, errors, min, max, step }: NumberInputProps) {
+/**
+ * A number input; what the user types is sent as it is, so the API's range check speaks for itself. The
+ * text is kept as typed ("-", "-0.", "1e") and the number it reads as passed up, so a half-typed value
+ * is not rewritten under the user's fingers. No decimal keypad where the field takes negatives: iOS's
+ * has no minus key.
+ */
+export function NumberInput({ name, value, onChange, errors, min }: NumberInputProps) {
+  const [text, setText] = useState(String(value));
+  // A value set from outside (a preset, "reuse last"): shown, unless the text already reads as it.
+  useEffect(() => {
+    if (Number(text) !== value && !(Number.isNaN(value) && text.trim() === '')) setText(Number.isFinite(value) ? String(value) : '');
+  }, [value]);
   return (
     <input
-      type="number"
-      inputMode="decimal"
+      type="text"
+      inputMode={min !== undefined && min < 0 ? 'text' : 'decimal'}
       {...useInputProps(name, errors)}
-      value={Number.isFinite(value) ? value : ''}
-      min={min}
-      max={max}
-      step={step ?? 1}
-      onInput={(event) => onChange(event.currentTarget.valueAsNumber)}
+      value={text}
+      onInput={(event) => {
+        const typed = event.currentTarget.value;
+        setText(typed);
+        onChange(typed.trim() === '' ? Number.NaN : Number(typed));
+      }}
     />
   );
 }

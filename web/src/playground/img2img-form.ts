@@ -53,3 +53,12 @@ export function sizeFor(width: number, height: number, maxSide = 1024): { width:
   const round = (v: number) => Math.max(64, Math.floor((v * scale) / 8) * 8);
   return { width: round(width), height: round(height) };
 }
+
+/** The image drawn at `size`, as a PNG data URL. */
+export function scaleImage(image: HTMLImageElement, size: { width: number; height: number }): string {
+  const canvas = document.createElement('canvas');
+  canvas.width = size.width;
+  canvas.height = size.height;
+  canvas.getContext('2d')!.drawImage(image, 0, 0, size.width, size.height);
+  return canvas.toDataURL('image/png');
+}

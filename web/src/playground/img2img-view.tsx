@@ -10,7 +10,7 @@ import { ChoiceField, Field, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { isGenerationField } from './generation-form';
 import { ImageInput } from './image-input';
-import { defaultImg2Img, type Img2ImgForm, img2imgBody, sizeFor } from './img2img-form';
+import { defaultImg2Img, type Img2ImgForm, img2imgBody, scaleImage, sizeFor } from './img2img-form';
 import { MaskPainter } from './mask-painter';
 import { errorsOf, TaskForm } from './task-form';
 import { useFirstModel } from './use-first-model';
@@ -53,11 +53,17 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     if (preset) setForm((f) => ({ ...preset, init_image: f.init_image, mask: f.mask, inpaintOn: inpaint }));
   }, [preset]);
   // An image chosen: the size follows it (multiples of 8, the longest side at most 1024), as the original's playground did.
+  // A larger image (a phone's 12 MP photo) is scaled down to that size here: the mask is painted at the
+  // image's size, and a 12 MP one would cost the phone a 48 MB buffer per stroke.
   const takeImage = (image: string | null) => {
     update({ init_image: image, mask: null });
     if (!image) return;
     const probe = new Image();
-    probe.onload = () => update(sizeFor(probe.naturalWidth, probe.naturalHeight));
+    probe.onload = () => {
+      const size = sizeFor(probe.naturalWidth, probe.naturalHeight);
+      const scaled = size.width < probe.naturalWidth || size.height < probe.naturalHeight ? scaleImage(probe, size) : image;
+      update({ ...size, init_image: scaled });
+    };
     probe.src = image;
   };
   useEffect(() => {
@@ -73,9 +79,10 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
       <Field name="init_image" label="Image" errors={errors}>
         <ImageInput name="init_image" value={inpaint ? null : form.init_image} onChange={takeImage} errors={errors} />
       </Field>
+      {/* A painter per image: a new image starts with an empty mask of its own size. */}
       {inpaint && form.init_image && (
         <Field name="inpaint.mask" label="Mask" errors={errors} hint="Paint over what to regenerate">
-          <MaskPainter image={form.init_image} onChange={(mask) => update({ mask })} />
+          <MaskPainter key={form.init_image} image={form.init_image} onChange={(mask) => update({ mask })} />
         </Field>
       )}
       <PromptFields {...shared} />

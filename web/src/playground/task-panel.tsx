@@ -3,6 +3,7 @@
  * should start, its progress and live preview while it runs, a cancel button,
  * and its end: the images, the caption, or why it failed.
  */
+import { useFieldId } from './fields';
 import { SendButtons } from './send-to';
 import type { TaskRun } from './use-task';
 import { isActive } from './use-task';
@@ -11,6 +12,7 @@ const seconds = (eta: number | null | undefined) => (eta === null || eta === und
 
 export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => void }) {
   const { phase, status, preview } = run;
+  const progressId = useFieldId('task-progress');
   if (phase === 'idle' && !status) return null;
   const percent = Math.round((status?.progress ?? 0) * 100);
   return (
@@ -25,10 +27,10 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
       )}
       {phase === 'running' && status && (
         <div class="task-running">
-          <label class="task-line" for="task-progress">
+          <label class="task-line" for={progressId}>
             Running: {percent} %{seconds(status.eta) && ` · done in ${seconds(status.eta)}`}
           </label>
-          <progress id="task-progress" max={100} value={percent} />
+          <progress id={progressId} max={100} value={percent} />
           {preview && <img class="task-preview" src={`data:image/png;base64,${preview}`} alt="Live preview of the image being made" />}
         </div>
       )}
@@ -39,7 +41,7 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
       )}
       {phase === 'failed' && (
         <p class="task-failed" role="alert">
-          Failed: {status?.message ?? run.refusal?.message ?? 'no reason given'}
+          Failed: {run.refusal?.message ?? status?.message ?? 'no reason given'}
           {status?.error && <code> {status.error}</code>}
         </p>
       )}

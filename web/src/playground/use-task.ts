@@ -4,7 +4,7 @@
  * previews), cancellable, and ended with its images, caption or failure.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, cancelTask, followTask, submitTask, type TaskFollower } from '../api/client';
+import { ApiError, cancelTask, followTask, getJson, submitTask, type TaskFollower } from '../api/client';
 import type { TaskKind, TaskStatus } from '../api/types';
 
 export type Phase = 'idle' | 'submitting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -51,8 +51,36 @@ export function useTask(onEnd: (status: TaskStatus, body: Record<string, unknown
         setRun({ ...IDLE, phase: PHASES[status.status], status });
         ended.current(status, body);
       },
-      onLost: (message) => setRun((current) => ({ ...current, phase: 'failed', refusal: new ApiError(message, 0, null, null) })),
+      // The stream is gone (refused on reconnect, say by a rate limit); the task may run on: its status is polled.
+      onLost: () => pollUntilEnded(first.taskId, body),
     });
+  }
+
+  const POLL_MS = 2000;
+  function pollUntilEnded(taskId: string, body: Record<string, unknown>): void {
+    let stopped = false;
+    follower.current = { close: () => (stopped = true) };
+    const poll = async () => {
+      if (stopped) return;
+      try {
+        const status = await getJson<TaskStatus>(`/api/sd/task/${encodeURIComponent(taskId)}`);
+        if (stopped) return;
+        if (status.status >= 2) {
+          setRun({ ...IDLE, phase: PHASES[status.status], status });
+          ended.current(status, body);
+          return;
+        }
+        setRun((current) => ({ ...current, phase: PHASES[status.status], status }));
+      } catch (error) {
+        // A task the gateway no longer knows ends here; any other error (a 429, a restart) is waited out.
+        if (error instanceof ApiError && error.error === 'DAN_ERR_TASK_NOT_FOUND') {
+          setRun((current) => ({ ...current, phase: 'failed', refusal: error }));
+          return;
+        }
+      }
+      setTimeout(() => void poll(), POLL_MS);
+    };
+    void poll();
   }
 
   async function cancel(): Promise<void> {
