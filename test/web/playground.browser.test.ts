@@ -106,7 +106,11 @@ interface LoadingImage {
 
 /** The result image once it is shown, with its pixel size. */
 async function resultImage(scope: Page | Locator) {
-  const image = scope.locator('.task-result img').first();
+  return imageSize(scope.locator('.task-result img').first());
+}
+
+/** An image's pixel size once it is shown and loaded. */
+async function imageSize(image: Locator) {
   await image.waitFor({ timeout: 30_000 });
   // The test's own types have no DOM: the element is described by what is read of it.
   return image.evaluate((img: LoadingImage) => new Promise<{ width: number; height: number }>((resolve) => {
@@ -127,9 +131,12 @@ describe('the playground', () => {
     await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(1);
     await page.reload();
     await page.locator('.gallery li').first().waitFor();
+    // The gallery shows a small copy; the dialog reads the full image.
+    expect((await imageSize(page.locator('.gallery .thumb img').first())).width).toBeLessThanOrEqual(192);
     await page.locator('.gallery .thumb').first().click();
     const dialog = page.getByRole('dialog', { name: 'Result' });
     await expect.poll(() => dialog.locator('.params').textContent(), POLL).toContain('a lighthouse at dusk');
+    await expect.poll(() => dialog.locator('img').first().evaluate((img: LoadingImage) => img.naturalWidth), POLL).toBe(448);
     // "Use these settings" puts the request back into the form.
     await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();

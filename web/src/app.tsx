@@ -10,7 +10,7 @@ import type { SupportedInfo, TaskKind, TaskStatus } from './api/types';
 import { Dashboard } from './dashboard/dashboard';
 import { KeySetting } from './key-setting';
 import { Gallery } from './gallery/gallery';
-import { addToGallery, type GalleryItem, loadGallery, paramsOf, removeFromGallery } from './gallery/gallery-store';
+import { addToGallery, type GalleryItem, loadGallery, type NewGalleryItem, paramsOf, removeFromGallery } from './gallery/gallery-store';
 import { type Img2ImgForm, img2imgFormOf } from './playground/img2img-form';
 import { Img2ImgView } from './playground/img2img-view';
 import { InterrogateView } from './playground/interrogate-view';
@@ -78,7 +78,7 @@ export function App() {
     if (status.status !== 2) return;
     const createdAt = Date.now();
     const params = paramsOf(body);
-    const items: GalleryItem[] =
+    const items: NewGalleryItem[] =
       status.caption !== undefined
         ? [{ id: `${status.taskId}-0`, taskId: status.taskId, kind, createdAt, image: null, caption: status.caption, seed: null, params }]
         : (status.images ?? []).map((image, i) => ({ id: `${status.taskId}-${i}`, taskId: status.taskId, kind, createdAt, image, caption: null, seed: status.seeds?.[i] ?? null, params }));

@@ -1,7 +1,9 @@
 /**
  * This browser's results, kept across reloads in IndexedDB (images are too
  * big for localStorage's few megabytes): the newest first, at most
- * `MAX_ITEMS`, the oldest forgotten beyond that.
+ * `MAX_ITEMS`, the oldest forgotten beyond that. Each item is kept with a
+ * small thumbnail; its full image is kept apart and read only when opened, so
+ * that showing the gallery on a phone does not hold 60 full images in memory.
  */
 import { createStore, del, get, set } from 'idb-keyval';
 import type { TaskKind } from '../api/types';
@@ -11,15 +13,20 @@ export interface GalleryItem {
   taskId: string;
   kind: TaskKind;
   createdAt: number;
-  /** Base64 PNG, no data: prefix; none for an interrogation. */
-  image: string | null;
+  /** A small copy of the image, as a data URL; none for an interrogation. */
+  thumb: string | null;
   caption: string | null;
   seed: number | null;
   /** The request that made it, its images left out (they can be large). */
   params: Record<string, unknown>;
 }
 
+/** An item as a result makes it: with its full image (base64 PNG, no data: prefix), not yet a thumbnail. */
+export type NewGalleryItem = Omit<GalleryItem, 'thumb'> & { image: string | null };
+
 const MAX_ITEMS = 60;
+const THUMB_SIDE = 192;
+const imageKey = (id: string) => `image:${id}`;
 const store = createStore('dan-playground', 'gallery');
 const INDEX = 'index';
 
@@ -45,11 +52,17 @@ function serially<T>(write: () => Promise<T>): Promise<T> {
 }
 
 /** Adds items (the newest first); answers the gallery as it is now. */
-export function addToGallery(items: GalleryItem[]): Promise<GalleryItem[]> {
+export function addToGallery(items: NewGalleryItem[]): Promise<GalleryItem[]> {
   return serially(async () => {
-    for (const item of items) await set(item.id, item, store);
+    for (const { image, ...item } of items) {
+      await set(imageKey(item.id), image, store);
+      await set(item.id, { ...item, thumb: image === null ? null : await thumbnailOf(image) } satisfies GalleryItem, store);
+    }
     const ids = [...items.map((item) => item.id), ...(await index())];
-    for (const old of ids.slice(MAX_ITEMS)) await del(old, store);
+    for (const old of ids.slice(MAX_ITEMS)) {
+      await del(old, store);
+      await del(imageKey(old), store);
+    }
     await set(INDEX, ids.slice(0, MAX_ITEMS), store);
     return loadGallery();
   });
@@ -58,8 +71,32 @@ export function addToGallery(items: GalleryItem[]): Promise<GalleryItem[]> {
 export function removeFromGallery(id: string): Promise<GalleryItem[]> {
   return serially(async () => {
     await del(id, store);
+    await del(imageKey(id), store);
     await set(INDEX, (await index()).filter((other) => other !== id), store);
     return loadGallery();
+  });
+}
+
+/** The item's full image (base64 PNG, no prefix), read when it is opened. */
+export async function imageOf(id: string): Promise<string | null> {
+  return (await get<string | null>(imageKey(id), store)) ?? null;
+}
+
+/** A copy at most THUMB_SIDE on its longest side, as a WebP (or PNG where the browser cannot make WebP) data URL. */
+function thumbnailOf(image: string): Promise<string> {
+  return new Promise((resolve) => {
+    const full = new Image();
+    full.onload = () => {
+      const scale = Math.min(1, THUMB_SIDE / Math.max(full.naturalWidth, full.naturalHeight));
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.max(1, Math.round(full.naturalWidth * scale));
+      canvas.height = Math.max(1, Math.round(full.naturalHeight * scale));
+      canvas.getContext('2d')!.drawImage(full, 0, 0, canvas.width, canvas.height);
+      resolve(canvas.toDataURL('image/webp', 0.8));
+    };
+    // An image the browser cannot draw keeps no thumbnail rather than no item.
+    full.onerror = () => resolve('');
+    full.src = `data:image/png;base64,${image}`;
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { SendButtons } from '../playground/send-to';
-import type { GalleryItem } from './gallery-store';
+import { type GalleryItem, imageOf } from './gallery-store';
 
 interface Props {
   items: GalleryItem[];
@@ -21,7 +21,7 @@ export function Gallery({ items, onUse, onRemove }: Props) {
         {items.map((item) => (
           <li key={item.id}>
             <button type="button" class="thumb" onClick={() => setOpen(item)} aria-label={`Open result of ${new Date(item.createdAt).toLocaleString()}`}>
-              {item.image ? <img src={`data:image/png;base64,${item.image}`} alt="" loading="lazy" /> : <span class="thumb-caption">{item.caption}</span>}
+              {item.thumb ? <img src={item.thumb} alt="" loading="lazy" /> : <span class="thumb-caption">{item.caption}</span>}
             </button>
           </li>
         ))}
@@ -36,6 +36,11 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
   const params = JSON.stringify(item.params, null, 2);
   // Modal: focus moves in (Escape closes it, the browser's own way) and returns to the thumbnail after.
   const dialog = useRef<HTMLDialogElement>(null);
+  // The full image is read only now (the gallery holds thumbnails).
+  const [image, setImage] = useState<string | null>(null);
+  useEffect(() => {
+    if (item.thumb) void imageOf(item.id).then(setImage);
+  }, [item.id]);
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     dialog.current?.showModal();
@@ -43,23 +48,23 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
   }, []);
   return (
     <dialog class="gallery-dialog" ref={dialog} aria-label="Result" onClose={onClose}>
-      {item.image ? <img src={`data:image/png;base64,${item.image}`} alt={`Result of task ${item.taskId}`} /> : <p class="caption">{item.caption}</p>}
+      {image ? <img src={`data:image/png;base64,${image}`} alt={`Result of task ${item.taskId}`} /> : item.thumb ? <img src={item.thumb} alt={`Result of task ${item.taskId} (loading)`} /> : <p class="caption">{item.caption}</p>}
       <p class="hint">
         {item.kind} · {new Date(item.createdAt).toLocaleString()}
         {item.seed !== null && <> · seed {item.seed}</>}
       </p>
-      {item.image && (
+      {image && (
         // Sent: the dialog closes, the view it went to shows it.
         <div onClick={onClose}>
-          <SendButtons image={item.image} />
+          <SendButtons image={image} />
         </div>
       )}
       <pre class="params">
         <code>{params}</code>
       </pre>
       <div class="buttons">
-        {item.image && (
-          <a class="button secondary" href={`data:image/png;base64,${item.image}`} download={`dan-${item.taskId}.png`}>
+        {image && (
+          <a class="button secondary" href={`data:image/png;base64,${image}`} download={`dan-${item.taskId}.png`}>
             Download
           </a>
         )}
