@@ -79,6 +79,18 @@ describe('SqliteTaskStore', () => {
     await store.close();
   });
 
+  it('stores the tasks submitted in one turn in one commit, each on its own: a duplicate id fails alone', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await store.insert(newTask('taken'));
+    const changesBefore = (store.connection.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const settled = await Promise.allSettled(['a', 'b', 'taken', 'c'].map((id) => store.insert(newTask(id))));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    for (const id of ['a', 'b', 'c']) expect(await store.get(id)).toMatchObject({ state: 'queued' });
+    // Three rows more, nothing of the duplicate's.
+    expect((store.connection.prepare('SELECT total_changes() AS n').get() as { n: number }).n - changesBefore).toBe(3);
+    await store.close();
+  });
+
   it('ignores an answer from an attempt that is no longer current', async () => {
     const store = new SqliteTaskStore(':memory:');
     await store.insert(newTask('t1'));

@@ -79,6 +79,9 @@ export class SqliteTaskStore implements TaskStore {
     if (opened.payloadsDir !== null) this.#checkpointer = this.#checkpointInWorker(opened.file, options);
   }
 
+  /** Writes waiting for this turn's commit (#inBatch). */
+  #batch: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] | null = null;
+
   /** The open connection, for the stores that keep their tables in the same file (sqlite-key-store.ts). */
   get connection(): Database.Database {
     return this.#db;
@@ -137,8 +140,9 @@ export class SqliteTaskStore implements TaskStore {
       const spec = await this.#place(task.id, SPEC, task.spec);
       try {
         // One transaction: a task whose key was not recorded would run twice when the client retries, and
-        // one whose webhook was not would end unannounced.
-        this.#db.transaction(() => {
+        // one whose webhook was not would end unannounced. Written with the other tasks stored in this
+        // turn of the event loop (a savepoint each, in one commit): see #inBatch.
+        await this.#inBatch(this.#db.transaction(() => {
           this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
           const { idempotency, endWebhook, owner } = task;
           if (idempotency && owner !== null) {
@@ -147,13 +151,52 @@ export class SqliteTaskStore implements TaskStore {
           if (endWebhook && owner !== null) {
             this.#q.insertDelivery.run({ id: endWebhook.id, owner, task_id: task.id, url: endWebhook.url, created_at: task.createdAt });
           }
-        })();
+        }));
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
         throw error;
       }
     });
+  }
+
+  /**
+   * Runs `write` (a transaction) with the other writes asked for in this turn of the event loop, in one
+   * commit: each is a savepoint of its own, so one that fails (a duplicate id) fails alone, while a
+   * storage failure fails them all (the commit would). A commit per task was most of a submit's store
+   * time, at hundreds of submits a second on the event loop (bench:fleet): 70 µs a task, 15 in batches.
+   */
+  #inBatch(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#batch === null) {
+        this.#batch = [];
+        setImmediate(() => this.#flushBatch());
+      }
+      this.#batch.push({ write, resolve, reject });
+    });
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch ?? [];
+    this.#batch = null;
+    if (batch.length === 0) return;
+    const failures = new Map<number, unknown>();
+    try {
+      this.#db.transaction(() => {
+        batch.forEach((item, i) => {
+          try {
+            item.write();
+          } catch (error) {
+            if (isStorageFailure(error)) throw error;
+            failures.set(i, error);
+          }
+        });
+      })();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => (failures.has(i) ? item.reject(failures.get(i)) : item.resolve()));
   }
 
   /** The JSON to keep in the row, or null after writing it to the payload file `file`. */
@@ -262,6 +305,8 @@ export class SqliteTaskStore implements TaskStore {
 
   close(): Promise<void> {
     return this.#guarded('could not close the task store', async () => {
+      // Writes asked for before the close are made.
+      this.#flushBatch();
       await this.#checkpointer?.stop();
       if (this.#db.open) this.#db.close();
     });
