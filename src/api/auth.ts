@@ -112,9 +112,6 @@ function holdToRate(rate: RequestRate, caller: Caller, limit: number, reply: Fas
 export function registerCallerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorateRequest('caller', null as unknown as Caller);
   const publicKeyHash = hashApiKey(options.publicApiKey);
-  // Settled in this turn when the key ring is current (`done` called at once): a promise per request was
-  // a measurable part of a status answer. Only a lookup that needs the store returns a promise, which
-  // Fastify's hook runner waits for. A throw is an answer (401) either way.
   const rate = new RequestRate();
   // Under --auth off nobody has a rate of their own (the caller's limits are all 0).
   const admit = (request: FastifyRequest, reply: FastifyReply, caller: Caller): void => {
@@ -122,6 +119,9 @@ export function registerCallerAuth(app: FastifyInstance, options: AuthOptions): 
     const limit = caller.limits.requestsPerMinute;
     if (limit > 0) holdToRate(rate, caller, limit, reply);
   };
+  // Settled in this turn when the key ring is current (`done` called at once): a promise per request was
+  // a measurable part of a status answer. Only a lookup that needs the store returns a promise, which
+  // Fastify's hook runner waits for. A throw is an answer (401) either way.
   const identify = (request: FastifyRequest, reply: FastifyReply, done: () => void): Promise<void> | undefined => {
     const first = callerOrSecret(request, options, publicKeyHash);
     if ('owner' in first) {

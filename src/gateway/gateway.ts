@@ -18,9 +18,6 @@ import { createWebhooks } from './task-webhooks.js';
 import { GatewayMetrics } from './metrics.js';
 import { NetworkActivity, observeActivity } from './network-activity.js';
 import { createNetworkView } from './network-view.js';
-
-/** How often the queue's length is looked at for the dashboard's chart. */
-const QUEUE_SAMPLE_MS = 5_000;
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
 import { createNodeDirectory } from './node-directory.js';
@@ -33,6 +30,9 @@ import { resolvePublicApiKey } from '../auth/public-api-key.js';
 import { SqliteKeyStore } from '../store/sqlite/sqlite-key-store.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
+
+/** How often the queue's length is looked at for the dashboard's chart. */
+const QUEUE_SAMPLE_MS = 5_000;
 
 export interface Gateway {
   /** `http://host:port` the gateway listens on (loopback form when bound to all interfaces). */
@@ -71,7 +71,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const seen = observeActivity(activity, () => clock.now());
   const metrics = new GatewayMetrics({
     load: () => service.load(),
-    queuedByCheckpoint: () => dispatcher.scheduler.queuedByCheckpoint(),
+    queuedByCheckpoint: () => dispatcher.scheduler.queueSummary().byCheckpoint,
     nodes: () => nodes.list(),
   });
   // Webhooks are made from the task's status when it ends (service, below).

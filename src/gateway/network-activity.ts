@@ -110,7 +110,7 @@ export class NetworkActivity {
 }
 
 /** A task's end as the dashboard lists it, from what the dispatcher held of it. */
-export function endedTaskOf(kind: TaskKind | null, state: EndedTask['state'], task: { spec: GenerationSpec; createdAt: number } | null, now: number): Omit<EndedTask, 'endedAt'> {
+function endedTaskOf(kind: TaskKind | null, state: EndedTask['state'], task: { spec: GenerationSpec; createdAt: number } | null, now: number): Omit<EndedTask, 'endedAt'> {
   const size = task ? outputSizeOf(task.spec) : null;
   return {
     kind,

@@ -56,7 +56,7 @@ function loadsByName(offering: NodeOffering, loads: ReadonlyMap<string, number> 
   return out;
 }
 
-export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock; activity?: NetworkActivity }): NodeDirectory {
+export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock; activity: NetworkActivity }): NodeDirectory {
   const { hub, scheduler, clock, activity } = parts;
   return {
     list: () =>
@@ -88,7 +88,7 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           problem: setAside?.reason ?? session.backendProblem,
           setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
           agent: session.agent,
-          ...(activity?.tallyOf(session.identity) ?? { done: 0, failed: 0 }),
+          ...activity.tallyOf(session.identity),
           current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
         };
       }),

@@ -303,14 +303,9 @@ export class Scheduler {
     return this.#queue.map((q) => q.task.id);
   }
 
-  /** Queued tasks by checkpoint name ('' for tasks without one: interrogations, upscales). For metrics: walks the queue. */
-  queuedByCheckpoint(): Map<string, number> {
-    return this.queueSummary().byCheckpoint;
-  }
-
   /**
-   * Queued tasks by checkpoint name (as queuedByCheckpoint), and when the longest-waiting one arrived
-   * (epoch ms; null for an empty queue). For metrics and the dashboard: walks the queue.
+   * Queued tasks by checkpoint name ('' for tasks without one: interrogations, upscales), and when the
+   * longest-waiting one arrived (epoch ms; null for an empty queue). For metrics and the dashboard: walks the queue.
    */
   queueSummary(): { byCheckpoint: Map<string, number>; oldestArrivedAt: number | null } {
     const byCheckpoint = new Map<string, number>();

@@ -88,7 +88,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     keyAdmin: keys,
     adminToken: options.adminToken ?? null,
     deliveries: world.deliveries,
-    metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queuedByCheckpoint(), nodes: () => world.nodes.list() }),
+    metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queueSummary().byCheckpoint, nodes: () => world.nodes.list() }),
     webhookAllowPrivate: options.webhookAllowPrivate ?? false,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
     bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,
