@@ -168,6 +168,8 @@ describe('storage failures', () => {
     expect(await stored(id)).toMatchObject({ state: 'running' });
     disk.failing.delete('complete');
     await world.clock.advance(30 * SECOND);
+    // The retried write commits with the writes of its turn of the event loop.
+    await world.settle();
     expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(await answered(id)).toMatchObject({ status: 2, images: [PNG_512], seeds: [1] });
   });

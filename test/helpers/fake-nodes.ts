@@ -26,6 +26,7 @@ import { encodeResultFrame, type ResultMessage } from '../../src/protocol/result
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { HOUR, MINUTE } from '../../src/util/clock.js';
+import { toJsonBuffer } from '../../src/util/json-buffer.js';
 import type { Logger } from '../../src/util/logger.js';
 import { makeCapabilities } from './capabilities.js';
 import { pngBytes } from './png-bytes.js';
@@ -272,7 +273,8 @@ export function createCoreWorld(
     network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock, elapsed: () => clock.now() }),
     service,
     log,
-    status: (id) => service.status(id, TEST_CALLER),
+    // As a client reads it: images held as bytes become base64 text.
+    status: async (id) => JSON.parse(toJsonBuffer(await service.status(id, TEST_CALLER)).toString('utf8')) as TaskView,
     sqlite: inner,
     // The dispatcher's passes after results, submits and node changes wait for an immediate (real time).
     settle: async () => {

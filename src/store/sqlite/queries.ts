@@ -13,7 +13,8 @@ export interface TaskRow {
   state: string;
   owner: string | null;
   spec: string | null;
-  result: string | null;
+  /** JSON (a caption, an old image result), or an image result's bytes (stored-result.ts). */
+  result: string | Buffer | null;
   attempts: number;
   node_id: string | null;
   created_at: number;
@@ -40,7 +41,7 @@ export function createQueries(db: Database.Database) {
     requeue: db.prepare<{ id: string; attempt: number }>(
       `UPDATE tasks SET state = 'queued' WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),
-    complete: db.prepare<{ id: string; attempt: number; result: string | null; at: number }>(
+    complete: db.prepare<{ id: string; attempt: number; result: string | Buffer | null; at: number }>(
       `UPDATE tasks SET state = 'succeeded', result = @result, finished_at = @at, spec = NULL
        WHERE id = @id AND state = 'running' AND attempts = @attempt`,
     ),

@@ -12,7 +12,8 @@
  * can lose the last transactions, the usual trade-off for an embedded queue.
  *
  * Image results are stored as the images' bytes (stored-result.ts), not as
- * base64 JSON.
+ * base64 JSON: a small one in the row's `result` as a BLOB (a TEXT column
+ * keeps a BLOB as it is given), a large one in its payload file.
  *
  * Order of writes: a payload file is complete before the row that points to
  * it changes, so a row never refers to a missing or partial payload. A result
@@ -35,7 +36,7 @@ import { toJsonBuffer } from '../../util/json-buffer.js';
 import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
 import { describeFailure, isStorageFailure, storeUnavailable } from './storage-failure.js';
-import { base64Length, readStoredResult, storedResultParts } from './stored-result.js';
+import { readStoredResult, storedResultParts } from './stored-result.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
 
@@ -46,6 +47,13 @@ const resultBin = (attempt: number) => `result-${attempt}.bin`;
 /** Payloads larger than this go to a file; below it the thread-pool round trips cost more than the write. */
 const INLINE_MAX_BYTES = 32 * 1024;
 const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
+/** A write waiting for its batch's commit (SqliteTaskStore.#inBatch). */
+interface BatchedWrite {
+  write: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
 
 export interface SqliteTaskStoreOptions {
   /** Where the store reports trouble it works around (a failed WAL checkpoint, a payload file it could not remove). */
@@ -79,8 +87,9 @@ export class SqliteTaskStore implements TaskStore {
     if (opened.payloadsDir !== null) this.#checkpointer = this.#checkpointInWorker(opened.file, options);
   }
 
-  /** Writes waiting for this turn's commit (#inBatch). */
-  #batch: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] | null = null;
+  /** Writes waiting for their shared commit (#inBatch), and whether a flush is due at the next microtask or turn. */
+  #batch: BatchedWrite[] = [];
+  #flushDue = { microtask: false, turn: false };
 
   /** The open connection, for the stores that keep their tables in the same file (sqlite-key-store.ts). */
   get connection(): Database.Database {
@@ -123,9 +132,8 @@ export class SqliteTaskStore implements TaskStore {
 
   /**
    * `#guarded` for an operation that is one synchronous statement: answered with an
-   * already settled promise, so that its caller resumes at the next microtask. The
-   * dispatcher awaits `markRunning` between choosing a task and sending it; each extra
-   * hop there let the request's own continuation run first (~0.1 ms at p50, measured).
+   * already settled promise, so that its caller resumes at the next microtask rather
+   * than after the extra hops of an async function.
    */
   #guardedSync<T>(failure: string, operation: () => T): Promise<T> {
     try {
@@ -142,7 +150,7 @@ export class SqliteTaskStore implements TaskStore {
         // One transaction: a task whose key was not recorded would run twice when the client retries, and
         // one whose webhook was not would end unannounced. Written with the other tasks stored in this
         // turn of the event loop (a savepoint each, in one commit): see #inBatch.
-        await this.#inBatch(this.#db.transaction(() => {
+        await this.#inBatch(() => {
           this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
           const { idempotency, endWebhook, owner } = task;
           if (idempotency && owner !== null) {
@@ -151,7 +159,7 @@ export class SqliteTaskStore implements TaskStore {
           if (endWebhook && owner !== null) {
             this.#q.insertDelivery.run({ id: endWebhook.id, owner, task_id: task.id, url: endWebhook.url, created_at: task.createdAt });
           }
-        }));
+        }, 'turn');
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
@@ -161,42 +169,60 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   /**
-   * Runs `write` (a transaction) with the other writes asked for in this turn of the event loop, in one
-   * commit: each is a savepoint of its own, so one that fails (a duplicate id) fails alone, while a
-   * storage failure fails them all (the commit would). A commit per task was most of a submit's store
-   * time, at hundreds of submits a second on the event loop (bench:fleet): 70 µs a task, 15 in batches.
+   * Runs `write` with the other writes asked for at about the same time, in one commit: each is a
+   * savepoint of its own, so one that fails (a duplicate id) fails alone, while a storage failure fails
+   * them all (the commit would). A commit per write was most of the store's time on the event loop at
+   * hundreds of submits and results a second (bench:fleet): 70 µs a task inserted alone, 15 in batches.
+   *
+   * `at` says how long the write may wait for company. 'turn': until the event loop has run what this
+   * turn holds (submits arrive in separate HTTP callbacks of one turn). 'microtask': only until the
+   * running code yields, for writes something waits on at once (the starts of one scheduling pass, made
+   * in one loop, each awaited before its task is sent).
    */
-  #inBatch(write: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.#batch === null) {
-        this.#batch = [];
-        setImmediate(() => this.#flushBatch());
+  #inBatch<T>(write: () => T, at: 'turn' | 'microtask'): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#batch.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      if (at === 'microtask' && !this.#flushDue.microtask) {
+        this.#flushDue.microtask = true;
+        queueMicrotask(() => {
+          this.#flushDue.microtask = false;
+          this.#flushBatch();
+        });
+      } else if (at === 'turn' && !this.#flushDue.turn) {
+        this.#flushDue.turn = true;
+        setImmediate(() => {
+          this.#flushDue.turn = false;
+          this.#flushBatch();
+        });
       }
-      this.#batch.push({ write, resolve, reject });
     });
   }
 
   #flushBatch(): void {
-    const batch = this.#batch ?? [];
-    this.#batch = null;
+    const batch = this.#batch;
     if (batch.length === 0) return;
-    const failures = new Map<number, unknown>();
+    this.#batch = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       this.#db.transaction(() => {
-        batch.forEach((item, i) => {
+        for (const item of batch) {
           try {
-            item.write();
+            outcomes.push({ ok: true, value: this.#db.transaction(item.write)() });
           } catch (error) {
             if (isStorageFailure(error)) throw error;
-            failures.set(i, error);
+            outcomes.push({ ok: false, error });
           }
-        });
+        }
       })();
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
     }
-    batch.forEach((item, i) => (failures.has(i) ? item.reject(failures.get(i)) : item.resolve()));
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
   }
 
   /** The JSON to keep in the row, or null after writing it to the payload file `file`. */
@@ -207,10 +233,16 @@ export class SqliteTaskStore implements TaskStore {
     return null;
   }
 
-  /** Like `#place`, but images too big for the row go to their file as bytes. */
-  async #placeResult(id: string, attempt: number, result: RelayedResult): Promise<string | null> {
-    if (result.kind !== 'images' || base64Length(result) <= INLINE_MAX_BYTES) return this.#place(id, resultJson(attempt), result);
-    await this.#payloads.write(id, resultBin(attempt), storedResultParts(result));
+  /**
+   * Like `#place`, but images are kept as their bytes (stored-result.ts): in the row as a BLOB when
+   * small, else in their file. As base64 JSON a 64² image's row was a third larger, and encoding it
+   * ran on the event loop with every result.
+   */
+  async #placeResult(id: string, attempt: number, result: RelayedResult): Promise<string | Buffer | null> {
+    if (result.kind !== 'images') return this.#place(id, resultJson(attempt), result);
+    const parts = storedResultParts(result);
+    if (parts.reduce((sum, part) => sum + part.length, 0) <= INLINE_MAX_BYTES) return Buffer.concat(parts);
+    await this.#payloads.write(id, resultBin(attempt), parts);
     return null;
   }
 
@@ -222,7 +254,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guardedSync(`could not mark task ${id} running (attempt ${attempt})`, () => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1);
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () =>
+      this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1, 'microtask'),
+    );
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
@@ -237,7 +271,7 @@ export class SqliteTaskStore implements TaskStore {
       const inline = await this.#placeResult(id, attempt, result);
       let done = false;
       try {
-        done = this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1;
+        done = await this.#inBatch(() => this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1, 'turn');
       } finally {
         // The row changed while the file was written (cancelled, say), or the update failed: the file is no one's.
         if (!done && inline === null) await this.#cleanUpResult(id, attempt);
@@ -363,6 +397,7 @@ export class SqliteTaskStore implements TaskStore {
 
   /** A succeeded task's result: in the row, or in its file (images as bytes, else JSON). */
   async #result(row: TaskRow): Promise<RelayedResult | null> {
+    if (Buffer.isBuffer(row.result)) return readStoredResult(row.result);
     if (row.result !== null) return JSON.parse(row.result) as RelayedResult;
     const bin = await this.#payloads.read(row.id, resultBin(row.attempts));
     if (bin) return readStoredResult(bin);

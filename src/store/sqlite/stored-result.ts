@@ -1,7 +1,7 @@
 /**
  * @module store/sqlite/stored-result
  *
- * An image result as its payload file: the images' own bytes, not their
+ * An image result as its payload file, or as the row's BLOB when small: the images' own bytes, not their
  * base64. Encoding ~320 KiB of base64 (and allocating it) for the file ran on
  * the event loop right after each answer, where the next request met it; as
  * bytes the file is also a quarter smaller, and it is written straight from
@@ -24,11 +24,6 @@ const MAGIC = Buffer.from('DANR', 'latin1');
 const PREFIX_BYTES = 8;
 
 const bytesOf = (image: string | Base64Image): Buffer => (image instanceof Base64Image ? image.bytes : Buffer.from(image, 'base64'));
-
-/** Length of the images as base64, the size they would take inline. */
-export function base64Length(result: ImagesResult): number {
-  return result.images.reduce((sum, image) => sum + (image instanceof Base64Image ? image.base64Length : image.length), 0);
-}
 
 /** The file's contents, as buffers to write in order (the images are not copied). */
 export function storedResultParts(result: ImagesResult): Buffer[] {
