@@ -95,6 +95,12 @@ export class NodeEstimates {
    * was quadratic in a large fleet.
    */
   #average: NodeEstimate | null = null;
+  /**
+   * The sums the average is made of, kept as estimates change (`#withdraw` before, `#deposit` after):
+   * every result changes one node's figures, and summing over 5,000 nodes after each was a third of a
+   * scheduling pass's time at that scale (bench:plan-scale).
+   */
+  readonly #sums = { timed: 0, unitsPerSecond: 0, fixedSeconds: 0, loaded: 0, switchSeconds: 0 };
   #typicalSwitch: number | null = null;
 
   constructor(defaults: { unitsPerSecond?: number; switchSeconds?: number } = {}) {
@@ -104,9 +110,9 @@ export class NodeEstimates {
   get(name: string): NodeEstimate {
     const own = this.#byName.get(name);
     if (own && own.samples > 0 && own.switchMeasured) return own;
-    const peers = (this.#average ??= this.#peerAverage());
-    if (!own) return peers;
-    return own.samples > 0 ? { ...own, switchSeconds: peers.switchSeconds } : { ...peers, switchSeconds: own.switchSeconds, switchMeasured: own.switchMeasured };
+    const estimate = { unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, samples: own?.samples ?? 0, switchMeasured: false };
+    this.readInto(name, estimate);
+    return estimate;
   }
 
   /** Seconds a load of `checkpoint` takes on the node: its own figure, else the node's typical load. */
@@ -134,18 +140,53 @@ export class NodeEstimates {
     return this.#typicalSwitch;
   }
 
+  /**
+   * `get` without a new object: the figures a planner reads, written into `into`. A scheduling pass
+   * reads every node's, and a merged estimate made per node and pass was most of what a pass allocated.
+   */
+  readInto(name: string, into: Pick<NodeEstimate, 'unitsPerSecond' | 'fixedSeconds' | 'switchSeconds' | 'switchMeasured'>): void {
+    const own = this.#byName.get(name);
+    const peers = own && own.samples > 0 && own.switchMeasured ? own : (this.#average ??= this.#peerAverage());
+    const timed = own !== undefined && own.samples > 0 ? own : peers;
+    into.unitsPerSecond = timed.unitsPerSecond;
+    into.fixedSeconds = timed.fixedSeconds;
+    into.switchSeconds = own?.switchMeasured ? own.switchSeconds : peers.switchSeconds;
+    into.switchMeasured = own?.switchMeasured ?? false;
+  }
+
   #peerAverage(): NodeEstimate {
-    const records = [...this.#byName.values()];
-    const timed = records.filter((r) => r.samples > 0);
-    const loaded = records.filter((r) => r.switchMeasured);
-    const mean = (list: NodeRecord[], f: (r: NodeRecord) => number) => list.reduce((sum, r) => sum + f(r), 0) / list.length;
+    const sums = this.#sums;
     return {
-      unitsPerSecond: timed.length > 0 ? mean(timed, (r) => r.unitsPerSecond) : this.#defaults.unitsPerSecond,
-      fixedSeconds: timed.length > 0 ? mean(timed, (r) => r.fixedSeconds) : 0,
-      switchSeconds: loaded.length > 0 ? mean(loaded, (r) => r.switchSeconds) : this.#defaults.switchSeconds,
+      unitsPerSecond: sums.timed > 0 ? sums.unitsPerSecond / sums.timed : this.#defaults.unitsPerSecond,
+      fixedSeconds: sums.timed > 0 ? sums.fixedSeconds / sums.timed : 0,
+      switchSeconds: sums.loaded > 0 ? sums.switchSeconds / sums.loaded : this.#defaults.switchSeconds,
       samples: 0,
       switchMeasured: false,
     };
+  }
+
+  /** Takes `record`'s figures out of the sums, before they change. */
+  #withdraw(record: NodeRecord): void {
+    this.#add(record, -1);
+  }
+
+  /** Puts `record`'s figures into the sums, once they changed; the average is worked out again when next asked. */
+  #deposit(record: NodeRecord): void {
+    this.#add(record, 1);
+    this.#average = null;
+  }
+
+  #add(record: NodeRecord, sign: 1 | -1): void {
+    const sums = this.#sums;
+    if (record.samples > 0) {
+      sums.timed += sign;
+      sums.unitsPerSecond += sign * record.unitsPerSecond;
+      sums.fixedSeconds += sign * record.fixedSeconds;
+    }
+    if (record.switchMeasured) {
+      sums.loaded += sign;
+      sums.switchSeconds += sign * record.switchSeconds;
+    }
   }
 
   #record(name: string): NodeRecord {
@@ -166,24 +207,28 @@ export class NodeEstimates {
     const record = this.#record(name);
     // The dispatcher seeds every node on every pass: only a first report changes anything, and only
     // then are the fleet's figures (peer average, typical load) worked out again.
-    if (record.samples === 0) {
+    const newSpeed = record.samples === 0;
+    const newLoad = record.switchMeasured ? undefined : reported.switchSeconds;
+    if (!newSpeed && newLoad === undefined) return;
+    this.#withdraw(record);
+    if (newSpeed) {
       record.unitsPerSecond = reported.unitsPerSecond;
       record.fixedSeconds = reported.fixedSeconds ?? 0;
       record.samples = 1;
-      this.#average = null;
     }
-    if (!record.switchMeasured && reported.switchSeconds !== undefined) {
-      record.switchSeconds = reported.switchSeconds;
+    if (newLoad !== undefined) {
+      record.switchSeconds = newLoad;
       record.switchMeasured = true;
-      this.#average = null;
       this.#typicalSwitch = null;
     }
+    this.#deposit(record);
   }
 
   record(name: string, observation: Observation): void {
     const { units, elapsedSeconds, switched } = observation;
     if (!(elapsedSeconds > 0) || !(units > 0)) return;
     const record = this.#record(name);
+    this.#withdraw(record);
     if (!switched) {
       this.#addRun(record, units, elapsedSeconds);
     } else {
@@ -196,7 +241,7 @@ export class NodeEstimates {
       }
       if (run !== undefined) this.#addRun(record, units, run);
     }
-    this.#average = null;
+    this.#deposit(record);
   }
 
   #addRun(record: NodeRecord, units: number, seconds: number): void {

@@ -150,7 +150,7 @@ function identitiesByTitle(offering: NodeOffering): Map<string, string> {
 }
 
 /** A node as the planner sees it, its lanes refreshed in place (`Scheduler.#planNodes`). */
-type NodeView = PlanNode & { lanes: number[] };
+type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
 
 /** The plan ETAs are read from (`Scheduler.eta`). */
 interface KeptPlan {
@@ -467,13 +467,9 @@ export class Scheduler {
     const views: NodeView[] = own ? [] : this.#nodeViews.views;
     for (let index = 0; index < this.#nodes.length; index++) {
       const node = this.#nodes[index]!;
-      const estimate = this.estimates.get(node.identity);
       const view = (views[index] ??= { id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], loaded: null, available: false });
-      view.unitsPerSecond = estimate.unitsPerSecond;
-      view.fixedSeconds = estimate.fixedSeconds;
-      view.switchSeconds = estimate.switchSeconds;
+      this.estimates.readInto(node.identity, view);
       view.loadSeconds = this.estimates.loadsOf(node.identity);
-      view.switchMeasured = estimate.switchMeasured;
       view.available = this.#takesWork(node, now);
       const { lanes } = view;
       if (lanes.length !== node.slots) lanes.length = node.slots;

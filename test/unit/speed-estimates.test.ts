@@ -110,6 +110,29 @@ describe('NodeEstimates: checkpoint loads', () => {
     expect(estimates.get('n').unitsPerSecond).toBe(15);
   });
 
+  it('averages each measured node\'s latest figures once, however often they changed', () => {
+    const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
+    // a's speed moves with every run; b is measured once; c only loads.
+    for (let i = 1; i <= 50; i++) estimates.record('a', run(10 * i, i / 2));
+    estimates.seed('b', { unitsPerSecond: 40, fixedSeconds: 0.5, switchSeconds: 3 });
+    estimates.record('c', { units: 10, elapsedSeconds: 5, switched: true, checkpoint: 'x', loadSeconds: 5 });
+    estimates.record('c', { units: 10, elapsedSeconds: 2, switched: true, checkpoint: 'x', loadSeconds: 2 });
+    const a = estimates.get('a');
+    const c = estimates.get('c');
+    expect(c.switchMeasured).toBe(true);
+    const fresh = estimates.get('new');
+    expect(fresh.unitsPerSecond).toBeCloseTo((a.unitsPerSecond + 40) / 2, 9);
+    expect(fresh.fixedSeconds).toBeCloseTo((a.fixedSeconds + 0.5) / 2, 9);
+    expect(fresh.switchSeconds).toBeCloseTo((3 + c.switchSeconds) / 2, 9);
+    // Read without a new object, as a scheduling pass reads every node: the same figures.
+    const into = { unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, switchMeasured: true };
+    estimates.readInto('new', into);
+    expect(into).toEqual({ unitsPerSecond: fresh.unitsPerSecond, fixedSeconds: fresh.fixedSeconds, switchSeconds: fresh.switchSeconds, switchMeasured: false });
+    // A measured node whose loads are not: its own speed, the peers' load.
+    estimates.readInto('a', into);
+    expect(into).toEqual({ unitsPerSecond: a.unitsPerSecond, fixedSeconds: a.fixedSeconds, switchSeconds: (3 + c.switchSeconds) / 2, switchMeasured: false });
+  });
+
   it("works the fleet's figures out again when a report or a result changes them (they are kept between)", () => {
     const estimates = new NodeEstimates({ switchSeconds: 6 });
     estimates.seed('a', { unitsPerSecond: 10, switchSeconds: 2 });
