@@ -27,6 +27,7 @@ interface GatewayFlags extends LogFlags {
   port?: number;
   host?: string;
   data?: string;
+  database?: string;
   nodeToken?: string;
   syncTimeoutS?: number;
   retentionH?: number;
@@ -75,6 +76,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     port: flags.port,
     host: flags.host,
     dataDir: flags.data,
+    database: flags.database,
     nodeToken: flags.nodeToken,
     syncTimeoutMs: flags.syncTimeoutS === undefined ? undefined : flags.syncTimeoutS * SECOND,
     retentionMs: flags.retentionH === undefined ? undefined : flags.retentionH * HOUR,
@@ -147,7 +149,7 @@ async function launchGateway(flags: GatewayFlags, log: Logger, announce?: (confi
   const gcFlags = tuneGarbageCollection();
   if (gcFlags.length > 0) log.debug({ flags: gcFlags }, 'garbage collection tuned for the gateway (cli/gc-tuning.ts)');
   const gateway = await startGateway(config, log);
-  log.info({ url: gateway.url, data: config.dataDir }, `DAN gateway listening on ${config.host}:${gateway.port}`);
+  log.info({ url: gateway.url, store: gateway.storeName }, `DAN gateway listening on ${config.host}:${gateway.port}; tasks in ${gateway.storeName}`);
   const nodeTokens = (await gateway.keys.list('node')).filter((token) => token.revokedAt === null).length;
   if (config.nodeToken === null && nodeTokens === 0) {
     log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create`, or set --node-token');

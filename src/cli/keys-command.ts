@@ -15,11 +15,12 @@ import { KeyAdmin } from '../auth/key-admin.js';
 import { parseKeySettings } from '../api/requests/key-settings-request.js';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
-import { openDatabase } from '../store/sqlite/open-database.js';
-import { SqliteKeyStore } from '../store/sqlite/sqlite-key-store.js';
+import { openStores } from '../store/open-stores.js';
 
 export interface KeyFlags {
   data?: string;
+  /** The gateways' PostgreSQL database, when their keys are kept there. */
+  database?: string;
   json?: boolean;
   name?: string;
   maxTasks?: number;
@@ -69,18 +70,22 @@ function asStartupError(error: unknown): unknown {
   return new StartupError(named ? `${flag[field]}${error.message.slice(error.field!.length)}` : error.message);
 }
 
-/** Opens the key store in `--data`; says so when that makes a new store (a mistyped directory, most likely). */
+/**
+ * Opens the key store in `--database`, or else in `--data`; says so when that makes a new SQLite store
+ * (a mistyped directory, most likely).
+ */
 async function withKeys<T>(flags: KeyFlags, output: KeyOutput, work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
   const dataDir = flags.data ?? process.env['DAN_DATA'] ?? './data';
-  const existed = existsSync(join(dataDir, 'tasks.sqlite'));
-  const { db, file } = openDatabase(dataDir, 5_000);
-  if (!existed) output.note(`dan: no store was at ${file}; made a new one. Pass the gateway's --data directory if that is not it.`);
+  const database = flags.database ?? process.env['DATABASE_URL'] ?? null;
+  const existed = database !== null || existsSync(join(dataDir, 'tasks.sqlite'));
+  const stores = await openStores({ database, dataDir }, { listenForKeys: false });
+  if (!existed) output.note(`dan: no store was at ${stores.name.replace(/^SQLite /, '')}; made a new one. Pass the gateway's --data directory if that is not it.`);
   try {
-    return await work(new KeyAdmin(new SqliteKeyStore(db)));
+    return await work(new KeyAdmin(stores.keys));
   } catch (error) {
     throw asStartupError(error);
   } finally {
-    db.close();
+    await stores.close();
   }
 }
 

@@ -39,6 +39,7 @@ const gatewayOptions = (command: Command) =>
     .option('-p, --port <port>', 'HTTP port (env PORT; default 6006)', integer)
     .option('--host <host>', 'interface to listen on (env DAN_HOST; default 0.0.0.0)')
     .option('--data <dir>', 'data directory for the task store (env DAN_DATA; default ./data)')
+    .option('--database <url>', 'keep tasks, keys and webhooks in this PostgreSQL database instead of SQLite in --data; gateways that share it are one network (env DATABASE_URL)')
     .option('--node-token <token>', 'token nodes must present (env DAN_NODE_TOKEN); without it only local nodes may join')
     .option('--sync-timeout-s <seconds>', 'how long sync endpoints wait before answering 202 (default 300)', positive)
     .option('--retention-h <hours>', 'how long finished results are kept (default 24)', positive)
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
   const keyStoreOptions = (command: Command) =>
     command
       .option('--data <dir>', 'the gateway\'s data directory (env DAN_DATA; default ./data)')
+      .option('--database <url>', 'the gateways\' PostgreSQL database, when they keep their keys there (env DATABASE_URL)')
       .option('--json', 'print JSON (for scripts)');
   const keyLimitOptions = (command: Command) =>
     command

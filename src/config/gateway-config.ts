@@ -20,6 +20,11 @@ export interface GatewayConfig {
   host: string;
   /** Directory of the SQLite task store and the generated public API key. Env `DAN_DATA`. @defaultValue './data' */
   dataDir: string;
+  /**
+   * A PostgreSQL database (`postgres://user:password@host:5432/dan`) to keep tasks, keys and webhooks in
+   * instead of SQLite in `dataDir`: what several gateways share. Env `DATABASE_URL`. @defaultValue null
+   */
+  database: string | null;
   /** Token nodes must present; null accepts nodes from loopback only. Env `DAN_NODE_TOKEN`. */
   nodeToken: string | null;
   /** How long a sync endpoint waits before answering 202 with the task id. @defaultValue 5 min */
@@ -83,6 +88,7 @@ export const gatewayDefaults = {
   port: 6006,
   host: '0.0.0.0',
   dataDir: './data',
+  database: null,
   nodeToken: null,
   syncTimeoutMs: 5 * MINUTE,
   retentionMs: 24 * HOUR,
@@ -109,6 +115,7 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['PORT']) input.port = Number(env['PORT']);
   if (env['DAN_HOST']) input.host = env['DAN_HOST'];
   if (env['DAN_DATA']) input.dataDir = env['DAN_DATA'];
+  if (env['DATABASE_URL']) input.database = env['DATABASE_URL'];
   if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
   if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
@@ -165,6 +172,9 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   checkLimits(problems, merged.limits);
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
     problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
+  }
+  if (merged.database !== null && !/^postgres(ql)?:\/\//.test(merged.database)) {
+    problems.push('database must be a PostgreSQL address such as postgres://user:password@host:5432/dan (or unset for SQLite in the data directory)');
   }
   const corsProblem = corsOriginProblem(merged.corsOrigin);
   if (corsProblem !== null) problems.push(corsProblem);

@@ -10,7 +10,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
 import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
-import { SqliteTaskStore } from '../store/sqlite/sqlite-task-store.js';
+import { openStores } from '../store/open-stores.js';
 import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
@@ -27,7 +27,6 @@ import { defaultKeyLimits } from '../auth/api-key.js';
 import { KeyAdmin } from '../auth/key-admin.js';
 import { KeyRing } from '../auth/key-ring.js';
 import { resolvePublicApiKey } from '../auth/public-api-key.js';
-import { SqliteKeyStore } from '../store/sqlite/sqlite-key-store.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
 
@@ -42,6 +41,8 @@ export interface Gateway {
   hub: NodeHub;
   dispatcher: Dispatcher;
   store: TaskStore;
+  /** Where the store is: `SQLite /srv/dan/data/tasks.sqlite`, `PostgreSQL postgres://dan:***@db/dan`. */
+  storeName: string;
   /** API keys and node tokens, as `dan keys` and the admin API manage them. */
   keys: KeyAdmin;
   close(): Promise<void>;
@@ -54,11 +55,12 @@ export interface GatewayParts {
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger, parts: GatewayParts = {}): Promise<Gateway> {
   const clock = parts.clock ?? systemClock;
-  const store = new SqliteTaskStore(config.dataDir, { warn: (message) => logger.warn(message) });
+  const stores = await openStores(config, { warn: (message) => logger.warn(message) });
+  const store = stores.tasks;
   const overhead = new OverheadMeter();
   const eventLoop = new EventLoopMeter();
   eventLoop.start();
-  const keyStore = new SqliteKeyStore(store.connection);
+  const keyStore = stores.keys;
   const keyRing = new KeyRing(keyStore);
   await keyRing.load();
   const hub = new NodeHub({ nodeToken: config.nodeToken, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
@@ -77,7 +79,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // Webhooks are made from the task's status when it ends (service, below).
   const { deliveries, outbox, webhooks } = createWebhooks({
     tried: (result) => metrics.webhookTried(result),
-    connection: store.connection,
+    deliveries: stores.deliveries,
     clock,
     log: logger,
     secretOf: (owner) => {
@@ -178,9 +180,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       hub.close();
       await app.close();
       await dispatcherClosed;
-      await store.close();
+      await stores.close();
     })();
     return closing;
   };
-  return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, keys: keyAdmin, close };
+  return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, storeName: stores.name, keys: keyAdmin, close };
 }

@@ -5,12 +5,11 @@
  * delivery, sent by webhooks/webhook-outbox.ts): when asked for, progress posts
  * while the task runs (from the dispatcher's watch of the task).
  */
-import type Database from 'better-sqlite3';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
-import { SqliteDeliveryStore } from '../store/sqlite/sqlite-delivery-store.js';
 import type { Clock } from '../util/clock.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
 import type { Logger } from '../util/logger.js';
+import type { DeliveryStore } from '../webhooks/delivery-store.js';
 import { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 import { type TaskView, webhookTypeOf } from './task-view.js';
 
@@ -54,8 +53,8 @@ export class TaskWebhooks {
 }
 
 export interface WebhookParts {
-  /** The task store's SQLite connection: deliveries are kept beside the tasks. */
-  connection: Database.Database;
+  /** Where deliveries are kept, beside the tasks (store/open-stores.ts). */
+  deliveries: DeliveryStore;
   clock: Clock;
   log: Logger;
   /** The owner's webhook secret; null for a key revoked or gone. */
@@ -70,7 +69,7 @@ export interface WebhookParts {
 
 /** The delivery store, outbox and submit side of webhooks, wired as the gateway uses them. */
 export function createWebhooks(parts: WebhookParts) {
-  const deliveries = new SqliteDeliveryStore(parts.connection);
+  const { deliveries } = parts;
   const outbox = new WebhookOutbox({
     store: deliveries,
     clock: parts.clock,

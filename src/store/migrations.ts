@@ -32,10 +32,7 @@ export function loadMigrations(dialect: 'sqlite' | 'postgres'): Migration[] {
 /** The operator's to fix (upgrade, or another --data), so a StartupError: printed without a stack. */
 export class SchemaTooNewError extends StartupError {
   override readonly name = 'SchemaTooNewError';
-  constructor(dbVersion: number, codeVersion: number) {
-    super(
-      `the task database is at schema version ${dbVersion}, but this DAN knows versions up to ${codeVersion}; ` +
-        'upgrade DAN, or point --data at another directory',
-    );
+  constructor(dbVersion: number, codeVersion: number, elsewhere = 'point --data at another directory') {
+    super(`the task database is at schema version ${dbVersion}, but this DAN knows versions up to ${codeVersion}; upgrade DAN, or ${elsewhere}`);
   }
 }

@@ -17,12 +17,14 @@ export class StoreOpenError extends StartupError {
   override readonly name = 'StoreOpenError';
 
   constructor(
-    /** The data directory, absolute. */
+    /** The data directory, absolute; or the database's address (its password hidden). */
     readonly path: string,
     /** Why, and what to do about it: `database /data/tasks.sqlite: unable to open database file (SQLITE_CANTOPEN); --data <dir> must be …`. */
     detail: string,
     cause: unknown,
+    /** What `path` was to be. */
+    role = 'the data directory',
   ) {
-    super(`cannot use ${path} as the data directory: ${detail}`, { cause });
+    super(`cannot use ${path} as ${role}: ${detail}`, { cause });
   }
 }

@@ -23,6 +23,7 @@ import { NodeHub } from '../../src/network/node-hub.js';
 import type { NodeSocket } from '../../src/network/node-session.js';
 import { type AssignMessage, type GatewayMessage, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { encodeResultFrame, type ResultMessage } from '../../src/protocol/result-frame.js';
+import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { HOUR, MINUTE } from '../../src/util/clock.js';
@@ -249,7 +250,7 @@ export function createCoreWorld(
   // Webhooks as the gateway wires them, on the world's clock; secrets from the test (setWebhookSecrets).
   let secretOf: (owner: string) => string | null = () => null;
   const webhookParts = createWebhooks({
-    connection: inner.connection,
+    deliveries: new SqliteDeliveryStore(inner.connection),
     clock,
     log,
     secretOf: (owner) => secretOf(owner),

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DanError } from '../../src/errors/dan-error.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
-import { readStoredResult, storedResultParts } from '../../src/store/sqlite/stored-result.js';
+import { readStoredResult, storedResultParts } from '../../src/store/stored-result.js';
 import { Base64Image } from '../../src/util/base64-image.js';
 import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.js';
 import { tempDir } from '../helpers/processes.js';

@@ -36,7 +36,7 @@ import { toJsonBuffer } from '../../util/json-buffer.js';
 import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
 import { describeFailure, isStorageFailure, storeUnavailable } from './storage-failure.js';
-import { readStoredResult, storedResultParts } from './stored-result.js';
+import { readStoredResult, storedResultParts } from '../stored-result.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
 
@@ -90,6 +90,11 @@ export class SqliteTaskStore implements TaskStore {
   /** Writes waiting for their shared commit (#inBatch), and whether a flush is due at the next microtask or turn. */
   #batch: BatchedWrite[] = [];
   #flushDue = { microtask: false, turn: false };
+
+  /** `tasks.sqlite`, absolute, or `:memory:`. */
+  get file(): string {
+    return this.#file;
+  }
 
   /** The open connection, for the stores that keep their tables in the same file (sqlite-key-store.ts). */
   get connection(): Database.Database {

@@ -1,5 +1,5 @@
 /**
- * @module store/sqlite/stored-result
+ * @module store/stored-result
  *
  * An image result as its payload file, or as the row's BLOB when small: the images' own bytes, not their
  * base64. Encoding ~320 KiB of base64 (and allocating it) for the file ran on
@@ -15,8 +15,8 @@
  * The store keeps whatever bytes it was given: checking that they are images
  * is the protocol's job (protocol/result-frame.ts), at the gateway's door.
  */
-import type { RelayedResult } from '../../domain/spec.js';
-import { Base64Image } from '../../util/base64-image.js';
+import type { RelayedResult } from '../domain/spec.js';
+import { Base64Image } from '../util/base64-image.js';
 
 type ImagesResult = Extract<RelayedResult, { kind: 'images' }>;
 

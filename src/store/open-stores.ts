@@ -1,0 +1,69 @@
+/**
+ * @module store/open-stores
+ *
+ * The gateway's storage, chosen by its configuration: SQLite in the data
+ * directory (one gateway, nothing to run beside it: the default), or a
+ * PostgreSQL database that several gateways share (`--database`). Either way
+ * the same three ports: tasks, API keys, webhook deliveries.
+ */
+import type { KeyStore } from '../auth/key-store.js';
+import type { DeliveryStore } from '../webhooks/delivery-store.js';
+import { openPostgres } from './postgres/open-postgres.js';
+import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
+import { PostgresKeyStore } from './postgres/postgres-key-store.js';
+import { PostgresTaskStore } from './postgres/postgres-task-store.js';
+import { causeText } from './postgres/pg-failure.js';
+import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
+import { SqliteKeyStore } from './sqlite/sqlite-key-store.js';
+import { SqliteTaskStore } from './sqlite/sqlite-task-store.js';
+import { StoreOpenError } from './store-open-error.js';
+import type { TaskStore } from './task-store.js';
+
+export interface Stores {
+  tasks: TaskStore;
+  keys: KeyStore;
+  deliveries: DeliveryStore;
+  /** Where they are, for the log and `/api/health`: `SQLite /srv/dan/data/tasks.sqlite`, `PostgreSQL postgres://dan:***@db/dan`. */
+  name: string;
+  close(): Promise<void>;
+}
+
+export interface StoreLocation {
+  /** A PostgreSQL address, or null for SQLite in `dataDir`. */
+  database: string | null;
+  dataDir: string;
+}
+
+/** @throws StoreOpenError when the location cannot serve (named, with the cause and what to do). */
+export async function openStores(where: StoreLocation, options: { warn?: (message: string) => void; listenForKeys?: boolean } = {}): Promise<Stores> {
+  const warn = options.warn ?? (() => {});
+  if (where.database === null) {
+    const tasks = new SqliteTaskStore(where.dataDir, { warn });
+    return {
+      tasks,
+      keys: new SqliteKeyStore(tasks.connection),
+      deliveries: new SqliteDeliveryStore(tasks.connection),
+      name: `SQLite ${tasks.file}`,
+      close: () => tasks.close(),
+    };
+  }
+  const database = await openPostgres(where.database, { warn });
+  let keys: PostgresKeyStore;
+  try {
+    keys = await PostgresKeyStore.open(database, { listen: options.listenForKeys ?? true, warn });
+  } catch (error) {
+    await database.pool.end().catch(() => {});
+    throw new StoreOpenError(database.name, `could not listen for key changes: ${causeText(error)}`, error, 'the database');
+  }
+  const tasks = new PostgresTaskStore(database);
+  return {
+    tasks,
+    keys,
+    deliveries: new PostgresDeliveryStore(database),
+    name: `PostgreSQL ${database.name}`,
+    close: async () => {
+      keys.close();
+      await tasks.close();
+    },
+  };
+}

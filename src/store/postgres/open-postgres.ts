@@ -1,0 +1,90 @@
+/**
+ * @module store/postgres/open-postgres
+ *
+ * Connects to the PostgreSQL database several gateways share and brings its
+ * schema up to date: numbered migrations (migrations/postgres/), each in a
+ * transaction, under an advisory lock so that gateways starting together
+ * migrate once, one after the other. A database that cannot be reached or
+ * migrated is a StoreOpenError naming it (password hidden) and the cause.
+ */
+import pg from 'pg';
+import { StartupError } from '../../errors/startup-error.js';
+import { loadMigrations, SchemaTooNewError } from '../migrations.js';
+import { StoreOpenError } from '../store-open-error.js';
+import { causeText, redactedUrl } from './pg-failure.js';
+
+export interface PostgresOptions {
+  /** Connections in the pool. @defaultValue 10 */
+  poolSize?: number;
+  /** How long a query waits for a connection (and a connection for the server). @defaultValue 5 s */
+  connectTimeoutMs?: number;
+  /** Where trouble the pool works around goes (an idle connection the server dropped). */
+  warn?: (message: string) => void;
+}
+
+export interface PostgresDatabase {
+  pool: pg.Pool;
+  /** The address as it may be shown: its password hidden. */
+  name: string;
+}
+
+/** Any 64-bit number: the advisory lock every DAN gateway takes to migrate. */
+const MIGRATION_LOCK = 0x64616e5f6d6967n; // "dan_mig"
+
+/** Epoch milliseconds are BIGINT columns: read as numbers (exact up to 2^53), not strings. */
+const BIGINT_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === BIGINT_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
+  const name = redactedUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    application_name: 'dan',
+    types,
+  });
+  // An idle connection the server closed (a restart): the pool drops it and opens another when needed.
+  // Without a listener this event would end the process.
+  pool.on('error', (error) => options.warn?.(`database ${name}: an idle connection failed: ${causeText(error)}`));
+  try {
+    await migrate(pool);
+    return { pool, name };
+  } catch (error) {
+    await pool.end().catch(() => {});
+    const detail = error instanceof StartupError ? error.message : `${causeText(error)}; --database must name a PostgreSQL database DAN can reach and create tables in`;
+    throw new StoreOpenError(name, detail, error, 'the database');
+  }
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS dan_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      const migrations = loadMigrations('postgres');
+      const latest = migrations.at(-1)?.version ?? 0;
+      const current = Number((await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM dan_migrations')).rows[0]?.v ?? 0);
+      if (current > latest) throw new SchemaTooNewError(current, latest, 'point --database at another database');
+      for (const m of migrations.filter((m) => m.version > current)) {
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO dan_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+    }
+  } finally {
+    client.release();
+  }
+}

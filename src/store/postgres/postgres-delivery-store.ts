@@ -1,0 +1,122 @@
+/**
+ * @module store/postgres/postgres-delivery-store
+ *
+ * Webhook deliveries in the shared database's `webhook_deliveries` table
+ * (small rows: the body is made from the task at each try, not kept). Same
+ * contract as the SQLite adapter (webhooks/delivery-store.ts).
+ */
+import type pg from 'pg';
+import type { Delivery, DeliveryState, DeliveryStore } from '../../webhooks/delivery-store.js';
+import type { PostgresDatabase } from './open-postgres.js';
+import { storeUnavailable } from './pg-failure.js';
+
+interface DeliveryRow {
+  id: string;
+  owner: string;
+  task_id: string;
+  url: string;
+  state: string;
+  attempts: number;
+  next_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    owner: row.owner,
+    taskId: row.task_id,
+    url: row.url,
+    state: row.state as DeliveryState,
+    attempts: row.attempts,
+    nextAt: row.next_at,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+export class PostgresDeliveryStore implements DeliveryStore {
+  readonly #pool: pg.Pool;
+  readonly #name: string;
+
+  constructor(database: PostgresDatabase) {
+    this.#pool = database.pool;
+    this.#name = database.name;
+  }
+
+  async #query<R extends pg.QueryResultRow>(failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.#pool.query<R>(sql, params);
+    } catch (error) {
+      throw storeUnavailable(failure, error, this.#name);
+    }
+  }
+
+  async taskEnded(taskId: string, now: number): Promise<void> {
+    await this.#query(`could not schedule the webhooks of task ${taskId}`, `UPDATE webhook_deliveries SET state = 'pending', next_at = $2 WHERE task_id = $1 AND state = 'waiting'`, [taskId, now]);
+  }
+
+  async resume(now: number): Promise<string[]> {
+    const failure = 'could not resume webhook deliveries';
+    await this.#query(
+      failure,
+      `UPDATE webhook_deliveries d SET state = 'pending', next_at = $1
+       FROM tasks t WHERE d.state = 'waiting' AND t.id = d.task_id AND t.finished_at IS NOT NULL`,
+      [now],
+    );
+    await this.#query(
+      failure,
+      `UPDATE webhook_deliveries d SET state = 'failed', finished_at = $1, last_error = 'the task was gone from the store'
+       WHERE d.state = 'waiting' AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = d.task_id)`,
+      [now],
+    );
+    const { rows } = await this.#query<{ task_id: string }>(failure, `SELECT DISTINCT task_id FROM webhook_deliveries WHERE state = 'waiting'`);
+    return rows.map((row) => row.task_id);
+  }
+
+  async due(now: number, limit: number): Promise<Delivery[]> {
+    const { rows } = await this.#query<DeliveryRow>(
+      'could not read due webhook deliveries',
+      `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, seq LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(toDelivery);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const { rows } = await this.#query<{ at: number | null }>('could not read webhook deliveries', `SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'`);
+    return rows[0]?.at ?? null;
+  }
+
+  async recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void> {
+    const state = result.ok ? 'delivered' : result.nextAt === null ? 'failed' : 'pending';
+    await this.#query(
+      `could not record a try of webhook ${id}`,
+      `UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, next_at = $3, last_status = $4, last_error = $5, finished_at = $6 WHERE id = $1`,
+      [id, state, result.ok ? null : result.nextAt, result.status, result.error, state === 'pending' ? null : result.at],
+    );
+  }
+
+  async waitAgain(id: string): Promise<void> {
+    await this.#query(`could not put webhook ${id} back to wait`, `UPDATE webhook_deliveries SET state = 'waiting', next_at = NULL WHERE id = $1 AND state = 'pending'`, [id]);
+  }
+
+  async listFor(owner: string, limit: number): Promise<Delivery[]> {
+    const { rows } = await this.#query<DeliveryRow>(
+      'could not read webhook deliveries',
+      'SELECT * FROM webhook_deliveries WHERE owner = $1 ORDER BY created_at DESC, seq DESC LIMIT $2',
+      [owner, limit],
+    );
+    return rows.map(toDelivery);
+  }
+
+  async deleteFinishedBefore(at: number): Promise<number> {
+    const result = await this.#query('could not delete old webhook deliveries', 'DELETE FROM webhook_deliveries WHERE finished_at IS NOT NULL AND finished_at < $1', [at]);
+    return result.rowCount ?? 0;
+  }
+}

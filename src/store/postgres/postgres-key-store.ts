@@ -1,0 +1,158 @@
+/**
+ * @module store/postgres/postgres-key-store
+ *
+ * API keys and node tokens in the shared database's `api_keys` table. Every
+ * change fires a trigger that notifies `dan_keys_changed`; each gateway
+ * listens on a connection of its own and moves its `changeMark` when told, so
+ * a key revoked on one gateway (or by `dan keys`) is refused by all of them
+ * within the key ring's refresh (a second). While that connection is down,
+ * the mark moves on every look: the ring reads the keys each second instead,
+ * until the connection is back.
+ */
+import type pg from 'pg';
+import { type ApiKeyRecord, defaultKeyLimits, type KeyLimits } from '../../auth/api-key.js';
+import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
+import type { PostgresDatabase } from './open-postgres.js';
+import { causeText, storeUnavailable } from './pg-failure.js';
+
+interface KeyRow {
+  id: string;
+  kind: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  webhook_secret: string;
+  limits: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const CHANNEL = 'dan_keys_changed';
+const RELISTEN_MS = 1_000;
+
+function toRecord(row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    kind: row.kind as ApiKeyRecord['kind'],
+    name: row.name,
+    prefix: row.prefix,
+    hash: row.hash,
+    webhookSecret: row.webhook_secret,
+    // Defaults first: a limit added in a later version reads as its default on an older key.
+    limits: { ...defaultKeyLimits, ...(JSON.parse(row.limits) as Partial<KeyLimits>) },
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export class PostgresKeyStore implements KeyStore {
+  readonly #pool: pg.Pool;
+  readonly #name: string;
+  readonly #warn: (message: string) => void;
+  #mark = 0;
+  #listener: pg.PoolClient | null = null;
+  #closed = false;
+  #relisten: NodeJS.Timeout | null = null;
+
+  private constructor(database: PostgresDatabase, warn: (message: string) => void) {
+    this.#pool = database.pool;
+    this.#name = database.name;
+    this.#warn = warn;
+  }
+
+  /** A key store that listens for other processes' changes (`listen: false` for a one-off command such as `dan keys`). */
+  static async open(database: PostgresDatabase, options: { listen?: boolean; warn?: (message: string) => void } = {}): Promise<PostgresKeyStore> {
+    const store = new PostgresKeyStore(database, options.warn ?? (() => {}));
+    if (options.listen ?? true) await store.#listen();
+    return store;
+  }
+
+  async #listen(): Promise<void> {
+    const client = await this.#pool.connect();
+    const lost = (error?: Error) => {
+      if (this.#listener !== client) return;
+      this.#listener = null;
+      client.release(true);
+      if (this.#closed) return;
+      this.#warn(`database ${this.#name}: the connection that hears of key changes was lost${error ? ` (${causeText(error)})` : ''}; keys are read every second until it is back`);
+      this.#relistenSoon();
+    };
+    client.on('notification', () => (this.#mark += 1));
+    client.on('error', lost);
+    client.on('end', () => lost());
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.#listener = client;
+    // Changes made while no one listened.
+    this.#mark += 1;
+  }
+
+  #relistenSoon(): void {
+    this.#relisten = setTimeout(() => {
+      this.#relisten = null;
+      this.#listen().catch(() => this.#relistenSoon());
+    }, RELISTEN_MS);
+    this.#relisten.unref();
+  }
+
+  async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw storeUnavailable(failure, error, this.#name);
+    }
+  }
+
+  add(record: ApiKeyRecord): Promise<void> {
+    return this.#guarded(`could not store key ${record.id}`, async () => {
+      await this.#pool.query(
+        `INSERT INTO api_keys (id, kind, name, prefix, hash, webhook_secret, limits, created_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [record.id, record.kind, record.name, record.prefix, record.hash, record.webhookSecret, JSON.stringify(record.limits), record.createdAt, record.revokedAt],
+      );
+    });
+  }
+
+  list(): Promise<ApiKeyRecord[]> {
+    return this.#guarded('could not read the keys', async () => (await this.#pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, seq')).rows.map(toRecord));
+  }
+
+  get(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#guarded(`could not read key ${id}`, async () => {
+      const { rows } = await this.#pool.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1', [id]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    });
+  }
+
+  update(id: string, changes: KeyChanges): Promise<ApiKeyRecord | undefined> {
+    return this.#guarded(`could not change key ${id}`, async () => {
+      // COALESCE keeps what is not changed, in one statement: no read-then-write race between gateways.
+      const { rows } = await this.#pool.query<KeyRow>(
+        'UPDATE api_keys SET name = COALESCE($2, name), limits = COALESCE($3, limits) WHERE id = $1 RETURNING *',
+        [id, changes.name ?? null, changes.limits ? JSON.stringify(changes.limits) : null],
+      );
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    });
+  }
+
+  revoke(id: string, at: number): Promise<ApiKeyRecord | undefined> {
+    return this.#guarded(`could not revoke key ${id}`, async () => {
+      // A revoked key stays revoked at its first time.
+      const { rows } = await this.#pool.query<KeyRow>('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING *', [id, at]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    });
+  }
+
+  changeMark(): number {
+    if (this.#listener === null && !this.#closed) this.#mark += 1;
+    return this.#mark;
+  }
+
+  /** Stops listening (the pool is the task store's to end). */
+  close(): void {
+    this.#closed = true;
+    if (this.#relisten) clearTimeout(this.#relisten);
+    const listener = this.#listener;
+    this.#listener = null;
+    listener?.release(true);
+  }
+}

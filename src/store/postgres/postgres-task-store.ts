@@ -1,0 +1,239 @@
+/**
+ * @module store/postgres/postgres-task-store
+ *
+ * The task store on PostgreSQL, for gateways that share one database
+ * (migrations/postgres/0001_init.sql). Same contract as the SQLite store
+ * (task-store.ts); the differences are where things live:
+ *
+ * - `tasks` holds each task's state and times only. Its input and its result
+ *   are rows of `task_payloads` (BYTEA): the spec as JSON, image results as
+ *   the images' bytes (stored-result.ts), so every gateway can serve them and
+ *   the hot table stays small.
+ * - Every change is one statement (data-modifying CTEs): a task, its spec, its
+ *   Idempotency-Key and its webhook go in together or not at all; a result and
+ *   its state change together. No file ordering to keep, no stray payloads.
+ * - The conditional updates are the claims: two gateways starting the same
+ *   attempt of a task cannot both succeed (`attempts < $attempt` under the row
+ *   lock the UPDATE takes).
+ *
+ * Failures: an unreachable or failing database rejects as
+ * DAN_ERR_STORE_UNAVAILABLE naming the operation, the database (password
+ * hidden) and the cause (pg-failure.ts); a bug rejects as itself.
+ */
+import type pg from 'pg';
+import type { GenerationSpec, RelayedResult, TaskKind } from '../../domain/spec.js';
+import type { TaskError, TaskState } from '../../domain/task.js';
+import { toJsonBuffer } from '../../util/json-buffer.js';
+import { readStoredResult, storedResultParts } from '../stored-result.js';
+import type { IdempotentTask, NewTask, StoredTask, TaskStore } from '../task-store.js';
+import type { PostgresDatabase } from './open-postgres.js';
+import { storeUnavailable } from './pg-failure.js';
+
+interface TaskRow {
+  id: string;
+  kind: TaskKind;
+  state: TaskState;
+  owner: string | null;
+  attempts: number;
+  node_id: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error_id: string | null;
+  error_message: string | null;
+  spec_data: Buffer | null;
+  result_format: 'json' | 'images' | null;
+  result_data: Buffer | null;
+}
+
+const SELECT_TASKS = `
+  SELECT t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.created_at, t.started_at, t.finished_at,
+         t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data
+  FROM tasks t
+  LEFT JOIN task_payloads s ON s.task_id = t.id AND s.name = 'spec'
+  LEFT JOIN task_payloads r ON r.task_id = t.id AND r.name = 'result'`;
+
+const INSERT = `
+  WITH t AS (
+    INSERT INTO tasks (id, kind, state, owner, created_at) VALUES ($1, $2, 'queued', $3, $4) RETURNING id
+  ), s AS (
+    INSERT INTO task_payloads (task_id, name, format, data) SELECT id, 'spec', 'json', $5 FROM t
+  ), i AS (
+    INSERT INTO idempotency_keys (owner, key, body_hash, task_id, created_at) SELECT $3, $6, $7, id, $4 FROM t WHERE $6::text IS NOT NULL
+  ), d AS (
+    INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) SELECT $8, $3, id, $9, 'waiting', $4 FROM t WHERE $8::text IS NOT NULL
+  )
+  SELECT count(*) FROM t`;
+
+/** An update to an end state ($1 id, `condition` on the row), which drops the task's input with it. */
+const finishing = (set: string, condition: string) => `
+  WITH u AS (UPDATE tasks SET ${set} WHERE id = $1 AND ${condition} RETURNING id),
+  s AS (DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec')
+  SELECT count(*)::int AS n FROM u`;
+
+const COMPLETE = `
+  WITH u AS (
+    UPDATE tasks SET state = 'succeeded', finished_at = $3 WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id
+  ), r AS (
+    INSERT INTO task_payloads (task_id, name, format, data) SELECT id, 'result', $4, $5 FROM u
+    ON CONFLICT (task_id, name) DO UPDATE SET format = EXCLUDED.format, data = EXCLUDED.data
+  ), s AS (
+    DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec'
+  )
+  SELECT count(*)::int AS n FROM u`;
+
+const FAIL = finishing(
+  `state = 'failed', error_id = $3, error_message = $4, finished_at = $5`,
+  `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
+);
+const CANCEL = finishing(
+  `state = 'cancelled', error_id = 'DAN_ERR_TASK_CANCELLED', error_message = $3, finished_at = $4`,
+  `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
+);
+
+export class PostgresTaskStore implements TaskStore {
+  readonly #pool: pg.Pool;
+  readonly #name: string;
+
+  /** On a database opened and migrated by `openPostgres`; `close` ends its pool. */
+  constructor(database: PostgresDatabase) {
+    this.#pool = database.pool;
+    this.#name = database.name;
+  }
+
+  async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw storeUnavailable(failure, error, this.#name);
+    }
+  }
+
+  async #count(sql: string, params: unknown[]): Promise<number> {
+    const result = await this.#pool.query<{ n: number }>(sql, params);
+    return result.rows[0]?.n ?? 0;
+  }
+
+  insert(task: NewTask): Promise<void> {
+    return this.#guarded(`could not store task ${task.id}`, async () => {
+      const { idempotency, endWebhook, owner } = task;
+      const withOwner = owner !== null;
+      await this.#pool.query(INSERT, [
+        task.id,
+        task.kind,
+        owner,
+        task.createdAt,
+        toJsonBuffer(task.spec),
+        withOwner && idempotency ? idempotency.key : null,
+        withOwner && idempotency ? idempotency.bodyHash : null,
+        withOwner && endWebhook ? endWebhook.id : null,
+        withOwner && endWebhook ? endWebhook.url : null,
+      ]);
+    });
+  }
+
+  get(id: string): Promise<StoredTask | undefined> {
+    return this.#guarded(`could not read task ${id}`, async () => {
+      const { rows } = await this.#pool.query<TaskRow>(`${SELECT_TASKS} WHERE t.id = $1`, [id]);
+      return rows[0] ? toStoredTask(rows[0]) : undefined;
+    });
+  }
+
+  markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => {
+      const result = await this.#pool.query(
+        `UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4
+         WHERE id = $1 AND state IN ('queued', 'running') AND attempts < $2`,
+        [id, attempt, nodeId, at],
+      );
+      return result.rowCount === 1;
+    });
+  }
+
+  requeue(id: string, attempt: number): Promise<boolean> {
+    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => {
+      const result = await this.#pool.query(`UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2`, [id, attempt]);
+      return result.rowCount === 1;
+    });
+  }
+
+  complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
+    return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
+      const [format, data] = result.kind === 'images' ? (['images', Buffer.concat(storedResultParts(result))] as const) : (['json', toJsonBuffer(result)] as const);
+      return (await this.#count(COMPLETE, [id, attempt, at, format, data])) === 1;
+    });
+  }
+
+  fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
+    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count(FAIL, [id, attempt, error.id, error.message, at])) === 1);
+  }
+
+  cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
+    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count(CANCEL, [id, attempt, reason, at])) === 1);
+  }
+
+  listUnfinished(): Promise<StoredTask[]> {
+    return this.#guarded('could not read the unfinished tasks', async () => {
+      const { rows } = await this.#pool.query<TaskRow>(`${SELECT_TASKS} WHERE t.state IN ('queued', 'running') ORDER BY t.created_at, t.seq`);
+      return rows.map(toStoredTask);
+    });
+  }
+
+  findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined> {
+    return this.#guarded('could not read an idempotency key', async () => {
+      const { rows } = await this.#pool.query<{ task_id: string; body_hash: string }>(
+        'SELECT task_id, body_hash FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at >= $3',
+        [owner, key, since],
+      );
+      if (rows[0]) return { taskId: rows[0].task_id, bodyHash: rows[0].body_hash };
+      // An expired record no longer holds the key: drop it, so the next insert may use it.
+      await this.#pool.query('DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < $3', [owner, key, since]);
+      return undefined;
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#guarded('the task store does not answer', async () => {
+      await this.#pool.query('SELECT 1');
+    });
+  }
+
+  deleteFinishedBefore(at: number): Promise<number> {
+    // Payloads and idempotency keys go with their task (ON DELETE CASCADE).
+    return this.#guarded('could not delete expired tasks', async () => {
+      const result = await this.#pool.query('DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < $1', [at]);
+      return result.rowCount ?? 0;
+    });
+  }
+
+  #closing: Promise<void> | null = null;
+
+  /** Ends the pool once (closing again is a no-op, as for the SQLite store). */
+  close(): Promise<void> {
+    this.#closing ??= this.#guarded('could not close the task store', () => this.#pool.end());
+    return this.#closing;
+  }
+}
+
+function toStoredTask(row: TaskRow): StoredTask {
+  const unfinished = row.state === 'queued' || row.state === 'running';
+  return {
+    id: row.id,
+    kind: row.kind,
+    state: row.state,
+    owner: row.owner,
+    spec: unfinished && row.spec_data !== null ? (JSON.parse(row.spec_data.toString('utf8')) as GenerationSpec) : null,
+    attempts: row.attempts,
+    nodeId: row.node_id,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    result: row.state === 'succeeded' ? resultOf(row) : null,
+    error: row.error_id === null ? null : { id: row.error_id as TaskError['id'], message: row.error_message ?? '' },
+  };
+}
+
+function resultOf(row: TaskRow): RelayedResult | null {
+  if (row.result_data === null) return null;
+  return row.result_format === 'images' ? readStoredResult(row.result_data) : (JSON.parse(row.result_data.toString('utf8')) as RelayedResult);
+}

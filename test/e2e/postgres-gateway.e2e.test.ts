@@ -1,0 +1,87 @@
+/**
+ * A gateway on PostgreSQL, as an operator runs it: real gateway, sandbox and
+ * node processes, the machine's PostgreSQL (a schema of its own). A key made
+ * with `dan keys --database` works at once; tasks run and answer; a gateway
+ * killed outright leaves nothing behind: another gateway process on the same
+ * database (with another data directory) serves the finished task's image and
+ * runs again the task that was running.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, imageInfo, postJson } from '../helpers/api-client.js';
+import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
+
+const processes: DanProcess[] = [];
+const dirs: { remove(): void }[] = [];
+let schema: TestSchema | undefined;
+
+afterEach(async () => {
+  await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+  await schema?.drop();
+  schema = undefined;
+});
+
+function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+async function gatewayOn(database: string) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, '--auth', 'required'] });
+  processes.push(started.proc);
+  return started;
+}
+
+async function nodeFor(gateway: string, name: string, speed = 1000) {
+  const sandbox = await startSandboxProcess({ speed });
+  processes.push(sandbox.proc);
+  const node = await startNodeProcess({ gateway, webui: sandbox.url, name });
+  processes.push(node.proc);
+  return node.proc;
+}
+
+describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
+  it('takes keys made from the command line, runs tasks, and loses nothing when killed: another gateway serves and runs them', async () => {
+    schema = await freshSchema();
+    const first = await gatewayOn(schema.url);
+    const listening = await first.proc.waitForLog((l) => l.msg.startsWith('DAN gateway listening'));
+    expect(listening.msg).toContain('tasks in PostgreSQL postgres://');
+
+    const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+    await expect.poll(async () => (await getJson(`${first.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
+
+    // A slow GPU (sandbox time ×1): the second task is still running when its gateway is killed.
+    await nodeFor(first.url, 'gpu-a', 1);
+    const done = await postJson(`${first.url}/api/sd/txt2img`, { prompt: 'a lighthouse', model: 'clarity', width: 256, height: 192, steps: 4, seed: 5 }, auth);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data).toMatchObject({ status: 2, seeds: [5] });
+    const image = done.body.data.images[0] as string;
+    expect(await imageInfo(image)).toEqual({ format: 'png', width: 256, height: 192 });
+
+    const running = await postJson(`${first.url}/api/sd/txt2img/async`, { prompt: 'a harbour', model: 'clarity', width: 512, height: 512, steps: 150, seed: 6 }, auth);
+    expect(running.status, JSON.stringify(running.body)).toBe(200);
+    const runningId = running.body.data.taskId as string;
+    await first.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task assigned');
+    await first.proc.stop('SIGKILL');
+
+    const second = await gatewayOn(schema.url);
+    const status = await postJson(`${second.url}/api/sd/task/status`, { taskId: done.body.data.taskId }, auth);
+    expect(status.body.data).toMatchObject({ status: 2, images: [image] });
+    // The attempt the dead gateway had running is started again, here on a fast GPU.
+    await nodeFor(second.url, 'gpu-b');
+    await second.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task succeeded', 20_000);
+    const recovered = (await postJson(`${second.url}/api/sd/task/status`, { taskId: runningId }, auth)).body.data;
+    expect(recovered).toMatchObject({ status: 2, seeds: [6] });
+    expect(await imageInfo(recovered.images[0])).toMatchObject({ width: 512, height: 512 });
+  });
+});

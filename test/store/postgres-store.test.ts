@@ -1,0 +1,150 @@
+/**
+ * What only the PostgreSQL stores do (the TaskStore contract both adapters
+ * share is in task-store.contract.test.ts): claims from several connections,
+ * migrations by gateways starting together, the database refusing or gone,
+ * keys changed by another process, webhook deliveries. Real server, a schema
+ * of its own per test.
+ */
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiKeyRecord } from '../../src/auth/api-key.js';
+import { defaultKeyLimits } from '../../src/auth/api-key.js';
+import { DanError } from '../../src/errors/dan-error.js';
+import { openStores, type Stores } from '../../src/store/open-stores.js';
+import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
+import { StoreOpenError } from '../../src/store/store-open-error.js';
+import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
+import { txt2img } from '../helpers/specs.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function schema(): Promise<TestSchema> {
+  const made = await freshSchema();
+  cleanups.push(() => made.drop());
+  return made;
+}
+
+async function stores(url: string, listenForKeys = false): Promise<Stores> {
+  const opened = await openStores({ database: url, dataDir: '' }, { listenForKeys });
+  cleanups.push(() => opened.close());
+  return opened;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+const key = (id: string): ApiKeyRecord => ({
+  id,
+  kind: 'api',
+  name: `who ${id}`,
+  prefix: 'dan_abc',
+  hash: `hash-${id}`,
+  webhookSecret: 'whsec_x',
+  limits: { ...defaultKeyLimits, maxTasks: 5 },
+  createdAt: 1,
+  revokedAt: null,
+});
+
+describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
+  it('lets exactly one of several gateways start each attempt, however their claims interleave', async () => {
+    const { url } = await schema();
+    const gateways = await Promise.all([1, 2, 3, 4].map(() => stores(url)));
+    const ids = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    for (const id of ids) await gateways[0]!.tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+    const claims = await Promise.all(gateways.flatMap((g, n) => ids.map(async (id) => ((await g.tasks.markRunning(id, 1, `node-${n}`, 2)) ? id : null))));
+    const won = claims.filter((id) => id !== null);
+    expect(won.sort()).toEqual([...ids].sort());
+    // The winner is the one the row names.
+    const rows = await Promise.all(ids.map((id) => gateways[1]!.tasks.get(id)));
+    expect(rows.every((row) => row?.state === 'running' && row.attempts === 1)).toBe(true);
+  });
+
+  it('migrates once when several gateways start on an empty database together', async () => {
+    const { url } = await schema();
+    const opened = await Promise.all([1, 2, 3].map(() => stores(url)));
+    expect(opened.every((s) => s.name.startsWith('PostgreSQL postgres://'))).toBe(true);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const versions = (await client.query<{ version: number }>('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r) => r.version);
+    await client.end();
+    expect(versions).toEqual([1]);
+  });
+
+  it('refuses a database from a newer DAN, naming it without its password', async () => {
+    const { url } = await schema();
+    await stores(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`INSERT INTO dan_migrations (version, name, applied_at) VALUES (99, 'future', 0)`);
+    await client.end();
+    const withPassword = new URL(url);
+    withPassword.password = 'hunter2';
+    const error = await rejection(openStores({ database: withPassword.toString(), dataDir: '' }));
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect((error as Error).message).toMatch(/schema version 99, but this DAN knows versions up to 1; upgrade DAN, or point --database at another database/);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('says which database cannot be reached at start, and answers 503 (store unavailable) when it goes away', async () => {
+    const error = await rejection(openStores({ database: 'postgres://dan:secret@127.0.0.1:1/dan', dataDir: '' }));
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect((error as Error).message).toMatch(/cannot use postgres:\/\/dan:\*\*\*@127\.0\.0\.1:1\/dan as the database: .*ECONNREFUSED/);
+    // A store whose server is gone (here: never there) rejects each operation as unavailable, naming it.
+    const pool = new pg.Pool({ connectionString: 'postgres://dan@127.0.0.1:1/dan', connectionTimeoutMillis: 1_000 });
+    const store = new PostgresTaskStore({ pool, name: 'postgres://dan@127.0.0.1:1/dan' });
+    const failed = await rejection(store.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 }));
+    expect(failed).toBeInstanceOf(DanError);
+    expect(failed).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
+    expect((failed as Error).message).toMatch(/^could not store task t1: database postgres:\/\/dan@127\.0\.0\.1:1\/dan: .*ECONNREFUSED/);
+    await store.close();
+  });
+
+  it('tells every gateway when another process changes a key', async () => {
+    const { url } = await schema();
+    const gateway = await stores(url, true);
+    const cli = await stores(url);
+    const before = gateway.keys.changeMark();
+    expect(gateway.keys.changeMark()).toBe(before);
+    await cli.keys.add(key('key_a'));
+    await expect.poll(() => gateway.keys.changeMark(), { timeout: 5_000 }).not.toBe(before);
+    expect(await gateway.keys.get('key_a')).toMatchObject({ name: 'who key_a', limits: { maxTasks: 5 } });
+    expect(await cli.keys.update('key_a', { name: 'renamed' })).toMatchObject({ name: 'renamed', limits: { maxTasks: 5 } });
+    expect(await cli.keys.revoke('key_a', 50)).toMatchObject({ revokedAt: 50 });
+    // Revoked once, at its first time.
+    expect(await cli.keys.revoke('key_a', 60)).toMatchObject({ revokedAt: 50 });
+    expect(await cli.keys.update('key_none', { name: 'x' })).toBeUndefined();
+    expect((await gateway.keys.list()).map((k) => k.id)).toEqual(['key_a']);
+  });
+
+  it('keeps webhook deliveries through a task\'s end, its tries and a restart', async () => {
+    const { url } = await schema();
+    const { tasks, deliveries } = await stores(url);
+    await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_1', url: 'https://example.com/1' } });
+    await tasks.insert({ id: 't2', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 2, endWebhook: { id: 'msg_2', url: 'https://example.com/2' } });
+    expect(await deliveries.due(100, 10)).toEqual([]);
+    // t2 ended while no gateway ran: resumed as due; t1 still waits for its end.
+    await tasks.cancel('t2', null, 'asked', 5);
+    expect(await deliveries.resume(10)).toEqual(['t1']);
+    expect((await deliveries.due(10, 10)).map((d) => d.id)).toEqual(['msg_2']);
+    await tasks.markRunning('t1', 1, 'n', 11);
+    await tasks.complete('t1', 1, { kind: 'caption', caption: 'x' }, 12);
+    await deliveries.taskEnded('t1', 12);
+    expect(await deliveries.nextDueAt()).toBe(10);
+    await deliveries.recordTry('msg_2', { ok: false, status: 500, error: 'HTTP 500', nextAt: 70, at: 13 });
+    await deliveries.recordTry('msg_1', { ok: true, status: 204, error: null, nextAt: null, at: 14 });
+    expect(await deliveries.listFor('key_a', 10)).toMatchObject([
+      { id: 'msg_2', state: 'pending', attempts: 1, nextAt: 70, lastStatus: 500 },
+      { id: 'msg_1', state: 'delivered', attempts: 1, finishedAt: 14 },
+    ]);
+    expect(await deliveries.deleteFinishedBefore(15)).toBe(1);
+  });
+});
