@@ -10,40 +10,14 @@
  * until the connection is back.
  */
 import type pg from 'pg';
-import { type ApiKeyRecord, defaultKeyLimits, type KeyLimits } from '../../auth/api-key.js';
+import type { ApiKeyRecord } from '../../auth/api-key.js';
 import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { causeText, storeUnavailable } from './pg-failure.js';
-
-interface KeyRow {
-  id: string;
-  kind: string;
-  name: string;
-  prefix: string;
-  hash: string;
-  webhook_secret: string;
-  limits: string;
-  created_at: number;
-  revoked_at: number | null;
-}
+import { type KeyRow, toKeyRecord } from '../rows.js';
 
 const CHANNEL = 'dan_keys_changed';
 const RELISTEN_MS = 1_000;
-
-function toRecord(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    kind: row.kind as ApiKeyRecord['kind'],
-    name: row.name,
-    prefix: row.prefix,
-    hash: row.hash,
-    webhookSecret: row.webhook_secret,
-    // Defaults first: a limit added in a later version reads as its default on an older key.
-    limits: { ...defaultKeyLimits, ...(JSON.parse(row.limits) as Partial<KeyLimits>) },
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-  };
-}
 
 export class PostgresKeyStore implements KeyStore {
   readonly #pool: pg.Pool;
@@ -113,13 +87,13 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   list(): Promise<ApiKeyRecord[]> {
-    return this.#guarded('could not read the keys', async () => (await this.#pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, seq')).rows.map(toRecord));
+    return this.#guarded('could not read the keys', async () => (await this.#pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, seq')).rows.map(toKeyRecord));
   }
 
   get(id: string): Promise<ApiKeyRecord | undefined> {
     return this.#guarded(`could not read key ${id}`, async () => {
       const { rows } = await this.#pool.query<KeyRow>('SELECT * FROM api_keys WHERE id = $1', [id]);
-      return rows[0] ? toRecord(rows[0]) : undefined;
+      return rows[0] ? toKeyRecord(rows[0]) : undefined;
     });
   }
 
@@ -130,7 +104,7 @@ export class PostgresKeyStore implements KeyStore {
         'UPDATE api_keys SET name = COALESCE($2, name), limits = COALESCE($3, limits) WHERE id = $1 RETURNING *',
         [id, changes.name ?? null, changes.limits ? JSON.stringify(changes.limits) : null],
       );
-      return rows[0] ? toRecord(rows[0]) : undefined;
+      return rows[0] ? toKeyRecord(rows[0]) : undefined;
     });
   }
 
@@ -138,7 +112,7 @@ export class PostgresKeyStore implements KeyStore {
     return this.#guarded(`could not revoke key ${id}`, async () => {
       // A revoked key stays revoked at its first time.
       const { rows } = await this.#pool.query<KeyRow>('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING *', [id, at]);
-      return rows[0] ? toRecord(rows[0]) : undefined;
+      return rows[0] ? toKeyRecord(rows[0]) : undefined;
     });
   }
 

@@ -6,37 +6,8 @@
  * each try, not kept).
  */
 import type Database from 'better-sqlite3';
-import type { Delivery, DeliveryState, DeliveryStore } from '../../webhooks/delivery-store.js';
-
-interface DeliveryRow {
-  id: string;
-  owner: string;
-  task_id: string;
-  url: string;
-  state: string;
-  attempts: number;
-  next_at: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  finished_at: number | null;
-}
-
-function toDelivery(row: DeliveryRow): Delivery {
-  return {
-    id: row.id,
-    owner: row.owner,
-    taskId: row.task_id,
-    url: row.url,
-    state: row.state as DeliveryState,
-    attempts: row.attempts,
-    nextAt: row.next_at,
-    lastStatus: row.last_status,
-    lastError: row.last_error,
-    createdAt: row.created_at,
-    finishedAt: row.finished_at,
-  };
-}
+import type { Delivery, DeliveryStore } from '../../webhooks/delivery-store.js';
+import { type DeliveryRow, toDelivery } from '../rows.js';
 
 export class SqliteDeliveryStore implements DeliveryStore {
   readonly #q;

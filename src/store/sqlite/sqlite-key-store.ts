@@ -8,36 +8,9 @@
  * request, for the cost of one pragma.
  */
 import type Database from 'better-sqlite3';
-import type { ApiKeyRecord, KeyLimits } from '../../auth/api-key.js';
-import { defaultKeyLimits } from '../../auth/api-key.js';
+import type { ApiKeyRecord } from '../../auth/api-key.js';
 import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
-
-interface KeyRow {
-  id: string;
-  kind: string;
-  name: string;
-  prefix: string;
-  hash: string;
-  webhook_secret: string;
-  limits: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-function toRecord(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    kind: row.kind as ApiKeyRecord['kind'],
-    name: row.name,
-    prefix: row.prefix,
-    hash: row.hash,
-    webhookSecret: row.webhook_secret,
-    // Defaults first: a limit added in a later version reads as its default on an older key.
-    limits: { ...defaultKeyLimits, ...(JSON.parse(row.limits) as Partial<KeyLimits>) },
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-  };
-}
+import { type KeyRow, toKeyRecord } from '../rows.js';
 
 export class SqliteKeyStore implements KeyStore {
   readonly #db: Database.Database;
@@ -75,21 +48,21 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   list(): Promise<ApiKeyRecord[]> {
-    return Promise.resolve(this.#q.list.all().map(toRecord));
+    return Promise.resolve(this.#q.list.all().map(toKeyRecord));
   }
 
   get(id: string): Promise<ApiKeyRecord | undefined> {
     const row = this.#q.get.get(id);
-    return Promise.resolve(row ? toRecord(row) : undefined);
+    return Promise.resolve(row ? toKeyRecord(row) : undefined);
   }
 
   update(id: string, changes: KeyChanges): Promise<ApiKeyRecord | undefined> {
     const updated = this.#db.transaction(() => {
       const row = this.#q.get.get(id);
       if (!row) return undefined;
-      const current = toRecord(row);
+      const current = toKeyRecord(row);
       this.#q.update.run({ id, name: changes.name ?? current.name, limits: JSON.stringify(changes.limits ?? current.limits) });
-      return toRecord(this.#q.get.get(id)!);
+      return toKeyRecord(this.#q.get.get(id)!);
     }).immediate();
     return Promise.resolve(updated);
   }
