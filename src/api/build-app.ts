@@ -35,6 +35,16 @@ import { registerDeliveryLog } from './routes/webhook-routes.js';
 import type { DeliveryStore } from '../webhooks/delivery-store.js';
 import { registerCallerRoutes, registerPublicKeyRoute } from './routes/user-routes.js';
 
+/** The store as /api/health shows it (no address: the answer is public). */
+export interface StorageHealth {
+  kind: 'sqlite' | 'postgres';
+  /** Whether the store answered lately; `problem` says why not. */
+  reachable: boolean;
+  problem: string | null;
+  /** On a shared database: this gateway, whether it does the periodic work, and the gateways seen lately. */
+  gateways: { self: string; leader: boolean; seen: { id: string; leader: boolean; seenSecondsAgo: number }[] } | null;
+}
+
 export interface AppDeps {
   service: TaskService;
   catalog: NetworkCatalog;
@@ -70,6 +80,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string;
   /** Counted requests, served at `/metrics` (behind the admin token when there is one). */
   metrics?: GatewayMetrics;
+  /** The store and, on a shared database, the gateways sharing it: shown by /api/health. */
+  storage?: () => StorageHealth;
   /** What keeps the gateway from serving, for `/readyz` (empty: ready). @defaultValue the catalog's serving state */
   ready?: () => Promise<string[]>;
 }
@@ -149,7 +161,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerAdminRoutes(app, { keys: deps.keyAdmin, adminToken: deps.adminToken });
   app.get('/api/health', async () => {
     const { canServe, problem } = deps.catalog.servingState();
-    return success({ status: 'ok', canServe, problem, nodes: deps.catalog.supportedInfo().nodes, ...deps.service.load(), overheadMs: deps.overhead.summary(), eventLoopDelayMs: deps.eventLoop?.summary() ?? null });
+    return success({
+      status: 'ok',
+      canServe,
+      problem,
+      nodes: deps.catalog.supportedInfo().nodes,
+      ...deps.service.load(),
+      overheadMs: deps.overhead.summary(),
+      eventLoopDelayMs: deps.eventLoop?.summary() ?? null,
+      storage: deps.storage?.() ?? null,
+    });
   });
   await registerNodeRoute(app, { hub: deps.hub, maxFrameBytes: deps.maxFrameBytes });
   return app;

@@ -17,6 +17,7 @@ import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
 import { createLogger, type LogFormat } from './logger.js';
+import { commaList } from '../util/comma-list.js';
 
 interface LogFlags {
   logLevel?: string;
@@ -105,7 +106,7 @@ function nodeInput(flags: NodeFlags): NodeConfigInput {
     webuiAuth: flags.webuiAuth,
     slots: flags.slots,
     maxPixels: flags.maxPixels,
-    interrogators: flags.interrogators?.split(',').map((s) => s.trim()).filter(Boolean),
+    interrogators: flags.interrogators === undefined ? undefined : commaList(flags.interrogators),
     keyFile: flags.keyFile,
   };
 }

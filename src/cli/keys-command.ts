@@ -16,6 +16,7 @@ import { parseKeySettings } from '../api/requests/key-settings-request.js';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { openStores } from '../store/open-stores.js';
+import { commaList } from '../util/comma-list.js';
 
 export interface KeyFlags {
   data?: string;
@@ -52,7 +53,7 @@ function settingsOf(flags: KeyFlags): KeySettings {
   if (flags.maxPixels !== undefined) body['maxPixels'] = flags.maxPixels;
   if (flags.maxSteps !== undefined) body['maxSteps'] = flags.maxSteps;
   if (flags.weight !== undefined) body['weight'] = flags.weight;
-  if (flags.models !== undefined) body['models'] = flags.models.trim() === 'any' ? null : flags.models.split(',').map((m) => m.trim()).filter(Boolean);
+  if (flags.models !== undefined) body['models'] = flags.models.trim() === 'any' ? null : commaList(flags.models);
   try {
     return parseKeySettings(body);
   } catch (error) {

@@ -76,7 +76,7 @@ export function buildProgram(): Command {
   gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
 
   logOptions(nodeOptions(program.command('node').description('run a node agent beside a Stable Diffusion WebUI')))
-    .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://… (env DAN_GATEWAY)')
+    .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://…; several gateways of one network separated by commas, tried in turn (env DAN_GATEWAY)')
     .option('--webui <url>', 'WebUI URL, started with --api (env DAN_WEBUI; default http://127.0.0.1:7860)')
     .action(runNode);
 

@@ -11,6 +11,7 @@ import { defaultLimits, limitCeilings, type RequestLimits } from '../domain/requ
 import { type AuthMode, AuthModes } from '../auth/caller.js';
 import { StartupError } from '../errors/startup-error.js';
 import { HOUR, MINUTE, SECOND } from '../util/clock.js';
+import { commaList } from '../util/comma-list.js';
 
 
 export interface GatewayConfig {
@@ -186,7 +187,7 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
 export function corsOriginsOf(corsOrigin: string): '*' | 'off' | string[] {
   const value = corsOrigin.trim();
   if (value === '*' || value === 'off') return value;
-  return value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  return commaList(value);
 }
 
 function corsOriginProblem(corsOrigin: string): string | null {

@@ -7,10 +7,14 @@
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { StartupError } from '../errors/startup-error.js';
+import { commaList } from '../util/comma-list.js';
 
 
 export interface NodeConfig {
-  /** Gateway URL, `http(s)://host:port` or `ws(s)://…`. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006' */
+  /**
+   * Gateway URL, `http(s)://host:port` or `ws(s)://…`; or several gateways of one network separated by
+   * commas, tried in turn when one cannot be reached. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006'
+   */
   gatewayUrl: string;
   /** WebUI base URL (A1111 / Forge / SD.Next started with `--api`). Env `DAN_WEBUI`. @defaultValue 'http://127.0.0.1:7860' */
   webuiUrl: string;
@@ -78,9 +82,12 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
   const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'] } as const;
   for (const [key, allowed] of Object.entries(schemes) as [keyof typeof schemes, readonly string[]][]) {
-    const value = merged[key];
-    if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
-    else if (!allowed.includes(new URL(value).protocol)) problems.push(`${key} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
+    const values = key === 'gatewayUrl' ? commaList(merged[key]) : [merged[key]];
+    if (values.length === 0) problems.push(`${key} is empty`);
+    for (const value of values) {
+      if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
+      else if (!allowed.includes(new URL(value).protocol)) problems.push(`${key} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
+    }
   }
   if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze({ ...merged, name: toNodeName(merged.name) });

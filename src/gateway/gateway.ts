@@ -55,7 +55,12 @@ export interface GatewayParts {
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger, parts: GatewayParts = {}): Promise<Gateway> {
   const clock = parts.clock ?? systemClock;
-  const stores = await openStores(config, { warn: (message) => logger.warn(message) });
+  // Periodic work runs on one gateway of those sharing a database (docs/decisions/0015): told below.
+  let leadershipChanged = (_leader: boolean): void => {};
+  const stores = await openStores(config, {
+    warn: (message) => logger.warn(message),
+    gateway: { now: () => clock.now(), onLeadership: (leader) => leadershipChanged(leader) },
+  });
   const store = stores.tasks;
   const overhead = new OverheadMeter();
   const eventLoop = new EventLoopMeter();
@@ -132,6 +137,22 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock }),
     hub,
     metrics,
+    storage: () => {
+      const registry = stores.gateways;
+      const problem = registry?.lastError ?? null;
+      const now = clock.now();
+      return {
+        kind: stores.kind,
+        reachable: problem === null,
+        // The cause (which names the database's host) is in the log, not in this public answer.
+        problem: problem === null ? null : 'the database does not answer; the gateway log says why',
+        gateways: registry && {
+          self: registry.id,
+          leader: registry.isLeader,
+          seen: registry.peers.map((peer) => ({ id: peer.id, leader: peer.leader, seenSecondsAgo: Math.max(0, (now - peer.seenAt) / 1000) })),
+        },
+      };
+    },
     ready: async () => {
       const problems: string[] = [];
       await store.ping().catch((error: unknown) => problems.push(`the task store does not answer: ${error instanceof Error ? error.message : String(error)}`));
@@ -165,7 +186,17 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = localHost(config.host);
   const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
-  await sweeper.start();
+  const registry = stores.gateways;
+  const announceLeadership = (leader: boolean) =>
+    logger.info({ gateway: registry?.id }, leader ? 'this gateway now does the periodic work (retention)' : 'another gateway does the periodic work now');
+  leadershipChanged = (leader) => {
+    announceLeadership(leader);
+    if (leader) void sweeper.start();
+    else sweeper.close();
+  };
+  // Alone on SQLite it always does; on a shared database, once it holds the lock (maybe already).
+  if (registry?.isLeader === true) announceLeadership(true);
+  if (registry === null || registry.isLeader) await sweeper.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -27,9 +27,14 @@ import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { encodeResultFrame } from '../protocol/result-frame.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
+import { commaList } from '../util/comma-list.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
 
 export interface NodeAgentOptions {
+  /**
+   * The gateway, or several gateways of one network separated by commas: when the connection to one
+   * closes or cannot be made, the node tries the next at once; only after trying them all does it back off.
+   */
   gatewayUrl: string;
   name: string;
   token: string | null;
@@ -141,9 +146,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     }
   }
 
+  /** The gateways to try, in order (`gatewayUrl` split at commas), the one tried now, and failures since the last welcome. */
+  readonly #gateways = { urls: [] as string[], index: 0, failedInRow: 0 };
+
   #connect(): void {
     if (this.#stopped) return;
-    const url = toGatewaySocketUrl(this.#options.gatewayUrl);
+    if (this.#gateways.urls.length === 0) this.#gateways.urls = commaList(this.#options.gatewayUrl).map(toGatewaySocketUrl);
+    const url = this.#gateways.urls[this.#gateways.index]!;
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes });
     this.#socket = socket;
     socket.on('open', () => this.#sendHello());
@@ -192,6 +201,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     switch (message.type) {
       case 'welcome':
         this.#backoffMs = this.#options.reconnectMinMs;
+        this.#gateways.failedInRow = 0;
         clearInterval(this.#heartbeat);
         this.#heartbeat = setInterval(() => this.#sendHeartbeat(), message.heartbeatIntervalMs);
         this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp }, 'connected to gateway');
@@ -217,9 +227,14 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     for (const controller of this.#active.values()) controller.abort(new Error('gateway connection lost'));
     this.emit('disconnected', code);
     if (this.#stopped) return;
-    const delay = Math.round(this.#backoffMs * (0.5 + Math.random() / 2));
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
-    this.#options.log.warn({ code, retryInMs: delay }, 'gateway connection closed; reconnecting');
+    // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
+    const gateways = this.#gateways;
+    gateways.failedInRow += 1;
+    gateways.index = (gateways.index + 1) % gateways.urls.length;
+    const roundFailed = gateways.failedInRow >= gateways.urls.length;
+    const delay = roundFailed ? Math.round(this.#backoffMs * (0.5 + Math.random() / 2)) : 0;
+    if (roundFailed) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
+    this.#options.log.warn({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
 

@@ -24,3 +24,4 @@ export function toGatewaySocketUrl(input: string): string {
   if (url.pathname === '/' || url.pathname === '') url.pathname = NODE_WS_PATH;
   return url.toString();
 }
+

@@ -8,6 +8,7 @@
  */
 import type { KeyStore } from '../auth/key-store.js';
 import type { DeliveryStore } from '../webhooks/delivery-store.js';
+import { GatewayRegistry, type RegistryOptions } from './postgres/gateway-registry.js';
 import { openPostgres } from './postgres/open-postgres.js';
 import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
 import { PostgresKeyStore } from './postgres/postgres-key-store.js';
@@ -23,8 +24,11 @@ export interface Stores {
   tasks: TaskStore;
   keys: KeyStore;
   deliveries: DeliveryStore;
-  /** Where they are, for the log and `/api/health`: `SQLite /srv/dan/data/tasks.sqlite`, `PostgreSQL postgres://dan:***@db/dan`. */
+  /** Where they are, for the log: `SQLite /srv/dan/data/tasks.sqlite`, `PostgreSQL postgres://dan:***@db/dan`. */
   name: string;
+  kind: 'sqlite' | 'postgres';
+  /** The gateways sharing a PostgreSQL database (joined when `gateway` is given); null for SQLite, one gateway alone. */
+  gateways: GatewayRegistry | null;
   close(): Promise<void>;
 }
 
@@ -35,7 +39,15 @@ export interface StoreLocation {
 }
 
 /** @throws StoreOpenError when the location cannot serve (named, with the cause and what to do). */
-export async function openStores(where: StoreLocation, options: { warn?: (message: string) => void; listenForKeys?: boolean } = {}): Promise<Stores> {
+export interface OpenOptions {
+  warn?: (message: string) => void;
+  /** Hear of key changes other processes make (a gateway does; `dan keys` need not). @defaultValue true */
+  listenForKeys?: boolean;
+  /** Join the gateways sharing a PostgreSQL database as one of them (postgres/gateway-registry.ts). */
+  gateway?: Omit<RegistryOptions, 'warn'>;
+}
+
+export async function openStores(where: StoreLocation, options: OpenOptions = {}): Promise<Stores> {
   const warn = options.warn ?? (() => {});
   if (where.database === null) {
     const tasks = new SqliteTaskStore(where.dataDir, { warn });
@@ -44,6 +56,8 @@ export async function openStores(where: StoreLocation, options: { warn?: (messag
       keys: new SqliteKeyStore(tasks.connection),
       deliveries: new SqliteDeliveryStore(tasks.connection),
       name: `SQLite ${tasks.file}`,
+      kind: 'sqlite',
+      gateways: null,
       close: () => tasks.close(),
     };
   }
@@ -55,13 +69,26 @@ export async function openStores(where: StoreLocation, options: { warn?: (messag
     await database.pool.end().catch(() => {});
     throw new StoreOpenError(database.name, `could not listen for key changes: ${causeText(error)}`, error, 'the database');
   }
-  const tasks = new PostgresTaskStore(database);
+  let gateways: GatewayRegistry | null = null;
+  if (options.gateway) {
+    try {
+      gateways = await GatewayRegistry.join(database, { ...options.gateway, warn });
+    } catch (error) {
+      keys.close();
+      await database.pool.end().catch(() => {});
+      throw new StoreOpenError(database.name, `could not join the gateways sharing it: ${causeText(error)}`, error, 'the database');
+    }
+  }
+  const tasks = new PostgresTaskStore(database, { gatewayId: gateways?.id ?? null });
   return {
     tasks,
     keys,
     deliveries: new PostgresDeliveryStore(database),
     name: `PostgreSQL ${database.name}`,
+    kind: 'postgres',
+    gateways,
     close: async () => {
+      await gateways?.leave();
       keys.close();
       await tasks.close();
     },

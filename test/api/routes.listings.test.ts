@@ -196,8 +196,9 @@ describe('GET /api/health', () => {
       queued: 0,
       running: 0,
       overheadMs: { dispatch: null, relay: null },
-      // This app is given no event loop meter; the gateway's own is checked end to end.
+      // This app is given no event loop meter nor storage; the gateway's own are checked end to end.
       eventLoopDelayMs: null,
+      storage: null,
     });
   });
 

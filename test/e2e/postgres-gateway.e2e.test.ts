@@ -41,6 +41,7 @@ async function gatewayOn(database: string) {
 }
 
 async function nodeFor(gateway: string, name: string, speed = 1000) {
+  // `gateway` may list several gateways, separated by commas.
   const sandbox = await startSandboxProcess({ speed });
   processes.push(sandbox.proc);
   const node = await startNodeProcess({ gateway, webui: sandbox.url, name });
@@ -83,5 +84,31 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const recovered = (await postJson(`${second.url}/api/sd/task/status`, { taskId: runningId }, auth)).body.data;
     expect(recovered).toMatchObject({ status: 2, seeds: [6] });
     expect(await imageInfo(recovered.images[0])).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('shows the gateways sharing the database; when the leading one dies, another takes the periodic work and its node fails over', async () => {
+    schema = await freshSchema();
+    const first = await gatewayOn(schema.url);
+    await first.proc.waitForLog((l) => l.msg.startsWith('this gateway now does the periodic work'));
+    const second = await gatewayOn(schema.url);
+    const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+
+    // Each sees both (within a heartbeat), the first leading.
+    await expect.poll(async () => (await getJson(`${second.url}/api/health`)).body.data.storage.gateways.seen.length, { timeout: 5_000 }).toBe(2);
+    const health = (await getJson(`${second.url}/api/health`)).body.data.storage;
+    expect(health).toMatchObject({ kind: 'postgres', reachable: true, problem: null, gateways: { leader: false } });
+    expect(health.gateways.seen.filter((g: { leader: boolean }) => g.leader)).toHaveLength(1);
+    expect((await getJson(`${first.url}/api/health`)).body.data.storage.gateways).toMatchObject({ leader: true });
+
+    // A node told both gateways serves the first; when the first is killed it is on the second at once.
+    const node = await nodeFor(`${first.url},${second.url}`, 'gpu-a');
+    await first.proc.stop('SIGKILL');
+    await second.proc.waitForLog((l) => l.msg.startsWith('this gateway now does the periodic work'), 10_000);
+    await expect.poll(() => node.lines.filter((l) => l.msg === 'connected to gateway').length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await getJson(`${second.url}/api/health`)).body.data.nodes.connected, { timeout: 10_000 }).toBe(1);
+    const done = await postJson(`${second.url}/api/sd/txt2img`, { prompt: 'a bridge', model: 'clarity', width: 128, height: 128, seed: 9 }, auth);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data).toMatchObject({ status: 2, seeds: [9] });
   });
 });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiKeyRecord } from '../../src/auth/api-key.js';
 import { defaultKeyLimits } from '../../src/auth/api-key.js';
 import { DanError } from '../../src/errors/dan-error.js';
+import { loadMigrations } from '../../src/store/migrations.js';
 import { openStores, type Stores } from '../../src/store/open-stores.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
@@ -27,8 +28,8 @@ async function schema(): Promise<TestSchema> {
   return made;
 }
 
-async function stores(url: string, listenForKeys = false): Promise<Stores> {
-  const opened = await openStores({ database: url, dataDir: '' }, { listenForKeys });
+async function stores(url: string, listenForKeys = false, asGateway = false, timing: { heartbeatMs?: number; leaseMs?: number } = {}): Promise<Stores> {
+  const opened = await openStores({ database: url, dataDir: '' }, { listenForKeys, ...(asGateway ? { gateway: { now: () => Date.now(), ...timing } } : {}) });
   cleanups.push(() => opened.close());
   return opened;
 }
@@ -76,7 +77,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     await client.connect();
     const versions = (await client.query<{ version: number }>('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r) => r.version);
     await client.end();
-    expect(versions).toEqual([1]);
+    expect(versions).toEqual([1, 2]);
   });
 
   it('refuses a database from a newer DAN, naming it without its password', async () => {
@@ -90,7 +91,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     withPassword.password = 'hunter2';
     const error = await rejection(openStores({ database: withPassword.toString(), dataDir: '' }));
     expect(error).toBeInstanceOf(StoreOpenError);
-    expect((error as Error).message).toMatch(/schema version 99, but this DAN knows versions up to 1; upgrade DAN, or point --database at another database/);
+    expect((error as Error).message).toMatch(/schema version 99, but this DAN knows versions up to 2; upgrade DAN, or point --database at another database/);
     expect((error as Error).message).not.toContain('hunter2');
   });
 
@@ -100,7 +101,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect((error as Error).message).toMatch(/cannot use postgres:\/\/dan:\*\*\*@127\.0\.0\.1:1\/dan as the database: .*ECONNREFUSED/);
     // A store whose server is gone (here: never there) rejects each operation as unavailable, naming it.
     const pool = new pg.Pool({ connectionString: 'postgres://dan@127.0.0.1:1/dan', connectionTimeoutMillis: 1_000 });
-    const store = new PostgresTaskStore({ pool, name: 'postgres://dan@127.0.0.1:1/dan' });
+    const store = new PostgresTaskStore({ pool, name: 'postgres://dan@127.0.0.1:1/dan', url: 'postgres://dan@127.0.0.1:1/dan' });
     const failed = await rejection(store.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 }));
     expect(failed).toBeInstanceOf(DanError);
     expect(failed).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
@@ -146,5 +147,56 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
       { id: 'msg_1', state: 'delivered', attempts: 1, finishedAt: 14 },
     ]);
     expect(await deliveries.deleteFinishedBefore(15)).toBe(1);
+  });
+});
+
+describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a database', () => {
+  it('migrates a database of the previous version, keeping its tasks', async () => {
+    const { url } = await schema();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    // Version 1 as an earlier DAN left it, with a task running.
+    const [first] = loadMigrations('postgres');
+    await client.query('CREATE TABLE dan_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    await client.query(first!.sql);
+    await client.query(`INSERT INTO dan_migrations VALUES (1, 'init', 0)`);
+    await client.query(`INSERT INTO tasks (id, kind, state, owner, attempts, node_id, created_at, started_at) VALUES ('old', 'txt2img', 'running', 'key_a', 1, 'n', 5, 6)`);
+    await client.query(`INSERT INTO task_payloads (task_id, name, format, data) VALUES ('old', 'spec', 'json', $1)`, [Buffer.from(JSON.stringify(txt2img()))]);
+    const { tasks, gateways } = await stores(url, false, true);
+    expect(await tasks.listUnfinished()).toMatchObject([{ id: 'old', state: 'running', attempts: 1, spec: txt2img() }]);
+    // Version 2 records which gateway starts each attempt.
+    await tasks.requeue('old', 1);
+    expect(await tasks.markRunning('old', 2, 'n2', 7)).toBe(true);
+    const row = await client.query<{ gateway_id: string }>(`SELECT gateway_id FROM tasks WHERE id = 'old'`);
+    expect(row.rows[0]?.gateway_id).toBe(gateways!.id);
+    expect((await client.query('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2]);
+    await client.end();
+  });
+
+  it('has one leader among the gateways at a time, and another leads within a heartbeat when it goes', async () => {
+    const { url } = await schema();
+    const joined = await Promise.all([1, 2, 3].map(() => stores(url, false, true, { heartbeatMs: 200, leaseMs: 1_000 })));
+    const registries = joined.map((s) => s.gateways!);
+    await Promise.all(registries.map((r) => r.beat()));
+    expect(registries.filter((r) => r.isLeader)).toHaveLength(1);
+    const leader = registries.find((r) => r.isLeader)!;
+    // Every gateway sees all three, and the same one leading.
+    for (const r of registries) {
+      expect(r.peers.map((p) => p.id).sort()).toEqual(registries.map((g) => g.id).sort());
+      expect(r.peers.filter((p) => p.leader).map((p) => p.id)).toEqual([leader.id]);
+    }
+    // The leader's connection dies (as when its process is killed): the server frees the lock.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`dan leader ${leader.id}`]);
+    await admin.end();
+    await expect.poll(() => leader.isLeader, { timeout: 2_000 }).toBe(false);
+    const others = registries.filter((r) => r !== leader);
+    await expect.poll(() => others.filter((r) => r.isLeader).length, { timeout: 3_000 }).toBe(1);
+    // A gateway that leaves is not seen once its row is gone.
+    await leader.leave();
+    const survivor = others[0]!;
+    await survivor.beat();
+    expect(survivor.peers.map((p) => p.id)).not.toContain(leader.id);
   });
 });

@@ -10,6 +10,12 @@ describe('resolveNodeConfig', () => {
     });
   });
 
+  it('takes several gateways of one network separated by commas, and names the one that is not a gateway URL', () => {
+    expect(resolveNodeConfig({ gatewayUrl: 'https://a.example, https://b.example' }).gatewayUrl).toBe('https://a.example, https://b.example');
+    expect(() => resolveNodeConfig({ gatewayUrl: 'https://a.example,ftp://b.example' })).toThrow(/gatewayUrl "ftp:\/\/b\.example" must start with http:\/\//);
+    expect(() => resolveNodeConfig({ gatewayUrl: ' , ' })).toThrow(/gatewayUrl is empty/);
+  });
+
   it('refuses URLs of other schemes or none, all in one StartupError the CLI prints without a stack', () => {
     const attempt = () => resolveNodeConfig({ gatewayUrl: 'ftp://hub:6006', webuiUrl: 'localhost:7860' });
     expect(attempt).toThrow(StartupError);

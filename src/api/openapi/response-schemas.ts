@@ -79,6 +79,28 @@ export const Health = Type.Object(
     running: Type.Integer({ minimum: 0 }),
     overheadMs: Type.Object({ dispatch: Spread, relay: Spread }, closed),
     eventLoopDelayMs: Spread,
+    storage: nullable(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),
+          reachable: Type.Boolean({ description: 'Whether the store answered lately' }),
+          problem: nullable(Type.String({ description: 'Why not' })),
+          gateways: nullable(
+            Type.Object(
+              {
+                self: Type.String({ description: "This gateway's id (gw_…, new at every start)" }),
+                leader: Type.Boolean({ description: 'Whether this gateway does the periodic work (retention)' }),
+                seen: Type.Array(Type.Object({ id: Type.String(), leader: Type.Boolean(), seenSecondsAgo: Type.Number({ minimum: 0 }) }, closed), {
+                  description: 'The gateways sharing the database seen lately, this one included',
+                }),
+              },
+              { ...closed, description: 'On a PostgreSQL database several gateways share' },
+            ),
+          ),
+        },
+        closed,
+      ),
+    ),
   },
   closed,
 );

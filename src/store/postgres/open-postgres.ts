@@ -26,6 +26,8 @@ export interface PostgresDatabase {
   pool: pg.Pool;
   /** The address as it may be shown: its password hidden. */
   name: string;
+  /** The address itself, for a connection of its own (never shown: it may hold a password). */
+  url: string;
 }
 
 /** Any 64-bit number: the advisory lock every DAN gateway takes to migrate. */
@@ -52,7 +54,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   pool.on('error', (error) => options.warn?.(`database ${name}: an idle connection failed: ${causeText(error)}`));
   try {
     await migrate(pool);
-    return { pool, name };
+    return { pool, name, url };
   } catch (error) {
     await pool.end().catch(() => {});
     const detail = error instanceof StartupError ? error.message : `${causeText(error)}; --database must name a PostgreSQL database DAN can reach and create tables in`;

@@ -94,11 +94,16 @@ const CANCEL = finishing(
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
+  readonly #gatewayId: string | null;
 
-  /** On a database opened and migrated by `openPostgres`; `close` ends its pool. */
-  constructor(database: PostgresDatabase) {
+  /**
+   * On a database opened and migrated by `openPostgres`; `close` ends its pool. `gatewayId`: the gateway
+   * whose nodes the attempts it starts run on (gateway-registry.ts), recorded with each start.
+   */
+  constructor(database: PostgresDatabase, options: { gatewayId?: string | null } = {}) {
     this.#pool = database.pool;
     this.#name = database.name;
+    this.#gatewayId = options.gatewayId ?? null;
   }
 
   async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
@@ -142,9 +147,9 @@ export class PostgresTaskStore implements TaskStore {
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
     return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => {
       const result = await this.#pool.query(
-        `UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4
+        `UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4, gateway_id = $5
          WHERE id = $1 AND state IN ('queued', 'running') AND attempts < $2`,
-        [id, attempt, nodeId, at],
+        [id, attempt, nodeId, at, this.#gatewayId],
       );
       return result.rowCount === 1;
     });
