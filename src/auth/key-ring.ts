@@ -42,8 +42,10 @@ export class KeyRing {
 
   /** Reads every credential from the store. */
   async load(): Promise<void> {
-    this.#mark = this.#store.changeMark();
+    // Taken before the read (a change during it is read again next time), kept only once the read worked.
+    const mark = this.#store.changeMark();
     const keys = await this.#store.list();
+    this.#mark = mark;
     this.#byHash = new Map(keys.map((key) => [key.hash, key]));
     this.#byId = new Map(keys.map((key) => [key.id, key]));
     for (const listener of this.#listeners) listener();
@@ -71,7 +73,15 @@ export class KeyRing {
    * ago by `dan keys create` works at its first request.
    */
   async find(secret: string): Promise<ApiKeyRecord | undefined> {
-    await this.refresh();
+    try {
+      await this.refresh();
+    } catch (error) {
+      // The store does not answer (its database is gone for a while): a key the ring knows is served as it
+      // was last read, so tasks held in memory can still be asked for; an unknown one cannot be told.
+      const known = this.findLoaded(secret);
+      if (known) return known;
+      throw error;
+    }
     const key = this.findLoaded(secret);
     if (key) return key;
     await this.refresh(true);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, imageInfo, postJson } from '../helpers/api-client.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
@@ -110,5 +111,48 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const done = await postJson(`${second.url}/api/sd/txt2img`, { prompt: 'a bridge', model: 'clarity', width: 128, height: 128, seed: 9 }, auth);
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [9] });
+  });
+
+  it('answers 503 (store unavailable) while the database is gone, keeps what it was given, and serves again when it is back', async () => {
+    schema = await freshSchema();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(schema.url).port || 5432) });
+    const viaProxy = new URL(schema.url);
+    viaProxy.host = `${proxy.host}:${proxy.port}`;
+    try {
+      const gateway = await gatewayOn(viaProxy.toString());
+      const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+      const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+      await expect.poll(async () => (await getJson(`${gateway.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
+      // A slow GPU: the task below is running when the database goes.
+      await nodeFor(gateway.url, 'gpu-a', 1);
+      const running = await postJson(`${gateway.url}/api/sd/txt2img/async`, { prompt: 'a mill', model: 'clarity', width: 256, height: 256, steps: 30, seed: 3 }, auth);
+      expect(running.status, JSON.stringify(running.body)).toBe(200);
+      const runningId = running.body.data.taskId as string;
+      await gateway.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task assigned');
+
+      await proxy.cut();
+      const refused = await postJson(`${gateway.url}/api/sd/txt2img/async`, { prompt: 'a barn', model: 'clarity', width: 128, height: 128 }, auth);
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: 'DAN_ERR_STORE_UNAVAILABLE' });
+      await expect.poll(async () => (await getJson(`${gateway.url}/api/health`)).body.data.storage.reachable, { timeout: 10_000 }).toBe(false);
+      // The running task ends while the database is gone: its result is kept in memory, and answered from there.
+      await gateway.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task outcome not stored yet; kept in memory and tried again', 30_000);
+      const meanwhile = await postJson(`${gateway.url}/api/sd/task/status`, { taskId: runningId }, auth);
+      expect(meanwhile.body.data, JSON.stringify(meanwhile.body)).toMatchObject({ status: 2, seeds: [3] });
+
+      await proxy.restore();
+      await expect.poll(async () => (await getJson(`${gateway.url}/api/health`)).body.data.storage.reachable, { timeout: 10_000 }).toBe(true);
+      await gateway.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task outcome stored', 40_000);
+      const accepted = await postJson(`${gateway.url}/api/sd/txt2img`, { prompt: 'a barn', model: 'clarity', width: 128, height: 128, steps: 2, seed: 4 }, auth);
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+      // The result of the task that ended during the outage is in the database: another process reads it.
+      await gateway.proc.stop('SIGKILL');
+      const reader = await gatewayOn(schema.url);
+      const stored = await postJson(`${reader.url}/api/sd/task/status`, { taskId: runningId }, auth);
+      expect(stored.body.data).toMatchObject({ status: 2, seeds: [3] });
+      expect(await imageInfo(stored.body.data.images[0])).toMatchObject({ width: 256, height: 256 });
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -82,6 +82,21 @@ describe('SqliteKeyStore', () => {
     expect(await ring.find(`${secret}x`)).toBeUndefined();
   });
 
+  it('answers a key it knows from memory while the store cannot be read, and cannot tell an unknown one', async () => {
+    const dir = dataDir();
+    const store = storeIn(dir);
+    const ring = new KeyRing(store, { checkEveryMs: 0 });
+    const { record, secret } = newApiKey('erin', defaultKeyLimits, 1);
+    await store.add(record);
+    await ring.load();
+    // Another process changed the keys, and reading them now fails (the database gone for a while).
+    await storeIn(dir).add(newApiKey('other', defaultKeyLimits, 1).record);
+    const gone = new Error('database unreachable');
+    store.list = () => Promise.reject(gone);
+    expect(await ring.find(secret)).toMatchObject({ id: record.id });
+    await expect(ring.find(`${secret}x`)).rejects.toBe(gone);
+  });
+
   it('looks at the store at most every checkEveryMs: lookups in between answer from memory', async () => {
     const dir = dataDir();
     const ring = new KeyRing(storeIn(dir), { checkEveryMs: 60_000 });

@@ -1,0 +1,46 @@
+/**
+ * A TCP proxy in front of a real server, that a test can cut and restore: the
+ * server itself "goes away" for the process behind the proxy (connections
+ * dropped, new ones refused), while other tests keep using it.
+ */
+import net from 'node:net';
+
+export interface TcpProxy {
+  /** `127.0.0.1:<port>` of the proxy. */
+  host: string;
+  port: number;
+  /** Drops every connection and refuses new ones (the port is closed). */
+  cut(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('proxy has no port');
+  const { port } = address;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  return { host: '127.0.0.1', port, cut: stop, restore: () => listen(port), close: stop };
+}
