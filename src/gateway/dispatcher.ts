@@ -59,6 +59,8 @@ export interface TaskEntry {
   failures: string[];
   /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
   receivedAt?: number;
+  /** Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's queue. */
+  elsewhere?: { attempt: number };
 }
 
 export type { TaskOutcome } from './outcome-book.js';
@@ -85,6 +87,11 @@ export interface DispatcherOptions {
   /** Told what happens to tasks (the webhook outbox, the metrics). */
   observer?: DispatcherObserver;
   scheduler?: Scheduler;
+  /**
+   * Given when other gateways share the store (docs/decisions/0015): whether a task the store holds as
+   * running runs on another gateway's node that is alive (else this gateway runs it again).
+   */
+  shared?: { runsElsewhere(task: StoredTask): boolean };
 }
 
 /** What the dispatcher tells of the tasks it moves; every method optional. */
@@ -173,6 +180,11 @@ export class Dispatcher {
         // Its input is gone (a payload file lost with the disk): it can never run; say so rather than leave it queued.
         this.#log.error({ task: record.id }, 'task recovered without its input; failing it');
         void this.#outcomes.announce({ id: record.id, owner: record.owner, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
+        continue;
+      }
+      if (record.state === 'running' && this.#options.shared?.runsElsewhere(record)) {
+        this.#reserve(record.owner);
+        this.#entries.set(record.id, { ...toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
         continue;
       }
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
@@ -270,6 +282,8 @@ export class Dispatcher {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     const { owner } = entry;
+    // Its progress is known to the gateway whose node runs it.
+    if (entry.elsewhere) return { state: 'running', progress: 0, etaSeconds: null, nodeId: '', owner };
     const now = this.#clock.now();
     const running = this.scheduler.attempts.get(id);
     if (running) {
@@ -422,8 +436,20 @@ export class Dispatcher {
     this.#startRetry.failed(error);
   }
 
-  /** The row is not queued at this attempt: only a bug of ours gets here. Don't run what the store disowns. */
+  /**
+   * The row is not queued at this attempt. Where gateways share the store, another one claimed the task
+   * first for its own node (its notice follows): this gateway leaves it. Alone, only a bug of ours gets
+   * here: don't run what the store disowns.
+   */
   #startRefused(entry: TaskEntry, running: RunningAttempt): void {
+    if (this.#options.shared) {
+      if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
+        entry.elsewhere = { attempt: running.attempt };
+        this.#guard(this.#reconcile(entry.id));
+        this.schedule();
+      }
+      return;
+    }
     this.#log.error({ task: entry.id, attempt: running.attempt }, 'task store refused to mark the task running; failing it');
     if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
       // Whatever attempt the row holds: the store just refused this one.
@@ -535,6 +561,105 @@ export class Dispatcher {
     this.#timers.add(timer);
   }
 
+  /** Tasks being read after another gateway's notice (`adopt`): notices that overlap read once. */
+  readonly #adopting = new Set<string>();
+
+  /**
+   * Another gateway sharing the store stored a task, or put one back in the queue: it joins this
+   * gateway's queue (positions, fair order and budgets are the network's) and its nodes may run it.
+   */
+  async adopt(taskId: string): Promise<void> {
+    const held = this.#entries.get(taskId);
+    if (held?.elsewhere) {
+      delete held.elsewhere;
+      this.#enqueue(held);
+      this.#changed(taskId);
+      void this.#passSoon();
+      return;
+    }
+    if (held || this.#adopting.has(taskId) || this.#closing) return;
+    this.#adopting.add(taskId);
+    try {
+      const record = await this.#options.store.get(taskId);
+      if (!record?.spec || this.#entries.has(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
+      this.#reserve(record.owner);
+      const entry = toEntry(record, record.spec);
+      if (record.state === 'running') {
+        this.#entries.set(taskId, { ...entry, elsewhere: { attempt: record.attempts } });
+        return;
+      }
+      this.#enqueue(entry);
+      void this.#passSoon();
+    } finally {
+      this.#adopting.delete(taskId);
+    }
+  }
+
+  /** Another gateway started attempt `attempt` of a task on its node: it leaves this gateway's queue. */
+  startedElsewhere(taskId: string, attempt: number): void {
+    const entry = this.#entries.get(taskId);
+    if (!entry) return;
+    entry.attempts = Math.max(entry.attempts, attempt);
+    const running = this.scheduler.attempts.get(taskId);
+    if (running && running.attempt >= attempt) return;
+    if (running) this.#abandon(running, 'the task runs on another node now');
+    else this.scheduler.remove(taskId);
+    entry.elsewhere = { attempt };
+    this.#changed(taskId);
+  }
+
+  /**
+   * A task ended through another gateway (its node's result, a failure, a cancel sent there): it leaves
+   * this gateway, an attempt of it here is stopped, and sync requests waiting here are answered from the store.
+   */
+  async endedElsewhere(taskId: string): Promise<void> {
+    const entry = this.#entries.get(taskId);
+    const running = this.scheduler.attempts.get(taskId);
+    if (running) this.#abandon(running, 'the task ended on another gateway');
+    else this.scheduler.remove(taskId);
+    if (entry) {
+      this.#entries.delete(taskId);
+      this.#unservable.forget(taskId);
+      this.#release(entry.owner);
+    }
+    this.#previews.delete(taskId);
+    if (this.#outcomes.hasWaiters(taskId)) {
+      const record = await this.#options.store.get(taskId);
+      const outcome = record ? outcomeOf(record) : null;
+      if (outcome) this.#outcomes.tell(outcome);
+    }
+    this.#changed(taskId);
+    if (running) this.schedule();
+  }
+
+  /**
+   * News from the other gateways may have been missed (the connection that hears it was lost): the
+   * store's unfinished tasks are read again; those this gateway held that ended meanwhile leave.
+   */
+  async resync(): Promise<void> {
+    const unfinished = new Map((await this.#options.store.listUnfinished()).map((record) => [record.id, record]));
+    for (const id of [...this.#entries.keys()]) if (!unfinished.has(id) && !this.#outcomes.recent(id)) await this.endedElsewhere(id);
+    for (const record of unfinished.values()) {
+      const entry = this.#entries.get(record.id);
+      if (!entry || (record.state === 'queued' && entry.elsewhere)) await this.adopt(record.id);
+      else if (record.state === 'running' && record.attempts > entry.attempts) this.startedElsewhere(record.id, record.attempts);
+    }
+  }
+
+  /** Brings a task this gateway holds in line with the store, where news of it may have come late or not at all. */
+  async #reconcile(taskId: string): Promise<void> {
+    const record = await this.#options.store.get(taskId);
+    if (!record || (record.state !== 'queued' && record.state !== 'running')) await this.endedElsewhere(taskId);
+    else if (record.state === 'running') this.startedElsewhere(taskId, record.attempts);
+    else await this.adopt(taskId);
+  }
+
+  /** Stops an attempt of this gateway's that is no longer the task's (it runs, or ended, elsewhere): no failure counted. */
+  #abandon(running: RunningAttempt, reason: string): void {
+    this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason });
+    this.scheduler.settle({ taskId: running.taskId, attempt: running.attempt }, { ok: false }, this.#clock.now());
+  }
+
   /**
    * Cancels an unfinished task: a queued one leaves the queue, a running one is
    * interrupted on its node. Returns false when the dispatcher does not hold it.
@@ -619,6 +744,14 @@ export class Dispatcher {
     this.scheduler.close();
     await this.#outcomes.close();
   }
+}
+
+/** A finished task's outcome as waiters receive it; null for one not finished. */
+function outcomeOf(record: StoredTask): TaskOutcome | null {
+  const owner = record.owner;
+  if (record.state === 'succeeded' && record.result) return { id: record.id, owner, state: 'succeeded', result: record.result };
+  if ((record.state === 'failed' || record.state === 'cancelled') && record.error) return { id: record.id, owner, state: record.state, error: record.error };
+  return null;
 }
 
 function toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {

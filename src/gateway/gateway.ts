@@ -59,8 +59,13 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   let leadershipChanged = (_leader: boolean): void => {};
   const stores = await openStores(config, {
     warn: (message) => logger.warn(message),
-    gateway: { now: () => clock.now(), onLeadership: (leader) => leadershipChanged(leader) },
+    gateway: {
+      now: () => clock.now(),
+      onLeadership: (leader) => leadershipChanged(leader),
+      onReclaimed: (ids) => logger.warn({ tasks: ids.length }, 'tasks whose gateway is gone are back in the queue'),
+    },
   });
+  const registry = stores.gateways;
   const store = stores.tasks;
   const overhead = new OverheadMeter();
   const eventLoop = new EventLoopMeter();
@@ -97,6 +102,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   });
   const dispatcher = new Dispatcher({
     store,
+    // With other gateways on the database: a task running on a live one's node stays theirs.
+    ...(registry && {
+      shared: { runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn) },
+    }),
     hub,
     clock,
     log: logger,
@@ -138,7 +147,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     hub,
     metrics,
     storage: () => {
-      const registry = stores.gateways;
       const problem = registry?.lastError ?? null;
       const now = clock.now();
       return {
@@ -180,13 +188,20 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     corsOrigin: config.corsOrigin,
   });
   await dispatcher.recover();
+  // What the other gateways on the database store, start and end reaches this one's queue (docs/decisions/0015).
+  const guard = (work: Promise<unknown>) => void work.catch((error: unknown) => logger.error({ err: error }, 'could not follow another gateway\'s change'));
+  const othersHeard = await stores.hearOthers?.({
+    queued: (id) => guard(dispatcher.adopt(id)),
+    started: (id, attempt) => dispatcher.startedElsewhere(id, attempt),
+    ended: (id) => guard(dispatcher.endedElsewhere(id)),
+    resync: () => guard(dispatcher.resync()),
+  });
   await outbox.start();
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = localHost(config.host);
   const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
-  const registry = stores.gateways;
   const announceLeadership = (leader: boolean) =>
     logger.info({ gateway: registry?.id }, leader ? 'this gateway now does the periodic work (retention)' : 'another gateway does the periodic work now');
   leadershipChanged = (leader) => {
@@ -205,6 +220,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       clearInterval(keyRefresh);
       clearInterval(queueSampler);
       eventLoop.stop();
+      othersHeard?.close();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();
       await outbox.close();

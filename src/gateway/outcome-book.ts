@@ -78,6 +78,16 @@ export class OutcomeBook {
     });
   }
 
+  /** Whether a sync request waits for the task. */
+  hasWaiters(id: string): boolean {
+    return this.#waiters.has(id);
+  }
+
+  /** Tells the waiters an outcome already stored (by another gateway sharing the store): nothing to write. */
+  tell(outcome: TaskOutcome): void {
+    for (const wake of this.#waiters.get(outcome.id) ?? []) wake(outcome);
+  }
+
   /** Tells the waiters, then stores the outcome of `attempt` (null: whatever attempt is current). */
   announce(outcome: TaskOutcome, attempt: number | null): Promise<void> {
     this.#unwritten.set(outcome.id, outcome);

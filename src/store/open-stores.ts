@@ -13,6 +13,7 @@ import { openPostgres } from './postgres/open-postgres.js';
 import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
 import { PostgresKeyStore } from './postgres/postgres-key-store.js';
 import { PostgresTaskStore } from './postgres/postgres-task-store.js';
+import { TaskFeed, type TaskNews } from './postgres/task-feed.js';
 import { causeText } from './postgres/pg-failure.js';
 import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
 import { SqliteKeyStore } from './sqlite/sqlite-key-store.js';
@@ -29,6 +30,8 @@ export interface Stores {
   kind: 'sqlite' | 'postgres';
   /** The gateways sharing a PostgreSQL database (joined when `gateway` is given); null for SQLite, one gateway alone. */
   gateways: GatewayRegistry | null;
+  /** Hears what the other gateways sharing the database do to tasks (task-feed.ts); null when none can. */
+  hearOthers: ((news: TaskNews) => Promise<{ close(): void }>) | null;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       name: `SQLite ${tasks.file}`,
       kind: 'sqlite',
       gateways: null,
+      hearOthers: null,
       close: () => tasks.close(),
     };
   }
@@ -87,6 +91,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     name: `PostgreSQL ${database.name}`,
     kind: 'postgres',
     gateways,
+    hearOthers: gateways && ((news) => TaskFeed.open(database, gateways.id, news, warn)),
     close: async () => {
       await gateways?.leave();
       keys.close();

@@ -60,7 +60,11 @@ export interface IdempotentTask {
  * become base64 only as an answer is written. As one base64 string each, a 512² image read back
  * for a status poll was a ~320 KiB string in V8's large-object space, old generation at once.
  */
-export type StoredTask = Omit<TaskRecord, 'result'> & { result: RelayedResult | null };
+export type StoredTask = Omit<TaskRecord, 'result'> & {
+  result: RelayedResult | null;
+  /** Where several gateways share the store: the gateway whose node runs (or ran) the current attempt. */
+  runningOn?: string | null;
+};
 
 export interface TaskStore {
   insert(task: NewTask): Promise<void>;

@@ -191,12 +191,12 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     await admin.connect();
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`dan leader ${leader.id}`]);
     await admin.end();
-    await expect.poll(() => registries.filter((r) => r.isLeader).length, { timeout: 3_000 }).toBe(1);
+    await expect.poll(() => registries.filter((r) => r.isLeader).length, { timeout: 8_000 }).toBe(1);
     // The leader leaves (its process ends): another leads, and the one gone is not seen once its row is gone.
     const current = registries.find((r) => r.isLeader)!;
     await current.leave();
     const others = registries.filter((r) => r !== current);
-    await expect.poll(() => others.filter((r) => r.isLeader).length, { timeout: 3_000 }).toBe(1);
+    await expect.poll(() => others.filter((r) => r.isLeader).length, { timeout: 8_000 }).toBe(1);
     await others[0]!.beat();
     expect(others[0]!.peers.map((p) => p.id)).not.toContain(current.id);
     expect(registries.filter((r) => r.isLeader)).toHaveLength(1);

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PostgresDatabase } from './open-postgres.js';
 import { causeText } from './pg-failure.js';
+import { TASKS_CHANNEL } from './postgres-task-store.js';
 
 /** The advisory lock of the leader (two-int form: pg_locks shows it as classid, objid). */
 const LEADER_LOCK = { classid: 0x64616e, objid: 1 };
@@ -37,13 +38,15 @@ export interface RegistryOptions {
   leaseMs?: number;
   /** Told when this gateway starts or stops leading. */
   onLeadership?: (leader: boolean) => void;
+  /** Told (on the leader) of the tasks put back in the queue because the gateway running them is gone. */
+  onReclaimed?: (taskIds: string[]) => void;
   warn?: (message: string) => void;
 }
 
 export class GatewayRegistry {
   readonly id = `gw_${randomBytes(6).toString('hex')}`;
   readonly #db: PostgresDatabase;
-  readonly #options: Required<Omit<RegistryOptions, 'onLeadership' | 'warn'>> & Pick<RegistryOptions, 'onLeadership' | 'warn'>;
+  readonly #options: Required<Omit<RegistryOptions, 'onLeadership' | 'onReclaimed' | 'warn'>> & Pick<RegistryOptions, 'onLeadership' | 'onReclaimed' | 'warn'>;
   readonly #startedAt: number;
   #lockClient: pg.Client | null = null;
   #leader = false;
@@ -112,6 +115,7 @@ export class GatewayRegistry {
         [now - this.#options.leaseMs, LEADER_LOCK.classid, LEADER_LOCK.objid],
       );
       this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenAt: r.seen_at, leader: r.leader }));
+      if (this.#leader) await this.#reclaim(now);
       this.#lastError = null;
     } catch (error) {
       this.#lastError = causeText(error);
@@ -161,6 +165,25 @@ export class GatewayRegistry {
     }
     this.#lockClient = client;
     return client;
+  }
+
+  /**
+   * The leader's periodic work here: attempts whose gateway is gone (not seen for a lease) go back to the
+   * queue, told to every gateway (`g` names no gateway, so each one, this one too, takes the news); rows of
+   * gateways gone long ago are dropped.
+   */
+  async #reclaim(now: number): Promise<void> {
+    const { rows } = await this.#db.pool.query<{ id: string }>(
+      `WITH u AS (
+         UPDATE tasks SET state = 'queued'
+         WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT id FROM gateways WHERE seen_at >= $1)
+         RETURNING id
+       )
+       SELECT id, pg_notify('${TASKS_CHANNEL}', json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
+      [now - this.#options.leaseMs],
+    );
+    await this.#db.pool.query('DELETE FROM gateways WHERE seen_at < $1', [now - 100 * this.#options.leaseMs]);
+    if (rows.length > 0) this.#options.onReclaimed?.(rows.map((row) => row.id));
   }
 
   #setLeader(leader: boolean): void {

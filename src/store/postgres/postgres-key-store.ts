@@ -13,59 +13,35 @@ import type pg from 'pg';
 import type { ApiKeyRecord } from '../../auth/api-key.js';
 import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { causeText, storeUnavailable } from './pg-failure.js';
+import { PgListener } from './pg-listener.js';
+import { storeUnavailable } from './pg-failure.js';
 import { type KeyRow, toKeyRecord } from '../rows.js';
 
 const CHANNEL = 'dan_keys_changed';
-const RELISTEN_MS = 1_000;
 
 export class PostgresKeyStore implements KeyStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
-  readonly #warn: (message: string) => void;
   #mark = 0;
-  #listener: pg.PoolClient | null = null;
-  #closed = false;
-  #relisten: NodeJS.Timeout | null = null;
+  #listener: PgListener | null = null;
 
-  private constructor(database: PostgresDatabase, warn: (message: string) => void) {
+  private constructor(database: PostgresDatabase) {
     this.#pool = database.pool;
     this.#name = database.name;
-    this.#warn = warn;
   }
 
   /** A key store that listens for other processes' changes (`listen: false` for a one-off command such as `dan keys`). */
   static async open(database: PostgresDatabase, options: { listen?: boolean; warn?: (message: string) => void } = {}): Promise<PostgresKeyStore> {
-    const store = new PostgresKeyStore(database, options.warn ?? (() => {}));
-    if (options.listen ?? true) await store.#listen();
+    const store = new PostgresKeyStore(database);
+    if (options.listen ?? true) {
+      store.#listener = await PgListener.open(database, [CHANNEL], {
+        onNotification: () => (store.#mark += 1),
+        // Changes made while no one listened.
+        onReconnected: () => (store.#mark += 1),
+        ...(options.warn ? { warn: options.warn } : {}),
+      });
+    }
     return store;
-  }
-
-  async #listen(): Promise<void> {
-    const client = await this.#pool.connect();
-    const lost = (error?: Error) => {
-      if (this.#listener !== client) return;
-      this.#listener = null;
-      client.release(true);
-      if (this.#closed) return;
-      this.#warn(`database ${this.#name}: the connection that hears of key changes was lost${error ? ` (${causeText(error)})` : ''}; keys are read every second until it is back`);
-      this.#relistenSoon();
-    };
-    client.on('notification', () => (this.#mark += 1));
-    client.on('error', lost);
-    client.on('end', () => lost());
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.#listener = client;
-    // Changes made while no one listened.
-    this.#mark += 1;
-  }
-
-  #relistenSoon(): void {
-    this.#relisten = setTimeout(() => {
-      this.#relisten = null;
-      this.#listen().catch(() => this.#relistenSoon());
-    }, RELISTEN_MS);
-    this.#relisten.unref();
   }
 
   async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
@@ -117,16 +93,13 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   changeMark(): number {
-    if (this.#listener === null && !this.#closed) this.#mark += 1;
+    // Not listening (lost for now): any look may find a change.
+    if (this.#listener?.connected === false) this.#mark += 1;
     return this.#mark;
   }
 
   /** Stops listening (the pool is the task store's to end). */
   close(): void {
-    this.#closed = true;
-    if (this.#relisten) clearTimeout(this.#relisten);
-    const listener = this.#listener;
-    this.#listener = null;
-    listener?.release(true);
+    this.#listener?.close();
   }
 }

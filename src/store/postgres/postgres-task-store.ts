@@ -36,6 +36,7 @@ interface TaskRow {
   owner: string | null;
   attempts: number;
   node_id: string | null;
+  gateway_id: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -46,8 +47,18 @@ interface TaskRow {
   result_data: Buffer | null;
 }
 
+/**
+ * Every change other gateways must hear of is told on `dan_tasks` by the statement that makes it
+ * (`pg_notify` is delivered at commit, in commit order, to every listener): `queued` (stored, or put
+ * back), `started` (an attempt claimed), `ended`. `g` is the gateway that made the change, so that it
+ * can skip its own news (task-feed.ts).
+ */
+export const TASKS_CHANNEL = 'dan_tasks';
+const notify = (event: string, gateway: string, extra = '') =>
+  `pg_notify('${TASKS_CHANNEL}', json_build_object('e', '${event}', 'g', ${gateway}::text, 't', id${extra})::text)`;
+
 const SELECT_TASKS = `
-  SELECT t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.created_at, t.started_at, t.finished_at,
+  SELECT t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
          t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data
   FROM tasks t
   LEFT JOIN task_payloads s ON s.task_id = t.id AND s.name = 'spec'
@@ -63,13 +74,16 @@ const INSERT = `
   ), d AS (
     INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) SELECT $8, $3, id, $9, 'waiting', $4 FROM t WHERE $8::text IS NOT NULL
   )
-  SELECT count(*) FROM t`;
+  SELECT ${notify('queued', '$10')} FROM t`;
 
-/** An update to an end state ($1 id, `condition` on the row), which drops the task's input with it. */
-const finishing = (set: string, condition: string) => `
+/** How many rows `u` changed, telling each: the end of a statement whose CTE `u` returns the ids. */
+const countTelling = (event: string, gateway: string, extra = '') => `SELECT count(*)::int AS n FROM u, LATERAL (SELECT ${notify(event, gateway, extra)}) AS told`;
+
+/** An update to an end state ($1 id, `condition` on the row, `gateway` the parameter naming this gateway), which drops the task's input with it. */
+const finishing = (set: string, condition: string, gateway: string) => `
   WITH u AS (UPDATE tasks SET ${set} WHERE id = $1 AND ${condition} RETURNING id),
   s AS (DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec')
-  SELECT count(*)::int AS n FROM u`;
+  ${countTelling('ended', gateway)}`;
 
 const COMPLETE = `
   WITH u AS (
@@ -80,16 +94,27 @@ const COMPLETE = `
   ), s AS (
     DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec'
   )
-  SELECT count(*)::int AS n FROM u`;
+  ${countTelling('ended', '$6')}`;
 
 const FAIL = finishing(
   `state = 'failed', error_id = $3, error_message = $4, finished_at = $5`,
   `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
+  '$6',
 );
 const CANCEL = finishing(
   `state = 'cancelled', error_id = 'DAN_ERR_TASK_CANCELLED', error_message = $3, finished_at = $4`,
   `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
+  '$5',
 );
+const MARK_RUNNING = `
+  WITH u AS (
+    UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4, gateway_id = $5
+    WHERE id = $1 AND state IN ('queued', 'running') AND attempts < $2 RETURNING id
+  )
+  ${countTelling('started', '$5', `, 'a', $2::int, 'n', $3::text`)}`;
+const REQUEUE = `
+  WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id)
+  ${countTelling('queued', '$3')}`;
 
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
@@ -119,6 +144,11 @@ export class PostgresTaskStore implements TaskStore {
     return result.rows[0]?.n ?? 0;
   }
 
+  /** Who the notifications name as having made a change: this gateway, or `-` for a process that is none (`dan keys`). */
+  get #who(): string {
+    return this.#gatewayId ?? '-';
+  }
+
   insert(task: NewTask): Promise<void> {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const { idempotency, endWebhook, owner } = task;
@@ -133,6 +163,7 @@ export class PostgresTaskStore implements TaskStore {
         withOwner && idempotency ? idempotency.bodyHash : null,
         withOwner && endWebhook ? endWebhook.id : null,
         withOwner && endWebhook ? endWebhook.url : null,
+        this.#who,
       ]);
     });
   }
@@ -145,36 +176,26 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => {
-      const result = await this.#pool.query(
-        `UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4, gateway_id = $5
-         WHERE id = $1 AND state IN ('queued', 'running') AND attempts < $2`,
-        [id, attempt, nodeId, at, this.#gatewayId],
-      );
-      return result.rowCount === 1;
-    });
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => (await this.#count(MARK_RUNNING, [id, attempt, nodeId, at, this.#who])) === 1);
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => {
-      const result = await this.#pool.query(`UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2`, [id, attempt]);
-      return result.rowCount === 1;
-    });
+    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count(REQUEUE, [id, attempt, this.#who])) === 1);
   }
 
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
     return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
       const [format, data] = result.kind === 'images' ? (['images', Buffer.concat(storedResultParts(result))] as const) : (['json', toJsonBuffer(result)] as const);
-      return (await this.#count(COMPLETE, [id, attempt, at, format, data])) === 1;
+      return (await this.#count(COMPLETE, [id, attempt, at, format, data, this.#who])) === 1;
     });
   }
 
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count(FAIL, [id, attempt, error.id, error.message, at])) === 1);
+    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count(FAIL, [id, attempt, error.id, error.message, at, this.#who])) === 1);
   }
 
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count(CANCEL, [id, attempt, reason, at])) === 1);
+    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count(CANCEL, [id, attempt, reason, at, this.#who])) === 1);
   }
 
   listUnfinished(): Promise<StoredTask[]> {
@@ -230,6 +251,7 @@ function toStoredTask(row: TaskRow): StoredTask {
     spec: unfinished && row.spec_data !== null ? (JSON.parse(row.spec_data.toString('utf8')) as GenerationSpec) : null,
     attempts: row.attempts,
     nodeId: row.node_id,
+    runningOn: row.gateway_id,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

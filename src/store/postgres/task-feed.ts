@@ -1,0 +1,64 @@
+/**
+ * @module store/postgres/task-feed
+ *
+ * What the other gateways sharing the database do to tasks, as they commit it
+ * (`dan_tasks`, told by postgres-task-store.ts): a task stored or put back in
+ * the queue, an attempt started, a task ended. A gateway's own changes are
+ * skipped (it made them). After the listening connection was lost and came
+ * back, `resync` says that news was missed: read the unfinished tasks again.
+ */
+import type { PostgresDatabase } from './open-postgres.js';
+import { PgListener } from './pg-listener.js';
+import { TASKS_CHANNEL } from './postgres-task-store.js';
+
+export interface TaskNews {
+  /** Stored, or put back in the queue (a retry, or an attempt reclaimed from a gateway gone). */
+  queued(taskId: string): void;
+  /** An attempt started on another gateway's node. */
+  started(taskId: string, attempt: number): void;
+  /** Succeeded, failed or cancelled. */
+  ended(taskId: string): void;
+  /** News may have been missed. */
+  resync(): void;
+}
+
+interface Notice {
+  e: 'queued' | 'started' | 'ended';
+  g: string;
+  t: string;
+  a?: number;
+}
+
+export class TaskFeed {
+  readonly #listener: PgListener;
+
+  private constructor(listener: PgListener) {
+    this.#listener = listener;
+  }
+
+  /** Listens for the news of every gateway but `gatewayId`, handed to `news` as it comes (in commit order). */
+  static async open(database: PostgresDatabase, gatewayId: string, news: TaskNews, warn?: (message: string) => void): Promise<TaskFeed> {
+    const listener = await PgListener.open(database, [TASKS_CHANNEL], {
+      onNotification: (_channel, payload) => {
+        let notice: Notice;
+        try {
+          notice = JSON.parse(payload) as Notice;
+        } catch {
+          warn?.(`database ${database.name}: a notice on ${TASKS_CHANNEL} that is not JSON, skipped: ${payload.slice(0, 200)}`);
+          return;
+        }
+        if (notice.g === gatewayId) return;
+        if (notice.e === 'queued') news.queued(notice.t);
+        else if (notice.e === 'started') news.started(notice.t, notice.a ?? 0);
+        else if (notice.e === 'ended') news.ended(notice.t);
+      },
+      onReconnected: () => news.resync(),
+      ...(warn ? { warn } : {}),
+    });
+    return new TaskFeed(listener);
+  }
+
+  close(): void {
+    this.#listener.close();
+  }
+}
