@@ -1,0 +1,102 @@
+/**
+ * Several gateways on one PostgreSQL database are one network (docs/decisions/0015),
+ * with real processes: 3 gateways, 4 sandbox nodes spread over them (each told a
+ * second gateway to fail over to), clients on all three. Tasks go to every
+ * gateway; one gateway is SIGKILLed in the middle. Every task ends exactly once
+ * (one success in all the gateways' logs, none lost), and its result is read
+ * from both survivors.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { getJson, postJson } from '../helpers/api-client.js';
+import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const TASKS = 512;
+
+const processes: DanProcess[] = [];
+const dirs: { remove(): void }[] = [];
+let schema: TestSchema | undefined;
+
+afterEach(async () => {
+  await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
+  dirs.splice(0).forEach((d) => d.remove());
+  await schema?.drop();
+  schema = undefined;
+});
+
+async function gatewayOn(database: string) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, '--auth', 'off'] });
+  processes.push(started.proc);
+  return started;
+}
+
+async function nodeFor(gateways: string, name: string, speed: number) {
+  const sandbox = await startSandboxProcess({ speed });
+  processes.push(sandbox.proc);
+  const node = await startNodeProcess({ gateway: gateways, webui: sandbox.url, name });
+  processes.push(node.proc);
+  return node.proc;
+}
+
+const succeededIn = (gateway: DanProcess) => gateway.lines.filter((l) => l.msg === 'task succeeded').map((l) => l['task'] as string);
+
+describe.skipIf(skipPostgres)('three gateways on one database', () => {
+  it('run every task once across their nodes, and lose none when one is killed', { timeout: 180_000 }, async () => {
+    schema = await freshSchema();
+    const gateways = [await gatewayOn(schema.url), await gatewayOn(schema.url), await gatewayOn(schema.url)];
+    const [a, b, c] = gateways as [(typeof gateways)[0], (typeof gateways)[0], (typeof gateways)[0]];
+    // Sandbox time ×100: a 64² task of 8 steps takes a few tens of ms; the queue stays long for a while.
+    await nodeFor(`${a.url},${c.url}`, 'gpu-a1', 100);
+    await nodeFor(`${a.url},${c.url}`, 'gpu-a2', 100);
+    // b's GPU is slower: b is killed while it runs a task.
+    await nodeFor(`${b.url},${c.url}`, 'gpu-b', 10);
+    await nodeFor(`${c.url},${a.url}`, 'gpu-c', 100);
+
+    const ids: string[] = [];
+    const submit = async (i: number, to: string) => {
+      const answer = await postJson(`${to}/api/sd/txt2img/async`, { prompt: `task ${i}`, model: 'clarity', width: 64, height: 64, steps: 8, seed: i });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      ids.push(answer.body.data.taskId as string);
+    };
+    // The first half to every gateway, 16 at a time.
+    for (let i = 0; i < TASKS / 2; i += 16) await Promise.all(Array.from({ length: 16 }, (_, k) => submit(i + k, gateways[(i + k) % 3]!.url)));
+    // Tasks stored on one gateway run on the others' nodes too.
+    await expect.poll(() => gateways.filter((g) => succeededIn(g.proc).length > 0).length, { timeout: 20_000 }).toBe(3);
+
+    const runningOnB = b.proc.lines.filter((l) => l.msg === 'task assigned').length + 1;
+    await expect.poll(() => b.proc.lines.filter((l) => l.msg === 'task assigned').length, { timeout: 20_000, interval: 5 }).toBeGreaterThanOrEqual(runningOnB);
+    await b.proc.stop('SIGKILL');
+    for (let i = TASKS / 2; i < TASKS; i += 16) await Promise.all(Array.from({ length: 16 }, (_, k) => submit(i + k, (i + k) % 2 === 0 ? a.url : c.url)));
+    // A sync request waits on one gateway for a task any node of the network may run.
+    const sync = await postJson(`${c.url}/api/sd/txt2img`, { prompt: 'sync', model: 'clarity', width: 64, height: 64, steps: 8, seed: 7 });
+    expect(sync.status, JSON.stringify(sync.body)).toBe(200);
+    expect(sync.body.data).toMatchObject({ status: 2, seeds: [7] });
+    ids.push(sync.body.data.taskId as string);
+
+    // Every task ends (the killed gateway's running attempts come back after its lease), succeeded.
+    const statusOf = async (id: string, at: string) => (await postJson(`${at}/api/sd/task/status`, { taskId: id })).body.data;
+    await expect
+      .poll(async () => (await Promise.all(ids.map((id) => statusOf(id, a.url)))).filter((s) => s.status !== 2).length, { timeout: 90_000, interval: 1_000 })
+      .toBe(0);
+    // What b ran when it was killed went back to the queue once its lease passed (the leader said so), and ran elsewhere.
+    expect([a, c].some((g) => g.proc.lines.some((l) => l.msg === 'tasks whose gateway is gone are back in the queue'))).toBe(true);
+    // Once each: one success per task in all the gateways' logs, the killed one's included.
+    const successes = gateways.flatMap((g) => succeededIn(g.proc));
+    const counts = new Map<string, number>();
+    for (const id of successes) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect(ids.filter((id) => counts.get(id) !== 1)).toEqual([]);
+    expect(successes.length).toBe(ids.length);
+    // Readable from both survivors, the same image.
+    for (const id of ids.filter((_, i) => i % 10 === 0)) {
+      const [fromA, fromC] = await Promise.all([statusOf(id, a.url), statusOf(id, c.url)]);
+      expect(fromA).toMatchObject({ status: 2 });
+      expect(fromC.images).toEqual(fromA.images);
+    }
+    // The survivors see each other, one of them leading.
+    const health = (await getJson(`${a.url}/api/health`)).body.data.storage.gateways;
+    await expect.poll(async () => (await getJson(`${a.url}/api/health`)).body.data.storage.gateways.seen.length, { timeout: 15_000 }).toBe(2);
+    expect(health.seen.filter((g: { leader: boolean }) => g.leader).length).toBe(1);
+  });
+});
