@@ -189,7 +189,7 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     // with a new connection) leads within a heartbeat or two. Never two.
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`dan leader ${leader.id}`]);
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`dan gateway ${leader.id} leading`]);
     await admin.end();
     await expect.poll(() => registries.filter((r) => r.isLeader).length, { timeout: 8_000 }).toBe(1);
     // The leader leaves (its process ends): another leads, and the one gone is not seen once its row is gone.

@@ -3,8 +3,10 @@
  *
  * The gateways that share one database, and which of them does the periodic
  * work (docs/decisions/0015). Each gateway adds its row at start and renews it
- * every `heartbeatMs`; the others count it gone once `leaseMs` passes without
- * a renewal. The leader is whichever gateway holds a session advisory lock on
+ * every `heartbeatMs`, and keeps a session of its own open: the others count
+ * it gone as soon as that session closes (a process killed outright: the
+ * server notices at once), or once `leaseMs` passes without a renewal (a
+ * process hung, or cut off from the database). The leader is whichever gateway holds a session advisory lock on
  * a connection of its own: when that gateway dies its connection closes, the
  * server frees the lock, and the next gateway to try (every heartbeat) takes
  * it. No election protocol of our own, and never two leaders: the server
@@ -20,8 +22,26 @@ import type { PostgresDatabase } from './open-postgres.js';
 import { causeText } from './pg-failure.js';
 import { TASKS_CHANNEL } from './postgres-task-store.js';
 
-/** The advisory lock of the leader (two-int form: pg_locks shows it as classid, objid). */
-const LEADER_LOCK = { classid: 0x64616e, objid: 1 };
+/**
+ * The leader's advisory lock, one per schema: advisory locks are the whole database's, and two DAN
+ * networks in two schemas of one database must each have their own leader.
+ */
+const LEADER_LOCK = `hashtext(current_schema() || '.dan_leader')`;
+
+/**
+ * Gateway `g.id`'s own session (its lock connection), as pg_stat_activity names it: `dan gateway <id>`,
+ * and `dan gateway <id> leading` once it holds the leader's lock.
+ */
+const SESSION = `'dan gateway ' || g.id`;
+
+/**
+ * Whether gateway `g` is alive: it renewed its row within the lease ($1, the oldest renewal that counts:
+ * a process hung, or cut off from the database, stops renewing), and its own session is open or it
+ * renewed within two heartbeats ($2). The server closes a session the moment its process dies, even
+ * killed outright, so a killed gateway is gone within a heartbeat or two rather than a lease; a session
+ * that drops for a moment while the gateway still renews (through its pool) does not make it gone.
+ */
+const ALIVE = `g.seen_at >= $1 AND (g.seen_at >= $2 OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name IN (${SESSION}, ${SESSION} || ' leading')))`;
 
 export interface GatewayPeer {
   id: string;
@@ -108,11 +128,9 @@ export class GatewayRegistry {
       await this.#tryToLead();
       const { rows } = await this.#db.pool.query<{ id: string; started_at: number; seen_at: number; leader: boolean }>(
         `SELECT g.id, g.started_at, g.seen_at,
-                EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $2 AND l.objid = $3
-                          AND a.application_name = 'dan leader ' || g.id) AS leader
-         FROM gateways g WHERE g.seen_at >= $1 ORDER BY g.started_at, g.id`,
-        [now - this.#options.leaseMs, LEADER_LOCK.classid, LEADER_LOCK.objid],
+                EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ${SESSION} || ' leading') AS leader
+         FROM gateways g WHERE ${ALIVE} ORDER BY g.started_at, g.id`,
+        this.#aliveCuts(now),
       );
       this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenAt: r.seen_at, leader: r.leader }));
       if (this.#leader) await this.#reclaim(now);
@@ -137,15 +155,17 @@ export class GatewayRegistry {
       await client.query('SELECT 1');
       return;
     }
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [LEADER_LOCK.classid, LEADER_LOCK.objid]);
-    if (rows[0]?.locked === true && !this.#closed) this.#setLeader(true);
+    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked`);
+    if (rows[0]?.locked !== true || this.#closed) return;
+    await client.query(`SET application_name = 'dan gateway ${this.id} leading'`);
+    this.#setLeader(true);
   }
 
   async #connectLockClient(): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.#db.url,
-      // How the other gateways see who leads (pg_locks joined to pg_stat_activity).
-      application_name: `dan leader ${this.id}`,
+      // How the other gateways see that this one is alive, and whether it leads (pg_stat_activity, pg_locks).
+      application_name: `dan gateway ${this.id}`,
       connectionTimeoutMillis: this.#options.heartbeatMs,
       query_timeout: this.#options.heartbeatMs,
     });
@@ -176,14 +196,19 @@ export class GatewayRegistry {
     const { rows } = await this.#db.pool.query<{ id: string }>(
       `WITH u AS (
          UPDATE tasks SET state = 'queued'
-         WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT id FROM gateways WHERE seen_at >= $1)
+         WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})
          RETURNING id
        )
        SELECT id, pg_notify('${TASKS_CHANNEL}', json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
-      [now - this.#options.leaseMs],
+      this.#aliveCuts(now),
     );
     await this.#db.pool.query('DELETE FROM gateways WHERE seen_at < $1', [now - 100 * this.#options.leaseMs]);
     if (rows.length > 0) this.#options.onReclaimed?.(rows.map((row) => row.id));
+  }
+
+  /** The parameters of `ALIVE` at `now`. */
+  #aliveCuts(now: number): [number, number] {
+    return [now - this.#options.leaseMs, now - 2 * this.#options.heartbeatMs];
   }
 
   #setLeader(leader: boolean): void {
