@@ -91,7 +91,11 @@ export interface DispatcherOptions {
    * Given when other gateways share the store (docs/decisions/0015): whether a task the store holds as
    * running runs on another gateway's node that is alive (else this gateway runs it again).
    */
-  shared?: { runsElsewhere(task: StoredTask): boolean };
+  shared?: {
+    runsElsewhere(task: StoredTask): boolean;
+    /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
+    servableElsewhere(spec: GenerationSpec): boolean;
+  };
 }
 
 /** What the dispatcher tells of the tasks it moves; every method optional. */
@@ -333,7 +337,15 @@ export class Dispatcher {
         if (session && entry) this.#guard(this.#start(entry, session, assignment));
       }
     }
-    for (const expired of this.#unservable.watch(this.scheduler.unservable(), now)) this.#failUnservable(expired.taskId, expired.reason);
+    const unservable = this.scheduler.unservable();
+    const shared = this.#options.shared;
+    if (shared) {
+      for (const id of [...unservable.keys()]) {
+        const entry = this.#entries.get(id);
+        if (entry && shared.servableElsewhere(entry.spec)) unservable.delete(id);
+      }
+    }
+    for (const expired of this.#unservable.watch(unservable, now)) this.#failUnservable(expired.taskId, expired.reason);
     for (const entry of this.#fresh.splice(0)) delete entry.receivedAt;
   }
 

@@ -11,6 +11,8 @@ import { buildApp } from '../api/build-app.js';
 import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
 import { openStores } from '../store/open-stores.js';
+import type { NodeRoster } from '../store/postgres/node-roster.js';
+import { bindSpec } from '../domain/binding.js';
 import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
@@ -66,6 +68,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     },
   });
   const registry = stores.gateways;
+  const roster = stores.roster;
   const store = stores.tasks;
   const overhead = new OverheadMeter();
   const eventLoop = new EventLoopMeter();
@@ -103,8 +106,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const dispatcher = new Dispatcher({
     store,
     // With other gateways on the database: a task running on a live one's node stays theirs.
-    ...(registry && {
-      shared: { runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn) },
+    ...(registry && roster && {
+      shared: {
+        runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn),
+        servableElsewhere: (spec) => [...roster.remote].some((node) => node.backendUp && bindSpec(spec, node.offering).ok),
+      },
     }),
     hub,
     clock,
@@ -135,8 +141,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // The dashboard's chart of the queue: its length looked at every few seconds, the longest of each minute kept.
   const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);
   queueSampler.unref();
-  const catalog = new NetworkCatalog(hub, config.limits);
-  const service: TaskService = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks });
+  const catalog = new NetworkCatalog(hub, config.limits, roster ? { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } : undefined);
+  if (roster) publishNodes(hub, roster, () => clock.now(), logger);
+  const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
@@ -232,4 +239,24 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     return closing;
   };
   return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, storeName: stores.name, keys: keyAdmin, close };
+}
+
+/**
+ * This gateway's nodes, published for the other gateways sharing the database (node-roster.ts): when
+ * one joins, changes what it offers or has its WebUI go up or down, and when it leaves. Heartbeats that
+ * change nothing of that publish nothing.
+ */
+function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): void {
+  const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
+  const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
+  hub.on('node:changed', (session) => {
+    const last = published.get(session.id);
+    if (last?.offeringVersion === session.offeringVersion && last.backendUp === session.backendUp) return;
+    published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
+    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
+  });
+  hub.on('node:lost', (session) => {
+    published.delete(session.id);
+    roster.withdraw(session.id).catch(failed);
+  });
 }

@@ -24,7 +24,7 @@ import {
 import { loraRefOf, modelRefOf } from '../domain/offering.js';
 import type { ResourceRef } from '../domain/spec.js';
 import type { NodeHub } from '../network/node-hub.js';
-import type { NodeSession } from '../network/node-session.js';
+import type { NodeListing, OtherNodes } from './node-listing.js';
 
 export interface ResourceInfo {
   name: string;
@@ -83,8 +83,8 @@ function namesWith(all: readonly string[], available: readonly string[], key: Na
 }
 
 /** Legacy combined sampler names ("DPM++ 2M Karras") a node serves through its schedulers. */
-function combinedSamplers(session: NodeSession): string[] {
-  const caps = session.offering.capabilities;
+function combinedSamplers(node: NodeListing): string[] {
+  const caps = node.offering.capabilities;
   const labels = caps.schedulers.filter((s) => /^[A-Z]/.test(s) && s !== 'Automatic');
   return caps.samplers.flatMap((sampler) => labels.map((label) => `${sampler} ${label}`));
 }
@@ -125,16 +125,25 @@ class ResourceIndex {
 export class NetworkCatalog {
   readonly #hub: NodeHub;
   readonly #limits: RequestLimits;
+  readonly #others: OtherNodes | undefined;
   #snapshot: Snapshot | null = null;
 
-  constructor(hub: NodeHub, limits: RequestLimits) {
+  /** `others`: the nodes of the other gateways sharing the database, when there are (node-listing.ts). */
+  constructor(hub: NodeHub, limits: RequestLimits, others?: OtherNodes) {
     this.#hub = hub;
     this.#limits = limits;
+    this.#others = others;
     const invalidate = () => {
       this.#snapshot = null;
     };
     hub.on('node:changed', invalidate);
     hub.on('node:lost', invalidate);
+    others?.onChange(invalidate);
+  }
+
+  /** Every node of the network: this gateway's, then the other gateways'. */
+  nodes(): NodeListing[] {
+    return [...this.#hub.sessions.values(), ...(this.#others?.nodes() ?? [])];
   }
 
   requestContext(): RequestContext {
@@ -158,7 +167,7 @@ export class NetworkCatalog {
   }
 
   #build(): Snapshot {
-    const sessions = [...this.#hub.sessions.values()];
+    const sessions = this.nodes();
     const ready = sessions.filter((s) => s.backendUp);
     const models = new ResourceIndex(catalogModels);
     const loras = new ResourceIndex(catalogLoras);

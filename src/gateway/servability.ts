@@ -9,10 +9,10 @@
 import { bindSpec } from '../domain/binding.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
-import type { NodeSession } from '../network/node-session.js';
+import type { NodeListing } from './node-listing.js';
 
-/** Throws DAN_ERR_TASK_UNSERVABLE unless some connected node with a live backend binds `spec`. */
-export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeSession>): void {
+/** Throws DAN_ERR_TASK_UNSERVABLE unless some node of the network with a live backend binds `spec`. */
+export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeListing>): void {
   let total = 0;
   let down = 0;
   const lacking = new Map<string, number>();
@@ -31,7 +31,7 @@ export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeSess
 
 function unservableMessage(total: number, down: number, lacking: Map<string, number>): string {
   if (total === 0) {
-    return 'no node is connected to this gateway; attach one with `dan node --gateway <gateway URL> --webui <WebUI URL>`';
+    return 'no node is connected to the network; attach one with `dan node --gateway <gateway URL> --webui <WebUI URL>`';
   }
   const parts: string[] = [];
   const up = total - down;

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { type Caller, mayAccess } from '../auth/caller.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
-import type { NodeHub } from '../network/node-hub.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
@@ -19,6 +18,7 @@ import type { TaskWebhooks } from './task-webhooks.js';
 import { newDeliveryId } from '../webhooks/webhook-outbox.js';
 import { assertServable } from './servability.js';
 import { type TaskView, toLiveView, toStoredView } from './task-view.js';
+import type { NodeListing } from './node-listing.js';
 
 /** A task to submit: what to make, for whom. */
 export interface TaskRequest {
@@ -35,7 +35,8 @@ export interface TaskRequest {
 export interface TaskServiceDeps {
   dispatcher: Dispatcher;
   store: TaskStore;
-  hub: NodeHub;
+  /** The network's nodes (network-catalog.ts `nodes`): a submit none of them can serve is refused. */
+  nodes: () => Iterable<NodeListing>;
   /** Epoch ms (the gateway's clock). @defaultValue Date.now */
   now?: () => number;
   /** Takes the webhooks of submits; without it a submit with a webhook is refused. */
@@ -103,7 +104,7 @@ export class TaskService {
     }
     if (webhook && this.#deps.webhooks === null) throw new DanError('DAN_ERR_REQUEST_INVALID_FIELD', 'webhook: this gateway sends no webhooks', { field: 'webhook' });
     assertWithinKeyLimits(spec, caller.limits);
-    assertServable(spec, this.#deps.hub.sessions.values());
+    assertServable(spec, this.#deps.nodes());
     const id = randomUUID();
     const { maxTasks, weight } = caller.limits;
     const endWebhook = webhook?.events.includes('end') ? { id: newDeliveryId(), url: webhook.url } : undefined;

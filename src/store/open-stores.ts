@@ -8,7 +8,8 @@
  */
 import type { KeyStore } from '../auth/key-store.js';
 import type { DeliveryStore } from '../webhooks/delivery-store.js';
-import { GatewayRegistry, type RegistryOptions } from './postgres/gateway-registry.js';
+import { type GatewayPeer, GatewayRegistry, type RegistryOptions } from './postgres/gateway-registry.js';
+import { NodeRoster } from './postgres/node-roster.js';
 import { openPostgres } from './postgres/open-postgres.js';
 import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
 import { PostgresKeyStore } from './postgres/postgres-key-store.js';
@@ -32,6 +33,8 @@ export interface Stores {
   gateways: GatewayRegistry | null;
   /** Hears what the other gateways sharing the database do to tasks (task-feed.ts); null when none can. */
   hearOthers: ((news: TaskNews) => Promise<{ close(): void }>) | null;
+  /** The nodes of the other gateways sharing the database, and where this one publishes its own; null when none share it. */
+  roster: NodeRoster | null;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       kind: 'sqlite',
       gateways: null,
       hearOthers: null,
+      roster: null,
       close: () => tasks.close(),
     };
   }
@@ -74,10 +78,15 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     throw new StoreOpenError(database.name, `could not listen for key changes: ${causeText(error)}`, error, 'the database');
   }
   let gateways: GatewayRegistry | null = null;
+  let roster: NodeRoster | null = null;
   if (options.gateway) {
     try {
-      gateways = await GatewayRegistry.join(database, { ...options.gateway, warn });
+      // A gateway gone takes its nodes with it, seen at the next heartbeat.
+      const onPeers = (peers: readonly GatewayPeer[]) => roster?.keepGateways(new Set(peers.map((peer) => peer.id)));
+      gateways = await GatewayRegistry.join(database, { ...options.gateway, onPeers, warn });
+      roster = await NodeRoster.open(database, gateways.id, warn);
     } catch (error) {
+      await gateways?.leave();
       keys.close();
       await database.pool.end().catch(() => {});
       throw new StoreOpenError(database.name, `could not join the gateways sharing it: ${causeText(error)}`, error, 'the database');
@@ -92,7 +101,9 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     kind: 'postgres',
     gateways,
     hearOthers: gateways && ((news) => TaskFeed.open(database, gateways.id, news, warn)),
+    roster,
     close: async () => {
+      await roster?.close();
       await gateways?.leave();
       keys.close();
       await tasks.close();

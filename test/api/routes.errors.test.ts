@@ -327,7 +327,7 @@ describe('requests no connected node can serve', () => {
     const kind = url.split('/')[3] as TaskKind;
     expectError(await app.post(url, bodies[kind]), 503, 2000, {
       error: 'DAN_ERR_TASK_UNSERVABLE',
-      message: ['no node is connected to this gateway; attach one with `dan node --gateway'],
+      message: ['no node is connected to the network; attach one with `dan node --gateway'],
     });
     expectNothingQueued(app);
   });

@@ -99,4 +99,25 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     await expect.poll(async () => (await getJson(`${a.url}/api/health`)).body.data.storage.gateways.seen.length, { timeout: 15_000 }).toBe(2);
     expect(health.seen.filter((g: { leader: boolean }) => g.leader).length).toBe(1);
   });
+
+  it('take a submit on a gateway with no node of its own, checked against the whole network, and run it on another gateway\'s node', async () => {
+    schema = await freshSchema();
+    const a = await gatewayOn(schema.url);
+    const b = await gatewayOn(schema.url);
+    await nodeFor(a.url, 'gpu-a', 1000);
+    // b hears of a's node: its catalog and health count it.
+    await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 1, ready: 1 });
+    const models = (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.Models as { name: string; available: boolean }[];
+    expect(models.filter((m) => m.available).map((m) => m.name)).toContain('clarity');
+    const done = await postJson(`${b.url}/api/sd/txt2img`, { prompt: 'via b', model: 'clarity', width: 64, height: 64, steps: 4, seed: 11 });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data).toMatchObject({ status: 2, seeds: [11] });
+    expect(succeededIn(a.proc)).toContain(done.body.data.taskId);
+    // What no node of the network has is refused at once, naming it.
+    const refused = await postJson(`${b.url}/api/sd/txt2img`, { prompt: 'x', model: 'not-a-model-anyone-has', width: 64, height: 64 });
+    expect(refused.status).toBe(400);
+    // a's node leaves: b's catalog follows.
+    await processes.find((p) => p.lines.some((l) => l.msg === 'connected to gateway'))!.stop('SIGTERM');
+    await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 0, ready: 0 });
+  });
 });

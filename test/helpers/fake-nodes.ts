@@ -258,7 +258,7 @@ export function createCoreWorld(
     view: (id) => service.view(id),
     watch: (id, listener) => dispatcher.watch(id, listener),
   });
-  const service = new TaskService({ dispatcher, store, hub, now: () => clock.now(), webhooks: webhookParts.webhooks });
+  const service = new TaskService({ dispatcher, store, nodes: () => hub.sessions.values(), now: () => clock.now(), webhooks: webhookParts.webhooks });
   return {
     outbox: webhookParts.outbox,
     deliveries: webhookParts.deliveries,

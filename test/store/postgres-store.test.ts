@@ -77,7 +77,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     await client.connect();
     const versions = (await client.query<{ version: number }>('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r) => r.version);
     await client.end();
-    expect(versions).toEqual([1, 2]);
+    expect(versions).toEqual([1, 2, 3]);
   });
 
   it('refuses a database from a newer DAN, naming it without its password', async () => {
@@ -91,7 +91,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     withPassword.password = 'hunter2';
     const error = await rejection(openStores({ database: withPassword.toString(), dataDir: '' }));
     expect(error).toBeInstanceOf(StoreOpenError);
-    expect((error as Error).message).toMatch(/schema version 99, but this DAN knows versions up to 2; upgrade DAN, or point --database at another database/);
+    expect((error as Error).message).toMatch(/schema version 99, but this DAN knows versions up to 3; upgrade DAN, or point --database at another database/);
     expect((error as Error).message).not.toContain('hunter2');
   });
 
@@ -169,7 +169,7 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     expect(await tasks.markRunning('old', 2, 'n2', 7)).toBe(true);
     const row = await client.query<{ gateway_id: string }>(`SELECT gateway_id FROM tasks WHERE id = 'old'`);
     expect(row.rows[0]?.gateway_id).toBe(gateways!.id);
-    expect((await client.query('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2]);
+    expect((await client.query('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3]);
     await client.end();
   });
 

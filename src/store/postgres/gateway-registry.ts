@@ -60,13 +60,15 @@ export interface RegistryOptions {
   onLeadership?: (leader: boolean) => void;
   /** Told (on the leader) of the tasks put back in the queue because the gateway running them is gone. */
   onReclaimed?: (taskIds: string[]) => void;
+  /** Told the gateways alive after each heartbeat (this one included). */
+  onPeers?: (peers: readonly GatewayPeer[]) => void;
   warn?: (message: string) => void;
 }
 
 export class GatewayRegistry {
   readonly id = `gw_${randomBytes(6).toString('hex')}`;
   readonly #db: PostgresDatabase;
-  readonly #options: Required<Omit<RegistryOptions, 'onLeadership' | 'onReclaimed' | 'warn'>> & Pick<RegistryOptions, 'onLeadership' | 'onReclaimed' | 'warn'>;
+  readonly #options: Required<Pick<RegistryOptions, 'now' | 'heartbeatMs' | 'leaseMs'>> & RegistryOptions;
   readonly #startedAt: number;
   #lockClient: pg.Client | null = null;
   #leader = false;
@@ -135,6 +137,7 @@ export class GatewayRegistry {
       this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenAt: r.seen_at, leader: r.leader }));
       if (this.#leader) await this.#reclaim(now);
       this.#lastError = null;
+      this.#options.onPeers?.(this.#peers);
     } catch (error) {
       this.#lastError = causeText(error);
       const client = this.#lockClient;
@@ -188,9 +191,9 @@ export class GatewayRegistry {
   }
 
   /**
-   * The leader's periodic work here: attempts whose gateway is gone (not seen for a lease) go back to the
-   * queue, told to every gateway (`g` names no gateway, so each one, this one too, takes the news); rows of
-   * gateways gone long ago are dropped.
+   * The leader's periodic work here: attempts whose gateway is gone go back to the queue, told to every
+   * gateway (`g` names no gateway, so each one, this one too, takes the news); the nodes of gateways gone
+   * are dropped, and the rows of gateways gone long ago.
    */
   async #reclaim(now: number): Promise<void> {
     const { rows } = await this.#db.pool.query<{ id: string }>(
@@ -202,6 +205,7 @@ export class GatewayRegistry {
        SELECT id, pg_notify('${TASKS_CHANNEL}', json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
       this.#aliveCuts(now),
     );
+    await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})`, this.#aliveCuts(now));
     await this.#db.pool.query('DELETE FROM gateways WHERE seen_at < $1', [now - 100 * this.#options.leaseMs]);
     if (rows.length > 0) this.#options.onReclaimed?.(rows.map((row) => row.id));
   }

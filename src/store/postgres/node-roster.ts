@@ -1,0 +1,144 @@
+/**
+ * @module store/postgres/node-roster
+ *
+ * The nodes connected to the other gateways sharing the database, as this one
+ * needs them (docs/decisions/0015): what each can run and whether its WebUI is
+ * up, so that a submit to any gateway is checked against the whole network's
+ * nodes, and a queued task is not failed as unservable while a node of
+ * another gateway can run it. Each gateway publishes its own nodes (`nodes`
+ * table, told on `dan_nodes`) and reads the others'; nodes of a gateway gone
+ * leave with it.
+ */
+import { EventEmitter } from 'node:events';
+import type { NodeCapabilities } from '../../domain/capabilities.js';
+import { type NodeOffering, toNodeOffering } from '../../domain/offering.js';
+import type { PostgresDatabase } from './open-postgres.js';
+import { PgListener } from './pg-listener.js';
+
+const CHANNEL = 'dan_nodes';
+
+/** A node of another gateway, as catalog and servability read nodes (network/node-listing.ts). */
+export interface RemoteNode {
+  id: string;
+  gatewayId: string;
+  name: string;
+  offering: NodeOffering;
+  backendUp: boolean;
+}
+
+/** What a gateway publishes of one of its nodes. */
+export interface PublishedNode {
+  id: string;
+  name: string;
+  capabilities: NodeCapabilities;
+  backendUp: boolean;
+}
+
+interface NodeRow {
+  id: string;
+  gateway_id: string;
+  name: string;
+  capabilities: string;
+  backend_up: boolean;
+}
+
+export class NodeRoster extends EventEmitter<{ changed: [] }> {
+  readonly #db: PostgresDatabase;
+  readonly #gatewayId: string;
+  readonly #remote = new Map<string, RemoteNode>();
+  #listener: PgListener | null = null;
+  #warn: (message: string) => void;
+
+  private constructor(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void) {
+    super();
+    this.#db = database;
+    this.#gatewayId = gatewayId;
+    this.#warn = warn;
+  }
+
+  /** Reads the other gateways' nodes, then follows their changes. */
+  static async open(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void = () => {}): Promise<NodeRoster> {
+    const roster = new NodeRoster(database, gatewayId, warn);
+    roster.#listener = await PgListener.open(database, [CHANNEL], {
+      onNotification: (_channel, payload) => roster.#heard(payload),
+      onReconnected: () => void roster.#reload(),
+      warn,
+    });
+    await roster.#reload();
+    return roster;
+  }
+
+  /** The other gateways' nodes known now. */
+  get remote(): Iterable<RemoteNode> {
+    return this.#remote.values();
+  }
+
+  /** Publishes (or updates) one of this gateway's nodes. */
+  async publish(node: PublishedNode, now: number): Promise<void> {
+    await this.#db.pool.query(
+      `WITH u AS (
+         INSERT INTO nodes (id, gateway_id, name, capabilities, backend_up, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, capabilities = EXCLUDED.capabilities, backend_up = EXCLUDED.backend_up, updated_at = EXCLUDED.updated_at
+         RETURNING id
+       )
+       SELECT pg_notify('${CHANNEL}', json_build_object('g', $2::text, 'n', id)::text) FROM u`,
+      [node.id, this.#gatewayId, node.name, JSON.stringify(node.capabilities), node.backendUp, now],
+    );
+  }
+
+  /** One of this gateway's nodes left. */
+  async withdraw(nodeId: string): Promise<void> {
+    await this.#db.pool.query(
+      `WITH u AS (DELETE FROM nodes WHERE id = $1 RETURNING id)
+       SELECT pg_notify('${CHANNEL}', json_build_object('g', $2::text, 'n', id)::text) FROM u`,
+      [nodeId, this.#gatewayId],
+    );
+  }
+
+  /** Keeps only the nodes of gateways alive now (the registry's peers); a gateway gone takes its nodes with it. */
+  keepGateways(alive: ReadonlySet<string>): void {
+    let dropped = false;
+    for (const [id, node] of this.#remote) {
+      if (alive.has(node.gatewayId)) continue;
+      this.#remote.delete(id);
+      dropped = true;
+    }
+    if (dropped) this.emit('changed');
+  }
+
+  #heard(payload: string): void {
+    let notice: { g: string; n: string };
+    try {
+      notice = JSON.parse(payload) as { g: string; n: string };
+    } catch {
+      return;
+    }
+    if (notice.g === this.#gatewayId) return;
+    void this.#reread(notice.n).catch((error: unknown) => this.#warn(`could not read node ${notice.n} of another gateway: ${String(error)}`));
+  }
+
+  async #reread(nodeId: string): Promise<void> {
+    const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE id = $1', [nodeId]);
+    const row = rows[0];
+    if (row) this.#remote.set(row.id, toRemote(row));
+    else this.#remote.delete(nodeId);
+    this.emit('changed');
+  }
+
+  async #reload(): Promise<void> {
+    const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE gateway_id <> $1', [this.#gatewayId]);
+    this.#remote.clear();
+    for (const row of rows) this.#remote.set(row.id, toRemote(row));
+    this.emit('changed');
+  }
+
+  /** Stops following, and takes this gateway's nodes out (they go with its connections anyway). */
+  async close(): Promise<void> {
+    this.#listener?.close();
+    await this.#db.pool.query('DELETE FROM nodes WHERE gateway_id = $1', [this.#gatewayId]).catch(() => {});
+  }
+}
+
+function toRemote(row: NodeRow): RemoteNode {
+  return { id: row.id, gatewayId: row.gateway_id, name: row.name, offering: toNodeOffering(JSON.parse(row.capabilities) as NodeCapabilities), backendUp: row.backend_up };
+}
