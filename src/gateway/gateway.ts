@@ -200,7 +200,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const othersHeard = await stores.hearOthers?.({
     queued: (id) => guard(dispatcher.adopt(id)),
     started: (id, attempt) => dispatcher.startedElsewhere(id, attempt),
-    ended: (id) => guard(dispatcher.endedElsewhere(id)),
+    ended: (id) => {
+      guard(dispatcher.endedElsewhere(id));
+      // A task submitted here with an end webhook that ended on another gateway: its delivery is due now.
+      guard(outbox.taskEnded(id));
+    },
     resync: () => guard(dispatcher.resync()),
   });
   await outbox.start();

@@ -31,7 +31,10 @@ export interface DeliveryStore {
    * task is gone fail. Answers the tasks whose deliveries still wait for their end.
    */
   resume(now: number): Promise<string[]>;
-  /** Pending deliveries due by `now`, soonest first. */
+  /**
+   * Pending deliveries due by `now`, soonest first. Where several gateways share the store, each is
+   * handed to one of them (claimed for a while), so that it is sent once.
+   */
   due(now: number, limit: number): Promise<Delivery[]>;
   /** The earliest `nextAt` of a pending delivery, if any. */
   nextDueAt(): Promise<number | null>;

@@ -6,6 +6,10 @@
  * (one success in all the gateways' logs, none lost), and its result is read
  * from both survivors.
  */
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
@@ -24,10 +28,10 @@ afterEach(async () => {
   schema = undefined;
 });
 
-async function gatewayOn(database: string) {
+async function gatewayOn(database: string, args: string[] = ['--auth', 'off']) {
   const dir = tempDir();
   dirs.push(dir);
-  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, '--auth', 'off'] });
+  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, ...args] });
   processes.push(started.proc);
   return started;
 }
@@ -38,6 +42,14 @@ async function nodeFor(gateways: string, name: string, speed: number) {
   const node = await startNodeProcess({ gateway: gateways, webui: sandbox.url, name });
   processes.push(node.proc);
   return node.proc;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
+
+function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
 }
 
 const succeededIn = (gateway: DanProcess) => gateway.lines.filter((l) => l.msg === 'task succeeded').map((l) => l['task'] as string);
@@ -119,5 +131,54 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     // a's node leaves: b's catalog follows.
     await processes.find((p) => p.lines.some((l) => l.msg === 'connected to gateway'))!.stop('SIGTERM');
     await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 0, ready: 0 });
+  });
+
+  it('cancel a task through one gateway while another\'s node runs it, and post the end webhook of a task that ended on another gateway, once', async () => {
+    schema = await freshSchema();
+    const received: { id: string; task: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ id: String(request.headers['webhook-id']), task: (JSON.parse(body) as { data: { taskId: string } }).data.taskId });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    try {
+      const args = ['--auth', 'optional', '--webhook-allow-private'];
+      const a = await gatewayOn(schema.url, args);
+      const b = await gatewayOn(schema.url, args);
+      const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'hooks', '--json']);
+      const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+      // One slow GPU, on a.
+      await nodeFor(a.url, 'gpu-a', 1);
+      await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes.ready, { timeout: 10_000 }).toBe(1);
+
+      // Submitted on b with a webhook; run and ended on a: b posts it.
+      const hooked = await postJson(`${b.url}/api/sd/txt2img/async`, { prompt: 'hooked', model: 'clarity', width: 64, height: 64, steps: 2, seed: 1, webhook: { url: hook } }, auth);
+      expect(hooked.status, JSON.stringify(hooked.body)).toBe(200);
+      const hookedId = hooked.body.data.taskId as string;
+      await a.proc.waitForLog((l) => l['task'] === hookedId && l.msg === 'task succeeded', 30_000);
+      await expect.poll(() => received.filter((r) => r.task === hookedId).length, { timeout: 15_000 }).toBe(1);
+
+      // Submitted on a, running on a's node, cancelled through b: a stops it on the node.
+      const long = await postJson(`${a.url}/api/sd/txt2img/async`, { prompt: 'long', model: 'clarity', width: 512, height: 512, steps: 150, seed: 2 }, auth);
+      const longId = long.body.data.taskId as string;
+      await a.proc.waitForLog((l) => l['task'] === longId && l.msg === 'task assigned');
+      const cancelled = await postJson(`${b.url}/api/sd/task/cancel`, { taskId: longId }, auth);
+      expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+      for (const at of [a.url, b.url]) {
+        await expect.poll(async () => (await postJson(`${at}/api/sd/task/status`, { taskId: longId }, auth)).body.data?.status, { timeout: 10_000 }).toBe(4);
+      }
+      // a's node is free again: the next task runs at once rather than after the cancelled one's 150 steps.
+      const next = await postJson(`${a.url}/api/sd/txt2img`, { prompt: 'next', model: 'clarity', width: 64, height: 64, steps: 2, seed: 3 }, auth);
+      expect(next.body.data).toMatchObject({ status: 2, seeds: [3] });
+      // Still one delivery of the first task's end, not one per gateway.
+      expect(received.filter((r) => r.task === hookedId)).toHaveLength(1);
+    } finally {
+      receiver.close();
+    }
   });
 });

@@ -11,6 +11,9 @@ import type { PostgresDatabase } from './open-postgres.js';
 import { storeUnavailable } from './pg-failure.js';
 import { type DeliveryRow, toDelivery } from '../rows.js';
 
+/** How long a delivery handed out by `due` is left to the gateway that took it. */
+const CLAIM_MS = 60_000;
+
 export class PostgresDeliveryStore implements DeliveryStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
@@ -50,13 +53,21 @@ export class PostgresDeliveryStore implements DeliveryStore {
     return rows.map((row) => row.task_id);
   }
 
+  /**
+   * Claims what is due: each delivery handed out is moved `CLAIM_MS` ahead, so that the other gateways
+   * sharing the database, looking at the same moment, skip it (`SKIP LOCKED`) and it is sent once. Its
+   * try's record sets its real next time; a gateway that dies mid-try leaves it to be tried again after
+   * the claim.
+   */
   async due(now: number, limit: number): Promise<Delivery[]> {
     const { rows } = await this.#query<DeliveryRow>(
       'could not read due webhook deliveries',
-      `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, seq LIMIT $2`,
+      `UPDATE webhook_deliveries SET next_at = $1 + ${CLAIM_MS}
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
       [now, limit],
     );
-    return rows.map(toDelivery);
+    return rows.map(toDelivery).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async nextDueAt(): Promise<number | null> {
