@@ -5,10 +5,12 @@
  * assignment after a fixed time with a real 64×64 PNG. No WebUI, no sandbox:
  * the point is the gateway's cost with a thousand sockets, not a GPU's.
  *
- * Started by bench/fleet.ts (forked, with IPC). Environment: FLEET_GATEWAY
- * (ws URL), FLEET_NODES, FLEET_TASK_MS, FLEET_SEED. It reports `{ready}` once
- * every node is welcomed, and answers a `report` message with the times
- * (epoch ms) at which it sent each result.
+ * Started by bench/fleet.ts and bench/scale.ts (forked, with IPC). Environment:
+ * FLEET_GATEWAY (ws URL; several separated by commas: node i dials the i-th,
+ * round the list), FLEET_NODES, FLEET_TASK_MS, FLEET_SEED. It reports `{ready}`
+ * once every node is welcomed, and answers a `report` message with the times
+ * (epoch ms) at which it sent each result, and at which each task's assignment
+ * arrived (epoch ms with a fraction, comparable across processes).
  */
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -17,7 +19,7 @@ import { encodeResultFrame } from '../src/protocol/result-frame.js';
 import { capabilitiesOf, makeCheckpoints } from './schedule-nodes.js';
 import { createRandom } from './schedule-random.js';
 
-const GATEWAY = process.env['FLEET_GATEWAY']!;
+const GATEWAYS = process.env['FLEET_GATEWAY']!.split(',');
 const NODES = Number(process.env['FLEET_NODES']);
 const TASK_MS = Number(process.env['FLEET_TASK_MS']);
 const random = createRandom(Number(process.env['FLEET_SEED'] ?? 1));
@@ -26,6 +28,7 @@ const CHECKPOINTS = makeCheckpoints(8);
 const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png().toBuffer();
 const PNG_BASE64 = png.toString('base64');
 const sentAt: number[] = [];
+const assignedAt: Record<string, number> = {};
 let welcomed = 0;
 const sockets: WebSocket[] = [];
 
@@ -41,7 +44,7 @@ function startNode(index: number): void {
 function connectNode(index: number, held: typeof CHECKPOINTS): void {
   const titleById = new Map(held.map((c) => [c.ref.id, c.title]));
   let loaded = held[0]!.title;
-  const socket = new WebSocket(`${GATEWAY}${NODE_WS_PATH}`);
+  const socket = new WebSocket(`${GATEWAYS[index % GATEWAYS.length]}${NODE_WS_PATH}`);
   let opened = false;
   // Refused before the upgrade (too many connections waiting for their hello): connect again shortly, as `dan node` does.
   socket.on('error', (error) => {
@@ -78,6 +81,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
       setInterval(() => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: loaded, draining: false, measured: null })), message.heartbeatIntervalMs).unref();
       if (welcomed === NODES) process.send?.({ ready: true });
     } else if (message.type === 'assign') {
+      assignedAt[message.taskId] = performance.timeOrigin + performance.now();
       setTimeout(() => answer(message), TASK_MS);
     } else if (message.type === 'reject') {
       console.error(`node ${index} rejected: ${message.message}`);
@@ -102,7 +106,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
 }
 
 process.on('message', (message: { report?: boolean }) => {
-  if (message.report) process.send?.({ sentAt });
+  if (message.report) process.send?.({ sentAt, assignedAt });
 });
 
 // Connect in small batches, as nodes coming up over a minute would, rather than a thousand handshakes at once.

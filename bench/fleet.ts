@@ -21,13 +21,12 @@
  * ms × tasks), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
  */
 import { makeBenchKeys } from './bench-keys.js';
-import { type ChildProcess, fork } from 'node:child_process';
 import { cpSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { writeBenchSection } from './benchmarks-file.js';
+import { fleetReport, startFleet } from './fleet-process.js';
 import { cpuSecondsOf } from './process-cpu.js';
 import { startQuiet } from './quiet-process.js';
 import { makeCheckpoints } from './schedule-nodes.js';
@@ -71,25 +70,6 @@ async function getJson<T>(url: string, headers: Record<string, string> = {}): Pr
   return body.data;
 }
 
-function startFleet(gateway: string, fleet: Fleet): Promise<ChildProcess> {
-  const child = fork(new URL('./fleet-nodes.ts', import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, FLEET_GATEWAY: gateway.replace('http', 'ws'), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs) },
-  });
-  setPriority(child.pid!, 10);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`)));
-    child.on('message', (message: { ready?: boolean }) => message.ready && resolve(child));
-  });
-}
-
-function fleetReport(child: ChildProcess): Promise<number[]> {
-  return new Promise((resolve) => {
-    child.on('message', (message: { sentAt?: number[] }) => message.sentAt && resolve(message.sentAt));
-    child.send({ report: true });
-  });
-}
-
 async function runFleet(fleet: Fleet): Promise<FleetFigures> {
   const temp = tempDir(`dan-fleet-${fleet.nodes}-`);
   const dir = temp.path;
@@ -103,7 +83,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway under the fleet.
     nodeArgs: process.env['BENCH_GATEWAY_NODE_ARGS']?.split(' ') ?? [],
   });
-  const fleetProcess = await startFleet(gateway, fleet);
+  const fleetProcess = await startFleet([gateway], fleet);
   try {
     const ids: string[] = [];
     /** Each task's key (index into KEYS): a task's status is its key's to read. */
@@ -159,7 +139,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       }
     };
     await Promise.all([submitted, polled, watch()]);
-    const sentAt = (await fleetReport(fleetProcess)).sort((a, b) => a - b);
+    const sentAt = (await fleetReport(fleetProcess)).sentAt.sort((a, b) => a - b);
     const states = new Map<string, number>();
     for (let i = 0; i < ids.length; i += Math.max(1, Math.floor(ids.length / 500))) {
       const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));

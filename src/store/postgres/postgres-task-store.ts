@@ -64,6 +64,8 @@ const SELECT_TASKS = `
   LEFT JOIN task_payloads s ON s.task_id = t.id AND s.name = 'spec'
   LEFT JOIN task_payloads r ON r.task_id = t.id AND r.name = 'result'`;
 
+const GET = `${SELECT_TASKS} WHERE t.id = $1`;
+
 const INSERT = `
   WITH t AS (
     INSERT INTO tasks (id, kind, state, owner, created_at) VALUES ($1, $2, 'queued', $3, $4) RETURNING id
@@ -139,8 +141,13 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
-  async #count(sql: string, params: unknown[]): Promise<number> {
-    const result = await this.#pool.query<{ n: number }>(sql, params);
+  /** Runs one of the statements of every task (insert, start, end, read) prepared: parsed and planned once per connection. */
+  #prepared<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.#pool.query<R>({ name: `dan_${name}`, text, values });
+  }
+
+  async #count(name: string, sql: string, params: unknown[]): Promise<number> {
+    const result = await this.#prepared<{ n: number }>(name, sql, params);
     return result.rows[0]?.n ?? 0;
   }
 
@@ -153,7 +160,7 @@ export class PostgresTaskStore implements TaskStore {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const { idempotency, endWebhook, owner } = task;
       const withOwner = owner !== null;
-      await this.#pool.query(INSERT, [
+      await this.#prepared('insert', INSERT, [
         task.id,
         task.kind,
         owner,
@@ -170,32 +177,32 @@ export class PostgresTaskStore implements TaskStore {
 
   get(id: string): Promise<StoredTask | undefined> {
     return this.#guarded(`could not read task ${id}`, async () => {
-      const { rows } = await this.#pool.query<TaskRow>(`${SELECT_TASKS} WHERE t.id = $1`, [id]);
+      const { rows } = await this.#prepared<TaskRow>('get', GET, [id]);
       return rows[0] ? toStoredTask(rows[0]) : undefined;
     });
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => (await this.#count(MARK_RUNNING, [id, attempt, nodeId, at, this.#who])) === 1);
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => (await this.#count('mark_running', MARK_RUNNING, [id, attempt, nodeId, at, this.#who])) === 1);
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count(REQUEUE, [id, attempt, this.#who])) === 1);
+    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count('requeue', REQUEUE, [id, attempt, this.#who])) === 1);
   }
 
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
     return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
       const [format, data] = result.kind === 'images' ? (['images', Buffer.concat(storedResultParts(result))] as const) : (['json', toJsonBuffer(result)] as const);
-      return (await this.#count(COMPLETE, [id, attempt, at, format, data, this.#who])) === 1;
+      return (await this.#count('complete', COMPLETE, [id, attempt, at, format, data, this.#who])) === 1;
     });
   }
 
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count(FAIL, [id, attempt, error.id, error.message, at, this.#who])) === 1);
+    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count('fail', FAIL, [id, attempt, error.id, error.message, at, this.#who])) === 1);
   }
 
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count(CANCEL, [id, attempt, reason, at, this.#who])) === 1);
+    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count('cancel', CANCEL, [id, attempt, reason, at, this.#who])) === 1);
   }
 
   listUnfinished(): Promise<StoredTask[]> {

@@ -1,0 +1,33 @@
+/**
+ * Starts the fleet of simulated nodes (bench/fleet-nodes.ts) in a process of its
+ * own, at a lower priority than the gateways it loads, and reads its report.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { setPriority } from 'node:os';
+
+/** Resolves once every node is welcomed; node i dials `gateways[i % n]`. */
+export function startFleet(gateways: readonly string[], fleet: { nodes: number; taskMs: number }): Promise<ChildProcess> {
+  const child = fork(new URL('./fleet-nodes.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, FLEET_GATEWAY: gateways.map((g) => g.replace('http', 'ws')).join(','), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs) },
+  });
+  setPriority(child.pid!, 10);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`)));
+    child.on('message', (message: { ready?: boolean }) => message.ready && resolve(child));
+  });
+}
+
+export interface FleetReport {
+  /** When each result was sent (epoch ms). */
+  sentAt: number[];
+  /** When each task's assignment reached its node (epoch ms with a fraction), by task id. */
+  assignedAt: Record<string, number>;
+}
+
+export function fleetReport(child: ChildProcess): Promise<FleetReport> {
+  return new Promise((resolve) => {
+    child.on('message', (message: Partial<FleetReport>) => message.sentAt && resolve(message as FleetReport));
+    child.send({ report: true });
+  });
+}
