@@ -197,7 +197,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   await dispatcher.recover();
   // What the other gateways on the database store, start and end reaches this one's queue (docs/decisions/0015).
   const guard = (work: Promise<unknown>) => void work.catch((error: unknown) => logger.error({ err: error }, 'could not follow another gateway\'s change'));
-  const othersHeard = await stores.hearOthers?.({
+  await stores.hearOthers?.({
     queued: (id) => guard(dispatcher.adopt(id)),
     started: (id, attempt) => dispatcher.startedElsewhere(id, attempt),
     ended: (id) => {
@@ -231,7 +231,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       clearInterval(keyRefresh);
       clearInterval(queueSampler);
       eventLoop.stop();
-      othersHeard?.close();
       // First, so that the nodes the hub is about to drop are not failures of their tasks.
       const dispatcherClosed = dispatcher.close();
       await outbox.close();

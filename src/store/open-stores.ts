@@ -14,7 +14,8 @@ import { openPostgres } from './postgres/open-postgres.js';
 import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
 import { PostgresKeyStore } from './postgres/postgres-key-store.js';
 import { PostgresTaskStore } from './postgres/postgres-task-store.js';
-import { TaskFeed, type TaskNews } from './postgres/task-feed.js';
+import { followTasks, type TaskNews } from './postgres/task-feed.js';
+import { PgListener } from './postgres/pg-listener.js';
 import { causeText } from './postgres/pg-failure.js';
 import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
 import { SqliteKeyStore } from './sqlite/sqlite-key-store.js';
@@ -32,7 +33,7 @@ export interface Stores {
   /** The gateways sharing a PostgreSQL database (joined when `gateway` is given); null for SQLite, one gateway alone. */
   gateways: GatewayRegistry | null;
   /** Hears what the other gateways sharing the database do to tasks (task-feed.ts); null when none can. */
-  hearOthers: ((news: TaskNews) => Promise<{ close(): void }>) | null;
+  hearOthers: ((news: TaskNews) => Promise<void>) | null;
   /** The nodes of the other gateways sharing the database, and where this one publishes its own; null when none share it. */
   roster: NodeRoster | null;
   close(): Promise<void>;
@@ -70,12 +71,16 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     };
   }
   const database = await openPostgres(where.database, { warn });
+  // One connection hears every change other processes make (keys, and for a gateway tasks and nodes).
+  let listener: PgListener | null = null;
   let keys: PostgresKeyStore;
   try {
-    keys = await PostgresKeyStore.open(database, { listen: options.listenForKeys ?? true, warn });
+    if (options.listenForKeys ?? true) listener = await PgListener.open(database, warn);
+    keys = await PostgresKeyStore.open(database, listener);
   } catch (error) {
+    listener?.close();
     await database.pool.end().catch(() => {});
-    throw new StoreOpenError(database.name, `could not listen for key changes: ${causeText(error)}`, error, 'the database');
+    throw new StoreOpenError(database.name, `could not listen for changes: ${causeText(error)}`, error, 'the database');
   }
   let gateways: GatewayRegistry | null = null;
   let roster: NodeRoster | null = null;
@@ -84,10 +89,11 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       // A gateway gone takes its nodes with it, seen at the next heartbeat.
       const onPeers = (peers: readonly GatewayPeer[]) => roster?.keepGateways(new Set(peers.map((peer) => peer.id)));
       gateways = await GatewayRegistry.join(database, { ...options.gateway, onPeers, warn });
-      roster = await NodeRoster.open(database, gateways.id, warn);
+      listener ??= await PgListener.open(database, warn);
+      roster = await NodeRoster.open(database, listener, gateways.id, warn);
     } catch (error) {
       await gateways?.leave();
-      keys.close();
+      listener?.close();
       await database.pool.end().catch(() => {});
       throw new StoreOpenError(database.name, `could not join the gateways sharing it: ${causeText(error)}`, error, 'the database');
     }
@@ -100,12 +106,12 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     name: `PostgreSQL ${database.name}`,
     kind: 'postgres',
     gateways,
-    hearOthers: gateways && ((news) => TaskFeed.open(database, gateways.id, news, warn)),
+    hearOthers: gateways && listener && ((news) => followTasks(listener, gateways.id, news, warn)),
     roster,
     close: async () => {
       await roster?.close();
       await gateways?.leave();
-      keys.close();
+      listener?.close();
       await tasks.close();
     },
   };

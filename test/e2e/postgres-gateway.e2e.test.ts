@@ -81,7 +81,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     expect(status.body.data).toMatchObject({ status: 2, images: [image] });
     // The attempt the dead gateway had running is started again, here on a fast GPU.
     await nodeFor(second.url, 'gpu-b');
-    await second.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task succeeded', 20_000);
+    await second.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task succeeded', 45_000);
     const recovered = (await postJson(`${second.url}/api/sd/task/status`, { taskId: runningId }, auth)).body.data;
     expect(recovered).toMatchObject({ status: 2, seeds: [6] });
     expect(await imageInfo(recovered.images[0])).toMatchObject({ width: 512, height: 512 });

@@ -12,6 +12,7 @@ import { defaultKeyLimits } from '../../src/auth/api-key.js';
 import { DanError } from '../../src/errors/dan-error.js';
 import { loadMigrations } from '../../src/store/migrations.js';
 import { openStores, type Stores } from '../../src/store/open-stores.js';
+import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
@@ -67,6 +68,30 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     // The winner is the one the row names.
     const rows = await Promise.all(ids.map((id) => gateways[1]!.tasks.get(id)));
     expect(rows.every((row) => row?.state === 'running' && row.attempts === 1)).toBe(true);
+  });
+
+  it('starts the tasks of one pass, and stores the results of one turn, in one statement each', async () => {
+    const { url } = await schema();
+    const database = await openPostgres(url);
+    const store = new PostgresTaskStore(database, { gatewayId: 'gw_test' });
+    cleanups.push(() => store.close());
+    const ids = ['a', 'b', 'c', 'd'];
+    for (const id of ids) await store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+    const statements: string[] = [];
+    const query = database.pool.query.bind(database.pool);
+    database.pool.query = ((config: unknown, values?: unknown) => {
+      statements.push(typeof config === 'object' && config !== null && 'name' in config ? String(config.name) : 'other');
+      return query(config as string, values as unknown[]);
+    }) as typeof database.pool.query;
+    // 'd' twice in one pass: the second start (same attempt) is refused alone.
+    expect(await Promise.all([...ids.map((id) => store.markRunning(id, 1, 'n', 2)), store.markRunning('d', 1, 'm', 2)])).toEqual([true, true, true, true, false]);
+    expect(statements).toEqual(['dan_mark_running_many']);
+    statements.length = 0;
+    const done = await Promise.all(ids.map((id, i) => store.complete(id, i === 3 ? 2 : 1, { kind: 'caption', caption: id }, 3)));
+    expect(done).toEqual([true, true, true, false]);
+    expect(statements).toEqual(['dan_complete_many']);
+    expect(await store.get('c')).toMatchObject({ state: 'succeeded', result: { caption: 'c' } });
+    expect(await store.get('d')).toMatchObject({ state: 'running', attempts: 1 });
   });
 
   it('migrates once when several gateways start on an empty database together', async () => {

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { NodeCapabilities } from '../../domain/capabilities.js';
 import { type NodeOffering, toNodeOffering } from '../../domain/offering.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { PgListener } from './pg-listener.js';
+import type { PgListener } from './pg-listener.js';
 
 const CHANNEL = 'dan_nodes';
 
@@ -46,7 +46,6 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   readonly #db: PostgresDatabase;
   readonly #gatewayId: string;
   readonly #remote = new Map<string, RemoteNode>();
-  #listener: PgListener | null = null;
   #warn: (message: string) => void;
 
   private constructor(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void) {
@@ -56,13 +55,12 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
     this.#warn = warn;
   }
 
-  /** Reads the other gateways' nodes, then follows their changes. */
-  static async open(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void = () => {}): Promise<NodeRoster> {
+  /** Reads the other gateways' nodes, then follows their changes through `listener`. */
+  static async open(database: PostgresDatabase, listener: PgListener, gatewayId: string, warn: (message: string) => void = () => {}): Promise<NodeRoster> {
     const roster = new NodeRoster(database, gatewayId, warn);
-    roster.#listener = await PgListener.open(database, [CHANNEL], {
-      onNotification: (_channel, payload) => roster.#heard(payload),
-      onReconnected: () => void roster.#reload(),
-      warn,
+    await listener.listen(CHANNEL, {
+      onNotification: (payload) => roster.#heard(payload),
+      onReconnected: () => void roster.#reload().catch(() => {}),
     });
     await roster.#reload();
     return roster;
@@ -132,9 +130,8 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
     this.emit('changed');
   }
 
-  /** Stops following, and takes this gateway's nodes out (they go with its connections anyway). */
+  /** Takes this gateway's nodes out (the leader drops them anyway once the gateway is gone). */
   async close(): Promise<void> {
-    this.#listener?.close();
     await this.#db.pool.query('DELETE FROM nodes WHERE gateway_id = $1', [this.#gatewayId]).catch(() => {});
   }
 }

@@ -1,10 +1,12 @@
 /**
  * @module store/postgres/pg-listener
  *
- * A connection of its own that `LISTEN`s on some channels (a pooled one would
- * be handed to other queries), and comes back when it is lost: tried again
- * every second, with `onReconnected` after, since whatever was notified
- * meanwhile was missed and must be read again.
+ * One connection of its own per process that `LISTEN`s on the channels its
+ * parts need (keys, tasks, nodes: a pooled connection would be handed to other
+ * queries), and comes back when it is lost: tried again every second, each
+ * part told `onReconnected` after, since whatever was notified meanwhile was
+ * missed and must be read again. One connection, not one per channel: a
+ * database allows ~100, and every gateway sharing it holds some.
  */
 import pg from 'pg';
 import type { PostgresDatabase } from './open-postgres.js';
@@ -12,30 +14,28 @@ import { causeText } from './pg-failure.js';
 
 const RELISTEN_MS = 1_000;
 
-export interface ListenerHandlers {
-  onNotification: (channel: string, payload: string) => void;
+export interface ChannelHandlers {
+  onNotification: (payload: string) => void;
   /** Listening again after a loss: notifications may have been missed. */
   onReconnected?: () => void;
-  warn?: (message: string) => void;
 }
 
 export class PgListener {
   readonly #db: PostgresDatabase;
-  readonly #channels: readonly string[];
-  readonly #handlers: ListenerHandlers;
+  readonly #warn: (message: string) => void;
+  readonly #channels = new Map<string, ChannelHandlers>();
   #client: pg.Client | null = null;
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
 
-  private constructor(database: PostgresDatabase, channels: readonly string[], handlers: ListenerHandlers) {
+  private constructor(database: PostgresDatabase, warn: (message: string) => void) {
     this.#db = database;
-    this.#channels = channels;
-    this.#handlers = handlers;
+    this.#warn = warn;
   }
 
-  /** Listens on `channels` before it resolves; rejects when the first connection cannot be made. */
-  static async open(database: PostgresDatabase, channels: readonly string[], handlers: ListenerHandlers): Promise<PgListener> {
-    const listener = new PgListener(database, channels, handlers);
+  /** Connects; rejects when the first connection cannot be made. */
+  static async open(database: PostgresDatabase, warn: (message: string) => void = () => {}): Promise<PgListener> {
+    const listener = new PgListener(database, warn);
     await listener.#connect();
     return listener;
   }
@@ -45,6 +45,13 @@ export class PgListener {
     return this.#client !== null;
   }
 
+  /** Listens on `channel` (a name of letters and underscores) from now on, handing its notifications to `handlers`. */
+  async listen(channel: string, handlers: ChannelHandlers): Promise<void> {
+    if (!/^[a-z_]+$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+    this.#channels.set(channel, handlers);
+    await this.#client?.query(`LISTEN ${channel}`);
+  }
+
   async #connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.#db.url, application_name: 'dan listener', connectionTimeoutMillis: 5_000 });
     const lost = (error?: Error) => {
@@ -52,15 +59,15 @@ export class PgListener {
       this.#client = null;
       client.end().catch(() => {});
       if (this.#closed) return;
-      this.#handlers.warn?.(`database ${this.#db.name}: the connection that hears of changes (${this.#channels.join(', ')}) was lost${error ? ` (${causeText(error)})` : ''}; trying again every second`);
+      this.#warn(`database ${this.#db.name}: the connection that hears of other processes' changes was lost${error ? ` (${causeText(error)})` : ''}; trying again every second`);
       this.#retrySoon();
     };
-    client.on('notification', (message) => this.#handlers.onNotification(message.channel, message.payload ?? ''));
+    client.on('notification', (message) => this.#channels.get(message.channel)?.onNotification(message.payload ?? ''));
     client.on('error', lost);
     client.on('end', () => lost());
     try {
       await client.connect();
-      for (const channel of this.#channels) await client.query(`LISTEN ${channel}`);
+      for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channel}`);
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
@@ -72,7 +79,9 @@ export class PgListener {
     this.#retry = setTimeout(() => {
       this.#retry = null;
       this.#connect().then(
-        () => this.#handlers.onReconnected?.(),
+        () => {
+          for (const handlers of this.#channels.values()) handlers.onReconnected?.();
+        },
         () => this.#retrySoon(),
       );
     }, RELISTEN_MS);

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { ApiKeyRecord } from '../../auth/api-key.js';
 import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { PgListener } from './pg-listener.js';
+import type { PgListener } from './pg-listener.js';
 import { storeUnavailable } from './pg-failure.js';
 import { type KeyRow, toKeyRecord } from '../rows.js';
 
@@ -30,15 +30,15 @@ export class PostgresKeyStore implements KeyStore {
     this.#name = database.name;
   }
 
-  /** A key store that listens for other processes' changes (`listen: false` for a one-off command such as `dan keys`). */
-  static async open(database: PostgresDatabase, options: { listen?: boolean; warn?: (message: string) => void } = {}): Promise<PostgresKeyStore> {
+  /** A key store that hears of other processes' changes through `listener` (none for a one-off command such as `dan keys`). */
+  static async open(database: PostgresDatabase, listener: PgListener | null): Promise<PostgresKeyStore> {
     const store = new PostgresKeyStore(database);
-    if (options.listen ?? true) {
-      store.#listener = await PgListener.open(database, [CHANNEL], {
+    if (listener) {
+      store.#listener = listener;
+      await listener.listen(CHANNEL, {
         onNotification: () => (store.#mark += 1),
         // Changes made while no one listened.
         onReconnected: () => (store.#mark += 1),
-        ...(options.warn ? { warn: options.warn } : {}),
       });
     }
     return store;
@@ -98,8 +98,5 @@ export class PostgresKeyStore implements KeyStore {
     return this.#mark;
   }
 
-  /** Stops listening (the pool is the task store's to end). */
-  close(): void {
-    this.#listener?.close();
-  }
+
 }

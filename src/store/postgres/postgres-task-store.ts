@@ -28,6 +28,7 @@ import { readStoredResult, storedResultParts } from '../stored-result.js';
 import type { IdempotentTask, NewTask, StoredTask, TaskStore } from '../task-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { storeUnavailable } from './pg-failure.js';
+import { StatementBatch } from './statement-batch.js';
 
 interface TaskRow {
   id: string;
@@ -54,8 +55,8 @@ interface TaskRow {
  * can skip its own news (task-feed.ts).
  */
 export const TASKS_CHANNEL = 'dan_tasks';
-const notify = (event: string, gateway: string, extra = '') =>
-  `pg_notify('${TASKS_CHANNEL}', json_build_object('e', '${event}', 'g', ${gateway}::text, 't', id${extra})::text)`;
+const notify = (event: string, gateway: string, extra = '', idColumn = 'id') =>
+  `pg_notify('${TASKS_CHANNEL}', json_build_object('e', '${event}', 'g', ${gateway}::text, 't', ${idColumn}${extra})::text)`;
 
 const SELECT_TASKS = `
   SELECT t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
@@ -87,16 +88,19 @@ const finishing = (set: string, condition: string, gateway: string) => `
   s AS (DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec')
   ${countTelling('ended', gateway)}`;
 
-const COMPLETE = `
-  WITH u AS (
-    UPDATE tasks SET state = 'succeeded', finished_at = $3 WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id
+/** Results of one turn ($1 ids, $2 attempts, $3 times, $4 formats, $5 data, $6 this gateway): each stored if its attempt is the row's. */
+const COMPLETE_MANY = `
+  WITH i AS (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bytea[]) AS i(id, attempt, at, format, data)),
+  u AS (
+    UPDATE tasks t SET state = 'succeeded', finished_at = i.at FROM i
+    WHERE t.id = i.id AND t.state = 'running' AND t.attempts = i.attempt RETURNING t.id, t.attempts
   ), r AS (
-    INSERT INTO task_payloads (task_id, name, format, data) SELECT id, 'result', $4, $5 FROM u
+    INSERT INTO task_payloads (task_id, name, format, data) SELECT i.id, 'result', i.format, i.data FROM i JOIN u ON u.id = i.id
     ON CONFLICT (task_id, name) DO UPDATE SET format = EXCLUDED.format, data = EXCLUDED.data
   ), s AS (
     DELETE FROM task_payloads WHERE task_id IN (SELECT id FROM u) AND name = 'spec'
   )
-  ${countTelling('ended', '$6')}`;
+  SELECT u.id, u.attempts, ${notify('ended', '$6', '', 'u.id')} AS told FROM u`;
 
 const FAIL = finishing(
   `state = 'failed', error_id = $3, error_message = $4, finished_at = $5`,
@@ -108,12 +112,14 @@ const CANCEL = finishing(
   `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
   '$5',
 );
-const MARK_RUNNING = `
-  WITH u AS (
-    UPDATE tasks SET state = 'running', attempts = $2, node_id = $3, started_at = $4, gateway_id = $5
-    WHERE id = $1 AND state IN ('queued', 'running') AND attempts < $2 RETURNING id
+/** The starts of one pass ($1 ids, $2 attempts, $3 nodes, $4 times, $5 this gateway): each made if its attempt is higher than the row's. */
+const MARK_RUNNING_MANY = `
+  WITH i AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[]) AS i(id, attempt, node_id, at)),
+  u AS (
+    UPDATE tasks t SET state = 'running', attempts = i.attempt, node_id = i.node_id, started_at = i.at, gateway_id = $5 FROM i
+    WHERE t.id = i.id AND t.state IN ('queued', 'running') AND t.attempts < i.attempt RETURNING t.id, t.attempts, t.node_id
   )
-  ${countTelling('started', '$5', `, 'a', $2::int, 'n', $3::text`)}`;
+  SELECT u.id, u.attempts, ${notify('started', '$5', `, 'a', u.attempts, 'n', u.node_id`, 'u.id')} AS told FROM u`;
 const REQUEUE = `
   WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id)
   ${countTelling('queued', '$3')}`;
@@ -122,6 +128,25 @@ export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
   readonly #gatewayId: string | null;
+  readonly #starts = new StatementBatch<{ id: string; attempt: number; nodeId: string; at: number }>({
+    at: 'microtask',
+    keyOf: (start) => `${start.id}:${start.attempt}`,
+    run: (starts) =>
+      this.#changed('mark_running_many', MARK_RUNNING_MANY, [starts.map((s) => s.id), starts.map((s) => s.attempt), starts.map((s) => s.nodeId), starts.map((s) => s.at), this.#who]),
+  });
+  readonly #results = new StatementBatch<{ id: string; attempt: number; at: number; format: 'json' | 'images'; data: Buffer }>({
+    at: 'turn',
+    keyOf: (result) => `${result.id}:${result.attempt}`,
+    run: (results) =>
+      this.#changed('complete_many', COMPLETE_MANY, [
+        results.map((r) => r.id),
+        results.map((r) => r.attempt),
+        results.map((r) => r.at),
+        results.map((r) => r.format),
+        results.map((r) => r.data),
+        this.#who,
+      ]),
+  });
 
   /**
    * On a database opened and migrated by `openPostgres`; `close` ends its pool. `gatewayId`: the gateway
@@ -144,6 +169,12 @@ export class PostgresTaskStore implements TaskStore {
   /** Runs one of the statements of every task (insert, start, end, read) prepared: parsed and planned once per connection. */
   #prepared<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     return this.#pool.query<R>({ name: `dan_${name}`, text, values });
+  }
+
+  /** The `id:attempts` of the rows a batch statement changed. */
+  async #changed(name: string, sql: string, params: unknown[]): Promise<ReadonlySet<string>> {
+    const { rows } = await this.#prepared<{ id: string; attempts: number }>(name, sql, params);
+    return new Set(rows.map((row) => `${row.id}:${row.attempts}`));
   }
 
   async #count(name: string, sql: string, params: unknown[]): Promise<number> {
@@ -183,7 +214,7 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, async () => (await this.#count('mark_running', MARK_RUNNING, [id, attempt, nodeId, at, this.#who])) === 1);
+    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () => this.#starts.add({ id, attempt, nodeId, at }));
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
@@ -193,7 +224,7 @@ export class PostgresTaskStore implements TaskStore {
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
     return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
       const [format, data] = result.kind === 'images' ? (['images', Buffer.concat(storedResultParts(result))] as const) : (['json', toJsonBuffer(result)] as const);
-      return (await this.#count('complete', COMPLETE, [id, attempt, at, format, data, this.#who])) === 1;
+      return this.#results.add({ id, attempt, at, format, data });
     });
   }
 

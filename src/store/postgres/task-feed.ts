@@ -7,8 +7,7 @@
  * skipped (it made them). After the listening connection was lost and came
  * back, `resync` says that news was missed: read the unfinished tasks again.
  */
-import type { PostgresDatabase } from './open-postgres.js';
-import { PgListener } from './pg-listener.js';
+import type { PgListener } from './pg-listener.js';
 import { TASKS_CHANNEL } from './postgres-task-store.js';
 
 export interface TaskNews {
@@ -29,36 +28,22 @@ interface Notice {
   a?: number;
 }
 
-export class TaskFeed {
-  readonly #listener: PgListener;
-
-  private constructor(listener: PgListener) {
-    this.#listener = listener;
-  }
-
-  /** Listens for the news of every gateway but `gatewayId`, handed to `news` as it comes (in commit order). */
-  static async open(database: PostgresDatabase, gatewayId: string, news: TaskNews, warn?: (message: string) => void): Promise<TaskFeed> {
-    const listener = await PgListener.open(database, [TASKS_CHANNEL], {
-      onNotification: (_channel, payload) => {
-        let notice: Notice;
-        try {
-          notice = JSON.parse(payload) as Notice;
-        } catch {
-          warn?.(`database ${database.name}: a notice on ${TASKS_CHANNEL} that is not JSON, skipped: ${payload.slice(0, 200)}`);
-          return;
-        }
-        if (notice.g === gatewayId) return;
-        if (notice.e === 'queued') news.queued(notice.t);
-        else if (notice.e === 'started') news.started(notice.t, notice.a ?? 0);
-        else if (notice.e === 'ended') news.ended(notice.t);
-      },
-      onReconnected: () => news.resync(),
-      ...(warn ? { warn } : {}),
-    });
-    return new TaskFeed(listener);
-  }
-
-  close(): void {
-    this.#listener.close();
-  }
+/** Hands the other gateways' news on `dan_tasks`, heard through `listener`, to `news` as it comes (in commit order). */
+export async function followTasks(listener: PgListener, gatewayId: string, news: TaskNews, warn?: (message: string) => void): Promise<void> {
+  await listener.listen(TASKS_CHANNEL, {
+    onNotification: (payload) => {
+      let notice: Notice;
+      try {
+        notice = JSON.parse(payload) as Notice;
+      } catch {
+        warn?.(`a notice on ${TASKS_CHANNEL} that is not JSON, skipped: ${payload.slice(0, 200)}`);
+        return;
+      }
+      if (notice.g === gatewayId) return;
+      if (notice.e === 'queued') news.queued(notice.t);
+      else if (notice.e === 'started') news.started(notice.t, notice.a ?? 0);
+      else if (notice.e === 'ended') news.ended(notice.t);
+    },
+    onReconnected: () => news.resync(),
+  });
 }
