@@ -580,7 +580,7 @@ export class Dispatcher {
    * Another gateway sharing the store stored a task, or put one back in the queue: it joins this
    * gateway's queue (positions, fair order and budgets are the network's) and its nodes may run it.
    */
-  async adopt(taskId: string): Promise<void> {
+  async adopt(taskId: string, task?: { kind: TaskKind; owner: string | null; createdAt: number; spec: GenerationSpec }): Promise<void> {
     const held = this.#entries.get(taskId);
     if (held?.elsewhere) {
       delete held.elsewhere;
@@ -590,6 +590,13 @@ export class Dispatcher {
       return;
     }
     if (held || this.#adopting.has(taskId) || this.#closing) return;
+    if (task) {
+      // A new task, as its notice told it: queued, attempt 0, no read needed.
+      this.#reserve(task.owner);
+      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: 1, createdAt: task.createdAt, attempts: 0, failures: [] });
+      void this.#passSoon();
+      return;
+    }
     this.#adopting.add(taskId);
     try {
       const record = await this.#options.store.get(taskId);

@@ -198,7 +198,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // What the other gateways on the database store, start and end reaches this one's queue (docs/decisions/0015).
   const guard = (work: Promise<unknown>) => void work.catch((error: unknown) => logger.error({ err: error }, 'could not follow another gateway\'s change'));
   await stores.hearOthers?.({
-    queued: (id) => guard(dispatcher.adopt(id)),
+    queued: (id, task) => guard(dispatcher.adopt(id, task)),
     started: (id, attempt) => dispatcher.startedElsewhere(id, attempt),
     ended: (id) => {
       guard(dispatcher.endedElsewhere(id));

@@ -7,12 +7,21 @@
  * skipped (it made them). After the listening connection was lost and came
  * back, `resync` says that news was missed: read the unfinished tasks again.
  */
+import type { GenerationSpec, TaskKind } from '../../domain/spec.js';
 import type { PgListener } from './pg-listener.js';
 import { TASKS_CHANNEL } from './postgres-task-store.js';
 
+/** A new task as its notice carries it, when it is small enough (postgres-task-store.ts `SMALL_TASK_NEWS`). */
+export interface NewTaskNews {
+  kind: TaskKind;
+  owner: string | null;
+  createdAt: number;
+  spec: GenerationSpec;
+}
+
 export interface TaskNews {
-  /** Stored, or put back in the queue (a retry, or an attempt reclaimed from a gateway gone). */
-  queued(taskId: string): void;
+  /** Stored (with the task itself when small), or put back in the queue (a retry, or an attempt reclaimed from a gateway gone). */
+  queued(taskId: string, task?: NewTaskNews): void;
   /** An attempt started on another gateway's node. */
   started(taskId: string, attempt: number): void;
   /** Succeeded, failed or cancelled. */
@@ -26,6 +35,7 @@ interface Notice {
   g: string;
   t: string;
   a?: number;
+  task?: NewTaskNews | null;
 }
 
 /** Hands the other gateways' news on `dan_tasks`, heard through `listener`, to `news` as it comes (in commit order). */
@@ -40,7 +50,7 @@ export async function followTasks(listener: PgListener, gatewayId: string, news:
         return;
       }
       if (notice.g === gatewayId) return;
-      if (notice.e === 'queued') news.queued(notice.t);
+      if (notice.e === 'queued') news.queued(notice.t, notice.task ?? undefined);
       else if (notice.e === 'started') news.started(notice.t, notice.a ?? 0);
       else if (notice.e === 'ended') news.ended(notice.t);
     },
