@@ -6,14 +6,12 @@
  * (one success in all the gateways' logs, none lost), and its result is read
  * from both survivors.
  */
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
 
 const TASKS = 512;
 
@@ -44,13 +42,7 @@ async function nodeFor(gateways: string, name: string, speed: number) {
   return node.proc;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
 
-function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
-}
 
 const succeededIn = (gateway: DanProcess) => gateway.lines.filter((l) => l.msg === 'task succeeded').map((l) => l['task'] as string);
 
@@ -150,7 +142,7 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       const args = ['--auth', 'optional', '--webhook-allow-private'];
       const a = await gatewayOn(schema.url, args);
       const b = await gatewayOn(schema.url, args);
-      const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'hooks', '--json']);
+      const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'hooks', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       // One slow GPU, on a.
       await nodeFor(a.url, 'gpu-a', 1);

@@ -5,14 +5,11 @@
  * key is refused at its next request; the secret is printed once and never
  * listed.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { statSync } from 'node:fs';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
 
-const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
 
 let gateway: DanProcess | undefined;
 const others: DanProcess[] = [];
@@ -25,11 +22,6 @@ afterEach(async () => {
   dirs.splice(0).forEach((d) => d.remove());
 });
 
-function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
-}
 
 async function startGateway(): Promise<{ url: string; data: string }> {
   const dir = tempDir();
@@ -42,7 +34,7 @@ async function startGateway(): Promise<{ url: string; data: string }> {
 describe('dan keys on a running gateway', () => {
   it('makes a key that works at once, changes its limits and revokes it while the gateway runs', async () => {
     const { url, data } = await startGateway();
-    const created = await dan(['keys', 'create', '--data', data, '--name', 'ci bot', '--rpm', '5', '--json']);
+    const created = await runDan(['keys', 'create', '--data', data, '--name', 'ci bot', '--rpm', '5', '--json']);
     expect(created.code, created.stderr).toBe(0);
     const key = JSON.parse(created.stdout);
     expect(key).toMatchObject({ id: expect.stringMatching(/^key_/), name: 'ci bot', secret: expect.stringMatching(/^sk-[A-Za-z0-9]{48}$/), webhookSecret: expect.stringMatching(/^whsec_/), limits: { requestsPerMinute: 5 } });
@@ -53,18 +45,18 @@ describe('dan keys on a running gateway', () => {
     expect(me.body.data).toMatchObject({ anonymous: false, key: { id: key.id, name: 'ci bot' }, limits: { requestsPerMinute: 5 } });
     expect(me.headers?.get('ratelimit-limit')).toBe('5');
 
-    const listed = await dan(['keys', 'list', '--data', data]);
+    const listed = await runDan(['keys', 'list', '--data', data]);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(key.id);
     expect(listed.stdout).toContain('5 requests/min');
     expect(listed.stdout + listed.stderr).not.toContain(key.secret);
 
     // The gateway looks at the store at most every 200 ms as requests come, and every second regardless.
-    const set = await dan(['keys', 'set', key.id, '--data', data, '--rpm', '7']);
+    const set = await runDan(['keys', 'set', key.id, '--data', data, '--rpm', '7']);
     expect(set.code, set.stderr).toBe(0);
     await within(1_500, async () => (await getJson(`${url}/api/keys/me`, auth)).headers?.get('ratelimit-limit') === '7');
 
-    const revoked = await dan(['keys', 'revoke', key.id, '--data', data]);
+    const revoked = await runDan(['keys', 'revoke', key.id, '--data', data]);
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.stdout).toContain('revoked');
     await within(1_500, async () => (await postJson(`${url}/api/sd/task/status`, { taskId: 'x' }, auth)).status === 401);
@@ -75,7 +67,7 @@ describe('dan keys on a running gateway', () => {
   it('prints the secret once in words a person reads, with a note that it is not kept', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const created = await dan(['keys', 'create', '--data', dir.path, '--name', 'alice', '--models', 'clarity,chillout_mix', '--max-steps', '40']);
+    const created = await runDan(['keys', 'create', '--data', dir.path, '--name', 'alice', '--models', 'clarity,chillout_mix', '--max-steps', '40']);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/^key_[A-Za-z0-9]{12} {2}"alice" {2}sk-[A-Za-z0-9]{4}… {2}active\n/);
     expect(created.stdout).toContain('up to 40 steps');
@@ -89,16 +81,16 @@ describe('dan keys on a running gateway', () => {
   it('refuses bad values and unknown ids with one line naming the flag, exit 1', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const badWeight = await dan(['keys', 'create', '--data', dir.path, '--name', 'x', '--weight', '1000']);
+    const badWeight = await runDan(['keys', 'create', '--data', dir.path, '--name', 'x', '--weight', '1000']);
     expect(badWeight.code).toBe(1);
     expect(badWeight.stderr.trim()).toBe('dan: --weight: must be a number from 0.1 to 100, got 1000');
-    const noName = await dan(['keys', 'create', '--data', dir.path]);
+    const noName = await runDan(['keys', 'create', '--data', dir.path]);
     expect(noName.code).toBe(1);
     expect(noName.stderr.trim()).toBe('dan: --name: is required (who the key is for)');
-    const unknown = await dan(['keys', 'revoke', 'key_nope', '--data', dir.path]);
+    const unknown = await runDan(['keys', 'revoke', 'key_nope', '--data', dir.path]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no API key with id "key_nope"');
-    const nothing = await dan(['keys', 'set', 'key_nope', '--data', dir.path]);
+    const nothing = await runDan(['keys', 'set', 'key_nope', '--data', dir.path]);
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toContain('nothing to change');
   });
@@ -107,7 +99,7 @@ describe('dan keys on a running gateway', () => {
 describe('dan nodes token on a running gateway', () => {
   it('admits a node with its owner\'s token; revoking the token disconnects it, and it is refused after', async () => {
     const { url, data } = await startGateway();
-    const created = await dan(['nodes', 'token', 'create', '--data', data, '--name', 'alice', '--json']);
+    const created = await runDan(['nodes', 'token', 'create', '--data', data, '--name', 'alice', '--json']);
     expect(created.code, created.stderr).toBe(0);
     const token = JSON.parse(created.stdout);
     expect(token).toEqual({ id: expect.stringMatching(/^nt_/), name: 'alice', prefix: token.secret.slice(0, 7), createdAt: expect.any(Number), revokedAt: null, secret: expect.stringMatching(/^dnt-/) });
@@ -122,11 +114,11 @@ describe('dan nodes token on a running gateway', () => {
     const nodes = (await getJson(`${url}/api/nodes`)).body.data;
     expect(nodes.map((n: { name: string }) => n.name)).toEqual(['alice-gpu']);
 
-    const listed = await dan(['nodes', 'token', 'list', '--data', data]);
+    const listed = await runDan(['nodes', 'token', 'list', '--data', data]);
     expect(listed.stdout).toContain(token.id);
     expect(listed.stdout).not.toContain(token.secret);
 
-    expect((await dan(['nodes', 'token', 'revoke', token.id, '--data', data])).code).toBe(0);
+    expect((await runDan(['nodes', 'token', 'revoke', token.id, '--data', data])).code).toBe(0);
     // Disconnected within the gateway's next look at the store (a second), refused when it tries again: it stops.
     await gateway!.waitForLog((l) => l.msg === 'node disconnected' && String(l['reason']).includes('revoked'), 10_000);
     expect(await node.proc.exited).toBe(2);

@@ -6,15 +6,12 @@
  * database (with another data directory) serves the finished task's image and
  * runs again the task that was running.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, imageInfo, postJson } from '../helpers/api-client.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
 
-const BIN = fileURLToPath(new URL('../../bin/dan.js', import.meta.url));
 
 const processes: DanProcess[] = [];
 const dirs: { remove(): void }[] = [];
@@ -27,11 +24,6 @@ afterEach(async () => {
   schema = undefined;
 });
 
-function dan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
-}
 
 async function gatewayOn(database: string) {
   const dir = tempDir();
@@ -57,7 +49,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const listening = await first.proc.waitForLog((l) => l.msg.startsWith('DAN gateway listening'));
     expect(listening.msg).toContain('tasks in PostgreSQL postgres://');
 
-    const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
     expect(created.code, created.stderr).toBe(0);
     const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
     await expect.poll(async () => (await getJson(`${first.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
@@ -92,7 +84,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const first = await gatewayOn(schema.url);
     await first.proc.waitForLog((l) => l.msg.startsWith('this gateway now does the periodic work'));
     const second = await gatewayOn(schema.url);
-    const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
     const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
 
     // Each sees both (within a heartbeat), the first leading.
@@ -120,7 +112,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     viaProxy.host = `${proxy.host}:${proxy.port}`;
     try {
       const gateway = await gatewayOn(viaProxy.toString());
-      const created = await dan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+      const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       await expect.poll(async () => (await getJson(`${gateway.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
       // A slow GPU: the task below is running when the database goes.

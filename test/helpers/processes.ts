@@ -3,7 +3,7 @@
  * started from the built CLI (bin/dan.js → dist/), with JSON logs read line by
  * line so a test can wait for a log event instead of sleeping.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,4 +135,11 @@ export async function startNodeProcess(options: { gateway: string; webui: string
   const proc = new DanProcess(args, options.env);
   await proc.waitForLog((l) => l.msg === 'connected to gateway');
   return { proc };
+}
+
+/** Runs a `dan` command to its end (`dan keys …`), as an operator would: its exit code and output. */
+export function runDan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
 }
