@@ -214,6 +214,7 @@ export class Dispatcher {
       throw error;
     }
     const entry: TaskEntry = { ...stored, weight, createdAt, attempts: 0, failures: [] };
+    if (this.#options.shared) this.#touch(entry.id);
     this.#enqueue(entry);
     this.#options.observer?.submitted?.(entry.kind);
     const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
@@ -583,13 +584,16 @@ export class Dispatcher {
   async adopt(taskId: string, task?: { kind: TaskKind; owner: string | null; createdAt: number; spec: GenerationSpec }): Promise<void> {
     const held = this.#entries.get(taskId);
     if (held?.elsewhere) {
+      this.#touch(taskId);
       delete held.elsewhere;
       this.#enqueue(held);
       this.#changed(taskId);
       void this.#passSoon();
       return;
     }
-    if (held || this.#adopting.has(taskId) || this.#closing) return;
+    // Ended here, its outcome not written yet (the database away): the row still says unfinished, but it is not.
+    if (held || this.#adopting.has(taskId) || this.#closing || this.#outcomes.recent(taskId)) return;
+    this.#touch(taskId);
     if (task) {
       // A new task, as its notice told it: queued, attempt 0, no read needed.
       this.#reserve(task.owner);
@@ -600,7 +604,9 @@ export class Dispatcher {
     this.#adopting.add(taskId);
     try {
       const record = await this.#options.store.get(taskId);
-      if (!record?.spec || this.#entries.has(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
+      if (!record?.spec || this.#entries.has(taskId) || this.#outcomes.recent(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
+      // Running on a gateway that is not alive: it comes back to the queue (the leader's reclaim), with news.
+      if (record.state === 'running' && !this.#options.shared?.runsElsewhere(record)) return;
       this.#reserve(record.owner);
       const entry = toEntry(record, record.spec);
       if (record.state === 'running') {
@@ -618,6 +624,7 @@ export class Dispatcher {
   startedElsewhere(taskId: string, attempt: number): void {
     const entry = this.#entries.get(taskId);
     if (!entry) return;
+    this.#touch(taskId);
     entry.attempts = Math.max(entry.attempts, attempt);
     const running = this.scheduler.attempts.get(taskId);
     if (running && running.attempt >= attempt) return;
@@ -632,6 +639,7 @@ export class Dispatcher {
    * this gateway, an attempt of it here is stopped, and sync requests waiting here are answered from the store.
    */
   async endedElsewhere(taskId: string): Promise<void> {
+    this.#touch(taskId);
     const entry = this.#entries.get(taskId);
     const running = this.scheduler.attempts.get(taskId);
     if (running) this.#abandon(running, 'the task ended on another gateway');
@@ -656,13 +664,28 @@ export class Dispatcher {
    * store's unfinished tasks are read again; those this gateway held that ended meanwhile leave.
    */
   async resync(): Promise<void> {
+    // What changes while the store is read (a submit here, news heard) is newer than what the read says: left alone.
+    const readAt = this.#newsCount;
+    const held = new Set(this.#entries.keys());
     const unfinished = new Map((await this.#options.store.listUnfinished()).map((record) => [record.id, record]));
-    for (const id of [...this.#entries.keys()]) if (!unfinished.has(id) && !this.#outcomes.recent(id)) await this.endedElsewhere(id);
+    const stale = (id: string) => (this.#newsOf.get(id) ?? 0) > readAt;
+    for (const id of held) if (!unfinished.has(id) && !this.#outcomes.recent(id) && !stale(id)) await this.endedElsewhere(id);
     for (const record of unfinished.values()) {
+      if (stale(record.id)) continue;
       const entry = this.#entries.get(record.id);
       if (!entry || (record.state === 'queued' && entry.elsewhere)) await this.adopt(record.id);
       else if (record.state === 'running' && record.attempts > entry.attempts) this.startedElsewhere(record.id, record.attempts);
     }
+  }
+
+  /** Counts news of tasks (a submit, another gateway's notice): `resync` leaves alone what changed while it read. */
+  #newsCount = 0;
+  readonly #newsOf = new Map<string, number>();
+
+  #touch(taskId: string): void {
+    this.#newsOf.set(taskId, ++this.#newsCount);
+    // Kept small: only news newer than a read under way matters.
+    if (this.#newsOf.size > 10_000) this.#newsOf.clear();
   }
 
   /** Brings a task this gateway holds in line with the store, where news of it may have come late or not at all. */
@@ -701,7 +724,8 @@ export class Dispatcher {
     const entry = this.#entries.get(taskId);
     if (!entry || !this.scheduler.remove(taskId)) return;
     const seconds = Math.round(this.#options.unservableGraceMs / SECOND);
-    this.#fail(entry, null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` });
+    // At its attempt count: a row another gateway has started since (a higher attempt) is not failed.
+    this.#fail(entry, entry.attempts, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` });
   }
 
   #fail(entry: TaskEntry, attempt: number | null, error: TaskError): void {

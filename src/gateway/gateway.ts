@@ -10,6 +10,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
 import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
+import type { NodeSession } from '../network/node-session.js';
 import { openStores } from '../store/open-stores.js';
 import type { NodeRoster } from '../store/postgres/node-roster.js';
 import { bindSpec } from '../domain/binding.js';
@@ -31,6 +32,11 @@ import { KeyRing } from '../auth/key-ring.js';
 import { resolvePublicApiKey } from '../auth/public-api-key.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
+
+/** How often a gateway sharing a database checks that its nodes are still published (publishNodes). */
+const REPUBLISH_CHECK_MS = 10_000;
+/** How often the gateway doing the periodic work looks for webhook deliveries whose task ended unheard. */
+const DELIVERY_RESUME_MS = 30_000;
 
 /** How often the queue's length is looked at for the dashboard's chart. */
 const QUEUE_SAMPLE_MS = 5_000;
@@ -142,7 +148,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);
   queueSampler.unref();
   const catalog = new NetworkCatalog(hub, config.limits, roster ? { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } : undefined);
-  if (roster) publishNodes(hub, roster, () => clock.now(), logger);
+  const republishCheck = roster ? publishNodes(hub, roster, () => clock.now(), logger) : undefined;
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
@@ -155,7 +161,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     metrics,
     storage: () => {
       const problem = registry?.lastError ?? null;
-      const now = clock.now();
       return {
         kind: stores.kind,
         reachable: problem === null,
@@ -164,7 +169,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
         gateways: registry && {
           self: registry.id,
           leader: registry.isLeader,
-          seen: registry.peers.map((peer) => ({ id: peer.id, leader: peer.leader, seenSecondsAgo: Math.max(0, (now - peer.seenAt) / 1000) })),
+          seen: registry.peers.map((peer) => ({ id: peer.id, leader: peer.leader, seenSecondsAgo: peer.seenMsAgo / 1000 })),
         },
       };
     },
@@ -207,6 +212,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     },
     resync: () => guard(dispatcher.resync()),
   });
+  // What the others did between the recovery's read and the first notice heard.
+  if (stores.hearOthers) await dispatcher.resync();
   await outbox.start();
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -215,18 +222,29 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
   const announceLeadership = (leader: boolean) =>
     logger.info({ gateway: registry?.id }, leader ? 'this gateway now does the periodic work (retention)' : 'another gateway does the periodic work now');
+  // On a shared database: a delivery whose task ended on a gateway that did not take its submit, while the
+  // one that did was gone, waits for someone to look (webhook-outbox.ts start: resume, then send).
+  let deliveryResume: NodeJS.Timeout | undefined;
   leadershipChanged = (leader) => {
     announceLeadership(leader);
-    if (leader) void sweeper.start();
-    else sweeper.close();
+    clearInterval(deliveryResume);
+    if (leader) {
+      void sweeper.start();
+      deliveryResume = setInterval(() => void outbox.start().catch((error: unknown) => logger.warn({ err: error }, 'could not resume webhook deliveries')), DELIVERY_RESUME_MS);
+      deliveryResume.unref();
+    } else sweeper.close();
   };
   // Alone on SQLite it always does; on a shared database, once it holds the lock (maybe already).
-  if (registry?.isLeader === true) announceLeadership(true);
-  if (registry === null || registry.isLeader) await sweeper.start();
+  if (registry?.isLeader === true) leadershipChanged(true);
+  else if (registry === null) await sweeper.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      // Leadership won during shutdown starts nothing.
+      leadershipChanged = () => {};
+      clearInterval(deliveryResume);
+      clearInterval(republishCheck);
       sweeper.close();
       clearInterval(keyRefresh);
       clearInterval(queueSampler);
@@ -249,17 +267,28 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
  * one joins, changes what it offers or has its WebUI go up or down, and when it leaves. Heartbeats that
  * change nothing of that publish nothing.
  */
-function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): void {
+function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): NodeJS.Timeout {
   const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
   const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
+  const publish = (session: NodeSession) => {
+    published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
+    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
+  };
   hub.on('node:changed', (session) => {
     const last = published.get(session.id);
     if (last?.offeringVersion === session.offeringVersion && last.backendUp === session.backendUp) return;
-    published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
-    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
+    publish(session);
   });
   hub.on('node:lost', (session) => {
     published.delete(session.id);
     roster.withdraw(session.id).catch(failed);
   });
+  // Rows the leader dropped (it counted this gateway gone: the database was away) are published again.
+  const check = setInterval(() => {
+    roster.ownCount().then((count) => {
+      if (count < hub.sessions.size) for (const session of hub.sessions.values()) publish(session);
+    }, failed);
+  }, REPUBLISH_CHECK_MS);
+  check.unref();
+  return check;
 }

@@ -99,8 +99,8 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       expect(fromC.images).toEqual(fromA.images);
     }
     // The survivors see each other, one of them leading.
-    const health = (await getJson(`${a.url}/api/health`)).body.data.storage.gateways;
     await expect.poll(async () => (await getJson(`${a.url}/api/health`)).body.data.storage.gateways.seen.length, { timeout: 15_000 }).toBe(2);
+    const health = (await getJson(`${a.url}/api/health`)).body.data.storage.gateways;
     expect(health.seen.filter((g: { leader: boolean }) => g.leader).length).toBe(1);
   });
 
@@ -167,7 +167,8 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       // a's node is free again: the next task runs at once rather than after the cancelled one's 150 steps.
       const next = await postJson(`${a.url}/api/sd/txt2img`, { prompt: 'next', model: 'clarity', width: 64, height: 64, steps: 2, seed: 3 }, auth);
       expect(next.body.data).toMatchObject({ status: 2, seeds: [3] });
-      // Still one delivery of the first task's end, not one per gateway.
+      // Still one delivery of the first task's end, not one per gateway (given time for a second to come).
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(received.filter((r) => r.task === hookedId)).toHaveLength(1);
     } finally {
       receiver.close();

@@ -135,6 +135,12 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
       await proxy.restore();
       await expect.poll(async () => (await getJson(`${gateway.url}/api/health`)).body.data.storage.reachable, { timeout: 10_000 }).toBe(true);
       await gateway.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task outcome stored', 40_000);
+      // Its listening connection came back too (and read the unfinished tasks again): the task it ended
+      // during the outage is not taken for another gateway's.
+      await gateway.proc.waitForLog((l) => l.msg.startsWith('DAN gateway listening'));
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect((await postJson(`${gateway.url}/api/sd/task/status`, { taskId: runningId }, auth)).body.data).toMatchObject({ status: 2, seeds: [3] });
+      expect((await getJson(`${gateway.url}/api/health`)).body.data).toMatchObject({ queued: 0, running: 0 });
       const accepted = await postJson(`${gateway.url}/api/sd/txt2img`, { prompt: 'a barn', model: 'clarity', width: 128, height: 128, steps: 2, seed: 4 }, auth);
       expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
       // The result of the task that ended during the outage is in the database: another process reads it.

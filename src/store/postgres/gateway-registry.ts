@@ -23,6 +23,12 @@ import { causeText } from './pg-failure.js';
 import { TASKS_CHANNEL } from './postgres-task-store.js';
 
 /**
+ * Renewals and their cut-offs are on the database's clock, the one clock every gateway shares: with each
+ * gateway's own, a clock a few seconds off would make a live gateway look gone.
+ */
+const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+
+/**
  * The leader's advisory lock, one per schema: advisory locks are the whole database's, and two DAN
  * networks in two schemas of one database must each have their own leader.
  */
@@ -35,18 +41,20 @@ const LEADER_LOCK = `hashtext(current_schema() || '.dan_leader')`;
 const SESSION = `'dan gateway ' || g.id`;
 
 /**
- * Whether gateway `g` is alive: it renewed its row within the lease ($1, the oldest renewal that counts:
- * a process hung, or cut off from the database, stops renewing), and its own session is open or it
- * renewed within two heartbeats ($2). The server closes a session the moment its process dies, even
+ * Whether gateway `g` is alive: it renewed its row within the lease ($1, ms: a process hung, or cut off
+ * from the database, stops renewing), and its own session is open or it renewed within two heartbeats
+ * ($2, ms). The server closes a session the moment its process dies, even
  * killed outright, so a killed gateway is gone within a heartbeat or two rather than a lease; a session
  * that drops for a moment while the gateway still renews (through its pool) does not make it gone.
  */
-const ALIVE = `g.seen_at >= $1 AND (g.seen_at >= $2 OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name IN (${SESSION}, ${SESSION} || ' leading')))`;
+const ALIVE = `g.seen_at >= ${DB_NOW} - $1 AND (g.seen_at >= ${DB_NOW} - $2 OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name IN (${SESSION}, ${SESSION} || ' leading')))`;
 
 export interface GatewayPeer {
   id: string;
+  /** Epoch ms, on the database's clock. */
   startedAt: number;
-  seenAt: number;
+  /** How long ago it last renewed its row. */
+  seenMsAgo: number;
   leader: boolean;
 }
 
@@ -69,7 +77,6 @@ export class GatewayRegistry {
   readonly id = `gw_${randomBytes(6).toString('hex')}`;
   readonly #db: PostgresDatabase;
   readonly #options: Required<Pick<RegistryOptions, 'now' | 'heartbeatMs' | 'leaseMs'>> & RegistryOptions;
-  readonly #startedAt: number;
   #lockClient: pg.Client | null = null;
   #leader = false;
   #peers: GatewayPeer[] = [];
@@ -81,7 +88,6 @@ export class GatewayRegistry {
   private constructor(database: PostgresDatabase, options: RegistryOptions) {
     this.#db = database;
     this.#options = { heartbeatMs: 2_000, leaseMs: 10_000, ...options };
-    this.#startedAt = options.now();
   }
 
   /** Adds this gateway's row and tries to lead; then renews both every heartbeat. */
@@ -124,26 +130,25 @@ export class GatewayRegistry {
     const now = this.#options.now();
     try {
       await this.#db.pool.query(
-        `INSERT INTO gateways (id, started_at, seen_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
-        [this.id, this.#startedAt, now],
+        `INSERT INTO gateways (id, started_at, seen_at) VALUES ($1, ${DB_NOW}, ${DB_NOW}) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
+        [this.id],
       );
       await this.#tryToLead();
-      const { rows } = await this.#db.pool.query<{ id: string; started_at: number; seen_at: number; leader: boolean }>(
-        `SELECT g.id, g.started_at, g.seen_at,
+      const { rows } = await this.#db.pool.query<{ id: string; started_at: number; age: number; leader: boolean }>(
+        `SELECT g.id, g.started_at, ${DB_NOW} - g.seen_at AS age,
                 EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ${SESSION} || ' leading') AS leader
          FROM gateways g WHERE ${ALIVE} ORDER BY g.started_at, g.id`,
-        this.#aliveCuts(now),
+        this.#aliveWindows(),
       );
-      this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenAt: r.seen_at, leader: r.leader }));
-      if (this.#leader) await this.#reclaim(now);
+      this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenMsAgo: Math.max(0, r.age), leader: r.leader }));
+      // A new leader waits a lease before it reclaims: after the database itself was away, every gateway's
+      // renewal is old until each is back, and none of them is gone.
+      if (this.#leader && now - this.#leaderSince >= this.#options.leaseMs) await this.#reclaim();
       this.#lastError = null;
       this.#options.onPeers?.(this.#peers);
     } catch (error) {
+      // Its lock connection, if lost, says so itself (and this gateway stops leading then).
       this.#lastError = causeText(error);
-      const client = this.#lockClient;
-      this.#lockClient = null;
-      await client?.end().catch(() => {});
-      this.#setLeader(false);
       this.#options.warn?.(`database ${this.#db.name}: heartbeat failed: ${this.#lastError}`);
     }
   }
@@ -195,7 +200,7 @@ export class GatewayRegistry {
    * gateway (`g` names no gateway, so each one, this one too, takes the news); the nodes of gateways gone
    * are dropped, and the rows of gateways gone long ago.
    */
-  async #reclaim(now: number): Promise<void> {
+  async #reclaim(): Promise<void> {
     const { rows } = await this.#db.pool.query<{ id: string }>(
       `WITH u AS (
          UPDATE tasks SET state = 'queued'
@@ -203,21 +208,25 @@ export class GatewayRegistry {
          RETURNING id
        )
        SELECT id, pg_notify('${TASKS_CHANNEL}', json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
-      this.#aliveCuts(now),
+      this.#aliveWindows(),
     );
-    await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})`, this.#aliveCuts(now));
-    await this.#db.pool.query('DELETE FROM gateways WHERE seen_at < $1', [now - 100 * this.#options.leaseMs]);
+    await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})`, this.#aliveWindows());
+    await this.#db.pool.query(`DELETE FROM gateways WHERE seen_at < ${DB_NOW} - $1`, [100 * this.#options.leaseMs]);
     if (rows.length > 0) this.#options.onReclaimed?.(rows.map((row) => row.id));
   }
 
-  /** The parameters of `ALIVE` at `now`. */
-  #aliveCuts(now: number): [number, number] {
-    return [now - this.#options.leaseMs, now - 2 * this.#options.heartbeatMs];
+  /** The parameters of `ALIVE`. */
+  #aliveWindows(): [number, number] {
+    return [this.#options.leaseMs, 2 * this.#options.heartbeatMs];
   }
+
+  /** When this gateway last began to lead (its own clock: only the time since counts). */
+  #leaderSince = 0;
 
   #setLeader(leader: boolean): void {
     if (leader === this.#leader) return;
     this.#leader = leader;
+    if (leader) this.#leaderSince = this.#options.now();
     this.#options.onLeadership?.(leader);
   }
 

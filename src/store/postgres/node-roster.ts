@@ -84,6 +84,12 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
     );
   }
 
+  /** How many of this gateway's nodes the table holds (the leader drops them all if it counted this gateway gone). */
+  async ownCount(): Promise<number> {
+    const { rows } = await this.#db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nodes WHERE gateway_id = $1', [this.#gatewayId]);
+    return rows[0]?.n ?? 0;
+  }
+
   /** One of this gateway's nodes left. */
   async withdraw(nodeId: string): Promise<void> {
     await this.#db.pool.query(

@@ -72,6 +72,11 @@ export class PgListener {
       await client.end().catch(() => {});
       throw error;
     }
+    // Closed while it connected: not kept (it would hold the process open).
+    if (this.#closed) {
+      await client.end().catch(() => {});
+      return;
+    }
     this.#client = client;
   }
 
@@ -80,6 +85,7 @@ export class PgListener {
       this.#retry = null;
       this.#connect().then(
         () => {
+          if (this.#closed) return;
           for (const handlers of this.#channels.values()) handlers.onReconnected?.();
         },
         () => this.#retrySoon(),
