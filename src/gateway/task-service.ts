@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type Caller, mayAccess } from '../auth/caller.js';
 import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
-import type { TaskStore } from '../store/task-store.js';
+import { IdempotencyKeyTaken, type TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
 import { assertWithinKeyLimits } from './key-policy.js';
@@ -83,10 +83,18 @@ export class TaskService {
     }
   }
 
-  async #enqueueOnce(request: TaskRequest, idempotency: { key: string; bodyHash: string }): Promise<{ taskId: string; replayed: boolean }> {
+  async #enqueueOnce(request: TaskRequest, idempotency: { key: string; bodyHash: string }, again = false): Promise<{ taskId: string; replayed: boolean }> {
     const since = this.#deps.now() - IDEMPOTENCY_WINDOW_MS;
     const known = await this.#deps.store.findIdempotent(request.caller.owner, idempotency.key, since);
-    if (!known) return { taskId: await this.#store(request), replayed: false };
+    if (!known) {
+      try {
+        return { taskId: await this.#store(request), replayed: false };
+      } catch (error) {
+        // Another gateway sharing the store took the key first: its task is the answer (looked up once more).
+        if (error instanceof IdempotencyKeyTaken && !again) return this.#enqueueOnce(request, idempotency, true);
+        throw error;
+      }
+    }
     if (known.bodyHash !== idempotency.bodyHash) {
       throw new DanError(
         'DAN_ERR_IDEMPOTENCY_MISMATCH',

@@ -49,6 +49,18 @@ export interface NewTask {
   endWebhook?: { id: string; url: string };
 }
 
+/**
+ * `insert` refused the task because its owner's Idempotency-Key already names another task, stored
+ * meanwhile by another process sharing the store (a second gateway): look the key up again and answer
+ * with that task. Within one process, submits with one key are taken one at a time and never get here.
+ */
+export class IdempotencyKeyTaken extends Error {
+  override readonly name = 'IdempotencyKeyTaken';
+  constructor(key: string, options?: ErrorOptions) {
+    super(`Idempotency-Key "${key}" already names another task`, options);
+  }
+}
+
 /** A task an Idempotency-Key names. */
 export interface IdempotentTask {
   taskId: string;

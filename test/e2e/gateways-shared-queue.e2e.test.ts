@@ -117,6 +117,11 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [11] });
     expect(succeededIn(a.proc)).toContain(done.body.data.taskId);
+    // One Idempotency-Key sent to both gateways at the same moment names one task.
+    const body = { prompt: 'once', model: 'clarity', width: 64, height: 64, steps: 2, seed: 12 };
+    const both = await Promise.all([a.url, b.url].map((at) => postJson(`${at}/api/sd/txt2img/async`, body, { 'Idempotency-Key': 'same-request-7' })));
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    expect(both[0]!.body.data.taskId).toBe(both[1]!.body.data.taskId);
     // What no node of the network has is refused at once, naming it.
     const refused = await postJson(`${b.url}/api/sd/txt2img`, { prompt: 'x', model: 'not-a-model-anyone-has', width: 64, height: 64 });
     expect(refused.status).toBe(400);

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/store/open-stores.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
-import type { NewTask, TaskStore } from '../../src/store/task-store.js';
+import { IdempotencyKeyTaken, type NewTask, type TaskStore } from '../../src/store/task-store.js';
 import { Base64Image } from '../../src/util/base64-image.js';
 import { freshSchema, skipPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/processes.js';
@@ -147,6 +147,15 @@ function contract(open: Adapter): void {
     expect(await store.findIdempotent('key_test', 'k', 2000)).toBeUndefined();
     await store.insert(newTask('t2', 3000, { idempotency: { key: 'k', bodyHash: 'h2' } }));
     expect(await store.findIdempotent('key_test', 'k', 2000)).toEqual({ taskId: 't2', bodyHash: 'h2' });
+  });
+
+  it('refuses a task whose Idempotency-Key another process sharing the store just gave to another task, saying so', async () => {
+    const { store, reopen } = await open();
+    const other = await reopen();
+    await store.insert(newTask('first', 1000, { idempotency: { key: 'k', bodyHash: 'h' } }));
+    await expect(other.insert(newTask('second', 1001, { idempotency: { key: 'k', bodyHash: 'h' } }))).rejects.toBeInstanceOf(IdempotencyKeyTaken);
+    expect(await other.get('second')).toBeUndefined();
+    expect(await other.findIdempotent('key_test', 'k', 0)).toEqual({ taskId: 'first', bodyHash: 'h' });
   });
 
   it('refuses a duplicate id alone: tasks stored at the same time with it are kept', async () => {

@@ -25,7 +25,7 @@ import type { GenerationSpec, RelayedResult, TaskKind } from '../../domain/spec.
 import type { TaskError, TaskState } from '../../domain/task.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { readStoredResult, storedResultParts } from '../stored-result.js';
-import type { IdempotentTask, NewTask, StoredTask, TaskStore } from '../task-store.js';
+import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask, type TaskStore } from '../task-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { storeUnavailable } from './pg-failure.js';
 import { StatementBatch } from './statement-batch.js';
@@ -198,18 +198,23 @@ export class PostgresTaskStore implements TaskStore {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const { idempotency, endWebhook, owner } = task;
       const withOwner = owner !== null;
-      await this.#prepared('insert', INSERT, [
-        task.id,
-        task.kind,
-        owner,
-        task.createdAt,
-        toJsonBuffer(task.spec),
-        withOwner && idempotency ? idempotency.key : null,
-        withOwner && idempotency ? idempotency.bodyHash : null,
-        withOwner && endWebhook ? endWebhook.id : null,
-        withOwner && endWebhook ? endWebhook.url : null,
-        this.#who,
-      ]);
+      try {
+        await this.#prepared('insert', INSERT, [
+          task.id,
+          task.kind,
+          owner,
+          task.createdAt,
+          toJsonBuffer(task.spec),
+          withOwner && idempotency ? idempotency.key : null,
+          withOwner && idempotency ? idempotency.bodyHash : null,
+          withOwner && endWebhook ? endWebhook.id : null,
+          withOwner && endWebhook ? endWebhook.url : null,
+          this.#who,
+        ]);
+      } catch (error) {
+        if (idempotency && (error as { constraint?: string }).constraint === 'idempotency_keys_pkey') throw new IdempotencyKeyTaken(idempotency.key, { cause: error });
+        throw error;
+      }
     });
   }
 

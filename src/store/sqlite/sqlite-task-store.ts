@@ -31,7 +31,7 @@
 import type Database from 'better-sqlite3';
 import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import type { TaskError, TaskState } from '../../domain/task.js';
-import type { IdempotentTask, NewTask, StoredTask, TaskStore } from '../task-store.js';
+import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask, type TaskStore } from '../task-store.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
@@ -168,6 +168,11 @@ export class SqliteTaskStore implements TaskStore {
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
+        // Another process sharing the file stored a task under the same key meanwhile.
+        if (task.idempotency && error instanceof Error && /UNIQUE constraint failed: idempotency_keys\./.test(error.message)) {
+          if (spec === null) await this.#cleanUp(task.id, SPEC);
+          throw new IdempotencyKeyTaken(task.idempotency.key, { cause: error });
+        }
         throw error;
       }
     });
