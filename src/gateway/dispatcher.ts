@@ -208,7 +208,7 @@ export class Dispatcher {
     const createdAt = this.#clock.now();
     const { receivedAt, maxTasks: _maxTasks, weight = 1, ...stored } = task;
     try {
-      await this.#options.store.insert({ ...stored, createdAt });
+      await this.#options.store.insert({ ...stored, createdAt, weight });
     } catch (error) {
       this.#release(task.owner);
       throw error;
@@ -581,7 +581,7 @@ export class Dispatcher {
    * Another gateway sharing the store stored a task, or put one back in the queue: it joins this
    * gateway's queue (positions, fair order and budgets are the network's) and its nodes may run it.
    */
-  async adopt(taskId: string, task?: { kind: TaskKind; owner: string | null; createdAt: number; spec: GenerationSpec }): Promise<void> {
+  async adopt(taskId: string, task?: { kind: TaskKind; owner: string | null; createdAt: number; spec: GenerationSpec; weight?: number }): Promise<void> {
     const held = this.#entries.get(taskId);
     if (held?.elsewhere) {
       this.#touch(taskId);
@@ -597,7 +597,7 @@ export class Dispatcher {
     if (task) {
       // A new task, as its notice told it: queued, attempt 0, no read needed.
       this.#reserve(task.owner);
-      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: 1, createdAt: task.createdAt, attempts: 0, failures: [] });
+      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: task.weight ?? 1, createdAt: task.createdAt, attempts: 0, failures: [] });
       void this.#passSoon();
       return;
     }

@@ -47,6 +47,8 @@ export interface NewTask {
   idempotency?: { key: string; bodyHash: string };
   /** The webhook the task's end goes to, recorded with the task as a waiting delivery (webhooks/delivery-store.ts). */
   endWebhook?: { id: string; url: string };
+  /** The owner's fair-share weight: not stored, but told to the other gateways sharing the store with the new task. */
+  weight?: number;
 }
 
 /**

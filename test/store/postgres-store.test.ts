@@ -13,6 +13,8 @@ import { DanError } from '../../src/errors/dan-error.js';
 import { loadMigrations } from '../../src/store/migrations.js';
 import { openStores, type Stores } from '../../src/store/open-stores.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
+import { PgListener } from '../../src/store/postgres/pg-listener.js';
+import { followTasks } from '../../src/store/postgres/task-feed.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
@@ -92,6 +94,34 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect(statements).toEqual(['dan_complete_many']);
     expect(await store.get('c')).toMatchObject({ state: 'succeeded', result: { caption: 'c' } });
     expect(await store.get('d')).toMatchObject({ state: 'running', attempts: 1 });
+  });
+
+  it('tells the other gateways what happens to tasks, in commit order, a small new task with its notice', async () => {
+    const { url } = await schema();
+    const writer = await stores(url, false, true);
+    const reader = await stores(url, false, true);
+    const heard: string[] = [];
+    const database = await openPostgres(url);
+    const listener = await PgListener.open(database);
+    cleanups.push(async () => {
+      listener.close();
+      await database.pool.end();
+    });
+    await followTasks(listener, reader.gateways!.id, {
+      queued: (id, task) => heard.push(`queued ${id}${task ? ` ${task.kind} ${task.owner} w${task.weight} ${task.spec.kind}` : ''}`),
+      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+      ended: (id) => heard.push(`ended ${id}`),
+      resync: () => heard.push('resync'),
+    });
+    await writer.tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, weight: 3 });
+    await writer.tasks.markRunning('t1', 1, 'n', 2);
+    await writer.tasks.requeue('t1', 1);
+    await writer.tasks.markRunning('t1', 2, 'n', 3);
+    await writer.tasks.complete('t1', 2, { kind: 'caption', caption: 'x' }, 4);
+    // The reader's own changes are not news to it.
+    await reader.tasks.insert({ id: 'own', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 5 });
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(5);
+    expect(heard).toEqual(['queued t1 txt2img key_a w3 txt2img', 'started t1 1', 'queued t1', 'started t1 2', 'ended t1']);
   });
 
   it('migrates once when several gateways start on an empty database together', async () => {

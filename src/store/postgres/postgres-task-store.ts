@@ -72,7 +72,7 @@ const GET = `${SELECT_TASKS} WHERE t.id = $1`;
  * is a few hundred): every other gateway adopts every task, and a read of each from the database by
  * each of them was most of the load that more gateways added (bench:scale).
  */
-const SMALL_TASK_NEWS = `, 'task', CASE WHEN length($5) <= 6000 THEN json_build_object('kind', $2::text, 'owner', $3::text, 'createdAt', $4::bigint, 'spec', convert_from($5, 'UTF8')::json) END`;
+const SMALL_TASK_NEWS = `, 'task', CASE WHEN length($5) <= 6000 THEN json_build_object('kind', $2::text, 'owner', $3::text, 'createdAt', $4::bigint, 'weight', $11::float8, 'spec', convert_from($5, 'UTF8')::json) END`;
 
 const INSERT = `
   WITH t AS (
@@ -210,6 +210,7 @@ export class PostgresTaskStore implements TaskStore {
           withOwner && endWebhook ? endWebhook.id : null,
           withOwner && endWebhook ? endWebhook.url : null,
           this.#who,
+          task.weight ?? 1,
         ]);
       } catch (error) {
         if (idempotency && (error as { constraint?: string }).constraint === 'idempotency_keys_pkey') throw new IdempotencyKeyTaken(idempotency.key, { cause: error });

@@ -16,6 +16,8 @@ export interface NewTaskNews {
   kind: TaskKind;
   owner: string | null;
   createdAt: number;
+  /** The owner's fair-share weight. */
+  weight: number;
   spec: GenerationSpec;
 }
 
