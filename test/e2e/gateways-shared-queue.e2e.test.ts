@@ -8,39 +8,15 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
+import { usePgNetwork } from '../helpers/pg-network.js';
+import { skipPostgres } from '../helpers/postgres.js';
+import { type DanProcess, runDan } from '../helpers/processes.js';
 
 const TASKS = 512;
 
-const processes: DanProcess[] = [];
-const dirs: { remove(): void }[] = [];
-let schema: TestSchema | undefined;
-
-afterEach(async () => {
-  await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-  await schema?.drop();
-  schema = undefined;
-});
-
-async function gatewayOn(database: string, args: string[] = ['--auth', 'off']) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, ...args] });
-  processes.push(started.proc);
-  return started;
-}
-
-async function nodeFor(gateways: string, name: string, speed: number) {
-  const sandbox = await startSandboxProcess({ speed });
-  processes.push(sandbox.proc);
-  const node = await startNodeProcess({ gateway: gateways, webui: sandbox.url, name });
-  processes.push(node.proc);
-  return node.proc;
-}
+const { processes, newDatabase, gatewayOn, nodeFor } = usePgNetwork(['--auth', 'off']);
 
 
 
@@ -48,8 +24,8 @@ const succeededIn = (gateway: DanProcess) => gateway.lines.filter((l) => l.msg =
 
 describe.skipIf(skipPostgres)('three gateways on one database', () => {
   it('run every task once across their nodes, and lose none when one is killed', { timeout: 180_000 }, async () => {
-    schema = await freshSchema();
-    const gateways = [await gatewayOn(schema.url), await gatewayOn(schema.url), await gatewayOn(schema.url)];
+    const database = await newDatabase();
+    const gateways = [await gatewayOn(database), await gatewayOn(database), await gatewayOn(database)];
     const [a, b, c] = gateways as [(typeof gateways)[0], (typeof gateways)[0], (typeof gateways)[0]];
     // Sandbox time ×100: a 64² task of 8 steps takes a few tens of ms; the queue stays long for a while.
     await nodeFor(`${a.url},${c.url}`, 'gpu-a1', 100);
@@ -105,9 +81,9 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
   });
 
   it('take a submit on a gateway with no node of its own, checked against the whole network, and run it on another gateway\'s node', async () => {
-    schema = await freshSchema();
-    const a = await gatewayOn(schema.url);
-    const b = await gatewayOn(schema.url);
+    const database = await newDatabase();
+    const a = await gatewayOn(database);
+    const b = await gatewayOn(database);
     await nodeFor(a.url, 'gpu-a', 1000);
     // b hears of a's node: its catalog and health count it.
     await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 1, ready: 1 });
@@ -131,7 +107,7 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
   });
 
   it('cancel a task through one gateway while another\'s node runs it, and post the end webhook of a task that ended on another gateway, once', async () => {
-    schema = await freshSchema();
+    const database = await newDatabase();
     const received: { id: string; task: string }[] = [];
     const receiver = createServer((request, response) => {
       let body = '';
@@ -145,9 +121,9 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     try {
       const args = ['--auth', 'optional', '--webhook-allow-private'];
-      const a = await gatewayOn(schema.url, args);
-      const b = await gatewayOn(schema.url, args);
-      const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'hooks', '--json']);
+      const a = await gatewayOn(database, args);
+      const b = await gatewayOn(database, args);
+      const created = await runDan(['keys', 'create', '--database', database, '--name', 'hooks', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       // One slow GPU, on a.
       await nodeFor(a.url, 'gpu-a', 1);

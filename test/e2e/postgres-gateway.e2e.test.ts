@@ -6,50 +6,24 @@
  * database (with another data directory) serves the finished task's image and
  * runs again the task that was running.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getJson, imageInfo, postJson } from '../helpers/api-client.js';
-import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
+import { usePgNetwork } from '../helpers/pg-network.js';
+import { skipPostgres } from '../helpers/postgres.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
+import { runDan } from '../helpers/processes.js';
 
 
-const processes: DanProcess[] = [];
-const dirs: { remove(): void }[] = [];
-let schema: TestSchema | undefined;
-
-afterEach(async () => {
-  await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-  await schema?.drop();
-  schema = undefined;
-});
-
-
-async function gatewayOn(database: string) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const started = await startGatewayProcess({ dataDir: dir.path, args: ['--database', database, '--auth', 'required'] });
-  processes.push(started.proc);
-  return started;
-}
-
-async function nodeFor(gateway: string, name: string, speed = 1000) {
-  // `gateway` may list several gateways, separated by commas.
-  const sandbox = await startSandboxProcess({ speed });
-  processes.push(sandbox.proc);
-  const node = await startNodeProcess({ gateway, webui: sandbox.url, name });
-  processes.push(node.proc);
-  return node.proc;
-}
+const { newDatabase, gatewayOn, nodeFor } = usePgNetwork(['--auth', 'required']);
 
 describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
   it('takes keys made from the command line, runs tasks, and loses nothing when killed: another gateway serves and runs them', async () => {
-    schema = await freshSchema();
-    const first = await gatewayOn(schema.url);
+    const database = await newDatabase();
+    const first = await gatewayOn(database);
     const listening = await first.proc.waitForLog((l) => l.msg.startsWith('DAN gateway listening'));
     expect(listening.msg).toContain('tasks in PostgreSQL postgres://');
 
-    const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    const created = await runDan(['keys', 'create', '--database', database, '--name', 'pg client', '--json']);
     expect(created.code, created.stderr).toBe(0);
     const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
     await expect.poll(async () => (await getJson(`${first.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
@@ -68,7 +42,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     await first.proc.waitForLog((l) => l['task'] === runningId && l.msg === 'task assigned');
     await first.proc.stop('SIGKILL');
 
-    const second = await gatewayOn(schema.url);
+    const second = await gatewayOn(database);
     const status = await postJson(`${second.url}/api/sd/task/status`, { taskId: done.body.data.taskId }, auth);
     expect(status.body.data).toMatchObject({ status: 2, images: [image] });
     // The attempt the dead gateway had running is started again, here on a fast GPU.
@@ -80,11 +54,11 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
   });
 
   it('shows the gateways sharing the database; when the leading one dies, another takes the periodic work and its node fails over', async () => {
-    schema = await freshSchema();
-    const first = await gatewayOn(schema.url);
+    const database = await newDatabase();
+    const first = await gatewayOn(database);
     await first.proc.waitForLog((l) => l.msg.startsWith('this gateway now does the periodic work'));
-    const second = await gatewayOn(schema.url);
-    const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+    const second = await gatewayOn(database);
+    const created = await runDan(['keys', 'create', '--database', database, '--name', 'pg client', '--json']);
     const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
 
     // Each sees both (within a heartbeat), the first leading.
@@ -106,13 +80,13 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
   });
 
   it('answers 503 (store unavailable) while the database is gone, keeps what it was given, and serves again when it is back', async () => {
-    schema = await freshSchema();
-    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(schema.url).port || 5432) });
-    const viaProxy = new URL(schema.url);
+    const database = await newDatabase();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(database).port || 5432) });
+    const viaProxy = new URL(database);
     viaProxy.host = `${proxy.host}:${proxy.port}`;
     try {
       const gateway = await gatewayOn(viaProxy.toString());
-      const created = await runDan(['keys', 'create', '--database', schema.url, '--name', 'pg client', '--json']);
+      const created = await runDan(['keys', 'create', '--database', database, '--name', 'pg client', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       await expect.poll(async () => (await getJson(`${gateway.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
       // A slow GPU: the task below is running when the database goes.
@@ -145,7 +119,7 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
       expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
       // The result of the task that ended during the outage is in the database: another process reads it.
       await gateway.proc.stop('SIGKILL');
-      const reader = await gatewayOn(schema.url);
+      const reader = await gatewayOn(database);
       const stored = await postJson(`${reader.url}/api/sd/task/status`, { taskId: runningId }, auth);
       expect(stored.body.data).toMatchObject({ status: 2, seeds: [3] });
       expect(await imageInfo(stored.body.data.images[0])).toMatchObject({ width: 256, height: 256 });
