@@ -724,8 +724,8 @@ export class Dispatcher {
     const entry = this.#entries.get(taskId);
     if (!entry || !this.scheduler.remove(taskId)) return;
     const seconds = Math.round(this.#options.unservableGraceMs / SECOND);
-    // At its attempt count: a row another gateway has started since (a higher attempt) is not failed.
-    this.#fail(entry, entry.attempts, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` });
+    // Sharing the store, at its attempt count: a row another gateway has started since (a higher attempt) is not failed.
+    this.#fail(entry, this.#options.shared ? entry.attempts : null, { id: 'DAN_ERR_TASK_UNSERVABLE', message: `no node could serve this task for ${seconds} s: ${reason}` });
   }
 
   #fail(entry: TaskEntry, attempt: number | null, error: TaskError): void {
