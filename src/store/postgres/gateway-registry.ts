@@ -174,8 +174,9 @@ export class GatewayRegistry {
       connectionString: this.#db.url,
       // How the other gateways see that this one is alive, and whether it leads (pg_stat_activity, pg_locks).
       application_name: `dan gateway ${this.id}`,
-      connectionTimeoutMillis: this.#options.heartbeatMs,
-      query_timeout: this.#options.heartbeatMs,
+      // Not the heartbeat: a busy server may take longer than one beat to let a connection in.
+      connectionTimeoutMillis: Math.max(this.#options.heartbeatMs, 5_000),
+      query_timeout: Math.max(this.#options.heartbeatMs, 5_000),
     });
     const lost = () => {
       if (this.#lockClient !== client) return;
