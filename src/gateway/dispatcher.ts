@@ -365,7 +365,7 @@ export class Dispatcher {
     if (!running) return;
     entry.attempts = attempt;
     this.#unservable.forget(entry.id);
-    // One await between choosing the task and sending it: see SqliteTaskStore.#guardedSync.
+    // The start is claimed in the store before the task is sent: never sent on a claim that did not hold.
     let stored: boolean;
     try {
       stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
@@ -581,7 +581,7 @@ export class Dispatcher {
    * Another gateway sharing the store stored a task, or put one back in the queue: it joins this
    * gateway's queue (positions, fair order and budgets are the network's) and its nodes may run it.
    */
-  async adopt(taskId: string, task?: { kind: TaskKind; owner: string | null; createdAt: number; spec: GenerationSpec; weight?: number }): Promise<void> {
+  async adopt(taskId: string, task?: Pick<TaskEntry, 'kind' | 'owner' | 'createdAt' | 'spec' | 'weight'>): Promise<void> {
     const held = this.#entries.get(taskId);
     if (held?.elsewhere) {
       this.#touch(taskId);
@@ -597,7 +597,7 @@ export class Dispatcher {
     if (task) {
       // A new task, as its notice told it: queued, attempt 0, no read needed.
       this.#reserve(task.owner);
-      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: task.weight ?? 1, createdAt: task.createdAt, attempts: 0, failures: [] });
+      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: task.weight, createdAt: task.createdAt, attempts: 0, failures: [] });
       void this.#passSoon();
       return;
     }

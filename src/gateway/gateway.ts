@@ -115,7 +115,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     ...(registry && roster && {
       shared: {
         runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn),
-        servableElsewhere: (spec) => [...roster.remote].some((node) => node.backendUp && bindSpec(spec, node.offering).ok),
+        servableElsewhere: (spec) => {
+          for (const node of roster.remote) if (node.backendUp && bindSpec(spec, node.offering).ok) return true;
+          return false;
+        },
       },
     }),
     hub,

@@ -31,7 +31,12 @@ async function schema(): Promise<TestSchema> {
   return made;
 }
 
-async function stores(url: string, listenForKeys = false, asGateway = false, timing: { heartbeatMs?: number; leaseMs?: number } = {}): Promise<Stores> {
+async function stores(
+  url: string,
+  listenForKeys = false,
+  asGateway = false,
+  timing: { heartbeatMs?: number; leaseMs?: number; onLeadership?: (leader: boolean) => void } = {},
+): Promise<Stores> {
   const opened = await openStores({ database: url, dataDir: '' }, { listenForKeys, ...(asGateway ? { gateway: { now: () => Date.now(), ...timing } } : {}) });
   cleanups.push(() => opened.close());
   return opened;
@@ -233,7 +238,9 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
 
   it('has one leader among the gateways at a time, and another leads within a heartbeat when it goes', async () => {
     const { url } = await schema();
-    const joined = await Promise.all([1, 2, 3].map(() => stores(url, false, true, { heartbeatMs: 200, leaseMs: 1_000 })));
+    // Each gateway's changes of leadership, in order.
+    const changes: boolean[][] = [[], [], []];
+    const joined = await Promise.all(changes.map((seen) => stores(url, false, true, { heartbeatMs: 200, leaseMs: 1_000, onLeadership: (leader) => seen.push(leader) })));
     const registries = joined.map((s) => s.gateways!);
     await Promise.all(registries.map((r) => r.beat()));
     expect(registries.filter((r) => r.isLeader)).toHaveLength(1);
@@ -249,6 +256,8 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     await admin.connect();
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`dan gateway ${leader.id} leading`]);
     await admin.end();
+    const leaderChanges = changes[registries.indexOf(leader)]!;
+    await expect.poll(() => leaderChanges.includes(false), { timeout: 5_000 }).toBe(true);
     await expect.poll(() => registries.filter((r) => r.isLeader).length, { timeout: 8_000 }).toBe(1);
     // The leader leaves (its process ends): another leads, and the one gone is not seen once its row is gone.
     const current = registries.find((r) => r.isLeader)!;
