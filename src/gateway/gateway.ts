@@ -10,9 +10,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
 import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
 import { NodeHub } from '../network/node-hub.js';
-import type { NodeSession } from '../network/node-session.js';
 import { openStores } from '../store/open-stores.js';
-import type { NodeRoster } from '../store/postgres/node-roster.js';
+import { publishNodes } from './node-publishing.js';
 import { bindSpec } from '../domain/binding.js';
 import type { TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
@@ -33,8 +32,6 @@ import { resolvePublicApiKey } from '../auth/public-api-key.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
 
-/** How often a gateway sharing a database checks that its nodes are still published (publishNodes). */
-const REPUBLISH_CHECK_MS = 10_000;
 /** How often the gateway doing the periodic work looks for webhook deliveries whose task ended unheard. */
 const DELIVERY_RESUME_MS = 30_000;
 
@@ -263,35 +260,4 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     return closing;
   };
   return { url: `http://${host}:${port}`, port, app, hub, dispatcher, store, storeName: stores.name, keys: keyAdmin, close };
-}
-
-/**
- * This gateway's nodes, published for the other gateways sharing the database (node-roster.ts): when
- * one joins, changes what it offers or has its WebUI go up or down, and when it leaves. Heartbeats that
- * change nothing of that publish nothing.
- */
-function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): NodeJS.Timeout {
-  const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
-  const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
-  const publish = (session: NodeSession) => {
-    published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
-    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
-  };
-  hub.on('node:changed', (session) => {
-    const last = published.get(session.id);
-    if (last?.offeringVersion === session.offeringVersion && last.backendUp === session.backendUp) return;
-    publish(session);
-  });
-  hub.on('node:lost', (session) => {
-    published.delete(session.id);
-    roster.withdraw(session.id).catch(failed);
-  });
-  // Rows the leader dropped (it counted this gateway gone: the database was away) are published again.
-  const check = setInterval(() => {
-    roster.ownCount().then((count) => {
-      if (count < hub.sessions.size) for (const session of hub.sessions.values()) publish(session);
-    }, failed);
-  }, REPUBLISH_CHECK_MS);
-  check.unref();
-  return check;
 }

@@ -1,0 +1,44 @@
+/**
+ * @module gateway/node-publishing
+ *
+ * Where gateways share a database: this gateway's nodes, as the others read them
+ * (store/postgres/node-roster.ts).
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { NodeHub } from '../network/node-hub.js';
+import type { NodeSession } from '../network/node-session.js';
+import type { NodeRoster } from '../store/postgres/node-roster.js';
+
+/** How often the gateway checks that its nodes are still published (the leader drops those of a gateway it counted gone). */
+const REPUBLISH_CHECK_MS = 10_000;
+
+/**
+ * This gateway's nodes, published for the other gateways sharing the database (node-roster.ts): when
+ * one joins, changes what it offers or has its WebUI go up or down, and when it leaves. Heartbeats that
+ * change nothing of that publish nothing.
+ */
+export function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): NodeJS.Timeout {
+  const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
+  const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
+  const publish = (session: NodeSession) => {
+    published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
+    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
+  };
+  hub.on('node:changed', (session) => {
+    const last = published.get(session.id);
+    if (last?.offeringVersion === session.offeringVersion && last.backendUp === session.backendUp) return;
+    publish(session);
+  });
+  hub.on('node:lost', (session) => {
+    published.delete(session.id);
+    roster.withdraw(session.id).catch(failed);
+  });
+  // Rows the leader dropped (it counted this gateway gone: the database was away) are published again.
+  const check = setInterval(() => {
+    roster.ownCount().then((count) => {
+      if (count < hub.sessions.size) for (const session of hub.sessions.values()) publish(session);
+    }, failed);
+  }, REPUBLISH_CHECK_MS);
+  check.unref();
+  return check;
+}
