@@ -59,8 +59,13 @@ export interface TaskEntry {
   failures: string[];
   /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
   receivedAt?: number;
-  /** Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's queue. */
-  elsewhere?: { attempt: number };
+  /**
+   * Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's
+   * queue. Its progress, once a client here asked about it and its gateway told it (`progressElsewhere`).
+   */
+  elsewhere?: { attempt: number; progress?: { value: number; etaSeconds: number | null }; wanted?: true };
+  /** Queued while its insert is under way (`submit`): whether it was stored. If not, it leaves again. */
+  unsaved?: Promise<boolean>;
 }
 
 export type { TaskOutcome } from './outcome-book.js';
@@ -95,6 +100,10 @@ export interface DispatcherOptions {
     runsElsewhere(task: StoredTask): boolean;
     /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
     servableElsewhere(spec: GenerationSpec): boolean;
+    /** Asks the gateway whose node runs the task for its progress (`progressElsewhere`), until that attempt ends. */
+    wantProgress(taskId: string): void;
+    /** Progress of an attempt running on this gateway's node, for the gateways that want it. */
+    progressed(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void;
   };
 }
 
@@ -200,23 +209,22 @@ export class Dispatcher {
     return unfinished.length;
   }
 
-  /** Checks the owner's budget, stores a new task, then queues it. Resolves once the task is durable. */
+  /**
+   * Checks the owner's budget, then stores a new task and queues it. Resolves once the task is durable;
+   * rejects, the task gone from the queue, when the store refused it.
+   */
   async submit(task: SubmittedTask): Promise<void> {
     this.#assertWithinBudget(task.owner, task.maxTasks);
     // Counted before the write: submits of one owner whose writes overlap must not all pass the check.
     this.#reserve(task.owner);
     const createdAt = this.#clock.now();
     const { receivedAt, maxTasks: _maxTasks, weight = 1, ...stored } = task;
-    try {
-      await this.#options.store.insert({ ...stored, createdAt, weight });
-    } catch (error) {
-      this.#release(task.owner);
-      throw error;
-    }
+    // Queued as it is stored, not once stored: the pass due this turn may send it, and the store then
+    // writes its start with its insert (TaskStore.markRunning), one round trip to a database instead of
+    // two (bench:scale). Until the insert settles it is `unsaved`: nobody has its id yet.
     const entry: TaskEntry = { ...stored, weight, createdAt, attempts: 0, failures: [] };
     if (this.#options.shared) this.#touch(entry.id);
     this.#enqueue(entry);
-    this.#options.observer?.submitted?.(entry.kind);
     const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
     // Only a task the next pass may send is timed: one that waits, waits for a GPU, not for the gateway.
     if (receivedAt !== undefined && slots === 'free') {
@@ -226,8 +234,36 @@ export class Dispatcher {
     // A task a free node can run is sent by the pass due this turn, before the submit answers (status
     // running, no ETA to guess): submits that arrive together share it. One whose nodes are all busy
     // changes nothing a pass would send (over a thousand nodes a pass costs milliseconds; a pass per
-    // submit was most of the gateway's time); one no node can run is noted by the next pass.
-    if (slots !== 'busy') await this.#passSoon();
+    // submit was most of the gateway's time); one no node can run is noted by the next pass. The pass
+    // is asked for before the insert, so that a store that gathers a turn's inserts has its start first.
+    const passed = slots === 'busy' ? undefined : this.#passSoon();
+    const inserted = this.#options.store.insert({ ...stored, createdAt, weight });
+    entry.unsaved = inserted.then(
+      () => true,
+      () => false,
+    );
+    try {
+      await inserted;
+    } catch (error) {
+      this.#withdraw(entry);
+      throw error;
+    }
+    delete entry.unsaved;
+    this.#options.observer?.submitted?.(entry.kind);
+    await passed;
+  }
+
+  /** A task the store did not take leaves the queue (and its node slot, if the pass had sent it), as if never submitted. */
+  #withdraw(entry: TaskEntry): void {
+    if (this.#entries.get(entry.id) !== entry) return;
+    this.#entries.delete(entry.id);
+    const running = this.scheduler.attempts.get(entry.id);
+    if (running) this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now());
+    else this.scheduler.remove(entry.id);
+    this.#unservable.forget(entry.id);
+    this.#release(entry.owner);
+    delete entry.receivedAt;
+    if (running) void this.#passSoon();
   }
 
   /**
@@ -287,8 +323,12 @@ export class Dispatcher {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     const { owner } = entry;
-    // Its progress is known to the gateway whose node runs it.
-    if (entry.elsewhere) return { state: 'running', progress: 0, etaSeconds: null, nodeId: '', owner };
+    // Its progress is known to the gateway whose node runs it, which tells it once asked.
+    if (entry.elsewhere) {
+      this.#wantProgress(entry.id, entry.elsewhere);
+      const { progress } = entry.elsewhere;
+      return { state: 'running', progress: progress?.value ?? 0, etaSeconds: progress?.etaSeconds ?? null, nodeId: '', owner };
+    }
     const now = this.#clock.now();
     const running = this.scheduler.attempts.get(id);
     if (running) {
@@ -370,9 +410,12 @@ export class Dispatcher {
     try {
       stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
     } catch (error) {
+      // Asked for with its insert, which failed: the submit answers that, and the task leaves (`submit`).
+      if (entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
       this.#startNotStored(entry, running, error);
       return;
     }
+    if (!stored && entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
     if (!stored) return this.#startRefused(entry, running);
     this.#startRetry.succeeded();
     // A cancel (or the node's loss) may have settled the attempt while the store wrote.
@@ -393,6 +436,8 @@ export class Dispatcher {
     let listeners = this.#watchers.get(taskId);
     if (!listeners) this.#watchers.set(taskId, (listeners = new Set()));
     listeners.add(listener);
+    const elsewhere = this.#entries.get(taskId)?.elsewhere;
+    if (elsewhere) this.#wantProgress(taskId, elsewhere);
     return () => {
       listeners.delete(listener);
       if (listeners.size === 0 && this.#watchers.get(taskId) === listeners) {
@@ -473,6 +518,7 @@ export class Dispatcher {
 
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
     if (this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds)) {
+      this.#options.shared?.progressed(message.taskId, message.attempt, message.progress, message.etaSeconds);
       if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq });
       this.#changed(message.taskId);
     }
@@ -631,7 +677,23 @@ export class Dispatcher {
     if (running) this.#abandon(running, 'the task runs on another node now');
     else this.scheduler.remove(taskId);
     entry.elsewhere = { attempt };
+    if (this.#watchers.has(taskId)) this.#wantProgress(taskId, entry.elsewhere);
     this.#changed(taskId);
+  }
+
+  /** Progress another gateway told of attempt `attempt` of a task its node runs (asked for by `#wantProgress`). */
+  progressElsewhere(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void {
+    const elsewhere = this.#entries.get(taskId)?.elsewhere;
+    if (elsewhere?.attempt !== attempt) return;
+    elsewhere.progress = { value: progress, etaSeconds };
+    this.#changed(taskId);
+  }
+
+  /** Once per attempt running elsewhere that a client here follows or asks about. */
+  #wantProgress(taskId: string, elsewhere: NonNullable<TaskEntry['elsewhere']>): void {
+    if (elsewhere.wanted) return;
+    elsewhere.wanted = true;
+    this.#options.shared?.wantProgress(taskId);
   }
 
   /**
@@ -669,7 +731,8 @@ export class Dispatcher {
     const held = new Set(this.#entries.keys());
     const unfinished = new Map((await this.#options.store.listUnfinished()).map((record) => [record.id, record]));
     const stale = (id: string) => (this.#newsOf.get(id) ?? 0) > readAt;
-    for (const id of held) if (!unfinished.has(id) && !this.#outcomes.recent(id) && !stale(id)) await this.endedElsewhere(id);
+    // A task being stored here may not be in what was read: it is news (`submit` touches it), and never ended elsewhere.
+    for (const id of held) if (!unfinished.has(id) && !this.#outcomes.recent(id) && !stale(id) && !this.#entries.get(id)?.unsaved) await this.endedElsewhere(id);
     for (const record of unfinished.values()) {
       if (stale(record.id)) continue;
       const entry = this.#entries.get(record.id);

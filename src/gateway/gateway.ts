@@ -14,6 +14,7 @@ import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
 import { bindSpec } from '../domain/binding.js';
 import type { TaskStore } from '../store/task-store.js';
+import type { ProgressChannel } from '../store/postgres/progress-channel.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
 import { nodeTokensOf } from './node-tokens.js';
 import { createWebhooks } from './task-webhooks.js';
@@ -106,6 +107,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     view: (id) => service.view(id),
     watch: (id, listener) => dispatcher.watch(id, listener),
   });
+  let progress: ProgressChannel | undefined;
   const dispatcher = new Dispatcher({
     store,
     // With other gateways on the database: a task running on a live one's node stays theirs.
@@ -116,6 +118,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
           for (const node of roster.remote) if (node.backendUp && bindSpec(spec, node.offering).ok) return true;
           return false;
         },
+        // The channel opens once the dispatcher exists (it answers the channel's questions): below.
+        wantProgress: (taskId) => progress?.want(taskId),
+        progressed: (taskId, attempt, value, etaSeconds) => progress?.progressed(taskId, attempt, value, etaSeconds),
       },
     }),
     hub,
@@ -214,6 +219,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   });
   // What the others did between the recovery's read and the first notice heard.
   if (stores.hearOthers) await dispatcher.resync();
+  progress = await stores.relayProgress?.({
+    runsHere: (taskId) => dispatcher.scheduler.attempts.get(taskId) !== undefined,
+    heard: (taskId, attempt, value, etaSeconds) => dispatcher.progressElsewhere(taskId, attempt, value, etaSeconds),
+  });
   await outbox.start();
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -16,6 +16,7 @@ import { PostgresKeyStore } from './postgres/postgres-key-store.js';
 import { PostgresTaskStore } from './postgres/postgres-task-store.js';
 import { followTasks, type TaskNews } from './postgres/task-feed.js';
 import { PgListener } from './postgres/pg-listener.js';
+import { ProgressChannel, type ProgressChannelOptions } from './postgres/progress-channel.js';
 import { causeText } from './postgres/pg-failure.js';
 import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
 import { SqliteKeyStore } from './sqlite/sqlite-key-store.js';
@@ -34,6 +35,8 @@ export interface Stores {
   gateways: GatewayRegistry | null;
   /** Hears what the other gateways sharing the database do to tasks (task-feed.ts); null when none can. */
   hearOthers: ((news: TaskNews) => Promise<void>) | null;
+  /** Relays the progress of tasks running on one gateway's node to the others that are asked about them; null when none share it. */
+  relayProgress: ((handlers: Pick<ProgressChannelOptions, 'runsHere' | 'heard'>) => Promise<ProgressChannel>) | null;
   /** The nodes of the other gateways sharing the database, and where this one publishes its own; null when none share it. */
   roster: NodeRoster | null;
   close(): Promise<void>;
@@ -66,6 +69,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       kind: 'sqlite',
       gateways: null,
       hearOthers: null,
+      relayProgress: null,
       roster: null,
       close: () => tasks.close(),
     };
@@ -107,6 +111,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     kind: 'postgres',
     gateways,
     hearOthers: gateways && listener && ((news) => followTasks(listener, gateways.id, news, warn)),
+    relayProgress: gateways && listener && ((handlers) => ProgressChannel.open(database, listener, { ...handlers, gatewayId: gateways.id, warn })),
     roster,
     close: async () => {
       await roster?.close();

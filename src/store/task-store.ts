@@ -89,6 +89,11 @@ export interface TaskStore {
    * memory and goes on when a write fails (a requeue not written leaves the row running with
    * the old attempt; a start not written leaves its number unused). An old attempt's late
    * answer is still refused: `complete` and `fail` check the attempt.
+   *
+   * Called for a task whose `insert` has not settled yet (the dispatcher queues a task as it stores
+   * it, so that the pass due that turn may send it), the start takes effect with that insert or
+   * after it, never before it, and rejects as the insert did when it fails. A store that writes
+   * the two in one commit saves the start a round trip (PostgreSQL).
    */
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */

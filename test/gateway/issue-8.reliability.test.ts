@@ -130,6 +130,21 @@ describe('storage failures', () => {
     expect(world.dispatcher.queuedCount + world.dispatcher.runningCount).toBe(0);
   });
 
+  it('takes back a task the pass had already placed on a node when its insert fails late, freeing the slot', async () => {
+    world = failingWorld();
+    const node = world.connect('a');
+    disk.failing.add('insert');
+    disk.late = true;
+    await expect(world.submit()).rejects.toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
+    await world.settle();
+    expect(node.assignments()).toEqual([]);
+    expect(world.dispatcher.queuedCount + world.dispatcher.runningCount).toBe(0);
+    expect(world.dispatcher.unfinishedOf('')).toBe(0);
+    disk.failing.delete('insert');
+    const id = await world.submit();
+    expect(await node.assignment(id)).toMatchObject({ attempt: 1 });
+  });
+
   it('keeps a task queued, unsent and blamed on no node while its start cannot be stored, and sends it once the store is back', async () => {
     world = failingWorld();
     const node = world.connect('a');

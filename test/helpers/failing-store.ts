@@ -19,10 +19,15 @@ export class FailingStore implements TaskStore {
     readonly cause = "ENOSPC: no space left on device (a test's full disk)",
   ) {}
 
+  /** Refusals come a turn of the event loop late, as a database's answer would (after what that turn ran). */
+  late = false;
+
   #call<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
     if (!this.failing.has(operation)) return run();
     this.refused.set(operation, (this.refused.get(operation) ?? 0) + 1);
-    return Promise.reject(new DanError('DAN_ERR_STORE_UNAVAILABLE', `could not ${operation}: ${this.cause}`));
+    const refusal = new DanError('DAN_ERR_STORE_UNAVAILABLE', `could not ${operation}: ${this.cause}`);
+    if (this.late) return new Promise((_, reject) => setImmediate(() => reject(refusal)));
+    return Promise.reject(refusal);
   }
 
   insert: TaskStore['insert'] = (...args) => this.#call('insert', () => this.inner.insert(...args));

@@ -12,8 +12,9 @@ import { defaultKeyLimits } from '../../src/auth/api-key.js';
 import { DanError } from '../../src/errors/dan-error.js';
 import { loadMigrations } from '../../src/store/migrations.js';
 import { openStores, type Stores } from '../../src/store/open-stores.js';
-import { openPostgres } from '../../src/store/postgres/open-postgres.js';
+import { openPostgres, type PostgresDatabase } from '../../src/store/postgres/open-postgres.js';
 import { PgListener } from '../../src/store/postgres/pg-listener.js';
+import { ProgressChannel } from '../../src/store/postgres/progress-channel.js';
 import { followTasks } from '../../src/store/postgres/task-feed.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
@@ -63,6 +64,17 @@ const key = (id: string): ApiKeyRecord => ({
   revokedAt: null,
 });
 
+/** The names of the prepared statements run on `database`'s pool from now on ('other' for the rest). */
+function recordStatements(database: PostgresDatabase): string[] {
+  const statements: string[] = [];
+  const query = database.pool.query.bind(database.pool);
+  database.pool.query = ((config: unknown, values?: unknown) => {
+    statements.push(typeof config === 'object' && config !== null && 'name' in config ? String(config.name) : 'other');
+    return query(config as string, values as unknown[]);
+  }) as typeof database.pool.query;
+  return statements;
+}
+
 describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
   it('lets exactly one of several gateways start each attempt, however their claims interleave', async () => {
     const { url } = await schema();
@@ -84,12 +96,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     cleanups.push(() => store.close());
     const ids = ['a', 'b', 'c', 'd'];
     for (const id of ids) await store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
-    const statements: string[] = [];
-    const query = database.pool.query.bind(database.pool);
-    database.pool.query = ((config: unknown, values?: unknown) => {
-      statements.push(typeof config === 'object' && config !== null && 'name' in config ? String(config.name) : 'other');
-      return query(config as string, values as unknown[]);
-    }) as typeof database.pool.query;
+    const statements = recordStatements(database);
     // 'd' twice in one pass: the second start (same attempt) is refused alone.
     expect(await Promise.all([...ids.map((id) => store.markRunning(id, 1, 'n', 2)), store.markRunning('d', 1, 'm', 2)])).toEqual([true, true, true, true, false]);
     expect(statements).toEqual(['dan_mark_running_many']);
@@ -99,6 +106,78 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect(statements).toEqual(['dan_complete_many']);
     expect(await store.get('c')).toMatchObject({ state: 'succeeded', result: { caption: 'c' } });
     expect(await store.get('d')).toMatchObject({ state: 'running', attempts: 1 });
+  });
+
+  it('stores the tasks of one turn in one statement, with the starts the pass of that turn made', async () => {
+    const { url } = await schema();
+    const database = await openPostgres(url);
+    const store = new PostgresTaskStore(database, { gatewayId: 'gw_test' });
+    cleanups.push(() => store.close());
+    const other = await stores(url, false, true);
+    const heard: string[] = [];
+    const listening = await openPostgres(url);
+    const listener = await PgListener.open(listening);
+    cleanups.push(async () => {
+      listener.close();
+      await listening.pool.end();
+    });
+    await followTasks(listener, other.gateways!.id, {
+      queued: (id, task) => heard.push(`queued ${id}${task ? ' with task' : ''}`),
+      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+      ended: (id) => heard.push(`ended ${id}`),
+      resync: () => heard.push('resync'),
+    });
+    const statements = recordStatements(database);
+    const ids = ['a', 'b', 'c'];
+    const inserted = ids.map((id) => store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 }));
+    const started = store.markRunning('b', 1, 'n', 2);
+    await Promise.all(inserted);
+    expect(await started).toBe(true);
+    expect(statements).toEqual(['dan_insert_many']);
+    expect(await store.get('b')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'n', runningOn: 'gw_test' });
+    expect(await store.get('a')).toMatchObject({ state: 'queued', attempts: 0, runningOn: null });
+    // The other gateways hear of 'b' as stored, then started: they never run it.
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(4);
+    expect(heard.indexOf('started b 1')).toBeGreaterThan(heard.indexOf('queued b with task'));
+    expect(heard.sort()).toEqual(['queued a with task', 'queued b with task', 'queued c with task', 'started b 1']);
+    expect(await other.tasks.markRunning('b', 1, 'theirs', 3)).toBe(false);
+  });
+
+  it('relays a task\'s progress from the gateway running it to one that asked, at most twice a second, the last step always', async () => {
+    const { url } = await schema();
+    const opened = await Promise.all([url, url].map(async () => {
+      const database = await openPostgres(url);
+      const listener = await PgListener.open(database);
+      cleanups.push(async () => {
+        listener.close();
+        await database.pool.end();
+      });
+      return { database, listener };
+    }));
+    let clock = 1_000;
+    const heard: string[] = [];
+    const [asking, running] = await Promise.all(
+      opened.map(({ database, listener }, n) =>
+        ProgressChannel.open(database, listener, {
+          gatewayId: `gw_${n}`,
+          runsHere: (id) => n === 1 && id === 'task-1',
+          heard: (id, attempt, progress, eta) => heard.push(`${id} #${attempt} ${progress} eta ${eta}`),
+          now: () => clock,
+        }),
+      ),
+    );
+    // Not asked for yet: not told.
+    running!.progressed('task-1', 1, 0.1, 9);
+    asking!.want('task-1');
+    asking!.want('task-2');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    running!.progressed('task-1', 1, 0.2, 8);
+    running!.progressed('task-1', 1, 0.3, 7);
+    clock += 600;
+    running!.progressed('task-1', 1, 0.5, 5);
+    running!.progressed('task-1', 1, 1, 0);
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(3);
+    expect(heard).toEqual(['task-1 #1 0.2 eta 8', 'task-1 #1 0.5 eta 5', 'task-1 #1 1 eta 0']);
   });
 
   it('tells the other gateways what happens to tasks, in commit order, a small new task with its notice', async () => {

@@ -83,6 +83,43 @@ function contract(open: Adapter): void {
     }
   });
 
+  it('takes a start asked for while its task is being stored with that insert or after it, never before', async () => {
+    const { store, reopen } = await open();
+    // Asked in the same turn as the insert (the pass right after a submit), then once the insert is on its way.
+    const inserting = store.insert(newTask('same-turn'));
+    const started = store.markRunning('same-turn', 1, 'node-a', 2000);
+    const second = store.insert(newTask('next-turn', 1001));
+    await new Promise((resolve) => setImmediate(resolve));
+    const startedLater = store.markRunning('next-turn', 1, 'node-b', 2001);
+    await Promise.all([inserting, second]);
+    expect([await started, await startedLater]).toEqual([true, true]);
+    const again = await reopen();
+    expect(await again.get('same-turn')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'node-a', startedAt: 2000 });
+    expect(await again.get('next-turn')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'node-b', startedAt: 2001 });
+    // Only once: the same attempt again is refused.
+    expect(await store.markRunning('same-turn', 1, 'node-c', 2002)).toBe(false);
+  });
+
+  it('fails a start that waited for an insert that failed, as the insert did, changing nothing', async () => {
+    const { store } = await open();
+    await store.insert(newTask('taken'));
+    // A duplicate id: the insert fails (a bug's way of failing, the same in both stores).
+    const duplicate = store.insert(newTask('taken', 2000));
+    const start = store.markRunning('taken', 1, 'node-a', 2001);
+    const [inserted, started] = await Promise.allSettled([duplicate, start]);
+    expect(inserted.status).toBe('rejected');
+    expect(started.status).toBe('rejected');
+    expect(await store.get('taken')).toMatchObject({ state: 'queued', attempts: 0, createdAt: 1000 });
+  });
+
+  it('stores many tasks submitted in one turn, each with its key and webhook', async () => {
+    const { store } = await open();
+    const ids = Array.from({ length: 30 }, (_, i) => `many-${i}`);
+    await Promise.all(ids.map((id, i) => store.insert(newTask(id, 1000 + i, i % 3 === 0 ? { idempotency: { key: `k-${i}`, bodyHash: 'h' }, endWebhook: { id: `msg_${i}`, url: 'https://example.com/hook' } } : {}))));
+    expect((await store.listUnfinished()).map((t) => t.id)).toEqual(ids);
+    expect(await store.findIdempotent('key_test', 'k-3', 0)).toEqual({ taskId: 'many-3', bodyHash: 'h' });
+  });
+
   it('refuses what an attempt no longer current sends, and starts only a higher attempt', async () => {
     const { store } = await open();
     await store.insert(newTask('t1'));

@@ -27,7 +27,7 @@ import { toJsonBuffer } from '../../util/json-buffer.js';
 import { readStoredResult, storedResultParts } from '../stored-result.js';
 import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask, type TaskStore } from '../task-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { storeUnavailable } from './pg-failure.js';
+import { isStorageFailure, storeUnavailable } from './pg-failure.js';
 import { StatementBatch } from './statement-batch.js';
 
 interface TaskRow {
@@ -72,19 +72,34 @@ const GET = `${SELECT_TASKS} WHERE t.id = $1`;
  * is a few hundred): every other gateway adopts every task, and a read of each from the database by
  * each of them was most of the load that more gateways added (bench:scale).
  */
-const SMALL_TASK_NEWS = `, 'task', CASE WHEN length($5) <= 6000 THEN json_build_object('kind', $2::text, 'owner', $3::text, 'createdAt', $4::bigint, 'weight', $11::float8, 'spec', convert_from($5, 'UTF8')::json) END`;
+const SMALL_TASK_NEWS = `, 'task', CASE WHEN length(i.spec) <= 6000 THEN json_build_object('kind', i.kind, 'owner', i.owner, 'createdAt', i.created_at, 'weight', i.weight, 'spec', convert_from(i.spec, 'UTF8')::json) END`;
 
-const INSERT = `
-  WITH t AS (
-    INSERT INTO tasks (id, kind, state, owner, created_at) VALUES ($1, $2, 'queued', $3, $4) RETURNING id
+/**
+ * The tasks stored in one turn, each with its spec, Idempotency-Key and webhook, in one statement; one
+ * the pass of that turn sends is stored running with its first attempt ($11–$13, null for the others),
+ * its start claimed by the insert itself: no other gateway hears of the task before it runs. $14: this gateway.
+ */
+const INSERT_MANY = `
+  WITH i AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::int[], $12::text[], $13::bigint[])
+      AS i(id, kind, owner, created_at, spec, idempotency_key, body_hash, webhook_id, webhook_url, weight, attempt, node_id, started_at)
+  ), t AS (
+    INSERT INTO tasks (id, kind, state, owner, created_at, attempts, node_id, started_at, gateway_id)
+    SELECT id, kind, CASE WHEN attempt IS NULL THEN 'queued' ELSE 'running' END, owner, created_at, coalesce(attempt, 0), node_id, started_at,
+           CASE WHEN attempt IS NULL THEN NULL ELSE $14 END
+    FROM i RETURNING id
   ), s AS (
-    INSERT INTO task_payloads (task_id, name, format, data) SELECT id, 'spec', 'json', $5 FROM t
-  ), i AS (
-    INSERT INTO idempotency_keys (owner, key, body_hash, task_id, created_at) SELECT $3, $6, $7, id, $4 FROM t WHERE $6::text IS NOT NULL
+    INSERT INTO task_payloads (task_id, name, format, data) SELECT id, 'spec', 'json', spec FROM i JOIN t USING (id)
+  ), k AS (
+    INSERT INTO idempotency_keys (owner, key, body_hash, task_id, created_at)
+    SELECT owner, idempotency_key, body_hash, id, created_at FROM i JOIN t USING (id) WHERE idempotency_key IS NOT NULL
   ), d AS (
-    INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at) SELECT $8, $3, id, $9, 'waiting', $4 FROM t WHERE $8::text IS NOT NULL
+    INSERT INTO webhook_deliveries (id, owner, task_id, url, state, created_at)
+    SELECT webhook_id, owner, id, webhook_url, 'waiting', created_at FROM i JOIN t USING (id) WHERE webhook_id IS NOT NULL
   )
-  SELECT ${notify('queued', '$10', SMALL_TASK_NEWS)} FROM t`;
+  SELECT i.id, ${notify('queued', '$14', SMALL_TASK_NEWS, 'i.id')} AS queued,
+         CASE WHEN i.attempt IS NOT NULL THEN ${notify('started', '$14', ", 'a', i.attempt, 'n', i.node_id", 'i.id')} END AS started
+  FROM i JOIN t USING (id)`;
 
 /** How many rows `u` changed, telling each: the end of a statement whose CTE `u` returns the ids. */
 const countTelling = (event: string, gateway: string, extra = '') => `SELECT count(*)::int AS n FROM u, LATERAL (SELECT ${notify(event, gateway, extra)}) AS told`;
@@ -131,6 +146,18 @@ const REQUEUE = `
   WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id)
   ${countTelling('queued', '$3')}`;
 
+/** A task on its way into the store, and the start of its first attempt when the pass of its turn sent it. */
+interface PendingInsert {
+  task: NewTask;
+  start: { attempt: number; nodeId: string; at: number } | null;
+  /** Its statement has been sent: a start now comes after it. */
+  written: boolean;
+  /** Why it alone was not stored, when the others of its turn were (#insertTurn). */
+  error: unknown;
+  /** Settles when it is stored; rejects as its statement did. */
+  done: Promise<void>;
+}
+
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
@@ -141,6 +168,9 @@ export class PostgresTaskStore implements TaskStore {
     run: (starts) =>
       this.#changed('mark_running_many', MARK_RUNNING_MANY, [starts.map((s) => s.id), starts.map((s) => s.attempt), starts.map((s) => s.nodeId), starts.map((s) => s.at), this.#who]),
   });
+  readonly #inserts = new StatementBatch<PendingInsert>({ at: 'turn', keyOf: (pending) => pending.task.id, run: (inserts) => this.#insertTurn(inserts) });
+  /** Inserts not settled yet, by task id: a start of one of them is written with it or after it (TaskStore.markRunning). */
+  readonly #inserting = new Map<string, PendingInsert>();
   readonly #results = new StatementBatch<{ id: string; attempt: number; at: number; format: 'json' | 'images'; data: Buffer }>({
     at: 'turn',
     keyOf: (result) => `${result.id}:${result.attempt}`,
@@ -194,29 +224,77 @@ export class PostgresTaskStore implements TaskStore {
     return this.#gatewayId ?? '-';
   }
 
+  /**
+   * Stores the task with the others stored in this turn of the event loop, in one statement; one with
+   * an Idempotency-Key alone and at once (its key may be taken by another gateway: that refusal is its own).
+   */
   insert(task: NewTask): Promise<void> {
-    return this.#guarded(`could not store task ${task.id}`, async () => {
-      const { idempotency, endWebhook, owner } = task;
-      const withOwner = owner !== null;
-      try {
-        await this.#prepared('insert', INSERT, [
-          task.id,
-          task.kind,
-          owner,
-          task.createdAt,
-          toJsonBuffer(task.spec),
-          withOwner && idempotency ? idempotency.key : null,
-          withOwner && idempotency ? idempotency.bodyHash : null,
-          withOwner && endWebhook ? endWebhook.id : null,
-          withOwner && endWebhook ? endWebhook.url : null,
-          this.#who,
-          task.weight ?? 1,
-        ]);
-      } catch (error) {
-        if (idempotency && (error as { constraint?: string }).constraint === 'idempotency_keys_pkey') throw new IdempotencyKeyTaken(idempotency.key, { cause: error });
-        throw error;
-      }
+    const pending: PendingInsert = { task, start: null, written: false, error: null, done: Promise.resolve() };
+    const idempotent = task.idempotency !== undefined && task.owner !== null;
+    pending.done = this.#guarded(`could not store task ${task.id}`, async () => {
+      if (!(await (idempotent ? this.#insertAlone(pending) : this.#inserts.add(pending)))) throw pending.error ?? new Error(`task ${task.id} was not stored`);
     });
+    this.#inserting.set(task.id, pending);
+    const settled = () => {
+      if (this.#inserting.get(task.id) === pending) this.#inserting.delete(task.id);
+    };
+    pending.done.then(settled, settled);
+    return pending.done;
+  }
+
+  /**
+   * The inserts of one turn in one statement. A statement that fails for a reason of its own (a duplicate
+   * id: a bug) fails every task in it, so they are then tried one at a time: that one fails alone.
+   */
+  async #insertTurn(inserts: readonly PendingInsert[]): Promise<ReadonlySet<string>> {
+    try {
+      return await this.#insertMany(inserts);
+    } catch (error) {
+      if (inserts.length === 1 || isStorageFailure(error)) throw error;
+      const stored = new Set<string>();
+      for (const pending of inserts) {
+        try {
+          for (const id of await this.#insertMany([pending])) stored.add(id);
+        } catch (alone) {
+          pending.error = alone;
+        }
+      }
+      return stored;
+    }
+  }
+
+  async #insertAlone(pending: PendingInsert): Promise<boolean> {
+    const { idempotency } = pending.task;
+    try {
+      return (await this.#insertMany([pending])).has(pending.task.id);
+    } catch (error) {
+      if (idempotency && (error as { constraint?: string }).constraint === 'idempotency_keys_pkey') throw new IdempotencyKeyTaken(idempotency.key, { cause: error });
+      throw error;
+    }
+  }
+
+  /** Runs INSERT_MANY for `inserts`, each with its start if the pass of its turn sent it; answers the ids stored. */
+  async #insertMany(inserts: readonly PendingInsert[]): Promise<ReadonlySet<string>> {
+    for (const pending of inserts) pending.written = true;
+    const column = <T>(of: (pending: PendingInsert) => T) => inserts.map(of);
+    const owned = (pending: PendingInsert) => pending.task.owner !== null;
+    const { rows } = await this.#prepared<{ id: string }>('insert_many', INSERT_MANY, [
+      column((p) => p.task.id),
+      column((p) => p.task.kind),
+      column((p) => p.task.owner),
+      column((p) => p.task.createdAt),
+      column((p) => toJsonBuffer(p.task.spec)),
+      column((p) => (owned(p) && p.task.idempotency ? p.task.idempotency.key : null)),
+      column((p) => (owned(p) && p.task.idempotency ? p.task.idempotency.bodyHash : null)),
+      column((p) => (owned(p) && p.task.endWebhook ? p.task.endWebhook.id : null)),
+      column((p) => (owned(p) && p.task.endWebhook ? p.task.endWebhook.url : null)),
+      column((p) => p.task.weight ?? 1),
+      column((p) => p.start?.attempt ?? null),
+      column((p) => p.start?.nodeId ?? null),
+      column((p) => p.start?.at ?? null),
+      this.#who,
+    ]);
+    return new Set(rows.map((row) => row.id));
   }
 
   get(id: string): Promise<StoredTask | undefined> {
@@ -227,7 +305,16 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () => this.#starts.add({ id, attempt, nodeId, at }));
+    const failure = `could not mark task ${id} running (attempt ${attempt})`;
+    const inserting = this.#inserting.get(id);
+    if (!inserting) return this.#guarded(failure, () => this.#starts.add({ id, attempt, nodeId, at }));
+    // Sent by the pass of the turn it was submitted in: the start goes in with the insert, one round trip
+    // and one commit for both. Once the insert is on its way, the start follows it.
+    if (!inserting.written && inserting.start === null) {
+      inserting.start = { attempt, nodeId, at };
+      return inserting.done.then(() => true);
+    }
+    return inserting.done.then(() => this.#guarded(failure, () => this.#starts.add({ id, attempt, nodeId, at })));
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {

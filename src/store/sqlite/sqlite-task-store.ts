@@ -148,7 +148,20 @@ export class SqliteTaskStore implements TaskStore {
     }
   }
 
+  /** Inserts not settled yet, by task id: a start of one of them waits for it (TaskStore.markRunning). */
+  readonly #inserting = new Map<string, Promise<void>>();
+
   insert(task: NewTask): Promise<void> {
+    const inserted = this.#insert(task);
+    this.#inserting.set(task.id, inserted);
+    const settled = () => {
+      if (this.#inserting.get(task.id) === inserted) this.#inserting.delete(task.id);
+    };
+    inserted.then(settled, settled);
+    return inserted;
+  }
+
+  #insert(task: NewTask): Promise<void> {
     return this.#guarded(`could not store task ${task.id}`, async () => {
       const spec = await this.#place(task.id, SPEC, task.spec);
       try {
@@ -264,9 +277,13 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () =>
-      this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1, 'microtask'),
-    );
+    const start = () =>
+      this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () =>
+        this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1, 'microtask'),
+      );
+    // Its insert may still wait for its commit (or for the spec's file): the start follows it.
+    const inserting = this.#inserting.get(id);
+    return inserting ? inserting.then(start) : start();
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
