@@ -50,7 +50,7 @@ export interface TaskEntry {
   spec: GenerationSpec;
   /** Whom the task is for (tasks.ts `owner`): its budget and fair share. */
   owner: string | null;
-  /** The owner's fair-share weight (auth/api-key.ts); 1 for a task recovered after a restart. */
+  /** The owner's fair-share weight (auth/api-key.ts). */
   weight: number;
   createdAt: number;
   /** Attempts made so far (the store's count). */
@@ -96,6 +96,11 @@ export interface DispatcherOptions {
    * Given when other gateways share the store (docs/decisions/0015): whether a task the store holds as
    * running runs on another gateway's node that is alive (else this gateway runs it again).
    */
+  /**
+   * The fair-share weight of a task's owner when it is read from the store (after a restart, or told by
+   * another gateway): its key's, as a submit would have it. @defaultValue 1
+   */
+  weightOf?: (owner: string | null) => number;
   shared?: {
     runsElsewhere(task: StoredTask): boolean;
     /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
@@ -197,12 +202,12 @@ export class Dispatcher {
       }
       if (record.state === 'running' && this.#options.shared?.runsElsewhere(record)) {
         this.#reserve(record.owner);
-        this.#entries.set(record.id, { ...toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
+        this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
         continue;
       }
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
       this.#reserve(record.owner);
-      this.#enqueue(toEntry(record, record.spec));
+      this.#enqueue(this.#toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length }, 'recovered unfinished tasks');
     this.schedule();
@@ -654,7 +659,7 @@ export class Dispatcher {
       // Running on a gateway that is not alive: it comes back to the queue (the leader's reclaim), with news.
       if (record.state === 'running' && !this.#options.shared?.runsElsewhere(record)) return;
       this.#reserve(record.owner);
-      const entry = toEntry(record, record.spec);
+      const entry = this.#toEntry(record, record.spec);
       if (record.state === 'running') {
         this.#entries.set(taskId, { ...entry, elsewhere: { attempt: record.attempts } });
         return;
@@ -687,6 +692,20 @@ export class Dispatcher {
     if (elsewhere?.attempt !== attempt) return;
     elsewhere.progress = { value: progress, etaSeconds };
     this.#changed(taskId);
+  }
+
+  /** A task read from the store, as this gateway holds it. */
+  #toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
+    return {
+      id: record.id,
+      kind: record.kind,
+      spec,
+      owner: record.owner,
+      weight: this.#options.weightOf?.(record.owner) ?? 1,
+      createdAt: record.createdAt,
+      attempts: record.attempts,
+      failures: [],
+    };
   }
 
   /** Once per attempt running elsewhere that a client here follows or asks about. */
@@ -860,15 +879,3 @@ function outcomeOf(record: StoredTask): TaskOutcome | null {
   return null;
 }
 
-function toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
-  return {
-    id: record.id,
-    kind: record.kind,
-    spec,
-    owner: record.owner,
-    weight: 1,
-    createdAt: record.createdAt,
-    attempts: record.attempts,
-    failures: [],
-  };
-}

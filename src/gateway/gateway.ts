@@ -110,6 +110,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   let progress: ProgressChannel | undefined;
   const dispatcher = new Dispatcher({
     store,
+    // A task read back (a restart, another gateway's requeue) is ordered at its key's weight, as when submitted.
+    weightOf: (owner) => (owner === null ? defaultKeyLimits.weight : (keyRing.byId(owner)?.limits.weight ?? defaultKeyLimits.weight)),
     // With other gateways on the database: a task running on a live one's node stays theirs.
     ...(registry && roster && {
       shared: {
@@ -155,7 +157,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const catalog = new NetworkCatalog(hub, config.limits, roster ? { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } : undefined);
   const republishCheck = roster ? publishNodes(hub, roster, () => clock.now(), logger) : undefined;
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
-  const publicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
+  // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
+  const ownPublicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
+  const publicApiKey = config.publicApiKey === null && stores.agreeOn ? await stores.agreeOn('public_api_key', ownPublicApiKey) : ownPublicApiKey;
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
     service,

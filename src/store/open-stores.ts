@@ -16,6 +16,7 @@ import { PostgresKeyStore } from './postgres/postgres-key-store.js';
 import { PostgresTaskStore } from './postgres/postgres-task-store.js';
 import { followTasks, type TaskNews } from './postgres/task-feed.js';
 import { PgListener } from './postgres/pg-listener.js';
+import { agreeOn } from './postgres/shared-settings.js';
 import { ProgressChannel, type ProgressChannelOptions } from './postgres/progress-channel.js';
 import { causeText } from './postgres/pg-failure.js';
 import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
@@ -35,6 +36,11 @@ export interface Stores {
   gateways: GatewayRegistry | null;
   /** Hears what the other gateways sharing the database do to tasks (task-feed.ts); null when none can. */
   hearOthers: ((news: TaskNews) => Promise<void>) | null;
+  /**
+   * The value of a setting every gateway sharing the database uses (the first proposal wins); null for
+   * SQLite, where the gateway keeps it in its data directory.
+   */
+  agreeOn: ((name: string, proposal: string) => Promise<string>) | null;
   /** Relays the progress of tasks running on one gateway's node to the others that are asked about them; null when none share it. */
   relayProgress: ((handlers: Pick<ProgressChannelOptions, 'runsHere' | 'heard'>) => Promise<ProgressChannel>) | null;
   /** The nodes of the other gateways sharing the database, and where this one publishes its own; null when none share it. */
@@ -70,6 +76,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       gateways: null,
       hearOthers: null,
       relayProgress: null,
+      agreeOn: null,
       roster: null,
       close: () => tasks.close(),
     };
@@ -111,6 +118,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     kind: 'postgres',
     gateways,
     hearOthers: gateways && listener && ((news) => followTasks(listener, gateways.id, news, warn)),
+    agreeOn: (name, proposal) => agreeOn(database, name, proposal),
     relayProgress: gateways && listener && ((handlers) => ProgressChannel.open(database, listener, { ...handlers, gatewayId: gateways.id, warn })),
     roster,
     close: async () => {

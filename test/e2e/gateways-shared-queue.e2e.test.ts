@@ -166,6 +166,9 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       const args = ['--auth', 'optional', '--webhook-allow-private'];
       const a = await gatewayOn(database, args);
       const b = await gatewayOn(database, args);
+      // The public API key one hands out is good on the other.
+      const [publicA, publicB] = await Promise.all([a.url, b.url].map(async (at) => (await getJson(`${at}/api/user/public-api-key`)).body.data));
+      expect(publicA).toEqual(publicB);
       const created = await runDan(['keys', 'create', '--database', database, '--name', 'hooks', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       // One slow GPU, on a.

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SECOND } from '../../src/util/clock.js';
+import { txt2img } from '../helpers/specs.js';
 import { FailingStore } from '../helpers/failing-store.js';
 import { type CoreWorld, createCoreWorld, fakeNodeKey, PNG_512 } from '../helpers/fake-nodes.js';
 
@@ -203,5 +204,27 @@ describe('storage failures', () => {
     other.succeed(id);
     await world.settle();
     expect(await stored(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+});
+
+describe('a restart', () => {
+  it('orders the tasks it reads back at their keys\' weights, as when they were submitted', async () => {
+    world = createCoreWorld({ weightOf: (owner) => (owner === 'key_heavy' ? 4 : 1) });
+    // Stored before the restart, alternating between two keys, oldest first.
+    for (let i = 0; i < 10; i++) {
+      const owner = i % 2 === 0 ? 'key_heavy' : 'key_light';
+      await world.store.insert({ id: `old-${i}`, kind: 'txt2img', spec: txt2img(), owner, createdAt: world.clock.now() + i });
+    }
+    await world.dispatcher.recover();
+    const node = world.connect('a');
+    const owners: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      await world.settle();
+      const sent = node.assignments().at(-1)!;
+      owners.push(sent.taskId);
+      node.succeed(sent.taskId);
+    }
+    // Weight 4 against 1: four of the first five go to the heavy key (alternating, at weight 1 each, would give three).
+    expect(owners.filter((id) => Number(id.slice(4)) % 2 === 0)).toHaveLength(4);
   });
 });

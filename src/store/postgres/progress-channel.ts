@@ -84,10 +84,18 @@ export class ProgressChannel {
     }
   }
 
+  /** The notices sent so far: each waits for the one before (the pool's connections would commit them in any order). */
+  #sent: Promise<void> = Promise.resolve();
+
   #send(notice: Notice): void {
-    this.#database.pool.query('SELECT pg_notify($1, $2)', [PROGRESS_CHANNEL, JSON.stringify(notice)]).catch((error: unknown) => {
-      // Progress is a courtesy: the task's state and end travel with its row (task-feed.ts).
-      this.#options.warn?.(`could not relay a task's progress: ${(error as Error).message}`);
+    const payload = JSON.stringify(notice);
+    this.#sent = this.#sent.then(async () => {
+      try {
+        await this.#database.pool.query('SELECT pg_notify($1, $2)', [PROGRESS_CHANNEL, payload]);
+      } catch (error) {
+        // Progress is a courtesy: the task's state and end travel with its row (task-feed.ts).
+        this.#options.warn?.(`could not relay a task's progress: ${(error as Error).message}`);
+      }
     });
   }
 }
