@@ -149,7 +149,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerCallerRoutes(api, userDeps);
     registerDeliveryLog(api, deps.deliveries);
     // Node names and models: a caller's to see (with `--auth required`, a key holder's only).
-    api.get('/api/nodes', async () => success(deps.nodes.list()));
+    api.get('/api/nodes', async (request) => {
+      try {
+        return success(await deps.nodes.listNetwork());
+      } catch (error) {
+        // The other gateways' nodes are read from the database: without it, this gateway's own still show.
+        request.log.warn({ err: error }, "could not read the other gateways' nodes; listing this gateway's own");
+        return success(deps.nodes.list());
+      }
+    });
     const network = deps.network;
     if (network) api.get('/api/network', async () => success(network.read()));
     registerTaskEvents(api, { service: deps.service });

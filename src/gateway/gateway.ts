@@ -23,7 +23,7 @@ import { NetworkActivity, observeActivity } from './network-activity.js';
 import { createNetworkView } from './network-view.js';
 import { Dispatcher } from './dispatcher.js';
 import { NetworkCatalog } from './network-catalog.js';
-import { createNodeDirectory } from './node-directory.js';
+import { createNodeDirectory, type NodeListItem } from './node-directory.js';
 import { EventLoopMeter } from './event-loop-meter.js';
 import { OverheadMeter } from './overhead-meter.js';
 import { defaultKeyLimits } from '../auth/api-key.js';
@@ -150,12 +150,18 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       },
     },
   });
-  const nodes = createNodeDirectory({ hub, scheduler: dispatcher.scheduler, clock, activity });
+  const nodes = createNodeDirectory({
+    hub,
+    scheduler: dispatcher.scheduler,
+    clock,
+    activity,
+    ...(roster && { others: async () => (await roster.otherListings()).map(({ gatewayId, listing }) => ({ ...(listing as NodeListItem), gateway: gatewayId })) }),
+  });
   // The dashboard's chart of the queue: its length looked at every few seconds, the longest of each minute kept.
   const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);
   queueSampler.unref();
   const catalog = new NetworkCatalog(hub, config.limits, roster ? { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } : undefined);
-  const republishCheck = roster ? publishNodes(hub, roster, () => clock.now(), logger) : undefined;
+  const republishCheck = roster ? publishNodes(hub, roster, { now: () => clock.now(), logger, listings: () => nodes.list() }) : undefined;
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
   const ownPublicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);

@@ -38,10 +38,15 @@ export interface NodeListItem {
   failed: number;
   /** What it runs now: each task's progress (0–1) and seconds since it was sent. */
   current: { progress: number; seconds: number }[];
+  /** The gateway it is connected to, when that is another one sharing the database (its id, as `/api/health` shows it); null: this one. */
+  gateway: string | null;
 }
 
 export interface NodeDirectory {
+  /** This gateway's nodes. */
   list(): NodeListItem[];
+  /** Every node of the network: this gateway's, then the other gateways' as they last published them (a few seconds old). */
+  listNetwork(): Promise<NodeListItem[]>;
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
@@ -56,10 +61,16 @@ function loadsByName(offering: NodeOffering, loads: ReadonlyMap<string, number> 
   return out;
 }
 
-export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler; clock: Clock; activity: NetworkActivity }): NodeDirectory {
-  const { hub, scheduler, clock, activity } = parts;
-  return {
-    list: () =>
+export function createNodeDirectory(parts: {
+  hub: NodeHub;
+  scheduler: Scheduler;
+  clock: Clock;
+  activity: NetworkActivity;
+  /** The other gateways' nodes, where gateways share a database. */
+  others?: () => Promise<NodeListItem[]>;
+}): NodeDirectory {
+  const { hub, scheduler, clock, activity, others } = parts;
+  const list = (): NodeListItem[] =>
       [...hub.sessions.values()].map((session) => {
         const estimate = scheduler.estimates.get(session.identity);
         const setAside = scheduler.health.setAside(session.identity, clock.now());
@@ -90,7 +101,8 @@ export function createNodeDirectory(parts: { hub: NodeHub; scheduler: Scheduler;
           agent: session.agent,
           ...activity.tallyOf(session.identity),
           current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
+          gateway: null,
         };
-      }),
-  };
+      });
+  return { list, listNetwork: async () => (others ? [...list(), ...(await others())] : list()) };
 }

@@ -9,15 +9,23 @@ import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { NodeRoster } from '../store/postgres/node-roster.js';
 
-/** How often the gateway checks that its nodes are still published (the leader drops those of a gateway it counted gone). */
-const REPUBLISH_CHECK_MS = 10_000;
+/**
+ * How often the gateway publishes what the dashboard shows of its nodes, and checks that they are still
+ * published (the leader drops those of a gateway it counted gone).
+ */
+const REPUBLISH_MS = 5_000;
 
 /**
  * This gateway's nodes, published for the other gateways sharing the database (node-roster.ts): when
  * one joins, changes what it offers or has its WebUI go up or down, and when it leaves. Heartbeats that
  * change nothing of that publish nothing.
  */
-export function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number, logger: FastifyBaseLogger): NodeJS.Timeout {
+export function publishNodes(
+  hub: NodeHub,
+  roster: NodeRoster,
+  parts: { now: () => number; logger: FastifyBaseLogger; listings: () => readonly { id: string }[] },
+): NodeJS.Timeout {
+  const { now, logger } = parts;
   const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
   const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
   const publish = (session: NodeSession) => {
@@ -38,7 +46,9 @@ export function publishNodes(hub: NodeHub, roster: NodeRoster, now: () => number
     roster.ownCount().then((count) => {
       if (count < hub.sessions.size) for (const session of hub.sessions.values()) publish(session);
     }, failed);
-  }, REPUBLISH_CHECK_MS);
+    // What the other gateways' dashboards show of these nodes, a few seconds old at most.
+    roster.publishListings(parts.listings().map((listing) => ({ id: listing.id, listing }))).catch(failed);
+  }, REPUBLISH_MS);
   check.unref();
   return check;
 }

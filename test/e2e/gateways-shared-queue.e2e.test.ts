@@ -132,6 +132,12 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 1, ready: 1 });
     const models = (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.Models as { name: string; available: boolean }[];
     expect(models.filter((m) => m.available).map((m) => m.name)).toContain('clarity');
+    // b's node list (its dashboard) shows a's node, as a last published it, named with a's id.
+    const aId = (await getJson(`${a.url}/api/health`)).body.data.storage.gateways.self as string;
+    await expect
+      .poll(async () => ((await getJson(`${b.url}/api/nodes`)).body.data as { name: string; gateway: string | null; state: string }[]).map((n) => `${n.name} ${n.gateway} ${n.state}`), { timeout: 10_000 })
+      .toEqual([`gpu-a ${aId} ready`]);
+    expect((await getJson(`${a.url}/api/nodes`)).body.data).toMatchObject([{ name: 'gpu-a', gateway: null }]);
     const done = await postJson(`${b.url}/api/sd/txt2img`, { prompt: 'via b', model: 'clarity', width: 64, height: 64, steps: 4, seed: 11 });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [11] });

@@ -125,6 +125,7 @@ export const NodeList = Type.Array(
       done: Type.Integer({ minimum: 0, description: 'Tasks it finished since the gateway started' }),
       failed: Type.Integer({ minimum: 0, description: 'Attempts that failed on it (cancels not counted)' }),
       current: Type.Array(Type.Object({ progress: Type.Number({ minimum: 0, maximum: 1 }), seconds: Type.Integer({ minimum: 0 }) }, closed), { description: 'What it runs now' }),
+      gateway: nullable(Type.String({ description: 'The gateway it is connected to when that is another one sharing the database (its id, as /api/health shows it; these fields are then a few seconds old); null: this gateway' })),
     },
     closed,
   ),

@@ -84,6 +84,27 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
     );
   }
 
+  /**
+   * Stores what the dashboard shows of this gateway's nodes (`listing`, opaque JSON), in one statement.
+   * Not told to anyone: the dashboards of the other gateways read it when they are looked at.
+   */
+  async publishListings(listings: readonly { id: string; listing: unknown }[]): Promise<void> {
+    if (listings.length === 0) return;
+    await this.#db.pool.query(
+      'UPDATE nodes SET listing = i.listing FROM unnest($1::text[], $2::text[]) AS i(id, listing) WHERE nodes.id = i.id AND nodes.gateway_id = $3',
+      [listings.map((l) => l.id), listings.map((l) => JSON.stringify(l.listing)), this.#gatewayId],
+    );
+  }
+
+  /** What the other gateways (alive ones) last published of their nodes for the dashboard, with the gateway of each. */
+  async otherListings(): Promise<{ gatewayId: string; listing: unknown }[]> {
+    const { rows } = await this.#db.pool.query<{ id: string; gateway_id: string; listing: string }>(
+      'SELECT id, gateway_id, listing FROM nodes WHERE gateway_id <> $1 AND listing IS NOT NULL ORDER BY name, id',
+      [this.#gatewayId],
+    );
+    return rows.filter((row) => this.#remote.has(row.id)).map((row) => ({ gatewayId: row.gateway_id, listing: JSON.parse(row.listing) as unknown }));
+  }
+
   /** How many of this gateway's nodes the table holds (the leader drops them all if it counted this gateway gone). */
   async ownCount(): Promise<number> {
     const { rows } = await this.#db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nodes WHERE gateway_id = $1', [this.#gatewayId]);

@@ -74,6 +74,8 @@ export interface NodeInfo {
   failed: number;
   /** What it runs now: progress (0–1) and seconds since it was sent, per task. */
   current: { progress: number; seconds: number }[];
+  /** The gateway it is connected to when that is another one sharing the database; null: the one answering. */
+  gateway: string | null;
 }
 
 export interface Network {

@@ -113,6 +113,7 @@ export function Dashboard() {
                     <th scope="row">
                       {node.name}
                       <small class="hint block">{node.agent}</small>
+                      {node.gateway && <small class="hint block">on gateway {node.gateway}</small>}
                     </th>
                     <td>
                       <span class={`state state-${node.state}`}>{STATE_LABELS[node.state]}</span>
