@@ -4,6 +4,9 @@
  * Builds the gateway's Fastify app from already-made parts, without listening:
  * `gateway/gateway.ts` listens; the route tests `inject` into it (test/api/).
  */
+import type { ImageUrls } from './openai/image-urls.js';
+import type { ModelChoice } from './openai/openai-requests.js';
+import { registerImageFiles, registerOpenAiRoutes } from './openai/openai-routes.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import { registerNodeRoute } from '../network/node-route.js';
@@ -66,6 +69,8 @@ export interface AppDeps {
   webhookAllowPrivate?: boolean;
   syncTimeoutMs: number;
   bodyLimitBytes: number;
+  /** The OpenAI-compatible images API (`/v1`): how it names models, and what signs its image URLs. */
+  openai: { models: ModelChoice; urls: ImageUrls };
   maxFrameBytes: number;
   logger: FastifyBaseLogger;
   /** The gateway's own time per task (gateway/overhead-meter.ts), shown by /api/health. */
@@ -161,7 +166,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const network = deps.network;
     if (network) api.get('/api/network', async () => success(network.read()));
     registerTaskEvents(api, { service: deps.service });
+    await registerOpenAiRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, bodyLimitBytes: deps.bodyLimitBytes, ...deps.openai });
   });
+  await registerImageFiles(app, { service: deps.service, urls: deps.openai.urls, bodyLimitBytes: deps.bodyLimitBytes });
   registerPublicKeyRoute(app, userDeps);
   await registerApiDocs(app);
   await registerWebApp(app);

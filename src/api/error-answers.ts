@@ -34,6 +34,7 @@ export const errorAnswers = {
   DAN_ERR_TASK_FAILED: { status: 502, code: 4001 },
   DAN_ERR_TASK_ATTEMPTS_EXHAUSTED: { status: 502, code: 4001 },
   DAN_ERR_TASK_TIMEOUT: { status: 504, code: 4001 },
+  DAN_ERR_WAIT_TIMEOUT: { status: 504, code: 4001 },
   DAN_ERR_IDEMPOTENCY_MISMATCH: { status: 422, code: 3000 },
   DAN_ERR_AUTH_KEY_REQUIRED: { status: 401, code: 1000 },
   DAN_ERR_AUTH_KEY_INVALID: { status: 401, code: 1000 },

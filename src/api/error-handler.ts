@@ -87,13 +87,23 @@ export function clientErrorBodyOf(danError: DanError, cause: unknown, request: F
   return { ...errorBodyOf(danError), message: hidden ?? danError.message };
 }
 
+/**
+ * What a route's error is as a DanError, the connection readied for the answer: a body refused as too
+ * large is read to its end first (its sender would not read the answer otherwise) and the connection
+ * closed after. Shared by the error handlers of the API and of its front doors (api/openai).
+ */
+export async function toAnswerableError(error: FastifyError, request: FastifyRequest, reply: FastifyReply, bodyLimitBytes: number): Promise<DanError> {
+  const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
+  if (danError.id === 'DAN_ERR_REQUEST_TOO_LARGE') {
+    await drain(request.raw);
+    reply.header('connection', 'close');
+  }
+  return danError;
+}
+
 export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
-    if (danError.id === 'DAN_ERR_REQUEST_TOO_LARGE') {
-      await drain(request.raw);
-      reply.header('connection', 'close');
-    }
+    const danError = await toAnswerableError(error, request, reply, bodyLimitBytes);
     return reply.code(httpStatusOf(danError.id)).send(clientErrorBodyOf(danError, error, request));
   });
   // The methods each route path takes, to tell a wrong method (405) from a path that does not exist.

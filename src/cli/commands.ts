@@ -45,6 +45,8 @@ interface GatewayFlags extends LogFlags {
   maxFrameMb?: number;
   publicApiKey?: string;
   corsOrigin?: string;
+  defaultModel?: string;
+  openaiModels?: string;
 }
 
 interface NodeFlags extends LogFlags {
@@ -94,6 +96,8 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),
     publicApiKey: flags.publicApiKey,
     corsOrigin: flags.corsOrigin,
+    defaultModel: flags.defaultModel,
+    openaiModels: flags.openaiModels,
   };
 }
 

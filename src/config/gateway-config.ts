@@ -79,6 +79,17 @@ export interface GatewayConfig {
    * (`https://app.example`), or `'off'` none (no CORS headers). Env `DAN_CORS_ORIGIN`. @defaultValue '*'
    */
   corsOrigin: string;
+  /**
+   * The checkpoint (name or sha256) of a request that names none, on the endpoints whose clients may not
+   * (`/v1` of the OpenAI-compatible API); null: the first one some node serves now. Env `DAN_DEFAULT_MODEL`.
+   * @defaultValue null
+   */
+  defaultModel: string | null;
+  /**
+   * Model names clients of the OpenAI-compatible API send (`dall-e-3`, `gpt-image-1`), each mapped to a
+   * checkpoint: `alias=checkpoint` pairs separated by commas. Env `DAN_OPENAI_MODELS`. @defaultValue ''
+   */
+  openaiModels: string;
   /** Bounds on request values. */
   limits: RequestLimits;
 }
@@ -107,6 +118,8 @@ export const gatewayDefaults = {
   maxFrameBytes: 64 * 1024 * 1024,
   publicApiKey: null,
   corsOrigin: '*',
+  defaultModel: null,
+  openaiModels: '',
   limits: defaultLimits,
 } as const satisfies GatewayConfig;
 
@@ -120,6 +133,8 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
   if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];
+  if (env['DAN_DEFAULT_MODEL']) input.defaultModel = env['DAN_DEFAULT_MODEL'];
+  if (env['DAN_OPENAI_MODELS']) input.openaiModels = env['DAN_OPENAI_MODELS'];
   if (env['DAN_AUTH']) input.auth = env['DAN_AUTH'] as AuthMode;
   if (env['DAN_ADMIN_TOKEN']) input.adminToken = env['DAN_ADMIN_TOKEN'];
   if (env['DAN_TRUST_PROXY']) input.trustProxy = env['DAN_TRUST_PROXY'];
@@ -177,6 +192,11 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (merged.database !== null && !/^postgres(ql)?:\/\//.test(merged.database)) {
     problems.push('database must be a PostgreSQL address such as postgres://user:password@host:5432/dan (or unset for SQLite in the data directory)');
   }
+  try {
+    modelAliasesOf(merged.openaiModels);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
   const corsProblem = corsOriginProblem(merged.corsOrigin);
   if (corsProblem !== null) problems.push(corsProblem);
   if (problems.length > 0) throw new StartupError(`invalid gateway configuration:\n  - ${problems.join('\n  - ')}`);
@@ -209,4 +229,15 @@ export function fastifyTrustProxyOf(trustProxy: string | null): boolean | number
 /** The host a local client dials for a gateway bound to `host`: loopback for a wildcard address. */
 export function localHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+/** `openaiModels` as a map from alias (lower case) to checkpoint; throws naming a pair that is not `alias=checkpoint`. */
+export function modelAliasesOf(openaiModels: string): Map<string, string> {
+  const aliases = new Map<string, string>();
+  for (const pair of commaList(openaiModels)) {
+    const [alias, checkpoint, extra] = pair.split('=').map((part) => part.trim());
+    if (!alias || !checkpoint || extra !== undefined) throw new Error(`openaiModels must be alias=checkpoint pairs separated by commas (dall-e-3=clarity), got ${JSON.stringify(pair)}`);
+    aliases.set(alias.toLowerCase(), checkpoint);
+  }
+  return aliases;
 }

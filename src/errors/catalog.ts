@@ -104,6 +104,11 @@ export const errorCatalog = {
     meaning: 'A node took longer than the task timeout; the attempt was abandoned.',
     fix: 'Use fewer steps or pixels, or raise `--task-timeout-s` on the gateway.',
   },
+  DAN_ERR_WAIT_TIMEOUT: {
+    retryable: false,
+    meaning: 'A request that waits for its tasks (the OpenAI-compatible and WebUI-compatible endpoints) ran out of its sync wait before they finished; the tasks go on.',
+    fix: 'Follow them by the task ids in the message (GET /api/sd/task/{taskId}), or raise `--sync-timeout-s` on the gateway.',
+  },
   DAN_ERR_IDEMPOTENCY_MISMATCH: {
     retryable: false,
     meaning: 'The Idempotency-Key was used before (within 24 hours) for a request with another body or endpoint.',

@@ -8,7 +8,10 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
-import { fastifyTrustProxyOf, type GatewayConfig, localHost } from '../config/gateway-config.js';
+import { randomBytes } from 'node:crypto';
+import { ImageUrls } from '../api/openai/image-urls.js';
+import { fastifyTrustProxyOf, type GatewayConfig, localHost, modelAliasesOf } from '../config/gateway-config.js';
+import { keptValue } from '../util/kept-value.js';
 import { NodeHub } from '../network/node-hub.js';
 import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
@@ -166,8 +169,14 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
   const ownPublicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const publicApiKey = config.publicApiKey === null && stores.agreeOn ? await stores.agreeOn('public_api_key', ownPublicApiKey) : ownPublicApiKey;
+  // Image URLs of the OpenAI-compatible API are signed with it: any gateway of the network serves them.
+  const ownUrlSecret = keptValue(config.dataDir, 'image-url-secret', () => randomBytes(32).toString('base64url'));
+  const imageUrls = new ImageUrls(stores.agreeOn ? await stores.agreeOn('image_url_secret', ownUrlSecret) : ownUrlSecret, () => clock.now());
+  const modelAliases = modelAliasesOf(config.openaiModels);
+  const defaultModel = () => config.defaultModel ?? catalog.supportedInfo().Models.find((model) => model.available)?.name ?? null;
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
+    openai: { urls: imageUrls, models: { aliases: modelAliases, fallback: defaultModel } },
     service,
     catalog,
     nodes,

@@ -5,6 +5,7 @@
  * played by the test; no listen, no sockets, no processes. The sync timeout
  * runs on the world's FakeClock.
  */
+import { ImageUrls } from '../../src/api/openai/image-urls.js';
 import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/api/build-app.js';
@@ -21,6 +22,8 @@ import { MINUTE } from '../../src/util/clock.js';
 import { type CoreWorld, createCoreWorld, type FakeNode } from './fake-nodes.js';
 
 export interface InjectAppOptions {
+  /** Model names of the OpenAI-compatible API mapped to checkpoints (alias → checkpoint). */
+  openaiModels?: Record<string, string>;
   /** Options of the core (dispatcher limits, a store wrapper): createCoreWorld's. */
   world?: Parameters<typeof createCoreWorld>[0];
   /** @defaultValue 1 MiB: small, so a 413 needs no big body */
@@ -73,9 +76,14 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     const key = ring.byId(owner);
     return key && key.revokedAt === null ? key.webhookSecret : null;
   });
+  const catalog = new NetworkCatalog(world.hub, defaultLimits);
   const app = await buildApp({
+    openai: {
+      urls: new ImageUrls('test-secret', () => world.clock.now()),
+      models: { aliases: new Map(Object.entries(options.openaiModels ?? {})), fallback: () => catalog.supportedInfo().Models.find((m) => m.available)?.name ?? null },
+    },
     service: world.service,
-    catalog: new NetworkCatalog(world.hub, defaultLimits),
+    catalog,
     nodes: world.nodes,
     network: world.network,
     hub: world.hub,

@@ -25,6 +25,7 @@ import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { takeWebhook } from '../requests/webhook-field.js';
 import { httpStatusOf } from '../error-answers.js';
 import { clientErrorBodyOf } from '../error-handler.js';
+import { clientGone } from './client-gone.js';
 import { beginEarlyAnswer, prefersEarlyTaskId } from './early-answer.js';
 
 export interface SdRoutesDeps {
@@ -61,15 +62,6 @@ async function toTaskRequest(deps: SdRoutesDeps, kind: TaskKind, request: Fastif
 function nameTask(reply: FastifyReply, taskId: string, replayed: boolean): void {
   reply.header('x-task-id', taskId);
   if (replayed) reply.header('idempotent-replayed', 'true');
-}
-
-/** Aborts when the client hangs up before the answer is sent. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
 }
 
 /** A sync request's answer once its wait is over: the HTTP status and the envelope. */

@@ -1,0 +1,201 @@
+/**
+ * @module api/openai/openai-requests
+ *
+ * OpenAI image requests as DAN request bodies, checked by DAN's own parsers
+ * afterwards (api/requests): this module reads only the fields OpenAI has and
+ * DAN has not, and passes DAN's own fields (negative_prompt, seed, steps,
+ * cfg_scale, sampler_name, loras, …) through as they are. The mapping, field
+ * by field, is in docs/openai-api.md.
+ *
+ * - `model`: a DAN checkpoint (name or sha256), a name the operator maps to one
+ *   (`--openai-models dall-e-3=clarity`), or, when omitted, the operator's
+ *   default or else the first checkpoint some node can serve now.
+ * - `size`: `WxH` (DAN's width and height); omitted, 512×512 for a generation
+ *   and the input image's own size for an edit or a variation.
+ * - `quality`: the number of steps unless `steps` is given (low 15, standard
+ *   or medium or auto DAN's default, hd or high 40).
+ * - `style`, `user`, `moderation`: accepted and not used.
+ * - `edits`' mask: OpenAI's (transparent pixels are repainted) turned into
+ *   DAN's (white is repainted), never passed through as the other.
+ */
+import sharp from 'sharp';
+import { invalidField } from '../../errors/dan-error.js';
+import { formatChoices } from '../requests/field-messages.js';
+
+/** How `model` is chosen when a request names an OpenAI model or none. */
+export interface ModelChoice {
+  /** Names (lower case) the operator maps to a DAN checkpoint, e.g. dall-e-3 → clarity. */
+  aliases: ReadonlyMap<string, string>;
+  /** The checkpoint for a request without `model`: the operator's, else one the network serves now; null when there is none. */
+  fallback: () => string | null;
+}
+
+export type ResponseFormat = 'b64_json' | 'url';
+
+/** A DAN body for one task, how many tasks to run, and how to answer. */
+export interface ImageAsk {
+  body: Record<string, unknown>;
+  n: number;
+  responseFormat: ResponseFormat;
+}
+
+const QUALITY_STEPS: Record<string, number | null> = { low: 15, medium: null, standard: null, auto: null, high: 40, hd: 40 };
+const DEFAULT_SIDE = 512;
+
+/** Fields OpenAI defines that DAN reads here, and those it takes without using. */
+const OPENAI_FIELDS = ['model', 'n', 'size', 'response_format', 'quality', 'style', 'user', 'moderation', 'background', 'output_format', 'output_compression', 'stream', 'partial_images', 'input_fidelity'];
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object (or, for edits and variations, multipart/form-data)');
+  return body as Record<string, unknown>;
+}
+
+function readN(value: unknown): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10) throw invalidField('n', `must be an integer from 1 to 10, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function readEnum<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) throw invalidField(field, `must be one of ${formatChoices(allowed)}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+/** `WxH` as DAN's width and height (their ranges are DAN's, checked by its parser); null for `auto` or none. */
+function readSize(value: unknown): { width: number; height: number } | null {
+  if (value === undefined || value === null || value === 'auto') return null;
+  const match = typeof value === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(value) : null;
+  if (!match) throw invalidField('size', `must be "WIDTHxHEIGHT" in pixels (e.g. "512x512", "768x512") or "auto", got ${JSON.stringify(value)}`);
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+function readModel(value: unknown, choice: ModelChoice): string {
+  if (value === undefined || value === null || value === '') {
+    const fallback = choice.fallback();
+    if (fallback === null) throw invalidField('model', 'is required: this gateway has no default model, and no node serves a checkpoint now');
+    return fallback;
+  }
+  if (typeof value !== 'string') throw invalidField('model', `must be a string (a checkpoint name or sha256), got ${JSON.stringify(value)}`);
+  return choice.aliases.get(value.toLowerCase()) ?? value;
+}
+
+/** OpenAI fields DAN cannot honour, refused with what it does instead, never dropped. */
+function refuseUnsupported(body: Record<string, unknown>): void {
+  if (body['stream'] === true) throw invalidField('stream', 'is not supported: DAN answers when the images are done; follow a task as it runs with GET /api/sd/task/{taskId}/events');
+  if (body['stream'] !== undefined && typeof body['stream'] !== 'boolean') throw invalidField('stream', `must be a boolean, got ${JSON.stringify(body['stream'])}`);
+  if (body['partial_images'] !== undefined && body['partial_images'] !== 0) throw invalidField('partial_images', 'is not supported (partial images come with streaming); send 0 or leave it out');
+  readEnum(body['output_format'], 'output_format', ['png'], 'png');
+  if (body['output_compression'] !== undefined) throw invalidField('output_compression', 'applies to jpeg and webp output; DAN answers PNG');
+  readEnum(body['background'], 'background', ['auto', 'opaque'], 'auto');
+  readEnum(body['moderation'], 'moderation', ['auto', 'low'], 'auto');
+  readEnum(body['style'], 'style', ['vivid', 'natural'], 'vivid');
+  readEnum(body['input_fidelity'], 'input_fidelity', ['low', 'high'], 'low');
+  if (body['user'] !== undefined && typeof body['user'] !== 'string') throw invalidField('user', `must be a string, got ${JSON.stringify(body['user'])}`);
+}
+
+/** What every image endpoint shares: the DAN body without OpenAI's fields, and n, size, format, model, quality read. */
+function translate(raw: unknown, choice: ModelChoice): { body: Record<string, unknown>; n: number; size: { width: number; height: number } | null; responseFormat: ResponseFormat } {
+  const given = asObject(raw);
+  refuseUnsupported(given);
+  const body: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(given)) if (!OPENAI_FIELDS.includes(field)) body[field] = value;
+  const steps = QUALITY_STEPS[readEnum(given['quality'], 'quality', Object.keys(QUALITY_STEPS), 'auto')];
+  if (steps !== null && steps !== undefined && body['steps'] === undefined) body['steps'] = steps;
+  body['model'] = readModel(given['model'], choice);
+  return { body, n: readN(given['n']), size: readSize(given['size']), responseFormat: readEnum(given['response_format'], 'response_format', ['b64_json', 'url'], 'b64_json') };
+}
+
+/** `POST /v1/images/generations` (JSON) → a DAN txt2img body. */
+export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
+  const { body, n, size, responseFormat } = translate(raw, choice);
+  if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the image');
+  return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat };
+}
+
+/** Multipart text fields DAN reads as numbers, sent as text by every multipart client. */
+const NUMERIC_FIELDS = new Set(['n', 'seed', 'steps', 'cfg_scale', 'denoising_strength', 'partial_images', 'output_compression', 'mask_blur']);
+
+/** Multipart form fields as a JSON body would have them: numbers for the numeric fields, booleans for `stream`. */
+export function formFields(form: unknown): Record<string, unknown> {
+  const fields = asObject(form);
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    // `image[]` (several images, gpt-image models) is taken as `image`: DAN edits one.
+    const field = name.endsWith('[]') ? name.slice(0, -2) : name;
+    const one = Array.isArray(value) ? value[0] : value;
+    if (typeof one === 'string' && NUMERIC_FIELDS.has(field) && one.trim() !== '' && Number.isFinite(Number(one))) out[field] = Number(one);
+    else if (field === 'stream' && (one === 'true' || one === 'false')) out[field] = one === 'true';
+    else if (field === 'loras' && typeof one === 'string' && one.trim().startsWith('[')) out[field] = parseJsonField(one, field);
+    else out[field] = one;
+  }
+  return out;
+}
+
+function parseJsonField(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw invalidField(field, 'must be JSON (an array of {name, weight}) when sent as a form field');
+  }
+}
+
+function fileOf(value: unknown, field: string, required: boolean): Buffer | null {
+  if (value === undefined || value === null) {
+    if (required) throw invalidField(field, 'is required: an image file (PNG, JPEG or WebP)');
+    return null;
+  }
+  if (!Buffer.isBuffer(value)) throw invalidField(field, 'must be a file part of the multipart form (an image file), not a text field');
+  return value;
+}
+
+/** The image's own size, for an edit without `size`; its format is checked by DAN's parser. */
+async function sizeOf(image: Buffer): Promise<{ width: number; height: number } | null> {
+  try {
+    const { width, height } = await sharp(image).metadata();
+    return width && height ? { width, height } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * OpenAI's mask (its transparent pixels mark what to repaint) as DAN's (white is repainted, black kept):
+ * its alpha channel, inverted. A mask with no transparent pixel would change nothing: refused.
+ */
+export async function danMaskOf(mask: Buffer): Promise<string> {
+  let opaque: boolean;
+  try {
+    ({ isOpaque: opaque } = await sharp(mask).stats());
+  } catch (error) {
+    throw invalidField('mask', `is not an image DAN can read (a PNG with an alpha channel expected): ${(error as Error).message}`);
+  }
+  if (opaque) throw invalidField('mask', "has no transparent pixels: its transparent (alpha 0) pixels mark the area to repaint, as in OpenAI's API");
+  return (await sharp(mask).ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
+}
+
+/** `POST /v1/images/edits` (multipart: image, optional mask, prompt, …) → a DAN img2img body, inpainting with a mask. */
+export async function editAsk(form: unknown, choice: ModelChoice): Promise<ImageAsk> {
+  const fields = formFields(form);
+  const image = fileOf(fields['image'], 'image', true)!;
+  const mask = fileOf(fields['mask'], 'mask', false);
+  const { image: _image, mask: _mask, ...rest } = fields;
+  const { body, n, size, responseFormat } = translate(rest, choice);
+  if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the edited image');
+  const sized = size ?? (await sizeOf(image)) ?? { width: DEFAULT_SIDE, height: DEFAULT_SIDE };
+  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask), mask_mode: 0 } } : {};
+  return { body: { ...body, init_image: image.toString('base64'), width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
+}
+
+/** How far a variation may move from its image, unless `denoising_strength` is given. */
+export const VARIATION_STRENGTH = 0.6;
+
+/** `POST /v1/images/variations` (multipart: image, …) → a DAN img2img body without a prompt (one may be given as an extra field). */
+export async function variationAsk(form: unknown, choice: ModelChoice): Promise<ImageAsk> {
+  const fields = formFields(form);
+  const image = fileOf(fields['image'], 'image', true)!;
+  const { image: _image, ...rest } = fields;
+  const { body, n, size, responseFormat } = translate(rest, choice);
+  const sized = size ?? (await sizeOf(image)) ?? { width: DEFAULT_SIDE, height: DEFAULT_SIDE };
+  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: image.toString('base64'), width: sized.width, height: sized.height }, n, responseFormat };
+}

@@ -1,0 +1,139 @@
+/**
+ * @module api/openai/openai-routes
+ *
+ * The OpenAI-compatible images API under `/v1`, so that the official `openai`
+ * SDKs and the apps built on them (Open WebUI, LiteLLM, …) use the whole DAN
+ * network by changing their base URL: `POST /v1/images/generations`,
+ * `/v1/images/edits`, `/v1/images/variations`, `GET /v1/models`, and the
+ * time-limited image URLs `response_format: "url"` answers with.
+ *
+ * A thin adapter: a request becomes DAN request bodies (openai-requests.ts),
+ * checked by DAN's parsers and run by the task service like any other task;
+ * `n` images are `n` tasks, spread over the nodes. Its caller is the key in
+ * `Authorization: Bearer`, with that key's limits and rate. Errors are
+ * OpenAI's shape (openai-errors.ts). docs/openai-api.md says it for users.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TaskKind } from '../../domain/spec.js';
+import { sniffImageFormat } from '../../domain/image-format.js';
+import { DanError } from '../../errors/dan-error.js';
+import type { NetworkCatalog } from '../../gateway/network-catalog.js';
+import type { TaskService } from '../../gateway/task-service.js';
+import type { TaskOutcome } from '../../gateway/dispatcher.js';
+import { Base64Image } from '../../util/base64-image.js';
+import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
+import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
+import { clientGone } from '../routes/client-gone.js';
+import type { ImageUrls } from './image-urls.js';
+import { installOpenAiErrors } from './openai-errors.js';
+import { editAsk, generationAsk, type ImageAsk, type ModelChoice, variationAsk } from './openai-requests.js';
+
+export interface OpenAiRoutesDeps {
+  service: TaskService;
+  catalog: NetworkCatalog;
+  /** How long a request waits for its tasks (the gateway's `--sync-timeout-s`). */
+  syncTimeoutMs: number;
+  urls: ImageUrls;
+  models: ModelChoice;
+  bodyLimitBytes: number;
+}
+
+/** The answer of the image endpoints (OpenAI's `ImagesResponse`). */
+interface ImagesResponse {
+  created: number;
+  data: ({ b64_json: Base64Image | string } | { url: string })[];
+}
+
+/**
+ * Runs `ask` as `n` tasks of `kind` for the request's caller and answers with their images. A client's
+ * Idempotency-Key names the n tasks (`key`, or `key#i` for each of several), so a retry runs nothing twice.
+ */
+async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' | 'img2img'>, ask: ImageAsk, request: FastifyRequest, reply: FastifyReply): Promise<ImagesResponse | FastifyReply> {
+  const context = deps.catalog.requestContext();
+  const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
+  const key = idempotencyKeyOf(request);
+  const bodyHash = key === undefined ? '' : requestHashOf(request.url, { ...ask.body, n: ask.n });
+  const ids: string[] = [];
+  for (let i = 0; i < ask.n; i++) {
+    // One seed given: the n images are seed, seed + 1, …; a random one (-1) each draws its own.
+    const seeded = spec.seed === -1 || i === 0 ? spec : { ...spec, seed: spec.seed + i };
+    const idempotency = key === undefined ? undefined : { key: ask.n === 1 ? key : `${key}#${i}`, bodyHash };
+    const { taskId } = await deps.service.enqueue({ spec: seeded, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}) });
+    ids.push(taskId);
+  }
+  // Not part of OpenAI's answer, but a client that lost the answer can still find its tasks.
+  reply.header('x-task-id', ids.join(','));
+  const signal = clientGone(reply);
+  const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));
+  if (signal.aborted) {
+    request.log.info({ tasks: ids }, 'client left before its images were made; the tasks go on');
+    return reply;
+  }
+  return { created: Math.floor(Date.now() / 1000), data: imagesOf(deps, ids, outcomes, ask, request) };
+}
+
+function imagesOf(deps: OpenAiRoutesDeps, ids: readonly string[], outcomes: readonly (TaskOutcome | null)[], ask: ImageAsk, request: FastifyRequest): ImagesResponse['data'] {
+  const waiting = ids.filter((_, i) => outcomes[i] === null);
+  if (waiting.length > 0) {
+    const seconds = Math.round(deps.syncTimeoutMs / 1000);
+    throw new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);
+  }
+  const origin = `${request.protocol}://${request.host}`;
+  return outcomes.flatMap((outcome) => {
+    if (outcome === null) return [];
+    if (outcome.state !== 'succeeded') throw new DanError(outcome.error.id, ids.length > 1 ? `task ${outcome.id}: ${outcome.error.message}` : outcome.error.message);
+    const { result } = outcome;
+    if (result.kind !== 'images') return [];
+    return result.images.map((image, index) => (ask.responseFormat === 'url' ? { url: `${origin}${deps.urls.pathOf(outcome.id, index)}` } : { b64_json: image }));
+  });
+}
+
+/** The checkpoints the network can serve now, and the operator's aliases of them, as OpenAI lists models. */
+function modelsOf(deps: OpenAiRoutesDeps) {
+  const available = deps.catalog.supportedInfo().Models.filter((model) => model.available);
+  const names = new Set(available.map((model) => model.name.toLowerCase()));
+  const aliases = [...deps.models.aliases].filter(([, target]) => names.has(target.toLowerCase())).map(([alias]) => alias);
+  return {
+    object: 'list',
+    data: [...available.map((model) => model.name), ...aliases].map((id) => ({ id, object: 'model', created: 0, owned_by: 'dan' })),
+  };
+}
+
+/** `/v1` on `api`, the API's context: its routes know their caller and count against its rate. */
+export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRoutesDeps): Promise<void> {
+  await api.register(async (v1) => {
+    installOpenAiErrors(v1, deps.bodyLimitBytes);
+    // Edits and variations come as multipart forms: files as bytes, fields as text (openai-requests.ts formFields).
+    await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 4, fields: 64, parts: 72 } });
+    v1.post('/v1/images/generations', (request, reply) => runAsk(deps, 'txt2img', generationAsk(request.body, deps.models), request, reply));
+    v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models), request, reply));
+    v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models), request, reply));
+    v1.get('/v1/models', async () => modelsOf(deps));
+  });
+}
+
+/**
+ * `GET /v1/images/files/{taskId}/{index}`: an image a `response_format: "url"` answer named. The URL is
+ * its own credential (signed, an hour long): no key is asked for.
+ */
+export async function registerImageFiles(app: FastifyInstance, deps: Pick<OpenAiRoutesDeps, 'service' | 'urls' | 'bodyLimitBytes'>): Promise<void> {
+  await app.register(async (files) => {
+    installOpenAiErrors(files, deps.bodyLimitBytes);
+    files.get<{ Params: { taskId: string; index: string }; Querystring: { expires?: string; signature?: string } }>('/v1/images/files/:taskId/:index', async (request, reply) => {
+      const { taskId } = request.params;
+      const index = Number(request.params.index);
+      const expires = Number(request.query.expires);
+      const check = Number.isInteger(index) && Number.isInteger(expires) ? deps.urls.check(taskId, index, expires, request.query.signature ?? '') : 'forged';
+      if (check === 'forged') throw new DanError('DAN_ERR_TASK_NOT_FOUND', 'this image link is not one this network made (its signature does not match)');
+      if (check === 'expired') throw new DanError('DAN_ERR_TASK_NOT_FOUND', `this image link expired at ${new Date(expires * 1000).toISOString()}; ask for the image again`);
+      const image = (await deps.service.view(taskId)).images?.[index];
+      if (image === undefined) throw new DanError('DAN_ERR_TASK_NOT_FOUND', `task ${taskId} has no image ${index} (any more: results are kept for the gateway's retention time)`);
+      const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image, 'base64');
+      return reply
+        .type(`image/${sniffImageFormat(bytes) ?? 'png'}`)
+        .header('cache-control', 'private, max-age=3600')
+        .send(bytes);
+    });
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * The OpenAI-compatible images API (`/v1`) with the official `openai` npm
+ * package, unchanged, as the client: real gateway, node and sandbox processes.
+ * Generations (base64 and URL), edits with and without a mask, variations, n
+ * images spread over the nodes, models, and errors the SDK raises as its typed
+ * errors.
+ */
+import OpenAI, { toFile } from 'openai';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getJson } from '../helpers/api-client.js';
+import { type DanProcess, runDan, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+
+const started: DanProcess[] = [];
+const dir = tempDir();
+let gateway: { proc: DanProcess; url: string };
+const sandboxes: string[] = [];
+let client: OpenAI;
+let secret: string;
+
+/** A PNG of `size`², one colour; with a transparent square in its top-left quarter when `hole` is set. */
+async function png(size: number, hole = false): Promise<Buffer> {
+  const image = sharp({ create: { width: size, height: size, channels: 4, background: { r: 200, g: 120, b: 40, alpha: 1 } } });
+  if (!hole) return image.png().toBuffer();
+  const clear = await sharp({ create: { width: size / 2, height: size / 2, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  return image.composite([{ input: clear, left: 0, top: 0, blend: 'source' }]).png().toBuffer();
+}
+
+/** DAN's sizes and fields are not in the SDK's TypeScript unions (the SDK sends what it is given): typed loosely here. */
+const generate = (params: Record<string, unknown>) => client.images.generate(params as unknown as OpenAI.ImageGenerateParamsNonStreaming);
+
+const sizeOf = async (b64: string) => {
+  const { width, height, format } = await sharp(Buffer.from(b64, 'base64')).metadata();
+  return `${format} ${width}x${height}`;
+};
+
+/** The requests the sandboxes received on `path`, bodies with their base64 shortened. */
+async function received(path: string): Promise<Record<string, unknown>[]> {
+  const all = await Promise.all(sandboxes.map(async (url) => (await getJson(`${url}/sandbox/requests`)).body.requests as { path: string; body: Record<string, unknown> }[]));
+  return all.flat().filter((r) => r.path === path).map((r) => r.body);
+}
+
+beforeAll(async () => {
+  gateway = await startGatewayProcess({ dataDir: dir.path, args: ['--openai-models', 'dall-e-3=clarity'] });
+  started.push(gateway.proc);
+  for (const name of ['gpu-1', 'gpu-2', 'gpu-3']) {
+    const sandbox = await startSandboxProcess({ speed: 200 });
+    started.push(sandbox.proc);
+    sandboxes.push(sandbox.url);
+    started.push((await startNodeProcess({ gateway: gateway.url, webui: sandbox.url, name })).proc);
+  }
+  // A key as an operator makes one.
+  const made = await runDan(['keys', 'create', '--data', dir.path, '--name', 'openai-sdk', '--json']);
+  secret = (JSON.parse(made.stdout) as { secret: string }).secret;
+  client = new OpenAI({ apiKey: secret, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(started.map((p) => p.stop('SIGKILL')));
+  dir.remove();
+});
+
+describe('the openai SDK against /v1', () => {
+  it('generates images as base64, the size asked, with DAN\'s own fields passed as extra body fields', async () => {
+    const answer = await generate({ model: 'clarity', prompt: 'a lighthouse at dusk', size: '256x256', negative_prompt: 'blurry', seed: 42, steps: 6 });
+    expect(answer.created).toBeGreaterThan(1_700_000_000);
+    expect(answer.data).toHaveLength(1);
+    expect(await sizeOf(answer.data![0]!.b64_json!)).toBe('png 256x256');
+    const sent = (await received('/sdapi/v1/txt2img')).at(-1)!;
+    expect(sent).toMatchObject({ prompt: 'a lighthouse at dusk', negative_prompt: 'blurry', seed: 42, steps: 6, width: 256, height: 256 });
+  });
+
+  it('runs n = 3 as three tasks spread over the nodes, seeds following the one given', async () => {
+    const before = gateway.proc.lines.length;
+    const answer = await generate({ model: 'clarity', prompt: 'three foxes', n: 3, size: '128x128', seed: 7, steps: 30 });
+    expect(answer.data).toHaveLength(3);
+    const succeeded = () => gateway.proc.lines.slice(before).filter((l) => l.msg === 'task succeeded');
+    await expect.poll(() => succeeded().length).toBe(3);
+    const done = succeeded();
+    expect(new Set(done.map((l) => l['node'])).size).toBeGreaterThan(1);
+    const seeds = (await received('/sdapi/v1/txt2img')).slice(-3).map((b) => b['seed']);
+    expect(seeds.sort((a, b) => Number(a) - Number(b))).toEqual([7, 8, 9]);
+  });
+
+  it('answers a URL that serves the image without a key for an hour, and refuses one altered', async () => {
+    const answer = await generate({ model: 'dall-e-3', prompt: 'a red door', size: '128x128', response_format: 'url', steps: 4 });
+    const url = answer.data![0]!.url!;
+    expect(url.startsWith(`${gateway.url}/v1/images/files/`)).toBe(true);
+    const image = await fetch(url);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect(await sizeOf(Buffer.from(await image.arrayBuffer()).toString('base64'))).toBe('png 128x128');
+    const altered = await fetch(url.replace(/signature=./, 'signature=Z'));
+    expect(altered.status).toBe(404);
+    expect(((await altered.json()) as { error: { message: string } }).error.message).toMatch(/not one this network made/);
+  });
+
+  it('edits an image (img2img) and, with a mask, repaints its transparent pixels (inpainting, mask made DAN\'s)', async () => {
+    const plain = await client.images.edit({ image: await toFile(await png(128), 'in.png', { type: 'image/png' }), prompt: 'make it blue', steps: 4 } as OpenAI.ImageEditParamsNonStreaming);
+    expect(await sizeOf(plain.data![0]!.b64_json!)).toBe('png 128x128');
+    const masked = await client.images.edit({
+      image: await toFile(await png(128), 'in.png', { type: 'image/png' }),
+      mask: await toFile(await png(128, true), 'mask.png', { type: 'image/png' }),
+      prompt: 'a window',
+      n: 2,
+      steps: 4,
+    } as OpenAI.ImageEditParamsNonStreaming);
+    expect(masked.data).toHaveLength(2);
+    const sent = (await received('/sdapi/v1/img2img')).slice(-3);
+    expect(sent[0]).not.toHaveProperty('mask');
+    // White is repainted in the WebUI's mask (inpainting_mask_invert 0): the mask the SDK sent was turned.
+    for (const body of sent.slice(1)) expect(body).toMatchObject({ prompt: 'a window', inpainting_mask_invert: 0, mask: expect.stringMatching(/^<base64 \d+ bytes>$/) });
+  });
+
+  it('makes variations of an image', async () => {
+    const answer = await client.images.createVariation({ image: await toFile(await png(128), 'in.png', { type: 'image/png' }), n: 2, size: '256x256' });
+    expect(answer.data).toHaveLength(2);
+    expect(await sizeOf(answer.data![1]!.b64_json!)).toBe('png 256x256');
+    expect((await received('/sdapi/v1/img2img')).at(-1)).toMatchObject({ denoising_strength: 0.6, width: 256, height: 256 });
+  });
+
+  it('lists the checkpoints the network serves, and the names mapped to them', async () => {
+    const ids: string[] = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    expect(ids).toEqual(expect.arrayContaining(['clarity', 'dall-e-3']));
+  });
+
+  it('raises the SDK\'s typed errors: BadRequestError naming the field, AuthenticationError for a key it does not know', async () => {
+    const refused = await generate({ model: 'clarity', prompt: 'x', size: '100000x64' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ status: 400, param: 'size', code: 'DAN_ERR_REQUEST_INVALID_FIELD' });
+    const noMask = await client.images
+      .edit({ image: await toFile(await png(64), 'in.png', { type: 'image/png' }), mask: await toFile(await png(64), 'mask.png', { type: 'image/png' }), prompt: 'x' })
+      .catch((error: unknown) => error);
+    expect(noMask).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(noMask).toMatchObject({ param: 'mask' });
+    expect((noMask as Error).message).toMatch(/no transparent pixels/);
+    const streaming = await generate({ model: 'clarity', prompt: 'x', stream: true }).catch((error: unknown) => error);
+    expect(streaming).toMatchObject({ status: 400, param: 'stream' });
+    const stranger = new OpenAI({ apiKey: 'sk-not-a-key-this-gateway-made', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    await expect(stranger.images.generate({ prompt: 'x' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+});
