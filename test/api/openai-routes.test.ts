@@ -1,0 +1,141 @@
+/**
+ * The OpenAI-compatible images API through the real app with `inject`: what a
+ * request becomes (the spec a node is sent), its errors in OpenAI's shape with
+ * the retry advice the SDK reads, Idempotency-Key, the wait's end, and the mask
+ * turned from OpenAI's meaning into DAN's. With the official SDK and real
+ * processes: test/e2e/openai-api.e2e.test.ts.
+ */
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { danMaskOf } from '../../src/api/openai/openai-requests.js';
+import { MINUTE } from '../../src/util/clock.js';
+import type { FakeNode } from '../helpers/fake-nodes.js';
+import { createInjectApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
+
+let api: InjectApp | undefined;
+let node: FakeNode;
+
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function start(options: InjectAppOptions = {}): Promise<InjectApp> {
+  api = await createInjectApp(options);
+  node = api.world.connect('node-0');
+  answered = 0;
+  return api;
+}
+
+let answered = 0;
+
+/** Answers the node's tasks as they are sent (one slot: one at a time) until `count` more are answered. */
+async function answerAll(count: number): Promise<void> {
+  for (const until = answered + count; answered < until; answered++) {
+    await expect.poll(() => node.assignments().length).toBeGreaterThan(answered);
+    node.succeed(node.assignments()[answered]!.taskId);
+  }
+}
+
+const generations = '/v1/images/generations';
+
+describe('POST /v1/images/generations', () => {
+  it('sends the node a txt2img spec: size as width and height, quality as steps, DAN\'s own fields as given', async () => {
+    const app = await start();
+    const answering = app.post(generations, { model: 'clarity', prompt: 'a boat', size: '768x512', quality: 'hd', negative_prompt: 'fog', cfg_scale: 5, style: 'natural', user: 'u-1' });
+    await answerAll(1);
+    const answer = await answering;
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ created: expect.any(Number), data: [{ b64_json: expect.stringMatching(/^iVBORw0KGgo/) }] });
+    expect(node.assignments()[0]!.spec).toMatchObject({ kind: 'txt2img', prompt: 'a boat', negativePrompt: 'fog', width: 768, height: 512, steps: 40, cfgScale: 5 });
+  });
+
+  it('takes the operator\'s alias of a model, and without a model the first checkpoint a node serves', async () => {
+    const app = await start({ openaiModels: { 'dall-e-3': 'anything-v4.5-pruned' } });
+    const aliased = app.post(generations, { model: 'DALL-E-3', prompt: 'x' });
+    await answerAll(1);
+    expect((await aliased).status).toBe(200);
+    const unnamed = app.post(generations, { prompt: 'y' });
+    await answerAll(1);
+    expect((await unnamed).status).toBe(200);
+    const [first, second] = node.assignments().map((a) => (a.spec as { model: { name: string } }).model.name);
+    expect(first).toBe('anything-v4.5-pruned');
+    expect(second).toBe('chillout_mix');
+  });
+
+  it('answers errors in OpenAI\'s shape, naming the field, and tells the SDK not to retry what would run again', async () => {
+    const app = await start();
+    const cases: [unknown, string | null, RegExp][] = [
+      [{ prompt: 'x', n: 11 }, 'n', /from 1 to 10/],
+      [{ prompt: 'x', size: 'big' }, 'size', /WIDTHxHEIGHT/],
+      [{ prompt: 'x', size: '8000x512' }, 'size', /width/],
+      [{ prompt: '' }, 'prompt', /is required/],
+      [{ prompt: 'x', response_format: 'bytes' }, 'response_format', /b64_json/],
+      [{ prompt: 'x', output_format: 'webp' }, 'output_format', /png/],
+      [{ prompt: 'x', model: 'no-such-model' }, 'model', /no-such-model/],
+      [{ prompt: 'x', colour: 'red' }, 'colour', /colour/],
+    ];
+    for (const [body, param, message] of cases) {
+      const answer = await app.post(generations, body);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(400);
+      expect(answer.body).toMatchObject({ error: { type: 'invalid_request_error', param, message: expect.stringMatching(message) } });
+      expect(answer.headers['x-should-retry']).toBe('false');
+    }
+    const broken = await app.post(generations, '{"prompt": ');
+    expect(broken.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'DAN_ERR_REQUEST_INVALID_JSON', param: null } });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+
+  it('wants a key where the gateway does (AuthenticationError), and lets the SDK retry a rate limit', async () => {
+    const app = await start({ auth: 'required' });
+    const none = await app.post(generations, { prompt: 'x' });
+    expect(none.status).toBe(401);
+    expect(none.body).toMatchObject({ error: { type: 'authentication_error', code: 'DAN_ERR_AUTH_KEY_REQUIRED' } });
+    const { secret } = await app.keys.create({ name: 'slow', requestsPerMinute: 1 });
+    const auth = { authorization: `Bearer ${secret}` };
+    expect((await app.get('/v1/models', auth)).status).toBe(200);
+    const limited = await app.get('/v1/models', auth);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: { type: 'rate_limit_error' } });
+    expect(limited.headers['x-should-retry']).toBeUndefined();
+  });
+
+  it('runs a retried request once: the same Idempotency-Key answers with the same tasks\' images', async () => {
+    const app = await start();
+    const body = { model: 'clarity', prompt: 'once', n: 2 };
+    const first = app.post(generations, body, { 'idempotency-key': 'gen-1' });
+    await answerAll(2);
+    const answered = await first;
+    expect(answered.status).toBe(200);
+    const again = await app.post(generations, body, { 'idempotency-key': 'gen-1' });
+    expect(again.status).toBe(200);
+    expect(again.headers['x-task-id']).toBe(answered.headers['x-task-id']);
+    expect((again.body as { data: unknown }).data).toEqual((answered.body as { data: unknown }).data);
+    expect(node.assignments()).toHaveLength(2);
+  });
+
+  it('ends the wait after the sync timeout with a 504 naming the tasks, which go on', async () => {
+    const app = await start({ syncTimeoutMs: MINUTE });
+    const waiting = app.post(generations, { model: 'clarity', prompt: 'slow' });
+    await expect.poll(() => node.assignments().length).toBe(1);
+    await app.world.clock.advance(MINUTE);
+    const answer = await waiting;
+    expect(answer.status).toBe(504);
+    const taskId = node.assignments()[0]!.taskId;
+    expect(answer.body).toMatchObject({ error: { code: 'DAN_ERR_WAIT_TIMEOUT', message: expect.stringContaining(taskId) } });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
+  });
+});
+
+describe('OpenAI masks', () => {
+  it('become DAN masks: transparent pixels white (repainted), opaque ones black (kept)', async () => {
+    const size = 16;
+    const pixels = Buffer.alloc(size * size * 4, 255);
+    // The left half transparent.
+    for (let y = 0; y < size; y++) for (let x = 0; x < size / 2; x++) pixels[(y * size + x) * 4 + 3] = 0;
+    const mask = await sharp(pixels, { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+    const { data, info } = await sharp(Buffer.from(await danMaskOf(mask), 'base64')).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => data[(y * size + x) * info.channels];
+    expect([at(0, 0), at(size / 2 - 1, 3), at(size / 2, 3), at(size - 1, size - 1)]).toEqual([255, 255, 0, 0]);
+  });
+});
