@@ -135,6 +135,20 @@ describe('real answers match the document', () => {
     expectConforms('post', '/api/sd/txt2img', earlyAnswer);
   });
 
+  it('of the OpenAI-compatible API: images, models, its errors', async () => {
+    const generated = app.post('/v1/images/generations', { prompt: 'docs', model: 'clarity', size: '256x256' });
+    finish('txt2img', (await nextAssign()).taskId);
+    await app.world.settle();
+    expectConforms('post', '/v1/images/generations', await generated);
+    const linked = app.post('/v1/images/generations', { prompt: 'docs', model: 'clarity', response_format: 'url' });
+    finish('txt2img', (await nextAssign()).taskId);
+    await app.world.settle();
+    expectConforms('post', '/v1/images/generations', await linked);
+    expectConforms('post', '/v1/images/generations', await app.post('/v1/images/generations', { prompt: 'docs', n: 0 }));
+    expectConforms('post', '/v1/images/generations', await app.post('/v1/images/generations', { prompt: 'docs' }, { authorization: 'sk-nope' }));
+    expectConforms('get', '/v1/models', await app.get('/v1/models'));
+  });
+
   it('of the refusals: bad field, unknown key, unknown task, idempotency mismatch, rate limit', async () => {
     expectConforms('post', '/api/sd/txt2img/async', await app.post('/api/sd/txt2img/async', { ...bodies.txt2img, steps: 'many' }));
     expectConforms('post', '/api/sd/txt2img/async', await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: 'sk-nope' }));
