@@ -14,12 +14,13 @@
  *
  * BENCH_ROUNDS and BENCH_PER_ROUND change the run.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { makeBenchKeys } from './bench-keys.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { startQuiet } from './quiet-process.js';
+import { wholeAnswer } from './whole-answer.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const PER_ROUND = Number(process.env['BENCH_PER_ROUND'] ?? 150);
@@ -41,25 +42,12 @@ const DOORS: Door[] = [
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-function post(url: string, body: string, key: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function timeDoor(gateway: string, door: Door, count: number, key: string): Promise<number[]> {
   const body = JSON.stringify(door.body);
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    const answer = await post(`${gateway}${door.path}`, body, key);
+    const answer = await wholeAnswer(`${gateway}${door.path}`, { agent, key, body });
     times.push(performance.now() - t0);
     const json = JSON.parse(answer.toString('utf8')) as unknown;
     if (!door.answered(json)) throw new Error(`${door.name} did not answer with an image: ${answer.toString('utf8').slice(0, 300)}`);

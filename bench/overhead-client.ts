@@ -12,8 +12,9 @@
  * parent: `warm` when the warm-up is done, then `done` with the timings and
  * the gateway's own figures (GET /api/health → overheadMs).
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
+import { wholeAnswer } from './whole-answer.js';
 
 export interface ClientReport {
   type: 'done';
@@ -26,20 +27,7 @@ const [gatewayUrl, side, warmup, tasks, apiKey] = process.argv.slice(2) as [stri
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /** A GET, or a JSON POST when `body` is given; resolves with the whole answer. */
-function call(url: string, body?: string): Promise<Buffer> {
-  const authorization = `Bearer ${apiKey}`;
-  const options = body === undefined ? { agent, headers: { authorization } } : { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization } };
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const call = (url: string, body?: string) => wholeAnswer(url, { agent, key: apiKey, ...(body === undefined ? {} : { body }) });
 
 const body = JSON.stringify({ prompt: 'a red fox', model: 'clarity', steps: 20, width: Number(side), height: Number(side), seed: 42 });
 const sent: ClientReport['sent'] = [];
