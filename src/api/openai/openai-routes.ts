@@ -20,11 +20,10 @@ import { sniffImageFormat } from '../../domain/image-format.js';
 import { DanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
-import type { TaskOutcome } from '../../gateway/dispatcher.js';
 import { Base64Image } from '../../util/base64-image.js';
 import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
-import { clientGone } from '../routes/client-gone.js';
+import { runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { ImageUrls } from './image-urls.js';
 import { installOpenAiErrors } from './openai-errors.js';
 import { editAsk, generationAsk, type ImageAsk, type ModelChoice, variationAsk } from './openai-requests.js';
@@ -45,48 +44,19 @@ interface ImagesResponse {
   data: ({ b64_json: Base64Image | string } | { url: string })[];
 }
 
-/**
- * Runs `ask` as `n` tasks of `kind` for the request's caller and answers with their images. A client's
- * Idempotency-Key names the n tasks (`key`, or `key#i` for each of several), so a retry runs nothing twice.
- */
+/** Runs `ask` as `n` tasks of `kind` for the request's caller and answers with their images. */
 async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' | 'img2img'>, ask: ImageAsk, request: FastifyRequest, reply: FastifyReply): Promise<ImagesResponse | FastifyReply> {
   const context = deps.catalog.requestContext();
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
   const key = idempotencyKeyOf(request);
-  const bodyHash = key === undefined ? '' : requestHashOf(request.url, { ...ask.body, n: ask.n });
-  const ids: string[] = [];
-  for (let i = 0; i < ask.n; i++) {
-    // One seed given: the n images are seed, seed + 1, …; a random one (-1) each draws its own.
-    const seeded = spec.seed === -1 || i === 0 ? spec : { ...spec, seed: spec.seed + i };
-    const idempotency = key === undefined ? undefined : { key: ask.n === 1 ? key : `${key}#${i}`, bodyHash };
-    const { taskId } = await deps.service.enqueue({ spec: seeded, caller: request.caller, receivedAt: request.receivedAt, ...(idempotency ? { idempotency } : {}) });
-    ids.push(taskId);
-  }
-  // Not part of OpenAI's answer, but a client that lost the answer can still find its tasks.
-  reply.header('x-task-id', ids.join(','));
-  const signal = clientGone(reply);
-  const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));
-  if (signal.aborted) {
-    request.log.info({ tasks: ids }, 'client left before its images were made; the tasks go on');
-    return reply;
-  }
-  return { created: Math.floor(Date.now() / 1000), data: imagesOf(deps, ids, outcomes, ask, request) };
-}
-
-function imagesOf(deps: OpenAiRoutesDeps, ids: readonly string[], outcomes: readonly (TaskOutcome | null)[], ask: ImageAsk, request: FastifyRequest): ImagesResponse['data'] {
-  const waiting = ids.filter((_, i) => outcomes[i] === null);
-  if (waiting.length > 0) {
-    const seconds = Math.round(deps.syncTimeoutMs / 1000);
-    throw new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);
-  }
+  const idempotency = key === undefined ? undefined : { key, bodyHash: requestHashOf(request.url, { ...ask.body, n: ask.n }) };
+  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, idempotency);
+  if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
-  return outcomes.flatMap((outcome) => {
-    if (outcome === null) return [];
-    if (outcome.state !== 'succeeded') throw new DanError(outcome.error.id, ids.length > 1 ? `task ${outcome.id}: ${outcome.error.message}` : outcome.error.message);
-    const { result } = outcome;
-    if (result.kind !== 'images') return [];
-    return result.images.map((image, index) => (ask.responseFormat === 'url' ? { url: `${origin}${deps.urls.pathOf(outcome.id, index)}` } : { b64_json: image }));
-  });
+  const data = finished.flatMap(({ id, result }) =>
+    result.kind !== 'images' ? [] : result.images.map((image, index) => (ask.responseFormat === 'url' ? { url: `${origin}${deps.urls.pathOf(id, index)}` } : { b64_json: image })),
+  );
+  return { created: Math.floor(Date.now() / 1000), data };
 }
 
 /** The checkpoints the network can serve now, and the operator's aliases of them, as OpenAI lists models. */

@@ -1,0 +1,311 @@
+/**
+ * @module api/a1111/a1111-requests
+ *
+ * AUTOMATIC1111 WebUI request bodies (`/sdapi/v1/txt2img`, `img2img`,
+ * `extra-single-image`, `interrogate`) as DAN request bodies, checked by DAN's
+ * parsers afterwards. Every field of A1111's request models is known here, in
+ * one of three ways:
+ *
+ * - **mapped** to a DAN field (prompt, seed, sampler and scheduler, steps, the
+ *   hires fields, the checkpoint in `override_settings`, init image and mask,
+ *   ControlNet units in `alwayson_scripts.controlnet`);
+ * - **honoured at its default**: a field DAN has no place for is accepted when
+ *   it holds A1111's own default (or a value that changes nothing, such as
+ *   `null`); WebUI client libraries send some 45 fields on every call;
+ * - otherwise **refused** with A1111's 422 shape naming the field and what DAN
+ *   takes, never silently dropped.
+ *
+ * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
+ * DAN's own. The table of fields is in docs/a1111-api.md.
+ */
+import { invalidField } from '../../errors/dan-error.js';
+
+type Body = Record<string, unknown>;
+
+/** What a field of A1111 may hold when DAN has no place for it: the values that change nothing. */
+type Neutral = readonly unknown[];
+
+const NONE: Neutral = [null, undefined];
+const at = (...values: unknown[]): Neutral => [null, undefined, ...values];
+/** Any value: A1111 itself does nothing with it here (saving files, task ids, comments). */
+const ANY = 'any' as const;
+
+/** Fields of both txt2img and img2img that DAN has no place for, and what they may hold. */
+const SHARED_NEUTRAL: Record<string, Neutral | typeof ANY> = {
+  styles: at([]),
+  subseed: at(-1, 0),
+  subseed_strength: at(0),
+  seed_resize_from_h: at(-1, 0),
+  seed_resize_from_w: at(-1, 0),
+  restore_faces: at(false),
+  tiling: at(false),
+  do_not_save_samples: ANY,
+  do_not_save_grid: ANY,
+  // null lets A1111 take its settings' values: eta 1 for ancestral samplers, 0 for DDIM; the s_* are 0 and 1.
+  eta: at(0, 1),
+  s_min_uncond: at(0),
+  s_churn: at(0),
+  s_tmax: at(0),
+  s_tmin: at(0),
+  s_noise: at(1),
+  override_settings_restore_afterwards: ANY,
+  refiner_checkpoint: at('', 'None'),
+  refiner_switch_at: ANY,
+  disable_extra_networks: at(false),
+  firstpass_image: at(''),
+  comments: ANY,
+  force_task_id: ANY,
+  sampler_index: ANY,
+  script_name: at('', 'None'),
+  script_args: at([]),
+  send_images: at(true),
+  save_images: at(false),
+  infotext: at(''),
+};
+
+const TXT2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
+  ...SHARED_NEUTRAL,
+  firstphase_width: at(0),
+  firstphase_height: at(0),
+  hr_resize_x: at(0),
+  hr_resize_y: at(0),
+  hr_second_pass_steps: at(0),
+  hr_checkpoint_name: at('', 'Use same checkpoint'),
+  hr_sampler_name: at('', 'Use same sampler'),
+  hr_scheduler: at('', 'Use same scheduler'),
+  hr_prompt: at(''),
+  hr_negative_prompt: at(''),
+  hr_additional_modules: at([], ['Use same choices']),
+};
+
+const IMG2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
+  ...SHARED_NEUTRAL,
+  image_cfg_scale: NONE,
+  mask_round: ANY,
+  // A1111's default (0, fill) and DAN's choice (1, original: see node/backends/a1111/translate.ts).
+  inpainting_fill: at(0, 1),
+  inpaint_full_res_padding: at(0, 32),
+  initial_noise_multiplier: at(1),
+  latent_mask: at(''),
+  include_init_images: at(false),
+};
+
+/** Fields read (mapped) rather than checked: a txt2img's and an img2img's. */
+const TXT2IMG_MAPPED = ['prompt', 'negative_prompt', 'seed', 'sampler_name', 'scheduler', 'batch_size', 'n_iter', 'steps', 'cfg_scale', 'width', 'height', 'override_settings', 'alwayson_scripts', 'enable_hr', 'hr_scale', 'hr_upscaler', 'denoising_strength'];
+const IMG2IMG_MAPPED = [...TXT2IMG_MAPPED.filter((f) => !f.startsWith('hr_') && f !== 'enable_hr'), 'init_images', 'resize_mode', 'mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'inpaint_full_res', 'inpainting_mask_invert'];
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || (Array.isArray(a) && Array.isArray(b) && JSON.stringify(a) === JSON.stringify(b));
+}
+
+/** Refuses a field DAN does not honour at the value sent; A1111 itself would take it (it is one of its fields). */
+function checkNeutral(body: Body, neutral: Record<string, Neutral | typeof ANY>, mapped: readonly string[]): void {
+  for (const [field, value] of Object.entries(body)) {
+    if (mapped.includes(field)) continue;
+    const allowed = neutral[field];
+    if (allowed === undefined) throw invalidField(field, 'is not a field of this endpoint of the AUTOMATIC1111 API');
+    if (allowed === ANY || allowed.some((v) => sameValue(v, value))) continue;
+    const shown = allowed.filter((v) => v !== undefined).map((v) => JSON.stringify(v));
+    throw invalidField(field, `is not supported by DAN except at ${shown.join(' or ')} (A1111's default), got ${JSON.stringify(value)}`);
+  }
+}
+
+function asBody(body: unknown): Body {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object');
+  return body as Body;
+}
+
+/** A value that is not `null`/`undefined`: A1111's models take `null` for "the default" everywhere. */
+const given = (value: unknown): boolean => value !== null && value !== undefined;
+
+/** How the checkpoint is chosen: `override_settings.sd_model_checkpoint` (any of A1111's spellings), else the caller's default. */
+export interface CheckpointChoice {
+  /** A checkpoint as A1111 names it (title `name [hash]`, name, sha256, short hash) → DAN's name or sha256; null when unknown. */
+  resolve: (value: string) => string | null;
+  /** The caller's default (POST /sdapi/v1/options), else the gateway's; null when the network serves none. */
+  fallback: () => string | null;
+}
+
+function readCheckpoint(body: Body, choice: CheckpointChoice): string {
+  const settings = body['override_settings'];
+  if (given(settings)) {
+    if (typeof settings !== 'object' || Array.isArray(settings)) throw invalidField('override_settings', 'must be an object');
+    for (const [key, value] of Object.entries(settings as Body)) {
+      if (key === 'sd_model_checkpoint' || (key === 'CLIP_stop_at_last_layers' && (value === 1 || value === null))) continue;
+      throw invalidField(`override_settings.${key}`, 'is not supported by DAN: only sd_model_checkpoint may be overridden (CLIP_stop_at_last_layers at 1)');
+    }
+    const checkpoint = (settings as Body)['sd_model_checkpoint'];
+    if (given(checkpoint)) {
+      if (typeof checkpoint !== 'string') throw invalidField('override_settings.sd_model_checkpoint', 'must be a checkpoint title or name');
+      // A name DAN does not know goes on as it is: DAN's parser refuses it with the names it has.
+      return choice.resolve(checkpoint) ?? checkpoint;
+    }
+  }
+  const fallback = choice.fallback();
+  if (fallback === null) throw invalidField('override_settings.sd_model_checkpoint', 'is required: no default checkpoint is set (POST /sdapi/v1/options) and no node serves one now');
+  return fallback;
+}
+
+/** `sampler_name` (or `sampler_index`) and `scheduler` as DAN's one sampler name ("DPM++ 2M Karras"). */
+function readSampler(body: Body): string | undefined {
+  const sampler = given(body['sampler_name']) ? body['sampler_name'] : body['sampler_index'];
+  if (!given(sampler)) return undefined;
+  if (typeof sampler !== 'string') throw invalidField('sampler_name', 'must be a sampler name');
+  const scheduler = body['scheduler'];
+  if (!given(scheduler) || scheduler === '' || (typeof scheduler === 'string' && scheduler.toLowerCase() === 'automatic')) return sampler;
+  if (typeof scheduler !== 'string') throw invalidField('scheduler', 'must be a scheduler name');
+  return `${sampler} ${scheduler}`;
+}
+
+/** How many images (tasks): batch_size × n_iter, each image a task of its own. */
+function readCount(body: Body): number {
+  const read = (field: string) => {
+    const value = body[field];
+    if (!given(value)) return 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalidField(field, `must be an integer of at least 1, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const count = read('batch_size') * read('n_iter');
+  if (count > MAX_IMAGES) throw invalidField('batch_size', `batch_size × n_iter may be at most ${MAX_IMAGES} on DAN (each image is a task), got ${count}`);
+  return count;
+}
+
+/** Most images one request may ask for (batch_size × n_iter). */
+export const MAX_IMAGES = 16;
+
+/** sd-webui-controlnet's names of its resize modes and control modes, as DAN's codes. */
+const CONTROLNET_RESIZE: Record<string, number> = { 'just resize': 0, 'crop and resize': 1, 'resize and fill': 2, inner_fit: 1, outer_fit: 2, envelope: 0 };
+const GUESS_MODES: Record<string, boolean> = { balanced: false, 'controlnet is more important': true, 'my prompt is more important': false };
+
+/** `alwayson_scripts.controlnet.args` as DAN's `control_net` units; other scripts are refused. */
+function readControlNet(body: Body): Body[] | undefined {
+  const scripts = body['alwayson_scripts'];
+  if (!given(scripts)) return undefined;
+  if (typeof scripts !== 'object' || Array.isArray(scripts)) throw invalidField('alwayson_scripts', 'must be an object');
+  const units: Body[] = [];
+  for (const [name, script] of Object.entries(scripts as Body)) {
+    if (name.toLowerCase() !== 'controlnet') throw invalidField(`alwayson_scripts.${name}`, 'is not supported by DAN: only controlnet is');
+    const args = (script as { args?: unknown } | null)?.args;
+    if (!Array.isArray(args)) throw invalidField(`alwayson_scripts.${name}.args`, 'must be a list of ControlNet units');
+    args.forEach((unit, index) => {
+      const path = `alwayson_scripts.${name}.args[${index}]`;
+      if (unit === null || typeof unit !== 'object') throw invalidField(path, 'must be a ControlNet unit object');
+      const u = unit as Body;
+      if (u['enabled'] === false) return;
+      const resize = u['resize_mode'];
+      const mode = u['control_mode'];
+      units.push({
+        image: u['image'] ?? u['input_image'],
+        preprocess: u['module'] ?? 'none',
+        model: u['model'],
+        ...(given(u['weight']) ? { weight: u['weight'] } : {}),
+        ...(given(u['threshold_a']) && u['threshold_a'] !== -1 ? { preprocess_param1: u['threshold_a'] } : {}),
+        ...(given(u['threshold_b']) && u['threshold_b'] !== -1 ? { preprocess_param2: u['threshold_b'] } : {}),
+        ...(given(resize) ? { resize_mode: typeof resize === 'string' ? (CONTROLNET_RESIZE[resize.toLowerCase()] ?? resize) : resize } : {}),
+        ...(given(u['guidance_start']) ? { guidance_start: u['guidance_start'] } : {}),
+        ...(given(u['guidance_end']) ? { guidance_end: u['guidance_end'] } : {}),
+        ...(given(mode) ? { guess_mode: typeof mode === 'string' ? (GUESS_MODES[mode.toLowerCase()] ?? mode) : mode === 2 } : {}),
+      });
+    });
+  }
+  return units.length > 0 ? units : undefined;
+}
+
+/** What every generation shares: DAN's body and the number of images. */
+export interface A1111Ask {
+  body: Body;
+  count: number;
+}
+
+function diffusionBody(body: Body, choice: CheckpointChoice): Body {
+  const sampler = readSampler(body);
+  const controlNet = readControlNet(body);
+  const out: Body = { model: readCheckpoint(body, choice) };
+  for (const field of ['prompt', 'negative_prompt', 'seed', 'steps', 'cfg_scale', 'width', 'height']) if (given(body[field])) out[field] = body[field];
+  // A1111's defaults where DAN's differ: 50 steps, 7 CFG, 512 pixels are A1111's, and its clients expect them.
+  out['steps'] ??= 50;
+  out['cfg_scale'] ??= 7;
+  if (sampler !== undefined) out['sampler_name'] = sampler;
+  if (controlNet) out['control_net'] = controlNet;
+  return out;
+}
+
+/** `POST /sdapi/v1/txt2img` → a DAN txt2img body, and how many images. */
+export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
+  const body = asBody(raw);
+  checkNeutral(body, TXT2IMG_NEUTRAL, TXT2IMG_MAPPED);
+  const out = diffusionBody(body, choice);
+  if (body['enable_hr'] === true) {
+    out['upscale'] = {
+      scale: given(body['hr_scale']) ? body['hr_scale'] : 2,
+      ...(given(body['hr_upscaler']) ? { upscaler: body['hr_upscaler'] } : { upscaler: 'Latent' }),
+      ...(given(body['denoising_strength']) ? { denoising_strength: body['denoising_strength'] } : {}),
+    };
+  } else if (given(body['enable_hr']) && body['enable_hr'] !== false) throw invalidField('enable_hr', 'must be a boolean');
+  return { body: out, count: readCount(body) };
+}
+
+/** `POST /sdapi/v1/img2img` → a DAN img2img body (inpainting with `mask`), and how many images. */
+export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
+  const body = asBody(raw);
+  checkNeutral(body, IMG2IMG_NEUTRAL, IMG2IMG_MAPPED);
+  const out = diffusionBody(body, choice);
+  const images = body['init_images'];
+  if (!Array.isArray(images) || images.length === 0) throw invalidField('init_images', 'is required: a list with one base64 image');
+  if (images.length > 1) throw invalidField('init_images', `DAN takes one init image per request, got ${images.length}`);
+  out['init_image'] = images[0];
+  if (given(body['resize_mode'])) {
+    if (body['resize_mode'] === 3) throw invalidField('resize_mode', 'is not supported by DAN at 3 (just resize, latent upscale); 0, 1 or 2');
+    out['resize_mode'] = body['resize_mode'];
+  }
+  if (given(body['denoising_strength'])) out['denoising_strength'] = body['denoising_strength'];
+  if (given(body['mask'])) out['inpaint'] = inpaintOf(body);
+  return { body: out, count: readCount(body) };
+}
+
+function inpaintOf(body: Body): Body {
+  const blurX = body['mask_blur_x'];
+  const blurY = body['mask_blur_y'];
+  if (given(blurX) && given(blurY) && blurX !== blurY) throw invalidField('mask_blur_y', `DAN blurs the mask alike both ways: mask_blur_x and mask_blur_y must be equal, got ${JSON.stringify(blurX)} and ${JSON.stringify(blurY)}`);
+  const blur = given(body['mask_blur']) ? body['mask_blur'] : given(blurX) ? blurX : given(blurY) ? blurY : 4;
+  const invert = body['inpainting_mask_invert'];
+  return {
+    mask: body['mask'],
+    mask_blur: blur,
+    // A1111's 0 repaints the white pixels, DAN's mask_mode 0 too: the same meaning, passed as it is.
+    ...(given(invert) ? { mask_mode: invert } : {}),
+    // inpaint_full_res: true is "only masked" (A1111's default), DAN's inpaint_area 1.
+    inpaint_area: body['inpaint_full_res'] === false ? 0 : 1,
+  };
+}
+
+/** `POST /sdapi/v1/extra-single-image` → a DAN upscale body. */
+export function upscaleBody(raw: unknown): Body {
+  const body = asBody(raw);
+  const neutral: Record<string, Neutral | typeof ANY> = {
+    resize_mode: at(0),
+    show_extras_results: ANY,
+    gfpgan_visibility: at(0),
+    codeformer_visibility: at(0),
+    codeformer_weight: at(0),
+    upscaling_resize_w: ANY,
+    upscaling_resize_h: ANY,
+    upscaling_crop: ANY,
+    upscale_first: at(false),
+  };
+  checkNeutral(body, neutral, ['image', 'upscaling_resize', 'upscaler_1', 'upscaler_2', 'extras_upscaler_2_visibility']);
+  const second = body['upscaler_2'];
+  return {
+    image: body['image'],
+    upscalingRate: given(body['upscaling_resize']) ? body['upscaling_resize'] : 2,
+    upscaler: body['upscaler_1'],
+    ...(given(second) && second !== 'None' ? { upscaler2: second, upscaler2_factor: given(body['extras_upscaler_2_visibility']) ? body['extras_upscaler_2_visibility'] : 0 } : {}),
+  };
+}
+
+/** `POST /sdapi/v1/interrogate` → a DAN interrogate body (A1111's default interrogator is clip). */
+export function interrogateBody(raw: unknown): Body {
+  const body = asBody(raw);
+  checkNeutral(body, {}, ['image', 'model']);
+  return { image: body['image'], model: given(body['model']) ? body['model'] : 'clip' };
+}

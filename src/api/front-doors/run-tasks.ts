@@ -1,0 +1,70 @@
+/**
+ * @module api/front-doors/run-tasks
+ *
+ * What the compatible front doors (api/openai, api/a1111) share: a request
+ * that asks for several images runs as several tasks, one image each, spread
+ * over the nodes like any others, and waits for all of them. Their clients
+ * have no place for task ids, so the wait is the answer: every task's result,
+ * or the first failure, or, past the gateway's sync timeout, a 504 naming the
+ * tasks, which go on.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
+import { DanError } from '../../errors/dan-error.js';
+import type { TaskService } from '../../gateway/task-service.js';
+import { clientGone } from '../routes/client-gone.js';
+
+export interface RunDeps {
+  service: TaskService;
+  /** How long a request waits for its tasks (the gateway's `--sync-timeout-s`). */
+  syncTimeoutMs: number;
+}
+
+/** A task that succeeded: its id and its result. */
+export interface Finished {
+  id: string;
+  result: RelayedResult;
+}
+
+/**
+ * Runs `specs` for the request's caller and waits for them all; null when the client left first (the
+ * tasks go on). `idempotency`: the client's key and body hash; each task gets `key` (one task) or `key#i`,
+ * so a retry runs nothing twice.
+ */
+export async function runTasks(
+  deps: RunDeps,
+  specs: readonly GenerationSpec[],
+  request: FastifyRequest,
+  reply: FastifyReply,
+  idempotency?: { key: string; bodyHash: string },
+): Promise<Finished[] | null> {
+  const ids: string[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const keyed = idempotency && { key: specs.length === 1 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash };
+    const { taskId } = await deps.service.enqueue({ spec, caller: request.caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
+    ids.push(taskId);
+  }
+  // Not part of these APIs' answers, but a client that lost the answer can still find its tasks.
+  reply.header('x-task-id', ids.join(','));
+  const signal = clientGone(reply);
+  const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));
+  if (signal.aborted) {
+    request.log.info({ tasks: ids }, 'client left before its tasks were done; they go on');
+    return null;
+  }
+  const waiting = ids.filter((_, i) => outcomes[i] === null);
+  if (waiting.length > 0) {
+    const seconds = Math.round(deps.syncTimeoutMs / 1000);
+    throw new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);
+  }
+  return outcomes.map((outcome) => {
+    if (outcome === null) throw new Error('unreachable: every outcome was checked');
+    if (outcome.state !== 'succeeded') throw new DanError(outcome.error.id, ids.length > 1 ? `task ${outcome.id}: ${outcome.error.message}` : outcome.error.message);
+    return { id: outcome.id, result: outcome.result };
+  });
+}
+
+/** The same spec `count` times; a given seed counts up (seed, seed + 1, …), a random one (-1) is drawn per task. */
+export function seededCopies<S extends { seed: number }>(spec: S, count: number): S[] {
+  return Array.from({ length: count }, (_, i) => (spec.seed === -1 || i === 0 ? spec : { ...spec, seed: spec.seed + i }));
+}
