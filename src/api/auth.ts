@@ -26,8 +26,20 @@ const MAX_KEY_LENGTH = 256;
 export function apiKeyOf(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
-  const key = header.replace(/^Bearer\s+/i, '').trim();
+  const key = (basicPassword(header) ?? header.replace(/^Bearer\s+/i, '')).trim();
   return key.length === 0 ? null : key.slice(0, MAX_KEY_LENGTH);
+}
+
+/**
+ * The password of `Basic base64(user:password)`: the key, for clients of a WebUI started with
+ * `--api-auth` (and a DAN node's `--webui-auth`), which can only send a user and a password.
+ */
+function basicPassword(header: string): string | null {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(colon + 1);
 }
 
 export interface AuthOptions {

@@ -4,6 +4,8 @@
  * Builds the gateway's Fastify app from already-made parts, without listening:
  * `gateway/gateway.ts` listens; the route tests `inject` into it (test/api/).
  */
+import { A1111Callers } from './a1111/a1111-callers.js';
+import { registerA1111Routes } from './a1111/a1111-routes.js';
 import type { ImageUrls } from './openai/image-urls.js';
 import type { ModelChoice } from './openai/openai-requests.js';
 import { registerImageFiles, registerOpenAiRoutes } from './openai/openai-routes.js';
@@ -167,6 +169,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (network) api.get('/api/network', async () => success(network.read()));
     registerTaskEvents(api, { service: deps.service });
     await registerOpenAiRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, bodyLimitBytes: deps.bodyLimitBytes, ...deps.openai });
+    await registerA1111Routes(api, {
+      service: deps.service,
+      catalog: deps.catalog,
+      syncTimeoutMs: deps.syncTimeoutMs,
+      bodyLimitBytes: deps.bodyLimitBytes,
+      callers: new A1111Callers(),
+      defaultModel: deps.openai.models.fallback,
+    });
   });
   await registerImageFiles(app, { service: deps.service, urls: deps.openai.urls, bodyLimitBytes: deps.bodyLimitBytes });
   registerPublicKeyRoute(app, userDeps);

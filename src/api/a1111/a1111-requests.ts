@@ -197,7 +197,8 @@ function readControlNet(body: Body): Body[] | undefined {
       units.push({
         image: u['image'] ?? u['input_image'],
         preprocess: u['module'] ?? 'none',
-        model: u['model'],
+        // sd-webui-controlnet lists its models with a short hash, "control_v11p_sd15_canny [d14c016b]".
+        model: typeof u['model'] === 'string' ? u['model'].replace(/\s*\[[0-9a-f]{6,64}\]$/i, '') : u['model'],
         ...(given(u['weight']) ? { weight: u['weight'] } : {}),
         ...(given(u['threshold_a']) && u['threshold_a'] !== -1 ? { preprocess_param1: u['threshold_a'] } : {}),
         ...(given(u['threshold_b']) && u['threshold_b'] !== -1 ? { preprocess_param2: u['threshold_b'] } : {}),

@@ -26,18 +26,16 @@ export interface Finished {
   result: RelayedResult;
 }
 
-/**
- * Runs `specs` for the request's caller and waits for them all; null when the client left first (the
- * tasks go on). `idempotency`: the client's key and body hash; each task gets `key` (one task) or `key#i`,
- * so a retry runs nothing twice.
- */
-export async function runTasks(
-  deps: RunDeps,
-  specs: readonly GenerationSpec[],
-  request: FastifyRequest,
-  reply: FastifyReply,
-  idempotency?: { key: string; bodyHash: string },
-): Promise<Finished[] | null> {
+export interface RunOptions {
+  /** The client's Idempotency-Key and body hash: each task gets `key` (one task) or `key#i`, so a retry runs nothing twice. */
+  idempotency?: { key: string; bodyHash: string } | undefined;
+  /** Told the tasks' ids once they are all stored, before the wait. */
+  enqueued?: (ids: readonly string[]) => void;
+}
+
+/** Runs `specs` for the request's caller and waits for them all; null when the client left first (the tasks go on). */
+export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply, options: RunOptions = {}): Promise<Finished[] | null> {
+  const { idempotency } = options;
   const ids: string[] = [];
   for (const [i, spec] of specs.entries()) {
     const keyed = idempotency && { key: specs.length === 1 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash };
@@ -46,6 +44,7 @@ export async function runTasks(
   }
   // Not part of these APIs' answers, but a client that lost the answer can still find its tasks.
   reply.header('x-task-id', ids.join(','));
+  options.enqueued?.(ids);
   const signal = clientGone(reply);
   const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));
   if (signal.aborted) {

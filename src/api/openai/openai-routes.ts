@@ -50,7 +50,7 @@ async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' 
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
   const key = idempotencyKeyOf(request);
   const idempotency = key === undefined ? undefined : { key, bodyHash: requestHashOf(request.url, { ...ask.body, n: ask.n }) };
-  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, idempotency);
+  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, { idempotency });
   if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
   const data = finished.flatMap(({ id, result }) =>

@@ -15,6 +15,7 @@ import { errorAnswers } from '../error-answers.js';
 import { requestSchemas } from '../requests/schemas.js';
 import { keySettingRules } from '../requests/key-settings-request.js';
 import { WebhookEvents } from '../requests/webhook-field.js';
+import { a1111Paths } from './a1111-paths.js';
 import { openAiPaths } from './openai-paths.js';
 import * as R from './response-schemas.js';
 
@@ -212,7 +213,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     post: adminOperation('Make a node token for a GPU owner; the answer holds its secret, once', 'createNodeToken', R.CreatedNodeToken, { requestBody: { required: true, content: json(Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), { name: 'alice' }) } }, BODY_ERRORS),
   };
   paths['/api/admin/node-tokens/{id}'] = { delete: adminOperation('Revoke a node token; its nodes are disconnected', 'revokeNodeToken', R.NodeToken, { parameters: [keyIdParameter] }, ['DAN_ERR_KEY_NOT_FOUND']) };
-  Object.assign(paths, openAiPaths());
+  Object.assign(paths, openAiPaths(), a1111Paths());
   return {
     openapi: '3.1.0',
     info: {
@@ -227,6 +228,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       { name: 'keys', description: 'The caller\'s key and webhooks' },
       { name: 'admin', description: 'Keys and node tokens (admin token)' },
       { name: 'operations', description: 'Probes and metrics' },
+      { name: 'webui', description: 'The AUTOMATIC1111-compatible API: WebUI clients, and DAN nodes using this network as their WebUI' },
       { name: 'openai', description: 'The OpenAI-compatible images API: the openai SDKs and the apps built on them, with OpenAI\'s shapes and errors' },
     ],
     components: {

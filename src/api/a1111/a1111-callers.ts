@@ -1,0 +1,45 @@
+/**
+ * @module api/a1111/a1111-callers
+ *
+ * What the WebUI-compatible API remembers of each caller (an API key, or an
+ * address without one), in this gateway's memory: the checkpoint it chose with
+ * `POST /sdapi/v1/options {sd_model_checkpoint}` (its default, where a WebUI
+ * would load it for everyone: DAN never switches a GPU for it), and its latest
+ * tasks, which `GET /sdapi/v1/progress` reports on and `POST /sdapi/v1/interrupt`
+ * stops, as a WebUI does for the job it runs.
+ */
+
+/** Callers remembered at most; the ones unheard of longest are forgotten first. */
+const MAX_CALLERS = 10_000;
+/** Tasks remembered per caller. */
+const MAX_TASKS = 32;
+
+export class A1111Callers {
+  readonly #defaults = new Map<string, string>();
+  readonly #tasks = new Map<string, string[]>();
+
+  /** The checkpoint the caller chose, if it chose one. */
+  defaultOf(owner: string): string | undefined {
+    return this.#defaults.get(owner);
+  }
+
+  setDefault(owner: string, checkpoint: string): void {
+    remember(this.#defaults, owner, checkpoint);
+  }
+
+  /** Tasks the caller submitted through the WebUI-compatible API, newest last. */
+  tasksOf(owner: string): readonly string[] {
+    return this.#tasks.get(owner) ?? [];
+  }
+
+  noteTasks(owner: string, ids: readonly string[]): void {
+    remember(this.#tasks, owner, [...this.tasksOf(owner), ...ids].slice(-MAX_TASKS));
+  }
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest past MAX_CALLERS. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_CALLERS) map.delete(map.keys().next().value!);
+}

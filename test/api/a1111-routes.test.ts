@@ -1,0 +1,217 @@
+/**
+ * The WebUI-compatible API (`/sdapi/v1`, `/controlnet`) through the real app
+ * with `inject`: what an A1111 request becomes (the spec a node is sent), the
+ * fields honoured at A1111's default and those refused in its 422 shape, the
+ * answer's shape, per-key default checkpoints, progress and interrupt, the
+ * listings. With real processes and a DAN node using a second network as its
+ * WebUI: test/e2e/a1111-api.e2e.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { catalogModels } from '../../src/domain/catalog.js';
+import type { FakeNode } from '../helpers/fake-nodes.js';
+import { createInjectApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
+import { pngBytes } from '../helpers/png-bytes.js';
+
+let api: InjectApp | undefined;
+let node: FakeNode;
+let answered = 0;
+
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function start(options: InjectAppOptions = {}): Promise<InjectApp> {
+  api = await createInjectApp(options);
+  node = api.world.connect('node-0');
+  answered = 0;
+  return api;
+}
+
+/** Answers the node's tasks as they are sent (one slot: one at a time) until `count` more are answered. */
+async function answerAll(count: number): Promise<void> {
+  for (const until = answered + count; answered < until; answered++) {
+    await expect.poll(() => node.assignments().length).toBeGreaterThan(answered);
+    node.succeed(node.assignments()[answered]!.taskId);
+  }
+}
+
+/** What the `webuiapi` Python client sends for `api.txt2img(prompt=…)`: every field, most at A1111's default. */
+const webuiapiTxt2img = {
+  enable_hr: false,
+  denoising_strength: 0.7,
+  firstphase_width: 0,
+  firstphase_height: 0,
+  hr_scale: 2,
+  hr_upscaler: 'Latent',
+  hr_second_pass_steps: 0,
+  hr_resize_x: 0,
+  hr_resize_y: 0,
+  hr_checkpoint_name: null,
+  hr_sampler_name: null,
+  hr_prompt: '',
+  hr_negative_prompt: '',
+  prompt: 'a cute cat',
+  styles: [],
+  seed: 1003,
+  subseed: -1,
+  subseed_strength: 0,
+  seed_resize_from_h: 0,
+  seed_resize_from_w: 0,
+  sampler_name: 'DPM++ 2M',
+  scheduler: 'Karras',
+  batch_size: 2,
+  n_iter: 1,
+  steps: 30,
+  cfg_scale: 7,
+  width: 512,
+  height: 512,
+  restore_faces: false,
+  tiling: false,
+  do_not_save_samples: false,
+  do_not_save_grid: false,
+  negative_prompt: 'ugly',
+  eta: 1,
+  s_churn: 0,
+  s_tmax: 0,
+  s_tmin: 0,
+  s_noise: 1,
+  override_settings: { sd_model_checkpoint: `clarity [${catalogModels[1]!.sha256.slice(0, 10)}]` },
+  override_settings_restore_afterwards: true,
+  script_args: [],
+  script_name: null,
+  send_images: true,
+  save_images: false,
+  alwayson_scripts: {},
+  sampler_index: 'Euler a',
+};
+
+describe('POST /sdapi/v1/txt2img', () => {
+  it('takes what a WebUI client sends, every field at A1111\'s default honoured, and answers in A1111\'s shape', async () => {
+    const app = await start();
+    const answering = app.post('/sdapi/v1/txt2img', webuiapiTxt2img);
+    await answerAll(2);
+    const answer = await answering;
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const body = answer.body as { images: string[]; parameters: unknown; info: string };
+    expect(body.images).toHaveLength(2);
+    expect(body.parameters).toEqual(webuiapiTxt2img);
+    const info = JSON.parse(body.info) as Record<string, unknown>;
+    expect(info).toMatchObject({ prompt: 'a cute cat', all_seeds: [1, 1], seed: 1, width: 512, height: 512, steps: 30, sampler_name: 'DPM++ 2M Karras', sd_model_name: 'clarity', batch_size: 2 });
+    expect((info['infotexts'] as string[])[0]).toMatch(/^a cute cat\nNegative prompt: ugly\nSteps: 30, Sampler: DPM\+\+ 2M Karras, CFG scale: 7, Seed: 1, Size: 512x512/);
+    // Two tasks, seeds 1003 and 1004, the checkpoint named by its title.
+    const specs = node.assignments().map((a) => a.spec as Record<string, unknown>);
+    expect(specs.map((s) => s['seed'])).toEqual([1003, 1004]);
+    expect(specs[0]).toMatchObject({ kind: 'txt2img', prompt: 'a cute cat', negativePrompt: 'ugly', steps: 30, cfgScale: 7, sampler: 'DPM++ 2M Karras', model: { name: 'clarity' }, hires: null });
+  });
+
+  it('runs the hires fix from the hr_ fields', async () => {
+    const app = await start();
+    const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x', enable_hr: true, hr_scale: 1.5, hr_upscaler: 'Latent', denoising_strength: 0.5, override_settings: { sd_model_checkpoint: 'clarity' } });
+    await answerAll(1);
+    expect((await answering).status).toBe(200);
+    expect(node.assignments()[0]!.spec).toMatchObject({ hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 }, steps: 50, cfgScale: 7 });
+  });
+
+  it('refuses what DAN cannot honour, in FastAPI\'s 422 shape naming the field as A1111 calls it', async () => {
+    const app = await start();
+    const cases: [Record<string, unknown>, (string | number)[], RegExp][] = [
+      [{ restore_faces: true }, ['body', 'restore_faces'], /A1111's default/],
+      [{ styles: ['cinematic'] }, ['body', 'styles'], /\[\]/],
+      [{ hr_resize_x: 1024, enable_hr: true }, ['body', 'hr_resize_x'], /0/],
+      [{ alwayson_scripts: { adetailer: { args: [] } } }, ['body', 'alwayson_scripts', 'adetailer'], /only controlnet/],
+      [{ override_settings: { sd_vae: 'x.vae' } }, ['body', 'override_settings', 'sd_vae'], /only sd_model_checkpoint/],
+      [{ override_settings: { sd_model_checkpoint: 'nope' } }, ['body', 'override_settings', 'sd_model_checkpoint'], /nope/],
+      [{ width: 99999 }, ['body', 'width'], /from 64 to 2048, got 99999/],
+      [{ frobnicate: 1 }, ['body', 'frobnicate'], /not a field/],
+      [{ batch_size: 20 }, ['body', 'batch_size'], /at most 16/],
+    ];
+    for (const [extra, loc, msg] of cases) {
+      const answer = await app.post('/sdapi/v1/txt2img', { prompt: 'x', override_settings: { sd_model_checkpoint: 'clarity' }, ...extra });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(422);
+      expect(answer.body).toMatchObject({ detail: [{ loc, msg: expect.stringMatching(msg), type: 'value_error' }] });
+    }
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
+
+describe('POST /sdapi/v1/img2img', () => {
+  it('inpaints with A1111\'s mask meaning (white repainted), and maps ControlNet units', async () => {
+    const app = await start();
+    const png = pngBytes(64, 64).toString('base64');
+    const unit = { enabled: true, module: 'canny', model: 'control_v11p_sd15_canny [d14c016b]', image: png, weight: 0.8, resize_mode: 'Crop and Resize', control_mode: 'ControlNet is more important', threshold_a: 90, threshold_b: 180, guidance_start: 0, guidance_end: 1, pixel_perfect: false, processor_res: 512 };
+    const answering = app.post('/sdapi/v1/img2img', {
+      prompt: 'a window',
+      init_images: [png],
+      mask: png,
+      mask_blur: 6,
+      inpainting_fill: 1,
+      inpaint_full_res: false,
+      inpaint_full_res_padding: 32,
+      inpainting_mask_invert: 0,
+      denoising_strength: 0.6,
+      override_settings: { sd_model_checkpoint: 'clarity' },
+      alwayson_scripts: { controlnet: { args: [unit] } },
+    });
+    await answerAll(1);
+    const answer = await answering;
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(node.assignments()[0]!.spec).toMatchObject({
+      kind: 'img2img',
+      denoisingStrength: 0.6,
+      inpaint: { maskBlur: 6, regenerate: 'masked', area: 'whole' },
+      controlNet: [{ module: 'canny', model: 'control_v11p_sd15_canny', weight: 0.8, resizeMode: 'crop_and_resize', guessMode: true, thresholdA: 90, thresholdB: 180 }],
+    });
+  });
+
+  it('names the init image as A1111 does when it is not an image', async () => {
+    const app = await start();
+    const answer = await app.post('/sdapi/v1/img2img', { init_images: ['bm90IGFuIGltYWdl'], override_settings: { sd_model_checkpoint: 'clarity' } });
+    expect(answer.status).toBe(422);
+    expect(answer.body).toMatchObject({ detail: [{ loc: ['body', 'init_images', 0] }] });
+  });
+});
+
+describe('a WebUI\'s state, per caller', () => {
+  it('keeps the checkpoint a key sets with POST /sdapi/v1/options as its own default, switching no GPU', async () => {
+    const app = await start({ auth: 'required' });
+    const alice = { authorization: `Bearer ${(await app.keys.create({ name: 'alice' })).secret}` };
+    const bob = { authorization: `Basic ${Buffer.from(`bob:${(await app.keys.create({ name: 'bob' })).secret}`).toString('base64')}` };
+    expect((await app.post('/sdapi/v1/options', { sd_model_checkpoint: 'anything-v4.5-pruned' }, alice)).status).toBe(200);
+    expect((await app.get('/sdapi/v1/options', alice)).body).toMatchObject({ sd_model_checkpoint: expect.stringMatching(/^anything-v4.5-pruned \[/) });
+    expect((await app.get('/sdapi/v1/options', bob)).body).toMatchObject({ sd_model_checkpoint: expect.stringMatching(/^chillout_mix \[/) });
+    const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x' }, alice);
+    await answerAll(1);
+    expect((await answering).status).toBe(200);
+    expect(node.assignments()[0]!.spec).toMatchObject({ model: { name: 'anything-v4.5-pruned' } });
+    // Settings DAN does not change are refused unless sent at the value it reports.
+    expect((await app.post('/sdapi/v1/options', { samples_format: 'png' }, alice)).status).toBe(200);
+    expect((await app.post('/sdapi/v1/options', { samples_format: 'jpg' }, alice)).body).toMatchObject({ detail: [{ loc: ['body', 'samples_format'] }] });
+    expect((await app.post('/sdapi/v1/options', { sd_model_checkpoint: 'nope' }, alice)).status).toBe(422);
+  });
+
+  it('reports the caller\'s running task in /progress and stops it with /interrupt', async () => {
+    const app = await start();
+    expect((await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0, state: { job_count: 0 } });
+    const answering = app.post('/sdapi/v1/txt2img', { prompt: 'slow', override_settings: { sd_model_checkpoint: 'clarity' } });
+    await expect.poll(() => node.assignments().length).toBe(1);
+    const { taskId } = node.assignments()[0]!;
+    node.progress(taskId, 0.4, 6);
+    await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1 } });
+    expect((await app.post('/sdapi/v1/interrupt', {})).status).toBe(200);
+    expect(node.cancels()).toContain(taskId);
+    const answer = await answering;
+    expect(answer.body).toMatchObject({ error: 'DAN_ERR_TASK_CANCELLED' });
+  });
+
+  it('lists what the network serves in A1111\'s shapes', async () => {
+    const app = await start();
+    const models = (await app.get('/sdapi/v1/sd-models')).body as { title: string; model_name: string; sha256: string }[];
+    expect(models.find((m) => m.model_name === 'clarity')).toEqual({ title: `clarity [${catalogModels[1]!.sha256.slice(0, 10)}]`, model_name: 'clarity', hash: catalogModels[1]!.sha256.slice(0, 10), sha256: catalogModels[1]!.sha256, filename: 'clarity', config: null });
+    expect((await app.get('/sdapi/v1/samplers')).body).toEqual(expect.arrayContaining([{ name: 'Euler a', aliases: [], options: {} }]));
+    expect(((await app.get('/sdapi/v1/upscalers')).body as { name: string }[])[0]).toMatchObject({ name: 'None' });
+    expect(((await app.get('/sdapi/v1/loras')).body as unknown[]).length).toBeGreaterThan(0);
+    expect((await app.get('/controlnet/model_list')).body).toMatchObject({ model_list: expect.any(Array) });
+    expect(((await app.get('/controlnet/module_list')).body as { module_list: string[] }).module_list).toContain('canny');
+  });
+});
