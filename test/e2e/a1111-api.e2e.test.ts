@@ -49,7 +49,7 @@ describe('a WebUI client against /sdapi/v1', () => {
     expect(info).toMatchObject({ all_seeds: [77, 78], sd_model_name: 'clarity' });
     // What reached the GPU: the checkpoint the options chose, the seeds counting up.
     const sent = ((await getJson(`${sandbox}/sandbox/requests`)).body.requests as { path: string; body: Record<string, unknown> }[]).filter((r) => r.path === '/sdapi/v1/txt2img').slice(-2);
-    expect(sent.map((r) => r.body['seed']).sort()).toEqual([77, 78]);
+    expect(sent.map((r) => Number(r.body['seed'])).sort((a, b) => a - b)).toEqual([77, 78]);
   });
 
   it('inpaints, upscales and interrogates', async () => {
