@@ -6,7 +6,8 @@
  * GPU time) and a node agent. One client in this process sends sequential sync
  * requests for the same 64×64 txt2img over one kept-alive connection, in
  * rounds that alternate the doors (DAN `POST /api/sd/txt2img`, OpenAI
- * `POST /v1/images/generations`), so every door meets the same machine. Each
+ * `POST /v1/images/generations`, WebUI `POST /sdapi/v1/txt2img`), so every
+ * door meets the same machine. Each
  * request's time is the client's, from send to the whole answer: the door's
  * overhead is its p50 (and p99) against DAN's in the same run. The GPU part is
  * the same for all and near zero at this speed, so what differs is the doors'
@@ -38,6 +39,12 @@ const prompt = { prompt: 'a red fox', steps: 20, seed: 42 };
 const DOORS: Door[] = [
   { name: 'DAN `POST /api/sd/txt2img`', path: '/api/sd/txt2img', body: { ...prompt, model: 'clarity', width: 64, height: 64 }, answered: (j) => (j as { data?: { images?: unknown[] } }).data?.images?.length === 1 },
   { name: 'OpenAI `POST /v1/images/generations`', path: '/v1/images/generations', body: { ...prompt, model: 'clarity', size: '64x64' }, answered: (j) => (j as { data?: { b64_json?: string }[] }).data?.[0]?.b64_json !== undefined },
+  {
+    name: 'WebUI `POST /sdapi/v1/txt2img`',
+    path: '/sdapi/v1/txt2img',
+    body: { ...prompt, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'clarity' } },
+    answered: (j) => (j as { images?: unknown[] }).images?.length === 1,
+  },
 ];
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
     const times = new Map<Door, number[]>(DOORS.map((door) => [door, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Each round in another order: neither door always runs first after the other's garbage.
-      const order = round % 2 === 0 ? DOORS : [...DOORS].reverse();
+      const order = DOORS.map((_, i) => DOORS[(i + round) % DOORS.length]!);
       for (const door of order) times.get(door)!.push(...(await timeDoor(gateway, door, PER_ROUND, key)));
     }
     const rows = DOORS.map((door) => {
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
       return `| ${row.door.name} | ${row.p50.toFixed(2)} / ${row.p99.toFixed(2)} | ${over} |`;
     });
     const section = [
-      '## Front doors: what the OpenAI-compatible API costs over DAN\'s own',
+      '## Front doors: what the OpenAI- and WebUI-compatible APIs cost over DAN\'s own',
       '',
       `Command: \`npm run bench:front-doors\` (fresh processes: a gateway on SQLite, a sandbox at full speed, a node; one client sends sequential sync requests for the same 64×64 txt2img over one kept-alive connection, ${ROUNDS} rounds of ${PER_ROUND} per door alternating, after ${WARMUP} each to warm up; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Client time from send to the whole answer, ms.`,
       '',
