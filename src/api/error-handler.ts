@@ -26,6 +26,13 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
       // Fastify's own text names application/json, whatever the content type was (text/plain is parsed as JSON too).
       return new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is not valid JSON; send one JSON object');
   }
+  // Multipart forms (the OpenAI-compatible API's edits): @fastify/multipart's limits and refusals.
+  if (error.code?.startsWith('FST_') && error.statusCode === 413) {
+    return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `multipart form refused: ${error.message} (at most 2 files of ${formatMiB(bodyLimitBytes)}, 64 text fields of 64 KiB)`);
+  }
+  if (error.code === 'FST_PROTO_VIOLATION' || error.code === 'FST_MP_PREMATURE_CLOSE' || /^(Unexpected end of form|Malformed part header|Multipart: Boundary not found)/.test(error.message)) {
+    return new DanError('DAN_ERR_REQUEST_INVALID_FIELD', `the multipart form cannot be read: ${error.message}`, { field: 'body' });
+  }
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
   }

@@ -7,6 +7,9 @@
 import { keptValue } from '../util/kept-value.js';
 import { generateApiKey } from './api-key.js';
 
+/** The file of the data directory that keeps a generated key. */
+export const PUBLIC_API_KEY_FILE = 'public-api-key';
+
 export function resolvePublicApiKey(configured: string | null, dataDir: string): string {
-  return configured ?? keptValue(dataDir, 'public-api-key', generateApiKey);
+  return configured ?? keptValue(dataDir, PUBLIC_API_KEY_FILE, generateApiKey);
 }

@@ -242,18 +242,20 @@ export class Dispatcher {
     // submit was most of the gateway's time); one no node can run is noted by the next pass. The pass
     // is asked for before the insert, so that a store that gathers a turn's inserts has its start first.
     const passed = slots === 'busy' ? undefined : this.#passSoon();
-    const inserted = this.#options.store.insert({ ...stored, createdAt, weight });
-    entry.unsaved = inserted.then(
-      () => true,
-      () => false,
-    );
     try {
+      const inserted = this.#options.store.insert({ ...stored, createdAt, weight });
+      entry.unsaved = inserted.then(
+        () => true,
+        () => false,
+      );
       await inserted;
     } catch (error) {
       this.#withdraw(entry);
       throw error;
     }
     delete entry.unsaved;
+    // News again, now that it is stored: a resync whose read began before the commit did not see it.
+    if (this.#options.shared) this.#touch(entry.id);
     this.#options.observer?.submitted?.(entry.kind);
     await passed;
   }

@@ -11,7 +11,7 @@ import { buildApp } from '../api/build-app.js';
 import { randomBytes } from 'node:crypto';
 import { ImageUrls } from '../api/openai/image-urls.js';
 import { fastifyTrustProxyOf, type GatewayConfig, localHost, modelAliasesOf } from '../config/gateway-config.js';
-import { keptValue } from '../util/kept-value.js';
+import { keepValue, keptValue } from '../util/kept-value.js';
 import { NodeHub } from '../network/node-hub.js';
 import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
@@ -32,7 +32,7 @@ import { OverheadMeter } from './overhead-meter.js';
 import { defaultKeyLimits } from '../auth/api-key.js';
 import { KeyAdmin } from '../auth/key-admin.js';
 import { KeyRing } from '../auth/key-ring.js';
-import { resolvePublicApiKey } from '../auth/public-api-key.js';
+import { PUBLIC_API_KEY_FILE, resolvePublicApiKey } from '../auth/public-api-key.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 import { TaskService } from './task-service.js';
 
@@ -169,6 +169,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
   const ownPublicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const publicApiKey = config.publicApiKey === null && stores.agreeOn ? await stores.agreeOn('public_api_key', ownPublicApiKey) : ownPublicApiKey;
+  if (publicApiKey !== ownPublicApiKey) {
+    keepValue(config.dataDir, PUBLIC_API_KEY_FILE, publicApiKey);
+    logger.warn({ dataDir: config.dataDir }, 'this gateway now hands out the public API key of the gateways sharing its database, not the one its data directory held; clients that kept that one fetch it again (GET /api/user/public-api-key)');
+  }
   // Image URLs of the OpenAI-compatible API are signed with it: any gateway of the network serves them.
   const ownUrlSecret = keptValue(config.dataDir, 'image-url-secret', () => randomBytes(32).toString('base64url'));
   const imageUrls = new ImageUrls(stores.agreeOn ? await stores.agreeOn('image_url_secret', ownUrlSecret) : ownUrlSecret, () => clock.now());

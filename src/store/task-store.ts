@@ -93,7 +93,8 @@ export interface TaskStore {
    * Called for a task whose `insert` has not settled yet (the dispatcher queues a task as it stores
    * it, so that the pass due that turn may send it), the start takes effect with that insert or
    * after it, never before it, and rejects as the insert did when it fails. A store that writes
-   * the two in one commit saves the start a round trip (PostgreSQL).
+   * the two in one commit saves the start a round trip (PostgreSQL). `requeue`, `fail` and `cancel`
+   * of such a task wait for its insert too.
    */
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */

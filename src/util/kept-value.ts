@@ -23,3 +23,10 @@ export function keptValue(dataDir: string, file: string, make: () => string): st
   writeFileSync(path, `${value}\n`, { mode: 0o600 });
   return value;
 }
+
+/** Keeps `value` in `dataDir/file` from now on (another process decided it: the gateways sharing a database). */
+export function keepValue(dataDir: string, file: string, value: string): void {
+  if (dataDir === ':memory:') return;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, file), `${value}\n`, { mode: 0o600 });
+}

@@ -134,7 +134,7 @@ describe('the openai SDK against /v1', () => {
       .catch((error: unknown) => error);
     expect(noMask).toBeInstanceOf(OpenAI.BadRequestError);
     expect(noMask).toMatchObject({ param: 'mask' });
-    expect((noMask as Error).message).toMatch(/no transparent pixels/);
+    expect((noMask as Error).message).toMatch(/fully opaque/);
     const streaming = await generate({ model: 'clarity', prompt: 'x', stream: true }).catch((error: unknown) => error);
     expect(streaming).toMatchObject({ status: 400, param: 'stream' });
     const stranger = new OpenAI({ apiKey: 'sk-not-a-key-this-gateway-made', baseURL: `${gateway.url}/v1`, maxRetries: 0 });

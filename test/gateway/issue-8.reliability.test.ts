@@ -228,3 +228,48 @@ describe('a restart', () => {
     expect(owners.filter((id) => Number(id.slice(4)) % 2 === 0)).toHaveLength(4);
   });
 });
+
+describe('gateways sharing a store', () => {
+  it('keeps a task whose insert committed while a resync read the store without it', async () => {
+    let openInsert!: () => void;
+    let openList!: () => void;
+    const insertHeld = new Promise<void>((resolve) => (openInsert = resolve));
+    const listHeld = new Promise<void>((resolve) => (openList = resolve));
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => false, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      // The insert waits; the resync's read is taken before it commits and comes back after.
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'insert') {
+              return async (task: Parameters<typeof inner.insert>[0]) => {
+                await insertHeld;
+                return target.insert(task);
+              };
+            }
+            if (property === 'listUnfinished') {
+              return async () => {
+                const read = await target.listUnfinished();
+                await listHeld;
+                return read;
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const submitted = world.dispatcher.submit({ id: 'fresh', kind: 'txt2img', spec: txt2img(), owner: 'anon:x', maxTasks: 0 });
+    await world.settle();
+    const resyncing = world.dispatcher.resync();
+    await world.settle();
+    openInsert();
+    await submitted;
+    openList();
+    await resyncing;
+    expect(world.dispatcher.liveStatus('fresh')).toMatchObject({ state: 'queued' });
+    expect(world.dispatcher.unfinishedOf('anon:x')).toBe(1);
+    const node = world.connect('a');
+    expect(await node.assignment('fresh')).toMatchObject({ attempt: 1 });
+  });
+});

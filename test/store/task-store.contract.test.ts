@@ -100,6 +100,17 @@ function contract(open: Adapter): void {
     expect(await store.markRunning('same-turn', 1, 'node-c', 2002)).toBe(false);
   });
 
+  it('takes a requeue asked for while the task and its start are being stored after them', async () => {
+    const { store } = await open();
+    const inserting = store.insert(newTask('early'));
+    const started = store.markRunning('early', 1, 'node-a', 2000);
+    // The node went away as the task was sent: put back before the insert and its start were written.
+    const requeued = store.requeue('early', 1);
+    await inserting;
+    expect([await started, await requeued]).toEqual([true, true]);
+    expect(await store.get('early')).toMatchObject({ state: 'queued', attempts: 1 });
+  });
+
   it('fails a start that waited for an insert that failed, as the insert did, changing nothing', async () => {
     const { store } = await open();
     await store.insert(newTask('taken'));

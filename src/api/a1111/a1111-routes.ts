@@ -21,9 +21,8 @@ import { invalidField } from '../../errors/dan-error.js';
 import type { NetworkCatalog, ResourceInfo } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { DAN_VERSION } from '../../util/version.js';
-import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { parseImg2ImgRequest, parseInterrogateRequest, parseTxt2ImgRequest, parseUpscaleRequest } from '../requests/index.js';
-import { runTasks, seededCopies } from '../front-doors/run-tasks.js';
+import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { A1111Callers } from './a1111-callers.js';
 import { installA1111Errors } from './a1111-errors.js';
 import { type CheckpointChoice, img2imgAsk, interrogateBody, txt2imgAsk, upscaleBody } from './a1111-requests.js';
@@ -122,9 +121,7 @@ async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', requ
 }
 
 function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply) {
-  const key = idempotencyKeyOf(request);
-  const idempotency = key === undefined ? undefined : { key, bodyHash: requestHashOf(request.url, request.body) };
-  return runTasks(deps, specs, request, reply, { idempotency, enqueued: (ids) => deps.callers.noteTasks(request.caller.owner, ids) });
+  return runTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request), enqueued: (ids) => deps.callers.noteTasks(request.caller.owner, ids) });
 }
 
 /** The caller's task a WebUI would be running now: its latest unfinished one. */

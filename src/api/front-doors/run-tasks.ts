@@ -8,10 +8,12 @@
  * or the first failure, or, past the gateway's sync timeout, a 504 naming the
  * tasks, which go on.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import { DanError } from '../../errors/dan-error.js';
 import type { TaskService } from '../../gateway/task-service.js';
+import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { clientGone } from '../routes/client-gone.js';
 
 export interface RunDeps {
@@ -33,14 +35,46 @@ export interface RunOptions {
   enqueued?: (ids: readonly string[]) => void;
 }
 
-/** Runs `specs` for the request's caller and waits for them all; null when the client left first (the tasks go on). */
+/**
+ * The request's Idempotency-Key with a hash of what the client sent (its own fields, not their translation:
+ * a retry after the default checkpoint changed is still the same request); files count by their digest.
+ */
+export function idempotencyOf(request: FastifyRequest): { key: string; bodyHash: string } | undefined {
+  const key = idempotencyKeyOf(request);
+  if (key === undefined) return undefined;
+  const body = request.body;
+  const sent = body !== null && typeof body === 'object' && !Array.isArray(body) ? Object.fromEntries(Object.entries(body).map(([name, value]) => [name, digestOfFiles(value)])) : body;
+  return { key, bodyHash: requestHashOf(request.url, sent) };
+}
+
+function digestOfFiles(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return `sha256:${createHash('sha256').update(value).digest('hex')}`;
+  return Array.isArray(value) ? value.map(digestOfFiles) : value;
+}
+
+/**
+ * Runs `specs` for the request's caller and waits for them all; null when the client left first (the tasks
+ * go on). All or none: a request the caller's task budget cannot hold whole is refused before any task is
+ * stored, and when storing one fails, those stored before it are cancelled (a retry then runs nothing twice).
+ */
 export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply, options: RunOptions = {}): Promise<Finished[] | null> {
   const { idempotency } = options;
+  const { caller } = request;
+  const { maxTasks } = caller.limits;
+  const unfinished = deps.service.unfinishedOf(caller.owner);
+  if (specs.length > 1 && maxTasks > 0 && unfinished + specs.length > maxTasks) {
+    throw new DanError('DAN_ERR_TASK_LIMIT', `this request asks for ${specs.length} images, a task each; the caller has ${unfinished} unfinished tasks of the ${maxTasks} allowed`);
+  }
   const ids: string[] = [];
-  for (const [i, spec] of specs.entries()) {
-    const keyed = idempotency && { key: specs.length === 1 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash };
-    const { taskId } = await deps.service.enqueue({ spec, caller: request.caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
-    ids.push(taskId);
+  try {
+    for (const [i, spec] of specs.entries()) {
+      const keyed = idempotency && { key: specs.length === 1 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash };
+      const { taskId } = await deps.service.enqueue({ spec, caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
+      ids.push(taskId);
+    }
+  } catch (error) {
+    for (const id of ids) await deps.service.cancel(id, caller).catch(() => undefined);
+    throw error;
   }
   // Not part of these APIs' answers, but a client that lost the answer can still find its tasks.
   reply.header('x-task-id', ids.join(','));

@@ -20,7 +20,9 @@
  */
 import sharp from 'sharp';
 import { invalidField } from '../../errors/dan-error.js';
+import { roundSide } from '../requests/diffusion-fields.js';
 import { formatChoices } from '../requests/field-messages.js';
+import { decodeImageField } from '../requests/image-field.js';
 
 /** How `model` is chosen when a request names an OpenAI model or none. */
 export interface ModelChoice {
@@ -123,6 +125,7 @@ export function formFields(form: unknown): Record<string, unknown> {
   for (const [name, value] of Object.entries(fields)) {
     // `image[]` (several images, gpt-image models) is taken as `image`: DAN edits one.
     const field = name.endsWith('[]') ? name.slice(0, -2) : name;
+    if (Array.isArray(value) && value.length > 1) throw invalidField(field, field === 'image' ? `DAN edits one image per request, got ${value.length}` : `was sent ${value.length} times; send it once`);
     const one = Array.isArray(value) ? value[0] : value;
     if (typeof one === 'string' && NUMERIC_FIELDS.has(field) && one.trim() !== '' && Number.isFinite(Number(one))) out[field] = Number(one);
     else if (field === 'stream' && (one === 'true' || one === 'false')) out[field] = one === 'true';
@@ -149,53 +152,62 @@ function fileOf(value: unknown, field: string, required: boolean): Buffer | null
   return value;
 }
 
-/** The image's own size, for an edit without `size`; its format is checked by DAN's parser. */
-async function sizeOf(image: Buffer): Promise<{ width: number; height: number } | null> {
-  try {
-    const { width, height } = await sharp(image).metadata();
-    return width && height ? { width, height } : null;
-  } catch {
-    return null;
-  }
+/** How big images may be: an input's sides (checked before anything decodes it), an output's. */
+export interface ImageBounds {
+  maxInputSide: number;
+  maxSide: number;
+}
+
+/**
+ * An uploaded image checked as DAN checks every image (format by its bytes, sides from its header, then
+ * its pixels), before anything else decodes it; its base64 and size.
+ */
+async function checkedImage(field: string, file: Buffer, bounds: ImageBounds): Promise<{ base64: string; width: number; height: number }> {
+  return decodeImageField(field, file.toString('base64'), bounds.maxInputSide);
+}
+
+/** The output size of an edit without `size`: the input's, scaled down to fit the largest side allowed. */
+function fittedSize(image: { width: number; height: number }, maxSide: number): { width: number; height: number } {
+  const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
+  return { width: roundSide(Math.max(64, Math.floor(image.width * scale))), height: roundSide(Math.max(64, Math.floor(image.height * scale))) };
 }
 
 /**
  * OpenAI's mask (its transparent pixels mark what to repaint) as DAN's (white is repainted, black kept):
  * its alpha channel, inverted. A mask with no transparent pixel would change nothing: refused.
  */
-export async function danMaskOf(mask: Buffer): Promise<string> {
-  let opaque: boolean;
-  try {
-    ({ isOpaque: opaque } = await sharp(mask).stats());
-  } catch (error) {
-    throw invalidField('mask', `is not an image DAN can read (a PNG with an alpha channel expected): ${(error as Error).message}`);
-  }
-  if (opaque) throw invalidField('mask', "has no transparent pixels: its transparent (alpha 0) pixels mark the area to repaint, as in OpenAI's API");
-  return (await sharp(mask).ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
+export async function danMaskOf(mask: Buffer, bounds: ImageBounds): Promise<string> {
+  const { width, height } = await checkedImage('mask', mask, bounds);
+  // Sides checked: no more pixels than those are decoded, whatever the header said.
+  const decode = () => sharp(mask, { limitInputPixels: width * height });
+  if ((await decode().stats()).isOpaque) throw invalidField('mask', "is fully opaque: its transparent pixels mark the area to repaint, as in OpenAI's API");
+  return (await decode().ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
 }
 
 /** `POST /v1/images/edits` (multipart: image, optional mask, prompt, …) → a DAN img2img body, inpainting with a mask. */
-export async function editAsk(form: unknown, choice: ModelChoice): Promise<ImageAsk> {
+export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageBounds): Promise<ImageAsk> {
   const fields = formFields(form);
   const image = fileOf(fields['image'], 'image', true)!;
   const mask = fileOf(fields['mask'], 'mask', false);
   const { image: _image, mask: _mask, ...rest } = fields;
   const { body, n, size, responseFormat } = translate(rest, choice);
   if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the edited image');
-  const sized = size ?? (await sizeOf(image)) ?? { width: DEFAULT_SIDE, height: DEFAULT_SIDE };
-  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask), mask_mode: 0 } } : {};
-  return { body: { ...body, init_image: image.toString('base64'), width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
+  const input = await checkedImage('image', image, bounds);
+  const sized = size ?? fittedSize(input, bounds.maxSide);
+  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds), mask_mode: 0 } } : {};
+  return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
 }
 
 /** How far a variation may move from its image, unless `denoising_strength` is given. */
 export const VARIATION_STRENGTH = 0.6;
 
 /** `POST /v1/images/variations` (multipart: image, …) → a DAN img2img body without a prompt (one may be given as an extra field). */
-export async function variationAsk(form: unknown, choice: ModelChoice): Promise<ImageAsk> {
+export async function variationAsk(form: unknown, choice: ModelChoice, bounds: ImageBounds): Promise<ImageAsk> {
   const fields = formFields(form);
   const image = fileOf(fields['image'], 'image', true)!;
   const { image: _image, ...rest } = fields;
   const { body, n, size, responseFormat } = translate(rest, choice);
-  const sized = size ?? (await sizeOf(image)) ?? { width: DEFAULT_SIDE, height: DEFAULT_SIDE };
-  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: image.toString('base64'), width: sized.width, height: sized.height }, n, responseFormat };
+  const input = await checkedImage('image', image, bounds);
+  const sized = size ?? fittedSize(input, bounds.maxSide);
+  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: input.base64, width: sized.width, height: sized.height }, n, responseFormat };
 }

@@ -21,9 +21,8 @@ import { DanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { Base64Image } from '../../util/base64-image.js';
-import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
-import { runTasks, seededCopies } from '../front-doors/run-tasks.js';
+import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { ImageUrls } from './image-urls.js';
 import { installOpenAiErrors } from './openai-errors.js';
 import { editAsk, generationAsk, type ImageAsk, type ModelChoice, variationAsk } from './openai-requests.js';
@@ -48,9 +47,7 @@ interface ImagesResponse {
 async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' | 'img2img'>, ask: ImageAsk, request: FastifyRequest, reply: FastifyReply): Promise<ImagesResponse | FastifyReply> {
   const context = deps.catalog.requestContext();
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
-  const key = idempotencyKeyOf(request);
-  const idempotency = key === undefined ? undefined : { key, bodyHash: requestHashOf(request.url, { ...ask.body, n: ask.n }) };
-  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, { idempotency });
+  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, { idempotency: idempotencyOf(request) });
   if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
   const data = finished.flatMap(({ id, result }) =>
@@ -70,15 +67,25 @@ function modelsOf(deps: OpenAiRoutesDeps) {
   };
 }
 
+const boundsOf = (deps: OpenAiRoutesDeps) => deps.catalog.requestContext().limits;
+
 /** `/v1` on `api`, the API's context: its routes know their caller and count against its rate. */
 export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRoutesDeps): Promise<void> {
   await api.register(async (v1) => {
     installOpenAiErrors(v1, deps.bodyLimitBytes);
     // Edits and variations come as multipart forms: files as bytes, fields as text (openai-requests.ts formFields).
-    await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 4, fields: 64, parts: 72 } });
+    // The body limit does not reach a multipart form: a declared length over it is refused before a byte is
+    // read, and the form itself is bounded (an image and a mask, each within the limit; short text fields).
+    v1.addHook('onRequest', async (request) => {
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (request.headers['content-type']?.startsWith('multipart/') && length > deps.bodyLimitBytes) {
+        throw new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is ${length} bytes; the most is ${deps.bodyLimitBytes}`);
+      }
+    });
+    await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 2, fields: 64, fieldSize: 64 * 1024, parts: 66 } });
     v1.post('/v1/images/generations', (request, reply) => runAsk(deps, 'txt2img', generationAsk(request.body, deps.models), request, reply));
-    v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models), request, reply));
-    v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models), request, reply));
+    v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models, boundsOf(deps)), request, reply));
+    v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models, boundsOf(deps)), request, reply));
     v1.get('/v1/models', async () => modelsOf(deps));
   });
 }
@@ -92,12 +99,14 @@ export async function registerImageFiles(app: FastifyInstance, deps: Pick<OpenAi
     installOpenAiErrors(files, deps.bodyLimitBytes);
     files.get<{ Params: { taskId: string; index: string }; Querystring: { expires?: string; signature?: string } }>('/v1/images/files/:taskId/:index', async (request, reply) => {
       const { taskId } = request.params;
-      const index = Number(request.params.index);
-      const expires = Number(request.query.expires);
-      const check = Number.isInteger(index) && Number.isInteger(expires) ? deps.urls.check(taskId, index, expires, request.query.signature ?? '') : 'forged';
+      // Digits only: one spelling per URL (`1`, never `01` or `0x1`).
+      const digits = (text: string | undefined) => (text !== undefined && /^\d{1,12}$/.test(text) ? Number(text) : null);
+      const index = digits(request.params.index);
+      const expires = digits(request.query.expires);
+      const check = index !== null && expires !== null ? deps.urls.check(taskId, index, expires, request.query.signature ?? '') : 'forged';
       if (check === 'forged') throw new DanError('DAN_ERR_TASK_NOT_FOUND', 'this image link is not one this network made (its signature does not match)');
-      if (check === 'expired') throw new DanError('DAN_ERR_TASK_NOT_FOUND', `this image link expired at ${new Date(expires * 1000).toISOString()}; ask for the image again`);
-      const image = (await deps.service.view(taskId)).images?.[index];
+      if (check === 'expired') throw new DanError('DAN_ERR_TASK_NOT_FOUND', `this image link expired at ${new Date(expires! * 1000).toISOString()}; ask for the image again`);
+      const image = (await deps.service.view(taskId)).images?.[index!];
       if (image === undefined) throw new DanError('DAN_ERR_TASK_NOT_FOUND', `task ${taskId} has no image ${index} (any more: results are kept for the gateway's retention time)`);
       const bytes = image instanceof Base64Image ? image.bytes : Buffer.from(image, 'base64');
       return reply

@@ -318,7 +318,16 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count('requeue', REQUEUE, [id, attempt, this.#who])) === 1);
+    return this.#afterInsert(id, () => this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count('requeue', REQUEUE, [id, attempt, this.#who])) === 1));
+  }
+
+  /**
+   * `write` once the task's insert (if one is on its way) has settled: a change made before it would find
+   * no row, and the insert would then write the task as the change never happened (a start merged into it).
+   */
+  #afterInsert<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const inserting = this.#inserting.get(id);
+    return inserting ? inserting.done.then(write, write) : write();
   }
 
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
@@ -329,11 +338,11 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
-    return this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count('fail', FAIL, [id, attempt, error.id, error.message, at, this.#who])) === 1);
+    return this.#afterInsert(id, () => this.#guarded(`could not mark task ${id} failed`, async () => (await this.#count('fail', FAIL, [id, attempt, error.id, error.message, at, this.#who])) === 1));
   }
 
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not cancel task ${id}`, async () => (await this.#count('cancel', CANCEL, [id, attempt, reason, at, this.#who])) === 1);
+    return this.#afterInsert(id, () => this.#guarded(`could not cancel task ${id}`, async () => (await this.#count('cancel', CANCEL, [id, attempt, reason, at, this.#who])) === 1));
   }
 
   listUnfinished(): Promise<StoredTask[]> {

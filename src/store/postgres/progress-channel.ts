@@ -84,18 +84,31 @@ export class ProgressChannel {
     }
   }
 
-  /** The notices sent so far: each waits for the one before (the pool's connections would commit them in any order). */
-  #sent: Promise<void> = Promise.resolve();
+  /**
+   * Notices waiting for the statement under way to end, the latest of each task's (a newer progress
+   * replaces an older one in its place): one statement at a time, so notices go out in order (the pool's
+   * connections would commit them in any order), and a slow database makes them fewer, not late.
+   */
+  readonly #unsent = new Map<string, string>();
+  #sending = false;
 
   #send(notice: Notice): void {
-    const payload = JSON.stringify(notice);
-    this.#sent = this.#sent.then(async () => {
+    this.#unsent.set(`${notice.e} ${notice.t}`, JSON.stringify(notice));
+    if (!this.#sending) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#sending = true;
+    while (this.#unsent.size > 0) {
+      const payloads = [...this.#unsent.values()];
+      this.#unsent.clear();
       try {
-        await this.#database.pool.query('SELECT pg_notify($1, $2)', [PROGRESS_CHANNEL, payload]);
+        await this.#database.pool.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [PROGRESS_CHANNEL, payloads]);
       } catch (error) {
         // Progress is a courtesy: the task's state and end travel with its row (task-feed.ts).
-        this.#options.warn?.(`could not relay a task's progress: ${(error as Error).message}`);
+        this.#options.warn?.(`could not relay tasks' progress: ${(error as Error).message}`);
       }
-    });
+    }
+    this.#sending = false;
   }
 }

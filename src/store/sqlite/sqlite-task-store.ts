@@ -287,7 +287,17 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
-    return this.#guardedSync(`could not requeue task ${id} (attempt ${attempt})`, () => this.#q.requeue.run({ id, attempt }).changes === 1);
+    const failure = `could not requeue task ${id} (attempt ${attempt})`;
+    const write = () => this.#q.requeue.run({ id, attempt }).changes === 1;
+    // After an insert it waited for, in the batch of the start that waited too: after it, not before.
+    if (this.#inserting.has(id)) return this.#afterInsert(id, () => this.#guarded(failure, () => this.#inBatch(write, 'microtask')));
+    return this.#guardedSync(failure, write);
+  }
+
+  /** `write` once the task's insert (if one is on its way) has settled: a change made before it would find no row. */
+  #afterInsert<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const inserting = this.#inserting.get(id);
+    return inserting ? inserting.then(write, write) : write();
   }
 
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean> {
@@ -310,11 +320,11 @@ export class SqliteTaskStore implements TaskStore {
 
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean> {
     const params = { id, attempt, error_id: error.id, error_message: error.message, at };
-    return this.#guarded(`could not mark task ${id} failed`, () => this.#finish(id, () => this.#q.fail.run(params).changes === 1));
+    return this.#afterInsert(id, () => this.#guarded(`could not mark task ${id} failed`, () => this.#finish(id, () => this.#q.fail.run(params).changes === 1)));
   }
 
   cancel(id: string, attempt: number | null, reason: string, at: number): Promise<boolean> {
-    return this.#guarded(`could not cancel task ${id}`, () => this.#finish(id, () => this.#q.cancel.run({ id, attempt, reason, at }).changes === 1));
+    return this.#afterInsert(id, () => this.#guarded(`could not cancel task ${id}`, () => this.#finish(id, () => this.#q.cancel.run({ id, attempt, reason, at }).changes === 1)));
   }
 
   /**
