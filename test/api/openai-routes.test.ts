@@ -127,6 +127,44 @@ describe('POST /v1/images/generations', () => {
   });
 });
 
+/** A multipart/form-data body: text fields, and files as PNG parts. */
+function form(parts: [string, string | Buffer][]): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = '----dan-test-boundary';
+  const chunks = parts.flatMap(([name, value]) =>
+    typeof value === 'string'
+      ? [Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)]
+      : [Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}.png"\r\nContent-Type: image/png\r\n\r\n`), value, Buffer.from('\r\n')],
+  );
+  return { payload: Buffer.concat([...chunks, Buffer.from(`--${boundary}--\r\n`)]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+describe('POST /v1/images/edits', () => {
+  it('refuses a form larger than the body limit (413), and a second image rather than dropping it', async () => {
+    const app = await start({ bodyLimitBytes: 256 * 1024 });
+    const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'red' } }).png().toBuffer();
+    const big = form([['image', Buffer.alloc(300 * 1024, 1)], ['prompt', 'x']]);
+    const tooLarge = await app.send({ method: 'POST', url: '/v1/images/edits', ...big });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body).toMatchObject({ error: { code: 'DAN_ERR_REQUEST_TOO_LARGE' } });
+    const two = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image[]', image], ['image[]', image], ['prompt', 'x']]) });
+    expect(two.status).toBe(400);
+    expect(two.body).toMatchObject({ error: { param: 'image', message: expect.stringMatching(/one image per request, got 2/) } });
+    const notImage = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', Buffer.from('GIF89a not really')], ['prompt', 'x']]) });
+    expect(notImage.body).toMatchObject({ error: { param: 'image', message: expect.stringMatching(/GIF/) } });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
+
+describe('n images', () => {
+  it('are all or none: a request the task budget cannot hold whole stores nothing', async () => {
+    const app = await start({ anonymous: { maxTasks: 2 } });
+    const answer = await app.post(generations, { model: 'clarity', prompt: 'x', n: 3 });
+    expect(answer.status).toBe(429);
+    expect(answer.body).toMatchObject({ error: { type: 'rate_limit_error', code: 'DAN_ERR_TASK_LIMIT', message: expect.stringMatching(/3 images/) } });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
+
 describe('OpenAI masks', () => {
   it('become DAN masks: transparent pixels white (repainted), opaque ones black (kept)', async () => {
     const size = 16;
