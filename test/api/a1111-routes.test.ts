@@ -6,35 +6,16 @@
  * listings. With real processes and a DAN node using a second network as its
  * WebUI: test/e2e/a1111-api.e2e.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { catalogModels } from '../../src/domain/catalog.js';
-import type { FakeNode } from '../helpers/fake-nodes.js';
-import { createInjectApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
+import { useAnsweringApp } from '../helpers/answering-node.js';
 import { pngBytes } from '../helpers/png-bytes.js';
 
-let api: InjectApp | undefined;
-let node: FakeNode;
-let answered = 0;
+const door = useAnsweringApp();
+const start = (options?: Parameters<typeof door.start>[0]) => door.start(options);
+const answerAll = (count: number) => door.answer(count);
+const node = () => door.node();
 
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-async function start(options: InjectAppOptions = {}): Promise<InjectApp> {
-  api = await createInjectApp(options);
-  node = api.world.connect('node-0');
-  answered = 0;
-  return api;
-}
-
-/** Answers the node's tasks as they are sent (one slot: one at a time) until `count` more are answered. */
-async function answerAll(count: number): Promise<void> {
-  for (const until = answered + count; answered < until; answered++) {
-    await expect.poll(() => node.assignments().length).toBeGreaterThan(answered);
-    node.succeed(node.assignments()[answered]!.taskId);
-  }
-}
 
 /** What the `webuiapi` Python client sends for `api.txt2img(prompt=…)`: every field, most at A1111's default. */
 const webuiapiTxt2img = {
@@ -100,7 +81,7 @@ describe('POST /sdapi/v1/txt2img', () => {
     expect(info).toMatchObject({ prompt: 'a cute cat', all_seeds: [1, 1], seed: 1, width: 512, height: 512, steps: 30, sampler_name: 'DPM++ 2M Karras', sd_model_name: 'clarity', batch_size: 2 });
     expect((info['infotexts'] as string[])[0]).toMatch(/^a cute cat\nNegative prompt: ugly\nSteps: 30, Sampler: DPM\+\+ 2M Karras, CFG scale: 7, Seed: 1, Size: 512x512/);
     // Two tasks, seeds 1003 and 1004, the checkpoint named by its title.
-    const specs = node.assignments().map((a) => a.spec as Record<string, unknown>);
+    const specs = node().assignments().map((a) => a.spec as Record<string, unknown>);
     expect(specs.map((s) => s['seed'])).toEqual([1003, 1004]);
     expect(specs[0]).toMatchObject({ kind: 'txt2img', prompt: 'a cute cat', negativePrompt: 'ugly', steps: 30, cfgScale: 7, sampler: 'DPM++ 2M Karras', model: { name: 'clarity' }, hires: null });
   });
@@ -110,7 +91,7 @@ describe('POST /sdapi/v1/txt2img', () => {
     const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x', enable_hr: true, hr_scale: 1.5, hr_upscaler: 'Latent', denoising_strength: 0.5, override_settings: { sd_model_checkpoint: 'clarity' } });
     await answerAll(1);
     expect((await answering).status).toBe(200);
-    expect(node.assignments()[0]!.spec).toMatchObject({ hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 }, steps: 50, cfgScale: 7 });
+    expect(node().assignments()[0]!.spec).toMatchObject({ hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 }, steps: 50, cfgScale: 7 });
   });
 
   it('refuses what DAN cannot honour, in FastAPI\'s 422 shape naming the field as A1111 calls it', async () => {
@@ -156,7 +137,7 @@ describe('POST /sdapi/v1/img2img', () => {
     await answerAll(1);
     const answer = await answering;
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    expect(node.assignments()[0]!.spec).toMatchObject({
+    expect(node().assignments()[0]!.spec).toMatchObject({
       kind: 'img2img',
       denoisingStrength: 0.6,
       inpaint: { maskBlur: 6, regenerate: 'masked', area: 'whole' },
@@ -183,7 +164,7 @@ describe('a WebUI\'s state, per caller', () => {
     const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x' }, alice);
     await answerAll(1);
     expect((await answering).status).toBe(200);
-    expect(node.assignments()[0]!.spec).toMatchObject({ model: { name: 'anything-v4.5-pruned' } });
+    expect(node().assignments()[0]!.spec).toMatchObject({ model: { name: 'anything-v4.5-pruned' } });
     // Settings DAN does not change are refused unless sent at the value it reports.
     expect((await app.post('/sdapi/v1/options', { samples_format: 'png' }, alice)).status).toBe(200);
     expect((await app.post('/sdapi/v1/options', { samples_format: 'jpg' }, alice)).body).toMatchObject({ detail: [{ loc: ['body', 'samples_format'] }] });
@@ -194,12 +175,12 @@ describe('a WebUI\'s state, per caller', () => {
     const app = await start();
     expect((await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0, state: { job_count: 0 } });
     const answering = app.post('/sdapi/v1/txt2img', { prompt: 'slow', override_settings: { sd_model_checkpoint: 'clarity' } });
-    await expect.poll(() => node.assignments().length).toBe(1);
-    const { taskId } = node.assignments()[0]!;
-    node.progress(taskId, 0.4, 6);
+    await expect.poll(() => node().assignments().length).toBe(1);
+    const { taskId } = node().assignments()[0]!;
+    node().progress(taskId, 0.4, 6);
     await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1 } });
     expect((await app.post('/sdapi/v1/interrupt', {})).status).toBe(200);
-    expect(node.cancels()).toContain(taskId);
+    expect(node().cancels()).toContain(taskId);
     const answer = await answering;
     expect(answer.body).toMatchObject({ error: 'DAN_ERR_TASK_CANCELLED' });
   });

@@ -6,36 +6,15 @@
  * processes: test/e2e/openai-api.e2e.test.ts.
  */
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { danMaskOf } from '../../src/api/openai/openai-requests.js';
 import { MINUTE } from '../../src/util/clock.js';
-import type { FakeNode } from '../helpers/fake-nodes.js';
-import { createInjectApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
+import { useAnsweringApp } from '../helpers/answering-node.js';
 
-let api: InjectApp | undefined;
-let node: FakeNode;
-
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-async function start(options: InjectAppOptions = {}): Promise<InjectApp> {
-  api = await createInjectApp(options);
-  node = api.world.connect('node-0');
-  answered = 0;
-  return api;
-}
-
-let answered = 0;
-
-/** Answers the node's tasks as they are sent (one slot: one at a time) until `count` more are answered. */
-async function answerAll(count: number): Promise<void> {
-  for (const until = answered + count; answered < until; answered++) {
-    await expect.poll(() => node.assignments().length).toBeGreaterThan(answered);
-    node.succeed(node.assignments()[answered]!.taskId);
-  }
-}
+const door = useAnsweringApp();
+const start = (options?: Parameters<typeof door.start>[0]) => door.start(options);
+const answerAll = (count: number) => door.answer(count);
+const node = () => door.node();
 
 const generations = '/v1/images/generations';
 
@@ -47,7 +26,7 @@ describe('POST /v1/images/generations', () => {
     const answer = await answering;
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ created: expect.any(Number), data: [{ b64_json: expect.stringMatching(/^iVBORw0KGgo/) }] });
-    expect(node.assignments()[0]!.spec).toMatchObject({ kind: 'txt2img', prompt: 'a boat', negativePrompt: 'fog', width: 768, height: 512, steps: 40, cfgScale: 5 });
+    expect(node().assignments()[0]!.spec).toMatchObject({ kind: 'txt2img', prompt: 'a boat', negativePrompt: 'fog', width: 768, height: 512, steps: 40, cfgScale: 5 });
   });
 
   it('takes the operator\'s alias of a model, and without a model the first checkpoint a node serves', async () => {
@@ -58,7 +37,7 @@ describe('POST /v1/images/generations', () => {
     const unnamed = app.post(generations, { prompt: 'y' });
     await answerAll(1);
     expect((await unnamed).status).toBe(200);
-    const [first, second] = node.assignments().map((a) => (a.spec as { model: { name: string } }).model.name);
+    const [first, second] = node().assignments().map((a) => (a.spec as { model: { name: string } }).model.name);
     expect(first).toBe('anything-v4.5-pruned');
     expect(second).toBe('chillout_mix');
   });
@@ -111,17 +90,17 @@ describe('POST /v1/images/generations', () => {
     expect(again.status).toBe(200);
     expect(again.headers['x-task-id']).toBe(answered.headers['x-task-id']);
     expect((again.body as { data: unknown }).data).toEqual((answered.body as { data: unknown }).data);
-    expect(node.assignments()).toHaveLength(2);
+    expect(node().assignments()).toHaveLength(2);
   });
 
   it('ends the wait after the sync timeout with a 504 naming the tasks, which go on', async () => {
     const app = await start({ syncTimeoutMs: MINUTE });
     const waiting = app.post(generations, { model: 'clarity', prompt: 'slow' });
-    await expect.poll(() => node.assignments().length).toBe(1);
+    await expect.poll(() => node().assignments().length).toBe(1);
     await app.world.clock.advance(MINUTE);
     const answer = await waiting;
     expect(answer.status).toBe(504);
-    const taskId = node.assignments()[0]!.taskId;
+    const taskId = node().assignments()[0]!.taskId;
     expect(answer.body).toMatchObject({ error: { code: 'DAN_ERR_WAIT_TIMEOUT', message: expect.stringContaining(taskId) } });
     expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
   });
