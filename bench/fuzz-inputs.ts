@@ -114,7 +114,29 @@ export function hostileRequests(bodies: Record<'txt2img' | 'img2img' | 'interrog
     url: fc.constantFrom('/api/keys/me', '/api/webhooks/deliveries', '/api/sd/supportedModelInfo', '/api/health', '/readyz'),
     headers: fc.oneof(fc.constant<Record<string, string>>({}), fc.string({ maxLength: 400 }).map((authorization) => ({ authorization: authorization.replace(/[\r\n]/g, '') }))),
   });
+  // The compatible front doors: OpenAI's images API (JSON, and multipart edits) and the WebUI's.
+  const openai = fc.oneof(
+    fc.record({ method: fc.constant('POST' as const), url: fc.constant('/v1/images/generations'), body: rawBody({ prompt: 'a cat', model: 'clarity', size: '64x64', n: 1, steps: 4 }), contentType: contentTypes }),
+    fc.record({
+      method: fc.constant('POST' as const),
+      url: fc.constantFrom('/v1/images/edits', '/v1/images/variations'),
+      body: fc.oneof(
+        fc.string({ maxLength: 400 }).map((text) => `--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\n${text}\r\n--x--\r\n`),
+        fc.uint8Array({ maxLength: 600 }).map((bytes) => `--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n${Buffer.from(bytes).toString('latin1')}\r\n--x--\r\n`),
+        fc.string({ maxLength: 300 }),
+      ),
+      contentType: fc.constantFrom('multipart/form-data; boundary=x', 'multipart/form-data', 'application/json'),
+    }),
+    taskIds.map((id) => ({ method: 'GET' as const, url: `/v1/images/files/${encodeURIComponent(id)}/0?expires=99999999999&signature=${encodeURIComponent(id)}` })),
+  );
+  const webui = fc.oneof(
+    fc.record({ method: fc.constant('POST' as const), url: fc.constant('/sdapi/v1/txt2img'), body: rawBody({ prompt: 'a cat', steps: 4, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'clarity' }, alwayson_scripts: {} }), contentType: contentTypes }),
+    fc.record({ method: fc.constant('POST' as const), url: fc.constant('/sdapi/v1/img2img'), body: rawBody({ init_images: [bodies.img2img['init_image']], prompt: 'a cat', steps: 4, width: 64, height: 64, mask_blur: 4 }), contentType: contentTypes }),
+    fc.record({ method: fc.constant('POST' as const), url: fc.constantFrom('/sdapi/v1/options', '/sdapi/v1/interrupt', '/sdapi/v1/extra-single-image', '/sdapi/v1/interrogate'), body: rawBody({ sd_model_checkpoint: 'clarity', image: bodies.upscale['image'] }), contentType: contentTypes }),
+  );
   const parts: fc.WeightedArbitrary<FuzzRequest>[] = [
+    { weight: 2, arbitrary: openai },
+    { weight: 2, arbitrary: webui },
     { weight: 6, arbitrary: submit },
     { weight: 2, arbitrary: taskBody },
     { weight: 1, arbitrary: taskGet },

@@ -81,8 +81,9 @@ async function main(): Promise<void> {
         if (response.status >= 500) {
           fiveXx += 1;
           if (examples.length < 5) examples.push(`${request.method} ${request.url.slice(0, 80)} → ${response.status} ${text.slice(0, 160)}`);
-        } else if (response.status >= 400 && !/"error":"DAN_ERR_[A-Z_]+"/.test(text) && response.headers.get('content-type')?.includes('json')) {
+        } else if (response.status >= 400 && !errorShapeOf(request.url).test(text) && response.headers.get('content-type')?.includes('json')) {
           refusedWithoutEnvelope += 1;
+          if (examples.length < 5) examples.push(`${request.method} ${request.url.slice(0, 80)} → ${response.status} without its door's error shape: ${text.slice(0, 160)}`);
         }
       } catch (error) {
         connectionErrors += 1;
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   const markdown = [
     '## Fuzzing the API',
     '',
-    `Command: \`npm run bench:fuzz\` (${REQUESTS.toLocaleString('en')} hostile requests from \`bench/fuzz-inputs.ts\`, seed ${SEED}, ${CONCURRENCY} at a time, over HTTP to a real gateway process with a sandbox and a node behind it; half with an API key; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Malformed JSON, wrong types, huge and non-finite numbers, nesting thousands deep, strings up to 100,000 characters, broken base64, bytes that are not images, PNGs declaring 100,000² pixels in a few hundred bytes, PNGs with broken CRCs, valid bodies with fields replaced, dropped or added, on every endpoint (submits sync and async, status, cancel, events, keys, admin).`,
+    `Command: \`npm run bench:fuzz\` (${REQUESTS.toLocaleString('en')} hostile requests from \`bench/fuzz-inputs.ts\`, seed ${SEED}, ${CONCURRENCY} at a time, over HTTP to a real gateway process with a sandbox and a node behind it; half with an API key; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Malformed JSON, wrong types, huge and non-finite numbers, nesting thousands deep, strings up to 100,000 characters, broken base64, bytes that are not images, PNGs declaring 100,000² pixels in a few hundred bytes, PNGs with broken CRCs, valid bodies with fields replaced, dropped or added, on every endpoint (submits sync and async, status, cancel, events, keys, admin, and the OpenAI- and WebUI-compatible doors, multipart forms included).`,
     '',
     '| requests | 4xx | 5xx | crashes | 4xx without the error envelope | connection errors | gateway peak RSS | time |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -113,6 +114,13 @@ async function main(): Promise<void> {
   console.log(markdown);
   if (process.env['BENCH_WRITE'] !== '0') writeBenchSection('fuzz', markdown);
   if (fiveXx > 0 || !alive) process.exitCode = 1;
+}
+
+/** Each door's error shape: DAN's envelope, OpenAI's `{error: {…}}`, or the WebUI's (FastAPI's 422 `detail`, or its exception body). */
+function errorShapeOf(url: string): RegExp {
+  if (url.startsWith('/v1/')) return /^\{"error":\{"message":/;
+  if (url.startsWith('/sdapi/') || url.startsWith('/controlnet/')) return /^\{"(detail":\[|error":"DAN_ERR_)/;
+  return /"error":"DAN_ERR_[A-Z_]+"/;
 }
 
 await main();

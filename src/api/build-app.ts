@@ -25,7 +25,9 @@ import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBody } from '../util/json-buffer.js';
-import { clientErrorAnswer, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
+import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
+import { sendA1111Error } from './a1111/a1111-errors.js';
+import { sendOpenAiError } from './openai/openai-errors.js';
 import { success } from './envelope.js';
 import type { KeyAdmin } from '../auth/key-admin.js';
 import { adminTokenCheck, type AuthOptions, registerCallerAuth } from './auth.js';
@@ -106,6 +108,13 @@ declare module 'fastify' {
 /** Big answers (images) are written into reused buffers (util/buffer-pool.ts). */
 const answerBuffers = new BufferPool();
 
+/** The front doors' error shapes, for what no route of theirs answers (error-handler.ts). */
+const DOOR_SHAPES: DoorShape[] = [
+  { prefix: '/v1/', send: sendOpenAiError },
+  { prefix: '/sdapi/', send: sendA1111Error },
+  { prefix: '/controlnet/', send: sendA1111Error },
+];
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestTimeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
@@ -120,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorAnswer(requestTimeoutMs),
     // Errors of the router itself (a path that is not valid URL encoding, a path segment over 100 characters)
     // get the API's envelope too.
-    frameworkErrors: routerErrorAnswer,
+    frameworkErrors: routerErrorAnswer(DOOR_SHAPES),
     // One line per request would drown the task events that matter; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
@@ -132,7 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.receivedAt = performance.now();
     done();
   });
-  installErrorHandlers(app, deps.bodyLimitBytes);
+  installErrorHandlers(app, deps.bodyLimitBytes, DOOR_SHAPES);
   const corsOrigins = corsOriginsOf(deps.corsOrigin ?? '*');
   if (corsOrigins !== 'off') registerCors(app, corsOrigins);
   // Answers carry base64 images: serialize them without re-encoding each image (util/json-buffer.ts),

@@ -30,7 +30,8 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
   if (error.code?.startsWith('FST_') && error.statusCode === 413) {
     return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `multipart form refused: ${error.message} (at most 2 files of ${formatMiB(bodyLimitBytes)}, 64 text fields of 64 KiB)`);
   }
-  if (error.code === 'FST_PROTO_VIOLATION' || error.code === 'FST_MP_PREMATURE_CLOSE' || /^(Unexpected end of form|Malformed part header|Multipart: Boundary not found)/.test(error.message)) {
+  // busboy's own errors carry no code: known by their messages.
+  if (error.code === 'FST_PROTO_VIOLATION' || error.code === 'FST_MP_PREMATURE_CLOSE' || /^(Unexpected end of|Malformed part header|Multipart: Boundary not found|Part terminated early|Missing Content-Type)/.test(error.message)) {
     return new DanError('DAN_ERR_REQUEST_INVALID_FIELD', `the multipart form cannot be read: ${error.message}`, { field: 'body' });
   }
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
@@ -108,7 +109,19 @@ export async function toAnswerableError(error: FastifyError, request: FastifyReq
   return danError;
 }
 
-export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
+/**
+ * A front door's own error shape (OpenAI's under `/v1/`, the WebUI's under `/sdapi/`): its routes set their
+ * error handler themselves; this is for what no route answers (a path or method that does not exist, a
+ * path that does not parse), so that its clients read every error of theirs alike.
+ */
+export interface DoorShape {
+  prefix: string;
+  send: (reply: FastifyReply, request: FastifyRequest, error: DanError) => FastifyReply;
+}
+
+const doorOf = (doors: readonly DoorShape[], url: string) => doors.find((door) => url.startsWith(door.prefix));
+
+export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number, doors: readonly DoorShape[] = []): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const danError = await toAnswerableError(error, request, reply, bodyLimitBytes);
     return reply.code(httpStatusOf(danError.id)).send(clientErrorBodyOf(danError, error, request));
@@ -125,12 +138,14 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
     const path = request.url.split('?')[0]!;
     // HEAD comes with every GET, OPTIONS with CORS (for every path): neither is a method to use instead.
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].filter((m) => m !== 'HEAD' && m !== 'OPTIONS' && m !== request.method);
+    const door = doorOf(doors, path);
     if (allowed.length > 0) {
       const error = new DanError('DAN_ERR_METHOD_NOT_ALLOWED', `${path} takes ${allowed.join(' or ')}, not ${request.method}`);
-      return reply.code(405).header('allow', allowed.join(', ')).send(errorBodyOf(error));
+      reply.header('allow', allowed.join(', '));
+      return door ? door.send(reply, request, error) : reply.code(405).send(errorBodyOf(error));
     }
     const error = new DanError('DAN_ERR_ROUTE_NOT_FOUND', `no endpoint ${request.method} ${path}; the endpoints are listed at /docs (OpenAPI document: /openapi.json)`);
-    return reply.code(404).send(errorBodyOf(error));
+    return door ? door.send(reply, request, error) : reply.code(404).send(errorBodyOf(error));
   });
 }
 
@@ -161,11 +176,15 @@ export function clientErrorAnswer(requestTimeoutMs: number) {
 
 
 /** The router's own refusals (Fastify's `frameworkErrors`) as the API's 400 envelope. */
-export function routerErrorAnswer(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const message =
-    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-      ? 'a path segment is longer than 100 characters: no task or key id is that long'
-      : `the path is not valid URL encoding (${error.code ?? error.message})`;
-  const refusal = new DanError('DAN_ERR_REQUEST_INVALID_FIELD', message, { field: 'path' });
-  void reply.code(400).send(errorBodyOf(refusal));
+export function routerErrorAnswer(doors: readonly DoorShape[] = []) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const message =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path segment is longer than 100 characters: no task or key id is that long'
+        : `the path is not valid URL encoding (${error.code ?? error.message})`;
+    const refusal = new DanError('DAN_ERR_REQUEST_INVALID_FIELD', message, { field: 'path' });
+    const door = doorOf(doors, request.url);
+    if (door) void door.send(reply, request, refusal);
+    else void reply.code(400).send(errorBodyOf(refusal));
+  };
 }

@@ -65,6 +65,17 @@ describe('POST /v1/images/generations', () => {
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
   });
 
+  it('answers what no route of /v1 answers in OpenAI\'s shape too (an SDK call the gateway does not have)', async () => {
+    const app = await start();
+    const chat = await app.post('/v1/chat/completions', { model: 'x', messages: [] });
+    expect(chat.status).toBe(404);
+    expect(chat.body).toMatchObject({ error: { type: 'not_found_error', code: 'DAN_ERR_ROUTE_NOT_FOUND' } });
+    const wrongMethod = await app.get('/v1/images/generations');
+    expect(wrongMethod).toMatchObject({ status: 405, body: { error: { code: 'DAN_ERR_METHOD_NOT_ALLOWED' } } });
+    expect((await app.get(`/v1/images/files/${'x'.repeat(200)}/0`)).body).toMatchObject({ error: { param: 'path' } });
+    expect((await app.get('/sdapi/v1/memory')).body).toMatchObject({ error: 'DAN_ERR_ROUTE_NOT_FOUND', detail: expect.stringContaining('/sdapi/v1/memory') });
+  });
+
   it('wants a key where the gateway does (AuthenticationError), and lets the SDK retry a rate limit', async () => {
     const app = await start({ auth: 'required' });
     const none = await app.post(generations, { prompt: 'x' });
