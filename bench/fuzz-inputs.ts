@@ -145,3 +145,16 @@ export function hostileRequests(bodies: Record<'txt2img' | 'img2img' | 'interrog
   ];
   return fc.oneof(...parts);
 }
+
+/**
+ * The error shape of an answer to `url`, by door: DAN's envelope `{code, error: "DAN_ERR_…", message}`,
+ * OpenAI's `{error: {message, type, param, code}}` under `/v1/`, or the WebUI's under `/sdapi/` and
+ * `/controlnet/` (FastAPI's 422 `{detail: [{loc, msg, type}]}`, or its exception body `{error, detail, …}`).
+ */
+export function errorShapeOf(url: string): RegExp {
+  // A JSON string's first ten characters, escapes counted as one.
+  const text = String.raw`(?:[^"\\]|\\.){10,}`;
+  if (url.startsWith('/v1/')) return new RegExp(String.raw`^\{"error":\{"message":"${text}`);
+  if (url.startsWith('/sdapi/') || url.startsWith('/controlnet/')) return new RegExp(String.raw`^\{"(detail":\[\{"loc":|error":"DAN_ERR_[A-Z_]+","detail":"${text})`);
+  return new RegExp(String.raw`^\{"code":\d+,"error":"DAN_ERR_[A-Z_]+","message":"${text}`);
+}

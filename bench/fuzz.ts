@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { makeBenchKeys } from './bench-keys.js';
 import { writeBenchSection } from './benchmarks-file.js';
-import { type FuzzRequest, hostileRequests, pngDeclaring } from './fuzz-inputs.js';
+import { errorShapeOf, type FuzzRequest, hostileRequests, pngDeclaring } from './fuzz-inputs.js';
 import { startQuiet } from './quiet-process.js';
 
 const REQUESTS = Number(process.env['BENCH_FUZZ_REQUESTS'] ?? 20_000);
@@ -114,13 +114,6 @@ async function main(): Promise<void> {
   console.log(markdown);
   if (process.env['BENCH_WRITE'] !== '0') writeBenchSection('fuzz', markdown);
   if (fiveXx > 0 || !alive) process.exitCode = 1;
-}
-
-/** Each door's error shape: DAN's envelope, OpenAI's `{error: {…}}`, or the WebUI's (FastAPI's 422 `detail`, or its exception body). */
-function errorShapeOf(url: string): RegExp {
-  if (url.startsWith('/v1/')) return /^\{"error":\{"message":/;
-  if (url.startsWith('/sdapi/') || url.startsWith('/controlnet/')) return /^\{"(detail":\[|error":"DAN_ERR_)/;
-  return /"error":"DAN_ERR_[A-Z_]+"/;
 }
 
 await main();

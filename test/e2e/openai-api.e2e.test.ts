@@ -26,6 +26,19 @@ async function png(size: number, hole = false): Promise<Buffer> {
   return image.composite([{ input: clear, left: 0, top: 0, blend: 'source' }]).png().toBuffer();
 }
 
+/**
+ * `call`, or, when it fails or takes over 20 s, an error carrying the gateway's latest task lines: a request
+ * that hangs under a loaded machine (seen once in CI) then says what its tasks were doing.
+ */
+async function explained<T>(call: (options: { timeout: number }) => Promise<T>): Promise<T> {
+  try {
+    return await call({ timeout: 20_000 });
+  } catch (error) {
+    const recent = gateway.proc.lines.filter((l) => typeof l['task'] === 'string' || l.level >= 40).slice(-25);
+    throw new Error(`${(error as Error).message}; the gateway's latest lines:\n${recent.map((l) => JSON.stringify(l)).join('\n')}`, { cause: error });
+  }
+}
+
 /** DAN's sizes and fields are not in the SDK's TypeScript unions (the SDK sends what it is given): typed loosely here. */
 const generate = (params: Record<string, unknown>) => client.images.generate(params as unknown as OpenAI.ImageGenerateParamsNonStreaming);
 
@@ -96,15 +109,12 @@ describe('the openai SDK against /v1', () => {
   });
 
   it('edits an image (img2img) and, with a mask, repaints its transparent pixels (inpainting, mask made DAN\'s)', async () => {
-    const plain = await client.images.edit({ image: await toFile(await png(128), 'in.png', { type: 'image/png' }), prompt: 'make it blue', steps: 4 } as OpenAI.ImageEditParamsNonStreaming);
+    const image = await toFile(await png(128), 'in.png', { type: 'image/png' });
+    const plain = await explained((options) => client.images.edit({ image, prompt: 'make it blue', steps: 4 } as OpenAI.ImageEditParamsNonStreaming, options));
     expect(await sizeOf(plain.data![0]!.b64_json!)).toBe('png 128x128');
-    const masked = await client.images.edit({
-      image: await toFile(await png(128), 'in.png', { type: 'image/png' }),
-      mask: await toFile(await png(128, true), 'mask.png', { type: 'image/png' }),
-      prompt: 'a window',
-      n: 2,
-      steps: 4,
-    } as OpenAI.ImageEditParamsNonStreaming);
+    const mask = await toFile(await png(128, true), 'mask.png', { type: 'image/png' });
+    const again = await toFile(await png(128), 'in.png', { type: 'image/png' });
+    const masked = await explained((options) => client.images.edit({ image: again, mask, prompt: 'a window', n: 2, steps: 4 } as OpenAI.ImageEditParamsNonStreaming, options));
     expect(masked.data).toHaveLength(2);
     const sent = (await received('/sdapi/v1/img2img')).slice(-3);
     expect(sent[0]).not.toHaveProperty('mask');

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostileRequests } from '../../bench/fuzz-inputs.js';
+import { errorShapeOf, hostileRequests } from '../../bench/fuzz-inputs.js';
 import type { TaskKind } from '../../src/domain/spec.js';
 import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
 import { validBodies } from '../api/route-bodies.js';
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 describe('hostile requests', () => {
-  it('never get a 5xx; every refusal is {code, error, message} naming what is wrong', async () => {
+  it('never get a 5xx; every refusal has its door\'s error shape, naming what is wrong', async () => {
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(hostileRequests(bodies, ADMIN), async (request) => {
@@ -44,12 +44,12 @@ describe('hostile requests', () => {
           headers: { ...(request.contentType ? { 'content-type': request.contentType } : {}), ...request.headers },
         });
         statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
-        expect(response.statusCode, `${request.method} ${request.url} ${response.body.slice(0, 300)}`).toBeLessThan(500);
-        if (response.statusCode >= 400) {
-          const body = response.json();
-          expect(body).toMatchObject({ code: expect.any(Number), error: expect.stringMatching(/^DAN_ERR_/), message: expect.any(String) });
-          expect(body.message.length).toBeGreaterThan(10);
-        }
+        // A valid request to a door that waits for its tasks ends its wait here at once (the sync timeout is
+        // 0): its 504 DAN_ERR_WAIT_TIMEOUT is that door's 202, not a failure.
+        const waitEnded = response.statusCode === 504 && response.body.includes('"DAN_ERR_WAIT_TIMEOUT"');
+        if (!waitEnded) expect(response.statusCode, `${request.method} ${request.url} ${response.body.slice(0, 300)}`).toBeLessThan(500);
+        // Each door's own shape (DAN's envelope, OpenAI's, the WebUI's), with a message that says something.
+        if (response.statusCode >= 400) expect(response.body, `${request.method} ${request.url}`).toMatch(errorShapeOf(request.url));
       }),
       { numRuns: Number(process.env['FUZZ_RUNS'] ?? 600), seed: Number(process.env['FUZZ_SEED'] ?? 20261204) },
     );
