@@ -177,8 +177,9 @@ describe('a WebUI\'s state, per caller', () => {
     const answering = app.post('/sdapi/v1/txt2img', { prompt: 'slow', override_settings: { sd_model_checkpoint: 'clarity' } });
     await expect.poll(() => node().assignments().length).toBe(1);
     const { taskId } = node().assignments()[0]!;
-    node().progress(taskId, 0.4, 6);
-    await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1 } });
+    const preview = pngBytes(64, 64).toString('base64');
+    node().progress(taskId, 0.4, 6, preview);
+    await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1 }, current_image: preview });
     expect((await app.post('/sdapi/v1/interrupt', {})).status).toBe(200);
     expect(node().cancels()).toContain(taskId);
     const answer = await answering;

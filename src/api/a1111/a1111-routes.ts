@@ -120,8 +120,18 @@ async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', requ
   return { images: sendImages ? images : [], parameters: request.body, info: infoOf(spec, seeds, ask.count) };
 }
 
-function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply) {
-  return runTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request), enqueued: (ids) => deps.callers.noteTasks(request.caller.owner, ids) });
+async function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply) {
+  // Followed while they run, so that their live previews are kept for /sdapi/v1/progress (`current_image`).
+  const unwatch: (() => void)[] = [];
+  const enqueued = (ids: readonly string[]) => {
+    deps.callers.noteTasks(request.caller.owner, ids);
+    for (const id of ids) unwatch.push(deps.service.watch(id, () => {}));
+  };
+  try {
+    return await runTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request), enqueued });
+  } finally {
+    for (const stop of unwatch) stop();
+  }
 }
 
 /** The caller's task a WebUI would be running now: its latest unfinished one. */
@@ -206,7 +216,8 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
         progress,
         eta_relative: task?.eta ?? 0,
         state: { skipped: false, interrupted: false, stopping_generation: false, job: task?.taskId ?? '', job_count: task ? 1 : 0, job_timestamp: '0', job_no: 0, sampling_step: 0, sampling_steps: 0 },
-        current_image: null,
+        // The backend's live preview, where it gives one (a WebUI with live previews on).
+        current_image: running ? (deps.service.previewOf(task.taskId)?.image ?? null) : null,
         textinfo: task ? (running ? 'running' : `queued, position ${task.queuePosition}`) : null,
       };
     });
