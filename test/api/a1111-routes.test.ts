@@ -137,6 +137,8 @@ describe('POST /sdapi/v1/img2img', () => {
     await answerAll(1);
     const answer = await answering;
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    // The request is echoed without its images, as A1111 does unless include_init_images asks for them.
+    expect(answer.body).toMatchObject({ parameters: { prompt: 'a window', init_images: null, mask: null } });
     expect(node().assignments()[0]!.spec).toMatchObject({
       kind: 'img2img',
       denoisingStrength: 0.6,

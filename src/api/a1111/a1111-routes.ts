@@ -116,8 +116,10 @@ async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', requ
   if (finished === null) return reply;
   const images = finished.flatMap((f) => (f.result.kind === 'images' ? f.result.images : []));
   const seeds = finished.flatMap((f) => (f.result.kind === 'images' ? f.result.seeds : []));
-  const sendImages = (request.body as { send_images?: unknown }).send_images !== false;
-  return { images: sendImages ? images : [], parameters: request.body, info: infoOf(spec, seeds, ask.count) };
+  const body = request.body as Record<string, unknown>;
+  // As A1111: the request echoed, without its input images unless include_init_images asks for them.
+  const parameters = kind === 'img2img' && body['include_init_images'] !== true ? { ...body, init_images: null, mask: null } : body;
+  return { images: body['send_images'] === false ? [] : images, parameters, info: infoOf(spec, seeds, ask.count) };
 }
 
 async function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply) {
