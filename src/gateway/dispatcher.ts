@@ -228,7 +228,6 @@ export class Dispatcher {
     // writes its start with its insert (TaskStore.markRunning), one round trip to a database instead of
     // two (bench:scale). Until the insert settles it is `unsaved`: nobody has its id yet.
     const entry: TaskEntry = { ...stored, weight, createdAt, attempts: 0, failures: [] };
-    if (this.#options.shared) this.#touch(entry.id);
     this.#enqueue(entry);
     const slots = this.scheduler.slotsFor(entry.id, this.#clock.now());
     // Only a task the next pass may send is timed: one that waits, waits for a GPU, not for the gateway.

@@ -177,7 +177,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const ownUrlSecret = keptValue(config.dataDir, 'image-url-secret', () => randomBytes(32).toString('base64url'));
   const imageUrls = new ImageUrls(stores.agreeOn ? await stores.agreeOn('image_url_secret', ownUrlSecret) : ownUrlSecret, () => clock.now());
   const modelAliases = modelAliasesOf(config.openaiModels);
-  const defaultModel = () => config.defaultModel ?? catalog.supportedInfo().Models.find((model) => model.available)?.name ?? null;
+  const defaultModel = () => config.defaultModel ?? catalog.servedModels()[0]?.name ?? null;
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
     openai: { urls: imageUrls, models: { aliases: modelAliases, fallback: defaultModel } },

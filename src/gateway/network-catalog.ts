@@ -154,6 +154,11 @@ export class NetworkCatalog {
     return this.#current().info;
   }
 
+  /** The checkpoints some node with its WebUI up serves now, in the catalog's order. */
+  servedModels(): ResourceInfo[] {
+    return this.supportedInfo().Models.filter((model) => model.available);
+  }
+
   /** Whether the network can run anything now, and if not why: the gateway being up is not enough. */
   servingState(): { canServe: boolean; problem: string | null } {
     const { connected, ready } = this.supportedInfo().nodes;

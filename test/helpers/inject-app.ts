@@ -80,7 +80,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
   const app = await buildApp({
     openai: {
       urls: new ImageUrls('test-secret', () => world.clock.now()),
-      models: { aliases: new Map(Object.entries(options.openaiModels ?? {})), fallback: () => catalog.supportedInfo().Models.find((m) => m.available)?.name ?? null },
+      models: { aliases: new Map(Object.entries(options.openaiModels ?? {})), fallback: () => catalog.servedModels()[0]?.name ?? null },
     },
     service: world.service,
     catalog,

@@ -39,7 +39,7 @@ const RENAMED: [RegExp, string][] = [
 ];
 
 /** A DAN field path (`control_net[0].model`) as FastAPI's `loc` of the A1111 field (`["body", "alwayson_scripts", …]`). */
-export function locOf(field: string | undefined): (string | number)[] {
+function locOf(field: string | undefined): (string | number)[] {
   if (field === undefined || field === 'body') return ['body'];
   if (field === 'path') return ['path'];
   const rule = RENAMED.find(([pattern]) => pattern.test(field));

@@ -171,7 +171,7 @@ function readCount(body: Body): number {
 }
 
 /** Most images one request may ask for (batch_size × n_iter). */
-export const MAX_IMAGES = 16;
+const MAX_IMAGES = 16;
 
 /** sd-webui-controlnet's names of its resize modes and control modes, as DAN's codes. */
 const CONTROLNET_RESIZE: Record<string, number> = { 'just resize': 0, 'crop and resize': 1, 'resize and fill': 2, inner_fit: 1, outer_fit: 2, envelope: 0 };

@@ -41,10 +41,6 @@ const shortHash = (sha256: string | null) => sha256?.slice(0, 10) ?? null;
 /** A checkpoint's title as A1111 lists it: `name [shorthash]`, or its name alone when its hash is unknown. */
 const titleOf = (model: ResourceInfo) => (model.hash ? `${model.name} [${shortHash(model.hash)}]` : model.name);
 
-function availableModels(deps: A1111RoutesDeps): ResourceInfo[] {
-  return deps.catalog.supportedInfo().Models.filter((model) => model.available);
-}
-
 /** Any of A1111's spellings of a checkpoint (title, name, file name, sha256, short hash) → the model as DAN names it. */
 function findModel(deps: A1111RoutesDeps, value: string): ResourceInfo | undefined {
   const wanted = value.trim().toLowerCase();
@@ -186,7 +182,7 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
     });
 
     webui.get('/sdapi/v1/sd-models', async () =>
-      availableModels(deps).map((model) => ({ title: titleOf(model), model_name: model.name, hash: shortHash(model.hash), sha256: model.hash, filename: model.name, config: null })),
+      deps.catalog.servedModels().map((model) => ({ title: titleOf(model), model_name: model.name, hash: shortHash(model.hash), sha256: model.hash, filename: model.name, config: null })),
     );
     webui.get('/sdapi/v1/loras', async () => info().LoRAs.filter((lora) => lora.available).map((lora) => ({ name: lora.name, alias: lora.name, path: lora.name, metadata: {} })));
     webui.get('/sdapi/v1/samplers', async () => names(info().Samplers).map((name) => ({ name, aliases: [], options: {} })));

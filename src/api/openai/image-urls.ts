@@ -10,9 +10,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const IMAGE_URL_TTL_MS = 60 * 60 * 1000;
+const IMAGE_URL_TTL_MS = 60 * 60 * 1000;
 
-export type UrlCheck = 'ok' | 'expired' | 'forged';
+type UrlCheck = 'ok' | 'expired' | 'forged';
 
 export class ImageUrls {
   readonly #secret: string;

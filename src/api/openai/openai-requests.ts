@@ -199,7 +199,7 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
 }
 
 /** How far a variation may move from its image, unless `denoising_strength` is given. */
-export const VARIATION_STRENGTH = 0.6;
+const VARIATION_STRENGTH = 0.6;
 
 /** `POST /v1/images/variations` (multipart: image, …) → a DAN img2img body without a prompt (one may be given as an extra field). */
 export async function variationAsk(form: unknown, choice: ModelChoice, bounds: ImageBounds): Promise<ImageAsk> {

@@ -58,7 +58,7 @@ async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' 
 
 /** The checkpoints the network can serve now, and the operator's aliases of them, as OpenAI lists models. */
 function modelsOf(deps: OpenAiRoutesDeps) {
-  const available = deps.catalog.supportedInfo().Models.filter((model) => model.available);
+  const available = deps.catalog.servedModels();
   const names = new Set(available.map((model) => model.name.toLowerCase()));
   const aliases = [...deps.models.aliases].filter(([, target]) => names.has(target.toLowerCase())).map(([alias]) => alias);
   return {

@@ -11,7 +11,7 @@ import { errorAnswers } from '../error-answers.js';
 
 const ErrorIds = Type.Union((Object.keys(errorCatalog) as ErrorId[]).map((id) => Type.Literal(id)));
 
-export const OpenAiError = Type.Object(
+const OpenAiError = Type.Object(
   {
     error: Type.Object(
       {
