@@ -14,6 +14,7 @@
  * against this independent reading of what the node is sent.
  */
 import type { A1111Request } from '../src/node/backends/a1111/translate.js';
+import { isSecondOrder } from '../src/sandbox/a1111-tables.js';
 import { toLatentSize } from '../src/sandbox/generation-plan.js';
 import { img2imgSteps, secondsPerStep, type TimingOptions, upscalerSeconds } from '../src/sandbox/time-model.js';
 
@@ -61,7 +62,7 @@ export function samplingSeconds(request: A1111Request, node: NodeTiming): number
   const sampler = body['sampler_name'];
   if (typeof sampler !== 'string') throw new Error('A1111 body has no sampler_name');
   const step: StepSeconds = (pixels, pass) =>
-    secondsPerStep(timing, { pixels, sampler, batchSize, controlNetUnits: controlNetUnitsOf(body, pass) });
+    secondsPerStep(timing, { pixels, secondOrder: isSecondOrder(sampler), batchSize, controlNetUnits: controlNetUnitsOf(body, pass) });
   const size = toLatentSize({ width: numberField(body, 'width'), height: numberField(body, 'height') });
   const steps = numberField(body, 'steps');
   const img2img = request.path === '/sdapi/v1/img2img';

@@ -11,9 +11,12 @@ import { type GatewayConfig, type GatewayConfigInput, localHost, readGatewayEnv,
 import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
 import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
+import { parseDeclaredFamilies } from '../domain/families.js';
+import type { BackendDriver } from '../node/backend-driver.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
+import { ComfyUIDriver } from '../node/backends/comfyui/comfyui-driver.js';
 import { loadNodeKey } from '../node/node-key.js';
-import { loadSandboxOfferings, startSandbox } from '../sandbox/index.js';
+import { loadComfyOfferings, loadSandboxOfferings, type SandboxFlavor, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
 import { createLogger, type LogFormat } from './logger.js';
@@ -51,7 +54,10 @@ interface GatewayFlags extends LogFlags {
 
 interface NodeFlags extends LogFlags {
   gateway?: string;
+  backend?: NodeConfig['backend'];
   webui?: string;
+  comfyui?: string;
+  modelFamily?: string[];
   token?: string;
   name?: string;
   webuiAuth?: string;
@@ -62,6 +68,7 @@ interface NodeFlags extends LogFlags {
 }
 
 interface SandboxFlags extends LogFlags {
+  flavor?: SandboxFlavor;
   port?: number;
   host?: string;
   speed?: number;
@@ -104,7 +111,10 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
 function nodeInput(flags: NodeFlags): NodeConfigInput {
   return {
     gatewayUrl: flags.gateway,
+    backend: flags.backend,
     webuiUrl: flags.webui,
+    comfyuiUrl: flags.comfyui,
+    modelFamilies: flags.modelFamily,
     token: flags.token,
     name: flags.name,
     webuiAuth: flags.webuiAuth,
@@ -162,13 +172,20 @@ async function launchGateway(flags: GatewayFlags, log: Logger, announce?: (confi
   return { gateway, nodeToken: config.nodeToken };
 }
 
+function driverFor(config: Readonly<NodeConfig>): BackendDriver {
+  const auth = config.webuiAuth ? { auth: config.webuiAuth } : {};
+  const declaredFamilies = parseDeclaredFamilies(config.modelFamilies).families;
+  if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, ...auth });
+  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, ...auth });
+}
+
+/** Where the node's backend is, for messages. */
+function backendUrlOf(config: Readonly<NodeConfig>): string {
+  return config.backend === 'comfyui' ? config.comfyuiUrl : config.webuiUrl;
+}
+
 function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
-  const driver = new A1111Driver({
-    baseUrl: config.webuiUrl,
-    maxPixels: config.maxPixels,
-    interrogators: config.interrogators,
-    ...(config.webuiAuth ? { auth: config.webuiAuth } : {}),
-  });
+  const driver = driverFor(config);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
   const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, driver, log });
@@ -179,10 +196,11 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
 async function startNodeWithNotice(agent: NodeAgent, config: Readonly<NodeConfig>, log: Logger): Promise<void> {
   await agent.start();
   if (!agent.backendUp) {
-    log.error(
-      `no WebUI answers at ${config.webuiUrl}. Start AUTOMATIC1111/Forge/SD.Next with --api (e.g. ./webui.sh --api), ` +
-        'or point --webui at it. This node stays connected and takes work as soon as the WebUI answers.',
-    );
+    const advice =
+      config.backend === 'comfyui'
+        ? `no ComfyUI answers at ${config.comfyuiUrl}. Start ComfyUI (python main.py; it listens on 127.0.0.1:8188), or point --comfyui at it.`
+        : `no WebUI answers at ${config.webuiUrl}. Start AUTOMATIC1111/Forge/SD.Next with --api (e.g. ./webui.sh --api), or point --webui at it.`;
+    log.error(`${advice} This node stays connected and takes work as soon as the backend answers.`);
   }
 }
 
@@ -196,7 +214,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   const log = loggerFor(flags, 'node');
   const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags));
   const agent = launchNode(config, log);
-  log.info({ gateway: config.gatewayUrl, webui: config.webuiUrl, name: config.name }, 'DAN node starting');
+  log.info({ gateway: config.gatewayUrl, backend: config.backend, url: backendUrlOf(config), name: config.name }, 'DAN node starting');
   await startNodeWithNotice(agent, config, log);
   onDrain(log, agent);
 }
@@ -212,16 +230,21 @@ function onDrain(log: Logger, agent: NodeAgent): void {
 
 export async function runSandbox(flags: SandboxFlags): Promise<void> {
   const log = loggerFor(flags, 'sandbox');
-  const offerings = flags.config ? await loadSandboxOfferings(flags.config) : undefined;
+  const comfy = flags.flavor === 'comfyui';
+  const offerings = flags.config && !comfy ? { offerings: await loadSandboxOfferings(flags.config) } : {};
+  const comfyOfferings = flags.config && comfy ? { comfyOfferings: await loadComfyOfferings(flags.config) } : {};
   const sandbox = await startSandbox({
-    port: flags.port ?? 7860,
+    flavor: flags.flavor ?? 'a1111',
+    port: flags.port ?? (comfy ? 8188 : 7860),
     host: flags.host ?? '127.0.0.1',
     ...(flags.speed === undefined ? {} : { speed: flags.speed }),
     ...(flags.itPerSecond === undefined ? {} : { itPerSecond: flags.itPerSecond }),
     ...(flags.switchSeconds === undefined ? {} : { switchSeconds: flags.switchSeconds }),
-    ...(offerings ? { offerings } : {}),
+    ...offerings,
+    ...comfyOfferings,
   });
-  log.info({ url: sandbox.url, speed: flags.speed ?? 1 }, 'DAN sandbox (simulated A1111 WebUI, no real GPU) listening');
+  const what = comfy ? 'simulated ComfyUI' : 'simulated A1111 WebUI';
+  log.info({ url: sandbox.url, speed: flags.speed ?? 1 }, `DAN sandbox (${what}, no real GPU) listening`);
   onShutdown(log, () => sandbox.close());
 }
 

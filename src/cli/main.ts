@@ -3,8 +3,8 @@
  *
  * The `dan` command. Subcommands:
  *   dan gateway   the HTTP API + node hub + task store
- *   dan node      a node agent beside a Stable Diffusion WebUI
- *   dan sandbox   an A1111-compatible GPU simulator (tests, demos, benchmarks)
+ *   dan node      a node agent beside a Stable Diffusion WebUI or ComfyUI
+ *   dan sandbox   a GPU simulator speaking the A1111 or ComfyUI API (tests, demos, benchmarks)
  *   dan start     gateway + a local node attached to a WebUI on this machine
  *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
  *   dan keys      create, list, change and revoke API keys on the gateway's store
@@ -21,6 +21,10 @@ function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
   return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function positive(value: string): number {
@@ -61,6 +65,9 @@ const gatewayOptions = (command: Command) =>
 
 const nodeOptions = (command: Command) =>
   command
+    .addOption(new Option('--backend <kind>', 'what drives the GPU: a1111 (AUTOMATIC1111, Forge, SD.Next) or comfyui (env DAN_BACKEND; default a1111)').choices(['a1111', 'comfyui']))
+    .option('--comfyui <url>', 'ComfyUI URL, with --backend comfyui (env DAN_COMFYUI; default http://127.0.0.1:8188)')
+    .option('--model-family <file=family>', 'family of a model file the backend cannot tell: sd15, sdxl or flux; repeat for more (env DAN_MODEL_FAMILIES)', collect)
     .option('--token <token>', 'the gateway\'s node token (env DAN_NODE_TOKEN)')
     .option('--name <name>', 'node name (env DAN_NODE_NAME; default the host name)')
     .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')
@@ -77,18 +84,19 @@ export function buildProgram(): Command {
 
   gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
 
-  logOptions(nodeOptions(program.command('node').description('run a node agent beside a Stable Diffusion WebUI')))
+  logOptions(nodeOptions(program.command('node').description('run a node agent beside a Stable Diffusion WebUI or ComfyUI')))
     .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://…; several gateways of one network separated by commas, tried in turn (env DAN_GATEWAY)')
     .option('--webui <url>', 'WebUI URL, started with --api (env DAN_WEBUI; default http://127.0.0.1:7860)')
     .action(runNode);
 
-  logOptions(program.command('sandbox').description('run an A1111-compatible GPU simulator (a test instrument, not a backend)'))
-    .option('-p, --port <port>', 'HTTP port (default 7860)', integer)
+  logOptions(program.command('sandbox').description('run a GPU simulator that speaks the A1111 or the ComfyUI API (a test instrument, not a backend)'))
+    .addOption(new Option('--flavor <api>', 'which API it speaks: a1111 or comfyui (default a1111)').choices(['a1111', 'comfyui']))
+    .option('-p, --port <port>', 'HTTP port (default 7860; 8188 with --flavor comfyui)', integer)
     .option('--host <host>', 'interface (default 127.0.0.1)')
     .option('--speed <factor>', 'time compression: 1 = real GPU time, 100 = 100× faster (default 1)', positive)
     .option('--it-per-second <n>', 'sampler steps per second at 512×512 (default 15)', positive)
     .option('--switch-seconds <s>', 'checkpoint switch cost in seconds (default 4)', Number)
-    .option('--config <file>', 'JSON file with the offerings (models, LoRAs, samplers, …)')
+    .option('--config <file>', 'JSON file with the offerings (models, LoRAs, samplers, …; for comfyui: checkpoints, diffusionModels, textEncoders, vaes, …)')
     .action(runSandbox);
 
   gatewayOptions(nodeOptions(program.command('start').description('run the gateway and a node for the WebUI on this machine')))

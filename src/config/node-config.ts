@@ -6,8 +6,12 @@
  */
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
+import { parseDeclaredFamilies } from '../domain/families.js';
 import { StartupError } from '../errors/startup-error.js';
 import { commaList } from '../util/comma-list.js';
+
+export const NodeBackends = ['a1111', 'comfyui'] as const;
+export type NodeBackend = (typeof NodeBackends)[number];
 
 
 export interface NodeConfig {
@@ -16,9 +20,21 @@ export interface NodeConfig {
    * commas, tried in turn when one cannot be reached. Env `DAN_GATEWAY`. @defaultValue 'http://127.0.0.1:6006'
    */
   gatewayUrl: string;
+  /**
+   * Which backend the node drives: `a1111` (AUTOMATIC1111, Forge, SD.Next: the `/sdapi/v1` API) or `comfyui`.
+   * Env `DAN_BACKEND`. @defaultValue 'a1111'
+   */
+  backend: NodeBackend;
   /** WebUI base URL (A1111 / Forge / SD.Next started with `--api`). Env `DAN_WEBUI`. @defaultValue 'http://127.0.0.1:7860' */
   webuiUrl: string;
-  /** `user:pass` when the WebUI runs with `--api-auth`. Env `DAN_WEBUI_AUTH`. */
+  /** ComfyUI base URL, with `--backend comfyui`. Env `DAN_COMFYUI`. @defaultValue 'http://127.0.0.1:8188' */
+  comfyuiUrl: string;
+  /**
+   * Families of model files the backend cannot tell (`file=family`, family one of sd15, sdxl, flux); they
+   * override what a file's metadata says. Env `DAN_MODEL_FAMILIES`, comma-separated.
+   */
+  modelFamilies: string[];
+  /** `user:pass` when the WebUI runs with `--api-auth` (or ComfyUI sits behind a proxy asking for it). Env `DAN_WEBUI_AUTH`. */
   webuiAuth: string | null;
   /** Token the gateway requires (its `--node-token`). Env `DAN_NODE_TOKEN`. */
   token: string | null;
@@ -46,7 +62,10 @@ export function defaultNodeKeyFile(env: NodeJS.ProcessEnv = process.env): string
 
 export const nodeDefaults = {
   gatewayUrl: 'http://127.0.0.1:6006',
+  backend: 'a1111',
   webuiUrl: 'http://127.0.0.1:7860',
+  comfyuiUrl: 'http://127.0.0.1:8188',
+  modelFamilies: [],
   webuiAuth: null,
   token: null,
   name: hostname(),
@@ -59,7 +78,10 @@ export const nodeDefaults = {
 export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInput {
   const input: NodeConfigInput = {};
   if (env['DAN_GATEWAY']) input.gatewayUrl = env['DAN_GATEWAY'];
+  if (env['DAN_BACKEND']) input.backend = env['DAN_BACKEND'] as NodeBackend;
   if (env['DAN_WEBUI']) input.webuiUrl = env['DAN_WEBUI'];
+  if (env['DAN_COMFYUI']) input.comfyuiUrl = env['DAN_COMFYUI'];
+  if (env['DAN_MODEL_FAMILIES']) input.modelFamilies = commaList(env['DAN_MODEL_FAMILIES']);
   if (env['DAN_WEBUI_AUTH']) input.webuiAuth = env['DAN_WEBUI_AUTH'];
   if (env['DAN_NODE_TOKEN']) input.token = env['DAN_NODE_TOKEN'];
   if (env['DAN_NODE_NAME']) input.name = env['DAN_NODE_NAME'];
@@ -80,7 +102,9 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
   if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
   if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
-  const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'] } as const;
+  if (!(NodeBackends as readonly string[]).includes(merged.backend)) problems.push(`backend must be one of ${NodeBackends.join(', ')}, got "${merged.backend}"`);
+  problems.push(...parseDeclaredFamilies(merged.modelFamilies).problems);
+  const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'], comfyuiUrl: ['http:', 'https:'] } as const;
   for (const [key, allowed] of Object.entries(schemes) as [keyof typeof schemes, readonly string[]][]) {
     const values = key === 'gatewayUrl' ? commaList(merged[key]) : [merged[key]];
     if (values.length === 0) problems.push(`${key} is empty`);

@@ -61,6 +61,8 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
   const model = offering.models.get(spec.model.id);
   if (model) binding.checkpoint = model.title;
   else missing.push(`model ${spec.model.name}`);
+  // DAN's A1111 driver sends none of what Forge needs to run Flux (its text encoders and VAE as modules).
+  if (model?.family === 'flux' && caps.backend.kind === 'a1111') missing.push(`a backend that runs Flux models (ComfyUI) for ${spec.model.name}`);
 
   binding.loras = spec.loras.map(({ lora }) => {
     const offer = offering.loras.get(lora.id);
@@ -94,6 +96,8 @@ function bindControlNet(spec: DiffusionSpec, offering: NodeOffering, missing: st
     if (!model) missing.push(`ControlNet model ${unit.model}`);
     const module = cn.modules.find((m) => m.toLowerCase() === unit.module.toLowerCase());
     if (!module) missing.push(`ControlNet preprocessor ${unit.module}`);
+    // Guess mode is sd-webui-controlnet's control mode; ComfyUI's core has no equivalent.
+    if (unit.guessMode && offering.capabilities.backend.kind !== 'a1111') missing.push('ControlNet guess mode (an A1111 WebUI with the ControlNet extension)');
     return { model: model ?? '', module: module ?? '' };
   });
 }
@@ -111,7 +115,7 @@ export function needsKeyOf(spec: GenerationSpec): string {
     case 'img2img':
       parts.push(spec.model.id, spec.sampler, spec.loras.map((l) => l.lora.id).join('+'));
       if (spec.kind === 'txt2img' && spec.hires) parts.push(`hires:${spec.hires.upscaler}`);
-      for (const unit of spec.controlNet) parts.push(`cn:${unit.model}:${unit.module}`);
+      for (const unit of spec.controlNet) parts.push(`cn:${unit.model}:${unit.module}:${unit.guessMode ? 'guess' : ''}`);
       break;
     case 'interrogate':
       parts.push(spec.interrogator);

@@ -6,6 +6,7 @@
  * checked on every inbound frame by the protocol module.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { ModelFamilyField } from './families.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 512 });
 const Sha256 = Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{64}$' }), Type.Null()]);
@@ -21,6 +22,8 @@ export const ModelCapability = Type.Object(
     fileName: Name,
     /** Full-file sha256 when the backend knows it (A1111 only after hashing), else null. */
     sha256: Sha256,
+    /** The model's family when the node knows it (file metadata, or the GPU owner's `--model-family`); absent: unknown. */
+    family: Type.Optional(ModelFamilyField),
   },
   { additionalProperties: false },
 );
@@ -54,7 +57,11 @@ export type ControlNetCapability = Static<typeof ControlNetCapability>;
 export const NodeCapabilities = Type.Object(
   {
     backend: Type.Object(
-      { kind: Type.Literal('a1111'), version: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]) },
+      {
+        /** `a1111`: an AUTOMATIC1111-compatible WebUI (A1111, Forge, SD.Next); `comfyui`: ComfyUI. */
+        kind: Type.Union([Type.Literal('a1111'), Type.Literal('comfyui')]),
+        version: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]),
+      },
       { additionalProperties: false },
     ),
     models: Type.Array(ModelCapability, { maxItems: 4096 }),

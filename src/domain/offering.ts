@@ -11,12 +11,15 @@
  */
 import type { LoraCapability, ModelCapability, NodeCapabilities } from './capabilities.js';
 import { type CatalogEntry, catalogLoras, catalogModels, downloadStemOf, stripExtension } from './catalog.js';
+import type { ModelFamily } from './families.js';
 import type { ResourceRef } from './spec.js';
 
 export interface ModelOffer {
   ref: ResourceRef;
-  /** What the backend takes for `sd_model_checkpoint`. */
+  /** What the backend takes for `sd_model_checkpoint` (ComfyUI: the model file as it lists it). */
   title: string;
+  /** The model's family as the node declared it; null: unknown. */
+  family: ModelFamily | null;
 }
 
 export interface LoraOffer {
@@ -81,7 +84,7 @@ export function toNodeOffering(capabilities: NodeCapabilities): NodeOffering {
   const models = new Map<string, ModelOffer>();
   for (const model of capabilities.models) {
     const ref = modelRefOf(model);
-    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title });
+    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title, family: model.family ?? null });
   }
   const loras = new Map<string, LoraOffer>();
   for (const lora of capabilities.loras) {

@@ -101,6 +101,8 @@ const diffusionCommon = {
   sampler: ShortName,
   steps: Type.Integer({ minimum: 1, maximum: SpecBounds.steps }),
   cfgScale: Type.Number({ minimum: 0, maximum: 100 }),
+  /** Flux's distilled guidance (its `FluxGuidance`); absent: the family's default. Only Flux models use it. */
+  guidance: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   width: Type.Integer({ minimum: 8, maximum: SpecBounds.side }),
   height: Type.Integer({ minimum: 8, maximum: SpecBounds.side }),
   model: ResourceRef,

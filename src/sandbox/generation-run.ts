@@ -11,6 +11,7 @@ import { renderImages } from './generation-render.js';
 import { infoOf } from './infotext.js';
 import type { RunningJob } from './running-job.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
+import { isSecondOrder } from './a1111-tables.js';
 import { secondsPerStep, toWallMs, upscalerSeconds } from './time-model.js';
 
 export interface GenerationResponse {
@@ -43,7 +44,7 @@ async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: Gener
   const firstSteps = plan.img2img?.sampledSteps ?? plan.steps;
   const firstStepSeconds = secondsPerStep(ctx.timing, {
     pixels: plan.size.width * plan.size.height,
-    sampler: plan.sampler.sampler,
+    secondOrder: isSecondOrder(plan.sampler.sampler),
     batchSize: plan.batchSize,
     controlNetUnits: firstPassUnits,
   });
@@ -54,7 +55,7 @@ async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: Gener
   if (!hires.latent) await job.wait('upscaler', toWallMs(ctx.timing, upscalerSeconds(pixels * plan.batchSize)));
   const secondStepSeconds = secondsPerStep(ctx.timing, {
     pixels,
-    sampler: hires.sampler.sampler,
+    secondOrder: isSecondOrder(hires.sampler.sampler),
     batchSize: plan.batchSize,
     controlNetUnits: plan.controlNet.filter((u) => u.hrOption !== 'Low res only').length,
   });

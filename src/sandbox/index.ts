@@ -35,14 +35,22 @@ import type { JobEvents } from './job-queue.js';
 import { resolveOfferings, type SandboxOfferings } from './offerings.js';
 import type { RecordedRequest } from './request-log.js';
 import { createSandboxApp } from './server.js';
+import { resolveComfyOfferings, type ComfyOfferings } from './comfyui/comfy-offerings.js';
+import { createComfySandboxApp } from './comfyui/comfy-server.js';
 
 export { defaultOfferings, loadSandboxOfferings, type SandboxOfferings } from './offerings.js';
+export { defaultComfyOfferings, loadComfyOfferings, type ComfyOfferings } from './comfyui/comfy-offerings.js';
 export type { RecordedRequest } from './request-log.js';
 export type { SandboxStats } from './introspection-routes.js';
 export type { JobEvents } from './job-queue.js';
 export type { ModelledWait, WaitKind } from './running-job.js';
 
+export const SandboxFlavors = ['a1111', 'comfyui'] as const;
+export type SandboxFlavor = (typeof SandboxFlavors)[number];
+
 export interface SandboxOptions {
+  /** Which backend's API it speaks: AUTOMATIC1111's `/sdapi/v1`, or ComfyUI's (comfyui/comfy-server.ts). @defaultValue 'a1111' */
+  flavor?: SandboxFlavor;
   /** 0 = ephemeral. @defaultValue 0 (the CLI uses 7860) */
   port?: number;
   /** @defaultValue '127.0.0.1' */
@@ -53,8 +61,10 @@ export interface SandboxOptions {
   itPerSecond?: number;
   /** Checkpoint switch (load) cost in seconds. @defaultValue 4 */
   switchSeconds?: number;
-  /** Overrides of what the sandbox offers; see `defaultOfferings`. */
+  /** Overrides of what the A1111 flavour offers; see `defaultOfferings`. */
   offerings?: Partial<SandboxOfferings>;
+  /** Overrides of what the ComfyUI flavour has installed; see `defaultComfyOfferings`. */
+  comfyOfferings?: Partial<ComfyOfferings>;
   /** Fastify logging. @defaultValue false */
   logger?: boolean;
   /**
@@ -89,12 +99,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     itPerSecond: assertPositive('itPerSecond', options.itPerSecond ?? 15),
     switchSeconds: assertPositive('switchSeconds', options.switchSeconds ?? 4, true),
   };
-  const { app, ctx, log, stats } = createSandboxApp({
-    timing,
-    clock: options.clock ?? systemClock,
-    offerings: resolveOfferings(options.offerings),
-    logger: options.logger ?? false,
-  });
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? false;
+  const { app, jobs, log, stats } =
+    options.flavor === 'comfyui'
+      ? await (async () => {
+          const comfy = await createComfySandboxApp({ timing, clock, logger, offerings: resolveComfyOfferings(options.comfyOfferings) });
+          return { ...comfy, jobs: comfy.queue };
+        })()
+      : (() => {
+          const a1111 = createSandboxApp({ timing, clock, logger, offerings: resolveOfferings(options.offerings) });
+          return { ...a1111, jobs: a1111.ctx.queue };
+        })();
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
   const { port } = app.server.address() as AddressInfo;
@@ -107,6 +123,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     [Symbol.asyncDispose]: close,
     stats,
     requests: () => log.entries(),
-    jobs: ctx.queue,
+    jobs,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * @module sandbox/request-log
  *
- * Every POST to `/sdapi` and `/controlnet`, in arrival order, with the status it
+ * Every POST to `/sdapi` and `/controlnet` (ComfyUI flavour: its job routes), in arrival order, with the status it
  * got and its body, so tests can assert what a driver actually sent. Base64
  * payloads are replaced by `<base64 N bytes>` to keep the log small.
  */
@@ -37,13 +37,20 @@ function redactBase64(value: unknown): unknown {
 
 export class RequestLog {
   readonly #entries: RecordedRequest[] = [];
+  readonly #prefixes: readonly string[];
+
+  /** @param prefixes paths whose POSTs are logged; the default is the A1111 flavour's. */
+  constructor(prefixes: readonly string[] = LOGGED_PREFIXES) {
+    this.#prefixes = prefixes;
+  }
+
   readonly #pending = new WeakMap<FastifyRequest, RecordedRequest>();
 
   /** Hooks onto `app`; `onRejected` is told of every logged request answered with ≥ 400. */
   attach(app: FastifyInstance, onRejected: () => void): void {
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0] ?? request.url;
-      if (request.method !== 'POST' || !LOGGED_PREFIXES.some((p) => path.startsWith(p))) return;
+      if (request.method !== 'POST' || !this.#prefixes.some((p) => path.startsWith(p))) return;
       const entry = { method: request.method, path, status: 0, body: null };
       this.#entries.push(entry);
       this.#pending.set(request, entry);

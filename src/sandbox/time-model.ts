@@ -19,8 +19,6 @@
  * costs `switchSeconds`; interrogate ≈1.5 s; extras upscaling ≈0.5 s per output
  * megapixel. VAE and text-encoder costs (tens of ms) are left out.
  */
-import { isSecondOrder } from './a1111-tables.js';
-
 export interface TimingOptions {
   /** Time compression: 1 = real GPU time, 100 = 100× faster, Infinity = no waiting. */
   speed: number;
@@ -40,14 +38,15 @@ const MEGAPIXEL = 1_000_000;
 
 export interface StepLoad {
   pixels: number;
-  sampler: string;
+  /** Heun, DPM2, DPM++ SDE and the like evaluate the model twice per step. */
+  secondOrder: boolean;
   batchSize: number;
   controlNetUnits: number;
 }
 
 export function secondsPerStep(timing: TimingOptions, load: StepLoad): number {
   const sizeFactor = (load.pixels / REFERENCE_PIXELS) ** PIXEL_EXPONENT;
-  const orderFactor = isSecondOrder(load.sampler) ? SECOND_ORDER_FACTOR : 1;
+  const orderFactor = load.secondOrder ? SECOND_ORDER_FACTOR : 1;
   const controlFactor = 1 + CONTROLNET_UNIT_FACTOR * load.controlNetUnits;
   return (sizeFactor * load.batchSize * orderFactor * controlFactor) / timing.itPerSecond;
 }

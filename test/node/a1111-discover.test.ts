@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeCapabilities } from '../../src/domain/capabilities.js';
 import { discoverCapabilities } from '../../src/node/backends/a1111/discover.js';
-import { WebuiClient } from '../../src/node/backends/a1111/webui-client.js';
+import { BackendClient } from '../../src/node/backends/backend-client.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { closedPortUrl, type FakeWebui, startFakeWebui } from './a1111-test-helpers.js';
 
@@ -49,7 +49,7 @@ function registerOldWebui(app: FastifyInstance): void {
 describe('discoverCapabilities against the sandbox', () => {
   it('declares the default offerings in a shape the NodeCapabilities schema accepts', async () => {
     await using sandbox = await startSandbox({ speed: Infinity, offerings: { loadedModel: 'clarity.safetensors' } });
-    const snapshot = await discoverCapabilities(new WebuiClient({ baseUrl: sandbox.url }), options);
+    const snapshot = await discoverCapabilities(new BackendClient({ baseUrl: sandbox.url }), options);
     const { capabilities } = snapshot;
 
     expect([...Value.Errors(NodeCapabilities, capabilities)]).toEqual([]);
@@ -81,7 +81,7 @@ describe('discoverCapabilities against the sandbox', () => {
 describe('discoverCapabilities against a fake WebUI', () => {
   it('declares no ControlNet and no schedulers when those routes are missing, skipping malformed entries', async () => {
     fake = await startFakeWebui(registerOldWebui);
-    const snapshot = await discoverCapabilities(new WebuiClient({ baseUrl: fake.url }), options);
+    const snapshot = await discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options);
 
     expect(Value.Check(NodeCapabilities, snapshot.capabilities)).toBe(true);
     expect(snapshot.loadedModel).toBe('clarity.safetensors [627a6f5c8b]');
@@ -117,7 +117,7 @@ describe('discoverCapabilities against a fake WebUI', () => {
       app.get('/controlnet/module_list', async () => ({ module_list: ['none', 'canny', 'openpose'], module_detail: {} }));
       app.get('/controlnet/settings', async () => ({ control_net_unit_count: 5 }));
     });
-    const { capabilities } = await discoverCapabilities(new WebuiClient({ baseUrl: fake.url }), options);
+    const { capabilities } = await discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options);
 
     expect(Value.Check(NodeCapabilities, capabilities)).toBe(true);
     expect(capabilities.schedulers).toEqual(['Automatic', 'automatic', 'Karras', 'karras', 'SGM Uniform', 'sgm_uniform']);
@@ -134,7 +134,7 @@ describe('discoverCapabilities against a fake WebUI', () => {
       app.get('/controlnet/model_list', async () => ({ model_list: [] }));
       app.get('/controlnet/module_list', async () => ({ module_list: ['canny'] }));
     });
-    const { capabilities } = await discoverCapabilities(new WebuiClient({ baseUrl: fake.url }), options);
+    const { capabilities } = await discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options);
     expect(capabilities.controlNet).toEqual({ models: [], modules: ['canny'], maxUnits: 3 });
   });
 
@@ -143,7 +143,7 @@ describe('discoverCapabilities against a fake WebUI', () => {
       registerOldWebui(app);
       app.get('/sdapi/v1/schedulers', async () => ({ detail: 'surprise' }));
     });
-    await expect(discoverCapabilities(new WebuiClient({ baseUrl: fake.url }), options)).rejects.toMatchObject({
+    await expect(discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options)).rejects.toMatchObject({
       id: 'DAN_ERR_BACKEND_BAD_RESPONSE',
       message: expect.stringContaining('/sdapi/v1/schedulers'),
     });
@@ -151,14 +151,14 @@ describe('discoverCapabilities against a fake WebUI', () => {
 
   it('reports the backend unreachable, with the fix, when the WebUI runs without --api', async () => {
     fake = await startFakeWebui((app) => app.get('/', async () => 'gradio UI'));
-    await expect(discoverCapabilities(new WebuiClient({ baseUrl: fake.url }), options)).rejects.toMatchObject({
+    await expect(discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options)).rejects.toMatchObject({
       id: 'DAN_ERR_BACKEND_UNREACHABLE',
       message: expect.stringContaining('--api'),
     });
   });
 
   it('fails with UNREACHABLE when nothing listens at the URL', async () => {
-    const client = new WebuiClient({ baseUrl: await closedPortUrl() });
+    const client = new BackendClient({ baseUrl: await closedPortUrl() });
     await expect(discoverCapabilities(client, options)).rejects.toMatchObject({
       id: 'DAN_ERR_BACKEND_UNREACHABLE',
       message: expect.stringContaining('ECONNREFUSED'),

@@ -4,7 +4,7 @@ import { type NodeOffering, toNodeOffering } from '../../src/domain/offering.js'
 import type { GenerationSpec } from '../../src/domain/spec.js';
 import { discoverCapabilities } from '../../src/node/backends/a1111/discover.js';
 import { fromA1111Response, toA1111Request } from '../../src/node/backends/a1111/translate.js';
-import { WebuiClient } from '../../src/node/backends/a1111/webui-client.js';
+import { BackendClient } from '../../src/node/backends/backend-client.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import {
   controlNetUnit,
@@ -415,12 +415,12 @@ describe('fromA1111Response', () => {
 
 describe('translated requests against the strict A1111 sandbox', () => {
   let sandbox: Sandbox;
-  let client: WebuiClient;
+  let client: BackendClient;
   let offering: NodeOffering;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ speed: Infinity });
-    client = new WebuiClient({ baseUrl: sandbox.url });
+    client = new BackendClient({ baseUrl: sandbox.url });
     const { capabilities } = await discoverCapabilities(client, { maxPixels: 1 << 22, interrogators: ['clip', 'deepdanbooru'] });
     offering = toNodeOffering(capabilities);
   });

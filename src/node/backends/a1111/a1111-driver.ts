@@ -20,6 +20,7 @@
  */
 import { PREVIEW_MAX_BASE64 } from '../../../protocol/messages.js';
 import type { Binding } from '../../../domain/binding.js';
+import type { ModelFamily } from '../../../domain/families.js';
 import { type GenerationSpec, isDiffusion } from '../../../domain/spec.js';
 import type { ErrorId } from '../../../errors/catalog.js';
 import type { DanError } from '../../../errors/dan-error.js';
@@ -27,7 +28,7 @@ import { type Clock, systemClock } from '../../../util/clock.js';
 import type { BackendDriver, BackendSnapshot, CheckpointLoad, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
 import { discoverCapabilities } from './discover.js';
 import { fromA1111Response, toA1111Request } from './translate.js';
-import { WebuiClient } from './webui-client.js';
+import { BackendClient } from '../backend-client.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -48,6 +49,8 @@ export interface A1111DriverOptions {
   maxPixels: number;
   /** Interrogators to declare. @defaultValue ['clip', 'deepdanbooru'] */
   interrogators?: string[];
+  /** Families of checkpoints, by file name (A1111 does not tell them). */
+  declaredFamilies?: ReadonlyMap<string, ModelFamily>;
   /** How often to poll progress while a task runs. @defaultValue 500 ms */
   progressIntervalMs?: number;
   /** Longest a task's request may take, queueing behind other WebUI users included. @defaultValue 10 min */
@@ -65,9 +68,10 @@ interface AbortWatch {
 }
 
 export class A1111Driver implements BackendDriver {
-  readonly #client: WebuiClient;
+  readonly #client: BackendClient;
   readonly #maxPixels: number;
   readonly #interrogators: string[];
+  readonly #declaredFamilies: ReadonlyMap<string, ModelFamily>;
   readonly #progressIntervalMs: number;
   readonly #requestTimeoutMs: number;
   readonly #abortGraceMs: number;
@@ -77,9 +81,10 @@ export class A1111Driver implements BackendDriver {
 
   constructor(options: A1111DriverOptions) {
     const auth = options.auth === undefined ? {} : { auth: options.auth };
-    this.#client = new WebuiClient({ baseUrl: options.baseUrl, ...auth });
+    this.#client = new BackendClient({ baseUrl: options.baseUrl, ...auth });
     this.#maxPixels = options.maxPixels;
     this.#interrogators = options.interrogators ?? ['clip', 'deepdanbooru'];
+    this.#declaredFamilies = options.declaredFamilies ?? new Map();
     this.#progressIntervalMs = options.progressIntervalMs ?? 500;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10 * MINUTE_MS;
     this.#abortGraceMs = options.abortGraceMs ?? 5 * SECOND_MS;
@@ -87,7 +92,11 @@ export class A1111Driver implements BackendDriver {
   }
 
   async discover(): Promise<BackendSnapshot> {
-    const snapshot = await discoverCapabilities(this.#client, { maxPixels: this.#maxPixels, interrogators: this.#interrogators });
+    const snapshot = await discoverCapabilities(this.#client, {
+      maxPixels: this.#maxPixels,
+      interrogators: this.#interrogators,
+      declaredFamilies: this.#declaredFamilies,
+    });
     this.#loaded = snapshot.loadedModel;
     return snapshot;
   }

@@ -12,15 +12,18 @@
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
+import { declaredFamilyOf, type ModelFamily } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import type { BackendSnapshot } from '../../backend-driver.js';
-import type { WebuiClient } from './webui-client.js';
+import type { BackendClient } from '../backend-client.js';
 
 export interface DiscoverOptions {
   /** Largest image (width × height) this GPU may be asked to make. */
   maxPixels: number;
   /** Interrogators to declare (A1111 has no route listing them). */
   interrogators: string[];
+  /** Checkpoint families the GPU owner declared, by file name; A1111 tells none. */
+  declaredFamilies?: ReadonlyMap<string, ModelFamily>;
 }
 
 type Entry = Record<string, unknown>;
@@ -34,7 +37,7 @@ const MAX_CONTROLNET_UNITS = 32;
 const DEFAULT_CONTROLNET_UNITS = 3;
 const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
 
-export async function discoverCapabilities(client: WebuiClient, options: DiscoverOptions): Promise<BackendSnapshot> {
+export async function discoverCapabilities(client: BackendClient, options: DiscoverOptions): Promise<BackendSnapshot> {
   // Asked first, alone: its 404 means "no API here", which deserves its own message.
   const models = await client.getOptional('/sdapi/v1/sd-models');
   if (models === undefined) {
@@ -57,7 +60,9 @@ export async function discoverCapabilities(client: WebuiClient, options: Discove
   return {
     capabilities: {
       backend: { kind: 'a1111', version: null },
-      models: parseEntries(models, '/sdapi/v1/sd-models', toModel).slice(0, MAX_LIST_ITEMS),
+      models: parseEntries(models, '/sdapi/v1/sd-models', toModel)
+        .slice(0, MAX_LIST_ITEMS)
+        .map((model) => withFamily(model, options.declaredFamilies)),
       loras: parseEntries(loras ?? [], '/sdapi/v1/loras', toLora).slice(0, MAX_LORAS),
       samplers: parseNames(samplers, '/sdapi/v1/samplers', ['name']),
       schedulers: parseNames(schedulers ?? [], '/sdapi/v1/schedulers', ['label', 'name']),
@@ -72,7 +77,7 @@ export async function discoverCapabilities(client: WebuiClient, options: Discove
 }
 
 /** The extension's models, modules and unit count, or null when it is not installed. */
-async function discoverControlNet(client: WebuiClient): Promise<ControlNetCapability | null> {
+async function discoverControlNet(client: BackendClient): Promise<ControlNetCapability | null> {
   const [models, modules, settings] = await Promise.all([
     client.getOptional('/controlnet/model_list'),
     client.getOptional('/controlnet/module_list'),
@@ -102,6 +107,11 @@ function toModel(entry: Entry): ModelCapability | null {
   const name = isName(modelName) ? modelName : stripExtension(fileName);
   if (!isName(fileName) || !isName(name)) return null;
   return { title, name, fileName, sha256: toSha256(sha256) };
+}
+
+function withFamily(model: ModelCapability, declared: ReadonlyMap<string, ModelFamily> | undefined): ModelCapability {
+  const family = declared ? declaredFamilyOf(declared, model.fileName) : null;
+  return family ? { ...model, family } : model;
 }
 
 function toLora(entry: Entry): LoraCapability | null {

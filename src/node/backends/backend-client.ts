@@ -1,19 +1,20 @@
 /**
- * @module node/backends/a1111/webui-client
+ * @module node/backends/backend-client
  *
- * A small JSON-over-HTTP client for one A1111-compatible WebUI. It turns every
- * way a call can go wrong into a DanError the agent can classify:
+ * A small JSON-over-HTTP client for one backend (an A1111-compatible WebUI, or
+ * ComfyUI). It turns every way a call can go wrong into a DanError the agent
+ * can classify:
  * - no answer (refused, reset, DNS, timeout) → DAN_ERR_BACKEND_UNREACHABLE
- * - HTTP 4xx → DAN_ERR_BACKEND_REJECTED (the WebUI's `detail`/`errors` in the message)
+ * - HTTP 4xx → DAN_ERR_BACKEND_REJECTED (A1111's `detail`/`errors`, ComfyUI's `error.message`/`node_errors` in the message)
  * - HTTP 5xx → DAN_ERR_BACKEND_FAILED (e.g. `OutOfMemoryError: …`)
  * - a 2xx whose body is not JSON → DAN_ERR_BACKEND_BAD_RESPONSE
  * A caller's abort signal is not a failure: the call rejects with the signal's reason.
  *
  * @example
- * const client = new WebuiClient({ baseUrl: 'http://127.0.0.1:7860', auth: 'user:pass' });
+ * const client = new BackendClient({ baseUrl: 'http://127.0.0.1:7860', auth: 'user:pass' });
  * const models = await client.get('/sdapi/v1/sd-models');
  */
-import { DanError } from '../../../errors/dan-error.js';
+import { DanError } from '../../errors/dan-error.js';
 
 const SECOND_MS = 1000;
 /** Listings and small calls; a healthy WebUI answers them at once. */
@@ -21,13 +22,15 @@ const DEFAULT_TIMEOUT_MS = 30 * SECOND_MS;
 /** Longest piece of a WebUI error text quoted in a message. */
 const MAX_QUOTE_CHARS = 300;
 
-export interface WebuiClientOptions {
+export interface BackendClientOptions {
   /** e.g. `http://127.0.0.1:7860` (a trailing slash is ignored). */
   baseUrl: string;
   /** HTTP Basic credentials as A1111's `--api-auth` takes them: `user:password`. */
   auth?: string;
   /** Timeout of a call that does not give its own. @defaultValue 30 s */
   defaultTimeoutMs?: number;
+  /** What the backend is called in error messages. @defaultValue 'WebUI' */
+  label?: string;
 }
 
 export interface CallOptions {
@@ -35,13 +38,18 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-export class WebuiClient {
+type Body = { json: unknown } | { form: FormData } | undefined;
+type Answer = 'json' | 'bytes';
+
+export class BackendClient {
   readonly baseUrl: string;
+  readonly label: string;
   readonly #authHeader: string | null;
   readonly #defaultTimeoutMs: number;
 
-  constructor(options: WebuiClientOptions) {
+  constructor(options: BackendClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.label = options.label ?? 'WebUI';
     this.#authHeader = options.auth === undefined ? null : toBasicAuthHeader(options.auth);
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -50,20 +58,30 @@ export class WebuiClient {
     return this.#call('GET', path, undefined, options);
   }
 
-  /** Like `get`, but a 404 (a route this WebUI build or its extensions lack) gives `undefined`. */
+  /** Like `get`, but a 404 (a route this backend's build or its extensions lack) gives `undefined`. */
   getOptional(path: string, options: CallOptions = {}): Promise<unknown> {
     return this.#call('GET', path, undefined, { ...options, notFoundIsUndefined: true });
   }
 
+  /** A file the backend serves (ComfyUI's `/view`), as bytes. */
+  async getBytes(path: string, options: CallOptions = {}): Promise<Buffer> {
+    return (await this.#call('GET', path, undefined, { ...options, answer: 'bytes' })) as Buffer;
+  }
+
   post(path: string, body: unknown, options: CallOptions = {}): Promise<unknown> {
-    return this.#call('POST', path, body, options);
+    return this.#call('POST', path, { json: body }, options);
+  }
+
+  /** A multipart form (ComfyUI's `/upload/image`); the answer is JSON. */
+  postForm(path: string, form: FormData, options: CallOptions = {}): Promise<unknown> {
+    return this.#call('POST', path, { form }, options);
   }
 
   async #call(
     method: 'GET' | 'POST',
     path: string,
-    body: unknown,
-    options: CallOptions & { notFoundIsUndefined?: boolean },
+    body: Body,
+    options: CallOptions & { notFoundIsUndefined?: boolean; answer?: Answer },
   ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -72,30 +90,35 @@ export class WebuiClient {
     try {
       const init = { method, headers: this.#headers(body), body: toBody(body), signal };
       const response = await fetch(this.baseUrl + path, init);
+      if (response.status === 404 && options.notFoundIsUndefined) {
+        await response.body?.cancel();
+        return undefined;
+      }
       // The body is read under the same signal, so a stalled transfer also times out.
-      const text = await response.text();
-      if (response.status === 404 && options.notFoundIsUndefined) return undefined;
-      return parseAnswer(what, response.status, text);
+      if (options.answer === 'bytes' && response.ok) return Buffer.from(await response.arrayBuffer());
+      return parseAnswer(this.label, what, response.status, await response.text());
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (error instanceof DanError) throw error;
       const problem = timeout.aborted
         ? `did not answer ${what} within ${timeoutMs} ms`
         : `is unreachable (${what}: ${describeNetworkError(error)})`;
-      throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', `WebUI at ${this.baseUrl} ${problem}`, { cause: error });
+      throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', `${this.label} at ${this.baseUrl} ${problem}`, { cause: error });
     }
   }
 
-  #headers(body: unknown): Record<string, string> {
+  #headers(body: Body): Record<string, string> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A form sets its own content type, with the boundary.
+    if (body !== undefined && 'json' in body) headers['content-type'] = 'application/json';
     if (this.#authHeader) headers['authorization'] = this.#authHeader;
     return headers;
   }
 }
 
-function toBody(body: unknown): string | undefined {
-  return body === undefined ? undefined : JSON.stringify(body);
+function toBody(body: Body): string | FormData | undefined {
+  if (body === undefined) return undefined;
+  return 'form' in body ? body.form : JSON.stringify(body.json);
 }
 
 function toBasicAuthHeader(auth: string): string {
@@ -103,29 +126,32 @@ function toBasicAuthHeader(auth: string): string {
   return `Basic ${Buffer.from(auth, 'utf8').toString('base64')}`;
 }
 
-function parseAnswer(what: string, status: number, text: string): unknown {
+function parseAnswer(label: string, what: string, status: number, text: string): unknown {
   if (status >= 200 && status < 300) {
+    // ComfyUI answers /interrupt and /queue with an empty 200.
+    if (text === '') return null;
     try {
       return JSON.parse(text);
     } catch (error) {
-      const problem = `WebUI answered ${what} with non-JSON: ${quote(text)}`;
+      const problem = `${label} answered ${what} with non-JSON: ${quote(text)}`;
       throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', problem, { cause: error });
     }
   }
   const detail = describeErrorBody(text);
   if (status >= 400 && status < 500) {
-    const hint = status === 401 ? ' (check the WebUI credentials given to the node)' : '';
-    throw new DanError('DAN_ERR_BACKEND_REJECTED', `WebUI refused ${what} with HTTP ${status}${hint}: ${detail}`);
+    const hint = status === 401 ? ` (check the ${label} credentials given to the node)` : '';
+    throw new DanError('DAN_ERR_BACKEND_REJECTED', `${label} refused ${what} with HTTP ${status}${hint}: ${detail}`);
   }
   if (status >= 500) {
-    throw new DanError('DAN_ERR_BACKEND_FAILED', `WebUI failed ${what} with HTTP ${status}: ${detail}`);
+    throw new DanError('DAN_ERR_BACKEND_FAILED', `${label} failed ${what} with HTTP ${status}: ${detail}`);
   }
-  throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `WebUI answered ${what} with HTTP ${status}: ${detail}`);
+  throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `${label} answered ${what} with HTTP ${status}: ${detail}`);
 }
 
 /**
- * The useful part of an A1111 error body: `{error, detail, errors}` (A.9), or
- * FastAPI's validation list `{detail: [{loc, msg}]}`; else the raw text.
+ * The useful part of an error body: A1111's `{error, detail, errors}` (A.9),
+ * FastAPI's validation list `{detail: [{loc, msg}]}`, or ComfyUI's
+ * `{error: {message, details}, node_errors}`; else the raw text.
  */
 function describeErrorBody(text: string): string {
   let json: unknown;
@@ -135,13 +161,28 @@ function describeErrorBody(text: string): string {
     return quote(text);
   }
   if (typeof json !== 'object' || json === null) return quote(text);
-  const { error, detail, errors } = json as { error?: unknown; detail?: unknown; errors?: unknown };
+  const { error, detail, errors, node_errors: nodeErrors } = json as { error?: unknown; detail?: unknown; errors?: unknown; node_errors?: unknown };
   const parts: string[] = [];
   if (typeof error === 'string' && error !== '' && error !== 'HTTPException') parts.push(error);
+  if (typeof error === 'object' && error !== null) parts.push(...describeComfyError(error, nodeErrors));
   if (typeof detail === 'string' && detail !== '') parts.push(detail);
   if (Array.isArray(detail)) parts.push(detail.map(describeValidationIssue).join('; '));
   if (typeof errors === 'string' && errors !== '' && errors !== detail) parts.push(errors);
   return quote(parts.length > 0 ? parts.join(': ') : text);
+}
+
+/** ComfyUI's `{message, details}` and, per node, `class_type` and its errors' `message: details`. */
+function describeComfyError(error: object, nodeErrors: unknown): string[] {
+  const { message, details } = error as { message?: unknown; details?: unknown };
+  const parts = [typeof message === 'string' ? message : 'error'];
+  const perNode = typeof nodeErrors === 'object' && nodeErrors !== null ? Object.entries(nodeErrors) : [];
+  for (const [id, entry] of perNode) {
+    const { class_type: classType, errors } = (entry ?? {}) as { class_type?: unknown; errors?: unknown };
+    const lines = Array.isArray(errors) ? errors.map((e: { message?: unknown; details?: unknown }) => `${String(e?.message)}: ${String(e?.details)}`) : [];
+    parts.push(`node ${id} (${String(classType)}): ${lines.join('; ')}`);
+  }
+  if (perNode.length === 0 && typeof details === 'string' && details !== '') parts.push(details);
+  return parts;
 }
 
 function describeValidationIssue(issue: unknown): string {

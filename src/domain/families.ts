@@ -1,0 +1,48 @@
+/**
+ * @module domain/families
+ *
+ * Model families: which architecture a checkpoint is, and so how a backend must
+ * run it and which request values make sense for it. SD 1.5 and SDXL are UNet
+ * checkpoints with CLIP text encoders and classifier-free guidance; Flux.1 is a
+ * guidance-distilled transformer whose text encoders (CLIP-L, T5-XXL) and VAE
+ * usually ship as separate files, runs at cfg 1 with a `guidance` value, and
+ * takes no negative prompt.
+ */
+import { Type } from '@sinclair/typebox';
+
+export const ModelFamilies = ['sd15', 'sdxl', 'flux'] as const;
+export type ModelFamily = (typeof ModelFamilies)[number];
+export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal(f)));
+
+/** What a safetensors header's `modelspec.architecture` says of the family (kohya / SAI ModelSpec values), or null. */
+export function familyOfArchitecture(architecture: string): ModelFamily | null {
+  const value = architecture.toLowerCase();
+  if (value.endsWith('/lora') || value.endsWith('/textual-inversion')) return null;
+  if (value.startsWith('stable-diffusion-xl-v1')) return 'sdxl';
+  if (value.startsWith('stable-diffusion-v1')) return 'sd15';
+  if (value.startsWith('flux-1')) return 'flux';
+  return null;
+}
+
+/** `file=family` pairs (`--model-family`, env `DAN_MODEL_FAMILIES`): files whose family a backend cannot tell. */
+export function parseDeclaredFamilies(pairs: readonly string[]): { families: Map<string, ModelFamily>; problems: string[] } {
+  const families = new Map<string, ModelFamily>();
+  const problems: string[] = [];
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    const file = pair.slice(0, at).trim();
+    const family = pair.slice(at + 1).trim();
+    if (at <= 0 || file === '') problems.push(`model family "${pair}" must look like file=family`);
+    else if (!(ModelFamilies as readonly string[]).includes(family)) problems.push(`model family of ${file} must be one of ${ModelFamilies.join(', ')}, got "${family}"`);
+    else families.set(file.toLowerCase(), family as ModelFamily);
+  }
+  return { families, problems };
+}
+
+/** The declared family of a file, matched by its name with or without extension, case-insensitively. */
+export function declaredFamilyOf(declared: ReadonlyMap<string, ModelFamily>, fileName: string): ModelFamily | null {
+  const name = fileName.toLowerCase();
+  const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+  const stem = base.replace(/\.[^.]+$/, '');
+  return declared.get(name) ?? declared.get(base) ?? declared.get(stem) ?? null;
+}

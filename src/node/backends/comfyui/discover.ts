@@ -1,0 +1,213 @@
+/**
+ * @module node/backends/comfyui/discover
+ *
+ * What a ComfyUI offers, from `/object_info` (the choices of its loader nodes'
+ * file inputs, its samplers, which preprocessor and tagger nodes are
+ * installed) and `/system_stats` (GPU memory), shaped as `NodeCapabilities`
+ * under DAN's names, plus the `ComfyInventory` the driver builds graphs from:
+ * how each model is loaded, which file or method each upscaler is.
+ *
+ * - Checkpoints load with `CheckpointLoaderSimple`. Their family comes from the
+ *   GPU owner's `--model-family`, else from the file's safetensors metadata
+ *   (`/view_metadata/checkpoints`), else it is unknown.
+ * - Diffusion models (UNet-only files, `UNETLoader`) need their text encoders
+ *   and VAE: a Flux model is offered only when a T5-XXL and a CLIP-L encoder,
+ *   `DualCLIPLoader`'s `flux` type and the Flux VAE (`ae`) are all there.
+ *   Other UNet-only families are not offered.
+ */
+import type { ControlNetCapability, LoraCapability, ModelCapability, NodeCapabilities } from '../../../domain/capabilities.js';
+import { stripExtension } from '../../../domain/catalog.js';
+import { declaredFamilyOf, familyOfArchitecture, type ModelFamily } from '../../../domain/families.js';
+import { DanError } from '../../../errors/dan-error.js';
+import type { BackendClient } from '../backend-client.js';
+import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHEDULERS, upscalerNameOf } from './comfy-names.js';
+import { ObjectInfo } from './object-info.js';
+
+/** How the graph loads a model. */
+export type ModelRecipe =
+  | { loader: 'checkpoint'; file: string; family: ModelFamily | null }
+  | { loader: 'diffusion-model'; file: string; family: 'flux'; textEncoders: [t5: string, clipL: string]; vae: string };
+
+export type UpscalerRecipe = { kind: 'model'; file: string } | { kind: 'resample'; method: string };
+
+export interface ComfyInventory {
+  /** By model title (the file name as ComfyUI lists it). */
+  models: ReadonlyMap<string, ModelRecipe>;
+  /** By the name declared in the capabilities. */
+  upscalers: ReadonlyMap<string, UpscalerRecipe>;
+  /** Latent hires modes by declared name → `LatentUpscaleBy` method. */
+  latentModes: ReadonlyMap<string, string>;
+  /** The tagger model `WD14Tagger|pysssss` runs, when that node is installed. */
+  taggerModel: string | null;
+}
+
+export interface ComfyDiscovery {
+  capabilities: NodeCapabilities;
+  inventory: ComfyInventory;
+}
+
+export interface ComfyDiscoverOptions {
+  /** The most pixels the GPU owner allows; the GPU's memory may allow fewer. */
+  maxPixels: number;
+  /** Families the GPU owner declared, by file name. */
+  declaredFamilies: ReadonlyMap<string, ModelFamily>;
+  /** Families read from file metadata before (files do not change family; asked once each). */
+  metadataCache: Map<string, ModelFamily | null>;
+}
+
+const TAGGER_NODE = 'WD14Tagger|pysssss';
+const OPENPOSE_NODE = 'OpenposePreprocessor';
+/** ControlNet units one graph may chain (ComfyUI sets no limit; each unit slows sampling by about a third). */
+const MAX_CONTROLNET_UNITS = 4;
+const MAX_LIST_ITEMS = 4096;
+const GIB = 1024 ** 3;
+/** Metadata reads at once: a node may have hundreds of checkpoints. */
+const METADATA_CONCURRENCY = 8;
+
+export async function discoverComfy(client: BackendClient, options: ComfyDiscoverOptions): Promise<ComfyDiscovery> {
+  const infoJson = await client.getOptional('/object_info');
+  if (infoJson === undefined || typeof infoJson !== 'object' || infoJson === null) {
+    throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${client.baseUrl} has no /object_info; is this a ComfyUI server?`);
+  }
+  const info = new ObjectInfo(infoJson);
+  if (!info.has('KSampler') || !info.has('CheckpointLoaderSimple')) {
+    throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `ComfyUI at ${client.baseUrl} lists no KSampler or CheckpointLoaderSimple node`);
+  }
+  const stats = await client.getOptional('/system_stats');
+  const checkpoints = info.choices('CheckpointLoaderSimple', 'ckpt_name').slice(0, MAX_LIST_ITEMS);
+  const families = await checkpointFamilies(client, checkpoints, options);
+  const recipes = new Map<string, ModelRecipe>();
+  const models: ModelCapability[] = [];
+  for (const file of checkpoints) {
+    const family = families.get(file) ?? null;
+    recipes.set(file, { loader: 'checkpoint', file, family });
+    models.push(modelCapability(file, family));
+  }
+  for (const recipe of fluxDiffusionModels(info, options.declaredFamilies)) {
+    if (recipes.has(recipe.file)) continue;
+    recipes.set(recipe.file, recipe);
+    models.push(modelCapability(recipe.file, 'flux'));
+  }
+  const upscalers = upscalerRecipes(info);
+  const latentModes = new Map(Object.entries(LATENT_MODES).filter(([, method]) => info.choices('LatentUpscaleBy', 'upscale_method').includes(method)));
+  const taggerModels = info.choices(TAGGER_NODE, 'model');
+  const comfySamplers = info.choices('KSampler', 'sampler_name');
+  const comfySchedulers = info.choices('KSampler', 'scheduler');
+  const capabilities: NodeCapabilities = {
+    backend: { kind: 'comfyui', version: versionOf(stats) },
+    models: models.slice(0, MAX_LIST_ITEMS),
+    loras: info.choices('LoraLoader', 'lora_name').map(toLora).slice(0, MAX_LIST_ITEMS),
+    samplers: Object.entries(SAMPLERS)
+      .filter(([, pair]) => comfySamplers.includes(pair.sampler) && comfySchedulers.includes(pair.scheduler))
+      .map(([name]) => name),
+    schedulers: [AUTOMATIC_SCHEDULER, ...Object.entries(SCHEDULERS).filter(([, s]) => comfySchedulers.includes(s)).map(([label]) => label)],
+    upscalers: [...upscalers.keys()],
+    latentUpscaleModes: [...latentModes.keys()],
+    controlNet: controlNetOf(info),
+    interrogators: taggerModels.length > 0 ? ['deepdanbooru'] : [],
+    maxPixels: Math.min(options.maxPixels, pixelsForMemory(stats)),
+  };
+  const taggerModel = taggerModels.includes('wd-v1-4-moat-tagger-v2') ? 'wd-v1-4-moat-tagger-v2' : (taggerModels[0] ?? null);
+  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel } };
+}
+
+function modelCapability(file: string, family: ModelFamily | null): ModelCapability {
+  const fileName = baseName(file);
+  return { title: file, name: stripExtension(fileName), fileName, sha256: null, ...(family ? { family } : {}) };
+}
+
+/** Declared first, then the safetensors metadata (read once per file and kept). */
+async function checkpointFamilies(client: BackendClient, files: readonly string[], options: ComfyDiscoverOptions): Promise<Map<string, ModelFamily | null>> {
+  const families = new Map<string, ModelFamily | null>();
+  const unread: string[] = [];
+  for (const file of files) {
+    const declared = declaredFamilyOf(options.declaredFamilies, file);
+    if (declared) families.set(file, declared);
+    else if (options.metadataCache.has(file)) families.set(file, options.metadataCache.get(file)!);
+    else if (file.endsWith('.safetensors')) unread.push(file);
+  }
+  for (let i = 0; i < unread.length; i += METADATA_CONCURRENCY) {
+    await Promise.all(
+      unread.slice(i, i + METADATA_CONCURRENCY).map(async (file) => {
+        const family = await metadataFamily(client, file);
+        options.metadataCache.set(file, family);
+        families.set(file, family);
+      }),
+    );
+  }
+  return families;
+}
+
+async function metadataFamily(client: BackendClient, file: string): Promise<ModelFamily | null> {
+  try {
+    // 404 when the file has no metadata (most community files), or on builds without the route.
+    const metadata = await client.getOptional(`/view_metadata/checkpoints?filename=${encodeURIComponent(file)}`);
+    const architecture = (metadata as Record<string, unknown> | undefined)?.['modelspec.architecture'];
+    return typeof architecture === 'string' ? familyOfArchitecture(architecture) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Flux diffusion models, each with the text encoders and VAE it needs; none when one of them is missing. */
+function fluxDiffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFamily>): ModelRecipe[] {
+  const encoders = info.choices('DualCLIPLoader', 'clip_name1');
+  const t5 = encoders.find((e) => /t5xxl/i.test(e));
+  const clipL = encoders.find((e) => /clip_l/i.test(e));
+  const vae = info.choices('VAELoader', 'vae_name').find((v) => /^(ae|flux[-_]?vae|flux1?[-_]ae)\.(safetensors|sft|pt)$/i.test(baseName(v)));
+  if (!t5 || !clipL || !vae || !info.choices('DualCLIPLoader', 'type').includes('flux')) return [];
+  if (!info.has('FluxGuidance') || !info.has('UNETLoader')) return [];
+  return info
+    .choices('UNETLoader', 'unet_name')
+    .filter((file) => (declaredFamilyOf(declared, file) ?? (/flux/i.test(file) ? 'flux' : null)) === 'flux')
+    .map((file) => ({ loader: 'diffusion-model', file, family: 'flux', textEncoders: [t5, clipL], vae }));
+}
+
+function upscalerRecipes(info: ObjectInfo): Map<string, UpscalerRecipe> {
+  const recipes = new Map<string, UpscalerRecipe>();
+  const methods = info.choices('ImageScale', 'upscale_method');
+  for (const [name, method] of Object.entries(RESAMPLING_UPSCALERS)) if (methods.includes(method)) recipes.set(name, { kind: 'resample', method });
+  if (info.has('ImageUpscaleWithModel')) {
+    for (const file of info.choices('UpscaleModelLoader', 'model_name')) {
+      const name = upscalerNameOf(file);
+      if (!recipes.has(name)) recipes.set(name, { kind: 'model', file });
+    }
+  }
+  return recipes;
+}
+
+function controlNetOf(info: ObjectInfo): ControlNetCapability | null {
+  if (!info.has('ControlNetApplyAdvanced')) return null;
+  const models = info.choices('ControlNetLoader', 'control_net_name');
+  const modules = [...(info.has('Canny') ? ['canny'] : []), ...(info.has(OPENPOSE_NODE) ? ['openpose'] : [])];
+  return { models, modules, maxUnits: MAX_CONTROLNET_UNITS };
+}
+
+function toLora(file: string): LoraCapability {
+  // The `lora_name` ComfyUI wants is the listed path; the file's stem names it in the catalog.
+  return { name: file, alias: null, fileName: baseName(file), sha256: null };
+}
+
+/**
+ * How many pixels one image may have on a GPU with this much memory: a rough
+ * guide from SDXL/Flux practice (1024² wants about 8 GiB; hires beyond that much
+ * more). The GPU owner's `--max-pixels` caps it.
+ */
+export function pixelsForMemory(stats: unknown): number {
+  const device = (stats as { devices?: { vram_total?: unknown }[] } | undefined)?.devices?.[0];
+  const vram = typeof device?.vram_total === 'number' ? device.vram_total : null;
+  if (vram === null || vram <= 0) return 1024 * 1024;
+  if (vram < 6 * GIB) return 768 * 768;
+  if (vram < 10 * GIB) return 1024 * 1024;
+  if (vram < 16 * GIB) return 1536 * 1536;
+  return 2048 * 2048;
+}
+
+function versionOf(stats: unknown): string | null {
+  const version = (stats as { system?: { comfyui_version?: unknown } } | undefined)?.system?.comfyui_version;
+  return typeof version === 'string' ? version.slice(0, 128) : null;
+}
+
+function baseName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}

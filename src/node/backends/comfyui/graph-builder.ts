@@ -1,0 +1,303 @@
+/**
+ * @module node/backends/comfyui/graph-builder
+ *
+ * Turns a backend-neutral `GenerationSpec` into a ComfyUI API graph, pure: the
+ * input images are already uploaded (their names come in `GraphFiles`), the
+ * node-local names come from the `Binding`, and how models load and what each
+ * upscaler is come from the `ComfyInventory` the driver discovered.
+ *
+ * - SD 1.5, SDXL and checkpoints of unknown family: `CheckpointLoaderSimple`,
+ *   a LoRA chain (`LoraLoader`, the weight on model and text encoder as A1111's
+ *   `<lora:name:w>` does), positive and negative `CLIPTextEncode`, `KSampler`.
+ * - Flux: `UNETLoader` + `DualCLIPLoader(t5xxl, clip_l, flux)` + `VAELoader`
+ *   (or a Flux checkpoint), the positive through `FluxGuidance`, an empty
+ *   negative, cfg 1 and the `simple` schedule unless one is named, as ComfyUI's
+ *   own Flux examples do; `EmptySD3LatentImage` for its 16-channel latent.
+ * - img2img: the init image through `VAEEncode`. ComfyUI samples all the steps
+ *   it is given whatever the denoise, A1111 `int(denoise × steps) + 1`: the
+ *   graph asks for A1111's count, so a task costs and looks alike on both.
+ * - inpainting: the mask (white = regenerate, prepared by the driver) through
+ *   `ImageToMask`; `VAEEncodeForInpaint` at full denoise, else `VAEEncode` +
+ *   `SetLatentNoiseMask`; the result pasted over the original inside the mask
+ *   (`ImageCompositeMasked`), as A1111 overlays it.
+ * - hires fix: a latent upscale (`LatentUpscaleBy`), or decode → upscale model
+ *   or filter → `ImageScale` to the target → encode, then a second `KSampler`
+ *   at the hires denoise.
+ * - ControlNet: `Canny` (thresholds 0–255 → 0–1) or the installed OpenPose
+ *   preprocessor, then `ControlNetApplyAdvanced` per unit.
+ * - upscale: the model (`ImageUpscaleWithModel`) or filter, then `ImageScale`
+ *   to exactly `scale ×` the source; a second upscaler blended in with
+ *   `ImageBlend`. Interrogation: `WD14Tagger|pysssss`.
+ */
+import type { Binding } from '../../../domain/binding.js';
+import type { ControlNetUnitSpec, DiffusionSpec, GenerationSpec, Img2ImgSpec, Txt2ImgSpec, UpscaleSpec } from '../../../domain/spec.js';
+import { DanError } from '../../../errors/dan-error.js';
+import { AUTOMATIC_SCHEDULER, SAMPLERS, SCHEDULERS } from './comfy-names.js';
+import { ComfyGraph, out, type Link } from './comfy-graph.js';
+import type { ComfyInventory, ModelRecipe } from './discover.js';
+
+/** Names of the uploaded input images, in ComfyUI's input folder. */
+export interface GraphFiles {
+  /** img2img's init image, already at the task's size. */
+  initImage?: string;
+  /** The inpainting mask as a grey image at the task's size: white = regenerate. */
+  mask?: string;
+  /** Control images in `spec.controlNet` order, at the task's size. */
+  control?: string[];
+  /** The image an upscale or interrogation works on. */
+  image?: string;
+}
+
+export interface BuiltGraph {
+  graph: ComfyGraph;
+  /** The node whose history output holds the result (`SaveImage`, or the tagger). */
+  output: string;
+  /** The sampler nodes and their steps, in order: progress is counted over all of them. */
+  samplerPasses: { node: string; steps: number }[];
+  /** Nodes that load model weights: their run time is the checkpoint load. */
+  loaders: string[];
+}
+
+/** Flux.1-dev's usual distilled guidance (ComfyUI's default and its examples'). */
+export const FLUX_DEFAULT_GUIDANCE = 3.5;
+/** A1111's canny thresholds when a unit gives none (0–255). */
+const CANNY_DEFAULTS: [number, number] = [100, 200];
+const TAGGER_NODE = 'WD14Tagger|pysssss';
+
+export function buildGraph(spec: GenerationSpec, binding: Binding, inventory: ComfyInventory, files: GraphFiles, seed: number): BuiltGraph {
+  const graph = new ComfyGraph();
+  switch (spec.kind) {
+    case 'txt2img':
+    case 'img2img':
+      return new DiffusionGraph(graph, spec, binding, inventory, files, seed).build();
+    case 'upscale':
+      return { graph, output: buildUpscale(graph, spec, binding, inventory, files), samplerPasses: [], loaders: [] };
+    case 'interrogate': {
+      const image = out(graph.add('LoadImage', { image: required(files.image, 'source image') }, 'Image to interrogate'));
+      const output = graph.add(TAGGER_NODE, {
+        image,
+        model: required(inventory.taggerModel ?? undefined, 'tagger model'),
+        threshold: 0.35,
+        character_threshold: 0.85,
+        replace_underscore: false,
+        trailing_comma: false,
+        exclude_tags: '',
+      });
+      return { graph, output, samplerPasses: [], loaders: [] };
+    }
+  }
+}
+
+class DiffusionGraph {
+  readonly #passes: { node: string; steps: number }[] = [];
+  readonly #loaders: string[] = [];
+  readonly #recipe: ModelRecipe;
+  readonly #flux: boolean;
+
+  constructor(
+    readonly graph: ComfyGraph,
+    readonly spec: DiffusionSpec,
+    readonly binding: Binding,
+    readonly inventory: ComfyInventory,
+    readonly files: GraphFiles,
+    readonly seed: number,
+  ) {
+    const title = required(binding.checkpoint, 'checkpoint');
+    const recipe = inventory.models.get(title);
+    if (!recipe) throw new DanError('DAN_ERR_BACKEND_REJECTED', `ComfyUI no longer lists the model ${title}; the node will rediscover what it has`);
+    this.#recipe = recipe;
+    this.#flux = recipe.family === 'flux';
+  }
+
+  build(): BuiltGraph {
+    const g = this.graph;
+    const { model: base, clip: baseClip, vae } = this.#loadModel();
+    let model = base;
+    let clip = baseClip;
+    const loras = this.spec.loras.length > 0 ? required(this.binding.loras, 'LoRA names') : [];
+    this.spec.loras.forEach((use, i) => {
+      const id = g.add('LoraLoader', { model, clip, lora_name: required(loras[i], `LoRA ${use.lora.name}`), strength_model: use.weight, strength_clip: use.weight });
+      model = out(id, 0);
+      clip = out(id, 1);
+    });
+    let positive = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
+    if (this.#flux) positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? FLUX_DEFAULT_GUIDANCE }));
+    // Flux takes no negative prompt; at cfg 1 the empty one is never evaluated.
+    let negative = out(g.add('CLIPTextEncode', { text: this.#flux ? '' : this.spec.negativePrompt, clip }, 'Negative prompt'));
+    this.spec.controlNet.forEach((unit, i) => {
+      const applied = this.#controlNet(unit, i, positive, negative, vae);
+      positive = applied.positive;
+      negative = applied.negative;
+    });
+    const conditioning = { model, positive, negative };
+    let decoded: Link;
+    let mask: Link | null = null;
+    let init: Link | null = null;
+    if (this.spec.kind === 'txt2img') {
+      let latent = this.#sample(conditioning, this.#emptyLatent(this.spec), this.spec.steps, 1);
+      if (this.spec.hires) latent = this.#hires(this.spec, conditioning, latent, vae);
+      decoded = out(g.add('VAEDecode', { samples: latent, vae }));
+    } else {
+      const start = this.#img2imgLatent(this.spec, vae);
+      init = start.init;
+      mask = start.mask;
+      const steps = a1111Img2ImgSteps(this.spec.steps, this.spec.denoisingStrength);
+      decoded = out(g.add('VAEDecode', { samples: this.#sample(conditioning, start.latent, steps, this.spec.denoisingStrength), vae }));
+    }
+    if (init && mask) {
+      decoded = out(g.add('ImageCompositeMasked', { destination: init, source: decoded, x: 0, y: 0, resize_source: false, mask }, 'Paste inside the mask'));
+    }
+    const output = g.add('SaveImage', { images: decoded, filename_prefix: 'DAN' });
+    return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
+  }
+
+  #loadModel(): { model: Link; clip: Link; vae: Link } {
+    const g = this.graph;
+    const recipe = this.#recipe;
+    if (recipe.loader === 'checkpoint') {
+      const id = g.add('CheckpointLoaderSimple', { ckpt_name: recipe.file });
+      this.#loaders.push(id);
+      return { model: out(id, 0), clip: out(id, 1), vae: out(id, 2) };
+    }
+    const unet = g.add('UNETLoader', { unet_name: recipe.file, weight_dtype: 'default' });
+    const [t5, clipL] = recipe.textEncoders;
+    const clip = g.add('DualCLIPLoader', { clip_name1: t5, clip_name2: clipL, type: 'flux' });
+    const vae = g.add('VAELoader', { vae_name: recipe.vae });
+    this.#loaders.push(unet, clip, vae);
+    return { model: out(unet), clip: out(clip), vae: out(vae) };
+  }
+
+  #controlNet(unit: ControlNetUnitSpec, index: number, positive: Link, negative: Link, vae: Link): { positive: Link; negative: Link } {
+    const g = this.graph;
+    const bound = required(required(this.binding.controlNet, 'ControlNet models')[index], `ControlNet unit ${index}`);
+    const image = out(g.add('LoadImage', { image: required(this.files.control?.[index], `control image ${index}`) }, `Control image ${index + 1}`));
+    let map: Link;
+    if (bound.module.toLowerCase() === 'canny') {
+      const [low, high] = [unit.thresholdA ?? CANNY_DEFAULTS[0], unit.thresholdB ?? CANNY_DEFAULTS[1]];
+      map = out(g.add('Canny', { image, low_threshold: toUnitThreshold(low), high_threshold: toUnitThreshold(high) }));
+    } else {
+      map = out(g.add('OpenposePreprocessor', { image, detect_hand: 'enable', detect_body: 'enable', detect_face: 'enable', resolution: 512 }));
+    }
+    const controlNet = out(g.add('ControlNetLoader', { control_net_name: bound.model }));
+    const applied = g.add('ControlNetApplyAdvanced', {
+      positive,
+      negative,
+      control_net: controlNet,
+      image: map,
+      strength: unit.weight,
+      start_percent: unit.guidanceStart,
+      end_percent: unit.guidanceEnd,
+      vae,
+    });
+    return { positive: out(applied, 0), negative: out(applied, 1) };
+  }
+
+  #emptyLatent(spec: Txt2ImgSpec): Link {
+    const size = { width: spec.width, height: spec.height, batch_size: 1 };
+    return out(this.graph.add(this.#flux ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
+  }
+
+  #img2imgLatent(spec: Img2ImgSpec, vae: Link): { latent: Link; init: Link; mask: Link | null } {
+    const g = this.graph;
+    const init = out(g.add('LoadImage', { image: required(this.files.initImage, 'init image') }, 'Init image'));
+    if (!spec.inpaint) return { latent: out(g.add('VAEEncode', { pixels: init, vae })), init, mask: null };
+    const maskImage = out(g.add('LoadImage', { image: required(this.files.mask, 'mask') }, 'Mask'));
+    const mask = out(g.add('ImageToMask', { image: maskImage, channel: 'red' }));
+    // At full denoise the masked pixels are greyed before encoding (ComfyUI's inpainting encoder);
+    // below it they are kept as the start, and only the noise is masked.
+    const latent =
+      spec.denoisingStrength >= 1
+        ? out(g.add('VAEEncodeForInpaint', { pixels: init, vae, mask, grow_mask_by: 0 }))
+        : out(g.add('SetLatentNoiseMask', { samples: out(g.add('VAEEncode', { pixels: init, vae })), mask }));
+    return { latent, init, mask };
+  }
+
+  #sample(conditioning: { model: Link; positive: Link; negative: Link }, latent: Link, steps: number, denoise: number): Link {
+    const { sampler, scheduler } = this.#samplerPair();
+    const id = this.graph.add('KSampler', {
+      ...conditioning,
+      latent_image: latent,
+      seed: this.seed,
+      steps,
+      cfg: this.#flux ? 1 : this.spec.cfgScale,
+      sampler_name: sampler,
+      scheduler,
+      denoise,
+    });
+    this.#passes.push({ node: id, steps });
+    return out(id);
+  }
+
+  #hires(spec: Txt2ImgSpec, conditioning: { model: Link; positive: Link; negative: Link }, latent: Link, vae: Link): Link {
+    const hires = spec.hires!;
+    const g = this.graph;
+    const name = required(this.binding.hiresUpscaler, 'hires upscaler');
+    const method = this.inventory.latentModes.get(name);
+    let upscaled: Link;
+    if (method) {
+      upscaled = out(g.add('LatentUpscaleBy', { samples: latent, upscale_method: method, scale_by: hires.scale }));
+    } else {
+      const image = out(g.add('VAEDecode', { samples: latent, vae }));
+      const target = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
+      upscaled = out(g.add('VAEEncode', { pixels: upscaleImage(g, this.inventory, image, name, target), vae }));
+    }
+    // A1111's second pass samples all its steps at the hires denoise, as ComfyUI does.
+    return this.#sample(conditioning, upscaled, spec.steps, hires.denoisingStrength);
+  }
+
+  #samplerPair(): { sampler: string; scheduler: string } {
+    const bound = required(this.binding.sampler, 'sampler');
+    const pair = SAMPLERS[bound.sampler];
+    if (!pair) throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's sampler ${bound.sampler} has no ComfyUI equivalent`);
+    const label = bound.scheduler;
+    if (label !== null && label !== AUTOMATIC_SCHEDULER) {
+      const scheduler = SCHEDULERS[label];
+      if (!scheduler) throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's schedule ${label} has no ComfyUI equivalent`);
+      return { sampler: pair.sampler, scheduler };
+    }
+    // Flux is trained for the simple schedule; A1111's automatic choices are SD's.
+    return { sampler: pair.sampler, scheduler: this.#flux ? 'simple' : pair.scheduler };
+  }
+}
+
+function buildUpscale(g: ComfyGraph, spec: UpscaleSpec, binding: Binding, inventory: ComfyInventory, files: GraphFiles): string {
+  const source = out(g.add('LoadImage', { image: required(files.image, 'source image') }, 'Image to upscale'));
+  const target = { width: Math.floor(spec.sourceWidth * spec.scale), height: Math.floor(spec.sourceHeight * spec.scale) };
+  let image = upscaleImage(g, inventory, source, required(binding.upscaler, 'upscaler'), target);
+  if (binding.upscaler2 !== undefined && spec.upscaler2Visibility > 0) {
+    const second = upscaleImage(g, inventory, source, binding.upscaler2, target);
+    image = out(g.add('ImageBlend', { image1: image, image2: second, blend_factor: spec.upscaler2Visibility, blend_mode: 'normal' }));
+  }
+  return g.add('SaveImage', { images: image, filename_prefix: 'DAN' });
+}
+
+/** `image` brought to `target` by the upscaler named: its model first when it is one, then an exact resize. */
+function upscaleImage(g: ComfyGraph, inventory: ComfyInventory, image: Link, name: string, target: { width: number; height: number }): Link {
+  const recipe = inventory.upscalers.get(name);
+  if (!recipe) throw new DanError('DAN_ERR_BACKEND_REJECTED', `ComfyUI no longer lists the upscaler ${name}; the node will rediscover what it has`);
+  let scaled = image;
+  let method = 'lanczos';
+  if (recipe.kind === 'model') {
+    const model = out(g.add('UpscaleModelLoader', { model_name: recipe.file }));
+    scaled = out(g.add('ImageUpscaleWithModel', { upscale_model: model, image }));
+  } else method = recipe.method;
+  return out(g.add('ImageScale', { image: scaled, upscale_method: method, width: target.width, height: target.height, crop: 'disabled' }));
+}
+
+/** The steps A1111's img2img samples (`img2img_fix_steps` off). */
+export function a1111Img2ImgSteps(steps: number, denoisingStrength: number): number {
+  return Math.floor(Math.min(denoisingStrength, 0.999) * steps) + 1;
+}
+
+/** A1111's canny thresholds (0–255) on ComfyUI's Canny scale (0.01–0.99). */
+function toUnitThreshold(value: number): number {
+  return Math.min(0.99, Math.max(0.01, Math.round((value / 255) * 100) / 100));
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') {
+    // The gateway assigns only tasks it could bind, and the driver uploads every image first.
+    throw new DanError('DAN_ERR_NODE_INTERNAL', `The ComfyUI graph lacks the task's ${what}`);
+  }
+  return value;
+}

@@ -1,0 +1,152 @@
+/**
+ * @module sandbox/comfyui/node-types
+ *
+ * How the ComfyUI sandbox describes a node class: its inputs as ComfyUI's
+ * `/object_info` shows them (a type name with options, a combo of choices, or
+ * a link type such as `MODEL`), its outputs, and how it "runs" on the
+ * sandbox's abstract values (no tensors: a latent or an image is pixels of the
+ * seed pattern; a model is the names of its files).
+ */
+import type { RunningJob } from '../running-job.js';
+import type { TimingOptions } from '../time-model.js';
+import type { ComfyFiles } from './comfy-files.js';
+import type { ComfyOfferings, Family } from './comfy-offerings.js';
+
+export type InputSpec =
+  | { kind: 'link'; type: string; tooltip?: string }
+  | { kind: 'int'; default: number; min: number; max: number; step?: number; controlAfterGenerate?: boolean }
+  | { kind: 'float'; default: number; min: number; max: number; step: number; round?: number }
+  | { kind: 'string'; multiline: boolean; default?: string; dynamicPrompts?: boolean }
+  | { kind: 'boolean'; default: boolean }
+  /** Choices read when asked: file lists change as files are uploaded. `v3`: the newer `["COMBO", {options}]` shape. */
+  | { kind: 'combo'; choices: (world: ComfyWorld) => readonly string[]; default?: string; imageUpload?: boolean; v3?: boolean };
+
+export interface OutputSpec {
+  type: string;
+  name: string;
+}
+
+/** The state a node class reads when it lists choices or runs. */
+export interface ComfyWorld {
+  offerings: ComfyOfferings;
+  files: ComfyFiles;
+  timing: TimingOptions;
+}
+
+export interface ModelValue {
+  type: 'MODEL';
+  family: Family;
+  /** Checkpoint or diffusion-model file the weights came from. */
+  file: string;
+  loras: readonly string[];
+}
+export interface ClipValue {
+  type: 'CLIP';
+  family: Family;
+  loras: readonly string[];
+  /** CLIPSetLastLayer's value, -1 = all layers. */
+  stopAt: number;
+}
+export interface VaeValue {
+  type: 'VAE';
+  file: string;
+}
+export interface ConditioningValue {
+  type: 'CONDITIONING';
+  family: Family;
+  text: string;
+  /** Flux's distilled guidance (FluxGuidance); null when none was set. */
+  guidance: number | null;
+  /** ControlNets applied to this conditioning; each one slows sampling down. */
+  controls: number;
+}
+/** A latent kept in pixel space: `rgb` is what decoding it would give (null: empty, pure noise). */
+export interface LatentValue {
+  type: 'LATENT';
+  width: number;
+  height: number;
+  rgb: Buffer | null;
+  /** One byte per pixel, 255 = may change (SetLatentNoiseMask, VAEEncodeForInpaint). */
+  noiseMask: Buffer | null;
+}
+export interface ImageValue {
+  type: 'IMAGE';
+  width: number;
+  height: number;
+  rgb: Buffer;
+}
+/** 0..255 per pixel; 255 is ComfyUI's 1.0. */
+export interface MaskValue {
+  type: 'MASK';
+  width: number;
+  height: number;
+  data: Buffer;
+}
+export interface FileValue {
+  type: 'CONTROL_NET' | 'UPSCALE_MODEL';
+  file: string;
+}
+export interface StringValue {
+  type: 'STRING';
+  text: string;
+}
+
+export type ComfyValue =
+  | ModelValue
+  | ClipValue
+  | VaeValue
+  | ConditioningValue
+  | LatentValue
+  | ImageValue
+  | MaskValue
+  | FileValue
+  | StringValue;
+
+/** What a node's UI output adds to the history (`SaveImage`: its images; a tagger: its text). */
+export type UiOutput = Record<string, unknown[]>;
+
+export interface NodeRun {
+  id: string;
+  /** Inputs with links resolved to the values they point at. */
+  inputs: Record<string, unknown>;
+  world: ComfyWorld;
+  job: RunningJob;
+  /** Sampler progress, step by step (the `progress` websocket message). */
+  onProgress(value: number, max: number, previewJpeg?: Buffer): void;
+}
+
+export interface NodeResult {
+  outputs: ComfyValue[];
+  ui?: UiOutput;
+}
+
+export interface NodeClass {
+  name: string;
+  displayName: string;
+  category: string;
+  description?: string;
+  pythonModule?: string;
+  required: Record<string, InputSpec>;
+  optional?: Record<string, InputSpec>;
+  outputs: readonly OutputSpec[];
+  outputNode?: boolean;
+  /** Inputs the node checks itself (its `VALIDATE_INPUTS` arguments): ComfyUI skips their range and list checks. */
+  validates?: readonly string[];
+  /** The node's own check (`VALIDATE_INPUTS`); returns the input and the problem, or null. */
+  validate?(inputs: Record<string, unknown>, world: ComfyWorld): { input: string; message: string } | null;
+  run(run: NodeRun): Promise<NodeResult>;
+}
+
+/** Thrown while a node runs: becomes the `execution_error` message (exception type and message, as Python names them). */
+export class NodeExecutionError extends Error {
+  constructor(
+    readonly exceptionType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function link(type: string): InputSpec {
+  return { kind: 'link', type };
+}

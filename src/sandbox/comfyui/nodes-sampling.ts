@@ -1,0 +1,273 @@
+/**
+ * @module sandbox/comfyui/nodes-sampling
+ *
+ * Text encoding, latents, sampling and the VAE (`nodes.py`, `comfy_extras/nodes_flux.py`,
+ * `nodes_sd3.py`). `KSampler` is where a prompt spends its time: `steps` steps
+ * at the latent's size (ComfyUI always runs the steps it is given, whatever
+ * the denoise), reported step by step as `progress`, with a preview now and
+ * then; its picture is the seed pattern of the prompt, blended into the
+ * latent it started from by `denoise`, and only inside a noise mask.
+ */
+import { blend, composite } from '../pixels.js';
+import { renderSeedPattern } from '../pattern.js';
+import { secondsPerStep, toWallMs } from '../time-model.js';
+import { cropRaw, filled, previewJpeg, resizeRaw } from './raw-pixels.js';
+import {
+  link,
+  NodeExecutionError,
+  type ClipValue,
+  type ConditioningValue,
+  type ImageValue,
+  type InputSpec,
+  type LatentValue,
+  type MaskValue,
+  type ModelValue,
+  type NodeClass,
+} from './node-types.js';
+
+const MAX_RESOLUTION = 16384;
+/** What ComfyUI's KSampler lists (comfy/samplers.py, 2025). */
+export const COMFY_SAMPLERS = [
+  'euler', 'euler_cfg_pp', 'euler_ancestral', 'euler_ancestral_cfg_pp', 'heun', 'heunpp2', 'dpm_2', 'dpm_2_ancestral',
+  'lms', 'dpm_fast', 'dpm_adaptive', 'dpmpp_2s_ancestral', 'dpmpp_2s_ancestral_cfg_pp', 'dpmpp_sde', 'dpmpp_sde_gpu',
+  'dpmpp_2m', 'dpmpp_2m_cfg_pp', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'ddpm', 'lcm',
+  'ipndm', 'ipndm_v', 'deis', 'res_multistep', 'res_multistep_cfg_pp', 'res_multistep_ancestral',
+  'res_multistep_ancestral_cfg_pp', 'gradient_estimation', 'er_sde', 'seeds_2', 'seeds_3', 'ddim', 'uni_pc', 'uni_pc_bh2',
+];
+export const COMFY_SCHEDULERS = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal'];
+const SECOND_ORDER = new Set(['heun', 'heunpp2', 'dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'dpmpp_sde_gpu', 'seeds_2']);
+/** Previews a sampler run sends: one at each quarter of its steps. */
+const PREVIEWS_PER_RUN = 4;
+const UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'bislerp'];
+
+const side = (defaultValue: number, step: number): InputSpec => ({ kind: 'int', default: defaultValue, min: 16, max: MAX_RESOLUTION, step });
+const batch: InputSpec = { kind: 'int', default: 1, min: 1, max: 4096 };
+
+function emptyLatent(run: { inputs: Record<string, unknown> }): LatentValue {
+  if (Number(run.inputs['batch_size']) !== 1) throw new NodeExecutionError('NotImplementedError', 'the sandbox models batch_size 1 only');
+  const width = Math.floor(Number(run.inputs['width']) / 8) * 8;
+  const height = Math.floor(Number(run.inputs['height']) / 8) * 8;
+  return { type: 'LATENT', width, height, rgb: null, noiseMask: null };
+}
+
+function fitMask(mask: MaskValue, to: { width: number; height: number }): Promise<Buffer> {
+  return resizeRaw(mask.data, mask, to, 1, 'nearest');
+}
+
+const samplerNode: NodeClass = {
+  name: 'KSampler',
+  displayName: 'KSampler',
+  category: 'sampling',
+  description: 'Uses the provided model, positive and negative conditioning to denoise the latent image.',
+  required: {
+    model: link('MODEL'),
+    seed: { kind: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, controlAfterGenerate: true },
+    steps: { kind: 'int', default: 20, min: 1, max: 10000 },
+    cfg: { kind: 'float', default: 8, min: 0, max: 100, step: 0.1, round: 0.01 },
+    sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS },
+    scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
+    positive: link('CONDITIONING'),
+    negative: link('CONDITIONING'),
+    latent_image: link('LATENT'),
+    denoise: { kind: 'float', default: 1, min: 0, max: 1, step: 0.01 },
+  },
+  outputs: [{ type: 'LATENT', name: 'LATENT' }],
+  async run(run) {
+    const model = run.inputs['model'] as ModelValue;
+    const positive = run.inputs['positive'] as ConditioningValue;
+    const negative = run.inputs['negative'] as ConditioningValue;
+    const latent = run.inputs['latent_image'] as LatentValue;
+    for (const cond of [positive, negative]) {
+      if (cond.family !== model.family) {
+        throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
+      }
+    }
+    const steps = Number(run.inputs['steps']);
+    const size = { width: latent.width, height: latent.height };
+    const stepSeconds = secondsPerStep(run.world.timing, {
+      pixels: size.width * size.height,
+      secondOrder: SECOND_ORDER.has(String(run.inputs['sampler_name'])),
+      batchSize: 1,
+      controlNetUnits: positive.controls,
+    });
+    const seed = Number(run.inputs['seed']);
+    const text = [positive.text, model.file, ...model.loras, positive.guidance ?? ''].join('\u0000');
+    const pattern = renderSeedPattern(seed % 2 ** 32, text, size.width, size.height);
+    const stepMs = toWallMs(run.world.timing, stepSeconds);
+    const previewEvery = Math.max(1, Math.ceil(steps / PREVIEWS_PER_RUN));
+    for (let step = 1; step <= steps; step++) {
+      await run.job.sample(0, 1, stepMs);
+      if (run.job.interrupted) throw new InterruptedSampling();
+      const preview = step % previewEvery === 0 && step < steps ? await previewJpeg(pattern, size) : undefined;
+      run.onProgress(step, steps, preview);
+    }
+    const denoise = Number(run.inputs['denoise']);
+    const start = latent.rgb;
+    const generated = start ? blend(start, pattern, denoise) : pattern;
+    const rgb = start && latent.noiseMask ? composite(start, generated, latent.noiseMask) : generated;
+    return { outputs: [{ ...latent, rgb }] };
+  },
+};
+
+/** Ends a prompt as ComfyUI's `InterruptProcessingException` does: `execution_interrupted`, not an error. */
+export class InterruptedSampling extends Error {}
+
+export const samplingNodes: NodeClass[] = [
+  {
+    name: 'CLIPTextEncode',
+    displayName: 'CLIP Text Encode (Prompt)',
+    category: 'conditioning',
+    required: { text: { kind: 'string', multiline: true, dynamicPrompts: true }, clip: link('CLIP') },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      const clip = run.inputs['clip'] as ClipValue;
+      const cond: ConditioningValue = { type: 'CONDITIONING', family: clip.family, text: String(run.inputs['text']), guidance: null, controls: 0 };
+      return { outputs: [cond] };
+    },
+  },
+  {
+    name: 'CLIPSetLastLayer',
+    displayName: 'CLIP Set Last Layer',
+    category: 'conditioning',
+    required: { clip: link('CLIP'), stop_at_clip_layer: { kind: 'int', default: -1, min: -24, max: -1 } },
+    outputs: [{ type: 'CLIP', name: 'CLIP' }],
+    async run(run) {
+      return { outputs: [{ ...(run.inputs['clip'] as ClipValue), stopAt: Number(run.inputs['stop_at_clip_layer']) }] };
+    },
+  },
+  {
+    name: 'FluxGuidance',
+    displayName: 'FluxGuidance',
+    category: 'advanced/conditioning/flux',
+    pythonModule: 'comfy_extras.nodes_flux',
+    required: { conditioning: link('CONDITIONING'), guidance: { kind: 'float', default: 3.5, min: 0, max: 100, step: 0.1 } },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      return { outputs: [{ ...(run.inputs['conditioning'] as ConditioningValue), guidance: Number(run.inputs['guidance']) }] };
+    },
+  },
+  {
+    name: 'ConditioningZeroOut',
+    displayName: 'ConditioningZeroOut',
+    category: 'advanced/conditioning',
+    required: { conditioning: link('CONDITIONING') },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      return { outputs: [{ ...(run.inputs['conditioning'] as ConditioningValue), text: '' }] };
+    },
+  },
+  {
+    name: 'EmptyLatentImage',
+    displayName: 'Empty Latent Image',
+    category: 'latent',
+    required: { width: side(512, 8), height: side(512, 8), batch_size: batch },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      return { outputs: [emptyLatent(run)] };
+    },
+  },
+  {
+    name: 'EmptySD3LatentImage',
+    displayName: 'EmptySD3LatentImage',
+    category: 'latent/sd3',
+    pythonModule: 'comfy_extras.nodes_sd3',
+    required: { width: side(1024, 16), height: side(1024, 16), batch_size: batch },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      return { outputs: [emptyLatent(run)] };
+    },
+  },
+  samplerNode,
+  {
+    name: 'VAEDecode',
+    displayName: 'VAE Decode',
+    category: 'latent',
+    required: { samples: link('LATENT'), vae: link('VAE') },
+    outputs: [{ type: 'IMAGE', name: 'IMAGE' }],
+    async run(run) {
+      const latent = run.inputs['samples'] as LatentValue;
+      const image: ImageValue = { type: 'IMAGE', width: latent.width, height: latent.height, rgb: latent.rgb ?? filled(latent, 3, 128) };
+      return { outputs: [image] };
+    },
+  },
+  {
+    name: 'VAEEncode',
+    displayName: 'VAE Encode',
+    category: 'latent',
+    required: { pixels: link('IMAGE'), vae: link('VAE') },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      const image = run.inputs['pixels'] as ImageValue;
+      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      return { outputs: [{ type: 'LATENT', ...size, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null }] };
+    },
+  },
+  {
+    name: 'VAEEncodeForInpaint',
+    displayName: 'VAE Encode (for Inpainting)',
+    category: 'latent/inpaint',
+    required: { pixels: link('IMAGE'), vae: link('VAE'), mask: link('MASK'), grow_mask_by: { kind: 'int', default: 6, min: 0, max: 64 } },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      const image = run.inputs['pixels'] as ImageValue;
+      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      const mask = cropRaw(await fitMask(run.inputs['mask'] as MaskValue, image), image, size, 1);
+      // Masked pixels are set to grey before encoding, so only a full denoise repaints them well.
+      const rgb = composite(cropRaw(image.rgb, image, size, 3), filled(size, 3, 128), mask);
+      return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: mask }] };
+    },
+  },
+  {
+    name: 'SetLatentNoiseMask',
+    displayName: 'Set Latent Noise Mask',
+    category: 'latent/inpaint',
+    required: { samples: link('LATENT'), mask: link('MASK') },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      const latent = run.inputs['samples'] as LatentValue;
+      return { outputs: [{ ...latent, noiseMask: await fitMask(run.inputs['mask'] as MaskValue, latent) }] };
+    },
+  },
+  {
+    name: 'LatentUpscaleBy',
+    displayName: 'Upscale Latent By',
+    category: 'latent',
+    required: {
+      samples: link('LATENT'),
+      upscale_method: { kind: 'combo', choices: () => UPSCALE_METHODS },
+      scale_by: { kind: 'float', default: 1.5, min: 0.01, max: 8, step: 0.01 },
+    },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      const latent = run.inputs['samples'] as LatentValue;
+      const scale = Number(run.inputs['scale_by']);
+      const size = { width: Math.round((latent.width / 8) * scale) * 8, height: Math.round((latent.height / 8) * scale) * 8 };
+      const rgb = latent.rgb ? await resizeRaw(latent.rgb, latent, size, 3) : null;
+      return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: null }] };
+    },
+  },
+  {
+    name: 'ControlNetApplyAdvanced',
+    displayName: 'Apply ControlNet',
+    category: 'conditioning/controlnet',
+    required: {
+      positive: link('CONDITIONING'),
+      negative: link('CONDITIONING'),
+      control_net: link('CONTROL_NET'),
+      image: link('IMAGE'),
+      strength: { kind: 'float', default: 1, min: 0, max: 10, step: 0.01 },
+      start_percent: { kind: 'float', default: 0, min: 0, max: 1, step: 0.001 },
+      end_percent: { kind: 'float', default: 1, min: 0, max: 1, step: 0.001 },
+    },
+    optional: { vae: link('VAE') },
+    outputs: [
+      { type: 'CONDITIONING', name: 'positive' },
+      { type: 'CONDITIONING', name: 'negative' },
+    ],
+    async run(run) {
+      const positive = run.inputs['positive'] as ConditioningValue;
+      const negative = run.inputs['negative'] as ConditioningValue;
+      return { outputs: [{ ...positive, controls: positive.controls + 1 }, { ...negative, controls: negative.controls + 1 }] };
+    },
+  },
+];
