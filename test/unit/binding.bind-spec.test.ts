@@ -65,6 +65,26 @@ describe('bindSpec', () => {
   });
 });
 
+describe('backends and families', () => {
+  const flux = { id: 'local:flux1-dev', name: 'flux1-dev' };
+  const fluxModel = { title: 'flux1-dev.safetensors', name: 'flux1-dev', fileName: 'flux1-dev.safetensors', sha256: null, family: 'flux' as const };
+
+  it('sends a Flux model to a ComfyUI node, never to an A1111 one (DAN cannot run Flux through the A1111 API)', () => {
+    const a1111 = toNodeOffering(makeCapabilities({ models: [...makeCapabilities().models, fluxModel] }));
+    const comfy = toNodeOffering(makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [fluxModel] }));
+    expect(bindSpec(txt2img({ model: flux }), a1111)).toEqual({ ok: false, missing: ['a backend that runs Flux models (ComfyUI) for flux1-dev'] });
+    expect(bindSpec(txt2img({ model: flux }), comfy)).toMatchObject({ ok: true, binding: { checkpoint: 'flux1-dev.safetensors' } });
+  });
+
+  it('keeps ControlNet guess mode to A1111 nodes, and the needs key tells the two apart', () => {
+    const comfy = toNodeOffering(makeCapabilities({ backend: { kind: 'comfyui', version: null } }));
+    const guess = txt2img({ controlNet: [{ ...cannyUnit, guessMode: true }] });
+    expect(bindSpec(guess, comfy)).toEqual({ ok: false, missing: ['ControlNet guess mode (an A1111 WebUI with the ControlNet extension)'] });
+    expect(bindSpec(guess, offering).ok).toBe(true);
+    expect(needsKeyOf(guess)).not.toBe(needsKeyOf(txt2img({ controlNet: [cannyUnit] })));
+  });
+});
+
 describe('name matching', () => {
   it('finds ControlNet 1.0 and 1.1 files for a DAN model name', () => {
     expect(findControlNetModel('sd15_canny', ['control_sd15_canny [fef5e48e]'])).toBe('control_sd15_canny [fef5e48e]');

@@ -141,8 +141,11 @@ export class ComfyUIDriver implements BackendDriver {
       watch.on('end', (end) => finish(() => (signal?.aborted ? reject(signal.reason) : resolve(end))));
       watch.on('lost', () => void this.#pollHistory(promptId, () => settled).then((end) => end && finish(() => resolve(end)), (error: unknown) => finish(() => reject(error))));
       const onAbort = (): void => {
-        void this.#cancel(promptId);
-        // Wait a little for ComfyUI to stop, so it is free when `run` settles.
+        // A prompt taken off the queue never runs and sends nothing: done as soon as ComfyUI says it is not running.
+        void this.#cancel(promptId).then(async () => {
+          if (!(await this.#isRunning(promptId))) finish(() => reject(signal!.reason));
+        });
+        // A running one stops at its next sampler step; waiting for that leaves ComfyUI free when `run` settles.
         timers.push(setTimeout(() => finish(() => reject(signal!.reason)), this.#options.abortGraceMs ?? 5 * SECOND_MS));
       };
       if (signal) {
@@ -173,6 +176,17 @@ export class ComfyUIDriver implements BackendDriver {
   async #cancel(promptId: string): Promise<void> {
     const quietly = (path: string, body: unknown) => this.#client.post(path, body, { timeoutMs: CONTROL_TIMEOUT_MS }).catch(() => undefined);
     await Promise.all([quietly('/interrupt', { prompt_id: promptId }), quietly('/queue', { delete: [promptId] })]);
+  }
+
+  /** Whether ComfyUI runs `promptId` now; true when it cannot tell (the grace period then ends the wait). */
+  async #isRunning(promptId: string): Promise<boolean> {
+    try {
+      const queue = (await this.#client.get('/queue', { timeoutMs: CONTROL_TIMEOUT_MS })) as { queue_running?: unknown } | null;
+      const running = Array.isArray(queue?.queue_running) ? queue.queue_running : [];
+      return running.some((row) => Array.isArray(row) && row[1] === promptId);
+    } catch {
+      return true;
+    }
   }
 
   async #historyEntry(promptId: string): Promise<HistoryEntry | undefined> {

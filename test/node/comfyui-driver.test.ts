@@ -1,0 +1,184 @@
+/**
+ * The ComfyUI driver against the ComfyUI sandbox: discovery (names, families,
+ * what Flux needs, GPU memory), runs of each kind with progress, seeds and
+ * timed loads, ComfyUI's refusals and failures as task errors, and cancels.
+ */
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GenerationSpec, Img2ImgSpec } from '../../src/domain/spec.js';
+import type { DanError } from '../../src/errors/dan-error.js';
+import { ComfyUIDriver } from '../../src/node/backends/comfyui/comfyui-driver.js';
+import type { RunProgress } from '../../src/node/backend-driver.js';
+import { startSandbox, type ComfyOfferings, type Sandbox } from '../../src/sandbox/index.js';
+import { picture, pngSize, startComfyWorld, type ComfyWorld } from '../helpers/comfy-world.js';
+import { txt2img } from '../helpers/specs.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+async function world(offerings: Partial<ComfyOfferings> = {}, timing: { speed?: number; switchSeconds?: number } = {}): Promise<ComfyWorld> {
+  const w = await startComfyWorld(offerings, timing);
+  open.push(w.sandbox);
+  return w;
+}
+
+function driverFor(sandbox: Sandbox, options: Partial<ConstructorParameters<typeof ComfyUIDriver>[0]> = {}): ComfyUIDriver {
+  return new ComfyUIDriver({ baseUrl: sandbox.url, maxPixels: 4096 * 4096, abortGraceMs: 2000, ...options });
+}
+
+async function failure(promise: Promise<unknown>): Promise<DanError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as DanError;
+  }
+  throw new Error('expected the run to fail');
+}
+
+describe('discovery', () => {
+  it('declares DAN names, families, ControlNet, tagger and a pixel limit from the GPU memory', async () => {
+    const w = await world({ vramBytes: 8 * 1024 ** 3 });
+    const driver = driverFor(w.sandbox);
+    const { capabilities, loadedModel } = await driver.discover();
+    expect(loadedModel).toBeNull();
+    expect(capabilities.backend).toEqual({ kind: 'comfyui', version: '0.3.75-sandbox' });
+    expect(capabilities.samplers).toEqual(expect.arrayContaining(['Euler a', 'Euler', 'DPM++ SDE', 'DPM++ 2M', 'DDIM']));
+    expect(capabilities.schedulers).toEqual(expect.arrayContaining(['Automatic', 'Karras', 'Simple', 'Beta']));
+    expect(capabilities.upscalers).toEqual(['Lanczos', 'Nearest', 'R-ESRGAN 4x+', 'R-ESRGAN 4x+ Anime6B']);
+    expect(capabilities.latentUpscaleModes).toEqual(['Latent', 'Latent (bicubic)', 'Latent (nearest-exact)']);
+    expect(capabilities.controlNet).toEqual({ models: ['control_v11p_sd15_canny.pth', 'control_v11p_sd15_openpose.pth'], modules: ['canny', 'openpose'], maxUnits: 4 });
+    expect(capabilities.interrogators).toEqual(['deepdanbooru']);
+    expect(capabilities.maxPixels).toBe(1024 * 1024);
+    const families = Object.fromEntries(capabilities.models.map((m) => [m.title, m.family ?? null]));
+    expect(families).toMatchObject({ 'clarity.safetensors': null, 'sd_xl_base_1.0.safetensors': 'sdxl', 'flux1-dev.safetensors': 'flux' });
+  });
+
+  it('offers a Flux UNet only with its T5 and CLIP-L encoders and VAE; declared families win over metadata', async () => {
+    const w = await world({ textEncoders: ['clip_l.safetensors'], customNodes: [] });
+    const { capabilities } = await driverFor(w.sandbox, { declaredFamilies: new Map([['clarity', 'sdxl'], ['sd_xl_base_1.0.safetensors', 'sd15']]) }).discover();
+    expect(capabilities.models.map((m) => m.title)).not.toContain('flux1-dev.safetensors');
+    const families = Object.fromEntries(capabilities.models.map((m) => [m.title, m.family ?? null]));
+    expect(families).toMatchObject({ 'clarity.safetensors': 'sdxl', 'sd_xl_base_1.0.safetensors': 'sd15' });
+    expect(capabilities.controlNet?.modules).toEqual(['canny']);
+    expect(capabilities.interrogators).toEqual([]);
+  });
+
+  it('says what is wrong when the URL is not a ComfyUI', async () => {
+    const a1111 = await startSandbox({ speed: Infinity });
+    open.push(a1111);
+    const error = await failure(driverFor(a1111).discover());
+    expect(error.id).toBe('DAN_ERR_BACKEND_UNREACHABLE');
+    expect(error.message).toContain('/object_info');
+  });
+});
+
+describe('running tasks', () => {
+  it('txt2img: the image, the seed it picked, progress to 1 with previews, a timed load only when the model changes', async () => {
+    const w = await world({}, { speed: 50 });
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const spec = txt2img({ model: w.model('clarity.safetensors'), seed: -1, steps: 16 });
+    const reports: RunProgress[] = [];
+    const first = await driver.run(spec, w.bind(spec), { onProgress: (p) => reports.push(p) });
+    expect(first.result.kind).toBe('images');
+    if (first.result.kind !== 'images') return;
+    expect(pngSize(Buffer.from(first.result.images[0]!, 'base64'))).toEqual({ width: 512, height: 512 });
+    expect(first.result.seeds).toHaveLength(1);
+    expect(first.result.seeds[0]).toBeGreaterThanOrEqual(0);
+    expect(reports.at(-1)?.progress).toBe(1);
+    expect(reports.map((r) => r.progress)).toEqual([...reports.map((r) => r.progress)].sort((a, b) => a - b));
+    expect(reports.some((r) => r.preview !== undefined)).toBe(true);
+    expect(first.load).toMatchObject({ checkpoint: 'clarity.safetensors' });
+    expect(first.load!.seconds).toBeGreaterThan(0);
+    expect(first.loadedModel).toBe('clarity.safetensors');
+
+    const again = await driver.run({ ...spec, seed: 5 }, w.bind(spec));
+    expect(again.load).toBeUndefined();
+    expect(again.result.kind === 'images' && again.result.seeds).toEqual([5]);
+
+    const other = txt2img({ model: w.model('anything-v4.5-pruned.safetensors'), steps: 2 });
+    expect((await driver.run(other, w.bind(other))).load?.checkpoint).toBe('anything-v4.5-pruned.safetensors');
+  });
+
+  it('inpaints the unmasked part when asked: the mask is inverted before ComfyUI sees it', async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const init = await picture(256, 256, { r: 200, g: 20, b: 20 });
+    const mask = await picture(256, 256, { r: 0, g: 0, b: 0 }, true);
+    const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
+    const spec: Img2ImgSpec = {
+      kind: 'img2img',
+      ...common,
+      initImage: init.toString('base64'),
+      resizeMode: 'just_resize',
+      denoisingStrength: 0.9,
+      inpaint: { mask: mask.toString('base64'), maskBlur: 0, regenerate: 'unmasked', area: 'whole' },
+    };
+    const { result } = await driver.run(spec, w.bind(spec));
+    if (result.kind !== 'images') throw new Error('no images');
+    const { data } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => [...data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3)];
+    expect(at(128, 128)).toEqual([200, 20, 20]);
+    expect(at(4, 4)).not.toEqual([200, 20, 20]);
+  });
+
+  it('upscale and interrogate', async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const source = (await picture(100, 60, { r: 10, g: 200, b: 10 })).toString('base64');
+    const upscale: GenerationSpec = { kind: 'upscale', image: source, scale: 3, upscaler: 'R-ESRGAN 4x+', upscaler2: null, upscaler2Visibility: 0, sourceWidth: 100, sourceHeight: 60 };
+    const up = await driver.run(upscale, w.bind(upscale));
+    expect(up.result.kind === 'images' && pngSize(Buffer.from(up.result.images[0]!, 'base64'))).toEqual({ width: 300, height: 180 });
+    expect(up.load).toBeUndefined();
+    const interrogate: GenerationSpec = { kind: 'interrogate', image: source, interrogator: 'deepdanbooru' };
+    const tags = await driver.run(interrogate, w.bind(interrogate));
+    expect(tags.result).toEqual({ kind: 'caption', caption: expect.stringContaining('green') });
+  });
+});
+
+describe('failures and cancels', () => {
+  it("ComfyUI's validation refusal is a rejected task naming the node; an execution error a failed one", async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const spec = txt2img({ model: w.model('clarity.safetensors'), steps: 2 });
+    const refused = await failure(driver.run({ ...spec, loras: [{ lora: { id: 'x', name: 'x' }, weight: 1 }] }, { ...w.bind(spec), loras: ['gone.safetensors'] }));
+    expect(refused.id).toBe('DAN_ERR_BACKEND_REJECTED');
+    expect(refused.message).toMatch(/LoraLoader.*Value not in list.*gone\.safetensors/);
+    await fetch(`${w.sandbox.url}/sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failNext: 1 }) });
+    const failed = await failure(driver.run(spec, w.bind(spec)));
+    expect(failed.id).toBe('DAN_ERR_BACKEND_FAILED');
+    expect(failed.message).toMatch(/node \d+ \(KSampler\): torch\.OutOfMemoryError/);
+  });
+
+  it('an abort interrupts the running prompt and leaves ComfyUI idle; one still queued is taken off the queue', async () => {
+    const w = await world({}, { speed: 1, switchSeconds: 0 });
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const long = txt2img({ model: w.model('clarity.safetensors'), steps: 2000 });
+    const running = new AbortController();
+    const waiting = new AbortController();
+    let started!: () => void;
+    const progressed = new Promise<void>((resolve) => (started = resolve));
+    const first = failure(driver.run(long, w.bind(long), { signal: running.signal, onProgress: () => started() }));
+    await progressed;
+    const second = failure(driver.run({ ...long, seed: 99 }, w.bind(long), { signal: waiting.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const queue = (await (await fetch(`${w.sandbox.url}/queue`)).json()) as any;
+    expect(queue.queue_pending).toHaveLength(1);
+    waiting.abort(new Error('cancelled while queued'));
+    expect((await second).message).toBe('cancelled while queued');
+    running.abort(new Error('cancelled'));
+    expect((await first).message).toBe('cancelled');
+    const after = (await (await fetch(`${w.sandbox.url}/queue`)).json()) as any;
+    expect(after).toEqual({ queue_running: [], queue_pending: [] });
+    const history = (await (await fetch(`${w.sandbox.url}/history`)).json()) as Record<string, any>;
+    const entries = Object.values(history);
+    expect(entries).toHaveLength(1);
+    expect(entries[0].status.messages.map((m: any[]) => m[0])).toContain('execution_interrupted');
+  });
+});

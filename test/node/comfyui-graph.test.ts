@@ -1,0 +1,280 @@
+/**
+ * The ComfyUI graph builder, feature by feature and family by family. Each
+ * graph is checked for what it must contain, then queued on the ComfyUI
+ * sandbox, which validates it the way ComfyUI does (classes, inputs, types,
+ * ranges, links) and runs it: it must succeed and make an image of the task's
+ * size (or tags, for an interrogation).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outputSizeOf, type ControlNetUnitSpec, type GenerationSpec, type Img2ImgSpec } from '../../src/domain/spec.js';
+import { buildGraph, type GraphFiles } from '../../src/node/backends/comfyui/graph-builder.js';
+import type { GraphNode } from '../../src/node/backends/comfyui/comfy-graph.js';
+import { picture, pngSize, startComfyWorld, uploadImage, type ComfyWorld } from '../helpers/comfy-world.js';
+import { kobeni, txt2img } from '../helpers/specs.js';
+import { catalogLoras } from '../../src/domain/catalog.js';
+
+let world: ComfyWorld;
+let red: Buffer;
+let squareMask: Buffer;
+
+beforeAll(async () => {
+  world = await startComfyWorld();
+  red = await picture(512, 512, { r: 200, g: 20, b: 20 });
+  squareMask = await picture(512, 512, { r: 0, g: 0, b: 0 }, true);
+});
+afterAll(() => world.sandbox.close());
+
+const thicker = { id: catalogLoras[4]!.sha256, name: catalogLoras[4]!.name };
+
+function img2img(overrides: Partial<Img2ImgSpec> = {}): Img2ImgSpec {
+  const { hires: _hires, kind: _kind, ...common } = txt2img();
+  return { kind: 'img2img', ...common, initImage: red.toString('base64'), resizeMode: 'just_resize', denoisingStrength: 0.5, inpaint: null, ...overrides };
+}
+
+function unit(module: string, model: string, overrides: Partial<ControlNetUnitSpec> = {}): ControlNetUnitSpec {
+  return {
+    image: red.toString('base64'),
+    module,
+    model,
+    thresholdA: module === 'canny' ? 100 : null,
+    thresholdB: module === 'canny' ? 200 : null,
+    weight: 0.8,
+    resizeMode: 'crop_and_resize',
+    guidanceStart: 0.1,
+    guidanceEnd: 0.9,
+    guessMode: false,
+    ...overrides,
+  };
+}
+
+interface Built {
+  nodes: Record<string, GraphNode>;
+  of(classType: string): GraphNode[];
+  one(classType: string): GraphNode;
+  output: string;
+}
+
+async function build(spec: GenerationSpec, seed = 7): Promise<Built> {
+  const files: GraphFiles = {};
+  if (spec.kind === 'img2img') {
+    files.initImage = await uploadImage(world.sandbox.url, red, 'init.png');
+    if (spec.inpaint) files.mask = await uploadImage(world.sandbox.url, squareMask, 'mask.png');
+  }
+  if (spec.kind === 'txt2img' || spec.kind === 'img2img') {
+    files.control = await Promise.all(spec.controlNet.map((_, i) => uploadImage(world.sandbox.url, red, `control-${i}.png`)));
+  }
+  if (spec.kind === 'upscale' || spec.kind === 'interrogate') files.image = await uploadImage(world.sandbox.url, await picture(300, 200, { r: 20, g: 20, b: 200 }), 'source.png');
+  const built = buildGraph(spec, world.bind(spec), world.discovery.inventory, files, seed);
+  const nodes = built.graph.nodes;
+  const of = (classType: string) => Object.values(nodes).filter((n) => n.class_type === classType);
+  return {
+    nodes,
+    of,
+    one(classType) {
+      const found = of(classType);
+      expect(found, `${classType} in ${Object.values(nodes).map((n) => n.class_type).join(', ')}`).toHaveLength(1);
+      return found[0]!;
+    },
+    output: built.output,
+  };
+}
+
+/** Runs the graph on the sandbox; returns the result image (or the tags) after checking it succeeded. */
+async function run(built: Built): Promise<{ png?: Buffer; tags?: string }> {
+  const { status, body, history } = await world.runGraph(built.nodes);
+  expect(status, JSON.stringify(body)).toBe(200);
+  expect(history.status.status_str, JSON.stringify(history.status.messages)).toBe('success');
+  const output = history.outputs[built.output];
+  if (output.tags) return { tags: output.tags[0] };
+  const file = output.images[0];
+  const response = await fetch(`${world.sandbox.url}/view?filename=${file.filename}&type=${file.type}&subfolder=${file.subfolder}`);
+  return { png: Buffer.from(await response.arrayBuffer()) };
+}
+
+async function runsToSize(built: Built, spec: GenerationSpec): Promise<Buffer> {
+  const { png } = await run(built);
+  const size = pngSize(png!);
+  const expected = outputSizeOf(spec)!;
+  expect(Math.abs(size.width - expected.width)).toBeLessThanOrEqual(8);
+  expect(Math.abs(size.height - expected.height)).toBeLessThanOrEqual(8);
+  return png!;
+}
+
+describe('SD 1.5 and SDXL checkpoints', () => {
+  it('txt2img: checkpoint, prompts, empty latent, KSampler with the sampler and schedule A1111 means', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), prompt: 'a fox', negativePrompt: 'blurry', sampler: 'Euler a', cfgScale: 6.5 });
+    const built = await build(spec, 1234);
+    expect(built.one('CheckpointLoaderSimple').inputs).toEqual({ ckpt_name: 'clarity.safetensors' });
+    expect(built.of('CLIPTextEncode').map((n) => n.inputs['text'])).toEqual(['a fox', 'blurry']);
+    expect(built.one('EmptyLatentImage').inputs).toEqual({ width: 512, height: 512, batch_size: 1 });
+    expect(built.one('KSampler').inputs).toMatchObject({ seed: 1234, steps: 20, cfg: 6.5, sampler_name: 'euler_ancestral', scheduler: 'normal', denoise: 1 });
+    expect(built.of('FluxGuidance')).toEqual([]);
+    await runsToSize(built, spec);
+  });
+
+  it.each([
+    ['DPM++ SDE Karras', 'dpmpp_sde', 'karras'],
+    ['DPM++ 2M', 'dpmpp_2m', 'karras'],
+    ['DDIM', 'ddim', 'ddim_uniform'],
+    ['Euler Simple', 'euler', 'simple'],
+  ])('sampler %s runs as %s with the %s schedule', async (sampler, comfySampler, scheduler) => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), sampler, steps: 4 });
+    const built = await build(spec);
+    expect(built.one('KSampler').inputs).toMatchObject({ sampler_name: comfySampler, scheduler });
+    await run(built);
+  });
+
+  it('chains LoRAs, each weight on model and text encoder, the sampler and encoders reading the last', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), loras: [{ lora: kobeni, weight: 0.7 }, { lora: thicker, weight: -0.5 }], steps: 4 });
+    const built = await build(spec);
+    const [first, second] = Object.entries(built.nodes).filter(([, n]) => n.class_type === 'LoraLoader');
+    expect(first![1].inputs).toMatchObject({ lora_name: 'kobeni_v10.safetensors', strength_model: 0.7, strength_clip: 0.7 });
+    expect(second![1].inputs).toMatchObject({ lora_name: 'thickerLinesAnimeStyle_loraVersion.safetensors', strength_model: -0.5, model: [first![0], 0], clip: [first![0], 1] });
+    expect(built.one('KSampler').inputs['model']).toEqual([second![0], 0]);
+    for (const encode of built.of('CLIPTextEncode')) expect(encode.inputs['clip']).toEqual([second![0], 1]);
+    await run(built);
+  });
+
+  it('SDXL at its native 1024²: the same checkpoint graph', async () => {
+    const spec = txt2img({ model: world.model('sd_xl_base_1.0.safetensors'), width: 1024, height: 1024, steps: 4 });
+    const built = await build(spec);
+    expect(built.one('CheckpointLoaderSimple').inputs['ckpt_name']).toBe('sd_xl_base_1.0.safetensors');
+    await runsToSize(built, spec);
+  });
+});
+
+describe('Flux', () => {
+  it('loads UNet, both text encoders and VAE; guidance through FluxGuidance; cfg 1, simple schedule, empty negative, SD3 latent', async () => {
+    const spec = txt2img({ model: world.model('flux1-dev.safetensors'), negativePrompt: 'ignored by flux', width: 1024, height: 768, steps: 4, sampler: 'Euler' });
+    const built = await build(spec);
+    expect(built.one('UNETLoader').inputs).toEqual({ unet_name: 'flux1-dev.safetensors', weight_dtype: 'default' });
+    expect(built.one('DualCLIPLoader').inputs).toEqual({ clip_name1: 't5xxl_fp16.safetensors', clip_name2: 'clip_l.safetensors', type: 'flux' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'ae.safetensors' });
+    expect(built.one('FluxGuidance').inputs['guidance']).toBe(3.5);
+    expect(built.of('CLIPTextEncode').map((n) => n.inputs['text'])).toEqual([spec.prompt, '']);
+    expect(built.one('KSampler').inputs).toMatchObject({ cfg: 1, sampler_name: 'euler', scheduler: 'simple' });
+    expect(built.one('EmptySD3LatentImage').inputs).toEqual({ width: 1024, height: 768, batch_size: 1 });
+    expect(built.of('CheckpointLoaderSimple')).toEqual([]);
+    await runsToSize(built, spec);
+  });
+
+  it('takes the task guidance and a named schedule', async () => {
+    const spec = txt2img({ model: world.model('flux1-dev.safetensors'), guidance: 2.5, sampler: 'Euler Beta', steps: 4 });
+    const built = await build(spec);
+    expect(built.one('FluxGuidance').inputs['guidance']).toBe(2.5);
+    expect(built.one('KSampler').inputs).toMatchObject({ scheduler: 'beta' });
+    await run(built);
+  });
+
+  it('the sandbox refuses a Flux UNet sampled with an SD 1.5 text encoding, as the real model would fail', async () => {
+    const spec = txt2img({ model: world.model('flux1-dev.safetensors'), steps: 2 });
+    const built = await build(spec);
+    const sdClip = { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'clarity.safetensors' }, _meta: { title: 'x' } };
+    const encoders = Object.entries(built.nodes).filter(([, n]) => n.class_type === 'CLIPTextEncode');
+    const nodes: Record<string, unknown> = { ...built.nodes, 99: sdClip };
+    for (const [id, node] of encoders) nodes[id] = { ...node, inputs: { ...node.inputs, clip: ['99', 1] } };
+    const { history } = await world.runGraph(nodes);
+    expect(history.status.status_str).toBe('error');
+    expect(JSON.stringify(history.status.messages)).toContain('execution_error');
+  });
+});
+
+describe('hires fix', () => {
+  it('latent: LatentUpscaleBy with the mode, a second KSampler at the hires denoise', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, hires: { scale: 2, upscaler: 'Latent', denoisingStrength: 0.55 } });
+    const built = await build(spec);
+    expect(built.one('LatentUpscaleBy').inputs).toMatchObject({ upscale_method: 'bilinear', scale_by: 2 });
+    const samplers = built.of('KSampler');
+    expect(samplers.map((s) => s.inputs['denoise'])).toEqual([1, 0.55]);
+    expect(samplers[1]!.inputs['steps']).toBe(4);
+    await runsToSize(built, spec);
+  });
+
+  it('model upscaler: decode, upscale model, resize to the exact target, encode, second pass', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, width: 512, height: 384, hires: { scale: 1.5, upscaler: 'R-ESRGAN 4x+', denoisingStrength: 0.4 } });
+    const built = await build(spec);
+    expect(built.one('UpscaleModelLoader').inputs).toEqual({ model_name: 'RealESRGAN_x4plus.pth' });
+    expect(built.one('ImageScale').inputs).toMatchObject({ width: 768, height: 576, upscale_method: 'lanczos' });
+    expect(built.one('VAEEncode').inputs['pixels']).toBeDefined();
+    expect(built.of('KSampler')).toHaveLength(2);
+    await runsToSize(built, spec);
+  });
+});
+
+describe('img2img and inpainting', () => {
+  it('img2img: the init image encoded, A1111 step count, denoise', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 20, denoisingStrength: 0.5 });
+    const built = await build(spec);
+    expect(built.one('LoadImage').inputs['image']).toMatch(/^init/);
+    expect(built.one('KSampler').inputs).toMatchObject({ steps: 11, denoise: 0.5 });
+    expect(built.one('VAEEncode')).toBeDefined();
+    await runsToSize(built, spec);
+  });
+
+  it('inpaint below full denoise: noise mask, and the original kept outside the mask', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 0, regenerate: 'masked', area: 'whole' } });
+    const built = await build(spec);
+    expect(built.one('ImageToMask').inputs['channel']).toBe('red');
+    expect(built.one('SetLatentNoiseMask')).toBeDefined();
+    expect(built.one('ImageCompositeMasked').inputs).toMatchObject({ x: 0, y: 0 });
+    const png = await runsToSize(built, spec);
+    const { data } = await (await import('sharp')).default(png).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => [...data.subarray((y * 512 + x) * 3, (y * 512 + x) * 3 + 3)];
+    expect(at(5, 5)).toEqual([200, 20, 20]);
+    expect(at(256, 256)).not.toEqual([200, 20, 20]);
+  });
+
+  it('inpaint at full denoise: the inpainting encoder, no growing of the mask', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 4, denoisingStrength: 1, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
+    const built = await build(spec);
+    expect(built.one('VAEEncodeForInpaint').inputs['grow_mask_by']).toBe(0);
+    expect(built.of('SetLatentNoiseMask')).toEqual([]);
+    await run(built);
+  });
+});
+
+describe('ControlNet', () => {
+  it('canny: the core Canny node with A1111 thresholds on its 0–1 scale, applied with weight and range', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, controlNet: [unit('canny', 'sd15_canny')] });
+    const built = await build(spec);
+    expect(built.one('Canny').inputs).toMatchObject({ low_threshold: 0.39, high_threshold: 0.78 });
+    expect(built.one('ControlNetLoader').inputs).toEqual({ control_net_name: 'control_v11p_sd15_canny.pth' });
+    expect(built.one('ControlNetApplyAdvanced').inputs).toMatchObject({ strength: 0.8, start_percent: 0.1, end_percent: 0.9 });
+    await runsToSize(built, spec);
+  });
+
+  it('openpose through the installed preprocessor, two units chained', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, controlNet: [unit('openpose', 'sd15_openpose'), unit('canny', 'sd15_canny')] });
+    const built = await build(spec);
+    expect(built.one('OpenposePreprocessor')).toBeDefined();
+    const applies = Object.entries(built.nodes).filter(([, n]) => n.class_type === 'ControlNetApplyAdvanced');
+    expect(applies).toHaveLength(2);
+    expect(applies[1]![1].inputs['positive']).toEqual([applies[0]![0], 0]);
+    expect(built.one('KSampler').inputs['positive']).toEqual([applies[1]![0], 0]);
+    expect(built.one('KSampler').inputs['negative']).toEqual([applies[1]![0], 1]);
+    await run(built);
+  });
+});
+
+describe('upscale and interrogate', () => {
+  it('upscales with the model to exactly scale × the source, a second upscaler blended in', async () => {
+    const spec: GenerationSpec = { kind: 'upscale', image: (await picture(300, 200, { r: 1, g: 2, b: 3 })).toString('base64'), scale: 2, upscaler: 'R-ESRGAN 4x+', upscaler2: 'Lanczos', upscaler2Visibility: 0.3, sourceWidth: 300, sourceHeight: 200 };
+    const built = await build(spec);
+    expect(built.one('ImageUpscaleWithModel')).toBeDefined();
+    expect(built.of('ImageScale').map((n) => [n.inputs['upscale_method'], n.inputs['width'], n.inputs['height']])).toEqual([
+      ['lanczos', 600, 400],
+      ['lanczos', 600, 400],
+    ]);
+    expect(built.one('ImageBlend').inputs).toMatchObject({ blend_factor: 0.3, blend_mode: 'normal' });
+    expect(pngSize((await run(built)).png!)).toEqual({ width: 600, height: 400 });
+  });
+
+  it('interrogates with the WD14 tagger and reads its tags', async () => {
+    const spec: GenerationSpec = { kind: 'interrogate', image: 'x', interrogator: 'deepdanbooru' };
+    const built = await build(spec);
+    expect(built.one('WD14Tagger|pysssss').inputs).toMatchObject({ model: 'wd-v1-4-moat-tagger-v2', threshold: 0.35 });
+    const { tags } = await run(built);
+    expect(tags).toContain('300x200');
+    expect(tags).toContain('blue');
+  });
+});
