@@ -6,12 +6,11 @@
  */
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
+import { type BackendKind, BackendKinds } from '../domain/capabilities.js';
 import { parseDeclaredFamilies } from '../domain/families.js';
 import { StartupError } from '../errors/startup-error.js';
 import { commaList } from '../util/comma-list.js';
 
-export const NodeBackends = ['a1111', 'comfyui'] as const;
-export type NodeBackend = (typeof NodeBackends)[number];
 
 
 export interface NodeConfig {
@@ -24,7 +23,7 @@ export interface NodeConfig {
    * Which backend the node drives: `a1111` (AUTOMATIC1111, Forge, SD.Next: the `/sdapi/v1` API) or `comfyui`.
    * Env `DAN_BACKEND`. @defaultValue 'a1111'
    */
-  backend: NodeBackend;
+  backend: BackendKind;
   /** WebUI base URL (A1111 / Forge / SD.Next started with `--api`). Env `DAN_WEBUI`. @defaultValue 'http://127.0.0.1:7860' */
   webuiUrl: string;
   /** ComfyUI base URL, with `--backend comfyui`. Env `DAN_COMFYUI`. @defaultValue 'http://127.0.0.1:8188' */
@@ -78,7 +77,7 @@ export const nodeDefaults = {
 export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInput {
   const input: NodeConfigInput = {};
   if (env['DAN_GATEWAY']) input.gatewayUrl = env['DAN_GATEWAY'];
-  if (env['DAN_BACKEND']) input.backend = env['DAN_BACKEND'] as NodeBackend;
+  if (env['DAN_BACKEND']) input.backend = env['DAN_BACKEND'] as BackendKind;
   if (env['DAN_WEBUI']) input.webuiUrl = env['DAN_WEBUI'];
   if (env['DAN_COMFYUI']) input.comfyuiUrl = env['DAN_COMFYUI'];
   if (env['DAN_MODEL_FAMILIES']) input.modelFamilies = commaList(env['DAN_MODEL_FAMILIES']);
@@ -102,7 +101,7 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
   if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
   if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
-  if (!(NodeBackends as readonly string[]).includes(merged.backend)) problems.push(`backend must be one of ${NodeBackends.join(', ')}, got "${merged.backend}"`);
+  if (!(BackendKinds as readonly string[]).includes(merged.backend)) problems.push(`backend must be one of ${BackendKinds.join(', ')}, got "${merged.backend}"`);
   problems.push(...parseDeclaredFamilies(merged.modelFamilies).problems);
   const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'], comfyuiUrl: ['http:', 'https:'] } as const;
   for (const [key, allowed] of Object.entries(schemes) as [keyof typeof schemes, readonly string[]][]) {

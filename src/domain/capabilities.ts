@@ -8,6 +8,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelFamilyField } from './families.js';
 
+/** What drives a node's GPU: an AUTOMATIC1111-compatible WebUI (A1111, Forge, SD.Next), or ComfyUI. */
+export const BackendKinds = ['a1111', 'comfyui'] as const;
+export type BackendKind = (typeof BackendKinds)[number];
+export const BackendKindField = Type.Union(BackendKinds.map((kind) => Type.Literal(kind)));
+
 const Name = Type.String({ minLength: 1, maxLength: 512 });
 const Sha256 = Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{64}$' }), Type.Null()]);
 const List = <T extends ReturnType<typeof Type.String>>(item: T) => Type.Array(item, { maxItems: 4096 });
@@ -58,8 +63,7 @@ export const NodeCapabilities = Type.Object(
   {
     backend: Type.Object(
       {
-        /** `a1111`: an AUTOMATIC1111-compatible WebUI (A1111, Forge, SD.Next); `comfyui`: ComfyUI. */
-        kind: Type.Union([Type.Literal('a1111'), Type.Literal('comfyui')]),
+        kind: BackendKindField,
         version: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]),
       },
       { additionalProperties: false },

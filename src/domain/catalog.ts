@@ -7,10 +7,13 @@
  * upscalers. What a request may use is what connected nodes offer; the catalog
  * gives the stable names under which those offerings are published.
  */
+import type { ModelFamily } from './families.js';
 
 export interface CatalogEntry {
   kind: 'model' | 'lora';
   name: string;
+  /** The model family (a LoRA's: the family it was trained for). */
+  family: ModelFamily;
   /** Full-file sha256 (lower-case hex) as published in the DAN API reference. */
   sha256: string;
   /** Where the resource is described (civitai / huggingface page). */
@@ -24,6 +27,7 @@ const HF = 'https://huggingface.co/fiatrete/dan-used-models/resolve/main';
 export const catalogModels: readonly CatalogEntry[] = [
   {
     kind: 'model',
+    family: 'sd15',
     name: 'chillout_mix',
     sha256: '3a17d0deffa4592fd91c711a798031a258ab44041809ade8b4591c0225ea9401',
     ref: 'https://civitai.com/models/6424/chilloutmix',
@@ -31,6 +35,7 @@ export const catalogModels: readonly CatalogEntry[] = [
   },
   {
     kind: 'model',
+    family: 'sd15',
     name: 'clarity',
     sha256: '627a6f5c8bf7669d4a224ac041d527debc65d2d435b16e54ead8ee2c901d1634',
     ref: 'https://civitai.com/models/5062/clarity',
@@ -38,6 +43,7 @@ export const catalogModels: readonly CatalogEntry[] = [
   },
   {
     kind: 'model',
+    family: 'sd15',
     name: 'anything-v4.5-pruned',
     sha256: '6e430eb51421ce5bf18f04e2dbe90b2cad437311948be4ef8c33658a73c86b2a',
     ref: 'https://huggingface.co/andite/anything-v4.0',
@@ -48,6 +54,7 @@ export const catalogModels: readonly CatalogEntry[] = [
 export const catalogLoras: readonly CatalogEntry[] = [
   {
     kind: 'lora',
+    family: 'sd15',
     name: 'koreanDollLikeness_v10',
     sha256: '62efe75048d55a096a238c6e8c4e12d61b36bf59e388a90589335f750923954c',
     ref: 'https://civitai.com/models/19356/koreandolllikenessv10',
@@ -55,6 +62,7 @@ export const catalogLoras: readonly CatalogEntry[] = [
   },
   {
     kind: 'lora',
+    family: 'sd15',
     name: 'stLouisLuxuriousWheels_v1',
     sha256: 'f1efd7b748634120b70343bc3c3b425c06c51548431a1264a2fcb5368352349f',
     ref: 'https://civitai.com/models/6669/st-louis-luxurious-wheels-azur-lane',
@@ -62,6 +70,7 @@ export const catalogLoras: readonly CatalogEntry[] = [
   },
   {
     kind: 'lora',
+    family: 'sd15',
     name: 'taiwanDollLikeness_v10',
     sha256: '5bbaabc04553d5821a3a45e4de5a02b2e66ecb00da677dd8ae862efd8ba59050',
     ref: 'https://civitai.com/models/17497/taiwan-doll-likeness',
@@ -69,6 +78,7 @@ export const catalogLoras: readonly CatalogEntry[] = [
   },
   {
     kind: 'lora',
+    family: 'sd15',
     name: 'kobeni_v10',
     sha256: '3e5d8fe726b4c0f1e7f0905f32ea3d1c9ce89a54028209e8179d64d323048dac',
     ref: 'https://civitai.com/models/6679/kobeni',
@@ -76,6 +86,7 @@ export const catalogLoras: readonly CatalogEntry[] = [
   },
   {
     kind: 'lora',
+    family: 'sd15',
     name: 'thickerLinesAnimeStyle_loraVersion',
     sha256: '759d6fdf539f44f6991efd27ef1767c7779ac8884defc71dd909e5808b5ea74b',
     ref: 'https://civitai.com/models/13910/thicker-lines-anime-style-lora-mix',

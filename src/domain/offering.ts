@@ -75,6 +75,11 @@ export function modelRefOf(model: ModelCapability): ResourceRef {
   return refOf(model, catalogModels);
 }
 
+/** A model file's family: the catalog's when the file is a catalog entry, else what the node says, else unknown. */
+export function modelFamilyOf(model: ModelCapability): ModelFamily | null {
+  return identifyFile(model, catalogModels)?.family ?? model.family ?? null;
+}
+
 export function loraRefOf(lora: LoraCapability): ResourceRef {
   return refOf(lora, catalogLoras, [lora.alias]);
 }
@@ -84,7 +89,7 @@ export function toNodeOffering(capabilities: NodeCapabilities): NodeOffering {
   const models = new Map<string, ModelOffer>();
   for (const model of capabilities.models) {
     const ref = modelRefOf(model);
-    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title, family: model.family ?? null });
+    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title, family: modelFamilyOf(model) });
   }
   const loras = new Map<string, LoraOffer>();
   for (const lora of capabilities.loras) {

@@ -21,13 +21,16 @@ import {
   stripExtension,
   toNameKey,
 } from '../domain/catalog.js';
-import { loraRefOf, modelRefOf } from '../domain/offering.js';
+import type { ModelFamily } from '../domain/families.js';
+import { loraRefOf, modelFamilyOf, modelRefOf } from '../domain/offering.js';
 import type { ResourceRef } from '../domain/spec.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeListing, OtherNodes } from './node-listing.js';
 
 export interface ResourceInfo {
   name: string;
+  /** The model family (`sd15`, `sdxl`, `flux`): the catalog's, else what a node detected or was told; null: unknown. */
+  family: ModelFamily | null;
   /** Catalog sha256, or the node file's sha256 when known. */
   hash: string | null;
   /** Whether a connected node with a running WebUI has it. */
@@ -97,15 +100,17 @@ class ResourceIndex {
     for (const entry of entries) {
       const ref = { id: entry.sha256, name: entry.name };
       for (const key of [entry.sha256, entry.name, downloadStemOf(entry)]) this.#byKey.set(key.toLowerCase(), ref);
-      this.#info.set(ref.id, { name: entry.name, hash: entry.sha256, available: false, nodes: 0, download: entry.download });
+      this.#info.set(ref.id, { name: entry.name, family: entry.family, hash: entry.sha256, available: false, nodes: 0, download: entry.download });
     }
   }
 
   /** Records a node file under all its names; the first claim of a key wins (catalog first). */
-  add(ref: ResourceRef, keys: (string | null)[], sha256: string | null, ready: boolean): void {
+  add(ref: ResourceRef, keys: (string | null)[], sha256: string | null, ready: boolean, family: ModelFamily | null = null): void {
     for (const key of keys) if (key && !this.#byKey.has(key.toLowerCase())) this.#byKey.set(key.toLowerCase(), ref);
     if (!this.#byKey.has(ref.id.toLowerCase())) this.#byKey.set(ref.id.toLowerCase(), ref);
-    const info = this.#info.get(ref.id) ?? { name: ref.name, hash: sha256, available: false, nodes: 0, download: null };
+    const info = this.#info.get(ref.id) ?? { name: ref.name, family: null, hash: sha256, available: false, nodes: 0, download: null };
+    // The first node that knows the family of a file the catalog does not list tells it.
+    info.family ??= family;
     if (ready) {
       info.available = true;
       info.nodes += 1;
@@ -179,7 +184,7 @@ export class NetworkCatalog {
     for (const session of sessions) {
       const caps = session.offering.capabilities;
       for (const m of caps.models) {
-        models.add(modelRefOf(m), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp);
+        models.add(modelRefOf(m), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp, modelFamilyOf(m));
       }
       for (const l of caps.loras) {
         loras.add(loraRefOf(l), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp);

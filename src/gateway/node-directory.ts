@@ -7,6 +7,7 @@
  * measured. Names, not the addresses or owners of GPU donors. A narrow read
  * interface, so that the HTTP edge never reaches into the hub or the scheduler.
  */
+import type { BackendKind } from '../domain/capabilities.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -33,6 +34,8 @@ export interface NodeListItem {
   setAsideUntil: string | null;
   /** The node program and version (`dan-node/0.2.0`). */
   agent: string;
+  /** What drives its GPU: an A1111-compatible WebUI, or ComfyUI. */
+  backend: BackendKind;
   /** Tasks it finished, and attempts that failed on it (cancels not counted), since the gateway started. */
   done: number;
   failed: number;
@@ -99,6 +102,7 @@ export function createNodeDirectory(parts: {
           problem: setAside?.reason ?? session.backendProblem,
           setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
           agent: session.agent,
+          backend: session.offering.capabilities.backend.kind,
           ...activity.tallyOf(session.identity),
           current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
           gateway: null,

@@ -36,7 +36,7 @@ describe('GET /api/sd/supportedModelInfo', () => {
   it('with no node connected lists every catalog entry, none available', async () => {
     const info = await supported(await start());
     expect(info.Models).toStrictEqual(
-      catalogModels.map((m) => ({ name: m.name, hash: m.sha256, available: false, nodes: 0, download: m.download })),
+      catalogModels.map((m) => ({ name: m.name, family: 'sd15', hash: m.sha256, available: false, nodes: 0, download: m.download })),
     );
     expect(info.LoRAs.map((l: any) => [l.name, l.available])).toEqual(catalogLoras.map((l) => [l.name, false]));
     for (const list of [info.Samplers, info.HiresUpscalers, info.Upscalers, info.ControlNet.models, info.ControlNet.preprocessors, info.Interrogators]) {
@@ -55,7 +55,7 @@ describe('GET /api/sd/supportedModelInfo', () => {
     const models = modelsByName(info);
     expect(models['chillout_mix']).toMatchObject({ hash: catalogModels[0]!.sha256, available: true, nodes: 2 });
     expect(models['anything-v4.5-pruned']).toMatchObject({ available: true, nodes: 1 });
-    expect(models['myModel']).toStrictEqual({ name: 'myModel', hash: null, available: true, nodes: 1, download: null });
+    expect(models['myModel']).toStrictEqual({ name: 'myModel', family: null, hash: null, available: true, nodes: 1, download: null });
     expect(info.LoRAs.find((l: any) => l.name === 'kobeni_v10')).toMatchObject({ available: true, nodes: 2 });
     expect(info.Samplers).toContainEqual({ name: 'Euler a', available: true });
     // Served through a node's sampler and scheduler; and a sampler outside the catalog that a node offers.
@@ -101,7 +101,7 @@ describe('GET /api/user/public-api-key', () => {
 });
 
 describe('GET /api/nodes', () => {
-  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil', 'agent', 'done', 'failed', 'current', 'gateway'];
+  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil', 'agent', 'backend', 'done', 'failed', 'current', 'gateway'];
   const nodes = async (app: InjectApp): Promise<any[]> => dataOf(await app.get('/api/nodes'));
   const byName = async (app: InjectApp, name: string) => (await nodes(app)).find((n) => n.name === name);
 
@@ -124,6 +124,7 @@ describe('GET /api/nodes', () => {
       problem: null,
       setAsideUntil: null,
       agent: 'fake-node',
+      backend: 'a1111',
       done: 0,
       failed: 0,
       current: [],

@@ -6,6 +6,8 @@
  * them, so a change of an answer that is not made here too fails the suite.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
+import { BackendKindField } from '../../domain/capabilities.js';
+import { ModelFamilyField } from '../../domain/families.js';
 import { errorCatalog } from '../../errors/catalog.js';
 import { keySettingRules } from '../requests/key-settings-request.js';
 
@@ -46,7 +48,14 @@ export const TaskView = Type.Object(
 
 const NameInfo = Type.Object({ name: Type.String(), available: Type.Boolean() }, closed);
 const ResourceInfo = Type.Object(
-  { name: Type.String(), hash: nullable(Type.String()), available: Type.Boolean(), nodes: Type.Integer({ minimum: 0 }), download: nullable(Type.String()) },
+  {
+    name: Type.String(),
+    family: nullable(ModelFamilyField),
+    hash: nullable(Type.String()),
+    available: Type.Boolean(),
+    nodes: Type.Integer({ minimum: 0 }),
+    download: nullable(Type.String()),
+  },
   closed,
 );
 const NodeCounts = Type.Object({ connected: Type.Integer({ minimum: 0 }), ready: Type.Integer({ minimum: 0 }) }, closed);
@@ -122,6 +131,7 @@ export const NodeList = Type.Array(
       problem: nullable(Type.String()),
       setAsideUntil: nullable(Type.String({ format: 'date-time' })),
       agent: Type.String({ description: 'The node program and version' }),
+      backend: BackendKindField,
       done: Type.Integer({ minimum: 0, description: 'Tasks it finished since the gateway started' }),
       failed: Type.Integer({ minimum: 0, description: 'Attempts that failed on it (cancels not counted)' }),
       current: Type.Array(Type.Object({ progress: Type.Number({ minimum: 0, maximum: 1 }), seconds: Type.Integer({ minimum: 0 }) }, closed), { description: 'What it runs now' }),

@@ -35,7 +35,11 @@ export interface NameInfo {
   available: boolean;
 }
 
+export type ModelFamily = 'sd15' | 'sdxl' | 'flux';
+
 export interface ResourceInfo extends NameInfo {
+  /** The model family; null when no one knows it. */
+  family: ModelFamily | null;
   hash: string | null;
   /** Connected nodes that serve it now. */
   nodes: number;
@@ -70,6 +74,7 @@ export interface NodeInfo {
   problem: string | null;
   setAsideUntil: string | null;
   agent: string;
+  backend: 'a1111' | 'comfyui';
   done: number;
   failed: number;
   /** What it runs now: progress (0–1) and seconds since it was sent, per task. */

@@ -112,7 +112,9 @@ export function Dashboard() {
                   <tr key={node.id} data-node={node.name}>
                     <th scope="row">
                       {node.name}
-                      <small class="hint block">{node.agent}</small>
+                      <small class="hint block">
+                        {node.agent} · {node.backend === 'comfyui' ? 'ComfyUI' : 'A1111 WebUI'}
+                      </small>
                       {node.gateway && <small class="hint block">on gateway {node.gateway}</small>}
                     </th>
                     <td>

@@ -3,14 +3,20 @@
  * connected nodes offer now (unavailable ones shown, disabled, saying why),
  * sampler, steps, CFG, size, seed, and a ControlNet unit.
  */
-import type { NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
+import type { ModelFamily, NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
 import { type GenerationForm, SIZE_PRESETS } from './generation-form';
 import { ImageInput } from './image-input';
 
 /** A resource as an option: one no connected node serves is shown, disabled, saying so. */
+const FAMILY_LABELS: Record<ModelFamily, string> = { sd15: 'SD 1.5', sdxl: 'SDXL', flux: 'Flux.1' };
+
 export function resourceOptions(list: (ResourceInfo | NameInfo)[]) {
-  return list.map((item) => ({ value: item.name, label: item.available ? item.name : `${item.name} (no connected node has it)`, disabled: !item.available }));
+  return list.map((item) => {
+    const family = 'family' in item && item.family ? ` · ${FAMILY_LABELS[item.family]}` : '';
+    const name = `${item.name}${family}`;
+    return { value: item.name, label: item.available ? name : `${name} (no connected node has it)`, disabled: !item.available };
+  });
 }
 
 interface Props {
