@@ -123,15 +123,18 @@ export async function startGatewayProcess(options: { dataDir: string; port?: num
   return { proc, url };
 }
 
-export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[] } = {}) {
-  const args = ['sandbox', '--port', '0', '--speed', String(options.speed ?? 1000), ...(options.config ? ['--config', options.config] : []), ...(options.args ?? [])];
+export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[]; flavor?: 'a1111' | 'comfyui' } = {}) {
+  const flavor = options.flavor ? ['--flavor', options.flavor] : [];
+  const args = ['sandbox', ...flavor, '--port', '0', '--speed', String(options.speed ?? 1000), ...(options.config ? ['--config', options.config] : []), ...(options.args ?? [])];
   const proc = new DanProcess(args);
   const line = await proc.waitForLog((l) => typeof l['url'] === 'string' && l.msg.startsWith('DAN sandbox'));
   return { proc, url: line['url'] as string };
 }
 
-export async function startNodeProcess(options: { gateway: string; webui: string; name: string; args?: string[]; env?: NodeJS.ProcessEnv }) {
-  const args = ['node', '--gateway', options.gateway, '--webui', options.webui, '--name', options.name, ...(options.args ?? [])];
+/** A node for the WebUI at `webui`, or with `comfyui` for the ComfyUI there (`--backend comfyui`). */
+export async function startNodeProcess(options: { gateway: string; webui?: string; comfyui?: string; name: string; args?: string[]; env?: NodeJS.ProcessEnv }) {
+  const backend = options.comfyui ? ['--backend', 'comfyui', '--comfyui', options.comfyui] : ['--webui', options.webui ?? ''];
+  const args = ['node', '--gateway', options.gateway, ...backend, '--name', options.name, ...(options.args ?? [])];
   const proc = new DanProcess(args, options.env);
   await proc.waitForLog((l) => l.msg === 'connected to gateway');
   return { proc };
