@@ -99,9 +99,9 @@ export const catalogLoras: readonly CatalogEntry[] = [
  * file stem (title without the ` [hash]` suffix) contains one of `stems`, so both
  * ControlNet 1.0 (`control_sd15_canny`) and 1.1 (`control_v11p_sd15_canny`) files serve.
  */
-export const catalogControlNetModels: readonly { name: string; stems: readonly string[] }[] = [
-  { name: 'sd15_canny', stems: ['sd15_canny'] },
-  { name: 'sd15_openpose', stems: ['sd15_openpose'] },
+export const catalogControlNetModels: readonly { name: string; family: ModelFamily; stems: readonly string[] }[] = [
+  { name: 'sd15_canny', family: 'sd15', stems: ['sd15_canny'] },
+  { name: 'sd15_openpose', family: 'sd15', stems: ['sd15_openpose'] },
 ];
 
 /** ControlNet preprocessors by DAN name; `aliases` are accepted spellings (the spec's `openopse`). */
@@ -115,6 +115,12 @@ export const catalogInterrogators: readonly string[] = ['clip', 'deepdanbooru'];
 
 /** Samplers the DAN API reference lists (nodes may offer more). */
 export const catalogSamplers: readonly string[] = ['DPM++ SDE Karras', 'Euler a', 'Euler', 'DPM++ SDE', 'LMS', 'DDIM'];
+
+/**
+ * Schedules (A1111's labels, 1.9+), given with a sampler as `scheduler` or in the legacy combined name
+ * ("DPM++ 2M Karras"). "Automatic" is the sampler's own default.
+ */
+export const catalogSchedulers: readonly string[] = ['Automatic', 'Uniform', 'Karras', 'Exponential', 'SGM Uniform', 'Simple', 'Normal', 'DDIM', 'Beta', 'KL Optimal'];
 
 /** Hires-fix upscalers the original deployment documented (nodes may offer more). */
 export const catalogHiresUpscalers: readonly string[] = ['Latent', 'ESRGAN 4x'];

@@ -46,3 +46,25 @@ export function declaredFamilyOf(declared: ReadonlyMap<string, ModelFamily>, fil
   const stem = base.replace(/\.[^.]+$/, '');
   return declared.get(name) ?? declared.get(base) ?? declared.get(stem) ?? null;
 }
+
+/** What a family expects of a request: its native size, its sampler, which guidance it takes. */
+export interface FamilyTraits {
+  label: string;
+  /** The article before the label in a sentence: "an SDXL model", "a Flux.1 model". */
+  article: 'a' | 'an';
+  /** The side it was trained at; the default width and height. */
+  nativeSide: number;
+  /** The sampler used when a request names none. */
+  defaultSampler: string;
+  /** Flux's distilled guidance (`guidance`) instead of classifier-free guidance (`cfg_scale`) and a negative prompt. */
+  distilledGuidance: boolean;
+}
+
+export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', distilledGuidance: false },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', distilledGuidance: false },
+  flux: { label: 'Flux.1', article: 'a', nativeSide: 1024, defaultSampler: 'Euler', distilledGuidance: true },
+};
+
+/** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
+export const FLUX_DEFAULT_GUIDANCE = 3.5;

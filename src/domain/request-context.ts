@@ -7,6 +7,7 @@
  * gateway builds one from the catalog plus the offerings of the nodes
  * connected right now; the HTTP edge parses with it.
  */
+import type { ModelFamily } from './families.js';
 import { SpecBounds, type ResourceRef } from './spec.js';
 
 export interface RequestLimits {
@@ -29,8 +30,12 @@ export interface RequestContext {
   resolveModel(value: string): ResourceRef | null;
   /** A LoRA named by sha256 or name; null if unknown. */
   resolveLora(value: string): ResourceRef | null;
+  /** The family of a resolved model or LoRA (catalog, else what nodes say); null when no one knows it. */
+  familyOf(kind: 'model' | 'lora', ref: ResourceRef): ModelFamily | null;
   /** Names accepted in each list (catalog values plus what connected nodes offer). */
   samplers: readonly string[];
+  /** Schedule labels (`Karras`, `Simple`, …) a `scheduler` field may name. */
+  schedulers: readonly string[];
   hiresUpscalers: readonly string[];
   upscalers: readonly string[];
   controlNetModels: readonly string[];

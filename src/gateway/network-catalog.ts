@@ -15,6 +15,7 @@ import {
   catalogModels,
   catalogPreprocessors,
   catalogSamplers,
+  catalogSchedulers,
   catalogUpscalers,
   type CatalogEntry,
   downloadStemOf,
@@ -122,6 +123,10 @@ class ResourceIndex {
     return this.#byKey.get(value.trim().toLowerCase()) ?? null;
   }
 
+  familyOf(ref: ResourceRef): ModelFamily | null {
+    return this.#info.get(ref.id)?.family ?? null;
+  }
+
   list(): ResourceInfo[] {
     return [...this.#info.values()];
   }
@@ -205,6 +210,7 @@ export class NetworkCatalog {
       .map((m) => m.name);
     const lists = {
       samplers: union(catalogSamplers, offered.samplers),
+      schedulers: union(catalogSchedulers, ...caps.map((c) => c.schedulers.filter((s) => /^[A-Z]/.test(s)))),
       hiresUpscalers: unionBy(toNameKey, catalogHiresUpscalers, offered.hires),
       upscalers: unionBy(toNameKey, catalogUpscalers, offered.upscalers),
       controlNetModels: union(catalogCn, offered.cnModels),
@@ -214,6 +220,7 @@ export class NetworkCatalog {
     const context: RequestContext = {
       resolveModel: (value) => models.resolve(value),
       resolveLora: (value) => loras.resolve(value),
+      familyOf: (kind, ref) => (kind === 'model' ? models : loras).familyOf(ref),
       ...lists,
       modelNames: models.list().map((m) => m.name),
       loraNames: loras.list().map((l) => l.name),

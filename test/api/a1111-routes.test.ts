@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { catalogModels } from '../../src/domain/catalog.js';
 import { useAnsweringApp } from '../helpers/answering-node.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
 import { pngBytes } from '../helpers/png-bytes.js';
 
 const door = useAnsweringApp();
@@ -113,6 +114,24 @@ describe('POST /sdapi/v1/txt2img', () => {
       expect(answer.body).toMatchObject({ detail: [{ loc, msg: expect.stringMatching(msg), type: 'value_error' }] });
     }
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
+
+describe('Flux through the WebUI door', () => {
+  const flux = { title: 'flux1-dev.safetensors', name: 'flux1-dev', fileName: 'flux1-dev.safetensors', sha256: null, family: 'flux' as const };
+
+  it("maps Forge's distilled_cfg_scale to guidance and passes the scheduler; refuses A1111's cfg 7 for Flux, naming cfg_scale", async () => {
+    const app = await start();
+    const comfy = app.world.connect('comfy', makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [flux], schedulers: ['Automatic', 'Simple'] }));
+    const body = { prompt: 'x', cfg_scale: 1, distilled_cfg_scale: 2.5, sampler_name: 'Euler', scheduler: 'Simple', override_settings: { sd_model_checkpoint: 'flux1-dev' } };
+    const answering = app.post('/sdapi/v1/txt2img', body);
+    for (let i = 0; i < 200 && comfy.assignments().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    comfy.succeed(comfy.assignments()[0]!.taskId);
+    expect((await answering).status).toBe(200);
+    expect(comfy.assignments()[0]!.spec).toMatchObject({ guidance: 2.5, cfgScale: 1, sampler: 'Euler Simple', width: 1024 });
+    const refused = await app.post('/sdapi/v1/txt2img', { ...body, cfg_scale: 7 });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ detail: [{ loc: ['body', 'cfg_scale'], msg: expect.stringMatching(/Flux\.1 model, which runs at cfg_scale 1/) }] });
   });
 });
 

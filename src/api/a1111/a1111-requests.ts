@@ -91,7 +91,7 @@ const IMG2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
 };
 
 /** Fields read (mapped) rather than checked: a txt2img's and an img2img's. */
-const TXT2IMG_MAPPED = ['prompt', 'negative_prompt', 'seed', 'sampler_name', 'scheduler', 'batch_size', 'n_iter', 'steps', 'cfg_scale', 'width', 'height', 'override_settings', 'alwayson_scripts', 'enable_hr', 'hr_scale', 'hr_upscaler', 'denoising_strength'];
+const TXT2IMG_MAPPED = ['prompt', 'negative_prompt', 'seed', 'sampler_name', 'scheduler', 'distilled_cfg_scale', 'batch_size', 'n_iter', 'steps', 'cfg_scale', 'width', 'height', 'override_settings', 'alwayson_scripts', 'enable_hr', 'hr_scale', 'hr_upscaler', 'denoising_strength'];
 const IMG2IMG_MAPPED = [...TXT2IMG_MAPPED.filter((f) => !f.startsWith('hr_') && f !== 'enable_hr'), 'init_images', 'resize_mode', 'mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'inpaint_full_res', 'inpainting_mask_invert'];
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -146,15 +146,14 @@ function readCheckpoint(body: Body, choice: CheckpointChoice): string {
   return fallback;
 }
 
-/** `sampler_name` (or `sampler_index`) and `scheduler` as DAN's one sampler name ("DPM++ 2M Karras"). */
-function readSampler(body: Body): string | undefined {
+/** `sampler_name` (or `sampler_index`) and `scheduler` as DAN's fields of the same names; "" is A1111's "none". */
+function readSampler(body: Body): Body {
   const sampler = given(body['sampler_name']) ? body['sampler_name'] : body['sampler_index'];
-  if (!given(sampler)) return undefined;
-  if (typeof sampler !== 'string') throw invalidField('sampler_name', 'must be a sampler name');
   const scheduler = body['scheduler'];
-  if (!given(scheduler) || scheduler === '' || (typeof scheduler === 'string' && scheduler.toLowerCase() === 'automatic')) return sampler;
-  if (typeof scheduler !== 'string') throw invalidField('scheduler', 'must be a scheduler name');
-  return `${sampler} ${scheduler}`;
+  return {
+    ...(given(sampler) ? { sampler_name: sampler } : {}),
+    ...(given(scheduler) && scheduler !== '' ? { scheduler } : {}),
+  };
 }
 
 /** How many images (tasks): batch_size × n_iter, each image a task of its own. */
@@ -219,14 +218,13 @@ export interface A1111Ask {
 }
 
 function diffusionBody(body: Body, choice: CheckpointChoice): Body {
-  const sampler = readSampler(body);
   const controlNet = readControlNet(body);
-  const out: Body = { model: readCheckpoint(body, choice) };
+  const out: Body = { model: readCheckpoint(body, choice), ...readSampler(body) };
   for (const field of ['prompt', 'negative_prompt', 'seed', 'steps', 'cfg_scale', 'width', 'height']) if (given(body[field])) out[field] = body[field];
-  // A1111's defaults where DAN's differ: 50 steps, 7 CFG, 512 pixels are A1111's, and its clients expect them.
+  // Forge's name for Flux's distilled guidance.
+  if (given(body['distilled_cfg_scale'])) out['guidance'] = body['distilled_cfg_scale'];
+  // A1111's default where DAN's differs: 50 steps, and its clients expect them.
   out['steps'] ??= 50;
-  out['cfg_scale'] ??= 7;
-  if (sampler !== undefined) out['sampler_name'] = sampler;
   if (controlNet) out['control_net'] = controlNet;
   return out;
 }

@@ -8,9 +8,10 @@
  * `guessmode`, the original server read `guess_mode`.
  */
 import { catalogPreprocessors, toNameKey } from '../../domain/catalog.js';
-import type { ControlNetUnitSpec } from '../../domain/spec.js';
+import type { ControlNetUnitSpec, ResourceRef } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { describeValue } from './field-messages.js';
+import { checkControlNetFamily, modelChoice } from './family-rules.js';
 import { parseBoolean, parseString, readCode, readNumber, resolveValue } from './field-readers.js';
 import { type DecodedImage, type PendingImage, decodePendingImage, readImage } from './image-field.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
@@ -44,7 +45,8 @@ export const controlNetUnitFields = [
 /** A unit whose fields are checked and whose image waits to be decoded. */
 export type PendingControlNetUnit = Omit<ControlNetUnitSpec, 'image'> & { image: PendingImage };
 
-export function readControlNet(group: FieldGroup, ctx: RequestContext): PendingControlNetUnit[] {
+/** The units, each checked against the model's family (a ControlNet model is made for one). */
+export function readControlNet(group: FieldGroup, ctx: RequestContext, model: ResourceRef): PendingControlNetUnit[] {
   const path = pathOf(group, 'control_net');
   const value = valueOf(group, 'control_net');
   if (value === undefined) return [];
@@ -53,10 +55,12 @@ export function readControlNet(group: FieldGroup, ctx: RequestContext): PendingC
   if (value.length > max) {
     throw invalidField(path, `at most ${max} ControlNet units are supported, got ${value.length}`);
   }
-  return value.map((item: unknown, index) => {
+  const units = value.map((item: unknown, index) => {
     const unit = parseGroup(item, `${path}[${index}]`, { accepted: controlNetUnitFields });
     return readUnit(unit, ctx);
   });
+  checkControlNetFamily(group, units, modelChoice(model, ctx));
+  return units;
 }
 
 export async function decodeControlNet(

@@ -15,7 +15,8 @@ import { readLoras } from './lora-field.js';
 import { assertNoNetworkTags, joinLoras, takePromptLoras } from './prompt-loras.js';
 import { NameMatches, type NameRule, parseResource, readName } from './name-fields.js';
 import type { RequestContext } from '../../domain/request-context.js';
-import { cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
+import { automaticScheduler, cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
+import { checkFluxCfgScale, checkLoraFamilies, checkNegativePrompt, modelChoice, type ModelChoice, readGuidance } from './family-rules.js';
 
 /** Common txt2img/img2img fields; ControlNet comes separately because its images decode later. */
 export type DiffusionFields = Omit<Txt2ImgSpec, 'kind' | 'hires' | 'controlNet'>;
@@ -26,8 +27,10 @@ export const diffusionFieldNames = [
   'loras',
   'seed',
   'sampler_name',
+  'scheduler',
   'steps',
   'cfg_scale',
+  'guidance',
   'width',
   'height',
   'model',
@@ -36,24 +39,44 @@ export const diffusionFieldNames = [
 
 export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): DiffusionFields {
   const { limits } = ctx;
+  // The model first: its family sets defaults and decides which fields make sense (family-rules.ts).
+  const choice = modelChoice(readModel(group, ctx), ctx);
   // LoRA tags typed in the prompt are checked as the `loras` field is, and joined to it (prompt-loras.ts).
   const promptPath = pathOf(group, 'prompt');
   const tagged = takePromptLoras(readString(group, 'prompt', promptRule), promptPath, ctx);
   const negativePrompt = readString(group, 'negative_prompt', promptRule);
   assertNoNetworkTags(negativePrompt, pathOf(group, 'negative_prompt'));
+  checkNegativePrompt(group, negativePrompt, choice);
+  const side = { ...sideRule(limits), ...(choice.traits ? { default: choice.traits.nativeSide } : {}) };
+  const loras = joinLoras(readLoras(group, ctx), tagged.loras, promptPath, ctx);
+  checkLoraFamilies(group, loras, choice, ctx);
+  const guidance = readGuidance(group, choice);
   return {
     prompt: tagged.prompt,
     negativePrompt,
     seed: readInteger(group, 'seed', seedRule),
-    // The client's spelling is kept: nodes match it case-insensitively (domain/samplers.ts).
-    sampler: readName(group, 'sampler_name', samplerRule(ctx)).given,
+    sampler: readSampler(group, ctx, choice),
     steps: readInteger(group, 'steps', stepsRule(limits)),
-    cfgScale: readNumber(group, 'cfg_scale', cfgScaleRule),
-    width: roundSide(readInteger(group, 'width', sideRule(limits))),
-    height: roundSide(readInteger(group, 'height', sideRule(limits))),
-    model: readModel(group, ctx),
-    loras: joinLoras(readLoras(group, ctx), tagged.loras, promptPath, ctx),
+    cfgScale: checkFluxCfgScale(group, choice) ?? readNumber(group, 'cfg_scale', cfgScaleRule),
+    ...(guidance === undefined ? {} : { guidance }),
+    width: roundSide(readInteger(group, 'width', side)),
+    height: roundSide(readInteger(group, 'height', side)),
+    model: choice.model,
+    loras,
   };
+}
+
+/**
+ * The sampler, and the schedule when `scheduler` names one, as DAN's one sampler name
+ * ("DPM++ 2M" + "Karras" → "DPM++ 2M Karras", the legacy combined form nodes resolve).
+ * The client's spelling is kept: nodes match it case-insensitively (domain/samplers.ts).
+ */
+function readSampler(group: FieldGroup, ctx: RequestContext, choice: ModelChoice): string {
+  const rule = samplerRule(ctx);
+  const sampler = readName(group, 'sampler_name', { ...rule, default: choice.traits?.defaultSampler ?? rule.default }).given;
+  if (valueOf(group, 'scheduler') === undefined) return sampler;
+  const scheduler = readName(group, 'scheduler', { noun: 'scheduler', choices: ctx.schedulers, match: NameMatches.caseInsensitive }).listed;
+  return scheduler === automaticScheduler ? sampler : `${sampler} ${scheduler}`;
 }
 
 function samplerRule(ctx: RequestContext): NameRule {

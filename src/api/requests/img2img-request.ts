@@ -34,7 +34,7 @@ export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): P
   const denoisingStrength = readNumber(group, 'denoising_strength', img2imgDenoisingRule);
   const fields = readDiffusionFields(group, ctx);
   const pendingInpaint = readInpaint(group);
-  const units = readControlNet(group, ctx);
+  const units = readControlNet(group, ctx, fields.model);
 
   const maxSide = ctx.limits.maxInputSide;
   const init = await decodePendingImage(initImage, maxSide);

@@ -6,6 +6,7 @@
  * describe them. Out-of-range values are errors: unlike the original deployment,
  * nothing is clamped and no default is "the minimum".
  */
+import { FLUX_DEFAULT_GUIDANCE } from '../../domain/families.js';
 import type { ResizeMode } from '../../domain/spec.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
 import type { RequestLimits } from '../../domain/request-context.js';
@@ -22,7 +23,12 @@ export const nameRule = { maxLength: 512 } as const;
  */
 export const seedRule = { min: -1, max: Number.MAX_SAFE_INTEGER, default: -1 } as const;
 export const samplerDefault = 'Euler a';
+/** The `scheduler` that adds nothing to the sampler: its own default schedule. */
+export const automaticScheduler = 'Automatic';
 export const cfgScaleRule = { min: 1, max: 30, default: 7 } as const;
+/** Flux's distilled guidance (`guidance`), for Flux models only; they run at cfg_scale 1. */
+export const guidanceRule = { min: 0, max: 30, default: FLUX_DEFAULT_GUIDANCE } as const;
+export const fluxCfgScale = 1;
 /** Width and height are rounded down to a multiple of this, as the WebUI does. */
 export const sideMultiple = 8;
 export const loraWeightRule = { min: -4, max: 4 } as const;

@@ -12,6 +12,7 @@ import {
   catalogHiresUpscalers,
   catalogInterrogators,
   catalogSamplers,
+  catalogSchedulers,
   catalogUpscalers,
 } from '../../domain/catalog.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
@@ -62,7 +63,7 @@ function body<T extends TProperties>(properties: T): TObject<T> {
 }
 
 const side = (name: string) =>
-  integer(rules.sideRule(defaultLimits), `${name} in pixels, rounded down to a multiple of ${rules.sideMultiple}`);
+  integer(rules.sideRule(defaultLimits), `${name} in pixels, rounded down to a multiple of ${rules.sideMultiple}; default the model family's native size (SDXL and Flux: 1024)`);
 
 /** A string naming something from a list the network may extend, with the catalog's names as examples. */
 function name(description: string, examples: readonly string[], defaultName?: string) {
@@ -73,7 +74,7 @@ const text = (description: string) => Type.String({ maxLength: rules.promptRule.
 
 const diffusionProperties = {
   prompt: optional(text('What the image should show')),
-  negative_prompt: optional(text('What it should not show')),
+  negative_prompt: optional(text('What it should not show; must be empty for Flux models')),
   loras: optional(
     Type.Array(pair(Type.String({ description: 'LoRA sha256 or name' }), number(rules.loraWeightRule, 'Weight')), {
       maxItems: defaultLimits.maxLoras,
@@ -81,9 +82,11 @@ const diffusionProperties = {
     }),
   ),
   seed: optional(integer(rules.seedRule, '-1 for a random seed')),
-  sampler_name: optional(name('Sampler, compared case-insensitively', catalogSamplers, rules.samplerDefault)),
+  sampler_name: optional(name('Sampler, compared case-insensitively; Flux models default to Euler', catalogSamplers, rules.samplerDefault)),
+  scheduler: optional(name('Schedule of the sampler (Karras, Simple, …); Automatic or omitted: the sampler\'s own', catalogSchedulers, rules.automaticScheduler)),
   steps: optional(integer(rules.stepsRule(defaultLimits), 'Sampling steps')),
-  cfg_scale: optional(number(rules.cfgScaleRule, 'Classifier-free guidance scale')),
+  cfg_scale: optional(number(rules.cfgScaleRule, 'Classifier-free guidance scale; Flux models take only 1')),
+  guidance: optional(number(rules.guidanceRule, 'Flux models only: distilled guidance (what FluxGuidance sets)')),
   width: optional(side('Width')),
   height: optional(side('Height')),
   model: Type.String({ minLength: 1, maxLength: rules.nameRule.maxLength, description: 'Model sha256 or name' }),

@@ -24,7 +24,7 @@ export async function parseTxt2ImgRequest(body: unknown, ctx: RequestContext): P
   const group = parseGroup(body, '', { accepted: txt2imgFields });
   const fields = readDiffusionFields(group, ctx);
   const hires = readHires(group, ctx, fields);
-  const units = readControlNet(group, ctx);
+  const units = readControlNet(group, ctx, fields.model);
   const controlNet = await decodeControlNet(units, ctx.limits.maxInputSide);
   return { kind: 'txt2img', ...fields, controlNet, hires };
 }

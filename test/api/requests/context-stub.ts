@@ -12,8 +12,10 @@ import {
   catalogModels,
   catalogPreprocessors,
   catalogSamplers,
+  catalogSchedulers,
   catalogUpscalers,
 } from '../../../src/domain/catalog.js';
+import type { ModelFamily } from '../../../src/domain/families.js';
 import type { ResourceRef } from '../../../src/domain/spec.js';
 
 export const sha = {
@@ -25,6 +27,10 @@ export const sha = {
 } as const;
 
 const localModel: ResourceRef = { id: 'local:mymodel', name: 'myModel' };
+/** Node-local models whose family nodes told: a Flux and an SDXL one. */
+export const fluxModel: ResourceRef = { id: 'local:flux1-dev', name: 'flux1-dev' };
+export const sdxlModel: ResourceRef = { id: 'local:sd_xl_base_1.0', name: 'sd_xl_base_1.0' };
+const localFamilies = new Map<string, ModelFamily>([[fluxModel.id, 'flux'], [sdxlModel.id, 'sdxl']]);
 
 function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRef[] = []) {
   return (value: string): ResourceRef | null => {
@@ -37,16 +43,18 @@ function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRe
 
 export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext {
   return {
-    resolveModel: resolverOf(catalogModels, [localModel]),
+    resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel]),
     resolveLora: resolverOf(catalogLoras),
+    familyOf: (kind, ref) => [...catalogModels, ...catalogLoras].find((e) => e.sha256 === ref.id && e.kind === kind)?.family ?? localFamilies.get(ref.id) ?? null,
     // Nodes add names of their own; the context lists them next to the catalog's.
     samplers: [...catalogSamplers, 'DPM++ 2M'],
+    schedulers: catalogSchedulers,
     hiresUpscalers: [...catalogHiresUpscalers, 'Latent (antialiased)'],
     upscalers: ['None', ...catalogUpscalers, 'ESRGAN_4x'],
     controlNetModels: catalogControlNetModels.map((m) => m.name),
     preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
     interrogators: catalogInterrogators,
-    modelNames: [...catalogModels.map((m) => m.name), localModel.name],
+    modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name],
     loraNames: catalogLoras.map((l) => l.name),
     limits: { ...defaultLimits, ...limits },
   };

@@ -31,6 +31,7 @@
  */
 import type { Binding } from '../../../domain/binding.js';
 import type { ControlNetUnitSpec, DiffusionSpec, GenerationSpec, Img2ImgSpec, Txt2ImgSpec, UpscaleSpec } from '../../../domain/spec.js';
+import { FLUX_DEFAULT_GUIDANCE } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import { AUTOMATIC_SCHEDULER, SAMPLERS, SCHEDULERS } from './comfy-names.js';
 import { ComfyGraph, out, type Link } from './comfy-graph.js';
@@ -58,8 +59,6 @@ export interface BuiltGraph {
   loaders: string[];
 }
 
-/** Flux.1-dev's usual distilled guidance (ComfyUI's default and its examples'). */
-export const FLUX_DEFAULT_GUIDANCE = 3.5;
 /** A1111's canny thresholds when a unit gives none (0–255). */
 const CANNY_DEFAULTS: [number, number] = [100, 200];
 const TAGGER_NODE = 'WD14Tagger|pysssss';

@@ -1,0 +1,83 @@
+/**
+ * @module api/requests/family-rules
+ *
+ * What a request may ask of each model family (domain/families.ts). A family
+ * gives the defaults a request leaves out (SDXL and Flux make 1024² images;
+ * Flux samples with Euler) and refuses, with a message, the fields it does not
+ * use rather than ignore them: Flux takes no negative prompt and runs at
+ * cfg_scale 1, its strength being `guidance`; `guidance` means nothing to
+ * SD 1.5 or SDXL; a LoRA or ControlNet model made for another family does not
+ * fit the model. A model whose family no one knows gets no family rules.
+ */
+import { familyTraits, type FamilyTraits, type ModelFamily } from '../../domain/families.js';
+import { catalogControlNetModels } from '../../domain/catalog.js';
+import type { RequestContext } from '../../domain/request-context.js';
+import type { LoraUse, ResourceRef } from '../../domain/spec.js';
+import { invalidField } from '../../errors/dan-error.js';
+import { describeValue } from './field-messages.js';
+import { readNumber } from './field-readers.js';
+import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
+import { fluxCfgScale, guidanceRule } from './rules.js';
+
+export interface ModelChoice {
+  model: ResourceRef;
+  family: ModelFamily | null;
+  traits: FamilyTraits | null;
+}
+
+export function modelChoice(model: ResourceRef, ctx: RequestContext): ModelChoice {
+  const family = ctx.familyOf('model', model);
+  return { model, family, traits: family ? familyTraits[family] : null };
+}
+
+function labelOf(choice: ModelChoice): string {
+  return choice.traits ? `${choice.model.name} is ${choice.traits.article} ${choice.traits.label} model` : `the family of ${choice.model.name} is not known`;
+}
+
+/** `guidance`: Flux's, defaulted; refused for other families. Absent from the spec for them. */
+export function readGuidance(group: FieldGroup, choice: ModelChoice): number | undefined {
+  if (choice.traits?.distilledGuidance) return readNumber(group, 'guidance', guidanceRule);
+  if (valueOf(group, 'guidance') !== undefined) {
+    const uses = choice.traits ? `${labelOf(choice)}, which uses cfg_scale` : `only Flux models use it, and ${labelOf(choice)}`;
+    throw invalidField(pathOf(group, 'guidance'), `is Flux's distilled guidance; ${uses}`);
+  }
+  return undefined;
+}
+
+/** `cfg_scale` for a Flux model: 1 (its default), or refused when set to anything else. */
+export function checkFluxCfgScale(group: FieldGroup, choice: ModelChoice): number | null {
+  if (!choice.traits?.distilledGuidance) return null;
+  const value = valueOf(group, 'cfg_scale');
+  if (value !== undefined && value !== fluxCfgScale) {
+    throw invalidField(pathOf(group, 'cfg_scale'), `must be ${fluxCfgScale} or left out: ${labelOf(choice)}, which runs at cfg_scale ${fluxCfgScale}; set its strength with guidance (default ${guidanceRule.default}), got ${describeValue(value)}`);
+  }
+  return fluxCfgScale;
+}
+
+export function checkNegativePrompt(group: FieldGroup, negativePrompt: string, choice: ModelChoice): void {
+  if (choice.traits?.distilledGuidance && negativePrompt.trim() !== '') {
+    throw invalidField(pathOf(group, 'negative_prompt'), `must be empty: ${labelOf(choice)}, which takes no negative prompt`);
+  }
+}
+
+/** Each LoRA of a known family must be of the model's. */
+export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], choice: ModelChoice, ctx: RequestContext): void {
+  if (choice.family === null) return;
+  loras.forEach(({ lora }, index) => {
+    const family = ctx.familyOf('lora', lora);
+    if (family !== null && family !== choice.family) {
+      throw invalidField(`${pathOf(group, 'loras')}[${index}]`, `${lora.name} is a LoRA for ${familyTraits[family].label} models; ${labelOf(choice)}`);
+    }
+  });
+}
+
+/** Each catalog ControlNet model (made for one family) must fit the model. */
+export function checkControlNetFamily(group: FieldGroup, units: readonly { model: string }[], choice: ModelChoice): void {
+  if (choice.family === null) return;
+  units.forEach(({ model }, index) => {
+    const family = catalogControlNetModels.find((m) => m.name === model)?.family;
+    if (family !== undefined && family !== choice.family) {
+      throw invalidField(`${pathOf(group, 'control_net')}[${index}].model`, `${model} is a ControlNet model for ${familyTraits[family].label} models; ${labelOf(choice)}`);
+    }
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * Model families at the door: each family's defaults, and the fields a family
+ * does not use refused with a message naming the field, never ignored.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
+import { fluxModel, makeContext, sdxlModel, sha } from './context-stub.js';
+import { expectRejected } from './expect-error.js';
+import { imageBase64 } from './image-fixtures.js';
+
+const ctx = makeContext();
+const txt2img = (body: Record<string, unknown>) => parseTxt2ImgRequest(body, ctx);
+
+describe('Flux', () => {
+  it('defaults to its native 1024², Euler, cfg 1 and guidance 3.5', async () => {
+    const spec = await txt2img({ model: fluxModel.name, prompt: 'a sign' });
+    expect(spec).toMatchObject({ width: 1024, height: 1024, sampler: 'Euler', cfgScale: 1, guidance: 3.5, negativePrompt: '' });
+  });
+
+  it('takes guidance, cfg_scale 1 and a schedule', async () => {
+    const spec = await txt2img({ model: fluxModel.name, guidance: 2.5, cfg_scale: 1, sampler_name: 'Euler', scheduler: 'simple' });
+    expect(spec).toMatchObject({ guidance: 2.5, cfgScale: 1, sampler: 'Euler Simple' });
+  });
+
+  it('refuses a negative prompt, another cfg_scale, and LoRAs or ControlNet models of another family', async () => {
+    await expectRejected(() => txt2img({ model: fluxModel.name, negative_prompt: 'blurry' }), { field: 'negative_prompt', message: ['flux1-dev is a Flux.1 model', 'no negative prompt'] });
+    await expectRejected(() => txt2img({ model: fluxModel.name, cfg_scale: 7 }), { field: 'cfg_scale', message: ['must be 1 or left out', 'guidance'] });
+    await expectRejected(() => txt2img({ model: fluxModel.name, loras: [[sha.korean, 0.5]] }), { field: 'loras[0]', message: ['koreanDollLikeness_v10 is a LoRA for SD 1.5 models'] });
+    await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>' }), { field: 'loras[0]' });
+    await expectRejected(() => txt2img({ model: fluxModel.name, guidance: 31 }), { field: 'guidance' });
+  });
+
+  it('refuses a ControlNet model made for SD 1.5 with an SDXL model', async () => {
+    const control = await imageBase64('png', 64, 64);
+    await expectRejected(() => txt2img({ model: sdxlModel.name, control_net: [{ image: control, preprocess: 'canny', model: 'sd15_canny' }] }), {
+      field: 'control_net[0].model',
+      message: ['sd15_canny is a ControlNet model for SD 1.5 models', 'sd_xl_base_1.0 is an SDXL model'],
+    });
+  });
+
+  it('applies to img2img too', async () => {
+    const init = await imageBase64('png', 64, 64);
+    await expectRejected(() => parseImg2ImgRequest({ model: fluxModel.name, init_image: init, negative_prompt: 'x' }, ctx), { field: 'negative_prompt' });
+    expect(await parseImg2ImgRequest({ model: fluxModel.name, init_image: init }, ctx)).toMatchObject({ cfgScale: 1, guidance: 3.5, width: 1024 });
+  });
+});
+
+describe('SD 1.5, SDXL and models of unknown family', () => {
+  it('SDXL defaults to 1024², SD 1.5 to 512²; neither has guidance in its spec', async () => {
+    const sdxl = await txt2img({ model: sdxlModel.name });
+    expect(sdxl).toMatchObject({ width: 1024, height: 1024, sampler: 'Euler a', cfgScale: 7 });
+    expect(sdxl).not.toHaveProperty('guidance');
+    expect(await txt2img({ model: sha.chilloutMix })).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('refuses guidance for a family that uses cfg_scale, and for a model whose family no one knows', async () => {
+    await expectRejected(() => txt2img({ model: sha.chilloutMix, guidance: 3.5 }), { field: 'guidance', message: ['chillout_mix is an SD 1.5 model, which uses cfg_scale'] });
+    await expectRejected(() => txt2img({ model: 'myModel', guidance: 3.5 }), { field: 'guidance', message: ['family of myModel is not known'] });
+  });
+
+  it('puts no family rule on a model of unknown family: any LoRA, 512² default', async () => {
+    expect(await txt2img({ model: 'myModel', loras: [[sha.korean, 0.5]], negative_prompt: 'x' })).toMatchObject({ width: 512, loras: [{ weight: 0.5 }] });
+  });
+});
+
+describe('scheduler', () => {
+  it('joins the sampler as the legacy combined name; Automatic adds nothing; an unknown one is listed', async () => {
+    expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ 2M', scheduler: 'karras' })).sampler).toBe('DPM++ 2M Karras');
+    expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ 2M', scheduler: 'automatic' })).sampler).toBe('DPM++ 2M');
+    await expectRejected(() => txt2img({ model: sha.chilloutMix, scheduler: 'Turbo' }), { field: 'scheduler', message: ['"Turbo" is not a supported scheduler', 'Karras'] });
+  });
+});
