@@ -32,6 +32,7 @@ interface GatewayFlags extends LogFlags {
   host?: string;
   data?: string;
   database?: string;
+  catalog?: string;
   nodeToken?: string;
   syncTimeoutS?: number;
   retentionH?: number;
@@ -87,6 +88,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     host: flags.host,
     dataDir: flags.data,
     database: flags.database,
+    catalogFile: flags.catalog,
     nodeToken: flags.nodeToken,
     syncTimeoutMs: flags.syncTimeoutS === undefined ? undefined : flags.syncTimeoutS * SECOND,
     retentionMs: flags.retentionH === undefined ? undefined : flags.retentionH * HOUR,

@@ -9,12 +9,14 @@
  *   dan demo      gateway + sandbox + node: try every endpoint without a GPU
  *   dan keys      create, list, change and revoke API keys on the gateway's store
  *   dan nodes token  create, list and revoke node tokens on the gateway's store
+ *   dan catalog   add, list and remove the checkpoints and LoRAs the network knows by sha256
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { DAN_VERSION } from '../util/version.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
+import { catalogAdd, catalogList, catalogRemove } from './catalog-command.js';
 import { keysCreate, keysList, keysRevoke, keysSet, nodeTokensCreate, nodeTokensList, nodeTokensRevoke } from './keys-command.js';
 
 function integer(value: string): number {
@@ -44,6 +46,7 @@ const gatewayOptions = (command: Command) =>
     .option('--host <host>', 'interface to listen on (env DAN_HOST; default 0.0.0.0)')
     .option('--data <dir>', 'data directory for the task store (env DAN_DATA; default ./data)')
     .option('--database <url>', 'keep tasks, keys and webhooks in this PostgreSQL database instead of SQLite in --data; gateways that share it are one network (env DATABASE_URL)')
+    .option('--catalog <file>', 'checkpoints and LoRAs added to the catalog (`dan catalog add`; env DAN_CATALOG; default catalog.json in --data)')
     .option('--node-token <token>', 'token nodes must present (env DAN_NODE_TOKEN); without it only local nodes may join')
     .option('--sync-timeout-s <seconds>', 'how long sync endpoints wait before answering 202 (default 300)', positive)
     .option('--retention-h <hours>', 'how long finished results are kept (default 24)', positive)
@@ -137,6 +140,26 @@ export function buildProgram(): Command {
     .action((flags) => nodeTokensCreate(flags));
   keyStoreOptions(tokens.command('list').description('list the node tokens (never their secrets)')).action((flags) => nodeTokensList(flags));
   keyStoreOptions(tokens.command('revoke').description('revoke a node token for good; its nodes are disconnected').argument('<id>', 'the token\'s id (nt_…)')).action((id: string, flags) => nodeTokensRevoke(id, flags));
+
+  const catalog = program.command('catalog').description('checkpoints and LoRAs the network knows by sha256, beyond the built-in ones');
+  const catalogFileOptions = (command: Command) =>
+    command
+      .option('--data <dir>', 'the gateway\'s data directory, where catalog.json is kept (env DAN_DATA; default ./data)')
+      .option('--catalog <file>', 'the catalog file, when the gateway is given one (env DAN_CATALOG)');
+  catalogFileOptions(catalog.command('add').description('add a checkpoint or LoRA; gateways use it once restarted'))
+    .argument('<kind>', 'model or lora')
+    .argument('<name>', 'the name requests use')
+    .requiredOption('--sha256 <hex>', 'the sha256 of the whole file (64 hex digits)')
+    .requiredOption('--family <family>', 'sd15, sdxl or flux (a LoRA: the family it is for)')
+    .requiredOption('--download <url>', 'where GPU owners download the file')
+    .option('--ref <url>', 'where the model is described (default: the download link)')
+    .action((kind: string, name: string, flags) => catalogAdd(kind, name, flags));
+  catalogFileOptions(catalog.command('list').description('list the catalog: built-in entries and added ones'))
+    .option('--json', 'print JSON (for scripts)')
+    .action((flags) => catalogList(flags));
+  catalogFileOptions(catalog.command('remove').description('remove an added entry').argument('<name-or-sha256>', 'the entry\'s name or sha256')).action((key: string, flags) =>
+    catalogRemove(key, flags),
+  );
 
   return program;
 }

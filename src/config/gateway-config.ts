@@ -26,6 +26,11 @@ export interface GatewayConfig {
    * instead of SQLite in `dataDir`: what several gateways share. Env `DATABASE_URL`. @defaultValue null
    */
   database: string | null;
+  /**
+   * The operator's additions to the catalog (config/catalog-file.ts, written by `dan catalog add`); null:
+   * `catalog.json` in `dataDir`, if there is one. Read when the gateway starts. Env `DAN_CATALOG`. @defaultValue null
+   */
+  catalogFile: string | null;
   /** Token nodes must present; null accepts nodes from loopback only. Env `DAN_NODE_TOKEN`. */
   nodeToken: string | null;
   /** How long a sync endpoint waits before answering 202 with the task id. @defaultValue 5 min */
@@ -101,6 +106,7 @@ export const gatewayDefaults = {
   host: '0.0.0.0',
   dataDir: './data',
   database: null,
+  catalogFile: null,
   nodeToken: null,
   syncTimeoutMs: 5 * MINUTE,
   retentionMs: 24 * HOUR,
@@ -130,6 +136,7 @@ export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayCon
   if (env['DAN_HOST']) input.host = env['DAN_HOST'];
   if (env['DAN_DATA']) input.dataDir = env['DAN_DATA'];
   if (env['DATABASE_URL']) input.database = env['DATABASE_URL'];
+  if (env['DAN_CATALOG']) input.catalogFile = env['DAN_CATALOG'];
   if (env['DAN_NODE_TOKEN']) input.nodeToken = env['DAN_NODE_TOKEN'];
   if (env['DAN_PUBLIC_API_KEY']) input.publicApiKey = env['DAN_PUBLIC_API_KEY'];
   if (env['DAN_CORS_ORIGIN']) input.corsOrigin = env['DAN_CORS_ORIGIN'];

@@ -94,6 +94,22 @@ export const catalogLoras: readonly CatalogEntry[] = [
   },
 ];
 
+/** The models and LoRAs a network knows by sha256: the built-in ones and those its operator added. */
+export interface Catalog {
+  models: readonly CatalogEntry[];
+  loras: readonly CatalogEntry[];
+}
+
+export const builtInCatalog: Catalog = { models: catalogModels, loras: catalogLoras };
+
+/** `base` with `added` after its own entries (config/catalog-file.ts checks that none collides). */
+export function extendCatalog(base: Catalog, added: readonly CatalogEntry[]): Catalog {
+  return {
+    models: [...base.models, ...added.filter((e) => e.kind === 'model')],
+    loras: [...base.loras, ...added.filter((e) => e.kind === 'lora')],
+  };
+}
+
 /**
  * ControlNet models by DAN name. A node's ControlNet model title matches when its
  * file stem (title without the ` [hash]` suffix) contains one of `stems`, so both

@@ -10,7 +10,7 @@
  * (or its sha256), so operators can serve their own models.
  */
 import type { LoraCapability, ModelCapability, NodeCapabilities } from './capabilities.js';
-import { type CatalogEntry, catalogLoras, catalogModels, downloadStemOf, stripExtension } from './catalog.js';
+import { builtInCatalog, type Catalog, type CatalogEntry, downloadStemOf, stripExtension } from './catalog.js';
 import type { ModelFamily } from './families.js';
 import type { ResourceRef } from './spec.js';
 
@@ -71,29 +71,29 @@ function refOf(file: FileLike, entries: readonly CatalogEntry[], extraNames: (st
   return { id: sha ?? `local:${file.name.toLowerCase()}`, name: file.name };
 }
 
-export function modelRefOf(model: ModelCapability): ResourceRef {
-  return refOf(model, catalogModels);
+export function modelRefOf(model: ModelCapability, catalog: Catalog = builtInCatalog): ResourceRef {
+  return refOf(model, catalog.models);
 }
 
 /** A model file's family: the catalog's when the file is a catalog entry, else what the node says, else unknown. */
-export function modelFamilyOf(model: ModelCapability): ModelFamily | null {
-  return identifyFile(model, catalogModels)?.family ?? model.family ?? null;
+export function modelFamilyOf(model: ModelCapability, catalog: Catalog = builtInCatalog): ModelFamily | null {
+  return identifyFile(model, catalog.models)?.family ?? model.family ?? null;
 }
 
-export function loraRefOf(lora: LoraCapability): ResourceRef {
-  return refOf(lora, catalogLoras, [lora.alias]);
+export function loraRefOf(lora: LoraCapability, catalog: Catalog = builtInCatalog): ResourceRef {
+  return refOf(lora, catalog.loras, [lora.alias]);
 }
 
-/** Resolves a node's declared capabilities into catalog identities. */
-export function toNodeOffering(capabilities: NodeCapabilities): NodeOffering {
+/** Resolves a node's declared capabilities into catalog identities (the built-in catalog unless the network's is given). */
+export function toNodeOffering(capabilities: NodeCapabilities, catalog: Catalog = builtInCatalog): NodeOffering {
   const models = new Map<string, ModelOffer>();
   for (const model of capabilities.models) {
-    const ref = modelRefOf(model);
-    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title, family: modelFamilyOf(model) });
+    const ref = modelRefOf(model, catalog);
+    if (!models.has(ref.id)) models.set(ref.id, { ref, title: model.title, family: modelFamilyOf(model, catalog) });
   }
   const loras = new Map<string, LoraOffer>();
   for (const lora of capabilities.loras) {
-    const ref = loraRefOf(lora);
+    const ref = loraRefOf(lora, catalog);
     if (!loras.has(ref.id)) loras.set(ref.id, { ref, localName: lora.name });
   }
   return { capabilities, models, loras };

@@ -6,6 +6,7 @@
  * results. `close()` stops taking work and closes everything; tasks stay
  * stored and resume on the next start.
  */
+import { catalogPathOf, loadCatalog } from '../config/catalog-file.js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
 import { randomBytes } from 'node:crypto';
@@ -64,6 +65,7 @@ export interface GatewayParts {
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger, parts: GatewayParts = {}): Promise<Gateway> {
   const clock = parts.clock ?? systemClock;
+  const networkCatalog = await loadCatalog(catalogPathOf(config));
   // Periodic work runs on one gateway of those sharing a database (docs/decisions/0015): told below.
   let leadershipChanged = (_leader: boolean): void => {};
   const stores = await openStores(config, {
@@ -72,6 +74,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       now: () => clock.now(),
       onLeadership: (leader) => leadershipChanged(leader),
       onReclaimed: (ids) => logger.warn({ tasks: ids.length }, 'tasks whose gateway is gone are back in the queue'),
+      catalog: networkCatalog,
     },
   });
   const registry = stores.gateways;
@@ -83,7 +86,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const keyStore = stores.keys;
   const keyRing = new KeyRing(keyStore);
   await keyRing.load();
-  const hub = new NodeHub({ nodeToken: config.nodeToken, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock });
+  const hub = new NodeHub({ nodeToken: config.nodeToken, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock, catalog: networkCatalog });
   // A node token revoked (here or by `dan nodes token revoke`) disconnects its nodes; another process's
   // change is read within a second.
   keyRing.onChange(() => hub.expelRevoked());
@@ -163,7 +166,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // The dashboard's chart of the queue: its length looked at every few seconds, the longest of each minute kept.
   const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);
   queueSampler.unref();
-  const catalog = new NetworkCatalog(hub, config.limits, roster ? { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } : undefined);
+  const catalog = new NetworkCatalog(hub, config.limits, {
+    catalog: networkCatalog,
+    ...(roster ? { others: { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } } : {}),
+  });
   const republishCheck = roster ? publishNodes(hub, roster, { now: () => clock.now(), logger, listings: () => nodes.list() }) : undefined;
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.

@@ -11,8 +11,8 @@ import {
   catalogControlNetModels,
   catalogHiresUpscalers,
   catalogInterrogators,
-  catalogLoras,
-  catalogModels,
+  builtInCatalog,
+  type Catalog,
   catalogPreprocessors,
   catalogSamplers,
   catalogSchedulers,
@@ -136,13 +136,19 @@ export class NetworkCatalog {
   readonly #hub: NodeHub;
   readonly #limits: RequestLimits;
   readonly #others: OtherNodes | undefined;
+  readonly #catalog: Catalog;
   #snapshot: Snapshot | null = null;
 
-  /** `others`: the nodes of the other gateways sharing the database, when there are (node-listing.ts). */
-  constructor(hub: NodeHub, limits: RequestLimits, others?: OtherNodes) {
+  /**
+   * `catalog`: the network's (built-in entries and the operator's additions); `others`: the nodes of the other
+   * gateways sharing the database, when there are (node-listing.ts).
+   */
+  constructor(hub: NodeHub, limits: RequestLimits, options: { catalog?: Catalog; others?: OtherNodes } = {}) {
     this.#hub = hub;
     this.#limits = limits;
-    this.#others = others;
+    this.#others = options.others;
+    this.#catalog = options.catalog ?? builtInCatalog;
+    const others = options.others;
     const invalidate = () => {
       this.#snapshot = null;
     };
@@ -184,15 +190,16 @@ export class NetworkCatalog {
   #build(): Snapshot {
     const sessions = this.nodes();
     const ready = sessions.filter((s) => s.backendUp);
-    const models = new ResourceIndex(catalogModels);
-    const loras = new ResourceIndex(catalogLoras);
+    const catalog = this.#catalog;
+    const models = new ResourceIndex(catalog.models);
+    const loras = new ResourceIndex(catalog.loras);
     for (const session of sessions) {
       const caps = session.offering.capabilities;
       for (const m of caps.models) {
-        models.add(modelRefOf(m), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp, modelFamilyOf(m));
+        models.add(modelRefOf(m, catalog), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp, modelFamilyOf(m, catalog));
       }
       for (const l of caps.loras) {
-        loras.add(loraRefOf(l), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp);
+        loras.add(loraRefOf(l, catalog), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp);
       }
     }
     const caps = ready.map((s) => s.offering.capabilities);

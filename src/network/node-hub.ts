@@ -8,6 +8,7 @@
  * socket (its tasks are requeued by the dispatcher); nothing a node sends can
  * throw out of here.
  */
+import { builtInCatalog, type Catalog } from '../domain/catalog.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Static } from '@sinclair/typebox';
@@ -70,6 +71,8 @@ export interface NodeHubOptions {
   heartbeatIntervalMs: number;
   log: Logger;
   clock?: Clock;
+  /** What the network knows by sha256 (the built-in catalog and the operator's additions). @defaultValue the built-in catalog */
+  catalog?: Catalog;
 }
 
 /** A node says hello as soon as it is connected: a socket silent this long is a stranger's. */
@@ -183,7 +186,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const id = `${hello.name}-${randomBytes(3).toString('hex')}`;
     const { principal, tokenId } = admission;
     const identity = identityOf(principal, hello);
-    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId });
+    const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
     this.#sessions.set(id, session);
     session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
     this.#options.log.info(

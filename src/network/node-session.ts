@@ -10,6 +10,7 @@
  * A session never outlives its socket; a reconnecting node gets a new session.
  */
 import type { NodeCapabilities } from '../domain/capabilities.js';
+import type { Catalog } from '../domain/catalog.js';
 import { type NodeOffering, toNodeOffering } from '../domain/offering.js';
 import type { GatewayMessage, HelloMessage } from '../protocol/messages.js';
 import { toJsonBuffer } from '../util/json-buffer.js';
@@ -58,15 +59,18 @@ export class NodeSession {
   /** Tasks sent to this session, oldest first, at most `GIVEN_KEPT`. */
   readonly #givenTasks = new Set<string>();
 
-  constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number; identity: string; tokenId: string | null }) {
+  readonly #catalog: Catalog;
+
+  constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number; identity: string; tokenId: string | null; catalog: Catalog }) {
     const { hello } = options;
+    this.#catalog = options.catalog;
     this.id = options.id;
     this.name = hello.name;
     this.identity = options.identity;
     this.tokenId = options.tokenId;
     this.slots = hello.slots;
     this.agent = hello.agent;
-    this.offering = toNodeOffering(hello.capabilities);
+    this.offering = toNodeOffering(hello.capabilities, this.#catalog);
     this.backendUp = hello.backendUp;
     this.backendProblem = hello.backendProblem;
     this.loadedModel = hello.loadedModel;
@@ -84,7 +88,7 @@ export class NodeSession {
   }
 
   updateCapabilities(capabilities: NodeCapabilities): void {
-    this.offering = toNodeOffering(capabilities);
+    this.offering = toNodeOffering(capabilities, this.#catalog);
     this.offeringVersion += 1;
   }
 

@@ -7,6 +7,7 @@
  * the same three ports: tasks, API keys, webhook deliveries.
  */
 import type { KeyStore } from '../auth/key-store.js';
+import type { Catalog } from '../domain/catalog.js';
 import type { DeliveryStore } from '../webhooks/delivery-store.js';
 import { type GatewayPeer, GatewayRegistry, type RegistryOptions } from './postgres/gateway-registry.js';
 import { NodeRoster } from './postgres/node-roster.js';
@@ -60,7 +61,10 @@ export interface OpenOptions {
   /** Hear of key changes other processes make (a gateway does; `dan keys` need not). @defaultValue true */
   listenForKeys?: boolean;
   /** Join the gateways sharing a PostgreSQL database as one of them (postgres/gateway-registry.ts). */
-  gateway?: Omit<RegistryOptions, 'warn'>;
+  gateway?: Omit<RegistryOptions, 'warn'> & {
+    /** What the other gateways' nodes offer is read through this catalog. @defaultValue the built-in catalog */
+    catalog?: Catalog;
+  };
 }
 
 export async function openStores(where: StoreLocation, options: OpenOptions = {}): Promise<Stores> {
@@ -99,9 +103,10 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     try {
       // A gateway gone takes its nodes with it, seen at the next heartbeat.
       const onPeers = (peers: readonly GatewayPeer[]) => roster?.keepGateways(new Set(peers.map((peer) => peer.id)));
-      gateways = await GatewayRegistry.join(database, { ...options.gateway, onPeers, warn });
+      const { catalog, ...registry } = options.gateway;
+      gateways = await GatewayRegistry.join(database, { ...registry, onPeers, warn });
       listener ??= await PgListener.open(database, warn);
-      roster = await NodeRoster.open(database, listener, gateways.id, warn);
+      roster = await NodeRoster.open(database, listener, gateways.id, { warn, ...(catalog ? { catalog } : {}) });
     } catch (error) {
       await gateways?.leave();
       listener?.close();

@@ -11,9 +11,11 @@ import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, halfMaskBase64, imageInfo, pngBase64, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, runDan, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const KOBENI = '3e5d8fe726b4c0f1e7f0905f32ea3d1c9ce89a54028209e8179d64d323048dac';
+/** The operator adds SDXL base to the catalog; the ComfyUI node's file is known by its download link's name. */
+const SDXL_SHA = '31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b';
 /** Time ten times faster than a real GPU's: a checkpoint load (4 s) stays dearer than a task's fixed costs. */
 const SPEED = 10;
 
@@ -24,6 +26,9 @@ const processes: DanProcess[] = [];
 const dir = tempDir();
 
 beforeAll(async () => {
+  const added = await runDan(['catalog', 'add', 'model', 'sdxl-base', '--sha256', SDXL_SHA, '--family', 'sdxl', '--data', `${dir.path}/data`,
+    '--download', 'https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors']);
+  if (added.code !== 0) throw new Error(`dan catalog add failed: ${added.stderr}`);
   const [sb, gw] = await Promise.all([
     startSandboxProcess({ flavor: 'comfyui', speed: SPEED, args: ['--it-per-second', '40', '--switch-seconds', '4'] }),
     startGatewayProcess({ dataDir: `${dir.path}/data` }),
@@ -59,11 +64,12 @@ async function a1111Requests(path: string): Promise<any[]> {
 }
 
 describe('every endpoint through a ComfyUI node', () => {
-  it('lists what ComfyUI has, with families: SD 1.5 from the catalog, SDXL from the file, Flux with its encoders', async () => {
+  it('lists what ComfyUI has, with families: SD 1.5 and the added SDXL from the catalog, Flux with its encoders', async () => {
     const { body } = await getJson(`${gateway}/api/sd/supportedModelInfo`);
     const models = Object.fromEntries(body.data.Models.map((m: any) => [m.name, m]));
     expect(models['clarity']).toMatchObject({ family: 'sd15', available: true });
-    expect(models['sd_xl_base_1.0']).toMatchObject({ family: 'sdxl', available: true });
+    expect(models['sdxl-base']).toMatchObject({ family: 'sdxl', hash: SDXL_SHA, available: true, download: expect.stringContaining('sd_xl_base_1.0.safetensors') });
+    expect(models['sd_xl_base_1.0']).toBeUndefined();
     expect(models['flux1-dev']).toMatchObject({ family: 'flux', available: true });
     expect(body.data.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
     expect(body.data.Interrogators).toContainEqual({ name: 'clip', available: false });
@@ -94,8 +100,8 @@ describe('every endpoint through a ComfyUI node', () => {
     expect(body.data.images).toHaveLength(1);
   });
 
-  it('SDXL at 1024² and Flux (its own graph) both answer', async () => {
-    const sdxl = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a lighthouse', model: 'sd_xl_base_1.0', width: 1024, height: 1024, steps: 6 });
+  it('SDXL at its native 1024² (the family default) and Flux (its own graph) both answer', async () => {
+    const sdxl = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a lighthouse', model: SDXL_SHA, steps: 6 });
     expect(await imageInfo(sdxl.body.data.images[0])).toMatchObject({ width: 1024, height: 1024 });
     const flux = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a neon sign that reads DAN', model: 'flux1-dev', width: 1024, height: 768, steps: 6, sampler_name: 'Euler' });
     expect(flux.status, JSON.stringify(flux.body)).toBe(200);

@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { NodeCapabilities } from '../../domain/capabilities.js';
+import { builtInCatalog, type Catalog } from '../../domain/catalog.js';
 import { type NodeOffering, toNodeOffering } from '../../domain/offering.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import type { PgListener } from './pg-listener.js';
@@ -47,17 +48,24 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   readonly #gatewayId: string;
   readonly #remote = new Map<string, RemoteNode>();
   #warn: (message: string) => void;
+  readonly #catalog: Catalog;
 
-  private constructor(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void) {
+  private constructor(database: PostgresDatabase, gatewayId: string, warn: (message: string) => void, catalog: Catalog) {
     super();
     this.#db = database;
     this.#gatewayId = gatewayId;
     this.#warn = warn;
+    this.#catalog = catalog;
   }
 
-  /** Reads the other gateways' nodes, then follows their changes through `listener`. */
-  static async open(database: PostgresDatabase, listener: PgListener, gatewayId: string, warn: (message: string) => void = () => {}): Promise<NodeRoster> {
-    const roster = new NodeRoster(database, gatewayId, warn);
+  /** Reads the other gateways' nodes, then follows their changes through `listener`; their offerings are read through `catalog`. */
+  static async open(
+    database: PostgresDatabase,
+    listener: PgListener,
+    gatewayId: string,
+    options: { warn?: (message: string) => void; catalog?: Catalog } = {},
+  ): Promise<NodeRoster> {
+    const roster = new NodeRoster(database, gatewayId, options.warn ?? (() => {}), options.catalog ?? builtInCatalog);
     await listener.listen(CHANNEL, {
       onNotification: (payload) => roster.#heard(payload),
       onReconnected: () => void roster.#reload().catch(() => {}),
@@ -145,7 +153,7 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   async #reread(nodeId: string): Promise<void> {
     const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE id = $1', [nodeId]);
     const row = rows[0];
-    if (row) this.#remote.set(row.id, toRemote(row));
+    if (row) this.#remote.set(row.id, toRemote(row, this.#catalog));
     else this.#remote.delete(nodeId);
     this.emit('changed');
   }
@@ -153,7 +161,7 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   async #reload(): Promise<void> {
     const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE gateway_id <> $1', [this.#gatewayId]);
     this.#remote.clear();
-    for (const row of rows) this.#remote.set(row.id, toRemote(row));
+    for (const row of rows) this.#remote.set(row.id, toRemote(row, this.#catalog));
     this.emit('changed');
   }
 
@@ -163,6 +171,6 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   }
 }
 
-function toRemote(row: NodeRow): RemoteNode {
-  return { id: row.id, gatewayId: row.gateway_id, name: row.name, offering: toNodeOffering(JSON.parse(row.capabilities) as NodeCapabilities), backendUp: row.backend_up };
+function toRemote(row: NodeRow, catalog: Catalog): RemoteNode {
+  return { id: row.id, gatewayId: row.gateway_id, name: row.name, offering: toNodeOffering(JSON.parse(row.capabilities) as NodeCapabilities, catalog), backendUp: row.backend_up };
 }
