@@ -183,23 +183,23 @@ export const errorCatalog = {
   },
   DAN_ERR_BACKEND_UNREACHABLE: {
     retryable: true,
-    meaning: 'The node could not reach its WebUI.',
-    fix: 'Start the WebUI with `--api` at the URL given to `dan node --webui`.',
+    meaning: 'The node could not reach its backend (WebUI or ComfyUI).',
+    fix: 'Start the WebUI with `--api` at the URL given to `dan node --webui` (ComfyUI: at `--comfyui`).',
   },
   DAN_ERR_BACKEND_REJECTED: {
     retryable: false,
-    meaning: 'The WebUI refused the request as invalid (HTTP 4xx).',
-    fix: 'Report it: the node translated the request into something its WebUI does not accept.',
+    meaning: 'The backend refused the request as invalid (a WebUI's HTTP 4xx, ComfyUI's `node_errors`).',
+    fix: 'Report it: the node translated the request into something its backend does not accept (or a model left the backend since the node last looked).',
   },
   DAN_ERR_BACKEND_FAILED: {
     retryable: true,
-    meaning: 'The WebUI failed while running the task (HTTP 5xx, out of memory, …).',
+    meaning: 'The backend failed while running the task (HTTP 5xx, ComfyUI's `execution_error`, out of memory, …).',
     fix: 'Usually transient; the task is retried on another node.',
   },
   DAN_ERR_BACKEND_BAD_RESPONSE: {
     retryable: true,
-    meaning: 'The WebUI answered with something that is not a valid result.',
-    fix: 'Check the WebUI version and extensions on that node.',
+    meaning: 'The backend answered with something that is not a valid result.',
+    fix: 'Check the backend's version and extensions on that node.',
   },
   DAN_ERR_NODE_INTERNAL: {
     retryable: false,
