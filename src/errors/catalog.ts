@@ -188,18 +188,18 @@ export const errorCatalog = {
   },
   DAN_ERR_BACKEND_REJECTED: {
     retryable: false,
-    meaning: 'The backend refused the request as invalid (a WebUI's HTTP 4xx, ComfyUI's `node_errors`).',
+    meaning: 'The backend refused the request as invalid (HTTP 4xx from a WebUI, `node_errors` from ComfyUI).',
     fix: 'Report it: the node translated the request into something its backend does not accept (or a model left the backend since the node last looked).',
   },
   DAN_ERR_BACKEND_FAILED: {
     retryable: true,
-    meaning: 'The backend failed while running the task (HTTP 5xx, ComfyUI's `execution_error`, out of memory, …).',
+    meaning: 'The backend failed while running the task (HTTP 5xx, an `execution_error` from ComfyUI, out of memory, …).',
     fix: 'Usually transient; the task is retried on another node.',
   },
   DAN_ERR_BACKEND_BAD_RESPONSE: {
     retryable: true,
     meaning: 'The backend answered with something that is not a valid result.',
-    fix: 'Check the backend's version and extensions on that node.',
+    fix: 'Check the version and extensions of the backend on that node.',
   },
   DAN_ERR_NODE_INTERNAL: {
     retryable: false,
