@@ -9,6 +9,7 @@
 import { familyTraits, ModelFamilies } from '../domain/families.js';
 import { builtInCatalog } from '../domain/catalog.js';
 import { StartupError } from '../errors/startup-error.js';
+import { type CommandOutput, processOutput } from './command-output.js';
 import { type CatalogFileEntry, catalogPathOf, collisionOf, entryProblems, readCatalogFile, writeCatalogFile } from '../config/catalog-file.js';
 
 export interface CatalogFlags {
@@ -21,15 +22,6 @@ export interface CatalogFlags {
   json?: boolean;
 }
 
-export interface CatalogOutput {
-  out(text: string): void;
-  note(text: string): void;
-}
-
-const processOutput: CatalogOutput = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  note: (text) => process.stderr.write(`${text}\n`),
-};
 
 function pathOf(flags: CatalogFlags, env: NodeJS.ProcessEnv = process.env): string {
   return catalogPathOf({ catalogFile: flags.catalog ?? env['DAN_CATALOG'] ?? null, dataDir: flags.data ?? env['DAN_DATA'] ?? './data' });
@@ -47,7 +39,7 @@ const FIELD_PROBLEMS: Record<string, string> = {
 
 const RESTART = 'gateways read the catalog when they start: restart them to use it';
 
-export async function catalogAdd(kind: string, name: string, flags: CatalogFlags, output: CatalogOutput = processOutput): Promise<void> {
+export async function catalogAdd(kind: string, name: string, flags: CatalogFlags, output: CommandOutput = processOutput): Promise<void> {
   const path = pathOf(flags);
   const entry = {
     kind,
@@ -67,7 +59,7 @@ export async function catalogAdd(kind: string, name: string, flags: CatalogFlags
   output.note(RESTART);
 }
 
-export async function catalogList(flags: CatalogFlags, output: CatalogOutput = processOutput): Promise<void> {
+export async function catalogList(flags: CatalogFlags, output: CommandOutput = processOutput): Promise<void> {
   const path = pathOf(flags);
   const added = await readCatalogFile(path);
   const rows = [
@@ -81,7 +73,7 @@ export async function catalogList(flags: CatalogFlags, output: CatalogOutput = p
   for (const row of rows) output.out(`${row.kind.padEnd(5)}  ${row.name.padEnd(36)}  ${familyTraits[row.family].label.padEnd(6)}  ${row.sha256.slice(0, 12)}  ${row.source}`);
 }
 
-export async function catalogRemove(nameOrSha: string, flags: CatalogFlags, output: CatalogOutput = processOutput): Promise<void> {
+export async function catalogRemove(nameOrSha: string, flags: CatalogFlags, output: CommandOutput = processOutput): Promise<void> {
   const path = pathOf(flags);
   const added = await readCatalogFile(path);
   const key = nameOrSha.toLowerCase();

@@ -17,6 +17,7 @@ import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { openStores } from '../store/open-stores.js';
 import { commaList } from '../util/comma-list.js';
+import { type CommandOutput, processOutput } from './command-output.js';
 
 export interface KeyFlags {
   data?: string;
@@ -33,16 +34,6 @@ export interface KeyFlags {
   models?: string;
 }
 
-/** What the command prints; stdout for results, stderr for notes. */
-export interface KeyOutput {
-  out(text: string): void;
-  note(text: string): void;
-}
-
-const processOutput: KeyOutput = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  note: (text) => process.stderr.write(`${text}\n`),
-};
 
 /** The flags as the settings object the admin API takes. */
 function settingsOf(flags: KeyFlags): KeySettings {
@@ -75,7 +66,7 @@ function asStartupError(error: unknown): unknown {
  * Opens the key store in `--database`, or else in `--data`; says so when that makes a new SQLite store
  * (a mistyped directory, most likely).
  */
-async function withKeys<T>(flags: KeyFlags, output: KeyOutput, work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
+async function withKeys<T>(flags: KeyFlags, output: CommandOutput, work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
   const dataDir = flags.data ?? process.env['DAN_DATA'] ?? './data';
   const database = flags.database ?? process.env['DATABASE_URL'] ?? null;
   const existed = database !== null || existsSync(join(dataDir, 'tasks.sqlite'));
@@ -106,7 +97,7 @@ function describeKey(key: ApiKeyInfo): string {
   return `${key.id}  ${JSON.stringify(key.name)}  ${key.prefix}…  ${state}\n  ${describeLimits(key.limits)}`;
 }
 
-export async function keysCreate(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function keysCreate(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const settings = settingsOf(flags);
   if (settings.name === undefined) throw new StartupError('--name: is required (who the key is for)');
   const created = await withKeys(flags, output, (admin) => admin.create(settings));
@@ -117,21 +108,21 @@ export async function keysCreate(flags: KeyFlags, output: KeyOutput = processOut
   output.note('The secret is shown only now: the gateway keeps its hash. Give it to the client as `Authorization: Bearer <secret>`.');
 }
 
-export async function keysList(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function keysList(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const keys = await withKeys(flags, output, (admin) => admin.list());
   if (flags.json) return output.out(JSON.stringify(keys));
   if (keys.length === 0) return output.note('no API keys yet; make one with `dan keys create --name <who>`');
   for (const key of keys) output.out(describeKey(key));
 }
 
-export async function keysSet(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function keysSet(id: string, flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const settings = settingsOf(flags);
   if (Object.keys(settings).length === 0) throw new StartupError('nothing to change: give at least one of --name, --max-tasks, --rpm, --max-pixels, --max-steps, --weight, --models');
   const key = await withKeys(flags, output, (admin) => admin.set(id, settings));
   output.out(flags.json ? JSON.stringify(key) : describeKey(key));
 }
 
-export async function keysRevoke(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function keysRevoke(id: string, flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const key = await withKeys(flags, output, (admin) => admin.revoke(id));
   output.out(flags.json ? JSON.stringify(key) : describeKey(key));
 }
@@ -141,7 +132,7 @@ function describeToken(token: NodeTokenInfo): string {
   return `${token.id}  ${JSON.stringify(token.name)}  ${token.prefix}…  ${state}`;
 }
 
-export async function nodeTokensCreate(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function nodeTokensCreate(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   if (flags.name === undefined) throw new StartupError('--name: is required (whose nodes the token admits)');
   const { name } = settingsOf({ name: flags.name });
   const created = await withKeys(flags, output, (admin) => admin.create({ name }, 'node'));
@@ -152,14 +143,14 @@ export async function nodeTokensCreate(flags: KeyFlags, output: KeyOutput = proc
   output.note('The secret is shown only now. On each GPU machine of this owner: dan node --gateway <url> --token <secret>');
 }
 
-export async function nodeTokensList(flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function nodeTokensList(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const tokens = (await withKeys(flags, output, (admin) => admin.list('node'))).map(nodeTokenInfoOf);
   if (flags.json) return output.out(JSON.stringify(tokens));
   if (tokens.length === 0) return output.note('no node tokens yet; make one with `dan nodes token create --name <owner>`');
   for (const token of tokens) output.out(describeToken(token));
 }
 
-export async function nodeTokensRevoke(id: string, flags: KeyFlags, output: KeyOutput = processOutput): Promise<void> {
+export async function nodeTokensRevoke(id: string, flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const token = nodeTokenInfoOf(await withKeys(flags, output, (admin) => admin.revoke(id, 'node')));
   output.out(flags.json ? JSON.stringify(token) : describeToken(token));
 }

@@ -26,6 +26,7 @@ import { workUnitsOf } from '../domain/work-units.js';
 import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { encodeResultFrame } from '../protocol/result-frame.js';
+import type { BackendKind } from '../domain/capabilities.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { commaList } from '../util/comma-list.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
@@ -171,7 +172,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       nodeKey: this.#nodeKey,
       agent: AGENT_VERSION,
       slots: this.#options.slots,
-      capabilities: snapshot?.capabilities ?? emptyCapabilities(),
+      capabilities: snapshot?.capabilities ?? emptyCapabilities(this.#options.driver.kind),
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem,
       loadedModel: snapshot?.loadedModel ?? null,
@@ -363,9 +364,9 @@ function clamp01(value: number): number {
   return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
 }
 
-function emptyCapabilities(): BackendSnapshot['capabilities'] {
+function emptyCapabilities(kind: BackendKind): BackendSnapshot['capabilities'] {
   return {
-    backend: { kind: 'a1111', version: null },
+    backend: { kind, version: null },
     models: [],
     loras: [],
     samplers: [],

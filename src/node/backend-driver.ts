@@ -1,12 +1,12 @@
 /**
  * @module node/backend-driver
  *
- * The port between the node agent and one kind of backend (A1111-compatible
- * WebUI today, ComfyUI later). The agent owns the gateway connection, task
+ * The port between the node agent and one kind of backend (an A1111-compatible
+ * WebUI, or ComfyUI). The agent owns the gateway connection, task
  * bookkeeping and reconnects; a driver owns the backend's wire format.
  */
 import type { Binding } from '../domain/binding.js';
-import type { NodeCapabilities } from '../domain/capabilities.js';
+import type { BackendKind, NodeCapabilities } from '../domain/capabilities.js';
 import type { GenerationSpec, TaskResult } from '../domain/spec.js';
 
 export interface BackendSnapshot {
@@ -45,6 +45,8 @@ export interface CheckpointLoad {
 }
 
 export interface BackendDriver {
+  /** Which kind of backend it drives (declared even while the backend is down). */
+  readonly kind: BackendKind;
   /**
    * Asks the backend what it offers. Throws a DanError `DAN_ERR_BACKEND_UNREACHABLE`
    * when the backend does not answer (the agent then reports the backend down).

@@ -100,6 +100,16 @@ describe('running tasks', () => {
 
     const other = txt2img({ model: w.model('anything-v4.5-pruned.safetensors'), steps: 2 });
     expect((await driver.run(other, w.bind(other))).load?.checkpoint).toBe('anything-v4.5-pruned.safetensors');
+
+    // A graph without a model drops the cached one: the driver says nothing is loaded, and the next run loads again.
+    const source = (await picture(64, 64, { r: 1, g: 2, b: 3 })).toString('base64');
+    const upscale: GenerationSpec = { kind: 'upscale', image: source, scale: 2, upscaler: 'Lanczos', upscaler2: null, upscaler2Visibility: 0, sourceWidth: 64, sourceHeight: 64 };
+    expect((await driver.run(upscale, w.bind(upscale))).loadedModel).toBeNull();
+    const reload = await driver.run(other, w.bind(other));
+    expect(reload.load?.seconds).toBeGreaterThan(0.05);
+    // Inputs went to ComfyUI's temp folder: LoadImage's list of input files stays empty.
+    const info = (await (await fetch(`${w.sandbox.url}/object_info/LoadImage`)).json()) as any;
+    expect(info.LoadImage.input.required.image[0]).toEqual([]);
   });
 
   it('inpaints the unmasked part when asked: the mask is inverted before ComfyUI sees it', async () => {
@@ -140,15 +150,73 @@ describe('running tasks', () => {
   });
 });
 
+describe('runs at once, and a ComfyUI that loses prompts', () => {
+  it('two runs at once on one driver both end (each its own websocket client id), and no timer outlives a run', async () => {
+    const w = await world({}, { speed: 20, switchSeconds: 0 });
+    const driver = driverFor(w.sandbox, { requestTimeoutMs: 3000 });
+    await driver.discover();
+    const spec = txt2img({ model: w.model('clarity.safetensors'), steps: 6 });
+    const outcomes = await Promise.all([driver.run(spec, w.bind(spec)), driver.run({ ...spec, seed: 2 }, w.bind(spec))]);
+    expect(outcomes.map((o) => o.result.kind === 'images' && o.result.seeds)).toEqual([[1], [2]]);
+    for (let i = 0; i < 5; i++) await driver.run({ ...spec, seed: 10 + i }, w.bind(spec));
+    await new Promise((resolve) => setTimeout(resolve, 3200));
+    expect(w.sandbox.requests().filter((r) => r.path === '/interrupt' || r.path === '/queue')).toEqual([]);
+  });
+
+  it('a prompt ComfyUI drops (its queue cleared) fails the attempt in seconds, to be retried elsewhere', async () => {
+    const w = await world({}, { speed: 1, switchSeconds: 0 });
+    const driver = driverFor(w.sandbox, { watchIntervalMs: 100 });
+    await driver.discover();
+    const long = txt2img({ model: w.model('clarity.safetensors'), steps: 2000 });
+    const blocker = new AbortController();
+    const first = failure(driver.run(long, w.bind(long), { signal: blocker.signal }));
+    for (let i = 0; i < 100 && (await (await fetch(`${w.sandbox.url}/queue`)).json() as any).queue_running.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const second = failure(driver.run({ ...long, seed: 3 }, w.bind(long)));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await fetch(`${w.sandbox.url}/queue`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clear: true }) });
+    const dropped = await second;
+    expect(dropped.id).toBe('DAN_ERR_BACKEND_FAILED');
+    expect(dropped.message).toContain('dropped the prompt');
+    blocker.abort(new Error('done'));
+    await first;
+  });
+
+  it('a ComfyUI restarted mid-prompt: the lost socket is noticed, and the prompt the new process never had fails the attempt', async () => {
+    const first = await startSandbox({ flavor: 'comfyui', speed: 1, switchSeconds: 0 });
+    const port = first.port;
+    const driver = new ComfyUIDriver({ baseUrl: first.url, maxPixels: 4096 * 4096, watchIntervalMs: 100 });
+    const { capabilities } = await driver.discover();
+    const offering = (await import('../../src/domain/offering.js')).toNodeOffering(capabilities);
+    const spec = txt2img({ model: [...offering.models.values()].find((m) => m.title === 'clarity.safetensors')!.ref, steps: 2000 });
+    const bound = (await import('../../src/domain/binding.js')).bindSpec(spec, offering);
+    if (!bound.ok) throw new Error('unbound');
+    let started!: () => void;
+    const progressed = new Promise<void>((resolve) => (started = resolve));
+    const run = failure(driver.run(spec, bound.binding, { onProgress: () => started() }));
+    await progressed;
+    await first.close();
+    const second = await startSandbox({ flavor: 'comfyui', speed: 1, port });
+    open.push(second);
+    const began = Date.now();
+    const error = await run;
+    expect(error.id).toBe('DAN_ERR_BACKEND_FAILED');
+    expect(error.message).toContain('dropped the prompt');
+    expect(Date.now() - began).toBeLessThan(5000);
+  });
+});
+
 describe('failures and cancels', () => {
-  it("ComfyUI's validation refusal is a rejected task naming the node; an execution error a failed one", async () => {
+  it("ComfyUI's validation refusal is a rejected task naming the node; a file gone since discovery and an execution error fail the attempt", async () => {
     const w = await world();
     const driver = driverFor(w.sandbox);
     await driver.discover();
     const spec = txt2img({ model: w.model('clarity.safetensors'), steps: 2 });
-    const refused = await failure(driver.run({ ...spec, loras: [{ lora: { id: 'x', name: 'x' }, weight: 1 }] }, { ...w.bind(spec), loras: ['gone.safetensors'] }));
+    const refused = await failure(driver.run({ ...spec, steps: 0 }, w.bind(spec)));
     expect(refused.id).toBe('DAN_ERR_BACKEND_REJECTED');
-    expect(refused.message).toMatch(/LoraLoader.*Value not in list.*gone\.safetensors/);
+    expect(refused.message).toMatch(/KSampler.*Value 0 smaller than min of 1/);
+    const gone = await failure(driver.run({ ...spec, loras: [{ lora: { id: 'x', name: 'x' }, weight: 1 }] }, { ...w.bind(spec), loras: ['gone.safetensors'] }));
+    expect(gone.id).toBe('DAN_ERR_BACKEND_FAILED');
+    expect(gone.message).toMatch(/LoraLoader.*Value not in list.*gone\.safetensors.*will look again/);
     await fetch(`${w.sandbox.url}/sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failNext: 1 }) });
     const failed = await failure(driver.run(spec, w.bind(spec)));
     expect(failed.id).toBe('DAN_ERR_BACKEND_FAILED');
@@ -174,6 +242,10 @@ describe('failures and cancels', () => {
     expect((await second).message).toBe('cancelled while queued');
     running.abort(new Error('cancelled'));
     expect((await first).message).toBe('cancelled');
+    // The queued one was deleted, never interrupted (an old ComfyUI's interrupt stops whatever runs); the running one interrupted by its id.
+    const cancels = w.sandbox.requests().filter((r) => r.path === '/interrupt' || r.path === '/queue');
+    expect(cancels.map((r) => r.path)).toEqual(['/queue', '/queue', '/interrupt']);
+    expect(cancels[2]!.body).toMatchObject({ prompt_id: expect.any(String) });
     const after = (await (await fetch(`${w.sandbox.url}/queue`)).json()) as any;
     expect(after).toEqual({ queue_running: [], queue_pending: [] });
     const history = (await (await fetch(`${w.sandbox.url}/history`)).json()) as Record<string, any>;

@@ -138,12 +138,14 @@ function parseAnswer(label: string, what: string, status: number, text: string):
     }
   }
   const detail = describeErrorBody(text);
+  // The answer as it came, for a driver that reads more of it than the message says (ComfyUI's node_errors).
+  const cause = { status, body: parseQuietly(text) };
   if (status >= 400 && status < 500) {
     const hint = status === 401 ? ` (check the ${label} credentials given to the node)` : '';
-    throw new DanError('DAN_ERR_BACKEND_REJECTED', `${label} refused ${what} with HTTP ${status}${hint}: ${detail}`);
+    throw new DanError('DAN_ERR_BACKEND_REJECTED', `${label} refused ${what} with HTTP ${status}${hint}: ${detail}`, { cause });
   }
   if (status >= 500) {
-    throw new DanError('DAN_ERR_BACKEND_FAILED', `${label} failed ${what} with HTTP ${status}: ${detail}`);
+    throw new DanError('DAN_ERR_BACKEND_FAILED', `${label} failed ${what} with HTTP ${status}: ${detail}`, { cause });
   }
   throw new DanError('DAN_ERR_BACKEND_BAD_RESPONSE', `${label} answered ${what} with HTTP ${status}: ${detail}`);
 }
@@ -169,6 +171,14 @@ function describeErrorBody(text: string): string {
   if (Array.isArray(detail)) parts.push(detail.map(describeValidationIssue).join('; '));
   if (typeof errors === 'string' && errors !== '' && errors !== detail) parts.push(errors);
   return quote(parts.length > 0 ? parts.join(': ') : text);
+}
+
+function parseQuietly(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** ComfyUI's `{message, details}` and, per node, `class_type` and its errors' `message: details`. */

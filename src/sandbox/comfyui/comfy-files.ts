@@ -60,6 +60,15 @@ export class ComfyFiles {
   }
 }
 
+/**
+ * A LoadImage value: `name`, or `name [input]` / `[output]` / `[temp]` naming the folder (ComfyUI's annotated
+ * file names); the input folder when none is named.
+ */
+export function annotatedFile(value: string): { type: FileType; name: string } {
+  const match = /^(.*) \[(input|output|temp)\]$/.exec(value);
+  return match ? { type: match[2] as FileType, name: match[1]! } : { type: 'input', name: value };
+}
+
 function keyOf(subfolder: string, name: string): string {
   return subfolder === '' ? name : `${subfolder}/${name}`;
 }

@@ -12,30 +12,32 @@ import type { WebSocket } from 'ws';
 const PREVIEW_IMAGE_EVENT = 1;
 const JPEG_FORMAT = 1;
 
+/**
+ * One socket per client id, as ComfyUI's `server.py` keeps them: a new socket with an id takes the id over,
+ * and any socket with an id closing forgets the id, even when a newer socket holds it then. A client that
+ * reuses its id across connections can lose its events; the sandbox behaves the same so a driver that
+ * does so fails its tests.
+ */
 export class ComfySockets {
-  readonly #clients = new Map<string, Set<WebSocket>>();
+  readonly #clients = new Map<string, WebSocket>();
 
   /** Registers a socket; returns its client id (the one asked for, else a fresh `uuid4().hex`). */
   add(socket: WebSocket, clientId: string | undefined, queueRemaining: number): string {
     const id = clientId && clientId.length > 0 ? clientId : randomUUID().replace(/-/g, '');
-    let set = this.#clients.get(id);
-    if (!set) this.#clients.set(id, (set = new Set()));
-    set.add(socket);
-    socket.on('close', () => {
-      set.delete(socket);
-      if (set.size === 0 && this.#clients.get(id) === set) this.#clients.delete(id);
-    });
+    this.#clients.set(id, socket);
+    socket.on('close', () => this.#clients.delete(id));
     sendText(socket, 'status', { status: { exec_info: { queue_remaining: queueRemaining } }, sid: id });
     return id;
   }
 
   send(clientId: string | null, type: string, data: Record<string, unknown>): void {
     if (clientId === null) return;
-    for (const socket of this.#clients.get(clientId) ?? []) sendText(socket, type, data);
+    const socket = this.#clients.get(clientId);
+    if (socket) sendText(socket, type, data);
   }
 
   broadcastStatus(queueRemaining: number): void {
-    for (const set of this.#clients.values()) for (const socket of set) sendText(socket, 'status', { status: { exec_info: { queue_remaining: queueRemaining } } });
+    for (const socket of this.#clients.values()) sendText(socket, 'status', { status: { exec_info: { queue_remaining: queueRemaining } } });
   }
 
   sendPreview(clientId: string | null, jpeg: Buffer): void {
@@ -44,11 +46,12 @@ export class ComfySockets {
     header.writeUInt32BE(PREVIEW_IMAGE_EVENT, 0);
     header.writeUInt32BE(JPEG_FORMAT, 4);
     const frame = Buffer.concat([header, jpeg]);
-    for (const socket of this.#clients.get(clientId) ?? []) if (socket.readyState === socket.OPEN) socket.send(frame, { binary: true });
+    const socket = this.#clients.get(clientId);
+    if (socket && socket.readyState === socket.OPEN) socket.send(frame, { binary: true });
   }
 
   closeAll(): void {
-    for (const set of this.#clients.values()) for (const socket of set) socket.terminate();
+    for (const socket of this.#clients.values()) socket.terminate();
     this.#clients.clear();
   }
 }

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { captionOf, colourName } from '../caption.js';
 import { blend, composite } from '../pixels.js';
 import { INTERROGATE_SECONDS, toWallMs, upscalerSeconds } from '../time-model.js';
+import { annotatedFile } from './comfy-files.js';
 import type { CustomNodePacks } from './comfy-offerings.js';
 import { decodeImageFile, filled, resizeRaw, toPng } from './raw-pixels.js';
 import { link, NodeExecutionError, type ImageValue, type InputSpec, type MaskValue, type NodeClass } from './node-types.js';
@@ -60,11 +61,13 @@ export const imageNodes: NodeClass[] = [
     ],
     validates: ['image'],
     validate(inputs, world) {
-      const name = String(inputs['image']);
-      return world.files.read('input', '', name) === undefined ? { input: 'image', message: `Invalid image file: ${name}` } : null;
+      const value = String(inputs['image']);
+      const { type, name } = annotatedFile(value);
+      return world.files.read(type, '', name) === undefined ? { input: 'image', message: `Invalid image file: ${value}` } : null;
     },
     async run(run) {
-      const data = run.world.files.read('input', '', String(run.inputs['image']));
+      const { type, name } = annotatedFile(String(run.inputs['image']));
+      const data = run.world.files.read(type, '', name);
       if (!data) throw new NodeExecutionError('FileNotFoundError', `[Errno 2] No such file or directory: '${String(run.inputs['image'])}'`);
       let decoded;
       try {

@@ -153,6 +153,12 @@ export class PromptRunner {
         continue;
       }
       const nodeClass = this.registry.classes.get(node.class_type)!;
+      // ComfyUI checks for an interrupt before every node, not only between sampler steps.
+      if (job.interrupted) {
+        failed = true;
+        emit('execution_interrupted', { node_id: id, node_type: node.class_type, executed });
+        break;
+      }
       this.sockets.send(prompt.clientId, 'executing', { node: id, display_node: id, prompt_id: prompt.id });
       const inputs = this.#resolveInputs(node.inputs, results);
       try {
@@ -202,8 +208,11 @@ export class PromptRunner {
       emit('execution_success', {});
       this.executed += 1;
     }
-    // The classic cache keeps the outputs of the last prompt's nodes only.
+    // The classic cache keeps the outputs of the last prompt's nodes only; weights no cached output holds are freed.
     this.#cache = new Map([...this.#cache].filter(([id]) => id in prompt.graph));
+    const weights = this.registry.weights;
+    const held = [...this.#cache.values()].some(({ result }) => result.outputs.some((o) => o.type === 'MODEL' && o.file === weights.file));
+    if (!held) weights.file = null;
     this.#remember(prompt, outputs, failed, messages);
   }
 

@@ -68,6 +68,7 @@ interface AbortWatch {
 }
 
 export class A1111Driver implements BackendDriver {
+  readonly kind = 'a1111' as const;
   readonly #client: BackendClient;
   readonly #maxPixels: number;
   readonly #interrogators: string[];

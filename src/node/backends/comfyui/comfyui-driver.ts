@@ -22,22 +22,19 @@ import type { Binding } from '../../../domain/binding.js';
 import type { ModelFamily } from '../../../domain/families.js';
 import { type GenerationSpec, isDiffusion, type TaskResult } from '../../../domain/spec.js';
 import { DanError } from '../../../errors/dan-error.js';
-import { PREVIEW_MAX_BASE64 } from '../../../protocol/messages.js';
 import { type Clock, systemClock } from '../../../util/clock.js';
-import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
+import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome } from '../../backend-driver.js';
 import { BackendClient } from '../backend-client.js';
 import { discoverComfy, type ComfyInventory } from './discover.js';
 import { buildGraph, type BuiltGraph, type GraphFiles } from './graph-builder.js';
-import { fittedImage, imageBytes, regenerationMask, uploadNameOf } from './input-images.js';
-import { PromptWatch, type PromptEnd } from './prompt-watch.js';
+import { fittedImage, regenerationMask, sourceImage, uploadNameOf } from './input-images.js';
+import { historyEntry } from './comfy-queue.js';
+import { followPrompt, type Timeline } from './prompt-follow.js';
+import { PromptWatch } from './prompt-watch.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
 const CONTROL_TIMEOUT_MS = 5 * SECOND_MS;
-/** Progress is forwarded at most this often (ComfyUI reports every sampler step). */
-const PROGRESS_INTERVAL_MS = 250;
-/** When the websocket drops mid-prompt, `/history` is read this often instead. */
-const HISTORY_POLL_MS = SECOND_MS;
 /** The seed a random-seed task gets: ComfyUI has no "random", the driver picks and reports it. */
 const MAX_RANDOM_SEED = 2 ** 32;
 
@@ -54,20 +51,17 @@ export interface ComfyUIDriverOptions {
   requestTimeoutMs?: number;
   /** After an abort and interrupt, how long to wait for ComfyUI to end the prompt. @defaultValue 5 s */
   abortGraceMs?: number;
+  /** How often a running prompt is looked up in ComfyUI's queue and history besides its websocket. @defaultValue 5 s */
+  watchIntervalMs?: number;
   /** Times checkpoint loads. @defaultValue systemClock */
   clock?: Clock;
 }
 
-interface Timeline {
-  /** When each node began, in order (the clock's ms); '' marks the end. */
-  starts: [node: string, at: number][];
-}
-
 export class ComfyUIDriver implements BackendDriver {
+  readonly kind = 'comfyui' as const;
   readonly #client: BackendClient;
   readonly #options: ComfyUIDriverOptions;
   readonly #clock: Clock;
-  readonly #clientId = randomUUID().replace(/-/g, '');
   readonly #metadataCache = new Map<string, ModelFamily | null>();
   #inventory: ComfyInventory | null = null;
   /** The model the last graph loaded, as far as this driver knows. */
@@ -96,21 +90,32 @@ export class ComfyUIDriver implements BackendDriver {
     const seed = isDiffusion(spec) ? (spec.seed >= 0 ? spec.seed : randomInt(MAX_RANDOM_SEED)) : 0;
     const files = await this.#uploadInputs(spec, signal);
     const built = buildGraph(spec, binding, inventory, files, seed);
-    const timeout = this.#options.requestTimeoutMs ?? 10 * MINUTE_MS;
-    const watch = await PromptWatch.open(this.#client.baseUrl, this.#clientId, this.#clock, this.#authHeaders(), CONTROL_TIMEOUT_MS);
-    const timeline: Timeline = { starts: [] };
+    // A client id of its own: ComfyUI keeps one socket per id and forgets the id when any of its sockets closes.
+    const clientId = randomUUID().replace(/-/g, '');
+    const watch = await PromptWatch.open(this.#client.baseUrl, clientId, this.#clock, this.#authHeaders(), CONTROL_TIMEOUT_MS);
+    const timeline: Timeline = [];
     try {
       signal?.throwIfAborted();
-      const answer = await this.#client.post('/prompt', { prompt: built.graph.nodes, client_id: this.#clientId }, { timeoutMs: 30 * SECOND_MS });
-      const promptId = (answer as { prompt_id?: unknown } | null)?.prompt_id;
-      if (typeof promptId !== 'string' || promptId === '') throw badResponse('POST /prompt answered without a prompt_id');
-      const end = await this.#follow(watch, promptId, built, timeline, options, timeout);
+      const promptId = await this.#queue(built, clientId);
+      const end = await followPrompt(watch, promptId, built, timeline, {
+        ...options,
+        client: this.#client,
+        clock: this.#clock,
+        timeoutMs: this.#options.requestTimeoutMs ?? 10 * MINUTE_MS,
+        abortGraceMs: this.#options.abortGraceMs ?? 5 * SECOND_MS,
+        watchIntervalMs: this.#options.watchIntervalMs ?? 5 * SECOND_MS,
+      });
       if (end.kind === 'interrupted') throw new DanError('DAN_ERR_BACKEND_FAILED', 'ComfyUI interrupted the prompt (someone pressed cancel on that ComfyUI)');
       if (end.kind === 'error') throw executionError(end.data);
       const result = await this.#result(spec, built, promptId, seed);
       const load = isDiffusion(spec) ? loadOf(built, timeline, binding.checkpoint) : undefined;
-      if (isDiffusion(spec)) this.#loaded = binding.checkpoint ?? null;
+      // ComfyUI's cache keeps the last prompt's nodes only: a graph without a model drops the one loaded.
+      this.#loaded = isDiffusion(spec) ? (binding.checkpoint ?? null) : null;
       return { result, loadedModel: this.#loaded, ...(load ? { load } : {}) };
+    } catch (error) {
+      // ComfyUI may have restarted (and lost its models) or another client may have loaded one.
+      if (!signal?.aborted) this.#loaded = null;
+      throw error;
     } finally {
       watch.close();
     }
@@ -120,83 +125,26 @@ export class ComfyUIDriver implements BackendDriver {
     await this.#client.post('/interrupt', {}, { timeoutMs: CONTROL_TIMEOUT_MS });
   }
 
-  /** Waits for the prompt to end, reporting progress; on abort, interrupts it (or drops it from the queue). */
-  #follow(watch: PromptWatch, promptId: string, built: BuiltGraph, timeline: Timeline, options: RunOptions, timeoutMs: number): Promise<PromptEnd> {
-    const { signal, onProgress } = options;
-    return new Promise<PromptEnd>((resolve, reject) => {
-      let settled = false;
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (settle: () => void): void => {
-        if (settled) return;
-        settled = true;
-        for (const timer of timers) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      const progress = onProgress ? progressReporter(built, this.#clock, onProgress) : null;
-      watch.on('node', (node, at) => timeline.starts.push([node, at]));
-      watch.on('progress', (node, value, max) => progress?.step(node, value, max));
-      watch.on('preview', (image) => progress?.preview(image));
-      // An interrupt this run asked for ends the prompt too: the abort's reason is the outcome then.
-      watch.on('end', (end) => finish(() => (signal?.aborted ? reject(signal.reason) : resolve(end))));
-      watch.on('lost', () => void this.#pollHistory(promptId, () => settled).then((end) => end && finish(() => resolve(end)), (error: unknown) => finish(() => reject(error))));
-      const onAbort = (): void => {
-        // A prompt taken off the queue never runs and sends nothing: done as soon as ComfyUI says it is not running.
-        void this.#cancel(promptId).then(async () => {
-          if (!(await this.#isRunning(promptId))) finish(() => reject(signal!.reason));
-        });
-        // A running one stops at its next sampler step; waiting for that leaves ComfyUI free when `run` settles.
-        timers.push(setTimeout(() => finish(() => reject(signal!.reason)), this.#options.abortGraceMs ?? 5 * SECOND_MS));
-      };
-      if (signal) {
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      }
-      // Listeners first: following replays the events that came before the prompt's id was known.
-      watch.follow(promptId);
-      timers.push(
-        setTimeout(() => {
-          void this.#cancel(promptId);
-          finish(() => reject(new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${this.#client.baseUrl} did not finish the prompt within ${timeoutMs} ms`)));
-        }, timeoutMs),
-      );
-    });
-  }
-
-  /** The prompt's end as `/history` tells it, once it is there; null if `stopped()` first. */
-  async #pollHistory(promptId: string, stopped: () => boolean): Promise<PromptEnd | null> {
-    while (!stopped()) {
-      const entry = await this.#historyEntry(promptId).catch(() => undefined);
-      if (entry) return endOf(entry);
-      await new Promise((resolve) => setTimeout(resolve, HISTORY_POLL_MS));
-    }
-    return null;
-  }
-
-  async #cancel(promptId: string): Promise<void> {
-    const quietly = (path: string, body: unknown) => this.#client.post(path, body, { timeoutMs: CONTROL_TIMEOUT_MS }).catch(() => undefined);
-    await Promise.all([quietly('/interrupt', { prompt_id: promptId }), quietly('/queue', { delete: [promptId] })]);
-  }
-
-  /** Whether ComfyUI runs `promptId` now; true when it cannot tell (the grace period then ends the wait). */
-  async #isRunning(promptId: string): Promise<boolean> {
+  /**
+   * `POST /prompt`; the prompt's id. A graph naming a file ComfyUI no longer has (the GPU owner removed it
+   * since the node last looked) fails the attempt so that another node retries it; other refusals are
+   * translation bugs and refuse the task.
+   */
+  async #queue(built: BuiltGraph, clientId: string): Promise<string> {
+    let answer: unknown;
     try {
-      const queue = (await this.#client.get('/queue', { timeoutMs: CONTROL_TIMEOUT_MS })) as { queue_running?: unknown } | null;
-      const running = Array.isArray(queue?.queue_running) ? queue.queue_running : [];
-      return running.some((row) => Array.isArray(row) && row[1] === promptId);
-    } catch {
-      return true;
+      answer = await this.#client.post('/prompt', { prompt: built.graph.nodes, client_id: clientId }, { timeoutMs: 30 * SECOND_MS });
+    } catch (error) {
+      if (isMissingFile(error)) throw new DanError('DAN_ERR_BACKEND_FAILED', `${(error as Error).message} (a file the node listed is gone; it will look again)`, { cause: error });
+      throw error;
     }
-  }
-
-  async #historyEntry(promptId: string): Promise<HistoryEntry | undefined> {
-    const history = await this.#client.get(`/history/${encodeURIComponent(promptId)}`, { timeoutMs: 30 * SECOND_MS });
-    const entry = (history as Record<string, unknown> | null)?.[promptId];
-    return typeof entry === 'object' && entry !== null ? entry : undefined;
+    const promptId = (answer as { prompt_id?: unknown } | null)?.prompt_id;
+    if (typeof promptId !== 'string' || promptId === '') throw badResponse('POST /prompt answered without a prompt_id');
+    return promptId;
   }
 
   async #result(spec: GenerationSpec, built: BuiltGraph, promptId: string, seed: number): Promise<TaskResult> {
-    const entry = await this.#historyEntry(promptId);
+    const entry = await historyEntry(this.#client, promptId);
     if (!entry) throw badResponse(`/history has no entry for prompt ${promptId} after it ended`);
     const output = entry.outputs?.[built.output];
     if (spec.kind === 'interrogate') {
@@ -216,17 +164,18 @@ export class ComfyUIDriver implements BackendDriver {
 
   /** Uploads the task's images (fitted to its size where the graph needs that); returns their stored names. */
   async #uploadInputs(spec: GenerationSpec, signal: AbortSignal | undefined): Promise<GraphFiles> {
+    // Into ComfyUI's temp folder, which it empties when it starts and does not list as LoadImage's choices; named by
+    // content, so a picture sent twice is stored once, and never rewritten while another prompt may read it.
     const upload = async (bytes: Buffer): Promise<string> => {
       const form = new FormData();
       form.append('image', new Blob([bytes]), uploadNameOf(bytes));
-      form.append('type', 'input');
-      form.append('overwrite', 'true');
+      form.append('type', 'temp');
       const answer = await this.#client.postForm('/upload/image', form, { timeoutMs: MINUTE_MS, ...(signal ? { signal } : {}) });
       const name = (answer as { name?: unknown } | null)?.name;
       if (typeof name !== 'string' || name === '') throw badResponse('/upload/image answered without a file name');
-      return name;
+      return `${name} [temp]`;
     };
-    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { image: await upload(imageBytes(spec.image, 'image')) };
+    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { image: await upload(await sourceImage(spec.image, 'image')) };
     const size = { width: spec.width, height: spec.height };
     const files: GraphFiles = {
       control: await Promise.all(spec.controlNet.map(async (unit, i) => upload(await fittedImage(unit.image, size, unit.resizeMode, `control image ${i + 1}`)))),
@@ -244,65 +193,38 @@ export class ComfyUIDriver implements BackendDriver {
   }
 }
 
-interface HistoryEntry {
-  outputs?: Record<string, Record<string, unknown>>;
-  status?: { status_str?: unknown; messages?: unknown };
-}
-
-/** The end `/history` records: success, or the `execution_error` / `execution_interrupted` among its messages. */
-function endOf(entry: HistoryEntry): PromptEnd {
-  if (entry.status?.status_str !== 'error') return { kind: 'success' };
-  const messages = Array.isArray(entry.status.messages) ? (entry.status.messages as [unknown, unknown][]) : [];
-  const error = messages.find((m) => Array.isArray(m) && m[0] === 'execution_error');
-  if (error) return { kind: 'error', data: (error[1] ?? {}) as Record<string, unknown> };
-  return { kind: 'interrupted' };
-}
-
-/** Sampler steps over all passes → the task's progress, at most every PROGRESS_INTERVAL_MS, with the latest preview. */
-function progressReporter(built: BuiltGraph, clock: Clock, onProgress: (progress: RunProgress) => void) {
-  const total = built.samplerPasses.reduce((sum, pass) => sum + pass.steps, 0);
-  let started: number | null = null;
-  let lastReport = -Infinity;
-  let preview: string | undefined;
-  return {
-    step(node: string, value: number, max: number): void {
-      const index = built.samplerPasses.findIndex((pass) => pass.node === node);
-      if (index < 0 || max <= 0 || total === 0) return;
-      const before = built.samplerPasses.slice(0, index).reduce((sum, pass) => sum + pass.steps, 0);
-      const progress = Math.min(1, (before + (built.samplerPasses[index]!.steps * Math.min(value, max)) / max) / total);
-      const now = clock.now();
-      started ??= now;
-      if (now - lastReport < PROGRESS_INTERVAL_MS && progress < 1) return;
-      lastReport = now;
-      const elapsed = (now - started) / SECOND_MS;
-      const etaSeconds = progress > 0 ? (elapsed * (1 - progress)) / progress : null;
-      try {
-        onProgress({ progress, etaSeconds, ...(preview ? { preview } : {}) });
-      } catch {
-        // A listener's failure must not fail the task.
-      }
-      preview = undefined;
-    },
-    preview(image: Buffer): void {
-      const base64 = image.toString('base64');
-      if (base64.length <= PREVIEW_MAX_BASE64) preview = base64;
-    },
-  };
-}
-
 /** The loader nodes' run time, when they ran (a cached model loads nothing). */
 function loadOf(built: BuiltGraph, timeline: Timeline, checkpoint: string | undefined): RunOutcome['load'] {
   if (checkpoint === undefined) return undefined;
   let seconds = 0;
   let ran = false;
-  timeline.starts.forEach(([node, at], i) => {
+  timeline.forEach(([node, at], i) => {
     if (!built.loaders.includes(node)) return;
-    const next = timeline.starts[i + 1];
+    const next = timeline[i + 1];
     if (!next) return;
     ran = true;
     seconds += (next[1] - at) / SECOND_MS;
   });
   return ran ? { checkpoint, seconds } : undefined;
+}
+
+/** Names of loader inputs: a value ComfyUI no longer lists there is a file removed since discovery. */
+const FILE_INPUTS = new Set(['ckpt_name', 'unet_name', 'clip_name1', 'clip_name2', 'vae_name', 'lora_name', 'control_net_name', 'model_name']);
+
+/** A 400 from `POST /prompt` whose every error is a file input's value no longer in ComfyUI's list. */
+function isMissingFile(error: unknown): boolean {
+  if (!(error instanceof DanError) || error.id !== 'DAN_ERR_BACKEND_REJECTED') return false;
+  const body = (error.cause as { body?: unknown } | undefined)?.body as { node_errors?: unknown } | undefined;
+  const nodeErrors = body?.node_errors;
+  if (typeof nodeErrors !== 'object' || nodeErrors === null) return false;
+  const errors = Object.values(nodeErrors).flatMap((entry) => ((entry as { errors?: unknown } | null)?.errors as unknown[] | undefined) ?? []);
+  return (
+    errors.length > 0 &&
+    errors.every((e) => {
+      const { type, extra_info: extra } = (e ?? {}) as { type?: unknown; extra_info?: { input_name?: unknown } };
+      return type === 'value_not_in_list' && typeof extra?.input_name === 'string' && FILE_INPUTS.has(extra.input_name);
+    })
+  );
 }
 
 function executionError(data: Record<string, unknown>): DanError {

@@ -103,7 +103,8 @@ class DiffusionGraph {
   ) {
     const title = required(binding.checkpoint, 'checkpoint');
     const recipe = inventory.models.get(title);
-    if (!recipe) throw new DanError('DAN_ERR_BACKEND_REJECTED', `ComfyUI no longer lists the model ${title}; the node will rediscover what it has`);
+    // Retried elsewhere: the GPU owner removed it since the node last looked, and the node looks again after a failure.
+    if (!recipe) throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the model ${title}; the node will look again`);
     this.#recipe = recipe;
     this.#flux = recipe.family === 'flux';
   }
@@ -273,7 +274,7 @@ function buildUpscale(g: ComfyGraph, spec: UpscaleSpec, binding: Binding, invent
 /** `image` brought to `target` by the upscaler named: its model first when it is one, then an exact resize. */
 function upscaleImage(g: ComfyGraph, inventory: ComfyInventory, image: Link, name: string, target: { width: number; height: number }): Link {
   const recipe = inventory.upscalers.get(name);
-  if (!recipe) throw new DanError('DAN_ERR_BACKEND_REJECTED', `ComfyUI no longer lists the upscaler ${name}; the node will rediscover what it has`);
+  if (!recipe) throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the upscaler ${name}; the node will look again`);
   let scaled = image;
   let method = 'lanczos';
   if (recipe.kind === 'model') {

@@ -32,9 +32,10 @@ function decode(base64: string, what: string): Sharp {
   return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS });
 }
 
-/** A PNG of the image fitted to `size` by `mode`, alpha dropped. */
+/** A PNG of the image fitted to `size` by `mode`, alpha dropped, turned upright as its EXIF orientation says (as A1111 does). */
 export async function fittedImage(base64: string, size: Size, mode: ResizeMode, what: string): Promise<Buffer> {
   return decode(base64, what)
+    .rotate()
     .toColourspace('srgb')
     .removeAlpha()
     .resize({ ...size, fit: FITS[mode], background: BLACK })
@@ -44,7 +45,7 @@ export async function fittedImage(base64: string, size: Size, mode: ResizeMode, 
 
 /** A grey PNG of `size`: 255 where the task regenerates, 0 where it keeps the original. */
 export async function regenerationMask(inpaint: InpaintSpec, size: Size, mode: ResizeMode): Promise<Buffer> {
-  const { data, info } = await decode(inpaint.mask, 'mask').toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await decode(inpaint.mask, 'mask').rotate().toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const pixels = info.width * info.height;
   let transparent = false;
   for (let i = 0; i < pixels && !transparent; i++) transparent = data[i * 4 + 3]! < 255;
@@ -59,11 +60,16 @@ export async function regenerationMask(inpaint: InpaintSpec, size: Size, mode: R
   return image.toColourspace('b-w').png({ compressionLevel: 1 }).toBuffer();
 }
 
-/** The image's bytes as sent (an upscale or interrogation reads them unchanged). */
-export function imageBytes(base64: string, what: string): Buffer {
+/**
+ * The image an upscale or interrogation reads: its bytes as sent, or, when it carries an EXIF orientation,
+ * a PNG of its pixels as stored. ComfyUI's LoadImage would turn it upright, and the result would no longer be
+ * `scale ×` the size the gateway read from the image's header.
+ */
+export async function sourceImage(base64: string, what: string): Promise<Buffer> {
   const bytes = Buffer.from(base64, 'base64');
   if (sniffImageFormat(bytes) === null) throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's ${what} is not a PNG, JPEG or WebP image`);
-  return bytes;
+  const { orientation } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
+  return orientation === undefined || orientation === 1 ? bytes : sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).png({ compressionLevel: 1 }).toBuffer();
 }
 
 /** The name an input is stored under: its content's hash, so the same bytes are one file. */

@@ -32,13 +32,16 @@ export interface WatchEvents {
 export type PromptEnd = { kind: 'success' } | { kind: 'error'; data: Record<string, unknown> } | { kind: 'interrupted' };
 
 type Message = { type: string; data: Record<string, unknown> };
+/** A message and when it arrived: events replayed later keep their own time (a loader's run time is timed from them). */
+type Received = { message: Message; at: number };
 
 export class PromptWatch extends EventEmitter<WatchEvents> {
   readonly #socket: WebSocket;
   readonly #clock: Clock;
   #promptId: string | null = null;
-  readonly #early: Message[] = [];
+  readonly #early: Received[] = [];
   #ended = false;
+  #lost = false;
 
   private constructor(socket: WebSocket, clock: Clock) {
     super();
@@ -46,7 +49,10 @@ export class PromptWatch extends EventEmitter<WatchEvents> {
     this.#clock = clock;
     socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     socket.on('close', () => {
-      if (!this.#ended) this.emit('lost');
+      if (this.#ended) return;
+      // Kept, not only told: the socket may drop before anyone listens.
+      this.#lost = true;
+      this.emit('lost');
     });
     socket.on('error', () => {});
   }
@@ -58,9 +64,11 @@ export class PromptWatch extends EventEmitter<WatchEvents> {
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', (error) => reject(new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${baseUrl} has no websocket at /ws (${error.message})`, { cause: error })));
-      socket.once('unexpected-response', (_request, response) =>
-        reject(new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${baseUrl} refused the websocket /ws with HTTP ${response.statusCode ?? '?'}`)),
-      );
+      socket.once('unexpected-response', (request, response) => {
+        // With this listener, ws leaves the request to us: it would linger until the handshake timeout.
+        request.destroy();
+        reject(new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${baseUrl} refused the websocket /ws with HTTP ${response.statusCode ?? '?'}`));
+      });
     });
     return new PromptWatch(socket, clock);
   }
@@ -68,7 +76,12 @@ export class PromptWatch extends EventEmitter<WatchEvents> {
   /** Names the prompt to follow; events already received for it are replayed. */
   follow(promptId: string): void {
     this.#promptId = promptId;
-    for (const message of this.#early.splice(0)) this.#onEvent(message);
+    for (const { message, at } of this.#early.splice(0)) this.#onEvent(message, at);
+  }
+
+  /** Whether the socket closed before the prompt ended: its end must be asked of ComfyUI then. */
+  get lost(): boolean {
+    return this.#lost;
   }
 
   close(): void {
@@ -90,18 +103,19 @@ export class PromptWatch extends EventEmitter<WatchEvents> {
       return;
     }
     if (typeof message !== 'object' || message === null || typeof message.data !== 'object' || message.data === null) return;
+    const at = this.#clock.now();
     if (this.#promptId === null) {
-      if (this.#early.length < MAX_EARLY_EVENTS) this.#early.push(message);
+      if (this.#early.length < MAX_EARLY_EVENTS) this.#early.push({ message, at });
       return;
     }
-    this.#onEvent(message);
+    this.#onEvent(message, at);
   }
 
-  #onEvent({ type, data }: Message): void {
+  #onEvent({ type, data }: Message, at: number): void {
     if (data['prompt_id'] !== this.#promptId || this.#ended) return;
     switch (type) {
       case 'executing':
-        if (typeof data['node'] === 'string') this.emit('node', data['node'], this.#clock.now());
+        if (typeof data['node'] === 'string') this.emit('node', data['node'], at);
         // The "done" marker; after an error or interrupt the prompt has ended already.
         else if (data['node'] === null) this.#end({ kind: 'success' });
         break;
@@ -115,7 +129,7 @@ export class PromptWatch extends EventEmitter<WatchEvents> {
         this.#end({ kind: 'interrupted' });
         break;
       case 'execution_success':
-        this.emit('node', '', this.#clock.now());
+        this.emit('node', '', at);
         break;
     }
   }
