@@ -135,6 +135,42 @@ describe('running tasks', () => {
     expect(at(4, 4)).not.toEqual([200, 20, 20]);
   });
 
+  it('inpaints only the masked area at full resolution: the crop goes to ComfyUI, the result is pasted back inside the mask', async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    // Left half red, right half blue; the mask a 32² square in the red half.
+    const init = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+      .composite([{ input: await picture(128, 256, { r: 255, g: 0, b: 0 }), left: 0, top: 0 }])
+      .png()
+      .toBuffer();
+    const white = await picture(32, 32, { r: 255, g: 255, b: 255 });
+    const mask = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 0, g: 0, b: 0 } } }).composite([{ input: white, left: 40, top: 100 }]).png().toBuffer();
+    const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
+    const spec: Img2ImgSpec = {
+      kind: 'img2img',
+      ...common,
+      initImage: init.toString('base64'),
+      resizeMode: 'just_resize',
+      denoisingStrength: 0.75,
+      inpaint: { mask: mask.toString('base64'), maskBlur: 0, regenerate: 'masked', area: 'masked_only' },
+    };
+    const { result } = await driver.run(spec, w.bind(spec));
+    if (result.kind !== 'images') throw new Error('no images');
+    const { data } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => [...data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3)];
+    expect(at(5, 5)).toEqual([255, 0, 0]);
+    expect(at(250, 250)).toEqual([0, 0, 255]);
+    expect(at(56, 116)).not.toEqual([255, 0, 0]);
+    // What ComfyUI was given: the padded area around the mask (96² here, all red), scaled up to the task's 256².
+    const prompt = w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> };
+    const loaded = Object.values(prompt.prompt).filter((n) => n.class_type === 'LoadImage').map((n) => String(n.inputs['image']).replace(/ \[temp\]$/, ''));
+    const crop = Buffer.from(await (await fetch(`${w.sandbox.url}/view?type=temp&filename=${loaded[0]}`)).arrayBuffer());
+    const stats = await sharp(crop).stats();
+    expect(await sharp(crop).metadata()).toMatchObject({ width: 256, height: 256 });
+    expect([stats.channels[0]!.min, stats.channels[2]!.max]).toEqual([255, 0]);
+  });
+
   it('upscale and interrogate', async () => {
     const w = await world();
     const driver = driverFor(w.sandbox);

@@ -28,6 +28,7 @@ import { BackendClient } from '../backend-client.js';
 import { discoverComfy, type ComfyInventory } from './discover.js';
 import { buildGraph, type BuiltGraph, type GraphFiles } from './graph-builder.js';
 import { fittedImage, regenerationMask, sourceImage, uploadNameOf } from './input-images.js';
+import { cropToArea, maskRegion, pasteBack } from './masked-area.js';
 import { historyEntry } from './comfy-queue.js';
 import { followPrompt, type Timeline } from './prompt-follow.js';
 import { PromptWatch } from './prompt-watch.js';
@@ -88,7 +89,7 @@ export class ComfyUIDriver implements BackendDriver {
     signal?.throwIfAborted();
     const inventory = this.#inventory ?? (await this.discover(), this.#inventory!);
     const seed = isDiffusion(spec) ? (spec.seed >= 0 ? spec.seed : randomInt(MAX_RANDOM_SEED)) : 0;
-    const files = await this.#uploadInputs(spec, signal);
+    const { files, finish } = await this.#uploadInputs(spec, signal);
     const built = buildGraph(spec, binding, inventory, files, seed);
     // A client id of its own: ComfyUI keeps one socket per id and forgets the id when any of its sockets closes.
     const clientId = randomUUID().replace(/-/g, '');
@@ -107,7 +108,7 @@ export class ComfyUIDriver implements BackendDriver {
       });
       if (end.kind === 'interrupted') throw new DanError('DAN_ERR_BACKEND_FAILED', 'ComfyUI interrupted the prompt (someone pressed cancel on that ComfyUI)');
       if (end.kind === 'error') throw executionError(end.data);
-      const result = await this.#result(spec, built, promptId, seed);
+      const result = await this.#result(spec, built, promptId, seed, finish);
       const load = isDiffusion(spec) ? loadOf(built, timeline, binding.checkpoint) : undefined;
       // ComfyUI's cache keeps the last prompt's nodes only: a graph without a model drops the one loaded.
       this.#loaded = isDiffusion(spec) ? (binding.checkpoint ?? null) : null;
@@ -143,7 +144,7 @@ export class ComfyUIDriver implements BackendDriver {
     return promptId;
   }
 
-  async #result(spec: GenerationSpec, built: BuiltGraph, promptId: string, seed: number): Promise<TaskResult> {
+  async #result(spec: GenerationSpec, built: BuiltGraph, promptId: string, seed: number, finish?: (png: Buffer) => Promise<Buffer>): Promise<TaskResult> {
     const entry = await historyEntry(this.#client, promptId);
     if (!entry) throw badResponse(`/history has no entry for prompt ${promptId} after it ended`);
     const output = entry.outputs?.[built.output];
@@ -157,13 +158,17 @@ export class ComfyUIDriver implements BackendDriver {
     const first = Array.isArray(images) ? (images[0] as { filename?: unknown; subfolder?: unknown; type?: unknown } | undefined) : undefined;
     if (typeof first?.filename !== 'string') throw badResponse(`the SaveImage node ${built.output} left no image in /history`);
     const query = new URLSearchParams({ filename: first.filename, subfolder: typeof first.subfolder === 'string' ? first.subfolder : '', type: typeof first.type === 'string' ? first.type : 'output' });
-    const png = await this.#client.getBytes(`/view?${query.toString()}`, { timeoutMs: MINUTE_MS });
-    if (png.length === 0) throw badResponse(`/view answered ${first.filename} with no bytes`);
+    const answered = await this.#client.getBytes(`/view?${query.toString()}`, { timeoutMs: MINUTE_MS });
+    if (answered.length === 0) throw badResponse(`/view answered ${first.filename} with no bytes`);
+    const png = finish ? await finish(answered) : answered;
     return { kind: 'images', images: [png.toString('base64')], seeds: isDiffusion(spec) ? [seed] : [] };
   }
 
-  /** Uploads the task's images (fitted to its size where the graph needs that); returns their stored names. */
-  async #uploadInputs(spec: GenerationSpec, signal: AbortSignal | undefined): Promise<GraphFiles> {
+  /**
+   * Uploads the task's images (fitted to its size where the graph needs that); returns their stored names,
+   * and for inpainting of the masked area only, what turns the graph's result into the task's.
+   */
+  async #uploadInputs(spec: GenerationSpec, signal: AbortSignal | undefined): Promise<{ files: GraphFiles; finish?: (png: Buffer) => Promise<Buffer> }> {
     // Into ComfyUI's temp folder, which it empties when it starts and does not list as LoadImage's choices; named by
     // content, so a picture sent twice is stored once, and never rewritten while another prompt may read it.
     const upload = async (bytes: Buffer): Promise<string> => {
@@ -175,16 +180,23 @@ export class ComfyUIDriver implements BackendDriver {
       if (typeof name !== 'string' || name === '') throw badResponse('/upload/image answered without a file name');
       return `${name} [temp]`;
     };
-    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { image: await upload(await sourceImage(spec.image, 'image')) };
+    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { files: { image: await upload(await sourceImage(spec.image, 'image')) } };
     const size = { width: spec.width, height: spec.height };
     const files: GraphFiles = {
       control: await Promise.all(spec.controlNet.map(async (unit, i) => upload(await fittedImage(unit.image, size, unit.resizeMode, `control image ${i + 1}`)))),
     };
-    if (spec.kind === 'img2img') {
-      files.initImage = await upload(await fittedImage(spec.initImage, size, spec.resizeMode, 'init image'));
-      if (spec.inpaint) files.mask = await upload(await regenerationMask(spec.inpaint, size, spec.resizeMode));
+    if (spec.kind !== 'img2img') return { files };
+    const init = await fittedImage(spec.initImage, size, spec.resizeMode, 'init image');
+    const mask = spec.inpaint ? await regenerationMask(spec.inpaint, size, spec.resizeMode) : null;
+    const region = mask && spec.inpaint?.area === 'masked_only' ? await maskRegion(mask, size) : null;
+    if (mask && region) {
+      const area = await cropToArea(init, mask, region, size);
+      [files.initImage, files.mask] = await Promise.all([upload(area.init), upload(area.mask)]);
+      return { files, finish: (png) => pasteBack(init, mask, png, region) };
     }
-    return files;
+    files.initImage = await upload(init);
+    if (mask) files.mask = await upload(mask);
+    return { files };
   }
 
   #authHeaders(): Record<string, string> {
