@@ -18,9 +18,10 @@ export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal
 export function familyOfArchitecture(architecture: string): ModelFamily | null {
   const value = architecture.toLowerCase();
   if (value.endsWith('/lora') || value.endsWith('/textual-inversion')) return null;
-  if (value.startsWith('stable-diffusion-xl-v1')) return 'sdxl';
+  // The refiner and edit models are SDXL too, but not for text to image.
+  if (value === 'stable-diffusion-xl-v1-base') return 'sdxl';
   if (value.startsWith('stable-diffusion-v1')) return 'sd15';
-  if (value.startsWith('flux-1')) return 'flux';
+  if (value === 'flux-1-dev' || value === 'flux-1-schnell' || value === 'flux-1') return 'flux';
   return null;
 }
 

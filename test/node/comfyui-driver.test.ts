@@ -65,6 +65,30 @@ describe('discovery', () => {
     expect(capabilities.interrogators).toEqual([]);
   });
 
+  it('offers Flux.1 dev and schnell UNets by name, not their variants for other work; an SDXL refiner is no SDXL model', async () => {
+    const w = await world({
+      diffusionModels: ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux2-dev.safetensors'].map((fileName) => ({ fileName, family: 'flux' as const })),
+    });
+    const { capabilities } = await driverFor(w.sandbox).discover();
+    expect(capabilities.models.filter((m) => m.family === 'flux').map((m) => m.title)).toEqual(['flux1-schnell.safetensors']);
+    const { familyOfArchitecture } = await import('../../src/domain/families.js');
+    expect(['stable-diffusion-xl-v1-base', 'stable-diffusion-xl-v1-refiner', 'stable-diffusion-v1', 'flux-1-dev', 'flux-1-dev/lora'].map(familyOfArchitecture)).toEqual(['sdxl', null, 'sd15', 'flux', null]);
+  });
+
+  it('names a LoRA outside the catalog as A1111 does (its stem), so it has one identity on both kinds of node; the graph loads the listed path', async () => {
+    const w = await world({ loras: ['styles/myStyle.safetensors'] });
+    const driver = driverFor(w.sandbox);
+    const { capabilities } = await driver.discover();
+    expect(capabilities.loras).toEqual([{ name: 'myStyle', alias: null, fileName: 'myStyle.safetensors', sha256: null }]);
+    const { loraRefOf } = await import('../../src/domain/offering.js');
+    const a1111 = { name: 'myStyle', alias: 'myStyle', fileName: 'myStyle.safetensors', sha256: null };
+    expect(loraRefOf(capabilities.loras[0]!)).toEqual(loraRefOf(a1111));
+    const spec = txt2img({ model: w.model('clarity.safetensors'), steps: 2, loras: [{ lora: loraRefOf(a1111), weight: 0.5 }] });
+    await driver.run(spec, w.bind(spec));
+    const graph = (w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> }).prompt;
+    expect(Object.values(graph).find((n) => n.class_type === 'LoraLoader')!.inputs['lora_name']).toBe('styles/myStyle.safetensors');
+  });
+
   it('says what is wrong when the URL is not a ComfyUI', async () => {
     const a1111 = await startSandbox({ speed: Infinity });
     open.push(a1111);

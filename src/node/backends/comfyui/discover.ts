@@ -39,6 +39,10 @@ export interface ComfyInventory {
   latentModes: ReadonlyMap<string, string>;
   /** The tagger model `WD14Tagger|pysssss` runs, when that node is installed. */
   taggerModel: string | null;
+  /** LoRA files by the name declared (the file's stem, as A1111 names LoRAs, so both kinds of node offer one identity). */
+  loras: ReadonlyMap<string, string>;
+  /** Whether `ControlNetApplyAdvanced` takes a VAE (builds since late 2024; older ones fail on an input they do not know). */
+  controlNetTakesVae: boolean;
 }
 
 export interface ComfyDiscovery {
@@ -89,6 +93,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
     models.push(modelCapability(recipe.file, 'flux'));
   }
   const upscalers = upscalerRecipes(info);
+  const loras = loraFiles(info);
   const latentModes = new Map(Object.entries(LATENT_MODES).filter(([, method]) => info.choices('LatentUpscaleBy', 'upscale_method').includes(method)));
   const taggerModels = info.choices(TAGGER_NODE, 'model');
   const comfySamplers = info.choices('KSampler', 'sampler_name');
@@ -96,7 +101,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   const capabilities: NodeCapabilities = {
     backend: { kind: 'comfyui', version: versionOf(stats) },
     models: models.slice(0, MAX_LIST_ITEMS),
-    loras: info.choices('LoraLoader', 'lora_name').map(toLora).slice(0, MAX_LIST_ITEMS),
+    loras: [...loras.keys()].map((name) => toLora(name, loras.get(name)!)),
     samplers: Object.entries(SAMPLERS)
       .filter(([, pair]) => comfySamplers.includes(pair.sampler) && comfySchedulers.includes(pair.scheduler))
       .map(([name]) => name),
@@ -108,7 +113,8 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
     maxPixels: Math.min(options.maxPixels, pixelsForMemory(stats)),
   };
   const taggerModel = taggerModels.includes('wd-v1-4-moat-tagger-v2') ? 'wd-v1-4-moat-tagger-v2' : (taggerModels[0] ?? null);
-  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel } };
+  const controlNetTakesVae = info.hasInput('ControlNetApplyAdvanced', 'vae');
+  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel, loras, controlNetTakesVae } };
 }
 
 function modelCapability(file: string, family: ModelFamily | null): ModelCapability {
@@ -159,8 +165,18 @@ function fluxDiffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, Mod
   if (!info.has('FluxGuidance') || !info.has('UNETLoader')) return [];
   return info
     .choices('UNETLoader', 'unet_name')
-    .filter((file) => (declaredFamilyOf(declared, file) ?? (/flux/i.test(file) ? 'flux' : null)) === 'flux')
+    .filter((file) => (declaredFamilyOf(declared, file) ?? guessedFamily(file)) === 'flux')
     .map((file) => ({ loader: 'diffusion-model', file, family: 'flux', textEncoders: [t5, clipL], vae }));
+}
+
+/**
+ * A diffusion model's family from its name when its owner did not declare it: Flux.1 dev or schnell. Not its
+ * variants for other work (Fill, Canny, Depth, Kontext, Redux) nor Flux.2, which need other graphs and files.
+ */
+function guessedFamily(file: string): 'flux' | null {
+  const name = baseName(file).toLowerCase();
+  if (!/flux/.test(name) || /fill|canny|depth|kontext|redux|flux[-_.]?2/.test(name)) return null;
+  return 'flux';
 }
 
 function upscalerRecipes(info: ObjectInfo): Map<string, UpscalerRecipe> {
@@ -183,9 +199,20 @@ function controlNetOf(info: ObjectInfo): ControlNetCapability | null {
   return { models, modules, maxUnits: MAX_CONTROLNET_UNITS };
 }
 
-function toLora(file: string): LoraCapability {
-  // The `lora_name` ComfyUI wants is the listed path; the file's stem names it in the catalog.
-  return { name: file, alias: null, fileName: baseName(file), sha256: null };
+/** LoRA files by their stem; the first of two files with one stem (in different folders) wins. */
+function loraFiles(info: ObjectInfo): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const file of info.choices('LoraLoader', 'lora_name')) {
+    const stem = stripExtension(baseName(file));
+    if (stem !== '' && !files.has(stem)) files.set(stem, file);
+  }
+  return files;
+}
+
+function toLora(stem: string, file: string): LoraCapability {
+  // Named as A1111 names a LoRA (the stem), so a request for a LoRA outside the catalog finds it on both kinds of
+  // node; the graph's `lora_name` is the listed path (inventory.loras).
+  return { name: stem, alias: null, fileName: baseName(file), sha256: null };
 }
 
 /**

@@ -116,7 +116,10 @@ class DiffusionGraph {
     let clip = baseClip;
     const loras = this.spec.loras.length > 0 ? required(this.binding.loras, 'LoRA names') : [];
     this.spec.loras.forEach((use, i) => {
-      const id = g.add('LoraLoader', { model, clip, lora_name: required(loras[i], `LoRA ${use.lora.name}`), strength_model: use.weight, strength_clip: use.weight });
+      const name = required(loras[i], `LoRA ${use.lora.name}`);
+      // The binding names the LoRA as the node declared it (its stem); ComfyUI wants the file as it lists it.
+      const file = this.inventory.loras.get(name) ?? name;
+      const id = g.add('LoraLoader', { model, clip, lora_name: file, strength_model: use.weight, strength_clip: use.weight });
       model = out(id, 0);
       clip = out(id, 1);
     });
@@ -187,7 +190,7 @@ class DiffusionGraph {
       strength: unit.weight,
       start_percent: unit.guidanceStart,
       end_percent: unit.guidanceEnd,
-      vae,
+      ...(this.inventory.controlNetTakesVae ? { vae } : {}),
     });
     return { positive: out(applied, 0), negative: out(applied, 1) };
   }

@@ -7,6 +7,9 @@
  * of nodes written against ComfyUI's v3 node API; the same server mixes them.
  */
 
+const MAX_NAME_CHARS = 512;
+const MAX_LIST_ITEMS = 4096;
+
 type Entry = { input?: { required?: Record<string, unknown>; optional?: Record<string, unknown> } };
 
 export class ObjectInfo {
@@ -20,6 +23,12 @@ export class ObjectInfo {
     return typeof this.#classes[className] === 'object' && this.#classes[className] !== null;
   }
 
+  /** Whether `className` takes an input of that name (required or optional). */
+  hasInput(className: string, input: string): boolean {
+    const entry = this.#classes[className];
+    return entry?.input?.required?.[input] !== undefined || entry?.input?.optional?.[input] !== undefined;
+  }
+
   /** The choices of combo input `input` of `className`; empty when the class or input is missing or not a combo. */
   choices(className: string, input: string): string[] {
     const entry = this.#classes[className];
@@ -27,6 +36,9 @@ export class ObjectInfo {
     if (!Array.isArray(spec)) return [];
     const [first, options] = spec as [unknown, unknown];
     const list = Array.isArray(first) ? first : first === 'COMBO' ? (options as { options?: unknown } | undefined)?.options : undefined;
-    return Array.isArray(list) ? list.filter((c): c is string => typeof c === 'string' && c.length > 0) : [];
+    // What a node may declare (domain/capabilities.ts): names of 1 to 512 characters, each once, at most 4096.
+    if (!Array.isArray(list)) return [];
+    const names = list.filter((c): c is string => typeof c === 'string' && c.length > 0 && c.length <= MAX_NAME_CHARS);
+    return [...new Set(names)].slice(0, MAX_LIST_ITEMS);
   }
 }
