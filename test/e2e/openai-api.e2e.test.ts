@@ -123,7 +123,8 @@ describe('the openai SDK against /v1', () => {
   });
 
   it('makes variations of an image', async () => {
-    const answer = await client.images.createVariation({ image: await toFile(await png(128), 'in.png', { type: 'image/png' }), n: 2, size: '256x256' });
+    const image = await toFile(await png(128), 'in.png', { type: 'image/png' });
+    const answer = await explained((options) => client.images.createVariation({ image, n: 2, size: '256x256' }, options));
     expect(answer.data).toHaveLength(2);
     expect(await sizeOf(answer.data![1]!.b64_json!)).toBe('png 256x256');
     expect((await received('/sdapi/v1/img2img')).at(-1)).toMatchObject({ denoising_strength: 0.6, width: 256, height: 256 });
