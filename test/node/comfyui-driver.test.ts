@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { GenerationSpec, Img2ImgSpec } from '../../src/domain/spec.js';
+import type { GenerationSpec, Img2ImgSpec, InpaintSpec } from '../../src/domain/spec.js';
 import type { DanError } from '../../src/errors/dan-error.js';
 import { ComfyUIDriver } from '../../src/node/backends/comfyui/comfyui-driver.js';
 import type { RunProgress } from '../../src/node/backend-driver.js';
@@ -26,6 +26,23 @@ async function world(offerings: Partial<ComfyOfferings> = {}, timing: { speed?: 
 
 function driverFor(sandbox: Sandbox, options: Partial<ConstructorParameters<typeof ComfyUIDriver>[0]> = {}): ComfyUIDriver {
   return new ComfyUIDriver({ baseUrl: sandbox.url, maxPixels: 4096 * 4096, abortGraceMs: 2000, ...options });
+}
+
+/** A 256² inpainting of `init` under `mask` on `w`'s clarity, run by `driver`; the result's pixel at x, y. */
+async function inpainted(w: ComfyWorld, driver: ComfyUIDriver, init: Buffer, mask: Buffer, inpaint: Pick<InpaintSpec, 'regenerate' | 'area'>, denoisingStrength: number) {
+  const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
+  const spec: Img2ImgSpec = {
+    kind: 'img2img',
+    ...common,
+    initImage: init.toString('base64'),
+    resizeMode: 'just_resize',
+    denoisingStrength,
+    inpaint: { mask: mask.toString('base64'), maskBlur: 0, ...inpaint },
+  };
+  const { result } = await driver.run(spec, w.bind(spec));
+  if (result.kind !== 'images') throw new Error('no images');
+  const { data } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
+  return (x: number, y: number) => [...data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3)];
 }
 
 async function failure(promise: Promise<unknown>): Promise<DanError> {
@@ -142,19 +159,7 @@ describe('running tasks', () => {
     await driver.discover();
     const init = await picture(256, 256, { r: 200, g: 20, b: 20 });
     const mask = await picture(256, 256, { r: 0, g: 0, b: 0 }, true);
-    const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
-    const spec: Img2ImgSpec = {
-      kind: 'img2img',
-      ...common,
-      initImage: init.toString('base64'),
-      resizeMode: 'just_resize',
-      denoisingStrength: 0.9,
-      inpaint: { mask: mask.toString('base64'), maskBlur: 0, regenerate: 'unmasked', area: 'whole' },
-    };
-    const { result } = await driver.run(spec, w.bind(spec));
-    if (result.kind !== 'images') throw new Error('no images');
-    const { data } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
-    const at = (x: number, y: number) => [...data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3)];
+    const at = await inpainted(w, driver, init, mask, { regenerate: 'unmasked', area: 'whole' }, 0.9);
     expect(at(128, 128)).toEqual([200, 20, 20]);
     expect(at(4, 4)).not.toEqual([200, 20, 20]);
   });
@@ -170,19 +175,7 @@ describe('running tasks', () => {
       .toBuffer();
     const white = await picture(32, 32, { r: 255, g: 255, b: 255 });
     const mask = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 0, g: 0, b: 0 } } }).composite([{ input: white, left: 40, top: 100 }]).png().toBuffer();
-    const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
-    const spec: Img2ImgSpec = {
-      kind: 'img2img',
-      ...common,
-      initImage: init.toString('base64'),
-      resizeMode: 'just_resize',
-      denoisingStrength: 0.75,
-      inpaint: { mask: mask.toString('base64'), maskBlur: 0, regenerate: 'masked', area: 'masked_only' },
-    };
-    const { result } = await driver.run(spec, w.bind(spec));
-    if (result.kind !== 'images') throw new Error('no images');
-    const { data } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
-    const at = (x: number, y: number) => [...data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3)];
+    const at = await inpainted(w, driver, init, mask, { regenerate: 'masked', area: 'masked_only' }, 0.75);
     expect(at(5, 5)).toEqual([255, 0, 0]);
     expect(at(250, 250)).toEqual([0, 0, 255]);
     expect(at(56, 116)).not.toEqual([255, 0, 0]);
