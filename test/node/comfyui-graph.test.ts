@@ -180,10 +180,10 @@ describe('Flux', () => {
 });
 
 describe('hires fix', () => {
-  it('latent: LatentUpscaleBy with the mode, a second KSampler at the hires denoise', async () => {
-    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, hires: { scale: 2, upscaler: 'Latent', denoisingStrength: 0.55 } });
+  it('latent: LatentUpscale to A1111\'s target size with the mode, a second KSampler at the hires denoise', async () => {
+    const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, hires: { scale: 1.45, upscaler: 'Latent', denoisingStrength: 0.55 } });
     const built = await build(spec);
-    expect(built.one('LatentUpscaleBy').inputs).toMatchObject({ upscale_method: 'bilinear', scale_by: 2 });
+    expect(built.one('LatentUpscale').inputs).toMatchObject({ upscale_method: 'bilinear', width: 742, height: 742, crop: 'disabled' });
     const samplers = built.of('KSampler');
     expect(samplers.map((s) => s.inputs['denoise'])).toEqual([1, 0.55]);
     expect(samplers[1]!.inputs['steps']).toBe(4);

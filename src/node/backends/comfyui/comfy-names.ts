@@ -46,7 +46,7 @@ export const SCHEDULERS: Readonly<Record<string, string>> = {
 };
 export const AUTOMATIC_SCHEDULER = 'Automatic';
 
-/** A1111 latent upscale modes with an exact `LatentUpscaleBy` method. */
+/** A1111 latent upscale modes with an exact `LatentUpscale` method. */
 export const LATENT_MODES: Readonly<Record<string, string>> = {
   Latent: 'bilinear',
   'Latent (bicubic)': 'bicubic',

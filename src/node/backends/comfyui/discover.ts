@@ -94,7 +94,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   }
   const upscalers = upscalerRecipes(info);
   const loras = loraFiles(info);
-  const latentModes = new Map(Object.entries(LATENT_MODES).filter(([, method]) => info.choices('LatentUpscaleBy', 'upscale_method').includes(method)));
+  const latentModes = new Map(Object.entries(LATENT_MODES).filter(([, method]) => info.choices('LatentUpscale', 'upscale_method').includes(method)));
   const taggerModels = info.choices(TAGGER_NODE, 'model');
   const comfySamplers = info.choices('KSampler', 'sampler_name');
   const comfySchedulers = info.choices('KSampler', 'scheduler');

@@ -20,7 +20,7 @@
  *   `ImageToMask`; `VAEEncodeForInpaint` at full denoise, else `VAEEncode` +
  *   `SetLatentNoiseMask`; the result pasted over the original inside the mask
  *   (`ImageCompositeMasked`), as A1111 overlays it.
- * - hires fix: a latent upscale (`LatentUpscaleBy`), or decode → upscale model
+ * - hires fix: a latent upscale (`LatentUpscale` to A1111's target size), or decode → upscale model
  *   or filter → `ImageScale` to the target → encode, then a second `KSampler`
  *   at the hires denoise.
  * - ControlNet: `Canny` (thresholds 0–255 → 0–1) or the installed OpenPose
@@ -236,12 +236,13 @@ class DiffusionGraph {
     const g = this.graph;
     const name = required(this.binding.hiresUpscaler, 'hires upscaler');
     const method = this.inventory.latentModes.get(name);
+    // A1111's target: int(side × scale), worked on in 8-pixel latent cells, as LatentUpscale does with it.
+    const target = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
     let upscaled: Link;
     if (method) {
-      upscaled = out(g.add('LatentUpscaleBy', { samples: latent, upscale_method: method, scale_by: hires.scale }));
+      upscaled = out(g.add('LatentUpscale', { samples: latent, upscale_method: method, ...target, crop: 'disabled' }));
     } else {
       const image = out(g.add('VAEDecode', { samples: latent, vae }));
-      const target = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
       upscaled = out(g.add('VAEEncode', { pixels: upscaleImage(g, this.inventory, image, name, target), vae }));
     }
     // A1111's second pass samples all its steps at the hires denoise, as ComfyUI does.

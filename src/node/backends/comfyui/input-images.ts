@@ -16,7 +16,7 @@ import { sniffImageFormat } from '../../../domain/image-format.js';
 import type { InpaintSpec, ResizeMode } from '../../../domain/spec.js';
 import { DanError } from '../../../errors/dan-error.js';
 
-const FITS: Record<ResizeMode, keyof FitEnum> = { just_resize: 'fill', crop_and_resize: 'cover', resize_and_fill: 'contain' };
+const FITS: Record<Exclude<ResizeMode, 'resize_and_fill'>, keyof FitEnum> = { just_resize: 'fill', crop_and_resize: 'cover' };
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 /** Refuses decompression bombs before sharp allocates them. */
 const MAX_INPUT_PIXELS = 8192 * 8192;
@@ -32,15 +32,25 @@ function decode(base64: string, what: string): Sharp {
   return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS });
 }
 
-/** A PNG of the image fitted to `size` by `mode`, alpha dropped, turned upright as its EXIF orientation says (as A1111 does). */
-export async function fittedImage(base64: string, size: Size, mode: ResizeMode, what: string): Promise<Buffer> {
-  return decode(base64, what)
-    .rotate()
-    .toColourspace('srgb')
-    .removeAlpha()
-    .resize({ ...size, fit: FITS[mode], background: BLACK })
+/**
+ * A PNG of `image` fitted to `size` by `mode`. "Resize and fill" fits the image inside and fills the bands beside
+ * it with its edge pixels drawn out, as A1111 does, not with black.
+ */
+async function fit(image: Sharp, size: Size, mode: ResizeMode): Promise<Buffer> {
+  if (mode !== 'resize_and_fill') return image.resize({ ...size, fit: FITS[mode], background: BLACK }).png({ compressionLevel: 1 }).toBuffer();
+  const { data, info } = await image.resize({ ...size, fit: 'inside' }).png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+  const left = Math.floor((size.width - info.width) / 2);
+  const top = Math.floor((size.height - info.height) / 2);
+  if (info.width === size.width && info.height === size.height) return data;
+  return sharp(data)
+    .extend({ left, right: size.width - info.width - left, top, bottom: size.height - info.height - top, extendWith: 'copy' })
     .png({ compressionLevel: 1 })
     .toBuffer();
+}
+
+/** A PNG of the image fitted to `size` by `mode`, alpha dropped, turned upright as its EXIF orientation says (as A1111 does). */
+export async function fittedImage(base64: string, size: Size, mode: ResizeMode, what: string): Promise<Buffer> {
+  return fit(decode(base64, what).rotate().toColourspace('srgb').removeAlpha(), size, mode);
 }
 
 /** A grey PNG of `size`: 255 where the task regenerates, 0 where it keeps the original. */
@@ -55,8 +65,8 @@ export async function regenerationMask(inpaint: InpaintSpec, size: Size, mode: R
     const value = transparent ? data[at + 3]! : Math.round(data[at]! * 0.299 + data[at + 1]! * 0.587 + data[at + 2]! * 0.114);
     mask[i] = inpaint.regenerate === 'masked' ? value : 255 - value;
   }
-  let image = sharp(mask, { raw: { width: info.width, height: info.height, channels: 1 } }).resize({ ...size, fit: FITS[mode], background: BLACK });
-  if (inpaint.maskBlur > 0) image = sharp(await image.png().toBuffer()).blur(Math.max(0.3, inpaint.maskBlur));
+  const fitted = await fit(sharp(mask, { raw: { width: info.width, height: info.height, channels: 1 } }), size, mode);
+  const image = inpaint.maskBlur > 0 ? sharp(fitted).blur(Math.max(0.3, inpaint.maskBlur)) : sharp(fitted);
   return image.toColourspace('b-w').png({ compressionLevel: 1 }).toBuffer();
 }
 
