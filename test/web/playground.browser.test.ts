@@ -127,6 +127,8 @@ describe('the playground', () => {
     await form(page, 'txt2img').getByLabel('Width').fill('448');
     const txt2img = await generate(page, 'a lighthouse at dusk');
     expect(await resultImage(txt2img)).toEqual({ width: 448, height: 512 });
+    // Each model is offered with its family.
+    expect(await txt2img.locator('select[name="model"] option', { hasText: 'clarity' }).first().textContent()).toBe('clarity · SD 1.5');
     await page.screenshot({ path: `${ARTIFACTS}txt2img.png`, fullPage: true });
     await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(1);
     await page.reload();
@@ -141,7 +143,7 @@ describe('the playground', () => {
     await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();
     await expect.poll(() => txt2img.getByLabel('Prompt', { exact: true }).inputValue(), POLL).toBe('a lighthouse at dusk');
-    expect(await txt2img.getByLabel('Width').inputValue()).toBe('448');
+    await expect.poll(() => txt2img.getByLabel('Width').inputValue(), POLL).toBe('448');
     expect(failuresOf(page)).toEqual([]);
   });
 
@@ -310,6 +312,7 @@ describe('the dashboard', () => {
     expect(await page.locator('.recent tbody').textContent()).toContain('320 × 192');
     const row = page.locator('tr[data-node="gpu-one"]');
     expect(await row.textContent()).toContain('dan-node');
+    expect(await row.textContent()).toContain('A1111 WebUI');
     expect(Number((await row.locator('td').nth(2).textContent())!.split('/')[0])).toBeGreaterThanOrEqual(1);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-work.png`, fullPage: true });
   });
