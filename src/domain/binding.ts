@@ -19,6 +19,8 @@ export const Binding = Type.Object(
   {
     /** `sd_model_checkpoint` title on this node. */
     checkpoint: Type.Optional(Local),
+    /** The refiner checkpoint's title on this node (SDXL). */
+    refiner: Type.Optional(Local),
     /** Local LoRA names, in the order of `spec.loras`. */
     loras: Type.Optional(Type.Array(Local, { maxItems: 64 })),
     sampler: Type.Optional(
@@ -61,6 +63,11 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
   const model = offering.models.get(spec.model.id);
   if (model) binding.checkpoint = model.title;
   else missing.push(`model ${spec.model.name}`);
+  if (spec.kind === 'txt2img' && spec.refiner) {
+    const refiner = offering.models.get(spec.refiner.model.id);
+    if (refiner) binding.refiner = refiner.title;
+    else missing.push(`refiner ${spec.refiner.model.name}`);
+  }
   // DAN's A1111 driver sends none of what Forge needs to run Flux (its text encoders and VAE as modules).
   if (model?.family === 'flux' && caps.backend.kind === 'a1111') missing.push(`a backend that runs Flux models (ComfyUI) for ${spec.model.name}`);
 
@@ -113,7 +120,7 @@ export function needsKeyOf(spec: GenerationSpec): string {
   switch (spec.kind) {
     case 'txt2img':
     case 'img2img':
-      parts.push(spec.model.id, spec.sampler, spec.loras.map((l) => l.lora.id).join('+'));
+      parts.push(spec.model.id, spec.sampler, spec.loras.map((l) => l.lora.id).join('+'), spec.kind === 'txt2img' && spec.refiner ? `refiner:${spec.refiner.model.id}` : '');
       if (spec.kind === 'txt2img' && spec.hires) parts.push(`hires:${spec.hires.upscaler}`);
       for (const unit of spec.controlNet) parts.push(`cn:${unit.model}:${unit.module}:${unit.guessMode ? 'guess' : ''}`);
       break;

@@ -75,6 +75,17 @@ export const ControlNetUnitSpec = Type.Object(
 );
 export type ControlNetUnitSpec = Static<typeof ControlNetUnitSpec>;
 
+/** SDXL's refiner: the last part of the steps run by a second checkpoint made to finish SDXL images. */
+export const RefinerSpec = Type.Object(
+  {
+    model: ResourceRef,
+    /** The fraction of the steps after which the refiner takes over (A1111's `refiner_switch_at`). */
+    switchAt: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type RefinerSpec = Static<typeof RefinerSpec>;
+
 export const HiresSpec = Type.Object(
   {
     scale: Type.Number({ minimum: 1, maximum: 4 }),
@@ -111,7 +122,13 @@ const diffusionCommon = {
 };
 
 export const Txt2ImgSpec = Type.Object(
-  { kind: Type.Literal('txt2img'), ...diffusionCommon, hires: Type.Union([HiresSpec, Type.Null()]) },
+  {
+    kind: Type.Literal('txt2img'),
+    ...diffusionCommon,
+    hires: Type.Union([HiresSpec, Type.Null()]),
+    /** SDXL only: a refiner checkpoint finishing the image. */
+    refiner: Type.Optional(RefinerSpec),
+  },
   { additionalProperties: false },
 );
 export type Txt2ImgSpec = Static<typeof Txt2ImgSpec>;

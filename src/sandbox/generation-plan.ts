@@ -56,6 +56,8 @@ export interface GenerationPlan {
   sampler: ResolvedSampler;
   /** The `override_settings` checkpoint, or null for the configured one. */
   checkpoint: CheckpointRecord | null;
+  /** `refiner_checkpoint` (A1111 ≥ 1.6), loaded when `refiner_switch_at` of the sampling is done; null for none. */
+  refiner: CheckpointRecord | null;
   restoreAfterwards: boolean;
   loras: LoraRecord[];
   hires: HiresPlan | null;

@@ -65,6 +65,7 @@ export async function parseGenerationRequest(
     nIter,
     sampler,
     checkpoint: checkpointOverride(inventory, body.override_settings),
+    refiner: refinerOf(inventory, body.refiner_checkpoint, body.refiner_switch_at),
     restoreAfterwards: body.override_settings_restore_afterwards ?? true,
     loras: lorasOf(inventory, body),
     hires,
@@ -83,6 +84,17 @@ function assertNoStyles(styles: readonly string[] | null | undefined): void {
   if (styles && styles.length > 0) {
     throw strictError(['body', 'styles'], `no prompt styles exist here (/sdapi/v1/prompt-styles is empty); A1111 would silently skip "${styles.join('", "')}"`);
   }
+}
+
+/** The refiner checkpoint, by any of its aliases; "" and "None" are none. A1111 fails a job whose refiner it cannot find. */
+function refinerOf(inventory: Inventory, name: string | null | undefined, switchAt: number | null | undefined): CheckpointRecord | null {
+  if (!name || name === 'None') return null;
+  const found = findCheckpoint(inventory, name);
+  if (!found) throw strictError(['body', 'refiner_checkpoint'], `checkpoint ${JSON.stringify(name)} not found; use a title or name of /sdapi/v1/sd-models`);
+  if (switchAt === null || switchAt === undefined || switchAt <= 0 || switchAt >= 1) {
+    throw strictError(['body', 'refiner_switch_at'], `must be between 0 and 1 (exclusive) with a refiner, got ${JSON.stringify(switchAt)}; A1111 would run no refiner`);
+  }
+  return found;
 }
 
 /** Only an exact `checkpoint_aliases` key; the real WebUI silently ignores anything else. */

@@ -32,6 +32,8 @@ export function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promis
       job.beginIteration(iteration * passes);
       await sampleIteration(ctx, job, plan, iteration * passes);
     }
+    // The refiner's load, paid once its turn comes (its steps are part of the sampling already timed); it stays loaded.
+    if (plan.refiner) await loadCheckpoint(ctx, job, plan.refiner);
     const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
     ctx.counters.jobs++;
     const info = infoOf(plan, checkpoint, job.jobTimestamp);

@@ -106,6 +106,14 @@ const translateCases: TranslateCase[] = [
     expect: { width: 64, height: 48 },
   },
   {
+    name: 'a refiner takes over at its switch point (A1111 ≥ 1.6)',
+    spec: txt2imgSpec({ refiner: { model: { id: '3a17d0deffa4592fd91c711a798031a258ab44041809ade8b4591c0225ea9401', name: 'chillout_mix' }, switchAt: 0.7 } }),
+    binding: { ...diffusionBinding, refiner: 'chilloutmix_NiPrunedFp32Fix.safetensors [3a17d0deff]' },
+    path: '/sdapi/v1/txt2img',
+    body: { ...baseBody, refiner_checkpoint: 'chilloutmix_NiPrunedFp32Fix.safetensors [3a17d0deff]', refiner_switch_at: 0.7 },
+    expect: { width: 64, height: 48, seed: 42 },
+  },
+  {
     name: 'hires fix with a latent upscaler',
     spec: txt2imgSpec({ hires: { scale: 2, upscaler: 'Latent', denoisingStrength: 0.55 } }),
     binding: { ...diffusionBinding, hiresUpscaler: 'Latent' },

@@ -143,6 +143,26 @@ describe('SD 1.5 and SDXL checkpoints', () => {
   });
 });
 
+describe('SDXL with its refiner', () => {
+  it('the base samples its share of the steps and hands the noisy latent to the refiner, which has its own checkpoint and text encoding', async () => {
+    const spec = txt2img({
+      model: world.model('sd_xl_base_1.0.safetensors'),
+      width: 1024,
+      height: 1024,
+      steps: 10,
+      refiner: { model: world.model('sd_xl_refiner_1.0.safetensors'), switchAt: 0.8 },
+    });
+    const built = await build(spec);
+    const loaders = Object.entries(built.nodes).filter(([, n]) => n.class_type === 'CheckpointLoaderSimple');
+    expect(loaders.map(([, n]) => n.inputs['ckpt_name'])).toEqual(['sd_xl_base_1.0.safetensors', 'sd_xl_refiner_1.0.safetensors']);
+    const [base, refiner] = built.of('KSamplerAdvanced');
+    expect(base!.inputs).toMatchObject({ add_noise: 'enable', start_at_step: 0, end_at_step: 8, return_with_leftover_noise: 'enable', steps: 10 });
+    expect(refiner!.inputs).toMatchObject({ add_noise: 'disable', start_at_step: 8, end_at_step: 10000, return_with_leftover_noise: 'disable', model: [loaders[1]![0], 0] });
+    expect(built.of('KSampler')).toEqual([]);
+    await runsToSize(built, spec);
+  });
+});
+
 describe('Flux', () => {
   it('loads UNet, both text encoders and VAE; guidance through FluxGuidance; cfg 1, simple schedule, empty negative, SD3 latent', async () => {
     const spec = txt2img({ model: world.model('flux1-dev.safetensors'), negativePrompt: 'ignored by flux', width: 1024, height: 768, steps: 4, sampler: 'Euler' });

@@ -49,8 +49,6 @@ const SHARED_NEUTRAL: Record<string, Neutral | typeof ANY> = {
   s_tmin: at(0),
   s_noise: at(1),
   override_settings_restore_afterwards: ANY,
-  refiner_checkpoint: at('', 'None'),
-  refiner_switch_at: ANY,
   disable_extra_networks: at(false),
   firstpass_image: at(''),
   comments: ANY,
@@ -80,6 +78,9 @@ const TXT2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
 
 const IMG2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
   ...SHARED_NEUTRAL,
+  // DAN runs SDXL's refiner in txt2img only.
+  refiner_checkpoint: at('', 'None'),
+  refiner_switch_at: ANY,
   image_cfg_scale: NONE,
   mask_round: ANY,
   // A1111's default (0, fill) and DAN's choice (1, original: see node/backends/a1111/translate.ts).
@@ -91,8 +92,8 @@ const IMG2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
 };
 
 /** Fields read (mapped) rather than checked: a txt2img's and an img2img's. */
-const TXT2IMG_MAPPED = ['prompt', 'negative_prompt', 'seed', 'sampler_name', 'scheduler', 'distilled_cfg_scale', 'batch_size', 'n_iter', 'steps', 'cfg_scale', 'width', 'height', 'override_settings', 'alwayson_scripts', 'enable_hr', 'hr_scale', 'hr_upscaler', 'denoising_strength'];
-const IMG2IMG_MAPPED = [...TXT2IMG_MAPPED.filter((f) => !f.startsWith('hr_') && f !== 'enable_hr'), 'init_images', 'resize_mode', 'mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'inpaint_full_res', 'inpainting_mask_invert'];
+const TXT2IMG_MAPPED = ['prompt', 'negative_prompt', 'seed', 'sampler_name', 'scheduler', 'distilled_cfg_scale', 'refiner_checkpoint', 'refiner_switch_at', 'batch_size', 'n_iter', 'steps', 'cfg_scale', 'width', 'height', 'override_settings', 'alwayson_scripts', 'enable_hr', 'hr_scale', 'hr_upscaler', 'denoising_strength'];
+const IMG2IMG_MAPPED = [...TXT2IMG_MAPPED.filter((f) => !f.startsWith('hr_') && !f.startsWith('refiner_') && f !== 'enable_hr'), 'init_images', 'resize_mode', 'mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'inpaint_full_res', 'inpainting_mask_invert'];
 
 function sameValue(a: unknown, b: unknown): boolean {
   return a === b || (Array.isArray(a) && Array.isArray(b) && JSON.stringify(a) === JSON.stringify(b));
@@ -234,6 +235,11 @@ export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   const body = asBody(raw);
   checkNeutral(body, TXT2IMG_NEUTRAL, TXT2IMG_MAPPED);
   const out = diffusionBody(body, choice);
+  const refiner = body['refiner_checkpoint'];
+  // "" and "None" are A1111's "no refiner"; its switch point then means nothing.
+  if (given(refiner) && refiner !== '' && refiner !== 'None') {
+    out['refiner'] = { model: typeof refiner === 'string' ? (choice.resolve(refiner) ?? refiner) : refiner, ...(given(body['refiner_switch_at']) ? { switch_at: body['refiner_switch_at'] } : {}) };
+  }
   if (body['enable_hr'] === true) {
     out['upscale'] = {
       scale: given(body['hr_scale']) ? body['hr_scale'] : 2,

@@ -12,12 +12,13 @@
 import { familyTraits, type FamilyTraits, type ModelFamily } from '../../domain/families.js';
 import { catalogControlNetModels } from '../../domain/catalog.js';
 import type { RequestContext } from '../../domain/request-context.js';
-import type { LoraUse, ResourceRef } from '../../domain/spec.js';
+import type { LoraUse, RefinerSpec, ResourceRef } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
-import { describeValue } from './field-messages.js';
+import { describeValue, formatChoices } from './field-messages.js';
 import { readNumber } from './field-readers.js';
-import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
-import { fluxCfgScale, guidanceRule } from './rules.js';
+import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
+import { parseResource } from './name-fields.js';
+import { fluxCfgScale, guidanceRule, refinerSwitchRule } from './rules.js';
 
 export interface ModelChoice {
   model: ResourceRef;
@@ -58,6 +59,24 @@ export function checkNegativePrompt(group: FieldGroup, negativePrompt: string, c
   if (choice.traits?.distilledGuidance && negativePrompt.trim() !== '') {
     throw invalidField(pathOf(group, 'negative_prompt'), `must be empty: ${labelOf(choice)}, which takes no negative prompt`);
   }
+}
+
+export const refinerFields = ['model', 'switch_at'] as const;
+
+/**
+ * `refiner: {model, switch_at}`: SDXL's refiner checkpoint, taking over after `switch_at` of the steps. For SDXL
+ * models (and models of unknown family, which may be SDXL); refused for the others, which have none.
+ */
+export function readRefiner(group: FieldGroup, choice: ModelChoice, ctx: RequestContext): RefinerSpec | undefined {
+  const value = valueOf(group, 'refiner');
+  if (value === undefined) return undefined;
+  const path = pathOf(group, 'refiner');
+  if (choice.family !== null && choice.family !== 'sdxl') throw invalidField(path, `is for SDXL models; ${labelOf(choice)}`);
+  const refiner = parseGroup(value, path, { accepted: refinerFields });
+  const modelValue = valueOf(refiner, 'model');
+  if (modelValue === undefined) throw invalidField(pathOf(refiner, 'model'), `is required; allowed: ${formatChoices(ctx.modelNames)}`);
+  const model = parseResource(modelValue, pathOf(refiner, 'model'), { noun: 'model', resolve: (v) => ctx.resolveModel(v), names: ctx.modelNames });
+  return { model, switchAt: readNumber(refiner, 'switch_at', refinerSwitchRule) };
 }
 
 /** Each LoRA of a known family must be of the model's. */

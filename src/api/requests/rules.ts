@@ -29,6 +29,8 @@ export const cfgScaleRule = { min: 1, max: 30, default: 7 } as const;
 /** Flux's distilled guidance (`guidance`), for Flux models only; they run at cfg_scale 1. */
 export const guidanceRule = { min: 0, max: 30, default: FLUX_DEFAULT_GUIDANCE } as const;
 export const fluxCfgScale = 1;
+/** SDXL's refiner: when it takes over, as a fraction of the steps (A1111's default). */
+export const refinerSwitchRule = { min: 0, max: 0.99, minExclusive: true, default: 0.8 } as const;
 /** Width and height are rounded down to a multiple of this, as the WebUI does. */
 export const sideMultiple = 8;
 export const loraWeightRule = { min: -4, max: 4 } as const;

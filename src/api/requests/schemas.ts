@@ -117,6 +117,13 @@ const controlNet = optional(
   Type.Array(controlNetUnit, { maxItems: defaultLimits.maxControlNetUnits, description: 'ControlNet units, all applied' }),
 );
 
+const refiner = optional(
+  body({
+    model: Type.String({ minLength: 1, maxLength: rules.nameRule.maxLength, description: 'The refiner checkpoint: sha256 or name' }),
+    switch_at: optional(number(rules.refinerSwitchRule, 'Fraction of the steps after which the refiner takes over')),
+  }),
+);
+
 const hires = body({
   denoising_strength: optional(number(rules.hiresDenoisingRule, 'Denoising of the hires pass')),
   scale: number(rules.hiresScaleRule, 'Upscale factor of the hires pass'),
@@ -133,7 +140,7 @@ const inpaint = body({
 const maxPixels = `the result may have at most ${defaultLimits.maxUpscalePixels} pixels`;
 
 export const requestSchemas = {
-  txt2img: body({ ...diffusionProperties, control_net: controlNet, upscale: optional(hires) }),
+  txt2img: body({ ...diffusionProperties, control_net: controlNet, upscale: optional(hires), refiner }),
   img2img: body({
     init_image: image({ description: 'The image to start from' }),
     resize_mode: optional(code(rules.resizeModeRule, 'How the init image is fitted to width×height')),

@@ -6,11 +6,12 @@
 import type { Txt2ImgSpec } from '../../domain/spec.js';
 import { decodeControlNet, readControlNet } from './control-net-field.js';
 import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js';
+import { modelChoice, readRefiner } from './family-rules.js';
 import { readHires } from './hires-field.js';
 import { parseGroup } from './known-fields.js';
 import type { RequestContext } from '../../domain/request-context.js';
 
-export const txt2imgFields = [...diffusionFieldNames, 'upscale'] as const;
+export const txt2imgFields = [...diffusionFieldNames, 'upscale', 'refiner'] as const;
 
 /**
  * Checks a txt2img body and applies the defaults; throws a `DanError` naming
@@ -24,7 +25,8 @@ export async function parseTxt2ImgRequest(body: unknown, ctx: RequestContext): P
   const group = parseGroup(body, '', { accepted: txt2imgFields });
   const fields = readDiffusionFields(group, ctx);
   const hires = readHires(group, ctx, fields);
+  const refiner = readRefiner(group, modelChoice(fields.model, ctx), ctx);
   const units = readControlNet(group, ctx, fields.model);
   const controlNet = await decodeControlNet(units, ctx.limits.maxInputSide);
-  return { kind: 'txt2img', ...fields, controlNet, hires };
+  return { kind: 'txt2img', ...fields, ...(refiner ? { refiner } : {}), controlNet, hires };
 }

@@ -66,6 +66,7 @@ export const defaultComfyOfferings: ComfyOfferings = {
   checkpoints: [
     ...catalogModels.map((m) => ({ fileName: fileNameOf(m), family: 'sd15' as const })),
     { fileName: 'sd_xl_base_1.0.safetensors', family: 'sdxl', metadata: true },
+    { fileName: 'sd_xl_refiner_1.0.safetensors', family: 'sdxl' },
   ],
   diffusionModels: [{ fileName: 'flux1-dev.safetensors', family: 'flux' }],
   textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'],

@@ -23,6 +23,8 @@ import {
   type MaskValue,
   type ModelValue,
   type NodeClass,
+  type NodeResult,
+  type NodeRun,
 } from './node-types.js';
 
 const MAX_RESOLUTION = 16384;
@@ -73,39 +75,84 @@ const samplerNode: NodeClass = {
   },
   outputs: [{ type: 'LATENT', name: 'LATENT' }],
   async run(run) {
-    const model = run.inputs['model'] as ModelValue;
-    const positive = run.inputs['positive'] as ConditioningValue;
-    const negative = run.inputs['negative'] as ConditioningValue;
-    const latent = run.inputs['latent_image'] as LatentValue;
-    for (const cond of [positive, negative]) {
-      if (cond.family !== model.family) {
-        throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
-      }
-    }
     const steps = Number(run.inputs['steps']);
-    const size = { width: latent.width, height: latent.height };
-    const stepSeconds = secondsPerStep(run.world.timing, {
-      pixels: size.width * size.height,
-      secondOrder: SECOND_ORDER.has(String(run.inputs['sampler_name'])),
-      batchSize: 1,
-      controlNetUnits: positive.controls,
-    });
-    const seed = Number(run.inputs['seed']);
-    const text = [positive.text, model.file, ...model.loras, positive.guidance ?? ''].join('\u0000');
-    const pattern = renderSeedPattern(seed % 2 ** 32, text, size.width, size.height);
-    const stepMs = toWallMs(run.world.timing, stepSeconds);
-    const previewEvery = Math.max(1, Math.ceil(steps / PREVIEWS_PER_RUN));
-    for (let step = 1; step <= steps; step++) {
-      await run.job.sample(0, 1, stepMs);
-      if (run.job.interrupted) throw new InterruptedSampling();
-      const preview = step % previewEvery === 0 && step < steps ? await previewJpeg(pattern, size) : undefined;
-      run.onProgress(step, steps, preview);
+    return sample(run, { seed: Number(run.inputs['seed']), steps, from: 0, to: steps, denoise: Number(run.inputs['denoise']), continues: false });
+  },
+};
+
+/**
+ * Samples steps `from` to `to` of a `steps` schedule, step by step with progress; the picture is the seed
+ * pattern of the prompt and model blended into the latent by `denoise` (inside its noise mask). A run that
+ * `continues` another's (KSamplerAdvanced without added noise: SDXL's refiner) moves the picture a little
+ * towards its own model's pattern instead.
+ */
+async function sample(run: NodeRun, part: { seed: number; steps: number; from: number; to: number; denoise: number; continues: boolean }): Promise<NodeResult> {
+  const model = run.inputs['model'] as ModelValue;
+  const positive = run.inputs['positive'] as ConditioningValue;
+  const negative = run.inputs['negative'] as ConditioningValue;
+  const latent = run.inputs['latent_image'] as LatentValue;
+  for (const cond of [positive, negative]) {
+    if (cond.family !== model.family) {
+      throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
     }
-    const denoise = Number(run.inputs['denoise']);
-    const start = latent.rgb;
-    const generated = start ? blend(start, pattern, denoise) : pattern;
-    const rgb = start && latent.noiseMask ? composite(start, generated, latent.noiseMask) : generated;
-    return { outputs: [{ ...latent, rgb }] };
+  }
+  const size = { width: latent.width, height: latent.height };
+  const stepSeconds = secondsPerStep(run.world.timing, {
+    pixels: size.width * size.height,
+    secondOrder: SECOND_ORDER.has(String(run.inputs['sampler_name'])),
+    batchSize: 1,
+    controlNetUnits: positive.controls,
+  });
+  const text = [positive.text, model.file, ...model.loras, positive.guidance ?? ''].join('\u0000');
+  const pattern = renderSeedPattern(part.seed % 2 ** 32, text, size.width, size.height);
+  const stepMs = toWallMs(run.world.timing, stepSeconds);
+  const count = Math.max(0, Math.min(part.to, part.steps) - part.from);
+  const previewEvery = Math.max(1, Math.ceil(count / PREVIEWS_PER_RUN));
+  for (let step = 1; step <= count; step++) {
+    await run.job.sample(0, 1, stepMs);
+    if (run.job.interrupted) throw new InterruptedSampling();
+    const preview = step % previewEvery === 0 && step < count ? await previewJpeg(pattern, size) : undefined;
+    run.onProgress(step, count, preview);
+  }
+  const start = latent.rgb;
+  const generated = start ? blend(start, pattern, part.continues ? REFINING_SHARE : part.denoise) : pattern;
+  const rgb = start && latent.noiseMask ? composite(start, generated, latent.noiseMask) : generated;
+  return { outputs: [{ ...latent, rgb }] };
+}
+
+/** How far a continuing run (a refiner's) moves the picture towards its own pattern. */
+const REFINING_SHARE = 0.15;
+
+const advancedSamplerNode: NodeClass = {
+  name: 'KSamplerAdvanced',
+  displayName: 'KSampler (Advanced)',
+  category: 'sampling',
+  required: {
+    model: link('MODEL'),
+    add_noise: { kind: 'combo', choices: () => ['enable', 'disable'] },
+    noise_seed: { kind: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, controlAfterGenerate: true },
+    steps: { kind: 'int', default: 20, min: 1, max: 10000 },
+    cfg: { kind: 'float', default: 8, min: 0, max: 100, step: 0.1, round: 0.01 },
+    sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS },
+    scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
+    positive: link('CONDITIONING'),
+    negative: link('CONDITIONING'),
+    latent_image: link('LATENT'),
+    start_at_step: { kind: 'int', default: 0, min: 0, max: 10000 },
+    end_at_step: { kind: 'int', default: 10000, min: 0, max: 10000 },
+    return_with_leftover_noise: { kind: 'combo', choices: () => ['disable', 'enable'] },
+  },
+  outputs: [{ type: 'LATENT', name: 'LATENT' }],
+  async run(run) {
+    const continues = run.inputs['add_noise'] === 'disable';
+    return sample(run, {
+      seed: Number(run.inputs['noise_seed']),
+      steps: Number(run.inputs['steps']),
+      from: Number(run.inputs['start_at_step']),
+      to: Number(run.inputs['end_at_step']),
+      denoise: 1,
+      continues,
+    });
   },
 };
 
@@ -178,6 +225,7 @@ export const samplingNodes: NodeClass[] = [
     },
   },
   samplerNode,
+  advancedSamplerNode,
   {
     name: 'VAEDecode',
     displayName: 'VAE Decode',

@@ -63,6 +63,21 @@ describe('SD 1.5, SDXL and models of unknown family', () => {
   });
 });
 
+describe('SDXL refiner', () => {
+  it('takes a refiner checkpoint and its switch point (default 0.8) for SDXL, in txt2img', async () => {
+    expect((await txt2img({ model: sdxlModel.name, refiner: { model: 'myModel' } })).refiner).toEqual({ model: { id: 'local:mymodel', name: 'myModel' }, switchAt: 0.8 });
+    expect((await txt2img({ model: sdxlModel.name, refiner: { model: 'myModel', switch_at: 0.6 } })).refiner?.switchAt).toBe(0.6);
+  });
+
+  it('refuses it for other families, an unknown refiner, a switch point outside (0, 1), and in img2img', async () => {
+    await expectRejected(() => txt2img({ model: sha.chilloutMix, refiner: { model: 'myModel' } }), { field: 'refiner', message: ['is for SDXL models', 'an SD 1.5 model'] });
+    await expectRejected(() => txt2img({ model: sdxlModel.name, refiner: { model: 'nope' } }), { field: 'refiner.model' });
+    await expectRejected(() => txt2img({ model: sdxlModel.name, refiner: { model: 'myModel', switch_at: 1 } }), { field: 'refiner.switch_at' });
+    const init = await imageBase64('png', 64, 64);
+    await expectRejected(() => parseImg2ImgRequest({ model: sdxlModel.name, init_image: init, refiner: { model: 'myModel' } }, ctx), { id: 'DAN_ERR_REQUEST_UNKNOWN_FIELD' });
+  });
+});
+
 describe('scheduler', () => {
   it('joins the sampler as the legacy combined name; Automatic adds nothing; an unknown one is listed', async () => {
     expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ 2M', scheduler: 'karras' })).sampler).toBe('DPM++ 2M Karras');

@@ -114,7 +114,9 @@ export class A1111Driver implements BackendDriver {
       const json = await this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
       // An interrupted job still answers 200, with a partial image nobody wants.
       signal?.throwIfAborted();
-      const loadedModel = isDiffusion(spec) ? (binding.checkpoint ?? null) : null;
+      // A job with a refiner ends with the refiner's weights loaded: the next job's checkpoint loads again.
+      if (isDiffusion(spec) && binding.refiner !== undefined) this.#loaded = binding.refiner;
+      const loadedModel = isDiffusion(spec) ? (binding.refiner ?? binding.checkpoint ?? null) : null;
       return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}) };
     } catch (error) {
       if (signal?.aborted) {

@@ -94,6 +94,10 @@ function toTxt2ImgBody(spec: Txt2ImgSpec, binding: Binding): Body {
     // 0 = as many steps as the first pass.
     body['hr_second_pass_steps'] = 0;
   }
+  if (spec.refiner) {
+    body['refiner_checkpoint'] = requireBound(binding.refiner, 'refiner');
+    body['refiner_switch_at'] = spec.refiner.switchAt;
+  }
   return body;
 }
 

@@ -20,6 +20,8 @@
  *   `ImageToMask`; `VAEEncodeForInpaint` at full denoise, else `VAEEncode` +
  *   `SetLatentNoiseMask`; the result pasted over the original inside the mask
  *   (`ImageCompositeMasked`), as A1111 overlays it.
+ * - SDXL's refiner: `KSamplerAdvanced` for the base's part of the steps, then the refiner's checkpoint and text
+ *   encoding for the rest, the noise handed on between them.
  * - hires fix: a latent upscale (`LatentUpscale` to A1111's target size), or decode → upscale model
  *   or filter → `ImageScale` to the target → encode, then a second `KSampler`
  *   at the hires denoise.
@@ -137,7 +139,8 @@ class DiffusionGraph {
     let mask: Link | null = null;
     let init: Link | null = null;
     if (this.spec.kind === 'txt2img') {
-      let latent = this.#sample(conditioning, this.#emptyLatent(this.spec), this.spec.steps, 1);
+      const empty = this.#emptyLatent(this.spec);
+      let latent = this.spec.refiner ? this.#sampleWithRefiner(this.spec, conditioning, empty) : this.#sample(conditioning, empty, this.spec.steps, 1);
       if (this.spec.hires) latent = this.#hires(this.spec, conditioning, latent, vae);
       decoded = out(g.add('VAEDecode', { samples: latent, vae }));
     } else {
@@ -229,6 +232,39 @@ class DiffusionGraph {
     });
     this.#passes.push({ node: id, steps });
     return out(id);
+  }
+
+  /**
+   * SDXL with its refiner, as ComfyUI's SDXL examples do it: the base samples the first `switchAt` of the steps
+   * and hands its latent on with the noise left in it; the refiner, with its own text encoding, samples the rest.
+   */
+  #sampleWithRefiner(spec: Txt2ImgSpec, base: { model: Link; positive: Link; negative: Link }, latent: Link): Link {
+    const g = this.graph;
+    const refiner = spec.refiner!;
+    const title = required(this.binding.refiner, 'refiner');
+    const recipe = this.inventory.models.get(title);
+    if (recipe?.loader !== 'checkpoint') throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the refiner ${title}; the node will look again`);
+    const loader = g.add('CheckpointLoaderSimple', { ckpt_name: recipe.file }, 'Refiner');
+    this.#loaders.push(loader);
+    const positive = out(g.add('CLIPTextEncode', { text: spec.prompt, clip: out(loader, 1) }, 'Refiner positive prompt'));
+    const negative = out(g.add('CLIPTextEncode', { text: spec.negativePrompt, clip: out(loader, 1) }, 'Refiner negative prompt'));
+    const switchStep = Math.min(spec.steps - 1, Math.max(1, Math.round(spec.steps * refiner.switchAt)));
+    const { sampler, scheduler } = this.#samplerPair();
+    const common = { noise_seed: this.seed, steps: spec.steps, cfg: spec.cfgScale, sampler_name: sampler, scheduler };
+    const first = g.add('KSamplerAdvanced', { ...base, ...common, latent_image: latent, add_noise: 'enable', start_at_step: 0, end_at_step: switchStep, return_with_leftover_noise: 'enable' });
+    const second = g.add('KSamplerAdvanced', {
+      model: out(loader, 0),
+      positive,
+      negative,
+      ...common,
+      latent_image: out(first),
+      add_noise: 'disable',
+      start_at_step: switchStep,
+      end_at_step: 10000,
+      return_with_leftover_noise: 'disable',
+    });
+    this.#passes.push({ node: first, steps: switchStep }, { node: second, steps: spec.steps - switchStep });
+    return out(second);
   }
 
   #hires(spec: Txt2ImgSpec, conditioning: { model: Link; positive: Link; negative: Link }, latent: Link, vae: Link): Link {
