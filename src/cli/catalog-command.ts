@@ -77,7 +77,11 @@ export async function catalogRemove(nameOrSha: string, flags: CatalogFlags, outp
   const path = pathOf(flags);
   const added = await readCatalogFile(path);
   const key = nameOrSha.toLowerCase();
-  const kept = added.filter((e) => e.sha256 !== key && e.name.toLowerCase() !== key);
+  const matching = added.filter((e) => e.sha256 === key || e.name.toLowerCase() === key);
+  if (new Set(matching.map((e) => e.kind)).size > 1) {
+    throw new StartupError(`${nameOrSha} names a model and a LoRA; remove the one meant by its sha256 (${matching.map((e) => `${e.kind} ${e.sha256}`).join(', ')})`);
+  }
+  const kept = added.filter((e) => !matching.includes(e));
   if (kept.length === added.length) {
     const builtIn = [...builtInCatalog.models, ...builtInCatalog.loras].some((e) => e.sha256 === key || e.name.toLowerCase() === key);
     throw new StartupError(builtIn ? `${nameOrSha} is a built-in catalog entry; only added ones can be removed` : `${nameOrSha} is not in ${path}`);

@@ -45,9 +45,15 @@ export function catalogPathOf(config: { catalogFile: string | null; dataDir: str
   return config.catalogFile ?? join(config.dataDir, 'catalog.json');
 }
 
-/** The entries of a catalog file; none when it does not exist. Throws a StartupError naming each problem. */
-export async function readCatalogFile(path: string): Promise<CatalogFileEntry[]> {
-  if (!existsSync(path)) return [];
+/**
+ * The entries of a catalog file; none when it does not exist, unless `required` (a file the operator named:
+ * a typo must not pass for "no additions"). Throws a StartupError naming each problem.
+ */
+export async function readCatalogFile(path: string, required = false): Promise<CatalogFileEntry[]> {
+  if (!existsSync(path)) {
+    if (required) throw new StartupError(`catalog file ${path} does not exist (given with --catalog or DAN_CATALOG); add entries with \`dan catalog add --catalog ${path} …\``);
+    return [];
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
@@ -62,9 +68,9 @@ export async function readCatalogFile(path: string): Promise<CatalogFileEntry[]>
   return entries;
 }
 
-/** The network's catalog: the built-in one with the file's additions. */
-export async function loadCatalog(path: string): Promise<Catalog> {
-  return extendCatalog(builtInCatalog, (await readCatalogFile(path)).map(toCatalogEntry));
+/** The network's catalog: the built-in one with the file's additions (`required`: see readCatalogFile). */
+export async function loadCatalog(path: string, required = false): Promise<Catalog> {
+  return extendCatalog(builtInCatalog, (await readCatalogFile(path, required)).map(toCatalogEntry));
 }
 
 export function toCatalogEntry(entry: CatalogFileEntry): CatalogEntry {

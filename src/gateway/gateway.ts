@@ -65,7 +65,7 @@ export interface GatewayParts {
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: FastifyBaseLogger, parts: GatewayParts = {}): Promise<Gateway> {
   const clock = parts.clock ?? systemClock;
-  const networkCatalog = await loadCatalog(catalogPathOf(config));
+  const networkCatalog = await loadCatalog(catalogPathOf(config), config.catalogFile !== null);
   // Periodic work runs on one gateway of those sharing a database (docs/decisions/0015): told below.
   let leadershipChanged = (_leader: boolean): void => {};
   const stores = await openStores(config, {

@@ -132,6 +132,14 @@ describe('Flux through the WebUI door', () => {
     const refused = await app.post('/sdapi/v1/txt2img', { ...body, cfg_scale: 7 });
     expect(refused.status).toBe(422);
     expect(refused.body).toMatchObject({ detail: [{ loc: ['body', 'cfg_scale'], msg: expect.stringMatching(/Flux\.1 model, which runs at cfg_scale 1/) }] });
+    // Forge's clients send distilled_cfg_scale on every call: at its default it changes nothing for an SD model; another value is refused.
+    const sd = { prompt: 'x', distilled_cfg_scale: 3.5, override_settings: { sd_model_checkpoint: 'clarity' } };
+    const sdAnswer = app.post('/sdapi/v1/txt2img', sd);
+    await answerAll(1);
+    expect((await sdAnswer).status).toBe(200);
+    expect(node().assignments()[0]!.spec).not.toHaveProperty('guidance');
+    const guided = await app.post('/sdapi/v1/txt2img', { ...sd, distilled_cfg_scale: 2 });
+    expect(guided.body).toMatchObject({ detail: [{ loc: ['body', 'guidance'], msg: expect.stringMatching(/Flux's distilled guidance/) }] });
   });
 });
 

@@ -64,6 +64,8 @@ describe('dan catalog', () => {
     expect(bad).toContain('--family must be one of sd15, sdxl, flux');
     expect(bad).toContain('--download must be an http(s) URL');
     expect(await failure(() => catalogRemove('clarity', { data: dir }, quiet))).toContain('built-in');
+    await catalogAdd('lora', 'flux-schnell', { data: dir, ...flux, sha256: sha('2') }, quiet);
+    expect(await failure(() => catalogRemove('flux-schnell', { data: dir }, quiet))).toContain('names a model and a LoRA');
   });
 });
 
@@ -82,6 +84,7 @@ describe('the gateway reading the file', () => {
   it('refuses to start on a broken file, naming it and the problem; no file is no addition', async () => {
     const dir = data();
     expect((await loadCatalog(`${dir}/catalog.json`)).models).toHaveLength(catalogModels.length);
+    expect(await failure(() => loadCatalog(`${dir}/typo.json`, true))).toContain('does not exist');
     writeFileSync(`${dir}/catalog.json`, '{"entries": [{"kind": "model"}]');
     expect(await failure(() => loadCatalog(`${dir}/catalog.json`))).toContain('is not valid JSON');
     writeFileSync(`${dir}/catalog.json`, JSON.stringify({ entries: [{ kind: 'model', name: 'x', sha256: sha('a'), family: 'sd15' }] }));

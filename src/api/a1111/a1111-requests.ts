@@ -125,7 +125,12 @@ export interface CheckpointChoice {
   resolve: (value: string) => string | null;
   /** The caller's default (POST /sdapi/v1/options), else the gateway's; null when the network serves none. */
   fallback: () => string | null;
+  /** Whether the checkpoint (as DAN names it) is a Flux model: Forge's `distilled_cfg_scale` is its guidance. */
+  isFlux: (model: string) => boolean;
 }
+
+/** What Forge's clients send as `distilled_cfg_scale` whatever the model: honoured for models that have no such guidance. */
+const FORGE_DISTILLED_DEFAULT = 3.5;
 
 function readCheckpoint(body: Body, choice: CheckpointChoice): string {
   const settings = body['override_settings'];
@@ -222,8 +227,10 @@ function diffusionBody(body: Body, choice: CheckpointChoice): Body {
   const controlNet = readControlNet(body);
   const out: Body = { model: readCheckpoint(body, choice), ...readSampler(body) };
   for (const field of ['prompt', 'negative_prompt', 'seed', 'steps', 'cfg_scale', 'width', 'height']) if (given(body[field])) out[field] = body[field];
-  // Forge's name for Flux's distilled guidance.
-  if (given(body['distilled_cfg_scale'])) out['guidance'] = body['distilled_cfg_scale'];
+  // Forge's name for Flux's distilled guidance. Its clients send it on every call: at Forge's default it changes
+  // nothing for other models; another value for one is sent on, for DAN's parser to refuse with its reason.
+  const distilled = body['distilled_cfg_scale'];
+  if (given(distilled) && (choice.isFlux(String(out['model'])) || distilled !== FORGE_DISTILLED_DEFAULT)) out['guidance'] = distilled;
   // A1111's default where DAN's differs: 50 steps, and its clients expect them.
   out['steps'] ??= 50;
   if (controlNet) out['control_net'] = controlNet;

@@ -52,7 +52,11 @@ function findModel(deps: A1111RoutesDeps, value: string): ResourceInfo | undefin
 }
 
 function checkpointChoice(deps: A1111RoutesDeps, owner: string): CheckpointChoice {
-  return { resolve: (value) => findModel(deps, value)?.name ?? null, fallback: () => deps.callers.defaultOf(owner) ?? deps.defaultModel() };
+  return {
+    resolve: (value) => findModel(deps, value)?.name ?? null,
+    fallback: () => deps.callers.defaultOf(owner) ?? deps.defaultModel(),
+    isFlux: (model) => findModel(deps, model)?.family === 'flux',
+  };
 }
 
 /** `info`: the JSON string A1111 answers with (Processed.js()), for clients that read seeds and infotexts from it. */

@@ -76,6 +76,12 @@ export function readRefiner(group: FieldGroup, choice: ModelChoice, ctx: Request
   const modelValue = valueOf(refiner, 'model');
   if (modelValue === undefined) throw invalidField(pathOf(refiner, 'model'), `is required; allowed: ${formatChoices(ctx.modelNames)}`);
   const model = parseResource(modelValue, pathOf(refiner, 'model'), { noun: 'model', resolve: (v) => ctx.resolveModel(v), names: ctx.modelNames });
+  const family = ctx.familyOf('model', model);
+  if (family !== null && family !== 'sdxl') {
+    throw invalidField(pathOf(refiner, 'model'), `must be an SDXL refiner; ${model.name} is ${familyTraits[family].article} ${familyTraits[family].label} model`);
+  }
+  // A1111 runs its refiner in the hires pass, ComfyUI's graph in the first: the two would differ.
+  if (valueOf(group, 'upscale') !== undefined) throw invalidField(path, 'cannot be combined with upscale (hires fix) yet; send one or the other');
   return { model, switchAt: readNumber(refiner, 'switch_at', refinerSwitchRule) };
 }
 

@@ -51,7 +51,8 @@ export function endOf(entry: HistoryEntry): PromptEnd {
 export async function cancelPrompt(client: BackendClient, promptId: string): Promise<boolean | null> {
   const post = (path: string, body: unknown) => client.post(path, body, { timeoutMs: CONTROL_TIMEOUT_MS });
   try {
-    await post('/queue', { delete: [promptId] });
+    // A failed delete still leaves the interrupt to try: a running prompt must not keep the GPU.
+    await post('/queue', { delete: [promptId] }).catch(() => undefined);
     if ((await queueState(client, promptId)) !== 'running') return false;
     await post('/interrupt', { prompt_id: promptId });
     return true;

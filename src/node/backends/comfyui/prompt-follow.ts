@@ -80,11 +80,17 @@ export function followPrompt(watch: PromptWatch, promptId: string, built: BuiltG
 
     let absent = 0;
     let failed = 0;
+    let checking = false;
+    // The queue first, then the history: a prompt that ends between the two asks is found in the history.
     const check = async (): Promise<void> => {
       try {
-        const entry = await historyEntry(client, promptId);
-        if (entry) return ended(endOf(entry));
-        absent = (await queueState(client, promptId)) === 'absent' ? absent + 1 : 0;
+        if ((await queueState(client, promptId)) !== 'absent') {
+          absent = 0;
+        } else {
+          const entry = await historyEntry(client, promptId);
+          if (entry) return ended(endOf(entry));
+          absent += 1;
+        }
         failed = 0;
         if (absent >= ABSENT_CHECKS) fail(new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI at ${client.baseUrl} dropped the prompt (it restarted, or its queue was cleared)`));
       } catch (error) {
@@ -92,10 +98,17 @@ export function followPrompt(watch: PromptWatch, promptId: string, built: BuiltG
         if (failed >= FAILED_CHECKS) fail(new DanError('DAN_ERR_BACKEND_UNREACHABLE', `ComfyUI at ${client.baseUrl} stopped answering while it ran the prompt`, { cause: error }));
       }
     };
+    /** The next check, one at a time: a socket lost during a check only makes the next one sooner. */
     const scheduleCheck = (): void => {
-      if (settled) return;
+      if (settled || checking) return;
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => void check().then(scheduleCheck), watch.lost ? LOST_WATCH_INTERVAL_MS : options.watchIntervalMs);
+      watchdog = setTimeout(() => {
+        checking = true;
+        void check().then(() => {
+          checking = false;
+          scheduleCheck();
+        });
+      }, watch.lost ? LOST_WATCH_INTERVAL_MS : options.watchIntervalMs);
     };
 
     const progress = onProgress ? progressReporter(built, options.clock, onProgress) : null;
