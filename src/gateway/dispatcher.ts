@@ -143,6 +143,8 @@ export interface SubmittedTask {
   receivedAt?: number;
 }
 
+/** The least a node stays idle beside work it could run before it is sent some (`#recheckWhileIdle`). */
+const IDLE_RECHECK_MS = 1000;
 const MIN_TIMEOUT_MS = 60 * SECOND;
 
 export class Dispatcher {
@@ -157,6 +159,8 @@ export class Dispatcher {
   readonly #unservable: UnservableWatch;
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** The pending look again of `#recheckWhileIdle`, if any. */
+  #recheck: Timer | null = null;
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
@@ -383,6 +387,7 @@ export class Dispatcher {
         const entry = this.#entries.get(assignment.taskId);
         if (session && entry) this.#guard(this.#start(entry, session, assignment));
       }
+      this.#recheckWhileIdle(now);
     }
     const unservable = this.scheduler.unservable();
     const shared = this.#options.shared;
@@ -614,6 +619,38 @@ export class Dispatcher {
     } catch (error) {
       this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
     }
+  }
+
+  /**
+   * Passes run on events (a submit, a result, a node's change). A plan may keep a task for a busy node while
+   * another that could run it idles, expecting a result that frees the better one: worth it for about a
+   * checkpoint load. But lanes can defer to one another (a slow node to a faster one, which keeps its own
+   * checkpoint because the slow one has the task's loaded), and then no event comes: seen under heavy CPU
+   * load, two tasks queued 20 s beside three idle nodes. So idleness beside runnable work that outlasts a
+   * typical load (at least a second) sends the front-most such task to the idle node that would finish it
+   * soonest (Scheduler.idleFallback), and looks again until no node idles beside work it could run.
+   */
+  #recheckWhileIdle(now: number): void {
+    if (this.#recheck !== null || !this.scheduler.idleCanServe(now)) return;
+    const ms = Math.max(IDLE_RECHECK_MS, Math.round(this.scheduler.typicalSwitchSeconds() * SECOND));
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#recheck = null;
+      if (this.#closing) return;
+      const at = this.#clock.now();
+      if (this.scheduler.idleCanServe(at) && !this.#startRetry.waiting) {
+        for (const assignment of this.scheduler.idleFallback(at)) {
+          const session = this.#options.hub.sessions.get(assignment.nodeId);
+          const entry = this.#entries.get(assignment.taskId);
+          if (!session || !entry) continue;
+          this.#log.info({ ...this.#about(entry.id), node: session.id, idleMs: ms }, 'a node stayed idle beside work it can run; sending it the front-most such task');
+          this.#guard(this.#start(entry, session, assignment));
+        }
+      }
+      this.#scheduleGuarded();
+    }, ms);
+    this.#recheck = timer;
+    this.#timers.add(timer);
   }
 
   #noteSetAside(nodeName: string, until: number, reason: string): void {

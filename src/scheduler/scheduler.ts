@@ -677,14 +677,43 @@ export class Scheduler {
     for (const node of nodes) if (node.available) for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
-    return plan.assignments.map(({ taskId, nodeId }) => {
-      const queued = this.#queuedById.get(taskId)!;
-      const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;
-      const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
-      const load = switched ? this.estimates.loadSeconds(node.identity, queued.checkpoint) : 0;
-      const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
-      return { taskId, nodeId, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
-    });
+    return plan.assignments.map(({ taskId, nodeId }) => this.#assignmentOf(this.#queuedById.get(taskId)!, this.#nodes[this.#nodeIndex.get(nodeId)!]!));
+  }
+
+  #assignmentOf(queued: Queued, node: SchedulerNode): Assignment {
+    const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
+    const load = switched ? this.estimates.loadSeconds(node.identity, queued.checkpoint) : 0;
+    const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
+    return { taskId: queued.task.id, nodeId: node.id, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
+  }
+
+  /**
+   * The front-most queued task a node with a free slot can run, sent to the free node that would finish it
+   * soonest (a node it failed on only when no other is free). For when passes keep a node idle beside work
+   * it could run and no event frees the node they wait for: lanes deferring to one another (a slow node to
+   * a faster one, which keeps its own checkpoint because the slow one has the task's loaded) would wait
+   * without end. The dispatcher asks for it after such idleness has lasted a while.
+   */
+  idleFallback(now: number): Assignment[] {
+    for (const queued of this.#queue) {
+      const { capable, fallback } = this.#reachOf(queued);
+      for (const list of [capable, fallback]) {
+        let best: { node: SchedulerNode; seconds: number } | undefined;
+        for (const index of list) {
+          const node = this.#nodes[index]!;
+          if (!this.#hasFreeSlot(node, now)) continue;
+          const { expectedSeconds } = this.#assignmentOf(queued, node);
+          if (!best || expectedSeconds < best.seconds) best = { node, seconds: expectedSeconds };
+        }
+        if (best) return [this.#assignmentOf(queued, best.node)];
+      }
+    }
+    return [];
+  }
+
+  /** Seconds a checkpoint load typically takes on this fleet (what the planner's thresholds scale with). */
+  typicalSwitchSeconds(): number {
+    return this.estimates.typicalSwitchSeconds();
   }
 
   /**
@@ -698,6 +727,11 @@ export class Scheduler {
     if (capable.length === 0 && fallback.length === 0) return 'none';
     const free = (n: number) => this.#hasFreeSlot(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
+  }
+
+  /** Whether some available node with a free slot can run some queued task: after a pass, a task held while a node idles. */
+  idleCanServe(now: number): boolean {
+    return this.#queue.length > 0 && this.#anyFreeSlotCanServe(now);
   }
 
   /** Whether some available node with a free slot can run some queued task (the planner's own reach, or more). */

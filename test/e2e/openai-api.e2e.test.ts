@@ -35,7 +35,11 @@ async function explained<T>(call: (options: { timeout: number }) => Promise<T>):
     return await call({ timeout: 20_000 });
   } catch (error) {
     const recent = gateway.proc.lines.filter((l) => typeof l['task'] === 'string' || l.level >= 40).slice(-25);
-    throw new Error(`${(error as Error).message}; the gateway's latest lines:\n${recent.map((l) => JSON.stringify(l)).join('\n')}`, { cause: error });
+    // What the scheduler thinks: each node's state and loaded model, and the queue.
+    const nodes = await fetch(`${gateway.url}/api/nodes`).then((r) => r.json(), () => null);
+    const queue = await fetch(`${gateway.url}/api/network`).then((r) => r.json(), () => null);
+    const state = JSON.stringify({ nodes: (nodes as { data?: unknown } | null)?.data, queue: (queue as { data?: { queue?: unknown } } | null)?.data?.queue });
+    throw new Error(`${(error as Error).message}; the gateway's latest lines:\n${recent.map((l) => JSON.stringify(l)).join('\n')}\nnodes and queue: ${state}`, { cause: error });
   }
 }
 

@@ -71,3 +71,27 @@ describe('Scheduler: a queue longer than the horizon it plans', () => {
     expect(world(60, 3).assignments(NOW)).toMatchObject([{ taskId: 'x0', nodeId: 'a', switched: true }]);
   });
 });
+
+describe('idle fallback', () => {
+  it('sends the front-most task a held node could run to the idle node that would finish it soonest', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 0.1 });
+    estimates.seed('one', { unitsPerSecond: 140, switchSeconds: 0.1, fixedSeconds: 0.06 });
+    estimates.seed('two', { unitsPerSecond: 45, switchSeconds: 0.1, fixedSeconds: 0.08 });
+    estimates.seed('three', { unitsPerSecond: 27, switchSeconds: 0.1, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes([node('one', { loadedModel: CLARITY }), node('two', { loadedModel: CHILLOUT }), node('three', { loadedModel: CLARITY })]);
+    s.enqueue(task('t1', 'k', { model: chillout, steps: 20, width: 128, height: 128 }), 0);
+    s.enqueue(task('t2', 'k', { model: chillout, steps: 20, width: 128, height: 128 }), 0);
+    // The plan sends t1 to the node with chillout loaded and keeps t2 for a node that will soon be free.
+    const planned = s.assignments(1000);
+    expect(planned.map((a) => a.taskId)).toEqual(['t1']);
+    s.start(planned[0]!, 1000);
+    expect(s.idleCanServe(1000)).toBe(true);
+    const fallback = s.idleFallback(2000);
+    expect(fallback.map((a) => [a.taskId, a.nodeId])).toEqual([['t2', 'one']]);
+    expect(fallback[0]).toMatchObject({ switched: true });
+    s.start(fallback[0]!, 2000);
+    expect(s.idleCanServe(2000)).toBe(false);
+    expect(s.idleFallback(2000)).toEqual([]);
+  });
+});
