@@ -138,6 +138,13 @@ describe('Flux through the WebUI door', () => {
     await answerAll(1);
     expect((await sdAnswer).status).toBe(200);
     expect(node().assignments()[0]!.spec).not.toHaveProperty('guidance');
+    // A refiner that never runs (named "none", or switching at the very end) is no refiner, as in A1111.
+    for (const off of [{ refiner_checkpoint: 'none', refiner_switch_at: 0.8 }, { refiner_checkpoint: 'clarity', refiner_switch_at: 1 }]) {
+      const answer = app.post('/sdapi/v1/txt2img', { ...sd, ...off });
+      await answerAll(1);
+      expect((await answer).status).toBe(200);
+      expect(node().assignments().at(-1)!.spec).not.toHaveProperty('refiner');
+    }
     const guided = await app.post('/sdapi/v1/txt2img', { ...sd, distilled_cfg_scale: 2 });
     expect(guided.body).toMatchObject({ detail: [{ loc: ['body', 'guidance'], msg: expect.stringMatching(/Flux's distilled guidance/) }] });
   });

@@ -243,8 +243,10 @@ export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   checkNeutral(body, TXT2IMG_NEUTRAL, TXT2IMG_MAPPED);
   const out = diffusionBody(body, choice);
   const refiner = body['refiner_checkpoint'];
-  // "" and "None" are A1111's "no refiner"; its switch point then means nothing.
-  if (given(refiner) && refiner !== '' && refiner !== 'None') {
+  const switchAt = body['refiner_switch_at'];
+  // "" and "None" (any case) are A1111's "no refiner", and so is a switch at the very end: the refiner never runs.
+  const noRefiner = !given(refiner) || refiner === '' || (typeof refiner === 'string' && refiner.toLowerCase() === 'none') || switchAt === 1;
+  if (!noRefiner) {
     out['refiner'] = { model: typeof refiner === 'string' ? (choice.resolve(refiner) ?? refiner) : refiner, ...(given(body['refiner_switch_at']) ? { switch_at: body['refiner_switch_at'] } : {}) };
   }
   if (body['enable_hr'] === true) {

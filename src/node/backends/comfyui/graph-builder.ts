@@ -244,8 +244,8 @@ class DiffusionGraph {
     const title = required(this.binding.refiner, 'refiner');
     const recipe = this.inventory.models.get(title);
     if (recipe?.loader !== 'checkpoint') throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the refiner ${title}; the node will look again`);
+    // Not among `loaders`: the load the scheduler learns is the task's checkpoint's, not its refiner's.
     const loader = g.add('CheckpointLoaderSimple', { ckpt_name: recipe.file }, 'Refiner');
-    this.#loaders.push(loader);
     const positive = out(g.add('CLIPTextEncode', { text: spec.prompt, clip: out(loader, 1) }, 'Refiner positive prompt'));
     const negative = out(g.add('CLIPTextEncode', { text: spec.negativePrompt, clip: out(loader, 1) }, 'Refiner negative prompt'));
     const switchStep = Math.min(spec.steps - 1, Math.max(1, Math.round(spec.steps * refiner.switchAt)));
