@@ -56,6 +56,17 @@ function fitMask(mask: MaskValue, to: { width: number; height: number }): Promis
   return resizeRaw(mask.data, mask, to, 1, 'nearest');
 }
 
+/** The inputs KSampler and KSamplerAdvanced share, in their order. */
+const samplingInputs: Record<string, InputSpec> = {
+  steps: { kind: 'int', default: 20, min: 1, max: 10000 },
+  cfg: { kind: 'float', default: 8, min: 0, max: 100, step: 0.1, round: 0.01 },
+  sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS },
+  scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
+  positive: link('CONDITIONING'),
+  negative: link('CONDITIONING'),
+  latent_image: link('LATENT'),
+};
+
 const samplerNode: NodeClass = {
   name: 'KSampler',
   displayName: 'KSampler',
@@ -64,13 +75,7 @@ const samplerNode: NodeClass = {
   required: {
     model: link('MODEL'),
     seed: { kind: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, controlAfterGenerate: true },
-    steps: { kind: 'int', default: 20, min: 1, max: 10000 },
-    cfg: { kind: 'float', default: 8, min: 0, max: 100, step: 0.1, round: 0.01 },
-    sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS },
-    scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
-    positive: link('CONDITIONING'),
-    negative: link('CONDITIONING'),
-    latent_image: link('LATENT'),
+    ...samplingInputs,
     denoise: { kind: 'float', default: 1, min: 0, max: 1, step: 0.01 },
   },
   outputs: [{ type: 'LATENT', name: 'LATENT' }],
@@ -131,13 +136,7 @@ const advancedSamplerNode: NodeClass = {
     model: link('MODEL'),
     add_noise: { kind: 'combo', choices: () => ['enable', 'disable'] },
     noise_seed: { kind: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, controlAfterGenerate: true },
-    steps: { kind: 'int', default: 20, min: 1, max: 10000 },
-    cfg: { kind: 'float', default: 8, min: 0, max: 100, step: 0.1, round: 0.01 },
-    sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS },
-    scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
-    positive: link('CONDITIONING'),
-    negative: link('CONDITIONING'),
-    latent_image: link('LATENT'),
+    ...samplingInputs,
     start_at_step: { kind: 'int', default: 0, min: 0, max: 10000 },
     end_at_step: { kind: 'int', default: 10000, min: 0, max: 10000 },
     return_with_leftover_noise: { kind: 'combo', choices: () => ['disable', 'enable'] },
