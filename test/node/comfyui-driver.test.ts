@@ -135,6 +135,11 @@ describe('running tasks', () => {
     expect(first.load!.seconds).toBeGreaterThan(0);
     expect(first.loadedModel).toBe('clarity.safetensors');
 
+    // The prompt's id is the driver's own (a lost answer can still be taken back), and ComfyUI keeps it.
+    const sentId = (w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt_id: string }).prompt_id;
+    expect(sentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Object.keys((await (await fetch(`${w.sandbox.url}/history`)).json()) as object)).toContain(sentId);
+
     const again = await driver.run({ ...spec, seed: 5 }, w.bind(spec));
     expect(again.load).toBeUndefined();
     expect(again.result.kind === 'images' && again.result.seeds).toEqual([5]);

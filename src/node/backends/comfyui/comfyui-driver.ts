@@ -29,7 +29,7 @@ import { discoverComfy, type ComfyInventory } from './discover.js';
 import { buildGraph, type BuiltGraph, type GraphFiles } from './graph-builder.js';
 import { fittedImage, regenerationMask, sourceImage, uploadNameOf } from './input-images.js';
 import { cropToArea, maskRegion, pasteBack } from './masked-area.js';
-import { historyEntry } from './comfy-queue.js';
+import { cancelPrompt, historyEntry } from './comfy-queue.js';
 import { followPrompt, type Timeline } from './prompt-follow.js';
 import { PromptWatch } from './prompt-watch.js';
 
@@ -132,11 +132,15 @@ export class ComfyUIDriver implements BackendDriver {
    * translation bugs and refuse the task.
    */
   async #queue(built: BuiltGraph, clientId: string): Promise<string> {
+    // The prompt's id is ours (ComfyUI takes one since 2025; older builds choose their own and answer it): a
+    // request whose answer is lost can still be taken back, rather than left running with nobody to follow it.
+    const ownId = randomUUID();
     let answer: unknown;
     try {
-      answer = await this.#client.post('/prompt', { prompt: built.graph.nodes, client_id: clientId }, { timeoutMs: 30 * SECOND_MS });
+      answer = await this.#client.post('/prompt', { prompt: built.graph.nodes, client_id: clientId, prompt_id: ownId }, { timeoutMs: 30 * SECOND_MS });
     } catch (error) {
       if (isMissingFile(error)) throw new DanError('DAN_ERR_BACKEND_FAILED', `${(error as Error).message} (a file the node listed is gone; it will look again)`, { cause: error });
+      if ((error as Partial<DanError>).id === 'DAN_ERR_BACKEND_UNREACHABLE') void cancelPrompt(this.#client, ownId);
       throw error;
     }
     const promptId = (answer as { prompt_id?: unknown } | null)?.prompt_id;
