@@ -197,6 +197,8 @@ describe('A1111Driver run (fake WebUI)', () => {
     const interrupted = deferred();
     let interruptCalls = 0;
     fake = await startFakeWebui((app) => {
+      // The checkpoint load comes first, under the same timeout: answered at once, so that the generation times out.
+      app.post('/sdapi/v1/options', async () => ({}));
       app.post('/sdapi/v1/txt2img', async () => {
         await interrupted.promise;
         return okAnswer;
@@ -208,8 +210,8 @@ describe('A1111Driver run (fake WebUI)', () => {
       });
     });
     releases.push(() => interrupted.resolve());
-    const run = driverFor(fake.url, { requestTimeoutMs: 50 }).run(txt2imgSpec(), binding);
-    await expect(run).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE', message: expect.stringContaining('within 50 ms') });
+    const run = driverFor(fake.url, { requestTimeoutMs: 300 }).run(txt2imgSpec(), binding);
+    await expect(run).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE', message: expect.stringContaining('POST /sdapi/v1/txt2img within 300 ms') });
     expect(interruptCalls).toBe(1);
   });
 
