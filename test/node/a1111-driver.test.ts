@@ -230,13 +230,14 @@ describe('A1111Driver run (fake WebUI)', () => {
 });
 
 describe('A1111Driver against the sandbox', () => {
-  // 20 steps of 512×512 at the sandbox's 15 it/s are 1.33 modelled seconds; speed 4 makes ~330 ms.
+  // 20 steps of 512×512 at the sandbox's 15 it/s are 1.33 modelled seconds; speed 2 makes ~670 ms, room for
+  // progress polls every 20 ms even on a loaded CI machine (at ~330 ms none landed mid-job once).
   const spec = txt2imgSpec({ width: 512, height: 512, steps: 20, seed: 7 });
   let sandbox: Sandbox;
   let driver: A1111Driver;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ speed: 4, itPerSecond: 15, switchSeconds: 0 });
+    sandbox = await startSandbox({ speed: 2, itPerSecond: 15, switchSeconds: 0 });
     driver = driverFor(sandbox.url, { progressIntervalMs: 20 });
   });
   afterAll(() => sandbox.close());
