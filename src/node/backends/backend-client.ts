@@ -107,6 +107,11 @@ export class BackendClient {
     }
   }
 
+  /** The credentials header to send (the websocket of a ComfyUI behind a proxy needs it too); none without credentials. */
+  authHeaders(): Record<string, string> {
+    return this.#authHeader ? { authorization: this.#authHeader } : {};
+  }
+
   #headers(body: Body): Record<string, string> {
     const headers: Record<string, string> = { accept: 'application/json' };
     // A form sets its own content type, with the boundary.

@@ -13,7 +13,7 @@
  * type such as `MODEL` is expected is refused here; ComfyUI would only fail
  * when the node runs.
  */
-import type { ComfyWorld, InputSpec, NodeClass } from './node-types.js';
+import type { ComfyWorld, InputSpec } from './node-types.js';
 import type { NodeRegistry } from './object-info.js';
 
 export interface ComfyError {
@@ -244,4 +244,3 @@ export function validatePrompt(prompt: Record<string, unknown>, registry: NodeRe
   return { ok: true, graph: nodes.graph, outputs: good, nodeErrors };
 }
 
-export type { NodeClass };

@@ -93,7 +93,7 @@ export class ComfyUIDriver implements BackendDriver {
     const built = buildGraph(spec, binding, inventory, files, seed);
     // A client id of its own: ComfyUI keeps one socket per id and forgets the id when any of its sockets closes.
     const clientId = randomUUID().replace(/-/g, '');
-    const watch = await PromptWatch.open(this.#client.baseUrl, clientId, this.#clock, this.#authHeaders(), CONTROL_TIMEOUT_MS);
+    const watch = await PromptWatch.open(this.#client.baseUrl, clientId, this.#clock, this.#client.authHeaders(), CONTROL_TIMEOUT_MS);
     const timeline: Timeline = [];
     try {
       signal?.throwIfAborted();
@@ -201,11 +201,6 @@ export class ComfyUIDriver implements BackendDriver {
     files.initImage = await upload(init);
     if (mask) files.mask = await upload(mask);
     return { files };
-  }
-
-  #authHeaders(): Record<string, string> {
-    const auth = this.#options.auth;
-    return auth === undefined ? {} : { authorization: `Basic ${Buffer.from(auth, 'utf8').toString('base64')}` };
   }
 }
 
