@@ -57,6 +57,9 @@ export function runSeconds(estimate: Pick<NodeEstimate, 'unitsPerSecond' | 'fixe
   return estimate.fixedSeconds + units / estimate.unitsPerSecond;
 }
 
+/** The most changes `NodeEstimates.changedSince` keeps (half are dropped past it). */
+const CHANGE_LOG = 8192;
+
 /** Each run's weight in the fit is this times the next one's. */
 const FORGET = 0.7;
 /** A node's typical load moves this share of the way to each new load. */
@@ -102,6 +105,15 @@ export class NodeEstimates {
    */
   readonly #sums = { timed: 0, unitsPerSecond: 0, fixedSeconds: 0, loaded: 0, switchSeconds: 0 };
   #typicalSwitch: number | null = null;
+  /**
+   * Which nodes' figures changed, in order (`changedSince`): a scheduling pass reads again only theirs,
+   * not every node's (over 5,000 nodes, reading every node's figures was half of a pass). `#logFrom` is
+   * the version of its first entry; older entries are dropped.
+   */
+  readonly #changes: string[] = [];
+  #logFrom = 0;
+  /** The version at which the measured nodes' average (what unmeasured nodes are given) last changed. */
+  #peersVersion = 0;
 
   constructor(defaults: { unitsPerSecond?: number; switchSeconds?: number } = {}) {
     this.#defaults = { unitsPerSecond: defaults.unitsPerSecond ?? 10, fixedSeconds: 0, switchSeconds: defaults.switchSeconds ?? 6, samples: 0, switchMeasured: false };
@@ -143,15 +155,46 @@ export class NodeEstimates {
   /**
    * `get` without a new object: the figures a planner reads, written into `into`. A scheduling pass
    * reads every node's, and a merged estimate made per node and pass was most of what a pass allocated.
+   * True when every figure is the node's own; false when some are its measured peers' average (they
+   * change with `peersVersion`).
    */
-  readInto(name: string, into: Pick<NodeEstimate, 'unitsPerSecond' | 'fixedSeconds' | 'switchSeconds' | 'switchMeasured'>): void {
+  readInto(name: string, into: Pick<NodeEstimate, 'unitsPerSecond' | 'fixedSeconds' | 'switchSeconds' | 'switchMeasured'>): boolean {
     const own = this.#byName.get(name);
-    const peers = own && own.samples > 0 && own.switchMeasured ? own : (this.#average ??= this.#peerAverage());
+    const measured = own !== undefined && own.samples > 0 && own.switchMeasured;
+    const peers = measured ? own : (this.#average ??= this.#peerAverage());
     const timed = own !== undefined && own.samples > 0 ? own : peers;
     into.unitsPerSecond = timed.unitsPerSecond;
     into.fixedSeconds = timed.fixedSeconds;
     into.switchSeconds = own?.switchMeasured ? own.switchSeconds : peers.switchSeconds;
     into.switchMeasured = own?.switchMeasured ?? false;
+    return measured;
+  }
+
+  /** A mark of the figures as they are now, for `changedSince`. */
+  get version(): number {
+    return this.#logFrom + this.#changes.length;
+  }
+
+  /** The version at which the figures given to nodes not measured yet (the measured nodes' average) last changed. */
+  get peersVersion(): number {
+    return this.#peersVersion;
+  }
+
+  /**
+   * The names whose figures changed after `version` (a name may repeat), or null when that is too far
+   * back to tell: then read every node's again.
+   */
+  changedSince(version: number): readonly string[] | null {
+    if (version < this.#logFrom) return null;
+    return this.#changes.slice(version - this.#logFrom);
+  }
+
+  #noteChange(name: string): void {
+    this.#changes.push(name);
+    if (this.#changes.length > CHANGE_LOG) {
+      this.#changes.splice(0, CHANGE_LOG / 2);
+      this.#logFrom += CHANGE_LOG / 2;
+    }
   }
 
   #peerAverage(): NodeEstimate {
@@ -171,9 +214,12 @@ export class NodeEstimates {
   }
 
   /** Puts `record`'s figures into the sums, once they changed; the average is worked out again when next asked. */
-  #deposit(record: NodeRecord): void {
+  #deposit(name: string, record: NodeRecord): void {
     this.#add(record, 1);
     this.#average = null;
+    this.#noteChange(name);
+    // Only a measured node's figures are in the average (`#add`).
+    if (record.samples > 0 || record.switchMeasured) this.#peersVersion = this.version;
   }
 
   #add(record: NodeRecord, sign: 1 | -1): void {
@@ -221,7 +267,7 @@ export class NodeEstimates {
       record.switchMeasured = true;
       this.#typicalSwitch = null;
     }
-    this.#deposit(record);
+    this.#deposit(name, record);
   }
 
   record(name: string, observation: Observation): void {
@@ -241,7 +287,7 @@ export class NodeEstimates {
       }
       if (run !== undefined) this.#addRun(record, units, run);
     }
-    this.#deposit(record);
+    this.#deposit(name, record);
   }
 
   #addRun(record: NodeRecord, units: number, seconds: number): void {

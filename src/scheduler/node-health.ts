@@ -52,6 +52,8 @@ export class NodeHealth {
   readonly #threshold: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
+  /** Grows whenever a set-aside begins or is lifted (`version`). */
+  #version = 0;
 
   constructor(options: NodeHealthOptions = {}) {
     this.#threshold = options.threshold ?? 3;
@@ -78,6 +80,7 @@ export class NodeHealth {
     record.causes = record.streak;
     record.streak = [];
     record.until = now + Math.min(this.#maxMs, this.#baseMs * 2 ** record.setAsides);
+    this.#version += 1;
     record.setAsides += 1;
     return { until: record.until, reason: failure.reason };
   }
@@ -93,6 +96,7 @@ export class NodeHealth {
     record.setAsides = Math.max(0, record.setAsides - 1);
     if (record.until > now) {
       record.until = 0;
+      this.#version += 1;
       record.streak = [...record.causes.filter((f) => f.taskId !== taskId), ...record.streak];
     }
     record.causes = [];
@@ -103,6 +107,21 @@ export class NodeHealth {
     if (!record) return;
     record.streak = [];
     record.setAsides = Math.max(0, record.setAsides - 1);
+  }
+
+  /**
+   * Grows whenever a set-aside begins or is lifted early. With `nextEnd`, what a reader of every node's
+   * set-aside needs to know whether reading them again would tell it anything (scheduler.ts).
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The earliest end of a set-aside still running at `now` (epoch ms), or Infinity: walks every record. */
+  nextEnd(now: number): number {
+    let end = Infinity;
+    for (const record of this.#byName.values()) if (record.until > now && record.until < end) end = record.until;
+    return end;
   }
 
   /** The current set-aside of a node, or null when it may take work. */

@@ -19,6 +19,8 @@ export type { Lane } from './lane-queue.js';
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
+  /** Queued tasks past the plan's (`PlanOptions.beyondTasks`). */
+  readonly #beyondTasks: number;
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
   work = 0;
   /**
@@ -69,9 +71,10 @@ export class PlanState {
   constructor(
     readonly tasks: readonly PlanTask[],
     readonly nodes: readonly PlanNode[],
-    longPoleSeconds: number,
+    { longPoleSeconds, beyondTasks = 0 }: { longPoleSeconds: number; beyondTasks?: number },
     arrays: PlanArrays = OWN_BUFFERS,
   ) {
+    this.#beyondTasks = beyondTasks;
     arrays.start();
     this.planned = arrays.uint8(tasks.length);
     this.unplanned = tasks.length;
@@ -133,6 +136,11 @@ export class PlanState {
       const parent = place + (place & -place);
       if (parent <= tasks.length) this.#unplannedByAge[parent]! += this.#unplannedByAge[place]!;
     }
+  }
+
+  /** Tasks still queued at the plan's current step: the unplanned ones and those past the plan's. */
+  get queued(): number {
+    return this.unplanned + this.#beyondTasks;
   }
 
   markPlanned(index: number): void {
@@ -358,7 +366,7 @@ export class PlanState {
 
   /** Whether some other node would finish task `index` sooner than `lane`. */
   betterElsewhere(index: number, lane: Lane): boolean {
-    if (this.unplanned > this.lanes.length) return false;
+    if (this.queued > this.lanes.length) return false;
     const mine = this.#finishFrom(index, lane);
     // No node finishes sooner than its first free lane plus a run at its speed: when even the best of
     // those bounds is not sooner, no scan is needed (over a thousand idle nodes, each free lane asked

@@ -73,6 +73,13 @@ export interface PlanOptions {
    * @defaultValue none
    */
   beyondUnits?: ReadonlyMap<string | null, number>;
+  /**
+   * How many queued tasks lie past the ones handed to the planner. A queue is short (the rules that let
+   * a lane wait for a node that would finish a task sooner) only when all of it fits the lanes: a
+   * horizon of 2,000 tasks over 5,000 nodes is the front of a long queue, not a short one, and asking
+   * every node about each task cost most of a pass. @defaultValue 0
+   */
+  beyondTasks?: number;
   /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
   switchAgeWeight?: number;
   /** A task is urgent (rule 0a) once it has waited this many times the median wait of the queued tasks... @defaultValue 2 */

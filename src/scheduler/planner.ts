@@ -123,7 +123,7 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: Requi
   // idle lane was most of a pass over a thousand nodes.
   // (Only up to SHORT_WALK tasks: past that, a walk per idle lane over a fleet with few tasks each cost
   // more than the plan's every other step.)
-  const short = state.unplanned <= state.lanes.length && state.unplanned <= SHORT_WALK;
+  const short = state.queued <= state.lanes.length && state.queued <= SHORT_WALK;
   const demand: Demand = new Map();
   let seen = 0;
   // Unplanned tasks only: lanes that took tasks past the head by affinity left planned ones between.
@@ -249,16 +249,16 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
  * stand still that long). The tasks and nodes must not change until it is done.
  */
 export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Generator<void, Plan, void> {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
-  const state = new PlanState(tasks, nodes, settings.longPoleSeconds, arrays);
+  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks }, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     // Counted, not filtered: this runs on every pass that sends work.
     let freeNow = 0;
     for (const lane of state.lanes) if (lane.freeAt <= 0) freeNow += 1;
-    if (freeNow > MANY_FREE_LANES && state.unplanned < freeNow) {
+    if (freeNow > MANY_FREE_LANES && state.queued < freeNow) {
       assignByEarliestFinish(state, plan);
       return plan;
     }

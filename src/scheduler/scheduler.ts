@@ -31,6 +31,7 @@ import type { Clock } from '../util/clock.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
+import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
@@ -148,9 +149,6 @@ function identitiesByTitle(offering: NodeOffering): Map<string, string> {
   }
   return byTitle;
 }
-
-/** A node as the planner sees it, its lanes refreshed in place (`Scheduler.#planNodes`). */
-type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
 
 /** The plan ETAs are read from (`Scheduler.eta`). */
 interface KeptPlan {
@@ -274,8 +272,8 @@ export class Scheduler {
   #unservable: { nodesGeneration: number; tasks: Set<Queued> } = { nodesGeneration: -1, tasks: new Set() };
   /** The arrays of the plans that send work, reused by each (plan-buffers.ts): such a plan is dropped at once. */
   readonly #passArrays = new PlanBuffers();
-  /** The planner's views of the nodes of the list of `nodesGeneration`, reused by each pass (`#planNodes`). */
-  #nodeViews: { nodesGeneration: number; views: NodeView[] } = { nodesGeneration: -1, views: [] };
+  /** The planner's views of the nodes, reused by each pass (`#planNodes`). */
+  readonly #nodeViews: NodeViews<SchedulerNode>;
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
   readonly #queuedUnits = new Map<string | null, number>();
 
@@ -287,6 +285,7 @@ export class Scheduler {
     this.#planOptions = options.plan ?? {};
     this.#attempts = new AttemptLedger(options.clock);
     this.#later = options.later;
+    this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node) });
   }
 
   /** The running attempts (read only: they start and end through `start` and `settle`). */
@@ -457,36 +456,12 @@ export class Scheduler {
   }
 
   /**
-   * The planner's view of each node. A pass reuses the views of the pass before for the same node list,
-   * refreshed in place (over a thousand nodes, a thousand new objects a pass were a third of what a pass
-   * allocated); `own`: new objects, for a plan made in slices, which a pass in between must not change.
-   * Plain loops, one walk of each node's attempts: this runs for every node on every pass.
+   * The planner's view of each node, kept from pass to pass and read again only where something changed
+   * (node-views.ts); `own`: copies, for a plan kept or made in slices, which a later pass must not change.
    */
   #planNodes(now: number, own = false): PlanNode[] {
-    if (this.#nodeViews.nodesGeneration !== this.#nodesGeneration) this.#nodeViews = { nodesGeneration: this.#nodesGeneration, views: [] };
-    const views: NodeView[] = own ? [] : this.#nodeViews.views;
-    for (let index = 0; index < this.#nodes.length; index++) {
-      const node = this.#nodes[index]!;
-      const view = (views[index] ??= { id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], loaded: null, available: false });
-      this.estimates.readInto(node.identity, view);
-      view.loadSeconds = this.estimates.loadsOf(node.identity);
-      view.available = this.#takesWork(node, now);
-      const { lanes } = view;
-      if (lanes.length !== node.slots) lanes.length = node.slots;
-      lanes.fill(0);
-      let slot = 0;
-      let running: string | null = null;
-      const runs = this.#attempts.onNode(node.id);
-      for (let i = 0; i < runs.length; i++) {
-        const run = runs[i]!;
-        running ??= run.checkpoint;
-        if (slot >= lanes.length) continue;
-        const elapsed = (now - run.startedAt) / 1000;
-        lanes[slot++] = Math.max(run.expectedSeconds - elapsed, 0.05 * run.expectedSeconds);
-      }
-      view.loaded = running ?? this.#reportedIdentity(node);
-    }
-    return views;
+    const views = this.#nodeViews.refresh(this.#nodes, this.#nodesGeneration, now);
+    return own ? copyViews(views) : views;
   }
 
   /** Takes work and runs fewer attempts than it has slots. */
@@ -550,7 +525,7 @@ export class Scheduler {
    */
   #planSettings(tasks: readonly PlanTask[]): PlanOptions {
     const beyond = this.#beyondHorizon(tasks);
-    const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond };
+    const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond, beyondTasks: this.#queue.length - tasks.length };
     if (this.#planOptions.timeScale !== undefined) return given;
     const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
     return { ...given, timeScale: scale };
@@ -669,12 +644,12 @@ export class Scheduler {
     // Nothing to plan when no free slot can run a queued task: a node freed by a result while the queue
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
-    if (!this.#anyFreeSlotCanServe(now)) return [];
+    const nodes = this.#planNodes(now);
+    if (!this.#freeSlotCanServe()) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
-    const nodes = this.#planNodes(now);
     let free = 0;
-    for (const node of nodes) if (node.available) for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
+    for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
     return plan.assignments.map(({ taskId, nodeId }) => this.#assignmentOf(this.#queuedById.get(taskId)!, this.#nodes[this.#nodeIndex.get(nodeId)!]!));
@@ -736,11 +711,14 @@ export class Scheduler {
 
   /** Whether some available node with a free slot can run some queued task (the planner's own reach, or more). */
   #anyFreeSlotCanServe(now: number): boolean {
-    const free = new Set<number>();
-    this.#nodes.forEach((node, index) => {
-      if (this.#hasFreeSlot(node, now)) free.add(index);
-    });
-    if (free.size === 0) return false;
+    this.#planNodes(now);
+    return this.#freeSlotCanServe();
+  }
+
+  /** `#anyFreeSlotCanServe` as of the views' last refresh. */
+  #freeSlotCanServe(): boolean {
+    if (this.#nodeViews.free.length === 0) return false;
+    const free = new Set(this.#nodeViews.free);
     // Per list, not per task: equal lists are one array (`#shared`).
     const answered = new Map<readonly number[], boolean>();
     const reaches = (list: readonly number[]): boolean => {
@@ -776,6 +754,7 @@ export class Scheduler {
       checkpoint: queued.checkpoint,
       task: queued,
     };
+    if (index !== undefined) this.#nodeViews.touch(index);
     return this.#attempts.start(attempt, options.timeout);
   }
 
@@ -793,6 +772,8 @@ export class Scheduler {
   settle(where: { taskId: string; nodeId?: string; attempt?: number }, outcome: AttemptOutcome, now: number): Settled | undefined {
     const attempt = this.#attempts.settle(where.taskId, where);
     if (!attempt) return undefined;
+    const index = this.#nodeIndex.get(attempt.nodeId);
+    if (index !== undefined) this.#nodeViews.touch(index);
     this.#changed();
     const queued = attempt.task;
     if (outcome.ok) {

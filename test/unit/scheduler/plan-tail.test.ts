@@ -55,7 +55,7 @@ describe('TailPlacer: the far queue, estimated', () => {
     const onlyA = [0];
     const any = [0, 1, 2];
     const tasks = [t('t1', 'X', any), t('t2', 'X', onlyA), t('t3', 'X', any), t('t4', 'X', any)];
-    const state = new PlanState(tasks, nodes, 60);
+    const state = new PlanState(tasks, nodes, { longPoleSeconds: 60 });
     // t1 on b (free at 0; switch 8 s + run 2 s), t2 on a (free at 1, run 2 s), t3 on a (free at 3), t4 on c (free at 4).
     expect([...placeAll(state)]).toEqual([['t1', ['b', 0]], ['t2', ['a', 1]], ['t3', ['a', 3]], ['t4', ['c', 4]]]);
     expect(state.unplanned).toBe(0);
@@ -64,7 +64,7 @@ describe('TailPlacer: the far queue, estimated', () => {
 
   it('leaves a task no available node can run unplanned', () => {
     const nodes = [planNode('a'), planNode('down', { available: false })];
-    const state = new PlanState([t('t1', null, [1]), t('t2', null, [0])], nodes, 60);
+    const state = new PlanState([t('t1', null, [1]), t('t2', null, [0])], nodes, { longPoleSeconds: 60 });
     expect([...placeAll(state)]).toEqual([['t2', ['a', 0]]]);
     expect(state.unplanned).toBe(0);
   });

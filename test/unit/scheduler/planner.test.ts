@@ -22,6 +22,15 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(plan.nodeOf.get('t1')).toBe('busy');
   });
 
+  it('waits for a node that finishes sooner only when the whole queue is short, not just the tasks it was handed', () => {
+    const nodes = () => [planNode('free', { loaded: 'Y' }), planNode('busy', { loaded: 'X', lanes: [3] })];
+    // The front of a long queue of X: the rest (beyondTasks) will keep every lane busy, so a lane that waited would idle.
+    const beyondUnits = new Map([['X', 1000]]);
+    const front = planTasks([t('t1', 'X', [0, 1])], nodes(), { beyondUnits, beyondTasks: 50 });
+    expect(front.assignments).toEqual([{ taskId: 't1', nodeId: 'free' }]);
+    expect(planTasks([t('t1', 'X', [0, 1])], nodes(), { beyondUnits, beyondTasks: 0 }).assignments).toEqual([]);
+  });
+
   it('switches a free node when the nodes with the checkpoint are backed up by more than a switch', () => {
     const nodes = [planNode('free', { loaded: 'Y' }), planNode('busy', { loaded: 'X', lanes: [30] })];
     expect(planTasks([t('t1', 'X', [0, 1])], nodes).assignments).toEqual([{ taskId: 't1', nodeId: 'free' }]);

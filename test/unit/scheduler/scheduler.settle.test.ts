@@ -31,6 +31,20 @@ describe('Scheduler attempts', () => {
     expect(scheduler.assignments(NOW + 2000).map((a) => a.taskId)).toEqual(['t2']);
   });
 
+  it('frees the slot of an attempt that was cancelled or failed with no lesson learned: the next task goes there at once', () => {
+    const scheduler = schedulerWith({ a: 10 });
+    scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
+    for (const id of ['t1', 't2', 't3']) scheduler.enqueue(task(id), 0);
+    startOne(scheduler, 't1');
+    expect(scheduler.assignments(NOW + 50)).toEqual([]);
+    scheduler.settle({ taskId: 't1', nodeId: 'a' }, { ok: false }, NOW + 100);
+    expect(scheduler.assignments(NOW + 100).map((a) => a.taskId)).toEqual(['t2']);
+    startOne(scheduler, 't2', NOW + 100);
+    expect(scheduler.assignments(NOW + 150)).toEqual([]);
+    scheduler.settle({ taskId: 't2', nodeId: 'a' }, { ok: false, failure: { kind: 'DAN_ERR_BAD_REQUEST', reason: 'refused', blame: 'none' } }, NOW + 200);
+    expect(scheduler.assignments(NOW + 200).map((a) => a.taskId)).toEqual(['t3']);
+  });
+
   it('settles an attempt once: a second answer, an answer from another node or of another attempt finds nothing', () => {
     const scheduler = schedulerWith({ a: 10, b: 10 });
     scheduler.setNodes([node('a'), node('b')]);

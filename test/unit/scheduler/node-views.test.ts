@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { AttemptLedger } from '../../../src/scheduler/attempt-ledger.js';
+import { NodeHealth } from '../../../src/scheduler/node-health.js';
+import { NodeViews, type ViewedNode } from '../../../src/scheduler/node-views.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function world() {
+  const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
+  const health = new NodeHealth({ threshold: 1, baseMs: 60_000 });
+  const attempts = new AttemptLedger<null>();
+  const views = new NodeViews<ViewedNode>({ estimates, health, attempts, reportedIdentity: (node) => node.loadedModel });
+  const nodes: ViewedNode[] = ['a', 'b', 'c'].map((id) => ({ id, identity: `id-${id}`, slots: 1, loadedModel: `${id}-model`, available: true }));
+  const run = (taskId: string, node: number, expectedSeconds: number, at: number) => {
+    attempts.start({ taskId, attempt: 1, nodeId: nodes[node]!.id, nodeName: nodes[node]!.id, nodeIdentity: nodes[node]!.identity, startedAt: at, expectedSeconds, switched: false, checkpoint: 'ckpt', task: null });
+    views.touch(node);
+  };
+  return { estimates, health, attempts, views, nodes, run };
+}
+
+describe('NodeViews: the planner sees each node as it is, reading again only what changed', () => {
+  it("counts a busy node's slot down with the clock, and frees it when its attempt ends", () => {
+    const { views, nodes, run, attempts } = world();
+    views.refresh(nodes, 1, T0);
+    expect(views.free).toEqual([0, 1, 2]);
+    run('t1', 1, 10, T0);
+    let seen = views.refresh(nodes, 1, T0 + 4000);
+    expect(seen[1]!.lanes).toEqual([6]);
+    expect(seen[1]!.loaded).toBe('ckpt');
+    expect(views.free).toEqual([0, 2]);
+    // Nothing changed since, but time passed: the same view, its slot later by the clock.
+    seen = views.refresh(nodes, 1, T0 + 9000);
+    expect(seen[1]!.lanes).toEqual([1]);
+    // Past its expected time it frees "soon", never now.
+    expect(views.refresh(nodes, 1, T0 + 30_000)[1]!.lanes).toEqual([0.5]);
+    attempts.settle('t1');
+    views.touch(1);
+    seen = views.refresh(nodes, 1, T0 + 31_000);
+    expect(seen[1]!.lanes).toEqual([0]);
+    expect(seen[1]!.loaded).toBe('b-model');
+    expect(views.free).toEqual([0, 1, 2]);
+  });
+
+  it("reads a node's learned figures again once they change, and the peers' average for nodes not measured yet", () => {
+    const { estimates, views, nodes } = world();
+    estimates.seed('id-a', { unitsPerSecond: 20, switchSeconds: 4 });
+    let seen = views.refresh(nodes, 1, T0);
+    expect(seen[0]!.unitsPerSecond).toBe(20);
+    // b and c are not measured: they are given the measured nodes' average.
+    expect(seen[2]!.unitsPerSecond).toBe(20);
+    estimates.seed('id-b', { unitsPerSecond: 40, switchSeconds: 2 });
+    seen = views.refresh(nodes, 1, T0 + 1000);
+    expect(seen.map((view) => view.unitsPerSecond)).toEqual([20, 40, 30]);
+    expect(seen[1]!.switchSeconds).toBe(2);
+    estimates.record('id-a', { units: 100, elapsedSeconds: 10, switched: false });
+    seen = views.refresh(nodes, 1, T0 + 2000);
+    expect(seen[0]!.unitsPerSecond).not.toBe(20);
+    expect(seen[2]!.unitsPerSecond).toBeCloseTo((seen[0]!.unitsPerSecond + 40) / 2);
+  });
+
+  it('reads every node again when more changed than the change log keeps', () => {
+    const { estimates, views, nodes } = world();
+    views.refresh(nodes, 1, T0);
+    for (let i = 0; i < 10_000; i++) estimates.seed(`elsewhere-${i}`, { unitsPerSecond: 5 });
+    estimates.seed('id-c', { unitsPerSecond: 80, switchSeconds: 1 });
+    expect(estimates.changedSince(0)).toBeNull();
+    expect(views.refresh(nodes, 1, T0 + 1000)[2]!.unitsPerSecond).toBe(80);
+  });
+
+  it('takes a set-aside node out of the free ones, and back once the set-aside ends, with nothing else happening', () => {
+    const { health, views, nodes } = world();
+    views.refresh(nodes, 1, T0);
+    const aside = health.failed('id-c', { taskId: 't1', reason: 'broken' }, T0);
+    expect(aside).not.toBeNull();
+    let seen = views.refresh(nodes, 1, T0 + 1000);
+    expect(seen[2]!.available).toBe(false);
+    expect(views.free).toEqual([0, 1]);
+    seen = views.refresh(nodes, 1, T0 + 59_000);
+    expect(seen[2]!.available).toBe(false);
+    seen = views.refresh(nodes, 1, aside!.until);
+    expect(seen[2]!.available).toBe(true);
+    expect(views.free).toEqual([0, 1, 2]);
+  });
+
+  it('follows what the node reports: its model, its availability and its slots', () => {
+    const { views, nodes } = world();
+    views.refresh(nodes, 1, T0);
+    const changed = [{ ...nodes[0]!, loadedModel: 'other' }, { ...nodes[1]!, available: false }, { ...nodes[2]!, slots: 2 }];
+    const seen = views.refresh(changed, 1, T0 + 1000);
+    expect(seen[0]!.loaded).toBe('other');
+    expect(seen[1]!.available).toBe(false);
+    expect(seen[2]!.lanes).toEqual([0, 0]);
+    expect(views.free).toEqual([0, 2]);
+  });
+
+  it('starts over for a new node list', () => {
+    const { views, nodes } = world();
+    views.refresh(nodes, 1, T0);
+    const seen = views.refresh([nodes[2]!, nodes[0]!], 2, T0 + 1000);
+    expect(seen.map((view) => view.id)).toEqual(['c', 'a']);
+  });
+});
