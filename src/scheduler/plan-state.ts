@@ -16,6 +16,9 @@ import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
 export type { Lane } from './lane-queue.js';
 
+/** How many of its loads a lane must gain to take an urgent task older ones were left to another node before (`urgent`). */
+const CLAIMED_SWITCH_MARGIN = 2;
+
 export class PlanState {
   readonly planned: Uint8Array;
   unplanned: number;
@@ -164,15 +167,29 @@ export class PlanState {
    * the tasks that will have left the queue by then, and a replan at that time
    * finds the same task). Not when another node would finish it sooner: that
    * node's lane takes it. A switch is no obstacle: that is the point.
+   * "Sooner" counts the older urgent tasks left to that node before: one node
+   * that has a rare checkpoint loaded finishes any one of its tasks sooner
+   * than a node that must load it, but not the tenth of them (simulated seed
+   * 4: a burst of one checkpoint waited 95 s on a single node while three
+   * other nodes that have it served work that had waited half as long). Then
+   * a lane that must load the task's checkpoint takes it only when it would
+   * finish it sooner by two loads: in a long overload, lanes that switched to
+   * each other's backlogs at any gain thrashed (seed 2: the longest wait went
+   * from 78 s to 140 s).
    */
   urgent(lane: Lane, urgentAge: (medianWaited: number) => number): number | undefined {
     if (this.unplanned === 0) return undefined;
     while (this.#oldestFrom < this.tasks.length && this.planned[this.#byAge[this.#oldestFrom]!] === 1) this.#oldestFrom++;
     const threshold = urgentAge(this.#medianWaited() + lane.freeAt) - lane.freeAt;
+    // Per other node: when it would finish the older urgent tasks it finishes sooner than this lane.
+    let claimed: Map<number, number> | undefined;
     for (let place = this.#oldestFrom; place < this.tasks.length; place++) {
       const index = this.#byAge[place]!;
       if (!(this.tasks[index]!.waitedSeconds >= threshold)) break;
-      if (this.servable(index, lane.node) && !this.#finishesSoonerElsewhere(index, lane)) return index;
+      if (!this.servable(index, lane.node)) continue;
+      const sooner = this.#finishesSoonerElsewhere(index, lane, claimed);
+      if (sooner === undefined) return index;
+      (claimed ??= new Map()).set(sooner.node, sooner.finish);
     }
     return undefined;
   }
@@ -191,12 +208,20 @@ export class PlanState {
     return this.tasks[this.#byAge[place]!]!.waitedSeconds;
   }
 
-  #finishesSoonerElsewhere(index: number, lane: Lane): boolean {
-    const mine = this.#finishFrom(index, lane);
+  /** The other node that would finish task `index` soonest, if sooner than `lane`, after what `claimed` gives it first. */
+  #finishesSoonerElsewhere(index: number, lane: Lane, claimed: ReadonlyMap<number, number> | undefined): { node: number; finish: number } | undefined {
+    let best: { node: number; finish: number } | undefined;
+    // Past a node's first claim, a lane that must load the checkpoint takes the task only when that pays
+    // for the load twice over (`urgent`).
+    const margin = claimed === undefined ? 0 : CLAIMED_SWITCH_MARGIN * this.switchCost(index, lane.node);
+    let soonest = this.#finishFrom(index, lane) + margin - 1e-9;
     for (const node of this.tasks[index]!.capable) {
-      if (node !== lane.node && this.nodes[node]!.available && this.finishOn(index, node) < mine - 1e-9) return true;
+      if (node === lane.node || !this.nodes[node]!.available) continue;
+      const after = claimed?.get(node);
+      const finish = after === undefined ? this.finishOn(index, node) : after + this.runSeconds(index, node);
+      if (finish < soonest) [best, soonest] = [{ node, finish }, finish];
     }
-    return false;
+    return best;
   }
 
   /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */
