@@ -143,8 +143,14 @@ export interface SubmittedTask {
   receivedAt?: number;
 }
 
-/** The least a node stays idle beside work it could run before it is sent some (`#recheckWhileIdle`). */
-const IDLE_RECHECK_MS = 1000;
+/**
+ * How long a node may stay idle beside work it could run before it is sent some (`#recheckWhileIdle`): this
+ * share of a typical checkpoint load, so that with the timer's and the dispatch's delays the node is sent
+ * work within one load (holding a task longer than a load for a better node would not have paid), but
+ * never less than the floor (a plan's holds are shorter than that, and a timer per pass is no use).
+ */
+const IDLE_SHARE_OF_LOAD = 0.8;
+const IDLE_RECHECK_MIN_MS = 200;
 const MIN_TIMEOUT_MS = 60 * SECOND;
 
 export class Dispatcher {
@@ -632,7 +638,7 @@ export class Dispatcher {
    */
   #recheckWhileIdle(now: number): void {
     if (this.#recheck !== null || !this.scheduler.idleCanServe(now)) return;
-    const ms = Math.max(IDLE_RECHECK_MS, Math.round(this.scheduler.typicalSwitchSeconds() * SECOND));
+    const ms = Math.max(IDLE_RECHECK_MIN_MS, Math.round(IDLE_SHARE_OF_LOAD * this.scheduler.typicalSwitchSeconds() * SECOND));
     const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(timer);
       this.#recheck = null;

@@ -95,6 +95,26 @@ describe('a task no connected node can serve', () => {
   });
 });
 
+describe('a node idle beside work it could run', () => {
+  it('is sent that work within one checkpoint load when the node the plan kept it for does not free', async () => {
+    world = createCoreWorld();
+    // Both nodes hold every catalog model; a has chillout loaded, b another one. Loads were measured at 2 s.
+    const a = world.connect('a');
+    const b = world.connect('b', makeCapabilities({ models: [...makeCapabilities().models].reverse() }));
+    const first = await world.submit(txt2img({ model: chillout }));
+    await a.assignment(first);
+    // a is expected to finish in 1 s and run the next in 1 s more; b would load for 2 s first: the plan keeps it for a.
+    const held = await world.submit(txt2img({ model: chillout }));
+    await world.settle();
+    expect(b.assignments()).toEqual([]);
+    // a does not answer. b stays idle beside the task for less than one load (2 s): then it is sent the task.
+    await world.clock.advance(1599);
+    expect(b.assignments()).toEqual([]);
+    await world.clock.advance(1);
+    expect((await b.assignment(held)).taskId).toBe(held);
+  });
+});
+
 describe('set-aside', () => {
   it('gives a node that keeps failing no work for a minute, then work again', async () => {
     world = createCoreWorld({ maxAttempts: 1 });
