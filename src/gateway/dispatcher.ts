@@ -165,8 +165,10 @@ export class Dispatcher {
   readonly #unservable: UnservableWatch;
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
-  /** The pending look again of `#recheckWhileIdle`, if any. */
-  #recheck: Timer | null = null;
+  /** The pending look again of `#recheckWhileIdle`, if any, and when it is due (epoch ms). */
+  #recheck: { timer: Timer; at: number } | null = null;
+  /** Per node id: since when passes have found it idle beside work it could run (`#recheckWhileIdle`). */
+  readonly #idleSince = new Map<string, number>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
@@ -629,34 +631,55 @@ export class Dispatcher {
 
   /**
    * Passes run on events (a submit, a result, a node's change). A plan may keep a task for a busy node while
-   * another that could run it idles, expecting a result that frees the better one: worth it for about a
+   * another that could run it idles, expecting a result that frees the better one: worth it for less than a
    * checkpoint load. But lanes can defer to one another (a slow node to a faster one, which keeps its own
    * checkpoint because the slow one has the task's loaded), and then no event comes: seen under heavy CPU
-   * load, two tasks queued 20 s beside three idle nodes. So idleness beside runnable work that outlasts a
-   * typical load (at least a second) sends the front-most such task to the idle node that would finish it
-   * soonest (Scheduler.idleFallback), and looks again until no node idles beside work it could run.
+   * load, two tasks queued 20 s beside three idle nodes. So each node's idleness beside work it could run is
+   * timed from when a pass first found it so; once it outlasts most of a typical load (`IDLE_SHARE_OF_LOAD`),
+   * the node is sent the front-most such task, the longest idle first, each to the one of them that would
+   * finish it soonest (Scheduler.idleFallback).
    */
   #recheckWhileIdle(now: number): void {
-    if (this.#recheck !== null || !this.scheduler.idleCanServe(now)) return;
+    const idle = new Set(this.scheduler.idleNodes(now));
+    for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
+    for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
+    if (this.#idleSince.size === 0) return;
     const ms = Math.max(IDLE_RECHECK_MIN_MS, Math.round(IDLE_SHARE_OF_LOAD * this.scheduler.typicalSwitchSeconds() * SECOND));
-    const timer = this.#clock.setTimeout(() => {
-      this.#timers.delete(timer);
-      this.#recheck = null;
-      if (this.#closing) return;
-      const at = this.#clock.now();
-      if (this.scheduler.idleCanServe(at) && !this.#startRetry.waiting) {
-        for (const assignment of this.scheduler.idleFallback(at)) {
-          const session = this.#options.hub.sessions.get(assignment.nodeId);
-          const entry = this.#entries.get(assignment.taskId);
-          if (!session || !entry) continue;
-          this.#log.info({ ...this.#about(entry.id), node: session.id, idleMs: ms }, 'a node stayed idle beside work it can run; sending it the front-most such task');
-          this.#guard(this.#start(entry, session, assignment));
-        }
-      }
-      this.#scheduleGuarded();
-    }, ms);
-    this.#recheck = timer;
+    const due = Math.min(...this.#idleSince.values()) + ms;
+    if (this.#recheck !== null && this.#recheck.at <= due) return;
+    if (this.#recheck !== null) {
+      this.#recheck.timer.cancel();
+      this.#timers.delete(this.#recheck.timer);
+    }
+    const timer = this.#clock.setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        this.#recheck = null;
+        if (this.#closing) return;
+        if (!this.#startRetry.waiting) this.#sendToIdle(this.#clock.now(), ms);
+        this.#scheduleGuarded();
+      },
+      Math.max(0, due - now),
+    );
+    this.#recheck = { timer, at: due };
     this.#timers.add(timer);
+  }
+
+  /** Sends each node idle beside work it can run for `ms` or more the front-most such task (`#recheckWhileIdle`). */
+  #sendToIdle(at: number, ms: number): void {
+    const stillIdle = new Set(this.scheduler.idleNodes(at));
+    const due = new Set([...this.#idleSince].filter(([id, since]) => stillIdle.has(id) && at - since >= ms).map(([id]) => id));
+    while (due.size > 0) {
+      const [assignment] = this.scheduler.idleFallback(at, due);
+      if (!assignment) return;
+      due.delete(assignment.nodeId);
+      this.#idleSince.delete(assignment.nodeId);
+      const session = this.#options.hub.sessions.get(assignment.nodeId);
+      const entry = this.#entries.get(assignment.taskId);
+      if (!session || !entry) continue;
+      this.#log.info({ ...this.#about(entry.id), node: session.id, idleMs: ms }, 'a node stayed idle beside work it can run; sending it the front-most such task');
+      this.#guard(this.#start(entry, session, assignment));
+    }
   }
 
   #noteSetAside(nodeName: string, until: number, reason: string): void {

@@ -667,16 +667,17 @@ export class Scheduler {
    * soonest (a node it failed on only when no other is free). For when passes keep a node idle beside work
    * it could run and no event frees the node they wait for: lanes deferring to one another (a slow node to
    * a faster one, which keeps its own checkpoint because the slow one has the task's loaded) would wait
-   * without end. The dispatcher asks for it after such idleness has lasted a while.
+   * without end. The dispatcher asks for it after such idleness has lasted a while; `among`: only these
+   * nodes (ids), those idle long enough.
    */
-  idleFallback(now: number): Assignment[] {
+  idleFallback(now: number, among?: ReadonlySet<string>): Assignment[] {
     for (const queued of this.#queue) {
       const { capable, fallback } = this.#reachOf(queued);
       for (const list of [capable, fallback]) {
         let best: { node: SchedulerNode; seconds: number } | undefined;
         for (const index of list) {
           const node = this.#nodes[index]!;
-          if (!this.#hasFreeSlot(node, now)) continue;
+          if ((among && !among.has(node.id)) || !this.#hasFreeSlot(node, now)) continue;
           const { expectedSeconds } = this.#assignmentOf(queued, node);
           if (!best || expectedSeconds < best.seconds) best = { node, seconds: expectedSeconds };
         }
@@ -704,18 +705,31 @@ export class Scheduler {
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
-  /** Whether some available node with a free slot can run some queued task: after a pass, a task held while a node idles. */
-  idleCanServe(now: number): boolean {
-    return this.#queue.length > 0 && this.#anyFreeSlotCanServe(now);
-  }
-
-  /** Whether some available node with a free slot can run some queued task (the planner's own reach, or more). */
-  #anyFreeSlotCanServe(now: number): boolean {
+  /**
+   * The ids of the available nodes with a free slot that could run some queued task: after a pass, the
+   * nodes idle beside work (`idleFallback`). Walks the queue until each free node is found, by reach list.
+   */
+  idleNodes(now: number): string[] {
+    if (this.#queue.length === 0) return [];
     this.#planNodes(now);
-    return this.#freeSlotCanServe();
+    const free = new Set(this.#nodeViews.free);
+    const idle: string[] = [];
+    const seen = new Set<readonly number[]>();
+    for (let i = 0; i < this.#queue.length && free.size > 0; i++) {
+      const { capable, fallback } = this.#reachOf(this.#queue[i]!);
+      for (const list of [capable, fallback]) {
+        if (seen.has(list)) continue;
+        seen.add(list);
+        for (const index of list) {
+          if (!free.delete(index)) continue;
+          idle.push(this.#nodes[index]!.id);
+        }
+      }
+    }
+    return idle;
   }
 
-  /** `#anyFreeSlotCanServe` as of the views' last refresh. */
+  /** Whether some available node with a free slot can run some queued task, as of the views' last refresh. */
   #freeSlotCanServe(): boolean {
     if (this.#nodeViews.free.length === 0) return false;
     const free = new Set(this.#nodeViews.free);

@@ -113,6 +113,30 @@ describe('a node idle beside work it could run', () => {
     await world.clock.advance(1);
     expect((await b.assignment(held)).taskId).toBe(held);
   });
+
+  it('times each idle node from when it became idle, and sends every one that waited long enough', async () => {
+    world = createCoreWorld();
+    const others = makeCapabilities({ models: [...makeCapabilities().models].reverse() });
+    const a = world.connect('a');
+    const b = world.connect('b', others);
+    const first = await world.submit(txt2img({ model: chillout }));
+    await a.assignment(first);
+    // Two tasks kept for a (1 s each after its first; b would load for 2 s first); a never answers.
+    const held = [await world.submit(txt2img({ model: chillout })), await world.submit(txt2img({ model: chillout }))];
+    await world.settle();
+    await world.clock.advance(1000);
+    // c joins a second later: idle beside the same work from then on.
+    const c = world.connect('c', others);
+    await world.settle();
+    expect([...b.assignments(), ...c.assignments()]).toEqual([]);
+    await world.clock.advance(600);
+    expect(b.assignments().map((m) => m.taskId)).toEqual([held[0]]);
+    expect(c.assignments()).toEqual([]);
+    await world.clock.advance(999);
+    expect(c.assignments()).toEqual([]);
+    await world.clock.advance(1);
+    expect(c.assignments().map((m) => m.taskId)).toEqual([held[1]]);
+  });
 });
 
 describe('set-aside', () => {

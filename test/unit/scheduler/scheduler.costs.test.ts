@@ -86,12 +86,14 @@ describe('idle fallback', () => {
     const planned = s.assignments(1000);
     expect(planned.map((a) => a.taskId)).toEqual(['t1']);
     s.start(planned[0]!, 1000);
-    expect(s.idleCanServe(1000)).toBe(true);
+    expect(s.idleNodes(1000)).toEqual(['one', 'three']);
+    // Among the nodes idle long enough only: three is slower than one, but one is not among them.
+    expect(s.idleFallback(2000, new Set(['three'])).map((a) => [a.taskId, a.nodeId])).toEqual([['t2', 'three']]);
     const fallback = s.idleFallback(2000);
     expect(fallback.map((a) => [a.taskId, a.nodeId])).toEqual([['t2', 'one']]);
     expect(fallback[0]).toMatchObject({ switched: true });
     s.start(fallback[0]!, 2000);
-    expect(s.idleCanServe(2000)).toBe(false);
+    expect(s.idleNodes(2000)).toEqual([]);
     expect(s.idleFallback(2000)).toEqual([]);
   });
 });
