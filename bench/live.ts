@@ -40,7 +40,7 @@ import {
   withPoissonArrivals,
 } from './live-trace.js';
 import { type QuietProcess, startQuiet } from './quiet-process.js';
-import { spreadOf } from './schedule-stats.js';
+import { longestCovered, spreadOf } from './schedule-stats.js';
 
 interface Submitted {
   task: LiveTask;
@@ -238,12 +238,11 @@ function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<stri
     let freeAt = firstSubmit;
     for (const next of [...mine, null]) {
       const busyAt = next ? assigned.get(next.taskId)!.time : Infinity;
-      const waiting = capable.filter((s) => s.submittedAt < busyAt && assigned.get(s.taskId)!.time > freeAt);
-      if (waiting.length > 0) {
-        const from = Math.max(freeAt, Math.min(...waiting.map((s) => s.submittedAt)));
-        const to = Math.min(busyAt, Math.max(...waiting.map((s) => assigned.get(s.taskId)!.time)));
-        longest = Math.max(longest, (to - from) / 1000);
-      }
+      // Each task it could run waited over [its submit, its dispatch]: the node stood idle beside work over
+      // the union of those within the gap, and the longest stretch of that union counts (a gap in which one
+      // task waited at its start and another at its end was not idle beside work in between).
+      const stretches = capable.map((s) => ({ from: Math.max(freeAt, s.submittedAt), to: Math.min(busyAt, assigned.get(s.taskId)!.time) }));
+      longest = Math.max(longest, longestCovered(stretches) / 1000);
       if (next) freeAt = succeeded.get(next.taskId)?.time ?? busyAt;
     }
   }

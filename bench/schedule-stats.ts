@@ -176,3 +176,16 @@ export function summarize(run: RunResult): RunSummary {
     eta: run.policy === 'dan' ? etaOf(done) : null,
   };
 }
+
+/** The longest stretch covered without a break by the union of `stretches` (empty ones ignored). */
+export function longestCovered(stretches: readonly { from: number; to: number }[]): number {
+  const sorted = stretches.filter((s) => s.to > s.from).sort((a, b) => a.from - b.from);
+  let longest = 0;
+  let current: { from: number; to: number } | undefined;
+  for (const stretch of sorted) {
+    if (current && stretch.from <= current.to) current.to = Math.max(current.to, stretch.to);
+    else current = { ...stretch };
+    longest = Math.max(longest, current.to - current.from);
+  }
+  return longest;
+}

@@ -10,7 +10,7 @@ import { nodeWorkOf } from '../../bench/schedule-node-time.js';
 import { type RunResult, simulate } from '../../bench/schedule-sim.js';
 import { Ledger, SimNode, type TaskRecord } from '../../bench/schedule-sim-node.js';
 import { CANNY_UNIT, makeTxt2Img, type SimTask } from '../../bench/schedule-tasks.js';
-import { summarize } from '../../bench/schedule-stats.js';
+import { longestCovered, summarize } from '../../bench/schedule-stats.js';
 import { arrivalsOf, makeStandardTrace } from '../../bench/schedule-trace.js';
 
 const SWITCH_SECONDS = 8;
@@ -222,5 +222,14 @@ describe('the figures', () => {
     expect(eta.overtaken).toBe(2);
     expect(eta.overtakenWithinShare).toBe(0.5);
     expect(eta.notOvertakenWithinShare).toBe(0.75);
+  });
+});
+
+describe('longestCovered (bench:live: how long a node stood idle beside work it could run)', () => {
+  it('joins overlapping waits, and not waits with a gap between them', () => {
+    // One task waited 0–1 s, another 7–8.4 s: idle beside work for 1.4 s at most, not 8.4 s.
+    expect(longestCovered([{ from: 0, to: 1 }, { from: 7, to: 8.4 }])).toBeCloseTo(1.4);
+    expect(longestCovered([{ from: 0, to: 3 }, { from: 2, to: 5 }, { from: 5, to: 6 }, { from: 9, to: 9.5 }])).toBe(6);
+    expect(longestCovered([{ from: 4, to: 4 }, { from: 5, to: 3 }])).toBe(0);
   });
 });
