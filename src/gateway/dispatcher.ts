@@ -635,28 +635,27 @@ export class Dispatcher {
    * checkpoint load. But lanes can defer to one another (a slow node to a faster one, which keeps its own
    * checkpoint because the slow one has the task's loaded), and then no event comes: seen under heavy CPU
    * load, two tasks queued 20 s beside three idle nodes. So each node's idleness beside work it could run is
-   * timed from when a pass first found it so; once it outlasts most of a typical load (`IDLE_SHARE_OF_LOAD`),
-   * the node is sent the front-most such task, the longest idle first, each to the one of them that would
-   * finish it soonest (Scheduler.idleFallback).
+   * timed from when a pass first found it so; once it outlasts most of a typical load (`#idleLimitMs`),
+   * each such node is sent work: the front-most task one of them can run, to the one of them that would
+   * finish it soonest, and so on (Scheduler.idleFallback).
    */
   #recheckWhileIdle(now: number): void {
     const idle = new Set(this.scheduler.idleNodes(now));
     for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
     for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
-    if (this.#idleSince.size === 0) return;
-    const ms = Math.max(IDLE_RECHECK_MIN_MS, Math.round(IDLE_SHARE_OF_LOAD * this.scheduler.typicalSwitchSeconds() * SECOND));
-    const due = Math.min(...this.#idleSince.values()) + ms;
-    if (this.#recheck !== null && this.#recheck.at <= due) return;
-    if (this.#recheck !== null) {
-      this.#recheck.timer.cancel();
-      this.#timers.delete(this.#recheck.timer);
+    if (this.#idleSince.size === 0) {
+      this.#cancelRecheck();
+      return;
     }
+    const due = Math.min(...this.#idleSince.values()) + this.#idleLimitMs();
+    if (this.#recheck !== null && this.#recheck.at <= due) return;
+    this.#cancelRecheck();
     const timer = this.#clock.setTimeout(
       () => {
         this.#timers.delete(timer);
         this.#recheck = null;
         if (this.#closing) return;
-        if (!this.#startRetry.waiting) this.#sendToIdle(this.#clock.now(), ms);
+        if (!this.#startRetry.waiting) this.#sendToIdle(this.#clock.now());
         this.#scheduleGuarded();
       },
       Math.max(0, due - now),
@@ -665,8 +664,21 @@ export class Dispatcher {
     this.#timers.add(timer);
   }
 
-  /** Sends each node idle beside work it can run for `ms` or more the front-most such task (`#recheckWhileIdle`). */
-  #sendToIdle(at: number, ms: number): void {
+  /** How long a node may idle beside work it can run (`IDLE_SHARE_OF_LOAD`), from the loads measured by now. */
+  #idleLimitMs(): number {
+    return Math.max(IDLE_RECHECK_MIN_MS, Math.round(IDLE_SHARE_OF_LOAD * this.scheduler.typicalSwitchSeconds() * SECOND));
+  }
+
+  #cancelRecheck(): void {
+    if (this.#recheck === null) return;
+    this.#recheck.timer.cancel();
+    this.#timers.delete(this.#recheck.timer);
+    this.#recheck = null;
+  }
+
+  /** Sends each node idle beside work it can run for the limit or more a task (`#recheckWhileIdle`). */
+  #sendToIdle(at: number): void {
+    const ms = this.#idleLimitMs();
     const stillIdle = new Set(this.scheduler.idleNodes(at));
     const due = new Set([...this.#idleSince].filter(([id, since]) => stillIdle.has(id) && at - since >= ms).map(([id]) => id));
     while (due.size > 0) {

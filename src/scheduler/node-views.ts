@@ -63,6 +63,8 @@ export class NodeViews<TNode extends ViewedNode> {
   #healthVersion = 0;
   /** When the earliest running set-aside ends: then every node's health is read again. */
   #healthChangesAt = Infinity;
+  /** The time of the last refresh. */
+  #readAt = -Infinity;
   /** Indices of the available nodes with a free slot, as of the last refresh. */
   readonly free: number[] = [];
 
@@ -82,6 +84,13 @@ export class NodeViews<TNode extends ViewedNode> {
   refresh(nodes: readonly TNode[], generation: number, now: number): NodeView[] {
     const { estimates, health } = this.#sources;
     if (generation !== this.#generation) this.#reset(nodes, generation);
+    if (now < this.#readAt) {
+      // Asked at an older time than before: a set-aside over by then may still run at this time. Every
+      // node is read at this time, and the next set-aside end after it is watched for again.
+      this.#stale.fill(1);
+      this.#healthChangesAt = -Infinity;
+    }
+    this.#readAt = now;
     const changed = estimates.changedSince(this.#estimatesVersion);
     if (changed === null) this.#stale.fill(1);
     else for (const name of changed) for (const index of this.#byIdentity.get(name) ?? []) this.#stale[index] = 1;

@@ -564,10 +564,17 @@ export class Scheduler {
    * The ETA plan, made at `now`, in steps: the rules' plan of the horizon, then every task past it
    * appended. `own`: on copies of the planner's input (a plan made in slices).
    */
-  *#makePlan(now: number, own: boolean): Generator<void, KeptPlan, void> {
-    // A kept plan keeps its nodes (newcomers are placed with them): its own, never a pass's.
+  #makePlan(now: number, own: boolean): Generator<void, KeptPlan, void> {
+    // A kept plan keeps its nodes (newcomers are placed with them): its own, never a pass's. Read now, not
+    // at the generator's first step: made in slices, that comes a turn later, and the views must not be
+    // read at a time older than a pass's in between (node-views.ts: a node read at the older time would
+    // be taken for set aside after its set-aside had ended).
     const nodes = this.#planNodes(now, true);
     const tasks = this.#planTasks(now, nodes, own);
+    return this.#planSteps(now, nodes, tasks);
+  }
+
+  *#planSteps(now: number, nodes: PlanNode[], tasks: PlanTask[]): Generator<void, KeptPlan, void> {
     const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
     const far = this.#queue.slice(this.#horizon);

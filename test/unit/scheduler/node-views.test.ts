@@ -83,6 +83,21 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     expect(views.free).toEqual([0, 1, 2]);
   });
 
+  it('reads a node right again after being asked at an older time than before', () => {
+    const { health, views, nodes, run, attempts } = world();
+    run('t1', 0, 100, T0);
+    const aside = health.failed('id-a', { taskId: 'tx', reason: 'broken' }, T0)!;
+    views.refresh(nodes, 1, T0 + 1000);
+    views.refresh(nodes, 1, aside.until + 5);
+    attempts.settle('t1');
+    views.touch(0);
+    // A plan made in slices reads the views at its own, older time: a is still set aside then.
+    expect(views.refresh(nodes, 1, aside.until - 5)[0]!.available).toBe(false);
+    // Later it takes work again, with nothing else happening.
+    expect(views.refresh(nodes, 1, aside.until + 60_000)[0]!.available).toBe(true);
+    expect(views.free).toContain(0);
+  });
+
   it('follows what the node reports: its model, its availability and its slots', () => {
     const { views, nodes } = world();
     views.refresh(nodes, 1, T0);
