@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planTasks } from '../../../src/scheduler/planner.js';
+import { PlanState } from '../../../src/scheduler/plan-state.js';
 import type { PlanNode } from '../../../src/scheduler/plan-types.js';
 
 function planNode(id: string, options: Partial<PlanNode> = {}): PlanNode {
@@ -199,6 +200,18 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(tasks(5), nodes()).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }]);
     // Thirteen: b would finish the thirteenth at 27 s, more than two loads after a's 10 s: a loads X for it now.
     expect(planTasks(tasks(13), nodes()).assignments).toEqual([{ taskId: 'x12', nodeId: 'a' }]);
+  });
+
+  it('counts the load a node needs between urgent tasks of different checkpoints left to it', () => {
+    // a has W loaded and runs a task in 6 s; b has X loaded, frees in 1 s and runs one in 2 s; a load takes 8 s.
+    // x0 is b's (done at 3 s). w0 on b would come after it and a load: 13 s. a runs it in 6 s: a takes it now.
+    const nodes = [planNode('a', { loaded: 'W', unitsPerSecond: 20 / 6 }), planNode('b', { loaded: 'X', lanes: [1] })];
+    const tasks = [t('x0', 'X', [0, 1], 20, 100), t('w0', 'W', [0, 1], 20, 99.9), ...Array.from({ length: 30 }, (_, i) => t(`y${i}`, 'Y', [0, 1]))];
+    const state = new PlanState(tasks, nodes, { longPoleSeconds: 60 });
+    const lane = state.earliestLane()!;
+    expect(state.nodes[lane.node]!.id).toBe('a');
+    // The rule alone (the plan would reach w0 by affinity anyway): urgent once waited twice the median and 30 s more.
+    expect(state.urgent(lane, (median) => Math.max(2 * median, median + 30))).toBe(1);
   });
 
   it('plans only onto capable, available nodes, and one task per free lane', () => {
