@@ -118,6 +118,12 @@ export interface Plan {
   /** Estimated node of each planned task. */
   nodeOf: Map<string, string>;
   /**
+   * Tasks whose lanes all retired leaving them to one another (each waits for a node that would finish it
+   * sooner, and that node keeps its own checkpoint): placed after everything for an ETA, which is no
+   * promise (scheduler.ts), as what really happens is up to the next event.
+   */
+  leftover?: Set<string>;
+  /**
    * A whole plan's (no `until`) way to place a task that arrived after it was made: after everything it
    * planned, on the first lane of its nodes to free (plan-tail.ts); recorded in `startAt` and `nodeOf`.
    * False when no lane of the plan can run it.

@@ -297,6 +297,17 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
+  if (until === Infinity && tail === undefined && state.unplanned > 0) {
+    tail = new TailPlacer(state);
+    plan.leftover = new Set();
+    for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
+      if (++steps % STEPS_PER_SLICE === 0) yield;
+      const at = tail.placeTask(index);
+      if (!at) continue;
+      placed(tasks[index]!, at.startAt, at.node);
+      plan.leftover.add(tasks[index]!.id);
+    }
+  }
   if (until === Infinity) {
     plan.append = (task) => {
       tail ??= new TailPlacer(state);

@@ -881,8 +881,9 @@ export class Scheduler {
     const start = plan.startAt.get(taskId);
     if (start === undefined) return null;
     const eta = Math.max(0, start - (now - at) / 1000);
-    // The plan holds as is: the promise is its own start for this task.
-    if (queued && queued.promisedAt === undefined && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
+    // The plan holds as is: the promise is its own start for this task (not for a task its lanes left to
+    // one another: an estimate; promising it lengthened the simulated wait tail).
+    if (queued && queued.promisedAt === undefined && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
     return eta;
   }
 
