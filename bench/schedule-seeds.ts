@@ -57,7 +57,7 @@ function main(): void {
     const tasks = arrivalsOf(trace, 'poisson');
     for (const start of ['warm', 'cold'] as const) {
       const summary = summarize(simulate('dan', trace.nodes, tasks, { primeEstimates: start === 'warm', seed, ...(plan ? { plan } : {}) }));
-      byStart[start].push({ seed, max: summary.waitAll.max, p99: summary.waitAll.p99, p50: summary.waitAll.p50, etaWithin: summary.eta.withinShare });
+      byStart[start].push({ seed, max: summary.waitAll.max, p99: summary.waitAll.p99, p50: summary.waitAll.p50, etaWithin: summary.eta?.withinShare ?? 0 });
     }
     console.error(`seed ${seed}: warm max ${byStart.warm.at(-1)!.max.toFixed(0)} s, cold max ${byStart.cold.at(-1)!.max.toFixed(0)} s`);
   }
