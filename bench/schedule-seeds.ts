@@ -14,7 +14,7 @@
  * Knobs: BENCH_SEEDS=1-30 (a range, or a list: 1,4,9)  BENCH_PLAN='{"urgentWaitFactor":1.5}' (as for
  * bench:schedule)
  */
-import type { PlanOptions } from '../src/scheduler/plan-types.js';
+import { planFromEnv } from './plan-from-env.js';
 import { simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
 import { arrivalsOf, makeStandardTrace } from './schedule-trace.js';
@@ -28,14 +28,6 @@ function seedsFromEnv(): number[] {
   const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : raw.split(',').map(Number);
   if (seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s > 0)) throw new Error(`BENCH_SEEDS must be a range (1-30) or a list (1,4,9) of positive integers, got "${raw}"`);
   return seeds;
-}
-
-function planFromEnv(): PlanOptions | undefined {
-  const raw = process.env['BENCH_PLAN'];
-  if (raw === undefined || raw === '') return undefined;
-  const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== 'object' || parsed === null) throw new Error('BENCH_PLAN must be a JSON object');
-  return parsed as PlanOptions;
 }
 
 interface SeedFigures {

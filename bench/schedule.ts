@@ -24,8 +24,8 @@
  *   BENCH_PLAN='{"maxSkipSeconds":30}'  planner settings (PlanOptions) other than the defaults
  */
 import { writeFileSync } from 'node:fs';
-import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import { idealRuns } from './schedule-ideal.js';
+import { planFromEnv } from './plan-from-env.js';
 import { type BenchReport, type ReportedRun, type Start, Starts, toMarkdown } from './schedule-report.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
@@ -49,20 +49,6 @@ function choiceFromEnv<T extends string>(name: string, all: readonly T[]): T[] {
   if (raw === 'both') return [...all];
   if (!all.includes(raw as T)) throw new Error(`${name} must be both or one of ${all.join(', ')}, got "${raw}"`);
   return [raw as T];
-}
-
-const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'switchAgeWeight', 'urgentWaitFactor', 'urgentGapSeconds', 'longPoleSeconds'];
-
-function planFromEnv(): PlanOptions | undefined {
-  const raw = process.env['BENCH_PLAN'];
-  if (raw === undefined || raw === '') return undefined;
-  const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== 'object' || parsed === null) throw new Error('BENCH_PLAN must be a JSON object');
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!PLAN_KEYS.includes(key as keyof PlanOptions)) throw new Error(`BENCH_PLAN: unknown setting "${key}" (allowed: ${PLAN_KEYS.join(', ')})`);
-    if (typeof value !== 'number' || !(value >= 0)) throw new Error(`BENCH_PLAN: ${key} must be a non-negative number`);
-  }
-  return parsed;
 }
 
 function commandLine(options: TraceOptions, patterns: readonly ArrivalPattern[], policies: readonly PolicyName[], starts: readonly Start[]): string {
