@@ -17,7 +17,7 @@
 import { planFromEnv } from './plan-from-env.js';
 import { simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
-import { arrivalsOf, makeStandardTrace } from './schedule-trace.js';
+import { arrivalsOf, makeStandardTrace, STANDARD_TRACE } from './schedule-trace.js';
 
 /** Issue 9's bound on any task's wait in the Poisson runs, seconds. */
 const TAIL_TARGET_SECONDS = 80;
@@ -45,7 +45,7 @@ function main(): void {
   const plan = planFromEnv();
   const byStart = { warm: [] as SeedFigures[], cold: [] as SeedFigures[] };
   for (const seed of seeds) {
-    const trace = makeStandardTrace({ seed, taskCount: 2000, load: 0.8, switchSeconds: 8 });
+    const trace = makeStandardTrace({ ...STANDARD_TRACE, seed });
     const tasks = arrivalsOf(trace, 'poisson');
     for (const start of ['warm', 'cold'] as const) {
       const summary = summarize(simulate('dan', trace.nodes, tasks, { primeEstimates: start === 'warm', seed, ...(plan ? { plan } : {}) }));

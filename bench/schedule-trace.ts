@@ -36,6 +36,9 @@ export interface TraceOptions {
   switchSeconds: number;
 }
 
+/** The standard trace of bench:schedule (seed 1); bench:schedule-seeds runs it over other seeds. */
+export const STANDARD_TRACE: TraceOptions = { seed: 1, taskCount: 2000, load: 0.8, switchSeconds: 8 };
+
 export const CHECKPOINT_COUNT = 8;
 export const ZIPF_EXPONENT = 1.1;
 

@@ -31,9 +31,9 @@ import { writeBenchSection } from './benchmarks-file.js';
 import { type PolicyName, PolicyNames, simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
 import { type ArrivalPattern, ArrivalPatterns } from './schedule-tasks.js';
-import { arrivalsOf, makeStandardTrace, type TraceOptions } from './schedule-trace.js';
+import { arrivalsOf, makeStandardTrace, STANDARD_TRACE, type TraceOptions } from './schedule-trace.js';
 
-const STANDARD: TraceOptions = { seed: 1, taskCount: 2000, load: 0.8, switchSeconds: 8 };
+const STANDARD = STANDARD_TRACE;
 
 function numberFromEnv(name: string, fallback: number, options: { zeroAllowed?: boolean } = {}): number {
   const raw = process.env[name];

@@ -31,10 +31,13 @@ export interface ViewedNode {
 
 export interface NodeViewSources<TNode extends ViewedNode> {
   readonly estimates: NodeEstimates;
+  /** Read for when set-asides begin and end; whether a node takes work is `takesWork`'s. */
   readonly health: NodeHealth;
   readonly attempts: AttemptReader;
   /** The identity of the checkpoint the node reports loaded, or null. */
   reportedIdentity(node: TNode): string | null;
+  /** Whether the node takes work at `now` (backend up, not draining, not set aside). */
+  takesWork(node: TNode, now: number): boolean;
 }
 
 /** What a view was last read from, to tell whether it must be read again. */
@@ -131,12 +134,12 @@ export class NodeViews<TNode extends ViewedNode> {
 
   /** Reads node `index` whole: its figures, its health, its attempts. */
   #read(node: TNode, index: number, now: number): void {
-    const { estimates, health, attempts } = this.#sources;
+    const { estimates, attempts } = this.#sources;
     const view = this.#views[index]!;
     const from = this.#readFrom[index]!;
     from.usesPeers = !estimates.readInto(node.identity, view);
     view.loadSeconds = estimates.loadsOf(node.identity);
-    view.available = node.available && health.setAside(node.identity, now) === null;
+    view.available = this.#sources.takesWork(node, now);
     from.loadedModel = node.loadedModel;
     from.nodeAvailable = node.available;
     from.slots = node.slots;

@@ -268,18 +268,25 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     plan.startAt.set(task.id, startAt);
     plan.nodeOf.set(task.id, nodes[node]!.id);
   };
+  let steps = 0;
+  /** Places every task still unplanned after everything planned (plan-tail.ts); `leftover`: marks them so. */
+  function* placeTheRest(leftover?: Set<string>): Generator<void, TailPlacer, void> {
+    const placer = new TailPlacer(state);
+    for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
+      if (++steps % STEPS_PER_SLICE === 0) yield;
+      const at = placer.placeTask(index);
+      if (!at) continue;
+      placed(tasks[index]!, at.startAt, at.node);
+      leftover?.add(tasks[index]!.id);
+    }
+    return placer;
+  }
   // Every step plans a task, retires a lane or moves it to a later event.
   const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
-  let steps = 0;
   for (let lane = state.earliestLane(); lane && lane.freeAt <= until; lane = state.earliestLane()) {
     if (++steps % STEPS_PER_SLICE === 0) yield;
     if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {
-      tail = new TailPlacer(state);
-      for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
-        if (++steps % STEPS_PER_SLICE === 0) yield;
-        const at = tail.placeTask(index);
-        if (at) placed(tasks[index]!, at.startAt, at.node);
-      }
+      tail = yield* placeTheRest();
       break;
     }
     const choice = pick(state, lane, settings);
@@ -297,17 +304,9 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
-  if (until === Infinity && tail === undefined && state.unplanned > 0) {
-    tail = new TailPlacer(state);
-    plan.leftover = new Set();
-    for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
-      if (++steps % STEPS_PER_SLICE === 0) yield;
-      const at = tail.placeTask(index);
-      if (!at) continue;
-      placed(tasks[index]!, at.startAt, at.node);
-      plan.leftover.add(tasks[index]!.id);
-    }
-  }
+  // Lanes may all have retired leaving tasks to one another (planner rules 1–3: each waits for a node that
+  // would finish it sooner, which keeps its own checkpoint as the first covers it): an ETA all the same.
+  if (until === Infinity && tail === undefined && state.unplanned > 0) tail = yield* placeTheRest((plan.leftover = new Set()));
   if (until === Infinity) {
     plan.append = (task) => {
       tail ??= new TailPlacer(state);

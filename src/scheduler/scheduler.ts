@@ -285,7 +285,7 @@ export class Scheduler {
     this.#planOptions = options.plan ?? {};
     this.#attempts = new AttemptLedger(options.clock);
     this.#later = options.later;
-    this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node) });
+    this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node), takesWork: (node, now) => this.#takesWork(node, now) });
   }
 
   /** The running attempts (read only: they start and end through `start` and `settle`). */
@@ -719,8 +719,22 @@ export class Scheduler {
   idleNodes(now: number): string[] {
     if (this.#queue.length === 0) return [];
     this.#planNodes(now);
+    return this.#freeWithWork(false).map((index) => this.#nodes[index]!.id);
+  }
+
+  /** Whether some available node with a free slot can run some queued task, as of the views' last refresh. */
+  #freeSlotCanServe(): boolean {
+    return this.#freeWithWork(true).length > 0;
+  }
+
+  /**
+   * The free nodes (indices; as of the views' last refresh) that can run some queued task: all of them, or
+   * the first found (`first`: a pass only asks whether any). Walks the queue until each is found, per reach
+   * list, not per task: equal lists are one array (`#shared`).
+   */
+  #freeWithWork(first: boolean): number[] {
     const free = new Set(this.#nodeViews.free);
-    const idle: string[] = [];
+    const found: number[] = [];
     const seen = new Set<readonly number[]>();
     for (let i = 0; i < this.#queue.length && free.size > 0; i++) {
       const { capable, fallback } = this.#reachOf(this.#queue[i]!);
@@ -729,28 +743,12 @@ export class Scheduler {
         seen.add(list);
         for (const index of list) {
           if (!free.delete(index)) continue;
-          idle.push(this.#nodes[index]!.id);
+          found.push(index);
+          if (first) return found;
         }
       }
     }
-    return idle;
-  }
-
-  /** Whether some available node with a free slot can run some queued task, as of the views' last refresh. */
-  #freeSlotCanServe(): boolean {
-    if (this.#nodeViews.free.length === 0) return false;
-    const free = new Set(this.#nodeViews.free);
-    // Per list, not per task: equal lists are one array (`#shared`).
-    const answered = new Map<readonly number[], boolean>();
-    const reaches = (list: readonly number[]): boolean => {
-      let yes = answered.get(list);
-      if (yes === undefined) answered.set(list, (yes = list.some((n) => free.has(n))));
-      return yes;
-    };
-    return this.#queue.some((queued) => {
-      const { capable, fallback } = this.#reachOf(queued);
-      return reaches(capable) || reaches(fallback);
-    });
+    return found;
   }
 
   /**

@@ -247,7 +247,7 @@ export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   // "" and "None" (any case) are A1111's "no refiner", and so is a switch at the very end: the refiner never runs.
   const noRefiner = !given(refiner) || refiner === '' || (typeof refiner === 'string' && refiner.toLowerCase() === 'none') || switchAt === 1;
   if (!noRefiner) {
-    out['refiner'] = { model: typeof refiner === 'string' ? (choice.resolve(refiner) ?? refiner) : refiner, ...(given(body['refiner_switch_at']) ? { switch_at: body['refiner_switch_at'] } : {}) };
+    out['refiner'] = { model: typeof refiner === 'string' ? (choice.resolve(refiner) ?? refiner) : refiner, ...(given(switchAt) ? { switch_at: switchAt } : {}) };
   }
   if (body['enable_hr'] === true) {
     out['upscale'] = {

@@ -10,7 +10,7 @@ function world() {
   const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
   const health = new NodeHealth({ threshold: 1, baseMs: 60_000 });
   const attempts = new AttemptLedger<null>();
-  const views = new NodeViews<ViewedNode>({ estimates, health, attempts, reportedIdentity: (node) => node.loadedModel });
+  const views = new NodeViews<ViewedNode>({ estimates, health, attempts, reportedIdentity: (node) => node.loadedModel, takesWork: (node, now) => node.available && health.setAside(node.identity, now) === null });
   const nodes: ViewedNode[] = ['a', 'b', 'c'].map((id) => ({ id, identity: `id-${id}`, slots: 1, loadedModel: `${id}-model`, available: true }));
   const run = (taskId: string, node: number, expectedSeconds: number, at: number) => {
     attempts.start({ taskId, attempt: 1, nodeId: nodes[node]!.id, nodeName: nodes[node]!.id, nodeIdentity: nodes[node]!.identity, startedAt: at, expectedSeconds, switched: false, checkpoint: 'ckpt', task: null });
