@@ -203,9 +203,10 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
     if (event.msg === 'task assigned' && !assigned.has(event.task)) assigned.set(event.task, event);
     if (event.msg === 'task succeeded') succeeded.set(event.task, event);
   }
+  const began = beganAt(submitted, assigned, succeeded);
   const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
   const lastEnd = Math.max(...[...succeeded.values()].map((e) => e.time));
-  const waits = submitted.map((s) => (assigned.get(s.taskId)!.time - s.submittedAt) / 1000);
+  const waits = submitted.map((s) => (began.get(s.taskId)! - s.submittedAt) / 1000);
   const within = submitted.filter((s, i) => s.eta !== null && Math.abs(s.eta - waits[i]!) <= Math.max(0.25 * waits[i]!, 1)).length;
   const toWall = (modelled: number) => modelled / scale.speed;
   return {
@@ -220,28 +221,46 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
     waits: spreadOf(waits),
     etaWithin: within / submitted.length,
     switches: [...assigned.values()].filter((e) => e.switched).length,
-    idleWithWork: longestIdleWithWork(submitted, assigned, succeeded),
+    idleWithWork: longestIdleWithWork(submitted, assigned, began, succeeded),
     loadSeconds: toWall(SWITCH_SECONDS),
   };
 }
 
 /**
- * Per node, the gaps between the end of one of its tasks (or the first submit) and its next
- * dispatch; within a gap, the stretch during which a task it could run was waiting.
+ * When each task began on its node (epoch ms): when it was sent, or, for one sent ahead to wait behind the
+ * node's running task (`dan node --prefetch`), when that one's result came. Every node of the trace has
+ * one slot, so its tasks run in the order they were sent.
  */
-function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, succeeded: Map<string, LogEvent>): number {
+function beganAt(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, succeeded: Map<string, LogEvent>): Map<string, number> {
+  const began = new Map<string, number>();
+  for (const node of FLEET) {
+    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => assigned.get(a.taskId)!.time - assigned.get(b.taskId)!.time);
+    let freeAt = -Infinity;
+    for (const { taskId } of mine) {
+      began.set(taskId, Math.max(assigned.get(taskId)!.time, freeAt));
+      freeAt = succeeded.get(taskId)?.time ?? freeAt;
+    }
+  }
+  return began;
+}
+
+/**
+ * Per node, the gaps between the end of one of its tasks (or the first submit) and when its next began;
+ * within a gap, the stretch during which a task it could run was waiting.
+ */
+function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, began: Map<string, number>, succeeded: Map<string, LogEvent>): number {
   const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
   let longest = 0;
   for (const node of FLEET) {
-    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => assigned.get(a.taskId)!.time - assigned.get(b.taskId)!.time);
+    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => began.get(a.taskId)! - began.get(b.taskId)!);
     const capable = submitted.filter((s) => node.holds.includes(s.task.checkpoint));
     let freeAt = firstSubmit;
     for (const next of [...mine, null]) {
-      const busyAt = next ? assigned.get(next.taskId)!.time : Infinity;
-      // Each task it could run waited over [its submit, its dispatch]: the node stood idle beside work over
+      const busyAt = next ? began.get(next.taskId)! : Infinity;
+      // Each task it could run waited over [its submit, its start]: the node stood idle beside work over
       // the union of those within the gap, and the longest stretch of that union counts (a gap in which one
       // task waited at its start and another at its end was not idle beside work in between).
-      const stretches = capable.map((s) => ({ from: Math.max(freeAt, s.submittedAt), to: Math.min(busyAt, assigned.get(s.taskId)!.time) }));
+      const stretches = capable.map((s) => ({ from: Math.max(freeAt, s.submittedAt), to: Math.min(busyAt, began.get(s.taskId)!) }));
       longest = Math.max(longest, longestCovered(stretches) / 1000);
       if (next) freeAt = succeeded.get(next.taskId)?.time ?? busyAt;
     }
@@ -256,7 +275,7 @@ function toMarkdown(runs: readonly { scale: LiveScale; figures: RunFigures[] }[]
   const lines = [
     '## Scheduler in a live network',
     '',
-    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}; 2 cores, Node ${process.version}). A real gateway, and per GPU a sandbox and a \`dan node\` agent: ${FLEET.map((n) => `${n.name} ${n.itPerSecond} it/s (${n.holds.map((c) => c.name).join(', ')})`).join('; ')}. 512² txt2img of 15–40 steps, checkpoints 50/30/20 %, a load costs ${SWITCH_SECONDS} modelled s. Submitted over HTTP (async) by this process; dispatch and end times from the gateway's log. Round-robin (the original deployment) and earliest-free FIFO are simulated on the same trace with the sandbox's time model (no HTTP, no fixed costs). Seconds are wall seconds.`,
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}; 2 cores, Node ${process.version}). A real gateway, and per GPU a sandbox and a \`dan node\` agent: ${FLEET.map((n) => `${n.name} ${n.itPerSecond} it/s (${n.holds.map((c) => c.name).join(', ')})`).join('; ')}. 512² txt2img of 15–40 steps, checkpoints 50/30/20 %, a load costs ${SWITCH_SECONDS} modelled s. Submitted over HTTP (async) by this process; dispatch and end times from the gateway's log (each node holds one task ready behind its running one, \`--prefetch 1\`, the default: such a task begins when the one before it ends). Round-robin (the original deployment) and earliest-free FIFO are simulated on the same trace with the sandbox's time model (no HTTP, no fixed costs). Seconds are wall seconds.`,
     '',
   ];
   for (const { scale, figures } of runs) {

@@ -63,6 +63,7 @@ interface NodeFlags extends LogFlags {
   name?: string;
   webuiAuth?: string;
   slots?: number;
+  prefetch?: number;
   maxPixels?: number;
   interrogators?: string;
   keyFile?: string;
@@ -121,6 +122,7 @@ function nodeInput(flags: NodeFlags): NodeConfigInput {
     name: flags.name,
     webuiAuth: flags.webuiAuth,
     slots: flags.slots,
+    prefetch: flags.prefetch,
     maxPixels: flags.maxPixels,
     interrogators: flags.interrogators === undefined ? undefined : commaList(flags.interrogators),
     keyFile: flags.keyFile,
@@ -190,7 +192,7 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
   const driver = driverFor(config);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
-  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, driver, log });
+  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;
 }

@@ -75,6 +75,7 @@ const nodeOptions = (command: Command) =>
     .option('--name <name>', 'node name (env DAN_NODE_NAME; default the host name)')
     .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')
     .option('--slots <n>', 'tasks run at once (default 1: A1111 runs one job at a time)', integer)
+    .option('--prefetch <n>', 'tasks held ready beyond the slots, started the moment one frees (default 1; 0: none)', integer)
     .option('--max-pixels <n>', 'largest image in pixels this GPU may make (default 4194304 = 2048²)', integer)
     .option('--interrogators <list>', 'comma-separated interrogators the WebUI has (default clip,deepdanbooru)')
     .option('--key-file <file>', 'where the node keeps its key, who it is to the gateway across restarts (env DAN_NODE_KEY_FILE; default ~/.config/dan/node-key)');

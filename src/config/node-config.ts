@@ -41,6 +41,11 @@ export interface NodeConfig {
   name: string;
   /** Tasks run at once. @defaultValue 1 (A1111 runs one job at a time) */
   slots: number;
+  /**
+   * Tasks it takes beyond its slots, held ready: the next starts the moment a slot frees, rather than after
+   * the result's round trip to the gateway and the next task's way back. @defaultValue 1
+   */
+  prefetch: number;
   /** Largest image, in pixels, this GPU may be asked to make (hires target included). @defaultValue 2048×2048 */
   maxPixels: number;
   /** Interrogators the WebUI has (A1111 ships both). @defaultValue ['clip', 'deepdanbooru'] */
@@ -69,6 +74,7 @@ export const nodeDefaults = {
   token: null,
   name: hostname(),
   slots: 1,
+  prefetch: 1,
   maxPixels: 2048 * 2048,
   interrogators: ['clip', 'deepdanbooru'],
   keyFile: defaultNodeKeyFile(),
@@ -99,6 +105,7 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   for (const input of inputs) Object.assign(merged, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
   const problems: string[] = [];
   if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
+  if (!Number.isInteger(merged.prefetch) || merged.prefetch < 0 || merged.prefetch > 8) problems.push(`prefetch must be an integer from 0 to 8, got ${merged.prefetch}`);
   if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
   if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
   if (!(BackendKinds as readonly string[]).includes(merged.backend)) problems.push(`backend must be one of ${BackendKinds.join(', ')}, got "${merged.backend}"`);

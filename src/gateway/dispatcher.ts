@@ -384,6 +384,7 @@ export class Dispatcher {
         offering: s.offering,
         offeringVersion: s.offeringVersion,
         slots: s.slots,
+        prefetch: s.prefetch,
         loadedModel: s.loadedModel,
         available: s.available,
       })),
@@ -417,7 +418,8 @@ export class Dispatcher {
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
     const { receivedAt } = entry;
     const attempt = entry.attempts + 1;
-    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)));
+    // A task sent ahead waits on the node first: its time there counts from when it should begin.
+    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)) + assignment.waitSeconds * SECOND);
     const onTimeout = (running: RunningAttempt) => this.#onTimeout(running, timeoutMs);
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
     const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, onTimeout } });

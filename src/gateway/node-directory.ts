@@ -19,6 +19,9 @@ export interface NodeListItem {
   name: string;
   state: 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside';
   slots: number;
+  /** Tasks it holds ready beyond its slots. */
+  prefetch: number;
+  /** Tasks sent to it and not yet answered: running, and held ready. */
   running: number;
   loadedModel: string | null;
   models: string[];
@@ -92,6 +95,7 @@ export function createNodeDirectory(parts: {
           name: session.name,
           state,
           slots: session.slots,
+          prefetch: session.prefetch,
           running,
           loadedModel: session.loadedModel,
           models: [...session.offering.models.values()].map((m) => m.ref.name),

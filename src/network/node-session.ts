@@ -41,6 +41,8 @@ export class NodeSession {
   /** The node token that admitted it (`nt_…`), or null (the shared `--node-token`, or loopback). */
   readonly tokenId: string | null;
   readonly slots: number;
+  /** Tasks it holds ready beyond its slots (its hello's `prefetch`). */
+  readonly prefetch: number;
   /** The node program and version it says it is (`dan-node/0.2.0`). */
   readonly agent: string;
   readonly connectedAt: number;
@@ -69,6 +71,7 @@ export class NodeSession {
     this.identity = options.identity;
     this.tokenId = options.tokenId;
     this.slots = hello.slots;
+    this.prefetch = hello.prefetch ?? 0;
     this.agent = hello.agent;
     this.offering = toNodeOffering(hello.capabilities, this.#catalog);
     this.backendUp = hello.backendUp;

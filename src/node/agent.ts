@@ -43,6 +43,12 @@ export interface NodeAgentOptions {
   nodeKey?: string;
   /** Tasks run at once; A1111 runs one job at a time. @defaultValue 1 */
   slots?: number;
+  /**
+   * Tasks taken beyond `slots` and held ready: one starts the moment a slot frees. Sent a result, the
+   * gateway answers with the next task, and a fast GPU would stand idle for that round trip on every
+   * task. @defaultValue 0
+   */
+  prefetch?: number;
   driver: BackendDriver;
   log: Logger;
   /** How often to re-read the backend's offerings while it is up. @defaultValue 60 s */
@@ -74,6 +80,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
   readonly #nodeKey: string;
   readonly #active = new Map<string, AbortController>();
+  /** Slots running a task now, and the tasks held ready for one, first come first. */
+  readonly #slots = { busy: 0, waiting: [] as (() => void)[] };
   #socket: WebSocket | undefined;
   #snapshot: BackendSnapshot | undefined;
   #backendProblem: string | null = 'not probed yet';
@@ -90,6 +98,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     super();
     this.#options = {
       slots: 1,
+      prefetch: 0,
       refreshIntervalMs: 60_000,
       probeIntervalMs: 5_000,
       reconnectMinMs: 500,
@@ -172,6 +181,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       nodeKey: this.#nodeKey,
       agent: AGENT_VERSION,
       slots: this.#options.slots,
+      prefetch: this.#options.prefetch,
       capabilities: snapshot?.capabilities ?? emptyCapabilities(this.#options.driver.kind),
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem,
@@ -249,6 +259,61 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#active.set(taskId, controller);
     this.emit('task:received', taskId);
     this.#options.log.info({ task: taskId, attempt, kind: assign.spec.kind }, 'task received');
+    let holdsSlot = false;
+    let ok = false;
+    try {
+      holdsSlot = await this.#takeSlot(controller.signal);
+      controller.signal.throwIfAborted();
+      ok = await this.#runOnSlot(assign, controller);
+    } catch (error) {
+      // Given up while held ready (cancel, lost connection): it never ran.
+      this.#options.log.info({ task: taskId, reason: errorMessageOf(error) }, 'task abandoned');
+    } finally {
+      if (holdsSlot) this.#freeSlot();
+      // Only this run's own entry: a retry of the task may already run here under the same id.
+      if (this.#active.get(taskId) === controller) this.#active.delete(taskId);
+    }
+    // Once it left `#active`: `drain` counts what is left there.
+    this.emit('task:settled', taskId, ok);
+  }
+
+  /**
+   * Waits for a free slot (at once when one is), in the order tasks came; true once it holds one. A task
+   * given up while it waits leaves the line (false).
+   */
+  #takeSlot(signal: AbortSignal): Promise<boolean> {
+    const slots = this.#slots;
+    if (slots.busy < this.#options.slots) {
+      slots.busy += 1;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const handOver = (): void => {
+        signal.removeEventListener('abort', leave);
+        resolve(true);
+      };
+      const leave = (): void => {
+        slots.waiting.splice(slots.waiting.indexOf(handOver), 1);
+        resolve(false);
+      };
+      slots.waiting.push(handOver);
+      signal.addEventListener('abort', leave, { once: true });
+    });
+  }
+
+  /** A task ended: its slot goes to the first task held ready, or becomes free. */
+  #freeSlot(): void {
+    const next = this.#slots.waiting.shift();
+    if (next) next();
+    else this.#slots.busy -= 1;
+  }
+
+  /**
+   * Runs an assigned task on the slot it holds and answers it: one result or failure (none once the
+   * gateway gave it up). True when it succeeded.
+   */
+  async #runOnSlot(assign: AssignMessage, controller: AbortController): Promise<boolean> {
+    const { taskId, attempt } = assign;
     const started = performance.now();
     const loadedBefore = this.#snapshot?.loadedModel ?? null;
     try {
@@ -271,7 +336,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       const frame = encodeResultFrame({ type: 'result', taskId, attempt, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs, ...loadMs });
       this.emit('task:sending', taskId);
       this.#sendFrame(frame);
-      this.emit('task:settled', taskId, true);
+      this.#options.log.info({ task: taskId, elapsedMs: Math.round(elapsedMs), ...(load ? { loadMs: Math.round(load.seconds * 1000) } : {}) }, 'task done');
+      return true;
     } catch (error) {
       const danError = toDanError(error, 'DAN_ERR_NODE_INTERNAL');
       if (danError.id === 'DAN_ERR_BACKEND_UNREACHABLE') this.#markBackend(danError.message);
@@ -284,10 +350,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#send({ type: 'failure', taskId, attempt, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
         this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       }
-      this.emit('task:settled', taskId, false);
-    } finally {
-      // Only this run's own entry: a retry of the task may already run here under the same id.
-      if (this.#active.get(taskId) === controller) this.#active.delete(taskId);
+      return false;
     }
   }
 

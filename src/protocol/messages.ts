@@ -75,6 +75,11 @@ export const Hello = Type.Object(
     nodeKey: Type.String({ minLength: 32, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' }),
     agent: ShortText,
     slots: Type.Integer({ minimum: 1, maximum: 64 }),
+    /**
+     * Tasks it takes beyond its slots, held ready to start the moment a slot frees (`dan node --prefetch`).
+     * Absent from nodes older than this field: none.
+     */
+    prefetch: Type.Optional(Type.Integer({ minimum: 0, maximum: 8 })),
     capabilities: NodeCapabilities,
     ...BackendState,
   },

@@ -33,6 +33,11 @@ export interface RunningAttempt {
   readonly nodeIdentity: string;
   /** When it was sent (epoch ms). */
   readonly startedAt: number;
+  /**
+   * When its node began it (epoch ms): when it was sent, or, for one sent ahead to wait behind the node's
+   * running work (`prefetch`), when the attempt before it there ended; null while it waits.
+   */
+  readonly begunAt: number | null;
   /** Expected seconds on its node, a checkpoint switch included. */
   readonly expectedSeconds: number;
   /** Whether its node loads another checkpoint for it. */
@@ -56,6 +61,7 @@ export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> 
 
 interface Entry<TTask> extends RunningAttempt {
   readonly task: TTask;
+  begunAt: number | null;
   progress: number;
   etaSeconds: number | null;
   timer: Timer | undefined;
@@ -123,8 +129,10 @@ export class AttemptLedger<TTask> implements AttemptReader {
    * Ends the attempt of `taskId` running on `nodeId` (any node when omitted, for
    * a cancel) and, with `attempt`, only that attempt (a timer of an earlier one
    * must not end a later one). Answers the attempt to the first caller only.
+   * When an attempt its node had begun ends, the oldest one waiting behind it
+   * there begins at `now`.
    */
-  settle(taskId: string, where: { nodeId?: string; attempt?: number } = {}): (RunningAttempt & { task: TTask }) | undefined {
+  settle(taskId: string, where: { nodeId?: string; attempt?: number }, now: number): (RunningAttempt & { task: TTask }) | undefined {
     const entry = this.#byTask.get(taskId);
     if (!entry) return undefined;
     if (where.nodeId !== undefined && entry.nodeId !== where.nodeId) return undefined;
@@ -135,6 +143,8 @@ export class AttemptLedger<TTask> implements AttemptReader {
     if (onNode) {
       onNode.splice(onNode.indexOf(entry), 1);
       if (onNode.length === 0) this.#byNode.delete(entry.nodeId);
+      const next = entry.begunAt === null ? undefined : onNode.find((other) => other.begunAt === null);
+      if (next) next.begunAt = now;
     }
     return entry;
   }

@@ -3,7 +3,9 @@
  *
  * The planner's view of each node (plan-types.ts `PlanNode`): its learned
  * speed and loads, whether it takes work, what it has loaded, and when each of
- * its slots frees. Kept from pass to pass and read again only for the nodes
+ * its slots frees, and how many tasks it may be sent ahead of a free slot
+ * (`prefetch`: a task sent ahead waits on the node behind the one running, and
+ * its lane frees only after both). Kept from pass to pass and read again only for the nodes
  * whose inputs changed: an attempt started or ended there (`touch`), its
  * figures were learned (`NodeEstimates.changedSince`), a set-aside began or
  * ended (`NodeHealth.version`), or it reports another model, availability or
@@ -25,6 +27,8 @@ export interface ViewedNode {
   readonly id: string;
   readonly identity: string;
   readonly slots: number;
+  /** Tasks it holds ready beyond its slots. @defaultValue 0 */
+  readonly prefetch?: number;
   readonly loadedModel: string | null;
   readonly available: boolean;
 }
@@ -45,9 +49,13 @@ interface ReadFrom {
   loadedModel: string | null;
   nodeAvailable: boolean;
   slots: number;
+  prefetch: number;
   /** Its figures are partly the measured peers' average. */
   usesPeers: boolean;
-  /** Its running attempts, oldest first: when each started (epoch ms) and how long it should take (s). */
+  /**
+   * Its running attempts, oldest first: when each began (epoch ms; NaN for one sent ahead that waits on
+   * the node) and how long it should take (s).
+   */
   runStarts: number[];
   runSeconds: number[];
 }
@@ -68,8 +76,10 @@ export class NodeViews<TNode extends ViewedNode> {
   #healthChangesAt = Infinity;
   /** The time of the last refresh. */
   #readAt = -Infinity;
-  /** Indices of the available nodes with a free slot, as of the last refresh. */
+  /** Indices of the available nodes that may be sent a task (a free slot, or room to hold one ahead), as of the last refresh. */
   readonly free: number[] = [];
+  /** Indices of the available nodes with a free slot, as of the last refresh. */
+  readonly idle: number[] = [];
 
   constructor(sources: NodeViewSources<TNode>) {
     this.#sources = sources;
@@ -106,23 +116,33 @@ export class NodeViews<TNode extends ViewedNode> {
     this.#peersVersion = estimates.peersVersion;
     this.#healthVersion = health.version;
     this.free.length = 0;
+    this.idle.length = 0;
     const views = this.#views;
     for (let index = 0; index < nodes.length; index++) {
       const node = nodes[index]!;
       const from = this.#readFrom[index]!;
       const view = views[index]!;
-      const same = this.#stale[index] === 0 && !(peersChanged && from.usesPeers) && from.loadedModel === node.loadedModel && from.nodeAvailable === node.available && from.slots === node.slots;
+      const same =
+        this.#stale[index] === 0 &&
+        !(peersChanged && from.usesPeers) &&
+        from.loadedModel === node.loadedModel &&
+        from.nodeAvailable === node.available &&
+        from.slots === node.slots &&
+        from.prefetch === (node.prefetch ?? 0);
       if (!same) this.#read(node, index, now);
       else if (from.runStarts.length > 0) laneTimes(view.lanes, from, now);
-      if (view.available && from.runStarts.length < view.lanes.length) this.free.push(index);
+      if (!view.available) continue;
+      const running = from.runStarts.length;
+      if (running < view.lanes.length) this.idle.push(index);
+      if (running < view.lanes.length + from.prefetch) this.free.push(index);
     }
     return views;
   }
 
   #reset(nodes: readonly TNode[], generation: number): void {
     this.#generation = generation;
-    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], loaded: null, available: false }));
-    this.#readFrom = nodes.map(() => ({ loadedModel: null, nodeAvailable: false, slots: 0, usesPeers: false, runStarts: [], runSeconds: [] }));
+    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], sendAhead: 0, loaded: null, available: false }));
+    this.#readFrom = nodes.map(() => ({ loadedModel: null, nodeAvailable: false, slots: 0, prefetch: 0, usesPeers: false, runStarts: [], runSeconds: [] }));
     this.#stale = new Uint8Array(nodes.length).fill(1);
     this.#byIdentity = new Map();
     nodes.forEach((node, index) => {
@@ -143,33 +163,49 @@ export class NodeViews<TNode extends ViewedNode> {
     from.loadedModel = node.loadedModel;
     from.nodeAvailable = node.available;
     from.slots = node.slots;
+    from.prefetch = node.prefetch ?? 0;
     from.runStarts.length = 0;
     from.runSeconds.length = 0;
     let running: string | null = null;
+    let waiting = 0;
     const runs = attempts.onNode(node.id);
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i]!;
-      running ??= run.checkpoint;
-      from.runStarts.push(run.startedAt);
+      // What it has loaded once the work it holds is done: the last attempt's checkpoint.
+      running = run.checkpoint ?? running;
+      if (run.begunAt === null) waiting += 1;
+      from.runStarts.push(run.begunAt ?? Number.NaN);
       from.runSeconds.push(run.expectedSeconds);
     }
     view.loaded = running ?? this.#sources.reportedIdentity(node);
     if (view.lanes.length !== node.slots) view.lanes.length = node.slots;
+    view.sendAhead = Math.max(0, from.prefetch - waiting);
     laneTimes(view.lanes, from, now);
     this.#stale[index] = 0;
   }
 }
 
-/** `lanes` (one per slot): when each frees, seconds from `now`; 0 for a free one. */
+/**
+ * `lanes` (one per slot): when each frees, seconds from `now`; 0 for a free one. An attempt waiting on the
+ * node (sent ahead) runs after the lane that frees first.
+ */
 function laneTimes(lanes: number[], from: ReadFrom, now: number): void {
+  lanes.fill(0);
   let slot = 0;
-  for (; slot < lanes.length && slot < from.runStarts.length; slot++) {
-    const expected = from.runSeconds[slot]!;
-    const elapsed = (now - from.runStarts[slot]!) / 1000;
+  for (let i = 0; i < from.runStarts.length; i++) {
+    const expected = from.runSeconds[i]!;
+    const begunAt = from.runStarts[i]!;
+    if (Number.isNaN(begunAt)) continue;
+    if (slot >= lanes.length) break;
     // An attempt past its expected time frees "soon", not now: the planner must not give its slot away.
-    lanes[slot] = Math.max(expected - elapsed, 0.05 * expected);
+    lanes[slot++] = Math.max(expected - (now - begunAt) / 1000, 0.05 * expected);
   }
-  for (; slot < lanes.length; slot++) lanes[slot] = 0;
+  for (let i = 0; i < from.runStarts.length; i++) {
+    if (!Number.isNaN(from.runStarts[i]!)) continue;
+    let first = 0;
+    for (let lane = 1; lane < lanes.length; lane++) if (lanes[lane]! < lanes[first]!) first = lane;
+    lanes[first] = lanes[first]! + from.runSeconds[i]!;
+  }
 }
 
 /** Copies of `views` a later refresh leaves as they are (a kept plan's). */

@@ -36,6 +36,11 @@ export interface PlanNode {
   switchMeasured?: boolean;
   /** When each slot frees, in seconds from now (0 = free now). */
   lanes: readonly number[];
+  /**
+   * How many tasks it may be sent beyond those its free lanes start now: a node that holds tasks ready
+   * behind its running ones (`prefetch`) is sent the next its lanes pick, up to this many. @defaultValue 0
+   */
+  sendAhead?: number;
   /** Checkpoint identity loaded (after the task it runs now), or null if unknown. */
   loaded: string | null;
   /** False for nodes that must get no new work (backend down, draining, set aside). */

@@ -225,6 +225,40 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
   }
 }
 
+/**
+ * The tasks a pass that sends work (`until` short of the whole plan) sends ahead: a node that holds tasks
+ * ready behind its running ones (`PlanNode.sendAhead`) is sent the next task its lanes pick, however late
+ * they free, up to that many. The pass goes on planning (every lane picking in time order, as a whole
+ * plan would) until each such node's lanes have picked, or passed.
+ */
+class SendAhead {
+  /** Per node, how many more it may be sent ahead. */
+  readonly #left: number[];
+  readonly #until: number;
+  /** Nodes with some left. */
+  waiting = 0;
+
+  constructor(nodes: readonly PlanNode[], until: number) {
+    this.#until = until;
+    this.#left = nodes.map((node) => (until < Infinity && node.available ? (node.sendAhead ?? 0) : 0));
+    for (const left of this.#left) if (left > 0) this.waiting += 1;
+  }
+
+  /** Whether the task `lane` picks now is sent ahead (counted). */
+  take(lane: Lane): boolean {
+    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
+    if (--this.#left[lane.node]! === 0) this.waiting -= 1;
+    return true;
+  }
+
+  /** `lane` picked nothing now: its node is sent nothing ahead in this pass. */
+  passed(lane: Lane): void {
+    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return;
+    this.#left[lane.node] = 0;
+    this.waiting -= 1;
+  }
+}
+
 /** Steps (tasks placed, lanes moved) between two pauses of a plan made in slices (`planInSlices`). */
 const STEPS_PER_SLICE = 256;
 
@@ -283,7 +317,8 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   }
   // Every step plans a task, retires a lane or moves it to a later event.
   const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
-  for (let lane = state.earliestLane(); lane && lane.freeAt <= until; lane = state.earliestLane()) {
+  const ahead = new SendAhead(nodes, until);
+  for (let lane = state.earliestLane(); lane && (lane.freeAt <= until || ahead.waiting > 0); lane = state.earliestLane()) {
     if (++steps % STEPS_PER_SLICE === 0) yield;
     if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {
       tail = yield* placeTheRest();
@@ -291,17 +326,20 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     }
     const choice = pick(state, lane, settings);
     if (choice === 'done') {
+      ahead.passed(lane);
       state.retire(lane);
       continue;
     }
     if (typeof choice === 'object') {
-      if (choice.waitUntil === undefined || choice.waitUntil <= lane.freeAt) state.retire(lane);
-      else state.delay(lane, choice.waitUntil);
+      if (choice.waitUntil === undefined || choice.waitUntil <= lane.freeAt) {
+        ahead.passed(lane);
+        state.retire(lane);
+      } else state.delay(lane, choice.waitUntil);
       continue;
     }
     const task = tasks[choice]!;
     placed(task, lane.freeAt, lane.node);
-    if (lane.freeAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
+    if (lane.freeAt <= 0 || ahead.take(lane)) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
   // Lanes may all have retired leaving tasks to one another (planner rules 1–3: each waits for a node that

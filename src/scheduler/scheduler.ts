@@ -102,6 +102,12 @@ export interface SchedulerNode {
   /** Changes whenever `offering` does (invalidates cached bindings). */
   offeringVersion: number;
   slots: number;
+  /**
+   * Tasks it takes beyond its slots, to hold ready behind the running ones: it starts the next the moment
+   * a slot frees, where a task sent at the result would leave the GPU idle for the round trip (and, on a
+   * backend that encodes its images after freeing the GPU, for that too). @defaultValue 0
+   */
+  prefetch?: number;
   /** Checkpoint title the node reports loaded. */
   loadedModel: string | null;
   /** Backend up and not draining. */
@@ -115,6 +121,8 @@ export interface Assignment {
   /** Expected seconds on this node, the checkpoint switch included. */
   expectedSeconds: number;
   switched: boolean;
+  /** Seconds it should wait on the node before it begins: 0, or for a task sent ahead, until a slot there frees. */
+  waitSeconds: number;
 }
 
 interface Queued {
@@ -443,9 +451,10 @@ export class Scheduler {
     return queued.reach;
   }
 
-  /** What `node` has loaded (or will have, for the task it runs): the checkpoint identity, or null. */
+  /** What `node` has loaded (or will have, after the tasks it holds): the checkpoint identity, or null. */
   #loadedIdentity(node: SchedulerNode): string | null {
-    for (const running of this.#attempts.onNode(node.id)) if (running.checkpoint !== null) return running.checkpoint;
+    const held = this.#attempts.onNode(node.id);
+    for (let i = held.length - 1; i >= 0; i--) if (held[i]!.checkpoint !== null) return held[i]!.checkpoint;
     return this.#reportedIdentity(node);
   }
 
@@ -467,6 +476,11 @@ export class Scheduler {
   /** Takes work and runs fewer attempts than it has slots. */
   #hasFreeSlot(node: SchedulerNode, now: number): boolean {
     return this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots;
+  }
+
+  /** Takes work and may be sent another task: a free slot, or room to hold one ahead (`prefetch`). */
+  #hasRoom(node: SchedulerNode, now: number): boolean {
+    return this.#takesWork(node, now) && this.#attempts.busySlots(node.id) < node.slots + (node.prefetch ?? 0);
   }
 
   /** Backend up, not draining, not set aside. */
@@ -656,17 +670,24 @@ export class Scheduler {
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     let free = 0;
-    for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
+    for (const index of this.#nodeViews.free) {
+      const node = nodes[index]!;
+      free += node.sendAhead ?? 0;
+      for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
+    }
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
-    return plan.assignments.map(({ taskId, nodeId }) => this.#assignmentOf(this.#queuedById.get(taskId)!, this.#nodes[this.#nodeIndex.get(nodeId)!]!));
+    return plan.assignments.map(({ taskId, nodeId }) => ({
+      ...this.#assignmentOf(this.#queuedById.get(taskId)!, this.#nodes[this.#nodeIndex.get(nodeId)!]!),
+      waitSeconds: Math.max(0, plan.startAt.get(taskId) ?? 0),
+    }));
   }
 
   #assignmentOf(queued: Queued, node: SchedulerNode): Assignment {
     const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
     const load = switched ? this.estimates.loadSeconds(node.identity, queued.checkpoint) : 0;
     const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
-    return { taskId: queued.task.id, nodeId: node.id, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched };
+    return { taskId: queued.task.id, nodeId: node.id, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched, waitSeconds: 0 };
   }
 
   /**
@@ -700,15 +721,15 @@ export class Scheduler {
   }
 
   /**
-   * For a queued task: `free` when a node that can run it has a free slot now (a pass may send it),
-   * `busy` when every such node is busy or away, `none` when no connected node can run it.
+   * For a queued task: `free` when a node that can run it may be sent it now (a free slot, or room to hold
+   * it ahead), `busy` when every such node is full or away, `none` when no connected node can run it.
    */
   slotsFor(taskId: string, now: number): 'free' | 'busy' | 'none' {
     const queued = this.#queuedById.get(taskId);
     if (!queued) return 'none';
     const { capable, fallback } = this.#reachOf(queued);
     if (capable.length === 0 && fallback.length === 0) return 'none';
-    const free = (n: number) => this.#hasFreeSlot(this.#nodes[n]!, now);
+    const free = (n: number) => this.#hasRoom(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
@@ -719,21 +740,21 @@ export class Scheduler {
   idleNodes(now: number): string[] {
     if (this.#queue.length === 0) return [];
     this.#planNodes(now);
-    return this.#freeWithWork(false).map((index) => this.#nodes[index]!.id);
+    return this.#freeWithWork(this.#nodeViews.idle, false).map((index) => this.#nodes[index]!.id);
   }
 
-  /** Whether some available node with a free slot can run some queued task, as of the views' last refresh. */
+  /** Whether some available node that may be sent a task can run some queued task, as of the views' last refresh. */
   #freeSlotCanServe(): boolean {
-    return this.#freeWithWork(true).length > 0;
+    return this.#freeWithWork(this.#nodeViews.free, true).length > 0;
   }
 
   /**
-   * The free nodes (indices; as of the views' last refresh) that can run some queued task: all of them, or
-   * the first found (`first`: a pass only asks whether any). Walks the queue until each is found, per reach
-   * list, not per task: equal lists are one array (`#shared`).
+   * Those of `among` (node indices, the views' `free` or `idle`) that can run some queued task: all of them,
+   * or the first found (`first`: a pass only asks whether any). Walks the queue until each is found, per
+   * reach list, not per task: equal lists are one array (`#shared`).
    */
-  #freeWithWork(first: boolean): number[] {
-    const free = new Set(this.#nodeViews.free);
+  #freeWithWork(among: readonly number[], first: boolean): number[] {
+    const free = new Set(among);
     const found: number[] = [];
     const seen = new Set<readonly number[]>();
     for (let i = 0; i < this.#queue.length && free.size > 0; i++) {
@@ -768,6 +789,8 @@ export class Scheduler {
       nodeName: node?.name ?? assignment.nodeId,
       nodeIdentity: node?.identity ?? assignment.nodeId,
       startedAt: now,
+      // Sent ahead to a node whose slots are all busy (its `prefetch`): it waits there until one frees.
+      begunAt: node && this.#attempts.busySlots(node.id) >= node.slots ? null : now,
       expectedSeconds: assignment.expectedSeconds,
       switched: assignment.switched,
       checkpoint: queued.checkpoint,
@@ -789,7 +812,7 @@ export class Scheduler {
    * back to its old place, preferring nodes it has not failed on.
    */
   settle(where: { taskId: string; nodeId?: string; attempt?: number }, outcome: AttemptOutcome, now: number): Settled | undefined {
-    const attempt = this.#attempts.settle(where.taskId, where);
+    const attempt = this.#attempts.settle(where.taskId, where, now);
     if (!attempt) return undefined;
     const index = this.#nodeIndex.get(attempt.nodeId);
     if (index !== undefined) this.#nodeViews.touch(index);
@@ -801,7 +824,8 @@ export class Scheduler {
         // What a lane costs is the gateway's view, from sending the task to its result: the backend's own
         // time plus the round trip and the node's handling, which a fast GPU repeats with every task
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
-        const cycleMs = Math.max(outcome.elapsedMs, now - attempt.startedAt);
+        // One sent ahead began when the attempt before it on the node ended, not when it was sent.
+        const cycleMs = Math.max(outcome.elapsedMs, now - (attempt.begunAt ?? attempt.startedAt));
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,
@@ -865,6 +889,15 @@ export class Scheduler {
     return reach.fallback.length === 0 ? reach.capable : [...reach.capable, ...reach.fallback];
   }
 
+  /** Seconds until a running attempt ends; one waiting on its node (sent ahead) first waits for the earliest of those begun there. */
+  #endsIn(running: RunningAttempt, now: number): number {
+    const left = (attempt: RunningAttempt, begunAt: number) => Math.max(0, attempt.expectedSeconds - (now - begunAt) / 1000);
+    if (running.begunAt !== null) return left(running, running.begunAt);
+    let before = Infinity;
+    for (const other of this.#attempts.onNode(running.nodeId)) if (other.begunAt !== null) before = Math.min(before, left(other, other.begunAt));
+    return (before === Infinity ? 0 : before) + running.expectedSeconds;
+  }
+
   /**
    * Seconds until the task starts (queued) or ends (running), from the current plan; null if unplanned.
    * The first ETA told for a queued task is recorded as its promised start (see planner.ts),
@@ -872,7 +905,7 @@ export class Scheduler {
    */
   eta(taskId: string, now: number): number | null {
     const running = this.#attempts.get(taskId);
-    if (running) return Math.max(0, running.expectedSeconds - (now - running.startedAt) / 1000);
+    if (running) return this.#endsIn(running, now);
     const { plan, at, nodes, changed } = this.#etaPlan(now);
     const queued = this.#queuedById.get(taskId);
     if (queued && changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);

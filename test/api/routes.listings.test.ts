@@ -101,7 +101,7 @@ describe('GET /api/user/public-api-key', () => {
 });
 
 describe('GET /api/nodes', () => {
-  const fields = ['id', 'name', 'state', 'slots', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil', 'agent', 'backend', 'done', 'failed', 'current', 'gateway'];
+  const fields = ['id', 'name', 'state', 'slots', 'prefetch', 'running', 'loadedModel', 'models', 'itPerSecond', 'fixedSeconds', 'switchSeconds', 'loadSeconds', 'problem', 'setAsideUntil', 'agent', 'backend', 'done', 'failed', 'current', 'gateway'];
   const nodes = async (app: InjectApp): Promise<any[]> => dataOf(await app.get('/api/nodes'));
   const byName = async (app: InjectApp, name: string) => (await nodes(app)).find((n) => n.name === name);
 

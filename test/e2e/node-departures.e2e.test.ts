@@ -41,8 +41,9 @@ describe('nodes that leave, stop or fail', () => {
 
   it('a task left without a capable node stops saying so, and runs, when one connects within the grace time', async () => {
     const { gw, first, second, status } = await orphaned(60, 60);
-    // The retried first task holds the new node for ~1 s: meanwhile the second is queued, with no "waiting" message.
-    const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 4 });
+    // The retried first task holds the new node for ~1 s: meanwhile the second is queued, with no "waiting" message
+    // (the node holds no task ready behind the one it runs, or the second would be sent to it at once).
+    const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 4, nodeArgs: ['--prefetch', '0'] });
     await back.node.waitForLog((l) => l.msg === 'task received' && l['task'] === first);
     const queued = await status();
     expect(queued).toMatchObject({ status: 0, queuePosition: 1 });

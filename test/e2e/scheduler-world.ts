@@ -60,12 +60,13 @@ export async function keyFor(gatewayUrl: string, settings: KeySettings & { name:
 }
 
 /** A sandbox + node pair: `itPerSecond` at 512², time compressed by `speed`. */
-export async function gpu(gatewayUrl: string, name: string, options: { models: Model[]; loaded: Model; itPerSecond: number; speed: number }) {
+/** `nodeArgs`: more flags for `dan node` (`--prefetch 0`). */
+export async function gpu(gatewayUrl: string, name: string, options: { models: Model[]; loaded: Model; itPerSecond: number; speed: number; nodeArgs?: string[] }) {
   const config = `${dir()}/${name}.json`;
   writeFileSync(config, JSON.stringify({ models: options.models.map((m) => ({ fileName: FILES[m], sha256: SHA[m] })), loadedModel: FILES[options.loaded] }));
   const sandbox = await startSandboxProcess({ speed: options.speed, config, args: ['--it-per-second', String(options.itPerSecond), '--switch-seconds', '4'] });
   running.push(sandbox.proc);
-  const node = await startNodeProcess({ gateway: gatewayUrl, webui: sandbox.url, name });
+  const node = await startNodeProcess({ gateway: gatewayUrl, webui: sandbox.url, name, args: options.nodeArgs ?? [] });
   running.push(node.proc);
   return { sandbox: sandbox.url, node: node.proc };
 }

@@ -69,6 +69,31 @@ describe('honest numbers', () => {
   });
 });
 
+describe('a node that holds the next task ready (prefetch)', () => {
+  it('is sent the next task while it runs one, starts it when that ends, and shows both', async () => {
+    const gw = await gateway();
+    const only = await gpu(gw, 'only', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await submitted(gw, job('clarity', { prompt: `held ${i}`, steps: 30 })));
+    const [, second, third] = ids as [string, string, string];
+    await only.node.waitForLog((l) => l.msg === 'task received' && l['task'] === second);
+    // Two are on the node, the first running and the second held; the third is queued first in line.
+    const listed = (await getJson(`${gw}/api/nodes`)).body.data[0];
+    expect(listed).toMatchObject({ state: 'busy', slots: 1, prefetch: 1, running: 2 });
+    const status = async (id: string) => (await getJson(`${gw}/api/sd/task/${id}`)).body.data;
+    expect(await status(second)).toMatchObject({ status: 1, progress: 0 });
+    expect(await status(third)).toMatchObject({ status: 0, queuePosition: 1 });
+    for (const id of ids) expect((await pollUntilDone(gw, id, 30_000)).status).toBe(2);
+    // The second was on the node before the first's result left it, and so was the third before the second's.
+    const order = only.node.lines.filter((l) => l.msg === 'task received' || l.msg === 'task done').map((l) => `${l.msg === 'task received' ? 'got' : 'done'} ${ids.indexOf(String(l['task']))}`);
+    expect(order.indexOf('got 1')).toBeLessThan(order.indexOf('done 0'));
+    expect(order.indexOf('got 2')).toBeLessThan(order.indexOf('done 1'));
+    // The WebUI ran them one at a time, in order.
+    const prompts = (await getJson(`${only.sandbox}/sandbox/requests`)).body.requests.filter((r: any) => r.path === '/sdapi/v1/txt2img').map((r: any) => r.body.prompt);
+    expect(prompts).toEqual(['held 0', 'held 1', 'held 2']);
+  });
+});
+
 describe('limits and cancel', () => {
   it('caps unfinished tasks per caller: an address without a key, and each key its own', async () => {
     const gw = await gateway(['--anonymous-max-tasks', '2']);
@@ -83,18 +108,22 @@ describe('limits and cancel', () => {
     expect((await postJson(`${gw}/api/sd/txt2img/async`, job('clarity'), { Authorization: key })).body).toMatchObject({ error: 'DAN_ERR_TASK_LIMIT' });
   });
 
-  it('cancels a queued task and interrupts a running one', async () => {
+  it('cancels a task held ready on its node and interrupts a running one', async () => {
     const gw = await gateway();
     const only = await gpu(gw, 'only', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
     const runningId = await submitted(gw, job('clarity', { steps: 150 }));
+    // Sent at once too, to wait on the node behind the running one (`--prefetch 1`, the default).
     const queuedId = await submitted(gw, job('clarity'));
     await only.node.waitForLog((l) => l.msg === 'task received' && l['task'] === runningId);
+    await only.node.waitForLog((l) => l.msg === 'task received' && l['task'] === queuedId);
 
     const cancelQueued = await postJson(`${gw}/api/sd/task/cancel`, { taskId: queuedId });
     expect(cancelQueued.body.data).toMatchObject({ taskId: queuedId, status: 4 });
     const again = await postJson(`${gw}/api/sd/task/cancel`, { taskId: queuedId });
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('DAN_ERR_TASK_NOT_CANCELLABLE');
+    // The node drops it from its line: it never runs.
+    await only.node.waitForLog((l) => l.msg === 'task abandoned' && l['task'] === queuedId);
 
     const cancelRunning = await postJson(`${gw}/api/sd/task/cancel`, { taskId: runningId });
     expect(cancelRunning.body.data.status).toBe(4);

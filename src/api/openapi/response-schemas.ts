@@ -121,6 +121,8 @@ export const NodeList = Type.Array(
       name: Type.String(),
       state: Type.Union(['ready', 'busy', 'webui-down', 'draining', 'set-aside'].map((s) => Type.Literal(s))),
       slots: Type.Integer({ minimum: 1 }),
+      /** Tasks it holds ready beyond its slots; `running` counts them too. */
+      prefetch: Type.Integer({ minimum: 0 }),
       running: Type.Integer({ minimum: 0 }),
       loadedModel: nullable(Type.String()),
       models: Type.Array(Type.String()),

@@ -12,8 +12,11 @@ function world() {
   const attempts = new AttemptLedger<null>();
   const views = new NodeViews<ViewedNode>({ estimates, health, attempts, reportedIdentity: (node) => node.loadedModel, takesWork: (node, now) => node.available && health.setAside(node.identity, now) === null });
   const nodes: ViewedNode[] = ['a', 'b', 'c'].map((id) => ({ id, identity: `id-${id}`, slots: 1, loadedModel: `${id}-model`, available: true }));
-  const run = (taskId: string, node: number, expectedSeconds: number, at: number) => {
-    attempts.start({ taskId, attempt: 1, nodeId: nodes[node]!.id, nodeName: nodes[node]!.id, nodeIdentity: nodes[node]!.identity, startedAt: at, expectedSeconds, switched: false, checkpoint: 'ckpt', task: null });
+  /** `waiting`: sent ahead, it waits on the node behind the attempt running there. */
+  const run = (taskId: string, node: number, expectedSeconds: number, at: number, options: { waiting?: boolean; checkpoint?: string } = {}) => {
+    const { id, identity } = nodes[node]!;
+    const begunAt = options.waiting ? null : at;
+    attempts.start({ taskId, attempt: 1, nodeId: id, nodeName: id, nodeIdentity: identity, startedAt: at, begunAt, expectedSeconds, switched: false, checkpoint: options.checkpoint ?? 'ckpt', task: null });
     views.touch(node);
   };
   return { estimates, health, attempts, views, nodes, run };
@@ -34,7 +37,7 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     expect(seen[1]!.lanes).toEqual([1]);
     // Past its expected time it frees "soon", never now.
     expect(views.refresh(nodes, 1, T0 + 30_000)[1]!.lanes).toEqual([0.5]);
-    attempts.settle('t1');
+    attempts.settle('t1', {}, T0 + 31_000);
     views.touch(1);
     seen = views.refresh(nodes, 1, T0 + 31_000);
     expect(seen[1]!.lanes).toEqual([0]);
@@ -89,7 +92,7 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     const aside = health.failed('id-a', { taskId: 'tx', reason: 'broken' }, T0)!;
     views.refresh(nodes, 1, T0 + 1000);
     views.refresh(nodes, 1, aside.until + 5);
-    attempts.settle('t1');
+    attempts.settle('t1', {}, aside.until + 5);
     views.touch(0);
     // A plan made in slices reads the views at its own, older time: a is still set aside then.
     expect(views.refresh(nodes, 1, aside.until - 5)[0]!.available).toBe(false);
@@ -114,5 +117,35 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     views.refresh(nodes, 1, T0);
     const seen = views.refresh([nodes[2]!, nodes[0]!], 2, T0 + 1000);
     expect(seen.map((view) => view.id)).toEqual(['c', 'a']);
+  });
+
+  it('counts a task sent ahead after the one running, and offers the node work only while it has room to hold some', () => {
+    const { views, nodes, run, attempts } = world();
+    const prefetching = nodes.map((node, index) => (index === 1 ? { ...node, prefetch: 1 } : node));
+    let seen = views.refresh(prefetching, 1, T0);
+    expect(seen[1]!.sendAhead).toBe(1);
+    expect(seen[0]!.sendAhead).toBe(0);
+    run('t1', 1, 10, T0);
+    seen = views.refresh(prefetching, 1, T0 + 4000);
+    // Busy, yet it may be sent one more, to hold ready; a node without prefetch is not offered any.
+    expect(views.free).toEqual([0, 1, 2]);
+    expect(views.idle).toEqual([0, 2]);
+    expect(seen[1]!.lanes).toEqual([6]);
+    run('t2', 1, 3, T0 + 4000, { waiting: true, checkpoint: 'other' });
+    seen = views.refresh(prefetching, 1, T0 + 5000);
+    // Its lane frees after both; what it has loaded then is the later task's checkpoint.
+    expect(seen[1]!.lanes).toEqual([8]);
+    expect(seen[1]!.loaded).toBe('other');
+    expect(seen[1]!.sendAhead).toBe(0);
+    expect(views.free).toEqual([0, 2]);
+    // The first ends at 9 s: the held one begins then, and its time counts from there, not from when it was sent.
+    attempts.settle('t1', {}, T0 + 9000);
+    views.touch(1);
+    seen = views.refresh(prefetching, 1, T0 + 10_000);
+    expect(attempts.get('t2')!.begunAt).toBe(T0 + 9000);
+    expect(seen[1]!.lanes).toEqual([2]);
+    expect(seen[1]!.sendAhead).toBe(1);
+    expect(views.free).toEqual([0, 1, 2]);
+    expect(views.idle).toEqual([0, 2]);
   });
 });

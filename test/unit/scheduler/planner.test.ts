@@ -368,3 +368,36 @@ describe('planTasks: many lanes', () => {
     expect(planTasks(stale, nodes, { ...options, maxSkipSeconds: 40, fallbackWindow: 0 }).assignments).toEqual([]);
   });
 });
+
+describe('planTasks: tasks sent ahead to a node that holds them ready (prefetch)', () => {
+  const tasks = () => ['t1', 't2', 't3', 't4'].map((id) => t(id, 'X', [0, 1]));
+
+  it("sends a busy node the next task its lane picks, up to what it may hold, and no more", () => {
+    const nodes = [planNode('a', { loaded: 'X', lanes: [1], sendAhead: 1 }), planNode('b', { loaded: 'X', lanes: [1.5] })];
+    const plan = planTasks(tasks(), nodes, {}, 0);
+    // a frees at 1 s and picks t1; b, busy as long without room to hold a task, is sent nothing yet.
+    expect(plan.assignments).toEqual([{ taskId: 't1', nodeId: 'a' }]);
+    expect(plan.startAt.get('t1')).toBe(1);
+    // Without room nothing is sent before a lane frees: the pass that sends work stops at now.
+    expect(planTasks(tasks(), [planNode('a', { loaded: 'X', lanes: [1] }), nodes[1]!], {}, 0).assignments).toEqual([]);
+  });
+
+  it('sends a free node its first task and the next one behind it', () => {
+    const nodes = [planNode('a', { loaded: 'X', sendAhead: 1 }), planNode('b', { loaded: 'X', lanes: [5] })];
+    const plan = planTasks(tasks(), nodes, {}, 0);
+    expect(plan.assignments).toEqual([
+      { taskId: 't1', nodeId: 'a' },
+      { taskId: 't2', nodeId: 'a' },
+    ]);
+    // t2 waits on a for t1 (20 units at 10/s).
+    expect(plan.startAt.get('t2')).toBe(2);
+  });
+
+  it('sends nothing ahead that a whole plan would give another node', () => {
+    // b frees at 0.5 s and has X loaded; a must load X first: t1 is b's in a whole plan, so not sent to a.
+    const nodes = [planNode('a', { loaded: 'Y', lanes: [1], sendAhead: 1 }), planNode('b', { loaded: 'X', lanes: [0.5] })];
+    const plan = planTasks([t('t1', 'X', [0, 1])], nodes, {}, 0);
+    expect(plan.assignments).toEqual([]);
+    expect(planTasks([t('t1', 'X', [0, 1])], nodes).nodeOf.get('t1')).toBe('b');
+  });
+});

@@ -97,3 +97,32 @@ describe('idle fallback', () => {
     expect(s.idleFallback(2000)).toEqual([]);
   });
 });
+
+describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
+  it('sends a prefetching node a task to hold behind its running one, and learns its cost from when it began', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 1 });
+    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    for (const id of ['t1', 't2', 't3']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
+    // Free, it is sent its first task and the next, which waits there for the first (2 s) to end.
+    const sent = s.assignments(NOW);
+    expect(sent.map((a) => [a.taskId, a.waitSeconds])).toEqual([
+      ['t1', 0],
+      ['t2', 2],
+    ]);
+    for (const assignment of sent) s.start(assignment, NOW);
+    expect(s.attempts.get('t2')!.begunAt).toBeNull();
+    // Full: nothing more, and the node is not idle (no fallback).
+    expect(s.assignments(NOW + 100)).toEqual([]);
+    expect(s.idleNodes(NOW + 100)).toEqual([]);
+    // t2 ends at 4 s; running at once after t1 (2 s), not after being sent: 2 s each, no fixed cost learned.
+    expect(s.eta('t2', NOW + 1000)).toBeCloseTo(3);
+    s.settle({ taskId: 't1' }, { ok: true, elapsedMs: 2000 }, NOW + 2000);
+    expect(s.attempts.get('t2')!.begunAt).toBe(NOW + 2000);
+    expect(s.assignments(NOW + 2000).map((a) => [a.taskId, a.waitSeconds])).toEqual([['t3', 2]]);
+    s.settle({ taskId: 't2' }, { ok: true, elapsedMs: 2000 }, NOW + 4000);
+    expect(estimates.get('p').unitsPerSecond).toBeCloseTo(10);
+    expect(estimates.get('p').fixedSeconds).toBeCloseTo(0);
+  });
+});

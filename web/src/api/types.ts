@@ -64,6 +64,8 @@ export interface NodeInfo {
   name: string;
   state: NodeState;
   slots: number;
+  /** Tasks it holds ready beyond its slots; `running` counts them too. */
+  prefetch: number;
   running: number;
   loadedModel: string | null;
   models: string[];
