@@ -66,6 +66,11 @@ interface RunFigures {
   switches: number;
   /** Longest stretch a node stood idle while a task it could run waited, seconds. */
   idleWithWork: number;
+  /**
+   * The share of the makespan the GPUs held their WebUI's queue lock (loading or sampling, as the sandbox
+   * counts it), over all nodes: what is left is time a GPU had nothing to do.
+   */
+  gpuBusy: number;
   loadSeconds: number;
   /** What the gateway measured on each node after the run (GET /api/nodes). */
   measured: { name: string; itPerSecond: number | null; fixedSeconds: number | null; switchSeconds: number | null }[];
@@ -78,11 +83,14 @@ interface Network {
   keys: Map<string, string>;
   /** The sandbox's own cost per 512² task beyond its modelled time, measured on an idle sandbox (wall seconds). */
   fixedSeconds: number;
+  /** Each GPU's sandbox URL. */
+  webuis: string[];
   stop(): Promise<void>;
 }
 
 async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
   const processes: QuietProcess[] = [];
+  const webuis: string[] = [];
   const keys = await makeBenchKeys(join(dir, 'data'), ['key-1', 'key-2', 'key-3']);
   const port = await freePort();
   const gateway = `http://127.0.0.1:${port}`;
@@ -99,6 +107,7 @@ async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
     writeFileSync(config, JSON.stringify({ models, loadedModel: models[0]!.fileName }));
     const sandboxPort = await freePort();
     const webui = `http://127.0.0.1:${sandboxPort}`;
+    webuis.push(webui);
     const sandboxArgs = ['sandbox', '--port', String(sandboxPort), '--speed', String(scale.speed), '--config', config, '--it-per-second', String(node.itPerSecond), '--switch-seconds', String(SWITCH_SECONDS)];
     processes.push(await startQuiet(sandboxArgs, { logFile: join(dir, `${node.name}-sandbox.log`), readyUrl: `${webui}/sdapi/v1/options` }));
     // A node has no port of its own: it is ready once the gateway lists it (below).
@@ -109,7 +118,7 @@ async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
   const stop = async (): Promise<void> => {
     for (const p of processes.reverse()) await p.stop();
   };
-  return { gateway, logFile, keys, fixedSeconds, stop };
+  return { gateway, logFile, keys, fixedSeconds, webuis, stop };
 }
 
 /**
@@ -137,6 +146,12 @@ async function calibrateFixedSeconds(scale: LiveScale, dir: string): Promise<num
   } finally {
     await sandbox.stop();
   }
+}
+
+/** Milliseconds the GPUs' sandboxes have held their queue lock, summed. */
+async function busyMs(network: Network): Promise<number> {
+  const stats = await Promise.all(network.webuis.map(async (url) => (await (await fetch(`${url}/sandbox/stats`)).json()) as { busyMs: number }));
+  return stats.reduce((sum, s) => sum + s.busyMs, 0);
 }
 
 async function getJson(url: string): Promise<{ code: number; data: unknown }> {
@@ -194,7 +209,7 @@ function readLog(file: string): LogEvent[] {
     .map((line) => JSON.parse(line) as LogEvent);
 }
 
-function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitted[], events: readonly LogEvent[], trace: readonly LiveTask[], fixedSeconds: number): Omit<RunFigures, 'measured'> {
+function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitted[], events: readonly LogEvent[], trace: readonly LiveTask[], fixedSeconds: number): Omit<RunFigures, 'measured' | 'gpuBusy'> {
   const ids = new Set(submitted.map((s) => s.taskId));
   const assigned = new Map<string, LogEvent>();
   const succeeded = new Map<string, LogEvent>();
@@ -281,15 +296,18 @@ function toMarkdown(runs: readonly { scale: LiveScale; figures: RunFigures[] }[]
   for (const { scale, figures } of runs) {
     lines.push(`### ${scale.name === 'fast' ? 'Fast GPUs' : 'Desktop GPUs'} (sandbox speed ${scale.speed}: a load takes ${f1(SWITCH_SECONDS / scale.speed)} s)`, '');
     const fixedMs = Math.round((figures[0]?.fixedSeconds ?? 0) * 1000);
-    lines.push(`The sandbox's own cost per task beyond its modelled time (rendering and encoding the PNG, HTTP) is ${fixedMs} ms on an idle sandbox; "÷ bound + fixed" counts it on every task.`, '');
-    lines.push('| run | tasks | makespan s | ÷ bound | ÷ bound + fixed | ÷ round-robin | ÷ FIFO | wait p50 / p95 / p99 / max s | ETA within 25 % or 1 s | switches | longest idle with work s (÷ load) |');
-    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      `The sandbox's own cost per task beyond its modelled time (rendering and encoding the PNG, HTTP) is ${fixedMs} ms on an idle sandbox; "÷ bound + fixed" counts it on every task. "GPUs busy": the share of the makespan the sandboxes held their queue lock (loads and sampling, on their own clock, so a timer that fires late on a busy CPU counts as busy), over all GPUs.`,
+      '',
+    );
+    lines.push('| run | tasks | makespan s | ÷ bound | ÷ bound + fixed | ÷ round-robin | ÷ FIFO | GPUs busy | wait p50 / p95 / p99 / max s | ETA within 25 % or 1 s | switches | longest idle with work s (÷ load) |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of figures) {
       const w = r.waits;
       // Under Poisson arrivals the makespan follows the arrivals: only waits and ETAs say something.
       const ratio = (reference: number) => (r.label.includes('Poisson') ? '–' : `${f2(r.makespan / reference)} (${f1(reference)})`);
       lines.push(
-        `| ${r.label} | ${r.tasks} | ${f1(r.makespan)} | ${ratio(r.bound)} | ${ratio(r.boundWithFixed)} | ${ratio(r.roundRobin)} | ${ratio(r.fifo)} | ${f1(w.p50)} / ${f1(w.p95)} / ${f1(w.p99)} / ${f1(w.max)} | ${(r.etaWithin * 100).toFixed(0)} % | ${r.switches} | ${f1(r.idleWithWork)} (${f2(r.idleWithWork / r.loadSeconds)}) |`,
+        `| ${r.label} | ${r.tasks} | ${f1(r.makespan)} | ${ratio(r.bound)} | ${ratio(r.boundWithFixed)} | ${ratio(r.roundRobin)} | ${ratio(r.fifo)} | ${(r.gpuBusy * 100).toFixed(0)} % | ${f1(w.p50)} / ${f1(w.p95)} / ${f1(w.p99)} / ${f1(w.max)} | ${(r.etaWithin * 100).toFixed(0)} % | ${r.switches} | ${f1(r.idleWithWork)} (${f2(r.idleWithWork / r.loadSeconds)}) |`,
       );
     }
     const last = figures.at(-1);
@@ -313,9 +331,12 @@ async function runScale(scale: LiveScale): Promise<RunFigures[]> {
     const poisson = withPoissonArrivals(burst, 0.8);
     for (const [label, trace] of [['cold, all at once', burst], ['warm, all at once', burst], ['warm, Poisson 80 %', poisson]] as const) {
       console.error(`${scale.name}: ${label} (${trace.length} tasks)`);
+      const busyBefore = await busyMs(network);
       const submitted = await play(network, trace, scale.speed);
+      const busy = (await busyMs(network)) - busyBefore;
       const measured = (await getJson(`${network.gateway}/api/nodes`)).data as RunFigures['measured'];
-      const run = { ...figuresOf(label, scale, submitted, readLog(network.logFile), trace, network.fixedSeconds), measured };
+      const found = figuresOf(label, scale, submitted, readLog(network.logFile), trace, network.fixedSeconds);
+      const run = { ...found, gpuBusy: busy / 1000 / (network.webuis.length * found.makespan), measured };
       console.error(`  makespan ${f1(run.makespan)} s = ${f2(run.makespan / run.bound)} × bound, ${f2(run.makespan / run.roundRobin)} × round-robin; ETA ok ${(run.etaWithin * 100).toFixed(0)} %`);
       figures.push(run);
     }

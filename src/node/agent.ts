@@ -279,11 +279,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   /**
    * Waits for a free slot (at once when one is), in the order tasks came; true once it holds one. A task
-   * given up while it waits leaves the line (false).
+   * given up while it waits leaves the line (false). A driver that keeps its runs in line (`runsInLine`)
+   * is handed a task held ready at once: its backend begins it the moment the GPU is free.
    */
   #takeSlot(signal: AbortSignal): Promise<boolean> {
     const slots = this.#slots;
-    if (slots.busy < this.#options.slots) {
+    const room = this.#options.slots + (this.#options.driver.runsInLine ? this.#options.prefetch : 0);
+    if (slots.busy < room) {
       slots.busy += 1;
       return Promise.resolve(true);
     }
@@ -323,9 +325,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
       assertImages(outcome.result);
-      const elapsedMs = performance.now() - started;
+      // A run handed over while the one before it ran waited for it first: not this task's time.
+      const elapsedMs = performance.now() - started - (outcome.waitedMs ?? 0);
       const { load } = outcome;
-      const switched = load !== undefined || (assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore);
+      // A driver that keeps runs in line reports its loads: what was loaded when it was handed the run may
+      // be the run before it's to change.
+      const guessed = !this.#options.driver.runsInLine && assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
+      const switched = load !== undefined || guessed;
       this.#speed.record(SELF, {
         units: workUnitsOf(assign.spec),
         elapsedSeconds: elapsedMs / 1000,

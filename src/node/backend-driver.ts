@@ -36,6 +36,8 @@ export interface RunOutcome {
   loadedModel: string | null;
   /** The checkpoint load the run began with, timed apart from the generation; absent when it loaded none. */
   load?: CheckpointLoad;
+  /** Milliseconds it waited for the driver's runs before it to end (`runsInLine`): not its own time. */
+  waitedMs?: number;
 }
 
 export interface CheckpointLoad {
@@ -47,6 +49,13 @@ export interface CheckpointLoad {
 export interface BackendDriver {
   /** Which kind of backend it drives (declared even while the backend is down). */
   readonly kind: BackendKind;
+  /**
+   * True when `run` may be called before an earlier run settled and keeps their order (A1111: its queue
+   * lock runs one job at a time). The agent then hands it a task it holds ready (`prefetch`) at once, and
+   * the backend begins it the moment the run before it is done with the GPU, while that run's images are
+   * still encoded and sent. Otherwise the agent holds the task until a slot frees. @defaultValue false
+   */
+  readonly runsInLine?: boolean;
   /**
    * Asks the backend what it offers. Throws a DanError `DAN_ERR_BACKEND_UNREACHABLE`
    * when the backend does not answer (the agent then reports the backend down).

@@ -4,7 +4,9 @@
  * Runs a `GenerationPlan` as one queued job: load the checkpoint (paying a
  * switch when another one is loaded), sample each batch iteration for its
  * modelled time (hires fix as a second job of the iteration, as A1111 counts
- * it), then render. An interrupted job still answers 200 with images (A.4).
+ * it). Then, the queue lock let go, render and encode the images: A1111 encodes
+ * its answer after leaving the lock (A.2, step 7), so the next job waiting on
+ * it begins meanwhile. An interrupted job still answers 200 with images (A.4).
  */
 import type { GenerationPlan } from './generation-plan.js';
 import { renderImages } from './generation-render.js';
@@ -21,8 +23,8 @@ export interface GenerationResponse {
   info: string;
 }
 
-export function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promise<GenerationResponse> {
-  return ctx.queue.run(plan.kind, async (job) => {
+export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promise<GenerationResponse> {
+  const { checkpoint, info } = await ctx.queue.run(plan.kind, async (job) => {
     const passes = plan.hires ? 2 : 1;
     job.jobCount = plan.nIter * passes;
     const checkpoint = plan.checkpoint ?? ctx.configured;
@@ -34,11 +36,11 @@ export function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promis
     }
     // The refiner's load, paid once its turn comes (its steps are part of the sampling already timed); it stays loaded.
     if (plan.refiner) await loadCheckpoint(ctx, job, plan.refiner);
-    const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
     ctx.counters.jobs++;
-    const info = infoOf(plan, checkpoint, job.jobTimestamp);
-    return { images, parameters: plan.parameters, info: JSON.stringify(info) };
+    return { checkpoint, info: infoOf(plan, checkpoint, job.jobTimestamp) };
   });
+  const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
+  return { images, parameters: plan.parameters, info: JSON.stringify(info) };
 }
 
 async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: GenerationPlan, jobNo: number): Promise<void> {

@@ -36,7 +36,9 @@ export interface SandboxApp {
 }
 
 export function createSandboxApp(settings: SandboxSettings): SandboxApp {
-  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES });
+  // Closing drops every connection (after answering the requests in flight, below): one whose client gave
+  // up on a request while its job ran stayed open otherwise, and `close()` with it.
+  const app = Fastify({ logger: settings.logger, bodyLimit: BODY_LIMIT_BYTES, forceCloseConnections: true });
   const ctx = createSandboxContext(createInventory(settings.offerings), settings.timing, settings.clock);
   const log = new RequestLog();
   registerHttpHandling(app);
@@ -50,10 +52,13 @@ export function createSandboxApp(settings: SandboxSettings): SandboxApp {
   const stats = (): SandboxStats => ({ ...ctx.counters, loadedModel: ctx.loaded.fileName, busyMs: ctx.queue.busyMs });
   registerIntrospectionRoutes(app, { stats, requests: () => log.entries() });
   let closing = false;
-  // Jobs wait on timers; closing must not wait out their modelled time.
+  const answering = trackAnswers(app);
+  // Jobs wait on timers; closing must not wait out their modelled time. Requests in flight are answered
+  // (their jobs end at once) before the connections close.
   app.addHook('preClose', async () => {
     closing = true;
     ctx.queue.shutdown();
+    await answering.done(CLOSE_ANSWER_MS);
   });
   // Requests in flight when closing began would otherwise keep their keep-alive
   // sockets, and with them `close()`, open until the client lets go.
@@ -61,4 +66,38 @@ export function createSandboxApp(settings: SandboxSettings): SandboxApp {
     if (closing) reply.header('connection', 'close');
   });
   return { app, ctx, log, stats };
+}
+
+/** How long closing waits for the requests in flight to be answered before it drops their connections. */
+const CLOSE_ANSWER_MS = 1000;
+
+/**
+ * Requests not yet answered: `done(ms)` resolves once there are none, or after `ms`. A client that gave up
+ * on a request while its job ran can leave it never answered and its socket open (seen with an undici
+ * fetch aborted mid-job): closing then drops every connection (`forceCloseConnections`), once the
+ * requests someone waits for are answered.
+ */
+function trackAnswers(app: FastifyInstance): { done(ms: number): Promise<void> } {
+  const open = new Set<object>();
+  let wake = (): void => {};
+  const settle = async (request: object): Promise<void> => {
+    if (open.delete(request) && open.size === 0) wake();
+  };
+  app.addHook('onRequest', async (request) => {
+    open.add(request);
+  });
+  app.addHook('onResponse', settle);
+  app.addHook('onRequestAbort', settle);
+  return {
+    done: (ms) =>
+      open.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, ms).unref();
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+  };
 }

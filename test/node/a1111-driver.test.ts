@@ -327,3 +327,146 @@ describe('A1111Driver checkpoint loads (sandbox on a fake clock)', () => {
     }
   });
 });
+
+describe('A1111Driver runs in line (sandbox on a fake clock)', () => {
+  const other: Binding = { ...binding, checkpoint: 'chilloutmix_NiPrunedFp32Fix.safetensors [3a17d0deff]' };
+  /** 600 steps of 512² at 15 it/s, speed 10: 4 s of the clock. */
+  const long = (prompt: string) => txt2imgSpec({ prompt, steps: 600, width: 512, height: 512 });
+
+  async function world() {
+    const time = new ModelledTime();
+    // Loads take 4 modelled seconds, 400 ms of the clock.
+    const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4 });
+    const driver = driverFor(sandbox.url, { clock: time.clock, abortGraceMs: 50 });
+    await driver.discover();
+    // Load clarity first, so that the runs below find it loaded.
+    await time.finish(driver.run(txt2imgSpec(), binding));
+    let queued = 0;
+    const waiters: (() => void)[] = [];
+    sandbox.jobs.on('queued', () => {
+      queued += 1;
+      for (const wake of waiters.splice(0)) wake();
+    });
+    /** Resolves once `count` jobs asked for the WebUI's lock (since `world()`). */
+    const jobsQueued = async (count: number) => {
+      while (queued < count) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+    return { time, sandbox, driver, jobsQueued, queued: () => queued, close: () => sandbox.close() };
+  }
+
+  it('sends a run behind one nearing its end: it begins as the first lets go of the lock, before the first is answered', async () => {
+    const { time, sandbox, driver, jobsQueued, queued, close } = await world();
+    try {
+      const first = driver.run(long('first'), binding);
+      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+      const sampling = await time.nextWait();
+      await time.clock.advance(1000);
+      // 3 s left: the second waits on the node.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(queued()).toBe(1);
+      await time.clock.advance(2500);
+      // Half a second left: the second is sent, to wait on the lock.
+      await jobsQueued(2);
+      await time.clock.next();
+      // The second samples while the first's images are encoded and answered.
+      expect(await time.nextWait()).toMatchObject({ kind: 'sampling', job: 'txt2img' });
+      const a = await first;
+      expect(a.waitedMs).toBeUndefined();
+      await time.clock.next();
+      const b = await second;
+      // Its own time starts when the first was done: it waited out the first's sampling.
+      expect(Math.abs(b.waitedMs! - sampling.ms)).toBeLessThan(1);
+      expect(b.load).toBeUndefined();
+      const prompts = sandbox.requests().filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => (r.body as { prompt: string }).prompt);
+      expect(prompts.slice(-2)).toEqual(['first', 'second']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('holds a run that loads another checkpoint until the runs before it end, and times its load alone', async () => {
+    const { time, sandbox, driver, jobsQueued, close } = await world();
+    try {
+      const first = driver.run(txt2imgSpec(), binding);
+      const second = driver.run(txt2imgSpec(), other);
+      await time.nextWait();
+      await jobsQueued(1);
+      await time.clock.next();
+      await first;
+      const rest = await time.finish(second);
+      expect(rest.waits.map((w) => w.kind)).toEqual(['checkpoint load', 'sampling']);
+      expect(rest.value.load).toEqual({ checkpoint: other.checkpoint, seconds: 0.4 });
+      expect(sandbox.stats().loadedModel).toBe('chilloutmix_NiPrunedFp32Fix.safetensors');
+    } finally {
+      await close();
+    }
+  });
+
+  it('interrupts a run given up while it waits on the lock once it begins, and not the run before it', async () => {
+    const { time, sandbox, driver, jobsQueued, close } = await world();
+    try {
+      const first = driver.run(long('first'), binding);
+      const controller = new AbortController();
+      const reason = new Error('task cancelled');
+      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding, { signal: controller.signal });
+      const settledSecond = second.catch((error: unknown) => error);
+      await time.nextWait();
+      await time.clock.advance(3500);
+      await jobsQueued(2);
+      controller.abort(reason);
+      await time.clock.next();
+      const a = await first;
+      if (a.result.kind !== 'images') throw new Error('expected images');
+      expect(a.result.images).toHaveLength(1);
+      // The second began when the first let go; the interrupt stops it at once.
+      expect(await settledSecond).toBe(reason);
+      const paths = sandbox.requests().map((r) => `${r.path} ${(r.body as { prompt?: string } | undefined)?.prompt ?? ''}`.trim());
+      expect(paths.filter((p) => p.startsWith('/sdapi/v1/interrupt'))).toHaveLength(1);
+      expect(paths.indexOf('/sdapi/v1/txt2img first')).toBeLessThan(paths.indexOf('/sdapi/v1/interrupt'));
+    } finally {
+      await close();
+    }
+  });
+
+  it('interrupts a run given up far from its end: the run behind it is not sent yet', async () => {
+    const { time, sandbox, driver, queued, close } = await world();
+    try {
+      const controller = new AbortController();
+      const reason = new Error('task cancelled');
+      const first = driver.run(long('first'), binding, { signal: controller.signal });
+      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+      await time.nextWait();
+      await time.clock.advance(100);
+      controller.abort(reason);
+      await expect(first).rejects.toBe(reason);
+      expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt')).toHaveLength(1);
+      expect(queued()).toBe(1);
+      // The interrupt stopped the first: the second samples in full.
+      const done = await time.finish(second);
+      expect(done.waits.map((w) => w.kind)).toEqual(['sampling']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('does not interrupt a run given up near its end with a run sent behind it: that one may be running', async () => {
+    const { time, sandbox, driver, jobsQueued, close } = await world();
+    try {
+      const controller = new AbortController();
+      const reason = new Error('task cancelled');
+      const first = driver.run(long('first'), binding, { signal: controller.signal });
+      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+      await time.nextWait();
+      await time.clock.advance(3500);
+      await jobsQueued(2);
+      controller.abort(reason);
+      // Dropped after abortGraceMs without an interrupt; the WebUI runs it to its end, then the second.
+      await expect(first).rejects.toBe(reason);
+      const done = await time.finish(second);
+      if (done.value.result.kind !== 'images') throw new Error('expected images');
+      expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt')).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -29,6 +29,7 @@ import type { BackendDriver, BackendSnapshot, CheckpointLoad, RunOptions, RunOut
 import { discoverCapabilities } from './discover.js';
 import { fromA1111Response, toA1111Request } from './translate.js';
 import { BackendClient } from '../backend-client.js';
+import { JobLine, type Place, untilAborted } from './job-line.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -37,6 +38,14 @@ const CONTROL_TIMEOUT_MS = 5 * SECOND_MS;
 const PROGRESS_PATH = '/sdapi/v1/progress?skip_current_image=true';
 /** With the live preview (when the WebUI makes them: its "live previews" setting). */
 const PROGRESS_WITH_PREVIEW_PATH = '/sdapi/v1/progress?skip_current_image=false';
+/**
+ * A run waiting behind another is sent once the WebUI says that job has sampled a step and has at most
+ * this many seconds left: early enough to be waiting on the lock when the job lets go of it, late enough
+ * that the job is not interrupted after that (`#watchAbort`) for more than about this long of GPU time.
+ */
+const NEAR_END_SECONDS = 1;
+/** Bounds of the wait between two progress polls while a run waits to be sent behind the job. */
+const NEAR_END_POLL_MS = { least: 20, most: 500 };
 /** Every this many progress polls asks for the preview too: a preview is tens of KiB, progress a few bytes. */
 const PREVIEW_EVERY_POLLS = 4;
 
@@ -79,6 +88,9 @@ export class A1111Driver implements BackendDriver {
   readonly #clock: Clock;
   /** The checkpoint the WebUI has loaded, as far as this driver knows (from discovery and its own loads); null: unknown. */
   #loaded: string | null = null;
+  /** Its runs in the order the WebUI runs them. */
+  readonly #line = new JobLine();
+  readonly runsInLine = true;
 
   constructor(options: A1111DriverOptions) {
     const auth = options.auth === undefined ? {} : { auth: options.auth };
@@ -102,31 +114,57 @@ export class A1111Driver implements BackendDriver {
     return snapshot;
   }
 
+  /**
+   * Runs one task. May be called again before an earlier run settled (`runsInLine`): the runs keep their
+   * order, and one that needs no checkpoint load is sent to wait on the WebUI's lock once the job before it
+   * nears its end (job-line.ts).
+   */
   async run(spec: GenerationSpec, binding: Binding, options: RunOptions = {}): Promise<RunOutcome> {
     const { path, body } = toA1111Request(spec, binding);
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
-    const load = isDiffusion(spec) && binding.checkpoint !== undefined ? await this.#load(binding.checkpoint, signal) : undefined;
-    const polling = onProgress ? this.#pollProgress(onProgress) : undefined;
-    const request = new AbortController();
-    const watch = signal ? this.#watchAbort(signal, request) : undefined;
+    const checkpoint = isDiffusion(spec) ? binding.checkpoint : undefined;
+    const place = this.#line.join(isDiffusion(spec) ? (binding.refiner ?? checkpoint) : undefined, this.#loaded);
+    const calledAt = this.#clock.now();
+    let begunAt = calledAt;
+    const begun = place.begun.then(() => {
+      begunAt = this.#clock.now();
+    });
+    let polling: { stop(): Promise<void> } | undefined;
+    let watch: AbortWatch | undefined;
+    let settled = false;
     try {
-      const json = await this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
+      const loads = checkpoint !== undefined && checkpoint !== (place.loadedBefore === undefined ? this.#loaded : place.loadedBefore);
+      await untilAborted(loads ? begun : place.mayQueue, signal);
+      const load = loads ? await this.#load(checkpoint, signal) : undefined;
+      // Progress is the job's that holds the lock: this run's once those before it have ended.
+      // (Its answer may even come first, when the run before it has a long encoding left.)
+      if (onProgress) void begun.then(() => (polling = settled || signal?.aborted ? undefined : this.#pollProgress(onProgress)));
+      const request = new AbortController();
+      watch = signal ? this.#watchAbort(signal, request, place) : undefined;
+      const answer = this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
+      place.sent();
+      void this.#watchNearEnd(place);
+      const json = await answer;
       // An interrupted job still answers 200, with a partial image nobody wants.
       signal?.throwIfAborted();
       // A job with a refiner ends with the refiner's weights loaded: the next job's checkpoint loads again.
       if (isDiffusion(spec) && binding.refiner !== undefined) this.#loaded = binding.refiner;
       const loadedModel = isDiffusion(spec) ? (binding.refiner ?? binding.checkpoint ?? null) : null;
-      return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}) };
+      const waitedMs = place.behind ? begunAt - calledAt : 0;
+      return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}), ...(waitedMs > 0 ? { waitedMs } : {}) };
     } catch (error) {
       if (signal?.aborted) {
         await watch?.interrupted;
         throw signal.reason;
       }
-      // Timed out or cut off: the WebUI may still be working on a job nobody waits for.
-      if (isUnreachable(error)) await this.#interruptQuietly();
+      // Timed out or cut off: the WebUI may still be working on a job nobody waits for (unless a later
+      // one may have begun: the interrupt would stop that one).
+      if (isUnreachable(error) && !place.followed()) await this.#interruptQuietly();
       throw error;
     } finally {
+      settled = true;
+      place.leave();
       watch?.stop();
       await polling?.stop();
     }
@@ -148,6 +186,39 @@ export class A1111Driver implements BackendDriver {
     return before === null ? undefined : { checkpoint, seconds };
   }
 
+  /**
+   * Once a run joins the line behind this one, polls progress until the WebUI runs a job (this one's:
+   * nothing after it was sent yet) within `NEAR_END_SECONDS` of its end, and says so (`Place.nearEnd`):
+   * the run behind may then be sent, to take the lock next. Polls sooner as the end nears.
+   */
+  async #watchNearEnd(place: Place): Promise<void> {
+    let ended = false;
+    void place.ended.then(() => (ended = true));
+    await Promise.race([place.followerJoined, place.ended]);
+    while (!ended) {
+      const left = await this.#secondsLeft();
+      if (left !== null && left <= NEAR_END_SECONDS) return place.nearEnd();
+      const waitMs = left === null ? NEAR_END_POLL_MS.least : ((left - NEAR_END_SECONDS) * SECOND_MS) / 2;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(waitMs, NEAR_END_POLL_MS.least), NEAR_END_POLL_MS.most)));
+    }
+  }
+
+  /**
+   * Seconds the job the WebUI runs has left, once it sampled a step (`eta_relative` means little before:
+   * A1111 works it out from the time since the job began); null with no job, none sampled yet, or no answer.
+   */
+  async #secondsLeft(): Promise<number | null> {
+    try {
+      const json = (await this.#client.get(PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS })) as { eta_relative?: unknown; state?: { job?: unknown; sampling_step?: unknown } } | null;
+      const { job, sampling_step: step } = json?.state ?? {};
+      const eta = json?.eta_relative;
+      if (typeof job !== 'string' || job === '' || typeof step !== 'number' || step <= 0 || typeof eta !== 'number' || !Number.isFinite(eta)) return null;
+      return Math.max(eta, 0);
+    } catch {
+      return null;
+    }
+  }
+
   async interrupt(): Promise<void> {
     await this.#client.post('/sdapi/v1/interrupt', {}, { timeoutMs: CONTROL_TIMEOUT_MS });
   }
@@ -163,17 +234,26 @@ export class A1111Driver implements BackendDriver {
   /**
    * On abort, interrupts the WebUI and gives its answer `abortGraceMs` to come
    * back before dropping the request. Waiting for the answer (A1111 stops at the
-   * next sampler step) means the WebUI is free again when `run` settles.
+   * next sampler step) means the WebUI is free again when `run` settles. A run
+   * still waiting on the WebUI's lock is interrupted once the runs before it have
+   * ended (it runs then). One with a later run sent behind it is not: that one was
+   * sent when this job had under `NEAR_END_SECONDS` left, may run already, and
+   * `/sdapi/v1/interrupt` stops whichever job runs. This job runs to its end.
    */
-  #watchAbort(signal: AbortSignal, request: AbortController): AbortWatch {
+  #watchAbort(signal: AbortSignal, request: AbortController, place: Place): AbortWatch {
     let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
     const onAbort = (): void => {
-      watch.interrupted = this.#interruptQuietly();
-      timer = setTimeout(() => request.abort(signal.reason), this.#abortGraceMs);
+      watch.interrupted = place.begun.then(async () => {
+        if (stopped) return;
+        timer = setTimeout(() => request.abort(signal.reason), this.#abortGraceMs);
+        if (!place.followed()) await this.#interruptQuietly();
+      });
     };
     const watch: AbortWatch = {
       interrupted: Promise.resolve(),
       stop: () => {
+        stopped = true;
         signal.removeEventListener('abort', onAbort);
         clearTimeout(timer);
       },
