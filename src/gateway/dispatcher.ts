@@ -153,6 +153,12 @@ const IDLE_SHARE_OF_LOAD = 0.8;
 const IDLE_RECHECK_MIN_MS = 200;
 const MIN_TIMEOUT_MS = 60 * SECOND;
 
+/** An assign waiting for its turn to be sent to its node: `send` once its claim held, `settled` once known. */
+interface AssignTurn {
+  send: (() => void) | undefined;
+  settled: boolean;
+}
+
 export class Dispatcher {
   readonly scheduler: Scheduler;
   readonly #entries = new Map<string, TaskEntry>();
@@ -165,6 +171,8 @@ export class Dispatcher {
   readonly #unservable: UnservableWatch;
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
+  readonly #assignOrder = new Map<string, AssignTurn[]>();
   /** The pending look again of `#recheckWhileIdle`, if any, and when it is due (epoch ms). */
   #recheck: { timer: Timer; at: number } | null = null;
   /** Per node id: since when passes have found it idle beside work it could run (`#recheckWhileIdle`). */
@@ -416,36 +424,69 @@ export class Dispatcher {
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
-    const { receivedAt } = entry;
     const attempt = entry.attempts + 1;
-    // A task sent ahead waits on the node first: its time there counts from when it should begin.
-    const timeoutMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)) + assignment.waitSeconds * SECOND);
-    const onTimeout = (running: RunningAttempt) => this.#onTimeout(running, timeoutMs);
+    // A task sent ahead waits on the node first: its timer starts again when it begins (attempt-ledger.ts).
+    const runMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)));
+    const waitMs = Math.round(assignment.waitSeconds * SECOND);
+    const timeoutMs = runMs + waitMs;
+    const onTimeout = (running: RunningAttempt) => this.#onTimeout(running, runMs);
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
-    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, onTimeout } });
+    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, waitMs, onTimeout } });
     if (!running) return;
     entry.attempts = attempt;
     this.#unservable.forget(entry.id);
-    // The start is claimed in the store before the task is sent: never sent on a claim that did not hold.
-    let stored: boolean;
+    // A node sent two tasks in one pass (one to hold ready) runs them in the order they arrive: each is sent
+    // once those started before it for the same node were (or were given up), whichever store write ends first.
+    let order = this.#assignOrder.get(session.id);
+    if (!order) this.#assignOrder.set(session.id, (order = []));
+    const turn: AssignTurn = { send: undefined, settled: false };
+    order.push(turn);
+    await this.#claimAndSend(entry, session, { assignment, running, timeoutMs }, turn);
+  }
+
+  /** Sends the assigns of a node whose turn came: from the first started, while each is settled. */
+  #sendInOrder(sessionId: string): void {
+    const order = this.#assignOrder.get(sessionId);
+    if (!order) return;
+    while (order[0]?.settled) order.shift()!.send?.();
+    if (order.length === 0) this.#assignOrder.delete(sessionId);
+  }
+
+  /**
+   * Claims a started attempt in the store, then sends it to its node in its `turn` (`#sendInOrder`); not
+   * when the claim did not hold or the store failed.
+   */
+  async #claimAndSend(entry: TaskEntry, session: NodeSession, start: { assignment: Assignment; running: RunningAttempt; timeoutMs: number }, turn: AssignTurn): Promise<void> {
+    const { receivedAt } = entry;
+    const { assignment, running, timeoutMs } = start;
+    const { attempt } = running;
     try {
-      stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
-    } catch (error) {
-      // Asked for with its insert, which failed: the submit answers that, and the task leaves (`submit`).
-      if (entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
-      this.#startNotStored(entry, running, error);
-      return;
+      // The start is claimed in the store before the task is sent: never sent on a claim that did not hold.
+      let stored: boolean;
+      try {
+        stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
+      } catch (error) {
+        // Asked for with its insert, which failed: the submit answers that, and the task leaves (`submit`).
+        if (entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
+        this.#startNotStored(entry, running, error);
+        return;
+      }
+      if (!stored && entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
+      if (!stored) return this.#startRefused(entry, running);
+      this.#startRetry.succeeded();
+      turn.send = () => {
+        // A cancel (or the node's loss) may have settled the attempt while the store wrote.
+        if (this.scheduler.attempts.get(entry.id) !== running) return;
+        const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
+        if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
+        this.#log.debug({ ...this.#about(entry.id), node: session.id, attempt, switched: assignment.switched }, 'task assigned');
+        if (!sent) this.#putBack(entry, running);
+        else this.#changed(entry.id);
+      };
+    } finally {
+      turn.settled = true;
+      this.#sendInOrder(session.id);
     }
-    if (!stored && entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
-    if (!stored) return this.#startRefused(entry, running);
-    this.#startRetry.succeeded();
-    // A cancel (or the node's loss) may have settled the attempt while the store wrote.
-    if (this.scheduler.attempts.get(entry.id) !== running) return;
-    const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
-    if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
-    this.#log.debug({ ...this.#about(entry.id), node: session.id, attempt, switched: assignment.switched }, 'task assigned');
-    if (!sent) this.#putBack(entry, running);
-    else this.#changed(entry.id);
   }
 
   /**
@@ -490,9 +531,9 @@ export class Dispatcher {
    * place in the queue, counted as no failure and blamed on nobody. The store holds
    * the attempt as started: it is requeued there at that attempt.
    */
-  #putBack(entry: TaskEntry, running: RunningAttempt): void {
+  #putBack(entry: TaskEntry, running: RunningAttempt, why = 'task not sent: its node went away; back in the queue'): void {
     if (!this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) return;
-    this.#log.info({ ...this.#about(entry.id), node: running.nodeId }, 'task not sent: its node went away; back in the queue');
+    this.#log.info({ ...this.#about(entry.id), node: running.nodeId }, why);
     void this.#requeueStored(entry.id, running.attempt);
     this.schedule();
   }
@@ -578,8 +619,14 @@ export class Dispatcher {
   #onNodeLost(session: NodeSession, reason: string): void {
     // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
     if (this.#closing) return;
-    for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
-      this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
+    const attempts = [...this.scheduler.attempts.onNode(session.id)];
+    // Read before any settles: settling the one running begins the one held behind it.
+    const held = new Set(attempts.filter((a) => a.begunAt === null).map((a) => a.taskId));
+    for (const running of attempts) {
+      const entry = this.#entries.get(running.taskId);
+      // A task held ready never began there: no failure, no blame, back to its place.
+      if (held.has(running.taskId) && entry) this.#putBack(entry, running, 'task held by a node that went away; back in the queue');
+      else this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
     }
     this.schedule();
   }
@@ -645,11 +692,14 @@ export class Dispatcher {
     const idle = new Set(this.scheduler.idleNodes(now));
     for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
     for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
-    if (this.#idleSince.size === 0) {
+    // A node that holds tasks ready is sent its next shortly before its lane frees: a pass then, if no
+    // event brings one sooner.
+    const aheadDue = this.scheduler.sendAheadDueAt(now);
+    if (this.#idleSince.size === 0 && aheadDue === Infinity) {
       this.#cancelRecheck();
       return;
     }
-    const due = Math.min(...this.#idleSince.values()) + this.#idleLimitMs();
+    const due = Math.min(Math.min(...this.#idleSince.values()) + this.#idleLimitMs(), aheadDue);
     if (this.#recheck !== null && this.#recheck.at <= due) return;
     this.#cancelRecheck();
     const timer = this.#clock.setTimeout(

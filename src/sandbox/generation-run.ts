@@ -39,6 +39,9 @@ export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): 
     ctx.counters.jobs++;
     return { checkpoint, info: infoOf(plan, checkpoint, job.jobTimestamp) };
   });
+  // The next job queued on the lock begins first (sets its timer): rendering the pattern holds the event
+  // loop for milliseconds, and a GPU would not wait for it.
+  await new Promise((resolve) => setImmediate(resolve));
   const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
   return { images, parameters: plan.parameters, info: JSON.stringify(info) };
 }

@@ -52,6 +52,11 @@ export interface RunningAttempt {
 
 export interface AttemptTimeout {
   ms: number;
+  /**
+   * Of `ms`, what is allowed for waiting on the node (an attempt sent ahead): once it begins, its timer
+   * starts again with `ms - waitMs`, so a task before it that overran does not eat its time. @defaultValue 0
+   */
+  waitMs?: number;
   /** Called once if the attempt is still running after `ms`; the attempt stays recorded until settled. */
   onTimeout(attempt: RunningAttempt): void;
 }
@@ -65,6 +70,7 @@ interface Entry<TTask> extends RunningAttempt {
   progress: number;
   etaSeconds: number | null;
   timer: Timer | undefined;
+  timeout: AttemptTimeout | undefined;
 }
 
 /** Reads of the ledger for those who must not change it (routes, views, the dispatcher's status answers). */
@@ -95,7 +101,7 @@ export class AttemptLedger<TTask> implements AttemptReader {
 
   start(attempt: NewAttempt<TTask>, timeout?: AttemptTimeout): RunningAttempt & { task: TTask } {
     if (this.#byTask.has(attempt.taskId)) throw new Error(`task ${attempt.taskId} already has a running attempt`);
-    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined };
+    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined, timeout };
     if (timeout && this.#clock) entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms);
     this.#byTask.set(entry.taskId, entry);
     const onNode = this.#byNode.get(entry.nodeId);
@@ -144,9 +150,18 @@ export class AttemptLedger<TTask> implements AttemptReader {
       onNode.splice(onNode.indexOf(entry), 1);
       if (onNode.length === 0) this.#byNode.delete(entry.nodeId);
       const next = entry.begunAt === null ? undefined : onNode.find((other) => other.begunAt === null);
-      if (next) next.begunAt = now;
+      if (next) this.#begin(next, now);
     }
     return entry;
+  }
+
+  /** An attempt that waited on its node begins: its timer starts again, without the time allowed for waiting. */
+  #begin(entry: Entry<TTask>, now: number): void {
+    entry.begunAt = now;
+    const { timeout } = entry;
+    if (!timeout || !this.#clock || !entry.timer) return;
+    entry.timer.cancel();
+    entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms - (timeout.waitMs ?? 0));
   }
 
   /** Cancels every timer (gateway shutdown); the attempts stay recorded. */

@@ -85,6 +85,11 @@ export class NodeViews<TNode extends ViewedNode> {
     this.#sources = sources;
   }
 
+  /** The views as of the last refresh (the array `refresh` returned). */
+  get views(): readonly NodeView[] {
+    return this.#views;
+  }
+
   /** An attempt started or ended on node `index` of the current list: read it again. */
   touch(index: number): void {
     if (index < this.#stale.length) this.#stale[index] = 1;

@@ -85,6 +85,12 @@ export interface PlanOptions {
    * every node about each task cost most of a pass. @defaultValue 0
    */
   beyondTasks?: number;
+  /**
+   * A node that holds tasks ready (`PlanNode.sendAhead`) is sent the next its lane picks only when that
+   * lane frees within this many seconds: a task held on one node cannot go to another that frees
+   * meanwhile, so it is held no longer than it takes to hide the round trip. @defaultValue Infinity
+   */
+  sendAheadSeconds?: number;
   /** When a lane switches, each checkpoint weighs its waiting seconds of work plus this share of its front task's wait. @defaultValue 0.5 */
   switchAgeWeight?: number;
   /** A task is urgent (rule 0a) once it has waited this many times the median wait of the queued tasks... @defaultValue 2 */

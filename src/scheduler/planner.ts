@@ -227,26 +227,32 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
 
 /**
  * The tasks a pass that sends work (`until` short of the whole plan) sends ahead: a node that holds tasks
- * ready behind its running ones (`PlanNode.sendAhead`) is sent the next task its lanes pick, however late
- * they free, up to that many. The pass goes on planning (every lane picking in time order, as a whole
- * plan would) until each such node's lanes have picked, or passed.
+ * ready behind its running ones (`PlanNode.sendAhead`) is sent the next task its lanes pick, when they
+ * free within `window` seconds, up to that many. The pass goes on planning (every lane picking in time
+ * order, as a whole plan would) until each such node's lanes have picked, or passed.
  */
 class SendAhead {
   /** Per node, how many more it may be sent ahead. */
   readonly #left: number[];
   readonly #until: number;
+  readonly #window: number;
   /** Nodes with some left. */
   waiting = 0;
 
-  constructor(nodes: readonly PlanNode[], until: number) {
+  constructor(nodes: readonly PlanNode[], until: number, window: number) {
     this.#until = until;
-    this.#left = nodes.map((node) => (until < Infinity && node.available ? (node.sendAhead ?? 0) : 0));
+    this.#window = window;
+    this.#left = nodes.map((node) => (until < Infinity && node.available && (node.sendAhead ?? 0) > 0 && Math.min(...node.lanes) <= until + window ? node.sendAhead! : 0));
     for (const left of this.#left) if (left > 0) this.waiting += 1;
   }
 
   /** Whether the task `lane` picks now is sent ahead (counted). */
   take(lane: Lane): boolean {
     if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
+    if (lane.freeAt > this.#until + this.#window) {
+      this.passed(lane);
+      return false;
+    }
     if (--this.#left[lane.node]! === 0) this.waiting -= 1;
     return true;
   }
@@ -283,7 +289,7 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
  * stand still that long). The tasks and nodes must not change until it is done.
  */
 export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Generator<void, Plan, void> {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
   const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks }, arrays);
@@ -317,7 +323,7 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   }
   // Every step plans a task, retires a lane or moves it to a later event.
   const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
-  const ahead = new SendAhead(nodes, until);
+  const ahead = new SendAhead(nodes, until, settings.sendAheadSeconds);
   for (let lane = state.earliestLane(); lane && (lane.freeAt <= until || ahead.waiting > 0); lane = state.earliestLane()) {
     if (++steps % STEPS_PER_SLICE === 0) yield;
     if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {

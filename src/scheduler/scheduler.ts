@@ -77,6 +77,12 @@ const SLICED_PLAN_MIN_SIZE = 2000;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
+/**
+ * A node that holds tasks ready is sent the next when its lane frees within this share of a typical load
+ * (`PlanOptions.sendAheadSeconds`): enough to hide the round trip and the encoding, and a held task, which
+ * no other node can take, waits at most that long past when a node could first have started it.
+ */
+const SEND_AHEAD_LOADS = 0.5;
 
 export interface SchedulerTask {
   id: string;
@@ -540,9 +546,31 @@ export class Scheduler {
   #planSettings(tasks: readonly PlanTask[]): PlanOptions {
     const beyond = this.#beyondHorizon(tasks);
     const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond, beyondTasks: this.#queue.length - tasks.length };
-    if (this.#planOptions.timeScale !== undefined) return given;
+    const sendAhead = { sendAheadSeconds: this.#sendAheadSeconds() };
+    if (this.#planOptions.timeScale !== undefined) return { ...sendAhead, ...given };
     const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
-    return { ...given, timeScale: scale };
+    return { ...sendAhead, ...given, timeScale: scale };
+  }
+
+  /** How soon before its lane frees a node that holds tasks ready is sent the next (`SEND_AHEAD_LOADS`). */
+  #sendAheadSeconds(): number {
+    return this.#planOptions.sendAheadSeconds ?? SEND_AHEAD_LOADS * this.estimates.typicalSwitchSeconds();
+  }
+
+  /**
+   * When (epoch ms; Infinity for never) the next node that may hold a task ready and has none comes within
+   * `#sendAheadSeconds` of its lane freeing, as of the views' last refresh: a pass then may send it one.
+   */
+  sendAheadDueAt(now: number): number {
+    const window = this.#sendAheadSeconds();
+    let due = Infinity;
+    for (const index of this.#nodeViews.free) {
+      const view = this.#nodeViews.views[index];
+      if (!view || (view.sendAhead ?? 0) === 0) continue;
+      const freesIn = Math.min(...view.lanes);
+      if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
+    }
+    return due;
   }
 
   /** Units per checkpoint of the queued tasks past the planned ones (`tasks`, the horizon); none when the horizon holds the queue. */
@@ -677,14 +705,20 @@ export class Scheduler {
     }
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
-    return plan.assignments.map(({ taskId, nodeId }) => ({
-      ...this.#assignmentOf(this.#queuedById.get(taskId)!, this.#nodes[this.#nodeIndex.get(nodeId)!]!),
-      waitSeconds: Math.max(0, plan.startAt.get(taskId) ?? 0),
-    }));
+    // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.
+    const loadedAfter = new Map<string, string | null>();
+    return plan.assignments.map(({ taskId, nodeId }) => {
+      const queued = this.#queuedById.get(taskId)!;
+      const node = this.#nodes[this.#nodeIndex.get(nodeId)!]!;
+      const loaded = loadedAfter.has(nodeId) ? loadedAfter.get(nodeId)! : this.#loadedIdentity(node);
+      if (queued.checkpoint !== null) loadedAfter.set(nodeId, queued.checkpoint);
+      return { ...this.#assignmentOf(queued, node, loaded), waitSeconds: Math.max(0, plan.startAt.get(taskId) ?? 0) };
+    });
   }
 
-  #assignmentOf(queued: Queued, node: SchedulerNode): Assignment {
-    const switched = queued.checkpoint !== null && queued.checkpoint !== this.#loadedIdentity(node);
+  /** `loaded`: what the node will have loaded when it begins the task. @defaultValue what it has, after the tasks it holds */
+  #assignmentOf(queued: Queued, node: SchedulerNode, loaded = this.#loadedIdentity(node)): Assignment {
+    const switched = queued.checkpoint !== null && queued.checkpoint !== loaded;
     const load = switched ? this.estimates.loadSeconds(node.identity, queued.checkpoint) : 0;
     const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
     return { taskId: queued.task.id, nodeId: node.id, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched, waitSeconds: 0 };
@@ -743,9 +777,15 @@ export class Scheduler {
     return this.#freeWithWork(this.#nodeViews.idle, false).map((index) => this.#nodes[index]!.id);
   }
 
-  /** Whether some available node that may be sent a task can run some queued task, as of the views' last refresh. */
+  /**
+   * Whether some available node that may be sent a task now (a free slot, or its lane free within the
+   * send-ahead window) can run some queued task, as of the views' last refresh.
+   */
   #freeSlotCanServe(): boolean {
-    return this.#freeWithWork(this.#nodeViews.free, true).length > 0;
+    const window = this.#sendAheadSeconds();
+    const { free, views } = this.#nodeViews;
+    const sendable = free.filter((index) => Math.min(...views[index]!.lanes) <= window);
+    return this.#freeWithWork(sendable, true).length > 0;
   }
 
   /**
@@ -824,8 +864,9 @@ export class Scheduler {
         // What a lane costs is the gateway's view, from sending the task to its result: the backend's own
         // time plus the round trip and the node's handling, which a fast GPU repeats with every task
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
-        // One sent ahead began when the attempt before it on the node ended, not when it was sent.
-        const cycleMs = Math.max(outcome.elapsedMs, now - (attempt.begunAt ?? attempt.startedAt));
+        // One sent ahead began when the attempt before it on the node ended, not when it was sent; one that
+        // ended before that one (its answer came first) has only the node's own measure.
+        const cycleMs = attempt.begunAt === null ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,

@@ -15,6 +15,34 @@ afterEach(() => world.close());
 const stateOf = (id: string) => world.dispatcher.liveStatus(id);
 const stored = async (id: string) => (await world.store.get(id))!;
 
+describe('a task held ready on its node', () => {
+  it('has its timeout start again when it begins, and goes back to the queue unblamed when its node is lost', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    // On the checkpoint it has loaded (the first of its list).
+    const spec = txt2img({ model: chillout });
+    const first = await world.submit(spec);
+    const held = await world.submit(spec);
+    await a.assignment(first, 1);
+    // 1 s expected and a measured load of 2 s: it frees within half a load, so the second is sent to wait behind it.
+    expect((await a.assignment(held, 1)).timeoutMs).toBe(61 * SECOND);
+    await world.clock.advance(50 * SECOND);
+    a.succeed(first, 1000, 1);
+    await world.settle();
+    // Begun at 50 s: its 60 s count from there, not from when it was sent.
+    await world.clock.advance(59 * SECOND);
+    expect(a.cancels()).toEqual([]);
+    expect(stateOf(held)).toMatchObject({ state: 'running' });
+    const third = await world.submit(spec);
+    await a.assignment(third, 1);
+    a.disconnect();
+    await world.settle();
+    // One attempt allowed: the one that ran fails with the node; the one held never began, so it waits again.
+    expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
+    expect(stateOf(third)).toMatchObject({ state: 'queued' });
+  });
+});
+
 describe('attempt timeouts', () => {
   it('abandons an attempt past its timeout, retries it on another node, and fails after the attempt limit', async () => {
     world = createCoreWorld({ maxAttempts: 3 });

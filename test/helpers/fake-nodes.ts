@@ -130,11 +130,14 @@ export class FakeNode {
     this.socket.emit('message', Buffer.from(JSON.stringify(message)), false);
   }
 
-  /** `nodeKey`: the key it keeps; by default one derived from its name (the same node each time it connects). */
-  hello(capabilities: NodeCapabilities, slots = 1, nodeKey = fakeNodeKey(this.name)): void {
+  /**
+   * `nodeKey`: the key it keeps; by default one derived from its name (the same node each time it connects).
+   * `prefetch`: tasks it holds ready beyond its slots.
+   */
+  hello(capabilities: NodeCapabilities, slots = 1, nodeKey = fakeNodeKey(this.name), prefetch = 0): void {
     const loadedModel = capabilities.models[0]?.title ?? null;
     this.#text({
-      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, nodeKey, agent: 'fake-node', slots, capabilities,
+      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, nodeKey, agent: 'fake-node', slots, prefetch, capabilities,
       backendUp: true, backendProblem: null, loadedModel, draining: false, measured: { unitsPerSecond: 20, switchSeconds: 2 },
     });
   }
@@ -194,7 +197,7 @@ export interface CoreWorld {
   /** Lets the work the last event started (store writes, the passes they trigger) run, without moving the clock. */
   settle(): Promise<void>;
   /** Connects a node that offers `capabilities` (the catalog's, by default); `nodeKey` as FakeNode.hello. */
-  connect(name: string, capabilities?: NodeCapabilities, slots?: number, nodeKey?: string): FakeNode;
+  connect(name: string, capabilities?: NodeCapabilities, slots?: number, nodeKey?: string, prefetch?: number): FakeNode;
   /** Webhooks (gateway/task-webhooks.ts), sent to any address (private ones too). */
   outbox: WebhookOutbox;
   deliveries: DeliveryStore;
@@ -282,10 +285,10 @@ export function createCoreWorld(
       await new Promise((resolve) => setImmediate(resolve));
       await clock.advance(0);
     },
-    connect(name, capabilities = makeCapabilities(), slots = 1, nodeKey = fakeNodeKey(name)) {
+    connect(name, capabilities = makeCapabilities(), slots = 1, nodeKey = fakeNodeKey(name), prefetch = 0) {
       const node = new FakeNode(name);
       hub.accept(node.socket, '127.0.0.1');
-      node.hello(capabilities, slots, nodeKey);
+      node.hello(capabilities, slots, nodeKey, prefetch);
       return node;
     },
     async submit(spec = txt2img(), owner = TEST_CALLER.owner) {

@@ -401,3 +401,16 @@ describe('planTasks: tasks sent ahead to a node that holds them ready (prefetch)
     expect(planTasks([t('t1', 'X', [0, 1])], nodes).nodeOf.get('t1')).toBe('b');
   });
 });
+
+describe('planTasks: how soon before its lane frees a task is sent ahead', () => {
+  it('sends ahead only to a lane that frees within the window', () => {
+    const tasks = [t('t1', 'X', [0]), t('t2', 'X', [0])];
+    const busy = (freeAt: number) => [planNode('a', { loaded: 'X', lanes: [freeAt], sendAhead: 1 })];
+    expect(planTasks(tasks, busy(0.4), { sendAheadSeconds: 0.5 }, 0).assignments).toEqual([{ taskId: 't1', nodeId: 'a' }]);
+    expect(planTasks(tasks, busy(3), { sendAheadSeconds: 0.5 }, 0).assignments).toEqual([]);
+    // A free node: its first task now, the next only if the first ends within the window (2 s here).
+    const free = [planNode('a', { loaded: 'X', sendAhead: 1 })];
+    expect(planTasks(tasks, free, { sendAheadSeconds: 0.5 }, 0).assignments.map((a) => a.taskId)).toEqual(['t1']);
+    expect(planTasks(tasks, free, { sendAheadSeconds: 3 }, 0).assignments.map((a) => a.taskId)).toEqual(['t1', 't2']);
+  });
+});

@@ -102,7 +102,8 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   it('sends a prefetching node a task to hold behind its running one, and learns its cost from when it began', () => {
     const estimates = new NodeEstimates({ switchSeconds: 1 });
     estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
-    const s = new Scheduler({ estimates });
+    // However far its lane frees (the window is another test's).
+    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
     s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
     for (const id of ['t1', 't2', 't3']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
     // Free, it is sent its first task and the next, which waits there for the first (2 s) to end.
@@ -124,5 +125,46 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     s.settle({ taskId: 't2' }, { ok: true, elapsedMs: 2000 }, NOW + 4000);
     expect(estimates.get('p').unitsPerSecond).toBeCloseTo(10);
     expect(estimates.get('p').fixedSeconds).toBeCloseTo(0);
+  });
+
+  it('sends ahead only within half a load of the lane freeing, and says when that comes', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 1 });
+    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    // 60 steps: 6 s each; half a load is 0.5 s.
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 60 }), NOW);
+    const [first, ...rest] = s.assignments(NOW);
+    expect([first!.taskId, rest]).toEqual(['t1', []]);
+    s.start(first!, NOW);
+    expect(s.assignments(NOW + 1000)).toEqual([]);
+    // Due when 0.5 s are left of t1's 6 s.
+    expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 5500);
+    expect(s.assignments(NOW + 5600).map((a) => a.taskId)).toEqual(['t2']);
+  });
+
+  it("counts no load for the second of two tasks sent in one pass on the checkpoint the first loads", () => {
+    const estimates = new NodeEstimates({ switchSeconds: 1 });
+    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
+    s.setNodes([node('p', { loadedModel: CHILLOUT, prefetch: 1 })]);
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 5 }), NOW);
+    const sent = s.assignments(NOW);
+    expect(sent.map((a) => [a.taskId, a.switched])).toEqual([
+      ['t1', true],
+      ['t2', false],
+    ]);
+  });
+
+  it('learns from the node alone a held task whose answer came before the one ahead of it', () => {
+    const estimates = new NodeEstimates({ switchSeconds: 1 });
+    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
+    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
+    for (const assignment of s.assignments(NOW)) s.start(assignment, NOW);
+    // t2 answered 4 s after it was sent, though it ran 2 s: the node's own measure is what counts.
+    s.settle({ taskId: 't2' }, { ok: true, elapsedMs: 2000 }, NOW + 4000);
+    expect(estimates.get('p').unitsPerSecond).toBeCloseTo(10);
   });
 });

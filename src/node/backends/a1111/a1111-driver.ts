@@ -133,13 +133,20 @@ export class A1111Driver implements BackendDriver {
     let polling: { stop(): Promise<void> } | undefined;
     let watch: AbortWatch | undefined;
     let settled = false;
+    let answered = false;
     try {
-      const loads = checkpoint !== undefined && checkpoint !== (place.loadedBefore === undefined ? this.#loaded : place.loadedBefore);
+      let loads = checkpoint !== undefined && checkpoint !== (place.loadedBefore === undefined ? this.#loaded : place.loadedBefore);
       await untilAborted(loads ? begun : place.mayQueue, signal);
-      const load = loads ? await this.#load(checkpoint, signal) : undefined;
+      if (!loads && place.beforeFailed()) {
+        // The run before it failed, perhaps loading the checkpoint this one counted on: as it is now.
+        await untilAborted(begun, signal);
+        loads = checkpoint !== undefined && checkpoint !== this.#loaded;
+      }
+      const load = loads && checkpoint !== undefined ? await this.#load(checkpoint, signal) : undefined;
       // Progress is the job's that holds the lock: this run's once those before it have ended.
       // (Its answer may even come first, when the run before it has a long encoding left.)
-      if (onProgress) void begun.then(() => (polling = settled || signal?.aborted ? undefined : this.#pollProgress(onProgress)));
+      // Once a run was sent behind it, what the WebUI reports may be that one's: nothing more is passed on.
+      if (onProgress) void begun.then(() => (polling = settled || signal?.aborted ? undefined : this.#pollProgress(onProgress, () => place.followed())));
       const request = new AbortController();
       watch = signal ? this.#watchAbort(signal, request, place) : undefined;
       const answer = this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
@@ -152,6 +159,7 @@ export class A1111Driver implements BackendDriver {
       if (isDiffusion(spec) && binding.refiner !== undefined) this.#loaded = binding.refiner;
       const loadedModel = isDiffusion(spec) ? (binding.refiner ?? binding.checkpoint ?? null) : null;
       const waitedMs = place.behind ? begunAt - calledAt : 0;
+      answered = true;
       return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}), ...(waitedMs > 0 ? { waitedMs } : {}) };
     } catch (error) {
       if (signal?.aborted) {
@@ -164,7 +172,7 @@ export class A1111Driver implements BackendDriver {
       throw error;
     } finally {
       settled = true;
-      place.leave();
+      place.leave(answered);
       watch?.stop();
       await polling?.stop();
     }
@@ -195,10 +203,14 @@ export class A1111Driver implements BackendDriver {
     let ended = false;
     void place.ended.then(() => (ended = true));
     await Promise.race([place.followerJoined, place.ended]);
+    // The job the WebUI runs is this one's only once those before it have ended.
+    await Promise.race([place.begun, place.ended]);
+    // No usable answer (no step sampled yet, or a WebUI that says less): asked again soon, then less often.
+    let unusable = 0;
     while (!ended) {
       const left = await this.#secondsLeft();
       if (left !== null && left <= NEAR_END_SECONDS) return place.nearEnd();
-      const waitMs = left === null ? NEAR_END_POLL_MS.least : ((left - NEAR_END_SECONDS) * SECOND_MS) / 2;
+      const waitMs = left === null ? NEAR_END_POLL_MS.least * 2 ** unusable++ : ((left - NEAR_END_SECONDS) * SECOND_MS) / 2;
       await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(waitMs, NEAR_END_POLL_MS.least), NEAR_END_POLL_MS.most)));
     }
   }
@@ -266,7 +278,7 @@ export class A1111Driver implements BackendDriver {
    * Polls progress until `stop()`; a failed poll is skipped, never fatal. `stop()`
    * lets a poll in flight finish rather than abort it, so no request outlives `run`.
    */
-  #pollProgress(onProgress: (progress: RunProgress) => void): { stop(): Promise<void> } {
+  #pollProgress(onProgress: (progress: RunProgress) => void, muted: () => boolean): { stop(): Promise<void> } {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let inFlight: Promise<void> = Promise.resolve();
@@ -278,7 +290,7 @@ export class A1111Driver implements BackendDriver {
       polls += 1;
       const progress = await this.#readProgress(polls % PREVIEW_EVERY_POLLS === 0);
       if (stopped) return;
-      if (progress && progress.progress >= highest) {
+      if (progress && progress.progress >= highest && !muted()) {
         highest = progress.progress;
         reportQuietly(onProgress, progress);
       }

@@ -45,8 +45,10 @@ export interface Place {
    * runs, so this run must not be interrupted (it was near its end when that one was sent).
    */
   followed(): boolean;
-  /** It ended (answered, failed or given up): the runs after it move up. */
-  leave(): void;
+  /** Whether the run just before it left having failed (its checkpoint load may not have happened). */
+  beforeFailed(): boolean;
+  /** It ended (`ok`: answered; else failed or given up): the runs after it move up. */
+  leave(ok: boolean): void;
 }
 
 interface Entry {
@@ -57,6 +59,8 @@ interface Entry {
   /** A run joined the line after it. */
   markFollowed(): void;
   sent: boolean;
+  /** Left without an answer. */
+  failed: boolean;
   /** The checkpoint loaded once it ran. */
   leaves: string | null;
 }
@@ -82,6 +86,7 @@ export class JobLine {
       seenNearEnd: seen.promise,
       markFollowed: followed.set,
       sent: false,
+      failed: false,
       leaves: leaves === undefined ? (last?.leaves ?? loadedNow) : leaves,
     };
     last?.markFollowed();
@@ -100,7 +105,9 @@ export class JobLine {
       },
       nearEnd: seen.set,
       followed: () => entries.slice(entries.indexOf(entry) + 1).some((e) => e.sent),
-      leave: () => {
+      beforeFailed: () => last?.failed ?? false,
+      leave: (ok) => {
+        entry.failed = !ok;
         const index = entries.indexOf(entry);
         if (index >= 0) entries.splice(index, 1);
         entry.end();
