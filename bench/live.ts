@@ -20,6 +20,7 @@
  * task it could run waited (judged against one load time).
  *
  * Knobs: BENCH_SCALES=fast,desktop  BENCH_TASKS_FAST=300  BENCH_TASKS_DESKTOP=160
+ *        BENCH_PREFETCH=n (each node's `--prefetch`; default the node's own, 1)
  *        BENCH_WRITE=1|0 (default 1: BENCHMARKS.md)  BENCH_KEEP_LOGS=dir (every process's log, per scale)
  */
 import { makeBenchKeys } from './bench-keys.js';
@@ -111,7 +112,8 @@ async function startNetwork(scale: LiveScale, dir: string): Promise<Network> {
     const sandboxArgs = ['sandbox', '--port', String(sandboxPort), '--speed', String(scale.speed), '--config', config, '--it-per-second', String(node.itPerSecond), '--switch-seconds', String(SWITCH_SECONDS)];
     processes.push(await startQuiet(sandboxArgs, { logFile: join(dir, `${node.name}-sandbox.log`), readyUrl: `${webui}/sdapi/v1/options` }));
     // A node has no port of its own: it is ready once the gateway lists it (below).
-    processes.push(await startQuiet(['node', '--gateway', gateway, '--webui', webui, '--name', node.name], { logFile: join(dir, `${node.name}.log`), readyUrl: `${webui}/sdapi/v1/options` }));
+    const prefetch = process.env['BENCH_PREFETCH'] ? ['--prefetch', process.env['BENCH_PREFETCH']] : [];
+    processes.push(await startQuiet(['node', '--gateway', gateway, '--webui', webui, '--name', node.name, ...prefetch], { logFile: join(dir, `${node.name}.log`), readyUrl: `${webui}/sdapi/v1/options` }));
   }
   await waitFor(async () => ((await getJson(`${gateway}/api/nodes`)).data as unknown[]).length === FLEET.length, 30_000, 'every node connected');
   const fixedSeconds = await calibrateFixedSeconds(scale, dir);
@@ -290,14 +292,14 @@ function toMarkdown(runs: readonly { scale: LiveScale; figures: RunFigures[] }[]
   const lines = [
     '## Scheduler in a live network',
     '',
-    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}; 2 cores, Node ${process.version}). A real gateway, and per GPU a sandbox and a \`dan node\` agent: ${FLEET.map((n) => `${n.name} ${n.itPerSecond} it/s (${n.holds.map((c) => c.name).join(', ')})`).join('; ')}. 512² txt2img of 15–40 steps, checkpoints 50/30/20 %, a load costs ${SWITCH_SECONDS} modelled s. Submitted over HTTP (async) by this process; dispatch and end times from the gateway's log (each node holds one task ready behind its running one, \`--prefetch 1\`, the default: such a task begins when the one before it ends). Round-robin (the original deployment) and earliest-free FIFO are simulated on the same trace with the sandbox's time model (no HTTP, no fixed costs). Seconds are wall seconds.`,
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}; 2 cores, Node ${process.version}). A real gateway, and per GPU a sandbox and a \`dan node\` agent: ${FLEET.map((n) => `${n.name} ${n.itPerSecond} it/s (${n.holds.map((c) => c.name).join(', ')})`).join('; ')}. 512² txt2img of 15–40 steps, checkpoints 50/30/20 %, a load costs ${SWITCH_SECONDS} modelled s. Submitted over HTTP (async) by this process; dispatch and end times from the gateway's log (each node holds ${process.env['BENCH_PREFETCH'] ?? 1} task(s) ready behind its running one, \`--prefetch\`: such a task begins when the one before it ends). Round-robin (the original deployment) and earliest-free FIFO are simulated on the same trace with the sandbox's time model (no HTTP, no fixed costs). Seconds are wall seconds.`,
     '',
   ];
   for (const { scale, figures } of runs) {
     lines.push(`### ${scale.name === 'fast' ? 'Fast GPUs' : 'Desktop GPUs'} (sandbox speed ${scale.speed}: a load takes ${f1(SWITCH_SECONDS / scale.speed)} s)`, '');
     const fixedMs = Math.round((figures[0]?.fixedSeconds ?? 0) * 1000);
     lines.push(
-      `The sandbox's own cost per task beyond its modelled time (rendering and encoding the PNG, HTTP) is ${fixedMs} ms on an idle sandbox; "÷ bound + fixed" counts it on every task. "GPUs busy": the share of the makespan the sandboxes held their queue lock (loads and sampling, on their own clock, so a timer that fires late on a busy CPU counts as busy), over all GPUs.`,
+      `The sandbox's own cost per task beyond its modelled time (rendering and encoding the PNG, HTTP) is ${fixedMs} ms on an idle sandbox; "÷ bound + fixed" counts it on every task (a node that holds the next task ready hides most of it behind the next generation: then it is below 1). "GPUs busy": the share of the makespan the sandboxes held their queue lock (loads and sampling, on their own clock, so a timer that fires late on a busy CPU counts as busy), over all GPUs.`,
       '',
     );
     lines.push('| run | tasks | makespan s | ÷ bound | ÷ bound + fixed | ÷ round-robin | ÷ FIFO | GPUs busy | wait p50 / p95 / p99 / max s | ETA within 25 % or 1 s | switches | longest idle with work s (÷ load) |');
@@ -357,9 +359,13 @@ async function main(): Promise<void> {
   });
   const runs: { scale: LiveScale; figures: RunFigures[] }[] = [];
   for (const scale of scales) runs.push({ scale, figures: await runScale(scale) });
-  const standard = scales.length === SCALES.length && scales.every((s, i) => s.taskCount === SCALES[i]!.taskCount);
+  const standard = scales.length === SCALES.length && scales.every((s, i) => s.taskCount === SCALES[i]!.taskCount) && !process.env['BENCH_PREFETCH'];
   const changed = scales.filter((s) => s.taskCount !== SCALES.find((d) => d.name === s.name)?.taskCount);
-  const knobs = [process.env['BENCH_SCALES'] ? `BENCH_SCALES=${process.env['BENCH_SCALES']}` : '', ...changed.map((s) => `BENCH_TASKS_${s.name.toUpperCase()}=${s.taskCount}`)];
+  const knobs = [
+    process.env['BENCH_SCALES'] ? `BENCH_SCALES=${process.env['BENCH_SCALES']}` : '',
+    process.env['BENCH_PREFETCH'] ? `BENCH_PREFETCH=${process.env['BENCH_PREFETCH']}` : '',
+    ...changed.map((s) => `BENCH_TASKS_${s.name.toUpperCase()}=${s.taskCount}`),
+  ];
   const command = [...knobs.filter(Boolean), 'npm run bench:live'].join(' ');
   const section = toMarkdown(runs, command);
   console.log(section);

@@ -26,7 +26,7 @@
  * (default 5) runs no events, and larger scales are not run; events stop at
  * `BENCH_BUDGET_S` (default 120) in all.
  *
- * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=20 BENCH_WRITE=1|0.
+ * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=20 BENCH_WRITE=1|0 BENCH_PREFETCH=n (nodes holding tasks ready; not written).
  */
 import { performance } from 'node:perf_hooks';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
@@ -60,6 +60,8 @@ const SCALES: Scale[] = (process.env['BENCH_SCALES'] ?? DEFAULT_SCALES).split(',
   return { nodes: nodes!, tasks: tasks! };
 });
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200);
+/** Tasks each node holds ready beyond its slot (`dan node --prefetch`); the standard run has none. */
+const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? 0);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 20);
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_S'] ?? 120) * 1000;
 const FIRST_MS = Number(process.env['BENCH_FIRST_S'] ?? 5) * 1000;
@@ -72,7 +74,7 @@ function fleet(random: Random, count: number): SchedulerNode[] {
     const held = CHECKPOINTS.filter(() => random.chance(0.5));
     if (held.length === 0) held.push(CHECKPOINTS[random.int(0, CHECKPOINTS.length - 1)]!);
     const sim = makeSimNode({ id: `n${i}`, speedClass: 'mid', itPerSecond: 12, switchSeconds: 8, checkpoints: held });
-    return { id: sim.id, name: sim.id, identity: sim.id, offering: sim.offering, offeringVersion: 0, slots: 1, loadedModel: held[0]!.title, available: true };
+    return { id: sim.id, name: sim.id, identity: sim.id, offering: sim.offering, offeringVersion: 0, slots: 1, prefetch: PREFETCH, loadedModel: held[0]!.title, available: true };
   });
 }
 
@@ -179,4 +181,4 @@ for (const scale of SCALES) {
 }
 const markdown = toMarkdown(reports);
 console.log(`\n${markdown}`);
-if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined) writeBenchSection('plan-scale', markdown);
+if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined && PREFETCH === 0) writeBenchSection('plan-scale', markdown);

@@ -238,12 +238,28 @@ class SendAhead {
   readonly #window: number;
   /** Nodes with some left. */
   waiting = 0;
+  /** Lanes planned past `until` for it in this pass (`SEND_AHEAD_STEPS`). */
+  #steps = 0;
 
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
     this.#until = until;
     this.#window = window;
     this.#left = nodes.map((node) => (until < Infinity && node.available && (node.sendAhead ?? 0) > 0 && Math.min(...node.lanes) <= until + window ? node.sendAhead! : 0));
     for (const left of this.#left) if (left > 0) this.waiting += 1;
+  }
+
+  /**
+   * Whether to plan on past `until` for tasks to send ahead: some node waits for its pick, and the pass
+   * has not planned `SEND_AHEAD_STEPS` lanes for it yet. Lanes pick in time order, so the nodes whose lanes
+   * free first are served first; the others are in a later pass (one comes with each result).
+   */
+  more(): boolean {
+    return this.waiting > 0 && this.#steps < SEND_AHEAD_STEPS;
+  }
+
+  /** A lane past `until` is planned. */
+  step(): void {
+    this.#steps += 1;
   }
 
   /** Whether the task `lane` picks now is sent ahead (counted). */
@@ -264,6 +280,13 @@ class SendAhead {
     this.waiting -= 1;
   }
 }
+
+/**
+ * At most this many lanes a pass that sends work plans past now for tasks to send ahead: over a fleet of
+ * thousands, planning every lane that frees before the last node waiting for a task to hold took a
+ * second per result (bench:plan-scale, `BENCH_PREFETCH=1`).
+ */
+const SEND_AHEAD_STEPS = 16;
 
 /** Steps (tasks placed, lanes moved) between two pauses of a plan made in slices (`planInSlices`). */
 const STEPS_PER_SLICE = 256;
@@ -324,8 +347,9 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   // Every step plans a task, retires a lane or moves it to a later event.
   const budget = WORK_PER_TASK_AND_LANE * (tasks.length + state.lanes.length) + 64;
   const ahead = new SendAhead(nodes, until, settings.sendAheadSeconds);
-  for (let lane = state.earliestLane(); lane && (lane.freeAt <= until || ahead.waiting > 0); lane = state.earliestLane()) {
+  for (let lane = state.earliestLane(); lane && (lane.freeAt <= until || ahead.more()); lane = state.earliestLane()) {
     if (++steps % STEPS_PER_SLICE === 0) yield;
+    if (lane.freeAt > until) ahead.step();
     if ((state.work += 1) > budget || tasks.length - state.unplanned >= settings.ruledTasks) {
       tail = yield* placeTheRest();
       break;

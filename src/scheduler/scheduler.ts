@@ -697,12 +697,9 @@ export class Scheduler {
     if (!this.#freeSlotCanServe()) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
+    // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
     let free = 0;
-    for (const index of this.#nodeViews.free) {
-      const node = nodes[index]!;
-      free += node.sendAhead ?? 0;
-      for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
-    }
+    for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
     // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.

@@ -428,18 +428,25 @@ describe('A1111Driver runs in line (sandbox on a fake clock)', () => {
     }
   });
 
+  /** A long first run, given up `ms` of the clock into its job (once `jobs` jobs asked for the lock), and a run behind it. */
+  async function giveUpFirstAfter(ms: number, jobs: number) {
+    const w = await world();
+    const controller = new AbortController();
+    const reason = new Error('task cancelled');
+    const first = w.driver.run(long('first'), binding, { signal: controller.signal });
+    const second = w.driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+    await w.time.nextWait();
+    await w.time.clock.advance(ms);
+    await w.jobsQueued(jobs);
+    controller.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    return { ...w, second, interrupts: () => w.sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt') };
+  }
+
   it('interrupts a run given up far from its end: the run behind it is not sent yet', async () => {
-    const { time, sandbox, driver, queued, close } = await world();
+    const { time, second, interrupts, queued, close } = await giveUpFirstAfter(100, 1);
     try {
-      const controller = new AbortController();
-      const reason = new Error('task cancelled');
-      const first = driver.run(long('first'), binding, { signal: controller.signal });
-      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
-      await time.nextWait();
-      await time.clock.advance(100);
-      controller.abort(reason);
-      await expect(first).rejects.toBe(reason);
-      expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt')).toHaveLength(1);
+      expect(interrupts()).toHaveLength(1);
       expect(queued()).toBe(1);
       // The interrupt stopped the first: the second samples in full.
       const done = await time.finish(second);
@@ -450,21 +457,12 @@ describe('A1111Driver runs in line (sandbox on a fake clock)', () => {
   });
 
   it('does not interrupt a run given up near its end with a run sent behind it: that one may be running', async () => {
-    const { time, sandbox, driver, jobsQueued, close } = await world();
+    // Dropped after abortGraceMs without an interrupt; the WebUI runs it to its end, then the second.
+    const { time, second, interrupts, close } = await giveUpFirstAfter(3500, 2);
     try {
-      const controller = new AbortController();
-      const reason = new Error('task cancelled');
-      const first = driver.run(long('first'), binding, { signal: controller.signal });
-      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
-      await time.nextWait();
-      await time.clock.advance(3500);
-      await jobsQueued(2);
-      controller.abort(reason);
-      // Dropped after abortGraceMs without an interrupt; the WebUI runs it to its end, then the second.
-      await expect(first).rejects.toBe(reason);
       const done = await time.finish(second);
       if (done.value.result.kind !== 'images') throw new Error('expected images');
-      expect(sandbox.requests().filter((r) => r.path === '/sdapi/v1/interrupt')).toEqual([]);
+      expect(interrupts()).toEqual([]);
     } finally {
       await close();
     }

@@ -414,3 +414,15 @@ describe('planTasks: how soon before its lane frees a task is sent ahead', () =>
     expect(planTasks(tasks, free, { sendAheadSeconds: 3 }, 0).assignments.map((a) => a.taskId)).toEqual(['t1', 't2']);
   });
 });
+
+describe('planTasks: a pass that sends work plans few lanes ahead', () => {
+  it('sends ahead to the nodes whose lanes free first, up to a few lanes a pass', () => {
+    // 40 busy nodes, each with room to hold a task, freeing 0.1 s apart; plenty of work for all.
+    const nodes = Array.from({ length: 40 }, (_, i) => planNode(`n${i}`, { loaded: 'X', lanes: [0.1 * (i + 1)], sendAhead: 1 }));
+    const tasks = Array.from({ length: 100 }, (_, i) => t(`t${i}`, 'X', nodes.map((_, n) => n)));
+    const sent = planTasks(tasks, nodes, {}, 0).assignments;
+    expect(sent.length).toBe(16);
+    // The earliest to free, in that order.
+    expect(sent.map((a) => a.nodeId)).toEqual(nodes.slice(0, 16).map((n) => n.id));
+  });
+});
