@@ -240,10 +240,18 @@ class SendAhead {
   waiting = 0;
   /** Lanes planned past `until` for it in this pass (`SEND_AHEAD_STEPS`). */
   #steps = 0;
+  /** 1 for a node with a lane free now that is sent nothing now in this pass. */
+  readonly #idle: Uint8Array;
+
+  /** `node` is sent a task now: no longer idle. */
+  sentNow(node: number): void {
+    this.#idle[node] = 0;
+  }
 
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
     this.#until = until;
     this.#window = window;
+    this.#idle = Uint8Array.from(nodes, (node) => (node.available && node.lanes.some((freeAt) => freeAt <= until) ? 1 : 0));
     this.#left = nodes.map((node) => (until < Infinity && node.available && (node.sendAhead ?? 0) > 0 && Math.min(...node.lanes) <= until + window ? node.sendAhead! : 0));
     for (const left of this.#left) if (left > 0) this.waiting += 1;
   }
@@ -262,9 +270,14 @@ class SendAhead {
     this.#steps += 1;
   }
 
-  /** Whether the task `lane` picks now is sent ahead (counted). */
-  take(lane: Lane): boolean {
+  /**
+   * Whether `task`, which `lane` picks now, is sent ahead (counted). Not while another node that can run
+   * it stays idle in this pass: it left the task to this one, which frees soon, but the task stays in the
+   * queue, where the dispatcher's idle rule can still give it to that node.
+   */
+  take(lane: Lane, task: PlanTask): boolean {
     if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
+    if (task.capable.some((node) => node !== lane.node && this.#idle[node] === 1)) return false;
     if (lane.freeAt > this.#until + this.#window) {
       this.passed(lane);
       return false;
@@ -369,7 +382,8 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     }
     const task = tasks[choice]!;
     placed(task, lane.freeAt, lane.node);
-    if (lane.freeAt <= 0 || ahead.take(lane)) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
+    if (lane.freeAt <= 0) ahead.sentNow(lane.node);
+    if (lane.freeAt <= 0 || ahead.take(lane, task)) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
   // Lanes may all have retired leaving tasks to one another (planner rules 1–3: each waits for a node that

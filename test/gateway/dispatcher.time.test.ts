@@ -8,6 +8,7 @@ import { MINUTE, SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -40,6 +41,42 @@ describe('a task held ready on its node', () => {
     // One attempt allowed: the one that ran fails with the node; the one held never began, so it waits again.
     expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
     expect(stateOf(third)).toMatchObject({ state: 'queued' });
+  });
+});
+
+describe('assigns to one node', () => {
+  it('reach it in the order their tasks were started there, whichever store write ends first', async () => {
+    let release = (): void => {};
+    const slowWrite = new Promise<void>((resolve) => (release = resolve));
+    let slowTask: string | undefined;
+    world = createCoreWorld({
+      // The first task's start takes its time to be recorded.
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'markRunning') {
+              return async (...args: Parameters<TaskStore['markRunning']>) => {
+                slowTask ??= args[0];
+                if (args[0] === slowTask) await slowWrite;
+                return target.markRunning(...args);
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    const spec = txt2img({ model: chillout });
+    const first = await world.submit(spec);
+    const second = await world.submit(spec);
+    await world.settle();
+    // The second's start was recorded at once, but it waits for the first's to be sent.
+    expect(stateOf(second)).toMatchObject({ state: 'running' });
+    expect(a.assignments()).toEqual([]);
+    release();
+    await a.assignment(second, 1);
+    expect(a.assignments().map((m) => m.taskId)).toEqual([first, second]);
   });
 });
 

@@ -229,6 +229,57 @@ describe('A1111Driver run (fake WebUI)', () => {
   });
 });
 
+describe('A1111Driver runs in line (fake WebUI)', () => {
+  it('loads again for a run whose predecessor failed loading the checkpoint it counted on', async () => {
+    let loads = 0;
+    let failLoad = (): void => {};
+    const loadFails = new Promise<void>((resolve) => (failLoad = resolve));
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/options', async (_request, reply) => {
+        loads += 1;
+        if (loads > 1) return {};
+        await loadFails;
+        return reply.code(500).send({ error: 'OutOfMemoryError', detail: 'CUDA out of memory', body: '', errors: '' });
+      });
+      app.post('/sdapi/v1/txt2img', async () => okAnswer);
+    });
+    const driver = driverFor(fake.url);
+    const first = driver.run(txt2imgSpec(), binding).catch((error: unknown) => error);
+    // Behind it, counting on the checkpoint the first loads.
+    const second = driver.run(txt2imgSpec(), binding);
+    failLoad();
+    expect(await first).toMatchObject({ id: 'DAN_ERR_BACKEND_FAILED' });
+    expect((await second).result).toMatchObject({ kind: 'images' });
+    expect(loads).toBe(2);
+  });
+
+  it("passes on none of the WebUI's progress for a run once a run was sent behind it", async () => {
+    let answerFirst = (): void => {};
+    const firstAnswered = new Promise<void>((resolve) => (answerFirst = resolve));
+    let secondArrived = false;
+    fake = await startFakeWebui((app) => {
+      // Near its end: the run behind is sent at once.
+      app.get('/sdapi/v1/progress', async () => ({ progress: 0.9, eta_relative: 0.2, state: { job: 'Batch 1 out of 1', job_count: 1, sampling_step: 18, sampling_steps: 20 }, current_image: null, textinfo: null }));
+      app.post('/sdapi/v1/txt2img', async (request) => {
+        if ((request.body as { prompt: string }).prompt === 'first') await firstAnswered;
+        else secondArrived = true;
+        return okAnswer;
+      });
+    });
+    const driver = driverFor(fake.url);
+    const afterSecond: RunProgress[] = [];
+    const before: RunProgress[] = [];
+    const first = driver.run(txt2imgSpec({ prompt: 'first' }), binding, { onProgress: (p) => (secondArrived ? afterSecond : before).push(p) });
+    const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+    await second;
+    // Polls every 10 ms: what the WebUI says now may be the second's job.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    answerFirst();
+    await first;
+    expect(afterSecond).toEqual([]);
+  });
+});
+
 describe('A1111Driver against the sandbox', () => {
   // 20 steps of 512×512 at the sandbox's 15 it/s are 1.33 modelled seconds; speed 2 makes ~670 ms, room for
   // progress polls every 20 ms even on a loaded CI machine (at ~330 ms none landed mid-job once).

@@ -426,3 +426,15 @@ describe('planTasks: a pass that sends work plans few lanes ahead', () => {
     expect(sent.map((a) => a.nodeId)).toEqual(nodes.slice(0, 16).map((n) => n.id));
   });
 });
+
+describe('planTasks: nothing is sent ahead past an idle node', () => {
+  it('keeps in the queue a task left to a busy node while another node that can run it is idle', () => {
+    // a has X loaded and frees in 0.3 s; b is idle with Y loaded and would load X (8 s): X is a's. Sent to
+    // a ahead, it could not go to b should a overrun; queued, the dispatcher's idle rule still can.
+    const nodes = [planNode('a', { loaded: 'X', lanes: [0.3], sendAhead: 1 }), planNode('b', { loaded: 'Y' })];
+    const plan = planTasks([t('x1', 'X', [0, 1])], nodes, {}, 0);
+    expect(plan.assignments).toEqual([]);
+    // With no idle node that can run it, it is sent ahead.
+    expect(planTasks([t('x1', 'X', [0])], nodes, {}, 0).assignments).toEqual([{ taskId: 'x1', nodeId: 'a' }]);
+  });
+});

@@ -40,9 +40,10 @@ export interface Place {
   /** Notes that the WebUI was seen running its job near its end (it holds the lock, for a little while yet). */
   nearEnd(): void;
   /**
-   * Whether a run after it was sent while it has not ended: the WebUI may already have begun that one
-   * (this one done with the lock, its answer on the way), and `/sdapi/v1/interrupt` stops whichever job
-   * runs, so this run must not be interrupted (it was near its end when that one was sent).
+   * Whether a run after it was sent while it had not ended (even if that one has ended since): the WebUI
+   * may already have begun that one (this one done with the lock, its answer on the way), and
+   * `/sdapi/v1/interrupt` stops whichever job runs, so this run must not be interrupted (it was near its
+   * end when that one was sent), nor its progress read from `/sdapi/v1/progress`.
    */
   followed(): boolean;
   /** Whether the run just before it left having failed (its checkpoint load may not have happened). */
@@ -57,8 +58,9 @@ interface Entry {
   /** Resolves once it was seen near its end, or ended. */
   seenNearEnd: Promise<void>;
   /** A run joined the line after it. */
-  markFollowed(): void;
-  sent: boolean;
+  markJoinedBehind(): void;
+  /** A run after it was sent while it had not ended (it stays so, once that one is answered too). */
+  followed: boolean;
   /** Left without an answer. */
   failed: boolean;
   /** The checkpoint loaded once it ran. */
@@ -84,12 +86,12 @@ export class JobLine {
       ended: ended.promise,
       end: ended.set,
       seenNearEnd: seen.promise,
-      markFollowed: followed.set,
-      sent: false,
+      markJoinedBehind: followed.set,
+      followed: false,
       failed: false,
       leaves: leaves === undefined ? (last?.leaves ?? loadedNow) : leaves,
     };
-    last?.markFollowed();
+    last?.markJoinedBehind();
     this.#entries.push(entry);
     const entries = this.#entries;
     const all = (promises: Promise<void>[]) => Promise.all(promises).then(() => undefined);
@@ -101,10 +103,10 @@ export class JobLine {
       behind: last !== undefined,
       loadedBefore: last?.leaves,
       sent: () => {
-        entry.sent = true;
+        for (const before of entries.slice(0, entries.indexOf(entry))) before.followed = true;
       },
       nearEnd: seen.set,
-      followed: () => entries.slice(entries.indexOf(entry) + 1).some((e) => e.sent),
+      followed: () => entry.followed,
       beforeFailed: () => last?.failed ?? false,
       leave: (ok) => {
         entry.failed = !ok;
