@@ -273,10 +273,12 @@ class SendAhead {
   /**
    * Whether `task`, which `lane` picks now, is sent ahead (counted). Not while another node that can run
    * it stays idle in this pass: it left the task to this one, which frees soon, but the task stays in the
-   * queue, where the dispatcher's idle rule can still give it to that node.
+   * queue, where the dispatcher's idle rule can still give it to that node. Nor when the node must load
+   * its checkpoint (`switches`): the load takes far longer than the round trip holding it would hide,
+   * and the choice of what to switch to stays open until the lane frees.
    */
-  take(lane: Lane, task: PlanTask): boolean {
-    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
+  take(lane: Lane, task: PlanTask, switches: boolean): boolean {
+    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0 || switches) return false;
     if (task.capable.some((node) => node !== lane.node && this.#idle[node] === 1)) return false;
     if (lane.freeAt > this.#until + this.#window) {
       this.passed(lane);
@@ -383,7 +385,7 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     const task = tasks[choice]!;
     placed(task, lane.freeAt, lane.node);
     if (lane.freeAt <= 0) ahead.sentNow(lane.node);
-    if (lane.freeAt <= 0 || ahead.take(lane, task)) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
+    if (lane.freeAt <= 0 || ahead.take(lane, task, state.needsSwitch(choice, lane.node))) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
   // Lanes may all have retired leaving tasks to one another (planner rules 1–3: each waits for a node that

@@ -438,3 +438,11 @@ describe('planTasks: nothing is sent ahead past an idle node', () => {
     expect(planTasks([t('x1', 'X', [0])], nodes, {}, 0).assignments).toEqual([{ taskId: 'x1', nodeId: 'a' }]);
   });
 });
+
+describe('planTasks: no load is sent ahead', () => {
+  it('keeps a task that needs another checkpoint in the queue until its lane frees', () => {
+    const nodes = [planNode('a', { loaded: 'X', lanes: [0.3], sendAhead: 1 })];
+    expect(planTasks([t('y1', 'Y', [0])], nodes, {}, 0).assignments).toEqual([]);
+    expect(planTasks([t('x1', 'X', [0])], nodes, {}, 0).assignments).toEqual([{ taskId: 'x1', nodeId: 'a' }]);
+  });
+});
