@@ -243,6 +243,11 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
   };
 }
 
+/** The tasks sent to the GPU named `name`, in the order they were sent (the order they ran: one slot each). */
+function sentTo(name: string, submitted: readonly Submitted[], assigned: Map<string, LogEvent>): Submitted[] {
+  return submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${name}-`)).sort((a, b) => assigned.get(a.taskId)!.time - assigned.get(b.taskId)!.time);
+}
+
 /**
  * When each task began on its node (epoch ms): when it was sent, or, for one sent ahead to wait behind the
  * node's running task (`dan node --prefetch`), when that one's result came. Every node of the trace has
@@ -251,7 +256,7 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
 function beganAt(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, succeeded: Map<string, LogEvent>): Map<string, number> {
   const began = new Map<string, number>();
   for (const node of FLEET) {
-    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => assigned.get(a.taskId)!.time - assigned.get(b.taskId)!.time);
+    const mine = sentTo(node.name, submitted, assigned);
     let freeAt = -Infinity;
     for (const { taskId } of mine) {
       began.set(taskId, Math.max(assigned.get(taskId)!.time, freeAt));
@@ -269,7 +274,7 @@ function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<stri
   const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
   let longest = 0;
   for (const node of FLEET) {
-    const mine = submitted.filter((s) => assigned.get(s.taskId)!.node!.startsWith(`${node.name}-`)).sort((a, b) => began.get(a.taskId)! - began.get(b.taskId)!);
+    const mine = sentTo(node.name, submitted, assigned);
     const capable = submitted.filter((s) => node.holds.includes(s.task.checkpoint));
     let freeAt = firstSubmit;
     for (const next of [...mine, null]) {

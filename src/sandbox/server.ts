@@ -51,19 +51,12 @@ export function createSandboxApp(settings: SandboxSettings): SandboxApp {
   registerControlNetRoutes(app, ctx);
   const stats = (): SandboxStats => ({ ...ctx.counters, loadedModel: ctx.loaded.fileName, busyMs: ctx.queue.busyMs });
   registerIntrospectionRoutes(app, { stats, requests: () => log.entries() });
-  let closing = false;
   const answering = trackAnswers(app);
   // Jobs wait on timers; closing must not wait out their modelled time. Requests in flight are answered
-  // (their jobs end at once) before the connections close.
+  // (their jobs end at once) before the connections close (kept-alive ones too: `forceCloseConnections`).
   app.addHook('preClose', async () => {
-    closing = true;
     ctx.queue.shutdown();
     await answering.done(CLOSE_ANSWER_MS);
-  });
-  // Requests in flight when closing began would otherwise keep their keep-alive
-  // sockets, and with them `close()`, open until the client lets go.
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
   });
   return { app, ctx, log, stats };
 }

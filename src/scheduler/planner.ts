@@ -240,20 +240,15 @@ class SendAhead {
   waiting = 0;
   /** Lanes planned past `until` for it in this pass (`SEND_AHEAD_STEPS`). */
   #steps = 0;
-  /** 1 for a node with a lane free now that is sent nothing now in this pass. */
+  /** 1 for a node with a lane free now that is sent nothing now in this pass (made only when some node waits). */
   readonly #idle: Uint8Array;
-
-  /** `node` is sent a task now: no longer idle. */
-  sentNow(node: number): void {
-    this.#idle[node] = 0;
-  }
 
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
     this.#until = until;
     this.#window = window;
-    this.#idle = Uint8Array.from(nodes, (node) => (node.available && node.lanes.some((freeAt) => freeAt <= until) ? 1 : 0));
     this.#left = nodes.map((node) => (until < Infinity && node.available && (node.sendAhead ?? 0) > 0 && Math.min(...node.lanes) <= until + window ? node.sendAhead! : 0));
     for (const left of this.#left) if (left > 0) this.waiting += 1;
+    this.#idle = this.waiting === 0 ? new Uint8Array(0) : Uint8Array.from(nodes, (node) => (node.available && node.lanes.some((freeAt) => freeAt <= until) ? 1 : 0));
   }
 
   /**
@@ -270,17 +265,23 @@ class SendAhead {
     this.#steps += 1;
   }
 
+  /** `node` is sent a task now: no longer idle. */
+  sentNow(node: number): void {
+    if (this.waiting > 0) this.#idle[node] = 0;
+  }
+
   /**
-   * Whether `task`, which `lane` picks now, is sent ahead (counted). Not while another node that can run
-   * it stays idle in this pass: it left the task to this one, which frees soon, but the task stays in the
-   * queue, where the dispatcher's idle rule can still give it to that node. Nor when the node must load
-   * its checkpoint (`switches`): the load takes far longer than the round trip holding it would hide,
-   * and the choice of what to switch to stays open until the lane frees.
+   * Whether `task`, which `lane` picks now, is sent ahead (counted). Only within the window; not while
+   * another node that can run it stays idle in this pass (it left the task to this one, which frees soon,
+   * but the task stays in the queue, where the dispatcher's idle rule can still give it to that node); nor
+   * when the node must load its checkpoint (`switches`: the load takes far longer than the round trip
+   * holding it would hide, and what to switch to stays open until the lane frees). A lane whose pick is
+   * not sent has its node sent nothing ahead in this pass: its next pick comes after this one.
    */
   take(lane: Lane, task: PlanTask, switches: boolean): boolean {
-    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0 || switches) return false;
-    if (task.capable.some((node) => node !== lane.node && this.#idle[node] === 1)) return false;
-    if (lane.freeAt > this.#until + this.#window) {
+    if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
+    const sent = lane.freeAt <= this.#until + this.#window && !switches && !task.capable.some((node) => node !== lane.node && this.#idle[node] === 1);
+    if (!sent) {
       this.passed(lane);
       return false;
     }

@@ -98,13 +98,22 @@ describe('idle fallback', () => {
   });
 });
 
+/**
+ * A scheduler with one node, p, that holds a task ready: 10 units/s, loads of 1 s, no fixed cost, `loaded`
+ * loaded. `anyWindow`: tasks are sent ahead however far its lane frees (not half a load).
+ */
+function holding(loaded: string, options: { anyWindow: boolean }) {
+  const estimates = new NodeEstimates({ switchSeconds: 1 });
+  estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+  const s = new Scheduler({ estimates, ...(options.anyWindow ? { plan: { sendAheadSeconds: Infinity } } : {}) });
+  s.setNodes([node('p', { loadedModel: loaded, prefetch: 1 })]);
+  return { s, estimates };
+}
+
 describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   it('sends a prefetching node a task to hold behind its running one, and learns its cost from when it began', () => {
-    const estimates = new NodeEstimates({ switchSeconds: 1 });
-    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
     // However far its lane frees (the window is another test's).
-    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
-    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    const { s, estimates } = holding(CLARITY, { anyWindow: true });
     for (const id of ['t1', 't2', 't3']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
     // Free, it is sent its first task and the next, which waits there for the first (2 s) to end.
     const sent = s.assignments(NOW);
@@ -128,10 +137,7 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   });
 
   it('sends ahead only within half a load of the lane freeing, and says when that comes', () => {
-    const estimates = new NodeEstimates({ switchSeconds: 1 });
-    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
-    const s = new Scheduler({ estimates });
-    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    const { s } = holding(CLARITY, { anyWindow: false });
     // 60 steps: 6 s each; half a load is 0.5 s.
     for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 60 }), NOW);
     const [first, ...rest] = s.assignments(NOW);
@@ -144,10 +150,7 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   });
 
   it("counts no load for the second of two tasks sent in one pass on the checkpoint the first loads", () => {
-    const estimates = new NodeEstimates({ switchSeconds: 1 });
-    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
-    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
-    s.setNodes([node('p', { loadedModel: CHILLOUT, prefetch: 1 })]);
+    const { s } = holding(CHILLOUT, { anyWindow: true });
     for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 5 }), NOW);
     const sent = s.assignments(NOW);
     expect(sent.map((a) => [a.taskId, a.switched])).toEqual([
@@ -157,10 +160,7 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   });
 
   it('learns from the node alone a held task whose answer came before the one ahead of it', () => {
-    const estimates = new NodeEstimates({ switchSeconds: 1 });
-    estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
-    const s = new Scheduler({ estimates, plan: { sendAheadSeconds: Infinity } });
-    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1 })]);
+    const { s, estimates } = holding(CLARITY, { anyWindow: true });
     for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
     for (const assignment of s.assignments(NOW)) s.start(assignment, NOW);
     // t2 answered 4 s after it was sent, though it ran 2 s: the node's own measure is what counts.

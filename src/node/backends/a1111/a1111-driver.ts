@@ -221,11 +221,8 @@ export class A1111Driver implements BackendDriver {
    */
   async #secondsLeft(): Promise<number | null> {
     try {
-      const json = (await this.#client.get(PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS })) as { eta_relative?: unknown; state?: { job?: unknown; sampling_step?: unknown } } | null;
-      const { job, sampling_step: step } = json?.state ?? {};
-      const eta = json?.eta_relative;
-      if (typeof job !== 'string' || job === '' || typeof step !== 'number' || step <= 0 || typeof eta !== 'number' || !Number.isFinite(eta)) return null;
-      return Math.max(eta, 0);
+      const json = await this.#client.get(PROGRESS_PATH, { timeoutMs: CONTROL_TIMEOUT_MS });
+      return hasSampled(json) ? (toRunProgress(json)?.etaSeconds ?? null) : null;
     } catch {
       return null;
     }
@@ -330,6 +327,12 @@ function toRunProgress(json: unknown): RunProgress | null {
   const etaSeconds = clamped > 0 && typeof eta === 'number' && Number.isFinite(eta) ? Math.max(eta, 0) : null;
   const preview = previewOf(currentImage);
   return { progress: clamped, etaSeconds, ...(preview === null ? {} : { preview }) };
+}
+
+/** Whether `/sdapi/v1/progress` shows a job running that has sampled a step. */
+function hasSampled(json: unknown): boolean {
+  const state = (json as { state?: { job?: unknown; sampling_step?: unknown } } | null)?.state;
+  return typeof state?.job === 'string' && state.job !== '' && typeof state.sampling_step === 'number' && state.sampling_step > 0;
 }
 
 /** A1111's `current_image` as bare base64, or null when it is none, not base64, or too large to pass on. */
