@@ -1,13 +1,15 @@
 /**
  * The fleet of `npm run bench:fleet`: many light simulated nodes in one
  * process, each on a real WebSocket to the gateway, speaking the node protocol
- * as `dan node` does. A node holds 3 of the 8 checkpoints; it answers each
- * assignment after a fixed time with a real 64×64 PNG. No WebUI, no sandbox:
+ * as `dan node` does. A node holds 3 of the 8 checkpoints; it runs its tasks one
+ * at a time, each for a fixed time, and answers each with a real 64×64 PNG. With
+ * `FLEET_PREFETCH` > 0 it holds that many tasks ready behind the one it runs,
+ * which begin the moment the one before ends. No WebUI, no sandbox:
  * the point is the gateway's cost with a thousand sockets, not a GPU's.
  *
  * Started by bench/fleet.ts and bench/scale.ts (forked, with IPC). Environment:
  * FLEET_GATEWAY (ws URL; several separated by commas: node i dials the i-th,
- * round the list), FLEET_NODES, FLEET_TASK_MS, FLEET_SEED. It reports `{ready}`
+ * round the list), FLEET_NODES, FLEET_TASK_MS, FLEET_PREFETCH (default 0), FLEET_SEED. It reports `{ready}`
  * once every node is welcomed, and answers a `report` message with the times
  * (epoch ms) at which it sent each result, and at which each task's assignment
  * arrived (epoch ms with a fraction, comparable across processes).
@@ -22,6 +24,7 @@ import { createRandom } from './schedule-random.js';
 const GATEWAYS = process.env['FLEET_GATEWAY']!.split(',');
 const NODES = Number(process.env['FLEET_NODES']);
 const TASK_MS = Number(process.env['FLEET_TASK_MS']);
+const PREFETCH = Number(process.env['FLEET_PREFETCH'] ?? 0);
 const random = createRandom(Number(process.env['FLEET_SEED'] ?? 1));
 const CHECKPOINTS = makeCheckpoints(8);
 
@@ -44,6 +47,8 @@ function startNode(index: number): void {
 function connectNode(index: number, held: typeof CHECKPOINTS): void {
   const titleById = new Map(held.map((c) => [c.ref.id, c.title]));
   let loaded = held[0]!.title;
+  /** When the last task given to this node ends (performance.now()): a held task begins then. */
+  let busyUntil = 0;
   const socket = new WebSocket(`${GATEWAYS[index % GATEWAYS.length]}${NODE_WS_PATH}`);
   let opened = false;
   // Refused before the upgrade (too many connections waiting for their hello): connect again shortly, as `dan node` does.
@@ -63,6 +68,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
         nodeKey: `fleet-node-key-${index}`.padEnd(32, '0'),
         agent: 'dan-bench-fleet',
         slots: 1,
+        prefetch: PREFETCH,
         capabilities: capabilitiesOf(held),
         backendUp: true,
         backendProblem: null,
@@ -81,8 +87,10 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
       setInterval(() => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ type: 'heartbeat', backendUp: true, backendProblem: null, loadedModel: loaded, draining: false, measured: null })), message.heartbeatIntervalMs).unref();
       if (welcomed === NODES) process.send?.({ ready: true });
     } else if (message.type === 'assign') {
-      assignedAt[message.taskId] = performance.timeOrigin + performance.now();
-      setTimeout(() => answer(message), TASK_MS);
+      const now = performance.now();
+      assignedAt[message.taskId] = performance.timeOrigin + now;
+      busyUntil = Math.max(now, busyUntil) + TASK_MS;
+      setTimeout(() => answer(message), busyUntil - now);
     } else if (message.type === 'reject') {
       console.error(`node ${index} rejected: ${message.message}`);
       process.exit(1);

@@ -5,11 +5,14 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { setPriority } from 'node:os';
 
-/** Resolves once every node is welcomed; node i dials `gateways[i % n]`. */
-export function startFleet(gateways: readonly string[], fleet: { nodes: number; taskMs: number }): Promise<ChildProcess> {
+/**
+ * Resolves once every node is welcomed; node i dials `gateways[i % n]`. `prefetch`: tasks each node holds
+ * ready beyond its slot (`dan node --prefetch`). @defaultValue 0
+ */
+export function startFleet(gateways: readonly string[], fleet: { nodes: number; taskMs: number; prefetch?: number }): Promise<ChildProcess> {
   const child = fork(new URL('./fleet-nodes.ts', import.meta.url), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, FLEET_GATEWAY: gateways.map((g) => g.replace('http', 'ws')).join(','), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs) },
+    env: { ...process.env, FLEET_GATEWAY: gateways.map((g) => g.replace('http', 'ws')).join(','), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs), FLEET_PREFETCH: String(fleet.prefetch ?? 0) },
   });
   setPriority(child.pid!, 10);
   return new Promise((resolve, reject) => {

@@ -3,8 +3,9 @@
  *
  * Real processes: one gateway (built CLI, SQLite in a temp dir, its log in a
  * file), one process playing the fleet (bench/fleet-nodes.ts: N light nodes,
- * each on its own WebSocket, answering each task after a fixed time with a
- * 64×64 PNG, 3 of 8 checkpoints each), and this one as the client: it submits
+ * each on its own WebSocket, running its tasks one at a time for a fixed time
+ * and answering each with a 64×64 PNG, 3 of 8 checkpoints each, holding one
+ * task ready as `dan node` does by default), and this one as the client: it submits
  * the tasks over HTTP (async, 64 at a time, 5 API keys), polls the status of
  * random tasks all along (every 20 ms) and the gateway's health (every 2 s).
  * The fleet and this client run at a lower priority (nice 10): in a real
@@ -18,9 +19,11 @@
  * submit latencies; nothing lost (every task succeeded).
  *
  * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000' (nodes × task
- * ms × tasks), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
+ * ms × tasks), BENCH_PREFETCH=n (tasks each node holds ready; default `dan node`'s, 1; written only
+ * then), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
  */
 import { makeBenchKeys } from './bench-keys.js';
+import { nodeDefaults } from '../src/config/node-config.js';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
@@ -55,6 +58,8 @@ interface FleetFigures extends Fleet {
   submitsPerSecond: number;
 }
 
+/** Tasks each node holds ready beyond its slot: `dan node`'s default unless set. */
+const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? nodeDefaults.prefetch);
 const FLEETS: Fleet[] = (process.env['BENCH_FLEETS'] ?? '10x200x2000,100x500x8000,1000x2000x20000').split(',').map((s) => {
   const [nodes, taskMs, tasks] = s.split('x').map(Number);
   return { nodes: nodes!, taskMs: taskMs!, tasks: tasks! };
@@ -83,7 +88,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway under the fleet.
     nodeArgs: process.env['BENCH_GATEWAY_NODE_ARGS']?.split(' ') ?? [],
   });
-  const fleetProcess = await startFleet([gateway], fleet);
+  const fleetProcess = await startFleet([gateway], { ...fleet, prefetch: PREFETCH });
   try {
     const ids: string[] = [];
     /** Each task's key (index into KEYS): a task's status is its key's to read. */
@@ -182,7 +187,7 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each answering a task after a fixed time with a 64×64 PNG, 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window. Times in ms, p50 / p99 (/ max).`,
     '',
     '| fleet | tasks | capacity /s | results /s (share) | event loop delay | gateway CPU | status poll | submit | submits /s | results sent |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -198,4 +203,4 @@ for (const fleet of FLEETS) {
 }
 const markdown = toMarkdown(figures);
 console.log(`\n${markdown}`);
-if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_FLEETS'] === undefined) writeBenchSection('fleet', markdown);
+if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_FLEETS'] === undefined && PREFETCH === nodeDefaults.prefetch) writeBenchSection('fleet', markdown);

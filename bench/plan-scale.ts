@@ -1,7 +1,8 @@
 /**
  * `npm run bench:plan-scale`: what the scheduler costs as the network grows,
  * driving the real `Scheduler` alone (no I/O) as the dispatcher does. Fleets of
- * 8 to 5,000 single-slot nodes, each holding about half of 8 checkpoints, speeds
+ * 8 to 5,000 single-slot nodes, each holding about half of 8 checkpoints and
+ * one task ready beyond its slot (`dan node`'s default `--prefetch 1`), speeds
  * known (a running network); a queue of 2,000 to 100,000 txt2img tasks over the
  * checkpoints, from 5 API keys. Measured on the event loop's clock:
  *
@@ -10,8 +11,12 @@
  * - then `BENCH_EVENTS` rounds of what a busy gateway does, 50 ms apart (of
  *   the scheduler's clock), each timed apart, p50 / p99 / max, after
  *   `BENCH_WARMUP` rounds not counted (the first rounds compile the code a
- *   gateway that has run a while has compiled: at 200 rounds they alone made
- *   the p99):
+ *   gateway that has run a while has compiled). V8 keeps optimizing, and
+ *   deoptimizing, the scheduler's code for a few hundred rounds at 1,000 nodes
+ *   (`node --trace-opt`: 56 compiles in the first 50 rounds, 6–16 per 50 up to
+ *   round 200, 1–3 past 400); with 20 rounds not counted those compiles made
+ *   the p95 and p99 (5.5 / 8.6 ms, against 2.1 / 4.2 ms after 300). A gateway
+ *   with a thousand nodes makes that many passes in its first seconds:
  *   - a result: one node's task ends (`settle`), then what the dispatcher does
  *     next: `setNodes` with the same nodes and `assignments()`, starting what
  *     it returns;
@@ -26,9 +31,10 @@
  * (default 5) runs no events, and larger scales are not run; events stop at
  * `BENCH_BUDGET_S` (default 120) in all.
  *
- * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=20 BENCH_WRITE=1|0 BENCH_PREFETCH=n (nodes holding tasks ready; not written).
+ * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=300 BENCH_WRITE=1|0 BENCH_PREFETCH=n (tasks each node holds ready; not written unless the default).
  */
 import { performance } from 'node:perf_hooks';
+import { nodeDefaults } from '../src/config/node-config.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
 import { type Assignment, Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
 import { writeBenchSection } from './benchmarks-file.js';
@@ -60,9 +66,9 @@ const SCALES: Scale[] = (process.env['BENCH_SCALES'] ?? DEFAULT_SCALES).split(',
   return { nodes: nodes!, tasks: tasks! };
 });
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200);
-/** Tasks each node holds ready beyond its slot (`dan node --prefetch`); the standard run has none. */
-const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? 0);
-const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 20);
+/** Tasks each node holds ready beyond its slot (`dan node --prefetch`); the standard run has the node's default. */
+const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? nodeDefaults.prefetch);
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 300);
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_S'] ?? 120) * 1000;
 const FIRST_MS = Number(process.env['BENCH_FIRST_S'] ?? 5) * 1000;
 const CHECKPOINTS = makeCheckpoints(8);
@@ -162,7 +168,7 @@ function toMarkdown(reports: readonly ScaleReport[]): string {
   return [
     '## Scheduler cost as the network grows',
     '',
-    `Command: \`npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints, speeds known; ${EVENTS} rounds per scale of a result, a submit with its ETA and a status poll, after ${WARMUP} not counted (a running gateway's code is compiled); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (those rebuilds are in the figures: the mean is a poll's cost over time).`,
+    `Command: \`npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints and ${PREFETCH === 1 ? 'one task' : `${PREFETCH} tasks`} ready each (\`dan node --prefetch ${PREFETCH}\`, the default), speeds known; ${EVENTS} rounds per scale of a result, a submit with its ETA and a status poll, after ${WARMUP} not counted (V8 compiles a running gateway's code in those); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (those rebuilds are in the figures: the mean is a poll's cost over time).`,
     '',
     '| nodes, queued | first `assignments()` | whole plan (all ETAs) | per result | per submit (queue + ETA) | per status poll (position + ETA) | poll, mean | |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -181,4 +187,4 @@ for (const scale of SCALES) {
 }
 const markdown = toMarkdown(reports);
 console.log(`\n${markdown}`);
-if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined && PREFETCH === 0) writeBenchSection('plan-scale', markdown);
+if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined && PREFETCH === nodeDefaults.prefetch) writeBenchSection('plan-scale', markdown);

@@ -145,9 +145,12 @@ export class NodeEstimates {
    */
   typicalSwitchSeconds(): number {
     if (this.#typicalSwitch === null) {
-      const measured = [...this.#byName.values()].filter((r) => r.switchMeasured).map((r) => r.switchSeconds);
-      measured.sort((a, b) => a - b);
-      this.#typicalSwitch = measured.length === 0 ? this.#defaults.switchSeconds : measured[(measured.length - 1) >> 1]!;
+      // A typed array, sorted as numbers in place: worked out again after most results in a busy fleet.
+      const loads = new Float64Array(this.#byName.size);
+      let count = 0;
+      for (const record of this.#byName.values()) if (record.switchMeasured) loads[count++] = record.switchSeconds;
+      const measured = loads.subarray(0, count).sort();
+      this.#typicalSwitch = count === 0 ? this.#defaults.switchSeconds : measured[(count - 1) >> 1]!;
     }
     return this.#typicalSwitch;
   }

@@ -73,7 +73,8 @@ export type { TaskOutcome } from './outcome-book.js';
 /** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
 export type LiveStatus = { owner: string | null } & (
   | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
-  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string }
+  /** `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`); not begun yet. */
+  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string; held: boolean }
   | { state: 'finished'; outcome: TaskOutcome }
 );
 
@@ -353,13 +354,13 @@ export class Dispatcher {
     if (entry.elsewhere) {
       this.#wantProgress(entry.id, entry.elsewhere);
       const { progress } = entry.elsewhere;
-      return { state: 'running', progress: progress?.value ?? 0, etaSeconds: progress?.etaSeconds ?? null, nodeId: '', owner };
+      return { state: 'running', progress: progress?.value ?? 0, etaSeconds: progress?.etaSeconds ?? null, nodeId: '', held: false, owner };
     }
     const now = this.#clock.now();
     const running = this.scheduler.attempts.get(id);
     if (running) {
       const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
-      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, owner };
+      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: running.begunAt === null, owner };
     }
     const position = this.scheduler.position(id) ?? 0;
     return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id), owner };

@@ -25,7 +25,10 @@ export interface TaskView {
   images?: (string | Base64Image)[];
   seeds?: number[];
   caption?: string;
-  /** Why the task failed or was cancelled; while queued, why no node can serve it now. */
+  /**
+   * Why the task failed or was cancelled; while queued, why no node can serve it now; while running, that
+   * it is held ready on its node and has not begun.
+   */
   message?: string;
   error?: ErrorId;
 }
@@ -33,6 +36,9 @@ export interface TaskView {
 function base(taskId: string, state: TaskState, queuePosition = 0): TaskView {
   return { taskId, status: TaskStatusCodes[state], queuePosition };
 }
+
+/** A running task's message while its node holds it ready behind the task it runs (`dan node --prefetch`). */
+export const HELD_MESSAGE = 'held ready on its node: begins when the task before it ends';
 
 const roundEta = (eta: number | null) => (eta === null ? null : Math.round(eta * 10) / 10);
 
@@ -44,8 +50,11 @@ export function toLiveView(taskId: string, live: LiveStatus): TaskView {
       if (live.unservable) view.message = `waiting: ${live.unservable}`;
       return view;
     }
-    case 'running':
-      return { taskId, status: TaskStatusCodes.running, queuePosition: 0, progress: live.progress, eta: roundEta(live.etaSeconds) };
+    case 'running': {
+      const view: TaskView = { taskId, status: TaskStatusCodes.running, queuePosition: 0, progress: live.progress, eta: roundEta(live.etaSeconds) };
+      if (live.held) view.message = HELD_MESSAGE;
+      return view;
+    }
     case 'finished': {
       const { outcome } = live;
       if (outcome.state === 'succeeded') return withResult(base(taskId, 'succeeded'), outcome.result);

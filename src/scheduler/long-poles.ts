@@ -28,7 +28,7 @@
  * its node against every group (a handful: no per-node lists to build on
  * every pass over a thousand nodes).
  */
-import { addNode, forEachNode, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
+import { addNode, countAndSum, hasNode, isSubset, sameNodes, wordsFor } from './node-bits.js';
 import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
 
 interface TaskClass {
@@ -72,7 +72,9 @@ export class LongPoles {
     readonly minGroupSeconds: number,
     demand: { classes: readonly DemandClass[]; classOf: Int32Array },
   ) {
-    this.#fleetSpeed = laneSpeed.reduce((sum, speed) => sum + speed, 0);
+    let fleetSpeed = 0;
+    for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
+    this.#fleetSpeed = fleetSpeed;
     const words = wordsFor(nodes.length);
     const byCheckpoint = new Map<string | null, TaskClass[]>();
     const classFor = ({ checkpoint, capable }: DemandClass): TaskClass | undefined => {
@@ -101,12 +103,7 @@ export class LongPoles {
     const groups = this.#groups;
     for (const { mask } of classes) {
       if (groups.some((g) => sameNodes(g.mask, mask))) continue;
-      let speed = 0;
-      let nodeCount = 0;
-      forEachNode(mask, (n) => {
-        speed += laneSpeed[n]!;
-        nodeCount += 1;
-      });
+      const { count: nodeCount, sum: speed } = countAndSum(mask, laneSpeed);
       // A group of the whole fleet has no other nodes to be slower than.
       if (speed <= 0 || speed >= this.#fleetSpeed - 1e-9) continue;
       const group: Group = { mask, nodeCount, speed, classes: classes.filter((c) => isSubset(c.mask, mask)), confinedUnits: 0 };

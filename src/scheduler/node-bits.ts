@@ -29,8 +29,18 @@ export function isSubset(inner: Uint32Array, outer: Uint32Array): boolean {
   return true;
 }
 
-export function forEachNode(bits: Uint32Array, visit: (node: number) => void): void {
-  bits.forEach((word, w) => {
-    for (let rest = word; rest !== 0; rest &= rest - 1) visit(w * 32 + (31 - Math.clz32(rest & -rest)));
-  });
+/**
+ * How many nodes the set holds, and the sum of `values` over them. No callback: a closure that adds
+ * to a captured number boxes each sum, and this runs per node set on every plan.
+ */
+export function countAndSum(bits: Uint32Array, values: Float64Array): { count: number; sum: number } {
+  let count = 0;
+  let sum = 0;
+  for (let w = 0; w < bits.length; w++) {
+    for (let rest = bits[w]!; rest !== 0; rest &= rest - 1) {
+      sum += values[w * 32 + (31 - Math.clz32(rest & -rest))]!;
+      count += 1;
+    }
+  }
+  return { count, sum };
 }

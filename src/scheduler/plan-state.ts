@@ -286,7 +286,9 @@ export class PlanState {
     let speed = 0;
     let firstFree = Infinity;
     // Only the nodes that have it loaded, not the fleet: asked per checkpoint whenever a lane would switch.
-    for (const i of this.#loadedOn.get(checkpoint) ?? []) {
+    const loadedOn = this.#loadedOn.get(checkpoint);
+    for (let k = 0; loadedOn !== undefined && k < loadedOn.length; k++) {
+      const i = loadedOn[k]!;
       if (i === lane.node) continue;
       speed += this.nodes[i]!.unitsPerSecond;
       firstFree = Math.min(firstFree, this.#lanes.freeAtOf(i));

@@ -47,6 +47,16 @@ export interface PlanNode {
   available: boolean;
 }
 
+/**
+ * When the first of `lanes` frees (Infinity for none). A loop, not `Math.min(...lanes)`: asked per node on
+ * every pass, and the spread made an arguments array each time.
+ */
+export function firstFree(lanes: readonly number[]): number {
+  let first = Infinity;
+  for (let i = 0; i < lanes.length; i++) if (lanes[i]! < first) first = lanes[i]!;
+  return first;
+}
+
 export interface PlanOptions {
   /**
    * Multiplies every threshold below given in seconds (`maxSkipSeconds`, `urgentGapSeconds`,

@@ -66,7 +66,7 @@
 import { type Lane, PlanState } from './plan-state.js';
 import type { PlanArrays } from './plan-buffers.js';
 import { TailPlacer } from './plan-tail.js';
-import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
+import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask } from './plan-types.js';
 
 /**
  * A plan's budget, per task and lane to plan, in steps and tasks looked at (`PlanState.work`); past it the
@@ -233,7 +233,7 @@ function assignByEarliestFinish(state: PlanState, plan: Plan): void {
  */
 class SendAhead {
   /** Per node, how many more it may be sent ahead. */
-  readonly #left: number[];
+  readonly #left: Int32Array;
   readonly #until: number;
   readonly #window: number;
   /** Nodes with some left. */
@@ -246,9 +246,19 @@ class SendAhead {
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
     this.#until = until;
     this.#window = window;
-    this.#left = nodes.map((node) => (until < Infinity && node.available && (node.sendAhead ?? 0) > 0 && Math.min(...node.lanes) <= until + window ? node.sendAhead! : 0));
-    for (const left of this.#left) if (left > 0) this.waiting += 1;
-    this.#idle = this.waiting === 0 ? new Uint8Array(0) : Uint8Array.from(nodes, (node) => (node.available && node.lanes.some((freeAt) => freeAt <= until) ? 1 : 0));
+    // Plain loops: this runs on every pass, over every node.
+    this.#left = new Int32Array(nodes.length);
+    if (until < Infinity) {
+      for (let node = 0; node < nodes.length; node++) {
+        const { available, sendAhead = 0, lanes } = nodes[node]!;
+        if (available && sendAhead > 0 && firstFree(lanes) <= until + window) {
+          this.#left[node] = sendAhead;
+          this.waiting += 1;
+        }
+      }
+    }
+    this.#idle = new Uint8Array(this.waiting === 0 ? 0 : nodes.length);
+    for (let node = 0; node < this.#idle.length; node++) if (nodes[node]!.available && firstFree(nodes[node]!.lanes) <= until) this.#idle[node] = 1;
   }
 
   /**

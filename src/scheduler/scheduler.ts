@@ -34,7 +34,7 @@ import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
-import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
+import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
 
 /**
@@ -286,6 +286,8 @@ export class Scheduler {
   #unservable: { nodesGeneration: number; tasks: Set<Queued> } = { nodesGeneration: -1, tasks: new Set() };
   /** The arrays of the plans that send work, reused by each (plan-buffers.ts): such a plan is dropped at once. */
   readonly #passArrays = new PlanBuffers();
+  /** `#freeWithWork`'s marks, per node index: all 0 between calls. */
+  #freeMarks = new Uint8Array(0);
   /** The planner's views of the nodes, reused by each pass (`#planNodes`). */
   readonly #nodeViews: NodeViews<SchedulerNode>;
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
@@ -567,7 +569,7 @@ export class Scheduler {
     for (const index of this.#nodeViews.free) {
       const view = this.#nodeViews.views[index];
       if (!view || (view.sendAhead ?? 0) === 0) continue;
-      const freesIn = Math.min(...view.lanes);
+      const freesIn = firstFree(view.lanes);
       if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
     }
     return due;
@@ -780,9 +782,8 @@ export class Scheduler {
    */
   #freeSlotCanServe(): boolean {
     const window = this.#sendAheadSeconds();
-    const { free, views } = this.#nodeViews;
-    const sendable = free.filter((index) => Math.min(...views[index]!.lanes) <= window);
-    return this.#freeWithWork(sendable, true).length > 0;
+    const { views } = this.#nodeViews;
+    return this.#freeWithWork(this.#nodeViews.free, true, (index) => firstFree(views[index]!.lanes) <= window).length > 0;
   }
 
   /**
@@ -790,22 +791,34 @@ export class Scheduler {
    * or the first found (`first`: a pass only asks whether any). Walks the queue until each is found, per
    * reach list, not per task: equal lists are one array (`#shared`).
    */
-  #freeWithWork(among: readonly number[], first: boolean): number[] {
-    const free = new Set(among);
+  #freeWithWork(among: readonly number[], first: boolean, include: (index: number) => boolean = () => true): number[] {
+    // Marks in an array kept between calls, not a Set per call: this runs on every pass, over every free node.
+    const marks = (this.#freeMarks = this.#freeMarks.length >= this.#nodes.length ? this.#freeMarks : new Uint8Array(this.#nodes.length));
+    let left = 0;
+    for (const index of among) {
+      if (marks[index] === 1 || !include(index)) continue;
+      marks[index] = 1;
+      left += 1;
+    }
     const found: number[] = [];
     const seen = new Set<readonly number[]>();
-    for (let i = 0; i < this.#queue.length && free.size > 0; i++) {
-      const { capable, fallback } = this.#reachOf(this.#queue[i]!);
-      for (const list of [capable, fallback]) {
-        if (seen.has(list)) continue;
-        seen.add(list);
-        for (const index of list) {
-          if (!free.delete(index)) continue;
-          found.push(index);
-          if (first) return found;
-        }
+    const look = (list: readonly number[]): boolean => {
+      if (seen.has(list)) return false;
+      seen.add(list);
+      for (const index of list) {
+        if (marks[index] !== 1) continue;
+        marks[index] = 0;
+        left -= 1;
+        found.push(index);
+        if (first) return true;
       }
+      return false;
+    };
+    for (let i = 0; i < this.#queue.length && left > 0; i++) {
+      const { capable, fallback } = this.#reachOf(this.#queue[i]!);
+      if (look(capable) || look(fallback)) break;
     }
+    if (left > 0) for (const index of among) marks[index] = 0;
     return found;
   }
 

@@ -9,6 +9,7 @@ import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 import type { TaskStore } from '../../src/store/task-store.js';
+import { HELD_MESSAGE } from '../../src/gateway/task-view.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -27,13 +28,18 @@ describe('a task held ready on its node', () => {
     await a.assignment(first, 1);
     // 1 s expected and a measured load of 2 s: it frees within half a load, so the second is sent to wait behind it.
     expect((await a.assignment(held, 1)).timeoutMs).toBe(61 * SECOND);
+    // The status says it has not begun.
+    expect(stateOf(held)).toMatchObject({ state: 'running', held: true });
+    expect(await world.status(held)).toMatchObject({ status: 1, progress: 0, message: HELD_MESSAGE });
+    expect(stateOf(first)).toMatchObject({ state: 'running', held: false });
     await world.clock.advance(50 * SECOND);
     a.succeed(first, 1000, 1);
     await world.settle();
     // Begun at 50 s: its 60 s count from there, not from when it was sent.
     await world.clock.advance(59 * SECOND);
     expect(a.cancels()).toEqual([]);
-    expect(stateOf(held)).toMatchObject({ state: 'running' });
+    expect(stateOf(held)).toMatchObject({ state: 'running', held: false });
+    expect(await world.status(held)).not.toHaveProperty('message');
     const third = await world.submit(spec);
     await a.assignment(third, 1);
     a.disconnect();
