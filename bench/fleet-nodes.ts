@@ -12,7 +12,8 @@
  * round the list), FLEET_NODES, FLEET_TASK_MS, FLEET_PREFETCH (default 0), FLEET_SEED. It reports `{ready}`
  * once every node is welcomed, and answers a `report` message with the times
  * (epoch ms) at which it sent each result, and at which each task's assignment
- * arrived (epoch ms with a fraction, comparable across processes).
+ * arrived (epoch ms with a fraction, comparable across processes), and how many
+ * tasks arrived while their node ran another.
  */
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -31,6 +32,8 @@ const CHECKPOINTS = makeCheckpoints(8);
 const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png().toBuffer();
 const PNG_BASE64 = png.toString('base64');
 const sentAt: number[] = [];
+/** Tasks that reached their node while it ran another: held ready. */
+let heldTasks = 0;
 const assignedAt: Record<string, number> = {};
 let welcomed = 0;
 const sockets: WebSocket[] = [];
@@ -89,6 +92,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
     } else if (message.type === 'assign') {
       const now = performance.now();
       assignedAt[message.taskId] = performance.timeOrigin + now;
+      if (busyUntil > now) heldTasks += 1;
       busyUntil = Math.max(now, busyUntil) + TASK_MS;
       setTimeout(() => answer(message), busyUntil - now);
     } else if (message.type === 'reject') {
@@ -114,7 +118,7 @@ function connectNode(index: number, held: typeof CHECKPOINTS): void {
 }
 
 process.on('message', (message: { report?: boolean }) => {
-  if (message.report) process.send?.({ sentAt, assignedAt });
+  if (message.report) process.send?.({ sentAt, assignedAt, held: heldTasks });
 });
 
 // Connect in small batches, as nodes coming up over a minute would, rather than a thousand handshakes at once.

@@ -26,6 +26,8 @@ export interface FleetReport {
   sentAt: number[];
   /** When each task's assignment reached its node (epoch ms with a fraction), by task id. */
   assignedAt: Record<string, number>;
+  /** Tasks that reached their node while it ran another (held ready behind it). */
+  held: number;
 }
 
 export function fleetReport(child: ChildProcess): Promise<FleetReport> {

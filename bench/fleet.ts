@@ -48,6 +48,8 @@ interface FleetFigures extends Fleet {
   windowSeconds: number;
   /** Results the fleet sent. */
   succeeded: number;
+  /** Tasks that reached their node while it ran another (held ready). */
+  held: number;
   /** Of a sample of 500 tasks, those not succeeded at the end. */
   failed: number;
   eventLoop: OverheadSummary | null;
@@ -144,7 +146,8 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       }
     };
     await Promise.all([submitted, polled, watch()]);
-    const sentAt = (await fleetReport(fleetProcess)).sentAt.sort((a, b) => a - b);
+    const report = await fleetReport(fleetProcess);
+    const sentAt = report.sentAt.sort((a, b) => a - b);
     const states = new Map<string, number>();
     for (let i = 0; i < ids.length; i += Math.max(1, Math.floor(ids.length / 500))) {
       const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
@@ -162,6 +165,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       resultsPerSecond: inWindow / ((to - from) / 1000),
       windowSeconds: (to - from) / 1000,
       succeeded: sentAt.length,
+      held: report.held,
       failed: states.size - succeeded,
       eventLoop: atEnd.eventLoop,
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
@@ -182,15 +186,15 @@ const ms = (value: number) => (value < 10 ? value.toFixed(1) : Math.round(value)
 function toMarkdown(figures: readonly FleetFigures[]): string {
   const rows = figures.map((f) => {
     const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
-    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled |`;
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
     '',
-    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | gateway CPU | status poll | submit | submits /s | results sent |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | gateway CPU | status poll | submit | submits /s | results sent | held ready |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }

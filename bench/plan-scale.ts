@@ -13,10 +13,11 @@
  *   `BENCH_WARMUP` rounds not counted (the first rounds compile the code a
  *   gateway that has run a while has compiled). V8 keeps optimizing, and
  *   deoptimizing, the scheduler's code for a few hundred rounds at 1,000 nodes
- *   (`node --trace-opt`: 56 compiles in the first 50 rounds, 6–16 per 50 up to
- *   round 200, 1–3 past 400); with 20 rounds not counted those compiles made
- *   the p95 and p99 (5.5 / 8.6 ms, against 2.1 / 4.2 ms after 300). A gateway
- *   with a thousand nodes makes that many passes in its first seconds:
+ *   (`node --trace-opt`, per 50 rounds: 56 compiles in the first 50, then 16, 6,
+ *   16, 9, then 0–4 from round 250 on); with 20 rounds not counted those
+ *   compiles made the p95 and p99 (5.5 / 8.6 ms, against 2.1 / 4.2 ms after
+ *   300). A gateway with a thousand nodes or more makes that many passes in its
+ *   first seconds (with 8 or 100 nodes, in its first minutes):
  *   - a result: one node's task ends (`settle`), then what the dispatcher does
  *     next: `setNodes` with the same nodes and `assignments()`, starting what
  *     it returns;

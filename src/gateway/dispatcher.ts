@@ -73,7 +73,11 @@ export type { TaskOutcome } from './outcome-book.js';
 /** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
 export type LiveStatus = { owner: string | null } & (
   | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
-  /** `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`); not begun yet. */
+  /**
+   * `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`), and not begun
+   * yet: as the gateway knows it, when the result of the task before it came in (an A1111 node begins it the
+   * moment the WebUI lets go of the one before, a little earlier), unless the node already told progress.
+   */
   | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string; held: boolean }
   | { state: 'finished'; outcome: TaskOutcome }
 );
@@ -360,7 +364,7 @@ export class Dispatcher {
     const running = this.scheduler.attempts.get(id);
     if (running) {
       const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
-      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: running.begunAt === null, owner };
+      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: running.begunAt === null && running.progress === 0, owner };
     }
     const position = this.scheduler.position(id) ?? 0;
     return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id), owner };

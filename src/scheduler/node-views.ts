@@ -17,7 +17,7 @@
 import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { AttemptReader } from './attempt-ledger.js';
 import type { NodeHealth } from './node-health.js';
-import type { PlanNode } from './plan-types.js';
+import { firstFree, type PlanNode } from './plan-types.js';
 
 /** A node as the planner sees it, refreshed in place. */
 export type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
@@ -88,6 +88,26 @@ export class NodeViews<TNode extends ViewedNode> {
   /** The views as of the last refresh (the array `refresh` returned). */
   get views(): readonly NodeView[] {
     return this.#views;
+  }
+
+  /** The generation of the node list the views were last refreshed for. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Whether node `index` could be sent a task by a pass, as of the last refresh: available, and a free slot,
+   * or room to hold one ahead while a lane frees within `window` seconds; undefined when an attempt started
+   * or ended there since (`touch`), for the caller to look at the node itself. Plain array reads: asked of
+   * every node able to run a submitted task, on every submit.
+   */
+  maySend(index: number, window: number): boolean | undefined {
+    if (this.#stale[index] === 1) return undefined;
+    const view = this.#views[index];
+    if (view === undefined || !view.available) return false;
+    const running = this.#readFrom[index]!.runStarts.length;
+    if (running < view.lanes.length) return true;
+    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) <= window;
   }
 
   /** An attempt started or ended on node `index` of the current list: read it again. */

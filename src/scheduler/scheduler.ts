@@ -83,6 +83,20 @@ const REFERENCE_SWITCH_SECONDS = 8;
  * no other node can take, waits at most that long past when a node could first have started it.
  */
 const SEND_AHEAD_LOADS = 0.5;
+/**
+ * …and never later than this many seconds before: the round trip to a node across the internet, and the
+ * pass that sends, take a good part of it. A fleet whose loads take nothing (one checkpoint everywhere,
+ * or loads measured near 0) had a window of 0 and held nothing: each node idled a round trip per task
+ * (bench:fleet, whose nodes report loads of 0 s, held no task at all).
+ */
+const SEND_AHEAD_MIN_SECONDS = 0.25;
+/**
+ * A pass asked for to send ahead (`sendAheadDueAt`) comes no sooner than this share of the window after the
+ * pass before: in a large fleet a node comes within its window every few milliseconds, and a pass for each
+ * (over a thousand nodes) doubled the passes a result makes (bench:fleet). Late by at most this share, the
+ * task is still sent most of the window ahead, and any pass on the way (one per result) sends it sooner.
+ */
+const SEND_AHEAD_PASS_GAP = 0.2;
 
 export interface SchedulerTask {
   id: string;
@@ -554,14 +568,15 @@ export class Scheduler {
     return { ...sendAhead, ...given, timeScale: scale };
   }
 
-  /** How soon before its lane frees a node that holds tasks ready is sent the next (`SEND_AHEAD_LOADS`). */
+  /** How soon before its lane frees a node that holds tasks ready is sent the next (`SEND_AHEAD_LOADS`, `SEND_AHEAD_MIN_SECONDS`). */
   #sendAheadSeconds(): number {
-    return this.#planOptions.sendAheadSeconds ?? SEND_AHEAD_LOADS * this.estimates.typicalSwitchSeconds();
+    return this.#planOptions.sendAheadSeconds ?? Math.max(SEND_AHEAD_LOADS * this.estimates.typicalSwitchSeconds(), SEND_AHEAD_MIN_SECONDS);
   }
 
   /**
    * When (epoch ms; Infinity for never) the next node that may hold a task ready and has none comes within
-   * `#sendAheadSeconds` of its lane freeing, as of the views' last refresh: a pass then may send it one.
+   * `#sendAheadSeconds` of its lane freeing, as of the views' last refresh: a pass then may send it one. Not
+   * sooner than `SEND_AHEAD_PASS_GAP` of that window after `now` (the pass that asks).
    */
   sendAheadDueAt(now: number): number {
     const window = this.#sendAheadSeconds();
@@ -572,7 +587,7 @@ export class Scheduler {
       const freesIn = firstFree(view.lanes);
       if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
     }
-    return due;
+    return due === Infinity ? due : Math.max(due, now + SEND_AHEAD_PASS_GAP * window * 1000);
   }
 
   /** Units per checkpoint of the queued tasks past the planned ones (`tasks`, the horizon); none when the horizon holds the queue. */
@@ -755,14 +770,22 @@ export class Scheduler {
 
   /**
    * For a queued task: `free` when a node that can run it may be sent it now (a free slot, or room to hold
-   * it ahead), `busy` when every such node is full or away, `none` when no connected node can run it.
+   * it ahead and its lane freeing within the send-ahead window, as of the last pass), `busy` when
+   * every such node is full, away or busy for longer, `none` when no connected node can run it. (Room to
+   * hold a task alone is no reason for a pass: in a busy fleet every node that began its held task has
+   * room, and a pass per submit found nothing to send.)
    */
   slotsFor(taskId: string, now: number): 'free' | 'busy' | 'none' {
     const queued = this.#queuedById.get(taskId);
     if (!queued) return 'none';
     const { capable, fallback } = this.#reachOf(queued);
     if (capable.length === 0 && fallback.length === 0) return 'none';
-    const free = (n: number) => this.#hasRoom(this.#nodes[n]!, now);
+    // From the views of the last pass, but for nodes where an attempt started or ended since, and for a newer
+    // node list: those are looked at themselves (room to hold a task counts there, whenever its lane frees).
+    const views = this.#nodeViews;
+    const window = this.#sendAheadSeconds();
+    const current = views.generation === this.#nodesGeneration;
+    const free = (n: number) => (current ? views.maySend(n, window) : undefined) ?? this.#hasRoom(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
@@ -814,11 +837,15 @@ export class Scheduler {
       }
       return false;
     };
-    for (let i = 0; i < this.#queue.length && left > 0; i++) {
-      const { capable, fallback } = this.#reachOf(this.#queue[i]!);
-      if (look(capable) || look(fallback)) break;
+    try {
+      for (let i = 0; i < this.#queue.length && left > 0; i++) {
+        const { capable, fallback } = this.#reachOf(this.#queue[i]!);
+        if (look(capable) || look(fallback)) break;
+      }
+    } finally {
+      // All 0 again for the next call, whatever happened.
+      if (left > 0) for (const index of among) marks[index] = 0;
     }
-    if (left > 0) for (const index of among) marks[index] = 0;
     return found;
   }
 

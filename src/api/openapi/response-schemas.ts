@@ -40,7 +40,7 @@ export const TaskView = Type.Object(
     images: Type.Optional(Type.Array(Type.String({ contentEncoding: 'base64', contentMediaType: 'image/png' }), { description: 'Base64 PNGs, no data: prefix' })),
     seeds: Type.Optional(Type.Array(Type.Integer())),
     caption: Type.Optional(Type.String()),
-    message: Type.Optional(Type.String({ description: 'Why it failed or was cancelled; while queued, why no node can serve it now' })),
+    message: Type.Optional(Type.String({ description: 'Why it failed or was cancelled; while queued, why no node can serve it now; while running, that its node holds it ready behind another task and it has not begun' })),
     error: Type.Optional(Type.String({ description: 'The error id of a failed or cancelled task' })),
   },
   { ...closed, title: 'TaskStatus' },

@@ -99,12 +99,13 @@ describe('idle fallback', () => {
 });
 
 /**
- * A scheduler with one node, p, that holds a task ready: 10 units/s, loads of 1 s, no fixed cost, `loaded`
- * loaded. `anyWindow`: tasks are sent ahead however far its lane frees (not half a load).
+ * A scheduler with one node, p, that holds a task ready: 10 units/s, loads of `switchSeconds` (1 s), no
+ * fixed cost, `loaded` loaded. `anyWindow`: tasks are sent ahead however far its lane frees (not half a load).
  */
-function holding(loaded: string, options: { anyWindow: boolean }) {
-  const estimates = new NodeEstimates({ switchSeconds: 1 });
-  estimates.seed('p', { unitsPerSecond: 10, switchSeconds: 1, fixedSeconds: 0 });
+function holding(loaded: string, options: { anyWindow: boolean; switchSeconds?: number }) {
+  const switchSeconds = options.switchSeconds ?? 1;
+  const estimates = new NodeEstimates({ switchSeconds });
+  estimates.seed('p', { unitsPerSecond: 10, switchSeconds, fixedSeconds: 0 });
   const s = new Scheduler({ estimates, ...(options.anyWindow ? { plan: { sendAheadSeconds: Infinity } } : {}) });
   s.setNodes([node('p', { loadedModel: loaded, prefetch: 1 })]);
   return { s, estimates };
@@ -147,6 +148,45 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     // Due when 0.5 s are left of t1's 6 s.
     expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 5500);
     expect(s.assignments(NOW + 5600).map((a) => a.taskId)).toEqual(['t2']);
+  });
+
+  it('tells a submit that its task may go now only when a node has a free slot, or room and its lane frees within the window', () => {
+    const { s } = holding(CLARITY, { anyWindow: false });
+    s.enqueue(task('t1', 'k', { model: clarity, steps: 60 }), NOW);
+    expect(s.slotsFor('t1', NOW)).toBe('free');
+    s.start(s.assignments(NOW)[0]!, NOW);
+    // Room to hold one, but t1 runs 6 s: no pass would send t2 now.
+    expect(s.assignments(NOW + 1000)).toEqual([]);
+    s.enqueue(task('t2', 'k', { model: clarity, steps: 60 }), NOW + 1000);
+    expect(s.slotsFor('t2', NOW + 1000)).toBe('busy');
+    s.remove('t2');
+    // Within half a load of t1's end (as the last pass read it), one may.
+    expect(s.assignments(NOW + 5600)).toEqual([]);
+    s.enqueue(task('t3', 'k', { model: clarity, steps: 60 }), NOW + 5600);
+    expect(s.slotsFor('t3', NOW + 5600)).toBe('free');
+  });
+
+  it('sends ahead at least a quarter of a second before the lane frees, however short the loads', () => {
+    // Loads measured at nothing: half a load is no time for the round trip.
+    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
+    const [first, ...rest] = s.assignments(NOW);
+    expect([first!.taskId, rest]).toEqual(['t1', []]);
+    s.start(first!, NOW);
+    // t1 takes 2 s: due with 0.25 s left, and sent then.
+    expect(s.assignments(NOW + 1000)).toEqual([]);
+    expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 1750);
+    expect(s.assignments(NOW + 1700)).toEqual([]);
+    expect(s.assignments(NOW + 1800).map((a) => a.taskId)).toEqual(['t2']);
+  });
+
+  it('asks for a pass to send ahead no sooner than a fifth of the window after the one that asks', () => {
+    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
+    s.start(s.assignments(NOW)[0]!, NOW);
+    // 10 ms before t1 comes within 0.25 s of its end: the pass is asked for 50 ms on, not 10 ms.
+    expect(s.assignments(NOW + 1740)).toEqual([]);
+    expect(s.sendAheadDueAt(NOW + 1740)).toBeCloseTo(NOW + 1790);
   });
 
   it("counts no load for the second of two tasks sent in one pass on the checkpoint the first loads", () => {
