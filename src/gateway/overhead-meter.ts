@@ -13,6 +13,7 @@
  * Times come from `performance.now()` inside the gateway, so unlike spans
  * timed from a client they hold no network hops and no other process's delays.
  */
+import { selectRank } from '../util/select-rank.js';
 
 /** Percentiles of the latest samples, in milliseconds. */
 export interface OverheadSummary {
@@ -26,6 +27,8 @@ export interface OverheadSummary {
 /** A fixed-size ring of the latest samples. */
 export class SampleRing {
   readonly #values: Float64Array;
+  /** `summary`'s working copy, kept between calls. */
+  #scratch: Float64Array | undefined;
   #next = 0;
   #count = 0;
 
@@ -39,11 +42,20 @@ export class SampleRing {
     this.#count = Math.min(this.#count + 1, this.#values.length);
   }
 
+  /** Percentiles of the samples kept. Selected, not sorted: `/api/health` asks on every call. */
   summary(): OverheadSummary | null {
-    if (this.#count === 0) return null;
-    const sorted = this.#values.slice(0, this.#count).sort();
-    const at = (p: number) => round(sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!);
-    return { samples: this.#count, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: round(sorted[sorted.length - 1]!) };
+    const count = this.#count;
+    if (count === 0) return null;
+    const work = (this.#scratch ??= new Float64Array(this.#values.length)).subarray(0, count);
+    work.set(this.#values.subarray(0, count));
+    const rankOf = (p: number) => Math.max(0, Math.ceil(p * count) - 1);
+    // Lowest rank first: each selection leaves what follows it no smaller, so the next searches from there.
+    const [r50, r95, r99] = [rankOf(0.5), rankOf(0.95), rankOf(0.99)];
+    const p50 = selectRank(work, r50);
+    const p95 = selectRank(work, r95, r50);
+    const p99 = selectRank(work, r99, r95);
+    const max = selectRank(work, count - 1, r99);
+    return { samples: count, p50: round(p50), p95: round(p95), p99: round(p99), max: round(max) };
   }
 }
 
