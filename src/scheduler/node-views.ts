@@ -96,18 +96,19 @@ export class NodeViews<TNode extends ViewedNode> {
   }
 
   /**
-   * Whether node `index` could be sent a task by a pass, as of the last refresh: available, and a free slot,
-   * or room to hold one ahead while a lane frees within `window` seconds; undefined when an attempt started
-   * or ended there since (`touch`), for the caller to look at the node itself. Plain array reads: asked of
-   * every node able to run a submitted task, on every submit.
+   * Whether node `index` could be sent a task by a pass at `now`, from what the last refresh read: available,
+   * and a free slot, or room to hold one ahead while a lane frees within `window` seconds (its time counted
+   * down since the refresh); undefined when an attempt started or ended there since (`touch`), for the
+   * caller to look at the node itself. Plain array reads: asked of every node able to run a submitted task,
+   * on every submit.
    */
-  maySend(index: number, window: number): boolean | undefined {
+  maySend(index: number, window: number, now: number): boolean | undefined {
     if (this.#stale[index] === 1) return undefined;
     const view = this.#views[index];
     if (view === undefined || !view.available) return false;
     const running = this.#readFrom[index]!.runStarts.length;
     if (running < view.lanes.length) return true;
-    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) <= window;
+    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) - (now - this.#readAt) / 1000 <= window;
   }
 
   /** An attempt started or ended on node `index` of the current list: read it again. */

@@ -785,7 +785,7 @@ export class Scheduler {
     const views = this.#nodeViews;
     const window = this.#sendAheadSeconds();
     const current = views.generation === this.#nodesGeneration;
-    const free = (n: number) => (current ? views.maySend(n, window) : undefined) ?? this.#hasRoom(this.#nodes[n]!, now);
+    const free = (n: number) => (current ? views.maySend(n, window, now) : undefined) ?? this.#hasRoom(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 

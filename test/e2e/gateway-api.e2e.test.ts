@@ -201,8 +201,11 @@ describe('the gateway\'s own time per task', () => {
     // One node with one slot: the first task goes out at once, the other two wait for it. They need the
     // other checkpoint, and a task that needs a load is not sent ahead to be held ready (one that does not
     // would be: this sandbox runs a task in milliseconds, within the send-ahead window, so it would go at once).
-    const task = (prompt: string, model: string) => postJson(`${gateway}/api/sd/txt2img/async`, { prompt, model, steps: 100, width: 768, height: 768 });
-    const submitted = [await task('o0', 'clarity'), ...(await Promise.all([task('o1', 'chillout_mix'), task('o2', 'chillout_mix')]))];
+    // The first is the longest this API takes (1024², 150 steps: tens of milliseconds at this sandbox's
+    // speed), so that the other two arrive while it runs.
+    const task = (prompt: string, model: string, size: number, steps: number) => postJson(`${gateway}/api/sd/txt2img/async`, { prompt, model, steps, width: size, height: size });
+    const first = await task('o0', 'clarity', 1024, 150);
+    const submitted = [first, ...(await Promise.all([task('o1', 'chillout_mix', 768, 100), task('o2', 'chillout_mix', 768, 100)]))];
     for (const r of submitted) expect((await pollUntilDone(gateway, r.body.data.taskId, 60_000)).status).toBe(2);
     const afterAsync = await overhead();
     // Null until the first sample: this test may run alone.
