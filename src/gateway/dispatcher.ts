@@ -31,7 +31,7 @@ import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
-import type { RunningAttempt } from '../scheduler/attempt-ledger.js';
+import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
 import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
@@ -364,7 +364,7 @@ export class Dispatcher {
     const running = this.scheduler.attempts.get(id);
     if (running) {
       const etaSeconds = running.etaSeconds ?? this.scheduler.eta(id, now);
-      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: running.begunAt === null && running.progress === 0, owner };
+      return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: isHeld(running), owner };
     }
     const position = this.scheduler.position(id) ?? 0;
     return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id), owner };
@@ -625,8 +625,9 @@ export class Dispatcher {
     // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
     if (this.#closing) return;
     const attempts = [...this.scheduler.attempts.onNode(session.id)];
-    // Read before any settles: settling the one running begins the one held behind it.
-    const held = new Set(attempts.filter((a) => a.begunAt === null).map((a) => a.taskId));
+    // Read before any settles: settling the one running begins the one held behind it. One that told
+    // progress had begun: its loss is a failed attempt like any other.
+    const held = new Set(attempts.filter(isHeld).map((a) => a.taskId));
     for (const running of attempts) {
       const entry = this.#entries.get(running.taskId);
       // A task held ready never began there: no failure, no blame, back to its place.

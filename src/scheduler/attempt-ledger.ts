@@ -50,6 +50,15 @@ export interface RunningAttempt {
   readonly etaSeconds: number | null;
 }
 
+/**
+ * Whether an attempt sent ahead still waits on its node behind another, as far as the gateway knows: the
+ * attempt before it has not ended there, and the node has told no progress of it (an A1111 node begins it
+ * the moment the WebUI lets go of the job before, a little before that job's result arrives).
+ */
+export function isHeld(attempt: Pick<RunningAttempt, 'begunAt' | 'progress'>): boolean {
+  return attempt.begunAt === null && attempt.progress === 0;
+}
+
 export interface AttemptTimeout {
   ms: number;
   /**

@@ -48,6 +48,24 @@ describe('a task held ready on its node', () => {
     expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
     expect(stateOf(third)).toMatchObject({ state: 'queued' });
   });
+
+  it('counts the loss of a held task that told progress as a failed attempt: it had begun', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    const spec = txt2img({ model: chillout });
+    const first = await world.submit(spec);
+    const held = await world.submit(spec);
+    await a.assignment(first, 1);
+    await a.assignment(held, 1);
+    // The WebUI began it as the first let go of its lock; the first's result is still on its way.
+    a.progress(held, 0.2);
+    await world.settle();
+    expect(stateOf(held)).toMatchObject({ state: 'running', held: false, progress: 0.2 });
+    expect(await world.status(held)).not.toHaveProperty('message');
+    a.disconnect();
+    await world.settle();
+    expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
+  });
 });
 
 describe('assigns to one node', () => {
