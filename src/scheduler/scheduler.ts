@@ -711,7 +711,7 @@ export class Scheduler {
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
     const nodes = this.#planNodes(now);
-    if (!this.#freeSlotCanServe()) return [];
+    if (!this.#freeSlotCanServe(now)) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
@@ -803,10 +803,10 @@ export class Scheduler {
    * Whether some available node that may be sent a task now (a free slot, or its lane free within the
    * send-ahead window) can run some queued task, as of the views' last refresh.
    */
-  #freeSlotCanServe(): boolean {
+  #freeSlotCanServe(now: number): boolean {
     const window = this.#sendAheadSeconds();
-    const { views } = this.#nodeViews;
-    return this.#freeWithWork(this.#nodeViews.free, true, (index) => firstFree(views[index]!.lanes) <= window).length > 0;
+    const views = this.#nodeViews;
+    return this.#freeWithWork(views.free, true, (index) => views.maySend(index, window, now) === true).length > 0;
   }
 
   /**

@@ -17,17 +17,26 @@ afterEach(() => world.close());
 const stateOf = (id: string) => world.dispatcher.liveStatus(id);
 const stored = async (id: string) => (await world.store.get(id))!;
 
+/**
+ * One attempt allowed; node a holds one task ready. Two tasks on the checkpoint it has loaded (the first of
+ * its list): the first runs, the second is sent to wait behind it (1 s expected and a measured load of 2 s:
+ * it frees within half a load). Returns the held task's assign too.
+ */
+async function heldBehindFirst() {
+  world = createCoreWorld({ maxAttempts: 1 });
+  const a = world.connect('a', undefined, 1, undefined, 1);
+  const spec = txt2img({ model: chillout });
+  const first = await world.submit(spec);
+  const held = await world.submit(spec);
+  await a.assignment(first, 1);
+  const heldAssign = await a.assignment(held, 1);
+  return { a, spec, first, held, heldAssign };
+}
+
 describe('a task held ready on its node', () => {
   it('has its timeout start again when it begins, and goes back to the queue unblamed when its node is lost', async () => {
-    world = createCoreWorld({ maxAttempts: 1 });
-    const a = world.connect('a', undefined, 1, undefined, 1);
-    // On the checkpoint it has loaded (the first of its list).
-    const spec = txt2img({ model: chillout });
-    const first = await world.submit(spec);
-    const held = await world.submit(spec);
-    await a.assignment(first, 1);
-    // 1 s expected and a measured load of 2 s: it frees within half a load, so the second is sent to wait behind it.
-    expect((await a.assignment(held, 1)).timeoutMs).toBe(61 * SECOND);
+    const { a, spec, first, held, heldAssign } = await heldBehindFirst();
+    expect(heldAssign.timeoutMs).toBe(61 * SECOND);
     // The status says it has not begun.
     expect(stateOf(held)).toMatchObject({ state: 'running', held: true });
     expect(await world.status(held)).toMatchObject({ status: 1, progress: 0, message: HELD_MESSAGE });
@@ -50,13 +59,7 @@ describe('a task held ready on its node', () => {
   });
 
   it('counts the loss of a held task that told progress as a failed attempt: it had begun', async () => {
-    world = createCoreWorld({ maxAttempts: 1 });
-    const a = world.connect('a', undefined, 1, undefined, 1);
-    const spec = txt2img({ model: chillout });
-    const first = await world.submit(spec);
-    const held = await world.submit(spec);
-    await a.assignment(first, 1);
-    await a.assignment(held, 1);
+    const { a, held } = await heldBehindFirst();
     // The WebUI began it as the first let go of its lock; the first's result is still on its way.
     a.progress(held, 0.2);
     await world.settle();

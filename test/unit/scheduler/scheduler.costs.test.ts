@@ -111,6 +111,19 @@ function holding(loaded: string, options: { anyWindow: boolean; switchSeconds?: 
   return { s, estimates };
 }
 
+/**
+ * `holding` with two tasks of `steps` on its loaded checkpoint queued at NOW: the first pass sends only the
+ * first (its lane is busy past the window for the second), which starts then.
+ */
+function firstRunning(options: { switchSeconds?: number }, steps: number) {
+  const { s } = holding(CLARITY, { anyWindow: false, ...options });
+  for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps }), NOW);
+  const [first, ...rest] = s.assignments(NOW);
+  expect([first!.taskId, rest]).toEqual(['t1', []]);
+  s.start(first!, NOW);
+  return s;
+}
+
 describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   it('sends a prefetching node a task to hold behind its running one, and learns its cost from when it began', () => {
     // However far its lane frees (the window is another test's).
@@ -138,12 +151,8 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   });
 
   it('sends ahead only within half a load of the lane freeing, and says when that comes', () => {
-    const { s } = holding(CLARITY, { anyWindow: false });
     // 60 steps: 6 s each; half a load is 0.5 s.
-    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 60 }), NOW);
-    const [first, ...rest] = s.assignments(NOW);
-    expect([first!.taskId, rest]).toEqual(['t1', []]);
-    s.start(first!, NOW);
+    const s = firstRunning({}, 60);
     expect(s.assignments(NOW + 1000)).toEqual([]);
     // Due when 0.5 s are left of t1's 6 s.
     expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 5500);
@@ -167,11 +176,7 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
 
   it('sends ahead at least a quarter of a second before the lane frees, however short the loads', () => {
     // Loads measured at nothing: half a load is no time for the round trip.
-    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
-    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
-    const [first, ...rest] = s.assignments(NOW);
-    expect([first!.taskId, rest]).toEqual(['t1', []]);
-    s.start(first!, NOW);
+    const s = firstRunning({ switchSeconds: 0 }, 20);
     // t1 takes 2 s: due with 0.25 s left, and sent then.
     expect(s.assignments(NOW + 1000)).toEqual([]);
     expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 1750);
@@ -180,9 +185,7 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
   });
 
   it('asks for a pass to send ahead no sooner than a fifth of the window after the one that asks', () => {
-    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
-    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
-    s.start(s.assignments(NOW)[0]!, NOW);
+    const s = firstRunning({ switchSeconds: 0 }, 20);
     // 10 ms before t1 comes within 0.25 s of its end: the pass is asked for 50 ms on, not 10 ms.
     expect(s.assignments(NOW + 1740)).toEqual([]);
     expect(s.sendAheadDueAt(NOW + 1740)).toBeCloseTo(NOW + 1790);
