@@ -91,12 +91,21 @@ const SEND_AHEAD_LOADS = 0.5;
  */
 const SEND_AHEAD_MIN_SECONDS = 0.25;
 /**
- * A pass asked for to send ahead (`sendAheadDueAt`) comes no sooner than this share of the window after the
- * pass before: in a large fleet a node comes within its window every few milliseconds, and a pass for each
- * (over a thousand nodes) doubled the passes a result makes (bench:fleet). Late by at most this share, the
- * task is still sent most of the window ahead, and any pass on the way (one per result) sends it sooner.
+ * A pass that could send only tasks to hold ahead (no node has a free slot for queued work) plans no sooner
+ * than this share of the window after the last pass that planned; `sendAheadDueAt` asks for one then. In a
+ * large fleet a node comes within its window every few milliseconds: a timer pass for each doubled the
+ * passes, and then nearly every result's pass (a few a millisecond over a thousand nodes) planned a 2,000-
+ * task horizon to send one or two tasks ahead (bench:fleet: most of the gateway's time, and its event loop's
+ * delays). Late by at most this share, a task is still sent most of the window ahead; a free slot is filled
+ * at once.
  */
 const SEND_AHEAD_PASS_GAP = 0.2;
+/**
+ * …but a node whose lane frees within this share of the window is sent its next at once: with tasks shorter
+ * than the window (fast GPUs: 0.1–0.5 s), a lane is within it as soon as its held task begins, and a pass
+ * left for later let the node run dry (bench:live, fast: 1.04 → 1.11× the bound).
+ */
+const SEND_AHEAD_AT_ONCE = 0.5;
 
 export interface SchedulerTask {
   id: string;
@@ -302,6 +311,9 @@ export class Scheduler {
   readonly #passArrays = new PlanBuffers();
   /** `#freeWithWork`'s marks, per node index: all 0 between calls. */
   #freeMarks = new Uint8Array(0);
+  /** When (epoch ms) a pass last planned, and whether one since left nodes within their window unsent (`SEND_AHEAD_PASS_GAP`). */
+  #plannedAt = -Infinity;
+  #aheadWaiting = false;
   /** The planner's views of the nodes, reused by each pass (`#planNodes`). */
   readonly #nodeViews: NodeViews<SchedulerNode>;
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
@@ -580,14 +592,25 @@ export class Scheduler {
    */
   sendAheadDueAt(now: number): number {
     const window = this.#sendAheadSeconds();
-    let due = Infinity;
+    const earliest = this.#plannedAt + this.#aheadGapMs();
+    // Nodes within their window that a pass left for later (`SEND_AHEAD_PASS_GAP`) are due first.
+    let due = this.#aheadWaiting ? earliest : Infinity;
     for (const index of this.#nodeViews.free) {
       const view = this.#nodeViews.views[index];
       if (!view || (view.sendAhead ?? 0) === 0) continue;
       const freesIn = firstFree(view.lanes);
       if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
     }
-    return due === Infinity ? due : Math.max(due, now + SEND_AHEAD_PASS_GAP * window * 1000);
+    return due === Infinity ? due : Math.max(due, earliest);
+  }
+
+  /**
+   * How long after a pass that planned a pass that could only send ahead waits (`SEND_AHEAD_PASS_GAP`), ms;
+   * not at all when tasks are sent ahead however far a lane frees (`PlanOptions.sendAheadSeconds` Infinity).
+   */
+  #aheadGapMs(): number {
+    const window = this.#sendAheadSeconds();
+    return Number.isFinite(window) ? SEND_AHEAD_PASS_GAP * window * 1000 : 0;
   }
 
   /** Units per checkpoint of the queued tasks past the planned ones (`tasks`, the horizon); none when the horizon holds the queue. */
@@ -711,7 +734,18 @@ export class Scheduler {
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
     const nodes = this.#planNodes(now);
-    if (!this.#freeSlotCanServe(now)) return [];
+    const sendable = this.#sendable(now);
+    if (sendable === 'none') {
+      this.#aheadWaiting = false;
+      return [];
+    }
+    // Only tasks to hold ahead to send: not in every pass (`SEND_AHEAD_PASS_GAP`).
+    if (sendable === 'ahead' && now < this.#plannedAt + this.#aheadGapMs()) {
+      this.#aheadWaiting = true;
+      return [];
+    }
+    this.#plannedAt = now;
+    this.#aheadWaiting = false;
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
@@ -800,13 +834,17 @@ export class Scheduler {
   }
 
   /**
-   * Whether some available node that may be sent a task now (a free slot, or its lane free within the
-   * send-ahead window) can run some queued task, as of the views' last refresh.
+   * What a pass could send, as of the views' last refresh: `now` when an available node with a free slot, or
+   * with room to hold a task and a lane freeing within `SEND_AHEAD_AT_ONCE` of the window, can run some
+   * queued task; `ahead` when only nodes whose lane frees later within the window can; `none` when no node
+   * that may be sent a task now can.
    */
-  #freeSlotCanServe(now: number): boolean {
-    const window = this.#sendAheadSeconds();
+  #sendable(now: number): 'now' | 'ahead' | 'none' {
     const views = this.#nodeViews;
-    return this.#freeWithWork(views.free, true, (index) => views.maySend(index, window, now) === true).length > 0;
+    const window = this.#sendAheadSeconds();
+    const may = (within: number) => (index: number) => views.maySend(index, within, now) === true;
+    if (this.#freeWithWork(views.free, true, may(SEND_AHEAD_AT_ONCE * window)).length > 0) return 'now';
+    return this.#freeWithWork(views.free, true, may(window)).length > 0 ? 'ahead' : 'none';
   }
 
   /**

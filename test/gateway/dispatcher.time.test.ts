@@ -18,9 +18,16 @@ const stateOf = (id: string) => world.dispatcher.liveStatus(id);
 const stored = async (id: string) => (await world.store.get(id))!;
 
 /**
+ * A node holds a task ready: it is sent one once its lane frees within half a load (its window; here 1 s
+ * expected and a measured load of 2 s: within it from the start), by a pass no sooner than a fifth of the
+ * window (0.2 s) after the one that sent the task before (scheduler.ts `SEND_AHEAD_PASS_GAP`).
+ */
+const SEND_AHEAD_GAP_MS = 200;
+
+/**
  * One attempt allowed; node a holds one task ready. Two tasks on the checkpoint it has loaded (the first of
- * its list): the first runs, the second is sent to wait behind it (1 s expected and a measured load of 2 s:
- * it frees within half a load). Returns the held task's assign too.
+ * its list): the first runs, the second is sent 0.2 s later to wait behind it. Returns the held task's
+ * assign too.
  */
 async function heldBehindFirst() {
   world = createCoreWorld({ maxAttempts: 1 });
@@ -29,6 +36,7 @@ async function heldBehindFirst() {
   const first = await world.submit(spec);
   const held = await world.submit(spec);
   await a.assignment(first, 1);
+  await world.clock.advance(SEND_AHEAD_GAP_MS);
   const heldAssign = await a.assignment(held, 1);
   return { a, spec, first, held, heldAssign };
 }
@@ -36,7 +44,8 @@ async function heldBehindFirst() {
 describe('a task held ready on its node', () => {
   it('has its timeout start again when it begins, and goes back to the queue unblamed when its node is lost', async () => {
     const { a, spec, first, held, heldAssign } = await heldBehindFirst();
-    expect(heldAssign.timeoutMs).toBe(61 * SECOND);
+    // 60 s to run, and the 0.8 s left of the first when it was sent.
+    expect(heldAssign.timeoutMs).toBe(60.8 * SECOND);
     // The status says it has not begun.
     expect(stateOf(held)).toMatchObject({ state: 'running', held: true });
     expect(await world.status(held)).toMatchObject({ status: 1, progress: 0, message: HELD_MESSAGE });
@@ -97,6 +106,7 @@ describe('assigns to one node', () => {
     const spec = txt2img({ model: chillout });
     const first = await world.submit(spec);
     const second = await world.submit(spec);
+    await world.clock.advance(SEND_AHEAD_GAP_MS);
     await world.settle();
     // The second's start was recorded at once, but it waits for the first's to be sent.
     expect(stateOf(second)).toMatchObject({ state: 'running' });

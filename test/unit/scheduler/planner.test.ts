@@ -417,13 +417,13 @@ describe('planTasks: how soon before its lane frees a task is sent ahead', () =>
 
 describe('planTasks: a pass that sends work plans few lanes ahead', () => {
   it('sends ahead to the nodes whose lanes free first, up to a few lanes a pass', () => {
-    // 40 busy nodes, each with room to hold a task, freeing 0.1 s apart; plenty of work for all.
-    const nodes = Array.from({ length: 40 }, (_, i) => planNode(`n${i}`, { loaded: 'X', lanes: [0.1 * (i + 1)], sendAhead: 1 }));
-    const tasks = Array.from({ length: 100 }, (_, i) => t(`t${i}`, 'X', nodes.map((_, n) => n)));
+    // 100 busy nodes, each with room to hold a task, freeing 10 ms apart; plenty of work for all.
+    const nodes = Array.from({ length: 100 }, (_, i) => planNode(`n${i}`, { loaded: 'X', lanes: [0.01 * (i + 1)], sendAhead: 1 }));
+    const tasks = Array.from({ length: 200 }, (_, i) => t(`t${i}`, 'X', nodes.map((_, n) => n)));
     const sent = planTasks(tasks, nodes, {}, 0).assignments;
-    expect(sent.length).toBe(16);
+    expect(sent.length).toBe(64);
     // The earliest to free, in that order.
-    expect(sent.map((a) => a.nodeId)).toEqual(nodes.slice(0, 16).map((n) => n.id));
+    expect(sent.map((a) => a.nodeId)).toEqual(nodes.slice(0, 64).map((n) => n.id));
   });
 });
 

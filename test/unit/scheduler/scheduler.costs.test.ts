@@ -184,11 +184,48 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     expect(s.assignments(NOW + 1800).map((a) => a.taskId)).toEqual(['t2']);
   });
 
-  it('asks for a pass to send ahead no sooner than a fifth of the window after the one that asks', () => {
-    const s = firstRunning({ switchSeconds: 0 }, 20);
-    // 10 ms before t1 comes within 0.25 s of its end: the pass is asked for 50 ms on, not 10 ms.
-    expect(s.assignments(NOW + 1740)).toEqual([]);
-    expect(s.sendAheadDueAt(NOW + 1740)).toBeCloseTo(NOW + 1790);
+  it('sends tasks to hold ahead no sooner than a fifth of the window after the last pass that sent, and fills a free slot at once', () => {
+    // Two nodes that hold a task ready; loads of nothing: a window of 0.25 s, passes 50 ms apart.
+    const estimates = new NodeEstimates({ switchSeconds: 0 });
+    for (const name of ['p', 'q']) estimates.seed(name, { unitsPerSecond: 10, switchSeconds: 0, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes(['p', 'q'].map((name) => node(name, { loadedModel: CLARITY, prefetch: 1 })));
+    const run = (id: string, at: number) => {
+      s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), at);
+      const sent = s.assignments(at);
+      for (const assignment of sent) s.start(assignment, at);
+      return sent.map((a) => [a.taskId, a.nodeId]);
+    };
+    // Each 2 s long; the second is sent 10 ms after the first pass sent: q's slot was free.
+    expect(run('t1', NOW)).toEqual([['t1', 'p']]);
+    expect(run('t2', NOW + 10)).toEqual([['t2', 'q']]);
+    for (const id of ['t3', 't4']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW + 20);
+    // p comes within 0.25 s of its end at 1.75 s: sent one to hold.
+    const ahead = s.assignments(NOW + 1755);
+    expect(ahead.map((a) => [a.taskId, a.nodeId])).toEqual([['t3', 'p']]);
+    s.start(ahead[0]!, NOW + 1755);
+    // Before q's window (1.76 s): the pass for it is asked for 50 ms after the one that sent, not at 1.76 s.
+    expect(s.sendAheadDueAt(NOW + 1756)).toBeCloseTo(NOW + 1805);
+    // Within it, a pass 10 ms later sends nothing, and asks for the one at 1.805 s, which sends.
+    expect(s.assignments(NOW + 1765)).toEqual([]);
+    expect(s.sendAheadDueAt(NOW + 1765)).toBeCloseTo(NOW + 1805);
+    expect(s.assignments(NOW + 1805).map((a) => [a.taskId, a.nodeId])).toEqual([['t4', 'q']]);
+  });
+
+  it('sends at once, however soon after the last pass that sent, to a node whose lane frees within half the window', () => {
+    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
+    s.enqueue(task('t1', 'k', { model: clarity, steps: 20 }), NOW);
+    s.start(s.assignments(NOW)[0]!, NOW);
+    // t2 is 0.1 s long: sent to hold at 1.755 s, within 0.25 s of t1's end.
+    s.enqueue(task('t2', 'k', { model: clarity, steps: 1 }), NOW);
+    const held = s.assignments(NOW + 1755);
+    expect(held.map((a) => a.taskId)).toEqual(['t2']);
+    s.start(held[0]!, NOW + 1755);
+    // t1 ends at 1.76 s and t2 begins: the lane frees in 0.1 s, within half the window. 15 ms after the pass
+    // that sent t2, t3 is sent all the same.
+    s.enqueue(task('t3', 'k', { model: clarity, steps: 20 }), NOW + 1760);
+    s.settle({ taskId: 't1' }, { ok: true, elapsedMs: 1760 }, NOW + 1760);
+    expect(s.assignments(NOW + 1770).map((a) => a.taskId)).toEqual(['t3']);
   });
 
   it("counts no load for the second of two tasks sent in one pass on the checkpoint the first loads", () => {
