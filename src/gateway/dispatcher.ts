@@ -698,8 +698,8 @@ export class Dispatcher {
     const idle = new Set(this.scheduler.idleNodes(now));
     for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
     for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
-    // A node that holds tasks ready is sent its next shortly before its lane frees: a pass then, if no
-    // event brings one sooner.
+    // A node that holds tasks ready is sent its next shortly before its lane frees: a pass then (events'
+    // passes that could only send ahead wait for it, Scheduler `SEND_AHEAD_PASS_GAP`).
     const aheadDue = this.scheduler.sendAheadDueAt(now);
     if (this.#idleSince.size === 0 && aheadDue === Infinity) {
       this.#cancelRecheck();

@@ -145,6 +145,11 @@ export interface Plan {
    */
   leftover?: Set<string>;
   /**
+   * A pass that sends work (`until` short of the whole plan) stopped at its cap of lanes planned ahead
+   * (planner.ts `SEND_AHEAD_STEPS`) with nodes within their window not yet given a task to hold.
+   */
+  aheadLeft?: boolean;
+  /**
    * A whole plan's (no `until`) way to place a task that arrived after it was made: after everything it
    * planned, on the first lane of its nodes to free (plan-tail.ts); recorded in `startAt` and `nodeOf`.
    * False when no lane of the plan can run it.

@@ -264,10 +264,15 @@ class SendAhead {
   /**
    * Whether to plan on past `until` for tasks to send ahead: some node waits for its pick, and the pass
    * has not planned `SEND_AHEAD_STEPS` lanes for it yet. Lanes pick in time order, so the nodes whose lanes
-   * free first are served first; the others are in a later pass (one comes with each result).
+   * free first are served first; the others in the next pass that sends ahead (`capped`).
    */
   more(): boolean {
     return this.waiting > 0 && this.#steps < SEND_AHEAD_STEPS;
+  }
+
+  /** Some node still waits for its pick, and the pass stopped at `SEND_AHEAD_STEPS`. */
+  get capped(): boolean {
+    return this.waiting > 0 && this.#steps >= SEND_AHEAD_STEPS;
   }
 
   /** A lane past `until` is planned. */
@@ -401,6 +406,7 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
     if (lane.freeAt <= 0 || ahead.take(lane, task, state.needsSwitch(choice, lane.node))) plan.assignments.push({ taskId: task.id, nodeId: nodes[lane.node]!.id });
     state.occupy(lane, choice);
   }
+  if (ahead.capped) plan.aheadLeft = true;
   // Lanes may all have retired leaving tasks to one another (planner rules 1–3: each waits for a node that
   // would finish it sooner, which keeps its own checkpoint as the first covers it): an ETA all the same.
   if (until === Infinity && tail === undefined && state.unplanned > 0) tail = yield* placeTheRest((plan.leftover = new Set()));

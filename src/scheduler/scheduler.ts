@@ -586,13 +586,14 @@ export class Scheduler {
   }
 
   /**
-   * When (epoch ms; Infinity for never) the next node that may hold a task ready and has none comes within
-   * `#sendAheadSeconds` of its lane freeing, as of the views' last refresh: a pass then may send it one. Not
-   * sooner than `SEND_AHEAD_PASS_GAP` of that window after `now` (the pass that asks).
+   * When (epoch ms; Infinity for never) a pass may send a task to hold ahead that the passes so far did not:
+   * to a node within its window that a pass left for later (`SEND_AHEAD_PASS_GAP`, `SEND_AHEAD_STEPS`), or
+   * when the next node that may hold a task and has none comes within `#sendAheadSeconds` of its lane
+   * freeing, as of the views' last refresh. Not sooner than the gap after the last pass that planned.
    */
   sendAheadDueAt(now: number): number {
     const window = this.#sendAheadSeconds();
-    const earliest = this.#plannedAt + this.#aheadGapMs();
+    const earliest = Math.min(this.#plannedAt, now) + this.#aheadGapMs();
     // Nodes within their window that a pass left for later (`SEND_AHEAD_PASS_GAP`) are due first.
     let due = this.#aheadWaiting ? earliest : Infinity;
     for (const index of this.#nodeViews.free) {
@@ -739,13 +740,14 @@ export class Scheduler {
       this.#aheadWaiting = false;
       return [];
     }
-    // Only tasks to hold ahead to send: not in every pass (`SEND_AHEAD_PASS_GAP`).
-    if (sendable === 'ahead' && now < this.#plannedAt + this.#aheadGapMs()) {
+    // Only tasks to hold ahead to send: not in every pass (`SEND_AHEAD_PASS_GAP`). (A clock that went back
+    // past the last pass that planned counts as the gap passed: the gap must not last as long as the step.)
+    const since = now - this.#plannedAt;
+    if (sendable === 'ahead' && since >= 0 && since < this.#aheadGapMs()) {
       this.#aheadWaiting = true;
       return [];
     }
     this.#plannedAt = now;
-    this.#aheadWaiting = false;
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
@@ -753,6 +755,8 @@ export class Scheduler {
     for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
+    // Nodes within their window that the pass had no lanes left for are due in the next that sends ahead.
+    this.#aheadWaiting = plan.aheadLeft === true;
     // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.
     const loadedAfter = new Map<string, string | null>();
     return plan.assignments.map(({ taskId, nodeId }) => {

@@ -212,6 +212,44 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     expect(s.assignments(NOW + 1805).map((a) => [a.taskId, a.nodeId])).toEqual([['t4', 'q']]);
   });
 
+  it('counts the gap from the clock when it went back past the last pass that planned', () => {
+    // p holds a task ready and runs t1 (2 s) from NOW; q holds chillout only and is free.
+    const estimates = new NodeEstimates({ switchSeconds: 0 });
+    for (const name of ['p', 'q']) estimates.seed(name, { unitsPerSecond: 10, switchSeconds: 0, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes([node('p', { loadedModel: CLARITY, prefetch: 1, models: ['clarity'] }), node('q', { loadedModel: CHILLOUT, models: ['chilloutmix_NiPrunedFp32Fix'] })]);
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: clarity, steps: 20 }), NOW);
+    s.start(s.assignments(NOW)[0]!, NOW);
+    // A pass at 1.74 s plans (q is free for its task; p is not within 0.25 s of its end yet) ...
+    s.enqueue(task('q1', 'k', { model: chillout, steps: 20 }), NOW);
+    const toQ = s.assignments(NOW + 1740);
+    expect(toQ.map((a) => a.taskId)).toEqual(['q1']);
+    s.start(toQ[0]!, NOW + 1740);
+    // ... then the clock reads 1 s: the pass for p is asked for when it comes within its window (1.75 s), not
+    // 50 ms after a pass the clock has not reached.
+    expect(s.assignments(NOW + 1000)).toEqual([]);
+    expect(s.sendAheadDueAt(NOW + 1000)).toBeCloseTo(NOW + 1750);
+  });
+
+  it('asks for a pass soon for the nodes within their window a pass had no lanes left for', () => {
+    // 70 nodes that hold a task ready, each running a 2 s task; all within the window at 1.8 s.
+    const names = Array.from({ length: 70 }, (_, i) => `n${i}`);
+    const estimates = new NodeEstimates({ switchSeconds: 0 });
+    for (const name of names) estimates.seed(name, { unitsPerSecond: 10, switchSeconds: 0, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes(names.map((name) => node(name, { loadedModel: CLARITY, prefetch: 1 })));
+    for (let i = 0; i < 140; i++) s.enqueue(task(`t${i}`, 'k', { model: clarity, steps: 20 }), NOW);
+    const first = s.assignments(NOW);
+    expect(first.length).toBe(70);
+    for (const assignment of first) s.start(assignment, NOW);
+    // 64 lanes a pass: six nodes wait, and the next pass that may send ahead is asked for 50 ms on.
+    const ahead = s.assignments(NOW + 1800);
+    expect(ahead.length).toBe(64);
+    for (const assignment of ahead) s.start(assignment, NOW + 1800);
+    expect(s.sendAheadDueAt(NOW + 1800)).toBeCloseTo(NOW + 1850);
+    expect(s.assignments(NOW + 1850).length).toBe(6);
+  });
+
   it('sends at once, however soon after the last pass that sent, to a node whose lane frees within half the window', () => {
     const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
     s.enqueue(task('t1', 'k', { model: clarity, steps: 20 }), NOW);
