@@ -108,7 +108,7 @@ export class NodeViews<TNode extends ViewedNode> {
     if (view === undefined || !view.available) return false;
     const running = this.#readFrom[index]!.runStarts.length;
     if (running < view.lanes.length) return true;
-    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) - (now - this.#readAt) / 1000 <= window;
+    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) - (view.windowLead ?? 0) - (now - this.#readAt) / 1000 <= window;
   }
 
   /** An attempt started or ended on node `index` of the current list: read it again. */
@@ -156,7 +156,7 @@ export class NodeViews<TNode extends ViewedNode> {
         from.slots === node.slots &&
         from.prefetch === (node.prefetch ?? 0);
       if (!same) this.#read(node, index, now);
-      else if (from.runStarts.length > 0) laneTimes(view.lanes, from, now);
+      else if (from.runStarts.length > 0) view.windowLead = laneTimes(view.lanes, from, now);
       if (!view.available) continue;
       const running = from.runStarts.length;
       if (running < view.lanes.length) this.idle.push(index);
@@ -167,7 +167,7 @@ export class NodeViews<TNode extends ViewedNode> {
 
   #reset(nodes: readonly TNode[], generation: number): void {
     this.#generation = generation;
-    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], sendAhead: 0, loaded: null, available: false }));
+    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], sendAhead: 0, windowLead: 0, loaded: null, available: false }));
     this.#readFrom = nodes.map(() => ({ loadedModel: null, nodeAvailable: false, slots: 0, prefetch: 0, usesPeers: false, runStarts: [], runSeconds: [] }));
     this.#stale = new Uint8Array(nodes.length).fill(1);
     this.#byIdentity = new Map();
@@ -206,32 +206,46 @@ export class NodeViews<TNode extends ViewedNode> {
     view.loaded = running ?? this.#sources.reportedIdentity(node);
     if (view.lanes.length !== node.slots) view.lanes.length = node.slots;
     view.sendAhead = Math.max(0, from.prefetch - waiting);
-    laneTimes(view.lanes, from, now);
+    view.windowLead = laneTimes(view.lanes, from, now);
     this.#stale[index] = 0;
   }
 }
 
+/** An attempt past its expected time is taken to free in this share of that time (`laneTimes`). */
+const OVERRUN_SHARE = 0.05;
+
 /**
  * `lanes` (one per slot): when each frees, seconds from `now`; 0 for a free one. An attempt waiting on the
- * node (sent ahead) runs after the lane that frees first.
+ * node (sent ahead) runs after the lane that frees first. Returns the node's `windowLead`.
  */
-function laneTimes(lanes: number[], from: ReadFrom, now: number): void {
+function laneTimes(lanes: number[], from: ReadFrom, now: number): number {
   lanes.fill(0);
   let slot = 0;
+  let expectedFirst = Infinity;
   for (let i = 0; i < from.runStarts.length; i++) {
     const expected = from.runSeconds[i]!;
     const begunAt = from.runStarts[i]!;
     if (Number.isNaN(begunAt)) continue;
     if (slot >= lanes.length) break;
     // An attempt past its expected time frees "soon", not now: the planner must not give its slot away.
-    lanes[slot++] = Math.max(expected - (now - begunAt) / 1000, 0.05 * expected);
+    // The plan holds it at that floor through its last twentieth too (its rules are tuned with that
+    // hedge); the send-ahead window does not: a node running a task longer than twenty windows never came
+    // within one, and was never sent a task to hold (a 30 s task and loads of 2 s: a window of 1 s against
+    // a floor of 1.5 s).
+    const left = expected - (now - begunAt) / 1000;
+    const floor = OVERRUN_SHARE * expected;
+    lanes[slot++] = Math.max(left, floor);
+    expectedFirst = Math.min(expectedFirst, left > 0 ? left : floor);
   }
+  // (A lane with no attempt begun is free: 0, and no lead.)
+  const lead = Math.max(0, firstFree(lanes) - expectedFirst);
   for (let i = 0; i < from.runStarts.length; i++) {
     if (!Number.isNaN(from.runStarts[i]!)) continue;
     let first = 0;
     for (let lane = 1; lane < lanes.length; lane++) if (lanes[lane]! < lanes[first]!) first = lane;
     lanes[first] = lanes[first]! + from.runSeconds[i]!;
   }
+  return lead;
 }
 
 /** Copies of `views` a later refresh leaves as they are (a kept plan's). */

@@ -41,6 +41,12 @@ export interface PlanNode {
    * behind its running ones (`prefetch`) is sent the next its lanes pick, up to this many. @defaultValue 0
    */
   sendAhead?: number;
+  /**
+   * How much sooner than `lanes` say its first lane is expected to free, for the send-ahead window only:
+   * `lanes` hold an attempt's last twentieth at the floor an overrunning one gets (node-views.ts), a hedge
+   * the plan's rules are tuned with, while the window counts the time expected to remain. @defaultValue 0
+   */
+  windowLead?: number;
   /** Checkpoint identity loaded (after the task it runs now), or null if unknown. */
   loaded: string | null;
   /** False for nodes that must get no new work (backend down, draining, set aside). */

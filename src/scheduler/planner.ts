@@ -243,15 +243,18 @@ class SendAhead {
   /** 1 for a node with a lane free now that is sent nothing now in this pass (made only when some node waits). */
   readonly #idle: Uint8Array;
 
+  readonly #nodes: readonly PlanNode[];
+
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
+    this.#nodes = nodes;
     this.#until = until;
     this.#window = window;
     // Plain loops: this runs on every pass, over every node.
     this.#left = new Int32Array(nodes.length);
     if (until < Infinity) {
       for (let node = 0; node < nodes.length; node++) {
-        const { available, sendAhead = 0, lanes } = nodes[node]!;
-        if (available && sendAhead > 0 && firstFree(lanes) <= until + window) {
+        const { available, sendAhead = 0, lanes, windowLead = 0 } = nodes[node]!;
+        if (available && sendAhead > 0 && firstFree(lanes) - windowLead <= until + window) {
           this.#left[node] = sendAhead;
           this.waiting += 1;
         }
@@ -295,7 +298,8 @@ class SendAhead {
    */
   take(lane: Lane, task: PlanTask, switches: boolean): boolean {
     if (lane.freeAt <= this.#until || this.#left[lane.node]! <= 0) return false;
-    const sent = lane.freeAt <= this.#until + this.#window && !switches && !task.capable.some((node) => node !== lane.node && this.#idle[node] === 1);
+    const freesAt = lane.freeAt - (this.#nodes[lane.node]!.windowLead ?? 0);
+    const sent = freesAt <= this.#until + this.#window && !switches && !task.capable.some((node) => node !== lane.node && this.#idle[node] === 1);
     if (!sent) {
       this.passed(lane);
       return false;

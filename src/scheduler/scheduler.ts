@@ -599,7 +599,7 @@ export class Scheduler {
     for (const index of this.#nodeViews.free) {
       const view = this.#nodeViews.views[index];
       if (!view || (view.sendAhead ?? 0) === 0) continue;
-      const freesIn = firstFree(view.lanes);
+      const freesIn = firstFree(view.lanes) - (view.windowLead ?? 0);
       if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
     }
     return due === Infinity ? due : Math.max(due, earliest);

@@ -212,6 +212,18 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     expect(s.assignments(NOW + 1805).map((a) => [a.taskId, a.nodeId])).toEqual([['t4', 'q']]);
   });
 
+  it('sends ahead to a node running a task twenty times longer than the window, within the window of its end', () => {
+    const { s } = holding(CLARITY, { anyWindow: false, switchSeconds: 0 });
+    s.enqueue(task('t1', 'k', { model: clarity, steps: 150 }), NOW);
+    s.enqueue(task('t2', 'k', { model: clarity, steps: 20 }), NOW);
+    s.start(s.assignments(NOW)[0]!, NOW);
+    // t1 takes 15 s: its node is within 0.25 s of its end at 14.75 s (the plan's lanes hold its last twentieth
+    // at 0.75 s, which the window does not count), and asked for then.
+    expect(s.assignments(NOW + 14_000)).toEqual([]);
+    expect(s.sendAheadDueAt(NOW + 14_000)).toBeCloseTo(NOW + 14_750);
+    expect(s.assignments(NOW + 14_760).map((a) => a.taskId)).toEqual(['t2']);
+  });
+
   it('counts the gap from the clock when it went back past the last pass that planned', () => {
     // p holds a task ready and runs t1 (2 s) from NOW; q holds chillout only and is free.
     const estimates = new NodeEstimates({ switchSeconds: 0 });
