@@ -228,6 +228,26 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(state.urgent(lane, (median) => Math.max(2 * median, median + 30))).toBe(1);
   });
 
+  it('compares at most 1,024 nodes for the urgent tasks of one pick, and leaves the rest to later picks', () => {
+    // a has Z loaded; the others Y, freeing just after a. Fifteen old tasks of Y, which any other node runs
+    // sooner than a (a would load Y first), then an old one of Z, which a runs soonest: urgent for a, unless
+    // the fifteen before it cost too many comparisons.
+    const urgentFor = (others: number) => {
+      const nodes = [planNode('a', { loaded: 'Z' }), ...Array.from({ length: others }, (_, i) => planNode(`n${i}`, { loaded: 'Y', lanes: [0.01] }))];
+      const all = nodes.map((_, n) => n);
+      const tasks = [...Array.from({ length: 15 }, (_, i) => t(`y${i}`, 'Y', all, 20, 100)), t('z0', 'Z', all, 20, 99), ...Array.from({ length: 60 }, (_, i) => t(`f${i}`, 'Y', all))];
+      const state = new PlanState(tasks, nodes, { longPoleSeconds: 60 });
+      const lane = state.earliestLane()!;
+      expect(state.nodes[lane.node]!.id).toBe('a');
+      const index = state.urgent(lane, (median) => Math.max(2 * median, median + 30));
+      return index === undefined ? undefined : tasks[index]!.id;
+    };
+    // 16 nodes: 15 × 16 comparisons before z0.
+    expect(urgentFor(15)).toBe('z0');
+    // 101 nodes: it stops after ten of the Y tasks.
+    expect(urgentFor(100)).toBeUndefined();
+  });
+
   it('plans only onto capable, available nodes, and one task per free lane', () => {
     const nodes = [planNode('a'), planNode('down', { available: false }), planNode('two', { lanes: [0, 0] })];
     const plan = planTasks([t('t1', null, [1]), t('t2', null, [2]), t('t3', null, [2]), t('t4', null, [2])], nodes);
