@@ -223,6 +223,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     keyAdmin,
     adminToken: config.adminToken,
     deliveries,
+    callerDefaults: stores.callerDefaults,
     webhookAllowPrivate: config.webhookAllowPrivate,
     trustProxy: fastifyTrustProxyOf(config.trustProxy),
     syncTimeoutMs: config.syncTimeoutMs,

@@ -4,14 +4,17 @@
  * The gateway's storage, chosen by its configuration: SQLite in the data
  * directory (one gateway, nothing to run beside it: the default), or a
  * PostgreSQL database that several gateways share (`--database`). Either way
- * the same three ports: tasks, API keys, webhook deliveries.
+ * the same four ports: tasks, API keys, webhook deliveries, callers' default
+ * checkpoints.
  */
 import type { KeyStore } from '../auth/key-store.js';
+import type { CallerDefaults } from './caller-defaults.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { DeliveryStore } from '../webhooks/delivery-store.js';
 import { type GatewayPeer, GatewayRegistry, type RegistryOptions } from './postgres/gateway-registry.js';
 import { NodeRoster } from './postgres/node-roster.js';
 import { openPostgres } from './postgres/open-postgres.js';
+import { PostgresCallerDefaults } from './postgres/postgres-caller-defaults.js';
 import { PostgresDeliveryStore } from './postgres/postgres-delivery-store.js';
 import { PostgresKeyStore } from './postgres/postgres-key-store.js';
 import { PostgresTaskStore } from './postgres/postgres-task-store.js';
@@ -20,6 +23,7 @@ import { PgListener } from './postgres/pg-listener.js';
 import { agreeOn } from './postgres/shared-settings.js';
 import { ProgressChannel, type ProgressChannelOptions } from './postgres/progress-channel.js';
 import { causeText } from './postgres/pg-failure.js';
+import { SqliteCallerDefaults } from './sqlite/sqlite-caller-defaults.js';
 import { SqliteDeliveryStore } from './sqlite/sqlite-delivery-store.js';
 import { SqliteKeyStore } from './sqlite/sqlite-key-store.js';
 import { SqliteTaskStore } from './sqlite/sqlite-task-store.js';
@@ -30,6 +34,7 @@ export interface Stores {
   tasks: TaskStore;
   keys: KeyStore;
   deliveries: DeliveryStore;
+  callerDefaults: CallerDefaults;
   /** Where they are, for the log: `SQLite /srv/dan/data/tasks.sqlite`, `PostgreSQL postgres://dan:***@db/dan`. */
   name: string;
   kind: 'sqlite' | 'postgres';
@@ -75,6 +80,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       tasks,
       keys: new SqliteKeyStore(tasks.connection),
       deliveries: new SqliteDeliveryStore(tasks.connection),
+      callerDefaults: new SqliteCallerDefaults(tasks.connection),
       name: `SQLite ${tasks.file}`,
       kind: 'sqlite',
       gateways: null,
@@ -119,6 +125,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
     tasks,
     keys,
     deliveries: new PostgresDeliveryStore(database),
+    callerDefaults: new PostgresCallerDefaults(database),
     name: `PostgreSQL ${database.name}`,
     kind: 'postgres',
     gateways,

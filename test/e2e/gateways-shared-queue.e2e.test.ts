@@ -143,6 +143,10 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [11] });
     expect(succeededIn(a.proc)).toContain(done.body.data.taskId);
+    // A WebUI client's default checkpoint, set through one gateway, holds through the other.
+    expect((await getJson(`${b.url}/sdapi/v1/options`)).body.sd_model_checkpoint).not.toMatch(/^clarity \[/);
+    expect((await postJson(`${a.url}/sdapi/v1/options`, { sd_model_checkpoint: 'clarity' })).status).toBe(200);
+    expect((await getJson(`${b.url}/sdapi/v1/options`)).body).toMatchObject({ sd_model_checkpoint: expect.stringMatching(/^clarity \[/) });
     // One Idempotency-Key sent to both gateways at the same moment names one task.
     const body = { prompt: 'once', model: 'clarity', width: 64, height: 64, steps: 2, seed: 12 };
     const both = await Promise.all([a.url, b.url].map((at) => postJson(`${at}/api/sd/txt2img/async`, body, { 'Idempotency-Key': 'same-request-7' })));

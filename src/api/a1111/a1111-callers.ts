@@ -2,12 +2,14 @@
  * @module api/a1111/a1111-callers
  *
  * What the WebUI-compatible API remembers of each caller (an API key, or an
- * address without one), in this gateway's memory: the checkpoint it chose with
+ * address without one): the checkpoint it chose with
  * `POST /sdapi/v1/options {sd_model_checkpoint}` (its default, where a WebUI
- * would load it for everyone: DAN never switches a GPU for it), and its latest
- * tasks, which `GET /sdapi/v1/progress` reports on and `POST /sdapi/v1/interrupt`
+ * would load it for everyone: DAN never switches a GPU for it), in the store
+ * (store/caller-defaults.ts); and, in this gateway's memory, its latest tasks,
+ * which `GET /sdapi/v1/progress` reports on and `POST /sdapi/v1/interrupt`
  * stops, as a WebUI does for the job it runs.
  */
+import type { CallerDefaults } from '../../store/caller-defaults.js';
 
 /** Callers remembered at most; the ones unheard of longest are forgotten first. */
 const MAX_CALLERS = 10_000;
@@ -15,16 +17,20 @@ const MAX_CALLERS = 10_000;
 const MAX_TASKS = 32;
 
 export class A1111Callers {
-  readonly #defaults = new Map<string, string>();
+  readonly #defaults: CallerDefaults;
   readonly #tasks = new Map<string, string[]>();
 
+  constructor(defaults: CallerDefaults) {
+    this.#defaults = defaults;
+  }
+
   /** The checkpoint the caller chose, if it chose one. */
-  defaultOf(owner: string): string | undefined {
+  defaultOf(owner: string): Promise<string | undefined> {
     return this.#defaults.get(owner);
   }
 
-  setDefault(owner: string, checkpoint: string): void {
-    remember(this.#defaults, owner, checkpoint);
+  setDefault(owner: string, checkpoint: string, at = Date.now()): Promise<void> {
+    return this.#defaults.set(owner, checkpoint, at);
   }
 
   /** Tasks the caller submitted through the WebUI-compatible API, newest last. */

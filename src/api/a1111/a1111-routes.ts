@@ -51,10 +51,11 @@ function findModel(deps: A1111RoutesDeps, value: string): ResourceInfo | undefin
   });
 }
 
-function checkpointChoice(deps: A1111RoutesDeps, owner: string): CheckpointChoice {
+/** `chosen`: the caller's default checkpoint (`A1111Callers.defaultOf`), if it chose one. */
+function checkpointChoice(deps: A1111RoutesDeps, chosen: string | undefined): CheckpointChoice {
   return {
     resolve: (value) => findModel(deps, value)?.name ?? null,
-    fallback: () => deps.callers.defaultOf(owner) ?? deps.defaultModel(),
+    fallback: () => chosen ?? deps.defaultModel(),
     isFlux: (model) => findModel(deps, model)?.family === 'flux',
   };
 }
@@ -107,8 +108,7 @@ function infoOf(spec: DiffusionSpec, seeds: readonly number[], count: number): s
 
 /** Runs a txt2img or img2img ask and answers as A1111: images, the request as parameters, info. */
 async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', request: FastifyRequest, reply: FastifyReply) {
-  const owner = request.caller.owner;
-  const choice = checkpointChoice(deps, owner);
+  const choice = checkpointChoice(deps, await deps.callers.defaultOf(request.caller.owner));
   const ask = kind === 'txt2img' ? txt2imgAsk(request.body, choice) : img2imgAsk(request.body, choice);
   const context = deps.catalog.requestContext();
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
@@ -147,8 +147,8 @@ async function currentTask(deps: A1111RoutesDeps, request: FastifyRequest) {
 }
 
 /** `GET /sdapi/v1/options`: what a client reads of a WebUI's settings; the checkpoint is the caller's. */
-function optionsOf(deps: A1111RoutesDeps, owner: string): Record<string, unknown> {
-  const chosen = deps.callers.defaultOf(owner) ?? deps.defaultModel();
+async function optionsOf(deps: A1111RoutesDeps, owner: string): Promise<Record<string, unknown>> {
+  const chosen = (await deps.callers.defaultOf(owner)) ?? deps.defaultModel();
   const model = chosen === null ? undefined : findModel(deps, chosen);
   return {
     sd_model_checkpoint: model ? titleOf(model) : (chosen ?? null),
@@ -197,13 +197,13 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
     webui.post('/sdapi/v1/options', async (request) => {
       const body = request.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object of settings');
-      const current = optionsOf(deps, request.caller.owner);
+      const current = await optionsOf(deps, request.caller.owner);
       for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
         if (key === 'sd_model_checkpoint') {
           const model = typeof value === 'string' ? findModel(deps, value) : undefined;
           if (!model) throw invalidField(key, `names no checkpoint of the network: ${JSON.stringify(value)} (GET /sdapi/v1/sd-models lists them)`);
           // The caller's default from now on; no GPU is switched for it (DAN picks nodes per task).
-          deps.callers.setDefault(request.caller.owner, model.name);
+          await deps.callers.setDefault(request.caller.owner, model.name);
         } else if (JSON.stringify(current[key]) !== JSON.stringify(value)) {
           throw invalidField(key, `is not a setting DAN changes: only sd_model_checkpoint is (per API key), got ${JSON.stringify(value)}`);
         }

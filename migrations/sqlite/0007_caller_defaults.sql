@@ -1,0 +1,8 @@
+-- 0007: the checkpoint each caller (an API key id, or anon:<address>) chose with
+-- the WebUI-compatible API's POST /sdapi/v1/options; kept across restarts
+-- (store/caller-defaults.ts).
+CREATE TABLE caller_defaults (
+  owner       TEXT PRIMARY KEY,
+  checkpoint  TEXT NOT NULL,     -- a catalog name
+  updated_at  INTEGER NOT NULL
+);

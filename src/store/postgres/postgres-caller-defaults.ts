@@ -1,0 +1,40 @@
+/**
+ * @module store/postgres/postgres-caller-defaults
+ *
+ * Callers' default checkpoints (store/caller-defaults.ts) in the
+ * `caller_defaults` table (migrations/postgres/0005), one for every gateway
+ * sharing the database: read at each request, so a choice made through one
+ * gateway holds at the next request through another.
+ */
+import type { CallerDefaults } from '../caller-defaults.js';
+import type { PostgresDatabase } from './open-postgres.js';
+import { storeUnavailable } from './pg-failure.js';
+
+export class PostgresCallerDefaults implements CallerDefaults {
+  readonly #database: PostgresDatabase;
+
+  constructor(database: PostgresDatabase) {
+    this.#database = database;
+  }
+
+  async get(owner: string): Promise<string | undefined> {
+    try {
+      const { rows } = await this.#database.pool.query<{ checkpoint: string }>('SELECT checkpoint FROM caller_defaults WHERE owner = $1', [owner]);
+      return rows[0]?.checkpoint;
+    } catch (error) {
+      throw storeUnavailable("could not read the caller's default checkpoint", error, this.#database.name);
+    }
+  }
+
+  async set(owner: string, checkpoint: string, at: number): Promise<void> {
+    try {
+      await this.#database.pool.query(
+        `INSERT INTO caller_defaults (owner, checkpoint, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (owner) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at`,
+        [owner, checkpoint, at],
+      );
+    } catch (error) {
+      throw storeUnavailable("could not store the caller's default checkpoint", error, this.#database.name);
+    }
+  }
+}
