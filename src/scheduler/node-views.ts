@@ -129,6 +129,9 @@ export class NodeViews<TNode extends ViewedNode> {
       this.#stale.fill(1);
       this.#healthChangesAt = -Infinity;
     }
+    // Asked again at the same time (a pass reads the views for its plan, then for its idle recheck): the
+    // lanes of a node read before have not moved.
+    const sameTime = now === this.#readAt;
     this.#readAt = now;
     const changed = estimates.changedSince(this.#estimatesVersion);
     if (changed === null) this.#stale.fill(1);
@@ -156,7 +159,7 @@ export class NodeViews<TNode extends ViewedNode> {
         from.slots === node.slots &&
         from.prefetch === (node.prefetch ?? 0);
       if (!same) this.#read(node, index, now);
-      else if (from.runStarts.length > 0) view.windowLead = laneTimes(view.lanes, from, now);
+      else if (from.runStarts.length > 0 && !sameTime) view.windowLead = laneTimes(view.lanes, from, now);
       if (!view.available) continue;
       const running = from.runStarts.length;
       if (running < view.lanes.length) this.idle.push(index);
