@@ -227,7 +227,8 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     await client.connect();
     const versions = (await client.query<{ version: number }>('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r) => r.version);
     await client.end();
-    expect(versions).toEqual([1, 2, 3, 4]);
+    // Every migration, each once.
+    expect(versions).toEqual(loadMigrations('postgres').map((m) => m.version));
   });
 
   it('refuses a database from a newer DAN, naming it without its password', async () => {
@@ -322,7 +323,7 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     expect(await tasks.markRunning('old', 2, 'n2', 7)).toBe(true);
     const row = await client.query<{ gateway_id: string }>(`SELECT gateway_id FROM tasks WHERE id = 'old'`);
     expect(row.rows[0]?.gateway_id).toBe(gateways!.id);
-    expect((await client.query('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3, 4]);
+    expect((await client.query('SELECT version FROM dan_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual(loadMigrations('postgres').map((m) => m.version));
     await client.end();
   });
 
