@@ -28,7 +28,8 @@ export interface Caller {
   limits: KeyLimits;
 }
 
-const ANONYMOUS_PREFIX = 'anon:';
+/** How an anonymous caller's owner begins. */
+export const ANONYMOUS_PREFIX = 'anon:';
 
 /** The anonymous caller from `address` (already normalised: IPv6 cut to its /64). */
 export function anonymousCaller(address: string, limits: KeyLimits): Caller {

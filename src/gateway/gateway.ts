@@ -258,7 +258,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = localHost(config.host);
-  const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => deliveries.deleteFinishedBefore(before) });
+  const sweeper = new RetentionSweeper({ store, retentionMs: config.retentionMs, clock, log: logger, alsoExpire: (before) => Promise.all([deliveries.deleteFinishedBefore(before), stores.callerDefaults.forgetAnonymousBefore(before)]) });
   const announceLeadership = (leader: boolean) =>
     logger.info({ gateway: registry?.id }, leader ? 'this gateway now does the periodic work (retention)' : 'another gateway does the periodic work now');
   // On a shared database: a delivery whose task ended on a gateway that did not take its submit, while the

@@ -80,7 +80,7 @@ export async function openStores(where: StoreLocation, options: OpenOptions = {}
       tasks,
       keys: new SqliteKeyStore(tasks.connection),
       deliveries: new SqliteDeliveryStore(tasks.connection),
-      callerDefaults: new SqliteCallerDefaults(tasks.connection),
+      callerDefaults: new SqliteCallerDefaults(tasks.connection, tasks.file),
       name: `SQLite ${tasks.file}`,
       kind: 'sqlite',
       gateways: null,

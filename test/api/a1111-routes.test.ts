@@ -204,6 +204,9 @@ describe('a WebUI\'s state, per caller', () => {
     // Settings DAN does not change are refused unless sent at the value it reports.
     expect((await app.post('/sdapi/v1/options', { samples_format: 'png' }, alice)).status).toBe(200);
     expect((await app.post('/sdapi/v1/options', { samples_format: 'jpg' }, alice)).body).toMatchObject({ detail: [{ loc: ['body', 'samples_format'] }] });
+    // Refused as a whole: the checkpoint sent with a refused setting is not taken either.
+    expect((await app.post('/sdapi/v1/options', { sd_model_checkpoint: 'clarity', samples_format: 'jpg' }, alice)).status).toBe(422);
+    expect((await app.get('/sdapi/v1/options', alice)).body).toMatchObject({ sd_model_checkpoint: expect.stringMatching(/^anything-v4.5-pruned \[/) });
     expect((await app.post('/sdapi/v1/options', { sd_model_checkpoint: 'nope' }, alice)).status).toBe(422);
   });
 

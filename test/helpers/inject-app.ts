@@ -17,6 +17,7 @@ import type { AuthMode } from '../../src/auth/caller.js';
 import { KeyAdmin } from '../../src/auth/key-admin.js';
 import { KeyRing } from '../../src/auth/key-ring.js';
 import { GatewayMetrics } from '../../src/gateway/metrics.js';
+import { SqliteCallerDefaults } from '../../src/store/sqlite/sqlite-caller-defaults.js';
 import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { MINUTE } from '../../src/util/clock.js';
 import { type CoreWorld, createCoreWorld, type FakeNode } from './fake-nodes.js';
@@ -96,6 +97,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     keyAdmin: keys,
     adminToken: options.adminToken ?? null,
     deliveries: world.deliveries,
+    callerDefaults: new SqliteCallerDefaults(world.sqlite.connection, world.sqlite.file),
     metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queueSummary().byCheckpoint, nodes: () => world.nodes.list() }),
     webhookAllowPrivate: options.webhookAllowPrivate ?? false,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStores, type Stores } from '../../src/store/open-stores.js';
+import type { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import { freshSchema, skipPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/processes.js';
 
@@ -52,6 +53,17 @@ function contract(storage: () => Promise<Storage>): void {
     expect(await again.callerDefaults.get('key_bob')).toBeUndefined();
   });
 
+  it("forgets, with the expired tasks, the choices of callers without a key made before the cutoff", async () => {
+    const stores = await (await storage())();
+    await stores.callerDefaults.set('anon:10.0.0.7', 'clarity', 1000);
+    await stores.callerDefaults.set('anon:10.0.0.8', 'clarity', 3000);
+    await stores.callerDefaults.set('key_alice', 'clarity', 1000);
+    expect(await stores.callerDefaults.forgetAnonymousBefore(2000)).toBe(1);
+    expect(await stores.callerDefaults.get('anon:10.0.0.7')).toBeUndefined();
+    expect(await stores.callerDefaults.get('anon:10.0.0.8')).toBe('clarity');
+    expect(await stores.callerDefaults.get('key_alice')).toBe('clarity');
+  });
+
   it('gives a choice stored through one opening to another open at the same time', async () => {
     const open = await storage();
     const [one, other] = [await open(), await open()];
@@ -64,6 +76,16 @@ function contract(storage: () => Promise<Storage>): void {
 
 describe('caller defaults: SQLite', () => {
   contract(sqlite);
+
+  it('answers a full disk as the store unavailable, naming the database', async () => {
+    const stores = await (await sqlite())();
+    const tasks = stores.tasks as SqliteTaskStore;
+    // No page more than it has: a row that needs one fails as SQLITE_FULL.
+    const pages = tasks.connection.pragma('page_count', { simple: true }) as number;
+    tasks.connection.pragma(`max_page_count = ${pages}`);
+    const failed = await stores.callerDefaults.set('key_alice', 'x'.repeat(100_000), 1000).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE', message: expect.stringContaining(tasks.file) });
+  });
 });
 describe.skipIf(skipPostgres)('caller defaults: PostgreSQL', () => {
   contract(postgres);

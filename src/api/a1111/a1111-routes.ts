@@ -198,16 +198,19 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
       const body = request.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object of settings');
       const current = await optionsOf(deps, request.caller.owner);
+      let chosen: string | undefined;
       for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
         if (key === 'sd_model_checkpoint') {
           const model = typeof value === 'string' ? findModel(deps, value) : undefined;
           if (!model) throw invalidField(key, `names no checkpoint of the network: ${JSON.stringify(value)} (GET /sdapi/v1/sd-models lists them)`);
-          // The caller's default from now on; no GPU is switched for it (DAN picks nodes per task).
-          await deps.callers.setDefault(request.caller.owner, model.name);
+          chosen = model.name;
         } else if (JSON.stringify(current[key]) !== JSON.stringify(value)) {
           throw invalidField(key, `is not a setting DAN changes: only sd_model_checkpoint is (per API key), got ${JSON.stringify(value)}`);
         }
       }
+      // The caller's default from now on, once every setting was accepted; no GPU is switched for it (DAN
+      // picks nodes per task).
+      if (chosen !== undefined) await deps.callers.setDefault(request.caller.owner, chosen);
       return null;
     });
     webui.get('/sdapi/v1/progress', async (request) => {

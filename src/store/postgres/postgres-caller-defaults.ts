@@ -6,6 +6,7 @@
  * sharing the database: read at each request, so a choice made through one
  * gateway holds at the next request through another.
  */
+import { ANONYMOUS_PREFIX } from '../../auth/caller.js';
 import type { CallerDefaults } from '../caller-defaults.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { storeUnavailable } from './pg-failure.js';
@@ -35,6 +36,15 @@ export class PostgresCallerDefaults implements CallerDefaults {
       );
     } catch (error) {
       throw storeUnavailable("could not store the caller's default checkpoint", error, this.#database.name);
+    }
+  }
+
+  async forgetAnonymousBefore(at: number): Promise<number> {
+    try {
+      const { rowCount } = await this.#database.pool.query("DELETE FROM caller_defaults WHERE owner LIKE $1 || '%' AND updated_at < $2", [ANONYMOUS_PREFIX, at]);
+      return rowCount ?? 0;
+    } catch (error) {
+      throw storeUnavailable('could not remove expired default checkpoints', error, this.#database.name);
     }
   }
 }
