@@ -217,14 +217,18 @@ export class NodeViews<TNode extends ViewedNode> {
 /** An attempt past its expected time is taken to free in this share of that time (`laneTimes`). */
 const OVERRUN_SHARE = 0.05;
 
+/** `laneTimes`'s lanes as the send-ahead window counts them, kept from call to call (one node at a time). */
+const windowLanes: number[] = [];
+
 /**
  * `lanes` (one per slot): when each frees, seconds from `now`; 0 for a free one. An attempt waiting on the
  * node (sent ahead) runs after the lane that frees first. Returns the node's `windowLead`.
  */
 function laneTimes(lanes: number[], from: ReadFrom, now: number): number {
   lanes.fill(0);
+  windowLanes.length = lanes.length;
+  windowLanes.fill(0);
   let slot = 0;
-  let expectedFirst = Infinity;
   for (let i = 0; i < from.runStarts.length; i++) {
     const expected = from.runSeconds[i]!;
     const begunAt = from.runStarts[i]!;
@@ -237,18 +241,22 @@ function laneTimes(lanes: number[], from: ReadFrom, now: number): number {
     // a floor of 1.5 s).
     const left = expected - (now - begunAt) / 1000;
     const floor = OVERRUN_SHARE * expected;
+    windowLanes[slot] = left > 0 ? left : floor;
     lanes[slot++] = Math.max(left, floor);
-    expectedFirst = Math.min(expectedFirst, left > 0 ? left : floor);
   }
-  // (A lane with no attempt begun is free: 0, and no lead.)
-  const lead = Math.max(0, firstFree(lanes) - expectedFirst);
   for (let i = 0; i < from.runStarts.length; i++) {
     if (!Number.isNaN(from.runStarts[i]!)) continue;
-    let first = 0;
-    for (let lane = 1; lane < lanes.length; lane++) if (lanes[lane]! < lanes[first]!) first = lane;
-    lanes[first] = lanes[first]! + from.runSeconds[i]!;
+    queueBehind(lanes, from.runSeconds[i]!);
+    queueBehind(windowLanes, from.runSeconds[i]!);
   }
-  return lead;
+  return Math.max(0, firstFree(lanes) - firstFree(windowLanes));
+}
+
+/** An attempt of `seconds` held on the node: it runs after the lane that frees first. */
+function queueBehind(lanes: number[], seconds: number): void {
+  let first = 0;
+  for (let lane = 1; lane < lanes.length; lane++) if (lanes[lane]! < lanes[first]!) first = lane;
+  lanes[first] = lanes[first]! + seconds;
 }
 
 /** Copies of `views` a later refresh leaves as they are (a kept plan's). */

@@ -45,6 +45,26 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     expect(views.free).toEqual([0, 1, 2]);
   });
 
+  it('counts for the send-ahead window the time expected to remain, where the lanes hold a last twentieth at its floor', () => {
+    const { views, nodes, run } = world();
+    // Two slots on c: a 20 s attempt with 0.2 s left (the lanes hold it at 1 s), one with 1.4 s left, and a
+    // 10 s one held behind the first to free.
+    nodes[2] = { ...nodes[2]!, slots: 2 };
+    run('long', 2, 20, T0);
+    run('short', 2, 2.6, T0 + 18_600);
+    run('held', 2, 10, T0 + 18_600, { waiting: true });
+    const view = views.refresh(nodes, 1, T0 + 19_800)[2]!;
+    expect(view.lanes[0]).toBeCloseTo(11);
+    expect(view.lanes[1]).toBeCloseTo(1.4);
+    // Its first lane frees in 1.4 s either way: no lead (counted before the held one, 0.8 s).
+    expect(view.windowLead).toBeCloseTo(0);
+    // One slot, 0.2 s left of 20 s: the window counts 0.2 s, the lanes 1 s.
+    run('alone', 0, 20, T0);
+    const single = views.refresh(nodes, 1, T0 + 19_800)[0]!;
+    expect(single.lanes[0]).toBeCloseTo(1);
+    expect(single.windowLead).toBeCloseTo(0.8);
+  });
+
   it("reads a node's learned figures again once they change, and the peers' average for nodes not measured yet", () => {
     const { estimates, views, nodes } = world();
     estimates.seed('id-a', { unitsPerSecond: 20, switchSeconds: 4 });
