@@ -132,6 +132,13 @@ export interface CheckpointChoice {
 /** What Forge's clients send as `distilled_cfg_scale` whatever the model: honoured for models that have no such guidance. */
 const FORGE_DISTILLED_DEFAULT = 3.5;
 
+/** Whether a txt2img or img2img body names its checkpoint (`override_settings.sd_model_checkpoint`): then no default is asked for. */
+export function namesCheckpoint(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const settings = (body as Body)['override_settings'];
+  return typeof settings === 'object' && settings !== null && given((settings as Body)['sd_model_checkpoint']);
+}
+
 function readCheckpoint(body: Body, choice: CheckpointChoice): string {
   const settings = body['override_settings'];
   if (given(settings)) {

@@ -25,7 +25,7 @@ import { parseImg2ImgRequest, parseInterrogateRequest, parseTxt2ImgRequest, pars
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { A1111Callers } from './a1111-callers.js';
 import { installA1111Errors } from './a1111-errors.js';
-import { type CheckpointChoice, img2imgAsk, interrogateBody, txt2imgAsk, upscaleBody } from './a1111-requests.js';
+import { type CheckpointChoice, img2imgAsk, interrogateBody, namesCheckpoint, txt2imgAsk, upscaleBody } from './a1111-requests.js';
 
 export interface A1111RoutesDeps {
   service: TaskService;
@@ -108,7 +108,9 @@ function infoOf(spec: DiffusionSpec, seeds: readonly number[], count: number): s
 
 /** Runs a txt2img or img2img ask and answers as A1111: images, the request as parameters, info. */
 async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', request: FastifyRequest, reply: FastifyReply) {
-  const choice = checkpointChoice(deps, await deps.callers.defaultOf(request.caller.owner));
+  // The caller's default is read from the store only when the request names no checkpoint.
+  const chosen = namesCheckpoint(request.body) ? undefined : await deps.callers.defaultOf(request.caller.owner);
+  const choice = checkpointChoice(deps, chosen);
   const ask = kind === 'txt2img' ? txt2imgAsk(request.body, choice) : img2imgAsk(request.body, choice);
   const context = deps.catalog.requestContext();
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
