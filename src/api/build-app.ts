@@ -5,7 +5,7 @@
  * `gateway/gateway.ts` listens; the route tests `inject` into it (test/api/).
  */
 import { A1111Callers } from './a1111/a1111-callers.js';
-import { type CallerDefaults, MemoryCallerDefaults } from '../store/caller-defaults.js';
+import type { CallerDefaults } from '../store/caller-defaults.js';
 import { registerA1111Routes } from './a1111/a1111-routes.js';
 import type { ImageUrls } from './openai/image-urls.js';
 import type { ModelChoice } from './openai/openai-requests.js';
@@ -70,8 +70,8 @@ export interface AppDeps {
   adminToken: string | null;
   /** Webhook deliveries, for a key's delivery log. */
   deliveries: DeliveryStore;
-  /** The checkpoint each caller chose through the WebUI-compatible API. @defaultValue kept in memory */
-  callerDefaults?: CallerDefaults;
+  /** The checkpoint each caller chose through the WebUI-compatible API. */
+  callerDefaults: CallerDefaults;
   /** Webhooks may go to private and local addresses. @defaultValue false */
   webhookAllowPrivate?: boolean;
   syncTimeoutMs: number;
@@ -186,7 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       catalog: deps.catalog,
       syncTimeoutMs: deps.syncTimeoutMs,
       bodyLimitBytes: deps.bodyLimitBytes,
-      callers: new A1111Callers(deps.callerDefaults ?? new MemoryCallerDefaults()),
+      callers: new A1111Callers(deps.callerDefaults),
       defaultModel: deps.openai.models.fallback,
     });
   });

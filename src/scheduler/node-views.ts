@@ -17,7 +17,7 @@
 import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { AttemptReader } from './attempt-ledger.js';
 import type { NodeHealth } from './node-health.js';
-import { firstFree, type PlanNode } from './plan-types.js';
+import { firstFree, type PlanNode, windowFreesIn } from './plan-types.js';
 
 /** A node as the planner sees it, refreshed in place. */
 export type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
@@ -108,7 +108,7 @@ export class NodeViews<TNode extends ViewedNode> {
     if (view === undefined || !view.available) return false;
     const running = this.#readFrom[index]!.runStarts.length;
     if (running < view.lanes.length) return true;
-    return running < view.lanes.length + this.#readFrom[index]!.prefetch && firstFree(view.lanes) - (view.windowLead ?? 0) - (now - this.#readAt) / 1000 <= window;
+    return running < view.lanes.length + this.#readFrom[index]!.prefetch && windowFreesIn(view) - (now - this.#readAt) / 1000 <= window;
   }
 
   /** An attempt started or ended on node `index` of the current list: read it again. */

@@ -63,6 +63,11 @@ export function firstFree(lanes: readonly number[]): number {
   return first;
 }
 
+/** When the node's first lane frees as the send-ahead window counts it (`PlanNode.windowLead`), seconds from now. */
+export function windowFreesIn(node: Pick<PlanNode, 'lanes' | 'windowLead'>): number {
+  return firstFree(node.lanes) - (node.windowLead ?? 0);
+}
+
 export interface PlanOptions {
   /**
    * Multiplies every threshold below given in seconds (`maxSkipSeconds`, `urgentGapSeconds`,

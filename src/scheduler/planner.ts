@@ -66,7 +66,7 @@
 import { type Lane, PlanState } from './plan-state.js';
 import type { PlanArrays } from './plan-buffers.js';
 import { TailPlacer } from './plan-tail.js';
-import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask } from './plan-types.js';
+import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
 
 /**
  * A plan's budget, per task and lane to plan, in steps and tasks looked at (`PlanState.work`); past it the
@@ -242,7 +242,7 @@ class SendAhead {
   #steps = 0;
   /** 1 for a node with a lane free now that is sent nothing now in this pass (made only when some node waits). */
   readonly #idle: Uint8Array;
-
+  /** For each lane's node, its `windowLead` (`take`). */
   readonly #nodes: readonly PlanNode[];
 
   constructor(nodes: readonly PlanNode[], until: number, window: number) {
@@ -253,8 +253,8 @@ class SendAhead {
     this.#left = new Int32Array(nodes.length);
     if (until < Infinity) {
       for (let node = 0; node < nodes.length; node++) {
-        const { available, sendAhead = 0, lanes, windowLead = 0 } = nodes[node]!;
-        if (available && sendAhead > 0 && firstFree(lanes) - windowLead <= until + window) {
+        const { available, sendAhead = 0 } = nodes[node]!;
+        if (available && sendAhead > 0 && windowFreesIn(nodes[node]!) <= until + window) {
           this.#left[node] = sendAhead;
           this.waiting += 1;
         }

@@ -34,7 +34,7 @@ import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
-import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask } from './plan-types.js';
+import { type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
 
 /**
@@ -599,7 +599,7 @@ export class Scheduler {
     for (const index of this.#nodeViews.free) {
       const view = this.#nodeViews.views[index];
       if (!view || (view.sendAhead ?? 0) === 0) continue;
-      const freesIn = firstFree(view.lanes) - (view.windowLead ?? 0);
+      const freesIn = windowFreesIn(view);
       if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
     }
     return due === Infinity ? due : Math.max(due, earliest);

@@ -8,8 +8,6 @@
  * it, and a gateway that forgot it on a restart (or another gateway behind the
  * same load balancer) silently made its images with another checkpoint.
  */
-import { ANONYMOUS_PREFIX } from '../auth/caller.js';
-
 export interface CallerDefaults {
   /** The checkpoint (its catalog name) `owner` chose, if it chose one. */
   get(owner: string): Promise<string | undefined>;
@@ -21,28 +19,4 @@ export interface CallerDefaults {
    * (the gateway's retention sweep). Returns how many were forgotten.
    */
   forgetAnonymousBefore(at: number): Promise<number>;
-}
-
-/** Defaults kept in memory only: for an app without a store (tests, tools). */
-export class MemoryCallerDefaults implements CallerDefaults {
-  readonly #byOwner = new Map<string, { checkpoint: string; at: number }>();
-
-  get(owner: string): Promise<string | undefined> {
-    return Promise.resolve(this.#byOwner.get(owner)?.checkpoint);
-  }
-
-  set(owner: string, checkpoint: string, at: number): Promise<void> {
-    this.#byOwner.set(owner, { checkpoint, at });
-    return Promise.resolve();
-  }
-
-  forgetAnonymousBefore(at: number): Promise<number> {
-    let forgotten = 0;
-    for (const [owner, choice] of this.#byOwner) {
-      if (!owner.startsWith(ANONYMOUS_PREFIX) || choice.at >= at) continue;
-      this.#byOwner.delete(owner);
-      forgotten += 1;
-    }
-    return Promise.resolve(forgotten);
-  }
 }

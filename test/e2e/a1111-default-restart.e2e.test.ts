@@ -4,17 +4,12 @@
  * that forgot it on a restart made their next images with another checkpoint.
  * Real gateway (SQLite), node and sandbox processes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { path: string; remove(): void }[] = [];
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 describe("a WebUI client's default checkpoint", () => {
   it('holds after the gateway restarts, for the options and for a generation that names none', async () => {

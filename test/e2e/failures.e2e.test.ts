@@ -2,17 +2,12 @@
  * Nothing is lost: a node killed mid-task, and a gateway restarted with queued
  * and finished tasks. Real processes, killed with SIGKILL.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { remove(): void }[] = [];
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 /** A sandbox where a 512×512, 20-step task takes about 1.3 s. */
 async function slowSandbox() {

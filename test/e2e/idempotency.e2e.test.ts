@@ -4,17 +4,12 @@
  * and gets the same task, stored once, instead of a second one. Real gateway,
  * node and sandbox processes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { postJson } from '../helpers/api-client.js';
-import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { path: string; remove(): void }[] = [];
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 describe('Idempotency-Key across a gateway restart', () => {
   it('gives the retry the task the killed gateway had accepted', async () => {

@@ -4,16 +4,12 @@
  * admin token), and the gateway's JSON log lines about tasks: each names the
  * task and its key's id, none holds a key's secret or a prompt.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { path: string; remove(): void }[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 const ADMIN = 'observability-admin-token';
 const PROMPT = 'a very particular lighthouse at dusk';

@@ -7,17 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { pollUntilDone, postJson } from '../helpers/api-client.js';
 import { DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { remove(): void }[] = [];
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 function scratch(): string {
   const dir = tempDir();

@@ -3,16 +3,12 @@
  * says why it refuses; when the WebUI comes up, the node takes work. (The sync
  * timeout's 202 is tested through the app: test/api/routes.tasks.test.ts.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { DanProcess, freePort, startGatewayProcess, startNodeProcess, tempDir } from '../helpers/processes.js';
 
-const running: DanProcess[] = [];
-const dirs: { remove(): void }[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-  dirs.splice(0).forEach((d) => d.remove());
-});
+const { running, dirs } = useProcessCleanup();
 
 async function gateway(args: string[] = []) {
   const dir = tempDir();

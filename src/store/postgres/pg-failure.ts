@@ -6,6 +6,7 @@
  * storage failure: `DAN_ERR_STORE_UNAVAILABLE`, HTTP 503, retried) from a bug
  * (SQL that does not parse, a constraint violated: left as thrown).
  */
+import type pg from 'pg';
 import { DanError } from '../../errors/dan-error.js';
 
 /**
@@ -48,6 +49,15 @@ export function causeText(error: unknown): string {
 export function storeUnavailable(operation: string, error: unknown, database: string): unknown {
   if (!isStorageFailure(error)) return error;
   return new DanError('DAN_ERR_STORE_UNAVAILABLE', `${operation}: database ${database}: ${causeText(error)}`, { cause: error });
+}
+
+/** One statement on `database`'s pool; a storage failure rejects as DAN_ERR_STORE_UNAVAILABLE saying `failure`. */
+export async function guardedQuery<R extends pg.QueryResultRow>(database: { pool: pg.Pool; name: string }, failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  try {
+    return await database.pool.query<R>(sql, params);
+  } catch (error) {
+    throw storeUnavailable(failure, error, database.name);
+  }
 }
 
 /** `postgres://user:secret@host/db` as it may be logged and shown: the password replaced. */

@@ -9,7 +9,7 @@
 import { ANONYMOUS_PREFIX } from '../../auth/caller.js';
 import type { CallerDefaults } from '../caller-defaults.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { storeUnavailable } from './pg-failure.js';
+import { guardedQuery } from './pg-failure.js';
 
 export class PostgresCallerDefaults implements CallerDefaults {
   readonly #database: PostgresDatabase;
@@ -19,32 +19,22 @@ export class PostgresCallerDefaults implements CallerDefaults {
   }
 
   async get(owner: string): Promise<string | undefined> {
-    try {
-      const { rows } = await this.#database.pool.query<{ checkpoint: string }>('SELECT checkpoint FROM caller_defaults WHERE owner = $1', [owner]);
-      return rows[0]?.checkpoint;
-    } catch (error) {
-      throw storeUnavailable("could not read the caller's default checkpoint", error, this.#database.name);
-    }
+    const { rows } = await guardedQuery<{ checkpoint: string }>(this.#database, "could not read the caller's default checkpoint", 'SELECT checkpoint FROM caller_defaults WHERE owner = $1', [owner]);
+    return rows[0]?.checkpoint;
   }
 
   async set(owner: string, checkpoint: string, at: number): Promise<void> {
-    try {
-      await this.#database.pool.query(
-        `INSERT INTO caller_defaults (owner, checkpoint, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (owner) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at`,
-        [owner, checkpoint, at],
-      );
-    } catch (error) {
-      throw storeUnavailable("could not store the caller's default checkpoint", error, this.#database.name);
-    }
+    await guardedQuery(
+      this.#database,
+      "could not store the caller's default checkpoint",
+      `INSERT INTO caller_defaults (owner, checkpoint, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (owner) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at`,
+      [owner, checkpoint, at],
+    );
   }
 
   async forgetAnonymousBefore(at: number): Promise<number> {
-    try {
-      const { rowCount } = await this.#database.pool.query("DELETE FROM caller_defaults WHERE owner LIKE $1 || '%' AND updated_at < $2", [ANONYMOUS_PREFIX, at]);
-      return rowCount ?? 0;
-    } catch (error) {
-      throw storeUnavailable('could not remove expired default checkpoints', error, this.#database.name);
-    }
+    const { rowCount } = await guardedQuery(this.#database, 'could not remove expired default checkpoints', "DELETE FROM caller_defaults WHERE owner LIKE $1 || '%' AND updated_at < $2", [ANONYMOUS_PREFIX, at]);
+    return rowCount ?? 0;
   }
 }

@@ -8,27 +8,21 @@
 import type pg from 'pg';
 import type { Delivery, DeliveryStore } from '../../webhooks/delivery-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
-import { storeUnavailable } from './pg-failure.js';
+import { guardedQuery } from './pg-failure.js';
 import { type DeliveryRow, toDelivery } from '../rows.js';
 
 /** How long a delivery handed out by `due` is left to the gateway that took it. */
 const CLAIM_MS = 60_000;
 
 export class PostgresDeliveryStore implements DeliveryStore {
-  readonly #pool: pg.Pool;
-  readonly #name: string;
+  readonly #database: PostgresDatabase;
 
   constructor(database: PostgresDatabase) {
-    this.#pool = database.pool;
-    this.#name = database.name;
+    this.#database = database;
   }
 
-  async #query<R extends pg.QueryResultRow>(failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.#pool.query<R>(sql, params);
-    } catch (error) {
-      throw storeUnavailable(failure, error, this.#name);
-    }
+  #query<R extends pg.QueryResultRow>(failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return guardedQuery<R>(this.#database, failure, sql, params);
   }
 
   async taskEnded(taskId: string, now: number): Promise<void> {

@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { ANONYMOUS_PREFIX } from '../../auth/caller.js';
 import type { CallerDefaults } from '../caller-defaults.js';
-import { storeUnavailable } from './storage-failure.js';
+import { guardedSync } from './storage-failure.js';
 
 export class SqliteCallerDefaults implements CallerDefaults {
   readonly #file: string;
@@ -40,12 +40,7 @@ export class SqliteCallerDefaults implements CallerDefaults {
     return this.#run('could not remove expired default checkpoints', () => this.#forget.run({ prefix: ANONYMOUS_PREFIX, at }).changes);
   }
 
-  /** One statement, answered with a settled promise; a storage failure as DAN_ERR_STORE_UNAVAILABLE. */
   #run<T>(failure: string, statement: () => T): Promise<T> {
-    try {
-      return Promise.resolve(statement());
-    } catch (error) {
-      return Promise.reject(storeUnavailable(failure, error, this.#file));
-    }
+    return guardedSync(failure, this.#file, statement);
   }
 }

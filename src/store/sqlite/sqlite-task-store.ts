@@ -35,7 +35,7 @@ import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { openDatabase } from './open-database.js';
 import { PayloadFiles } from './payload-files.js';
-import { describeFailure, isStorageFailure, storeUnavailable } from './storage-failure.js';
+import { describeFailure, guardedSync, isStorageFailure, storeUnavailable } from './storage-failure.js';
 import { readStoredResult, storedResultParts } from '../stored-result.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { createQueries, type TaskRow } from './queries.js';
@@ -135,17 +135,9 @@ export class SqliteTaskStore implements TaskStore {
     }
   }
 
-  /**
-   * `#guarded` for an operation that is one synchronous statement: answered with an
-   * already settled promise, so that its caller resumes at the next microtask rather
-   * than after the extra hops of an async function.
-   */
+  /** `#guarded` for an operation that is one synchronous statement (storage-failure.ts `guardedSync`). */
   #guardedSync<T>(failure: string, operation: () => T): Promise<T> {
-    try {
-      return Promise.resolve(operation());
-    } catch (error) {
-      return Promise.reject(storeUnavailable(failure, error, this.#file));
-    }
+    return guardedSync(failure, this.#file, operation);
   }
 
   /** Inserts not settled yet, by task id: a start of one of them waits for it (TaskStore.markRunning). */

@@ -100,6 +100,19 @@ export function storeUnavailable(operation: string, error: unknown, databaseFile
 }
 
 /**
+ * One synchronous statement of a store on `databaseFile`, answered with an already settled promise (its
+ * caller resumes at the next microtask, not after the extra hops of an async function); a storage failure
+ * rejects as DAN_ERR_STORE_UNAVAILABLE saying `failure`.
+ */
+export function guardedSync<T>(failure: string, databaseFile: string, operation: () => T): Promise<T> {
+  try {
+    return Promise.resolve(operation());
+  } catch (error) {
+    return Promise.reject(storeUnavailable(failure, error, databaseFile));
+  }
+}
+
+/**
  * A cause in a few words. Node's own message repeats the path after the syscall
  * (`ENOSPC: no space left on device, write`); the store names the path itself.
  */
