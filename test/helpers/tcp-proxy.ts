@@ -1,7 +1,9 @@
 /**
  * A TCP proxy in front of a real server, that a test can cut and restore: the
  * server itself "goes away" for the process behind the proxy (connections
- * dropped, new ones refused), while other tests keep using it.
+ * dropped, new ones refused), while other tests keep using it. Or it can
+ * silence the connections open now, as a network cut does that closes
+ * nothing: no byte passes on them any more, neither end hears of it.
  */
 import net from 'node:net';
 
@@ -11,6 +13,8 @@ export interface TcpProxy {
   port: number;
   /** Drops every connection and refuses new ones (the port is closed). */
   cut(): Promise<void>;
+  /** The connections open now pass nothing more and are not closed; new ones work. */
+  silence(): void;
   /** Listens again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -18,8 +22,12 @@ export interface TcpProxy {
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -42,5 +50,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (!server.listening) return resolve();
       server.close(() => resolve());
     });
-  return { host: '127.0.0.1', port, cut: stop, restore: () => listen(port), close: stop };
+  const silence = () => {
+    for (const [client, upstream] of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      // Read and dropped: nothing reaches the other end, and nothing backs up to tell the sender.
+      client.on('data', () => {});
+      upstream.on('data', () => {});
+    }
+    pairs.clear();
+  };
+  return { host: '127.0.0.1', port, cut: stop, silence, restore: () => listen(port), close: stop };
 }

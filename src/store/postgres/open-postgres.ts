@@ -18,6 +18,12 @@ export interface PostgresOptions {
   poolSize?: number;
   /** How long a query waits for a connection (and a connection for the server). @defaultValue 5 s */
   connectTimeoutMs?: number;
+  /**
+   * How long one statement may run before the server cancels it: it is then answered as the store
+   * unavailable (503), not left holding a request or the dispatcher. A `statement_timeout` in the
+   * database's address takes precedence; 0 is none. Migrations are not bound by it. @defaultValue 15 s
+   */
+  statementTimeoutMs?: number;
   /** Where trouble the pool works around goes (an idle connection the server dropped). */
   warn?: (message: string) => void;
 }
@@ -31,7 +37,17 @@ export interface PostgresDatabase {
 }
 
 /** Any 64-bit number: the advisory lock every DAN gateway takes to migrate. */
-const MIGRATION_LOCK = 0x64616e5f6d6967n; // "dan_mig"
+export const MIGRATION_LOCK = 0x64616e5f6d6967n; // "dan_mig"
+
+/**
+ * How much longer than the statement timeout the client waits for any answer before it gives the query up
+ * (pg's `query_timeout`): the server cancels a slow statement itself; this is for a server that cannot be
+ * heard at all (a network cut that closed nothing).
+ */
+const UNHEARD_GRACE_MS = 5_000;
+
+/** When the OS starts probing an idle connection, so that one to a server gone without a word is found dead. */
+const KEEPALIVE_AFTER_MS = 10_000;
 
 /** Epoch milliseconds are BIGINT columns: read as numbers (exact up to 2^53), not strings. */
 const BIGINT_OID = 20;
@@ -42,10 +58,19 @@ const types = {
 
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
   const name = redactedUrl(url);
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  // The address's own statement_timeout wins over the option (pg reads it so): the client's wait follows it.
+  const statementTimeoutMs = Number(/[?&]statement_timeout=(\d+)(?:&|$)/.exec(url)?.[1] ?? options.statementTimeoutMs ?? 15_000);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    connectionTimeoutMillis: connectTimeoutMs,
+    // A statement that hangs (a lock held elsewhere, a server that stopped answering) fails as the store
+    // unavailable rather than waiting forever.
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs > 0 ? statementTimeoutMs + UNHEARD_GRACE_MS : 0,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
     application_name: 'dan',
     types,
   });
@@ -53,7 +78,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   // Without a listener this event would end the process.
   pool.on('error', (error) => options.warn?.(`database ${name}: an idle connection failed: ${causeText(error)}`));
   try {
-    await migrate(pool);
+    await migrate(url, connectTimeoutMs);
     return { pool, name, url };
   } catch (error) {
     await pool.end().catch(() => {});
@@ -62,9 +87,16 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   }
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
+/**
+ * On a connection of its own, without the pool's statement timeout: a migration of a large table may take
+ * long, and so may the wait for the lock while another gateway migrates.
+ */
+async function migrate(url: string, connectTimeoutMs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'dan migrate', types });
+  // A connection lost between statements is reported by the next one; unheard, this event would end the process.
+  client.on('error', () => {});
   try {
+    await client.connect();
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
     try {
       await client.query('CREATE TABLE IF NOT EXISTS dan_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
@@ -87,6 +119,6 @@ async function migrate(pool: pg.Pool): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
     }
   } finally {
-    client.release();
+    await client.end().catch(() => {});
   }
 }

@@ -20,8 +20,8 @@ const RETRYABLE_STATES = new Set(['40001', '40P01', '25006']);
 /** Network errors of the connection itself (the server down, unreachable, or gone mid-query). */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
-/** pg's own messages when a connection ends or cannot be had (they carry no code). */
-const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
+/** pg's own messages when a connection ends, cannot be had, or is not heard from (they carry no code). */
+const CONNECTION_MESSAGES = /Query read timeout|Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i;
 
 export function isStorageFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -7,12 +7,24 @@
  * part told `onReconnected` after, since whatever was notified meanwhile was
  * missed and must be read again. One connection, not one per channel: a
  * database allows ~100, and every gateway sharing it holds some.
+ *
+ * A connection that only listens sends nothing, so one cut without a word
+ * (a network failure that closed no socket) would go on "listening" to
+ * silence. It is asked a trivial query every few seconds, and one that is
+ * not answered in time counts as lost.
  */
 import pg from 'pg';
 import type { PostgresDatabase } from './open-postgres.js';
 import { causeText } from './pg-failure.js';
 
 const RELISTEN_MS = 1_000;
+
+export interface ListenerTiming {
+  /** How often the connection is asked whether it still answers. @defaultValue 10 s */
+  checkEveryMs?: number;
+  /** How long an answer (to that or to LISTEN) may take before the connection counts as lost. @defaultValue 5 s */
+  answerWithinMs?: number;
+}
 
 export interface ChannelHandlers {
   onNotification: (payload: string) => void;
@@ -26,16 +38,19 @@ export class PgListener {
   readonly #channels = new Map<string, ChannelHandlers>();
   #client: pg.Client | null = null;
   #retry: NodeJS.Timeout | null = null;
+  #check: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #timing: Required<ListenerTiming>;
 
-  private constructor(database: PostgresDatabase, warn: (message: string) => void) {
+  private constructor(database: PostgresDatabase, warn: (message: string) => void, timing: ListenerTiming) {
     this.#db = database;
     this.#warn = warn;
+    this.#timing = { checkEveryMs: 10_000, answerWithinMs: 5_000, ...timing };
   }
 
   /** Connects; rejects when the first connection cannot be made. */
-  static async open(database: PostgresDatabase, warn: (message: string) => void = () => {}): Promise<PgListener> {
-    const listener = new PgListener(database, warn);
+  static async open(database: PostgresDatabase, warn: (message: string) => void = () => {}, timing: ListenerTiming = {}): Promise<PgListener> {
+    const listener = new PgListener(database, warn, timing);
     await listener.#connect();
     return listener;
   }
@@ -53,10 +68,17 @@ export class PgListener {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#db.url, application_name: 'dan listener', connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({
+      connectionString: this.#db.url,
+      application_name: 'dan listener',
+      connectionTimeoutMillis: 5_000,
+      query_timeout: this.#timing.answerWithinMs,
+      keepAlive: true,
+    });
     const lost = (error?: Error) => {
       if (this.#client !== client) return;
       this.#client = null;
+      this.#stopChecking();
       client.end().catch(() => {});
       if (this.#closed) return;
       this.#warn(`database ${this.#db.name}: the connection that hears of other processes' changes was lost${error ? ` (${causeText(error)})` : ''}; trying again every second`);
@@ -78,6 +100,19 @@ export class PgListener {
       return;
     }
     this.#client = client;
+    let asking = false;
+    this.#check = setInterval(() => {
+      // One question at a time: an unanswered one ends in `lost` by itself.
+      if (asking) return;
+      asking = true;
+      client.query('SELECT 1').then(() => (asking = false), lost);
+    }, this.#timing.checkEveryMs);
+    this.#check.unref();
+  }
+
+  #stopChecking(): void {
+    if (this.#check) clearInterval(this.#check);
+    this.#check = null;
   }
 
   #retrySoon(): void {
@@ -97,6 +132,7 @@ export class PgListener {
   close(): void {
     this.#closed = true;
     if (this.#retry) clearTimeout(this.#retry);
+    this.#stopChecking();
     const client = this.#client;
     this.#client = null;
     client?.end().catch(() => {});

@@ -1,0 +1,123 @@
+/**
+ * A PostgreSQL server that stops answering: a statement held up (a lock taken
+ * elsewhere) is cancelled by the server and answered as the store unavailable;
+ * a connection cut without a word (no socket closed) is given up on, and the
+ * next operation works on a new one; the listening connection notices the
+ * silence and listens again; migrations are not bound by the statement timeout.
+ * Real server, a schema of its own per test, a TCP proxy that can go silent.
+ */
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK, openPostgres, type PostgresDatabase } from '../../src/store/postgres/open-postgres.js';
+import { PgListener } from '../../src/store/postgres/pg-listener.js';
+import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
+import { freshSchema, skipPostgres } from '../helpers/postgres.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function schemaUrl(): Promise<string> {
+  const made = await freshSchema();
+  cleanups.push(() => made.drop());
+  return made.url;
+}
+
+async function opened(url: string, statementTimeoutMs?: number): Promise<PostgresDatabase> {
+  const database = await openPostgres(url, statementTimeoutMs === undefined ? {} : { statementTimeoutMs });
+  cleanups.push(() => database.pool.end());
+  return database;
+}
+
+async function client(url: string): Promise<pg.Client> {
+  const made = new pg.Client({ connectionString: url });
+  await made.connect();
+  cleanups.push(() => made.end());
+  return made;
+}
+
+/** `url` reached through a proxy the test can silence. */
+async function throughProxy(url: string): Promise<{ url: string; proxy: TcpProxy }> {
+  const address = new URL(url);
+  const proxy = await startTcpProxy({ host: address.hostname, port: Number(address.port || 5432) });
+  cleanups.push(() => proxy.close());
+  address.host = `${proxy.host}:${proxy.port}`;
+  return { url: address.toString(), proxy };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => {
+  it('cancels a statement held up past the timeout and answers store unavailable; the next one works', async () => {
+    const url = await schemaUrl();
+    const store = new PostgresTaskStore(await opened(url, 300));
+    const locker = await client(url);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE');
+    const failed = await rejection(store.get('t1'));
+    expect(failed).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
+    expect((failed as Error).message).toMatch(/statement timeout \(57014\)/);
+    // The address's own statement_timeout wins over the option.
+    const byAddress = new PostgresTaskStore(await opened(`${url}&statement_timeout=300`, 60_000));
+    expect(await rejection(byAddress.get('t1'))).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/statement timeout/) });
+    await locker.query('ROLLBACK');
+    expect(await store.get('t1')).toBeUndefined();
+  });
+
+  it('gives up on a connection cut without a word, and the next operation works on a new one', async () => {
+    const { url, proxy } = await throughProxy(await schemaUrl());
+    // The server cancels nothing here (its statements never arrive): the client gives up a grace after the timeout.
+    const store = new PostgresTaskStore(await opened(url, 200));
+    expect(await store.get('t1')).toBeUndefined();
+    proxy.silence();
+    const failed = await rejection(store.get('t1'));
+    expect(failed).toMatchObject({ id: 'DAN_ERR_STORE_UNAVAILABLE' });
+    expect((failed as Error).message).toMatch(/Query read timeout/);
+    expect(await store.get('t1')).toBeUndefined();
+  }, 20_000);
+
+  it('listens again when its listening connection goes silent, and says so', async () => {
+    const { url, proxy } = await throughProxy(await schemaUrl());
+    const database = await opened(url);
+    const warnings: string[] = [];
+    const listener = await PgListener.open(database, (message) => warnings.push(message), { checkEveryMs: 100, answerWithinMs: 300 });
+    cleanups.push(async () => listener.close());
+    const heard: string[] = [];
+    let reconnected = 0;
+    await listener.listen('dan_test_channel', { onNotification: (payload) => heard.push(payload), onReconnected: () => (reconnected += 1) });
+    proxy.silence();
+    await expect.poll(() => reconnected, { timeout: 10_000 }).toBe(1);
+    expect(warnings.join('\n')).toMatch(/was lost \(Query read timeout\); trying again every second/);
+    // Listening again, on the new connection.
+    const notifier = await client(url);
+    await notifier.query("NOTIFY dan_test_channel, 'after'");
+    await expect.poll(() => heard, { timeout: 5_000 }).toEqual(['after']);
+  }, 20_000);
+
+  it('migrates without the statement timeout: it waits out another gateway migrating', async () => {
+    const url = await schemaUrl();
+    const other = await client(url);
+    await other.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    let done = false;
+    const opening = openPostgres(url, { statementTimeoutMs: 50 }).then((database) => {
+      done = true;
+      cleanups.push(() => database.pool.end());
+      return database;
+    });
+    // Still waiting for the lock, well past the timeout.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(done).toBe(false);
+    await other.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+    const database = await opening;
+    expect((await database.pool.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM dan_migrations')).rows[0]!.n).toBeGreaterThan(0);
+  });
+});
