@@ -21,7 +21,7 @@ export interface Random {
 }
 
 /** Stream offsets: one per concern (see the module comment). */
-export const Streams = { nodes: 1, tasks: 2, arrivals: 3, audit: 4 } as const;
+export const Streams = { nodes: 1, tasks: 2, arrivals: 3, audit: 4, jitter: 5 } as const;
 
 export function createRandom(seed: number, stream = 0): Random {
   let state = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
