@@ -8,10 +8,14 @@
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStores } from '../../src/store/open-stores.js';
+import { deleteInBatches } from '../../src/store/postgres/delete-in-batches.js';
 import { MIGRATION_LOCK, openPostgres, type PostgresDatabase } from '../../src/store/postgres/open-postgres.js';
 import { PgListener } from '../../src/store/postgres/pg-listener.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
+import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { freshSchema, skipPostgres } from '../helpers/postgres.js';
+import { txt2img } from '../helpers/specs.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -89,7 +93,7 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     const { url, proxy } = await throughProxy(await schemaUrl());
     const database = await opened(url);
     const warnings: string[] = [];
-    const listener = await PgListener.open(database, (message) => warnings.push(message), { checkEveryMs: 100, answerWithinMs: 300 });
+    const listener = await PgListener.open(database, (message) => warnings.push(message), { checkEveryMs: 200, answerWithinMs: 1_500 });
     cleanups.push(async () => listener.close());
     const heard: string[] = [];
     let reconnected = 0;
@@ -103,12 +107,51 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     await expect.poll(() => heard, { timeout: 5_000 }).toEqual(['after']);
   }, 20_000);
 
-  it('migrates without the statement timeout: it waits out another gateway migrating', async () => {
+  it('stops leading when its lock connection goes silent', async () => {
+    const { url, proxy } = await throughProxy(await schemaUrl());
+    const leading: boolean[] = [];
+    // The pool gives up on a silent connection 5 s after the address's timeout; the lock connection after 5 s.
+    const stores = await openStores({ database: `${url}&statement_timeout=200`, dataDir: '' }, { listenForKeys: false, gateway: { now: () => Date.now(), heartbeatMs: 200, leaseMs: 1_000, onLeadership: (leader) => leading.push(leader) } });
+    cleanups.push(() => stores.close());
+    await expect.poll(() => leading, { timeout: 5_000 }).toEqual([true]);
+    proxy.silence();
+    await expect.poll(() => leading, { timeout: 25_000 }).toEqual([true, false]);
+  }, 30_000);
+
+  it('refuses a statement_timeout in the address that is not a whole number of milliseconds', async () => {
+    const url = await schemaUrl();
+    const error = await rejection(openPostgres(`${url}&statement_timeout=1min`));
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect((error as Error).message).toMatch(/statement_timeout=1min in the address is not a whole number of milliseconds/);
+  });
+
+  it('deletes in batches, each committed on its own, and reads a long queue a page at a time, in order', async () => {
+    const url = await schemaUrl();
+    const database = await opened(url);
+    const store = new PostgresTaskStore(database);
+    // More than a page (1,000 rows), stored in one turn; five of them finished.
+    const ids = Array.from({ length: 1_005 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+    await Promise.all(ids.map((id, i) => store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1_000 + Math.floor(i / 3) })));
+    const statements: string[] = [];
+    database.pool.on('acquire', () => statements.push('query'));
+    const unfinished = await store.listUnfinished();
+    expect(unfinished.map((t) => t.id)).toEqual(ids);
+    // Two pages.
+    expect(statements).toHaveLength(2);
+    for (const id of ids.slice(0, 5)) await store.cancel(id, null, 'test', 5_000);
+    statements.length = 0;
+    expect(await deleteInBatches(database.pool, 'tasks', 'finished_at IS NOT NULL AND finished_at < $1', [6_000], 2)).toBe(5);
+    // Two rows per statement: 2, 2, 1.
+    expect(statements).toHaveLength(3);
+    expect((await store.listUnfinished()).map((t) => t.id)).toEqual(ids.slice(5));
+  });
+
+  it('migrates without the statement timeout, the address\'s too: it waits out another gateway migrating', async () => {
     const url = await schemaUrl();
     const other = await client(url);
     await other.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
     let done = false;
-    const opening = openPostgres(url, { statementTimeoutMs: 50 }).then((database) => {
+    const opening = openPostgres(`${url}&statement_timeout=50`, { statementTimeoutMs: 50 }).then((database) => {
       done = true;
       cleanups.push(() => database.pool.end());
       return database;

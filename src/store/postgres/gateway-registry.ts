@@ -159,14 +159,29 @@ export class GatewayRegistry {
    */
   async #tryToLead(): Promise<void> {
     const client = this.#lockClient ?? (await this.#connectLockClient());
-    if (this.#leader) {
-      await client.query('SELECT 1');
-      return;
+    try {
+      if (this.#leader) {
+        await client.query('SELECT 1');
+        return;
+      }
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked`);
+      if (rows[0]?.locked !== true || this.#closed) return;
+      await client.query(`SET application_name = 'dan gateway ${this.id} leading'`);
+      this.#setLeader(true);
+    } catch (error) {
+      // Not answered in time (query_timeout): the session, and the lock with it, may be gone. No longer
+      // leading; the connection is closed, which ends the session if the server still holds it.
+      this.#lockLost(client);
+      throw error;
     }
-    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked`);
-    if (rows[0]?.locked !== true || this.#closed) return;
-    await client.query(`SET application_name = 'dan gateway ${this.id} leading'`);
-    this.#setLeader(true);
+  }
+
+  /** The lock connection `client` is lost or given up on: this gateway no longer leads. */
+  #lockLost(client: pg.Client): void {
+    if (this.#lockClient !== client) return;
+    this.#lockClient = null;
+    this.#setLeader(false);
+    client.end().catch(() => {});
   }
 
   async #connectLockClient(): Promise<pg.Client> {
@@ -178,12 +193,7 @@ export class GatewayRegistry {
       connectionTimeoutMillis: Math.max(this.#options.heartbeatMs, 5_000),
       query_timeout: Math.max(this.#options.heartbeatMs, 5_000),
     });
-    const lost = () => {
-      if (this.#lockClient !== client) return;
-      this.#lockClient = null;
-      this.#setLeader(false);
-      client.end().catch(() => {});
-    };
+    const lost = () => this.#lockLost(client);
     client.on('error', lost);
     client.on('end', lost);
     try {

@@ -59,8 +59,12 @@ const types = {
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
   const name = redactedUrl(url);
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-  // The address's own statement_timeout wins over the option (pg reads it so): the client's wait follows it.
-  const statementTimeoutMs = Number(/[?&]statement_timeout=(\d+)(?:&|$)/.exec(url)?.[1] ?? options.statementTimeoutMs ?? 15_000);
+  let statementTimeoutMs: number;
+  try {
+    statementTimeoutMs = addressedTimeoutMs(url) ?? options.statementTimeoutMs ?? 15_000;
+  } catch (error) {
+    throw new StoreOpenError(name, (error as Error).message, error, 'the database');
+  }
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -88,15 +92,40 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
 }
 
 /**
+ * The `statement_timeout` the database's address gives, in milliseconds: pg sends it in place of the
+ * pool's, so the client's own wait must follow it. A whole number only: pg reads `1min` as 1 ms.
+ */
+function addressedTimeoutMs(url: string): number | undefined {
+  let raw: string | null;
+  try {
+    raw = new URL(url).searchParams.get('statement_timeout');
+  } catch {
+    return undefined;
+  }
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw)) throw new Error(`statement_timeout=${raw} in the address is not a whole number of milliseconds (60000 is a minute, 0 none)`);
+  return Number(raw);
+}
+
+/**
  * On a connection of its own, without the pool's statement timeout: a migration of a large table may take
  * long, and so may the wait for the lock while another gateway migrates.
  */
 async function migrate(url: string, connectTimeoutMs: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'dan migrate', types });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
+    application_name: 'dan migrate',
+    types,
+  });
   // A connection lost between statements is reported by the next one; unheard, this event would end the process.
   client.on('error', () => {});
   try {
     await client.connect();
+    // A statement_timeout in the address reaches this connection too.
+    await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
     try {
       await client.query('CREATE TABLE IF NOT EXISTS dan_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');

@@ -123,7 +123,9 @@ export class PgListener {
           if (this.#closed) return;
           for (const handlers of this.#channels.values()) handlers.onReconnected?.();
         },
-        () => this.#retrySoon(),
+        () => {
+          if (!this.#closed) this.#retrySoon();
+        },
       );
     }, RELISTEN_MS);
     this.#retry.unref();

@@ -27,6 +27,7 @@ import { toJsonBuffer } from '../../util/json-buffer.js';
 import { readStoredResult, storedResultParts } from '../stored-result.js';
 import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask, type TaskStore } from '../task-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
+import { deleteInBatches } from './delete-in-batches.js';
 import { isStorageFailure, storeUnavailable } from './pg-failure.js';
 import { StatementBatch } from './statement-batch.js';
 
@@ -58,12 +59,21 @@ export const TASKS_CHANNEL = 'dan_tasks';
 const notify = (event: string, gateway: string, extra = '', idColumn = 'id') =>
   `pg_notify('${TASKS_CHANNEL}', json_build_object('e', '${event}', 'g', ${gateway}::text, 't', ${idColumn}${extra})::text)`;
 
-const SELECT_TASKS = `
-  SELECT t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
-         t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data
-  FROM tasks t
+const TASK_COLUMNS = `t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
+         t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data`;
+const FROM_TASKS = `FROM tasks t
   LEFT JOIN task_payloads s ON s.task_id = t.id AND s.name = 'spec'
   LEFT JOIN task_payloads r ON r.task_id = t.id AND r.name = 'result'`;
+const SELECT_TASKS = `SELECT ${TASK_COLUMNS} ${FROM_TASKS}`;
+
+/**
+ * The unfinished tasks a page at a time, in queue order after ($1 created_at, $2 seq): a queue of a
+ * hundred thousand tasks, img2img inputs among them, read in one statement could outlast the statement
+ * timeout, and a gateway that cannot read its queue cannot start.
+ */
+const UNFINISHED_PAGE = `SELECT t.seq, ${TASK_COLUMNS} ${FROM_TASKS}
+  WHERE t.state IN ('queued', 'running') AND (t.created_at, t.seq) > ($1, $2) ORDER BY t.created_at, t.seq LIMIT $3`;
+const UNFINISHED_PAGE_ROWS = 1_000;
 
 const GET = `${SELECT_TASKS} WHERE t.id = $1`;
 
@@ -347,8 +357,15 @@ export class PostgresTaskStore implements TaskStore {
 
   listUnfinished(): Promise<StoredTask[]> {
     return this.#guarded('could not read the unfinished tasks', async () => {
-      const { rows } = await this.#pool.query<TaskRow>(`${SELECT_TASKS} WHERE t.state IN ('queued', 'running') ORDER BY t.created_at, t.seq`);
-      return rows.map(toStoredTask);
+      const tasks: StoredTask[] = [];
+      let after = { createdAt: -1, seq: 0 };
+      for (;;) {
+        const { rows } = await this.#pool.query<TaskRow & { seq: number }>(UNFINISHED_PAGE, [after.createdAt, after.seq, UNFINISHED_PAGE_ROWS]);
+        for (const row of rows) tasks.push(toStoredTask(row));
+        const last = rows.at(-1);
+        if (!last || rows.length < UNFINISHED_PAGE_ROWS) return tasks;
+        after = { createdAt: last.created_at, seq: last.seq };
+      }
     });
   }
 
@@ -374,8 +391,7 @@ export class PostgresTaskStore implements TaskStore {
   deleteFinishedBefore(at: number): Promise<number> {
     // Payloads and idempotency keys go with their task (ON DELETE CASCADE).
     return this.#guarded('could not delete expired tasks', async () => {
-      const result = await this.#pool.query('DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < $1', [at]);
-      return result.rowCount ?? 0;
+      return deleteInBatches(this.#pool, 'tasks', 'finished_at IS NOT NULL AND finished_at < $1', [at]);
     });
   }
 
