@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/store/open-stores.js';
+import { channelSql } from '../../src/store/postgres/channels.js';
 import { deleteInBatches } from '../../src/store/postgres/delete-in-batches.js';
 import { MIGRATION_LOCK, openPostgres, type PostgresDatabase } from '../../src/store/postgres/open-postgres.js';
 import { PgListener } from '../../src/store/postgres/pg-listener.js';
@@ -103,7 +104,7 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     expect(warnings.join('\n')).toMatch(/was lost \(Query read timeout\); trying again every second/);
     // Listening again, on the new connection.
     const notifier = await client(url);
-    await notifier.query("NOTIFY dan_test_channel, 'after'");
+    await notifier.query(`SELECT pg_notify(${channelSql('dan_test_channel')}, 'after')`);
     await expect.poll(() => heard, { timeout: 5_000 }).toEqual(['after']);
   }, 20_000);
 

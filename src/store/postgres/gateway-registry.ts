@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PostgresDatabase } from './open-postgres.js';
 import { causeText } from './pg-failure.js';
+import { channelSql } from './channels.js';
 import { TASKS_CHANNEL } from './postgres-task-store.js';
 
 /**
@@ -218,7 +219,7 @@ export class GatewayRegistry {
          WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})
          RETURNING id
        )
-       SELECT id, pg_notify('${TASKS_CHANNEL}', json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
+       SELECT id, pg_notify(${channelSql(TASKS_CHANNEL)}, json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
       this.#aliveWindows(),
     );
     await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})`, this.#aliveWindows());

@@ -14,6 +14,7 @@ import type { NodeCapabilities } from '../../domain/capabilities.js';
 import { builtInCatalog, type Catalog } from '../../domain/catalog.js';
 import { type NodeOffering, toNodeOffering } from '../../domain/offering.js';
 import type { PostgresDatabase } from './open-postgres.js';
+import { channelSql } from './channels.js';
 import type { PgListener } from './pg-listener.js';
 
 const CHANNEL = 'dan_nodes';
@@ -87,7 +88,7 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, capabilities = EXCLUDED.capabilities, backend_up = EXCLUDED.backend_up, updated_at = EXCLUDED.updated_at
          RETURNING id
        )
-       SELECT pg_notify('${CHANNEL}', json_build_object('g', $2::text, 'n', id)::text) FROM u`,
+       SELECT pg_notify(${channelSql(CHANNEL)}, json_build_object('g', $2::text, 'n', id)::text) FROM u`,
       [node.id, this.#gatewayId, node.name, JSON.stringify(node.capabilities), node.backendUp, now],
     );
   }
@@ -123,7 +124,7 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   async withdraw(nodeId: string): Promise<void> {
     await this.#db.pool.query(
       `WITH u AS (DELETE FROM nodes WHERE id = $1 RETURNING id)
-       SELECT pg_notify('${CHANNEL}', json_build_object('g', $2::text, 'n', id)::text) FROM u`,
+       SELECT pg_notify(${channelSql(CHANNEL)}, json_build_object('g', $2::text, 'n', id)::text) FROM u`,
       [nodeId, this.#gatewayId],
     );
   }

@@ -2,8 +2,8 @@
  * @module store/postgres/pg-listener
  *
  * One connection of its own per process that `LISTEN`s on the channels its
- * parts need (keys, tasks, nodes: a pooled connection would be handed to other
- * queries), and comes back when it is lost: tried again every second, each
+ * parts need (keys, tasks, nodes; those of its schema, channels.ts: a pooled
+ * connection would be handed to other queries), and comes back when it is lost: tried again every second, each
  * part told `onReconnected` after, since whatever was notified meanwhile was
  * missed and must be read again. One connection, not one per channel: a
  * database allows ~100, and every gateway sharing it holds some.
@@ -15,6 +15,7 @@
  */
 import pg from 'pg';
 import type { PostgresDatabase } from './open-postgres.js';
+import { CHANNEL_SUFFIX_SQL, channelName } from './channels.js';
 import { causeText } from './pg-failure.js';
 
 const RELISTEN_MS = 1_000;
@@ -39,6 +40,8 @@ export class PgListener {
   #client: pg.Client | null = null;
   #retry: NodeJS.Timeout | null = null;
   #check: NodeJS.Timeout | null = null;
+  /** What this schema's channel names end with (channels.ts); read on connecting. */
+  #suffix = '';
   #closed = false;
   readonly #timing: Required<ListenerTiming>;
 
@@ -60,11 +63,14 @@ export class PgListener {
     return this.#client !== null;
   }
 
-  /** Listens on `channel` (a name of letters and underscores) from now on, handing its notifications to `handlers`. */
+  /**
+   * Listens on `channel` (a name of letters and underscores) of this schema (channels.ts) from now on,
+   * handing its notifications to `handlers`.
+   */
   async listen(channel: string, handlers: ChannelHandlers): Promise<void> {
     if (!/^[a-z_]+$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
     this.#channels.set(channel, handlers);
-    await this.#client?.query(`LISTEN ${channel}`);
+    await this.#client?.query(`LISTEN ${channelName(channel, this.#suffix)}`);
   }
 
   async #connect(): Promise<void> {
@@ -84,12 +90,16 @@ export class PgListener {
       this.#warn(`database ${this.#db.name}: the connection that hears of other processes' changes was lost${error ? ` (${causeText(error)})` : ''}; trying again every second`);
       this.#retrySoon();
     };
-    client.on('notification', (message) => this.#channels.get(message.channel)?.onNotification(message.payload ?? ''));
+    client.on('notification', (message) => {
+      const base = message.channel.slice(0, -this.#suffix.length - 1);
+      if (message.channel === channelName(base, this.#suffix)) this.#channels.get(base)?.onNotification(message.payload ?? '');
+    });
     client.on('error', lost);
     client.on('end', () => lost());
     try {
       await client.connect();
-      for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channel}`);
+      this.#suffix = (await client.query<{ suffix: string }>(CHANNEL_SUFFIX_SQL)).rows[0]!.suffix;
+      for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channelName(channel, this.#suffix)}`);
     } catch (error) {
       await client.end().catch(() => {});
       throw error;

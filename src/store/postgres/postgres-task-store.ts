@@ -27,6 +27,7 @@ import { toJsonBuffer } from '../../util/json-buffer.js';
 import { readStoredResult, storedResultParts } from '../stored-result.js';
 import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask, type TaskStore } from '../task-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
+import { channelSql } from './channels.js';
 import { deleteInBatches } from './delete-in-batches.js';
 import { isStorageFailure, storeUnavailable } from './pg-failure.js';
 import { StatementBatch } from './statement-batch.js';
@@ -57,7 +58,7 @@ interface TaskRow {
  */
 export const TASKS_CHANNEL = 'dan_tasks';
 const notify = (event: string, gateway: string, extra = '', idColumn = 'id') =>
-  `pg_notify('${TASKS_CHANNEL}', json_build_object('e', '${event}', 'g', ${gateway}::text, 't', ${idColumn}${extra})::text)`;
+  `pg_notify(${channelSql(TASKS_CHANNEL)}, json_build_object('e', '${event}', 'g', ${gateway}::text, 't', ${idColumn}${extra})::text)`;
 
 const TASK_COLUMNS = `t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
          t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data`;

@@ -11,6 +11,7 @@
  * the attempt ends there. Previews (tens of KiB each) do not fit in a notice
  * (8,000 bytes) and are not relayed.
  */
+import { channelSql } from './channels.js';
 import type { PgListener } from './pg-listener.js';
 import type { PostgresDatabase } from './open-postgres.js';
 
@@ -103,7 +104,7 @@ export class ProgressChannel {
       const payloads = [...this.#unsent.values()];
       this.#unsent.clear();
       try {
-        await this.#database.pool.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [PROGRESS_CHANNEL, payloads]);
+        await this.#database.pool.query(`SELECT pg_notify(${channelSql(PROGRESS_CHANNEL)}, payload) FROM unnest($1::text[]) AS payload`, [payloads]);
       } catch (error) {
         // Progress is a courtesy: the task's state and end travel with its row (task-feed.ts).
         this.#options.warn?.(`could not relay tasks' progress: ${(error as Error).message}`);
