@@ -26,7 +26,8 @@ const MAX_KEY_LENGTH = 256;
 export function apiKeyOf(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
-  const key = (basicPassword(header) ?? header.replace(/^Bearer\s+/i, '')).trim();
+  // "Bearer" alone (an empty key; the header value comes trimmed) is no key.
+  const key = (basicPassword(header) ?? header.replace(/^Bearer(\s+|$)/i, '')).trim();
   return key.length === 0 ? null : key.slice(0, MAX_KEY_LENGTH);
 }
 

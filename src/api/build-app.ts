@@ -26,6 +26,7 @@ import type { OverheadMeter } from '../gateway/overhead-meter.js';
 import type { TaskService } from '../gateway/task-service.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBody } from '../util/json-buffer.js';
+import { parseJsonBody } from './json-body.js';
 import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
 import { sendA1111Error } from './a1111/a1111-errors.js';
 import { sendOpenAiError } from './openai/openai-errors.js';
@@ -158,8 +159,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // fetch() sends a string body as text/plain unless told otherwise: read it as the JSON it almost always is.
   // Only while any page may call the API (CORS '*'): a text/plain POST needs no preflight, so a page from
   // an origin the operator did not allow could still submit and cancel tasks, unable to read the answers.
-  app.removeContentTypeParser('text/plain');
-  if (corsOrigins === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  if (corsOrigins === '*') app.addContentTypeParser('text/plain', { parseAs: 'string' }, parseJsonBody);
   const userDeps = { publicApiKey: deps.auth.publicApiKey, authMode: deps.auth.mode, unfinishedOf: (owner: string) => deps.service.unfinishedOf(owner) };
   // The API proper: every route knows its caller and counts against the caller's request rate.
   await app.register(async (api) => {

@@ -23,7 +23,7 @@ const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data: blob:;
 export async function registerWebApp(app: FastifyInstance, root = WEB_ROOT): Promise<void> {
   if (!existsSync(join(root, 'index.html'))) {
     app.get('/', async (_request, reply) =>
-      reply.code(503).type('text/plain; charset=utf-8').send('The web app is not built: run `npm run build:web` (npm ci builds it). The API is at /api, described at /docs.\n'),
+      reply.code(503).type('text/plain; charset=utf-8').send('The web app is not built: run `npm run build:web` (npm ci builds it), then restart the gateway. The API is at /api, described at /docs.\n'),
     );
     return;
   }

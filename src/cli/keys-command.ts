@@ -63,13 +63,15 @@ function asStartupError(error: unknown): unknown {
 }
 
 /**
- * Opens the key store in `--database`, or else in `--data`; says so when that makes a new SQLite store
- * (a mistyped directory, most likely).
+ * Opens the key store in `--database`, or else in `--data`. Where `--data` holds none (a mistyped
+ * directory, most likely), a command that makes a key (`makes`) makes the store and says so, for a gateway
+ * started there later; the others refuse, rather than leave an empty store behind.
  */
-async function withKeys<T>(flags: KeyFlags, output: CommandOutput, work: (admin: KeyAdmin) => Promise<T>): Promise<T> {
+async function withKeys<T>(flags: KeyFlags, output: CommandOutput, work: (admin: KeyAdmin) => Promise<T>, makes = false): Promise<T> {
   const dataDir = flags.data ?? process.env['DAN_DATA'] ?? './data';
   const database = flags.database ?? process.env['DATABASE_URL'] ?? null;
   const existed = database !== null || existsSync(join(dataDir, 'tasks.sqlite'));
+  if (!existed && !makes) throw new StartupError(`no key store in ${dataDir} (it has no tasks.sqlite): pass the gateway's --data directory, or its --database`);
   const stores = await openStores({ database, dataDir }, { listenForKeys: false });
   if (!existed) output.note(`dan: no store was at ${stores.name.replace(/^SQLite /, '')}; made a new one. Pass the gateway's --data directory if that is not it.`);
   try {
@@ -100,7 +102,7 @@ function describeKey(key: ApiKeyInfo): string {
 export async function keysCreate(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   const settings = settingsOf(flags);
   if (settings.name === undefined) throw new StartupError('--name: is required (who the key is for)');
-  const created = await withKeys(flags, output, (admin) => admin.create(settings));
+  const created = await withKeys(flags, output, (admin) => admin.create(settings), true);
   if (flags.json) return output.out(JSON.stringify({ ...created.key, secret: created.secret }));
   output.out(describeKey(created.key));
   output.out(`  secret:         ${created.secret}`);
@@ -135,7 +137,7 @@ function describeToken(token: NodeTokenInfo): string {
 export async function nodeTokensCreate(flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {
   if (flags.name === undefined) throw new StartupError('--name: is required (whose nodes the token admits)');
   const { name } = settingsOf({ name: flags.name });
-  const created = await withKeys(flags, output, (admin) => admin.create({ name }, 'node'));
+  const created = await withKeys(flags, output, (admin) => admin.create({ name }, 'node'), true);
   const token = nodeTokenInfoOf(created.key);
   if (flags.json) return output.out(JSON.stringify({ ...token, secret: created.secret }));
   output.out(describeToken(token));

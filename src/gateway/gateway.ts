@@ -6,6 +6,8 @@
  * results. `close()` stops taking work and closes everything; tasks stay
  * stored and resume on the next start.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { catalogPathOf, loadCatalog } from '../config/catalog-file.js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../api/build-app.js';
@@ -173,10 +175,12 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const republishCheck = roster ? publishNodes(hub, roster, { now: () => clock.now(), logger, listings: () => nodes.list() }) : undefined;
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
+  // Whether clients may hold the key this data directory kept (not one generated just now).
+  const keptBefore = config.dataDir !== ':memory:' && existsSync(join(config.dataDir, PUBLIC_API_KEY_FILE));
   const ownPublicApiKey = resolvePublicApiKey(config.publicApiKey, config.dataDir);
   const publicApiKey = config.publicApiKey === null && stores.agreeOn ? await stores.agreeOn('public_api_key', ownPublicApiKey) : ownPublicApiKey;
-  if (publicApiKey !== ownPublicApiKey) {
-    keepValue(config.dataDir, PUBLIC_API_KEY_FILE, publicApiKey);
+  if (publicApiKey !== ownPublicApiKey) keepValue(config.dataDir, PUBLIC_API_KEY_FILE, publicApiKey);
+  if (publicApiKey !== ownPublicApiKey && keptBefore) {
     logger.warn({ dataDir: config.dataDir }, 'this gateway now hands out the public API key of the gateways sharing its database, not the one its data directory held; clients that kept that one fetch it again (GET /api/user/public-api-key)');
   }
   // Image URLs of the OpenAI-compatible API are signed with it: any gateway of the network serves them.

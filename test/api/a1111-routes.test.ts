@@ -218,7 +218,8 @@ describe('a WebUI\'s state, per caller', () => {
     const { taskId } = node().assignments()[0]!;
     const preview = pngBytes(64, 64).toString('base64');
     node().progress(taskId, 0.4, 6, preview);
-    await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1 }, current_image: preview });
+    // 50 steps (A1111's default), 40 % through: step 20.
+    await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1, sampling_step: 20, sampling_steps: 50 }, current_image: preview });
     expect((await app.post('/sdapi/v1/interrupt', {})).status).toBe(200);
     expect(node().cancels()).toContain(taskId);
     const answer = await answering;

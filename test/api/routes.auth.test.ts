@@ -42,6 +42,12 @@ describe('who may call', () => {
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
   });
 
+  it('takes "Bearer" with an empty key (a client whose key variable is empty) as no key: anonymous', async () => {
+    const app = await start();
+    for (const authorization of ['Bearer ', 'Bearer', 'bearer   ']) dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization }));
+    expect(app.world.service.load().queued + app.world.service.load().running).toBe(3);
+  });
+
   it('refuses a revoked key at its next request, naming its prefix, not the key', async () => {
     const app = await start();
     const { key, secret } = await app.keys.create({ name: 'erin' });

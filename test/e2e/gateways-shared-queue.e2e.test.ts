@@ -180,6 +180,8 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       // The public API key one hands out is good on the other.
       const [publicA, publicB] = await Promise.all([a.url, b.url].map(async (at) => (await getJson(`${at}/api/user/public-api-key`)).body.data));
       expect(publicA).toEqual(publicB);
+      // b's data directory was new: no client held a key of its, and it says nothing of one.
+      expect(b.proc.lines.filter((l) => l.msg.includes('hands out the public API key')).map((l) => l.msg)).toEqual([]);
       const created = await runDan(['keys', 'create', '--database', database, '--name', 'hooks', '--json']);
       const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
       // One slow GPU, on a.

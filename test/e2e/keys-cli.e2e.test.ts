@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
 
 
@@ -87,6 +87,12 @@ describe('dan keys on a running gateway', () => {
     const noName = await runDan(['keys', 'create', '--data', dir.path]);
     expect(noName.code).toBe(1);
     expect(noName.stderr.trim()).toBe('dan: --name: is required (who the key is for)');
+    // Nothing but a new key makes a store: a listing of a directory that holds none (mistyped) is refused.
+    const listed = await runDan(['keys', 'list', '--data', dir.path]);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr.trim()).toBe(`dan: no key store in ${dir.path} (it has no tasks.sqlite): pass the gateway's --data directory, or its --database`);
+    expect(existsSync(`${dir.path}/tasks.sqlite`)).toBe(false);
+    expect((await runDan(['keys', 'create', '--data', dir.path, '--name', 'x'])).code).toBe(0);
     const unknown = await runDan(['keys', 'revoke', 'key_nope', '--data', dir.path]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no API key with id "key_nope"');

@@ -182,6 +182,18 @@ describe('the playground', () => {
 });
 
 describe('with an API key', () => {
+  it('says, in the page\'s words, that a key the gateway does not know is kept in this browser, and works again once it is forgotten', async () => {
+    const page = await open();
+    await page.getByText('No API key').click();
+    await page.getByLabel('API key (kept in this browser only)').fill('dan_not_a_key_of_this_gateway');
+    await page.getByRole('form', { name: 'API key' }).getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').getByText(/The API key kept in this browser is not one this gateway knows/).waitFor(POLL);
+    // The key form is still open: forget the key there.
+    await page.getByRole('form', { name: 'API key' }).getByRole('button', { name: 'Forget' }).click();
+    await page.getByRole('alert').waitFor({ state: 'detached', ...POLL });
+    expect(await page.getByText('No API key').count()).toBe(1);
+  });
+
   it('sends the key the user gave, so the task is the key\'s own (another caller is told there is no such task)', async () => {
     const created = await runDan(['keys', 'create', '--data', `${dir.path}/data`, '--name', 'web user', '--json']);
     const { secret } = JSON.parse(created) as { secret: string };
@@ -267,6 +279,10 @@ describe('the other views', () => {
     await inpaint.getByLabel('Image').setInputFiles(await pngFile(256, 256));
     const canvas = inpaint.getByLabel('Mask: paint over the part to regenerate');
     await canvas.waitFor();
+    await modelsLoaded(inpaint);
+    // Nothing painted yet: the refusal in the page's words, under the mask.
+    await inpaint.getByRole('button', { name: 'Generate' }).click();
+    await inpaint.getByText('Paint over what to regenerate first.').waitFor(POLL);
     await inpaint.getByLabel(/Brush size/).fill('32');
     // A stroke across the top left quarter, in screen pixels of the canvas as shown.
     const box = (await canvas.boundingBox())!;

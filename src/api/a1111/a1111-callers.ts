@@ -18,7 +18,8 @@ const MAX_TASKS = 32;
 
 export class A1111Callers {
   readonly #defaults: CallerDefaults;
-  readonly #tasks = new Map<string, string[]>();
+  /** Per caller, its latest tasks and the sampling steps of each (`/sdapi/v1/progress` counts them). */
+  readonly #tasks = new Map<string, { id: string; steps: number }[]>();
 
   constructor(defaults: CallerDefaults) {
     this.#defaults = defaults;
@@ -33,13 +34,14 @@ export class A1111Callers {
     return this.#defaults.set(owner, checkpoint, at);
   }
 
-  /** Tasks the caller submitted through the WebUI-compatible API, newest last. */
-  tasksOf(owner: string): readonly string[] {
+  /** Tasks the caller submitted through the WebUI-compatible API, newest last, with their sampling steps. */
+  tasksOf(owner: string): readonly { id: string; steps: number }[] {
     return this.#tasks.get(owner) ?? [];
   }
 
-  noteTasks(owner: string, ids: readonly string[]): void {
-    remember(this.#tasks, owner, [...this.tasksOf(owner), ...ids].slice(-MAX_TASKS));
+  /** Tasks of `steps` sampling steps each (0: not a generation) the caller submitted. */
+  noteTasks(owner: string, ids: readonly string[], steps: number): void {
+    remember(this.#tasks, owner, [...this.tasksOf(owner), ...ids.map((id) => ({ id, steps }))].slice(-MAX_TASKS));
   }
 }
 

@@ -128,7 +128,8 @@ async function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], requ
   // Followed while they run, so that their live previews are kept for /sdapi/v1/progress (`current_image`).
   const unwatch: (() => void)[] = [];
   const enqueued = (ids: readonly string[]) => {
-    deps.callers.noteTasks(request.caller.owner, ids);
+    const first = specs[0];
+    deps.callers.noteTasks(request.caller.owner, ids, first && 'steps' in first ? first.steps : 0);
     for (const id of ids) unwatch.push(deps.service.watch(id, () => {}));
   };
   try {
@@ -138,12 +139,12 @@ async function run(deps: A1111RoutesDeps, specs: readonly GenerationSpec[], requ
   }
 }
 
-/** The caller's task a WebUI would be running now: its latest unfinished one. */
+/** The caller's task a WebUI would be running now, its latest unfinished one, and its sampling steps. */
 async function currentTask(deps: A1111RoutesDeps, request: FastifyRequest) {
   const tasks = deps.callers.tasksOf(request.caller.owner);
   for (let i = tasks.length - 1; i >= 0; i--) {
-    const view = await deps.service.status(tasks[i]!, request.caller).catch(() => null);
-    if (view && (view.status === 0 || view.status === 1)) return view;
+    const view = await deps.service.status(tasks[i]!.id, request.caller).catch(() => null);
+    if (view && (view.status === 0 || view.status === 1)) return { view, steps: tasks[i]!.steps };
   }
   return null;
 }
@@ -216,13 +217,17 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
       return null;
     });
     webui.get('/sdapi/v1/progress', async (request) => {
-      const task = await currentTask(deps, request);
+      const current = await currentTask(deps, request);
+      const task = current?.view;
       const running = task?.status === 1;
       const progress = running ? (task.progress ?? 0) : 0;
+      // The step the progress stands at: clients draw "step 12/20" from these (a hires pass counts in the same steps).
+      const steps = current?.steps ?? 0;
+      const step = Math.min(steps, Math.floor(progress * steps));
       return {
         progress,
         eta_relative: task?.eta ?? 0,
-        state: { skipped: false, interrupted: false, stopping_generation: false, job: task?.taskId ?? '', job_count: task ? 1 : 0, job_timestamp: '0', job_no: 0, sampling_step: 0, sampling_steps: 0 },
+        state: { skipped: false, interrupted: false, stopping_generation: false, job: task?.taskId ?? '', job_count: task ? 1 : 0, job_timestamp: '0', job_no: 0, sampling_step: step, sampling_steps: steps },
         // The backend's live preview, where it gives one (a WebUI with live previews on).
         current_image: running ? (deps.service.previewOf(task.taskId)?.image ?? null) : null,
         textinfo: task ? (running ? 'running' : `queued, position ${task.queuePosition}`) : null,
@@ -230,7 +235,7 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
     });
     webui.post('/sdapi/v1/interrupt', async (request) => {
       // As a WebUI stops the job it runs: the caller's unfinished tasks are cancelled.
-      for (const id of deps.callers.tasksOf(request.caller.owner)) await deps.service.cancel(id, request.caller).catch(() => undefined);
+      for (const { id } of deps.callers.tasksOf(request.caller.owner)) await deps.service.cancel(id, request.caller).catch(() => undefined);
       return {};
     });
     webui.post('/sdapi/v1/skip', async () => null);

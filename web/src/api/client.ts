@@ -19,6 +19,12 @@ export class ApiError extends Error {
   }
 }
 
+/** Refusals of the caller's key, in the page's words: a user of the page sets a key there, not in a header. */
+const KEY_REFUSALS: Readonly<Record<string, string>> = {
+  DAN_ERR_AUTH_KEY_REQUIRED: 'This gateway serves only callers with an API key: enter yours under “No API key” at the top of the page.',
+  DAN_ERR_AUTH_KEY_INVALID: 'The API key kept in this browser is not one this gateway knows (mistyped or revoked): change it, or forget it, under “API key” at the top of the page.',
+};
+
 async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response;
   try {
@@ -35,7 +41,7 @@ async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   } catch {
     throw new ApiError(`the gateway answered ${response.status} without JSON`, response.status, null, null);
   }
-  if (body.code !== 200 || body.data === undefined) throw new ApiError(body.message, response.status, body.error ?? null, body.field ?? null);
+  if (body.code !== 200 || body.data === undefined) throw new ApiError(KEY_REFUSALS[body.error ?? ''] ?? body.message, response.status, body.error ?? null, body.field ?? null);
   return body.data;
 }
 

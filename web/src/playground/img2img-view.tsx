@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
-import { ChoiceField, Field, NumberInput, RESIZE_MODES } from './fields';
+import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { isGenerationField } from './generation-form';
 import { ImageInput } from './image-input';
@@ -71,7 +71,7 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   }, [incoming]);
 
   const body = img2imgBody(form);
-  const errors = errorsOf(run.refusal);
+  const errors = inPageWords(errorsOf(run.refusal), form);
   const shared = { form, update, info, errors };
   const label = inpaint ? 'inpaint' : 'img2img';
   return (
@@ -106,4 +106,12 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
       <ControlNetFields {...shared} />
     </TaskForm>
   );
+}
+
+/** The API's refusals of what the user has not given yet, in the page's words ("send the image as base64" is for API callers). */
+function inPageWords(errors: FieldErrors, form: Img2ImgForm): FieldErrors {
+  const words = { ...errors };
+  if (words['init_image'] !== undefined && !form.init_image) words['init_image'] = 'Choose an image first.';
+  if (words['inpaint.mask'] !== undefined && !form.mask) words['inpaint.mask'] = 'Paint over what to regenerate first.';
+  return words;
 }
