@@ -8,6 +8,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { catalogControlNetModels, toNameKey } from './catalog.js';
+import { fluxModulesOf } from './families.js';
 import type { NodeOffering } from './offering.js';
 import { resolveSampler } from './samplers.js';
 import { type DiffusionSpec, type GenerationSpec, peakPixelsOf } from './spec.js';
@@ -34,6 +35,11 @@ export const Binding = Type.Object(
     upscaler: Type.Optional(Local),
     upscaler2: Type.Optional(Local),
     interrogator: Type.Optional(Local),
+    /**
+     * Forge: the VAE and text-encoder files to load with the checkpoint (`forge_additional_modules`):
+     * Flux's, or none for other models (so that a Flux model's do not stay on). Absent: not Forge.
+     */
+    forgeModules: Type.Optional(Type.Array(Local, { maxItems: 8 })),
   },
   { additionalProperties: false },
 );
@@ -68,8 +74,12 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
     if (refiner) binding.refiner = refiner.title;
     else missing.push(`refiner ${spec.refiner.model.name}`);
   }
-  // DAN's A1111 driver sends none of what Forge needs to run Flux (its text encoders and VAE as modules).
-  if (model?.family === 'flux' && caps.backend.kind === 'a1111') missing.push(`a backend that runs Flux models (ComfyUI) for ${spec.model.name}`);
+  // Of the A1111-compatible WebUIs only Forge runs Flux, with its text encoders and VAE named as modules.
+  if (caps.backend.kind === 'a1111') {
+    const modules = caps.backend.modules;
+    if (modules !== undefined) binding.forgeModules = model?.family === 'flux' ? fluxModulesOf(modules) : [];
+    else if (model?.family === 'flux') missing.push(`a backend that runs Flux models (Forge or ComfyUI) for ${spec.model.name}`);
+  }
 
   binding.loras = spec.loras.map(({ lora }) => {
     const offer = offering.loras.get(lora.id);

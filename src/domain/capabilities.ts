@@ -65,6 +65,12 @@ export const NodeCapabilities = Type.Object(
       {
         kind: BackendKindField,
         version: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]),
+        /**
+         * Forge only (an A1111-compatible WebUI that lists them, `/sdapi/v1/sd-modules`): the VAE and
+         * text-encoder files it can load beside a checkpoint (`forge_additional_modules`), by file name.
+         * Absent: not Forge.
+         */
+        modules: Type.Optional(List(Name)),
       },
       { additionalProperties: false },
     ),

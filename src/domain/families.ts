@@ -69,3 +69,16 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
 
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
 export const FLUX_DEFAULT_GUIDANCE = 3.5;
+
+/** Flux.1's separate files by their usual names: its VAE (`ae.safetensors`), CLIP-L and T5-XXL text encoders. */
+const FLUX_MODULES: readonly RegExp[] = [/^(ae|flux[\w.-]*vae|vae[\w.-]*flux)[\w.-]*\.(safetensors|sft|gguf)$/i, /clip[-_]?l\b|clip_l/i, /t5[-_]?xxl/i];
+
+/**
+ * The module files (Forge's `/sdapi/v1/sd-modules` names) to load with a Flux.1 checkpoint: its VAE and
+ * two text encoders, when all three are there; else none, and the checkpoint must hold them itself (an
+ * all-in-one file, such as the NF4 ones Forge's own guide names).
+ */
+export function fluxModulesOf(modules: readonly string[]): string[] {
+  const found = FLUX_MODULES.map((pattern) => modules.find((name) => pattern.test(name)));
+  return found.every((name) => name !== undefined) ? found : [];
+}

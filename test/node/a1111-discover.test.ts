@@ -128,6 +128,20 @@ describe('discoverCapabilities against a fake WebUI', () => {
     });
   });
 
+  it('knows Forge by its module listing, and declares the modules by file name', async () => {
+    fake = await startFakeWebui((app) => {
+      registerOldWebui(app);
+      app.get('/sdapi/v1/sd-modules', async () => [
+        { model_name: 'ae.safetensors', filename: 'C:\\forge\\models\\VAE\\ae.safetensors' },
+        { model_name: 't5xxl_fp16.safetensors', filename: '/forge/models/text_encoder/t5xxl_fp16.safetensors' },
+        { filename: '/no/name' },
+      ]);
+    });
+    const { capabilities } = await discoverCapabilities(new BackendClient({ baseUrl: fake.url }), options);
+    expect(Value.Check(NodeCapabilities, capabilities)).toBe(true);
+    expect(capabilities.backend).toEqual({ kind: 'a1111', version: null, modules: ['ae.safetensors', 't5xxl_fp16.safetensors'] });
+  });
+
   it('assumes 3 ControlNet units when the extension has no settings route', async () => {
     fake = await startFakeWebui((app) => {
       registerOldWebui(app);

@@ -359,6 +359,35 @@ describe('toA1111Request', () => {
     );
   });
 
+  it('sends Forge its modules, the hires pass\'s CFG and, for Flux, the distilled guidance and the Simple schedule; A1111 none of them', () => {
+    const hires = { scale: 2, upscaler: 'Latent', denoisingStrength: 0.5 };
+    const forge: Binding = { ...diffusionBinding, hiresUpscaler: 'Latent', forgeModules: [] };
+    // An SD model on Forge: no modules (a Flux model's would stay on otherwise), and the hires pass at the task's CFG.
+    const sd = toA1111Request(txt2imgSpec({ hires }), forge).body;
+    expect(sd).toMatchObject({ override_settings: { sd_model_checkpoint: CHECKPOINT, forge_additional_modules: [] }, hr_cfg: 7, cfg_scale: 7 });
+    expect(sd).not.toHaveProperty('distilled_cfg_scale');
+    expect(sd).not.toHaveProperty('scheduler');
+    // Flux on Forge.
+    const modules = ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'];
+    const flux = txt2imgSpec({ negativePrompt: '', cfgScale: 1, guidance: 3.5, sampler: 'Euler', hires });
+    const fluxBinding: Binding = { ...forge, sampler: { sampler: 'Euler', scheduler: null }, forgeModules: modules };
+    expect(toA1111Request(flux, fluxBinding).body).toMatchObject({
+      override_settings: { sd_model_checkpoint: CHECKPOINT, forge_additional_modules: modules },
+      override_settings_restore_afterwards: false,
+      cfg_scale: 1,
+      distilled_cfg_scale: 3.5,
+      scheduler: 'Simple',
+      hr_cfg: 1,
+      hr_distilled_cfg: 3.5,
+    });
+    // A schedule asked for is kept.
+    expect(toA1111Request(flux, { ...fluxBinding, sampler: { sampler: 'Euler', scheduler: 'Beta' } }).body).toMatchObject({ scheduler: 'Beta' });
+    // Plain A1111: none of Forge's fields (its strict API model would refuse them; the sandbox does).
+    const a1111 = toA1111Request(txt2imgSpec({ hires }), { ...diffusionBinding, hiresUpscaler: 'Latent' }).body;
+    for (const field of ['hr_cfg', 'hr_distilled_cfg', 'distilled_cfg_scale']) expect(a1111).not.toHaveProperty(field);
+    expect(a1111['override_settings']).toEqual({ sd_model_checkpoint: CHECKPOINT });
+  });
+
   it('refuses a binding with fewer LoRA names than the spec has LoRAs', () => {
     const spec = txt2imgSpec({ loras: [{ lora: kobeni, weight: 1 }, { lora: koreanDoll, weight: 1 }] });
     expect(() => toA1111Request(spec, { ...diffusionBinding, loras: ['kobeni_v10'] })).toThrow(/koreanDollLikeness_v10/);

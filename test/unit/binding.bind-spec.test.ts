@@ -69,11 +69,24 @@ describe('backends and families', () => {
   const flux = { id: 'local:flux1-dev', name: 'flux1-dev' };
   const fluxModel = { title: 'flux1-dev.safetensors', name: 'flux1-dev', fileName: 'flux1-dev.safetensors', sha256: null, family: 'flux' as const };
 
-  it('sends a Flux model to a ComfyUI node, never to an A1111 one (DAN cannot run Flux through the A1111 API)', () => {
+  it('sends a Flux model to a ComfyUI or a Forge node, never to an A1111 one (A1111 cannot run Flux)', () => {
     const a1111 = toNodeOffering(makeCapabilities({ models: [...makeCapabilities().models, fluxModel] }));
     const comfy = toNodeOffering(makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [fluxModel] }));
-    expect(bindSpec(txt2img({ model: flux }), a1111)).toEqual({ ok: false, missing: ['a backend that runs Flux models (ComfyUI) for flux1-dev'] });
+    expect(bindSpec(txt2img({ model: flux }), a1111)).toEqual({ ok: false, missing: ['a backend that runs Flux models (Forge or ComfyUI) for flux1-dev'] });
     expect(bindSpec(txt2img({ model: flux }), comfy)).toMatchObject({ ok: true, binding: { checkpoint: 'flux1-dev.safetensors' } });
+    expect(bindSpec(txt2img({ model: flux }), comfy)).not.toHaveProperty('binding.forgeModules');
+  });
+
+  it('names Flux\'s VAE and text encoders to a Forge node, and no modules with any other model', () => {
+    const modules = ['sdxl_vae.safetensors', 'ae.safetensors', 't5xxl_fp8_e4m3fn.safetensors', 'clip_l.safetensors'];
+    const forge = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules }, models: [...makeCapabilities().models, fluxModel] }));
+    expect(bindSpec(txt2img({ model: flux }), forge)).toMatchObject({ ok: true, binding: { checkpoint: 'flux1-dev.safetensors', forgeModules: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp8_e4m3fn.safetensors'] } });
+    expect(bindSpec(txt2img({ model: clarity }), forge)).toMatchObject({ ok: true, binding: { forgeModules: [] } });
+    // Without all three, the checkpoint must hold them itself (an all-in-one file): none are named.
+    const partial = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules: ['ae.safetensors', 'clip_l.safetensors'] }, models: [fluxModel] }));
+    expect(bindSpec(txt2img({ model: flux }), partial)).toMatchObject({ ok: true, binding: { forgeModules: [] } });
+    // A plain A1111 node gets no Forge fields at all.
+    expect(bindSpec(txt2img({ model: clarity }), offering)).not.toHaveProperty('binding.forgeModules');
   });
 
   it('keeps ControlNet guess mode to A1111 nodes, and the needs key tells the two apart', () => {

@@ -2,7 +2,8 @@
  * @module node/backends/a1111/discover
  *
  * Reads what an A1111-compatible WebUI offers from its listing routes (A.6, B.5)
- * and shapes it as `NodeCapabilities`. Entries the WebUI lists in an unexpected
+ * and shapes it as `NodeCapabilities`; a Forge WebUI also lists its VAE and
+ * text-encoder files (`/sdapi/v1/sd-modules`), which say it is Forge. Entries the WebUI lists in an unexpected
  * shape are skipped, so one odd file never takes a node off the network; a
  * listing that is not a list at all means the backend is not what we think it
  * is (DAN_ERR_BACKEND_BAD_RESPONSE).
@@ -45,7 +46,7 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
     const problem = `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
     throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', problem);
   }
-  const [loras, samplers, schedulers, upscalers, latentModes, settings, controlNet] = await Promise.all([
+  const [loras, samplers, schedulers, upscalers, latentModes, settings, controlNet, modules] = await Promise.all([
     // The built-in Lora extension can be disabled; its route then does not exist.
     client.getOptional('/sdapi/v1/loras'),
     client.get('/sdapi/v1/samplers'),
@@ -55,11 +56,13 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
     client.get('/sdapi/v1/latent-upscale-modes'),
     client.get('/sdapi/v1/options'),
     discoverControlNet(client),
+    // Forge's alone: the VAE and text-encoder files it loads beside a checkpoint (Flux's among them).
+    client.getOptional('/sdapi/v1/sd-modules'),
   ]);
   const loaded = fieldOf(settings, '/sdapi/v1/options', 'sd_model_checkpoint');
   return {
     capabilities: {
-      backend: { kind: 'a1111', version: null },
+      backend: { kind: 'a1111', version: null, ...(modules === undefined ? {} : { modules: parseNames(modules, '/sdapi/v1/sd-modules', ['model_name']) }) },
       models: parseEntries(models, '/sdapi/v1/sd-models', toModel)
         .slice(0, MAX_LIST_ITEMS)
         .map((model) => withFamily(model, options.declaredFamilies)),

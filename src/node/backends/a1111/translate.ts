@@ -93,6 +93,12 @@ function toTxt2ImgBody(spec: Txt2ImgSpec, binding: Binding): Body {
     body['denoising_strength'] = spec.hires.denoisingStrength;
     // 0 = as many steps as the first pass.
     body['hr_second_pass_steps'] = 0;
+    if (binding.forgeModules !== undefined) {
+      // Forge runs the second pass at its own hr_cfg, which its API defaults to 1 (its UI copies the CFG):
+      // the negative prompt would be dropped and the guidance lost.
+      body['hr_cfg'] = spec.cfgScale;
+      if (spec.guidance !== undefined) body['hr_distilled_cfg'] = spec.guidance;
+    }
   }
   if (spec.refiner) {
     body['refiner_checkpoint'] = requireBound(binding.refiner, 'refiner');
@@ -151,6 +157,17 @@ function toDiffusionBody(spec: DiffusionSpec, binding: Binding): Body {
   };
   if (spec.controlNet.length > 0) {
     body['alwayson_scripts'] = { controlnet: { args: toControlNetUnits(spec.controlNet, binding) } };
+  }
+  if (binding.forgeModules !== undefined) {
+    // Forge: the modules to load with the checkpoint, kept loaded as it is (restored, Forge would load the
+    // model again for the next job), none for a model that needs none.
+    body['override_settings'] = { sd_model_checkpoint: requireBound(binding.checkpoint, 'checkpoint'), forge_additional_modules: [...binding.forgeModules] };
+    if (spec.guidance !== undefined) {
+      // Flux: its distilled guidance, and the Simple schedule unless one was asked for (Forge's own Flux
+      // preset; with the sampler's default schedule Flux makes noise).
+      body['distilled_cfg_scale'] = spec.guidance;
+      if (sampler.scheduler === null) body['scheduler'] = 'Simple';
+    }
   }
   return body;
 }
