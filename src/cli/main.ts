@@ -94,7 +94,7 @@ export function buildProgram(): Command {
     .action(runNode);
 
   logOptions(program.command('sandbox').description('run a GPU simulator that speaks the A1111 or the ComfyUI API (a test instrument, not a backend)'))
-    .addOption(new Option('--flavor <api>', 'which API it speaks: a1111 or comfyui (default a1111)').choices(['a1111', 'comfyui']))
+    .addOption(new Option('--flavor <api>', 'which API it speaks: a1111, forge (A1111 with Forge modules and a Flux model) or comfyui (default a1111)').choices(['a1111', 'forge', 'comfyui']))
     .option('-p, --port <port>', 'HTTP port (default 7860; 8188 with --flavor comfyui)', integer)
     .option('--host <host>', 'interface (default 127.0.0.1)')
     .option('--speed <factor>', 'time compression: 1 = real GPU time, 100 = 100× faster (default 1)', positive)

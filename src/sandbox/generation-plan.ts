@@ -6,6 +6,7 @@
  * come back at once, as A1111's pydantic and decode errors do.
  */
 import type { ControlUnitPlan } from './controlnet-units.js';
+import type { ForgePlan } from './forge-fields.js';
 import type { DecodedImage } from './image-decoding.js';
 import type { CheckpointRecord, LoraRecord } from './inventory.js';
 import type { Size } from './pixels.js';
@@ -64,6 +65,8 @@ export interface GenerationPlan {
   img2img: Img2ImgPlan | null;
   controlNet: ControlUnitPlan[];
   sendImages: boolean;
+  /** Forge's fields (forge-fields.ts). */
+  forge: ForgePlan;
 }
 
 /** A1111's `get_fixed_seed`: -1 (or null) → random in [0, 4294967294). */

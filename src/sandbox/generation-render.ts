@@ -15,14 +15,15 @@ import type { CheckpointRecord } from './inventory.js';
 import { renderSeedPattern } from './pattern.js';
 import { blend, composite, detectedMap, encodePng, toMask, toRgb, type Size } from './pixels.js';
 
-export async function renderImages(plan: GenerationPlan, checkpoint: CheckpointRecord): Promise<string[]> {
+/** `black`: every image all zeros (a Flux UNet run without its VAE and text encoders, forge-fields.ts). */
+export async function renderImages(plan: GenerationPlan, checkpoint: CheckpointRecord, { black = false } = {}): Promise<string[]> {
   const size = plan.hires?.size ?? plan.size;
   const start = plan.img2img ? await img2imgStart(plan.img2img, size) : null;
   const images: string[] = [];
   for (const [index, seed] of plan.seeds.entries()) {
     const variation = plan.subseedStrength > 0 ? `\u0000${plan.subseeds[index]}\u0000${plan.subseedStrength}` : '';
     const pattern = renderSeedPattern(seed, plan.prompt + variation, size.width, size.height);
-    const rgb = start ? start.finish(index, pattern) : pattern;
+    const rgb = black ? Buffer.alloc(pattern.length) : start ? start.finish(index, pattern) : pattern;
     const png = await encodePng(rgb, size, infotextOf(plan, index, checkpoint));
     images.push(png.toString('base64'));
   }

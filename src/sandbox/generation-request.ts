@@ -17,6 +17,7 @@ import {
   txt2imgDefaults,
   type DiffusionBody,
 } from './generation-schemas.js';
+import { parseForgeFields } from './forge-fields.js';
 import { parseHires } from './hires-plan.js';
 import { httpException, strictError } from './http-errors.js';
 import { decodeOptionalImage } from './image-decoding.js';
@@ -72,6 +73,7 @@ export async function parseGenerationRequest(
     img2img,
     controlNet: await parseControlNetUnits(inventory, body.alwayson_scripts, kind),
     sendImages: body.send_images ?? true,
+    forge: parseForgeFields(inventory, body),
   };
 }
 

@@ -9,6 +9,7 @@
  * it begins meanwhile. An interrupted job still answers 200 with images (A.4).
  */
 import type { GenerationPlan } from './generation-plan.js';
+import { holdsFluxModules } from './forge-fields.js';
 import { renderImages } from './generation-render.js';
 import { infoOf } from './infotext.js';
 import type { RunningJob } from './running-job.js';
@@ -24,12 +25,14 @@ export interface GenerationResponse {
 }
 
 export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): Promise<GenerationResponse> {
-  const { checkpoint, info } = await ctx.queue.run(plan.kind, async (job) => {
+  const { checkpoint, black, info } = await ctx.queue.run(plan.kind, async (job) => {
     const passes = plan.hires ? 2 : 1;
     job.jobCount = plan.nIter * passes;
     const checkpoint = plan.checkpoint ?? ctx.configured;
-    await loadCheckpoint(ctx, job, checkpoint);
+    const modules = plan.forge.modules ?? ctx.modules.configured;
+    await loadCheckpoint(ctx, job, checkpoint, modules);
     if (plan.checkpoint && !plan.restoreAfterwards) ctx.configured = plan.checkpoint;
+    if (plan.forge.modules && !plan.restoreAfterwards) ctx.modules.configured = plan.forge.modules;
     for (let iteration = 0; iteration < plan.nIter; iteration++) {
       job.beginIteration(iteration * passes);
       await sampleIteration(ctx, job, plan, iteration * passes);
@@ -37,12 +40,14 @@ export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): 
     // The refiner's load, paid once its turn comes (its steps are part of the sampling already timed); it stays loaded.
     if (plan.refiner) await loadCheckpoint(ctx, job, plan.refiner);
     ctx.counters.jobs++;
-    return { checkpoint, info: infoOf(plan, checkpoint, job.jobTimestamp) };
+    // A Flux UNet without its VAE and text encoders: Forge decodes nothing usable (its users see black images).
+    const black = checkpoint.needsModules === true && !holdsFluxModules(modules);
+    return { checkpoint, black, info: infoOf(plan, checkpoint, job.jobTimestamp) };
   });
   // The next job queued on the lock begins first (sets its timer): rendering the pattern holds the event
   // loop for milliseconds, and a GPU would not wait for it.
   await new Promise((resolve) => setImmediate(resolve));
-  const images = plan.sendImages ? await renderImages(plan, checkpoint) : [];
+  const images = plan.sendImages ? await renderImages(plan, checkpoint, { black }) : [];
   return { images, parameters: plan.parameters, info: JSON.stringify(info) };
 }
 

@@ -57,6 +57,8 @@ const baseFields = {
   firstpass_image: nullable(Str),
   comments: nullable(Dict),
   force_task_id: nullable(Str),
+  /** Forge's (forge-fields.ts refuses it from an A1111 flavour): Flux's distilled guidance. */
+  distilled_cfg_scale: nullable(Float),
 };
 
 /** `additional_fields` of the API models. */
@@ -84,6 +86,9 @@ const txt2imgFields = {
   hr_scheduler: nullable(Str),
   hr_prompt: nullable(Str),
   hr_negative_prompt: nullable(Str),
+  /** Forge's (forge-fields.ts): the hires pass's CFG and distilled guidance. */
+  hr_cfg: nullable(Float),
+  hr_distilled_cfg: nullable(Float),
 };
 
 const img2imgFields = {

@@ -32,7 +32,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { SandboxStats } from './introspection-routes.js';
 import type { JobEvents } from './job-queue.js';
-import { resolveOfferings, type SandboxOfferings } from './offerings.js';
+import { defaultOfferings, forgeOfferings, resolveOfferings, type SandboxOfferings } from './offerings.js';
 import type { RecordedRequest } from './request-log.js';
 import { createSandboxApp } from './server.js';
 import { resolveComfyOfferings, type ComfyOfferings } from './comfyui/comfy-offerings.js';
@@ -45,11 +45,14 @@ export type { SandboxStats } from './introspection-routes.js';
 export type { JobEvents } from './job-queue.js';
 export type { ModelledWait, WaitKind } from './running-job.js';
 
-export const SandboxFlavors = ['a1111', 'comfyui'] as const;
+export const SandboxFlavors = ['a1111', 'forge', 'comfyui'] as const;
 export type SandboxFlavor = (typeof SandboxFlavors)[number];
 
 export interface SandboxOptions {
-  /** Which backend's API it speaks: AUTOMATIC1111's `/sdapi/v1`, or ComfyUI's (comfyui/comfy-server.ts). @defaultValue 'a1111' */
+  /**
+   * Which backend's API it speaks: AUTOMATIC1111's `/sdapi/v1`, Forge's (A1111's with its modules and Flux:
+   * `forgeOfferings`), or ComfyUI's (comfyui/comfy-server.ts). @defaultValue 'a1111'
+   */
   flavor?: SandboxFlavor;
   /** 0 = ephemeral. @defaultValue 0 (the CLI uses 7860) */
   port?: number;
@@ -108,7 +111,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           return { ...comfy, jobs: comfy.queue };
         })()
       : (() => {
-          const a1111 = createSandboxApp({ timing, clock, logger, offerings: resolveOfferings(options.offerings) });
+          const defaults = options.flavor === 'forge' ? forgeOfferings : defaultOfferings;
+          const a1111 = createSandboxApp({ timing, clock, logger, offerings: resolveOfferings(options.offerings, defaults) });
           return { ...a1111, jobs: a1111.ctx.queue };
         })();
   const host = options.host ?? '127.0.0.1';

@@ -40,6 +40,8 @@ function parameterEntries(plan: GenerationPlan, index: number, checkpoint: Check
     ['Sampler', plan.sampler.sampler],
     ['Schedule type', plan.sampler.schedulerLabel],
     ['CFG scale', pyFloat(plan.cfgScale)],
+    // Forge's, for Flux.
+    ['Distilled CFG Scale', plan.forge.distilledCfgScale === null ? null : pyFloat(plan.forge.distilledCfgScale)],
     ['Seed', String(plan.seeds[index] ?? 0)],
     ['Size', `${plan.requested.width}x${plan.requested.height}`],
     ['Model hash', checkpoint.shorthash],
@@ -48,6 +50,7 @@ function parameterEntries(plan: GenerationPlan, index: number, checkpoint: Check
     ['Variation seed strength', plan.subseedStrength > 0 ? pyFloat(plan.subseedStrength) : null],
     ['Denoising strength', denoisingOf(plan)],
     ...Object.entries(plan.hires?.infotext ?? {}),
+    ['Hires CFG Scale', plan.hires && plan.forge.hrCfg !== null ? pyFloat(plan.forge.hrCfg) : null],
     ['Lora hashes', plan.loras.length > 0 ? plan.loras.map((l) => `${l.name}: ${l.shorthash}`).join(', ') : null],
     ...plan.controlNet.map((u): [string, string] => [`ControlNet ${u.index}`, controlNetEntry(u)]),
     ['Version', SANDBOX_VERSION],

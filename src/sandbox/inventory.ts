@@ -25,6 +25,8 @@ export interface CheckpointRecord {
   aliases: ReadonlySet<string>;
   /** Modelled seconds a load takes, when the offerings give this checkpoint its own. */
   loadSeconds?: number;
+  /** A Flux UNet alone: black images unless Forge loaded its VAE and text encoders as modules. */
+  needsModules?: boolean;
 }
 
 export interface LoraRecord {
@@ -52,7 +54,7 @@ export function createInventory(offerings: SandboxOfferings): Inventory {
   };
 }
 
-function toCheckpointRecord(model: { fileName: string; sha256: string | null; loadSeconds?: number }): CheckpointRecord {
+function toCheckpointRecord(model: { fileName: string; sha256: string | null; loadSeconds?: number; needsModules?: boolean }): CheckpointRecord {
   const stem = stripExtension(model.fileName);
   const sha256 = model.sha256?.toLowerCase() ?? null;
   const shorthash = sha256?.slice(0, 10) ?? null;
@@ -62,6 +64,7 @@ function toCheckpointRecord(model: { fileName: string; sha256: string | null; lo
   if (sha256 && shorthash) aliases.push(sha256, shorthash, `${stem} [${shorthash}]`);
   const record: CheckpointRecord = { fileName: model.fileName, stem, sha256, shorthash, title, aliases: new Set(aliases) };
   if (model.loadSeconds !== undefined) record.loadSeconds = model.loadSeconds;
+  if (model.needsModules) record.needsModules = true;
   return record;
 }
 

@@ -47,6 +47,13 @@ export function registerListingRoutes(app: FastifyInstance, ctx: SandboxContext)
   );
   app.get('/sdapi/v1/upscalers', async () => inventory.offerings.upscalers.map(toUpscalerItem));
   app.get('/sdapi/v1/latent-upscale-modes', async () => inventory.offerings.latentUpscaleModes.map((name) => ({ name })));
+  // Forge's VAE and text-encoder files; A1111 has no such route (a 404 says which WebUI this is).
+  const forge = inventory.offerings.forge;
+  if (forge) {
+    app.get('/sdapi/v1/sd-modules', async () =>
+      forge.modules.map((name) => ({ model_name: name, filename: `${FAKE_WEBUI_DIR}/models/${/vae|^ae\./i.test(name) ? 'VAE' : 'text_encoder'}/${name}` })),
+    );
+  }
   app.get('/internal/ping', async () => ({}));
 }
 

@@ -4,6 +4,9 @@
  * What a sandbox pretends to have installed: checkpoints, LoRAs, samplers,
  * schedulers, upscalers and ControlNet. The default is the DAN catalog under the
  * file names of its download links, as a freshly provisioned node would have it.
+ * With `forge`, it is a Forge WebUI: it lists VAE and text-encoder files as
+ * modules (`/sdapi/v1/sd-modules`) and takes Forge's fields; `forgeOfferings`
+ * adds Flux.1-dev as a UNet-only file and its three modules.
  */
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
@@ -22,6 +25,11 @@ const OfferingsSchema = Type.Object(
           sha256: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{64}$' }), Type.Null()]),
           /** Modelled seconds a load of this checkpoint takes (an SDXL file loads slower than an SD1.5 one); default: `--switch-seconds`. */
           loadSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+          /**
+           * A Flux UNet without its VAE and text encoders: Forge makes black images with it unless they
+           * are loaded as modules (`forge_additional_modules`), as the real one does.
+           */
+          needsModules: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),
@@ -44,6 +52,8 @@ const OfferingsSchema = Type.Object(
       Type.Null(),
     ]),
     loadedModel: Type.Optional(Name),
+    /** A Forge WebUI: the VAE and text-encoder files it lists as modules. */
+    forge: Type.Optional(Type.Object({ modules: Type.Array(Name) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -68,9 +78,16 @@ export const defaultOfferings: SandboxOfferings = {
   },
 };
 
-/** Defaults under the given overrides; throws when the result is not a usable offering. */
-export function resolveOfferings(overrides: Partial<SandboxOfferings> = {}): SandboxOfferings {
-  const merged: SandboxOfferings = { ...defaultOfferings, ...withoutUndefined(overrides) };
+/** The `forge` flavour's defaults: a Forge WebUI with Flux.1-dev (a UNet-only file) and its VAE and text encoders. */
+export const forgeOfferings: SandboxOfferings = {
+  ...defaultOfferings,
+  models: [...defaultOfferings.models, { fileName: 'flux1-dev.safetensors', sha256: null, needsModules: true }],
+  forge: { modules: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'] },
+};
+
+/** Defaults (the A1111 or the Forge ones) under the given overrides; throws when the result is not a usable offering. */
+export function resolveOfferings(overrides: Partial<SandboxOfferings> = {}, defaults: SandboxOfferings = defaultOfferings): SandboxOfferings {
+  const merged: SandboxOfferings = { ...defaults, ...withoutUndefined(overrides) };
   assertOfferings(merged, 'sandbox offerings');
   const loaded = merged.loadedModel;
   if (loaded !== undefined && !merged.models.some((m) => m.fileName === loaded)) {

@@ -6,10 +6,12 @@
  * `override_settings_restore_afterwards` may differ from the weights in memory,
  * exactly as in A1111. POST with `sd_model_checkpoint` loads it through the job
  * queue (A1111 wraps the reload in `queue_lock`); an unknown one is A1111's 500
- * RuntimeError.
+ * RuntimeError. Forge only notes the checkpoint (and `forge_additional_modules`):
+ * it loads them at the next generation.
  */
 import type { FastifyInstance } from 'fastify';
 import { BodyValidationError, pythonException } from './http-errors.js';
+import { moduleNames } from './forge-fields.js';
 import { findCheckpoint } from './inventory.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
 
@@ -42,14 +44,19 @@ export function registerOptionsRoutes(app: FastifyInstance, ctx: SandboxContext)
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new BodyValidationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
     }
-    const { sd_model_checkpoint: wanted, ...others } = body as Record<string, unknown>;
+    const { sd_model_checkpoint: wanted, forge_additional_modules: modules, ...others } = body as Record<string, unknown>;
+    const forge = ctx.inventory.offerings.forge !== undefined;
+    if (modules !== undefined) ctx.modules.configured = moduleNames(ctx.inventory, modules, ['body', 'forge_additional_modules']);
     if (wanted !== undefined) {
       const target = typeof wanted === 'string' ? findCheckpoint(ctx.inventory, wanted) : undefined;
       if (!target) throw pythonException('RuntimeError', `model '${typeof wanted === 'string' ? wanted : JSON.stringify(wanted)}' not found`);
-      await ctx.queue.run('Loading checkpoint', async (job) => {
-        ctx.configured = target;
-        await loadCheckpoint(ctx, job, target);
-      });
+      if (forge) ctx.configured = target;
+      else {
+        await ctx.queue.run('Loading checkpoint', async (job) => {
+          ctx.configured = target;
+          await loadCheckpoint(ctx, job, target);
+        });
+      }
     }
     Object.assign(ctx.options, others);
     return null;

@@ -31,6 +31,8 @@ export interface SandboxContext {
   counters: SandboxCounters;
   /** Settings POSTed to /sdapi/v1/options other than the checkpoint; echoed by GET. */
   options: Record<string, unknown>;
+  /** Forge: the modules configured to load with the checkpoint (`forge_additional_modules`), and those loaded with it. */
+  modules: { configured: string[]; loaded: string[] };
 }
 
 export function createSandboxContext(inventory: Inventory, timing: TimingOptions, clock: Clock): SandboxContext {
@@ -46,13 +48,23 @@ export function createSandboxContext(inventory: Inventory, timing: TimingOptions
     loaded,
     counters: { jobs: 0, checkpointSwitches: 0, rejected: 0 },
     options: {},
+    modules: { configured: [], loaded: [] },
   };
 }
 
-/** Loads `target` inside a running job, paying its load time (its own, else `switchSeconds`) when it is not loaded yet. */
-export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, target: CheckpointRecord): Promise<void> {
-  if (ctx.loaded === target) return;
+/**
+ * Loads `target` inside a running job, paying its load time (its own, else `switchSeconds`) when it is not
+ * loaded yet. Forge loads the model again when its modules change too (`modules`, its
+ * `forge_additional_modules`).
+ */
+export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, target: CheckpointRecord, modules = ctx.modules.loaded): Promise<void> {
+  if (ctx.loaded === target && sameModules(ctx.modules.loaded, modules)) return;
   await job.wait('checkpoint load', toWallMs(ctx.timing, target.loadSeconds ?? ctx.timing.switchSeconds));
   ctx.loaded = target;
+  ctx.modules.loaded = [...modules];
   ctx.counters.checkpointSwitches++;
+}
+
+function sameModules(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((name, i) => name === [...b].sort()[i]);
 }

@@ -123,7 +123,7 @@ export async function startGatewayProcess(options: { dataDir: string; port?: num
   return { proc, url };
 }
 
-export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[]; flavor?: 'a1111' | 'comfyui' } = {}) {
+export async function startSandboxProcess(options: { speed?: number; config?: string; args?: string[]; flavor?: 'a1111' | 'forge' | 'comfyui' } = {}) {
   const flavor = options.flavor ? ['--flavor', options.flavor] : [];
   const args = ['sandbox', ...flavor, '--port', '0', '--speed', String(options.speed ?? 1000), ...(options.config ? ['--config', options.config] : []), ...(options.args ?? [])];
   const proc = new DanProcess(args);
