@@ -365,6 +365,22 @@ describe('A1111Driver checkpoint loads (sandbox on a fake clock)', () => {
     }
   });
 
+  it('reports no load from Forge, which loads at the generation (its options call only notes the checkpoint)', async () => {
+    const time = new ModelledTime();
+    const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4, flavor: 'forge' });
+    try {
+      const driver = driverFor(sandbox.url, { clock: time.clock });
+      expect((await driver.discover()).loadedModel).not.toBe(binding.checkpoint);
+      const run = await time.finish(driver.run(txt2imgSpec(), { ...binding, forgeModules: [] }));
+      // The load is paid inside the generation, after the options call answered at once.
+      expect(run.waits.map((w) => w.kind)).toEqual(['checkpoint load', 'sampling']);
+      expect(run.value.load).toBeUndefined();
+      expect(sandbox.stats().checkpointSwitches).toBe(1);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   it('makes the load call, but reports no load, while it does not know what the WebUI has loaded', async () => {
     const time = new ModelledTime();
     const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4 });

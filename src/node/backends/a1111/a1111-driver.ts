@@ -111,8 +111,15 @@ export class A1111Driver implements BackendDriver {
       declaredFamilies: this.#declaredFamilies,
     });
     this.#loaded = snapshot.loadedModel;
+    this.#forge = snapshot.capabilities.backend.modules !== undefined;
     return snapshot;
   }
+
+  /**
+   * Forge: it only notes a checkpoint set through the options, and loads it at the next generation (no
+   * route loads it now), so the options call's time says nothing of the load and is not reported.
+   */
+  #forge = false;
 
   /**
    * Runs one task. May be called again before an earlier run settled (`runsInLine`): the runs keep their
@@ -191,7 +198,7 @@ export class A1111Driver implements BackendDriver {
     await this.#client.post('/sdapi/v1/options', { sd_model_checkpoint: checkpoint }, { timeoutMs: this.#requestTimeoutMs, ...(signal ? { signal } : {}) });
     const seconds = (this.#clock.now() - started) / SECOND_MS;
     this.#loaded = checkpoint;
-    return before === null ? undefined : { checkpoint, seconds };
+    return before === null || this.#forge ? undefined : { checkpoint, seconds };
   }
 
   /**
