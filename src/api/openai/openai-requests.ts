@@ -45,7 +45,7 @@ const QUALITY_STEPS: Record<string, number | null> = { low: 15, medium: null, st
 const DEFAULT_SIDE = 512;
 
 /** Fields OpenAI defines that DAN reads here, and those it takes without using. */
-const OPENAI_FIELDS = ['model', 'n', 'size', 'response_format', 'quality', 'style', 'user', 'moderation', 'background', 'output_format', 'output_compression', 'stream', 'partial_images', 'input_fidelity'];
+export const OPENAI_FIELDS = ['model', 'n', 'size', 'response_format', 'quality', 'style', 'user', 'moderation', 'background', 'output_format', 'output_compression', 'stream', 'partial_images', 'input_fidelity'];
 
 function asObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object (or, for edits and variations, multipart/form-data)');

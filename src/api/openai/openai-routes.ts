@@ -25,7 +25,7 @@ import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { ImageUrls } from './image-urls.js';
 import { installOpenAiErrors } from './openai-errors.js';
-import { editAsk, generationAsk, type ImageAsk, type ModelChoice, variationAsk } from './openai-requests.js';
+import { editAsk, generationAsk, type ImageAsk, type ModelChoice, OPENAI_FIELDS, variationAsk } from './openai-requests.js';
 
 export interface OpenAiRoutesDeps {
   service: TaskService;
@@ -46,7 +46,13 @@ interface ImagesResponse {
 /** Runs `ask` as `n` tasks of `kind` for the request's caller and answers with their images. */
 async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' | 'img2img'>, ask: ImageAsk, request: FastifyRequest, reply: FastifyReply): Promise<ImagesResponse | FastifyReply> {
   const context = deps.catalog.requestContext();
-  const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
+  const spec = await (kind === 'txt2img' ? parseTxt2ImgRequest(ask.body, context) : parseImg2ImgRequest(ask.body, context)).catch((error: unknown) => {
+    // DAN's parser lists DAN's fields; a client of this door sends OpenAI's too.
+    if (error instanceof DanError && error.id === 'DAN_ERR_REQUEST_UNKNOWN_FIELD') {
+      throw new DanError(error.id, `${error.message}; and OpenAI's: ${OPENAI_FIELDS.join(', ')}`, error.field === undefined ? {} : { field: error.field });
+    }
+    throw error;
+  });
   const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, { idempotency: idempotencyOf(request) });
   if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
