@@ -877,6 +877,39 @@ export class Dispatcher {
     if (running) this.schedule();
   }
 
+  /** Tasks the last `requeueOrphans` found running in the store with no such attempt here, and that attempt. */
+  #orphansSeen = new Map<string, number>();
+
+  /**
+   * Rows the store holds as running on this gateway's nodes that run no such attempt: a start written
+   * with its insert whose commit this gateway stopped waiting for (the database slow or cut off: the
+   * submit was answered 503, the row stayed), or left by a bug. Nobody would ever end them, and other
+   * gateways leave a live gateway's running tasks alone. A row found so at two calls in a row (a start
+   * or an end in flight between them is not one) goes back to the queue at its attempt, and runs.
+   * Called every minute (gateway.ts).
+   */
+  async requeueOrphans(): Promise<number> {
+    const suspects = new Map<string, number>();
+    let requeued = 0;
+    for (const row of await this.#options.store.listRunningHere()) {
+      // Any attempt of it here (this one, or a later one whose start is being written) is the row in motion.
+      if (this.scheduler.attempts.get(row.id) || this.#outcomes.recent(row.id) || this.#adopting.has(row.id)) continue;
+      if (this.#orphansSeen.get(row.id) !== row.attempts) {
+        suspects.set(row.id, row.attempts);
+        continue;
+      }
+      if (!(await this.#options.store.requeue(row.id, row.attempts))) continue;
+      requeued += 1;
+      this.#log.warn({ task: row.id, attempt: row.attempts }, 'the store held the task as running here, where no such attempt runs; back in the queue');
+      const held = this.#entries.get(row.id);
+      if (!held) await this.adopt(row.id);
+      else if (this.scheduler.position(row.id) === undefined) this.#enqueue(held);
+      void this.#passSoon();
+    }
+    this.#orphansSeen = suspects;
+    return requeued;
+  }
+
   /**
    * News from the other gateways may have been missed (the connection that hears it was lost): the
    * store's unfinished tasks are read again; those this gateway held that ended meanwhile leave.

@@ -44,6 +44,8 @@ const DELIVERY_RESUME_MS = 30_000;
 
 /** How often the queue's length is looked at for the dashboard's chart. */
 const QUEUE_SAMPLE_MS = 5_000;
+/** How often the store's running rows are checked against the attempts this gateway runs (two checks make an orphan). */
+const ORPHAN_CHECK_MS = 60_000;
 
 export interface Gateway {
   /** `http://host:port` the gateway listens on (loopback form when bound to all interfaces). */
@@ -280,6 +282,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // Alone on SQLite it always does; on a shared database, once it holds the lock (maybe already).
   if (registry?.isLeader === true) leadershipChanged(true);
   else if (registry === null) await sweeper.start();
+  // Rows the store holds as running here that no attempt here runs (Dispatcher.requeueOrphans).
+  const orphanCheck = setInterval(() => void dispatcher.requeueOrphans().catch((error: unknown) => logger.warn({ err: error }, 'could not look for orphaned running tasks')), ORPHAN_CHECK_MS);
+  orphanCheck.unref();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -287,6 +292,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       // Leadership won during shutdown starts nothing.
       leadershipChanged = () => {};
       clearInterval(deliveryResume);
+      clearInterval(orphanCheck);
       clearInterval(republishCheck);
       sweeper.close();
       clearInterval(keyRefresh);

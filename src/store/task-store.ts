@@ -108,6 +108,11 @@ export interface TaskStore {
   /** Queued and running tasks, oldest first (for recovery at start). */
   listUnfinished(): Promise<StoredTask[]>;
   /**
+   * The tasks the store holds as running on this gateway's nodes, with their attempt: every running task
+   * for the store of a gateway alone; for one gateways share, those whose start this gateway wrote.
+   */
+  listRunningHere(): Promise<{ id: string; attempts: number }[]>;
+  /**
    * The task `owner`'s Idempotency-Key `key` named at or after `since`, if any. A record made
    * before `since` is dropped, so the key may name a new task.
    */

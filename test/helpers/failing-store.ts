@@ -38,6 +38,7 @@ export class FailingStore implements TaskStore {
   fail: TaskStore['fail'] = (...args) => this.#call('fail', () => this.inner.fail(...args));
   cancel: TaskStore['cancel'] = (...args) => this.#call('cancel', () => this.inner.cancel(...args));
   listUnfinished: TaskStore['listUnfinished'] = () => this.#call('listUnfinished', () => this.inner.listUnfinished());
+  listRunningHere: TaskStore['listRunningHere'] = () => this.#call('listRunningHere', () => this.inner.listRunningHere());
   deleteFinishedBefore: TaskStore['deleteFinishedBefore'] = (at) => this.#call('deleteFinishedBefore', () => this.inner.deleteFinishedBefore(at));
   ping: TaskStore['ping'] = () => this.#call('ping', () => this.inner.ping());
   findIdempotent: TaskStore['findIdempotent'] = (...args) => this.#call('findIdempotent', () => this.inner.findIdempotent(...args));

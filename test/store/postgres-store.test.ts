@@ -108,6 +108,18 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect(await store.get('d')).toMatchObject({ state: 'running', attempts: 1 });
   });
 
+  it('lists as running here only the attempts this gateway started', async () => {
+    const { url } = await schema();
+    const database = await openPostgres(url);
+    cleanups.push(() => database.pool.end());
+    const [mine, theirs] = [new PostgresTaskStore(database, { gatewayId: 'gw_mine' }), new PostgresTaskStore(database, { gatewayId: 'gw_theirs' })];
+    for (const id of ['a', 'b']) await mine.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+    expect(await mine.markRunning('a', 1, 'n', 2)).toBe(true);
+    expect(await theirs.markRunning('b', 1, 'm', 2)).toBe(true);
+    expect(await mine.listRunningHere()).toEqual([{ id: 'a', attempts: 1 }]);
+    expect(await theirs.listRunningHere()).toEqual([{ id: 'b', attempts: 1 }]);
+  });
+
   it('stores the tasks of one turn in one statement, with the starts the pass of that turn made', async () => {
     const { url } = await schema();
     const database = await openPostgres(url);

@@ -186,6 +186,17 @@ function contract(open: Adapter): void {
     expect((await store.listUnfinished()).length).toBe(4);
   });
 
+  it('lists the tasks it holds as running here, with their attempts', async () => {
+    const { store } = await open();
+    for (const id of ['q', 'r', 'done']) await store.insert(newTask(id, 10));
+    await store.markRunning('r', 1, 'n', 20);
+    await store.requeue('r', 1);
+    await store.markRunning('r', 2, 'n', 30);
+    await store.markRunning('done', 1, 'n', 30);
+    await store.complete('done', 1, { kind: 'caption', caption: 'x' }, 40);
+    expect(await store.listRunningHere()).toEqual([{ id: 'r', attempts: 2 }]);
+  });
+
   it('keeps an Idempotency-Key with its task until it expires, then lets it name a new task', async () => {
     const { store } = await open();
     await store.insert(newTask('t1', 1000, { idempotency: { key: 'k', bodyHash: 'h1' }, endWebhook: { id: 'msg_1', url: 'https://example.com/hook' } }));

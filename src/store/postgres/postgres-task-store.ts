@@ -370,6 +370,13 @@ export class PostgresTaskStore implements TaskStore {
     });
   }
 
+  listRunningHere(): Promise<{ id: string; attempts: number }[]> {
+    return this.#guarded('could not read the running tasks', async () => {
+      const { rows } = await this.#pool.query<{ id: string; attempts: number }>(`SELECT id, attempts FROM tasks WHERE state = 'running' AND gateway_id = $1`, [this.#who]);
+      return rows;
+    });
+  }
+
   findIdempotent(owner: string, key: string, since: number): Promise<IdempotentTask | undefined> {
     return this.#guarded('could not read an idempotency key', async () => {
       const { rows } = await this.#pool.query<{ task_id: string; body_hash: string }>(

@@ -56,6 +56,7 @@ export function createQueries(db: Database.Database) {
     listUnfinished: db.prepare<[], TaskRow>(
       `SELECT * FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid`,
     ),
+    listRunning: db.prepare<[], { id: string; attempts: number }>(`SELECT id, attempts FROM tasks WHERE state = 'running'`),
     listFinishedBefore: db.prepare<{ at: number }, { id: string; attempts: number }>(
       'SELECT id, attempts FROM tasks WHERE finished_at IS NOT NULL AND finished_at < @at',
     ),

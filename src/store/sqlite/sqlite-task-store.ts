@@ -335,6 +335,11 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded('could not read the unfinished tasks', () => Promise.all(this.#q.listUnfinished.all().map((row) => this.#withPayloads(row))));
   }
 
+  listRunningHere(): Promise<{ id: string; attempts: number }[]> {
+    // One gateway per SQLite store: every running task is this gateway's.
+    return this.#guardedSync('could not read the running tasks', () => this.#q.listRunning.all());
+  }
+
   ping(): Promise<void> {
     return this.#guardedSync('the task store does not answer', () => {
       this.#db.prepare('SELECT 1').get();
