@@ -37,7 +37,8 @@ export const Binding = Type.Object(
     interrogator: Type.Optional(Local),
     /**
      * Forge: the VAE and text-encoder files to load with the checkpoint (`forge_additional_modules`):
-     * Flux's, or none for other models (so that a Flux model's do not stay on). Absent: not Forge.
+     * Flux's; empty for other models, which the node then sends its owner's own choice (a VAE), never
+     * Flux's, which would stay on otherwise. Absent: not Forge.
      */
     forgeModules: Type.Optional(Type.Array(Local, { maxItems: 8 })),
   },
@@ -77,7 +78,11 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
   // Of the A1111-compatible WebUIs only Forge runs Flux, with its text encoders and VAE named as modules.
   if (caps.backend.kind === 'a1111') {
     const modules = caps.backend.modules;
-    if (modules !== undefined) binding.forgeModules = model?.family === 'flux' ? fluxModulesOf(modules) : [];
+    if (modules !== undefined && model?.family === 'flux') {
+      const flux = fluxModulesOf(modules);
+      if ('found' in flux) binding.forgeModules = flux.found;
+      else missing.push(`Flux's VAE and both text encoders as Forge modules for ${spec.model.name} (the node has only ${flux.partial.join(', ')})`);
+    } else if (modules !== undefined) binding.forgeModules = [];
     else if (model?.family === 'flux') missing.push(`a backend that runs Flux models (Forge or ComfyUI) for ${spec.model.name}`);
   }
 

@@ -70,15 +70,35 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
 export const FLUX_DEFAULT_GUIDANCE = 3.5;
 
-/** Flux.1's separate files by their usual names: its VAE (`ae.safetensors`), CLIP-L and T5-XXL text encoders. */
-const FLUX_MODULES: readonly RegExp[] = [/^(ae|flux[\w.-]*vae|vae[\w.-]*flux)[\w.-]*\.(safetensors|sft|gguf)$/i, /clip[-_]?l\b|clip_l/i, /t5[-_]?xxl/i];
+/**
+ * Flux.1's separate files, each by its usual names, the exact one first: its VAE (`ae.safetensors`), its
+ * CLIP-L and its T5-XXL text encoders (city96's GGUF and Google's encoder-only files among them; not
+ * UMT5, Wan's). Several that match: the first in name order, so that every node picks alike.
+ */
+const FLUX_MODULES: readonly { exact: RegExp; usual: RegExp }[] = [
+  { exact: /^ae\.(safetensors|sft)$/i, usual: /^(flux[-_.]?1?[-_.]?(dev[-_.]|schnell[-_.])?vae|vae[-_.]flux)[\w.-]*\.(safetensors|sft|gguf)$/i },
+  { exact: /^clip_l\.safetensors$/i, usual: /^clip[-_]l([-_.]fp\d+|[-_.]bf16)?\.(safetensors|sft|gguf)$/i },
+  { exact: /^t5xxl_fp(16|8_e4m3fn)\.safetensors$/i, usual: /(^|[^m])t5[-_]?(v1[-_.]1[-_])?xxl/i },
+];
+
+/** What `fluxModulesOf` found among a node's modules: Flux's three, none of them, or some only. */
+export type FluxModules = { found: string[] } | { partial: string[] };
 
 /**
  * The module files (Forge's `/sdapi/v1/sd-modules` names) to load with a Flux.1 checkpoint: its VAE and
- * two text encoders, when all three are there; else none, and the checkpoint must hold them itself (an
- * all-in-one file, such as the NF4 ones Forge's own guide names).
+ * two text encoders when all three are there; none when none is (the checkpoint must hold them itself:
+ * an all-in-one file, such as the NF4 ones Forge's own guide names); some only is a node that cannot run
+ * a UNet-only file and may not hold an all-in-one one either (`partial`: what it has).
  */
-export function fluxModulesOf(modules: readonly string[]): string[] {
-  const found = FLUX_MODULES.map((pattern) => modules.find((name) => pattern.test(name)));
-  return found.every((name) => name !== undefined) ? found : [];
+export function fluxModulesOf(modules: readonly string[]): FluxModules {
+  const sorted = [...modules].sort();
+  const found = FLUX_MODULES.map(({ exact, usual }) => sorted.find((name) => exact.test(name)) ?? sorted.find((name) => usual.test(name)));
+  const present = found.filter((name) => name !== undefined);
+  if (present.length === FLUX_MODULES.length) return { found: present };
+  return present.length === 0 ? { found: [] } : { partial: present };
+}
+
+/** Those of `modules` that are Flux's (`fluxModulesOf`), which no other model may be given. */
+export function isFluxModule(name: string): boolean {
+  return FLUX_MODULES.some(({ exact, usual }) => exact.test(name) || usual.test(name));
 }

@@ -10,7 +10,7 @@
  * refuses any field A1111 would not use: DAN must send them to Forge only.
  */
 import type { DiffusionBody } from './generation-schemas.js';
-import { strictError } from './http-errors.js';
+import { pythonException, strictError } from './http-errors.js';
 import type { Inventory } from './inventory.js';
 
 export interface ForgePlan {
@@ -21,16 +21,18 @@ export interface ForgePlan {
   hrDistilledCfg: number | null;
 }
 
-const FORGE_FIELDS = ['distilled_cfg_scale', 'hr_cfg', 'hr_distilled_cfg'] as const;
+const FORGE_FIELDS = ['distilled_cfg_scale', 'hr_cfg', 'hr_distilled_cfg', 'hr_additional_modules'] as const;
 
 export function parseForgeFields(inventory: Inventory, body: DiffusionBody): ForgePlan {
   const forge = inventory.offerings.forge;
-  const fields = body as Partial<Record<(typeof FORGE_FIELDS)[number], number | null>>;
+  const fields = body as Partial<Record<'distilled_cfg_scale' | 'hr_cfg' | 'hr_distilled_cfg', number | null>> & { enable_hr?: boolean | null; hr_additional_modules?: string[] | null };
   if (!forge) {
     for (const field of FORGE_FIELDS) {
       if (fields[field] !== undefined) throw strictError(['body', field], 'extra fields not permitted: a Forge field, and this is an A1111 WebUI');
     }
   }
+  // Forge's API leaves the hires pass's modules None, and the pass then fails as this (processing.py).
+  if (forge && fields.enable_hr && !fields.hr_additional_modules) throw pythonException('TypeError', "argument of type 'NoneType' is not iterable");
   const modules = body.override_settings?.['forge_additional_modules'];
   return {
     modules: modules === undefined ? null : moduleNames(inventory, modules, ['body', 'override_settings', 'forge_additional_modules']),

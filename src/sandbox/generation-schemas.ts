@@ -86,9 +86,10 @@ const txt2imgFields = {
   hr_scheduler: nullable(Str),
   hr_prompt: nullable(Str),
   hr_negative_prompt: nullable(Str),
-  /** Forge's (forge-fields.ts): the hires pass's CFG and distilled guidance. */
+  /** Forge's (forge-fields.ts): the hires pass's CFG, distilled guidance and modules. */
   hr_cfg: nullable(Float),
   hr_distilled_cfg: nullable(Float),
+  hr_additional_modules: nullable(Type.Array(Str)),
 };
 
 const img2imgFields = {

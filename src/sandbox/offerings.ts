@@ -82,7 +82,7 @@ export const defaultOfferings: SandboxOfferings = {
 export const forgeOfferings: SandboxOfferings = {
   ...defaultOfferings,
   models: [...defaultOfferings.models, { fileName: 'flux1-dev.safetensors', sha256: null, needsModules: true }],
-  forge: { modules: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'] },
+  forge: { modules: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors', 'vae-ft-mse-840000-ema-pruned.safetensors'] },
 };
 
 /** Defaults (the A1111 or the Forge ones) under the given overrides; throws when the result is not a usable offering. */

@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { BodyValidationError, pythonException } from './http-errors.js';
 import { moduleNames } from './forge-fields.js';
-import { findCheckpoint } from './inventory.js';
+import { FAKE_WEBUI_DIR, findCheckpoint } from './inventory.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
 
 /** The settings a client of A1111 commonly reads; others POSTed are stored and echoed. */
@@ -34,6 +34,8 @@ function baseOptions(ctx: SandboxContext): Record<string, unknown> {
 export function registerOptionsRoutes(app: FastifyInstance, ctx: SandboxContext): void {
   app.get('/sdapi/v1/options', async () => ({
     ...baseOptions(ctx),
+    // Forge keeps the modules as paths.
+    ...(ctx.inventory.offerings.forge ? { forge_preset: 'sd', forge_additional_modules: ctx.modules.configured.map((name) => `${FAKE_WEBUI_DIR}/models/VAE/${name}`) } : {}),
     ...ctx.options,
     sd_model_checkpoint: ctx.configured.title,
     sd_checkpoint_hash: ctx.configured.sha256,

@@ -64,7 +64,7 @@ describe('a Forge node', () => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect(await imageInfo(answer.body.data.images[0])).toMatchObject({ width: 512, height: 512 });
     const sent = (await generations()).at(-1)!;
-    expect(sent).toMatchObject({ cfg_scale: 6, hr_cfg: 6, override_settings: { forge_additional_modules: [] } });
+    expect(sent).toMatchObject({ cfg_scale: 6, hr_cfg: 6, hr_additional_modules: ['Use same choices'], override_settings: { forge_additional_modules: [] } });
     expect(sent).not.toHaveProperty('distilled_cfg_scale');
   });
 });

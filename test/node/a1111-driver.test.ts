@@ -381,6 +381,22 @@ describe('A1111Driver checkpoint loads (sandbox on a fake clock)', () => {
     }
   });
 
+  it('sends Forge its owner\'s own modules (a VAE) with a model that needs none of Flux\'s', async () => {
+    const sandbox = await startSandbox({ speed: Infinity, flavor: 'forge' });
+    try {
+      // The GPU owner chose an SD VAE in Forge's UI (kept in its settings).
+      expect((await fetch(`${sandbox.url}/sdapi/v1/options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ forge_additional_modules: ['vae-ft-mse-840000-ema-pruned.safetensors'] }) })).status).toBe(200);
+      const driver = driverFor(sandbox.url);
+      const snapshot = await driver.discover();
+      expect(snapshot).not.toHaveProperty('ownModules');
+      await driver.run(txt2imgSpec(), { ...binding, forgeModules: [] });
+      const sent = sandbox.requests().filter((r) => r.path === '/sdapi/v1/txt2img').at(-1)!.body as { override_settings: Record<string, unknown> };
+      expect(sent.override_settings['forge_additional_modules']).toEqual(['vae-ft-mse-840000-ema-pruned.safetensors']);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   it('makes the load call, but reports no load, while it does not know what the WebUI has loaded', async () => {
     const time = new ModelledTime();
     const sandbox = await time.start({ speed: 10, itPerSecond: 15, switchSeconds: 4 });

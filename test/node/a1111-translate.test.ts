@@ -364,7 +364,7 @@ describe('toA1111Request', () => {
     const forge: Binding = { ...diffusionBinding, hiresUpscaler: 'Latent', forgeModules: [] };
     // An SD model on Forge: no modules (a Flux model's would stay on otherwise), and the hires pass at the task's CFG.
     const sd = toA1111Request(txt2imgSpec({ hires }), forge).body;
-    expect(sd).toMatchObject({ override_settings: { sd_model_checkpoint: CHECKPOINT, forge_additional_modules: [] }, hr_cfg: 7, cfg_scale: 7 });
+    expect(sd).toMatchObject({ override_settings: { sd_model_checkpoint: CHECKPOINT, forge_additional_modules: [] }, hr_cfg: 7, cfg_scale: 7, hr_additional_modules: ['Use same choices'] });
     expect(sd).not.toHaveProperty('distilled_cfg_scale');
     expect(sd).not.toHaveProperty('scheduler');
     // Flux on Forge.
@@ -384,7 +384,7 @@ describe('toA1111Request', () => {
     expect(toA1111Request(flux, { ...fluxBinding, sampler: { sampler: 'Euler', scheduler: 'Beta' } }).body).toMatchObject({ scheduler: 'Beta' });
     // Plain A1111: none of Forge's fields (its strict API model would refuse them; the sandbox does).
     const a1111 = toA1111Request(txt2imgSpec({ hires }), { ...diffusionBinding, hiresUpscaler: 'Latent' }).body;
-    for (const field of ['hr_cfg', 'hr_distilled_cfg', 'distilled_cfg_scale']) expect(a1111).not.toHaveProperty(field);
+    for (const field of ['hr_cfg', 'hr_distilled_cfg', 'distilled_cfg_scale', 'hr_additional_modules']) expect(a1111).not.toHaveProperty(field);
     expect(a1111['override_settings']).toEqual({ sd_model_checkpoint: CHECKPOINT });
   });
 

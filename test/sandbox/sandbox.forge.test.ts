@@ -12,6 +12,7 @@ import { readPngText } from '../../src/sandbox/png-text.js';
 import { getJson, postJson } from './sandbox-helpers.js';
 
 const FLUX_MODULES = ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'];
+const SD_VAE = 'vae-ft-mse-840000-ema-pruned.safetensors';
 const flux = { prompt: 'a lighthouse', seed: 7, steps: 4, width: 64, height: 64, sampler_name: 'Euler', scheduler: 'Simple', cfg_scale: 1, distilled_cfg_scale: 3.5 };
 
 /** The largest channel value of a base64 PNG: 0 for a black image. */
@@ -32,7 +33,7 @@ describe('sandbox, Forge flavour', () => {
 
   it('lists its modules (A1111 has no such route) and Flux.1-dev among its checkpoints', async () => {
     const modules = await getJson(`${forge.url}/sdapi/v1/sd-modules`);
-    expect(modules.body.map((m: { model_name: string }) => m.model_name)).toEqual(FLUX_MODULES);
+    expect(modules.body.map((m: { model_name: string }) => m.model_name)).toEqual([...FLUX_MODULES, SD_VAE]);
     expect(modules.body[0].filename).toMatch(/\/models\/VAE\/ae\.safetensors$/);
     expect((await fetch(`${a1111.url}/sdapi/v1/sd-modules`)).status).toBe(404);
     expect((await getJson(`${forge.url}/sdapi/v1/sd-models`)).body.map((m: { title: string }) => m.title)).toContain('flux1-dev.safetensors');
@@ -56,6 +57,15 @@ describe('sandbox, Forge flavour', () => {
     expect(await brightest(next.body.images[0])).toBeGreaterThan(0);
   });
 
+  it('fails a hires job that names no modules for its second pass, as Forge\'s API does', async () => {
+    const hires = { prompt: 'x', steps: 2, width: 64, height: 64, enable_hr: true, hr_scale: 2, hr_upscaler: 'Latent', denoising_strength: 0.5 };
+    const failed = await postJson(`${forge.url}/sdapi/v1/txt2img`, hires);
+    expect(failed.status).toBe(500);
+    expect(failed.body).toMatchObject({ error: 'TypeError', errors: "argument of type 'NoneType' is not iterable" });
+    const ok = await postJson(`${forge.url}/sdapi/v1/txt2img`, { ...hires, hr_additional_modules: ['Use same choices'] });
+    expect(ok.status).toBe(200);
+  });
+
   it('refuses a module it does not list, by name', async () => {
     const answer = await postJson(`${forge.url}/sdapi/v1/txt2img`, { ...flux, override_settings: { forge_additional_modules: ['t5xxl_fp8.safetensors'] } });
     expect(answer.status).toBe(422);
@@ -74,8 +84,8 @@ describe('sandbox, Forge flavour', () => {
   });
 
   it('is refused Forge\'s fields as an A1111 WebUI', async () => {
-    for (const field of ['distilled_cfg_scale', 'hr_cfg', 'hr_distilled_cfg']) {
-      const answer = await postJson(`${a1111.url}/sdapi/v1/txt2img`, { prompt: 'x', steps: 2, width: 64, height: 64, [field]: 3 });
+    for (const [field, value] of [['distilled_cfg_scale', 3], ['hr_cfg', 3], ['hr_distilled_cfg', 3], ['hr_additional_modules', ['Use same choices']]] as const) {
+      const answer = await postJson(`${a1111.url}/sdapi/v1/txt2img`, { prompt: 'x', steps: 2, width: 64, height: 64, [field]: value });
       expect(answer.status, field).toBe(422);
       expect(answer.body.detail[0]).toMatchObject({ loc: ['body', field], msg: expect.stringContaining('a Forge field') });
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bindSpec, findByNameKey, findControlNetModel, needsKeyOf } from '../../src/domain/binding.js';
+import { fluxModulesOf } from '../../src/domain/families.js';
 import { toNodeOffering } from '../../src/domain/offering.js';
 import type { ControlNetUnitSpec, UpscaleSpec } from '../../src/domain/spec.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -82,11 +83,23 @@ describe('backends and families', () => {
     const forge = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules }, models: [...makeCapabilities().models, fluxModel] }));
     expect(bindSpec(txt2img({ model: flux }), forge)).toMatchObject({ ok: true, binding: { checkpoint: 'flux1-dev.safetensors', forgeModules: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp8_e4m3fn.safetensors'] } });
     expect(bindSpec(txt2img({ model: clarity }), forge)).toMatchObject({ ok: true, binding: { forgeModules: [] } });
-    // Without all three, the checkpoint must hold them itself (an all-in-one file): none are named.
+    // None of the three: the checkpoint must hold them itself (an all-in-one file), and none are named.
+    const none = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules: ['sdxl_vae.safetensors'] }, models: [fluxModel] }));
+    expect(bindSpec(txt2img({ model: flux }), none)).toMatchObject({ ok: true, binding: { forgeModules: [] } });
+    // Some only: a node set up for UNet-only files with one missing; it is not sent Flux, and says why.
     const partial = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules: ['ae.safetensors', 'clip_l.safetensors'] }, models: [fluxModel] }));
-    expect(bindSpec(txt2img({ model: flux }), partial)).toMatchObject({ ok: true, binding: { forgeModules: [] } });
+    expect(bindSpec(txt2img({ model: flux }), partial)).toEqual({ ok: false, missing: ["Flux's VAE and both text encoders as Forge modules for flux1-dev (the node has only ae.safetensors, clip_l.safetensors)"] });
     // A plain A1111 node gets no Forge fields at all.
     expect(bindSpec(txt2img({ model: clarity }), offering)).not.toHaveProperty('binding.forgeModules');
+  });
+
+  it('knows Flux\'s module files by their usual names, and not other models\' files', () => {
+    const names = (modules: string[]) => fluxModulesOf(modules);
+    // city96's GGUF T5 and a dashed CLIP-L; the exact names preferred when both are there.
+    expect(names(['t5-v1_1-xxl-encoder-Q8_0.gguf', 'clip-l_fp16.safetensors', 'flux_vae.safetensors'])).toEqual({ found: ['flux_vae.safetensors', 'clip-l_fp16.safetensors', 't5-v1_1-xxl-encoder-Q8_0.gguf'] });
+    expect(names(['flux_vae.safetensors', 'ae.safetensors', 'clip_l.safetensors', 't5xxl_fp8_e4m3fn_scaled.safetensors', 't5xxl_fp16.safetensors'])).toEqual({ found: ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'] });
+    // Not Flux's: Wan's UMT5, HiDream's CLIP-L, Flux.2's VAE, an anime VAE starting with "ae".
+    expect(names(['umt5_xxl_fp8.safetensors', 'clip_l_hidream.safetensors', 'flux2-vae.safetensors', 'aesthetic_anime_vae.safetensors'])).toEqual({ found: [] });
   });
 
   it('keeps ControlNet guess mode to A1111 nodes, and the needs key tells the two apart', () => {

@@ -112,8 +112,13 @@ export class A1111Driver implements BackendDriver {
     });
     this.#loaded = snapshot.loadedModel;
     this.#forge = snapshot.capabilities.backend.modules !== undefined;
-    return snapshot;
+    this.#ownModules = snapshot.ownModules ?? [];
+    const { ownModules: _own, ...declared } = snapshot;
+    return declared;
   }
+
+  /** Forge: the modules its owner chose for SD models (a VAE), sent with every model that needs none of Flux's. */
+  #ownModules: string[] = [];
 
   /**
    * Forge: it only notes a checkpoint set through the options, and loads it at the next generation (no
@@ -126,7 +131,8 @@ export class A1111Driver implements BackendDriver {
    * order, and one that needs no checkpoint load is sent to wait on the WebUI's lock once the job before it
    * nears its end (job-line.ts).
    */
-  async run(spec: GenerationSpec, binding: Binding, options: RunOptions = {}): Promise<RunOutcome> {
+  async run(spec: GenerationSpec, given: Binding, options: RunOptions = {}): Promise<RunOutcome> {
+    const binding = given.forgeModules?.length === 0 && this.#ownModules.length > 0 ? { ...given, forgeModules: this.#ownModules } : given;
     const { path, body } = toA1111Request(spec, binding);
     const { signal, onProgress } = options;
     signal?.throwIfAborted();

@@ -13,7 +13,7 @@
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
-import { declaredFamilyOf, type ModelFamily } from '../../../domain/families.js';
+import { declaredFamilyOf, isFluxModule, type ModelFamily } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import type { BackendSnapshot } from '../../backend-driver.js';
 import type { BackendClient } from '../backend-client.js';
@@ -38,7 +38,11 @@ const MAX_CONTROLNET_UNITS = 32;
 const DEFAULT_CONTROLNET_UNITS = 3;
 const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
 
-export async function discoverCapabilities(client: BackendClient, options: DiscoverOptions): Promise<BackendSnapshot> {
+/**
+ * What the WebUI offers; for Forge also `ownModules`: the modules its owner chose for SD models (a VAE,
+ * `forge_additional_modules` of its settings), Flux's left out.
+ */
+export async function discoverCapabilities(client: BackendClient, options: DiscoverOptions): Promise<BackendSnapshot & { ownModules?: string[] }> {
   // Asked first, alone: its 404 means "no API here", which deserves its own message.
   const models = await client.getOptional('/sdapi/v1/sd-models');
   if (models === undefined) {
@@ -76,7 +80,14 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
       maxPixels: options.maxPixels,
     },
     loadedModel: isName(loaded) ? loaded : null,
+    ...(modules === undefined ? {} : { ownModules: ownModulesOf(fieldOf(settings, '/sdapi/v1/options', 'forge_additional_modules')) }),
   };
+}
+
+/** Forge's `forge_additional_modules` setting (paths) as file names, without Flux's. */
+function ownModulesOf(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isName).map(baseName).filter((name) => isName(name) && !isFluxModule(name));
 }
 
 /** The extension's models, modules and unit count, or null when it is not installed. */

@@ -98,6 +98,9 @@ function toTxt2ImgBody(spec: Txt2ImgSpec, binding: Binding): Body {
       // the negative prompt would be dropped and the guidance lost.
       body['hr_cfg'] = spec.cfgScale;
       if (spec.guidance !== undefined) body['hr_distilled_cfg'] = spec.guidance;
+      // Its API leaves the second pass's modules None, and the pass then fails (`'Use same choices' not in
+      // None`): the first pass's, as its UI says it.
+      body['hr_additional_modules'] = ['Use same choices'];
     }
   }
   if (spec.refiner) {
