@@ -389,9 +389,16 @@ describe('A1111Driver checkpoint loads (sandbox on a fake clock)', () => {
       const driver = driverFor(sandbox.url);
       const snapshot = await driver.discover();
       expect(snapshot).not.toHaveProperty('ownModules');
+      const modulesSent = () => (sandbox.requests().filter((r) => r.path === '/sdapi/v1/txt2img').at(-1)!.body as { override_settings: Record<string, unknown> }).override_settings['forge_additional_modules'];
       await driver.run(txt2imgSpec(), { ...binding, forgeModules: [] });
-      const sent = sandbox.requests().filter((r) => r.path === '/sdapi/v1/txt2img').at(-1)!.body as { override_settings: Record<string, unknown> };
-      expect(sent.override_settings['forge_additional_modules']).toEqual(['vae-ft-mse-840000-ema-pruned.safetensors']);
+      expect(modulesSent()).toEqual(['vae-ft-mse-840000-ema-pruned.safetensors']);
+      // A Flux task leaves Flux's in the settings; read again then, the owner's choice is still the VAE.
+      const flux = ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'];
+      await driver.run(txt2imgSpec({ negativePrompt: '', cfgScale: 1, guidance: 3.5 }), { ...binding, forgeModules: flux });
+      expect(modulesSent()).toEqual(flux);
+      await driver.discover();
+      await driver.run(txt2imgSpec(), { ...binding, forgeModules: [] });
+      expect(modulesSent()).toEqual(['vae-ft-mse-840000-ema-pruned.safetensors']);
     } finally {
       await sandbox.close();
     }

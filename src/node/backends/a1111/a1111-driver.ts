@@ -112,7 +112,8 @@ export class A1111Driver implements BackendDriver {
     });
     this.#loaded = snapshot.loadedModel;
     this.#forge = snapshot.capabilities.backend.modules !== undefined;
-    this.#ownModules = snapshot.ownModules ?? [];
+    // Kept from an earlier read while the setting holds Flux's (discover.ts).
+    this.#ownModules = snapshot.ownModules ?? this.#ownModules;
     const { ownModules: _own, ...declared } = snapshot;
     return declared;
   }

@@ -40,7 +40,8 @@ const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
 
 /**
  * What the WebUI offers; for Forge also `ownModules`: the modules its owner chose for SD models (a VAE,
- * `forge_additional_modules` of its settings), Flux's left out.
+ * `forge_additional_modules` of its settings); absent while the setting holds Flux's (the last task
+ * was a Flux one: the owner's choice is the one read before).
  */
 export async function discoverCapabilities(client: BackendClient, options: DiscoverOptions): Promise<BackendSnapshot & { ownModules?: string[] }> {
   // Asked first, alone: its 404 means "no API here", which deserves its own message.
@@ -80,14 +81,15 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
       maxPixels: options.maxPixels,
     },
     loadedModel: isName(loaded) ? loaded : null,
-    ...(modules === undefined ? {} : { ownModules: ownModulesOf(fieldOf(settings, '/sdapi/v1/options', 'forge_additional_modules')) }),
+    ...ownModulesOf(modules === undefined ? undefined : fieldOf(settings, '/sdapi/v1/options', 'forge_additional_modules')),
   };
 }
 
-/** Forge's `forge_additional_modules` setting (paths) as file names, without Flux's. */
-function ownModulesOf(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter(isName).map(baseName).filter((name) => isName(name) && !isFluxModule(name));
+/** Forge's `forge_additional_modules` setting (paths) as file names; none while it holds Flux's. */
+function ownModulesOf(value: unknown): { ownModules?: string[] } {
+  if (value === undefined) return {};
+  const names = (Array.isArray(value) ? value : []).filter(isName).map(baseName).filter(isName);
+  return names.some(isFluxModule) ? {} : { ownModules: names };
 }
 
 /** The extension's models, modules and unit count, or null when it is not installed. */
