@@ -14,6 +14,8 @@ import { type ApiKeyInfo, type KeyLimits, type KeySettings, type NodeTokenInfo, 
 import { KeyAdmin } from '../auth/key-admin.js';
 import { parseKeySettings } from '../api/requests/key-settings-request.js';
 import { DanError } from '../errors/dan-error.js';
+import { catalogPathOf, loadCatalog } from '../config/catalog-file.js';
+import { builtInCatalog } from '../domain/catalog.js';
 import { StartupError } from '../errors/startup-error.js';
 import { openStores } from '../store/open-stores.js';
 import { commaList } from '../util/comma-list.js';
@@ -103,6 +105,7 @@ export async function keysCreate(flags: KeyFlags, output: CommandOutput = proces
   const settings = settingsOf(flags);
   if (settings.name === undefined) throw new StartupError('--name: is required (who the key is for)');
   const created = await withKeys(flags, output, (admin) => admin.create(settings), true);
+  await noteUncatalogued(flags, created.key.limits.models, output);
   if (flags.json) return output.out(JSON.stringify({ ...created.key, secret: created.secret }));
   output.out(describeKey(created.key));
   output.out(`  secret:         ${created.secret}`);
@@ -121,7 +124,22 @@ export async function keysSet(id: string, flags: KeyFlags, output: CommandOutput
   const settings = settingsOf(flags);
   if (Object.keys(settings).length === 0) throw new StartupError('nothing to change: give at least one of --name, --max-tasks, --rpm, --max-pixels, --max-steps, --weight, --models');
   const key = await withKeys(flags, output, (admin) => admin.set(id, settings));
+  if (settings.models !== undefined) await noteUncatalogued(flags, key.limits.models, output);
   output.out(flags.json ? JSON.stringify(key) : describeKey(key));
+}
+
+/**
+ * Says which of a key's checkpoints the catalog (built in, and --data's catalog.json) does not name: a
+ * typo, most likely, though a node may offer a file of that name. Not refused: the key may be made first.
+ */
+async function noteUncatalogued(flags: KeyFlags, models: readonly string[] | null, output: CommandOutput): Promise<void> {
+  if (models === null) return;
+  const catalog = await loadCatalog(catalogPathOf({ catalogFile: null, dataDir: flags.data ?? process.env['DAN_DATA'] ?? './data' })).catch(() => builtInCatalog);
+  const known = new Set(catalog.models.map((entry) => entry.name));
+  const unknown = models.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    output.note(`dan: the catalog has no checkpoint ${unknown.map((name) => JSON.stringify(name)).join(', ')}: the key can use one only if a node offers a model of that name (catalog: ${[...known].join(', ')})`);
+  }
 }
 
 export async function keysRevoke(id: string, flags: KeyFlags, output: CommandOutput = processOutput): Promise<void> {

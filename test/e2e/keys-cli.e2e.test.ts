@@ -76,6 +76,11 @@ describe('dan keys on a running gateway', () => {
     expect(created.stderr).toContain('The secret is shown only now');
     // A new store was made: the operator hears it, in case --data was mistyped.
     expect(created.stderr).toContain(`no store was at ${dir.path}/tasks.sqlite`);
+    expect(created.stderr).not.toContain('the catalog has no checkpoint');
+    // A checkpoint the catalog does not name (a typo?) is taken, and said.
+    const typo = await runDan(['keys', 'create', '--data', dir.path, '--name', 'bob', '--models', 'clarity,clartiy']);
+    expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stderr).toContain('the catalog has no checkpoint "clartiy": the key can use one only if a node offers a model of that name');
   });
 
   it('refuses bad values and unknown ids with one line naming the flag, exit 1', async () => {
