@@ -381,11 +381,15 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (wasUp === this.backendUp) return;
     if (this.backendUp) this.#options.log.info('WebUI is answering; taking work');
     else this.#options.log.error({ problem }, 'WebUI is not answering; the gateway will send no work until it is back');
+    // Found down by a task, not by the watch: probe from now on, not at the next slow refresh.
+    if (!this.backendUp && this.#watch !== undefined) this.#scheduleWatch();
     this.#sendHeartbeat();
     this.emit('backend:changed', this.backendUp);
   }
 
+  /** Sets the one watch timer (a call replaces the timer set before). */
   #scheduleWatch(): void {
+    clearTimeout(this.#watch);
     if (this.#stopped) return;
     const delay = this.backendUp ? this.#options.refreshIntervalMs : this.#options.probeIntervalMs;
     this.#watch = setTimeout(() => {

@@ -40,4 +40,26 @@ describe('a node whose WebUI is down', () => {
     expect(served.status).toBe(200);
     expect(served.body.data.images).toHaveLength(1);
   });
+
+  it('probes a WebUI that went away mid-task every few seconds, and takes work again soon after it is back', async () => {
+    const gw = await gateway();
+    const webuiPort = await freePort();
+    const first = new DanProcess(['sandbox', '--port', String(webuiPort), '--speed', '1']);
+    running.push(first);
+    await first.waitForLog((l) => l.msg.startsWith('DAN sandbox'));
+    const node = await startNodeProcess({ gateway: gw.url, webui: `http://127.0.0.1:${webuiPort}`, name: 'flaky-node' });
+    running.push(node.proc);
+    // A slow task (sandbox time ×1), and its WebUI killed while it runs.
+    const slow = await postJson(`${gw.url}/api/sd/txt2img/async`, { prompt: 'slow', model: 'clarity', width: 512, height: 512, steps: 150 });
+    await node.proc.waitForLog((l) => l['task'] === slow.body.data.taskId && l.msg === 'task received', 15_000);
+    await first.stop('SIGKILL');
+    await node.proc.waitForLog((l) => l.msg === 'WebUI is not answering; the gateway will send no work until it is back', 15_000);
+    const second = new DanProcess(['sandbox', '--port', String(webuiPort), '--speed', '1000']);
+    running.push(second);
+    // The watch's slow refresh is a minute away: only the probe finds it this soon.
+    await node.proc.waitForLog((l) => l.msg === 'WebUI is answering; taking work', 15_000);
+    await expect.poll(async () => (await getJson(`${gw.url}/api/health`)).body.data.nodes.ready, { timeout: 10_000 }).toBe(1);
+    const served = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'after', model: 'clarity', width: 64, height: 64, steps: 2 });
+    expect(served.status, JSON.stringify(served.body)).toBe(200);
+  });
 });
