@@ -76,6 +76,12 @@ export interface AgentEvents {
 const AGENT_VERSION = `dan-node/${DAN_VERSION}`;
 const SELF = 'self';
 
+/** The close code of a gateway shutting down (network/node-hub.ts): a restart, most likely. */
+const GATEWAY_STOPPING = 1001;
+/** After such a close, for this long, a reconnect is tried at least every `RESTART_RETRY_MS`. */
+const RESTART_WINDOW_MS = 2 * 60_000;
+const RESTART_RETRY_MS = 2_000;
+
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
   readonly #nodeKey: string;
@@ -158,6 +164,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   /** The gateways to try, in order (`gatewayUrl` split at commas), the one tried now, and failures since the last welcome. */
   readonly #gateways = { urls: [] as string[], index: 0, failedInRow: 0 };
+  /** When a gateway last closed the connection saying it was stopping (`GATEWAY_STOPPING`); null once welcomed again. */
+  #gatewayStoppedAt: number | null = null;
 
   #connect(): void {
     if (this.#stopped) return;
@@ -212,6 +220,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     switch (message.type) {
       case 'welcome':
         this.#backoffMs = this.#options.reconnectMinMs;
+        this.#gatewayStoppedAt = null;
         this.#gateways.failedInRow = 0;
         clearInterval(this.#heartbeat);
         this.#heartbeat = setInterval(() => this.#sendHeartbeat(), message.heartbeatIntervalMs);
@@ -234,6 +243,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   #onClose(code: number): void {
     clearInterval(this.#heartbeat);
+    // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
+    // while, not at the backoff's half minute (its API clients get no node meanwhile).
+    if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
     // The gateway requeues what this node held; stop spending GPU time on it.
     for (const controller of this.#active.values()) controller.abort(new Error('gateway connection lost'));
     this.emit('disconnected', code);
@@ -243,7 +255,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     gateways.failedInRow += 1;
     gateways.index = (gateways.index + 1) % gateways.urls.length;
     const roundFailed = gateways.failedInRow >= gateways.urls.length;
-    const delay = roundFailed ? Math.round(this.#backoffMs * (0.5 + Math.random() / 2)) : 0;
+    const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
+    const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, restarting ? RESTART_RETRY_MS : Infinity) * (0.5 + Math.random() / 2)) : 0;
     if (roundFailed) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
     this.#options.log.warn({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);

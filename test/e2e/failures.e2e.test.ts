@@ -91,4 +91,23 @@ describe('a gateway restart', () => {
     expect(finished.body.data).toMatchObject({ status: 2, images: first.body.data.images });
     for (const id of ids) expect((await pollUntilDone(again.url, id, 30_000)).status).toBe(2);
   });
+
+  it('has its nodes back within seconds of a restart, however long the gateway was away', async () => {
+    const port = await freePort();
+    const gw = await gatewayIn([], port);
+    const sb = await slowSandbox();
+    const worker = await node(gw.url, sb.url, 'node-patient');
+    // Stopped as an operator stops it (the nodes are told it is shutting down), and away for 10 s: a node's
+    // backoff would have doubled to 4–8 s by then, and on towards its half minute.
+    await gw.proc.stop('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const again = await startGatewayProcess({ dataDir: gw.dataDir, port });
+    running.push(again.proc);
+    await worker.waitForLog((l) => l.msg === 'connected to gateway' && worker.lines.filter((m) => m.msg === 'connected to gateway').length === 2, 15_000);
+    // It tried again every 2 s at most all along.
+    const retries = worker.lines.filter((l) => l.msg === 'gateway connection closed; reconnecting').map((l) => l['retryInMs'] as number);
+    expect(retries.length).toBeGreaterThan(3);
+    expect(Math.max(...retries)).toBeLessThanOrEqual(2_000);
+  }, 60_000);
 });
+
