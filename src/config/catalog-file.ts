@@ -14,7 +14,8 @@
  *                 "download": "https://…/juggernautXL_v9.safetensors", "ref": "https://civitai.com/…" }] }
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { makeDirSync } from '../util/make-dir.js';
 import { dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -94,7 +95,7 @@ export function entryProblems(entry: unknown): string[] {
 
 /** Writes the entries, atomically (a gateway starting meanwhile reads the old file or the new one, never half). */
 export async function writeCatalogFile(path: string, entries: readonly CatalogFileEntry[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  makeDirSync(dirname(path));
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify({ entries }, null, 2)}\n`);
   await rename(temporary, path);

@@ -7,7 +7,8 @@
  * for it. Kept in a file only its owner may read; made on first use.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { makeDirSync } from '../util/make-dir.js';
 import { dirname } from 'node:path';
 
 /** A new key: 32 random bytes, base64url (43 characters). */
@@ -31,7 +32,7 @@ export function loadNodeKey(file: string): { key: string; problem: string | null
   }
   const key = generateNodeKey();
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    makeDirSync(dirname(file), 0o700);
     writeFileSync(file, `${key}\n`, { mode: 0o600 });
     return { key, problem: null };
   } catch (error) {

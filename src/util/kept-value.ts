@@ -5,7 +5,8 @@
  * survives restarts: the generated public API key, the secret that signs image
  * URLs. `:memory:` (tests) keeps nothing.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { makeDirSync } from './make-dir.js';
 import { join } from 'node:path';
 
 /** The value in `dataDir/file`, or `make()`'s, written there first (readable by the owner only). */
@@ -19,7 +20,7 @@ export function keptValue(dataDir: string, file: string, make: () => string): st
     // first start: nothing kept yet
   }
   const value = make();
-  mkdirSync(dataDir, { recursive: true });
+  makeDirSync(dataDir);
   writeFileSync(path, `${value}\n`, { mode: 0o600 });
   return value;
 }
@@ -27,6 +28,6 @@ export function keptValue(dataDir: string, file: string, make: () => string): st
 /** Keeps `value` in `dataDir/file` from now on (another process decided it: the gateways sharing a database). */
 export function keepValue(dataDir: string, file: string, value: string): void {
   if (dataDir === ':memory:') return;
-  mkdirSync(dataDir, { recursive: true });
+  makeDirSync(dataDir);
   writeFileSync(join(dataDir, file), `${value}\n`, { mode: 0o600 });
 }

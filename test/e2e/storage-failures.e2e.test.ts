@@ -40,6 +40,12 @@ describe('dan gateway with a --data it cannot use', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('exits 1, not spinning, where the system refuses the directory (/proc: Node\'s recursive mkdir loops there)', async () => {
+    const { code, lines } = await refusedGateway('/proc/dan-no-such/data');
+    expect(code).toBe(1);
+    expect(lines).toEqual([expect.stringMatching(/^dan: cannot use \/proc\/dan-no-such\/data as the data directory: creating the directory \/proc\/dan-no-such\/data failed: ENOENT/)]);
+  });
+
   it('exits 1 naming the database when tasks.sqlite cannot be opened', async () => {
     const dir = scratch();
     mkdirSync(`${dir}/tasks.sqlite`);

@@ -12,7 +12,8 @@
  * directory whose `payloads` cannot be made fails at start, in front of the
  * operator, not at a client's submit.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
+import { makeDirSync } from '../../util/make-dir.js';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StartupError } from '../../errors/startup-error.js';
@@ -41,8 +42,8 @@ export function openDatabase(dataDir: string, busyTimeoutMs: number): OpenedData
     // Owner only: the store holds prompts, input images and API keys. A directory DAN creates is 0700;
     // the database file is made 0600 before SQLite opens it (its journal files take the file's mode), or
     // made so if an earlier version left it readable to all.
-    fileStepSync('creating the directory', dir, () => mkdirSync(dir, { recursive: true, mode: 0o700 }));
-    fileStepSync('creating the directory', payloadsDir, () => mkdirSync(payloadsDir, { recursive: true, mode: 0o700 }));
+    fileStepSync('creating the directory', dir, () => makeDirSync(dir, 0o700));
+    fileStepSync('creating the directory', payloadsDir, () => makeDirSync(payloadsDir, 0o700));
     fileStepSync('creating the database file', file, () => closeSync(openSync(file, 'a', 0o600)));
     ownerOnly([file, `${file}-wal`, `${file}-shm`]);
     return { db: prepared(new Database(file)), file, payloadsDir };
