@@ -378,12 +378,31 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       const snapshot = await this.#options.driver.discover();
       const changed = JSON.stringify(snapshot.capabilities) !== JSON.stringify(this.#snapshot?.capabilities);
       this.#snapshot = snapshot;
+      if (changed) this.#noteUnknownFlux(snapshot);
       if (changed && this.#socket?.readyState === WebSocket.OPEN) {
         this.#send({ type: 'capabilities', capabilities: snapshot.capabilities, loadedModel: snapshot.loadedModel });
       }
       this.#markBackend(null);
     } catch (error) {
       this.#markBackend(toDanError(error, 'DAN_ERR_NODE_INTERNAL').message);
+    }
+  }
+
+  /** Files named as Flux ones whose family the node could not tell, each said once. */
+  readonly #fluxNoted = new Set<string>();
+
+  /**
+   * A file named like a Flux model whose family nobody told the node: unless the gateway's catalog knows it
+   * by its hash, it is run as an SD model, which makes a black image. Said to the GPU owner, with the fix.
+   */
+  #noteUnknownFlux(snapshot: BackendSnapshot): void {
+    for (const model of snapshot.capabilities.models) {
+      if (model.family !== undefined || !/flux/i.test(model.fileName) || this.#fluxNoted.has(model.fileName)) continue;
+      this.#fluxNoted.add(model.fileName);
+      this.#options.log.warn(
+        { model: model.fileName },
+        `${model.fileName} looks like a Flux model, but its family is not known here: unless the gateway's catalog names it, start the node with --model-family ${model.fileName}=flux (run as an SD model, it makes black images)`,
+      );
     }
   }
 

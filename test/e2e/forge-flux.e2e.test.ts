@@ -59,6 +59,15 @@ describe('a Forge node', () => {
     });
   });
 
+  it('warns a GPU owner who named no family for a file that looks like Flux, with the fix', async () => {
+    const unnamed = await startNodeProcess({ gateway, webui: forge, name: 'forge-unnamed' });
+    processes.push(unnamed.proc);
+    const warned = await unnamed.proc.waitForLog((l) => l.msg.includes('looks like a Flux model'));
+    expect(warned.msg).toContain('start the node with --model-family flux1-dev.safetensors=flux');
+    expect(processes[2]!.lines.some((l) => l.msg.includes('looks like a Flux model'))).toBe(false);
+    await unnamed.proc.stop();
+  });
+
   it('runs an SD model with no modules, and its hires pass at the task\'s CFG (Forge\'s API would default it to 1)', async () => {
     const answer = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a red fox', model: 'clarity', width: 256, height: 256, steps: 4, cfg_scale: 6, upscale: { scale: 2, upscaler: 'Latent', denoising_strength: 0.5 } });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
