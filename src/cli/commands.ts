@@ -171,7 +171,7 @@ async function launchGateway(flags: GatewayFlags, log: Logger, announce?: (confi
   log.info({ url: gateway.url, store: gateway.storeName }, `DAN gateway listening on ${config.host}:${gateway.port}; tasks in ${gateway.storeName}`);
   const nodeTokens = (await gateway.keys.list('node')).filter((token) => token.revokedAt === null).length;
   if (config.nodeToken === null && nodeTokens === 0) {
-    log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create`, or set --node-token');
+    log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create` (then `dan start` needs one for its own node too: --token), or set --node-token');
   }
   return { gateway, nodeToken: config.nodeToken };
 }

@@ -1031,6 +1031,11 @@ export class Dispatcher {
    * failures (call it before the hub closes their sockets); then timers stop and
    * pending outcome writes land. Unfinished tasks stay as stored and resume after restart.
    */
+  /** Whether the gateway is stopping (`close`): waits end unfinished then, not by their timeout. */
+  get stopping(): boolean {
+    return this.#closing;
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     this.#unservable.close();

@@ -153,7 +153,15 @@ export class OutcomeBook {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    // Sync requests waiting for a task are answered now, as unfinished (they poll, or ask again after the
+    // restart), not cut off when the server closes.
+    for (const waiters of [...this.#waiters.values()]) for (const finish of [...waiters]) finish(null);
     for (const wake of [...this.#retryWakers]) wake();
     await Promise.allSettled(this.#writes);
+  }
+
+  /** Whether `close` has been called: a waiter released with null was not timed out. */
+  get closed(): boolean {
+    return this.#closed;
   }
 }

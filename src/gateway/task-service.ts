@@ -183,9 +183,14 @@ export class TaskService {
     return record ? { view: toStoredView(record), owner: record.owner } : undefined;
   }
 
+  /** Whether the gateway is stopping: a wait that ends unfinished then ended for that, not its timeout. */
+  get stopping(): boolean {
+    return this.#deps.dispatcher.stopping;
+  }
+
   /**
    * Resolves with the outcome, or null if the task is still unfinished after
-   * `timeoutMs` or when `signal` aborts (the client went away).
+   * `timeoutMs`, when `signal` aborts (the client went away), or when the gateway stops.
    */
   async waitForOutcome(id: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskOutcome | null> {
     const stop = new AbortController();

@@ -181,6 +181,16 @@ describe('sync submit', () => {
     expectError(await pending, 409, 4002, { error: 'DAN_ERR_TASK_CANCELLED', taskId, message: ['cancelled by the client'] });
   });
 
+  it('answers a sync request waiting when the gateway stops with 202 and its task, not by cutting it off', async () => {
+    const { app, node } = await start({ syncTimeoutMs: 30 * SECOND });
+    const pending = app.post('/api/sd/img2img', bodies.img2img);
+    const { taskId } = await assignmentOf(node, pending);
+    await app.world.dispatcher.close();
+    const answer = await pending;
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({ code: 202, data: { taskId, status: 1 }, message: expect.stringContaining('this gateway is stopping; poll POST /api/sd/task/status with this taskId') });
+  });
+
   it('answers 202 with code 202 and the task status when the task is unfinished after the sync timeout; the task goes on', async () => {
     const { app, node } = await start({ syncTimeoutMs: 30 * SECOND });
     const pending = app.post('/api/sd/img2img', bodies.img2img);

@@ -105,7 +105,9 @@ async function waitForAnswer(deps: SdRoutesDeps, taskId: string, request: Fastif
       body: {
         code: 202,
         data: await service.status(taskId, request.caller),
-        message: `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
+        message: service.stopping
+          ? 'not finished: this gateway is stopping; poll POST /api/sd/task/status with this taskId (the task is kept, and runs again once a gateway of the network is back)'
+          : `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
       },
     };
   }
