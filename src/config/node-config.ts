@@ -104,6 +104,10 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   const merged: NodeConfig = { ...nodeDefaults };
   for (const input of inputs) Object.assign(merged, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
   const problems: string[] = [];
+  // A ComfyUI's address says which backend, unless one was named: then they must agree.
+  const given = (key: keyof NodeConfigInput) => inputs.some((input) => input[key] !== undefined);
+  if (given('comfyuiUrl') && !given('backend')) merged.backend = 'comfyui';
+  else if (given('comfyuiUrl') && merged.backend !== 'comfyui') problems.push(`comfyui (--comfyui) is given, but backend (--backend) is "${merged.backend}": give --backend comfyui, or leave --comfyui out`);
   if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
   if (!Number.isInteger(merged.prefetch) || merged.prefetch < 0 || merged.prefetch > 8) problems.push(`prefetch must be an integer from 0 to 8, got ${merged.prefetch}`);
   if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);

@@ -22,4 +22,11 @@ describe('resolveNodeConfig', () => {
     expect(attempt).toThrow(/gatewayUrl "ftp:\/\/hub:6006" must start with http:\/\/, https:\/\/, ws:\/\/, wss:\/\/[\s\S]*webuiUrl "localhost:7860" must start with http:\/\/, https:\/\//);
     expect(() => resolveNodeConfig({ gatewayUrl: 'not a url' })).toThrow('gatewayUrl "not a url" is not a URL');
   });
+
+  it('takes a ComfyUI address as the ComfyUI backend, unless another backend was named', () => {
+    expect(resolveNodeConfig({ comfyuiUrl: 'http://127.0.0.1:8189' })).toMatchObject({ backend: 'comfyui', comfyuiUrl: 'http://127.0.0.1:8189' });
+    expect(resolveNodeConfig({ backend: 'comfyui' }, { comfyuiUrl: 'http://127.0.0.1:8189' }).backend).toBe('comfyui');
+    expect(() => resolveNodeConfig({ backend: 'a1111', comfyuiUrl: 'http://127.0.0.1:8189' })).toThrow(/comfyui \(--comfyui\) is given, but backend \(--backend\) is "a1111": give --backend comfyui, or leave --comfyui out/);
+    expect(resolveNodeConfig({ webuiUrl: 'http://127.0.0.1:7861' }).backend).toBe('a1111');
+  });
 });
