@@ -175,7 +175,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#socket = socket;
     socket.on('open', () => this.#sendHello());
     socket.on('message', (data, isBinary) => this.#onFrame(isBinary ? null : textOf(data)));
-    socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message }, 'gateway connection error'));
+    socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message, ...hintFor(error) }, 'gateway connection error'));
     socket.on('close', (code) => this.#onClose(code));
   }
 
@@ -486,4 +486,14 @@ function emptyCapabilities(kind: BackendKind): BackendSnapshot['capabilities'] {
 
 function errorMessageOf(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
+}
+
+/** What a GPU owner can do about a connection error: the commonest mistakes, said. */
+function hintFor(error: Error): { hint?: string } {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED') return { hint: 'nothing listens at that address: is the gateway running, and is this its address and port (dan gateway --port, 6006 by default)?' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { hint: 'that host name does not resolve: check --gateway' };
+  const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
+  if (status === '404' || status === '405') return { hint: 'something answers there, but not a DAN gateway\'s node endpoint: --gateway must be the gateway\'s root address (not a WebUI\'s, not a path under it)' };
+  return {};
 }

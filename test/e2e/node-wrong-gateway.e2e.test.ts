@@ -1,0 +1,31 @@
+/**
+ * A GPU owner who gives the node a wrong gateway address is told what is wrong
+ * at each try: nothing listens there, or something answers that is not a DAN
+ * gateway (a WebUI's address). Real node and sandbox processes.
+ */
+import { describe, expect, it } from 'vitest';
+import { useProcessCleanup } from '../helpers/process-cleanup.js';
+import { DanProcess, freePort, startSandboxProcess } from '../helpers/processes.js';
+
+const { running } = useProcessCleanup();
+
+async function nodeFor(gateway: string, webui: string): Promise<DanProcess> {
+  const node = new DanProcess(['node', '--gateway', gateway, '--webui', webui, '--name', 'lost-node']);
+  running.push(node);
+  return node;
+}
+
+describe('a node given a wrong gateway address', () => {
+  it('says that nothing listens there, or that what answers is not a DAN gateway', async () => {
+    const sandbox = await startSandboxProcess({ speed: 1000 });
+    running.push(sandbox.proc);
+    const refused = await nodeFor(`http://127.0.0.1:${await freePort()}`, sandbox.url);
+    const nothing = await refused.waitForLog((l) => l.msg === 'gateway connection error');
+    expect(nothing['hint']).toMatch(/^nothing listens at that address: is the gateway running/);
+    // The WebUI's address given as the gateway's.
+    const webui = await nodeFor(sandbox.url, sandbox.url);
+    const notGateway = await webui.waitForLog((l) => l.msg === 'gateway connection error');
+    expect(notGateway['err']).toMatch(/Unexpected server response: 404/);
+    expect(notGateway['hint']).toMatch(/not a DAN gateway's node endpoint: --gateway must be the gateway's root address/);
+  });
+});
