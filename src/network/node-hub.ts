@@ -219,7 +219,9 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const token = tokens?.find(hello.token);
     if (token?.revoked) return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this node token was revoked; ask the operator for a new one', CloseCodes.unauthorized);
     if (token) return { principal: token.id, tokenId: token.id };
-    return refused('DAN_ERR_NODE_UNAUTHORIZED', 'wrong node token', CloseCodes.unauthorized);
+    // The token is never echoed: only which kind of secret it looks like.
+    const what = hello.token?.startsWith('sk-') ? 'this is an API key (sk-…), not a node token' : 'this gateway knows no such node token';
+    return refused('DAN_ERR_NODE_UNAUTHORIZED', `wrong node token: ${what}; ask the operator for one (dan nodes token create --name <you>)`, CloseCodes.unauthorized);
   }
 
   /** Disconnects the nodes whose node token has been revoked (the gateway calls it when tokens change). */

@@ -62,9 +62,10 @@ describe('node tokens', () => {
     const g = await gateway();
     await g.keys.create({ name: 'alice' }, 'node');
     const apiKey = (await g.keys.create({ name: 'app' })).secret;
-    for (const token of [apiKey, 'dnt-made-up']) {
+    for (const [token, what] of [[apiKey, 'this is an API key (sk-…), not a node token'], ['dnt-made-up', 'this gateway knows no such node token']] as const) {
       const { first } = await join(g, token);
-      expect(first).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_UNAUTHORIZED', message: 'wrong node token' });
+      expect(first).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_UNAUTHORIZED', message: `wrong node token: ${what}; ask the operator for one (dan nodes token create --name <you>)` });
+      expect(first.message).not.toContain(token);
     }
     expect(g.hub.sessions.size).toBe(0);
   });
