@@ -83,7 +83,8 @@ const nodeOptions = (command: Command) =>
 export function buildProgram(): Command {
   const program = new Command('dan')
     .description('DAN: a self-hostable Stable Diffusion computing network')
-    .showHelpAfterError()
+    // One line after an error, not the command's whole help (sixty lines for the gateway).
+    .showHelpAfterError('(add --help for the options)')
     .version(DAN_VERSION);
 
   gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
