@@ -108,19 +108,24 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
   const given = (key: keyof NodeConfigInput) => inputs.some((input) => input[key] !== undefined);
   if (given('comfyuiUrl') && !given('backend')) merged.backend = 'comfyui';
   else if (given('comfyuiUrl') && merged.backend !== 'comfyui') problems.push(`comfyui (--comfyui) is given, but backend (--backend) is "${merged.backend}": give --backend comfyui, or leave --comfyui out`);
-  if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`slots must be an integer from 1 to 64, got ${merged.slots}`);
-  if (!Number.isInteger(merged.prefetch) || merged.prefetch < 0 || merged.prefetch > 8) problems.push(`prefetch must be an integer from 0 to 8, got ${merged.prefetch}`);
-  if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`maxPixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
-  if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('webuiAuth must look like user:password');
-  if (!(BackendKinds as readonly string[]).includes(merged.backend)) problems.push(`backend must be one of ${BackendKinds.join(', ')}, got "${merged.backend}"`);
+  if (!Number.isInteger(merged.slots) || merged.slots < 1 || merged.slots > 64) problems.push(`--slots must be an integer from 1 to 64, got ${merged.slots}`);
+  if (!Number.isInteger(merged.prefetch) || merged.prefetch < 0 || merged.prefetch > 8) problems.push(`--prefetch must be an integer from 0 to 8, got ${merged.prefetch}`);
+  if (!Number.isInteger(merged.maxPixels) || merged.maxPixels < 4096) problems.push(`--max-pixels must be an integer ≥ 4096, got ${merged.maxPixels}`);
+  if (merged.webuiAuth !== null && !merged.webuiAuth.includes(':')) problems.push('--webui-auth (DAN_WEBUI_AUTH) must look like user:password');
+  if (!(BackendKinds as readonly string[]).includes(merged.backend)) problems.push(`--backend (DAN_BACKEND) must be one of ${BackendKinds.join(', ')}, got "${merged.backend}"`);
   problems.push(...parseDeclaredFamilies(merged.modelFamilies).problems);
-  const schemes = { gatewayUrl: ['http:', 'https:', 'ws:', 'wss:'], webuiUrl: ['http:', 'https:'], comfyuiUrl: ['http:', 'https:'] } as const;
-  for (const [key, allowed] of Object.entries(schemes) as [keyof typeof schemes, readonly string[]][]) {
+  // Named as the operator gives them: the flag, and its environment variable.
+  const schemes = {
+    gatewayUrl: { flag: '--gateway (DAN_GATEWAY)', allowed: ['http:', 'https:', 'ws:', 'wss:'] },
+    webuiUrl: { flag: '--webui (DAN_WEBUI)', allowed: ['http:', 'https:'] },
+    comfyuiUrl: { flag: '--comfyui (DAN_COMFYUI)', allowed: ['http:', 'https:'] },
+  } as const;
+  for (const [key, { flag, allowed }] of Object.entries(schemes) as [keyof typeof schemes, (typeof schemes)[keyof typeof schemes]][]) {
     const values = key === 'gatewayUrl' ? commaList(merged[key]) : [merged[key]];
-    if (values.length === 0) problems.push(`${key} is empty`);
+    if (values.length === 0) problems.push(`${flag} is empty`);
     for (const value of values) {
-      if (!URL.canParse(value)) problems.push(`${key} "${value}" is not a URL`);
-      else if (!allowed.includes(new URL(value).protocol)) problems.push(`${key} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
+      if (!URL.canParse(value)) problems.push(`${flag} "${value}" is not a URL`);
+      else if (!(allowed as readonly string[]).includes(new URL(value).protocol)) problems.push(`${flag} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
     }
   }
   if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);

@@ -12,15 +12,15 @@ describe('resolveNodeConfig', () => {
 
   it('takes several gateways of one network separated by commas, and names the one that is not a gateway URL', () => {
     expect(resolveNodeConfig({ gatewayUrl: 'https://a.example, https://b.example' }).gatewayUrl).toBe('https://a.example, https://b.example');
-    expect(() => resolveNodeConfig({ gatewayUrl: 'https://a.example,ftp://b.example' })).toThrow(/gatewayUrl "ftp:\/\/b\.example" must start with http:\/\//);
-    expect(() => resolveNodeConfig({ gatewayUrl: ' , ' })).toThrow(/gatewayUrl is empty/);
+    expect(() => resolveNodeConfig({ gatewayUrl: 'https://a.example,ftp://b.example' })).toThrow(/--gateway \(DAN_GATEWAY\) "ftp:\/\/b\.example" must start with http:\/\//);
+    expect(() => resolveNodeConfig({ gatewayUrl: ' , ' })).toThrow(/--gateway \(DAN_GATEWAY\) is empty/);
   });
 
   it('refuses URLs of other schemes or none, all in one StartupError the CLI prints without a stack', () => {
     const attempt = () => resolveNodeConfig({ gatewayUrl: 'ftp://hub:6006', webuiUrl: 'localhost:7860' });
     expect(attempt).toThrow(StartupError);
-    expect(attempt).toThrow(/gatewayUrl "ftp:\/\/hub:6006" must start with http:\/\/, https:\/\/, ws:\/\/, wss:\/\/[\s\S]*webuiUrl "localhost:7860" must start with http:\/\/, https:\/\//);
-    expect(() => resolveNodeConfig({ gatewayUrl: 'not a url' })).toThrow('gatewayUrl "not a url" is not a URL');
+    expect(attempt).toThrow(/--gateway \(DAN_GATEWAY\) "ftp:\/\/hub:6006" must start with http:\/\/, https:\/\/, ws:\/\/, wss:\/\/[\s\S]*--webui \(DAN_WEBUI\) "localhost:7860" must start with http:\/\/, https:\/\//);
+    expect(() => resolveNodeConfig({ gatewayUrl: 'not a url' })).toThrow('--gateway (DAN_GATEWAY) "not a url" is not a URL');
   });
 
   it('takes a ComfyUI address as the ComfyUI backend, unless another backend was named', () => {
