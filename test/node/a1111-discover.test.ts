@@ -171,6 +171,16 @@ describe('discoverCapabilities against a fake WebUI', () => {
     });
   });
 
+  it('says that a ComfyUI is a ComfyUI, and how to attach it, when given as the WebUI', async () => {
+    const comfy = await startSandbox({ speed: Infinity, flavor: 'comfyui' });
+    try {
+      const failed = discoverCapabilities(new BackendClient({ baseUrl: comfy.url }), options);
+      await expect(failed).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE', message: `${comfy.url} is a ComfyUI, not an A1111-compatible WebUI: start the node with --comfyui ${comfy.url}` });
+    } finally {
+      await comfy.close();
+    }
+  });
+
   it('fails with UNREACHABLE when nothing listens at the URL', async () => {
     const client = new BackendClient({ baseUrl: await closedPortUrl() });
     await expect(discoverCapabilities(client, options)).rejects.toMatchObject({

@@ -47,8 +47,12 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
   // Asked first, alone: its 404 means "no API here", which deserves its own message.
   const models = await client.getOptional('/sdapi/v1/sd-models');
   if (models === undefined) {
-    // Something answers, but not the API: A1111 serves /sdapi only when started with --api.
-    const problem = `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
+    // Something answers, but not the API: A1111 serves /sdapi only when started with --api; or it is a ComfyUI.
+    const comfy = await client.getOptional('/system_stats').catch(() => undefined);
+    const problem =
+      typeof comfy === 'object' && comfy !== null && 'system' in comfy
+        ? `${client.baseUrl} is a ComfyUI, not an A1111-compatible WebUI: start the node with --comfyui ${client.baseUrl}`
+        : `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
     throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', problem);
   }
   const [loras, samplers, schedulers, upscalers, latentModes, settings, controlNet, modules] = await Promise.all([
