@@ -31,7 +31,8 @@ export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeList
 
 function unservableMessage(total: number, down: number, lacking: Map<string, number>): string {
   if (total === 0) {
-    return 'no node is connected to the network; attach one with `dan node --gateway <gateway URL> --webui <WebUI URL>`';
+    // Said to API clients too, who cannot attach one: a restart's few seconds without nodes come first.
+    return 'no node is connected to the network (right after a gateway restart its nodes are back within seconds: try again shortly); its operator attaches one with `dan node --gateway <gateway URL> --webui <WebUI URL>`';
   }
   const parts: string[] = [];
   const up = total - down;

@@ -337,7 +337,7 @@ describe('requests no connected node can serve', () => {
     const kind = url.split('/')[3] as TaskKind;
     expectError(await app.post(url, bodies[kind]), 503, 2000, {
       error: 'DAN_ERR_TASK_UNSERVABLE',
-      message: ['no node is connected to the network; attach one with `dan node --gateway'],
+      message: ['no node is connected to the network (right after a gateway restart its nodes are back within seconds: try again shortly); its operator attaches one with `dan node --gateway'],
     });
     expectNothingQueued(app);
   });
