@@ -51,7 +51,9 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const recovered = (await postJson(`${second.url}/api/sd/task/status`, { taskId: runningId }, auth)).body.data;
     expect(recovered).toMatchObject({ status: 2, seeds: [6] });
     expect(await imageInfo(recovered.images[0])).toMatchObject({ width: 512, height: 512 });
-  });
+    // Two gateways' starts, a lease before the running task is reclaimed, and a 150-step task: 20–28 s on this
+    // machine alone, past the default 30 s when the suite runs beside it (its own wait above allows 45 s).
+  }, 90_000);
 
   it('shows the gateways sharing the database; when the leading one dies, another takes the periodic work and its node fails over', async () => {
     const database = await newDatabase();
