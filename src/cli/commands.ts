@@ -247,7 +247,7 @@ export async function runSandbox(flags: SandboxFlags): Promise<void> {
     ...offerings,
     ...comfyOfferings,
   });
-  const what = comfy ? 'simulated ComfyUI' : 'simulated A1111 WebUI';
+  const what = comfy ? 'simulated ComfyUI' : flags.flavor === 'forge' ? 'simulated Forge WebUI' : 'simulated A1111 WebUI';
   log.info({ url: sandbox.url, speed: flags.speed ?? 1 }, `DAN sandbox (${what}, no real GPU) listening`);
   onShutdown(log, () => sandbox.close());
 }

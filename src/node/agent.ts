@@ -411,8 +411,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const wasUp = this.backendUp;
     this.#backendProblem = problem;
     if (wasUp === this.backendUp) return;
-    if (this.backendUp) this.#options.log.info('WebUI is answering; taking work');
-    else this.#options.log.error({ problem }, 'WebUI is not answering; the gateway will send no work until it is back');
+    const backend = this.#options.driver.kind === 'comfyui' ? 'ComfyUI' : 'WebUI';
+    if (this.backendUp) this.#options.log.info(`${backend} is answering; taking work`);
+    else this.#options.log.error({ problem }, `${backend} is not answering; the gateway will send no work until it is back`);
     // Found down by a task, not by the watch: probe from now on, not at the next slow refresh.
     if (!this.backendUp && this.#watch !== undefined) this.#scheduleWatch();
     this.#sendHeartbeat();
