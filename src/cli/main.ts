@@ -90,7 +90,7 @@ export function buildProgram(): Command {
   gatewayOptions(program.command('gateway').description('run the gateway: HTTP API, node hub, task store')).action(runGateway);
 
   logOptions(nodeOptions(program.command('node').description('run a node agent beside a Stable Diffusion WebUI or ComfyUI')))
-    .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://…; several gateways of one network separated by commas, tried in turn (env DAN_GATEWAY)')
+    .option('--gateway <url>', 'gateway URL, http(s)://host:port or ws(s)://…; several gateways of one network separated by commas, tried in turn (env DAN_GATEWAY; default http://127.0.0.1:6006)')
     .option('--webui <url>', 'WebUI URL, started with --api (env DAN_WEBUI; default http://127.0.0.1:7860)')
     .action(runNode);
 
@@ -118,18 +118,21 @@ export function buildProgram(): Command {
       .option('--data <dir>', 'the gateway\'s data directory (env DAN_DATA; default ./data)')
       .option('--database <url>', 'the gateways\' PostgreSQL database, when they keep their keys there (env DATABASE_URL)')
       .option('--json', 'print JSON (for scripts)');
-  const keyLimitOptions = (command: Command) =>
-    command
+  // `create` says the defaults a new key gets; `set` changes only what it is given.
+  const keyLimitOptions = (command: Command, defaults: boolean) => {
+    const or = (value: string) => (defaults ? ` (default ${value})` : ' (left as it is unless given)');
+    return command
       .option('--name <name>', 'who the key is for')
-      .option('--max-tasks <n>', 'unfinished tasks at once; 0 = no limit (default 100)', integer)
-      .option('--rpm <n>', 'requests a minute; 0 = no limit (default 600)', integer)
-      .option('--max-pixels <n>', 'largest image made, in pixels (width × height after hires); 0 = the gateway\'s limits (default 0)', integer)
-      .option('--max-steps <n>', 'most sampling steps; 0 = the gateway\'s limits (default 0)', integer)
-      .option('--weight <w>', 'share of the GPUs when busy, relative to other keys, 0.1 to 100 (default 1)', Number)
-      .option('--models <list>', 'checkpoints the key may use, separated by commas, or any (default any)');
-  keyLimitOptions(keyStoreOptions(keys.command('create').description('make a key; its secret is printed once'))).action((flags) => keysCreate(flags));
+      .option('--max-tasks <n>', `unfinished tasks at once; 0 = no limit${or('100')}`, integer)
+      .option('--rpm <n>', `requests a minute; 0 = no limit${or('600')}`, integer)
+      .option('--max-pixels <n>', `largest image made, in pixels (width × height after hires); 0 = the gateway's limits${or('0')}`, integer)
+      .option('--max-steps <n>', `most sampling steps; 0 = the gateway's limits${or('0')}`, integer)
+      .option('--weight <w>', `share of the GPUs when busy, relative to other keys, 0.1 to 100${or('1')}`, Number)
+      .option('--models <list>', `checkpoints the key may use, separated by commas, or any${or('any')}`);
+  };
+  keyLimitOptions(keyStoreOptions(keys.command('create').description('make a key; its secret is printed once')), true).action((flags) => keysCreate(flags));
   keyStoreOptions(keys.command('list').description('list the keys (never their secrets)')).action((flags) => keysList(flags));
-  keyLimitOptions(keyStoreOptions(keys.command('set').description('change a key\'s name or limits').argument('<id>', 'the key\'s id (key_…)'))).action((id: string, flags) => keysSet(id, flags));
+  keyLimitOptions(keyStoreOptions(keys.command('set').description('change a key\'s name or limits').argument('<id>', 'the key\'s id (key_…)')), false).action((id: string, flags) => keysSet(id, flags));
   keyStoreOptions(keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key\'s id (key_…)')).action((id: string, flags) => keysRevoke(id, flags));
 
   const tokens = program

@@ -258,6 +258,14 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect((error as Error).message).not.toContain('hunter2');
   });
 
+  it('says the schema its search_path names must be made first', async () => {
+    const address = new URL((await schema()).url);
+    address.searchParams.set('options', '-c search_path=dan_no_such_schema');
+    const error = await rejection(openPostgres(address.toString()));
+    expect(error).toBeInstanceOf(StoreOpenError);
+    expect((error as Error).message).toMatch(/\(3F000\); --database must name .* \(the schema its search_path names must exist first: CREATE SCHEMA <name>\)$/);
+  });
+
   it('says which database cannot be reached at start, and answers 503 (store unavailable) when it goes away', async () => {
     const error = await rejection(openStores({ database: 'postgres://dan:secret@127.0.0.1:1/dan', dataDir: '' }));
     expect(error).toBeInstanceOf(StoreOpenError);

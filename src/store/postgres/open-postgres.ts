@@ -86,7 +86,9 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     return { pool, name, url };
   } catch (error) {
     await pool.end().catch(() => {});
-    const detail = error instanceof StartupError ? error.message : `${causeText(error)}; --database must name a PostgreSQL database DAN can reach and create tables in`;
+    // 3F000: the schema the address's search_path names does not exist (no schema to create tables in).
+    const noSchema = (error as { code?: unknown }).code === '3F000' ? ' (the schema its search_path names must exist first: CREATE SCHEMA <name>)' : '';
+    const detail = error instanceof StartupError ? error.message : `${causeText(error)}; --database must name a PostgreSQL database DAN can reach and create tables in${noSchema}`;
     throw new StoreOpenError(name, detail, error, 'the database');
   }
 }
