@@ -15,6 +15,7 @@
  * requests per second).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DanError } from '../errors/dan-error.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,12 +35,13 @@ const PREFLIGHT_MAX_AGE_S = 600;
 /**
  * Sends CORS headers to the origins allowed: `'*'` any page, or a list of origins
  * (`https://app.example`). A preflight (OPTIONS with `Access-Control-Request-Method`) from an
- * allowed origin is answered 204 here; any other OPTIONS is a 405 or 404.
+ * allowed origin is answered 204 here, one from another origin 403 `DAN_ERR_CORS_ORIGIN`; any other
+ * OPTIONS is a 405 or 404.
  */
 export function registerCors(app: FastifyInstance, origins: '*' | readonly string[]): void {
   const anyOrigin = origins === '*';
   const allowed = new Set(anyOrigin ? [] : origins);
-  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     if (request.routeOptions.config?.cors === false) return done();
     const origin = request.headers.origin;
     // Caches must not give one origin's answer to another: with a list the answer depends on the Origin
@@ -47,6 +49,11 @@ export function registerCors(app: FastifyInstance, origins: '*' | readonly strin
     // headers going to browsers alone.
     if (anyOrigin) reply.header('access-control-allow-origin', '*');
     else reply.header('vary', 'Origin');
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    if (origin !== undefined && !anyOrigin && !allowed.has(origin) && preflight) {
+      // Said plainly to whoever debugs it (the browser only reports a failed preflight): not a 405.
+      return done(new DanError('DAN_ERR_CORS_ORIGIN', `pages of ${origin} may not call this API: the gateway allows ${[...allowed].join(', ')} (--cors-origin)`));
+    }
     if (origin === undefined || (!anyOrigin && !allowed.has(origin))) return done();
     if (!anyOrigin) reply.header('access-control-allow-origin', origin);
     reply.header('access-control-expose-headers', EXPOSED);

@@ -63,6 +63,11 @@ export const errorCatalog = {
     meaning: 'The endpoint exists, but not for this HTTP method (a GET on an endpoint that takes POST, for one).',
     fix: 'Use the method the message and the `Allow` header name; see docs/http-api.md.',
   },
+  DAN_ERR_CORS_ORIGIN: {
+    retryable: false,
+    meaning: 'A web page of an origin the gateway does not allow (`--cors-origin`) asked, in a CORS preflight, to call the API; the browser then sends nothing.',
+    fix: 'Call the API from a page of an allowed origin, or, operators, add this origin to `--cors-origin` (or give `*`).',
+  },
   // --- tasks ---------------------------------------------------------------
   DAN_ERR_TASK_NOT_FOUND: {
     retryable: false,

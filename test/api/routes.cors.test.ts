@@ -21,7 +21,7 @@ const preflight = async (app: InjectApp, origin: string) => {
     url: '/api/sd/txt2img/async',
     headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
   });
-  return { status: answer.statusCode, headers: answer.headers };
+  return { status: answer.statusCode, headers: answer.headers, body: answer.body === '' ? undefined : (JSON.parse(answer.body) as unknown) };
 };
 
 describe('CORS', () => {
@@ -76,7 +76,11 @@ describe('CORS', () => {
     expect(stranger.headers['vary']).toBe('Origin');
     // Without Origin too: a cache keeps the answer apart from those to pages.
     expect((await app.get('/api/health')).headers['vary']).toBe('Origin');
-    expect((await preflight(app, 'https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+    // A preflight from it is told why, not a 405 (the browser only reports a failed preflight).
+    const refused = await preflight(app, 'https://evil.example');
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: 'DAN_ERR_CORS_ORIGIN', message: 'pages of https://evil.example may not call this API: the gateway allows https://app.example, https://other.example (--cors-origin)' });
   });
 
   it('takes a text/plain JSON body (what fetch sends for a string) only while any page may call the API', async () => {
