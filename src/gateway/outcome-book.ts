@@ -159,9 +159,4 @@ export class OutcomeBook {
     for (const wake of [...this.#retryWakers]) wake();
     await Promise.allSettled(this.#writes);
   }
-
-  /** Whether `close` has been called: a waiter released with null was not timed out. */
-  get closed(): boolean {
-    return this.#closed;
-  }
 }

@@ -18,7 +18,6 @@ export interface ForgePlan {
   modules: string[] | null;
   distilledCfgScale: number | null;
   hrCfg: number | null;
-  hrDistilledCfg: number | null;
 }
 
 const FORGE_FIELDS = ['distilled_cfg_scale', 'hr_cfg', 'hr_distilled_cfg', 'hr_additional_modules'] as const;
@@ -38,7 +37,6 @@ export function parseForgeFields(inventory: Inventory, body: DiffusionBody): For
     modules: modules === undefined ? null : moduleNames(inventory, modules, ['body', 'override_settings', 'forge_additional_modules']),
     distilledCfgScale: fields.distilled_cfg_scale ?? null,
     hrCfg: fields.hr_cfg ?? null,
-    hrDistilledCfg: fields.hr_distilled_cfg ?? null,
   };
 }
 
@@ -55,7 +53,10 @@ export function moduleNames(inventory: Inventory, value: unknown, loc: (string |
   });
 }
 
-/** Whether Flux's VAE and both text encoders are among `modules` (else a UNet-only Flux file makes black images). */
+/**
+ * Whether Flux's VAE and both text encoders are among `modules` (else a UNet-only Flux file makes black
+ * images). Its own test, not the node's `fluxModulesOf`: the sandbox checks what the node sends.
+ */
 export function holdsFluxModules(modules: readonly string[]): boolean {
   return [/^ae\./i, /clip_l/i, /t5xxl/i].every((pattern) => modules.some((name) => pattern.test(name)));
 }

@@ -65,6 +65,7 @@ export async function loadCheckpoint(ctx: SandboxContext, job: RunningJob, targe
   ctx.counters.checkpointSwitches++;
 }
 
+/** The same files, in any order (Forge compares them so). */
 function sameModules(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && [...a].sort().every((name, i) => name === [...b].sort()[i]);
+  return [...a].sort().join('\n') === [...b].sort().join('\n');
 }

@@ -52,9 +52,14 @@ export function storeUnavailable(operation: string, error: unknown, database: st
 }
 
 /** One statement on `database`'s pool; a storage failure rejects as DAN_ERR_STORE_UNAVAILABLE saying `failure`. */
-export async function guardedQuery<R extends pg.QueryResultRow>(database: { pool: pg.Pool; name: string }, failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+export function guardedQuery<R extends pg.QueryResultRow>(database: { pool: pg.Pool; name: string }, failure: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  return guarded(database, failure, () => database.pool.query<R>(sql, params));
+}
+
+/** `work` on `database` (statements, a transaction); a storage failure rejects as DAN_ERR_STORE_UNAVAILABLE saying `failure`. */
+export async function guarded<T>(database: { name: string }, failure: string, work: () => Promise<T>): Promise<T> {
   try {
-    return await database.pool.query<R>(sql, params);
+    return await work();
   } catch (error) {
     throw storeUnavailable(failure, error, database.name);
   }

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { Delivery, DeliveryStore } from '../../webhooks/delivery-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { deleteInBatches } from './delete-in-batches.js';
-import { guardedQuery, storeUnavailable } from './pg-failure.js';
+import { guarded, guardedQuery } from './pg-failure.js';
 import { type DeliveryRow, toDelivery } from '../rows.js';
 
 /** How long a delivery handed out by `due` is left to the gateway that took it. */
@@ -93,10 +93,6 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }
 
   async deleteFinishedBefore(at: number): Promise<number> {
-    try {
-      return await deleteInBatches(this.#database.pool, 'webhook_deliveries', 'finished_at IS NOT NULL AND finished_at < $1', [at]);
-    } catch (error) {
-      throw storeUnavailable('could not delete old webhook deliveries', error, this.#database.name);
-    }
+    return guarded(this.#database, 'could not delete old webhook deliveries', () => deleteInBatches(this.#database.pool, 'webhook_deliveries', 'finished_at IS NOT NULL AND finished_at < $1', [at]));
   }
 }

@@ -14,7 +14,7 @@ import type { ApiKeyRecord } from '../../auth/api-key.js';
 import type { KeyChanges, KeyStore } from '../../auth/key-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import type { PgListener } from './pg-listener.js';
-import { storeUnavailable } from './pg-failure.js';
+import { guarded } from './pg-failure.js';
 import { type KeyRow, toKeyRecord } from '../rows.js';
 
 const CHANNEL = 'dan_keys_changed';
@@ -44,12 +44,8 @@ export class PostgresKeyStore implements KeyStore {
     return store;
   }
 
-  async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw storeUnavailable(failure, error, this.#name);
-    }
+  #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
+    return guarded({ name: this.#name }, failure, operation);
   }
 
   add(record: ApiKeyRecord): Promise<void> {

@@ -29,7 +29,7 @@ import { type IdempotentTask, IdempotencyKeyTaken, type NewTask, type StoredTask
 import type { PostgresDatabase } from './open-postgres.js';
 import { channelSql } from './channels.js';
 import { deleteInBatches } from './delete-in-batches.js';
-import { isStorageFailure, storeUnavailable } from './pg-failure.js';
+import { guarded, isStorageFailure } from './pg-failure.js';
 import { StatementBatch } from './statement-batch.js';
 
 interface TaskRow {
@@ -206,12 +206,8 @@ export class PostgresTaskStore implements TaskStore {
     this.#gatewayId = options.gatewayId ?? null;
   }
 
-  async #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw storeUnavailable(failure, error, this.#name);
-    }
+  #guarded<T>(failure: string, operation: () => Promise<T>): Promise<T> {
+    return guarded({ name: this.#name }, failure, operation);
   }
 
   /** Runs one of the statements of every task (insert, start, end, read) prepared: parsed and planned once per connection. */

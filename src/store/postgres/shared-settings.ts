@@ -6,7 +6,7 @@
  * sets it, and every gateway after it takes that one.
  */
 import type { PostgresDatabase } from './open-postgres.js';
-import { storeUnavailable } from './pg-failure.js';
+import { guarded } from './pg-failure.js';
 
 // The inserted row is not visible to the same statement's SELECT: the UNION takes it from the CTE.
 const AGREE = `
@@ -15,13 +15,11 @@ const AGREE = `
 
 /** The value of `name` for every gateway: `proposal` if none was set before. */
 export async function agreeOn(database: PostgresDatabase, name: string, proposal: string): Promise<string> {
-  try {
+  return guarded(database, `could not read the shared setting ${name}`, async () => {
     const { rows } = await database.pool.query<{ value: string }>(AGREE, [name, proposal]);
     if (rows[0]) return rows[0].value;
     // Another gateway's proposal committed while this statement ran: its snapshot was too early to see it.
     const again = await database.pool.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]);
     return again.rows[0]?.value ?? proposal;
-  } catch (error) {
-    throw storeUnavailable(`could not read the shared setting ${name}`, error, database.name);
-  }
+  });
 }

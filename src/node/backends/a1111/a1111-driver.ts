@@ -133,7 +133,8 @@ export class A1111Driver implements BackendDriver {
    * nears its end (job-line.ts).
    */
   async run(spec: GenerationSpec, given: Binding, options: RunOptions = {}): Promise<RunOutcome> {
-    const binding = given.forgeModules?.length === 0 && this.#ownModules.length > 0 ? { ...given, forgeModules: this.#ownModules } : given;
+    // Forge, a model that needs none of Flux's modules: its owner's own (binding.ts).
+    const binding = given.forgeModules?.length === 0 ? { ...given, forgeModules: this.#ownModules } : given;
     const { path, body } = toA1111Request(spec, binding);
     const { signal, onProgress } = options;
     signal?.throwIfAborted();

@@ -152,7 +152,12 @@ function toDiffusionBody(spec: DiffusionSpec, binding: Binding): Body {
     height: spec.height,
     batch_size: 1,
     n_iter: 1,
-    override_settings: { sd_model_checkpoint: requireBound(binding.checkpoint, 'checkpoint') },
+    // Forge: with the modules to load beside the checkpoint, kept loaded as it is (restored, Forge would load
+    // the model again for the next job); none for a model that needs none.
+    override_settings: {
+      sd_model_checkpoint: requireBound(binding.checkpoint, 'checkpoint'),
+      ...(binding.forgeModules === undefined ? {} : { forge_additional_modules: [...binding.forgeModules] }),
+    },
     // Keep the model loaded: the gateway schedules tasks by the model a node has loaded.
     override_settings_restore_afterwards: false,
     send_images: true,
@@ -161,16 +166,11 @@ function toDiffusionBody(spec: DiffusionSpec, binding: Binding): Body {
   if (spec.controlNet.length > 0) {
     body['alwayson_scripts'] = { controlnet: { args: toControlNetUnits(spec.controlNet, binding) } };
   }
-  if (binding.forgeModules !== undefined) {
-    // Forge: the modules to load with the checkpoint, kept loaded as it is (restored, Forge would load the
-    // model again for the next job), none for a model that needs none.
-    body['override_settings'] = { sd_model_checkpoint: requireBound(binding.checkpoint, 'checkpoint'), forge_additional_modules: [...binding.forgeModules] };
-    if (spec.guidance !== undefined) {
-      // Flux: its distilled guidance, and the Simple schedule unless one was asked for (Forge's own Flux
-      // preset; with the sampler's default schedule Flux makes noise).
-      body['distilled_cfg_scale'] = spec.guidance;
-      if (sampler.scheduler === null) body['scheduler'] = 'Simple';
-    }
+  if (binding.forgeModules !== undefined && spec.guidance !== undefined) {
+    // Flux on Forge: its distilled guidance, and the Simple schedule unless one was asked for (Forge's own
+    // Flux preset; with the sampler's default schedule Flux makes noise).
+    body['distilled_cfg_scale'] = spec.guidance;
+    if (sampler.scheduler === null) body['scheduler'] = 'Simple';
   }
   return body;
 }
