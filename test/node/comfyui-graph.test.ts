@@ -54,11 +54,11 @@ interface Built {
   output: string;
 }
 
-async function build(spec: GenerationSpec, seed = 7): Promise<Built> {
+async function build(spec: GenerationSpec, seed = 7, mask = squareMask): Promise<Built> {
   const files: GraphFiles = {};
   if (spec.kind === 'img2img') {
     files.initImage = await uploadImage(world.sandbox.url, red, 'init.png');
-    if (spec.inpaint) files.mask = await uploadImage(world.sandbox.url, squareMask, 'mask.png');
+    if (spec.inpaint) files.mask = await uploadImage(world.sandbox.url, mask, 'mask.png');
   }
   if (spec.kind === 'txt2img' || spec.kind === 'img2img') {
     files.control = await Promise.all(spec.controlNet.map((_, i) => uploadImage(world.sandbox.url, red, `control-${i}.png`)));
@@ -222,6 +222,16 @@ describe('hires fix', () => {
 });
 
 describe('img2img and inpainting', () => {
+  /** A mask that rises from 0 at the left edge to 255 at the right, as a blurred edge does across its band. */
+  async function maskRamp(): Promise<Buffer> {
+    const ramp = Buffer.alloc(512 * 512);
+    for (let i = 0; i < ramp.length; i++) ramp[i] = Math.floor((i % 512) / 2);
+    return (await import('sharp')).default(ramp, { raw: { width: 512, height: 512, channels: 1 } }).png().toBuffer();
+  }
+  const pixels = async (png: Buffer) => (await (await import('sharp')).default(png).raw().toBuffer({ resolveWithObject: true })).data;
+  /** The pixel at `x` on the middle row of a 512² result. */
+  const at = (data: Buffer, x: number) => [...data.subarray((256 * 512 + x) * 3, (256 * 512 + x) * 3 + 3)];
+
   it('img2img: the init image encoded, A1111 step count, denoise', async () => {
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 20, denoisingStrength: 0.5 });
     const built = await build(spec);
@@ -244,12 +254,42 @@ describe('img2img and inpainting', () => {
     expect(at(256, 256)).not.toEqual([200, 20, 20]);
   });
 
+  it('inpaint below full denoise with a soft edge: the sampler keeps the rounded mask, the paste blends the edge once', async () => {
+    const rampMask = await maskRamp();
+    const whiteMask = await picture(512, 512, { r: 255, g: 255, b: 255 });
+    const inpaint = (mask: Buffer) => ({ mask: mask.toString('base64'), maskBlur: 4, regenerate: 'masked' as const, area: 'whole' as const });
+    const soft = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: inpaint(rampMask) });
+    const built = await build(soft, 7, rampMask);
+    const rounded = built.one('ThresholdMask');
+    expect(rounded.inputs['value']).toBe(0.5);
+    expect(built.one('SetLatentNoiseMask').inputs['mask']).toEqual([Object.keys(built.nodes).find((id) => built.nodes[id] === rounded), 0]);
+    expect(built.one('ImageCompositeMasked').inputs['mask']).toEqual(built.one('ThresholdMask').inputs['mask']);
+    const blended = await pixels(await runsToSize(built, soft));
+    // The same task with everything regenerated: what the sampler makes at each pixel.
+    const whole = img2img({ ...soft, inpaint: inpaint(whiteMask) });
+    const generated = await pixels(await runsToSize(await build(whole, 7, whiteMask), whole));
+    // Under one half the original is kept whole (A1111's rounded latent mask), not blended in twice.
+    expect(at(blended, 154)).toEqual([200, 20, 20]);
+    // Over one half the generated pixel is pasted at the mask's weight, once.
+    const weight = 205 / 255;
+    expect(at(generated, 410)).not.toEqual([200, 20, 20]);
+    expect(at(blended, 410)).toEqual([200, 20, 20].map((original, c) => Math.round(original + (at(generated, 410)[c]! - original) * weight)));
+  });
+
   it('inpaint at full denoise: the inpainting encoder, no growing of the mask', async () => {
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 4, denoisingStrength: 1, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
     const built = await build(spec);
     expect(built.one('VAEEncodeForInpaint').inputs['grow_mask_by']).toBe(0);
     expect(built.of('SetLatentNoiseMask')).toEqual([]);
     await run(built);
+  });
+
+  it('inpaint at full denoise with a soft edge: the encoder rounds the mask, so under one half the original stays', async () => {
+    const rampMask = await maskRamp();
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 4, denoisingStrength: 1, inpaint: { mask: rampMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
+    const result = await pixels(await runsToSize(await build(spec, 7, rampMask), spec));
+    expect(at(result, 154)).toEqual([200, 20, 20]);
+    expect(at(result, 410)).not.toEqual([200, 20, 20]);
   });
 });
 

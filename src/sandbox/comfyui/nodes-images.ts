@@ -138,6 +138,19 @@ export const imageNodes: NodeClass[] = [
     },
   },
   {
+    name: 'ThresholdMask',
+    displayName: 'ThresholdMask',
+    category: 'mask',
+    pythonModule: 'comfy_extras.nodes_mask',
+    required: { mask: link('MASK'), value: { kind: 'float', default: 0.5, min: 0, max: 1, step: 0.01 } },
+    outputs: [{ type: 'MASK', name: 'MASK' }],
+    async run(run) {
+      const mask = run.inputs['mask'] as MaskValue;
+      const above = Number(run.inputs['value']) * 255;
+      return { outputs: [{ ...mask, data: Buffer.from(mask.data.map((v) => (v > above ? 255 : 0))) }] };
+    },
+  },
+  {
     name: 'ImageScale',
     displayName: 'Upscale Image',
     category: 'image/upscaling',

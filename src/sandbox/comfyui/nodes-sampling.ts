@@ -52,6 +52,11 @@ function emptyLatent(run: { inputs: Record<string, unknown> }): LatentValue {
   return { type: 'LATENT', width, height, rgb: null, noiseMask: null };
 }
 
+/** 255 where the mask is over one half, else 0 (torch's `round`, which takes exactly one half to 0). */
+function roundedMask(mask: Buffer): Buffer {
+  return Buffer.from(mask.map((v) => (v > 127.5 ? 255 : 0)));
+}
+
 function fitMask(mask: MaskValue, to: { width: number; height: number }): Promise<Buffer> {
   return resizeRaw(mask.data, mask, to, 1, 'nearest');
 }
@@ -258,7 +263,8 @@ export const samplingNodes: NodeClass[] = [
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
       const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
-      const mask = cropRaw(await fitMask(run.inputs['mask'] as MaskValue, image), image, size, 1);
+      // ComfyUI rounds the mask here: a soft one greys, and lets change, only where it is over one half.
+      const mask = roundedMask(cropRaw(await fitMask(run.inputs['mask'] as MaskValue, image), image, size, 1));
       // Masked pixels are set to grey before encoding, so only a full denoise repaints them well.
       const rgb = composite(cropRaw(image.rgb, image, size, 3), filled(size, 3, 128), mask);
       return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: mask }] };

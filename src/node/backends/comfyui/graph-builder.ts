@@ -18,8 +18,9 @@
  *   graph asks for A1111's count, so a task costs and looks alike on both.
  * - inpainting: the mask (white = regenerate, prepared by the driver) through
  *   `ImageToMask`; `VAEEncodeForInpaint` at full denoise, else `VAEEncode` +
- *   `SetLatentNoiseMask`; the result pasted over the original inside the mask
- *   (`ImageCompositeMasked`), as A1111 overlays it.
+ *   `SetLatentNoiseMask` (its mask rounded by `ThresholdMask`); the result
+ *   pasted over the original inside the mask (`ImageCompositeMasked`), as
+ *   A1111 overlays it.
  * - SDXL's refiner: `KSamplerAdvanced` for the base's part of the steps, then the refiner's checkpoint and text
  *   encoding for the rest, the noise handed on between them.
  * - hires fix: a latent upscale (`LatentUpscale` to A1111's target size), or decode → upscale model
@@ -209,12 +210,19 @@ class DiffusionGraph {
     if (!spec.inpaint) return { latent: out(g.add('VAEEncode', { pixels: init, vae })), init, mask: null };
     const maskImage = out(g.add('LoadImage', { image: required(this.files.mask, 'mask') }, 'Mask'));
     const mask = out(g.add('ImageToMask', { image: maskImage, channel: 'red' }));
-    // At full denoise the masked pixels are greyed before encoding (ComfyUI's inpainting encoder);
-    // below it they are kept as the start, and only the noise is masked.
+    // At full denoise the masked pixels are greyed before encoding (ComfyUI's inpainting encoder, which
+    // rounds the mask itself); below it they are kept as the start, and only the noise is masked. The
+    // noise mask is rounded as A1111 rounds its latent mask: a blurred edge is blended once, by the paste
+    // below, not also by the sampler (which would keep more of the original across the edge).
     const latent =
       spec.denoisingStrength >= 1
         ? out(g.add('VAEEncodeForInpaint', { pixels: init, vae, mask, grow_mask_by: 0 }))
-        : out(g.add('SetLatentNoiseMask', { samples: out(g.add('VAEEncode', { pixels: init, vae })), mask }));
+        : out(
+            g.add('SetLatentNoiseMask', {
+              samples: out(g.add('VAEEncode', { pixels: init, vae })),
+              mask: out(g.add('ThresholdMask', { mask, value: 0.5 }, 'Noise mask, rounded')),
+            }),
+          );
     return { latent, init, mask };
   }
 
