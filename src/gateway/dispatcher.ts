@@ -42,6 +42,7 @@ import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 import { resultProblem } from './result-check.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
+import { idleNodesMessage } from './servability.js';
 import type { Static } from '@sinclair/typebox';
 
 export interface TaskEntry {
@@ -72,7 +73,8 @@ export type { TaskOutcome } from './outcome-book.js';
 
 /** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
 export type LiveStatus = { owner: string | null } & (
-  | { state: 'queued'; position: number; etaSeconds: number | null; unservable: string | null }
+  /** `waiting`: why it waits beyond its turn (no node can run it, or none of those that can takes work now). */
+  | { state: 'queued'; position: number; etaSeconds: number | null; waiting: string | null }
   /**
    * `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`), and not begun
    * yet: as the gateway knows it, when the result of the task before it came in (an A1111 node begins it the
@@ -367,7 +369,22 @@ export class Dispatcher {
       return { state: 'running', progress: running.progress, etaSeconds, nodeId: running.nodeId, held: isHeld(running), owner };
     }
     const position = this.scheduler.position(id) ?? 0;
-    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), unservable: this.#unservable.reasonOf(id), owner };
+    const waiting = this.#unservable.reasonOf(id) ?? this.#idleReachReason(entry, now);
+    return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), waiting, owner };
+  }
+
+  /** Why a task waits whose nodes are all connected here and none takes work now; null if one does, or one elsewhere might. */
+  #idleReachReason(entry: TaskEntry, now: number): string | null {
+    const nodes = this.scheduler.idleReach(entry.id, now);
+    if (!nodes || this.#options.shared?.servableElsewhere(entry.spec)) return null;
+    return idleNodesMessage(
+      nodes.map((node) => {
+        const session = this.#options.hub.sessions.get(node.id);
+        if (session && !session.backendUp) return 'webui-down';
+        if (session?.draining) return 'draining';
+        return this.scheduler.health.setAside(node.identity, now) ? 'set-aside' : 'leaving';
+      }),
+    );
   }
 
   get queuedCount(): number {

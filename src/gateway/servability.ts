@@ -4,7 +4,8 @@
  * "Can anyone run this?" at submit time, so a request nobody can serve is
  * refused at once with what is missing, instead of waiting silently (the top
  * complaint about AI Horde). Uses the scheduler's own binding, so the answer
- * here and the scheduler's matching never disagree.
+ * here and the scheduler's matching never disagree. And, for a task already
+ * queued whose nodes all stopped taking work, what it waits for.
  */
 import { bindSpec } from '../domain/binding.js';
 import type { GenerationSpec } from '../domain/spec.js';
@@ -42,4 +43,27 @@ function unservableMessage(total: number, down: number, lacking: Map<string, num
   }
   if (down > 0) parts.push(`${down} of ${total} node(s) cannot reach their WebUI`);
   return `no connected node can run this task: ${parts.join('; ')}`;
+}
+
+/** Why a node that could run a task takes no work now. */
+export type IdleCause = 'webui-down' | 'draining' | 'set-aside' | 'leaving';
+
+/** Each cause said of one node (`one`) and of `n` of them. */
+const IDLE_CAUSES: Record<IdleCause, { one: string; many: (n: number) => string }> = {
+  'webui-down': { one: 'cannot reach its WebUI', many: (n) => `${n} cannot reach ${n === 1 ? 'its' : 'their'} WebUI` },
+  draining: { one: 'is draining', many: (n) => `${n} ${n === 1 ? 'is' : 'are'} draining` },
+  'set-aside': { one: 'is set aside after failing tasks', many: (n) => `${n} ${n === 1 ? 'is' : 'are'} set aside after failing tasks` },
+  leaving: { one: 'is disconnecting', many: (n) => `${n} ${n === 1 ? 'is' : 'are'} disconnecting` },
+};
+
+/**
+ * A queued task's status while every node that could run it takes no work: the task keeps its place (the
+ * WebUI may be restarting), and its caller learns what it waits for rather than a silent queue position.
+ */
+export function idleNodesMessage(causes: readonly IdleCause[]): string {
+  if (causes.length === 1) return `the one node that can run it ${IDLE_CAUSES[causes[0]!].one}; the task keeps its place and starts when that node takes work again`;
+  const counts = new Map<IdleCause, number>();
+  for (const cause of causes) counts.set(cause, (counts.get(cause) ?? 0) + 1);
+  const parts = [...counts].map(([cause, n]) => IDLE_CAUSES[cause].many(n));
+  return `none of the ${causes.length} nodes that can run it takes work now (${parts.join(', ')}); the task keeps its place and starts when one does`;
 }

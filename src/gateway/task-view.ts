@@ -26,8 +26,8 @@ export interface TaskView {
   seeds?: number[];
   caption?: string;
   /**
-   * Why the task failed or was cancelled; while queued, why no node can serve it now; while running, that
-   * it is held ready on its node and has not begun.
+   * Why the task failed or was cancelled; while queued, why no node can serve it now, or why none of those
+   * that can takes work; while running, that it is held ready on its node and has not begun.
    */
   message?: string;
   error?: ErrorId;
@@ -47,7 +47,7 @@ export function toLiveView(taskId: string, live: LiveStatus): TaskView {
     // Written out, not spread from base(): these answer every status poll.
     case 'queued': {
       const view: TaskView = { taskId, status: TaskStatusCodes.queued, queuePosition: live.position, eta: roundEta(live.etaSeconds) };
-      if (live.unservable) view.message = `waiting: ${live.unservable}`;
+      if (live.waiting) view.message = `waiting: ${live.waiting}`;
       return view;
     }
     case 'running': {

@@ -986,6 +986,21 @@ export class Scheduler {
     return null;
   }
 
+  /**
+   * The nodes that could run queued task `taskId` when none of them takes work at `now` (WebUI down,
+   * draining, set aside), so that its status can say what it waits for; null when one of them does, when
+   * no node can run it (`unservable` says so), or when it is not queued. Asked on status polls: stops at
+   * the first node that takes work.
+   */
+  idleReach(taskId: string, now: number): SchedulerNode[] | null {
+    const queued = this.#queuedById.get(taskId);
+    if (!queued) return null;
+    const { capable, fallback } = this.#reachOf(queued);
+    if (capable.length + fallback.length === 0) return null;
+    for (const reach of [capable, fallback]) for (const n of reach) if (this.#takesWork(this.#nodes[n]!, now)) return null;
+    return [...capable, ...fallback].map((n) => this.#nodes[n]!);
+  }
+
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
   position(taskId: string): number | undefined {
     const queued = this.#queuedById.get(taskId);

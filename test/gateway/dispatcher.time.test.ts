@@ -188,12 +188,58 @@ describe('a task no connected node can serve', () => {
   it('stops saying so and runs when a node that can serve it connects within the grace time', async () => {
     world = createCoreWorld({ unservableGraceMs: 2 * MINUTE });
     const id = await world.submit();
-    expect(stateOf(id)).toMatchObject({ state: 'queued', unservable: 'no node is connected' });
+    expect(stateOf(id)).toMatchObject({ state: 'queued', waiting: 'no node is connected' });
     await world.clock.advance(MINUTE);
     const late = world.connect('late');
     await late.assignment(id);
     await world.clock.advance(2 * MINUTE);
     expect(stateOf(id)).toMatchObject({ state: 'running' });
+  });
+});
+
+describe('a queued task whose nodes all stopped taking work', () => {
+  it('says what it waits for, keeps its place past the grace time, and runs when its node is back', async () => {
+    world = createCoreWorld({ unservableGraceMs: 2 * MINUTE });
+    const a = world.connect('a');
+    const b = world.connect('b', makeCapabilities({ models: makeCapabilities().models.filter((m) => m.sha256 !== chillout.id) }));
+    const busy = await world.submit(txt2img({ model: chillout }));
+    await a.assignment(busy);
+    const id = await world.submit(txt2img({ model: chillout }));
+    expect((await world.status(id)).message).toBeUndefined();
+    a.succeed(busy, 1000);
+    a.backend(false, 'connection refused');
+    await world.settle();
+    // b takes work but cannot run chillout: the one node that can is a, whose WebUI went down.
+    expect(await world.status(id)).toMatchObject({
+      status: 0,
+      message: 'waiting: the one node that can run it cannot reach its WebUI; the task keeps its place and starts when that node takes work again',
+    });
+    await world.clock.advance(5 * MINUTE);
+    expect(await world.status(id)).toMatchObject({ status: 0 });
+    a.backend(true);
+    await a.assignment(id);
+    expect((await world.status(id)).message).toBeUndefined();
+    expect(b.assignments()).toEqual([]);
+  });
+
+  it('counts each cause when several nodes could run it', async () => {
+    world = createCoreWorld();
+    const a = world.connect('a');
+    const b = world.connect('b');
+    const running = [await world.submit(txt2img({ model: chillout })), await world.submit(txt2img({ model: chillout }))];
+    await a.assignment(running[0]!);
+    await b.assignment(running[1]!);
+    const id = await world.submit(txt2img({ model: chillout }));
+    a.succeed(running[0]!, 1000);
+    b.succeed(running[1]!, 1000);
+    a.backend(false);
+    b.backend(false);
+    await world.settle();
+    expect((await world.status(id)).message).toBe(
+      'waiting: none of the 2 nodes that can run it takes work now (2 cannot reach their WebUI); the task keeps its place and starts when one does',
+    );
+    b.backend(true);
+    await b.assignment(id);
   });
 });
 

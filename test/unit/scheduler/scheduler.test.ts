@@ -21,6 +21,24 @@ describe('Scheduler', () => {
     expect(scheduler.unservable()).toEqual(new Map([['t1', 'no connected node has model chillout_mix']]));
   });
 
+  it('names the nodes that could run a queued task when none of them takes work: WebUI down, draining, set aside', () => {
+    const scheduler = schedulerWith({ a: 10, b: 10, c: 10 });
+    const a = node('a', { models: ['chilloutmix_NiPrunedFp32Fix'] });
+    const b = node('b', { models: ['chilloutmix_NiPrunedFp32Fix'] });
+    const c = node('c', { models: ['clarity'] });
+    scheduler.setNodes([{ ...a, available: false }, b, c]);
+    scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
+    expect(scheduler.idleReach('t1', NOW)).toBeNull();
+    // b set aside too: neither of the two that hold chillout takes work; c, which cannot run it, is not named.
+    for (const taskId of ['f1', 'f2', 'f3']) scheduler.health.failed('b', { taskId, reason: 'WebUI 500' }, NOW);
+    expect(scheduler.idleReach('t1', NOW)?.map((n) => n.id)).toEqual(['a', 'b']);
+    expect(scheduler.idleReach('unknown', NOW)).toBeNull();
+    scheduler.enqueue(task('t2', 'k', { model: { id: 'f'.repeat(64), name: 'nowhere' } }), 0);
+    expect(scheduler.idleReach('t2', NOW)).toBeNull();
+    scheduler.setNodes([a, b, c]);
+    expect(scheduler.idleReach('t1', NOW)).toBeNull();
+  });
+
   it('keeps the tasks nobody can serve as the queue changes between node changes', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { models: ['clarity'] })]);
