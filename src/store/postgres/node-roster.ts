@@ -94,14 +94,14 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   }
 
   /**
-   * Stores what the dashboard shows of this gateway's nodes (`listing`, opaque JSON), in one statement.
-   * Not told to anyone: the dashboards of the other gateways read it when they are looked at.
+   * Stores what the dashboard shows of this gateway's nodes (`json`: an opaque listing, serialized), in one
+   * statement. Not told to anyone: the dashboards of the other gateways read it when they are looked at.
    */
-  async publishListings(listings: readonly { id: string; listing: unknown }[]): Promise<void> {
+  async publishListings(listings: readonly { id: string; json: string }[]): Promise<void> {
     if (listings.length === 0) return;
     await this.#db.pool.query(
       'UPDATE nodes SET listing = i.listing FROM unnest($1::text[], $2::text[]) AS i(id, listing) WHERE nodes.id = i.id AND nodes.gateway_id = $3',
-      [listings.map((l) => l.id), listings.map((l) => JSON.stringify(l.listing)), this.#gatewayId],
+      [listings.map((l) => l.id), listings.map((l) => l.json), this.#gatewayId],
     );
   }
 
