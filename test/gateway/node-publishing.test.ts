@@ -19,10 +19,10 @@ function world() {
   const hub = Object.assign(new EventEmitter(), { sessions }) as unknown as NodeHub;
   const written: string[][] = [];
   const roster = {
-    ownCount: vi.fn(async () => sessions.size),
-    publish: vi.fn(async () => {}),
-    withdraw: vi.fn(async () => {}),
-    publishListings: vi.fn(async (listings: { id: string; json: string }[]) => {
+    ownCount: vi.fn<() => Promise<number>>(async () => sessions.size),
+    publish: vi.fn<() => Promise<void>>(async () => {}),
+    withdraw: vi.fn<() => Promise<void>>(async () => {}),
+    publishListings: vi.fn<(listings: { id: string; json: string }[]) => Promise<void>>(async (listings) => {
       written.push(listings.map((l) => l.json));
     }),
   };
