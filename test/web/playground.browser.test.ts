@@ -171,6 +171,23 @@ describe('the playground', () => {
     expect(await txt2img.locator('.task-panel').textContent()).toContain('Cancelled');
   });
 
+  it('says how many tasks are ahead of one that waits in the queue', async () => {
+    // Three slow tasks from this address: one runs, one is held ready on the node, one waits (rank 1).
+    const slow = { prompt: 'ahead', model: 'clarity', width: 1024, height: 1024, steps: 150 };
+    const ahead: string[] = [];
+    for (let i = 0; i < 3; i++) ahead.push((await postJson(`${gateway}/api/sd/txt2img/async`, slow)).body.data.taskId as string);
+    try {
+      const page = await open();
+      const txt2img = await generate(page, 'behind three');
+      const line = txt2img.locator('.task-panel[data-phase="queued"] .task-line');
+      await expect.poll(async () => line.textContent(), POLL).toMatch(/^Queued: 1 ahead/);
+      await postJson(`${gateway}/api/sd/task/cancel`, { taskId: ahead[2] });
+      await expect.poll(async () => line.textContent(), POLL).toMatch(/^Queued: next/);
+    } finally {
+      for (const taskId of ahead) await postJson(`${gateway}/api/sd/task/cancel`, { taskId });
+    }
+  });
+
   it('does the txt2img flow on a 360 px wide phone, with nothing wider than the screen', async () => {
     const page = await open('/', { width: 360, height: 740 });
     const txt2img = await generate(page, 'a small fox');

@@ -20,7 +20,8 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
       {phase === 'submitting' && <p>Submitting…</p>}
       {phase === 'queued' && status && (
         <p class="task-line">
-          Queued{status.queuePosition > 0 ? `: ${status.queuePosition} ahead` : ': next'}
+          {/* queuePosition is the 1-based rank: 1 is next. */}
+          Queued{status.queuePosition > 1 ? `: ${status.queuePosition - 1} ahead` : ': next'}
           {seconds(status.eta) && ` · starts in ${seconds(status.eta)}`}
           {status.message && <span class="task-why"> · {status.message}</span>}
         </p>
