@@ -152,6 +152,12 @@ export const Img2ImgSpec = Type.Object(
     kind: Type.Literal('img2img'),
     ...diffusionCommon,
     initImage: ImageData,
+    /**
+     * The init image's size upright, known at the door (absent in tasks stored before it was kept): inpainting
+     * the masked area only answers a picture of this size, the original with the area pasted back.
+     */
+    initWidth: Type.Optional(Type.Integer({ minimum: 1 })),
+    initHeight: Type.Optional(Type.Integer({ minimum: 1 })),
     resizeMode: ResizeMode,
     denoisingStrength: Unit,
     inpaint: Type.Union([InpaintSpec, Type.Null()]),
@@ -228,7 +234,9 @@ export function outputSizeOf(spec: GenerationSpec): { width: number; height: num
       return { width: Math.floor(spec.width * scale), height: Math.floor(spec.height * scale) };
     }
     case 'img2img':
-      return { width: spec.width, height: spec.height };
+      return maskedAreaOnly(spec) && spec.initWidth !== undefined && spec.initHeight !== undefined
+        ? { width: spec.initWidth, height: spec.initHeight }
+        : { width: spec.width, height: spec.height };
     case 'upscale':
       return { width: Math.floor(spec.sourceWidth * spec.scale), height: Math.floor(spec.sourceHeight * spec.scale) };
     case 'interrogate':
@@ -236,8 +244,17 @@ export function outputSizeOf(spec: GenerationSpec): { width: number; height: num
   }
 }
 
+/**
+ * Inpainting of the masked area only (A1111's "only masked"): the area is worked on at the task's size and
+ * pasted back into the original picture, which keeps its own size.
+ */
+export function maskedAreaOnly(spec: Img2ImgSpec): boolean {
+  return spec.inpaint?.area === 'masked_only';
+}
+
 /** Largest image (in pixels) the task makes on its node: the hires target when hires is on. */
 export function peakPixelsOf(spec: GenerationSpec): number {
-  const size = outputSizeOf(spec);
+  // Inpainting the masked area only pastes into a picture it does not diffuse: the GPU works at the task's size.
+  const size = spec.kind === 'img2img' ? { width: spec.width, height: spec.height } : outputSizeOf(spec);
   return size === null ? 0 : size.width * size.height;
 }

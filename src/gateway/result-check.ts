@@ -22,7 +22,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { sniffImageFormat } from '../domain/image-format.js';
-import { type GenerationSpec, isDiffusion, outputSizeOf, type RelayedResult } from '../domain/spec.js';
+import { type GenerationSpec, isDiffusion, maskedAreaOnly, outputSizeOf, type RelayedResult } from '../domain/spec.js';
 import { Base64Image } from '../util/base64-image.js';
 
 /** PNG signature (8), IHDR length and type (8), its 13 bytes of data, its CRC (4). */
@@ -53,7 +53,10 @@ function pngSizeProblem(png: Buffer, spec: GenerationSpec): string | null {
   if (expected === null) return null;
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);
-  if (Math.abs(width - expected.width) <= SIZE_TOLERANCE_PX && Math.abs(height - expected.height) <= SIZE_TOLERANCE_PX) return null;
+  const near = (size: { width: number; height: number }) => Math.abs(width - size.width) <= SIZE_TOLERANCE_PX && Math.abs(height - size.height) <= SIZE_TOLERANCE_PX;
+  if (near(expected)) return null;
+  // A mask that covers nothing: the WebUI works on the whole picture instead, at the task's size.
+  if (spec.kind === 'img2img' && maskedAreaOnly(spec) && near(spec)) return null;
   return `is ${width}×${height}; the task makes ${expected.width}×${expected.height}`;
 }
 

@@ -33,6 +33,11 @@ export interface Img2ImgPlan {
   invertMask: boolean;
   roundMask: boolean;
   maskBlurPx: number;
+  /**
+   * `inpaint_full_res` ("only masked"): the masked area is worked on at the output size and pasted back into
+   * the init image, which keeps its own size.
+   */
+  onlyMasked: boolean;
   /** Steps the sampler really runs: `int(min(strength, 0.999) × steps) + 1`. */
   sampledSteps: number;
 }

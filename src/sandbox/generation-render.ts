@@ -17,8 +17,8 @@ import { blend, composite, detectedMap, encodePng, toMask, toRgb, type Size } fr
 
 /** `black`: every image all zeros (a Flux UNet run without its VAE and text encoders, forge-fields.ts). */
 export async function renderImages(plan: GenerationPlan, checkpoint: CheckpointRecord, { black = false } = {}): Promise<string[]> {
-  const size = plan.hires?.size ?? plan.size;
-  const start = plan.img2img ? await img2imgStart(plan.img2img, size) : null;
+  const start = plan.img2img ? await img2imgStart(plan.img2img, plan.size) : null;
+  const size = start?.size ?? plan.hires?.size ?? plan.size;
   const images: string[] = [];
   for (const [index, seed] of plan.seeds.entries()) {
     const variation = plan.subseedStrength > 0 ? `\u0000${plan.subseeds[index]}\u0000${plan.subseedStrength}` : '';
@@ -32,21 +32,30 @@ export async function renderImages(plan: GenerationPlan, checkpoint: CheckpointR
 }
 
 interface Img2ImgStart {
+  /** The images' size: the output's, or, inpainting only the masked area, the init image's own. */
+  size: Size;
   finish(index: number, pattern: Buffer): Buffer;
 }
 
-/** Init images and mask fitted to the output once; each image of the batch reuses them. */
-async function img2imgStart(img2img: Img2ImgPlan, size: Size): Promise<Img2ImgStart> {
+/**
+ * Init images and mask fitted to the output once; each image of the batch reuses them. Inpainting only
+ * the masked area, the result is the init image at its own size with the area changed (a mask that covers
+ * nothing: the whole picture is worked on at the output size instead, as A1111 falls back).
+ */
+async function img2imgStart(img2img: Img2ImgPlan, output: Size): Promise<Img2ImgStart> {
+  const first = img2img.initImages[0];
+  const ownSize = first && { width: first.width, height: first.height };
+  const maskAt = (size: Size) =>
+    toMask(img2img.mask!, size, { resizeMode: img2img.resizeMode, invert: img2img.invertMask, round: img2img.roundMask, blurPx: img2img.maskBlurPx });
+  let size = output;
+  let mask = img2img.mask ? await maskAt(output) : null;
+  if (mask && img2img.onlyMasked && ownSize) {
+    const own = await maskAt(ownSize);
+    if (own.some((v) => v > 0)) [size, mask] = [ownSize, own];
+  }
   const inits = await Promise.all(img2img.initImages.map((image) => toRgb(image, size, img2img.resizeMode)));
-  const mask = img2img.mask
-    ? await toMask(img2img.mask, size, {
-        resizeMode: img2img.resizeMode,
-        invert: img2img.invertMask,
-        round: img2img.roundMask,
-        blurPx: img2img.maskBlurPx,
-      })
-    : null;
   return {
+    size,
     finish(index, pattern) {
       const init = inits[index % inits.length] ?? pattern;
       const generated = blend(init, pattern, img2img.denoisingStrength);

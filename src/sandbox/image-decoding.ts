@@ -2,8 +2,8 @@
  * @module sandbox/image-decoding
  *
  * A1111's `decode_base64_to_image`: an optional `data:image/...;base64,` prefix,
- * then base64 of an image file; anything that is not a PNG, JPEG or WebP is a
- * 500 "Invalid encoded image" (A.9). Stricter than Python's lenient b64decode:
+ * then base64 of an image file, turned upright as its EXIF orientation says;
+ * anything that is not a PNG, JPEG or WebP is a 500 "Invalid encoded image" (A.9). Stricter than Python's lenient b64decode:
  * characters outside the base64 alphabet are refused rather than skipped.
  */
 import sharp from 'sharp';
@@ -33,7 +33,10 @@ export async function decodeBase64Image(encoded: string): Promise<DecodedImage> 
     const meta = await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
     const format = ImageFormats.find((f) => f === meta.format);
     if (!format || !meta.width || !meta.height) throw invalidEncodedImage();
-    return { data, format, width: meta.width, height: meta.height };
+    if ((meta.orientation ?? 1) === 1) return { data, format, width: meta.width, height: meta.height };
+    // `images.read` turns a picture upright as its EXIF orientation says (ImageOps.exif_transpose).
+    const upright = await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png().toBuffer({ resolveWithObject: true });
+    return { data: upright.data, format, width: upright.info.width, height: upright.info.height };
   } catch {
     throw invalidEncodedImage();
   }

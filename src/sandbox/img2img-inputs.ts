@@ -13,6 +13,8 @@ import { img2imgSteps } from './time-model.js';
 
 const DEFAULT_DENOISING_STRENGTH = 0.75;
 const DEFAULT_MASK_BLUR_PX = 4;
+/** `StableDiffusionProcessingImg2Img.inpaint_full_res`'s default: the API inpaints "only masked" unless told. */
+const DEFAULT_INPAINT_FULL_RES = true;
 
 export async function parseImg2ImgInputs(body: Img2ImgBody, steps: number, batchSize: number): Promise<Img2ImgPlan> {
   const encoded = body.init_images;
@@ -31,6 +33,7 @@ export async function parseImg2ImgInputs(body: Img2ImgBody, steps: number, batch
     invertMask: body.inpainting_mask_invert === 1,
     roundMask: body.mask_round ?? true,
     maskBlurPx: maskBlurOf(body),
+    onlyMasked: body.inpaint_full_res ?? DEFAULT_INPAINT_FULL_RES,
     sampledSteps: img2imgSteps(steps, denoisingStrength),
   };
 }

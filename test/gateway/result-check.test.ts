@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CoreWorld, createCoreWorld, type FakeNode, PNG_512, pngOfSize, TINY_PNG } from '../helpers/fake-nodes.js';
-import type { InterrogateSpec } from '../../src/domain/spec.js';
+import type { Img2ImgSpec, InterrogateSpec } from '../../src/domain/spec.js';
 import { resultProblem } from '../../src/gateway/result-check.js';
 import { txt2img } from '../helpers/specs.js';
 
@@ -82,5 +82,17 @@ describe('resultProblem (images as base64 text, as the text protocol carries the
     expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(768, 1152)], seeds: [1] })).toBeNull();
     expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(768, 1144)], seeds: [1] })).toBeNull();
     expect(resultProblem(hires, { kind: 'images', images: [pngOfSize(512, 768)], seeds: [1] })).toBe('its image is 512×768; the task makes 768×1152');
+  });
+
+  it('inpainting the masked area only: the init image\'s size (the WebUI pastes into the original), or the task\'s when the mask covered nothing', () => {
+    const { hires: _hires, kind: _kind, ...common } = txt2img({ width: 512, height: 512 });
+    const inpaint = { mask: TINY_PNG, maskBlur: 4, regenerate: 'masked' as const, area: 'masked_only' as const };
+    const spec: Img2ImgSpec = { kind: 'img2img', ...common, initImage: TINY_PNG, initWidth: 640, initHeight: 480, resizeMode: 'just_resize', denoisingStrength: 0.75, inpaint };
+    expect(resultProblem(spec, { kind: 'images', images: [pngOfSize(640, 480)], seeds: [1] })).toBeNull();
+    expect(resultProblem(spec, { kind: 'images', images: [pngOfSize(512, 512)], seeds: [1] })).toBeNull();
+    expect(resultProblem(spec, { kind: 'images', images: [pngOfSize(480, 640)], seeds: [1] })).toBe('its image is 480×640; the task makes 640×480');
+    // The whole picture: the task's size only.
+    const whole = { ...spec, inpaint: { ...inpaint, area: 'whole' as const } };
+    expect(resultProblem(whole, { kind: 'images', images: [pngOfSize(640, 480)], seeds: [1] })).toBe('its image is 640×480; the task makes 512×512');
   });
 });

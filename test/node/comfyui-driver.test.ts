@@ -193,6 +193,48 @@ describe('running tasks', () => {
     expect([stats.channels[0]!.min, stats.channels[2]!.max]).toEqual([255, 0]);
   });
 
+  it('the masked area only of a picture not of the task\'s size: the answer is the picture at its own size, and the control image is cropped with it', async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    // A 320×192 red picture, a 32² mask square at (40, 100); the task is 256². The control image: left half white.
+    const init = await picture(320, 192, { r: 255, g: 0, b: 0 });
+    const white = await picture(32, 32, { r: 255, g: 255, b: 255 });
+    const mask = await sharp({ create: { width: 320, height: 192, channels: 3, background: { r: 0, g: 0, b: 0 } } }).composite([{ input: white, left: 40, top: 100 }]).png().toBuffer();
+    const control = await sharp({ create: { width: 320, height: 192, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .composite([{ input: await picture(160, 192, { r: 255, g: 255, b: 255 }), left: 0, top: 0 }])
+      .png()
+      .toBuffer();
+    const { hires: _h, kind: _k, ...common } = txt2img({ model: w.model('clarity.safetensors'), width: 256, height: 256, steps: 4 });
+    const unit = { image: control.toString('base64'), module: 'canny', model: 'sd15_canny', thresholdA: 100, thresholdB: 200, weight: 1, resizeMode: 'just_resize' as const, guidanceStart: 0, guidanceEnd: 1, guessMode: false };
+    const spec: Img2ImgSpec = {
+      kind: 'img2img',
+      ...common,
+      controlNet: [unit],
+      initImage: init.toString('base64'),
+      initWidth: 320,
+      initHeight: 192,
+      resizeMode: 'just_resize',
+      denoisingStrength: 0.75,
+      inpaint: { mask: mask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'masked_only' },
+    };
+    const { result } = await driver.run(spec, w.bind(spec));
+    if (result.kind !== 'images') throw new Error('no images');
+    const { data, info } = await sharp(Buffer.from(result.images[0]!, 'base64')).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([320, 192]);
+    const at = (x: number, y: number) => [...data.subarray((y * 320 + x) * 3, (y * 320 + x) * 3 + 3)];
+    expect(at(5, 5)).toEqual([255, 0, 0]);
+    expect(at(300, 180)).toEqual([255, 0, 0]);
+    expect(at(56, 116)).not.toEqual([255, 0, 0]);
+    // The area (the square padded by 32 px: 96² at (8, 68)) lies in the control image's white half: its crop is all white.
+    const prompt = w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> };
+    const loadOf = (title: string) => Object.values(prompt.prompt).find((n) => n.class_type === 'LoadImage' && (n as { _meta?: { title?: string } })._meta?.title === title);
+    const name = String(loadOf('Control image 1')!.inputs['image']).replace(/ \[temp\]$/, '');
+    const crop = Buffer.from(await (await fetch(`${w.sandbox.url}/view?type=temp&filename=${name}`)).arrayBuffer());
+    expect(await sharp(crop).metadata()).toMatchObject({ width: 256, height: 256 });
+    expect((await sharp(crop).stats()).channels[0]!.min).toBe(255);
+  });
+
   it('upscale and interrogate', async () => {
     const w = await world();
     const driver = driverFor(w.sandbox);

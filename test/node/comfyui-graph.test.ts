@@ -232,20 +232,25 @@ describe('img2img and inpainting', () => {
   /** The pixel at `x` on the middle row of a 512² result. */
   const at = (data: Buffer, x: number) => [...data.subarray((256 * 512 + x) * 3, (256 * 512 + x) * 3 + 3)];
 
-  it('img2img: the init image encoded, A1111 step count, denoise', async () => {
+  it('img2img: the init image encoded, sampled from where A1111 starts in the task\'s own schedule', async () => {
+    // A1111 samples int(0.5 × 20) + 1 = 11 steps: the last 11 of a 20-step schedule, from step 9 on.
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 20, denoisingStrength: 0.5 });
     const built = await build(spec);
     expect(built.one('LoadImage').inputs['image']).toMatch(/^init/);
-    expect(built.one('KSampler').inputs).toMatchObject({ steps: 11, denoise: 0.5 });
+    expect(built.one('KSamplerAdvanced').inputs).toMatchObject({ steps: 20, start_at_step: 9, end_at_step: 10000, add_noise: 'enable', noise_seed: 7 });
+    expect(built.of('KSampler')).toEqual([]);
     expect(built.one('VAEEncode')).toBeDefined();
     await runsToSize(built, spec);
+    // At full strength it samples every step (A1111: int(0.999 × 20) + 1 = 20).
+    const full = await build(img2img({ model: world.model('clarity.safetensors'), steps: 20, denoisingStrength: 1 }));
+    expect(full.one('KSamplerAdvanced').inputs['start_at_step']).toBe(0);
   });
 
   it('inpaint below full denoise: noise mask, and the original kept outside the mask', async () => {
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 0, regenerate: 'masked', area: 'whole' } });
     const built = await build(spec);
     expect(built.one('ImageToMask').inputs['channel']).toBe('red');
-    expect(built.one('SetLatentNoiseMask')).toBeDefined();
+    expect(built.one('InpaintModelConditioning').inputs).toMatchObject({ noise_mask: true });
     expect(built.one('ImageCompositeMasked').inputs).toMatchObject({ x: 0, y: 0 });
     const png = await runsToSize(built, spec);
     const { data } = await (await import('sharp')).default(png).raw().toBuffer({ resolveWithObject: true });
@@ -254,37 +259,60 @@ describe('img2img and inpainting', () => {
     expect(at(256, 256)).not.toEqual([200, 20, 20]);
   });
 
-  it('inpaint below full denoise with a soft edge: the sampler keeps the rounded mask, the paste blends the edge once', async () => {
+  it('inpaint with a soft edge: the sampler keeps the mask rounded, the paste blends the edge once with the mask doubled, as A1111 overlays', async () => {
     const rampMask = await maskRamp();
     const whiteMask = await picture(512, 512, { r: 255, g: 255, b: 255 });
     const inpaint = (mask: Buffer) => ({ mask: mask.toString('base64'), maskBlur: 4, regenerate: 'masked' as const, area: 'whole' as const });
     const soft = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: inpaint(rampMask) });
     const built = await build(soft, 7, rampMask);
-    const rounded = built.one('ThresholdMask');
-    expect(rounded.inputs['value']).toBe(0.5);
-    expect(built.one('SetLatentNoiseMask').inputs['mask']).toEqual([Object.keys(built.nodes).find((id) => built.nodes[id] === rounded), 0]);
-    expect(built.one('ImageCompositeMasked').inputs['mask']).toEqual(built.one('ThresholdMask').inputs['mask']);
+    const idOf = (node: GraphNode) => Object.keys(built.nodes).find((id) => built.nodes[id] === node);
+    const mask = built.one('ThresholdMask').inputs['mask'];
+    expect(built.one('ThresholdMask').inputs['value']).toBe(0.5);
+    expect(built.one('InpaintModelConditioning').inputs['mask']).toEqual([idOf(built.one('ThresholdMask')), 0]);
+    expect(built.one('MaskComposite').inputs).toEqual({ destination: mask, source: mask, x: 0, y: 0, operation: 'add' });
+    expect(built.one('ImageCompositeMasked').inputs['mask']).toEqual([idOf(built.one('MaskComposite')), 0]);
     const blended = await pixels(await runsToSize(built, soft));
     // The same task with everything regenerated: what the sampler makes at each pixel.
     const whole = img2img({ ...soft, inpaint: inpaint(whiteMask) });
     const generated = await pixels(await runsToSize(await build(whole, 7, whiteMask), whole));
-    // Under one half the original is kept whole (A1111's rounded latent mask), not blended in twice.
+    // At a weight of 0.3 the sampler changed nothing (rounded: the original kept), so nothing is blended in.
     expect(at(blended, 154)).toEqual([200, 20, 20]);
-    // Over one half the generated pixel is pasted at the mask's weight, once.
-    const weight = 205 / 255;
+    // At 0.4 the doubled mask is 0.8, but the sampler kept the original there (under one half): still the original.
+    expect(at(blended, 205)).toEqual([200, 20, 20]);
+    // At 0.8 (doubled: 1) the generated pixel is taken whole.
     expect(at(generated, 410)).not.toEqual([200, 20, 20]);
-    expect(at(blended, 410)).toEqual([200, 20, 20].map((original, c) => Math.round(original + (at(generated, 410)[c]! - original) * weight)));
+    expect(at(blended, 410)).toEqual(at(generated, 410));
+    // At 0.6 (doubled: 1) too; A1111's clip(2 × mask) makes the edge's inner half fully generated.
+    expect(at(blended, 307)).toEqual(at(generated, 307));
   });
 
-  it('inpaint at full denoise: the inpainting encoder, no growing of the mask', async () => {
+  it('without InpaintModelConditioning (ComfyUI before 2024): the rounded mask on the encoded latent', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 0, regenerate: 'masked', area: 'whole' } });
+    const files: GraphFiles = { initImage: 'init.png', mask: 'mask.png' };
+    const graph = buildGraph(spec, world.bind(spec), { ...world.discovery.inventory, inpaintConditioning: false }, files, 7).graph.nodes;
+    const types = Object.values(graph).map((n) => n.class_type);
+    expect(types).toEqual(expect.arrayContaining(['VAEEncode', 'SetLatentNoiseMask', 'ThresholdMask']));
+    expect(types).not.toContain('InpaintModelConditioning');
+  });
+
+  it('the masked area only, pasted back by the node: no paste in the graph', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'masked_only' } });
+    const files: GraphFiles = { initImage: 'init.png', mask: 'mask.png', pastedByNode: true };
+    const types = Object.values(buildGraph(spec, world.bind(spec), world.discovery.inventory, files, 7).graph.nodes).map((n) => n.class_type);
+    expect(types).toContain('InpaintModelConditioning');
+    expect(types).not.toContain('ImageCompositeMasked');
+    expect(types).not.toContain('MaskComposite');
+  });
+
+  it('inpaint at full denoise starts from the original too (no greyed picture), as A1111 nodes are asked to', async () => {
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 4, denoisingStrength: 1, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
     const built = await build(spec);
-    expect(built.one('VAEEncodeForInpaint').inputs['grow_mask_by']).toBe(0);
-    expect(built.of('SetLatentNoiseMask')).toEqual([]);
+    expect(built.of('VAEEncodeForInpaint')).toEqual([]);
+    expect(built.one('InpaintModelConditioning').inputs['pixels']).toEqual(built.one('ImageCompositeMasked').inputs['destination']);
     await run(built);
   });
 
-  it('inpaint at full denoise with a soft edge: the encoder rounds the mask, so under one half the original stays', async () => {
+  it('inpaint at full denoise with a soft edge: under one half the original stays', async () => {
     const rampMask = await maskRamp();
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 4, denoisingStrength: 1, inpaint: { mask: rampMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
     const result = await pixels(await runsToSize(await build(spec, 7, rampMask), spec));

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { fittedImage, regenerationMask, sourceImage } from '../../src/node/backends/comfyui/input-images.js';
+import { fittedImage, regenerationMask, sourceImage, uprightImage } from '../../src/node/backends/comfyui/input-images.js';
 
 /** 100×50: left half red, right half green. */
 async function wide(): Promise<string> {
@@ -43,13 +43,14 @@ describe('fitting to the task size', () => {
 });
 
 describe('EXIF orientation', () => {
-  it('turns an init image upright; keeps an upscale source as stored, so its size is the one the gateway read', async () => {
+  it('turns an init image upright (fitted, or at its own size for the masked area only); sends an upscale source as it came, for LoadImage to turn', async () => {
     const rotated = await sharp({ create: { width: 80, height: 40, channels: 3, background: { r: 9, g: 9, b: 9 } } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
     const fitted = await fittedImage(rotated.toString('base64'), { width: 40, height: 80 }, 'crop_and_resize', 'init image');
     expect((await sharp(fitted).metadata()).orientation).toBeUndefined();
-    const source = await sourceImage(rotated.toString('base64'), 'image');
-    expect(await sharp(source).metadata()).toMatchObject({ width: 80, height: 40, format: 'png' });
-    const plain = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 1, b: 1 } } }).png().toBuffer();
-    expect((await sourceImage(plain.toString('base64'), 'image')).equals(plain)).toBe(true);
+    const upright = await uprightImage(rotated.toString('base64'), 'init image');
+    expect(upright.size).toEqual({ width: 40, height: 80 });
+    expect(await sharp(upright.png).metadata()).toMatchObject({ width: 40, height: 80, format: 'png' });
+    expect(sourceImage(rotated.toString('base64'), 'image').equals(rotated)).toBe(true);
+    expect(() => sourceImage(Buffer.from('not an image').toString('base64'), 'image')).toThrow(/not a PNG, JPEG or WebP/);
   });
 });

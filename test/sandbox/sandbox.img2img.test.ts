@@ -87,6 +87,30 @@ describe('sandbox img2img', () => {
     expect(changedShare(out, SIDE / 2 + 2, SIDE)).toBe(0);
   });
 
+  it('inpaints only the masked area (the API\'s default): the init image at its own size, changed inside the mask', async () => {
+    // A 96×48 init and a 64² task: the result is the original's 96×48 with its left half worked on.
+    const wide = await solidPng(96, 48, [GREY, GREY, GREY]);
+    const mask = await splitPng(96, 48, [255, 255, 255], [0, 0, 0]);
+    const res = await img2img({ init_images: [wide], mask, mask_blur: 0, denoising_strength: 1 });
+    const out = await rawRgb(res.body.images[0]);
+    expect([out.width, out.height]).toEqual([96, 48]);
+    expect(changedShare(out, 0, 46)).toBeGreaterThan(0.9);
+    expect(changedShare(out, 50, 96)).toBe(0);
+    // The whole picture instead: the task's size.
+    expect(await sizeOf((await img2img({ init_images: [wide], mask, inpaint_full_res: false })).body.images[0])).toMatchObject({ width: 64, height: 64 });
+    // A mask that covers nothing: A1111 works on the whole picture, at the task's size.
+    const none = await solidPng(96, 48, [0, 0, 0]);
+    expect(await sizeOf((await img2img({ init_images: [wide], mask: none })).body.images[0])).toMatchObject({ width: 64, height: 64 });
+  });
+
+  it('turns an init image upright as its EXIF orientation says', async () => {
+    // Stored 96×48 with orientation 6 (turn a quarter clockwise): upright it is 48×96.
+    const rotated = (await sharp({ create: { width: 96, height: 48, channels: 3, background: { r: GREY, g: GREY, b: GREY } } }).jpeg().withMetadata({ orientation: 6 }).toBuffer()).toString('base64');
+    const mask = await solidPng(48, 96, [255, 255, 255]);
+    const res = await img2img({ init_images: [rotated], mask, denoising_strength: 0.5 });
+    expect(await sizeOf(res.body.images[0])).toMatchObject({ width: 48, height: 96 });
+  });
+
   it('refuses more init images than batch_size and txt2img-only fields', async () => {
     const res = await img2img({ init_images: [init, init] });
     expect(res.body).toMatchObject({ error: 'RuntimeError', errors: expect.stringContaining('bad number of images') });

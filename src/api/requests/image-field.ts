@@ -27,6 +27,7 @@ export type { ImageFormat };
 export interface DecodedImage {
   /** Clean, padded base64: no `data:` prefix, no whitespace. */
   base64: string;
+  /** The size upright, as its EXIF orientation turns it: how the WebUI (and ComfyUI's LoadImage) read it. */
   width: number;
   height: number;
   format: ImageFormat;
@@ -64,12 +65,14 @@ export async function decodeImageField(field: string, value: unknown, maxSide: n
   const format = sniffFormat(field, bytes);
   // PNG chunk framing first: it names a cut or a bad CRC where libvips says only "corrupt header".
   if (format === 'png') assertReadable(field, format, await findPngProblem(bytes));
-  const size = await readSize(field, bytes, format);
-  assertSides(field, size, maxSide);
-  assertReadable(field, format, await findPixelProblem(bytes, size));
+  const { orientation, ...stored } = await readSize(field, bytes, format);
+  assertSides(field, stored, maxSide);
+  assertReadable(field, format, await findPixelProblem(bytes, stored));
   // Once the scan decoded: what libjpeg reads after it, and libvips does not.
   if (format === 'jpeg') assertReadable(field, format, findJpegProblem(bytes));
-  return { base64, ...size, format };
+  // Orientations 5–8 turn the picture a quarter: a phone's portrait photo is stored landscape.
+  const upright = orientation >= 5 ? { width: stored.height, height: stored.width } : stored;
+  return { base64, ...upright, format };
 }
 
 function parseImageText(field: string, value: unknown): string {
@@ -87,11 +90,12 @@ function sniffFormat(field: string, bytes: Buffer): ImageFormat {
   throw invalidImage(field, `${what}; send a PNG, JPEG or WebP image`);
 }
 
-async function readSize(field: string, bytes: Buffer, format: ImageFormat): Promise<{ width: number; height: number }> {
+/** The size as stored (before any EXIF orientation), and the orientation (1: as stored). */
+async function readSize(field: string, bytes: Buffer, format: ImageFormat): Promise<{ width: number; height: number; orientation: number }> {
   try {
     // No pixel limit here: the side check gives the better message, and only the header is read.
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    if (meta.format === format && meta.width > 0 && meta.height > 0) return { width: meta.width, height: meta.height };
+    if (meta.format === format && meta.width > 0 && meta.height > 0) return { width: meta.width, height: meta.height, orientation: meta.orientation ?? 1 };
   } catch (error) {
     assertReadable(field, format, `it is corrupt or cut short: ${firstLine(error)}`);
   }

@@ -40,5 +40,5 @@ export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): P
   const init = await decodePendingImage(initImage, maxSide);
   const inpaint = await decodeInpaint(pendingInpaint, maxSide);
   const controlNet = await decodeControlNet(units, maxSide);
-  return { kind: 'img2img', ...fields, controlNet, initImage: init.base64, resizeMode, denoisingStrength, inpaint };
+  return { kind: 'img2img', ...fields, controlNet, initImage: init.base64, initWidth: init.width, initHeight: init.height, resizeMode, denoisingStrength, inpaint };
 }

@@ -12,6 +12,9 @@ import type { TimingOptions } from '../time-model.js';
 import type { ComfyFiles } from './comfy-files.js';
 import type { ComfyOfferings, Family } from './comfy-offerings.js';
 
+/** ComfyUI's `nodes.MAX_RESOLUTION`: the largest side or offset its image nodes take. */
+export const MAX_RESOLUTION = 16384;
+
 export type InputSpec =
   | { kind: 'link'; type: string; tooltip?: string }
   | { kind: 'int'; default: number; min: number; max: number; step?: number; controlAfterGenerate?: boolean }

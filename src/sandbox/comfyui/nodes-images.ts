@@ -14,7 +14,7 @@ import { INTERROGATE_SECONDS, toWallMs, upscalerSeconds } from '../time-model.js
 import { annotatedFile } from './comfy-files.js';
 import type { CustomNodePacks } from './comfy-offerings.js';
 import { decodeImageFile, filled, resizeRaw, toPng } from './raw-pixels.js';
-import { link, NodeExecutionError, type ImageValue, type InputSpec, type MaskValue, type NodeClass } from './node-types.js';
+import { link, MAX_RESOLUTION, NodeExecutionError, type ImageValue, type InputSpec, type MaskValue, type NodeClass } from './node-types.js';
 
 const SCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczos'];
 const KERNELS: Record<string, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = {
@@ -48,6 +48,18 @@ export function upscaleModelFactor(file: string): number {
   const match = /(?:^|[^0-9])([1-8])x|x([1-8])(?:[^0-9]|$)/i.exec(file);
   return Number(match?.[1] ?? match?.[2] ?? 4);
 }
+
+const MASK_OPERATIONS = ['multiply', 'add', 'subtract', 'and', 'or', 'xor'] as const;
+type MaskOperation = (typeof MASK_OPERATIONS)[number];
+/** Each operation on two mask values in 0–1 (`and`/`or`/`xor` on their truth: non-zero is set). */
+const MASK_COMBINE: Record<MaskOperation, (a: number, b: number) => number> = {
+  multiply: (a, b) => a * b,
+  add: (a, b) => a + b,
+  subtract: (a, b) => a - b,
+  and: (a, b) => Number(a > 0 && b > 0),
+  or: (a, b) => Number(a > 0 || b > 0),
+  xor: (a, b) => Number(a > 0 !== b > 0),
+};
 
 export const imageNodes: NodeClass[] = [
   {
@@ -138,6 +150,35 @@ export const imageNodes: NodeClass[] = [
     },
   },
   {
+    name: 'MaskComposite',
+    displayName: 'MaskComposite',
+    category: 'mask',
+    pythonModule: 'comfy_extras.nodes_mask',
+    required: {
+      destination: link('MASK'),
+      source: link('MASK'),
+      x: { kind: 'int', default: 0, min: 0, max: MAX_RESOLUTION, step: 1 },
+      y: { kind: 'int', default: 0, min: 0, max: MAX_RESOLUTION, step: 1 },
+      operation: { kind: 'combo', choices: () => MASK_OPERATIONS },
+    },
+    outputs: [{ type: 'MASK', name: 'MASK' }],
+    async run(run) {
+      const destination = run.inputs['destination'] as MaskValue;
+      const source = run.inputs['source'] as MaskValue;
+      const [left, top] = [Number(run.inputs['x']), Number(run.inputs['y'])];
+      const combine = MASK_COMBINE[String(run.inputs['operation']) as MaskOperation];
+      const data = Buffer.from(destination.data);
+      // The source laid over the destination at (x, y), clipped to it; the result clamped to 0–1 (nodes_mask.py).
+      for (let y = top; y < Math.min(destination.height, top + source.height); y++) {
+        for (let x = left; x < Math.min(destination.width, left + source.width); x++) {
+          const at = y * destination.width + x;
+          data[at] = Math.max(0, Math.min(255, Math.round(combine(data[at]! / 255, source.data[(y - top) * source.width + (x - left)]! / 255) * 255)));
+        }
+      }
+      return { outputs: [{ ...destination, data }] };
+    },
+  },
+  {
     name: 'ThresholdMask',
     displayName: 'ThresholdMask',
     category: 'mask',
@@ -157,8 +198,8 @@ export const imageNodes: NodeClass[] = [
     required: {
       image: link('IMAGE'),
       upscale_method: { kind: 'combo', choices: () => SCALE_METHODS },
-      width: { kind: 'int', default: 512, min: 0, max: 16384, step: 1 },
-      height: { kind: 'int', default: 512, min: 0, max: 16384, step: 1 },
+      width: { kind: 'int', default: 512, min: 0, max: MAX_RESOLUTION, step: 1 },
+      height: { kind: 'int', default: 512, min: 0, max: MAX_RESOLUTION, step: 1 },
       crop: { kind: 'combo', choices: () => ['disabled', 'center'] },
     },
     outputs: [{ type: 'IMAGE', name: 'IMAGE' }],
@@ -230,8 +271,8 @@ export const imageNodes: NodeClass[] = [
     required: {
       destination: link('IMAGE'),
       source: link('IMAGE'),
-      x: { kind: 'int', default: 0, min: 0, max: 16384, step: 8 },
-      y: { kind: 'int', default: 0, min: 0, max: 16384, step: 8 },
+      x: { kind: 'int', default: 0, min: 0, max: MAX_RESOLUTION, step: 8 },
+      y: { kind: 'int', default: 0, min: 0, max: MAX_RESOLUTION, step: 8 },
       resize_source: { kind: 'boolean', default: false },
     },
     optional: { mask: link('MASK') },
@@ -279,7 +320,7 @@ export function customPackNodes(packs: readonly (typeof CustomNodePacks)[number]
         detect_hand: enableDisable('enable'),
         detect_body: enableDisable('enable'),
         detect_face: enableDisable('enable'),
-        resolution: { kind: 'int', default: 512, min: 64, max: 16384, step: 64 },
+        resolution: { kind: 'int', default: 512, min: 64, max: MAX_RESOLUTION, step: 64 },
         scale_stick_for_xinsr_cn: enableDisable('disable'),
       },
       outputs: [

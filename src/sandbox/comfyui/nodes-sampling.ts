@@ -15,6 +15,7 @@ import { cropRaw, filled, previewJpeg, resizeRaw } from './raw-pixels.js';
 import {
   link,
   NodeExecutionError,
+  MAX_RESOLUTION,
   type ClipValue,
   type ConditioningValue,
   type ImageValue,
@@ -27,7 +28,6 @@ import {
   type NodeRun,
 } from './node-types.js';
 
-const MAX_RESOLUTION = 16384;
 /** What ComfyUI's KSampler lists (comfy/samplers.py, 2025). */
 export const COMFY_SAMPLERS = [
   'euler', 'euler_cfg_pp', 'euler_ancestral', 'euler_ancestral_cfg_pp', 'heun', 'heunpp2', 'dpm_2', 'dpm_2_ancestral',
@@ -149,12 +149,15 @@ const advancedSamplerNode: NodeClass = {
   outputs: [{ type: 'LATENT', name: 'LATENT' }],
   async run(run) {
     const continues = run.inputs['add_noise'] === 'disable';
+    const steps = Number(run.inputs['steps']);
+    const from = Number(run.inputs['start_at_step']);
     return sample(run, {
       seed: Number(run.inputs['noise_seed']),
-      steps: Number(run.inputs['steps']),
-      from: Number(run.inputs['start_at_step']),
+      steps,
+      from,
       to: Number(run.inputs['end_at_step']),
-      denoise: 1,
+      // Starting later in the schedule adds less noise: the share of the schedule left is how far it moves.
+      denoise: steps > 0 ? Math.max(0, steps - from) / steps : 1,
       continues,
     });
   },
@@ -268,6 +271,33 @@ export const samplingNodes: NodeClass[] = [
       // Masked pixels are set to grey before encoding, so only a full denoise repaints them well.
       const rgb = composite(cropRaw(image.rgb, image, size, 3), filled(size, 3, 128), mask);
       return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: mask }] };
+    },
+  },
+  {
+    // nodes.py: the picture encoded as the latent, with the mask as its noise mask (as given, not rounded);
+    // both conditionings carry the picture greyed where the mask is over one half, for inpainting checkpoints.
+    name: 'InpaintModelConditioning',
+    displayName: 'InpaintModelConditioning',
+    category: 'conditioning/inpaint',
+    required: {
+      positive: link('CONDITIONING'),
+      negative: link('CONDITIONING'),
+      vae: link('VAE'),
+      pixels: link('IMAGE'),
+      mask: link('MASK'),
+      noise_mask: { kind: 'boolean', default: true },
+    },
+    outputs: [
+      { type: 'CONDITIONING', name: 'positive' },
+      { type: 'CONDITIONING', name: 'negative' },
+      { type: 'LATENT', name: 'latent' },
+    ],
+    async run(run) {
+      const image = run.inputs['pixels'] as ImageValue;
+      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      const latent: LatentValue = { type: 'LATENT', ...size, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null };
+      if (run.inputs['noise_mask'] !== false) latent.noiseMask = await fitMask(run.inputs['mask'] as MaskValue, latent);
+      return { outputs: [run.inputs['positive'] as ConditioningValue, run.inputs['negative'] as ConditioningValue, latent] };
     },
   },
   {

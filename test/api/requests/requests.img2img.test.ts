@@ -67,6 +67,13 @@ describe('parseImg2ImgRequest', () => {
     });
   });
 
+  it('keeps the init image\'s size, upright as its EXIF orientation turns it (as the WebUI reads it)', async () => {
+    expect(await parse({})).toMatchObject({ initWidth: 40, initHeight: 30 });
+    const sharp = (await import('sharp')).default;
+    const portrait = (await sharp({ create: { width: 40, height: 30, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer()).toString('base64');
+    expect(await parse({ init_image: portrait })).toMatchObject({ initWidth: 30, initHeight: 40 });
+  });
+
   it('stores the init image as clean base64 and checks it against maxInputSide', async () => {
     expect((await parse({ init_image: `data:image/jpeg;base64,${jpeg}` })).initImage).toBe(jpeg);
     await expectRejected(() => parse({}, makeContext({ maxInputSide: 39 })), {

@@ -26,6 +26,14 @@ describe('parseUpscaleRequest', () => {
     });
   });
 
+  it('reads the source size upright, as the WebUI turns a photo by its EXIF orientation', async () => {
+    const sharp = (await import('sharp')).default;
+    const portrait = (await sharp({ create: { width: 100, height: 50, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 8 }).toBuffer()).toString('base64');
+    expect(await parse({ image: portrait })).toMatchObject({ sourceWidth: 50, sourceHeight: 100 });
+    const mirrored = (await sharp({ create: { width: 100, height: 50, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 2 }).toBuffer()).toString('base64');
+    expect(await parse({ image: mirrored })).toMatchObject({ sourceWidth: 100, sourceHeight: 50 });
+  });
+
   it('takes upscalingRate in (1, 8]', async () => {
     expect((await parse({ upscalingRate: 8 })).scale).toBe(8);
     expect((await parse({ upscalingRate: 1.001 })).scale).toBe(1.001);

@@ -20,14 +20,14 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Binding } from '../../../domain/binding.js';
 import type { ModelFamily } from '../../../domain/families.js';
-import { type GenerationSpec, isDiffusion, type TaskResult } from '../../../domain/spec.js';
+import { type GenerationSpec, type Img2ImgSpec, type InpaintSpec, isDiffusion, maskedAreaOnly, type TaskResult } from '../../../domain/spec.js';
 import { DanError } from '../../../errors/dan-error.js';
 import { type Clock, systemClock } from '../../../util/clock.js';
 import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome } from '../../backend-driver.js';
 import { BackendClient } from '../backend-client.js';
 import { discoverComfy, type ComfyInventory } from './discover.js';
 import { buildGraph, type BuiltGraph, type GraphFiles } from './graph-builder.js';
-import { fittedImage, regenerationMask, sourceImage, uploadNameOf } from './input-images.js';
+import { fittedImage, regenerationMask, type Size, sourceImage, uploadNameOf, uprightImage } from './input-images.js';
 import { cropToArea, maskRegion, pasteBack } from './masked-area.js';
 import { cancelPrompt, historyEntry } from './comfy-queue.js';
 import { followPrompt, type Timeline } from './prompt-follow.js';
@@ -184,23 +184,40 @@ export class ComfyUIDriver implements BackendDriver {
       if (typeof name !== 'string' || name === '') throw badResponse('/upload/image answered without a file name');
       return `${name} [temp]`;
     };
-    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { files: { image: await upload(await sourceImage(spec.image, 'image')) } };
+    if (spec.kind === 'upscale' || spec.kind === 'interrogate') return { files: { image: await upload(sourceImage(spec.image, 'image')) } };
     const size = { width: spec.width, height: spec.height };
-    const files: GraphFiles = {
-      control: await Promise.all(spec.controlNet.map(async (unit, i) => upload(await fittedImage(unit.image, size, unit.resizeMode, `control image ${i + 1}`)))),
-    };
-    if (spec.kind !== 'img2img') return { files };
-    const init = await fittedImage(spec.initImage, size, spec.resizeMode, 'init image');
-    const mask = spec.inpaint ? await regenerationMask(spec.inpaint, size, spec.resizeMode) : null;
-    const region = mask && spec.inpaint?.area === 'masked_only' ? await maskRegion(mask, size) : null;
-    if (mask && region) {
-      const area = await cropToArea(init, mask, region, size);
-      [files.initImage, files.mask] = await Promise.all([upload(area.init), upload(area.mask)]);
-      return { files, finish: (png) => pasteBack(init, mask, png, region) };
+    const controls = (fit: Size, crop: (image: Buffer) => Promise<Buffer> = async (image) => image) =>
+      Promise.all(spec.controlNet.map(async (unit, i) => upload(await crop(await fittedImage(unit.image, fit, unit.resizeMode, `control image ${i + 1}`)))));
+    if (spec.kind === 'img2img' && spec.inpaint && maskedAreaOnly(spec)) {
+      const masked = await this.#maskedArea(spec, spec.inpaint, size, upload, controls);
+      if (masked) return masked;
     }
-    files.initImage = await upload(init);
-    if (mask) files.mask = await upload(mask);
+    const files: GraphFiles = { control: await controls(size) };
+    if (spec.kind !== 'img2img') return { files };
+    files.initImage = await upload(await fittedImage(spec.initImage, size, spec.resizeMode, 'init image'));
+    if (spec.inpaint) files.mask = await upload(await regenerationMask(spec.inpaint, size, spec.resizeMode));
     return { files };
+  }
+
+  /**
+   * Inpainting the masked area only (masked-area.ts): the crops of the original, its mask and the control images
+   * uploaded, and what pastes the graph's result back into the original; null when the mask covers nothing (then
+   * the whole picture is worked on, where nothing changes).
+   */
+  async #maskedArea(
+    spec: Img2ImgSpec,
+    inpaint: InpaintSpec,
+    size: Size,
+    upload: (bytes: Buffer) => Promise<string>,
+    controls: (fit: Size, crop: (image: Buffer) => Promise<Buffer>) => Promise<string[]>,
+  ): Promise<{ files: GraphFiles; finish: (png: Buffer) => Promise<Buffer> } | null> {
+    const original = await uprightImage(spec.initImage, 'init image');
+    const mask = await regenerationMask(inpaint, original.size, spec.resizeMode);
+    const region = await maskRegion(mask, size);
+    if (!region) return null;
+    const crop = (image: Buffer) => cropToArea(image, region, size);
+    const [initImage, maskFile, control] = await Promise.all([crop(original.png).then(upload), crop(mask).then(upload), controls(original.size, crop)]);
+    return { files: { initImage, mask: maskFile, control, pastedByNode: true }, finish: (png) => pasteBack(original.png, mask, png, region) };
   }
 }
 

@@ -43,6 +43,8 @@ export interface ComfyInventory {
   loras: ReadonlyMap<string, string>;
   /** Whether `ControlNetApplyAdvanced` takes a VAE (builds since late 2024; older ones fail on an input they do not know). */
   controlNetTakesVae: boolean;
+  /** Whether it has `InpaintModelConditioning` (since early 2024), which gives inpainting checkpoints their masked picture. */
+  inpaintConditioning: boolean;
 }
 
 export interface ComfyDiscovery {
@@ -114,7 +116,8 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   };
   const taggerModel = taggerModels.includes('wd-v1-4-moat-tagger-v2') ? 'wd-v1-4-moat-tagger-v2' : (taggerModels[0] ?? null);
   const controlNetTakesVae = info.hasInput('ControlNetApplyAdvanced', 'vae');
-  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel, loras, controlNetTakesVae } };
+  const inpaintConditioning = info.has('InpaintModelConditioning');
+  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel, loras, controlNetTakesVae, inpaintConditioning } };
 }
 
 function modelCapability(file: string, family: ModelFamily | null): ModelCapability {

@@ -13,14 +13,14 @@
  *   (or a Flux checkpoint), the positive through `FluxGuidance`, an empty
  *   negative, cfg 1 and the `simple` schedule unless one is named, as ComfyUI's
  *   own Flux examples do; `EmptySD3LatentImage` for its 16-channel latent.
- * - img2img: the init image through `VAEEncode`. ComfyUI samples all the steps
- *   it is given whatever the denoise, A1111 `int(denoise × steps) + 1`: the
- *   graph asks for A1111's count, so a task costs and looks alike on both.
+ * - img2img: the init image through `VAEEncode`, sampled by `KSamplerAdvanced`
+ *   from where A1111 starts in the task's schedule (the last
+ *   `int(denoise × steps) + 1` steps), so a task costs and looks alike on both.
  * - inpainting: the mask (white = regenerate, prepared by the driver) through
- *   `ImageToMask`; `VAEEncodeForInpaint` at full denoise, else `VAEEncode` +
- *   `SetLatentNoiseMask` (its mask rounded by `ThresholdMask`); the result
- *   pasted over the original inside the mask (`ImageCompositeMasked`), as
- *   A1111 overlays it.
+ *   `ImageToMask`, rounded by `ThresholdMask` for the sampler, through
+ *   `InpaintModelConditioning` (or `VAEEncode` + `SetLatentNoiseMask` where
+ *   ComfyUI lacks it); the result pasted over the original with the soft mask
+ *   doubled (`MaskComposite`, `ImageCompositeMasked`), as A1111 overlays it.
  * - SDXL's refiner: `KSamplerAdvanced` for the base's part of the steps, then the refiner's checkpoint and text
  *   encoding for the rest, the noise handed on between them.
  * - hires fix: a latent upscale (`LatentUpscale` to A1111's target size), or decode → upscale model
@@ -42,14 +42,23 @@ import type { ComfyInventory, ModelRecipe } from './discover.js';
 
 /** Names of the uploaded input images, in ComfyUI's input folder. */
 export interface GraphFiles {
-  /** img2img's init image, already at the task's size. */
+  /** img2img's init image, already at the task's size (for the masked area only: that area, scaled to it). */
   initImage?: string;
   /** The inpainting mask as a grey image at the task's size: white = regenerate. */
   mask?: string;
+  /** The node pastes the result back into the original itself (inpainting the masked area only): no paste in the graph. */
+  pastedByNode?: boolean;
   /** Control images in `spec.controlNet` order, at the task's size. */
   control?: string[];
   /** The image an upscale or interrogation works on. */
   image?: string;
+}
+
+/** What a sampler is given besides its latent: the model and the two encoded prompts. */
+interface Conditioning {
+  model: Link;
+  positive: Link;
+  negative: Link;
 }
 
 export interface BuiltGraph {
@@ -137,22 +146,19 @@ class DiffusionGraph {
     });
     const conditioning = { model, positive, negative };
     let decoded: Link;
-    let mask: Link | null = null;
-    let init: Link | null = null;
     if (this.spec.kind === 'txt2img') {
       const empty = this.#emptyLatent(this.spec);
       let latent = this.spec.refiner ? this.#sampleWithRefiner(this.spec, conditioning, empty) : this.#sample(conditioning, empty, this.spec.steps, 1);
       if (this.spec.hires) latent = this.#hires(this.spec, conditioning, latent, vae);
       decoded = out(g.add('VAEDecode', { samples: latent, vae }));
     } else {
-      const start = this.#img2imgLatent(this.spec, vae);
-      init = start.init;
-      mask = start.mask;
-      const steps = a1111Img2ImgSteps(this.spec.steps, this.spec.denoisingStrength);
-      decoded = out(g.add('VAEDecode', { samples: this.#sample(conditioning, start.latent, steps, this.spec.denoisingStrength), vae }));
-    }
-    if (init && mask) {
-      decoded = out(g.add('ImageCompositeMasked', { destination: init, source: decoded, x: 0, y: 0, resize_source: false, mask }, 'Paste inside the mask'));
+      const start = this.#img2imgStart(this.spec, conditioning, vae);
+      const sampled = this.#sampleFrom(start.conditioning, start.latent, this.spec.steps, a1111Img2ImgStart(this.spec.steps, this.spec.denoisingStrength));
+      decoded = out(g.add('VAEDecode', { samples: sampled, vae }));
+      if (start.overlay) {
+        const paste = { destination: start.init, source: decoded, x: 0, y: 0, resize_source: false, mask: start.overlay };
+        decoded = out(g.add('ImageCompositeMasked', paste, 'Paste inside the mask'));
+      }
     }
     const output = g.add('SaveImage', { images: decoded, filename_prefix: 'DAN' });
     return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
@@ -204,29 +210,59 @@ class DiffusionGraph {
     return out(this.graph.add(this.#flux ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
   }
 
-  #img2imgLatent(spec: Img2ImgSpec, vae: Link): { latent: Link; init: Link; mask: Link | null } {
+  /**
+   * img2img's start, the init image encoded. Inpainting, as A1111 does it: the sampler starts from the
+   * original (A1111's "original" fill, which DAN asks of A1111 nodes too) and changes it only inside the
+   * mask rounded at one half; an inpainting checkpoint is also given the picture with that part greyed,
+   * as its conditioning (`InpaintModelConditioning`, where this ComfyUI has it). Then the result is pasted
+   * over the original with the soft mask doubled (A1111 overlays with `clip(2 × mask)`), unless the node
+   * pastes it back itself (the masked area only, where A1111 overlays with the mask as it is).
+   */
+  #img2imgStart(spec: Img2ImgSpec, conditioning: Conditioning, vae: Link): { latent: Link; conditioning: Conditioning; init: Link; overlay: Link | null } {
     const g = this.graph;
     const init = out(g.add('LoadImage', { image: required(this.files.initImage, 'init image') }, 'Init image'));
-    if (!spec.inpaint) return { latent: out(g.add('VAEEncode', { pixels: init, vae })), init, mask: null };
+    if (!spec.inpaint) return { latent: out(g.add('VAEEncode', { pixels: init, vae })), conditioning, init, overlay: null };
     const maskImage = out(g.add('LoadImage', { image: required(this.files.mask, 'mask') }, 'Mask'));
     const mask = out(g.add('ImageToMask', { image: maskImage, channel: 'red' }));
-    // At full denoise the masked pixels are greyed before encoding (ComfyUI's inpainting encoder, which
-    // rounds the mask itself); below it they are kept as the start, and only the noise is masked. The
-    // noise mask is rounded as A1111 rounds its latent mask: a blurred edge is blended once, by the paste
-    // below, not also by the sampler (which would keep more of the original across the edge).
-    const latent =
-      spec.denoisingStrength >= 1
-        ? out(g.add('VAEEncodeForInpaint', { pixels: init, vae, mask, grow_mask_by: 0 }))
-        : out(
-            g.add('SetLatentNoiseMask', {
-              samples: out(g.add('VAEEncode', { pixels: init, vae })),
-              mask: out(g.add('ThresholdMask', { mask, value: 0.5 }, 'Noise mask, rounded')),
-            }),
-          );
-    return { latent, init, mask };
+    const rounded = out(g.add('ThresholdMask', { mask, value: 0.5 }, 'Mask, rounded'));
+    let latent: Link;
+    if (this.inventory.inpaintConditioning) {
+      const { positive, negative } = conditioning;
+      const id = g.add('InpaintModelConditioning', { positive, negative, vae, pixels: init, mask: rounded, noise_mask: true });
+      conditioning = { ...conditioning, positive: out(id, 0), negative: out(id, 1) };
+      latent = out(id, 2);
+    } else {
+      latent = out(g.add('SetLatentNoiseMask', { samples: out(g.add('VAEEncode', { pixels: init, vae })), mask: rounded }));
+    }
+    const overlay = this.files.pastedByNode ? null : out(g.add('MaskComposite', { destination: mask, source: mask, x: 0, y: 0, operation: 'add' }, 'Mask, doubled'));
+    return { latent, conditioning, init, overlay };
   }
 
-  #sample(conditioning: { model: Link; positive: Link; negative: Link }, latent: Link, steps: number, denoise: number): Link {
+  /**
+   * Samples a `steps` schedule from step `startAt` on, as A1111's img2img does: its strength picks where in the
+   * task's own schedule sampling starts. (KSampler's `denoise` would sample a longer schedule's tail, which
+   * starts lower: less change than A1111 makes at the same strength.)
+   */
+  #sampleFrom(conditioning: Conditioning, latent: Link, steps: number, startAt: number): Link {
+    const { sampler, scheduler } = this.#samplerPair();
+    const id = this.graph.add('KSamplerAdvanced', {
+      ...conditioning,
+      latent_image: latent,
+      add_noise: 'enable',
+      noise_seed: this.seed,
+      steps,
+      cfg: this.#flux ? 1 : this.spec.cfgScale,
+      sampler_name: sampler,
+      scheduler,
+      start_at_step: startAt,
+      end_at_step: 10000,
+      return_with_leftover_noise: 'disable',
+    });
+    this.#passes.push({ node: id, steps: steps - startAt });
+    return out(id);
+  }
+
+  #sample(conditioning: Conditioning, latent: Link, steps: number, denoise: number): Link {
     const { sampler, scheduler } = this.#samplerPair();
     const id = this.graph.add('KSampler', {
       ...conditioning,
@@ -246,7 +282,7 @@ class DiffusionGraph {
    * SDXL with its refiner, as ComfyUI's SDXL examples do it: the base samples the first `switchAt` of the steps
    * and hands its latent on with the noise left in it; the refiner, with its own text encoding, samples the rest.
    */
-  #sampleWithRefiner(spec: Txt2ImgSpec, base: { model: Link; positive: Link; negative: Link }, latent: Link): Link {
+  #sampleWithRefiner(spec: Txt2ImgSpec, base: Conditioning, latent: Link): Link {
     const g = this.graph;
     const refiner = spec.refiner!;
     const title = required(this.binding.refiner, 'refiner');
@@ -275,7 +311,7 @@ class DiffusionGraph {
     return out(second);
   }
 
-  #hires(spec: Txt2ImgSpec, conditioning: { model: Link; positive: Link; negative: Link }, latent: Link, vae: Link): Link {
+  #hires(spec: Txt2ImgSpec, conditioning: Conditioning, latent: Link, vae: Link): Link {
     const hires = spec.hires!;
     const g = this.graph;
     const name = required(this.binding.hiresUpscaler, 'hires upscaler');
@@ -332,9 +368,12 @@ function upscaleImage(g: ComfyGraph, inventory: ComfyInventory, image: Link, nam
   return out(g.add('ImageScale', { image: scaled, upscale_method: method, width: target.width, height: target.height, crop: 'disabled' }));
 }
 
-/** The steps A1111's img2img samples (`img2img_fix_steps` off). */
-export function a1111Img2ImgSteps(steps: number, denoisingStrength: number): number {
-  return Math.floor(Math.min(denoisingStrength, 0.999) * steps) + 1;
+/**
+ * The step of a `steps` schedule where A1111's img2img starts sampling (`img2img_fix_steps` off): it samples
+ * `int(min(strength, 0.999) × steps) + 1` steps, the schedule's last ones.
+ */
+export function a1111Img2ImgStart(steps: number, denoisingStrength: number): number {
+  return steps - Math.floor(Math.min(denoisingStrength, 0.999) * steps) - 1;
 }
 
 /** A1111's canny thresholds (0–255) on ComfyUI's Canny scale (0.01–0.99). */

@@ -71,15 +71,19 @@ export async function regenerationMask(inpaint: InpaintSpec, size: Size, mode: R
 }
 
 /**
- * The image an upscale or interrogation reads: its bytes as sent, or, when it carries an EXIF orientation,
- * a PNG of its pixels as stored. ComfyUI's LoadImage would turn it upright, and the result would no longer be
- * `scale ×` the size the gateway read from the image's header.
+ * The image an upscale or interrogation reads: its bytes as sent. ComfyUI's LoadImage turns it upright as its
+ * EXIF orientation says, as A1111 does, and the gateway reads its size upright too.
  */
-export async function sourceImage(base64: string, what: string): Promise<Buffer> {
+export function sourceImage(base64: string, what: string): Buffer {
   const bytes = Buffer.from(base64, 'base64');
   if (sniffImageFormat(bytes) === null) throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's ${what} is not a PNG, JPEG or WebP image`);
-  const { orientation } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-  return orientation === undefined || orientation === 1 ? bytes : sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).png({ compressionLevel: 1 }).toBuffer();
+  return bytes;
+}
+
+/** A PNG of the image upright at its own size, alpha dropped (the original a masked area is pasted back into). */
+export async function uprightImage(base64: string, what: string): Promise<{ png: Buffer; size: Size }> {
+  const { data, info } = await decode(base64, what).rotate().toColourspace('srgb').removeAlpha().png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+  return { png: data, size: { width: info.width, height: info.height } };
 }
 
 /** The name an input is stored under: its content's hash, so the same bytes are one file. */

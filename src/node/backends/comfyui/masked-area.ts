@@ -2,12 +2,15 @@
  * @module node/backends/comfyui/masked-area
  *
  * Inpainting "only the masked area" (`inpaint_area: 1`, A1111's "inpaint at
- * full resolution") for ComfyUI, whose core has no such node: the node crops
- * the masked area (its bounding box, 32 pixels of padding, widened to the
- * task's aspect ratio as A1111's `expand_crop_region` does), scales the crop
- * to the task's size for the graph, then scales the result back and pastes it
- * over the original inside the mask. The masked area is worked on at the
- * task's full resolution, so small areas (a face) get their detail.
+ * full resolution") for ComfyUI, whose core has no such node, as A1111 does
+ * it: the node crops the masked area of the original at its own size (its
+ * bounding box, 32 pixels of padding, widened to the task's aspect ratio as
+ * A1111's `expand_crop_region` does), and the control images fitted to the
+ * original the same way (as the ControlNet extension does); it scales the
+ * crops to the task's size for the graph, then scales the result back and
+ * pastes it over the original with the soft mask, once. The masked area is
+ * worked on at the task's full resolution, so small areas (a face) get their
+ * detail, and the answer is the original picture, at its own size.
  */
 import sharp from 'sharp';
 import type { Size } from './input-images.js';
@@ -22,16 +25,14 @@ export interface Region {
   height: number;
 }
 
-export interface MaskedArea {
-  region: Region;
-  /** The init image's and the mask's crops, scaled to the task's size (what the graph works on). */
-  init: Buffer;
-  mask: Buffer;
-}
 
-/** The region of `size` the mask (grey PNG, white = regenerate) covers, padded and widened to `size`'s aspect; null when it covers nothing. */
+/**
+ * The region of the mask (grey PNG at the original's size, white = regenerate) it covers, padded and widened to
+ * the aspect of `size` (the task's) within the picture; null when it covers nothing.
+ */
 export async function maskRegion(mask: Buffer, size: Size): Promise<Region | null> {
   const { data, info } = await sharp(mask).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  const picture = { width: info.width, height: info.height };
   let x1 = info.width;
   let y1 = info.height;
   let x2 = -1;
@@ -49,22 +50,22 @@ export async function maskRegion(mask: Buffer, size: Size): Promise<Region | nul
   const padded = {
     x1: Math.max(0, x1 - PADDING_PX),
     y1: Math.max(0, y1 - PADDING_PX),
-    x2: Math.min(size.width, x2 + 1 + PADDING_PX),
-    y2: Math.min(size.height, y2 + 1 + PADDING_PX),
+    x2: Math.min(picture.width, x2 + 1 + PADDING_PX),
+    y2: Math.min(picture.height, y2 + 1 + PADDING_PX),
   };
-  return widenToAspect(padded, size);
+  return widenToAspect(padded, size, picture);
 }
 
 /** Grows the shorter dimension of the crop so it has the task's aspect ratio, moved back inside the picture. */
-function widenToAspect(crop: { x1: number; y1: number; x2: number; y2: number }, size: Size): Region {
+function widenToAspect(crop: { x1: number; y1: number; x2: number; y2: number }, size: Size, picture: Size): Region {
   let { x1, y1, x2, y2 } = crop;
   const target = size.width / size.height;
   if ((x2 - x1) / (y2 - y1) > target) {
-    const wanted = Math.min(size.height, Math.round((x2 - x1) / target));
-    [y1, y2] = grow(y1, y2, wanted, size.height);
+    const wanted = Math.min(picture.height, Math.round((x2 - x1) / target));
+    [y1, y2] = grow(y1, y2, wanted, picture.height);
   } else {
-    const wanted = Math.min(size.width, Math.round((y2 - y1) * target));
-    [x1, x2] = grow(x1, x2, wanted, size.width);
+    const wanted = Math.min(picture.width, Math.round((y2 - y1) * target));
+    [x1, x2] = grow(x1, x2, wanted, picture.width);
   }
   return { left: x1, top: y1, width: x2 - x1, height: y2 - y1 };
 }
@@ -78,10 +79,9 @@ function grow(from: number, to: number, wanted: number, limit: number): [number,
   return [start, end];
 }
 
-/** The crops of the init image and the mask in `region`, each scaled to `size`. */
-export async function cropToArea(init: Buffer, mask: Buffer, region: Region, size: Size): Promise<MaskedArea> {
-  const crop = (image: Buffer) => sharp(image).extract(region).resize({ ...size, fit: 'fill' }).png({ compressionLevel: 1 }).toBuffer();
-  return { region, init: await crop(init), mask: await crop(mask) };
+/** The crop of `image` (at the original's size) in `region`, scaled to `size`: what the graph works on. */
+export function cropToArea(image: Buffer, region: Region, size: Size): Promise<Buffer> {
+  return sharp(image).extract(region).resize({ ...size, fit: 'fill' }).png({ compressionLevel: 1 }).toBuffer();
 }
 
 /** The result of the cropped area scaled back into `region` of the init image, inside the mask only. */
