@@ -15,6 +15,12 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** The connections open now pass nothing more and are not closed; new ones work. */
   silence(): void;
+  /**
+   * Holds what every connection (open now or opened meanwhile) carries until `resume`, then delivers it: a
+   * stalled network, or a stopped process between the two ends; nothing is lost and nothing closes.
+   */
+  pause(): void;
+  resume(): void;
   /** Listens again on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -23,11 +29,13 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const pairs = new Set<[net.Socket, net.Socket]>();
+  let paused = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     client.on('close', () => pairs.delete(pair));
+    if (paused) for (const socket of pair) socket.pause();
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -60,5 +68,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     pairs.clear();
   };
-  return { host: '127.0.0.1', port, cut: stop, silence, restore: () => listen(port), close: stop };
+  // Not read while paused: what is sent waits in the sockets' buffers (the pipes resume nothing they did not pause).
+  const pause = () => {
+    paused = true;
+    for (const pair of pairs) for (const socket of pair) socket.pause();
+  };
+  const resume = () => {
+    paused = false;
+    for (const pair of pairs) for (const socket of pair) socket.resume();
+  };
+  return { host: '127.0.0.1', port, cut: stop, silence, pause, resume, restore: () => listen(port), close: stop };
 }

@@ -14,7 +14,9 @@
  *
  * A heartbeat that fails (the database unreachable) marks the store
  * unreachable for /api/health, and a leader whose lock connection failed
- * stops leading at once.
+ * stops leading at once. A leader puts the tasks of gateways gone back in the
+ * queue only once it has renewed its own row without a gap for a lease: after
+ * an outage every gateway's renewal is old, and none of them is gone.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -134,6 +136,7 @@ export class GatewayRegistry {
         `INSERT INTO gateways (id, started_at, seen_at) VALUES ($1, ${DB_NOW}, ${DB_NOW}) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
         [this.id],
       );
+      this.#renewed();
       await this.#tryToLead();
       const { rows } = await this.#db.pool.query<{ id: string; started_at: number; age: number; leader: boolean }>(
         `SELECT g.id, g.started_at, ${DB_NOW} - g.seen_at AS age,
@@ -142,9 +145,10 @@ export class GatewayRegistry {
         this.#aliveWindows(),
       );
       this.#peers = rows.map((r) => ({ id: r.id, startedAt: r.started_at, seenMsAgo: Math.max(0, r.age), leader: r.leader }));
-      // A new leader waits a lease before it reclaims: after the database itself was away, every gateway's
-      // renewal is old until each is back, and none of them is gone.
-      if (this.#leader && now - this.#leaderSince >= this.#options.leaseMs) await this.#reclaim();
+      // A leader reclaims only once it has led, and renewed without a gap, for a lease: when the database was
+      // away (or too slow for everyone), every gateway's renewal is old until each is back, and none is gone.
+      // A leader whose lock session lived through the outage would otherwise take back every running task.
+      if (this.#leader && now - Math.max(this.#leaderSince, this.#renewingSince) >= this.#options.leaseMs) await this.#reclaim();
       this.#lastError = null;
       this.#options.onPeers?.(this.#peers);
     } catch (error) {
@@ -234,6 +238,20 @@ export class GatewayRegistry {
 
   /** When this gateway last began to lead (its own clock: only the time since counts). */
   #leaderSince = 0;
+  /** When this gateway's renewals last resumed after a gap (or began), and when it last renewed (its own clock). */
+  #renewingSince = 0;
+  #renewedAt: number | null = null;
+
+  /**
+   * Notes a renewal of this gateway's row. One that comes more than two heartbeats after the one before (the
+   * database away, or this process or the database stalled) starts a new run of renewals: the other
+   * gateways' may have lapsed over the same gap.
+   */
+  #renewed(): void {
+    const at = this.#options.now();
+    if (this.#renewedAt === null || at - this.#renewedAt > 2 * this.#options.heartbeatMs) this.#renewingSince = at;
+    this.#renewedAt = at;
+  }
 
   #setLeader(leader: boolean): void {
     if (leader === this.#leader) return;
