@@ -695,7 +695,9 @@ export class Dispatcher {
    */
   async #requeueStored(taskId: string, attempt: number): Promise<void> {
     try {
-      if (!(await this.#options.store.requeue(taskId, attempt))) this.#log.warn({ task: taskId, attempt }, 'the store did not hold the task as running at this attempt; requeue not stored');
+      // Refused when the row had moved on already: the next attempt's start written first (the usual race when a
+      // node is lost and the task starts elsewhere at once), or the task ended or was put back by another gateway.
+      if (!(await this.#options.store.requeue(taskId, attempt))) this.#log.debug({ task: taskId, attempt }, 'requeue not written: the stored task had moved on already');
     } catch (error) {
       this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
     }

@@ -103,7 +103,7 @@ export class OutcomeBook {
     for (let waitMs = FIRST_RETRY_MS; ; waitMs = Math.min(2 * waitMs, MAX_RETRY_MS)) {
       try {
         if (await this.#write(outcome, attempt)) this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored');
-        else this.#log.error({ task: outcome.id }, 'task outcome not stored: the stored attempt moved on');
+        else await this.#explainRefusal(outcome, attempt);
         this.#unwritten.delete(outcome.id);
         return;
       } catch (error) {
@@ -121,6 +121,20 @@ export class OutcomeBook {
         await this.#waitToRetry(waitMs);
       }
     }
+  }
+
+  /**
+   * Why the store did not take an outcome: a try given up on (a timeout) may have landed after all, and the row
+   * already holds it; else the task was started again (another gateway counted this one gone) or ended otherwise.
+   */
+  async #explainRefusal(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+    const row = await this.#store.get(outcome.id);
+    if (row?.state === outcome.state && (attempt === null || row.attempts === attempt)) {
+      this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored (an earlier try landed)');
+      return;
+    }
+    const now = row === undefined ? 'no longer stored' : `now ${row.state}, attempt ${row.attempts}`;
+    this.#log.error({ task: outcome.id, attempt, stored: row?.state }, `task outcome not stored: the task moved on (${now}); its later outcome is the one kept`);
   }
 
   #waitToRetry(ms: number): Promise<void> {

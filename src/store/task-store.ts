@@ -99,7 +99,11 @@ export interface TaskStore {
   markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
   /** running (this attempt) → queued, keeping the attempt count. */
   requeue(id: string, attempt: number): Promise<boolean>;
-  /** running (this attempt) → succeeded; drops the inputs. */
+  /**
+   * running (this attempt) → succeeded; drops the inputs. Also from queued at this attempt: put back in the queue
+   * and not started again since (another gateway counted the one running it gone), its result still stands, as a
+   * failure or a cancel of it would.
+   */
   complete(id: string, attempt: number, result: RelayedResult, at: number): Promise<boolean>;
   /** queued or running → failed; drops the inputs. `attempt` null fails whatever attempt is current. */
   fail(id: string, attempt: number | null, error: TaskError, at: number): Promise<boolean>;

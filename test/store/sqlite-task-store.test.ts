@@ -266,6 +266,7 @@ describe('SqliteTaskStore', () => {
     expect(existsSync(`${dir.path}/payloads/c1/c1.spec.json`)).toBe(false);
     await store.markRunning('l1', 1, 'a', 1);
     await store.requeue('l1', 1);
+    await store.markRunning('l1', 2, 'b', 2);
     expect(await store.complete('l1', 1, { kind: 'images', images: [image], seeds: [1] }, 3)).toBe(false);
     expect(existsSync(`${dir.path}/payloads/l1/l1.result-1.bin`)).toBe(false);
     expect(existsSync(`${dir.path}/payloads/l1/l1.spec.json`)).toBe(true);

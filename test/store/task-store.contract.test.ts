@@ -149,6 +149,20 @@ function contract(open: Adapter): void {
     expect(await store.get('t1')).toMatchObject({ state: 'succeeded', attempts: 3, nodeId: 'c', result: { caption: 'won' } });
   });
 
+  it('takes the result of an attempt put back in the queue and not started again since, not once another has started', async () => {
+    const { store } = await open();
+    for (const id of ['back', 'restarted']) {
+      await store.insert(newTask(id));
+      await store.markRunning(id, 1, 'a', 1);
+      await store.requeue(id, 1);
+    }
+    expect(await store.complete('back', 1, { kind: 'caption', caption: 'done meanwhile' }, 2)).toBe(true);
+    expect(await store.get('back')).toMatchObject({ state: 'succeeded', attempts: 1, result: { caption: 'done meanwhile' } });
+    await store.markRunning('restarted', 2, 'b', 2);
+    expect(await store.complete('restarted', 1, { kind: 'caption', caption: 'late' }, 3)).toBe(false);
+    expect(await store.get('restarted')).toMatchObject({ state: 'running', attempts: 2 });
+  });
+
   it('fails or cancels a queued or running task once, and never a finished one', async () => {
     const { store } = await open();
     for (const id of ['q', 'r', 'c']) await store.insert(newTask(id));

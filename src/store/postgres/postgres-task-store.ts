@@ -126,7 +126,7 @@ const COMPLETE_MANY = `
   WITH i AS (SELECT DISTINCT ON (id, attempt) * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bytea[]) AS i(id, attempt, at, format, data)),
   u AS (
     UPDATE tasks t SET state = 'succeeded', finished_at = i.at FROM i
-    WHERE t.id = i.id AND t.state = 'running' AND t.attempts = i.attempt RETURNING t.id, t.attempts
+    WHERE t.id = i.id AND t.state IN ('queued', 'running') AND t.attempts = i.attempt RETURNING t.id, t.attempts
   ), r AS (
     INSERT INTO task_payloads (task_id, name, format, data) SELECT i.id, 'result', i.format, i.data FROM i JOIN u ON u.id = i.id AND u.attempts = i.attempt
     ON CONFLICT (task_id, name) DO UPDATE SET format = EXCLUDED.format, data = EXCLUDED.data

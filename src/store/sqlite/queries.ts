@@ -43,7 +43,7 @@ export function createQueries(db: Database.Database) {
     ),
     complete: db.prepare<{ id: string; attempt: number; result: string | Buffer | null; at: number }>(
       `UPDATE tasks SET state = 'succeeded', result = @result, finished_at = @at, spec = NULL
-       WHERE id = @id AND state = 'running' AND attempts = @attempt`,
+       WHERE id = @id AND state IN ('queued', 'running') AND attempts = @attempt`,
     ),
     fail: db.prepare<{ id: string; attempt: number | null; error_id: string; error_message: string; at: number }>(
       `UPDATE tasks SET state = 'failed', error_id = @error_id, error_message = @error_message, finished_at = @at, spec = NULL

@@ -296,7 +296,7 @@ export class SqliteTaskStore implements TaskStore {
     return this.#guarded(`could not store the result of task ${id} (attempt ${attempt})`, async () => {
       const row = this.#q.current.get(id);
       // A late answer, or one the row already holds: nothing to write, and no file of the winner's to touch.
-      if (row?.state !== 'running' || row.attempts !== attempt) return false;
+      if ((row?.state !== 'running' && row?.state !== 'queued') || row.attempts !== attempt) return false;
       const inline = await this.#placeResult(id, attempt, result);
       let done = false;
       try {

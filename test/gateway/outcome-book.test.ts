@@ -1,0 +1,58 @@
+/**
+ * A finished task's outcome written to the store: a write refused because a try given up on had landed
+ * after all is no loss, and is not logged as one; a write refused because the task moved on says where to.
+ */
+import { describe, expect, it } from 'vitest';
+import { DanError } from '../../src/errors/dan-error.js';
+import { OutcomeBook } from '../../src/gateway/outcome-book.js';
+import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
+import type { Logger } from '../../src/util/logger.js';
+import { systemClock } from '../../src/util/clock.js';
+import { txt2img } from '../helpers/specs.js';
+
+function recordingLog(): Logger & { lines: { level: string; message: string }[] } {
+  const lines: { level: string; message: string }[] = [];
+  const at = (level: string) => (_fields: object, message = '') => lines.push({ level, message });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+async function runningTask(store: SqliteTaskStore, id: string): Promise<void> {
+  await store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+  await store.markRunning(id, 1, 'node-a', 2);
+}
+
+describe('OutcomeBook', () => {
+  it('takes a refusal for a write that landed on an earlier try as stored, not as a lost result', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await runningTask(store, 't1');
+    // The first try lands, but its answer does not come back (a timeout): the book tries again and is refused.
+    const complete = store.complete.bind(store);
+    let tries = 0;
+    store.complete = async (...args) => {
+      tries += 1;
+      const stored = await complete(...args);
+      if (tries === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not store the result: Query read timeout');
+      return stored;
+    };
+    const log = recordingLog();
+    const book = new OutcomeBook({ store, log, clock: systemClock });
+    await book.announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'a cat' } }, 1);
+    expect(tries).toBe(2);
+    expect(log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(log.lines.map((l) => l.message)).toContain('task outcome stored (an earlier try landed)');
+    await store.close();
+  });
+
+  it('says where the task went when another attempt started meanwhile', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await runningTask(store, 't1');
+    await store.requeue('t1', 1);
+    await store.markRunning('t1', 2, 'node-b', 3);
+    const log = recordingLog();
+    await new OutcomeBook({ store, log, clock: systemClock }).announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'late' } }, 1);
+    expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'task outcome not stored: the task moved on (now running, attempt 2); its later outcome is the one kept',
+    ]);
+    await store.close();
+  });
+});
