@@ -37,6 +37,11 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
   }
+  // The file servers' (/docs, the web app's assets) refusals of a path outside their folder ("Forbidden"), of one
+  // they cannot read (a NUL byte: "Bad Request", no code), or of a file they cannot find: nothing there.
+  if (error.statusCode === 403 || error.statusCode === 404 || (error.statusCode === 400 && error.code === undefined)) {
+    return new DanError('DAN_ERR_ROUTE_NOT_FOUND', 'no such file; the endpoints are listed at /docs (OpenAPI document: /openapi.json)');
+  }
   return undefined;
 }
 

@@ -215,6 +215,14 @@ describe('/docs', () => {
     expect(JSON.parse(json.body).openapi).toBe('3.1.0');
   });
 
+  it('answers a path out of its static folder, or a byte it cannot take, with a 404, not a 500', async () => {
+    for (const url of ['/docs/static/../x', '/docs/static/.%2e/x', '/docs/static/%00']) {
+      const answer = await app.app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(404);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'DAN_ERR_ROUTE_NOT_FOUND' });
+    }
+  });
+
   it('is where an unknown path points', async () => {
     const answer = await app.get('/api/sd/txt2image');
     expect(answer.status).toBe(404);

@@ -76,6 +76,19 @@ describe('bodies that are not a JSON object', () => {
     expectNothingQueued(app);
   });
 
+  it('refuses a body of millions of tiny values before parsing it (seconds of the event loop), and takes a long prompt of commas and quotes', async () => {
+    const app = shared;
+    // Within the body limit (1 MiB here; 32 MiB by default).
+    const keys = `{${'"a":0,'.repeat(120_000)}"b":0}`;
+    expectError(await app.post('/api/sd/task/status', keys), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_JSON', message: ['more than 200000 quotes and commas'] });
+    const numbers = `{"taskId": "x", "n": [${'0,'.repeat(250_000)}0]}`;
+    expectError(await app.post('/api/sd/task/status', numbers), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_JSON', message: ['more than 200000 quotes and commas'] });
+    // The longest prompts allowed, all commas and quotes: parsed, then refused for what they are, not for their size.
+    const prompt = '\\",'.repeat(5000);
+    const answer = await app.post('/api/sd/txt2img', `{"prompt": "${prompt}", "negative_prompt": "${prompt}", "model": "nowhere"}`);
+    expect(answer.body.error).not.toBe('DAN_ERR_REQUEST_INVALID_JSON');
+  });
+
   it('answers an empty JSON body with a 400 that says it is empty', async () => {
     const app = shared;
     expectError(await postRaw(app, '/api/sd/txt2img', 'application/json', ''), 400, 3000, {

@@ -15,8 +15,11 @@ import type { RequestContext } from '../../domain/request-context.js';
 import { describeRange, formatChoices, quote } from './field-messages.js';
 import { loraWeightRule } from './rules.js';
 
-/** A1111's extra-network syntax: `<kind:args>`. */
-const EXTRA_NETWORK_TAG = /<(\w+):([^<>]*)>/g;
+/**
+ * A1111's extra-network syntax, read with the WebUI's own pattern (`re_extra_net`): `<kind:args>`, the args
+ * anything up to the next `>`, a `<` included. Read any other way, the WebUI would find tags the gateway did not.
+ */
+const EXTRA_NETWORK_TAG = /<(\w+):([^>]+)>/g;
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** The prompt without its LoRA tags, and the LoRAs they name, in order. */
@@ -24,11 +27,20 @@ export function takePromptLoras(prompt: string, path: string, ctx: RequestContex
   const loras: LoraUse[] = [];
   for (const match of prompt.matchAll(EXTRA_NETWORK_TAG)) {
     const tag = match[0];
+    assertNotNested(tag, match[2] ?? '', path);
     if (match[1] !== 'lora') throw invalidField(path, `${tag}: only LoRA tags are taken in a prompt (<lora:NAME:WEIGHT>), or LoRAs in the \`loras\` field`);
     loras.push(loraOfTag(tag, match[2] ?? '', path, ctx));
   }
   if (loras.length === 0) return { prompt, loras };
-  return { prompt: prompt.replace(EXTRA_NETWORK_TAG, '').replace(/ {2,}/g, ' ').trim(), loras };
+  // Each tag leaves a space, never nothing: the text on its two sides must not join into a tag of its own.
+  const text = prompt.replace(EXTRA_NETWORK_TAG, ' ').replace(/ {2,}/g, ' ').trim();
+  assertNoNetworkTags(text, path);
+  return { prompt: text, loras };
+}
+
+/** A tag with a `<` inside is a tag hidden in a tag: the WebUI and the gateway would not agree on what it names. */
+function assertNotNested(tag: string, args: string, path: string): void {
+  if (args.includes('<')) throw invalidField(path, `${tag}: a tag may not hold a "<" (one tag inside another); write each <lora:NAME:WEIGHT> on its own`);
 }
 
 /** The `loras` field's LoRAs, then the prompt's: each LoRA once, at most `maxLoras` in all. */

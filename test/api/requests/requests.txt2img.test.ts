@@ -285,6 +285,18 @@ describe('parseTxt2ImgRequest: LoRA tags typed in the prompt', () => {
     // Angle brackets that are no tag stay text.
     expect((await parse({ prompt: 'a < b > c' })).prompt).toBe('a < b > c');
   });
+
+  it('reads tags as the WebUI does: a tag inside a tag, or a "<" in one, is refused, and taking a tag out joins no text into a new one', async () => {
+    // Taken out, the inner tag would have joined "<lora:taiwan" and "DollLikeness_v10:100>" into a tag of weight 100.
+    await expectRejected(() => parse({ prompt: '<lora:taiwan<lora:kobeni_v10>DollLikeness_v10:100>' }), { field: 'prompt', message: ['one tag inside another'] });
+    await expectRejected(() => parse({ prompt: '<lora:<lora:kobeni_v10>secretlora:1>' }), { field: 'prompt', message: ['one tag inside another'] });
+    await expectRejected(() => parse({ prompt: '<lora:taiwanDollLikeness_v10:100<>' }), { field: 'prompt', message: ['one tag inside another'] });
+    await expectRejected(() => parse({ negative_prompt: '<lora:kobeni_v10:100<>' }), { field: 'negative_prompt', message: ['extra-network tags'] });
+    // "<hyper" and "net:x>" around a LoRA tag: a space where the tag was, so no <hypernet:x> reaches the WebUI.
+    const spec = await parse({ prompt: '<hyper<lora:kobeni_v10>net:x>' });
+    expect(spec.prompt).toBe('<hyper net:x>');
+    expect(spec.loras.map((l) => l.lora.name)).toEqual(['kobeni_v10']);
+  });
 });
 
 describe('parseTxt2ImgRequest: upscale (hires fix)', () => {
