@@ -23,6 +23,13 @@ export interface Delivery {
   finishedAt: number | null;
 }
 
+/** How the due deliveries are shared among owners, so that one owner's slow receivers cannot hold up the others'. */
+export interface DueShare {
+  perOwner: number;
+  skipOwners: readonly string[];
+  skipIds: readonly string[];
+}
+
 export interface DeliveryStore {
   /** The task ended: its waiting deliveries are due now. */
   taskEnded(taskId: string, now: number): Promise<void>;
@@ -32,12 +39,14 @@ export interface DeliveryStore {
    */
   resume(now: number): Promise<string[]>;
   /**
-   * Pending deliveries due by `now`, soonest first. Where several gateways share the store, each is
-   * handed to one of them (claimed for a while), so that it is sent once.
+   * Pending deliveries due by `now`, soonest first, at most `share.perOwner` of any one owner, none of
+   * `share.skipOwners` (those with as many on their way as they may have) or of `share.skipIds` (on their way
+   * now). Where several gateways share the store, each is handed to one of them (claimed for a while), so
+   * that it is sent once.
    */
-  due(now: number, limit: number): Promise<Delivery[]>;
-  /** The earliest `nextAt` of a pending delivery, if any. */
-  nextDueAt(): Promise<number | null>;
+  due(now: number, limit: number, share: DueShare): Promise<Delivery[]>;
+  /** The earliest `nextAt` of a pending delivery, if any, not counting those `skip` leaves out. */
+  nextDueAt(skip: Omit<DueShare, 'perOwner'>): Promise<number | null>;
   /** A try's outcome: delivered, tried again at `nextAt`, or failed for good (`nextAt` null and not ok). */
   recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void>;
   /** A due delivery whose task turned out unfinished: waiting again, no try counted. */

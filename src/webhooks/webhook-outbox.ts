@@ -10,7 +10,9 @@
  * 10 h, so for 17½ h (within the default 24 h a finished task is kept), then
  * given up; each try is in the owner's
  * delivery log. Deliveries are durable: after a restart, due ones go out and
- * tasks that ended meanwhile get theirs.
+ * tasks that ended meanwhile get theirs. Each try goes on its own, up to 32 at
+ * once and a few per API key, so that one key's receivers that never answer
+ * (each try waits 10 s) hold up no other key's webhooks.
  *
  * Progress webhooks (an owner that asked for `progress` events) are a courtesy:
  * sent as the task starts and progresses, at most one every 2 s, tried once, not logged.
@@ -18,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import type { DeliveryStore } from './delivery-store.js';
+import type { Delivery, DeliveryStore } from './delivery-store.js';
 import { signWebhook } from './signature.js';
 import { sendWebhook, type TryResult } from './webhook-sender.js';
 
@@ -59,10 +61,17 @@ export interface WebhookOutboxOptions {
   tried?: (result: 'delivered' | 'retry' | 'failed') => void;
 }
 
-const BATCH = 16;
+/** End deliveries on their way at once, over every owner. */
+const MAX_IN_FLIGHT = 32;
+/**
+ * End deliveries of one owner (API key) on their way at once (fetched at most this many at a time, so up to
+ * twice as many for a moment): an owner whose receivers never answer holds a few of the slots, never all.
+ */
+const PER_OWNER = 4;
 const PROGRESS_EVERY_MS = 2_000;
-/** Progress posts on their way at once, over every task: beyond, progress posts are skipped (courtesy). */
+/** Progress posts on their way at once, over every task, and of one owner: beyond, progress posts are skipped (courtesy). */
 const MAX_PROGRESS_IN_FLIGHT = 64;
+const MAX_PROGRESS_PER_OWNER = 8;
 
 export class WebhookOutbox {
   readonly #options: WebhookOutboxOptions;
@@ -76,6 +85,10 @@ export class WebhookOutbox {
   /** Last progress webhook per task (throttle). */
   readonly #progressSentAt = new Map<string, number>();
   #progressInFlight = 0;
+  readonly #progressByOwner = new Map<string, number>();
+  /** End deliveries on their way, by id: their owners. */
+  readonly #sending = new Map<string, string>();
+  readonly #sends = new Set<Promise<void>>();
   /** Aborted on close: tries in flight end at once. */
   readonly #closing = new AbortController();
 
@@ -119,11 +132,19 @@ export class WebhookOutbox {
   progress(taskId: string, owner: string, url: string, data: unknown): void {
     const now = this.#options.clock.now();
     if (now - (this.#progressSentAt.get(taskId) ?? -Infinity) < PROGRESS_EVERY_MS || this.#progressInFlight >= MAX_PROGRESS_IN_FLIGHT) return;
+    const ownersInFlight = this.#progressByOwner.get(owner) ?? 0;
+    if (ownersInFlight >= MAX_PROGRESS_PER_OWNER) return;
     this.#progressSentAt.set(taskId, now);
     const secret = this.#options.secretOf(owner);
     if (secret === null) return;
     this.#progressInFlight += 1;
-    void this.#send(secret, newDeliveryId(), url, { type: 'task.progress', data }).finally(() => (this.#progressInFlight -= 1));
+    this.#progressByOwner.set(owner, ownersInFlight + 1);
+    void this.#send(secret, newDeliveryId(), url, { type: 'task.progress', data }).finally(() => {
+      this.#progressInFlight -= 1;
+      const left = (this.#progressByOwner.get(owner) ?? 1) - 1;
+      if (left > 0) this.#progressByOwner.set(owner, left);
+      else this.#progressByOwner.delete(owner);
+    });
   }
 
   /** Sends what is due, now (coalesced with a pass under way). */
@@ -144,33 +165,61 @@ export class WebhookOutbox {
       });
   }
 
+  /**
+   * Starts what is due, while there is room: each delivery on its way on its own (one that waits 10 s for a
+   * receiver holds up no other), at most `PER_OWNER` of one owner fetched at a time, none of an owner that has
+   * as many on their way. A delivery that ends makes room and starts the pump again.
+   */
   async #pump(): Promise<void> {
     const { store, clock } = this.#options;
     for (;;) {
-      const due = await store.due(clock.now(), BATCH);
+      const room = MAX_IN_FLIGHT - this.#sending.size;
+      if (room <= 0 || this.#closed) return;
+      const due = await store.due(clock.now(), room, { perOwner: PER_OWNER, ...this.#skipped() });
       if (due.length === 0 || this.#closed) break;
-      await Promise.all(
-        due.map(async (delivery) => {
-          const secret = this.#options.secretOf(delivery.owner);
-          const event = secret === null ? null : await this.#options.endEventOf(delivery.taskId);
-          if (event === 'unfinished') {
-            this.#awaited.add(delivery.taskId);
-            return store.waitAgain(delivery.id);
-          }
-          let result: TryResult;
-          if (secret === null) result = { ok: false, status: null, error: 'no webhook secret: the API key was revoked' };
-          else if (event === null) result = { ok: false, status: null, error: 'the task is gone from the store (past its retention)' };
-          else result = await this.#send(secret, delivery.id, delivery.url, event);
-          // Nothing will change for a revoked key or a task gone: given up at once.
-          const giveUp = secret === null || event === null || delivery.attempts + 1 > this.#delays.length;
-          const nextAt = result.ok || giveUp ? null : clock.now() + this.#delays[delivery.attempts]!;
-          await store.recordTry(delivery.id, { ...result, nextAt, at: clock.now() });
-          this.#options.tried?.(result.ok ? 'delivered' : nextAt === null ? 'failed' : 'retry');
-          if (!result.ok) this.#options.log.info({ task: delivery.taskId, key: delivery.owner, webhook: delivery.id, attempt: delivery.attempts + 1, error: result.error, retryAt: nextAt }, 'webhook not delivered');
-        }),
-      );
+      for (const delivery of due) this.#start(delivery);
     }
-    this.#schedule(await store.nextDueAt());
+    this.#schedule(await store.nextDueAt(this.#skipped()));
+  }
+
+  /** What the store is not to hand out now: deliveries on their way, and the owners that have as many on their way as they may. */
+  #skipped(): { skipOwners: string[]; skipIds: string[] } {
+    const counts = new Map<string, number>();
+    for (const owner of this.#sending.values()) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    return { skipOwners: [...counts].filter(([, n]) => n >= PER_OWNER).map(([owner]) => owner), skipIds: [...this.#sending.keys()] };
+  }
+
+  #start(delivery: Delivery): void {
+    this.#sending.set(delivery.id, delivery.owner);
+    const send = this.#deliver(delivery)
+      .catch((error: unknown) => this.#options.log.error({ err: error, webhook: delivery.id }, 'webhook delivery failed to run'))
+      .finally(() => {
+        this.#sending.delete(delivery.id);
+        this.#sends.delete(send);
+        this.kick();
+      });
+    this.#sends.add(send);
+  }
+
+  /** One try of an end delivery, and its outcome recorded. */
+  async #deliver(delivery: Delivery): Promise<void> {
+    const { store, clock } = this.#options;
+    const secret = this.#options.secretOf(delivery.owner);
+    const event = secret === null ? null : await this.#options.endEventOf(delivery.taskId);
+    if (event === 'unfinished') {
+      this.#awaited.add(delivery.taskId);
+      return store.waitAgain(delivery.id);
+    }
+    let result: TryResult;
+    if (secret === null) result = { ok: false, status: null, error: 'no webhook secret: the API key was revoked' };
+    else if (event === null) result = { ok: false, status: null, error: 'the task is gone from the store (past its retention)' };
+    else result = await this.#send(secret, delivery.id, delivery.url, event);
+    // Nothing will change for a revoked key or a task gone: given up at once.
+    const giveUp = secret === null || event === null || delivery.attempts + 1 > this.#delays.length;
+    const nextAt = result.ok || giveUp ? null : clock.now() + this.#delays[delivery.attempts]!;
+    await store.recordTry(delivery.id, { ...result, nextAt, at: clock.now() });
+    this.#options.tried?.(result.ok ? 'delivered' : nextAt === null ? 'failed' : 'retry');
+    if (!result.ok) this.#options.log.info({ task: delivery.taskId, key: delivery.owner, webhook: delivery.id, attempt: delivery.attempts + 1, error: result.error, retryAt: nextAt }, 'webhook not delivered');
   }
 
   #schedule(at: number | null): void {
@@ -197,5 +246,6 @@ export class WebhookOutbox {
     this.#timer?.cancel();
     this.#closing.abort();
     await this.#pumping;
+    await Promise.allSettled(this.#sends);
   }
 }

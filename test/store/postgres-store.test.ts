@@ -20,6 +20,7 @@ import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.
 import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
 import { txt2img } from '../helpers/specs.js';
+import { ANY_SHARE, endedWithWebhooks } from '../helpers/deliveries.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -302,18 +303,18 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     const { tasks, deliveries } = await stores(url);
     await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_1', url: 'https://example.com/1' } });
     await tasks.insert({ id: 't2', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 2, endWebhook: { id: 'msg_2', url: 'https://example.com/2' } });
-    expect(await deliveries.due(100, 10)).toEqual([]);
+    expect(await deliveries.due(100, 10, ANY_SHARE)).toEqual([]);
     // t2 ended while no gateway ran: resumed as due; t1 still waits for its end.
     await tasks.cancel('t2', null, 'asked', 5);
     expect(await deliveries.resume(10)).toEqual(['t1']);
     // Handed to one gateway: another looking at the same moment finds it taken, and sends it not.
     const other = await stores(url);
-    const [mine, theirs] = await Promise.all([deliveries.due(10, 10), other.deliveries.due(10, 10)]);
+    const [mine, theirs] = await Promise.all([deliveries.due(10, 10, ANY_SHARE), other.deliveries.due(10, 10, ANY_SHARE)]);
     expect([...mine, ...theirs].map((d) => d.id)).toEqual(['msg_2']);
     await tasks.markRunning('t1', 1, 'n', 11);
     await tasks.complete('t1', 1, { kind: 'caption', caption: 'x' }, 12);
     await deliveries.taskEnded('t1', 12);
-    expect(await deliveries.nextDueAt()).toBe(12);
+    expect(await deliveries.nextDueAt(ANY_SHARE)).toBe(12);
     await deliveries.recordTry('msg_2', { ok: false, status: 500, error: 'HTTP 500', nextAt: 70, at: 13 });
     await deliveries.recordTry('msg_1', { ok: true, status: 204, error: null, nextAt: null, at: 14 });
     expect(await deliveries.listFor('key_a', 10)).toMatchObject([
@@ -321,6 +322,19 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
       { id: 'msg_1', state: 'delivered', attempts: 1, finishedAt: 14 },
     ]);
     expect(await deliveries.deleteFinishedBefore(15)).toBe(1);
+  });
+
+  it('hands out due deliveries shared among owners: a few of each, none of an owner left out, none on their way', async () => {
+    const { url } = await schema();
+    const { tasks, deliveries } = await stores(url);
+    await endedWithWebhooks(tasks, deliveries, { slow: 6, other: 1 });
+    const due = await deliveries.due(100, 10, { perOwner: 2, skipOwners: [], skipIds: [] });
+    expect(due.map((d) => d.owner).sort()).toEqual(['key_other', 'key_slow', 'key_slow']);
+    // Claimed: not handed out again; the slow owner left out, what is left of it is not counted as due.
+    const more = await deliveries.due(100, 10, { perOwner: 2, skipOwners: ['key_slow'], skipIds: [] });
+    expect(more).toEqual([]);
+    expect(await deliveries.nextDueAt({ skipOwners: ['key_slow'], skipIds: [] })).toBe(100 + 60_000);
+    expect(await deliveries.nextDueAt({ skipOwners: [], skipIds: [] })).toBe(50);
   });
 });
 

@@ -124,39 +124,39 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     const { url, proxy } = await throughProxy(direct);
     const leading: boolean[] = [];
     // Gateway a, through the proxy, leads. Gateway b is played here: its row, its session, a task on its node.
-    const a = await openStores({ database: url, dataDir: '' }, { listenForKeys: false, gateway: { now: () => Date.now(), heartbeatMs: 200, leaseMs: 1_000, onLeadership: (leader) => leading.push(leader) } });
+    const a = await openStores({ database: url, dataDir: '' }, { listenForKeys: false, gateway: { now: () => Date.now(), heartbeatMs: 200, leaseMs: 2_000, onLeadership: (leader) => leading.push(leader) } });
     cleanups.push(() => a.close());
     await expect.poll(() => leading, { timeout: 5_000 }).toEqual([true]);
     const b = await client(direct);
     await b.query(`SET application_name = 'dan gateway gw_b'`);
     const renewB = () => b.query(`INSERT INTO gateways (id, started_at, seen_at) VALUES ('gw_b', 0, (extract(epoch from clock_timestamp()) * 1000)::bigint) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`);
     await renewB();
-    let renewing = setInterval(() => void renewB(), 200);
+    let renewing = setInterval(() => void renewB(), 100);
     cleanups.push(async () => clearInterval(renewing));
     const bStore = new PostgresTaskStore(await opened(direct), { gatewayId: 'gw_b' });
     await bStore.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
     expect(await bStore.markRunning('t1', 1, 'node-b', 2)).toBe(true);
     const state = async () => (await bStore.get('t1'))?.state;
-    // The leader has led for a lease, b renewing all along: nothing is taken back.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The leader has led for more than a lease, b renewing all along: nothing is taken back.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(await state()).toBe('running');
     // The database goes away for a's connections for two leases (nothing closes), and b stops renewing.
     clearInterval(renewing);
     proxy.pause();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
     proxy.resume();
     // b is back within a lease of the database's return: its task was never its gateway's to lose.
     await new Promise((resolve) => setTimeout(resolve, 300));
     await renewB();
-    renewing = setInterval(() => void renewB(), 200);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    renewing = setInterval(() => void renewB(), 100);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(leading).toEqual([true]);
     expect(await state()).toBe('running');
     // b gone for good (no renewal, no session): its task goes back to the queue.
     clearInterval(renewing);
     await b.query(`SET application_name = 'gone'`);
-    await expect.poll(state, { timeout: 5_000 }).toBe('queued');
-  }, 20_000);
+    await expect.poll(state, { timeout: 8_000 }).toBe('queued');
+  }, 30_000);
 
   it('refuses a statement_timeout in the address that is not a whole number of milliseconds', async () => {
     const url = await schemaUrl();

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
 import { txt2img } from '../helpers/specs.js';
+import { ANY_SHARE, endedWithWebhooks } from '../helpers/deliveries.js';
 
 describe('SqliteDeliveryStore.resume', () => {
   it('makes due the waiting deliveries of tasks that ended, fails those of tasks gone, leaves the rest waiting', async () => {
@@ -28,7 +29,24 @@ describe('SqliteDeliveryStore.resume', () => {
     expect(byTask.get('ended')).toMatchObject({ state: 'pending', nextAt: 100 });
     expect(byTask.get('running')).toMatchObject({ state: 'waiting', nextAt: null });
     expect(byTask.get('gone')).toMatchObject({ state: 'failed', finishedAt: 100, lastError: 'the task was gone from the store' });
-    expect((await deliveries.due(100, 10)).map((d) => d.taskId)).toEqual(['ended']);
+    expect((await deliveries.due(100, 10, ANY_SHARE)).map((d) => d.taskId)).toEqual(['ended']);
+    await tasks.close();
+  });
+});
+
+describe('SqliteDeliveryStore.due', () => {
+  it('hands out due deliveries shared among owners: a few of each, none of an owner left out, none on their way', async () => {
+    const tasks = new SqliteTaskStore(':memory:');
+    const deliveries = new SqliteDeliveryStore(tasks.connection);
+    await endedWithWebhooks(tasks, deliveries, { slow: 6, other: 1 });
+    const due = await deliveries.due(100, 10, { perOwner: 2, skipOwners: [], skipIds: [] });
+    expect(due.map((d) => d.owner).sort()).toEqual(['key_other', 'key_slow', 'key_slow']);
+    // Those on their way are not handed out again (this store claims nothing); an owner left out, none of its.
+    const sending = due.map((d) => d.id);
+    expect((await deliveries.due(100, 10, { perOwner: 2, skipOwners: [], skipIds: sending })).map((d) => d.owner)).toEqual(['key_slow', 'key_slow']);
+    expect(await deliveries.due(100, 10, { perOwner: 2, skipOwners: ['key_slow'], skipIds: sending })).toEqual([]);
+    expect(await deliveries.nextDueAt({ skipOwners: ['key_slow'], skipIds: sending })).toBeNull();
+    expect(await deliveries.nextDueAt({ skipOwners: [], skipIds: sending })).toBe(50);
     await tasks.close();
   });
 });

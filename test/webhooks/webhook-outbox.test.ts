@@ -1,8 +1,11 @@
 /**
  * The outbox writes to the store at a task's end only for a task with an end
  * delivery: one it was told of at submit, or one found waiting when it
- * started (after a restart). Every other task's end costs nothing.
+ * started (after a restart). Every other task's end costs nothing. And one
+ * API key's receivers that never answer hold up no other key's webhooks.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
 import { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
@@ -57,3 +60,56 @@ describe('WebhookOutbox.taskEnded', () => {
     await tasks.close();
   });
 });
+
+/** A receiver on 127.0.0.1: `answer` false holds every request open (until the sender gives up). */
+async function receiver(answer: boolean): Promise<{ server: Server; url: string; received: number; ended: number }> {
+  const state = { received: 0, ended: 0 };
+  const server = createServer((request, response) => {
+    state.received += 1;
+    request.socket.on('close', () => (state.ended += 1));
+    request.resume();
+    if (answer) response.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return Object.assign(state, { server, url });
+}
+
+describe('WebhookOutbox: sharing among API keys', () => {
+  it('sends another key\'s webhook while one key\'s receivers hold every try open, and holds only a few of that key\'s open at once', async () => {
+    const [stalled, prompt] = await Promise.all([receiver(false), receiver(true)]);
+    const tasks = new SqliteTaskStore(':memory:');
+    const clock = new FakeClock();
+    const store = new SqliteDeliveryStore(tasks.connection);
+    const outbox = new WebhookOutbox({
+      store,
+      clock,
+      log: new RecordingLogger(),
+      endEventOf: async () => ({ type: 'task.failed', data: {} }),
+      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
+      allowPrivate: true,
+      timeoutMs: 5_000,
+      serialize: (event) => Buffer.from(JSON.stringify(event)),
+    });
+    await outbox.start();
+    // Forty tasks of the stalled key end first, then one of another key.
+    const ended = async (id: string, owner: string, url: string) => {
+      outbox.expectEnd(id);
+      await tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner, createdAt: 1, endWebhook: { id: `msg_${id}`, url } });
+      await tasks.fail(id, null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
+      await outbox.taskEnded(id);
+    };
+    for (let i = 0; i < 40; i++) await ended(`slow-${i}`, 'key_slow', stalled.url);
+    await ended('other', 'key_other', prompt.url);
+    await expect.poll(() => prompt.received, { timeout: 4_000 }).toBe(1);
+    // Delivered while every try of the stalled key is still open: it waited for none of them.
+    expect(stalled.ended).toBe(0);
+    expect(stalled.received).toBeGreaterThan(0);
+    expect(stalled.received).toBeLessThanOrEqual(8);
+    await outbox.close();
+    await tasks.close();
+    for (const server of [stalled.server, prompt.server]) server.closeAllConnections();
+    await Promise.all([stalled.server, prompt.server].map((server) => new Promise((resolve) => server.close(resolve))));
+  }, 15_000);
+});
+

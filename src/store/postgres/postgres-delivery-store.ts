@@ -6,7 +6,7 @@
  * contract as the SQLite adapter (webhooks/delivery-store.ts).
  */
 import type pg from 'pg';
-import type { Delivery, DeliveryStore } from '../../webhooks/delivery-store.js';
+import type { Delivery, DeliveryStore, DueShare } from '../../webhooks/delivery-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { deleteInBatches } from './delete-in-batches.js';
 import { guarded, guardedQuery } from './pg-failure.js';
@@ -54,19 +54,30 @@ export class PostgresDeliveryStore implements DeliveryStore {
    * try's record sets its real next time; a gateway that dies mid-try leaves it to be tried again after
    * the claim.
    */
-  async due(now: number, limit: number): Promise<Delivery[]> {
+  async due(now: number, limit: number, share: DueShare): Promise<Delivery[]> {
+    // Picked from the snapshot, at most `perOwner` per owner; claimed only where still due when its row is locked:
+    // a gateway that claimed it first has moved it ahead, and this one then leaves it (no SKIP LOCKED with a window).
     const { rows } = await this.#query<DeliveryRow>(
       'could not read due webhook deliveries',
       `UPDATE webhook_deliveries SET next_at = $1 + ${CLAIM_MS}
-       WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+       WHERE id IN (
+         SELECT id FROM (
+           SELECT id, next_at, seq, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, seq) AS nth FROM webhook_deliveries
+           WHERE state = 'pending' AND next_at <= $1 AND NOT (owner = ANY($3::text[])) AND NOT (id = ANY($4::text[]))
+         ) d WHERE nth <= $5 ORDER BY next_at, seq LIMIT $2
+       ) AND state = 'pending' AND next_at <= $1
        RETURNING *`,
-      [now, limit],
+      [now, limit, share.skipOwners, share.skipIds, share.perOwner],
     );
     return rows.map(toDelivery).sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async nextDueAt(): Promise<number | null> {
-    const { rows } = await this.#query<{ at: number | null }>('could not read webhook deliveries', `SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'`);
+  async nextDueAt(skip: Omit<DueShare, 'perOwner'>): Promise<number | null> {
+    const { rows } = await this.#query<{ at: number | null }>(
+      'could not read webhook deliveries',
+      `SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending' AND NOT (owner = ANY($1::text[])) AND NOT (id = ANY($2::text[]))`,
+      [skip.skipOwners, skip.skipIds],
+    );
     return rows[0]?.at ?? null;
   }
 

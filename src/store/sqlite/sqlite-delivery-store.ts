@@ -6,7 +6,7 @@
  * each try, not kept).
  */
 import type Database from 'better-sqlite3';
-import type { Delivery, DeliveryStore } from '../../webhooks/delivery-store.js';
+import type { Delivery, DeliveryStore, DueShare } from '../../webhooks/delivery-store.js';
 import { type DeliveryRow, toDelivery } from '../rows.js';
 
 export class SqliteDeliveryStore implements DeliveryStore {
@@ -26,10 +26,18 @@ export class SqliteDeliveryStore implements DeliveryStore {
          WHERE state = 'waiting' AND task_id NOT IN (SELECT id FROM tasks)`,
       ),
       waitingTasks: db.prepare<[], { task_id: string }>(`SELECT DISTINCT task_id FROM webhook_deliveries WHERE state = 'waiting'`),
-      due: db.prepare<{ now: number; limit: number }, DeliveryRow>(
-        `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_at <= @now ORDER BY next_at LIMIT @limit`,
+      // The owners and ids to leave out come as JSON arrays (json_each): one prepared statement for any number.
+      due: db.prepare<{ now: number; limit: number; per_owner: number; skip_owners: string; skip_ids: string }, DeliveryRow>(
+        `SELECT * FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, rowid) AS nth FROM webhook_deliveries
+           WHERE state = 'pending' AND next_at <= @now
+             AND owner NOT IN (SELECT value FROM json_each(@skip_owners)) AND id NOT IN (SELECT value FROM json_each(@skip_ids))
+         ) WHERE nth <= @per_owner ORDER BY next_at LIMIT @limit`,
       ),
-      nextDueAt: db.prepare<[], { at: number | null }>(`SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'`),
+      nextDueAt: db.prepare<{ skip_owners: string; skip_ids: string }, { at: number | null }>(
+        `SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE state = 'pending'
+           AND owner NOT IN (SELECT value FROM json_each(@skip_owners)) AND id NOT IN (SELECT value FROM json_each(@skip_ids))`,
+      ),
       recordTry: db.prepare<{ id: string; state: string; next_at: number | null; last_status: number | null; last_error: string | null; finished_at: number | null }>(
         `UPDATE webhook_deliveries SET state = @state, attempts = attempts + 1, next_at = @next_at, last_status = @last_status,
          last_error = @last_error, finished_at = @finished_at WHERE id = @id`,
@@ -53,12 +61,13 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return Promise.resolve(this.#q.waitingTasks.all().map((row) => row.task_id));
   }
 
-  due(now: number, limit: number): Promise<Delivery[]> {
-    return Promise.resolve(this.#q.due.all({ now, limit }).map(toDelivery));
+  due(now: number, limit: number, share: DueShare): Promise<Delivery[]> {
+    const rows = this.#q.due.all({ now, limit, per_owner: share.perOwner, skip_owners: JSON.stringify(share.skipOwners), skip_ids: JSON.stringify(share.skipIds) });
+    return Promise.resolve(rows.map(toDelivery));
   }
 
-  nextDueAt(): Promise<number | null> {
-    return Promise.resolve(this.#q.nextDueAt.get()?.at ?? null);
+  nextDueAt(skip: Omit<DueShare, 'perOwner'>): Promise<number | null> {
+    return Promise.resolve(this.#q.nextDueAt.get({ skip_owners: JSON.stringify(skip.skipOwners), skip_ids: JSON.stringify(skip.skipIds) })?.at ?? null);
   }
 
   recordTry(id: string, result: { ok: boolean; status: number | null; error: string | null; nextAt: number | null; at: number }): Promise<void> {
