@@ -14,13 +14,12 @@
 import ipaddr from 'ipaddr.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ApiKeyRecord, KeyLimits } from '../auth/api-key.js';
-import { hashApiKey, sameHash } from '../auth/api-key.js';
+import { hashApiKey, MAX_KEY_LENGTH, sameHash } from '../auth/api-key.js';
 import { anonymousCaller, type AuthMode, type Caller, keyCaller } from '../auth/caller.js';
 import type { KeyRing } from '../auth/key-ring.js';
 import { RequestRate } from '../auth/request-rate.js';
 import { DanError } from '../errors/dan-error.js';
 
-const MAX_KEY_LENGTH = 256;
 
 /** The key a request carries, or null. */
 export function apiKeyOf(request: FastifyRequest): string | null {

@@ -181,7 +181,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     const network = deps.network;
     if (network) api.get('/api/network', async () => success(network.read()));
-    registerTaskEvents(api, { service: deps.service });
+    const keyRevoked = (id: string) => {
+      const key = deps.auth.keys.byId(id);
+      return key === undefined || key.revokedAt !== null;
+    };
+    registerTaskEvents(api, { service: deps.service, keyRevoked });
     await registerOpenAiRoutes(api, { service: deps.service, catalog: deps.catalog, syncTimeoutMs: deps.syncTimeoutMs, bodyLimitBytes: deps.bodyLimitBytes, ...deps.openai });
     await registerA1111Routes(api, {
       service: deps.service,

@@ -117,6 +117,9 @@ export interface ApiKeyRecord {
 /** How many characters of a secret are kept to recognise it by. */
 export const KEY_PREFIX_LENGTH = 7;
 
+/** The most characters of a key (or token) a request's Authorization is read for: a longer one never matches. */
+export const MAX_KEY_LENGTH = 256;
+
 /**
  * A new key's record and its secret (shown once, never stored). A node token (`kind` 'node') has no
  * use for limits or a webhook secret: it gets the defaults, which nothing reads.

@@ -9,6 +9,7 @@
  */
 import { defaultLimits, limitCeilings, type RequestLimits } from '../domain/request-context.js';
 import { type AuthMode, AuthModes } from '../auth/caller.js';
+import { MAX_KEY_LENGTH } from '../auth/api-key.js';
 import { StartupError } from '../errors/startup-error.js';
 import { HOUR, MINUTE, SECOND } from '../util/clock.js';
 import { commaList } from '../util/comma-list.js';
@@ -191,6 +192,11 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   if (!(AuthModes as readonly string[]).includes(merged.auth)) problems.push(`auth must be one of ${AuthModes.join(', ')}, got "${merged.auth}"`);
   if (merged.adminToken !== null && merged.adminToken.length < 16) {
     problems.push('adminToken must be at least 16 characters (or unset to turn the admin API off)');
+  }
+  // Requests' keys are read for their first MAX_KEY_LENGTH characters: a longer one would never be accepted.
+  for (const key of ['adminToken', 'publicApiKey'] as const) {
+    const value = merged[key];
+    if (value !== null && value.length > MAX_KEY_LENGTH) problems.push(`${key} must be at most ${MAX_KEY_LENGTH} characters, got ${value.length}`);
   }
   checkLimits(problems, merged.limits);
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {

@@ -224,12 +224,19 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return refused('DAN_ERR_NODE_UNAUTHORIZED', `wrong node token: ${what}; ask the operator for one (dan nodes token create --name <you>)`, CloseCodes.unauthorized);
   }
 
-  /** Disconnects the nodes whose node token has been revoked (the gateway calls it when tokens change). */
+  /** Disconnects the nodes whose node token has been revoked, and those that joined without one once one exists (the gateway calls it when tokens change). */
   expelRevoked(): void {
     const tokens = this.#options.tokens;
     if (!tokens) return;
+    // A node of this machine that joined without a token (there was none) may no longer stay once the first
+    // node token exists: new ones like it are refused, and it would go on taking prompts. (With the shared
+    // --node-token set, no node joined without one.)
+    const tokenless = this.#options.nodeToken === null && tokens.anyActive();
     for (const session of [...this.#sessions.values()]) {
       if (session.tokenId !== null && tokens.isRevoked(session.tokenId)) this.expel(session, 'its node token was revoked', CloseCodes.unauthorized);
+      else if (session.tokenId === null && tokenless) {
+        this.expel(session, 'this gateway now takes nodes with a node token only (one was created): start the node with --token', CloseCodes.unauthorized);
+      }
     }
   }
 

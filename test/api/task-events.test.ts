@@ -177,6 +177,21 @@ describe('task events', () => {
     expect(allowed.status).toBe(200);
     await allowed.body!.cancel();
   });
+
+  it('end with an error event when their key is revoked, as the key\'s next request is refused', async () => {
+    const { app, url, node } = await listening();
+    const created = await app.keys.create({ name: 'soon revoked' });
+    const busy = dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img)).taskId;
+    await node.assignment(busy);
+    const { taskId } = dataOf(await app.post('/api/sd/txt2img/async', { ...bodies.txt2img, seed: 3 }, { authorization: created.secret }));
+    const response = await fetch(`${url}/api/sd/task/${taskId}/events`, { headers: { authorization: created.secret } });
+    expect(response.status).toBe(200);
+    await app.keys.revoke(created.key.id);
+    // The stream ends (within its next look, a second at most) with the error, and nothing after it.
+    const text = await response.text();
+    expect(text).toMatch(/event: error\ndata: \{"code":1000,"error":"DAN_ERR_AUTH_KEY_INVALID","message":"the API key of this stream was revoked"\}\n\n$/);
+    expect(text).not.toContain('event: end');
+  });
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {

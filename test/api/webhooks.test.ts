@@ -158,6 +158,9 @@ describe('webhooks', () => {
     expectError(await submit({ url: 'https://hooks.example/x', events: ['start'] }), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'webhook.events' });
     expectError(await submit({ url: 'https://hooks.example/x', secret: 'x' }), 400, 3000, { error: 'DAN_ERR_REQUEST_UNKNOWN_FIELD', field: 'webhook.secret' });
     expect(api.world.service.load()).toEqual({ queued: 0, running: 0 });
+    // null is no webhook, as leaving it out is, even for an anonymous caller.
+    expect((await submit(null, {})).status).toBe(200);
+    expect(api.world.service.load()).toEqual({ queued: 0, running: 1 });
   });
 });
 

@@ -84,6 +84,16 @@ describe('node tokens', () => {
     expect(again.first).toMatchObject({ type: 'reject', message: expect.stringContaining('revoked') });
   });
 
+  it('disconnect a node of this machine that joined without a token once the first token is made', async () => {
+    const g = await gateway();
+    const local = await join(g, null, { name: 'local-gpu' });
+    expect(local.first).toMatchObject({ type: 'welcome' });
+    const alice = await g.keys.create({ name: 'alice' }, 'node');
+    expect(await local.closed).toEqual({ code: 4001, reason: expect.stringContaining('takes nodes with a node token only') });
+    expect(g.hub.sessions.size).toBe(0);
+    expect((await join(g, alice.secret)).first).toMatchObject({ type: 'welcome' });
+  });
+
   it('keep the shared --node-token working beside them', async () => {
     const g = await gateway({ nodeToken: 'shared-token-123' });
     await g.keys.create({ name: 'alice' }, 'node');

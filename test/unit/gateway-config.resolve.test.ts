@@ -22,4 +22,11 @@ describe('resolveGatewayConfig', () => {
       /limits\.maxInputSide must be a positive integer, got 0[\s\S]*limits\.maxUpscalePixels must be a positive integer, got 1\.5[\s\S]*limits\.maxSidee is not a limit/,
     );
   });
+
+  it('refuses an admin token or public API key longer than a request\'s key is read for (it could never be used)', () => {
+    expect(() => resolveGatewayConfig({ adminToken: 'Q'.repeat(257), publicApiKey: 'P'.repeat(300) })).toThrow(
+      /adminToken must be at most 256 characters, got 257[\s\S]*publicApiKey must be at most 256 characters, got 300/,
+    );
+    expect(resolveGatewayConfig({ adminToken: 'Q'.repeat(256) }).adminToken).toHaveLength(256);
+  });
 });

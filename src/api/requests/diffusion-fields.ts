@@ -76,7 +76,13 @@ function readSampler(group: FieldGroup, ctx: RequestContext, choice: ModelChoice
   const sampler = readName(group, 'sampler_name', { ...rule, default: choice.traits?.defaultSampler ?? rule.default }).given;
   if (valueOf(group, 'scheduler') === undefined) return sampler;
   const scheduler = readName(group, 'scheduler', { noun: 'scheduler', choices: ctx.schedulers, match: NameMatches.caseInsensitive }).listed;
-  return scheduler === automaticScheduler ? sampler : `${sampler} ${scheduler}`;
+  if (scheduler === automaticScheduler) return sampler;
+  // A combined name already names its schedule ("DPM++ 2M Karras"): the same one again is that name; another is
+  // a contradiction, refused rather than one of them silently dropped.
+  const named = ctx.schedulers.find((s) => s !== automaticScheduler && sampler.toLowerCase().endsWith(` ${s.toLowerCase()}`));
+  if (named === undefined) return `${sampler} ${scheduler}`;
+  if (named.toLowerCase() === scheduler.toLowerCase()) return sampler;
+  throw invalidField(pathOf(group, 'scheduler'), `is "${scheduler}", but sampler_name "${sampler}" names its schedule (${named}) already; send the sampler alone ("${sampler.slice(0, -named.length - 1)}") with the scheduler, or the combined name alone`);
 }
 
 function samplerRule(ctx: RequestContext): NameRule {

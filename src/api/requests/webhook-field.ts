@@ -25,8 +25,10 @@ const URL_MAX_LENGTH = 2048;
 
 /** The body without `webhook`, and the webhook it asked for (null when none). */
 export function takeWebhook(body: unknown, options: { allowPrivate: boolean }): { body: unknown; webhook: WebhookRequest | null } {
-  if (!isJsonRecord(body) || !Object.hasOwn(body, 'webhook') || body['webhook'] === null) return { body, webhook: null };
+  if (!isJsonRecord(body) || !Object.hasOwn(body, 'webhook')) return { body, webhook: null };
   const { webhook: value, ...rest } = body;
+  // null is no webhook, as leaving it out is: taken out of the body either way.
+  if (value === null) return { body: rest, webhook: null };
   const group = parseGroup(value, 'webhook', { accepted: ['url', 'events'] });
   const url = readString(group, 'url', { maxLength: URL_MAX_LENGTH });
   let parsed: URL;

@@ -14,7 +14,8 @@
  * Every event has an id. A client that reconnects with `Last-Event-ID` (EventSource does it by itself)
  * gets the current status at once unless it already had it, and a stream asked for after its `end`
  * answers 204, which tells EventSource to stop reconnecting. The stream is the task's owner's only,
- * like its status (404 for anyone else).
+ * like its status (404 for anyone else), and ends with an `error` event (the error envelope) when its
+ * key is revoked meanwhile.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -23,9 +24,12 @@ import type { TaskView } from '../../gateway/task-view.js';
 import { DanError } from '../../errors/dan-error.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { parseTaskIdRequest } from '../requests/index.js';
+import { errorBodyOf } from '../envelope.js';
 
 export interface TaskEventsOptions {
   service: TaskService;
+  /** Whether the key of a keyed caller is revoked (or gone) now: its open streams end, as its next request is refused. */
+  keyRevoked?: (keyId: string) => boolean;
   /** How often a queued task's position and ETA are looked at. @defaultValue 1 s */
   pollMs?: number;
   /** How often a quiet stream gets a keep-alive comment. @defaultValue 15 s */
@@ -133,6 +137,10 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
       wake = null;
       due = false;
       if (closed) return;
+      if (caller.key && options.keyRevoked?.(caller.key.id)) {
+        raw.write(`event: error\ndata: ${JSON.stringify(errorBodyOf(new DanError('DAN_ERR_AUTH_KEY_INVALID', 'the API key of this stream was revoked')))}\n\n`);
+        break;
+      }
       try {
         view = await service.status(taskId, caller);
       } catch {

@@ -86,4 +86,13 @@ describe('scheduler', () => {
     expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ 2M', scheduler: 'automatic' })).sampler).toBe('DPM++ 2M');
     await expectRejected(() => txt2img({ model: sha.chilloutMix, scheduler: 'Turbo' }), { field: 'scheduler', message: ['"Turbo" is not a supported scheduler', 'Karras'] });
   });
+
+  it('takes a combined name with its own schedule named again (as A1111 does), and refuses another schedule beside it', async () => {
+    expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ SDE Karras', scheduler: 'Karras' })).sampler).toBe('DPM++ SDE Karras');
+    expect((await txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ SDE Karras', scheduler: 'karras' })).sampler).toBe('DPM++ SDE Karras');
+    await expectRejected(() => txt2img({ model: sha.chilloutMix, sampler_name: 'DPM++ SDE Karras', scheduler: 'Exponential' }), {
+      field: 'scheduler',
+      message: ['sampler_name "DPM++ SDE Karras" names its schedule (Karras) already', 'send the sampler alone ("DPM++ SDE")'],
+    });
+  });
 });
