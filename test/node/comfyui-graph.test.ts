@@ -107,6 +107,9 @@ describe('SD 1.5 and SDXL checkpoints', () => {
     expect(built.one('CheckpointLoaderSimple').inputs).toEqual({ ckpt_name: 'clarity.safetensors' });
     expect(built.of('CLIPTextEncode').map((n) => n.inputs['text'])).toEqual(['a fox', 'blurry']);
     expect(built.one('EmptyLatentImage').inputs).toEqual({ width: 512, height: 512, batch_size: 1 });
+    // Into ComfyUI's temp folder, not its output folder, where every task's image would pile up.
+    expect(built.nodes[built.output]).toMatchObject({ class_type: 'PreviewImage' });
+    expect(built.of('SaveImage')).toEqual([]);
     expect(built.one('KSampler').inputs).toMatchObject({ seed: 1234, steps: 20, cfg: 6.5, sampler_name: 'euler_ancestral', scheduler: 'normal', denoise: 1 });
     expect(built.of('FluxGuidance')).toEqual([]);
     await runsToSize(built, spec);
@@ -334,7 +337,8 @@ describe('ControlNet', () => {
   it('openpose through the installed preprocessor, two units chained', async () => {
     const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, controlNet: [unit('openpose', 'sd15_openpose'), unit('canny', 'sd15_canny')] });
     const built = await build(spec);
-    expect(built.one('OpenposePreprocessor')).toBeDefined();
+    // A1111's "openpose" is the body alone (hands and face are "openpose_full").
+    expect(built.one('OpenposePreprocessor').inputs).toMatchObject({ detect_body: 'enable', detect_hand: 'disable', detect_face: 'disable' });
     const applies = Object.entries(built.nodes).filter(([, n]) => n.class_type === 'ControlNetApplyAdvanced');
     expect(applies).toHaveLength(2);
     expect(applies[1]![1].inputs['positive']).toEqual([applies[0]![0], 0]);

@@ -160,7 +160,7 @@ export class ComfyUIDriver implements BackendDriver {
     }
     const images = output?.['images'];
     const first = Array.isArray(images) ? (images[0] as { filename?: unknown; subfolder?: unknown; type?: unknown } | undefined) : undefined;
-    if (typeof first?.filename !== 'string') throw badResponse(`the SaveImage node ${built.output} left no image in /history`);
+    if (typeof first?.filename !== 'string') throw badResponse(`the image node ${built.output} left no image in /history`);
     const query = new URLSearchParams({ filename: first.filename, subfolder: typeof first.subfolder === 'string' ? first.subfolder : '', type: typeof first.type === 'string' ? first.type : 'output' });
     const answered = await this.#client.getBytes(`/view?${query.toString()}`, { timeoutMs: MINUTE_MS });
     if (answered.length === 0) throw badResponse(`/view answered ${first.filename} with no bytes`);

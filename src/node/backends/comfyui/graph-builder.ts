@@ -63,7 +63,11 @@ interface Conditioning {
 
 export interface BuiltGraph {
   graph: ComfyGraph;
-  /** The node whose history output holds the result (`SaveImage`, or the tagger). */
+  /**
+   * The node whose history output holds the result: `PreviewImage`, which writes into ComfyUI's temp folder
+   * (emptied at each start), not `SaveImage`'s output folder, where every network task's image would pile up
+   * on the GPU owner's disk; or the tagger.
+   */
   output: string;
   /** The sampler nodes and their steps, in order: progress is counted over all of them. */
   samplerPasses: { node: string; steps: number }[];
@@ -160,7 +164,7 @@ class DiffusionGraph {
         decoded = out(g.add('ImageCompositeMasked', paste, 'Paste inside the mask'));
       }
     }
-    const output = g.add('SaveImage', { images: decoded, filename_prefix: 'DAN' });
+    const output = g.add('PreviewImage', { images: decoded });
     return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
   }
 
@@ -189,7 +193,8 @@ class DiffusionGraph {
       const [low, high] = [unit.thresholdA ?? CANNY_DEFAULTS[0], unit.thresholdB ?? CANNY_DEFAULTS[1]];
       map = out(g.add('Canny', { image, low_threshold: toUnitThreshold(low), high_threshold: toUnitThreshold(high) }));
     } else {
-      map = out(g.add('OpenposePreprocessor', { image, detect_hand: 'enable', detect_body: 'enable', detect_face: 'enable', resolution: 512 }));
+      // A1111's "openpose" is the body alone; hands and face are its "openpose_full".
+      map = out(g.add('OpenposePreprocessor', { image, detect_hand: 'disable', detect_body: 'enable', detect_face: 'disable', resolution: 512 }));
     }
     const controlNet = out(g.add('ControlNetLoader', { control_net_name: bound.model }));
     const applied = g.add('ControlNetApplyAdvanced', {
@@ -352,7 +357,7 @@ function buildUpscale(g: ComfyGraph, spec: UpscaleSpec, binding: Binding, invent
     const second = upscaleImage(g, inventory, source, binding.upscaler2, target);
     image = out(g.add('ImageBlend', { image1: image, image2: second, blend_factor: spec.upscaler2Visibility, blend_mode: 'normal' }));
   }
-  return g.add('SaveImage', { images: image, filename_prefix: 'DAN' });
+  return g.add('PreviewImage', { images: image });
 }
 
 /** `image` brought to `target` by the upscaler named: its model first when it is one, then an exact resize. */

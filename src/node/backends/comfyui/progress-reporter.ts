@@ -18,7 +18,8 @@ const PROGRESS_INTERVAL_MS = 250;
 /** Sampler steps over all passes → the task's progress, at most every PROGRESS_INTERVAL_MS, with the latest preview. */
 export function progressReporter(built: BuiltGraph, clock: Clock, onProgress: (progress: RunProgress) => void) {
   const total = built.samplerPasses.reduce((sum, pass) => sum + pass.steps, 0);
-  let started: number | null = null;
+  /** When the first step was reported, and the progress then: the ETA is measured from there. */
+  let first: { at: number; progress: number } | null = null;
   let lastReport = -Infinity;
   let preview: string | undefined;
   return {
@@ -28,11 +29,14 @@ export function progressReporter(built: BuiltGraph, clock: Clock, onProgress: (p
       const before = built.samplerPasses.slice(0, index).reduce((sum, pass) => sum + pass.steps, 0);
       const progress = Math.min(1, (before + (built.samplerPasses[index]!.steps * Math.min(value, max)) / max) / total);
       const now = clock.now();
-      started ??= now;
+      first ??= { at: now, progress };
       if (now - lastReport < PROGRESS_INTERVAL_MS && progress < 1) return;
       lastReport = now;
-      const elapsed = (now - started) / SECOND_MS;
-      const etaSeconds = progress > 0 ? (elapsed * (1 - progress)) / progress : null;
+      // The steps' pace since the first one (whose time includes loading what the graph needs): no ETA before
+      // a second step has been seen, rather than an ETA of 0.
+      const elapsed = (now - first.at) / SECOND_MS;
+      const done = progress - first.progress;
+      const etaSeconds = done > 0 ? (elapsed * (1 - progress)) / done : null;
       try {
         onProgress({ progress, etaSeconds, ...(preview ? { preview } : {}) });
       } catch {
