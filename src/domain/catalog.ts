@@ -120,6 +120,22 @@ export const catalogControlNetModels: readonly { name: string; family: ModelFami
   { name: 'sd15_openpose', family: 'sd15', stems: ['sd15_openpose'] },
 ];
 
+/**
+ * The family a ControlNet model is made for, from its name: a catalog entry's, the entry whose stem the name
+ * holds (`control_v11p_sd15_canny.pth` is `sd15_canny`), or the family its file name says (`…sdxl…`, `…flux…`,
+ * `…sd15…`); null when the name says nothing. A GPU owner's own file, asked for by its name, is then held to
+ * the model's family as a catalog one is.
+ */
+export function controlNetFamilyOf(name: string): ModelFamily | null {
+  const lower = name.toLowerCase();
+  const entry = catalogControlNetModels.find((m) => m.name === name) ?? catalogControlNetModels.find((m) => m.stems.some((stem) => lower.includes(stem)));
+  if (entry) return entry.family;
+  if (lower.includes('flux')) return 'flux';
+  if (/sdxl|(^|[^a-z])xl([^a-z]|$)/.test(lower)) return 'sdxl';
+  if (/sd-?1[._-]?5|sd15/.test(lower)) return 'sd15';
+  return null;
+}
+
 /** ControlNet preprocessors by DAN name; `aliases` are accepted spellings (the spec's `openopse`). */
 export const catalogPreprocessors: readonly { name: string; aliases: readonly string[]; thresholds: boolean }[] = [
   { name: 'canny', aliases: [], thresholds: true },

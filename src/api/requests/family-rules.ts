@@ -10,7 +10,7 @@
  * fit the model. A model whose family no one knows gets no family rules.
  */
 import { familyTraits, type FamilyTraits, type ModelFamily } from '../../domain/families.js';
-import { catalogControlNetModels } from '../../domain/catalog.js';
+import { controlNetFamilyOf } from '../../domain/catalog.js';
 import type { RequestContext } from '../../domain/request-context.js';
 import type { LoraUse, RefinerSpec, ResourceRef } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
@@ -96,12 +96,12 @@ export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], 
   });
 }
 
-/** Each catalog ControlNet model (made for one family) must fit the model. */
+/** Each ControlNet model whose family is known (the catalog's, or its name's) must fit the model. */
 export function checkControlNetFamily(group: FieldGroup, units: readonly { model: string }[], choice: ModelChoice): void {
   if (choice.family === null) return;
   units.forEach(({ model }, index) => {
-    const family = catalogControlNetModels.find((m) => m.name === model)?.family;
-    if (family !== undefined && family !== choice.family) {
+    const family = controlNetFamilyOf(model);
+    if (family !== null && family !== choice.family) {
       throw invalidField(`${pathOf(group, 'control_net')}[${index}].model`, `${model} is a ControlNet model for ${familyTraits[family].label} models; ${labelOf(choice)}`);
     }
   });

@@ -36,6 +36,15 @@ describe('Flux', () => {
       field: 'control_net[0].model',
       message: ['sd15_canny is a ControlNet model for SD 1.5 models', 'sd_xl_base_1.0 is an SDXL model'],
     });
+    // Asked for by a node's file name: the catalog entry it holds, or the family its name says.
+    await expectRejected(() => txt2img({ model: fluxModel.name, control_net: [{ image: control, preprocess: 'canny', model: 'control_v11p_sd15_canny.pth' }] }), {
+      field: 'control_net[0].model',
+      message: ['control_v11p_sd15_canny.pth is a ControlNet model for SD 1.5 models'],
+    });
+    await expectRejected(() => txt2img({ model: sha.chilloutMix, control_net: [{ image: control, preprocess: 'canny', model: 'controlnet-canny-sdxl-1.0.safetensors' }] }), {
+      field: 'control_net[0].model',
+      message: ['is a ControlNet model for SDXL models'],
+    });
   });
 
   it('applies to img2img too', async () => {
