@@ -16,33 +16,41 @@ import type { NodeListing } from './node-listing.js';
 export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeListing>): void {
   let total = 0;
   let down = 0;
+  /** Nodes whose WebUI is down that have what the task needs: it is a matter of time, not of the network. */
+  let downCapable = 0;
   const lacking = new Map<string, number>();
   for (const session of sessions) {
     total += 1;
+    const outcome = bindSpec(spec, session.offering);
     if (!session.backendUp) {
       down += 1;
+      if (outcome.ok) downCapable += 1;
       continue;
     }
-    const outcome = bindSpec(spec, session.offering);
     if (outcome.ok) return;
     for (const missing of outcome.missing) lacking.set(missing, (lacking.get(missing) ?? 0) + 1);
   }
-  throw new DanError('DAN_ERR_TASK_UNSERVABLE', unservableMessage(total, down, lacking));
+  throw new DanError('DAN_ERR_TASK_UNSERVABLE', unservableMessage({ total, down, downCapable, lacking }));
 }
 
-function unservableMessage(total: number, down: number, lacking: Map<string, number>): string {
+function unservableMessage({ total, down, downCapable, lacking }: { total: number; down: number; downCapable: number; lacking: Map<string, number> }): string {
   if (total === 0) {
     // Said to API clients too, who cannot attach one: a restart's few seconds without nodes come first.
     return 'no node is connected to the network (right after a gateway restart its nodes are back within seconds: try again shortly); its operator attaches one with `dan node --gateway <gateway URL> --webui <WebUI URL>`';
   }
   const parts: string[] = [];
+  if (downCapable > 0) {
+    const who = downCapable === 1 ? 'the 1 node that has what it needs cannot reach its WebUI' : `the ${downCapable} nodes that have what it needs cannot reach their WebUI`;
+    parts.push(`${who} (try again once it is back)`);
+  }
   const up = total - down;
   if (lacking.size > 0) {
-    const items = [...lacking].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} (missing on ${n} of ${up})`);
-    parts.push(`the connected nodes lack ${items.join(', ')}`);
+    const items = [...lacking].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} (missing on ${n} of ${up}${down > 0 ? ' whose WebUI is up' : ''})`);
+    parts.push(`the ${downCapable > 0 ? 'other' : 'connected'} nodes lack ${items.join(', ')}`);
   }
-  if (down > 0) parts.push(`${down} of ${total} node(s) cannot reach their WebUI`);
-  return `no connected node can run this task: ${parts.join('; ')}`;
+  const otherDown = down - downCapable;
+  if (otherDown > 0) parts.push(`${otherDown} of ${total} node(s) cannot reach their WebUI`);
+  return `no connected node can run this task now: ${parts.join('; ')}`;
 }
 
 /** Why a node that could run a task takes no work now. */

@@ -362,7 +362,7 @@ describe('requests no connected node can serve', () => {
     app.world.connect('b', makeCapabilities({ models: withoutAnything }));
     expectError(await app.post('/api/sd/txt2img', { ...bodies.txt2img, model: 'anything-v4.5-pruned' }), 503, 2000, {
       error: 'DAN_ERR_TASK_UNSERVABLE',
-      message: ['no connected node can run this task: the connected nodes lack model anything-v4.5-pruned (missing on 2 of 2)'],
+      message: ['no connected node can run this task now: the connected nodes lack model anything-v4.5-pruned (missing on 2 of 2)'],
     });
     expectNothingQueued(app);
     // The same node serves the models it has.
@@ -382,12 +382,23 @@ describe('requests no connected node can serve', () => {
     });
   });
 
-  it('says how many nodes cannot reach their WebUI', async () => {
+  it('says when the nodes that have what the task needs cannot reach their WebUI, and what the others lack', async () => {
     const app = await start({ nodes: 0 });
     app.world.connect('down').backend(false, 'connect ECONNREFUSED 127.0.0.1:7860');
     expectError(await app.post('/api/sd/txt2img', bodies.txt2img), 503, 2000, {
       error: 'DAN_ERR_TASK_UNSERVABLE',
-      message: ['no connected node can run this task: 1 of 1 node(s) cannot reach their WebUI'],
+      message: ['no connected node can run this task now: the 1 node that has what it needs cannot reach its WebUI (try again once it is back)'],
+    });
+    // Another node, its WebUI up, without the model; and one down without it either.
+    const withoutAnything = makeCapabilities().models.filter((m) => !m.fileName.startsWith('anything'));
+    app.world.connect('up', makeCapabilities({ models: withoutAnything }));
+    app.world.connect('down-too', makeCapabilities({ models: withoutAnything })).backend(false);
+    await app.world.settle();
+    expectError(await app.post('/api/sd/txt2img', { ...bodies.txt2img, model: 'anything-v4.5-pruned' }), 503, 2000, {
+      error: 'DAN_ERR_TASK_UNSERVABLE',
+      message: [
+        'no connected node can run this task now: the 1 node that has what it needs cannot reach its WebUI (try again once it is back); the other nodes lack model anything-v4.5-pruned (missing on 1 of 1 whose WebUI is up); 1 of 3 node(s) cannot reach their WebUI',
+      ],
     });
   });
 });

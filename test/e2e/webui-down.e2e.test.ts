@@ -28,7 +28,7 @@ describe('a node whose WebUI is down', () => {
 
     const refused = await postJson(`${gw.url}/api/sd/txt2img`, { prompt: 'x', model: 'clarity' });
     expect(refused.status).toBe(503);
-    expect(refused.body.message).toContain('1 of 1 node(s) cannot reach their WebUI');
+    expect(refused.body.message).toContain('the 1 node that has what it needs cannot reach its WebUI');
 
     const sandbox = new DanProcess(['sandbox', '--port', String(webuiPort), '--speed', '1000']);
     running.push(sandbox);
