@@ -18,6 +18,7 @@ import { keepValue, keptValue } from '../util/kept-value.js';
 import { NodeHub } from '../network/node-hub.js';
 import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
+import { readinessProblems } from './readiness.js';
 import { bindSpec } from '../domain/binding.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { ProgressChannel } from '../store/postgres/progress-channel.js';
@@ -213,13 +214,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
         },
       };
     },
-    ready: async () => {
-      const problems: string[] = [];
-      await store.ping().catch((error: unknown) => problems.push(`the task store does not answer: ${error instanceof Error ? error.message : String(error)}`));
-      const { problem } = catalog.servingState();
-      if (problem !== null) problems.push(problem);
-      return problems;
-    },
+    ready: () => readinessProblems(store, catalog.servingState().problem),
     auth: {
       mode: config.auth,
       keys: keyRing,
