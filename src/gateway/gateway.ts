@@ -19,6 +19,7 @@ import { NodeHub } from '../network/node-hub.js';
 import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
 import { readinessProblems } from './readiness.js';
+import { RepeatedWarning } from '../util/repeated-warning.js';
 import { bindSpec } from '../domain/binding.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { ProgressChannel } from '../store/postgres/progress-channel.js';
@@ -79,6 +80,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
       now: () => clock.now(),
       onLeadership: (leader) => leadershipChanged(leader),
       onReclaimed: (ids) => logger.warn({ tasks: ids.length }, 'tasks whose gateway is gone are back in the queue'),
+      notice: (message) => logger.info(message),
       catalog: networkCatalog,
     },
   });
@@ -95,7 +97,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // A node token revoked (here or by `dan nodes token revoke`) disconnects its nodes; another process's
   // change is read within a second.
   keyRing.onChange(() => hub.expelRevoked());
-  const keyRefresh = setInterval(() => void keyRing.refresh().catch((error: unknown) => logger.warn({ err: error }, 'could not read the keys again')), SECOND);
+  const keysUnread = new RepeatedWarning(logger, 'could not read the keys again', 'the keys are read again', () => clock.now());
+  const keyRefresh = setInterval(
+    () => void keyRing.refresh().then(() => keysUnread.succeeded(), (error: unknown) => keysUnread.failed(error)),
+    SECOND,
+  );
   keyRefresh.unref();
   const activity = new NetworkActivity(() => clock.now());
   const seen = observeActivity(activity, () => clock.now());

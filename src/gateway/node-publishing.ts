@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { NodeRoster } from '../store/postgres/node-roster.js';
+import { RepeatedWarning } from '../util/repeated-warning.js';
 
 /**
  * How often the gateway publishes what the dashboard shows of its nodes, and checks that they are still
@@ -29,7 +30,8 @@ export function publishNodes(
   const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
   /** The listing each node's row holds, as written: an unchanged one is not written again. */
   const listed = new Map<string, string>();
-  const failed = (error: unknown) => logger.warn({ err: error }, 'could not tell the other gateways of a node');
+  const unpublished = new RepeatedWarning(logger, 'could not tell the other gateways of a node', 'the other gateways are told of the nodes again', now);
+  const failed = (error: unknown) => unpublished.failed(error);
   const publish = (session: NodeSession) => {
     published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
     // A row dropped by the leader comes back without its listing.
@@ -61,10 +63,13 @@ export function publishNodes(
       changed.push({ id: listing.id, json });
       listed.set(listing.id, json);
     }
-    roster.publishListings(changed).catch((error: unknown) => {
-      for (const { id } of changed) listed.delete(id);
-      failed(error);
-    });
+    roster.publishListings(changed).then(
+      () => changed.length > 0 && unpublished.succeeded(),
+      (error: unknown) => {
+        for (const { id } of changed) listed.delete(id);
+        failed(error);
+      },
+    );
   }, REPUBLISH_MS);
   check.unref();
   return check;

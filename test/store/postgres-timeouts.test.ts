@@ -139,7 +139,7 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     const state = async () => (await bStore.get('t1'))?.state;
     // The leader has led for more than a lease, b renewing all along: nothing is taken back.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
-    expect(await state()).toBe('running');
+    expect(await state(), 'before the database went away').toBe('running');
     // The database goes away for a's connections for two leases (nothing closes), and b stops renewing.
     clearInterval(renewing);
     proxy.pause();
@@ -151,12 +151,31 @@ describe.skipIf(skipPostgres)('a PostgreSQL server that stops answering', () => 
     renewing = setInterval(() => void renewB(), 100);
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(leading).toEqual([true]);
-    expect(await state()).toBe('running');
+    expect(await state(), 'once the database was back').toBe('running');
     // b gone for good (no renewal, no session): its task goes back to the queue.
     clearInterval(renewing);
     await b.query(`SET application_name = 'gone'`);
     await expect.poll(state, { timeout: 8_000 }).toBe('queued');
   }, 30_000);
+
+  it('says once that heartbeats fail while the database is away, and says when it answers again', async () => {
+    const { url, proxy } = await throughProxy(await schemaUrl());
+    const warnings: string[] = [];
+    const notices: string[] = [];
+    const stores = await openStores(
+      { database: url, dataDir: '' },
+      { listenForKeys: false, warn: (message) => warnings.push(message), gateway: { now: () => Date.now(), heartbeatMs: 100, leaseMs: 1_000, notice: (message) => notices.push(message) } },
+    );
+    cleanups.push(() => stores.close());
+    await proxy.cut();
+    // Ten heartbeats and more, each failing: one line.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(warnings.filter((w) => w.includes('heartbeat failed'))).toHaveLength(1);
+    expect(notices).toEqual([]);
+    await proxy.restore();
+    await expect.poll(() => notices, { timeout: 10_000 }).toEqual([expect.stringMatching(/answers again \(heartbeats failed for \d+ s\)$/)]);
+    expect(warnings.filter((w) => w.includes('heartbeat failed'))).toHaveLength(1);
+  }, 20_000);
 
   it('refuses a statement_timeout in the address that is not a whole number of milliseconds', async () => {
     const url = await schemaUrl();

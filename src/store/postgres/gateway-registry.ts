@@ -73,7 +73,10 @@ export interface RegistryOptions {
   onReclaimed?: (taskIds: string[]) => void;
   /** Told the gateways alive after each heartbeat (this one included). */
   onPeers?: (peers: readonly GatewayPeer[]) => void;
+  /** Told when heartbeats start failing (once, not at every failed one). */
   warn?: (message: string) => void;
+  /** Told when heartbeats work again after failing. */
+  notice?: (message: string) => void;
 }
 
 export class GatewayRegistry {
@@ -84,6 +87,8 @@ export class GatewayRegistry {
   #leader = false;
   #peers: GatewayPeer[] = [];
   #lastError: string | null = null;
+  /** Since when heartbeats fail (this gateway's clock), or null. */
+  #failingSince: number | null = null;
   #timer: NodeJS.Timeout | null = null;
   #beating: Promise<void> | null = null;
   #closed = false;
@@ -130,7 +135,6 @@ export class GatewayRegistry {
 
   async #beat(): Promise<void> {
     if (this.#closed) return;
-    const now = this.#options.now();
     try {
       await this.#db.pool.query(
         `INSERT INTO gateways (id, started_at, seen_at) VALUES ($1, ${DB_NOW}, ${DB_NOW}) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
@@ -148,13 +152,22 @@ export class GatewayRegistry {
       // A leader reclaims only once it has led, and renewed without a gap, for a lease: when the database was
       // away (or too slow for everyone), every gateway's renewal is old until each is back, and none is gone.
       // A leader whose lock session lived through the outage would otherwise take back every running task.
-      if (this.#leader && now - Math.max(this.#leaderSince, this.#renewingSince) >= this.#options.leaseMs) await this.#reclaim();
+      if (this.#leader && this.#options.now() - Math.max(this.#leaderSince, this.#renewingSince) >= this.#options.leaseMs) await this.#reclaim();
+      if (this.#failingSince !== null) {
+        const seconds = Math.round((this.#options.now() - this.#failingSince) / 1000);
+        this.#options.notice?.(`database ${this.#db.name} answers again (heartbeats failed for ${seconds} s)`);
+        this.#failingSince = null;
+      }
       this.#lastError = null;
       this.#options.onPeers?.(this.#peers);
     } catch (error) {
       // Its lock connection, if lost, says so itself (and this gateway stops leading then).
       this.#lastError = causeText(error);
-      this.#options.warn?.(`database ${this.#db.name}: heartbeat failed: ${this.#lastError}`);
+      // Said once, not at every heartbeat while the database is away; its return is said too.
+      if (this.#failingSince === null) {
+        this.#failingSince = this.#options.now();
+        this.#options.warn?.(`database ${this.#db.name}: heartbeat failed: ${this.#lastError}; tried again every ${this.#options.heartbeatMs / 1000} s (its return is logged)`);
+      }
     }
   }
 
@@ -217,16 +230,19 @@ export class GatewayRegistry {
    * are dropped, and the rows of gateways gone long ago.
    */
   async #reclaim(): Promise<void> {
+    // Only while this gateway's own renewal is fresh where the statement runs (the database's clock): one that
+    // reaches the server late (sent before an outage, run after it) would count every gateway gone.
+    const fresh = `EXISTS (SELECT 1 FROM gateways me WHERE me.id = $3 AND me.seen_at >= ${DB_NOW} - $2)`;
     const { rows } = await this.#db.pool.query<{ id: string }>(
       `WITH u AS (
          UPDATE tasks SET state = 'queued'
-         WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})
+         WHERE state = 'running' AND gateway_id IS NOT NULL AND gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE}) AND ${fresh}
          RETURNING id
        )
        SELECT id, pg_notify(${channelSql(TASKS_CHANNEL)}, json_build_object('e', 'queued', 'g', 'reclaimed', 't', id)::text) FROM u`,
-      this.#aliveWindows(),
+      [...this.#aliveWindows(), this.id],
     );
-    await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE})`, this.#aliveWindows());
+    await this.#db.pool.query(`DELETE FROM nodes WHERE gateway_id NOT IN (SELECT g.id FROM gateways g WHERE ${ALIVE}) AND ${fresh}`, [...this.#aliveWindows(), this.id]);
     await this.#db.pool.query(`DELETE FROM gateways WHERE seen_at < ${DB_NOW} - $1`, [100 * this.#options.leaseMs]);
     if (rows.length > 0) this.#options.onReclaimed?.(rows.map((row) => row.id));
   }
