@@ -143,6 +143,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = performance.now();
+    // A compressed body would reach the JSON parser as bytes it cannot read: say what to do instead.
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      done(new DanError('DAN_ERR_REQUEST_UNSUPPORTED_MEDIA', `a body sent with Content-Encoding ${encoding.slice(0, 40)} is not taken; send it uncompressed`));
+      return;
+    }
     done();
   });
   installErrorHandlers(app, deps.bodyLimitBytes, DOOR_SHAPES);

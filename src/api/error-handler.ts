@@ -170,11 +170,14 @@ export function clientErrorAnswer(requestTimeoutMs: number) {
   return (error: NodeJS.ErrnoException, socket: Duplex): void => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const status = timedOut ? 408 : 400;
+    const headersTooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const [status, reason] = timedOut ? [408, 'Request Timeout'] : headersTooLarge ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
     const body = timedOut
       ? JSON.stringify(errorBodyOf(new DanError('DAN_ERR_REQUEST_TIMEOUT', `the request was not received in full within ${Math.round(requestTimeoutMs / 1000)} s; the connection is closed`)))
-      : JSON.stringify({ code: 3000, message: `the request is not valid HTTP (${error.code ?? error.message})` });
-    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${timedOut ? 'Request Timeout' : 'Bad Request'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      : headersTooLarge
+        ? JSON.stringify({ code: 3000, message: 'the request\'s headers are larger than this server takes (16 KiB in all); send shorter ones (a key, not a cookie jar)' })
+        : JSON.stringify({ code: 3000, message: `the request is not valid HTTP (${error.code ?? error.message})` });
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
     socket.destroy(error);
   };
 }

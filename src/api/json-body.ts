@@ -26,9 +26,19 @@ function countUpTo(text: string, char: string, limit: number): number {
   return count;
 }
 
-export function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes no body: an empty one sent as JSON is no body, not an error (the WebUI's interrupt and skip). */
+    bodyless?: boolean;
+  }
+}
+
+export function parseJsonBody(request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.trim() === '') return done(new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is empty; send a JSON object'));
+  if (text.trim() === '') {
+    if (request.routeOptions.config.bodyless === true) return done(null, undefined);
+    return done(new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is empty; send a JSON object'));
+  }
   const quotes = countUpTo(text, '"', MAX_JSON_SEPARATORS);
   if (quotes + countUpTo(text, ',', MAX_JSON_SEPARATORS - quotes) > MAX_JSON_SEPARATORS) {
     return done(new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body holds more than ${MAX_JSON_SEPARATORS} quotes and commas; no request of this API needs so many values`));

@@ -181,6 +181,21 @@ describe('POST /sdapi/v1/img2img', () => {
     });
   });
 
+  it('names a field the client sent that A1111 does not have by the client\'s name, and a key\'s refusal by A1111\'s names', async () => {
+    const app = await start();
+    // DAN's own field names, sent to the WebUI API: named as sent, not as the A1111 fields DAN would map them from.
+    expect((await app.post('/sdapi/v1/txt2img', { prompt: 'x', model: 'clarity' })).body).toMatchObject({ detail: [{ loc: ['body', 'model'], msg: 'is not a field of this endpoint of the AUTOMATIC1111 API' }] });
+    expect((await app.post('/sdapi/v1/img2img', { init_image: 'x' })).body).toMatchObject({ detail: [{ loc: ['body', 'init_image'] }] });
+    const small = { authorization: `Bearer ${(await app.keys.create({ name: 'small', maxSteps: 20 })).secret}` };
+    const refused = await app.post('/sdapi/v1/txt2img', { prompt: 'x', steps: 30, override_settings: { sd_model_checkpoint: 'clarity' } }, small);
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toMatch(/^steps: this API key may use at most 20 steps/);
+    const narrow = { authorization: `Bearer ${(await app.keys.create({ name: 'narrow', models: ['chillout_mix'] })).secret}` };
+    const model = await app.post('/sdapi/v1/txt2img', { prompt: 'x', override_settings: { sd_model_checkpoint: 'clarity' } }, narrow);
+    expect(model.status).toBe(403);
+    expect(model.body.detail).toMatch(/^override_settings\.sd_model_checkpoint: /);
+  });
+
   it('names the init image as A1111 does when it is not an image', async () => {
     const app = await start();
     const answer = await app.post('/sdapi/v1/img2img', { init_images: ['bm90IGFuIGltYWdl'], override_settings: { sd_model_checkpoint: 'clarity' } });
@@ -220,8 +235,13 @@ describe('a WebUI\'s state, per caller', () => {
     node().progress(taskId, 0.4, 6, preview);
     // 50 steps (A1111's default), 40 % through: step 20.
     await expect.poll(async () => (await app.get('/sdapi/v1/progress')).body).toMatchObject({ progress: 0.4, state: { job: taskId, job_count: 1, sampling_step: 20, sampling_steps: 50 }, current_image: preview });
-    expect((await app.post('/sdapi/v1/interrupt', {})).status).toBe(200);
+    // As a WebUI client sends it: JSON's content type, no body at all.
+    const interrupted = await app.send({ method: 'POST', url: '/sdapi/v1/interrupt', headers: { 'content-type': 'application/json' } });
+    expect(interrupted.status).toBe(200);
     expect(node().cancels()).toContain(taskId);
+    expect((await app.send({ method: 'POST', url: '/sdapi/v1/skip', headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    // Other routes still say an empty body is one.
+    expect((await app.send({ method: 'POST', url: '/sdapi/v1/txt2img', headers: { 'content-type': 'application/json' } })).status).toBe(422);
     const answer = await answering;
     expect(answer.body).toMatchObject({ error: 'DAN_ERR_TASK_CANCELLED' });
   });

@@ -1,6 +1,7 @@
 /**
  * A client that sends its request slowly, or never finishes it, is cut off; a sync request that waits for
- * its GPU is not. Real sockets (the timeout is the HTTP server's own).
+ * its GPU is not. Headers too large and compressed bodies are named as such. Real sockets (the timeout
+ * and the header limit are the HTTP server's own).
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +37,25 @@ describe('requests sent slowly', () => {
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
     expect(body).toMatchObject({ code: 3000, error: 'DAN_ERR_REQUEST_TIMEOUT' });
     expect(body['message']).toContain('not received in full');
+  });
+
+  it('headers larger than the server takes get a 431 saying so, not a 400 naming a parser error', async () => {
+    const { port } = await listening(5_000);
+    const response = await fetch(`http://127.0.0.1:${port}/api/sd/task/status`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-big': 'a'.repeat(20_000) }, body: '{}' });
+    expect(response.status).toBe(431);
+    expect(((await response.json()) as { message: string }).message).toMatch(/headers are larger than this server takes/);
+  });
+
+  it('a compressed body gets a 415 saying to send it uncompressed', async () => {
+    const { port } = await listening(5_000);
+    const { gzipSync } = await import('node:zlib');
+    const response = await fetch(`http://127.0.0.1:${port}/api/sd/task/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ taskId: 'x' })),
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_UNSUPPORTED_MEDIA', message: expect.stringContaining('Content-Encoding gzip is not taken; send it uncompressed') });
   });
 
   it('a sync request waiting for its GPU longer than that is answered', async () => {

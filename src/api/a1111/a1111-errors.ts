@@ -9,7 +9,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorId } from '../../errors/catalog.js';
-import { toDanError } from '../../errors/dan-error.js';
+import { type DanError, invalidField, toDanError } from '../../errors/dan-error.js';
 import { httpStatusOf } from '../error-answers.js';
 import { clientErrorBodyOf, toAnswerableError } from '../error-handler.js';
 
@@ -38,11 +38,21 @@ const RENAMED: [RegExp, string][] = [
   [/^upscaler2_factor$/, 'extras_upscaler_2_visibility'],
 ];
 
-/** A DAN field path (`control_net[0].model`) as FastAPI's `loc` of the A1111 field (`["body", "alwayson_scripts", …]`). */
-function locOf(field: string | undefined): (string | number)[] {
+/** Refusals of the A1111 body itself, which name its fields already (not DAN's, to be renamed). */
+const NAMED_AS_SENT = new WeakSet<DanError>();
+
+/** A refusal of field `field` of the A1111 body as the client sent it (`override_settings.sd_model_checkpoint`). */
+export function a1111Field(field: string, problem: string): DanError {
+  const error = invalidField(field, problem);
+  NAMED_AS_SENT.add(error);
+  return error;
+}
+
+/** A field path as FastAPI's `loc` of the A1111 field (`["body", "alwayson_scripts", …]`): DAN's (`control_net[0].model`) renamed. */
+function locOf(field: string | undefined, asSent: boolean): (string | number)[] {
   if (field === undefined || field === 'body') return ['body'];
   if (field === 'path') return ['path'];
-  const rule = RENAMED.find(([pattern]) => pattern.test(field));
+  const rule = asSent ? undefined : RENAMED.find(([pattern]) => pattern.test(field));
   const named = rule ? field.replace(rule[0], rule[1]) : field;
   const path = named
     .replace(/\[(\d+)\]/g, '.$1')
@@ -54,12 +64,17 @@ function locOf(field: string | undefined): (string | number)[] {
 export function sendA1111Error(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
   const danError = toDanError(error);
   const { message } = clientErrorBodyOf(danError, error, request);
+  const loc = locOf(danError.field, NAMED_AS_SENT.has(danError));
+  // DAN's message begins with the field's name: DAN's, or the A1111 body's own.
+  const named = danError.field !== undefined && message.startsWith(`${danError.field}: `);
+  const problem = named ? message.slice(danError.field!.length + 2) : message;
   if (INVALID_REQUEST.has(danError.id)) {
-    // `loc` names the field as the client sent it; DAN's message begins with DAN's name of it.
-    const msg = danError.field !== undefined && message.startsWith(`${danError.field}: `) ? message.slice(danError.field.length + 2) : message;
-    return reply.code(422).send({ detail: [{ loc: locOf(danError.field), msg, type: danError.id === 'DAN_ERR_REQUEST_INVALID_IMAGE' ? 'value_error.image' : 'value_error' }] });
+    // `loc` names the field as the client sent it.
+    return reply.code(422).send({ detail: [{ loc, msg: problem, type: danError.id === 'DAN_ERR_REQUEST_INVALID_IMAGE' ? 'value_error.image' : 'value_error' }] });
   }
-  return reply.code(httpStatusOf(danError.id)).send({ error: danError.id, detail: message, body: '', errors: message });
+  // Other refusals (a key's limits) name it too, as the client sent it.
+  const detail = named && loc.length > 1 ? `${loc.slice(1).join('.')}: ${problem}` : message;
+  return reply.code(httpStatusOf(danError.id)).send({ error: danError.id, detail, body: '', errors: detail });
 }
 
 /** Every error of the routes of `app` (an encapsulated context) in A1111's shapes. */

@@ -18,7 +18,7 @@
  * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
  * DAN's own. The table of fields is in docs/a1111-api.md.
  */
-import { invalidField } from '../../errors/dan-error.js';
+import { a1111Field } from './a1111-errors.js';
 
 type Body = Record<string, unknown>;
 
@@ -104,15 +104,15 @@ function checkNeutral(body: Body, neutral: Record<string, Neutral | typeof ANY>,
   for (const [field, value] of Object.entries(body)) {
     if (mapped.includes(field)) continue;
     const allowed = neutral[field];
-    if (allowed === undefined) throw invalidField(field, 'is not a field of this endpoint of the AUTOMATIC1111 API');
+    if (allowed === undefined) throw a1111Field(field, 'is not a field of this endpoint of the AUTOMATIC1111 API');
     if (allowed === ANY || allowed.some((v) => sameValue(v, value))) continue;
     const shown = allowed.filter((v) => v !== undefined).map((v) => JSON.stringify(v));
-    throw invalidField(field, `is not supported by DAN except at ${shown.join(' or ')} (A1111's default), got ${JSON.stringify(value)}`);
+    throw a1111Field(field, `is not supported by DAN except at ${shown.join(' or ')} (A1111's default), got ${JSON.stringify(value)}`);
   }
 }
 
 function asBody(body: unknown): Body {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw a1111Field('body', 'must be a JSON object');
   return body as Body;
 }
 
@@ -142,20 +142,20 @@ export function namesCheckpoint(body: unknown): boolean {
 function readCheckpoint(body: Body, choice: CheckpointChoice): string {
   const settings = body['override_settings'];
   if (given(settings)) {
-    if (typeof settings !== 'object' || Array.isArray(settings)) throw invalidField('override_settings', 'must be an object');
+    if (typeof settings !== 'object' || Array.isArray(settings)) throw a1111Field('override_settings', 'must be an object');
     for (const [key, value] of Object.entries(settings as Body)) {
       if (key === 'sd_model_checkpoint' || (key === 'CLIP_stop_at_last_layers' && (value === 1 || value === null))) continue;
-      throw invalidField(`override_settings.${key}`, 'is not supported by DAN: only sd_model_checkpoint may be overridden (CLIP_stop_at_last_layers at 1)');
+      throw a1111Field(`override_settings.${key}`, 'is not supported by DAN: only sd_model_checkpoint may be overridden (CLIP_stop_at_last_layers at 1)');
     }
     const checkpoint = (settings as Body)['sd_model_checkpoint'];
     if (given(checkpoint)) {
-      if (typeof checkpoint !== 'string') throw invalidField('override_settings.sd_model_checkpoint', 'must be a checkpoint title or name');
+      if (typeof checkpoint !== 'string') throw a1111Field('override_settings.sd_model_checkpoint', 'must be a checkpoint title or name');
       // A name DAN does not know goes on as it is: DAN's parser refuses it with the names it has.
       return choice.resolve(checkpoint) ?? checkpoint;
     }
   }
   const fallback = choice.fallback();
-  if (fallback === null) throw invalidField('override_settings.sd_model_checkpoint', 'is required: no default checkpoint is set (POST /sdapi/v1/options) and no node serves one now');
+  if (fallback === null) throw a1111Field('override_settings.sd_model_checkpoint', 'is required: no default checkpoint is set (POST /sdapi/v1/options) and no node serves one now');
   return fallback;
 }
 
@@ -174,11 +174,11 @@ function readCount(body: Body): number {
   const read = (field: string) => {
     const value = body[field];
     if (!given(value)) return 1;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalidField(field, `must be an integer of at least 1, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw a1111Field(field, `must be an integer of at least 1, got ${JSON.stringify(value)}`);
     return value;
   };
   const count = read('batch_size') * read('n_iter');
-  if (count > MAX_IMAGES) throw invalidField('batch_size', `batch_size × n_iter may be at most ${MAX_IMAGES} on DAN (each image is a task), got ${count}`);
+  if (count > MAX_IMAGES) throw a1111Field('batch_size', `batch_size × n_iter may be at most ${MAX_IMAGES} on DAN (each image is a task), got ${count}`);
   return count;
 }
 
@@ -193,15 +193,15 @@ const GUESS_MODES: Record<string, boolean> = { balanced: false, 'controlnet is m
 function readControlNet(body: Body): Body[] | undefined {
   const scripts = body['alwayson_scripts'];
   if (!given(scripts)) return undefined;
-  if (typeof scripts !== 'object' || Array.isArray(scripts)) throw invalidField('alwayson_scripts', 'must be an object');
+  if (typeof scripts !== 'object' || Array.isArray(scripts)) throw a1111Field('alwayson_scripts', 'must be an object');
   const units: Body[] = [];
   for (const [name, script] of Object.entries(scripts as Body)) {
-    if (name.toLowerCase() !== 'controlnet') throw invalidField(`alwayson_scripts.${name}`, 'is not supported by DAN: only controlnet is');
+    if (name.toLowerCase() !== 'controlnet') throw a1111Field(`alwayson_scripts.${name}`, 'is not supported by DAN: only controlnet is');
     const args = (script as { args?: unknown } | null)?.args;
-    if (!Array.isArray(args)) throw invalidField(`alwayson_scripts.${name}.args`, 'must be a list of ControlNet units');
+    if (!Array.isArray(args)) throw a1111Field(`alwayson_scripts.${name}.args`, 'must be a list of ControlNet units');
     args.forEach((unit, index) => {
       const path = `alwayson_scripts.${name}.args[${index}]`;
-      if (unit === null || typeof unit !== 'object') throw invalidField(path, 'must be a ControlNet unit object');
+      if (unit === null || typeof unit !== 'object') throw a1111Field(path, 'must be a ControlNet unit object');
       const u = unit as Body;
       if (u['enabled'] === false) return;
       const resize = u['resize_mode'];
@@ -262,7 +262,7 @@ export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
       ...(given(body['hr_upscaler']) ? { upscaler: body['hr_upscaler'] } : { upscaler: 'Latent' }),
       ...(given(body['denoising_strength']) ? { denoising_strength: body['denoising_strength'] } : {}),
     };
-  } else if (given(body['enable_hr']) && body['enable_hr'] !== false) throw invalidField('enable_hr', 'must be a boolean');
+  } else if (given(body['enable_hr']) && body['enable_hr'] !== false) throw a1111Field('enable_hr', 'must be a boolean');
   return { body: out, count: readCount(body) };
 }
 
@@ -272,11 +272,11 @@ export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   checkNeutral(body, IMG2IMG_NEUTRAL, IMG2IMG_MAPPED);
   const out = diffusionBody(body, choice);
   const images = body['init_images'];
-  if (!Array.isArray(images) || images.length === 0) throw invalidField('init_images', 'is required: a list with one base64 image');
-  if (images.length > 1) throw invalidField('init_images', `DAN takes one init image per request, got ${images.length}`);
+  if (!Array.isArray(images) || images.length === 0) throw a1111Field('init_images', 'is required: a list with one base64 image');
+  if (images.length > 1) throw a1111Field('init_images', `DAN takes one init image per request, got ${images.length}`);
   out['init_image'] = images[0];
   if (given(body['resize_mode'])) {
-    if (body['resize_mode'] === 3) throw invalidField('resize_mode', 'is not supported by DAN at 3 (just resize, latent upscale); 0, 1 or 2');
+    if (body['resize_mode'] === 3) throw a1111Field('resize_mode', 'is not supported by DAN at 3 (just resize, latent upscale); 0, 1 or 2');
     out['resize_mode'] = body['resize_mode'];
   }
   if (given(body['denoising_strength'])) out['denoising_strength'] = body['denoising_strength'];
@@ -287,7 +287,7 @@ export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
 function inpaintOf(body: Body): Body {
   const blurX = body['mask_blur_x'];
   const blurY = body['mask_blur_y'];
-  if (given(blurX) && given(blurY) && blurX !== blurY) throw invalidField('mask_blur_y', `DAN blurs the mask alike both ways: mask_blur_x and mask_blur_y must be equal, got ${JSON.stringify(blurX)} and ${JSON.stringify(blurY)}`);
+  if (given(blurX) && given(blurY) && blurX !== blurY) throw a1111Field('mask_blur_y', `DAN blurs the mask alike both ways: mask_blur_x and mask_blur_y must be equal, got ${JSON.stringify(blurX)} and ${JSON.stringify(blurY)}`);
   const blur = given(body['mask_blur']) ? body['mask_blur'] : given(blurX) ? blurX : given(blurY) ? blurY : 4;
   const invert = body['inpainting_mask_invert'];
   return {

@@ -17,14 +17,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DiffusionSpec, GenerationSpec } from '../../domain/spec.js';
-import { invalidField } from '../../errors/dan-error.js';
 import type { NetworkCatalog, ResourceInfo } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { DAN_VERSION } from '../../util/version.js';
 import { parseImg2ImgRequest, parseInterrogateRequest, parseTxt2ImgRequest, parseUpscaleRequest } from '../requests/index.js';
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { A1111Callers } from './a1111-callers.js';
-import { installA1111Errors } from './a1111-errors.js';
+import { a1111Field, installA1111Errors } from './a1111-errors.js';
 import { type CheckpointChoice, img2imgAsk, interrogateBody, namesCheckpoint, txt2imgAsk, upscaleBody } from './a1111-requests.js';
 
 export interface A1111RoutesDeps {
@@ -199,16 +198,16 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
     webui.get('/sdapi/v1/options', async (request) => optionsOf(deps, request.caller.owner));
     webui.post('/sdapi/v1/options', async (request) => {
       const body = request.body;
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidField('body', 'must be a JSON object of settings');
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw a1111Field('body', 'must be a JSON object of settings');
       const current = await optionsOf(deps, request.caller.owner);
       let chosen: string | undefined;
       for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
         if (key === 'sd_model_checkpoint') {
           const model = typeof value === 'string' ? findModel(deps, value) : undefined;
-          if (!model) throw invalidField(key, `names no checkpoint of the network: ${JSON.stringify(value)} (GET /sdapi/v1/sd-models lists them)`);
+          if (!model) throw a1111Field(key, `names no checkpoint of the network: ${JSON.stringify(value)} (GET /sdapi/v1/sd-models lists them)`);
           chosen = model.name;
         } else if (JSON.stringify(current[key]) !== JSON.stringify(value)) {
-          throw invalidField(key, `is not a setting DAN changes: only sd_model_checkpoint is (per API key), got ${JSON.stringify(value)}`);
+          throw a1111Field(key, `is not a setting DAN changes: only sd_model_checkpoint is (per API key), got ${JSON.stringify(value)}`);
         }
       }
       // The caller's default from now on, once every setting was accepted; no GPU is switched for it (DAN
@@ -233,12 +232,13 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
         textinfo: task ? (running ? 'running' : `queued, position ${task.queuePosition}`) : null,
       };
     });
-    webui.post('/sdapi/v1/interrupt', async (request) => {
+    // A WebUI takes these with no body, whatever the content type a client sends.
+    webui.post('/sdapi/v1/interrupt', { config: { bodyless: true } }, async (request) => {
       // As a WebUI stops the job it runs: the caller's unfinished tasks are cancelled.
       for (const { id } of deps.callers.tasksOf(request.caller.owner)) await deps.service.cancel(id, request.caller).catch(() => undefined);
       return {};
     });
-    webui.post('/sdapi/v1/skip', async () => null);
+    webui.post('/sdapi/v1/skip', { config: { bodyless: true } }, async () => null);
 
     webui.get('/controlnet/version', async () => ({ version: 3 }));
     webui.get('/controlnet/model_list', async () => ({ model_list: names(info().ControlNet.models) }));
