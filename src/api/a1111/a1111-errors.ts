@@ -67,7 +67,7 @@ export function sendA1111Error(reply: FastifyReply, request: FastifyRequest, err
   const loc = locOf(danError.field, NAMED_AS_SENT.has(danError));
   // DAN's message begins with the field's name: DAN's, or the A1111 body's own.
   const named = danError.field !== undefined && message.startsWith(`${danError.field}: `);
-  const problem = named ? message.slice(danError.field!.length + 2) : message;
+  const problem = named ? message.slice(danError.field.length + 2) : message;
   if (INVALID_REQUEST.has(danError.id)) {
     // `loc` names the field as the client sent it.
     return reply.code(422).send({ detail: [{ loc, msg: problem, type: danError.id === 'DAN_ERR_REQUEST_INVALID_IMAGE' ? 'value_error.image' : 'value_error' }] });
