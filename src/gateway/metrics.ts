@@ -78,15 +78,19 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'dan_node_slots',
-      help: 'Task slots of the connected nodes, busy and free',
+      help: 'Task slots of the connected nodes: busy, free, and idle on nodes that take no work (WebUI down, draining, set aside)',
       labelNames: ['use'],
       registers,
       collect() {
-        const nodes = sources.nodes();
-        const slots = nodes.reduce((sum, n) => sum + n.slots, 0);
-        const busy = nodes.reduce((sum, n) => sum + Math.min(n.running, n.slots), 0);
-        this.set({ use: 'busy' }, busy);
-        this.set({ use: 'free' }, slots - busy);
+        const use = { busy: 0, free: 0, unavailable: 0 };
+        for (const node of sources.nodes()) {
+          const busy = Math.min(node.running, node.slots);
+          use.busy += busy;
+          // A slot of a node that takes no work is not one a task could have.
+          const takesWork = node.state === 'ready' || node.state === 'busy';
+          use[takesWork ? 'free' : 'unavailable'] += node.slots - busy;
+        }
+        for (const [label, value] of Object.entries(use)) this.set({ use: label }, value);
       },
     });
     this.#webhooks = new Counter({ name: 'dan_webhook_tries_total', help: 'Webhook tries by result (delivered, retry, failed: given up)', labelNames: ['result'], registers });

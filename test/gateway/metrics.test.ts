@@ -1,0 +1,20 @@
+/**
+ * The gateway's Prometheus metrics read from its sources: the node slots counted as busy, free, or idle on a
+ * node that takes no work (a WebUI down is no free slot: an alert on free slots must see it).
+ */
+import { describe, expect, it } from 'vitest';
+import { GatewayMetrics } from '../../src/gateway/metrics.js';
+import type { NodeListItem } from '../../src/gateway/node-directory.js';
+
+const node = (state: NodeListItem['state'], slots: number, running: number) => ({ state, slots, running }) as NodeListItem;
+
+describe('GatewayMetrics', () => {
+  it('counts the slots of nodes that take no work apart from the free ones', async () => {
+    const nodes = [node('ready', 2, 1), node('busy', 1, 2), node('webui-down', 1, 0), node('set-aside', 2, 0), node('draining', 1, 1)];
+    const metrics = new GatewayMetrics({ load: () => ({ queued: 0, running: 0 }), queuedByCheckpoint: () => new Map(), nodes: () => nodes });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('dan_node_slots{use="busy"} 3');
+    expect(text).toContain('dan_node_slots{use="free"} 1');
+    expect(text).toContain('dan_node_slots{use="unavailable"} 3');
+  });
+});
