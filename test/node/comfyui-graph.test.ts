@@ -334,6 +334,15 @@ describe('ControlNet', () => {
     await runsToSize(built, spec);
   });
 
+  it('img2img: start and end, fractions of the steps sampled, placed on the part of the schedule sampled', async () => {
+    // 20 steps at strength 0.5: the last 11 are sampled, from step 9. Ending half way through them: step 14.5 of 20.
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 20, denoisingStrength: 0.5, controlNet: [unit('canny', 'sd15_canny', { guidanceStart: 0, guidanceEnd: 0.5 })] });
+    const built = await build(spec);
+    expect(built.one('ControlNetApplyAdvanced').inputs).toMatchObject({ start_percent: 0.45, end_percent: 0.725 });
+    expect(built.one('KSamplerAdvanced').inputs['start_at_step']).toBe(9);
+    await runsToSize(built, spec);
+  });
+
   it('openpose through the installed preprocessor, two units chained', async () => {
     const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, controlNet: [unit('openpose', 'sd15_openpose'), unit('canny', 'sd15_canny')] });
     const built = await build(spec);

@@ -203,11 +203,24 @@ class DiffusionGraph {
       control_net: controlNet,
       image: map,
       strength: unit.weight,
-      start_percent: unit.guidanceStart,
-      end_percent: unit.guidanceEnd,
+      start_percent: this.#schedulePercent(unit.guidanceStart),
+      end_percent: this.#schedulePercent(unit.guidanceEnd),
       ...(this.inventory.controlNetTakesVae ? { vae } : {}),
     });
     return { positive: out(applied, 0), negative: out(applied, 1) };
+  }
+
+  /**
+   * A ControlNet's start or end, a fraction of the steps sampled (A1111's), as ComfyUI's percent of the whole
+   * schedule. img2img samples only the schedule's last steps (from `a1111Img2ImgStart`): a unit to end half way
+   * through them ends at the step half way between there and the end. Exact where a schedule's timesteps are
+   * spaced evenly (normal, simple), close elsewhere; txt2img samples all the steps, and keeps the fraction.
+   */
+  #schedulePercent(fraction: number): number {
+    if (this.spec.kind !== 'img2img') return fraction;
+    const steps = this.spec.steps;
+    const start = a1111Img2ImgStart(steps, this.spec.denoisingStrength);
+    return Math.round(((start + fraction * (steps - start)) / steps) * 1000) / 1000;
   }
 
   #emptyLatent(spec: Txt2ImgSpec): Link {
