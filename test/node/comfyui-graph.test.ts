@@ -161,6 +161,9 @@ describe('SDXL with its refiner', () => {
     const [base, refiner] = built.of('KSamplerAdvanced');
     expect(base!.inputs).toMatchObject({ add_noise: 'enable', start_at_step: 0, end_at_step: 8, return_with_leftover_noise: 'enable', steps: 10 });
     expect(refiner!.inputs).toMatchObject({ add_noise: 'disable', start_at_step: 8, end_at_step: 10000, return_with_leftover_noise: 'disable', model: [loaders[1]![0], 0] });
+    // At the first step whose share reaches switch_at, as A1111: 0.72 of 10 steps switches after 8.
+    const later = await build({ ...spec, refiner: { ...spec.refiner!, switchAt: 0.72 } });
+    expect(later.of('KSamplerAdvanced')[0]!.inputs['end_at_step']).toBe(8);
     expect(built.of('KSampler')).toEqual([]);
     await runsToSize(built, spec);
   });

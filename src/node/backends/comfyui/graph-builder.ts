@@ -310,7 +310,9 @@ class DiffusionGraph {
     const loader = g.add('CheckpointLoaderSimple', { ckpt_name: recipe.file }, 'Refiner');
     const positive = out(g.add('CLIPTextEncode', { text: spec.prompt, clip: out(loader, 1) }, 'Refiner positive prompt'));
     const negative = out(g.add('CLIPTextEncode', { text: spec.negativePrompt, clip: out(loader, 1) }, 'Refiner negative prompt'));
-    const switchStep = Math.min(spec.steps - 1, Math.max(1, Math.round(spec.steps * refiner.switchAt)));
+    // A1111 switches at the first step whose share of the schedule done reaches `switchAt` (by timestep; the
+    // same step where timesteps are evenly spaced): 0.72 of 10 steps switches after 8, not 7.
+    const switchStep = Math.min(spec.steps - 1, Math.max(1, Math.ceil(spec.steps * refiner.switchAt - 1e-9)));
     const { sampler, scheduler } = this.#samplerPair();
     const common = { noise_seed: this.seed, steps: spec.steps, cfg: spec.cfgScale, sampler_name: sampler, scheduler };
     const first = g.add('KSamplerAdvanced', { ...base, ...common, latent_image: latent, add_noise: 'enable', start_at_step: 0, end_at_step: switchStep, return_with_leftover_noise: 'enable' });
