@@ -245,6 +245,16 @@ export function outputSizeOf(spec: GenerationSpec): { width: number; height: num
 }
 
 /**
+ * A spec as nodes are sent it: without what only the gateway reads (the init image's size), which a node of an
+ * earlier release would refuse as a field its spec does not have (a protocol error, and the task failing on it).
+ */
+export function specForNodes(spec: GenerationSpec): GenerationSpec {
+  if (spec.kind !== 'img2img' || (spec.initWidth === undefined && spec.initHeight === undefined)) return spec;
+  const { initWidth: _width, initHeight: _height, ...forNodes } = spec;
+  return forNodes;
+}
+
+/**
  * Inpainting of the masked area only (A1111's "only masked"): the area is worked on at the task's size and
  * pasted back into the original picture, which keeps its own size.
  */

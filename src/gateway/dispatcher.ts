@@ -24,7 +24,7 @@
  *   outcomes are kept in memory until their write lands (outcome-book.ts).
  * - Every time a slot frees or the queue changes, a scheduling pass follows.
  */
-import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import { type GenerationSpec, specForNodes, type TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
 import type { NodeHub } from '../network/node-hub.js';
@@ -499,7 +499,7 @@ export class Dispatcher {
       turn.send = () => {
         // A cancel (or the node's loss) may have settled the attempt while the store wrote.
         if (this.scheduler.attempts.get(entry.id) !== running) return;
-        const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: entry.spec, binding: assignment.binding, timeoutMs });
+        const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: specForNodes(entry.spec), binding: assignment.binding, timeoutMs });
         if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
         this.#log.debug({ ...this.#about(entry.id), node: session.id, attempt, switched: assignment.switched }, 'task assigned');
         if (!sent) this.#putBack(entry, running);

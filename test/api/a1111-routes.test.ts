@@ -173,6 +173,9 @@ describe('POST /sdapi/v1/img2img', () => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     // The request is echoed without its images, as A1111 does unless include_init_images asks for them.
     expect(answer.body).toMatchObject({ parameters: { prompt: 'a window', init_images: null, mask: null } });
+    // What only the gateway reads stays with it: a node of an earlier release refuses a spec field it does not know.
+    expect(node().assignments()[0]!.spec).not.toHaveProperty('initWidth');
+    expect(node().assignments()[0]!.spec).not.toHaveProperty('initHeight');
     expect(node().assignments()[0]!.spec).toMatchObject({
       kind: 'img2img',
       denoisingStrength: 0.6,
