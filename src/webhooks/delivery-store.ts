@@ -30,6 +30,14 @@ export interface DueShare {
   skipIds: readonly string[];
 }
 
+/**
+ * How many of the soonest due deliveries `due` shares out among their owners: a few times what it hands out,
+ * so that several owners are seen, and never the whole backlog (sorting thousands at each pass).
+ */
+export function dueSlice(limit: number): number {
+  return limit * 8;
+}
+
 export interface DeliveryStore {
   /** The task ended: its waiting deliveries are due now. */
   taskEnded(taskId: string, now: number): Promise<void>;

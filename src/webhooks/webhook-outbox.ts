@@ -72,6 +72,9 @@ const PROGRESS_EVERY_MS = 2_000;
 /** Progress posts on their way at once, over every task, and of one owner: beyond, progress posts are skipped (courtesy). */
 const MAX_PROGRESS_IN_FLIGHT = 64;
 const MAX_PROGRESS_PER_OWNER = 8;
+/** First rest of the pump after the store failed to record a try; doubles up to the second. */
+const FIRST_STORE_BACKOFF_MS = 1_000;
+const MAX_STORE_BACKOFF_MS = 30_000;
 
 export class WebhookOutbox {
   readonly #options: WebhookOutboxOptions;
@@ -89,6 +92,9 @@ export class WebhookOutbox {
   /** End deliveries on their way, by id: their owners. */
   readonly #sending = new Map<string, string>();
   readonly #sends = new Set<Promise<void>>();
+  /** After the store failed to take a try's outcome: no delivery starts before `#restingUntil`. */
+  #storeBackoffMs = 0;
+  #restingUntil = 0;
   /** Aborted on close: tries in flight end at once. */
   readonly #closing = new AbortController();
 
@@ -172,6 +178,7 @@ export class WebhookOutbox {
    */
   async #pump(): Promise<void> {
     const { store, clock } = this.#options;
+    if (clock.now() < this.#restingUntil) return this.#schedule(this.#restingUntil);
     for (;;) {
       const room = MAX_IN_FLIGHT - this.#sending.size;
       if (room <= 0 || this.#closed) return;
@@ -192,7 +199,18 @@ export class WebhookOutbox {
   #start(delivery: Delivery): void {
     this.#sending.set(delivery.id, delivery.owner);
     const send = this.#deliver(delivery)
-      .catch((error: unknown) => this.#options.log.error({ err: error, webhook: delivery.id }, 'webhook delivery failed to run'))
+      .then(
+        () => {
+          this.#storeBackoffMs = 0;
+        },
+        (error: unknown) => {
+          // The store did not take its outcome (the disk full, the database away): the delivery is still due, and
+          // the pump would hand it out again at once. It rests, less often each time, as the store recovers.
+          this.#storeBackoffMs = Math.min(MAX_STORE_BACKOFF_MS, Math.max(FIRST_STORE_BACKOFF_MS, 2 * this.#storeBackoffMs));
+          this.#restingUntil = this.#options.clock.now() + this.#storeBackoffMs;
+          this.#options.log.error({ err: error, webhook: delivery.id, retryInMs: this.#storeBackoffMs }, 'webhook delivery failed to run');
+        },
+      )
       .finally(() => {
         this.#sending.delete(delivery.id);
         this.#sends.delete(send);

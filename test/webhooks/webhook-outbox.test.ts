@@ -113,3 +113,42 @@ describe('WebhookOutbox: sharing among API keys', () => {
   }, 15_000);
 });
 
+describe('WebhookOutbox: a store that does not take a try\'s outcome', () => {
+  it('rests before sending again (the delivery is still due), longer each time, instead of resending at once', async () => {
+    const hook = await receiver(true);
+    const tasks = new SqliteTaskStore(':memory:');
+    const clock = new FakeClock();
+    const store = new SqliteDeliveryStore(tasks.connection);
+    store.recordTry = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    const outbox = new WebhookOutbox({
+      store,
+      clock,
+      log: new RecordingLogger(),
+      endEventOf: async () => ({ type: 'task.failed', data: {} }),
+      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
+      allowPrivate: true,
+      serialize: (event) => Buffer.from(JSON.stringify(event)),
+    });
+    await outbox.start();
+    outbox.expectEnd('t1');
+    await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_t1', url: hook.url } });
+    await tasks.fail('t1', null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
+    await outbox.taskEnded('t1');
+    await expect.poll(() => hook.received).toBe(1);
+    // Real time passes, the clock of the rest does not: no second try.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hook.received).toBe(1);
+    await clock.advance(1_000);
+    await expect.poll(() => hook.received).toBe(2);
+    // The second rest is longer: a second on is not enough.
+    await clock.advance(1_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hook.received).toBe(2);
+    await clock.advance(1_000);
+    await expect.poll(() => hook.received).toBe(3);
+    await outbox.close();
+    await tasks.close();
+    hook.server.closeAllConnections();
+    await new Promise((resolve) => hook.server.close(resolve));
+  });
+});

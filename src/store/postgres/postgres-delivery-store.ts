@@ -6,7 +6,7 @@
  * contract as the SQLite adapter (webhooks/delivery-store.ts).
  */
 import type pg from 'pg';
-import type { Delivery, DeliveryStore, DueShare } from '../../webhooks/delivery-store.js';
+import { type Delivery, type DeliveryStore, type DueShare, dueSlice } from '../../webhooks/delivery-store.js';
 import type { PostgresDatabase } from './open-postgres.js';
 import { deleteInBatches } from './delete-in-batches.js';
 import { guarded, guardedQuery } from './pg-failure.js';
@@ -55,19 +55,23 @@ export class PostgresDeliveryStore implements DeliveryStore {
    * the claim.
    */
   async due(now: number, limit: number, share: DueShare): Promise<Delivery[]> {
-    // Picked from the snapshot, at most `perOwner` per owner; claimed only where still due when its row is locked:
-    // a gateway that claimed it first has moved it ahead, and this one then leaves it (no SKIP LOCKED with a window).
+    // Picked from the snapshot among the soonest `dueSlice` due (the due index read in order: a backlog is not
+    // sorted at each pass), at most `perOwner` per owner; claimed only where still due when its row is locked: a
+    // gateway that claimed it first has moved it ahead, and this one then leaves it (no SKIP LOCKED with a window).
     const { rows } = await this.#query<DeliveryRow>(
       'could not read due webhook deliveries',
       `UPDATE webhook_deliveries SET next_at = $1 + ${CLAIM_MS}
        WHERE id IN (
          SELECT id FROM (
-           SELECT id, next_at, seq, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, seq) AS nth FROM webhook_deliveries
-           WHERE state = 'pending' AND next_at <= $1 AND NOT (owner = ANY($3::text[])) AND NOT (id = ANY($4::text[]))
+           SELECT id, next_at, seq, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, seq) AS nth FROM (
+             SELECT id, owner, next_at, seq FROM webhook_deliveries
+             WHERE state = 'pending' AND next_at <= $1 AND NOT (owner = ANY($3::text[])) AND NOT (id = ANY($4::text[]))
+             ORDER BY next_at, seq LIMIT $6
+           ) slice
          ) d WHERE nth <= $5 ORDER BY next_at, seq LIMIT $2
        ) AND state = 'pending' AND next_at <= $1
        RETURNING *`,
-      [now, limit, share.skipOwners, share.skipIds, share.perOwner],
+      [now, limit, share.skipOwners, share.skipIds, share.perOwner, dueSlice(limit)],
     );
     return rows.map(toDelivery).sort((a, b) => a.createdAt - b.createdAt);
   }

@@ -6,7 +6,7 @@
  * each try, not kept).
  */
 import type Database from 'better-sqlite3';
-import type { Delivery, DeliveryStore, DueShare } from '../../webhooks/delivery-store.js';
+import { type Delivery, type DeliveryStore, type DueShare, dueSlice } from '../../webhooks/delivery-store.js';
 import { type DeliveryRow, toDelivery } from '../rows.js';
 
 export class SqliteDeliveryStore implements DeliveryStore {
@@ -27,11 +27,16 @@ export class SqliteDeliveryStore implements DeliveryStore {
       ),
       waitingTasks: db.prepare<[], { task_id: string }>(`SELECT DISTINCT task_id FROM webhook_deliveries WHERE state = 'waiting'`),
       // The owners and ids to leave out come as JSON arrays (json_each): one prepared statement for any number.
-      due: db.prepare<{ now: number; limit: number; per_owner: number; skip_owners: string; skip_ids: string }, DeliveryRow>(
+      // Shared out among owners within the soonest `slice` due (the due index read in order, no more): a backlog
+      // of thousands is not sorted at each pass.
+      due: db.prepare<{ now: number; limit: number; slice: number; per_owner: number; skip_owners: string; skip_ids: string }, DeliveryRow>(
         `SELECT * FROM (
-           SELECT *, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, rowid) AS nth FROM webhook_deliveries
-           WHERE state = 'pending' AND next_at <= @now
-             AND owner NOT IN (SELECT value FROM json_each(@skip_owners)) AND id NOT IN (SELECT value FROM json_each(@skip_ids))
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY next_at, rowid) AS nth FROM (
+             SELECT *, rowid FROM webhook_deliveries
+             WHERE state = 'pending' AND next_at <= @now
+               AND owner NOT IN (SELECT value FROM json_each(@skip_owners)) AND id NOT IN (SELECT value FROM json_each(@skip_ids))
+             ORDER BY next_at LIMIT @slice
+           )
          ) WHERE nth <= @per_owner ORDER BY next_at LIMIT @limit`,
       ),
       nextDueAt: db.prepare<{ skip_owners: string; skip_ids: string }, { at: number | null }>(
@@ -62,7 +67,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   due(now: number, limit: number, share: DueShare): Promise<Delivery[]> {
-    const rows = this.#q.due.all({ now, limit, per_owner: share.perOwner, skip_owners: JSON.stringify(share.skipOwners), skip_ids: JSON.stringify(share.skipIds) });
+    const rows = this.#q.due.all({ now, limit, slice: dueSlice(limit), per_owner: share.perOwner, skip_owners: JSON.stringify(share.skipOwners), skip_ids: JSON.stringify(share.skipIds) });
     return Promise.resolve(rows.map(toDelivery));
   }
 
