@@ -107,6 +107,27 @@ describe('A1111Driver run (fake WebUI)', () => {
     expect(outcome).toEqual({ result: { kind: 'images', images: ['AAAA'], seeds: [42] }, loadedModel: binding.checkpoint });
   });
 
+  it('sends a photo with an EXIF orientation upright, as a PNG (WebUIs before 1.9 use the pixels as stored), and others as they came', async () => {
+    const sharp = (await import('sharp')).default;
+    const bodies: { image: string }[] = [];
+    fake = await startFakeWebui((app) => {
+      app.post('/sdapi/v1/extra-single-image', async (request) => {
+        bodies.push(request.body as { image: string });
+        return { image: 'AAAA', html_info: '' };
+      });
+    });
+    const portrait = await sharp({ create: { width: 60, height: 30, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const plain = await sharp({ create: { width: 60, height: 30, channels: 3, background: '#888' } }).jpeg().toBuffer();
+    const upscale = (image: Buffer) => ({ kind: 'upscale' as const, image: image.toString('base64'), scale: 2, upscaler: 'Lanczos', upscaler2: null, upscaler2Visibility: 0, sourceWidth: 30, sourceHeight: 60 });
+    const driver = driverFor(fake.url);
+    await driver.run(upscale(portrait), { upscaler: 'Lanczos' });
+    await driver.run(upscale(plain), { upscaler: 'Lanczos' });
+    const sent = await sharp(Buffer.from(bodies[0]!.image, 'base64')).metadata();
+    expect(sent).toMatchObject({ format: 'png', width: 30, height: 60 });
+    expect(sent.orientation).toBeUndefined();
+    expect(bodies[1]!.image).toBe(plain.toString('base64'));
+  });
+
   it('skips failed progress polls and reports the ones that answer, without failing the task', async () => {
     let polls = 0;
     const queries: unknown[] = [];

@@ -28,6 +28,7 @@ import { type Clock, systemClock } from '../../../util/clock.js';
 import type { BackendDriver, BackendSnapshot, CheckpointLoad, RunOptions, RunOutcome, RunProgress } from '../../backend-driver.js';
 import { discoverCapabilities } from './discover.js';
 import { fromA1111Response, toA1111Request } from './translate.js';
+import { withUprightImages } from '../upright-images.js';
 import { BackendClient } from '../backend-client.js';
 import { JobLine, type Place, untilAborted } from './job-line.js';
 
@@ -135,7 +136,8 @@ export class A1111Driver implements BackendDriver {
   async run(spec: GenerationSpec, given: Binding, options: RunOptions = {}): Promise<RunOutcome> {
     // Forge, a model that needs none of Flux's modules: its owner's own (binding.ts).
     const binding = given.forgeModules?.length === 0 ? { ...given, forgeModules: this.#ownModules } : given;
-    const { path, body } = toA1111Request(spec, binding);
+    // Made while the run waits its turn (it joins the line first, keeping the runs' order).
+    const prepared = withUprightImages(spec).then((upright) => toA1111Request(upright, binding));
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
     const checkpoint = isDiffusion(spec) ? binding.checkpoint : undefined;
@@ -150,6 +152,7 @@ export class A1111Driver implements BackendDriver {
     let settled = false;
     let answered = false;
     try {
+      const { path, body } = await prepared;
       let loads = checkpoint !== undefined && checkpoint !== (place.loadedBefore === undefined ? this.#loaded : place.loadedBefore);
       await untilAborted(loads ? begun : place.mayQueue, signal);
       if (!loads && place.beforeFailed()) {
