@@ -37,13 +37,16 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
   }
-  // The file servers' (/docs, the web app's assets) refusals of a path outside their folder ("Forbidden"), of one
-  // they cannot read (a NUL byte: "Bad Request", no code), or of a file they cannot find: nothing there.
-  if (error.statusCode === 403 || error.statusCode === 404 || (error.statusCode === 400 && error.code === undefined)) {
+  // The file servers' (/docs, the web app's assets; `send`'s http-errors) refusals of a path outside their folder,
+  // of one they cannot read (a NUL byte), or of a file they cannot find: nothing there.
+  if (error.code === undefined && FILE_REFUSALS.has(error.name)) {
     return new DanError('DAN_ERR_ROUTE_NOT_FOUND', 'no such file; the endpoints are listed at /docs (OpenAPI document: /openapi.json)');
   }
   return undefined;
 }
+
+/** The errors a file server's `send` answers a path it will not serve with (http-errors' names). */
+const FILE_REFUSALS = new Set(['ForbiddenError', 'NotFoundError', 'BadRequestError']);
 
 /** `2 MiB`, `0.5 MiB`: a limit below 1 MiB must not read as 0. */
 function formatMiB(bytes: number): string {

@@ -32,11 +32,12 @@ export function publishNodes(
   const listed = new Map<string, string>();
   const unpublished = new RepeatedWarning(logger, 'could not tell the other gateways of a node', 'the other gateways are told of the nodes again', now);
   const failed = (error: unknown) => unpublished.failed(error);
+  const worked = () => unpublished.succeeded();
   const publish = (session: NodeSession) => {
     published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
     // A row dropped by the leader comes back without its listing.
     listed.delete(session.id);
-    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).catch(failed);
+    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).then(worked, failed);
   };
   hub.on('node:changed', (session) => {
     const last = published.get(session.id);
@@ -46,11 +47,12 @@ export function publishNodes(
   hub.on('node:lost', (session) => {
     published.delete(session.id);
     listed.delete(session.id);
-    roster.withdraw(session.id).catch(failed);
+    roster.withdraw(session.id).then(worked, failed);
   });
   // Rows the leader dropped (it counted this gateway gone: the database was away) are published again.
   const check = setInterval(() => {
     roster.ownCount().then((count) => {
+      worked();
       if (count < hub.sessions.size) for (const session of hub.sessions.values()) publish(session);
     }, failed);
     // What the other gateways' dashboards show of these nodes, a few seconds old at most; only those that
@@ -64,7 +66,7 @@ export function publishNodes(
       listed.set(listing.id, json);
     }
     roster.publishListings(changed).then(
-      () => changed.length > 0 && unpublished.succeeded(),
+      () => changed.length > 0 && worked(),
       (error: unknown) => {
         for (const { id } of changed) listed.delete(id);
         failed(error);

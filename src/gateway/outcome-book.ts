@@ -128,7 +128,12 @@ export class OutcomeBook {
    * already holds it; else the task was started again (another gateway counted this one gone) or ended otherwise.
    */
   async #explainRefusal(outcome: TaskOutcome, attempt: number | null): Promise<void> {
-    const row = await this.#store.get(outcome.id);
+    // Only an explanation: a store that cannot say (away again) changes nothing of what happened.
+    const row = await this.#store.get(outcome.id).catch(() => null);
+    if (row === null) {
+      this.#log.error({ task: outcome.id, attempt }, 'task outcome not stored: the task moved on (the store could not say where)');
+      return;
+    }
     if (row?.state === outcome.state && (attempt === null || row.attempts === attempt)) {
       this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored (an earlier try landed)');
       return;

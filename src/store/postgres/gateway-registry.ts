@@ -259,13 +259,14 @@ export class GatewayRegistry {
   #renewedAt: number | null = null;
 
   /**
-   * Notes a renewal of this gateway's row. One that comes more than two heartbeats after the one before (the
+   * Notes a renewal of this gateway's row. One that comes more than half a lease after the one before (the
    * database away, or this process or the database stalled) starts a new run of renewals: the other
-   * gateways' may have lapsed over the same gap.
+   * gateways' may have lapsed over the same gap. (Not two heartbeats: a database slow enough that beats land
+   * two heartbeats apart would keep the leader from ever taking back a dead gateway's tasks.)
    */
   #renewed(): void {
     const at = this.#options.now();
-    if (this.#renewedAt === null || at - this.#renewedAt > 2 * this.#options.heartbeatMs) this.#renewingSince = at;
+    if (this.#renewedAt === null || at - this.#renewedAt > this.#options.leaseMs / 2) this.#renewingSince = at;
     this.#renewedAt = at;
   }
 
