@@ -40,7 +40,7 @@ interface Img2ImgStart {
 /**
  * Init images and mask fitted to the output once; each image of the batch reuses them. Inpainting only
  * the masked area, the result is the init image at its own size with the area changed (a mask that covers
- * nothing: the whole picture is worked on at the output size instead, as A1111 falls back).
+ * nothing: dropped, and the whole picture is worked on at the output size, as A1111 falls back).
  */
 async function img2imgStart(img2img: Img2ImgPlan, output: Size): Promise<Img2ImgStart> {
   const first = img2img.initImages[0];
@@ -48,8 +48,9 @@ async function img2imgStart(img2img: Img2ImgPlan, output: Size): Promise<Img2Img
   const maskAt = (size: Size) =>
     toMask(img2img.mask!, size, { resizeMode: img2img.resizeMode, invert: img2img.invertMask, round: img2img.roundMask, blurPx: img2img.maskBlurPx });
   let size = output;
-  let mask = img2img.mask ? await maskAt(output) : null;
-  if (mask && img2img.onlyMasked && ownSize) {
+  let mask = img2img.mask && !img2img.onlyMasked ? await maskAt(output) : null;
+  if (img2img.mask && img2img.onlyMasked && ownSize) {
+    // A mask that covers nothing: dropped, the whole picture worked on ("mask is blank, switch to img2img mode").
     const own = await maskAt(ownSize);
     if (own.some((v) => v > 0)) [size, mask] = [ownSize, own];
   }

@@ -235,6 +235,20 @@ describe('running tasks', () => {
     expect((await sharp(crop).stats()).channels[0]!.min).toBe(255);
   });
 
+  it('the masked area only with a mask that covers nothing: the mask dropped, the whole picture worked on, as A1111', async () => {
+    const w = await world();
+    const driver = driverFor(w.sandbox);
+    await driver.discover();
+    const init = await picture(256, 256, { r: 255, g: 0, b: 0 });
+    const blank = await picture(256, 256, { r: 0, g: 0, b: 0 });
+    const at = await inpainted(w, driver, init, blank, { regenerate: 'masked', area: 'masked_only' }, 1);
+    expect(at(128, 128)).not.toEqual([255, 0, 0]);
+    const prompt = w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt: Record<string, { class_type: string }> };
+    const types = Object.values(prompt.prompt).map((n) => n.class_type);
+    expect(types).not.toContain('InpaintModelConditioning');
+    expect(types).not.toContain('ImageCompositeMasked');
+  });
+
   it('upscale and interrogate', async () => {
     const w = await world();
     const driver = driverFor(w.sandbox);

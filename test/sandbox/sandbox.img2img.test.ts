@@ -98,9 +98,11 @@ describe('sandbox img2img', () => {
     expect(changedShare(out, 50, 96)).toBe(0);
     // The whole picture instead: the task's size.
     expect(await sizeOf((await img2img({ init_images: [wide], mask, inpaint_full_res: false })).body.images[0])).toMatchObject({ width: 64, height: 64 });
-    // A mask that covers nothing: A1111 works on the whole picture, at the task's size.
+    // A mask that covers nothing: A1111 drops it and works on the whole picture, at the task's size.
     const none = await solidPng(96, 48, [0, 0, 0]);
-    expect(await sizeOf((await img2img({ init_images: [wide], mask: none })).body.images[0])).toMatchObject({ width: 64, height: 64 });
+    const plain = await rawRgb((await img2img({ init_images: [wide], mask: none, denoising_strength: 1 })).body.images[0]);
+    expect([plain.width, plain.height]).toEqual([64, 64]);
+    expect(changedShare(plain, 0, 64)).toBeGreaterThan(0.9);
   });
 
   it('turns an init image upright as its EXIF orientation says', async () => {

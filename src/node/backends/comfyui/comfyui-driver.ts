@@ -89,8 +89,8 @@ export class ComfyUIDriver implements BackendDriver {
     signal?.throwIfAborted();
     const inventory = this.#inventory ?? (await this.discover(), this.#inventory!);
     const seed = isDiffusion(spec) ? (spec.seed >= 0 ? spec.seed : randomInt(MAX_RANDOM_SEED)) : 0;
-    const { files, finish } = await this.#uploadInputs(spec, signal);
-    const built = buildGraph(spec, binding, inventory, files, seed);
+    const { files, finish, graphOf = spec } = await this.#uploadInputs(spec, signal);
+    const built = buildGraph(graphOf, binding, inventory, files, seed);
     // A client id of its own: ComfyUI keeps one socket per id and forgets the id when any of its sockets closes.
     const clientId = randomUUID().replace(/-/g, '');
     const watch = await PromptWatch.open(this.#client.baseUrl, clientId, this.#clock, this.#client.authHeaders(), CONTROL_TIMEOUT_MS);
@@ -172,7 +172,10 @@ export class ComfyUIDriver implements BackendDriver {
    * Uploads the task's images (fitted to its size where the graph needs that); returns their stored names,
    * and for inpainting of the masked area only, what turns the graph's result into the task's.
    */
-  async #uploadInputs(spec: GenerationSpec, signal: AbortSignal | undefined): Promise<{ files: GraphFiles; finish?: (png: Buffer) => Promise<Buffer> }> {
+  async #uploadInputs(
+    spec: GenerationSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<{ files: GraphFiles; finish?: (png: Buffer) => Promise<Buffer>; graphOf?: GenerationSpec }> {
     // Into ComfyUI's temp folder, which it empties when it starts and does not list as LoadImage's choices; named by
     // content, so a picture sent twice is stored once, and never rewritten while another prompt may read it.
     const upload = async (bytes: Buffer): Promise<string> => {
@@ -191,6 +194,9 @@ export class ComfyUIDriver implements BackendDriver {
     if (spec.kind === 'img2img' && spec.inpaint && maskedAreaOnly(spec)) {
       const masked = await this.#maskedArea(spec, spec.inpaint, size, upload, controls);
       if (masked) return masked;
+      // A mask that covers nothing: A1111 drops it and works on the whole picture, as plain img2img.
+      const [control, initImage] = await Promise.all([controls(size), fittedImage(spec.initImage, size, spec.resizeMode, 'init image').then(upload)]);
+      return { files: { control, initImage }, graphOf: { ...spec, inpaint: null } };
     }
     const files: GraphFiles = { control: await controls(size) };
     if (spec.kind !== 'img2img') return { files };
@@ -201,8 +207,7 @@ export class ComfyUIDriver implements BackendDriver {
 
   /**
    * Inpainting the masked area only (masked-area.ts): the crops of the original, its mask and the control images
-   * uploaded, and what pastes the graph's result back into the original; null when the mask covers nothing (then
-   * the whole picture is worked on, where nothing changes).
+   * uploaded, and what pastes the graph's result back into the original; null when the mask covers nothing.
    */
   async #maskedArea(
     spec: Img2ImgSpec,
