@@ -301,6 +301,19 @@ describe('img2img and inpainting', () => {
     expect(types).not.toContain('InpaintModelConditioning');
   });
 
+  it('without ThresholdMask and MaskComposite (ComfyUI before late 2023): the soft mask serves the sampler and the paste', async () => {
+    const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
+    const files: GraphFiles = { initImage: 'init.png', mask: 'mask.png' };
+    const inventory = { ...world.discovery.inventory, thresholdMask: false, maskComposite: false };
+    const nodes = buildGraph(spec, world.bind(spec), inventory, files, 7).graph.nodes;
+    const byType = (type: string) => Object.entries(nodes).filter(([, n]) => n.class_type === type);
+    expect(byType('ThresholdMask')).toEqual([]);
+    expect(byType('MaskComposite')).toEqual([]);
+    const [[maskId]] = byType('ImageToMask') as [[string, unknown]];
+    expect(byType('InpaintModelConditioning')[0]![1].inputs['mask']).toEqual([maskId, 0]);
+    expect(byType('ImageCompositeMasked')[0]![1].inputs['mask']).toEqual([maskId, 0]);
+  });
+
   it('the masked area only, pasted back by the node: no paste in the graph', async () => {
     const spec = img2img({ model: world.model('clarity.safetensors'), steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'masked_only' } });
     const files: GraphFiles = { initImage: 'init.png', mask: 'mask.png', pastedByNode: true };

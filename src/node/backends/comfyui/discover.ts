@@ -45,6 +45,9 @@ export interface ComfyInventory {
   controlNetTakesVae: boolean;
   /** Whether it has `InpaintModelConditioning` (since early 2024), which gives inpainting checkpoints their masked picture. */
   inpaintConditioning: boolean;
+  /** Whether it has `ThresholdMask` and `MaskComposite` (rounding and doubling an inpainting mask); older builds make do without. */
+  thresholdMask: boolean;
+  maskComposite: boolean;
 }
 
 export interface ComfyDiscovery {
@@ -116,8 +119,8 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   };
   const taggerModel = taggerModels.includes('wd-v1-4-moat-tagger-v2') ? 'wd-v1-4-moat-tagger-v2' : (taggerModels[0] ?? null);
   const controlNetTakesVae = info.hasInput('ControlNetApplyAdvanced', 'vae');
-  const inpaintConditioning = info.has('InpaintModelConditioning');
-  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel, loras, controlNetTakesVae, inpaintConditioning } };
+  const masks = { inpaintConditioning: info.has('InpaintModelConditioning'), thresholdMask: info.has('ThresholdMask'), maskComposite: info.has('MaskComposite') };
+  return { capabilities, inventory: { models: recipes, upscalers, latentModes, taggerModel, loras, controlNetTakesVae, ...masks } };
 }
 
 function modelCapability(file: string, family: ModelFamily | null): ModelCapability {

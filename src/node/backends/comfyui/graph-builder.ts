@@ -242,7 +242,8 @@ class DiffusionGraph {
     if (!spec.inpaint) return { latent: out(g.add('VAEEncode', { pixels: init, vae })), conditioning, init, overlay: null };
     const maskImage = out(g.add('LoadImage', { image: required(this.files.mask, 'mask') }, 'Mask'));
     const mask = out(g.add('ImageToMask', { image: maskImage, channel: 'red' }));
-    const rounded = out(g.add('ThresholdMask', { mask, value: 0.5 }, 'Mask, rounded'));
+    // Without these two (ComfyUI before late 2023) the soft mask serves for both: its edge blended twice.
+    const rounded = this.inventory.thresholdMask ? out(g.add('ThresholdMask', { mask, value: 0.5 }, 'Mask, rounded')) : mask;
     let latent: Link;
     if (this.inventory.inpaintConditioning) {
       const { positive, negative } = conditioning;
@@ -252,7 +253,8 @@ class DiffusionGraph {
     } else {
       latent = out(g.add('SetLatentNoiseMask', { samples: out(g.add('VAEEncode', { pixels: init, vae })), mask: rounded }));
     }
-    const overlay = this.files.pastedByNode ? null : out(g.add('MaskComposite', { destination: mask, source: mask, x: 0, y: 0, operation: 'add' }, 'Mask, doubled'));
+    const doubled = () => (this.inventory.maskComposite ? out(g.add('MaskComposite', { destination: mask, source: mask, x: 0, y: 0, operation: 'add' }, 'Mask, doubled')) : mask);
+    const overlay = this.files.pastedByNode ? null : doubled();
     return { latent, conditioning, init, overlay };
   }
 
