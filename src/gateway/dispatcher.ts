@@ -45,6 +45,9 @@ import { UnservableWatch } from './unservable-watch.js';
 import { idleNodesMessage } from './servability.js';
 import type { Static } from '@sinclair/typebox';
 
+/** How long whether another gateway's node could run a task is taken as known, for its status message. */
+const ELSEWHERE_LOOK_MS = 5 * SECOND;
+
 export interface TaskEntry {
   id: string;
   kind: TaskKind;
@@ -176,6 +179,8 @@ export class Dispatcher {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #unservable: UnservableWatch;
+  /** `#servableElsewhere`'s answers by spec (a task's, kept while it is). */
+  readonly #elsewhereLooks = new WeakMap<GenerationSpec, { at: number; servable: boolean }>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
@@ -373,10 +378,24 @@ export class Dispatcher {
     return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), waiting, owner };
   }
 
+  /**
+   * Whether another gateway's node could run `spec`, looked at once every 5 s per task: asked on status polls,
+   * it binds the spec to every node of the other gateways.
+   */
+  #servableElsewhere(spec: GenerationSpec, now: number): boolean {
+    const shared = this.#options.shared;
+    if (!shared) return false;
+    const known = this.#elsewhereLooks.get(spec);
+    if (known && now - known.at < ELSEWHERE_LOOK_MS) return known.servable;
+    const servable = shared.servableElsewhere(spec);
+    this.#elsewhereLooks.set(spec, { at: now, servable });
+    return servable;
+  }
+
   /** Why a task waits whose nodes are all connected here and none takes work now; null if one does, or one elsewhere might. */
   #idleReachReason(entry: TaskEntry, now: number): string | null {
     const nodes = this.scheduler.idleReach(entry.id, now);
-    if (!nodes || this.#options.shared?.servableElsewhere(entry.spec)) return null;
+    if (!nodes || this.#servableElsewhere(entry.spec, now)) return null;
     return idleNodesMessage(
       nodes.map((node) => {
         const session = this.#options.hub.sessions.get(node.id);

@@ -107,6 +107,9 @@ const SEND_AHEAD_PASS_GAP = 0.2;
  */
 const SEND_AHEAD_AT_ONCE = 0.5;
 
+/** How long whether a node list takes work is taken as known, for status messages (`idleReach`). */
+const IDLE_LOOK_MS = 1_000;
+
 export interface SchedulerTask {
   id: string;
   /** Whom the task is for (a key id, or an anonymous caller's address): the fair share is per owner. */
@@ -277,6 +280,10 @@ export class Scheduler {
   /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
   readonly #queuedById = new Map<string, Queued>();
+  /** `#noneTakesWork`'s answers by node list, with when they were looked at (a list left behind is let go). */
+  readonly #idleLists = new WeakMap<readonly number[], { stamp: string; at: number; none: boolean }>();
+  /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
+  #availability = 0;
   readonly #attempts: AttemptLedger<Queued>;
   #nodes: SchedulerNode[] = [];
   /** Each node's index in `#nodes`, by id. */
@@ -422,6 +429,7 @@ export class Scheduler {
 
   setNodes(nodes: SchedulerNode[]): void {
     const same = this.#sameList(nodes);
+    if (!same || nodes.some((node, i) => node.available !== this.#nodes[i]?.available)) this.#availability += 1;
     this.#nodes = nodes;
     if (!same) {
       this.#listed = nodes.map((n) => ({ id: n.id, offeringVersion: n.offeringVersion }));
@@ -997,8 +1005,24 @@ export class Scheduler {
     if (!queued) return null;
     const { capable, fallback } = this.#reachOf(queued);
     if (capable.length + fallback.length === 0) return null;
-    for (const reach of [capable, fallback]) for (const n of reach) if (this.#takesWork(this.#nodes[n]!, now)) return null;
+    if (!this.#noneTakesWork(capable, now) || !this.#noneTakesWork(fallback, now)) return null;
     return [...capable, ...fallback].map((n) => this.#nodes[n]!);
+  }
+
+  /**
+   * Whether no node of `list` takes work, looked at once per change of the nodes' state per list: tasks of equal
+   * needs share one (`#shared`), so thousands of them polled, their nodes all down, cost a walk of each list, not
+   * of each task's.
+   */
+  #noneTakesWork(list: readonly number[], now: number): boolean {
+    // Known while no node came or went, none came up or went down, no set-aside began or was lifted, and for a
+    // second at most (a set-aside also ends by itself).
+    const stamp = `${this.#availability}/${this.health.version}`;
+    const known = this.#idleLists.get(list);
+    if (known?.stamp === stamp && now - known.at < IDLE_LOOK_MS) return known.none;
+    const none = !list.some((n) => this.#takesWork(this.#nodes[n]!, now));
+    this.#idleLists.set(list, { stamp, at: now, none });
+    return none;
   }
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
