@@ -5,6 +5,7 @@
  * resolve the configuration (flags over environment over defaults), start
  * the parts, and shut them down cleanly on SIGINT/SIGTERM.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuthMode } from '../auth/caller.js';
 import { type GatewayConfig, type GatewayConfigInput, localHost, readGatewayEnv, resolveGatewayConfig } from '../config/gateway-config.js';
@@ -162,18 +163,27 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 }
 
 /** `announce`: told the resolved configuration before anything starts (the demo names its playground first). */
-async function launchGateway(flags: GatewayFlags, log: Logger, announce?: (config: GatewayConfig) => void): Promise<{ gateway: Gateway; nodeToken: string | null }> {
+/**
+ * Starts a gateway; with `ownNode` (`dan start`, `dan demo`), also the secret its own node presents, made for this
+ * process alone: that node joins whatever node tokens the gateway has or gets.
+ */
+async function launchGateway(
+  flags: GatewayFlags,
+  log: Logger,
+  options: { announce?: (config: GatewayConfig) => void; ownNode?: boolean } = {},
+): Promise<{ gateway: Gateway; nodeToken: string | null }> {
   const config = resolveGatewayConfig(readGatewayEnv(), gatewayInput(flags));
-  announce?.(config);
+  options.announce?.(config);
   const gcFlags = tuneGarbageCollection();
   if (gcFlags.length > 0) log.debug({ flags: gcFlags }, 'garbage collection tuned for the gateway (cli/gc-tuning.ts)');
-  const gateway = await startGateway(config, log);
+  const ownNodeToken = options.ownNode ? `own-${randomBytes(24).toString('base64url')}` : undefined;
+  const gateway = await startGateway(config, log, ownNodeToken === undefined ? {} : { ownNodeToken });
   log.info({ url: gateway.url, store: gateway.storeName }, `DAN gateway listening on ${config.host}:${gateway.port}; tasks in ${gateway.storeName}`);
   const nodeTokens = (await gateway.keys.list('node')).filter((token) => token.revokedAt === null).length;
   if (config.nodeToken === null && nodeTokens === 0) {
-    log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create` (then `dan start` needs one for its own node too: --token), or set --node-token');
+    log.warn('no node token: only nodes on this machine (loopback) may join; make one per GPU owner with `dan nodes token create`, or set --node-token');
   }
-  return { gateway, nodeToken: config.nodeToken };
+  return { gateway, nodeToken: ownNodeToken ?? config.nodeToken };
 }
 
 function driverFor(config: Readonly<NodeConfig>): BackendDriver {
@@ -254,7 +264,7 @@ export async function runSandbox(flags: SandboxFlags): Promise<void> {
 
 export async function runStart(flags: GatewayFlags & NodeFlags): Promise<void> {
   const log = loggerFor(flags, 'dan');
-  const { gateway, nodeToken } = await launchGateway(flags, log);
+  const { gateway, nodeToken } = await launchGateway(flags, log, { ownNode: true });
   const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags), { gatewayUrl: gateway.url, token: nodeToken });
   const agent = launchNode(config, log.child({ role: 'node' }));
   await startNodeWithNotice(agent, config, log);
@@ -268,9 +278,10 @@ export async function runDemo(flags: GatewayFlags & { speed?: number }): Promise
   const log = loggerFor(flags, 'demo');
   const sandbox = await startSandbox({ port: 0, speed: flags.speed ?? 10 });
   // The playground's address first, when the port is known before start (not for --port 0).
-  const { gateway, nodeToken } = await launchGateway(flags, log, (config) => {
+  const announce = (config: GatewayConfig) => {
     if (config.port !== 0) log.info(`DAN demo starting: the playground and dashboard will be at http://${localHost(config.host)}:${config.port}/`);
-  });
+  };
+  const { gateway, nodeToken } = await launchGateway(flags, log, { announce, ownNode: true });
   const config = resolveNodeConfig({ gatewayUrl: gateway.url, webuiUrl: sandbox.url, name: 'demo-sandbox-node', token: nodeToken });
   const agent = launchNode(config, log.child({ role: 'node' }));
   const welcomed = new Promise<void>((resolve) => agent.once('welcomed', () => resolve()));

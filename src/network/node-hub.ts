@@ -60,6 +60,11 @@ export interface NodeTokens {
 export interface NodeHubOptions {
   /** The shared token (`--node-token`) nodes may present; with it and `tokens` both empty, loopback nodes only. */
   nodeToken: string | null;
+  /**
+   * A secret of this process for its own node (`dan start`, `dan demo`), which never leaves it: that node is
+   * admitted whatever tokens exist or are made later. @defaultValue none
+   */
+  ownNodeToken?: string | null;
   /** Node tokens issued one per owner. @defaultValue none */
   tokens?: NodeTokens;
   /**
@@ -82,7 +87,8 @@ export const DEFAULT_MAX_AWAITING_HELLO = 128;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** A node admitted as `principal` (a node token's id, `shared` for `--node-token`, `local` for loopback), or refused. */
-type Admission = { principal: string; tokenId: string | null } | { refusal: { error: string; message: string; code: number } };
+/** `withoutToken`: a node of this machine let in because no token exists (it may not stay once one does). */
+type Admission = { principal: string; tokenId: string | null; withoutToken?: true } | { refusal: { error: string; message: string; code: number } };
 
 function refused(error: string, message: string, code: number): Admission {
   return { refusal: { error, message, code } };
@@ -100,6 +106,8 @@ export function identityOf(principal: string, hello: Pick<HelloMessage, 'name' |
 
 export class NodeHub extends EventEmitter<HubEvents> {
   readonly #sessions = new Map<string, NodeSession>();
+  /** Sessions of nodes of this machine let in without a token, there being none (Admission.withoutToken). */
+  readonly #withoutToken = new WeakSet<NodeSession>();
   readonly #options: NodeHubOptions;
   readonly #clock: Clock;
   #livenessTimer: Timer | undefined;
@@ -187,6 +195,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const { principal, tokenId } = admission;
     const identity = identityOf(principal, hello);
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
+    if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
     session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
     this.#options.log.info(
@@ -210,11 +219,13 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const tokens = this.#options.tokens;
     if (hello.token === null) {
       if (shared === null && !tokens?.anyActive()) {
-        if (LOOPBACK.has(remoteAddress)) return { principal: 'local', tokenId: null };
+        if (LOOPBACK.has(remoteAddress)) return { principal: 'local', tokenId: null, withoutToken: true };
         return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway has no node token, so it accepts nodes from its own machine only', CloseCodes.unauthorized);
       }
       return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway takes nodes with a node token only: start the node with --token', CloseCodes.unauthorized);
     }
+    const own = this.#options.ownNodeToken;
+    if (own && sameSecret(hello.token, own)) return { principal: 'local', tokenId: null };
     if (shared !== null && sameSecret(hello.token, shared)) return { principal: 'shared', tokenId: null };
     const token = tokens?.find(hello.token);
     if (token?.revoked) return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this node token was revoked; ask the operator for a new one', CloseCodes.unauthorized);
@@ -229,12 +240,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const tokens = this.#options.tokens;
     if (!tokens) return;
     // A node of this machine that joined without a token (there was none) may no longer stay once the first
-    // node token exists: new ones like it are refused, and it would go on taking prompts. (With the shared
-    // --node-token set, no node joined without one.)
-    const tokenless = this.#options.nodeToken === null && tokens.anyActive();
+    // node token exists: new ones like it are refused, and it would go on taking prompts. (The gateway's own
+    // node, of `dan start` and `dan demo`, has a token of the process's own.)
+    const tokenless = tokens.anyActive();
     for (const session of [...this.#sessions.values()]) {
       if (session.tokenId !== null && tokens.isRevoked(session.tokenId)) this.expel(session, 'its node token was revoked', CloseCodes.unauthorized);
-      else if (session.tokenId === null && tokenless) {
+      else if (tokenless && this.#withoutToken.has(session)) {
         this.expel(session, 'this gateway now takes nodes with a node token only (one was created): start the node with --token', CloseCodes.unauthorized);
       }
     }

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { existsSync, statSync } from 'node:fs';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
+import { DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir, runDan } from '../helpers/processes.js';
 
 
 let gateway: DanProcess | undefined;
@@ -134,6 +134,24 @@ describe('dan nodes token on a running gateway', () => {
     await gateway!.waitForLog((l) => l.msg === 'node disconnected' && String(l['reason']).includes('revoked'), 10_000);
     expect(await node.proc.exited).toBe(2);
     expect((await getJson(`${url}/api/nodes`)).body.data).toEqual([]);
+  });
+});
+
+describe('dan demo where node tokens exist', () => {
+  it('runs its own node all the same, which stays when another token is made', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    expect((await runDan(['nodes', 'token', 'create', '--data', dir.path, '--name', 'bob'])).code).toBe(0);
+    const port = await freePort();
+    const demo = new DanProcess(['demo', '--port', String(port), '--data', dir.path]);
+    others.push(demo);
+    await demo.waitForLog((l) => String(l.msg).startsWith('DAN demo ready'), 30_000);
+    const answer = await postJson(`http://127.0.0.1:${port}/api/sd/txt2img`, { prompt: 'x', model: 'clarity', width: 64, height: 64, steps: 2 });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect((await runDan(['nodes', 'token', 'create', '--data', dir.path, '--name', 'carol'])).code).toBe(0);
+    // The gateway reads the new token within a second; its own node is still there after it.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await getJson(`http://127.0.0.1:${port}/api/nodes`)).body.data.map((n: { name: string }) => n.name)).toEqual(['demo-sandbox-node']);
   });
 });
 

@@ -20,8 +20,8 @@ afterEach(async () => {
   await Promise.all(gateways.splice(0).map((g) => g.close()));
 });
 
-async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {}): Promise<Gateway> {
-  const g = await startGateway(resolveGatewayConfig({ port: 0, host: '127.0.0.1', dataDir: ':memory:', ...overrides }), pino({ level: 'silent' }));
+async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {}, parts: Parameters<typeof startGateway>[2] = {}): Promise<Gateway> {
+  const g = await startGateway(resolveGatewayConfig({ port: 0, host: '127.0.0.1', dataDir: ':memory:', ...overrides }), pino({ level: 'silent' }), parts);
   gateways.push(g);
   return g;
 }
@@ -92,6 +92,17 @@ describe('node tokens', () => {
     expect(await local.closed).toEqual({ code: 4001, reason: expect.stringContaining('takes nodes with a node token only') });
     expect(g.hub.sessions.size).toBe(0);
     expect((await join(g, alice.secret)).first).toMatchObject({ type: 'welcome' });
+  });
+
+  it('leave the gateway\'s own node (dan start, dan demo) in, joined with the process\'s own secret, before and after the first token', async () => {
+    const g = await gateway({}, { ownNodeToken: 'own-secret-of-this-process' });
+    const own = await join(g, 'own-secret-of-this-process', { name: 'own-gpu' });
+    expect(own.first).toMatchObject({ type: 'welcome' });
+    await g.keys.create({ name: 'alice' }, 'node');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([...g.hub.sessions.values()].map((s) => s.name)).toEqual(['own-gpu']);
+    expect((await join(g, 'own-secret-of-this-process', { name: 'own-again', nodeKey: KEY_B })).first).toMatchObject({ type: 'welcome' });
+    expect((await join(g, null, { name: 'other' })).first).toMatchObject({ type: 'reject' });
   });
 
   it('keep the shared --node-token working beside them', async () => {
