@@ -112,7 +112,7 @@ export function buildProgram(): Command {
     .option('--speed <factor>', 'sandbox time compression (default 10)', positive)
     .action(runDemo);
 
-  const keys = program.command('keys').description('API keys, on the gateway\'s store (a running gateway sees changes at once)');
+  const keys = program.command('keys').description('API keys, on the gateway\'s store (a running gateway sees changes within a second)');
   const keyStoreOptions = (command: Command) =>
     command
       .option('--data <dir>', 'the gateway\'s data directory (env DAN_DATA; default ./data)')
@@ -179,6 +179,12 @@ function refusal(error: unknown): string | undefined {
   if (error instanceof DanError && error.id === 'DAN_ERR_STORE_UNAVAILABLE') return `the task store failed while starting: ${error.message}`;
   return undefined;
 }
+
+// Output piped into a reader that stopped (`dan keys list | head -2`): nothing more to say, and no stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 
 try {
   await buildProgram().parseAsync(process.argv);
