@@ -142,6 +142,10 @@ describe('POST /v1/images/edits', () => {
     expect(two.body).toMatchObject({ error: { param: 'image', message: expect.stringMatching(/one image per request, got 2/) } });
     const notImage = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', Buffer.from('GIF89a not really')], ['prompt', 'x']]) });
     expect(notImage.body).toMatchObject({ error: { param: 'image', message: expect.stringMatching(/GIF/) } });
+    // A text field larger than a form's may be is named as such, not cut and then measured ("got 65536").
+    const long = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'p'.repeat(70_000)]]) });
+    expect(long.status).toBe(400);
+    expect(long.body).toMatchObject({ error: { param: 'prompt', message: expect.stringMatching(/larger than a form's text field may be \(64 KiB\)/) } });
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
   });
 });

@@ -115,6 +115,9 @@ export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
   return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat };
 }
 
+/** The longest multipart text field, in bytes: a prompt of the most characters allowed, each up to four bytes. */
+export const MAX_FORM_FIELD_BYTES = 64 * 1024;
+
 /** Multipart text fields DAN reads as numbers, sent as text by every multipart client. */
 const NUMERIC_FIELDS = new Set(['n', 'seed', 'steps', 'cfg_scale', 'denoising_strength', 'partial_images', 'output_compression', 'mask_blur']);
 
@@ -127,6 +130,8 @@ export function formFields(form: unknown): Record<string, unknown> {
     const field = name.endsWith('[]') ? name.slice(0, -2) : name;
     if (Array.isArray(value) && value.length > 1) throw invalidField(field, field === 'image' ? `DAN edits one image per request, got ${value.length}` : `was sent ${value.length} times; send it once`);
     const one = Array.isArray(value) ? value[0] : value;
+    // Read one byte past the limit: a field that reaches it was cut, not sent whole.
+    if (typeof one === 'string' && Buffer.byteLength(one) > MAX_FORM_FIELD_BYTES) throw invalidField(field, `is larger than a form's text field may be (${MAX_FORM_FIELD_BYTES / 1024} KiB)`);
     if (typeof one === 'string' && NUMERIC_FIELDS.has(field) && one.trim() !== '' && Number.isFinite(Number(one))) out[field] = Number(one);
     else if (field === 'stream' && (one === 'true' || one === 'false')) out[field] = one === 'true';
     else if (field === 'loras' && typeof one === 'string' && one.trim().startsWith('[')) out[field] = parseJsonField(one, field);

@@ -25,7 +25,7 @@ import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { ImageUrls } from './image-urls.js';
 import { installOpenAiErrors } from './openai-errors.js';
-import { editAsk, generationAsk, type ImageAsk, type ModelChoice, OPENAI_FIELDS, variationAsk } from './openai-requests.js';
+import { editAsk, generationAsk, type ImageAsk, MAX_FORM_FIELD_BYTES, type ModelChoice, OPENAI_FIELDS, variationAsk } from './openai-requests.js';
 
 export interface OpenAiRoutesDeps {
   service: TaskService;
@@ -88,7 +88,8 @@ export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRou
         throw new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is ${length} bytes; the most is ${deps.bodyLimitBytes}`);
       }
     });
-    await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 2, fields: 64, fieldSize: 64 * 1024, parts: 66 } });
+    // A text field is read one byte past its limit, which busboy cuts without a word: one that reaches it is refused (formFields).
+    await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 2, fields: 64, fieldSize: MAX_FORM_FIELD_BYTES + 1, parts: 66 } });
     v1.post('/v1/images/generations', (request, reply) => runAsk(deps, 'txt2img', generationAsk(request.body, deps.models), request, reply));
     v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models, boundsOf(deps)), request, reply));
     v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models, boundsOf(deps)), request, reply));
