@@ -14,7 +14,7 @@ import { DanError, toDanError } from '../errors/dan-error.js';
 import { type ErrorBody, errorBodyOf } from './envelope.js';
 import { httpStatusOf } from './error-answers.js';
 
-function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError | undefined {
+function fromFastifyError(error: FastifyError, bodyLimitBytes: number, request: FastifyRequest): DanError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `request body is larger than ${formatMiB(bodyLimitBytes)}`);
@@ -37,16 +37,17 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number): DanError
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new DanError('DAN_ERR_REQUEST_INVALID_JSON', `request body is not valid JSON: ${error.message}`);
   }
-  // The file servers' (/docs, the web app's assets; `send`'s http-errors) refusals of a path outside their folder,
-  // of one they cannot read (a NUL byte), or of a file they cannot find: nothing there.
-  if (error.code === undefined && FILE_REFUSALS.has(error.name)) {
+  // The API description's file server (`/docs/static/*`) refusing a path outside its folder, one it cannot read (a
+  // NUL byte, `//`, a backslash), or a file it cannot find: nothing there. Its refusals carry no code, some not
+  // even a name of their own ('Error': "Forbidden"), so they are known by their route.
+  if (error.code === undefined && FILE_REFUSALS.has(error.statusCode ?? 0) && request.routeOptions.url?.startsWith('/docs/') === true) {
     return new DanError('DAN_ERR_ROUTE_NOT_FOUND', 'no such file; the endpoints are listed at /docs (OpenAPI document: /openapi.json)');
   }
   return undefined;
 }
 
-/** The errors a file server's `send` answers a path it will not serve with (http-errors' names). */
-const FILE_REFUSALS = new Set(['ForbiddenError', 'NotFoundError', 'BadRequestError']);
+/** The statuses a file server refuses a path with. */
+const FILE_REFUSALS = new Set([400, 403, 404]);
 
 /** `2 MiB`, `0.5 MiB`: a limit below 1 MiB must not read as 0. */
 function formatMiB(bytes: number): string {
@@ -109,7 +110,7 @@ export function clientErrorBodyOf(danError: DanError, cause: unknown, request: F
  * closed after. Shared by the error handlers of the API and of its front doors (api/openai).
  */
 export async function toAnswerableError(error: FastifyError, request: FastifyRequest, reply: FastifyReply, bodyLimitBytes: number): Promise<DanError> {
-  const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes) ?? toDanError(error));
+  const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes, request) ?? toDanError(error));
   if (danError.id === 'DAN_ERR_REQUEST_TOO_LARGE') {
     await drain(request.raw);
     reply.header('connection', 'close');

@@ -107,7 +107,7 @@ describe('A1111Driver run (fake WebUI)', () => {
     expect(outcome).toEqual({ result: { kind: 'images', images: ['AAAA'], seeds: [42] }, loadedModel: binding.checkpoint });
   });
 
-  it('sends a photo with an EXIF orientation upright, as a PNG (WebUIs before 1.9 use the pixels as stored), and others as they came', async () => {
+  it('sends a photo with an EXIF orientation upright (WebUIs before 1.9 use the pixels as stored), a JPEG still, and others as they came', async () => {
     const sharp = (await import('sharp')).default;
     const bodies: { image: string }[] = [];
     fake = await startFakeWebui((app) => {
@@ -123,7 +123,7 @@ describe('A1111Driver run (fake WebUI)', () => {
     await driver.run(upscale(portrait), { upscaler: 'Lanczos' });
     await driver.run(upscale(plain), { upscaler: 'Lanczos' });
     const sent = await sharp(Buffer.from(bodies[0]!.image, 'base64')).metadata();
-    expect(sent).toMatchObject({ format: 'png', width: 30, height: 60 });
+    expect(sent).toMatchObject({ format: 'jpeg', width: 30, height: 60 });
     expect(sent.orientation).toBeUndefined();
     expect(bodies[1]!.image).toBe(plain.toString('base64'));
   });

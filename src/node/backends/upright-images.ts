@@ -6,7 +6,8 @@
  * often stored landscape); AUTOMATIC1111 turns images so since 1.9, earlier
  * ones use the pixels as stored. The gateway reads sizes upright (and expects
  * an upscale or an "only masked" answer upright), so every WebUI is sent the
- * picture already turned: a PNG of it, in place of the original bytes.
+ * picture already turned, in place of the original bytes (a JPEG again for a
+ * JPEG photo; a PNG otherwise).
  */
 import sharp from 'sharp';
 import type { GenerationSpec } from '../../domain/spec.js';
@@ -17,9 +18,12 @@ const MAX_INPUT_PIXELS = 8192 * 8192;
 /** `base64`, or, when it carries an orientation other than "as stored", a base64 PNG of it upright. */
 async function upright(base64: string): Promise<string> {
   const bytes = Buffer.from(base64, 'base64');
-  const { orientation } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
+  // The header only: an image the gateway let through is never refused here for its size.
+  const { orientation, format } = await sharp(bytes, { limitInputPixels: false }).metadata();
   if (orientation === undefined || orientation === 1) return base64;
-  return (await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png({ compressionLevel: 1 }).toBuffer()).toString('base64');
+  // A photo stays a JPEG (a PNG of it would be many times larger); anything else becomes a PNG.
+  const turned = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate();
+  return (await (format === 'jpeg' ? turned.jpeg({ quality: 95 }) : turned.png({ compressionLevel: 1 })).toBuffer()).toString('base64');
 }
 
 /** `spec` with every input image upright (the same object when none needed turning). */

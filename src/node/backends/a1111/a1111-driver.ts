@@ -138,6 +138,7 @@ export class A1111Driver implements BackendDriver {
     const binding = given.forgeModules?.length === 0 ? { ...given, forgeModules: this.#ownModules } : given;
     // Made while the run waits its turn (it joins the line first, keeping the runs' order).
     const prepared = withUprightImages(spec).then((upright) => toA1111Request(upright, binding));
+    prepared.catch(() => {}); // awaited in the run below; one given up first leaves no rejection unhandled
     const { signal, onProgress } = options;
     signal?.throwIfAborted();
     const checkpoint = isDiffusion(spec) ? binding.checkpoint : undefined;
@@ -152,7 +153,7 @@ export class A1111Driver implements BackendDriver {
     let settled = false;
     let answered = false;
     try {
-      const { path, body } = await prepared;
+      const { path, body } = await untilAborted(prepared, signal);
       let loads = checkpoint !== undefined && checkpoint !== (place.loadedBefore === undefined ? this.#loaded : place.loadedBefore);
       await untilAborted(loads ? begun : place.mayQueue, signal);
       if (!loads && place.beforeFailed()) {

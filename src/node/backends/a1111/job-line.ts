@@ -124,16 +124,22 @@ function settable(): { promise: Promise<void>; set: () => void } {
   return { promise, set };
 }
 
-/** Waits for `promise`, or rejects with the abort reason once `signal` aborts. */
-export function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+/** Waits for `promise` (its value, or its rejection), or rejects with the abort reason once `signal` aborts. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   signal.throwIfAborted();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
+    void promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }
