@@ -161,7 +161,13 @@ export class WebhookOutbox {
       return;
     }
     this.#pumping = this.#pump()
-      .catch((error: unknown) => this.#options.log.error({ err: error }, 'webhook deliveries failed to run'))
+      .catch((error: unknown) => {
+        // The store did not say what is due (away, or busy): tried again after a rest, not only at the next kick,
+        // which an idle gateway may never have.
+        this.#rest();
+        this.#options.log.error({ err: error, retryInMs: this.#storeBackoffMs }, 'webhook deliveries failed to run');
+        this.#schedule(this.#restingUntil);
+      })
       .finally(() => {
         this.#pumping = null;
         if (this.#again) {
@@ -178,8 +184,9 @@ export class WebhookOutbox {
    */
   async #pump(): Promise<void> {
     const { store, clock } = this.#options;
-    if (clock.now() < this.#restingUntil) return this.#schedule(this.#restingUntil);
     for (;;) {
+      // A rest begun meanwhile (a try's outcome not stored) holds the rest of this pass too.
+      if (clock.now() < this.#restingUntil) return this.#schedule(this.#restingUntil);
       const room = MAX_IN_FLIGHT - this.#sending.size;
       if (room <= 0 || this.#closed) return;
       const due = await store.due(clock.now(), room, { perOwner: PER_OWNER, ...this.#skipped() });
@@ -187,6 +194,17 @@ export class WebhookOutbox {
       for (const delivery of due) this.#start(delivery);
     }
     this.#schedule(await store.nextDueAt(this.#skipped()));
+  }
+
+  /**
+   * No delivery starts for a while: 1 s, doubling to 30 s while the store keeps failing. Doubled once per rest,
+   * not once per failure: the 32 deliveries on their way when the store went away fail together.
+   */
+  #rest(): void {
+    const now = this.#options.clock.now();
+    if (now < this.#restingUntil) return;
+    this.#storeBackoffMs = Math.min(MAX_STORE_BACKOFF_MS, Math.max(FIRST_STORE_BACKOFF_MS, 2 * this.#storeBackoffMs));
+    this.#restingUntil = now + this.#storeBackoffMs;
   }
 
   /** What the store is not to hand out now: deliveries on their way, and the owners that have as many on their way as they may. */
@@ -205,9 +223,8 @@ export class WebhookOutbox {
         },
         (error: unknown) => {
           // The store did not take its outcome (the disk full, the database away): the delivery is still due, and
-          // the pump would hand it out again at once. It rests, less often each time, as the store recovers.
-          this.#storeBackoffMs = Math.min(MAX_STORE_BACKOFF_MS, Math.max(FIRST_STORE_BACKOFF_MS, 2 * this.#storeBackoffMs));
-          this.#restingUntil = this.#options.clock.now() + this.#storeBackoffMs;
+          // the pump would hand it out again at once. It rests, longer each time, as the store recovers.
+          this.#rest();
           this.#options.log.error({ err: error, webhook: delivery.id, retryInMs: this.#storeBackoffMs }, 'webhook delivery failed to run');
         },
       )

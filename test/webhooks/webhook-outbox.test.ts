@@ -152,3 +152,37 @@ describe('WebhookOutbox: a store that does not take a try\'s outcome', () => {
     await new Promise((resolve) => hook.server.close(resolve));
   });
 });
+
+describe('WebhookOutbox: a store that does not say what is due', () => {
+  it('tries again after a rest, with nothing else to wake it', async () => {
+    const hook = await receiver(true);
+    const tasks = new SqliteTaskStore(':memory:');
+    const clock = new FakeClock();
+    const store = new SqliteDeliveryStore(tasks.connection);
+    const due = store.due.bind(store);
+    let refusals = 1;
+    store.due = (...args) => (refusals-- > 0 ? Promise.reject(new Error('SQLITE_BUSY: database is locked')) : due(...args));
+    const outbox = new WebhookOutbox({
+      store,
+      clock,
+      log: new RecordingLogger(),
+      endEventOf: async () => ({ type: 'task.failed', data: {} }),
+      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
+      allowPrivate: true,
+      serialize: (event) => Buffer.from(JSON.stringify(event)),
+    });
+    await outbox.start();
+    outbox.expectEnd('t1');
+    await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_t1', url: hook.url } });
+    await tasks.fail('t1', null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
+    await outbox.taskEnded('t1');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hook.received).toBe(0);
+    await clock.advance(1_000);
+    await expect.poll(() => hook.received).toBe(1);
+    await outbox.close();
+    await tasks.close();
+    hook.server.closeAllConnections();
+    await new Promise((resolve) => hook.server.close(resolve));
+  });
+});
