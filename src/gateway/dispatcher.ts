@@ -32,7 +32,7 @@ import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
 import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
-import { type Assignment, Scheduler } from '../scheduler/scheduler.js';
+import { type Assignment, Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -181,6 +181,8 @@ export class Dispatcher {
   readonly #unservable: UnservableWatch;
   /** `#servableElsewhere`'s answers by spec (a task's, kept while it is). */
   readonly #elsewhereLooks = new WeakMap<GenerationSpec, { at: number; servable: boolean }>();
+  /** `#idleReachReason`'s messages by the scheduler's array of idle nodes. */
+  readonly #idleWording = new WeakMap<readonly SchedulerNode[], string>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
@@ -396,7 +398,10 @@ export class Dispatcher {
   #idleReachReason(entry: TaskEntry, now: number): string | null {
     const nodes = this.scheduler.idleReach(entry.id, now);
     if (!nodes || this.#servableElsewhere(entry.spec, now)) return null;
-    return idleNodesMessage(
+    // Worded once per array the scheduler keeps for a node list (it makes a new one when their state changes).
+    const known = this.#idleWording.get(nodes);
+    if (known !== undefined) return known;
+    const message = idleNodesMessage(
       nodes.map((node) => {
         const session = this.#options.hub.sessions.get(node.id);
         if (session && !session.backendUp) return 'webui-down';
@@ -404,6 +409,8 @@ export class Dispatcher {
         return this.scheduler.health.setAside(node.identity, now) ? 'set-aside' : 'leaving';
       }),
     );
+    this.#idleWording.set(nodes, message);
+    return message;
   }
 
   get queuedCount(): number {
@@ -448,11 +455,11 @@ export class Dispatcher {
       this.#recheckWhileIdle(now);
     }
     const unservable = this.scheduler.unservable();
-    const shared = this.#options.shared;
-    if (shared) {
+    if (this.#options.shared) {
+      // Looked at once every few seconds per task: each pass would bind every such task to every other node.
       for (const id of [...unservable.keys()]) {
         const entry = this.#entries.get(id);
-        if (entry && shared.servableElsewhere(entry.spec)) unservable.delete(id);
+        if (entry && this.#servableElsewhere(entry.spec, now)) unservable.delete(id);
       }
     }
     for (const expired of this.#unservable.watch(unservable, now)) this.#failUnservable(expired.taskId, expired.reason);

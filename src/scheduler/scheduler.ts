@@ -280,8 +280,8 @@ export class Scheduler {
   /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
   readonly #queuedById = new Map<string, Queued>();
-  /** `#noneTakesWork`'s answers by node list, with when they were looked at (a list left behind is let go). */
-  readonly #idleLists = new WeakMap<readonly number[], { stamp: string; at: number; none: boolean }>();
+  /** `#idleNodesOf`'s answers by node list, with when they were looked at (a list left behind is let go). */
+  readonly #idleLists = new WeakMap<readonly number[], { stamp: string; at: number; nodes: SchedulerNode[] | null }>();
   /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
   #availability = 0;
   readonly #attempts: AttemptLedger<Queued>;
@@ -1005,24 +1005,25 @@ export class Scheduler {
     if (!queued) return null;
     const { capable, fallback } = this.#reachOf(queued);
     if (capable.length + fallback.length === 0) return null;
-    if (!this.#noneTakesWork(capable, now) || !this.#noneTakesWork(fallback, now)) return null;
-    return [...capable, ...fallback].map((n) => this.#nodes[n]!);
+    if (fallback.length === 0) return this.#idleNodesOf(capable, now);
+    // Failed on some of them: a list of the task's own, looked at each time (few tasks, and not for long).
+    const both = [...capable, ...fallback];
+    return both.some((n) => this.#takesWork(this.#nodes[n]!, now)) ? null : both.map((n) => this.#nodes[n]!);
   }
 
   /**
-   * Whether no node of `list` takes work, looked at once per change of the nodes' state per list: tasks of equal
-   * needs share one (`#shared`), so thousands of them polled, their nodes all down, cost a walk of each list, not
-   * of each task's.
+   * The nodes of `list` when none takes work, else null; the same array until a node of the network comes,
+   * goes, goes up or down, or a set-aside begins or is lifted, and for a second at most (a set-aside also ends
+   * by itself). Tasks of equal needs share one list (`#shared`): thousands of them polled, their nodes all
+   * down, cost one walk of each list, and the gateway words its message once per array.
    */
-  #noneTakesWork(list: readonly number[], now: number): boolean {
-    // Known while no node came or went, none came up or went down, no set-aside began or was lifted, and for a
-    // second at most (a set-aside also ends by itself).
+  #idleNodesOf(list: readonly number[], now: number): SchedulerNode[] | null {
     const stamp = `${this.#availability}/${this.health.version}`;
     const known = this.#idleLists.get(list);
-    if (known?.stamp === stamp && now - known.at < IDLE_LOOK_MS) return known.none;
-    const none = !list.some((n) => this.#takesWork(this.#nodes[n]!, now));
-    this.#idleLists.set(list, { stamp, at: now, none });
-    return none;
+    if (known?.stamp === stamp && now - known.at < IDLE_LOOK_MS) return known.nodes;
+    const nodes = list.some((n) => this.#takesWork(this.#nodes[n]!, now)) ? null : list.map((n) => this.#nodes[n]!);
+    this.#idleLists.set(list, { stamp, at: now, nodes });
+    return nodes;
   }
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */

@@ -39,6 +39,27 @@ describe('Scheduler', () => {
     expect(scheduler.idleReach('t1', NOW)).toBeNull();
   });
 
+  it('answers idle reach for tasks of equal needs from one look at their nodes, until their state changes', () => {
+    const scheduler = schedulerWith({ a: 10, b: 10 });
+    const a = node('a', { models: ['chilloutmix_NiPrunedFp32Fix'] });
+    const b = node('b', { models: ['clarity'] });
+    scheduler.setNodes([{ ...a, available: false }, b]);
+    for (const id of ['t1', 't2']) scheduler.enqueue(task(id, 'k', { model: chillout }), 0);
+    const first = scheduler.idleReach('t1', NOW);
+    expect(first?.map((n) => n.id)).toEqual(['a']);
+    // The same array for the other task and for the next poll: one walk, worded once by the gateway.
+    expect(scheduler.idleReach('t2', NOW)).toBe(first);
+    expect(scheduler.idleReach('t1', NOW + 500)).toBe(first);
+    // a's WebUI is back: said at once, not a second later.
+    scheduler.setNodes([a, b]);
+    expect(scheduler.idleReach('t1', NOW + 500)).toBeNull();
+    // Down again: a new look, a new array.
+    scheduler.setNodes([{ ...a, available: false }, b]);
+    const again = scheduler.idleReach('t1', NOW + 600);
+    expect(again?.map((n) => n.id)).toEqual(['a']);
+    expect(again).not.toBe(first);
+  });
+
   it('keeps the tasks nobody can serve as the queue changes between node changes', () => {
     const scheduler = schedulerWith({ a: 10 });
     scheduler.setNodes([node('a', { models: ['clarity'] })]);
