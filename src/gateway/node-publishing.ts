@@ -30,9 +30,11 @@ export function publishNodes(
   const published = new Map<string, { offeringVersion: number; backendUp: boolean }>();
   /** The listing each node's row holds, as written: an unchanged one is not written again. */
   const listed = new Map<string, string>();
-  const unpublished = new RepeatedWarning(logger, 'could not tell the other gateways of a node', 'the other gateways are told of the nodes again', now);
-  const failed = (error: unknown) => unpublished.failed(error);
-  const worked = () => unpublished.succeeded();
+  // One warning per kind of write: one that works while another keeps failing must not say all is well again.
+  const rows = new RepeatedWarning(logger, 'could not tell the other gateways of a node', 'the other gateways are told of the nodes again', now);
+  const listings = new RepeatedWarning(logger, 'could not write what the dashboards show of the nodes', 'the dashboards are told of the nodes again', now);
+  const failed = (error: unknown) => rows.failed(error);
+  const worked = () => rows.succeeded();
   const publish = (session: NodeSession) => {
     published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
     // A row dropped by the leader comes back without its listing.
@@ -66,10 +68,10 @@ export function publishNodes(
       listed.set(listing.id, json);
     }
     roster.publishListings(changed).then(
-      () => changed.length > 0 && worked(),
+      () => changed.length > 0 && listings.succeeded(),
       (error: unknown) => {
         for (const { id } of changed) listed.delete(id);
-        failed(error);
+        listings.failed(error);
       },
     );
   }, REPUBLISH_MS);

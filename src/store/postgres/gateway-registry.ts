@@ -45,10 +45,10 @@ const SESSION = `'dan gateway ' || g.id`;
 
 /**
  * Whether gateway `g` is alive: it renewed its row within the lease ($1, ms: a process hung, or cut off
- * from the database, stops renewing), and its own session is open or it renewed within two heartbeats
- * ($2, ms). The server closes a session the moment its process dies, even
- * killed outright, so a killed gateway is gone within a heartbeat or two rather than a lease; a session
- * that drops for a moment while the gateway still renews (through its pool) does not make it gone.
+ * from the database, stops renewing), and its own session is open or it renewed within half a lease and
+ * a heartbeat ($2, ms). The server closes a session the moment its process dies, even killed outright,
+ * so a killed gateway is gone within about half a lease rather than a whole one; a session that drops
+ * while the gateway still renews (through its pool) does not make it gone.
  */
 const ALIVE = `g.seen_at >= ${DB_NOW} - $1 AND (g.seen_at >= ${DB_NOW} - $2 OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name IN (${SESSION}, ${SESSION} || ' leading')))`;
 
@@ -249,7 +249,10 @@ export class GatewayRegistry {
 
   /** The parameters of `ALIVE`. */
   #aliveWindows(): [number, number] {
-    return [this.#options.leaseMs, 2 * this.#options.heartbeatMs];
+    // Without its session, a gateway is alive while it renewed within half a lease and a heartbeat: a leader
+    // goes on reclaiming while its own renewals come up to half a lease apart (a slow database), and a gateway
+    // whose lock connection that slowness cut must not count as gone while it renews as often.
+    return [this.#options.leaseMs, this.#options.leaseMs / 2 + this.#options.heartbeatMs];
   }
 
   /** When this gateway last began to lead (its own clock: only the time since counts). */
