@@ -75,114 +75,104 @@ async function receiver(answer: boolean): Promise<{ server: Server; url: string;
   return Object.assign(state, { server, url });
 }
 
-describe('WebhookOutbox: sharing among API keys', () => {
-  it('sends another key\'s webhook while one key\'s receivers hold every try open, and holds only a few of that key\'s open at once', async () => {
-    const [stalled, prompt] = await Promise.all([receiver(false), receiver(true)]);
-    const tasks = new SqliteTaskStore(':memory:');
-    const clock = new FakeClock();
-    const store = new SqliteDeliveryStore(tasks.connection);
-    const outbox = new WebhookOutbox({
-      store,
-      clock,
-      log: new RecordingLogger(),
-      endEventOf: async () => ({ type: 'task.failed', data: {} }),
-      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
-      allowPrivate: true,
-      timeoutMs: 5_000,
-      serialize: (event) => Buffer.from(JSON.stringify(event)),
-    });
-    await outbox.start();
-    // Forty tasks of the stalled key end first, then one of another key.
-    const ended = async (id: string, owner: string, url: string) => {
+/**
+ * An outbox that really sends (every task's end event, signed), over a SQLite store and a fake clock, with
+ * `alter` to make its store misbehave; `ended` ends a task of `owner` whose webhook goes to `url`.
+ */
+async function sendingWorld(alter: (store: SqliteDeliveryStore) => void = () => {}, timeoutMs?: number) {
+  const tasks = new SqliteTaskStore(':memory:');
+  const clock = new FakeClock();
+  const store = new SqliteDeliveryStore(tasks.connection);
+  alter(store);
+  const outbox = new WebhookOutbox({
+    store,
+    clock,
+    log: new RecordingLogger(),
+    endEventOf: async () => ({ type: 'task.failed', data: {} }),
+    secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
+    allowPrivate: true,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    serialize: (event) => Buffer.from(JSON.stringify(event)),
+  });
+  await outbox.start();
+  const servers: Server[] = [];
+  return {
+    clock,
+    outbox,
+    async receiver(answer: boolean) {
+      const made = await receiver(answer);
+      servers.push(made.server);
+      return made;
+    },
+    async ended(id: string, owner: string, url: string) {
       outbox.expectEnd(id);
       await tasks.insert({ id, kind: 'txt2img', spec: txt2img(), owner, createdAt: 1, endWebhook: { id: `msg_${id}`, url } });
       await tasks.fail(id, null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
       await outbox.taskEnded(id);
-    };
-    for (let i = 0; i < 40; i++) await ended(`slow-${i}`, 'key_slow', stalled.url);
-    await ended('other', 'key_other', prompt.url);
+    },
+    async close() {
+      await outbox.close();
+      await tasks.close();
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    },
+  };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('WebhookOutbox: sharing among API keys', () => {
+  it('sends another key\'s webhook while one key\'s receivers hold every try open, and holds only a few of that key\'s open at once', async () => {
+    const w = await sendingWorld(undefined, 5_000);
+    const [stalled, prompt] = await Promise.all([w.receiver(false), w.receiver(true)]);
+    // Forty tasks of the stalled key end first, then one of another key.
+    for (let i = 0; i < 40; i++) await w.ended(`slow-${i}`, 'key_slow', stalled.url);
+    await w.ended('other', 'key_other', prompt.url);
     await expect.poll(() => prompt.received, { timeout: 4_000 }).toBe(1);
     // Delivered while every try of the stalled key is still open: it waited for none of them.
     expect(stalled.ended).toBe(0);
     expect(stalled.received).toBeGreaterThan(0);
     expect(stalled.received).toBeLessThanOrEqual(8);
-    await outbox.close();
-    await tasks.close();
-    for (const server of [stalled.server, prompt.server]) server.closeAllConnections();
-    await Promise.all([stalled.server, prompt.server].map((server) => new Promise((resolve) => server.close(resolve))));
+    await w.close();
   }, 15_000);
 });
 
 describe('WebhookOutbox: a store that does not take a try\'s outcome', () => {
   it('rests before sending again (the delivery is still due), longer each time, instead of resending at once', async () => {
-    const hook = await receiver(true);
-    const tasks = new SqliteTaskStore(':memory:');
-    const clock = new FakeClock();
-    const store = new SqliteDeliveryStore(tasks.connection);
-    store.recordTry = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
-    const outbox = new WebhookOutbox({
-      store,
-      clock,
-      log: new RecordingLogger(),
-      endEventOf: async () => ({ type: 'task.failed', data: {} }),
-      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
-      allowPrivate: true,
-      serialize: (event) => Buffer.from(JSON.stringify(event)),
+    const w = await sendingWorld((store) => {
+      store.recordTry = () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
     });
-    await outbox.start();
-    outbox.expectEnd('t1');
-    await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_t1', url: hook.url } });
-    await tasks.fail('t1', null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
-    await outbox.taskEnded('t1');
+    const hook = await w.receiver(true);
+    await w.ended('t1', 'key_a', hook.url);
     await expect.poll(() => hook.received).toBe(1);
     // Real time passes, the clock of the rest does not: no second try.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await pause(300);
     expect(hook.received).toBe(1);
-    await clock.advance(1_000);
+    await w.clock.advance(1_000);
     await expect.poll(() => hook.received).toBe(2);
     // The second rest is longer: a second on is not enough.
-    await clock.advance(1_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await w.clock.advance(1_000);
+    await pause(200);
     expect(hook.received).toBe(2);
-    await clock.advance(1_000);
+    await w.clock.advance(1_000);
     await expect.poll(() => hook.received).toBe(3);
-    await outbox.close();
-    await tasks.close();
-    hook.server.closeAllConnections();
-    await new Promise((resolve) => hook.server.close(resolve));
+    await w.close();
   });
 });
 
 describe('WebhookOutbox: a store that does not say what is due', () => {
   it('tries again after a rest, with nothing else to wake it', async () => {
-    const hook = await receiver(true);
-    const tasks = new SqliteTaskStore(':memory:');
-    const clock = new FakeClock();
-    const store = new SqliteDeliveryStore(tasks.connection);
-    const due = store.due.bind(store);
     let refusals = 1;
-    store.due = (...args) => (refusals-- > 0 ? Promise.reject(new Error('SQLITE_BUSY: database is locked')) : due(...args));
-    const outbox = new WebhookOutbox({
-      store,
-      clock,
-      log: new RecordingLogger(),
-      endEventOf: async () => ({ type: 'task.failed', data: {} }),
-      secretOf: () => `whsec_${Buffer.from('a test secret').toString('base64')}`,
-      allowPrivate: true,
-      serialize: (event) => Buffer.from(JSON.stringify(event)),
+    const w = await sendingWorld((store) => {
+      const due = store.due.bind(store);
+      store.due = (...args) => (refusals-- > 0 ? Promise.reject(new Error('SQLITE_BUSY: database is locked')) : due(...args));
     });
-    await outbox.start();
-    outbox.expectEnd('t1');
-    await tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, endWebhook: { id: 'msg_t1', url: hook.url } });
-    await tasks.fail('t1', null, { id: 'DAN_ERR_BACKEND_FAILED', message: 'x' }, 2);
-    await outbox.taskEnded('t1');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const hook = await w.receiver(true);
+    await w.ended('t1', 'key_a', hook.url);
+    await pause(200);
     expect(hook.received).toBe(0);
-    await clock.advance(1_000);
+    await w.clock.advance(1_000);
     await expect.poll(() => hook.received).toBe(1);
-    await outbox.close();
-    await tasks.close();
-    hook.server.closeAllConnections();
-    await new Promise((resolve) => hook.server.close(resolve));
+    await w.close();
   });
 });
