@@ -18,6 +18,7 @@ import { DAN_VERSION } from '../util/version.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
 import { catalogAdd, catalogList, catalogRemove } from './catalog-command.js';
 import { keysCreate, keysList, keysRevoke, keysSet, nodeTokensCreate, nodeTokensList, nodeTokensRevoke } from './keys-command.js';
+import { nodesList } from './nodes-command.js';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -135,9 +136,15 @@ export function buildProgram(): Command {
   keyLimitOptions(keyStoreOptions(keys.command('set').description('change a key\'s name or limits').argument('<id>', 'the key\'s id (key_…)')), false).action((id: string, flags) => keysSet(id, flags));
   keyStoreOptions(keys.command('revoke').description('revoke a key for good').argument('<id>', 'the key\'s id (key_…)')).action((id: string, flags) => keysRevoke(id, flags));
 
-  const tokens = program
-    .command('nodes')
-    .description('the GPU nodes of the network')
+  const nodes = program.command('nodes').description('the GPU nodes of the network');
+  nodes
+    .command('list')
+    .description('the nodes of a running network, as its gateway lists them: state, work, loaded checkpoint, speed, problems')
+    .option('--gateway <url>', 'the gateway\'s address (default http://127.0.0.1:6006)')
+    .option('--key <key>', 'an API key, for a gateway run with --auth required')
+    .option('--json', 'print JSON (for scripts)')
+    .action((flags) => nodesList(flags));
+  const tokens = nodes
     .command('token')
     .description('node tokens, one per GPU owner, on the gateway\'s store (a revoked token\'s nodes are disconnected)');
   keyStoreOptions(tokens.command('create').description('make a node token; its secret is printed once'))
