@@ -162,10 +162,10 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   onSignals(log, { message: 'shutting down', run: stop });
 }
 
-/** `announce`: told the resolved configuration before anything starts (the demo names its playground first). */
 /**
  * Starts a gateway; with `ownNode` (`dan start`, `dan demo`), also the secret its own node presents, made for this
- * process alone: that node joins whatever node tokens the gateway has or gets.
+ * process alone: that node joins whatever node tokens the gateway has or gets. `announce`: told the resolved
+ * configuration before anything starts (the demo names its playground first).
  */
 async function launchGateway(
   flags: GatewayFlags,
