@@ -8,6 +8,7 @@
  */
 import sharp from 'sharp';
 import { httpException, invalidEncodedImage } from './http-errors.js';
+import { orientationOf, uprighted } from '../util/image-orientation.js';
 
 const ImageFormats = ['png', 'jpeg', 'webp'] as const;
 export type ImageFormat = (typeof ImageFormats)[number];
@@ -33,9 +34,10 @@ export async function decodeBase64Image(encoded: string): Promise<DecodedImage> 
     const meta = await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
     const format = ImageFormats.find((f) => f === meta.format);
     if (!format || !meta.width || !meta.height) throw invalidEncodedImage();
-    if ((meta.orientation ?? 1) === 1) return { data, format, width: meta.width, height: meta.height };
-    // `images.read` turns a picture upright as its EXIF orientation says (ImageOps.exif_transpose).
-    const upright = await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png().toBuffer({ resolveWithObject: true });
+    const orientation = orientationOf(meta);
+    if (orientation === 1) return { data, format, width: meta.width, height: meta.height };
+    // `images.read` turns a picture upright as its EXIF (or XMP) orientation says (ImageOps.exif_transpose).
+    const upright = await uprighted(sharp(data, { limitInputPixels: MAX_INPUT_PIXELS }), orientation).png().toBuffer({ resolveWithObject: true });
     return { data: upright.data, format, width: upright.info.width, height: upright.info.height };
   } catch {
     throw invalidEncodedImage();

@@ -199,6 +199,20 @@ describe('POST /sdapi/v1/img2img', () => {
     expect(model.body.detail).toMatch(/^override_settings\.sd_model_checkpoint: /);
   });
 
+  it('reads inpaint_full_res as A1111\'s API reads a boolean: 0 and "false" are the whole picture, null the default', async () => {
+    const app = await start();
+    const init = pngBytes(64, 64).toString('base64');
+    for (const [value, area] of [[0, 'whole'], ['false', 'whole'], [false, 'whole'], [null, 'masked_only'], [1, 'masked_only']] as const) {
+      const before = node().assignments().length;
+      const answering = app.post('/sdapi/v1/img2img', { init_images: [init], mask: init, inpaint_full_res: value, override_settings: { sd_model_checkpoint: 'clarity' } });
+      await expect.poll(() => node().assignments().length).toBe(before + 1);
+      const assigned = node().assignments()[before]!;
+      expect(assigned.spec, JSON.stringify(value)).toMatchObject({ inpaint: { area } });
+      node().succeed(assigned.taskId);
+      await answering;
+    }
+  });
+
   it('names the init image as A1111 does when it is not an image', async () => {
     const app = await start();
     const answer = await app.post('/sdapi/v1/img2img', { init_images: ['bm90IGFuIGltYWdl'], override_settings: { sd_model_checkpoint: 'clarity' } });

@@ -116,6 +116,12 @@ function asBody(body: unknown): Body {
   return body as Body;
 }
 
+/** Whether pydantic reads `value` as a boolean false (as A1111's API models do): false, 0, and their spellings. */
+function falseAsPydantic(value: unknown): boolean {
+  if (value === false || value === 0) return true;
+  return typeof value === 'string' && ['false', '0', 'no', 'off', 'f', 'n'].includes(value.trim().toLowerCase());
+}
+
 /** A value that is not `null`/`undefined`: A1111's models take `null` for "the default" everywhere. */
 const given = (value: unknown): boolean => value !== null && value !== undefined;
 
@@ -295,8 +301,9 @@ function inpaintOf(body: Body): Body {
     mask_blur: blur,
     // A1111's 0 repaints the white pixels, DAN's mask_mode 0 too: the same meaning, passed as it is.
     ...(given(invert) ? { mask_mode: invert } : {}),
-    // inpaint_full_res: true is "only masked" (A1111's default), DAN's inpaint_area 1.
-    inpaint_area: body['inpaint_full_res'] === false ? 0 : 1,
+    // inpaint_full_res: true is "only masked" (A1111's default, also for null), DAN's inpaint_area 1; read as
+    // A1111's API (pydantic) reads a boolean: 0, "false", "0", "no", "off" are false.
+    inpaint_area: falseAsPydantic(body['inpaint_full_res']) ? 0 : 1,
   };
 }
 

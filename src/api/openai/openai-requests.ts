@@ -23,6 +23,7 @@ import { invalidField } from '../../errors/dan-error.js';
 import { roundSide } from '../requests/diffusion-fields.js';
 import { formatChoices } from '../requests/field-messages.js';
 import { decodeImageField } from '../requests/image-field.js';
+import { uprightOf } from '../../util/image-orientation.js';
 
 /** How `model` is chosen when a request names an OpenAI model or none. */
 export interface ModelChoice {
@@ -186,7 +187,8 @@ export async function danMaskOf(mask: Buffer, bounds: ImageBounds): Promise<stri
   // Sides checked: no more pixels than those are decoded, whatever the header said.
   const decode = () => sharp(mask, { limitInputPixels: width * height });
   if ((await decode().stats()).isOpaque) throw invalidField('mask', "is fully opaque: its transparent pixels mark the area to repaint, as in OpenAI's API");
-  return (await decode().ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
+  // Made upright here, as the image it goes with is by the WebUI: the white mask sent on keeps no orientation.
+  return (await (await uprightOf(decode())).ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
 }
 
 /** `POST /v1/images/edits` (multipart: image, optional mask, prompt, …) → a DAN img2img body, inpainting with a mask. */

@@ -21,13 +21,14 @@ import { findPixelProblem, firstLine } from './image-pixels.js';
 import { findJpegProblem } from './jpeg-markers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 import { findPngProblem } from './png-chunks.js';
+import { orientationOf, turnsQuarter } from '../../util/image-orientation.js';
 
 export type { ImageFormat };
 
 export interface DecodedImage {
   /** Clean, padded base64: no `data:` prefix, no whitespace. */
   base64: string;
-  /** The size upright, as its EXIF orientation turns it: how the WebUI (and ComfyUI's LoadImage) read it. */
+  /** The size upright, as its EXIF (or XMP) orientation turns it: how the WebUI (and ComfyUI's LoadImage) read it. */
   width: number;
   height: number;
   format: ImageFormat;
@@ -71,7 +72,7 @@ export async function decodeImageField(field: string, value: unknown, maxSide: n
   // Once the scan decoded: what libjpeg reads after it, and libvips does not.
   if (format === 'jpeg') assertReadable(field, format, findJpegProblem(bytes));
   // Orientations 5–8 turn the picture a quarter: a phone's portrait photo is stored landscape.
-  const upright = orientation >= 5 ? { width: stored.height, height: stored.width } : stored;
+  const upright = turnsQuarter(orientation) ? { width: stored.height, height: stored.width } : stored;
   return { base64, ...upright, format };
 }
 
@@ -95,7 +96,7 @@ async function readSize(field: string, bytes: Buffer, format: ImageFormat): Prom
   try {
     // No pixel limit here: the side check gives the better message, and only the header is read.
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    if (meta.format === format && meta.width > 0 && meta.height > 0) return { width: meta.width, height: meta.height, orientation: meta.orientation ?? 1 };
+    if (meta.format === format && meta.width > 0 && meta.height > 0) return { width: meta.width, height: meta.height, orientation: orientationOf(meta) };
   } catch (error) {
     assertReadable(field, format, `it is corrupt or cut short: ${firstLine(error)}`);
   }

@@ -11,6 +11,7 @@
  */
 import sharp from 'sharp';
 import type { GenerationSpec } from '../../domain/spec.js';
+import { orientationOf, uprighted } from '../../util/image-orientation.js';
 
 /** Refuses decompression bombs before sharp allocates them. */
 const MAX_INPUT_PIXELS = 8192 * 8192;
@@ -19,10 +20,12 @@ const MAX_INPUT_PIXELS = 8192 * 8192;
 async function upright(base64: string): Promise<string> {
   const bytes = Buffer.from(base64, 'base64');
   // The header only: an image the gateway let through is never refused here for its size.
-  const { orientation, format } = await sharp(bytes, { limitInputPixels: false }).metadata();
-  if (orientation === undefined || orientation === 1) return base64;
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  const orientation = orientationOf(meta);
+  if (orientation === 1) return base64;
   // A photo stays a JPEG (a PNG of it would be many times larger); anything else becomes a PNG.
-  const turned = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate();
+  const turned = uprighted(sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }), orientation);
+  const format = meta.format;
   return (await (format === 'jpeg' ? turned.jpeg({ quality: 95 }) : turned.png({ compressionLevel: 1 })).toBuffer()).toString('base64');
 }
 

@@ -6,6 +6,7 @@
  */
 import sharp, { type KernelEnum } from 'sharp';
 import { encodePng } from '../pixels.js';
+import { uprightOf } from '../../util/image-orientation.js';
 
 export interface RawSize {
   width: number;
@@ -32,9 +33,9 @@ export function filled(size: RawSize, channels: 1 | 3, value: number): Buffer {
   return Buffer.alloc(size.width * size.height * channels, value);
 }
 
-/** Decoded pixels of a PNG/JPEG/WebP turned upright by its EXIF orientation (LoadImage's `exif_transpose`): RGB, and the alpha channel when it has one. */
+/** Decoded pixels of a PNG/JPEG/WebP turned upright by its EXIF or XMP orientation (LoadImage's `exif_transpose`): RGB, and the alpha channel when it has one. */
 export async function decodeImageFile(data: Buffer): Promise<{ size: RawSize; rgb: Buffer; alpha: Buffer | null }> {
-  const image = sharp(data).rotate().toColourspace('srgb');
+  const image = (await uprightOf(sharp(data))).toColourspace('srgb');
   const meta = await image.metadata();
   const { data: rgba, info } = await image.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const pixels = info.width * info.height;

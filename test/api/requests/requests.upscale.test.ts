@@ -30,6 +30,10 @@ describe('parseUpscaleRequest', () => {
     const sharp = (await import('sharp')).default;
     const portrait = (await sharp({ create: { width: 100, height: 50, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 8 }).toBuffer()).toString('base64');
     expect(await parse({ image: portrait })).toMatchObject({ sourceWidth: 50, sourceHeight: 100 });
+    // Turned by its XMP alone, which Pillow (the WebUI's) reads too.
+    const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>';
+    const byXmp = (await sharp({ create: { width: 100, height: 50, channels: 3, background: '#888' } }).jpeg().withXmp(xmp).toBuffer()).toString('base64');
+    expect(await parse({ image: byXmp })).toMatchObject({ sourceWidth: 50, sourceHeight: 100 });
     const mirrored = (await sharp({ create: { width: 100, height: 50, channels: 3, background: '#888' } }).jpeg().withMetadata({ orientation: 2 }).toBuffer()).toString('base64');
     expect(await parse({ image: mirrored })).toMatchObject({ sourceWidth: 100, sourceHeight: 50 });
   });

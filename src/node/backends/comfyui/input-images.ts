@@ -15,6 +15,7 @@ import sharp, { type FitEnum, type Sharp } from 'sharp';
 import { sniffImageFormat } from '../../../domain/image-format.js';
 import type { InpaintSpec, ResizeMode } from '../../../domain/spec.js';
 import { DanError } from '../../../errors/dan-error.js';
+import { uprightOf } from '../../../util/image-orientation.js';
 
 const FITS: Record<Exclude<ResizeMode, 'resize_and_fill'>, keyof FitEnum> = { just_resize: 'fill', crop_and_resize: 'cover' };
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
@@ -50,12 +51,12 @@ async function fit(image: Sharp, size: Size, mode: ResizeMode): Promise<Buffer> 
 
 /** A PNG of the image fitted to `size` by `mode`, alpha dropped, turned upright as its EXIF orientation says (as A1111 does). */
 export async function fittedImage(base64: string, size: Size, mode: ResizeMode, what: string): Promise<Buffer> {
-  return fit(decode(base64, what).rotate().toColourspace('srgb').removeAlpha(), size, mode);
+  return fit((await uprightOf(decode(base64, what))).toColourspace('srgb').removeAlpha(), size, mode);
 }
 
 /** A grey PNG of `size`: 255 where the task regenerates, 0 where it keeps the original. */
 export async function regenerationMask(inpaint: InpaintSpec, size: Size, mode: ResizeMode): Promise<Buffer> {
-  const { data, info } = await decode(inpaint.mask, 'mask').rotate().toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await (await uprightOf(decode(inpaint.mask, 'mask'))).toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const pixels = info.width * info.height;
   let transparent = false;
   for (let i = 0; i < pixels && !transparent; i++) transparent = data[i * 4 + 3]! < 255;
@@ -82,7 +83,7 @@ export function sourceImage(base64: string, what: string): Buffer {
 
 /** A PNG of the image upright at its own size, alpha dropped (the original a masked area is pasted back into). */
 export async function uprightImage(base64: string, what: string): Promise<{ png: Buffer; size: Size }> {
-  const { data, info } = await decode(base64, what).rotate().toColourspace('srgb').removeAlpha().png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await (await uprightOf(decode(base64, what))).toColourspace('srgb').removeAlpha().png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
   return { png: data, size: { width: info.width, height: info.height } };
 }
 
