@@ -199,9 +199,15 @@ describe('POST /sdapi/v1/img2img', () => {
     expect(model.body.detail).toMatch(/^override_settings\.sd_model_checkpoint: /);
   });
 
-  it('reads inpaint_full_res as A1111\'s API reads a boolean: 0 and "false" are the whole picture, null the default', async () => {
+  it('reads inpaint_full_res and inpainting_mask_invert as A1111\'s API reads them: 0 and "false" are the whole picture, null the default, true inverts', async () => {
     const app = await start();
     const init = pngBytes(64, 64).toString('base64');
+    // inpainting_mask_invert, an int of A1111's, takes true as 1: the black pixels repainted.
+    const inverted = app.post('/sdapi/v1/img2img', { init_images: [init], mask: init, inpainting_mask_invert: true, override_settings: { sd_model_checkpoint: 'clarity' } });
+    await expect.poll(() => node().assignments().length).toBe(1);
+    expect(node().assignments()[0]!.spec).toMatchObject({ inpaint: { regenerate: 'unmasked' } });
+    node().succeed(node().assignments()[0]!.taskId);
+    await inverted;
     for (const [value, area] of [[0, 'whole'], ['false', 'whole'], [false, 'whole'], [null, 'masked_only'], [1, 'masked_only']] as const) {
       const before = node().assignments().length;
       const answering = app.post('/sdapi/v1/img2img', { init_images: [init], mask: init, inpaint_full_res: value, override_settings: { sd_model_checkpoint: 'clarity' } });

@@ -171,4 +171,19 @@ describe('OpenAI masks', () => {
     const at = (x: number, y: number) => data[(y * size + x) * info.channels];
     expect([at(0, 0), at(size / 2 - 1, 3), at(size / 2, 3), at(size - 1, size - 1)]).toEqual([255, 255, 0, 0]);
   });
+
+  it('take DAN\'s inpainting fields with the mask, and its numeric fields as numbers, in a multipart form', async () => {
+    const app = await start();
+    const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'red' } }).png().toBuffer();
+    const mask = await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const fields: [string, string | Buffer][] = [['image', image], ['mask', mask], ['prompt', 'x'], ['mask_blur', '8'], ['inpaint_area', '1'], ['resize_mode', '1']];
+    const answering = app.send({ method: 'POST', url: '/v1/images/edits', ...form(fields) });
+    await expect.poll(() => node().assignments().length).toBe(1);
+    expect(node().assignments()[0]!.spec).toMatchObject({ kind: 'img2img', resizeMode: 'crop_and_resize', inpaint: { maskBlur: 8, area: 'masked_only' } });
+    node().succeed(node().assignments()[0]!.taskId);
+    expect((await answering).status).toBe(200);
+    // Without a mask they have nothing to apply to.
+    const alone = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'x'], ['mask_blur', '8']]) });
+    expect(alone.body).toMatchObject({ error: { param: 'mask_blur', message: expect.stringMatching(/applies to a mask/) } });
+  });
 });

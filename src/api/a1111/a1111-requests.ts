@@ -300,7 +300,8 @@ function inpaintOf(body: Body): Body {
     mask: body['mask'],
     mask_blur: blur,
     // A1111's 0 repaints the white pixels, DAN's mask_mode 0 too: the same meaning, passed as it is.
-    ...(given(invert) ? { mask_mode: invert } : {}),
+    // An int field of A1111's model: pydantic takes true and false as 1 and 0.
+    ...(given(invert) ? { mask_mode: typeof invert === 'boolean' ? Number(invert) : invert } : {}),
     // inpaint_full_res: true is "only masked" (A1111's default, also for null), DAN's inpaint_area 1; read as
     // A1111's API (pydantic) reads a boolean: 0, "false", "0", "no", "off" are false.
     inpaint_area: falseAsPydantic(body['inpaint_full_res']) ? 0 : 1,

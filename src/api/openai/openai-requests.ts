@@ -120,7 +120,7 @@ export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
 export const MAX_FORM_FIELD_BYTES = 64 * 1024;
 
 /** Multipart text fields DAN reads as numbers, sent as text by every multipart client. */
-const NUMERIC_FIELDS = new Set(['n', 'seed', 'steps', 'cfg_scale', 'denoising_strength', 'partial_images', 'output_compression', 'mask_blur']);
+const NUMERIC_FIELDS = new Set(['n', 'seed', 'steps', 'cfg_scale', 'guidance', 'denoising_strength', 'resize_mode', 'partial_images', 'output_compression', 'mask_blur', 'inpaint_area']);
 
 /** Multipart form fields as a JSON body would have them: numbers for the numeric fields, booleans for `stream`. */
 export function formFields(form: unknown): Record<string, unknown> {
@@ -196,12 +196,15 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   const fields = formFields(form);
   const image = fileOf(fields['image'], 'image', true)!;
   const mask = fileOf(fields['mask'], 'mask', false);
-  const { image: _image, mask: _mask, ...rest } = fields;
+  // DAN's inpainting fields (`mask_blur`, `inpaint_area`) go with the mask, into the `inpaint` object.
+  const { image: _image, mask: _mask, mask_blur: maskBlur, inpaint_area: inpaintArea, ...rest } = fields;
+  if (!mask && (maskBlur !== undefined || inpaintArea !== undefined)) throw invalidField(maskBlur !== undefined ? 'mask_blur' : 'inpaint_area', 'applies to a mask: send one (its transparent pixels are repainted)');
   const { body, n, size, responseFormat } = translate(rest, choice);
   if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the edited image');
   const input = await checkedImage('image', image, bounds);
   const sized = size ?? fittedSize(input, bounds.maxSide);
-  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds), mask_mode: 0 } } : {};
+  const given = { ...(maskBlur === undefined ? {} : { mask_blur: maskBlur }), ...(inpaintArea === undefined ? {} : { inpaint_area: inpaintArea }) };
+  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds), mask_mode: 0, ...given } } : {};
   return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
 }
 
