@@ -17,7 +17,7 @@ import { DanError } from '../errors/dan-error.js';
  * at most 16,384 characters each): a body of millions of tiny values costs the event loop seconds to parse,
  * which one anonymous client could keep doing. Images are base64, which has neither.
  */
-export const MAX_JSON_SEPARATORS = 200_000;
+const MAX_JSON_SEPARATORS = 200_000;
 
 /** How many of `char` `text` holds, counting no further than `limit` (native search skips long runs without). */
 function countUpTo(text: string, char: string, limit: number): number {

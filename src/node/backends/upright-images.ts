@@ -16,7 +16,7 @@ import { orientationOf, uprighted } from '../../util/image-orientation.js';
 /** Refuses decompression bombs before sharp allocates them. */
 const MAX_INPUT_PIXELS = 8192 * 8192;
 
-/** `base64`, or, when it carries an orientation other than "as stored", a base64 PNG of it upright. */
+/** `base64`, or, when it carries an orientation other than "as stored", base64 of it upright (a JPEG stays one). */
 async function upright(base64: string): Promise<string> {
   const bytes = Buffer.from(base64, 'base64');
   // The header only: an image the gateway let through is never refused here for its size.
@@ -25,8 +25,7 @@ async function upright(base64: string): Promise<string> {
   if (orientation === 1) return base64;
   // A photo stays a JPEG (a PNG of it would be many times larger); anything else becomes a PNG.
   const turned = uprighted(sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }), orientation);
-  const format = meta.format;
-  return (await (format === 'jpeg' ? turned.jpeg({ quality: 95 }) : turned.png({ compressionLevel: 1 })).toBuffer()).toString('base64');
+  return (await (meta.format === 'jpeg' ? turned.jpeg({ quality: 95 }) : turned.png({ compressionLevel: 1 })).toBuffer()).toString('base64');
 }
 
 /** `spec` with every input image upright (the same object when none needed turning). */
