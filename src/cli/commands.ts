@@ -46,6 +46,8 @@ interface GatewayFlags extends LogFlags {
   webhookAllowPrivate?: boolean;
   trustProxy?: string;
   unservableGraceS?: number;
+  heartbeatS?: number;
+  resumeGraceS?: number;
   bodyLimitMb?: number;
   maxFrameMb?: number;
   publicApiKey?: string;
@@ -103,6 +105,8 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     webhookAllowPrivate: flags.webhookAllowPrivate,
     trustProxy: flags.trustProxy,
     unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,
+    heartbeatIntervalMs: flags.heartbeatS === undefined ? undefined : Math.round(flags.heartbeatS * SECOND),
+    resumeGraceMs: flags.resumeGraceS === undefined ? undefined : Math.round(flags.resumeGraceS * SECOND),
     bodyLimitBytes: flags.bodyLimitMb === undefined ? undefined : Math.round(flags.bodyLimitMb * 1024 * 1024),
     maxFrameBytes: flags.maxFrameMb === undefined ? undefined : Math.round(flags.maxFrameMb * 1024 * 1024),
     publicApiKey: flags.publicApiKey,

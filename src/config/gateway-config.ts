@@ -76,6 +76,11 @@ export interface GatewayConfig {
   unservableGraceMs: number;
   /** How often nodes send heartbeats; a node silent for 3 intervals is dropped. @defaultValue 5 s */
   heartbeatIntervalMs: number;
+  /**
+   * How long the tasks of a node whose connection dropped wait for it to come back with them (it runs
+   * on meanwhile) before they are retried elsewhere; 0: at once. @defaultValue 10 s
+   */
+  resumeGraceMs: number;
   /** Largest WebSocket frame a node may send (results carry images). @defaultValue 64 MiB */
   maxFrameBytes: number;
   /** The key `GET /api/user/public-api-key` hands out; generated once and kept in dataDir when null. */
@@ -122,6 +127,7 @@ export const gatewayDefaults = {
   anonymousRequestsPerMinute: 120,
   unservableGraceMs: 2 * MINUTE,
   heartbeatIntervalMs: 5 * SECOND,
+  resumeGraceMs: 10 * SECOND,
   maxFrameBytes: 64 * 1024 * 1024,
   publicApiKey: null,
   corsOrigin: '*',
@@ -186,6 +192,7 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes', 'unservableGraceMs'] as const) {
     checkPositive(problems, key, merged[key]);
   }
+  if (!Number.isInteger(merged.resumeGraceMs) || merged.resumeGraceMs < 0) problems.push(`resumeGraceMs must be an integer ≥ 0 (0 = retry at once), got ${merged.resumeGraceMs}`);
   for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute'] as const) {
     if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${key} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
   }

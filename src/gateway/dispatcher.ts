@@ -27,7 +27,7 @@
 import { type GenerationSpec, specForNodes, type TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
-import type { NodeHub } from '../network/node-hub.js';
+import type { NodeHub, Resumption } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
@@ -218,7 +218,8 @@ export class Dispatcher {
       this.#seedMeasured(session);
       void this.#passSoon();
     });
-    hub.on('node:lost', (session, reason) => this.#onNodeLost(session, reason));
+    hub.on('node:lost', (session, reason, mayReturn) => this.#onNodeLost(session, reason, mayReturn));
+    hub.onResume((session, claims) => this.#resume(session, claims));
     hub.on('task:progress', (session, message) => this.#onProgress(session, message));
     hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
     hub.on('task:failure', (session, message) => this.#onFailure(session, message));
@@ -664,10 +665,51 @@ export class Dispatcher {
     this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 
-  #onNodeLost(session: NodeSession, reason: string): void {
+  #onNodeLost(session: NodeSession, reason: string, mayReturn: boolean): void {
     // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
     if (this.#closing) return;
+    const held = this.scheduler.attempts.busySlots(session.id);
+    const graceMs = this.#options.hub.resumeGraceMs;
+    if (!mayReturn || session.protocol < 4 || held === 0 || graceMs === 0) return this.#lostForGood(session, reason);
+    // A dropped connection is most often the network's moment: the node runs on and comes back with what it
+    // holds (`#resume`). Only if it does not are its tasks lost: retried elsewhere, or failed.
+    this.#log.info({ node: session.id, tasks: held, graceMs }, 'node connection dropped; its tasks wait for it to come back');
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#lostForGood(session, `${reason}, and not back within ${Math.round(graceMs / SECOND)} s`);
+    }, graceMs);
+    this.#timers.add(timer);
+    // The node list changed: what waits for a node says so, and its other tasks' plans change.
+    this.schedule();
+  }
+
+  /**
+   * A node came back on a new connection naming the attempts it still holds: those it still runs here (same
+   * node, same attempt, not ended meanwhile) move to the new session, their timers running on. Any other
+   * is not waited for: the node gives it up.
+   */
+  #resume(session: NodeSession, claims: readonly { taskId: string; attempt: number }[]): Resumption {
+    const resumed: string[] = [];
+    const movedFrom = new Set<string>();
+    for (const claim of claims) {
+      const running = this.scheduler.attempts.get(claim.taskId);
+      // Who the node is, not its name: another node cannot take over work by naming it.
+      if (!running || running.attempt !== claim.attempt || running.nodeIdentity !== session.identity || running.nodeId === session.id) continue;
+      const fromNodeId = running.nodeId;
+      if (!this.scheduler.moveAttempt({ taskId: claim.taskId, attempt: claim.attempt, fromNodeId }, session.id)) continue;
+      session.adopt(claim.taskId);
+      resumed.push(claim.taskId);
+      movedFrom.add(fromNodeId);
+    }
+    if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
+    return { resumed, movedFrom };
+  }
+
+  /** The node is gone with what it ran: a task it had begun failed that attempt; one it held ready goes back to its place. */
+  #lostForGood(session: NodeSession, reason: string): void {
+    if (this.#closing) return;
     const attempts = [...this.scheduler.attempts.onNode(session.id)];
+    if (attempts.length === 0) return;
     // Read before any settles: settling the one running begins the one held behind it. One that told
     // progress had begun: its loss is a failed attempt like any other.
     const held = new Set(attempts.filter(isHeld).map((a) => a.taskId));

@@ -95,7 +95,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const keyStore = stores.keys;
   const keyRing = new KeyRing(keyStore);
   await keyRing.load();
-  const hub = new NodeHub({ nodeToken: config.nodeToken, ownNodeToken: parts.ownNodeToken ?? null, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, log: logger, clock, catalog: networkCatalog });
+  const hub = new NodeHub({ nodeToken: config.nodeToken, ownNodeToken: parts.ownNodeToken ?? null, tokens: nodeTokensOf(keyRing), heartbeatIntervalMs: config.heartbeatIntervalMs, resumeGraceMs: config.resumeGraceMs, log: logger, clock, catalog: networkCatalog });
   // A node token revoked (here or by `dan nodes token revoke`) disconnects its nodes; another process's
   // change is read within a second.
   keyRing.onChange(() => hub.expelRevoked());

@@ -21,7 +21,7 @@ import {
   type NodeMessage,
   parseNodeMessage,
   type Progress,
-  PROTOCOL_VERSION,
+  PROTOCOLS_SPOKEN,
   ProtocolError,
 } from '../protocol/messages.js';
 import { NodeSession, type NodeSocket } from './node-session.js';
@@ -33,14 +33,20 @@ export const CloseCodes = {
   versionMismatch: 4002,
   helloTimeout: 4003,
   silent: 4004,
+  /** The node connected again and took its work to the new connection: this one is left over. */
+  replaced: 4005,
   shuttingDown: 1001,
 } as const;
 
 export interface HubEvents {
   /** A node completed its hello, or changed (backend up/down, capabilities, finished a task). */
   'node:changed': [session: NodeSession];
-  /** A node's socket closed, or the hub dropped it; whatever it ran is lost. */
-  'node:lost': [session: NodeSession, reason: string];
+  /**
+   * A node's socket closed, or the hub dropped it. `mayReturn`: the node did not say it stopped and was not
+   * sent away (the network dropped, or it fell silent), so one of protocol 4 may come back for what it ran
+   * (`NodeHubOptions.resumeGraceMs`); otherwise whatever it ran is lost.
+   */
+  'node:lost': [session: NodeSession, reason: string, mayReturn: boolean];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
   /** `receivedAt`: when the frame arrived (`performance.now()`). */
   'task:result': [session: NodeSession, message: RelayedResultMessage, receivedAt: number];
@@ -78,7 +84,26 @@ export interface NodeHubOptions {
   clock?: Clock;
   /** What the network knows by sha256 (the built-in catalog and the operator's additions). @defaultValue the built-in catalog */
   catalog?: Catalog;
+  /**
+   * How long after a node's connection drops its attempts wait for it to come back with them (protocol 4),
+   * before they count as lost. A dropped connection is most often a moment's network trouble, and the node
+   * goes on running; a node that died makes its tasks wait this long more. @defaultValue 10 s
+   */
+  resumeGraceMs?: number;
 }
+
+/** What a node named in its hello's `resume` and the gateway still waits for, and the sessions that held them. */
+export interface Resumption {
+  resumed: string[];
+  /** Sessions (ids) some of those attempts were moved from: left over, if still open. */
+  movedFrom: Set<string>;
+}
+
+/** Moves the attempts a returning node names to its new session (the dispatcher's). */
+export type ResumeHandler = (session: NodeSession, claims: NonNullable<HelloMessage['resume']>) => Resumption;
+
+/** The default of `NodeHubOptions.resumeGraceMs`. */
+export const DEFAULT_RESUME_GRACE_MS = 10_000;
 
 /** A node says hello as soon as it is connected: a socket silent this long is a stranger's. */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -113,6 +138,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   #livenessTimer: Timer | undefined;
   /** Sockets accepted that have not said hello (or been closed) yet. */
   #awaitingHello = 0;
+  #resume: ResumeHandler = () => ({ resumed: [], movedFrom: new Set() });
 
   constructor(options: NodeHubOptions) {
     super();
@@ -124,6 +150,15 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   get sessions(): ReadonlyMap<string, NodeSession> {
     return this.#sessions;
+  }
+
+  get resumeGraceMs(): number {
+    return this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
+  }
+
+  /** Who takes back the attempts a returning node names (the dispatcher: it knows what runs where). */
+  onResume(handler: ResumeHandler): void {
+    this.#resume = handler;
   }
 
   /** Sockets accepted that have not said hello yet. */
@@ -171,15 +206,16 @@ export class NodeHub extends EventEmitter<HubEvents> {
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
     socket.on('close', (code, reason) => {
       helloDone();
-      if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`);
+      // 1001 from a node is the agent stopping (it gave up what it ran); any other close may be the network's.
+      if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code !== CloseCodes.shuttingDown);
     });
   }
 
-  /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost. */
-  #drop(session: NodeSession, reason: string): void {
+  /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost, or gone for now (`mayReturn`). */
+  #drop(session: NodeSession, reason: string, mayReturn: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
     this.#options.log.info({ node: session.id, reason }, 'node disconnected');
-    this.emit('node:lost', session, reason);
+    this.emit('node:lost', session, reason, mayReturn);
   }
 
   #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
@@ -197,11 +233,19 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
     if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
-    session.send({ type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
+    const { resumed, movedFrom } = hello.resume?.length ? this.#resume(session, hello.resume) : { resumed: [], movedFrom: new Set<string>() };
+    // A node of protocol 3 is answered in its own words: it knows neither field.
+    const resumption = hello.protocol >= 4 ? { resumeGraceMs: this.resumeGraceMs, resumed } : {};
+    session.send({ type: 'welcome', protocol: hello.protocol, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...resumption });
     this.#options.log.info(
-      { node: id, remoteAddress, slots: session.slots, models: session.offering.models.size, backendUp: session.backendUp },
+      { node: id, remoteAddress, slots: session.slots, models: session.offering.models.size, backendUp: session.backendUp, ...(hello.resume?.length ? { resumed: resumed.length, named: hello.resume.length } : {}) },
       'node connected',
     );
+    // Its old connection, if the gateway still holds it open (a network cut that closed nothing), is left over.
+    for (const oldId of movedFrom) {
+      const old = this.#sessions.get(oldId);
+      if (old && old !== session) this.expel(old, 'the node connected again and took its work to the new connection', CloseCodes.replaced);
+    }
     this.emit('node:changed', session);
     return session;
   }
@@ -212,8 +256,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
    * ("this machine" is the socket's own peer address, never a forwarded header). An API key admits no node.
    */
   #admission(hello: HelloMessage, remoteAddress: string): Admission {
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      return refused('DAN_ERR_NODE_PROTOCOL', `node speaks protocol ${hello.protocol}, this gateway speaks ${PROTOCOL_VERSION}; update the older side`, CloseCodes.versionMismatch);
+    if (!PROTOCOLS_SPOKEN.includes(hello.protocol)) {
+      const spoken = PROTOCOLS_SPOKEN.join(' and ');
+      return refused('DAN_ERR_NODE_PROTOCOL', `node speaks protocol ${hello.protocol}, this gateway speaks ${spoken}; update the older side`, CloseCodes.versionMismatch);
+    }
+    if (hello.resume !== undefined && hello.protocol < 4) {
+      return refused('DAN_ERR_NODE_PROTOCOL', 'resume is a field of protocol 4: this hello says protocol 3', CloseCodes.protocolError);
     }
     const shared = this.#options.nodeToken;
     const tokens = this.#options.tokens;
@@ -297,7 +345,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
       if (session.lastFrameAt < deadline) {
         this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
         session.terminate();
-        this.#drop(session, 'silent for 3 heartbeat intervals');
+        this.#drop(session, 'silent for 3 heartbeat intervals', true);
       }
     }
   }
@@ -308,10 +356,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
    * it ran is lost (requeued).
    */
   expel(session: NodeSession, reason: string, code: number = CloseCodes.protocolError): void {
-    const what = code === CloseCodes.protocolError ? 'protocol error' : 'refused';
+    const what = code === CloseCodes.protocolError ? 'protocol error' : code === CloseCodes.replaced ? 'replaced' : 'refused';
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);
+    // Dropped before the close: its close event must not read as a connection that may come back.
+    this.#drop(session, `${what}: ${reason}`, false);
     session.close(code, reason.slice(0, 120));
-    this.#drop(session, `${what}: ${reason}`);
   }
 
   /** Closes every node socket (gateway shutdown). */

@@ -7,7 +7,8 @@
  *
  *   (socket open) ──hello ok──▶ ready ──close / silence / protocol error──▶ closed
  *
- * A session never outlives its socket; a reconnecting node gets a new session.
+ * A session never outlives its socket; a reconnecting node gets a new session, which the attempts it
+ * still holds move to (protocol 4, `adopt`).
  */
 import type { NodeCapabilities } from '../domain/capabilities.js';
 import type { Catalog } from '../domain/catalog.js';
@@ -45,6 +46,8 @@ export class NodeSession {
   readonly prefetch: number;
   /** The node program and version it says it is (`dan-node/0.2.0`). */
   readonly agent: string;
+  /** The protocol version of its hello: from 4, a node keeps what it runs through a dropped connection. */
+  readonly protocol: number;
   readonly connectedAt: number;
   readonly remoteAddress: string;
   offering: NodeOffering;
@@ -73,6 +76,7 @@ export class NodeSession {
     this.slots = hello.slots;
     this.prefetch = hello.prefetch ?? 0;
     this.agent = hello.agent;
+    this.protocol = hello.protocol;
     this.offering = toNodeOffering(hello.capabilities, this.#catalog);
     this.backendUp = hello.backendUp;
     this.backendProblem = hello.backendProblem;
@@ -107,6 +111,11 @@ export class NodeSession {
   /** Whether this session was ever sent `taskId` (of its last `GIVEN_KEPT` tasks): a result for another task is junk. */
   wasGiven(taskId: string): boolean {
     return this.#givenTasks.has(taskId);
+  }
+
+  /** A task sent to the node's previous connection, which it brought back: its answer comes on this one. */
+  adopt(taskId: string): void {
+    this.#given(taskId);
   }
 
   #given(taskId: string): void {

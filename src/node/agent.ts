@@ -11,8 +11,14 @@
  *
  * The backend is watched separately: when the WebUI stops answering the agent
  * says so in a heartbeat (the gateway then sends no work) and probes until it
- * is back. Tasks running when the gateway connection drops are interrupted:
- * the gateway has already given them to another node.
+ * is back.
+ *
+ * A dropped connection does not stop the work: tasks run on, and an answer that
+ * finds no connection waits for the next one. The hello after a drop names what
+ * the node still holds; the gateway's welcome says which it still waits for
+ * (it waits `resumeGraceMs`), and the rest is given up. An answer sent just
+ * before a silent drop may never have arrived: it is kept until the gateway
+ * answers a ping sent after it, and named again if the connection drops first.
  */
 import { DAN_VERSION } from '../util/version.js';
 import { generateNodeKey } from './node-key.js';
@@ -63,7 +69,8 @@ export interface NodeAgentOptions {
 }
 
 export interface AgentEvents {
-  welcomed: [nodeId: string];
+  /** `resumed`: tasks of an earlier connection the gateway still waits for (their answers follow on this one). */
+  welcomed: [nodeId: string, resumed: readonly string[]];
   rejected: [message: string];
   disconnected: [code: number];
   'task:received': [taskId: string];
@@ -81,11 +88,35 @@ const GATEWAY_STOPPING = 1001;
 /** After such a close, for this long, a reconnect is tried at least every `RESTART_RETRY_MS`. */
 const RESTART_WINDOW_MS = 2 * 60_000;
 const RESTART_RETRY_MS = 2_000;
+/** A gateway that answered no ping (and sent nothing) for this many heartbeat intervals is taken as gone. */
+const SILENT_INTERVALS = 3;
+
+/** An answer (result or failure frame) for one attempt, kept until the gateway surely has it. */
+interface Answer {
+  taskId: string;
+  attempt: number;
+  frame: string | Buffer;
+}
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
   readonly #nodeKey: string;
-  readonly #active = new Map<string, AbortController>();
+  /** Tasks given and not answered yet: running, or held ready for a slot. */
+  readonly #active = new Map<string, { controller: AbortController; attempt: number }>();
+  /** Answers made while no connection was up, to send once the gateway says it still waits for them. */
+  readonly #unsent = new Map<string, Answer>();
+  /** Answers sent, each with the number of pings sent before it: kept until a later ping is answered. */
+  readonly #unconfirmed: (Answer & { pingsBefore: number })[] = [];
+  /** Pings sent and answered on this connection; a pong answers the oldest ping not yet answered. */
+  readonly #pings = { sent: 0, answered: 0 };
+  /** When the gateway last sent anything (a frame or a pong). */
+  #heardAt = 0;
+  /** Whether the connection up now was welcomed: until then, no answer is sent (the gateway may not wait for it). */
+  #welcomed = false;
+  /** How long the gateway waits for what this node holds after a drop (its welcome says); 0: not at all. */
+  #resumeGraceMs = 0;
+  /** Ends the carrying of work across a drop, once the gateway no longer waits for it. */
+  #carry: NodeJS.Timeout | undefined;
   /** Slots running a task now, and the tasks held ready for one, first come first. */
   readonly #slots = { busy: 0, waiting: [] as (() => void)[] };
   #socket: WebSocket | undefined;
@@ -148,7 +179,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     clearTimeout(this.#reconnect);
     clearTimeout(this.#watch);
     clearInterval(this.#heartbeat);
-    for (const controller of this.#active.values()) controller.abort(new Error('node agent stopping'));
+    clearTimeout(this.#carry);
+    for (const { controller } of this.#active.values()) controller.abort(new Error('node agent stopping'));
     const socket = this.#socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
@@ -173,8 +205,18 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const url = this.#gateways.urls[this.#gateways.index]!;
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes });
     this.#socket = socket;
+    this.#welcomed = false;
     socket.on('open', () => this.#sendHello());
-    socket.on('message', (data, isBinary) => this.#onFrame(isBinary ? null : textOf(data)));
+    socket.on('pong', () => {
+      if (socket !== this.#socket) return;
+      this.#heardAt = Date.now();
+      this.#pings.answered = Math.min(this.#pings.answered + 1, this.#pings.sent);
+      this.#confirmAnswers();
+    });
+    socket.on('message', (data, isBinary) => {
+      if (socket === this.#socket) this.#heardAt = Date.now();
+      this.#onFrame(isBinary ? null : textOf(data));
+    });
     socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message, ...hintFor(error) }, 'gateway connection error'));
     socket.on('close', (code) => this.#onClose(code));
   }
@@ -196,7 +238,17 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       loadedModel: snapshot?.loadedModel ?? null,
       draining: this.#draining,
       measured: this.#measured(),
+      ...this.#held(),
     });
+  }
+
+  /** What this node holds from an earlier connection, for the hello: given tasks not answered, answers not surely received. */
+  #held(): Pick<HelloMessage, 'resume'> {
+    const named = new Map<string, number>();
+    for (const [taskId, { attempt }] of this.#active) named.set(taskId, attempt);
+    for (const answer of [...this.#unconfirmed, ...this.#unsent.values()]) named.set(answer.taskId, answer.attempt);
+    if (named.size === 0) return {};
+    return { resume: [...named].map(([taskId, attempt]) => ({ taskId, attempt })) };
   }
 
   #measured(): HelloMessage['measured'] {
@@ -218,15 +270,22 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       return;
     }
     switch (message.type) {
-      case 'welcome':
+      case 'welcome': {
         this.#backoffMs = this.#options.reconnectMinMs;
         this.#gatewayStoppedAt = null;
         this.#gateways.failedInRow = 0;
+        this.#resumeGraceMs = message.resumeGraceMs ?? 0;
+        this.#welcomed = true;
+        const resumed = this.#takeUpHeld(new Set(message.resumed ?? []));
         clearInterval(this.#heartbeat);
-        this.#heartbeat = setInterval(() => this.#sendHeartbeat(), message.heartbeatIntervalMs);
-        this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp }, 'connected to gateway');
-        this.emit('welcomed', message.nodeId);
+        this.#pings.sent = this.#pings.answered = 0;
+        this.#heardAt = Date.now();
+        const intervalMs = message.heartbeatIntervalMs;
+        this.#heartbeat = setInterval(() => this.#beat(intervalMs), intervalMs);
+        this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
+        this.emit('welcomed', message.nodeId, resumed);
         return;
+      }
       case 'reject':
         this.#stopped = true;
         this.#options.log.error({ error: message.error }, `gateway refused this node: ${message.message}`);
@@ -236,18 +295,72 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         void this.#run(message);
         return;
       case 'cancel':
-        this.#active.get(message.taskId)?.abort(new Error(message.reason));
+        this.#active.get(message.taskId)?.controller.abort(new Error(message.reason));
         return;
+    }
+  }
+
+  /**
+   * The welcome after a drop: what the gateway still waits for runs on (answers made meanwhile are sent
+   * now); the rest it has given to other nodes, so it is stopped and its answers dropped. Answers `resumed`.
+   */
+  #takeUpHeld(resumed: ReadonlySet<string>): string[] {
+    clearTimeout(this.#carry);
+    this.#carry = undefined;
+    const unconfirmed = this.#unconfirmed.splice(0);
+    for (const [taskId, { controller }] of this.#active) {
+      if (!resumed.has(taskId)) controller.abort(new Error('the gateway no longer waits for it (it was given to another node)'));
+    }
+    for (const answer of [...unconfirmed, ...this.#unsent.values()]) {
+      if (resumed.has(answer.taskId)) this.#sendAnswer(answer);
+    }
+    this.#unsent.clear();
+    return [...resumed];
+  }
+
+  /** A heartbeat, a ping to learn whether the gateway still hears, and the end of a connection that went silent. */
+  #beat(intervalMs: number): void {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    // A network cut that closes nothing leaves a socket that looks open for many minutes: the gateway
+    // has long dropped this node, and the node would wait for work that never comes.
+    if (Date.now() - this.#heardAt > SILENT_INTERVALS * intervalMs) {
+      this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 3 heartbeat intervals; connecting again');
+      socket.terminate();
+      return;
+    }
+    this.#sendHeartbeat();
+    socket.ping();
+    this.#pings.sent += 1;
+  }
+
+  /** Answers sent before a ping the gateway has answered surely arrived (one connection delivers in order). */
+  #confirmAnswers(): void {
+    const confirmed = this.#unconfirmed.findIndex((answer) => answer.pingsBefore >= this.#pings.answered);
+    this.#unconfirmed.splice(0, confirmed === -1 ? this.#unconfirmed.length : confirmed);
+  }
+
+  /**
+   * Sends a task's answer, or keeps it for the next welcome (`#takeUpHeld` sends it if the gateway still
+   * waits for it; `#giveUpHeld` drops it). Not before the welcome: an answer the gateway no longer waits
+   * for, sent to it, would break the protocol.
+   */
+  #sendAnswer(answer: Answer): void {
+    if (this.#welcomed && this.#socket?.readyState === WebSocket.OPEN) {
+      this.#socket.send(answer.frame);
+      this.#unconfirmed.push({ ...answer, pingsBefore: this.#pings.sent });
+    } else {
+      this.#unsent.set(answer.taskId, answer);
     }
   }
 
   #onClose(code: number): void {
     clearInterval(this.#heartbeat);
+    this.#welcomed = false;
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
-    // The gateway requeues what this node held; stop spending GPU time on it.
-    for (const controller of this.#active.values()) controller.abort(new Error('gateway connection lost'));
+    this.#carryHeld(code);
     this.emit('disconnected', code);
     if (this.#stopped) return;
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
@@ -262,14 +375,37 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
 
+  /**
+   * The connection dropped: work held goes on while the gateway waits for it (`#resumeGraceMs`, from the
+   * last welcome), to be named in the next hello; after that, or if it would not wait, it is given up.
+   */
+  #carryHeld(code: number): void {
+    const holds = this.#active.size + this.#unconfirmed.length + this.#unsent.size > 0;
+    // A gateway shutting down keeps no attempt: it requeues them when it starts again.
+    if (!holds || this.#resumeGraceMs === 0 || code === GATEWAY_STOPPING) return this.#giveUpHeld('gateway connection lost');
+    if (this.#carry !== undefined) return;
+    this.#options.log.info({ tasks: this.#active.size, keepMs: this.#resumeGraceMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
+    // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.
+    this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(this.#resumeGraceMs / 1000)} s: the gateway has given them to other nodes`), this.#resumeGraceMs);
+  }
+
+  #giveUpHeld(reason: string): void {
+    clearTimeout(this.#carry);
+    this.#carry = undefined;
+    for (const { controller } of this.#active.values()) controller.abort(new Error(reason));
+    this.#unsent.clear();
+    this.#unconfirmed.length = 0;
+  }
+
   async #run(assign: AssignMessage): Promise<void> {
     const { taskId, attempt } = assign;
     if (this.#draining) {
-      this.#send({ type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true });
+      this.#sendAnswer({ taskId, attempt, frame: JSON.stringify({ type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true } satisfies NodeMessage) });
       return;
     }
     const controller = new AbortController();
-    this.#active.set(taskId, controller);
+    const entry = { controller, attempt };
+    this.#active.set(taskId, entry);
     this.emit('task:received', taskId);
     this.#options.log.info({ task: taskId, attempt, kind: assign.spec.kind }, 'task received');
     let holdsSlot = false;
@@ -284,7 +420,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     } finally {
       if (holdsSlot) this.#freeSlot();
       // Only this run's own entry: a retry of the task may already run here under the same id.
-      if (this.#active.get(taskId) === controller) this.#active.delete(taskId);
+      if (this.#active.get(taskId) === entry) this.#active.delete(taskId);
     }
     // Once it left `#active`: `drain` counts what is left there.
     this.emit('task:settled', taskId, ok);
@@ -354,7 +490,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       const loadMs = load ? { loadMs: load.seconds * 1000 } : {};
       const frame = encodeResultFrame({ type: 'result', taskId, attempt, result: outcome.result, loadedModel: outcome.loadedModel, elapsedMs, ...loadMs });
       this.emit('task:sending', taskId);
-      this.#sendFrame(frame);
+      this.#sendAnswer({ taskId, attempt, frame });
       this.#options.log.info({ task: taskId, elapsedMs: Math.round(elapsedMs), ...(load ? { loadMs: Math.round(load.seconds * 1000) } : {}) }, 'task done');
       return true;
     } catch (error) {
@@ -366,7 +502,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         // The gateway gave the task up (cancel, timeout) or the connection dropped: not a failure of this node.
         this.#options.log.info({ task: taskId, reason: errorMessageOf(controller.signal.reason) }, 'task abandoned');
       } else {
-        this.#send({ type: 'failure', taskId, attempt, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable });
+        const failure: NodeMessage = { type: 'failure', taskId, attempt, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable };
+        this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
         this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       }
       return false;
@@ -441,12 +578,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     });
   }
 
+  /** Sends a frame that is no task's answer; none while no connection is up. */
   #send(message: NodeMessage): void {
-    this.#sendFrame(JSON.stringify(message));
-  }
-
-  #sendFrame(frame: string | Buffer): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(frame);
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
   }
 }
 

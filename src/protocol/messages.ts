@@ -16,6 +16,9 @@
  *   node → result | failure (exactly one per assign; a result is a binary frame)
  *   gateway → cancel        (abandon a task: interrupt it on the backend)
  *
+ * A node whose connection drops keeps running what it was given (version 4): its next hello names those
+ * attempts (`resume`), and the welcome says which of them the gateway still waits for (`resumed`).
+ *
  * See docs/node-protocol.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -24,8 +27,15 @@ import { Binding } from '../domain/binding.js';
 import { NodeCapabilities } from '../domain/capabilities.js';
 import { GenerationSpec, TaskResult } from '../domain/spec.js';
 
-/** Bumped on any incompatible change; a gateway rejects a hello with another version. */
-export const PROTOCOL_VERSION = 3;
+/** Bumped on any incompatible change; a gateway rejects a hello with a version it does not speak. */
+export const PROTOCOL_VERSION = 4;
+/**
+ * The versions a gateway takes: 3 is 4 without `resume` (a node of version 3 gives up its tasks when its
+ * connection drops), so GPU owners may upgrade after the gateway does.
+ */
+export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4];
+/** The most attempts a node can hold at once (`slots` + `prefetch`), and so name in `resume`. */
+const MAX_HELD = 64 + 8;
 
 const TaskId = Type.String({ minLength: 1, maxLength: 64 });
 /** Largest live preview a progress frame may carry (base64 characters: 1.5 MiB of image). */
@@ -80,6 +90,12 @@ export const Hello = Type.Object(
      * Absent from nodes older than this field: none.
      */
     prefetch: Type.Optional(Type.Integer({ minimum: 0, maximum: 8 })),
+    /**
+     * Version 4: attempts the node was given before its connection dropped and still holds (running, held
+     * ready, or finished with an answer not yet sent). The welcome's `resumed` says which the gateway still
+     * waits for; the node gives up the others.
+     */
+    resume: Type.Optional(Type.Array(Type.Object({ taskId: TaskId, attempt: Attempt }, { additionalProperties: false }), { maxItems: MAX_HELD })),
     capabilities: NodeCapabilities,
     ...BackendState,
   },
@@ -146,6 +162,13 @@ export const Welcome = Type.Object(
     protocol: Type.Integer(),
     nodeId: Type.String({ maxLength: 128 }),
     heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+    /**
+     * Version 4: how long after a connection drops the gateway keeps waiting for the attempts the node
+     * held (the node keeps them that long), and which of those named in the hello's `resume` it still waits
+     * for: their answers are sent on this connection.
+     */
+    resumeGraceMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    resumed: Type.Optional(Type.Array(TaskId, { maxItems: MAX_HELD })),
   },
   { additionalProperties: false },
 );

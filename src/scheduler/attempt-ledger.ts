@@ -26,6 +26,7 @@ export interface RunningAttempt {
   readonly taskId: string;
   /** 1-based attempt number of the task. */
   readonly attempt: number;
+  /** The node's connection (session id); a node that comes back on a new one takes the attempt there (`move`). */
   readonly nodeId: string;
   /** The node's name, for messages. */
   readonly nodeName: string;
@@ -75,6 +76,8 @@ export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> 
 
 interface Entry<TTask> extends RunningAttempt {
   readonly task: TTask;
+  /** Changes only when the node comes back on a new connection and takes its attempts with it (`move`). */
+  nodeId: string;
   begunAt: number | null;
   progress: number;
   etaSeconds: number | null;
@@ -162,6 +165,26 @@ export class AttemptLedger<TTask> implements AttemptReader {
       if (next) this.#begin(next, now);
     }
     return entry;
+  }
+
+  /**
+   * The node of `taskId`'s attempt came back on a new connection (`toNodeId`) and still holds it: the attempt
+   * runs on there, its timer and progress as they were. False unless that attempt runs on `fromNodeId`.
+   */
+  move(where: { taskId: string; attempt: number; fromNodeId: string }, toNodeId: string): boolean {
+    const entry = this.#byTask.get(where.taskId);
+    if (!entry || entry.nodeId !== where.fromNodeId || entry.attempt !== where.attempt) return false;
+    const from = this.#byNode.get(entry.nodeId)!;
+    from.splice(from.indexOf(entry), 1);
+    if (from.length === 0) this.#byNode.delete(entry.nodeId);
+    entry.nodeId = toNodeId;
+    // Oldest first on the new node too: the attempts a node brings back come before any it was sent since.
+    const onNode = this.#byNode.get(toNodeId);
+    if (onNode) {
+      const at = onNode.findIndex((other) => other.startedAt > entry.startedAt);
+      onNode.splice(at === -1 ? onNode.length : at, 0, entry);
+    } else this.#byNode.set(toNodeId, [entry]);
+    return true;
   }
 
   /** An attempt that waited on its node begins: its timer starts again, without the time allowed for waiting. */

@@ -983,6 +983,20 @@ export class Scheduler {
     return { attempt, setAside, sameWayAs };
   }
 
+  /**
+   * A node came back on a new connection (`toNodeId`) still holding an attempt it ran on the one that
+   * dropped: the attempt runs on there, as it was. False unless that attempt runs on `fromNodeId`.
+   */
+  moveAttempt(where: { taskId: string; attempt: number; fromNodeId: string }, toNodeId: string): boolean {
+    if (!this.#attempts.move(where, toNodeId)) return false;
+    for (const nodeId of [where.fromNodeId, toNodeId]) {
+      const index = this.#nodeIndex.get(nodeId);
+      if (index !== undefined) this.#nodeViews.touch(index);
+    }
+    this.#changed();
+    return true;
+  }
+
   /** Notes the progress a node reported for the attempt it runs; false for a stale report. */
   noteProgress(where: { taskId: string; nodeId: string; attempt: number }, progress: number, etaSeconds: number | null): boolean {
     return this.#attempts.noteProgress(where, progress, etaSeconds);

@@ -18,7 +18,8 @@ describe('nodes that leave, stop or fail', () => {
    * second waits with no node to serve it and says so. `firstSteps` sets how long the first runs.
    */
   async function orphaned(graceSeconds: number, firstSteps: number) {
-    const gw = await gateway(['--unservable-grace-s', String(graceSeconds)]);
+    // A killed node may have been a dropped connection: its running task waits 1 s (--resume-grace-s) for it.
+    const gw = await gateway(['--unservable-grace-s', String(graceSeconds), '--resume-grace-s', '1']);
     const only = await gpu(gw, 'only', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 1 });
     const first = await submitted(gw, job('anything', { steps: firstSteps }));
     const second = await submitted(gw, job('anything'));
@@ -41,6 +42,8 @@ describe('nodes that leave, stop or fail', () => {
 
   it('a task left without a capable node stops saying so, and runs, when one connects within the grace time', async () => {
     const { gw, first, second, status } = await orphaned(60, 60);
+    // Back in the queue once the resume grace has passed, ahead of the second.
+    await gatewayProcessAt(gw).waitForLog((l) => l.msg === 'task attempt failed' && l['task'] === first);
     // The retried first task holds the new node for ~1 s: meanwhile the second is queued, with no "waiting" message
     // (the node holds no task ready behind the one it runs, or the second would be sent to it at once).
     const back = await gpu(gw, 'back', { models: ['anything'], loaded: 'anything', itPerSecond: 15, speed: 4, nodeArgs: ['--prefetch', '0'] });

@@ -60,7 +60,7 @@ describe('a task held ready on its node', () => {
     expect(await world.status(held)).not.toHaveProperty('message');
     const third = await world.submit(spec);
     await a.assignment(third, 1);
-    a.disconnect();
+    a.leave();
     await world.settle();
     // One attempt allowed: the one that ran fails with the node; the one held never began, so it waits again.
     expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
@@ -74,7 +74,7 @@ describe('a task held ready on its node', () => {
     await world.settle();
     expect(stateOf(held)).toMatchObject({ state: 'running', held: false, progress: 0.2 });
     expect(await world.status(held)).not.toHaveProperty('message');
-    a.disconnect();
+    a.leave();
     await world.settle();
     expect(await world.status(held)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
   });
@@ -172,7 +172,7 @@ describe('a task no connected node can serve', () => {
     const busy = await world.submit(txt2img({ model: chillout }));
     await onlyChillout.assignment(busy);
     const id = await world.submit(txt2img({ model: chillout }));
-    onlyChillout.disconnect();
+    onlyChillout.leave();
     await world.settle();
     expect(await world.status(id)).toMatchObject({ status: 0, message: 'waiting: no node is connected' });
     await world.clock.advance(2 * MINUTE - 1);

@@ -69,7 +69,7 @@ describe('an outcome the store cannot write yet', () => {
     await node.assignment(first);
     await node.assignment(second);
     disk!.failing.add('fail');
-    node.disconnect();
+    node.leave();
     await world.settle();
     expect(world.dispatcher.runningCount).toBe(0);
     for (const id of [first, second]) expect(await world.status(id)).toMatchObject({ status: 3, error: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED' });
@@ -133,7 +133,7 @@ describe('nodes that go', () => {
     const first = await Promise.race([a, b].map((n) => n.assignment(id, 1).then(() => n)));
     const other = first === a ? b : a;
     other.socket.readyState = 2; // CLOSING: its close event is still to come
-    first.disconnect();
+    first.leave();
     await world.settle();
     expect(other.assignments()).toEqual([]);
     expect(await world.status(id)).toMatchObject({ status: 0 });

@@ -198,7 +198,7 @@ describe('storage failures', () => {
     const first = await Promise.race([a, b].map((n) => n.assignment(id, 1).then(() => n)));
     const other = first === a ? b : a;
     disk.failing.add('requeue');
-    first.disconnect();
+    first.leave();
     await other.assignment(id, 2);
     disk.failing.delete('requeue');
     other.succeed(id);

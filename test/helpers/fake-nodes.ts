@@ -134,11 +134,14 @@ export class FakeNode {
    * `nodeKey`: the key it keeps; by default one derived from its name (the same node each time it connects).
    * `prefetch`: tasks it holds ready beyond its slots.
    */
-  hello(capabilities: NodeCapabilities, slots = 1, nodeKey = fakeNodeKey(this.name), prefetch = 0): void {
+  /** `returning`: the protocol version it speaks, and the attempts of an earlier connection it names (`resume`). */
+  hello(capabilities: NodeCapabilities, slots = 1, nodeKey = fakeNodeKey(this.name), prefetch = 0, returning: { protocol?: number; resume?: { taskId: string; attempt: number }[] } = {}): void {
     const loadedModel = capabilities.models[0]?.title ?? null;
+    const { protocol = PROTOCOL_VERSION, resume } = returning;
     this.#text({
-      type: 'hello', protocol: PROTOCOL_VERSION, name: this.name, token: null, nodeKey, agent: 'fake-node', slots, prefetch, capabilities,
+      type: 'hello', protocol, name: this.name, token: null, nodeKey, agent: 'fake-node', slots, prefetch, capabilities,
       backendUp: true, backendProblem: null, loadedModel, draining: false, measured: { unitsPerSecond: 20, switchSeconds: 2 },
+      ...(resume === undefined ? {} : { resume }),
     });
   }
 
@@ -177,8 +180,14 @@ export class FakeNode {
     this.#text({ type: 'failure', taskId, attempt, error, message, retryable: true });
   }
 
+  /** The connection drops, as a network cut or a killed process does: a node of protocol 4 may come back for its tasks. */
   disconnect(): void {
     this.socket.close(1006, 'gone');
+  }
+
+  /** The node agent stops (closing with 1001, its tasks given up): what it ran is lost at once. */
+  leave(): void {
+    this.socket.close(1001, 'node stopping');
   }
 }
 
@@ -222,15 +231,15 @@ export const TEST_CALLER: Caller = anonymousCaller('127.0.0.1', { ...defaultKeyL
 
 /** The core with a fake clock and an in-memory store; `store` wraps it when a test needs a store that fails. */
 export function createCoreWorld(
-  options: Partial<Omit<DispatcherOptions, 'hub' | 'clock' | 'log' | 'store'>> & { store?: (inner: TaskStore) => TaskStore } = {},
+  options: Partial<Omit<DispatcherOptions, 'hub' | 'clock' | 'log' | 'store'>> & { store?: (inner: TaskStore) => TaskStore; resumeGraceMs?: number } = {},
 ): CoreWorld {
   const clock = new FakeClock();
   const log = new RecordingLogger();
   const inner = new SqliteTaskStore(':memory:');
   const store = options.store ? options.store(inner) : inner;
   // Heartbeats are not played: nodes stay alive however far a test moves the clock.
-  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 24 * HOUR, log, clock });
-  const { store: _wrap, ...dispatcherOptions } = options;
+  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 24 * HOUR, log, clock, ...(options.resumeGraceMs === undefined ? {} : { resumeGraceMs: options.resumeGraceMs }) });
+  const { store: _wrap, resumeGraceMs: _grace, ...dispatcherOptions } = options;
   const activity = new NetworkActivity(() => clock.now());
   const seen = observeActivity(activity, () => clock.now());
   const dispatcher = new Dispatcher({

@@ -1,0 +1,64 @@
+/**
+ * A node's connection to the gateway drops mid-task, end to end with real processes and a network cut
+ * (a TCP proxy between node and gateway): the node runs on, comes back, and its answer ends the task in
+ * one attempt, the WebUI having made the image once. The rules, with a fake clock: test/gateway/node-returns.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { getJson, pollUntilDone } from '../helpers/api-client.js';
+import { gatewayProcessAt } from '../helpers/processes.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { checkpointsServed, gateway, gpu, job, killWorldAfterEach, submitted } from './scheduler-world.js';
+
+killWorldAfterEach();
+
+/** A gateway (heartbeats every `heartbeatS`), and one GPU whose node reaches it through a proxy that the test can cut. */
+async function cutOffGpu(heartbeatS: number) {
+  const gw = await gateway(['--heartbeat-s', String(heartbeatS), '--resume-grace-s', '10']);
+  const port = Number(new URL(gw).port);
+  const proxy: TcpProxy = await startTcpProxy({ host: '127.0.0.1', port });
+  const far = await gpu(`http://127.0.0.1:${proxy.port}`, 'far', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
+  // About 3 s of sampling: long enough to cut the network in the middle of it.
+  const taskId = await submitted(gw, job('clarity', { steps: 45 }));
+  await far.node.waitForLog((l) => l.msg === 'task received' && l['task'] === taskId);
+  return { gw, proxy, far, taskId };
+}
+
+async function expectDoneOnce(gw: string, sandbox: string, taskId: string) {
+  const done = await pollUntilDone(gw, taskId, 30_000);
+  expect(done.status, JSON.stringify(done)).toBe(2);
+  // Made once: the node ran it through the cut, and no other attempt was started.
+  expect(await checkpointsServed(sandbox)).toHaveLength(1);
+  const log = gatewayProcessAt(gw).lines;
+  expect(log.filter((l) => l.msg === 'task attempt failed')).toEqual([]);
+  expect(log.some((l) => l.msg === 'node came back with its tasks' && l['tasks'] === 1)).toBe(true);
+}
+
+describe('a node whose connection to the gateway drops mid-task', () => {
+  it('runs on, connects again when the network is back, and its result ends the task in one attempt', async () => {
+    const { gw, proxy, far, taskId } = await cutOffGpu(5);
+    try {
+      await proxy.cut();
+      await far.node.waitForLog((l) => l.msg === 'gateway connection lost; the tasks run on, for the gateway to take back');
+      await gatewayProcessAt(gw).waitForLog((l) => l.msg === 'node connection dropped; its tasks wait for it to come back');
+      // Still running, as far as a client can tell.
+      expect((await getJson(`${gw}/api/sd/task/${taskId}`)).body.data.status).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await proxy.restore();
+      await expectDoneOnce(gw, far.sandbox, taskId);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('notices a gateway that fell silent (a cut that closed nothing), connects again, and takes its task along', async () => {
+    const { gw, proxy, far, taskId } = await cutOffGpu(0.5);
+    try {
+      // No byte passes on the open connection any more, and neither end is told; new connections work.
+      proxy.silence();
+      await far.node.waitForLog((l) => l.msg === 'the gateway has not answered for 3 heartbeat intervals; connecting again');
+      await expectDoneOnce(gw, far.sandbox, taskId);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * A node whose connection drops runs on, and comes back for its tasks (protocol 4): the gateway keeps
+ * their attempts for the resume grace, moves those the node names to its new connection, and counts
+ * the rest lost once the grace has passed. In one process with a fake clock (test/helpers/fake-nodes.ts);
+ * the same with real processes and a cut network: test/e2e/node-returns.e2e.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RESUME_GRACE_MS } from '../../src/network/node-hub.js';
+import type { GatewayMessage } from '../../src/protocol/messages.js';
+import { SECOND } from '../../src/util/clock.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey } from '../helpers/fake-nodes.js';
+import { chillout, txt2img } from '../helpers/specs.js';
+
+let world: CoreWorld;
+afterEach(() => world.close());
+
+type Welcome = Extract<GatewayMessage, { type: 'welcome' }>;
+const isWelcome = (m: GatewayMessage): m is Welcome => m.type === 'welcome';
+
+/** The node `name` connects again (a new socket), naming the attempts it holds; `nodeKey`: whose key it shows. */
+function comeBack(name: string, resume: { taskId: string; attempt: number }[], options: { nodeKey?: string; slots?: number; protocol?: number } = {}): FakeNode {
+  const node = new FakeNode(name);
+  world.hub.accept(node.socket, '127.0.0.1');
+  node.hello(makeCapabilities(), options.slots ?? 1, options.nodeKey ?? fakeNodeKey(name), 0, { resume, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
+  return node;
+}
+
+/** The welcome of a node, and the ids it says the gateway still waits for. */
+async function resumedBy(node: FakeNode): Promise<string[] | undefined> {
+  return (await node.next(isWelcome)).resumed;
+}
+
+/** Node `a` runs one task (a second node `b`, idle, could take it over); then a's connection drops. */
+async function runningWhenDropped() {
+  world = createCoreWorld({ maxAttempts: 3 });
+  const a = world.connect('a');
+  const id = await world.submit();
+  await a.assignment(id, 1);
+  const b = world.connect('b');
+  a.progress(id, 0.4, 3);
+  await world.settle();
+  a.disconnect();
+  await world.settle();
+  return { a, b, id };
+}
+
+describe('a node whose connection drops', () => {
+  it('is waited for: its task is not retried elsewhere during the grace, and says it runs', async () => {
+    const { b, id } = await runningWhenDropped();
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS - 1);
+    expect(b.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 1, progress: 0.4 });
+    expect(world.log.lines.some((l) => l.message === 'node connection dropped; its tasks wait for it to come back')).toBe(true);
+  });
+
+  it('leaves the queue saying what it waits for: the node is not there to take work meanwhile', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a');
+    const running = await world.submit();
+    await a.assignment(running, 1);
+    const queued = await world.submit();
+    a.disconnect();
+    await world.settle();
+    expect(await world.status(queued)).toMatchObject({ status: 0, message: 'waiting: no node is connected' });
+    expect(await world.status(running)).toMatchObject({ status: 1 });
+  });
+
+  it('comes back naming its attempt: the task runs on there, and its answer on the new connection ends it, in one attempt', async () => {
+    const { b, id } = await runningWhenDropped();
+    await world.clock.advance(3 * SECOND);
+    const back = comeBack('a', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    expect((await back.next(isWelcome)).resumeGraceMs).toBe(DEFAULT_RESUME_GRACE_MS);
+    // The grace passes with nothing lost: the attempt is the new connection's.
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    expect(b.assignments()).toEqual([]);
+    back.progress(id, 0.9, 1);
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 1, progress: 0.9 });
+    back.succeed(id, 4000, 1);
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 2 });
+    expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    // Its node is busy no more: the next task goes to it or to b, at once.
+    const next = await world.submit();
+    await Promise.race([back.assignment(next, 1), b.assignment(next, 1)]);
+  });
+
+  it('not back within the grace: its task is retried elsewhere, and a later claim of it is refused', async () => {
+    const { b, id } = await runningWhenDropped();
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await b.assignment(id, 2);
+    const late = comeBack('a', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(late)).toEqual([]);
+    b.succeed(id, 1000, 2);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+
+  it('cannot be impersonated: a node of the same name with another key, or naming another attempt, takes nothing over', async () => {
+    const { b, id } = await runningWhenDropped();
+    const other = comeBack('a', [{ taskId: id, attempt: 1 }], { nodeKey: fakeNodeKey('someone-else') });
+    expect(await resumedBy(other)).toEqual([]);
+    const wrongAttempt = comeBack('a', [{ taskId: id, attempt: 2 }]);
+    expect(await resumedBy(wrongAttempt)).toEqual([]);
+    // A result from either is for a task it was never given: a protocol error, and nothing settled.
+    other.succeed(id, 1000, 1);
+    await world.settle();
+    expect(other.socket.readyState).not.toBe(other.socket.OPEN);
+    expect(await world.status(id)).toMatchObject({ status: 1 });
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await b.assignment(id, 2);
+  });
+
+  it('its old connection still open at the gateway (a cut that closed nothing): the claim moves the task and closes the old one', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a', undefined, 2);
+    const first = await world.submit();
+    const second = await world.submit();
+    await a.assignment(first, 1);
+    await a.assignment(second, 1);
+    // It names only the first: the second it no longer holds, so it is lost at once, not after the grace.
+    const back = comeBack('a', [{ taskId: first, attempt: 1 }], { slots: 2 });
+    expect(await resumedBy(back)).toEqual([first]);
+    await world.settle();
+    expect(a.socket.readyState).not.toBe(a.socket.OPEN);
+    expect(world.log.lines.some((l) => l.message === 'closing node connection: replaced')).toBe(true);
+    // The lost second goes to the only node there is, the one that came back, as its second attempt.
+    await back.assignment(second, 2);
+    back.succeed(first, 1000, 1);
+    back.succeed(second, 1000, 2);
+    await world.settle();
+    expect(await world.store.get(first)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(await world.store.get(second)).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+
+  it('keeps a task it held ready too, and the node takes it back', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    // On the checkpoint it has loaded: a task that needs a load is never sent ahead.
+    const spec = txt2img({ model: chillout });
+    const first = await world.submit(spec);
+    const held = await world.submit(spec);
+    await a.assignment(first, 1);
+    await world.clock.advance(200);
+    await a.assignment(held, 1);
+    a.disconnect();
+    await world.settle();
+    const back = comeBack('a', [{ taskId: first, attempt: 1 }, { taskId: held, attempt: 1 }]);
+    expect(new Set(await resumedBy(back))).toEqual(new Set([first, held]));
+    back.succeed(first, 1000, 1);
+    back.succeed(held, 1000, 1);
+    await world.settle();
+    for (const id of [first, held]) expect(await world.status(id)).toMatchObject({ status: 2 });
+  });
+});
+
+describe('a node lost for good at once', () => {
+  it('when it said it stopped (close 1001): its task is retried without waiting', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.leave();
+    // No time passed: the retry is sent at once.
+    expect((await b.assignment(id, 2)).taskId).toBe(id);
+  });
+
+  it('when it spoke protocol 3 (its tasks end with its connection), and such a node cannot name tasks', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const old = new FakeNode('old');
+    world.hub.accept(old.socket, '127.0.0.1');
+    old.hello(makeCapabilities(), 1, fakeNodeKey('old'), 0, { protocol: 3 });
+    const welcome = await old.next(isWelcome);
+    // Answered in its own words: a node of protocol 3 knows no resume fields.
+    expect(welcome).toEqual({ type: 'welcome', protocol: 3, nodeId: expect.any(String), heartbeatIntervalMs: expect.any(Number) });
+    const id = await world.submit();
+    await old.assignment(id, 1);
+    const b = world.connect('b');
+    old.disconnect();
+    await b.assignment(id, 2);
+    const naming = comeBack('old', [{ taskId: id, attempt: 1 }], { protocol: 3 });
+    await world.settle();
+    expect(naming.received.filter((m) => m.type === 'reject')).toMatchObject([{ error: 'DAN_ERR_NODE_PROTOCOL' }]);
+  });
+
+  it('when it broke the protocol: what it ran is not waited for', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    // A caption for a txt2img task: the node is sent away.
+    a.answer(id, { kind: 'caption', caption: 'junk' }, { attempt: 1 });
+    expect((await b.assignment(id, 2)).taskId).toBe(id);
+    expect(a.socket.readyState).not.toBe(a.socket.OPEN);
+  });
+
+  it('when the operator set no grace (--resume-grace-s 0)', async () => {
+    world = createCoreWorld({ maxAttempts: 3, resumeGraceMs: 0 });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.disconnect();
+    await b.assignment(id, 2);
+    expect((await a.next(isWelcome)).resumeGraceMs).toBe(0);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { AttemptLedger } from '../../../src/scheduler/attempt-ledger.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function ledger() {
+  const attempts = new AttemptLedger<null>();
+  const start = (taskId: string, nodeId: string, startedAt: number, begunAt: number | null = startedAt) =>
+    attempts.start({ taskId, attempt: 1, nodeId, nodeName: 'gpu', nodeIdentity: 'gpu-key', startedAt, begunAt, expectedSeconds: 5, switched: false, checkpoint: null, task: null });
+  return { attempts, start };
+}
+
+describe('AttemptLedger.move: a node that came back on a new connection takes its attempts with it', () => {
+  it('moves an attempt to the new connection, whose slots it fills, oldest first among what was sent there since', () => {
+    const { attempts, start } = ledger();
+    start('old-1', 'gpu-aaaaaa', T0);
+    start('new-1', 'gpu-bbbbbb', T0 + 2000);
+    expect(attempts.move({ taskId: 'old-1', attempt: 1, fromNodeId: 'gpu-aaaaaa' }, 'gpu-bbbbbb')).toBe(true);
+    expect(attempts.busySlots('gpu-aaaaaa')).toBe(0);
+    expect(attempts.onNode('gpu-bbbbbb').map((a) => a.taskId)).toEqual(['old-1', 'new-1']);
+    expect(attempts.get('old-1')?.nodeId).toBe('gpu-bbbbbb');
+  });
+
+  it('refuses an attempt that is not on that node, or another attempt of the task', () => {
+    const { attempts, start } = ledger();
+    start('t', 'gpu-aaaaaa', T0);
+    expect(attempts.move({ taskId: 't', attempt: 1, fromNodeId: 'gpu-cccccc' }, 'gpu-bbbbbb')).toBe(false);
+    expect(attempts.move({ taskId: 't', attempt: 2, fromNodeId: 'gpu-aaaaaa' }, 'gpu-bbbbbb')).toBe(false);
+    expect(attempts.move({ taskId: 'other', attempt: 1, fromNodeId: 'gpu-aaaaaa' }, 'gpu-bbbbbb')).toBe(false);
+    expect(attempts.get('t')?.nodeId).toBe('gpu-aaaaaa');
+  });
+
+  it('settles a moved attempt on its new node only, and begins the one held behind it there', () => {
+    const { attempts, start } = ledger();
+    start('running', 'gpu-aaaaaa', T0);
+    start('held', 'gpu-aaaaaa', T0 + 100, null);
+    for (const taskId of ['running', 'held']) attempts.move({ taskId, attempt: 1, fromNodeId: 'gpu-aaaaaa' }, 'gpu-bbbbbb');
+    expect(attempts.settle('running', { nodeId: 'gpu-aaaaaa' }, T0 + 5000)).toBeUndefined();
+    expect(attempts.settle('running', { nodeId: 'gpu-bbbbbb' }, T0 + 5000)?.taskId).toBe('running');
+    expect(attempts.get('held')?.begunAt).toBe(T0 + 5000);
+  });
+});
