@@ -26,6 +26,11 @@ function fromFastifyError(error: FastifyError, bodyLimitBytes: number, request: 
       // Fastify's own text names application/json, whatever the content type was (text/plain is parsed as JSON too).
       return new DanError('DAN_ERR_REQUEST_INVALID_JSON', 'request body is not valid JSON; send one JSON object');
   }
+  // The client closed the connection while its body came (Node's "aborted"): nobody to answer, nothing of ours failed.
+  if (error.code === 'ECONNRESET' && request.raw.destroyed) {
+    request.log.info({ url: request.url }, 'client left before its request was read');
+    return new DanError('DAN_ERR_REQUEST_INVALID_FIELD', 'the request body ended early: the client closed the connection', { field: 'body' });
+  }
   // Multipart forms (the OpenAI-compatible API's edits): @fastify/multipart's limits and refusals.
   if (error.code?.startsWith('FST_') && error.statusCode === 413) {
     return new DanError('DAN_ERR_REQUEST_TOO_LARGE', `multipart form refused: ${error.message} (at most 2 files of ${formatMiB(bodyLimitBytes)}, 64 text fields of 64 KiB)`);

@@ -69,6 +69,11 @@ export const errorCatalog = {
     fix: 'Call the API from a page of an allowed origin, or, operators, add this origin to `--cors-origin` (or give `*`).',
   },
   // --- tasks ---------------------------------------------------------------
+  DAN_ERR_MODEL_NOT_FOUND: {
+    retryable: false,
+    meaning: 'No node serves a checkpoint of this name now, and no alias names one (`GET /v1/models/{model}`).',
+    fix: 'List what is served with `GET /v1/models` (or `GET /api/sd/models`).',
+  },
   DAN_ERR_TASK_NOT_FOUND: {
     retryable: false,
     meaning: 'No task has this id: it never existed, or its result outlived the retention time.',
@@ -158,7 +163,7 @@ export const errorCatalog = {
   // --- nodes and backends ----------------------------------------------------
   DAN_ERR_NODE_LOST: {
     retryable: true,
-    meaning: 'The node running the task disconnected before answering.',
+    meaning: 'The node running the task disconnected before answering, and did not come back with it within the resume grace (`--resume-grace-s`, 10 s).',
     fix: 'Nothing: the task is retried on another node.',
   },
   DAN_ERR_NODE_DRAINING: {
@@ -193,7 +198,7 @@ export const errorCatalog = {
   },
   DAN_ERR_BACKEND_REJECTED: {
     retryable: false,
-    meaning: 'The backend refused the request as invalid (HTTP 4xx from a WebUI, `node_errors` from ComfyUI).',
+    meaning: 'The backend refused the request as invalid (HTTP 4xx from a WebUI but 408, 409 and 429, which are `DAN_ERR_BACKEND_FAILED`; `node_errors` from ComfyUI).',
     fix: 'Report it: the node translated the request into something its backend does not accept (or a model left the backend since the node last looked).',
   },
   DAN_ERR_BACKEND_FAILED: {

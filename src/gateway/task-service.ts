@@ -26,8 +26,11 @@ export interface TaskRequest {
   caller: Caller;
   /** Where to post the task's end (and progress), signed with the caller's key's secret. */
   webhook?: WebhookRequest;
-  /** The client's Idempotency-Key and the hash of the endpoint and body it came with (api/idempotency.ts). */
-  idempotency?: { key: string; bodyHash: string };
+  /**
+   * The client's Idempotency-Key and the hash of the endpoint and body it came with (api/idempotency.ts).
+   * `asSent`: the key as the client sent it, when `key` is one of several derived from it (a task per image).
+   */
+  idempotency?: { key: string; bodyHash: string; asSent?: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }
@@ -83,7 +86,7 @@ export class TaskService {
     }
   }
 
-  async #enqueueOnce(request: TaskRequest, idempotency: { key: string; bodyHash: string }, again = false): Promise<{ taskId: string; replayed: boolean }> {
+  async #enqueueOnce(request: TaskRequest, idempotency: NonNullable<TaskRequest['idempotency']>, again = false): Promise<{ taskId: string; replayed: boolean }> {
     const since = this.#deps.now() - IDEMPOTENCY_WINDOW_MS;
     const known = await this.#deps.store.findIdempotent(request.caller.owner, idempotency.key, since);
     if (!known) {
@@ -98,7 +101,7 @@ export class TaskService {
     if (known.bodyHash !== idempotency.bodyHash) {
       throw new DanError(
         'DAN_ERR_IDEMPOTENCY_MISMATCH',
-        `Idempotency-Key "${idempotency.key}" was used for another request (task ${known.taskId}); use a new key for a new request`,
+        `Idempotency-Key "${idempotency.asSent ?? idempotency.key}" was used for another request (task ${known.taskId}); use a new key for a new request`,
         { field: 'Idempotency-Key' },
       );
     }

@@ -102,7 +102,9 @@ describe('POST /sdapi/v1/txt2img', () => {
       [{ styles: ['cinematic'] }, ['body', 'styles'], /\[\]/],
       [{ hr_resize_x: 1024, enable_hr: true }, ['body', 'hr_resize_x'], /0/],
       [{ alwayson_scripts: { adetailer: { args: [] } } }, ['body', 'alwayson_scripts', 'adetailer'], /only controlnet/],
-      [{ override_settings: { sd_vae: 'x.vae' } }, ['body', 'override_settings', 'sd_vae'], /only sd_model_checkpoint/],
+      [{ override_settings: { sd_vae: 'x.vae' } }, ['body', 'override_settings', 'sd_vae'], /^is not supported by DAN except at "Automatic", got "x.vae"$/],
+      [{ override_settings: { samples_format: 'jpg' } }, ['body', 'override_settings', 'samples_format'], /only sd_model_checkpoint may be overridden, and CLIP_stop_at_last_layers at 1, sd_vae at "Automatic"/],
+      [{ clip_skip: 2 }, ['body', 'clip_skip'], /except at null or 1 .*got 2/],
       [{ override_settings: { sd_model_checkpoint: 'nope' } }, ['body', 'override_settings', 'sd_model_checkpoint'], /nope/],
       [{ width: 99999 }, ['body', 'width'], /from 64 to 2048, got 99999/],
       [{ frobnicate: 1 }, ['body', 'frobnicate'], /not a field/],
@@ -114,6 +116,37 @@ describe('POST /sdapi/v1/txt2img', () => {
       expect(answer.body).toMatchObject({ detail: [{ loc, msg: expect.stringMatching(msg), type: 'value_error' }] });
     }
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
+
+describe('what WebUI clients send besides', () => {
+  it("takes SillyTavern's txt2img (save_images true, SD.Next's clip_skip 1, the VAE at Automatic)", async () => {
+    const app = await start();
+    const answering = app.post('/sdapi/v1/txt2img', {
+      prompt: 'x', negative_prompt: '', sampler_name: 'Euler a', steps: 20, cfg_scale: 7, width: 512, height: 512, restore_faces: false, enable_hr: false,
+      seed: -1, save_images: true, clip_skip: 1, override_settings: { sd_model_checkpoint: 'clarity', sd_vae: 'Automatic', CLIP_stop_at_last_layers: 1 }, override_settings_restore_afterwards: true,
+    });
+    await answerAll(1);
+    expect((await answering).status).toBe(200);
+  });
+
+  it("takes webuiapi's img2img (image_cfg_scale 1.5), and gives a ControlNet unit without an image the init image", async () => {
+    const app = await start();
+    const init = pngBytes(64, 64).toString('base64');
+    const unit = { enabled: true, module: 'canny', model: 'control_v11p_sd15_canny [d14c016b]', image: '', weight: 1 };
+    const answering = app.post('/sdapi/v1/img2img', { init_images: [init], image_cfg_scale: 1.5, denoising_strength: 0.5, override_settings: { sd_model_checkpoint: 'clarity' }, alwayson_scripts: { ControlNet: { args: [unit] } } });
+    await answerAll(1);
+    expect((await answering).status).toBe(200);
+    const spec = node().assignments()[0]!.spec;
+    expect(spec).toMatchObject({ kind: 'img2img', controlNet: [{ module: 'canny' }] });
+    expect(spec.kind === 'img2img' && spec.controlNet[0]!.image).toBe(spec.kind === 'img2img' && spec.initImage);
+  });
+
+  it('names an interrogation\'s own fields as sent', async () => {
+    const app = await start();
+    const answer = await app.post('/sdapi/v1/interrogate', { image: pngBytes(8, 8).toString('base64'), model: 'blip' });
+    expect(answer.status).toBe(422);
+    expect(answer.body).toMatchObject({ detail: [{ loc: ['body', 'model'] }] });
   });
 });
 

@@ -102,6 +102,12 @@ describe('POST /v1/images/generations', () => {
     expect(again.status).toBe(200);
     expect(again.headers['x-task-id']).toBe(answered.headers['x-task-id']);
     expect((again.body as { data: unknown }).data).toEqual((answered.body as { data: unknown }).data);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(answered.headers['idempotent-replayed']).toBeUndefined();
+    expect(node().assignments()).toHaveLength(2);
+    // Another request under the same key, for one image: refused, naming the key as sent.
+    const other = await app.post(generations, { model: 'clarity', prompt: 'twice' }, { 'idempotency-key': 'gen-1' });
+    expect(other.body).toMatchObject({ error: { code: 'DAN_ERR_IDEMPOTENCY_MISMATCH', message: expect.stringMatching(/^Idempotency-Key "gen-1" was used/) } });
     expect(node().assignments()).toHaveLength(2);
   });
 
@@ -167,7 +173,7 @@ describe('OpenAI masks', () => {
     // The left half transparent.
     for (let y = 0; y < size; y++) for (let x = 0; x < size / 2; x++) pixels[(y * size + x) * 4 + 3] = 0;
     const mask = await sharp(pixels, { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
-    const { data, info } = await sharp(Buffer.from(await danMaskOf(mask, { maxInputSide: 4096, maxSide: 2048 }), 'base64')).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(Buffer.from(await danMaskOf(mask, { maxInputSide: 4096, maxSide: 2048 }, { width: size, height: size }), 'base64')).raw().toBuffer({ resolveWithObject: true });
     const at = (x: number, y: number) => data[(y * size + x) * info.channels];
     expect([at(0, 0), at(size / 2 - 1, 3), at(size / 2, 3), at(size - 1, size - 1)]).toEqual([255, 255, 0, 0]);
   });
@@ -185,5 +191,13 @@ describe('OpenAI masks', () => {
     // Without a mask they have nothing to apply to.
     const alone = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'x'], ['mask_blur', '8']]) });
     expect(alone.body).toMatchObject({ error: { param: 'mask_blur', message: expect.stringMatching(/applies to a mask/) } });
+    // A mask of another size than its image, as OpenAI's API: refused, not stretched.
+    const wide = await sharp({ create: { width: 96, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const mismatched = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['mask', wide], ['prompt', 'x']]) });
+    expect(mismatched.status).toBe(400);
+    expect(mismatched.body).toMatchObject({ error: { param: 'mask', message: 'mask: must be the size of the image (64×64), got 96×64' } });
+    // loras in a form: JSON, and the error says which shape.
+    const loras = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'x'], ['loras', '[oops']]) });
+    expect(loras.body).toMatchObject({ error: { param: 'loras', message: expect.stringContaining('[LoRA, weight] pairs') } });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createInjectApp, type InjectApp } from '../helpers/inject-app.js';
+import { capturingLogger, createInjectApp, type InjectApp } from '../helpers/inject-app.js';
 
 let api: InjectApp | undefined;
 afterEach(async () => {
@@ -37,6 +37,30 @@ describe('requests sent slowly', () => {
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
     expect(body).toMatchObject({ code: 3000, error: 'DAN_ERR_REQUEST_TIMEOUT' });
     expect(body['message']).toContain('not received in full');
+  });
+
+  it('a client that leaves in the middle of its body is no error of the gateway: logged as the client leaving, not as an internal error', async () => {
+    const { logger, lines } = capturingLogger();
+    api = await createInjectApp({ logger });
+    await api.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = api.app.server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const starts = [
+      'POST /api/sd/txt2img/async HTTP/1.1\r\nHost: dan\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"prompt":"',
+      'POST /v1/images/edits HTTP/1.1\r\nHost: dan\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG',
+    ];
+    for (const start of starts) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(start);
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+    }
+    await expect.poll(() => lines.filter((l) => l['msg'] === 'client left before its request was read').length).toBe(2);
+    expect(lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
   });
 
   it('headers larger than the server takes get a 431 saying so, not a 400 naming a parser error', async () => {

@@ -144,6 +144,10 @@ describe('the openai SDK against /v1', () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
     expect(ids).toEqual(expect.arrayContaining(['clarity', 'dall-e-3']));
+    expect(await client.models.retrieve('dall-e-3')).toMatchObject({ id: 'dall-e-3', object: 'model' });
+    const missing = await client.models.retrieve('no-such-model').catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(missing).toMatchObject({ status: 404, code: 'DAN_ERR_MODEL_NOT_FOUND', param: 'model' });
   });
 
   it('raises the SDK\'s typed errors: BadRequestError naming the field, AuthenticationError for a key it does not know', async () => {

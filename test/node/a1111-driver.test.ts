@@ -62,6 +62,11 @@ describe('A1111Driver error mapping (fake WebUI)', () => {
     });
   });
 
+  it('maps a 409 (a DAN gateway used as the WebUI cancelled it with its caller\'s other tasks) to FAILED: retried, not the request\'s fault', async () => {
+    const driver = await answering(409, { error: 'DAN_ERR_TASK_CANCELLED', detail: 'cancelled by the caller', body: '', errors: '' });
+    await expect(driver.run(txt2imgSpec(), binding)).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_FAILED', message: expect.stringMatching(/could not complete .* now \(HTTP 409\)/) });
+  });
+
   it('maps a 500 to FAILED and keeps the exception name and text (e.g. CUDA OOM)', async () => {
     const driver = await answering(500, {
       error: 'OutOfMemoryError',

@@ -48,6 +48,9 @@ export function a1111Field(field: string, problem: string): DanError {
   return error;
 }
 
+/** Routes whose fields are DAN's own names (`image`, `model`): nothing to rename. */
+const SAME_NAMES = new Set(['/sdapi/v1/interrogate']);
+
 /** A field path as FastAPI's `loc` of the A1111 field (`["body", "alwayson_scripts", …]`): DAN's (`control_net[0].model`) renamed. */
 function locOf(field: string | undefined, asSent: boolean): (string | number)[] {
   if (field === undefined || field === 'body') return ['body'];
@@ -64,7 +67,7 @@ function locOf(field: string | undefined, asSent: boolean): (string | number)[] 
 export function sendA1111Error(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
   const danError = toDanError(error);
   const { message } = clientErrorBodyOf(danError, error, request);
-  const loc = locOf(danError.field, NAMED_AS_SENT.has(danError));
+  const loc = locOf(danError.field, NAMED_AS_SENT.has(danError) || SAME_NAMES.has(request.routeOptions.url ?? ''));
   // DAN's message begins with the field's name: DAN's, or the A1111 body's own.
   const named = danError.field !== undefined && message.startsWith(`${danError.field}: `);
   const problem = named ? message.slice(danError.field.length + 2) : message;

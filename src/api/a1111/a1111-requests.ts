@@ -25,7 +25,6 @@ type Body = Record<string, unknown>;
 /** What a field of A1111 may hold when DAN has no place for it: the values that change nothing. */
 type Neutral = readonly unknown[];
 
-const NONE: Neutral = [null, undefined];
 const at = (...values: unknown[]): Neutral => [null, undefined, ...values];
 /** Any value: A1111 itself does nothing with it here (saving files, task ids, comments). */
 const ANY = 'any' as const;
@@ -57,7 +56,10 @@ const SHARED_NEUTRAL: Record<string, Neutral | typeof ANY> = {
   script_name: at('', 'None'),
   script_args: at([]),
   send_images: at(true),
-  save_images: at(false),
+  // Whether the WebUI also writes the images to its own outputs folder: nothing a caller gets changes.
+  save_images: ANY,
+  // SD.Next's CLIP skip, which some clients (SillyTavern) send to A1111 too (which ignores it); DAN's is 1.
+  clip_skip: at(1),
   infotext: at(''),
 };
 
@@ -81,7 +83,8 @@ const IMG2IMG_NEUTRAL: Record<string, Neutral | typeof ANY> = {
   // DAN runs SDXL's refiner in txt2img only.
   refiner_checkpoint: at('', 'None'),
   refiner_switch_at: ANY,
-  image_cfg_scale: NONE,
+  // Read by instruct-pix2pix checkpoints only (A1111's `sd_models_config`), which DAN does not run: webuiapi sends 1.5.
+  image_cfg_scale: ANY,
   mask_round: ANY,
   // A1111's default (0, fill) and DAN's choice (1, original: see node/backends/a1111/translate.ts).
   inpainting_fill: at(0, 1),
@@ -145,13 +148,24 @@ export function namesCheckpoint(body: unknown): boolean {
   return typeof settings === 'object' && settings !== null && given((settings as Body)['sd_model_checkpoint']);
 }
 
+/** Settings of A1111's `override_settings` that DAN has no place for, at the values (A1111's defaults) that change nothing. */
+const NEUTRAL_SETTINGS: Record<string, Neutral> = {
+  CLIP_stop_at_last_layers: [1, null],
+  // The checkpoint's own VAE (or the WebUI's default): what DAN's nodes use.
+  sd_vae: ['Automatic', null],
+  eta_noise_seed_delta: [0, null],
+};
+
 function readCheckpoint(body: Body, choice: CheckpointChoice): string {
   const settings = body['override_settings'];
   if (given(settings)) {
     if (typeof settings !== 'object' || Array.isArray(settings)) throw a1111Field('override_settings', 'must be an object');
     for (const [key, value] of Object.entries(settings as Body)) {
-      if (key === 'sd_model_checkpoint' || (key === 'CLIP_stop_at_last_layers' && (value === 1 || value === null))) continue;
-      throw a1111Field(`override_settings.${key}`, 'is not supported by DAN: only sd_model_checkpoint may be overridden (CLIP_stop_at_last_layers at 1)');
+      if (key === 'sd_model_checkpoint') continue;
+      const allowed = NEUTRAL_SETTINGS[key];
+      if (allowed?.some((v) => sameValue(v, value))) continue;
+      const others = `only sd_model_checkpoint may be overridden, and ${Object.entries(NEUTRAL_SETTINGS).map(([name, values]) => `${name} at ${values.filter((v) => v !== null).map((v) => JSON.stringify(v)).join(' or ')}`).join(', ')}`;
+      throw a1111Field(`override_settings.${key}`, allowed ? `is not supported by DAN except at ${allowed.filter((v) => v !== null).map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(value)}` : `is not supported by DAN: ${others}`);
     }
     const checkpoint = (settings as Body)['sd_model_checkpoint'];
     if (given(checkpoint)) {
@@ -281,6 +295,8 @@ export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   if (!Array.isArray(images) || images.length === 0) throw a1111Field('init_images', 'is required: a list with one base64 image');
   if (images.length > 1) throw a1111Field('init_images', `DAN takes one init image per request, got ${images.length}`);
   out['init_image'] = images[0];
+  // sd-webui-controlnet gives a unit without an image of its own the init image (webuiapi sends "").
+  for (const unit of (out['control_net'] as Body[] | undefined) ?? []) if (unit['image'] === '' || !given(unit['image'])) unit['image'] = images[0];
   if (given(body['resize_mode'])) {
     if (body['resize_mode'] === 3) throw a1111Field('resize_mode', 'is not supported by DAN at 3 (just resize, latent upscale); 0, 1 or 2');
     out['resize_mode'] = body['resize_mode'];

@@ -29,7 +29,10 @@ export interface Finished {
 }
 
 export interface RunOptions {
-  /** The client's Idempotency-Key and body hash: each task gets `key` (one task) or `key#i`, so a retry runs nothing twice. */
+  /**
+   * The client's Idempotency-Key and body hash: task i gets `key#i` (one task too: a request for one image and
+   * one for two, under the same key, then meet at `key#0` and the second is refused), so a retry runs nothing twice.
+   */
   idempotency?: { key: string; bodyHash: string } | undefined;
   /** Told the tasks' ids once they are all stored, before the wait. */
   enqueued?: (ids: readonly string[]) => void;
@@ -66,11 +69,13 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
     throw new DanError('DAN_ERR_TASK_LIMIT', `this request asks for ${specs.length} images, a task each; the caller has ${unfinished} unfinished tasks of the ${maxTasks} allowed`);
   }
   const ids: string[] = [];
+  let replays = 0;
   try {
     for (const [i, spec] of specs.entries()) {
-      const keyed = idempotency && { key: specs.length === 1 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash };
-      const { taskId } = await deps.service.enqueue({ spec, caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
+      const keyed = idempotency && { key: `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash, asSent: idempotency.key };
+      const { taskId, replayed } = await deps.service.enqueue({ spec, caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
       ids.push(taskId);
+      if (replayed) replays += 1;
     }
   } catch (error) {
     for (const id of ids) await deps.service.cancel(id, caller).catch(() => undefined);
@@ -78,6 +83,8 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
   }
   // Not part of these APIs' answers, but a client that lost the answer can still find its tasks.
   reply.header('x-task-id', ids.join(','));
+  // As the native API says it (docs/http-api.md): the answer is an earlier request's.
+  if (replays === ids.length && ids.length > 0) reply.header('idempotent-replayed', 'true');
   options.enqueued?.(ids);
   const signal = clientGone(reply);
   const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));

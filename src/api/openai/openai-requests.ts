@@ -145,7 +145,7 @@ function parseJsonField(text: string, field: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw invalidField(field, 'must be JSON (an array of {name, weight}) when sent as a form field');
+    throw invalidField(field, 'must be JSON when sent as a form field: an array of [LoRA, weight] pairs such as [["<sha256 or name>", 0.7]]');
   }
 }
 
@@ -182,8 +182,10 @@ function fittedSize(image: { width: number; height: number }, maxSide: number): 
  * OpenAI's mask (its transparent pixels mark what to repaint) as DAN's (white is repainted, black kept):
  * its alpha channel, inverted. A mask with no transparent pixel would change nothing: refused.
  */
-export async function danMaskOf(mask: Buffer, bounds: ImageBounds): Promise<string> {
+export async function danMaskOf(mask: Buffer, bounds: ImageBounds, image: { width: number; height: number }): Promise<string> {
   const { width, height } = await checkedImage('mask', mask, bounds);
+  // As OpenAI's API: a mask of another size than its image would be stretched over it, out of place.
+  if (width !== image.width || height !== image.height) throw invalidField('mask', `must be the size of the image (${image.width}×${image.height}), got ${width}×${height}`);
   // Sides checked: no more pixels than those are decoded, whatever the header said.
   const decode = () => sharp(mask, { limitInputPixels: width * height });
   if ((await decode().stats()).isOpaque) throw invalidField('mask', "is fully opaque: its transparent pixels mark the area to repaint, as in OpenAI's API");
@@ -204,7 +206,7 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   const input = await checkedImage('image', image, bounds);
   const sized = size ?? fittedSize(input, bounds.maxSide);
   const given = { ...(maskBlur === undefined ? {} : { mask_blur: maskBlur }), ...(inpaintArea === undefined ? {} : { inpaint_area: inpaintArea }) };
-  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds), mask_mode: 0, ...given } } : {};
+  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds, input), mask_mode: 0, ...given } } : {};
   return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
 }
 

@@ -4,7 +4,7 @@
  * The OpenAI-compatible images API under `/v1`, so that the official `openai`
  * SDKs and the apps built on them (Open WebUI, LiteLLM, …) use the whole DAN
  * network by changing their base URL: `POST /v1/images/generations`,
- * `/v1/images/edits`, `/v1/images/variations`, `GET /v1/models`, and the
+ * `/v1/images/edits`, `/v1/images/variations`, `GET /v1/models` (and one by id), and the
  * time-limited image URLs `response_format: "url"` answers with.
  *
  * A thin adapter: a request becomes DAN request bodies (openai-requests.ts),
@@ -94,6 +94,13 @@ export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRou
     v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models, boundsOf(deps)), request, reply));
     v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models, boundsOf(deps)), request, reply));
     v1.get('/v1/models', async () => modelsOf(deps));
+    // The SDK's `models.retrieve(id)`.
+    v1.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {
+      const { model } = request.params;
+      const found = modelsOf(deps).data.find((entry) => entry.id.toLowerCase() === model.toLowerCase());
+      if (!found) throw new DanError('DAN_ERR_MODEL_NOT_FOUND', `The model '${model.slice(0, 200)}' does not exist: no node serves it now (GET /v1/models lists what is served)`, { field: 'model' });
+      return found;
+    });
   });
 }
 

@@ -84,10 +84,8 @@ const Variation = Type.Object({
   denoising_strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.6 })),
 });
 
-const Models = Type.Object(
-  { object: Type.Literal('list'), data: Type.Array(Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() }, { additionalProperties: false })) },
-  { additionalProperties: false },
-);
+const Model = Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() }, { additionalProperties: false });
+const Models = Type.Object({ object: Type.Literal('list'), data: Type.Array(Model) }, { additionalProperties: false });
 
 function openAiErrors(...ids: ErrorId[]): Record<string, unknown> {
   const statuses = [...new Set(ids.map((id) => errorAnswers[id].status))];
@@ -142,6 +140,15 @@ export function openAiPaths(): Record<string, Record<string, unknown>> {
     },
     '/v1/models': {
       get: { ...caller, operationId: 'openaiModels', summary: 'OpenAI-compatible: the checkpoints the network serves now, and the names mapped to them', responses: { '200': { description: 'Models', content: { 'application/json': { schema: Models } } }, ...openAiErrors(...CALLER) } },
+    },
+    '/v1/models/{model}': {
+      get: {
+        ...caller,
+        operationId: 'openaiModel',
+        summary: 'OpenAI-compatible: one model the network serves now (the SDK\'s `models.retrieve`)',
+        parameters: [{ name: 'model', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'Model', content: { 'application/json': { schema: Model } } }, ...openAiErrors(...CALLER, 'DAN_ERR_MODEL_NOT_FOUND') },
+      },
     },
     '/v1/images/files/{taskId}/{index}': {
       get: {

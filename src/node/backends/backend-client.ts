@@ -5,7 +5,8 @@
  * ComfyUI). It turns every way a call can go wrong into a DanError the agent
  * can classify:
  * - no answer (refused, reset, DNS, timeout) → DAN_ERR_BACKEND_UNREACHABLE
- * - HTTP 4xx → DAN_ERR_BACKEND_REJECTED (A1111's `detail`/`errors`, ComfyUI's `error.message`/`node_errors` in the message)
+ * - HTTP 4xx → DAN_ERR_BACKEND_REJECTED (A1111's `detail`/`errors`, ComfyUI's `error.message`/`node_errors` in the message),
+ *   except 408, 409 and 429 → DAN_ERR_BACKEND_FAILED (the request was fine: retried)
  * - HTTP 5xx → DAN_ERR_BACKEND_FAILED (e.g. `OutOfMemoryError: …`)
  * - a 2xx whose body is not JSON → DAN_ERR_BACKEND_BAD_RESPONSE
  * A caller's abort signal is not a failure: the call rejects with the signal's reason.
@@ -145,6 +146,11 @@ function parseAnswer(label: string, what: string, status: number, text: string):
   const detail = describeErrorBody(text);
   // The answer as it came, for a driver that reads more of it than the message says (ComfyUI's node_errors).
   const cause = { status, body: parseQuietly(text) };
+  // Not this request's fault, and not for good: a WebUI that timed the request out, or one behind a DAN gateway
+  // (another network used as the WebUI) that cancelled it with the caller's other tasks, or is rate-limiting.
+  if (status === 408 || status === 409 || status === 429) {
+    throw new DanError('DAN_ERR_BACKEND_FAILED', `${label} could not complete ${what} now (HTTP ${status}): ${detail}`, { cause });
+  }
   if (status >= 400 && status < 500) {
     const hint = status === 401 ? ` (check the ${label} credentials given to the node)` : '';
     throw new DanError('DAN_ERR_BACKEND_REJECTED', `${label} refused ${what} with HTTP ${status}${hint}: ${detail}`, { cause });
