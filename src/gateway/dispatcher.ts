@@ -27,11 +27,11 @@
 import { type GenerationSpec, specForNodes, type TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
-import type { NodeHub, Resumption } from '../network/node-hub.js';
+import { type NodeHub, nodeNameOf, type Resumption } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
-import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
+import { type AttemptTimeout, isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
 import { type Assignment, Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
@@ -70,6 +70,11 @@ export interface TaskEntry {
   elsewhere?: { attempt: number; progress?: { value: number; etaSeconds: number | null }; wanted?: true };
   /** Queued while its insert is under way (`submit`): whether it was stored. If not, it leaves again. */
   unsaved?: Promise<boolean>;
+  /**
+   * Running when the gateway stopped, on the node of this name (attempt `attempt`): not queued while the
+   * node may come back with it (`recover`, `#resume`), for the resume grace after the start.
+   */
+  away?: { attempt: number; nodeName: string };
 }
 
 export type { TaskOutcome } from './outcome-book.js';
@@ -225,9 +230,14 @@ export class Dispatcher {
     hub.on('task:failure', (session, message) => this.#onFailure(session, message));
   }
 
-  /** Loads unfinished tasks after a restart; an attempt that was running is requeued. */
+  /**
+   * Loads unfinished tasks after a restart. An attempt that was running waits, for the resume grace, for its
+   * node to come back with it (the node ran on meanwhile); then it is requeued.
+   */
   async recover(): Promise<number> {
     const unfinished = await this.#options.store.listUnfinished();
+    const graceMs = this.#options.hub.resumeGraceMs;
+    const away: TaskEntry[] = [];
     for (const record of unfinished) {
       if (!record.spec) {
         // Its input is gone (a payload file lost with the disk): it can never run; say so rather than leave it queued.
@@ -240,13 +250,48 @@ export class Dispatcher {
         this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
         continue;
       }
+      // Sharing the store, a gateway's restart is the others' to notice (its rows' lease): not waited for here.
+      const nodeName = record.nodeId === null ? null : nodeNameOf(record.nodeId);
+      if (record.state === 'running' && !this.#options.shared && graceMs > 0 && nodeName !== null) {
+        this.#reserve(record.owner);
+        const entry: TaskEntry = { ...this.#toEntry(record, record.spec), away: { attempt: record.attempts, nodeName } };
+        this.#entries.set(record.id, entry);
+        away.push(entry);
+        continue;
+      }
       if (record.state === 'running') await this.#options.store.requeue(record.id, record.attempts);
       this.#reserve(record.owner);
       this.#enqueue(this.#toEntry(record, record.spec));
     }
-    if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length }, 'recovered unfinished tasks');
+    if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length, ...(away.length > 0 ? { waitingForTheirNodes: away.length } : {}) }, 'recovered unfinished tasks');
+    if (away.length > 0) {
+      const timer = this.#clock.setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#guard(this.#requeueAway(away));
+      }, graceMs);
+      this.#timers.add(timer);
+    }
     this.schedule();
     return unfinished.length;
+  }
+
+  /** The tasks running when the gateway stopped whose nodes did not come back with them: back to the queue. */
+  async #requeueAway(entries: readonly TaskEntry[]): Promise<void> {
+    let requeued = 0;
+    for (const entry of entries) {
+      const away = entry.away;
+      // Ended meanwhile (cancelled), or taken back by its node.
+      if (!away || this.#entries.get(entry.id) !== entry) continue;
+      await this.#requeueStored(entry.id, away.attempt);
+      // Taken back while the write was under way.
+      if (entry.away !== away || this.#entries.get(entry.id) !== entry) continue;
+      delete entry.away;
+      this.#enqueue(entry);
+      this.#changed(entry.id);
+      requeued += 1;
+    }
+    if (requeued > 0) this.#log.info({ tasks: requeued }, 'tasks running before the restart whose nodes did not come back: back in the queue');
+    this.schedule();
   }
 
   /**
@@ -364,6 +409,8 @@ export class Dispatcher {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     const { owner } = entry;
+    // Its node is expected back with it, having run on while the gateway restarted.
+    if (entry.away) return { state: 'running', progress: 0, etaSeconds: null, nodeId: '', held: false, owner };
     // Its progress is known to the gateway whose node runs it, which tells it once asked.
     if (entry.elsewhere) {
       this.#wantProgress(entry.id, entry.elsewhere);
@@ -472,15 +519,23 @@ export class Dispatcher {
     if (session.measured) this.scheduler.estimates.seed(session.identity, session.measured);
   }
 
+  /**
+   * An attempt's timeout: 3× its expected time on its node + 30 s (at least a minute, at most
+   * `taskTimeoutMs`), and the time it may wait on its node first (a task sent ahead).
+   */
+  #timeoutFor(expectedSeconds: number, waitSeconds: number): AttemptTimeout {
+    const runMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * expectedSeconds + 30) * SECOND)));
+    const waitMs = Math.round(waitSeconds * SECOND);
+    return { ms: runMs + waitMs, waitMs, onTimeout: (running) => this.#onTimeout(running, runMs) };
+  }
+
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
     const attempt = entry.attempts + 1;
     // A task sent ahead waits on the node first: its timer starts again when it begins (attempt-ledger.ts).
-    const runMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * assignment.expectedSeconds + 30) * SECOND)));
-    const waitMs = Math.round(assignment.waitSeconds * SECOND);
-    const timeoutMs = runMs + waitMs;
-    const onTimeout = (running: RunningAttempt) => this.#onTimeout(running, runMs);
+    const timeout = this.#timeoutFor(assignment.expectedSeconds, assignment.waitSeconds);
+    const timeoutMs = timeout.ms;
     // Reserve the slot before any await, so the next scheduling pass sees it taken.
-    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout: { ms: timeoutMs, waitMs, onTimeout } });
+    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout });
     if (!running) return;
     entry.attempts = attempt;
     this.#unservable.forget(entry.id);
@@ -692,6 +747,10 @@ export class Dispatcher {
     const resumed: string[] = [];
     const movedFrom = new Set<string>();
     for (const claim of claims) {
+      if (this.#takeBack(session, claim)) {
+        resumed.push(claim.taskId);
+        continue;
+      }
       const running = this.scheduler.attempts.get(claim.taskId);
       // Who the node is, not its name: another node cannot take over work by naming it.
       if (!running || running.attempt !== claim.attempt || running.nodeIdentity !== session.identity || running.nodeId === session.id) continue;
@@ -703,6 +762,26 @@ export class Dispatcher {
     }
     if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
     return { resumed, movedFrom };
+  }
+
+  /**
+   * A task that ran on a node when the gateway stopped (`recover`), claimed by that node back (its name, the
+   * task's id and the attempt: the store keeps no more of who the node was): it runs on there, as its
+   * attempt, its row unchanged. False for any other claim.
+   */
+  #takeBack(session: NodeSession, claim: { taskId: string; attempt: number }): boolean {
+    const entry = this.#entries.get(claim.taskId);
+    const away = entry?.away;
+    if (!entry || !away || away.attempt !== claim.attempt || away.nodeName !== session.name) return false;
+    delete entry.away;
+    this.#enqueue(entry);
+    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
+    if (!running) return false;
+    session.adopt(entry.id);
+    this.#unservable.forget(entry.id);
+    this.#changed(entry.id);
+    this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken back by the node that ran it before the restart');
+    return true;
   }
 
   /** The node is gone with what it ran: a task it had begun failed that attempt; one it held ready goes back to its place. */

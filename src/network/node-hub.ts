@@ -129,6 +129,16 @@ export function identityOf(principal: string, hello: Pick<HelloMessage, 'name' |
   return `${principal}/${hello.name}/${digest}`;
 }
 
+/** A session's id: the node's name and 6 hex digits, new for each connection (what the store records an attempt's node by). */
+function sessionIdFor(name: string): string {
+  return `${name}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The node name of a session id (`sessionIdFor`); null for an id of another form. */
+export function nodeNameOf(sessionId: string): string | null {
+  return /^(.+)-[0-9a-f]{6}$/.exec(sessionId)?.[1] ?? null;
+}
+
 export class NodeHub extends EventEmitter<HubEvents> {
   readonly #sessions = new Map<string, NodeSession>();
   /** Sessions of nodes of this machine let in without a token, there being none (Admission.withoutToken). */
@@ -227,7 +237,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
       socket.close(refusal.code, refusal.message.slice(0, 120));
       return undefined;
     }
-    const id = `${hello.name}-${randomBytes(3).toString('hex')}`;
+    const id = sessionIdFor(hello.name);
     const { principal, tokenId } = admission;
     const identity = identityOf(principal, hello);
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });

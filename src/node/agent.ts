@@ -360,7 +360,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
-    this.#carryHeld(code);
+    this.#carryHeld();
     this.emit('disconnected', code);
     if (this.#stopped) return;
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
@@ -379,10 +379,10 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
    * The connection dropped: work held goes on while the gateway waits for it (`#resumeGraceMs`, from the
    * last welcome), to be named in the next hello; after that, or if it would not wait, it is given up.
    */
-  #carryHeld(code: number): void {
+  #carryHeld(): void {
     const holds = this.#active.size + this.#unconfirmed.length + this.#unsent.size > 0;
-    // A gateway shutting down keeps no attempt: it requeues them when it starts again.
-    if (!holds || this.#resumeGraceMs === 0 || code === GATEWAY_STOPPING) return this.#giveUpHeld('gateway connection lost');
+    // A gateway that said it was stopping is most likely restarting: it waits as long for what its nodes ran.
+    if (!holds || this.#resumeGraceMs === 0) return this.#giveUpHeld('gateway connection lost');
     if (this.#carry !== undefined) return;
     this.#options.log.info({ tasks: this.#active.size, keepMs: this.#resumeGraceMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.

@@ -984,6 +984,22 @@ export class Scheduler {
   }
 
   /**
+   * Starts queued task `taskId` as attempt `attempt` on a node that already runs it: a node that came
+   * back, after the gateway restarted, with a task the gateway it left had given it (dispatcher `#resume`).
+   * Its expected time is the node's for the work, the checkpoint loaded already.
+   */
+  adopt(taskId: string, node: { id: string; name: string; identity: string }, attempt: number, now: number, timeoutFor?: (expectedSeconds: number) => AttemptTimeout): RunningAttempt | undefined {
+    const queued = this.#takeOut(taskId);
+    if (!queued) return undefined;
+    this.#fair.started(queued.tag);
+    const expectedSeconds = runSeconds(this.estimates.get(node.identity), queued.units);
+    const started = { taskId, attempt, nodeId: node.id, nodeName: node.name, nodeIdentity: node.identity, startedAt: now, begunAt: now, expectedSeconds, switched: false, checkpoint: queued.checkpoint, task: queued };
+    const index = this.#nodeIndex.get(node.id);
+    if (index !== undefined) this.#nodeViews.touch(index);
+    return this.#attempts.start(started, timeoutFor?.(expectedSeconds));
+  }
+
+  /**
    * A node came back on a new connection (`toNodeId`) still holding an attempt it ran on the one that
    * dropped: the attempt runs on there, as it was. False unless that attempt runs on `fromNodeId`.
    */

@@ -1,13 +1,13 @@
 /**
  * A node's connection to the gateway drops mid-task, end to end with real processes and a network cut
  * (a TCP proxy between node and gateway): the node runs on, comes back, and its answer ends the task in
- * one attempt, the WebUI having made the image once. The rules, with a fake clock: test/gateway/node-returns.test.ts.
+ * one attempt, the WebUI having made the image once. The same across a restart of the gateway. The rules, with a fake clock: test/gateway/node-returns.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone } from '../helpers/api-client.js';
 import { gatewayProcessAt } from '../helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { checkpointsServed, gateway, gpu, job, killWorldAfterEach, submitted } from './scheduler-world.js';
+import { checkpointsServed, gateway, gpu, job, killWorldAfterEach, restartGateway, submitted } from './scheduler-world.js';
 
 killWorldAfterEach();
 
@@ -60,5 +60,17 @@ describe('a node whose connection to the gateway drops mid-task', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('keeps running while the gateway restarts, and the restarted gateway takes it back from the node', async () => {
+    const gw = await gateway(['--resume-grace-s', '10']);
+    const far = await gpu(gw, 'far', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
+    const taskId = await submitted(gw, job('clarity', { steps: 60 }));
+    await far.node.waitForLog((l) => l.msg === 'task received' && l['task'] === taskId);
+    await restartGateway(gw, ['--resume-grace-s', '10']);
+    const done = await pollUntilDone(gw, taskId, 30_000);
+    expect(done.status, JSON.stringify(done)).toBe(2);
+    expect(await checkpointsServed(far.sandbox)).toHaveLength(1);
+    expect(gatewayProcessAt(gw).lines.some((l) => l.msg === 'task taken back by the node that ran it before the restart' && l['task'] === taskId)).toBe(true);
   });
 });

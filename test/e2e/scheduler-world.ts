@@ -11,7 +11,7 @@ import { catalogModels } from '../../src/domain/catalog.js';
 import { openDatabase } from '../../src/store/sqlite/open-database.js';
 import { SqliteKeyStore } from '../../src/store/sqlite/sqlite-key-store.js';
 import { getJson, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, gatewayProcessAt, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 export const FILES = { clarity: 'clarity.safetensors', chillout: 'chilloutmix_NiPrunedFp32Fix.safetensors', anything: 'anything-v4.5-pruned.safetensors' };
 export const SHA = { clarity: catalogModels[1]!.sha256, chillout: catalogModels[0]!.sha256, anything: catalogModels[2]!.sha256 };
@@ -47,6 +47,13 @@ export async function gateway(args: string[] = []) {
   running.push(gw.proc);
   dataDirs.set(gw.url, dataDir);
   return gw.url;
+}
+
+/** Stops the gateway at `url` (as an operator does: SIGTERM) and starts it again on its port and data; `url` stays its address. */
+export async function restartGateway(url: string, args: string[] = []): Promise<void> {
+  await gatewayProcessAt(url).stop('SIGTERM');
+  const again = await startGatewayProcess({ dataDir: dataDirs.get(url)!, port: Number(new URL(url).port), args });
+  running.push(again.proc);
 }
 
 /** A new API key on the gateway's store, as `dan keys create` makes it (the running gateway sees it at once); its secret. */

@@ -9,7 +9,7 @@ import { DEFAULT_RESUME_GRACE_MS } from '../../src/network/node-hub.js';
 import type { GatewayMessage } from '../../src/protocol/messages.js';
 import { SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
-import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, TEST_CALLER } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 
 let world: CoreWorld;
@@ -207,5 +207,54 @@ describe('a node lost for good at once', () => {
     a.disconnect();
     await b.assignment(id, 2);
     expect((await a.next(isWelcome)).resumeGraceMs).toBe(0);
+  });
+});
+
+describe('a node that ran a task when the gateway stopped', () => {
+  /** A task stored as running on node `gpu` (session `gpu-0a1b2c`), as the gateway left it; then the gateway starts again. */
+  async function restartedWithRunningTask() {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const id = 'ran-before';
+    await world.store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });
+    await world.store.markRunning(id, 1, 'gpu-0a1b2c', world.clock.now());
+    await world.dispatcher.recover();
+    return id;
+  }
+
+  it('is waited for after the restart, and the node that comes back with it finishes it, in one attempt', async () => {
+    const id = await restartedWithRunningTask();
+    // Another node, there from the start, is not given it while its node may come back.
+    const other = world.connect('other');
+    await world.settle();
+    expect(other.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 1 });
+    await world.clock.advance(2 * SECOND);
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    expect(other.assignments()).toEqual([]);
+    back.succeed(id, 3000, 1);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it('not back within the grace: the task is requeued and runs elsewhere; a node of another name cannot take it', async () => {
+    const id = await restartedWithRunningTask();
+    const impostor = comeBack('not-gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(impostor)).toEqual([]);
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    const assign = await impostor.assignment(id, 2);
+    expect(assign.attempt).toBe(2);
+    expect(await resumedBy(comeBack('gpu', [{ taskId: id, attempt: 1 }]))).toEqual([]);
+  });
+
+  it('cancelled while its node is away: the node that comes back is told to give it up', async () => {
+    const id = await restartedWithRunningTask();
+    expect(await world.dispatcher.cancel(id, 'by the client')).toBe(true);
+    expect(await resumedBy(comeBack('gpu', [{ taskId: id, attempt: 1 }]))).toEqual([]);
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'cancelled' });
   });
 });
