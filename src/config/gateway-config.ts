@@ -192,7 +192,11 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes', 'unservableGraceMs'] as const) {
     checkPositive(problems, key, merged[key]);
   }
-  if (!Number.isInteger(merged.resumeGraceMs) || merged.resumeGraceMs < 0) problems.push(`resumeGraceMs must be an integer ≥ 0 (0 = retry at once), got ${merged.resumeGraceMs}`);
+  if (!Number.isInteger(merged.resumeGraceMs) || merged.resumeGraceMs < 0 || merged.resumeGraceMs > HOUR) {
+    problems.push(`resumeGraceMs must be an integer from 0 (retry at once) to an hour, got ${merged.resumeGraceMs}`);
+  }
+  // Nodes refuse a welcome that asks for heartbeats more often than every 100 ms.
+  if (merged.heartbeatIntervalMs < 100) problems.push(`heartbeatIntervalMs must be at least 100 ms, got ${merged.heartbeatIntervalMs}`);
   for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute'] as const) {
     if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${key} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
   }

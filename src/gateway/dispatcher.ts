@@ -190,6 +190,8 @@ export class Dispatcher {
   readonly #idleWording = new WeakMap<readonly SchedulerNode[], string>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** Sessions whose connection dropped while they ran attempts, waiting for their node to come back (`#onNodeLost`). */
+  readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
   readonly #assignOrder = new Map<string, AssignTurn[]>();
   /** The pending look again of `#recheckWhileIdle`, if any, and when it is due (epoch ms). */
@@ -731,9 +733,11 @@ export class Dispatcher {
     this.#log.info({ node: session.id, tasks: held, graceMs }, 'node connection dropped; its tasks wait for it to come back');
     const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(timer);
+      this.#awaitingReturn.delete(session.id);
       this.#lostForGood(session, `${reason}, and not back within ${Math.round(graceMs / SECOND)} s`);
     }, graceMs);
     this.#timers.add(timer);
+    this.#awaitingReturn.set(session.id, { session, reason, timer });
     // The node list changed: what waits for a node says so, and its other tasks' plans change.
     this.schedule();
   }
@@ -746,6 +750,7 @@ export class Dispatcher {
   #resume(session: NodeSession, claims: readonly { taskId: string; attempt: number }[]): Resumption {
     const resumed: string[] = [];
     const movedFrom = new Set<string>();
+    this.#forgetUnnamed(session);
     for (const claim of claims) {
       if (this.#takeBack(session, claim)) {
         resumed.push(claim.taskId);
@@ -762,6 +767,21 @@ export class Dispatcher {
     }
     if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
     return { resumed, movedFrom };
+  }
+
+  /**
+   * The node came back: the connections it had that dropped wait for it no longer. What it does not name
+   * of theirs (a node that restarted names nothing) is lost now, not when the grace ends. After the welcome:
+   * a loss starts a scheduling pass, which must not send the new connection work before its welcome.
+   */
+  #forgetUnnamed(session: NodeSession): void {
+    for (const [id, awaiting] of this.#awaitingReturn) {
+      if (awaiting.session.identity !== session.identity) continue;
+      this.#awaitingReturn.delete(id);
+      awaiting.timer.cancel();
+      this.#timers.delete(awaiting.timer);
+      queueMicrotask(() => this.#lostForGood(awaiting.session, `${awaiting.reason}, and came back without it`));
+    }
   }
 
   /**

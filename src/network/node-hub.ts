@@ -243,7 +243,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
     if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
-    const { resumed, movedFrom } = hello.resume?.length ? this.#resume(session, hello.resume) : { resumed: [], movedFrom: new Set<string>() };
+    // Every hello of protocol 4, naming attempts or not: a node that comes back holding nothing (it restarted) ends the wait for it.
+    const { resumed, movedFrom } = hello.protocol >= 4 ? this.#resume(session, hello.resume ?? []) : { resumed: [], movedFrom: new Set<string>() };
     // A node of protocol 3 is answered in its own words: it knows neither field.
     const resumption = hello.protocol >= 4 ? { resumeGraceMs: this.resumeGraceMs, resumed } : {};
     session.send({ type: 'welcome', protocol: hello.protocol, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...resumption });

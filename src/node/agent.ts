@@ -36,6 +36,7 @@ import type { BackendKind } from '../domain/capabilities.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { commaList } from '../util/comma-list.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
+import { type Answer, HeldAnswers } from './held-answers.js';
 
 export interface NodeAgentOptions {
   /**
@@ -66,6 +67,11 @@ export interface NodeAgentOptions {
   reconnectMaxMs?: number;
   /** Largest frame accepted from the gateway (assignments carry input images). @defaultValue 256 MiB */
   maxFrameBytes?: number;
+  /**
+   * Longest a connection may take from its start to the gateway's welcome; then it is ended and made
+   * again (a cut during the handshake that closes nothing). @defaultValue 15 s
+   */
+  welcomeTimeoutMs?: number;
 }
 
 export interface AgentEvents {
@@ -78,6 +84,8 @@ export interface AgentEvents {
   'task:sending': [taskId: string];
   'task:settled': [taskId: string, ok: boolean];
   'backend:changed': [up: boolean];
+  /** Work carried through a dropped connection was taken up by a welcome, or given up. */
+  'held:released': [];
 }
 
 const AGENT_VERSION = `dan-node/${DAN_VERSION}`;
@@ -90,27 +98,22 @@ const RESTART_WINDOW_MS = 2 * 60_000;
 const RESTART_RETRY_MS = 2_000;
 /** A gateway that answered no ping (and sent nothing) for this many heartbeat intervals is taken as gone. */
 const SILENT_INTERVALS = 3;
-
-/** An answer (result or failure frame) for one attempt, kept until the gateway surely has it. */
-interface Answer {
-  taskId: string;
-  attempt: number;
-  frame: string | Buffer;
-}
+/** A timer longer than this fires at once (Node's setTimeout). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
   readonly #nodeKey: string;
   /** Tasks given and not answered yet: running, or held ready for a slot. */
   readonly #active = new Map<string, { controller: AbortController; attempt: number }>();
-  /** Answers made while no connection was up, to send once the gateway says it still waits for them. */
-  readonly #unsent = new Map<string, Answer>();
-  /** Answers sent, each with the number of pings sent before it: kept until a later ping is answered. */
-  readonly #unconfirmed: (Answer & { pingsBefore: number })[] = [];
-  /** Pings sent and answered on this connection; a pong answers the oldest ping not yet answered. */
-  readonly #pings = { sent: 0, answered: 0 };
-  /** When the gateway last sent anything (a frame or a pong). */
+  /** Answers the gateway may not have yet: made while no connection was up, or sent and not confirmed. */
+  readonly #answers = new HeldAnswers();
+  /** When the gateway last sent anything (a frame or a pong), or took more of what this node sends. */
   #heardAt = 0;
+  /** What the socket still had to send at the last heartbeat: a long upload that moves is no silence. */
+  #lastBuffered = 0;
+  /** Ends a connection that got no welcome in time. */
+  #welcomeTimer: NodeJS.Timeout | undefined;
   /** Whether the connection up now was welcomed: until then, no answer is sent (the gateway may not wait for it). */
   #welcomed = false;
   /** How long the gateway waits for what this node holds after a drop (its welcome says); 0: not at all. */
@@ -141,6 +144,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       reconnectMinMs: 500,
       reconnectMaxMs: 30_000,
       maxFrameBytes: 256 * 1024 * 1024,
+      welcomeTimeoutMs: 15_000,
       ...options,
     };
     this.#nodeKey = options.nodeKey ?? generateNodeKey();
@@ -170,7 +174,21 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   async drain(): Promise<void> {
     this.#draining = true;
     this.#sendHeartbeat();
-    while (this.#active.size > 0) await new Promise((resolve) => this.once('task:settled', resolve));
+    // Answers made while the connection was down are delivered first, or given up with the grace.
+    while (this.#active.size > 0 || this.#answers.size > 0) {
+      if (this.#active.size === 0 && this.#carry === undefined && this.#welcomed) break;
+      await new Promise((resolve) => {
+        const done = () => {
+          this.off('task:settled', done);
+          this.off('welcomed', done);
+          this.off('held:released', done);
+          resolve(undefined);
+        };
+        this.on('task:settled', done);
+        this.on('welcomed', done);
+        this.on('held:released', done);
+      });
+    }
     await this.stop();
   }
 
@@ -180,6 +198,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     clearTimeout(this.#watch);
     clearInterval(this.#heartbeat);
     clearTimeout(this.#carry);
+    clearTimeout(this.#welcomeTimer);
     for (const { controller } of this.#active.values()) controller.abort(new Error('node agent stopping'));
     const socket = this.#socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
@@ -203,15 +222,22 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (this.#stopped) return;
     if (this.#gateways.urls.length === 0) this.#gateways.urls = commaList(this.#options.gatewayUrl).map(toGatewaySocketUrl);
     const url = this.#gateways.urls[this.#gateways.index]!;
-    const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes });
+    const { welcomeTimeoutMs } = this.#options;
+    const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes, handshakeTimeout: welcomeTimeoutMs });
     this.#socket = socket;
     this.#welcomed = false;
+    // A cut during the handshake that closes nothing would leave the node waiting for its welcome for good.
+    clearTimeout(this.#welcomeTimer);
+    this.#welcomeTimer = setTimeout(() => {
+      if (socket !== this.#socket || this.#welcomed) return;
+      this.#options.log.warn({ gateway: url, waitedMs: welcomeTimeoutMs }, 'no welcome from the gateway in time; connecting again');
+      socket.terminate();
+    }, welcomeTimeoutMs);
     socket.on('open', () => this.#sendHello());
     socket.on('pong', () => {
       if (socket !== this.#socket) return;
       this.#heardAt = Date.now();
-      this.#pings.answered = Math.min(this.#pings.answered + 1, this.#pings.sent);
-      this.#confirmAnswers();
+      this.#answers.pongReceived();
     });
     socket.on('message', (data, isBinary) => {
       if (socket === this.#socket) this.#heardAt = Date.now();
@@ -244,11 +270,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   /** What this node holds from an earlier connection, for the hello: given tasks not answered, answers not surely received. */
   #held(): Pick<HelloMessage, 'resume'> {
-    const named = new Map<string, number>();
-    for (const [taskId, { attempt }] of this.#active) named.set(taskId, attempt);
-    for (const answer of [...this.#unconfirmed, ...this.#unsent.values()]) named.set(answer.taskId, answer.attempt);
-    if (named.size === 0) return {};
-    return { resume: [...named].map(([taskId, attempt]) => ({ taskId, attempt })) };
+    const claims = this.#answers.claims(this.#running());
+    return claims.length === 0 ? {} : { resume: claims };
+  }
+
+  /** The attempts given to this node that it still runs or holds ready (not those given up). */
+  *#running(): Generator<{ taskId: string; attempt: number }> {
+    for (const [taskId, { controller, attempt }] of this.#active) if (!controller.signal.aborted) yield { taskId, attempt };
   }
 
   #measured(): HelloMessage['measured'] {
@@ -274,12 +302,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#backoffMs = this.#options.reconnectMinMs;
         this.#gatewayStoppedAt = null;
         this.#gateways.failedInRow = 0;
-        this.#resumeGraceMs = message.resumeGraceMs ?? 0;
+        this.#resumeGraceMs = Math.min(message.resumeGraceMs ?? 0, MAX_TIMER_MS);
         this.#welcomed = true;
-        const resumed = this.#takeUpHeld(new Set(message.resumed ?? []));
+        clearTimeout(this.#welcomeTimer);
         clearInterval(this.#heartbeat);
-        this.#pings.sent = this.#pings.answered = 0;
         this.#heardAt = Date.now();
+        this.#lastBuffered = 0;
+        const resumed = this.#takeUpHeld(message.resumed ?? []);
         const intervalMs = message.heartbeatIntervalMs;
         this.#heartbeat = setInterval(() => this.#beat(intervalMs), intervalMs);
         this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
@@ -304,18 +333,24 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
    * The welcome after a drop: what the gateway still waits for runs on (answers made meanwhile are sent
    * now); the rest it has given to other nodes, so it is stopped and its answers dropped. Answers `resumed`.
    */
-  #takeUpHeld(resumed: ReadonlySet<string>): string[] {
+  #takeUpHeld(resumed: readonly string[]): string[] {
+    const carried = this.#carry !== undefined;
     clearTimeout(this.#carry);
     this.#carry = undefined;
-    const unconfirmed = this.#unconfirmed.splice(0);
+    const { send, keep, lost } = this.#answers.takeUp(resumed, this.#running());
+    // Pings count from 0 on this connection: the answers sent again below are confirmed by its pongs.
+    this.#answers.connectionOpened();
     for (const [taskId, { controller }] of this.#active) {
-      if (!resumed.has(taskId)) controller.abort(new Error('the gateway no longer waits for it (it was given to another node)'));
+      if (!keep.has(taskId)) controller.abort(new Error('the gateway no longer waits for it (it was given to another node)'));
     }
-    for (const answer of [...unconfirmed, ...this.#unsent.values()]) {
-      if (resumed.has(answer.taskId)) this.#sendAnswer(answer);
+    for (const answer of send) this.#sendAnswer(answer);
+    // Given up here before the welcome came (the node's grace ended first): the gateway must not wait for its timeout.
+    for (const { taskId, attempt } of lost) {
+      const failure: NodeMessage = { type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_LOST', message: 'the node gave this task up while its connection was down', retryable: true };
+      this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
     }
-    this.#unsent.clear();
-    return [...resumed];
+    if (carried) this.emit('held:released');
+    return resumed.filter((taskId) => keep.has(taskId) || send.some((answer) => answer.taskId === taskId));
   }
 
   /** A heartbeat, a ping to learn whether the gateway still hears, and the end of a connection that went silent. */
@@ -323,7 +358,11 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     // A network cut that closes nothing leaves a socket that looks open for many minutes: the gateway
-    // has long dropped this node, and the node would wait for work that never comes.
+    // has long dropped this node, and the node would wait for work that never comes. A large result still
+    // on its way holds the pongs back: while it moves, the gateway is taking it.
+    const buffered = socket.bufferedAmount;
+    if (buffered !== this.#lastBuffered) this.#heardAt = Date.now();
+    this.#lastBuffered = buffered;
     if (Date.now() - this.#heardAt > SILENT_INTERVALS * intervalMs) {
       this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 3 heartbeat intervals; connecting again');
       socket.terminate();
@@ -331,13 +370,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     }
     this.#sendHeartbeat();
     socket.ping();
-    this.#pings.sent += 1;
-  }
-
-  /** Answers sent before a ping the gateway has answered surely arrived (one connection delivers in order). */
-  #confirmAnswers(): void {
-    const confirmed = this.#unconfirmed.findIndex((answer) => answer.pingsBefore >= this.#pings.answered);
-    this.#unconfirmed.splice(0, confirmed === -1 ? this.#unconfirmed.length : confirmed);
+    this.#answers.pingSent();
   }
 
   /**
@@ -348,9 +381,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   #sendAnswer(answer: Answer): void {
     if (this.#welcomed && this.#socket?.readyState === WebSocket.OPEN) {
       this.#socket.send(answer.frame);
-      this.#unconfirmed.push({ ...answer, pingsBefore: this.#pings.sent });
+      this.#answers.sent(answer);
     } else {
-      this.#unsent.set(answer.taskId, answer);
+      this.#answers.keep(answer);
     }
   }
 
@@ -360,14 +393,17 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
+    clearTimeout(this.#welcomeTimer);
     this.#carryHeld();
     this.emit('disconnected', code);
     if (this.#stopped) return;
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
+    // While it carries work, the gateway that gave it is tried again: only that one waits for it.
     const gateways = this.#gateways;
     gateways.failedInRow += 1;
-    gateways.index = (gateways.index + 1) % gateways.urls.length;
-    const roundFailed = gateways.failedInRow >= gateways.urls.length;
+    const stay = this.#carry !== undefined;
+    if (!stay) gateways.index = (gateways.index + 1) % gateways.urls.length;
+    const roundFailed = stay || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
     const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, restarting ? RESTART_RETRY_MS : Infinity) * (0.5 + Math.random() / 2)) : 0;
     if (roundFailed) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
@@ -380,7 +416,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
    * last welcome), to be named in the next hello; after that, or if it would not wait, it is given up.
    */
   #carryHeld(): void {
-    const holds = this.#active.size + this.#unconfirmed.length + this.#unsent.size > 0;
+    const holds = this.#active.size + this.#answers.size > 0;
     // A gateway that said it was stopping is most likely restarting: it waits as long for what its nodes ran.
     if (!holds || this.#resumeGraceMs === 0) return this.#giveUpHeld('gateway connection lost');
     if (this.#carry !== undefined) return;
@@ -390,11 +426,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   }
 
   #giveUpHeld(reason: string): void {
+    const carried = this.#carry !== undefined;
     clearTimeout(this.#carry);
     this.#carry = undefined;
     for (const { controller } of this.#active.values()) controller.abort(new Error(reason));
-    this.#unsent.clear();
-    this.#unconfirmed.length = 0;
+    this.#answers.clear();
+    if (carried) this.emit('held:released');
   }
 
   async #run(assign: AssignMessage): Promise<void> {

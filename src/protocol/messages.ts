@@ -34,8 +34,8 @@ export const PROTOCOL_VERSION = 4;
  * connection drops), so GPU owners may upgrade after the gateway does.
  */
 export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4];
-/** The most attempts a node can hold at once (`slots` + `prefetch`), and so name in `resume`. */
-const MAX_HELD = 64 + 8;
+/** The most attempts a hello's `resume` may name: as many as a node can run and hold (`slots` + `prefetch`), and as many answers again. */
+export const MAX_HELD = 2 * (64 + 8);
 
 const TaskId = Type.String({ minLength: 1, maxLength: 64 });
 /** Largest live preview a progress frame may carry (base64 characters: 1.5 MiB of image). */

@@ -135,6 +135,31 @@ describe('a node whose connection drops', () => {
     expect(await world.store.get(second)).toMatchObject({ state: 'succeeded', attempts: 2 });
   });
 
+  it('comes back holding nothing (it restarted): its task is retried at once, not when the grace ends', async () => {
+    const { b, id } = await runningWhenDropped();
+    await world.clock.advance(SECOND);
+    const restarted = comeBack('a', []);
+    expect(await resumedBy(restarted)).toEqual([]);
+    await world.settle();
+    expect(b.assignments().length + restarted.assignments().length).toBe(1);
+    await Promise.race([b.assignment(id, 2), restarted.assignment(id, 2)]);
+  });
+
+  it('comes back twice in a row, and its task moves along each time', async () => {
+    const { id } = await runningWhenDropped();
+    const once = comeBack('a', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(once)).toEqual([id]);
+    once.disconnect();
+    await world.settle();
+    await world.clock.advance(5 * SECOND);
+    const twice = comeBack('a', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(twice)).toEqual([id]);
+    await world.clock.advance(2 * DEFAULT_RESUME_GRACE_MS);
+    twice.succeed(id, 1000, 1);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
   it('keeps a task it held ready too, and the node takes it back', async () => {
     world = createCoreWorld({ maxAttempts: 1 });
     const a = world.connect('a', undefined, 1, undefined, 1);

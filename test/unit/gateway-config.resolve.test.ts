@@ -23,6 +23,13 @@ describe('resolveGatewayConfig', () => {
     );
   });
 
+  it('refuses a heartbeat nodes would refuse (under 100 ms), and a resume grace a timer cannot hold or no node would wait', () => {
+    expect(() => resolveGatewayConfig({ heartbeatIntervalMs: 50 })).toThrow(/heartbeatIntervalMs must be at least 100 ms, got 50/);
+    expect(() => resolveGatewayConfig({ resumeGraceMs: 3_000_000_000 })).toThrow(/resumeGraceMs must be an integer from 0 \(retry at once\) to an hour/);
+    expect(() => resolveGatewayConfig({ resumeGraceMs: -1 })).toThrow(/resumeGraceMs/);
+    expect(resolveGatewayConfig({ resumeGraceMs: 0 }).resumeGraceMs).toBe(0);
+  });
+
   it('refuses an admin token or public API key longer than a request\'s key is read for (it could never be used)', () => {
     expect(() => resolveGatewayConfig({ adminToken: 'Q'.repeat(257), publicApiKey: 'P'.repeat(300) })).toThrow(
       /adminToken must be at most 256 characters, got 257[\s\S]*publicApiKey must be at most 256 characters, got 300/,

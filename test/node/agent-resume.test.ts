@@ -1,0 +1,141 @@
+/**
+ * The node agent through dropped connections (protocol 4), against a gateway played by the test
+ * (test/helpers/fake-gateway.ts): what its hellos name, what it sends again after a welcome, and how it
+ * notices a connection that went quiet. The gateway's side: test/gateway/node-returns.test.ts; both
+ * with real processes: test/e2e/node-returns.e2e.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeAgent } from '../../src/node/agent.js';
+import { agentOf, type FakeGateway, heldDriver, startFakeGateway } from '../helpers/fake-gateway.js';
+
+let gateway: FakeGateway | undefined;
+let agent: NodeAgent | undefined;
+afterEach(async () => {
+  await agent?.stop();
+  await gateway?.close();
+  agent = gateway = undefined;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fake gateway and an agent connected to it, welcomed; the gateway waits `graceMs` for what a dropped node holds. */
+async function connected(options: { heartbeatMs?: number; graceMs?: number; welcomeTimeoutMs?: number } = {}) {
+  gateway = await startFakeGateway();
+  const backend = heldDriver();
+  agent = agentOf(gateway, backend.driver, options.welcomeTimeoutMs === undefined ? {} : { welcomeTimeoutMs: options.welcomeTimeoutMs });
+  await agent.start();
+  const first = await gateway.nextConnection();
+  gateway.welcome(first, { heartbeatMs: options.heartbeatMs ?? 100, graceMs: options.graceMs ?? 10_000 });
+  return { gateway, agent, backend, first };
+}
+
+describe('a node agent whose connection drops', () => {
+  it('runs on, names the attempt in its next hello, and sends the answer once the welcome resumes it', async () => {
+    const { gateway, backend, first } = await connected();
+    gateway.assign(first, 't1');
+    await sleep(50);
+    first.socket.terminate();
+    await sleep(30);
+    backend.finishAll();
+    const second = await gateway.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't1', attempt: 1 }]);
+    // No answer before the welcome: the gateway may no longer wait for it.
+    await sleep(50);
+    expect(second.frames).toEqual([]);
+    gateway.welcome(second, { resumed: ['t1'] });
+    await expect.poll(() => gateway.answered('t1', 1)).toBe(true);
+  });
+
+  it('names the attempt it runs, not the answer of the attempt before it', async () => {
+    const { gateway, backend, first } = await connected({ heartbeatMs: 5_000 });
+    backend.state.failNext = true;
+    gateway.assign(first, 't', 1);
+    await expect.poll(() => gateway.answered('t', 1)).toBe(true);
+    // The only node: the task comes back to it at once. Its failure is not confirmed yet (pings every 5 s).
+    gateway.assign(first, 't', 2);
+    await sleep(50);
+    first.socket.terminate();
+    const second = await gateway.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 2 }]);
+  });
+
+  it('answers a resumed attempt it gave up before the welcome came with a failure, so the gateway does not wait for its timeout', async () => {
+    const { gateway, first } = await connected({ heartbeatMs: 1_000, graceMs: 300 });
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    const second = await gateway.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    // The node's grace ends before the gateway's welcome arrives (the gateway's began later).
+    await sleep(400);
+    gateway.welcome(second, { heartbeatMs: 1_000, graceMs: 300, resumed: ['t'] });
+    await expect.poll(() => second.frames.find((f) => f.type === 'failure' && f.taskId === 't')).toMatchObject({ attempt: 1, error: 'DAN_ERR_NODE_LOST', retryable: true });
+  });
+
+  it('gives up a connection whose welcome never comes, and connects again', async () => {
+    const { gateway, first } = await connected({ welcomeTimeoutMs: 300 });
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    // The welcome of the second connection is lost in a cut that closes nothing.
+    await gateway.nextConnection();
+    const third = await gateway.nextConnection();
+    expect(third.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+  });
+
+  it('tries the gateway that gave it the work again first, of several: only that one waits for it', async () => {
+    gateway = await startFakeGateway();
+    const other = await startFakeGateway();
+    try {
+      const backend = heldDriver();
+      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
+      await agent.start();
+      const first = await gateway.nextConnection();
+      gateway.welcome(first);
+      gateway.assign(first, 't');
+      await sleep(50);
+      first.socket.terminate();
+      const second = await gateway.nextConnection();
+      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+      expect(other.connections).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('delivers the answers it made while away before a drain ends it', async () => {
+    const { gateway, agent, backend, first } = await connected();
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    await sleep(20);
+    const drained = agent.drain();
+    backend.finishAll();
+    const second = await gateway.nextConnection();
+    gateway.welcome(second, { resumed: ['t'] });
+    await drained;
+    expect(gateway.answered('t', 1)).toBe(true);
+  });
+
+  it('after answers were sent again on a new connection, confirms the later ones: nothing is named after the next drop', async () => {
+    const { gateway, backend, first } = await connected({ heartbeatMs: 100 });
+    // Ten pings on the first connection, so that its count is well ahead of the next one's.
+    await sleep(1_000);
+    gateway.assign(first, 'away');
+    await sleep(30);
+    first.socket.terminate();
+    await sleep(20);
+    backend.finishAll();
+    const second = await gateway.nextConnection();
+    gateway.welcome(second, { heartbeatMs: 100, resumed: ['away'] });
+    await expect.poll(() => gateway.answered('away')).toBe(true);
+    backend.state.instant = true;
+    for (let i = 0; i < 20; i++) gateway.assign(second, `later-${i}`);
+    await expect.poll(() => second.frames.filter((f) => f.type === 'result').length).toBe(21);
+    // A few pongs on the new connection (fewer than the first one had) confirm every answer sent on it.
+    await sleep(400);
+    second.socket.terminate();
+    const third = await gateway.nextConnection();
+    expect(third.hello.resume).toBeUndefined();
+  });
+});
