@@ -8,7 +8,7 @@
  * queued whose nodes all stopped taking work, what it waits for.
  */
 import { bindSpec } from '../domain/binding.js';
-import type { GenerationSpec } from '../domain/spec.js';
+import { type GenerationSpec, outputSizeOf } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import type { NodeListing } from './node-listing.js';
 
@@ -19,6 +19,8 @@ export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeList
   /** Nodes whose WebUI is down that have what the task needs: it is a matter of time, not of the network. */
   let downCapable = 0;
   const lacking = new Map<string, number>();
+  /** The most pixels a node whose WebUI is up makes: what a size that is too large should come down to. */
+  let roomiest = 0;
   for (const session of sessions) {
     total += 1;
     const outcome = bindSpec(spec, session.offering);
@@ -28,9 +30,30 @@ export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeList
       continue;
     }
     if (outcome.ok) return;
+    roomiest = Math.max(roomiest, session.offering.capabilities.maxPixels);
     for (const missing of outcome.missing) lacking.set(missing, (lacking.get(missing) ?? 0) + 1);
   }
-  throw new DanError('DAN_ERR_TASK_UNSERVABLE', unservableMessage({ total, down, downCapable, lacking }));
+  const advice = downCapable === 0 ? sizeAdvice(spec, roomiest) : null;
+  throw new DanError('DAN_ERR_TASK_UNSERVABLE', unservableMessage({ total, down, downCapable, lacking }) + (advice === null ? '' : `; ${advice}`));
+}
+
+/**
+ * For a task larger than any node makes: the upscaling rate (or hires scale) that fits the roomiest node,
+ * as the request's own limit check says it for the gateway's limit. Null when size is not what is lacking.
+ */
+function sizeAdvice(spec: GenerationSpec, roomiest: number): string | null {
+  const size = outputSizeOf(spec);
+  if (size === null || roomiest === 0 || size.width * size.height <= roomiest) return null;
+  const fit = (pixels: number) => Math.floor(Math.sqrt(roomiest / pixels) * 100) / 100;
+  if (spec.kind === 'upscale') {
+    const rate = fit(spec.sourceWidth * spec.sourceHeight);
+    return rate > 1 ? `the largest result a node makes is ${roomiest} pixels: use a rate of at most ${rate.toFixed(2)} for this image` : `no node makes a result that large (the largest is ${roomiest} pixels)`;
+  }
+  if (spec.kind === 'txt2img' && spec.hires) {
+    const scale = fit(spec.width * spec.height);
+    return scale > 1 ? `the largest image a node makes is ${roomiest} pixels: use a hires scale of at most ${scale.toFixed(2)}` : `the largest image a node makes is ${roomiest} pixels`;
+  }
+  return `the largest image a node makes is ${roomiest} pixels`;
 }
 
 function unservableMessage({ total, down, downCapable, lacking }: { total: number; down: number; downCapable: number; lacking: Map<string, number> }): string {
