@@ -257,6 +257,15 @@ export class NodeHub extends EventEmitter<HubEvents> {
       const old = this.#sessions.get(oldId);
       if (old && old !== session) this.expel(old, 'the node connected again and took its work to the new connection', CloseCodes.replaced);
     }
+    // Another open connection of the same node: a cut the gateway has not noticed yet (it goes within three
+    // heartbeats), or two node processes sharing a name and key file, which the gateway cannot tell apart.
+    const twin = [...this.#sessions.values()].find((other) => other !== session && other.identity === identity);
+    if (twin) {
+      this.#options.log.warn(
+        { node: id, other: twin.id, remoteAddress, otherAddress: twin.remoteAddress },
+        'a node of this name and key is connected already: if two node processes share them, give each its own --name and --key-file (they count as one node, and one\'s failures set both aside); a lost connection of the same node goes by itself',
+      );
+    }
     this.emit('node:changed', session);
     return session;
   }

@@ -160,6 +160,16 @@ describe('a node whose connection drops', () => {
     expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
 
+  it('says so when a second connection of the same node claims nothing while the first is open (two processes sharing a key?)', async () => {
+    world = createCoreWorld();
+    world.connect('a');
+    await world.settle();
+    comeBack('a', []);
+    await world.settle();
+    expect(world.log.lines.filter((l) => l.message.startsWith('a node of this name and key is connected already'))).toHaveLength(1);
+    expect(world.hub.sessions.size).toBe(2);
+  });
+
   it('keeps a task it held ready too, and the node takes it back', async () => {
     world = createCoreWorld({ maxAttempts: 1 });
     const a = world.connect('a', undefined, 1, undefined, 1);
