@@ -21,6 +21,7 @@ import {
   type NodeMessage,
   parseNodeMessage,
   type Progress,
+  NODE_STOPPING_REASON,
   PROTOCOLS_SPOKEN,
   ProtocolError,
 } from '../protocol/messages.js';
@@ -216,8 +217,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
     socket.on('close', (code, reason) => {
       helloDone();
-      // 1001 from a node is the agent stopping (it gave up what it ran); any other close may be the network's.
-      if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code !== CloseCodes.shuttingDown);
+      // The agent stopping closes with 1001 and this reason (it gave up what it ran); any other close may be the
+      // network's (a proxy in between going away closes with 1001 too, with a reason of its own or none).
+      const stopped = code === CloseCodes.shuttingDown && reason.toString() === NODE_STOPPING_REASON;
+      if (session) this.#drop(session, `connection closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`, !stopped);
     });
   }
 

@@ -25,7 +25,7 @@ import { generateNodeKey } from './node-key.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
+import { NODE_STOPPING_REASON, PROTOCOL_VERSION, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
 import { NodeEstimates } from '../domain/speed-estimates.js';
 import { workUnitsOf } from '../domain/work-units.js';
@@ -204,7 +204,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
-        socket.close(1001, 'node stopping');
+        socket.close(1001, NODE_STOPPING_REASON);
         setTimeout(() => {
           socket.terminate();
           resolve();

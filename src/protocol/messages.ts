@@ -229,5 +229,8 @@ export const parseNodeMessage = makeParser(NodeMessage);
 /** Parses a frame the node received; throws ProtocolError when it breaks the protocol. */
 export const parseGatewayMessage = makeParser(GatewayMessage);
 
+/** The close reason (with code 1001) of a node agent that stops: it gave up what it ran, so the gateway does not wait for it. */
+export const NODE_STOPPING_REASON = 'node stopping';
+
 /** The gateway's WebSocket path for nodes. */
 export const NODE_WS_PATH = '/api/node/ws';

@@ -233,6 +233,18 @@ describe('a node lost for good at once', () => {
     expect(a.socket.readyState).not.toBe(a.socket.OPEN);
   });
 
+  it('not when a proxy in between closed with 1001 (going away): that is no node stopping', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.socket.close(1001, 'proxy restarting');
+    await world.settle();
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS - 1);
+    expect(b.assignments()).toEqual([]);
+  });
+
   it('when the operator set no grace (--resume-grace-s 0)', async () => {
     world = createCoreWorld({ maxAttempts: 3, resumeGraceMs: 0 });
     const a = world.connect('a');

@@ -21,7 +21,7 @@ import { TaskService } from '../../src/gateway/task-service.js';
 import type { TaskView } from '../../src/gateway/task-view.js';
 import { NodeHub } from '../../src/network/node-hub.js';
 import type { NodeSocket } from '../../src/network/node-session.js';
-import { type AssignMessage, type GatewayMessage, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
+import { type AssignMessage, type GatewayMessage, NODE_STOPPING_REASON, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { encodeResultFrame, type ResultMessage } from '../../src/protocol/result-frame.js';
 import { SqliteDeliveryStore } from '../../src/store/sqlite/sqlite-delivery-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite/sqlite-task-store.js';
@@ -187,7 +187,7 @@ export class FakeNode {
 
   /** The node agent stops (closing with 1001, its tasks given up): what it ran is lost at once. */
   leave(): void {
-    this.socket.close(1001, 'node stopping');
+    this.socket.close(1001, NODE_STOPPING_REASON);
   }
 }
 
