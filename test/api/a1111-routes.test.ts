@@ -87,6 +87,16 @@ describe('POST /sdapi/v1/txt2img', () => {
     expect(specs[0]).toMatchObject({ kind: 'txt2img', prompt: 'a cute cat', negativePrompt: 'ugly', steps: 30, cfgScale: 7, sampler: 'DPM++ 2M Karras', model: { name: 'clarity' }, hires: null });
   });
 
+  it('draws one seed for a batch with a random seed and counts up from it, as A1111 does', async () => {
+    const app = await start();
+    const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x', seed: -1, batch_size: 3, override_settings: { sd_model_checkpoint: 'clarity' } });
+    await answerAll(3);
+    expect((await answering).status).toBe(200);
+    const seeds = node().assignments().map((a) => (a.spec as { seed: number }).seed);
+    expect(seeds[0]).toBeGreaterThanOrEqual(0);
+    expect(seeds).toEqual([seeds[0], seeds[0]! + 1, seeds[0]! + 2]);
+  });
+
   it('runs the hires fix from the hr_ fields', async () => {
     const app = await start();
     const answering = app.post('/sdapi/v1/txt2img', { prompt: 'x', enable_hr: true, hr_scale: 1.5, hr_upscaler: 'Latent', denoising_strength: 0.5, override_settings: { sd_model_checkpoint: 'clarity' } });

@@ -15,6 +15,7 @@
  * password, as a client of a WebUI started with `--api-auth` sends it).
  * docs/a1111-api.md says it for users.
  */
+import { randomInt } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DiffusionSpec, GenerationSpec } from '../../domain/spec.js';
 import type { NetworkCatalog, ResourceInfo } from '../../gateway/network-catalog.js';
@@ -113,7 +114,9 @@ async function generate(deps: A1111RoutesDeps, kind: 'txt2img' | 'img2img', requ
   const ask = kind === 'txt2img' ? txt2imgAsk(request.body, choice) : img2imgAsk(request.body, choice);
   const context = deps.catalog.requestContext();
   const spec = kind === 'txt2img' ? await parseTxt2ImgRequest(ask.body, context) : await parseImg2ImgRequest(ask.body, context);
-  const finished = await run(deps, seededCopies<DiffusionSpec>(spec, ask.count), request, reply);
+  // As A1111 (processing's get_fixed_seed): a batch with a random seed draws one, and its images count up from it.
+  const seeded = spec.seed === -1 && ask.count > 1 ? { ...spec, seed: randomInt(0, 2 ** 32 - ask.count) } : spec;
+  const finished = await run(deps, seededCopies<DiffusionSpec>(seeded, ask.count), request, reply);
   if (finished === null) return reply;
   const images = finished.flatMap((f) => (f.result.kind === 'images' ? f.result.images : []));
   const seeds = finished.flatMap((f) => (f.result.kind === 'images' ? f.result.seeds : []));
