@@ -191,6 +191,20 @@ describe('OpenAI masks', () => {
     // Without a mask they have nothing to apply to.
     const alone = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'x'], ['mask_blur', '8']]) });
     expect(alone.body).toMatchObject({ error: { param: 'mask_blur', message: expect.stringMatching(/applies to a mask/) } });
+    // Without a mask, an image with transparent pixels is its own mask, as in OpenAI's API.
+    const rgba = Buffer.alloc(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) rgba.set([255, 0, 0, i % 64 < 16 && i < 16 * 64 ? 0 : 255], i * 4);
+    const holed = await sharp(rgba, { raw: { width: 64, height: 64, channels: 4 } }).png().toBuffer();
+    const own = app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', holed], ['prompt', 'x'], ['mask_blur', '2']]) });
+    await expect.poll(() => node().assignments().length).toBe(2);
+    const ownSpec = node().assignments()[1]!.spec;
+    expect(ownSpec).toMatchObject({ kind: 'img2img', inpaint: { maskBlur: 2 } });
+    const ownMask = ownSpec.kind === 'img2img' ? ownSpec.inpaint!.mask : '';
+    const { data: maskPixels, info: maskInfo } = await sharp(Buffer.from(ownMask, 'base64')).raw().toBuffer({ resolveWithObject: true });
+    // The transparent corner repainted (white), the rest kept (black).
+    expect([maskPixels[0], maskPixels[(63 * 64 + 63) * maskInfo.channels]]).toEqual([255, 0]);
+    node().succeed(node().assignments()[1]!.taskId);
+    expect((await own).status).toBe(200);
     // A mask of another size than its image, as OpenAI's API: refused, not stretched.
     const wide = await sharp({ create: { width: 96, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
     const mismatched = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['mask', wide], ['prompt', 'x']]) });

@@ -193,6 +193,11 @@ export async function danMaskOf(mask: Buffer, bounds: ImageBounds, image: { widt
   return (await (await uprightOf(decode())).ensureAlpha().extractChannel('alpha').negate().png().toBuffer()).toString('base64');
 }
 
+/** Whether an image (checked already: `size`) has a pixel that is not fully opaque. */
+async function isTransparentSomewhere(image: Buffer, size: { width: number; height: number }): Promise<boolean> {
+  return !(await sharp(image, { limitInputPixels: size.width * size.height }).stats()).isOpaque;
+}
+
 /** `POST /v1/images/edits` (multipart: image, optional mask, prompt, …) → a DAN img2img body, inpainting with a mask. */
 export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageBounds): Promise<ImageAsk> {
   const fields = formFields(form);
@@ -200,13 +205,17 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   const mask = fileOf(fields['mask'], 'mask', false);
   // DAN's inpainting fields (`mask_blur`, `inpaint_area`) go with the mask, into the `inpaint` object.
   const { image: _image, mask: _mask, mask_blur: maskBlur, inpaint_area: inpaintArea, ...rest } = fields;
-  if (!mask && (maskBlur !== undefined || inpaintArea !== undefined)) throw invalidField(maskBlur !== undefined ? 'mask_blur' : 'inpaint_area', 'applies to a mask: send one (its transparent pixels are repainted)');
   const { body, n, size, responseFormat } = translate(rest, choice);
   if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the edited image');
   const input = await checkedImage('image', image, bounds);
+  // As OpenAI's API: without a mask, the image's own transparent pixels are the area to repaint.
+  const maskSource = mask ?? ((await isTransparentSomewhere(image, input)) ? image : null);
+  if (!maskSource && (maskBlur !== undefined || inpaintArea !== undefined)) {
+    throw invalidField(maskBlur !== undefined ? 'mask_blur' : 'inpaint_area', 'applies to a mask: send one, or an image with transparent pixels (they are repainted)');
+  }
   const sized = size ?? fittedSize(input, bounds.maxSide);
   const given = { ...(maskBlur === undefined ? {} : { mask_blur: maskBlur }), ...(inpaintArea === undefined ? {} : { inpaint_area: inpaintArea }) };
-  const inpaint = mask ? { inpaint: { mask: await danMaskOf(mask, bounds, input), mask_mode: 0, ...given } } : {};
+  const inpaint = maskSource ? { inpaint: { mask: await danMaskOf(maskSource, bounds, input), mask_mode: 0, ...given } } : {};
   return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
 }
 
