@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
 import { Field, NumberInput, Select } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, resourceOptions, SamplingFields } from './generation-fields';
-import { isGenerationField } from './generation-form';
+import { formFieldOf, isGenerationField } from './generation-form';
 import { errorsOf, TaskForm } from './task-form';
 import { defaultTxt2Img, type Txt2ImgForm, txt2imgBody } from './txt2img-form';
 import { useFirstModel } from './use-first-model';
@@ -33,7 +33,7 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
   useFirstModel(info, form.model, (model) => update({ model }));
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
   const body = txt2imgBody(form);
-  const errors = errorsOf(run.refusal);
+  const errors = errorsOf(run.refusal, formFieldOf);
   const shared = { form, update, info, errors };
 
   return (

@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, cancelTask, followTask, getJson, submitTask, type TaskFollower } from '../api/client';
 import type { TaskKind, TaskStatus } from '../api/types';
+import { firstUnreadNumber, NOT_A_NUMBER } from './typed-numbers';
 
 export type Phase = 'idle' | 'submitting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -35,6 +36,12 @@ export function useTask(onEnd: (status: TaskStatus, body: Record<string, unknown
 
   async function start(kind: TaskKind, body: Record<string, unknown>): Promise<void> {
     follower.current?.close();
+    // A number field left empty or garbled would go as null, which the API takes for its default: refused here, on that field.
+    const unread = firstUnreadNumber(body);
+    if (unread !== null) {
+      refuse(unread, NOT_A_NUMBER);
+      return;
+    }
     setRun({ ...IDLE, phase: 'submitting' });
     let first: TaskStatus;
     try {
@@ -83,6 +90,12 @@ export function useTask(onEnd: (status: TaskStatus, body: Record<string, unknown
     void poll();
   }
 
+  /** A refusal the form makes itself, before anything is sent: shown as the API's would be. */
+  function refuse(field: string, message: string): void {
+    follower.current?.close();
+    setRun({ ...IDLE, refusal: new ApiError(message, 0, null, field) });
+  }
+
   async function cancel(): Promise<void> {
     const taskId = run.status?.taskId;
     if (!taskId) return;
@@ -96,5 +109,5 @@ export function useTask(onEnd: (status: TaskStatus, body: Record<string, unknown
     }
   }
 
-  return { run, start, cancel };
+  return { run, start, cancel, refuse };
 }
