@@ -13,7 +13,7 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const CHROMIUM = process.env['DAN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
@@ -54,14 +54,14 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function open(path = '/', viewport = { width: 1280, height: 900 }): Promise<Page> {
+async function open(path = '/', viewport = { width: 1280, height: 900 }, base = gateway): Promise<Page> {
   context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
   page.on('console', (message) => message.type() === 'error' && failures.push(message.text()));
   (page as Page & { failures: string[] }).failures = failures;
-  await page.goto(`${gateway}${path}`);
+  await page.goto(`${base}${path}`);
   return page;
 }
 
@@ -224,6 +224,53 @@ describe('the playground', () => {
     await txt2img.getByRole('button', { name: 'Cancel' }).click();
     await txt2img.locator('.task-panel[data-phase="cancelled"]').waitFor();
     expect(await txt2img.locator('.task-panel').textContent()).toContain('Cancelled');
+  });
+
+  it('follows a running task again after a reload, puts its result in the gallery, and then forgets it', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await txt2img.getByLabel('Size').selectOption('1024x1024');
+    await txt2img.getByLabel('Steps').fill('100');
+    await generate(page, 'left running');
+    await txt2img.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
+    expect(await page.evaluate<string | null>('localStorage.getItem("dan-task:txt2img")')).toContain('left running');
+    await page.reload();
+    expect(await resultImage(txt2img)).toEqual({ width: 1024, height: 1024 });
+    await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(1);
+    expect(await page.evaluate<string | null>('localStorage.getItem("dan-task:txt2img")')).toBeNull();
+  });
+
+  it('says the gateway cannot be reached while it is down, and follows the task again once it is back', async () => {
+    // A gateway of its own (the shared one stays up), on a port it comes back on, with its tasks in SQLite.
+    const port = await freePort();
+    const data = `${dir.path}/data-down`;
+    let down = await startGatewayProcess({ dataDir: data, port });
+    const node = await startNodeProcess({ gateway: down.url, webui: sandbox, name: 'gpu-down' });
+    try {
+      const page = await open('/', undefined, down.url);
+      const txt2img = form(page, 'txt2img');
+      await txt2img.getByLabel('Size').selectOption('1024x1024');
+      await txt2img.getByLabel('Steps').fill('150');
+      await generate(page, 'through an outage');
+      await txt2img.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
+      await down.proc.stop('SIGKILL');
+      const panel = txt2img.locator('.task-panel');
+      await txt2img.locator('.task-panel[data-unreachable]').waitFor(POLL);
+      expect(await panel.textContent()).toContain('The gateway cannot be reached');
+      expect(await panel.textContent()).not.toContain('Running:');
+      expect(await panel.getByRole('button', { name: 'Cancel' }).isDisabled()).toBe(true);
+      await page.screenshot({ path: `${ARTIFACTS}gateway-down.png` });
+      down = await startGatewayProcess({ dataDir: data, port });
+      await txt2img.locator('.task-panel:not([data-unreachable])').waitFor({ timeout: 20_000 });
+      expect(await panel.textContent()).not.toContain('cannot be reached');
+      // Followed again: a cancel goes through (unless it ended meanwhile), and the node is not left running it.
+      const cancel = panel.getByRole('button', { name: 'Cancel' });
+      if (await cancel.isVisible()) await cancel.click();
+      await txt2img.locator('.task-panel[data-phase="cancelled"], .task-panel[data-phase="succeeded"]').waitFor({ timeout: 20_000 });
+    } finally {
+      await node.proc.stop();
+      await down.proc.stop();
+    }
   });
 
   it('says how many tasks are ahead of one that waits in the queue', async () => {

@@ -47,7 +47,7 @@ const IMG2IMG_FIELDS = /^(init_image|resize_mode|denoising_strength|inpaint)\b/;
 export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   const [form, setForm] = useState<Img2ImgForm>({ ...defaultImg2Img, inpaintOn: inpaint });
   const [lastSeed, setLastSeed] = useState<number | null>(null);
-  const { run, start, cancel, refuse } = useTask((status, body) => {
+  const { run, start, cancel, refuse } = useTask(inpaint ? 'inpaint' : 'img2img', (status, body) => {
     if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
     onEnd(status, body);
   });

@@ -22,7 +22,7 @@ interface Props {
 export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const [form, setForm] = useState<Txt2ImgForm>(preset ?? defaultTxt2Img);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
-  const { run, start, cancel } = useTask((status, body) => {
+  const { run, start, cancel } = useTask('txt2img', (status, body) => {
     if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
     onEnd(status, body);
   });
