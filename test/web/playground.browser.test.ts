@@ -8,10 +8,11 @@
  * test-artifacts/web/ (not committed).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { forgeOfferings } from '../../src/sandbox/offerings.js';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
 import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
@@ -30,12 +31,16 @@ const dir = tempDir('dan-web-');
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  // Speed 4: a checkpoint loads in about a second, a 512² image of 20 steps takes a fraction of one.
-  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4 }), startGatewayProcess({ dataDir: `${dir.path}/data` })]);
+  // Speed 4: a checkpoint loads in about a second, a 512² image of 20 steps takes a fraction of one. A Forge
+  // WebUI with the catalog's SD 1.5 models, Flux.1-dev and an SDXL checkpoint, their families named by the node.
+  const config = `${dir.path}/sandbox.json`;
+  writeFileSync(config, JSON.stringify({ models: [...forgeOfferings.models, { fileName: 'sd_xl_base_1.0.safetensors', sha256: null }] }));
+  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4, flavor: 'forge', config }), startGatewayProcess({ dataDir: `${dir.path}/data` })]);
   processes.push(sb.proc, gw.proc);
   sandbox = sb.url;
   gateway = gw.url;
-  processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one' })).proc);
+  const families = ['--model-family', 'flux1-dev.safetensors=flux', '--model-family', 'sd_xl_base_1.0.safetensors=sdxl'];
+  processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one', args: families })).proc);
   // The flags Chromium needs on a machine without a network beyond localhost (no background fetches).
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -160,6 +165,33 @@ describe('the playground', () => {
     await other.locator('.gallery .thumb').first().click();
     await other.getByRole('dialog', { name: 'Result' }).getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(0);
+  });
+
+  it('moves to a model family\'s size, CFG and sampler when one of another family is picked, so that its task is taken', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await modelsLoaded(txt2img);
+    const model = txt2img.locator('select[name="model"]');
+    const values = async () => Promise.all(['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt'].map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
+    await txt2img.getByLabel('Negative prompt').fill('blurry');
+    await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
+    await model.selectOption('sd_xl_base_1.0');
+    await expect.poll(values, POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
+    // The SD 1.5 LoRA would be refused with an SDXL model: taken out, and said so.
+    expect(await txt2img.locator('input[name="loras[0].weight"]').count()).toBe(0);
+    expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('is for SD 1.5 models');
+    await model.selectOption('flux1-dev');
+    await expect.poll(values, POLL).toEqual(['1024', '1024', '1', 'Euler', '']);
+    await txt2img.getByLabel('Steps').fill('4');
+    const submitted = page.waitForResponse((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await generate(page, 'a fox, by Flux');
+    expect((await submitted).status()).toBe(200);
+    expect(await resultImage(txt2img)).toEqual({ width: 1024, height: 1024 });
+    // Back to SD 1.5, with a size of the user's own: its proportions kept at SD 1.5's pixel count.
+    await txt2img.getByLabel('Width').fill('1024');
+    await txt2img.getByLabel('Height').fill('1536');
+    await model.selectOption('clarity');
+    await expect.poll(values, POLL).toEqual(['416', '624', '7', 'Euler a', '']);
   });
 
   it('shows the API\'s refusal next to the field it names', async () => {

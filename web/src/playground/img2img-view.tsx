@@ -6,6 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
+import { withModel } from './family-defaults';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -52,7 +53,7 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     onEnd(status, body);
   });
   const update = (patch: Partial<Img2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
-  useFirstModel(info, form.model, (model) => update({ model }));
+  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   useEffect(() => update({ inpaintOn: inpaint }), [inpaint]);
   // The image and mask stay: the gallery keeps neither.
   useEffect(() => {

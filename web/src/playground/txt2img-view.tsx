@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
+import { withModel } from './family-defaults';
 import { Field, NumberInput, Select } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, resourceOptions, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -30,7 +31,7 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
     if (preset) setForm(preset);
   }, [preset]);
   const update = (patch: Partial<Txt2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
-  useFirstModel(info, form.model, (model) => update({ model }));
+  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
   const body = txt2imgBody(form);
   const errors = errorsOf(run.refusal, formFieldOf);
