@@ -8,12 +8,13 @@
  * test-artifacts/web/ (not committed).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { forgeOfferings } from '../../src/sandbox/offerings.js';
 import { getJson, pollUntilDone, postJson } from '../helpers/api-client.js';
-import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
+import { type DanProcess, freePort, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const CHROMIUM = process.env['DAN_CHROMIUM'] ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
@@ -30,12 +31,16 @@ const dir = tempDir('dan-web-');
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  // Speed 4: a checkpoint loads in about a second, a 512² image of 20 steps takes a fraction of one.
-  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4 }), startGatewayProcess({ dataDir: `${dir.path}/data` })]);
+  // Speed 4: a checkpoint loads in about a second, a 512² image of 20 steps takes a fraction of one. A Forge
+  // WebUI with the catalog's SD 1.5 models, Flux.1-dev and an SDXL checkpoint, their families named by the node.
+  const config = `${dir.path}/sandbox.json`;
+  writeFileSync(config, JSON.stringify({ models: [...forgeOfferings.models, { fileName: 'sd_xl_base_1.0.safetensors', sha256: null }] }));
+  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4, flavor: 'forge', config }), startGatewayProcess({ dataDir: `${dir.path}/data` })]);
   processes.push(sb.proc, gw.proc);
   sandbox = sb.url;
   gateway = gw.url;
-  processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one' })).proc);
+  const families = ['--model-family', 'flux1-dev.safetensors=flux', '--model-family', 'sd_xl_base_1.0.safetensors=sdxl'];
+  processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one', args: families })).proc);
   // The flags Chromium needs on a machine without a network beyond localhost (no background fetches).
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -54,14 +59,14 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function open(path = '/', viewport = { width: 1280, height: 900 }): Promise<Page> {
+async function open(path = '/', viewport = { width: 1280, height: 900 }, base = gateway): Promise<Page> {
   context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
   page.on('console', (message) => message.type() === 'error' && failures.push(message.text()));
   (page as Page & { failures: string[] }).failures = failures;
-  await page.goto(`${gateway}${path}`);
+  await page.goto(`${base}${path}`);
   return page;
 }
 
@@ -139,12 +144,54 @@ describe('the playground', () => {
     const dialog = page.getByRole('dialog', { name: 'Result' });
     await expect.poll(() => dialog.locator('.params').textContent(), POLL).toContain('a lighthouse at dusk');
     await expect.poll(() => dialog.locator('img').first().evaluate((img: LoadingImage) => img.naturalWidth), POLL).toBe(448);
-    // "Use these settings" puts the request back into the form.
+    // "Use these settings" puts the request back into the form, with the seed the image was made with (it was asked with -1).
+    const seed = /seed (\d+)/.exec((await dialog.locator('.hint').first().textContent()) ?? '')?.[1];
+    expect(seed).toBeDefined();
     await txt2img.getByLabel('Prompt', { exact: true }).fill('');
     await dialog.getByRole('button', { name: 'Use these settings' }).click();
     await expect.poll(() => txt2img.getByLabel('Prompt', { exact: true }).inputValue(), POLL).toBe('a lighthouse at dusk');
     await expect.poll(() => txt2img.getByLabel('Width').inputValue(), POLL).toBe('448');
+    expect(await txt2img.getByLabel('Seed (-1: random)').inputValue()).toBe(seed);
     expect(failuresOf(page)).toEqual([]);
+  });
+
+  it('shows a result made in one tab in another tab\'s gallery, and a deletion there in the first, without a reload', async () => {
+    const page = await open();
+    const other = await context!.newPage();
+    await other.goto(`${gateway}/`);
+    await other.getByText('Results made in this browser appear here').waitFor();
+    await resultImage(await generate(page, 'seen in both tabs'));
+    await other.locator('.gallery li').first().waitFor(POLL);
+    await other.locator('.gallery .thumb').first().click();
+    await other.getByRole('dialog', { name: 'Result' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(0);
+  });
+
+  it('moves to a model family\'s size, CFG and sampler when one of another family is picked, so that its task is taken', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await modelsLoaded(txt2img);
+    const model = txt2img.locator('select[name="model"]');
+    const values = async () => Promise.all(['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt'].map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
+    await txt2img.getByLabel('Negative prompt').fill('blurry');
+    await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
+    await model.selectOption('sd_xl_base_1.0');
+    await expect.poll(values, POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
+    // The SD 1.5 LoRA would be refused with an SDXL model: taken out, and said so.
+    expect(await txt2img.locator('input[name="loras[0].weight"]').count()).toBe(0);
+    expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('is for SD 1.5 models');
+    await model.selectOption('flux1-dev');
+    await expect.poll(values, POLL).toEqual(['1024', '1024', '1', 'Euler', '']);
+    await txt2img.getByLabel('Steps').fill('4');
+    const submitted = page.waitForResponse((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await generate(page, 'a fox, by Flux');
+    expect((await submitted).status()).toBe(200);
+    expect(await resultImage(txt2img)).toEqual({ width: 1024, height: 1024 });
+    // Back to SD 1.5, with a size of the user's own: its proportions kept at SD 1.5's pixel count.
+    await txt2img.getByLabel('Width').fill('1024');
+    await txt2img.getByLabel('Height').fill('1536');
+    await model.selectOption('clarity');
+    await expect.poll(values, POLL).toEqual(['416', '624', '7', 'Euler a', '']);
   });
 
   it('shows the API\'s refusal next to the field it names', async () => {
@@ -158,6 +205,46 @@ describe('the playground', () => {
     await page.screenshot({ path: `${ARTIFACTS}field-error.png` });
   });
 
+  it('shows a refused LoRA under its own row: the weight (loras[0][1]) and the LoRA (loras[1][0])', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await modelsLoaded(txt2img);
+    await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
+    await txt2img.locator('input[name="loras[0].weight"]').fill('9');
+    await generate(page, 'a heavy LoRA');
+    const weightError = txt2img.locator('[data-field="loras[0].weight"] .field-error');
+    await weightError.waitFor(POLL);
+    expect(await weightError.textContent()).toMatch(/4/);
+    expect(await txt2img.locator('input[name="loras[0].weight"]').getAttribute('aria-invalid')).toBe('true');
+    // The same LoRA twice: the second row is at fault.
+    await txt2img.locator('input[name="loras[0].weight"]').fill('0.5');
+    await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    await txt2img.locator('[data-field="loras[1]"] .field-error').getByText(/already used/).waitFor(POLL);
+  });
+
+  it('refuses an empty or garbled number on its field rather than sending the API\'s default, and reads a decimal comma', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    const sent: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/api/sd/txt2img/async') && sent.push(request.postData() ?? ''));
+    await txt2img.getByLabel('Steps').fill('abc');
+    await generate(page, 'typed badly');
+    await txt2img.locator('[data-field="steps"] .field-error').getByText('Not a number').waitFor(POLL);
+    expect(await txt2img.getByLabel('Steps').getAttribute('aria-invalid')).toBe('true');
+    await txt2img.getByLabel('Steps').fill('4');
+    await txt2img.getByLabel('Width').fill('');
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    await txt2img.locator('[data-field="width"] .field-error').getByText('Not a number').waitFor(POLL);
+    expect(sent).toEqual([]);
+    await txt2img.getByLabel('Width').fill('256');
+    await txt2img.getByLabel('CFG scale').fill('7,5');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    expect((await request).postDataJSON()).toMatchObject({ steps: 4, width: 256, cfg_scale: 7.5 });
+    expect(await resultImage(txt2img)).toEqual({ width: 256, height: 512 });
+  });
+
   it('cancels a running task', async () => {
     const page = await open();
     // 1024² at 150 steps: several seconds on this sandbox, time to cancel it while it runs.
@@ -169,6 +256,53 @@ describe('the playground', () => {
     await txt2img.getByRole('button', { name: 'Cancel' }).click();
     await txt2img.locator('.task-panel[data-phase="cancelled"]').waitFor();
     expect(await txt2img.locator('.task-panel').textContent()).toContain('Cancelled');
+  });
+
+  it('follows a running task again after a reload, puts its result in the gallery, and then forgets it', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await txt2img.getByLabel('Size').selectOption('1024x1024');
+    await txt2img.getByLabel('Steps').fill('100');
+    await generate(page, 'left running');
+    await txt2img.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
+    expect(await page.evaluate<string | null>('localStorage.getItem("dan-task:txt2img")')).toContain('left running');
+    await page.reload();
+    expect(await resultImage(txt2img)).toEqual({ width: 1024, height: 1024 });
+    await expect.poll(() => page.locator('.gallery li').count(), POLL).toBe(1);
+    expect(await page.evaluate<string | null>('localStorage.getItem("dan-task:txt2img")')).toBeNull();
+  });
+
+  it('says the gateway cannot be reached while it is down, and follows the task again once it is back', async () => {
+    // A gateway of its own (the shared one stays up), on a port it comes back on, with its tasks in SQLite.
+    const port = await freePort();
+    const data = `${dir.path}/data-down`;
+    let down = await startGatewayProcess({ dataDir: data, port });
+    const node = await startNodeProcess({ gateway: down.url, webui: sandbox, name: 'gpu-down' });
+    try {
+      const page = await open('/', undefined, down.url);
+      const txt2img = form(page, 'txt2img');
+      await txt2img.getByLabel('Size').selectOption('1024x1024');
+      await txt2img.getByLabel('Steps').fill('150');
+      await generate(page, 'through an outage');
+      await txt2img.locator('.task-panel[data-phase="running"]').waitFor({ timeout: 20_000 });
+      await down.proc.stop('SIGKILL');
+      const panel = txt2img.locator('.task-panel');
+      await txt2img.locator('.task-panel[data-unreachable]').waitFor(POLL);
+      expect(await panel.textContent()).toContain('The gateway cannot be reached');
+      expect(await panel.textContent()).not.toContain('Running:');
+      expect(await panel.getByRole('button', { name: 'Cancel' }).isDisabled()).toBe(true);
+      await page.screenshot({ path: `${ARTIFACTS}gateway-down.png` });
+      down = await startGatewayProcess({ dataDir: data, port });
+      await txt2img.locator('.task-panel:not([data-unreachable])').waitFor({ timeout: 20_000 });
+      expect(await panel.textContent()).not.toContain('cannot be reached');
+      // Followed again: a cancel goes through (unless it ended meanwhile), and the node is not left running it.
+      const cancel = panel.getByRole('button', { name: 'Cancel' });
+      if (await cancel.isVisible()) await cancel.click();
+      await txt2img.locator('.task-panel[data-phase="cancelled"], .task-panel[data-phase="succeeded"]').waitFor({ timeout: 20_000 });
+    } finally {
+      await node.proc.stop();
+      await down.proc.stop();
+    }
   });
 
   it('says how many tasks are ahead of one that waits in the queue', async () => {
@@ -190,11 +324,27 @@ describe('the playground', () => {
 
   it('does the txt2img flow on a 360 px wide phone, with nothing wider than the screen', async () => {
     const page = await open('/', { width: 360, height: 740 });
-    const txt2img = await generate(page, 'a small fox');
+    // A refusal far above the button (the prompt's limit is 16,384 characters): the field is brought into view and focused.
+    const txt2img = await generate(page, 'a fox '.repeat(3000));
+    await txt2img.locator('[data-field="prompt"] .field-error').waitFor(POLL);
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.id'), POLL).toBe('txt2img-prompt');
+    const promptBox = (await txt2img.getByLabel('Prompt', { exact: true }).boundingBox())!;
+    expect(promptBox.y + promptBox.height).toBeGreaterThan(0);
+    expect(promptBox.y).toBeLessThan(740);
+    await generate(page, 'a small fox');
     expect((await resultImage(txt2img)).width).toBe(512);
     const widest = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(widest).toBeLessThanOrEqual(360);
     await page.screenshot({ path: `${ARTIFACTS}phone.png`, fullPage: true });
+    // The gallery's dialog keeps its actions on the screen, below a full-size image and its parameters.
+    await page.locator('.gallery .thumb').first().click();
+    const dialog = page.getByRole('dialog', { name: 'Result' });
+    await expect.poll(() => dialog.locator('img').first().evaluate((img: LoadingImage) => img.naturalWidth), POLL).toBe(512);
+    for (const name of ['Download', 'Use these settings', 'Delete', 'Close']) {
+      const box = (await dialog.getByRole(name === 'Download' ? 'link' : 'button', { name }).boundingBox())!;
+      expect(box.y + box.height, name).toBeLessThanOrEqual(740);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}phone-dialog.png` });
   });
 });
 
@@ -205,10 +355,17 @@ describe('with an API key', () => {
     await page.getByLabel('API key (kept in this browser only)').fill('dan_not_a_key_of_this_gateway');
     await page.getByRole('form', { name: 'API key' }).getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText(/The API key kept in this browser is not one this gateway knows/).waitFor(POLL);
-    // The key form is still open: forget the key there.
+    // Saved: the popover closed. Opened again, the key is forgotten there.
+    await page.getByRole('form', { name: 'API key' }).waitFor({ state: 'hidden', ...POLL });
+    await page.getByText(/^API key dan_not/).click();
     await page.getByRole('form', { name: 'API key' }).getByRole('button', { name: 'Forget' }).click();
     await page.getByRole('alert').waitFor({ state: 'detached', ...POLL });
     expect(await page.getByText('No API key').count()).toBe(1);
+    // Escape closes it too.
+    await page.getByText('No API key').click();
+    await page.getByLabel('API key (kept in this browser only)').focus();
+    await page.keyboard.press('Escape');
+    await page.getByRole('form', { name: 'API key' }).waitFor({ state: 'hidden', ...POLL });
   });
 
   it('sends the key the user gave, so the task is the key\'s own (another caller is told there is no such task)', async () => {
@@ -261,6 +418,10 @@ describe('the other views', () => {
   it('makes an image from an uploaded one (img2img), at the upload\'s size', async () => {
     const page = await open('/#/img2img');
     const img2img = form(page, 'img2img');
+    // A small one is scaled up in its proportions until its shorter side is the API's smallest (64), not stretched to 64 × 64.
+    await img2img.getByLabel('Image').setInputFiles(await pngFile(40, 30));
+    await expect.poll(() => img2img.getByLabel('Width').inputValue(), POLL).toBe('88');
+    expect(await img2img.getByLabel('Height').inputValue()).toBe('64');
     await img2img.getByLabel('Image').setInputFiles(await pngFile(320, 256));
     await expect.poll(() => img2img.getByLabel('Width').inputValue(), POLL).toBe('320');
     await generate(page, 'the same, at night', 'img2img');
@@ -300,9 +461,26 @@ describe('the other views', () => {
     // Nothing painted yet: the refusal in the page's words, under the mask.
     await inpaint.getByRole('button', { name: 'Generate' }).click();
     await inpaint.getByText('Paint over what to regenerate first.').waitFor(POLL);
+    const box = (await canvas.boundingBox())!;
+    const strokeAcross = async (y: number, from: number, to: number) => {
+      await page.mouse.move(box.x + box.width * from, box.y + box.height * y);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * to, box.y + box.height * y, { steps: 8 });
+      await page.mouse.up();
+    };
+    // Painted, then all erased: refused in the form, nothing sent (an all-black mask would change nothing).
+    await inpaint.getByLabel(/Brush size/).fill('64');
+    await strokeAcross(0.5, 0.3, 0.7);
+    await inpaint.getByRole('button', { name: 'Erase' }).click();
+    await inpaint.getByLabel(/Brush size/).fill('256');
+    await strokeAcross(0.5, 0.02, 0.98);
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/img2img/async'), { timeout: 1000 }).catch(() => null);
+    await inpaint.getByRole('button', { name: 'Generate' }).click();
+    await inpaint.getByText('Nothing is painted').waitFor(POLL);
+    expect(await request).toBeNull();
+    await inpaint.getByRole('button', { name: 'Draw' }).click();
     await inpaint.getByLabel(/Brush size/).fill('32');
     // A stroke across the top left quarter, in screen pixels of the canvas as shown.
-    const box = (await canvas.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.2, { steps: 8 });

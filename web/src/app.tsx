@@ -10,7 +10,7 @@ import type { SupportedInfo, TaskKind, TaskStatus } from './api/types';
 import { Dashboard } from './dashboard/dashboard';
 import { KeySetting } from './key-setting';
 import { Gallery } from './gallery/gallery';
-import { addToGallery, type GalleryItem, loadGallery, type NewGalleryItem, paramsOf, removeFromGallery } from './gallery/gallery-store';
+import { addToGallery, type GalleryItem, loadGallery, type NewGalleryItem, onGalleryChange, paramsOf, removeFromGallery, settingsOf } from './gallery/gallery-store';
 import { type Img2ImgForm, img2imgFormOf } from './playground/img2img-form';
 import { Img2ImgView } from './playground/img2img-view';
 import { InterrogateView } from './playground/interrogate-view';
@@ -52,6 +52,10 @@ export function App() {
   }, []);
   useEffect(() => {
     void loadGallery().then(setGallery, () => setGallery([]));
+    // Another tab's result or deletion shows here too.
+    return onGalleryChange(setGallery);
+  }, []);
+  useEffect(() => {
     void readInfo();
     const timer = setInterval(() => document.visibilityState === 'visible' && void readInfo(), INFO_REFRESH_MS);
     return () => clearInterval(timer);
@@ -140,11 +144,11 @@ export function App() {
               items={gallery}
               onUse={(item) => {
                 if (item.kind === 'img2img') {
-                  setImg2ImgPreset(img2imgFormOf(item.params));
+                  setImg2ImgPreset(img2imgFormOf(settingsOf(item)));
                   go(item.params['inpaint'] ? 'inpaint' : 'img2img');
                   return;
                 }
-                setPreset(txt2imgFormOf(item.params));
+                setPreset(txt2imgFormOf(settingsOf(item)));
                 go('txt2img');
               }}
               onRemove={(item) => void removeFromGallery(item.id).then(setGallery)}

@@ -56,12 +56,23 @@ export interface TaskFollower {
   close(): void;
 }
 
+interface FollowHandlers {
+  onStatus: (status: TaskStatus) => void;
+  onPreview: (image: string) => void;
+  onEnd: (status: TaskStatus) => void;
+  /** The gateway could not be reached (false) while the stream reconnects, or answers again (true). */
+  onReachable: (reachable: boolean) => void;
+  /** The gateway refused the stream: the caller polls instead. */
+  onLost: () => void;
+}
+
 /**
  * Follows a task over `GET /api/sd/task/{id}/events`: `onStatus` at each change (queue position,
  * ETA, progress), `onPreview` with the backend's live preview, `onEnd` once with the final status.
- * EventSource reconnects by itself after a dropped connection, resuming from the last event.
+ * EventSource reconnects by itself after a dropped connection, resuming from the last event; while the
+ * gateway cannot be reached, `onReachable(false)` says so (the last status shown would be stale).
  */
-export function followTask(taskId: string, handlers: { onStatus: (status: TaskStatus) => void; onPreview: (image: string) => void; onEnd: (status: TaskStatus) => void; onLost: () => void }): TaskFollower {
+export function followTask(taskId: string, handlers: FollowHandlers): TaskFollower {
   // The eventsource package rather than the browser's own: that one cannot send the API key.
   const source = new EventSource(`/api/sd/task/${encodeURIComponent(taskId)}/events`, {
     fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...keyHeaders() } }),
@@ -74,9 +85,13 @@ export function followTask(taskId: string, handlers: { onStatus: (status: TaskSt
     source.close();
     handlers.onEnd(JSON.parse((event as MessageEvent<string>).data) as TaskStatus);
   });
-  source.addEventListener('error', () => {
+  source.addEventListener('open', () => handlers.onReachable(true));
+  source.addEventListener('error', (event) => {
+    if (ended) return;
     // CLOSED: the gateway refused the stream (the task is not found); otherwise EventSource retries.
-    if (!ended && source.readyState === EventSource.CLOSED) handlers.onLost();
+    if (source.readyState === EventSource.CLOSED) handlers.onLost();
+    // A request that failed (a message, no HTTP code) rather than a stream the gateway ended: it is not there.
+    else if ((event as ErrorEvent).message && (event as { code?: number }).code === undefined) handlers.onReachable(false);
   });
   return { close: () => source.close() };
 }

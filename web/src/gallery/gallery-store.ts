@@ -51,30 +51,54 @@ function serially<T>(write: () => Promise<T>): Promise<T> {
   return next;
 }
 
-/** Adds items (the newest first); answers the gallery as it is now. */
+/**
+ * The other tabs of this browser share the gallery (one IndexedDB), but IndexedDB tells no one of a change:
+ * each write is announced on a channel, and every tab reads the gallery again when one is.
+ */
+const CHANNEL = 'dan-gallery';
+const announcer = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(CHANNEL);
+
+async function announced(gallery: Promise<GalleryItem[]>): Promise<GalleryItem[]> {
+  const items = await gallery;
+  announcer?.postMessage('changed');
+  return items;
+}
+
+/** Calls `changed` with the gallery whenever another tab changes it; answers how to stop. */
+export function onGalleryChange(changed: (items: GalleryItem[]) => void): () => void {
+  if (typeof BroadcastChannel === 'undefined') return () => undefined;
+  // A channel of its own: a BroadcastChannel does not hear its own messages, so this tab's writes are not read back.
+  const listener = new BroadcastChannel(CHANNEL);
+  listener.onmessage = () => void loadGallery().then(changed, () => undefined);
+  return () => listener.close();
+}
+
+/** Adds items (the newest first), but those it holds already (two tabs that followed the same task); answers the gallery as it is now. */
 export function addToGallery(items: NewGalleryItem[]): Promise<GalleryItem[]> {
-  return serially(async () => {
-    for (const { image, ...item } of items) {
+  return announced(serially(async () => {
+    const held = new Set(await index());
+    const fresh = items.filter((item) => !held.has(item.id));
+    for (const { image, ...item } of fresh) {
       await set(imageKey(item.id), image, store);
       await set(item.id, { ...item, thumb: image === null ? null : await thumbnailOf(image) } satisfies GalleryItem, store);
     }
-    const ids = [...items.map((item) => item.id), ...(await index())];
+    const ids = [...fresh.map((item) => item.id), ...(await index())];
     for (const old of ids.slice(MAX_ITEMS)) {
       await del(old, store);
       await del(imageKey(old), store);
     }
     await set(INDEX, ids.slice(0, MAX_ITEMS), store);
     return loadGallery();
-  });
+  }));
 }
 
 export function removeFromGallery(id: string): Promise<GalleryItem[]> {
-  return serially(async () => {
+  return announced(serially(async () => {
     await del(id, store);
     await del(imageKey(id), store);
     await set(INDEX, (await index()).filter((other) => other !== id), store);
     return loadGallery();
-  });
+  }));
 }
 
 /** The item's full image (base64 PNG, no prefix), read when it is opened. */
@@ -98,6 +122,14 @@ function thumbnailOf(image: string): Promise<string> {
     full.onerror = () => resolve('');
     full.src = `data:image/png;base64,${image}`;
   });
+}
+
+/**
+ * The settings that make the item's image again ("use these settings"): its request, with the seed it
+ * was made with in place of a random one (-1), which would make another image.
+ */
+export function settingsOf(item: GalleryItem): Record<string, unknown> {
+  return item.seed === null ? item.params : { ...item.params, seed: item.seed };
 }
 
 /** The request without its images, for the gallery and "use these settings". */

@@ -62,7 +62,8 @@ function GalleryDialog({ item, onClose, onUse, onRemove }: { item: GalleryItem; 
       <pre class="params">
         <code>{params}</code>
       </pre>
-      <div class="buttons">
+      {/* Kept in sight at the dialog's foot (sticky) on a short window or a phone, however long the image and parameters. */}
+      <div class="buttons dialog-actions">
         {image && (
           <a class="button secondary" href={`data:image/png;base64,${image}`} download={`dan-${item.taskId}.png`}>
             Download

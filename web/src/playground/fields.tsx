@@ -4,6 +4,7 @@
  */
 import { type ComponentChildren, createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
+import { readTypedNumber } from './typed-numbers';
 
 /** Messages by request field (`steps`, `upscale.scale`, `control_net[0].image`). */
 export type FieldErrors = Record<string, string>;
@@ -61,15 +62,17 @@ interface NumberInputProps {
 
 /**
  * A number input; what the user types is sent as it is, so the API's range check speaks for itself. The
- * text is kept as typed ("-", "-0.", "1e") and the number it reads as passed up, so a half-typed value
- * is not rewritten under the user's fingers. No decimal keypad where the field takes negatives: iOS's
- * has no minus key.
+ * text is kept as typed ("-", "-0.", "1e", "7,") and the number it reads as passed up, so a half-typed
+ * value is not rewritten under the user's fingers. A comma is taken as the decimal point (`7,5`); what
+ * reads as no number is passed up as NaN, which the task refuses to send (use-task.ts). No decimal keypad
+ * where the field takes negatives: iOS's has no minus key.
  */
 export function NumberInput({ name, value, onChange, errors, min }: NumberInputProps) {
   const [text, setText] = useState(String(value));
   // A value set from outside (a preset, "reuse last"): shown, unless the text already reads as it.
   useEffect(() => {
-    if (Number(text) !== value && !(Number.isNaN(value) && text.trim() === '')) setText(Number.isFinite(value) ? String(value) : '');
+    const read = readTypedNumber(text);
+    if (read !== value && !(Number.isNaN(value) && Number.isNaN(read))) setText(Number.isFinite(value) ? String(value) : '');
   }, [value]);
   return (
     <input
@@ -80,7 +83,7 @@ export function NumberInput({ name, value, onChange, errors, min }: NumberInputP
       onInput={(event) => {
         const typed = event.currentTarget.value;
         setText(typed);
-        onChange(typed.trim() === '' ? Number.NaN : Number(typed));
+        onChange(readTypedNumber(typed));
       }}
     />
   );

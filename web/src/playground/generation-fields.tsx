@@ -3,7 +3,9 @@
  * connected nodes offer now (unavailable ones shown, disabled, saying why),
  * sampler, steps, CFG, size, seed, and a ControlNet unit.
  */
+import { useState } from 'preact/hooks';
 import type { ModelFamily, NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
+import { withModel } from './family-defaults';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
 import { type GenerationForm, SIZE_PRESETS } from './generation-form';
 import { ImageInput } from './image-input';
@@ -43,11 +45,24 @@ export function PromptFields({ form, update, errors }: Pick<Props, 'form' | 'upd
 
 export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSeed'>) {
   const setLora = (i: number, patch: Partial<GenerationForm['loras'][number]>) => update({ loras: form.loras.map((l, j) => (j === i ? { ...l, ...patch } : l)) });
+  // What a move to another family changed, said until the next pick.
+  const [moved, setMoved] = useState<string[]>([]);
+  const noServer = info && !info.Models.some((m) => m.available) ? 'No connected node serves a model now' : undefined;
   return (
     <>
       <div class="row">
-        <Field name="model" label="Model" errors={errors} hint={info && !info.Models.some((m) => m.available) ? 'No connected node serves a model now' : undefined}>
-          <Select name="model" value={form.model} options={resourceOptions(info?.Models ?? [])} onChange={(v) => update({ model: v })} errors={errors} />
+        <Field name="model" label="Model" errors={errors} hint={noServer ?? (moved.length > 0 ? moved.join(' ') : undefined)}>
+          <Select
+            name="model"
+            value={form.model}
+            options={resourceOptions(info?.Models ?? [])}
+            onChange={(v) => {
+              const { patch, notes } = withModel(form, v, info);
+              update(patch);
+              setMoved(notes);
+            }}
+            errors={errors}
+          />
         </Field>
         <Field name="sampler_name" label="Sampler" errors={errors}>
           <Select name="sampler_name" value={form.sampler_name} options={resourceOptions(info?.Samplers ?? [{ name: form.sampler_name, available: true }])} onChange={(v) => update({ sampler_name: v })} errors={errors} />

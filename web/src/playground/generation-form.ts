@@ -108,7 +108,21 @@ export function generationFormOf(params: Record<string, unknown>): GenerationFor
   return form;
 }
 
-/** Fields of the shared part, for telling a refusal of one of them from one the form has no place for. */
+/**
+ * The form's name for a request field the API refused: a LoRA is a `[name, weight]` pair in the request
+ * (`loras[0][0]`, `loras[0][1]`), a row of two fields in the form (`loras[0]`, `loras[0].weight`).
+ */
+export function formFieldOf(field: string): string {
+  return field.replace(/^loras\[(\d+)\]\[0\]$/, 'loras[$1]').replace(/^loras\[(\d+)\]\[1\]$/, 'loras[$1].weight');
+}
+
+/** The fields the shared part shows (by their form names), each with a place for its error. */
+const SHOWN = /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|width|height|seed|loras(\[\d+\](\.weight)?)?|control_net\[0\]\.(image|preprocess|model|preprocess_param1|preprocess_param2|weight|resize_mode|guidance_start|guidance_end))$/;
+
+/**
+ * Fields of the shared part, for telling a refusal of one of them from one the form has no place for (those
+ * go to the top of the form: `control_net[0].guessmode`, a whole `control_net`).
+ */
 export function isGenerationField(field: string): boolean {
-  return /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|width|height|seed|loras|control_net)\b/.test(field);
+  return SHOWN.test(field);
 }

@@ -47,11 +47,22 @@ export function img2imgFormOf(params: Record<string, unknown>): Img2ImgForm {
   return form;
 }
 
-/** The WebUI works in multiples of 8; the longest side is held to `maxSide`. */
+/** The API's smallest side. */
+const MIN_SIDE = 64;
+
+/**
+ * The size a task on an image of `width` × `height` asks for, in the image's proportions: the WebUI works
+ * in multiples of 8, the longest side is held to `maxSide`, and a small image is scaled up until its
+ * shorter side is the API's smallest (64), both sides together (a 40 × 30 image asks for 88 × 64, not a
+ * stretched 64 × 64). Only an image too narrow to fit both limits is squeezed.
+ */
 export function sizeFor(width: number, height: number, maxSide = 1024): { width: number; height: number } {
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  const round = (v: number) => Math.max(64, Math.floor((v * scale) / 8) * 8);
-  return { width: round(width), height: round(height) };
+  const longest = Math.max(width, height);
+  const shortest = Math.min(width, height);
+  const scale = shortest < MIN_SIDE ? Math.min(MIN_SIDE / shortest, maxSide / longest) : Math.min(1, maxSide / longest);
+  // Up: to the nearest multiple of 8 (a side rounded down could fall under 64); down: never over maxSide.
+  const round = (v: number) => Math.min(maxSide, Math.max(MIN_SIDE, (scale > 1 ? Math.round(v / 8) : Math.floor(v / 8)) * 8));
+  return { width: round(width * scale), height: round(height * scale) };
 }
 
 /** The image drawn at `size`, as a PNG data URL. */

@@ -6,9 +6,10 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
+import { withModel } from './family-defaults';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
-import { isGenerationField } from './generation-form';
+import { formFieldOf, isGenerationField } from './generation-form';
 import { ImageInput } from './image-input';
 import { defaultImg2Img, type Img2ImgForm, img2imgBody, scaleImage, sizeFor } from './img2img-form';
 import { MaskPainter } from './mask-painter';
@@ -36,17 +37,23 @@ const INPAINT_AREAS = [
   [1, 'Only the masked area'],
 ] as const;
 
+/**
+ * Nothing painted (or all of it erased): refused here rather than sent as an all-black mask, which would
+ * run a task that changes nothing.
+ */
+const NOTHING_PAINTED = 'Nothing is painted: paint over what to regenerate first.';
+
 const IMG2IMG_FIELDS = /^(init_image|resize_mode|denoising_strength|inpaint)\b/;
 
 export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   const [form, setForm] = useState<Img2ImgForm>({ ...defaultImg2Img, inpaintOn: inpaint });
   const [lastSeed, setLastSeed] = useState<number | null>(null);
-  const { run, start, cancel } = useTask((status, body) => {
+  const { run, start, cancel, refuse } = useTask(inpaint ? 'inpaint' : 'img2img', (status, body) => {
     if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
     onEnd(status, body);
   });
   const update = (patch: Partial<Img2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
-  useFirstModel(info, form.model, (model) => update({ model }));
+  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   useEffect(() => update({ inpaintOn: inpaint }), [inpaint]);
   // The image and mask stay: the gallery keeps neither.
   useEffect(() => {
@@ -71,11 +78,11 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   }, [incoming]);
 
   const body = img2imgBody(form);
-  const errors = inPageWords(errorsOf(run.refusal), form);
+  const errors = inPageWords(errorsOf(run.refusal, formFieldOf), form);
   const shared = { form, update, info, errors };
   const label = inpaint ? 'inpaint' : 'img2img';
   return (
-    <TaskForm kind="img2img" label={label} body={body} run={run} errors={errors} shows={(f) => isGenerationField(f) || IMG2IMG_FIELDS.test(f)} submitLabel="Generate" onSubmit={() => void start('img2img', body)} onCancel={() => void cancel()}>
+    <TaskForm kind="img2img" label={label} body={body} run={run} errors={errors} shows={(f) => isGenerationField(f) || IMG2IMG_FIELDS.test(f)} submitLabel="Generate" onSubmit={() => (inpaint && form.init_image && !form.mask ? refuse('inpaint.mask', NOTHING_PAINTED) : void start('img2img', body))} onCancel={() => void cancel()}>
       <Field name="init_image" label="Image" errors={errors}>
         <ImageInput name="init_image" value={inpaint ? null : form.init_image} onChange={takeImage} errors={errors} />
       </Field>
@@ -112,6 +119,6 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
 function inPageWords(errors: FieldErrors, form: Img2ImgForm): FieldErrors {
   const words = { ...errors };
   if (words['init_image'] !== undefined && !form.init_image) words['init_image'] = 'Choose an image first.';
-  if (words['inpaint.mask'] !== undefined && !form.mask) words['inpaint.mask'] = 'Paint over what to regenerate first.';
+  if (words['inpaint.mask'] !== undefined && !form.mask) words['inpaint.mask'] = NOTHING_PAINTED;
   return words;
 }

@@ -16,7 +16,7 @@ interface Props {
 export function InterrogateView({ info, incoming, onEnd }: Props) {
   const [image, setImage] = useState<string | null>(null);
   const [model, setModel] = useState('clip');
-  const { run, start, cancel } = useTask(onEnd);
+  const { run, start, cancel } = useTask('interrogate', onEnd);
   useEffect(() => {
     if (incoming) setImage(incoming.image);
   }, [incoming]);

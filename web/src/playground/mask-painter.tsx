@@ -15,18 +15,25 @@ interface Props {
   onChange: (mask: string | null) => void;
 }
 
-/** The mask layer as the API takes it: white where painted, black elsewhere, opaque. */
-function exportMask(layer: HTMLCanvasElement): string {
+/**
+ * The mask layer as the API takes it: white where painted, black elsewhere, opaque. Null when nothing is
+ * painted (all erased, or inverted from all painted): an all-black mask would run a task that changes
+ * nothing, so the form asks for a stroke instead.
+ */
+function exportMask(layer: HTMLCanvasElement): string | null {
   const context = layer.getContext('2d')!;
   const painted = context.getImageData(0, 0, layer.width, layer.height);
   const out = new ImageData(layer.width, layer.height);
+  let any = false;
   for (let i = 0; i < painted.data.length; i += 4) {
     const value = painted.data[i + 3]! >= 128 ? 255 : 0;
+    if (value) any = true;
     out.data[i] = value;
     out.data[i + 1] = value;
     out.data[i + 2] = value;
     out.data[i + 3] = 255;
   }
+  if (!any) return null;
   const canvas = document.createElement('canvas');
   canvas.width = layer.width;
   canvas.height = layer.height;

@@ -4,16 +4,20 @@
  * button, the task's progress and end, and "Show API call".
  */
 import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import type { TaskKind } from '../api/types';
 import { ApiCall } from './api-call';
 import { type FieldErrors, FormNameContext } from './fields';
 import { TaskPanel } from './task-panel';
 import { isActive, type TaskRun } from './use-task';
 
-/** The API's refusal as messages by field (`_form` when it names none). */
-export function errorsOf(refusal: { field: string | null; message: string } | null): FieldErrors {
+/**
+ * The API's refusal as messages by field (`_form` when it names none); `formField` names the request's
+ * field as the form does, where the two differ (generation-form.ts's `formFieldOf`).
+ */
+export function errorsOf(refusal: { field: string | null; message: string } | null, formField: (field: string) => string = (field) => field): FieldErrors {
   if (!refusal) return {};
-  return { [refusal.field ?? '_form']: refusal.message };
+  return { [refusal.field === null ? '_form' : formField(refusal.field)]: refusal.message };
 }
 
 interface Props {
@@ -32,8 +36,19 @@ interface Props {
 
 export function TaskForm({ kind, label, body, run, errors, shows, submitLabel, onSubmit, onCancel, children }: Props) {
   const unplaced = Object.entries(errors).find(([field]) => !shows(field));
+  const form = useRef<HTMLFormElement>(null);
+  // A refusal is shown where its field is, which may be far above the button (a long prompt on a phone):
+  // Generate would seem to do nothing. The field at fault is focused and brought into view, or its message.
+  useEffect(() => {
+    if (!run.refusal) return;
+    const first = form.current?.querySelector<HTMLElement>('[aria-invalid="true"], .field-error, .form-error');
+    if (!first) return;
+    first.scrollIntoView({ block: 'center' });
+    if (first.matches('[aria-invalid="true"]')) first.focus({ preventScroll: true });
+  }, [run.refusal]);
   return (
     <form
+      ref={form}
       class="playground-form"
       aria-label={label}
       // The gateway checks every field and says what is allowed; the browser's own checks would stop a request before it.

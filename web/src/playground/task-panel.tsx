@@ -15,10 +15,17 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
   const progressId = useFieldId('task-progress');
   if (phase === 'idle' && !status) return null;
   const percent = Math.round((status?.progress ?? 0) * 100);
+  // The last status heard is stale: saying "Running: 28 %" with a live Cancel would be a guess.
+  const unknown = run.unreachable && isActive(phase);
   return (
-    <section class="task-panel" aria-live="polite" data-phase={phase}>
+    <section class="task-panel" aria-live="polite" data-phase={phase} data-unreachable={unknown || undefined}>
       {phase === 'submitting' && <p>Submitting…</p>}
-      {phase === 'queued' && status && (
+      {unknown && (
+        <p class="task-line task-unknown" role="status">
+          The gateway cannot be reached: this task's state is unknown until it is back (trying again).
+        </p>
+      )}
+      {!unknown && phase === 'queued' && status && (
         <p class="task-line">
           {/* queuePosition is the 1-based rank: 1 is next. */}
           Queued{status.queuePosition > 1 ? `: ${status.queuePosition - 1} ahead` : ': next'}
@@ -26,7 +33,7 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
           {status.message && <span class="task-why"> · {status.message}</span>}
         </p>
       )}
-      {phase === 'running' && status && (
+      {!unknown && phase === 'running' && status && (
         <div class="task-running">
           <label class="task-line" for={progressId}>
             Running: {percent} %{seconds(status.eta) && ` · done in ${seconds(status.eta)}`}
@@ -36,7 +43,7 @@ export function TaskPanel({ run, onCancel }: { run: TaskRun; onCancel: () => voi
         </div>
       )}
       {isActive(phase) && status && (
-        <button type="button" class="secondary" onClick={onCancel}>
+        <button type="button" class="secondary" disabled={unknown} onClick={onCancel}>
           Cancel
         </button>
       )}

@@ -4,9 +4,10 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
+import { withModel } from './family-defaults';
 import { Field, NumberInput, Select } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, resourceOptions, SamplingFields } from './generation-fields';
-import { isGenerationField } from './generation-form';
+import { formFieldOf, isGenerationField } from './generation-form';
 import { errorsOf, TaskForm } from './task-form';
 import { defaultTxt2Img, type Txt2ImgForm, txt2imgBody } from './txt2img-form';
 import { useFirstModel } from './use-first-model';
@@ -22,7 +23,7 @@ interface Props {
 export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const [form, setForm] = useState<Txt2ImgForm>(preset ?? defaultTxt2Img);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
-  const { run, start, cancel } = useTask((status, body) => {
+  const { run, start, cancel } = useTask('txt2img', (status, body) => {
     if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
     onEnd(status, body);
   });
@@ -30,10 +31,10 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
     if (preset) setForm(preset);
   }, [preset]);
   const update = (patch: Partial<Txt2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
-  useFirstModel(info, form.model, (model) => update({ model }));
+  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
   const body = txt2imgBody(form);
-  const errors = errorsOf(run.refusal);
+  const errors = errorsOf(run.refusal, formFieldOf);
   const shared = { form, update, info, errors };
 
   return (

@@ -21,7 +21,7 @@ export function UpscaleView({ info, incoming, onEnd }: Props) {
   const [upscaler, setUpscaler] = useState('R-ESRGAN 4x+');
   const [upscaler2, setUpscaler2] = useState(NONE);
   const [factor, setFactor] = useState(0.5);
-  const { run, start, cancel } = useTask(onEnd);
+  const { run, start, cancel } = useTask('upscale', onEnd);
   useEffect(() => {
     if (incoming) setImage(incoming.image);
   }, [incoming]);

@@ -1,0 +1,81 @@
+/**
+ * A model of another family picked: the form moves to that family's settings
+ * (docs/backends.md, "Model families"), or Generate is refused (Flux takes CFG 1
+ * and no negative prompt; an SD 1.5 LoRA or ControlNet model does not fit SDXL).
+ * What the user set and the new family takes stays: a size keeps its
+ * proportions, a CFG other than the old family's own is kept where it is allowed.
+ */
+import type { ModelFamily, SupportedInfo } from '../api/types';
+import type { GenerationForm } from './generation-form';
+
+interface FamilySettings {
+  label: string;
+  /** The side it was trained at: the default width and height. */
+  side: number;
+  cfg_scale: number;
+  sampler_name: string;
+  /** Flux takes no negative prompt, and CFG 1 only (its strength is `guidance`). */
+  distilled: boolean;
+}
+
+const FAMILIES: Record<ModelFamily, FamilySettings> = {
+  sd15: { label: 'SD 1.5', side: 512, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
+  sdxl: { label: 'SDXL', side: 1024, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
+  flux: { label: 'Flux.1', side: 1024, cfg_scale: 1, sampler_name: 'Euler', distilled: true },
+};
+
+/** A model's family as the network knows it; null when no one does (then no family's rules apply). */
+function familyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
+  return info?.Models.find((m) => m.name === model)?.family ?? null;
+}
+
+/** A ControlNet model's family, from its name as the gateway reads it (`sd15_canny`, `…sdxl…`, `…flux…`). */
+function controlNetFamilyOf(model: string): ModelFamily | null {
+  const name = model.toLowerCase();
+  return name.includes('sd15') ? 'sd15' : name.includes('sdxl') ? 'sdxl' : name.includes('flux') ? 'flux' : null;
+}
+
+/** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
+function sizeAt(side: number, width: number, height: number): { width: number; height: number } {
+  const scale = side / Math.sqrt(width * height);
+  const round = (v: number) => Math.max(64, Math.round((v * scale) / 8) * 8);
+  return { width: round(width), height: round(height) };
+}
+
+/**
+ * The change to the form when `model` is picked, and what it says of it ("Flux.1 takes no negative prompt:
+ * cleared"). The same family, or a model of unknown family: only the model changes.
+ */
+export function withModel(form: GenerationForm, model: string, info: SupportedInfo | null): { patch: Partial<GenerationForm>; notes: string[] } {
+  const before = familyOf(info, form.model);
+  const after = familyOf(info, model);
+  if (after === null || after === before) return { patch: { model }, notes: [] };
+  // A form without a model of known family holds the playground's defaults, which are SD 1.5's.
+  const from = FAMILIES[before ?? 'sd15'];
+  const to = FAMILIES[after];
+  const patch: Partial<GenerationForm> = { model };
+  const notes: string[] = [];
+  const sizeKnown = Number.isFinite(form.width) && Number.isFinite(form.height) && form.width > 0 && form.height > 0;
+  if (sizeKnown && from.side !== to.side) Object.assign(patch, sizeAt(to.side, form.width, form.height));
+  if (to.distilled || form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
+  if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
+  if (to.distilled && form.negative_prompt.trim() !== '') {
+    patch.negative_prompt = '';
+    notes.push(`${to.label} takes no negative prompt: it was cleared.`);
+  }
+  const loras = form.loras.filter((lora) => {
+    const family = info?.LoRAs.find((l) => l.name === lora.name)?.family ?? null;
+    if (family === null || family === after) return true;
+    notes.push(`LoRA ${lora.name} is for ${FAMILIES[family].label} models: it was taken out.`);
+    return false;
+  });
+  if (loras.length !== form.loras.length) patch.loras = loras;
+  const unitFamily = controlNetFamilyOf(form.controlNet.model);
+  if (form.controlNetOn && unitFamily !== null && unitFamily !== after) {
+    patch.controlNetOn = false;
+    notes.push(`ControlNet model ${form.controlNet.model} is for ${FAMILIES[unitFamily].label} models: ControlNet was turned off.`);
+  }
+  const size = patch.width !== undefined ? `${patch.width} × ${patch.height}, ` : '';
+  notes.unshift(`${to.label}'s settings: ${size}CFG ${patch.cfg_scale ?? form.cfg_scale}, ${patch.sampler_name ?? form.sampler_name}.`);
+  return { patch, notes };
+}
