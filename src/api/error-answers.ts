@@ -28,6 +28,7 @@ export const errorAnswers = {
   DAN_ERR_METHOD_NOT_ALLOWED: { status: 405, code: 3000 },
   DAN_ERR_CORS_ORIGIN: { status: 403, code: 1000 },
   DAN_ERR_TASK_NOT_FOUND: { status: 404, code: 3000 },
+  DAN_ERR_GATEWAY_STOPPING: { status: 503, code: 2000 },
   DAN_ERR_MODEL_NOT_FOUND: { status: 404, code: 3000 },
   DAN_ERR_TASK_UNSERVABLE: { status: 503, code: 2000 },
   DAN_ERR_TASK_LIMIT: { status: 429, code: 3002 },

@@ -16,7 +16,7 @@ import { parseDeclaredFamilies } from '../domain/families.js';
 import type { BackendDriver } from '../node/backend-driver.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { ComfyUIDriver } from '../node/backends/comfyui/comfyui-driver.js';
-import { loadNodeKey } from '../node/node-key.js';
+import { claimNodeIdentity, loadNodeKey } from '../node/node-key.js';
 import { loadComfyOfferings, loadSandboxOfferings, type SandboxFlavor, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
@@ -206,6 +206,14 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
   const driver = driverFor(config);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
+  const taken = claimNodeIdentity(config.keyFile, config.name);
+  if (taken) {
+    log.error(
+      { pid: taken.heldBy, keyFile: config.keyFile, name: config.name },
+      `another node on this machine (pid ${taken.heldBy}) runs with the name ${config.name} and the key file ${config.keyFile}: the gateway would take them for one node. Give each node its own --name (and --key-file); if no such process runs, delete ${taken.lockFile}`,
+    );
+    process.exit(2);
+  }
   const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;

@@ -217,6 +217,11 @@ export const errorCatalog = {
     fix: 'Report it with the node log lines around the time of the task.',
   },
   // --- gateway -------------------------------------------------------------
+  DAN_ERR_GATEWAY_STOPPING: {
+    retryable: true,
+    meaning: 'The gateway stopped (a restart, most likely) before the request\'s tasks were done; the tasks are kept and go on.',
+    fix: 'Send the request again with the same Idempotency-Key once the gateway is back: it answers with the same tasks. Or poll the task ids of X-Task-Id.',
+  },
   DAN_ERR_STORE_UNAVAILABLE: {
     retryable: true,
     meaning: 'The gateway could not read or write its task store (disk full, files not writable, database unreachable). Accepted tasks are kept and their writes retried.',

@@ -260,17 +260,34 @@ export class NodeHub extends EventEmitter<HubEvents> {
       const old = this.#sessions.get(oldId);
       if (old && old !== session) this.expel(old, 'the node connected again and took its work to the new connection', CloseCodes.replaced);
     }
-    // Another open connection of the same node: a cut the gateway has not noticed yet (it goes within three
-    // heartbeats), or two node processes sharing a name and key file, which the gateway cannot tell apart.
-    const twin = [...this.#sessions.values()].find((other) => other !== session && other.identity === identity);
-    if (twin) {
-      this.#options.log.warn(
-        { node: id, other: twin.id, remoteAddress, otherAddress: twin.remoteAddress },
-        'a node of this name and key is connected already: if two node processes share them, give each its own --name and --key-file (they count as one node, and one\'s failures set both aside); a lost connection of the same node goes by itself',
-      );
+    // Another open connection of the same node is one a cut left over (the gateway had not noticed yet): a node
+    // keeps one connection. It would be sent work that goes nowhere until its silence shows. (Two node processes
+    // of one name and key on one machine refuse to start, node-key.ts; on two machines, they take turns here.)
+    if (hello.protocol >= 4) {
+      for (const other of [...this.#sessions.values()]) {
+        if (other === session || other.identity !== identity) continue;
+        this.#noteReplacement(identity, session, other);
+        this.expel(other, 'the node connected again: this older connection is left over', CloseCodes.replaced);
+      }
     }
     this.emit('node:changed', session);
     return session;
+  }
+
+  /** Replacements per node lately: many in a minute are two machines sharing a name and key, not cuts. */
+  readonly #replacements = new Map<string, { since: number; count: number }>();
+
+  #noteReplacement(identity: string, session: NodeSession, old: NodeSession): void {
+    const now = this.#clock.now();
+    const seen = this.#replacements.get(identity);
+    const recent = seen && now - seen.since < 60_000 ? seen : { since: now, count: 0 };
+    recent.count += 1;
+    this.#replacements.set(identity, recent);
+    if (this.#replacements.size > 1024) this.#replacements.delete(this.#replacements.keys().next().value!);
+    const fields = { node: session.id, old: old.id, remoteAddress: session.remoteAddress, oldAddress: old.remoteAddress };
+    if (recent.count === 5) {
+      this.#options.log.warn(fields, 'a node keeps replacing its own connection: two machines may run a node of the same name and key (node token, --name and --key-file); give each its own');
+    } else this.#options.log.info(fields, 'the node connected again; its older connection is closed');
   }
 
   /**

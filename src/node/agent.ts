@@ -100,6 +100,10 @@ const RESTART_RETRY_MS = 2_000;
 const SILENT_INTERVALS = 3;
 /** A timer longer than this fires at once (Node's setTimeout). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** While it carries work through a drop, the node tries its gateway again at least this often. */
+const CARRY_RETRY_MS = 1_000;
+/** How much longer than the gateway's grace the node keeps work carried through a drop. */
+const CARRY_MARGIN = 1.5;
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
@@ -243,7 +247,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       if (socket === this.#socket) this.#heardAt = Date.now();
       this.#onFrame(isBinary ? null : textOf(data));
     });
-    socket.on('error', (error) => this.#options.log.warn({ gateway: url, err: error.message, ...hintFor(error) }, 'gateway connection error'));
+    socket.on('error', (error) => this.#logReconnect({ gateway: url, err: error.message, ...hintFor(error) }, 'gateway connection error'));
     socket.on('close', (code) => this.#onClose(code));
   }
 
@@ -341,7 +345,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // Pings count from 0 on this connection: the answers sent again below are confirmed by its pongs.
     this.#answers.connectionOpened();
     for (const [taskId, { controller }] of this.#active) {
-      if (!keep.has(taskId)) controller.abort(new Error('the gateway no longer waits for it (it was given to another node)'));
+      if (!keep.has(taskId)) controller.abort(new Error('the gateway no longer waits for it (cancelled, or given to another node)'));
     }
     for (const answer of send) this.#sendAnswer(answer);
     // Given up here before the welcome came (the node's grace ended first): the gateway must not wait for its timeout.
@@ -405,10 +409,19 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (!stay) gateways.index = (gateways.index + 1) % gateways.urls.length;
     const roundFailed = stay || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
-    const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, restarting ? RESTART_RETRY_MS : Infinity) * (0.5 + Math.random() / 2)) : 0;
+    // Work carried waits only for the grace: tried again often, not at a backoff that would outlast it.
+    const cap = stay ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
+    const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, cap) * (0.5 + Math.random() / 2)) : 0;
     if (roundFailed) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
-    this.#options.log.warn({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
+    this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** A line about reconnecting: a warning for the first failure in a row and every 20th, else debug (a flapping link writes hundreds). */
+  #logReconnect(fields: object, message: string): void {
+    const inRow = this.#gateways.failedInRow;
+    if (inRow <= 1 || inRow % 20 === 0) this.#options.log.warn({ ...fields, failedInRow: inRow }, message);
+    else this.#options.log.debug(fields, message);
   }
 
   /**
@@ -422,7 +435,10 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (this.#carry !== undefined) return;
     this.#options.log.info({ tasks: this.#active.size, keepMs: this.#resumeGraceMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.
-    this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(this.#resumeGraceMs / 1000)} s: the gateway has given them to other nodes`), this.#resumeGraceMs);
+    // Kept a little longer than the gateway waits: its wait may begin later (it noticed the cut later, or it
+    // restarted and waits from its start); a claim that comes too late is refused, and the work given up then.
+    const keepMs = Math.min(Math.round(this.#resumeGraceMs * CARRY_MARGIN), MAX_TIMER_MS);
+    this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(keepMs / 1000)} s: the gateway has given them to other nodes`), keepMs);
   }
 
   #giveUpHeld(reason: string): void {

@@ -49,6 +49,8 @@ export interface RunningAttempt {
   readonly progress: number;
   /** Seconds left, as its node last reported; null until it does. */
   readonly etaSeconds: number | null;
+  /** Whether its node took it along to a new connection (`move`): the time between sending and answer includes the outage. */
+  readonly resumed?: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ interface Entry<TTask> extends RunningAttempt {
   readonly task: TTask;
   /** Changes only when the node comes back on a new connection and takes its attempts with it (`move`). */
   nodeId: string;
+  resumed?: boolean;
   begunAt: number | null;
   progress: number;
   etaSeconds: number | null;
@@ -178,6 +181,7 @@ export class AttemptLedger<TTask> implements AttemptReader {
     from.splice(from.indexOf(entry), 1);
     if (from.length === 0) this.#byNode.delete(entry.nodeId);
     entry.nodeId = toNodeId;
+    entry.resumed = true;
     // Oldest first on the new node too: the attempts a node brings back come before any it was sent since.
     const onNode = this.#byNode.get(toNodeId);
     if (onNode) {

@@ -953,7 +953,8 @@ export class Scheduler {
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
         // One sent ahead began when the attempt before it on the node ended, not when it was sent; one that
         // ended before that one (its answer came first) has only the node's own measure.
-        const cycleMs = attempt.begunAt === null ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
+        // One its node took along through a dropped connection: the time since it began holds the outage too.
+        const cycleMs = attempt.begunAt === null || attempt.resumed === true ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,

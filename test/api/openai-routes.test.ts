@@ -111,6 +111,18 @@ describe('POST /v1/images/generations', () => {
     expect(node().assignments()).toHaveLength(2);
   });
 
+  it('answers a wait the gateway\'s stop ends with a 503 the SDK retries, naming the tasks, not the wait\'s timeout', async () => {
+    const app = await start({ syncTimeoutMs: MINUTE });
+    const waiting = app.post(generations, { model: 'clarity', prompt: 'stopped' }, { 'idempotency-key': 'stop-1' });
+    await expect.poll(() => node().assignments().length).toBe(1);
+    await app.world.dispatcher.close();
+    const answer = await waiting;
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    const taskId = node().assignments()[0]!.taskId;
+    expect(answer.body).toMatchObject({ error: { code: 'DAN_ERR_GATEWAY_STOPPING', message: expect.stringContaining(taskId) } });
+  });
+
   it('ends the wait after the sync timeout with a 504 naming the tasks, which go on', async () => {
     const app = await start({ syncTimeoutMs: MINUTE });
     const waiting = app.post(generations, { model: 'clarity', prompt: 'slow' });

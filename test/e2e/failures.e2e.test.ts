@@ -24,8 +24,9 @@ async function gatewayIn(args: string[] = [], port?: number) {
   return { ...gw, dataDir: dir.path };
 }
 
-async function node(gateway: string, webui: string, name: string) {
-  const n = await startNodeProcess({ gateway, webui, name });
+/** `args`: more flags for `dan node` (`--log-level debug`: every reconnect's line, not the first and every 20th). */
+async function node(gateway: string, webui: string, name: string, args: string[] = []) {
+  const n = await startNodeProcess({ gateway, webui, name, args });
   running.push(n.proc);
   return n.proc;
 }
@@ -96,7 +97,7 @@ describe('a gateway restart', () => {
     const port = await freePort();
     const gw = await gatewayIn([], port);
     const sb = await slowSandbox();
-    const worker = await node(gw.url, sb.url, 'node-patient');
+    const worker = await node(gw.url, sb.url, 'node-patient', ['--log-level', 'debug']);
     // Stopped as an operator stops it (the nodes are told it is shutting down), and away for 10 s: a node's
     // backoff would have doubled to 4–8 s by then, and on towards its half minute.
     await gw.proc.stop('SIGTERM');

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { getJson, pollUntilDone } from '../helpers/api-client.js';
-import { gatewayProcessAt } from '../helpers/processes.js';
+import { join } from 'node:path';
+import { gatewayProcessAt, runDan, tempDir } from '../helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { checkpointsServed, gateway, gpu, job, killWorldAfterEach, restartGateway, submitted } from './scheduler-world.js';
 
@@ -72,5 +73,21 @@ describe('a node whose connection to the gateway drops mid-task', () => {
     expect(done.status, JSON.stringify(done)).toBe(2);
     expect(await checkpointsServed(far.sandbox)).toHaveLength(1);
     expect(gatewayProcessAt(gw).lines.some((l) => l.msg === 'task taken back by the node that ran it before the restart' && l['task'] === taskId)).toBe(true);
+  });
+});
+
+describe('two node processes of one name and key file on a machine', () => {
+  it('the second refuses to start, naming the first: the gateway would take them for one node', async () => {
+    const gw = await gateway();
+    const dir = tempDir();
+    try {
+      const keyFile = join(dir.path, 'shared.key');
+      await gpu(gw, 'twin', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1, nodeArgs: ['--key-file', keyFile] });
+      const { code, stdout } = await runDan(['node', '--gateway', gw, '--webui', 'http://127.0.0.1:9', '--name', 'twin', '--key-file', keyFile, '--log-format', 'json']);
+      expect(code).toBe(2);
+      expect(stdout).toMatch(/another node on this machine \(pid \d+\) runs with the name twin and the key file .*shared\.key/);
+    } finally {
+      dir.remove();
+    }
   });
 });

@@ -9,8 +9,9 @@ import { DanProcess, freePort, startSandboxProcess } from '../helpers/processes.
 
 const { running } = useProcessCleanup();
 
-async function nodeFor(gateway: string, webui: string): Promise<DanProcess> {
-  const node = new DanProcess(['node', '--gateway', gateway, '--webui', webui, '--name', 'lost-node']);
+/** `name`: each its own (two node processes of one name and key file refuse to run side by side). */
+async function nodeFor(gateway: string, webui: string, name: string): Promise<DanProcess> {
+  const node = new DanProcess(['node', '--gateway', gateway, '--webui', webui, '--name', name]);
   running.push(node);
   return node;
 }
@@ -19,11 +20,11 @@ describe('a node given a wrong gateway address', () => {
   it('says that nothing listens there, or that what answers is not a DAN gateway', async () => {
     const sandbox = await startSandboxProcess({ speed: 1000 });
     running.push(sandbox.proc);
-    const refused = await nodeFor(`http://127.0.0.1:${await freePort()}`, sandbox.url);
+    const refused = await nodeFor(`http://127.0.0.1:${await freePort()}`, sandbox.url, 'lost-node');
     const nothing = await refused.waitForLog((l) => l.msg === 'gateway connection error');
     expect(nothing['hint']).toMatch(/^nothing listens at that address: is the gateway running/);
     // The WebUI's address given as the gateway's.
-    const webui = await nodeFor(sandbox.url, sandbox.url);
+    const webui = await nodeFor(sandbox.url, sandbox.url, 'misdirected-node');
     const notGateway = await webui.waitForLog((l) => l.msg === 'gateway connection error');
     expect(notGateway['err']).toMatch(/Unexpected server response: 404/);
     expect(notGateway['hint']).toMatch(/not a DAN gateway's node endpoint: --gateway must be the gateway's root address/);

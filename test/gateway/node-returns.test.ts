@@ -160,14 +160,56 @@ describe('a node whose connection drops', () => {
     expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
 
-  it('says so when a second connection of the same node claims nothing while the first is open (two processes sharing a key?)', async () => {
+  it('idle, comes back while the gateway still holds its old connection (a one-sided cut): the old one is closed, and no work goes to it', async () => {
+    world = createCoreWorld();
+    const old = world.connect('a');
+    await world.settle();
+    const back = comeBack('a', []);
+    await world.settle();
+    expect(old.socket.readyState).not.toBe(old.socket.OPEN);
+    expect([...world.hub.sessions.keys()]).toHaveLength(1);
+    expect(world.log.lines.some((l) => l.message === 'the node connected again; its older connection is closed')).toBe(true);
+    const id = await world.submit();
+    await back.assignment(id, 1);
+    expect(old.assignments()).toEqual([]);
+  });
+
+  it('replacing its own connection again and again: two machines may share a name and key, and the log says so', async () => {
     world = createCoreWorld();
     world.connect('a');
+    for (let i = 0; i < 5; i++) comeBack('a', []);
     await world.settle();
-    comeBack('a', []);
-    await world.settle();
-    expect(world.log.lines.filter((l) => l.message.startsWith('a node of this name and key is connected already'))).toHaveLength(1);
-    expect(world.hub.sessions.size).toBe(2);
+    expect(world.log.lines.filter((l) => l.message.startsWith('a node keeps replacing its own connection'))).toHaveLength(1);
+  });
+
+  it('is timed by its node\'s own measure: the outage is not learned as the node\'s slowness', async () => {
+    /** The speed learned of node a after one task it answers in 1 s of its own, `awayMs` of it spent away. */
+    async function learned(awayMs: number): Promise<number> {
+      world = createCoreWorld();
+      const a = world.connect('a');
+      // On the checkpoint it has loaded: the whole time is the run's, none of it a load.
+      const id = await world.submit(txt2img({ model: chillout }));
+      await a.assignment(id, 1);
+      let answering = a;
+      if (awayMs > 0) {
+        a.disconnect();
+        await world.settle();
+        await world.clock.advance(awayMs);
+        answering = comeBack('a', [{ taskId: id, attempt: 1 }]);
+        await answering.next(isWelcome);
+      }
+      await world.clock.advance(1000);
+      answering.succeed(id, 1000, 1);
+      await world.settle();
+      const identity = [...world.hub.sessions.values()][0]!.identity;
+      const speed = world.dispatcher.scheduler.estimates.get(identity).unitsPerSecond;
+      await world.close();
+      return speed;
+    }
+    const atOnce = await learned(0);
+    const away = await learned(8_000);
+    world = createCoreWorld();
+    expect(away).toBeCloseTo(atOnce, 6);
   });
 
   it('keeps a task it held ready too, and the node takes it back', async () => {

@@ -134,7 +134,10 @@ export async function startSandboxProcess(options: { speed?: number; config?: st
 /** A node for the WebUI at `webui`, or with `comfyui` for the ComfyUI there (`--backend comfyui`). */
 export async function startNodeProcess(options: { gateway: string; webui?: string; comfyui?: string; name: string; args?: string[]; env?: NodeJS.ProcessEnv }) {
   const backend = options.comfyui ? ['--backend', 'comfyui', '--comfyui', options.comfyui] : ['--webui', options.webui ?? ''];
-  const args = ['node', '--gateway', options.gateway, ...backend, '--name', options.name, ...(options.args ?? [])];
+  // A key file of this test process's own: test files run side by side, and a node refuses to start while
+  // another of its name and key file runs on the machine.
+  const keyFile = options.args?.includes('--key-file') ? [] : ['--key-file', join(tmpdir(), `dan-test-keys-${process.pid}`, `${options.name}.key`)];
+  const args = ['node', '--gateway', options.gateway, ...backend, '--name', options.name, ...keyFile, ...(options.args ?? [])];
   const proc = new DanProcess(args, options.env);
   await proc.waitForLog((l) => l.msg === 'connected to gateway');
   return { proc };

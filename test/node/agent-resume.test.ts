@@ -66,8 +66,8 @@ describe('a node agent whose connection drops', () => {
     first.socket.terminate();
     const second = await gateway.nextConnection();
     expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
-    // The node's grace ends before the gateway's welcome arrives (the gateway's began later).
-    await sleep(400);
+    // The node's grace (1.5× the gateway's: 450 ms) ends before the gateway's welcome arrives (the gateway's began later).
+    await sleep(600);
     gateway.welcome(second, { heartbeatMs: 1_000, graceMs: 300, resumed: ['t'] });
     await expect.poll(() => second.frames.find((f) => f.type === 'failure' && f.taskId === 't')).toMatchObject({ attempt: 1, error: 'DAN_ERR_NODE_LOST', retryable: true });
   });

@@ -93,6 +93,12 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
     return null;
   }
   const waiting = ids.filter((_, i) => outcomes[i] === null);
+  if (waiting.length > 0 && deps.service.stopping) {
+    // Not the wait's end: the gateway is going away. A client retrying with the same key gets the same tasks.
+    reply.header('retry-after', '5');
+    const tasks = `the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')}`;
+    throw new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (send the request again with the same Idempotency-Key once it is back, or GET /api/sd/task/{taskId})`);
+  }
   if (waiting.length > 0) {
     const seconds = Math.round(deps.syncTimeoutMs / 1000);
     throw new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);

@@ -21,7 +21,7 @@ const failures = {
   '422': json('A field DAN cannot honour at the value sent, or not valid', Validation),
   '401': json('An API key is needed (Bearer, or Basic with the key as password), or the one sent is not known', Failure),
   '429': json('The key\'s request rate', Failure),
-  '5XX': json('The tasks failed, the wait ended (DAN_ERR_WAIT_TIMEOUT), or the gateway could not store them', Failure),
+  '5XX': json('The tasks failed, the wait ended (DAN_ERR_WAIT_TIMEOUT), the gateway stopped (DAN_ERR_GATEWAY_STOPPING), or it could not store them', Failure),
 };
 
 const caller = { tags: ['webui'], security: [{}, { apiKey: [] }] };

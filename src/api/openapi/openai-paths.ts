@@ -121,6 +121,7 @@ const IMAGE_ERRORS: ErrorId[] = [
   'DAN_ERR_TASK_TIMEOUT',
   'DAN_ERR_TASK_CANCELLED',
   'DAN_ERR_WAIT_TIMEOUT',
+  'DAN_ERR_GATEWAY_STOPPING',
 ];
 
 const caller = { tags: ['openai'], security: [{}, { apiKey: [] }] };

@@ -106,7 +106,7 @@ async function waitForAnswer(deps: SdRoutesDeps, taskId: string, request: Fastif
         code: 202,
         data: await service.status(taskId, request.caller),
         message: service.stopping
-          ? 'not finished: this gateway is stopping; poll POST /api/sd/task/status with this taskId (the task is kept, and runs again once a gateway of the network is back)'
+          ? 'not finished: this gateway is stopping; poll POST /api/sd/task/status with this taskId (the task is kept, its node runs on, and a gateway of the network answers for it once back)'
           : `not finished after ${seconds} s; poll POST /api/sd/task/status with this taskId`,
       },
     };

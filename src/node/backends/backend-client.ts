@@ -90,7 +90,12 @@ export class BackendClient {
     const what = `${method} ${path}`;
     try {
       const init = { method, headers: this.#headers(body), body: toBody(body), signal };
-      const response = await fetch(this.baseUrl + path, init);
+      // A kept-alive connection the backend closed meanwhile (the machine slept, the WebUI restarted) fails at
+      // once when reused: a read is asked again, on a new connection. A generation is not: it may have begun.
+      const response = await fetch(this.baseUrl + path, init).catch((error: unknown) => {
+        if (method !== 'GET' || signal.aborted || !isStaleConnection(error)) throw error;
+        return fetch(this.baseUrl + path, init);
+      });
       if (response.status === 404 && options.notFoundIsUndefined) {
         await response.body?.cancel();
         return undefined;
@@ -214,6 +219,12 @@ function describeValidationIssue(issue: unknown): string {
 }
 
 /** Node's fetch hides the socket error (ECONNREFUSED, ENOTFOUND, …) in `cause`. */
+/** A connection that was closed under a request (undici's "other side closed", a reset), not a backend that is away. */
+function isStaleConnection(error: unknown): boolean {
+  const code = error instanceof Error && error.cause instanceof Error ? (error.cause as NodeJS.ErrnoException).code : undefined;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause: unknown = error.cause;
