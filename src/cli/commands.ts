@@ -206,14 +206,6 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
   const driver = driverFor(config);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
-  const taken = claimNodeIdentity(config.keyFile, config.name);
-  if (taken) {
-    log.error(
-      { pid: taken.heldBy, keyFile: config.keyFile, name: config.name },
-      `another node on this machine (pid ${taken.heldBy}) runs with the name ${config.name} and the key file ${config.keyFile}: the gateway would take them for one node. Give each node its own --name (and --key-file); if no such process runs, delete ${taken.lockFile}`,
-    );
-    process.exit(2);
-  }
   const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;
@@ -239,6 +231,14 @@ export async function runGateway(flags: GatewayFlags): Promise<void> {
 export async function runNode(flags: NodeFlags): Promise<void> {
   const log = loggerFor(flags, 'node');
   const config = resolveNodeConfig(readNodeEnv(), nodeInput(flags));
+  // Only `dan node`: the node of `dan start` and `dan demo` joins its own gateway with a secret of its process.
+  if (await claimNodeIdentity(config.keyFile, config.name)) {
+    log.error(
+      { keyFile: config.keyFile },
+      `another node on this machine runs with the name ${config.name} and this key file: the gateway would take them for one node. Give each node its own --name (or --key-file)`,
+    );
+    process.exit(2);
+  }
   const agent = launchNode(config, log);
   log.info({ gateway: config.gatewayUrl, backend: config.backend, url: backendUrlOf(config), name: config.name }, 'DAN node starting');
   await startNodeWithNotice(agent, config, log);

@@ -190,6 +190,8 @@ export class Dispatcher {
   readonly #idleWording = new WeakMap<readonly SchedulerNode[], string>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
+  readonly #away = new Set<TaskEntry>();
   /** Sessions whose connection dropped while they ran attempts, waiting for their node to come back (`#onNodeLost`). */
   readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
@@ -266,6 +268,7 @@ export class Dispatcher {
       this.#enqueue(this.#toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length, ...(away.length > 0 ? { waitingForTheirNodes: away.length } : {}) }, 'recovered unfinished tasks');
+    for (const entry of away) this.#away.add(entry);
     if (away.length > 0) {
       const timer = this.#clock.setTimeout(() => {
         this.#timers.delete(timer);
@@ -281,6 +284,7 @@ export class Dispatcher {
   async #requeueAway(entries: readonly TaskEntry[]): Promise<void> {
     let requeued = 0;
     for (const entry of entries) {
+      this.#away.delete(entry);
       const away = entry.away;
       // Ended meanwhile (cancelled), or taken back by its node.
       if (!away || this.#entries.get(entry.id) !== entry) continue;
@@ -766,6 +770,9 @@ export class Dispatcher {
       movedFrom.add(fromNodeId);
     }
     if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
+    // What ran on a node of this name before the restart, and it did not name: it holds it no more (it restarted too).
+    const unnamed = [...this.#away].filter((entry) => entry.away?.nodeName === session.name);
+    if (unnamed.length > 0) this.#guard(this.#requeueAway(unnamed));
     return { resumed, movedFrom };
   }
 
@@ -794,6 +801,7 @@ export class Dispatcher {
     const away = entry?.away;
     if (!entry || !away || away.attempt !== claim.attempt || away.nodeName !== session.name) return false;
     delete entry.away;
+    this.#away.delete(entry);
     this.#enqueue(entry);
     const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
     if (!running) return false;

@@ -369,7 +369,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
       case 'result':
         // A late answer of a task it was given is the dispatcher's to weigh; a result for a task it never
         // had is junk or worse (nodes are strangers' machines).
-        if (!session.wasGiven(message.taskId)) throw new ProtocolError(`sent a result for task ${message.taskId.slice(0, 64)}, which it was never given`);
+        if (!session.wasGiven(message.taskId)) {
+          // One its hello named, that the gateway no longer waited for: late, not junk (the node had given it up).
+          if (session.named(message.taskId)) return;
+          throw new ProtocolError(`sent a result for task ${message.taskId.slice(0, 64)}, which it was never given`);
+        }
         session.loadedModel = message.loadedModel;
         this.emit('task:result', session, message, receivedAt);
         return;

@@ -65,6 +65,8 @@ export class NodeSession {
   readonly #givenTasks = new Set<string>();
 
   readonly #catalog: Catalog;
+  /** Tasks its hello named as held from an earlier connection. */
+  readonly #named: ReadonlySet<string>;
 
   constructor(options: { id: string; hello: HelloMessage; socket: NodeSocket; remoteAddress: string; now: number; identity: string; tokenId: string | null; catalog: Catalog }) {
     const { hello } = options;
@@ -77,6 +79,7 @@ export class NodeSession {
     this.prefetch = hello.prefetch ?? 0;
     this.agent = hello.agent;
     this.protocol = hello.protocol;
+    this.#named = new Set((hello.resume ?? []).map((claim) => claim.taskId));
     this.offering = toNodeOffering(hello.capabilities, this.#catalog);
     this.backendUp = hello.backendUp;
     this.backendProblem = hello.backendProblem;
@@ -116,6 +119,11 @@ export class NodeSession {
   /** A task sent to the node's previous connection, which it brought back: its answer comes on this one. */
   adopt(taskId: string): void {
     this.#given(taskId);
+  }
+
+  /** Whether its hello named `taskId` (`resume`): a late answer of one the gateway no longer waited for is no junk. */
+  named(taskId: string): boolean {
+    return this.#named.has(taskId);
   }
 
   #given(taskId: string): void {

@@ -102,6 +102,8 @@ const SILENT_INTERVALS = 3;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** While it carries work through a drop, the node tries its gateway again at least this often. */
 const CARRY_RETRY_MS = 1_000;
+/** Longest a try to connect may take, up to its welcome, while the node carries work. */
+const CARRY_WELCOME_TIMEOUT_MS = 3_000;
 /** How much longer than the gateway's grace the node keeps work carried through a drop. */
 const CARRY_MARGIN = 1.5;
 
@@ -226,7 +228,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (this.#stopped) return;
     if (this.#gateways.urls.length === 0) this.#gateways.urls = commaList(this.#options.gatewayUrl).map(toGatewaySocketUrl);
     const url = this.#gateways.urls[this.#gateways.index]!;
-    const { welcomeTimeoutMs } = this.#options;
+    // While it carries work, a try that hangs must not use up the gateway's grace: tried again sooner.
+    const welcomeTimeoutMs = this.#carry === undefined ? this.#options.welcomeTimeoutMs : Math.min(this.#options.welcomeTimeoutMs, CARRY_WELCOME_TIMEOUT_MS);
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes, handshakeTimeout: welcomeTimeoutMs });
     this.#socket = socket;
     this.#welcomed = false;
@@ -404,15 +407,19 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
     // While it carries work, the gateway that gave it is tried again: only that one waits for it.
     const gateways = this.#gateways;
-    gateways.failedInRow += 1;
     const stay = this.#carry !== undefined;
-    if (!stay) gateways.index = (gateways.index + 1) % gateways.urls.length;
+    // Tries of the one gateway while carrying are not a round of the list: once the carry ends, the next
+    // gateway is tried at the pace of before the drop, not after a backoff grown meanwhile.
+    if (!stay) {
+      gateways.failedInRow += 1;
+      gateways.index = (gateways.index + 1) % gateways.urls.length;
+    }
     const roundFailed = stay || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
     // Work carried waits only for the grace: tried again often, not at a backoff that would outlast it.
     const cap = stay ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
     const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, cap) * (0.5 + Math.random() / 2)) : 0;
-    if (roundFailed) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
+    if (roundFailed && !stay) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
     this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
@@ -526,6 +533,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds, ...(p.preview === undefined ? {} : { preview: p.preview }) }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
+      // Given up while its last part ran (a driver that fetched the images anyway): the gateway waits for no
+      // answer, and one sent on a connection that was not given the task would break the protocol.
+      controller.signal.throwIfAborted();
       assertImages(outcome.result);
       // A run handed over while the one before it ran waited for it first: not this task's time.
       const elapsedMs = performance.now() - started - (outcome.waitedMs ?? 0);

@@ -6,10 +6,12 @@
  * reputation follow it), and so that another node taking its name is not taken
  * for it. Kept in a file only its owner may read; made on first use.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { makeDirSync } from '../util/make-dir.js';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** A new key: 32 random bytes, base64url (43 characters). */
 export function generateNodeKey(): string {
@@ -43,55 +45,63 @@ export function loadNodeKey(file: string): { key: string; problem: string | null
 /**
  * Claims the node's identity on this machine, its key file and name, for this process, until it exits:
  * a second node process with both would be the same node to the gateway, and each of its returns
- * would take the other's connection (docs/node-protocol.md, "A dropped connection"). Null once claimed
- * (or when no lock can be kept there: a read-only directory); otherwise which process holds it.
+ * would take the other's connection (docs/node-protocol.md, "A dropped connection"). The claim is a
+ * listening local socket named after them, which the system closes when the process ends however it
+ * ends: no stale lock after a crash or a power loss, whatever process ids are reused. Resolves null once
+ * claimed (or when no such socket can be made here), or says that another process holds it.
  */
-export function claimNodeIdentity(keyFile: string, name: string): { heldBy: number; lockFile: string } | null {
-  const lockFile = `${keyFile}.${name}.lock`;
+export async function claimNodeIdentity(keyFile: string, name: string): Promise<{ held: true; socket: string } | null> {
+  const socket = identitySocketOf(keyFile, name);
   for (let tries = 0; tries < 2; tries++) {
-    let fd: number;
+    const outcome = await listenOn(socket);
+    if (outcome === 'listening') return null;
+    if (outcome === 'unusable') return null;
+    // In use: a live process answers there; a socket file a dead one left answers nothing.
+    if (await answers(socket)) return { held: true, socket };
     try {
-      fd = openSync(lockFile, 'wx', 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return null;
-      const holder = Number.parseInt(readQuietly(lockFile), 10);
-      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) return { heldBy: holder, lockFile };
-      // Left by a process that is gone (killed before it could remove it).
-      try {
-        unlinkSync(lockFile);
-      } catch {
-        return null;
-      }
-      continue;
+      unlinkSync(socket);
+    } catch {
+      return null;
     }
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    process.once('exit', () => {
-      try {
-        unlinkSync(lockFile);
-      } catch {
-        // gone already
-      }
-    });
-    return null;
   }
   return null;
 }
 
-function readQuietly(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+/** Where the claim of a key file and name listens: short (a socket path holds about a hundred bytes), the same for every process of the machine. */
+export function identitySocketOf(keyFile: string, name: string): string {
+  const digest = createHash('sha256').update(`${resolve(keyFile)}\n${name}`).digest('hex').slice(0, 24);
+  return process.platform === 'win32' ? `\\\\.\\pipe\\dan-node-${digest}` : join(tmpdir(), `dan-node-${digest}.sock`);
 }
 
-/** Whether a process of this id runs (signal 0 checks without sending; EPERM: it runs, as another user). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Listens on `path` for the rest of the process's life (without keeping it alive). */
+function listenOn(path: string): Promise<'listening' | 'in-use' | 'unusable'> {
+  return new Promise((done) => {
+    const server = createServer((connection) => connection.end());
+    server.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'EADDRINUSE' ? 'in-use' : 'unusable'));
+    server.listen(path, () => {
+      server.unref();
+      // The socket file goes with a process that exits; one that is killed leaves it, found stale by the next.
+      if (process.platform !== 'win32') {
+        process.once('exit', () => {
+          try {
+            unlinkSync(path);
+          } catch {
+            // gone already
+          }
+        });
+      }
+      done('listening');
+    });
+  });
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once('error', () => done(false));
+  });
 }

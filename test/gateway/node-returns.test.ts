@@ -9,7 +9,7 @@ import { DEFAULT_RESUME_GRACE_MS } from '../../src/network/node-hub.js';
 import type { GatewayMessage } from '../../src/protocol/messages.js';
 import { SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
-import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, TEST_CALLER } from '../helpers/fake-nodes.js';
+import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, PNG_512, TEST_CALLER } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 
 let world: CoreWorld;
@@ -104,11 +104,14 @@ describe('a node whose connection drops', () => {
     expect(await resumedBy(other)).toEqual([]);
     const wrongAttempt = comeBack('a', [{ taskId: id, attempt: 2 }]);
     expect(await resumedBy(wrongAttempt)).toEqual([]);
-    // A result from either is for a task it was never given: a protocol error, and nothing settled.
+    // A result from either settles nothing: one it named is taken as late and dropped; one for a task it
+    // neither named nor was given is junk, and its connection is closed.
     other.succeed(id, 1000, 1);
     await world.settle();
-    expect(other.socket.readyState).not.toBe(other.socket.OPEN);
     expect(await world.status(id)).toMatchObject({ status: 1 });
+    other.answer('never-named', { kind: 'images', images: [PNG_512], seeds: [1] }, { attempt: 1 });
+    await world.settle();
+    expect(other.socket.readyState).not.toBe(other.socket.OPEN);
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
     await b.assignment(id, 2);
   });
@@ -210,6 +213,27 @@ describe('a node whose connection drops', () => {
     const away = await learned(8_000);
     world = createCoreWorld();
     expect(away).toBeCloseTo(atOnce, 6);
+  });
+
+  it('sends, too late, the answer of a task it named that the gateway no longer waited for: ignored, not a protocol error', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const a = world.connect('a', undefined, 2);
+    const kept = await world.submit();
+    const cancelled = await world.submit();
+    await a.assignment(kept, 1);
+    await a.assignment(cancelled, 1);
+    a.disconnect();
+    await world.settle();
+    await world.dispatcher.cancel(cancelled, 'cancelled by its client');
+    const back = comeBack('a', [{ taskId: kept, attempt: 1 }, { taskId: cancelled, attempt: 1 }], { slots: 2 });
+    expect(await resumedBy(back)).toEqual([kept]);
+    // Its run ended with an image before the node could give it up.
+    back.succeed(cancelled, 1000, 1);
+    await world.settle();
+    expect(back.socket.readyState).toBe(back.socket.OPEN);
+    back.succeed(kept, 1000, 1);
+    await world.settle();
+    expect(await world.store.get(kept)).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
 
   it('keeps a task it held ready too, and the node takes it back', async () => {
@@ -336,6 +360,14 @@ describe('a node that ran a task when the gateway stopped', () => {
     const assign = await impostor.assignment(id, 2);
     expect(assign.attempt).toBe(2);
     expect(await resumedBy(comeBack('gpu', [{ taskId: id, attempt: 1 }]))).toEqual([]);
+  });
+
+  it('back without naming it (the node restarted too): requeued at once, not when the grace ends', async () => {
+    const id = await restartedWithRunningTask();
+    const restarted = comeBack('gpu', []);
+    expect(await resumedBy(restarted)).toEqual([]);
+    await world.settle();
+    expect((await restarted.assignment(id, 2)).attempt).toBe(2);
   });
 
   it('cancelled while its node is away: the node that comes back is told to give it up', async () => {

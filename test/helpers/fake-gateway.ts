@@ -81,11 +81,14 @@ export async function startFakeGateway(): Promise<FakeGateway> {
   };
 }
 
-/** A WebUI driver whose runs end when the test says (`finishAll`), at once (`instant`), or fail once (`failNext`). */
+/**
+ * A WebUI driver whose runs end when the test says (`finishAll`), at once (`instant`), or fail once (`failNext`);
+ * with `ignoresAbort`, a run given up still ends with its image (a WebUI that finished before it heard).
+ */
 export function heldDriver() {
   const pending: (() => void)[] = [];
   const png = pngBytes(8, 8).toString('base64');
-  const state = { instant: false, failNext: false };
+  const state = { instant: false, failNext: false, ignoresAbort: false };
   const driver: BackendDriver = {
     kind: 'a1111',
     discover: async () => ({ capabilities: makeCapabilities(), loadedModel: null }),
@@ -98,7 +101,7 @@ export function heldDriver() {
           return reject(new DanError('DAN_ERR_BACKEND_FAILED', 'CUDA out of memory'));
         }
         if (state.instant) return resolve(outcome);
-        options?.signal?.addEventListener('abort', () => reject(options.signal!.reason as Error));
+        if (!state.ignoresAbort) options?.signal?.addEventListener('abort', () => reject(options.signal!.reason as Error));
         pending.push(() => resolve(outcome));
       }),
   };

@@ -136,7 +136,7 @@ export async function startNodeProcess(options: { gateway: string; webui?: strin
   const backend = options.comfyui ? ['--backend', 'comfyui', '--comfyui', options.comfyui] : ['--webui', options.webui ?? ''];
   // A key file of this test process's own: test files run side by side, and a node refuses to start while
   // another of its name and key file runs on the machine.
-  const keyFile = options.args?.includes('--key-file') ? [] : ['--key-file', join(tmpdir(), `dan-test-keys-${process.pid}`, `${options.name}.key`)];
+  const keyFile = options.args?.includes('--key-file') || options.env?.['DAN_NODE_KEY_FILE'] ? [] : ['--key-file', join(tmpdir(), `dan-test-keys-${process.pid}`, `${options.name}.key`)];
   const args = ['node', '--gateway', options.gateway, ...backend, '--name', options.name, ...keyFile, ...(options.args ?? [])];
   const proc = new DanProcess(args, options.env);
   await proc.waitForLog((l) => l.msg === 'connected to gateway');

@@ -103,6 +103,43 @@ describe('a node agent whose connection drops', () => {
     }
   });
 
+  it('once the carry for a gateway that died ends, tries the next gateway at once, not after a backoff grown meanwhile', async () => {
+    gateway = await startFakeGateway();
+    const other = await startFakeGateway();
+    try {
+      const backend = heldDriver();
+      // The node's own backoff (0.5 s growing to 30 s), as `dan node` runs.
+      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}`, reconnectMinMs: 500, reconnectMaxMs: 30_000 });
+      await agent.start();
+      const first = await gateway.nextConnection();
+      gateway.welcome(first, { heartbeatMs: 1_000, graceMs: 1_000 });
+      gateway.assign(first, 't');
+      await sleep(50);
+      const diedAt = Date.now();
+      await gateway.close();
+      await other.nextConnection();
+      // The carry is 1.5 s (1.5× the grace); then the next gateway within a second or so.
+      expect(Date.now() - diedAt).toBeLessThan(4_000);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sends no answer for a task it gave up, even when its run ends with one', async () => {
+    const { gateway, backend, first } = await connected();
+    backend.state.ignoresAbort = true;
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    const second = await gateway.nextConnection();
+    // The gateway no longer waits for it (cancelled meanwhile); the WebUI hands its image over all the same.
+    gateway.welcome(second, { resumed: [] });
+    await sleep(50);
+    backend.finishAll();
+    await sleep(100);
+    expect(gateway.answered('t')).toBe(false);
+  });
+
   it('delivers the answers it made while away before a drain ends it', async () => {
     const { gateway, agent, backend, first } = await connected();
     gateway.assign(first, 't');
