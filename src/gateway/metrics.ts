@@ -65,7 +65,7 @@ export class GatewayMetrics {
       registers,
     });
     this.#attempts = new Counter({ name: 'dan_attempts_total', help: 'Attempts ended, by outcome (succeeded, or the error id)', labelNames: ['outcome'], registers });
-    const nodeStates = ['ready', 'busy', 'webui-down', 'draining', 'set-aside'] as const;
+    const nodeStates = ['ready', 'busy', 'webui-down', 'draining', 'set-aside', 'reconnecting'] as const;
     new Gauge({
       name: 'dan_nodes',
       help: 'Connected nodes by state',

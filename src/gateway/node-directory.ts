@@ -10,6 +10,7 @@
 import type { BackendKind } from '../domain/capabilities.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { NodeHub } from '../network/node-hub.js';
+import type { NodeSession } from '../network/node-session.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Clock } from '../util/clock.js';
 import type { NetworkActivity } from './network-activity.js';
@@ -17,7 +18,8 @@ import type { NetworkActivity } from './network-activity.js';
 export interface NodeListItem {
   id: string;
   name: string;
-  state: 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside';
+  /** `reconnecting`: its connection dropped; its tasks wait for it to come back (`--resume-grace-s`). */
+  state: 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside' | 'reconnecting';
   slots: number;
   /** Tasks it holds ready beyond its slots. */
   prefetch: number;
@@ -67,6 +69,14 @@ function loadsByName(offering: NodeOffering, loads: ReadonlyMap<string, number> 
   return out;
 }
 
+/** What a connected node is doing, as listed. */
+function stateOf(session: NodeSession, setAside: boolean, running: number): Exclude<NodeListItem['state'], 'reconnecting'> {
+  if (!session.backendUp) return 'webui-down';
+  if (session.draining) return 'draining';
+  if (setAside) return 'set-aside';
+  return running >= session.slots ? 'busy' : 'ready';
+}
+
 export function createNodeDirectory(parts: {
   hub: NodeHub;
   scheduler: Scheduler;
@@ -76,41 +86,33 @@ export function createNodeDirectory(parts: {
   others?: () => Promise<NodeListItem[]>;
 }): NodeDirectory {
   const { hub, scheduler, clock, activity, others } = parts;
-  const list = (): NodeListItem[] =>
-      [...hub.sessions.values()].map((session) => {
-        const estimate = scheduler.estimates.get(session.identity);
-        const setAside = scheduler.health.setAside(session.identity, clock.now());
-        const running = scheduler.attempts.busySlots(session.id);
-        const state = !session.backendUp
-          ? 'webui-down'
-          : session.draining
-            ? 'draining'
-            : setAside
-              ? 'set-aside'
-              : running >= session.slots
-                ? 'busy'
-                : 'ready';
-        return {
-          id: session.id,
-          name: session.name,
-          state,
-          slots: session.slots,
-          prefetch: session.prefetch,
-          running,
-          loadedModel: session.loadedModel,
-          models: [...session.offering.models.values()].map((m) => m.ref.name),
-          itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
-          fixedSeconds: estimate.samples > 0 ? Math.round(estimate.fixedSeconds * 1000) / 1000 : null,
-          switchSeconds: estimate.switchMeasured ? round(estimate.switchSeconds) : null,
-          loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.identity)),
-          problem: setAside?.reason ?? session.backendProblem,
-          setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
-          agent: session.agent,
-          backend: session.offering.capabilities.backend.kind,
-          ...activity.tallyOf(session.identity),
-          current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
-          gateway: null,
-        };
-      });
+  /** A node as listed; `reconnecting`: its connection dropped, and it may come back for its tasks. */
+  const itemOf = (session: NodeSession, reconnecting: boolean): NodeListItem => {
+    const estimate = scheduler.estimates.get(session.identity);
+    const setAside = scheduler.health.setAside(session.identity, clock.now());
+    const running = scheduler.attempts.busySlots(session.id);
+    return {
+      id: session.id,
+      name: session.name,
+      state: reconnecting ? 'reconnecting' : stateOf(session, setAside !== null, running),
+      slots: session.slots,
+      prefetch: session.prefetch,
+      running,
+      loadedModel: session.loadedModel,
+      models: [...session.offering.models.values()].map((m) => m.ref.name),
+      itPerSecond: estimate.samples > 0 ? round(estimate.unitsPerSecond) : null,
+      fixedSeconds: estimate.samples > 0 ? Math.round(estimate.fixedSeconds * 1000) / 1000 : null,
+      switchSeconds: estimate.switchMeasured ? round(estimate.switchSeconds) : null,
+      loadSeconds: loadsByName(session.offering, scheduler.estimates.loadsOf(session.identity)),
+      problem: reconnecting ? 'its connection dropped: its tasks wait for it to come back' : (setAside?.reason ?? session.backendProblem),
+      setAsideUntil: setAside ? new Date(setAside.until).toISOString() : null,
+      agent: session.agent,
+      backend: session.offering.capabilities.backend.kind,
+      ...activity.tallyOf(session.identity),
+      current: scheduler.attempts.onNode(session.id).map((a) => ({ progress: a.progress, seconds: Math.max(0, Math.round((clock.now() - a.startedAt) / 1000)) })),
+      gateway: null,
+    };
+  };
+  const list = (): NodeListItem[] => [...[...hub.sessions.values()].map((session) => itemOf(session, false)), ...hub.returning().map((session) => itemOf(session, true))];
   return { list, listNetwork: async () => (others ? [...list(), ...(await others())] : list()) };
 }

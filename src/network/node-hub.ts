@@ -150,6 +150,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
   /** Sockets accepted that have not said hello (or been closed) yet. */
   #awaitingHello = 0;
   #resume: ResumeHandler = () => ({ resumed: [], movedFrom: new Set() });
+  /** Sessions whose connection dropped and whose node may come back within the grace (`returning`). */
+  readonly #returning = new Map<string, { session: NodeSession; until: number }>();
 
   constructor(options: NodeHubOptions) {
     super();
@@ -165,6 +167,13 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   get resumeGraceMs(): number {
     return this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
+  }
+
+  /** Nodes whose connection dropped that may come back (protocol 4), until the grace ends or they do: listed as reconnecting. */
+  returning(): NodeSession[] {
+    const now = this.#clock.now();
+    for (const [id, { until }] of this.#returning) if (until <= now) this.#returning.delete(id);
+    return [...this.#returning.values()].map((r) => r.session);
   }
 
   /** Who takes back the attempts a returning node names (the dispatcher: it knows what runs where). */
@@ -227,6 +236,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost, or gone for now (`mayReturn`). */
   #drop(session: NodeSession, reason: string, mayReturn: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
+    if (mayReturn && session.protocol >= 4 && this.resumeGraceMs > 0) this.#returning.set(session.id, { session, until: this.#clock.now() + this.resumeGraceMs });
     this.#options.log.info({ node: session.id, reason }, 'node disconnected');
     this.emit('node:lost', session, reason, mayReturn);
   }
@@ -246,6 +256,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
     if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
+    // Back (or a new process of it): its dropped connections are no longer waited for.
+    for (const [oldId, { session: old }] of this.#returning) if (old.identity === identity) this.#returning.delete(oldId);
     // Every hello of protocol 4, naming attempts or not: a node that comes back holding nothing (it restarted) ends the wait for it.
     const { resumed, movedFrom } = hello.protocol >= 4 ? this.#resume(session, hello.resume ?? []) : { resumed: [], movedFrom: new Set<string>() };
     // A node of protocol 3 is answered in its own words: it knows neither field.
@@ -411,6 +423,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   close(): void {
     this.#livenessTimer?.cancel();
     this.#livenessTimer = undefined;
+    this.#returning.clear();
     for (const session of this.#sessions.values()) session.close(CloseCodes.shuttingDown, 'gateway shutting down');
   }
 }

@@ -171,14 +171,17 @@ describe('GET /api/nodes', () => {
     expect(await byName(app, 'gpu')).toMatchObject({ itPerSecond: 10, switchSeconds: 2.3, loadSeconds: { clarity: 3 } });
   });
 
-  it('shows a node whose WebUI is down with the reason, and drops a node that leaves', async () => {
+  it('shows a node whose WebUI is down with the reason, one whose connection dropped as reconnecting, and drops a node that stops', async () => {
     const app = await start();
     const up = app.world.connect('up');
+    const flaky = app.world.connect('flaky');
     app.world.connect('down').backend(false, 'connect ECONNREFUSED 127.0.0.1:7860');
     expect(await byName(app, 'down')).toMatchObject({ state: 'webui-down', problem: 'connect ECONNREFUSED 127.0.0.1:7860' });
     expect(await byName(app, 'up')).toMatchObject({ state: 'ready', problem: null });
-    up.disconnect();
-    expect((await nodes(app)).map((n) => n.name)).toEqual(['down']);
+    flaky.disconnect();
+    expect(await byName(app, 'flaky')).toMatchObject({ state: 'reconnecting', problem: expect.stringContaining('connection dropped') });
+    up.leave();
+    expect((await nodes(app)).map((n) => n.name).sort((a, b) => a.localeCompare(b))).toEqual(['down', 'flaky']);
   });
 });
 

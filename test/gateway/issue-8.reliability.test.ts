@@ -87,7 +87,7 @@ describe('a request that makes every WebUI fail', () => {
       await healthy.assignment(id, 2);
       broken.backend(true);
       healthy.succeed(id);
-      healthy.disconnect();
+      healthy.leave();
       await world.settle();
       expect(await world.status(id)).toMatchObject({ status: 2 });
     }

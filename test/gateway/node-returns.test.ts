@@ -46,11 +46,15 @@ async function runningWhenDropped() {
 }
 
 describe('a node whose connection drops', () => {
-  it('is waited for: its task is not retried elsewhere during the grace, and says it runs', async () => {
+  it('is waited for: its task is not retried elsewhere during the grace, says it runs, and the node is listed as reconnecting', async () => {
     const { b, id } = await runningWhenDropped();
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS - 1);
     expect(b.assignments()).toEqual([]);
     expect(await world.status(id)).toMatchObject({ status: 1, progress: 0.4 });
+    expect(world.nodes.list().find((n) => n.name === 'a')).toMatchObject({ state: 'reconnecting', running: 1, problem: expect.stringContaining('connection dropped') });
+    // Not once the grace has passed: then it is gone.
+    await world.clock.advance(1);
+    expect(world.nodes.list().map((n) => n.name)).toEqual(['b']);
     expect(world.log.lines.some((l) => l.message === 'node connection dropped; its tasks wait for it to come back')).toBe(true);
   });
 
@@ -71,6 +75,8 @@ describe('a node whose connection drops', () => {
     await world.clock.advance(3 * SECOND);
     const back = comeBack('a', [{ taskId: id, attempt: 1 }]);
     expect(await resumedBy(back)).toEqual([id]);
+    // Listed once, as the connection it is on now.
+    expect(world.nodes.list().filter((n) => n.name === 'a')).toMatchObject([{ state: 'busy', running: 1 }]);
     expect((await back.next(isWelcome)).resumeGraceMs).toBe(DEFAULT_RESUME_GRACE_MS);
     // The grace passes with nothing lost: the attempt is the new connection's.
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS);

@@ -119,7 +119,7 @@ export const NodeList = Type.Array(
     {
       id: Type.String(),
       name: Type.String(),
-      state: Type.Union(['ready', 'busy', 'webui-down', 'draining', 'set-aside'].map((s) => Type.Literal(s))),
+      state: Type.Union(['ready', 'busy', 'webui-down', 'draining', 'set-aside', 'reconnecting'].map((s) => Type.Literal(s))),
       slots: Type.Integer({ minimum: 1 }),
       /** Tasks it holds ready beyond its slots; `running` counts them too. */
       prefetch: Type.Integer({ minimum: 0 }),

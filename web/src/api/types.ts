@@ -57,7 +57,7 @@ export interface SupportedInfo {
   nodes: { connected: number; ready: number };
 }
 
-export type NodeState = 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside';
+export type NodeState = 'ready' | 'busy' | 'webui-down' | 'draining' | 'set-aside' | 'reconnecting';
 
 export interface NodeInfo {
   id: string;

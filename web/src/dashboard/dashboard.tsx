@@ -13,7 +13,7 @@ import { BarChart } from './bar-chart';
 /** Reads count against the caller's request rate (anonymous callers share an address's): every 5 s is 36 a minute. */
 const REFRESH_MS = 5000;
 
-const STATE_LABELS: Record<NodeInfo['state'], string> = { ready: 'ready', busy: 'busy', 'webui-down': 'WebUI down', draining: 'draining', 'set-aside': 'set aside' };
+const STATE_LABELS: Record<NodeInfo['state'], string> = { ready: 'ready', busy: 'busy', 'webui-down': 'WebUI down', draining: 'draining', 'set-aside': 'set aside', reconnecting: 'reconnecting' };
 
 const clock = (iso: string | undefined) => (iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
 const duration = (seconds: number | null | undefined) => (seconds === null || seconds === undefined ? '–' : seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`);
