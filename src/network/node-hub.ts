@@ -171,9 +171,14 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   /** Nodes whose connection dropped that may come back (protocol 4), until the grace ends or they do: listed as reconnecting. */
   returning(): NodeSession[] {
+    this.#forgetReturned();
+    return [...this.#returning.values()].map((r) => r.session);
+  }
+
+  /** Drops the nodes whose grace has ended (asked when one is listed or added: no node is kept for long). */
+  #forgetReturned(): void {
     const now = this.#clock.now();
     for (const [id, { until }] of this.#returning) if (until <= now) this.#returning.delete(id);
-    return [...this.#returning.values()].map((r) => r.session);
   }
 
   /** Who takes back the attempts a returning node names (the dispatcher: it knows what runs where). */
@@ -236,7 +241,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
   /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost, or gone for now (`mayReturn`). */
   #drop(session: NodeSession, reason: string, mayReturn: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
-    if (mayReturn && session.protocol >= 4 && this.resumeGraceMs > 0) this.#returning.set(session.id, { session, until: this.#clock.now() + this.resumeGraceMs });
+    if (mayReturn && session.protocol >= 4 && this.resumeGraceMs > 0) {
+      this.#forgetReturned();
+      this.#returning.set(session.id, { session, until: this.#clock.now() + this.resumeGraceMs });
+    }
     this.#options.log.info({ node: session.id, reason }, 'node disconnected');
     this.emit('node:lost', session, reason, mayReturn);
   }
