@@ -196,8 +196,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return this.#awaitingHello < (this.#options.maxAwaitingHello ?? DEFAULT_MAX_AWAITING_HELLO);
   }
 
-  /** Takes a freshly upgraded socket; the node must say hello first. `welcomed` runs once it has. */
-  accept(socket: NodeSocket, remoteAddress: string, hooks: { welcomed?: () => void } = {}): void {
+  /**
+   * Takes a freshly upgraded socket; the node must say hello first. `welcomed` runs once it has.
+   * `bytesReceived`: what the connection has read so far, for a frame still on its way to count as a sign
+   * of life (a large result on a slow uplink takes longer than three heartbeats, and no frame ends meanwhile).
+   */
+  accept(socket: NodeSocket, remoteAddress: string, hooks: { welcomed?: () => void; bytesReceived?: () => number } = {}): void {
     const log = this.#options.log;
     let session: NodeSession | undefined;
     let awaiting = true;
@@ -217,6 +221,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
           helloDone();
           session = this.#admit(socket, remoteAddress, message);
+          if (session && hooks.bytesReceived) this.#reading.set(session, { bytes: hooks.bytesReceived, seen: hooks.bytesReceived() });
           if (session) hooks.welcomed?.();
           return;
         }
@@ -293,6 +298,9 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.emit('node:changed', session);
     return session;
   }
+
+  /** How many bytes each session's connection has read, and what the last liveness check saw. */
+  readonly #reading = new WeakMap<NodeSession, { bytes: () => number; seen: number }>();
 
   /** Replacements per node lately: many in a minute are two machines sharing a name and key, not cuts. */
   readonly #replacements = new Map<string, { since: number; count: number }>();
@@ -404,8 +412,16 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   #checkLiveness(): void {
-    const deadline = this.#clock.now() - 3 * this.#options.heartbeatIntervalMs;
+    const now = this.#clock.now();
+    const deadline = now - 3 * this.#options.heartbeatIntervalMs;
     for (const session of this.#sessions.values()) {
+      // Bytes of a frame still arriving are a sign of life as good as a frame.
+      const reading = this.#reading.get(session);
+      if (reading) {
+        const bytes = reading.bytes();
+        if (bytes !== reading.seen) session.lastFrameAt = now;
+        reading.seen = bytes;
+      }
       if (session.lastFrameAt < deadline) {
         this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
         session.terminate();

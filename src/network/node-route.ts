@@ -34,7 +34,10 @@ export async function registerNodeRoute(app: FastifyInstance, deps: { hub: NodeH
     // Until its hello, a socket may send only small frames: a stranger's silent socket must not hold
     // the results' 64 MiB. The hello lifts the bound to the results' one.
     setFrameLimit(socket, Math.min(PRE_HELLO_FRAME_BYTES, deps.maxFrameBytes));
-    deps.hub.accept(socket, request.socket.remoteAddress ?? 'unknown', { welcomed: () => setFrameLimit(socket, deps.maxFrameBytes) });
+    deps.hub.accept(socket, request.socket.remoteAddress ?? 'unknown', {
+      welcomed: () => setFrameLimit(socket, deps.maxFrameBytes),
+      bytesReceived: () => request.socket.bytesRead,
+    });
   });
 }
 

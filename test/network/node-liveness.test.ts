@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { NodeHub } from '../../src/network/node-hub.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeNode, RecordingLogger } from '../helpers/fake-nodes.js';
+
+/** A hub with heartbeats every second, and one node whose connection has read `read.bytes` so far. */
+function hubWithNode() {
+  const clock = new FakeClock();
+  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 1000, log: new RecordingLogger(), clock });
+  const node = new FakeNode('uploader');
+  const read = { bytes: 1000 };
+  hub.accept(node.socket, '127.0.0.1', { bytesReceived: () => read.bytes });
+  node.hello(makeCapabilities());
+  return { clock, hub, node, read };
+}
+
+describe('a node silent for three heartbeats', () => {
+  it('is dropped', async () => {
+    const { clock, hub } = hubWithNode();
+    await clock.advance(4_500);
+    expect(hub.sessions.size).toBe(0);
+    hub.close();
+  });
+
+  it('is not, while a frame of it is still arriving (a large result on a slow uplink)', async () => {
+    const { clock, hub, read } = hubWithNode();
+    for (let second = 0; second < 10; second++) {
+      read.bytes += 64 * 1024;
+      await clock.advance(1_000);
+    }
+    expect(hub.sessions.size).toBe(1);
+    // Once the bytes stop coming, silence counts again.
+    await clock.advance(4_500);
+    expect(hub.sessions.size).toBe(0);
+    hub.close();
+  });
+});
