@@ -67,7 +67,7 @@ const gatewayOptions = (command: Command) =>
     .option('--anonymous-rpm <n>', 'requests a minute a caller without a key may make, per address; 0 = no limit (default 120)', integer)
     .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)
     .option('--heartbeat-s <seconds>', 'how often nodes send a heartbeat; one silent for 3 is dropped (default 5)', positive)
-    .option('--resume-grace-s <seconds>', 'how long the tasks of a node whose connection dropped wait for it to come back with them, 0 = retry at once (default 10)', nonNegative)
+    .option('--resume-grace-s <seconds>', 'how long the tasks of a node whose connection dropped wait for it to come back with them, 0 = retry at once (default 20)', nonNegative)
     .option('--body-limit-mb <mb>', 'largest request body (default 32)', positive)
     .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
     .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)')

@@ -78,7 +78,7 @@ export interface GatewayConfig {
   heartbeatIntervalMs: number;
   /**
    * How long the tasks of a node whose connection dropped wait for it to come back with them (it runs
-   * on meanwhile) before they are retried elsewhere; 0: at once. @defaultValue 10 s
+   * on meanwhile) before they are retried elsewhere; 0: at once. @defaultValue 20 s
    */
   resumeGraceMs: number;
   /** Largest WebSocket frame a node may send (results carry images). @defaultValue 64 MiB */
@@ -127,7 +127,7 @@ export const gatewayDefaults = {
   anonymousRequestsPerMinute: 120,
   unservableGraceMs: 2 * MINUTE,
   heartbeatIntervalMs: 5 * SECOND,
-  resumeGraceMs: 10 * SECOND,
+  resumeGraceMs: 20 * SECOND,
   maxFrameBytes: 64 * 1024 * 1024,
   publicApiKey: null,
   corsOrigin: '*',

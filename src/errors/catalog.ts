@@ -163,7 +163,7 @@ export const errorCatalog = {
   // --- nodes and backends ----------------------------------------------------
   DAN_ERR_NODE_LOST: {
     retryable: true,
-    meaning: 'The node running the task disconnected before answering, and did not come back with it within the resume grace (`--resume-grace-s`, 10 s).',
+    meaning: 'The node running the task disconnected before answering, and did not come back with it within the resume grace (`--resume-grace-s`, 20 s).',
     fix: 'Nothing: the task is retried on another node.',
   },
   DAN_ERR_NODE_DRAINING: {

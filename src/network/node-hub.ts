@@ -88,7 +88,7 @@ export interface NodeHubOptions {
   /**
    * How long after a node's connection drops its attempts wait for it to come back with them (protocol 4),
    * before they count as lost. A dropped connection is most often a moment's network trouble, and the node
-   * goes on running; a node that died makes its tasks wait this long more. @defaultValue 10 s
+   * goes on running; a node that died makes its tasks wait this long more. @defaultValue 20 s
    */
   resumeGraceMs?: number;
 }
@@ -103,8 +103,14 @@ export interface Resumption {
 /** Moves the attempts a returning node names to its new session (the dispatcher's). */
 export type ResumeHandler = (session: NodeSession, claims: NonNullable<HelloMessage['resume']>) => Resumption;
 
-/** The default of `NodeHubOptions.resumeGraceMs`. */
-export const DEFAULT_RESUME_GRACE_MS = 10_000;
+/**
+ * The default of `NodeHubOptions.resumeGraceMs`: a node notices a connection gone silent after two to three
+ * heartbeats (10–15 s) and connects again within a second or two; a gateway that saw the close first
+ * must still be waiting then.
+ */
+export const DEFAULT_RESUME_GRACE_MS = 20_000;
+/** How long a gateway that stops waits for a node socket's closing handshake before it cuts it. */
+const CLOSE_HANDSHAKE_MS = 1_000;
 
 /** A node says hello as soon as it is connected: a socket silent this long is a stranger's. */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -149,6 +155,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
   #livenessTimer: Timer | undefined;
   /** Sockets accepted that have not said hello (or been closed) yet. */
   #awaitingHello = 0;
+  /** Every socket accepted and not closed yet (sessions, sockets before their hello, sessions dropped but not closed). */
+  readonly #open = new Set<NodeSocket>();
   #resume: ResumeHandler = () => ({ resumed: [], movedFrom: new Set() });
   /** Sessions whose connection dropped and whose node may come back within the grace (`returning`). */
   readonly #returning = new Map<string, { session: NodeSession; until: number }>();
@@ -206,6 +214,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     let session: NodeSession | undefined;
     let awaiting = true;
     this.#awaitingHello += 1;
+    this.#open.add(socket);
     const helloDone = () => {
       if (!awaiting) return;
       awaiting = false;
@@ -235,6 +244,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     });
     socket.on('error', (error) => log.warn({ node: session?.id, err: error.message }, 'node socket error'));
     socket.on('close', (code, reason) => {
+      this.#open.delete(socket);
       helloDone();
       // The agent stopping closes with 1001 and this reason (it gave up what it ran); any other close may be the
       // network's (a proxy in between going away closes with 1001 too, with a reason of its own or none).
@@ -440,15 +450,25 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);
     // Dropped before the close: its close event must not read as a connection that may come back.
     this.#drop(session, `${what}: ${reason}`, false);
-    session.close(code, reason.slice(0, 120));
+    // A connection the node replaced is most likely dead: no closing handshake to wait 30 s for.
+    if (code === CloseCodes.replaced) session.terminate();
+    else session.close(code, reason.slice(0, 120));
   }
 
-  /** Closes every node socket (gateway shutdown). */
+  /**
+   * Closes every node socket (gateway shutdown): with a closing handshake, and those that have not
+   * finished it within a second (a connection a cut left half-dead never answers) are cut, so that the
+   * gateway's exit, and its restart, do not wait for them.
+   */
   close(): void {
     this.#livenessTimer?.cancel();
     this.#livenessTimer = undefined;
     this.#returning.clear();
     for (const session of this.#sessions.values()) session.close(CloseCodes.shuttingDown, 'gateway shutting down');
+    const cut = setTimeout(() => {
+      for (const socket of this.#open) socket.terminate();
+    }, CLOSE_HANDSHAKE_MS);
+    cut.unref();
   }
 }
 

@@ -96,8 +96,12 @@ const GATEWAY_STOPPING = 1001;
 /** After such a close, for this long, a reconnect is tried at least every `RESTART_RETRY_MS`. */
 const RESTART_WINDOW_MS = 2 * 60_000;
 const RESTART_RETRY_MS = 2_000;
-/** A gateway that answered no ping (and sent nothing) for this many heartbeat intervals is taken as gone. */
-const SILENT_INTERVALS = 3;
+/**
+ * A gateway that answered no ping (and sent nothing) for this many heartbeat intervals is taken as gone: a
+ * pong comes within milliseconds, and the gateway's wait for a node that dropped (its resume grace, 20 s by
+ * default) must outlast the node's noticing (two to three intervals, 10–15 s by default) and its return.
+ */
+const SILENT_INTERVALS = 2;
 /** A timer longer than this fires at once (Node's setTimeout). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** While it carries work through a drop, the node tries its gateway again at least this often. */
@@ -309,6 +313,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#backoffMs = this.#options.reconnectMinMs;
         this.#gatewayStoppedAt = null;
         this.#gateways.failedInRow = 0;
+        this.#troubleInRow = 0;
         this.#resumeGraceMs = Math.min(message.resumeGraceMs ?? 0, MAX_TIMER_MS);
         this.#welcomed = true;
         clearTimeout(this.#welcomeTimer);
@@ -371,7 +376,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (buffered !== this.#lastBuffered) this.#heardAt = Date.now();
     this.#lastBuffered = buffered;
     if (Date.now() - this.#heardAt > SILENT_INTERVALS * intervalMs) {
-      this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 3 heartbeat intervals; connecting again');
+      this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 2 heartbeat intervals; connecting again');
       socket.terminate();
       return;
     }
@@ -424,10 +429,14 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
 
-  /** A line about reconnecting: a warning for the first failure in a row and every 20th, else debug (a flapping link writes hundreds). */
+  /** Closes and errors since the last welcome, for `#logReconnect`. */
+  #troubleInRow = 0;
+
+  /** A line about reconnecting: a warning for the first two of a row (the close and its error) and every 20th, else debug (a flapping link writes hundreds). */
   #logReconnect(fields: object, message: string): void {
-    const inRow = this.#gateways.failedInRow;
-    if (inRow <= 1 || inRow % 20 === 0) this.#options.log.warn({ ...fields, failedInRow: inRow }, message);
+    this.#troubleInRow += 1;
+    const inRow = this.#troubleInRow;
+    if (inRow <= 2 || inRow % 20 === 0) this.#options.log.warn({ ...fields, inRow }, message);
     else this.#options.log.debug(fields, message);
   }
 
@@ -440,11 +449,11 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // A gateway that said it was stopping is most likely restarting: it waits as long for what its nodes ran.
     if (!holds || this.#resumeGraceMs === 0) return this.#giveUpHeld('gateway connection lost');
     if (this.#carry !== undefined) return;
-    this.#options.log.info({ tasks: this.#active.size, keepMs: this.#resumeGraceMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.
     // Kept a little longer than the gateway waits: its wait may begin later (it noticed the cut later, or it
     // restarted and waits from its start); a claim that comes too late is refused, and the work given up then.
     const keepMs = Math.min(Math.round(this.#resumeGraceMs * CARRY_MARGIN), MAX_TIMER_MS);
+    this.#options.log.info({ tasks: this.#active.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(keepMs / 1000)} s: the gateway has given them to other nodes`), keepMs);
   }
 

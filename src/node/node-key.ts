@@ -7,7 +7,7 @@
  * for it. Kept in a file only its owner may read; made on first use.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { makeDirSync } from '../util/make-dir.js';
@@ -69,8 +69,17 @@ export async function claimNodeIdentity(keyFile: string, name: string): Promise<
 
 /** Where the claim of a key file and name listens: short (a socket path holds about a hundred bytes), the same for every process of the machine. */
 export function identitySocketOf(keyFile: string, name: string): string {
-  const digest = createHash('sha256').update(`${resolve(keyFile)}\n${name}`).digest('hex').slice(0, 24);
+  const digest = createHash('sha256').update(`${realPathOf(keyFile)}\n${name}`).digest('hex').slice(0, 24);
   return process.platform === 'win32' ? `\\\\.\\pipe\\dan-node-${digest}` : join(tmpdir(), `dan-node-${digest}.sock`);
+}
+
+/** The file's own path, links followed (a key file reached through a symbolic link is the same file). */
+function realPathOf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return resolve(file);
+  }
 }
 
 /** Listens on `path` for the rest of the process's life (without keeping it alive). */

@@ -35,7 +35,8 @@ const slowTask = { prompt: 'slow', model: 'clarity', steps: 20, width: 512, heig
 
 describe('a node killed mid-task', () => {
   it('the task is retried on another node and succeeds', async () => {
-    const gw = await gatewayIn();
+    // A killed node may be a dropped connection: its task waits 2 s (--resume-grace-s) for it first.
+    const gw = await gatewayIn(['--resume-grace-s', '2']);
     const [sb1, sb2] = await Promise.all([slowSandbox(), slowSandbox()]);
     const nodes = await Promise.all([node(gw.url, sb1.url, 'node-one'), node(gw.url, sb2.url, 'node-two')]);
     const { body } = await postJson(`${gw.url}/api/sd/txt2img/async`, slowTask);
@@ -50,7 +51,7 @@ describe('a node killed mid-task', () => {
   });
 
   it('with no attempts left the task fails with the reason, never stays running', async () => {
-    const gw = await gatewayIn(['--max-attempts', '1']);
+    const gw = await gatewayIn(['--max-attempts', '1', '--resume-grace-s', '2']);
     const sb = await slowSandbox();
     const only = await node(gw.url, sb.url, 'node-solo');
     const { body } = await postJson(`${gw.url}/api/sd/txt2img/async`, slowTask);

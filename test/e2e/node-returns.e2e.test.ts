@@ -56,7 +56,7 @@ describe('a node whose connection to the gateway drops mid-task', () => {
     try {
       // No byte passes on the open connection any more, and neither end is told; new connections work.
       proxy.silence();
-      await far.node.waitForLog((l) => l.msg === 'the gateway has not answered for 3 heartbeat intervals; connecting again');
+      await far.node.waitForLog((l) => l.msg === 'the gateway has not answered for 2 heartbeat intervals; connecting again');
       await expectDoneOnce(gw, far.sandbox, taskId);
     } finally {
       await proxy.close();

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { NodeHub } from '../../src/network/node-hub.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -34,5 +35,27 @@ describe('a node silent for three heartbeats', () => {
     await clock.advance(4_500);
     expect(hub.sessions.size).toBe(0);
     hub.close();
+  });
+});
+
+describe('a gateway that stops', () => {
+  it('cuts, a second after asking, a node socket that never finishes its closing handshake (a half-dead connection)', async () => {
+    const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 1000, log: new RecordingLogger(), clock: new FakeClock() });
+    // A peer that never answers a close: only terminate() ends it.
+    const dead = Object.assign(new EventEmitter(), {
+      OPEN: 1,
+      readyState: 1,
+      terminated: false,
+      send() {},
+      close() {},
+      terminate() {
+        this.terminated = true;
+      },
+    });
+    hub.accept(dead, '127.0.0.1');
+    hub.close();
+    expect(dead.terminated).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(dead.terminated).toBe(true);
   });
 });

@@ -97,7 +97,8 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
     // Not the wait's end: the gateway is going away. A client retrying with the same key gets the same tasks.
     reply.header('retry-after', '5');
     const tasks = `the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')}`;
-    throw new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (send the request again with the same Idempotency-Key once it is back, or GET /api/sd/task/{taskId})`);
+    const again = idempotency ? 'send the request again with the same Idempotency-Key once it is back, or ' : '';
+    throw new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (${again}GET /api/sd/task/{taskId})`);
   }
   if (waiting.length > 0) {
     const seconds = Math.round(deps.syncTimeoutMs / 1000);
