@@ -47,9 +47,12 @@ async function fetchNodes(base: string, key: string | undefined): Promise<Listed
   return body.data as Listed[];
 }
 
-/** `gpu-1  busy  1/1  clarity [8a6c…]  18.5 it/s`, then where it is and why it takes no work. */
+/** `gpu-1  busy  1/1 +1 held  clarity [8a6c…]  18.5 it/s`, then where it is and why it takes no work. */
 function describeNode(node: Listed): string {
-  const parts = [node.name, node.state, `${node.running}/${node.slots}`, node.loadedModel ?? 'no checkpoint loaded'];
+  // `running` counts the tasks a node holds ready (`--prefetch`) too: said apart, not as more than its slots.
+  const held = Math.max(0, node.running - node.slots);
+  const work = `${node.running - held}/${node.slots}${held > 0 ? ` +${held} held` : ''}`;
+  const parts = [node.name, node.state, work, node.loadedModel ?? 'no checkpoint loaded'];
   if (node.itPerSecond !== null) parts.push(`${node.itPerSecond.toFixed(1)} it/s`);
   if (node.gateway) parts.push(`on gateway ${node.gateway}`);
   if (node.setAsideUntil !== null) parts.push(`set aside until ${node.setAsideUntil}`);

@@ -37,13 +37,13 @@ describe('dan nodes list', () => {
     const url = await gatewayAnswering(200, {
       code: 200,
       data: [
-        node('gpu-1', { state: 'busy', running: 1, loadedModel: 'clarity [8a6c]', itPerSecond: 18.46 }),
+        node('gpu-1', { state: 'busy', running: 2, loadedModel: 'clarity [8a6c]', itPerSecond: 18.46 }),
         node('gpu-2', { state: 'webui-down', problem: 'connect ECONNREFUSED 127.0.0.1:7860', gateway: 'gw_b' }),
       ],
     });
     const output = recording();
     await nodesList({ gateway: `${url}/` }, output);
-    expect(output.outs).toEqual(['gpu-1  busy  1/1  clarity [8a6c]  18.5 it/s', 'gpu-2  webui-down  0/1  no checkpoint loaded  on gateway gw_b  (connect ECONNREFUSED 127.0.0.1:7860)']);
+    expect(output.outs).toEqual(['gpu-1  busy  1/1 +1 held  clarity [8a6c]  18.5 it/s', 'gpu-2  webui-down  0/1  no checkpoint loaded  on gateway gw_b  (connect ECONNREFUSED 127.0.0.1:7860)']);
     const json = recording();
     await nodesList({ gateway: url, json: true }, json);
     expect(JSON.parse(json.outs[0]!)).toHaveLength(2);
