@@ -27,7 +27,7 @@
 import { type GenerationSpec, specForNodes, type TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
-import { type NodeHub, nodeNameOf, type Resumption } from '../network/node-hub.js';
+import { type NodeHub, nodeNameOf } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
@@ -730,8 +730,8 @@ export class Dispatcher {
     // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
     if (this.#closing) return;
     const held = this.scheduler.attempts.busySlots(session.id);
+    if (!mayReturn || held === 0) return this.#lostForGood(session, reason);
     const graceMs = this.#options.hub.resumeGraceMs;
-    if (!mayReturn || session.protocol < 4 || held === 0 || graceMs === 0) return this.#lostForGood(session, reason);
     // A dropped connection is most often the network's moment: the node runs on and comes back with what it
     // holds (`#resume`). Only if it does not are its tasks lost: retried elsewhere, or failed.
     this.#log.info({ node: session.id, tasks: held, graceMs }, 'node connection dropped; its tasks wait for it to come back');
@@ -751,7 +751,7 @@ export class Dispatcher {
    * node, same attempt, not ended meanwhile) move to the new session, their timers running on. Any other
    * is not waited for: the node gives it up.
    */
-  #resume(session: NodeSession, claims: readonly { taskId: string; attempt: number }[]): Resumption {
+  #resume(session: NodeSession, claims: readonly { taskId: string; attempt: number }[]): string[] {
     const resumed: string[] = [];
     const movedFrom = new Set<string>();
     this.#forgetUnnamed(session);
@@ -773,7 +773,7 @@ export class Dispatcher {
     // What ran on a node of this name before the restart, and it did not name: it holds it no more (it restarted too).
     const unnamed = [...this.#away].filter((entry) => entry.away?.nodeName === session.name);
     if (unnamed.length > 0) this.#guard(this.#requeueAway(unnamed));
-    return { resumed, movedFrom };
+    return resumed;
   }
 
   /**

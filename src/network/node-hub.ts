@@ -43,9 +43,9 @@ export interface HubEvents {
   /** A node completed its hello, or changed (backend up/down, capabilities, finished a task). */
   'node:changed': [session: NodeSession];
   /**
-   * A node's socket closed, or the hub dropped it. `mayReturn`: the node did not say it stopped and was not
-   * sent away (the network dropped, or it fell silent), so one of protocol 4 may come back for what it ran
-   * (`NodeHubOptions.resumeGraceMs`); otherwise whatever it ran is lost.
+   * A node's socket closed, or the hub dropped it. `mayReturn`: a node of protocol 4 that did not say it
+   * stopped and was not sent away (the network dropped, or it fell silent), on a gateway with a resume grace:
+   * it may come back for what it ran (`NodeHubOptions.resumeGraceMs`). Otherwise whatever it ran is lost.
    */
   'node:lost': [session: NodeSession, reason: string, mayReturn: boolean];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
@@ -93,15 +93,11 @@ export interface NodeHubOptions {
   resumeGraceMs?: number;
 }
 
-/** What a node named in its hello's `resume` and the gateway still waits for, and the sessions that held them. */
-export interface Resumption {
-  resumed: string[];
-  /** Sessions (ids) some of those attempts were moved from: left over, if still open. */
-  movedFrom: Set<string>;
-}
-
-/** Moves the attempts a returning node names to its new session (the dispatcher's). */
-export type ResumeHandler = (session: NodeSession, claims: NonNullable<HelloMessage['resume']>) => Resumption;
+/**
+ * Moves the attempts a returning node names to its new session (the dispatcher's); answers the tasks the
+ * gateway still waits for. Called for every hello of protocol 4: one that names nothing ends the wait too.
+ */
+export type ResumeHandler = (session: NodeSession, claims: NonNullable<HelloMessage['resume']>) => string[];
 
 /**
  * The default of `NodeHubOptions.resumeGraceMs`: a node notices a connection gone silent after two to three
@@ -157,7 +153,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
   #awaitingHello = 0;
   /** Every socket accepted and not closed yet (sessions, sockets before their hello, sessions dropped but not closed). */
   readonly #open = new Set<NodeSocket>();
-  #resume: ResumeHandler = () => ({ resumed: [], movedFrom: new Set() });
+  #resume: ResumeHandler = () => [];
   /** Sessions whose connection dropped and whose node may come back within the grace (`returning`). */
   readonly #returning = new Map<string, { session: NodeSession; until: number }>();
 
@@ -253,10 +249,15 @@ export class NodeHub extends EventEmitter<HubEvents> {
     });
   }
 
-  /** Forgets a session at once (its socket may take a while to close) and reports its tasks lost, or gone for now (`mayReturn`). */
-  #drop(session: NodeSession, reason: string, mayReturn: boolean): void {
+  /**
+   * Forgets a session at once (its socket may take a while to close) and reports its tasks lost, or gone for
+   * now: `mayCome`, the network's doing rather than the node's or the gateway's, and so `mayReturn` if the
+   * node and the gateway resume work at all.
+   */
+  #drop(session: NodeSession, reason: string, mayCome: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
-    if (mayReturn && session.protocol >= 4 && this.resumeGraceMs > 0) {
+    const mayReturn = mayCome && session.protocol >= 4 && this.resumeGraceMs > 0;
+    if (mayReturn) {
       this.#forgetReturned();
       this.#returning.set(session.id, { session, until: this.#clock.now() + this.resumeGraceMs });
     }
@@ -281,8 +282,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#sessions.set(id, session);
     // Back (or a new process of it): its dropped connections are no longer waited for.
     for (const [oldId, { session: old }] of this.#returning) if (old.identity === identity) this.#returning.delete(oldId);
-    // Every hello of protocol 4, naming attempts or not: a node that comes back holding nothing (it restarted) ends the wait for it.
-    const { resumed, movedFrom } = hello.protocol >= 4 ? this.#resume(session, hello.resume ?? []) : { resumed: [], movedFrom: new Set<string>() };
+    const resumed = hello.protocol >= 4 ? this.#resume(session, hello.resume ?? []) : [];
     // A node of protocol 3 is answered in its own words: it knows neither field.
     const resumption = hello.protocol >= 4 ? { resumeGraceMs: this.resumeGraceMs, resumed } : {};
     session.send({ type: 'welcome', protocol: hello.protocol, nodeId: id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...resumption });
@@ -290,14 +290,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
       { node: id, remoteAddress, slots: session.slots, models: session.offering.models.size, backendUp: session.backendUp, ...(hello.resume?.length ? { resumed: resumed.length, named: hello.resume.length } : {}) },
       'node connected',
     );
-    // Its old connection, if the gateway still holds it open (a network cut that closed nothing), is left over.
-    for (const oldId of movedFrom) {
-      const old = this.#sessions.get(oldId);
-      if (old && old !== session) this.expel(old, 'the node connected again and took its work to the new connection', CloseCodes.replaced);
-    }
-    // Another open connection of the same node is one a cut left over (the gateway had not noticed yet): a node
-    // keeps one connection. It would be sent work that goes nowhere until its silence shows. (Two node processes
-    // of one name and key on one machine refuse to start, node-key.ts; on two machines, they take turns here.)
+    // Another open connection of the same node is one a cut left over (the gateway had not noticed yet; the
+    // node may have taken its work to this one): a node keeps one connection. It would be sent work that goes
+    // nowhere until its silence shows. (Two node processes of one name and key on one machine refuse to
+    // start, node-key.ts; on two machines, they take turns here.)
     if (hello.protocol >= 4) {
       for (const other of [...this.#sessions.values()]) {
         if (other === session || other.identity !== identity) continue;

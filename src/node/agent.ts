@@ -357,10 +357,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     }
     for (const answer of send) this.#sendAnswer(answer);
     // Given up here before the welcome came (the node's grace ended first): the gateway must not wait for its timeout.
-    for (const { taskId, attempt } of lost) {
-      const failure: NodeMessage = { type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_LOST', message: 'the node gave this task up while its connection was down', retryable: true };
-      this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
-    }
+    for (const { taskId, attempt } of lost) this.#sendFailure(taskId, attempt, new DanError('DAN_ERR_NODE_LOST', 'the node gave this task up while its connection was down'));
     if (carried) this.emit('held:released');
     return resumed.filter((taskId) => keep.has(taskId) || send.some((answer) => answer.taskId === taskId));
   }
@@ -397,6 +394,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     } else {
       this.#answers.keep(answer);
     }
+  }
+
+  /** Answers an attempt with a failure (the error's id, message and whether it may be retried). */
+  #sendFailure(taskId: string, attempt: number, error: DanError): void {
+    const failure: NodeMessage = { type: 'failure', taskId, attempt, error: error.id, message: error.message.slice(0, 2000), retryable: error.retryable };
+    this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
   }
 
   #onClose(code: number): void {
@@ -446,7 +449,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
    */
   #carryHeld(): void {
     const holds = this.#active.size + this.#answers.size > 0;
-    // A gateway that said it was stopping is most likely restarting: it waits as long for what its nodes ran.
+    // Carried through a gateway's stop too: one that restarts waits as long for what its nodes ran.
     if (!holds || this.#resumeGraceMs === 0) return this.#giveUpHeld('gateway connection lost');
     if (this.#carry !== undefined) return;
     // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.
@@ -469,7 +472,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   async #run(assign: AssignMessage): Promise<void> {
     const { taskId, attempt } = assign;
     if (this.#draining) {
-      this.#sendAnswer({ taskId, attempt, frame: JSON.stringify({ type: 'failure', taskId, attempt, error: 'DAN_ERR_NODE_DRAINING', message: 'node is stopping', retryable: true } satisfies NodeMessage) });
+      this.#sendFailure(taskId, attempt, new DanError('DAN_ERR_NODE_DRAINING', 'node is stopping'));
       return;
     }
     const controller = new AbortController();
@@ -574,8 +577,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         // The gateway gave the task up (cancel, timeout) or the connection dropped: not a failure of this node.
         this.#options.log.info({ task: taskId, reason: errorMessageOf(controller.signal.reason) }, 'task abandoned');
       } else {
-        const failure: NodeMessage = { type: 'failure', taskId, attempt, error: danError.id, message: danError.message.slice(0, 2000), retryable: danError.retryable };
-        this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
+        this.#sendFailure(taskId, attempt, danError);
         this.#options.log.warn({ task: taskId, error: danError.id, reason: danError.message }, 'task failed');
       }
       return false;

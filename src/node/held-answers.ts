@@ -34,6 +34,7 @@ export interface TakeUp {
   lost: Claim[];
 }
 
+/** One attempt of one task, as a map key. */
 const keyOf = (claim: Claim): string => `${claim.attempt}:${claim.taskId}`;
 
 export class HeldAnswers {
@@ -102,23 +103,21 @@ export class HeldAnswers {
    */
   takeUp(resumed: readonly string[], runningNow: Iterable<Claim>): TakeUp {
     const running = [...runningNow];
-    const wanted = new Set<string>();
-    for (const taskId of resumed) {
-      const attempt = this.#named.get(taskId);
-      if (attempt !== undefined) wanted.add(keyOf({ taskId, attempt }));
-    }
     const answers = [...this.#unconfirmed.splice(0), ...this.#unsent.values()];
     this.#unsent.clear();
+    const named = this.#named;
     this.#named = new Map();
-    const send = answers.filter((answer) => wanted.has(keyOf(answer)));
-    const keep = new Set<string>();
-    for (const claim of running) if (wanted.has(keyOf(claim))) keep.add(claim.taskId);
-    const held = new Set([...send.map(keyOf), ...running.filter((claim) => keep.has(claim.taskId)).map(keyOf)]);
-    const lost = [...wanted].filter((key) => !held.has(key)).map((key) => {
-      const at = key.indexOf(':');
-      return { attempt: Number(key.slice(0, at)), taskId: key.slice(at + 1) };
-    });
-    return { send, keep, lost };
+    const taken: TakeUp = { send: [], keep: new Set(), lost: [] };
+    for (const taskId of resumed) {
+      // The attempt the hello named of it; a task id it did not name is none of this node's.
+      const attempt = named.get(taskId);
+      if (attempt === undefined) continue;
+      const answer = answers.find((a) => a.taskId === taskId && a.attempt === attempt);
+      if (answer) taken.send.push(answer);
+      else if (running.some((c) => c.taskId === taskId && c.attempt === attempt)) taken.keep.add(taskId);
+      else taken.lost.push({ taskId, attempt });
+    }
+    return taken;
   }
 
   /**
