@@ -74,7 +74,7 @@ export interface TaskEntry {
    * Running when the gateway stopped, on the node of this name (attempt `attempt`): not queued while the
    * node may come back with it (`recover`, `#resume`), for the resume grace after the start.
    */
-  away?: { attempt: number; nodeName: string };
+  away?: { attempt: number; nodeName: string; nodeIdentity: string | null };
 }
 
 export type { TaskOutcome } from './outcome-book.js';
@@ -108,15 +108,13 @@ export interface DispatcherOptions {
   observer?: DispatcherObserver;
   scheduler?: Scheduler;
   /**
-   * Given when other gateways share the store (docs/decisions/0015): whether a task the store holds as
-   * running runs on another gateway's node that is alive (else this gateway runs it again).
-   */
-  /**
    * The fair-share weight of a task's owner when it is read from the store (after a restart, or told by
    * another gateway): its key's, as a submit would have it. @defaultValue 1
    */
   weightOf?: (owner: string | null) => number;
+  /** Given when other gateways share the store (docs/decisions/0015). */
   shared?: {
+    /** Whether a task the store holds as running runs on another gateway's node that is alive (else this gateway runs it again). */
     runsElsewhere(task: StoredTask): boolean;
     /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
     servableElsewhere(spec: GenerationSpec): boolean;
@@ -192,6 +190,8 @@ export class Dispatcher {
   readonly #timers = new Set<Timer>();
   /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
   readonly #away = new Set<TaskEntry>();
+  /** Attempts another gateway gave that a node brought here, while the store writes that they run here (`#takeOver`): whether it did. */
+  readonly #takingOver = new Map<string, Promise<boolean>>();
   /** Sessions whose connection dropped while they ran attempts, waiting for their node to come back (`#onNodeLost`). */
   readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
@@ -229,9 +229,18 @@ export class Dispatcher {
     });
     hub.on('node:lost', (session, reason, mayReturn) => this.#onNodeLost(session, reason, mayReturn));
     hub.onResume((session, claims) => this.#resume(session, claims));
-    hub.on('task:progress', (session, message) => this.#onProgress(session, message));
-    hub.on('task:result', (session, message, receivedAt) => this.#guard(this.#onResult(session, message, receivedAt)));
-    hub.on('task:failure', (session, message) => this.#onFailure(session, message));
+    hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
+    hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#onResult(session, message, receivedAt))));
+    hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onFailure(session, message)));
+  }
+
+  /** Handles a node's word on a task at once, or, while its taking over is being written (`#takeOver`), once it held; not if it did not. */
+  #afterTakeOver(taskId: string, handle: () => void): void {
+    const pending = this.#takingOver.get(taskId);
+    if (!pending) return handle();
+    void pending.then((held) => {
+      if (held) handle();
+    });
   }
 
   /**
@@ -258,7 +267,7 @@ export class Dispatcher {
       const nodeName = record.nodeId === null ? null : nodeNameOf(record.nodeId);
       if (record.state === 'running' && !this.#options.shared && graceMs > 0 && nodeName !== null) {
         this.#reserve(record.owner);
-        const entry: TaskEntry = { ...this.#toEntry(record, record.spec), away: { attempt: record.attempts, nodeName } };
+        const entry: TaskEntry = { ...this.#toEntry(record, record.spec), away: { attempt: record.attempts, nodeName, nodeIdentity: record.nodeIdentity ?? null } };
         this.#entries.set(record.id, entry);
         away.push(entry);
         continue;
@@ -574,7 +583,7 @@ export class Dispatcher {
       // The start is claimed in the store before the task is sent: never sent on a claim that did not hold.
       let stored: boolean;
       try {
-        stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now());
+        stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now(), session.identity);
       } catch (error) {
         // Asked for with its insert, which failed: the submit answers that, and the task leaves (`submit`).
         if (entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
@@ -756,7 +765,7 @@ export class Dispatcher {
     const movedFrom = new Set<string>();
     this.#forgetUnnamed(session);
     for (const claim of claims) {
-      if (this.#takeBack(session, claim)) {
+      if (this.#takeBack(session, claim) || this.#takeOver(session, claim)) {
         resumed.push(claim.taskId);
         continue;
       }
@@ -771,7 +780,7 @@ export class Dispatcher {
     }
     if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
     // What ran on a node of this name before the restart, and it did not name: it holds it no more (it restarted too).
-    const unnamed = [...this.#away].filter((entry) => entry.away?.nodeName === session.name);
+    const unnamed = [...this.#away].filter((entry) => entry.away !== undefined && ranOn(entry.away, session));
     if (unnamed.length > 0) this.#guard(this.#requeueAway(unnamed));
     return resumed;
   }
@@ -792,14 +801,14 @@ export class Dispatcher {
   }
 
   /**
-   * A task that ran on a node when the gateway stopped (`recover`), claimed by that node back (its name, the
-   * task's id and the attempt: the store keeps no more of who the node was): it runs on there, as its
-   * attempt, its row unchanged. False for any other claim.
+   * A task that ran on a node when the gateway stopped (`recover`), claimed by that node back (who it is, the
+   * task's id and the attempt; only its name for a row stored before the store kept who): it runs on there,
+   * as its attempt, its row unchanged. False for any other claim.
    */
   #takeBack(session: NodeSession, claim: { taskId: string; attempt: number }): boolean {
     const entry = this.#entries.get(claim.taskId);
     const away = entry?.away;
-    if (!entry || !away || away.attempt !== claim.attempt || away.nodeName !== session.name) return false;
+    if (!entry || !away || away.attempt !== claim.attempt || !ranOn(away, session)) return false;
     delete entry.away;
     this.#away.delete(entry);
     this.#enqueue(entry);
@@ -809,6 +818,52 @@ export class Dispatcher {
     this.#unservable.forget(entry.id);
     this.#changed(entry.id);
     this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken back by the node that ran it before the restart');
+    return true;
+  }
+
+  /**
+   * Where gateways share the store: an attempt another gateway gave this node, brought here (that gateway died,
+   * or the node could not reach it), runs on here if the store agrees that it was given to this very node and
+   * nobody runs it since (TaskStore.takeOver). It is taken at once, for the welcome to name it; the node's
+   * answers to it wait for the store's word. If the store says no, the node is told to stop it and the task is
+   * as the store says. False for a claim that cannot be such an attempt.
+   */
+  #takeOver(session: NodeSession, claim: { taskId: string; attempt: number }): boolean {
+    const store = this.#options.store;
+    const entry = this.#entries.get(claim.taskId);
+    if (!this.#options.shared || !store.takeOver || !entry || entry.unsaved || this.#takingOver.has(claim.taskId)) return false;
+    if (this.scheduler.attempts.get(entry.id) || (entry.elsewhere?.attempt ?? entry.attempts) !== claim.attempt) return false;
+    // Running elsewhere, or put back in the queue here (its gateway counted gone) at that attempt.
+    const elsewhere = entry.elsewhere;
+    if (!elsewhere && this.scheduler.position(entry.id) === undefined) return false;
+    if (elsewhere) {
+      delete entry.elsewhere;
+      this.#enqueue(entry);
+    }
+    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
+    if (!running) return false;
+    session.adopt(entry.id);
+    const held = store.takeOver(entry.id, claim.attempt, session.identity, session.id).catch((error: unknown) => {
+      this.#log.warn({ task: entry.id, err: error }, 'could not store that a node brought its task here; it is stopped there');
+      return false;
+    });
+    this.#takingOver.set(entry.id, held);
+    void held.then((moved) => {
+      this.#takingOver.delete(entry.id);
+      if (moved) {
+        this.#unservable.forget(entry.id);
+        this.#changed(entry.id);
+        this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken over from another gateway: its node brought it here');
+        return;
+      }
+      if (this.scheduler.attempts.get(entry.id) === running) this.#abandon(running, 'the gateway no longer waits for it here');
+      if (this.#entries.get(entry.id) !== entry) return;
+      // Back as it was (running elsewhere, or queued here), then in line with the row.
+      if (elsewhere) entry.elsewhere = elsewhere;
+      else this.#enqueue(entry);
+      this.#guard(this.#reconcile(entry.id));
+      this.schedule();
+    });
     return true;
   }
 
@@ -1002,14 +1057,18 @@ export class Dispatcher {
     }
   }
 
-  /** Another gateway started attempt `attempt` of a task on its node: it leaves this gateway's queue. */
-  startedElsewhere(taskId: string, attempt: number): void {
+  /**
+   * Another gateway started attempt `attempt` of a task on its node, or took it over (`moved`: its node brought
+   * it there, TaskStore.takeOver): it leaves this gateway's queue, and an attempt of it here is let go.
+   */
+  startedElsewhere(taskId: string, attempt: number, how: { moved?: boolean } = {}): void {
     const entry = this.#entries.get(taskId);
     if (!entry) return;
     this.#touch(taskId);
     entry.attempts = Math.max(entry.attempts, attempt);
     const running = this.scheduler.attempts.get(taskId);
-    if (running && running.attempt >= attempt) return;
+    // Started here as this attempt or a later one: the other's start lost the race. Moved, the same attempt is not ours any more.
+    if (running && (running.attempt > attempt || (running.attempt === attempt && how.moved !== true))) return;
     if (running) this.#abandon(running, 'the task runs on another node now');
     else this.scheduler.remove(taskId);
     entry.elsewhere = { attempt };
@@ -1248,3 +1307,7 @@ function outcomeOf(record: StoredTask): TaskOutcome | null {
   return null;
 }
 
+/** Whether the attempt a restarted gateway found running was given to this node: who it is, or its name for a row stored without who. */
+function ranOn(away: NonNullable<TaskEntry['away']>, session: NodeSession): boolean {
+  return away.nodeIdentity === null ? away.nodeName === session.name : away.nodeIdentity === session.identity;
+}

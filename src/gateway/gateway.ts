@@ -249,6 +249,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   await stores.hearOthers?.({
     queued: (id, task) => guard(dispatcher.adopt(id, task)),
     started: (id, attempt) => dispatcher.startedElsewhere(id, attempt),
+    moved: (id, attempt) => dispatcher.startedElsewhere(id, attempt, { moved: true }),
     ended: (id) => {
       guard(dispatcher.endedElsewhere(id));
       // A task submitted here with an end webhook that ended on another gateway: its delivery is due now.

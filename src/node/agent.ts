@@ -110,6 +110,13 @@ const CARRY_RETRY_MS = 1_000;
 const CARRY_WELCOME_TIMEOUT_MS = 3_000;
 /** How much longer than the gateway's grace the node keeps work carried through a drop. */
 const CARRY_MARGIN = 1.5;
+/**
+ * How long a stopping node that runs nothing more waits, while its connection is down, to deliver answers
+ * it holds: a link that merely dropped is back within a second or two; a gateway that is stopping too (an
+ * operator stopping everything at once) would hold the node for the whole carry, and the gateway asks
+ * again for what it does not have (the task runs again).
+ */
+const DRAIN_ANSWERS_WAIT_MS = 5_000;
 
 export class NodeAgent extends EventEmitter<AgentEvents> {
   readonly #options: Required<Omit<NodeAgentOptions, 'token' | 'nodeKey'>> & { token: string | null };
@@ -184,16 +191,26 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   async drain(): Promise<void> {
     this.#draining = true;
     this.#sendHeartbeat();
-    // Answers made while the connection was down are delivered first, or given up with the grace.
+    // Answers made while the connection was down are delivered first: once connected again, or given up with
+    // the grace; once nothing runs, after a short wait for a connection (`DRAIN_ANSWERS_WAIT_MS`).
+    let answersUntil = Infinity;
     while (this.#active.size > 0 || this.#answers.size > 0) {
       if (this.#active.size === 0 && this.#carry === undefined && this.#welcomed) break;
+      const onlyAnswers = this.#active.size === 0 && !this.#welcomed;
+      if (onlyAnswers && answersUntil === Infinity) answersUntil = Date.now() + DRAIN_ANSWERS_WAIT_MS;
+      if (onlyAnswers && Date.now() >= answersUntil) {
+        this.#options.log.warn({ answers: this.#answers.size }, 'stopping without a gateway to deliver answers to: the gateway runs again what it did not receive');
+        break;
+      }
       await new Promise((resolve) => {
         const done = () => {
+          clearTimeout(timer);
           this.off('task:settled', done);
           this.off('welcomed', done);
           this.off('held:released', done);
           resolve(undefined);
         };
+        const timer = onlyAnswers ? setTimeout(done, Math.max(0, answersUntil - Date.now())) : undefined;
         this.on('task:settled', done);
         this.on('welcomed', done);
         this.on('held:released', done);
@@ -404,6 +421,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   #onClose(code: number): void {
     clearInterval(this.#heartbeat);
+    const wasWelcomed = this.#welcomed;
     this.#welcomed = false;
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
@@ -413,15 +431,15 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.emit('disconnected', code);
     if (this.#stopped) return;
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
-    // While it carries work, the gateway that gave it is tried again: only that one waits for it.
+    // While it carries work, the gateway that gave it is tried again first: it waits for it. One that cannot
+    // be reached (it died) passes the work on: the gateways of a list share one store, and the next one takes
+    // over what the dead one's nodes still run (docs/decisions/0019).
     const gateways = this.#gateways;
     const stay = this.#carry !== undefined;
-    // Tries of the one gateway while carrying are not a round of the list: once the carry ends, the next
-    // gateway is tried at the pace of before the drop, not after a backoff grown meanwhile.
-    if (!stay) {
-      gateways.failedInRow += 1;
-      gateways.index = (gateways.index + 1) % gateways.urls.length;
-    }
+    // Tries while carrying are not a round of the list: once the carry ends, the next gateway is tried at the
+    // pace of before the drop, not after a backoff grown meanwhile.
+    if (!stay) gateways.failedInRow += 1;
+    if (!stay || !wasWelcomed) gateways.index = (gateways.index + 1) % gateways.urls.length;
     const roundFailed = stay || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
     // Work carried waits only for the grace: tried again often, not at a backoff that would outlast it.

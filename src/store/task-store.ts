@@ -78,6 +78,8 @@ export type StoredTask = Omit<TaskRecord, 'result'> & {
   result: RelayedResult | null;
   /** Where several gateways share the store: the gateway whose node runs (or ran) the current attempt. */
   runningOn?: string | null;
+  /** Who the node of the current attempt is (`markRunning`'s `nodeIdentity`), where the store keeps it; null if not told. */
+  nodeIdentity?: string | null;
 };
 
 export interface TaskStore {
@@ -94,11 +96,23 @@ export interface TaskStore {
    * it, so that the pass due that turn may send it), the start takes effect with that insert or
    * after it, never before it, and rejects as the insert did when it fails. A store that writes
    * the two in one commit saves the start a round trip (PostgreSQL). `requeue`, `fail` and `cancel`
-   * of such a task wait for its insert too.
+   * of such a task wait for its insert too. `nodeIdentity`: who the node is (its token, name and key),
+   * kept for whoever takes the attempt back from the node after a restart or over from another gateway.
    */
-  markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean>;
-  /** running (this attempt) → queued, keeping the attempt count. */
+  markRunning(id: string, attempt: number, nodeId: string, at: number, nodeIdentity?: string): Promise<boolean>;
+  /**
+   * running (this attempt) → queued, keeping the attempt count. Where gateways share the store, only an
+   * attempt this gateway started or took over (`takeOver`).
+   */
   requeue(id: string, attempt: number): Promise<boolean>;
+  /**
+   * Where gateways share the store: attempt `attempt` of a task, given to the node `nodeIdentity` (as
+   * `markRunning` recorded it) through another gateway, runs on through this one, on the node's new
+   * connection `nodeId`. The node kept it running when its gateway died or could not be reached, and
+   * connected here. Only if the row still names that attempt and that node, running or put back in the
+   * queue (its gateway counted gone) and not started again. True if it moved.
+   */
+  takeOver?(id: string, attempt: number, nodeIdentity: string, nodeId: string): Promise<boolean>;
   /**
    * running (this attempt) → succeeded; drops the inputs. Also from queued at this attempt: put back in the queue
    * and not started again since (another gateway counted the one running it gone), its result still stands, as a

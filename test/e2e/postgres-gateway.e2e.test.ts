@@ -81,6 +81,63 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     expect(done.body.data).toMatchObject({ status: 2, seeds: [9] });
   });
 
+  it('when a gateway dies mid-task, its node takes the task to another gateway of the database, which takes it over: it runs once', async () => {
+    const database = await newDatabase();
+    const first = await gatewayOn(database);
+    const second = await gatewayOn(database);
+    const created = await runDan(['keys', 'create', '--database', database, '--name', 'pg client', '--json']);
+    const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+    await expect.poll(async () => (await getJson(`${first.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
+    // A slow GPU (sandbox time ×1): the task runs for seconds after its gateway is killed.
+    const node = await nodeFor(`${first.url},${second.url}`, 'gpu-a', 1);
+    await expect.poll(async () => (await getJson(`${first.url}/api/health`)).body.data.nodes.connected, { timeout: 10_000 }).toBe(1);
+    const submitted = await postJson(`${first.url}/api/sd/txt2img/async`, { prompt: 'a harbour', model: 'clarity', width: 512, height: 512, steps: 60, seed: 6 }, auth);
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(200);
+    const taskId = submitted.body.data.taskId as string;
+    await node.waitForLog((l) => l['task'] === taskId && l.msg === 'task received');
+    await first.proc.stop('SIGKILL');
+    await second.proc.waitForLog((l) => l['task'] === taskId && l.msg === 'task taken over from another gateway: its node brought it here', 20_000);
+    await second.proc.waitForLog((l) => l['task'] === taskId && l.msg === 'task succeeded', 45_000);
+    const done = (await postJson(`${second.url}/api/sd/task/status`, { taskId }, auth)).body.data;
+    expect(done).toMatchObject({ status: 2, seeds: [6] });
+    expect(await imageInfo(done.images[0])).toMatchObject({ width: 512, height: 512 });
+    // Run once: the node was given it once, and no gateway put it back in the queue.
+    expect(node.lines.filter((l) => l['task'] === taskId && l.msg === 'task received')).toHaveLength(1);
+    expect(second.proc.lines.some((l) => l.msg === 'tasks whose gateway is gone are back in the queue')).toBe(false);
+  }, 90_000);
+
+  it('when a node cannot reach its gateway, another gateway takes its task over, and the gateway it left lets the task go', async () => {
+    const database = await newDatabase();
+    // The first waits 3 s for a dropped node: its wait ends while the task still runs, through the second.
+    const first = await gatewayOn(database, ['--auth', 'required', '--resume-grace-s', '3']);
+    const second = await gatewayOn(database);
+    const created = await runDan(['keys', 'create', '--database', database, '--name', 'pg client', '--json']);
+    const auth = { Authorization: `Bearer ${(JSON.parse(created.stdout) as { secret: string }).secret}` };
+    await expect.poll(async () => (await getJson(`${first.url}/api/keys/me`, auth)).status, { timeout: 5_000 }).toBe(200);
+    const firstAddress = new URL(first.url);
+    const proxy = await startTcpProxy({ host: firstAddress.hostname, port: Number(firstAddress.port) });
+    try {
+      const node = await nodeFor(`http://${proxy.host}:${proxy.port},${second.url}`, 'gpu-a', 1);
+      await expect.poll(async () => (await getJson(`${first.url}/api/health`)).body.data.nodes.connected, { timeout: 10_000 }).toBe(1);
+      const submitted = await postJson(`${first.url}/api/sd/txt2img/async`, { prompt: 'a harbour', model: 'clarity', width: 512, height: 512, steps: 80, seed: 6 }, auth);
+      expect(submitted.status, JSON.stringify(submitted.body)).toBe(200);
+      const taskId = submitted.body.data.taskId as string;
+      await node.waitForLog((l) => l['task'] === taskId && l.msg === 'task received');
+      // The way to the first gateway is cut; the first stays up.
+      await proxy.cut();
+      await second.proc.waitForLog((l) => l['task'] === taskId && l.msg === 'task taken over from another gateway: its node brought it here', 20_000);
+      await second.proc.waitForLog((l) => l['task'] === taskId && l.msg === 'task succeeded', 45_000);
+      // The first's wait for the node ended meanwhile: no attempt failed there, nothing ran again.
+      expect(first.proc.lines.some((l) => l.msg === 'node connection dropped; its tasks wait for it to come back')).toBe(true);
+      expect(first.proc.lines.filter((l) => l['task'] === taskId && l.msg === 'task attempt failed')).toEqual([]);
+      expect(node.lines.filter((l) => l['task'] === taskId && l.msg === 'task received')).toHaveLength(1);
+      // The first answers for it as the network does (the result is stored a moment after the log line).
+      await expect.poll(async () => (await postJson(`${first.url}/api/sd/task/status`, { taskId }, auth)).body.data, { timeout: 5_000 }).toMatchObject({ status: 2, seeds: [6] });
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
+
   it('answers 503 (store unavailable) while the database is gone, keeps what it was given, and serves again when it is back', async () => {
     const database = await newDatabase();
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(database).port || 5432) });

@@ -5,7 +5,7 @@
  * the same with real processes and a cut network: test/e2e/node-returns.e2e.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RESUME_GRACE_MS } from '../../src/network/node-hub.js';
+import { DEFAULT_RESUME_GRACE_MS, identityOf } from '../../src/network/node-hub.js';
 import type { GatewayMessage } from '../../src/protocol/messages.js';
 import { SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
@@ -331,11 +331,11 @@ describe('a node lost for good at once', () => {
 
 describe('a node that ran a task when the gateway stopped', () => {
   /** A task stored as running on node `gpu` (session `gpu-0a1b2c`), as the gateway left it; then the gateway starts again. */
-  async function restartedWithRunningTask() {
+  async function restartedWithRunningTask(nodeIdentity?: string) {
     world = createCoreWorld({ maxAttempts: 3 });
     const id = 'ran-before';
     await world.store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });
-    await world.store.markRunning(id, 1, 'gpu-0a1b2c', world.clock.now());
+    await world.store.markRunning(id, 1, 'gpu-0a1b2c', world.clock.now(), nodeIdentity);
     await world.dispatcher.recover();
     return id;
   }
@@ -368,6 +368,18 @@ describe('a node that ran a task when the gateway stopped', () => {
     expect(await resumedBy(comeBack('gpu', [{ taskId: id, attempt: 1 }]))).toEqual([]);
   });
 
+  it('stored with who its node is: only that node takes it back, not another of its name (another key)', async () => {
+    // As the gateway stores a start: the node's token (here none: a node of this machine), name and key.
+    const id = await restartedWithRunningTask(identityOf('local', { name: 'gpu', nodeKey: fakeNodeKey('gpu') }));
+    const sameName = comeBack('gpu', [{ taskId: id, attempt: 1 }], { nodeKey: fakeNodeKey('someone-else') });
+    expect(await resumedBy(sameName)).toEqual([]);
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    back.succeed(id, 3000, 1);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
   it('back without naming it (the node restarted too): requeued at once, not when the grace ends', async () => {
     const id = await restartedWithRunningTask();
     const restarted = comeBack('gpu', []);
@@ -383,5 +395,69 @@ describe('a node that ran a task when the gateway stopped', () => {
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
     await world.settle();
     expect(await world.store.get(id)).toMatchObject({ state: 'cancelled' });
+  });
+});
+
+describe('a node that brings a task another gateway of the database gave it (that gateway died)', () => {
+  /**
+   * A gateway sharing its store: task `id` runs, the store says, as attempt 1 on another gateway's node `gpu`.
+   * The store's word on a take-over comes when the test gives it (`answer`).
+   */
+  async function runningElsewhere() {
+    let answer: (moved: boolean) => void = () => {};
+    const asked: unknown[][] = [];
+    world = createCoreWorld({
+      maxAttempts: 3,
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'takeOver') {
+              return (...args: unknown[]) => {
+                asked.push(args);
+                return new Promise<boolean>((resolve) => (answer = resolve));
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const id = 'elsewhere';
+    await world.store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });
+    await world.store.markRunning(id, 1, 'gpu-0a1b2c', world.clock.now());
+    await world.dispatcher.recover();
+    return { id, asked, answer: (moved: boolean) => answer(moved) };
+  }
+
+  it('takes it over once the store agrees it was given to that node: its result, sent meanwhile, ends the task', async () => {
+    const { id, asked, answer } = await runningElsewhere();
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    expect(asked).toEqual([[id, 1, identityOf('local', { name: 'gpu', nodeKey: fakeNodeKey('gpu') }), expect.stringMatching(/^gpu-/)]]);
+    // The answer waits for the store's word.
+    back.succeed(id, 3000, 1);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'running' });
+    answer(true);
+    await expect.poll(() => world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it('not given to that node (the store says no): the node is told to stop it, its answer is dropped, and it runs on elsewhere', async () => {
+    const { id, answer } = await runningElsewhere();
+    const other = world.connect('other');
+    const claimant = comeBack('gpu', [{ taskId: id, attempt: 1 }], { nodeKey: fakeNodeKey('someone-else') });
+    expect(await resumedBy(claimant)).toEqual([id]);
+    claimant.succeed(id, 3000, 1);
+    answer(false);
+    await world.settle();
+    expect(claimant.received.some((m) => m.type === 'cancel' && m.taskId === id)).toBe(true);
+    expect(await world.store.get(id)).toMatchObject({ state: 'running', attempts: 1, nodeId: 'gpu-0a1b2c' });
+    // Still running on the other gateway's node: no node here is given it, and a client is told it runs.
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    expect(other.assignments()).toEqual([]);
+    expect(claimant.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 1 });
   });
 });

@@ -38,6 +38,7 @@ async function network(): Promise<{ writer: Stores; heard: string[] }> {
   await followTasks(listener, 'gw_listening', {
     queued: (id) => heard.push(`queued ${id}`),
     started: (id) => heard.push(`started ${id}`),
+    moved: (id) => heard.push(`moved ${id}`),
     ended: (id) => heard.push(`ended ${id}`),
     resync: () => heard.push('resync'),
   });

@@ -121,6 +121,57 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect(await theirs.listRunningHere()).toEqual([{ id: 'b', attempts: 1 }]);
   });
 
+  it('moves an attempt to another gateway only for the node it was given to, and the gateway it left can no longer put it back', async () => {
+    const { url } = await schema();
+    const database = await openPostgres(url);
+    cleanups.push(() => database.pool.end());
+    const [dead, survivor] = [new PostgresTaskStore(database, { gatewayId: 'gw_dead' }), new PostgresTaskStore(database, { gatewayId: 'gw_alive' })];
+    const heard: string[] = [];
+    const listening = await openPostgres(url);
+    const listener = await PgListener.open(listening);
+    cleanups.push(async () => {
+      listener.close();
+      await listening.pool.end();
+    });
+    await followTasks(listener, 'gw_third', {
+      queued: (id) => heard.push(`queued ${id}`),
+      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
+      ended: (id) => heard.push(`ended ${id}`),
+      resync: () => heard.push('resync'),
+    });
+    for (const id of ['a', 'b', 'c']) await dead.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+    const gpu = 'shared/gpu/0123456789abcdef';
+    // The start inserted with the task keeps who the node is too.
+    const inserted = dead.insert({ id: 'd', kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
+    const startedWithInsert = dead.markRunning('d', 1, 'gpu-000001', 2, gpu);
+    await inserted;
+    expect(await startedWithInsert).toBe(true);
+    for (const id of ['a', 'b', 'c']) expect(await dead.markRunning(id, 1, 'gpu-000001', 2, gpu)).toBe(true);
+    // Another node naming it (another key, or another name), or another attempt: refused.
+    expect(await survivor.takeOver('a', 1, 'shared/gpu/fedcba9876543210', 'gpu-000002')).toBe(false);
+    expect(await survivor.takeOver('a', 2, gpu, 'gpu-000002')).toBe(false);
+    expect(await survivor.takeOver('a', 1, gpu, 'gpu-000002')).toBe(true);
+    expect(await survivor.takeOver('d', 1, gpu, 'gpu-000002')).toBe(true);
+    expect(await survivor.get('a')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'gpu-000002', runningOn: 'gw_alive' });
+    // The gateway it left (its grace for the node ending) does not put it back; the one it runs on may.
+    expect(await dead.requeue('a', 1)).toBe(false);
+    expect(await survivor.listRunningHere()).toEqual(expect.arrayContaining([{ id: 'a', attempts: 1 }, { id: 'd', attempts: 1 }]));
+    expect(await survivor.requeue('a', 1)).toBe(true);
+    // Put back in the queue (its gateway counted gone) at that attempt: still the node's to take over.
+    expect(await dead.requeue('b', 1)).toBe(true);
+    expect(await survivor.takeOver('b', 1, gpu, 'gpu-000002')).toBe(true);
+    expect(await survivor.get('b')).toMatchObject({ state: 'running', attempts: 1, runningOn: 'gw_alive' });
+    // Started again since: not any more.
+    expect(await dead.requeue('c', 1)).toBe(true);
+    expect(await survivor.markRunning('c', 2, 'gpu2-000003', 3, 'shared/gpu2/00')).toBe(true);
+    expect(await survivor.takeOver('c', 1, gpu, 'gpu-000002')).toBe(false);
+    // Ended: not either.
+    expect(await survivor.complete('d', 1, { kind: 'caption', caption: 'd' }, 4)).toBe(true);
+    expect(await survivor.takeOver('d', 1, gpu, 'gpu-000003')).toBe(false);
+    await expect.poll(() => heard.filter((h) => h.startsWith('moved')), { timeout: 5_000 }).toEqual(['moved a 1', 'moved d 1', 'moved b 1']);
+  });
+
   it('stores the tasks of one turn in one statement, with the starts the pass of that turn made', async () => {
     const { url } = await schema();
     const database = await openPostgres(url);
@@ -137,6 +188,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     await followTasks(listener, 'gw_other', {
       queued: (id, task) => heard.push(`queued ${id}${task ? ' with task' : ''}`),
       started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
       ended: (id) => heard.push(`ended ${id}`),
       resync: () => heard.push('resync'),
     });
@@ -218,6 +270,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     await followTasks(listener, reader.gateways!.id, {
       queued: (id, task) => heard.push(`queued ${id}${task ? ` ${task.kind} ${task.owner} w${task.weight} ${task.spec.kind}` : ''}`),
       started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
       ended: (id) => heard.push(`ended ${id}`),
       resync: () => heard.push('resync'),
     });

@@ -246,12 +246,13 @@ function contract(open: Adapter): void {
     const { store, reopen } = await open();
     await store.insert(newTask('q'));
     await store.insert(newTask('r'));
-    await store.markRunning('r', 1, 'n', 1);
+    await store.markRunning('r', 1, 'n', 1, 'local/gpu/0123456789abcdef');
     await store.close();
     const again = await reopen();
-    expect((await again.listUnfinished()).map((t) => [t.id, t.state])).toEqual([
-      ['q', 'queued'],
-      ['r', 'running'],
+    expect((await again.listUnfinished()).map((t) => [t.id, t.state, t.nodeIdentity])).toEqual([
+      ['q', 'queued', null],
+      // Who the node of the running attempt is, for it to take the task back.
+      ['r', 'running', 'local/gpu/0123456789abcdef'],
     ]);
     await again.ping();
   });

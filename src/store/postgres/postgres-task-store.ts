@@ -39,6 +39,7 @@ interface TaskRow {
   owner: string | null;
   attempts: number;
   node_id: string | null;
+  node_identity: string | null;
   gateway_id: string | null;
   created_at: number;
   started_at: number | null;
@@ -60,7 +61,7 @@ export const TASKS_CHANNEL = 'dan_tasks';
 const notify = (event: string, gateway: string, extra = '', idColumn = 'id') =>
   `pg_notify(${channelSql(TASKS_CHANNEL)}, json_build_object('e', '${event}', 'g', ${gateway}::text, 't', ${idColumn}${extra})::text)`;
 
-const TASK_COLUMNS = `t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.gateway_id, t.created_at, t.started_at, t.finished_at,
+const TASK_COLUMNS = `t.id, t.kind, t.state, t.owner, t.attempts, t.node_id, t.node_identity, t.gateway_id, t.created_at, t.started_at, t.finished_at,
          t.error_id, t.error_message, s.data AS spec_data, r.format AS result_format, r.data AS result_data`;
 const FROM_TASKS = `FROM tasks t
   LEFT JOIN task_payloads s ON s.task_id = t.id AND s.name = 'spec'
@@ -87,16 +88,16 @@ const SMALL_TASK_NEWS = `, 'task', CASE WHEN length(i.spec) <= 6000 THEN json_bu
 
 /**
  * The tasks stored in one turn, each with its spec, Idempotency-Key and webhook, in one statement; one
- * the pass of that turn sends is stored running with its first attempt ($11–$13, null for the others),
+ * the pass of that turn sends is stored running with its first attempt ($11–$13 and $15, null for the others),
  * its start claimed by the insert itself: no other gateway hears of the task before it runs. $14: this gateway.
  */
 const INSERT_MANY = `
   WITH i AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::int[], $12::text[], $13::bigint[])
-      AS i(id, kind, owner, created_at, spec, idempotency_key, body_hash, webhook_id, webhook_url, weight, attempt, node_id, started_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::int[], $12::text[], $13::bigint[], $15::text[])
+      AS i(id, kind, owner, created_at, spec, idempotency_key, body_hash, webhook_id, webhook_url, weight, attempt, node_id, started_at, node_identity)
   ), t AS (
-    INSERT INTO tasks (id, kind, state, owner, created_at, attempts, node_id, started_at, gateway_id)
-    SELECT id, kind, CASE WHEN attempt IS NULL THEN 'queued' ELSE 'running' END, owner, created_at, coalesce(attempt, 0), node_id, started_at,
+    INSERT INTO tasks (id, kind, state, owner, created_at, attempts, node_id, started_at, node_identity, gateway_id)
+    SELECT id, kind, CASE WHEN attempt IS NULL THEN 'queued' ELSE 'running' END, owner, created_at, coalesce(attempt, 0), node_id, started_at, node_identity,
            CASE WHEN attempt IS NULL THEN NULL ELSE $14 END
     FROM i RETURNING id
   ), s AS (
@@ -145,22 +146,34 @@ const CANCEL = finishing(
   `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
   '$5',
 );
-/** The starts of one pass ($1 ids, $2 attempts, $3 nodes, $4 times, $5 this gateway): each made if its attempt is higher than the row's. */
+/** The starts of one pass ($1 ids, $2 attempts, $3 nodes, $4 times, $5 this gateway, $6 nodes' identities): each made if its attempt is higher than the row's. */
 const MARK_RUNNING_MANY = `
-  WITH i AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[]) AS i(id, attempt, node_id, at)),
+  WITH i AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $6::text[]) AS i(id, attempt, node_id, at, node_identity)),
   u AS (
-    UPDATE tasks t SET state = 'running', attempts = i.attempt, node_id = i.node_id, started_at = i.at, gateway_id = $5 FROM i
+    UPDATE tasks t SET state = 'running', attempts = i.attempt, node_id = i.node_id, node_identity = i.node_identity, started_at = i.at, gateway_id = $5 FROM i
     WHERE t.id = i.id AND t.state IN ('queued', 'running') AND t.attempts < i.attempt RETURNING t.id, t.attempts, t.node_id
   )
   SELECT u.id, u.attempts, ${notify('started', '$5', `, 'a', u.attempts, 'n', u.node_id`, 'u.id')} AS told FROM u`;
+/** Only an attempt this gateway runs: one another gateway took over (TAKE_OVER) is not put back from here. */
 const REQUEUE = `
-  WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 RETURNING id)
+  WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 AND gateway_id = $3 RETURNING id)
   ${countTelling('queued', '$3')}`;
+/**
+ * The attempt ($2) of a task ($1) moves to this gateway ($5) and its node's new connection ($4), if the row
+ * still names it and it was given to that node ($3, its identity): running, or put back in the queue and not
+ * started again since. Told as `moved`: the gateway that ran it lets it go, the others follow its progress here.
+ */
+const TAKE_OVER = `
+  WITH u AS (
+    UPDATE tasks SET state = 'running', node_id = $4, gateway_id = $5
+    WHERE id = $1 AND state IN ('queued', 'running') AND attempts = $2 AND node_identity = $3 RETURNING id, attempts, node_id
+  )
+  ${countTelling('moved', '$5', ", 'a', u.attempts, 'n', u.node_id")}`;
 
 /** A task on its way into the store, and the start of its first attempt when the pass of its turn sent it. */
 interface PendingInsert {
   task: NewTask;
-  start: { attempt: number; nodeId: string; at: number } | null;
+  start: { attempt: number; nodeId: string; nodeIdentity: string | null; at: number } | null;
   /** Its statement has been sent: a start now comes after it. */
   written: boolean;
   /** Why it alone was not stored, when the others of its turn were (#insertTurn). */
@@ -173,11 +186,18 @@ export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool;
   readonly #name: string;
   readonly #gatewayId: string | null;
-  readonly #starts = new StatementBatch<{ id: string; attempt: number; nodeId: string; at: number }>({
+  readonly #starts = new StatementBatch<{ id: string; attempt: number; nodeId: string; nodeIdentity: string | null; at: number }>({
     at: 'microtask',
     keyOf: (start) => `${start.id}:${start.attempt}`,
     run: (starts) =>
-      this.#changed('mark_running_many', MARK_RUNNING_MANY, [starts.map((s) => s.id), starts.map((s) => s.attempt), starts.map((s) => s.nodeId), starts.map((s) => s.at), this.#who]),
+      this.#changed('mark_running_many', MARK_RUNNING_MANY, [
+        starts.map((s) => s.id),
+        starts.map((s) => s.attempt),
+        starts.map((s) => s.nodeId),
+        starts.map((s) => s.at),
+        this.#who,
+        starts.map((s) => s.nodeIdentity),
+      ]),
   });
   readonly #inserts = new StatementBatch<PendingInsert>({ at: 'turn', keyOf: (pending) => pending.task.id, run: (inserts) => this.#insertTurn(inserts) });
   /** Inserts not settled yet, by task id: a start of one of them is written with it or after it (TaskStore.markRunning). */
@@ -300,6 +320,7 @@ export class PostgresTaskStore implements TaskStore {
       column((p) => p.start?.nodeId ?? null),
       column((p) => p.start?.at ?? null),
       this.#who,
+      column((p) => p.start?.nodeIdentity ?? null),
     ]);
     return new Set(rows.map((row) => row.id));
   }
@@ -311,21 +332,26 @@ export class PostgresTaskStore implements TaskStore {
     });
   }
 
-  markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
+  markRunning(id: string, attempt: number, nodeId: string, at: number, nodeIdentity?: string): Promise<boolean> {
     const failure = `could not mark task ${id} running (attempt ${attempt})`;
+    const start = { attempt, nodeId, nodeIdentity: nodeIdentity ?? null, at };
     const inserting = this.#inserting.get(id);
-    if (!inserting) return this.#guarded(failure, () => this.#starts.add({ id, attempt, nodeId, at }));
+    if (!inserting) return this.#guarded(failure, () => this.#starts.add({ id, ...start }));
     // Sent by the pass of the turn it was submitted in: the start goes in with the insert, one round trip
     // and one commit for both. Once the insert is on its way, the start follows it.
     if (!inserting.written && inserting.start === null) {
-      inserting.start = { attempt, nodeId, at };
+      inserting.start = start;
       return inserting.done.then(() => true);
     }
-    return inserting.done.then(() => this.#guarded(failure, () => this.#starts.add({ id, attempt, nodeId, at })));
+    return inserting.done.then(() => this.#guarded(failure, () => this.#starts.add({ id, ...start })));
   }
 
   requeue(id: string, attempt: number): Promise<boolean> {
     return this.#afterInsert(id, () => this.#guarded(`could not requeue task ${id} (attempt ${attempt})`, async () => (await this.#count('requeue', REQUEUE, [id, attempt, this.#who])) === 1));
+  }
+
+  takeOver(id: string, attempt: number, nodeIdentity: string, nodeId: string): Promise<boolean> {
+    return this.#guarded(`could not take over task ${id} (attempt ${attempt})`, async () => (await this.#count('take_over', TAKE_OVER, [id, attempt, nodeIdentity, nodeId, this.#who])) === 1);
   }
 
   /**
@@ -418,6 +444,7 @@ function toStoredTask(row: TaskRow): StoredTask {
     spec: unfinished && row.spec_data !== null ? (JSON.parse(row.spec_data.toString('utf8')) as GenerationSpec) : null,
     attempts: row.attempts,
     nodeId: row.node_id,
+    nodeIdentity: row.node_identity,
     runningOn: row.gateway_id,
     createdAt: row.created_at,
     startedAt: row.started_at,

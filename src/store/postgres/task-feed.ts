@@ -26,6 +26,8 @@ export interface TaskNews {
   queued(taskId: string, task?: NewTaskNews): void;
   /** An attempt started on another gateway's node. */
   started(taskId: string, attempt: number): void;
+  /** An attempt went on through another gateway: its node came there with it (TaskStore.takeOver). */
+  moved(taskId: string, attempt: number): void;
   /** Succeeded, failed or cancelled. */
   ended(taskId: string): void;
   /** News may have been missed. */
@@ -33,7 +35,7 @@ export interface TaskNews {
 }
 
 interface Notice {
-  e: 'queued' | 'started' | 'ended';
+  e: 'queued' | 'started' | 'moved' | 'ended';
   g: string;
   t: string;
   a?: number;
@@ -54,6 +56,7 @@ export async function followTasks(listener: PgListener, gatewayId: string, news:
       if (notice.g === gatewayId) return;
       if (notice.e === 'queued') news.queued(notice.t, notice.task ?? undefined);
       else if (notice.e === 'started') news.started(notice.t, notice.a ?? 0);
+      else if (notice.e === 'moved') news.moved(notice.t, notice.a ?? 0);
       else if (notice.e === 'ended') news.ended(notice.t);
     },
     onReconnected: () => news.resync(),

@@ -17,6 +17,7 @@ export interface TaskRow {
   result: string | Buffer | null;
   attempts: number;
   node_id: string | null;
+  node_identity: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -34,8 +35,8 @@ export function createQueries(db: Database.Database) {
      * queued → running, or running → running again; the attempt must be the next one either way.
      * Running with the previous attempt is a requeue whose write failed (task-store.ts).
      */
-    markRunning: db.prepare<{ id: string; attempt: number; node_id: string; at: number }>(
-      `UPDATE tasks SET state = 'running', attempts = @attempt, node_id = @node_id, started_at = @at
+    markRunning: db.prepare<{ id: string; attempt: number; node_id: string; node_identity: string | null; at: number }>(
+      `UPDATE tasks SET state = 'running', attempts = @attempt, node_id = @node_id, node_identity = @node_identity, started_at = @at
        WHERE id = @id AND state IN ('queued', 'running') AND attempts < @attempt`,
     ),
     requeue: db.prepare<{ id: string; attempt: number }>(

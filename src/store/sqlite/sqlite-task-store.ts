@@ -268,10 +268,10 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
-  markRunning(id: string, attempt: number, nodeId: string, at: number): Promise<boolean> {
+  markRunning(id: string, attempt: number, nodeId: string, at: number, nodeIdentity?: string): Promise<boolean> {
     const start = () =>
       this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () =>
-        this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, at }).changes === 1, 'microtask'),
+        this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, node_identity: nodeIdentity ?? null, at }).changes === 1, 'microtask'),
       );
     // Its insert may still wait for its commit (or for the spec's file): the start follows it.
     const inserting = this.#inserting.get(id);
@@ -421,6 +421,7 @@ export class SqliteTaskStore implements TaskStore {
       spec: spec === undefined ? null : (JSON.parse(spec) as GenerationSpec),
       attempts: row.attempts,
       nodeId: row.node_id,
+      nodeIdentity: row.node_identity,
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
