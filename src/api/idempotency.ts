@@ -29,9 +29,12 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * The hash that ties a key to its request: `endpoint` and the body in a canonical form. Only for a body
- * its parser took (of bounded depth: a hostile body nested thousands deep would exhaust the stack).
+ * The hash that ties a key to its request: the endpoint (`url`'s path) and the body in a canonical form.
+ * Not the query string: no submit reads one, and a client's cache buster (`?_=1733…`) differs on every
+ * retry. Only for a body its parser took (of bounded depth: a hostile body nested thousands deep would
+ * exhaust the stack).
  */
-export function requestHashOf(endpoint: string, body: unknown): string {
+export function requestHashOf(url: string, body: unknown): string {
+  const endpoint = url.split('?', 1)[0]!;
   return createHash('sha256').update(endpoint).update('\n').update(stringify(body) ?? '').digest('hex');
 }

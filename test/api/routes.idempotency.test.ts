@@ -46,6 +46,9 @@ describe('Idempotency-Key', () => {
     const again = await app.post('/api/sd/txt2img/async', reordered, keyed('order-1'));
     expect(dataOf(again).taskId).toBe(taskId);
     expect(again.headers).toMatchObject({ 'x-task-id': taskId, 'idempotent-replayed': 'true' });
+    // A query string no submit reads (a client's cache buster) is not part of the request either.
+    const busted = await app.post('/api/sd/txt2img/async?_=1733400000000', bodies.txt2img, keyed('order-1'));
+    expect(dataOf(busted).taskId).toBe(taskId);
     expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
   });
 
