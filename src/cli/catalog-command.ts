@@ -10,7 +10,7 @@ import { familyTraits, ModelFamilies } from '../domain/families.js';
 import { builtInCatalog } from '../domain/catalog.js';
 import { StartupError } from '../errors/startup-error.js';
 import { type CommandOutput, processOutput } from './command-output.js';
-import { type CatalogFileEntry, catalogPathOf, collisionOf, entryProblems, readCatalogFile, writeCatalogFile } from '../config/catalog-file.js';
+import { type CatalogFileEntry, catalogPathOf, collisionOf, entryProblems, readCatalogFile, changeCatalogFile } from '../config/catalog-file.js';
 
 export interface CatalogFlags {
   data?: string;
@@ -51,10 +51,11 @@ export async function catalogAdd(kind: string, name: string, flags: CatalogFlags
   };
   const problems = new Set(entryProblems(entry).map((problem) => FIELD_PROBLEMS[problem.split(':')[0]!] ?? problem));
   if (problems.size > 0) throw new StartupError(`cannot add to the catalog:\n  - ${[...problems].join('\n  - ')}`);
-  const added = await readCatalogFile(path);
-  const collision = collisionOf(entry as CatalogFileEntry, added);
-  if (collision) throw new StartupError(`cannot add to the catalog: ${collision}`);
-  await writeCatalogFile(path, [...added, entry as CatalogFileEntry]);
+  await changeCatalogFile(path, (added) => {
+    const collision = collisionOf(entry as CatalogFileEntry, added);
+    if (collision) throw new StartupError(`cannot add to the catalog: ${collision}`);
+    return [...added, entry as CatalogFileEntry];
+  });
   output.out(`added ${kind} ${name} (${familyTraits[entry.family as keyof typeof familyTraits].label}) to ${path}`);
   output.note(RESTART);
 }
@@ -75,18 +76,21 @@ export async function catalogList(flags: CatalogFlags, output: CommandOutput = p
 
 export async function catalogRemove(nameOrSha: string, flags: CatalogFlags, output: CommandOutput = processOutput): Promise<void> {
   const path = pathOf(flags);
-  const added = await readCatalogFile(path);
   const key = nameOrSha.toLowerCase();
-  const matching = added.filter((e) => e.sha256 === key || e.name.toLowerCase() === key);
-  if (new Set(matching.map((e) => e.kind)).size > 1) {
-    throw new StartupError(`${nameOrSha} names a model and a LoRA; remove the one meant by its sha256 (${matching.map((e) => `${e.kind} ${e.sha256}`).join(', ')})`);
-  }
-  const kept = added.filter((e) => !matching.includes(e));
-  if (kept.length === added.length) {
-    const builtIn = [...builtInCatalog.models, ...builtInCatalog.loras].some((e) => e.sha256 === key || e.name.toLowerCase() === key);
-    throw new StartupError(builtIn ? `${nameOrSha} is a built-in catalog entry; only added ones can be removed` : `${nameOrSha} is not in ${path}`);
-  }
-  await writeCatalogFile(path, kept);
-  output.out(`removed ${added.length - kept.length} entr${added.length - kept.length === 1 ? 'y' : 'ies'} from ${path}`);
+  let removed = 0;
+  await changeCatalogFile(path, (added) => {
+    const matching = added.filter((e) => e.sha256 === key || e.name.toLowerCase() === key);
+    if (new Set(matching.map((e) => e.kind)).size > 1) {
+      throw new StartupError(`${nameOrSha} names a model and a LoRA; remove the one meant by its sha256 (${matching.map((e) => `${e.kind} ${e.sha256}`).join(', ')})`);
+    }
+    const kept = added.filter((e) => !matching.includes(e));
+    removed = added.length - kept.length;
+    if (removed === 0) {
+      const builtIn = [...builtInCatalog.models, ...builtInCatalog.loras].some((e) => e.sha256 === key || e.name.toLowerCase() === key);
+      throw new StartupError(builtIn ? `${nameOrSha} is a built-in catalog entry; only added ones can be removed` : `${nameOrSha} is not in ${path}`);
+    }
+    return kept;
+  });
+  output.out(`removed ${removed} entr${removed === 1 ? 'y' : 'ies'} from ${path}`);
   output.note(RESTART);
 }

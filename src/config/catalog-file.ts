@@ -22,6 +22,7 @@ import { Value } from '@sinclair/typebox/value';
 import { builtInCatalog, type Catalog, type CatalogEntry, extendCatalog } from '../domain/catalog.js';
 import { ModelFamilyField } from '../domain/families.js';
 import { StartupError } from '../errors/startup-error.js';
+import { withFileLock } from '../util/file-lock.js';
 
 const Url = Type.String({ pattern: '^https?://\\S+$', maxLength: 2048 });
 
@@ -93,10 +94,17 @@ export function entryProblems(entry: unknown): string[] {
   return [...Value.Errors(CatalogEntryField, entry)].map((e) => `${e.path.slice(1) || 'entry'}: ${e.message}`);
 }
 
-/** Writes the entries, atomically (a gateway starting meanwhile reads the old file or the new one, never half). */
-export async function writeCatalogFile(path: string, entries: readonly CatalogFileEntry[]): Promise<void> {
+/**
+ * Changes the file's entries: reads them, and writes what `change` makes of them, one process at a time (a
+ * lock file beside it: changes made in parallel all land) and atomically (a gateway starting meanwhile reads
+ * the old file or the new one, never half). `change` may throw to refuse; the file is then left as it was.
+ */
+export async function changeCatalogFile(path: string, change: (entries: CatalogFileEntry[]) => CatalogFileEntry[]): Promise<void> {
   makeDirSync(dirname(path));
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ entries }, null, 2)}\n`);
-  await rename(temporary, path);
+  await withFileLock(path, async () => {
+    const entries = change(await readCatalogFile(path));
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify({ entries }, null, 2)}\n`);
+    await rename(temporary, path);
+  });
 }

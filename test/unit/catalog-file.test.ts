@@ -3,7 +3,7 @@
  * atomically, collisions with built-in or added names and hashes refused, and
  * the gateway's catalog extended with what the file adds.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { catalogAdd, catalogList, catalogRemove } from '../../src/cli/catalog-command.js';
 import { loadCatalog, readCatalogFile } from '../../src/config/catalog-file.js';
@@ -51,6 +51,18 @@ describe('dan catalog', () => {
     expect(lines.find((l) => l.includes('flux-schnell'))).toMatch(/model\s+flux-schnell\s+Flux\.1/);
     await catalogRemove('FLUX-SCHNELL', { data: dir }, quiet);
     expect((await readCatalogFile(`${dir}/catalog.json`)).map((e) => e.name)).toEqual(['fluxRealism']);
+  });
+
+  it('keeps every entry added at once (a script adding in parallel), one change at a time', async () => {
+    const dir = data();
+    const names = Array.from({ length: 8 }, (_, i) => `model-${i}`);
+    await Promise.all(names.map((name, i) => catalogAdd('model', name, { data: dir, sha256: sha('0123456789abcdef'[i]!), family: 'sdxl', download: `https://example.com/${name}.safetensors` }, quiet)));
+    expect((await readCatalogFile(`${dir}/catalog.json`)).map((e) => e.name).sort()).toEqual(names);
+    // A lock left by a process that died is taken over; the lock goes with the change.
+    writeFileSync(`${dir}/catalog.json.lock`, '999999999');
+    await catalogRemove('model-3', { data: dir }, quiet);
+    expect((await readCatalogFile(`${dir}/catalog.json`)).map((e) => e.name)).not.toContain('model-3');
+    expect(existsSync(`${dir}/catalog.json.lock`)).toBe(false);
   });
 
   it('refuses a name or sha256 the catalog has, bad fields, and removing a built-in entry', async () => {
