@@ -17,6 +17,7 @@ import { catalogModels } from '../src/domain/catalog.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { writeBenchSection } from './benchmarks-file.js';
+import { getJson, postJson, until } from './http-json.js';
 import { type QuietProcess, startQuiet } from './quiet-process.js';
 
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 45);
@@ -105,23 +106,6 @@ async function run(graceSeconds: number): Promise<Figures> {
     for (const proxy of proxies) await proxy.close();
     for (const p of processes.reverse()) await p.stop();
   }
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(everyMs);
-  }
-}
-
-async function getJson(url: string): Promise<{ data: unknown }> {
-  return (await (await fetch(url)).json()) as { data: unknown };
-}
-
-async function postJson(url: string, body: unknown): Promise<{ data: unknown }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return (await response.json()) as { data: unknown };
 }
 
 const figures: Figures[] = [];

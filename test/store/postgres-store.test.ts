@@ -15,7 +15,7 @@ import { openStores, type Stores } from '../../src/store/open-stores.js';
 import { openPostgres, type PostgresDatabase } from '../../src/store/postgres/open-postgres.js';
 import { PgListener } from '../../src/store/postgres/pg-listener.js';
 import { ProgressChannel } from '../../src/store/postgres/progress-channel.js';
-import { followTasks } from '../../src/store/postgres/task-feed.js';
+import { followTasks, type NewTaskNews } from '../../src/store/postgres/task-feed.js';
 import { PostgresTaskStore } from '../../src/store/postgres/postgres-task-store.js';
 import { StoreOpenError } from '../../src/store/store-open-error.js';
 import { freshSchema, skipPostgres, type TestSchema } from '../helpers/postgres.js';
@@ -42,6 +42,28 @@ async function stores(
   const opened = await openStores({ database: url, dataDir: '' }, { listenForKeys, ...(asGateway ? { gateway: { now: () => Date.now(), ...timing } } : {}) });
   cleanups.push(() => opened.close());
   return opened;
+}
+
+/**
+ * What a gateway `gatewayId` hears of the others' tasks on the database at `url`, one line per notice
+ * (`queued <id>`, `started <id> <attempt>`, …); `describeTask` adds what a new task's notice carries.
+ */
+async function hearTasks(url: string, gatewayId: string, describeTask: (task: NewTaskNews) => string = () => ''): Promise<string[]> {
+  const heard: string[] = [];
+  const database = await openPostgres(url);
+  const listener = await PgListener.open(database);
+  cleanups.push(async () => {
+    listener.close();
+    await database.pool.end();
+  });
+  await followTasks(listener, gatewayId, {
+    queued: (id, task) => heard.push(`queued ${id}${task ? describeTask(task) : ''}`),
+    started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
+    moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
+    ended: (id) => heard.push(`ended ${id}`),
+    resync: () => heard.push('resync'),
+  });
+  return heard;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -126,20 +148,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     const database = await openPostgres(url);
     cleanups.push(() => database.pool.end());
     const [dead, survivor] = [new PostgresTaskStore(database, { gatewayId: 'gw_dead' }), new PostgresTaskStore(database, { gatewayId: 'gw_alive' })];
-    const heard: string[] = [];
-    const listening = await openPostgres(url);
-    const listener = await PgListener.open(listening);
-    cleanups.push(async () => {
-      listener.close();
-      await listening.pool.end();
-    });
-    await followTasks(listener, 'gw_third', {
-      queued: (id) => heard.push(`queued ${id}`),
-      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
-      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
-      ended: (id) => heard.push(`ended ${id}`),
-      resync: () => heard.push('resync'),
-    });
+    const heard = await hearTasks(url, 'gw_third');
     for (const id of ['a', 'b', 'c']) await dead.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 });
     const gpu = 'shared/gpu/0123456789abcdef';
     // The start inserted with the task keeps who the node is too.
@@ -178,20 +187,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     const store = new PostgresTaskStore(database, { gatewayId: 'gw_test' });
     cleanups.push(() => store.close());
     const other = await stores(url);
-    const heard: string[] = [];
-    const listening = await openPostgres(url);
-    const listener = await PgListener.open(listening);
-    cleanups.push(async () => {
-      listener.close();
-      await listening.pool.end();
-    });
-    await followTasks(listener, 'gw_other', {
-      queued: (id, task) => heard.push(`queued ${id}${task ? ' with task' : ''}`),
-      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
-      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
-      ended: (id) => heard.push(`ended ${id}`),
-      resync: () => heard.push('resync'),
-    });
+    const heard = await hearTasks(url, 'gw_other', () => ' with task');
     const statements = recordStatements(database);
     const ids = ['a', 'b', 'c'];
     const inserted = ids.map((id) => store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: null, createdAt: 1 }));
@@ -260,20 +256,7 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     const { url } = await schema();
     const writer = await stores(url, false, true);
     const reader = await stores(url, false, true);
-    const heard: string[] = [];
-    const database = await openPostgres(url);
-    const listener = await PgListener.open(database);
-    cleanups.push(async () => {
-      listener.close();
-      await database.pool.end();
-    });
-    await followTasks(listener, reader.gateways!.id, {
-      queued: (id, task) => heard.push(`queued ${id}${task ? ` ${task.kind} ${task.owner} w${task.weight} ${task.spec.kind}` : ''}`),
-      started: (id, attempt) => heard.push(`started ${id} ${attempt}`),
-      moved: (id, attempt) => heard.push(`moved ${id} ${attempt}`),
-      ended: (id) => heard.push(`ended ${id}`),
-      resync: () => heard.push('resync'),
-    });
+    const heard = await hearTasks(url, reader.gateways!.id, (task) => ` ${task.kind} ${task.owner} w${task.weight} ${task.spec.kind}`);
     await writer.tasks.insert({ id: 't1', kind: 'txt2img', spec: txt2img(), owner: 'key_a', createdAt: 1, weight: 3 });
     await writer.tasks.markRunning('t1', 1, 'n', 2);
     await writer.tasks.requeue('t1', 1);
