@@ -227,20 +227,33 @@ export class Dispatcher {
       this.#seedMeasured(session);
       void this.#passSoon();
     });
-    hub.on('node:lost', (session, reason, mayReturn) => this.#onNodeLost(session, reason, mayReturn));
+    hub.on('node:lost', (session, reason, mayReturn) => this.#afterTakeOversOf(session, () => this.#onNodeLost(session, reason, mayReturn)));
     hub.onResume((session, claims) => this.#resume(session, claims));
     hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
     hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#onResult(session, message, receivedAt))));
     hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onFailure(session, message)));
   }
 
+  /**
+   * The loss of a node once the store has said whether the tasks it brought are taken over (`#takeOver`): after
+   * the answers it sent meanwhile (a node that stops sends its last result and closes at once), which wait
+   * for the same word.
+   */
+  #afterTakeOversOf(session: NodeSession, handle: () => void): void {
+    const pending = [...this.scheduler.attempts.onNode(session.id)].flatMap((attempt) => this.#takingOver.get(attempt.taskId) ?? []);
+    if (pending.length === 0) return handle();
+    this.#guard(Promise.all(pending).then(handle));
+  }
+
   /** Handles a node's word on a task at once, or, while its taking over is being written (`#takeOver`), once it held; not if it did not. */
   #afterTakeOver(taskId: string, handle: () => void): void {
     const pending = this.#takingOver.get(taskId);
     if (!pending) return handle();
-    void pending.then((held) => {
-      if (held) handle();
-    });
+    this.#guard(
+      pending.then((held) => {
+        if (held) handle();
+      }),
+    );
   }
 
   /**
@@ -258,12 +271,14 @@ export class Dispatcher {
         void this.#outcomes.announce({ id: record.id, owner: record.owner, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
         continue;
       }
-      if (record.state === 'running' && this.#options.shared?.runsElsewhere(record)) {
+      // Sharing the store, what runs is its gateway's, alive or gone (this one's earlier run too: a gateway is new at
+      // each start). A gone one's attempts are the leader's to put back once its lease has passed; until then
+      // their nodes may bring them to any gateway, which takes them over (`#takeOver`).
+      if (record.state === 'running' && this.#options.shared) {
         this.#reserve(record.owner);
         this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
         continue;
       }
-      // Sharing the store, a gateway's restart is the others' to notice (its rows' lease): not waited for here.
       const nodeName = record.nodeId === null ? null : nodeNameOf(record.nodeId);
       if (record.state === 'running' && !this.#options.shared && graceMs > 0 && nodeName !== null) {
         this.#reserve(record.owner);
@@ -747,7 +762,12 @@ export class Dispatcher {
     const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(timer);
       this.#awaitingReturn.delete(session.id);
-      this.#lostForGood(session, `${reason}, and not back within ${Math.round(graceMs / SECOND)} s`);
+      const lose = () => this.#lostForGood(session, `${reason}, and not back within ${Math.round(graceMs / SECOND)} s`);
+      if (this.#options.shared) {
+        const read = this.#letGoOfTakenOver(session).catch((error: unknown) => this.#log.warn({ node: session.id, err: error }, 'could not read whether another gateway took over the tasks of a node that did not come back'));
+        this.#guard(read.then(lose));
+      }
+      else lose();
     }, graceMs);
     this.#timers.add(timer);
     this.#awaitingReturn.set(session.id, { session, reason, timer });
@@ -850,21 +870,36 @@ export class Dispatcher {
     this.#takingOver.set(entry.id, held);
     void held.then((moved) => {
       this.#takingOver.delete(entry.id);
+      const current = this.scheduler.attempts.get(entry.id) === running;
       if (moved) {
         this.#unservable.forget(entry.id);
         this.#changed(entry.id);
         this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken over from another gateway: its node brought it here');
+        // Ended here while the store wrote (a timeout) and put back in the queue: the row, this gateway's now, says so too.
+        if (!current && this.#entries.get(entry.id) === entry && this.scheduler.position(entry.id) !== undefined) void this.#requeueStored(entry.id, claim.attempt);
         return;
       }
-      if (this.scheduler.attempts.get(entry.id) === running) this.#abandon(running, 'the gateway no longer waits for it here');
+      if (current) this.#abandon(running, 'the gateway no longer waits for it here');
       if (this.#entries.get(entry.id) !== entry) return;
-      // Back as it was (running elsewhere, or queued here), then in line with the row.
-      if (elsewhere) entry.elsewhere = elsewhere;
-      else this.#enqueue(entry);
-      this.#guard(this.#reconcile(entry.id));
-      this.schedule();
+      // Not this gateway's: as the row says (running elsewhere, queued, or ended), read before any pass may send it.
+      // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
+      if (this.scheduler.position(entry.id) === undefined && !this.scheduler.attempts.get(entry.id)) entry.elsewhere = elsewhere ?? { attempt: claim.attempt };
+      this.#guard(this.#reconcile(entry.id).then(() => this.schedule()));
     });
     return true;
+  }
+
+  /**
+   * Sharing the store, a node that did not come back here may have gone to another gateway with its tasks,
+   * which took them over (`#takeOver`): the rows are read, and what runs elsewhere at its attempt is let go,
+   * whether or not its `moved` notice has come. Only the rest is lost.
+   */
+  async #letGoOfTakenOver(session: NodeSession): Promise<void> {
+    for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
+      const record = await this.#options.store.get(running.taskId);
+      const taken = record?.state === 'running' && record.attempts === running.attempt && this.#options.shared?.runsElsewhere(record) === true;
+      if (taken && this.scheduler.attempts.get(running.taskId) === running) this.startedElsewhere(running.taskId, running.attempt, { moved: true });
+    }
   }
 
   /** The node is gone with what it ran: a task it had begun failed that attempt; one it held ready goes back to its place. */
@@ -927,7 +962,11 @@ export class Dispatcher {
     try {
       // Refused when the row had moved on already: the next attempt's start written first (the usual race when a
       // node is lost and the task starts elsewhere at once), or the task ended or was put back by another gateway.
-      if (!(await this.#options.store.requeue(taskId, attempt))) this.#log.debug({ task: taskId, attempt }, 'requeue not written: the stored task had moved on already');
+      if (!(await this.#options.store.requeue(taskId, attempt))) {
+        this.#log.debug({ task: taskId, attempt }, 'requeue not written: the stored task had moved on already');
+        // Sharing the store, it may run through another gateway now (its node took it there): as the row says.
+        if (this.#options.shared) await this.#reconcile(taskId);
+      }
     } catch (error) {
       this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
     }
@@ -1023,7 +1062,7 @@ export class Dispatcher {
     if (held?.elsewhere) {
       this.#touch(taskId);
       delete held.elsewhere;
-      this.#enqueue(held);
+      if (this.scheduler.position(taskId) === undefined && !this.scheduler.attempts.get(taskId)) this.#enqueue(held);
       this.#changed(taskId);
       void this.#passSoon();
       return;
@@ -1042,8 +1081,7 @@ export class Dispatcher {
     try {
       const record = await this.#options.store.get(taskId);
       if (!record?.spec || this.#entries.has(taskId) || this.#outcomes.recent(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
-      // Running on a gateway that is not alive: it comes back to the queue (the leader's reclaim), with news.
-      if (record.state === 'running' && !this.#options.shared?.runsElsewhere(record)) return;
+      // Running, on a gateway alive or gone (the leader's reclaim puts it back, with news): held as elsewhere.
       this.#reserve(record.owner);
       const entry = this.#toEntry(record, record.spec);
       if (record.state === 'running') {
@@ -1180,6 +1218,10 @@ export class Dispatcher {
       const entry = this.#entries.get(record.id);
       if (!entry || (record.state === 'queued' && entry.elsewhere)) await this.adopt(record.id);
       else if (record.state === 'running' && record.attempts > entry.attempts) this.startedElsewhere(record.id, record.attempts);
+      // Its attempt here was taken over by another gateway (a `moved` notice missed): let go.
+      else if (record.state === 'running' && this.#options.shared?.runsElsewhere(record) && this.scheduler.attempts.get(record.id)?.attempt === record.attempts) {
+        this.startedElsewhere(record.id, record.attempts, { moved: true });
+      }
     }
   }
 
@@ -1279,16 +1321,16 @@ export class Dispatcher {
     work.catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher error'));
   }
 
-  /**
-   * Gateway shutdown: from this call on, nothing new starts and nodes that go are not
-   * failures (call it before the hub closes their sockets); then timers stop and
-   * pending outcome writes land. Unfinished tasks stay as stored and resume after restart.
-   */
   /** Whether the gateway is stopping (`close`): waits end unfinished then, not by their timeout. */
   get stopping(): boolean {
     return this.#closing;
   }
 
+  /**
+   * Gateway shutdown: from this call on, nothing new starts and nodes that go are not
+   * failures (call it before the hub closes their sockets); then timers stop and
+   * pending outcome writes land. Unfinished tasks stay as stored and resume after restart.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#unservable.close();

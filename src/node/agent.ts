@@ -436,11 +436,15 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // over what the dead one's nodes still run (docs/decisions/0019).
     const gateways = this.#gateways;
     const stay = this.#carry !== undefined;
+    // One of several that said it is stopping is left at once: the others take over what it gave (the sooner
+    // the node is there, the surer: the database counts a stopped gateway gone within seconds, and then any
+    // gateway may run its tasks again).
+    const leave = stay && code === GATEWAY_STOPPING && gateways.urls.length > 1;
     // Tries while carrying are not a round of the list: once the carry ends, the next gateway is tried at the
     // pace of before the drop, not after a backoff grown meanwhile.
     if (!stay) gateways.failedInRow += 1;
-    if (!stay || !wasWelcomed) gateways.index = (gateways.index + 1) % gateways.urls.length;
-    const roundFailed = stay || gateways.failedInRow >= gateways.urls.length;
+    if (!stay || !wasWelcomed || leave) gateways.index = (gateways.index + 1) % gateways.urls.length;
+    const roundFailed = (stay && !leave) || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
     // Work carried waits only for the grace: tried again often, not at a backoff that would outlast it.
     const cap = stay ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;

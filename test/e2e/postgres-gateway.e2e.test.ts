@@ -79,7 +79,8 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
     const done = await postJson(`${second.url}/api/sd/txt2img`, { prompt: 'a bridge', model: 'clarity', width: 128, height: 128, seed: 9 }, auth);
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [9] });
-  });
+    // Three waits of up to 10 s each for the network to settle, beyond the default 30 s on a busy machine.
+  }, 60_000);
 
   it('when a gateway dies mid-task, its node takes the task to another gateway of the database, which takes it over: it runs once', async () => {
     const database = await newDatabase();

@@ -443,6 +443,35 @@ describe('a node that brings a task another gateway of the database gave it (tha
     await expect.poll(() => world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
 
+  it('stops right after sending its result, while the store writes: the result counts once the store agrees', async () => {
+    const { id, answer } = await runningElsewhere();
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    back.succeed(id, 3000, 1);
+    back.leave();
+    await world.settle();
+    answer(true);
+    await expect.poll(() => world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it('goes while the store writes, and the store says no: the task is as the store says, and the gateway goes on sending work', async () => {
+    const { id, answer } = await runningElsewhere();
+    const claimant = comeBack('gpu', [{ taskId: id, attempt: 1 }], { nodeKey: fakeNodeKey('someone-else') });
+    expect(await resumedBy(claimant)).toEqual([id]);
+    claimant.leave();
+    await world.settle();
+    answer(false);
+    await world.settle();
+    expect(await world.status(id)).toMatchObject({ status: 1 });
+    // Nothing left half-done in the queue: a new task goes to a node that joins, and the other one is not sent.
+    const other = world.connect('other');
+    const next = await world.submit();
+    await other.assignment(next, 1);
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    expect(other.assignments().map((a) => a.taskId)).toEqual([next]);
+  });
+
   it('not given to that node (the store says no): the node is told to stop it, its answer is dropped, and it runs on elsewhere', async () => {
     const { id, answer } = await runningElsewhere();
     const other = world.connect('other');
@@ -460,4 +489,50 @@ describe('a node that brings a task another gateway of the database gave it (tha
     expect(claimant.assignments()).toEqual([]);
     expect(await world.status(id)).toMatchObject({ status: 1 });
   });
+
+  it('taken over by another gateway while this one waits for its node, the notice missed: the next read of the store lets it go', async () => {
+    const movedAway = new Set<string>();
+    world = createCoreWorld({ maxAttempts: 3, shared: { runsElsewhere: (task) => movedAway.has(task.id), servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} } });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.disconnect();
+    await world.settle();
+    // Node a took it to another gateway, which took it over; the `moved` notice did not arrive (the listening connection was lost).
+    movedAway.add(id);
+    await world.dispatcher.resync();
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    // Not counted lost, not run again here.
+    expect(b.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 1 });
+  });
+
+  it('whose grace ends here as another gateway takes it over, its notice not there yet: the store is read first, and it is not run again here', async () => {
+    world = createCoreWorld({
+      maxAttempts: 3,
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      // The row names the other gateway now: this one's requeue is refused (its SQL asks for the gateway holding it).
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'requeue') return async () => false;
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.disconnect();
+    await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
+    await world.settle();
+    await world.settle();
+    expect(b.assignments()).toEqual([]);
+    expect(await world.status(id)).toMatchObject({ status: 1 });
+  });
 });
+
