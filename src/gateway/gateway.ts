@@ -81,7 +81,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     gateway: {
       now: () => clock.now(),
       onLeadership: (leader) => leadershipChanged(leader),
-      onReclaimed: (ids) => logger.warn({ tasks: ids.length }, 'tasks whose gateway is gone are back in the queue'),
+      onReclaimed: (ids) => logger.warn({ tasks: ids.length, ids: ids.slice(0, 20) }, 'tasks whose gateway is gone are back in the queue'),
       notice: (message) => logger.info(message),
       catalog: networkCatalog,
     },

@@ -340,7 +340,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         const resumed = this.#takeUpHeld(message.resumed ?? []);
         const intervalMs = message.heartbeatIntervalMs;
         this.#heartbeat = setInterval(() => this.#beat(intervalMs), intervalMs);
-        this.#options.log.info({ nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
+        const gateway = this.#gateways.urls[this.#gateways.index];
+        this.#options.log.info({ gateway, nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
         this.emit('welcomed', message.nodeId, resumed);
         return;
       }
@@ -478,7 +479,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // Kept a little longer than the gateway waits: its wait may begin later (it noticed the cut later, or it
     // restarted and waits from its start); a claim that comes too late is refused, and the work given up then.
     const keepMs = Math.min(Math.round(this.#resumeGraceMs * CARRY_MARGIN), MAX_TIMER_MS);
-    this.#options.log.info({ tasks: this.#active.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
+    this.#options.log.info({ tasks: this.#active.size, answers: this.#answers.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(keepMs / 1000)} s: the gateway has given them to other nodes`), keepMs);
   }
 

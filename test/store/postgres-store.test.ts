@@ -406,6 +406,33 @@ describe.skipIf(skipPostgres)('PostgreSQL migrations and the gateways sharing a 
     expect(await one!.agreeOn!('other', 'x')).toBe('x');
   });
 
+  it('ends the leading session of a leader that stopped renewing (its process hung), and another leads', async () => {
+    const { url } = await schema();
+    const warnings: string[] = [];
+    // Heartbeats only when the test beats: the first to beat leads, then hangs (beats no more, its lock session open).
+    const joined: Stores[] = [];
+    for (let i = 0; i < 2; i++) joined.push(await openStores({ database: url, dataDir: '' }, { listenForKeys: false, gateway: { now: () => Date.now(), heartbeatMs: 3_600_000, leaseMs: 500 }, warn: (m: string) => warnings.push(m) }));
+    cleanups.push(async () => {
+      for (const opened of joined) await opened.close();
+    });
+    const [hung, live] = joined.map((s) => s.gateways!) as [NonNullable<Stores['gateways']>, NonNullable<Stores['gateways']>];
+    await hung.beat();
+    await live.beat();
+    expect([hung.isLeader, live.isLeader]).toEqual([true, false]);
+    // The live one renews every 100 ms; once the leader's row is a lease old, its session is ended and the lock taken.
+    await expect
+      .poll(
+        async () => {
+          await live.beat();
+          return live.isLeader;
+        },
+        { timeout: 5_000, interval: 100 },
+      )
+      .toBe(true);
+    await expect.poll(() => hung.isLeader, { timeout: 5_000 }).toBe(false);
+    expect(warnings.some((w) => w.includes(`gateway ${hung.id} leads but has not renewed`))).toBe(true);
+  });
+
   it('has one leader among the gateways at a time, and another leads within a heartbeat when it goes', async () => {
     const { url } = await schema();
     // Each gateway's changes of leadership, in order.

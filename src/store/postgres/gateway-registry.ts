@@ -183,7 +183,8 @@ export class GatewayRegistry {
         return;
       }
       const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked`);
-      if (rows[0]?.locked !== true || this.#closed) return;
+      if (this.#closed) return;
+      if (rows[0]?.locked !== true) return await this.#endHungLeader();
       await client.query(`SET application_name = 'dan gateway ${this.id} leading'`);
       this.#setLeader(true);
     } catch (error) {
@@ -191,6 +192,36 @@ export class GatewayRegistry {
       // leading; the connection is closed, which ends the session if the server still holds it.
       this.#lockLost(client);
       throw error;
+    }
+  }
+
+  /** Whether ending a hung leader's session was refused (the database role may not): said once. */
+  #mayNotEndLeader = false;
+
+  /**
+   * A leader that has not renewed its row for a lease (its process stopped, swapping, stuck) keeps its lock
+   * session open, and the lock with it: nobody would put back a gone gateway's tasks, its own included, for as
+   * long as it hangs (a trial stopped one for 50 s). Its leading session is ended, which frees the lock for
+   * the next heartbeat's try; the hung gateway, when it wakes, finds its lock connection gone and no longer
+   * leads. Only by a gateway that has itself renewed without a gap for a lease: after an outage every
+   * renewal is old, a leader's too.
+   */
+  async #endHungLeader(): Promise<void> {
+    if (this.#mayNotEndLeader || this.#options.now() - this.#renewingSince < this.#options.leaseMs) return;
+    try {
+      const { rows } = await this.#db.pool.query<{ id: string }>(
+        `SELECT g.id, pg_terminate_backend(a.pid) FROM gateways g JOIN pg_stat_activity a ON a.application_name = ${SESSION} || ' leading'
+         WHERE g.seen_at < ${DB_NOW} - $1`,
+        [this.#options.leaseMs],
+      );
+      for (const row of rows) {
+        this.#options.warn?.(`gateway ${row.id} leads but has not renewed its row for ${this.#options.leaseMs / 1000} s (hung?): its leading session was ended, for another gateway to lead`);
+      }
+    } catch (error) {
+      // Anything but a refusal (insufficient_privilege) is the database's trouble, the heartbeat's to report.
+      if ((error as { code?: string }).code !== '42501') throw error;
+      this.#mayNotEndLeader = true;
+      this.#options.warn?.(`could not end the session of a leading gateway that stopped renewing (${causeText(error)}): give the gateways' database role the right to (pg_signal_backend), or a hung leader holds the periodic work until it wakes`);
     }
   }
 
