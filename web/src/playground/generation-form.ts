@@ -120,9 +120,12 @@ export function formFieldOf(field: string): string {
 const SHOWN = /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|width|height|seed|loras(\[\d+\](\.weight)?)?|control_net\[0\]\.(image|preprocess|model|preprocess_param1|preprocess_param2|weight|resize_mode|guidance_start|guidance_end))$/;
 
 /**
- * Fields of the shared part, for telling a refusal of one of them from one the form has no place for (those
- * go to the top of the form: `control_net[0].guessmode`, a whole `control_net`).
+ * Fields of the shared part that `form` shows, for telling a refusal of one of them from one the form has no
+ * place for (those go to the top of the form: `control_net[0].guessmode`, a whole `control_net`). A LoRA's
+ * is shown only while the form has its row: one typed in the prompt (`<lora:NAME:W>`) is refused as the
+ * LoRA after those of the field (`loras[0]` when there are none), which has no row.
  */
-export function isGenerationField(field: string): boolean {
-  return SHOWN.test(field);
+export function isGenerationField(field: string, form: GenerationForm): boolean {
+  const row = /^loras\[(\d+)\]/.exec(field);
+  return SHOWN.test(field) && (row === null || Number(row[1]) < form.loras.length);
 }
