@@ -177,16 +177,18 @@ describe('the playground', () => {
     const txt2img = form(page, 'txt2img');
     await modelsLoaded(txt2img);
     const model = txt2img.locator('select[name="model"]');
-    const values = async () => Promise.all(['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt'].map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
+    const values = async (labels = ['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt']) => Promise.all(labels.map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
     await txt2img.getByLabel('Negative prompt').fill('blurry');
     await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
     await model.selectOption('sd_xl_base_1.0');
-    await expect.poll(values, POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
+    await expect.poll(() => values(), POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
     // The SD 1.5 LoRA would be refused with an SDXL model: taken out, and said so.
     expect(await txt2img.locator('input[name="loras[0].weight"]').count()).toBe(0);
     expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('is for SD 1.5 models');
+    // Flux.1: its distilled guidance in CFG's place (Flux runs at CFG 1).
     await model.selectOption('flux1-dev');
-    await expect.poll(values, POLL).toEqual(['1024', '1024', '1', 'Euler', '']);
+    await expect.poll(() => values(['Width', 'Height', 'Distilled guidance', 'Sampler', 'Negative prompt']), POLL).toEqual(['1024', '1024', '3.5', 'Euler', '']);
+    expect(await txt2img.getByLabel('CFG scale', { exact: true }).count()).toBe(0);
     await txt2img.getByLabel('Steps').fill('4');
     const submitted = page.waitForResponse((r) => r.url().endsWith('/api/sd/txt2img/async'));
     await generate(page, 'a fox, by Flux');
@@ -196,7 +198,42 @@ describe('the playground', () => {
     await txt2img.getByLabel('Width').fill('1024');
     await txt2img.getByLabel('Height').fill('1536');
     await model.selectOption('clarity');
-    await expect.poll(values, POLL).toEqual(['416', '624', '7', 'Euler a', '']);
+    await expect.poll(() => values(), POLL).toEqual(['416', '624', '7', 'Euler a', '']);
+  });
+
+  it('shows Flux.1\'s distilled guidance in place of CFG, within the API\'s range, and sends it as guidance, which Forge gets as its Distilled CFG Scale', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await modelsLoaded(txt2img);
+    // An SD model has CFG and no guidance (the API refuses guidance for it).
+    expect(await txt2img.getByLabel('Distilled guidance').count()).toBe(0);
+    await txt2img.getByLabel('CFG scale').fill('5');
+    await txt2img.locator('select[name="model"]').selectOption('flux1-dev');
+    const guidance = txt2img.getByLabel('Distilled guidance');
+    expect(await guidance.inputValue()).toBe('3.5');
+    expect(await txt2img.locator('[data-field="guidance"] .hint').textContent()).toMatch(/CFG.*1/);
+    await page.screenshot({ path: `${ARTIFACTS}flux-guidance.png` });
+    // Beyond the API's 0 to 30: its own refusal, under the field.
+    await guidance.fill('31');
+    await txt2img.getByLabel('Steps').fill('4');
+    await txt2img.getByLabel('Size', { exact: true }).selectOption('512x512');
+    await generate(page, 'a fox in the snow');
+    await txt2img.locator('[data-field="guidance"] .field-error').getByText(/0 to 30/).waitFor(POLL);
+    await guidance.fill('2.5');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    const body = (await request).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ model: 'flux1-dev', guidance: 2.5 });
+    expect(body).not.toHaveProperty('cfg_scale');
+    // The image's parameters, as the (sandbox) Forge WebUI wrote them: the guidance reached it.
+    const src = await txt2img.locator('.task-result img').first().getAttribute('src', { timeout: 30_000 });
+    const png = Buffer.from(src!.replace(/^data:image\/png;base64,/, ''), 'base64').toString('latin1');
+    expect(png).toContain('Distilled CFG Scale: 2.5');
+    expect(png).toContain('CFG scale: 1.0');
+    // Back to SD 1.5: CFG as the user left it, and no guidance.
+    await txt2img.locator('select[name="model"]').selectOption('clarity');
+    expect(await txt2img.getByLabel('CFG scale').inputValue()).toBe('5');
+    expect(await txt2img.getByLabel('Distilled guidance').count()).toBe(0);
   });
 
   it('offers only the ControlNet models that fit the checkpoint\'s family, and says so next to the field when the chosen one does not, sending nothing', async () => {

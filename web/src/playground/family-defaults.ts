@@ -1,9 +1,9 @@
 /**
  * A model of another family picked: the form moves to that family's settings
- * (docs/backends.md, "Model families"), or Generate is refused (Flux takes CFG 1
- * and no negative prompt; an SD 1.5 LoRA or ControlNet model does not fit SDXL).
+ * (docs/backends.md, "Model families"), or Generate is refused (Flux takes no
+ * negative prompt; an SD 1.5 LoRA or ControlNet model does not fit SDXL).
  * What the user set and the new family takes stays: a size keeps its
- * proportions, a CFG other than the old family's own is kept where it is allowed.
+ * proportions, a CFG other than the old family's own is kept where it is used.
  */
 import type { ModelFamily, SupportedInfo } from '../api/types';
 import { controlNetFamilyOf, controlNetFor, familyLabel, fits, loraFamilyOf, modelFamilyOf } from './family-fit';
@@ -14,7 +14,10 @@ interface FamilySettings {
   side: number;
   cfg_scale: number;
   sampler_name: string;
-  /** Flux takes no negative prompt, and CFG 1 only (its strength is `guidance`). */
+  /**
+   * Flux takes no negative prompt, and runs at CFG 1 (the gateway's default for it): its strength is its
+   * distilled guidance (`guidance`), shown instead of CFG. The user's CFG is kept for the next SD model.
+   */
   distilled: boolean;
 }
 
@@ -47,7 +50,9 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   const notes: string[] = [];
   const sizeKnown = Number.isFinite(form.width) && Number.isFinite(form.height) && form.width > 0 && form.height > 0;
   if (sizeKnown && from.side !== to.side) Object.assign(patch, sizeAt(to.side, form.width, form.height));
-  if (to.distilled || form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
+  // Flux shows no CFG: the user's waits for the next SD model. A CFG of 1 left by a Flux request of before (the
+  // gallery's "use these settings") is no SD model's.
+  if (!to.distilled && form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
   if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
   if (to.distilled && form.negative_prompt.trim() !== '') {
     patch.negative_prompt = '';
@@ -72,6 +77,7 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
     }
   }
   const size = patch.width !== undefined ? `${patch.width} × ${patch.height}, ` : '';
-  notes.unshift(`${label}'s settings: ${size}CFG ${patch.cfg_scale ?? form.cfg_scale}, ${patch.sampler_name ?? form.sampler_name}.`);
+  const strength = to.distilled ? `distilled guidance ${form.guidance}` : `CFG ${patch.cfg_scale ?? form.cfg_scale}`;
+  notes.unshift(`${label}'s settings: ${size}${strength}, ${patch.sampler_name ?? form.sampler_name}.`);
   return { patch, notes };
 }

@@ -1,16 +1,16 @@
 /**
  * The fields txt2img and img2img share: prompt, model and LoRAs from what the
  * connected nodes offer now (unavailable ones shown, disabled, saying why),
- * sampler, steps, CFG, size, seed, and a ControlNet unit. LoRAs and
- * ControlNet models made for another family than the checkpoint's are shown,
- * disabled, saying so (family-fit.ts).
+ * sampler, steps, CFG or Flux's distilled guidance, size, seed, and a
+ * ControlNet unit. LoRAs and ControlNet models made for another family than
+ * the checkpoint's are shown, disabled, saying so (family-fit.ts).
  */
 import { useState } from 'preact/hooks';
 import type { ModelFamily, NameInfo, SupportedInfo } from '../api/types';
 import { withModel } from './family-defaults';
 import { controlNetFamilyOf, controlNetFor, familyLabel, fits, misfitNote, modelFamilyOf } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
-import { type GenerationForm, SIZE_PRESETS } from './generation-form';
+import { type GenerationForm, SIZE_PRESETS, takesGuidance } from './generation-form';
 import { ImageInput } from './image-input';
 
 /**
@@ -109,7 +109,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
   );
 }
 
-export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, 'info'>) {
+export function SamplingFields({ form, update, info, errors, lastSeed }: Props) {
   const sizeKey = `${form.width}x${form.height}`;
   return (
     <>
@@ -117,9 +117,17 @@ export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, '
         <Field name="steps" label="Steps" errors={errors}>
           <NumberInput name="steps" value={form.steps} min={1} max={150} onChange={(v) => update({ steps: v })} errors={errors} />
         </Field>
-        <Field name="cfg_scale" label="CFG scale" errors={errors}>
-          <NumberInput name="cfg_scale" value={form.cfg_scale} min={1} max={30} step={0.5} onChange={(v) => update({ cfg_scale: v })} errors={errors} />
-        </Field>
+        {/* Flux runs at CFG 1, which the API takes for it and refuses to change: its strength is the distilled guidance, in
+            CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). */}
+        {takesGuidance(modelFamilyOf(info, form.model)) ? (
+          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint="Flux.1's strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); 3.5 is usual">
+            <NumberInput name="guidance" value={form.guidance} min={0} max={30} step={0.5} onChange={(v) => update({ guidance: v })} errors={errors} />
+          </Field>
+        ) : (
+          <Field key="cfg_scale" name="cfg_scale" label="CFG scale" errors={errors}>
+            <NumberInput name="cfg_scale" value={form.cfg_scale} min={1} max={30} step={0.5} onChange={(v) => update({ cfg_scale: v })} errors={errors} />
+          </Field>
+        )}
       </div>
       <div class="row">
         <Field name="size" label="Size" errors={errors}>
