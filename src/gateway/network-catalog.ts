@@ -9,6 +9,7 @@
 import type { RequestContext, RequestLimits } from '../domain/request-context.js';
 import {
   catalogControlNetModels,
+  controlNetFamilyOf,
   catalogHiresUpscalers,
   catalogInterrogators,
   builtInCatalog,
@@ -46,13 +47,21 @@ export interface NameInfo {
   available: boolean;
 }
 
+export interface ControlNetModelInfo extends NameInfo {
+  /**
+   * The family it is made for, as requests are checked against it (domain/catalog.ts `controlNetFamilyOf`:
+   * the catalog's, else what its name says); null when its name says nothing.
+   */
+  family: ModelFamily | null;
+}
+
 export interface SupportedInfo {
   Models: ResourceInfo[];
   LoRAs: ResourceInfo[];
   Samplers: NameInfo[];
   HiresUpscalers: NameInfo[];
   Upscalers: NameInfo[];
-  ControlNet: { models: NameInfo[]; preprocessors: NameInfo[] };
+  ControlNet: { models: ControlNetModelInfo[]; preprocessors: NameInfo[] };
   Interrogators: NameInfo[];
   nodes: { connected: number; ready: number };
 }
@@ -241,7 +250,8 @@ export class NetworkCatalog {
       HiresUpscalers: namesWith(lists.hiresUpscalers, offered.hires, toNameKey),
       Upscalers: namesWith(lists.upscalers, offered.upscalers, toNameKey),
       ControlNet: {
-        models: namesWith(union(catalogCn, offered.cnModels), [...liveCn, ...offered.cnModels]),
+        // Each with its family, so that a client offers only those that fit its checkpoint (a request with another is refused).
+        models: namesWith(lists.controlNetModels, [...liveCn, ...offered.cnModels]).map(({ name, available }) => ({ name, family: controlNetFamilyOf(name), available })),
         preprocessors: namesWith(lists.preprocessors, offered.modules),
       },
       Interrogators: namesWith(lists.interrogators, offered.interrogators),

@@ -25,11 +25,16 @@ async function start(): Promise<InjectApp> {
 const supported = async (app: InjectApp) => dataOf(await app.get('/api/sd/supportedModelInfo'));
 const modelsByName = (info: any): Record<string, any> => Object.fromEntries(info.Models.map((m: any) => [m.name, m]));
 
-/** The catalog's models but anything-v4.5, plus a model of the node's own (no sha256 known). */
+/**
+ * The catalog's models but anything-v4.5, plus a model of the node's own (no sha256 known), and ControlNet
+ * models of its own: an SDXL one, and one whose name says no family.
+ */
 function capabilitiesWithOwnModel() {
-  const models = makeCapabilities().models.filter((m) => !m.fileName.startsWith('anything'));
+  const { models: all, controlNet } = makeCapabilities();
+  const models = all.filter((m) => !m.fileName.startsWith('anything'));
   const own = { title: 'myModel.safetensors', name: 'myModel', fileName: 'myModel.safetensors', sha256: null };
-  return makeCapabilities({ models: [...models, own] });
+  const controlNetModels = [...controlNet!.models, 'diffusers_xl_canny_full [2b69fca4]', 'my_lineart [0badc0de]'];
+  return makeCapabilities({ models: [...models, own], controlNet: { ...controlNet!, models: controlNetModels } });
 }
 
 describe('GET /api/sd/supportedModelInfo', () => {
@@ -64,7 +69,10 @@ describe('GET /api/sd/supportedModelInfo', () => {
     // A catalog upscaler no node offers: listed, not available.
     expect(info.Upscalers).toContainEqual({ name: 'R-ESRGAN 4x+ Anime6B', available: false });
     expect(info.Upscalers).toContainEqual({ name: 'Lanczos', available: true });
-    expect(info.ControlNet.models).toContainEqual({ name: 'sd15_canny', available: true });
+    // Each ControlNet model with the family a request is checked against: the catalog's, its name's, or none.
+    expect(info.ControlNet.models).toContainEqual({ name: 'sd15_canny', family: 'sd15', available: true });
+    expect(info.ControlNet.models).toContainEqual({ name: 'diffusers_xl_canny_full', family: 'sdxl', available: true });
+    expect(info.ControlNet.models).toContainEqual({ name: 'my_lineart', family: null, available: true });
     expect(info.ControlNet.preprocessors).toContainEqual({ name: 'canny', available: true });
     expect(info.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
     expect(info.nodes).toEqual({ connected: 3, ready: 2 });

@@ -74,7 +74,7 @@ describe('supported values', () => {
     expect(models['anything-v4.5-pruned']).toMatchObject({ available: false, nodes: 0 });
     expect(body.data.LoRAs.find((l: any) => l.name === 'koreanDollLikeness_v10')).toMatchObject({ available: true });
     expect(body.data.Samplers).toContainEqual({ name: 'Euler a', available: true });
-    expect(body.data.ControlNet.models).toContainEqual({ name: 'sd15_canny', available: true });
+    expect(body.data.ControlNet.models).toContainEqual({ name: 'sd15_canny', family: 'sd15', available: true });
     expect(body.data.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
     expect(body.data.nodes).toEqual({ connected: 1, ready: 1 });
   });

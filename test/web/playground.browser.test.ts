@@ -32,10 +32,15 @@ const dir = tempDir('dan-web-');
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // Speed 4: a checkpoint loads in about a second, a 512² image of 20 steps takes a fraction of one. A Forge
-  // WebUI with the catalog's SD 1.5 models, Flux.1-dev and an SDXL checkpoint, their families named by the node.
+  // WebUI with the catalog's SD 1.5 models, Flux.1-dev and an SDXL checkpoint, their families named by the node;
+  // an SDXL LoRA the operator added to the catalog, and SDXL ControlNet models (their names say so) beside the SD 1.5 ones.
   const config = `${dir.path}/sandbox.json`;
-  writeFileSync(config, JSON.stringify({ models: [...forgeOfferings.models, { fileName: 'sd_xl_base_1.0.safetensors', sha256: null }] }));
-  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4, flavor: 'forge', config }), startGatewayProcess({ dataDir: `${dir.path}/data` })]);
+  const controlNet = { ...forgeOfferings.controlNet!, models: [...forgeOfferings.controlNet!.models, 'diffusers_xl_canny_full [2b69fca4]', 'controlnet-openpose-sdxl-1.0 [5c3a9e01]'] };
+  const loras = [...forgeOfferings.loras, { fileName: 'sdxl_detail.safetensors' }];
+  writeFileSync(config, JSON.stringify({ models: [...forgeOfferings.models, { fileName: 'sd_xl_base_1.0.safetensors', sha256: null }], loras, controlNet }));
+  const catalog = `${dir.path}/catalog.json`;
+  writeFileSync(catalog, JSON.stringify({ entries: [{ kind: 'lora', name: 'sdxlDetail', sha256: 'a'.repeat(64), family: 'sdxl', download: 'https://example.com/sdxl_detail.safetensors' }] }));
+  const [sb, gw] = await Promise.all([startSandboxProcess({ speed: 4, flavor: 'forge', config }), startGatewayProcess({ dataDir: `${dir.path}/data`, args: ['--catalog', catalog] })]);
   processes.push(sb.proc, gw.proc);
   sandbox = sb.url;
   gateway = gw.url;
@@ -172,16 +177,18 @@ describe('the playground', () => {
     const txt2img = form(page, 'txt2img');
     await modelsLoaded(txt2img);
     const model = txt2img.locator('select[name="model"]');
-    const values = async () => Promise.all(['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt'].map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
+    const values = async (labels = ['Width', 'Height', 'CFG scale', 'Sampler', 'Negative prompt']) => Promise.all(labels.map((label) => txt2img.getByLabel(label, { exact: true }).inputValue()));
     await txt2img.getByLabel('Negative prompt').fill('blurry');
     await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
     await model.selectOption('sd_xl_base_1.0');
-    await expect.poll(values, POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
+    await expect.poll(() => values(), POLL).toEqual(['1024', '1024', '7', 'Euler a', 'blurry']);
     // The SD 1.5 LoRA would be refused with an SDXL model: taken out, and said so.
     expect(await txt2img.locator('input[name="loras[0].weight"]').count()).toBe(0);
     expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('is for SD 1.5 models');
+    // Flux.1: its distilled guidance in CFG's place (Flux runs at CFG 1).
     await model.selectOption('flux1-dev');
-    await expect.poll(values, POLL).toEqual(['1024', '1024', '1', 'Euler', '']);
+    await expect.poll(() => values(['Width', 'Height', 'Distilled guidance', 'Sampler', 'Negative prompt']), POLL).toEqual(['1024', '1024', '3.5', 'Euler', '']);
+    expect(await txt2img.getByLabel('CFG scale', { exact: true }).count()).toBe(0);
     await txt2img.getByLabel('Steps').fill('4');
     const submitted = page.waitForResponse((r) => r.url().endsWith('/api/sd/txt2img/async'));
     await generate(page, 'a fox, by Flux');
@@ -191,7 +198,131 @@ describe('the playground', () => {
     await txt2img.getByLabel('Width').fill('1024');
     await txt2img.getByLabel('Height').fill('1536');
     await model.selectOption('clarity');
-    await expect.poll(values, POLL).toEqual(['416', '624', '7', 'Euler a', '']);
+    await expect.poll(() => values(), POLL).toEqual(['416', '624', '7', 'Euler a', '']);
+  });
+
+  it('shows Flux.1\'s distilled guidance in place of CFG, within the API\'s range, and sends it as guidance, which Forge gets as its Distilled CFG Scale', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await modelsLoaded(txt2img);
+    // An SD model has CFG and no guidance (the API refuses guidance for it).
+    expect(await txt2img.getByLabel('Distilled guidance').count()).toBe(0);
+    await txt2img.getByLabel('CFG scale').fill('5');
+    await txt2img.locator('select[name="model"]').selectOption('flux1-dev');
+    const guidance = txt2img.getByLabel('Distilled guidance');
+    expect(await guidance.inputValue()).toBe('3.5');
+    expect(await txt2img.locator('[data-field="guidance"] .hint').textContent()).toMatch(/CFG.*1/);
+    await page.screenshot({ path: `${ARTIFACTS}flux-guidance.png` });
+    // Beyond the API's 0 to 30: its own refusal, under the field.
+    await guidance.fill('31');
+    await txt2img.getByLabel('Steps').fill('4');
+    await txt2img.getByLabel('Size', { exact: true }).selectOption('512x512');
+    await generate(page, 'a fox in the snow');
+    await txt2img.locator('[data-field="guidance"] .field-error').getByText(/0 to 30/).waitFor(POLL);
+    await guidance.fill('2.5');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    const body = (await request).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ model: 'flux1-dev', guidance: 2.5 });
+    expect(body).not.toHaveProperty('cfg_scale');
+    // The image's parameters, as the (sandbox) Forge WebUI wrote them: the guidance reached it.
+    const src = await txt2img.locator('.task-result img').first().getAttribute('src', { timeout: 30_000 });
+    const png = Buffer.from(src!.replace(/^data:image\/png;base64,/, ''), 'base64').toString('latin1');
+    expect(png).toContain('Distilled CFG Scale: 2.5');
+    expect(png).toContain('CFG scale: 1.0');
+    // Back to SD 1.5: CFG as the user left it, and no guidance.
+    await txt2img.locator('select[name="model"]').selectOption('clarity');
+    expect(await txt2img.getByLabel('CFG scale').inputValue()).toBe('5');
+    expect(await txt2img.getByLabel('Distilled guidance').count()).toBe(0);
+  });
+
+  it('offers only the ControlNet models that fit the checkpoint\'s family, and says so next to the field when the chosen one does not, sending nothing', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    const sent: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/api/sd/txt2img/async') && sent.push(request.postData() ?? ''));
+    await modelsLoaded(txt2img);
+    const model = txt2img.locator('select[name="model"]');
+    await model.selectOption('sd_xl_base_1.0');
+    await txt2img.getByRole('checkbox', { name: 'ControlNet' }).check();
+    const unitModel = txt2img.locator('select[name="control_net[0].model"]');
+    const option = (name: string) => unitModel.locator(`option[value="${name}"]`);
+    // An SDXL one of the preprocessor's kind is chosen; the SD 1.5 ones are shown, disabled, saying why.
+    expect(await unitModel.inputValue()).toBe('diffusers_xl_canny_full');
+    expect(await option('diffusers_xl_canny_full').textContent()).toBe('diffusers_xl_canny_full · SDXL');
+    expect(await option('sd15_canny').textContent()).toBe('sd15_canny · SD 1.5 — does not fit SDXL');
+    expect(await option('sd15_canny').isDisabled()).toBe(true);
+    await txt2img.getByLabel('Preprocessor').selectOption('openpose');
+    expect(await unitModel.inputValue()).toBe('controlnet-openpose-sdxl-1.0');
+    await txt2img.getByLabel('Preprocessor').selectOption('canny');
+    expect(await unitModel.inputValue()).toBe('diffusers_xl_canny_full');
+    await txt2img.getByLabel('Reference image').setInputFiles(await pngFile(256, 256));
+    await txt2img.locator('[data-field="control_net[0].image"] img').waitFor();
+    await txt2img.getByLabel('Steps').fill('4');
+    await txt2img.getByLabel('Size', { exact: true }).selectOption('512x512');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await generate(page, 'a cat, traced');
+    expect((await request).postDataJSON()).toMatchObject({ model: 'sd_xl_base_1.0', control_net: [{ model: 'diffusers_xl_canny_full', preprocess: 'canny' }] });
+    expect(await resultImage(txt2img)).toEqual({ width: 512, height: 512 });
+    // Flux.1, for which the network has no ControlNet model: the chosen one stays, said not to fit, and Generate sends nothing.
+    await model.selectOption('flux1-dev');
+    expect(await unitModel.inputValue()).toBe('diffusers_xl_canny_full');
+    const error = txt2img.locator('[data-field="control_net[0].model"] .field-error');
+    expect(await error.textContent()).toBe('diffusers_xl_canny_full is a ControlNet model for SDXL models; flux1-dev is a Flux.1 model. The network has none for Flux.1 models: turn ControlNet off.');
+    expect(await unitModel.getAttribute('aria-invalid')).toBe('true');
+    await unitModel.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${ARTIFACTS}controlnet-misfit.png` });
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.getAttribute("name")'), POLL).toBe('control_net[0].model');
+    expect(sent).toHaveLength(1);
+    // Back to SD 1.5: the SD 1.5 canny model takes its place, and the move says so.
+    await model.selectOption('clarity');
+    expect(await unitModel.inputValue()).toBe('sd15_canny');
+    expect(await error.count()).toBe(0);
+    expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('ControlNet model diffusers_xl_canny_full is for SDXL models: sd15_canny was chosen instead.');
+  });
+
+  it('marks the LoRAs of another family in the picker, adds one that fits, and sends none that does not', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    const sent: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/api/sd/txt2img/async') && sent.push(request.postData() ?? ''));
+    await modelsLoaded(txt2img);
+    await txt2img.locator('select[name="model"]').selectOption('sd_xl_base_1.0');
+    const add = txt2img.getByRole('button', { name: 'Add a LoRA' });
+    await add.click();
+    const lora = txt2img.locator('select[name="loras[0]"]');
+    expect(await lora.inputValue()).toBe('sdxlDetail');
+    expect(await lora.locator('option[value="sdxlDetail"]').textContent()).toBe('sdxlDetail · SDXL');
+    const other = lora.locator('option[value="koreanDollLikeness_v10"]');
+    expect(await other.textContent()).toBe('koreanDollLikeness_v10 · SD 1.5 — does not fit SDXL');
+    expect(await other.isDisabled()).toBe(true);
+    await txt2img.getByLabel('Steps').fill('4');
+    await txt2img.getByLabel('Size', { exact: true }).selectOption('512x512');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await generate(page, 'a detailed cat');
+    expect((await request).postDataJSON()).toMatchObject({ model: 'sd_xl_base_1.0', loras: [['sdxlDetail', 0.8]] });
+    expect(await resultImage(txt2img)).toEqual({ width: 512, height: 512 });
+    // A LoRA held from before that does not fit (a person cannot pick a disabled option; a page left open while the
+    // network learnt the LoRA's family can hold one): said under its row in the gateway's words, and nothing is sent.
+    await lora.evaluate((select: { value: string; dispatchEvent(event: Event): boolean }) => {
+      select.value = 'koreanDollLikeness_v10';
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    const error = txt2img.locator('[data-field="loras[0]"] .field-error');
+    expect(await error.textContent()).toBe('koreanDollLikeness_v10 is a LoRA for SD 1.5 models; sd_xl_base_1.0 is an SDXL model. Choose one for SDXL models, or remove it.');
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.getAttribute("name")'), POLL).toBe('loras[0]');
+    await page.screenshot({ path: `${ARTIFACTS}lora-misfit.png` });
+    expect(sent).toHaveLength(1);
+    // Flux.1: no LoRA of the network is for it, so none is offered to add.
+    await txt2img.locator('select[name="model"]').selectOption('flux1-dev');
+    expect(await add.isDisabled()).toBe(true);
+    await txt2img.getByText('The network has no LoRA for Flux.1 models.').waitFor();
+    // One typed in the prompt is the gateway's to refuse; it names it as a LoRA with no row here: said at the top.
+    await txt2img.locator('select[name="model"]').selectOption('sd_xl_base_1.0');
+    await generate(page, 'a doll <lora:koreanDollLikeness_v10:0.5>');
+    await txt2img.locator('.form-error').getByText('koreanDollLikeness_v10 is a LoRA for SD 1.5 models; sd_xl_base_1.0 is an SDXL model').waitFor(POLL);
   });
 
   it('shows the API\'s refusal next to the field it names', async () => {

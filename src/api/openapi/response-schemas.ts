@@ -58,6 +58,7 @@ const ResourceInfo = Type.Object(
   },
   closed,
 );
+const ControlNetModelInfo = Type.Object({ name: Type.String(), family: nullable(ModelFamilyField), available: Type.Boolean() }, closed);
 const NodeCounts = Type.Object({ connected: Type.Integer({ minimum: 0 }), ready: Type.Integer({ minimum: 0 }) }, closed);
 
 export const SupportedInfo = Type.Object(
@@ -67,7 +68,7 @@ export const SupportedInfo = Type.Object(
     Samplers: Type.Array(NameInfo),
     HiresUpscalers: Type.Array(NameInfo),
     Upscalers: Type.Array(NameInfo),
-    ControlNet: Type.Object({ models: Type.Array(NameInfo), preprocessors: Type.Array(NameInfo) }, closed),
+    ControlNet: Type.Object({ models: Type.Array(ControlNetModelInfo), preprocessors: Type.Array(NameInfo) }, closed),
     Interrogators: Type.Array(NameInfo),
     nodes: NodeCounts,
   },

@@ -46,13 +46,18 @@ export interface ResourceInfo extends NameInfo {
   download: string | null;
 }
 
+export interface ControlNetModelInfo extends NameInfo {
+  /** The family it is made for, as the gateway checks a request against it; null when its name says none. */
+  family: ModelFamily | null;
+}
+
 export interface SupportedInfo {
   Models: ResourceInfo[];
   LoRAs: ResourceInfo[];
   Samplers: NameInfo[];
   HiresUpscalers: NameInfo[];
   Upscalers: NameInfo[];
-  ControlNet: { models: NameInfo[]; preprocessors: NameInfo[] };
+  ControlNet: { models: ControlNetModelInfo[]; preprocessors: NameInfo[] };
   Interrogators: NameInfo[];
   nodes: { connected: number; ready: number };
 }

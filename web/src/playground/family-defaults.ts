@@ -1,39 +1,31 @@
 /**
  * A model of another family picked: the form moves to that family's settings
- * (docs/backends.md, "Model families"), or Generate is refused (Flux takes CFG 1
- * and no negative prompt; an SD 1.5 LoRA or ControlNet model does not fit SDXL).
+ * (docs/backends.md, "Model families"), or Generate is refused (Flux takes no
+ * negative prompt; an SD 1.5 LoRA or ControlNet model does not fit SDXL).
  * What the user set and the new family takes stays: a size keeps its
- * proportions, a CFG other than the old family's own is kept where it is allowed.
+ * proportions, a CFG other than the old family's own is kept where it is used.
  */
 import type { ModelFamily, SupportedInfo } from '../api/types';
+import { controlNetFamilyOf, controlNetFor, familyLabel, fits, loraFamilyOf, modelFamilyOf } from './family-fit';
 import type { GenerationForm } from './generation-form';
 
 interface FamilySettings {
-  label: string;
   /** The side it was trained at: the default width and height. */
   side: number;
   cfg_scale: number;
   sampler_name: string;
-  /** Flux takes no negative prompt, and CFG 1 only (its strength is `guidance`). */
+  /**
+   * Flux takes no negative prompt, and runs at CFG 1 (the gateway's default for it): its strength is its
+   * distilled guidance (`guidance`), shown instead of CFG. The user's CFG is kept for the next SD model.
+   */
   distilled: boolean;
 }
 
 const FAMILIES: Record<ModelFamily, FamilySettings> = {
-  sd15: { label: 'SD 1.5', side: 512, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
-  sdxl: { label: 'SDXL', side: 1024, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
-  flux: { label: 'Flux.1', side: 1024, cfg_scale: 1, sampler_name: 'Euler', distilled: true },
+  sd15: { side: 512, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
+  sdxl: { side: 1024, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
+  flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', distilled: true },
 };
-
-/** A model's family as the network knows it; null when no one does (then no family's rules apply). */
-function familyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
-  return info?.Models.find((m) => m.name === model)?.family ?? null;
-}
-
-/** A ControlNet model's family, from its name as the gateway reads it (`sd15_canny`, `…sdxl…`, `…flux…`). */
-function controlNetFamilyOf(model: string): ModelFamily | null {
-  const name = model.toLowerCase();
-  return name.includes('sd15') ? 'sd15' : name.includes('sdxl') ? 'sdxl' : name.includes('flux') ? 'flux' : null;
-}
 
 /** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
 function sizeAt(side: number, width: number, height: number): { width: number; height: number } {
@@ -47,35 +39,45 @@ function sizeAt(side: number, width: number, height: number): { width: number; h
  * cleared"). The same family, or a model of unknown family: only the model changes.
  */
 export function withModel(form: GenerationForm, model: string, info: SupportedInfo | null): { patch: Partial<GenerationForm>; notes: string[] } {
-  const before = familyOf(info, form.model);
-  const after = familyOf(info, model);
+  const before = modelFamilyOf(info, form.model);
+  const after = modelFamilyOf(info, model);
   if (after === null || after === before) return { patch: { model }, notes: [] };
   // A form without a model of known family holds the playground's defaults, which are SD 1.5's.
   const from = FAMILIES[before ?? 'sd15'];
   const to = FAMILIES[after];
+  const label = familyLabel(after);
   const patch: Partial<GenerationForm> = { model };
   const notes: string[] = [];
   const sizeKnown = Number.isFinite(form.width) && Number.isFinite(form.height) && form.width > 0 && form.height > 0;
   if (sizeKnown && from.side !== to.side) Object.assign(patch, sizeAt(to.side, form.width, form.height));
-  if (to.distilled || form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
+  // Flux shows no CFG: the user's waits for the next SD model. A CFG of 1 left by a Flux request of before (the
+  // gallery's "use these settings") is no SD model's.
+  if (!to.distilled && form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
   if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
   if (to.distilled && form.negative_prompt.trim() !== '') {
     patch.negative_prompt = '';
-    notes.push(`${to.label} takes no negative prompt: it was cleared.`);
+    notes.push(`${label} takes no negative prompt: it was cleared.`);
   }
   const loras = form.loras.filter((lora) => {
-    const family = info?.LoRAs.find((l) => l.name === lora.name)?.family ?? null;
-    if (family === null || family === after) return true;
-    notes.push(`LoRA ${lora.name} is for ${FAMILIES[family].label} models: it was taken out.`);
+    const family = loraFamilyOf(info, lora.name);
+    if (fits(family, after)) return true;
+    notes.push(`LoRA ${lora.name} is for ${familyLabel(family!)} models: it was taken out.`);
     return false;
   });
   if (loras.length !== form.loras.length) patch.loras = loras;
-  const unitFamily = controlNetFamilyOf(form.controlNet.model);
-  if (form.controlNetOn && unitFamily !== null && unitFamily !== after) {
-    patch.controlNetOn = false;
-    notes.push(`ControlNet model ${form.controlNet.model} is for ${FAMILIES[unitFamily].label} models: ControlNet was turned off.`);
+  // The ControlNet model: the new family's of the same kind (canny for canny) when the network has one; else it
+  // stays, marked where it is chosen (family-fit.ts), for the user to choose another or turn ControlNet off.
+  const unit = form.controlNet.model;
+  const unitFamily = controlNetFamilyOf(info, unit);
+  if (!fits(unitFamily, after)) {
+    const other = controlNetFor(info, after, form.controlNet.preprocess, unit);
+    if (other !== null) patch.controlNet = { ...form.controlNet, model: other };
+    if (form.controlNetOn) {
+      notes.push(other !== null ? `ControlNet model ${unit} is for ${familyLabel(unitFamily!)} models: ${other} was chosen instead.` : `ControlNet model ${unit} is for ${familyLabel(unitFamily!)} models: see ControlNet.`);
+    }
   }
   const size = patch.width !== undefined ? `${patch.width} × ${patch.height}, ` : '';
-  notes.unshift(`${to.label}'s settings: ${size}CFG ${patch.cfg_scale ?? form.cfg_scale}, ${patch.sampler_name ?? form.sampler_name}.`);
+  const strength = to.distilled ? `distilled guidance ${form.guidance}` : `CFG ${patch.cfg_scale ?? form.cfg_scale}`;
+  notes.unshift(`${label}'s settings: ${size}${strength}, ${patch.sampler_name ?? form.sampler_name}.`);
   return { patch, notes };
 }

@@ -1,23 +1,28 @@
 /**
  * The fields txt2img and img2img share: prompt, model and LoRAs from what the
  * connected nodes offer now (unavailable ones shown, disabled, saying why),
- * sampler, steps, CFG, size, seed, and a ControlNet unit.
+ * sampler, steps, CFG or Flux's distilled guidance, size, seed, and a
+ * ControlNet unit. LoRAs and ControlNet models made for another family than
+ * the checkpoint's are shown, disabled, saying so (family-fit.ts).
  */
 import { useState } from 'preact/hooks';
-import type { ModelFamily, NameInfo, ResourceInfo, SupportedInfo } from '../api/types';
+import type { ModelFamily, NameInfo, SupportedInfo } from '../api/types';
 import { withModel } from './family-defaults';
+import { controlNetFamilyOf, controlNetFor, familyLabel, fits, misfitNote, modelFamilyOf } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
-import { type GenerationForm, SIZE_PRESETS } from './generation-form';
+import { type GenerationForm, SIZE_PRESETS, takesGuidance } from './generation-form';
 import { ImageInput } from './image-input';
 
-/** A resource as an option: one no connected node serves is shown, disabled, saying so. */
-const FAMILY_LABELS: Record<ModelFamily, string> = { sd15: 'SD 1.5', sdxl: 'SDXL', flux: 'Flux.1' };
-
-export function resourceOptions(list: (ResourceInfo | NameInfo)[]) {
-  return list.map((item) => {
-    const family = 'family' in item && item.family ? ` · ${FAMILY_LABELS[item.family]}` : '';
-    const name = `${item.name}${family}`;
-    return { value: item.name, label: item.available ? name : `${name} (no connected node has it)`, disabled: !item.available };
+/**
+ * A resource as an option: one no connected node serves is shown, disabled, saying so; so is one made for
+ * another family than `modelFamily` (the checkpoint's), after those that fit, which the gateway would refuse.
+ */
+export function resourceOptions(list: (NameInfo & { family?: ModelFamily | null })[], modelFamily: ModelFamily | null = null) {
+  const fitting = (item: { family?: ModelFamily | null }) => fits(item.family ?? null, modelFamily);
+  return [...list.filter(fitting), ...list.filter((item) => !fitting(item))].map((item) => {
+    const family = item.family ?? null;
+    const name = `${item.name}${family ? ` · ${familyLabel(family)}` : ''}${misfitNote(family, modelFamily)}`;
+    return { value: item.name, label: item.available ? name : `${name} (no connected node has it)`, disabled: !item.available || !fitting(item) };
   });
 }
 
@@ -48,6 +53,11 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
   // What a move to another family changed, said until the next pick.
   const [moved, setMoved] = useState<string[]>([]);
   const noServer = info && !info.Models.some((m) => m.available) ? 'No connected node serves a model now' : undefined;
+  const family = modelFamilyOf(info, form.model);
+  // "Add a LoRA" adds one that fits the checkpoint (served ones first): one of another family would be refused.
+  const fitting = (info?.LoRAs ?? []).filter((l) => fits(l.family, family));
+  const toAdd = fitting.find((l) => l.available) ?? fitting[0];
+  const noneFits = info !== null && info.LoRAs.length > 0 && toAdd === undefined && family !== null;
   return (
     <>
       <div class="row">
@@ -73,7 +83,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
         {form.loras.map((lora, i) => (
           <div class="row" key={i}>
             <Field name={`loras[${i}]`} label={`LoRA ${i + 1}`} errors={errors}>
-              <Select name={`loras[${i}]`} value={lora.name} options={resourceOptions(info?.LoRAs ?? [])} onChange={(v) => setLora(i, { name: v })} errors={errors} />
+              <Select name={`loras[${i}]`} value={lora.name} options={resourceOptions(info?.LoRAs ?? [], family)} onChange={(v) => setLora(i, { name: v })} errors={errors} />
             </Field>
             <Field name={`loras[${i}].weight`} label="Weight" errors={errors}>
               <NumberInput name={`loras[${i}].weight`} value={lora.weight} min={-4} max={4} step={0.05} onChange={(v) => setLora(i, { weight: v })} errors={errors} />
@@ -88,15 +98,18 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
             {errors['loras']}
           </small>
         )}
-        <button type="button" class="secondary" disabled={!info?.LoRAs.length} onClick={() => update({ loras: [...form.loras, { name: info?.LoRAs.find((l) => l.available)?.name ?? info?.LoRAs[0]?.name ?? '', weight: 0.8 }] })}>
-          Add a LoRA
-        </button>
+        <div class="buttons">
+          <button type="button" class="secondary" disabled={toAdd === undefined} onClick={() => toAdd && update({ loras: [...form.loras, { name: toAdd.name, weight: 0.8 }] })}>
+            Add a LoRA
+          </button>
+          {noneFits && <small class="hint">The network has no LoRA for {familyLabel(family)} models.</small>}
+        </div>
       </fieldset>
     </>
   );
 }
 
-export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, 'info'>) {
+export function SamplingFields({ form, update, info, errors, lastSeed }: Props) {
   const sizeKey = `${form.width}x${form.height}`;
   return (
     <>
@@ -104,9 +117,17 @@ export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, '
         <Field name="steps" label="Steps" errors={errors}>
           <NumberInput name="steps" value={form.steps} min={1} max={150} onChange={(v) => update({ steps: v })} errors={errors} />
         </Field>
-        <Field name="cfg_scale" label="CFG scale" errors={errors}>
-          <NumberInput name="cfg_scale" value={form.cfg_scale} min={1} max={30} step={0.5} onChange={(v) => update({ cfg_scale: v })} errors={errors} />
-        </Field>
+        {/* Flux runs at CFG 1, which the API takes for it and refuses to change: its strength is the distilled guidance, in
+            CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). */}
+        {takesGuidance(modelFamilyOf(info, form.model)) ? (
+          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint="Flux.1's strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); 3.5 is usual">
+            <NumberInput name="guidance" value={form.guidance} min={0} max={30} step={0.5} onChange={(v) => update({ guidance: v })} errors={errors} />
+          </Field>
+        ) : (
+          <Field key="cfg_scale" name="cfg_scale" label="CFG scale" errors={errors}>
+            <NumberInput name="cfg_scale" value={form.cfg_scale} min={1} max={30} step={0.5} onChange={(v) => update({ cfg_scale: v })} errors={errors} />
+          </Field>
+        )}
       </div>
       <div class="row">
         <Field name="size" label="Size" errors={errors}>
@@ -148,11 +169,14 @@ export function SamplingFields({ form, update, errors, lastSeed }: Omit<Props, '
 export function ControlNetFields({ form, update, info, errors }: Omit<Props, 'lastSeed'>) {
   const cn = form.controlNet;
   const setCn = (patch: Partial<GenerationForm['controlNet']>) => update({ controlNet: { ...cn, ...patch } });
+  const family = modelFamilyOf(info, form.model);
+  // The model for a preprocessor: one of its kind that fits the checkpoint, when the network has one.
+  const modelFor = (preprocess: string) => controlNetFor(info, family, preprocess, cn.model) ?? cn.model;
   return (
     <fieldset>
       <legend>
         <label>
-          <input type="checkbox" checked={form.controlNetOn} onChange={(e) => update({ controlNetOn: e.currentTarget.checked })} /> ControlNet
+          <input type="checkbox" checked={form.controlNetOn} onChange={(e) => update({ controlNetOn: e.currentTarget.checked, controlNet: { ...cn, model: fits(controlNetFamilyOf(info, cn.model), family) ? cn.model : modelFor(cn.preprocess) } })} /> ControlNet
         </label>
       </legend>
       {form.controlNetOn && (
@@ -166,12 +190,12 @@ export function ControlNetFields({ form, update, info, errors }: Omit<Props, 'la
                 name="control_net[0].preprocess"
                 value={cn.preprocess}
                 options={resourceOptions(info?.ControlNet.preprocessors ?? [{ name: 'canny', available: true }, { name: 'openpose', available: true }])}
-                onChange={(v) => setCn({ preprocess: v, model: v === 'openpose' ? 'sd15_openpose' : v === 'canny' ? 'sd15_canny' : cn.model })}
+                onChange={(v) => setCn({ preprocess: v, model: modelFor(v) })}
                 errors={errors}
               />
             </Field>
             <Field name="control_net[0].model" label="ControlNet model" errors={errors}>
-              <Select name="control_net[0].model" value={cn.model} options={resourceOptions(info?.ControlNet.models ?? [{ name: 'sd15_canny', available: true }, { name: 'sd15_openpose', available: true }])} onChange={(v) => setCn({ model: v })} errors={errors} />
+              <Select name="control_net[0].model" value={cn.model} options={resourceOptions(info?.ControlNet.models ?? [{ name: 'sd15_canny', available: true }, { name: 'sd15_openpose', available: true }], family)} onChange={(v) => setCn({ model: v })} errors={errors} />
             </Field>
           </div>
           {cn.preprocess === 'canny' && (

@@ -1,9 +1,10 @@
 /**
- * What txt2img and img2img share: prompt, model, LoRAs, sampler, steps, CFG,
- * size, seed and ControlNet, and the request fields they make. What a form
- * shows is exactly what is sent (no hidden defaults), so "Show API call" and
- * the request agree.
+ * What txt2img and img2img share: prompt, model, LoRAs, sampler, steps, CFG
+ * (or Flux's distilled guidance), size, seed and ControlNet, and the request
+ * fields they make. What a form shows is exactly what is sent (no hidden
+ * defaults), so "Show API call" and the request agree.
  */
+import type { ModelFamily } from '../api/types';
 
 export interface LoraChoice {
   name: string;
@@ -31,6 +32,8 @@ export interface GenerationForm {
   sampler_name: string;
   steps: number;
   cfg_scale: number;
+  /** Flux's distilled guidance (Forge's "Distilled CFG Scale"): sent, and shown, for a Flux model only. */
+  guidance: number;
   width: number;
   height: number;
   /** -1: a new random seed each time. */
@@ -56,6 +59,8 @@ export const defaultGeneration: GenerationForm = {
   sampler_name: 'Euler a',
   steps: 20,
   cfg_scale: 7,
+  // The API's default for Flux (src/api/requests/rules.ts, guidanceRule).
+  guidance: 3.5,
   width: 512,
   height: 512,
   seed: -1,
@@ -74,15 +79,22 @@ export const defaultGeneration: GenerationForm = {
   },
 };
 
-/** The request fields of the shared part. */
-export function generationBody(form: GenerationForm): Record<string, unknown> {
+/**
+ * Whether a model of `family` takes distilled guidance rather than CFG: Flux runs at CFG 1 (the API's
+ * default for it, so none is sent) and refuses `guidance` for any other model, one of unknown family too.
+ */
+export const takesGuidance = (family: ModelFamily | null): boolean => family === 'flux';
+
+/** The request fields of the shared part; `family`: the model's (modelFamilyOf), which decides CFG or guidance. */
+export function generationBody(form: GenerationForm, family: ModelFamily | null): Record<string, unknown> {
+  const strength = takesGuidance(family) ? { guidance: form.guidance } : { cfg_scale: form.cfg_scale };
   const body: Record<string, unknown> = {
     prompt: form.prompt,
     negative_prompt: form.negative_prompt,
     model: form.model,
     sampler_name: form.sampler_name,
     steps: form.steps,
-    cfg_scale: form.cfg_scale,
+    ...strength,
     width: form.width,
     height: form.height,
     seed: form.seed,
@@ -98,7 +110,7 @@ export function generationFormOf(params: Record<string, unknown>): GenerationFor
   for (const key of ['prompt', 'negative_prompt', 'model', 'sampler_name'] as const) {
     if (typeof params[key] === 'string') form[key] = params[key];
   }
-  for (const key of ['steps', 'cfg_scale', 'width', 'height', 'seed'] as const) {
+  for (const key of ['steps', 'cfg_scale', 'guidance', 'width', 'height', 'seed'] as const) {
     if (typeof params[key] === 'number') form[key] = params[key];
   }
   if (Array.isArray(params['loras'])) form.loras = (params['loras'] as [string, number][]).map(([name, weight]) => ({ name, weight }));
@@ -117,12 +129,15 @@ export function formFieldOf(field: string): string {
 }
 
 /** The fields the shared part shows (by their form names), each with a place for its error. */
-const SHOWN = /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|width|height|seed|loras(\[\d+\](\.weight)?)?|control_net\[0\]\.(image|preprocess|model|preprocess_param1|preprocess_param2|weight|resize_mode|guidance_start|guidance_end))$/;
+const SHOWN = /^(prompt|negative_prompt|model|sampler_name|steps|cfg_scale|guidance|width|height|seed|loras(\[\d+\](\.weight)?)?|control_net\[0\]\.(image|preprocess|model|preprocess_param1|preprocess_param2|weight|resize_mode|guidance_start|guidance_end))$/;
 
 /**
- * Fields of the shared part, for telling a refusal of one of them from one the form has no place for (those
- * go to the top of the form: `control_net[0].guessmode`, a whole `control_net`).
+ * Fields of the shared part that `form` shows, for telling a refusal of one of them from one the form has no
+ * place for (those go to the top of the form: `control_net[0].guessmode`, a whole `control_net`). A LoRA's
+ * is shown only while the form has its row: one typed in the prompt (`<lora:NAME:W>`) is refused as the
+ * LoRA after those of the field (`loras[0]` when there are none), which has no row.
  */
-export function isGenerationField(field: string): boolean {
-  return SHOWN.test(field);
+export function isGenerationField(field: string, form: GenerationForm): boolean {
+  const row = /^loras\[(\d+)\]/.exec(field);
+  return SHOWN.test(field) && (row === null || Number(row[1]) < form.loras.length);
 }

@@ -7,6 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
 import { withModel } from './family-defaults';
+import { familyConflicts, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -77,12 +78,15 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     if (incoming) takeImage(incoming.image);
   }, [incoming]);
 
-  const body = img2imgBody(form);
-  const errors = inPageWords(errorsOf(run.refusal, formFieldOf), form);
+  const body = img2imgBody(form, modelFamilyOf(info, form.model));
+  // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
+  const conflicts = familyConflicts(form, info);
+  const conflict = Object.entries(conflicts)[0];
+  const errors = withConflicts(conflicts, run.refusal, (refusal) => inPageWords(errorsOf(refusal, formFieldOf), form));
   const shared = { form, update, info, errors };
   const label = inpaint ? 'inpaint' : 'img2img';
   return (
-    <TaskForm kind="img2img" label={label} body={body} run={run} errors={errors} shows={(f) => isGenerationField(f) || IMG2IMG_FIELDS.test(f)} submitLabel="Generate" onSubmit={() => (inpaint && form.init_image && !form.mask ? refuse('inpaint.mask', NOTHING_PAINTED) : void start('img2img', body))} onCancel={() => void cancel()}>
+    <TaskForm kind="img2img" label={label} body={body} run={run} errors={errors} shows={(f) => isGenerationField(f, form) || IMG2IMG_FIELDS.test(f)} submitLabel="Generate" onSubmit={() => (conflict ? refuse(...conflict, MISFIT) : inpaint && form.init_image && !form.mask ? refuse('inpaint.mask', NOTHING_PAINTED) : void start('img2img', body))} onCancel={() => void cancel()}>
       <Field name="init_image" label="Image" errors={errors}>
         <ImageInput name="init_image" value={inpaint ? null : form.init_image} onChange={takeImage} errors={errors} />
       </Field>

@@ -1,4 +1,5 @@
 /** The txt2img form: the shared generation fields and hires upscale. */
+import type { ModelFamily } from '../api/types';
 import { defaultGeneration, type GenerationForm, generationBody, generationFormOf } from './generation-form';
 
 export interface Txt2ImgForm extends GenerationForm {
@@ -12,9 +13,9 @@ export const defaultTxt2Img: Txt2ImgForm = {
   upscale: { upscaler: 'Latent', scale: 2, denoising_strength: 0.5 },
 };
 
-/** The request body of `POST /api/sd/txt2img/async`. */
-export function txt2imgBody(form: Txt2ImgForm): Record<string, unknown> {
-  const body = generationBody(form);
+/** The request body of `POST /api/sd/txt2img/async`; `family`: the model's. */
+export function txt2imgBody(form: Txt2ImgForm, family: ModelFamily | null): Record<string, unknown> {
+  const body = generationBody(form, family);
   if (form.hires) body['upscale'] = { ...form.upscale };
   return body;
 }

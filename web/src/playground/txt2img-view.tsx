@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
 import { withModel } from './family-defaults';
+import { familyConflicts, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
 import { Field, NumberInput, Select } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, resourceOptions, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -23,7 +24,7 @@ interface Props {
 export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const [form, setForm] = useState<Txt2ImgForm>(preset ?? defaultTxt2Img);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
-  const { run, start, cancel } = useTask('txt2img', (status, body) => {
+  const { run, start, cancel, refuse } = useTask('txt2img', (status, body) => {
     if (status.seeds?.[0] !== undefined) setLastSeed(status.seeds[0]);
     onEnd(status, body);
   });
@@ -33,12 +34,15 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const update = (patch: Partial<Txt2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
   useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
-  const body = txt2imgBody(form);
-  const errors = errorsOf(run.refusal, formFieldOf);
+  const body = txt2imgBody(form, modelFamilyOf(info, form.model));
+  // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
+  const conflicts = familyConflicts(form, info);
+  const conflict = Object.entries(conflicts)[0];
+  const errors = withConflicts(conflicts, run.refusal, (refusal) => errorsOf(refusal, formFieldOf));
   const shared = { form, update, info, errors };
 
   return (
-    <TaskForm kind="txt2img" label="txt2img" body={body} run={run} errors={errors} shows={(f) => isGenerationField(f) || f.startsWith('upscale.')} submitLabel="Generate" onSubmit={() => void start('txt2img', body)} onCancel={() => void cancel()}>
+    <TaskForm kind="txt2img" label="txt2img" body={body} run={run} errors={errors} shows={(f) => isGenerationField(f, form) || f.startsWith('upscale.')} submitLabel="Generate" onSubmit={() => (conflict ? refuse(...conflict, MISFIT) : void start('txt2img', body))} onCancel={() => void cancel()}>
       <PromptFields {...shared} />
       <ModelFields {...shared} />
       <SamplingFields {...shared} lastSeed={lastSeed} />

@@ -117,10 +117,10 @@ export function useTask(view: string, onEnd: (status: TaskStatus, body: Record<s
     void poll();
   }
 
-  /** A refusal the form makes itself, before anything is sent: shown as the API's would be. */
-  function refuse(field: string, message: string): void {
+  /** A refusal the form makes itself, before anything is sent: shown as the API's would be; `error`: its id, if any. */
+  function refuse(field: string, message: string, error: string | null = null): void {
     follower.current?.close();
-    setRun({ ...IDLE, refusal: new ApiError(message, 0, null, field) });
+    setRun({ ...IDLE, refusal: new ApiError(message, 0, error, field) });
   }
 
   async function cancel(): Promise<void> {

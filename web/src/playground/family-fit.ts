@@ -1,0 +1,96 @@
+/**
+ * Which LoRAs and ControlNet models fit the chosen checkpoint. One made for
+ * another family (an SD 1.5 LoRA with an SDXL checkpoint) is refused by the
+ * gateway (docs/backends.md, "Model families"), so the form marks it where it
+ * is offered and says so, in the gateway's words, where it is chosen, before
+ * anything is sent. A family no one knows fits anything: the gateway holds it
+ * to no family either. The families are the gateway's (`supportedModelInfo`),
+ * not guessed here from names, so the page and the gateway agree.
+ */
+import type { ApiError } from '../api/client';
+import type { ModelFamily, SupportedInfo } from '../api/types';
+import type { FieldErrors } from './fields';
+import type { GenerationForm } from './generation-form';
+
+const FAMILIES: Record<ModelFamily, { label: string; article: 'a' | 'an' }> = {
+  sd15: { label: 'SD 1.5', article: 'an' },
+  sdxl: { label: 'SDXL', article: 'an' },
+  flux: { label: 'Flux.1', article: 'a' },
+};
+
+export const familyLabel = (family: ModelFamily): string => FAMILIES[family].label;
+
+/** "an SDXL model", "a Flux.1 model". */
+const aModelOf = (family: ModelFamily): string => `${FAMILIES[family].article} ${FAMILIES[family].label} model`;
+
+/** A checkpoint's family as the network knows it; null when no one does (then no family's rules apply). */
+export function modelFamilyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
+  return info?.Models.find((m) => m.name === model)?.family ?? null;
+}
+
+export function loraFamilyOf(info: SupportedInfo | null, lora: string): ModelFamily | null {
+  return info?.LoRAs.find((l) => l.name === lora)?.family ?? null;
+}
+
+export function controlNetFamilyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
+  return info?.ControlNet.models.find((m) => m.name === model)?.family ?? null;
+}
+
+/** Whether something made for `family` may go with a checkpoint of `modelFamily`, as the gateway decides it. */
+export function fits(family: ModelFamily | null, modelFamily: ModelFamily | null): boolean {
+  return family === null || modelFamily === null || family === modelFamily;
+}
+
+/** What an option made for another family says of itself ("— does not fit SDXL"); '' when it fits. */
+export function misfitNote(family: ModelFamily | null, modelFamily: ModelFamily | null): string {
+  return fits(family, modelFamily) ? '' : ` — does not fit ${familyLabel(modelFamily!)}`;
+}
+
+/**
+ * The ControlNet model to use with a checkpoint of `modelFamily` for `preprocess`: `current` when it fits and
+ * does that kind of work, else the first (served ones first) made for that family whose name says the kind
+ * (`openpose` for `openpose_full`: `control_v11p_sd15_openpose`, `controlnet-openpose-sdxl-1.0`); null when
+ * the network has none: an SDXL canny model does not stand in for an openpose one.
+ */
+export function controlNetFor(info: SupportedInfo | null, modelFamily: ModelFamily | null, preprocess: string, current: string): string | null {
+  const kind = preprocess.toLowerCase().split('_')[0] ?? '';
+  const ofKind = (name: string) => kind !== '' && name.toLowerCase().includes(kind);
+  if (fits(controlNetFamilyOf(info, current), modelFamily) && ofKind(current)) return current;
+  const models = info?.ControlNet.models ?? [];
+  const fitting = models.filter((m) => ofKind(m.name) && (modelFamily === null || m.family === modelFamily));
+  return (fitting.find((m) => m.available) ?? fitting[0])?.name ?? null;
+}
+
+/**
+ * The id of the form's own refusal of a misfit. That refusal only brings the misfit into view (focused, scrolled
+ * to): the message is `familyConflicts`' of the form as it stands, so it goes once the user resolves it.
+ */
+export const MISFIT = 'misfit';
+
+/** Errors by field: `conflicts` (familyConflicts), then the refusal's, unless it is a misfit's (shown by the conflicts while they hold). */
+export function withConflicts(conflicts: FieldErrors, refusal: ApiError | null, refused: (refusal: ApiError | null) => FieldErrors): FieldErrors {
+  return { ...conflicts, ...refused(refusal?.error === MISFIT ? null : refusal) };
+}
+
+/**
+ * The LoRAs and ControlNet model of the form that do not fit its checkpoint, by field, each in the gateway's
+ * words and with what to do: the form shows them there at once and sends nothing while there are any.
+ */
+export function familyConflicts(form: GenerationForm, info: SupportedInfo | null): FieldErrors {
+  const modelFamily = modelFamilyOf(info, form.model);
+  if (modelFamily === null) return {};
+  const conflicts: FieldErrors = {};
+  const model = `${form.model} is ${aModelOf(modelFamily)}`;
+  form.loras.forEach(({ name }, i) => {
+    const family = loraFamilyOf(info, name);
+    if (!fits(family, modelFamily)) conflicts[`loras[${i}]`] = `${name} is a LoRA for ${familyLabel(family!)} models; ${model}. Choose one for ${familyLabel(modelFamily)} models, or remove it.`;
+  });
+  const unit = form.controlNet.model;
+  const unitFamily = controlNetFamilyOf(info, unit);
+  if (form.controlNetOn && !fits(unitFamily, modelFamily)) {
+    const any = info?.ControlNet.models.some((m) => m.family === modelFamily);
+    const todo = any ? `Choose one for ${familyLabel(modelFamily)} models, or turn ControlNet off.` : `The network has none for ${familyLabel(modelFamily)} models: turn ControlNet off.`;
+    conflicts['control_net[0].model'] = `${unit} is a ControlNet model for ${familyLabel(unitFamily!)} models; ${model}. ${todo}`;
+  }
+  return conflicts;
+}
