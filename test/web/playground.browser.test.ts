@@ -319,10 +319,10 @@ describe('the playground', () => {
     await txt2img.locator('select[name="model"]').selectOption('flux1-dev');
     expect(await add.isDisabled()).toBe(true);
     await txt2img.getByText('The network has no LoRA for Flux.1 models.').waitFor();
-    // One typed in the prompt is the gateway's to refuse; it names it as a LoRA with no row here: said at the top.
+    // One typed in the prompt is the gateway's to refuse: said under the prompt.
     await txt2img.locator('select[name="model"]').selectOption('sd_xl_base_1.0');
     await generate(page, 'a doll <lora:koreanDollLikeness_v10:0.5>');
-    await txt2img.locator('.form-error').getByText('koreanDollLikeness_v10 is a LoRA for SD 1.5 models; sd_xl_base_1.0 is an SDXL model').waitFor(POLL);
+    await txt2img.locator('[data-field="prompt"] .field-error').getByText('koreanDollLikeness_v10 is a LoRA for SD 1.5 models; sd_xl_base_1.0 is an SDXL model', { exact: false }).waitFor(POLL);
   });
 
   it('shows the API\'s refusal next to the field it names', async () => {

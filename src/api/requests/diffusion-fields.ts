@@ -48,8 +48,9 @@ export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): Dif
   assertNoNetworkTags(negativePrompt, pathOf(group, 'negative_prompt'));
   checkNegativePrompt(group, negativePrompt, choice);
   const side = { ...sideRule(limits), ...(choice.traits ? { default: choice.traits.nativeSide } : {}) };
-  const loras = joinLoras(readLoras(group, ctx), tagged.loras, promptPath, ctx);
-  checkLoraFamilies(group, loras, choice, ctx);
+  const listed = readLoras(group, ctx);
+  const loras = joinLoras(listed, tagged.loras, promptPath, ctx);
+  checkLoraFamilies(group, loras, listed.length, choice, ctx);
   const guidance = readGuidance(group, choice);
   return {
     prompt: tagged.prompt,

@@ -85,14 +85,18 @@ export function readRefiner(group: FieldGroup, choice: ModelChoice, ctx: Request
   return { model, switchAt: readNumber(refiner, 'switch_at', refinerSwitchRule) };
 }
 
-/** Each LoRA of a known family must be of the model's. */
-export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], choice: ModelChoice, ctx: RequestContext): void {
+/**
+ * Each LoRA of a known family must be of the model's. `fromField`: how many of `loras` the `loras` field
+ * listed; the rest were typed in the prompt, and a refusal of one of those names the prompt.
+ */
+export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], fromField: number, choice: ModelChoice, ctx: RequestContext): void {
   if (choice.family === null) return;
   loras.forEach(({ lora }, index) => {
     const family = ctx.familyOf('lora', lora);
-    if (family !== null && family !== choice.family) {
-      throw invalidField(`${pathOf(group, 'loras')}[${index}]`, `${lora.name} is a LoRA for ${familyTraits[family].label} models; ${labelOf(choice)}`);
-    }
+    if (family === null || family === choice.family) return;
+    const why = `${lora.name} is a LoRA for ${familyTraits[family].label} models; ${labelOf(choice)}`;
+    if (index < fromField) throw invalidField(`${pathOf(group, 'loras')}[${index}]`, why);
+    throw invalidField(pathOf(group, 'prompt'), `<lora:${lora.name}…> in the prompt: ${why}`);
   });
 }
 

@@ -26,7 +26,9 @@ describe('Flux', () => {
     await expectRejected(() => txt2img({ model: fluxModel.name, negative_prompt: 'blurry' }), { field: 'negative_prompt', message: ['flux1-dev is a Flux.1 model', 'no negative prompt'] });
     await expectRejected(() => txt2img({ model: fluxModel.name, cfg_scale: 7 }), { field: 'cfg_scale', message: ['must be 1 or left out', 'guidance'] });
     await expectRejected(() => txt2img({ model: fluxModel.name, loras: [[sha.korean, 0.5]] }), { field: 'loras[0]', message: ['koreanDollLikeness_v10 is a LoRA for SD 1.5 models'] });
-    await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>' }), { field: 'loras[0]' });
+    // One typed in the prompt is named there: the caller sent no `loras`.
+    await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>' }), { field: 'prompt', message: ['<lora:kobeni_v10…> in the prompt', 'is a LoRA for SD 1.5 models'] });
+    await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>', loras: [[sha.korean, 0.5]] }), { field: 'loras[0]' });
     await expectRejected(() => txt2img({ model: fluxModel.name, guidance: 31 }), { field: 'guidance' });
   });
 
