@@ -25,7 +25,7 @@ const dir = tempDir();
 
 beforeAll(async () => {
   demo = new DanProcess(['demo', '--port', '0', '--host', '127.0.0.1', '--data', dir.path, '--speed', '200']);
-  const ready = await demo.waitForLog((l) => typeof l['gateway'] === 'string', 30_000);
+  const ready = await demo.waitForLog((l) => l.msg.startsWith('DAN demo ready') && typeof l['gateway'] === 'string', 30_000);
   base = ready['gateway'] as string;
   banner = String(ready['msg']);
 }, 40_000);

@@ -225,6 +225,10 @@ describe('the playground', () => {
     const body = (await request).postDataJSON() as Record<string, unknown>;
     expect(body).toMatchObject({ model: 'flux1-dev', guidance: 2.5 });
     expect(body).not.toHaveProperty('cfg_scale');
+    // Nor a negative prompt: its field is disabled, saying why.
+    expect(body).not.toHaveProperty('negative_prompt');
+    expect(await txt2img.getByLabel('Negative prompt').isDisabled()).toBe(true);
+    expect(await txt2img.locator('[data-field="negative_prompt"] .hint').textContent()).toBe('Flux.1 models take no negative prompt');
     // The image's parameters, as the (sandbox) Forge WebUI wrote them: the guidance reached it.
     const src = await txt2img.locator('.task-result img').first().getAttribute('src', { timeout: 30_000 });
     const png = Buffer.from(src!.replace(/^data:image\/png;base64,/, ''), 'base64').toString('latin1');

@@ -35,14 +35,16 @@ interface Props {
   lastSeed: number | null;
 }
 
-export function PromptFields({ form, update, errors }: Pick<Props, 'form' | 'update' | 'errors'>) {
+export function PromptFields({ form, update, info, errors }: Pick<Props, 'form' | 'update' | 'info' | 'errors'>) {
+  // Flux.1 runs without classifier-free guidance: there is nothing for a negative prompt to steer away from (the API refuses one).
+  const noNegative = takesGuidance(modelFamilyOf(info, form.model)) ? `${familyLabel('flux')} models take no negative prompt` : undefined;
   return (
     <>
       <Field name="prompt" label="Prompt" errors={errors}>
         <textarea {...useInputProps('prompt', errors)} rows={3} value={form.prompt} placeholder="a lighthouse on a cliff at dusk, oil painting" onInput={(e) => update({ prompt: e.currentTarget.value })} />
       </Field>
-      <Field name="negative_prompt" label="Negative prompt" errors={errors}>
-        <textarea {...useInputProps('negative_prompt', errors)} rows={2} value={form.negative_prompt} onInput={(e) => update({ negative_prompt: e.currentTarget.value })} />
+      <Field name="negative_prompt" label="Negative prompt" errors={errors} hint={noNegative}>
+        <textarea {...useInputProps('negative_prompt', errors)} rows={2} value={noNegative ? '' : form.negative_prompt} disabled={noNegative !== undefined} onInput={(e) => update({ negative_prompt: e.currentTarget.value })} />
       </Field>
     </>
   );

@@ -90,7 +90,8 @@ export function generationBody(form: GenerationForm, family: ModelFamily | null)
   const strength = takesGuidance(family) ? { guidance: form.guidance } : { cfg_scale: form.cfg_scale };
   const body: Record<string, unknown> = {
     prompt: form.prompt,
-    negative_prompt: form.negative_prompt,
+    // None for Flux.1 (the API refuses one; its field is disabled).
+    ...(takesGuidance(family) ? {} : { negative_prompt: form.negative_prompt }),
     model: form.model,
     sampler_name: form.sampler_name,
     steps: form.steps,
