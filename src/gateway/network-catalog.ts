@@ -221,9 +221,10 @@ export class NetworkCatalog {
       interrogators: union(...caps.map((c) => c.interrogators)),
     };
     const catalogCn = catalogControlNetModels.map((m) => m.name);
-    const liveCn = catalogControlNetModels
-      .filter((m) => offered.cnModels.some((stem) => m.stems.some((s) => stem.toLowerCase().includes(s))))
-      .map((m) => m.name);
+    const isOf = (m: (typeof catalogControlNetModels)[number], stem: string) => m.stems.some((s) => stem.toLowerCase().includes(s));
+    const liveCn = catalogControlNetModels.filter((m) => offered.cnModels.some((stem) => isOf(m, stem))).map((m) => m.name);
+    // A node's file that is a catalog entry is listed once, by the catalog's name (its own name is taken too).
+    const offeredOnly = offered.cnModels.filter((stem) => !catalogControlNetModels.some((m) => isOf(m, stem)));
     const lists = {
       samplers: union(catalogSamplers, offered.samplers),
       schedulers: union(catalogSchedulers, ...caps.map((c) => c.schedulers.filter((s) => /^[A-Z]/.test(s)))),
@@ -251,7 +252,7 @@ export class NetworkCatalog {
       Upscalers: namesWith(lists.upscalers, offered.upscalers, toNameKey),
       ControlNet: {
         // Each with its family, so that a client offers only those that fit its checkpoint (a request with another is refused).
-        models: namesWith(lists.controlNetModels, [...liveCn, ...offered.cnModels]).map(({ name, available }) => ({ name, family: controlNetFamilyOf(name), available })),
+        models: namesWith(union(catalogCn, offeredOnly), [...liveCn, ...offeredOnly]).map(({ name, available }) => ({ name, family: controlNetFamilyOf(name), available })),
         preprocessors: namesWith(lists.preprocessors, offered.modules),
       },
       Interrogators: namesWith(lists.interrogators, offered.interrogators),

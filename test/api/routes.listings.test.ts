@@ -73,6 +73,8 @@ describe('GET /api/sd/supportedModelInfo', () => {
     expect(info.ControlNet.models).toContainEqual({ name: 'sd15_canny', family: 'sd15', available: true });
     expect(info.ControlNet.models).toContainEqual({ name: 'diffusers_xl_canny_full', family: 'sdxl', available: true });
     expect(info.ControlNet.models).toContainEqual({ name: 'my_lineart', family: null, available: true });
+    // A node's file that is a catalog entry is listed once, by the catalog's name (a request may use either).
+    expect(info.ControlNet.models.map((m: any) => m.name)).not.toContain('control_v11p_sd15_canny');
     expect(info.ControlNet.preprocessors).toContainEqual({ name: 'canny', available: true });
     expect(info.Interrogators).toContainEqual({ name: 'deepdanbooru', available: true });
     expect(info.nodes).toEqual({ connected: 3, ready: 2 });
