@@ -351,9 +351,12 @@ describe('the playground', () => {
     await weightError.waitFor(POLL);
     expect(await weightError.textContent()).toMatch(/4/);
     expect(await txt2img.locator('input[name="loras[0].weight"]').getAttribute('aria-invalid')).toBe('true');
-    // The same LoRA twice: the second row is at fault.
+    // "Add a LoRA" adds another one; picked as the first again, the second row is at fault.
     await txt2img.locator('input[name="loras[0].weight"]').fill('0.5');
     await txt2img.getByRole('button', { name: 'Add a LoRA' }).click();
+    const first = await txt2img.locator('select[name="loras[0]"]').inputValue();
+    expect(await txt2img.locator('select[name="loras[1]"]').inputValue()).not.toBe(first);
+    await txt2img.locator('select[name="loras[1]"]').selectOption(first);
     await txt2img.getByRole('button', { name: 'Generate' }).click();
     await txt2img.locator('[data-field="loras[1]"] .field-error').getByText(/already used/).waitFor(POLL);
   });

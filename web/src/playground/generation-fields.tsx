@@ -56,10 +56,13 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
   const [moved, setMoved] = useState<string[]>([]);
   const noServer = info && !info.Models.some((m) => m.available) ? 'No connected node serves a model now' : undefined;
   const family = modelFamilyOf(info, form.model);
-  // "Add a LoRA" adds one that fits the checkpoint (served ones first): one of another family would be refused.
+  // "Add a LoRA" adds one that fits the checkpoint (served ones first) and is not in the form yet: one of another
+  // family would be refused, and so would one listed twice.
   const fitting = (info?.LoRAs ?? []).filter((l) => fits(l.family, family));
-  const toAdd = fitting.find((l) => l.available) ?? fitting[0];
-  const noneFits = info !== null && info.LoRAs.length > 0 && toAdd === undefined && family !== null;
+  const unused = fitting.filter((l) => !form.loras.some((used) => used.name === l.name));
+  const toAdd = unused.find((l) => l.available) ?? unused[0];
+  const noneFits = info !== null && info.LoRAs.length > 0 && fitting.length === 0 && family !== null;
+  const allUsed = fitting.length > 0 && unused.length === 0;
   return (
     <>
       <div class="row">
@@ -105,6 +108,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
             Add a LoRA
           </button>
           {noneFits && <small class="hint">The network has no LoRA for {familyLabel(family)} models.</small>}
+          {allUsed && <small class="hint">Every LoRA of the network{family ? ` for ${familyLabel(family)} models` : ''} is in the form.</small>}
         </div>
       </fieldset>
     </>
