@@ -47,6 +47,16 @@ import type { Static } from '@sinclair/typebox';
 
 /** How long whether another gateway's node could run a task is taken as known, for its status message. */
 const ELSEWHERE_LOOK_MS = 5 * SECOND;
+/**
+ * How long a gateway still waits for a node that came back through another gateway sharing the store
+ * (`nodeArrivedElsewhere`): that gateway's take-overs of what the node brought are written within
+ * milliseconds, and read here before the rest counts lost.
+ */
+const ELSEWHERE_SETTLE_MS = 2 * SECOND;
+/** How often a read or write the store could not do is tried again (a task's place in line with the row, a take-over). */
+const RECONCILE_RETRY_MS = 5 * SECOND;
+/** Tries of a take-over's write before the node is told to stop the task. */
+const TAKE_OVER_TRIES = 3;
 
 export interface TaskEntry {
   id: string;
@@ -272,9 +282,9 @@ export class Dispatcher {
         continue;
       }
       // Sharing the store, what runs is its gateway's, alive or gone (this one's earlier run too: a gateway is new at
-      // each start). A gone one's attempts are the leader's to put back once its lease has passed; until then
+      // each start; a row that names none, from a database of version 1, is put back below). A gone one's attempts are the leader's to put back once its lease has passed; until then
       // their nodes may bring them to any gateway, which takes them over (`#takeOver`).
-      if (record.state === 'running' && this.#options.shared) {
+      if (record.state === 'running' && this.#options.shared && record.runningOn !== null && record.runningOn !== undefined) {
         this.#reserve(record.owner);
         this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
         continue;
@@ -699,7 +709,7 @@ export class Dispatcher {
     if (this.#options.shared) {
       if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
         entry.elsewhere = { attempt: running.attempt };
-        this.#guard(this.#reconcile(entry.id));
+        this.#reconcileSurely(entry.id);
         this.schedule();
       }
       return;
@@ -759,20 +769,41 @@ export class Dispatcher {
     // A dropped connection is most often the network's moment: the node runs on and comes back with what it
     // holds (`#resume`). Only if it does not are its tasks lost: retried elsewhere, or failed.
     this.#log.info({ node: session.id, tasks: held, graceMs }, 'node connection dropped; its tasks wait for it to come back');
+    this.#awaitReturn(session, reason, graceMs, `not back within ${Math.round(graceMs / SECOND)} s`);
+    // The node list changed: what waits for a node says so, and its other tasks' plans change.
+    this.schedule();
+  }
+
+  /** Waits `ms` for a node whose connection dropped (`reason`) to come back; then what it held is lost (`then`: why). */
+  #awaitReturn(session: NodeSession, reason: string, ms: number, then: string): void {
     const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(timer);
       this.#awaitingReturn.delete(session.id);
-      const lose = () => this.#lostForGood(session, `${reason}, and not back within ${Math.round(graceMs / SECOND)} s`);
-      if (this.#options.shared) {
-        const read = this.#letGoOfTakenOver(session).catch((error: unknown) => this.#log.warn({ node: session.id, err: error }, 'could not read whether another gateway took over the tasks of a node that did not come back'));
-        this.#guard(read.then(lose));
-      }
-      else lose();
-    }, graceMs);
+      const lose = () => this.#lostForGood(session, `${reason}, and ${then}`);
+      if (!this.#options.shared) return lose();
+      const read = this.#letGoOfTakenOver(session).catch((error: unknown) => this.#log.warn({ node: session.id, err: error }, 'could not read whether another gateway took over the tasks of a node that did not come back'));
+      this.#guard(read.then(lose));
+    }, ms);
     this.#timers.add(timer);
     this.#awaitingReturn.set(session.id, { session, reason, timer });
-    // The node list changed: what waits for a node says so, and its other tasks' plans change.
-    this.schedule();
+  }
+
+  /**
+   * A node named `name` connected to another gateway sharing the store: one this gateway waits for (its
+   * connection here dropped) came back there, with what it still held, which that gateway takes over. The
+   * rest it holds no more (say a task sent just before the cut, never delivered): lost after a short wait
+   * for the take-overs to be written (`ELSEWHERE_SETTLE_MS`), not after the whole grace. By name: the list
+   * of the network's nodes says no more of who a node is, and a wrong match only ends a wait sooner.
+   */
+  nodeArrivedElsewhere(name: string): void {
+    // A copy: each wait found is set again under the same id (a live Map's loop would meet it again).
+    for (const [id, awaiting] of [...this.#awaitingReturn]) {
+      if (awaiting.session.name !== name) continue;
+      awaiting.timer.cancel();
+      this.#timers.delete(awaiting.timer);
+      this.#awaitingReturn.delete(id);
+      this.#awaitReturn(awaiting.session, awaiting.reason, ELSEWHERE_SETTLE_MS, 'came back through another gateway without it');
+    }
   }
 
   /**
@@ -863,20 +894,27 @@ export class Dispatcher {
     const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
     if (!running) return false;
     session.adopt(entry.id);
-    const held = store.takeOver(entry.id, claim.attempt, session.identity, session.id).catch((error: unknown) => {
-      this.#log.warn({ task: entry.id, err: error }, 'could not store that a node brought its task here; it is stopped there');
-      return false;
-    });
+    // News: a resync reading meanwhile leaves it alone (its row is changing).
+    this.#touch(entry.id);
+    const held = this.#storeTakeOver(entry.id, claim.attempt, session, running);
     this.#takingOver.set(entry.id, held);
     void held.then((moved) => {
       this.#takingOver.delete(entry.id);
+      this.#touch(entry.id);
       const current = this.scheduler.attempts.get(entry.id) === running;
       if (moved) {
         this.#unservable.forget(entry.id);
         this.#changed(entry.id);
         this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken over from another gateway: its node brought it here');
-        // Ended here while the store wrote (a timeout) and put back in the queue: the row, this gateway's now, says so too.
-        if (!current && this.#entries.get(entry.id) === entry && this.scheduler.position(entry.id) !== undefined) void this.#requeueStored(entry.id, claim.attempt);
+        if (current || this.#entries.get(entry.id) !== entry) return;
+        // Ended here while the store wrote (a timeout, or let go on an old read): the row is this gateway's now,
+        // and nothing runs it. Back in the queue, the row too.
+        if (!this.scheduler.attempts.get(entry.id) && this.scheduler.position(entry.id) === undefined) {
+          delete entry.elsewhere;
+          this.#enqueue(entry);
+        }
+        void this.#requeueStored(entry.id, claim.attempt);
+        this.schedule();
         return;
       }
       if (current) this.#abandon(running, 'the gateway no longer waits for it here');
@@ -884,9 +922,35 @@ export class Dispatcher {
       // Not this gateway's: as the row says (running elsewhere, queued, or ended), read before any pass may send it.
       // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
       if (this.scheduler.position(entry.id) === undefined && !this.scheduler.attempts.get(entry.id)) entry.elsewhere = elsewhere ?? { attempt: claim.attempt };
-      this.#guard(this.#reconcile(entry.id).then(() => this.schedule()));
+      this.#reconcileSurely(entry.id);
     });
     return true;
+  }
+
+  /**
+   * Writes a take-over; a write that fails (the database away a moment) is tried again while the attempt
+   * runs here, the statement being the same whether or not an earlier try landed. False once the store
+   * refuses it, or it could not be written for a while (the node is then told to stop it).
+   */
+  async #storeTakeOver(taskId: string, attempt: number, session: NodeSession, running: RunningAttempt): Promise<boolean> {
+    const takeOver = this.#options.store.takeOver!.bind(this.#options.store);
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await takeOver(taskId, attempt, session.identity, session.id);
+      } catch (error) {
+        if (tries >= TAKE_OVER_TRIES || this.scheduler.attempts.get(taskId) !== running || this.#closing) {
+          this.#log.warn({ task: taskId, err: error }, 'could not store that a node brought its task here; it is stopped there');
+          return false;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = this.#clock.setTimeout(() => {
+            this.#timers.delete(timer);
+            resolve();
+          }, RECONCILE_RETRY_MS);
+          this.#timers.add(timer);
+        });
+      }
+    }
   }
 
   /**
@@ -896,7 +960,11 @@ export class Dispatcher {
    */
   async #letGoOfTakenOver(session: NodeSession): Promise<void> {
     for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
-      const record = await this.#options.store.get(running.taskId);
+      // One the store cannot tell of is lost as any other: its requeue and its failure are written only while the row is this gateway's.
+      const record = await this.#options.store.get(running.taskId).catch((error: unknown) => {
+        this.#log.warn({ task: running.taskId, node: session.id, err: error }, 'could not read whether another gateway took over a task of a node that did not come back');
+        return undefined;
+      });
       const taken = record?.state === 'running' && record.attempts === running.attempt && this.#options.shared?.runsElsewhere(record) === true;
       if (taken && this.scheduler.attempts.get(running.taskId) === running) this.startedElsewhere(running.taskId, running.attempt, { moved: true });
     }
@@ -1081,7 +1149,9 @@ export class Dispatcher {
     try {
       const record = await this.#options.store.get(taskId);
       if (!record?.spec || this.#entries.has(taskId) || this.#outcomes.recent(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
-      // Running, on a gateway alive or gone (the leader's reclaim puts it back, with news): held as elsewhere.
+      // Running, on a gateway alive or gone (the leader's reclaim puts it back, with news): held as elsewhere. One
+      // that names no gateway (a database of version 1) is put back by the gateway that recovers it, with news.
+      if (record.state === 'running' && (record.runningOn === null || record.runningOn === undefined)) return;
       this.#reserve(record.owner);
       const entry = this.#toEntry(record, record.spec);
       if (record.state === 'running') {
@@ -1218,9 +1288,11 @@ export class Dispatcher {
       const entry = this.#entries.get(record.id);
       if (!entry || (record.state === 'queued' && entry.elsewhere)) await this.adopt(record.id);
       else if (record.state === 'running' && record.attempts > entry.attempts) this.startedElsewhere(record.id, record.attempts);
-      // Its attempt here was taken over by another gateway (a `moved` notice missed): let go.
-      else if (record.state === 'running' && this.#options.shared?.runsElsewhere(record) && this.scheduler.attempts.get(record.id)?.attempt === record.attempts) {
-        this.startedElsewhere(record.id, record.attempts, { moved: true });
+      // Taken over by another gateway at the attempt this one holds (a `moved` notice missed): its attempt here,
+      // or its place in the queue here, is let go. Not while this gateway's own take-over of it is being written.
+      else if (record.state === 'running' && !entry.elsewhere && !this.#takingOver.has(record.id) && this.#options.shared?.runsElsewhere(record)) {
+        const here = this.scheduler.attempts.get(record.id);
+        if (!here || here.attempt === record.attempts) this.startedElsewhere(record.id, record.attempts, { moved: true });
       }
     }
   }
@@ -1233,6 +1305,23 @@ export class Dispatcher {
     this.#newsOf.set(taskId, ++this.#newsCount);
     // Kept small: only news newer than a read under way matters.
     if (this.#newsOf.size > 10_000) this.#newsOf.clear();
+  }
+
+  /**
+   * `#reconcile`, tried again every few seconds while the store cannot say (a database blip): a task held as
+   * running elsewhere whose row is queued would otherwise wait for a resync that may never come.
+   */
+  #reconcileSurely(taskId: string): void {
+    this.#guard(
+      this.#reconcile(taskId).catch((error: unknown) => {
+        this.#log.warn({ task: taskId, err: error }, 'could not read the task to bring it in line with the store; trying again');
+        const timer = this.#clock.setTimeout(() => {
+          this.#timers.delete(timer);
+          if (this.#entries.has(taskId) && !this.#closing) this.#reconcileSurely(taskId);
+        }, RECONCILE_RETRY_MS);
+        this.#timers.add(timer);
+      }),
+    );
   }
 
   /** Brings a task this gateway holds in line with the store, where news of it may have come late or not at all. */

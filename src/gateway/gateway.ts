@@ -184,6 +184,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     ...(roster ? { others: { nodes: () => roster.remote, onChange: (listener) => roster.on('changed', listener) } } : {}),
   });
   const republishCheck = roster ? publishNodes(hub, roster, { now: () => clock.now(), logger, listings: () => nodes.list() }) : undefined;
+  // A node this gateway waits for that came back through another gateway: what it did not bring is not waited for.
+  roster?.on('arrived', (node) => dispatcher.nodeArrivedElsewhere(node.name));
   const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
   // Whether clients may hold the key this data directory kept (not one generated just now).

@@ -440,7 +440,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // One of several that said it is stopping is left at once: the others take over what it gave (the sooner
     // the node is there, the surer: the database counts a stopped gateway gone within seconds, and then any
     // gateway may run its tasks again).
-    const leave = stay && code === GATEWAY_STOPPING && gateways.urls.length > 1;
+    const leave = stay && wasWelcomed && code === GATEWAY_STOPPING && gateways.urls.length > 1;
     // Tries while carrying are not a round of the list: once the carry ends, the next gateway is tried at the
     // pace of before the drop, not after a backoff grown meanwhile.
     if (!stay) gateways.failedInRow += 1;

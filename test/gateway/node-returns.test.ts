@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RESUME_GRACE_MS, identityOf } from '../../src/network/node-hub.js';
 import type { GatewayMessage } from '../../src/protocol/messages.js';
+import { DanError } from '../../src/errors/dan-error.js';
 import { SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, PNG_512, TEST_CALLER } from '../helpers/fake-nodes.js';
@@ -403,7 +404,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
    * A gateway sharing its store: task `id` runs, the store says, as attempt 1 on another gateway's node `gpu`.
    * The store's word on a take-over comes when the test gives it (`answer`).
    */
-  async function runningElsewhere() {
+  async function runningElsewhere(takeOver?: () => Promise<boolean>) {
     let answer: (moved: boolean) => void = () => {};
     const asked: unknown[][] = [];
     world = createCoreWorld({
@@ -415,9 +416,11 @@ describe('a node that brings a task another gateway of the database gave it (tha
             if (property === 'takeOver') {
               return (...args: unknown[]) => {
                 asked.push(args);
-                return new Promise<boolean>((resolve) => (answer = resolve));
+                return takeOver?.() ?? new Promise<boolean>((resolve) => (answer = resolve));
               };
             }
+            // As PostgreSQL reads it back: a running row names the gateway that started it (another one here).
+            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
             const value: unknown = Reflect.get(target, property);
             return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
           },
@@ -470,6 +473,24 @@ describe('a node that brings a task another gateway of the database gave it (tha
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
     await world.settle();
     expect(other.assignments().map((a) => a.taskId)).toEqual([next]);
+  });
+
+  it('tries the take-over\'s write again when the database fails it a moment, and the task runs on there', async () => {
+    let tries = 0;
+    const { id, asked } = await runningElsewhere(async () => {
+      tries += 1;
+      if (tries === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'the database does not answer');
+      return true;
+    });
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }]);
+    expect(await resumedBy(back)).toEqual([id]);
+    back.succeed(id, 3000, 1);
+    await world.settle();
+    expect(await world.store.get(id)).toMatchObject({ state: 'running' });
+    await world.clock.advance(5 * SECOND);
+    await expect.poll(() => world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(asked).toHaveLength(2);
+    expect(back.received.some((m) => m.type === 'cancel')).toBe(false);
   });
 
   it('not given to that node (the store says no): the node is told to stop it, its answer is dropped, and it runs on elsewhere', async () => {
@@ -533,6 +554,25 @@ describe('a node that brings a task another gateway of the database gave it (tha
     await world.settle();
     expect(b.assignments()).toEqual([]);
     expect(await world.status(id)).toMatchObject({ status: 1 });
+  });
+
+  it('back through another gateway: what it did not bring there is retried after a moment, not when the grace ends', async () => {
+    world = createCoreWorld({ maxAttempts: 3, shared: { runsElsewhere: () => false, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} } });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    const b = world.connect('b');
+    a.disconnect();
+    await world.settle();
+    // Still waited for: a node of another name arriving elsewhere changes nothing.
+    world.dispatcher.nodeArrivedElsewhere('not-a');
+    await world.clock.advance(5 * SECOND);
+    expect(b.assignments()).toEqual([]);
+    // Node a is on another gateway now, without this task (the store says it still runs here: not taken over).
+    world.dispatcher.nodeArrivedElsewhere('a');
+    await world.clock.advance(2 * SECOND);
+    await world.settle();
+    expect((await b.assignment(id, 2)).attempt).toBe(2);
   });
 });
 

@@ -163,8 +163,11 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     expect(await survivor.takeOver('a', 1, gpu, 'gpu-000002')).toBe(true);
     expect(await survivor.takeOver('d', 1, gpu, 'gpu-000002')).toBe(true);
     expect(await survivor.get('a')).toMatchObject({ state: 'running', attempts: 1, nodeId: 'gpu-000002', runningOn: 'gw_alive' });
-    // The gateway it left (its grace for the node ending) does not put it back; the one it runs on may.
+    // The gateway it left (its grace for the node ending) does not put it back, fail it, or start it again
+    // (not having heard of the take-over); the one it runs on may.
     expect(await dead.requeue('a', 1)).toBe(false);
+    expect(await dead.fail('a', 1, { id: 'DAN_ERR_NODE_LOST', message: 'gone' }, 5)).toBe(false);
+    expect(await dead.markRunning('a', 2, 'gpu2-000009', 5, 'shared/gpu2/00')).toBe(false);
     expect(await survivor.listRunningHere()).toEqual(expect.arrayContaining([{ id: 'a', attempts: 1 }, { id: 'd', attempts: 1 }]));
     expect(await survivor.requeue('a', 1)).toBe(true);
     // Put back in the queue (its gateway counted gone) at that attempt: still the node's to take over.

@@ -44,7 +44,7 @@ interface NodeRow {
   backend_up: boolean;
 }
 
-export class NodeRoster extends EventEmitter<{ changed: [] }> {
+export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: RemoteNode] }> {
   readonly #db: PostgresDatabase;
   readonly #gatewayId: string;
   readonly #remote = new Map<string, RemoteNode>();
@@ -154,9 +154,12 @@ export class NodeRoster extends EventEmitter<{ changed: [] }> {
   async #reread(nodeId: string): Promise<void> {
     const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE id = $1', [nodeId]);
     const row = rows[0];
+    const arrived = row !== undefined && !this.#remote.has(row.id);
     if (row) this.#remote.set(row.id, toRemote(row, this.#catalog));
     else this.#remote.delete(nodeId);
     this.emit('changed');
+    // A connection new to the network (a node connected, or connected again, to another gateway).
+    if (arrived) this.emit('arrived', this.#remote.get(row.id)!);
   }
 
   async #reload(): Promise<void> {

@@ -136,9 +136,10 @@ const COMPLETE_MANY = `
   )
   SELECT u.id, u.attempts, ${notify('ended', '$6', '', 'u.id')} AS told FROM u`;
 
+/** A failure of an attempt ($2) ends the task only while that attempt is queued, or runs on this gateway ($6): not one another gateway took over. */
 const FAIL = finishing(
   `state = 'failed', error_id = $3, error_message = $4, finished_at = $5`,
-  `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
+  `state IN ('queued', 'running') AND ($2::int IS NULL OR (attempts = $2 AND (state = 'queued' OR gateway_id = $6 OR gateway_id IS NULL)))`,
   '$6',
 );
 const CANCEL = finishing(
@@ -146,17 +147,25 @@ const CANCEL = finishing(
   `state IN ('queued', 'running') AND ($2::int IS NULL OR attempts = $2)`,
   '$5',
 );
-/** The starts of one pass ($1 ids, $2 attempts, $3 nodes, $4 times, $5 this gateway, $6 nodes' identities): each made if its attempt is higher than the row's. */
+/**
+ * The starts of one pass ($1 ids, $2 attempts, $3 nodes, $4 times, $5 this gateway, $6 nodes' identities): each
+ * made if its attempt is higher than the row's, from queued, or from running on this gateway (a requeue of its
+ * own that was not written). Not over another gateway's running attempt: one a node brought there and that
+ * gateway took over (TAKE_OVER) stays at its attempt, and a start here that has not heard of it would end it.
+ */
 const MARK_RUNNING_MANY = `
   WITH i AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $6::text[]) AS i(id, attempt, node_id, at, node_identity)),
   u AS (
     UPDATE tasks t SET state = 'running', attempts = i.attempt, node_id = i.node_id, node_identity = i.node_identity, started_at = i.at, gateway_id = $5 FROM i
-    WHERE t.id = i.id AND t.state IN ('queued', 'running') AND t.attempts < i.attempt RETURNING t.id, t.attempts, t.node_id
+    WHERE t.id = i.id AND (t.state = 'queued' OR (t.state = 'running' AND (t.gateway_id = $5 OR t.gateway_id IS NULL))) AND t.attempts < i.attempt RETURNING t.id, t.attempts, t.node_id
   )
   SELECT u.id, u.attempts, ${notify('started', '$5', `, 'a', u.attempts, 'n', u.node_id`, 'u.id')} AS told FROM u`;
-/** Only an attempt this gateway runs: one another gateway took over (TAKE_OVER) is not put back from here. */
+/**
+ * Only an attempt this gateway runs: one another gateway took over (TAKE_OVER) is not put back from here. One
+ * that names no gateway (started before the database recorded gateways, version 1) is anyone's to put back.
+ */
 const REQUEUE = `
-  WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 AND gateway_id = $3 RETURNING id)
+  WITH u AS (UPDATE tasks SET state = 'queued' WHERE id = $1 AND state = 'running' AND attempts = $2 AND (gateway_id = $3 OR gateway_id IS NULL) RETURNING id)
   ${countTelling('queued', '$3')}`;
 /**
  * The attempt ($2) of a task ($1) moves to this gateway ($5) and its node's new connection ($4), if the row
