@@ -72,7 +72,7 @@ const gatewayOptions = (command: Command) =>
     .option('--max-frame-mb <mb>', 'largest WebSocket frame a node may send (default 64)', positive)
     .option('--public-api-key <key>', 'key served by /api/user/public-api-key (env DAN_PUBLIC_API_KEY; default generated)')
     .option('--cors-origin <origins>', 'web pages whose scripts may call the API: *, off, or origins separated by commas (env DAN_CORS_ORIGIN; default *)')
-    .option('--default-model <checkpoint>', 'checkpoint for OpenAI-compatible requests that name no model (env DAN_DEFAULT_MODEL; default: the first one a node serves)')
+    .option('--default-model <checkpoint>', 'checkpoint for OpenAI- and WebUI-compatible requests that name no model (env DAN_DEFAULT_MODEL; default: the first one a node serves)')
     .option('--openai-models <pairs>', 'OpenAI model names mapped to checkpoints, e.g. dall-e-3=clarity,gpt-image-1=clarity (env DAN_OPENAI_MODELS)');
 
 const nodeOptions = (command: Command) =>

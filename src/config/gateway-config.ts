@@ -177,6 +177,35 @@ function checkLimits(problems: string[], limits: RequestLimits): void {
   }
 }
 
+/**
+ * The `dan gateway` option of each setting, and the unit it takes there, for problems to name what the operator
+ * typed (`--resume-grace-s … got 99999`, not `resumeGraceMs … got 99999000`).
+ */
+const OPTIONS: Partial<Record<keyof GatewayConfig, { flag: string; unit?: { per: number; name: string } }>> = {
+  port: { flag: '--port' },
+  syncTimeoutMs: { flag: '--sync-timeout-s', unit: { per: SECOND, name: 's' } },
+  retentionMs: { flag: '--retention-h', unit: { per: HOUR, name: 'h' } },
+  bodyLimitBytes: { flag: '--body-limit-mb', unit: { per: 1024 * 1024, name: 'MB' } },
+  maxAttempts: { flag: '--max-attempts' },
+  taskTimeoutMs: { flag: '--task-timeout-s', unit: { per: SECOND, name: 's' } },
+  heartbeatIntervalMs: { flag: '--heartbeat-s', unit: { per: SECOND, name: 's' } },
+  maxFrameBytes: { flag: '--max-frame-mb', unit: { per: 1024 * 1024, name: 'MB' } },
+  unservableGraceMs: { flag: '--unservable-grace-s', unit: { per: SECOND, name: 's' } },
+  resumeGraceMs: { flag: '--resume-grace-s', unit: { per: SECOND, name: 's' } },
+  anonymousMaxTasks: { flag: '--anonymous-max-tasks' },
+  anonymousRequestsPerMinute: { flag: '--anonymous-rpm' },
+  auth: { flag: '--auth' },
+  adminToken: { flag: '--admin-token' },
+  publicApiKey: { flag: '--public-api-key' },
+  nodeToken: { flag: '--node-token' },
+  database: { flag: '--database' },
+};
+
+/** A setting as its option names it (else its own name). */
+const optionOf = (key: keyof GatewayConfig): string => OPTIONS[key]?.flag ?? key;
+/** A value of a setting in its option's unit. */
+const asGiven = (key: keyof GatewayConfig, value: number): number => value / (OPTIONS[key]?.unit?.per ?? 1);
+
 /** Applies defaults and checks every option; throws one error listing every problem. */
 export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<GatewayConfig> {
   const merged: GatewayConfig = { ...gatewayDefaults, limits: { ...gatewayDefaults.limits } };
@@ -187,34 +216,34 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   }
   const problems: string[] = [];
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
-    problems.push(`port must be an integer from 0 to 65535, got ${merged.port}`);
+    problems.push(`--port must be an integer from 0 to 65535, got ${merged.port}`);
   }
   for (const key of ['syncTimeoutMs', 'retentionMs', 'bodyLimitBytes', 'maxAttempts', 'taskTimeoutMs', 'heartbeatIntervalMs', 'maxFrameBytes', 'unservableGraceMs'] as const) {
-    checkPositive(problems, key, merged[key]);
+    checkPositive(problems, optionOf(key), asGiven(key, merged[key]), OPTIONS[key]?.unit === undefined);
   }
   if (!Number.isInteger(merged.resumeGraceMs) || merged.resumeGraceMs < 0 || merged.resumeGraceMs > HOUR) {
-    problems.push(`resumeGraceMs must be an integer from 0 (retry at once) to an hour, got ${merged.resumeGraceMs}`);
+    problems.push(`--resume-grace-s must be from 0 (retry at once) to 3600 (an hour), got ${asGiven('resumeGraceMs', merged.resumeGraceMs)}`);
   }
   // Nodes refuse a welcome that asks for heartbeats more often than every 100 ms.
-  if (merged.heartbeatIntervalMs < 100) problems.push(`heartbeatIntervalMs must be at least 100 ms, got ${merged.heartbeatIntervalMs}`);
+  if (merged.heartbeatIntervalMs < 100) problems.push(`--heartbeat-s must be at least 0.1 (100 ms), got ${asGiven('heartbeatIntervalMs', merged.heartbeatIntervalMs)}`);
   for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute'] as const) {
-    if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${key} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
+    if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${optionOf(key)} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
   }
-  if (!(AuthModes as readonly string[]).includes(merged.auth)) problems.push(`auth must be one of ${AuthModes.join(', ')}, got "${merged.auth}"`);
+  if (!(AuthModes as readonly string[]).includes(merged.auth)) problems.push(`--auth must be one of ${AuthModes.join(', ')}, got "${merged.auth}"`);
   if (merged.adminToken !== null && merged.adminToken.length < 16) {
-    problems.push('adminToken must be at least 16 characters (or unset to turn the admin API off)');
+    problems.push('--admin-token must be at least 16 characters (or unset to turn the admin API off)');
   }
   // Requests' keys are read for their first MAX_KEY_LENGTH characters: a longer one would never be accepted.
   for (const key of ['adminToken', 'publicApiKey'] as const) {
     const value = merged[key];
-    if (value !== null && value.length > MAX_KEY_LENGTH) problems.push(`${key} must be at most ${MAX_KEY_LENGTH} characters, got ${value.length}`);
+    if (value !== null && value.length > MAX_KEY_LENGTH) problems.push(`${optionOf(key)} must be at most ${MAX_KEY_LENGTH} characters, got ${value.length}`);
   }
   checkLimits(problems, merged.limits);
   if (merged.nodeToken !== null && merged.nodeToken.length < 8) {
-    problems.push('nodeToken must be at least 8 characters (or unset to accept loopback nodes only)');
+    problems.push('--node-token must be at least 8 characters (or unset to accept loopback nodes only)');
   }
   if (merged.database !== null && !/^postgres(ql)?:\/\//.test(merged.database)) {
-    problems.push('database must be a PostgreSQL address such as postgres://user:password@host:5432/dan (or unset for SQLite in the data directory)');
+    problems.push('--database must be a PostgreSQL address such as postgres://user:password@host:5432/dan (or unset for SQLite in the data directory)');
   }
   try {
     modelAliasesOf(merged.openaiModels);

@@ -72,7 +72,7 @@ export const errorCatalog = {
   DAN_ERR_MODEL_NOT_FOUND: {
     retryable: false,
     meaning: 'No node serves a checkpoint of this name now, and no alias names one (`GET /v1/models/{model}`).',
-    fix: 'List what is served with `GET /v1/models` (or `GET /api/sd/models`).',
+    fix: 'List what is served with `GET /v1/models` (or `GET /api/sd/supportedModelInfo`).',
   },
   DAN_ERR_TASK_NOT_FOUND: {
     retryable: false,

@@ -58,7 +58,7 @@ describe('dan gateway with a --data it cannot use', () => {
   it('prints an invalid configuration the same way', async () => {
     const { code, stderr, lines } = await refusedGateway(scratch(), ['--max-attempts', '0']);
     expect(code).toBe(1);
-    expect(lines).toEqual(['dan: invalid gateway configuration:', '  - maxAttempts must be a positive integer, got 0']);
+    expect(lines).toEqual(['dan: invalid gateway configuration:', '  - --max-attempts must be a positive integer, got 0']);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

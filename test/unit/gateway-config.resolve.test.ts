@@ -24,15 +24,16 @@ describe('resolveGatewayConfig', () => {
   });
 
   it('refuses a heartbeat nodes would refuse (under 100 ms), and a resume grace a timer cannot hold or no node would wait', () => {
-    expect(() => resolveGatewayConfig({ heartbeatIntervalMs: 50 })).toThrow(/heartbeatIntervalMs must be at least 100 ms, got 50/);
-    expect(() => resolveGatewayConfig({ resumeGraceMs: 3_000_000_000 })).toThrow(/resumeGraceMs must be an integer from 0 \(retry at once\) to an hour/);
-    expect(() => resolveGatewayConfig({ resumeGraceMs: -1 })).toThrow(/resumeGraceMs/);
+    // Named as the operator typed them: the option and its unit.
+    expect(() => resolveGatewayConfig({ heartbeatIntervalMs: 50 })).toThrow(/--heartbeat-s must be at least 0\.1 \(100 ms\), got 0\.05/);
+    expect(() => resolveGatewayConfig({ resumeGraceMs: 3_000_000_000 })).toThrow(/--resume-grace-s must be from 0 \(retry at once\) to 3600 \(an hour\), got 3000000/);
+    expect(() => resolveGatewayConfig({ resumeGraceMs: -1 })).toThrow(/--resume-grace-s/);
     expect(resolveGatewayConfig({ resumeGraceMs: 0 }).resumeGraceMs).toBe(0);
   });
 
   it('refuses an admin token or public API key longer than a request\'s key is read for (it could never be used)', () => {
     expect(() => resolveGatewayConfig({ adminToken: 'Q'.repeat(257), publicApiKey: 'P'.repeat(300) })).toThrow(
-      /adminToken must be at most 256 characters, got 257[\s\S]*publicApiKey must be at most 256 characters, got 300/,
+      /--admin-token must be at most 256 characters, got 257[\s\S]*--public-api-key must be at most 256 characters, got 300/,
     );
     expect(resolveGatewayConfig({ adminToken: 'Q'.repeat(256) }).adminToken).toHaveLength(256);
   });
