@@ -281,9 +281,10 @@ export class Dispatcher {
         void this.#outcomes.announce({ id: record.id, owner: record.owner, state: 'failed', error: { id: 'DAN_ERR_INTERNAL', message: 'the task\'s input was lost from the gateway\'s storage; submit it again' } }, null);
         continue;
       }
-      // Sharing the store, what runs is its gateway's, alive or gone (this one's earlier run too: a gateway is new at
-      // each start; a row that names none, from a database of version 1, is put back below). A gone one's attempts are the leader's to put back once its lease has passed; until then
-      // their nodes may bring them to any gateway, which takes them over (`#takeOver`).
+      // Sharing the store, what runs is its gateway's, alive or gone (this one's earlier run too: a gateway is new
+      // at each start; a row that names none, from a database of version 1, is put back below). A gone one's
+      // attempts are the leader's to put back once its lease has passed; until then their nodes may bring them
+      // to any gateway, which takes them over (`#takeOver`).
       if (record.state === 'running' && this.#options.shared && record.runningOn !== null && record.runningOn !== undefined) {
         this.#reserve(record.owner);
         this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
@@ -892,7 +893,13 @@ export class Dispatcher {
       this.#enqueue(entry);
     }
     const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
-    if (!running) return false;
+    if (!running) {
+      if (elsewhere) {
+        this.scheduler.remove(entry.id);
+        entry.elsewhere = elsewhere;
+      }
+      return false;
+    }
     session.adopt(entry.id);
     // News: a resync reading meanwhile leaves it alone (its row is changing).
     this.#touch(entry.id);
