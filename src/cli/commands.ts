@@ -214,11 +214,14 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
 async function startNodeWithNotice(agent: NodeAgent, config: Readonly<NodeConfig>, log: Logger): Promise<void> {
   await agent.start();
   if (!agent.backendUp) {
-    const advice =
-      config.backend === 'comfyui'
-        ? `no ComfyUI answers at ${config.comfyuiUrl}. Start ComfyUI (python main.py; it listens on 127.0.0.1:8188), or point --comfyui at it.`
-        : `no WebUI answers at ${config.webuiUrl}. Start AUTOMATIC1111/Forge/SD.Next with --api (e.g. ./webui.sh --api), or point --webui at it.`;
-    log.error(`${advice} This node stays connected and takes work as soon as the backend answers.`);
+    const comfy = config.backend === 'comfyui';
+    const start = comfy
+      ? 'Start ComfyUI (python main.py; it listens on 127.0.0.1:8188), or point --comfyui at it.'
+      : 'Start AUTOMATIC1111/Forge/SD.Next with --api (e.g. ./webui.sh --api), or point --webui at it.';
+    // What the node found (a WebUI without --api, a login it needs, a ComfyUI where a WebUI was expected) says more than "no answer".
+    const found = agent.backendProblem;
+    const what = `${found ? `${found.replace(/\.$/, '')}.` : `no ${comfy ? 'ComfyUI' : 'WebUI'} answers at ${comfy ? config.comfyuiUrl : config.webuiUrl}.`} ${start}`;
+    log.error(`${what} This node stays connected and takes work as soon as the backend answers.`);
   }
 }
 

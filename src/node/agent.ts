@@ -179,6 +179,11 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#connect();
   }
 
+  /** Why the backend cannot take work now (what the node found when it last asked it), or null. */
+  get backendProblem(): string | null {
+    return this.#backendProblem;
+  }
+
   /** Tasks running now. */
   get activeTasks(): number {
     return this.#active.size;
