@@ -567,7 +567,7 @@ export class Dispatcher {
   #timeoutFor(expectedSeconds: number, waitSeconds: number): AttemptTimeout {
     const runMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * expectedSeconds + 30) * SECOND)));
     const waitMs = Math.round(waitSeconds * SECOND);
-    return { ms: runMs + waitMs, waitMs, onTimeout: (running) => this.#onTimeout(running, runMs) };
+    return { ms: runMs + waitMs, waitMs, maxMs: this.#options.taskTimeoutMs, onTimeout: (running) => this.#onTimeout(running) };
   }
 
   async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
@@ -994,8 +994,9 @@ export class Dispatcher {
     this.schedule();
   }
 
-  #onTimeout(running: RunningAttempt, timeoutMs: number): void {
-    const seconds = Math.round(timeoutMs / SECOND);
+  #onTimeout(running: RunningAttempt): void {
+    // Its time since it began (a held one: since it was sent), which its progress may have made longer than first set.
+    const seconds = Math.round((this.#clock.now() - (running.begunAt ?? running.startedAt)) / SECOND);
     this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason: `timed out after ${seconds} s` });
     this.#settleFailure(running, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s` });
   }

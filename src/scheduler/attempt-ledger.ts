@@ -69,9 +69,19 @@ export interface AttemptTimeout {
    * starts again with `ms - waitMs`, so a task before it that overran does not eat its time. @defaultValue 0
    */
   waitMs?: number;
-  /** Called once if the attempt is still running after `ms`; the attempt stays recorded until settled. */
+  /**
+   * The longest the attempt may run once begun (the operator's limit). With it, an attempt whose progress says
+   * it will end later than `ms` (a GPU much slower than the node's expected time said: a first task, before any
+   * is measured) has its timer moved to 1.5 times its projected length and 30 s more, up to this: steady
+   * progress is not a hung node. @defaultValue none: the timer stays
+   */
+  maxMs?: number;
+  /** Called once if the attempt is still running after its time; the attempt stays recorded until settled. */
   onTimeout(attempt: RunningAttempt): void;
 }
+
+/** Slack beyond an attempt's projected length before a timer moved by its progress fires. */
+const PROGRESS_SLACK_MS = 30_000;
 
 /** What the scheduler records when it starts an attempt; `TTask` is its own record of the task. */
 export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> & { task: TTask };
@@ -86,6 +96,8 @@ interface Entry<TTask> extends RunningAttempt {
   etaSeconds: number | null;
   timer: Timer | undefined;
   timeout: AttemptTimeout | undefined;
+  /** When its timer fires (clock ms), for a progress report to move it later. */
+  deadline: number;
 }
 
 /** Reads of the ledger for those who must not change it (routes, views, the dispatcher's status answers). */
@@ -116,8 +128,8 @@ export class AttemptLedger<TTask> implements AttemptReader {
 
   start(attempt: NewAttempt<TTask>, timeout?: AttemptTimeout): RunningAttempt & { task: TTask } {
     if (this.#byTask.has(attempt.taskId)) throw new Error(`task ${attempt.taskId} already has a running attempt`);
-    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined, timeout };
-    if (timeout && this.#clock) entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms);
+    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined, timeout, deadline: Infinity };
+    if (timeout && this.#clock) this.#arm(entry, timeout.ms);
     this.#byTask.set(entry.taskId, entry);
     const onNode = this.#byNode.get(entry.nodeId);
     if (onNode) onNode.push(entry);
@@ -143,7 +155,27 @@ export class AttemptLedger<TTask> implements AttemptReader {
     if (!entry || entry.nodeId !== where.nodeId || entry.attempt !== where.attempt) return false;
     entry.progress = progress;
     entry.etaSeconds = etaSeconds;
+    this.#extendByProgress(entry);
     return true;
+  }
+
+  /** Moves the timer of an attempt whose progress says it needs longer (`AttemptTimeout.maxMs`). */
+  #extendByProgress(entry: Entry<TTask>): void {
+    const maxMs = entry.timeout?.maxMs;
+    if (maxMs === undefined || !this.#clock || !entry.timer || entry.begunAt === null || entry.progress <= 0 || entry.progress >= 1) return;
+    const now = this.#clock.now();
+    const projectedMs = (now - entry.begunAt) / entry.progress;
+    const wanted = Math.min(entry.begunAt + maxMs, entry.begunAt + Math.round(1.5 * projectedMs) + PROGRESS_SLACK_MS);
+    // Moved only later, and not for every report (a second's change is not worth a new timer).
+    if (wanted <= entry.deadline + 1_000) return;
+    entry.timer.cancel();
+    this.#arm(entry, wanted - now);
+  }
+
+  #arm(entry: Entry<TTask>, ms: number): void {
+    const timeout = entry.timeout!;
+    entry.deadline = this.#clock!.now() + ms;
+    entry.timer = this.#clock!.setTimeout(() => timeout.onTimeout(entry), ms);
   }
 
   /**
@@ -197,7 +229,7 @@ export class AttemptLedger<TTask> implements AttemptReader {
     const { timeout } = entry;
     if (!timeout || !this.#clock || !entry.timer) return;
     entry.timer.cancel();
-    entry.timer = this.#clock.setTimeout(() => timeout.onTimeout(entry), timeout.ms - (timeout.waitMs ?? 0));
+    this.#arm(entry, timeout.ms - (timeout.waitMs ?? 0));
   }
 
   /** Cancels every timer (gateway shutdown); the attempts stay recorded. */

@@ -989,12 +989,15 @@ export class Scheduler {
    * back, after the gateway restarted, with a task the gateway it left had given it (dispatcher `#resume`).
    * Its expected time is the node's for the work, the checkpoint loaded already.
    */
-  adopt(taskId: string, node: { id: string; name: string; identity: string }, attempt: number, now: number, timeoutFor?: (expectedSeconds: number) => AttemptTimeout): RunningAttempt | undefined {
+  adopt(taskId: string, node: { id: string; name: string; identity: string; slots: number }, attempt: number, now: number, timeoutFor?: (expectedSeconds: number) => AttemptTimeout): RunningAttempt | undefined {
     const queued = this.#takeOut(taskId);
     if (!queued) return undefined;
     this.#fair.started(queued.tag);
     const expectedSeconds = runSeconds(this.estimates.get(node.identity), queued.units);
-    const started = { taskId, attempt, nodeId: node.id, nodeName: node.name, nodeIdentity: node.identity, startedAt: now, begunAt: now, expectedSeconds, switched: false, checkpoint: queued.checkpoint, task: queued };
+    // Taken in the order the node names them, the ones it runs first: one beyond its slots is one it holds ready
+    // (counted as begun, it hid the node's held task from the planner, which sent it one more for good).
+    const begunAt = this.#attempts.busySlots(node.id) >= node.slots ? null : now;
+    const started = { taskId, attempt, nodeId: node.id, nodeName: node.name, nodeIdentity: node.identity, startedAt: now, begunAt, expectedSeconds, switched: false, checkpoint: queued.checkpoint, task: queued };
     const index = this.#nodeIndex.get(node.id);
     if (index !== undefined) this.#nodeViews.touch(index);
     return this.#attempts.start(started, timeoutFor?.(expectedSeconds));

@@ -145,6 +145,33 @@ describe('attempt timeouts', () => {
     expect(world.dispatcher.runningCount).toBe(0);
   });
 
+  it('gives an attempt whose progress says it needs longer (a GPU far slower than expected) the time it needs, up to the task timeout', async () => {
+    world = createCoreWorld({ maxAttempts: 3, taskTimeoutMs: 300 * SECOND });
+    const slow = world.connect('slow');
+    const id = await world.submit();
+    expect((await slow.assignment(id, 1)).timeoutMs).toBe(60 * SECOND);
+    // Halfway after 50 s: about 100 s in all, so its timer moves to 1.5 × 100 s + 30 s = 180 s from its start.
+    await world.clock.advance(50 * SECOND);
+    slow.progress(id, 0.5, 50);
+    await world.settle();
+    await world.clock.advance(70 * SECOND);
+    expect(stateOf(id)).toMatchObject({ state: 'running' });
+    expect(slow.cancels()).toEqual([]);
+    // Stalled since: it times out at its new time, its message saying how long it ran.
+    await world.clock.advance(60 * SECOND);
+    expect(slow.cancels()).toEqual([id]);
+    const retry = await slow.assignment(id, 2);
+    expect(retry.attempt).toBe(2);
+    // A node that reports it would need longer than the task timeout gets no more than that.
+    await world.clock.advance(10 * SECOND);
+    slow.progress(id, 0.01, 1000);
+    await world.settle();
+    await world.clock.advance(290 * SECOND - 1);
+    expect(slow.cancels()).toEqual([id]);
+    await world.clock.advance(1);
+    expect(slow.cancels()).toEqual([id, id]);
+  });
+
   it('a late answer of the abandoned attempt settles nothing, though the retry runs on the same node', async () => {
     world = createCoreWorld();
     const a = world.connect('a');

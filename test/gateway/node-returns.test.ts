@@ -20,10 +20,10 @@ type Welcome = Extract<GatewayMessage, { type: 'welcome' }>;
 const isWelcome = (m: GatewayMessage): m is Welcome => m.type === 'welcome';
 
 /** The node `name` connects again (a new socket), naming the attempts it holds; `nodeKey`: whose key it shows. */
-function comeBack(name: string, resume: { taskId: string; attempt: number }[], options: { nodeKey?: string; slots?: number; protocol?: number } = {}): FakeNode {
+function comeBack(name: string, resume: { taskId: string; attempt: number }[], options: { nodeKey?: string; slots?: number; prefetch?: number; protocol?: number } = {}): FakeNode {
   const node = new FakeNode(name);
   world.hub.accept(node.socket, '127.0.0.1');
-  node.hello(makeCapabilities(), options.slots ?? 1, options.nodeKey ?? fakeNodeKey(name), 0, { resume, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
+  node.hello(makeCapabilities(), options.slots ?? 1, options.nodeKey ?? fakeNodeKey(name), options.prefetch ?? 0, { resume, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
   return node;
 }
 
@@ -255,9 +255,16 @@ describe('a node whose connection drops', () => {
     await a.assignment(held, 1);
     a.disconnect();
     await world.settle();
-    const back = comeBack('a', [{ taskId: first, attempt: 1 }, { taskId: held, attempt: 1 }]);
+    const back = comeBack('a', [{ taskId: first, attempt: 1 }, { taskId: held, attempt: 1 }], { prefetch: 1 });
     expect(new Set(await resumedBy(back))).toEqual(new Set([first, held]));
+    // Its slot and its one held ready are both taken again: it is sent nothing more until the first ends.
+    const third = await world.submit(spec);
+    await world.clock.advance(5 * SECOND);
+    await world.settle();
+    expect(back.assignments()).toEqual([]);
+    expect(await world.status(held)).toMatchObject({ status: 1, message: expect.stringContaining('held ready') });
     back.succeed(first, 1000, 1);
+    await back.assignment(third, 1);
     back.succeed(held, 1000, 1);
     await world.settle();
     for (const id of [first, held]) expect(await world.status(id)).toMatchObject({ status: 2 });
@@ -379,6 +386,26 @@ describe('a node that ran a task when the gateway stopped', () => {
     back.succeed(id, 3000, 1);
     await world.settle();
     expect(await world.store.get(id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it('taken back with the one it held ready: that one is held again, and the node is sent nothing more until its slot frees', async () => {
+    world = createCoreWorld({ maxAttempts: 3 });
+    const [id, heldId] = ['ran-before', 'held-before'];
+    for (const task of [id, heldId]) {
+      await world.store.insert({ id: task, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });
+      await world.store.markRunning(task, 1, 'gpu-0a1b2c', world.clock.now());
+    }
+    await world.dispatcher.recover();
+    const back = comeBack('gpu', [{ taskId: id, attempt: 1 }, { taskId: heldId, attempt: 1 }], { prefetch: 1 });
+    expect(new Set(await resumedBy(back))).toEqual(new Set([id, heldId]));
+    expect(await world.status(heldId)).toMatchObject({ status: 1, message: expect.stringContaining('held ready') });
+    const third = await world.submit();
+    await world.clock.advance(5 * SECOND);
+    await world.settle();
+    expect(back.assignments()).toEqual([]);
+    back.succeed(id, 1000, 1);
+    await world.clock.advance(5 * SECOND);
+    await back.assignment(third, 1);
   });
 
   it('back without naming it (the node restarted too): requeued at once, not when the grace ends', async () => {
