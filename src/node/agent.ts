@@ -397,6 +397,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#lastBuffered = buffered;
     if (Date.now() - this.#heardAt > SILENT_INTERVALS * intervalMs) {
       this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 2 heartbeat intervals; connecting again');
+      this.#silentClose = true;
       socket.terminate();
       return;
     }
@@ -425,9 +426,14 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#sendAnswer({ taskId, attempt, frame: JSON.stringify(failure) });
   }
 
+  /** The connection is being cut because the gateway fell silent (`#beat`). */
+  #silentClose = false;
+
   #onClose(code: number): void {
     clearInterval(this.#heartbeat);
     const wasWelcomed = this.#welcomed;
+    const silent = this.#silentClose;
+    this.#silentClose = false;
     this.#welcomed = false;
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
@@ -442,10 +448,10 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // over what the dead one's nodes still run (docs/decisions/0019).
     const gateways = this.#gateways;
     const stay = this.#carry !== undefined;
-    // One of several that said it is stopping is left at once: the others take over what it gave (the sooner
-    // the node is there, the surer: the database counts a stopped gateway gone within seconds, and then any
-    // gateway may run its tasks again).
-    const leave = stay && wasWelcomed && code === GATEWAY_STOPPING && gateways.urls.length > 1;
+    // One of several that said it is stopping, or fell silent (hung, or cut off from this node), is left at once:
+    // the others take over what it gave. The sooner the node is there, the surer: the database counts a stopped
+    // or hung gateway gone within seconds (a lease), and then any gateway may run its tasks again.
+    const leave = stay && wasWelcomed && (code === GATEWAY_STOPPING || silent) && gateways.urls.length > 1;
     // Tries while carrying are not a round of the list: once the carry ends, the next gateway is tried at the
     // pace of before the drop, not after a backoff grown meanwhile.
     if (!stay) gateways.failedInRow += 1;

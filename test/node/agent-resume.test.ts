@@ -154,6 +154,27 @@ describe('a node agent whose connection drops', () => {
     }
   });
 
+  it('leaves a gateway of several that fell silent (hung) at once too, naming its work to the next', async () => {
+    gateway = await startFakeGateway();
+    const other = await startFakeGateway();
+    try {
+      const backend = heldDriver();
+      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
+      await agent.start();
+      const first = await gateway.nextConnection();
+      gateway.welcome(first, { heartbeatMs: 100, graceMs: 60_000 });
+      gateway.assign(first, 't');
+      await sleep(50);
+      // The gateway stops reading (a stopped process): no pong, no frame; its socket stays open.
+      (first.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const second = await other.nextConnection();
+      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+      expect(gateway.connections).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('sends no answer for a task it gave up, even when its run ends with one', async () => {
     const { gateway, backend, first } = await connected();
     backend.state.ignoresAbort = true;
