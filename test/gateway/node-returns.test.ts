@@ -12,6 +12,7 @@ import { SECOND } from '../../src/util/clock.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, PNG_512, TEST_CALLER } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
+import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -26,6 +27,21 @@ function comeBack(name: string, resume: { taskId: string; attempt: number }[], o
   node.hello(makeCapabilities(), options.slots ?? 1, options.nodeKey ?? fakeNodeKey(name), options.prefetch ?? 0, { resume, ...(options.protocol === undefined ? {} : { protocol: options.protocol }) });
   return node;
 }
+
+/** A store whose `overrides` replace its own methods (the rest are the store's, bound to it). */
+function storeWith(overrides: Record<string, unknown>) {
+  return (inner: TaskStore): TaskStore =>
+    new Proxy(inner, {
+      get(target, property) {
+        if (typeof property === 'string' && Object.hasOwn(overrides, property)) return overrides[property];
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+}
+
+/** The `shared` options of a gateway sharing its store; `runsElsewhere` says whether a running task runs on another gateway's node. */
+const sharing = (runsElsewhere: (task: StoredTask) => boolean) => ({ runsElsewhere, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} });
 
 /** The welcome of a node, and the ids it says the gateway still waits for. */
 async function resumedBy(node: FakeNode): Promise<string[] | undefined> {
@@ -436,22 +452,16 @@ describe('a node that brings a task another gateway of the database gave it (tha
     const asked: unknown[][] = [];
     world = createCoreWorld({
       maxAttempts: 3,
-      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      shared: sharing(() => true),
       store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            if (property === 'takeOver') {
-              return (...args: unknown[]) => {
-                asked.push(args);
-                return takeOver?.() ?? new Promise<boolean>((resolve) => (answer = resolve));
-              };
-            }
-            // As PostgreSQL reads it back: a running row names the gateway that started it (another one here).
-            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        storeWith({
+          takeOver: (...args: unknown[]) => {
+            asked.push(args);
+            return takeOver?.() ?? new Promise<boolean>((resolve) => (answer = resolve));
           },
-        }),
+          // As PostgreSQL reads it back: a running row names the gateway that started it (another one here).
+          listUnfinished: async () => (await inner.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null })),
+        })(inner),
     });
     const id = 'elsewhere';
     await world.store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });
@@ -540,7 +550,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
 
   it('taken over by another gateway while this one waits for its node, the notice missed: the next read of the store lets it go', async () => {
     const movedAway = new Set<string>();
-    world = createCoreWorld({ maxAttempts: 3, shared: { runsElsewhere: (task) => movedAway.has(task.id), servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} } });
+    world = createCoreWorld({ maxAttempts: 3, shared: sharing((task) => movedAway.has(task.id)) });
     const a = world.connect('a');
     const id = await world.submit();
     await a.assignment(id, 1);
@@ -560,16 +570,9 @@ describe('a node that brings a task another gateway of the database gave it (tha
   it('whose grace ends here as another gateway takes it over, its notice not there yet: the store is read first, and it is not run again here', async () => {
     world = createCoreWorld({
       maxAttempts: 3,
-      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      shared: sharing(() => true),
       // The row names the other gateway now: this one's requeue is refused (its SQL asks for the gateway holding it).
-      store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            if (property === 'requeue') return async () => false;
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-          },
-        }),
+      store: storeWith({ requeue: async () => false }),
     });
     const a = world.connect('a');
     const id = await world.submit();
@@ -584,7 +587,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
   });
 
   it('back through another gateway: what it did not bring there is retried after a moment, not when the grace ends', async () => {
-    world = createCoreWorld({ maxAttempts: 3, shared: { runsElsewhere: () => false, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} } });
+    world = createCoreWorld({ maxAttempts: 3, shared: sharing(() => false) });
     const a = world.connect('a');
     const id = await world.submit();
     await a.assignment(id, 1);

@@ -9,11 +9,14 @@ import type { NodeAgent } from '../../src/node/agent.js';
 import { agentOf, type FakeGateway, heldDriver, startFakeGateway } from '../helpers/fake-gateway.js';
 
 let gateway: FakeGateway | undefined;
+/** A second gateway of the node's list, when a test has one. */
+let other: FakeGateway | undefined;
 let agent: NodeAgent | undefined;
 afterEach(async () => {
   await agent?.stop();
   await gateway?.close();
-  agent = gateway = undefined;
+  await other?.close();
+  agent = gateway = other = undefined;
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,6 +30,23 @@ async function connected(options: { heartbeatMs?: number; graceMs?: number; welc
   const first = await gateway.nextConnection();
   gateway.welcome(first, { heartbeatMs: options.heartbeatMs ?? 100, graceMs: options.graceMs ?? 10_000 });
   return { gateway, agent, backend, first };
+}
+
+/**
+ * A node told two gateways (`gateway`, then `other`), welcomed by the first (`welcome`), which gave it task `t`
+ * that it runs.
+ */
+async function runningOnFirstOfTwo(welcome: { heartbeatMs?: number; graceMs?: number } = {}) {
+  gateway = await startFakeGateway();
+  other = await startFakeGateway();
+  const backend = heldDriver();
+  agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
+  await agent.start();
+  const first = await gateway.nextConnection();
+  gateway.welcome(first, welcome);
+  gateway.assign(first, 't');
+  await sleep(50);
+  return { gateway, other, agent, backend, first };
 }
 
 describe('a node agent whose connection drops', () => {
@@ -84,95 +104,47 @@ describe('a node agent whose connection drops', () => {
   });
 
   it('tries the gateway that gave it the work again first, of several: only that one waits for it', async () => {
-    gateway = await startFakeGateway();
-    const other = await startFakeGateway();
-    try {
-      const backend = heldDriver();
-      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
-      await agent.start();
-      const first = await gateway.nextConnection();
-      gateway.welcome(first);
-      gateway.assign(first, 't');
-      await sleep(50);
-      first.socket.terminate();
-      const second = await gateway.nextConnection();
-      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
-      expect(other.connections).toEqual([]);
-    } finally {
-      await other.close();
-    }
+    const { gateway, other, first } = await runningOnFirstOfTwo();
+    first.socket.terminate();
+    const second = await gateway.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    expect(other.connections).toEqual([]);
   });
 
   it('takes the work it carries to the next gateway of its list when the one that gave it cannot be reached (it died)', async () => {
-    gateway = await startFakeGateway();
-    const other = await startFakeGateway();
-    try {
-      const backend = heldDriver();
-      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
-      await agent.start();
-      const first = await gateway.nextConnection();
-      // A grace of a minute: the node carries the work for 90 s, longer than this test may take.
-      gateway.welcome(first, { heartbeatMs: 1_000, graceMs: 60_000 });
-      gateway.assign(first, 't');
-      await sleep(50);
-      await gateway.close();
-      // The gateways of a list share a store: the next one may take the work over, so it is named there.
-      const second = await other.nextConnection();
-      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
-      // It does not take it: the node gives it up (and holds nothing more for the gateway that died).
-      const released = new Promise<void>((resolve) => agent!.once('held:released', () => resolve()));
-      other.welcome(second, { resumed: [] });
-      await released;
-      other.assign(second, 'u');
-      await sleep(50);
-      backend.finishAll();
-      await expect.poll(() => other.answered('u', 1)).toBe(true);
-      expect(other.answered('t', 1)).toBe(false);
-    } finally {
-      await other.close();
-    }
+    // A grace of a minute: the node carries the work for 90 s, longer than this test may take.
+    const { gateway, other, agent, backend } = await runningOnFirstOfTwo({ heartbeatMs: 1_000, graceMs: 60_000 });
+    await gateway.close();
+    // The gateways of a list share a store: the next one may take the work over, so it is named there.
+    const second = await other.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    // It does not take it: the node gives it up (and holds nothing more for the gateway that died).
+    const released = new Promise<void>((resolve) => agent.once('held:released', () => resolve()));
+    other.welcome(second, { resumed: [] });
+    await released;
+    other.assign(second, 'u');
+    await sleep(50);
+    backend.finishAll();
+    await expect.poll(() => other.answered('u', 1)).toBe(true);
+    expect(other.answered('t', 1)).toBe(false);
   });
 
   it('leaves a gateway of several that says it is stopping at once, naming its work to the next', async () => {
-    gateway = await startFakeGateway();
-    const other = await startFakeGateway();
-    try {
-      const backend = heldDriver();
-      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
-      await agent.start();
-      const first = await gateway.nextConnection();
-      gateway.welcome(first, { heartbeatMs: 1_000, graceMs: 60_000 });
-      gateway.assign(first, 't');
-      await sleep(50);
-      // The gateway's own close as it stops (it still listens: a restart would take seconds).
-      first.socket.close(1001, 'gateway stopping');
-      const second = await other.nextConnection();
-      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
-      expect(gateway.connections).toHaveLength(1);
-    } finally {
-      await other.close();
-    }
+    const { gateway, other, first } = await runningOnFirstOfTwo({ heartbeatMs: 1_000, graceMs: 60_000 });
+    // The gateway's own close as it stops (it still listens: a restart would take seconds).
+    first.socket.close(1001, 'gateway stopping');
+    const second = await other.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    expect(gateway.connections).toHaveLength(1);
   });
 
   it('leaves a gateway of several that fell silent (hung) at once too, naming its work to the next', async () => {
-    gateway = await startFakeGateway();
-    const other = await startFakeGateway();
-    try {
-      const backend = heldDriver();
-      agent = agentOf(gateway, backend.driver, { gatewayUrl: `${gateway.url},${other.url}` });
-      await agent.start();
-      const first = await gateway.nextConnection();
-      gateway.welcome(first, { heartbeatMs: 100, graceMs: 60_000 });
-      gateway.assign(first, 't');
-      await sleep(50);
-      // The gateway stops reading (a stopped process): no pong, no frame; its socket stays open.
-      (first.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-      const second = await other.nextConnection();
-      expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
-      expect(gateway.connections).toHaveLength(1);
-    } finally {
-      await other.close();
-    }
+    const { gateway, other, first } = await runningOnFirstOfTwo({ heartbeatMs: 100, graceMs: 60_000 });
+    // The gateway stops reading (a stopped process): no pong, no frame; its socket stays open.
+    (first.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const second = await other.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    expect(gateway.connections).toHaveLength(1);
   });
 
   it('sends no answer for a task it gave up, even when its run ends with one', async () => {
