@@ -158,7 +158,8 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     const done = await postJson(`${b.url}/api/sd/txt2img`, { prompt: 'via b', model: 'clarity', width: 64, height: 64, steps: 4, seed: 11 });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [11] });
-    expect(succeededIn(a.proc)).toContain(done.body.data.taskId);
+    // Ran on a's node (a's log line may reach this process after b's answer: logs are written asynchronously).
+    await expect.poll(() => succeededIn(a.proc), { timeout: 5_000 }).toContain(done.body.data.taskId);
     // A WebUI client's default checkpoint, set through one gateway, holds through the other.
     expect((await getJson(`${b.url}/sdapi/v1/options`)).body.sd_model_checkpoint).not.toMatch(/^clarity \[/);
     expect((await postJson(`${a.url}/sdapi/v1/options`, { sd_model_checkpoint: 'clarity' })).status).toBe(200);
