@@ -305,11 +305,7 @@ export class Dispatcher {
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length, ...(away.length > 0 ? { waitingForTheirNodes: away.length } : {}) }, 'recovered unfinished tasks');
     for (const entry of away) this.#away.add(entry);
     if (away.length > 0) {
-      const timer = this.#clock.setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#guard(this.#requeueAway(away));
-      }, graceMs);
-      this.#timers.add(timer);
+      this.#later(graceMs, () => this.#guard(this.#requeueAway(away)));
     }
     this.schedule();
     return unfinished.length;
@@ -777,15 +773,13 @@ export class Dispatcher {
 
   /** Waits `ms` for a node whose connection dropped (`reason`) to come back; then what it held is lost (`then`: why). */
   #awaitReturn(session: NodeSession, reason: string, ms: number, then: string): void {
-    const timer = this.#clock.setTimeout(() => {
-      this.#timers.delete(timer);
+    const timer = this.#later(ms, () => {
       this.#awaitingReturn.delete(session.id);
       const lose = () => this.#lostForGood(session, `${reason}, and ${then}`);
       if (!this.#options.shared) return lose();
       const read = this.#letGoOfTakenOver(session).catch((error: unknown) => this.#log.warn({ node: session.id, err: error }, 'could not read whether another gateway took over the tasks of a node that did not come back'));
       this.#guard(read.then(lose));
-    }, ms);
-    this.#timers.add(timer);
+    });
     this.#awaitingReturn.set(session.id, { session, reason, timer });
   }
 
@@ -949,13 +943,7 @@ export class Dispatcher {
           this.#log.warn({ task: taskId, err: error }, 'could not store that a node brought its task here; it is stopped there');
           return false;
         }
-        await new Promise<void>((resolve) => {
-          const timer = this.#clock.setTimeout(() => {
-            this.#timers.delete(timer);
-            resolve();
-          }, RECONCILE_RETRY_MS);
-          this.#timers.add(timer);
-        });
+        await new Promise<void>((resolve) => this.#later(RECONCILE_RETRY_MS, resolve));
       }
     }
   }
@@ -1119,11 +1107,7 @@ export class Dispatcher {
   #noteSetAside(nodeName: string, until: number, reason: string): void {
     const now = this.#clock.now();
     this.#log.warn({ node: nodeName, seconds: Math.round((until - now) / SECOND), reason }, 'node keeps failing: set aside, no new work for a while');
-    const timer = this.#clock.setTimeout(() => {
-      this.#timers.delete(timer);
-      this.#scheduleGuarded();
-    }, Math.max(0, until - now) + 10);
-    this.#timers.add(timer);
+    this.#later(Math.max(0, until - now) + 10, () => this.#scheduleGuarded());
   }
 
   /** Tasks being read after another gateway's notice (`adopt`): notices that overlap read once. */
@@ -1323,11 +1307,9 @@ export class Dispatcher {
     this.#guard(
       this.#reconcile(taskId).catch((error: unknown) => {
         this.#log.warn({ task: taskId, err: error }, 'could not read the task to bring it in line with the store; trying again');
-        const timer = this.#clock.setTimeout(() => {
-          this.#timers.delete(timer);
+        this.#later(RECONCILE_RETRY_MS, () => {
           if (this.#entries.has(taskId) && !this.#closing) this.#reconcileSurely(taskId);
-        }, RECONCILE_RETRY_MS);
-        this.#timers.add(timer);
+        });
       }),
     );
   }
@@ -1411,6 +1393,16 @@ export class Dispatcher {
     } catch (error) {
       this.#log.error({ err: error }, 'dispatcher error');
     }
+  }
+
+  /** Runs `run` after `ms` on the dispatcher's clock, unless the dispatcher closes first (its timers are cancelled then). */
+  #later(ms: number, run: () => void): Timer {
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, ms);
+    this.#timers.add(timer);
+    return timer;
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
