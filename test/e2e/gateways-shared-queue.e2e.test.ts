@@ -69,15 +69,16 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     // Sandbox time ×100: a 64² task of 8 steps takes a few tens of ms; the queue stays long for a while.
     await nodeFor(`${a.url},${c.url}`, 'gpu-a1', 100);
     await nodeFor(`${a.url},${c.url}`, 'gpu-a2', 100);
-    // b's GPU is slower: b is killed while it runs a task.
-    await nodeFor(`${b.url},${c.url}`, 'gpu-b', 10);
+    // b's GPU is slow (real time): b is killed while it runs a large task.
+    const gpuB = await nodeFor(`${b.url},${c.url}`, 'gpu-b', 1);
     await nodeFor(`${c.url},${a.url}`, 'gpu-c', 100);
 
     const ids: string[] = [];
-    const submit = async (i: number, to: string) => {
-      const answer = await postJson(`${to}/api/sd/txt2img/async`, { prompt: `task ${i}`, model: 'clarity', width: 64, height: 64, steps: 8, seed: i });
+    const submit = async (i: number, to: string, size = { width: 64, height: 64, steps: 8 }) => {
+      const answer = await postJson(`${to}/api/sd/txt2img/async`, { prompt: `task ${i}`, model: 'clarity', ...size, seed: i });
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       ids.push(answer.body.data.taskId as string);
+      return answer.body.data.taskId as string;
     };
     // The first half to every gateway, 16 at a time.
     for (let i = 0; i < TASKS / 2; i += 16) await Promise.all(Array.from({ length: 16 }, (_, k) => submit(i + k, gateways[(i + k) % 3]!.url)));
@@ -85,16 +86,21 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     await expect.poll(() => gateways.filter((g) => succeededIn(g.proc).length > 0).length, { timeout: 20_000 }).toBe(3);
 
     const bId = (await getJson(`${b.url}/api/health`)).body.data.storage.gateways.self as string;
-    const assignedOnB = () => b.proc.lines.filter((l) => l.msg === 'task assigned').length;
-    const runningOnB = assignedOnB() + 1;
-    // b is killed while its node runs a task. Should the fast nodes have drained the queue first (a busy
-    // machine), more tasks are submitted until b sends one.
+    // b is killed while its node runs a large task (seconds on its GPU; a small one ends in tens of ms, before
+    // the kill could land). Large tasks are submitted to b until its node has one.
+    const large = new Set<string>();
+    const largeOnB = (msg: string) => new Set(gpuB.lines.filter((l) => l.msg === msg && large.has(l['task'] as string)).map((l) => l['task'] as string));
+    const runsLarge = () => {
+      const ended = new Set([...largeOnB('task done'), ...largeOnB('task failed'), ...largeOnB('task abandoned')]);
+      return [...largeOnB('task received')].some((id) => !ended.has(id));
+    };
     let extra = 10_000;
     await expect
       .poll(
         async () => {
-          if (assignedOnB() >= runningOnB) return true;
-          await Promise.all(Array.from({ length: 4 }, () => submit(extra++, b.url)));
+          if (runsLarge()) return true;
+          const more = await Promise.all(Array.from({ length: 2 }, () => submit(extra++, b.url, { width: 512, height: 512, steps: 50 })));
+          more.forEach((id) => large.add(id));
           return false;
         },
         { timeout: 30_000, interval: 200 },
