@@ -206,6 +206,14 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
   const driver = driverFor(config);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
+  if (config.backend === 'a1111' && config.slots > 1) {
+    // A1111, Forge and SD.Next make one image at a time (a lock around every generation): the other slots' tasks
+    // would wait inside the WebUI, their progress read from the one running and their times counted as its speed.
+    log.warn(
+      { slots: config.slots },
+      `--slots ${config.slots}: an A1111-compatible WebUI makes one image at a time, so ${config.slots - 1} of these tasks would wait inside it and make this GPU look slower than it is. --prefetch keeps the next task ready instead; more slots fit only a WebUI address that spreads work over several GPUs`,
+    );
+  }
   const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;

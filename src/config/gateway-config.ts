@@ -214,6 +214,12 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
     Object.assign(merged, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
     if (limits) Object.assign(merged.limits, limits);
   }
+  // Secrets pasted from a file or a terminal bring a newline or a space along; a request's header never carries
+  // one (HTTP trims it), so a secret kept with it would never match.
+  for (const key of ['adminToken', 'publicApiKey', 'nodeToken'] as const) {
+    const value = merged[key];
+    if (value !== null) merged[key] = value.trim();
+  }
   const problems: string[] = [];
   if (!Number.isInteger(merged.port) || merged.port < 0 || merged.port > 65535) {
     problems.push(`--port must be an integer from 0 to 65535, got ${merged.port}`);

@@ -129,5 +129,6 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
     }
   }
   if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
-  return Object.freeze({ ...merged, name: toNodeName(merged.name) });
+  // A token pasted from a file or a terminal brings a newline or a space along; the gateway trims its own too.
+  return Object.freeze({ ...merged, name: toNodeName(merged.name), token: merged.token?.trim() || null });
 }

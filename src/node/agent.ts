@@ -36,6 +36,7 @@ import type { BackendKind } from '../domain/capabilities.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { commaList } from '../util/comma-list.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
+import { hintFor } from './connection-hints.js';
 import { type Answer, HeldAnswers } from './held-answers.js';
 
 export interface NodeAgentOptions {
@@ -729,14 +730,4 @@ function emptyCapabilities(kind: BackendKind): BackendSnapshot['capabilities'] {
 
 function errorMessageOf(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
-}
-
-/** What a GPU owner can do about a connection error: the commonest mistakes, said. */
-function hintFor(error: Error): { hint?: string } {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return { hint: 'nothing listens at that address: is the gateway running, and is this its address and port (dan gateway --port, 6006 by default)?' };
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { hint: 'that host name does not resolve: check --gateway' };
-  const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
-  if (status === '404' || status === '405') return { hint: 'something answers there, but not a DAN gateway\'s node endpoint: --gateway must be the gateway\'s root address (not a WebUI\'s, not a path under it)' };
-  return {};
 }

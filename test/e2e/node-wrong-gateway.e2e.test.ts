@@ -10,8 +10,8 @@ import { DanProcess, freePort, startSandboxProcess } from '../helpers/processes.
 const { running } = useProcessCleanup();
 
 /** `name`: each its own (two node processes of one name and key file refuse to run side by side). */
-async function nodeFor(gateway: string, webui: string, name: string): Promise<DanProcess> {
-  const node = new DanProcess(['node', '--gateway', gateway, '--webui', webui, '--name', name]);
+async function nodeFor(gateway: string, webui: string, name: string, flags: string[] = []): Promise<DanProcess> {
+  const node = new DanProcess(['node', '--gateway', gateway, '--webui', webui, '--name', name, ...flags]);
   running.push(node);
   return node;
 }
@@ -28,5 +28,13 @@ describe('a node given a wrong gateway address', () => {
     const notGateway = await webui.waitForLog((l) => l.msg === 'gateway connection error');
     expect(notGateway['err']).toMatch(/Unexpected server response: 404/);
     expect(notGateway['hint']).toMatch(/not a DAN gateway's node endpoint: --gateway must be the gateway's root address/);
+  });
+
+  it('warns that an A1111-compatible WebUI makes one image at a time when given more than one slot', async () => {
+    const sandbox = await startSandboxProcess({ speed: 1000 });
+    running.push(sandbox.proc);
+    const node = await nodeFor(`http://127.0.0.1:${await freePort()}`, sandbox.url, 'two-slot-node', ['--slots', '2']);
+    const warning = await node.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('--slots 2: '));
+    expect(warning.msg).toMatch(/an A1111-compatible WebUI makes one image at a time, so 1 of these tasks would wait inside it[\s\S]*--prefetch keeps the next task ready instead/);
   });
 });

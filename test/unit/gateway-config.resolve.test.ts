@@ -37,4 +37,10 @@ describe('resolveGatewayConfig', () => {
     );
     expect(resolveGatewayConfig({ adminToken: 'Q'.repeat(256) }).adminToken).toHaveLength(256);
   });
+
+  it('drops the newline or space a secret pasted from a file or a terminal brings along (a request header never carries one)', () => {
+    const config = resolveGatewayConfig({ adminToken: ' admin-secret-1234567\n', publicApiKey: 'public-key \n', nodeToken: '\tnode-secret ' });
+    expect(config).toMatchObject({ adminToken: 'admin-secret-1234567', publicApiKey: 'public-key', nodeToken: 'node-secret' });
+    expect(() => resolveGatewayConfig({ nodeToken: '  short \n' })).toThrow(/--node-token must be at least 8 characters/);
+  });
 });

@@ -29,4 +29,9 @@ describe('resolveNodeConfig', () => {
     expect(() => resolveNodeConfig({ backend: 'a1111', comfyuiUrl: 'http://127.0.0.1:8189' })).toThrow(/comfyui \(--comfyui\) is given, but backend \(--backend\) is "a1111": give --backend comfyui, or leave --comfyui out/);
     expect(resolveNodeConfig({ webuiUrl: 'http://127.0.0.1:7861' }).backend).toBe('a1111');
   });
+
+  it('drops the newline or space a token pasted from a file brings along, as the gateway does with its own', () => {
+    expect(resolveNodeConfig({ token: 'node-secret \n' }).token).toBe('node-secret');
+    expect(resolveNodeConfig({ token: ' \n' }).token).toBeNull();
+  });
 });
