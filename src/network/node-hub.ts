@@ -24,6 +24,7 @@ import {
   NODE_STOPPING_REASON,
   PROTOCOLS_SPOKEN,
   ProtocolError,
+  REPLACED_CLOSE_CODE,
 } from '../protocol/messages.js';
 import { NodeSession, type NodeSocket } from './node-session.js';
 
@@ -35,7 +36,7 @@ export const CloseCodes = {
   helloTimeout: 4003,
   silent: 4004,
   /** The node connected again and took its work to the new connection: this one is left over. */
-  replaced: 4005,
+  replaced: REPLACED_CLOSE_CODE,
   shuttingDown: 1001,
 } as const;
 
@@ -298,7 +299,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
       for (const other of [...this.#sessions.values()]) {
         if (other === session || other.identity !== identity) continue;
         this.#noteReplacement(identity, session, other);
-        this.expel(other, 'the node connected again: this older connection is left over', CloseCodes.replaced);
+        this.expel(other, `the node connected again from ${session.remoteAddress}: this older connection is left over`, CloseCodes.replaced);
       }
     }
     this.emit('node:changed', session);
@@ -446,9 +447,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);
     // Dropped before the close: its close event must not read as a connection that may come back.
     this.#drop(session, `${what}: ${reason}`, false);
-    // A connection the node replaced is most likely dead: no closing handshake to wait 30 s for.
-    if (code === CloseCodes.replaced) session.terminate();
-    else session.close(code, reason.slice(0, 120));
+    session.close(code, reason.slice(0, 120));
+    // A connection the node replaced is most likely dead: its closing handshake is not waited for. It is sent all
+    // the same: should the connection be alive, another process is this node, and the code tells it so.
+    if (code === CloseCodes.replaced) setTimeout(() => session.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
   /**

@@ -25,7 +25,7 @@ import { generateNodeKey } from './node-key.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { NODE_STOPPING_REASON, PROTOCOL_VERSION, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
+import { NODE_STOPPING_REASON, PROTOCOL_VERSION, REPLACED_CLOSE_CODE, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
 import { NodeEstimates } from '../domain/speed-estimates.js';
 import { workUnitsOf } from '../domain/work-units.js';
@@ -278,7 +278,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       this.#onFrame(isBinary ? null : textOf(data));
     });
     socket.on('error', (error) => this.#logReconnect({ gateway: url, err: error.message, ...hintFor(error) }, 'gateway connection error'));
-    socket.on('close', (code) => this.#onClose(code));
+    socket.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
   }
 
   #sendHello(): void {
@@ -430,12 +430,14 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   /** The connection is being cut because the gateway fell silent (`#beat`). */
   #silentClose = false;
 
-  #onClose(code: number): void {
+  #onClose(code: number, reason: string): void {
     clearInterval(this.#heartbeat);
     const wasWelcomed = this.#welcomed;
     const silent = this.#silentClose;
     this.#silentClose = false;
     this.#welcomed = false;
+    // This process closes its connection before it opens another: a live one replaced is another process's doing.
+    if (code === REPLACED_CLOSE_CODE && wasWelcomed && !this.#stopped) return this.#replaced(reason);
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
@@ -465,6 +467,24 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (roundFailed && !stay) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
     this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
+  }
+
+  /**
+   * Another process connected as this node (its name, key and token): a copy of this machine, or of its key
+   * file. Reconnecting would close that one's connection in turn, and the two would take turns for as long as
+   * both run, each losing what it ran; this one stops instead, saying why.
+   */
+  #replaced(reason: string): void {
+    this.#stopped = true;
+    clearTimeout(this.#welcomeTimer);
+    this.#giveUpHeld('another process connected as this node');
+    const message =
+      `another process connected to the gateway as this node (name "${this.#options.name}", the same node key${reason ? `; the gateway says: ${reason}` : ''}). ` +
+      'A name and key are who a node is, so two processes cannot both be it: if the other is another machine (a copy of this one), ' +
+      'give it its own --name, or delete its copied key file (--key-file) so that it makes its own. This process stops';
+    this.#options.log.error({ code: REPLACED_CLOSE_CODE }, message);
+    this.emit('disconnected', REPLACED_CLOSE_CODE);
+    this.emit('rejected', message);
   }
 
   /** Closes and errors since the last welcome, for `#logReconnect`. */

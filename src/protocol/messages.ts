@@ -232,5 +232,12 @@ export const parseGatewayMessage = makeParser(GatewayMessage);
 /** The close reason (with code 1001) of a node agent that stops: it gave up what it ran, so the gateway does not wait for it. */
 export const NODE_STOPPING_REASON = 'node stopping';
 
+/**
+ * The close code of a node's connection that another connection of the same node (its name, key and token)
+ * replaced. The gateway closes a connection a cut left over this way; a node that receives it on the
+ * connection it uses learns that another process is this node.
+ */
+export const REPLACED_CLOSE_CODE = 4005;
+
 /** The gateway's WebSocket path for nodes. */
 export const NODE_WS_PATH = '/api/node/ws';
