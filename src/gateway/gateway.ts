@@ -262,7 +262,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   // What the others did between the recovery's read and the first notice heard.
   if (stores.hearOthers) await dispatcher.resync();
   progress = await stores.relayProgress?.({
-    runsHere: (taskId) => dispatcher.scheduler.attempts.get(taskId) !== undefined,
+    progressHere: (taskId) => {
+      const running = dispatcher.scheduler.attempts.get(taskId);
+      return running && { attempt: running.attempt, progress: running.progress, etaSeconds: running.etaSeconds };
+    },
     heard: (taskId, attempt, value, etaSeconds) => dispatcher.progressElsewhere(taskId, attempt, value, etaSeconds),
   });
   await outbox.start();

@@ -48,7 +48,7 @@ export interface Stores {
    */
   agreeOn: ((name: string, proposal: string) => Promise<string>) | null;
   /** Relays the progress of tasks running on one gateway's node to the others that are asked about them; null when none share it. */
-  relayProgress: ((handlers: Pick<ProgressChannelOptions, 'runsHere' | 'heard'>) => Promise<ProgressChannel>) | null;
+  relayProgress: ((handlers: Pick<ProgressChannelOptions, 'progressHere' | 'heard'>) => Promise<ProgressChannel>) | null;
   /** The nodes of the other gateways sharing the database, and where this one publishes its own; null when none share it. */
   roster: NodeRoster | null;
   close(): Promise<void>;

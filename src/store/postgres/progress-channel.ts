@@ -7,8 +7,8 @@
  * would be a notice per step per running task of the whole network. So it is
  * asked for: a gateway that holds a task running elsewhere and is asked about
  * it says `want` once per attempt (`dan_progress`), and the gateway whose node
- * runs it tells that task's progress from then on, at most twice a second, until
- * the attempt ends there. Previews (tens of KiB each) do not fit in a notice
+ * runs it tells where the task stands at once, then its progress at most twice a
+ * second, until the attempt ends there. Previews (tens of KiB each) do not fit in a notice
  * (8,000 bytes) and are not relayed.
  */
 import { channelSql } from './channels.js';
@@ -27,8 +27,8 @@ type Notice = { e: 'want'; g: string; t: string } | { e: 'progress'; g: string; 
 
 export interface ProgressChannelOptions {
   gatewayId: string;
-  /** Whether an attempt of the task runs on a node of this gateway now. */
-  runsHere: (taskId: string) => boolean;
+  /** Where the attempt of the task that runs on a node of this gateway stands now; undefined when none runs here. */
+  progressHere: (taskId: string) => { attempt: number; progress: number; etaSeconds: number | null } | undefined;
   /** Progress another gateway told of attempt `attempt` of a task it runs. */
   heard: (taskId: string, attempt: number, progress: number, etaSeconds: number | null) => void;
   now?: () => number;
@@ -79,9 +79,15 @@ export class ProgressChannel {
     }
     if (notice.g === this.#options.gatewayId) return;
     if (notice.e === 'progress') this.#options.heard(notice.t, notice.a, notice.p, notice.eta);
-    else if (notice.e === 'want' && this.#options.runsHere(notice.t)) {
-      if (!this.#wanted.has(notice.t)) this.#wanted.set(notice.t, 0);
-      if (this.#wanted.size > SWEEP_ABOVE) for (const id of this.#wanted.keys()) if (!this.#options.runsHere(id)) this.#wanted.delete(id);
+    else if (notice.e === 'want') {
+      const here = this.#options.progressHere(notice.t);
+      if (here === undefined) return;
+      if (this.#wanted.size >= SWEEP_ABOVE) for (const id of this.#wanted.keys()) if (this.#options.progressHere(id) === undefined) this.#wanted.delete(id);
+      // Told at once where it stands, not at the node's next report: the asking gateway's client is waiting.
+      if (!this.#wanted.has(notice.t)) {
+        this.#wanted.set(notice.t, 0);
+        this.progressed(notice.t, here.attempt, here.progress, here.etaSeconds);
+      }
     }
   }
 
