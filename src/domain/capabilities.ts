@@ -41,6 +41,12 @@ export const LoraCapability = Type.Object(
     alias: Type.Union([Name, Type.Null()]),
     fileName: Name,
     sha256: Sha256,
+    /**
+     * Protocol 5: the family of models the LoRA was trained for, when its file's metadata says
+     * (`ss_base_model_version`, `modelspec.architecture`); absent: unknown. Sent only once the gateway's
+     * welcome says it speaks 5 (a gateway of 4 refuses a field it does not know).
+     */
+    family: Type.Optional(ModelFamilyField),
   },
   { additionalProperties: false },
 );

@@ -25,6 +25,29 @@ export function familyOfArchitecture(architecture: string): ModelFamily | null {
   return null;
 }
 
+/** kohya sd-scripts' `ss_base_model_version` values, in a LoRA's metadata, by the family they name. */
+const KOHYA_BASE_VERSIONS: readonly [RegExp, ModelFamily][] = [
+  [/^sd_v1/, 'sd15'],
+  [/^sdxl_base_v1/, 'sdxl'],
+  [/^flux1$/, 'flux'],
+];
+
+/**
+ * The family a LoRA was trained for, from its file's metadata as a WebUI lists it: the ModelSpec
+ * architecture (`stable-diffusion-xl-v1-base/lora`), else kohya's `ss_base_model_version`; null when neither
+ * names a family DAN knows (SD 2, Flux.2, …): unknown, never a guess.
+ */
+export function loraFamilyOfMetadata(metadata: Readonly<Record<string, unknown>>): ModelFamily | null {
+  const architecture = metadata['modelspec.architecture'];
+  if (typeof architecture === 'string' && architecture.toLowerCase().endsWith('/lora')) {
+    const family = familyOfArchitecture(architecture.slice(0, -'/lora'.length));
+    if (family) return family;
+  }
+  const base = metadata['ss_base_model_version'];
+  if (typeof base !== 'string') return null;
+  return KOHYA_BASE_VERSIONS.find(([pattern]) => pattern.test(base.toLowerCase()))?.[1] ?? null;
+}
+
 /** `file=family` pairs (`--model-family`, env `DAN_MODEL_FAMILIES`): files whose family a backend cannot tell. */
 export function parseDeclaredFamilies(pairs: readonly string[]): { families: Map<string, ModelFamily>; problems: string[] } {
   const families = new Map<string, ModelFamily>();

@@ -208,7 +208,7 @@ export class NetworkCatalog {
         models.add(modelRefOf(m, catalog), [m.sha256, m.name, m.title, m.fileName, stripExtension(m.fileName)], m.sha256, session.backendUp, modelFamilyOf(m, catalog));
       }
       for (const l of caps.loras) {
-        loras.add(loraRefOf(l, catalog), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp);
+        loras.add(loraRefOf(l, catalog), [l.sha256, l.name, l.alias, l.fileName, stripExtension(l.fileName)], l.sha256, session.backendUp, l.family ?? null);
       }
     }
     const caps = ready.map((s) => s.offering.capabilities);

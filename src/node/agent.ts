@@ -25,7 +25,7 @@ import { generateNodeKey } from './node-key.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { NODE_STOPPING_REASON, PROTOCOL_VERSION, REPLACED_CLOSE_CODE, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
+import { NODE_PROTOCOLS, NODE_STOPPING_REASON, REPLACED_CLOSE_CODE, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
 import { NodeEstimates } from '../domain/speed-estimates.js';
 import { workUnitsOf } from '../domain/work-units.js';
@@ -281,18 +281,53 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     socket.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
   }
 
+  /**
+   * The protocol version to say hello in, per gateway address: the newest, until a gateway refuses it (an older
+   * gateway); then the newest it speaks (`#olderProtocol`).
+   */
+  readonly #protocols = new Map<string, number>();
+  /** The version of the connection's welcome (0 before one). */
+  #welcomedProtocol = 0;
+  /** Set when a gateway refused the hello's version and an older one is to be tried at once, on the same gateway. */
+  #retryOlder = false;
+
+  #protocolOf(url: string): number {
+    return this.#protocols.get(url) ?? NODE_PROTOCOLS[0]!;
+  }
+
+  /** Capabilities as the connection's version carries them: LoRA families from version 5 on, and never in a hello. */
+  #capabilitiesFor(capabilities: BackendSnapshot['capabilities'], protocol: number): BackendSnapshot['capabilities'] {
+    if (protocol >= 5 || !hasLoraFamilies(capabilities)) return capabilities;
+    return { ...capabilities, loras: capabilities.loras.map(({ family: _family, ...lora }) => lora) };
+  }
+
+  /**
+   * A gateway refused the hello's version: the newest older one it says it speaks ("this gateway speaks 3 and
+   * 4"), or the next older one when it does not say. False when this node speaks none older.
+   */
+  #olderProtocol(url: string, message: string): boolean {
+    const current = this.#protocolOf(url);
+    const spoken = /gateway speaks ([\d ,and]+)/.exec(message)?.[1]?.match(/\d+/g)?.map(Number);
+    const next = NODE_PROTOCOLS.find((version) => version < current && (spoken === undefined || spoken.includes(version)));
+    if (next === undefined) return false;
+    this.#protocols.set(url, next);
+    this.#options.log.info({ gateway: url, protocol: next, refused: current }, `the gateway speaks an older protocol: connecting again in version ${next} (upgrading the gateway brings what ${current} adds)`);
+    return true;
+  }
+
   #sendHello(): void {
     const snapshot = this.#snapshot;
+    const url = this.#gateways.urls[this.#gateways.index]!;
     this.#send({
       type: 'hello',
-      protocol: PROTOCOL_VERSION,
+      protocol: this.#protocolOf(url),
       name: this.#options.name,
       token: this.#options.token,
       nodeKey: this.#nodeKey,
       agent: AGENT_VERSION,
       slots: this.#options.slots,
       prefetch: this.#options.prefetch,
-      capabilities: snapshot?.capabilities ?? emptyCapabilities(this.#options.driver.kind),
+      capabilities: snapshot ? this.#capabilitiesFor(snapshot.capabilities, 0) : emptyCapabilities(this.#options.driver.kind),
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem,
       loadedModel: snapshot?.loadedModel ?? null,
@@ -346,12 +381,22 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         const resumed = this.#takeUpHeld(message.resumed ?? []);
         const intervalMs = message.heartbeatIntervalMs;
         this.#heartbeat = setInterval(() => this.#beat(intervalMs), intervalMs);
+        this.#welcomedProtocol = message.protocol;
+        // What the hello could not carry (a gateway of an older version would have refused it).
+        const snapshot = this.#snapshot;
+        if (message.protocol >= 5 && snapshot && hasLoraFamilies(snapshot.capabilities)) {
+          this.#send({ type: 'capabilities', capabilities: snapshot.capabilities, loadedModel: snapshot.loadedModel });
+        }
         const gateway = this.#gateways.urls[this.#gateways.index];
         this.#options.log.info({ gateway, nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
         this.emit('welcomed', message.nodeId, resumed);
         return;
       }
       case 'reject':
+        if (message.error === 'DAN_ERR_NODE_PROTOCOL' && this.#olderProtocol(this.#gateways.urls[this.#gateways.index]!, message.message)) {
+          this.#retryOlder = true;
+          return;
+        }
         this.#stopped = true;
         this.#options.log.error({ error: message.error }, `gateway refused this node: ${message.message}`);
         this.emit('rejected', message.message);
@@ -442,9 +487,16 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
     clearTimeout(this.#welcomeTimer);
+    this.#welcomedProtocol = 0;
     this.#carryHeld();
     this.emit('disconnected', code);
     if (this.#stopped) return;
+    // Refused for its version: the same gateway at once, in the older one.
+    if (this.#retryOlder) {
+      this.#retryOlder = false;
+      this.#reconnect = setTimeout(() => this.#connect(), 0);
+      return;
+    }
     // The next gateway of the list at once; once every one failed in a row, wait (with backoff) before the round.
     // While it carries work, the gateway that gave it is tried again first: it waits for it. One that cannot
     // be reached (it died) passes the work on: the gateways of a list share one store, and the next one takes
@@ -646,7 +698,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       this.#snapshot = snapshot;
       if (changed) this.#noteUnknownFlux(snapshot);
       if (changed && this.#socket?.readyState === WebSocket.OPEN) {
-        this.#send({ type: 'capabilities', capabilities: snapshot.capabilities, loadedModel: snapshot.loadedModel });
+        this.#send({ type: 'capabilities', capabilities: this.#capabilitiesFor(snapshot.capabilities, this.#welcomedProtocol), loadedModel: snapshot.loadedModel });
       }
       this.#markBackend(null);
     } catch (error) {
@@ -727,6 +779,11 @@ function assertImages(result: TaskResult): void {
 function textOf(data: WebSocket.RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+}
+
+/** Whether a LoRA's family is known: what a hello cannot carry (`#capabilitiesFor`). */
+function hasLoraFamilies(capabilities: BackendSnapshot['capabilities']): boolean {
+  return capabilities.loras.some((lora) => lora.family !== undefined);
 }
 
 function clamp01(value: number): number {

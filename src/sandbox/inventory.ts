@@ -34,6 +34,8 @@ export interface LoraRecord {
   name: string;
   /** A stand-in for A1111's 12-hex "addnet" hash of the tensor data (we have no tensors). */
   shorthash: string;
+  /** The file's metadata, as A1111 lists it. */
+  metadata: Readonly<Record<string, string>>;
 }
 
 export interface Inventory {
@@ -46,10 +48,11 @@ export function createInventory(offerings: SandboxOfferings): Inventory {
   return {
     offerings,
     checkpoints: offerings.models.map(toCheckpointRecord),
-    loras: offerings.loras.map(({ fileName }) => ({
+    loras: offerings.loras.map(({ fileName, metadata }) => ({
       fileName,
       name: stripExtension(fileName),
       shorthash: createHash('sha256').update(fileName).digest('hex').slice(0, 12),
+      metadata: metadata ?? {},
     })),
   };
 }

@@ -29,7 +29,7 @@ export function registerListingRoutes(app: FastifyInstance, ctx: SandboxContext)
       name: l.name,
       alias: l.name,
       path: `${FAKE_WEBUI_DIR}/models/Lora/${l.fileName}`,
-      metadata: {},
+      metadata: l.metadata,
     })),
   );
   app.get('/sdapi/v1/samplers', async () =>

@@ -35,7 +35,16 @@ const OfferingsSchema = Type.Object(
       ),
       { minItems: 1 },
     ),
-    loras: Type.Array(Type.Object({ fileName: Name }, { additionalProperties: false })),
+    loras: Type.Array(
+      Type.Object(
+        {
+          fileName: Name,
+          /** The file's safetensors metadata, as A1111 lists it beside the LoRA (`ss_base_model_version`, `modelspec.architecture`, …). */
+          metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     samplers: Type.Array(Name, { minItems: 1 }),
     schedulers: Type.Array(Type.Object({ name: Name, label: Name }, { additionalProperties: false }), { minItems: 1 }),
     upscalers: Type.Array(Name),

@@ -5,6 +5,7 @@
  */
 import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { NodeCapabilities } from '../../src/domain/capabilities.js';
 import { DanError } from '../../src/errors/dan-error.js';
 import { NodeAgent, type NodeAgentOptions } from '../../src/node/agent.js';
 import type { BackendDriver } from '../../src/node/backend-driver.js';
@@ -26,7 +27,9 @@ export interface FakeGateway {
   connections: FakeConnection[];
   /** The next connection to say hello (or one that did and was not asked for yet). */
   nextConnection(): Promise<FakeConnection>;
-  welcome(connection: FakeConnection, options?: { heartbeatMs?: number; graceMs?: number; resumed?: string[] }): void;
+  welcome(connection: FakeConnection, options?: { heartbeatMs?: number; graceMs?: number; resumed?: string[]; protocol?: number }): void;
+  /** Refuses the connection's hello as a gateway does: a `reject` frame, then the close (`code`). */
+  reject(connection: FakeConnection, error: string, message: string, code: number): void;
   assign(connection: FakeConnection, taskId: string, attempt?: number): void;
   /** Whether `taskId` got an answer (result or failure, of `attempt` when given) on any connection. */
   answered(taskId: string, attempt?: number): boolean;
@@ -64,8 +67,12 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       return connections[asked++]!;
     },
     welcome(connection, options = {}) {
-      const { heartbeatMs = 100, graceMs = 10_000, resumed = [] } = options;
-      send(connection, { type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: `node-${connections.indexOf(connection)}`, heartbeatIntervalMs: heartbeatMs, resumeGraceMs: graceMs, resumed });
+      const { heartbeatMs = 100, graceMs = 10_000, resumed = [], protocol = PROTOCOL_VERSION } = options;
+      send(connection, { type: 'welcome', protocol, nodeId: `node-${connections.indexOf(connection)}`, heartbeatIntervalMs: heartbeatMs, resumeGraceMs: graceMs, resumed });
+    },
+    reject(connection, error, message, code) {
+      send(connection, { type: 'reject', error, message });
+      connection.socket.close(code, message.slice(0, 120));
     },
     assign(connection, taskId, attempt = 1) {
       send(connection, { type: 'assign', taskId, attempt, spec: txt2img(), binding: {}, timeoutMs: 60_000 });
@@ -85,13 +92,13 @@ export async function startFakeGateway(): Promise<FakeGateway> {
  * A WebUI driver whose runs end when the test says (`finishAll`), at once (`instant`), or fail once (`failNext`);
  * with `ignoresAbort`, a run given up still ends with its image (a WebUI that finished before it heard).
  */
-export function heldDriver() {
+export function heldDriver(capabilities: NodeCapabilities = makeCapabilities()) {
   const pending: (() => void)[] = [];
   const png = pngBytes(8, 8).toString('base64');
   const state = { instant: false, failNext: false, ignoresAbort: false };
   const driver: BackendDriver = {
     kind: 'a1111',
-    discover: async () => ({ capabilities: makeCapabilities(), loadedModel: null }),
+    discover: async () => ({ capabilities, loadedModel: null }),
     interrupt: async () => {},
     run: (_spec, _binding, options) =>
       new Promise((resolve, reject) => {

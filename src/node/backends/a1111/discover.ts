@@ -13,7 +13,7 @@
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
-import { declaredFamilyOf, isFluxModule, type ModelFamily } from '../../../domain/families.js';
+import { declaredFamilyOf, isFluxModule, loraFamilyOfMetadata, type ModelFamily } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import type { BackendSnapshot } from '../../backend-driver.js';
 import type { BackendClient } from '../backend-client.js';
@@ -153,11 +153,13 @@ function withFamily(model: ModelCapability, declared: ReadonlyMap<string, ModelF
 }
 
 function toLora(entry: Entry): LoraCapability | null {
-  const { name, alias, path } = entry;
+  const { name, alias, path, metadata } = entry;
   if (!isName(name)) return null;
   const fileName = typeof path === 'string' && isName(baseName(path)) ? baseName(path) : name;
+  // The file's own metadata (what it was trained on), which A1111 lists beside it.
+  const family = typeof metadata === 'object' && metadata !== null ? loraFamilyOfMetadata(metadata as Entry) : null;
   // A1111 lists no file sha256 for LoRAs (only an "addnet" hash of the tensors).
-  return { name, alias: isName(alias) ? alias : null, fileName, sha256: null };
+  return { name, alias: isName(alias) ? alias : null, fileName, sha256: null, ...(family ? { family } : {}) };
 }
 
 function parseEntries<T>(listing: unknown, route: string, toItem: (entry: Entry) => T | null): T[] {

@@ -1,0 +1,77 @@
+/**
+ * Which protocol version a node agent speaks to a gateway, against gateways played by the test: the newest
+ * (5), whose LoRA families follow the welcome (a hello never carries them: a gateway of 4 would refuse the
+ * field), and an older gateway's, into which the node falls back at once when refused for its version.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeAgent } from '../../src/node/agent.js';
+import { NODE_PROTOCOLS } from '../../src/protocol/messages.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { agentOf, type FakeGateway, heldDriver, startFakeGateway } from '../helpers/fake-gateway.js';
+
+let gateway: FakeGateway | undefined;
+let agent: NodeAgent | undefined;
+afterEach(async () => {
+  await agent?.stop();
+  await gateway?.close();
+  agent = gateway = undefined;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A node whose WebUI lists one LoRA of a known family and one of unknown. */
+const capabilities = makeCapabilities({
+  loras: [
+    { name: 'ink', alias: null, fileName: 'ink.safetensors', sha256: null, family: 'sdxl' },
+    { name: 'mystery', alias: null, fileName: 'mystery.safetensors', sha256: null },
+  ],
+});
+/** What an older gateway (it speaks 3 and 4) says to a hello of version 5 (network/node-hub.ts). */
+const OLDER_GATEWAY_SAYS = 'node speaks protocol 5, this gateway speaks 3 and 4; update the older side';
+
+async function started() {
+  gateway = await startFakeGateway();
+  agent = agentOf(gateway, heldDriver(capabilities).driver);
+  await agent.start();
+  return { gateway, agent };
+}
+
+const loraFamilies = (caps: { loras: { name: string; family?: string }[] }) => caps.loras.map((l) => `${l.name}:${l.family ?? '?'}`);
+
+describe('a node agent and protocol versions', () => {
+  it('says hello in the newest version, without LoRA families, and sends them once welcomed in it', async () => {
+    const { gateway } = await started();
+    const first = await gateway.nextConnection();
+    expect(first.hello.protocol).toBe(NODE_PROTOCOLS[0]);
+    expect(loraFamilies(first.hello.capabilities)).toEqual(['ink:?', 'mystery:?']);
+    gateway.welcome(first, { protocol: 5 });
+    await expect.poll(() => first.frames.find((f) => f.type === 'capabilities')).toBeDefined();
+    const sent = first.frames.find((f) => f.type === 'capabilities');
+    expect(sent?.type === 'capabilities' && loraFamilies(sent.capabilities)).toEqual(['ink:sdxl', 'mystery:?']);
+  });
+
+  it('refused for its version by an older gateway, says hello again at once in the newest version that gateway speaks, and never sends what it cannot read', async () => {
+    const { gateway, agent } = await started();
+    const first = await gateway.nextConnection();
+    let rejected = false;
+    agent.on('rejected', () => (rejected = true));
+    gateway.reject(first, 'DAN_ERR_NODE_PROTOCOL', OLDER_GATEWAY_SAYS, 4002);
+    const second = await gateway.nextConnection();
+    expect(second.hello.protocol).toBe(4);
+    expect(rejected).toBe(false);
+    gateway.welcome(second, { protocol: 4 });
+    await sleep(100);
+    expect(second.frames.filter((f) => f.type === 'capabilities')).toEqual([]);
+    expect(loraFamilies(second.hello.capabilities)).toEqual(['ink:?', 'mystery:?']);
+    // Its next connection to that gateway begins in 4 too.
+    second.socket.terminate();
+    expect((await gateway.nextConnection()).hello.protocol).toBe(4);
+  });
+
+  it('stops, saying why, when the gateway speaks no version it does', async () => {
+    const { gateway, agent } = await started();
+    const first = await gateway.nextConnection();
+    const rejected = new Promise<string>((resolve) => agent.once('rejected', resolve));
+    gateway.reject(first, 'DAN_ERR_NODE_PROTOCOL', 'node speaks protocol 5, this gateway speaks 2 and 3; update the older side', 4002);
+    expect(await rejected).toMatch(/this gateway speaks 2 and 3/);
+  });
+});
