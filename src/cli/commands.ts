@@ -190,11 +190,11 @@ async function launchGateway(
   return { gateway, nodeToken: ownNodeToken ?? config.nodeToken };
 }
 
-function driverFor(config: Readonly<NodeConfig>): BackendDriver {
+function driverFor(config: Readonly<NodeConfig>, log: Logger): BackendDriver {
   const auth = config.webuiAuth ? { auth: config.webuiAuth } : {};
   const declaredFamilies = parseDeclaredFamilies(config.modelFamilies).families;
   if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, ...auth });
-  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, ...auth });
+  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, log, ...auth });
 }
 
 /** Where the node's backend is, for messages. */
@@ -203,7 +203,7 @@ function backendUrlOf(config: Readonly<NodeConfig>): string {
 }
 
 function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
-  const driver = driverFor(config);
+  const driver = driverFor(config, log);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
   if (config.backend === 'a1111' && config.slots > 1) {

@@ -79,7 +79,7 @@ const nodeOptions = (command: Command) =>
   command
     .addOption(new Option('--backend <kind>', 'what drives the GPU: a1111 (AUTOMATIC1111, Forge, SD.Next) or comfyui (env DAN_BACKEND; default a1111)').choices(['a1111', 'comfyui']))
     .option('--comfyui <url>', 'ComfyUI URL, with --backend comfyui (env DAN_COMFYUI; default http://127.0.0.1:8188)')
-    .option('--model-family <file=family>', 'family of a model file the backend cannot tell: sd15, sdxl or flux; repeat for more (env DAN_MODEL_FAMILIES)', collect)
+    .option('--model-family <file=family>', 'family of a model file the node cannot tell (an A1111/Forge node reads a .safetensors header on its own machine): sd15, sdxl or flux; repeat for more (env DAN_MODEL_FAMILIES)', collect)
     .option('--token <token>', 'the gateway\'s node token (env DAN_NODE_TOKEN)')
     .option('--name <name>', 'node name (env DAN_NODE_NAME; default the host name)')
     .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')

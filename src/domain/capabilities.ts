@@ -27,7 +27,7 @@ export const ModelCapability = Type.Object(
     fileName: Name,
     /** Full-file sha256 when the backend knows it (A1111 only after hashing), else null. */
     sha256: Sha256,
-    /** The model's family when the node knows it (file metadata, or the GPU owner's `--model-family`); absent: unknown. */
+    /** The model's family when the node knows it (the GPU owner's `--model-family`, or the file's header or metadata); absent: unknown. */
     family: Type.Optional(ModelFamilyField),
   },
   { additionalProperties: false },

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { stripExtension } from '../domain/catalog.js';
 import type { SandboxOfferings } from './offerings.js';
 
-/** Where the fake WebUI pretends to live; only shows up in listings. */
+/** Where the fake WebUI pretends to live, unless its offerings name a `webuiDir`; only shows up in listings. */
 export const FAKE_WEBUI_DIR = '/sandbox/stable-diffusion-webui';
 
 export interface CheckpointRecord {
@@ -40,6 +40,8 @@ export interface LoraRecord {
 
 export interface Inventory {
   offerings: SandboxOfferings;
+  /** The directory its listings' paths begin with. */
+  webuiDir: string;
   checkpoints: readonly CheckpointRecord[];
   loras: readonly LoraRecord[];
 }
@@ -47,6 +49,7 @@ export interface Inventory {
 export function createInventory(offerings: SandboxOfferings): Inventory {
   return {
     offerings,
+    webuiDir: offerings.webuiDir ?? FAKE_WEBUI_DIR,
     checkpoints: offerings.models.map(toCheckpointRecord),
     loras: offerings.loras.map(({ fileName, metadata }) => ({
       fileName,

@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { a1111Samplers, schedulerTraitsOf } from './a1111-tables.js';
-import { FAKE_WEBUI_DIR } from './inventory.js';
 import type { SandboxContext } from './sandbox-context.js';
 
 /** Upscalers that are plain resamplers, without a model file. */
@@ -20,7 +19,7 @@ export function registerListingRoutes(app: FastifyInstance, ctx: SandboxContext)
       model_name: c.stem,
       hash: c.shorthash,
       sha256: c.sha256,
-      filename: `${FAKE_WEBUI_DIR}/models/Stable-diffusion/${c.fileName}`,
+      filename: `${inventory.webuiDir}/models/Stable-diffusion/${c.fileName}`,
       config: null,
     })),
   );
@@ -28,7 +27,7 @@ export function registerListingRoutes(app: FastifyInstance, ctx: SandboxContext)
     inventory.loras.map((l) => ({
       name: l.name,
       alias: l.name,
-      path: `${FAKE_WEBUI_DIR}/models/Lora/${l.fileName}`,
+      path: `${inventory.webuiDir}/models/Lora/${l.fileName}`,
       metadata: l.metadata,
     })),
   );
@@ -45,26 +44,26 @@ export function registerListingRoutes(app: FastifyInstance, ctx: SandboxContext)
       return { name, label, aliases: traits.aliases, default_rho: traits.defaultRho, need_inner_model: traits.needInnerModel };
     }),
   );
-  app.get('/sdapi/v1/upscalers', async () => inventory.offerings.upscalers.map(toUpscalerItem));
+  app.get('/sdapi/v1/upscalers', async () => inventory.offerings.upscalers.map((name) => toUpscalerItem(name, inventory.webuiDir)));
   app.get('/sdapi/v1/latent-upscale-modes', async () => inventory.offerings.latentUpscaleModes.map((name) => ({ name })));
   // Forge's VAE and text-encoder files; A1111 has no such route (a 404 says which WebUI this is).
   const forge = inventory.offerings.forge;
   if (forge) {
     app.get('/sdapi/v1/sd-modules', async () =>
-      forge.modules.map((name) => ({ model_name: name, filename: `${FAKE_WEBUI_DIR}/models/${/vae|^ae\./i.test(name) ? 'VAE' : 'text_encoder'}/${name}` })),
+      forge.modules.map((name) => ({ model_name: name, filename: `${inventory.webuiDir}/models/${/vae|^ae\./i.test(name) ? 'VAE' : 'text_encoder'}/${name}` })),
     );
   }
   app.get('/internal/ping', async () => ({}));
 }
 
-function toUpscalerItem(name: string) {
+function toUpscalerItem(name: string, webuiDir: string) {
   if (MODEL_FREE_UPSCALERS.has(name)) {
     return { name, model_name: null, model_path: null, model_url: null, scale: name === 'None' ? 1 : 4 };
   }
   return {
     name,
     model_name: name,
-    model_path: `${FAKE_WEBUI_DIR}/models/ESRGAN/${name.replaceAll(' ', '_')}.pth`,
+    model_path: `${webuiDir}/models/ESRGAN/${name.replaceAll(' ', '_')}.pth`,
     model_url: null,
     scale: 4,
   };

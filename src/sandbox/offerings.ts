@@ -63,6 +63,12 @@ const OfferingsSchema = Type.Object(
     loadedModel: Type.Optional(Name),
     /** A Forge WebUI: the VAE and text-encoder files it lists as modules. */
     forge: Type.Optional(Type.Object({ modules: Type.Array(Name) }, { additionalProperties: false })),
+    /**
+     * The directory the listings' file paths begin with (`filename` of `/sdapi/v1/sd-models`: its
+     * `models/Stable-diffusion/<fileName>`). Default: a made-up one (inventory.ts's `FAKE_WEBUI_DIR`). A test
+     * points it at a directory of real files, for a node on this machine to read their headers.
+     */
+    webuiDir: Type.Optional(Name),
   },
   { additionalProperties: false },
 );

@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { BodyValidationError, pythonException } from './http-errors.js';
 import { moduleNames } from './forge-fields.js';
-import { FAKE_WEBUI_DIR, findCheckpoint } from './inventory.js';
+import { findCheckpoint } from './inventory.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
 
 /** The settings a client of A1111 commonly reads; others POSTed are stored and echoed. */
@@ -35,7 +35,7 @@ export function registerOptionsRoutes(app: FastifyInstance, ctx: SandboxContext)
   app.get('/sdapi/v1/options', async () => ({
     ...baseOptions(ctx),
     // Forge keeps the modules as paths.
-    ...(ctx.inventory.offerings.forge ? { forge_preset: 'sd', forge_additional_modules: ctx.modules.configured.map((name) => `${FAKE_WEBUI_DIR}/models/VAE/${name}`) } : {}),
+    ...(ctx.inventory.offerings.forge ? { forge_preset: 'sd', forge_additional_modules: ctx.modules.configured.map((name) => `${ctx.inventory.webuiDir}/models/VAE/${name}`) } : {}),
     ...ctx.options,
     sd_model_checkpoint: ctx.configured.title,
     sd_checkpoint_hash: ctx.configured.sha256,

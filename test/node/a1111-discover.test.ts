@@ -1,13 +1,19 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { NodeCapabilities } from '../../src/domain/capabilities.js';
+import { toNodeOffering } from '../../src/domain/offering.js';
 import { startGateway } from '../../src/gateway/gateway.js';
+import { A1111Driver } from '../../src/node/backends/a1111/a1111-driver.js';
 import { discoverCapabilities } from '../../src/node/backends/a1111/discover.js';
 import { BackendClient } from '../../src/node/backends/backend-client.js';
 import { startSandbox } from '../../src/sandbox/index.js';
+import { tempDir } from '../helpers/processes.js';
+import { fluxTensors, sd15Tensors, sdxlTensors, writeSafetensors } from '../helpers/safetensors.js';
 import { closedPortUrl, type FakeWebui, startFakeWebui } from './a1111-test-helpers.js';
 
 const options = { maxPixels: 1024 * 1024, interrogators: ['clip', 'deepdanbooru'] };
@@ -78,6 +84,44 @@ describe('discoverCapabilities against the sandbox', () => {
       modules: expect.arrayContaining(['canny', 'openpose']),
       maxUnits: 3,
     });
+  });
+});
+
+describe('checkpoint families read from the files the WebUI lists', () => {
+  it('gives an undeclared checkpoint the family its header says when the file is on this machine; the owner\'s word wins, the catalog\'s wins over both', async () => {
+    const webui = tempDir('dan-webui-');
+    try {
+      const checkpoints = join(webui.path, 'models', 'Stable-diffusion');
+      mkdirSync(checkpoints, { recursive: true });
+      writeSafetensors(join(checkpoints, 'mystery.safetensors'), fluxTensors('model.diffusion_model.'));
+      writeSafetensors(join(checkpoints, 'bigMix.safetensors'), sdxlTensors);
+      writeSafetensors(join(checkpoints, 'declared.safetensors'), sd15Tensors);
+      // The catalog's clarity (SD 1.5), here with an SDXL header.
+      writeSafetensors(join(checkpoints, 'clarity.safetensors'), sdxlTensors);
+      const models = ['mystery.safetensors', 'bigMix.safetensors', 'declared.safetensors', 'clarity.safetensors', 'absent.safetensors', 'old.ckpt'];
+      await using sandbox = await startSandbox({ speed: Infinity, offerings: { webuiDir: webui.path, models: models.map((fileName) => ({ fileName, sha256: null })) } });
+      const lines: string[] = [];
+      const log = { debug: (_fields: object, message: string) => lines.push(message), warn: (_fields: object, message: string) => lines.push(message) };
+      const driver = new A1111Driver({ baseUrl: sandbox.url, maxPixels: 1024 * 1024, declaredFamilies: new Map([['declared.safetensors', 'sdxl']]), log });
+      const { capabilities } = await driver.discover();
+      expect(Object.fromEntries(capabilities.models.map((m) => [m.fileName, m.family ?? null]))).toEqual({
+        'mystery.safetensors': 'flux',
+        'bigMix.safetensors': 'sdxl',
+        'declared.safetensors': 'sdxl',
+        'clarity.safetensors': 'sdxl',
+        'absent.safetensors': null,
+        'old.ckpt': null,
+      });
+      expect(Value.Check(NodeCapabilities, capabilities)).toBe(true);
+      // The gateway's catalog names clarity's family, whatever the node read.
+      expect([...toNodeOffering(capabilities).models.values()].find((offer) => offer.ref.name === 'clarity')?.family).toBe('sd15');
+      // A re-discovery says nothing again of the files it could not read.
+      await driver.discover();
+      expect(lines).toHaveLength(2);
+      expect(lines).toEqual(expect.arrayContaining([expect.stringContaining('absent.safetensors'), expect.stringContaining('old.ckpt')]));
+    } finally {
+      webui.remove();
+    }
   });
 });
 

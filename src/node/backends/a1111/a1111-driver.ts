@@ -30,6 +30,7 @@ import { discoverCapabilities } from './discover.js';
 import { fromA1111Response, toA1111Request } from './translate.js';
 import { withUprightImages } from '../upright-images.js';
 import { BackendClient } from '../backend-client.js';
+import { CheckpointFiles, type CheckpointFilesLog } from '../checkpoint-family.js';
 import { JobLine, type Place, untilAborted } from './job-line.js';
 
 const SECOND_MS = 1000;
@@ -59,8 +60,14 @@ export interface A1111DriverOptions {
   maxPixels: number;
   /** Interrogators to declare. @defaultValue ['clip', 'deepdanbooru'] */
   interrogators?: string[];
-  /** Families of checkpoints, by file name (A1111 does not tell them). */
+  /** Families of checkpoints, by file name (A1111 does not tell them); they win over the files' headers. */
   declaredFamilies?: ReadonlyMap<string, ModelFamily>;
+  /**
+   * Where each checkpoint file whose family could not be read is said, once. Undeclared checkpoints'
+   * families are read from their files' headers, at the paths the WebUI lists (checkpoint-family.ts):
+   * that works when the node runs on the WebUI's machine.
+   */
+  log?: CheckpointFilesLog;
   /** How often to poll progress while a task runs. @defaultValue 500 ms */
   progressIntervalMs?: number;
   /** Longest a task's request may take, queueing behind other WebUI users included. @defaultValue 10 min */
@@ -83,6 +90,8 @@ export class A1111Driver implements BackendDriver {
   readonly #maxPixels: number;
   readonly #interrogators: string[];
   readonly #declaredFamilies: ReadonlyMap<string, ModelFamily>;
+  /** Kept across discoveries: a file is read again only when it changed. */
+  readonly #checkpointFiles: CheckpointFiles;
   readonly #progressIntervalMs: number;
   readonly #requestTimeoutMs: number;
   readonly #abortGraceMs: number;
@@ -99,6 +108,7 @@ export class A1111Driver implements BackendDriver {
     this.#maxPixels = options.maxPixels;
     this.#interrogators = options.interrogators ?? ['clip', 'deepdanbooru'];
     this.#declaredFamilies = options.declaredFamilies ?? new Map();
+    this.#checkpointFiles = new CheckpointFiles(options.log ? { log: options.log } : {});
     this.#progressIntervalMs = options.progressIntervalMs ?? 500;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10 * MINUTE_MS;
     this.#abortGraceMs = options.abortGraceMs ?? 5 * SECOND_MS;
@@ -110,6 +120,7 @@ export class A1111Driver implements BackendDriver {
       maxPixels: this.#maxPixels,
       interrogators: this.#interrogators,
       declaredFamilies: this.#declaredFamilies,
+      checkpointFiles: this.#checkpointFiles,
     });
     this.#loaded = snapshot.loadedModel;
     this.#forge = snapshot.capabilities.backend.modules !== undefined;

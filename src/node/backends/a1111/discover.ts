@@ -6,7 +6,8 @@
  * text-encoder files (`/sdapi/v1/sd-modules`), which say it is Forge. Entries the WebUI lists in an unexpected
  * shape are skipped, so one odd file never takes a node off the network; a
  * listing that is not a list at all means the backend is not what we think it
- * is (DAN_ERR_BACKEND_BAD_RESPONSE).
+ * is (DAN_ERR_BACKEND_BAD_RESPONSE). A checkpoint's family is its GPU owner's word, else what its
+ * file's header says when the WebUI's path to it is on this machine (checkpoint-family.ts).
  *
  * @example
  * const snapshot = await discoverCapabilities(client, { maxPixels: 1024 * 1024, interrogators: ['clip'] });
@@ -17,6 +18,7 @@ import { declaredFamilyOf, isFluxModule, loraFamilyOfMetadata, type ModelFamily 
 import { DanError } from '../../../errors/dan-error.js';
 import type { BackendSnapshot } from '../../backend-driver.js';
 import type { BackendClient } from '../backend-client.js';
+import type { CheckpointFiles } from '../checkpoint-family.js';
 
 export interface DiscoverOptions {
   /** Largest image (width × height) this GPU may be asked to make. */
@@ -25,6 +27,14 @@ export interface DiscoverOptions {
   interrogators: string[];
   /** Checkpoint families the GPU owner declared, by file name; A1111 tells none. */
   declaredFamilies?: ReadonlyMap<string, ModelFamily>;
+  /** Reads the family of an undeclared checkpoint from its file (the paths the WebUI lists); none: not read. */
+  checkpointFiles?: CheckpointFiles;
+}
+
+/** A checkpoint as the WebUI lists it, with its path on the WebUI's machine. */
+interface ListedModel {
+  model: ModelCapability;
+  path: string;
 }
 
 type Entry = Record<string, unknown>;
@@ -66,7 +76,9 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
         : `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
     throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', problem);
   }
-  const [loras, samplers, schedulers, upscalers, latentModes, settings, controlNet, modules] = await Promise.all([
+  const listed = parseEntries(models.value, '/sdapi/v1/sd-models', toListedModel).slice(0, MAX_LIST_ITEMS);
+  const [checkpoints, loras, samplers, schedulers, upscalers, latentModes, settings, controlNet, modules] = await Promise.all([
+    withFamilies(listed, options),
     // The built-in Lora extension can be disabled; its route then does not exist.
     client.getOptional('/sdapi/v1/loras'),
     client.get('/sdapi/v1/samplers'),
@@ -83,9 +95,7 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
   return {
     capabilities: {
       backend: { kind: 'a1111', version: null, ...(modules === undefined ? {} : { modules: parseNames(modules, '/sdapi/v1/sd-modules', ['model_name']) }) },
-      models: parseEntries(models.value, '/sdapi/v1/sd-models', toModel)
-        .slice(0, MAX_LIST_ITEMS)
-        .map((model) => withFamily(model, options.declaredFamilies)),
+      models: checkpoints,
       loras: parseEntries(loras ?? [], '/sdapi/v1/loras', toLora).slice(0, MAX_LORAS),
       samplers: parseNames(samplers, '/sdapi/v1/samplers', ['name']),
       schedulers: parseNames(schedulers ?? [], '/sdapi/v1/schedulers', ['label', 'name']),
@@ -138,18 +148,25 @@ async function discoverControlNet(client: BackendClient): Promise<ControlNetCapa
   };
 }
 
-function toModel(entry: Entry): ModelCapability | null {
+function toListedModel(entry: Entry): ListedModel | null {
   const { title, model_name: modelName, filename, sha256 } = entry;
   if (!isName(title) || typeof filename !== 'string') return null;
   const fileName = baseName(filename);
   const name = isName(modelName) ? modelName : stripExtension(fileName);
   if (!isName(fileName) || !isName(name)) return null;
-  return { title, name, fileName, sha256: toSha256(sha256) };
+  return { model: { title, name, fileName, sha256: toSha256(sha256) }, path: filename };
 }
 
-function withFamily(model: ModelCapability, declared: ReadonlyMap<string, ModelFamily> | undefined): ModelCapability {
-  const family = declared ? declaredFamilyOf(declared, model.fileName) : null;
-  return family ? { ...model, family } : model;
+/** Each checkpoint with its family when known: the GPU owner's declaration, else its file's header (only undeclared files are read). */
+async function withFamilies(listed: readonly ListedModel[], options: DiscoverOptions): Promise<ModelCapability[]> {
+  const declared = options.declaredFamilies ?? new Map<string, ModelFamily>();
+  const declaredOf = (model: ModelCapability) => declaredFamilyOf(declared, model.fileName);
+  const unread = listed.filter(({ model }) => declaredOf(model) === null).map(({ path }) => path);
+  const read = (await options.checkpointFiles?.familiesOf(unread)) ?? new Map<string, ModelFamily | null>();
+  return listed.map(({ model, path }) => {
+    const family = declaredOf(model) ?? read.get(path) ?? null;
+    return family ? { ...model, family } : model;
+  });
 }
 
 function toLora(entry: Entry): LoraCapability | null {
