@@ -44,8 +44,13 @@ export function loraFamilyOfMetadata(metadata: Readonly<Record<string, unknown>>
     if (family) return family;
   }
   const base = metadata['ss_base_model_version'];
-  if (typeof base !== 'string') return null;
-  return KOHYA_BASE_VERSIONS.find(([pattern]) => pattern.test(base.toLowerCase()))?.[1] ?? null;
+  return typeof base === 'string' ? familyOfKohyaBase(base) : null;
+}
+
+/** What kohya's `ss_base_model_version` (`sd_v1`, `sdxl_base_v1-0`, `flux1`, …) says of the family, or null. */
+export function familyOfKohyaBase(value: string): ModelFamily | null {
+  const base = value.toLowerCase();
+  return KOHYA_BASE_VERSIONS.find(([pattern]) => pattern.test(base))?.[1] ?? null;
 }
 
 /** `file=family` pairs (`--model-family`, env `DAN_MODEL_FAMILIES`): files whose family a backend cannot tell. */

@@ -22,7 +22,7 @@
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { familyOfArchitecture, type ModelFamily } from '../../domain/families.js';
+import { familyOfArchitecture, familyOfKohyaBase, type ModelFamily } from '../../domain/families.js';
 
 /** The largest header read: the limit of the safetensors format's own reader (its `MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -231,9 +231,6 @@ function flux1Of(header: SafetensorsHeader, prefix: string): TensorVerdict {
   return width === FLUX1_IMAGE_INPUT ? 'flux' : 'other';
 }
 
-/** kohya's `ss_base_model_version` values for the families DAN runs. */
-const KOHYA_BASE_VERSIONS: Readonly<Record<string, ModelFamily>> = { sd_v1: 'sd15', 'sdxl_base_v1-0': 'sdxl', flux1: 'flux' };
-
 function familyOfMetadata(metadata: unknown): ModelFamily | null {
   if (typeof metadata !== 'object' || metadata === null) return null;
   const fields = metadata as Record<string, unknown>;
@@ -242,7 +239,7 @@ function familyOfMetadata(metadata: unknown): ModelFamily | null {
   const architecture = fields['modelspec.architecture'];
   if (typeof architecture === 'string') return familyOfArchitecture(architecture);
   const base = fields['ss_base_model_version'];
-  return typeof base === 'string' && Object.hasOwn(KOHYA_BASE_VERSIONS, base) ? KOHYA_BASE_VERSIONS[base]! : null;
+  return typeof base === 'string' ? familyOfKohyaBase(base) : null;
 }
 
 function tensorOf(header: SafetensorsHeader, name: string): Record<string, unknown> | null {
