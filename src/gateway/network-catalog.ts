@@ -105,12 +105,17 @@ function combinedSamplers(node: NodeListing): string[] {
 class ResourceIndex {
   readonly #byKey = new Map<string, ResourceRef>();
   readonly #info = new Map<string, ResourceInfo>();
+  /** Files the catalog lists: their family is the catalog's, whatever nodes say. */
+  readonly #catalogued = new Set<string>();
+  /** Files the catalog does not list whose nodes told different families: of none, rather than the first one's. */
+  readonly #disputed = new Set<string>();
 
   constructor(entries: readonly CatalogEntry[]) {
     for (const entry of entries) {
       const ref = { id: entry.sha256, name: entry.name };
       for (const key of [entry.sha256, entry.name, downloadStemOf(entry)]) this.#byKey.set(key.toLowerCase(), ref);
       this.#info.set(ref.id, { name: entry.name, family: entry.family, hash: entry.sha256, available: false, nodes: 0, download: entry.download });
+      this.#catalogued.add(ref.id);
     }
   }
 
@@ -119,8 +124,15 @@ class ResourceIndex {
     for (const key of keys) if (key && !this.#byKey.has(key.toLowerCase())) this.#byKey.set(key.toLowerCase(), ref);
     if (!this.#byKey.has(ref.id.toLowerCase())) this.#byKey.set(ref.id.toLowerCase(), ref);
     const info = this.#info.get(ref.id) ?? { name: ref.name, family: null, hash: sha256, available: false, nodes: 0, download: null };
-    // The first node that knows the family of a file the catalog does not list tells it.
-    info.family ??= family;
+    // The nodes that know the family of a file the catalog does not list tell it; should two disagree (a file
+    // misdeclared on one), it has none: unknown is held to no rule, a wrong family to the wrong ones.
+    if (family !== null && !this.#catalogued.has(ref.id) && !this.#disputed.has(ref.id)) {
+      if (info.family === null) info.family = family;
+      else if (info.family !== family) {
+        info.family = null;
+        this.#disputed.add(ref.id);
+      }
+    }
     if (ready) {
       info.available = true;
       info.nodes += 1;

@@ -80,6 +80,29 @@ describe('GET /api/sd/supportedModelInfo', () => {
     expect(info.nodes).toEqual({ connected: 3, ready: 2 });
   });
 
+  it('gives a file the catalog does not list the family its nodes tell, none when they disagree, and a catalog entry the catalog\'s whatever they say', async () => {
+    const app = await start();
+    const withOwn = (family: 'sd15' | 'sdxl', loraFamily: 'sd15' | 'flux') => {
+      const base = makeCapabilities();
+      return makeCapabilities({
+        models: [...base.models.map((m) => ({ ...m, family })), { title: 'myModel.safetensors', name: 'myModel', fileName: 'myModel.safetensors', sha256: null, family }],
+        loras: [...base.loras.map((l) => ({ ...l, family: loraFamily })), { name: 'myLora', alias: null, fileName: 'myLora.safetensors', sha256: null, family: loraFamily }],
+      });
+    };
+    app.world.connect('a', withOwn('sdxl', 'flux'));
+    let info = await supported(app);
+    expect(modelsByName(info)['myModel']).toMatchObject({ family: 'sdxl' });
+    expect(info.LoRAs.find((l: any) => l.name === 'myLora')).toMatchObject({ family: 'flux' });
+    // Another node says otherwise of the same files: neither is taken.
+    app.world.connect('b', withOwn('sd15', 'sd15'));
+    info = await supported(app);
+    expect(modelsByName(info)['myModel']).toMatchObject({ family: null, nodes: 2 });
+    expect(info.LoRAs.find((l: any) => l.name === 'myLora')).toMatchObject({ family: null });
+    // The catalog's entries keep the catalog's family (SD 1.5), whatever the nodes said.
+    expect(modelsByName(info)['chillout_mix']).toMatchObject({ family: 'sd15' });
+    expect(info.LoRAs.find((l: any) => l.name === 'kobeni_v10')).toMatchObject({ family: 'sd15' });
+  });
+
   it('follows nodes as they leave', async () => {
     const app = await start();
     app.world.connect('full');
