@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { Static } from '@sinclair/typebox';
 import { type Clock, systemClock, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { WakeWatch } from '../util/wake-watch.js';
 import { decodeResultFrame, type RelayedResultMessage } from '../protocol/result-frame.js';
 import {
   type Failure,
@@ -162,6 +163,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#wake = new WakeWatch(options.heartbeatIntervalMs);
     // Every silent node is found within one interval.
     this.#livenessTimer = this.#clock.setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
   }
@@ -418,9 +420,15 @@ export class NodeHub extends EventEmitter<HubEvents> {
     }
   }
 
+  /** Whether the liveness check runs late: the gateway was not running, and could not hear its nodes. */
+  readonly #wake: WakeWatch;
+
   #checkLiveness(): void {
     const now = this.#clock.now();
     const deadline = now - 3 * this.#options.heartbeatIntervalMs;
+    // After a stall (the machine slept, the process was paused) the nodes' frames of that time are still
+    // unread: silence is counted from the wake, not from their last frame read.
+    const awakeSince = this.#wake.tick(now);
     for (const session of this.#sessions.values()) {
       // Bytes of a frame still arriving are a sign of life as good as a frame.
       const reading = this.#reading.get(session);
@@ -429,7 +437,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
         if (bytes !== reading.seen) session.lastFrameAt = now;
         reading.seen = bytes;
       }
-      if (session.lastFrameAt < deadline) {
+      if (Math.max(session.lastFrameAt, awakeSince) < deadline) {
         this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
         session.terminate();
         this.#drop(session, 'silent for 3 heartbeat intervals', true);

@@ -35,6 +35,7 @@ import { encodeResultFrame } from '../protocol/result-frame.js';
 import type { BackendKind } from '../domain/capabilities.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { commaList } from '../util/comma-list.js';
+import { WakeWatch } from '../util/wake-watch.js';
 import { toGatewaySocketUrl } from './gateway-url.js';
 import { hintFor } from './connection-hints.js';
 import { type Answer, HeldAnswers } from './held-answers.js';
@@ -380,7 +381,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#lastBuffered = 0;
         const resumed = this.#takeUpHeld(message.resumed ?? []);
         const intervalMs = message.heartbeatIntervalMs;
-        this.#heartbeat = setInterval(() => this.#beat(intervalMs), intervalMs);
+        const wake = new WakeWatch(intervalMs);
+        this.#heartbeat = setInterval(() => this.#beat(intervalMs, wake), intervalMs);
         this.#welcomedProtocol = message.protocol;
         // What the hello could not carry (a gateway of an older version would have refused it).
         const snapshot = this.#snapshot;
@@ -432,16 +434,18 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
   }
 
   /** A heartbeat, a ping to learn whether the gateway still hears, and the end of a connection that went silent. */
-  #beat(intervalMs: number): void {
+  #beat(intervalMs: number, wake: WakeWatch): void {
     const socket = this.#socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    // After a stall of this process (the machine slept), the gateway's frames of that time are still unread.
+    const awakeSince = wake.tick(Date.now());
     // A network cut that closes nothing leaves a socket that looks open for many minutes: the gateway
     // has long dropped this node, and the node would wait for work that never comes. A large result still
     // on its way holds the pongs back: while it moves, the gateway is taking it.
     const buffered = socket.bufferedAmount;
     if (buffered !== this.#lastBuffered) this.#heardAt = Date.now();
     this.#lastBuffered = buffered;
-    if (Date.now() - this.#heardAt > SILENT_INTERVALS * intervalMs) {
+    if (Date.now() - Math.max(this.#heardAt, awakeSince) > SILENT_INTERVALS * intervalMs) {
       this.#options.log.warn({ silentMs: Date.now() - this.#heardAt }, 'the gateway has not answered for 2 heartbeat intervals; connecting again');
       this.#silentClose = true;
       socket.terminate();

@@ -33,6 +33,15 @@ export class FakeClock implements Clock {
     await this.#clock.tickAsync(ms);
   }
 
+  /**
+   * Moves time forward by `ms` as a process that was asleep meets it: each timer due on the way fires once,
+   * late, at the end (an interval once, not once per period).
+   */
+  async sleep(ms: number): Promise<void> {
+    this.#clock.jump(ms);
+    await this.#clock.tickAsync(0);
+  }
+
   /** Moves time to the next timer and fires it; resolves with the new time. */
   async next(): Promise<number> {
     return this.#clock.nextAsync();

@@ -24,6 +24,22 @@ describe('a node silent for three heartbeats', () => {
     hub.close();
   });
 
+  it('is not when the gateway was the one asleep (its frames wait unread), until three heartbeats after the wake pass without one', async () => {
+    const { clock, hub, node } = hubWithNode();
+    await clock.advance(1_000);
+    // The machine sleeps for a minute: the liveness check fires once, a minute late.
+    await clock.sleep(60_000);
+    expect(hub.sessions.size).toBe(1);
+    // The node's heartbeats of that minute are read after the wake.
+    node.backend(true);
+    await clock.advance(2_500);
+    expect(hub.sessions.size).toBe(1);
+    // Silent since: dropped three heartbeats later, as any node.
+    await clock.advance(2_000);
+    expect(hub.sessions.size).toBe(0);
+    hub.close();
+  });
+
   it('is not, while a frame of it is still arriving (a large result on a slow uplink)', async () => {
     const { clock, hub, read } = hubWithNode();
     for (let second = 0; second < 10; second++) {

@@ -147,6 +147,19 @@ describe('a node agent whose connection drops', () => {
     expect(gateway.connections).toHaveLength(1);
   });
 
+  it('does not take its own sleep for the gateway\'s silence: after a stall of its process, the gateway gets its allowance again', async () => {
+    const { gateway, agent } = await connected({ heartbeatMs: 100 });
+    let dropped = 0;
+    agent.on('disconnected', () => (dropped += 1));
+    await sleep(250);
+    // The process stops for 0.6 s (six heartbeats, three times the silence allowed): nothing is read meanwhile.
+    const until = Date.now() + 600;
+    while (Date.now() < until);
+    await sleep(300);
+    expect(dropped).toBe(0);
+    expect(gateway.connections).toHaveLength(1);
+  });
+
   it('sends no answer for a task it gave up, even when its run ends with one', async () => {
     const { gateway, backend, first } = await connected();
     backend.state.ignoresAbort = true;

@@ -1,0 +1,36 @@
+/**
+ * @module util/wake-watch
+ *
+ * Whether a periodic check ran late. A check that runs well after its time means this process itself
+ * was not running (a laptop asleep, a paused VM, SIGSTOP, an event loop blocked): it could not read
+ * anything meanwhile, and its peers' frames may sit unread in the socket's buffer. Silence over that
+ * time says nothing of a peer, so a check that judges peers by silence counts it from when the process
+ * woke (`tick`'s answer), giving them their full allowance again, rather than dropping every one of
+ * them at the first check after waking.
+ *
+ * @example
+ * const wake = new WakeWatch(intervalMs);
+ * setInterval(() => {
+ *   const awakeSince = wake.tick(Date.now());
+ *   if (now - Math.max(lastHeardAt, awakeSince) > 3 * intervalMs) dropPeer();
+ * }, intervalMs);
+ */
+export class WakeWatch {
+  readonly #intervalMs: number;
+  #lastTickAt: number | null = null;
+  #awakeSince = -Infinity;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  /**
+   * Called at each check with the time: since when the process has been running without a stall (a check
+   * more than half an interval late, against the one before). Long ago, until the first stall.
+   */
+  tick(now: number): number {
+    if (this.#lastTickAt !== null && now - this.#lastTickAt > 1.5 * this.#intervalMs) this.#awakeSince = now;
+    this.#lastTickAt = now;
+    return this.#awakeSince;
+  }
+}
