@@ -82,6 +82,13 @@ export interface AttemptTimeout {
 
 /** Slack beyond an attempt's projected length before a timer moved by its progress fires. */
 const PROGRESS_SLACK_MS = 30_000;
+/**
+ * A timer that fires this late was not due while the gateway ran: the process slept (the machine suspended,
+ * paused, or its event loop blocked), and the node's answer may wait unread in its socket. It is given
+ * `AFTER_STALL_MS` more, for the frames of that time to be read, before the attempt times out.
+ */
+const STALL_LATENESS_MS = 5_000;
+const AFTER_STALL_MS = 15_000;
 
 /** What the scheduler records when it starts an attempt; `TTask` is its own record of the task. */
 export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> & { task: TTask };
@@ -174,8 +181,12 @@ export class AttemptLedger<TTask> implements AttemptReader {
 
   #arm(entry: Entry<TTask>, ms: number): void {
     const timeout = entry.timeout!;
-    entry.deadline = this.#clock!.now() + ms;
-    entry.timer = this.#clock!.setTimeout(() => timeout.onTimeout(entry), ms);
+    const clock = this.#clock!;
+    entry.deadline = clock.now() + ms;
+    entry.timer = clock.setTimeout(() => {
+      if (clock.now() - entry.deadline > STALL_LATENESS_MS) this.#arm(entry, AFTER_STALL_MS);
+      else timeout.onTimeout(entry);
+    }, ms);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../../src/scheduler/attempt-ledger.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -38,5 +39,27 @@ describe('AttemptLedger.move: a node that came back on a new connection takes it
     expect(attempts.settle('running', { nodeId: 'gpu-aaaaaa' }, T0 + 5000)).toBeUndefined();
     expect(attempts.settle('running', { nodeId: 'gpu-bbbbbb' }, T0 + 5000)?.taskId).toBe('running');
     expect(attempts.get('held')?.begunAt).toBe(T0 + 5000);
+  });
+});
+
+describe('AttemptLedger timeouts', () => {
+  it('times an attempt out when its time passes, but gives it more after a sleep of the gateway (its answer may wait unread)', async () => {
+    const clock = new FakeClock();
+    const attempts = new AttemptLedger<null>(clock);
+    const timedOut: string[] = [];
+    const start = (taskId: string) =>
+      attempts.start(
+        { taskId, attempt: 1, nodeId: 'gpu-aaaaaa', nodeName: 'gpu', nodeIdentity: 'gpu-key', startedAt: clock.now(), begunAt: clock.now(), expectedSeconds: 5, switched: false, checkpoint: null, task: null },
+        { ms: 60_000, onTimeout: (attempt) => timedOut.push(attempt.taskId) },
+      );
+    start('awake');
+    await clock.advance(60_001);
+    expect(timedOut).toEqual(['awake']);
+    start('asleep');
+    // The machine sleeps for two minutes: the timer fires once, a minute late.
+    await clock.sleep(120_000);
+    expect(timedOut).toEqual(['awake']);
+    await clock.advance(15_001);
+    expect(timedOut).toEqual(['awake', 'asleep']);
   });
 });
