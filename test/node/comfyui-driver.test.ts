@@ -4,7 +4,7 @@
  * timed loads, ComfyUI's refusals and failures as task errors, and cancels.
  */
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GenerationSpec, Img2ImgSpec, InpaintSpec } from '../../src/domain/spec.js';
 import type { DanError } from '../../src/errors/dan-error.js';
 import { ComfyUIDriver } from '../../src/node/backends/comfyui/comfyui-driver.js';
@@ -104,6 +104,23 @@ describe('discovery', () => {
     await driver.run(spec, w.bind(spec));
     const graph = (w.sandbox.requests().find((r) => r.path === '/prompt')!.body as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> }).prompt;
     expect(Object.values(graph).find((n) => n.class_type === 'LoraLoader')!.inputs['lora_name']).toBe('styles/myStyle.safetensors');
+  });
+
+  it('tells the family of a LoRA whose file\'s metadata says it (ComfyUI\'s /view_metadata), once per file', async () => {
+    const w = await world({
+      loras: ['styles/inkwash_xl.safetensors', 'paperCut.safetensors', 'mystery.safetensors', 'old.pt'],
+      loraMetadata: { 'styles/inkwash_xl.safetensors': { ss_base_model_version: 'sdxl_base_v1-0' }, 'paperCut.safetensors': { 'modelspec.architecture': 'stable-diffusion-v1/lora' } },
+    });
+    const driver = driverFor(w.sandbox);
+    const fetched = vi.spyOn(globalThis, 'fetch');
+    const { capabilities } = await driver.discover();
+    expect(capabilities.loras.map((l) => `${l.name}:${l.family ?? '?'}`)).toEqual(['inkwash_xl:sdxl', 'paperCut:sd15', 'mystery:?', 'old:?']);
+    const asked = () => fetched.mock.calls.filter(([url]) => (url instanceof Request ? url.url : url.toString()).includes('/view_metadata/loras')).length;
+    // The three safetensors files (a .pt has no header to read), and not again at the next discovery.
+    expect(asked()).toBe(3);
+    await driver.discover();
+    expect(asked()).toBe(3);
+    fetched.mockRestore();
   });
 
   it('says what is wrong when the URL is not a ComfyUI', async () => {

@@ -45,6 +45,8 @@ const ComfyOfferingsSchema = Type.Object(
     textEncoders: Type.Array(Name),
     vaes: Type.Array(Name),
     loras: Type.Array(Name),
+    /** What `/view_metadata/loras` tells of a LoRA file (its safetensors metadata), by file name; absent: none. */
+    loraMetadata: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.String()))),
     controlNets: Type.Array(Name),
     upscaleModels: Type.Array(Name),
     customNodes: Type.Array(Type.Union(CustomNodePacks.map((p) => Type.Literal(p)))),

@@ -158,8 +158,10 @@ async function registerComfyApi(api: FastifyInstance, deps: ComfyRouteDeps): Pro
   api.get<{ Params: { folder: string }; Querystring: { filename?: string } }>('/view_metadata/:folder', async (request, reply) => {
     const { folder } = request.params;
     const filename = request.query.filename;
-    // Only checkpoints carry metadata here; ComfyUI reads any folder's safetensors header.
-    if (!filename?.endsWith('.safetensors') || folder !== 'checkpoints') return reply.code(404).send();
+    // Only checkpoints and LoRAs carry metadata here; ComfyUI reads any folder's safetensors header.
+    if (!filename?.endsWith('.safetensors')) return reply.code(404).send();
+    if (folder === 'loras') return world.offerings.loraMetadata?.[filename] ?? reply.code(404).send();
+    if (folder !== 'checkpoints') return reply.code(404).send();
     const checkpoint = world.offerings.checkpoints.find((c) => c.fileName === filename);
     if (!checkpoint || !checkpoint.metadata) return reply.code(404).send();
     return { 'modelspec.architecture': ARCHITECTURES[checkpoint.family], 'modelspec.title': filename.replace(/\.[^.]+$/, '') };

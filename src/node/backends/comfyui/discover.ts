@@ -17,7 +17,7 @@
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability, NodeCapabilities } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
-import { declaredFamilyOf, familyOfArchitecture, type ModelFamily } from '../../../domain/families.js';
+import { declaredFamilyOf, familyOfArchitecture, loraFamilyOfMetadata, type ModelFamily } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import type { BackendClient } from '../backend-client.js';
 import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHEDULERS, upscalerNameOf } from './comfy-names.js';
@@ -60,7 +60,7 @@ export interface ComfyDiscoverOptions {
   maxPixels: number;
   /** Families the GPU owner declared, by file name. */
   declaredFamilies: ReadonlyMap<string, ModelFamily>;
-  /** Families read from file metadata before (files do not change family; asked once each). */
+  /** Families read from file metadata before, by `folder/file` (files do not change family; asked once each). */
   metadataCache: Map<string, ModelFamily | null>;
 }
 
@@ -84,7 +84,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   }
   const stats = await client.getOptional('/system_stats');
   const checkpoints = info.choices('CheckpointLoaderSimple', 'ckpt_name').slice(0, MAX_LIST_ITEMS);
-  const families = await checkpointFamilies(client, checkpoints, options);
+  const families = await fileFamilies(client, 'checkpoints', checkpoints, options);
   const recipes = new Map<string, ModelRecipe>();
   const models: ModelCapability[] = [];
   for (const file of checkpoints) {
@@ -99,6 +99,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   }
   const upscalers = upscalerRecipes(info);
   const loras = loraFiles(info);
+  const loraFamilies = await fileFamilies(client, 'loras', [...loras.values()], options);
   const latentModes = new Map(Object.entries(LATENT_MODES).filter(([, method]) => info.choices('LatentUpscale', 'upscale_method').includes(method)));
   const taggerModels = info.choices(TAGGER_NODE, 'model');
   const comfySamplers = info.choices('KSampler', 'sampler_name');
@@ -106,7 +107,7 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
   const capabilities: NodeCapabilities = {
     backend: { kind: 'comfyui', version: versionOf(stats) },
     models: models.slice(0, MAX_LIST_ITEMS),
-    loras: [...loras.keys()].map((name) => toLora(name, loras.get(name)!)),
+    loras: [...loras].map(([name, file]) => toLora(name, file, loraFamilies.get(file) ?? null)),
     samplers: Object.entries(SAMPLERS)
       .filter(([, pair]) => comfySamplers.includes(pair.sampler) && comfySchedulers.includes(pair.scheduler))
       .map(([name]) => name),
@@ -128,21 +129,39 @@ function modelCapability(file: string, family: ModelFamily | null): ModelCapabil
   return { title: file, name: stripExtension(fileName), fileName, sha256: null, ...(family ? { family } : {}) };
 }
 
-/** Declared first, then the safetensors metadata (read once per file and kept). */
-async function checkpointFamilies(client: BackendClient, files: readonly string[], options: ComfyDiscoverOptions): Promise<Map<string, ModelFamily | null>> {
+/** How a model folder's files tell their family in their safetensors metadata. */
+const FAMILY_OF_METADATA = {
+  checkpoints: (metadata: Record<string, unknown>) => {
+    const architecture = metadata['modelspec.architecture'];
+    return typeof architecture === 'string' ? familyOfArchitecture(architecture) : null;
+  },
+  loras: loraFamilyOfMetadata,
+} as const satisfies Record<string, (metadata: Record<string, unknown>) => ModelFamily | null>;
+
+/**
+ * The family of each file of a model folder: the GPU owner's declaration first, then the file's safetensors
+ * metadata (read once per file and kept; ComfyUI gives no path or date to tell a replaced file by).
+ */
+async function fileFamilies(
+  client: BackendClient,
+  folder: keyof typeof FAMILY_OF_METADATA,
+  files: readonly string[],
+  options: ComfyDiscoverOptions,
+): Promise<Map<string, ModelFamily | null>> {
   const families = new Map<string, ModelFamily | null>();
   const unread: string[] = [];
   for (const file of files) {
     const declared = declaredFamilyOf(options.declaredFamilies, file);
+    const cached = options.metadataCache.get(`${folder}/${file}`);
     if (declared) families.set(file, declared);
-    else if (options.metadataCache.has(file)) families.set(file, options.metadataCache.get(file)!);
+    else if (cached !== undefined) families.set(file, cached);
     else if (file.endsWith('.safetensors')) unread.push(file);
   }
   for (let i = 0; i < unread.length; i += METADATA_CONCURRENCY) {
     await Promise.all(
       unread.slice(i, i + METADATA_CONCURRENCY).map(async (file) => {
-        const family = await metadataFamily(client, file);
-        options.metadataCache.set(file, family);
+        const family = await metadataFamily(client, folder, file);
+        options.metadataCache.set(`${folder}/${file}`, family);
         families.set(file, family);
       }),
     );
@@ -150,12 +169,11 @@ async function checkpointFamilies(client: BackendClient, files: readonly string[
   return families;
 }
 
-async function metadataFamily(client: BackendClient, file: string): Promise<ModelFamily | null> {
+async function metadataFamily(client: BackendClient, folder: keyof typeof FAMILY_OF_METADATA, file: string): Promise<ModelFamily | null> {
   try {
     // 404 when the file has no metadata (most community files), or on builds without the route.
-    const metadata = await client.getOptional(`/view_metadata/checkpoints?filename=${encodeURIComponent(file)}`);
-    const architecture = (metadata as Record<string, unknown> | undefined)?.['modelspec.architecture'];
-    return typeof architecture === 'string' ? familyOfArchitecture(architecture) : null;
+    const metadata = await client.getOptional(`/view_metadata/${folder}?filename=${encodeURIComponent(file)}`);
+    return typeof metadata === 'object' && metadata !== null ? FAMILY_OF_METADATA[folder](metadata as Record<string, unknown>) : null;
   } catch {
     return null;
   }
@@ -215,10 +233,10 @@ function loraFiles(info: ObjectInfo): Map<string, string> {
   return files;
 }
 
-function toLora(stem: string, file: string): LoraCapability {
+function toLora(stem: string, file: string, family: ModelFamily | null): LoraCapability {
   // Named as A1111 names a LoRA (the stem), so a request for a LoRA outside the catalog finds it on both kinds of
   // node; the graph's `lora_name` is the listed path (inventory.loras).
-  return { name: stem, alias: null, fileName: baseName(file), sha256: null };
+  return { name: stem, alias: null, fileName: baseName(file), sha256: null, ...(family ? { family } : {}) };
 }
 
 /**
