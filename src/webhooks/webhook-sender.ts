@@ -72,11 +72,15 @@ export function sendWebhook(url: string, headers: Record<string, string>, body: 
     // notices a socket gone quiet, and one slow receiver must not hold the others' deliveries.
     const deadline = setTimeout(() => request.destroy(new Error(`no complete answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     deadline.unref();
+    // The signal outlives the try (the outbox's, for every delivery): its listener goes when the try ends, or
+    // it would keep the try's request, and so its body (images), for the life of the gateway.
+    const onAbort = () => request.destroy(new Error('the gateway is shutting down'));
     const settle = (result: TryResult) => {
       clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', onAbort);
       resolve(result);
     };
-    options.signal?.addEventListener('abort', () => request.destroy(new Error('the gateway is shutting down')), { once: true });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const request = send(target, requestOptions, (response) => {
       const status = response.statusCode ?? null;
       // The answer's body is not needed: the first 64 KiB are read and dropped, then the try ends.

@@ -5,6 +5,7 @@
  * simply `localhost`) is refused before any connection. A real receiver on
  * loopback tells whether anything reached it.
  */
+import { getEventListeners } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPrivateAddress } from '../../src/webhooks/address-policy.js';
@@ -42,6 +43,14 @@ describe('isPrivateAddress', () => {
 });
 
 describe('sendWebhook', () => {
+  it('leaves nothing on the shutdown signal it shares with every other try once a try ends (it would keep the try\'s body alive)', async () => {
+    const port = await receiver((response) => response.writeHead(hits % 2 === 0 ? 200 : 500).end());
+    const shutdown = new AbortController();
+    for (let i = 0; i < 20; i++) await sendWebhook(`http://127.0.0.1:${port}/hook`, {}, body, { allowPrivate: true, signal: shutdown.signal });
+    expect(hits).toBe(20);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
   it('refuses a name that resolves to a private address before connecting, and names the address', async () => {
     const port = await receiver((response) => response.writeHead(200).end());
     const result = await sendWebhook(`http://localhost:${port}/hook`, {}, body, { allowPrivate: false });
