@@ -111,6 +111,25 @@ describe('POST /v1/images/generations', () => {
     expect(node().assignments()).toHaveLength(2);
   });
 
+  it('refuses an Idempotency-Key reused through another door, whichever came first: no second task runs', async () => {
+    const app = await start();
+    const native = await app.post('/api/sd/txt2img/async', { prompt: 'native', model: 'clarity' }, { 'idempotency-key': 'cross-1' });
+    expect(native.status).toBe(200);
+    const taskId = (native.body as { data: { taskId: string } }).data.taskId;
+    for (const [url, body] of [[generations, { model: 'clarity', prompt: 'native' }], ['/sdapi/v1/txt2img', { prompt: 'native' }]] as const) {
+      const reused = await app.post(url, body, { 'idempotency-key': 'cross-1' });
+      expect(reused.status).toBe(422);
+      expect(JSON.stringify(reused.body)).toContain(taskId);
+    }
+    // A door's request first, then a native submit under its key.
+    const first = app.post(generations, { model: 'clarity', prompt: 'door', n: 2 }, { 'idempotency-key': 'cross-2' });
+    await answerAll(3);
+    expect((await first).status).toBe(200);
+    const again = await app.post('/api/sd/txt2img/async', { prompt: 'door', model: 'clarity' }, { 'idempotency-key': 'cross-2' });
+    expect(again.status).toBe(422);
+    expect(node().assignments()).toHaveLength(3);
+  });
+
   it('answers a wait the gateway\'s stop ends with a 503 the SDK retries, naming the tasks, not the wait\'s timeout', async () => {
     const app = await start({ syncTimeoutMs: MINUTE });
     const waiting = app.post(generations, { model: 'clarity', prompt: 'stopped' }, { 'idempotency-key': 'stop-1' });

@@ -72,7 +72,9 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
   let replays = 0;
   try {
     for (const [i, spec] of specs.entries()) {
-      const keyed = idempotency && { key: `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash, asSent: idempotency.key };
+      // The first task under the key as sent, the same slot a native submit's key takes: one key reused across
+      // doors (or endpoints) meets its earlier request, and is refused for its other body, not run twice.
+      const keyed = idempotency && { key: i === 0 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash, asSent: idempotency.key };
       const { taskId, replayed } = await deps.service.enqueue({ spec, caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
       ids.push(taskId);
       if (replayed) replays += 1;
