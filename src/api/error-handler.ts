@@ -59,6 +59,9 @@ function formatMiB(bytes: number): string {
   return `${Number((bytes / 1048576).toFixed(bytes < 1048576 ? 3 : 1))} MiB`;
 }
 
+/** When a caller refused for its unfinished tasks or open streams is told to try again. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
+
 /** Most a refused body is read (and thrown away) so that its sender gets to read the 413. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -120,6 +123,9 @@ export async function toAnswerableError(error: FastifyError, request: FastifyReq
     await drain(request.raw);
     reply.header('connection', 'close');
   }
+  // Every 429 says when to try again, as clients (the openai SDK among them) read it: the rate limit says its
+  // own (api/auth.ts); a task budget or the streams open free up as tasks end, a few seconds apart.
+  if (httpStatusOf(danError.id) === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
   return danError;
 }
 

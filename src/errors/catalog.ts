@@ -87,7 +87,7 @@ export const errorCatalog = {
   DAN_ERR_TASK_LIMIT: {
     retryable: true,
     meaning: 'This API key (or, without a key, this address) already has as many unfinished tasks as it may.',
-    fix: 'Wait for some to finish (poll their status), or ask the operator for a key with a larger budget (`dan keys set <id> --max-tasks <n>`).',
+    fix: 'Wait for some to finish (poll their status; `Retry-After` says when to try again), or ask the operator for a key with a larger budget (`dan keys set <id> --max-tasks <n>`).',
   },
   DAN_ERR_TASK_CANCELLED: {
     retryable: false,
@@ -147,8 +147,8 @@ export const errorCatalog = {
   },
   DAN_ERR_RATE_LIMITED: {
     retryable: true,
-    meaning: 'Too many requests from this API key (or, without a key, from this address) in the last minute.',
-    fix: 'Wait the seconds the `Retry-After` header says; the `RateLimit-*` headers of every answer tell how many requests are left. A key of your own has a higher limit.',
+    meaning: 'Too many requests from this API key (or, without a key, from this address) in the last minute, or too many of its task streams (`/api/sd/task/<id>/events`) open at once.',
+    fix: 'Wait the seconds the `Retry-After` header says; the `RateLimit-*` headers of every answer tell how many requests are left. Close a task stream (or poll) before opening another. A key of your own has a higher limit.',
   },
   DAN_ERR_KEY_NOT_ALLOWED: {
     retryable: false,

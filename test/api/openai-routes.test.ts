@@ -193,6 +193,7 @@ describe('n images', () => {
     const answer = await app.post(generations, { model: 'clarity', prompt: 'x', n: 3 });
     expect(answer.status).toBe(429);
     expect(answer.body).toMatchObject({ error: { type: 'rate_limit_error', code: 'DAN_ERR_TASK_LIMIT', message: expect.stringMatching(/3 images/) } });
+    expect(answer.headers['retry-after']).toBe('5');
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
   });
 });

@@ -412,10 +412,13 @@ describe('the per-key task limit', () => {
     dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: `Bearer ${alice}` }));
     dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: alice }));
     for (const url of ['/api/sd/txt2img/async', '/api/sd/txt2img']) {
-      expectError(await app.post(url, bodies.txt2img, { authorization: `Bearer ${alice}` }), 429, 3002, {
+      const refused = await app.post(url, bodies.txt2img, { authorization: `Bearer ${alice}` });
+      expectError(refused, 429, 3002, {
         error: 'DAN_ERR_TASK_LIMIT',
         message: ['this API key already has 2 unfinished tasks, the most allowed (2)'],
       });
+      // When to try again, as clients read it.
+      expect(refused.headers['retry-after']).toBe('5');
     }
     dataOf(await app.post('/api/sd/txt2img/async', bodies.txt2img, { authorization: `Bearer ${bob}` }));
     expect(app.world.service.load()).toEqual({ queued: 2, running: 1 });

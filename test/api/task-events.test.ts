@@ -156,6 +156,7 @@ describe('task events', () => {
     const refused = await fetch(`${url}/api/sd/task/${taskId}/events`);
     expect(refused.status).toBe(429);
     expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_RATE_LIMITED' });
+    expect(refused.headers.get('retry-after')).toBe('5');
     await open[0]!.body!.cancel();
     await waitUntil(async () => {
       const again = await fetch(`${url}/api/sd/task/${taskId}/events`);
