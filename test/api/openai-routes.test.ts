@@ -49,6 +49,8 @@ describe('POST /v1/images/generations', () => {
       [{ prompt: 'x', size: 'big' }, 'size', /WIDTHxHEIGHT/],
       [{ prompt: 'x', size: '8000x512' }, 'size', /width/],
       [{ prompt: '' }, 'prompt', /is required/],
+      [{ prompt: ['a', 'b'] }, 'prompt', /must be a string \(a text description of the image\), got an array/],
+      [{ prompt: 7 }, 'prompt', /must be a string .*got number/],
       [{ prompt: 'x', response_format: 'bytes' }, 'response_format', /b64_json/],
       [{ prompt: 'x', output_format: 'webp' }, 'output_format', /png/],
       [{ prompt: 'x', model: 'no-such-model' }, 'model', /no-such-model/],

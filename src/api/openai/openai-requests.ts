@@ -109,10 +109,16 @@ function translate(raw: unknown, choice: ModelChoice): { body: Record<string, un
   return { body, n: readN(given['n']), size: readSize(given['size']), responseFormat: readEnum(given['response_format'], 'response_format', ['b64_json', 'url'], 'b64_json') };
 }
 
+/** A prompt is text, and not blank: one of another type is named as such, not as missing. */
+function requirePrompt(value: unknown, what: string): void {
+  if (value !== undefined && value !== null && typeof value !== 'string') throw invalidField('prompt', `must be a string (${what}), got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  if (typeof value !== 'string' || value.trim() === '') throw invalidField('prompt', `is required: ${what}`);
+}
+
 /** `POST /v1/images/generations` (JSON) → a DAN txt2img body. */
 export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
   const { body, n, size, responseFormat } = translate(raw, choice);
-  if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the image');
+  requirePrompt(body['prompt'], 'a text description of the image');
   return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat };
 }
 
@@ -206,7 +212,7 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   // DAN's inpainting fields (`mask_blur`, `inpaint_area`) go with the mask, into the `inpaint` object.
   const { image: _image, mask: _mask, mask_blur: maskBlur, inpaint_area: inpaintArea, ...rest } = fields;
   const { body, n, size, responseFormat } = translate(rest, choice);
-  if (typeof body['prompt'] !== 'string' || body['prompt'].trim() === '') throw invalidField('prompt', 'is required: a text description of the edited image');
+  requirePrompt(body['prompt'], 'a text description of the edited image');
   const input = await checkedImage('image', image, bounds);
   // As OpenAI's API: without a mask, the image's own transparent pixels are the area to repaint.
   const maskSource = mask ?? ((await isTransparentSomewhere(image, input)) ? image : null);
