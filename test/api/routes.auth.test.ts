@@ -271,6 +271,11 @@ describe('the admin API', () => {
   it('names the field of a bad setting and the id of an unknown key', async () => {
     const app = await start({ adminToken: TOKEN });
     expectError(await app.post('/api/admin/keys', { requestsPerMinute: 5 }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'name' });
+    // A name that would reach operators' terminals as escape codes.
+    for (const name of ['a\u0000b', 'red \u001b[31m!', 'two\nlines', 'c1 \u009b']) {
+      expectError(await app.post('/api/admin/keys', { name }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'name', message: ['no control characters'] });
+    }
+    dataOf(await app.post('/api/admin/keys', { name: 'Zoë 漢字 🚀' }, admin));
     expectError(await app.post('/api/admin/keys', { name: 'x', weight: 1000 }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'weight', message: ['from 0.1 to 100, got 1000'] });
     expectError(await app.post('/api/admin/keys', { name: 'x', models: [] }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'models' });
     expectError(await app.post('/api/admin/keys', { name: 'x', rpm: 5 }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_UNKNOWN_FIELD', field: 'rpm' });

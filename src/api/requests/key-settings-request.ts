@@ -61,9 +61,19 @@ export function parseNodeTokenSettings(body: unknown): { name: string } {
   return { name: readName(parseGroup(body, '', { accepted: ['name'] })) };
 }
 
-/** Whom a key or token is for: required here, not empty. */
+/** Control characters: a name with them (an ANSI escape, NUL) would reach operators' terminals as commands. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/** Whom a key or token is for: required here, not empty, printable. */
 function readName(group: FieldGroup): string {
   const name = readString(group, 'name', keySettingRules.name).trim();
   if (name === '') throw invalidField('name', 'must not be empty');
+  if (hasControlCharacter(name)) throw invalidField('name', 'must be printable text: no control characters (line breaks, tabs, escape codes)');
   return name;
 }
