@@ -220,15 +220,24 @@ export class NodeHub extends EventEmitter<HubEvents> {
       this.#awaitingHello -= 1;
       helloTimer.cancel();
     };
-    const helloTimer = this.#clock.setTimeout(() => socket.close(CloseCodes.helloTimeout, 'no hello'), HELLO_TIMEOUT_MS);
+    // In the order connections came: a hello that arrives late, on a connection older than one its node has
+    // open since, is a leftover (the node gave up on it), not the node's current connection (`#admit`).
+    const order = ++this.#accepted;
+    let timedOut = false;
+    const helloTimer = this.#clock.setTimeout(() => {
+      timedOut = true;
+      socket.close(CloseCodes.helloTimeout, 'no hello');
+    }, HELLO_TIMEOUT_MS);
     socket.on('message', (data, isBinary) => {
       const receivedAt = performance.now();
+      // A hello that comes after its connection was closed for want of one (a link that held it back) is not taken.
+      if (!session && timedOut) return;
       try {
         const message = isBinary ? decodeResultFrame(toBuffer(data)) : parseNodeMessage(toBuffer(data).toString());
         if (!session) {
           if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`);
           helloDone();
-          session = this.#admit(socket, remoteAddress, message);
+          session = this.#admit(socket, remoteAddress, message, order);
           if (session && hooks.bytesReceived) this.#reading.set(session, { bytes: hooks.bytesReceived, seen: hooks.bytesReceived() });
           if (session) hooks.welcomed?.();
           return;
@@ -268,7 +277,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.emit('node:lost', session, reason, mayReturn);
   }
 
-  #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage): NodeSession | undefined {
+  #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage, order: number): NodeSession | undefined {
     const admission = this.#admission(hello, remoteAddress);
     if ('refusal' in admission) {
       const { refusal } = admission;
@@ -280,7 +289,16 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const id = sessionIdFor(hello.name);
     const { principal, tokenId } = admission;
     const identity = identityOf(principal, hello);
+    // The node is on a connection it opened after this one: this hello was held back on the way (a lossy link)
+    // and the node has given up on it. Taken, it would close the node's current connection.
+    for (const other of this.#sessions.values()) {
+      if (other.identity !== identity || (this.#orderOf.get(other) ?? 0) < order) continue;
+      this.#options.log.info({ node: other.id, remoteAddress }, 'a late hello of a connection the node has replaced since; closed');
+      socket.close(CloseCodes.replaced, 'a newer connection of this node is open');
+      return undefined;
+    }
     const session = new NodeSession({ id, hello, socket, remoteAddress, now: this.#clock.now(), identity, tokenId, catalog: this.#options.catalog ?? builtInCatalog });
+    this.#orderOf.set(session, order);
     if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
     // Back (or a new process of it): its dropped connections are no longer waited for.
@@ -307,6 +325,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.emit('node:changed', session);
     return session;
   }
+
+  /** Connections accepted so far; each session's place among them (`accept`'s `order`). */
+  #accepted = 0;
+  readonly #orderOf = new WeakMap<NodeSession, number>();
 
   /** How many bytes each session's connection has read, and what the last liveness check saw. */
   readonly #reading = new WeakMap<NodeSession, { bytes: () => number; seen: number }>();

@@ -95,6 +95,8 @@ const SELF = 'self';
 
 /** The close code of a gateway shutting down (network/node-hub.ts): a restart, most likely. */
 const GATEWAY_STOPPING = 1001;
+/** A second replacement of a live connection within this time means another process is this node. */
+const REPLACED_AGAIN_MS = 60_000;
 /** After such a close, for this long, a reconnect is tried at least every `RESTART_RETRY_MS`. */
 const RESTART_WINDOW_MS = 2 * 60_000;
 const RESTART_RETRY_MS = 2_000;
@@ -485,8 +487,15 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const silent = this.#silentClose;
     this.#silentClose = false;
     this.#welcomed = false;
-    // This process closes its connection before it opens another: a live one replaced is another process's doing.
-    if (code === REPLACED_CLOSE_CODE && wasWelcomed && !this.#stopped) return this.#replaced(reason);
+    // A live connection replaced is most likely another process's doing (a copy of this node), but may be a hello
+    // of this process's that a lossy link held back past its give-up: the first is taken as that, a second
+    // within a minute as the copy.
+    if (code === REPLACED_CLOSE_CODE && wasWelcomed && !this.#stopped) {
+      const now = Date.now();
+      if (this.#replacedAt !== null && now - this.#replacedAt < REPLACED_AGAIN_MS) return this.#replaced(reason);
+      this.#replacedAt = now;
+      this.#options.log.warn({ reason }, 'the gateway closed this connection as replaced by another of this node; connecting again (should it happen again within a minute, another process is this node)');
+    }
     // A gateway that said it was stopping is most likely restarting: tried again every few seconds for a
     // while, not at the backoff's half minute (its API clients get no node meanwhile).
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
@@ -524,6 +533,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
+
+  /** When a live connection of this node was last closed as replaced (`#onClose`). */
+  #replacedAt: number | null = null;
 
   /**
    * Another process connected as this node (its name, key and token): a copy of this machine, or of its key

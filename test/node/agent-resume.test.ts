@@ -160,6 +160,21 @@ describe('a node agent whose connection drops', () => {
     expect(gateway.connections).toHaveLength(1);
   });
 
+  it('closed as replaced (4005) connects again once (a hello of its own held back on the way), and stops, saying why, when it happens again within a minute (another process is this node)', async () => {
+    const { gateway, agent, first } = await connected();
+    let rejected: string | undefined;
+    agent.on('rejected', (message) => (rejected = message));
+    first.socket.close(4005, 'the node connected again from 10.0.0.7: this older connection is left over');
+    const second = await gateway.nextConnection();
+    expect(rejected).toBeUndefined();
+    gateway.welcome(second);
+    await sleep(50);
+    second.socket.close(4005, 'the node connected again from 10.0.0.7: this older connection is left over');
+    await expect.poll(() => rejected).toMatch(/^another process connected to the gateway as this node \(name "gpu", the same node key; the gateway says: the node connected again from 10\.0\.0\.7/);
+    await sleep(100);
+    expect(gateway.connections).toHaveLength(2);
+  });
+
   it('sends no answer for a task it gave up, even when its run ends with one', async () => {
     const { gateway, backend, first } = await connected();
     backend.state.ignoresAbort = true;
