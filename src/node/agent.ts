@@ -286,7 +286,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   /**
    * The protocol version to say hello in, per gateway address: the newest, until a gateway refuses it (an older
-   * gateway); then the newest it speaks (`#olderProtocol`).
+   * gateway); then the newest it speaks (`#olderProtocol`), for as long as that connection lasts.
    */
   readonly #protocols = new Map<string, number>();
   /** The version of the connection's welcome (0 before one). */
@@ -501,6 +501,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (code === GATEWAY_STOPPING) this.#gatewayStoppedAt = Date.now();
     clearTimeout(this.#welcomeTimer);
     this.#welcomedProtocol = 0;
+    // A gateway that spoke an older version may come back upgraded (a restart drops every connection): the
+    // next connection tries the newest again, at the cost of one refusal if it did not.
+    if (wasWelcomed) this.#protocols.delete(this.#gateways.urls[this.#gateways.index]!);
     this.#carryHeld();
     this.emit('disconnected', code);
     if (this.#stopped) return;

@@ -62,9 +62,32 @@ describe('a node agent and protocol versions', () => {
     await sleep(100);
     expect(second.frames.filter((f) => f.type === 'capabilities')).toEqual([]);
     expect(loraFamilies(second.hello.capabilities)).toEqual(['ink:?', 'mystery:?']);
-    // Its next connection to that gateway begins in 4 too.
+    // Once that connection is gone, the next tries the newest again: the gateway may have come back upgraded.
     second.socket.terminate();
-    expect((await gateway.nextConnection()).hello.protocol).toBe(4);
+    expect((await gateway.nextConnection()).hello.protocol).toBe(NODE_PROTOCOLS[0]);
+  });
+
+  it('leaves LoRA families out of the capabilities a refresh sends to a gateway of version 4, and puts them in for one of 5', async () => {
+    for (const version of [4, 5]) {
+      gateway = await startFakeGateway();
+      // The WebUI gains a LoRA after the node started: the refresh tells it.
+      const listed = { ...capabilities, loras: [...capabilities.loras] };
+      agent = agentOf(gateway, { ...heldDriver(capabilities).driver, discover: async () => ({ capabilities: structuredClone(listed), loadedModel: null }) }, { refreshIntervalMs: 50 });
+      await agent.start();
+      const connection = await gateway.nextConnection();
+      if (version === 4) {
+        gateway.reject(connection, 'DAN_ERR_NODE_PROTOCOL', OLDER_GATEWAY_SAYS, 4002);
+        gateway.welcome(await gateway.nextConnection(), { protocol: 4 });
+      } else gateway.welcome(connection, { protocol: 5 });
+      const welcomed = gateway.connections.at(-1)!;
+      listed.loras.push({ name: 'fresh', alias: null, fileName: 'fresh.safetensors', sha256: null, family: 'flux' });
+      const refreshed = () => welcomed.frames.find((f) => f.type === 'capabilities' && f.capabilities.loras.some((l) => l.name === 'fresh'));
+      await expect.poll(refreshed).toBeDefined();
+      const sent = refreshed();
+      expect(sent?.type === 'capabilities' && loraFamilies(sent.capabilities)).toEqual(version === 4 ? ['ink:?', 'mystery:?', 'fresh:?'] : ['ink:sdxl', 'mystery:?', 'fresh:flux']);
+      await agent.stop();
+      await gateway.close();
+    }
   });
 
   it('stops, saying why, when the gateway speaks no version it does', async () => {
