@@ -243,6 +243,10 @@ describe.skipIf(skipPostgres)('PostgreSQL stores', () => {
     running!.progressed('task-1', 1, 1, 0);
     await expect.poll(() => heard.at(-1), { timeout: 5_000 }).toBe('task-1 #1 1 eta 0');
     expect(heard.filter((h) => !h.includes(' 0.3 '))).toEqual(['task-1 #1 0.1 eta 9', 'task-1 #1 1 eta 0']);
+    // Asked again (another gateway, or a later attempt): told again at once.
+    asking!.want('task-1');
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(heard.filter((h) => h.includes(' 0.3 ')).length + 3);
+    expect(heard.at(-1)).toBe('task-1 #1 0.1 eta 9');
   });
 
   it('tells the other gateways what happens to tasks, in commit order, a small new task with its notice', async () => {

@@ -83,11 +83,10 @@ export class ProgressChannel {
       const here = this.#options.progressHere(notice.t);
       if (here === undefined) return;
       if (this.#wanted.size >= SWEEP_ABOVE) for (const id of this.#wanted.keys()) if (this.#options.progressHere(id) === undefined) this.#wanted.delete(id);
-      // Told at once where it stands, not at the node's next report: the asking gateway's client is waiting.
-      if (!this.#wanted.has(notice.t)) {
-        this.#wanted.set(notice.t, 0);
-        this.progressed(notice.t, here.attempt, here.progress, here.etaSeconds);
-      }
+      // Told at once where it stands, not at the node's next report: the asking gateway's client is waiting (a
+      // second gateway asking, or the same one about a later attempt, as much as the first).
+      this.#wanted.set(notice.t, 0);
+      this.progressed(notice.t, here.attempt, here.progress, here.etaSeconds);
     }
   }
 
