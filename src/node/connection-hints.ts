@@ -23,7 +23,8 @@ export function hintFor(error: Error): { hint?: string } {
   if (code === 'ECONNREFUSED') return { hint: 'nothing listens at that address: is the gateway running, and is this its address and port (dan gateway --port, 6006 by default)?' };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { hint: 'that host name does not resolve: check --gateway' };
   // An https:// (wss://) address of a gateway that serves plain HTTP: OpenSSL's words say nothing to a GPU owner.
-  if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(error.message)) {
+  // Only those words: other EPROTO errors (a cipher both sides lack, say) are TLS spoken on both sides.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(error.message)) {
     return { hint: 'the gateway does not speak TLS at that address: give it as http:// (or ws://), or reach it through the TLS proxy in front of it' };
   }
   if (code !== undefined && TLS_TRUST_CODES.has(code)) {

@@ -50,5 +50,7 @@ describe('a node that cannot connect over TLS', () => {
 
   it('gives no hint it cannot back', () => {
     expect(hintFor(new Error('something else'))).toEqual({});
+    // TLS on both sides that cannot agree (a cipher, a protocol version) is not plain HTTP.
+    expect(hintFor(Object.assign(new Error('write EPROTO C0D7:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure'), { code: 'EPROTO' }))).toEqual({});
   });
 });

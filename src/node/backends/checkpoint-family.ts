@@ -20,14 +20,23 @@
  * const families = await files.familiesOf(['/opt/webui/models/Stable-diffusion/flux1-dev.safetensors']);
  */
 import type { Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { familyOfArchitecture, familyOfKohyaBase, type ModelFamily } from '../../domain/families.js';
 
-/** The largest header read: the limit of the safetensors format's own reader (its `MAX_HEADER_SIZE`). */
-export const MAX_HEADER_BYTES = 100_000_000;
-/** Headers read at once (each one is at most `MAX_HEADER_BYTES` in memory). */
-const READ_CONCURRENCY = 4;
+/**
+ * The largest header read. The format allows 100 MB, but a checkpoint's header is tens of KB (a LoRA's, with
+ * its training tags, a few MB): a larger one is not worth the memory.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+/**
+ * Headers read at once (each one is at most `MAX_HEADER_BYTES` in memory). Few: each read holds a thread of
+ * libuv's pool (four), which the node's DNS lookups and other file work need too.
+ */
+const READ_CONCURRENCY = 2;
+/** A file system that does not answer in this time (a hung network mount) leaves the file's family unknown. */
+const READ_TIMEOUT_MS = 5_000;
 const SAFETENSORS_EXTENSION = /\.(safetensors|sft)$/i;
 
 /** Where the one line per file that could not be read or told goes (a pino logger fits). */
@@ -58,6 +67,8 @@ export class CheckpointFiles {
   #cache = new Map<string, CachedReading>();
   /** Paths already given their one log line. */
   readonly #told = new Set<string>();
+  /** Reads not ended yet (one a hung mount holds): never a second one of the same path meanwhile. */
+  readonly #inFlight = new Map<string, Promise<Reading>>();
 
   constructor(options: { log?: CheckpointFilesLog } = {}) {
     this.#log = options.log;
@@ -74,7 +85,7 @@ export class CheckpointFiles {
     for (let i = 0; i < unique.length; i += READ_CONCURRENCY) {
       await Promise.all(
         unique.slice(i, i + READ_CONCURRENCY).map(async (path) => {
-          const reading = await this.#readingOf(path, kept).catch((error: unknown) => unreadable(error));
+          const reading = await this.#timedReading(path, kept);
           families.set(path, reading.family);
           if (reading.family === null) this.#tell(path, reading);
         }),
@@ -82,6 +93,27 @@ export class CheckpointFiles {
     }
     this.#cache = kept;
     return families;
+  }
+
+  /** `#readingOf`, or unknown if the file system does not answer within `READ_TIMEOUT_MS` (the read goes on alone). */
+  async #timedReading(path: string, kept: Map<string, CachedReading>): Promise<Reading> {
+    let reading = this.#inFlight.get(path);
+    if (!reading) {
+      reading = this.#readingOf(path, kept)
+        .catch((error: unknown) => unreadable(error))
+        .finally(() => this.#inFlight.delete(path));
+      this.#inFlight.set(path, reading);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Reading>((resolve) => {
+      timer = setTimeout(() => resolve({ family: null, why: `its file system did not answer within ${READ_TIMEOUT_MS / 1000} s`, level: 'warn' }), READ_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([reading, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #readingOf(path: string, kept: Map<string, CachedReading>): Promise<Reading> {
@@ -125,11 +157,13 @@ function unreadable(error: unknown): Unread {
 async function readFamily(path: string, size: number): Promise<Reading> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    // Without blocking: the path may have become a FIFO since it was looked at, whose open waits for a writer.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     return unreadable(error);
   }
   try {
+    if (!(await handle.stat()).isFile()) return { family: null, why: 'it is not a regular file', level: 'debug' };
     const header = await readHeader(handle, size);
     if ('problem' in header) return { family: null, why: header.problem, level: 'warn' };
     const verdict = familyOfHeader(header.header);
