@@ -28,6 +28,7 @@ import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBody } from '../util/json-buffer.js';
 import { parseJsonBody } from './json-body.js';
 import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
+import { limitBodiesInFlight, limitConnections } from './address-limits.js';
 import { sendA1111Error } from './a1111/a1111-errors.js';
 import { sendOpenAiError } from './openai/openai-errors.js';
 import { success } from './envelope.js';
@@ -91,6 +92,10 @@ export interface AppDeps {
   requestTimeoutMs?: number;
   /** Proxies believed about a client's address (config `trustProxy`, as Fastify takes it). @defaultValue false */
   trustProxy?: boolean | number | string;
+  /** What one client address may hold at once (api/address-limits.ts). @defaultValue 256 connections, loopback exempt */
+  maxConnectionsPerAddress?: number;
+  /** Whether loopback clients are held to the address limits too (their tests). @defaultValue false */
+  limitLoopback?: boolean;
   /** Counted requests, served at `/metrics` (behind the admin token when there is one). */
   metrics?: GatewayMetrics;
   /** The store and, on a shared database, the gateways sharing it: shown by /api/health. */
@@ -98,6 +103,8 @@ export interface AppDeps {
   /** What keeps the gateway from serving, for `/readyz` (empty: ready). @defaultValue the catalog's serving state */
   ready?: () => Promise<string[]>;
 }
+
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** 2 minutes: a 32 MiB body at 2.5 Mbit/s. */
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -140,6 +147,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify takes a hop count too; its types list only the other forms.
     trustProxy: (deps.trustProxy ?? false) as boolean | string,
   });
+  const addressLimits = {
+    maxConnectionsPerAddress: deps.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    bodyLimitBytes: deps.bodyLimitBytes,
+    behindProxy: deps.trustProxy !== undefined && deps.trustProxy !== false && deps.trustProxy !== 0,
+    log: deps.logger,
+    exemptLoopback: deps.limitLoopback !== true,
+  };
+  limitConnections(app.server, addressLimits);
+  limitBodiesInFlight(app, addressLimits);
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = performance.now();

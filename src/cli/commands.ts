@@ -43,6 +43,7 @@ interface GatewayFlags extends LogFlags {
   adminToken?: string;
   anonymousMaxTasks?: number;
   anonymousRpm?: number;
+  maxConnectionsPerAddress?: number;
   webhookAllowPrivate?: boolean;
   trustProxy?: string;
   unservableGraceS?: number;
@@ -102,6 +103,7 @@ function gatewayInput(flags: GatewayFlags): GatewayConfigInput {
     adminToken: flags.adminToken,
     anonymousMaxTasks: flags.anonymousMaxTasks,
     anonymousRequestsPerMinute: flags.anonymousRpm,
+    maxConnectionsPerAddress: flags.maxConnectionsPerAddress,
     webhookAllowPrivate: flags.webhookAllowPrivate,
     trustProxy: flags.trustProxy,
     unservableGraceMs: flags.unservableGraceS === undefined ? undefined : flags.unservableGraceS * SECOND,

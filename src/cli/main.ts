@@ -65,6 +65,7 @@ const gatewayOptions = (command: Command) =>
     .option('--trust-proxy <proxies>', 'believe X-Forwarded-For from these proxies (true, a hop count, or addresses/CIDRs separated by commas) to count anonymous callers by their own address (env DAN_TRUST_PROXY; default none)')
     .option('--webhook-allow-private', 'let webhooks reach loopback, private and link-local addresses (env DAN_WEBHOOK_ALLOW_PRIVATE=1)')
     .option('--anonymous-rpm <n>', 'requests a minute a caller without a key may make, per address; 0 = no limit (default 120)', integer)
+    .option('--max-connections-per-address <n>', 'connections one client address may hold open; 0 = no limit (default 256; loopback and clients behind --trust-proxy not counted)', integer)
     .option('--unservable-grace-s <seconds>', 'how long a queued task may wait with no node able to serve it (default 120)', positive)
     .option('--heartbeat-s <seconds>', 'how often nodes send a heartbeat; one silent for 3 is dropped (default 5)', positive)
     .option('--resume-grace-s <seconds>', 'how long the tasks of a node whose connection dropped wait for it to come back with them, 0 = retry at once (default 20)', nonNegative)

@@ -72,6 +72,11 @@ export interface GatewayConfig {
   anonymousMaxTasks: number;
   /** Requests a minute an anonymous caller (one address) may make; 0 = no limit. @defaultValue 120 */
   anonymousRequestsPerMinute: number;
+  /**
+   * Connections one peer address may hold open at once; 0 = no limit. Loopback peers are not counted, nor any
+   * behind a trusted proxy (`trustProxy`: its job then). @defaultValue 256
+   */
+  maxConnectionsPerAddress: number;
   /** How long a queued task may wait with no connected node able to serve it before it fails. @defaultValue 2 min */
   unservableGraceMs: number;
   /** How often nodes send heartbeats; a node silent for 3 intervals is dropped. @defaultValue 5 s */
@@ -125,6 +130,7 @@ export const gatewayDefaults = {
   trustProxy: null,
   anonymousMaxTasks: 10,
   anonymousRequestsPerMinute: 120,
+  maxConnectionsPerAddress: 256,
   unservableGraceMs: 2 * MINUTE,
   heartbeatIntervalMs: 5 * SECOND,
   resumeGraceMs: 20 * SECOND,
@@ -194,6 +200,7 @@ const OPTIONS: Partial<Record<keyof GatewayConfig, { flag: string; unit?: { per:
   resumeGraceMs: { flag: '--resume-grace-s', unit: { per: SECOND, name: 's' } },
   anonymousMaxTasks: { flag: '--anonymous-max-tasks' },
   anonymousRequestsPerMinute: { flag: '--anonymous-rpm' },
+  maxConnectionsPerAddress: { flag: '--max-connections-per-address' },
   auth: { flag: '--auth' },
   adminToken: { flag: '--admin-token' },
   publicApiKey: { flag: '--public-api-key' },
@@ -232,7 +239,7 @@ export function resolveGatewayConfig(...inputs: GatewayConfigInput[]): Readonly<
   }
   // Nodes refuse a welcome that asks for heartbeats more often than every 100 ms.
   if (merged.heartbeatIntervalMs < 100) problems.push(`--heartbeat-s must be at least 0.1 (100 ms), got ${asGiven('heartbeatIntervalMs', merged.heartbeatIntervalMs)}`);
-  for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute'] as const) {
+  for (const key of ['anonymousMaxTasks', 'anonymousRequestsPerMinute', 'maxConnectionsPerAddress'] as const) {
     if (!Number.isInteger(merged[key]) || merged[key] < 0) problems.push(`${optionOf(key)} must be an integer ≥ 0 (0 = no limit), got ${merged[key]}`);
   }
   if (!(AuthModes as readonly string[]).includes(merged.auth)) problems.push(`--auth must be one of ${AuthModes.join(', ')}, got "${merged.auth}"`);

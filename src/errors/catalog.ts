@@ -147,7 +147,7 @@ export const errorCatalog = {
   },
   DAN_ERR_RATE_LIMITED: {
     retryable: true,
-    meaning: 'Too many requests from this API key (or, without a key, from this address) in the last minute, or too many of its task streams (`/api/sd/task/<id>/events`) open at once.',
+    meaning: 'Too many requests from this API key (or, without a key, from this address) in the last minute, too many of its task streams (`/api/sd/task/<id>/events`) open at once, or too many request bodies on their way from its address at once.',
     fix: 'Wait the seconds the `Retry-After` header says; the `RateLimit-*` headers of every answer tell how many requests are left. Close a task stream (or poll) before opening another. A key of your own has a higher limit.',
   },
   DAN_ERR_KEY_NOT_ALLOWED: {
@@ -221,6 +221,11 @@ export const errorCatalog = {
     retryable: true,
     meaning: 'The gateway stopped (a restart, most likely) before the request\'s tasks were done; the tasks are kept and go on.',
     fix: 'Send the request again with the same Idempotency-Key once the gateway is back: it answers with the same tasks. Or poll the task ids of X-Task-Id.',
+  },
+  DAN_ERR_GATEWAY_BUSY: {
+    retryable: true,
+    meaning: 'The gateway is receiving as many request bodies at once as it holds in memory (from many clients).',
+    fix: 'Send the request again in a few seconds (`Retry-After`). Operators: many unfinished uploads at once are someone trying to exhaust the gateway\'s memory; a lower `--body-limit-mb` lowers what each may hold.',
   },
   DAN_ERR_STORE_UNAVAILABLE: {
     retryable: true,

@@ -237,6 +237,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     callerDefaults: stores.callerDefaults,
     webhookAllowPrivate: config.webhookAllowPrivate,
     trustProxy: fastifyTrustProxyOf(config.trustProxy),
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     syncTimeoutMs: config.syncTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     maxFrameBytes: config.maxFrameBytes,

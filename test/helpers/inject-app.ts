@@ -45,6 +45,8 @@ export interface InjectAppOptions {
   adminToken?: string | null;
   /** Submits may name webhooks on private addresses (the receiver of a test is on loopback). @defaultValue false */
   webhookAllowPrivate?: boolean;
+  /** Holds loopback clients (the test's) to the per-address limits, with this many connections. @defaultValue loopback exempt */
+  addressLimits?: { maxConnections: number };
 }
 
 export interface InjectApp {
@@ -107,6 +109,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     overhead,
     ...(options.corsOrigin === undefined ? {} : { corsOrigin: options.corsOrigin }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.addressLimits === undefined ? {} : { maxConnectionsPerAddress: options.addressLimits.maxConnections, limitLoopback: true }),
   });
   await app.ready();
   return {

@@ -1,0 +1,128 @@
+/**
+ * @module api/address-limits
+ *
+ * What one client address may hold of the gateway at once, so that one stranger cannot take it down for
+ * everyone (the rate limits of api/auth.ts count requests, not what a request holds while it lasts):
+ *
+ * - **Connections.** Each socket holds a file descriptor, of which the process has a few thousand, and an
+ *   idle one or one whose headers trickle in lasts up to the request timeout. A peer address may have
+ *   `maxConnectionsPerAddress` open; one more is closed at once. Loopback peers are not counted (a reverse
+ *   proxy in front, local nodes and tools), nor any peer when the gateway is told of a proxy (`trustProxy`:
+ *   every connection then comes from it, and limiting connections is its job).
+ * - **Request bodies on their way.** A body is read into memory whole before it is parsed, and one that
+ *   never finishes is memory held until the request timeout. A caller's address (the client's, through a
+ *   trusted proxy) may have `BODIES_PER_ADDRESS` bodies' worth of the body limit on its way at once
+ *   (429), and all callers together `BODIES_IN_ALL` (503): counted from what each request declares
+ *   (`Content-Length`; a body without one, the whole limit), until it has arrived or its request ended.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DanError } from '../errors/dan-error.js';
+import type { Logger } from '../util/logger.js';
+
+/** Bodies' worth of the body limit one address may have on its way at once. */
+export const BODIES_PER_ADDRESS = 4;
+/** … and every caller together. */
+export const BODIES_IN_ALL = 16;
+/** An address refused connections is said so at most this often. */
+const SAY_AGAIN_MS = 60_000;
+
+export interface AddressLimitsOptions {
+  /** Sockets one peer address may hold open; 0: no limit. */
+  maxConnectionsPerAddress: number;
+  /** The largest request body (`--body-limit-mb`), in bytes. */
+  bodyLimitBytes: number;
+  /** Whether a proxy in front tells the client's address: connections then all come from it. */
+  behindProxy: boolean;
+  log: Logger;
+  /** Whether loopback addresses are left alone (tests of these limits say no). @defaultValue true */
+  exemptLoopback?: boolean;
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
+/** Closes a peer's connections beyond the limit as they come (see the module's comment). */
+export function limitConnections(server: Server, options: AddressLimitsOptions): void {
+  const max = options.maxConnectionsPerAddress;
+  if (max <= 0 || options.behindProxy) return;
+  const exemptLoopback = options.exemptLoopback ?? true;
+  const open = new Map<string, number>();
+  /** When each address was last said to be refused: once a minute each, not once per connection. */
+  const saidAt = new Map<string, number>();
+  server.prependListener('connection', (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined || (exemptLoopback && isLoopback(address))) return;
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      const now = Date.now();
+      if (now - (saidAt.get(address) ?? 0) >= SAY_AGAIN_MS) {
+        if (saidAt.size >= 1024) saidAt.clear();
+        saidAt.set(address, now);
+        options.log.warn({ remoteAddress: address, open: max }, `refusing connections from ${address}: it holds ${max} open, the most one address may (--max-connections-per-address)`);
+      }
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+/** Refuses a request whose body would take its address, or all callers, past their share of bodies on their way. */
+export function limitBodiesInFlight(app: FastifyInstance, options: AddressLimitsOptions): void {
+  const perAddress = BODIES_PER_ADDRESS * options.bodyLimitBytes;
+  const inAll = BODIES_IN_ALL * options.bodyLimitBytes;
+  const exemptLoopback = options.exemptLoopback ?? true;
+  const byAddress = new Map<string, number>();
+  let total = 0;
+  app.addHook('onRequest', (request, _reply, done) => {
+    const bytes = declaredBodyBytes(request, options.bodyLimitBytes);
+    if (bytes === 0) return done();
+    const address = request.ip;
+    const counted = !(exemptLoopback && isLoopback(address));
+    const mine = counted ? (byAddress.get(address) ?? 0) : 0;
+    if (counted && mine + bytes > perAddress) {
+      return done(new DanError('DAN_ERR_RATE_LIMITED', `${mebibytes(mine)} MiB of request bodies are on their way from this address, and this one would take it past ${mebibytes(perAddress)} MiB; send it once they have arrived`));
+    }
+    if (total + bytes > inAll) {
+      return done(new DanError('DAN_ERR_GATEWAY_BUSY', `the gateway is receiving ${mebibytes(total)} MiB of request bodies, as much as it holds at once; try again in a few seconds`));
+    }
+    total += bytes;
+    if (counted) byAddress.set(address, mine + bytes);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      total -= bytes;
+      if (!counted) return;
+      const left = (byAddress.get(address) ?? bytes) - bytes;
+      if (left <= 0) byAddress.delete(address);
+      else byAddress.set(address, left);
+    };
+    // Arrived whole (parsed, or refused as too large), or its request gone: either way no longer on its way.
+    request.raw.once('end', release);
+    request.raw.once('close', release);
+    done();
+  });
+}
+
+/** What a request says its body will be, within the limit; 0 for a request without one. */
+function declaredBodyBytes(request: FastifyRequest, limit: number): number {
+  const length = request.headers['content-length'];
+  if (length !== undefined) {
+    const bytes = Number(length);
+    return Number.isFinite(bytes) && bytes > 0 ? Math.min(bytes, limit) : 0;
+  }
+  return request.headers['transfer-encoding'] === undefined ? 0 : limit;
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / 1048576).toFixed(bytes < 10 * 1048576 ? 1 : 0);
+}

@@ -1,0 +1,94 @@
+/**
+ * What one client address may hold of the gateway at once (api/address-limits.ts), over real sockets: its
+ * connections beyond the limit are closed at once, and request bodies on their way beyond its share are
+ * refused with a 429 before they are read; others, and the same client once its bodies arrived, go on.
+ * (The limits leave loopback alone in a real gateway; these tests hold the test's loopback client to them.)
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BODIES_IN_ALL, BODIES_PER_ADDRESS } from '../../src/api/address-limits.js';
+import { createListeningApp, type InjectApp } from '../helpers/inject-app.js';
+
+let api: InjectApp | undefined;
+const sockets: Socket[] = [];
+afterEach(async () => {
+  sockets.splice(0).forEach((s) => s.destroy());
+  await api?.close();
+  api = undefined;
+});
+
+const BODY_LIMIT = 1024 * 1024;
+
+async function listening(maxConnections: number) {
+  const listened = await createListeningApp({ addressLimits: { maxConnections }, bodyLimitBytes: BODY_LIMIT });
+  api = listened.app;
+  const { port } = new URL(listened.url);
+  return { url: listened.url, port: Number(port) };
+}
+
+/** A raw connection that says nothing yet; resolves once open, with whether the gateway has closed it since. */
+async function idleConnection(port: number): Promise<{ socket: Socket; closed: () => boolean }> {
+  const socket = connect(port, '127.0.0.1');
+  sockets.push(socket);
+  let closed = false;
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, closed: () => closed };
+}
+
+/** A POST whose headers say `bytes` of body and whose body never comes. */
+function unfinishedUpload(port: number, bytes: number): { socket: Socket } {
+  const socket = connect(port, '127.0.0.1');
+  sockets.push(socket);
+  socket.on('error', () => {});
+  socket.write(`POST /api/sd/txt2img/async HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n{"prompt":`);
+  return { socket };
+}
+
+describe('per client address', () => {
+  it('closes connections beyond the limit at once; a freed place is taken again', async () => {
+    const { port, url } = await listening(4);
+    const held = [];
+    for (let i = 0; i < 4; i++) held.push(await idleConnection(port));
+    const fifth = await idleConnection(port);
+    await expect.poll(fifth.closed).toBe(true);
+    expect(held.every((c) => !c.closed())).toBe(true);
+    held[0]!.socket.destroy();
+    await expect.poll(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status ?? 0).toBe(200);
+  });
+
+  it('refuses a request body beyond the bodies its address has on their way, with a 429 before reading it', async () => {
+    const { port, url } = await listening(0);
+    // Bodies of nearly the limit each, declared and never sent.
+    const pending = Array.from({ length: BODIES_PER_ADDRESS }, () => unfinishedUpload(port, BODY_LIMIT - 10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await fetch(`${url}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x'.repeat(2000) }) });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_RATE_LIMITED', message: expect.stringMatching(/MiB of request bodies are on their way from this address/) });
+    // A request without a body is not held back.
+    expect((await fetch(`${url}/api/sd/supportedModelInfo`)).status).toBe(200);
+    // Once the uploads are gone, the address has room again.
+    pending.forEach(({ socket }) => socket.destroy());
+    await expect
+      .poll(async () => (await fetch(`${url}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a lighthouse', model: 'clarity' }) })).status)
+      .toBe(200);
+  });
+});
+
+describe('all callers together', () => {
+  it('may have as many bodies on their way as the gateway holds, loopback ones too: the next is a 503 to retry', async () => {
+    const listened = await createListeningApp({ bodyLimitBytes: BODY_LIMIT });
+    api = listened.app;
+    const port = Number(new URL(listened.url).port);
+    const pending = Array.from({ length: BODIES_IN_ALL }, () => unfinishedUpload(port, BODY_LIMIT));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await fetch(`${listened.url}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_GATEWAY_BUSY' });
+    pending[0]!.socket.destroy();
+    await expect.poll(async () => (await fetch(`${listened.url}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a harbour', model: 'clarity' }) })).status).toBe(200);
+  });
+});
