@@ -75,6 +75,22 @@ export function limitConnections(server: Server, options: AddressLimitsOptions):
   });
 }
 
+/**
+ * Says, at most once a minute, that the server cannot accept connections (out of file descriptors, most
+ * often): clients then hang with nothing in the log to tell the operator why.
+ */
+export function reportAcceptErrors(server: Server, log: Logger): void {
+  let saidAt = 0;
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.syscall !== 'accept') return;
+    const now = Date.now();
+    if (now - saidAt < SAY_AGAIN_MS) return;
+    saidAt = now;
+    const fds = error.code === 'EMFILE' || error.code === 'ENFILE' ? ': out of file descriptors; raise the limit (ulimit -n, systemd LimitNOFILE) or lower --max-connections-per-address' : '';
+    log.error({ err: error.message, code: error.code }, `the gateway cannot accept connections${fds}`);
+  });
+}
+
 /** Refuses a request whose body would take its address, or all callers, past their share of bodies on their way. */
 export function limitBodiesInFlight(app: FastifyInstance, options: AddressLimitsOptions): void {
   const perAddress = BODIES_PER_ADDRESS * options.bodyLimitBytes;

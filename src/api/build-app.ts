@@ -28,7 +28,7 @@ import { BufferPool } from '../util/buffer-pool.js';
 import { toJsonBody } from '../util/json-buffer.js';
 import { parseJsonBody } from './json-body.js';
 import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
-import { limitBodiesInFlight, limitConnections } from './address-limits.js';
+import { limitBodiesInFlight, limitConnections, reportAcceptErrors } from './address-limits.js';
 import { sendA1111Error } from './a1111/a1111-errors.js';
 import { sendOpenAiError } from './openai/openai-errors.js';
 import { success } from './envelope.js';
@@ -155,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     exemptLoopback: deps.limitLoopback !== true,
   };
   limitConnections(app.server, addressLimits);
+  reportAcceptErrors(app.server, deps.logger);
   limitBodiesInFlight(app, addressLimits);
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {

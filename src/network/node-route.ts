@@ -21,12 +21,18 @@ import type { NodeHub } from './node-hub.js';
 
 export async function registerNodeRoute(app: FastifyInstance, deps: { hub: NodeHub; maxFrameBytes: number }): Promise<void> {
   await app.register(websocket, { options: { maxPayload: deps.maxFrameBytes } });
+  /** When silent connections were last said to be refused: once a minute, not once per connection. */
+  let crowdSaidAt = 0;
   const preValidation = async (request: FastifyRequest): Promise<void> => {
     const origin = request.headers.origin;
     if (origin !== undefined) {
       throw new DanError('DAN_ERR_NODE_ORIGIN', `a web page (Origin: ${origin.slice(0, 100)}) may not join as a node; attach GPUs with \`dan node\``);
     }
     if (!deps.hub.hasRoomForHello()) {
+      if (Date.now() - crowdSaidAt >= 60_000) {
+        crowdSaidAt = Date.now();
+        request.log.warn({ remoteAddress: request.socket.remoteAddress, waiting: deps.hub.awaitingHello }, 'refusing node connections: as many are open without a hello as the gateway allows (someone probing it, most likely)');
+      }
       throw new DanError('DAN_ERR_NODE_CONNECTIONS', `${deps.hub.awaitingHello} node connections are waiting to say hello, the most allowed; try again in a few seconds`);
     }
   };

@@ -5,6 +5,7 @@
  * (The limits leave loopback alone in a real gateway; these tests hold the test's loopback client to them.)
  */
 import { connect, type Socket } from 'node:net';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BODIES_IN_ALL, BODIES_PER_ADDRESS } from '../../src/api/address-limits.js';
 import { createListeningApp, type InjectApp } from '../helpers/inject-app.js';
@@ -90,5 +91,22 @@ describe('all callers together', () => {
     expect(await refused.json()).toMatchObject({ error: 'DAN_ERR_GATEWAY_BUSY' });
     pending[0]!.socket.destroy();
     await expect.poll(async () => (await fetch(`${listened.url}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a harbour', model: 'clarity' }) })).status).toBe(200);
+  });
+});
+
+describe('a gateway out of file descriptors', () => {
+  it('says so in its log, once a minute, naming what to raise', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const listened = await createListeningApp({ logger });
+    api = listened.app;
+    const refused = Object.assign(new Error('accept EMFILE'), { syscall: 'accept', code: 'EMFILE' });
+    listened.app.app.server.emit('error', refused);
+    listened.app.app.server.emit('error', refused);
+    const said = lines.filter((l) => l.msg.startsWith('the gateway cannot accept connections'));
+    expect(said).toHaveLength(1);
+    expect(said[0]!.msg).toMatch(/out of file descriptors; raise the limit \(ulimit -n, systemd LimitNOFILE\)/);
+    // The gateway still answers.
+    expect((await fetch(`${listened.url}/healthz`)).status).toBe(200);
   });
 });

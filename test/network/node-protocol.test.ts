@@ -21,9 +21,9 @@ afterEach(async () => {
   await Promise.all(gateways.splice(0).map((g) => g.close()));
 });
 
-async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {}): Promise<Gateway> {
+async function gateway(overrides: Parameters<typeof resolveGatewayConfig>[0] = {}, logger = pino({ level: 'silent' })): Promise<Gateway> {
   const config = resolveGatewayConfig({ port: 0, host: '127.0.0.1', dataDir: ':memory:', ...overrides });
-  const g = await startGateway(config, pino({ level: 'silent' }));
+  const g = await startGateway(config, logger);
   gateways.push(g);
   return g;
 }
@@ -148,13 +148,16 @@ describe('connections refused before the upgrade', () => {
     expect(await c.next()).toMatchObject({ type: 'welcome' });
   });
 
-  it('refuses more connections that have not said hello than it lets wait, and takes them again once one goes', async () => {
-    const g = await gateway();
+  it('refuses more connections that have not said hello than it lets wait, says so in its log once, and takes them again once one goes', async () => {
+    const lines: { msg: string }[] = [];
+    const g = await gateway({}, pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) }));
     const silent = await Promise.all(Array.from({ length: DEFAULT_MAX_AWAITING_HELLO }, () => connect(g)));
     expect(g.hub.awaitingHello).toBe(DEFAULT_MAX_AWAITING_HELLO);
     const answer = await refusal(g);
     expect(answer.status).toBe(503);
     expect(answer.body).toMatchObject({ error: 'DAN_ERR_NODE_CONNECTIONS', code: 2000 });
+    expect((await refusal(g)).status).toBe(503);
+    expect(lines.filter((l) => l.msg.startsWith('refusing node connections: as many are open without a hello'))).toHaveLength(1);
     // One says hello (a real node), one goes away: room for two more.
     silent[0]!.socket.send(JSON.stringify(hello()));
     expect(await silent[0]!.next()).toMatchObject({ type: 'welcome' });
