@@ -190,8 +190,8 @@ export function clientErrorAnswer(requestTimeoutMs: number) {
     const body = timedOut
       ? JSON.stringify(errorBodyOf(new DanError('DAN_ERR_REQUEST_TIMEOUT', `the request was not received in full within ${Math.round(requestTimeoutMs / 1000)} s; the connection is closed`)))
       : headersTooLarge
-        ? JSON.stringify({ code: 3000, message: 'the request\'s headers are larger than this server takes (16 KiB in all); send shorter ones (a key, not a cookie jar)' })
-        : JSON.stringify({ code: 3000, message: `the request is not valid HTTP (${error.code ?? error.message})` });
+        ? JSON.stringify(errorBodyOf(new DanError('DAN_ERR_REQUEST_TOO_LARGE', 'the request\'s headers are larger than this server takes (16 KiB in all); send shorter ones (a key, not a cookie jar)')))
+        : JSON.stringify(errorBodyOf(new DanError('DAN_ERR_REQUEST_INVALID_FIELD', `the request is not valid HTTP (${error.code ?? error.message})`, { field: 'request' })));
     if (socket.writable) socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
     socket.destroy(error);
   };

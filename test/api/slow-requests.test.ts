@@ -67,7 +67,20 @@ describe('requests sent slowly', () => {
     const { port } = await listening(5_000);
     const response = await fetch(`http://127.0.0.1:${port}/api/sd/task/status`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-big': 'a'.repeat(20_000) }, body: '{}' });
     expect(response.status).toBe(431);
-    expect(((await response.json()) as { message: string }).message).toMatch(/headers are larger than this server takes/);
+    expect(await response.json()).toMatchObject({ error: 'DAN_ERR_REQUEST_TOO_LARGE', message: expect.stringMatching(/headers are larger than this server takes/) });
+  });
+
+  it('a request that is not HTTP gets a 400 in the API\'s envelope, with its error id', async () => {
+    const { port } = await listening(5_000);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('HELLO WORLD\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 3000, error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'request', message: expect.stringMatching(/^the request is not valid HTTP/) });
   });
 
   it('a compressed body gets a 415 saying to send it uncompressed', async () => {
