@@ -94,6 +94,27 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInp
   return input;
 }
 
+/** `host:port` of a URL, loopback spellings made one (`localhost`, `[::1]`, `127.0.0.1`), for comparing addresses. */
+function endpointOf(url: string): string | null {
+  if (!URL.canParse(url)) return null;
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'https:' || parsed.protocol === 'wss:';
+  const host = ['localhost', '[::1]', '127.0.0.1', '0.0.0.0'].includes(parsed.hostname) ? 'loopback' : parsed.hostname;
+  return `${host}:${parsed.port || (secure ? '443' : '80')}`;
+}
+
+/**
+ * A backend address that is one of the node's own gateways: a gateway answers the WebUI API itself (its
+ * front door), so the node would start, and send every task back to the gateway, which sends it to the node
+ * again. (Another DAN network's gateway as the backend is fine: that is how networks chain.)
+ */
+function ownGatewayAsBackend(config: NodeConfig): string[] {
+  const flag = config.backend === 'comfyui' ? '--comfyui (DAN_COMFYUI)' : '--webui (DAN_WEBUI)';
+  const backend = endpointOf(config.backend === 'comfyui' ? config.comfyuiUrl : config.webuiUrl);
+  if (backend === null || !commaList(config.gatewayUrl).some((gateway) => endpointOf(gateway) === backend)) return [];
+  return [`${flag} is the address of this node's gateway (--gateway): the node would hand the gateway's tasks back to it. Give the WebUI of this machine (AUTOMATIC1111, Forge or SD.Next started with --api, by default http://127.0.0.1:7860)`];
+}
+
 /** Node names travel in the protocol: letters, digits, `.`, `_`, `-`, at most 64. */
 export function toNodeName(raw: string): string {
   const name = raw.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
@@ -128,6 +149,7 @@ export function resolveNodeConfig(...inputs: NodeConfigInput[]): Readonly<NodeCo
       else if (!(allowed as readonly string[]).includes(new URL(value).protocol)) problems.push(`${flag} "${value}" must start with ${allowed.map((s) => `${s}//`).join(', ')}`);
     }
   }
+  problems.push(...ownGatewayAsBackend(merged));
   if (problems.length > 0) throw new StartupError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`);
   // A token pasted from a file or a terminal brings a newline or a space along; the gateway trims its own too.
   return Object.freeze({ ...merged, name: toNodeName(merged.name), token: merged.token?.trim() || null });

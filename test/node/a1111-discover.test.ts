@@ -3,11 +3,8 @@ import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { NodeCapabilities } from '../../src/domain/capabilities.js';
 import { toNodeOffering } from '../../src/domain/offering.js';
-import { startGateway } from '../../src/gateway/gateway.js';
 import { A1111Driver } from '../../src/node/backends/a1111/a1111-driver.js';
 import { discoverCapabilities } from '../../src/node/backends/a1111/discover.js';
 import { BackendClient } from '../../src/node/backends/backend-client.js';
@@ -216,19 +213,6 @@ describe('discoverCapabilities against a fake WebUI', () => {
       id: 'DAN_ERR_BACKEND_UNREACHABLE',
       message: expect.stringContaining('--api'),
     });
-  });
-
-  it('says that a DAN gateway is not a WebUI, whether its WebUI door is open or asks for a key', async () => {
-    // A gateway answers the WebUI API itself: a node driving one would hand the gateway's tasks back to it.
-    for (const auth of ['off', 'required'] as const) {
-      const gateway = await startGateway(resolveGatewayConfig({ port: 0, host: '127.0.0.1', dataDir: ':memory:', auth }), pino({ level: 'silent' }));
-      try {
-        const failed = discoverCapabilities(new BackendClient({ baseUrl: gateway.url }), options);
-        await expect(failed).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_UNREACHABLE', message: expect.stringMatching(new RegExp(`^${gateway.url} is a DAN gateway, not a WebUI: --webui must be the address of this machine's WebUI`)) });
-      } finally {
-        await gateway.close();
-      }
-    }
   });
 
   it('says that a ComfyUI is a ComfyUI, and how to attach it, when given as the WebUI', async () => {

@@ -54,20 +54,9 @@ const SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
  * was a Flux one: the owner's choice is the one read before).
  */
 export async function discoverCapabilities(client: BackendClient, options: DiscoverOptions): Promise<BackendSnapshot & { ownModules?: string[] }> {
-  // Asked first, alone: its 404 means "no API here", which deserves its own message. A DAN gateway answers the
-  // WebUI API too (its front door): a node driving one would send the gateway's tasks back to it, and wait forever.
-  const [models, health] = await Promise.all([
-    client.getOptional('/sdapi/v1/sd-models').then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    ),
-    client.getOptional('/api/health').catch(() => undefined),
-  ]);
-  if (isDanGatewayHealth(health)) {
-    throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', `${client.baseUrl} is a DAN gateway, not a WebUI: --webui must be the address of this machine's WebUI (AUTOMATIC1111, Forge or SD.Next started with --api), and --gateway the gateway's`);
-  }
-  if ('error' in models) throw models.error;
-  if (models.value === undefined) {
+  // Asked first, alone: its 404 means "no API here", which deserves its own message.
+  const models = await client.getOptional('/sdapi/v1/sd-models');
+  if (models === undefined) {
     // Something answers, but not the API: A1111 serves /sdapi only when started with --api; or it is a ComfyUI.
     const comfy = await client.getOptional('/system_stats').catch(() => undefined);
     const problem =
@@ -76,7 +65,7 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
         : `WebUI at ${client.baseUrl} has no API (404 on /sdapi/v1/sd-models); start it with --api`;
     throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', problem);
   }
-  const listed = parseEntries(models.value, '/sdapi/v1/sd-models', toListedModel).slice(0, MAX_LIST_ITEMS);
+  const listed = parseEntries(models, '/sdapi/v1/sd-models', toListedModel).slice(0, MAX_LIST_ITEMS);
   const [checkpoints, loras, samplers, schedulers, upscalers, latentModes, settings, controlNet, modules] = await Promise.all([
     withFamilies(listed, options),
     // The built-in Lora extension can be disabled; its route then does not exist.
@@ -108,13 +97,6 @@ export async function discoverCapabilities(client: BackendClient, options: Disco
     loadedModel: isName(loaded) ? loaded : null,
     ...ownModulesOf(modules === undefined ? undefined : fieldOf(settings, '/sdapi/v1/options', 'forge_additional_modules')),
   };
-}
-
-/** A DAN gateway's `/api/health` answer (its envelope, the network's state); a WebUI has no such route. */
-function isDanGatewayHealth(answer: unknown): boolean {
-  if (typeof answer !== 'object' || answer === null) return false;
-  const data = (answer as { data?: unknown }).data;
-  return typeof data === 'object' && data !== null && 'canServe' in data && 'nodes' in data && 'storage' in data;
 }
 
 /** Forge's `forge_additional_modules` setting (paths) as file names; none while it holds Flux's. */
