@@ -24,7 +24,8 @@ describe('a node given a wrong gateway address', () => {
     const nothing = await refused.waitForLog((l) => l.msg === 'gateway connection error');
     expect(nothing['hint']).toMatch(/^nothing listens at that address: is the gateway running/);
     // The WebUI's address given as the gateway's.
-    const webui = await nodeFor(sandbox.url, sandbox.url, 'misdirected-node');
+    // (Its WebUI elsewhere: a node refuses to start with its gateway's address as its WebUI.)
+    const webui = await nodeFor(sandbox.url, `http://127.0.0.1:${await freePort()}`, 'misdirected-node');
     const notGateway = await webui.waitForLog((l) => l.msg === 'gateway connection error');
     expect(notGateway['err']).toMatch(/Unexpected server response: 404/);
     expect(notGateway['hint']).toMatch(/not a DAN gateway's node endpoint: --gateway must be the gateway's root address/);
