@@ -11,9 +11,9 @@
  *   every connection then comes from it, and limiting connections is its job).
  * - **Request bodies on their way.** A body is read into memory whole before it is parsed, and one that
  *   never finishes is memory held until the request timeout. A caller's address (the client's, through a
- *   trusted proxy) may have `BODIES_PER_ADDRESS` bodies' worth of the body limit on its way at once
- *   (429), and all callers together `BODIES_IN_ALL` (503): counted from what each request declares
- *   (`Content-Length`; a body without one, the whole limit), until it has arrived or its request ended.
+ *   trusted proxy) may have `BODIES_PER_ADDRESS` bodies' worth of the body limit on its way at once (429):
+ *   counted from what each request declares (`Content-Length`; a body without one, the whole limit), until
+ *   it has arrived or its request or answer ended.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,8 +23,6 @@ import type { Logger } from '../util/logger.js';
 
 /** Bodies' worth of the body limit one address may have on its way at once. */
 export const BODIES_PER_ADDRESS = 4;
-/** … and every caller together. */
-export const BODIES_IN_ALL = 16;
 /** An address refused connections is said so at most this often. */
 const SAY_AGAIN_MS = 60_000;
 
@@ -91,46 +89,48 @@ export function reportAcceptErrors(server: Server, log: Logger): void {
   });
 }
 
-/** Refuses a request whose body would take its address, or all callers, past their share of bodies on their way. */
+/**
+ * Refuses a request whose body would take its caller's address past its share of bodies on their way (see the
+ * module's comment). Only per address: a budget of all callers together would let a few addresses that open
+ * uploads and send nothing refuse everyone else (a cheap denial of service), while memory needs bodies that
+ * actually arrive, which the per-address share and the connection cap bound.
+ */
 export function limitBodiesInFlight(app: FastifyInstance, options: AddressLimitsOptions): void {
   const perAddress = BODIES_PER_ADDRESS * options.bodyLimitBytes;
-  const inAll = BODIES_IN_ALL * options.bodyLimitBytes;
   const exemptLoopback = options.exemptLoopback ?? true;
   const byAddress = new Map<string, number>();
-  let total = 0;
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const bytes = declaredBodyBytes(request, options.bodyLimitBytes);
     if (bytes === 0) return done();
-    const address = request.ip;
-    const counted = !(exemptLoopback && isLoopback(address));
-    const mine = counted ? (byAddress.get(address) ?? 0) : 0;
-    if (counted && mine + bytes > perAddress) {
+    // Behind a trusted proxy the client's own address (the proxy's is everyone's), and a client that claims to
+    // be on loopback shares that one; else the socket's peer, loopback left alone (a proxy, local tools).
+    const address = options.behindProxy ? request.ip : (request.socket.remoteAddress ?? request.ip);
+    if (!options.behindProxy && exemptLoopback && isLoopback(address)) return done();
+    const mine = byAddress.get(address) ?? 0;
+    if (mine + bytes > perAddress) {
       return done(new DanError('DAN_ERR_RATE_LIMITED', `${mebibytes(mine)} MiB of request bodies are on their way from this address, and this one would take it past ${mebibytes(perAddress)} MiB; send it once they have arrived`));
     }
-    if (total + bytes > inAll) {
-      return done(new DanError('DAN_ERR_GATEWAY_BUSY', `the gateway is receiving ${mebibytes(total)} MiB of request bodies, as much as it holds at once; try again in a few seconds`));
-    }
-    total += bytes;
-    if (counted) byAddress.set(address, mine + bytes);
+    byAddress.set(address, mine + bytes);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      total -= bytes;
-      if (!counted) return;
       const left = (byAddress.get(address) ?? bytes) - bytes;
       if (left <= 0) byAddress.delete(address);
       else byAddress.set(address, left);
     };
-    // Arrived whole (parsed, or refused as too large), or its request gone: either way no longer on its way.
+    // No longer on its way once it arrived whole, or its request or its answer ended (an answer given before the
+    // body was read, then the client gone: the request itself may never say more).
     request.raw.once('end', release);
     request.raw.once('close', release);
+    reply.raw.once('close', release);
     done();
   });
 }
 
-/** What a request says its body will be, within the limit; 0 for a request without one. */
+/** What a request says its body will be, within the limit; 0 for a request without one (a GET, an upgrade). */
 function declaredBodyBytes(request: FastifyRequest, limit: number): number {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS' || request.headers.upgrade !== undefined) return 0;
   const length = request.headers['content-length'];
   if (length !== undefined) {
     const bytes = Number(length);

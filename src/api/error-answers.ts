@@ -57,7 +57,6 @@ export const errorAnswers = {
   DAN_ERR_BACKEND_FAILED: { status: 502, code: 4001 },
   DAN_ERR_BACKEND_BAD_RESPONSE: { status: 502, code: 4001 },
   DAN_ERR_NODE_INTERNAL: { status: 502, code: 4001 },
-  DAN_ERR_GATEWAY_BUSY: { status: 503, code: 2000 },
   DAN_ERR_STORE_UNAVAILABLE: { status: 503, code: 2000 },
   DAN_ERR_INTERNAL: { status: 500, code: 500 },
 } as const satisfies Record<ErrorId, ErrorAnswer>;

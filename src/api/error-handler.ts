@@ -125,7 +125,7 @@ export async function toAnswerableError(error: FastifyError, request: FastifyReq
   }
   // Every 429 says when to try again, as clients (the openai SDK among them) read it: the rate limit says its
   // own (api/auth.ts); a task budget or the streams open free up as tasks end, a few seconds apart.
-  if ((httpStatusOf(danError.id) === 429 || danError.id === 'DAN_ERR_GATEWAY_BUSY') && !reply.hasHeader('retry-after')) reply.header('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
+  if (httpStatusOf(danError.id) === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
   return danError;
 }
 

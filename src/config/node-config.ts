@@ -94,13 +94,16 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeConfigInp
   return input;
 }
 
-/** `host:port` of a URL, loopback spellings made one (`localhost`, `[::1]`, `127.0.0.1`), for comparing addresses. */
+/**
+ * `host:port/path` of a URL, loopback spellings made one (`localhost`, `[::1]`, `127.0.0.1`), for comparing
+ * addresses: two services behind one proxy differ by their paths.
+ */
 function endpointOf(url: string): string | null {
   if (!URL.canParse(url)) return null;
   const parsed = new URL(url);
   const secure = parsed.protocol === 'https:' || parsed.protocol === 'wss:';
   const host = ['localhost', '[::1]', '127.0.0.1', '0.0.0.0'].includes(parsed.hostname) ? 'loopback' : parsed.hostname;
-  return `${host}:${parsed.port || (secure ? '443' : '80')}`;
+  return `${host}:${parsed.port || (secure ? '443' : '80')}${parsed.pathname.replace(/\/+$/, '')}`;
 }
 
 /**

@@ -222,11 +222,6 @@ export const errorCatalog = {
     meaning: 'The gateway stopped (a restart, most likely) before the request\'s tasks were done; the tasks are kept and go on.',
     fix: 'Send the request again with the same Idempotency-Key once the gateway is back: it answers with the same tasks. Or poll the task ids of X-Task-Id.',
   },
-  DAN_ERR_GATEWAY_BUSY: {
-    retryable: true,
-    meaning: 'The gateway is receiving as many request bodies at once as it holds in memory (from many clients).',
-    fix: 'Send the request again in a few seconds (`Retry-After`). Operators: many unfinished uploads at once are someone trying to exhaust the gateway\'s memory; a lower `--body-limit-mb` lowers what each may hold.',
-  },
   DAN_ERR_STORE_UNAVAILABLE: {
     retryable: true,
     meaning: 'The gateway could not read or write its task store (disk full, files not writable, database unreachable). Accepted tasks are kept and their writes retried.',

@@ -29,8 +29,9 @@ export interface TaskRequest {
   /**
    * The client's Idempotency-Key and the hash of the endpoint and body it came with (api/idempotency.ts).
    * `asSent`: the key as the client sent it, when `key` is one of several derived from it (a task per image).
+   * `formerly`: the key an earlier version stored the same task under, looked up when `key` is not found.
    */
-  idempotency?: { key: string; bodyHash: string; asSent?: string };
+  idempotency?: { key: string; bodyHash: string; asSent?: string; formerly?: string };
   /** When the request arrived (`performance.now()`), for the overhead meter. */
   receivedAt?: number;
 }
@@ -88,7 +89,9 @@ export class TaskService {
 
   async #enqueueOnce(request: TaskRequest, idempotency: NonNullable<TaskRequest['idempotency']>, again = false): Promise<{ taskId: string; replayed: boolean }> {
     const since = this.#deps.now() - IDEMPOTENCY_WINDOW_MS;
-    const known = await this.#deps.store.findIdempotent(request.caller.owner, idempotency.key, since);
+    const known =
+      (await this.#deps.store.findIdempotent(request.caller.owner, idempotency.key, since)) ??
+      (idempotency.formerly === undefined ? undefined : await this.#deps.store.findIdempotent(request.caller.owner, idempotency.formerly, since));
     if (!known) {
       try {
         return { taskId: await this.#store(request), replayed: false };

@@ -105,6 +105,8 @@ interface Entry<TTask> extends RunningAttempt {
   timeout: AttemptTimeout | undefined;
   /** When its timer fires (clock ms), for a progress report to move it later. */
   deadline: number;
+  /** Whether its timer already got the time allowed after the gateway slept (`#arm`). */
+  extendedForStall?: true;
 }
 
 /** Reads of the ledger for those who must not change it (routes, views, the dispatcher's status answers). */
@@ -184,8 +186,11 @@ export class AttemptLedger<TTask> implements AttemptReader {
     const clock = this.#clock!;
     entry.deadline = clock.now() + ms;
     entry.timer = clock.setTimeout(() => {
-      if (clock.now() - entry.deadline > STALL_LATENESS_MS) this.#arm(entry, AFTER_STALL_MS);
-      else timeout.onTimeout(entry);
+      // Once per attempt: a loop late again and again must not keep a hung attempt alive.
+      if (clock.now() - entry.deadline > STALL_LATENESS_MS && !entry.extendedForStall) {
+        entry.extendedForStall = true;
+        this.#arm(entry, AFTER_STALL_MS);
+      } else timeout.onTimeout(entry);
     }, ms);
   }
 

@@ -26,10 +26,12 @@ export class WakeWatch {
 
   /**
    * Called at each check with the time: since when the process has been running without a stall (a check
-   * more than half an interval late, against the one before). Long ago, until the first stall.
+   * a whole interval late or more, against the one before). Long ago, until the first stall. A loop that is
+   * merely slow (checks a little late, again and again) is no stall: it reads its sockets between checks, and
+   * a dead peer's silence goes on counting.
    */
   tick(now: number): number {
-    if (this.#lastTickAt !== null && now - this.#lastTickAt > 1.5 * this.#intervalMs) this.#awakeSince = now;
+    if (this.#lastTickAt !== null && now - this.#lastTickAt >= 2 * this.#intervalMs) this.#awakeSince = now;
     this.#lastTickAt = now;
     return this.#awakeSince;
   }

@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { danMaskOf } from '../../src/api/openai/openai-requests.js';
 import { MINUTE } from '../../src/util/clock.js';
 import { useAnsweringApp } from '../helpers/answering-node.js';
+import { txt2img } from '../helpers/specs.js';
+import { requestHashOf } from '../../src/api/idempotency.js';
+import { defaultKeyLimits } from '../../src/auth/api-key.js';
 
 const door = useAnsweringApp();
 const start = (options?: Parameters<typeof door.start>[0]) => door.start(options);
@@ -130,6 +133,24 @@ describe('POST /v1/images/generations', () => {
     const again = await app.post('/api/sd/txt2img/async', { prompt: 'door', model: 'clarity' }, { 'idempotency-key': 'cross-2' });
     expect(again.status).toBe(422);
     expect(node().assignments()).toHaveLength(3);
+  });
+
+  it('replays a request a version before stored under `key#0` for its first image, retried with the same key', async () => {
+    const app = await start();
+    const body = { model: 'clarity', prompt: 'stored before the upgrade' };
+    // As the version before wrote it: the first image's task under `key#0`.
+    const legacy = await app.world.service.enqueue({
+      spec: txt2img(),
+      caller: { key: null, owner: 'anon:127.0.0.1', limits: { ...defaultKeyLimits, maxTasks: 0, requestsPerMinute: 0 } },
+      idempotency: { key: 'legacy-1#0', bodyHash: requestHashOf(generations, body) },
+    });
+    const retried = app.post(generations, body, { 'idempotency-key': 'legacy-1' });
+    await answerAll(1);
+    const answer = await retried;
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-task-id']).toBe(legacy.taskId);
+    expect(answer.headers['idempotent-replayed']).toBe('true');
+    expect(node().assignments()).toHaveLength(1);
   });
 
   it('answers a wait the gateway\'s stop ends with a 503 the SDK retries, naming the tasks, not the wait\'s timeout', async () => {

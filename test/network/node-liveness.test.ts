@@ -40,6 +40,13 @@ describe('a node silent for three heartbeats', () => {
     hub.close();
   });
 
+  it('is, when the gateway is merely slow (each check a little late) rather than asleep', async () => {
+    const { clock, hub } = hubWithNode();
+    for (let i = 0; i < 6 && hub.sessions.size > 0; i++) await clock.sleep(1_600);
+    expect(hub.sessions.size).toBe(0);
+    hub.close();
+  });
+
   it('is not, while a frame of it is still arriving (a large result on a slow uplink)', async () => {
     const { clock, hub, read } = hubWithNode();
     for (let second = 0; second < 10; second++) {

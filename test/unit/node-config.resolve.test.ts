@@ -38,6 +38,8 @@ describe('resolveNodeConfig', () => {
   it('refuses a WebUI address that is the node\'s own gateway (it would hand the gateway\'s tasks back to it), not another network\'s', () => {
     expect(() => resolveNodeConfig({ gatewayUrl: 'http://localhost:6006', webuiUrl: 'http://127.0.0.1:6006/' })).toThrow(/--webui \(DAN_WEBUI\) is the address of this node's gateway \(--gateway\): the node would hand the gateway's tasks back to it/);
     expect(() => resolveNodeConfig({ gatewayUrl: 'http://a.example:6006,wss://hub.example', comfyuiUrl: 'https://hub.example' })).toThrow(/--comfyui \(DAN_COMFYUI\) is the address of this node's gateway/);
+    // Two services behind one proxy, by their paths.
+    expect(resolveNodeConfig({ gatewayUrl: 'https://box.example/dan', webuiUrl: 'https://box.example/webui' }).webuiUrl).toBe('https://box.example/webui');
     // Another DAN network's gateway as the WebUI is how networks chain.
     expect(resolveNodeConfig({ gatewayUrl: 'http://127.0.0.1:6006', webuiUrl: 'http://127.0.0.1:6007' }).webuiUrl).toBe('http://127.0.0.1:6007');
   });

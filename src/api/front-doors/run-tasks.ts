@@ -73,8 +73,14 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
   try {
     for (const [i, spec] of specs.entries()) {
       // The first task under the key as sent, the same slot a native submit's key takes: one key reused across
-      // doors (or endpoints) meets its earlier request, and is refused for its other body, not run twice.
-      const keyed = idempotency && { key: i === 0 ? idempotency.key : `${idempotency.key}#${i}`, bodyHash: idempotency.bodyHash, asSent: idempotency.key };
+      // doors (or endpoints) meets its earlier request, and is refused for its other body, not run twice. Until
+      // 2026-12-05 it was stored as `key#0`: a retry from before then still finds it (the window is a day).
+      const keyed = idempotency && {
+        key: i === 0 ? idempotency.key : `${idempotency.key}#${i}`,
+        bodyHash: idempotency.bodyHash,
+        asSent: idempotency.key,
+        ...(i === 0 ? { formerly: `${idempotency.key}#0` } : {}),
+      };
       const { taskId, replayed } = await deps.service.enqueue({ spec, caller, receivedAt: request.receivedAt, ...(keyed ? { idempotency: keyed } : {}) });
       ids.push(taskId);
       if (replayed) replays += 1;

@@ -61,5 +61,10 @@ describe('AttemptLedger timeouts', () => {
     expect(timedOut).toEqual(['awake']);
     await clock.advance(15_001);
     expect(timedOut).toEqual(['awake', 'asleep']);
+    // Once per attempt: asleep again past its new time, it times out at the wake.
+    start('twice');
+    await clock.sleep(120_000);
+    await clock.sleep(60_000);
+    expect(timedOut).toEqual(['awake', 'asleep', 'twice']);
   });
 });
