@@ -42,6 +42,19 @@ export function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
+/**
+ * Who an address is, for counting: an IPv4 address itself, an IPv6 one by its /64 (one host commonly has a
+ * whole /64 to pick addresses from; counted apart, each of them would have a share of its own).
+ */
+export function holderOf(address: string): string {
+  if (address.includes('.') || !address.includes(':')) return address;
+  const [head = '', tail] = address.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 /** Closes a peer's connections beyond the limit as they come (see the module's comment). */
 export function limitConnections(server: Server, options: AddressLimitsOptions): void {
   const max = options.maxConnectionsPerAddress;
@@ -51,8 +64,9 @@ export function limitConnections(server: Server, options: AddressLimitsOptions):
   /** When each address was last said to be refused: once a minute each, not once per connection. */
   const saidAt = new Map<string, number>();
   server.prependListener('connection', (socket: Socket) => {
-    const address = socket.remoteAddress;
-    if (address === undefined || (exemptLoopback && isLoopback(address))) return;
+    const peer = socket.remoteAddress;
+    if (peer === undefined || (exemptLoopback && isLoopback(peer))) return;
+    const address = holderOf(peer);
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       const now = Date.now();
@@ -104,8 +118,9 @@ export function limitBodiesInFlight(app: FastifyInstance, options: AddressLimits
     if (bytes === 0) return done();
     // Behind a trusted proxy the client's own address (the proxy's is everyone's), and a client that claims to
     // be on loopback shares that one; else the socket's peer, loopback left alone (a proxy, local tools).
-    const address = options.behindProxy ? request.ip : (request.socket.remoteAddress ?? request.ip);
-    if (!options.behindProxy && exemptLoopback && isLoopback(address)) return done();
+    const peer = options.behindProxy ? request.ip : (request.socket.remoteAddress ?? request.ip);
+    if (!options.behindProxy && exemptLoopback && isLoopback(peer)) return done();
+    const address = holderOf(peer);
     const mine = byAddress.get(address) ?? 0;
     if (mine + bytes > perAddress) {
       return done(new DanError('DAN_ERR_RATE_LIMITED', `${mebibytes(mine)} MiB of request bodies are on their way from this address, and this one would take it past ${mebibytes(perAddress)} MiB; send it once they have arrived`));

@@ -32,7 +32,7 @@ export function hintFor(error: Error): { hint?: string } {
   }
   // A TLS server given as http:// (ws://) closes the plain request unanswered.
   if (code === 'ECONNRESET' && /socket hang up/.test(error.message)) {
-    return { hint: 'the server closed the connection without answering: if the gateway serves https, give it as https:// (or wss://); otherwise a proxy or firewall on the way cuts it' };
+    return { hint: 'the server closed the connection without answering: if the gateway serves https, give it as https:// (or wss://); else it may hold as many connections from this address as it allows (its --max-connections-per-address: many nodes behind one address), or a proxy or firewall on the way cuts it' };
   }
   const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
   if (status === '404' || status === '405') return { hint: 'something answers there, but not a DAN gateway\'s node endpoint: --gateway must be the gateway\'s root address (not a WebUI\'s, not a path under it)' };

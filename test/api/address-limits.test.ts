@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BODIES_PER_ADDRESS } from '../../src/api/address-limits.js';
+import { BODIES_PER_ADDRESS, holderOf } from '../../src/api/address-limits.js';
 import { createListeningApp, type InjectApp } from '../helpers/inject-app.js';
 
 let api: InjectApp | undefined;
@@ -113,5 +113,15 @@ describe('a gateway out of file descriptors', () => {
     expect(said[0]!.msg).toMatch(/out of file descriptors; raise the limit \(ulimit -n, systemd LimitNOFILE\)/);
     // The gateway still answers.
     expect((await fetch(`${listened.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('who an address is, for counting', () => {
+  it('is an IPv4 address itself, and an IPv6 one by its /64, however it is written', () => {
+    expect(holderOf('203.0.113.9')).toBe('203.0.113.9');
+    expect(holderOf('::ffff:203.0.113.9')).toBe('::ffff:203.0.113.9');
+    expect(['2001:db8:1:2::1', '2001:0db8:0001:0002:ffff:0:0:7', '2001:DB8:1:2:abcd::'].map(holderOf)).toEqual(Array(3).fill('2001:db8:1:2::/64'));
+    expect(holderOf('2001:db8:1:3::1')).not.toBe(holderOf('2001:db8:1:2::1'));
+    expect(holderOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
   });
 });
