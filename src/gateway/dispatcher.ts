@@ -1176,6 +1176,27 @@ export class Dispatcher {
     this.#changed(taskId);
   }
 
+  /**
+   * Resolves once the gateway whose node runs `taskId` has told where it stands (its answer to the first ask,
+   * `#wantProgress`), or after `ms`; at once for a task not running elsewhere, or whose progress is known. A
+   * status answer waits for it, so that the first one says the progress, not 0. Real time, not the clock's:
+   * a short wait for a reply, not a rule of the task's life.
+   */
+  progressFromElsewhere(taskId: string, ms: number): Promise<void> {
+    const elsewhere = this.#entries.get(taskId)?.elsewhere;
+    if (!elsewhere || elsewhere.progress) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop();
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      const stop = this.watch(taskId, done);
+    });
+  }
+
   /** Progress another gateway told of attempt `attempt` of a task its node runs (asked for by `#wantProgress`). */
   progressElsewhere(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void {
     const elsewhere = this.#entries.get(taskId)?.elsewhere;

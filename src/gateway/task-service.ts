@@ -36,6 +36,9 @@ export interface TaskRequest {
   receivedAt?: number;
 }
 
+/** How long a status answer waits for another gateway to tell a task's progress (its first ask). */
+const RELAY_WAIT_MS = 250;
+
 export interface TaskServiceDeps {
   dispatcher: Dispatcher;
   store: TaskStore;
@@ -183,7 +186,13 @@ export class TaskService {
 
   /** The task's status document and owner: from memory while the dispatcher holds it, else from the store. */
   async #find(id: string): Promise<{ view: TaskView; owner: string | null } | undefined> {
-    const live = this.#deps.dispatcher.liveStatus(id);
+    let live = this.#deps.dispatcher.liveStatus(id);
+    // Running on another gateway's node that has not told its progress yet: asked just now, it answers in
+    // milliseconds.
+    if (live?.state === 'running' && live.nodeId === '') {
+      await this.#deps.dispatcher.progressFromElsewhere(id, RELAY_WAIT_MS);
+      live = this.#deps.dispatcher.liveStatus(id);
+    }
     if (live) return { view: toLiveView(id, live), owner: live.owner };
     const record = await this.#deps.store.get(id);
     return record ? { view: toStoredView(record), owner: record.owner } : undefined;

@@ -222,8 +222,16 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
       const long = await postJson(`${a.url}/api/sd/txt2img/async`, { prompt: 'long', model: 'clarity', width: 512, height: 512, steps: 150, seed: 2 }, auth);
       const longId = long.body.data.taskId as string;
       await a.proc.waitForLog((l) => l['task'] === longId && l.msg === 'task assigned');
-      // b, asked about it, has a tell its progress: in its status and in its live stream.
-      await expect.poll(async () => (await postJson(`${b.url}/api/sd/task/status`, { taskId: longId }, auth)).body.data?.progress ?? 0, { timeout: 15_000 }).toBeGreaterThan(0);
+      // b, asked about it, has a tell its progress: in its status (the first that finds it running already) and in its live stream.
+      await expect.poll(async () => (await postJson(`${a.url}/api/sd/task/status`, { taskId: longId }, auth)).body.data?.progress ?? 0, { timeout: 15_000 }).toBeGreaterThan(0);
+      let firstRunning: { status: number; progress: number } | undefined;
+      await expect
+        .poll(async () => {
+          firstRunning = (await postJson(`${b.url}/api/sd/task/status`, { taskId: longId }, auth)).body.data;
+          return firstRunning?.status;
+        }, { timeout: 15_000 })
+        .toBe(1);
+      expect(firstRunning!.progress).toBeGreaterThan(0);
       const streamed = await statusEvents(`${b.url}/api/sd/task/${longId}/events`, auth, 3);
       expect(streamed.every((view) => view.status === 1)).toBe(true);
       expect(new Set(streamed.map((view) => view.progress)).size).toBe(3);
