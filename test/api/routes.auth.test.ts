@@ -272,7 +272,7 @@ describe('the admin API', () => {
     const app = await start({ adminToken: TOKEN });
     expectError(await app.post('/api/admin/keys', { requestsPerMinute: 5 }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'name' });
     // A name that would reach operators' terminals as escape codes.
-    for (const name of ['a\u0000b', 'red \u001b[31m!', 'two\nlines', 'c1 \u009b']) {
+    for (const name of ['a\u0000b', 'red \u001b[31m!', 'two\nlines', 'c1 \u009b', 'admin\u202egpj.exe']) {
       expectError(await app.post('/api/admin/keys', { name }, admin), 400, 3000, { error: 'DAN_ERR_REQUEST_INVALID_FIELD', field: 'name', message: ['no control characters'] });
     }
     dataOf(await app.post('/api/admin/keys', { name: 'Zoë 漢字 🚀' }, admin));

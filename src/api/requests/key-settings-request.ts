@@ -65,7 +65,8 @@ export function parseNodeTokenSettings(body: unknown): { name: string } {
 function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+    // C0 and C1 controls, and the bidirectional overrides that make a name read as another in a terminal.
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return true;
   }
   return false;
 }
