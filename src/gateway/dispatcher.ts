@@ -237,7 +237,7 @@ export class Dispatcher {
       this.#seedMeasured(session);
       void this.#passSoon();
     });
-    hub.on('node:lost', (session, reason, mayReturn) => this.#afterTakeOversOf(session, () => this.#onNodeLost(session, reason, mayReturn)));
+    hub.on('node:lost', (session, reason, mayReturn, replaced) => this.#afterTakeOversOf(session, () => this.#onNodeLost(session, reason, mayReturn, replaced)));
     hub.onResume((session, claims) => this.#resume(session, claims));
     hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
     hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#onResult(session, message, receivedAt))));
@@ -757,9 +757,18 @@ export class Dispatcher {
     this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 
-  #onNodeLost(session: NodeSession, reason: string, mayReturn: boolean): void {
+  #onNodeLost(session: NodeSession, reason: string, mayReturn: boolean, replaced = false): void {
     // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
     if (this.#closing) return;
+    // Another connection of the node took this one's place and did not name these (another process is this
+    // node: a copy of it). Nobody's failure: back in the queue, no attempt counted, no node blamed.
+    if (replaced) {
+      for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
+        const entry = this.#entries.get(running.taskId);
+        if (entry) this.#putBack(entry, running, 'task of a node connection another took the place of; back in the queue, not counted as a failure');
+      }
+      return;
+    }
     const held = this.scheduler.attempts.busySlots(session.id);
     if (!mayReturn || held === 0) return this.#lostForGood(session, reason);
     const graceMs = this.#options.hub.resumeGraceMs;

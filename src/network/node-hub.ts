@@ -48,8 +48,10 @@ export interface HubEvents {
    * A node's socket closed, or the hub dropped it. `mayReturn`: a node of protocol 4 that did not say it
    * stopped and was not sent away (the network dropped, or it fell silent), on a gateway with a resume grace:
    * it may come back for what it ran (`NodeHubOptions.resumeGraceMs`). Otherwise whatever it ran is lost.
+   * `replaced`: another connection of the same node took its place (4005); what it ran and that connection did
+   * not name is lost through nobody's fault (a copy of the node, most likely), not a failure of the task.
    */
-  'node:lost': [session: NodeSession, reason: string, mayReturn: boolean];
+  'node:lost': [session: NodeSession, reason: string, mayReturn: boolean, replaced: boolean];
   'task:progress': [session: NodeSession, message: Static<typeof Progress>];
   /** `receivedAt`: when the frame arrived (`performance.now()`). */
   'task:result': [session: NodeSession, message: RelayedResultMessage, receivedAt: number];
@@ -266,7 +268,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
    * now: `mayCome`, the network's doing rather than the node's or the gateway's, and so `mayReturn` if the
    * node and the gateway resume work at all.
    */
-  #drop(session: NodeSession, reason: string, mayCome: boolean): void {
+  #drop(session: NodeSession, reason: string, mayCome: boolean, replaced = false): void {
     if (!this.#sessions.delete(session.id)) return;
     const mayReturn = mayCome && session.protocol >= 4 && this.resumeGraceMs > 0;
     if (mayReturn) {
@@ -274,7 +276,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
       this.#returning.set(session.id, { session, until: this.#clock.now() + this.resumeGraceMs });
     }
     this.#options.log.info({ node: session.id, reason }, 'node disconnected');
-    this.emit('node:lost', session, reason, mayReturn);
+    this.emit('node:lost', session, reason, mayReturn, replaced);
   }
 
   #admit(socket: NodeSocket, remoteAddress: string, hello: HelloMessage, order: number): NodeSession | undefined {
@@ -476,7 +478,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const what = code === CloseCodes.protocolError ? 'protocol error' : code === CloseCodes.replaced ? 'replaced' : 'refused';
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);
     // Dropped before the close: its close event must not read as a connection that may come back.
-    this.#drop(session, `${what}: ${reason}`, false);
+    this.#drop(session, `${what}: ${reason}`, false, code === CloseCodes.replaced);
     session.close(code, reason.slice(0, 120));
     // A connection the node replaced is most likely dead: its closing handshake is not waited for. It is sent all
     // the same: should the connection be alive, another process is this node, and the code tells it so.

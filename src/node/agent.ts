@@ -95,6 +95,8 @@ const SELF = 'self';
 
 /** The close code of a gateway shutting down (network/node-hub.ts): a restart, most likely. */
 const GATEWAY_STOPPING = 1001;
+/** The gateway's close of a connection that said no hello in time. */
+const HELLO_TIMEOUT_CLOSE = 4003;
 /** A second replacement of a live connection within this time means another process is this node. */
 const REPLACED_AGAIN_MS = 60_000;
 /** After such a close, for this long, a reconnect is tried at least every `RESTART_RETRY_MS`. */
@@ -533,7 +535,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const cap = stay ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
     const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, cap) * (0.5 + Math.random() / 2)) : 0;
     if (roundFailed && !stay) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
-    this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index] }, 'gateway connection closed; reconnecting');
+    // The gateway's close codes a GPU owner can act on (network/node-hub.ts CloseCodes).
+    const hint = code === HELLO_TIMEOUT_CLOSE ? { hint: 'the gateway had no hello from this node within 5 s: the link to it is very slow, or something on the way holds data back' } : {};
+    this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index], ...hint }, 'gateway connection closed; reconnecting');
     this.#reconnect = setTimeout(() => this.#connect(), delay);
   }
 

@@ -208,6 +208,21 @@ describe('a node whose connection drops', () => {
     expect(world.log.lines.filter((l) => l.message.startsWith('a node keeps replacing its own connection'))).toHaveLength(1);
   });
 
+  it('replaced by another process of its name and key that does not hold its task: the task goes back to the queue, no attempt counted against it', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    world.connect('a');
+    const id = await world.submit();
+    await world.settle();
+    // A copy of the node connects (names nothing), again and again: each time the task is back, not failed.
+    for (let round = 0; round < 3; round++) {
+      const copy = comeBack('a', []);
+      await world.settle();
+      await copy.assignment(id);
+    }
+    expect(await world.store.get(id)).toMatchObject({ state: 'running' });
+    expect(world.log.lines.filter((l) => l.message.startsWith('task of a node connection another took the place of'))).toHaveLength(3);
+  });
+
   it('is timed by its node\'s own measure: the outage is not learned as the node\'s slowness', async () => {
     /** The speed learned of node a after one task it answers in 1 s of its own, `awayMs` of it spent away. */
     async function learned(awayMs: number): Promise<number> {

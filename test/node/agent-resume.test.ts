@@ -4,6 +4,7 @@
  * notices a connection that went quiet. The gateway's side: test/gateway/node-returns.test.ts; both
  * with real processes: test/e2e/node-returns.e2e.test.ts.
  */
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeAgent } from '../../src/node/agent.js';
 import { agentOf, type FakeGateway, heldDriver, startFakeGateway } from '../helpers/fake-gateway.js';
@@ -173,6 +174,16 @@ describe('a node agent whose connection drops', () => {
     await expect.poll(() => rejected).toMatch(/^another process connected to the gateway as this node \(name "gpu", the same node key; the gateway says: the node connected again from 10\.0\.0\.7/);
     await sleep(100);
     expect(gateway.connections).toHaveLength(2);
+  });
+
+  it('says what a close for want of a hello means (a slow or holding link)', async () => {
+    gateway = await startFakeGateway();
+    const lines: { msg: string; hint?: string }[] = [];
+    agent = agentOf(gateway, heldDriver().driver, { log: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; hint?: string }) }) });
+    await agent.start();
+    (await gateway.nextConnection()).socket.close(4003, 'no hello');
+    await gateway.nextConnection();
+    expect(lines.find((l) => l.msg === 'gateway connection closed; reconnecting')?.hint).toMatch(/had no hello from this node within 5 s: the link to it is very slow/);
   });
 
   it('sends no answer for a task it gave up, even when its run ends with one', async () => {
