@@ -381,7 +381,9 @@ export class NodeHub extends EventEmitter<HubEvents> {
     if (token) return { principal: token.id, tokenId: token.id };
     // The token is never echoed: only which kind of secret it looks like.
     const what = hello.token?.startsWith('sk-') ? 'this is an API key (sk-…), not a node token' : 'this gateway knows no such node token';
-    return refused('DAN_ERR_NODE_UNAUTHORIZED', `wrong node token: ${what}; ask the operator for one (dan nodes token create --name <you>)`, CloseCodes.unauthorized);
+    // A gateway with a shared token: the owner may have been given that one, not one of their own.
+    const ask = shared === null ? 'ask the operator for one (dan nodes token create --name <you>)' : "ask the operator for the gateway's shared node token (its --node-token), or one of your own (dan nodes token create --name <you>)";
+    return refused('DAN_ERR_NODE_UNAUTHORIZED', `wrong node token: ${what}; ${ask}`, CloseCodes.unauthorized);
   }
 
   /** Disconnects the nodes whose node token has been revoked, and those that joined without one once one exists (the gateway calls it when tokens change). */

@@ -70,6 +70,12 @@ describe('node tokens', () => {
     expect(g.hub.sessions.size).toBe(0);
   });
 
+  it('names the gateway\'s shared token in the refusal of a wrong one, when it has one', async () => {
+    const g = await gateway({ nodeToken: 'shared-secret-1' });
+    const { first } = await join(g, 'shared-secret-2');
+    expect(first).toMatchObject({ type: 'reject', error: 'DAN_ERR_NODE_UNAUTHORIZED', message: expect.stringMatching(/ask the operator for the gateway's shared node token \(its --node-token\), or one of your own/) });
+  });
+
   it('disconnects a revoked token\'s nodes at once and refuses them after; other tokens\' nodes stay', async () => {
     const g = await gateway();
     const alice = await g.keys.create({ name: 'alice' }, 'node');
