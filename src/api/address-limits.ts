@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DanError } from '../errors/dan-error.js';
 import type { Logger } from '../util/logger.js';
+import { isLoopback } from '../util/loopback.js';
 
 /** Bodies' worth of the body limit one address may have on its way at once. */
 export const BODIES_PER_ADDRESS = 4;
@@ -36,10 +37,6 @@ export interface AddressLimitsOptions {
   log: Logger;
   /** Whether loopback addresses are left alone (tests of these limits say no). @defaultValue true */
   exemptLoopback?: boolean;
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
 /**

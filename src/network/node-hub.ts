@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { Static } from '@sinclair/typebox';
 import { type Clock, systemClock, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import { isLoopback } from '../util/loopback.js';
 import { WakeWatch } from '../util/wake-watch.js';
 import { decodeResultFrame, type RelayedResultMessage } from '../protocol/result-frame.js';
 import {
@@ -116,7 +117,6 @@ const CLOSE_HANDSHAKE_MS = 1_000;
 const HELLO_TIMEOUT_MS = 5_000;
 /** The default of `NodeHubOptions.maxAwaitingHello`. */
 export const DEFAULT_MAX_AWAITING_HELLO = 128;
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** A node admitted as `principal` (a node token's id, `shared` for `--node-token`, `local` for loopback), or refused. */
 /** `withoutToken`: a node of this machine let in because no token exists (it may not stay once one does). */
@@ -368,7 +368,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const tokens = this.#options.tokens;
     if (hello.token === null) {
       if (shared === null && !tokens?.anyActive()) {
-        if (LOOPBACK.has(remoteAddress)) return { principal: 'local', tokenId: null, withoutToken: true };
+        if (isLoopback(remoteAddress)) return { principal: 'local', tokenId: null, withoutToken: true };
         return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway has no node token, so it accepts nodes from its own machine only', CloseCodes.unauthorized);
       }
       return refused('DAN_ERR_NODE_UNAUTHORIZED', 'this gateway takes nodes with a node token only: start the node with --token', CloseCodes.unauthorized);

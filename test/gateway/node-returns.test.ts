@@ -49,8 +49,8 @@ async function resumedBy(node: FakeNode): Promise<string[] | undefined> {
 }
 
 /** Node `a` runs one task (a second node `b`, idle, could take it over); then a's connection drops. */
-async function runningWhenDropped() {
-  world = createCoreWorld({ maxAttempts: 3 });
+async function runningWhenDropped(options: Parameters<typeof createCoreWorld>[0] = {}) {
+  world = createCoreWorld({ maxAttempts: 3, ...options });
   const a = world.connect('a');
   const id = await world.submit();
   await a.assignment(id, 1);
@@ -565,13 +565,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
 
   it('taken over by another gateway while this one waits for its node, the notice missed: the next read of the store lets it go', async () => {
     const movedAway = new Set<string>();
-    world = createCoreWorld({ maxAttempts: 3, shared: sharing((task) => movedAway.has(task.id)) });
-    const a = world.connect('a');
-    const id = await world.submit();
-    await a.assignment(id, 1);
-    const b = world.connect('b');
-    a.disconnect();
-    await world.settle();
+    const { b, id } = await runningWhenDropped({ shared: sharing((task) => movedAway.has(task.id)) });
     // Node a took it to another gateway, which took it over; the `moved` notice did not arrive (the listening connection was lost).
     movedAway.add(id);
     await world.dispatcher.resync();
@@ -583,17 +577,11 @@ describe('a node that brings a task another gateway of the database gave it (tha
   });
 
   it('whose grace ends here as another gateway takes it over, its notice not there yet: the store is read first, and it is not run again here', async () => {
-    world = createCoreWorld({
-      maxAttempts: 3,
+    const { b, id } = await runningWhenDropped({
       shared: sharing(() => true),
       // The row names the other gateway now: this one's requeue is refused (its SQL asks for the gateway holding it).
       store: storeWith({ requeue: async () => false }),
     });
-    const a = world.connect('a');
-    const id = await world.submit();
-    await a.assignment(id, 1);
-    const b = world.connect('b');
-    a.disconnect();
     await world.clock.advance(DEFAULT_RESUME_GRACE_MS);
     await world.settle();
     await world.settle();
@@ -602,13 +590,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
   });
 
   it('back through another gateway: what it did not bring there is retried after a moment, not when the grace ends', async () => {
-    world = createCoreWorld({ maxAttempts: 3, shared: sharing(() => false) });
-    const a = world.connect('a');
-    const id = await world.submit();
-    await a.assignment(id, 1);
-    const b = world.connect('b');
-    a.disconnect();
-    await world.settle();
+    const { b, id } = await runningWhenDropped({ shared: sharing(() => false) });
     // Still waited for: a node of another name arriving elsewhere changes nothing.
     world.dispatcher.nodeArrivedElsewhere('not-a');
     await world.clock.advance(5 * SECOND);
