@@ -77,7 +77,13 @@ export interface TaskEntry {
    * Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's
    * queue. Its progress, once a client here asked about it and its gateway told it (`progressElsewhere`).
    */
-  elsewhere?: { attempt: number; progress?: { value: number; etaSeconds: number | null }; wanted?: true };
+  elsewhere?: {
+    attempt: number;
+    progress?: { value: number; etaSeconds: number | null };
+    wanted?: true;
+    /** The wait of the first status answer for that gateway's word (`progressFromElsewhere`): once per attempt. */
+    firstWord?: Promise<void>;
+  };
   /** Queued while its insert is under way (`submit`): whether it was stored. If not, it leaves again. */
   unsaved?: Promise<boolean>;
   /**
@@ -1189,12 +1195,13 @@ export class Dispatcher {
    * Resolves once the gateway whose node runs `taskId` has told where it stands (its answer to the first ask,
    * `#wantProgress`), or after `ms`; at once for a task not running elsewhere, or whose progress is known. A
    * status answer waits for it, so that the first one says the progress, not 0. Real time, not the clock's:
-   * a short wait for a reply, not a rule of the task's life.
+   * a short wait for a reply, not a rule of the task's life. Once per attempt: when that gateway is hung (or
+   * its node silent), a client polling here is not held `ms` at every poll; later polls share the first wait.
    */
   progressFromElsewhere(taskId: string, ms: number): Promise<void> {
     const elsewhere = this.#entries.get(taskId)?.elsewhere;
     if (!elsewhere || elsewhere.progress) return Promise.resolve();
-    return new Promise((resolve) => {
+    elsewhere.firstWord ??= new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         stop();
@@ -1204,6 +1211,7 @@ export class Dispatcher {
       timer.unref();
       const stop = this.watch(taskId, done);
     });
+    return elsewhere.firstWord;
   }
 
   /** Progress another gateway told of attempt `attempt` of a task its node runs (asked for by `#wantProgress`). */

@@ -273,3 +273,31 @@ describe('gateways sharing a store', () => {
     expect(await node.assignment('fresh')).toMatchObject({ attempt: 1 });
   });
 });
+
+describe('a task running on another gateway\'s node that does not answer', () => {
+  it('holds only the first status answer for that gateway\'s word, not every poll', async () => {
+    const asked: string[] = [];
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: (taskId: string) => asked.push(taskId), progressed: () => {} },
+      // As PostgreSQL reads it back: a running row names the gateway that started it (another one).
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    await world.store.insert({ id: 'far', kind: 'txt2img', spec: txt2img(), owner: 'anon:x', createdAt: world.clock.now() });
+    await world.store.markRunning('far', 1, 'gpu-0a1b2c', world.clock.now());
+    await world.dispatcher.recover();
+    expect(world.dispatcher.liveStatus('far')).toMatchObject({ state: 'running' });
+    // The first answer waits (here 30 ms) for a word that never comes; the ask goes out once.
+    await world.dispatcher.progressFromElsewhere('far', 30);
+    const later = world.dispatcher.progressFromElsewhere('far', 60 * SECOND).then(() => 'answered');
+    const held = new Promise((resolve) => setTimeout(() => resolve('held'), SECOND).unref());
+    expect(await Promise.race([later, held])).toBe('answered');
+    expect(asked).toEqual(['far']);
+  });
+});
