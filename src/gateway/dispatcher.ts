@@ -743,8 +743,9 @@ export class Dispatcher {
       return;
     }
     const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
-    const timing = { elapsedMs: message.elapsedMs, ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
-    const settled = this.scheduler.settle(where, { ok: true, ...timing }, this.#clock.now());
+    const now = this.#clock.now();
+    const timing = { elapsedMs: message.elapsedMs, awakeSince: this.#options.hub.awakeSince(now), ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
+    const settled = this.scheduler.settle(where, { ok: true, ...timing }, now);
     if (!settled) return;
     this.#options.observer?.attemptEnded?.('succeeded', session.identity);
     this.#log.info({ ...this.#about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');

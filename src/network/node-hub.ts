@@ -165,7 +165,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#wake = new WakeWatch(options.heartbeatIntervalMs);
+    this.#wake = new WakeWatch(options.heartbeatIntervalMs, this.#clock.now());
     // Every silent node is found within one interval.
     this.#livenessTimer = this.#clock.setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
   }
@@ -476,6 +476,14 @@ export class NodeHub extends EventEmitter<HubEvents> {
    * judge (a result that does not answer its task). Its socket closes with a protocol error, and whatever
    * it ran is lost (requeued).
    */
+  /**
+   * Since when this gateway has run without a stall (util/wake-watch.ts), as of `now`: a time measured across
+   * a stall (the process paused, its event loop blocked) holds the stall too, which is nobody's cost.
+   */
+  awakeSince(now: number): number {
+    return this.#wake.awakeSinceAt(now);
+  }
+
   expel(session: NodeSession, reason: string, code: number = CloseCodes.protocolError): void {
     const what = code === CloseCodes.protocolError ? 'protocol error' : code === CloseCodes.replaced ? 'replaced' : 'refused';
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);

@@ -385,7 +385,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#lastBuffered = 0;
         const resumed = this.#takeUpHeld(message.resumed ?? []);
         const intervalMs = message.heartbeatIntervalMs;
-        const wake = new WakeWatch(intervalMs);
+        const wake = new WakeWatch(intervalMs, Date.now());
         this.#heartbeat = setInterval(() => this.#beat(intervalMs, wake), intervalMs);
         this.#welcomedProtocol = message.protocol;
         // What the hello could not carry (a gateway of an older version would have refused it).

@@ -223,6 +223,11 @@ export type AttemptOutcome =
       elapsedMs?: number;
       /** Of that, the checkpoint load the node timed apart (none: no load, or not timed). */
       loadMs?: number;
+      /**
+       * Since when the gateway has run without a stall (node-hub.ts `awakeSince`): an attempt that began before
+       * it is timed by its node alone, since the gateway's own measure holds the stall.
+       */
+      awakeSince?: number;
     }
   | {
       ok: false;
@@ -953,8 +958,10 @@ export class Scheduler {
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.
         // One sent ahead began when the attempt before it on the node ended, not when it was sent; one that
         // ended before that one (its answer came first) has only the node's own measure.
-        // One its node took along through a dropped connection: the time since it began holds the outage too.
-        const cycleMs = attempt.begunAt === null || attempt.resumed === true ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
+        // One its node took along through a dropped connection: the time since it began holds the outage too;
+        // one that ran while the gateway stalled (paused, its event loop blocked), that stall.
+        const stalled = attempt.begunAt !== null && (outcome.awakeSince ?? -Infinity) > attempt.begunAt;
+        const cycleMs = attempt.begunAt === null || attempt.resumed === true || stalled ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,

@@ -9,7 +9,7 @@
  * them at the first check after waking.
  *
  * @example
- * const wake = new WakeWatch(intervalMs);
+ * const wake = new WakeWatch(intervalMs, Date.now());
  * setInterval(() => {
  *   const awakeSince = wake.tick(Date.now());
  *   if (now - Math.max(lastHeardAt, awakeSince) > 3 * intervalMs) dropPeer();
@@ -20,8 +20,10 @@ export class WakeWatch {
   #lastTickAt: number | null = null;
   #awakeSince = -Infinity;
 
-  constructor(intervalMs: number) {
+  /** `startedAt`: when the checks were set going, so that a stall before the first check counts too. */
+  constructor(intervalMs: number, startedAt: number | null = null) {
     this.#intervalMs = intervalMs;
+    this.#lastTickAt = startedAt;
   }
 
   /**
@@ -34,5 +36,13 @@ export class WakeWatch {
     if (this.#lastTickAt !== null && now - this.#lastTickAt >= 2 * this.#intervalMs) this.#awakeSince = now;
     this.#lastTickAt = now;
     return this.#awakeSince;
+  }
+
+  /**
+   * What `tick(now)` would answer, without counting `now` as a check: for an event handled right after a
+   * wake, before the first check that would notice it (a peer's frame read from the buffer comes first).
+   */
+  awakeSinceAt(now: number): number {
+    return this.#lastTickAt !== null && now - this.#lastTickAt >= 2 * this.#intervalMs ? now : this.#awakeSince;
   }
 }

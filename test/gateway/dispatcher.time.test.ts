@@ -333,3 +333,30 @@ describe('set-aside', () => {
     expect(world.nodes.list()).toMatchObject([{ name: 'flaky', state: 'busy', problem: null }]);
   });
 });
+
+describe('a gateway that stalls while a node runs a task', () => {
+  it('learns the node\'s speed from the node\'s own measure: the stall is not the node\'s slowness', async () => {
+    /** The speed learned of node a after one task it answers in 1 s of its own, while the gateway slept `stallMs`. */
+    async function learned(stallMs: number): Promise<number> {
+      // The hub checks its nodes every 5 s: that check running late is how the gateway knows it stalled.
+      world = createCoreWorld({ heartbeatIntervalMs: 5 * SECOND });
+      const a = world.connect('a');
+      // On the checkpoint it has loaded: the whole time is the run's, none of it a load.
+      const id = await world.submit(txt2img({ model: chillout }));
+      await a.assignment(id, 1);
+      // The gateway's process is paused (a VM migrated, SIGSTOP): its timers fire late, once, when it wakes.
+      if (stallMs > 0) await world.clock.sleep(stallMs);
+      await world.clock.advance(1000);
+      a.succeed(id, 1000, 1);
+      await world.settle();
+      const identity = [...world.hub.sessions.values()][0]!.identity;
+      const speed = world.dispatcher.scheduler.estimates.get(identity).unitsPerSecond;
+      await world.close();
+      return speed;
+    }
+    const steady = await learned(0);
+    const stalled = await learned(40 * SECOND);
+    world = createCoreWorld();
+    expect(stalled).toBeCloseTo(steady, 6);
+  });
+});

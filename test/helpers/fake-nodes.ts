@@ -231,15 +231,21 @@ export const TEST_CALLER: Caller = anonymousCaller('127.0.0.1', { ...defaultKeyL
 
 /** The core with a fake clock and an in-memory store; `store` wraps it when a test needs a store that fails. */
 export function createCoreWorld(
-  options: Partial<Omit<DispatcherOptions, 'hub' | 'clock' | 'log' | 'store'>> & { store?: (inner: TaskStore) => TaskStore; resumeGraceMs?: number } = {},
+  options: Partial<Omit<DispatcherOptions, 'hub' | 'clock' | 'log' | 'store'>> & {
+    store?: (inner: TaskStore) => TaskStore;
+    resumeGraceMs?: number;
+    /** The hub's heartbeat interval, for a test of the liveness check (nodes then must send heartbeats). @defaultValue a day */
+    heartbeatIntervalMs?: number;
+  } = {},
 ): CoreWorld {
   const clock = new FakeClock();
   const log = new RecordingLogger();
   const inner = new SqliteTaskStore(':memory:');
   const store = options.store ? options.store(inner) : inner;
-  // Heartbeats are not played: nodes stay alive however far a test moves the clock.
-  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs: 24 * HOUR, log, clock, ...(options.resumeGraceMs === undefined ? {} : { resumeGraceMs: options.resumeGraceMs }) });
-  const { store: _wrap, resumeGraceMs: _grace, ...dispatcherOptions } = options;
+  // Heartbeats are not played by default: nodes stay alive however far a test moves the clock.
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 24 * HOUR;
+  const hub = new NodeHub({ nodeToken: null, heartbeatIntervalMs, log, clock, ...(options.resumeGraceMs === undefined ? {} : { resumeGraceMs: options.resumeGraceMs }) });
+  const { store: _wrap, resumeGraceMs: _grace, heartbeatIntervalMs: _heartbeat, ...dispatcherOptions } = options;
   const activity = new NetworkActivity(() => clock.now());
   const seen = observeActivity(activity, () => clock.now());
   const dispatcher = new Dispatcher({
