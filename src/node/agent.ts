@@ -74,6 +74,12 @@ export interface NodeAgentOptions {
    * again (a cut during the handshake that closes nothing). @defaultValue 15 s
    */
   welcomeTimeoutMs?: number;
+  /**
+   * Longest the node carries work through a dropped connection with no gateway to tell it whether the work is
+   * still wanted (a welcome does): the bound on the memory its answers hold, not a guess of the gateway's
+   * wait. At least 1.5 × the gateway's resume grace. @defaultValue 10 min
+   */
+  carryLimitMs?: number;
 }
 
 export interface AgentEvents {
@@ -114,7 +120,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const CARRY_RETRY_MS = 1_000;
 /** Longest a try to connect may take, up to its welcome, while the node carries work. */
 const CARRY_WELCOME_TIMEOUT_MS = 3_000;
-/** How much longer than the gateway's grace the node keeps work carried through a drop. */
+/** The node carries work through a drop at least this many times the gateway's grace. */
 const CARRY_MARGIN = 1.5;
 /**
  * How long a stopping node that runs nothing more waits, while its connection is down, to deliver answers
@@ -168,6 +174,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       reconnectMaxMs: 30_000,
       maxFrameBytes: 256 * 1024 * 1024,
       welcomeTimeoutMs: 15_000,
+      carryLimitMs: 10 * 60_000,
       ...options,
     };
     this.#nodeKey = options.nodeKey ?? generateNodeKey();
@@ -583,9 +590,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (!holds || this.#resumeGraceMs === 0) return this.#giveUpHeld('gateway connection lost');
     if (this.#carry !== undefined) return;
     // Answers already sent may not have arrived: named again in the next hello, sent again if still awaited.
-    // Kept a little longer than the gateway waits: its wait may begin later (it noticed the cut later, or it
-    // restarted and waits from its start); a claim that comes too late is refused, and the work given up then.
-    const keepMs = Math.min(Math.round(this.#resumeGraceMs * CARRY_MARGIN), MAX_TIMER_MS);
+    // Kept until a gateway's welcome says whether it still waits for them, not for the gateway's grace alone:
+    // its wait begins later than the node's (it noticed the cut later, or restarted and waits from its start),
+    // and a gateway that was paused (a VM migrated, SIGSTOP) or hung has not waited at all. A claim that comes
+    // too late is refused in the welcome, and the work given up then. Without a welcome, work is carried for
+    // `carryLimitMs`: while no connection is up, the GPU has nothing else to do.
+    const keepMs = Math.min(Math.max(Math.round(this.#resumeGraceMs * CARRY_MARGIN), this.#options.carryLimitMs), MAX_TIMER_MS);
     this.#options.log.info({ tasks: this.#active.size, answers: this.#answers.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(keepMs / 1000)} s: the gateway has given them to other nodes`), keepMs);
   }

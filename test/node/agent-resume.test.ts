@@ -23,10 +23,11 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fake gateway and an agent connected to it, welcomed; the gateway waits `graceMs` for what a dropped node holds. */
-async function connected(options: { heartbeatMs?: number; graceMs?: number; welcomeTimeoutMs?: number } = {}) {
+async function connected(options: { heartbeatMs?: number; graceMs?: number; welcomeTimeoutMs?: number; carryLimitMs?: number } = {}) {
   gateway = await startFakeGateway();
   const backend = heldDriver();
-  agent = agentOf(gateway, backend.driver, options.welcomeTimeoutMs === undefined ? {} : { welcomeTimeoutMs: options.welcomeTimeoutMs });
+  const { welcomeTimeoutMs, carryLimitMs } = options;
+  agent = agentOf(gateway, backend.driver, { ...(welcomeTimeoutMs === undefined ? {} : { welcomeTimeoutMs }), ...(carryLimitMs === undefined ? {} : { carryLimitMs }) });
   await agent.start();
   const first = await gateway.nextConnection();
   gateway.welcome(first, { heartbeatMs: options.heartbeatMs ?? 100, graceMs: options.graceMs ?? 10_000 });
@@ -81,7 +82,8 @@ describe('a node agent whose connection drops', () => {
   });
 
   it('answers a resumed attempt it gave up before the welcome came with a failure, so the gateway does not wait for its timeout', async () => {
-    const { gateway, first } = await connected({ heartbeatMs: 1_000, graceMs: 300 });
+    // Carried no longer than 1.5× the gateway's grace (the least it carries: a node told to hold little).
+    const { gateway, first } = await connected({ heartbeatMs: 1_000, graceMs: 300, carryLimitMs: 0 });
     gateway.assign(first, 't');
     await sleep(50);
     first.socket.terminate();
@@ -91,6 +93,20 @@ describe('a node agent whose connection drops', () => {
     await sleep(600);
     gateway.welcome(second, { heartbeatMs: 1_000, graceMs: 300, resumed: ['t'] });
     await expect.poll(() => second.frames.find((f) => f.type === 'failure' && f.taskId === 't')).toMatchObject({ attempt: 1, error: 'DAN_ERR_NODE_LOST', retryable: true });
+  });
+
+  it('carries its answer through a gateway silent far longer than its grace (paused, hung): the welcome, not a timer, says whether it is still wanted', async () => {
+    const { gateway, backend, first } = await connected({ heartbeatMs: 1_000, graceMs: 300 });
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    backend.finishAll();
+    const second = await gateway.nextConnection();
+    expect(second.hello.resume).toEqual([{ taskId: 't', attempt: 1 }]);
+    // Three times 1.5× the grace without a welcome: a paused gateway has not given the task away.
+    await sleep(1_350);
+    gateway.welcome(second, { heartbeatMs: 1_000, graceMs: 300, resumed: ['t'] });
+    await expect.poll(() => second.frames.find((f) => f.taskId === 't')).toMatchObject({ type: 'result', attempt: 1 });
   });
 
   it('gives up a connection whose welcome never comes, and connects again', async () => {
@@ -113,7 +129,7 @@ describe('a node agent whose connection drops', () => {
   });
 
   it('takes the work it carries to the next gateway of its list when the one that gave it cannot be reached (it died)', async () => {
-    // A grace of a minute: the node carries the work for 90 s, longer than this test may take.
+    // The node carries the work for minutes without a welcome, longer than this test may take.
     const { gateway, other, agent, backend } = await runningOnFirstOfTwo({ heartbeatMs: 1_000, graceMs: 60_000 });
     await gateway.close();
     // The gateways of a list share a store: the next one may take the work over, so it is named there.
@@ -216,7 +232,7 @@ describe('a node agent whose connection drops', () => {
   });
 
   it('stopping while its gateway stops too, ends after a short wait for it, not after the whole carry', async () => {
-    // A grace of a minute: the node would carry its answer for 90 s, longer than this test may take.
+    // The node would carry its answer for minutes without a welcome, longer than this test may take.
     const { gateway, agent, backend, first } = await connected({ graceMs: 60_000, heartbeatMs: 5_000 });
     gateway.assign(first, 't');
     await sleep(50);
