@@ -106,7 +106,7 @@ describe('a node agent whose connection drops', () => {
     // Three times 1.5× the grace without a welcome: a paused gateway has not given the task away.
     await sleep(1_350);
     gateway.welcome(second, { heartbeatMs: 1_000, graceMs: 300, resumed: ['t'] });
-    await expect.poll(() => second.frames.find((f) => f.taskId === 't')).toMatchObject({ type: 'result', attempt: 1 });
+    await expect.poll(() => second.frames.find((f) => 'taskId' in f && f.taskId === 't')).toMatchObject({ type: 'result', attempt: 1 });
   });
 
   it('gives up a connection whose welcome never comes, and connects again', async () => {
