@@ -597,7 +597,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // `carryLimitMs`: while no connection is up, the GPU has nothing else to do.
     const keepMs = Math.min(Math.max(Math.round(this.#resumeGraceMs * CARRY_MARGIN), this.#options.carryLimitMs), MAX_TIMER_MS);
     this.#options.log.info({ tasks: this.#active.size, answers: this.#answers.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
-    this.#carry = setTimeout(() => this.#giveUpHeld(`not connected again within ${Math.round(keepMs / 1000)} s: the gateway has given them to other nodes`), keepMs);
+    this.#carry = setTimeout(() => this.#giveUpHeld(`no gateway took them back within ${Math.round(keepMs / 1000)} s of the connection loss: given up (a gateway that comes back runs them on other nodes)`), keepMs);
   }
 
   #giveUpHeld(reason: string): void {
