@@ -3,6 +3,7 @@
  * tiny synthetic files in a temporary directory: each family, the architectures DAN does not run, the
  * metadata, broken and oversized headers, a .ckpt, a missing file, one log line per file, and the cache.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,21 @@ describe('reading a checkpoint family from a safetensors header', () => {
     const short = pathFor();
     writeFileSync(short, Buffer.from([1, 2, 3]));
     expect((await familyOf(short)).lines).toEqual([{ level: 'warn', file: short, message: expect.stringContaining('shorter than a safetensors header') }]);
+  });
+
+  it('warns of a header that is JSON but not an object', async () => {
+    for (const text of ['[1, 2]', '"text"', 'null']) {
+      const path = writeRaw(pathFor(), text);
+      expect((await familyOf(path)).lines).toEqual([{ level: 'warn', file: path, message: expect.stringContaining('its header is not a JSON object') }]);
+    }
+  });
+
+  it('reads no FIFO named like a checkpoint (a read would wait for a writer for ever)', async () => {
+    const path = pathFor('pipe.safetensors');
+    execFileSync('mkfifo', [path]);
+    const { family, lines } = await familyOf(path);
+    expect(family).toBeNull();
+    expect(lines).toEqual([{ level: 'debug', file: path, message: expect.stringContaining('not a regular file') }]);
   });
 
   it('refuses a header longer than 100 MB without reading it, even in a file that long', async () => {

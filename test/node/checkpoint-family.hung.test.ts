@@ -1,0 +1,43 @@
+/**
+ * A checkpoint file on a file system that does not answer (a hung network mount): its family is unknown
+ * after the read's time limit, discovery goes on, and asking again meanwhile starts no second read of it.
+ * `stat` of paths under /hung never answers here (node:fs/promises mocked for those paths only).
+ */
+import type * as FsPromises from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const hungStats: string[] = [];
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof FsPromises>();
+  return {
+    ...real,
+    stat: (path: string, ...rest: unknown[]) => {
+      if (!String(path).startsWith('/hung/')) return (real.stat as (...args: unknown[]) => unknown)(path, ...rest);
+      hungStats.push(String(path));
+      return new Promise(() => {});
+    },
+  };
+});
+const { CheckpointFiles } = await import('../../src/node/backends/checkpoint-family.js');
+
+afterEach(() => vi.useRealTimers());
+
+describe('a checkpoint file on a hung file system', () => {
+  it('is of unknown family after the time limit, with a warning, and is not read a second time while the first read hangs', async () => {
+    vi.useFakeTimers();
+    const lines: { level: string; message: string }[] = [];
+    const log = { debug: (_: object, message: string) => lines.push({ level: 'debug', message }), warn: (_: object, message: string) => lines.push({ level: 'warn', message }) };
+    const files = new CheckpointFiles({ log });
+    const path = '/hung/models/flux1-dev.safetensors';
+    const first = files.familiesOf([path]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await first).toEqual(new Map([[path, null]]));
+    expect(lines).toEqual([{ level: 'warn', message: expect.stringContaining('its file system did not answer within 5 s') }]);
+    // The next discovery finds the first read still hanging: it waits on that one, and no second stat piles up.
+    const second = files.familiesOf([path]);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await second).toEqual(new Map([[path, null]]));
+    expect(hungStats).toEqual([path]);
+    expect(lines).toHaveLength(1);
+  });
+});
