@@ -106,7 +106,7 @@ describe('discovery', () => {
     expect(Object.values(graph).find((n) => n.class_type === 'LoraLoader')!.inputs['lora_name']).toBe('styles/myStyle.safetensors');
   });
 
-  it('tells the family of a LoRA whose file\'s metadata says it (ComfyUI\'s /view_metadata), once per file', async () => {
+  it('tells the family of a LoRA whose file\'s metadata says it (ComfyUI\'s /view_metadata), once per file an hour', async () => {
     const w = await world({
       loras: ['styles/inkwash_xl.safetensors', 'paperCut.safetensors', 'mystery.safetensors', 'old.pt'],
       loraMetadata: { 'styles/inkwash_xl.safetensors': { ss_base_model_version: 'sdxl_base_v1-0' }, 'paperCut.safetensors': { 'modelspec.architecture': 'stable-diffusion-v1/lora' } },
@@ -120,6 +120,29 @@ describe('discovery', () => {
     expect(asked()).toBe(3);
     await driver.discover();
     expect(asked()).toBe(3);
+    // An hour on (a file replaced under its name would say so now), each is asked again.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 61 * 60_000);
+    await driver.discover();
+    vi.useRealTimers();
+    expect(asked()).toBe(6);
+    fetched.mockRestore();
+  });
+
+  it('asks again at the next discovery for a file whose metadata request failed, rather than keeping it unknown', async () => {
+    const w = await world({ loras: ['styles/inkwash.safetensors'], loraMetadata: { 'styles/inkwash.safetensors': { ss_base_model_version: 'sdxl_base_v1-0' } } });
+    const driver = driverFor(w.sandbox);
+    const realFetch = globalThis.fetch;
+    let failures = 1;
+    // ComfyUI busy (loading a model) or the link dropping: the first metadata request fails.
+    const fetched = vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      const url = input instanceof Request ? input.url : input.toString();
+      if (url.includes('/view_metadata/loras') && failures-- > 0) return Promise.reject(new TypeError('fetch failed'));
+      return realFetch(input, init);
+    });
+    const familyOfLora = async () => (await driver.discover()).capabilities.loras.map((l) => l.family ?? null);
+    expect(await familyOfLora()).toEqual([null]);
+    expect(await familyOfLora()).toEqual(['sdxl']);
     fetched.mockRestore();
   });
 

@@ -25,7 +25,7 @@ import { DanError } from '../../../errors/dan-error.js';
 import { type Clock, systemClock } from '../../../util/clock.js';
 import type { BackendDriver, BackendSnapshot, RunOptions, RunOutcome } from '../../backend-driver.js';
 import { BackendClient } from '../backend-client.js';
-import { discoverComfy, type ComfyInventory } from './discover.js';
+import { discoverComfy, type ComfyInventory, type MetadataCache } from './discover.js';
 import { buildGraph, type BuiltGraph, type GraphFiles } from './graph-builder.js';
 import { fittedImage, regenerationMask, type Size, sourceImage, uploadNameOf, uprightImage } from './input-images.js';
 import { cropToArea, maskRegion, pasteBack } from './masked-area.js';
@@ -63,7 +63,7 @@ export class ComfyUIDriver implements BackendDriver {
   readonly #client: BackendClient;
   readonly #options: ComfyUIDriverOptions;
   readonly #clock: Clock;
-  readonly #metadataCache = new Map<string, ModelFamily | null>();
+  readonly #metadataCache: MetadataCache = new Map();
   #inventory: ComfyInventory | null = null;
   /** The model the last graph loaded, as far as this driver knows. */
   #loaded: string | null = null;

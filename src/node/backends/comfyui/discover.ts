@@ -60,9 +60,18 @@ export interface ComfyDiscoverOptions {
   maxPixels: number;
   /** Families the GPU owner declared, by file name. */
   declaredFamilies: ReadonlyMap<string, ModelFamily>;
-  /** Families read from file metadata before, by `folder/file` (files do not change family; asked once each). */
-  metadataCache: Map<string, ModelFamily | null>;
+  /** Families read from file metadata before, by `folder/file`, and when (`Date.now()`): `MetadataCache`. */
+  metadataCache: MetadataCache;
 }
+
+/**
+ * What `/view_metadata` told of each file, by `folder/file`, and when. ComfyUI gives no path, size or date to
+ * tell a replaced file by, so a reading is asked again after `METADATA_KEEP_MS` (one small request per file
+ * an hour); a request that failed (ComfyUI busy loading, a timeout) is not kept, and is asked again at the
+ * next discovery rather than leaving the file without a family until the node restarts.
+ */
+export type MetadataCache = Map<string, { family: ModelFamily | null; readAt: number }>;
+const METADATA_KEEP_MS = 60 * 60_000;
 
 const TAGGER_NODE = 'WD14Tagger|pysssss';
 const OPENPOSE_NODE = 'OpenposePreprocessor';
@@ -140,7 +149,7 @@ const FAMILY_OF_METADATA = {
 
 /**
  * The family of each file of a model folder: the GPU owner's declaration first, then the file's safetensors
- * metadata (read once per file and kept; ComfyUI gives no path or date to tell a replaced file by).
+ * metadata (kept a while: `MetadataCache`).
  */
 async function fileFamilies(
   client: BackendClient,
@@ -150,32 +159,34 @@ async function fileFamilies(
 ): Promise<Map<string, ModelFamily | null>> {
   const families = new Map<string, ModelFamily | null>();
   const unread: string[] = [];
+  const now = Date.now();
   for (const file of files) {
     const declared = declaredFamilyOf(options.declaredFamilies, file);
     const cached = options.metadataCache.get(`${folder}/${file}`);
     if (declared) families.set(file, declared);
-    else if (cached !== undefined) families.set(file, cached);
+    else if (cached !== undefined && now - cached.readAt < METADATA_KEEP_MS) families.set(file, cached.family);
     else if (file.endsWith('.safetensors')) unread.push(file);
   }
   for (let i = 0; i < unread.length; i += METADATA_CONCURRENCY) {
     await Promise.all(
       unread.slice(i, i + METADATA_CONCURRENCY).map(async (file) => {
         const family = await metadataFamily(client, folder, file);
-        options.metadataCache.set(`${folder}/${file}`, family);
-        families.set(file, family);
+        if (family !== undefined) options.metadataCache.set(`${folder}/${file}`, { family, readAt: now });
+        families.set(file, family ?? options.metadataCache.get(`${folder}/${file}`)?.family ?? null);
       }),
     );
   }
   return families;
 }
 
-async function metadataFamily(client: BackendClient, folder: keyof typeof FAMILY_OF_METADATA, file: string): Promise<ModelFamily | null> {
+/** What the file's metadata says of its family (null: nothing), or undefined when ComfyUI could not be asked. */
+async function metadataFamily(client: BackendClient, folder: keyof typeof FAMILY_OF_METADATA, file: string): Promise<ModelFamily | null | undefined> {
   try {
     // 404 when the file has no metadata (most community files), or on builds without the route.
     const metadata = await client.getOptional(`/view_metadata/${folder}?filename=${encodeURIComponent(file)}`);
     return typeof metadata === 'object' && metadata !== null ? FAMILY_OF_METADATA[folder](metadata as Record<string, unknown>) : null;
   } catch {
-    return null;
+    return undefined;
   }
 }
 
