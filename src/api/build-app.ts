@@ -29,6 +29,7 @@ import { toJsonBody } from '../util/json-buffer.js';
 import { parseJsonBody } from './json-body.js';
 import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
 import { limitBodiesInFlight, limitConnections, reportAcceptErrors } from './address-limits.js';
+import { continueAfterChecks } from './expect-continue.js';
 import { sendA1111Error } from './a1111/a1111-errors.js';
 import { sendOpenAiError } from './openai/openai-errors.js';
 import { success } from './envelope.js';
@@ -157,6 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   limitConnections(app.server, addressLimits);
   reportAcceptErrors(app.server, deps.logger);
   limitBodiesInFlight(app, addressLimits);
+  continueAfterChecks(app);
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = performance.now();

@@ -13,6 +13,7 @@ import type { ErrorId } from '../errors/catalog.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { type ErrorBody, errorBodyOf } from './envelope.js';
 import { httpStatusOf } from './error-answers.js';
+import { waitsToBeTold } from './expect-continue.js';
 
 function fromFastifyError(error: FastifyError, bodyLimitBytes: number, request: FastifyRequest): DanError | undefined {
   switch (error.code) {
@@ -120,7 +121,7 @@ export function clientErrorBodyOf(danError: DanError, cause: unknown, request: F
 export async function toAnswerableError(error: FastifyError, request: FastifyRequest, reply: FastifyReply, bodyLimitBytes: number): Promise<DanError> {
   const danError = error instanceof DanError ? error : (fromFastifyError(error, bodyLimitBytes, request) ?? toDanError(error));
   if (danError.id === 'DAN_ERR_REQUEST_TOO_LARGE') {
-    await drain(request.raw);
+    if (!waitsToBeTold(request.raw)) await drain(request.raw);
     reply.header('connection', 'close');
   }
   // Every 429 says when to try again, as clients (the openai SDK among them) read it: the rate limit says its
