@@ -1,24 +1,22 @@
 /**
  * A checkpoint file on a file system that does not answer (a hung network mount): its family is unknown
  * after the read's time limit, discovery goes on, and asking again meanwhile starts no second read of it.
- * `stat` of paths under /hung never answers here (node:fs/promises mocked for those paths only).
+ * `stat` of paths under /hung never answers here.
  */
-import type * as FsPromises from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CheckpointFiles } from '../../src/node/backends/checkpoint-family.js';
 
 const hungStats: string[] = [];
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof FsPromises>();
-  return {
-    ...real,
-    stat: (path: string, ...rest: unknown[]) => {
-      if (!String(path).startsWith('/hung/')) return (real.stat as (...args: unknown[]) => unknown)(path, ...rest);
-      hungStats.push(String(path));
-      return new Promise(() => {});
-    },
-  };
-});
-const { CheckpointFiles } = await import('../../src/node/backends/checkpoint-family.js');
+/** The file system, but `stat` of paths under /hung never answers. */
+const fileSystem = {
+  open,
+  stat: ((path: string) => {
+    if (!path.startsWith('/hung/')) return stat(path);
+    hungStats.push(path);
+    return new Promise(() => {});
+  }) as typeof stat,
+};
 
 afterEach(() => vi.useRealTimers());
 
@@ -27,7 +25,7 @@ describe('a checkpoint file on a hung file system', () => {
     vi.useFakeTimers();
     const lines: { level: string; message: string }[] = [];
     const log = { debug: (_: object, message: string) => lines.push({ level: 'debug', message }), warn: (_: object, message: string) => lines.push({ level: 'warn', message }) };
-    const files = new CheckpointFiles({ log });
+    const files = new CheckpointFiles({ log, fileSystem });
     const path = '/hung/models/flux1-dev.safetensors';
     const first = files.familiesOf([path]);
     await vi.advanceTimersByTimeAsync(5_000);

@@ -61,8 +61,15 @@ interface CachedReading {
   reading: Reading;
 }
 
+/** What the reader asks of the file system (a test gives one that hangs, as a dead network mount does). */
+export interface CheckpointFileSystem {
+  stat: typeof stat;
+  open: typeof open;
+}
+
 export class CheckpointFiles {
   readonly #log: CheckpointFilesLog | undefined;
+  readonly #fs: CheckpointFileSystem;
   /** Readings by path, each valid while the file keeps its size and modification time. */
   #cache = new Map<string, CachedReading>();
   /** Paths already given their one log line. */
@@ -70,8 +77,9 @@ export class CheckpointFiles {
   /** Reads not ended yet (one a hung mount holds): never a second one of the same path meanwhile. */
   readonly #inFlight = new Map<string, Promise<Reading>>();
 
-  constructor(options: { log?: CheckpointFilesLog } = {}) {
+  constructor(options: { log?: CheckpointFilesLog; fileSystem?: CheckpointFileSystem } = {}) {
     this.#log = options.log;
+    this.#fs = options.fileSystem ?? { stat, open };
   }
 
   /**
@@ -123,7 +131,7 @@ export class CheckpointFiles {
     if (!isAbsolute(path)) return { family: null, why: 'it is not a path on this machine (the WebUI may be on another one)', level: 'debug' };
     let stats: Stats;
     try {
-      stats = await stat(path);
+      stats = await this.#fs.stat(path);
     } catch (error) {
       return unreadable(error);
     }
@@ -134,7 +142,7 @@ export class CheckpointFiles {
       kept.set(path, cached);
       return cached.reading;
     }
-    const reading = await readFamily(path, stats.size);
+    const reading = await readFamily(path, stats.size, this.#fs.open);
     kept.set(path, { size: stats.size, mtimeMs: stats.mtimeMs, reading });
     return reading;
   }
@@ -153,12 +161,12 @@ function unreadable(error: unknown): Unread {
   return { family: null, why: `it cannot be read here (${code}${remote})`, level: 'debug' };
 }
 
-/** Reads the header of the file at `path` (`size` bytes) and tells its family. */
-async function readFamily(path: string, size: number): Promise<Reading> {
+/** Reads the header of the file at `path` (`size` bytes, opened with `openFile`) and tells its family. */
+async function readFamily(path: string, size: number, openFile: typeof open): Promise<Reading> {
   let handle: FileHandle;
   try {
     // Without blocking: the path may have become a FIFO since it was looked at, whose open waits for a writer.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    handle = await openFile(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     return unreadable(error);
   }
