@@ -219,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       bodyLimitBytes: deps.bodyLimitBytes,
       callers: new A1111Callers(deps.callerDefaults),
       defaultModel: deps.openai.models.fallback,
+      isOwnNode: (keyDigest) => deps.hub.hasNodeKey(keyDigest),
     });
   });
   await registerImageFiles(app, { service: deps.service, urls: deps.openai.urls, bodyLimitBytes: deps.bodyLimitBytes });

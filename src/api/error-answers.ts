@@ -52,6 +52,7 @@ export const errorAnswers = {
   DAN_ERR_NODE_UNAUTHORIZED: { status: 401, code: 1000 },
   DAN_ERR_NODE_ORIGIN: { status: 403, code: 1000 },
   DAN_ERR_NODE_CONNECTIONS: { status: 503, code: 2000 },
+  DAN_ERR_NODE_LOOP: { status: 508, code: 4001 },
   DAN_ERR_BACKEND_UNREACHABLE: { status: 502, code: 4001 },
   DAN_ERR_BACKEND_REJECTED: { status: 502, code: 4001 },
   DAN_ERR_BACKEND_FAILED: { status: 502, code: 4001 },

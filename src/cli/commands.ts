@@ -17,6 +17,7 @@ import type { BackendDriver } from '../node/backend-driver.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { ComfyUIDriver } from '../node/backends/comfyui/comfyui-driver.js';
 import { claimNodeIdentity, loadNodeKey } from '../node/node-key.js';
+import { nodeKeyDigest as nodeKeyDigestOf } from '../protocol/node-key-digest.js';
 import { loadComfyOfferings, loadSandboxOfferings, type SandboxFlavor, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
@@ -192,11 +193,12 @@ async function launchGateway(
   return { gateway, nodeToken: ownNodeToken ?? config.nodeToken };
 }
 
-function driverFor(config: Readonly<NodeConfig>, log: Logger): BackendDriver {
+function driverFor(config: Readonly<NodeConfig>, log: Logger, nodeKey: string): BackendDriver {
   const auth = config.webuiAuth ? { auth: config.webuiAuth } : {};
   const declaredFamilies = parseDeclaredFamilies(config.modelFamilies).families;
-  if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, ...auth });
-  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, log, ...auth });
+  const nodeKeyDigest = nodeKeyDigestOf(nodeKey);
+  if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, nodeKeyDigest, ...auth });
+  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, nodeKeyDigest, log, ...auth });
 }
 
 /** Where the node's backend is, for messages. */
@@ -205,9 +207,9 @@ function backendUrlOf(config: Readonly<NodeConfig>): string {
 }
 
 function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
-  const driver = driverFor(config, log);
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
+  const driver = driverFor(config, log, nodeKey);
   if (config.backend === 'a1111' && config.slots > 1) {
     // A1111, Forge and SD.Next make one image at a time (a lock around every generation): the other slots' tasks
     // would wait inside the WebUI, their progress read from the one running and their times counted as its speed.

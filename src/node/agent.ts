@@ -403,6 +403,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         const gateway = this.#gateways.urls[this.#gateways.index];
         this.#options.log.info({ gateway, nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
         this.emit('welcomed', message.nodeId, resumed);
+        // The backend looked at again now that the gateway knows this node: a gateway given as the node's WebUI
+        // (under another address than --gateway's) can tell its own node only from now on, and says so (HTTP 508).
+        if (this.backendUp) void this.#refreshBackend();
         return;
       }
       case 'reject':

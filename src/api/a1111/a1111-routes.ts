@@ -21,6 +21,8 @@ import type { DiffusionSpec, GenerationSpec } from '../../domain/spec.js';
 import type { NetworkCatalog, ResourceInfo } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { DAN_VERSION } from '../../util/version.js';
+import { DanError } from '../../errors/dan-error.js';
+import { NODE_KEY_DIGEST_HEADER } from '../../protocol/node-key-digest.js';
 import { parseImg2ImgRequest, parseInterrogateRequest, parseTxt2ImgRequest, parseUpscaleRequest } from '../requests/index.js';
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { A1111Callers } from './a1111-callers.js';
@@ -35,6 +37,8 @@ export interface A1111RoutesDeps {
   callers: A1111Callers;
   /** The gateway's default checkpoint (`--default-model`, else the first one some node serves); null when none. */
   defaultModel: () => string | null;
+  /** Whether a node connected to this gateway keeps the key of this digest (network/node-hub.ts `hasNodeKey`). */
+  isOwnNode?: (keyDigest: string) => boolean;
 }
 
 const shortHash = (sha256: string | null) => sha256?.slice(0, 10) ?? null;
@@ -170,6 +174,17 @@ async function optionsOf(deps: A1111RoutesDeps, owner: string): Promise<Record<s
 export async function registerA1111Routes(api: FastifyInstance, deps: A1111RoutesDeps): Promise<void> {
   await api.register(async (webui) => {
     installA1111Errors(webui, deps.bodyLimitBytes);
+    const { isOwnNode } = deps;
+    if (isOwnNode) {
+      // One of this gateway's own nodes given the gateway as its WebUI (under a name or address its config check
+      // could not tell from the gateway's): each task it ran would come back as a new task, for ever.
+      webui.addHook('onRequest', async (request) => {
+        const digest = request.headers[NODE_KEY_DIGEST_HEADER];
+        if (typeof digest === 'string' && isOwnNode(digest)) {
+          throw new DanError('DAN_ERR_NODE_LOOP', 'this is the DAN gateway the calling node is connected to, not a WebUI: the node would send every task it is given back to the network. Start `dan node` with --webui set to the WebUI on its own machine (by default http://127.0.0.1:7860)');
+        }
+      });
+    }
     const info = () => deps.catalog.supportedInfo();
     const names = (list: { name: string; available: boolean }[]) => list.filter((item) => item.available).map((item) => item.name);
 

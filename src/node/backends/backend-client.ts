@@ -16,6 +16,7 @@
  * const models = await client.get('/sdapi/v1/sd-models');
  */
 import { DanError } from '../../errors/dan-error.js';
+import { NODE_KEY_DIGEST_HEADER } from '../../protocol/node-key-digest.js';
 
 const SECOND_MS = 1000;
 /** Listings and small calls; a healthy WebUI answers them at once. */
@@ -32,6 +33,11 @@ export interface BackendClientOptions {
   defaultTimeoutMs?: number;
   /** What the backend is called in error messages. @defaultValue 'WebUI' */
   label?: string;
+  /**
+   * The node's key digest (protocol/node-key-digest.ts), sent with every request: a DAN gateway given as the
+   * node's own WebUI by mistake tells from it that the caller is one of its nodes, and refuses (HTTP 508).
+   */
+  nodeKeyDigest?: string;
 }
 
 export interface CallOptions {
@@ -47,12 +53,14 @@ export class BackendClient {
   readonly label: string;
   readonly #authHeader: string | null;
   readonly #defaultTimeoutMs: number;
+  readonly #nodeKeyDigest: string | undefined;
 
   constructor(options: BackendClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.label = options.label ?? 'WebUI';
     this.#authHeader = options.auth === undefined ? null : toBasicAuthHeader(options.auth);
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#nodeKeyDigest = options.nodeKeyDigest;
   }
 
   get(path: string, options: CallOptions = {}): Promise<unknown> {
@@ -123,6 +131,7 @@ export class BackendClient {
     // A form sets its own content type, with the boundary.
     if (body !== undefined && 'json' in body) headers['content-type'] = 'application/json';
     if (this.#authHeader) headers['authorization'] = this.#authHeader;
+    if (this.#nodeKeyDigest !== undefined) headers[NODE_KEY_DIGEST_HEADER] = this.#nodeKeyDigest;
     return headers;
   }
 }
@@ -156,6 +165,9 @@ function parseAnswer(label: string, what: string, status: number, text: string):
   if (status === 408 || status === 409 || status === 429) {
     throw new DanError('DAN_ERR_BACKEND_FAILED', `${label} could not complete ${what} now (HTTP ${status}): ${detail}`, { cause });
   }
+  // A DAN gateway that is this node's own (api/a1111 `DAN_ERR_NODE_LOOP`): no WebUI to run tasks on here, as
+  // if none answered. The node says it has no backend (with this message) and sends no task back in.
+  if (status === 508) throw new DanError('DAN_ERR_BACKEND_UNREACHABLE', `${label} refused ${what} (HTTP 508): ${detail}`, { cause });
   if (status >= 400 && status < 500) {
     const hint = status === 401 ? ` (check the ${label} credentials given to the node)` : '';
     throw new DanError('DAN_ERR_BACKEND_REJECTED', `${label} refused ${what} with HTTP ${status}${hint}: ${detail}`, { cause });

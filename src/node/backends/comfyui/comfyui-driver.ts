@@ -44,6 +44,8 @@ export interface ComfyUIDriverOptions {
   baseUrl: string;
   /** HTTP Basic credentials of a ComfyUI behind an authenticating proxy: `user:password`. */
   auth?: string;
+  /** The node's key digest, sent with each request (node/backends/backend-client.ts `nodeKeyDigest`). */
+  nodeKeyDigest?: string;
   /** Largest image (width × height) the GPU owner allows; the GPU's memory may allow fewer. */
   maxPixels: number;
   /** Families of files ComfyUI cannot tell (by file name, with or without extension). */
@@ -70,7 +72,8 @@ export class ComfyUIDriver implements BackendDriver {
 
   constructor(options: ComfyUIDriverOptions) {
     this.#options = options;
-    this.#client = new BackendClient({ baseUrl: options.baseUrl, label: 'ComfyUI', ...(options.auth === undefined ? {} : { auth: options.auth }) });
+    const { auth, nodeKeyDigest } = options;
+    this.#client = new BackendClient({ baseUrl: options.baseUrl, label: 'ComfyUI', ...(auth === undefined ? {} : { auth }), ...(nodeKeyDigest === undefined ? {} : { nodeKeyDigest }) });
     this.#clock = options.clock ?? systemClock;
   }
 
