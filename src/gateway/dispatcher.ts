@@ -24,19 +24,20 @@
  *   outcomes are kept in memory until their write lands (outcome-book.ts).
  * - Every time a slot frees or the queue changes, a scheduling pass follows.
  */
-import { type GenerationSpec, specForNodes, type TaskKind } from '../domain/spec.js';
+import { type GenerationSpec, specForNodes } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
-import { type NodeHub, nodeNameOf } from '../network/node-hub.js';
+import { nodeNameOf } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Failure, Progress } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
 import { type AttemptTimeout, isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
 import { type Assignment, Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
-import type { StoredTask, TaskStore } from '../store/task-store.js';
+import type { StoredTask } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
+import type { DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 import { isStoreUnavailable } from './store-errors.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 import { resultProblem } from './result-check.js';
@@ -44,6 +45,9 @@ import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
 import { idleNodesMessage } from './servability.js';
 import type { Static } from '@sinclair/typebox';
+
+export type { DispatcherObserver, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
+export type { TaskOutcome } from './outcome-book.js';
 
 /** How long whether another gateway's node could run a task is taken as known, for its status message. */
 const ELSEWHERE_LOOK_MS = 5 * SECOND;
@@ -57,120 +61,6 @@ const ELSEWHERE_SETTLE_MS = 2 * SECOND;
 const RECONCILE_RETRY_MS = 5 * SECOND;
 /** Tries of a take-over's write before the node is told to stop the task. */
 const TAKE_OVER_TRIES = 3;
-
-export interface TaskEntry {
-  id: string;
-  kind: TaskKind;
-  spec: GenerationSpec;
-  /** Whom the task is for (tasks.ts `owner`): its budget and fair share. */
-  owner: string | null;
-  /** The owner's fair-share weight (auth/api-key.ts). */
-  weight: number;
-  createdAt: number;
-  /** Attempts made so far (the store's count). */
-  attempts: number;
-  /** One line per failed attempt, for the final message. */
-  failures: string[];
-  /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
-  receivedAt?: number;
-  /**
-   * Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's
-   * queue. Its progress, once a client here asked about it and its gateway told it (`progressElsewhere`).
-   */
-  elsewhere?: {
-    attempt: number;
-    progress?: { value: number; etaSeconds: number | null };
-    wanted?: true;
-    /** The wait of the first status answer for that gateway's word (`progressFromElsewhere`): once per attempt. */
-    firstWord?: Promise<void>;
-  };
-  /** Queued while its insert is under way (`submit`): whether it was stored. If not, it leaves again. */
-  unsaved?: Promise<boolean>;
-  /**
-   * Running when the gateway stopped, on the node of this name (attempt `attempt`): not queued while the
-   * node may come back with it (`recover`, `#resume`), for the resume grace after the start.
-   */
-  away?: { attempt: number; nodeName: string; nodeIdentity: string | null };
-}
-
-export type { TaskOutcome } from './outcome-book.js';
-
-/** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
-export type LiveStatus = { owner: string | null } & (
-  /** `waiting`: why it waits beyond its turn (no node can run it, or none of those that can takes work now). */
-  | { state: 'queued'; position: number; etaSeconds: number | null; waiting: string | null }
-  /**
-   * `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`), and not begun
-   * yet: as the gateway knows it, when the result of the task before it came in (an A1111 node begins it the
-   * moment the WebUI lets go of the one before, a little earlier), unless the node already told progress.
-   */
-  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string; held: boolean }
-  | { state: 'finished'; outcome: TaskOutcome }
-);
-
-export interface DispatcherOptions {
-  store: TaskStore;
-  hub: NodeHub;
-  clock: Clock;
-  log: Logger;
-  maxAttempts: number;
-  /** Upper bound of one attempt's timeout. */
-  taskTimeoutMs: number;
-  /** How long a queued task may go without any node able to serve it. */
-  unservableGraceMs: number;
-  /** Told how long the gateway took to send each task that went out at once. */
-  overhead?: { dispatched(ms: number): void };
-  /** Told what happens to tasks (the webhook outbox, the metrics). */
-  observer?: DispatcherObserver;
-  scheduler?: Scheduler;
-  /**
-   * The fair-share weight of a task's owner when it is read from the store (after a restart, or told by
-   * another gateway): its key's, as a submit would have it. @defaultValue 1
-   */
-  weightOf?: (owner: string | null) => number;
-  /** Given when other gateways share the store (docs/decisions/0015). */
-  shared?: {
-    /** Whether a task the store holds as running runs on another gateway's node that is alive (else this gateway runs it again). */
-    runsElsewhere(task: StoredTask): boolean;
-    /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
-    servableElsewhere(spec: GenerationSpec): boolean;
-    /** Asks the gateway whose node runs the task for its progress (`progressElsewhere`), until that attempt ends. */
-    wantProgress(taskId: string): void;
-    /** Progress of an attempt running on this gateway's node, for the gateways that want it. */
-    progressed(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void;
-  };
-}
-
-/** What the dispatcher tells of the tasks it moves; every method optional. */
-export interface DispatcherObserver {
-  /** A task was stored and queued. */
-  submitted?(kind: TaskKind): void;
-  /**
-   * An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …); `nodeIdentity`:
-   * the node it ran on (SchedulerNode.identity), null for a cancel of a task no node ran.
-   */
-  attemptEnded?(outcome: string, nodeIdentity: string | null): void;
-  /** A task ended, once: succeeded, failed or cancelled; `task` when the dispatcher held it (its spec and when it was made). */
-  finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state'], task: { spec: GenerationSpec; createdAt: number } | null): void;
-}
-
-export interface SubmittedTask {
-  id: string;
-  kind: TaskKind;
-  spec: GenerationSpec;
-  /** Whom the task is for: a key id, or `anon:<address>` (auth/caller.ts). */
-  owner: string;
-  /** Unfinished tasks the owner may have, this one included; 0 = no limit. */
-  maxTasks: number;
-  /** The owner's fair-share weight. @defaultValue 1 */
-  weight?: number;
-  /** Recorded with the task, in the same write (store/task-store.ts `NewTask`). */
-  idempotency?: { key: string; bodyHash: string };
-  /** Recorded with the task, in the same write: where its end is posted. */
-  endWebhook?: { id: string; url: string };
-  /** When the request arrived (`performance.now()`), for the overhead meter. */
-  receivedAt?: number;
-}
 
 /**
  * How long a node may stay idle beside work it could run before it is sent some (`#recheckWhileIdle`): this

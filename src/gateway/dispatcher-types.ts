@@ -1,0 +1,129 @@
+/**
+ * @module gateway/dispatcher-types
+ *
+ * The dispatcher's data (dispatcher.ts): what it holds of a task, what it
+ * answers about one, what it is given and what it tells. In a module of
+ * their own so that the helpers the dispatcher is made of can share them
+ * without importing the dispatcher: import/no-cycle counts type-only imports
+ * too. Other code imports them from dispatcher.ts, which re-exports them.
+ */
+import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import type { NodeHub } from '../network/node-hub.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { StoredTask, TaskStore } from '../store/task-store.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import type { TaskOutcome } from './outcome-book.js';
+
+export interface TaskEntry {
+  id: string;
+  kind: TaskKind;
+  spec: GenerationSpec;
+  /** Whom the task is for (tasks.ts `owner`): its budget and fair share. */
+  owner: string | null;
+  /** The owner's fair-share weight (auth/api-key.ts). */
+  weight: number;
+  createdAt: number;
+  /** Attempts made so far (the store's count). */
+  attempts: number;
+  /** One line per failed attempt, for the final message. */
+  failures: string[];
+  /** Set only during the scheduling pass right after submit: the request's arrival, to time the dispatch. */
+  receivedAt?: number;
+  /**
+   * Running on a node of another gateway sharing the store (`attempt`: its attempt): not in this gateway's
+   * queue. Its progress, once a client here asked about it and its gateway told it (`progressElsewhere`).
+   */
+  elsewhere?: {
+    attempt: number;
+    progress?: { value: number; etaSeconds: number | null };
+    wanted?: true;
+    /** The wait of the first status answer for that gateway's word (`progressFromElsewhere`): once per attempt. */
+    firstWord?: Promise<void>;
+  };
+  /** Queued while its insert is under way (`submit`): whether it was stored. If not, it leaves again. */
+  unsaved?: Promise<boolean>;
+  /**
+   * Running when the gateway stopped, on the node of this name (attempt `attempt`): not queued while the
+   * node may come back with it (`recover`, `#resume`), for the resume grace after the start.
+   */
+  away?: { attempt: number; nodeName: string; nodeIdentity: string | null };
+}
+
+/** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
+export type LiveStatus = { owner: string | null } & (
+  /** `waiting`: why it waits beyond its turn (no node can run it, or none of those that can takes work now). */
+  | { state: 'queued'; position: number; etaSeconds: number | null; waiting: string | null }
+  /**
+   * `held`: sent to a node that holds it ready behind the task it runs (`dan node --prefetch`), and not begun
+   * yet: as the gateway knows it, when the result of the task before it came in (an A1111 node begins it the
+   * moment the WebUI lets go of the one before, a little earlier), unless the node already told progress.
+   */
+  | { state: 'running'; progress: number; etaSeconds: number | null; nodeId: string; held: boolean }
+  | { state: 'finished'; outcome: TaskOutcome }
+);
+
+export interface DispatcherOptions {
+  store: TaskStore;
+  hub: NodeHub;
+  clock: Clock;
+  log: Logger;
+  maxAttempts: number;
+  /** Upper bound of one attempt's timeout. */
+  taskTimeoutMs: number;
+  /** How long a queued task may go without any node able to serve it. */
+  unservableGraceMs: number;
+  /** Told how long the gateway took to send each task that went out at once. */
+  overhead?: { dispatched(ms: number): void };
+  /** Told what happens to tasks (the webhook outbox, the metrics). */
+  observer?: DispatcherObserver;
+  scheduler?: Scheduler;
+  /**
+   * The fair-share weight of a task's owner when it is read from the store (after a restart, or told by
+   * another gateway): its key's, as a submit would have it. @defaultValue 1
+   */
+  weightOf?: (owner: string | null) => number;
+  /** Given when other gateways share the store (docs/decisions/0015). */
+  shared?: {
+    /** Whether a task the store holds as running runs on another gateway's node that is alive (else this gateway runs it again). */
+    runsElsewhere(task: StoredTask): boolean;
+    /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
+    servableElsewhere(spec: GenerationSpec): boolean;
+    /** Asks the gateway whose node runs the task for its progress (`progressElsewhere`), until that attempt ends. */
+    wantProgress(taskId: string): void;
+    /** Progress of an attempt running on this gateway's node, for the gateways that want it. */
+    progressed(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void;
+  };
+}
+
+/** What the dispatcher tells of the tasks it moves; every method optional. */
+export interface DispatcherObserver {
+  /** A task was stored and queued. */
+  submitted?(kind: TaskKind): void;
+  /**
+   * An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …); `nodeIdentity`:
+   * the node it ran on (SchedulerNode.identity), null for a cancel of a task no node ran.
+   */
+  attemptEnded?(outcome: string, nodeIdentity: string | null): void;
+  /** A task ended, once: succeeded, failed or cancelled; `task` when the dispatcher held it (its spec and when it was made). */
+  finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state'], task: { spec: GenerationSpec; createdAt: number } | null): void;
+}
+
+export interface SubmittedTask {
+  id: string;
+  kind: TaskKind;
+  spec: GenerationSpec;
+  /** Whom the task is for: a key id, or `anon:<address>` (auth/caller.ts). */
+  owner: string;
+  /** Unfinished tasks the owner may have, this one included; 0 = no limit. */
+  maxTasks: number;
+  /** The owner's fair-share weight. @defaultValue 1 */
+  weight?: number;
+  /** Recorded with the task, in the same write (store/task-store.ts `NewTask`). */
+  idempotency?: { key: string; bodyHash: string };
+  /** Recorded with the task, in the same write: where its end is posted. */
+  endWebhook?: { id: string; url: string };
+  /** When the request arrived (`performance.now()`), for the overhead meter. */
+  receivedAt?: number;
+}
+
