@@ -3,17 +3,23 @@
  *
  * The dispatcher's data (dispatcher.ts): what it holds of a task, what it
  * answers about one, what it is given and what it tells. In a module of
- * their own so that the helpers the dispatcher is made of can share them
- * without importing the dispatcher: import/no-cycle counts type-only imports
- * too. Other code imports them from dispatcher.ts, which re-exports them.
+ * their own so that the helpers the dispatcher is made of (idle-recheck.ts)
+ * can share them without importing the dispatcher: import/no-cycle counts
+ * type-only imports too. Other code imports them from dispatcher.ts, which
+ * re-exports them.
+ *
+ * `DispatcherInternals` is what the dispatcher lends those helpers of its
+ * state and of its steps; each takes only the members it uses.
  */
 import type { GenerationSpec, TaskKind } from '../domain/spec.js';
 import type { NodeHub } from '../network/node-hub.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { NodeSession } from '../network/node-session.js';
+import type { Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { TaskOutcome } from './outcome-book.js';
+import type { StartRetry } from './start-retry.js';
 
 export interface TaskEntry {
   id: string;
@@ -127,3 +133,32 @@ export interface SubmittedTask {
   receivedAt?: number;
 }
 
+/**
+ * What the dispatcher lends the helpers it is made of (idle-recheck.ts): its state, and the steps of a task's
+ * life they share, each written once, in the file that keeps it (its doc comment there says why it does what
+ * it does). Built once, in the Dispatcher's constructor; each helper takes a `Pick` of it, only what it uses.
+ * The Dispatcher stays the one API the rest of the gateway calls.
+ */
+export interface DispatcherInternals {
+  readonly scheduler: Scheduler;
+  readonly hub: NodeHub;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The unfinished tasks the dispatcher holds, by id: queued, running here or elsewhere, or away. */
+  readonly entries: Map<string, TaskEntry>;
+  readonly startRetry: StartRetry;
+  /** Whether `close()` was called: no new starts, and nodes that go are not failures. */
+  closing(): boolean;
+  /** What a log line about a task names: the task and its key's id. */
+  about(taskId: string): { task: string; key: string | null };
+  /** `schedule()` where a throw would end the process (a timer): logged instead. */
+  scheduleGuarded(): void;
+  /** Starts an assignment of the scheduler's: its attempt claimed in the store, then sent to the node. */
+  start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void>;
+  /** Runs `run` after `ms` on the clock, unless the dispatcher closes first. */
+  later(ms: number, run: () => void): Timer;
+  /** Cancels a timer of `later`. */
+  cancelLater(timer: Timer): void;
+  /** Runs detached work whose error is logged, never thrown. */
+  guard(work: Promise<unknown>): void;
+}

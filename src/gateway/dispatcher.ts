@@ -37,7 +37,8 @@ import type { StoredTask } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
-import type { DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
+import type { DispatcherInternals, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
+import { IdleRecheck } from './idle-recheck.js';
 import { isStoreUnavailable } from './store-errors.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
 import { resultProblem } from './result-check.js';
@@ -62,14 +63,6 @@ const RECONCILE_RETRY_MS = 5 * SECOND;
 /** Tries of a take-over's write before the node is told to stop the task. */
 const TAKE_OVER_TRIES = 3;
 
-/**
- * How long a node may stay idle beside work it could run before it is sent some (`#recheckWhileIdle`): this
- * share of a typical checkpoint load, so that with the timer's and the dispatch's delays the node is sent
- * work within one load (holding a task longer than a load for a better node would not have paid), but
- * never less than the floor (a plan's holds are shorter than that, and a timer per pass is no use).
- */
-const IDLE_SHARE_OF_LOAD = 0.8;
-const IDLE_RECHECK_MIN_MS = 200;
 const MIN_TIMEOUT_MS = 60 * SECOND;
 
 /** An assign waiting for its turn to be sent to its node: `send` once its claim held, `settled` once known. */
@@ -94,6 +87,8 @@ export class Dispatcher {
   readonly #idleWording = new WeakMap<readonly SchedulerNode[], string>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
+  /** The parts of the dispatcher in files of their own; each is lent the internals it uses (`#internals`). */
+  readonly #idle: IdleRecheck;
   /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
   readonly #away = new Set<TaskEntry>();
   /** Attempts another gateway gave that a node brought here, while the store writes that they run here (`#takeOver`): whether it did. */
@@ -102,10 +97,6 @@ export class Dispatcher {
   readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
   /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
   readonly #assignOrder = new Map<string, AssignTurn[]>();
-  /** The pending look again of `#recheckWhileIdle`, if any, and when it is due (epoch ms). */
-  #recheck: { timer: Timer; at: number } | null = null;
-  /** Per node id: since when passes have found it idle beside work it could run (`#recheckWhileIdle`). */
-  readonly #idleSince = new Map<string, number>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
@@ -127,6 +118,8 @@ export class Dispatcher {
     this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, clock: options.clock });
     this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
+    const internals = this.#internals();
+    this.#idle = new IdleRecheck(internals);
     const { hub } = options;
     hub.on('node:changed', (session) => {
       // Learned at once (the node list shows it); the pass it calls for waits for the rest of this turn.
@@ -138,6 +131,23 @@ export class Dispatcher {
     hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
     hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#onResult(session, message, receivedAt))));
     hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onFailure(session, message)));
+  }
+
+  /** What the dispatcher's parts are lent of its state and its steps (dispatcher-types.ts `DispatcherInternals`). */
+  #internals(): DispatcherInternals {
+    const { hub, clock, log } = this.#options;
+    return {
+      scheduler: this.scheduler, hub, clock, log,
+      entries: this.#entries,
+      startRetry: this.#startRetry,
+      closing: () => this.#closing,
+      about: (taskId) => this.#about(taskId),
+      scheduleGuarded: () => this.#scheduleGuarded(),
+      start: (entry, session, assignment) => this.#start(entry, session, assignment),
+      later: (ms, run) => this.#later(ms, run),
+      cancelLater: (timer) => this.#cancelLater(timer),
+      guard: (work) => this.#guard(work),
+    };
   }
 
   /**
@@ -433,7 +443,7 @@ export class Dispatcher {
         const entry = this.#entries.get(assignment.taskId);
         if (session && entry) this.#guard(this.#start(entry, session, assignment));
       }
-      this.#recheckWhileIdle(now);
+      this.#idle.recheckWhileIdle(now);
     }
     const unservable = this.scheduler.unservable();
     if (this.#options.shared) {
@@ -942,74 +952,6 @@ export class Dispatcher {
     }
   }
 
-  /**
-   * Passes run on events (a submit, a result, a node's change). A plan may keep a task for a busy node while
-   * another that could run it idles, expecting a result that frees the better one: worth it for less than a
-   * checkpoint load. But lanes can defer to one another (a slow node to a faster one, which keeps its own
-   * checkpoint because the slow one has the task's loaded), and then no event comes: seen under heavy CPU
-   * load, two tasks queued 20 s beside three idle nodes. So each node's idleness beside work it could run is
-   * timed from when a pass first found it so; once it outlasts most of a typical load (`#idleLimitMs`),
-   * each such node is sent work: the front-most task one of them can run, to the one of them that would
-   * finish it soonest, and so on (Scheduler.idleFallback).
-   */
-  #recheckWhileIdle(now: number): void {
-    const idle = new Set(this.scheduler.idleNodes(now));
-    for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
-    for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
-    // A node that holds tasks ready is sent its next shortly before its lane frees: a pass then (events'
-    // passes that could only send ahead wait for it, Scheduler `SEND_AHEAD_PASS_GAP`).
-    const aheadDue = this.scheduler.sendAheadDueAt(now);
-    if (this.#idleSince.size === 0 && aheadDue === Infinity) {
-      this.#cancelRecheck();
-      return;
-    }
-    const due = Math.min(Math.min(...this.#idleSince.values()) + this.#idleLimitMs(), aheadDue);
-    if (this.#recheck !== null && this.#recheck.at <= due) return;
-    this.#cancelRecheck();
-    const timer = this.#clock.setTimeout(
-      () => {
-        this.#timers.delete(timer);
-        this.#recheck = null;
-        if (this.#closing) return;
-        if (!this.#startRetry.waiting) this.#sendToIdle(this.#clock.now());
-        this.#scheduleGuarded();
-      },
-      Math.max(0, due - now),
-    );
-    this.#recheck = { timer, at: due };
-    this.#timers.add(timer);
-  }
-
-  /** How long a node may idle beside work it can run (`IDLE_SHARE_OF_LOAD`), from the loads measured by now. */
-  #idleLimitMs(): number {
-    return Math.max(IDLE_RECHECK_MIN_MS, Math.round(IDLE_SHARE_OF_LOAD * this.scheduler.typicalSwitchSeconds() * SECOND));
-  }
-
-  #cancelRecheck(): void {
-    if (this.#recheck === null) return;
-    this.#recheck.timer.cancel();
-    this.#timers.delete(this.#recheck.timer);
-    this.#recheck = null;
-  }
-
-  /** Sends each node idle beside work it can run for the limit or more a task (`#recheckWhileIdle`). */
-  #sendToIdle(at: number): void {
-    const ms = this.#idleLimitMs();
-    const stillIdle = new Set(this.scheduler.idleNodes(at));
-    const due = new Set([...this.#idleSince].filter(([id, since]) => stillIdle.has(id) && at - since >= ms).map(([id]) => id));
-    while (due.size > 0) {
-      const [assignment] = this.scheduler.idleFallback(at, due);
-      if (!assignment) return;
-      due.delete(assignment.nodeId);
-      this.#idleSince.delete(assignment.nodeId);
-      const session = this.#options.hub.sessions.get(assignment.nodeId);
-      const entry = this.#entries.get(assignment.taskId);
-      if (!session || !entry) continue;
-      this.#log.info({ ...this.#about(entry.id), node: session.id, idleMs: ms }, 'a node stayed idle beside work it can run; sending it the front-most such task');
-      this.#guard(this.#start(entry, session, assignment));
-    }
-  }
-
   #noteSetAside(nodeName: string, until: number, reason: string): void {
     const now = this.#clock.now();
     this.#log.warn({ node: nodeName, seconds: Math.round((until - now) / SECOND), reason }, 'node keeps failing: set aside, no new work for a while');
@@ -1332,6 +1274,12 @@ export class Dispatcher {
     }, ms);
     this.#timers.add(timer);
     return timer;
+  }
+
+  /** Cancels a timer of `#later`. */
+  #cancelLater(timer: Timer): void {
+    timer.cancel();
+    this.#timers.delete(timer);
   }
 
   /** Handlers run detached from the emitter; an error in one is logged, never thrown into the hub. */
