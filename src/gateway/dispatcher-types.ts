@@ -3,23 +3,27 @@
  *
  * The dispatcher's data (dispatcher.ts): what it holds of a task, what it
  * answers about one, what it is given and what it tells. In a module of
- * their own so that the helpers the dispatcher is made of (idle-recheck.ts)
- * can share them without importing the dispatcher: import/no-cycle counts
- * type-only imports too. Other code imports them from dispatcher.ts, which
- * re-exports them.
+ * their own so that the helpers the dispatcher is made of (node-attempts.ts,
+ * idle-recheck.ts) can share them without importing the dispatcher:
+ * import/no-cycle counts type-only imports too. Other code imports them from
+ * dispatcher.ts, which re-exports them.
  *
  * `DispatcherInternals` is what the dispatcher lends those helpers of its
  * state and of its steps; each takes only the members it uses.
  */
 import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import type { TaskError } from '../domain/task.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
+import type { AttemptTimeout, RunningAttempt } from '../scheduler/attempt-ledger.js';
 import type { Assignment, Scheduler } from '../scheduler/scheduler.js';
 import type { StoredTask, TaskStore } from '../store/task-store.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
+import type { AttemptError } from './attempt-failures.js';
 import type { TaskOutcome } from './outcome-book.js';
 import type { StartRetry } from './start-retry.js';
+import type { UnservableWatch } from './unservable-watch.js';
 
 export interface TaskEntry {
   id: string;
@@ -134,31 +138,69 @@ export interface SubmittedTask {
 }
 
 /**
- * What the dispatcher lends the helpers it is made of (idle-recheck.ts): its state, and the steps of a task's
- * life they share, each written once, in the file that keeps it (its doc comment there says why it does what
- * it does). Built once, in the Dispatcher's constructor; each helper takes a `Pick` of it, only what it uses.
- * The Dispatcher stays the one API the rest of the gateway calls.
+ * What the dispatcher lends the helpers it is made of (node-attempts.ts, idle-recheck.ts): its state, and the
+ * steps of a task's life they share, each written once, in the file that keeps it (its doc comment there says
+ * why it does what it does). Built once, in the Dispatcher's constructor; each helper takes a `Pick` of it,
+ * only what it uses. The Dispatcher stays the one API the rest of the gateway calls.
  */
 export interface DispatcherInternals {
   readonly scheduler: Scheduler;
+  readonly store: TaskStore;
   readonly hub: NodeHub;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Given when other gateways share the store (`DispatcherOptions.shared`). */
+  readonly shared: DispatcherOptions['shared'];
+  /** `DispatcherOptions.overhead`: told how long the gateway took to send each task that went out at once. */
+  readonly overhead: DispatcherOptions['overhead'];
+  /** `DispatcherOptions.observer`: told what happens to tasks. */
+  readonly observer: DispatcherOptions['observer'];
+  /** `DispatcherOptions.maxAttempts`: failed attempts before a task fails. */
+  readonly maxAttempts: number;
+  /** `DispatcherOptions.taskTimeoutMs`: the upper bound of one attempt's timeout. */
+  readonly taskTimeoutMs: number;
   /** The unfinished tasks the dispatcher holds, by id: queued, running here or elsewhere, or away. */
   readonly entries: Map<string, TaskEntry>;
+  readonly unservable: UnservableWatch;
   readonly startRetry: StartRetry;
   /** Whether `close()` was called: no new starts, and nodes that go are not failures. */
   closing(): boolean;
+  /** A task the store did not take leaves the queue (and its node slot), as if never submitted. */
+  withdraw(entry: TaskEntry): void;
   /** What a log line about a task names: the task and its key's id. */
   about(taskId: string): { task: string; key: string | null };
+  /** Tells those who watch the task that it changed. */
+  changed(taskId: string): void;
+  /** `Dispatcher.schedule`: a scheduling pass now. */
+  schedule(): void;
+  /** A scheduling pass at the end of this turn of the event loop; settles once it has run. */
+  passSoon(): Promise<void>;
   /** `schedule()` where a throw would end the process (a timer): logged instead. */
   scheduleGuarded(): void;
-  /** Starts an assignment of the scheduler's: its attempt claimed in the store, then sent to the node. */
+  /** Starts an assignment of the scheduler's: its attempt claimed in the store, then sent to the node (node-attempts.ts). */
   start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void>;
+  /** An attempt's timeout on its node: from its expected time there, and the time it may wait there first. */
+  timeoutFor(expectedSeconds: number, waitSeconds: number): AttemptTimeout;
+  /** Back to its place in the queue, counted as no failure and blamed on nobody (`why`: the log line). */
+  putBack(entry: TaskEntry, running: RunningAttempt, why?: string): void;
+  /** Ends a failed attempt: the task is retried elsewhere, or fails for good. */
+  settleFailure(running: RunningAttempt, error: AttemptError): void;
+  /** The task fails (as of `attempt` in the store, null: whatever attempt the row holds). */
+  fail(entry: TaskEntry, attempt: number | null, error: TaskError): void;
+  /** Ends the task in memory and announces its outcome (written to the store as of `attempt`). */
+  finish(outcome: TaskOutcome, attempt: number | null): void;
+  /** Writes a requeue at `attempt`; a failed write is logged and otherwise harmless. */
+  requeueStored(taskId: string, attempt: number): Promise<void>;
+  /** Stops an attempt of this gateway's that is no longer the task's: no failure counted. */
+  abandon(running: RunningAttempt, reason: string): void;
   /** Runs `run` after `ms` on the clock, unless the dispatcher closes first. */
   later(ms: number, run: () => void): Timer;
   /** Cancels a timer of `later`. */
   cancelLater(timer: Timer): void;
   /** Runs detached work whose error is logged, never thrown. */
   guard(work: Promise<unknown>): void;
+  /** Brings a task in line with its row in the store, where news of it may have come late. */
+  reconcile(taskId: string): Promise<void>;
+  /** `reconcile`, tried again while the store cannot say. */
+  reconcileSurely(taskId: string): void;
 }

@@ -24,24 +24,21 @@
  *   outcomes are kept in memory until their write lands (outcome-book.ts).
  * - Every time a slot frees or the queue changes, a scheduling pass follows.
  */
-import { type GenerationSpec, specForNodes } from '../domain/spec.js';
+import type { GenerationSpec } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import { DanError } from '../errors/dan-error.js';
 import { nodeNameOf } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
-import type { Failure, Progress } from '../protocol/messages.js';
-import type { RelayedResultMessage } from '../protocol/result-frame.js';
-import { type AttemptTimeout, isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
-import { type Assignment, Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
+import type { Progress } from '../protocol/messages.js';
+import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
+import { Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
 import type { StoredTask } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
 import type { DispatcherInternals, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 import { IdleRecheck } from './idle-recheck.js';
-import { isStoreUnavailable } from './store-errors.js';
+import { NodeAttempts } from './node-attempts.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
-import { resultProblem } from './result-check.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
 import { idleNodesMessage } from './servability.js';
@@ -63,14 +60,6 @@ const RECONCILE_RETRY_MS = 5 * SECOND;
 /** Tries of a take-over's write before the node is told to stop the task. */
 const TAKE_OVER_TRIES = 3;
 
-const MIN_TIMEOUT_MS = 60 * SECOND;
-
-/** An assign waiting for its turn to be sent to its node: `send` once its claim held, `settled` once known. */
-interface AssignTurn {
-  send: (() => void) | undefined;
-  settled: boolean;
-}
-
 export class Dispatcher {
   readonly scheduler: Scheduler;
   readonly #entries = new Map<string, TaskEntry>();
@@ -88,6 +77,7 @@ export class Dispatcher {
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
   /** The parts of the dispatcher in files of their own; each is lent the internals it uses (`#internals`). */
+  readonly #attempts: NodeAttempts;
   readonly #idle: IdleRecheck;
   /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
   readonly #away = new Set<TaskEntry>();
@@ -95,8 +85,6 @@ export class Dispatcher {
   readonly #takingOver = new Map<string, Promise<boolean>>();
   /** Sessions whose connection dropped while they ran attempts, waiting for their node to come back (`#onNodeLost`). */
   readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
-  /** Per node session: its assigns started and not sent yet, first started first (`#start`). */
-  readonly #assignOrder = new Map<string, AssignTurn[]>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
@@ -119,6 +107,7 @@ export class Dispatcher {
     this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const internals = this.#internals();
+    this.#attempts = new NodeAttempts(internals);
     this.#idle = new IdleRecheck(internals);
     const { hub } = options;
     hub.on('node:changed', (session) => {
@@ -129,24 +118,38 @@ export class Dispatcher {
     hub.on('node:lost', (session, reason, mayReturn, replaced) => this.#afterTakeOversOf(session, () => this.#onNodeLost(session, reason, mayReturn, replaced)));
     hub.onResume((session, claims) => this.#resume(session, claims));
     hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
-    hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#onResult(session, message, receivedAt))));
-    hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onFailure(session, message)));
+    hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#attempts.onResult(session, message, receivedAt))));
+    hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#attempts.onFailure(session, message)));
   }
 
   /** What the dispatcher's parts are lent of its state and its steps (dispatcher-types.ts `DispatcherInternals`). */
   #internals(): DispatcherInternals {
-    const { hub, clock, log } = this.#options;
+    const { store, hub, clock, log, shared, overhead, observer, maxAttempts, taskTimeoutMs } = this.#options;
     return {
-      scheduler: this.scheduler, hub, clock, log,
+      scheduler: this.scheduler, store, hub, clock, log, shared, overhead, observer, maxAttempts, taskTimeoutMs,
       entries: this.#entries,
+      unservable: this.#unservable,
       startRetry: this.#startRetry,
       closing: () => this.#closing,
+      withdraw: (entry) => this.#withdraw(entry),
       about: (taskId) => this.#about(taskId),
+      changed: (taskId) => this.#changed(taskId),
+      schedule: () => this.schedule(),
+      passSoon: () => this.#passSoon(),
       scheduleGuarded: () => this.#scheduleGuarded(),
-      start: (entry, session, assignment) => this.#start(entry, session, assignment),
+      start: (entry, session, assignment) => this.#attempts.start(entry, session, assignment),
+      timeoutFor: (expectedSeconds, waitSeconds) => this.#attempts.timeoutFor(expectedSeconds, waitSeconds),
+      putBack: (entry, running, why) => this.#attempts.putBack(entry, running, why),
+      settleFailure: (running, error) => this.#attempts.settleFailure(running, error),
+      fail: (entry, attempt, error) => this.#fail(entry, attempt, error),
+      finish: (outcome, attempt) => this.#finish(outcome, attempt),
+      requeueStored: (taskId, attempt) => this.#attempts.requeueStored(taskId, attempt),
+      abandon: (running, reason) => this.#attempts.abandon(running, reason),
       later: (ms, run) => this.#later(ms, run),
       cancelLater: (timer) => this.#cancelLater(timer),
       guard: (work) => this.#guard(work),
+      reconcile: (taskId) => this.#reconcile(taskId),
+      reconcileSurely: (taskId) => this.#reconcileSurely(taskId),
     };
   }
 
@@ -225,7 +228,7 @@ export class Dispatcher {
       const away = entry.away;
       // Ended meanwhile (cancelled), or taken back by its node.
       if (!away || this.#entries.get(entry.id) !== entry) continue;
-      await this.#requeueStored(entry.id, away.attempt);
+      await this.#attempts.requeueStored(entry.id, away.attempt);
       // Taken back while the write was under way.
       if (entry.away !== away || this.#entries.get(entry.id) !== entry) continue;
       delete entry.away;
@@ -441,7 +444,7 @@ export class Dispatcher {
       for (const assignment of this.scheduler.assignments(now)) {
         const session = this.#options.hub.sessions.get(assignment.nodeId);
         const entry = this.#entries.get(assignment.taskId);
-        if (session && entry) this.#guard(this.#start(entry, session, assignment));
+        if (session && entry) this.#guard(this.#attempts.start(entry, session, assignment));
       }
       this.#idle.recheckWhileIdle(now);
     }
@@ -460,80 +463,6 @@ export class Dispatcher {
   /** What a node measured on its own tasks (its hello and heartbeats) seeds the estimates of a node not timed here yet. */
   #seedMeasured(session: NodeSession): void {
     if (session.measured) this.scheduler.estimates.seed(session.identity, session.measured);
-  }
-
-  /**
-   * An attempt's timeout: 3× its expected time on its node + 30 s (at least a minute, at most
-   * `taskTimeoutMs`), and the time it may wait on its node first (a task sent ahead).
-   */
-  #timeoutFor(expectedSeconds: number, waitSeconds: number): AttemptTimeout {
-    const runMs = Math.round(Math.min(this.#options.taskTimeoutMs, Math.max(MIN_TIMEOUT_MS, (3 * expectedSeconds + 30) * SECOND)));
-    const waitMs = Math.round(waitSeconds * SECOND);
-    return { ms: runMs + waitMs, waitMs, maxMs: this.#options.taskTimeoutMs, onTimeout: (running) => this.#onTimeout(running) };
-  }
-
-  async #start(entry: TaskEntry, session: NodeSession, assignment: Assignment): Promise<void> {
-    const attempt = entry.attempts + 1;
-    // A task sent ahead waits on the node first: its timer starts again when it begins (attempt-ledger.ts).
-    const timeout = this.#timeoutFor(assignment.expectedSeconds, assignment.waitSeconds);
-    const timeoutMs = timeout.ms;
-    // Reserve the slot before any await, so the next scheduling pass sees it taken.
-    const running = this.scheduler.start(assignment, this.#clock.now(), { attempt, timeout });
-    if (!running) return;
-    entry.attempts = attempt;
-    this.#unservable.forget(entry.id);
-    // A node sent two tasks in one pass (one to hold ready) runs them in the order they arrive: each is sent
-    // once those started before it for the same node were (or were given up), whichever store write ends first.
-    let order = this.#assignOrder.get(session.id);
-    if (!order) this.#assignOrder.set(session.id, (order = []));
-    const turn: AssignTurn = { send: undefined, settled: false };
-    order.push(turn);
-    await this.#claimAndSend(entry, session, { assignment, running, timeoutMs }, turn);
-  }
-
-  /** Sends the assigns of a node whose turn came: from the first started, while each is settled. */
-  #sendInOrder(sessionId: string): void {
-    const order = this.#assignOrder.get(sessionId);
-    if (!order) return;
-    while (order[0]?.settled) order.shift()!.send?.();
-    if (order.length === 0) this.#assignOrder.delete(sessionId);
-  }
-
-  /**
-   * Claims a started attempt in the store, then sends it to its node in its `turn` (`#sendInOrder`); not
-   * when the claim did not hold or the store failed.
-   */
-  async #claimAndSend(entry: TaskEntry, session: NodeSession, start: { assignment: Assignment; running: RunningAttempt; timeoutMs: number }, turn: AssignTurn): Promise<void> {
-    const { receivedAt } = entry;
-    const { assignment, running, timeoutMs } = start;
-    const { attempt } = running;
-    try {
-      // The start is claimed in the store before the task is sent: never sent on a claim that did not hold.
-      let stored: boolean;
-      try {
-        stored = await this.#options.store.markRunning(entry.id, attempt, session.id, this.#clock.now(), session.identity);
-      } catch (error) {
-        // Asked for with its insert, which failed: the submit answers that, and the task leaves (`submit`).
-        if (entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
-        this.#startNotStored(entry, running, error);
-        return;
-      }
-      if (!stored && entry.unsaved && !(await entry.unsaved)) return this.#withdraw(entry);
-      if (!stored) return this.#startRefused(entry, running);
-      this.#startRetry.succeeded();
-      turn.send = () => {
-        // A cancel (or the node's loss) may have settled the attempt while the store wrote.
-        if (this.scheduler.attempts.get(entry.id) !== running) return;
-        const sent = session.send({ type: 'assign', taskId: entry.id, attempt, spec: specForNodes(entry.spec), binding: assignment.binding, timeoutMs });
-        if (sent && receivedAt !== undefined) this.#options.overhead?.dispatched(performance.now() - receivedAt);
-        this.#log.debug({ ...this.#about(entry.id), node: session.id, attempt, switched: assignment.switched }, 'task assigned');
-        if (!sent) this.#putBack(entry, running);
-        else this.#changed(entry.id);
-      };
-    } finally {
-      turn.settled = true;
-      this.#sendInOrder(session.id);
-    }
   }
 
   /**
@@ -573,95 +502,12 @@ export class Dispatcher {
     }
   }
 
-  /**
-   * The task never reached its node (the socket closed as it was sent): back to its
-   * place in the queue, counted as no failure and blamed on nobody. The store holds
-   * the attempt as started: it is requeued there at that attempt.
-   */
-  #putBack(entry: TaskEntry, running: RunningAttempt, why = 'task not sent: its node went away; back in the queue'): void {
-    if (!this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now())) return;
-    this.#log.info({ ...this.#about(entry.id), node: running.nodeId }, why);
-    void this.#requeueStored(entry.id, running.attempt);
-    this.schedule();
-  }
-
-  /**
-   * The store could not record the start (disk full): the task goes back to its place
-   * in the queue, counted as no failure and blamed on no node, and starts wait until
-   * the store is tried again (start-retry.ts).
-   */
-  #startNotStored(entry: TaskEntry, running: RunningAttempt, error: unknown): void {
-    // Its attempt number stays used: the store takes any higher one next (TaskStore.markRunning).
-    const settled = this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false, requeue: true }, this.#clock.now());
-    if (!isStoreUnavailable(error)) {
-      // Not the disk: a bug, which trying again would only repeat. Fail this task alone.
-      this.#log.error({ task: entry.id, err: error }, 'task store failed to mark the task running (not a storage failure); failing the task');
-      if (settled) this.scheduler.remove(entry.id);
-      this.#fail(entry, null, { id: 'DAN_ERR_INTERNAL', message: 'the task could not be started; see the gateway log' });
-      return;
-    }
-    this.#startRetry.failed(error);
-  }
-
-  /**
-   * The row is not queued at this attempt. Where gateways share the store, another one claimed the task
-   * first for its own node (its notice follows): this gateway leaves it. Alone, only a bug of ours gets
-   * here: don't run what the store disowns.
-   */
-  #startRefused(entry: TaskEntry, running: RunningAttempt): void {
-    if (this.#options.shared) {
-      if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
-        entry.elsewhere = { attempt: running.attempt };
-        this.#reconcileSurely(entry.id);
-        this.schedule();
-      }
-      return;
-    }
-    this.#log.error({ task: entry.id, attempt: running.attempt }, 'task store refused to mark the task running; failing it');
-    if (this.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#clock.now())) {
-      // Whatever attempt the row holds: the store just refused this one.
-      this.#fail(entry, null, { id: 'DAN_ERR_INTERNAL', message: 'the task store no longer holds this task as queued' });
-      this.schedule();
-    }
-  }
-
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
     if (this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds)) {
       this.#options.shared?.progressed(message.taskId, message.attempt, message.progress, message.etaSeconds);
       if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq });
       this.#changed(message.taskId);
     }
-  }
-
-  async #onResult(session: NodeSession, message: RelayedResultMessage, receivedAt: number): Promise<void> {
-    // Nodes are other people's machines: a result that does not answer its task never reaches a client.
-    // Its node is disconnected, and what it ran goes to other nodes (result-check.ts).
-    const entry = this.#entries.get(message.taskId);
-    const problem = entry ? resultProblem(entry.spec, message.result) : null;
-    if (problem !== null) {
-      this.#options.hub.expel(session, `result for task ${message.taskId} refused: ${problem}`);
-      return;
-    }
-    const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
-    const now = this.#clock.now();
-    const timing = { elapsedMs: message.elapsedMs, awakeSince: this.#options.hub.awakeSince(now), ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
-    const settled = this.scheduler.settle(where, { ok: true, ...timing }, now);
-    if (!settled) return;
-    this.#options.observer?.attemptEnded?.('succeeded', session.identity);
-    this.#log.info({ ...this.#about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
-    // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
-    // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
-    // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
-    void this.#passSoon();
-    const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
-    this.#finish(outcome, settled.attempt.attempt);
-  }
-
-  #onFailure(session: NodeSession, message: Static<typeof Failure>): void {
-    const running = this.scheduler.attempts.get(message.taskId);
-    // A late failure of an abandoned attempt (the task runs again, maybe on this very node) settles nothing.
-    if (!running || running.nodeId !== session.id || running.attempt !== message.attempt) return;
-    this.#settleFailure(running, toAttemptError(message.error, message.message));
   }
 
   #onNodeLost(session: NodeSession, reason: string, mayReturn: boolean, replaced = false): void {
@@ -672,7 +518,7 @@ export class Dispatcher {
     if (replaced) {
       for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
         const entry = this.#entries.get(running.taskId);
-        if (entry) this.#putBack(entry, running, 'task of a node connection another took the place of; back in the queue, not counted as a failure');
+        if (entry) this.#attempts.putBack(entry, running, 'task of a node connection another took the place of; back in the queue, not counted as a failure');
       }
       return;
     }
@@ -774,7 +620,7 @@ export class Dispatcher {
     delete entry.away;
     this.#away.delete(entry);
     this.#enqueue(entry);
-    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
+    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#attempts.timeoutFor(expectedSeconds, 0));
     if (!running) return false;
     session.adopt(entry.id);
     this.#unservable.forget(entry.id);
@@ -802,7 +648,7 @@ export class Dispatcher {
       delete entry.elsewhere;
       this.#enqueue(entry);
     }
-    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#timeoutFor(expectedSeconds, 0));
+    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#attempts.timeoutFor(expectedSeconds, 0));
     if (!running) {
       if (elsewhere) {
         this.scheduler.remove(entry.id);
@@ -830,11 +676,11 @@ export class Dispatcher {
           delete entry.elsewhere;
           this.#enqueue(entry);
         }
-        void this.#requeueStored(entry.id, claim.attempt);
+        void this.#attempts.requeueStored(entry.id, claim.attempt);
         this.schedule();
         return;
       }
-      if (current) this.#abandon(running, 'the gateway no longer waits for it here');
+      if (current) this.#attempts.abandon(running, 'the gateway no longer waits for it here');
       if (this.#entries.get(entry.id) !== entry) return;
       // Not this gateway's: as the row says (running elsewhere, queued, or ended), read before any pass may send it.
       // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
@@ -892,70 +738,10 @@ export class Dispatcher {
     for (const running of attempts) {
       const entry = this.#entries.get(running.taskId);
       // A task held ready never began there: no failure, no blame, back to its place.
-      if (held.has(running.taskId) && entry) this.#putBack(entry, running, 'task held by a node that went away; back in the queue');
-      else this.#settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
+      if (held.has(running.taskId) && entry) this.#attempts.putBack(entry, running, 'task held by a node that went away; back in the queue');
+      else this.#attempts.settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
     }
     this.schedule();
-  }
-
-  #onTimeout(running: RunningAttempt): void {
-    // Its time since it began (a held one: since it was sent), which its progress may have made longer than first set.
-    const seconds = Math.round((this.#clock.now() - (running.begunAt ?? running.startedAt)) / SECOND);
-    this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason: `timed out after ${seconds} s` });
-    this.#settleFailure(running, { id: 'DAN_ERR_TASK_TIMEOUT', message: `no answer within ${seconds} s` });
-  }
-
-  /** Ends a failed attempt: the task is retried elsewhere, or fails for good. A slot is free either way: a pass follows. */
-  #settleFailure(running: RunningAttempt, error: AttemptError): void {
-    const entry = this.#entries.get(running.taskId);
-    const retryable = isRetryable(error);
-    const retry = retryable && entry !== undefined && entry.failures.length + 1 < this.#options.maxAttempts;
-    const where = { taskId: running.taskId, nodeId: running.nodeId, attempt: running.attempt };
-    const settled = this.scheduler.settle(where, { ok: false, requeue: retry, failure: toAttemptFailure(error) }, this.#clock.now());
-    if (!settled || !entry) return;
-    const { attempt, nodeName } = running;
-    entry.failures.push(`attempt ${attempt} on node ${nodeName}: ${error.message}`);
-    this.#options.observer?.attemptEnded?.(error.id, running.nodeIdentity);
-    this.#log.warn({ ...this.#about(entry.id), node: running.nodeId, attempt, error: error.id, reason: error.message }, 'task attempt failed');
-    if (settled.setAside) this.#noteSetAside(nodeName, settled.setAside.until, settled.setAside.reason);
-    if (settled.sameWayAs !== null) {
-      const message = `failed the same way on nodes ${settled.sameWayAs} and ${nodeName}, so the request itself is the likely cause: ${error.message}`;
-      this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_FAILED', message });
-    } else if (!retryable) {
-      this.#fail(entry, attempt, error);
-    } else if (!retry) {
-      const times = entry.failures.length === 1 ? 'once' : `${entry.failures.length} times`;
-      this.#fail(entry, attempt, { id: 'DAN_ERR_TASK_ATTEMPTS_EXHAUSTED', message: `failed ${times}: ${entry.failures.join('; ')}` });
-    } else {
-      void this.#requeueStored(entry.id, attempt);
-      this.#changed(entry.id);
-    }
-    this.schedule();
-  }
-
-  /**
-   * Writes a requeue. If the write fails the row still says running with this
-   * attempt; the next start's write moves it on from there (TaskStore.markRunning)
-   * and a restart requeues it, so the failure is logged and otherwise harmless.
-   */
-  async #requeueStored(taskId: string, attempt: number): Promise<void> {
-    try {
-      // Refused when the row had moved on already: the next attempt's start written first (the usual race when a
-      // node is lost and the task starts elsewhere at once), or the task ended or was put back by another gateway.
-      if (!(await this.#options.store.requeue(taskId, attempt))) {
-        this.#log.debug({ task: taskId, attempt }, 'requeue not written: the stored task had moved on already');
-        // Sharing the store, it may run through another gateway now (its node took it there): as the row says.
-        if (this.#options.shared) await this.#reconcile(taskId);
-      }
-    } catch (error) {
-      this.#log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');
-    }
-  }
-
-  #noteSetAside(nodeName: string, until: number, reason: string): void {
-    const now = this.#clock.now();
-    this.#log.warn({ node: nodeName, seconds: Math.round((until - now) / SECOND), reason }, 'node keeps failing: set aside, no new work for a while');
-    this.#later(Math.max(0, until - now) + 10, () => this.#scheduleGuarded());
   }
 
   /** Tasks being read after another gateway's notice (`adopt`): notices that overlap read once. */
@@ -1017,7 +803,7 @@ export class Dispatcher {
     const running = this.scheduler.attempts.get(taskId);
     // Started here as this attempt or a later one: the other's start lost the race. Moved, the same attempt is not ours any more.
     if (running && (running.attempt > attempt || (running.attempt === attempt && how.moved !== true))) return;
-    if (running) this.#abandon(running, 'the task runs on another node now');
+    if (running) this.#attempts.abandon(running, 'the task runs on another node now');
     else this.scheduler.remove(taskId);
     entry.elsewhere = { attempt };
     if (this.#watchers.has(taskId)) this.#wantProgress(taskId, entry.elsewhere);
@@ -1084,7 +870,7 @@ export class Dispatcher {
     this.#touch(taskId);
     const entry = this.#entries.get(taskId);
     const running = this.scheduler.attempts.get(taskId);
-    if (running) this.#abandon(running, 'the task ended on another gateway');
+    if (running) this.#attempts.abandon(running, 'the task ended on another gateway');
     else this.scheduler.remove(taskId);
     if (entry) {
       this.#entries.delete(taskId);
@@ -1191,12 +977,6 @@ export class Dispatcher {
     if (!record || (record.state !== 'queued' && record.state !== 'running')) await this.endedElsewhere(taskId);
     else if (record.state === 'running') this.startedElsewhere(taskId, record.attempts);
     else await this.adopt(taskId);
-  }
-
-  /** Stops an attempt of this gateway's that is no longer the task's (it runs, or ended, elsewhere): no failure counted. */
-  #abandon(running: RunningAttempt, reason: string): void {
-    this.#options.hub.sessions.get(running.nodeId)?.send({ type: 'cancel', taskId: running.taskId, reason });
-    this.scheduler.settle({ taskId: running.taskId, attempt: running.attempt }, { ok: false }, this.#clock.now());
   }
 
   /**
