@@ -3,10 +3,10 @@
  *
  * The dispatcher's data (dispatcher.ts): what it holds of a task, what it
  * answers about one, what it is given and what it tells. In a module of
- * their own so that the helpers the dispatcher is made of (node-attempts.ts,
- * idle-recheck.ts) can share them without importing the dispatcher:
- * import/no-cycle counts type-only imports too. Other code imports them from
- * dispatcher.ts, which re-exports them.
+ * their own so that the helpers the dispatcher is made of (shared-queue.ts,
+ * node-attempts.ts, idle-recheck.ts) can share them without importing the
+ * dispatcher: import/no-cycle counts type-only imports too. Other code
+ * imports them from dispatcher.ts, which re-exports them.
  *
  * `DispatcherInternals` is what the dispatcher lends those helpers of its
  * state and of its steps; each takes only the members it uses.
@@ -21,7 +21,7 @@ import type { StoredTask, TaskStore } from '../store/task-store.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { AttemptError } from './attempt-failures.js';
-import type { TaskOutcome } from './outcome-book.js';
+import type { OutcomeBook, TaskOutcome } from './outcome-book.js';
 import type { StartRetry } from './start-retry.js';
 import type { UnservableWatch } from './unservable-watch.js';
 
@@ -138,10 +138,10 @@ export interface SubmittedTask {
 }
 
 /**
- * What the dispatcher lends the helpers it is made of (node-attempts.ts, idle-recheck.ts): its state, and the
- * steps of a task's life they share, each written once, in the file that keeps it (its doc comment there says
- * why it does what it does). Built once, in the Dispatcher's constructor; each helper takes a `Pick` of it,
- * only what it uses. The Dispatcher stays the one API the rest of the gateway calls.
+ * What the dispatcher lends the helpers it is made of (shared-queue.ts, node-attempts.ts, idle-recheck.ts):
+ * its state, and the steps of a task's life they share, each written once, in the file that keeps it (its doc
+ * comment there says why it does what it does). Built once, in the Dispatcher's constructor; each helper
+ * takes a `Pick` of it, only what it uses. The Dispatcher stays the one API the rest of the gateway calls.
  */
 export interface DispatcherInternals {
   readonly scheduler: Scheduler;
@@ -161,16 +161,29 @@ export interface DispatcherInternals {
   readonly taskTimeoutMs: number;
   /** The unfinished tasks the dispatcher holds, by id: queued, running here or elsewhere, or away. */
   readonly entries: Map<string, TaskEntry>;
+  readonly outcomes: OutcomeBook;
   readonly unservable: UnservableWatch;
   readonly startRetry: StartRetry;
   /** Whether `close()` was called: no new starts, and nodes that go are not failures. */
   closing(): boolean;
+  /** Queues a task already counted against its key's budget. */
+  enqueue(entry: TaskEntry): void;
+  /** One unfinished task more for the owner's budget. */
+  reserve(owner: string | null): void;
+  /** A task read from the store, as this gateway holds it. */
+  toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry;
+  /** The task leaves the dispatcher (ended, here or elsewhere): no longer held, counted or previewed; the entry it was. */
+  drop(taskId: string): TaskEntry | undefined;
   /** A task the store did not take leaves the queue (and its node slot), as if never submitted. */
   withdraw(entry: TaskEntry): void;
   /** What a log line about a task names: the task and its key's id. */
   about(taskId: string): { task: string; key: string | null };
   /** Tells those who watch the task that it changed. */
   changed(taskId: string): void;
+  /** Whether someone watches the task (`Dispatcher.watch`). */
+  watched(taskId: string): boolean;
+  /** `Dispatcher.watch`: calls `listener` when the task changes; returns the unsubscribe. */
+  watch(taskId: string, listener: () => void): () => void;
   /** `Dispatcher.schedule`: a scheduling pass now. */
   schedule(): void;
   /** A scheduling pass at the end of this turn of the event loop; settles once it has run. */
@@ -199,8 +212,14 @@ export interface DispatcherInternals {
   cancelLater(timer: Timer): void;
   /** Runs detached work whose error is logged, never thrown. */
   guard(work: Promise<unknown>): void;
-  /** Brings a task in line with its row in the store, where news of it may have come late. */
+  /** News of a task (shared-queue.ts): a resync leaves alone what changed while it read. */
+  touch(taskId: string): void;
+  /** Brings a task in line with its row in the store, where news of it may have come late (shared-queue.ts). */
   reconcile(taskId: string): Promise<void>;
   /** `reconcile`, tried again while the store cannot say. */
   reconcileSurely(taskId: string): void;
+  /** `Dispatcher.startedElsewhere`: the task runs on another gateway's node at `attempt`. */
+  startedElsewhere(taskId: string, attempt: number, how?: { moved?: boolean }): void;
+  /** Whether a take-over of the task is being written: its row is changing. */
+  takingOver(taskId: string): boolean;
 }

@@ -39,6 +39,7 @@ import type { DispatcherInternals, DispatcherOptions, LiveStatus, SubmittedTask,
 import { IdleRecheck } from './idle-recheck.js';
 import { NodeAttempts } from './node-attempts.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
+import { RECONCILE_RETRY_MS, SharedQueue } from './shared-queue.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
 import { idleNodesMessage } from './servability.js';
@@ -47,16 +48,12 @@ import type { Static } from '@sinclair/typebox';
 export type { DispatcherObserver, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 export type { TaskOutcome } from './outcome-book.js';
 
-/** How long whether another gateway's node could run a task is taken as known, for its status message. */
-const ELSEWHERE_LOOK_MS = 5 * SECOND;
 /**
  * How long a gateway still waits for a node that came back through another gateway sharing the store
  * (`nodeArrivedElsewhere`): that gateway's take-overs of what the node brought are written within
  * milliseconds, and read here before the rest counts lost.
  */
 const ELSEWHERE_SETTLE_MS = 2 * SECOND;
-/** How often a read or write the store could not do is tried again (a task's place in line with the row, a take-over). */
-const RECONCILE_RETRY_MS = 5 * SECOND;
 /** Tries of a take-over's write before the node is told to stop the task. */
 const TAKE_OVER_TRIES = 3;
 
@@ -70,14 +67,13 @@ export class Dispatcher {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #unservable: UnservableWatch;
-  /** `#servableElsewhere`'s answers by spec (a task's, kept while it is). */
-  readonly #elsewhereLooks = new WeakMap<GenerationSpec, { at: number; servable: boolean }>();
   /** `#idleReachReason`'s messages by the scheduler's array of idle nodes. */
   readonly #idleWording = new WeakMap<readonly SchedulerNode[], string>();
   readonly #startRetry: StartRetry;
   readonly #timers = new Set<Timer>();
   /** The parts of the dispatcher in files of their own; each is lent the internals it uses (`#internals`). */
   readonly #attempts: NodeAttempts;
+  readonly #sharedQueue: SharedQueue;
   readonly #idle: IdleRecheck;
   /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
   readonly #away = new Set<TaskEntry>();
@@ -108,6 +104,7 @@ export class Dispatcher {
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const internals = this.#internals();
     this.#attempts = new NodeAttempts(internals);
+    this.#sharedQueue = new SharedQueue(internals);
     this.#idle = new IdleRecheck(internals);
     const { hub } = options;
     hub.on('node:changed', (session) => {
@@ -128,12 +125,19 @@ export class Dispatcher {
     return {
       scheduler: this.scheduler, store, hub, clock, log, shared, overhead, observer, maxAttempts, taskTimeoutMs,
       entries: this.#entries,
+      outcomes: this.#outcomes,
       unservable: this.#unservable,
       startRetry: this.#startRetry,
       closing: () => this.#closing,
+      enqueue: (entry) => this.#enqueue(entry),
+      reserve: (owner) => this.#reserve(owner),
+      toEntry: (record, spec) => this.#toEntry(record, spec),
+      drop: (taskId) => this.#drop(taskId),
       withdraw: (entry) => this.#withdraw(entry),
       about: (taskId) => this.#about(taskId),
       changed: (taskId) => this.#changed(taskId),
+      watched: (taskId) => this.#watchers.has(taskId),
+      watch: (taskId, listener) => this.watch(taskId, listener),
       schedule: () => this.schedule(),
       passSoon: () => this.#passSoon(),
       scheduleGuarded: () => this.#scheduleGuarded(),
@@ -148,8 +152,11 @@ export class Dispatcher {
       later: (ms, run) => this.#later(ms, run),
       cancelLater: (timer) => this.#cancelLater(timer),
       guard: (work) => this.#guard(work),
-      reconcile: (taskId) => this.#reconcile(taskId),
-      reconcileSurely: (taskId) => this.#reconcileSurely(taskId),
+      touch: (taskId) => this.#sharedQueue.touch(taskId),
+      reconcile: (taskId) => this.#sharedQueue.reconcile(taskId),
+      reconcileSurely: (taskId) => this.#sharedQueue.reconcileSurely(taskId),
+      startedElsewhere: (taskId, attempt, how) => this.#sharedQueue.startedElsewhere(taskId, attempt, how),
+      takingOver: (taskId) => this.#takingOver.has(taskId),
     };
   }
 
@@ -280,7 +287,7 @@ export class Dispatcher {
     }
     delete entry.unsaved;
     // News again, now that it is stored: a resync whose read began before the commit did not see it.
-    if (this.#options.shared) this.#touch(entry.id);
+    if (this.#options.shared) this.#sharedQueue.touch(entry.id);
     this.#options.observer?.submitted?.(entry.kind);
     await passed;
   }
@@ -359,7 +366,7 @@ export class Dispatcher {
     if (entry.away) return { state: 'running', progress: 0, etaSeconds: null, nodeId: '', held: false, owner };
     // Its progress is known to the gateway whose node runs it, which tells it once asked.
     if (entry.elsewhere) {
-      this.#wantProgress(entry.id, entry.elsewhere);
+      this.#sharedQueue.wantProgress(entry.id, entry.elsewhere);
       const { progress } = entry.elsewhere;
       return { state: 'running', progress: progress?.value ?? 0, etaSeconds: progress?.etaSeconds ?? null, nodeId: '', held: false, owner };
     }
@@ -374,24 +381,10 @@ export class Dispatcher {
     return { state: 'queued', position, etaSeconds: this.scheduler.eta(id, now), waiting, owner };
   }
 
-  /**
-   * Whether another gateway's node could run `spec`, looked at once every 5 s per task: asked on status polls,
-   * it binds the spec to every node of the other gateways.
-   */
-  #servableElsewhere(spec: GenerationSpec, now: number): boolean {
-    const shared = this.#options.shared;
-    if (!shared) return false;
-    const known = this.#elsewhereLooks.get(spec);
-    if (known && now - known.at < ELSEWHERE_LOOK_MS) return known.servable;
-    const servable = shared.servableElsewhere(spec);
-    this.#elsewhereLooks.set(spec, { at: now, servable });
-    return servable;
-  }
-
   /** Why a task waits whose nodes are all connected here and none takes work now; null if one does, or one elsewhere might. */
   #idleReachReason(entry: TaskEntry, now: number): string | null {
     const nodes = this.scheduler.idleReach(entry.id, now);
-    if (!nodes || this.#servableElsewhere(entry.spec, now)) return null;
+    if (!nodes || this.#sharedQueue.servableElsewhere(entry.spec, now)) return null;
     // Worded once per array the scheduler keeps for a node list (it makes a new one when their state changes).
     const known = this.#idleWording.get(nodes);
     if (known !== undefined) return known;
@@ -453,7 +446,7 @@ export class Dispatcher {
       // Looked at once every few seconds per task: each pass would bind every such task to every other node.
       for (const id of [...unservable.keys()]) {
         const entry = this.#entries.get(id);
-        if (entry && this.#servableElsewhere(entry.spec, now)) unservable.delete(id);
+        if (entry && this.#sharedQueue.servableElsewhere(entry.spec, now)) unservable.delete(id);
       }
     }
     for (const expired of this.#unservable.watch(unservable, now)) this.#failUnservable(expired.taskId, expired.reason);
@@ -475,7 +468,7 @@ export class Dispatcher {
     if (!listeners) this.#watchers.set(taskId, (listeners = new Set()));
     listeners.add(listener);
     const elsewhere = this.#entries.get(taskId)?.elsewhere;
-    if (elsewhere) this.#wantProgress(taskId, elsewhere);
+    if (elsewhere) this.#sharedQueue.wantProgress(taskId, elsewhere);
     return () => {
       listeners.delete(listener);
       if (listeners.size === 0 && this.#watchers.get(taskId) === listeners) {
@@ -658,12 +651,12 @@ export class Dispatcher {
     }
     session.adopt(entry.id);
     // News: a resync reading meanwhile leaves it alone (its row is changing).
-    this.#touch(entry.id);
+    this.#sharedQueue.touch(entry.id);
     const held = this.#storeTakeOver(entry.id, claim.attempt, session, running);
     this.#takingOver.set(entry.id, held);
     void held.then((moved) => {
       this.#takingOver.delete(entry.id);
-      this.#touch(entry.id);
+      this.#sharedQueue.touch(entry.id);
       const current = this.scheduler.attempts.get(entry.id) === running;
       if (moved) {
         this.#unservable.forget(entry.id);
@@ -685,7 +678,7 @@ export class Dispatcher {
       // Not this gateway's: as the row says (running elsewhere, queued, or ended), read before any pass may send it.
       // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
       if (this.scheduler.position(entry.id) === undefined && !this.scheduler.attempts.get(entry.id)) entry.elsewhere = elsewhere ?? { attempt: claim.attempt };
-      this.#reconcileSurely(entry.id);
+      this.#sharedQueue.reconcileSurely(entry.id);
     });
     return true;
   }
@@ -723,7 +716,7 @@ export class Dispatcher {
         return undefined;
       });
       const taken = record?.state === 'running' && record.attempts === running.attempt && this.#options.shared?.runsElsewhere(record) === true;
-      if (taken && this.scheduler.attempts.get(running.taskId) === running) this.startedElsewhere(running.taskId, running.attempt, { moved: true });
+      if (taken && this.scheduler.attempts.get(running.taskId) === running) this.#sharedQueue.startedElsewhere(running.taskId, running.attempt, { moved: true });
     }
   }
 
@@ -744,103 +737,6 @@ export class Dispatcher {
     this.schedule();
   }
 
-  /** Tasks being read after another gateway's notice (`adopt`): notices that overlap read once. */
-  readonly #adopting = new Set<string>();
-
-  /**
-   * Another gateway sharing the store stored a task, or put one back in the queue: it joins this
-   * gateway's queue (positions, fair order and budgets are the network's) and its nodes may run it.
-   */
-  async adopt(taskId: string, task?: Pick<TaskEntry, 'kind' | 'owner' | 'createdAt' | 'spec' | 'weight'>): Promise<void> {
-    const held = this.#entries.get(taskId);
-    if (held?.elsewhere) {
-      this.#touch(taskId);
-      delete held.elsewhere;
-      if (this.scheduler.position(taskId) === undefined && !this.scheduler.attempts.get(taskId)) this.#enqueue(held);
-      this.#changed(taskId);
-      void this.#passSoon();
-      return;
-    }
-    // Ended here, its outcome not written yet (the database away): the row still says unfinished, but it is not.
-    if (held || this.#adopting.has(taskId) || this.#closing || this.#outcomes.recent(taskId)) return;
-    this.#touch(taskId);
-    if (task) {
-      // A new task, as its notice told it: queued, attempt 0, no read needed.
-      this.#reserve(task.owner);
-      this.#enqueue({ id: taskId, kind: task.kind, spec: task.spec, owner: task.owner, weight: task.weight, createdAt: task.createdAt, attempts: 0, failures: [] });
-      void this.#passSoon();
-      return;
-    }
-    this.#adopting.add(taskId);
-    try {
-      const record = await this.#options.store.get(taskId);
-      if (!record?.spec || this.#entries.has(taskId) || this.#outcomes.recent(taskId) || (record.state !== 'queued' && record.state !== 'running')) return;
-      // Running, on a gateway alive or gone (the leader's reclaim puts it back, with news): held as elsewhere. One
-      // that names no gateway (a database of version 1) is put back by the gateway that recovers it, with news.
-      if (record.state === 'running' && (record.runningOn === null || record.runningOn === undefined)) return;
-      this.#reserve(record.owner);
-      const entry = this.#toEntry(record, record.spec);
-      if (record.state === 'running') {
-        this.#entries.set(taskId, { ...entry, elsewhere: { attempt: record.attempts } });
-        return;
-      }
-      this.#enqueue(entry);
-      void this.#passSoon();
-    } finally {
-      this.#adopting.delete(taskId);
-    }
-  }
-
-  /**
-   * Another gateway started attempt `attempt` of a task on its node, or took it over (`moved`: its node brought
-   * it there, TaskStore.takeOver): it leaves this gateway's queue, and an attempt of it here is let go.
-   */
-  startedElsewhere(taskId: string, attempt: number, how: { moved?: boolean } = {}): void {
-    const entry = this.#entries.get(taskId);
-    if (!entry) return;
-    this.#touch(taskId);
-    entry.attempts = Math.max(entry.attempts, attempt);
-    const running = this.scheduler.attempts.get(taskId);
-    // Started here as this attempt or a later one: the other's start lost the race. Moved, the same attempt is not ours any more.
-    if (running && (running.attempt > attempt || (running.attempt === attempt && how.moved !== true))) return;
-    if (running) this.#attempts.abandon(running, 'the task runs on another node now');
-    else this.scheduler.remove(taskId);
-    entry.elsewhere = { attempt };
-    if (this.#watchers.has(taskId)) this.#wantProgress(taskId, entry.elsewhere);
-    this.#changed(taskId);
-  }
-
-  /**
-   * Resolves once the gateway whose node runs `taskId` has told where it stands (its answer to the first ask,
-   * `#wantProgress`), or after `ms`; at once for a task not running elsewhere, or whose progress is known. A
-   * status answer waits for it, so that the first one says the progress, not 0. Real time, not the clock's:
-   * a short wait for a reply, not a rule of the task's life. Once per attempt: when that gateway is hung (or
-   * its node silent), a client polling here is not held `ms` at every poll; later polls share the first wait.
-   */
-  progressFromElsewhere(taskId: string, ms: number): Promise<void> {
-    const elsewhere = this.#entries.get(taskId)?.elsewhere;
-    if (!elsewhere || elsewhere.progress) return Promise.resolve();
-    elsewhere.firstWord ??= new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        stop();
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      const stop = this.watch(taskId, done);
-    });
-    return elsewhere.firstWord;
-  }
-
-  /** Progress another gateway told of attempt `attempt` of a task its node runs (asked for by `#wantProgress`). */
-  progressElsewhere(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void {
-    const elsewhere = this.#entries.get(taskId)?.elsewhere;
-    if (elsewhere?.attempt !== attempt) return;
-    elsewhere.progress = { value: progress, etaSeconds };
-    this.#changed(taskId);
-  }
-
   /** A task read from the store, as this gateway holds it. */
   #toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
     return {
@@ -853,130 +749,6 @@ export class Dispatcher {
       attempts: record.attempts,
       failures: [],
     };
-  }
-
-  /** Once per attempt running elsewhere that a client here follows or asks about. */
-  #wantProgress(taskId: string, elsewhere: NonNullable<TaskEntry['elsewhere']>): void {
-    if (elsewhere.wanted) return;
-    elsewhere.wanted = true;
-    this.#options.shared?.wantProgress(taskId);
-  }
-
-  /**
-   * A task ended through another gateway (its node's result, a failure, a cancel sent there): it leaves
-   * this gateway, an attempt of it here is stopped, and sync requests waiting here are answered from the store.
-   */
-  async endedElsewhere(taskId: string): Promise<void> {
-    this.#touch(taskId);
-    const entry = this.#entries.get(taskId);
-    const running = this.scheduler.attempts.get(taskId);
-    if (running) this.#attempts.abandon(running, 'the task ended on another gateway');
-    else this.scheduler.remove(taskId);
-    if (entry) {
-      this.#entries.delete(taskId);
-      this.#unservable.forget(taskId);
-      this.#release(entry.owner);
-    }
-    this.#previews.delete(taskId);
-    if (this.#outcomes.hasWaiters(taskId)) {
-      const record = await this.#options.store.get(taskId);
-      const outcome = record ? outcomeOf(record) : null;
-      if (outcome) this.#outcomes.tell(outcome);
-    }
-    this.#changed(taskId);
-    if (running) this.schedule();
-  }
-
-  /** Tasks the last `requeueOrphans` found running in the store with no such attempt here, and that attempt. */
-  #orphansSeen = new Map<string, number>();
-
-  /**
-   * Rows the store holds as running on this gateway's nodes that run no such attempt: a start written
-   * with its insert whose commit this gateway stopped waiting for (the database slow or cut off: the
-   * submit was answered 503, the row stayed), or left by a bug. Nobody would ever end them, and other
-   * gateways leave a live gateway's running tasks alone. A row found so at two calls in a row (a start
-   * or an end in flight between them is not one) goes back to the queue at its attempt, and runs.
-   * Called every minute (gateway.ts).
-   */
-  async requeueOrphans(): Promise<number> {
-    const suspects = new Map<string, number>();
-    let requeued = 0;
-    for (const row of await this.#options.store.listRunningHere()) {
-      // Any attempt of it here (this one, or a later one whose start is being written) is the row in motion.
-      if (this.scheduler.attempts.get(row.id) || this.#outcomes.recent(row.id) || this.#adopting.has(row.id)) continue;
-      if (this.#orphansSeen.get(row.id) !== row.attempts) {
-        suspects.set(row.id, row.attempts);
-        continue;
-      }
-      if (!(await this.#options.store.requeue(row.id, row.attempts))) continue;
-      requeued += 1;
-      this.#log.warn({ task: row.id, attempt: row.attempts }, 'the store held the task as running here, where no such attempt runs; back in the queue');
-      const held = this.#entries.get(row.id);
-      if (!held) await this.adopt(row.id);
-      else if (this.scheduler.position(row.id) === undefined) this.#enqueue(held);
-      void this.#passSoon();
-    }
-    this.#orphansSeen = suspects;
-    return requeued;
-  }
-
-  /**
-   * News from the other gateways may have been missed (the connection that hears it was lost): the
-   * store's unfinished tasks are read again; those this gateway held that ended meanwhile leave.
-   */
-  async resync(): Promise<void> {
-    // What changes while the store is read (a submit here, news heard) is newer than what the read says: left alone.
-    const readAt = this.#newsCount;
-    const held = new Set(this.#entries.keys());
-    const unfinished = new Map((await this.#options.store.listUnfinished()).map((record) => [record.id, record]));
-    const stale = (id: string) => (this.#newsOf.get(id) ?? 0) > readAt;
-    // A task being stored here may not be in what was read: it is news (`submit` touches it), and never ended elsewhere.
-    for (const id of held) if (!unfinished.has(id) && !this.#outcomes.recent(id) && !stale(id) && !this.#entries.get(id)?.unsaved) await this.endedElsewhere(id);
-    for (const record of unfinished.values()) {
-      if (stale(record.id)) continue;
-      const entry = this.#entries.get(record.id);
-      if (!entry || (record.state === 'queued' && entry.elsewhere)) await this.adopt(record.id);
-      else if (record.state === 'running' && record.attempts > entry.attempts) this.startedElsewhere(record.id, record.attempts);
-      // Taken over by another gateway at the attempt this one holds (a `moved` notice missed): its attempt here,
-      // or its place in the queue here, is let go. Not while this gateway's own take-over of it is being written.
-      else if (record.state === 'running' && !entry.elsewhere && !this.#takingOver.has(record.id) && this.#options.shared?.runsElsewhere(record)) {
-        const here = this.scheduler.attempts.get(record.id);
-        if (!here || here.attempt === record.attempts) this.startedElsewhere(record.id, record.attempts, { moved: true });
-      }
-    }
-  }
-
-  /** Counts news of tasks (a submit, another gateway's notice): `resync` leaves alone what changed while it read. */
-  #newsCount = 0;
-  readonly #newsOf = new Map<string, number>();
-
-  #touch(taskId: string): void {
-    this.#newsOf.set(taskId, ++this.#newsCount);
-    // Kept small: only news newer than a read under way matters.
-    if (this.#newsOf.size > 10_000) this.#newsOf.clear();
-  }
-
-  /**
-   * `#reconcile`, tried again every few seconds while the store cannot say (a database blip): a task held as
-   * running elsewhere whose row is queued would otherwise wait for a resync that may never come.
-   */
-  #reconcileSurely(taskId: string): void {
-    this.#guard(
-      this.#reconcile(taskId).catch((error: unknown) => {
-        this.#log.warn({ task: taskId, err: error }, 'could not read the task to bring it in line with the store; trying again');
-        this.#later(RECONCILE_RETRY_MS, () => {
-          if (this.#entries.has(taskId) && !this.#closing) this.#reconcileSurely(taskId);
-        });
-      }),
-    );
-  }
-
-  /** Brings a task this gateway holds in line with the store, where news of it may have come late or not at all. */
-  async #reconcile(taskId: string): Promise<void> {
-    const record = await this.#options.store.get(taskId);
-    if (!record || (record.state !== 'queued' && record.state !== 'running')) await this.endedElsewhere(taskId);
-    else if (record.state === 'running') this.startedElsewhere(taskId, record.attempts);
-    else await this.adopt(taskId);
   }
 
   /**
@@ -1017,16 +789,22 @@ export class Dispatcher {
    * must not hold up the next scheduling pass, a lost node's other tasks or a cancel.
    */
   #finish(outcome: TaskOutcome, attempt: number | null): void {
-    const entry = this.#entries.get(outcome.id);
-    if (entry) {
-      this.#entries.delete(outcome.id);
-      this.#unservable.forget(outcome.id);
-      this.#release(entry.owner);
-    }
-    this.#previews.delete(outcome.id);
+    const entry = this.#drop(outcome.id);
     void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
     this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, entry ? { spec: entry.spec, createdAt: entry.createdAt } : null);
+  }
+
+  /** The task leaves the dispatcher (ended here, or elsewhere): no longer held, counted against its owner's budget or previewed. */
+  #drop(taskId: string): TaskEntry | undefined {
+    const entry = this.#entries.get(taskId);
+    if (entry) {
+      this.#entries.delete(taskId);
+      this.#unservable.forget(taskId);
+      this.#release(entry.owner);
+    }
+    this.#previews.delete(taskId);
+    return entry;
   }
 
   /** One unfinished task fewer for the owner's budget. */
@@ -1067,6 +845,44 @@ export class Dispatcher {
     work.catch((error: unknown) => this.#log.error({ err: error }, 'dispatcher error'));
   }
 
+  /**
+   * Another gateway sharing the store stored a task, or put one back in the queue: it joins this gateway's
+   * queue and its nodes may run it (shared-queue.ts, as are the other gateways' news below).
+   */
+  adopt(taskId: string, task?: Pick<TaskEntry, 'kind' | 'owner' | 'createdAt' | 'spec' | 'weight'>): Promise<void> {
+    return this.#sharedQueue.adopt(taskId, task);
+  }
+
+  /** Another gateway started attempt `attempt` of a task on its node, or took it over (`moved`): it leaves the queue here. */
+  startedElsewhere(taskId: string, attempt: number, how: { moved?: boolean } = {}): void {
+    this.#sharedQueue.startedElsewhere(taskId, attempt, how);
+  }
+
+  /** A task ended through another gateway: it leaves this one, and sync requests waiting here are answered from the store. */
+  endedElsewhere(taskId: string): Promise<void> {
+    return this.#sharedQueue.endedElsewhere(taskId);
+  }
+
+  /** Resolves once the gateway whose node runs `taskId` has told where it stands, or after `ms` (once per attempt). */
+  progressFromElsewhere(taskId: string, ms: number): Promise<void> {
+    return this.#sharedQueue.progressFromElsewhere(taskId, ms);
+  }
+
+  /** Progress another gateway told of attempt `attempt` of a task its node runs. */
+  progressElsewhere(taskId: string, attempt: number, progress: number, etaSeconds: number | null): void {
+    this.#sharedQueue.progressElsewhere(taskId, attempt, progress, etaSeconds);
+  }
+
+  /** Puts back rows the store holds as running on this gateway where no such attempt runs; how many. Called every minute (gateway.ts). */
+  requeueOrphans(): Promise<number> {
+    return this.#sharedQueue.requeueOrphans();
+  }
+
+  /** Reads the store's unfinished tasks again, when news from the other gateways may have been missed. */
+  resync(): Promise<void> {
+    return this.#sharedQueue.resync();
+  }
+
   /** Whether the gateway is stopping (`close`): waits end unfinished then, not by their timeout. */
   get stopping(): boolean {
     return this.#closing;
@@ -1085,14 +901,6 @@ export class Dispatcher {
     this.scheduler.close();
     await this.#outcomes.close();
   }
-}
-
-/** A finished task's outcome as waiters receive it; null for one not finished. */
-function outcomeOf(record: StoredTask): TaskOutcome | null {
-  const owner = record.owner;
-  if (record.state === 'succeeded' && record.result) return { id: record.id, owner, state: 'succeeded', result: record.result };
-  if ((record.state === 'failed' || record.state === 'cancelled') && record.error) return { id: record.id, owner, state: record.state, error: record.error };
-  return null;
 }
 
 /** Whether the attempt a restarted gateway found running was given to this node: who it is, or its name for a row stored without who. */
