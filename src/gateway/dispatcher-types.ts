@@ -4,9 +4,9 @@
  * The dispatcher's data (dispatcher.ts): what it holds of a task, what it
  * answers about one, what it is given and what it tells. In a module of
  * their own so that the helpers the dispatcher is made of (shared-queue.ts,
- * node-attempts.ts, idle-recheck.ts) can share them without importing the
- * dispatcher: import/no-cycle counts type-only imports too. Other code
- * imports them from dispatcher.ts, which re-exports them.
+ * node-returns.ts, node-attempts.ts, idle-recheck.ts) can share them without
+ * importing the dispatcher: import/no-cycle counts type-only imports too.
+ * Other code imports them from dispatcher.ts, which re-exports them.
  *
  * `DispatcherInternals` is what the dispatcher lends those helpers of its
  * state and of its steps; each takes only the members it uses.
@@ -55,7 +55,7 @@ export interface TaskEntry {
   unsaved?: Promise<boolean>;
   /**
    * Running when the gateway stopped, on the node of this name (attempt `attempt`): not queued while the
-   * node may come back with it (`recover`, `#resume`), for the resume grace after the start.
+   * node may come back with it (`recover`, node-returns.ts `resume`), for the resume grace after the start.
    */
   away?: { attempt: number; nodeName: string; nodeIdentity: string | null };
 }
@@ -138,10 +138,11 @@ export interface SubmittedTask {
 }
 
 /**
- * What the dispatcher lends the helpers it is made of (shared-queue.ts, node-attempts.ts, idle-recheck.ts):
- * its state, and the steps of a task's life they share, each written once, in the file that keeps it (its doc
- * comment there says why it does what it does). Built once, in the Dispatcher's constructor; each helper
- * takes a `Pick` of it, only what it uses. The Dispatcher stays the one API the rest of the gateway calls.
+ * What the dispatcher lends the helpers it is made of (shared-queue.ts, node-returns.ts, node-attempts.ts,
+ * idle-recheck.ts): its state, and the steps of a task's life they share, each written once, in the file that
+ * keeps it (its doc comment there says why it does what it does). Built once, in the Dispatcher's
+ * constructor; each helper takes a `Pick` of it, only what it uses. The Dispatcher stays the one API the rest
+ * of the gateway calls.
  */
 export interface DispatcherInternals {
   readonly scheduler: Scheduler;
@@ -220,6 +221,6 @@ export interface DispatcherInternals {
   reconcileSurely(taskId: string): void;
   /** `Dispatcher.startedElsewhere`: the task runs on another gateway's node at `attempt`. */
   startedElsewhere(taskId: string, attempt: number, how?: { moved?: boolean }): void;
-  /** Whether a take-over of the task is being written: its row is changing. */
+  /** Whether a take-over of the task is being written (node-returns.ts): its row is changing. */
   takingOver(taskId: string): boolean;
 }

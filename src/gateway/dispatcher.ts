@@ -8,6 +8,15 @@
  * attempt runs where is the core's attempt ledger; the store is the durable
  * copy of the tasks; the queue lives in the core.
  *
+ * This file holds the tasks (submit, recover, status, cancel, their end) and
+ * runs the scheduling passes; it is the one API the rest of the gateway calls.
+ * Its other parts are files of their own, each lent only what it uses of the
+ * dispatcher's state and steps (dispatcher-types.ts `DispatcherInternals`):
+ * the attempts on this gateway's nodes, from start to end (node-attempts.ts);
+ * nodes whose connection drops and that come back (node-returns.ts); the queue
+ * shared with other gateways (shared-queue.ts); idle nodes sent work when no
+ * event would (idle-recheck.ts).
+ *
  * - A retryable failure puts the task back at its place in the queue, to be
  *   tried on another node where one can serve it; after `maxAttempts` failed
  *   attempts the task fails with every attempt's reason. A task that fails the
@@ -30,7 +39,7 @@ import { DanError } from '../errors/dan-error.js';
 import { nodeNameOf } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
 import type { Progress } from '../protocol/messages.js';
-import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
+import { isHeld } from '../scheduler/attempt-ledger.js';
 import { Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
 import type { StoredTask } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
@@ -38,8 +47,9 @@ import type { Logger } from '../util/logger.js';
 import type { DispatcherInternals, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 import { IdleRecheck } from './idle-recheck.js';
 import { NodeAttempts } from './node-attempts.js';
+import { NodeReturns } from './node-returns.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
-import { RECONCILE_RETRY_MS, SharedQueue } from './shared-queue.js';
+import { SharedQueue } from './shared-queue.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
 import { idleNodesMessage } from './servability.js';
@@ -47,15 +57,6 @@ import type { Static } from '@sinclair/typebox';
 
 export type { DispatcherObserver, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 export type { TaskOutcome } from './outcome-book.js';
-
-/**
- * How long a gateway still waits for a node that came back through another gateway sharing the store
- * (`nodeArrivedElsewhere`): that gateway's take-overs of what the node brought are written within
- * milliseconds, and read here before the rest counts lost.
- */
-const ELSEWHERE_SETTLE_MS = 2 * SECOND;
-/** Tries of a take-over's write before the node is told to stop the task. */
-const TAKE_OVER_TRIES = 3;
 
 export class Dispatcher {
   readonly scheduler: Scheduler;
@@ -73,14 +74,9 @@ export class Dispatcher {
   readonly #timers = new Set<Timer>();
   /** The parts of the dispatcher in files of their own; each is lent the internals it uses (`#internals`). */
   readonly #attempts: NodeAttempts;
+  readonly #returns: NodeReturns;
   readonly #sharedQueue: SharedQueue;
   readonly #idle: IdleRecheck;
-  /** Tasks that ran when the gateway stopped, waiting for their node to come back with them (`recover`). */
-  readonly #away = new Set<TaskEntry>();
-  /** Attempts another gateway gave that a node brought here, while the store writes that they run here (`#takeOver`): whether it did. */
-  readonly #takingOver = new Map<string, Promise<boolean>>();
-  /** Sessions whose connection dropped while they ran attempts, waiting for their node to come back (`#onNodeLost`). */
-  readonly #awaitingReturn = new Map<string, { session: NodeSession; reason: string; timer: Timer }>();
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
@@ -104,6 +100,7 @@ export class Dispatcher {
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });
     const internals = this.#internals();
     this.#attempts = new NodeAttempts(internals);
+    this.#returns = new NodeReturns(internals);
     this.#sharedQueue = new SharedQueue(internals);
     this.#idle = new IdleRecheck(internals);
     const { hub } = options;
@@ -112,11 +109,11 @@ export class Dispatcher {
       this.#seedMeasured(session);
       void this.#passSoon();
     });
-    hub.on('node:lost', (session, reason, mayReturn, replaced) => this.#afterTakeOversOf(session, () => this.#onNodeLost(session, reason, mayReturn, replaced)));
-    hub.onResume((session, claims) => this.#resume(session, claims));
-    hub.on('task:progress', (session, message) => this.#afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
-    hub.on('task:result', (session, message, receivedAt) => this.#afterTakeOver(message.taskId, () => this.#guard(this.#attempts.onResult(session, message, receivedAt))));
-    hub.on('task:failure', (session, message) => this.#afterTakeOver(message.taskId, () => this.#attempts.onFailure(session, message)));
+    hub.on('node:lost', (session, reason, mayReturn, replaced) => this.#returns.afterTakeOversOf(session, () => this.#returns.onNodeLost(session, reason, mayReturn, replaced)));
+    hub.onResume((session, claims) => this.#returns.resume(session, claims));
+    hub.on('task:progress', (session, message) => this.#returns.afterTakeOver(message.taskId, () => this.#onProgress(session, message)));
+    hub.on('task:result', (session, message, receivedAt) => this.#returns.afterTakeOver(message.taskId, () => this.#guard(this.#attempts.onResult(session, message, receivedAt))));
+    hub.on('task:failure', (session, message) => this.#returns.afterTakeOver(message.taskId, () => this.#attempts.onFailure(session, message)));
   }
 
   /** What the dispatcher's parts are lent of its state and its steps (dispatcher-types.ts `DispatcherInternals`). */
@@ -156,30 +153,8 @@ export class Dispatcher {
       reconcile: (taskId) => this.#sharedQueue.reconcile(taskId),
       reconcileSurely: (taskId) => this.#sharedQueue.reconcileSurely(taskId),
       startedElsewhere: (taskId, attempt, how) => this.#sharedQueue.startedElsewhere(taskId, attempt, how),
-      takingOver: (taskId) => this.#takingOver.has(taskId),
+      takingOver: (taskId) => this.#returns.takingOver(taskId),
     };
-  }
-
-  /**
-   * The loss of a node once the store has said whether the tasks it brought are taken over (`#takeOver`): after
-   * the answers it sent meanwhile (a node that stops sends its last result and closes at once), which wait
-   * for the same word.
-   */
-  #afterTakeOversOf(session: NodeSession, handle: () => void): void {
-    const pending = [...this.scheduler.attempts.onNode(session.id)].flatMap((attempt) => this.#takingOver.get(attempt.taskId) ?? []);
-    if (pending.length === 0) return handle();
-    this.#guard(Promise.all(pending).then(handle));
-  }
-
-  /** Handles a node's word on a task at once, or, while its taking over is being written (`#takeOver`), once it held; not if it did not. */
-  #afterTakeOver(taskId: string, handle: () => void): void {
-    const pending = this.#takingOver.get(taskId);
-    if (!pending) return handle();
-    this.#guard(
-      pending.then((held) => {
-        if (held) handle();
-      }),
-    );
   }
 
   /**
@@ -200,7 +175,7 @@ export class Dispatcher {
       // Sharing the store, what runs is its gateway's, alive or gone (this one's earlier run too: a gateway is new
       // at each start; a row that names none, from a database of version 1, is put back below). A gone one's
       // attempts are the leader's to put back once its lease has passed; until then their nodes may bring them
-      // to any gateway, which takes them over (`#takeOver`).
+      // to any gateway, which takes them over (node-returns.ts `#takeOver`).
       if (record.state === 'running' && this.#options.shared && record.runningOn !== null && record.runningOn !== undefined) {
         this.#reserve(record.owner);
         this.#entries.set(record.id, { ...this.#toEntry(record, record.spec), elsewhere: { attempt: record.attempts } });
@@ -219,32 +194,9 @@ export class Dispatcher {
       this.#enqueue(this.#toEntry(record, record.spec));
     }
     if (unfinished.length > 0) this.#log.info({ tasks: unfinished.length, ...(away.length > 0 ? { waitingForTheirNodes: away.length } : {}) }, 'recovered unfinished tasks');
-    for (const entry of away) this.#away.add(entry);
-    if (away.length > 0) {
-      this.#later(graceMs, () => this.#guard(this.#requeueAway(away)));
-    }
+    this.#returns.awaitAfterRestart(away, graceMs);
     this.schedule();
     return unfinished.length;
-  }
-
-  /** The tasks running when the gateway stopped whose nodes did not come back with them: back to the queue. */
-  async #requeueAway(entries: readonly TaskEntry[]): Promise<void> {
-    let requeued = 0;
-    for (const entry of entries) {
-      this.#away.delete(entry);
-      const away = entry.away;
-      // Ended meanwhile (cancelled), or taken back by its node.
-      if (!away || this.#entries.get(entry.id) !== entry) continue;
-      await this.#attempts.requeueStored(entry.id, away.attempt);
-      // Taken back while the write was under way.
-      if (entry.away !== away || this.#entries.get(entry.id) !== entry) continue;
-      delete entry.away;
-      this.#enqueue(entry);
-      this.#changed(entry.id);
-      requeued += 1;
-    }
-    if (requeued > 0) this.#log.info({ tasks: requeued }, 'tasks running before the restart whose nodes did not come back: back in the queue');
-    this.schedule();
   }
 
   /**
@@ -503,240 +455,6 @@ export class Dispatcher {
     }
   }
 
-  #onNodeLost(session: NodeSession, reason: string, mayReturn: boolean, replaced = false): void {
-    // At shutdown every node goes: its tasks stay as stored, to run again after the restart.
-    if (this.#closing) return;
-    // Another connection of the node took this one's place and did not name these (another process is this
-    // node: a copy of it). Nobody's failure: back in the queue, no attempt counted, no node blamed.
-    if (replaced) {
-      for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
-        const entry = this.#entries.get(running.taskId);
-        if (entry) this.#attempts.putBack(entry, running, 'task of a node connection another took the place of; back in the queue, not counted as a failure');
-      }
-      return;
-    }
-    const held = this.scheduler.attempts.busySlots(session.id);
-    if (!mayReturn || held === 0) return this.#lostForGood(session, reason);
-    const graceMs = this.#options.hub.resumeGraceMs;
-    // A dropped connection is most often the network's moment: the node runs on and comes back with what it
-    // holds (`#resume`). Only if it does not are its tasks lost: retried elsewhere, or failed.
-    this.#log.info({ node: session.id, tasks: held, graceMs }, 'node connection dropped; its tasks wait for it to come back');
-    this.#awaitReturn(session, reason, graceMs, `not back within ${Math.round(graceMs / SECOND)} s`);
-    // The node list changed: what waits for a node says so, and its other tasks' plans change.
-    this.schedule();
-  }
-
-  /** Waits `ms` for a node whose connection dropped (`reason`) to come back; then what it held is lost (`then`: why). */
-  #awaitReturn(session: NodeSession, reason: string, ms: number, then: string): void {
-    const timer = this.#later(ms, () => {
-      this.#awaitingReturn.delete(session.id);
-      const lose = () => this.#lostForGood(session, `${reason}, and ${then}`);
-      if (!this.#options.shared) return lose();
-      const read = this.#letGoOfTakenOver(session).catch((error: unknown) => this.#log.warn({ node: session.id, err: error }, 'could not read whether another gateway took over the tasks of a node that did not come back'));
-      this.#guard(read.then(lose));
-    });
-    this.#awaitingReturn.set(session.id, { session, reason, timer });
-  }
-
-  /**
-   * A node named `name` connected to another gateway sharing the store: one this gateway waits for (its
-   * connection here dropped) came back there, with what it still held, which that gateway takes over. The
-   * rest it holds no more (say a task sent just before the cut, never delivered): lost after a short wait
-   * for the take-overs to be written (`ELSEWHERE_SETTLE_MS`), not after the whole grace. By name: the list
-   * of the network's nodes says no more of who a node is, and a wrong match only ends a wait sooner.
-   */
-  nodeArrivedElsewhere(name: string): void {
-    // A copy: each wait found is set again under the same id (a live Map's loop would meet it again).
-    for (const [id, awaiting] of [...this.#awaitingReturn]) {
-      if (awaiting.session.name !== name) continue;
-      awaiting.timer.cancel();
-      this.#timers.delete(awaiting.timer);
-      this.#awaitingReturn.delete(id);
-      this.#awaitReturn(awaiting.session, awaiting.reason, ELSEWHERE_SETTLE_MS, 'came back through another gateway without it');
-    }
-  }
-
-  /**
-   * A node came back on a new connection naming the attempts it still holds: those it still runs here (same
-   * node, same attempt, not ended meanwhile) move to the new session, their timers running on. Any other
-   * is not waited for: the node gives it up.
-   */
-  #resume(session: NodeSession, claims: readonly { taskId: string; attempt: number }[]): string[] {
-    const resumed: string[] = [];
-    const movedFrom = new Set<string>();
-    this.#forgetUnnamed(session);
-    for (const claim of claims) {
-      if (this.#takeBack(session, claim) || this.#takeOver(session, claim)) {
-        resumed.push(claim.taskId);
-        continue;
-      }
-      const running = this.scheduler.attempts.get(claim.taskId);
-      // Who the node is, not its name: another node cannot take over work by naming it.
-      if (!running || running.attempt !== claim.attempt || running.nodeIdentity !== session.identity || running.nodeId === session.id) continue;
-      const fromNodeId = running.nodeId;
-      if (!this.scheduler.moveAttempt({ taskId: claim.taskId, attempt: claim.attempt, fromNodeId }, session.id)) continue;
-      session.adopt(claim.taskId);
-      resumed.push(claim.taskId);
-      movedFrom.add(fromNodeId);
-    }
-    if (resumed.length > 0) this.#log.info({ node: session.id, tasks: resumed.length, from: [...movedFrom] }, 'node came back with its tasks');
-    // What ran on a node of this name before the restart, and it did not name: it holds it no more (it restarted too).
-    const unnamed = [...this.#away].filter((entry) => entry.away !== undefined && ranOn(entry.away, session));
-    if (unnamed.length > 0) this.#guard(this.#requeueAway(unnamed));
-    return resumed;
-  }
-
-  /**
-   * The node came back: the connections it had that dropped wait for it no longer. What it does not name
-   * of theirs (a node that restarted names nothing) is lost now, not when the grace ends. After the welcome:
-   * a loss starts a scheduling pass, which must not send the new connection work before its welcome.
-   */
-  #forgetUnnamed(session: NodeSession): void {
-    for (const [id, awaiting] of this.#awaitingReturn) {
-      if (awaiting.session.identity !== session.identity) continue;
-      this.#awaitingReturn.delete(id);
-      awaiting.timer.cancel();
-      this.#timers.delete(awaiting.timer);
-      queueMicrotask(() => this.#lostForGood(awaiting.session, `${awaiting.reason}, and came back without it`));
-    }
-  }
-
-  /**
-   * A task that ran on a node when the gateway stopped (`recover`), claimed by that node back (who it is, the
-   * task's id and the attempt; only its name for a row stored before the store kept who): it runs on there,
-   * as its attempt, its row unchanged. False for any other claim.
-   */
-  #takeBack(session: NodeSession, claim: { taskId: string; attempt: number }): boolean {
-    const entry = this.#entries.get(claim.taskId);
-    const away = entry?.away;
-    if (!entry || !away || away.attempt !== claim.attempt || !ranOn(away, session)) return false;
-    delete entry.away;
-    this.#away.delete(entry);
-    this.#enqueue(entry);
-    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#attempts.timeoutFor(expectedSeconds, 0));
-    if (!running) return false;
-    session.adopt(entry.id);
-    this.#unservable.forget(entry.id);
-    this.#changed(entry.id);
-    this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken back by the node that ran it before the restart');
-    return true;
-  }
-
-  /**
-   * Where gateways share the store: an attempt another gateway gave this node, brought here (that gateway died,
-   * or the node could not reach it), runs on here if the store agrees that it was given to this very node and
-   * nobody runs it since (TaskStore.takeOver). It is taken at once, for the welcome to name it; the node's
-   * answers to it wait for the store's word. If the store says no, the node is told to stop it and the task is
-   * as the store says. False for a claim that cannot be such an attempt.
-   */
-  #takeOver(session: NodeSession, claim: { taskId: string; attempt: number }): boolean {
-    const store = this.#options.store;
-    const entry = this.#entries.get(claim.taskId);
-    if (!this.#options.shared || !store.takeOver || !entry || entry.unsaved || this.#takingOver.has(claim.taskId)) return false;
-    if (this.scheduler.attempts.get(entry.id) || (entry.elsewhere?.attempt ?? entry.attempts) !== claim.attempt) return false;
-    // Running elsewhere, or put back in the queue here (its gateway counted gone) at that attempt.
-    const elsewhere = entry.elsewhere;
-    if (!elsewhere && this.scheduler.position(entry.id) === undefined) return false;
-    if (elsewhere) {
-      delete entry.elsewhere;
-      this.#enqueue(entry);
-    }
-    const running = this.scheduler.adopt(entry.id, session, claim.attempt, this.#clock.now(), (expectedSeconds) => this.#attempts.timeoutFor(expectedSeconds, 0));
-    if (!running) {
-      if (elsewhere) {
-        this.scheduler.remove(entry.id);
-        entry.elsewhere = elsewhere;
-      }
-      return false;
-    }
-    session.adopt(entry.id);
-    // News: a resync reading meanwhile leaves it alone (its row is changing).
-    this.#sharedQueue.touch(entry.id);
-    const held = this.#storeTakeOver(entry.id, claim.attempt, session, running);
-    this.#takingOver.set(entry.id, held);
-    void held.then((moved) => {
-      this.#takingOver.delete(entry.id);
-      this.#sharedQueue.touch(entry.id);
-      const current = this.scheduler.attempts.get(entry.id) === running;
-      if (moved) {
-        this.#unservable.forget(entry.id);
-        this.#changed(entry.id);
-        this.#log.info({ ...this.#about(entry.id), node: session.id, attempt: claim.attempt }, 'task taken over from another gateway: its node brought it here');
-        if (current || this.#entries.get(entry.id) !== entry) return;
-        // Ended here while the store wrote (a timeout, or let go on an old read): the row is this gateway's now,
-        // and nothing runs it. Back in the queue, the row too.
-        if (!this.scheduler.attempts.get(entry.id) && this.scheduler.position(entry.id) === undefined) {
-          delete entry.elsewhere;
-          this.#enqueue(entry);
-        }
-        void this.#attempts.requeueStored(entry.id, claim.attempt);
-        this.schedule();
-        return;
-      }
-      if (current) this.#attempts.abandon(running, 'the gateway no longer waits for it here');
-      if (this.#entries.get(entry.id) !== entry) return;
-      // Not this gateway's: as the row says (running elsewhere, queued, or ended), read before any pass may send it.
-      // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
-      if (this.scheduler.position(entry.id) === undefined && !this.scheduler.attempts.get(entry.id)) entry.elsewhere = elsewhere ?? { attempt: claim.attempt };
-      this.#sharedQueue.reconcileSurely(entry.id);
-    });
-    return true;
-  }
-
-  /**
-   * Writes a take-over; a write that fails (the database away a moment) is tried again while the attempt
-   * runs here, the statement being the same whether or not an earlier try landed. False once the store
-   * refuses it, or it could not be written for a while (the node is then told to stop it).
-   */
-  async #storeTakeOver(taskId: string, attempt: number, session: NodeSession, running: RunningAttempt): Promise<boolean> {
-    const takeOver = this.#options.store.takeOver!.bind(this.#options.store);
-    for (let tries = 1; ; tries += 1) {
-      try {
-        return await takeOver(taskId, attempt, session.identity, session.id);
-      } catch (error) {
-        if (tries >= TAKE_OVER_TRIES || this.scheduler.attempts.get(taskId) !== running || this.#closing) {
-          this.#log.warn({ task: taskId, err: error }, 'could not store that a node brought its task here; it is stopped there');
-          return false;
-        }
-        await new Promise<void>((resolve) => this.#later(RECONCILE_RETRY_MS, resolve));
-      }
-    }
-  }
-
-  /**
-   * Sharing the store, a node that did not come back here may have gone to another gateway with its tasks,
-   * which took them over (`#takeOver`): the rows are read, and what runs elsewhere at its attempt is let go,
-   * whether or not its `moved` notice has come. Only the rest is lost.
-   */
-  async #letGoOfTakenOver(session: NodeSession): Promise<void> {
-    for (const running of [...this.scheduler.attempts.onNode(session.id)]) {
-      // One the store cannot tell of is lost as any other: its requeue and its failure are written only while the row is this gateway's.
-      const record = await this.#options.store.get(running.taskId).catch((error: unknown) => {
-        this.#log.warn({ task: running.taskId, node: session.id, err: error }, 'could not read whether another gateway took over a task of a node that did not come back');
-        return undefined;
-      });
-      const taken = record?.state === 'running' && record.attempts === running.attempt && this.#options.shared?.runsElsewhere(record) === true;
-      if (taken && this.scheduler.attempts.get(running.taskId) === running) this.#sharedQueue.startedElsewhere(running.taskId, running.attempt, { moved: true });
-    }
-  }
-
-  /** The node is gone with what it ran: a task it had begun failed that attempt; one it held ready goes back to its place. */
-  #lostForGood(session: NodeSession, reason: string): void {
-    if (this.#closing) return;
-    const attempts = [...this.scheduler.attempts.onNode(session.id)];
-    if (attempts.length === 0) return;
-    // Read before any settles: settling the one running begins the one held behind it. One that told
-    // progress had begun: its loss is a failed attempt like any other.
-    const held = new Set(attempts.filter(isHeld).map((a) => a.taskId));
-    for (const running of attempts) {
-      const entry = this.#entries.get(running.taskId);
-      // A task held ready never began there: no failure, no blame, back to its place.
-      if (held.has(running.taskId) && entry) this.#attempts.putBack(entry, running, 'task held by a node that went away; back in the queue');
-      else this.#attempts.settleFailure(running, { id: 'DAN_ERR_NODE_LOST', message: `node ${session.name} lost: ${reason}` });
-    }
-    this.schedule();
-  }
-
   /** A task read from the store, as this gateway holds it. */
   #toEntry(record: StoredTask, spec: GenerationSpec): TaskEntry {
     return {
@@ -883,6 +601,11 @@ export class Dispatcher {
     return this.#sharedQueue.resync();
   }
 
+  /** A node named `name` connected to another gateway sharing the store: a wait here for it ends soon (node-returns.ts). */
+  nodeArrivedElsewhere(name: string): void {
+    this.#returns.nodeArrivedElsewhere(name);
+  }
+
   /** Whether the gateway is stopping (`close`): waits end unfinished then, not by their timeout. */
   get stopping(): boolean {
     return this.#closing;
@@ -903,7 +626,3 @@ export class Dispatcher {
   }
 }
 
-/** Whether the attempt a restarted gateway found running was given to this node: who it is, or its name for a row stored without who. */
-function ranOn(away: NonNullable<TaskEntry['away']>, session: NodeSession): boolean {
-  return away.nodeIdentity === null ? away.nodeName === session.name : away.nodeIdentity === session.identity;
-}

@@ -993,7 +993,7 @@ export class Scheduler {
 
   /**
    * Starts queued task `taskId` as attempt `attempt` on a node that already runs it: a node that came
-   * back, after the gateway restarted, with a task the gateway it left had given it (dispatcher `#resume`).
+   * back, after the gateway restarted, with a task the gateway it left had given it (gateway/node-returns.ts `resume`).
    * Its expected time is the node's for the work, the checkpoint loaded already.
    */
   adopt(taskId: string, node: { id: string; name: string; identity: string; slots: number }, attempt: number, now: number, timeoutFor?: (expectedSeconds: number) => AttemptTimeout): RunningAttempt | undefined {
