@@ -2,7 +2,9 @@
  * What one client address may hold of the gateway at once (api/address-limits.ts), over real sockets: its
  * connections beyond the limit are closed at once, and request bodies on their way beyond its share are
  * refused with a 429 before they are read; others, and the same client once its bodies arrived, go on.
- * (The limits leave loopback alone in a real gateway; these tests hold the test's loopback client to them.)
+ * A client that asks before it sends a body (`Expect: 100-continue`) is told to go on only once its request
+ * passed those checks, and is refused at once otherwise. (The limits leave loopback alone in a real gateway;
+ * these tests hold the test's loopback client to them.)
  */
 import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
@@ -123,5 +125,43 @@ describe('who an address is, for counting', () => {
     expect(['2001:db8:1:2::1', '2001:0db8:0001:0002:ffff:0:0:7', '2001:DB8:1:2:abcd::'].map(holderOf)).toEqual(Array(3).fill('2001:db8:1:2::/64'));
     expect(holderOf('2001:db8:1:3::1')).not.toBe(holderOf('2001:db8:1:2::1'));
     expect(holderOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+  });
+});
+
+/** Sends a POST's headers only, asking to be told to go on; resolves with the first thing the gateway answers. */
+async function askToSend(port: number, bytes: number): Promise<{ socket: Socket; first: string; received: () => string }> {
+  const socket = connect(port, '127.0.0.1');
+  sockets.push(socket);
+  socket.on('error', () => {});
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.write(`POST /api/sd/txt2img/async HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\nExpect: 100-continue\r\n\r\n`);
+  await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+  return { socket, first: received, received: () => received };
+}
+
+describe('a client that asks before sending its body (Expect: 100-continue, api/expect-continue.ts)', () => {
+  it('is told to go on, and answered once its body has come', async () => {
+    const { port } = await listening(0);
+    const body = JSON.stringify({ prompt: 'a lighthouse', model: 'clarity' });
+    const asked = await askToSend(port, Buffer.byteLength(body));
+    expect(asked.first).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+    asked.socket.write(body);
+    await expect.poll(() => asked.received()).toMatch(/HTTP\/1\.1 200 OK[\s\S]*"taskId"/);
+  });
+
+  it('gets the refusal at once, without being told to go on, when its address has its share of uploads on their way', async () => {
+    const { port } = await listening(0);
+    for (let i = 0; i < BODIES_PER_ADDRESS; i++) unfinishedUpload(port, BODY_LIMIT - 10);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const asked = await askToSend(port, 2000);
+    expect(asked.first).toMatch(/^HTTP\/1\.1 429 /);
+    expect(asked.first).not.toContain('100 Continue');
+  });
+
+  it('gets the refusal at once when its body would be over the limit', async () => {
+    const { port } = await listening(0);
+    const asked = await askToSend(port, BODY_LIMIT + 1);
+    expect(asked.first).toMatch(/^HTTP\/1\.1 413 /);
   });
 });
