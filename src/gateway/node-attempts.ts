@@ -44,7 +44,7 @@ type Internals = Pick<
   DispatcherInternals,
   | 'scheduler' | 'store' | 'hub' | 'clock' | 'log' | 'shared' | 'overhead' | 'observer' | 'maxAttempts' | 'taskTimeoutMs'
   | 'entries' | 'unservable' | 'startRetry' | 'withdraw' | 'fail' | 'finish' | 'about' | 'changed' | 'schedule'
-  | 'passSoon' | 'scheduleGuarded' | 'later' | 'reconcile' | 'reconcileSurely'
+  | 'passSoon' | 'scheduleGuarded' | 'later' | 'reconcileSurely'
 >;
 
 export class NodeAttempts {
@@ -273,8 +273,9 @@ export class NodeAttempts {
       // node is lost and the task starts elsewhere at once), or the task ended or was put back by another gateway.
       if (!(await this.#dispatcher.store.requeue(taskId, attempt))) {
         this.#dispatcher.log.debug({ task: taskId, attempt }, 'requeue not written: the stored task had moved on already');
-        // Sharing the store, it may run through another gateway now (its node took it there): as the row says.
-        if (this.#dispatcher.shared) await this.#dispatcher.reconcile(taskId);
+        // Sharing the store, it may run through another gateway now (its node took it there): as the row says,
+        // read again until it can be (a read that fails would leave it queued here while it runs there).
+        if (this.#dispatcher.shared) this.#dispatcher.reconcileSurely(taskId);
       }
     } catch (error) {
       this.#dispatcher.log.warn({ task: taskId, err: error }, 'could not store the requeue; the task is queued in memory and its next start is stored');

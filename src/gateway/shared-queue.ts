@@ -173,13 +173,18 @@ export class SharedQueue {
     if (running) this.#dispatcher.abandon(running, 'the task ended on another gateway');
     else this.#dispatcher.scheduler.remove(taskId);
     this.#dispatcher.drop(taskId);
-    if (this.#dispatcher.outcomes.hasWaiters(taskId)) {
+    // Live streams and the freed slot first: they need no read, and a read that fails must not hold them back.
+    this.#dispatcher.changed(taskId);
+    if (running) this.#dispatcher.schedule();
+    if (!this.#dispatcher.outcomes.hasWaiters(taskId)) return;
+    try {
       const record = await this.#dispatcher.store.get(taskId);
       const outcome = record ? outcomeOf(record) : null;
       if (outcome) this.#dispatcher.outcomes.tell(outcome);
+    } catch (error) {
+      // The sync requests waiting for it answer at their timeout, with the task's id to poll.
+      this.#dispatcher.log.warn({ task: taskId, err: error }, 'could not read the outcome of a task that ended through another gateway, for the requests waiting for it here');
     }
-    this.#dispatcher.changed(taskId);
-    if (running) this.#dispatcher.schedule();
   }
 
   /**
@@ -205,7 +210,12 @@ export class SharedQueue {
       this.#dispatcher.log.warn({ task: row.id, attempt: row.attempts }, 'the store held the task as running here, where no such attempt runs; back in the queue');
       const held = this.#dispatcher.entries.get(row.id);
       if (!held) await this.adopt(row.id);
-      else if (this.#dispatcher.scheduler.position(row.id) === undefined) this.#dispatcher.enqueue(held);
+      else {
+        // Held as running on another gateway's node (the row named it once): it is queued here now, as `adopt` has it.
+        delete held.elsewhere;
+        if (this.#dispatcher.scheduler.position(row.id) === undefined) this.#dispatcher.enqueue(held);
+        this.#dispatcher.changed(row.id);
+      }
       void this.#dispatcher.passSoon();
     }
     this.#orphansSeen = suspects;

@@ -301,3 +301,78 @@ describe('a task running on another gateway\'s node that does not answer', () =>
     expect(asked).toEqual(['far']);
   });
 });
+
+describe('a task that ended through another gateway, its outcome unreadable for a moment', () => {
+  it('still frees its node for the next task and tells its live streams', async () => {
+    let storeDown = false;
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => false, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'get' && storeDown) return async () => Promise.reject(new Error('connection terminated'));
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const a = world.connect('a');
+    const first = await world.submit();
+    const next = await world.submit();
+    await a.assignment(first, 1);
+    // A sync request waits for the first; a live stream follows it.
+    const waiting = world.dispatcher.waitFor(first, 60 * SECOND);
+    let told = 0;
+    world.dispatcher.watch(first, () => (told += 1));
+    // Cancelled through another gateway; its row read back fails.
+    storeDown = true;
+    await world.dispatcher.endedElsewhere(first);
+    expect(told).toBeGreaterThan(0);
+    storeDown = false;
+    expect(a.cancels()).toContain(first);
+    expect(await a.assignment(next, 1)).toMatchObject({ taskId: next });
+    expect(world.log.lines.some((l) => l.message.startsWith('could not read the outcome of a task that ended through another gateway'))).toBe(true);
+    void waiting;
+  });
+});
+
+describe('a requeue the store refuses because the task moved on through another gateway', () => {
+  it('reads the row again until it can, and then holds the task as running there, not queued here', async () => {
+    let breakNextRead = false;
+    let failedReads = 0;
+    world = createCoreWorld({
+      maxAttempts: 3,
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            // The first read of the row once the node failed fails (the database away a moment).
+            if (property === 'get' && breakNextRead) {
+              return async () => {
+                breakNextRead = false;
+                failedReads += 1;
+                throw new Error('connection terminated');
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await a.assignment(id, 1);
+    // Meanwhile another gateway started attempt 2 on its own node (its notice lost): the row says so.
+    expect(await world.store.markRunning(id, 2, 'gpu-0a1b2c', world.clock.now())).toBe(true);
+    breakNextRead = true;
+    // Its node's WebUI goes down and the task fails: no start here follows that would meet the row too.
+    a.backend(false, 'WebUI down');
+    await world.settle();
+    a.fail(id, 'DAN_ERR_BACKEND_FAILED', 'out of memory', 1);
+    await world.settle();
+    expect(failedReads).toBe(1);
+    await world.clock.advance(6 * SECOND);
+    await world.settle();
+    expect(world.dispatcher.liveStatus(id)).toMatchObject({ state: 'running', nodeId: '' });
+  });
+});

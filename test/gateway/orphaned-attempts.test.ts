@@ -54,3 +54,30 @@ describe('a running row no attempt here runs', () => {
     expect(await world.store.get('moving')).toMatchObject({ state: 'failed' });
   });
 });
+
+describe('a running row this gateway held as running on another gateway\'s node', () => {
+  it('is queued here, not still said to run there, once put back (a take-over that landed though its write seemed to fail)', async () => {
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      // Read back at the start, the row names another gateway; later, as the take-over left it, this one.
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const spec = txt2img({ model: chillout });
+    await world.store.insert({ id: 'moved', kind: 'txt2img', spec, owner: null, createdAt: world.clock.now() });
+    await world.store.markRunning('moved', 1, 'gpu-0a1b2c', world.clock.now());
+    await world.dispatcher.recover();
+    expect(world.dispatcher.liveStatus('moved')).toMatchObject({ state: 'running', nodeId: '' });
+    expect(await world.dispatcher.requeueOrphans()).toBe(0);
+    expect(await world.dispatcher.requeueOrphans()).toBe(1);
+    expect(world.dispatcher.liveStatus('moved')).toMatchObject({ state: 'queued' });
+    const a = world.connect('a');
+    await a.assignment('moved', 2);
+  });
+});
