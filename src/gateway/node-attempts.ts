@@ -151,6 +151,7 @@ export class NodeAttempts {
     if (this.#dispatcher.shared) {
       if (this.#dispatcher.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#dispatcher.clock.now())) {
         entry.elsewhere = { attempt: running.attempt };
+        this.#dispatcher.changed(entry.id);
         this.#dispatcher.reconcileSurely(entry.id);
         this.#dispatcher.schedule();
       }

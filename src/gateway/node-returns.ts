@@ -265,7 +265,7 @@ export class NodeReturns {
     this.#dispatcher.touch(entry.id);
     const held = this.#storeTakeOver(entry.id, claim.attempt, session, running);
     this.#takingOver.set(entry.id, held);
-    void held.then((moved) => {
+    this.#dispatcher.guard(held.then((moved) => {
       this.#takingOver.delete(entry.id);
       this.#dispatcher.touch(entry.id);
       const current = this.#dispatcher.scheduler.attempts.get(entry.id) === running;
@@ -290,7 +290,7 @@ export class NodeReturns {
       // Held as elsewhere meanwhile, unless the scheduler holds it again (a failure here put it back in the queue).
       if (this.#dispatcher.scheduler.position(entry.id) === undefined && !this.#dispatcher.scheduler.attempts.get(entry.id)) entry.elsewhere = elsewhere ?? { attempt: claim.attempt };
       this.#dispatcher.reconcileSurely(entry.id);
-    });
+    }));
     return true;
   }
 
