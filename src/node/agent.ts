@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { NODE_PROTOCOLS, NODE_STOPPING_REASON, REPLACED_CLOSE_CODE, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
-import { NodeEstimates } from '../domain/speed-estimates.js';
+import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import { workUnitsOf } from '../domain/work-units.js';
 import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
@@ -683,8 +683,10 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const started = performance.now();
     const loadedBefore = this.#snapshot?.loadedModel ?? null;
     try {
+      const own = this.#speed.get(SELF);
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
         signal: controller.signal,
+        ...(own.samples > 0 ? { expectedSeconds: runSeconds(own, workUnitsOf(assign.spec)) } : {}),
         onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds, ...(p.preview === undefined ? {} : { preview: p.preview }) }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;

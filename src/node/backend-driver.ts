@@ -28,6 +28,12 @@ export interface RunOptions {
   onProgress?: (progress: RunProgress) => void;
   /** Aborting stops waiting and asks the backend to interrupt the job. */
   signal?: AbortSignal;
+  /**
+   * Seconds the node expects the run to take on its backend, a checkpoint load apart (its own measure of
+   * earlier runs); absent before it has one. A driver that keeps runs in line sends the next one sooner
+   * behind a run this short (a turbo model's 0.1 s image ends before a progress poll sees a step).
+   */
+  expectedSeconds?: number;
 }
 
 export interface RunOutcome {

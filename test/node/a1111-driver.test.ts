@@ -500,6 +500,23 @@ describe('A1111Driver runs in line (sandbox on a fake clock)', () => {
     }
   });
 
+  it('sends a run behind one the node expects to take under a second as soon as that one begins', async () => {
+    const { time, driver, jobsQueued, close } = await world();
+    try {
+      // Expected short (a turbo model's few steps, as the node measured its runs): no progress poll needed.
+      const first = driver.run(long('first'), binding, { expectedSeconds: 0.4 });
+      const second = driver.run(txt2imgSpec({ prompt: 'second' }), binding);
+      await time.nextWait();
+      // The clock has not moved: the second is sent at once, to wait on the lock.
+      const sent = await Promise.race([jobsQueued(2).then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 2_000))]);
+      expect(sent).toBe(true);
+      await time.finish(first);
+      await time.finish(second);
+    } finally {
+      await close();
+    }
+  });
+
   it('holds a run that loads another checkpoint until the runs before it end, and times its load alone', async () => {
     const { time, sandbox, driver, jobsQueued, close } = await world();
     try {

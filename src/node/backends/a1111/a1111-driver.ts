@@ -183,7 +183,7 @@ export class A1111Driver implements BackendDriver {
       watch = signal ? this.#watchAbort(signal, request, place) : undefined;
       const answer = this.#client.post(path, body, { signal: request.signal, timeoutMs: this.#requestTimeoutMs });
       place.sent();
-      void this.#watchNearEnd(place);
+      void this.#watchNearEnd(place, options.expectedSeconds);
       const json = await answer;
       // An interrupted job still answers 200, with a partial image nobody wants.
       signal?.throwIfAborted();
@@ -229,14 +229,17 @@ export class A1111Driver implements BackendDriver {
   /**
    * Once a run joins the line behind this one, polls progress until the WebUI runs a job (this one's:
    * nothing after it was sent yet) within `NEAR_END_SECONDS` of its end, and says so (`Place.nearEnd`):
-   * the run behind may then be sent, to take the lock next. Polls sooner as the end nears.
+   * the run behind may then be sent, to take the lock next. Polls sooner as the end nears. A run expected
+   * to take no longer than that (`expectedSeconds`) is near its end as it begins: a job of a few steps ends
+   * before a poll sees one sampled, and the run behind would wait for its images to be encoded and answered.
    */
-  async #watchNearEnd(place: Place): Promise<void> {
+  async #watchNearEnd(place: Place, expectedSeconds: number | undefined): Promise<void> {
     let ended = false;
     void place.ended.then(() => (ended = true));
     await Promise.race([place.followerJoined, place.ended]);
     // The job the WebUI runs is this one's only once those before it have ended.
     await Promise.race([place.begun, place.ended]);
+    if (!ended && expectedSeconds !== undefined && expectedSeconds <= NEAR_END_SECONDS) return place.nearEnd();
     // No usable answer (no step sampled yet, or a WebUI that says less): asked again soon, then less often.
     let unusable = 0;
     while (!ended) {
