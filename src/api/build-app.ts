@@ -65,6 +65,11 @@ export interface AppDeps {
   network?: NetworkView;
   /** Node sockets are handed to it. */
   hub: NodeHub;
+  /**
+   * Whether a node connection of that id is one of the network's: this gateway's, or another's sharing its
+   * database (a node that took a gateway of its own network for its WebUI). @defaultValue this gateway's
+   */
+  isNetworkNode?: (nodeId: string) => boolean;
   /** Who may call, and with which limits (api/auth.ts). */
   auth: AuthOptions;
   /** Behind the admin API. */
@@ -219,7 +224,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       bodyLimitBytes: deps.bodyLimitBytes,
       callers: new A1111Callers(deps.callerDefaults),
       defaultModel: deps.openai.models.fallback,
-      isOwnNode: (keyDigest) => deps.hub.hasNodeKey(keyDigest),
+      isNetworkNode: deps.isNetworkNode ?? ((nodeId) => deps.hub.sessions.has(nodeId)),
     });
   });
   await registerImageFiles(app, { service: deps.service, urls: deps.openai.urls, bodyLimitBytes: deps.bodyLimitBytes });

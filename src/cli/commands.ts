@@ -17,7 +17,6 @@ import type { BackendDriver } from '../node/backend-driver.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { ComfyUIDriver } from '../node/backends/comfyui/comfyui-driver.js';
 import { claimNodeIdentity, loadNodeKey } from '../node/node-key.js';
-import { nodeKeyDigest as nodeKeyDigestOf } from '../protocol/node-key-digest.js';
 import { loadComfyOfferings, loadSandboxOfferings, type SandboxFlavor, startSandbox } from '../sandbox/index.js';
 import { HOUR, SECOND } from '../util/clock.js';
 import { tuneGarbageCollection } from './gc-tuning.js';
@@ -193,12 +192,12 @@ async function launchGateway(
   return { gateway, nodeToken: ownNodeToken ?? config.nodeToken };
 }
 
-function driverFor(config: Readonly<NodeConfig>, log: Logger, nodeKey: string): BackendDriver {
+/** `nodeId`: the id of the node's connection to its gateway, while it has one (the agent's). */
+function driverFor(config: Readonly<NodeConfig>, log: Logger, nodeId: () => string | undefined): BackendDriver {
   const auth = config.webuiAuth ? { auth: config.webuiAuth } : {};
   const declaredFamilies = parseDeclaredFamilies(config.modelFamilies).families;
-  const nodeKeyDigest = nodeKeyDigestOf(nodeKey);
-  if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, nodeKeyDigest, ...auth });
-  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, nodeKeyDigest, log, ...auth });
+  if (config.backend === 'comfyui') return new ComfyUIDriver({ baseUrl: config.comfyuiUrl, maxPixels: config.maxPixels, declaredFamilies, nodeId, ...auth });
+  return new A1111Driver({ baseUrl: config.webuiUrl, maxPixels: config.maxPixels, interrogators: config.interrogators, declaredFamilies, nodeId, log, ...auth });
 }
 
 /** Where the node's backend is, for messages. */
@@ -209,7 +208,9 @@ function backendUrlOf(config: Readonly<NodeConfig>): string {
 function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
   const { key: nodeKey, problem } = loadNodeKey(config.keyFile);
   if (problem) log.warn(problem);
-  const driver = driverFor(config, log, nodeKey);
+  // The driver tells its WebUI the agent's connection id (made below): a gateway of the network there refuses it.
+  let agent: NodeAgent | undefined;
+  const driver = driverFor(config, log, () => agent?.nodeId);
   if (config.backend === 'a1111' && config.slots > 1) {
     // A1111, Forge and SD.Next make one image at a time (a lock around every generation): the other slots' tasks
     // would wait inside the WebUI, their progress read from the one running and their times counted as its speed.
@@ -218,7 +219,7 @@ function launchNode(config: Readonly<NodeConfig>, log: Logger): NodeAgent {
       `--slots ${config.slots}: an A1111-compatible WebUI makes one image at a time, so ${config.slots - 1} of these tasks would wait inside it and make this GPU look slower than it is. --prefetch keeps the next task ready instead; more slots fit only a WebUI address that spreads work over several GPUs`,
     );
   }
-  const agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
+  agent = new NodeAgent({ gatewayUrl: config.gatewayUrl, name: config.name, token: config.token, nodeKey, slots: config.slots, prefetch: config.prefetch, driver, log });
   agent.on('rejected', () => process.exit(2));
   return agent;
 }

@@ -193,7 +193,7 @@ export const errorCatalog = {
   },
   DAN_ERR_NODE_LOOP: {
     retryable: false,
-    meaning: 'A node of this gateway called the gateway\'s WebUI API as its own WebUI (its `--webui` is the gateway\'s address, under whatever name or IP): every task it was given would come back to the network as a new task.',
+    meaning: 'A node of this network called a gateway\'s WebUI API as its own WebUI (its `--webui` is a gateway\'s address, under whatever name or IP): every task it was given would come back to the network as a new task.',
     fix: 'Start `dan node` with the address of the WebUI on its own machine (`--webui`, by default http://127.0.0.1:7860), not the gateway\'s.',
   },
   DAN_ERR_BACKEND_UNREACHABLE: {

@@ -209,6 +209,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     nodes,
     network: createNetworkView({ scheduler: dispatcher.scheduler, load: () => service.load(), activity, clock }),
     hub,
+    isNetworkNode: (nodeId) => hub.sessions.has(nodeId) || (roster?.hasRemote(nodeId) ?? false),
     metrics,
     storage: () => {
       const problem = registry?.lastError ?? null;

@@ -9,7 +9,7 @@
  * throw out of here.
  */
 import { builtInCatalog, type Catalog } from '../domain/catalog.js';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Static } from '@sinclair/typebox';
 import { type Clock, systemClock, type Timer } from '../util/clock.js';
@@ -17,7 +17,6 @@ import type { Logger } from '../util/logger.js';
 import { isLoopback } from '../util/loopback.js';
 import { WakeWatch } from '../util/wake-watch.js';
 import { decodeResultFrame, type RelayedResultMessage } from '../protocol/result-frame.js';
-import { nodeKeyDigest } from '../protocol/node-key-digest.js';
 import {
   type Failure,
   type HelloMessage,
@@ -133,7 +132,8 @@ function refused(error: string, message: string, code: number): Admission {
  * its failures do not set the real one aside, and its speed is not the real one's.
  */
 export function identityOf(principal: string, hello: Pick<HelloMessage, 'name' | 'nodeKey'>): string {
-  return `${principal}/${hello.name}/${nodeKeyDigest(hello.nodeKey)}`;
+  const digest = createHash('sha256').update(hello.nodeKey).digest('hex').slice(0, 16);
+  return `${principal}/${hello.name}/${digest}`;
 }
 
 /** A session's id: the node's name and 6 hex digits, new for each connection (what the store records an attempt's node by). */
@@ -270,7 +270,6 @@ export class NodeHub extends EventEmitter<HubEvents> {
    */
   #drop(session: NodeSession, reason: string, mayCome: boolean, replaced = false): void {
     if (!this.#sessions.delete(session.id)) return;
-    this.#countKey(session, -1);
     const mayReturn = mayCome && session.protocol >= 4 && this.resumeGraceMs > 0;
     if (mayReturn) {
       this.#forgetReturned();
@@ -304,7 +303,6 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#orderOf.set(session, order);
     if (admission.withoutToken) this.#withoutToken.add(session);
     this.#sessions.set(id, session);
-    this.#countKey(session, +1);
     // Back (or a new process of it): its dropped connections are no longer waited for.
     for (const [oldId, { session: old }] of this.#returning) if (old.identity === identity) this.#returning.delete(oldId);
     const resumed = hello.protocol >= 4 ? this.#resume(session, hello.resume ?? []) : [];
@@ -474,29 +472,6 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Disconnects a node that broke the protocol: a frame the hub refuses, or one only the dispatcher can
-   * judge (a result that does not answer its task). Its socket closes with a protocol error, and whatever
-   * it ran is lost (requeued).
-   */
-  /**
-   * Whether a node connected here keeps the key of this digest (protocol/node-key-digest.ts): a request to the
-   * gateway's WebUI API that carries it comes from one of its own nodes, which took the gateway for its WebUI.
-   */
-  hasNodeKey(digest: string): boolean {
-    return this.#keyDigests.has(digest);
-  }
-
-  /** Connected sessions by the digest of their node's key (a copied key file: two of them). */
-  readonly #keyDigests = new Map<string, number>();
-
-  #countKey(session: NodeSession, change: 1 | -1): void {
-    const digest = session.identity.slice(session.identity.lastIndexOf('/') + 1);
-    const count = (this.#keyDigests.get(digest) ?? 0) + change;
-    if (count > 0) this.#keyDigests.set(digest, count);
-    else this.#keyDigests.delete(digest);
-  }
-
-  /**
    * Since when this gateway has run without a stall (util/wake-watch.ts), as of `now`: a time measured across
    * a stall (the process paused, its event loop blocked) holds the stall too, which is nobody's cost.
    */
@@ -504,6 +479,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
     return this.#wake.awakeSinceAt(now);
   }
 
+  /**
+   * Disconnects a node that broke the protocol: a frame the hub refuses, or one only the dispatcher can
+   * judge (a result that does not answer its task). Its socket closes with a protocol error, and whatever
+   * it ran is lost (requeued).
+   */
   expel(session: NodeSession, reason: string, code: number = CloseCodes.protocolError): void {
     const what = code === CloseCodes.protocolError ? 'protocol error' : code === CloseCodes.replaced ? 'replaced' : 'refused';
     this.#options.log.warn({ node: session.id, remoteAddress: session.remoteAddress, reason }, `closing node connection: ${what}`);

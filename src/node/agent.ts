@@ -181,6 +181,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     this.#backoffMs = this.#options.reconnectMinMs;
   }
 
+  /** The id the gateway gave the node's last connection (its welcome's); undefined before the first welcome. */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
+  }
+
+  #nodeId: string | undefined;
+
   get backendUp(): boolean {
     return this.#backendProblem === null && this.#snapshot !== undefined;
   }
@@ -386,6 +393,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#troubleInRow = 0;
         this.#resumeGraceMs = Math.min(message.resumeGraceMs ?? 0, MAX_TIMER_MS);
         this.#welcomed = true;
+        this.#nodeId = message.nodeId;
         clearTimeout(this.#welcomeTimer);
         clearInterval(this.#heartbeat);
         this.#heardAt = Date.now();
@@ -403,8 +411,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         const gateway = this.#gateways.urls[this.#gateways.index];
         this.#options.log.info({ gateway, nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
         this.emit('welcomed', message.nodeId, resumed);
-        // The backend looked at again now that the gateway knows this node: a gateway given as the node's WebUI
-        // (under another address than --gateway's) can tell its own node only from now on, and says so (HTTP 508).
+        // The backend looked at again now that the node has an id the gateway knows: a gateway of the network given as
+        // the node's WebUI (under another address than --gateway's) can tell its own node only from now on (HTTP 508).
         if (this.backendUp) void this.#refreshBackend();
         return;
       }

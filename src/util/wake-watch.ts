@@ -11,7 +11,8 @@
  * @example
  * const wake = new WakeWatch(intervalMs, Date.now());
  * setInterval(() => {
- *   const awakeSince = wake.tick(Date.now());
+ *   const now = Date.now();
+ *   const awakeSince = wake.tick(now);
  *   if (now - Math.max(lastHeardAt, awakeSince) > 3 * intervalMs) dropPeer();
  * }, intervalMs);
  */

@@ -11,8 +11,7 @@ import { catalogModels } from '../../src/domain/catalog.js';
 import { useAnsweringApp } from '../helpers/answering-node.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { pngBytes } from '../helpers/png-bytes.js';
-import { fakeNodeKey } from '../helpers/fake-nodes.js';
-import { NODE_KEY_DIGEST_HEADER, nodeKeyDigest } from '../../src/protocol/node-key-digest.js';
+import { NODE_ID_HEADER } from '../../src/protocol/node-id-header.js';
 
 const door = useAnsweringApp();
 const start = (options?: Parameters<typeof door.start>[0]) => door.start(options);
@@ -326,19 +325,20 @@ describe('a WebUI\'s state, per caller', () => {
   });
 });
 
-describe('one of the gateway\'s own nodes calling it as its WebUI', () => {
+describe('one of the network\'s nodes calling a gateway of it as its WebUI', () => {
   it('is refused with a 508 naming the mistake, whatever address it used; another network\'s node and plain clients are not', async () => {
     const app = await start();
-    const own = { [NODE_KEY_DIGEST_HEADER]: nodeKeyDigest(fakeNodeKey('node-0')) };
+    const nodeId = [...app.world.hub.sessions.keys()][0]!;
+    const own = { [NODE_ID_HEADER]: nodeId };
     for (const answer of [await app.get('/sdapi/v1/sd-models', own), await app.post('/sdapi/v1/txt2img', { prompt: 'x' }, own)]) {
       expect(answer.status).toBe(508);
       expect(JSON.stringify(answer.body)).toContain('--webui');
     }
     expect(node().assignments()).toEqual([]);
-    // A node of another network (its key unknown here) chains through this one, as any client.
-    expect((await app.get('/sdapi/v1/sd-models', { [NODE_KEY_DIGEST_HEADER]: nodeKeyDigest(fakeNodeKey('elsewhere')) })).status).toBe(200);
+    // A node of another network (a connection id unknown here) chains through this one, as any client.
+    expect((await app.get('/sdapi/v1/sd-models', { [NODE_ID_HEADER]: 'bridge-0a1b2c' })).status).toBe(200);
     expect((await app.get('/sdapi/v1/sd-models')).status).toBe(200);
-    // Gone from this gateway, the node's key no longer names one of its nodes.
+    // Gone from this gateway, its connection's id names none of its nodes.
     node().leave();
     await expect.poll(async () => (await app.get('/sdapi/v1/sd-models', own)).status).toBe(200);
   });

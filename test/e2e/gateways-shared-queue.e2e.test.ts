@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { getJson, postJson } from '../helpers/api-client.js';
 import { usePgNetwork } from '../helpers/pg-network.js';
 import { skipPostgres } from '../helpers/postgres.js';
-import { type DanProcess, runDan } from '../helpers/processes.js';
+import { type DanProcess, runDan, startNodeProcess } from '../helpers/processes.js';
 
 const TASKS = 512;
 
@@ -181,6 +181,20 @@ describe.skipIf(skipPostgres)('three gateways on one database', () => {
     // a's node leaves: b's catalog follows.
     await processes.find((p) => p.lines.some((l) => l.msg === 'connected to gateway'))!.stop('SIGTERM');
     await expect.poll(async () => (await getJson(`${b.url}/api/sd/supportedModelInfo`)).body.data.nodes, { timeout: 10_000 }).toEqual({ connected: 0, ready: 0 });
+  });
+
+  it('refuse a node that took another gateway of its own network for its WebUI, and run its tasks on the others', async () => {
+    const database = await newDatabase();
+    const a = await gatewayOn(database);
+    const b = await gatewayOn(database);
+    await nodeFor(a.url, 'gpu-a', 1000);
+    // Connected to a, with b (the same network) as its WebUI: nothing in its own config tells them apart.
+    const looped = await startNodeProcess({ gateway: a.url, webui: b.url, name: 'looped' });
+    processes.push(looped.proc);
+    const tasks = await Promise.all(Array.from({ length: 6 }, (_, i) => postJson(`${a.url}/api/sd/txt2img`, { prompt: `t${i}`, model: 'clarity', width: 64, height: 64, steps: 2 })));
+    expect(tasks.map((t) => t.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const down = await looped.proc.waitForLog((l) => l.msg === 'WebUI is not answering; the gateway will send no work until it is back', 15_000);
+    expect(down['problem']).toMatch(/HTTP 508[\s\S]*a DAN gateway of the network the calling node is connected to/);
   });
 
   it('cancel a task through one gateway while another\'s node runs it, and post the end webhook of a task that ended on another gateway, once', async () => {

@@ -53,7 +53,7 @@ describe('a node given a wrong gateway address', () => {
     const looped = await startNodeProcess({ gateway: gw.url, webui: `http://[::ffff:127.0.0.1]:${new URL(gw.url).port}`, name: 'looped-node' });
     running.push(looped.proc);
     const down = await looped.proc.waitForLog((l) => l.msg === 'WebUI is not answering; the gateway will send no work until it is back');
-    expect(down['problem']).toMatch(/HTTP 508[\s\S]*this is the DAN gateway the calling node is connected to[\s\S]*--webui/);
+    expect(down['problem']).toMatch(/HTTP 508[\s\S]*a DAN gateway of the network the calling node is connected to[\s\S]*--webui/);
     await expect
       .poll(async () => ((await getJson(`${gw.url}/api/nodes`)).body.data as { name: string; state: string }[]).find((n) => n.name === 'looped-node')?.state, { timeout: 10_000 })
       .toBe('webui-down');

@@ -22,7 +22,7 @@ import type { NetworkCatalog, ResourceInfo } from '../../gateway/network-catalog
 import type { TaskService } from '../../gateway/task-service.js';
 import { DAN_VERSION } from '../../util/version.js';
 import { DanError } from '../../errors/dan-error.js';
-import { NODE_KEY_DIGEST_HEADER } from '../../protocol/node-key-digest.js';
+import { NODE_ID_HEADER } from '../../protocol/node-id-header.js';
 import { parseImg2ImgRequest, parseInterrogateRequest, parseTxt2ImgRequest, parseUpscaleRequest } from '../requests/index.js';
 import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
 import type { A1111Callers } from './a1111-callers.js';
@@ -37,8 +37,8 @@ export interface A1111RoutesDeps {
   callers: A1111Callers;
   /** The gateway's default checkpoint (`--default-model`, else the first one some node serves); null when none. */
   defaultModel: () => string | null;
-  /** Whether a node connected to this gateway keeps the key of this digest (network/node-hub.ts `hasNodeKey`). */
-  isOwnNode?: (keyDigest: string) => boolean;
+  /** Whether a node connection of this id is one of this network's (protocol/node-id-header.ts). */
+  isNetworkNode?: (nodeId: string) => boolean;
 }
 
 const shortHash = (sha256: string | null) => sha256?.slice(0, 10) ?? null;
@@ -174,14 +174,14 @@ async function optionsOf(deps: A1111RoutesDeps, owner: string): Promise<Record<s
 export async function registerA1111Routes(api: FastifyInstance, deps: A1111RoutesDeps): Promise<void> {
   await api.register(async (webui) => {
     installA1111Errors(webui, deps.bodyLimitBytes);
-    const { isOwnNode } = deps;
-    if (isOwnNode) {
-      // One of this gateway's own nodes given the gateway as its WebUI (under a name or address its config check
-      // could not tell from the gateway's): each task it ran would come back as a new task, for ever.
+    const { isNetworkNode } = deps;
+    if (isNetworkNode) {
+      // A node of this network given a gateway of it as its WebUI (under a name or address its config check
+      // could not tell from its gateway's): each task it ran would come back as a new task, for ever.
       webui.addHook('onRequest', async (request) => {
-        const digest = request.headers[NODE_KEY_DIGEST_HEADER];
-        if (typeof digest === 'string' && isOwnNode(digest)) {
-          throw new DanError('DAN_ERR_NODE_LOOP', 'this is the DAN gateway the calling node is connected to, not a WebUI: the node would send every task it is given back to the network. Start `dan node` with --webui set to the WebUI on its own machine (by default http://127.0.0.1:7860)');
+        const nodeId = request.headers[NODE_ID_HEADER];
+        if (typeof nodeId === 'string' && isNetworkNode(nodeId)) {
+          throw new DanError('DAN_ERR_NODE_LOOP', 'this is a DAN gateway of the network the calling node is connected to, not a WebUI: the node would send every task it is given back to the network. Start `dan node` with --webui set to the WebUI on its own machine (by default http://127.0.0.1:7860)');
         }
       });
     }

@@ -16,7 +16,7 @@
  * const models = await client.get('/sdapi/v1/sd-models');
  */
 import { DanError } from '../../errors/dan-error.js';
-import { NODE_KEY_DIGEST_HEADER } from '../../protocol/node-key-digest.js';
+import { NODE_ID_HEADER } from '../../protocol/node-id-header.js';
 
 const SECOND_MS = 1000;
 /** Listings and small calls; a healthy WebUI answers them at once. */
@@ -34,10 +34,11 @@ export interface BackendClientOptions {
   /** What the backend is called in error messages. @defaultValue 'WebUI' */
   label?: string;
   /**
-   * The node's key digest (protocol/node-key-digest.ts), sent with every request: a DAN gateway given as the
-   * node's own WebUI by mistake tells from it that the caller is one of its nodes, and refuses (HTTP 508).
+   * The id the node's gateway gave its connection, while it has one (protocol/node-id-header.ts), sent with
+   * every request: a gateway of that network given as the node's WebUI by mistake tells from it that the
+   * caller is one of its nodes, and refuses (HTTP 508).
    */
-  nodeKeyDigest?: string;
+  nodeId?: () => string | undefined;
 }
 
 export interface CallOptions {
@@ -53,14 +54,14 @@ export class BackendClient {
   readonly label: string;
   readonly #authHeader: string | null;
   readonly #defaultTimeoutMs: number;
-  readonly #nodeKeyDigest: string | undefined;
+  readonly #nodeId: (() => string | undefined) | undefined;
 
   constructor(options: BackendClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.label = options.label ?? 'WebUI';
     this.#authHeader = options.auth === undefined ? null : toBasicAuthHeader(options.auth);
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#nodeKeyDigest = options.nodeKeyDigest;
+    this.#nodeId = options.nodeId;
   }
 
   get(path: string, options: CallOptions = {}): Promise<unknown> {
@@ -131,7 +132,8 @@ export class BackendClient {
     // A form sets its own content type, with the boundary.
     if (body !== undefined && 'json' in body) headers['content-type'] = 'application/json';
     if (this.#authHeader) headers['authorization'] = this.#authHeader;
-    if (this.#nodeKeyDigest !== undefined) headers[NODE_KEY_DIGEST_HEADER] = this.#nodeKeyDigest;
+    const nodeId = this.#nodeId?.();
+    if (nodeId !== undefined) headers[NODE_ID_HEADER] = nodeId;
     return headers;
   }
 }

@@ -76,6 +76,11 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
   }
 
   /** The other gateways' nodes known now. */
+  /** Whether a node of that id (a connection's, as its gateway published it) is another gateway's now. */
+  hasRemote(nodeId: string): boolean {
+    return this.#remote.has(nodeId);
+  }
+
   get remote(): Iterable<RemoteNode> {
     return this.#remote.values();
   }

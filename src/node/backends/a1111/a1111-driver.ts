@@ -56,8 +56,8 @@ export interface A1111DriverOptions {
   baseUrl: string;
   /** HTTP Basic credentials as A1111's `--api-auth` takes them: `user:password`. */
   auth?: string;
-  /** The node's key digest, sent with each request (node/backends/backend-client.ts `nodeKeyDigest`). */
-  nodeKeyDigest?: string;
+  /** The id of the node's connection to its gateway, sent with each request (node/backends/backend-client.ts `nodeId`). */
+  nodeId?: () => string | undefined;
   /** Largest image (width × height) this GPU may be asked to make. */
   maxPixels: number;
   /** Interrogators to declare. @defaultValue ['clip', 'deepdanbooru'] */
@@ -106,7 +106,7 @@ export class A1111Driver implements BackendDriver {
 
   constructor(options: A1111DriverOptions) {
     const auth = options.auth === undefined ? {} : { auth: options.auth };
-    this.#client = new BackendClient({ baseUrl: options.baseUrl, ...auth, ...(options.nodeKeyDigest === undefined ? {} : { nodeKeyDigest: options.nodeKeyDigest }) });
+    this.#client = new BackendClient({ baseUrl: options.baseUrl, ...auth, ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }) });
     this.#maxPixels = options.maxPixels;
     this.#interrogators = options.interrogators ?? ['clip', 'deepdanbooru'];
     this.#declaredFamilies = options.declaredFamilies ?? new Map();

@@ -44,8 +44,8 @@ export interface ComfyUIDriverOptions {
   baseUrl: string;
   /** HTTP Basic credentials of a ComfyUI behind an authenticating proxy: `user:password`. */
   auth?: string;
-  /** The node's key digest, sent with each request (node/backends/backend-client.ts `nodeKeyDigest`). */
-  nodeKeyDigest?: string;
+  /** The id of the node's connection to its gateway, sent with each request (node/backends/backend-client.ts `nodeId`). */
+  nodeId?: () => string | undefined;
   /** Largest image (width × height) the GPU owner allows; the GPU's memory may allow fewer. */
   maxPixels: number;
   /** Families of files ComfyUI cannot tell (by file name, with or without extension). */
@@ -72,8 +72,8 @@ export class ComfyUIDriver implements BackendDriver {
 
   constructor(options: ComfyUIDriverOptions) {
     this.#options = options;
-    const { auth, nodeKeyDigest } = options;
-    this.#client = new BackendClient({ baseUrl: options.baseUrl, label: 'ComfyUI', ...(auth === undefined ? {} : { auth }), ...(nodeKeyDigest === undefined ? {} : { nodeKeyDigest }) });
+    const { auth, nodeId } = options;
+    this.#client = new BackendClient({ baseUrl: options.baseUrl, label: 'ComfyUI', ...(auth === undefined ? {} : { auth }), ...(nodeId === undefined ? {} : { nodeId }) });
     this.#clock = options.clock ?? systemClock;
   }
 
