@@ -737,7 +737,31 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     }
   }
 
-  async #refreshBackend(): Promise<void> {
+  /** The look at the backend under way, and whether another was asked for meanwhile (`#refreshBackend`). */
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+
+  /**
+   * Looks at the backend again. One look at a time: one asked for while another is under way runs after it, so
+   * that the newest look decides (two at once could end in either order, an older failure marking a backend
+   * that answers again as down). Resolves once no look is left to make.
+   */
+  #refreshBackend(): Promise<void> {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    const looking = (async () => {
+      do {
+        this.#refreshAgain = false;
+        await this.#lookAtBackend();
+      } while (this.#refreshAgain && !this.#stopped);
+    })();
+    this.#refreshing = looking.finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  async #lookAtBackend(): Promise<void> {
     try {
       const snapshot = await this.#options.driver.discover();
       const changed = JSON.stringify(snapshot.capabilities) !== JSON.stringify(this.#snapshot?.capabilities);
