@@ -129,21 +129,34 @@ describe('discovery', () => {
     fetched.mockRestore();
   });
 
-  it('asks again at the next discovery for a file whose metadata request failed, rather than keeping it unknown', async () => {
+  it('asks again ten minutes on for a file whose metadata request failed, not at every discovery nor only after a restart', async () => {
     const w = await world({ loras: ['styles/inkwash.safetensors'], loraMetadata: { 'styles/inkwash.safetensors': { ss_base_model_version: 'sdxl_base_v1-0' } } });
     const driver = driverFor(w.sandbox);
     const realFetch = globalThis.fetch;
     let failures = 1;
+    let asked = 0;
     // ComfyUI busy (loading a model) or the link dropping: the first metadata request fails.
     const fetched = vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
       const url = input instanceof Request ? input.url : input.toString();
-      if (url.includes('/view_metadata/loras') && failures-- > 0) return Promise.reject(new TypeError('fetch failed'));
+      if (url.includes('/view_metadata/loras')) {
+        asked += 1;
+        if (failures-- > 0) return Promise.reject(new TypeError('fetch failed'));
+      }
       return realFetch(input, init);
     });
     const familyOfLora = async () => (await driver.discover()).capabilities.loras.map((l) => l.family ?? null);
-    expect(await familyOfLora()).toEqual([null]);
-    expect(await familyOfLora()).toEqual(['sdxl']);
-    fetched.mockRestore();
+    try {
+      expect(await familyOfLora()).toEqual([null]);
+      expect(await familyOfLora()).toEqual([null]);
+      expect(asked).toBe(1);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 11 * 60_000);
+      expect(await familyOfLora()).toEqual(['sdxl']);
+      expect(asked).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      fetched.mockRestore();
+    }
   });
 
   it('says what is wrong when the URL is not a ComfyUI', async () => {

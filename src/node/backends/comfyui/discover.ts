@@ -60,18 +60,21 @@ export interface ComfyDiscoverOptions {
   maxPixels: number;
   /** Families the GPU owner declared, by file name. */
   declaredFamilies: ReadonlyMap<string, ModelFamily>;
-  /** Families read from file metadata before, by `folder/file`, and when (`Date.now()`): `MetadataCache`. */
+  /** Families read from file metadata before, by `folder/file`, and until when they hold: `MetadataCache`. */
   metadataCache: MetadataCache;
 }
 
 /**
- * What `/view_metadata` told of each file, by `folder/file`, and when. ComfyUI gives no path, size or date to
- * tell a replaced file by, so a reading is asked again after `METADATA_KEEP_MS` (one small request per file
- * an hour); a request that failed (ComfyUI busy loading, a timeout) is not kept, and is asked again at the
- * next discovery rather than leaving the file without a family until the node restarts.
+ * What `/view_metadata` told of each file, by `folder/file`, and until when (`Date.now()`) it holds. ComfyUI
+ * gives no path, size or date to tell a replaced file by, so a reading is asked again after
+ * `METADATA_KEEP_MS` (one small request per file an hour). A request that failed (ComfyUI busy loading, a
+ * timeout, a broken file) is asked again after `METADATA_RETRY_MS`, not at every discovery (a file it always
+ * fails on, or a hung disk that times every request out, would make each discovery slow), nor only after the
+ * node restarts; meanwhile the file keeps what it was read as before, if anything.
  */
-export type MetadataCache = Map<string, { family: ModelFamily | null; readAt: number }>;
+export type MetadataCache = Map<string, { family: ModelFamily | null; until: number }>;
 const METADATA_KEEP_MS = 60 * 60_000;
+const METADATA_RETRY_MS = 10 * 60_000;
 
 const TAGGER_NODE = 'WD14Tagger|pysssss';
 const OPENPOSE_NODE = 'OpenposePreprocessor';
@@ -164,15 +167,17 @@ async function fileFamilies(
     const declared = declaredFamilyOf(options.declaredFamilies, file);
     const cached = options.metadataCache.get(`${folder}/${file}`);
     if (declared) families.set(file, declared);
-    else if (cached !== undefined && now - cached.readAt < METADATA_KEEP_MS) families.set(file, cached.family);
+    else if (cached !== undefined && now < cached.until) families.set(file, cached.family);
     else if (file.endsWith('.safetensors')) unread.push(file);
   }
   for (let i = 0; i < unread.length; i += METADATA_CONCURRENCY) {
     await Promise.all(
       unread.slice(i, i + METADATA_CONCURRENCY).map(async (file) => {
-        const family = await metadataFamily(client, folder, file);
-        if (family !== undefined) options.metadataCache.set(`${folder}/${file}`, { family, readAt: now });
-        families.set(file, family ?? options.metadataCache.get(`${folder}/${file}`)?.family ?? null);
+        const key = `${folder}/${file}`;
+        const read = await metadataFamily(client, folder, file);
+        const family = read === undefined ? (options.metadataCache.get(key)?.family ?? null) : read;
+        options.metadataCache.set(key, { family, until: now + (read === undefined ? METADATA_RETRY_MS : METADATA_KEEP_MS) });
+        families.set(file, family);
       }),
     );
   }
