@@ -116,7 +116,7 @@ const RESTART_RETRY_MS = 2_000;
 const SILENT_INTERVALS = 2;
 /** A timer longer than this fires at once (Node's setTimeout). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** While it carries work through a drop, the node tries its gateway again at least this often. */
+/** While it carries work through a drop, the node tries its gateway again at least this often, within its grace. */
 const CARRY_RETRY_MS = 1_000;
 /** Longest a try to connect may take, up to its welcome, while the node carries work. */
 const CARRY_WELCOME_TIMEOUT_MS = 3_000;
@@ -549,10 +549,13 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (!stay || !wasWelcomed || leave) gateways.index = (gateways.index + 1) % gateways.urls.length;
     const roundFailed = (stay && !leave) || gateways.failedInRow >= gateways.urls.length;
     const restarting = this.#gatewayStoppedAt !== null && Date.now() - this.#gatewayStoppedAt < RESTART_WINDOW_MS;
-    // Work carried waits only for the grace: tried again often, not at a backoff that would outlast it.
-    const cap = stay ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
+    // Work carried, within the gateway's grace: tried again often, not at a backoff that would outlast the grace.
+    // Past it (a gateway paused or down for long), at the backoff again: a thousand nodes trying every second
+    // for minutes would be a storm of connections, and at the gateway's return a stampede.
+    const hurry = stay && Date.now() < this.#carryHurryUntil;
+    const cap = hurry ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
     const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, cap) * (0.5 + Math.random() / 2)) : 0;
-    if (roundFailed && !stay) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
+    if (roundFailed && !hurry) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
     // The gateway's close codes a GPU owner can act on (network/node-hub.ts CloseCodes).
     const hint = code === HELLO_TIMEOUT_CLOSE ? { hint: 'the gateway had no hello from this node within 5 s: the link to it is very slow, or something on the way holds data back' } : {};
     this.#logReconnect({ code, retryInMs: delay, next: gateways.urls[gateways.index], ...hint }, 'gateway connection closed; reconnecting');
@@ -606,10 +609,15 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // and a gateway that was paused (a VM migrated, SIGSTOP) or hung has not waited at all. A claim that comes
     // too late is refused in the welcome, and the work given up then. Without a welcome, work is carried for
     // `carryLimitMs`: while no connection is up, the GPU has nothing else to do.
-    const keepMs = Math.min(Math.max(Math.round(this.#resumeGraceMs * CARRY_MARGIN), this.#options.carryLimitMs), MAX_TIMER_MS);
+    const graceMs = Math.round(this.#resumeGraceMs * CARRY_MARGIN);
+    const keepMs = Math.min(Math.max(graceMs, this.#options.carryLimitMs), MAX_TIMER_MS);
+    this.#carryHurryUntil = Date.now() + graceMs;
     this.#options.log.info({ tasks: this.#active.size, answers: this.#answers.size, keepMs }, 'gateway connection lost; the tasks run on, for the gateway to take back');
     this.#carry = setTimeout(() => this.#giveUpHeld(`no gateway took them back within ${Math.round(keepMs / 1000)} s of the connection loss: given up (a gateway that comes back runs them on other nodes)`), keepMs);
   }
+
+  /** Until when a node carrying work tries its gateway again every second (`#onClose`): its grace, and half again. */
+  #carryHurryUntil = 0;
 
   #giveUpHeld(reason: string): void {
     const carried = this.#carry !== undefined;

@@ -268,3 +268,27 @@ describe('a node agent whose connection drops', () => {
     expect(third.hello.resume).toBeUndefined();
   });
 });
+
+describe('a node agent carrying work while its gateway stays away', () => {
+  it('tries again every second within the gateway\'s grace, then at its backoff (no storm of connections for minutes)', async () => {
+    gateway = await startFakeGateway();
+    const backend = heldDriver();
+    const lines: { msg: string; retryInMs?: number; time: number }[] = [];
+    // Debug: the third failed try in a row on is logged there.
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push({ ...(JSON.parse(line) as { msg: string; retryInMs?: number }), time: Date.now() }) });
+    agent = agentOf(gateway, backend.driver, { log, reconnectMinMs: 200, reconnectMaxMs: 5_000 });
+    await agent.start();
+    const first = await gateway.nextConnection();
+    gateway.welcome(first, { heartbeatMs: 1_000, graceMs: 400 });
+    gateway.assign(first, 't');
+    await sleep(50);
+    const downAt = Date.now();
+    await gateway.close();
+    gateway = undefined;
+    await sleep(3_500);
+    const retries = lines.filter((l) => l.msg === 'gateway connection closed; reconnecting' && l.time >= downAt);
+    // Within 1.5× the grace (600 ms), no wait over a second; past it, the backoff grows beyond one.
+    expect(retries.filter((l) => l.time - downAt < 500).every((l) => (l.retryInMs ?? 0) <= 1_000)).toBe(true);
+    expect(retries.some((l) => (l.retryInMs ?? 0) > 1_000)).toBe(true);
+  });
+});
