@@ -39,6 +39,14 @@ export class PlanState {
   unplanned: number;
   /** Queued tasks past the plan's (`PlanOptions.beyondTasks`). */
   readonly #beyondTasks: number;
+  /** `PlanOptions.arrivedUnits`: the work that keeps coming, for `#othersClearFirst`. */
+  readonly #arrivedUnits: (seconds: number) => number;
+  /** Units of the unplanned tasks (`markPlanned` takes each off): the work left, for `#othersClearFirst`. */
+  #unplannedUnits = 0;
+  /** Units per second of each node's lanes together (its speed times its lanes), available nodes only. */
+  readonly #laneSpeed: Float64Array;
+  /** Per `capable` list: its available nodes' lanes and their units per second together (`#othersClearFirst`). */
+  readonly #capacity = new Map<readonly number[], { lanes: number; unitsPerSecond: number }>();
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
   work = 0;
   /**
@@ -89,10 +97,11 @@ export class PlanState {
   constructor(
     readonly tasks: readonly PlanTask[],
     readonly nodes: readonly PlanNode[],
-    { longPoleSeconds, beyondTasks = 0 }: { longPoleSeconds: number; beyondTasks?: number },
+    { longPoleSeconds, beyondTasks = 0, arrivedUnits = () => 0 }: { longPoleSeconds: number; beyondTasks?: number; arrivedUnits?: (seconds: number) => number },
     arrays: PlanArrays = OWN_BUFFERS,
   ) {
     this.#beyondTasks = beyondTasks;
+    this.#arrivedUnits = arrivedUnits;
     arrays.start();
     this.planned = arrays.uint8(tasks.length);
     this.unplanned = tasks.length;
@@ -114,6 +123,7 @@ export class PlanState {
       demand.tasks.push(i);
       demand.count += 1;
       demand.units += task.units;
+      this.#unplannedUnits += task.units;
       this.#setOf[i] = known.set;
       this.#demandOf[i] = index;
     }
@@ -128,6 +138,7 @@ export class PlanState {
     this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
     const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
+    this.#laneSpeed = laneSpeed;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     this.#placeInList = arrays.int32(tasks.length);
     const lists = new Map<string | null, number[]>();
@@ -171,6 +182,7 @@ export class PlanState {
     const demand = this.demandClasses[this.#demandOf[index]!]!;
     demand.count -= 1;
     demand.units -= this.tasks[index]!.units;
+    this.#unplannedUnits -= this.tasks[index]!.units;
     this.#longPoles.markPlanned(index);
     for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
   }
@@ -417,10 +429,14 @@ export class PlanState {
     return this.#lanes.freeAtOf(node) + this.switchCost(index, node) + this.runSeconds(index, node);
   }
 
-  /** Whether some other node would finish task `index` sooner than `lane`. */
+  /**
+   * Whether some other node would finish task `index` sooner than `lane`: with no more tasks queued than
+   * there are lanes, one of them that would finish it sooner; with more, the other nodes that can run it
+   * together, all the work left included (`#othersClearFirst`).
+   */
   betterElsewhere(index: number, lane: Lane): boolean {
-    if (this.queued > this.lanes.length) return false;
     const mine = this.#finishFrom(index, lane);
+    if (this.queued > this.lanes.length) return this.#othersClearFirst(index, lane, mine);
     // No node finishes sooner than its first free lane plus a run at its speed: when even the best of
     // those bounds is not sooner, no scan is needed (over a thousand idle nodes, each free lane asked
     // this of a dozen tasks, and each scan went through hundreds of nodes).
@@ -432,6 +448,58 @@ export class PlanState {
       if (this.finishOn(index, node) < mine - 1e-9) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether the other lanes that can run task `index` would get through all the work left, this task
+   * included, before `lane` finished it (at `mine`): then a lane this slow takes none of it, and leaves the
+   * end of the queue to them. Near a queue's end a node many times slower than the rest that takes one of
+   * the last tasks finishes last of all: in a live trial a 1.5 it/s node among 20 it/s ones took an 18 s
+   * task while the others had 9 s of work left, and ended 8 s after them. Counted as a fluid (the work left
+   * over their speed together, and their fixed costs), plus one run of the task on the best of them for the
+   * last task's granularity: for lanes of one speed it never holds. A queue past the plan's horizon (its
+   * units are not known here) is a long one: never then either.
+   */
+  #othersClearFirst(index: number, lane: Lane, mine: number): boolean {
+    if (this.#beyondTasks > 0) return false;
+    const task = this.tasks[index]!;
+    const capacity = this.#capacityOf(task.capable);
+    const lanes = capacity.lanes - this.lanesOf(lane.node).length;
+    const unitsPerSecond = capacity.unitsPerSecond - this.#laneSpeed[lane.node]!;
+    if (lanes <= 0 || unitsPerSecond <= 0) return false;
+    // A load this node has not measured yet counts as none: it switches rather than idle on a guess (0012).
+    const finish = this.nodes[lane.node]!.switchMeasured === false ? lane.freeAt + this.runSeconds(index, lane.node) : mine;
+    // Work that keeps arriving (as much as came over the time this lane's run takes) slows their draining:
+    // under steady arrivals the queue refills, and a lane that held back would only idle.
+    const run = finish - lane.freeAt;
+    const draining = unitsPerSecond - this.#arrivedUnits(run) / run;
+    if (draining <= 0) return false;
+    const { leastFixed, mostSpeed } = this.#boundsOf(task.capable);
+    let clear = lane.freeAt + this.#unplannedUnits / draining + (this.unplanned * leastFixed) / lanes + leastFixed + task.units / mostSpeed;
+    if (clear >= finish - 1e-9) return false;
+    // What their lanes run now comes first, spread over them (looked at only when it could decide: a long
+    // queue's work left is far more than this lane's one task).
+    let busy = 0;
+    for (const node of task.capable) {
+      if (node === lane.node || !this.nodes[node]!.available) continue;
+      for (const other of this.lanesOf(node)) busy += Math.max(0, other.freeAt - lane.freeAt);
+    }
+    clear += busy / lanes;
+    return clear < finish - 1e-9;
+  }
+
+  #capacityOf(capable: readonly number[]): { lanes: number; unitsPerSecond: number } {
+    let capacity = this.#capacity.get(capable);
+    if (!capacity) {
+      capacity = { lanes: 0, unitsPerSecond: 0 };
+      for (const node of capable) {
+        if (!this.nodes[node]!.available) continue;
+        capacity.lanes += this.lanesOf(node).length;
+        capacity.unitsPerSecond += this.#laneSpeed[node]!;
+      }
+      this.#capacity.set(capable, capacity);
+    }
+    return capacity;
   }
 
   /** The least fixed cost and the greatest speed among the available nodes of a `capable` list. */

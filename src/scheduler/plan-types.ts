@@ -70,6 +70,11 @@ export function windowFreesIn(node: Pick<PlanNode, 'lanes' | 'windowLead'>): num
 
 export interface PlanOptions {
   /**
+   * Units of work that arrived over the `seconds` before now (scheduler/arrival-log.ts): whether the queue
+   * drains or refills as it is served, for lanes far slower than the rest (plan-state.ts). @defaultValue none
+   */
+  arrivedUnits?: (seconds: number) => number;
+  /**
    * Multiplies every threshold below given in seconds (`maxSkipSeconds`, `urgentGapSeconds`,
    * `longPoleSeconds`): they were tuned where a checkpoint load takes 8 s, and a fleet that loads
    * in 0.5 s and runs a task in 0.2 s needs them in proportion. The scheduler sets it to the

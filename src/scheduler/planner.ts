@@ -349,10 +349,10 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
  * stand still that long). The tasks and nodes must not change until it is done.
  */
 export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Generator<void, Plan, void> {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, arrivedUnits: () => 0, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
-  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks }, arrays);
+  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, arrivedUnits: settings.arrivedUnits }, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     // Counted, not filtered: this runs on every pass that sends work.

@@ -22,6 +22,7 @@
  *   the planner lets later arrivals overtake it only until the promised
  *   start (planner.ts, rule 0).
  */
+import { ArrivalLog } from './arrival-log.js';
 import { type Binding, bindSpec, needsKeyOf } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { GenerationSpec } from '../domain/spec.js';
@@ -109,6 +110,11 @@ const SEND_AHEAD_AT_ONCE = 0.5;
 
 /** How long whether a node list takes work is taken as known, for status messages (`idleReach`). */
 const IDLE_LOOK_MS = 1_000;
+/**
+ * The most queued tasks `idleFallback` looks at: it runs only for nodes idle beside work for a while, and a
+ * task far down a long queue is no reason to wake one (the plan's lanes have work long before it).
+ */
+const IDLE_FALLBACK_LOOKS = 256;
 
 export interface SchedulerTask {
   id: string;
@@ -278,6 +284,8 @@ export interface SchedulerOptions {
 
 export class Scheduler {
   readonly estimates: NodeEstimates;
+  /** The work queued lately (`PlanOptions.arrivedUnits`). */
+  readonly #arrivals = new ArrivalLog();
   readonly health: NodeHealth;
   readonly #fair: FairOrder;
   readonly #horizon: number;
@@ -381,6 +389,7 @@ export class Scheduler {
       ...(queueHead === undefined ? {} : { queueHead }),
     });
     this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null });
+    this.#arrivals.add(arrivedAt, units);
   }
 
   #insert(queued: Queued): void {
@@ -584,10 +593,10 @@ export class Scheduler {
    * The planner's settings, its thresholds in seconds scaled to this fleet's typical checkpoint
    * load (they were tuned where a load takes 8 s), unless the caller fixed the scale.
    */
-  #planSettings(tasks: readonly PlanTask[]): PlanOptions {
+  #planSettings(tasks: readonly PlanTask[], now: number): PlanOptions {
     const beyond = this.#beyondHorizon(tasks);
     const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond, beyondTasks: this.#queue.length - tasks.length };
-    const sendAhead = { sendAheadSeconds: this.#sendAheadSeconds() };
+    const sendAhead = { sendAheadSeconds: this.#sendAheadSeconds(), arrivedUnits: (seconds: number) => this.#arrivals.unitsWithin(now, seconds) };
     if (this.#planOptions.timeScale !== undefined) return { ...sendAhead, ...given };
     const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
     return { ...sendAhead, ...given, timeScale: scale };
@@ -671,7 +680,7 @@ export class Scheduler {
   }
 
   *#planSteps(now: number, nodes: PlanNode[], tasks: PlanTask[]): Generator<void, KeptPlan, void> {
-    const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks), ruledTasks: RULED_ETA_TASKS });
+    const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks, now), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
     const far = this.#queue.slice(this.#horizon);
     for (let i = 0; i < far.length; i++) {
@@ -767,7 +776,7 @@ export class Scheduler {
     let free = 0;
     for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
-    const plan = planTasks(tasks, nodes, this.#planSettings(tasks), 0, this.#passArrays);
+    const plan = planTasks(tasks, nodes, this.#planSettings(tasks, now), 0, this.#passArrays);
     // Nodes within their window that the pass had no lanes left for are due in the next that sends ahead.
     this.#aheadWaiting = plan.aheadLeft === true;
     // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.
@@ -795,10 +804,14 @@ export class Scheduler {
    * it could run and no event frees the node they wait for: lanes deferring to one another (a slow node to
    * a faster one, which keeps its own checkpoint because the slow one has the task's loaded) would wait
    * without end. The dispatcher asks for it after such idleness has lasted a while; `among`: only these
-   * nodes (ids), those idle long enough.
+   * nodes (ids), those idle long enough. A task the plan has another node finish sooner is not sent
+   * (`#soonerThanPlanned`); the first `IDLE_FALLBACK_LOOKS` tasks are looked at.
    */
   idleFallback(now: number, among?: ReadonlySet<string>): Assignment[] {
+    const kept = this.#etaPlan(now);
+    let looked = 0;
     for (const queued of this.#queue) {
+      if (++looked > IDLE_FALLBACK_LOOKS) break;
       const { capable, fallback } = this.#reachOf(queued);
       for (const list of [capable, fallback]) {
         let best: { node: SchedulerNode; seconds: number } | undefined;
@@ -808,10 +821,37 @@ export class Scheduler {
           const { expectedSeconds } = this.#assignmentOf(queued, node);
           if (!best || expectedSeconds < best.seconds) best = { node, seconds: expectedSeconds };
         }
-        if (best) return [this.#assignmentOf(queued, best.node)];
+        if (best && this.#soonerThanPlanned(queued, best.node, kept, now)) return [this.#assignmentOf(queued, best.node)];
+        if (best) break;
       }
     }
     return [];
+  }
+
+  /**
+   * Whether the fallback may send `queued` to `node`, idle: unless the node would take more than a typical
+   * load longer over it than the node the plan has run it, and would still not finish it before the plan has
+   * that node finish it. The fallback breaks holds that outlast a load (lanes left to one another, a node
+   * that overruns its expected end, which the plan keeps expecting to free at once), where any node of the
+   * fleet's usual cost is better than waiting; not a plan's choice of a much better node: a live trial sent
+   * a node whose loads take 30 s a 1.6 s task the others would have done within 2 s (it set the makespan),
+   * and a node 13 times slower an 18 s task. A load whose cost is still a guess counts as none: the switch
+   * is how it gets measured (decision 0012).
+   */
+  #soonerThanPlanned(queued: Queued, node: SchedulerNode, kept: KeptPlan, now: number): boolean {
+    const { plan, at } = kept;
+    const taskId = queued.task.id;
+    const start = plan.startAt.get(taskId);
+    const plannedOn = plan.nodeOf.get(taskId);
+    if (start === undefined || plannedOn === undefined || plannedOn === node.id || plan.leftover?.has(taskId)) return true;
+    const index = this.#nodeIndex.get(plannedOn);
+    const planned = index === undefined ? undefined : this.#nodes[index];
+    if (!planned) return true;
+    const own = this.estimates.get(node.identity);
+    const mine = own.switchMeasured ? this.#assignmentOf(queued, node).expectedSeconds : runSeconds(own, queued.units);
+    const theirs = this.#assignmentOf(queued, planned).expectedSeconds;
+    if (mine <= theirs + this.estimates.typicalSwitchSeconds()) return true;
+    return mine < Math.max(0, start - (now - at) / 1000) + theirs;
   }
 
   /** Seconds a checkpoint load typically takes on this fleet (what the planner's thresholds scale with). */

@@ -32,6 +32,22 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks([t('t1', 'X', [0, 1])], nodes(), { beyondUnits, beyondTasks: 0 }).assignments).toEqual([]);
   });
 
+  it('leaves the end of a queue longer than the lanes to the faster nodes when they would clear it all before a slow one finished one task', () => {
+    // Four nodes of 20 units/s and one of 1.5, all with X loaded; tasks of 28 units (1.4 s on a fast node, 18.7 s on the slow one).
+    // The slow node is free now, the fast ones in half a second: its lane picks first, with eight tasks queued for five lanes.
+    const nodes = () => [planNode('slow', { loaded: 'X', unitsPerSecond: 1.5 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
+    const xs = (n: number) => Array.from({ length: n }, (_, i) => t(`x${i}`, 'X', [0, 1, 2, 3, 4], 28));
+    // Eight tasks: the fast four clear them in under 5 s.
+    const end = planTasks(xs(8), nodes());
+    expect(end.assignments).toEqual([]);
+    expect([...end.nodeOf.values()]).not.toContain('slow');
+    // Sixty: 21 s of the fast nodes' work, more than one of the slow node's tasks: it takes one.
+    expect(planTasks(xs(60), nodes()).assignments.map((a) => a.nodeId)).toContain('slow');
+    // A node of the fleet's speed always takes its share.
+    const even = () => [planNode('f0', { loaded: 'X', unitsPerSecond: 20 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
+    expect(planTasks(xs(8), even()).assignments).toEqual([{ taskId: 'x0', nodeId: 'f0' }]);
+  });
+
   it('gives an estimated start, no promise, to a task its lanes each left to the other', () => {
     // a has X loaded and runs the task in 4 s; b would load X (2 s) and run it in 1 s: sooner, so a leaves it
     // to b. But b keeps Y loaded, as a covers X's work within four of b's loads. Nothing is sent now: the

@@ -96,6 +96,24 @@ describe('idle fallback', () => {
     expect(s.idleNodes(2000)).toEqual([]);
     expect(s.idleFallback(2000)).toEqual([]);
   });
+
+  it('sends an idle node whose loads take far longer than the fleet\'s no task the plan has another node finish sooner', () => {
+    // fast runs chillout and has it loaded; hdd (its loads take 30 s) and usual (2 s) have clarity loaded.
+    const estimates = new NodeEstimates({ switchSeconds: 2 });
+    estimates.seed('fast', { unitsPerSecond: 20, switchSeconds: 2, fixedSeconds: 0 });
+    estimates.seed('hdd', { unitsPerSecond: 20, switchSeconds: 30, fixedSeconds: 0 });
+    estimates.seed('usual', { unitsPerSecond: 20, switchSeconds: 2, fixedSeconds: 0 });
+    const s = new Scheduler({ estimates });
+    s.setNodes([node('fast', { loadedModel: CHILLOUT }), node('hdd', { loadedModel: CLARITY }), node('usual', { loadedModel: CLARITY })]);
+    for (const id of ['t1', 't2']) s.enqueue(task(id, 'k', { model: chillout, steps: 20 }), 0);
+    const sent = s.assignments(1000);
+    expect(sent.map((a) => [a.taskId, a.nodeId])).toEqual([['t1', 'fast']]);
+    s.start(sent[0]!, 1000);
+    // t2 waits for fast (1 s): hdd would load for 30 s first, and is not sent it however long it idles.
+    expect(s.idleFallback(3000, new Set(['hdd']))).toEqual([]);
+    // A node of the fleet's usual load time is, as before: the plan's hold may be one that outlasts its guess.
+    expect(s.idleFallback(3000, new Set(['hdd', 'usual'])).map((a) => [a.taskId, a.nodeId])).toEqual([['t2', 'usual']]);
+  });
 });
 
 /**
