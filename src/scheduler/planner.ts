@@ -55,7 +55,10 @@
  * does not take a task that another node would finish sooner (it has the
  * checkpoint loaded, is faster, or frees earlier): that node's lane will pick
  * it; this lane looks a little further, or waits. With a longer queue every
- * lane has work, and a lane that waited would only waste its GPU.
+ * lane has work, and a lane that waited would only waste its GPU, unless it is
+ * so slow that the others would get through all the work left (and what keeps
+ * arriving) before it finished one task: then it leaves the queue's end to
+ * them (plan-state.ts `betterElsewhere`).
  *
  * Each free lane is sent its first pick now; the rest of the plan gives every
  * queued task its estimated start. Past `ruledTasks` placed, or past the
