@@ -376,3 +376,33 @@ describe('a requeue the store refuses because the task moved on through another 
     expect(world.dispatcher.liveStatus(id)).toMatchObject({ state: 'running', nodeId: '' });
   });
 });
+
+describe('a start the store refuses because another gateway started the task', () => {
+  it('tells the task\'s live streams at once that it runs elsewhere, before the row is read again', async () => {
+    let openRead!: () => void;
+    const readHeld = new Promise<void>((resolve) => (openRead = resolve));
+    let holdReads = false;
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      store: (inner) =>
+        new Proxy(inner, {
+          get(target, property) {
+            // Another gateway's start of attempt 1 landed first: this one's is refused.
+            if (property === 'markRunning') return async () => false;
+            if (property === 'get' && holdReads) return async (id: string) => (await readHeld, target.get(id));
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const id = await world.submit();
+    let told = 0;
+    world.dispatcher.watch(id, () => (told += 1));
+    holdReads = true;
+    world.connect('a');
+    await world.settle();
+    expect(world.dispatcher.liveStatus(id)).toMatchObject({ state: 'running', nodeId: '' });
+    expect(told).toBeGreaterThan(0);
+    openRead();
+  });
+});
