@@ -118,7 +118,7 @@ const SILENT_INTERVALS = 2;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** While it carries work through a drop, the node tries its gateway again at least this often, within its grace. */
 const CARRY_RETRY_MS = 1_000;
-/** Longest a try to connect may take, up to its welcome, while the node carries work. */
+/** Longest a try to connect may take, up to its welcome, while the node carries work within the gateway's grace. */
 const CARRY_WELCOME_TIMEOUT_MS = 3_000;
 /** The node carries work through a drop at least this many times the gateway's grace. */
 const CARRY_MARGIN = 1.5;
@@ -274,8 +274,11 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     if (this.#stopped) return;
     if (this.#gateways.urls.length === 0) this.#gateways.urls = commaList(this.#options.gatewayUrl).map(toGatewaySocketUrl);
     const url = this.#gateways.urls[this.#gateways.index]!;
-    // While it carries work, a try that hangs must not use up the gateway's grace: tried again sooner.
-    const welcomeTimeoutMs = this.#carry === undefined ? this.#options.welcomeTimeoutMs : Math.min(this.#options.welcomeTimeoutMs, CARRY_WELCOME_TIMEOUT_MS);
+    // While it carries work within the gateway's grace, a try that hangs must not use it up: tried again sooner.
+    // Past the grace, a slow link's welcome (several seconds a round trip) gets its usual time again: cut at
+    // 3 s, such a node would never join again while it carries work, for up to the carry's 10 minutes.
+    const hurry = this.#carry !== undefined && Date.now() < this.#carryHurryUntil;
+    const welcomeTimeoutMs = hurry ? Math.min(this.#options.welcomeTimeoutMs, CARRY_WELCOME_TIMEOUT_MS) : this.#options.welcomeTimeoutMs;
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes, handshakeTimeout: welcomeTimeoutMs });
     this.#socket = socket;
     this.#welcomed = false;

@@ -292,3 +292,28 @@ describe('a node agent carrying work while its gateway stays away', () => {
     expect(retries.some((l) => (l.retryInMs ?? 0) > 1_000)).toBe(true);
   });
 });
+
+describe('a node agent carrying work over a slow link', () => {
+  it('gives a welcome that takes seconds its usual time once past the gateway\'s grace, and joins again', async () => {
+    gateway = await startFakeGateway();
+    const backend = heldDriver();
+    agent = agentOf(gateway, backend.driver);
+    await agent.start();
+    const first = await gateway.nextConnection();
+    gateway.welcome(first, { heartbeatMs: 1_000, graceMs: 300 });
+    gateway.assign(first, 't');
+    await sleep(50);
+    first.socket.terminate();
+    // Every welcome from now on takes 3.5 s to arrive (a link that slow).
+    const welcomed = new Promise<string>((resolve) => agent!.once('welcomed', (nodeId) => resolve(nodeId)));
+    const slow = gateway;
+    void (async () => {
+      for (;;) {
+        const next = await slow.nextConnection().catch(() => undefined);
+        if (!next) return;
+        setTimeout(() => slow.welcome(next, { heartbeatMs: 1_000, graceMs: 300, resumed: [] }), 3_500).unref();
+      }
+    })();
+    await expect(Promise.race([welcomed, sleep(9_000).then(() => 'never')])).resolves.not.toBe('never');
+  });
+});
