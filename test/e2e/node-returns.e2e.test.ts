@@ -63,6 +63,25 @@ describe('a node whose connection to the gateway drops mid-task', () => {
     }
   });
 
+  it('carries its answer through a gateway paused longer than 1.5x its grace, which takes it once it wakes', async () => {
+    // A gateway whose process stops (a VM migrated, SIGSTOP) has not counted the node gone: it waited not at all.
+    const gw = await gateway(['--heartbeat-s', '1', '--resume-grace-s', '2']);
+    const far = await gpu(gw, 'far', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
+    const taskId = await submitted(gw, job('clarity', { steps: 30 }));
+    await far.node.waitForLog((l) => l.msg === 'task received' && l['task'] === taskId);
+    const paused = gatewayProcessAt(gw);
+    paused.child.kill('SIGSTOP');
+    try {
+      await far.node.waitForLog((l) => l.msg === 'gateway connection lost; the tasks run on, for the gateway to take back', 15_000);
+      await far.node.waitForLog((l) => l.msg === 'task done' && l['task'] === taskId, 15_000);
+      // Past 1.5x the grace (3 s) from the drop, the node still holds its answer.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+    } finally {
+      paused.child.kill('SIGCONT');
+    }
+    await expectDoneOnce(gw, far.sandbox, taskId);
+  });
+
   it('keeps running while the gateway restarts, and the restarted gateway takes it back from the node', async () => {
     const gw = await gateway(['--resume-grace-s', '10']);
     const far = await gpu(gw, 'far', { models: ['clarity'], loaded: 'clarity', itPerSecond: 15, speed: 1 });
