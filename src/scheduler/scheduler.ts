@@ -25,10 +25,8 @@
 import { ArrivalLog } from './arrival-log.js';
 import { type Binding, bindSpec, needsKeyOf } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
-import type { GenerationSpec } from '../domain/spec.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
-import type { Clock } from '../util/clock.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
@@ -37,6 +35,9 @@ import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
 import { type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
+import type { Assignment, AttemptOutcome, KeptPlan, Queued, Reach, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
+
+export type { Assignment, AttemptFailure, AttemptOutcome, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
 
 /**
  * ETAs come from a plan whose first this many tasks are placed by the planner's rules, the rest (the far
@@ -116,72 +117,6 @@ const IDLE_LOOK_MS = 1_000;
  */
 const IDLE_FALLBACK_LOOKS = 256;
 
-export interface SchedulerTask {
-  id: string;
-  /** Whom the task is for (a key id, or an anonymous caller's address): the fair share is per owner. */
-  owner: string;
-  spec: GenerationSpec;
-  priority: number;
-  /** The owner's share of the GPUs relative to others while both wait (auth/api-key.ts). @defaultValue 1 */
-  weight?: number;
-}
-
-/** A node as the scheduler sees it; the caller rebuilds these when nodes change. */
-export interface SchedulerNode {
-  id: string;
-  /** Name, for messages. */
-  name: string;
-  /**
-   * Who the node is, for learned speed and health (survives reconnects): the gateway derives it from
-   * the node's credential and a key the node keeps, so another node cannot take it by its name.
-   */
-  identity: string;
-  offering: NodeOffering;
-  /** Changes whenever `offering` does (invalidates cached bindings). */
-  offeringVersion: number;
-  slots: number;
-  /**
-   * Tasks it takes beyond its slots, to hold ready behind the running ones: it starts the next the moment
-   * a slot frees, where a task sent at the result would leave the GPU idle for the round trip (and, on a
-   * backend that encodes its images after freeing the GPU, for that too). @defaultValue 0
-   */
-  prefetch?: number;
-  /** Checkpoint title the node reports loaded. */
-  loadedModel: string | null;
-  /** Backend up and not draining. */
-  available: boolean;
-}
-
-export interface Assignment {
-  taskId: string;
-  nodeId: string;
-  binding: Binding;
-  /** Expected seconds on this node, the checkpoint switch included. */
-  expectedSeconds: number;
-  switched: boolean;
-  /** Seconds it should wait on the node before it begins: 0, or for a task sent ahead, until a slot there frees. */
-  waitSeconds: number;
-}
-
-interface Queued {
-  task: SchedulerTask;
-  /** When it was first queued (epoch ms). */
-  arrivedAt: number;
-  tag: FairTag;
-  units: number;
-  checkpoint: string | null;
-  /** Identities of the nodes an attempt failed on, with how it failed there (an error id) and the node's name. */
-  failedOn: Map<string, { kind: string; name: string }>;
-  /** What binding it depends on (`needsKeyOf`): tasks with equal keys bind alike. */
-  needs: string;
-  /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
-  reach: Reach | null;
-  /** The start promised by the first ETA told (epoch ms). */
-  promisedAt?: number;
-  /** Its entry in the planner's input, reused from pass to pass (`#planTasks`). */
-  planTask?: PlanTask;
-}
-
 /** Each offering's checkpoint identities by the title a node reports loaded, made once per offering. */
 const titleIndexes = new WeakMap<NodeOffering, Map<string, string>>();
 
@@ -194,92 +129,6 @@ function identitiesByTitle(offering: NodeOffering): Map<string, string> {
     titleIndexes.set(offering, byTitle);
   }
   return byTitle;
-}
-
-/** The plan ETAs are read from (`Scheduler.eta`). */
-interface KeptPlan {
-  plan: Plan;
-  /** When it was made (epoch ms), for the node list of `nodesGeneration`, from these nodes. */
-  at: number;
-  nodesGeneration: number;
-  nodes: PlanNode[];
-  /** How many tasks it planned when made, plus the lanes it planned them on: what it cost. */
-  size: number;
-  /** Whether the queue, the nodes or the time changed since. */
-  changed: boolean;
-}
-
-/** The nodes (indices into the node list) that can run a queued task, for one node list. */
-interface Reach {
-  /** The node list it was computed for (`Scheduler.#nodesGeneration`). */
-  nodesGeneration: number;
-  /** Nodes that bind the task and have not failed it (shared by tasks with equal lists). */
-  capable: readonly number[];
-  /** Nodes that bind it but failed it before: planned only when no other can run it. */
-  fallback: readonly number[];
-  /** What it lacks when no node binds it, computed when first asked. */
-  lack?: string;
-}
-
-/** How an attempt ended, as the scheduler learns from it. */
-export type AttemptOutcome =
-  | {
-      ok: true;
-      /** The whole run on the backend, a checkpoint load included. */
-      elapsedMs?: number;
-      /** Of that, the checkpoint load the node timed apart (none: no load, or not timed). */
-      loadMs?: number;
-      /**
-       * Since when the gateway has run without a stall (node-hub.ts `awakeSince`): an attempt that began before
-       * it is timed by its node alone, since the gateway's own measure holds the stall.
-       */
-      awakeSince?: number;
-    }
-  | {
-      ok: false;
-      /** How it failed; none for a cancel. */
-      failure?: AttemptFailure;
-      /** Put the task back at its old place in the queue (unless it failed the same way on another node before). */
-      requeue?: boolean;
-    };
-
-export interface AttemptFailure {
-  /** How it failed (an error id); failing the same way on two nodes puts the fault on the task. */
-  kind: string;
-  reason: string;
-  /**
-   * `node`: it says something about the node (its connection dropped); `node-or-task`: about the node
-   * unless the task fails the same way elsewhere too (the backend failed, answered garbage, timed out);
-   * `none`: about neither (the request was refused as invalid, the node was stopping).
-   */
-  blame: 'node' | 'node-or-task' | 'none';
-}
-
-/** The end of an attempt, as `settle` answers it (once). */
-export interface Settled {
-  attempt: RunningAttempt;
-  /** The set-aside this failure caused, if any. */
-  setAside: SetAside | null;
-  /** The node this task already failed on the same way: then the task is at fault, not the nodes, and it is not requeued. */
-  sameWayAs: string | null;
-}
-
-export interface SchedulerOptions {
-  /** Arms attempt timeouts (the gateway's clock); without one, attempts have none. */
-  clock?: Clock;
-  estimates?: NodeEstimates;
-  health?: NodeHealth;
-  fairOrder?: FairOrder;
-  /** Most queued tasks planned (the rest wait without an ETA). @defaultValue 10 000 */
-  horizon?: number;
-  /** Planner settings (affinity window, longest skip). */
-  plan?: PlanOptions;
-  /**
-   * Runs `work` once the caller's pending work has run (the gateway: `setImmediate`). Given, a long
-   * queue's ETA plan, once due again, is made in slices of a few milliseconds through it while ETAs
-   * are read from the plan before; without it, a plan is made at once when asked (the simulation).
-   */
-  later?: (work: () => void) => void;
 }
 
 export class Scheduler {
