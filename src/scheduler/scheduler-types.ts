@@ -3,10 +3,14 @@
  *
  * The scheduler's data (scheduler.ts): what it is given (tasks, nodes,
  * options), what it answers (assignments, settled attempts) and what it
- * holds of a queued task. In a module of their own so that parts of the
- * Scheduler in files of their own can share them without importing the
- * Scheduler: import/no-cycle counts type-only imports too. Other code
- * imports the public ones from scheduler.ts, which re-exports them.
+ * holds of a queued task. In a module of their own so that the parts the
+ * Scheduler is made of (eta-plans.ts) can
+ * share them without importing the Scheduler: import/no-cycle counts
+ * type-only imports too. Other code imports the public ones from
+ * scheduler.ts, which re-exports them.
+ *
+ * `SchedulerInternals` is what the Scheduler lends those parts of its state
+ * and of its steps; each takes only the members it uses.
  */
 import type { Binding } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
@@ -171,3 +175,26 @@ export interface SchedulerOptions {
   later?: (work: () => void) => void;
 }
 
+/**
+ * What the Scheduler lends the parts it is made of (eta-plans.ts): its state,
+ * and the steps they share, each written once, in the file that keeps it (its doc comment there says why it
+ * does what it does). Built once, in the Scheduler's constructor; each part takes a `Pick` of it, only what it
+ * uses. The Scheduler stays the one API its callers use. The loops over the whole queue stay in the Scheduler,
+ * where they call its own methods: the parts call these once per pass or per answer.
+ */
+export interface SchedulerInternals {
+  readonly estimates: NodeEstimates;
+  /** `SchedulerOptions.later`: runs work once the caller's pending work has run. */
+  readonly later: ((work: () => void) => void) | undefined;
+  readonly queuedById: ReadonlyMap<string, Queued>;
+  /** The node of that list with this id. */
+  nodeById(nodeId: string): SchedulerNode | undefined;
+  /** Grows whenever the node list changes: its ids, their order or an offering version. */
+  nodesGeneration(): number;
+  /** `queued` as the planner sees it, written into `into`. */
+  planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask;
+  /** The ETA plan, made at `now`, in steps; `own`: on copies of the planner's input (a plan made in slices). */
+  makePlan(now: number, own: boolean): Generator<void, KeptPlan, void>;
+  /** The queued task that `queued` stands before in service order among tasks of its nodes (queue-positions.ts). */
+  nextInGroup(queued: Queued): Queued | undefined;
+}

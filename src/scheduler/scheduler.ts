@@ -28,14 +28,15 @@ import type { NodeOffering } from '../domain/offering.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
+import { EtaPlans } from './eta-plans.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
-import { type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
+import { type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
-import type { Assignment, AttemptOutcome, KeptPlan, Queued, Reach, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
+import type { Assignment, AttemptOutcome, KeptPlan, Queued, Reach, SchedulerInternals, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
 
 export type { Assignment, AttemptFailure, AttemptOutcome, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
 
@@ -46,16 +47,6 @@ export type { Assignment, AttemptFailure, AttemptOutcome, SchedulerNode, Schedul
  */
 const RULED_ETA_TASKS = 2000;
 /**
- * A plan of more than this many tasks and lanes is kept for a while after the queue changes, rather
- * than made again for every ETA asked: every async submit asks one, and 64 clients submitting at once
- * each paid for a plan of the whole queue over the whole fleet. Smaller plans cost next to nothing and
- * are made again whenever asked after a change.
- */
-const KEPT_PLAN_MIN_SIZE = 64;
-/** How long a plan is kept: this many ms (of the callers' `now`) per task and lane it planned. */
-const KEEP_MS_PER_TASK_AND_LANE = 0.5;
-
-/**
  * A pass that only sends work (`assignments`) plans the first this many queued tasks, or this many per
  * free lane when more lanes are free, not the whole horizon: its free lanes pick among the front of
  * the queue, and the rest counts in sums (`PlanOptions.beyondUnits`). Over a thousand nodes a pass over
@@ -64,18 +55,6 @@ const KEEP_MS_PER_TASK_AND_LANE = 0.5;
  */
 const SENDING_HORIZON = 2000;
 const SENDING_TASKS_PER_LANE = 4;
-
-/**
- * A plan made again in slices (`SchedulerOptions.later`) works this long at a time before it lets the
- * caller's other work run: a whole plan over a thousand nodes and 20,000 queued tasks takes 50–100 ms.
- */
-const PLAN_SLICE_MS = 5;
-/**
- * Only a plan this large (tasks and lanes) is made in slices: a smaller one takes a few milliseconds at
- * once. Answering from the plan before costs accuracy: a burst of submits is answered, all of it, from
- * that plan before a slice can run (at 300 tasks, live ETAs within target fell from 58–72 % to 1–8 %).
- */
-const SLICED_PLAN_MIN_SIZE = 2000;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
@@ -163,13 +142,6 @@ export class Scheduler {
   readonly #reachByNeeds = new Map<string, Reach>();
   /** Node index lists handed out for the current node list, by their joined indices (`#shared`). */
   readonly #nodeLists = new Map<string, readonly number[]>();
-  /** The plan ETAs are read from, made at `at` for the node list of `nodesGeneration`; `changed` since. */
-  #plan: KeptPlan | null = null;
-  /** Counts the queue's and the nodes' changes (`#changed`): a plan made in slices compares it at its end. */
-  #changes = 0;
-  readonly #later: ((work: () => void) => void) | undefined;
-  /** The plan being made in slices (`#remakeLater`), for the node list it started with. */
-  #remaking: { steps: Generator<void, KeptPlan, void>; changes: number; nodesGeneration: number } | null = null;
   /** Positions kept as the queue changes (queue-positions.ts), built when first asked for a node list. */
   readonly #positions = new QueuePositions<Queued>((queued) => this.#competesOn(queued));
   /** The node list `#positions` holds its tasks for; -1: not built. */
@@ -187,6 +159,8 @@ export class Scheduler {
   readonly #nodeViews: NodeViews<SchedulerNode>;
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
   readonly #queuedUnits = new Map<string | null, number>();
+  /** The plan ETAs are read from, and when it is made again (eta-plans.ts). */
+  readonly #etaPlans: EtaPlans;
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -195,8 +169,29 @@ export class Scheduler {
     this.#horizon = options.horizon ?? 10_000;
     this.#planOptions = options.plan ?? {};
     this.#attempts = new AttemptLedger(options.clock);
-    this.#later = options.later;
     this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node), takesWork: (node, now) => this.#takesWork(node, now) });
+    const internals = this.#internals(options.later);
+    this.#etaPlans = new EtaPlans(internals);
+  }
+
+  /** What the Scheduler's parts are lent of its state and its steps (scheduler-types.ts `SchedulerInternals`). */
+  #internals(later: SchedulerOptions['later']): SchedulerInternals {
+    return {
+      estimates: this.estimates,
+      later,
+      queuedById: this.#queuedById,
+      nodeById: (nodeId) => {
+        const index = this.#nodeIndex.get(nodeId);
+        return index === undefined ? undefined : this.#nodes[index];
+      },
+      nodesGeneration: () => this.#nodesGeneration,
+      planTaskOf: (queued, now, nodes, into) => this.#planTaskOf(queued, now, nodes, into),
+      makePlan: (now, own) => this.#makePlan(now, own),
+      nextInGroup: (queued) => {
+        this.#groupPositions();
+        return this.#positions.nextInGroup(queued);
+      },
+    };
   }
 
   /** The running attempts (read only: they start and end through `start` and `settle`). */
@@ -247,7 +242,7 @@ export class Scheduler {
     this.#queuedUnits.set(queued.checkpoint, (this.#queuedUnits.get(queued.checkpoint) ?? 0) + queued.units);
     if (this.#unservable.nodesGeneration === this.#nodesGeneration && this.#cannotRun(queued)) this.#unservable.tasks.add(queued);
     if (this.#positionsGeneration === this.#nodesGeneration) this.#positions.add(queued);
-    this.#changed();
+    this.#etaPlans.changed();
   }
 
   /** Where a task tagged `tag` stands (or would) in the queue: the number of queued tasks served before it. */
@@ -271,7 +266,7 @@ export class Scheduler {
     this.#queuedUnits.set(queued.checkpoint, this.#queuedUnits.get(queued.checkpoint)! - queued.units);
     this.#unservable.tasks.delete(queued);
     this.#positions.delete(queued);
-    this.#changed();
+    this.#etaPlans.changed();
     return queued;
   }
 
@@ -304,7 +299,7 @@ export class Scheduler {
       const ids = new Set(nodes.map((n) => n.id));
       for (const id of this.#bindings.keys()) if (!ids.has(id)) this.#bindings.delete(id);
     }
-    this.#changed();
+    this.#etaPlans.changed();
   }
 
   /**
@@ -494,27 +489,6 @@ export class Scheduler {
   }
 
   /**
-   * The plan to read ETAs from: the kept one while nothing changed, or while it is a long queue's plan
-   * younger than its keep time (for the same node list); else a new one.
-   */
-  #etaPlan(now: number): KeptPlan {
-    const kept = this.#plan;
-    if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
-    // Made again in slices, the plan before answering meanwhile: for the same nodes, a plan large enough
-    // to be worth it, and one that held until recently (after a quiet spell its timeline is long past).
-    if (kept && this.#later && kept.nodesGeneration === this.#nodesGeneration && kept.size >= SLICED_PLAN_MIN_SIZE && now - kept.at < 2 * this.#keepMs(kept)) {
-      this.#remakeLater(now);
-      return kept;
-    }
-    this.#remaking = null;
-    const steps = this.#makePlan(now, false);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return (this.#plan = step.value);
-    }
-  }
-
-  /**
    * The ETA plan, made at `now`, in steps: the rules' plan of the horizon, then every task past it
    * appended. `own`: on copies of the planner's input (a plan made in slices).
    */
@@ -540,68 +514,10 @@ export class Scheduler {
     return { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + lanes, changed: false };
   }
 
-  /**
-   * Starts making the ETA plan again in slices of `PLAN_SLICE_MS` (`later` between them), unless that is
-   * under way. Dropped when the node list changes meanwhile (a plan for it is made at once when asked).
-   */
-  #remakeLater(now: number): void {
-    if (this.#remaking || !this.#later) return;
-    const later = this.#later;
-    const job = { steps: this.#makePlan(now, true), changes: this.#changes, nodesGeneration: this.#nodesGeneration };
-    this.#remaking = job;
-    const slice = () => {
-      if (this.#remaking !== job) return;
-      if (job.nodesGeneration !== this.#nodesGeneration) {
-        this.#remaking = null;
-        return;
-      }
-      const end = performance.now() + PLAN_SLICE_MS;
-      for (;;) {
-        const step = job.steps.next();
-        if (step.done) {
-          this.#remaking = null;
-          // What changed while it was made (tasks that came meanwhile are placed as newcomers).
-          this.#plan = { ...step.value, changed: this.#changes !== job.changes };
-          return;
-        }
-        if (performance.now() >= end) break;
-      }
-      later(slice);
-    };
-    later(slice);
-  }
-
-  /**
-   * A task that arrived after the kept plan was made: it takes the planned start of the task it now
-   * stands before in service order among tasks of its nodes (fair order puts a new key's first task near
-   * the front; the tasks behind it would each start one run later, which the next plan shows), or, when
-   * it stands last, goes after everything the plan placed.
-   */
-  #placeNewcomer(queued: Queued, plan: Plan, now: number, nodes: readonly PlanNode[]): void {
-    this.#groupPositions();
-    const next = this.#positions.nextInGroup(queued);
-    const start = next === undefined ? undefined : plan.startAt.get(next.task.id);
-    if (next !== undefined && start !== undefined) {
-      plan.startAt.set(queued.task.id, start);
-      plan.nodeOf.set(queued.task.id, plan.nodeOf.get(next.task.id)!);
-      return;
-    }
-    plan.append?.(this.#planTaskOf(queued, now, nodes, {}));
-  }
-
-  #mayKeep(kept: KeptPlan, now: number): boolean {
-    return kept.nodesGeneration === this.#nodesGeneration && kept.size > KEPT_PLAN_MIN_SIZE && now - kept.at < this.#keepMs(kept);
-  }
-
-  /** How long (ms of the callers' clock) a plan is kept after a change: by its size. */
-  #keepMs(kept: KeptPlan): number {
-    return kept.size * KEEP_MS_PER_TASK_AND_LANE;
-  }
-
   /** What to send now: for each free node slot, the task planned first on it. */
   assignments(now: number): Assignment[] {
     // Time has passed since the plan was made: its ETAs are due again (a long queue's plan is kept a while).
-    this.#changed();
+    this.#etaPlans.changed();
     // Nothing to plan when no free slot can run a queued task: a node freed by a result while the queue
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
@@ -657,7 +573,7 @@ export class Scheduler {
    * (`#soonerThanPlanned`); the first `IDLE_FALLBACK_LOOKS` tasks are looked at.
    */
   idleFallback(now: number, among?: ReadonlySet<string>): Assignment[] {
-    const kept = this.#etaPlan(now);
+    const kept = this.#etaPlans.current(now);
     let looked = 0;
     for (const queued of this.#queue) {
       if (++looked > IDLE_FALLBACK_LOOKS) break;
@@ -837,7 +753,7 @@ export class Scheduler {
     if (!attempt) return undefined;
     const index = this.#nodeIndex.get(attempt.nodeId);
     if (index !== undefined) this.#nodeViews.touch(index);
-    this.#changed();
+    this.#etaPlans.changed();
     const queued = attempt.task;
     if (outcome.ok) {
       this.health.succeeded(attempt.nodeIdentity);
@@ -909,7 +825,7 @@ export class Scheduler {
       const index = this.#nodeIndex.get(nodeId);
       if (index !== undefined) this.#nodeViews.touch(index);
     }
-    this.#changed();
+    this.#etaPlans.changed();
     return true;
   }
 
@@ -996,38 +912,12 @@ export class Scheduler {
   eta(taskId: string, now: number): number | null {
     const running = this.#attempts.get(taskId);
     if (running) return this.#endsIn(running, now);
-    const { plan, at, nodes, changed } = this.#etaPlan(now);
-    const queued = this.#queuedById.get(taskId);
-    if (queued && changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);
-    const start = plan.startAt.get(taskId);
-    if (start === undefined) return null;
-    const eta = Math.max(0, start - (now - at) / 1000);
-    // The plan holds as is: the promise is its own start for this task (not for a task its lanes left to
-    // one another: an estimate; promising it lengthened the simulated wait tail).
-    if (queued && queued.promisedAt === undefined && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
-    return eta;
-  }
-
-  /**
-   * Whether the node a task is planned on has a measured speed. An ETA from a
-   * guessed speed is no promise worth keeping: keeping it would bend the order
-   * for a number that was never right.
-   */
-  #measured(nodeId: string | undefined): boolean {
-    const index = nodeId === undefined ? undefined : this.#nodeIndex.get(nodeId);
-    const node = index === undefined ? undefined : this.#nodes[index];
-    return node !== undefined && this.estimates.get(node.identity).samples > 0;
-  }
-
-  /** The queue or the nodes changed: the plan is due again. */
-  #changed(): void {
-    this.#changes += 1;
-    if (this.#plan) this.#plan.changed = true;
+    return this.#etaPlans.eta(taskId, now);
   }
 
   /** Cancels the running attempts' timers (shutdown); the attempts stay recorded. */
   close(): void {
-    this.#remaking = null;
+    this.#etaPlans.close();
     this.#attempts.close();
   }
 
