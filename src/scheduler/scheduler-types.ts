@@ -4,7 +4,7 @@
  * The scheduler's data (scheduler.ts): what it is given (tasks, nodes,
  * options), what it answers (assignments, settled attempts) and what it
  * holds of a queued task. In a module of their own so that the parts the
- * Scheduler is made of (eta-plans.ts) can
+ * Scheduler is made of (eta-plans.ts, ahead-pacing.ts) can
  * share them without importing the Scheduler: import/no-cycle counts
  * type-only imports too. Other code imports the public ones from
  * scheduler.ts, which re-exports them.
@@ -20,6 +20,7 @@ import type { Clock } from '../util/clock.js';
 import type { RunningAttempt } from './attempt-ledger.js';
 import type { FairOrder, FairTag } from './fair-order.js';
 import type { NodeHealth, SetAside } from './node-health.js';
+import type { NodeViews } from './node-views.js';
 import type { Plan, PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 
 export interface SchedulerTask {
@@ -176,7 +177,7 @@ export interface SchedulerOptions {
 }
 
 /**
- * What the Scheduler lends the parts it is made of (eta-plans.ts): its state,
+ * What the Scheduler lends the parts it is made of (eta-plans.ts, ahead-pacing.ts): its state,
  * and the steps they share, each written once, in the file that keeps it (its doc comment there says why it
  * does what it does). Built once, in the Scheduler's constructor; each part takes a `Pick` of it, only what it
  * uses. The Scheduler stays the one API its callers use. The loops over the whole queue stay in the Scheduler,
@@ -184,9 +185,13 @@ export interface SchedulerOptions {
  */
 export interface SchedulerInternals {
   readonly estimates: NodeEstimates;
+  /** `SchedulerOptions.plan`: the planner settings the caller fixed. */
+  readonly planOptions: PlanOptions;
   /** `SchedulerOptions.later`: runs work once the caller's pending work has run. */
   readonly later: ((work: () => void) => void) | undefined;
   readonly queuedById: ReadonlyMap<string, Queued>;
+  /** The planner's views of the nodes, as the last refresh left them (node-views.ts). */
+  readonly nodeViews: NodeViews<SchedulerNode>;
   /** The node of that list with this id. */
   nodeById(nodeId: string): SchedulerNode | undefined;
   /** Grows whenever the node list changes: its ids, their order or an offering version. */
@@ -197,4 +202,6 @@ export interface SchedulerInternals {
   makePlan(now: number, own: boolean): Generator<void, KeptPlan, void>;
   /** The queued task that `queued` stands before in service order among tasks of its nodes (queue-positions.ts). */
   nextInGroup(queued: Queued): Queued | undefined;
+  /** Those of `among` (node indices) that can run some queued task: all, or the first found. */
+  freeWithWork(among: readonly number[], first: boolean, include?: (index: number) => boolean): number[];
 }

@@ -27,6 +27,7 @@ import { type Binding, bindSpec, needsKeyOf } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
+import { AheadPacing } from './ahead-pacing.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { EtaPlans } from './eta-plans.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
@@ -34,7 +35,7 @@ import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
-import { type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
+import type { PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
 import type { Assignment, AttemptOutcome, KeptPlan, Queued, Reach, SchedulerInternals, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
 
@@ -58,36 +59,6 @@ const SENDING_TASKS_PER_LANE = 4;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
-/**
- * A node that holds tasks ready is sent the next when its lane frees within this share of a typical load
- * (`PlanOptions.sendAheadSeconds`): enough to hide the round trip and the encoding, and a held task, which
- * no other node can take, waits at most that long past when a node could first have started it.
- */
-const SEND_AHEAD_LOADS = 0.5;
-/**
- * …and never later than this many seconds before: the round trip to a node across the internet, and the
- * pass that sends, take a good part of it. A fleet whose loads take nothing (one checkpoint everywhere,
- * or loads measured near 0) had a window of 0 and held nothing: each node idled a round trip per task
- * (bench:fleet, whose nodes report loads of 0 s, held no task at all).
- */
-const SEND_AHEAD_MIN_SECONDS = 0.25;
-/**
- * A pass that could send only tasks to hold ahead (no node has a free slot for queued work) plans no sooner
- * than this share of the window after the last pass that planned; `sendAheadDueAt` asks for one then. In a
- * large fleet a node comes within its window every few milliseconds: a timer pass for each doubled the
- * passes, and then nearly every result's pass (a few a millisecond over a thousand nodes) planned a 2,000-
- * task horizon to send one or two tasks ahead (bench:fleet: most of the gateway's time, and its event loop's
- * delays). Late by at most this share, a task is still sent most of the window ahead; a free slot is filled
- * at once.
- */
-const SEND_AHEAD_PASS_GAP = 0.2;
-/**
- * …but a node whose lane frees within this share of the window is sent its next at once: with tasks shorter
- * than the window (fast GPUs: 0.1–0.5 s), a lane is within it as soon as its held task begins, and a pass
- * left for later let the node run dry (bench:live, fast: 1.04 → 1.11× the bound).
- */
-const SEND_AHEAD_AT_ONCE = 0.5;
-
 /** How long whether a node list takes work is taken as known, for status messages (`idleReach`). */
 const IDLE_LOOK_MS = 1_000;
 /**
@@ -152,15 +123,14 @@ export class Scheduler {
   readonly #passArrays = new PlanBuffers();
   /** `#freeWithWork`'s marks, per node index: all 0 between calls. */
   #freeMarks = new Uint8Array(0);
-  /** When (epoch ms) a pass last planned, and whether one since left nodes within their window unsent (`SEND_AHEAD_PASS_GAP`). */
-  #plannedAt = -Infinity;
-  #aheadWaiting = false;
   /** The planner's views of the nodes, reused by each pass (`#planNodes`). */
   readonly #nodeViews: NodeViews<SchedulerNode>;
   /** Units of the queued tasks per checkpoint, the whole queue (`#beyondHorizon`). */
   readonly #queuedUnits = new Map<string | null, number>();
   /** The plan ETAs are read from, and when it is made again (eta-plans.ts). */
   readonly #etaPlans: EtaPlans;
+  /** When nodes that hold tasks ready are sent their next (ahead-pacing.ts). */
+  readonly #ahead: AheadPacing;
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -172,14 +142,17 @@ export class Scheduler {
     this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node), takesWork: (node, now) => this.#takesWork(node, now) });
     const internals = this.#internals(options.later);
     this.#etaPlans = new EtaPlans(internals);
+    this.#ahead = new AheadPacing(internals);
   }
 
   /** What the Scheduler's parts are lent of its state and its steps (scheduler-types.ts `SchedulerInternals`). */
   #internals(later: SchedulerOptions['later']): SchedulerInternals {
     return {
       estimates: this.estimates,
+      planOptions: this.#planOptions,
       later,
       queuedById: this.#queuedById,
+      nodeViews: this.#nodeViews,
       nodeById: (nodeId) => {
         const index = this.#nodeIndex.get(nodeId);
         return index === undefined ? undefined : this.#nodes[index];
@@ -191,6 +164,7 @@ export class Scheduler {
         this.#groupPositions();
         return this.#positions.nextInGroup(queued);
       },
+      freeWithWork: (among, first, include) => this.#freeWithWork(among, first, include),
     };
   }
 
@@ -440,44 +414,18 @@ export class Scheduler {
   #planSettings(tasks: readonly PlanTask[], now: number): PlanOptions {
     const beyond = this.#beyondHorizon(tasks);
     const given = beyond === undefined ? this.#planOptions : { ...this.#planOptions, beyondUnits: beyond, beyondTasks: this.#queue.length - tasks.length };
-    const sendAhead = { sendAheadSeconds: this.#sendAheadSeconds(), arrivedUnits: (seconds: number) => this.#arrivals.unitsWithin(now, seconds) };
+    const sendAhead = { sendAheadSeconds: this.#ahead.windowSeconds(), arrivedUnits: (seconds: number) => this.#arrivals.unitsWithin(now, seconds) };
     if (this.#planOptions.timeScale !== undefined) return { ...sendAhead, ...given };
     const scale = Math.min(Math.max(this.estimates.typicalSwitchSeconds() / REFERENCE_SWITCH_SECONDS, 1 / 64), 4);
     return { ...sendAhead, ...given, timeScale: scale };
   }
 
-  /** How soon before its lane frees a node that holds tasks ready is sent the next (`SEND_AHEAD_LOADS`, `SEND_AHEAD_MIN_SECONDS`). */
-  #sendAheadSeconds(): number {
-    return this.#planOptions.sendAheadSeconds ?? Math.max(SEND_AHEAD_LOADS * this.estimates.typicalSwitchSeconds(), SEND_AHEAD_MIN_SECONDS);
-  }
-
   /**
-   * When (epoch ms; Infinity for never) a pass may send a task to hold ahead that the passes so far did not:
-   * to a node within its window that a pass left for later (`SEND_AHEAD_PASS_GAP`, `SEND_AHEAD_STEPS`), or
-   * when the next node that may hold a task and has none comes within `#sendAheadSeconds` of its lane
-   * freeing, as of the views' last refresh. Not sooner than the gap after the last pass that planned.
+   * When (epoch ms; Infinity for never) a pass may send a task to hold ahead that the passes so far did not
+   * (ahead-pacing.ts `dueAt`).
    */
   sendAheadDueAt(now: number): number {
-    const window = this.#sendAheadSeconds();
-    const earliest = Math.min(this.#plannedAt, now) + this.#aheadGapMs();
-    // Nodes within their window that a pass left for later (`SEND_AHEAD_PASS_GAP`) are due first.
-    let due = this.#aheadWaiting ? earliest : Infinity;
-    for (const index of this.#nodeViews.free) {
-      const view = this.#nodeViews.views[index];
-      if (!view || (view.sendAhead ?? 0) === 0) continue;
-      const freesIn = windowFreesIn(view);
-      if (freesIn > window) due = Math.min(due, now + (freesIn - window) * 1000);
-    }
-    return due === Infinity ? due : Math.max(due, earliest);
-  }
-
-  /**
-   * How long after a pass that planned a pass that could only send ahead waits (`SEND_AHEAD_PASS_GAP`), ms;
-   * not at all when tasks are sent ahead however far a lane frees (`PlanOptions.sendAheadSeconds` Infinity).
-   */
-  #aheadGapMs(): number {
-    const window = this.#sendAheadSeconds();
-    return Number.isFinite(window) ? SEND_AHEAD_PASS_GAP * window * 1000 : 0;
+    return this.#ahead.dueAt(now);
   }
 
   /** Units per checkpoint of the queued tasks past the planned ones (`tasks`, the horizon); none when the horizon holds the queue. */
@@ -521,20 +469,9 @@ export class Scheduler {
     // Nothing to plan when no free slot can run a queued task: a node freed by a result while the queue
     // holds only work for other nodes (a long queue for one checkpoint, or for big images) would otherwise
     // cost a plan of the whole queue after every result.
+    // Nor in every pass when it could only send tasks to hold ahead (ahead-pacing.ts `SEND_AHEAD_PASS_GAP`).
     const nodes = this.#planNodes(now);
-    const sendable = this.#sendable(now);
-    if (sendable === 'none') {
-      this.#aheadWaiting = false;
-      return [];
-    }
-    // Only tasks to hold ahead to send: not in every pass (`SEND_AHEAD_PASS_GAP`). (A clock that went back
-    // past the last pass that planned counts as the gap passed: the gap must not last as long as the step.)
-    const since = now - this.#plannedAt;
-    if (sendable === 'ahead' && since >= 0 && since < this.#aheadGapMs()) {
-      this.#aheadWaiting = true;
-      return [];
-    }
-    this.#plannedAt = now;
+    if (!this.#ahead.mayPlan(now)) return [];
     // Only what the lanes free now pick: the rest of the plan (ETAs) is made when asked. Over a long queue
     // this halves the pass that stands between a request and its task being sent.
     // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
@@ -543,7 +480,7 @@ export class Scheduler {
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
     const plan = planTasks(tasks, nodes, this.#planSettings(tasks, now), 0, this.#passArrays);
     // Nodes within their window that the pass had no lanes left for are due in the next that sends ahead.
-    this.#aheadWaiting = plan.aheadLeft === true;
+    this.#ahead.planned(plan.aheadLeft === true);
     // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.
     const loadedAfter = new Map<string, string | null>();
     return plan.assignments.map(({ taskId, nodeId }) => {
@@ -639,7 +576,7 @@ export class Scheduler {
     // From the views of the last pass, but for nodes where an attempt started or ended since, and for a newer
     // node list: those are looked at themselves (room to hold a task counts there, whenever its lane frees).
     const views = this.#nodeViews;
-    const window = this.#sendAheadSeconds();
+    const window = this.#ahead.windowSeconds();
     const current = views.generation === this.#nodesGeneration;
     const free = (n: number) => (current ? views.maySend(n, window, now) : undefined) ?? this.#hasRoom(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
@@ -653,20 +590,6 @@ export class Scheduler {
     if (this.#queue.length === 0) return [];
     this.#planNodes(now);
     return this.#freeWithWork(this.#nodeViews.idle, false).map((index) => this.#nodes[index]!.id);
-  }
-
-  /**
-   * What a pass could send, as of the views' last refresh: `now` when an available node with a free slot, or
-   * with room to hold a task and a lane freeing within `SEND_AHEAD_AT_ONCE` of the window, can run some
-   * queued task; `ahead` when only nodes whose lane frees later within the window can; `none` when no node
-   * that may be sent a task now can.
-   */
-  #sendable(now: number): 'now' | 'ahead' | 'none' {
-    const views = this.#nodeViews;
-    const window = this.#sendAheadSeconds();
-    const may = (within: number) => (index: number) => views.maySend(index, within, now) === true;
-    if (this.#freeWithWork(views.free, true, may(SEND_AHEAD_AT_ONCE * window)).length > 0) return 'now';
-    return this.#freeWithWork(views.free, true, may(window)).length > 0 ? 'ahead' : 'none';
   }
 
   /**
