@@ -4,7 +4,7 @@
  * The scheduler's data (scheduler.ts): what it is given (tasks, nodes,
  * options), what it answers (assignments, settled attempts) and what it
  * holds of a queued task. In a module of their own so that the parts the
- * Scheduler is made of (eta-plans.ts, ahead-pacing.ts) can
+ * Scheduler is made of (eta-plans.ts, ahead-pacing.ts, idle-nodes.ts) can
  * share them without importing the Scheduler: import/no-cycle counts
  * type-only imports too. Other code imports the public ones from
  * scheduler.ts, which re-exports them.
@@ -177,25 +177,43 @@ export interface SchedulerOptions {
 }
 
 /**
- * What the Scheduler lends the parts it is made of (eta-plans.ts, ahead-pacing.ts): its state,
+ * What the Scheduler lends the parts it is made of (eta-plans.ts, ahead-pacing.ts, idle-nodes.ts): its state,
  * and the steps they share, each written once, in the file that keeps it (its doc comment there says why it
  * does what it does). Built once, in the Scheduler's constructor; each part takes a `Pick` of it, only what it
  * uses. The Scheduler stays the one API its callers use. The loops over the whole queue stay in the Scheduler,
- * where they call its own methods: the parts call these once per pass or per answer.
+ * where they call its own methods: the parts call these once per pass or per answer, or, in the idle fallback
+ * (idle-nodes.ts), per task and free node of the queue's front, and only after nodes idled a while.
  */
 export interface SchedulerInternals {
   readonly estimates: NodeEstimates;
+  readonly health: NodeHealth;
   /** `SchedulerOptions.plan`: the planner settings the caller fixed. */
   readonly planOptions: PlanOptions;
   /** `SchedulerOptions.later`: runs work once the caller's pending work has run. */
   readonly later: ((work: () => void) => void) | undefined;
+  /** Queued tasks in service order (by fair tag). */
+  readonly queue: readonly Queued[];
   readonly queuedById: ReadonlyMap<string, Queued>;
   /** The planner's views of the nodes, as the last refresh left them (node-views.ts). */
   readonly nodeViews: NodeViews<SchedulerNode>;
+  /** The node list last set. */
+  nodes(): readonly SchedulerNode[];
   /** The node of that list with this id. */
   nodeById(nodeId: string): SchedulerNode | undefined;
   /** Grows whenever the node list changes: its ids, their order or an offering version. */
   nodesGeneration(): number;
+  /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
+  availability(): number;
+  /** The nodes that can run a queued task (cached per node list). */
+  reachOf(queued: Queued): Reach;
+  /** Backend up, not draining, not set aside. */
+  takesWork(node: SchedulerNode, now: number): boolean;
+  /** Takes work and runs fewer attempts than it has slots. */
+  hasFreeSlot(node: SchedulerNode, now: number): boolean;
+  /** The assignment of `queued` to `node`, with what it is expected to cost there. */
+  assignmentOf(queued: Queued, node: SchedulerNode): Assignment;
+  /** The planner's view of each node, refreshed at `now`. */
+  planNodes(now: number): PlanNode[];
   /** `queued` as the planner sees it, written into `into`. */
   planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask;
   /** The ETA plan, made at `now`, in steps; `own`: on copies of the planner's input (a plan made in slices). */
@@ -204,4 +222,6 @@ export interface SchedulerInternals {
   nextInGroup(queued: Queued): Queued | undefined;
   /** Those of `among` (node indices) that can run some queued task: all, or the first found. */
   freeWithWork(among: readonly number[], first: boolean, include?: (index: number) => boolean): number[];
+  /** The plan to read ETAs from (eta-plans.ts). */
+  etaPlan(now: number): KeptPlan;
 }

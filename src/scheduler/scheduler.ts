@@ -17,10 +17,19 @@
  *   queued tasks that compete with it for a node, kept as the queue changes
  *   (queue-positions.ts); its ETA is its planned start. A long queue's plan
  *   (ETAs) is kept a while after a change, newcomers placed after it
- *   (plan-tail.ts), so an ETA costs a lookup and not a plan.
+ *   (plan-tail.ts), so an ETA costs a lookup and not a plan (eta-plans.ts).
  *   The first ETA told for a task (from measured node speeds) is a promise:
  *   the planner lets later arrivals overtake it only until the promised
  *   start (planner.ts, rule 0).
+ *
+ * This file holds the queue, the node list and which nodes can run each
+ * task, the attempts, and the planner's input made from them; it makes the
+ * plans and is the one API its callers use. Its other parts are files of
+ * their own, each lent only what it uses of its state and steps
+ * (scheduler-types.ts `SchedulerInternals`): the ETA plan, kept and made
+ * again in slices (eta-plans.ts); when nodes that hold tasks ready are sent
+ * their next (ahead-pacing.ts); idle nodes and the idle fallback
+ * (idle-nodes.ts). Its data types are in scheduler-types.ts, re-exported here.
  */
 import { ArrivalLog } from './arrival-log.js';
 import { type Binding, bindSpec, needsKeyOf } from '../domain/binding.js';
@@ -31,6 +40,7 @@ import { AheadPacing } from './ahead-pacing.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
 import { EtaPlans } from './eta-plans.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
+import { IdleNodes } from './idle-nodes.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
@@ -59,13 +69,6 @@ const SENDING_TASKS_PER_LANE = 4;
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
-/** How long whether a node list takes work is taken as known, for status messages (`idleReach`). */
-const IDLE_LOOK_MS = 1_000;
-/**
- * The most queued tasks `idleFallback` looks at: it runs only for nodes idle beside work for a while, and a
- * task far down a long queue is no reason to wake one (the plan's lanes have work long before it).
- */
-const IDLE_FALLBACK_LOOKS = 256;
 
 /** Each offering's checkpoint identities by the title a node reports loaded, made once per offering. */
 const titleIndexes = new WeakMap<NodeOffering, Map<string, string>>();
@@ -92,8 +95,6 @@ export class Scheduler {
   /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
   readonly #queuedById = new Map<string, Queued>();
-  /** `#idleNodesOf`'s answers by node list, with when they were looked at (a list left behind is let go). */
-  readonly #idleLists = new WeakMap<readonly number[], { stamp: string; at: number; nodes: SchedulerNode[] | null }>();
   /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
   #availability = 0;
   readonly #attempts: AttemptLedger<Queued>;
@@ -131,6 +132,8 @@ export class Scheduler {
   readonly #etaPlans: EtaPlans;
   /** When nodes that hold tasks ready are sent their next (ahead-pacing.ts). */
   readonly #ahead: AheadPacing;
+  /** Nodes that take no work, or that plans leave idle beside work (idle-nodes.ts). */
+  readonly #idle: IdleNodes;
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
@@ -143,21 +146,31 @@ export class Scheduler {
     const internals = this.#internals(options.later);
     this.#etaPlans = new EtaPlans(internals);
     this.#ahead = new AheadPacing(internals);
+    this.#idle = new IdleNodes(internals);
   }
 
   /** What the Scheduler's parts are lent of its state and its steps (scheduler-types.ts `SchedulerInternals`). */
   #internals(later: SchedulerOptions['later']): SchedulerInternals {
     return {
       estimates: this.estimates,
+      health: this.health,
       planOptions: this.#planOptions,
       later,
+      queue: this.#queue,
       queuedById: this.#queuedById,
       nodeViews: this.#nodeViews,
+      nodes: () => this.#nodes,
       nodeById: (nodeId) => {
         const index = this.#nodeIndex.get(nodeId);
         return index === undefined ? undefined : this.#nodes[index];
       },
       nodesGeneration: () => this.#nodesGeneration,
+      availability: () => this.#availability,
+      reachOf: (queued) => this.#reachOf(queued),
+      takesWork: (node, now) => this.#takesWork(node, now),
+      hasFreeSlot: (node, now) => this.#hasFreeSlot(node, now),
+      assignmentOf: (queued, node) => this.#assignmentOf(queued, node),
+      planNodes: (now) => this.#planNodes(now),
       planTaskOf: (queued, now, nodes, into) => this.#planTaskOf(queued, now, nodes, into),
       makePlan: (now, own) => this.#makePlan(now, own),
       nextInGroup: (queued) => {
@@ -165,6 +178,7 @@ export class Scheduler {
         return this.#positions.nextInGroup(queued);
       },
       freeWithWork: (among, first, include) => this.#freeWithWork(among, first, include),
+      etaPlan: (now) => this.#etaPlans.current(now),
     };
   }
 
@@ -499,61 +513,13 @@ export class Scheduler {
     const expectedSeconds = load + runSeconds(this.estimates.get(node.identity), queued.units);
     return { taskId: queued.task.id, nodeId: node.id, binding: this.#bindingFor(queued, node)!, expectedSeconds, switched, waitSeconds: 0 };
   }
-
   /**
    * The front-most queued task a node with a free slot can run, sent to the free node that would finish it
-   * soonest (a node it failed on only when no other is free). For when passes keep a node idle beside work
-   * it could run and no event frees the node they wait for: lanes deferring to one another (a slow node to
-   * a faster one, which keeps its own checkpoint because the slow one has the task's loaded) would wait
-   * without end. The dispatcher asks for it after such idleness has lasted a while; `among`: only these
-   * nodes (ids), those idle long enough. A task the plan has another node finish sooner is not sent
-   * (`#soonerThanPlanned`); the first `IDLE_FALLBACK_LOOKS` tasks are looked at.
+   * soonest, for nodes that passes keep idle beside work (idle-nodes.ts `idleFallback`); `among`: only these
+   * nodes (ids), those idle long enough.
    */
   idleFallback(now: number, among?: ReadonlySet<string>): Assignment[] {
-    const kept = this.#etaPlans.current(now);
-    let looked = 0;
-    for (const queued of this.#queue) {
-      if (++looked > IDLE_FALLBACK_LOOKS) break;
-      const { capable, fallback } = this.#reachOf(queued);
-      for (const list of [capable, fallback]) {
-        let best: { node: SchedulerNode; seconds: number } | undefined;
-        for (const index of list) {
-          const node = this.#nodes[index]!;
-          if ((among && !among.has(node.id)) || !this.#hasFreeSlot(node, now)) continue;
-          const { expectedSeconds } = this.#assignmentOf(queued, node);
-          if (!best || expectedSeconds < best.seconds) best = { node, seconds: expectedSeconds };
-        }
-        if (best && this.#soonerThanPlanned(queued, best.node, kept, now)) return [this.#assignmentOf(queued, best.node)];
-        if (best) break;
-      }
-    }
-    return [];
-  }
-
-  /**
-   * Whether the fallback may send `queued` to `node`, idle: unless the node would take more than a typical
-   * load longer over it than the node the plan has run it, and would still not finish it before the plan has
-   * that node finish it. The fallback breaks holds that outlast a load (lanes left to one another, a node
-   * that overruns its expected end, which the plan keeps expecting to free at once), where any node of the
-   * fleet's usual cost is better than waiting; not a plan's choice of a much better node: a live trial sent
-   * a node whose loads take 30 s a 1.6 s task the others would have done within 2 s (it set the makespan),
-   * and a node 13 times slower an 18 s task. A load whose cost is still a guess counts as none: the switch
-   * is how it gets measured (decision 0012).
-   */
-  #soonerThanPlanned(queued: Queued, node: SchedulerNode, kept: KeptPlan, now: number): boolean {
-    const { plan, at } = kept;
-    const taskId = queued.task.id;
-    const start = plan.startAt.get(taskId);
-    const plannedOn = plan.nodeOf.get(taskId);
-    if (start === undefined || plannedOn === undefined || plannedOn === node.id || plan.leftover?.has(taskId)) return true;
-    const index = this.#nodeIndex.get(plannedOn);
-    const planned = index === undefined ? undefined : this.#nodes[index];
-    if (!planned) return true;
-    const own = this.estimates.get(node.identity);
-    const mine = own.switchMeasured ? this.#assignmentOf(queued, node).expectedSeconds : runSeconds(own, queued.units);
-    const theirs = this.#assignmentOf(queued, planned).expectedSeconds;
-    if (mine <= theirs + this.estimates.typicalSwitchSeconds()) return true;
-    return mine < Math.max(0, start - (now - at) / 1000) + theirs;
+    return this.#idle.idleFallback(now, among);
   }
 
   /** Seconds a checkpoint load typically takes on this fleet (what the planner's thresholds scale with). */
@@ -584,12 +550,10 @@ export class Scheduler {
 
   /**
    * The ids of the available nodes with a free slot that could run some queued task: after a pass, the
-   * nodes idle beside work (`idleFallback`). Walks the queue until each free node is found, by reach list.
+   * nodes idle beside work (`idleFallback`; idle-nodes.ts).
    */
   idleNodes(now: number): string[] {
-    if (this.#queue.length === 0) return [];
-    this.#planNodes(now);
-    return this.#freeWithWork(this.#nodeViews.idle, false).map((index) => this.#nodes[index]!.id);
+    return this.#idle.idleNodes(now);
   }
 
   /**
@@ -766,33 +730,10 @@ export class Scheduler {
   /**
    * The nodes that could run queued task `taskId` when none of them takes work at `now` (WebUI down,
    * draining, set aside), so that its status can say what it waits for; null when one of them does, when
-   * no node can run it (`unservable` says so), or when it is not queued. Asked on status polls: stops at
-   * the first node that takes work.
+   * no node can run it (`unservable` says so), or when it is not queued (idle-nodes.ts `idleReach`).
    */
   idleReach(taskId: string, now: number): SchedulerNode[] | null {
-    const queued = this.#queuedById.get(taskId);
-    if (!queued) return null;
-    const { capable, fallback } = this.#reachOf(queued);
-    if (capable.length + fallback.length === 0) return null;
-    if (fallback.length === 0) return this.#idleNodesOf(capable, now);
-    // Failed on some of them: a list of the task's own, looked at each time (few tasks, and not for long).
-    const both = [...capable, ...fallback];
-    return both.some((n) => this.#takesWork(this.#nodes[n]!, now)) ? null : both.map((n) => this.#nodes[n]!);
-  }
-
-  /**
-   * The nodes of `list` when none takes work, else null; the same array until a node of the network comes,
-   * goes, goes up or down, or a set-aside begins or is lifted, and for a second at most (a set-aside also ends
-   * by itself). Tasks of equal needs share one list (`#shared`): thousands of them polled, their nodes all
-   * down, cost one walk of each list, and the gateway words its message once per array.
-   */
-  #idleNodesOf(list: readonly number[], now: number): SchedulerNode[] | null {
-    const stamp = `${this.#availability}/${this.health.version}`;
-    const known = this.#idleLists.get(list);
-    if (known?.stamp === stamp && now - known.at < IDLE_LOOK_MS) return known.nodes;
-    const nodes = list.some((n) => this.#takesWork(this.#nodes[n]!, now)) ? null : list.map((n) => this.#nodes[n]!);
-    this.#idleLists.set(list, { stamp, at: now, nodes });
-    return nodes;
+    return this.#idle.idleReach(taskId, now);
   }
 
   /** Rank (1-based) in service order among queued tasks that compete for a node with this one. */
