@@ -48,7 +48,7 @@ export class IdleRecheck {
     for (const id of this.#idleSince.keys()) if (!idle.has(id)) this.#idleSince.delete(id);
     for (const id of idle) if (!this.#idleSince.has(id)) this.#idleSince.set(id, now);
     // A node that holds tasks ready is sent its next shortly before its lane frees: a pass then (events'
-    // passes that could only send ahead wait for it, Scheduler `SEND_AHEAD_PASS_GAP`).
+    // passes that could only send ahead wait for it, scheduler/ahead-pacing.ts `SEND_AHEAD_PASS_GAP`).
     const aheadDue = this.#dispatcher.scheduler.sendAheadDueAt(now);
     if (this.#idleSince.size === 0 && aheadDue === Infinity) {
       this.#cancelRecheck();

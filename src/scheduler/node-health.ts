@@ -111,7 +111,7 @@ export class NodeHealth {
 
   /**
    * Grows whenever a set-aside begins or is lifted early. With `nextEnd`, what a reader of every node's
-   * set-aside needs to know whether reading them again would tell it anything (scheduler.ts).
+   * set-aside needs to know whether reading them again would tell it anything (node-views.ts, idle-nodes.ts).
    */
   get version(): number {
     return this.#version;

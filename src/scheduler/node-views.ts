@@ -22,7 +22,7 @@ import { firstFree, type PlanNode, windowFreesIn } from './plan-types.js';
 /** A node as the planner sees it, refreshed in place. */
 export type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
 
-/** What of a node the views read (scheduler.ts `SchedulerNode`). */
+/** What of a node the views read (scheduler-types.ts `SchedulerNode`). */
 export interface ViewedNode {
   readonly id: string;
   readonly identity: string;

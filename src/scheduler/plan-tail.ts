@@ -10,7 +10,7 @@
  *   every lane wakes at every other lane's event: over a thousand nodes that
  *   is millions of steps for the last thousand tasks. The plan's step budget
  *   stops that, and what is left is placed here.
- * - Arrivals after a plan was made (scheduler.ts): a plan of a long queue is
+ * - Arrivals after a plan was made (eta-plans.ts): a plan of a long queue is
  *   kept for a while rather than remade for every new task's ETA, and the
  *   newcomer is placed after what it planned.
  *

@@ -157,7 +157,7 @@ export interface Plan {
   /**
    * Tasks whose lanes all retired leaving them to one another (each waits for a node that would finish it
    * sooner, and that node keeps its own checkpoint): placed after everything for an ETA, which is no
-   * promise (scheduler.ts), as what really happens is up to the next event.
+   * promise (eta-plans.ts), as what really happens is up to the next event.
    */
   leftover?: Set<string>;
   /**

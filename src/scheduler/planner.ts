@@ -323,7 +323,7 @@ class SendAhead {
  * At most this many lanes a pass that sends work plans past now for tasks to send ahead: over a fleet of
  * thousands, planning every lane that frees before the last node waiting for a task to hold took a
  * second per result (bench:plan-scale, `BENCH_PREFETCH=1`). Enough for every node that comes within its
- * window between two passes that send ahead (scheduler.ts `SEND_AHEAD_PASS_GAP`): over a thousand nodes
+ * window between two passes that send ahead (ahead-pacing.ts `SEND_AHEAD_PASS_GAP`): over a thousand nodes
  * finishing 2 s tasks, about 25; at 16, a quarter of the tasks reached a node that had run dry (bench:fleet).
  */
 const SEND_AHEAD_STEPS = 64;
