@@ -86,7 +86,7 @@ export interface Queued {
   reach: Reach | null;
   /** The start promised by the first ETA told (epoch ms). */
   promisedAt?: number;
-  /** Its entry in the planner's input, reused from pass to pass (`#planTasks`). */
+  /** Its entry in the planner's input, reused from pass to pass (Scheduler `#planTasks`). */
   planTask?: PlanTask;
 }
 
