@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SECOND } from '../../src/util/clock.js';
 import { txt2img } from '../helpers/specs.js';
 import { FailingStore } from '../helpers/failing-store.js';
+import { overridden, runningOnOtherGateway } from '../helpers/store-overrides.js';
 import { type CoreWorld, createCoreWorld, fakeNodeKey, PNG_512 } from '../helpers/fake-nodes.js';
 
 let world: CoreWorld;
@@ -279,15 +280,7 @@ describe('a task running on another gateway\'s node that does not answer', () =>
     const asked: string[] = [];
     world = createCoreWorld({
       shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: (taskId: string) => asked.push(taskId), progressed: () => {} },
-      // As PostgreSQL reads it back: a running row names the gateway that started it (another one).
-      store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        }),
+      store: runningOnOtherGateway,
     });
     await world.store.insert({ id: 'far', kind: 'txt2img', spec: txt2img(), owner: 'anon:x', createdAt: world.clock.now() });
     await world.store.markRunning('far', 1, 'gpu-0a1b2c', world.clock.now());
@@ -307,14 +300,7 @@ describe('a task that ended through another gateway, its outcome unreadable for 
     let storeDown = false;
     world = createCoreWorld({
       shared: { runsElsewhere: () => false, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
-      store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            if (property === 'get' && storeDown) return async () => Promise.reject(new Error('connection terminated'));
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        }),
+      store: (inner) => overridden(inner, (method) => (method === 'get' && storeDown ? async () => Promise.reject(new Error('connection terminated')) : undefined)),
     });
     const a = world.connect('a');
     const first = await world.submit();
@@ -343,21 +329,17 @@ describe('a requeue the store refuses because the task moved on through another 
     world = createCoreWorld({
       maxAttempts: 3,
       shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      // The first read of the row once the node failed fails (the database away a moment).
       store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            // The first read of the row once the node failed fails (the database away a moment).
-            if (property === 'get' && breakNextRead) {
-              return async () => {
+        overridden(inner, (method) =>
+          method === 'get' && breakNextRead
+            ? async () => {
                 breakNextRead = false;
                 failedReads += 1;
                 throw new Error('connection terminated');
-              };
-            }
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        }),
+              }
+            : undefined,
+        ),
     });
     const a = world.connect('a');
     const id = await world.submit();
@@ -384,15 +366,12 @@ describe('a start the store refuses because another gateway started the task', (
     let holdReads = false;
     world = createCoreWorld({
       shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      // Another gateway's start of attempt 1 landed first: this one's is refused.
       store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            // Another gateway's start of attempt 1 landed first: this one's is refused.
-            if (property === 'markRunning') return async () => false;
-            if (property === 'get' && holdReads) return async (id: string) => (await readHeld, target.get(id));
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
+        overridden(inner, (method, store) => {
+          if (method === 'markRunning') return async () => false;
+          if (method === 'get' && holdReads) return async (id: string) => (await readHeld, store.get(id));
+          return undefined;
         }),
     });
     const id = await world.submit();

@@ -13,6 +13,7 @@ import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, PNG_512, TEST_CALLER } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
+import { overridden, runningOnOtherGateway } from '../helpers/store-overrides.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -30,14 +31,7 @@ function comeBack(name: string, resume: { taskId: string; attempt: number }[], o
 
 /** A store whose `overrides` replace its own methods (the rest are the store's, bound to it). */
 function storeWith(overrides: Record<string, unknown>) {
-  return (inner: TaskStore): TaskStore =>
-    new Proxy(inner, {
-      get(target, property) {
-        if (typeof property === 'string' && Object.hasOwn(overrides, property)) return overrides[property];
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+  return (inner: TaskStore): TaskStore => overridden(inner, (method) => (Object.hasOwn(overrides, method) ? overrides[method] : undefined));
 }
 
 /** The `shared` options of a gateway sharing its store; `runsElsewhere` says whether a running task runs on another gateway's node. */
@@ -474,9 +468,7 @@ describe('a node that brings a task another gateway of the database gave it (tha
             asked.push(args);
             return takeOver?.() ?? new Promise<boolean>((resolve) => (answer = resolve));
           },
-          // As PostgreSQL reads it back: a running row names the gateway that started it (another one here).
-          listUnfinished: async () => (await inner.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null })),
-        })(inner),
+        })(runningOnOtherGateway(inner)),
     });
     const id = 'elsewhere';
     await world.store.insert({ id, kind: 'txt2img', spec: txt2img(), owner: TEST_CALLER.owner, createdAt: world.clock.now() });

@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
+import { runningOnOtherGateway } from '../helpers/store-overrides.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -60,14 +61,7 @@ describe('a running row this gateway held as running on another gateway\'s node'
     world = createCoreWorld({
       shared: { runsElsewhere: () => true, servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
       // Read back at the start, the row names another gateway; later, as the take-over left it, this one.
-      store: (inner) =>
-        new Proxy(inner, {
-          get(target, property) {
-            if (property === 'listUnfinished') return async () => (await target.listUnfinished()).map((task) => ({ ...task, runningOn: task.state === 'running' ? 'gw_other' : null }));
-            const value: unknown = Reflect.get(target, property);
-            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-          },
-        }),
+      store: runningOnOtherGateway,
     });
     const spec = txt2img({ model: chillout });
     await world.store.insert({ id: 'moved', kind: 'txt2img', spec, owner: null, createdAt: world.clock.now() });
