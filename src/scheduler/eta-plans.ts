@@ -70,15 +70,17 @@ export class EtaPlans {
    * measured speed.
    */
   eta(taskId: string, now: number): number | null {
-    const { plan, at, nodes, changed } = this.current(now);
     const queued = this.#scheduler.queuedById.get(taskId);
-    if (queued && changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);
+    // No longer queued (cancelled, or sent): a plan kept from before it left would still give it a start.
+    if (!queued) return null;
+    const { plan, at, nodes, changed } = this.current(now);
+    if (changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);
     const start = plan.startAt.get(taskId);
     if (start === undefined) return null;
     const eta = Math.max(0, start - (now - at) / 1000);
     // The plan holds as is: the promise is its own start for this task (not for a task its lanes left to
     // one another: an estimate; promising it lengthened the simulated wait tail).
-    if (queued && queued.promisedAt === undefined && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
+    if (queued.promisedAt === undefined && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
     return eta;
   }
 

@@ -37,6 +37,13 @@ describe('Scheduler: ETAs of a long queue', () => {
     expect(scheduler.eta('big-3000', later)).toBe(1501);
   });
 
+  it('gives no ETA to a task that left the queue, though the kept plan still has it', () => {
+    const scheduler = busyScheduler(3000);
+    expect(scheduler.eta('big-1500', NOW)).toBe(750);
+    expect(scheduler.remove('big-1500')).toBe(true);
+    expect(scheduler.eta('big-1500', NOW)).toBeNull();
+  });
+
   it('plans a short queue again whenever asked after a change', () => {
     const scheduler = busyScheduler(100);
     expect(scheduler.eta('big-99', NOW)).toBe(49);
