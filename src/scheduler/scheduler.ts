@@ -461,13 +461,16 @@ export class Scheduler {
     // be taken for set aside after its set-aside had ended).
     const nodes = this.#planNodes(now, true);
     const tasks = this.#planTasks(now, nodes, own);
-    return this.#planSteps(now, nodes, tasks);
+    // The queue past the horizon as it is now, with the horizon's tasks: read after the slices, a queue that
+    // changed meanwhile would have a task at the boundary placed twice (its tail estimate over its planned
+    // start) or not at all. Tasks queued since are placed as newcomers when asked (eta-plans.ts).
+    const far = this.#queue.slice(this.#horizon);
+    return this.#planSteps(now, nodes, tasks, far);
   }
 
-  *#planSteps(now: number, nodes: PlanNode[], tasks: PlanTask[]): Generator<void, KeptPlan, void> {
+  *#planSteps(now: number, nodes: PlanNode[], tasks: PlanTask[], far: readonly Queued[]): Generator<void, KeptPlan, void> {
     const plan = yield* planInSlices(tasks, nodes, { ...this.#planSettings(tasks, now), ruledTasks: RULED_ETA_TASKS });
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
-    const far = this.#queue.slice(this.#horizon);
     for (let i = 0; i < far.length; i++) {
       if (i % 256 === 255) yield;
       plan.append?.(this.#planTaskOf(far[i]!, now, nodes, {}));

@@ -97,6 +97,23 @@ describe('Scheduler: ETAs of a long queue', () => {
       expect(scheduler.eta('small-2', later)).not.toBeNull();
     });
 
+    it('places the queue past the horizon as it was when the plan began, though tasks come while it is made', () => {
+      const slices = manual();
+      const scheduler = busyScheduler(3000, { horizon: 2000, later: slices.later });
+      expect(scheduler.eta('big-1999', NOW)).toBe(999);
+      const later = NOW + 2000;
+      scheduler.enqueue(task('small-1', 'small'), later);
+      expect(scheduler.eta('big-2999', later)).toBe(1497);
+      expect(slices.pending).toBe(1);
+      // While it is made, another key's task goes near the front: big-1998, the last task of the horizon the
+      // plan began with (small-1 and big-0 to big-1998), now stands past it. It keeps its place in the rules'
+      // plan, not a second one after everything they placed.
+      scheduler.enqueue(task('small-2', 'small'), later);
+      slices.drain();
+      expect(scheduler.eta('big-1998', later)).toBe(999);
+      expect(scheduler.eta('big-1999', later)).toBe(1000);
+    });
+
     it('makes a plan at once when it is small, or when the plan before is long past', () => {
       // Probed on the task before the last: the plan before (kept) says 499 s, less the time gone by;
       // a new one, with small-1 ahead of it, 500 s (the last task, promised, would be served at its promise).
