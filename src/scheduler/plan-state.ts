@@ -472,6 +472,7 @@ export class PlanState {
     // Work that keeps arriving (as much as came over the time this lane's run takes) slows their draining:
     // under steady arrivals the queue refills, and a lane that held back would only idle.
     const run = finish - lane.freeAt;
+    if (run <= 0) return false;
     const draining = unitsPerSecond - this.#arrivedUnits(run) / run;
     if (draining <= 0) return false;
     const { leastFixed, mostSpeed } = this.#boundsOf(task.capable);
