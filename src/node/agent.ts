@@ -714,7 +714,9 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       controller.signal.throwIfAborted();
       assertImages(outcome.result);
       // A run handed over while the one before it ran waited for it first: not this task's time.
-      const elapsedMs = performance.now() - started - (outcome.waitedMs ?? 0);
+      // Never below 0 (the protocol refuses it, and the gateway would drop the node): the driver's wait is on its
+      // own clock, and may be all of the run's time (a short run answered before the one ahead let go of its place).
+      const elapsedMs = Math.max(0, performance.now() - started - (outcome.waitedMs ?? 0));
       const { load } = outcome;
       // A driver that keeps runs in line reports its loads: what was loaded when it was handed the run may
       // be the run before it's to change.

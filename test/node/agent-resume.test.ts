@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeAgent } from '../../src/node/agent.js';
 import type { BackendSnapshot } from '../../src/node/backend-driver.js';
 import { makeCapabilities } from '../helpers/capabilities.js';
+import { pngBytes } from '../helpers/png-bytes.js';
 import { agentOf, type FakeGateway, heldDriver, startFakeGateway } from '../helpers/fake-gateway.js';
 
 let gateway: FakeGateway | undefined;
@@ -357,5 +358,20 @@ describe('a node agent asked to look at its WebUI while a look is under way', ()
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(agent.backendUp).toBe(true);
+  });
+});
+
+describe('a node agent whose driver says a run waited longer than it took', () => {
+  it('reports no negative time (the gateway would refuse the answer and drop the node): a short run answered before the one ahead let go', async () => {
+    gateway = await startFakeGateway();
+    const base = heldDriver();
+    // Answered at once, its wait behind the run before put at ten seconds.
+    const driver = { ...base.driver, run: async () => ({ result: { kind: 'images' as const, images: [pngBytes(8, 8).toString('base64')], seeds: [1] }, loadedModel: null, waitedMs: 10_000 }) };
+    agent = agentOf(gateway, driver);
+    await agent.start();
+    const first = await gateway.nextConnection();
+    gateway.welcome(first, {});
+    gateway.assign(first, 't');
+    await expect.poll(() => first.frames.find((f) => f.type === 'result')).toMatchObject({ taskId: 't', elapsedMs: 0 });
   });
 });

@@ -190,7 +190,9 @@ export class A1111Driver implements BackendDriver {
       // A job with a refiner ends with the refiner's weights loaded: the next job's checkpoint loads again.
       if (isDiffusion(spec) && binding.refiner !== undefined) this.#loaded = binding.refiner;
       const loadedModel = isDiffusion(spec) ? (binding.refiner ?? binding.checkpoint ?? null) : null;
-      const waitedMs = place.behind ? begunAt - calledAt : 0;
+      // The run before it lets go of its place once its own answer is read and decoded: a short run sent behind it
+      // (expectedSeconds) may be answered by then, and its wait is then all the time it took.
+      const waitedMs = place.behind ? Math.min(begunAt, this.#clock.now()) - calledAt : 0;
       answered = true;
       return { result: fromA1111Response(spec, json), loadedModel, ...(load ? { load } : {}), ...(waitedMs > 0 ? { waitedMs } : {}) };
     } catch (error) {
