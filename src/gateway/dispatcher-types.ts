@@ -97,6 +97,8 @@ export interface DispatcherOptions {
   shared?: {
     /** Whether a task the store holds as running runs on another gateway's node that is alive (else this gateway runs it again). */
     runsElsewhere(task: StoredTask): boolean;
+    /** Whether a task the store holds as running was started by this gateway (its row names this one). @defaultValue never */
+    startedHere?(task: StoredTask): boolean;
     /** Whether a node of another gateway (its WebUI up) can run `spec`: then its task is not unservable here. */
     servableElsewhere(spec: GenerationSpec): boolean;
     /** Asks the gateway whose node runs the task for its progress (`progressElsewhere`), until that attempt ends. */

@@ -135,6 +135,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     ...(registry && roster && {
       shared: {
         runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn),
+        startedHere: (task) => task.runningOn === registry.id,
         servableElsewhere: (spec) => {
           for (const node of roster.remote) if (node.backendUp && bindSpec(spec, node.offering).ok) return true;
           return false;

@@ -274,8 +274,33 @@ export class SharedQueue {
   async reconcile(taskId: string): Promise<void> {
     const record = await this.#dispatcher.store.get(taskId);
     if (!record || (record.state !== 'queued' && record.state !== 'running')) await this.endedElsewhere(taskId);
+    else if (record.state === 'running' && this.#dispatcher.shared?.startedHere?.(record) === true && !this.#dispatcher.scheduler.attempts.get(taskId)) await this.#takeBackOwn(taskId, record.attempts);
     else if (record.state === 'running') this.startedElsewhere(taskId, record.attempts);
     else await this.adopt(taskId);
+  }
+
+  /**
+   * A row of this gateway's own says running at `attempt`, and no attempt of the task runs here: its start
+   * landed after the attempt had ended here (a task held ready put back while the write was under way, its
+   * requeue refused for the row it had not reached yet), or its requeue was not written. No other gateway
+   * ends a live gateway's row, so held as running elsewhere it waited for good (a shared-queue e2e run: two
+   * tasks of 512 never ended). Back in the queue here, the row too.
+   */
+  async #takeBackOwn(taskId: string, attempt: number): Promise<void> {
+    if (!(await this.#dispatcher.store.requeue(taskId, attempt))) {
+      // The row moved on between its read and this write: read again in a while (not at once: a refusal that
+      // lasted would loop).
+      this.#dispatcher.later(RECONCILE_RETRY_MS, () => {
+        if (this.#dispatcher.entries.has(taskId) && !this.#dispatcher.closing()) this.reconcileSurely(taskId);
+      });
+      return;
+    }
+    const entry = this.#dispatcher.entries.get(taskId);
+    if (!entry) return;
+    delete entry.elsewhere;
+    if (this.#dispatcher.scheduler.position(taskId) === undefined && !this.#dispatcher.scheduler.attempts.get(taskId)) this.#dispatcher.enqueue(entry);
+    this.#dispatcher.changed(taskId);
+    void this.#dispatcher.passSoon();
   }
 }
 

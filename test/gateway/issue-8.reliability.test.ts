@@ -9,6 +9,7 @@ import { SECOND } from '../../src/util/clock.js';
 import { txt2img } from '../helpers/specs.js';
 import { FailingStore } from '../helpers/failing-store.js';
 import { overridden, runningOnOtherGateway } from '../helpers/store-overrides.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 import { type CoreWorld, createCoreWorld, fakeNodeKey, PNG_512 } from '../helpers/fake-nodes.js';
 
 let world: CoreWorld;
@@ -383,5 +384,37 @@ describe('a start the store refuses because another gateway started the task', (
     expect(world.dispatcher.liveStatus(id)).toMatchObject({ state: 'running', nodeId: '' });
     expect(told).toBeGreaterThan(0);
     openRead();
+  });
+});
+
+describe('a task put back while its start was still being written (gateways sharing a store)', () => {
+  it('is queued here again once the row, written late, names this gateway: no other gateway would ever end it', async () => {
+    let landStart!: () => void;
+    const startHeld = new Promise<void>((resolve) => (landStart = resolve));
+    let started!: () => void;
+    const startLanded = new Promise<void>((resolve) => (started = resolve));
+    world = createCoreWorld({
+      shared: { runsElsewhere: () => false, startedHere: (task) => task.runningOn === 'gw_self', servableElsewhere: () => false, wantProgress: () => {}, progressed: () => {} },
+      store: (inner) =>
+        overridden(inner, (method, store) => {
+          // The start's write is slow to land; a read of the row waits for it (it lands between the refused
+          // requeue and the read that follows), and reads it back naming this gateway, as PostgreSQL does.
+          if (method === 'markRunning') return async (...args: Parameters<TaskStore['markRunning']>) => (await startHeld, (await store.markRunning(...args)) && (started(), true));
+          if (method === 'get') return async (id: string) => (await startLanded, store.get(id).then((task) => task && { ...task, runningOn: task.state === 'running' ? 'gw_self' : null }));
+          return undefined;
+        }),
+    });
+    const a = world.connect('a');
+    const id = await world.submit();
+    await world.settle();
+    // Its node goes before the start is written: the task is put back; the requeue finds the row not running yet.
+    a.leave();
+    await world.settle();
+    landStart();
+    await world.settle();
+    await world.settle();
+    expect(world.dispatcher.liveStatus(id)).toMatchObject({ state: 'queued' });
+    const b = world.connect('b');
+    expect(await b.assignment(id)).toMatchObject({ taskId: id });
   });
 });
