@@ -70,10 +70,7 @@ export class SharedQueue {
     const held = this.#dispatcher.entries.get(taskId);
     if (held?.elsewhere) {
       this.touch(taskId);
-      delete held.elsewhere;
-      if (this.#dispatcher.scheduler.position(taskId) === undefined && !this.#dispatcher.scheduler.attempts.get(taskId)) this.#dispatcher.enqueue(held);
-      this.#dispatcher.changed(taskId);
-      void this.#dispatcher.passSoon();
+      this.#queueHere(held);
       return;
     }
     // Ended here, its outcome not written yet (the database away): the row still says unfinished, but it is not.
@@ -209,14 +206,9 @@ export class SharedQueue {
       requeued += 1;
       this.#dispatcher.log.warn({ task: row.id, attempt: row.attempts }, 'the store held the task as running here, where no such attempt runs; back in the queue');
       const held = this.#dispatcher.entries.get(row.id);
-      if (!held) await this.adopt(row.id);
-      else {
-        // Held as running on another gateway's node (the row named it once): it is queued here now, as `adopt` has it.
-        delete held.elsewhere;
-        if (this.#dispatcher.scheduler.position(row.id) === undefined) this.#dispatcher.enqueue(held);
-        this.#dispatcher.changed(row.id);
-      }
-      void this.#dispatcher.passSoon();
+      // Held as running on another gateway's node (the row named it once), it is queued here now too.
+      if (held) this.#queueHere(held);
+      else await this.adopt(row.id);
     }
     this.#orphansSeen = suspects;
     return requeued;
@@ -296,10 +288,15 @@ export class SharedQueue {
       return;
     }
     const entry = this.#dispatcher.entries.get(taskId);
-    if (!entry) return;
+    if (entry) this.#queueHere(entry);
+  }
+
+  /** A task this gateway holds is queued here (no longer running elsewhere), unless it is queued or runs here already. */
+  #queueHere(entry: TaskEntry): void {
     delete entry.elsewhere;
-    if (this.#dispatcher.scheduler.position(taskId) === undefined && !this.#dispatcher.scheduler.attempts.get(taskId)) this.#dispatcher.enqueue(entry);
-    this.#dispatcher.changed(taskId);
+    const { scheduler } = this.#dispatcher;
+    if (scheduler.position(entry.id) === undefined && !scheduler.attempts.get(entry.id)) this.#dispatcher.enqueue(entry);
+    this.#dispatcher.changed(entry.id);
     void this.#dispatcher.passSoon();
   }
 }

@@ -277,8 +277,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // While it carries work within the gateway's grace, a try that hangs must not use it up: tried again sooner.
     // Past the grace, a slow link's welcome (several seconds a round trip) gets its usual time again: cut at
     // 3 s, such a node would never join again while it carries work, for up to the carry's 10 minutes.
-    const hurry = this.#carry !== undefined && Date.now() < this.#carryHurryUntil;
-    const welcomeTimeoutMs = hurry ? Math.min(this.#options.welcomeTimeoutMs, CARRY_WELCOME_TIMEOUT_MS) : this.#options.welcomeTimeoutMs;
+    const welcomeTimeoutMs = this.#hurrying() ? Math.min(this.#options.welcomeTimeoutMs, CARRY_WELCOME_TIMEOUT_MS) : this.#options.welcomeTimeoutMs;
     const socket = new WebSocket(url, { maxPayload: this.#options.maxFrameBytes, handshakeTimeout: welcomeTimeoutMs });
     this.#socket = socket;
     this.#welcomed = false;
@@ -555,7 +554,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     // Work carried, within the gateway's grace: tried again often, not at a backoff that would outlast the grace.
     // Past it (a gateway paused or down for long), at the backoff again: a thousand nodes trying every second
     // for minutes would be a storm of connections, and at the gateway's return a stampede.
-    const hurry = stay && Date.now() < this.#carryHurryUntil;
+    const hurry = this.#hurrying();
     const cap = hurry ? CARRY_RETRY_MS : restarting ? RESTART_RETRY_MS : Infinity;
     const delay = roundFailed ? Math.round(Math.min(this.#backoffMs, cap) * (0.5 + Math.random() / 2)) : 0;
     if (roundFailed && !hurry) this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.reconnectMaxMs);
@@ -621,6 +620,11 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
 
   /** Until when a node carrying work tries its gateway again every second (`#onClose`): its grace, and half again. */
   #carryHurryUntil = 0;
+
+  /** Whether the node carries work within its gateway's grace (and half again): it tries often, and briefly. */
+  #hurrying(): boolean {
+    return this.#carry !== undefined && Date.now() < this.#carryHurryUntil;
+  }
 
   #giveUpHeld(reason: string): void {
     const carried = this.#carry !== undefined;

@@ -58,7 +58,8 @@ export class IdleNodes {
    */
   idleFallback(now: number, among?: ReadonlySet<string>): Assignment[] {
     const scheduler = this.#scheduler;
-    const kept = scheduler.etaPlan(now);
+    // Asked for only when a task has an idle node to go to (it may be made whole then).
+    let kept: KeptPlan | undefined;
     const nodes = scheduler.nodes();
     let looked = 0;
     for (const queued of scheduler.queue) {
@@ -72,15 +73,17 @@ export class IdleNodes {
           const { expectedSeconds } = scheduler.assignmentOf(queued, node);
           if (!best || expectedSeconds < best.seconds) best = { node, seconds: expectedSeconds };
         }
-        if (best && this.#soonerThanPlanned(queued, best.node, kept, now)) return [scheduler.assignmentOf(queued, best.node)];
-        if (best) break;
+        if (!best) continue;
+        kept ??= scheduler.etaPlan(now);
+        if (this.#soonerThanPlanned(queued, best, kept, now)) return [scheduler.assignmentOf(queued, best.node)];
+        break;
       }
     }
     return [];
   }
 
   /**
-   * Whether the fallback may send `queued` to `node`, idle: unless the node would take more than a typical
+   * Whether the fallback may send `queued` to `node`, idle (`seconds`: what it would take there): unless the node would take more than a typical
    * load longer over it than the node the plan has run it, and would still not finish it before the plan has
    * that node finish it. The fallback breaks holds that outlast a load (lanes left to one another, a node
    * that overruns its expected end, which the plan keeps expecting to free at once), where any node of the
@@ -89,7 +92,7 @@ export class IdleNodes {
    * and a node 13 times slower an 18 s task. A load whose cost is still a guess counts as none: the switch
    * is how it gets measured (decision 0012).
    */
-  #soonerThanPlanned(queued: Queued, node: SchedulerNode, kept: KeptPlan, now: number): boolean {
+  #soonerThanPlanned(queued: Queued, { node, seconds }: { node: SchedulerNode; seconds: number }, kept: KeptPlan, now: number): boolean {
     const { plan, at } = kept;
     const taskId = queued.task.id;
     const start = plan.startAt.get(taskId);
@@ -99,12 +102,11 @@ export class IdleNodes {
     const planned = scheduler.nodeById(plannedOn);
     if (!planned) return true;
     const own = scheduler.estimates.get(node.identity);
-    const mine = own.switchMeasured ? scheduler.assignmentOf(queued, node).expectedSeconds : runSeconds(own, queued.units);
+    const mine = own.switchMeasured ? seconds : runSeconds(own, queued.units);
     const theirs = scheduler.assignmentOf(queued, planned).expectedSeconds;
     if (mine <= theirs + scheduler.estimates.typicalSwitchSeconds()) return true;
     return mine < Math.max(0, start - (now - at) / 1000) + theirs;
   }
-
 
   /**
    * The nodes that could run queued task `taskId` when none of them takes work at `now` (WebUI down,
