@@ -4,7 +4,7 @@
  */
 import type { PlanOptions } from '../src/scheduler/plan-types.js';
 
-const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'switchAgeWeight', 'urgentWaitFactor', 'urgentGapSeconds', 'longPoleSeconds'];
+const PLAN_KEYS: readonly (keyof PlanOptions)[] = ['affinityWindow', 'maxSkipSeconds', 'fallbackWindow', 'coveredSwitches', 'shortfallLoads', 'switchAgeWeight', 'urgentWaitFactor', 'urgentGapSeconds', 'longPoleSeconds'];
 
 export function planFromEnv(): PlanOptions | undefined {
   const raw = process.env['BENCH_PLAN'];

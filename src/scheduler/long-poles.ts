@@ -58,6 +58,7 @@ export class LongPoles {
   /** Every group (a few: one per distinct node set of the classes). A node's are those whose mask has it. */
   readonly #groups: Group[] = [];
   readonly #fleetSpeed: number;
+  readonly #laneSpeed: Float64Array;
   #unplannedUnits = 0;
 
   /**
@@ -75,6 +76,7 @@ export class LongPoles {
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
+    this.#laneSpeed = laneSpeed;
     const words = wordsFor(nodes.length);
     const byCheckpoint = new Map<string | null, TaskClass[]>();
     const classFor = ({ checkpoint, capable }: DemandClass): TaskClass | undefined => {
@@ -130,9 +132,12 @@ export class LongPoles {
    * others') first; of a group's confined work that the node can run, the
    * first in service order on the `loaded` checkpoint (no switch), else the
    * first in service order. A group's confined work may all be of classes
-   * this node cannot run (a checkpoint only its partner holds): then the next.
+   * this node cannot run (a checkpoint only its partner holds): then the next. Nor a task it must load a
+   * checkpoint for when the group's other nodes would get through its confined work before that load was
+   * done (`loadSeconds`): the load would add nothing to the pole (a live trial: a node whose loads take 30 s
+   * loaded the pole's checkpoint with 25 s of the group's work left, and ran one task of it).
    */
-  due(node: number, loaded: string | null, planned: Uint8Array): number | undefined {
+  due(node: number, loaded: string | null, planned: Uint8Array, loadSeconds: (checkpoint: string) => number): number | undefined {
     const poles: { group: Group; pressure: number }[] = [];
     for (const group of this.#groups) {
       if (!hasNode(group.mask, 0, node)) continue;
@@ -144,7 +149,11 @@ export class LongPoles {
     }
     for (const { group } of poles.sort((a, b) => b.pressure - a.pressure)) {
       const found = firstConfined(group, node, loaded, planned);
-      if (found !== undefined) return found;
+      if (found === undefined) continue;
+      const checkpoint = this.#classOf[found]?.checkpoint ?? null;
+      if (checkpoint === null || checkpoint === loaded) return found;
+      const others = group.speed - this.#laneSpeed[node]!;
+      if (others <= 0 || loadSeconds(checkpoint) < group.confinedUnits / others) return found;
     }
     return undefined;
   }

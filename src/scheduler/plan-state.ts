@@ -9,6 +9,7 @@
  * (plan-buffers.ts); pure.
  */
 import { type Lane, LaneQueue } from './lane-queue.js';
+import { CheckpointSupply } from './checkpoint-supply.js';
 import { LongPoles } from './long-poles.js';
 import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
@@ -33,6 +34,9 @@ const CLAIMED_SWITCH_MARGIN = 2;
  * and its 30 seeds: the same plans).
  */
 const URGENT_NODE_LOOKS = 1024;
+
+/** How many times slower than the fastest node a lane is before it leaves even a due promise (`othersClearFirst`). */
+const FAR_SLOWER = 4;
 
 export class PlanState {
   readonly planned: Uint8Array;
@@ -77,6 +81,8 @@ export class PlanState {
   readonly #dueByCheckpoint = new Map<string | null, number[]>();
   /** Work only some nodes can run (rule 0b). */
   readonly #longPoles: LongPoles;
+  /** Each checkpoint's work left and loaded speed (rule 0c). */
+  readonly #supply: CheckpointSupply;
   /** Task indices by checkpoint, in service order, with a skip list over the planned ones. */
   readonly #byCheckpoint = new Map<string | null, { tasks: number[]; next: Int32Array }>();
   /** Each task's place in its checkpoint's list. */
@@ -97,7 +103,12 @@ export class PlanState {
   constructor(
     readonly tasks: readonly PlanTask[],
     readonly nodes: readonly PlanNode[],
-    { longPoleSeconds, beyondTasks = 0, arrivedUnits = () => 0 }: { longPoleSeconds: number; beyondTasks?: number; arrivedUnits?: (seconds: number) => number },
+    {
+      longPoleSeconds,
+      beyondTasks = 0,
+      beyondUnits = new Map(),
+      arrivedUnits = () => 0,
+    }: { longPoleSeconds: number; beyondTasks?: number; beyondUnits?: ReadonlyMap<string | null, number>; arrivedUnits?: (seconds: number) => number },
     arrays: PlanArrays = OWN_BUFFERS,
   ) {
     this.#beyondTasks = beyondTasks;
@@ -140,6 +151,7 @@ export class PlanState {
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
     this.#laneSpeed = laneSpeed;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
+    this.#supply = new CheckpointSupply(nodes, laneSpeed, this.demandClasses, beyondUnits);
     this.#placeInList = arrays.int32(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
@@ -184,6 +196,7 @@ export class PlanState {
     demand.units -= this.tasks[index]!.units;
     this.#unplannedUnits -= this.tasks[index]!.units;
     this.#longPoles.markPlanned(index);
+    this.#supply.planned(this.tasks[index]!.checkpoint, this.tasks[index]!.units);
     for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
   }
 
@@ -262,9 +275,29 @@ export class PlanState {
     return best;
   }
 
+  /**
+   * The front task of a checkpoint this lane should load although work for the one it has waits
+   * (checkpoint-supply.ts), or undefined: not when another node would finish that task sooner.
+   */
+  undersupplied(lane: Lane, minLoads: number, minHorizon: number): number | undefined {
+    const loaded = this.loaded[lane.node];
+    if (loaded === null || loaded === undefined) return undefined;
+    const found = this.#supply.moveFor(
+      lane.node,
+      loaded,
+      minLoads,
+      minHorizon,
+      this.demandClasses,
+      (taskClass) => this.serves(taskClass, lane.node),
+      (taskClass) => this.frontOf(taskClass),
+      (checkpoint) => this.loadSeconds(lane.node, checkpoint),
+    );
+    return found === undefined || this.betterElsewhere(found, lane) ? undefined : found;
+  }
+
   /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */
   exclusiveDue(lane: Lane): number | undefined {
-    return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned);
+    return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned, (checkpoint) => this.loadSeconds(lane.node, checkpoint));
   }
 
   /**
@@ -330,6 +363,7 @@ export class PlanState {
     if (before === checkpoint) return;
     this.#loaded[node] = checkpoint;
     if (!this.nodes[node]!.available) return;
+    this.#supply.loaded(node, before ?? null, checkpoint);
     if (before !== null && before !== undefined) {
       const list = this.#loadedList(before);
       list.splice(list.indexOf(node), 1);
@@ -459,7 +493,28 @@ export class PlanState {
    * over their speed together, and their fixed costs), plus one run of the task on the best of them for the
    * last task's granularity: for lanes of one speed it never holds. A queue past the plan's horizon (its
    * units are not known here) is a long one: never then either.
+   *
+   * Asked for a due promise too (planner rule 0), there on a short queue only by a lane `FAR_SLOWER` times
+   * slower than the fastest node able to run the task.
    */
+  othersClearFirst(index: number, lane: Lane): boolean {
+    if (this.queued <= this.lanes.length && !this.#farSlower(index, lane.node)) return false;
+    return this.#othersClearFirst(index, lane, this.#finishFrom(index, lane));
+  }
+
+  /**
+   * Whether `node` runs task `index` `FAR_SLOWER` times slower than the fastest node able to run it. A due
+   * promise on a short queue is left by such a lane only (planner rule 0): leaving it on lanes two or three
+   * times slower too, as the simulated fleet's are, lengthened its wait tail (30 seeds: 33 runs of 90 with a
+   * wait over 80 s, against 28).
+   */
+  #farSlower(index: number, node: number): boolean {
+    const task = this.tasks[index]!;
+    const { leastFixed, mostSpeed } = this.#boundsOf(task.capable);
+    return this.runSeconds(index, node) >= FAR_SLOWER * (leastFixed + task.units / mostSpeed);
+  }
+
+  /** `othersClearFirst`, with `lane`'s finish of task `index` at `mine`. */
   #othersClearFirst(index: number, lane: Lane, mine: number): boolean {
     if (this.#beyondTasks > 0) return false;
     const task = this.tasks[index]!;

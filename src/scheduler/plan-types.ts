@@ -98,6 +98,12 @@ export interface PlanOptions {
    */
   coveredSwitches?: number;
   /**
+   * A lane leaves a checkpoint the other nodes that have it loaded cover, for one whose loaded nodes fall
+   * short of its work by at least this many of the lane's loads (rule 0c, checkpoint-supply.ts); 0: never.
+   * @defaultValue 4
+   */
+  shortfallLoads?: number;
+  /**
    * Units of queued work per checkpoint past the tasks handed to the planner (the scheduler plans the
    * first 10,000): the `coveredSwitches` rule counts them, or a fleet that works through a longer queue
    * would see each checkpoint's work as the horizon's slice of it, soon served, and leave lanes idle.

@@ -10,7 +10,10 @@
  * 0. a task whose promised start has come (its first ETA, told to the client,
  *    is a promise) and that needs no switch on this lane: the first such in
  *    service order. Later arrivals that fair order puts ahead of it may
- *    overtake it only until then;
+ *    overtake it only until then. Not on a lane so slow that, with more tasks
+ *    queued than lanes, the other nodes would get through all the work left
+ *    before it finished this one (a live trial: a node 13 times slower kept a
+ *    promise at the end of a burst, and its task ended 9 s after all others);
  * 0a. a task left behind: by the lane's time it will have waited at least
  *    `urgentWaitFactor` times the median wait of the tasks still queued then,
  *    and `urgentGapSeconds` more; the longest-waiting such task the lane can
@@ -29,7 +32,15 @@
  *    everything else (it is the long pole: left to fair order it would trail
  *    behind work any node can do, and those nodes would finish long after the
  *    fleet ran dry). Work of a single node counts at once; work of a group of
- *    nodes once it is `longPoleSeconds` of theirs (long-poles.ts);
+ *    nodes once it is `longPoleSeconds` of theirs (long-poles.ts). A lane
+ *    does not load a checkpoint for it that its group's other nodes would get
+ *    through before the load was done;
+ * 0c. in a fleet where some node loads a checkpoint many times slower than
+ *    this lane, a task of the checkpoint whose loaded nodes fall furthest
+ *    short of its work, when the nodes that have this lane's checkpoint
+ *    loaded cover its work without it: the cheap loads are made early, so
+ *    that the late switches affinity leaves do not fall to a costly node
+ *    (checkpoint-supply.ts);
  * 1. the head (the first task it can serve) when that needs no switch;
  * 2. else the first task among the `affinityWindow` tasks from the head on
  *    (counting only tasks not planned yet) that uses the checkpoint it has
@@ -96,10 +107,12 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   const urgent = state.urgent(lane, (median) => Math.max(options.urgentWaitFactor * median, median + options.urgentGapSeconds));
   // A promise yields only to a task left behind well before it (rule 0a).
   const yields = due !== undefined && urgent !== undefined && state.tasks[urgent]!.waitedSeconds > state.tasks[due]!.waitedSeconds + options.urgentGapSeconds;
-  if (due !== undefined && !yields) return due;
+  if (due !== undefined && !yields && !state.othersClearFirst(due, lane)) return due;
   if (urgent !== undefined) return urgent;
   const exclusive = state.exclusiveDue(lane);
   if (exclusive !== undefined) return exclusive;
+  const moved = options.shortfallLoads > 0 ? state.undersupplied(lane, options.shortfallLoads, options.longPoleSeconds) : undefined;
+  if (moved !== undefined) return moved;
   if (!state.needsSwitch(head, lane.node) && !state.betterElsewhere(head, lane)) return head;
   const affine = state.affine(lane.node, head, options.affinityWindow);
   // Overtaking by affinity is bounded: never past a head that arrived maxSkipSeconds before the candidate.
@@ -352,10 +365,10 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
  * stand still that long). The tasks and nodes must not change until it is done.
  */
 export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNode[], options: PlanOptions = {}, until = Infinity, arrays?: PlanArrays): Generator<void, Plan, void> {
-  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, arrivedUnits: () => 0, ...options };
+  const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, shortfallLoads: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, arrivedUnits: () => 0, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
-  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, arrivedUnits: settings.arrivedUnits }, arrays);
+  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, beyondUnits: settings.beyondUnits, arrivedUnits: settings.arrivedUnits }, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     // Counted, not filtered: this runs on every pass that sends work.

@@ -48,6 +48,47 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(xs(8), even()).assignments).toEqual([{ taskId: 'x0', nodeId: 'f0' }]);
   });
 
+  it('keeps a promise on a far slower lane only while the faster nodes would not clear the queue first', () => {
+    // The slow node (1.5 units/s) is free now, four of 20 units/s in half a second; every task's promised start has come.
+    // A live trial: kept by the slow node, a promise due at the end of a burst made the task end 9 s after all the others.
+    const nodes = () => [planNode('slow', { loaded: 'X', unitsPerSecond: 1.5 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
+    const due = (n: number) => Array.from({ length: n }, (_, i) => ({ ...t(`x${i}`, 'X', [0, 1, 2, 3, 4], 28), promisedAt: -1 }));
+    const end = planTasks(due(8), nodes());
+    expect(end.assignments).toEqual([]);
+    // Nor later, when fewer tasks are left than lanes: it is 13 times slower than the others.
+    expect([...end.nodeOf.values()]).not.toContain('slow');
+    // A long queue: the slow node's share is capacity, and it keeps the promise.
+    expect(planTasks(due(60), nodes()).assignments).toEqual([{ taskId: 'x0', nodeId: 'slow' }]);
+  });
+
+  it('moves a node whose loads are cheap early to a checkpoint its loaded nodes fall short of, when a node with costly loads would otherwise have to', () => {
+    // f1 and f3 have C2 loaded, hdd C1. C0 (half the work) is loaded nowhere; f1 and hdd can run it. f3 alone
+    // gets through C2 within the time the fleet needs for the queue: f1 is spare there, and C0 wants far more
+    // than a node's whole time. By affinity f1 would serve C2 and leave C0 until C2 ran dry; then hdd, whose
+    // loads take 30 s, would have had to load it too.
+    const nodes = (hddLoad: number) => [
+      planNode('f1', { loaded: 'C2', unitsPerSecond: 20, switchSeconds: 2 }),
+      planNode('f3', { loaded: 'C2', unitsPerSecond: 20, switchSeconds: 2 }),
+      planNode('hdd', { loaded: 'C1', unitsPerSecond: 20, switchSeconds: hddLoad }),
+    ];
+    const tasks = [
+      ...Array.from({ length: 20 }, (_, i) => t(`c2-${i}`, 'C2', [0, 1], 28)),
+      ...Array.from({ length: 40 }, (_, i) => t(`c0-${i}`, 'C0', [0, 2], 28)),
+      ...Array.from({ length: 20 }, (_, i) => t(`c1-${i}`, 'C1', [1, 2], 28)),
+    ];
+    // Thresholds as the scheduler scales them to a fleet whose typical load takes 2 s.
+    const scaled = { timeScale: 0.25 };
+    const plan = planTasks(tasks, nodes(30), scaled);
+    const sent = new Map(plan.assignments.map((a) => [a.nodeId, a.taskId]));
+    expect(sent.get('f1')).toBe('c0-0');
+    expect(sent.get('f3')).toBe('c2-0');
+    expect(sent.get('hdd')).toBe('c1-0');
+    // Loads that cost alike: who switches, and when, changes little; affinity decides as before.
+    expect(new Map(planTasks(tasks, nodes(2), scaled).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
+    // Off with shortfallLoads 0.
+    expect(new Map(planTasks(tasks, nodes(30), { ...scaled, shortfallLoads: 0 }).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
+  });
+
   it('gives an estimated start, no promise, to a task its lanes each left to the other', () => {
     // a has X loaded and runs the task in 4 s; b would load X (2 s) and run it in 1 s: sooner, so a leaves it
     // to b. But b keeps Y loaded, as a covers X's work within four of b's loads. Nothing is sent now: the
@@ -185,6 +226,14 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
       { taskId: 'y1', nodeId: 'b' },
       { taskId: 'x0', nodeId: 'c' },
     ]);
+  });
+
+  it('does not load the long pole\'s checkpoint on a node whose load outlasts what the rest of the group has to do', () => {
+    // As above, but b's load of Y takes 200 s: a alone gets through Y's 2,000 units in 100 s, long before.
+    const nodes = [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'X', loadSeconds: new Map([['Y', 200]]) }), planNode('c', { loaded: 'X' })];
+    const xs = Array.from({ length: 9 }, (_, i) => t(`x${i}`, 'X', [0, 1, 2], 100));
+    const ys = Array.from({ length: 20 }, (_, i) => t(`y${i}`, 'Y', [0, 1], 100));
+    expect(planTasks([...xs, ...ys], nodes).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
   });
 
   it('has a node of a long-pole group take the confined work it can run, leaving what only its partner can run to the partner', () => {
