@@ -29,6 +29,8 @@ export class CheckpointSupply {
   readonly #fleetSpeed: number;
   /** The longest load of any available node, any checkpoint (its measured or guessed time). */
   readonly #longestLoad: number;
+  /** Whether some node's load takes `COSTLIER_LOAD` times another's: else `moveFor` never moves a lane. */
+  readonly active: boolean;
   /** Per checkpoint the asking lane serves, its first unplanned task (`moveFor`); reused from call to call. */
   readonly #wanted = new Map<string, number>();
 
@@ -42,12 +44,18 @@ export class CheckpointSupply {
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
     let longestLoad = 0;
-    for (const node of nodes) {
-      if (!node.available) continue;
-      longestLoad = Math.max(longestLoad, node.switchSeconds);
-      if (node.loadSeconds) for (const seconds of node.loadSeconds.values()) longestLoad = Math.max(longestLoad, seconds);
+    let shortestLoad = Infinity;
+    for (let node = 0; node < nodes.length; node++) {
+      if (!nodes[node]!.available) continue;
+      longestLoad = Math.max(longestLoad, nodes[node]!.switchSeconds);
+      shortestLoad = Math.min(shortestLoad, this.#shortestLoad(node));
+      const loads = nodes[node]!.loadSeconds;
+      if (loads) for (const seconds of loads.values()) longestLoad = Math.max(longestLoad, seconds);
     }
     this.#longestLoad = longestLoad;
+    // Loads alike (the usual fleet): the rule never acts, and nothing is kept (a plan over 100,000 tasks).
+    this.active = longestLoad >= COSTLIER_LOAD * shortestLoad;
+    if (!this.active) return;
     for (const { checkpoint, units } of classes) this.#add(checkpoint, units);
     for (const [checkpoint, units] of beyond) this.#add(checkpoint, units);
     nodes.forEach((node, index) => node.available && node.loaded !== null && this.loaded(index, null, node.loaded));
@@ -68,12 +76,12 @@ export class CheckpointSupply {
 
   /** A task of `units` was planned. */
   planned(checkpoint: string | null, units: number): void {
-    this.#add(checkpoint, -units);
+    if (this.active) this.#add(checkpoint, -units);
   }
 
   /** Node `node` loads `to` in place of `from`. */
   loaded(node: number, from: string | null, to: string): void {
-    if (!this.nodes[node]!.available) return;
+    if (!this.active || !this.nodes[node]!.available) return;
     const speed = this.laneSpeed[node]!;
     if (from !== null) this.#loadedSpeed.set(from, (this.#loadedSpeed.get(from) ?? 0) - speed);
     this.#loadedSpeed.set(to, (this.#loadedSpeed.get(to) ?? 0) + speed);
@@ -96,7 +104,7 @@ export class CheckpointSupply {
     loadSeconds: (checkpoint: string) => number,
   ): number | undefined {
     const speed = this.laneSpeed[node]!;
-    if (speed <= 0 || this.#fleetSpeed <= 0 || this.#longestLoad < COSTLIER_LOAD * this.#shortestLoad(node)) return undefined;
+    if (!this.active || speed <= 0 || this.#fleetSpeed <= 0 || this.#longestLoad < COSTLIER_LOAD * this.#shortestLoad(node)) return undefined;
     // The time the whole fleet needs for the work left: what each checkpoint's supply is measured against.
     const horizon = this.#leftTotal / this.#fleetSpeed;
     if (horizon < minHorizon) return undefined;
