@@ -159,6 +159,20 @@ describe('a client that asks before sending its body (Expect: 100-continue, api/
     expect(asked.first).not.toContain('100 Continue');
   });
 
+  it('gets the refusal at once, without being told to go on, when its key is wrong', async () => {
+    const listened = await createListeningApp({ auth: 'required', bodyLimitBytes: BODY_LIMIT });
+    api = listened.app;
+    const socket = connect(Number(new URL(listened.url).port), '127.0.0.1');
+    sockets.push(socket);
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.write(`POST /api/sd/txt2img/async HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dan_not-a-key\r\nContent-Type: application/json\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n`);
+    await expect.poll(() => received).toMatch(/^HTTP\/1\.1 401 /);
+    expect(received).not.toContain('100 Continue');
+    expect(received).toContain('DAN_ERR_');
+  });
+
   it('gets the refusal at once when its body would be over the limit', async () => {
     const { port } = await listening(0);
     const asked = await askToSend(port, BODY_LIMIT + 1);
