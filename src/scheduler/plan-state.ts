@@ -35,6 +35,9 @@ const CLAIMED_SWITCH_MARGIN = 2;
  */
 const URGENT_NODE_LOOKS = 1024;
 
+/** How many due promises of each checkpoint `overduePromise` looks at, from the front in service order. */
+const OVERDUE_LOOKS = 16;
+
 /** How many times slower than the fastest node a lane is before it leaves even a due promise (`othersClearFirst`). */
 const FAR_SLOWER = 4;
 
@@ -49,6 +52,8 @@ export class PlanState {
   #unplannedUnits = 0;
   /** Units per second of each node's lanes together (its speed times its lanes), available nodes only. */
   readonly #laneSpeed: Float64Array;
+  /** Units per second of all available lanes together. */
+  #fleetSpeed = 0;
   /** Per `capable` list: its available nodes' lanes and their units per second together (`#othersClearFirst`). */
   readonly #capacity = new Map<readonly number[], { lanes: number; unitsPerSecond: number }>();
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
@@ -150,6 +155,7 @@ export class PlanState {
     const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
     this.#laneSpeed = laneSpeed;
+    for (let node = 0; node < laneSpeed.length; node++) this.#fleetSpeed += laneSpeed[node]!;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     this.#supply = new CheckpointSupply(nodes, laneSpeed, this.demandClasses, beyondUnits);
     this.#placeInList = arrays.int32(tasks.length);
@@ -293,6 +299,43 @@ export class PlanState {
       (checkpoint) => this.loadSeconds(lane.node, checkpoint),
     );
     return found === undefined || this.betterElsewhere(found, lane) ? undefined : found;
+  }
+
+  /**
+   * A task whose promise is overdue by one of this lane's loads of its checkpoint, when no lane kept it
+   * without a switch (rule 0 never switches), and the nodes that have this lane's checkpoint loaded get
+   * through that checkpoint's work within the time the fleet needs for the queue without it. The one
+   * promised earliest; not when another node would finish it sooner.
+   */
+  overduePromise(lane: Lane): number | undefined {
+    if (this.#dueByCheckpoint.size === 0) return undefined;
+    const loaded = this.loaded[lane.node] ?? null;
+    let found: number | undefined;
+    for (const [checkpoint, list] of this.#dueByCheckpoint) {
+      if (checkpoint === null || checkpoint === loaded) continue;
+      let planned = 0;
+      while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+      if (planned > 0) list.splice(0, planned);
+      const load = this.loadSeconds(lane.node, checkpoint);
+      // The front of each list only: a long overload has thousands of due promises, and every pick asks.
+      for (let k = 0; k < list.length && k < OVERDUE_LOOKS; k++) {
+        const i = list[k]!;
+        if (this.tasks[i]!.promisedAt! > lane.freeAt - load) continue;
+        if (!this.servable(i, lane.node)) continue;
+        if (found === undefined || this.tasks[i]!.promisedAt! < this.tasks[found]!.promisedAt!) found = i;
+        break;
+      }
+    }
+    if (found === undefined || this.betterElsewhere(found, lane)) return undefined;
+    if (loaded !== null && !this.#coveredWithout(loaded, lane)) return undefined;
+    return found;
+  }
+
+  /** Whether the other nodes that have `checkpoint` loaded get through its unplanned work within the time the fleet needs for all of it. */
+  #coveredWithout(checkpoint: string, lane: Lane): boolean {
+    let units = 0;
+    for (const taskClass of this.demandClasses) if (taskClass.checkpoint === checkpoint) units += taskClass.units;
+    return this.#fleetSpeed > 0 && this.covered(checkpoint, units, lane, this.#unplannedUnits / this.#fleetSpeed);
   }
 
   /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */

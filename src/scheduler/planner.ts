@@ -27,6 +27,12 @@
  *    free, held a lane on its checkpoint for minutes while work only it (and
  *    one other node) could run waited (simulated seed 9: told 38 s, waited
  *    264 s; decision 0013);
+ * 0'. a task whose promise is overdue by one of this lane's loads, which no
+ *    lane kept without a switch, when the nodes that have this lane's
+ *    checkpoint loaded cover its work without it: a promise made while a
+ *    burst was still arriving, for a checkpoint no node had loaded, was
+ *    overtaken by the rest of the burst (a live trial: told 3.6 s, began at
+ *    34.6 s);
  * 0b. a task only some nodes can run, this lane's among them, once that work
  *    would take those nodes at least as long as the other nodes need for
  *    everything else (it is the long pole: left to fair order it would trail
@@ -109,6 +115,8 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   const yields = due !== undefined && urgent !== undefined && state.tasks[urgent]!.waitedSeconds > state.tasks[due]!.waitedSeconds + options.urgentGapSeconds;
   if (due !== undefined && !yields && !state.othersClearFirst(due, lane)) return due;
   if (urgent !== undefined) return urgent;
+  const owed = state.overduePromise(lane);
+  if (owed !== undefined) return owed;
   const exclusive = state.exclusiveDue(lane);
   if (exclusive !== undefined) return exclusive;
   const moved = options.shortfallLoads > 0 ? state.undersupplied(lane, options.shortfallLoads, options.longPoleSeconds) : undefined;

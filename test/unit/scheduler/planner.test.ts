@@ -157,6 +157,19 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(tasks(200), nodes).assignments).toEqual([{ taskId: 'y-old', nodeId: 'a' }]);
   });
 
+  it('switches a lane to a task whose promise is a load overdue, once the other nodes with its own checkpoint cover that', () => {
+    // y was promised 10 s ago (a load is 8 s); its checkpoint is loaded nowhere, and every lane has X.
+    const queue = (capable: number[], promisedAt = -10) => [...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', capable)), { ...t('y', 'Y', capable, 100, -promisedAt), promisedAt }];
+    const three = ['a', 'b', 'c'].map((id) => planNode(id, { loaded: 'X' }));
+    // b and c get through X's 160 units in 8 s, within the 8.7 s the fleet needs for the queue: a loads Y now.
+    expect(planTasks(queue([0, 1, 2]), three).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
+    // Two nodes: b alone would need 16 s for X against the fleet's 13: a stays, and y waits for X to run dry.
+    const two = ['a', 'b'].map((id) => planNode(id, { loaded: 'X' }));
+    expect(planTasks(queue([0, 1]), two).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+    // Promised only 5 s ago, less than a load: the lanes may still keep it without a switch.
+    expect(planTasks(queue([0, 1, 2], -5), three).assignments.map((a) => a.taskId)).toEqual(['x0', 'x1', 'x2']);
+  });
+
   it('keeps a promise without a switch: a lane with another checkpoint loaded leaves the promised task to its fair turn', () => {
     const tasks = [t('x-new', 'X', [0]), t('y1', 'Y', [0]), { ...t('x-promised', 'X', [0]), promisedAt: 0 }];
     const plan = planTasks(tasks, [planNode('a', { loaded: 'Y' })]);
