@@ -335,6 +335,7 @@ export class PlanState {
   #coveredWithout(checkpoint: string, lane: Lane): boolean {
     let units = 0;
     for (const taskClass of this.demandClasses) if (taskClass.checkpoint === checkpoint) units += taskClass.units;
+    if (units <= 0) return true;
     return this.#fleetSpeed > 0 && this.covered(checkpoint, units, lane, this.#unplannedUnits / this.#fleetSpeed);
   }
 

@@ -166,6 +166,10 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // Two nodes: b alone would need 16 s for X against the fleet's 13: a stays, and y waits for X to run dry.
     const two = ['a', 'b'].map((id) => planNode(id, { loaded: 'X' }));
     expect(planTasks(queue([0, 1]), two).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+    // A lane with no work of its own checkpoint left has nothing to cover.
+    // (Z has more work waiting: a switch by demand alone would load Z first.)
+    const zs = Array.from({ length: 3 }, (_, i) => t(`z${i}`, 'Z', [0], 100));
+    expect(planTasks([...zs, { ...t('y', 'Y', [0], 20, 10), promisedAt: -10 }], [planNode('a', { loaded: 'X' })]).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }]);
     // Promised only 5 s ago, less than a load: the lanes may still keep it without a switch.
     expect(planTasks(queue([0, 1, 2], -5), three).assignments.map((a) => a.taskId)).toEqual(['x0', 'x1', 'x2']);
   });
