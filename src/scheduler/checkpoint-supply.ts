@@ -1,130 +1,156 @@
 /**
  * @module scheduler/checkpoint-supply
  *
- * Per checkpoint, the work left and the speed of the nodes that have it loaded, as a plan goes (planner
- * rule 0c). Affinity keeps each lane on what it has loaded while work for it lasts, and leaves a
- * checkpoint nobody has loaded to the end. Where every node loads at about the same price, that is as
- * good as any order (the simulation, loads of 8 s everywhere: makespans moved by ±1.5 % by seed with
- * early moves, no better on the whole). Where one node loads many times slower than another, the late
- * switch may fall to it: in a live trial half of a burst was a checkpoint no fast node had loaded; the
+ * Per class of queued tasks (one checkpoint, one set of nodes able to run them: plan-state.ts), the speed
+ * of the nodes of that set that have its checkpoint loaded, as a plan goes; and per checkpoint, the
+ * longest and shortest load of it across the fleet. Two planner rules ask whether a checkpoint's work is
+ * covered by the nodes that have it loaded and can run it (rule 0': may a lane leave it to keep an overdue
+ * promise; rule 0c: may it leave it for a checkpoint whose loaded nodes fall short of its work). Counted
+ * per class: a node with the checkpoint loaded covers none of the work it cannot run.
+ *
+ * Rule 0c. Affinity keeps each lane on what it has loaded while work for it lasts, and leaves a checkpoint
+ * nobody has loaded to the end. Where every node loads a checkpoint at about the same price, that is as
+ * good as any order (the simulation, loads of 8 s everywhere: makespans moved by ±1.5 % by seed with early
+ * moves, no better on the whole). Where one node loads it many times slower than another, the late switch
+ * may fall to the slow one: in a live trial half of a burst was a checkpoint no fast node had loaded; the
  * fast nodes served theirs by affinity for 20 s, then the one whose loads take 30 s had to load it too
- * (1.4-1.6 x the bound). So, only in a fleet whose longest load is `COSTLIER_LOAD` times a lane's own, the
- * lane moves early: it leaves its checkpoint when the other nodes that have it loaded would get through
- * its work within the time the whole fleet needs for the queue (the horizon), for the checkpoint whose
- * loaded nodes fall shortest of its work in that time, when that shortfall is more of the lane's time than
+ * (1.4-1.6 x the bound). So, for a checkpoint some node loads `COSTLIER_LOAD` times slower than this lane,
+ * the lane moves early: it leaves its own checkpoint when the other nodes that have it loaded cover its
+ * work within the time the whole fleet needs for the queue (the horizon), for the checkpoint whose loaded
+ * nodes fall furthest short of its work in that time, when that shortfall is more of the lane's time than
  * both the horizon (someone must start on it now) and `minLoads` of its loads. Fluid estimates: each
  * node's speed over the horizon, no granularity. Pure.
  */
 import type { DemandClass, PlanNode } from './plan-types.js';
 
-/** How many times this lane's load another node's must take before early moves pay (`moveFor`). */
+/** How many times this lane's load of a checkpoint another node's must take before early moves pay (rule 0c). */
 const COSTLIER_LOAD = 4;
 
-export class CheckpointSupply {
-  /** Units of the unplanned tasks, and of the queue past the plan's, per checkpoint. */
-  readonly #left = new Map<string | null, number>();
-  #leftTotal = 0;
-  /** Units per second of the available nodes that have each checkpoint loaded at the plan's current step. */
-  readonly #loadedSpeed = new Map<string, number>();
-  readonly #fleetSpeed: number;
-  /** The longest load of any available node, any checkpoint (its measured or guessed time). */
-  readonly #longestLoad: number;
-  /** Whether some node's load takes `COSTLIER_LOAD` times another's: else `moveFor` never moves a lane. */
-  readonly active: boolean;
-  /** Per checkpoint the asking lane serves, its first unplanned task (`moveFor`); reused from call to call. */
-  readonly #wanted = new Map<string, number>();
+export interface SupplyView {
+  readonly nodes: readonly PlanNode[];
+  /** Units per second of each node's lanes together (0 for an unavailable node). */
+  readonly laneSpeed: Float64Array;
+  readonly classes: readonly DemandClass[];
+  /** Whether `node` can run the tasks of `taskClass`. */
+  serves(taskClass: DemandClass, node: number): boolean;
+  /** The first unplanned task of `taskClass`, in service order. */
+  frontOf(taskClass: DemandClass): number | undefined;
+  /** Seconds loading `checkpoint` takes on `node`. */
+  loadSeconds(node: number, checkpoint: string): number;
+}
 
-  constructor(
-    readonly nodes: readonly PlanNode[],
-    readonly laneSpeed: Float64Array,
-    classes: readonly DemandClass[],
-    beyond: ReadonlyMap<string | null, number>,
-  ) {
+export class CheckpointSupply {
+  readonly #view: SupplyView;
+  /** Per class: units per second of the available nodes able to run it that have its checkpoint loaded. */
+  readonly #loadedSpeed: Float64Array;
+  /** Class indices by checkpoint. */
+  readonly #classesOf = new Map<string, number[]>();
+  /** Per checkpoint, the longest and shortest load of it on an available node (rule 0c's gate). */
+  readonly #loads = new Map<string, { longest: number; shortest: number }>();
+  /** Whether some checkpoint's longest load is `COSTLIER_LOAD` times its shortest: else rule 0c never acts. */
+  readonly costsDiffer: boolean;
+  readonly #fleetSpeed: number;
+  /** Per checkpoint the asking lane serves, its first unplanned task (`moveFor`); reused from call to call. */
+  readonly #wanted = new Map<string, { front: number; short: number }>();
+
+  constructor(view: SupplyView, loaded: readonly (string | null)[]) {
+    this.#view = view;
+    const { nodes, laneSpeed, classes } = view;
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
-    let longestLoad = 0;
-    let shortestLoad = Infinity;
-    for (let node = 0; node < nodes.length; node++) {
-      if (!nodes[node]!.available) continue;
-      longestLoad = Math.max(longestLoad, nodes[node]!.switchSeconds);
-      shortestLoad = Math.min(shortestLoad, this.#shortestLoad(node));
-      const loads = nodes[node]!.loadSeconds;
-      if (loads) for (const seconds of loads.values()) longestLoad = Math.max(longestLoad, seconds);
+    this.#loadedSpeed = new Float64Array(classes.length);
+    classes.forEach((taskClass, index) => {
+      if (taskClass.checkpoint === null) return;
+      const list = this.#classesOf.get(taskClass.checkpoint);
+      if (list) list.push(index);
+      else this.#classesOf.set(taskClass.checkpoint, [index]);
+    });
+    let differ = false;
+    for (const checkpoint of this.#classesOf.keys()) {
+      let longest = 0;
+      let shortest = Infinity;
+      for (let node = 0; node < nodes.length; node++) {
+        if (!nodes[node]!.available) continue;
+        const seconds = view.loadSeconds(node, checkpoint);
+        longest = Math.max(longest, seconds);
+        shortest = Math.min(shortest, seconds);
+      }
+      this.#loads.set(checkpoint, { longest, shortest });
+      if (longest > 0 && longest >= COSTLIER_LOAD * shortest) differ = true;
     }
-    this.#longestLoad = longestLoad;
-    // Loads alike (the usual fleet): the rule never acts, and nothing is kept (a plan over 100,000 tasks).
-    this.active = longestLoad >= COSTLIER_LOAD * shortestLoad;
-    if (!this.active) return;
-    for (const { checkpoint, units } of classes) this.#add(checkpoint, units);
-    for (const [checkpoint, units] of beyond) this.#add(checkpoint, units);
-    nodes.forEach((node, index) => node.available && node.loaded !== null && this.loaded(index, null, node.loaded));
-  }
-
-  #add(checkpoint: string | null, units: number): void {
-    this.#left.set(checkpoint, (this.#left.get(checkpoint) ?? 0) + units);
-    this.#leftTotal += units;
-  }
-
-  /** `node`'s shortest load of any checkpoint. */
-  #shortestLoad(node: number): number {
-    const { switchSeconds, loadSeconds } = this.nodes[node]!;
-    let shortest = switchSeconds;
-    if (loadSeconds) for (const seconds of loadSeconds.values()) shortest = Math.min(shortest, seconds);
-    return shortest;
-  }
-
-  /** A task of `units` was planned. */
-  planned(checkpoint: string | null, units: number): void {
-    if (this.active) this.#add(checkpoint, -units);
+    this.costsDiffer = differ;
+    loaded.forEach((checkpoint, node) => checkpoint !== null && this.loaded(node, null, checkpoint));
   }
 
   /** Node `node` loads `to` in place of `from`. */
   loaded(node: number, from: string | null, to: string): void {
-    if (!this.active || !this.nodes[node]!.available) return;
-    const speed = this.laneSpeed[node]!;
-    if (from !== null) this.#loadedSpeed.set(from, (this.#loadedSpeed.get(from) ?? 0) - speed);
-    this.#loadedSpeed.set(to, (this.#loadedSpeed.get(to) ?? 0) + speed);
+    const speed = this.#view.laneSpeed[node]!;
+    if (speed <= 0) return;
+    for (const [checkpoint, sign] of [
+      [from, -1],
+      [to, 1],
+    ] as const) {
+      const classes = checkpoint === null ? undefined : this.#classesOf.get(checkpoint);
+      if (classes) for (const index of classes) if (this.#view.serves(this.#view.classes[index]!, node)) this.#loadedSpeed[index]! += sign * speed;
+    }
+  }
+
+  /** The time the whole fleet needs for `units` of work (seconds; Infinity without speed). */
+  horizon(units: number): number {
+    return this.#fleetSpeed > 0 ? units / this.#fleetSpeed : Infinity;
   }
 
   /**
-   * The first unplanned task, in service order, of the checkpoint `node` should move to from `loaded`, or
-   * undefined to stay: `loaded` is covered by the other nodes that have it, and some checkpoint of the
-   * classes it serves (`serves`) falls short of its work by at least `minLoads` of its loads (`loadSeconds`),
-   * the one short by most of its time. `front` gives a class's first unplanned task.
+   * Whether the nodes other than `node` that have `checkpoint` loaded get through the unplanned work of
+   * each class of it that `node` can run within `seconds`: work they cannot run counts as not covered.
    */
-  moveFor(
-    node: number,
-    loaded: string,
-    minLoads: number,
-    minHorizon: number,
-    classes: readonly DemandClass[],
-    serves: (taskClass: DemandClass) => boolean,
-    front: (taskClass: DemandClass) => number | undefined,
-    loadSeconds: (checkpoint: string) => number,
-  ): number | undefined {
-    const speed = this.laneSpeed[node]!;
-    if (!this.active || speed <= 0 || this.#fleetSpeed <= 0 || this.#longestLoad < COSTLIER_LOAD * this.#shortestLoad(node)) return undefined;
-    // The time the whole fleet needs for the work left: what each checkpoint's supply is measured against.
-    const horizon = this.#leftTotal / this.#fleetSpeed;
-    if (horizon < minHorizon) return undefined;
-    const others = (this.#loadedSpeed.get(loaded) ?? 0) - speed;
-    if ((this.#left.get(loaded) ?? 0) > others * horizon) return undefined;
+  coveredWithout(node: number, checkpoint: string, seconds: number): boolean {
+    const { classes, laneSpeed } = this.#view;
+    for (const index of this.#classesOf.get(checkpoint) ?? []) {
+      const taskClass = classes[index]!;
+      if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;
+      // `node` has it loaded too when it asks about its own checkpoint.
+      const others = this.#loadedSpeed[index]! - laneSpeed[node]!;
+      if (taskClass.units > others * seconds) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Rule 0c: the first unplanned task, in service order, of the checkpoint `node` should move to from
+   * `loaded`, or undefined to stay. `unplannedUnits`: the work left in the plan (with the queue past it), for
+   * the horizon; nothing below `minHorizon` seconds of it (the end of a queue, where granularity rules).
+   */
+  moveFor(node: number, loaded: string, unplannedUnits: number, minLoads: number, minHorizon: number): number | undefined {
+    if (!this.costsDiffer) return undefined;
+    const { classes, laneSpeed } = this.#view;
+    const speed = laneSpeed[node]!;
+    const horizon = this.horizon(unplannedUnits);
+    if (speed <= 0 || !(horizon >= minHorizon) || horizon === Infinity) return undefined;
+    if (!this.coveredWithout(node, loaded, horizon)) return undefined;
     const wanted = this.#wanted;
     wanted.clear();
-    for (const taskClass of classes) {
-      if (taskClass.count === 0 || taskClass.checkpoint === null || taskClass.checkpoint === loaded || !serves(taskClass)) continue;
-      const first = front(taskClass);
-      if (first === undefined) continue;
-      wanted.set(taskClass.checkpoint, Math.min(wanted.get(taskClass.checkpoint) ?? first, first));
+    for (const [checkpoint, indices] of this.#classesOf) {
+      if (checkpoint === loaded) continue;
+      const load = this.#view.loadSeconds(node, checkpoint);
+      if (this.#loads.get(checkpoint)!.longest < COSTLIER_LOAD * load) continue;
+      for (const index of indices) {
+        const taskClass = classes[index]!;
+        if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;
+        const first = this.#view.frontOf(taskClass);
+        if (first === undefined) continue;
+        // What the nodes able to run this class that have its checkpoint loaded leave of it over the horizon.
+        const short = Math.max(0, taskClass.units - this.#loadedSpeed[index]! * horizon);
+        const entry = wanted.get(checkpoint);
+        if (entry) Object.assign(entry, { front: Math.min(entry.front, first), short: entry.short + short });
+        else wanted.set(checkpoint, { front: first, short });
+      }
     }
-    let best: { front: number; short: number } | undefined;
-    for (const [checkpoint, first] of wanted) {
-      // Its whole work left (the queue past the plan's too), less what the nodes that have it get through.
-      const load = loadSeconds(checkpoint);
-      if (this.#longestLoad < COSTLIER_LOAD * load) continue;
-      const short = ((this.#left.get(checkpoint) ?? 0) - (this.#loadedSpeed.get(checkpoint) ?? 0) * horizon) / speed - Math.max(minLoads * load, horizon);
-      if (short > 0 && (best === undefined || short > best.short)) best = { front: first, short };
+    let best: { front: number; margin: number } | undefined;
+    for (const [checkpoint, { front, short }] of wanted) {
+      const margin = short / speed - Math.max(minLoads * this.#view.loadSeconds(node, checkpoint), horizon);
+      if (margin > 0 && (best === undefined || margin > best.margin)) best = { front, margin };
     }
     return best?.front;
   }

@@ -53,12 +53,19 @@ interface Group {
   confinedUnits: number;
 }
 
+/** What `LongPoles.due` asks of the plan about a load for the pole (seconds from now). */
+export interface PoleCosts {
+  /** When the asking lane would be done loading `checkpoint`. */
+  loadDone(checkpoint: string): number;
+  /** When the nodes of `mask` that have `checkpoint` loaded would get through `units` of its work (Infinity: none has). */
+  loadedFinish(checkpoint: string, mask: Uint32Array, units: number): number;
+}
+
 export class LongPoles {
   readonly #classOf: (TaskClass | undefined)[];
   /** Every group (a few: one per distinct node set of the classes). A node's are those whose mask has it. */
   readonly #groups: Group[] = [];
   readonly #fleetSpeed: number;
-  readonly #laneSpeed: Float64Array;
   #unplannedUnits = 0;
 
   /**
@@ -76,7 +83,6 @@ export class LongPoles {
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
-    this.#laneSpeed = laneSpeed;
     const words = wordsFor(nodes.length);
     const byCheckpoint = new Map<string | null, TaskClass[]>();
     const classFor = ({ checkpoint, capable }: DemandClass): TaskClass | undefined => {
@@ -133,11 +139,12 @@ export class LongPoles {
    * first in service order on the `loaded` checkpoint (no switch), else the
    * first in service order. A group's confined work may all be of classes
    * this node cannot run (a checkpoint only its partner holds): then the next. Nor a task it must load a
-   * checkpoint for when the group's other nodes would get through its confined work before that load was
-   * done (`loadSeconds`): the load would add nothing to the pole (a live trial: a node whose loads take 30 s
+   * checkpoint for when the group's nodes that have it loaded would get through its confined work before
+   * that load was done (`costs`, fluid: from the first of them to free, at their speed together): the load
+   * would add nothing to the pole (a live trial: a node whose loads take 30 s
    * loaded the pole's checkpoint with 25 s of the group's work left, and ran one task of it).
    */
-  due(node: number, loaded: string | null, planned: Uint8Array, loadSeconds: (checkpoint: string) => number): number | undefined {
+  due(node: number, loaded: string | null, planned: Uint8Array, costs: PoleCosts): number | undefined {
     const poles: { group: Group; pressure: number }[] = [];
     for (const group of this.#groups) {
       if (!hasNode(group.mask, 0, node)) continue;
@@ -152,8 +159,8 @@ export class LongPoles {
       if (found === undefined) continue;
       const checkpoint = this.#classOf[found]?.checkpoint ?? null;
       if (checkpoint === null || checkpoint === loaded) return found;
-      const others = group.speed - this.#laneSpeed[node]!;
-      if (others <= 0 || loadSeconds(checkpoint) < group.confinedUnits / others) return found;
+      // Against the group's nodes that have it loaded (in the plan so far): those that must load it too are no quicker.
+      if (costs.loadDone(checkpoint) < costs.loadedFinish(checkpoint, group.mask, group.confinedUnits)) return found;
     }
     return undefined;
   }

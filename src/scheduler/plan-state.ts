@@ -37,6 +37,8 @@ const URGENT_NODE_LOOKS = 1024;
 
 /** How many due promises of each checkpoint `overduePromise` looks at, from the front in service order. */
 const OVERDUE_LOOKS = 16;
+/** How many entries of each list it steps through to find them (planned ones left behind a stuck front). */
+const OVERDUE_STEPS = 256;
 
 /** How many times slower than the fastest node a lane is before it leaves even a due promise (`othersClearFirst`). */
 const FAR_SLOWER = 4;
@@ -52,8 +54,6 @@ export class PlanState {
   #unplannedUnits = 0;
   /** Units per second of each node's lanes together (its speed times its lanes), available nodes only. */
   readonly #laneSpeed: Float64Array;
-  /** Units per second of all available lanes together. */
-  #fleetSpeed = 0;
   /** Per `capable` list: its available nodes' lanes and their units per second together (`#othersClearFirst`). */
   readonly #capacity = new Map<readonly number[], { lanes: number; unitsPerSecond: number }>();
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
@@ -86,8 +86,10 @@ export class PlanState {
   readonly #dueByCheckpoint = new Map<string | null, number[]>();
   /** Work only some nodes can run (rule 0b). */
   readonly #longPoles: LongPoles;
-  /** Each checkpoint's work left and loaded speed (rule 0c). */
+  /** Each class's loaded speed, each checkpoint's load costs (rules 0' and 0c). */
   readonly #supply: CheckpointSupply;
+  /** Units of the queue past the plan's (`PlanOptions.beyondUnits`). */
+  #beyondUnits = 0;
   /** Task indices by checkpoint, in service order, with a skip list over the planned ones. */
   readonly #byCheckpoint = new Map<string | null, { tasks: number[]; next: Int32Array }>();
   /** Each task's place in its checkpoint's list. */
@@ -155,9 +157,19 @@ export class PlanState {
     const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
     this.#laneSpeed = laneSpeed;
-    for (let node = 0; node < laneSpeed.length; node++) this.#fleetSpeed += laneSpeed[node]!;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
-    this.#supply = new CheckpointSupply(nodes, laneSpeed, this.demandClasses, beyondUnits);
+    for (const units of beyondUnits.values()) this.#beyondUnits += units;
+    this.#supply = new CheckpointSupply(
+      {
+        nodes,
+        laneSpeed,
+        classes: this.demandClasses,
+        serves: (taskClass, node) => this.serves(taskClass, node),
+        frontOf: (taskClass) => this.frontOf(taskClass),
+        loadSeconds: (node, checkpoint) => this.loadSeconds(node, checkpoint),
+      },
+      this.#loaded,
+    );
     this.#placeInList = arrays.int32(tasks.length);
     const lists = new Map<string | null, number[]>();
     tasks.forEach((task, i) => {
@@ -202,7 +214,6 @@ export class PlanState {
     demand.units -= this.tasks[index]!.units;
     this.#unplannedUnits -= this.tasks[index]!.units;
     this.#longPoles.markPlanned(index);
-    this.#supply.planned(this.tasks[index]!.checkpoint, this.tasks[index]!.units);
     for (let i = this.#ageRank[index]! + 1; i < this.#unplannedByAge.length; i += i & -i) this.#unplannedByAge[i]! -= 1;
   }
 
@@ -288,16 +299,7 @@ export class PlanState {
   undersupplied(lane: Lane, minLoads: number, minHorizon: number): number | undefined {
     const loaded = this.loaded[lane.node];
     if (loaded === null || loaded === undefined) return undefined;
-    const found = this.#supply.moveFor(
-      lane.node,
-      loaded,
-      minLoads,
-      minHorizon,
-      this.demandClasses,
-      (taskClass) => this.serves(taskClass, lane.node),
-      (taskClass) => this.frontOf(taskClass),
-      (checkpoint) => this.loadSeconds(lane.node, checkpoint),
-    );
+    const found = this.#supply.moveFor(lane.node, loaded, this.#unplannedUnits + this.#beyondUnits, minLoads, minHorizon);
     return found === undefined || this.betterElsewhere(found, lane) ? undefined : found;
   }
 
@@ -318,30 +320,50 @@ export class PlanState {
       if (planned > 0) list.splice(0, planned);
       const load = this.loadSeconds(lane.node, checkpoint);
       // The front of each list only: a long overload has thousands of due promises, and every pick asks.
-      for (let k = 0; k < list.length && k < OVERDUE_LOOKS; k++) {
+      // Planned entries behind a front no lane can run are passed over, not counted.
+      for (let k = 0, looked = 0; k < list.length && looked < OVERDUE_LOOKS && k < OVERDUE_STEPS; k++) {
         const i = list[k]!;
+        if (this.planned[i] === 1) continue;
+        looked += 1;
         if (this.tasks[i]!.promisedAt! > lane.freeAt - load) continue;
         if (!this.servable(i, lane.node)) continue;
         if (found === undefined || this.tasks[i]!.promisedAt! < this.tasks[found]!.promisedAt!) found = i;
         break;
       }
     }
-    if (found === undefined || this.betterElsewhere(found, lane)) return undefined;
-    if (loaded !== null && !this.#coveredWithout(loaded, lane)) return undefined;
+    if (found === undefined || this.betterElsewhere(found, lane) || this.#loadedFinishesSooner(found, lane)) return undefined;
+    if (loaded !== null && !this.#supply.coveredWithout(lane.node, loaded, this.#supply.horizon(this.#unplannedUnits + this.#beyondUnits))) return undefined;
     return found;
   }
 
-  /** Whether the other nodes that have `checkpoint` loaded get through its unplanned work within the time the fleet needs for all of it. */
-  #coveredWithout(checkpoint: string, lane: Lane): boolean {
-    let units = 0;
-    for (const taskClass of this.demandClasses) if (taskClass.checkpoint === checkpoint) units += taskClass.units;
-    if (units <= 0) return true;
-    return this.#fleetSpeed > 0 && this.covered(checkpoint, units, lane, this.#unplannedUnits / this.#fleetSpeed);
+  /** Whether a node that has task `index`'s checkpoint loaded and can run it would finish it sooner than `lane`. */
+  #loadedFinishesSooner(index: number, lane: Lane): boolean {
+    const checkpoint = this.tasks[index]!.checkpoint;
+    const loadedOn = checkpoint === null ? undefined : this.#loadedOn.get(checkpoint);
+    if (!loadedOn) return false;
+    const mine = this.#finishFrom(index, lane);
+    const set = this.#setOf[index]! * this.#words;
+    for (const node of loadedOn) {
+      if (node !== lane.node && hasNode(this.#capableBits, set, node) && this.finishOn(index, node) < mine - 1e-9) return true;
+    }
+    return false;
   }
 
   /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */
   exclusiveDue(lane: Lane): number | undefined {
-    return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned, (checkpoint) => this.loadSeconds(lane.node, checkpoint));
+    return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned, {
+      loadDone: (checkpoint) => lane.freeAt + this.loadSeconds(lane.node, checkpoint),
+      loadedFinish: (checkpoint, mask, units) => {
+        let speed = 0;
+        let firstFree = Infinity;
+        for (const node of this.#loadedOn.get(checkpoint) ?? []) {
+          if (node === lane.node || !hasNode(mask, 0, node)) continue;
+          speed += this.#laneSpeed[node]!;
+          firstFree = Math.min(firstFree, this.#lanes.freeAtOf(node));
+        }
+        return speed > 0 ? firstFree + units / speed : Infinity;
+      },
+    });
   }
 
   /**

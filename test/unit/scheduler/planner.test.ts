@@ -87,6 +87,13 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(new Map(planTasks(tasks, nodes(2), scaled).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
     // Off with shortfallLoads 0.
     expect(new Map(planTasks(tasks, nodes(30), { ...scaled, shortfallLoads: 0 }).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
+    // C2 work f3 cannot run is not covered by f3 having C2 loaded: f1 keeps it (else hdd would have to load C2).
+    const c2OnF1AndHdd = tasks.map((task) => (task.checkpoint === 'C2' ? { ...task, capable: [0, 2] } : task.checkpoint === 'C0' ? { ...task, capable: [0, 1, 2] } : task));
+    expect(new Map(planTasks(c2OnF1AndHdd, nodes(30), scaled).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
+    // Checkpoints of different sizes on nodes alike (C0 loads in 2 s everywhere, the rest in 8 s): no node loads
+    // any checkpoint costlier than another does, and affinity decides.
+    const alike = () => ['f1', 'f3', 'hdd'].map((id, i) => planNode(id, { loaded: i < 2 ? 'C2' : 'C1', unitsPerSecond: 20, switchSeconds: 8, loadSeconds: new Map([['C0', 2]]) }));
+    expect(planTasks(tasks, alike(), scaled).assignments).toEqual(planTasks(tasks, alike(), { ...scaled, shortfallLoads: 0 }).assignments);
   });
 
   it('gives an estimated start, no promise, to a task its lanes each left to the other', () => {
@@ -170,6 +177,16 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // (Z has more work waiting: a switch by demand alone would load Z first.)
     const zs = Array.from({ length: 3 }, (_, i) => t(`z${i}`, 'Z', [0], 100));
     expect(planTasks([...zs, { ...t('y', 'Y', [0], 20, 10), promisedAt: -10 }], [planNode('a', { loaded: 'X' })]).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }]);
+    // X work only a can run is covered by no one else: a keeps it, and b takes y (review: a had left X for y).
+    const onlyA = [...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', [0])), { ...t('y', 'Y', [0, 1, 2], 100, 10), promisedAt: -10 }];
+    expect(planTasks(onlyA, three).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'y', nodeId: 'b' }]);
+    // A node that has Y loaded and frees in half a second keeps the promise; nobody loads Y for it.
+    const withY = [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'Y', lanes: [0.5] }), ...['c', 'd', 'e', 'f', 'g'].map((id) => planNode(id, { loaded: 'X' }))];
+    const every = [0, 1, 2, 3, 4, 5, 6];
+    const crowded = [...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', every)), { ...t('y', 'Y', every, 20, 10), promisedAt: -10 }, ...Array.from({ length: 30 }, (_, i) => t(`w${i}`, 'W', every))];
+    const kept = planTasks(crowded, withY);
+    expect(kept.nodeOf.get('y')).toBe('b');
+    expect(kept.startAt.get('y')).toBe(0.5);
     // Promised only 5 s ago, less than a load: the lanes may still keep it without a switch.
     expect(planTasks(queue([0, 1, 2], -5), three).assignments.map((a) => a.taskId)).toEqual(['x0', 'x1', 'x2']);
   });
@@ -246,11 +263,16 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
   });
 
   it('does not load the long pole\'s checkpoint on a node whose load outlasts what the rest of the group has to do', () => {
-    // As above, but b's load of Y takes 200 s: a alone gets through Y's 2,000 units in 100 s, long before.
-    const nodes = [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'X', loadSeconds: new Map([['Y', 200]]) }), planNode('c', { loaded: 'X' })];
+    // As above, but b's load of Y takes 300 s: a, loading Y in 8 s, is through Y's 2,000 units by 208 s.
+    const nodes = (bLoad: number) => [planNode('a', { loaded: 'X' }), planNode('b', { loaded: 'X', loadSeconds: new Map([['Y', bLoad]]) }), planNode('c', { loaded: 'X' })];
     const xs = Array.from({ length: 9 }, (_, i) => t(`x${i}`, 'X', [0, 1, 2], 100));
     const ys = Array.from({ length: 20 }, (_, i) => t(`y${i}`, 'Y', [0, 1], 100));
-    expect(planTasks([...xs, ...ys], nodes).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
+    expect(planTasks([...xs, ...ys], nodes(300)).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
+    // Done loading at 150 s, b still shortens the pole: it loads Y too.
+    expect(planTasks([...xs, ...ys], nodes(150)).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'y1', nodeId: 'b' }, { taskId: 'x0', nodeId: 'c' }]);
+    // Every node of the group must load it: each is as quick as the other, and both do (not each leaving it to the other).
+    const slowBoth = [planNode('a', { loaded: 'X', loadSeconds: new Map([['Y', 250]]) }), planNode('b', { loaded: 'X', loadSeconds: new Map([['Y', 250]]) }), planNode('c', { loaded: 'X' })];
+    expect(planTasks([...xs, ...ys], slowBoth).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }, { taskId: 'y1', nodeId: 'b' }, { taskId: 'x0', nodeId: 'c' }]);
   });
 
   it('has a node of a long-pole group take the confined work it can run, leaving what only its partner can run to the partner', () => {
