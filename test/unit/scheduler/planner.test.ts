@@ -59,6 +59,11 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect([...end.nodeOf.values()]).not.toContain('slow');
     // A long queue: the slow node's share is capacity, and it keeps the promise.
     expect(planTasks(due(60), nodes()).assignments).toEqual([{ taskId: 'x0', nodeId: 'slow' }]);
+    // A queue shorter than the lanes: the 13 times slower node leaves it too; one 3 times slower keeps it
+    // (leaving promises on lanes two or three times slower lengthened the simulated tail).
+    expect(planTasks(due(4), nodes()).assignments).toEqual([]);
+    const third = [planNode('mid', { loaded: 'X', unitsPerSecond: 20 / 3 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
+    expect(planTasks(due(4), third).assignments).toEqual([{ taskId: 'x0', nodeId: 'mid' }]);
   });
 
   it('moves a node whose loads are cheap early to a checkpoint its loaded nodes fall short of, when a node with costly loads would otherwise have to', () => {
