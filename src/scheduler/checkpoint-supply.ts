@@ -37,6 +37,8 @@ export interface SupplyView {
   frontOf(taskClass: DemandClass): number | undefined;
   /** Seconds loading `checkpoint` takes on `node`. */
   loadSeconds(node: number, checkpoint: string): number;
+  /** The available nodes that have `checkpoint` loaded at the plan's current step. */
+  loadedOn(checkpoint: string): readonly number[];
 }
 
 export class CheckpointSupply {
@@ -50,6 +52,8 @@ export class CheckpointSupply {
   /** Whether some checkpoint's longest load is `COSTLIER_LOAD` times its shortest: else rule 0c never acts. */
   readonly costsDiffer: boolean;
   readonly #fleetSpeed: number;
+  /** Task classes looked at so far (the plan counts them in its work budget: planner.ts). */
+  looks = 0;
   /** Per checkpoint the asking lane serves, its first unplanned task (`moveFor`); reused from call to call. */
   readonly #wanted = new Map<string, { front: number; short: number }>();
 
@@ -80,13 +84,15 @@ export class CheckpointSupply {
       if (longest > 0 && longest >= COSTLIER_LOAD * shortest) differ = true;
     }
     this.costsDiffer = differ;
-    loaded.forEach((checkpoint, node) => checkpoint !== null && this.loaded(node, null, checkpoint));
+    // Kept only where rule 0c may act: over 5,000 nodes and a thousand task classes, building it cost a plan
+    // more than all its other steps. Rule 0' asks seldom, and counts without it.
+    if (differ) loaded.forEach((checkpoint, node) => checkpoint !== null && this.loaded(node, null, checkpoint));
   }
 
   /** Node `node` loads `to` in place of `from`. */
   loaded(node: number, from: string | null, to: string): void {
     const speed = this.#view.laneSpeed[node]!;
-    if (speed <= 0) return;
+    if (!this.costsDiffer || speed <= 0) return;
     for (const [checkpoint, sign] of [
       [from, -1],
       [to, 1],
@@ -94,6 +100,13 @@ export class CheckpointSupply {
       const classes = checkpoint === null ? undefined : this.#classesOf.get(checkpoint);
       if (classes) for (const index of classes) if (this.#view.serves(this.#view.classes[index]!, node)) this.#loadedSpeed[index]! += sign * speed;
     }
+  }
+
+  /** The speed of the nodes able to run `taskClass` that have `checkpoint` loaded, counted now. */
+  #loadedSpeedOf(taskClass: DemandClass, checkpoint: string): number {
+    let speed = 0;
+    for (const node of this.#view.loadedOn(checkpoint)) if (this.#view.serves(taskClass, node)) speed += this.#view.laneSpeed[node]!;
+    return speed;
   }
 
   /** The time the whole fleet needs for `units` of work (seconds; Infinity without speed). */
@@ -108,10 +121,11 @@ export class CheckpointSupply {
   coveredWithout(node: number, checkpoint: string, seconds: number): boolean {
     const { classes, laneSpeed } = this.#view;
     for (const index of this.#classesOf.get(checkpoint) ?? []) {
+      this.looks += 1;
       const taskClass = classes[index]!;
       if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;
       // `node` has it loaded too when it asks about its own checkpoint.
-      const others = this.#loadedSpeed[index]! - laneSpeed[node]!;
+      const others = (this.costsDiffer ? this.#loadedSpeed[index]! : this.#loadedSpeedOf(taskClass, checkpoint)) - laneSpeed[node]!;
       if (taskClass.units > others * seconds) return false;
     }
     return true;
@@ -135,6 +149,7 @@ export class CheckpointSupply {
       if (checkpoint === loaded) continue;
       const load = this.#view.loadSeconds(node, checkpoint);
       if (this.#loads.get(checkpoint)!.longest < COSTLIER_LOAD * load) continue;
+      this.looks += indices.length;
       for (const index of indices) {
         const taskClass = classes[index]!;
         if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;

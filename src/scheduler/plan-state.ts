@@ -167,6 +167,7 @@ export class PlanState {
         serves: (taskClass, node) => this.serves(taskClass, node),
         frontOf: (taskClass) => this.frontOf(taskClass),
         loadSeconds: (node, checkpoint) => this.loadSeconds(node, checkpoint),
+        loadedOn: (checkpoint) => this.#loadedOn.get(checkpoint) ?? [],
       },
       this.#loaded,
     );
@@ -299,7 +300,11 @@ export class PlanState {
   undersupplied(lane: Lane, minLoads: number, minHorizon: number): number | undefined {
     const loaded = this.loaded[lane.node];
     if (loaded === null || loaded === undefined) return undefined;
+    const looks = this.#supply.looks;
     const found = this.#supply.moveFor(lane.node, loaded, this.#unplannedUnits + this.#beyondUnits, minLoads, minHorizon);
+    // Each task class looked at counts in the plan's work budget: over thousands of nodes of unlike loads and
+    // thousands of classes, this rule alone made a whole plan take seconds; past the budget the rest is estimated.
+    this.work += this.#supply.looks - looks;
     return found === undefined || this.betterElsewhere(found, lane) ? undefined : found;
   }
 
