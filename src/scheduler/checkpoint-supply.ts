@@ -37,13 +37,13 @@ export interface SupplyView {
   frontOf(taskClass: DemandClass): number | undefined;
   /** Seconds loading `checkpoint` takes on `node`. */
   loadSeconds(node: number, checkpoint: string): number;
-  /** The available nodes that have `checkpoint` loaded at the plan's current step. */
-  loadedOn(checkpoint: string): readonly number[];
+  /** Units per second of the available nodes able to run `taskClass` that have `checkpoint` loaded at the plan's current step. */
+  loadedSpeed(checkpoint: string, taskClass: DemandClass): number;
 }
 
 export class CheckpointSupply {
   readonly #view: SupplyView;
-  /** Per class: units per second of the available nodes able to run it that have its checkpoint loaded. */
+  /** Per class: units per second of the available nodes able to run it that have its checkpoint loaded (kept only when `costsDiffer`). */
   readonly #loadedSpeed: Float64Array;
   /** Class indices by checkpoint. */
   readonly #classesOf = new Map<string, number[]>();
@@ -63,7 +63,6 @@ export class CheckpointSupply {
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
-    this.#loadedSpeed = new Float64Array(classes.length);
     classes.forEach((taskClass, index) => {
       if (taskClass.checkpoint === null) return;
       const list = this.#classesOf.get(taskClass.checkpoint);
@@ -86,6 +85,7 @@ export class CheckpointSupply {
     this.costsDiffer = differ;
     // Kept only where rule 0c may act: over 5,000 nodes and a thousand task classes, building it cost a plan
     // more than all its other steps. Rule 0' asks seldom, and counts without it.
+    this.#loadedSpeed = new Float64Array(differ ? classes.length : 0);
     if (differ) loaded.forEach((checkpoint, node) => checkpoint !== null && this.loaded(node, null, checkpoint));
   }
 
@@ -93,20 +93,13 @@ export class CheckpointSupply {
   loaded(node: number, from: string | null, to: string): void {
     const speed = this.#view.laneSpeed[node]!;
     if (!this.costsDiffer || speed <= 0) return;
-    for (const [checkpoint, sign] of [
-      [from, -1],
-      [to, 1],
-    ] as const) {
-      const classes = checkpoint === null ? undefined : this.#classesOf.get(checkpoint);
-      if (classes) for (const index of classes) if (this.#view.serves(this.#view.classes[index]!, node)) this.#loadedSpeed[index]! += sign * speed;
-    }
+    if (from !== null) this.#addSpeed(from, node, -speed);
+    this.#addSpeed(to, node, speed);
   }
 
-  /** The speed of the nodes able to run `taskClass` that have `checkpoint` loaded, counted now. */
-  #loadedSpeedOf(taskClass: DemandClass, checkpoint: string): number {
-    let speed = 0;
-    for (const node of this.#view.loadedOn(checkpoint)) if (this.#view.serves(taskClass, node)) speed += this.#view.laneSpeed[node]!;
-    return speed;
+  /** Adds `speed` to each class of `checkpoint` that `node` can run. */
+  #addSpeed(checkpoint: string, node: number, speed: number): void {
+    for (const index of this.#classesOf.get(checkpoint) ?? []) if (this.#view.serves(this.#view.classes[index]!, node)) this.#loadedSpeed[index]! += speed;
   }
 
   /** The time the whole fleet needs for `units` of work (seconds; Infinity without speed). */
@@ -125,7 +118,7 @@ export class CheckpointSupply {
       const taskClass = classes[index]!;
       if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;
       // `node` has it loaded too when it asks about its own checkpoint.
-      const others = (this.costsDiffer ? this.#loadedSpeed[index]! : this.#loadedSpeedOf(taskClass, checkpoint)) - laneSpeed[node]!;
+      const others = (this.costsDiffer ? this.#loadedSpeed[index]! : this.#view.loadedSpeed(checkpoint, taskClass)) - laneSpeed[node]!;
       if (taskClass.units > others * seconds) return false;
     }
     return true;

@@ -167,7 +167,7 @@ export class PlanState {
         serves: (taskClass, node) => this.serves(taskClass, node),
         frontOf: (taskClass) => this.frontOf(taskClass),
         loadSeconds: (node, checkpoint) => this.loadSeconds(node, checkpoint),
-        loadedOn: (checkpoint) => this.#loadedOn.get(checkpoint) ?? [],
+        loadedSpeed: (checkpoint, taskClass) => this.#loadedCapacity(checkpoint, (node) => this.serves(taskClass, node)).speed,
       },
       this.#loaded,
     );
@@ -320,9 +320,7 @@ export class PlanState {
     let found: number | undefined;
     for (const [checkpoint, list] of this.#dueByCheckpoint) {
       if (checkpoint === null || checkpoint === loaded) continue;
-      let planned = 0;
-      while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
-      if (planned > 0) list.splice(0, planned);
+      this.#dropPlannedFront(list);
       const load = this.loadSeconds(lane.node, checkpoint);
       // The front of each list only: a long overload has thousands of due promises, and every pick asks.
       // Planned entries behind a front no lane can run are passed over, not counted.
@@ -354,18 +352,24 @@ export class PlanState {
     return false;
   }
 
+  /** The nodes that have `checkpoint` loaded at the plan's current step and that `counts`: their lanes' speed together, and when the first frees. */
+  #loadedCapacity(checkpoint: string, counts: (node: number) => boolean): { speed: number; firstFree: number } {
+    let speed = 0;
+    let firstFree = Infinity;
+    for (const node of this.#loadedOn.get(checkpoint) ?? []) {
+      if (!counts(node)) continue;
+      speed += this.#laneSpeed[node]!;
+      firstFree = Math.min(firstFree, this.#lanes.freeAtOf(node));
+    }
+    return { speed, firstFree };
+  }
+
   /** A task of the long pole's confined work that this lane can run (long-poles.ts), or undefined. */
   exclusiveDue(lane: Lane): number | undefined {
     return this.#longPoles.due(lane.node, this.loaded[lane.node] ?? null, this.planned, {
       loadDone: (checkpoint) => lane.freeAt + this.loadSeconds(lane.node, checkpoint),
       loadedFinish: (checkpoint, mask, units) => {
-        let speed = 0;
-        let firstFree = Infinity;
-        for (const node of this.#loadedOn.get(checkpoint) ?? []) {
-          if (node === lane.node || !hasNode(mask, 0, node)) continue;
-          speed += this.#laneSpeed[node]!;
-          firstFree = Math.min(firstFree, this.#lanes.freeAtOf(node));
-        }
+        const { speed, firstFree } = this.#loadedCapacity(checkpoint, (node) => node !== lane.node && hasNode(mask, 0, node));
         return speed > 0 ? firstFree + units / speed : Infinity;
       },
     });
@@ -390,13 +394,18 @@ export class PlanState {
     for (const checkpoint of loaded === null ? [null] : [loaded, null]) {
       const list = this.#dueByCheckpoint.get(checkpoint);
       if (!list) continue;
-      let planned = 0;
-      while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
-      if (planned > 0) list.splice(0, planned);
+      this.#dropPlannedFront(list);
       const found = list.find((i) => this.servable(i, lane.node));
       if (found !== undefined && (first === undefined || found < first)) first = found;
     }
     return first;
+  }
+
+  /** Drops the planned tasks at the front of a list of `#dueByCheckpoint` (each is dropped once). */
+  #dropPlannedFront(list: number[]): void {
+    let planned = 0;
+    while (planned < list.length && this.planned[list[planned]!] === 1) planned++;
+    if (planned > 0) list.splice(0, planned);
   }
 
   #dueList(checkpoint: string | null): number[] {
