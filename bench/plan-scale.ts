@@ -32,7 +32,9 @@
  * (default 5) runs no events, and larger scales are not run; events stop at
  * `BENCH_BUDGET_S` (default 120) in all.
  *
- * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=300 BENCH_WRITE=1|0 BENCH_PREFETCH=n (tasks each node holds ready; not written unless the default).
+ * Knobs: BENCH_SCALES='8x2000,100x5000' BENCH_EVENTS=200 BENCH_WARMUP=300 BENCH_WRITE=1|0 BENCH_PREFETCH=n (tasks each node holds ready; not written unless the default)
+ * BENCH_LOADS=2-32 (the fleet's checkpoint loads, seconds; 4-12 by default): a fleet whose loads differ this much has
+ * the planner's rule 0c on (checkpoint-supply.ts), and its figures go to a section of their own.
  */
 import { performance } from 'node:perf_hooks';
 import { nodeDefaults } from '../src/config/node-config.js';
@@ -72,9 +74,17 @@ const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? nodeDefaults.prefetch);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 300);
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_S'] ?? 120) * 1000;
 const FIRST_MS = Number(process.env['BENCH_FIRST_S'] ?? 5) * 1000;
+/** Checkpoint loads the fleet has measured, seconds, lowest-highest: alike by default; '2-32' is a fleet whose loads differ (rule 0c acts). */
+const LOADS = loadsFromEnv(process.env['BENCH_LOADS'] ?? '4-12');
 const CHECKPOINTS = makeCheckpoints(8);
 const KEYS = ['key-big', 'key-big', 'key-big', 'key-big', 'key-1', 'key-2', 'key-3', 'key-4'];
 const NOW = Date.UTC(2026, 0, 1);
+
+function loadsFromEnv(raw: string): { low: number; high: number; raw: string; standard: boolean } {
+  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(raw);
+  if (!match || Number(match[1]) > Number(match[2])) throw new Error(`BENCH_LOADS must be a range of seconds (2-32), got "${raw}"`);
+  return { low: Number(match[1]), high: Number(match[2]), raw, standard: raw === '4-12' };
+}
 
 function fleet(random: Random, count: number): SchedulerNode[] {
   return Array.from({ length: count }, (_, i) => {
@@ -85,10 +95,10 @@ function fleet(random: Random, count: number): SchedulerNode[] {
   });
 }
 
-/** Every node has run tasks: speeds of 6–20 units/s, switches of 4–12 s. */
+/** Every node has run tasks: speeds of 6–20 units/s, switches within `LOADS` (4–12 s by default). */
 function measuredEstimates(random: Random, nodes: readonly SchedulerNode[]): NodeEstimates {
   const estimates = new NodeEstimates();
-  for (const node of nodes) estimates.seed(node.name, { unitsPerSecond: 6 + 14 * random.next(), switchSeconds: 4 + 8 * random.next() });
+  for (const node of nodes) estimates.seed(node.name, { unitsPerSecond: 6 + 14 * random.next(), switchSeconds: LOADS.low + (LOADS.high - LOADS.low) * random.next() });
   return estimates;
 }
 
@@ -167,9 +177,9 @@ function toMarkdown(reports: readonly ScaleReport[]): string {
       `| ${r.nodes.toLocaleString('en')}, ${r.tasks.toLocaleString('en')} | ${ms(r.firstAssignMs)} | ${ms(r.firstEtaMs)} | ${spread(r.perResult)} | ${spread(r.perSubmit)} | ${spread(r.perPoll)} | ${ms(r.pollMeanMs)} | ${r.note} |`,
   );
   return [
-    '## Scheduler cost as the network grows',
+    LOADS.standard ? '## Scheduler cost as the network grows' : `## Scheduler cost as the network grows, loads of ${LOADS.low}–${LOADS.high} s`,
     '',
-    `Command: \`npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints and ${PREFETCH === 1 ? 'one task' : `${PREFETCH} tasks`} ready each (\`dan node --prefetch ${PREFETCH}\`, the default), speeds known; ${EVENTS} rounds per scale of a result, a submit with its ETA and a status poll, after ${WARMUP} not counted (V8 compiles a running gateway's code in those); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (those rebuilds are in the figures: the mean is a poll's cost over time).`,
+    `Command: \`${LOADS.standard ? '' : `BENCH_LOADS=${LOADS.raw} `}npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints and ${PREFETCH === 1 ? 'one task' : `${PREFETCH} tasks`} ready each (\`dan node --prefetch ${PREFETCH}\`, the default), speeds known, checkpoint loads of ${LOADS.low}–${LOADS.high} s; ${EVENTS} rounds per scale of a result, a submit with its ETA and a status poll, after ${WARMUP} not counted (V8 compiles a running gateway's code in those); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (those rebuilds are in the figures: the mean is a poll's cost over time).`,
     '',
     '| nodes, queued | first `assignments()` | whole plan (all ETAs) | per result | per submit (queue + ETA) | per status poll (position + ETA) | poll, mean | |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -188,4 +198,6 @@ for (const scale of SCALES) {
 }
 const markdown = toMarkdown(reports);
 console.log(`\n${markdown}`);
-if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined && PREFETCH === nodeDefaults.prefetch) writeBenchSection('plan-scale', markdown);
+if (process.env['BENCH_WRITE'] !== '0' && process.env['BENCH_SCALES'] === undefined && PREFETCH === nodeDefaults.prefetch) {
+  writeBenchSection(LOADS.standard ? 'plan-scale' : 'plan-scale-loads-differ', markdown);
+}

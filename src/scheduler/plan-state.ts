@@ -71,8 +71,11 @@ export class PlanState {
   readonly #words: number;
   /** What each node will have loaded at the plan's current step (`loaded`; changed by `load`). */
   readonly #loaded: (string | null)[];
-  /** Per checkpoint: the available nodes the plan has it loaded on, ascending (`covered`). */
-  readonly #loadedOn = new Map<string, number[]>();
+  /**
+   * Per checkpoint: the available nodes the plan has it loaded on, ascending, and one lane's speed of each
+   * summed (`covered`: kept as the plan goes, so a lane that asks at every pass does not walk them).
+   */
+  readonly #loadedOn = new Map<string, { nodes: number[]; speed: number }>();
   readonly #lanes: LaneQueue;
   /** `#boundsOf`, per `capable` list. */
   readonly #bounds = new Map<readonly number[], { leastFixed: number; mostSpeed: number }>();
@@ -148,7 +151,12 @@ export class PlanState {
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.#loaded = nodes.map((n) => n.loaded);
-    nodes.forEach((n, node) => n.available && n.loaded !== null && this.#loadedList(n.loaded).push(node));
+    nodes.forEach((n, node) => {
+      if (!n.available || n.loaded === null) return;
+      const on = this.#loadedSet(n.loaded);
+      on.nodes.push(node);
+      on.speed += n.unitsPerSecond;
+    });
     this.#lanes = new LaneQueue(nodes, arrays);
     this.headFrom = nodes.map(() => 0);
     this.byPromise = [];
@@ -342,7 +350,7 @@ export class PlanState {
   /** Whether a node that has task `index`'s checkpoint loaded and can run it would finish it sooner than `lane`. */
   #loadedFinishesSooner(index: number, lane: Lane): boolean {
     const checkpoint = this.tasks[index]!.checkpoint;
-    const loadedOn = checkpoint === null ? undefined : this.#loadedOn.get(checkpoint);
+    const loadedOn = checkpoint === null ? undefined : this.#loadedOn.get(checkpoint)?.nodes;
     if (!loadedOn) return false;
     const mine = this.#finishFrom(index, lane);
     const set = this.#setOf[index]! * this.#words;
@@ -356,7 +364,7 @@ export class PlanState {
   #loadedCapacity(checkpoint: string, counts: (node: number) => boolean): { speed: number; firstFree: number } {
     let speed = 0;
     let firstFree = Infinity;
-    for (const node of this.#loadedOn.get(checkpoint) ?? []) {
+    for (const node of this.#loadedOn.get(checkpoint)?.nodes ?? []) {
       if (!counts(node)) continue;
       speed += this.#laneSpeed[node]!;
       firstFree = Math.min(firstFree, this.#lanes.freeAtOf(node));
@@ -419,17 +427,15 @@ export class PlanState {
    * within `seconds` of `lane`'s free time: from the first of them to free, at their summed speed.
    */
   covered(checkpoint: string, units: number, lane: Lane, seconds: number): boolean {
-    let speed = 0;
-    let firstFree = Infinity;
-    // Only the nodes that have it loaded, not the fleet: asked per checkpoint whenever a lane would switch.
-    const loadedOn = this.#loadedOn.get(checkpoint);
-    for (let k = 0; loadedOn !== undefined && k < loadedOn.length; k++) {
-      const i = loadedOn[k]!;
-      if (i === lane.node) continue;
-      speed += this.nodes[i]!.unitsPerSecond;
-      firstFree = Math.min(firstFree, this.#lanes.freeAtOf(i));
-    }
-    return speed > 0 && firstFree - lane.freeAt + units / speed < seconds;
+    const on = this.#loadedOn.get(checkpoint);
+    if (on === undefined) return false;
+    const speed = this.#loaded[lane.node] === checkpoint && this.nodes[lane.node]!.available ? on.speed - this.nodes[lane.node]!.unitsPerSecond : on.speed;
+    if (!(speed > 0)) return false;
+    // Covered when one of them frees early enough: the walk ends at the first. A lane left waiting because
+    // everything it could switch to is covered asks again at every pass, over hundreds of loaded nodes.
+    const freeBy = seconds + lane.freeAt - units / speed;
+    for (const node of on.nodes) if (node !== lane.node && this.#lanes.freeAtOf(node) < freeBy) return true;
+    return false;
   }
 
   /** What each node will have loaded at the plan's current step. */
@@ -444,17 +450,22 @@ export class PlanState {
     this.#loaded[node] = checkpoint;
     if (!this.nodes[node]!.available) return;
     this.#supply.loaded(node, before ?? null, checkpoint);
+    const speed = this.nodes[node]!.unitsPerSecond;
     if (before !== null && before !== undefined) {
-      const list = this.#loadedList(before);
-      list.splice(list.indexOf(node), 1);
+      const left = this.#loadedSet(before);
+      left.nodes.splice(left.nodes.indexOf(node), 1);
+      // Back to exactly 0 when the last leaves, so rounding never leaves a checkpoint a speed nobody has.
+      left.speed = left.nodes.length === 0 ? 0 : left.speed - speed;
     }
-    insertSorted(this.#loadedList(checkpoint), node);
+    const joined = this.#loadedSet(checkpoint);
+    insertSorted(joined.nodes, node);
+    joined.speed += speed;
   }
 
-  #loadedList(checkpoint: string): number[] {
-    let list = this.#loadedOn.get(checkpoint);
-    if (!list) this.#loadedOn.set(checkpoint, (list = []));
-    return list;
+  #loadedSet(checkpoint: string): { nodes: number[]; speed: number } {
+    let on = this.#loadedOn.get(checkpoint);
+    if (!on) this.#loadedOn.set(checkpoint, (on = { nodes: [], speed: 0 }));
+    return on;
   }
 
   /** Every lane of the plan. */

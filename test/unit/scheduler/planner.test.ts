@@ -214,6 +214,25 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(xs(20), nodes('Y')).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }]);
   });
 
+  it('counts as covering a checkpoint only the nodes that have it loaded at the plan\'s current step', () => {
+    // b and c have X loaded and free now (10 units/s each), a has Y; 150 units of X: 7.5 s for two nodes, 15 s for one.
+    const nodes = [planNode('a', { loaded: 'Y' }), planNode('b', { loaded: 'X' }), planNode('c', { loaded: 'X' })];
+    const state = new PlanState([t('x0', 'X', [0, 1, 2])], nodes, { longPoleSeconds: 60 });
+    const lane = state.lanesOf(0)[0]!;
+    expect(state.covered('X', 150, lane, 10)).toBe(true);
+    // The plan has b load Z: c alone takes 15 s, not within 10; and Z is covered by b now.
+    state.load(1, 'Z');
+    expect(state.covered('X', 150, lane, 10)).toBe(false);
+    expect(state.covered('X', 150, lane, 16)).toBe(true);
+    expect(state.covered('Z', 50, lane, 10)).toBe(true);
+    // c too: nobody has X loaded, so nothing covers it.
+    state.load(2, 'Z');
+    expect(state.covered('X', 1, lane, 1000)).toBe(false);
+    // A lane does not cover for itself: from c's lane, Z is b's alone (100 units: 10 s).
+    expect(state.covered('Z', 100, state.lanesOf(2)[0]!, 9)).toBe(false);
+    expect(state.covered('Z', 100, state.lanesOf(2)[0]!, 11)).toBe(true);
+  });
+
   it('counts the queue past the tasks it was given when asking whether a checkpoint is covered', () => {
     // The planner sees three X tasks (covered by b, as above), but 600 units more of X wait past them.
     const nodes = [planNode('a', { loaded: 'Y' }), planNode('b', { loaded: 'X', lanes: [3] })];
