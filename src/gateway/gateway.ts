@@ -175,7 +175,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     scheduler: dispatcher.scheduler,
     clock,
     activity,
-    ...(roster && { others: async () => (await roster.otherListings()).map(({ gatewayId, listing }) => ({ ...(listing as NodeListItem), gateway: gatewayId })) }),
+    ...(roster && {
+      others: async () =>
+        (await roster.otherListings()).map(({ node, listing }) => ({ item: { ...(listing as NodeListItem), gateway: node.gatewayId }, identity: node.identity, publishedAt: node.publishedAt })),
+    }),
   });
   // The dashboard's chart of the queue: its length looked at every few seconds, the longest of each minute kept.
   const queueSampler = setInterval(() => activity.queueSeen(service.load().queued), QUEUE_SAMPLE_MS);

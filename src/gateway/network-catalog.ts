@@ -159,6 +159,8 @@ export class NetworkCatalog {
   readonly #others: OtherNodes | undefined;
   readonly #catalog: Catalog;
   #snapshot: Snapshot | null = null;
+  /** `nodes()`, made again after a change. */
+  #nodes: NodeListing[] | null = null;
 
   /**
    * `catalog`: the network's (built-in entries and the operator's additions); `others`: the nodes of the other
@@ -172,15 +174,23 @@ export class NetworkCatalog {
     const others = options.others;
     const invalidate = () => {
       this.#snapshot = null;
+      this.#nodes = null;
     };
     hub.on('node:changed', invalidate);
     hub.on('node:lost', invalidate);
     others?.onChange(invalidate);
   }
 
-  /** Every node of the network: this gateway's, then the other gateways'. */
+  /**
+   * Every node of the network, once: this gateway's, then the other gateways' but those connected here (a
+   * killed gateway's rows stay for seconds after its nodes came here).
+   */
   nodes(): NodeListing[] {
-    return [...this.#hub.sessions.values(), ...(this.#others?.nodes() ?? [])];
+    if (this.#nodes) return this.#nodes;
+    const here = [...this.#hub.sessions.values()];
+    const identities = new Set(here.map((session) => session.identity));
+    const elsewhere = [...(this.#others?.nodes() ?? [])].filter((node) => node.identity === null || !identities.has(node.identity));
+    return (this.#nodes = [...here, ...elsewhere]);
   }
 
   requestContext(): RequestContext {

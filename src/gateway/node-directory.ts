@@ -50,6 +50,15 @@ export interface NodeListItem {
   gateway: string | null;
 }
 
+/** A node of another gateway sharing the database, as that gateway last published it. */
+export interface OtherNodeListing {
+  item: NodeListItem;
+  /** Who the node is, whichever its connection (null: published by a gateway that did not say). */
+  identity: string | null;
+  /** When that gateway published this connection of it (its clock, ms). */
+  publishedAt: number;
+}
+
 export interface NodeDirectory {
   /** This gateway's nodes. */
   list(): NodeListItem[];
@@ -83,7 +92,7 @@ export function createNodeDirectory(parts: {
   clock: Clock;
   activity: NetworkActivity;
   /** The other gateways' nodes, where gateways share a database. */
-  others?: () => Promise<NodeListItem[]>;
+  others?: () => Promise<OtherNodeListing[]>;
 }): NodeDirectory {
   const { hub, scheduler, clock, activity, others } = parts;
   /** A node as listed; `reconnecting`: its connection dropped, and it may come back for its tasks. */
@@ -114,5 +123,31 @@ export function createNodeDirectory(parts: {
     };
   };
   const list = (): NodeListItem[] => [...[...hub.sessions.values()].map((session) => itemOf(session, false)), ...hub.returning().map((session) => itemOf(session, true))];
-  return { list, listNetwork: async () => (others ? [...list(), ...(await others())] : list()) };
+  const listNetwork = async (): Promise<NodeListItem[]> => {
+    if (!others) return list();
+    const elsewhere = await others();
+    const here = [...hub.sessions.values()].map((session) => ({ session, reconnecting: false }));
+    return oneListingPerNode([...here, ...hub.returning().map((session) => ({ session, reconnecting: true }))], elsewhere).map((entry) =>
+      'session' in entry ? itemOf(entry.session, entry.reconnecting) : entry.item,
+    );
+  };
+  return { list, listNetwork };
+}
+
+/**
+ * Each node once, by the connection it works on (the other gateways' listings are one per node already:
+ * node-roster.ts `remote`). A node connected here is listed as here, not as a gateway killed under it last
+ * published it (its rows stay until the leader counts it gone). A connection of it here that dropped is left
+ * out for one published elsewhere since: a gateway withdraws a node's row when its connection drops, so a
+ * newer row is the node working there. Listings that do not say who their node is are all kept.
+ */
+export function oneListingPerNode<T extends { session: Pick<NodeSession, 'identity' | 'connectedAt'>; reconnecting: boolean }>(
+  here: readonly T[],
+  elsewhere: readonly OtherNodeListing[],
+): (T | OtherNodeListing)[] {
+  const publishedAt = new Map<string, number>();
+  for (const other of elsewhere) if (other.identity !== null) publishedAt.set(other.identity, Math.max(other.publishedAt, publishedAt.get(other.identity) ?? -Infinity));
+  const keptHere = here.filter((entry) => !entry.reconnecting || !((publishedAt.get(entry.session.identity) ?? -Infinity) > entry.session.connectedAt));
+  const listedHere = new Set(keptHere.map((entry) => entry.session.identity));
+  return [...keptHere, ...elsewhere.filter((other) => other.identity === null || !listedHere.has(other.identity))];
 }

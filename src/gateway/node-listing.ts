@@ -15,6 +15,7 @@ export interface NodeListing {
 
 /** Nodes beyond this gateway's own, and how to hear that they changed. */
 export interface OtherNodes {
-  nodes(): Iterable<NodeListing>;
+  /** Each with who it is, whichever its connection (network/node-hub.ts `identityOf`); null where its gateway did not say. */
+  nodes(): Iterable<NodeListing & { readonly identity: string | null }>;
   onChange(listener: () => void): void;
 }

@@ -39,7 +39,7 @@ export function publishNodes(
     published.set(session.id, { offeringVersion: session.offeringVersion, backendUp: session.backendUp });
     // A row dropped by the leader comes back without its listing.
     listed.delete(session.id);
-    roster.publish({ id: session.id, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).then(worked, failed);
+    roster.publish({ id: session.id, identity: session.identity, name: session.name, capabilities: session.offering.capabilities, backendUp: session.backendUp }, now()).then(worked, failed);
   };
   hub.on('node:changed', (session) => {
     const last = published.get(session.id);

@@ -72,10 +72,18 @@ describe.skipIf(skipPostgres)('a gateway on PostgreSQL', () => {
 
     // A node told both gateways serves the first; when the first is killed it is on the second at once.
     const node = await nodeFor(`${first.url},${second.url}`, 'gpu-a');
+    const listed = async () => ((await getJson(`${second.url}/api/nodes`, auth)).body.data as { name: string; gateway: string | null }[]).map((n) => `${n.name} ${n.gateway === null ? 'here' : 'there'}`);
+    // The second's dashboard lists it once the first has published what it shows of it (every 5 s).
+    await expect.poll(listed, { timeout: 10_000 }).toEqual(['gpu-a there']);
     await first.proc.stop('SIGKILL');
+    // On the second within a second or so; listed and counted once there, though the first's row stays until
+    // the first is counted gone (seconds later).
+    await expect.poll(listed, { timeout: 10_000 }).toContain('gpu-a here');
+    expect(await listed()).toEqual(['gpu-a here']);
+    expect((await getJson(`${second.url}/api/health`)).body.data.nodes.connected).toBe(1);
     await second.proc.waitForLog((l) => l.msg.startsWith('this gateway now does the periodic work'), 10_000);
-    await expect.poll(() => node.lines.filter((l) => l.msg === 'connected to gateway').length, { timeout: 10_000 }).toBe(2);
-    await expect.poll(async () => (await getJson(`${second.url}/api/health`)).body.data.nodes.connected, { timeout: 10_000 }).toBe(1);
+    expect(node.lines.filter((l) => l.msg === 'connected to gateway')).toHaveLength(2);
+    expect(await listed()).toEqual(['gpu-a here']);
     const done = await postJson(`${second.url}/api/sd/txt2img`, { prompt: 'a bridge', model: 'clarity', width: 128, height: 128, seed: 9 }, auth);
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toMatchObject({ status: 2, seeds: [9] });

@@ -18,11 +18,16 @@ import { channelSql } from './channels.js';
 import type { PgListener } from './pg-listener.js';
 
 const CHANNEL = 'dan_nodes';
+const ROW_COLUMNS = 'id, gateway_id, identity, updated_at, name, capabilities, backend_up';
 
 /** A node of another gateway, as catalog and servability read nodes (network/node-listing.ts). */
 export interface RemoteNode {
   id: string;
   gatewayId: string;
+  /** Who the node is (network/node-hub.ts `identityOf`); null in a row of a gateway older than migration 0009. */
+  identity: string | null;
+  /** When its gateway published this connection of it (that gateway's clock, ms). */
+  publishedAt: number;
   name: string;
   offering: NodeOffering;
   backendUp: boolean;
@@ -31,6 +36,8 @@ export interface RemoteNode {
 /** What a gateway publishes of one of its nodes. */
 export interface PublishedNode {
   id: string;
+  /** Who the node is, whichever connection (network/node-hub.ts `identityOf`). */
+  identity: string;
   name: string;
   capabilities: NodeCapabilities;
   backendUp: boolean;
@@ -39,6 +46,8 @@ export interface PublishedNode {
 interface NodeRow {
   id: string;
   gateway_id: string;
+  identity: string | null;
+  updated_at: string;
   name: string;
   capabilities: string;
   backend_up: boolean;
@@ -48,6 +57,8 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
   readonly #db: PostgresDatabase;
   readonly #gatewayId: string;
   readonly #remote = new Map<string, RemoteNode>();
+  /** `#remote` with one row per node (`remote`), made again after a change. */
+  #current: Map<string, RemoteNode> | null = null;
   #warn: (message: string) => void;
   readonly #catalog: Catalog;
 
@@ -81,20 +92,38 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
     return this.#remote.has(nodeId);
   }
 
+  /**
+   * The other gateways' nodes, each once: a gateway killed leaves its rows until the leader counts it gone
+   * (seconds), while its nodes connect to another gateway at once. Of the rows of one node, the newest
+   * connection's; rows that do not say who their node is are all kept.
+   */
   get remote(): Iterable<RemoteNode> {
-    return this.#remote.values();
+    return this.#currentRows().values();
+  }
+
+  #currentRows(): Map<string, RemoteNode> {
+    if (this.#current) return this.#current;
+    const newest = new Map<string, RemoteNode>();
+    for (const node of this.#remote.values()) {
+      if (node.identity === null) continue;
+      const seen = newest.get(node.identity);
+      if (!seen || node.publishedAt > seen.publishedAt) newest.set(node.identity, node);
+    }
+    const current = new Map<string, RemoteNode>();
+    for (const node of this.#remote.values()) if (node.identity === null || newest.get(node.identity) === node) current.set(node.id, node);
+    return (this.#current = current);
   }
 
   /** Publishes (or updates) one of this gateway's nodes. */
   async publish(node: PublishedNode, now: number): Promise<void> {
     await this.#db.pool.query(
       `WITH u AS (
-         INSERT INTO nodes (id, gateway_id, name, capabilities, backend_up, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, capabilities = EXCLUDED.capabilities, backend_up = EXCLUDED.backend_up, updated_at = EXCLUDED.updated_at
+         INSERT INTO nodes (id, gateway_id, name, capabilities, backend_up, updated_at, identity) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, capabilities = EXCLUDED.capabilities, backend_up = EXCLUDED.backend_up, updated_at = EXCLUDED.updated_at, identity = EXCLUDED.identity
          RETURNING id
        )
        SELECT pg_notify(${channelSql(CHANNEL)}, json_build_object('g', $2::text, 'n', id)::text) FROM u`,
-      [node.id, this.#gatewayId, node.name, JSON.stringify(node.capabilities), node.backendUp, now],
+      [node.id, this.#gatewayId, node.name, JSON.stringify(node.capabilities), node.backendUp, now, node.identity],
     );
   }
 
@@ -110,13 +139,20 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
     );
   }
 
-  /** What the other gateways (alive ones) last published of their nodes for the dashboard, with the gateway of each. */
-  async otherListings(): Promise<{ gatewayId: string; listing: unknown }[]> {
-    const { rows } = await this.#db.pool.query<{ id: string; gateway_id: string; listing: string }>(
-      'SELECT id, gateway_id, listing FROM nodes WHERE gateway_id <> $1 AND listing IS NOT NULL ORDER BY name, id',
+  /**
+   * What the other gateways (alive ones) last published of their nodes for the dashboard, each node once
+   * (`remote`), with its row.
+   */
+  async otherListings(): Promise<{ node: RemoteNode; listing: unknown }[]> {
+    const { rows } = await this.#db.pool.query<{ id: string; listing: string }>(
+      'SELECT id, listing FROM nodes WHERE gateway_id <> $1 AND listing IS NOT NULL ORDER BY name, id',
       [this.#gatewayId],
     );
-    return rows.filter((row) => this.#remote.has(row.id)).map((row) => ({ gatewayId: row.gateway_id, listing: JSON.parse(row.listing) as unknown }));
+    const current = this.#currentRows();
+    return rows.flatMap((row) => {
+      const node = current.get(row.id);
+      return node ? [{ node, listing: JSON.parse(row.listing) as unknown }] : [];
+    });
   }
 
   /** How many of this gateway's nodes the table holds (the leader drops them all if it counted this gateway gone). */
@@ -142,7 +178,7 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
       this.#remote.delete(id);
       dropped = true;
     }
-    if (dropped) this.emit('changed');
+    if (dropped) this.#changed();
   }
 
   #heard(payload: string): void {
@@ -157,20 +193,25 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
   }
 
   async #reread(nodeId: string): Promise<void> {
-    const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE id = $1', [nodeId]);
+    const { rows } = await this.#db.pool.query<NodeRow>(`SELECT ${ROW_COLUMNS} FROM nodes WHERE id = $1`, [nodeId]);
     const row = rows[0];
     const arrived = row !== undefined && !this.#remote.has(row.id);
     if (row) this.#remote.set(row.id, toRemote(row, this.#catalog));
     else this.#remote.delete(nodeId);
-    this.emit('changed');
+    this.#changed();
     // A connection new to the network (a node connected, or connected again, to another gateway).
     if (arrived) this.emit('arrived', this.#remote.get(row.id)!);
   }
 
   async #reload(): Promise<void> {
-    const { rows } = await this.#db.pool.query<NodeRow>('SELECT id, gateway_id, name, capabilities, backend_up FROM nodes WHERE gateway_id <> $1', [this.#gatewayId]);
+    const { rows } = await this.#db.pool.query<NodeRow>(`SELECT ${ROW_COLUMNS} FROM nodes WHERE gateway_id <> $1`, [this.#gatewayId]);
     this.#remote.clear();
     for (const row of rows) this.#remote.set(row.id, toRemote(row, this.#catalog));
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#current = null;
     this.emit('changed');
   }
 
@@ -181,5 +222,5 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
 }
 
 function toRemote(row: NodeRow, catalog: Catalog): RemoteNode {
-  return { id: row.id, gatewayId: row.gateway_id, name: row.name, offering: toNodeOffering(JSON.parse(row.capabilities) as NodeCapabilities, catalog), backendUp: row.backend_up };
+  return { id: row.id, gatewayId: row.gateway_id, identity: row.identity, publishedAt: Number(row.updated_at), name: row.name, offering: toNodeOffering(JSON.parse(row.capabilities) as NodeCapabilities, catalog), backendUp: row.backend_up };
 }
