@@ -203,8 +203,11 @@ export interface DispatcherInternals {
   settleFailure(running: RunningAttempt, error: AttemptError): void;
   /** The task fails (as of `attempt` in the store, null: whatever attempt the row holds). */
   fail(entry: TaskEntry, attempt: number | null, error: TaskError): void;
-  /** Ends the task in memory and announces its outcome (written to the store as of `attempt`). */
-  finish(outcome: TaskOutcome, attempt: number | null): void;
+  /**
+   * Ends the task in memory and announces its outcome (written to the store as of `attempt`); `stored` runs
+   * once the store holds it, before the observer hears that the task finished.
+   */
+  finish(outcome: TaskOutcome, attempt: number | null, stored?: () => void): void;
   /** Writes a requeue at `attempt`; a failed write is logged and otherwise harmless. */
   requeueStored(taskId: string, attempt: number): Promise<void>;
   /** Stops an attempt of this gateway's that is no longer the task's: no failure counted. */

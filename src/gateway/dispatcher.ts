@@ -143,7 +143,7 @@ export class Dispatcher {
       putBack: (entry, running, why) => this.#attempts.putBack(entry, running, why),
       settleFailure: (running, error) => this.#attempts.settleFailure(running, error),
       fail: (entry, attempt, error) => this.#fail(entry, attempt, error),
-      finish: (outcome, attempt) => this.#finish(outcome, attempt),
+      finish: (outcome, attempt, stored) => this.#finish(outcome, attempt, stored),
       requeueStored: (taskId, attempt) => this.#attempts.requeueStored(taskId, attempt),
       abandon: (running, reason) => this.#attempts.abandon(running, reason),
       later: (ms, run) => this.#later(ms, run),
@@ -477,12 +477,11 @@ export class Dispatcher {
     const entry = this.#entries.get(taskId);
     if (!entry || this.#outcomes.recent(taskId)) return false;
     const settled = this.scheduler.settle({ taskId }, { ok: false }, this.#clock.now());
-    if (settled) {
-      this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
-      this.#options.observer?.attemptEnded?.('DAN_ERR_TASK_CANCELLED', settled.attempt.nodeIdentity);
-    } else this.scheduler.remove(taskId);
+    if (settled) this.#options.hub.sessions.get(settled.attempt.nodeId)?.send({ type: 'cancel', taskId, reason });
+    else this.scheduler.remove(taskId);
     this.#log.info({ ...this.#about(taskId), wasRunning: !!settled }, 'task cancelled');
-    this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null);
+    const stopped = settled ? () => this.#options.observer?.attemptEnded?.('DAN_ERR_TASK_CANCELLED', settled.attempt.nodeIdentity) : undefined;
+    this.#finish({ id: taskId, state: 'cancelled', error: { id: 'DAN_ERR_TASK_CANCELLED', message: reason } }, settled?.attempt.attempt ?? null, stopped);
     this.schedule();
     return true;
   }
@@ -506,11 +505,18 @@ export class Dispatcher {
    * retries it while the store fails). Never awaited here: a store that cannot write
    * must not hold up the next scheduling pass, a lost node's other tasks or a cancel.
    */
-  #finish(outcome: TaskOutcome, attempt: number | null): void {
+  #finish(outcome: TaskOutcome, attempt: number | null, stored?: () => void): void {
     const entry = this.#drop(outcome.id);
-    void this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
+    const told = this.#outcomes.announce(entry ? { ...outcome, owner: entry.owner } : outcome, attempt);
     this.#changed(outcome.id);
-    this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, entry ? { spec: entry.spec, createdAt: entry.createdAt } : null);
+    const task = entry ? { spec: entry.spec, createdAt: entry.createdAt } : null;
+    // Counted (metrics, the dashboard, webhooks made due) once the store holds it: a gateway that stood still
+    // past its lease wakes to its nodes' old results, whose tasks another gateway has run since.
+    void told.then((held) => {
+      if (!held) return;
+      stored?.();
+      this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, task);
+    });
   }
 
   /** The task leaves the dispatcher (ended here, or elsewhere): no longer held, counted against its owner's budget or previewed. */

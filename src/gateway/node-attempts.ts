@@ -198,14 +198,14 @@ export class NodeAttempts {
     const timing = { elapsedMs: message.elapsedMs, awakeSince: this.#dispatcher.hub.awakeSince(now), ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
     const settled = this.#dispatcher.scheduler.settle(where, { ok: true, ...timing }, now);
     if (!settled) return;
-    this.#dispatcher.observer?.attemptEnded?.('succeeded', session.identity);
     this.#dispatcher.log.info({ ...this.#dispatcher.about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
     // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
     void this.#dispatcher.passSoon();
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
-    this.#dispatcher.finish(outcome, settled.attempt.attempt);
+    // Counted a success once stored: a gateway woken from a stall may hold results of attempts another has run since.
+    this.#dispatcher.finish(outcome, settled.attempt.attempt, () => this.#dispatcher.observer?.attemptEnded?.('succeeded', session.identity));
   }
 
   /** A node says an attempt failed. */

@@ -39,7 +39,7 @@ export class OutcomeBook {
   readonly #waiters = new Map<string, Set<(outcome: TaskOutcome | null) => void>>();
   /** Outcomes told to waiters but not yet in the store. */
   readonly #unwritten = new Map<string, TaskOutcome>();
-  readonly #writes = new Set<Promise<void>>();
+  readonly #writes = new Set<Promise<boolean>>();
   readonly #store: TaskStore;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -88,8 +88,13 @@ export class OutcomeBook {
     for (const wake of this.#waiters.get(outcome.id) ?? []) wake(outcome);
   }
 
-  /** Tells the waiters, then stores the outcome of `attempt` (null: whatever attempt is current). */
-  announce(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+  /**
+   * Tells the waiters, then stores the outcome of `attempt` (null: whatever attempt is current). Resolves
+   * with whether the store holds it: false when the task had moved on (another gateway started it again:
+   * this gateway was counted gone while it stood still, and woke to its nodes' old results), or the
+   * outcome could not be stored before shutdown.
+   */
+  announce(outcome: TaskOutcome, attempt: number | null): Promise<boolean> {
     this.#unwritten.set(outcome.id, outcome);
     for (const wake of this.#waiters.get(outcome.id) ?? []) wake(outcome);
     const write = this.#writeUntilStored(outcome, attempt);
@@ -97,25 +102,26 @@ export class OutcomeBook {
     return write.finally(() => this.#writes.delete(write));
   }
 
-  async #writeUntilStored(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+  async #writeUntilStored(outcome: TaskOutcome, attempt: number | null): Promise<boolean> {
     // Let the woken waiters answer their clients before the write takes its turn on the event loop.
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (let waitMs = FIRST_RETRY_MS; ; waitMs = Math.min(2 * waitMs, MAX_RETRY_MS)) {
       try {
-        if (await this.#write(outcome, attempt)) this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored');
-        else await this.#explainRefusal(outcome, attempt);
+        let stored = await this.#write(outcome, attempt);
+        if (stored) this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored');
+        else stored = await this.#explainRefusal(outcome, attempt);
         this.#unwritten.delete(outcome.id);
-        return;
+        return stored;
       } catch (error) {
         if (!isStoreUnavailable(error)) {
           // A bug, not the disk: it would fail the same way forever. The outcome stays in memory (status
           // answers it) until the gateway restarts and the task runs again.
           this.#log.error({ task: outcome.id, err: error }, 'task outcome not stored (not a storage failure); not tried again');
-          return;
+          return false;
         }
         if (this.#closed) {
           this.#log.error({ task: outcome.id, err: error }, 'task outcome not stored before shutdown; the task runs again after the restart');
-          return;
+          return false;
         }
         this.#log.warn({ task: outcome.id, err: error, retryInMs: waitMs }, 'task outcome not stored yet; kept in memory and tried again');
         await this.#waitToRetry(waitMs);
@@ -126,20 +132,22 @@ export class OutcomeBook {
   /**
    * Why the store did not take an outcome: a try given up on (a timeout) may have landed after all, and the row
    * already holds it; else the task was started again (another gateway counted this one gone) or ended otherwise.
+   * Whether the store holds this outcome after all.
    */
-  async #explainRefusal(outcome: TaskOutcome, attempt: number | null): Promise<void> {
+  async #explainRefusal(outcome: TaskOutcome, attempt: number | null): Promise<boolean> {
     // Only an explanation: a store that cannot say (away again) changes nothing of what happened.
     const row = await this.#store.get(outcome.id).catch(() => null);
     if (row === null) {
       this.#log.error({ task: outcome.id, attempt }, 'task outcome not stored: the task moved on (the store could not say where)');
-      return;
+      return false;
     }
     if (row?.state === outcome.state && (attempt === null || row.attempts === attempt)) {
       this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored (an earlier try landed)');
-      return;
+      return true;
     }
     const now = row === undefined ? 'no longer stored' : `now ${row.state}, attempt ${row.attempts}`;
     this.#log.error({ task: outcome.id, attempt, stored: row?.state }, `task outcome not stored: the task moved on (${now}); its later outcome is the one kept`);
+    return false;
   }
 
   #waitToRetry(ms: number): Promise<void> {

@@ -40,9 +40,11 @@ describe('probes, metrics and logs', () => {
 
     const refused = await fetch(`${url}/metrics`);
     expect(refused.status).toBe(401);
-    const scraped = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    expect(scraped.headers.get('content-type')).toContain('text/plain');
-    const text = await scraped.text();
+    const scrape = () => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect((await scrape()).headers.get('content-type')).toContain('text/plain');
+    // A task is counted finished once its outcome is stored, just after its answer went out.
+    await expect.poll(async () => (await scrape()).text(), { timeout: 5_000 }).toContain('dan_tasks_finished_total{kind="txt2img",state="succeeded"} 2');
+    const text = await (await scrape()).text();
     expect(text).toContain('dan_tasks_submitted_total{kind="txt2img"} 2');
     expect(text).toContain('dan_tasks_finished_total{kind="txt2img",state="succeeded"} 2');
     expect(text).toContain('dan_attempts_total{outcome="succeeded"} 2');

@@ -36,7 +36,7 @@ describe('OutcomeBook', () => {
     };
     const log = recordingLog();
     const book = new OutcomeBook({ store, log, clock: systemClock });
-    await book.announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'a cat' } }, 1);
+    expect(await book.announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'a cat' } }, 1)).toBe(true);
     expect(tries).toBe(2);
     expect(log.lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(log.lines.map((l) => l.message)).toContain('task outcome stored (an earlier try landed)');
@@ -49,7 +49,8 @@ describe('OutcomeBook', () => {
     await store.requeue('t1', 1);
     await store.markRunning('t1', 2, 'node-b', 3);
     const log = recordingLog();
-    await new OutcomeBook({ store, log, clock: systemClock }).announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'late' } }, 1);
+    // Not stored: the gateway does not count it as a task it finished.
+    expect(await new OutcomeBook({ store, log, clock: systemClock }).announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'late' } }, 1)).toBe(false);
     expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
       'task outcome not stored: the task moved on (now running, attempt 2); its later outcome is the one kept',
     ]);
