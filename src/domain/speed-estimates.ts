@@ -19,6 +19,9 @@
  *   slower than the next: each checkpoint keeps its own figure, halfway
  *   between the last load and the ones before. A checkpoint the node has never
  *   loaded is planned at the node's typical load.
+ * - **Outliers**: a run, or a load of a checkpoint with a figure, over 4 times
+ *   what the node's own figures predict counts as 4 times (`OUTLIER_FACTOR`):
+ *   a machine asleep mid-task is not a slow GPU.
  *
  * A node not measured yet is assumed to be like the average measured node, or
  * the defaults when none is; so is a measured node whose loads are not:
@@ -68,6 +71,17 @@ const SWITCH_WEIGHT = 0.3;
 const LOAD_WEIGHT = 0.5;
 /** Sizes spread less than this (standard deviation ÷ mean) cannot separate the fixed part from the speed. */
 const MIN_SPREAD = 0.1;
+/**
+ * A run (or a load of a checkpoint the node has loaded before) that takes more than this many times what
+ * the node's own figures predict is learned as taking only this many times. Such a time is seldom the
+ * GPU's: the machine slept mid-task, the node's process was paused, the owner ran a generation of their
+ * own in the same WebUI. Taken whole, one laptop sleep of five minutes during a 1 s task left the node
+ * predicted 30 times too slow three runs later (each run weighs `FORGET` times the next), and the
+ * planner would have kept work from it. A real slowdown is still learned, a few runs later.
+ */
+const OUTLIER_FACTOR = 4;
+/** Runs (own, or the node's own report) before its figures predict well enough to judge a run an outlier. */
+const OUTLIER_AFTER_SAMPLES = 3;
 
 /** Exponentially weighted sums for the least-squares line elapsed = fixed + units × secondsPerUnit. */
 interface Fit {
@@ -293,7 +307,8 @@ export class NodeEstimates {
     this.#deposit(name, record);
   }
 
-  #addRun(record: NodeRecord, units: number, seconds: number): void {
+  #addRun(record: NodeRecord, units: number, observed: number): void {
+    const seconds = record.samples >= OUTLIER_AFTER_SAMPLES ? Math.min(observed, OUTLIER_FACTOR * runSeconds(record, units)) : observed;
     const fit = record.fit;
     fit.w = fit.w * FORGET + 1;
     fit.sx = fit.sx * FORGET + units;
@@ -306,11 +321,14 @@ export class NodeEstimates {
     record.samples += 1;
   }
 
-  #addLoad(record: NodeRecord, checkpoint: string | null, seconds: number): void {
+  #addLoad(record: NodeRecord, checkpoint: string | null, observed: number): void {
+    const before = checkpoint === null ? undefined : record.loads.get(checkpoint);
+    // Only against the checkpoint's own figure: a first load of a large file from a cold disk may well take
+    // many times the node's typical load.
+    const seconds = before === undefined ? observed : Math.min(observed, OUTLIER_FACTOR * before);
     record.switchSeconds = record.switchMeasured ? blend(record.switchSeconds, seconds, SWITCH_WEIGHT) : seconds;
     record.switchMeasured = true;
     if (checkpoint === null) return;
-    const before = record.loads.get(checkpoint);
     record.loads.set(checkpoint, before === undefined ? seconds : blend(before, seconds, LOAD_WEIGHT));
   }
 }

@@ -45,6 +45,29 @@ describe('NodeEstimates: run time', () => {
     expect(estimates.get('n').fixedSeconds).toBeCloseTo(0.5, 3);
     expect(runSeconds(estimates.get('n'), 4)).toBeCloseTo(truth(4), 3);
   });
+
+  it('learns a run many times longer than the node predicts (the machine slept mid-task) as 4 times, and a real slowdown still', () => {
+    const estimates = new NodeEstimates();
+    for (let i = 0; i < 5; i++) estimates.record('n', run(20, 1));
+    // Five minutes for a 1 s task; taken whole, the node would still be predicted 30 times too slow three runs later.
+    estimates.record('n', run(20, 300));
+    expect(runSeconds(estimates.get('n'), 20)).toBeLessThan(2.5);
+    for (let i = 0; i < 3; i++) estimates.record('n', run(20, 1));
+    expect(runSeconds(estimates.get('n'), 20)).toBeLessThan(1.4);
+    // The GPU is now 6 times slower for good (shared with a game): learned within a few runs.
+    for (let i = 0; i < 6; i++) estimates.record('n', run(20, 6));
+    expect(runSeconds(estimates.get('n'), 20)).toBeGreaterThan(5);
+  });
+
+  it('takes its first runs whole, however far from the figures it started with', () => {
+    const estimates = new NodeEstimates({ unitsPerSecond: 10 });
+    // A slow GPU: 1.5 units/s, 13 s for 20 units, against the default's 2 s.
+    estimates.record('n', run(20, 13.3));
+    expect(runSeconds(estimates.get('n'), 20)).toBeCloseTo(13.3);
+    estimates.seed('m', { unitsPerSecond: 10 });
+    estimates.record('m', run(20, 13.3));
+    expect(runSeconds(estimates.get('m'), 20)).toBeGreaterThan(7);
+  });
 });
 
 describe('NodeEstimates: checkpoint loads', () => {
@@ -71,6 +94,17 @@ describe('NodeEstimates: checkpoint loads', () => {
     expect(estimates.loadSeconds('n', 'a')).toBe(7);
     estimates.record('n', { units: 20, elapsedSeconds: 5, switched: true, checkpoint: 'a', loadSeconds: 4 });
     expect(estimates.loadSeconds('n', 'a')).toBe(5.5);
+  });
+
+  it('learns a load many times its checkpoint\'s own figure as 4 times, and a first load of a checkpoint whole', () => {
+    const estimates = new NodeEstimates();
+    estimates.record('n', { units: 20, elapsedSeconds: 3, switched: true, checkpoint: 'sd15', loadSeconds: 2 });
+    // The first load of an SDXL file from a cold disk: 15 times the node's typical load, and true.
+    estimates.record('n', { units: 20, elapsedSeconds: 31, switched: true, checkpoint: 'sdxl', loadSeconds: 30 });
+    expect(estimates.loadSeconds('n', 'sdxl')).toBe(30);
+    // The machine slept while it loaded sd15 again: 10 minutes.
+    estimates.record('n', { units: 20, elapsedSeconds: 601, switched: true, checkpoint: 'sd15', loadSeconds: 600 });
+    expect(estimates.loadSeconds('n', 'sd15')).toBe(2 + 0.5 * (8 - 2));
   });
 
   it('finds a load hidden in the generation (a backend that loads lazily) from the known speed, and learns no speed from it', () => {
