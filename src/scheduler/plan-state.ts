@@ -23,8 +23,17 @@ interface Claim {
   checkpoint: string | null;
 }
 
-/** How many of its loads a lane must gain to take an urgent task older ones were left to another node before (`urgent`). */
-const CLAIMED_SWITCH_MARGIN = 2;
+/**
+ * How many of its loads a lane must gain to take an urgent task older ones were left to another node before
+ * (`urgent`). At none, lanes in a long overload switched to each other's backlogs (simulated seed 2: 78 →
+ * 140 s). At two, the second holder of a rare checkpoint left the end of a batch to the first: on seed 2 a
+ * mid node ran four urgent tasks of f one after another (the last began after 87 s) while the other node
+ * that holds f, free 10 s after the first began, was two loads short of gaining on the last two and kept its
+ * own work. With one, over 30 seeds with two jittered runs each, 17 and 21 of 90 runs had a wait over 80 s
+ * (warm, cold) against 23 and 24 (seeds 1–30 unjittered: 5 and 6 over 80 s against 7 and 7; at a half 5 and
+ * 5, at 1.5 7 and 7). It never acts on a burst: all-at-once makespans are unchanged.
+ */
+const CLAIMED_SWITCH_MARGIN = 1;
 /**
  * The most nodes `urgent` compares in one pick (each urgent task it looks at, against every other node able
  * to run it), once it has left a task to another node: past that, the younger urgent tasks wait for later
@@ -239,9 +248,9 @@ export class PlanState {
    * 4: a burst of one checkpoint waited 95 s on a single node while three
    * other nodes that have it served work that had waited half as long). Then
    * a lane that must load the task's checkpoint takes it only when it would
-   * finish it sooner by two loads: in a long overload, lanes that switched to
-   * each other's backlogs at any gain thrashed (seed 2: the longest wait went
-   * from 78 s to 140 s).
+   * finish it sooner by one of its loads (`CLAIMED_SWITCH_MARGIN`): in a long
+   * overload, lanes that switched to each other's backlogs at any gain
+   * thrashed (seed 2: the longest wait went from 78 s to 140 s).
    */
   urgent(lane: Lane, urgentAge: (medianWaited: number) => number): number | undefined {
     if (this.unplanned === 0) return undefined;
@@ -281,7 +290,7 @@ export class PlanState {
   /**
    * The other node that would finish task `index` soonest, if sooner than `lane`, after the tasks `claimed`
    * gives it first. Once older urgent tasks were left to other nodes, a lane that must load the checkpoint
-   * takes one only when it finishes it sooner by two of its loads than any other node (`urgent`). (The
+   * takes one only when it finishes it sooner by `CLAIMED_SWITCH_MARGIN` of its loads than any other node (`urgent`). (The
    * margin against only the nodes with claims was tried: over 30 simulated seeds, 7 rather than 5 had a
    * wait over 80 s.)
    */

@@ -333,15 +333,19 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect([...planTasks(burst, nodes()).startAt]).toEqual([...planTasks(burst, nodes(), { urgentGapSeconds: Infinity }).startAt]);
   });
 
-  it('counts the older urgent tasks left to another node: a backlog there is served by a lane that must switch, once that gains two loads', () => {
+  it('counts the older urgent tasks left to another node: a backlog there is served by a lane that must switch, once that gains one load', () => {
     // a has Y loaded and frees now; b has X loaded and frees in 1 s. X runs 2 s on either, a load takes 8 s.
     // The X tasks waited 100 s, the thirty Y tasks none: every X task is urgent, and b finishes any one of them sooner.
     const nodes = () => [planNode('a', { loaded: 'Y' }), planNode('b', { loaded: 'X', lanes: [1] })];
     const tasks = (xCount: number) => [...Array.from({ length: xCount }, (_, i) => t(`x${i}`, 'X', [0, 1], 20, 100 - i * 0.01)), ...Array.from({ length: 30 }, (_, i) => t(`y${i}`, 'Y', [0]))];
-    // Five: b finishes the fifth at 1 + 5 × 2 = 11 s, a would at 10 s; not sooner by two loads (16 s): a keeps its Y work.
+    // Five: b finishes the fifth at 1 + 5 × 2 = 11 s, a would at 10 s; not sooner by a load (8 s): a keeps its Y work.
     expect(planTasks(tasks(5), nodes()).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }]);
-    // Thirteen: b would finish the thirteenth at 27 s, more than two loads after a's 10 s: a loads X for it now.
-    expect(planTasks(tasks(13), nodes()).assignments).toEqual([{ taskId: 'x12', nodeId: 'a' }]);
+    // Eight: b finishes the eighth at 17 s, within a load of a's 10 s: a still keeps its Y work.
+    expect(planTasks(tasks(8), nodes()).assignments).toEqual([{ taskId: 'y0', nodeId: 'a' }]);
+    // Nine: b would finish the ninth at 19 s, more than a load after a's 10 s: a loads X for it now.
+    expect(planTasks(tasks(9), nodes()).assignments).toEqual([{ taskId: 'x8', nodeId: 'a' }]);
+    // Thirteen: the same ninth (the oldest a gains a load on), the eight before it left to b.
+    expect(planTasks(tasks(13), nodes()).assignments).toEqual([{ taskId: 'x8', nodeId: 'a' }]);
   });
 
   it('counts the load a node needs between urgent tasks of different checkpoints left to it', () => {
