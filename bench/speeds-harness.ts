@@ -37,6 +37,11 @@ export interface TrialNode {
   killSignal?: 'SIGKILL' | 'SIGTERM';
   /** Wall seconds after the run's start when its GPU speed changes. */
   speedAt?: { at: number; itPerSecond: number }[];
+  /**
+   * Wall seconds after the run's start when its agent's process is stopped (SIGSTOP: a laptop asleep, a
+   * paused VM), and for how long before it goes on (SIGCONT). Its WebUI goes on working meanwhile.
+   */
+  pauseAt?: { at: number; seconds: number };
 }
 
 export interface TrialTask {
@@ -73,6 +78,8 @@ interface Running {
   /** Epoch ms when the gateway listed it, and when its agent was killed. */
   connectedAt?: number;
   killedAt?: number;
+  /** Epoch ms when its agent was stopped and went on (`TrialNode.pauseAt`). */
+  pausedFrom?: { from: number; to: number };
 }
 
 interface Submitted {
@@ -264,6 +271,20 @@ export async function runScenario(s: Scenario): Promise<string> {
           })(),
         );
       }
+      const pause = r.spec.pauseAt;
+      if (pause !== undefined) {
+        events.push(
+          (async () => {
+            await sleep(pause.at * 1000);
+            r.agent?.child.kill('SIGSTOP');
+            const stoppedAt = Date.now();
+            await sleep(pause.seconds * 1000);
+            r.agent?.child.kill('SIGCONT');
+            r.pausedFrom = { from: stoppedAt, to: Date.now() };
+            say(`  ${r.spec.name} agent paused from +${((stoppedAt - start) / 1000).toFixed(1)} s to +${((Date.now() - start) / 1000).toFixed(1)} s`);
+          })(),
+        );
+      }
       for (const change of r.spec.speedAt ?? []) {
         events.push(
           (async () => {
@@ -279,12 +300,16 @@ export async function runScenario(s: Scenario): Promise<string> {
     let polling = true;
     // What the gateway believes of each node over the run (GET /api/nodes every 250 ms).
     const beliefs = new Map<string, number[]>();
+    /** The same, with when each was read: the paused nodes' recovery. */
+    const beliefsAt = new Map<string, { at: number; v: number }[]>();
     const believer = (async () => {
       while (polling) {
         await sleep(250);
         for (const n of await nodeList(gateway).catch(() => [] as Awaited<ReturnType<typeof nodeList>>)) {
           const v = n['itPerSecond'];
-          if (typeof v === 'number') beliefs.set(n.name, [...(beliefs.get(n.name) ?? []), v]);
+          if (typeof v !== 'number') continue;
+          beliefs.set(n.name, [...(beliefs.get(n.name) ?? []), v]);
+          beliefsAt.set(n.name, [...(beliefsAt.get(n.name) ?? []), { at: Date.now(), v }]);
         }
       }
     })();
@@ -328,6 +353,16 @@ export async function runScenario(s: Scenario): Promise<string> {
     const wall = (Date.now() - start) / 1000;
     say(`CPU over the run (${f1(wall)} s wall, 2 cores): gateway ${f1(cpuAfter.gateway - cpuBefore.gateway)} s, agents ${f1(cpuAfter.agents - cpuBefore.agents)} s, sandboxes ${f1(cpuAfter.sandboxes - cpuBefore.sandboxes)} s (agents that exited not counted)`);
     say(`gateway's learned it/s during the run (p10 / p50 / p90 of 250 ms samples): ${[...beliefs].map(([name, v]) => `${name} ${f1(percentile(v, 10))} / ${f1(percentile(v, 50))} / ${f1(percentile(v, 90))}`).join('; ')}`);
+    for (const r of running) {
+      if (!r.pausedFrom) continue;
+      // What the gateway believed of it after the pause: its lowest, and how long until it believed at least half its speed again.
+      const after = (beliefsAt.get(r.spec.name) ?? []).filter((b) => b.at >= r.pausedFrom!.to);
+      const truth = r.spec.itPerSecond * s.speed;
+      const low = after.length > 0 ? Math.min(...after.map((b) => b.v)) : NaN;
+      const lowAt = after.find((b) => b.v === low)?.at ?? NaN;
+      const back = after.find((b) => b.at >= lowAt && b.v >= truth / 2)?.at;
+      say(`${r.spec.name} after its pause: the gateway's lowest belief ${f1(low)} it/s (truth ${f1(truth)}), ${back === undefined ? 'never back to half its speed in the run' : `back to half its speed ${f1((back - r.pausedFrom.to) / 1000)} s after it went on`}; tasks it ran after: ${after.length > 0 ? 'see the per-node table' : 'none'}`);
+    }
     const measured = await nodeList(gateway);
     const stats = await Promise.all(running.map(async (r) => (await (await fetch(`${r.webui}/sandbox/stats`)).json()) as { jobs: number; busyMs: number; checkpointSwitches: number }));
     const locks = await Promise.all(running.map(async (r) => (await (await fetch(`${r.webui}/trial/lock`)).json()) as { queued: number; queuedBehind: number }));

@@ -6,8 +6,8 @@
  * per-node busy share and idle time beside work, what the gateway learned, and lost or repeated runs.
  * bench:live covers two standard scales; these are the fleets it does not: turbo GPUs (0.02-0.1 s tasks),
  * a very mixed fleet (a node 13x slower, one whose loads take 30 s), 30-60 s tasks among 1 s ones, nodes
- * that crash, drain or join mid-run, a GPU whose speed drops or rises, a checkpoint nobody has loaded in a
- * burst. Nothing is written to BENCHMARKS.md (its figures there say which command made them).
+ * that crash, drain or join mid-run, a GPU whose speed drops or rises, a node whose process stops for a
+ * while, a checkpoint nobody has loaded in a burst. Nothing is written to BENCHMARKS.md (its figures there say which command made them).
  * TRIAL_KEEP_LOGS=dir keeps every process's log.
  */
 import { rng, runScenario, type Scenario, type TrialNode, type TrialTask, unitsOf } from './speeds-harness.js';
@@ -93,6 +93,14 @@ const upFleet: TrialNode[] = [
   { name: 'up-c', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
   { name: 'up-freed', itPerSecond: 1.5, switchSeconds: 2, holds: [0, 1], speedAt: [{ at: 0, itPerSecond: 20 }] },
 ];
+// 5c. A node whose process stops for 20 s mid-run (a laptop asleep, a paused VM), its WebUI working on: the
+// task it ran then takes 20 s more than its GPU did, and the gateway must not take that for its speed.
+const pauseFleet: TrialNode[] = [
+  { name: 'pause-a', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
+  { name: 'pause-b', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
+  { name: 'pause-c', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
+  { name: 'pause-asleep', itPerSecond: 20, switchSeconds: 2, holds: [0, 1], pauseAt: { at: 8, seconds: 10 } },
+];
 const dropTask = (r: () => number) => ({ ckpt: r() < 0.7 ? 0 : 1, steps: 20 + Math.floor(r() * 21), side: 512 });
 
 // 6. A burst where one checkpoint (20 % of tasks) is held by every node but loaded by none.
@@ -117,6 +125,7 @@ const scenarios: Record<string, () => Scenario> = {
   'churn-drain': () => ({ name: 'churn-drain', speed: 1, nodes: churnFleet('SIGTERM'), warmup: tasks(20, 7, churnTask), tasks: tasks(120, 1, churnTask) }),
   starve: () => ({ name: 'starve', speed: 1, nodes: starveFleet, warmup: tasks(12, 7, () => ({ ckpt: 0, steps: 30, side: 512 })), tasks: tasks(120, 1, starveTask), pollMs: 2000 }),
   'speed-up': () => ({ name: 'speed-up', speed: 1, nodes: upFleet, warmup: tasks(24, 7, dropTask), tasks: poisson(120, 1, upFleet.map((n) => ({ ...n, itPerSecond: 20 })), 1, 0.6, dropTask) }),
+  pause: () => ({ name: 'pause', speed: 1, nodes: pauseFleet, warmup: tasks(20, 7, dropTask), tasks: tasks(160, 1, dropTask), pollMs: 2000 }),
   'speed-drop': () => ({ name: 'speed-drop', speed: 1, nodes: dropFleet, warmup: tasks(20, 7, dropTask), tasks: tasks(120, 1, dropTask), pollMs: 2000 }),
 };
 
