@@ -22,6 +22,8 @@ export class LaneQueue {
   readonly #heap: Lane[];
   /** The earliest free time of a retired lane (they keep it: a node's finish times still count them). */
   #retiredFrom = Infinity;
+  /** Bumped whenever a lane's free time changes: what is worked out from them may be kept until then. */
+  #version = 0;
 
   /** `arrays`: where its lanes and lists come from (plan-buffers.ts). */
   constructor(
@@ -65,6 +67,7 @@ export class LaneQueue {
   delay(lane: Lane, freeAt: number): void {
     this.#expectEarliest(lane);
     lane.freeAt = freeAt;
+    this.#version += 1;
     this.#down(0);
   }
 
@@ -83,6 +86,23 @@ export class LaneQueue {
   /** `node`'s lanes. */
   lanesOf(node: number): readonly Lane[] {
     return this.lanes.slice(this.#firstOf[node], this.#firstOf[node + 1]);
+  }
+
+  /** How many lanes `node` has (0: not available), without the list `lanesOf` makes. */
+  laneCount(node: number): number {
+    return this.#firstOf[node + 1]! - this.#firstOf[node]!;
+  }
+
+  /** Seconds of work `node`'s lanes (retired ones too) hold past `at`, summed. */
+  busyPast(node: number, at: number): number {
+    let busy = 0;
+    for (let i = this.#firstOf[node]!; i < this.#firstOf[node + 1]!; i++) busy += Math.max(0, this.lanes[i]!.freeAt - at);
+    return busy;
+  }
+
+  /** Changes whenever a lane's free time does. */
+  get version(): number {
+    return this.#version;
   }
 
   /**

@@ -63,6 +63,8 @@ export class PlanState {
   #unplannedUnits = 0;
   /** Units per second of each node's lanes together (its speed times its lanes), available nodes only. */
   readonly #laneSpeed: Float64Array;
+  /** Per `capable` list: the work its nodes' lanes hold past a time (`#busyPast`). */
+  readonly #busy = new Map<readonly number[], { version: number; at: number; sum: number }>();
   /** Per `capable` list: its available nodes' lanes and their units per second together (`#othersClearFirst`). */
   readonly #capacity = new Map<readonly number[], { lanes: number; unitsPerSecond: number }>();
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
@@ -619,7 +621,7 @@ export class PlanState {
     if (this.#beyondTasks > 0) return false;
     const task = this.tasks[index]!;
     const capacity = this.#capacityOf(task.capable);
-    const lanes = capacity.lanes - this.lanesOf(lane.node).length;
+    const lanes = capacity.lanes - this.#lanes.laneCount(lane.node);
     const unitsPerSecond = capacity.unitsPerSecond - this.#laneSpeed[lane.node]!;
     if (lanes <= 0 || unitsPerSecond <= 0) return false;
     // A load this node has not measured yet counts as none: it switches rather than idle on a guess (0012).
@@ -635,13 +637,24 @@ export class PlanState {
     if (clear >= finish - 1e-9) return false;
     // What their lanes run now comes first, spread over them (looked at only when it could decide: a long
     // queue's work left is far more than this lane's one task).
-    let busy = 0;
-    for (const node of task.capable) {
-      if (node === lane.node || !this.nodes[node]!.available) continue;
-      for (const other of this.lanesOf(node)) busy += Math.max(0, other.freeAt - lane.freeAt);
-    }
+    const busy = this.#busyPast(task.capable, lane.freeAt) - this.#lanes.busyPast(lane.node, lane.freeAt);
     clear += busy / lanes;
     return clear < finish - 1e-9;
+  }
+
+  /**
+   * Seconds of work the available nodes of `capable` hold past `at`, summed; kept until a lane's free time
+   * changes. Lanes that leave the work to the others wait, and each asks again at every pass of another
+   * lane, at the same time and over the same nodes: a walk of them each time was most of a plan over 100
+   * nodes (bench:plan-scale, loads of 2-32 s).
+   */
+  #busyPast(capable: readonly number[], at: number): number {
+    const kept = this.#busy.get(capable);
+    if (kept && kept.version === this.#lanes.version && kept.at === at) return kept.sum;
+    let sum = 0;
+    for (const node of capable) if (this.nodes[node]!.available) sum += this.#lanes.busyPast(node, at);
+    this.#busy.set(capable, { version: this.#lanes.version, at, sum });
+    return sum;
   }
 
   #capacityOf(capable: readonly number[]): { lanes: number; unitsPerSecond: number } {
@@ -650,7 +663,7 @@ export class PlanState {
       capacity = { lanes: 0, unitsPerSecond: 0 };
       for (const node of capable) {
         if (!this.nodes[node]!.available) continue;
-        capacity.lanes += this.lanesOf(node).length;
+        capacity.lanes += this.#lanes.laneCount(node);
         capacity.unitsPerSecond += this.#laneSpeed[node]!;
       }
       this.#capacity.set(capable, capacity);

@@ -48,6 +48,26 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(xs(8), even()).assignments).toEqual([{ taskId: 'x0', nodeId: 'f0' }]);
   });
 
+  it('counts the work other lanes took since it last asked whether they would clear the queue first', () => {
+    // a and b (5 units/s) free now, four nodes of 20 units/s in half a second; one task of 100 units, seven of 28.
+    const nodes = [planNode('a', { loaded: 'X', unitsPerSecond: 5 }), planNode('b', { loaded: 'X', unitsPerSecond: 5 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
+    // One list for all, as the scheduler gives equal lists (what a plan keeps per list is then shared).
+    const all = [0, 1, 2, 3, 4, 5];
+    const tasks = [t('big', 'X', all, 100), ...Array.from({ length: 7 }, (_, i) => t(`x${i}`, 'X', all, 28))];
+    const state = new PlanState(tasks, nodes, { longPoleSeconds: 60 });
+    const a = state.earliestLane()!;
+    expect(state.nodes[a.node]!.id).toBe('a');
+    // a (20 s for the big task) leaves it: the others clear all 296 units in about 9 s.
+    expect(state.othersClearFirst(0, a)).toBe(true);
+    state.occupy(a, 0);
+    const b = state.earliestLane()!;
+    expect(state.nodes[b.node]!.id).toBe('b');
+    // b would run x0 in 5.6 s; the others hold a's 20 s and the fast nodes' half seconds first (22 s over 5
+    // lanes), then 196 units: 8.1 s. b takes it. (Counting the lanes' work as it was before a took the big
+    // task, 4.1 s: b would leave it.)
+    expect(state.othersClearFirst(1, b)).toBe(false);
+  });
+
   it('keeps a promise on a far slower lane only while the faster nodes would not clear the queue first', () => {
     // The slow node (1.5 units/s) is free now, four of 20 units/s in half a second; every task's promised start has come.
     // A live trial: kept by the slow node, a promise due at the end of a burst made the task end 9 s after all the others.
