@@ -8,8 +8,10 @@
  *
  * - first plan: the queue is filled, then the first `assignments()` (every
  *   node free) and the first ETA (the whole plan);
- * - then `BENCH_EVENTS` rounds of what a busy gateway does, 50 ms apart (of
- *   the scheduler's clock), each timed apart, p50 / p99 / max, after
+ * - then `BENCH_EVENTS` rounds of what a busy gateway does, one per result in
+ *   the order the fleet's GPUs finish (`FleetClock`: each task takes its load,
+ *   if its node must switch, and its steps at the node's speed; the clock the
+ *   scheduler is given moves to each end), each timed apart, p50 / p99 / max, after
  *   `BENCH_WARMUP` rounds not counted (the first rounds compile the code a
  *   gateway that has run a while has compiled). V8 keeps optimizing, and
  *   deoptimizing, the scheduler's code for a few hundred rounds at 1,000 nodes
@@ -18,15 +20,18 @@
  *   compiles made the p95 and p99 (5.5 / 8.6 ms, against 2.1 / 4.2 ms after
  *   300). A gateway with a thousand nodes or more makes that many passes in its
  *   first seconds (with 8 or 100 nodes, in its first minutes):
- *   - a result: one node's task ends (`settle`), then what the dispatcher does
+ *   - a result: the next task to end ends (`settle`, with its times and its node's
+ *     loaded checkpoint as a node reports them), then what the dispatcher does
  *     next: `setNodes` with the same nodes and `assignments()`, starting what
  *     it returns;
  *   - a submit: a new task is queued and its ETA asked, as an async submit
  *     answers (the queue stays as long);
  *   - a status poll: the position and the ETA of a queued task picked at
  *     random. The ETAs come from a kept plan, made again when asked after a
- *     change once its keep time is over (scheduler.ts): those rebuilds are in
- *     the figures, so the mean is what a poll costs over time.
+ *     change once its keep time is over (eta-plans.ts): a rebuild is in the
+ *     figures when one falls in the rounds measured. A fleet of 1,000 finishes
+ *     them in about a second of its clock, less than a plan of 20,000 tasks is
+ *     kept: there the whole plan's column is what a rebuild costs.
  *
  * A scale whose first `assignments()` takes longer than `BENCH_FIRST_S`
  * (default 5) runs no events, and larger scales are not run; events stop at
@@ -95,16 +100,81 @@ function fleet(random: Random, count: number): SchedulerNode[] {
   });
 }
 
-/** Every node has run tasks: speeds of 6–20 units/s, switches within `LOADS` (4–12 s by default). */
-function measuredEstimates(random: Random, nodes: readonly SchedulerNode[]): NodeEstimates {
-  const estimates = new NodeEstimates();
-  for (const node of nodes) estimates.seed(node.name, { unitsPerSecond: 6 + 14 * random.next(), switchSeconds: LOADS.low + (LOADS.high - LOADS.low) * random.next() });
-  return estimates;
+/** What each simulated GPU truly does: units per second, and seconds a checkpoint load takes. */
+interface Gpu {
+  unitsPerSecond: number;
+  loadSeconds: number;
 }
 
+/** Every node has run tasks: speeds of 6–20 units/s, switches within `LOADS` (4–12 s by default); the estimates are its true figures. */
+function measuredEstimates(random: Random, nodes: readonly SchedulerNode[]): { estimates: NodeEstimates; gpuOf: Map<string, Gpu> } {
+  const estimates = new NodeEstimates();
+  const gpuOf = new Map<string, Gpu>();
+  for (const node of nodes) {
+    const gpu = { unitsPerSecond: 6 + 14 * random.next(), loadSeconds: LOADS.low + (LOADS.high - LOADS.low) * random.next() };
+    gpuOf.set(node.name, gpu);
+    estimates.seed(node.name, { unitsPerSecond: gpu.unitsPerSecond, switchSeconds: gpu.loadSeconds });
+  }
+  return { estimates, gpuOf };
+}
+
+/** Seconds every run takes besides its steps (HTTP, decoding, encoding). */
+const RUN_FIXED_SECONDS = 0.1;
+
+/** A started task's result as its node will report it, and when. */
+interface PendingResult {
+  taskId: string;
+  nodeName: string;
+  /** Epoch ms. */
+  end: number;
+  elapsedMs: number;
+  loadMs?: number;
+  checkpoint: string | null;
+}
+
+/**
+ * The fleet's GPUs as time goes: each started task runs on its node after the ones before it there, a load
+ * first when the node has another checkpoint loaded, and ends when its steps at the node's speed are done.
+ * Results come in the order they end, with the times a node reports (a result every 50 ms whatever the
+ * work, as this benchmark had, taught the scheduler speeds of 10^15 units/s: no time grew with the work).
+ */
+class FleetClock {
+  readonly #gpuOf: Map<string, Gpu>;
+  /** Per node: when it is through with what it was given, and what it will have loaded then. */
+  readonly #node = new Map<string, { freeAt: number; loaded: string | null }>();
+  /** Started tasks not yet reported, with when each ends and what its node will report. */
+  readonly #ends: PendingResult[] = [];
+
+  constructor(gpuOf: Map<string, Gpu>, nodes: readonly SchedulerNode[]) {
+    this.#gpuOf = gpuOf;
+    for (const node of nodes) this.#node.set(node.name, { freeAt: NOW, loaded: CHECKPOINTS.find((c) => c.title === node.loadedModel)?.ref.id ?? null });
+  }
+
+  /** Task `taskId` (of `steps` steps, on `checkpoint`) was sent to `nodeName` at `now`. */
+  started(taskId: string, nodeName: string, steps: number, checkpoint: string | null, now: number): void {
+    const gpu = this.#gpuOf.get(nodeName)!;
+    const node = this.#node.get(nodeName)!;
+    const load = checkpoint !== null && checkpoint !== node.loaded ? gpu.loadSeconds : 0;
+    const seconds = load + RUN_FIXED_SECONDS + steps / gpu.unitsPerSecond;
+    const begins = Math.max(node.freeAt, now);
+    node.freeAt = begins + seconds * 1000;
+    if (checkpoint !== null) node.loaded = checkpoint;
+    this.#ends.push({ taskId, nodeName, end: node.freeAt, elapsedMs: seconds * 1000, ...(load > 0 ? { loadMs: load * 1000 } : {}), checkpoint });
+  }
+
+  /** The next result in time, taken off. */
+  next(): PendingResult | undefined {
+    let first = 0;
+    for (let i = 1; i < this.#ends.length; i++) if (this.#ends[i]!.end < this.#ends[first]!.end) first = i;
+    return this.#ends.splice(first, 1)[0];
+  }
+}
+
+/** A 512² txt2img task of 10-30 steps (as many work units). */
 function task(random: Random, i: number, checkpoints: readonly Checkpoint[]) {
   const checkpoint = checkpoints[random.int(0, checkpoints.length - 1)]!;
-  return { id: `t${i}`, owner: KEYS[i % KEYS.length]!, spec: txt2img({ model: checkpoint.ref, steps: 10 + random.int(0, 20) }), priority: 0 };
+  const steps = 10 + random.int(0, 20);
+  return { id: `t${i}`, owner: KEYS[i % KEYS.length]!, spec: txt2img({ model: checkpoint.ref, steps }), priority: 0, steps };
 }
 
 function time<T>(work: () => T): { value: T; ms: number } {
@@ -113,18 +183,33 @@ function time<T>(work: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - start };
 }
 
-function startAll(scheduler: Scheduler, assignments: Assignment[], now: number): void {
-  for (const assignment of assignments) scheduler.start(assignment, now);
+function startAll(scheduler: Scheduler, assignments: Assignment[], now: number, started?: (assignment: Assignment) => void): void {
+  for (const assignment of assignments) {
+    scheduler.start(assignment, now);
+    started?.(assignment);
+  }
 }
 
 function runScale(scale: Scale): ScaleReport {
   const random = createRandom(1, scale.nodes);
   const nodes = fleet(random, scale.nodes);
-  const scheduler = new Scheduler({ estimates: measuredEstimates(random, nodes) });
+  const { estimates, gpuOf } = measuredEstimates(random, nodes);
+  const scheduler = new Scheduler({ estimates });
   scheduler.setNodes(nodes);
-  for (let i = 0; i < scale.tasks; i++) scheduler.enqueue(task(random, i, CHECKPOINTS), NOW);
+  const made = new Map<string, { steps: number; checkpoint: string }>();
+  const enqueue = (fresh: ReturnType<typeof task>, at: number) => {
+    made.set(fresh.id, { steps: fresh.steps, checkpoint: fresh.spec.model.id });
+    scheduler.enqueue(fresh, at);
+  };
+  const fleetClock = new FleetClock(gpuOf, nodes);
+  const nameOf = new Map(nodes.map((n) => [n.id, n.name]));
+  const started = (now: number) => (assignment: Assignment) => {
+    const { steps, checkpoint } = made.get(assignment.taskId)!;
+    fleetClock.started(assignment.taskId, nameOf.get(assignment.nodeId)!, steps, checkpoint, now);
+  };
+  for (let i = 0; i < scale.tasks; i++) enqueue(task(random, i, CHECKPOINTS), NOW);
   const first = time(() => scheduler.assignments(NOW));
-  startAll(scheduler, first.value, NOW);
+  startAll(scheduler, first.value, NOW, started(NOW));
   const report: ScaleReport = { ...scale, firstAssignMs: first.ms, firstEtaMs: null, perResult: null, perSubmit: null, perPoll: null, pollMeanMs: null, note: '' };
   if (first.ms > FIRST_MS) {
     report.note = `first assignments over ${FIRST_MS / 1000} s: events not run`;
@@ -138,16 +223,20 @@ function runScale(scale: Scale): ScaleReport {
   let now = NOW;
   let spent = 0;
   for (let event = 0; event < WARMUP + EVENTS && spent < BUDGET_MS; event++) {
-    now += 50;
-    const running = [...scheduler.attempts.onNode(nodes[event % nodes.length]!.id)][0];
+    const ended = fleetClock.next();
+    if (!ended) break;
+    now = Math.max(now, ended.end);
+    // The node reports what it has loaded with its result.
+    const node = nodes.find((n) => n.name === ended.nodeName)!;
+    if (ended.checkpoint !== null) node.loadedModel = CHECKPOINTS.find((c) => c.ref.id === ended.checkpoint)!.title;
     const result = time(() => {
-      if (running) scheduler.settle({ taskId: running.taskId }, { ok: true, elapsedMs: 2000 }, now);
+      scheduler.settle({ taskId: ended.taskId }, { ok: true, elapsedMs: ended.elapsedMs, ...(ended.loadMs === undefined ? {} : { loadMs: ended.loadMs }) }, now);
       scheduler.setNodes(nodes);
-      startAll(scheduler, scheduler.assignments(now), now);
+      startAll(scheduler, scheduler.assignments(now), now, started(now));
     });
     const fresh = task(random, scale.tasks + event, CHECKPOINTS);
     const submit = time(() => {
-      scheduler.enqueue(fresh, now);
+      enqueue(fresh, now);
       return scheduler.eta(fresh.id, now);
     });
     const asked = scheduler.queuedIds()[random.int(0, scheduler.queuedCount - 1)]!;
@@ -179,7 +268,7 @@ function toMarkdown(reports: readonly ScaleReport[]): string {
   return [
     LOADS.standard ? '## Scheduler cost as the network grows' : `## Scheduler cost as the network grows, loads of ${LOADS.low}–${LOADS.high} s`,
     '',
-    `Command: \`${LOADS.standard ? '' : `BENCH_LOADS=${LOADS.raw} `}npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints and ${PREFETCH === 1 ? 'one task' : `${PREFETCH} tasks`} ready each (\`dan node --prefetch ${PREFETCH}\`, the default), speeds known, checkpoint loads of ${LOADS.low}–${LOADS.high} s; ${EVENTS} rounds per scale of a result, a submit with its ETA and a status poll, after ${WARMUP} not counted (V8 compiles a running gateway's code in those); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (those rebuilds are in the figures: the mean is a poll's cost over time).`,
+    `Command: \`${LOADS.standard ? '' : `BENCH_LOADS=${LOADS.raw} `}npm run bench:plan-scale\` (the real \`Scheduler\` alone, single-slot nodes holding about half of 8 checkpoints and ${PREFETCH === 1 ? 'one task' : `${PREFETCH} tasks`} ready each (\`dan node --prefetch ${PREFETCH}\`, the default), speeds known, checkpoint loads of ${LOADS.low}–${LOADS.high} s; ${EVENTS} rounds per scale of a result (the next task to end, its node's times as the fleet's GPUs would take them), a submit with its ETA and a status poll, after ${WARMUP} not counted (V8 compiles a running gateway's code in those); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Times in ms on the event loop; p50 / p99 / max. The whole plan is what a rebuild of the ETAs costs; polls and submits read them from a kept plan, remade once its keep time is over after a change (a rebuild is in the figures when one falls in the rounds measured: at 1,000 nodes and more they span less than a plan is kept).`,
     '',
     '| nodes, queued | first `assignments()` | whole plan (all ETAs) | per result | per submit (queue + ETA) | per status poll (position + ETA) | poll, mean | |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
