@@ -361,7 +361,8 @@ export async function runScenario(s: Scenario): Promise<string> {
       const low = after.length > 0 ? Math.min(...after.map((b) => b.v)) : NaN;
       const lowAt = after.find((b) => b.v === low)?.at ?? NaN;
       const back = after.find((b) => b.at >= lowAt && b.v >= truth / 2)?.at;
-      say(`${r.spec.name} after its pause: the gateway's lowest belief ${f1(low)} it/s (truth ${f1(truth)}), ${back === undefined ? 'never back to half its speed in the run' : `back to half its speed ${f1((back - r.pausedFrom.to) / 1000)} s after it went on`}; tasks it ran after: ${after.length > 0 ? 'see the per-node table' : 'none'}`);
+      const recovery = low >= truth / 2 ? 'never under half its speed' : back === undefined ? 'never back to half its speed in the run' : `back to half its speed ${f1((back - r.pausedFrom.to) / 1000)} s after it went on`;
+      say(`${r.spec.name} after its pause: the gateway's lowest belief ${f1(low)} it/s (truth ${f1(truth)}), ${recovery}`);
     }
     const measured = await nodeList(gateway);
     const stats = await Promise.all(running.map(async (r) => (await (await fetch(`${r.webui}/sandbox/stats`)).json()) as { jobs: number; busyMs: number; checkpointSwitches: number }));

@@ -195,7 +195,12 @@ export class NodeAttempts {
     }
     const where = { taskId: message.taskId, nodeId: session.id, attempt: message.attempt };
     const now = this.#dispatcher.clock.now();
-    const timing = { elapsedMs: message.elapsedMs, awakeSince: this.#dispatcher.hub.awakeSince(now), ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }) };
+    const timing = {
+      elapsedMs: message.elapsedMs,
+      awakeSince: this.#dispatcher.hub.awakeSince(now),
+      nodeSilentUntil: session.silentUntil,
+      ...(message.loadMs === undefined ? {} : { loadMs: message.loadMs }),
+    };
     const settled = this.#dispatcher.scheduler.settle(where, { ok: true, ...timing }, now);
     if (!settled) return;
     this.#dispatcher.log.info({ ...this.#dispatcher.about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');

@@ -115,6 +115,8 @@ const CLOSE_HANDSHAKE_MS = 1_000;
 
 /** A node says hello as soon as it is connected: a socket silent this long is a stranger's. */
 const HELLO_TIMEOUT_MS = 5_000;
+/** Heartbeat intervals without a frame, the gateway awake, after which a node counts as having stood still (`NodeSession.silentUntil`). */
+const SILENT_INTERVALS = 2;
 /** The default of `NodeHubOptions.maxAwaitingHello`. */
 export const DEFAULT_MAX_AWAITING_HELLO = 128;
 
@@ -403,7 +405,11 @@ export class NodeHub extends EventEmitter<HubEvents> {
   }
 
   #onFrame(session: NodeSession, message: NodeMessage | RelayedResultMessage, receivedAt: number): void {
-    session.lastFrameAt = this.#clock.now();
+    const now = this.#clock.now();
+    // A node that sends a heartbeat every interval and was silent for two, while this gateway was awake to
+    // hear it: its process stood still (or its link did). What it ran meanwhile is not timed by its GPU.
+    if (now - session.lastFrameAt >= SILENT_INTERVALS * this.#options.heartbeatIntervalMs && this.#wake.awakeSinceAt(now) < session.lastFrameAt) session.silentUntil = now;
+    session.lastFrameAt = now;
     switch (message.type) {
       case 'hello':
         throw new ProtocolError('hello sent twice');

@@ -60,6 +60,11 @@ export class NodeSession {
   /** Bumped whenever `offering` changes. */
   offeringVersion = 0;
   lastFrameAt: number;
+  /**
+   * When the gateway last heard it again after a silence of two heartbeat intervals or more, the gateway
+   * itself awake throughout (node-hub.ts): a task's time measured across that holds the silence.
+   */
+  silentUntil = -Infinity;
   readonly #socket: NodeSocket;
   /** Tasks sent to this session, oldest first, at most `GIVEN_KEPT`. */
   readonly #givenTasks = new Set<string>();

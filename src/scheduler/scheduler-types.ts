@@ -128,6 +128,13 @@ export type AttemptOutcome =
        * it is timed by its node alone, since the gateway's own measure holds the stall.
        */
       awakeSince?: number;
+      /**
+       * When the gateway last heard the node again after a silence of two heartbeat intervals or more while
+       * it was itself awake (NodeSession `silentUntil`): an attempt that ran across it teaches nothing of the
+       * node's speed. The node's process may have stood still (a laptop asleep, SIGSTOP) while its WebUI
+       * worked on, and its own measure holds that time as well as the gateway's does.
+       */
+      nodeSilentUntil?: number;
     }
   | {
       ok: false;

@@ -647,7 +647,7 @@ export class Scheduler {
     const queued = attempt.task;
     if (outcome.ok) {
       this.health.succeeded(attempt.nodeIdentity);
-      if (outcome.elapsedMs !== undefined) {
+      if (outcome.elapsedMs !== undefined && !((outcome.nodeSilentUntil ?? -Infinity) > attempt.startedAt)) {
         // What a lane costs is the gateway's view, from sending the task to its result: the backend's own
         // time plus the round trip and the node's handling, which a fast GPU repeats with every task
         // (bench:live, fast GPUs: a quarter of the node time). The fit puts it in the node's fixed part.

@@ -359,4 +359,32 @@ describe('a gateway that stalls while a node runs a task', () => {
     world = createCoreWorld();
     expect(stalled).toBeCloseTo(steady, 6);
   });
+  it('learns nothing of a node\'s speed from a task it ran across a silence of its own (its process stood still)', async () => {
+    /** What the gateway knows of node a after one task of 11 s, a heartbeat from it every `beatMs`. */
+    async function learned(beatMs: number) {
+      world = createCoreWorld({ heartbeatIntervalMs: 5 * SECOND });
+      const a = world.connect('a');
+      const id = await world.submit(txt2img({ model: chillout }));
+      await a.assignment(id, 1);
+      // 11 s: a node that beats every 4 s was heard throughout; one heard from only at the end (10 s and
+      // more of silence, under the 15 s that drops a node) had stopped: its task's time holds the pause.
+      for (let at = beatMs; at < 11 * SECOND; at += beatMs) {
+        await world.clock.advance(beatMs);
+        a.backend(true);
+      }
+      await world.clock.advance(11 * SECOND - Math.floor((11 * SECOND - 1) / beatMs) * beatMs);
+      const identity = [...world.hub.sessions.values()][0]!.identity;
+      const before = world.dispatcher.scheduler.estimates.get(identity).samples;
+      a.succeed(id, 11_000, 1);
+      await world.settle();
+      const runsLearned = world.dispatcher.scheduler.estimates.get(identity).samples - before;
+      const done = world.nodes.list()[0]!.done;
+      await world.close();
+      return { runsLearned, done };
+    }
+    expect(await learned(4 * SECOND)).toEqual({ runsLearned: 1, done: 1 });
+    // Still a success, counted as one; only its time is left out.
+    expect(await learned(11 * SECOND)).toEqual({ runsLearned: 0, done: 1 });
+    world = createCoreWorld();
+  });
 });
