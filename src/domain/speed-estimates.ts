@@ -80,14 +80,6 @@ const MIN_SPREAD = 0.1;
  * planner would have kept work from it. A real slowdown is still learned, a few runs later.
  */
 const OUTLIER_FACTOR = 4;
-/**
- * The least share of a node's mean run time the work must explain for a fitted line to be kept. Times that
- * barely grow with the work (64² thumbnails on a turbo model, most of each run HTTP and encoding; or noise
- * over sizes close together) fit a line nearly flat: a speed of 10^4 to 10^15 units/s, which planned the node
- * as if it cleared any queue at once. Below this share the fixed part keeps its last figure, as for runs
- * of one size, and the speed takes the rest.
- */
-const MIN_WORK_SHARE = 0.05;
 /** Runs (own, or the node's own report) before its figures predict well enough to judge a run an outlier. */
 const OUTLIER_AFTER_SAMPLES = 3;
 
@@ -361,9 +353,9 @@ function splitSwitchedRun(elapsed: number, timedLoad: number | undefined, predic
 
 /**
  * The weighted least-squares line through the recent runs. When their sizes
- * barely differ, the line comes out with a negative part, or the work explains
- * almost none of the time (`MIN_WORK_SHARE`), the fixed part keeps
- * `previousFixed` (capped below the runs' mean time) and the speed takes the rest.
+ * barely differ, or the line comes out with a negative part, the fixed part
+ * keeps `previousFixed` (capped below the runs' mean time) and the speed takes
+ * the rest.
  */
 function solve(fit: Fit, previousFixed: number): { fixed: number; perUnit: number } {
   const meanX = fit.sx / fit.w;
@@ -372,7 +364,7 @@ function solve(fit: Fit, previousFixed: number): { fixed: number; perUnit: numbe
   if (varX > (MIN_SPREAD * meanX) ** 2) {
     const perUnit = (fit.sxy / fit.w - meanX * meanY) / varX;
     const fixed = meanY - perUnit * meanX;
-    if (perUnit * meanX >= MIN_WORK_SHARE * meanY && fixed >= 0) return { fixed, perUnit };
+    if (perUnit > 0 && fixed >= 0) return { fixed, perUnit };
   }
   const fixed = Math.min(previousFixed, 0.5 * meanY);
   return { fixed, perUnit: (meanY - fixed) / meanX };
