@@ -19,9 +19,9 @@
  *   slower than the next: each checkpoint keeps its own figure, halfway
  *   between the last load and the ones before. A checkpoint the node has never
  *   loaded is planned at the node's typical load.
- * - **Outliers**: a run, or a load of a checkpoint with a figure, over 4 times
- *   what the node's own figures predict counts as 4 times (`OUTLIER_FACTOR`):
- *   a machine asleep mid-task is not a slow GPU.
+ * - **Outliers**: a run of about the usual size, or a load of a checkpoint with
+ *   a figure, over 4 times what the node's own figures predict counts as 4
+ *   times (`OUTLIER_FACTOR`): a machine asleep mid-task is not a slow GPU.
  *
  * A node not measured yet is assumed to be like the average measured node, or
  * the defaults when none is; so is a measured node whose loads are not:
@@ -80,8 +80,19 @@ const MIN_SPREAD = 0.1;
  * planner would have kept work from it. A real slowdown is still learned, a few runs later.
  */
 const OUTLIER_FACTOR = 4;
-/** Runs (own, or the node's own report) before its figures predict well enough to judge a run an outlier. */
-const OUTLIER_AFTER_SAMPLES = 3;
+/**
+ * The fit's weight of three runs of its own (`FORGET`): before it, the figures predict too little to judge a
+ * run an outlier. A node's report of itself (`seed`) counts as a sample but is no run of the fit.
+ */
+const OUTLIER_AFTER_WEIGHT = 1 + FORGET + FORGET ** 2;
+/**
+ * A run this many times smaller or larger than the fit's mean size is taken whole: after runs of one size
+ * the fixed part is not known (0 at first), and the first thumbnail after posters, many times longer than
+ * the line predicts, is what shows it.
+ */
+const OUTLIER_SIZE_RANGE = 2;
+/** A load under this many seconds is never an outlier: a checkpoint whose figure is near 0 (it was in memory) would never learn its real load. */
+const OUTLIER_MIN_LOAD_SECONDS = 1;
 
 /** Exponentially weighted sums for the least-squares line elapsed = fixed + units × secondsPerUnit. */
 interface Fit {
@@ -308,7 +319,9 @@ export class NodeEstimates {
   }
 
   #addRun(record: NodeRecord, units: number, observed: number): void {
-    const seconds = record.samples >= OUTLIER_AFTER_SAMPLES ? Math.min(observed, OUTLIER_FACTOR * runSeconds(record, units)) : observed;
+    const meanUnits = record.fit.w > 0 ? record.fit.sx / record.fit.w : 0;
+    const judged = record.fit.w >= OUTLIER_AFTER_WEIGHT && units * OUTLIER_SIZE_RANGE >= meanUnits && units <= OUTLIER_SIZE_RANGE * meanUnits;
+    const seconds = judged ? Math.min(observed, OUTLIER_FACTOR * runSeconds(record, units)) : observed;
     const fit = record.fit;
     fit.w = fit.w * FORGET + 1;
     fit.sx = fit.sx * FORGET + units;
@@ -325,7 +338,7 @@ export class NodeEstimates {
     const before = checkpoint === null ? undefined : record.loads.get(checkpoint);
     // Only against the checkpoint's own figure: a first load of a large file from a cold disk may well take
     // many times the node's typical load.
-    const seconds = before === undefined ? observed : Math.min(observed, OUTLIER_FACTOR * before);
+    const seconds = before === undefined ? observed : Math.min(observed, OUTLIER_FACTOR * Math.max(before, OUTLIER_MIN_LOAD_SECONDS));
     record.switchSeconds = record.switchMeasured ? blend(record.switchSeconds, seconds, SWITCH_WEIGHT) : seconds;
     record.switchMeasured = true;
     if (checkpoint === null) return;

@@ -59,14 +59,26 @@ describe('NodeEstimates: run time', () => {
     expect(runSeconds(estimates.get('n'), 20)).toBeGreaterThan(5);
   });
 
+  it('takes whole a run of a size the fit has not seen: the first thumbnail after posters shows the fixed part', () => {
+    const estimates = new NodeEstimates();
+    // 1.5 s of HTTP and encoding per task, 20 units/s: posters of 100 units, then thumbnails of half a unit.
+    const truth = (units: number) => 1.5 + units / 20;
+    for (let i = 0; i < 6; i++) estimates.record('n', run(100, truth(100)));
+    // Runs of one size: the fixed part is unknown (0), a thumbnail predicted at 0.025 s; it takes 1.525 s.
+    estimates.record('n', run(0.5, truth(0.5)));
+    expect(runSeconds(estimates.get('n'), 0.5)).toBeCloseTo(truth(0.5), 1);
+    expect(runSeconds(estimates.get('n'), 100)).toBeCloseTo(truth(100), 1);
+  });
+
   it('takes its first runs whole, however far from the figures it started with', () => {
     const estimates = new NodeEstimates({ unitsPerSecond: 10 });
     // A slow GPU: 1.5 units/s, 13 s for 20 units, against the default's 2 s.
     estimates.record('n', run(20, 13.3));
     expect(runSeconds(estimates.get('n'), 20)).toBeCloseTo(13.3);
+    // A node's report of itself is no run of the fit: its first runs are taken whole too.
     estimates.seed('m', { unitsPerSecond: 10 });
-    estimates.record('m', run(20, 13.3));
-    expect(runSeconds(estimates.get('m'), 20)).toBeGreaterThan(7);
+    for (let i = 0; i < 3; i++) estimates.record('m', run(20, 13.3));
+    expect(runSeconds(estimates.get('m'), 20)).toBeCloseTo(13.3);
   });
 });
 
@@ -105,6 +117,22 @@ describe('NodeEstimates: checkpoint loads', () => {
     // The machine slept while it loaded sd15 again: 10 minutes.
     estimates.record('n', { units: 20, elapsedSeconds: 601, switched: true, checkpoint: 'sd15', loadSeconds: 600 });
     expect(estimates.loadSeconds('n', 'sd15')).toBe(2 + 0.5 * (8 - 2));
+  });
+
+  it('learns a checkpoint\'s real loads after a load of it found it in memory (near 0 s)', () => {
+    const estimates = new NodeEstimates();
+    for (let i = 0; i < 4; i++) estimates.record('n', run(10, 1));
+    // Timed at 0 s (already loaded), or untimed and faster than predicted: the figure is 0.
+    estimates.record('n', { units: 10, elapsedSeconds: 1, switched: true, checkpoint: 'a', loadSeconds: 0 });
+    estimates.record('n', { units: 10, elapsedSeconds: 0.9, switched: true, checkpoint: 'b' });
+    expect([estimates.loadSeconds('n', 'a'), estimates.loadSeconds('n', 'b')]).toEqual([0, 0]);
+    for (let i = 0; i < 6; i++) {
+      estimates.record('n', { units: 10, elapsedSeconds: 11, switched: true, checkpoint: 'a', loadSeconds: 10 });
+      estimates.record('n', { units: 10, elapsedSeconds: 11, switched: true, checkpoint: 'b' });
+    }
+    expect(estimates.loadSeconds('n', 'a')).toBeGreaterThan(9);
+    expect(estimates.loadSeconds('n', 'b')).toBeGreaterThan(9);
+    expect(estimates.get('n').switchSeconds).toBeGreaterThan(8);
   });
 
   it('finds a load hidden in the generation (a backend that loads lazily) from the known speed, and learns no speed from it', () => {
