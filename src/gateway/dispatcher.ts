@@ -514,8 +514,13 @@ export class Dispatcher {
     // past its lease wakes to its nodes' old results, whose tasks another gateway has run since.
     void told.then((held) => {
       if (!held) return;
-      stored?.();
-      this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, task);
+      // Run from a promise now: a throw here would be an unhandled rejection, which ends the process.
+      try {
+        stored?.();
+        this.#options.observer?.finished?.(outcome.id, entry?.kind ?? null, outcome.state, task);
+      } catch (error) {
+        this.#log.error({ err: error, task: outcome.id }, 'could not count a finished task');
+      }
     });
   }
 

@@ -160,7 +160,7 @@ export class NetworkCatalog {
   readonly #catalog: Catalog;
   #snapshot: Snapshot | null = null;
   /** `nodes()`, made again after a change. */
-  #nodes: NodeListing[] | null = null;
+  #nodes: readonly NodeListing[] | null = null;
 
   /**
    * `catalog`: the network's (built-in entries and the operator's additions); `others`: the nodes of the other
@@ -185,7 +185,7 @@ export class NetworkCatalog {
    * Every node of the network, once: this gateway's, then the other gateways' but those connected here (a
    * killed gateway's rows stay for seconds after its nodes came here).
    */
-  nodes(): NodeListing[] {
+  nodes(): readonly NodeListing[] {
     if (this.#nodes) return this.#nodes;
     const here = [...this.#hub.sessions.values()];
     const identities = new Set(here.map((session) => session.identity));

@@ -135,12 +135,9 @@ export class OutcomeBook {
    * Whether the store holds this outcome after all.
    */
   async #explainRefusal(outcome: TaskOutcome, attempt: number | null): Promise<boolean> {
-    // Only an explanation: a store that cannot say (away again) changes nothing of what happened.
-    const row = await this.#store.get(outcome.id).catch(() => null);
-    if (row === null) {
-      this.#log.error({ task: outcome.id, attempt }, 'task outcome not stored: the task moved on (the store could not say where)');
-      return false;
-    }
+    // A store that cannot say (away again) throws: the write is tried again, and the refusal explained then.
+    // Whether the store holds the outcome decides whether it is counted (metrics, webhooks made due).
+    const row = await this.#store.get(outcome.id);
     if (row?.state === outcome.state && (attempt === null || row.attempts === attempt)) {
       this.#log.debug({ task: outcome.id, state: outcome.state }, 'task outcome stored (an earlier try landed)');
       return true;

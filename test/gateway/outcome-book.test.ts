@@ -43,6 +43,32 @@ describe('OutcomeBook', () => {
     await store.close();
   });
 
+  it('tries again when the store cannot say why it refused: an outcome it holds is answered as held', async () => {
+    const store = new SqliteTaskStore(':memory:');
+    await runningTask(store, 't1');
+    // The first try lands but times out; the second is refused, and the store times out once more when asked why.
+    const complete = store.complete.bind(store);
+    let tries = 0;
+    store.complete = async (...args) => {
+      tries += 1;
+      const stored = await complete(...args);
+      if (tries === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not store the result: Query read timeout');
+      return stored;
+    };
+    const get = store.get.bind(store);
+    let gets = 0;
+    store.get = async (...args) => {
+      gets += 1;
+      if (gets === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not read the task: Query read timeout');
+      return get(...args);
+    };
+    const book = new OutcomeBook({ store, log: recordingLog(), clock: systemClock });
+    // Held: the gateway counts it, and makes its end webhook due.
+    expect(await book.announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'a cat' } }, 1)).toBe(true);
+    expect(gets).toBe(2);
+    await store.close();
+  });
+
   it('says where the task went when another attempt started meanwhile', async () => {
     const store = new SqliteTaskStore(':memory:');
     await runningTask(store, 't1');

@@ -102,16 +102,8 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
   }
 
   #currentRows(): Map<string, RemoteNode> {
-    if (this.#current) return this.#current;
-    const newest = new Map<string, RemoteNode>();
-    for (const node of this.#remote.values()) {
-      if (node.identity === null) continue;
-      const seen = newest.get(node.identity);
-      if (!seen || node.publishedAt > seen.publishedAt) newest.set(node.identity, node);
-    }
-    const current = new Map<string, RemoteNode>();
-    for (const node of this.#remote.values()) if (node.identity === null || newest.get(node.identity) === node) current.set(node.id, node);
-    return (this.#current = current);
+    this.#current ??= new Map(onePerNode([...this.#remote.values()], (node) => node).map((node) => [node.id, node]));
+    return this.#current;
   }
 
   /** Publishes (or updates) one of this gateway's nodes. */
@@ -148,11 +140,13 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
       'SELECT id, listing FROM nodes WHERE gateway_id <> $1 AND listing IS NOT NULL ORDER BY name, id',
       [this.#gatewayId],
     );
-    const current = this.#currentRows();
-    return rows.flatMap((row) => {
-      const node = current.get(row.id);
-      return node ? [{ node, listing: JSON.parse(row.listing) as unknown }] : [];
+    // Of the rows that have a listing: a node's newest connection has none for up to 5 s (its gateway's next
+    // publication), and the node is listed by the one before meanwhile rather than not at all.
+    const listed = rows.flatMap((row) => {
+      const node = this.#remote.get(row.id);
+      return node ? [{ node, listing: row.listing }] : [];
     });
+    return onePerNode(listed, (entry) => entry.node).map(({ node, listing }) => ({ node, listing: JSON.parse(listing) as unknown }));
   }
 
   /** How many of this gateway's nodes the table holds (the leader drops them all if it counted this gateway gone). */
@@ -219,6 +213,25 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
   async close(): Promise<void> {
     await this.#db.pool.query('DELETE FROM nodes WHERE gateway_id = $1', [this.#gatewayId]).catch(() => {});
   }
+}
+
+/**
+ * Each node once, by its newest row (`publishedAt`): a gateway killed leaves its rows until the leader counts
+ * it gone, while its nodes connect to another at once. Rows that do not say who their node is are all kept.
+ * In `entries`' order.
+ */
+function onePerNode<T>(entries: readonly T[], nodeOf: (entry: T) => RemoteNode): T[] {
+  const newest = new Map<string, RemoteNode>();
+  for (const entry of entries) {
+    const node = nodeOf(entry);
+    if (node.identity === null) continue;
+    const seen = newest.get(node.identity);
+    if (!seen || node.publishedAt > seen.publishedAt) newest.set(node.identity, node);
+  }
+  return entries.filter((entry) => {
+    const node = nodeOf(entry);
+    return node.identity === null || newest.get(node.identity) === node;
+  });
 }
 
 function toRemote(row: NodeRow, catalog: Catalog): RemoteNode {
