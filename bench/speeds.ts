@@ -93,13 +93,13 @@ const upFleet: TrialNode[] = [
   { name: 'up-c', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
   { name: 'up-freed', itPerSecond: 1.5, switchSeconds: 2, holds: [0, 1], speedAt: [{ at: 0, itPerSecond: 20 }] },
 ];
-// 5c. A node whose process stops for 20 s mid-run (a laptop asleep, a paused VM), its WebUI working on: the
+// 5c. A node whose process stops for 12 s mid-run (a laptop asleep, a paused VM), its WebUI working on: the
 // task it ran then takes 20 s more than its GPU did, and the gateway must not take that for its speed.
 const pauseFleet: TrialNode[] = [
   { name: 'pause-a', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
   { name: 'pause-b', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
   { name: 'pause-c', itPerSecond: 20, switchSeconds: 2, holds: [0, 1] },
-  { name: 'pause-asleep', itPerSecond: 20, switchSeconds: 2, holds: [0, 1], pauseAt: { at: 8, seconds: 10 } },
+  { name: 'pause-asleep', itPerSecond: 20, switchSeconds: 2, holds: [0, 1], pauseAt: { at: 8, seconds: 12 } },
 ];
 const dropTask = (r: () => number) => ({ ckpt: r() < 0.7 ? 0 : 1, steps: 20 + Math.floor(r() * 21), side: 512 });
 

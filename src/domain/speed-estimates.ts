@@ -73,11 +73,11 @@ const LOAD_WEIGHT = 0.5;
 const MIN_SPREAD = 0.1;
 /**
  * A run (or a load of a checkpoint the node has loaded before) that takes more than this many times what
- * the node's own figures predict is learned as taking only this many times. Such a time is seldom the
- * GPU's: the machine slept mid-task, the node's process was paused, the owner ran a generation of their
- * own in the same WebUI. Taken whole, one laptop sleep of five minutes during a 1 s task left the node
- * predicted 30 times too slow three runs later (each run weighs `FORGET` times the next), and the
- * planner would have kept work from it. A real slowdown is still learned, a few runs later.
+ * the node's own figures predict is learned as taking only this many times, unless the run before it was
+ * too. Such a time is seldom the GPU's: the machine slept mid-task, the node's process was paused, the
+ * owner ran a generation of their own in the same WebUI. Taken whole, one laptop sleep of five minutes
+ * during a 1 s task left the node predicted 30 times too slow three runs later (each run weighs `FORGET`
+ * times the next), and the planner would have kept work from it. Two such runs in a row are a slowdown.
  */
 const OUTLIER_FACTOR = 4;
 /**
@@ -112,6 +112,8 @@ interface NodeRecord {
   switchMeasured: boolean;
   /** Per checkpoint identity: seconds a load of it takes. */
   loads: Map<string, number>;
+  /** Whether its last run was learned as shorter than it took (`OUTLIER_FACTOR`): the next such run is taken whole. */
+  clippedLast: boolean;
 }
 
 export class NodeEstimates {
@@ -267,7 +269,7 @@ export class NodeEstimates {
     let record = this.#byName.get(name);
     if (!record) {
       const { unitsPerSecond, fixedSeconds, switchSeconds } = this.#defaults;
-      record = { fit: { w: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 }, samples: 0, unitsPerSecond, fixedSeconds, switchSeconds, switchMeasured: false, loads: new Map() };
+      record = { fit: { w: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 }, samples: 0, unitsPerSecond, fixedSeconds, switchSeconds, switchMeasured: false, loads: new Map(), clippedLast: false };
       this.#byName.set(name, record);
     }
     return record;
@@ -321,7 +323,13 @@ export class NodeEstimates {
   #addRun(record: NodeRecord, units: number, observed: number): void {
     const meanUnits = record.fit.w > 0 ? record.fit.sx / record.fit.w : 0;
     const judged = record.fit.w >= OUTLIER_AFTER_WEIGHT && units * OUTLIER_SIZE_RANGE >= meanUnits && units <= OUTLIER_SIZE_RANGE * meanUnits;
-    const seconds = judged ? Math.min(observed, OUTLIER_FACTOR * runSeconds(record, units)) : observed;
+    // Only one run in a row: a second says the node is slower now (a GPU that throttles, its owner's work
+    // beside ours), and the fit must follow. Clipped again and again, the runs fitted a line of their own
+    // (bench:speeds speed-drop: a node gone from 20 to 4 it/s learned as 8-11 it/s + 3 s; 1.21 x against 1.15 x).
+    const bound = OUTLIER_FACTOR * runSeconds(record, units);
+    const clipped = judged && !record.clippedLast && observed > bound;
+    record.clippedLast = clipped;
+    const seconds = clipped ? bound : observed;
     const fit = record.fit;
     fit.w = fit.w * FORGET + 1;
     fit.sx = fit.sx * FORGET + units;

@@ -408,8 +408,12 @@ export class NodeHub extends EventEmitter<HubEvents> {
     const now = this.#clock.now();
     // A node that sends a heartbeat every interval and was silent for two, while this gateway was awake to
     // hear it: its process stood still (or its link did). What it ran meanwhile is not timed by its GPU.
-    if (now - session.lastFrameAt >= SILENT_INTERVALS * this.#options.heartbeatIntervalMs && this.#wake.awakeSinceAt(now) < session.lastFrameAt) session.silentUntil = now;
+    if (now - session.heardAt >= SILENT_INTERVALS * this.#options.heartbeatIntervalMs && this.#wake.awakeSinceAt(now) < session.heardAt) {
+      session.silentUntil = now;
+      this.#options.log.info({ node: session.id, silentMs: now - session.heardAt }, 'node heard again after a silence: its tasks of that time teach nothing of its speed');
+    }
     session.lastFrameAt = now;
+    session.heardAt = now;
     switch (message.type) {
       case 'hello':
         throw new ProtocolError('hello sent twice');
@@ -454,6 +458,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   /** Whether the liveness check runs late: the gateway was not running, and could not hear its nodes. */
   readonly #wake: WakeWatch;
+  /** When the liveness check last ran. */
+  #checkedAt = -Infinity;
 
   #checkLiveness(): void {
     const now = this.#clock.now();
@@ -461,12 +467,18 @@ export class NodeHub extends EventEmitter<HubEvents> {
     // After a stall (the machine slept, the process was paused) the nodes' frames of that time are still
     // unread: silence is counted from the wake, not from their last frame read.
     const awakeSince = this.#wake.tick(now);
+    const checkedBefore = this.#checkedAt;
+    this.#checkedAt = now;
     for (const session of this.#sessions.values()) {
-      // Bytes of a frame still arriving are a sign of life as good as a frame.
+      // Bytes of a frame still arriving are a sign of life as good as a frame. They came after the check
+      // before this one, no later for sure: the node was heard then (a silence counts from there).
       const reading = this.#reading.get(session);
       if (reading) {
         const bytes = reading.bytes();
-        if (bytes !== reading.seen) session.lastFrameAt = now;
+        if (bytes !== reading.seen) {
+          session.lastFrameAt = now;
+          session.heardAt = Math.max(session.heardAt, checkedBefore);
+        }
         reading.seen = bytes;
       }
       if (Math.max(session.lastFrameAt, awakeSince) < deadline) {

@@ -61,6 +61,12 @@ export class NodeSession {
   offeringVersion = 0;
   lastFrameAt: number;
   /**
+   * When the node was last surely heard: its last frame, or the liveness check before the one that saw
+   * bytes of a frame arrive. (`lastFrameAt` moves to that check itself, which keeps a node sending a large
+   * answer alive but would hide a silence of up to an interval.)
+   */
+  heardAt: number;
+  /**
    * When the gateway last heard it again after a silence of two heartbeat intervals or more, the gateway
    * itself awake throughout (node-hub.ts): a task's time measured across that holds the silence.
    */
@@ -93,6 +99,7 @@ export class NodeSession {
     this.measured = hello.measured;
     this.connectedAt = options.now;
     this.lastFrameAt = options.now;
+    this.heardAt = options.now;
     this.remoteAddress = options.remoteAddress;
     this.#socket = options.socket;
   }

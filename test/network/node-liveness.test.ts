@@ -82,3 +82,35 @@ describe('a gateway that stops', () => {
     expect(dead.terminated).toBe(true);
   });
 });
+
+describe('a node heard again after a silence of two heartbeats', () => {
+  it('is marked silent until then, counted from its last frame, not from the check that saw that frame\'s bytes', async () => {
+    const { clock, hub, node, read } = hubWithNode();
+    const session = [...hub.sessions.values()][0]!;
+    await clock.advance(500);
+    // A frame at 0.5 s (its bytes read then too); the check at 1 s sees them; then the node's process stops.
+    node.backend(true);
+    read.bytes += 200;
+    await clock.advance(2_000);
+    // Back at 2.5 s: two heartbeats since its last frame, though only 1.5 s since the check that saw its bytes.
+    node.backend(true);
+    expect(session.silentUntil).toBe(clock.now());
+    // Heard every second since: no new silence.
+    const since = session.silentUntil;
+    await clock.advance(900);
+    node.backend(true);
+    expect(session.silentUntil).toBe(since);
+    hub.close();
+  });
+
+  it('is not, when the gateway was the one asleep', async () => {
+    const { clock, hub, node } = hubWithNode();
+    const session = [...hub.sessions.values()][0]!;
+    await clock.advance(1_000);
+    node.backend(true);
+    await clock.sleep(2_500);
+    node.backend(true);
+    expect(session.silentUntil).toBe(-Infinity);
+    hub.close();
+  });
+});
