@@ -21,23 +21,29 @@ async function runningTask(store: SqliteTaskStore, id: string): Promise<void> {
   await store.markRunning(id, 1, 'node-a', 2);
 }
 
+/** The store's first `complete` lands, but its answer is a timeout; how many tries were made. */
+function landsButTimesOutOnce(store: SqliteTaskStore): { count: number } {
+  const complete = store.complete.bind(store);
+  const tries = { count: 0 };
+  store.complete = async (...args) => {
+    tries.count += 1;
+    const stored = await complete(...args);
+    if (tries.count === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not store the result: Query read timeout');
+    return stored;
+  };
+  return tries;
+}
+
 describe('OutcomeBook', () => {
   it('takes a refusal for a write that landed on an earlier try as stored, not as a lost result', async () => {
     const store = new SqliteTaskStore(':memory:');
     await runningTask(store, 't1');
     // The first try lands, but its answer does not come back (a timeout): the book tries again and is refused.
-    const complete = store.complete.bind(store);
-    let tries = 0;
-    store.complete = async (...args) => {
-      tries += 1;
-      const stored = await complete(...args);
-      if (tries === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not store the result: Query read timeout');
-      return stored;
-    };
+    const tries = landsButTimesOutOnce(store);
     const log = recordingLog();
     const book = new OutcomeBook({ store, log, clock: systemClock });
     expect(await book.announce({ id: 't1', state: 'succeeded', result: { kind: 'caption', caption: 'a cat' } }, 1)).toBe(true);
-    expect(tries).toBe(2);
+    expect(tries.count).toBe(2);
     expect(log.lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(log.lines.map((l) => l.message)).toContain('task outcome stored (an earlier try landed)');
     await store.close();
@@ -47,14 +53,7 @@ describe('OutcomeBook', () => {
     const store = new SqliteTaskStore(':memory:');
     await runningTask(store, 't1');
     // The first try lands but times out; the second is refused, and the store times out once more when asked why.
-    const complete = store.complete.bind(store);
-    let tries = 0;
-    store.complete = async (...args) => {
-      tries += 1;
-      const stored = await complete(...args);
-      if (tries === 1) throw new DanError('DAN_ERR_STORE_UNAVAILABLE', 'could not store the result: Query read timeout');
-      return stored;
-    };
+    landsButTimesOutOnce(store);
     const get = store.get.bind(store);
     let gets = 0;
     store.get = async (...args) => {
