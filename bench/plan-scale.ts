@@ -203,6 +203,7 @@ function runScale(scale: Scale): ScaleReport {
   };
   const fleetClock = new FleetClock(gpuOf, nodes);
   const nameOf = new Map(nodes.map((n) => [n.id, n.name]));
+  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
   const started = (now: number) => (assignment: Assignment) => {
     const { steps, checkpoint } = made.get(assignment.taskId)!;
     fleetClock.started(assignment.taskId, nameOf.get(assignment.nodeId)!, steps, checkpoint, now);
@@ -227,7 +228,7 @@ function runScale(scale: Scale): ScaleReport {
     if (!ended) break;
     now = Math.max(now, ended.end);
     // The node reports what it has loaded with its result.
-    const node = nodes.find((n) => n.name === ended.nodeName)!;
+    const node = nodeByName.get(ended.nodeName)!;
     if (ended.checkpoint !== null) node.loadedModel = CHECKPOINTS.find((c) => c.ref.id === ended.checkpoint)!.title;
     const result = time(() => {
       scheduler.settle({ taskId: ended.taskId }, { ok: true, elapsedMs: ended.elapsedMs, ...(ended.loadMs === undefined ? {} : { loadMs: ended.loadMs }) }, now);

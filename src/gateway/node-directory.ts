@@ -145,8 +145,7 @@ export function oneListingPerNode<T extends { session: Pick<NodeSession, 'identi
   here: readonly T[],
   elsewhere: readonly OtherNodeListing[],
 ): (T | OtherNodeListing)[] {
-  const publishedAt = new Map<string, number>();
-  for (const other of elsewhere) if (other.identity !== null) publishedAt.set(other.identity, Math.max(other.publishedAt, publishedAt.get(other.identity) ?? -Infinity));
+  const publishedAt = new Map(elsewhere.flatMap((other) => (other.identity === null ? [] : [[other.identity, other.publishedAt] as const])));
   const keptHere = here.filter((entry) => !entry.reconnecting || !((publishedAt.get(entry.session.identity) ?? -Infinity) > entry.session.connectedAt));
   const listedHere = new Set(keptHere.map((entry) => entry.session.identity));
   return [...keptHere, ...elsewhere.filter((other) => other.identity === null || !listedHere.has(other.identity))];

@@ -168,6 +168,7 @@ export class NodeHub extends EventEmitter<HubEvents> {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#wake = new WakeWatch(options.heartbeatIntervalMs, this.#clock.now());
+    this.#checkedAt = this.#clock.now();
     // Every silent node is found within one interval.
     this.#livenessTimer = this.#clock.setInterval(() => this.#checkLiveness(), options.heartbeatIntervalMs);
   }
@@ -412,7 +413,6 @@ export class NodeHub extends EventEmitter<HubEvents> {
       session.silentUntil = now;
       this.#options.log.info({ node: session.id, silentMs: now - session.heardAt }, 'node heard again after a silence: its tasks of that time teach nothing of its speed');
     }
-    session.lastFrameAt = now;
     session.heardAt = now;
     switch (message.type) {
       case 'hello':
@@ -458,8 +458,8 @@ export class NodeHub extends EventEmitter<HubEvents> {
 
   /** Whether the liveness check runs late: the gateway was not running, and could not hear its nodes. */
   readonly #wake: WakeWatch;
-  /** When the liveness check last ran. */
-  #checkedAt = -Infinity;
+  /** When the liveness check last ran (at first, when the hub began). */
+  #checkedAt: number;
 
   #checkLiveness(): void {
     const now = this.#clock.now();
@@ -475,13 +475,10 @@ export class NodeHub extends EventEmitter<HubEvents> {
       const reading = this.#reading.get(session);
       if (reading) {
         const bytes = reading.bytes();
-        if (bytes !== reading.seen) {
-          session.lastFrameAt = now;
-          session.heardAt = Math.max(session.heardAt, checkedBefore);
-        }
+        if (bytes !== reading.seen) session.heardAt = Math.max(session.heardAt, checkedBefore);
         reading.seen = bytes;
       }
-      if (Math.max(session.lastFrameAt, awakeSince) < deadline) {
+      if (Math.max(session.heardAt, awakeSince) < deadline) {
         this.#options.log.warn({ node: session.id }, 'node silent for 3 heartbeat intervals; dropping it');
         session.terminate();
         this.#drop(session, 'silent for 3 heartbeat intervals', true);

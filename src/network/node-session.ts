@@ -59,11 +59,9 @@ export class NodeSession {
   measured: HelloMessage['measured'];
   /** Bumped whenever `offering` changes. */
   offeringVersion = 0;
-  lastFrameAt: number;
   /**
    * When the node was last surely heard: its last frame, or the liveness check before the one that saw
-   * bytes of a frame arrive. (`lastFrameAt` moves to that check itself, which keeps a node sending a large
-   * answer alive but would hide a silence of up to an interval.)
+   * bytes of a frame arrive (a node sending a large answer is alive, and was heard by then at the latest).
    */
   heardAt: number;
   /**
@@ -98,7 +96,6 @@ export class NodeSession {
     this.draining = hello.draining;
     this.measured = hello.measured;
     this.connectedAt = options.now;
-    this.lastFrameAt = options.now;
     this.heardAt = options.now;
     this.remoteAddress = options.remoteAddress;
     this.#socket = options.socket;

@@ -133,7 +133,7 @@ export class NodeRoster extends EventEmitter<{ changed: []; arrived: [node: Remo
 
   /**
    * What the other gateways (alive ones) last published of their nodes for the dashboard, each node once
-   * (`remote`), with its row.
+   * (by its newest row that has a listing), with its row.
    */
   async otherListings(): Promise<{ node: RemoteNode; listing: unknown }[]> {
     const { rows } = await this.#db.pool.query<{ id: string; listing: string }>(
