@@ -61,7 +61,13 @@ export class PlanState {
   readonly #arrivedUnits: (seconds: number) => number;
   /** Units of the unplanned tasks (`markPlanned` takes each off): the work left, for `#othersClearFirst`. */
   #unplannedUnits = 0;
-  /** Units per second of each node's lanes together (its speed times its lanes), available nodes only. */
+  /**
+   * Units per second one lane of each node gets through, its fixed cost per task included (`throughputs`):
+   * what a node's share of a queue is measured in. Its speed alone made a node whose run times barely grow
+   * with the work (a fit of 10^6 units/s and 1.4 s fixed) clear any queue at once.
+   */
+  readonly #throughput: Float64Array;
+  /** `#throughput` times each node's lanes, available nodes only. */
   readonly #laneSpeed: Float64Array;
   /** Per `capable` list: the work its nodes' lanes hold past a time (`#busyPast`). */
   readonly #busy = new Map<readonly number[], { version: number; at: number; sum: number }>();
@@ -162,11 +168,12 @@ export class PlanState {
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.#loaded = nodes.map((n) => n.loaded);
+    this.#throughput = throughputs(nodes, tasks.length > 0 ? this.#unplannedUnits / tasks.length : 0, arrays);
     nodes.forEach((n, node) => {
       if (!n.available || n.loaded === null) return;
       const on = this.#loadedSet(n.loaded);
       on.nodes.push(node);
-      on.speed += n.unitsPerSecond;
+      on.speed += this.#throughput[node]!;
     });
     this.#lanes = new LaneQueue(nodes, arrays);
     this.headFrom = nodes.map(() => 0);
@@ -174,7 +181,7 @@ export class PlanState {
     tasks.forEach((t, i) => t.promisedAt !== undefined && this.byPromise.push(i));
     this.byPromise.sort((a, b) => tasks[a]!.promisedAt! - tasks[b]!.promisedAt!);
     const laneSpeed = arrays.float64(nodes.length);
-    for (const lane of this.lanes) laneSpeed[lane.node]! += nodes[lane.node]!.unitsPerSecond;
+    for (const lane of this.lanes) laneSpeed[lane.node]! += this.#throughput[lane.node]!;
     this.#laneSpeed = laneSpeed;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     for (const units of beyondUnits.values()) this.#beyondUnits += units;
@@ -440,7 +447,7 @@ export class PlanState {
   covered(checkpoint: string, units: number, lane: Lane, seconds: number): boolean {
     const on = this.#loadedOn.get(checkpoint);
     if (on === undefined) return false;
-    const speed = this.#loaded[lane.node] === checkpoint && this.nodes[lane.node]!.available ? on.speed - this.nodes[lane.node]!.unitsPerSecond : on.speed;
+    const speed = this.#loaded[lane.node] === checkpoint && this.nodes[lane.node]!.available ? on.speed - this.#throughput[lane.node]! : on.speed;
     if (!(speed > 0)) return false;
     // Covered when one of them frees early enough: the walk ends at the first. A lane left waiting because
     // everything it could switch to is covered asks again at every pass, over hundreds of loaded nodes.
@@ -461,7 +468,7 @@ export class PlanState {
     this.#loaded[node] = checkpoint;
     if (!this.nodes[node]!.available) return;
     this.#supply.loaded(node, before ?? null, checkpoint);
-    const speed = this.nodes[node]!.unitsPerSecond;
+    const speed = this.#throughput[node]!;
     if (before !== null && before !== undefined) {
       const left = this.#loadedSet(before);
       left.nodes.splice(left.nodes.indexOf(node), 1);
@@ -633,7 +640,7 @@ export class PlanState {
     const draining = unitsPerSecond - this.#arrivedUnits(run) / run;
     if (draining <= 0) return false;
     const { leastFixed, mostSpeed } = this.#boundsOf(task.capable);
-    let clear = lane.freeAt + this.#unplannedUnits / draining + (this.unplanned * leastFixed) / lanes + leastFixed + task.units / mostSpeed;
+    let clear = lane.freeAt + this.#unplannedUnits / draining + leastFixed + task.units / mostSpeed;
     if (clear >= finish - 1e-9) return false;
     // What their lanes run now comes first, spread over them (looked at only when it could decide: a long
     // queue's work left is far more than this lane's one task).
@@ -795,4 +802,19 @@ function longestWaitedFirst(tasks: readonly PlanTask[], arrays: PlanArrays): Int
   const byAge = arrays.int32(tasks.length);
   byAge.set(order);
   return byAge;
+}
+
+/**
+ * Per node, the units per second one lane gets through at `meanUnits` a task: `meanUnits` over a run of
+ * that size (`fixedSeconds + meanUnits / unitsPerSecond`). Speeds summed alone count no fixed cost, and a
+ * fit whose runs barely grow with the work has a very high speed: such a node looked able to clear any
+ * queue at once (decision 0012).
+ */
+function throughputs(nodes: readonly PlanNode[], meanUnits: number, arrays: PlanArrays): Float64Array {
+  const out = arrays.float64(nodes.length);
+  nodes.forEach((node, i) => {
+    const fixed = node.fixedSeconds ?? 0;
+    out[i] = fixed > 0 && meanUnits > 0 ? meanUnits / (fixed + meanUnits / node.unitsPerSecond) : node.unitsPerSecond;
+  });
+  return out;
 }

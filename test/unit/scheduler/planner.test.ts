@@ -48,6 +48,20 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(xs(8), even()).assignments).toEqual([{ taskId: 'x0', nodeId: 'f0' }]);
   });
 
+  it('counts each node\'s fixed cost per task in how soon the others would clear the queue', () => {
+    // Four nodes whose runs take 1.4 s whatever the work (a fit of 10^6 units/s and 1.4 s fixed), and one of
+    // 1.5 units/s: tasks of 28 units take it 18.7 s. Summed in units per second, the four looked able to
+    // clear any queue at once, and the slow node left even a long one to them.
+    const nodes = () => [planNode('slow', { loaded: 'X', unitsPerSecond: 1.5 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 1e6, fixedSeconds: 1.4, lanes: [0.5] }))];
+    const xs = (n: number) => Array.from({ length: n }, (_, i) => t(`x${i}`, 'X', [0, 1, 2, 3, 4], 28));
+    // Sixty tasks: 21 s of the four's runs, more than one of the slow node's: it takes one.
+    expect(planTasks(xs(60), nodes()).assignments.map((a) => a.nodeId)).toContain('slow');
+    // Eight: the four clear them in under 4 s, and it leaves them.
+    const end = planTasks(xs(8), nodes());
+    expect(end.assignments).toEqual([]);
+    expect([...end.nodeOf.values()]).not.toContain('slow');
+  });
+
   it('counts the work other lanes took since it last asked whether they would clear the queue first', () => {
     // a and b (5 units/s) free now, four nodes of 20 units/s in half a second; one task of 100 units, seven of 28.
     const nodes = [planNode('a', { loaded: 'X', unitsPerSecond: 5 }), planNode('b', { loaded: 'X', unitsPerSecond: 5 }), ...['f1', 'f2', 'f3', 'f4'].map((id) => planNode(id, { loaded: 'X', unitsPerSecond: 20, lanes: [0.5] }))];
