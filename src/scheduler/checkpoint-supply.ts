@@ -26,6 +26,9 @@ import type { DemandClass, PlanNode } from './plan-types.js';
 /** How many times this lane's load of a checkpoint another node's must take before early moves pay (rule 0c). */
 const COSTLIER_LOAD = 4;
 
+/** Loaded speed above rounding: a class's loaded speed less the asking node's own is never exactly 0. */
+const SOME_SPEED = 1e-9;
+
 export interface SupplyView {
   readonly nodes: readonly PlanNode[];
   /** Units per second of each node's lanes together (0 for an unavailable node). */
@@ -109,7 +112,8 @@ export class CheckpointSupply {
 
   /**
    * Whether the nodes other than `node` that have `checkpoint` loaded get through the unplanned work of
-   * each class of it that `node` can run within `seconds`: work they cannot run counts as not covered.
+   * each class of it that `node` can run within `seconds`: work they cannot run counts as not covered
+   * (also when `seconds` is Infinity: then any of them able to run it covers it).
    */
   coveredWithout(node: number, checkpoint: string, seconds: number): boolean {
     const { classes, laneSpeed } = this.#view;
@@ -119,7 +123,8 @@ export class CheckpointSupply {
       if (taskClass.count === 0 || !this.#view.serves(taskClass, node)) continue;
       // `node` has it loaded too when it asks about its own checkpoint.
       const others = (this.costsDiffer ? this.#loadedSpeed[index]! : this.#view.loadedSpeed(checkpoint, taskClass)) - laneSpeed[node]!;
-      if (taskClass.units > others * seconds) return false;
+      // Not `units > others × seconds`: with no other node (others ≈ 0, up to rounding) and no limit, that is NaN.
+      if (taskClass.units > 0 && !(others > SOME_SPEED && taskClass.units <= others * seconds)) return false;
     }
     return true;
   }

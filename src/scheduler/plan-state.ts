@@ -49,6 +49,13 @@ const OVERDUE_LOOKS = 16;
 /** How many entries of each list it steps through to find them (planned ones left behind a stuck front). */
 const OVERDUE_STEPS = 256;
 
+/**
+ * The queue drains (`drains`) while the work that arrived over the last `DRAIN_WINDOW_LOADS` loads is under
+ * `DRAIN_SHARE` of what the fleet gets through meanwhile: a burst being served, not steady arrivals.
+ */
+const DRAIN_WINDOW_LOADS = 2;
+const DRAIN_SHARE = 0.3;
+
 /** How many times slower than the fastest node a lane is before it leaves even a due promise (`othersClearFirst`). */
 const FAR_SLOWER = 4;
 
@@ -67,6 +74,8 @@ export class PlanState {
    * with the work (a fit of 10^6 units/s and 1.4 s fixed) clear any queue at once.
    */
   readonly #throughput: Float64Array;
+  /** `#laneSpeed` summed: the fleet's (`drains`). */
+  #fleetSpeed = 0;
   /** `#throughput` times each node's lanes, available nodes only. */
   readonly #laneSpeed: Float64Array;
   /** Per `capable` list: the work its nodes' lanes hold past a time (`#busyPast`). */
@@ -183,6 +192,7 @@ export class PlanState {
     const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += this.#throughput[lane.node]!;
     this.#laneSpeed = laneSpeed;
+    for (let node = 0; node < nodes.length; node++) if (nodes[node]!.available) this.#fleetSpeed += laneSpeed[node]!;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     for (const units of beyondUnits.values()) this.#beyondUnits += units;
     this.#supply = new CheckpointSupply(
@@ -361,8 +371,39 @@ export class PlanState {
       }
     }
     if (found === undefined || this.betterElsewhere(found, lane) || this.#loadedFinishesSooner(found, lane)) return undefined;
-    if (loaded !== null && !this.#supply.coveredWithout(lane.node, loaded, this.#supply.horizon(this.#unplannedUnits + this.#beyondUnits))) return undefined;
-    return found;
+    if (loaded === null) return found;
+    // While the queue drains, another node with it loaded that can run the work is enough (see `drains`).
+    const horizon = this.drains(this.loadSeconds(lane.node, this.tasks[found]!.checkpoint!)) ? Infinity : this.#supply.horizon(this.#unplannedUnits + this.#beyondUnits);
+    return this.#supply.coveredWithout(lane.node, loaded, horizon) ? found : undefined;
+  }
+
+  /**
+   * `overduePromise`'s task when it was promised one of this lane's loads before the due task `due` and the
+   * queue drains (planner rule 0 yields to it), or undefined. Rule 0 never switches, so without this the due
+   * promises of a checkpoint every node had loaded came first until the end of a burst, while the promises
+   * of another checkpoint, made earlier, waited: `bench:speeds -- big-burst`, told 3-5 s, began at 68-80 s.
+   */
+  owedBefore(due: number, lane: Lane): number | undefined {
+    const promised = this.tasks[due]!.promisedAt!;
+    const owed = this.overduePromise(lane);
+    if (owed === undefined) return undefined;
+    const load = this.loadSeconds(lane.node, this.tasks[owed]!.checkpoint!);
+    return this.tasks[owed]!.promisedAt! <= promised - load && this.drains(load) ? owed : undefined;
+  }
+
+  /**
+   * Whether the queue drains: less work arrived over the last `DRAIN_WINDOW_LOADS` of `load` than
+   * `DRAIN_SHARE` of what the fleet gets through in that time. Rule 0' then keeps an overdue promise
+   * without asking whether the lane's own checkpoint is covered. That check keeps a lane from leaving
+   * work that keeps coming to fewer nodes (under steady arrivals the switches cost capacity, and every
+   * wait grows: simulated seeds with it dropped, runs with a wait over 80 s went from 17-21 to 31 of 90).
+   * A burst being served brings no more work: leaving its majority checkpoint costs a load or two, while
+   * keeping it broke the promises of a checkpoint whose work was too small ever to be "not needed" there.
+   * Work of the lane's checkpoint that no other node with it loaded can run still keeps the lane.
+   */
+  drains(load: number): boolean {
+    const window = DRAIN_WINDOW_LOADS * load;
+    return window > 0 && this.#arrivedUnits(window) < DRAIN_SHARE * this.#fleetSpeed * window;
   }
 
   /** Whether a node that has task `index`'s checkpoint loaded and can run it would finish it sooner than `lane`. */

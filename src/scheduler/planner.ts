@@ -32,7 +32,12 @@
  *    checkpoint loaded cover its work without it: a promise made while a
  *    burst was still arriving, for a checkpoint no node had loaded, was
  *    overtaken by the rest of the burst (a live trial: told 3.6 s, began at
- *    34.6 s);
+ *    34.6 s). While the queue drains (little work arrived over the last two
+ *    loads: a burst being served), covering needs only another node with it
+ *    loaded that can run that work, and such a task comes before a due
+ *    promise (0) made a load after it: every node had the burst's main
+ *    checkpoint loaded, whose work was never covered, and its due promises
+ *    held the lanes; a checkpoint's tasks told 3–5 s began at 68–80 s;
  * 0b. a task only some nodes can run, this lane's among them, once that work
  *    would take those nodes at least as long as the other nodes need for
  *    everything else (it is the long pole: left to fair order it would trail
@@ -113,6 +118,9 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
   const urgent = state.urgent(lane, (median) => Math.max(options.urgentWaitFactor * median, median + options.urgentGapSeconds));
   // A promise yields only to a task left behind well before it (rule 0a).
   const yields = due !== undefined && urgent !== undefined && state.tasks[urgent]!.waitedSeconds > state.tasks[due]!.waitedSeconds + options.urgentGapSeconds;
+  // ...and, once the queue drains, to a promise made a load before it that needs a switch (rule 0').
+  const owedFirst = due !== undefined && !yields ? state.owedBefore(due, lane) : undefined;
+  if (owedFirst !== undefined) return owedFirst;
   if (due !== undefined && !yields && !state.othersClearFirst(due, lane)) return due;
   if (urgent !== undefined) return urgent;
   const owed = state.overduePromise(lane);

@@ -207,11 +207,16 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // y was promised 10 s ago (a load is 8 s); its checkpoint is loaded nowhere, and every lane has X.
     const queue = (capable: number[], promisedAt = -10) => [...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', capable)), { ...t('y', 'Y', capable, 100, -promisedAt), promisedAt }];
     const three = ['a', 'b', 'c'].map((id) => planNode(id, { loaded: 'X' }));
+    // Work keeps arriving (as much as the fleet gets through): the queue does not drain.
+    const steady = { arrivedUnits: (seconds: number) => 30 * seconds };
     // b and c get through X's 160 units in 8 s, within the 8.7 s the fleet needs for the queue: a loads Y now.
-    expect(planTasks(queue([0, 1, 2]), three).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
+    expect(planTasks(queue([0, 1, 2]), three, steady).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }, { taskId: 'x1', nodeId: 'c' }]);
     // Two nodes: b alone would need 16 s for X against the fleet's 13: a stays, and y waits for X to run dry.
     const two = ['a', 'b'].map((id) => planNode(id, { loaded: 'X' }));
-    expect(planTasks(queue([0, 1]), two).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+    expect(planTasks(queue([0, 1]), two, steady).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
+    // A queue that drains (nothing arrived over the last two loads) brings no more X: b can run X, and a keeps the promise.
+    expect(planTasks(queue([0, 1]), two).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
+    expect(planTasks(queue([0, 1]), two, { arrivedUnits: (seconds) => 5 * seconds }).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
     // A lane with no work of its own checkpoint left has nothing to cover.
     // (Z has more work waiting: a switch by demand alone would load Z first.)
     const zs = Array.from({ length: 3 }, (_, i) => t(`z${i}`, 'Z', [0], 100));
@@ -228,6 +233,25 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(kept.startAt.get('y')).toBe(0.5);
     // Promised only 5 s ago, less than a load: the lanes may still keep it without a switch.
     expect(planTasks(queue([0, 1, 2], -5), three).assignments.map((a) => a.taskId)).toEqual(['x0', 'x1', 'x2']);
+  });
+
+  it('lets a due promise wait for one made a load earlier that needs a switch, once the queue drains', () => {
+    // Both nodes have X loaded. y (checkpoint Y, loaded nowhere) was promised 20 s ago; x-due 5 s ago; the
+    // X work is far more than b could cover alone, so rule 0' never moves a lane while arrivals go on.
+    const nodes = () => ['a', 'b'].map((id) => planNode(id, { loaded: 'X' }));
+    // One list for all, as the scheduler gives equal lists (coverage is counted per list and checkpoint).
+    const both = [0, 1];
+    const xs = Array.from({ length: 20 }, (_, i) => t(`x${i}`, 'X', both));
+    const tasks = [{ ...t('x-due', 'X', both), promisedAt: -5 }, ...xs, { ...t('y', 'Y', both, 20, 20), promisedAt: -20 }];
+    // Steady arrivals: every lane keeps its checkpoint, the due X promise first.
+    const steady = planTasks(tasks, nodes(), { arrivedUnits: (seconds) => 20 * seconds });
+    expect(steady.assignments).toEqual([{ taskId: 'x-due', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
+    // A draining queue: a loads Y for the older promise, and the X promise goes to b.
+    const drained = planTasks(tasks, nodes());
+    expect(drained.assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x-due', nodeId: 'b' }]);
+    // y promised only 10 s ago, 5 s before x-due (less than a load): the due promise keeps its lane.
+    const close = [{ ...t('x-due', 'X', both), promisedAt: -5 }, ...xs, { ...t('y', 'Y', both, 20, 10), promisedAt: -10 }];
+    expect(planTasks(close, nodes()).assignments[0]).toEqual({ taskId: 'x-due', nodeId: 'a' });
   });
 
   it('keeps a promise without a switch: a lane with another checkpoint loaded leaves the promised task to its fair turn', () => {
