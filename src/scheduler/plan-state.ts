@@ -50,10 +50,14 @@ const OVERDUE_LOOKS = 16;
 const OVERDUE_STEPS = 256;
 
 /**
- * The queue drains (`drains`) while the work that arrived over the last `DRAIN_WINDOW_LOADS` loads is under
- * `DRAIN_SHARE` of what the fleet gets through meanwhile: a burst being served, not steady arrivals.
+ * The queue drains (`drains`) while the work that arrived over the last `DRAIN_WINDOW_LOADS` of a node's
+ * typical loads is under `DRAIN_SHARE` of what the fleet gets through meanwhile: a burst being served, not
+ * steady arrivals. The window is at least the time the fleet takes for `DRAIN_WINDOW_TASKS` tasks of the
+ * queue's mean size: where loads are short beside runs (1 s loads, 10 s runs), two loads' time often holds
+ * no arrival under steady load at all.
  */
 const DRAIN_WINDOW_LOADS = 2;
+const DRAIN_WINDOW_TASKS = 4;
 const DRAIN_SHARE = 0.3;
 
 /** How many times slower than the fastest node a lane is before it leaves even a due promise (`othersClearFirst`). */
@@ -76,11 +80,15 @@ export class PlanState {
   readonly #throughput: Float64Array;
   /** `#laneSpeed` summed: the fleet's (`drains`). */
   #fleetSpeed = 0;
+  /** Units of the plan's mean task (`throughputs`, `drains`). */
+  readonly #meanUnits: number;
+  /** `drains`, per window: the arrivals it reads do not change during a plan, and every pick with a due promise asks. */
+  readonly #drainsBy = new Map<number, boolean>();
   /** `#throughput` times each node's lanes, available nodes only. */
   readonly #laneSpeed: Float64Array;
   /** Per `capable` list: the work its nodes' lanes hold past a time (`#busyPast`). */
   readonly #busy = new Map<readonly number[], { version: number; at: number; sum: number }>();
-  /** Per `capable` list: its available nodes' lanes and their units per second together (`#othersClearFirst`). */
+  /** Per `capable` list: its available nodes' lanes and their throughput together (`#othersClearFirst`). */
   readonly #capacity = new Map<readonly number[], { lanes: number; unitsPerSecond: number }>();
   /** Steps taken and tasks looked at so far: the plan's budget (planner.ts) counts them. */
   work = 0;
@@ -177,7 +185,8 @@ export class PlanState {
     this.#capableBits = new Uint32Array(sets.size * this.#words);
     for (const [capable, { set }] of sets) for (const node of capable) addNode(this.#capableBits, set * this.#words, node);
     this.#loaded = nodes.map((n) => n.loaded);
-    this.#throughput = throughputs(nodes, tasks.length > 0 ? this.#unplannedUnits / tasks.length : 0, arrays);
+    this.#meanUnits = tasks.length > 0 ? this.#unplannedUnits / tasks.length : 0;
+    this.#throughput = throughputs(nodes, this.#meanUnits, arrays);
     nodes.forEach((n, node) => {
       if (!n.available || n.loaded === null) return;
       const on = this.#loadedSet(n.loaded);
@@ -373,7 +382,7 @@ export class PlanState {
     if (found === undefined || this.betterElsewhere(found, lane) || this.#loadedFinishesSooner(found, lane)) return undefined;
     if (loaded === null) return found;
     // While the queue drains, another node with it loaded that can run the work is enough (see `drains`).
-    const horizon = this.drains(this.loadSeconds(lane.node, this.tasks[found]!.checkpoint!)) ? Infinity : this.#supply.horizon(this.#unplannedUnits + this.#beyondUnits);
+    const horizon = this.drains(lane.node) ? Infinity : this.#supply.horizon(this.#unplannedUnits + this.#beyondUnits);
     return this.#supply.coveredWithout(lane.node, loaded, horizon) ? found : undefined;
   }
 
@@ -384,16 +393,18 @@ export class PlanState {
    * of another checkpoint, made earlier, waited: `bench:speeds -- big-burst`, told 3-5 s, began at 68-80 s.
    */
   owedBefore(due: number, lane: Lane): number | undefined {
-    const promised = this.tasks[due]!.promisedAt!;
+    // Under steady arrivals (most passes with due promises) nothing more is looked at.
+    if (!this.drains(lane.node)) return undefined;
     const owed = this.overduePromise(lane);
     if (owed === undefined) return undefined;
     const load = this.loadSeconds(lane.node, this.tasks[owed]!.checkpoint!);
-    return this.tasks[owed]!.promisedAt! <= promised - load && this.drains(load) ? owed : undefined;
+    return this.tasks[owed]!.promisedAt! <= this.tasks[due]!.promisedAt! - load ? owed : undefined;
   }
 
   /**
-   * Whether the queue drains: less work arrived over the last `DRAIN_WINDOW_LOADS` of `load` than
-   * `DRAIN_SHARE` of what the fleet gets through in that time. Rule 0' then keeps an overdue promise
+   * Whether the queue drains, as `node` sees it: less work arrived over the last `DRAIN_WINDOW_LOADS` of its
+   * typical loads (or `DRAIN_WINDOW_TASKS` of the fleet's mean runs) than `DRAIN_SHARE` of what the fleet
+   * gets through in that time. Rule 0' then keeps an overdue promise
    * without asking whether the lane's own checkpoint is covered. That check keeps a lane from leaving
    * work that keeps coming to fewer nodes (under steady arrivals the switches cost capacity, and every
    * wait grows: simulated seeds with it dropped, runs with a wait over 80 s went from 17-21 to 31 of 90).
@@ -401,9 +412,15 @@ export class PlanState {
    * keeping it broke the promises of a checkpoint whose work was too small ever to be "not needed" there.
    * Work of the lane's checkpoint that no other node with it loaded can run still keeps the lane.
    */
-  drains(load: number): boolean {
-    const window = DRAIN_WINDOW_LOADS * load;
-    return window > 0 && this.#arrivedUnits(window) < DRAIN_SHARE * this.#fleetSpeed * window;
+  drains(node: number): boolean {
+    const tasksTime = this.#fleetSpeed > 0 ? (DRAIN_WINDOW_TASKS * this.#meanUnits) / this.#fleetSpeed : 0;
+    const window = Math.max(DRAIN_WINDOW_LOADS * this.nodes[node]!.switchSeconds, tasksTime);
+    let drains = this.#drainsBy.get(window);
+    if (drains === undefined) {
+      drains = window > 0 && this.#arrivedUnits(window) < DRAIN_SHARE * this.#fleetSpeed * window;
+      this.#drainsBy.set(window, drains);
+    }
+    return drains;
   }
 
   /** Whether a node that has task `index`'s checkpoint loaded and can run it would finish it sooner than `lane`. */
@@ -855,7 +872,8 @@ function throughputs(nodes: readonly PlanNode[], meanUnits: number, arrays: Plan
   const out = arrays.float64(nodes.length);
   nodes.forEach((node, i) => {
     const fixed = node.fixedSeconds ?? 0;
-    out[i] = fixed > 0 && meanUnits > 0 ? meanUnits / (fixed + meanUnits / node.unitsPerSecond) : node.unitsPerSecond;
+    // Tasks of no work (never sent by the scheduler) get through none: 0, as their fixed cost says.
+    out[i] = fixed > 0 ? meanUnits / (fixed + meanUnits / node.unitsPerSecond) : node.unitsPerSecond;
   });
   return out;
 }

@@ -216,7 +216,13 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(planTasks(queue([0, 1]), two, steady).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
     // A queue that drains (nothing arrived over the last two loads) brings no more X: b can run X, and a keeps the promise.
     expect(planTasks(queue([0, 1]), two).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
-    expect(planTasks(queue([0, 1]), two, { arrivedUnits: (seconds) => 5 * seconds }).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
+    expect(planTasks(queue([0, 1]), two, { arrivedUnits: (seconds) => 1 * seconds }).assignments).toEqual([{ taskId: 'y', nodeId: 'a' }, { taskId: 'x0', nodeId: 'b' }]);
+    // Loads of 1 s beside runs of 10 s: the last arrival came 3 s ago, but work keeps coming over the time the
+    // fleet takes for a few tasks (the window is at least that): not a drain, and a stays.
+    const quick = ['a', 'b'].map((id) => planNode(id, { loaded: 'X', switchSeconds: 1 }));
+    const long = (capable: number[]) => [...Array.from({ length: 8 }, (_, i) => t(`x${i}`, 'X', capable, 100)), { ...t('y', 'Y', capable, 100, 10), promisedAt: -10 }];
+    const lull = { arrivedUnits: (seconds: number) => (seconds > 3 ? 16 * (seconds - 3) : 0) };
+    expect(planTasks(long([0, 1]), quick, lull).assignments).toEqual([{ taskId: 'x0', nodeId: 'a' }, { taskId: 'x1', nodeId: 'b' }]);
     // A lane with no work of its own checkpoint left has nothing to cover.
     // (Z has more work waiting: a switch by demand alone would load Z first.)
     const zs = Array.from({ length: 3 }, (_, i) => t(`z${i}`, 'Z', [0], 100));
@@ -252,6 +258,10 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // y promised only 10 s ago, 5 s before x-due (less than a load): the due promise keeps its lane.
     const close = [{ ...t('x-due', 'X', both), promisedAt: -5 }, ...xs, { ...t('y', 'Y', both, 20, 10), promisedAt: -10 }];
     expect(planTasks(close, nodes()).assignments[0]).toEqual({ taskId: 'x-due', nodeId: 'a' });
+    // X work only a can run keeps a on X, draining or not: b loads Y.
+    const onlyA = [0];
+    const mine = [{ ...t('x-due', 'X', onlyA), promisedAt: -5 }, ...Array.from({ length: 20 }, (_, i) => t(`x${i}`, 'X', onlyA)), { ...t('y', 'Y', both, 20, 20), promisedAt: -20 }];
+    expect(planTasks(mine, nodes()).assignments).toEqual([{ taskId: 'x-due', nodeId: 'a' }, { taskId: 'y', nodeId: 'b' }]);
   });
 
   it('keeps a promise without a switch: a lane with another checkpoint loaded leaves the promised task to its fair turn', () => {
