@@ -184,6 +184,28 @@ describe('Scheduler', () => {
     expect(queueOf(false).scheduler.eta('b3', NOW)).toBeCloseTo(8);
   });
 
+  it('plans with the work that arrived: an overdue promise forces a switch with less coverage only once arrivals stop', () => {
+    // a and b (clarity loaded) run tasks planned at 3 s that overrun; y (chillout) was told 3 s and is 37 s
+    // overdue when c (clarity loaded, free) joins. Twenty clarity tasks arrived with y; b alone would not cover them.
+    const world = (recent: number) => {
+      const scheduler = schedulerWith({ a: 10, b: 10, c: 10 });
+      scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY })]);
+      for (const id of ['run-a', 'run-b']) scheduler.enqueue(task(id, 'k', { steps: 30 }), NOW);
+      for (const sent of scheduler.assignments(NOW)) scheduler.start(sent, NOW);
+      scheduler.enqueue(task('y', 'k', { model: chillout }), NOW);
+      expect(scheduler.eta('y', NOW)).toBeCloseTo(3);
+      for (let i = 0; i < 20; i++) scheduler.enqueue(task(`x${i}`, 'k'), NOW);
+      // Work still arriving: `recent` more clarity tasks a second before c joins (ten: 200 units, over 30 % of the fleet's 16 s).
+      for (let i = 0; i < recent; i++) scheduler.enqueue(task(`late${i}`, 'k'), NOW + 39_000);
+      scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY }), node('c', { loadedModel: CLARITY })]);
+      return scheduler.assignments(NOW + 40_000).find((sent) => sent.nodeId === 'c')?.taskId;
+    };
+    // Nothing arrived over the last 16 s (two loads): the queue drains, and c keeps y's promise.
+    expect(world(0)).toBe('y');
+    // Steady arrivals: c keeps its own checkpoint, whose work the others would not cover.
+    expect(world(10)).toBe('x0');
+  });
+
   it('makes no promise from a guessed speed: before its node is measured, an ETA told binds nothing', () => {
     const scheduler = new Scheduler({ estimates: new NodeEstimates({ unitsPerSecond: 10 }) });
     scheduler.setNodes([node('a', { loadedModel: CLARITY })]);
