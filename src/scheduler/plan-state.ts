@@ -78,8 +78,6 @@ export class PlanState {
    * with the work (a fit of 10^6 units/s and 1.4 s fixed) clear any queue at once.
    */
   readonly #throughput: Float64Array;
-  /** `#laneSpeed` summed: the fleet's (`drains`). */
-  #fleetSpeed = 0;
   /** Units of the plan's mean task (`throughputs`, `drains`). */
   readonly #meanUnits: number;
   /** `drains`, per window: the arrivals it reads do not change during a plan, and every pick with a due promise asks. */
@@ -201,7 +199,6 @@ export class PlanState {
     const laneSpeed = arrays.float64(nodes.length);
     for (const lane of this.lanes) laneSpeed[lane.node]! += this.#throughput[lane.node]!;
     this.#laneSpeed = laneSpeed;
-    for (let node = 0; node < nodes.length; node++) if (nodes[node]!.available) this.#fleetSpeed += laneSpeed[node]!;
     this.#longPoles = new LongPoles(tasks, nodes, laneSpeed, longPoleSeconds, { classes: this.demandClasses, classOf: this.#demandOf });
     for (const units of beyondUnits.values()) this.#beyondUnits += units;
     this.#supply = new CheckpointSupply(
@@ -413,11 +410,13 @@ export class PlanState {
    * Work of the lane's checkpoint that no other node with it loaded can run still keeps the lane.
    */
   drains(node: number): boolean {
-    const tasksTime = this.#fleetSpeed > 0 ? (DRAIN_WINDOW_TASKS * this.#meanUnits) / this.#fleetSpeed : 0;
-    const window = Math.max(DRAIN_WINDOW_LOADS * this.nodes[node]!.switchSeconds, tasksTime);
+    // The fleet's seconds per unit of work (checkpoint-supply.ts sums its speed); Infinity with no fleet.
+    const perUnit = this.#supply.horizon(1);
+    if (!Number.isFinite(perUnit)) return false;
+    const window = Math.max(DRAIN_WINDOW_LOADS * this.nodes[node]!.switchSeconds, DRAIN_WINDOW_TASKS * this.#meanUnits * perUnit);
     let drains = this.#drainsBy.get(window);
     if (drains === undefined) {
-      drains = window > 0 && this.#arrivedUnits(window) < DRAIN_SHARE * this.#fleetSpeed * window;
+      drains = window > 0 && this.#arrivedUnits(window) * perUnit < DRAIN_SHARE * window;
       this.#drainsBy.set(window, drains);
     }
     return drains;
