@@ -160,7 +160,7 @@ export class EtaPlans {
       plan.nodeOf.set(queued.task.id, plan.nodeOf.get(next.task.id)!);
       return;
     }
-    plan.append?.(this.#scheduler.planTaskOf(queued, now, nodes, {}));
+    plan.append?.(this.#scheduler.planTaskOf(queued, now, nodes));
   }
 
   #mayKeep(kept: KeptPlan, now: number): boolean {

@@ -84,10 +84,10 @@ export interface Queued {
   needs: string;
   /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
   reach: Reach | null;
-  /** The start promised by the first ETA told (epoch ms). */
-  promisedAt?: number;
-  /** Its entry in the planner's input, reused from pass to pass (Scheduler `#planTasks`). */
-  planTask?: PlanTask;
+  /** The start promised by the first ETA told (epoch ms), once told. */
+  promisedAt: number | undefined;
+  /** Its entry in the planner's input, reused from pass to pass (Scheduler `#planTasks`), once planned. */
+  planTask: PlanTask | undefined;
 }
 
 /** The plan ETAs are read from (`Scheduler.eta`). */
@@ -222,7 +222,7 @@ export interface SchedulerInternals {
   /** The planner's view of each node, refreshed at `now`. */
   planNodes(now: number): PlanNode[];
   /** `queued` as the planner sees it, written into `into`. */
-  planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask;
+  planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[]): PlanTask;
   /** The ETA plan, made at `now`, in steps; `own`: on copies of the planner's input (a plan made in slices). */
   makePlan(now: number, own: boolean): Generator<void, KeptPlan, void>;
   /** The queued task that `queued` stands before in service order among tasks of its nodes (queue-positions.ts). */

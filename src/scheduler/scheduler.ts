@@ -47,6 +47,7 @@ import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
 import type { PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
+import { DOUBLE } from '../util/double-fields.js';
 import type { Assignment, AttemptOutcome, KeptPlan, Queued, Reach, SchedulerInternals, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
 
 export type { Assignment, AttemptFailure, AttemptOutcome, SchedulerNode, SchedulerOptions, SchedulerTask, Settled } from './scheduler-types.js';
@@ -66,6 +67,9 @@ const RULED_ETA_TASKS = 2000;
  */
 const SENDING_HORIZON = 2000;
 const SENDING_TASKS_PER_LANE = 4;
+
+/** A plan entry's nodes before they are read (`#refresh` sets them). */
+const NO_NODES: readonly number[] = [];
 
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
@@ -171,7 +175,7 @@ export class Scheduler {
       hasFreeSlot: (node, now) => this.#hasFreeSlot(node, now),
       assignmentOf: (queued, node) => this.#assignmentOf(queued, node),
       planNodes: (now) => this.#planNodes(now),
-      planTaskOf: (queued, now, nodes, into) => this.#planTaskOf(queued, now, nodes, into),
+      planTaskOf: (queued, now, nodes) => this.#planTaskOf(queued, now, nodes),
       makePlan: (now, own) => this.#makePlan(now, own),
       nextInGroup: (queued) => {
         this.#groupPositions();
@@ -220,7 +224,11 @@ export class Scheduler {
       weight: task.weight ?? 1,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
-    this.#insert({ task, arrivedAt, tag, units, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null });
+    // Every field at once, the numbers as doubles: one hidden class for all (util/double-fields.ts).
+    const queued: Queued = { task, arrivedAt: DOUBLE, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null, promisedAt: undefined, planTask: undefined };
+    queued.arrivedAt = arrivedAt;
+    queued.units = units;
+    this.#insert(queued);
     this.#arrivals.add(arrivedAt, units);
   }
 
@@ -388,18 +396,18 @@ export class Scheduler {
       // Each queued task keeps its plan entry and refreshes what changes with time: a pass over a queue of
       // 10,000 made 10,000 new objects, the largest allocation of a pass. A plan made in slices must not
       // see a pass in between change them.
-      const task = own ? this.#planTaskOf(queued, now, nodes, {}) : queued.planTask ? this.#refresh(queued, queued.planTask, now, nodes) : (queued.planTask = this.#planTaskOf(queued, now, nodes, {}));
+      const task = own ? this.#planTaskOf(queued, now, nodes) : queued.planTask ? this.#refresh(queued, queued.planTask, now, nodes) : (queued.planTask = this.#planTaskOf(queued, now, nodes));
       tasks.push(task);
     }
     return tasks;
   }
 
-  /** `queued` as the planner sees it, written into `into`. */
-  #planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[], into: Partial<PlanTask>): PlanTask {
-    into.id = queued.task.id;
-    into.units = queued.units;
-    into.checkpoint = queued.checkpoint;
-    return this.#refresh(queued, into as PlanTask, now, nodes);
+  /** `queued` as the planner sees it. */
+  #planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[]): PlanTask {
+    // Every field at once, the numbers as doubles: one hidden class for all (util/double-fields.ts).
+    const task: PlanTask = { id: queued.task.id, units: DOUBLE, checkpoint: queued.checkpoint, capable: NO_NODES, waitedSeconds: DOUBLE, promisedAt: undefined };
+    task.units = queued.units;
+    return this.#refresh(queued, task, now, nodes);
   }
 
   /** `queued`'s plan entry of a pass before, brought up to date: what changes with time and with the nodes. */
@@ -473,7 +481,7 @@ export class Scheduler {
     // Past the horizon the rules never look (they pick among its tasks), but each task there has its ETA too.
     for (let i = 0; i < far.length; i++) {
       if (i % 256 === 255) yield;
-      plan.append?.(this.#planTaskOf(far[i]!, now, nodes, {}));
+      plan.append?.(this.#planTaskOf(far[i]!, now, nodes));
     }
     const lanes = nodes.reduce((sum, n) => sum + (n.available ? Math.max(1, n.lanes.length) : 0), 0);
     return { plan, at: now, nodes, nodesGeneration: this.#nodesGeneration, size: plan.startAt.size + lanes, changed: false };
