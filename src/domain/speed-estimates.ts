@@ -30,8 +30,6 @@
  * guesses (it explores rather than trust a guess: planner.ts). Pure.
  */
 
-import { DOUBLE } from '../util/double-fields.js';
-
 export interface NodeEstimate {
   /** The proportional part: work units per second. */
   unitsPerSecond: number;
@@ -270,13 +268,8 @@ export class NodeEstimates {
   #record(name: string): NodeRecord {
     let record = this.#byName.get(name);
     if (!record) {
-      // The numbers as doubles from the first record on: one hidden class for all (util/double-fields.ts).
-      const fit = { w: DOUBLE, sx: DOUBLE, sy: DOUBLE, sxx: DOUBLE, sxy: DOUBLE };
-      fit.w = fit.sx = fit.sy = fit.sxx = fit.sxy = 0;
-      record = { fit, samples: 0, unitsPerSecond: DOUBLE, fixedSeconds: DOUBLE, switchSeconds: DOUBLE, switchMeasured: false, loads: new Map(), clippedLast: false };
-      record.unitsPerSecond = this.#defaults.unitsPerSecond;
-      record.fixedSeconds = this.#defaults.fixedSeconds;
-      record.switchSeconds = this.#defaults.switchSeconds;
+      const { unitsPerSecond, fixedSeconds, switchSeconds } = this.#defaults;
+      record = { fit: { w: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 }, samples: 0, unitsPerSecond, fixedSeconds, switchSeconds, switchMeasured: false, loads: new Map(), clippedLast: false };
       this.#byName.set(name, record);
     }
     return record;

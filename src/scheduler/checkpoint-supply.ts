@@ -72,18 +72,22 @@ export class CheckpointSupply {
       if (list) list.push(index);
       else this.#classesOf.set(taskClass.checkpoint, [index]);
     });
+    // Most fleets load every checkpoint at about one price, and a bound over all their loads says so without
+    // looking up each checkpoint on each node: over 1,000 nodes that was about a third of building a plan.
     let differ = false;
-    for (const checkpoint of this.#classesOf.keys()) {
-      let longest = 0;
-      let shortest = Infinity;
-      for (let node = 0; node < nodes.length; node++) {
-        if (!nodes[node]!.available) continue;
-        const seconds = view.loadSeconds(node, checkpoint);
-        longest = Math.max(longest, seconds);
-        shortest = Math.min(shortest, seconds);
+    if (mayDiffer(nodes)) {
+      for (const checkpoint of this.#classesOf.keys()) {
+        let longest = 0;
+        let shortest = Infinity;
+        for (let node = 0; node < nodes.length; node++) {
+          if (!nodes[node]!.available) continue;
+          const seconds = view.loadSeconds(node, checkpoint);
+          longest = Math.max(longest, seconds);
+          shortest = Math.min(shortest, seconds);
+        }
+        this.#loads.set(checkpoint, { longest, shortest });
+        if (longest > 0 && longest >= COSTLIER_LOAD * shortest) differ = true;
       }
-      this.#loads.set(checkpoint, { longest, shortest });
-      if (longest > 0 && longest >= COSTLIER_LOAD * shortest) differ = true;
     }
     this.costsDiffer = differ;
     // Kept only where rule 0c may act: over 5,000 nodes and a thousand task classes, building it cost a plan
@@ -167,4 +171,25 @@ export class CheckpointSupply {
     }
     return best?.front;
   }
+}
+
+/**
+ * Whether any two loads the available nodes may be asked (each node's own per-checkpoint figures and its
+ * typical load, as `PlanState.loadSeconds` reads them) differ `COSTLIER_LOAD` times: if not, no
+ * checkpoint's longest and shortest loads do.
+ */
+function mayDiffer(nodes: readonly PlanNode[]): boolean {
+  let longest = 0;
+  let shortest = Infinity;
+  for (const node of nodes) {
+    if (!node.available) continue;
+    longest = Math.max(longest, node.switchSeconds);
+    shortest = Math.min(shortest, node.switchSeconds);
+    if (node.loadSeconds === undefined) continue;
+    for (const seconds of node.loadSeconds.values()) {
+      longest = Math.max(longest, seconds);
+      shortest = Math.min(shortest, seconds);
+    }
+  }
+  return longest > 0 && longest >= COSTLIER_LOAD * shortest;
 }

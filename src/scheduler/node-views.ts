@@ -14,7 +14,6 @@
  * waiting on memory (bench:plan-scale); an unchanged busy node now only has
  * its slots' remaining time worked out from the clock.
  */
-import { DOUBLE } from '../util/double-fields.js';
 import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { AttemptReader } from './attempt-ledger.js';
 import type { NodeHealth } from './node-health.js';
@@ -171,8 +170,7 @@ export class NodeViews<TNode extends ViewedNode> {
 
   #reset(nodes: readonly TNode[], generation: number): void {
     this.#generation = generation;
-    // Every view stale, so read before use; its numbers doubles from the first (util/double-fields.ts).
-    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: DOUBLE, fixedSeconds: DOUBLE, switchSeconds: DOUBLE, loadSeconds: undefined, switchMeasured: false, lanes: [], sendAhead: 0, windowLead: DOUBLE, loaded: null, available: false }));
+    this.#views = nodes.map((node) => ({ id: node.id, unitsPerSecond: 0, fixedSeconds: 0, switchSeconds: 0, loadSeconds: undefined, switchMeasured: false, lanes: [], sendAhead: 0, windowLead: 0, loaded: null, available: false }));
     this.#readFrom = nodes.map(() => ({ loadedModel: null, nodeAvailable: false, slots: 0, prefetch: 0, usesPeers: false, runStarts: [], runSeconds: [] }));
     this.#stale = new Uint8Array(nodes.length).fill(1);
     this.#byIdentity = new Map();

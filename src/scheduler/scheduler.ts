@@ -224,9 +224,8 @@ export class Scheduler {
       weight: task.weight ?? 1,
       ...(queueHead === undefined ? {} : { queueHead }),
     });
-    // Every field at once, the numbers as doubles: one hidden class for all (util/double-fields.ts).
-    const queued: Queued = { task, arrivedAt: DOUBLE, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null, promisedAt: undefined, planTask: undefined };
-    queued.arrivedAt = arrivedAt;
+    // Every field at once, the work as a double: one hidden class for all (util/double-fields.ts).
+    const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null, promisedAt: undefined, planTask: undefined };
     queued.units = units;
     this.#insert(queued);
     this.#arrivals.add(arrivedAt, units);
@@ -688,7 +687,8 @@ export class Scheduler {
       // Only a failure puts a node behind the others for this task: a start the store could not record is nobody's.
       if (failure) queued.failedOn.set(attempt.nodeIdentity, { kind: failure.kind, name: attempt.nodeName });
       queued.reach = null;
-      delete queued.promisedAt;
+      // Not `delete`: a field gone from the middle of an object sends it to V8's slow dictionary mode.
+      queued.promisedAt = undefined;
       this.#insert(queued);
     }
     return { attempt, setAside, sameWayAs };

@@ -124,6 +124,9 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(sent.get('hdd')).toBe('c1-0');
     // Loads that cost alike: who switches, and when, changes little; affinity decides as before.
     expect(new Map(planTasks(tasks, nodes(2), scaled).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
+    // The costly load a figure of hdd's own for C0, its typical load as cheap as the others': the same.
+    const ownFigure = nodes(2).map((node) => (node.id === 'hdd' ? { ...node, loadSeconds: new Map([['C0', 30]]) } : node));
+    expect(new Map(planTasks(tasks, ownFigure, scaled).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c0-0');
     // Off with shortfallLoads 0.
     expect(new Map(planTasks(tasks, nodes(30), { ...scaled, shortfallLoads: 0 }).assignments.map((a) => [a.nodeId, a.taskId])).get('f1')).toBe('c2-0');
     // C2 work f3 cannot run is not covered by f3 having C2 loaded: f1 keeps it (else hdd would have to load C2).
