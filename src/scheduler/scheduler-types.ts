@@ -221,7 +221,7 @@ export interface SchedulerInternals {
   assignmentOf(queued: Queued, node: SchedulerNode): Assignment;
   /** The planner's view of each node, refreshed at `now`. */
   planNodes(now: number): PlanNode[];
-  /** `queued` as the planner sees it, written into `into`. */
+  /** `queued` as the planner sees it: a new plan entry (`Scheduler.#planTaskOf`). */
   planTaskOf(queued: Queued, now: number, nodes: readonly PlanNode[]): PlanTask;
   /** The ETA plan, made at `now`, in steps; `own`: on copies of the planner's input (a plan made in slices). */
   makePlan(now: number, own: boolean): Generator<void, KeptPlan, void>;
