@@ -15,7 +15,11 @@
  * work (from when 10 % of results were in, or the last submit, to 90 %)
  * against the fleet's capacity (nodes ÷ task time); the gateway's event loop
  * delay (`/api/health` → `eventLoopDelayMs`, its latest 30 s, read when 90 %
- * of results were in) and its CPU share over the same window; status-poll and
+ * of results were in) and its CPU share over the same window; the event loop's
+ * p99 while the tasks were being submitted and after, until 90 % of results
+ * were in (serving), from two scrapes each of its Prometheus histogram
+ * (loop-delay-scrape.ts: a burst of submits saturates the gateway, and the
+ * latest 30 s mix the two); status-poll and
  * submit latencies; nothing lost (every task succeeded).
  *
  * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000' (nodes × task
@@ -30,6 +34,7 @@ import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { fleetReport, startFleet } from './fleet-process.js';
+import { type LoopDelayCounts, type LoopDelaySpan, loopDelayBetween, scrapeLoopDelay } from './loop-delay-scrape.js';
 import { cpuSecondsOf } from './process-cpu.js';
 import { startQuiet } from './quiet-process.js';
 import { makeCheckpoints } from './schedule-nodes.js';
@@ -53,6 +58,9 @@ interface FleetFigures extends Fleet {
   /** Of a sample of 500 tasks, those not succeeded at the end. */
   failed: number;
   eventLoop: OverheadSummary | null;
+  /** The event loop's delay while the tasks were being submitted, and from then until 90 % of results were in. */
+  loopSubmitting: LoopDelaySpan;
+  loopServing: LoopDelaySpan;
   /** The gateway's CPU time over the window ÷ its length (one core = 1). */
   gatewayCpu: number;
   poll: Spread;
@@ -99,6 +107,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const submitMs: number[] = [];
     const pollMs: number[] = [];
     let submitting = true;
+    const beforeSubmits = await scrapeLoopDelay(gateway);
     const started = Date.now();
     const submitAll = async () => {
       let next = 0;
@@ -119,9 +128,11 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, worker));
     };
     let submitsDoneAt = 0;
+    let afterSubmits: Promise<LoopDelayCounts> | undefined;
     const submitted = submitAll().finally(() => {
       submitting = false;
       submitsDoneAt = Date.now();
+      afterSubmits = scrapeLoopDelay(gateway);
     });
     const pollAll = async () => {
       for (let round = 1; submitting || ids.length > 0; round++) {
@@ -140,10 +151,13 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     };
     const polled = pollAll();
     const health: { at: number; cpu: number; eventLoop: OverheadSummary | null; queued: number; running: number }[] = [];
+    /** Scraped at the first health read after the submits with 10 % of the tasks or fewer left unfinished. */
+    let atNinety: LoopDelayCounts | undefined;
     const watch = async () => {
       for (;;) {
         const data = await getJson<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
         health.push({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!), eventLoop: data.eventLoopDelayMs, queued: data.queued, running: data.running });
+        if (!submitting && atNinety === undefined && data.queued + data.running <= fleet.tasks / 10) atNinety = await scrapeLoopDelay(gateway);
         if (!submitting && data.queued === 0 && data.running === 0) return;
         await sleep(2000);
       }
@@ -162,6 +176,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const atEnd = health.reduce((best, h) => (Math.abs(h.at - to) < Math.abs(best.at - to) ? h : best));
     const atStart = health.reduce((best, h) => (Math.abs(h.at - from) < Math.abs(best.at - from) ? h : best));
     const succeeded = [...states.values()].filter((s) => s === 2).length;
+    const submitsEnd = await afterSubmits!;
     return {
       ...fleet,
       capacityPerSecond: (fleet.nodes * 1000) / fleet.taskMs,
@@ -171,6 +186,8 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       held: report.held,
       failed: states.size - succeeded,
       eventLoop: atEnd.eventLoop,
+      loopSubmitting: loopDelayBetween(beforeSubmits, submitsEnd),
+      loopServing: loopDelayBetween(submitsEnd, atNinety ?? (await scrapeLoopDelay(gateway))),
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
       poll: spreadOf(pollMs),
       submit: spreadOf(submitMs),
@@ -189,15 +206,16 @@ const ms = (value: number) => (value < 10 ? value.toFixed(1) : Math.round(value)
 function toMarkdown(figures: readonly FleetFigures[]): string {
   const rows = figures.map((f) => {
     const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
-    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
+    const span = (s: LoopDelaySpan) => `${ms(s.p99)} (${(100 * s.over20ms).toFixed(1)} %)`;
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
     '',
-    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | gateway CPU | status poll | submit | submits /s | results sent | held ready |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | loop p99 serving | gateway CPU | status poll | submit | submits /s | results sent | held ready |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }

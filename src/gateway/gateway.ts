@@ -90,8 +90,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const roster = stores.roster;
   const store = stores.tasks;
   const overhead = new OverheadMeter();
-  const eventLoop = new EventLoopMeter();
-  eventLoop.start();
   const keyStore = stores.keys;
   const keyRing = new KeyRing(keyStore);
   await keyRing.load();
@@ -112,6 +110,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     queuedByCheckpoint: () => dispatcher.scheduler.queueSummary().byCheckpoint,
     nodes: () => nodes.list(),
   });
+  const eventLoop = new EventLoopMeter((ms) => metrics.eventLoopDelayed(ms));
+  eventLoop.start();
   // Webhooks are made from the task's status when it ends (service, below).
   const { deliveries, outbox, webhooks } = createWebhooks({
     tried: (result) => metrics.webhookTried(result),

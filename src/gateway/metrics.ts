@@ -4,7 +4,7 @@
  * The gateway's Prometheus metrics (prom-client), served at `/metrics`: tasks by
  * state and kind, the queue by checkpoint, dispatch latency, attempt outcomes,
  * nodes by state and their slots' busy share, webhook tries, HTTP requests by
- * route and status, and the process's own (memory, CPU, event loop). Labels
+ * route and status, the event loop's delay, and the process's own (memory, CPU, event loop). Labels
  * take bounded values only (kinds, states, error ids, route templates,
  * checkpoint names), never a task id, a key or a node name.
  */
@@ -29,6 +29,7 @@ export class GatewayMetrics {
   readonly #webhooks: Counter<'result'>;
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestSeconds: Histogram<'method' | 'route'>;
+  readonly #eventLoopDelay: Histogram;
   /** By `method route status`: bounded (route templates, not paths). */
   readonly #answerChildren = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
 
@@ -102,6 +103,14 @@ export class GatewayMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300],
       registers,
     });
+    // prom-client's own `nodejs_eventloop_lag_p99_seconds` starts again at each scrape, so scrapes cannot be
+    // summed over a span; counts per bucket can (`histogram_quantile(0.99, rate(…[5m]))`).
+    this.#eventLoopDelay = new Histogram({
+      name: 'dan_event_loop_delay_seconds',
+      help: 'How late a timer due every 10 ms fires on the gateway\'s event loop: how long requests, node frames and scheduling passes wait behind other work',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
   }
 
   /** What the dispatcher tells, counted. */
@@ -113,6 +122,11 @@ export class GatewayMetrics {
 
   dispatched(ms: number): void {
     this.#dispatch.observe(ms / 1000);
+  }
+
+  /** A sample of the event loop meter (event-loop-meter.ts), ms late. */
+  eventLoopDelayed(ms: number): void {
+    this.#eventLoopDelay.observe(ms / 1000);
   }
 
   webhookTried(result: 'delivered' | 'retry' | 'failed'): void {

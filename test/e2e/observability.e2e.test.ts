@@ -53,6 +53,8 @@ describe('probes, metrics and logs', () => {
     expect(text).toContain('dan_tasks{state="queued"} 0');
     expect(text).toContain('dan_http_requests_total{method="POST",route="/api/sd/txt2img",status="200"} 2');
     expect(text).toMatch(/dan_dispatch_seconds_count \d+/);
+    // The event loop meter's samples, one every 10 ms since the gateway started.
+    expect(text).toMatch(/dan_event_loop_delay_seconds_count [1-9]\d*/);
     expect(text).toMatch(/dan_process_resident_memory_bytes \d+/);
     // No task id, key or node name in a label.
     expect(text).not.toContain(key.id);

@@ -97,6 +97,24 @@ describe('Scheduler: ETAs of a long queue', () => {
       expect(scheduler.eta('small-2', later)).not.toBeNull();
     });
 
+    it('answers from the plan before however long the new one takes to make', () => {
+      const slices = manual();
+      const scheduler = busyScheduler(3000, { later: slices.later });
+      expect(scheduler.eta('big-2999', NOW)).toBe(1499);
+      const later = NOW + 2000;
+      scheduler.enqueue(task('small-1', 'small'), later);
+      expect(scheduler.eta('big-2999', later)).toBe(1497);
+      expect(slices.pending).toBe(1);
+      // Its slices wait behind other work (a burst of submits) until the plan before is long past (twice its
+      // keep time, 1.5 s): still no plan made at once; the plan before answers, less the time gone by.
+      const muchLater = NOW + 12_000;
+      expect(scheduler.eta('big-2999', muchLater)).toBe(1487);
+      expect(slices.pending).toBe(1);
+      slices.drain();
+      // The new plan, made at `later` with small-1 in it.
+      expect(scheduler.eta('big-2999', muchLater)).toBe(1490);
+    });
+
     it('places the queue past the horizon as it was when the plan began, though tasks come while it is made', () => {
       const slices = manual();
       const scheduler = busyScheduler(3000, { horizon: 2000, later: slices.later });
