@@ -63,6 +63,8 @@ interface FleetFigures extends Fleet {
   loopServing: LoopDelaySpan;
   /** The gateway's CPU time over the window ÷ its length (one core = 1). */
   gatewayCpu: number;
+  /** The same, from the last submit until 90 % of results were in. */
+  servingCpu: number;
   poll: Spread;
   submit: Spread;
   submitsPerSecond: number;
@@ -129,9 +131,12 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     };
     let submitsDoneAt = 0;
     let afterSubmits: Promise<LoopDelayCounts> | undefined;
+    const cpuAt = () => ({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!) });
+    let cpuAfterSubmits = cpuAt();
     const submitted = submitAll().finally(() => {
       submitting = false;
       submitsDoneAt = Date.now();
+      cpuAfterSubmits = cpuAt();
       afterSubmits = scrapeLoopDelay(gateway);
     });
     const pollAll = async () => {
@@ -153,11 +158,15 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const health: { at: number; cpu: number; eventLoop: OverheadSummary | null; queued: number; running: number }[] = [];
     /** Scraped at the first health read after the submits with 10 % of the tasks or fewer left unfinished. */
     let atNinety: LoopDelayCounts | undefined;
+    let cpuAtNinety = cpuAt();
     const watch = async () => {
       for (;;) {
         const data = await getJson<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
         health.push({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!), eventLoop: data.eventLoopDelayMs, queued: data.queued, running: data.running });
-        if (!submitting && atNinety === undefined && data.queued + data.running <= fleet.tasks / 10) atNinety = await scrapeLoopDelay(gateway);
+        if (!submitting && atNinety === undefined && data.queued + data.running <= fleet.tasks / 10) {
+          cpuAtNinety = cpuAt();
+          atNinety = await scrapeLoopDelay(gateway);
+        }
         if (!submitting && data.queued === 0 && data.running === 0) return;
         await sleep(2000);
       }
@@ -189,6 +198,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       loopSubmitting: loopDelayBetween(beforeSubmits, submitsEnd),
       loopServing: loopDelayBetween(submitsEnd, atNinety ?? (await scrapeLoopDelay(gateway))),
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
+      servingCpu: cpuAtNinety.at > cpuAfterSubmits.at ? (cpuAtNinety.cpu - cpuAfterSubmits.cpu) / ((cpuAtNinety.at - cpuAfterSubmits.at) / 1000) : Number.NaN,
       poll: spreadOf(pollMs),
       submit: spreadOf(submitMs),
       submitsPerSecond: fleet.tasks / ((submitsDoneAt - started) / 1000),
@@ -207,15 +217,15 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
   const rows = figures.map((f) => {
     const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
     const span = (s: LoopDelaySpan) => `${ms(s.p99)} (${(100 * s.over20ms).toFixed(1)} %)`;
-    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does, and its CPU while serving; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
     '',
-    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | loop p99 serving | gateway CPU | status poll | submit | submits /s | results sent | held ready |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | loop p99 serving | gateway CPU | CPU serving | status poll | submit | submits /s | results sent | held ready |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }
