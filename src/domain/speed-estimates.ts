@@ -132,6 +132,8 @@ export class NodeEstimates {
    */
   readonly #sums = { timed: 0, unitsPerSecond: 0, fixedSeconds: 0, loaded: 0, switchSeconds: 0 };
   #typicalSwitch: number | null = null;
+  /** Counts the changes of any node's load figures (`loadsVersion`). */
+  #loadsVersion = 0;
   /**
    * Which nodes' figures changed, in order (`changedSince`): a scheduling pass reads again only theirs,
    * not every node's (over 5,000 nodes, reading every node's figures was half of a pass). `#logFrom` is
@@ -203,6 +205,15 @@ export class NodeEstimates {
   /** A mark of the figures as they are now, for `changedSince`. */
   get version(): number {
     return this.#logFrom + this.#changes.length;
+  }
+
+  /**
+   * A mark of every node's load figures (its typical load and its per-checkpoint ones, and so the measured
+   * nodes' average load that nodes not measured yet are given): it changes only when a load is learned or
+   * reported.
+   */
+  get loadsVersion(): number {
+    return this.#loadsVersion;
   }
 
   /** The version at which the figures given to nodes not measured yet (the measured nodes' average) last changed. */
@@ -296,6 +307,7 @@ export class NodeEstimates {
       record.switchSeconds = newLoad;
       record.switchMeasured = true;
       this.#typicalSwitch = null;
+      this.#loadsVersion += 1;
     }
     this.#deposit(name, record);
   }
@@ -314,6 +326,7 @@ export class NodeEstimates {
         this.#addLoad(record, observation.checkpoint ?? null, load);
         // The median load is asked on every pass: worked out again only when a load was learned.
         this.#typicalSwitch = null;
+        this.#loadsVersion += 1;
       }
       if (run !== undefined) this.#addRun(record, units, run);
     }

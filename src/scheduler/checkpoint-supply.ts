@@ -21,7 +21,8 @@
  * both the horizon (someone must start on it now) and `minLoads` of its loads. Fluid estimates: each
  * node's speed over the horizon, no granularity. Pure.
  */
-import type { DemandClass, PlanNode } from './plan-types.js';
+import { LoadBounds } from './load-bounds.js';
+import type { DemandClass, LoadBoundsReader, LoadRange, PlanNode } from './plan-types.js';
 
 /** How many times this lane's load of a checkpoint another node's must take before early moves pay (rule 0c). */
 const COSTLIER_LOAD = 4;
@@ -50,8 +51,8 @@ export class CheckpointSupply {
   readonly #loadedSpeed: Float64Array;
   /** Class indices by checkpoint. */
   readonly #classesOf = new Map<string, number[]>();
-  /** Per checkpoint, the longest and shortest load of it on an available node (rule 0c's gate). */
-  readonly #loads = new Map<string, { longest: number; shortest: number }>();
+  /** Per checkpoint of the plan's classes, the longest and shortest load of it on an available node (rule 0c's gate). */
+  readonly #loads = new Map<string, LoadRange>();
   /** Whether some checkpoint's longest load is `COSTLIER_LOAD` times its shortest: else rule 0c never acts. */
   readonly costsDiffer: boolean;
   readonly #fleetSpeed: number;
@@ -60,9 +61,10 @@ export class CheckpointSupply {
   /** Per checkpoint the asking lane serves, its first unplanned task (`moveFor`); reused from call to call. */
   readonly #wanted = new Map<string, { front: number; short: number }>();
 
-  constructor(view: SupplyView, loaded: readonly (string | null)[]) {
+  /** `bounds`: the fleet's loads per checkpoint, if the caller keeps them from plan to plan (load-bounds.ts). */
+  constructor(view: SupplyView, loaded: readonly (string | null)[], bounds: LoadBoundsReader = new LoadBounds(view.nodes)) {
     this.#view = view;
-    const { nodes, laneSpeed, classes } = view;
+    const { laneSpeed, classes } = view;
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
     this.#fleetSpeed = fleetSpeed;
@@ -72,21 +74,13 @@ export class CheckpointSupply {
       if (list) list.push(index);
       else this.#classesOf.set(taskClass.checkpoint, [index]);
     });
-    // Most fleets load every checkpoint at about one price, and a bound over all their loads says so without
-    // looking up each checkpoint on each node: over 1,000 nodes that was about a third of building a plan.
     let differ = false;
-    if (mayDiffer(nodes)) {
+    const all = bounds.all();
+    if (all.longest > 0 && all.longest >= COSTLIER_LOAD * all.shortest) {
       for (const checkpoint of this.#classesOf.keys()) {
-        let longest = 0;
-        let shortest = Infinity;
-        for (let node = 0; node < nodes.length; node++) {
-          if (!nodes[node]!.available) continue;
-          const seconds = view.loadSeconds(node, checkpoint);
-          longest = Math.max(longest, seconds);
-          shortest = Math.min(shortest, seconds);
-        }
-        this.#loads.set(checkpoint, { longest, shortest });
-        if (longest > 0 && longest >= COSTLIER_LOAD * shortest) differ = true;
+        const range = bounds.of(checkpoint);
+        this.#loads.set(checkpoint, range);
+        if (range.longest > 0 && range.longest >= COSTLIER_LOAD * range.shortest) differ = true;
       }
     }
     this.costsDiffer = differ;
@@ -171,25 +165,4 @@ export class CheckpointSupply {
     }
     return best?.front;
   }
-}
-
-/**
- * Whether any two loads the available nodes may be asked (each node's own per-checkpoint figures and its
- * typical load, as `PlanState.loadSeconds` reads them) differ `COSTLIER_LOAD` times: if not, no
- * checkpoint's longest and shortest loads do.
- */
-function mayDiffer(nodes: readonly PlanNode[]): boolean {
-  let longest = 0;
-  let shortest = Infinity;
-  for (const node of nodes) {
-    if (!node.available) continue;
-    longest = Math.max(longest, node.switchSeconds);
-    shortest = Math.min(shortest, node.switchSeconds);
-    if (node.loadSeconds === undefined) continue;
-    for (const seconds of node.loadSeconds.values()) {
-      longest = Math.max(longest, seconds);
-      shortest = Math.min(shortest, seconds);
-    }
-  }
-  return longest > 0 && longest >= COSTLIER_LOAD * shortest;
 }

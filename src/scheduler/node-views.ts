@@ -76,6 +76,8 @@ export class NodeViews<TNode extends ViewedNode> {
   #healthChangesAt = Infinity;
   /** The time of the last refresh. */
   #readAt = -Infinity;
+  /** Counts the changes of any view's `available` (`availabilityVersion`). */
+  #availabilityVersion = 0;
   /** Indices of the available nodes that may be sent a task (a free slot, or room to hold one ahead), as of the last refresh. */
   readonly free: number[] = [];
   /** Indices of the available nodes with a free slot, as of the last refresh. */
@@ -88,6 +90,11 @@ export class NodeViews<TNode extends ViewedNode> {
   /** The views as of the last refresh (the array `refresh` returned). */
   get views(): readonly NodeView[] {
     return this.#views;
+  }
+
+  /** A mark of which views are available, as of the last refresh: it changes when one of them starts or stops taking work. */
+  get availabilityVersion(): number {
+    return this.#availabilityVersion;
   }
 
   /** The generation of the node list the views were last refreshed for. */
@@ -188,7 +195,9 @@ export class NodeViews<TNode extends ViewedNode> {
     const from = this.#readFrom[index]!;
     from.usesPeers = !estimates.readInto(node.identity, view);
     view.loadSeconds = estimates.loadsOf(node.identity);
-    view.available = this.#sources.takesWork(node, now);
+    const available = this.#sources.takesWork(node, now);
+    if (available !== view.available) this.#availabilityVersion += 1;
+    view.available = available;
     from.loadedModel = node.loadedModel;
     from.nodeAvailable = node.available;
     from.slots = node.slots;

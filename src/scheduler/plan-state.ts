@@ -13,7 +13,7 @@ import { CheckpointSupply } from './checkpoint-supply.js';
 import { LongPoles } from './long-poles.js';
 import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
-import type { DemandClass, PlanNode, PlanTask } from './plan-types.js';
+import type { DemandClass, LoadBoundsReader, PlanNode, PlanTask } from './plan-types.js';
 
 export type { Lane } from './lane-queue.js';
 
@@ -150,7 +150,8 @@ export class PlanState {
       beyondTasks = 0,
       beyondUnits = new Map(),
       arrivedUnits = () => 0,
-    }: { longPoleSeconds: number; beyondTasks?: number; beyondUnits?: ReadonlyMap<string | null, number>; arrivedUnits?: (seconds: number) => number },
+      loadBounds,
+    }: { longPoleSeconds: number; beyondTasks?: number; beyondUnits?: ReadonlyMap<string | null, number>; arrivedUnits?: (seconds: number) => number; loadBounds?: LoadBoundsReader | undefined },
     arrays: PlanArrays = OWN_BUFFERS,
   ) {
     this.#beyondTasks = beyondTasks;
@@ -212,6 +213,7 @@ export class PlanState {
         loadedSpeed: (checkpoint, taskClass) => this.#loadedCapacity(checkpoint, (node) => this.serves(taskClass, node)).speed,
       },
       this.#loaded,
+      loadBounds,
     );
     this.#placeInList = arrays.int32(tasks.length);
     const lists = new Map<string | null, number[]>();

@@ -70,6 +70,11 @@ export function windowFreesIn(node: Pick<PlanNode, 'lanes' | 'windowLead'>): num
 
 export interface PlanOptions {
   /**
+   * The fleet's loads per checkpoint (load-bounds.ts), when the caller keeps them from plan to plan; they
+   * must be of these nodes as they are now. @defaultValue worked out for this plan
+   */
+  loadBounds?: LoadBoundsReader;
+  /**
    * Units of work that arrived over the `seconds` before now (scheduler/arrival-log.ts): whether the queue
    * drains or refills as it is served, for lanes far slower than the rest (plan-state.ts). @defaultValue none
    */
@@ -187,4 +192,17 @@ export interface Lane {
   done: boolean;
   /** Its place in the list of lanes: the last tie-break. */
   readonly order: number;
+}
+
+export interface LoadRange {
+  readonly longest: number;
+  readonly shortest: number;
+}
+
+/** The fleet's checkpoint loads for rule 0c's gate (load-bounds.ts `LoadBounds`). */
+export interface LoadBoundsReader {
+  /** The longest and shortest of every load the available nodes may be asked. */
+  all(): LoadRange;
+  /** The longest and shortest load of `checkpoint` on an available node. */
+  of(checkpoint: string): LoadRange;
 }

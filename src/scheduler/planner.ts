@@ -103,6 +103,9 @@ const WORK_PER_TASK_AND_LANE = 64;
 /** The longest queue `switchTarget` walks whole when it is short; a longer one is summed per class. */
 const SHORT_WALK = 64;
 
+/** The rules' settings, every one given (`planInSlices` fills in the defaults). */
+type RuleSettings = Required<Omit<PlanOptions, 'loadBounds'>>;
+
 /**
  * The most free lanes a pass gives tasks to lane by lane when there are more of them than tasks; past
  * that, task by task (`assignByEarliestFinish`). The simulated fleets have 8.
@@ -111,7 +114,7 @@ const MANY_FREE_LANES = 64;
 
 type Choice = number | { waitUntil: number | undefined } | 'done';
 
-function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Choice {
+function pick(state: PlanState, lane: Lane, options: RuleSettings): Choice {
   const head = state.head(lane.node);
   if (head === undefined) return 'done';
   const due = state.due(lane);
@@ -149,7 +152,7 @@ function pick(state: PlanState, lane: Lane, options: Required<PlanOptions>): Cho
  * nothing loaded to keep. It waits only while another node would finish that
  * work sooner.
  */
-function switchTarget(state: PlanState, lane: Lane, head: number, options: Required<PlanOptions>): Choice {
+function switchTarget(state: PlanState, lane: Lane, head: number, options: RuleSettings): Choice {
   // A long queue (more tasks than lanes: nothing is better elsewhere) sums the demand per class of tasks
   // rather than walking the queue: an idle lane asks this on every pass, and a walk of 10,000 tasks per
   // idle lane was most of a pass over a thousand nodes.
@@ -384,7 +387,7 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, shortfallLoads: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, arrivedUnits: () => 0, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
-  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, beyondUnits: settings.beyondUnits, arrivedUnits: settings.arrivedUnits }, arrays);
+  const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, beyondUnits: settings.beyondUnits, arrivedUnits: settings.arrivedUnits, loadBounds: settings.loadBounds }, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
   if (until <= 0) {
     // Counted, not filtered: this runs on every pass that sends work.

@@ -41,6 +41,7 @@ import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAtt
 import { EtaPlans } from './eta-plans.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { IdleNodes } from './idle-nodes.js';
+import { KeptLoadBounds } from './load-bounds.js';
 import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
@@ -126,6 +127,8 @@ export class Scheduler {
   #unservable: { nodesGeneration: number; tasks: Set<Queued> } = { nodesGeneration: -1, tasks: new Set() };
   /** The arrays of the plans that send work, reused by each (plan-buffers.ts): such a plan is dropped at once. */
   readonly #passArrays = new PlanBuffers();
+  /** The fleet's loads per checkpoint for the passes that send work, kept while no load is learned and no node comes, goes or changes availability. */
+  readonly #loadBounds = new KeptLoadBounds();
   /** `#freeWithWork`'s marks, per node index: all 0 between calls. */
   #freeMarks = new Uint8Array(0);
   /** The planner's views of the nodes, reused by each pass (`#planNodes`). */
@@ -502,7 +505,9 @@ export class Scheduler {
     let free = 0;
     for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
     const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
-    const plan = planTasks(tasks, nodes, this.#planSettings(tasks, now), 0, this.#passArrays);
+    // The views were just refreshed: their loads and availability are those the key names.
+    const loadBounds = this.#loadBounds.for(`${this.#nodeViews.generation} ${this.#nodeViews.availabilityVersion} ${this.estimates.loadsVersion}`, nodes);
+    const plan = planTasks(tasks, nodes, { ...this.#planSettings(tasks, now), loadBounds }, 0, this.#passArrays);
     // Nodes within their window that the pass had no lanes left for are due in the next that sends ahead.
     this.#ahead.planned(plan.aheadLeft === true);
     // A node sent two tasks in one pass (one to hold ready) has the first's checkpoint loaded for the second.
