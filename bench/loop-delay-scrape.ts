@@ -26,7 +26,7 @@ export interface LoopDelaySpan {
   samples: number;
   /** ms, interpolated within its bucket as Prometheus's `histogram_quantile` does. */
   p99: number;
-  /** Share of samples more than 20 ms late. */
+  /** Share of samples more than 20 ms late: of timer firings, not of time (a stall of 170 ms is one sample). */
   over20ms: number;
 }
 
@@ -35,6 +35,8 @@ export function loopDelayBetween(from: LoopDelayCounts, to: LoopDelayCounts): Lo
   const bounds = [...to.keys()].sort((a, b) => a - b);
   const counts = bounds.map((bound) => to.get(bound)! - (from.get(bound) ?? 0));
   const samples = counts.at(-1) ?? 0;
+  // No sample in the span: nothing to tell (Prometheus says NaN too).
+  if (samples === 0) return { samples, p99: Number.NaN, over20ms: Number.NaN };
   const rank = 0.99 * samples;
   let p99 = Number.NaN;
   for (let i = 0; i < bounds.length; i++) {
@@ -46,5 +48,5 @@ export function loopDelayBetween(from: LoopDelayCounts, to: LoopDelayCounts): Lo
     break;
   }
   const within20ms = counts[bounds.indexOf(0.02)] ?? Number.NaN;
-  return { samples, p99: p99 * 1000, over20ms: samples > 0 ? 1 - within20ms / samples : Number.NaN };
+  return { samples, p99: p99 * 1000, over20ms: 1 - within20ms / samples };
 }

@@ -62,7 +62,7 @@ export class IdleRecheck {
       if (this.#dispatcher.closing()) return;
       if (!this.#dispatcher.startRetry.waiting) this.#sendToIdle(this.#dispatcher.clock.now());
       // The pass joins the one the turn's events ask for (results, submits): over a thousand nodes this timer
-      // came due in most turns, and ran a pass of its own before theirs (bench:fleet: a fifth fewer passes).
+      // came due in most turns, and ran a pass of its own before theirs (bench:fleet: a quarter fewer passes).
       void this.#dispatcher.passSoon();
     });
     this.#recheck = { timer, at: due };

@@ -108,7 +108,7 @@ export class GatewayMetrics {
     this.#eventLoopDelay = new Histogram({
       name: 'dan_event_loop_delay_seconds',
       help: 'How late a timer due every 10 ms fires on the gateway\'s event loop: how long requests, node frames and scheduling passes wait behind other work',
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.25, 1],
       registers,
     });
   }

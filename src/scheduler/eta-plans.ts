@@ -46,6 +46,15 @@ export class EtaPlans {
   #plan: KeptPlan | null = null;
   /** Counts the queue's and the nodes' changes (`changed`): a plan made in slices compares it at its end. */
   #changes = 0;
+  /**
+   * When the kept plan began to answer (epoch ms of the callers' clock; undefined for one made in slices until
+   * the first ETA asked after it was done): its keep time counts from then, not from `at`, when its timeline
+   * begins. A plan made in slices under a burst of submits took longer than its keep time, and was past it
+   * the moment it was done.
+   */
+  #readyAt: number | undefined;
+  /** The kept plan answers only because a new one is under way, and is older than a plan answers otherwise: it promises nothing. */
+  #stale = false;
   /** The plan being made in slices (`#remakeLater`), for the node list it started with. */
   #remaking: { steps: Generator<void, KeptPlan, void>; changes: number; nodesGeneration: number } | null = null;
 
@@ -80,7 +89,8 @@ export class EtaPlans {
     const eta = Math.max(0, start - (now - at) / 1000);
     // The plan holds as is: the promise is its own start for this task (not for a task its lanes left to
     // one another: an estimate; promising it lengthened the simulated wait tail).
-    if (queued.promisedAt === undefined && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
+    // Nor from a plan that answers only while its successor is made, past the age a plan otherwise answers at.
+    if (queued.promisedAt === undefined && !this.#stale && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
     return eta;
   }
 
@@ -100,23 +110,32 @@ export class EtaPlans {
    */
   current(now: number): KeptPlan {
     const kept = this.#plan;
+    this.#stale = false;
+    if (kept && this.#readyAt === undefined) this.#readyAt = now;
     if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
+    const age = kept ? now - this.#readyAt! : Infinity;
+    // Made again in slices, the plan before answering meanwhile: for the same nodes, a plan large enough
+    // to be worth it, and one that held until recently (after a quiet spell its timeline is long past).
+    if (kept && this.#scheduler.later && kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size >= SLICED_PLAN_MIN_SIZE && age < 2 * this.#keepMs(kept)) {
+      this.#remakeLater(now);
+      return kept;
+    }
     // A plan under way for the same nodes began while the one before still held: that one answers until it
     // is done, however long that takes. Under a burst of submits a plan of the whole queue, made in slices
     // between them, outlasted the plan before's keep time, and an ETA asked then made the whole plan at once,
     // 170 ms in which nothing else ran (bench:fleet, 1,000 nodes and 20,000 tasks).
-    if (kept && this.#remaking !== null && this.#remaking.nodesGeneration === this.#scheduler.nodesGeneration()) return kept;
-    // Made again in slices, the plan before answering meanwhile: for the same nodes, a plan large enough
-    // to be worth it, and one that held until recently (after a quiet spell its timeline is long past).
-    if (kept && this.#scheduler.later && kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size >= SLICED_PLAN_MIN_SIZE && now - kept.at < 2 * this.#keepMs(kept)) {
-      this.#remakeLater(now);
+    if (kept && this.#remaking !== null && this.#remaking.nodesGeneration === this.#scheduler.nodesGeneration()) {
+      this.#stale = true;
       return kept;
     }
     this.#remaking = null;
     const steps = this.#scheduler.makePlan(now, false);
     for (;;) {
       const step = steps.next();
-      if (step.done) return (this.#plan = step.value);
+      if (step.done) {
+        this.#readyAt = now;
+        return (this.#plan = step.value);
+      }
     }
   }
 
@@ -142,6 +161,7 @@ export class EtaPlans {
           this.#remaking = null;
           // What changed while it was made (tasks that came meanwhile are placed as newcomers).
           this.#plan = { ...step.value, changed: this.#changes !== job.changes };
+          this.#readyAt = undefined;
           return;
         }
         if (performance.now() >= end) break;
@@ -169,7 +189,7 @@ export class EtaPlans {
   }
 
   #mayKeep(kept: KeptPlan, now: number): boolean {
-    return kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size > KEPT_PLAN_MIN_SIZE && now - kept.at < this.#keepMs(kept);
+    return kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size > KEPT_PLAN_MIN_SIZE && now - (this.#readyAt ?? now) < this.#keepMs(kept);
   }
 
   /** How long (ms of the callers' clock) a plan is kept after a change: by its size. */

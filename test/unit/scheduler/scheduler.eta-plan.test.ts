@@ -110,9 +110,23 @@ describe('Scheduler: ETAs of a long queue', () => {
       const muchLater = NOW + 12_000;
       expect(scheduler.eta('big-2999', muchLater)).toBe(1487);
       expect(slices.pending).toBe(1);
+      // An ETA told from it then is no promise: past the age a plan otherwise answers at, it binds nothing.
+      expect(scheduler.eta('big-1500', muchLater)).toBe(738);
       slices.drain();
       // The new plan, made at `later` with small-1 in it.
       expect(scheduler.eta('big-2999', muchLater)).toBe(1490);
+      // Done ten seconds after it began, its keep time counts from when it began to answer: two seconds on and
+      // changed, it still answers while the next is made in slices, rather than a plan being made at once.
+      scheduler.enqueue(task('small-2', 'small'), muchLater);
+      expect(scheduler.eta('big-2999', muchLater + 2000)).toBe(1488);
+      expect(slices.pending).toBe(1);
+      // Twenty tasks of new keys, which fair order puts ahead of big-1500, push it back: no promise holds it
+      // (751 s; held to the ETA told above as a promise, it would start in 736 s).
+      for (let k = 0; k < 20; k++) scheduler.enqueue(task(`newcomer-${k}`, `key-${k}`), muchLater + 2000);
+      slices.drain();
+      scheduler.eta('big-2999', muchLater + 2000);
+      slices.drain();
+      expect(scheduler.eta('big-1500', muchLater + 2000)).toBe(751);
     });
 
     it('places the queue past the horizon as it was when the plan began, though tasks come while it is made', () => {
