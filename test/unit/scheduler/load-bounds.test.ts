@@ -68,4 +68,23 @@ describe('Scheduler: the fleet\'s load bounds kept from pass to pass', () => {
     scheduler.assignments(NOW + 5000);
     expect(made()).toBe(4);
   });
+
+  it('works them out again when a node is set aside and when its set-aside ends, and for a new node list', () => {
+    const { scheduler, made } = world();
+    scheduler.assignments(NOW);
+    expect(made()).toBe(1);
+    // Three distinct failures in a row set b aside for a minute (node-health.ts).
+    for (let i = 0; i < 3; i++) scheduler.health.failed('b', { taskId: `failed-${i}`, reason: 'WebUI error' }, NOW);
+    expect(scheduler.health.setAside('b', NOW + 1000)).not.toBeNull();
+    scheduler.assignments(NOW + 1000);
+    expect(made()).toBe(2);
+    scheduler.assignments(NOW + 2000);
+    expect(made()).toBe(2);
+    scheduler.assignments(NOW + 61_000);
+    expect(made()).toBe(3);
+    // A node joins: another list.
+    scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY }), node('c', { loadedModel: CLARITY })]);
+    scheduler.assignments(NOW + 62_000);
+    expect(made()).toBe(4);
+  });
 });
