@@ -77,17 +77,24 @@ describe('Scheduler: ETAs of a long queue', () => {
       };
     }
 
-    it('answers from the plan before while the new one is made, then from the new one', () => {
+    /**
+     * 3,000 queued tasks planned at once at NOW (no plan before), then small-1 queued two seconds on, past the
+     * plan's keep time: the next ETA comes from the plan before, and a new one is made in slices.
+     */
+    function remakeUnderWay() {
       const slices = manual();
       const scheduler = busyScheduler(3000, { later: slices.later });
-      // No plan yet: made at once.
       expect(scheduler.eta('big-2999', NOW)).toBe(1499);
       expect(slices.pending).toBe(0);
       const later = NOW + 2000;
       scheduler.enqueue(task('small-1', 'small'), later);
-      // Past its keep time: the plan before still answers (two seconds on), and a new one is under way.
       expect(scheduler.eta('big-2999', later)).toBe(1497);
       expect(slices.pending).toBe(1);
+      return { slices, scheduler, later };
+    }
+
+    it('answers from the plan before while the new one is made, then from the new one', () => {
+      const { slices, scheduler, later } = remakeUnderWay();
       // A task that comes meanwhile is placed in the plan being replaced, and in the new one once it is done.
       scheduler.enqueue(task('small-2', 'small'), later);
       expect(scheduler.eta('small-2', later)).not.toBeNull();
@@ -98,13 +105,7 @@ describe('Scheduler: ETAs of a long queue', () => {
     });
 
     it('answers from the plan before however long the new one takes to make', () => {
-      const slices = manual();
-      const scheduler = busyScheduler(3000, { later: slices.later });
-      expect(scheduler.eta('big-2999', NOW)).toBe(1499);
-      const later = NOW + 2000;
-      scheduler.enqueue(task('small-1', 'small'), later);
-      expect(scheduler.eta('big-2999', later)).toBe(1497);
-      expect(slices.pending).toBe(1);
+      const { slices, scheduler } = remakeUnderWay();
       // Its slices wait behind other work (a burst of submits) until the plan before is long past (twice its
       // keep time, 1.5 s): still no plan made at once; the plan before answers, less the time gone by.
       const muchLater = NOW + 12_000;
@@ -167,12 +168,7 @@ describe('Scheduler: ETAs of a long queue', () => {
     });
 
     it('answers from a plan for the new nodes once they change, though a plan for the old ones was under way', () => {
-      const slices = manual();
-      const scheduler = busyScheduler(3000, { later: slices.later });
-      expect(scheduler.eta('big-2999', NOW)).toBe(1499);
-      const later = NOW + 2000;
-      scheduler.enqueue(task('small-1', 'small'), later);
-      expect(scheduler.eta('big-2999', later)).toBe(1497);
+      const { slices, scheduler, later } = remakeUnderWay();
       scheduler.setNodes([node('a', { loadedModel: CLARITY }), node('b', { loadedModel: CLARITY }), node('c', { loadedModel: CLARITY })]);
       slices.drain();
       // c has no measured speed: the fleet's average (20 units/s) stands in. 3,001 tasks on three lanes.
