@@ -21,7 +21,8 @@
  *
  * Knobs: BENCH_SCALES=fast,desktop  BENCH_TASKS_FAST=300  BENCH_TASKS_DESKTOP=160
  *        BENCH_PREFETCH=n (each node's `--prefetch`; default the node's own, 1)
- *        BENCH_WRITE=1|0 (default 1: BENCHMARKS.md)  BENCH_KEEP_LOGS=dir (every process's log, per scale)
+ *        BENCH_WRITE=1|0 (default 1: BENCHMARKS.md)  BENCH_KEEP_LOGS=dir (every process's log, per scale;
+ *        and, printed, each stretch of half a load or more a node stood idle beside work, with that work)
  */
 import { makeBenchKeys } from './bench-keys.js';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,7 +42,7 @@ import {
   withPoissonArrivals,
 } from './live-trace.js';
 import { type QuietProcess, startQuiet } from './quiet-process.js';
-import { longestCovered, spreadOf } from './schedule-stats.js';
+import { longestStretch, spreadOf } from './schedule-stats.js';
 
 interface Submitted {
   task: LiveTask;
@@ -67,6 +68,8 @@ interface RunFigures {
   switches: number;
   /** Longest stretch a node stood idle while a task it could run waited, seconds. */
   idleWithWork: number;
+  /** Such stretches of half a load or more, a line each, for kept runs (`idleReport`). */
+  idleReport: string[];
   /**
    * The share of the makespan the GPUs held their WebUI's queue lock (loading or sampling, as the sandbox
    * counts it), over all nodes: what is left is time a GPU had nothing to do.
@@ -221,6 +224,7 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
     if (event.msg === 'task succeeded') succeeded.set(event.task, event);
   }
   const began = beganAt(submitted, assigned, succeeded);
+  const idle = idleBesideWork(submitted, assigned, began, succeeded);
   const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
   const lastEnd = Math.max(...[...succeeded.values()].map((e) => e.time));
   const waits = submitted.map((s) => (began.get(s.taskId)! - s.submittedAt) / 1000);
@@ -238,8 +242,9 @@ function figuresOf(label: string, scale: LiveScale, submitted: readonly Submitte
     waits: spreadOf(waits),
     etaWithin: within / submitted.length,
     switches: [...assigned.values()].filter((e) => e.switched).length,
-    idleWithWork: longestIdleWithWork(submitted, assigned, began, succeeded),
+    idleWithWork: Math.max(0, ...idle.map((s) => (s.to - s.from) / 1000)),
     loadSeconds: toWall(SWITCH_SECONDS),
+    idleReport: idleReport(idle, toWall(SWITCH_SECONDS), firstSubmit, assigned, began),
   };
 }
 
@@ -266,13 +271,22 @@ function beganAt(submitted: readonly Submitted[], assigned: Map<string, LogEvent
   return began;
 }
 
+/** A stretch over which a node stood idle while tasks it could run waited (queued, or held on another node). */
+interface IdleStretch {
+  node: string;
+  /** Epoch ms. */
+  from: number;
+  to: number;
+  waiting: readonly Submitted[];
+}
+
 /**
  * Per node, the gaps between the end of one of its tasks (or the first submit) and when its next began;
- * within a gap, the stretch during which a task it could run was waiting.
+ * within a gap, the longest stretch during which a task it could run was waiting, and those tasks.
  */
-function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, began: Map<string, number>, succeeded: Map<string, LogEvent>): number {
+function idleBesideWork(submitted: readonly Submitted[], assigned: Map<string, LogEvent>, began: Map<string, number>, succeeded: Map<string, LogEvent>): IdleStretch[] {
   const firstSubmit = Math.min(...submitted.map((s) => s.submittedAt));
-  let longest = 0;
+  const found: IdleStretch[] = [];
   for (const node of FLEET) {
     const mine = sentTo(node.name, submitted, assigned);
     const capable = submitted.filter((s) => node.holds.includes(s.task.checkpoint));
@@ -282,12 +296,32 @@ function longestIdleWithWork(submitted: readonly Submitted[], assigned: Map<stri
       // Each task it could run waited over [its submit, its start]: the node stood idle beside work over
       // the union of those within the gap, and the longest stretch of that union counts (a gap in which one
       // task waited at its start and another at its end was not idle beside work in between).
-      const stretches = capable.map((s) => ({ from: Math.max(freeAt, s.submittedAt), to: Math.min(busyAt, began.get(s.taskId)!) }));
-      longest = Math.max(longest, longestCovered(stretches) / 1000);
+      const spans = capable.map((s) => ({ task: s, from: Math.max(freeAt, s.submittedAt), to: Math.min(busyAt, began.get(s.taskId)!) }));
+      const longest = longestStretch(spans);
+      if (longest) found.push({ node: node.name, ...longest, waiting: spans.filter((w) => w.to > w.from && w.from < longest.to && w.to > longest.from).map((w) => w.task) });
       if (next) freeAt = succeeded.get(next.taskId)?.time ?? busyAt;
     }
   }
-  return longest;
+  return found;
+}
+
+/**
+ * The idle stretches of at least half a load, for a run kept with BENCH_KEEP_LOGS: when, and each task that
+ * waited meanwhile, where it went (held ready on a node before the stretch ended, or sent later).
+ */
+function idleReport(stretches: readonly IdleStretch[], loadSeconds: number, firstSubmit: number, assigned: Map<string, LogEvent>, began: Map<string, number>): string[] {
+  const at = (ms: number) => f1((ms - firstSubmit) / 1000);
+  return stretches
+    .filter((s) => s.to - s.from >= (loadSeconds * 1000) / 2)
+    .sort((a, b) => a.from - b.from)
+    .map((s) => {
+      const waiting = s.waiting.map((w) => {
+        const sent = assigned.get(w.taskId)!;
+        const where = `${sent.node!.replace(/-[0-9a-f]+$/, '')}${sent.time < s.to ? ' (held there)' : ''}`;
+        return `${w.task.checkpoint.name} ${at(w.submittedAt)}→${at(began.get(w.taskId)!)} on ${where}`;
+      });
+      return `  ${s.node} idle ${at(s.from)}–${at(s.to)} s (${f1((s.to - s.from) / 1000)} s) beside: ${waiting.join('; ')}`;
+    });
 }
 
 const f1 = (n: number) => n.toFixed(1);
@@ -345,6 +379,8 @@ async function runScale(scale: LiveScale): Promise<RunFigures[]> {
       const found = figuresOf(label, scale, submitted, readLog(network.logFile), trace, network.fixedSeconds);
       const run = { ...found, gpuBusy: busy / 1000 / (network.webuis.length * found.makespan), measured };
       console.error(`  makespan ${f1(run.makespan)} s = ${f2(run.makespan / run.bound)} × bound, ${f2(run.makespan / run.roundRobin)} × round-robin; ETA ok ${(run.etaWithin * 100).toFixed(0)} %`);
+      // Kept runs are for looking into: where a node stood idle beside work, and what that work was.
+      if (process.env['BENCH_KEEP_LOGS']) for (const line of run.idleReport) console.error(line);
       figures.push(run);
     }
   } finally {

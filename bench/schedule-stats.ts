@@ -177,15 +177,21 @@ export function summarize(run: RunResult): RunSummary {
   };
 }
 
-/** The longest stretch covered without a break by the union of `stretches` (empty ones ignored). */
+/** The longest stretch covered without a break by the union of `stretches` (empty ones ignored): its length. */
 export function longestCovered(stretches: readonly { from: number; to: number }[]): number {
+  const longest = longestStretch(stretches);
+  return longest === undefined ? 0 : longest.to - longest.from;
+}
+
+/** The longest stretch covered without a break by the union of `stretches` (empty ones ignored), if any. */
+export function longestStretch(stretches: readonly { from: number; to: number }[]): { from: number; to: number } | undefined {
   const sorted = stretches.filter((s) => s.to > s.from).sort((a, b) => a.from - b.from);
-  let longest = 0;
+  let longest: { from: number; to: number } | undefined;
   let current: { from: number; to: number } | undefined;
   for (const stretch of sorted) {
     if (current && stretch.from <= current.to) current.to = Math.max(current.to, stretch.to);
     else current = { ...stretch };
-    longest = Math.max(longest, current.to - current.from);
+    if (longest === undefined || current.to - current.from > longest.to - longest.from) longest = { ...current };
   }
   return longest;
 }

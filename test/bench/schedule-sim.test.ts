@@ -10,7 +10,7 @@ import { nodeWorkOf } from '../../bench/schedule-node-time.js';
 import { type RunResult, simulate } from '../../bench/schedule-sim.js';
 import { Ledger, SimNode, type TaskRecord } from '../../bench/schedule-sim-node.js';
 import { CANNY_UNIT, makeTxt2Img, type SimTask } from '../../bench/schedule-tasks.js';
-import { longestCovered, summarize } from '../../bench/schedule-stats.js';
+import { longestCovered, longestStretch, summarize } from '../../bench/schedule-stats.js';
 import { arrivalsOf, makeStandardTrace } from '../../bench/schedule-trace.js';
 
 const SWITCH_SECONDS = 8;
@@ -231,5 +231,11 @@ describe('longestCovered (bench:live: how long a node stood idle beside work it 
     expect(longestCovered([{ from: 0, to: 1 }, { from: 7, to: 8.4 }])).toBeCloseTo(1.4);
     expect(longestCovered([{ from: 0, to: 3 }, { from: 2, to: 5 }, { from: 5, to: 6 }, { from: 9, to: 9.5 }])).toBe(6);
     expect(longestCovered([{ from: 4, to: 4 }, { from: 5, to: 3 }])).toBe(0);
+  });
+
+  it('tells where that stretch lies (longestStretch), the joined one when it outgrows an earlier one', () => {
+    expect(longestStretch([{ from: 0, to: 2 }, { from: 7, to: 8 }, { from: 7.5, to: 9.5 }])).toEqual({ from: 7, to: 9.5 });
+    expect(longestStretch([{ from: 0, to: 3 }, { from: 7, to: 8 }])).toEqual({ from: 0, to: 3 });
+    expect(longestStretch([{ from: 4, to: 4 }])).toBeUndefined();
   });
 });
