@@ -22,7 +22,7 @@
  * node's speed over the horizon, no granularity. Pure.
  */
 import { LoadBounds } from './load-bounds.js';
-import type { DemandClass, LoadBoundsReader, LoadRange, PlanNode } from './plan-types.js';
+import type { DemandClass, LoadBoundsReader, PlanNode } from './plan-types.js';
 
 /** How many times this lane's load of a checkpoint another node's must take before early moves pay (rule 0c). */
 const COSTLIER_LOAD = 4;
@@ -51,8 +51,8 @@ export class CheckpointSupply {
   readonly #loadedSpeed: Float64Array;
   /** Class indices by checkpoint. */
   readonly #classesOf = new Map<string, number[]>();
-  /** Per checkpoint of the plan's classes, the longest and shortest load of it on an available node (rule 0c's gate). */
-  readonly #loads = new Map<string, LoadRange>();
+  /** Per checkpoint, the longest and shortest load of it on an available node (rule 0c's gate). */
+  readonly #bounds: LoadBoundsReader;
   /** Whether some checkpoint's longest load is `COSTLIER_LOAD` times its shortest: else rule 0c never acts. */
   readonly costsDiffer: boolean;
   readonly #fleetSpeed: number;
@@ -64,6 +64,7 @@ export class CheckpointSupply {
   /** `bounds`: the fleet's loads per checkpoint, if the caller keeps them from plan to plan (load-bounds.ts). */
   constructor(view: SupplyView, loaded: readonly (string | null)[], bounds: LoadBoundsReader = new LoadBounds(view.nodes)) {
     this.#view = view;
+    this.#bounds = bounds;
     const { laneSpeed, classes } = view;
     let fleetSpeed = 0;
     for (let node = 0; node < laneSpeed.length; node++) fleetSpeed += laneSpeed[node]!;
@@ -79,8 +80,10 @@ export class CheckpointSupply {
     if (all.longest > 0 && all.longest >= COSTLIER_LOAD * all.shortest) {
       for (const checkpoint of this.#classesOf.keys()) {
         const range = bounds.of(checkpoint);
-        this.#loads.set(checkpoint, range);
-        if (range.longest > 0 && range.longest >= COSTLIER_LOAD * range.shortest) differ = true;
+        if (range.longest > 0 && range.longest >= COSTLIER_LOAD * range.shortest) {
+          differ = true;
+          break;
+        }
       }
     }
     this.costsDiffer = differ;
@@ -144,7 +147,7 @@ export class CheckpointSupply {
     for (const [checkpoint, indices] of this.#classesOf) {
       if (checkpoint === loaded) continue;
       const load = this.#view.loadSeconds(node, checkpoint);
-      if (this.#loads.get(checkpoint)!.longest < COSTLIER_LOAD * load) continue;
+      if (this.#bounds.of(checkpoint).longest < COSTLIER_LOAD * load) continue;
       this.looks += indices.length;
       for (const index of indices) {
         const taskClass = classes[index]!;

@@ -53,8 +53,6 @@ export class EtaPlans {
    * the moment it was done.
    */
   #readyAt: number | undefined;
-  /** The kept plan answers only because a new one is under way, and is older than a plan answers otherwise: it promises nothing. */
-  #stale = false;
   /** The plan being made in slices (`#remakeLater`), for the node list it started with. */
   #remaking: { steps: Generator<void, KeptPlan, void>; changes: number; nodesGeneration: number } | null = null;
 
@@ -82,7 +80,8 @@ export class EtaPlans {
     const queued = this.#scheduler.queuedById.get(taskId);
     // No longer queued (cancelled, or sent): a plan kept from before it left would still give it a start.
     if (!queued) return null;
-    const { plan, at, nodes, changed } = this.current(now);
+    const { kept, stale } = this.#choose(now);
+    const { plan, at, nodes, changed } = kept;
     if (changed && !plan.startAt.has(taskId)) this.#placeNewcomer(queued, plan, now, nodes);
     const start = plan.startAt.get(taskId);
     if (start === undefined) return null;
@@ -90,7 +89,7 @@ export class EtaPlans {
     // The plan holds as is: the promise is its own start for this task (not for a task its lanes left to
     // one another: an estimate; promising it lengthened the simulated wait tail).
     // Nor from a plan that answers only while its successor is made, past the age a plan otherwise answers at.
-    if (queued.promisedAt === undefined && !this.#stale && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
+    if (queued.promisedAt === undefined && !stale && !plan.leftover?.has(taskId) && this.#measured(plan.nodeOf.get(taskId))) queued.promisedAt = now + eta * 1000;
     return eta;
   }
 
@@ -109,32 +108,36 @@ export class EtaPlans {
    * younger than its keep time (for the same node list); else a new one.
    */
   current(now: number): KeptPlan {
+    return this.#choose(now).kept;
+  }
+
+  /**
+   * `current`'s plan, and whether it answers only because a new one is under way, older than a plan answers
+   * otherwise (`stale`: it promises nothing).
+   */
+  #choose(now: number): { kept: KeptPlan; stale: boolean } {
     const kept = this.#plan;
-    this.#stale = false;
-    if (kept && this.#readyAt === undefined) this.#readyAt = now;
-    if (kept && (!kept.changed || this.#mayKeep(kept, now))) return kept;
-    const age = kept ? now - this.#readyAt! : Infinity;
+    const age = kept ? now - (this.#readyAt ??= now) : Infinity;
+    if (kept && (!kept.changed || this.#mayKeep(kept, age))) return { kept, stale: false };
     // Made again in slices, the plan before answering meanwhile: for the same nodes, a plan large enough
     // to be worth it, and one that held until recently (after a quiet spell its timeline is long past).
     if (kept && this.#scheduler.later && kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size >= SLICED_PLAN_MIN_SIZE && age < 2 * this.#keepMs(kept)) {
       this.#remakeLater(now);
-      return kept;
+      return { kept, stale: false };
     }
     // A plan under way for the same nodes began while the one before still held: that one answers until it
     // is done, however long that takes. Under a burst of submits a plan of the whole queue, made in slices
     // between them, outlasted the plan before's keep time, and an ETA asked then made the whole plan at once,
     // 170 ms in which nothing else ran (bench:fleet, 1,000 nodes and 20,000 tasks).
-    if (kept && this.#remaking !== null && this.#remaking.nodesGeneration === this.#scheduler.nodesGeneration()) {
-      this.#stale = true;
-      return kept;
-    }
+    if (kept && this.#remaking !== null && this.#remaking.nodesGeneration === this.#scheduler.nodesGeneration()) return { kept, stale: true };
     this.#remaking = null;
     const steps = this.#scheduler.makePlan(now, false);
     for (;;) {
       const step = steps.next();
       if (step.done) {
         this.#readyAt = now;
-        return (this.#plan = step.value);
+        this.#plan = step.value;
+        return { kept: step.value, stale: false };
       }
     }
   }
@@ -188,8 +191,9 @@ export class EtaPlans {
     plan.append?.(this.#scheduler.planTaskOf(queued, now, nodes));
   }
 
-  #mayKeep(kept: KeptPlan, now: number): boolean {
-    return kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size > KEPT_PLAN_MIN_SIZE && now - (this.#readyAt ?? now) < this.#keepMs(kept);
+  /** `age`: ms since the plan began to answer (`#readyAt`). */
+  #mayKeep(kept: KeptPlan, age: number): boolean {
+    return kept.nodesGeneration === this.#scheduler.nodesGeneration() && kept.size > KEPT_PLAN_MIN_SIZE && age < this.#keepMs(kept);
   }
 
   /** How long (ms of the callers' clock) a plan is kept after a change: by its size. */
