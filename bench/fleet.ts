@@ -44,6 +44,11 @@ interface Fleet {
   nodes: number;
   taskMs: number;
   tasks: number;
+  /**
+   * Submits at the fleet's capacity (after a backlog of two tasks per node) instead of all at once: the
+   * gateway keeping up with a busy fleet, taking new work as fast as the fleet ends it.
+   */
+  paced: boolean;
 }
 
 interface FleetFigures extends Fleet {
@@ -58,7 +63,10 @@ interface FleetFigures extends Fleet {
   /** Of a sample of 500 tasks, those not succeeded at the end. */
   failed: number;
   eventLoop: OverheadSummary | null;
-  /** The event loop's delay while the tasks were being submitted, and from then until 90 % of results were in. */
+  /**
+   * The event loop's delay while the tasks were being submitted (paced: from the end of the backlog to the
+   * last submit), and from then until 90 % of results were in.
+   */
   loopSubmitting: LoopDelaySpan;
   loopServing: LoopDelaySpan;
   /** The gateway's CPU time over the window ÷ its length (one core = 1). */
@@ -72,9 +80,9 @@ interface FleetFigures extends Fleet {
 
 /** Tasks each node holds ready beyond its slot: `dan node`'s default unless set. */
 const PREFETCH = Number(process.env['BENCH_PREFETCH'] ?? nodeDefaults.prefetch);
-const FLEETS: Fleet[] = (process.env['BENCH_FLEETS'] ?? '10x200x2000,100x500x8000,1000x2000x20000').split(',').map((s) => {
-  const [nodes, taskMs, tasks] = s.split('x').map(Number);
-  return { nodes: nodes!, taskMs: taskMs!, tasks: tasks! };
+const FLEETS: Fleet[] = (process.env['BENCH_FLEETS'] ?? '10x200x2000,100x500x8000,1000x2000x20000,1000x2000x20000p').split(',').map((s) => {
+  const [nodes, taskMs, tasks] = s.replace(/p$/, '').split('x').map(Number);
+  return { nodes: nodes!, taskMs: taskMs!, tasks: tasks!, paced: s.endsWith('p') };
 });
 const CHECKPOINTS = makeCheckpoints(8);
 const KEYS = ['fleet-key-1', 'fleet-key-2', 'fleet-key-3', 'fleet-key-4', 'fleet-key-5'];
@@ -109,13 +117,26 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const submitMs: number[] = [];
     const pollMs: number[] = [];
     let submitting = true;
-    const beforeSubmits = await scrapeLoopDelay(gateway);
+    const capacityPerSecond = (fleet.nodes * 1000) / fleet.taskMs;
+    /** Paced: the tasks submitted at once before the rest follow at the fleet's capacity. */
+    const backlog = fleet.paced ? Math.min(fleet.tasks, 2 * fleet.nodes) : fleet.tasks;
+    let beforeSubmits = scrapeLoopDelay(gateway);
+    await beforeSubmits;
     const started = Date.now();
+    let pacedFrom = 0;
     const submitAll = async () => {
       let next = 0;
       const worker = async () => {
         while (next < fleet.tasks) {
           const index = next++;
+          if (index >= backlog) {
+            if (pacedFrom === 0) {
+              pacedFrom = Date.now();
+              beforeSubmits = scrapeLoopDelay(gateway);
+            }
+            const due = pacedFrom + ((index - backlog) * 1000) / capacityPerSecond;
+            if (due > Date.now()) await sleep(due - Date.now());
+          }
           const checkpoint = CHECKPOINTS[index % CHECKPOINTS.length]!;
           const body = { prompt: `fleet task ${index}`, model: checkpoint.ref.id, steps: 20, width: 64, height: 64, sampler_name: 'Euler a', seed: index };
           const t0 = performance.now();
@@ -188,20 +209,20 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const submitsEnd = await afterSubmits!;
     return {
       ...fleet,
-      capacityPerSecond: (fleet.nodes * 1000) / fleet.taskMs,
+      capacityPerSecond,
       resultsPerSecond: inWindow / ((to - from) / 1000),
       windowSeconds: (to - from) / 1000,
       succeeded: sentAt.length,
       held: report.held,
       failed: states.size - succeeded,
       eventLoop: atEnd.eventLoop,
-      loopSubmitting: loopDelayBetween(beforeSubmits, submitsEnd),
+      loopSubmitting: loopDelayBetween(await beforeSubmits, submitsEnd),
       loopServing: loopDelayBetween(submitsEnd, atNinety ?? (await scrapeLoopDelay(gateway))),
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
       servingCpu: cpuAtNinety.at > cpuAfterSubmits.at ? (cpuAtNinety.cpu - cpuAfterSubmits.cpu) / ((cpuAtNinety.at - cpuAfterSubmits.at) / 1000) : Number.NaN,
       poll: spreadOf(pollMs),
       submit: spreadOf(submitMs),
-      submitsPerSecond: fleet.tasks / ((submitsDoneAt - started) / 1000),
+      submitsPerSecond: (fleet.tasks - (fleet.paced ? backlog : 0)) / ((submitsDoneAt - (fleet.paced ? pacedFrom : started)) / 1000),
     };
   } finally {
     fleetProcess.kill();
@@ -217,7 +238,7 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
   const rows = figures.map((f) => {
     const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
     const span = (s: LoopDelaySpan) => `${ms(s.p99)} (${(100 * s.over20ms).toFixed(1)} %)`;
-    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms${f.paced ? ', paced' : ''} | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [
     '## A gateway with a large fleet',
