@@ -393,6 +393,7 @@ export class Dispatcher {
         const entry = this.#entries.get(assignment.taskId);
         if (session && entry) this.#guard(this.#attempts.start(entry, session, assignment));
       }
+      for (const reclaim of this.scheduler.heldReclaims(now)) this.#attempts.takeBack(reclaim);
       this.#idle.recheckWhileIdle(now);
     }
     const unservable = this.scheduler.unservable();

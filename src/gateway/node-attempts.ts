@@ -24,6 +24,7 @@ import type { Failure } from '../protocol/messages.js';
 import type { RelayedResultMessage } from '../protocol/result-frame.js';
 import type { AttemptTimeout, RunningAttempt } from '../scheduler/attempt-ledger.js';
 import type { Assignment } from '../scheduler/scheduler.js';
+import type { HeldReclaim } from '../scheduler/held-reclaims.js';
 import { SECOND } from '../util/clock.js';
 import { type AttemptError, isRetryable, toAttemptError, toAttemptFailure } from './attempt-failures.js';
 import type { DispatcherInternals, TaskEntry } from './dispatcher-types.js';
@@ -44,7 +45,7 @@ type Internals = Pick<
   DispatcherInternals,
   | 'scheduler' | 'store' | 'hub' | 'clock' | 'log' | 'shared' | 'overhead' | 'observer' | 'maxAttempts' | 'taskTimeoutMs'
   | 'entries' | 'unservable' | 'startRetry' | 'withdraw' | 'fail' | 'finish' | 'about' | 'changed' | 'schedule'
-  | 'passSoon' | 'scheduleGuarded' | 'later' | 'reconcileSurely'
+  | 'passSoon' | 'scheduleGuarded' | 'later' | 'reconcileSurely' | 'guard'
 >;
 
 export class NodeAttempts {
@@ -266,6 +267,22 @@ export class NodeAttempts {
     this.#dispatcher.log.info({ ...this.#dispatcher.about(entry.id), node: running.nodeId }, why);
     void this.requeueStored(entry.id, running.attempt);
     this.#dispatcher.schedule();
+  }
+
+  /**
+   * Takes a task held ready on a busy node back and sends it to an idle node that would finish it well before
+   * (scheduler/held-reclaims.ts): no failure counted, nobody blamed, and the holder told to drop it (it had not
+   * begun it). Its new start moves the stored row on to the next attempt.
+   */
+  takeBack({ taskId, attempt, fromNodeId, assignment }: HeldReclaim): void {
+    const entry = this.#dispatcher.entries.get(taskId);
+    const session = this.#dispatcher.hub.sessions.get(assignment.nodeId);
+    if (!entry || !session) return;
+    const { scheduler, clock, hub, log } = this.#dispatcher;
+    if (!scheduler.settle({ taskId, nodeId: fromNodeId, attempt }, { ok: false, requeue: true }, clock.now())) return;
+    hub.sessions.get(fromNodeId)?.send({ type: 'cancel', taskId, reason: `given to node ${session.name}, idle, which finishes it sooner` });
+    log.info({ ...this.#dispatcher.about(taskId), from: fromNodeId, node: session.id, expectedSeconds: Math.round(assignment.expectedSeconds * 10) / 10 }, 'task held ready on a busy node taken back for an idle one');
+    this.#dispatcher.guard(this.start(entry, session, assignment));
   }
 
   /**

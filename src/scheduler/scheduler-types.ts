@@ -231,4 +231,6 @@ export interface SchedulerInternals {
   freeWithWork(among: readonly number[], first: boolean, include?: (index: number) => boolean): number[];
   /** The plan to read ETAs from (eta-plans.ts). */
   etaPlan(now: number): KeptPlan;
+  /** The attempts running on a node (or held there), oldest first. */
+  attemptsOn(nodeId: string): readonly (RunningAttempt & { task: Queued })[];
 }

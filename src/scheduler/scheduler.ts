@@ -46,6 +46,7 @@ import { NodeHealth, type SetAside } from './node-health.js';
 import { copyViews, NodeViews } from './node-views.js';
 import { PlanBuffers } from './plan-buffers.js';
 import { planInSlices, planTasks } from './planner.js';
+import { type HeldReclaim, HeldReclaims } from './held-reclaims.js';
 import type { PlanNode, PlanOptions, PlanTask } from './plan-types.js';
 import { QueuePositions } from './queue-positions.js';
 import { DOUBLE } from '../util/double-fields.js';
@@ -103,6 +104,7 @@ export class Scheduler {
   /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
   #availability = 0;
   readonly #attempts: AttemptLedger<Queued>;
+  readonly #heldReclaims: HeldReclaims;
   #nodes: SchedulerNode[] = [];
   /** Each node's index in `#nodes`, by id. */
   #nodeIndex = new Map<string, number>();
@@ -154,6 +156,7 @@ export class Scheduler {
     this.#etaPlans = new EtaPlans(internals);
     this.#ahead = new AheadPacing(internals);
     this.#idle = new IdleNodes(internals);
+    this.#heldReclaims = new HeldReclaims(internals);
   }
 
   /** What the Scheduler's parts are lent of its state and its steps (scheduler-types.ts `SchedulerInternals`). */
@@ -186,6 +189,7 @@ export class Scheduler {
       },
       freeWithWork: (among, first, include) => this.#freeWithWork(among, first, include),
       etaPlan: (now) => this.#etaPlans.current(now),
+      attemptsOn: (nodeId) => this.#attempts.onNode(nodeId),
     };
   }
 
@@ -569,6 +573,14 @@ export class Scheduler {
    */
   idleNodes(now: number): string[] {
     return this.#idle.idleNodes(now);
+  }
+
+  /**
+   * Tasks held ready on busy nodes (sent ahead, not begun) that an idle node would finish well before their
+   * holders: to take back and send there (held-reclaims.ts).
+   */
+  heldReclaims(now: number): HeldReclaim[] {
+    return this.#heldReclaims.reclaims(now);
   }
 
   /**

@@ -1,0 +1,65 @@
+/**
+ * A task held ready on a busy node is taken back for an idle node that would finish it well before
+ * (scheduler/held-reclaims.ts): the holder is told to drop it, the idle node runs it as the next attempt,
+ * and what the holder says of the old attempt afterwards changes nothing. In one process with a fake clock.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeCapabilities } from '../helpers/capabilities.js';
+import { type CoreWorld, createCoreWorld, type FakeNode } from '../helpers/fake-nodes.js';
+import { chillout, txt2img } from '../helpers/specs.js';
+
+let world: CoreWorld;
+afterEach(() => world.close());
+
+const spec = txt2img({ model: chillout });
+
+/** Node a (one slot, one held ready) runs a chillout task and holds another behind it. */
+async function aHolding(): Promise<{ a: FakeNode; first: string; held: string }> {
+  world = createCoreWorld({ maxAttempts: 3 });
+  const a = world.connect('a', undefined, 1, undefined, 1);
+  const first = await world.submit(spec);
+  const held = await world.submit(spec);
+  await a.assignment(first, 1);
+  await world.clock.advance(200);
+  await a.assignment(held, 1);
+  expect(await world.status(held)).toMatchObject({ status: 1, message: expect.stringContaining('held ready') });
+  return { a, first, held };
+}
+
+describe('a task held ready on a busy node, and a node idle beside it', () => {
+  it('is taken back and sent to the idle node; the holder\'s late word of it changes nothing', async () => {
+    const { a, first, held } = await aHolding();
+    // b comes, idle, chillout loaded: it ends the task before a would even begin it.
+    const b = world.connect('b');
+    const moved = await b.assignment(held, 2);
+    expect(moved.attempt).toBe(2);
+    expect(a.cancels()).toEqual([held]);
+    // a had begun it just then: its progress and its result for attempt 1 are too late.
+    a.progress(held, 0.5, 1);
+    a.succeed(first, 1000, 1);
+    a.succeed(held, 1000, 1);
+    await world.settle();
+    expect(await world.store.get(held)).toMatchObject({ state: 'running', attempts: 2 });
+    b.succeed(held, 1000, 2);
+    await world.settle();
+    expect(await world.store.get(held)).toMatchObject({ state: 'succeeded', attempts: 2 });
+    expect(await world.store.get(first)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    // Nothing counted against a: it is sent the next task.
+    const next = await world.submit(spec);
+    await world.settle();
+    expect([...a.assignments(), ...b.assignments()].filter((m) => m.taskId === next)).toHaveLength(1);
+    expect(world.log.lines.some((l) => l.message.includes('taken back for an idle one'))).toBe(true);
+  });
+
+  it('stays with its holder when the idle node cannot run it', async () => {
+    const { a, held } = await aHolding();
+    const clarityOnly = makeCapabilities({ models: makeCapabilities().models.filter((m) => m.name === 'clarity') });
+    const b = world.connect('b', clarityOnly);
+    await world.settle();
+    await world.clock.advance(500);
+    await world.settle();
+    expect(a.cancels()).toEqual([]);
+    expect(b.assignments()).toEqual([]);
+    expect(await world.store.get(held)).toMatchObject({ state: 'running', attempts: 1 });
+  });
+});
