@@ -94,6 +94,25 @@ describe('a node that holds the next task ready (prefetch)', () => {
   });
 });
 
+describe('a task held ready, and a node that comes idle beside it', () => {
+  it('is taken back from its busy holder and run on the idle node', async () => {
+    const gw = await gateway();
+    // 30 steps at 5 it/s: 6 s a task on slow; fast does one in 1 s.
+    const slow = await gpu(gw, 'slow', { models: ['clarity'], loaded: 'clarity', itPerSecond: 5, speed: 1 });
+    const first = await submitted(gw, job('clarity', { prompt: 'first', steps: 30 }));
+    const held = await submitted(gw, job('clarity', { prompt: 'held', steps: 30 }));
+    await slow.node.waitForLog((l) => l.msg === 'task received' && l['task'] === held);
+    // Once the gateway knows how long slow's running task has left (its progress), a fast node joins.
+    await expect.poll(async () => (await getJson(`${gw}/api/sd/task/${first}`)).body.data.progress, { timeout: 10_000 }).toBeGreaterThan(0);
+    const fast = await gpu(gw, 'fast', { models: ['clarity'], loaded: 'clarity', itPerSecond: 30, speed: 1 });
+    await slow.node.waitForLog((l) => l.msg === 'task abandoned' && l['task'] === held);
+    for (const id of [first, held]) expect((await pollUntilDone(gw, id, 30_000)).status).toBe(2);
+    const prompts = async (sandbox: string) => (await getJson(`${sandbox}/sandbox/requests`)).body.requests.filter((r: any) => r.path === '/sdapi/v1/txt2img').map((r: any) => r.body.prompt);
+    expect(await prompts(fast.sandbox)).toEqual(['held']);
+    expect(await prompts(slow.sandbox)).toEqual(['first']);
+  });
+});
+
 describe('limits and cancel', () => {
   it('caps unfinished tasks per caller: an address without a key, and each key its own', async () => {
     const gw = await gateway(['--anonymous-max-tasks', '2']);
