@@ -22,8 +22,12 @@
  * latest 30 s mix the two); status-poll and
  * submit latencies; nothing lost (every task succeeded).
  *
- * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000' (nodes × task
- * ms × tasks), BENCH_PREFETCH=n (tasks each node holds ready; default `dan node`'s, 1; written only
+ * A fleet whose spec ends in `p` is paced: two tasks per node submitted at once, then the rest at the
+ * fleet's capacity (the gateway taking new work as fast as the fleet ends it); its "submitting" span is
+ * the paced part.
+ *
+ * Knobs: BENCH_FLEETS='10x200x2000,100x500x8000,1000x2000x20000,1000x2000x20000p' (nodes × task
+ * ms × tasks, `p`: paced), BENCH_PREFETCH=n (tasks each node holds ready; default `dan node`'s, 1; written only
  * then), BENCH_WRITE=1|0, BENCH_KEEP_LOGS=dir, BENCH_GATEWAY_NODE_ARGS.
  */
 import { makeBenchKeys } from './bench-keys.js';
@@ -243,7 +247,7 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time, with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does, and its CPU while serving; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time (paced: two per node, then the rest at the fleet's capacity), with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does, and its CPU while serving; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
     '',
     '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | loop p99 serving | gateway CPU | CPU serving | status poll | submit | submits /s | results sent | held ready |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
