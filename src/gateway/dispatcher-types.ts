@@ -109,11 +109,14 @@ export interface DispatcherOptions {
 }
 
 /** What the dispatcher tells of the tasks it moves; every method optional. */
+/** The outcome an attempt ends with when its task, held ready on a busy node, is given to an idle node (`NodeAttempts.takeBack`). */
+export const TAKEN_BACK = 'taken_back';
+
 export interface DispatcherObserver {
   /** A task was stored and queued. */
   submitted?(kind: TaskKind): void;
   /**
-   * An attempt ended: `succeeded`, or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …); `nodeIdentity`:
+   * An attempt ended: `succeeded`, `taken_back` (`TAKEN_BACK`), or the id of the error it ended with (`DAN_ERR_NODE_LOST`, …); `nodeIdentity`:
    * the node it ran on (SchedulerNode.identity), null for a cancel of a task no node ran.
    */
   attemptEnded?(outcome: string, nodeIdentity: string | null): void;

@@ -9,7 +9,7 @@
  */
 import { type GenerationSpec, isDiffusion, outputSizeOf, type TaskKind } from '../domain/spec.js';
 import { MINUTE } from '../util/clock.js';
-import type { DispatcherObserver } from './dispatcher.js';
+import { type DispatcherObserver, TAKEN_BACK } from './dispatcher-types.js';
 
 /** One minute of the last hour. */
 export interface MinuteActivity {
@@ -122,11 +122,12 @@ function endedTaskOf(kind: TaskKind | null, state: EndedTask['state'], task: { s
   };
 }
 
-/** What the dispatcher tells, kept: nodes' tallies (a cancel is the client's doing, not its node's failure) and tasks' ends. */
+/** What the dispatcher tells, kept: nodes' tallies (a cancel is the client's doing, a task taken back the gateway's: neither is its node's failure) and tasks' ends. */
 export function observeActivity(activity: NetworkActivity, now: () => number): Required<Pick<DispatcherObserver, 'attemptEnded' | 'finished'>> {
   return {
     attemptEnded: (outcome, nodeIdentity) => {
-      if (nodeIdentity !== null && outcome !== 'DAN_ERR_TASK_CANCELLED') activity.attemptEnded(nodeIdentity, outcome === 'succeeded');
+      // A task taken back from a node that held it ready never began there: no more its failure than a cancel.
+      if (nodeIdentity !== null && outcome !== 'DAN_ERR_TASK_CANCELLED' && outcome !== TAKEN_BACK) activity.attemptEnded(nodeIdentity, outcome === 'succeeded');
     },
     finished: (_taskId, kind, state, task) => activity.taskEnded(endedTaskOf(kind, state, task, now())),
   };

@@ -96,7 +96,7 @@ describe('a node that holds the next task ready (prefetch)', () => {
 
 describe('a task held ready, and a node that comes idle beside it', () => {
   it('is taken back from its busy holder and run on the idle node', async () => {
-    const gw = await gateway();
+    const gw = await gateway(['--admin-token', 'held-reclaim-admin-token']);
     // 30 steps at 5 it/s: 6 s a task on slow; fast does one in 1 s.
     const slow = await gpu(gw, 'slow', { models: ['clarity'], loaded: 'clarity', itPerSecond: 5, speed: 1 });
     const first = await submitted(gw, job('clarity', { prompt: 'first', steps: 30 }));
@@ -110,6 +110,11 @@ describe('a task held ready, and a node that comes idle beside it', () => {
     const prompts = async (sandbox: string) => (await getJson(`${sandbox}/sandbox/requests`)).body.requests.filter((r: any) => r.path === '/sdapi/v1/txt2img').map((r: any) => r.body.prompt);
     expect(await prompts(fast.sandbox)).toEqual(['held']);
     expect(await prompts(slow.sandbox)).toEqual(['first']);
+    // Counted for operators as its own outcome, and not as slow's failure.
+    const metrics = await (await fetch(`${gw}/metrics`, { headers: { authorization: 'Bearer held-reclaim-admin-token' } })).text();
+    expect(metrics).toContain('dan_attempts_total{outcome="taken_back"} 1');
+    const listed = (await getJson(`${gw}/api/nodes`)).body.data.find((n: { name: string }) => n.name === 'slow');
+    expect(listed).toMatchObject({ done: 1, failed: 0 });
   });
 });
 

@@ -44,7 +44,8 @@ describe('a task held ready on a busy node, and a node idle beside it', () => {
     await world.settle();
     expect(await world.store.get(held)).toMatchObject({ state: 'succeeded', attempts: 2 });
     expect(await world.store.get(first)).toMatchObject({ state: 'succeeded', attempts: 1 });
-    // Nothing counted against a: it is sent the next task.
+    // Nothing counted against a: no failed attempt on its tally, and it is sent the next task.
+    expect(world.nodes.list().find((n) => n.name === 'a')).toMatchObject({ done: 1, failed: 0 });
     const next = await world.submit(spec);
     await world.settle();
     expect([...a.assignments(), ...b.assignments()].filter((m) => m.taskId === next)).toHaveLength(1);
