@@ -105,14 +105,16 @@ export class HeldReclaims {
       const attempts = scheduler.attemptsOn(node.id);
       // A node holds one only beyond what it runs: most nodes of a busy fleet run one task and hold none.
       if (attempts.length <= 1 && (attempts[0] === undefined || attempts[0].begunAt !== null)) continue;
-      let before = 0;
+      // Each slot frees when its task ends (a slot without one: now); a held task begins on the first to free.
+      const slots: number[] = [];
+      for (const attempt of attempts) if (attempt.begunAt !== null || attempt.progress > 0) slots.push(secondsLeft(attempt, now));
+      while (slots.length < node.slots) slots.push(0);
       for (const attempt of attempts) {
-        if (attempt.begunAt !== null || attempt.progress > 0) {
-          before += secondsLeft(attempt, now);
-          continue;
-        }
-        before += attempt.expectedSeconds;
-        held.push({ attempt, doneIn: before });
+        if (attempt.begunAt !== null || attempt.progress > 0) continue;
+        let first = 0;
+        for (let i = 1; i < slots.length; i++) if (slots[i]! < slots[first]!) first = i;
+        slots[first]! += attempt.expectedSeconds;
+        held.push({ attempt, doneIn: slots[first]! });
       }
     }
     held.sort((a, b) => b.doneIn - a.doneIn);

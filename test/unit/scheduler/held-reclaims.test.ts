@@ -69,6 +69,29 @@ describe('held reclaims: a task held ready on a busy node, an idle node that fin
     expect(reclaimed(s)).toEqual([]);
   });
 
+  it('counts a holder of two slots as freeing when its first slot frees', () => {
+    // duo runs two tasks (one ends in 2 s, one in 10 s) and holds a third: it begins in 2 s, ends in 12 s.
+    const withPeer = (peerSpeed: number) => {
+      const s = schedulerWith({ duo: 2, peer: peerSpeed });
+      const duo = node('duo', { loadedModel: CHILLOUT, slots: 2, prefetch: 1 });
+      s.setNodes([duo]);
+      for (const id of ['short', 'long', 'held']) s.enqueue(task(id, 'k', { model: chillout }), NOW - 8000);
+      const [first] = s.assignments(NOW - 8000);
+      const on = (taskId: string, at: number) => s.start({ ...first!, taskId, nodeId: 'duo', expectedSeconds: 10, switched: false, waitSeconds: 0 }, at);
+      on('short', NOW - 8000);
+      on('long', NOW);
+      on('held', NOW);
+      expect(s.attempts.get('held')).toMatchObject({ begunAt: null });
+      s.setNodes([duo, node('peer', { loadedModel: CHILLOUT })]);
+      return reclaimed(s);
+    };
+    // As fast as duo, peer would take 10 s: not within three quarters of 12 s (the two running tasks are not
+    // run one after the other: that would be 22 s).
+    expect(withPeer(2)).toEqual([]);
+    // Five times faster, 2 s.
+    expect(withPeer(10)).toEqual([['held', 'duo', 'peer', false]]);
+  });
+
   it('gives each idle node one task, the one its holder would end last first', () => {
     // slow-a says its running task ends in 6 s (its held task done in 16 s); slow-b's just began (20 s).
     const t = holding(['slow-a', 'slow-b'], [node('fast', { loadedModel: CHILLOUT })], { fast: 20 });
