@@ -108,10 +108,10 @@ export interface DispatcherOptions {
   };
 }
 
-/** What the dispatcher tells of the tasks it moves; every method optional. */
 /** The outcome an attempt ends with when its task, held ready on a busy node, is given to an idle node (`NodeAttempts.takeBack`). */
 export const TAKEN_BACK = 'taken_back';
 
+/** What the dispatcher tells of the tasks it moves; every method optional. */
 export interface DispatcherObserver {
   /** A task was stored and queued. */
   submitted?(kind: TaskKind): void;

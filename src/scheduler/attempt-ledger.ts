@@ -49,6 +49,8 @@ export interface RunningAttempt {
   readonly progress: number;
   /** Seconds left, as its node last reported; null until it does. */
   readonly etaSeconds: number | null;
+  /** When that report came (the ledger's clock, epoch ms); null before one, or without a clock. */
+  readonly etaAt: number | null;
   /** Whether its node took it along to a new connection (`move`): the time between sending and answer includes the outage. */
   readonly resumed?: boolean;
 }
@@ -91,7 +93,7 @@ const STALL_LATENESS_MS = 5_000;
 const AFTER_STALL_MS = 15_000;
 
 /** What the scheduler records when it starts an attempt; `TTask` is its own record of the task. */
-export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds'> & { task: TTask };
+export type NewAttempt<TTask> = Omit<RunningAttempt, 'progress' | 'etaSeconds' | 'etaAt'> & { task: TTask };
 
 interface Entry<TTask> extends RunningAttempt {
   readonly task: TTask;
@@ -101,6 +103,7 @@ interface Entry<TTask> extends RunningAttempt {
   begunAt: number | null;
   progress: number;
   etaSeconds: number | null;
+  etaAt: number | null;
   timer: Timer | undefined;
   timeout: AttemptTimeout | undefined;
   /** When its timer fires (clock ms), for a progress report to move it later. */
@@ -137,7 +140,7 @@ export class AttemptLedger<TTask> implements AttemptReader {
 
   start(attempt: NewAttempt<TTask>, timeout?: AttemptTimeout): RunningAttempt & { task: TTask } {
     if (this.#byTask.has(attempt.taskId)) throw new Error(`task ${attempt.taskId} already has a running attempt`);
-    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, timer: undefined, timeout, deadline: Infinity };
+    const entry: Entry<TTask> = { ...attempt, progress: 0, etaSeconds: null, etaAt: null, timer: undefined, timeout, deadline: Infinity };
     if (timeout && this.#clock) this.#arm(entry, timeout.ms);
     this.#byTask.set(entry.taskId, entry);
     const onNode = this.#byNode.get(entry.nodeId);
@@ -164,6 +167,7 @@ export class AttemptLedger<TTask> implements AttemptReader {
     if (!entry || entry.nodeId !== where.nodeId || entry.attempt !== where.attempt) return false;
     entry.progress = progress;
     entry.etaSeconds = etaSeconds;
+    entry.etaAt = this.#clock?.now() ?? null;
     this.#extendByProgress(entry);
     return true;
   }

@@ -12,7 +12,7 @@
  * idle node was held on a slower one). Only tasks not begun are taken back (the
  * holder is told to drop it, which costs it nothing), and only for a clear gain.
  */
-import type { RunningAttempt } from './attempt-ledger.js';
+import { isHeld, type RunningAttempt } from './attempt-ledger.js';
 import type { Assignment, Queued, SchedulerInternals } from './scheduler-types.js';
 
 /** A held task to take back from `fromNodeId` and send as `assignment` (to an idle node). */
@@ -32,8 +32,14 @@ const RECLAIM_SHARE = 0.75;
 /** The most held tasks and (held task, idle node) pairs looked at per call: a pass must stay cheap at 1,000 nodes. */
 const MOST_HELD = 64;
 const MOST_PAIRS = 4096;
+/**
+ * After a look that took nothing back, how long the same idle nodes are not looked at again for it (ms): the
+ * walk over a fleet's nodes costs most of a millisecond at 1,000 busy nodes, and a node of a mixed fleet that
+ * no queued work wants can stand idle for hours. A node that comes idle is looked at in the next pass.
+ */
+const QUIET_MS = 100;
 
-type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'nodeById' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn'>;
+type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'nodeById' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn' | 'nodesGeneration'>;
 
 interface Held {
   attempt: RunningAttempt & { task: Queued };
@@ -43,8 +49,13 @@ interface Held {
 
 export class HeldReclaims {
   readonly #scheduler: Internals;
-  /** Per node index, whether it is idle now (reused between calls). */
-  #idle = new Uint8Array(0);
+  /**
+   * Per reach list (node indices; shared by the tasks of alike needs, new with each node list), which nodes it
+   * holds: whether an idle node can run a held task is then one lookup, not a walk of a thousand indices.
+   */
+  readonly #members = new WeakMap<readonly number[], Uint8Array>();
+  /** The idle nodes (and node list) of the last look that took nothing back, and until when they rest (`QUIET_MS`). */
+  #quiet: { idle: string; until: number } | null = null;
 
   constructor(scheduler: Internals) {
     this.#scheduler = scheduler;
@@ -58,73 +69,91 @@ export class HeldReclaims {
   reclaims(now: number): HeldReclaim[] {
     const scheduler = this.#scheduler;
     scheduler.planNodes(now);
-    const idleIndices = scheduler.nodeViews.idle;
-    if (idleIndices.length === 0) return [];
+    if (scheduler.nodeViews.idle.length === 0) return [];
     const nodes = scheduler.nodes();
-    if (this.#idle.length < nodes.length) this.#idle = new Uint8Array(nodes.length);
-    const idle = this.#idle;
-    idle.fill(0);
-    let idleLeft = 0;
-    for (const index of idleIndices) {
-      // Wholly idle: a node with a slot free that runs something (several slots) is left to the passes.
-      if (scheduler.attemptsOn(nodes[index]!.id).length > 0) continue;
-      idle[index] = 1;
-      idleLeft += 1;
-    }
-    if (idleLeft === 0) return [];
-    // A walk over the nodes, only while some node stands idle: in a busy fleet passes find none.
-    const held = this.#heldTasks(now);
+    // Wholly idle: a node with a slot free that runs something (several slots) is left to the passes.
+    const idle = scheduler.nodeViews.idle.filter((index) => scheduler.attemptsOn(nodes[index]!.id).length === 0);
+    if (idle.length === 0) return [];
+    const idleKey = `${scheduler.nodesGeneration()}:${idle.join(',')}`;
+    if (this.#quiet !== null && this.#quiet.idle === idleKey && now < this.#quiet.until) return [];
+    // A walk over the nodes, only while some node stands idle (in a busy fleet passes find none), and only
+    // the held tasks some idle node can run are weighed.
+    const held = this.#heldTasks(now, idle);
     const reclaims: HeldReclaim[] = [];
     let pairs = 0;
     for (const { attempt, doneIn } of held) {
-      if (idleLeft === 0 || pairs >= MOST_PAIRS) break;
+      if (idle.length === 0 || pairs >= MOST_PAIRS) break;
+      const members = this.#membersOf(scheduler.reachOf(attempt.task).capable, nodes.length);
       let best: Assignment | undefined;
-      let bestIndex = -1;
-      for (const index of scheduler.reachOf(attempt.task).capable) {
-        if (idle[index] !== 1) continue;
-        if (++pairs > MOST_PAIRS) break;
-        const assignment = scheduler.assignmentOf(attempt.task, nodes[index]!);
+      let bestAt = -1;
+      for (let i = 0; i < idle.length; i++) {
+        if (members[idle[i]!] !== 1) continue;
+        pairs += 1;
+        const assignment = scheduler.assignmentOf(attempt.task, nodes[idle[i]!]!);
         if (!best || assignment.expectedSeconds < best.expectedSeconds) {
           best = assignment;
-          bestIndex = index;
+          bestAt = i;
         }
       }
       if (!best || best.expectedSeconds > RECLAIM_SHARE * doneIn) continue;
-      idle[bestIndex] = 0;
-      idleLeft -= 1;
+      idle.splice(bestAt, 1);
       reclaims.push({ taskId: attempt.taskId, attempt: attempt.attempt, fromNodeId: attempt.nodeId, assignment: best });
     }
+    this.#quiet = reclaims.length === 0 ? { idle: idleKey, until: now + QUIET_MS } : null;
     return reclaims;
   }
 
-  /** The tasks held on busy nodes, each with when its holder would have it done; the latest first, at most `MOST_HELD`. */
-  #heldTasks(now: number): Held[] {
+  /**
+   * The tasks held on busy nodes that one of `idle` (node indices) can run, each with when its holder would
+   * have it done; the latest first, at most `MOST_HELD`.
+   */
+  #heldTasks(now: number, idle: readonly number[]): Held[] {
     const scheduler = this.#scheduler;
+    const nodes = scheduler.nodes();
     const held: Held[] = [];
-    for (const node of scheduler.nodes()) {
+    for (const node of nodes) {
       const attempts = scheduler.attemptsOn(node.id);
       // A node holds one only beyond what it runs: most nodes of a busy fleet run one task and hold none.
       if (attempts.length <= 1 && (attempts[0] === undefined || attempts[0].begunAt !== null)) continue;
+      if (!attempts.some((attempt) => isHeld(attempt) && this.#anyCanRun(idle, attempt.task, nodes.length))) continue;
       // Each slot frees when its task ends (a slot without one: now); a held task begins on the first to free.
       const slots: number[] = [];
-      for (const attempt of attempts) if (attempt.begunAt !== null || attempt.progress > 0) slots.push(secondsLeft(attempt, now));
+      for (const attempt of attempts) if (!isHeld(attempt)) slots.push(secondsLeft(attempt, now));
       while (slots.length < node.slots) slots.push(0);
       for (const attempt of attempts) {
-        if (attempt.begunAt !== null || attempt.progress > 0) continue;
+        if (!isHeld(attempt)) continue;
         let first = 0;
         for (let i = 1; i < slots.length; i++) if (slots[i]! < slots[first]!) first = i;
         slots[first]! += attempt.expectedSeconds;
-        held.push({ attempt, doneIn: slots[first]! });
+        if (this.#anyCanRun(idle, attempt.task, nodes.length)) held.push({ attempt, doneIn: slots[first]! });
       }
     }
     held.sort((a, b) => b.doneIn - a.doneIn);
     return held.length > MOST_HELD ? held.slice(0, MOST_HELD) : held;
   }
+
+  #anyCanRun(idle: readonly number[], task: Queued, nodeCount: number): boolean {
+    const members = this.#membersOf(this.#scheduler.reachOf(task).capable, nodeCount);
+    return idle.some((index) => members[index] === 1);
+  }
+
+  #membersOf(list: readonly number[], nodeCount: number): Uint8Array {
+    let members = this.#members.get(list);
+    if (!members) {
+      members = new Uint8Array(nodeCount);
+      for (const index of list) members[index] = 1;
+      this.#members.set(list, members);
+    }
+    return members;
+  }
 }
 
-/** Seconds until a begun attempt ends, by its node's latest report, else by its expected time (none once overdue). */
+/**
+ * Seconds until a begun attempt ends: by its node's latest report, less the time since (an A1111 node stops
+ * reporting once it has sent the WebUI the job behind it), else by its expected time (none once overdue).
+ */
 function secondsLeft(attempt: RunningAttempt, now: number): number {
-  if (attempt.etaSeconds !== null) return attempt.etaSeconds;
+  if (attempt.etaSeconds !== null) return Math.max(0, attempt.etaSeconds - (attempt.etaAt === null ? 0 : (now - attempt.etaAt) / 1000));
   const begunAt = attempt.begunAt ?? now;
   return Math.max(0, attempt.expectedSeconds - (now - begunAt) / 1000);
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Scheduler, SchedulerNode } from '../../../src/scheduler/scheduler.js';
+import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { Scheduler, type SchedulerNode } from '../../../src/scheduler/scheduler.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 import { CHILLOUT, CLARITY, chillout, node, schedulerWith, task } from './scheduler-helpers.js';
 
 const NOW = 1_000_000;
@@ -8,11 +10,13 @@ const NOW = 1_000_000;
  * Each named holder (2 units/s: a 20-unit task takes 10 s) runs one chillout task, begun `begunSecondsAgo`,
  * and holds another ready behind it; then `others` join (idle, or as set).
  */
-function holding(holders: string[], others: SchedulerNode[], speeds: Record<string, number>, begunSecondsAgo = 0): Scheduler {
-  const s = schedulerWith({ ...Object.fromEntries(holders.map((h) => [h, 2])), ...speeds });
+function holding(holders: string[], others: SchedulerNode[], speeds: Record<string, number>, begunSecondsAgo = 0, clock?: FakeClock): Scheduler {
+  const estimates = new NodeEstimates({ switchSeconds: 8 });
+  for (const [name, unitsPerSecond] of Object.entries({ ...Object.fromEntries(holders.map((h) => [h, 2])), ...speeds })) estimates.seed(name, { unitsPerSecond, switchSeconds: 8 });
+  const s = new Scheduler({ estimates, ...(clock ? { clock } : {}) });
   const holderNodes = holders.map((h) => node(h, { loadedModel: CHILLOUT, prefetch: 1 }));
   s.setNodes(holderNodes);
-  const begun = NOW - begunSecondsAgo * 1000;
+  const begun = (clock?.now() ?? NOW) - begunSecondsAgo * 1000;
   for (const h of holders) {
     s.enqueue(task(`${h}-running`, 'k', { model: chillout }), begun);
     s.enqueue(task(`${h}-held`, 'k', { model: chillout }), begun);
@@ -50,6 +54,33 @@ describe('held reclaims: a task held ready on a busy node, an idle node that fin
     expect(reclaimed(holding(['slow'], [fast], { fast: 20 }, 8))).toEqual([['slow-held', 'slow', 'fast', true]]);
     // Begun 9 s ago: 11 s, of which three quarters is 8.25 s, less than the 9 s fast would take.
     expect(reclaimed(holding(['slow'], [fast], { fast: 20 }, 9))).toEqual([]);
+  });
+
+  it('counts the holder\'s reported end less the time since the report', async () => {
+    const clock = new FakeClock();
+    // fast has clarity loaded: 9 s for the held chillout task. slow says its running task ends in 6 s.
+    const s = holding(['slow'], [node('fast', { loadedModel: CLARITY })], { fast: 20 }, 0, clock);
+    expect(s.noteProgress({ taskId: 'slow-running', nodeId: 'slow', attempt: 1 }, 0.4, 6)).toBe(true);
+    // Now: 6 + 10 = 16 s, of which three quarters is 12 s.
+    expect(reclaimed(s, clock.now())).toEqual([['slow-held', 'slow', 'fast', true]]);
+    // 5 s later, with no report since: 1 + 10 = 11 s, of which three quarters (8.25 s) is less than 9 s.
+    await clock.advance(5000);
+    expect(reclaimed(s, clock.now())).toEqual([]);
+  });
+
+  it('after a look that took nothing, rests the same idle nodes for a tenth of a second, not a node newly idle', () => {
+    // fast (clarity loaded: 9 s for the task) is not quick enough: slow's running task began 9 s ago (11 s in all).
+    const s = holding(['slow'], [node('fast', { loadedModel: CLARITY })], { fast: 20 }, 9);
+    expect(reclaimed(s)).toEqual([]);
+    // slow now says its running task has 20 s left (30 s in all): fast would gain, but the same idle nodes rest.
+    expect(s.noteProgress({ taskId: 'slow-running', nodeId: 'slow', attempt: 1 }, 0.1, 20)).toBe(true);
+    expect(reclaimed(s, NOW + 50)).toEqual([]);
+    expect(reclaimed(s, NOW + 100)).toEqual([['slow-held', 'slow', 'fast', true]]);
+    // A node newly idle is looked at once, rest or not.
+    const t = holding(['slow'], [node('fast', { loadedModel: CLARITY })], { fast: 20, other: 20 }, 9);
+    expect(reclaimed(t)).toEqual([]);
+    t.setNodes([node('slow', { loadedModel: CHILLOUT, prefetch: 1 }), node('fast', { loadedModel: CLARITY }), node('other', { loadedModel: CHILLOUT })]);
+    expect(reclaimed(t, NOW + 1)).toEqual([['slow-held', 'slow', 'other', false]]);
   });
 
   it('leaves a task its holder has begun (progress told), and one no idle node can run', () => {
