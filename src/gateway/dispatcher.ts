@@ -455,6 +455,11 @@ export class Dispatcher {
       this.#options.shared?.progressed(message.taskId, message.attempt, message.progress, message.etaSeconds);
       if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq });
       this.#changed(message.taskId);
+      // No pass follows a progress report, yet one that says a task runs late may make a task held behind it
+      // worth giving to a node that stands idle (scheduler/held-reclaims.ts).
+      if (!this.#closing && !this.#startRetry.waiting && this.scheduler.mayReclaimFrom(session.id)) {
+        for (const reclaim of this.scheduler.heldReclaims(this.#clock.now())) this.#attempts.takeBack(reclaim);
+      }
     }
   }
 

@@ -37,7 +37,7 @@ import type { NodeOffering } from '../domain/offering.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import { AheadPacing } from './ahead-pacing.js';
-import { AttemptLedger, type AttemptReader, type AttemptTimeout, type RunningAttempt } from './attempt-ledger.js';
+import { AttemptLedger, type AttemptReader, type AttemptTimeout, isHeld, type RunningAttempt } from './attempt-ledger.js';
 import { EtaPlans } from './eta-plans.js';
 import { compareTags, FairOrder, type FairTag } from './fair-order.js';
 import { IdleNodes } from './idle-nodes.js';
@@ -581,6 +581,14 @@ export class Scheduler {
    */
   heldReclaims(now: number): HeldReclaim[] {
     return this.#heldReclaims.reclaims(now);
+  }
+
+  /**
+   * Whether a progress report from `nodeId` may let an idle node take back a task held there (its running task
+   * said to end later than thought): the node holds one, and the last pass found some node with a free slot.
+   */
+  mayReclaimFrom(nodeId: string): boolean {
+    return this.#nodeViews.idle.length > 0 && this.#attempts.onNode(nodeId).some(isHeld);
   }
 
   /**

@@ -52,6 +52,22 @@ describe('a task held ready on a busy node, and a node idle beside it', () => {
     expect(world.log.lines.some((l) => l.message.includes('taken back for an idle one'))).toBe(true);
   });
 
+  it('is taken back when the holder says its running task will end much later than thought', async () => {
+    const { a, first, held } = await aHolding();
+    // b has clarity loaded (the first of its models): chillout costs it a load (2 s) and the run (1 s), more than a needs now.
+    const models = makeCapabilities().models;
+    const b = world.connect('b', makeCapabilities({ models: [...models.filter((m) => m.name === 'clarity'), ...models.filter((m) => m.name !== 'clarity')] }));
+    await world.settle();
+    expect(world.nodes.list().find((n) => n.name === 'b')?.loadedModel).toContain('clarity');
+    await world.clock.advance(500);
+    expect(a.cancels()).toEqual([]);
+    // a's running task has 10 s left, by its own word: b is far sooner.
+    a.progress(first, 0.1, 10);
+    await world.settle();
+    expect(a.cancels()).toEqual([held]);
+    expect((await b.assignment(held, 2)).attempt).toBe(2);
+  });
+
   it('stays with its holder when the idle node cannot run it', async () => {
     const { a, held } = await aHolding();
     const clarityOnly = makeCapabilities({ models: makeCapabilities().models.filter((m) => m.name === 'clarity') });
