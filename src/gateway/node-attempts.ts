@@ -149,6 +149,9 @@ export class NodeAttempts {
    * here: don't run what the store disowns.
    */
   #startRefused(entry: TaskEntry, running: RunningAttempt): void {
+    // Settled while its claim was written (a cancel, or taken back for an idle node whose start wrote the next
+    // attempt first): nothing of it is left to refuse.
+    if (this.#dispatcher.scheduler.attempts.get(entry.id) !== running) return;
     if (this.#dispatcher.shared) {
       if (this.#dispatcher.scheduler.settle({ taskId: entry.id, attempt: running.attempt }, { ok: false }, this.#dispatcher.clock.now())) {
         entry.elsewhere = { attempt: running.attempt };
