@@ -5,12 +5,13 @@
  * is sent a task ahead (`prefetch`) while it runs another, so that its GPU goes
  * on without waiting for the gateway; the plan sent it there expecting that node
  * to free soon. When another node that can run the task stands idle and would
- * finish it well before the holder even begins it (the holder's task overran,
- * the idle node ended early, or came back), the task is taken back and sent to
- * the idle node: otherwise it waits a whole task behind a busy GPU beside an idle
- * one (bench:live, desktop GPUs at 80 % load: half the work waiting beside an
- * idle node was held on a slower one). Only tasks not begun are taken back (the
- * holder is told to drop it, which costs it nothing), and only for a clear gain.
+ * finish it well before the holder even begins it (the holder's task runs late,
+ * the idle node ended early, came back or joined), the task is taken back and
+ * sent to the idle node: otherwise it waits a whole task behind a busy GPU beside
+ * an idle one. Only tasks not begun are taken back (the holder is told to drop
+ * it: at most an A1111 job already waiting on the WebUI's lock is interrupted as
+ * it begins), and only for a clear gain, the idle node's checkpoint load counted:
+ * in a steady fleet the plan seldom leaves such a gain (decision 0018).
  */
 import { isHeld, type RunningAttempt } from './attempt-ledger.js';
 import type { Assignment, Queued, SchedulerInternals } from './scheduler-types.js';
@@ -39,7 +40,7 @@ const MOST_PAIRS = 4096;
  */
 const QUIET_MS = 100;
 
-type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'nodeById' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn' | 'nodesGeneration'>;
+type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn' | 'nodesGeneration'>;
 
 interface Held {
   attempt: RunningAttempt & { task: Queued };
