@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld, type FakeNode } from '../helpers/fake-nodes.js';
 import { chillout, clarity, txt2img } from '../helpers/specs.js';
+import { overridden } from '../helpers/store-overrides.js';
+import type { TaskStore } from '../../src/store/task-store.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -66,6 +68,45 @@ describe('a task held ready on a busy node, and a node idle beside it', () => {
     await world.settle();
     expect(a.cancels()).toEqual([held]);
     expect((await b.assignment(held, 2)).attempt).toBe(2);
+  });
+
+  it('is taken back while its claim is being written: the next attempt\'s start lands first, and the late refusal is no error', async () => {
+    // The store holds a's claim of its second task (attempt 1) until the test lets it go.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // Every claim of attempt 1 after the first task's: the second task's (sent ahead in the pass its submit joins).
+    let firstId = '';
+    world = createCoreWorld({
+      maxAttempts: 3,
+      store: (inner: TaskStore) =>
+        overridden(inner, (method) =>
+          method === 'markRunning'
+            ? async (id: string, attempt: number, nodeId: string, at: number, identity?: string) => {
+                if (firstId !== '' && id !== firstId && attempt === 1) await released;
+                return inner.markRunning(id, attempt, nodeId, at, identity);
+              }
+            : undefined,
+        ),
+    });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    const first = await world.submit(spec);
+    firstId = first;
+    await a.assignment(first, 1);
+    await world.clock.advance(200);
+    const held = await world.submit(spec);
+    await world.clock.advance(200);
+    await world.settle();
+    expect(world.dispatcher.scheduler.attempts.get(held)).toMatchObject({ nodeId: expect.any(String), attempt: 1, begunAt: null });
+    // b comes idle: attempt 2 starts there and is stored; then a's claim of attempt 1 is refused.
+    const b = world.connect('b', makeCapabilities({ models: makeCapabilities().models.filter((m) => m.name === 'chilloutmix_NiPrunedFp32Fix') }));
+    await b.assignment(held, 2);
+    release();
+    await world.settle();
+    expect(a.assignments().map((m) => m.taskId)).toEqual([first]);
+    expect(world.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    b.succeed(held, 1000, 2);
+    await world.settle();
+    expect(await world.store.get(held)).toMatchObject({ state: 'succeeded', attempts: 2 });
   });
 
   it('stays with its holder when the idle node cannot run it', async () => {
