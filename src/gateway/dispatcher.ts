@@ -393,7 +393,7 @@ export class Dispatcher {
         const entry = this.#entries.get(assignment.taskId);
         if (session && entry) this.#guard(this.#attempts.start(entry, session, assignment));
       }
-      for (const reclaim of this.scheduler.heldReclaims(now)) this.#attempts.takeBack(reclaim);
+      this.#takeBackHeld(now);
       this.#idle.recheckWhileIdle(now);
     }
     const unservable = this.scheduler.unservable();
@@ -457,10 +457,14 @@ export class Dispatcher {
       this.#changed(message.taskId);
       // No pass follows a progress report, yet one that says a task runs late may make a task held behind it
       // worth giving to a node that stands idle (scheduler/held-reclaims.ts).
-      if (!this.#closing && !this.#startRetry.waiting && this.scheduler.mayReclaimFrom(session.id)) {
-        for (const reclaim of this.scheduler.heldReclaims(this.#clock.now())) this.#attempts.takeBack(reclaim);
-      }
+      const now = this.#clock.now();
+      if (!this.#closing && !this.#startRetry.waiting && this.scheduler.mayReclaimFrom(session.id, now)) this.#takeBackHeld(now);
     }
+  }
+
+  /** Sends the tasks held on busy nodes that idle nodes would finish well before to those nodes (held-reclaims.ts). */
+  #takeBackHeld(now: number): void {
+    for (const reclaim of this.scheduler.heldReclaims(now)) this.#attempts.takeBack(reclaim);
   }
 
   /** A task read from the store, as this gateway holds it. */

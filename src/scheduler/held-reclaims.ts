@@ -105,6 +105,14 @@ export class HeldReclaims {
   }
 
   /**
+   * Whether the last look took nothing back less than `QUIET_MS` ago: a caller outside a pass (a progress
+   * report) then skips the look, its node views included (a pass looks at a node newly idle itself).
+   */
+  resting(now: number): boolean {
+    return this.#quiet !== null && now < this.#quiet.until;
+  }
+
+  /**
    * The tasks held on busy nodes that one of `idle` (node indices) can run, each with when its holder would
    * have it done; the latest first, at most `MOST_HELD`.
    */
@@ -114,9 +122,8 @@ export class HeldReclaims {
     const held: Held[] = [];
     for (const node of nodes) {
       const attempts = scheduler.attemptsOn(node.id);
-      // A node holds one only beyond what it runs: most nodes of a busy fleet run one task and hold none.
-      if (attempts.length <= 1 && (attempts[0] === undefined || attempts[0].begunAt !== null)) continue;
-      if (!attempts.some((attempt) => isHeld(attempt) && this.#anyCanRun(idle, attempt.task, nodes.length))) continue;
+      const wanted = attempts.filter((attempt) => isHeld(attempt) && this.#anyCanRun(idle, attempt.task, nodes.length));
+      if (wanted.length === 0) continue;
       // Each slot frees when its task ends (a slot without one: now); a held task begins on the first to free.
       const slots: number[] = [];
       for (const attempt of attempts) if (!isHeld(attempt)) slots.push(secondsLeft(attempt, now));
@@ -126,7 +133,7 @@ export class HeldReclaims {
         let first = 0;
         for (let i = 1; i < slots.length; i++) if (slots[i]! < slots[first]!) first = i;
         slots[first]! += attempt.expectedSeconds;
-        if (this.#anyCanRun(idle, attempt.task, nodes.length)) held.push({ attempt, doneIn: slots[first]! });
+        if (wanted.includes(attempt)) held.push({ attempt, doneIn: slots[first]! });
       }
     }
     held.sort((a, b) => b.doneIn - a.doneIn);

@@ -584,11 +584,12 @@ export class Scheduler {
   }
 
   /**
-   * Whether a progress report from `nodeId` may let an idle node take back a task held there (its running task
-   * said to end later than thought): the node holds one, and the last pass found some node with a free slot.
+   * Whether a progress report from `nodeId` at `now` may let an idle node take back a task held there (its
+   * running task said to end later than thought): the node holds one, the last pass found some node with a
+   * free slot, and the last look that took nothing back is not recent (held-reclaims.ts `resting`).
    */
-  mayReclaimFrom(nodeId: string): boolean {
-    return this.#nodeViews.idle.length > 0 && this.#attempts.onNode(nodeId).some(isHeld);
+  mayReclaimFrom(nodeId: string, now: number): boolean {
+    return this.#nodeViews.idle.length > 0 && this.#attempts.onNode(nodeId).some(isHeld) && !this.#heldReclaims.resting(now);
   }
 
   /**

@@ -75,6 +75,9 @@ describe('held reclaims: a task held ready on a busy node, an idle node that fin
     // slow now says its running task has 20 s left (30 s in all): fast would gain, but the same idle nodes rest.
     expect(s.noteProgress({ taskId: 'slow-running', nodeId: 'slow', attempt: 1 }, 0.1, 20)).toBe(true);
     expect(reclaimed(s, NOW + 50)).toEqual([]);
+    // A progress report (outside a pass) asks for no look meanwhile, and for one after.
+    expect(s.mayReclaimFrom('slow', NOW + 50)).toBe(false);
+    expect(s.mayReclaimFrom('slow', NOW + 100)).toBe(true);
     expect(reclaimed(s, NOW + 100)).toEqual([['slow-held', 'slow', 'fast', true]]);
     // A node newly idle is looked at once, rest or not.
     const t = holding(['slow'], [node('fast', { loadedModel: CLARITY })], { fast: 20, other: 20 }, 9);
