@@ -1,25 +1,41 @@
 /**
- * The gateway's event loop delay over a span of a benchmark: two scrapes of its Prometheus histogram
- * (`dan_event_loop_delay_seconds`, metrics.ts) taken at the span's ends, their bucket counts subtracted.
- * `/api/health` summarizes only the latest 30 s, which mixes a benchmark's phases (a burst of submits,
- * then serving the fleet); the counts tell each phase apart.
+ * The gateway's event loop delay and scheduling passes over a span of a benchmark: two scrapes of its
+ * Prometheus histograms (`dan_event_loop_delay_seconds` and `dan_scheduling_pass_seconds`, metrics.ts)
+ * taken at the span's ends, their bucket counts subtracted. `/api/health` summarizes only the latest 30 s,
+ * which mixes a benchmark's phases (a burst of submits, then serving the fleet); the counts tell each phase
+ * apart.
  */
 
-/** Cumulative counts per bucket bound (seconds; Infinity for `+Inf`), as scraped. */
-export type LoopDelayCounts = ReadonlyMap<number, number>;
+/** A histogram as scraped: cumulative counts per bucket bound (seconds; Infinity for `+Inf`), and its sum. */
+interface HistogramCounts {
+  buckets: ReadonlyMap<number, number>;
+  sum: number;
+}
 
-const BUCKET = /^dan_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/;
+/** Both histograms, as scraped at one moment. */
+export interface LoopDelayCounts {
+  delay: HistogramCounts;
+  passes: HistogramCounts;
+}
 
-/** Scrapes the gateway's histogram now (`/metrics`, open on a gateway without an admin token). */
+/** Scrapes the gateway's histograms now (`/metrics`, open on a gateway without an admin token). */
 export async function scrapeLoopDelay(gateway: string): Promise<LoopDelayCounts> {
   const text = await (await fetch(`${gateway}/metrics`)).text();
-  const counts = new Map<number, number>();
+  const delay = histogramIn(text, 'dan_event_loop_delay_seconds');
+  if (delay.buckets.size === 0) throw new Error('the gateway\'s /metrics has no dan_event_loop_delay_seconds histogram');
+  return { delay, passes: histogramIn(text, 'dan_scheduling_pass_seconds') };
+}
+
+function histogramIn(text: string, name: string): HistogramCounts {
+  const bucket = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`);
+  const buckets = new Map<number, number>();
+  let sum = 0;
   for (const line of text.split('\n')) {
-    const match = BUCKET.exec(line);
-    if (match) counts.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+    const match = bucket.exec(line);
+    if (match) buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+    else if (line.startsWith(`${name}_sum `)) sum = Number(line.slice(name.length + 5));
   }
-  if (counts.size === 0) throw new Error('the gateway\'s /metrics has no dan_event_loop_delay_seconds histogram');
-  return counts;
+  return { buckets, sum };
 }
 
 export interface LoopDelaySpan {
@@ -28,25 +44,51 @@ export interface LoopDelaySpan {
   p99: number;
   /** Share of samples more than 20 ms late: of timer firings, not of time (a stall of 170 ms is one sample). */
   over20ms: number;
+  /** Scheduling passes run in the span, their mean and p99 (interpolated) in ms. */
+  passes: number;
+  passMeanMs: number;
+  passP99Ms: number;
 }
 
-/** The delays sampled between scrapes `from` and `to`. */
+/** The delays sampled, and the passes run, between scrapes `from` and `to`. */
 export function loopDelayBetween(from: LoopDelayCounts, to: LoopDelayCounts): LoopDelaySpan {
-  const bounds = [...to.keys()].sort((a, b) => a - b);
-  const counts = bounds.map((bound) => to.get(bound)! - (from.get(bound) ?? 0));
-  const samples = counts.at(-1) ?? 0;
+  const delay = spanOf(from.delay, to.delay);
+  const passes = spanOf(from.passes, to.passes);
   // No sample in the span: nothing to tell (Prometheus says NaN too).
-  if (samples === 0) return { samples, p99: Number.NaN, over20ms: Number.NaN };
-  const rank = 0.99 * samples;
-  let p99 = Number.NaN;
+  const within20ms = delay.counts[delay.bounds.indexOf(0.02)] ?? Number.NaN;
+  return {
+    samples: delay.total,
+    p99: quantile(delay, 0.99) * 1000,
+    over20ms: delay.total === 0 ? Number.NaN : 1 - within20ms / delay.total,
+    passes: passes.total,
+    passMeanMs: passes.total === 0 ? Number.NaN : (1000 * passes.sum) / passes.total,
+    passP99Ms: quantile(passes, 0.99) * 1000,
+  };
+}
+
+interface Span {
+  bounds: number[];
+  counts: number[];
+  total: number;
+  sum: number;
+}
+
+function spanOf(from: HistogramCounts, to: HistogramCounts): Span {
+  const bounds = [...to.buckets.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((bound) => to.buckets.get(bound)! - (from.buckets.get(bound) ?? 0));
+  return { bounds, counts, total: counts.at(-1) ?? 0, sum: to.sum - from.sum };
+}
+
+/** Seconds; NaN for an empty span. */
+function quantile({ bounds, counts, total }: Span, q: number): number {
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
   for (let i = 0; i < bounds.length; i++) {
     if (counts[i]! < rank) continue;
     const lower = i === 0 ? 0 : bounds[i - 1]!;
     const below = i === 0 ? 0 : counts[i - 1]!;
     // Past the last finite bound nothing is known but the bound itself.
-    p99 = bounds[i] === Infinity ? lower : lower + ((bounds[i]! - lower) * (rank - below)) / Math.max(1, counts[i]! - below);
-    break;
+    return bounds[i] === Infinity ? lower : lower + ((bounds[i]! - lower) * (rank - below)) / Math.max(1, counts[i]! - below);
   }
-  const within20ms = counts[bounds.indexOf(0.02)] ?? Number.NaN;
-  return { samples, p99: p99 * 1000, over20ms: 1 - within20ms / samples };
+  return Number.NaN;
 }

@@ -122,6 +122,8 @@ export interface DispatcherObserver {
   attemptEnded?(outcome: string, nodeIdentity: string | null): void;
   /** A task ended, once: succeeded, failed or cancelled; `task` when the dispatcher held it (its spec and when it was made). */
   finished?(taskId: string, kind: TaskKind | null, state: TaskOutcome['state'], task: { spec: GenerationSpec; createdAt: number } | null): void;
+  /** A scheduling pass ran, for `ms` (on the event loop: every request and node frame waits behind it). */
+  passed?(ms: number): void;
 }
 
 export interface SubmittedTask {

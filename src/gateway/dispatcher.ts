@@ -558,11 +558,13 @@ export class Dispatcher {
 
   /** `schedule()` from a timer, an event or an immediate, where a throw would end the process: logged instead. */
   #scheduleGuarded(): void {
+    const began = performance.now();
     try {
       this.schedule();
     } catch (error) {
       this.#log.error({ err: error }, 'dispatcher error');
     }
+    this.#options.observer?.passed?.(performance.now() - began);
   }
 
   /** Runs `run` after `ms` on the dispatcher's clock, unless the dispatcher closes first (its timers are cancelled then). */

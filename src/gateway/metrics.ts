@@ -30,6 +30,7 @@ export class GatewayMetrics {
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestSeconds: Histogram<'method' | 'route'>;
   readonly #eventLoopDelay: Histogram;
+  readonly #passSeconds: Histogram;
   /** By `method route status`: bounded (route templates, not paths). */
   readonly #answerChildren = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
 
@@ -105,6 +106,12 @@ export class GatewayMetrics {
     });
     // prom-client's own `nodejs_eventloop_lag_p99_seconds` starts again at each scrape, so scrapes cannot be
     // summed over a span; counts per bucket can (`histogram_quantile(0.99, rate(…[5m]))`).
+    this.#passSeconds = new Histogram({
+      name: 'dan_scheduling_pass_seconds',
+      help: 'How long each scheduling pass took: what to send to which node, worked out on the event loop (it grows with the queue\'s front and the nodes)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+      registers,
+    });
     this.#eventLoopDelay = new Histogram({
       name: 'dan_event_loop_delay_seconds',
       help: 'How late a timer due every 10 ms fires on the gateway\'s event loop: how long requests, node frames and scheduling passes wait behind other work',
@@ -118,6 +125,7 @@ export class GatewayMetrics {
     submitted: (kind: TaskKind) => this.#submitted.inc({ kind }),
     attemptEnded: (outcome: string) => this.#attempts.inc({ outcome }),
     finished: (_taskId: string, kind: TaskKind | null, state: string) => this.#finished.inc({ kind: kind ?? 'unknown', state }),
+    passed: (ms: number) => this.#passSeconds.observe(ms / 1000),
   };
 
   dispatched(ms: number): void {

@@ -19,6 +19,8 @@ export class LaneQueue {
    * node's start ends them. Offsets, not a list per node: a pass over a thousand nodes made a thousand.
    */
   readonly #firstOf: Int32Array;
+  /** When each node's first lane frees (Infinity for a node with none): read for every node able to run a task, again and again. */
+  readonly #firstFree: Float64Array;
   readonly #heap: Lane[];
   /** The earliest free time of a retired lane (they keep it: a node's finish times still count them). */
   #retiredFrom = Infinity;
@@ -41,6 +43,8 @@ export class LaneQueue {
     }
     this.#firstOf[nodes.length] = lanes.length;
     this.lanes = lanes;
+    this.#firstFree = arrays.float64(nodes.length);
+    for (let node = 0; node < nodes.length; node++) this.#firstFree[node] = this.#earliestOf(node);
     this.#heap = arrays.laneList();
     for (const lane of lanes) this.#heap.push(lane);
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
@@ -67,6 +71,7 @@ export class LaneQueue {
   delay(lane: Lane, freeAt: number): void {
     this.#expectEarliest(lane);
     lane.freeAt = freeAt;
+    this.#firstFree[lane.node] = this.#earliestOf(lane.node);
     this.#version += 1;
     this.#down(0);
   }
@@ -78,6 +83,10 @@ export class LaneQueue {
 
   /** When `node`'s first lane frees (Infinity for a node with no lane: not available). */
   freeAtOf(node: number): number {
+    return this.#firstFree[node]!;
+  }
+
+  #earliestOf(node: number): number {
     let freeAt = Infinity;
     for (let i = this.#firstOf[node]!; i < this.#firstOf[node + 1]!; i++) if (this.lanes[i]!.freeAt < freeAt) freeAt = this.lanes[i]!.freeAt;
     return freeAt;

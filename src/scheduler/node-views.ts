@@ -67,6 +67,10 @@ export class NodeViews<TNode extends ViewedNode> {
   #readFrom: ReadFrom[] = [];
   /** 1 for a node to read again at the next refresh. */
   #stale = new Uint8Array(0);
+  /** The nodes `touch` marked stale since the last refresh, each once (a refresh at the same time reads only them). */
+  readonly #touched: number[] = [];
+  /** `nodesSet` was told of a node list since the last refresh: its nodes' fields may have changed. */
+  #nodesSet = true;
   /** Node indices by identity, for learned figures (one identity may be two sessions for a moment). */
   #byIdentity = new Map<string, number[]>();
   #estimatesVersion = 0;
@@ -120,7 +124,14 @@ export class NodeViews<TNode extends ViewedNode> {
 
   /** An attempt started or ended on node `index` of the current list: read it again. */
   touch(index: number): void {
-    if (index < this.#stale.length) this.#stale[index] = 1;
+    if (index >= this.#stale.length || this.#stale[index] === 1) return;
+    this.#stale[index] = 1;
+    this.#touched.push(index);
+  }
+
+  /** The scheduler was given the node list again (scheduler.ts `setNodes`): any node's fields may differ. */
+  nodesSet(): void {
+    this.#nodesSet = true;
   }
 
   /**
@@ -129,6 +140,19 @@ export class NodeViews<TNode extends ViewedNode> {
    */
   refresh(nodes: readonly TNode[], generation: number, now: number): NodeView[] {
     const { estimates, health } = this.#sources;
+    if (this.#onlyTouched(generation, now)) {
+      // Asked again at the same time with nothing else changed (a pass reads the views for its plan, then
+      // for the held tasks an idle node could take and for its idle recheck): only the nodes the pass sent
+      // work to are read again. A walk of every node was a tenth of a busy gateway's time over 1,000 nodes.
+      for (const index of this.#touched) {
+        this.#read(nodes[index]!, index, now);
+        this.#list(index);
+      }
+      this.#touched.length = 0;
+      return this.#views;
+    }
+    this.#touched.length = 0;
+    this.#nodesSet = false;
     if (generation !== this.#generation) this.#reset(nodes, generation);
     if (now < this.#readAt) {
       // Asked at an older time than before: a set-aside over by then may still run at this time. Every
@@ -173,6 +197,28 @@ export class NodeViews<TNode extends ViewedNode> {
       if (running < view.lanes.length + from.prefetch) this.free.push(index);
     }
     return views;
+  }
+
+  /** Whether a refresh at `now` need read only the touched nodes: the same time, list and figures as the last. */
+  #onlyTouched(generation: number, now: number): boolean {
+    const { estimates, health } = this.#sources;
+    return (
+      now === this.#readAt &&
+      generation === this.#generation &&
+      !this.#nodesSet &&
+      estimates.version === this.#estimatesVersion &&
+      estimates.peersVersion === this.#peersVersion &&
+      health.version === this.#healthVersion &&
+      now < this.#healthChangesAt
+    );
+  }
+
+  /** Node `index` in `free` and `idle` (kept in index order) as its view now says. */
+  #list(index: number): void {
+    const view = this.#views[index]!;
+    const running = this.#readFrom[index]!.runStarts.length;
+    keepListed(this.idle, index, view.available && running < view.lanes.length);
+    keepListed(this.free, index, view.available && running < view.lanes.length + this.#readFrom[index]!.prefetch);
   }
 
   #reset(nodes: readonly TNode[], generation: number): void {
@@ -234,6 +280,7 @@ const windowLanes: number[] = [];
  * node (sent ahead) runs after the lane that frees first. Returns the node's `windowLead`.
  */
 function laneTimes(lanes: number[], from: ReadFrom, now: number): number {
+  if (lanes.length === 1) return oneLaneTimes(lanes, from, now);
   lanes.fill(0);
   windowLanes.length = lanes.length;
   windowLanes.fill(0);
@@ -261,11 +308,57 @@ function laneTimes(lanes: number[], from: ReadFrom, now: number): number {
   return Math.max(0, firstFree(lanes) - firstFree(windowLanes));
 }
 
+/**
+ * `laneTimes` for a node of one slot (most nodes): the same sums in the same order, without the lists. A pass
+ * over a thousand busy nodes works this out for each of them.
+ */
+function oneLaneTimes(lanes: number[], from: ReadFrom, now: number): number {
+  let lane = 0;
+  let window = 0;
+  let begun = false;
+  for (let i = 0; i < from.runStarts.length; i++) {
+    const begunAt = from.runStarts[i]!;
+    if (Number.isNaN(begunAt)) continue;
+    const expected = from.runSeconds[i]!;
+    const left = expected - (now - begunAt) / 1000;
+    const floor = OVERRUN_SHARE * expected;
+    window = left > 0 ? left : floor;
+    lane = Math.max(left, floor);
+    begun = true;
+    break;
+  }
+  if (!begun && from.runStarts.length === 0) {
+    lanes[0] = 0;
+    return 0;
+  }
+  for (let i = 0; i < from.runStarts.length; i++) {
+    if (!Number.isNaN(from.runStarts[i]!)) continue;
+    lane += from.runSeconds[i]!;
+    window += from.runSeconds[i]!;
+  }
+  lanes[0] = lane;
+  return Math.max(0, lane - window);
+}
+
 /** An attempt of `seconds` held on the node: it runs after the lane that frees first. */
 function queueBehind(lanes: number[], seconds: number): void {
   let first = 0;
   for (let lane = 1; lane < lanes.length; lane++) if (lanes[lane]! < lanes[first]!) first = lane;
   lanes[first] = lanes[first]! + seconds;
+}
+
+/** Puts `index` into the ascending `list`, or takes it out. */
+function keepListed(list: number[], index: number, listed: boolean): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (list[middle]! < index) low = middle + 1;
+    else high = middle;
+  }
+  const there = list[low] === index;
+  if (listed && !there) list.splice(low, 0, index);
+  else if (!listed && there) list.splice(low, 1);
 }
 
 /** Copies of `views` a later refresh leaves as they are (a kept plan's). */

@@ -291,6 +291,7 @@ export class Scheduler {
     const same = this.#sameList(nodes);
     if (!same || nodes.some((node, i) => node.available !== this.#nodes[i]?.available)) this.#availability += 1;
     this.#nodes = nodes;
+    this.#nodeViews.nodesSet();
     if (!same) {
       this.#listed = nodes.map((n) => ({ id: n.id, offeringVersion: n.offeringVersion }));
       this.#nodeIndex = new Map(nodes.map((n, index) => [n.id, index]));

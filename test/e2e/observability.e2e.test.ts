@@ -55,6 +55,9 @@ describe('probes, metrics and logs', () => {
     expect(text).toMatch(/dan_dispatch_seconds_count \d+/);
     // The event loop meter's samples, one every 10 ms since the gateway started.
     expect(text).toMatch(/dan_event_loop_delay_seconds_count [1-9]\d*/);
+    // Each scheduling pass, timed: at least one per submit and one per result here.
+    expect(Number(/dan_scheduling_pass_seconds_count (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/dan_scheduling_pass_seconds_sum (\S+)/.exec(text)?.[1])).toBeGreaterThan(0);
     expect(text).toMatch(/dan_process_resident_memory_bytes \d+/);
     // No task id, key or node name in a label.
     expect(text).not.toContain(key.id);

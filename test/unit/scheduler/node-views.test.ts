@@ -132,6 +132,34 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     expect(views.free).toEqual([0, 2]);
   });
 
+  it('asked again at the same time, reads the nodes work went to since, and the others as they were', () => {
+    const { views, nodes, run, attempts } = world();
+    views.refresh(nodes, 1, T0);
+    expect(views.idle).toEqual([0, 1, 2]);
+    // A pass sends node b a task, then reads the views again at its own time (for idle nodes, held tasks).
+    run('t1', 1, 10, T0);
+    let seen = views.refresh(nodes, 1, T0);
+    expect(seen[1]!.lanes).toEqual([10]);
+    expect(seen[1]!.loaded).toBe('ckpt');
+    expect(views.idle).toEqual([0, 2]);
+    expect(views.free).toEqual([0, 2]);
+    run('t2', 0, 5, T0);
+    seen = views.refresh(nodes, 1, T0);
+    expect(views.idle).toEqual([2]);
+    attempts.settle('t1', {}, T0);
+    views.touch(1);
+    seen = views.refresh(nodes, 1, T0);
+    expect(seen[1]!.lanes).toEqual([0]);
+    expect(views.idle).toEqual([1, 2]);
+    expect(views.free).toEqual([1, 2]);
+    // The node list given again (another pass's), at that same time: every node is read.
+    const changed = nodes.map((node, index) => (index === 2 ? { ...node, available: false } : node));
+    views.nodesSet();
+    seen = views.refresh(changed, 1, T0);
+    expect(seen[2]!.available).toBe(false);
+    expect(views.idle).toEqual([1]);
+  });
+
   it('starts over for a new node list', () => {
     const { views, nodes } = world();
     views.refresh(nodes, 1, T0);
