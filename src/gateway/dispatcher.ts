@@ -49,6 +49,7 @@ import { IdleRecheck } from './idle-recheck.js';
 import { NodeAttempts } from './node-attempts.js';
 import { NodeReturns } from './node-returns.js';
 import { OutcomeBook, type TaskOutcome } from './outcome-book.js';
+import { PassPacing } from './pass-pacing.js';
 import { SharedQueue } from './shared-queue.js';
 import { StartRetry } from './start-retry.js';
 import { UnservableWatch } from './unservable-watch.js';
@@ -81,6 +82,8 @@ export class Dispatcher {
   #closing = false;
   /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
   #passDue: Promise<void> | null = null;
+  /** When that pass may run, in a large fleet. */
+  readonly #pacing = new PassPacing();
   /** Tasks submitted since the last pass: their dispatch is timed if that pass sends them (`overhead`). */
   #fresh: TaskEntry[] = [];
   /** Who follows which task's changes (`watch`): live streams. Empty for a task nobody follows. */
@@ -263,16 +266,20 @@ export class Dispatcher {
    * A scheduling pass once this turn of the event loop has run what it holds: the submits, results and
    * node changes that arrive together share one pass. Over a thousand nodes a pass takes milliseconds,
    * and a pass per event (hundreds a second, each submit and each result) was most of the gateway's time.
+   * In a large fleet it may wait a few milliseconds more, for its turn (pass-pacing.ts).
    * Settles when that pass has run (it never rejects: a pass's errors are logged).
    */
   #passSoon(): Promise<void> {
-    this.#passDue ??= new Promise((resolve) =>
-      setImmediate(() => {
+    this.#passDue ??= new Promise((resolve) => {
+      const run = () => {
         this.#passDue = null;
         this.#scheduleGuarded();
         resolve();
-      }),
-    );
+      };
+      const wait = this.#pacing.waitMs(performance.now());
+      if (wait > 0) setTimeout(run, wait);
+      else setImmediate(run);
+    });
     return this.#passDue;
   }
 
@@ -370,6 +377,17 @@ export class Dispatcher {
   /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
   schedule(): void {
     if (this.#closing) return;
+    const began = performance.now();
+    try {
+      this.#pass();
+    } finally {
+      const ended = performance.now();
+      this.#pacing.ran(ended - began, ended, this.#options.hub.sessions.size);
+      this.#options.observer?.passed?.(ended - began);
+    }
+  }
+
+  #pass(): void {
     const now = this.#clock.now();
     const sessions = [...this.#options.hub.sessions.values()];
     for (const s of sessions) this.#seedMeasured(s);
@@ -558,13 +576,11 @@ export class Dispatcher {
 
   /** `schedule()` from a timer, an event or an immediate, where a throw would end the process: logged instead. */
   #scheduleGuarded(): void {
-    const began = performance.now();
     try {
       this.schedule();
     } catch (error) {
       this.#log.error({ err: error }, 'dispatcher error');
     }
-    this.#options.observer?.passed?.(performance.now() - began);
   }
 
   /** Runs `run` after `ms` on the dispatcher's clock, unless the dispatcher closes first (its timers are cancelled then). */

@@ -51,6 +51,8 @@ const SQLITE_DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 /** A write waiting for its batch's commit (SqliteTaskStore.#inBatch). */
 interface BatchedWrite {
   write: () => unknown;
+  /** One statement: atomic by itself (SQLite undoes a statement that fails, and the transaction goes on), no savepoint. */
+  oneStatement: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -160,16 +162,17 @@ export class SqliteTaskStore implements TaskStore {
         // One transaction: a task whose key was not recorded would run twice when the client retries, and
         // one whose webhook was not would end unannounced. Written with the other tasks stored in this
         // turn of the event loop (a savepoint each, in one commit): see #inBatch.
+        const { idempotency, endWebhook, owner } = task;
+        const alone = owner === null || (!idempotency && !endWebhook);
         await this.#inBatch(() => {
           this.#q.insert.run({ id: task.id, kind: task.kind, owner: task.owner, spec, created_at: task.createdAt });
-          const { idempotency, endWebhook, owner } = task;
           if (idempotency && owner !== null) {
             this.#q.insertIdempotency.run({ owner, key: idempotency.key, body_hash: idempotency.bodyHash, task_id: task.id, created_at: task.createdAt });
           }
           if (endWebhook && owner !== null) {
             this.#q.insertDelivery.run({ id: endWebhook.id, owner, task_id: task.id, url: endWebhook.url, created_at: task.createdAt });
           }
-        }, 'turn');
+        }, 'turn', alone);
       } catch (error) {
         // Not for a bug such as a duplicate id: the file written would be the other task's spec.
         if (spec === null && isStorageFailure(error)) await this.#cleanUp(task.id, SPEC);
@@ -186,7 +189,8 @@ export class SqliteTaskStore implements TaskStore {
   /**
    * Runs `write` with the other writes asked for at about the same time, in one commit: each is a
    * savepoint of its own, so one that fails (a duplicate id) fails alone, while a storage failure fails
-   * them all (the commit would). A commit per write was most of the store's time on the event loop at
+   * them all (the commit would). A write of `oneStatement` needs no savepoint: SQLite undoes a statement that
+   * fails by itself (the savepoints of starts and results were a third of the store's time, bench:fleet). A commit per write was most of the store's time on the event loop at
    * hundreds of submits and results a second (bench:fleet): 70 µs a task inserted alone, 15 in batches.
    *
    * `at` says how long the write may wait for company. 'turn': until the event loop has run what this
@@ -194,9 +198,9 @@ export class SqliteTaskStore implements TaskStore {
    * running code yields, for writes something waits on at once (the starts of one scheduling pass, made
    * in one loop, each awaited before its task is sent).
    */
-  #inBatch<T>(write: () => T, at: 'turn' | 'microtask'): Promise<T> {
+  #inBatch<T>(write: () => T, at: 'turn' | 'microtask', oneStatement = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#batch.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      this.#batch.push({ write, oneStatement, resolve: resolve as (value: unknown) => void, reject });
       if (at === 'microtask' && !this.#flushDue.microtask) {
         this.#flushDue.microtask = true;
         queueMicrotask(() => {
@@ -222,7 +226,7 @@ export class SqliteTaskStore implements TaskStore {
       this.#db.transaction(() => {
         for (const item of batch) {
           try {
-            outcomes.push({ ok: true, value: this.#db.transaction(item.write)() });
+            outcomes.push({ ok: true, value: item.oneStatement ? item.write() : this.#db.transaction(item.write)() });
           } catch (error) {
             if (isStorageFailure(error)) throw error;
             outcomes.push({ ok: false, error });
@@ -271,7 +275,7 @@ export class SqliteTaskStore implements TaskStore {
   markRunning(id: string, attempt: number, nodeId: string, at: number, nodeIdentity?: string): Promise<boolean> {
     const start = () =>
       this.#guarded(`could not mark task ${id} running (attempt ${attempt})`, () =>
-        this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, node_identity: nodeIdentity ?? null, at }).changes === 1, 'microtask'),
+        this.#inBatch(() => this.#q.markRunning.run({ id, attempt, node_id: nodeId, node_identity: nodeIdentity ?? null, at }).changes === 1, 'microtask', true),
       );
     // Its insert may still wait for its commit (or for the spec's file): the start follows it.
     const inserting = this.#inserting.get(id);
@@ -282,7 +286,7 @@ export class SqliteTaskStore implements TaskStore {
     const failure = `could not requeue task ${id} (attempt ${attempt})`;
     const write = () => this.#q.requeue.run({ id, attempt }).changes === 1;
     // After an insert it waited for, in the batch of the start that waited too: after it, not before.
-    if (this.#inserting.has(id)) return this.#afterInsert(id, () => this.#guarded(failure, () => this.#inBatch(write, 'microtask')));
+    if (this.#inserting.has(id)) return this.#afterInsert(id, () => this.#guarded(failure, () => this.#inBatch(write, 'microtask', true)));
     return this.#guardedSync(failure, write);
   }
 
@@ -300,7 +304,7 @@ export class SqliteTaskStore implements TaskStore {
       const inline = await this.#placeResult(id, attempt, result);
       let done = false;
       try {
-        done = await this.#inBatch(() => this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1, 'turn');
+        done = await this.#inBatch(() => this.#q.complete.run({ id, attempt, result: inline, at }).changes === 1, 'turn', true);
       } finally {
         // The row changed while the file was written (cancelled, say), or the update failed: the file is no one's.
         if (!done && inline === null) await this.#cleanUpResult(id, attempt);
