@@ -34,9 +34,11 @@ const PLAN_SLICE_MS = 5;
 /**
  * Only a plan this large (tasks and lanes) is made in slices: a smaller one takes a few milliseconds at
  * once. Answering from the plan before costs accuracy: a burst of submits is answered, all of it, from
- * that plan before a slice can run (at 300 tasks, live ETAs within target fell from 58–72 % to 1–8 %).
+ * that plan before a slice can run (at 300 tasks, live ETAs within target fell from 58–72 % to 1–8 %). At
+ * 2,000, a flood of submits to ten nodes had plans of up to 2,000 tasks made at once inside a submit's
+ * answer, 20–35 ms each, the longest turns of the event loop (bench:fleet).
  */
-const SLICED_PLAN_MIN_SIZE = 2000;
+const SLICED_PLAN_MIN_SIZE = 512;
 
 type Internals = Pick<SchedulerInternals, 'queuedById' | 'estimates' | 'nodeById' | 'nodesGeneration' | 'later' | 'makePlan' | 'planTaskOf' | 'nextInGroup'>;
 

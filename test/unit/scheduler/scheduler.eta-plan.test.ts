@@ -148,14 +148,14 @@ describe('Scheduler: ETAs of a long queue', () => {
     });
 
     it('makes a plan at once when it is small, or when the plan before is long past', () => {
-      // Probed on the task before the last: the plan before (kept) says 499 s, less the time gone by;
-      // a new one, with small-1 ahead of it, 500 s (the last task, promised, would be served at its promise).
+      // Probed on the task before the last: the plan before (kept) says 199 s, less the time gone by;
+      // a new one, with small-1 ahead of it, 200 s (the last task, promised, would be served at its promise).
       const small = manual();
-      const scheduler = busyScheduler(1000, { later: small.later });
-      expect(scheduler.eta('big-999', NOW)).toBe(499);
-      scheduler.enqueue(task('small-1', 'small'), NOW + 1000);
-      // 1,002 tasks and lanes: too small for slices, made again at once.
-      expect(scheduler.eta('big-998', NOW + 1000)).toBe(500);
+      const scheduler = busyScheduler(400, { later: small.later });
+      expect(scheduler.eta('big-399', NOW)).toBe(199);
+      scheduler.enqueue(task('small-1', 'small'), NOW + 300);
+      // 402 tasks and lanes: too small for slices, made again at once.
+      expect(scheduler.eta('big-398', NOW + 300)).toBe(200);
       expect(small.pending).toBe(0);
       const large = manual();
       const long = busyScheduler(3000, { later: large.later });
