@@ -243,7 +243,7 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
     const loop = f.eventLoop ? `${ms(f.eventLoop.p50)} / ${ms(f.eventLoop.p99)} / ${ms(f.eventLoop.max)}` : '–';
     const span = (s: LoopDelaySpan) => `${ms(s.p99)} (${(100 * s.over20ms).toFixed(1)} %)`;
     const submitSeconds = (f.tasks - (f.paced ? Math.min(f.tasks, 2 * f.nodes) : 0)) / f.submitsPerSecond;
-    const passes = `${Math.round(f.loopSubmitting.passes / submitSeconds)}, ${ms(f.loopSubmitting.passMeanMs)} / ${ms(f.loopSubmitting.passP99Ms)}`;
+    const passes = submitSeconds > 0 ? `${Math.round(f.loopSubmitting.passes / submitSeconds)}, ${ms(f.loopSubmitting.passMeanMs)} / ${ms(f.loopSubmitting.passP99Ms)}` : '–';
     return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms${f.paced ? ', paced' : ''} | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${passes} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [

@@ -22,6 +22,7 @@ import type { Clock, Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { AttemptError } from './attempt-failures.js';
 import type { OutcomeBook, TaskOutcome } from './outcome-book.js';
+import type { PassPacing } from './pass-pacing.js';
 import type { StartRetry } from './start-retry.js';
 import type { UnservableWatch } from './unservable-watch.js';
 
@@ -88,6 +89,8 @@ export interface DispatcherOptions {
   /** Told what happens to tasks (the webhook outbox, the metrics). */
   observer?: DispatcherObserver;
   scheduler?: Scheduler;
+  /** When a pass asked for may run (pass-pacing.ts). @defaultValue a new PassPacing */
+  pacing?: PassPacing;
   /**
    * The fair-share weight of a task's owner when it is read from the store (after a restart, or told by
    * another gateway): its key's, as a submit would have it. @defaultValue 1
@@ -194,8 +197,11 @@ export interface DispatcherInternals {
   watch(taskId: string, listener: () => void): () => void;
   /** `Dispatcher.schedule`: a scheduling pass now. */
   schedule(): void;
-  /** A scheduling pass at the end of this turn of the event loop; settles once it has run. */
-  passSoon(): Promise<void>;
+  /**
+   * A scheduling pass at the end of this turn of the event loop, or in a large fleet when its turn comes
+   * (pass-pacing.ts; `paced: false`, this turn all the same); settles once it has run.
+   */
+  passSoon(paced?: boolean): Promise<void>;
   /** `schedule()` where a throw would end the process (a timer): logged instead. */
   scheduleGuarded(): void;
   /** Starts an assignment of the scheduler's: its attempt claimed in the store, then sent to the node (node-attempts.ts). */

@@ -80,10 +80,13 @@ export class Dispatcher {
   readonly #idle: IdleRecheck;
   /** Set by `close()`: no new starts, and nodes that go are not failures. */
   #closing = false;
-  /** The pass due at the end of this turn of the event loop (`#passSoon`): settles once it has run. */
-  #passDue: Promise<void> | null = null;
+  /**
+   * The pass asked for and not run yet (`#passSoon`): `settled` once it has run; `timer` while it waits for its
+   * turn in a large fleet (pass-pacing.ts), else it is due at the end of this turn of the event loop.
+   */
+  #passDue: { settled: Promise<void>; resolve: () => void; timer: NodeJS.Timeout | undefined } | null = null;
   /** When that pass may run, in a large fleet. */
-  readonly #pacing = new PassPacing();
+  readonly #pacing: PassPacing;
   /** Tasks submitted since the last pass: their dispatch is timed if that pass sends them (`overhead`). */
   #fresh: TaskEntry[] = [];
   /** Who follows which task's changes (`watch`): live streams. Empty for a task nobody follows. */
@@ -96,6 +99,7 @@ export class Dispatcher {
     this.#options = options;
     this.#clock = options.clock;
     this.#log = options.log;
+    this.#pacing = options.pacing ?? new PassPacing();
     // A long queue's ETA plan is made again between other events, not in one go (tens of ms at 1,000 nodes).
     this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock, later: (work) => setImmediate(work) });
     this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, clock: options.clock });
@@ -108,7 +112,8 @@ export class Dispatcher {
     this.#idle = new IdleRecheck(internals);
     const { hub } = options;
     hub.on('node:changed', (session) => {
-      // Learned at once (the node list shows it); the pass it calls for waits for the rest of this turn.
+      // Learned at once (the node list shows it); the pass it calls for waits for the rest of this turn (in a
+      // large fleet, for its turn: pass-pacing.ts).
       this.#seedMeasured(session);
       void this.#passSoon();
     });
@@ -139,7 +144,7 @@ export class Dispatcher {
       watched: (taskId) => this.#watchers.has(taskId),
       watch: (taskId, listener) => this.watch(taskId, listener),
       schedule: () => this.schedule(),
-      passSoon: () => this.#passSoon(),
+      passSoon: (paced) => this.#passSoon(paced),
       scheduleGuarded: () => this.#scheduleGuarded(),
       start: (entry, session, assignment) => this.#attempts.start(entry, session, assignment),
       timeoutFor: (expectedSeconds, waitSeconds) => this.#attempts.timeoutFor(expectedSeconds, waitSeconds),
@@ -229,8 +234,10 @@ export class Dispatcher {
     // running, no ETA to guess): submits that arrive together share it. One whose nodes are all busy
     // changes nothing a pass would send (over a thousand nodes a pass costs milliseconds; a pass per
     // submit was most of the gateway's time); one no node can run is noted by the next pass. The pass
-    // is asked for before the insert, so that a store that gathers a turn's inserts has its start first.
-    const passed = slots === 'busy' ? undefined : this.#passSoon();
+    // is asked for before the insert, so that a store that gathers a turn's inserts has its start first:
+    // this turn's, never paced (a pass that waited for its turn came after PostgreSQL's batch of inserts,
+    // and each start cost a round trip of its own).
+    const passed = slots === 'busy' ? undefined : this.#passSoon(false);
     try {
       const inserted = this.#options.store.insert({ ...stored, createdAt, weight });
       entry.unsaved = inserted.then(
@@ -269,18 +276,23 @@ export class Dispatcher {
    * In a large fleet it may wait a few milliseconds more, for its turn (pass-pacing.ts).
    * Settles when that pass has run (it never rejects: a pass's errors are logged).
    */
-  #passSoon(): Promise<void> {
-    this.#passDue ??= new Promise((resolve) => {
-      const run = () => {
-        this.#passDue = null;
-        this.#scheduleGuarded();
-        resolve();
-      };
-      const wait = this.#pacing.waitMs(performance.now());
-      if (wait > 0) setTimeout(run, wait);
-      else setImmediate(run);
-    });
-    return this.#passDue;
+  #passSoon(paced = true): Promise<void> {
+    let due = this.#passDue;
+    if (due === null) {
+      let resolve!: () => void;
+      const settled = new Promise<void>((done) => (resolve = done));
+      due = { settled, resolve, timer: undefined };
+      this.#passDue = due;
+      const wait = paced ? this.#pacing.waitMs(performance.now()) : 0;
+      if (wait > 0) due.timer = setTimeout(() => this.#scheduleGuarded(), wait);
+      else setImmediate(() => this.#scheduleGuarded());
+    } else if (!paced && due.timer !== undefined) {
+      // Waiting for its turn, and now wanted this turn.
+      clearTimeout(due.timer);
+      due.timer = undefined;
+      setImmediate(() => this.#scheduleGuarded());
+    }
+    return due.settled;
   }
 
   #assertWithinBudget(owner: string, limit: number): void {
@@ -376,15 +388,26 @@ export class Dispatcher {
 
   /** Sends queued tasks to free node slots as the plan says. Safe to call at any time. */
   schedule(): void {
-    if (this.#closing) return;
+    // Any pass is the one asked for (`#passSoon`): its waiters hear that it has run, and it does not run again.
+    const due = this.#passDue;
+    this.#passDue = null;
+    if (due?.timer !== undefined) clearTimeout(due.timer);
+    try {
+      if (!this.#closing) this.#timedPass();
+    } finally {
+      due?.resolve();
+    }
+  }
+
+  #timedPass(): void {
     const began = performance.now();
+    this.#pacing.began();
     try {
       this.#pass();
     } finally {
-      const ended = performance.now();
-      this.#pacing.ran(ended - began, ended, this.#options.hub.sessions.size);
-      this.#options.observer?.passed?.(ended - began);
+      this.#pacing.ran(performance.now() - began, performance.now(), this.#options.hub.sessions.size);
     }
+    this.#options.observer?.passed?.(performance.now() - began);
   }
 
   #pass(): void {
@@ -659,6 +682,8 @@ export class Dispatcher {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    // A pass waiting for its turn: its waiters hear it now (no pass runs once closing).
+    if (this.#passDue?.timer !== undefined) this.schedule();
     this.#unservable.close();
     this.#startRetry.close();
     for (const timer of this.#timers) timer.cancel();

@@ -104,14 +104,14 @@ export class GatewayMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300],
       registers,
     });
-    // prom-client's own `nodejs_eventloop_lag_p99_seconds` starts again at each scrape, so scrapes cannot be
-    // summed over a span; counts per bucket can (`histogram_quantile(0.99, rate(…[5m]))`).
     this.#passSeconds = new Histogram({
       name: 'dan_scheduling_pass_seconds',
       help: 'How long each scheduling pass took: what to send to which node, worked out on the event loop (it grows with the queue\'s front and the nodes)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
       registers,
     });
+    // prom-client's own `nodejs_eventloop_lag_p99_seconds` starts again at each scrape, so scrapes cannot be
+    // summed over a span; counts per bucket can (`histogram_quantile(0.99, rate(…[5m]))`).
     this.#eventLoopDelay = new Histogram({
       name: 'dan_event_loop_delay_seconds',
       help: 'How late a timer due every 10 ms fires on the gateway\'s event loop: how long requests, node frames and scheduling passes wait behind other work',

@@ -209,7 +209,7 @@ export class NodeAttempts {
     if (!settled) return;
     this.#dispatcher.log.info({ ...this.#dispatcher.about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
-    // task follows at once, then the store write (also deferred). A scheduling pass over a long queue
+    // task follows at once (in a large fleet, within a few ms: pass-pacing.ts), then the store write (also deferred). A scheduling pass over a long queue
     // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
     void this.#dispatcher.passSoon();
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };

@@ -32,17 +32,29 @@ export class PassPacing {
   #endedAt = -Infinity;
   /** Nodes connected at the last pass. */
   #nodes = 0;
+  /** A pass is running (`began`, not yet `ran`). */
+  #running = false;
+
+  /** A pass begins. */
+  began(): void {
+    this.#running = true;
+  }
 
   /** A pass ran for `ms` and ended at `endedAt`, with `nodes` connected. */
   ran(ms: number, endedAt: number, nodes: number): void {
     this.#typicalMs = this.#typicalMs === 0 ? ms : this.#typicalMs + WEIGHT * (ms - this.#typicalMs);
     this.#endedAt = endedAt;
     this.#nodes = nodes;
+    this.#running = false;
   }
 
-  /** How long (ms) a pass asked for at `now` waits for its turn: 0 for at once. */
+  /**
+   * How long (ms) a pass asked for at `now` waits for its turn: 0 for at once. Asked for while a pass runs
+   * (what that pass did asks for the next), the whole gap from now: the running pass ends about now.
+   */
   waitMs(now: number): number {
     if (this.#nodes < PACED_FROM_NODES) return 0;
-    return Math.min(MAX_WAIT_MS, Math.max(0, this.#endedAt + GAP_FACTOR * this.#typicalMs - now));
+    const from = this.#running ? now : this.#endedAt;
+    return Math.min(MAX_WAIT_MS, Math.max(0, from + GAP_FACTOR * this.#typicalMs - now));
   }
 }

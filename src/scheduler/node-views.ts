@@ -160,8 +160,8 @@ export class NodeViews<TNode extends ViewedNode> {
       this.#stale.fill(1);
       this.#healthChangesAt = -Infinity;
     }
-    // Asked again at the same time (a pass reads the views for its plan, then for its idle recheck): the
-    // lanes of a node read before have not moved.
+    // Asked again at the same time after a change (estimates, health, the node list): the lanes of a node
+    // read before have not moved.
     const sameTime = now === this.#readAt;
     this.#readAt = now;
     const changed = estimates.changedSince(this.#estimatesVersion);

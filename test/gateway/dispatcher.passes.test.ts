@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeCapabilities } from '../helpers/capabilities.js';
 import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
+import { PassPacing } from '../../src/gateway/pass-pacing.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -31,5 +32,60 @@ describe('scheduling passes', () => {
     const queued = await world.submit();
     expect(passes).not.toHaveBeenCalled();
     expect(world.dispatcher.liveStatus(queued)).toMatchObject({ state: 'queued', position: 1 });
+  });
+});
+
+/** Pacing as a large fleet's: every pass asked for after a result waits `ms` of real time for its turn. */
+class SlowTurns extends PassPacing {
+  constructor(private readonly ms: number) {
+    super();
+  }
+
+  override waitMs(): number {
+    return this.ms;
+  }
+}
+
+const realTime = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Node a has run one task and holds none; a second waits in the queue for the pass its result asked for. */
+async function resultAwaitingItsPass(pacing: PassPacing) {
+  world = createCoreWorld({ pacing });
+  const node = world.connect('a');
+  await world.settle();
+  const first = await world.submit();
+  // A submit's pass is never paced: its task is sent before it answers.
+  expect(world.dispatcher.liveStatus(first)).toMatchObject({ state: 'running' });
+  const second = await world.submit();
+  node.succeed(first, 1000);
+  await world.settle();
+  expect(world.dispatcher.liveStatus(second)).toMatchObject({ state: 'queued' });
+  return { node, first, second, passes: vi.spyOn(world.dispatcher.scheduler, 'assignments') };
+}
+
+describe('scheduling passes in a large fleet (paced)', () => {
+  it("runs a submit's pass this turn all the same, and the pass that waited is that one", async () => {
+    // An hour's wait: a submit that waited for it would never answer.
+    const { second, passes } = await resultAwaitingItsPass(new SlowTurns(3_600_000));
+    const third = await world.submit();
+    expect(world.dispatcher.liveStatus(second)).toMatchObject({ state: 'running' });
+    expect(world.dispatcher.liveStatus(third)).toMatchObject({ state: 'queued' });
+    expect(passes).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs a waiting pass once its turn comes', async () => {
+    const { node, first, second, passes } = await resultAwaitingItsPass(new SlowTurns(40));
+    await realTime(80);
+    expect(world.dispatcher.liveStatus(second)).toMatchObject({ state: 'running' });
+    expect(node.assignments().map((m) => m.taskId)).toEqual([first, second]);
+    expect(passes).toHaveBeenCalledTimes(1);
+  });
+
+  it('takes a pass run meanwhile for the one that waits, which then does not run again', async () => {
+    const { second, passes } = await resultAwaitingItsPass(new SlowTurns(40));
+    world.dispatcher.schedule();
+    expect(world.dispatcher.liveStatus(second)).toMatchObject({ state: 'running' });
+    await realTime(80);
+    expect(passes).toHaveBeenCalledTimes(1);
   });
 });

@@ -161,7 +161,7 @@ export class SqliteTaskStore implements TaskStore {
       try {
         // One transaction: a task whose key was not recorded would run twice when the client retries, and
         // one whose webhook was not would end unannounced. Written with the other tasks stored in this
-        // turn of the event loop (a savepoint each, in one commit): see #inBatch.
+        // turn of the event loop, in one commit (a savepoint of its own when it is more than the task's row): see #inBatch.
         const { idempotency, endWebhook, owner } = task;
         const alone = owner === null || (!idempotency && !endWebhook);
         await this.#inBatch(() => {

@@ -22,6 +22,15 @@ function world() {
   return { estimates, health, attempts, views, nodes, run };
 }
 
+/** A small seeded generator (an LCG): the same steps on every run. */
+function randomFrom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
 describe('NodeViews: the planner sees each node as it is, reading again only what changed', () => {
   it("counts a busy node's slot down with the clock, and frees it when its attempt ends", () => {
     const { views, nodes, run, attempts } = world();
@@ -195,5 +204,53 @@ describe('NodeViews: the planner sees each node as it is, reading again only wha
     expect(seen[1]!.sendAhead).toBe(1);
     expect(views.free).toEqual([0, 1, 2]);
     expect(views.idle).toEqual([0, 2]);
+  });
+
+  it('asked again and again, at the same time or later, sees what a fresh read sees (random starts, ends, figures, set-asides, availability)', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const r = randomFrom(seed);
+      const estimates = new NodeEstimates({ unitsPerSecond: 10, switchSeconds: 6 });
+      const health = new NodeHealth({ threshold: 2, baseMs: 5_000 });
+      const attempts = new AttemptLedger<null>();
+      const sources = { estimates, health, attempts, reportedIdentity: (node: ViewedNode) => node.loadedModel, takesWork: (node: ViewedNode, now: number) => node.available && health.setAside(node.identity, now) === null };
+      const views = new NodeViews<ViewedNode>(sources);
+      let nodes: ViewedNode[] = Array.from({ length: 6 }, (_, i) => ({ id: `n${i}`, identity: `id-${i}`, slots: 1 + (i % 3 === 2 ? 1 : 0), prefetch: i % 2, loadedModel: `m${i}`, available: true }));
+      let now = T0;
+      let task = 0;
+      const live: { id: string; node: number }[] = [];
+      for (let step = 0; step < 200; step++) {
+        const op = r();
+        if (op < 0.3) {
+          const node = Math.floor(r() * nodes.length);
+          const n = nodes[node]!;
+          const busy = attempts.busySlots(n.id);
+          if (busy < n.slots + (n.prefetch ?? 0)) {
+            const id = `t${task++}`;
+            attempts.start({ taskId: id, attempt: 1, nodeId: n.id, nodeName: n.id, nodeIdentity: n.identity, startedAt: now, begunAt: busy >= n.slots ? null : now, expectedSeconds: 1 + r() * 10, switched: false, checkpoint: r() < 0.5 ? 'c1' : 'c2', task: null });
+            live.push({ id, node });
+            views.touch(node);
+          }
+        } else if (op < 0.5 && live.length > 0) {
+          const k = Math.floor(r() * live.length);
+          const { id, node } = live.splice(k, 1)[0]!;
+          attempts.settle(id, {}, now);
+          views.touch(node);
+          if (r() < 0.2) estimates.record(`id-${node}`, { units: 10, elapsedSeconds: 1 + r(), switched: false });
+          if (r() < 0.2) health.failed(`id-${node}`, { taskId: id, reason: 'x' }, now);
+        } else if (op < 0.55) {
+          const i = Math.floor(r() * nodes.length);
+          nodes = nodes.map((n, j) => (j === i ? { ...n, available: !n.available } : n));
+          views.nodesSet();
+        } else if (op < 0.7) {
+          now += Math.floor(r() * 3000);
+        }
+        if (r() < 0.6) {
+          const got = views.refresh(nodes, 1, now).map((v) => ({ ...v, lanes: [...v.lanes] }));
+          const fresh = new NodeViews<ViewedNode>(sources);
+          const want = fresh.refresh(nodes, 1, now);
+          expect({ seed, step, got, free: [...views.free], idle: [...views.idle] }).toEqual({ seed, step, got: want, free: [...fresh.free], idle: [...fresh.idle] });
+        }
+      }
+    }
   });
 });

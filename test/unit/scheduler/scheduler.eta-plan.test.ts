@@ -157,6 +157,13 @@ describe('Scheduler: ETAs of a long queue', () => {
       // 402 tasks and lanes: too small for slices, made again at once.
       expect(scheduler.eta('big-398', NOW + 300)).toBe(200);
       expect(small.pending).toBe(0);
+      // 602: made in slices, the plan before answering meanwhile (299 s less the time gone by).
+      const middle = manual();
+      const sliced = busyScheduler(600, { later: middle.later });
+      expect(sliced.eta('big-599', NOW)).toBe(299);
+      sliced.enqueue(task('small-1', 'small'), NOW + 400);
+      expect(sliced.eta('big-598', NOW + 400)).toBe(298.6);
+      expect(middle.pending).toBe(1);
       const large = manual();
       const long = busyScheduler(3000, { later: large.later });
       expect(long.eta('big-2999', NOW)).toBe(1499);
