@@ -18,6 +18,7 @@ import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { AttemptReader } from './attempt-ledger.js';
 import type { NodeHealth } from './node-health.js';
 import { firstFree, type PlanNode, windowFreesIn } from './plan-types.js';
+import { firstAtLeast } from '../util/sorted-numbers.js';
 
 /** A node as the planner sees it, refreshed in place. */
 export type NodeView = PlanNode & { lanes: number[]; fixedSeconds: number; switchMeasured: boolean };
@@ -349,16 +350,10 @@ function queueBehind(lanes: number[], seconds: number): void {
 
 /** Puts `index` into the ascending `list`, or takes it out. */
 function keepListed(list: number[], index: number, listed: boolean): void {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (list[middle]! < index) low = middle + 1;
-    else high = middle;
-  }
-  const there = list[low] === index;
-  if (listed && !there) list.splice(low, 0, index);
-  else if (!listed && there) list.splice(low, 1);
+  const at = firstAtLeast(list, index);
+  const there = list[at] === index;
+  if (listed && !there) list.splice(at, 0, index);
+  else if (!listed && there) list.splice(at, 1);
 }
 
 /** Copies of `views` a later refresh leaves as they are (a kept plan's). */

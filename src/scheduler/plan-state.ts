@@ -13,6 +13,7 @@ import { CheckpointSupply } from './checkpoint-supply.js';
 import { LongPoles } from './long-poles.js';
 import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
+import { firstAtLeast } from '../util/sorted-numbers.js';
 import type { DemandClass, LoadBoundsReader, PlanNode, PlanTask } from './plan-types.js';
 
 export type { Lane } from './lane-queue.js';
@@ -844,18 +845,6 @@ function unplannedFrom(next: Int32Array, k: number): number {
     k = next[k]!;
   }
   return k;
-}
-
-/** The position of the first value ≥ `value` in the ascending `list`. */
-function firstAtLeast(list: readonly number[], value: number): number {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (list[mid]! < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
 
 /** Inserts `value` into the ascending `list` (usually at its end: promises mostly follow service order). */
