@@ -402,12 +402,15 @@ export class Dispatcher {
   #timedPass(): void {
     const began = performance.now();
     this.#pacing.began();
+    let ms = 0;
     try {
       this.#pass();
     } finally {
-      this.#pacing.ran(performance.now() - began, performance.now(), this.#options.hub.sessions.size);
+      const ended = performance.now();
+      ms = ended - began;
+      this.#pacing.ran(ms, ended, this.#options.hub.sessions.size);
     }
-    this.#options.observer?.passed?.(performance.now() - began);
+    this.#options.observer?.passed?.(ms);
   }
 
   #pass(): void {

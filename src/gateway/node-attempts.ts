@@ -209,8 +209,9 @@ export class NodeAttempts {
     if (!settled) return;
     this.#dispatcher.log.info({ ...this.#dispatcher.about(message.taskId), node: session.id, elapsedMs: Math.round(message.elapsedMs) }, 'task succeeded');
     // The waiting client is answered first (its handler resumes in this turn's microtasks); the node's next
-    // task follows at once (in a large fleet, within a few ms: pass-pacing.ts), then the store write (also deferred). A scheduling pass over a long queue
-    // takes milliseconds, which every sync answer would otherwise wait for; the GPU waits for one answer.
+    // task follows at once (in a large fleet, within a few ms: pass-pacing.ts), then the store write (also
+    // deferred). A scheduling pass over a long queue takes milliseconds, which every sync answer would
+    // otherwise wait for; the GPU waits for one answer.
     void this.#dispatcher.passSoon();
     const outcome: TaskOutcome = { id: message.taskId, state: 'succeeded', result: message.result, resultReceivedAt: receivedAt };
     // Counted a success once stored: a gateway woken from a stall may hold results of attempts another has run since.

@@ -14,6 +14,7 @@
  * in a steady fleet the plan seldom leaves such a gain (decision 0018).
  */
 import { isHeld, type RunningAttempt } from './attempt-ledger.js';
+import { addNode, hasNode, wordsFor } from './node-bits.js';
 import type { Assignment, Queued, SchedulerInternals } from './scheduler-types.js';
 
 /** A held task to take back from `fromNodeId` and send as `assignment` (to an idle node). */
@@ -52,9 +53,10 @@ export class HeldReclaims {
   readonly #scheduler: Internals;
   /**
    * Per reach list (node indices; shared by the tasks of alike needs, new with each node list), which nodes it
-   * holds: whether an idle node can run a held task is then one lookup, not a walk of a thousand indices.
+   * holds (node-bits.ts): whether an idle node can run a held task is then one lookup, not a walk of a thousand
+   * indices.
    */
-  readonly #members = new WeakMap<readonly number[], Uint8Array>();
+  readonly #members = new WeakMap<readonly number[], Uint32Array>();
   /** The idle nodes (and node list) of the last look that took nothing back, and until when they rest (`QUIET_MS`). */
   #quiet: { idle: string; until: number } | null = null;
 
@@ -88,7 +90,7 @@ export class HeldReclaims {
       let best: Assignment | undefined;
       let bestAt = -1;
       for (let i = 0; i < idle.length; i++) {
-        if (members[idle[i]!] !== 1) continue;
+        if (!hasNode(members, 0, idle[i]!)) continue;
         pairs += 1;
         const assignment = scheduler.assignmentOf(attempt.task, nodes[idle[i]!]!);
         if (!best || assignment.expectedSeconds < best.expectedSeconds) {
@@ -142,14 +144,14 @@ export class HeldReclaims {
 
   #anyCanRun(idle: readonly number[], task: Queued, nodeCount: number): boolean {
     const members = this.#membersOf(this.#scheduler.reachOf(task).capable, nodeCount);
-    return idle.some((index) => members[index] === 1);
+    return idle.some((index) => hasNode(members, 0, index));
   }
 
-  #membersOf(list: readonly number[], nodeCount: number): Uint8Array {
+  #membersOf(list: readonly number[], nodeCount: number): Uint32Array {
     let members = this.#members.get(list);
     if (!members) {
-      members = new Uint8Array(nodeCount);
-      for (const index of list) members[index] = 1;
+      members = new Uint32Array(wordsFor(nodeCount));
+      for (const index of list) addNode(members, 0, index);
       this.#members.set(list, members);
     }
     return members;
