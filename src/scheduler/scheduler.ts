@@ -100,6 +100,8 @@ export class Scheduler {
   readonly #planOptions: PlanOptions;
   /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
+  /** The nodes' slots together: no pass has more lanes free (`pastSendingPlan`). */
+  #slotCount = 0;
   readonly #queuedById = new Map<string, Queued>();
   /** Grows whenever a node of the list comes, goes, or starts or stops taking work (`available`). */
   #availability = 0;
@@ -291,6 +293,9 @@ export class Scheduler {
     const same = this.#sameList(nodes);
     if (!same || nodes.some((node, i) => node.available !== this.#nodes[i]?.available)) this.#availability += 1;
     this.#nodes = nodes;
+    let slots = 0;
+    for (const node of nodes) slots += node.slots;
+    this.#slotCount = slots;
     this.#nodeViews.nodesSet();
     if (!same) {
       this.#listed = nodes.map((n) => ({ id: n.id, offeringVersion: n.offeringVersion }));
@@ -566,6 +571,18 @@ export class Scheduler {
     const current = views.generation === this.#nodesGeneration;
     const free = (n: number) => (current ? views.maySend(n, window, now) : undefined) ?? this.#hasRoom(this.#nodes[n]!, now);
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
+  }
+
+  /**
+   * Whether the next pass cannot send task `taskId`: it stands in the queue past the front that a pass plans
+   * (`assignments`: its sending horizon, however many lanes are free). A submit of such a task has no reason
+   * to hurry the pass (gateway/dispatcher.ts): under a flood of submits, a queue thousands long, each turn
+   * of submits ran a pass of its own.
+   */
+  pastSendingPlan(taskId: string): boolean {
+    const queued = this.#queuedById.get(taskId);
+    if (!queued) return false;
+    return this.#placeOf(queued.tag) >= Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * this.#slotCount));
   }
 
   /**

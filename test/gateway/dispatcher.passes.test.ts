@@ -81,6 +81,29 @@ describe('scheduling passes in a large fleet (paced)', () => {
     expect(passes).toHaveBeenCalledTimes(1);
   });
 
+  it('runs no pass for a submit far back in a long queue, and answers it without waiting for the pass', async () => {
+    // An hour's wait: a submit that waited for the paced pass would never answer.
+    world = createCoreWorld({ pacing: new SlowTurns(3_600_000) });
+    const node = world.connect('a');
+    await world.settle();
+    const first = await world.submit();
+    // 2,000 queued behind it (a pass plans the queue's first 2,000), then node a frees: its result's pass waits.
+    const ahead = await Promise.all(Array.from({ length: 2000 }, () => world.submit()));
+    node.succeed(first, 1000);
+    await world.settle();
+    const passes = vi.spyOn(world.dispatcher.scheduler, 'assignments');
+    const far = await world.submit();
+    expect(passes).not.toHaveBeenCalled();
+    expect(world.dispatcher.liveStatus(far)).toMatchObject({ state: 'queued', position: 2001 });
+    expect(world.dispatcher.liveStatus(ahead[0]!)).toMatchObject({ state: 'queued', position: 1 });
+    // Another caller's first task goes to the front (fair order): its submit has its pass this turn, which
+    // sends node a the next task.
+    const front = await world.submit(undefined, 'another-caller');
+    expect(world.dispatcher.liveStatus(front)).toMatchObject({ position: 1 });
+    expect(passes).toHaveBeenCalledTimes(1);
+    expect(node.assignments()).toHaveLength(2);
+  });
+
   it('takes a pass run meanwhile for the one that waits, which then does not run again', async () => {
     const { second, passes } = await resultAwaitingItsPass(new SlowTurns(40));
     world.dispatcher.schedule();

@@ -62,6 +62,22 @@ describe('Scheduler: a queue longer than the horizon it plans', () => {
     return scheduler;
   }
 
+  it('says which queued tasks no pass can send: those past the front it plans', () => {
+    // Two single-slot nodes: a pass plans the first min(horizon, max(2,000, 4 per slot)) tasks.
+    const scheduler = world(5, 3);
+    expect(['x0', 'x1', 'x2'].map((id) => scheduler.pastSendingPlan(id))).toEqual([false, false, false]);
+    expect(['x3', 'x4'].map((id) => scheduler.pastSendingPlan(id))).toEqual([true, true]);
+    // Not queued: running, or unknown.
+    expect(scheduler.pastSendingPlan('running')).toBe(false);
+    expect(scheduler.pastSendingPlan('nowhere')).toBe(false);
+    // With the default horizon, 2,000 tasks are planned whatever the slots.
+    const long = world(2500, 10_000);
+    expect([long.pastSendingPlan('x1999'), long.pastSendingPlan('x2000')]).toEqual([false, true]);
+    // ...and 4 per slot when there are more than 500 slots: a node of 600 joins (602 in all).
+    long.setNodes([node('a', { loadedModel: CHILLOUT }), node('b', { loadedModel: CLARITY }), node('c', { slots: 600 })]);
+    expect([long.pastSendingPlan('x2407'), long.pastSendingPlan('x2408')]).toEqual([false, true]);
+  });
+
   it('leaves a few seconds of clarity work to b, which has it loaded, rather than switching a', () => {
     expect(world(3, 3).assignments(NOW)).toEqual([]);
   });
