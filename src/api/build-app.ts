@@ -30,6 +30,7 @@ import { parseJsonBody } from './json-body.js';
 import { clientErrorAnswer, type DoorShape, installErrorHandlers, routerErrorAnswer } from './error-handler.js';
 import { limitBodiesInFlight, limitConnections, reportAcceptErrors } from './address-limits.js';
 import { continueAfterChecks } from './expect-continue.js';
+import { admitBodiesInTurns } from './turn-admission.js';
 import { sendA1111Error } from './a1111/a1111-errors.js';
 import { sendOpenAiError } from './openai/openai-errors.js';
 import { success } from './envelope.js';
@@ -102,6 +103,8 @@ export interface AppDeps {
   maxConnectionsPerAddress?: number;
   /** Whether loopback clients are held to the address limits too (their tests). @defaultValue false */
   limitLoopback?: boolean;
+  /** Requests with a body read and handled per turn of the event loop (api/turn-admission.ts); 0: no limit. @defaultValue 8 */
+  bodiesPerTurn?: number;
   /** Counted requests, served at `/metrics` (behind the admin token when there is one). */
   metrics?: GatewayMetrics;
   /** The store and, on a shared database, the gateways sharing it: shown by /api/health. */
@@ -164,6 +167,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   reportAcceptErrors(app.server, deps.logger);
   limitBodiesInFlight(app, addressLimits);
   continueAfterChecks(app);
+  admitBodiesInTurns(app, deps.logger, deps.bodiesPerTurn);
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = performance.now();

@@ -1,0 +1,98 @@
+/**
+ * @module api/turn-admission
+ *
+ * At most a few requests with a body (POST: submits, uploads, the front doors) go on to be read and handled
+ * in each turn of the event loop; the others wait, in the order they came, for the next turns. Requests
+ * without a body (status polls, the dashboard) and those refused before their body is read (a wrong key, a
+ * rate limit, a body too large: onRequest hooks) never wait.
+ *
+ * Why: a turn handles every request that came in during the turn before. A client keeping 64 submits in
+ * flight had the gateway take all 64 in one turn, a submit costing about 0.6 ms of its main thread (reading
+ * and checking the body, the store's insert, the queue, the answer with an ETA): turns of 40–100 ms, in
+ * which results from nodes and status polls waited. Eight a turn, measured over 1,000 fake nodes with
+ * 20,000 tasks submitted that way (bench:fleet, alternated runs): the event loop's p99 while submitting
+ * 34–44 ms against 60–61 ms, at 1,280–1,310 submits a second against 1,360–1,660; four a turn, 27–37 ms
+ * at 1,110–1,350; sixteen, no different from none (BENCHMARKS.md, decision 0013).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../util/logger.js';
+
+/** Requests with a body let through per turn of the event loop (see the module's comment). */
+export const BODIES_PER_TURN = 8;
+
+/** Lets `perTurn` callers go on per turn of the event loop, the rest in later turns in the order they came. */
+export class TurnAdmission {
+  #admitted = 0;
+  #turnDue = false;
+  readonly #waiting: (() => void)[] = [];
+  /** Where the waiting start in `#waiting` (taken from the front without shifting the array). */
+  #head = 0;
+
+  constructor(
+    readonly perTurn: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Calls `go` now if this turn has room and nobody waits, else in a later turn. */
+  admit(go: () => void): void {
+    this.#turnSoon();
+    if (this.#admitted < this.perTurn && this.waiting === 0) {
+      this.#admitted += 1;
+      go();
+      return;
+    }
+    this.#waiting.push(go);
+  }
+
+  /** How many wait for a later turn. */
+  get waiting(): number {
+    return this.#waiting.length - this.#head;
+  }
+
+  /** The next turn starts its count again (`setImmediate`: after this turn's I/O, before the next turn's). */
+  #turnSoon(): void {
+    if (this.#turnDue) return;
+    this.#turnDue = true;
+    setImmediate(() => this.#nextTurn());
+  }
+
+  #nextTurn(): void {
+    this.#turnDue = false;
+    this.#admitted = 0;
+    while (this.#admitted < this.perTurn && this.waiting > 0) {
+      const go = this.#waiting[this.#head]!;
+      this.#waiting[this.#head++] = NO_ONE;
+      this.#admitted += 1;
+      try {
+        go();
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+    if (this.waiting === 0) {
+      this.#waiting.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && 2 * this.#head > this.#waiting.length) {
+      this.#waiting.splice(0, this.#head);
+      this.#head = 0;
+    }
+    // Those let through now count against the next turn's new requests too: its count starts again after it.
+    if (this.waiting > 0 || this.#admitted > 0) this.#turnSoon();
+  }
+}
+
+const NO_ONE = (): void => undefined;
+
+/** Holds POST requests, after the checks made before a body is read, to `perTurn` a turn (0: no limit). */
+export function admitBodiesInTurns(app: FastifyInstance, log: Logger, perTurn = BODIES_PER_TURN): void {
+  if (perTurn <= 0) return;
+  const admission = new TurnAdmission(perTurn, (error) => log.error({ err: error }, 'a request let through in a later turn failed'));
+  // preParsing: after the onRequest hooks (keys, rate limits, the address's bodies on their way), before the body is read.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    if (request.method !== 'POST') {
+      done(null, payload);
+      return;
+    }
+    admission.admit(() => done(null, payload));
+  });
+}

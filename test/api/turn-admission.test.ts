@@ -1,0 +1,102 @@
+/**
+ * Requests with a body are let through a few per turn of the event loop (api/turn-admission.ts); the rest wait
+ * their turn, in order, and nothing is lost.
+ */
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { admitBodiesInTurns, TurnAdmission } from '../../src/api/turn-admission.js';
+import { RecordingLogger } from '../helpers/fake-nodes.js';
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TurnAdmission', () => {
+  it('lets through so many a turn, the others in later turns in the order they came', async () => {
+    const admission = new TurnAdmission(2, (error) => {
+      throw error;
+    });
+    const went: number[] = [];
+    for (let i = 0; i < 5; i++) admission.admit(() => went.push(i));
+    expect(went).toEqual([0, 1]);
+    expect(admission.waiting).toBe(3);
+    await nextTurn();
+    expect(went).toEqual([0, 1, 2, 3]);
+    // A newcomer while some wait goes behind them.
+    admission.admit(() => went.push(5));
+    await nextTurn();
+    expect(went).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(admission.waiting).toBe(0);
+    // Once a turn has passed with room, a newcomer goes at once.
+    await nextTurn();
+    admission.admit(() => went.push(6));
+    expect(went).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it("reports a caller that throws when let through later, and lets the next through all the same", async () => {
+    const errors: unknown[] = [];
+    const admission = new TurnAdmission(1, (error) => errors.push(error));
+    const went: string[] = [];
+    admission.admit(() => went.push('first'));
+    admission.admit(() => {
+      throw new Error('broken');
+    });
+    admission.admit(() => went.push('third'));
+    await nextTurn();
+    await nextTurn();
+    expect(went).toEqual(['first', 'third']);
+    expect(errors).toEqual([new Error('broken')]);
+  });
+});
+
+describe('admitBodiesInTurns', () => {
+  let app: ReturnType<typeof Fastify>;
+  afterEach(() => app.close());
+
+  /** An app whose POST route says in which turn its handler ran (a counter a chain of `setImmediate` moves). */
+  async function appCountingTurns(perTurn: number) {
+    app = Fastify();
+    admitBodiesInTurns(app, new RecordingLogger(), perTurn);
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn += 1;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    app.addHook('onClose', async () => {
+      ticking = false;
+    });
+    app.post('/work', async (request) => ({ turn, got: (request.body as { n: number }).n }));
+    app.get('/look', async () => ({ turn }));
+    await app.ready();
+    return app;
+  }
+
+  it('reads and answers every request with a body, at most so many in a turn', async () => {
+    await appCountingTurns(2);
+    const answers = await Promise.all(Array.from({ length: 7 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } })));
+    const bodies = answers.map((a) => a.json() as { turn: number; got: number });
+    expect(answers.every((a) => a.statusCode === 200)).toBe(true);
+    // Each request's own body, in the order they came.
+    expect(bodies.map((b) => b.got)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const perTurn = new Map<number, number>();
+    for (const b of bodies) perTurn.set(b.turn, (perTurn.get(b.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2);
+    expect(perTurn.size).toBeGreaterThanOrEqual(4);
+  });
+
+  it('does not hold requests without a body', async () => {
+    await appCountingTurns(1);
+    const posts = Array.from({ length: 6 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } }));
+    const look = await app.inject({ method: 'GET', url: '/look' });
+    const first = (await Promise.all(posts)).map((a) => (a.json() as { turn: number }).turn);
+    // The GET, sent after six POSTs let through one a turn, is answered before the last of them.
+    expect((look.json() as { turn: number }).turn).toBeLessThan(Math.max(...first));
+  });
+
+  it('holds nothing with a limit of 0', async () => {
+    await appCountingTurns(0);
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } })));
+    const turns = new Set(answers.map((a) => (a.json() as { turn: number }).turn));
+    expect(turns.size).toBe(1);
+  });
+});
