@@ -2,7 +2,7 @@
  * Requests with a body are let through a few per turn of the event loop (api/turn-admission.ts); the rest wait
  * their turn, in order, and nothing is lost.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admitBodiesInTurns, TurnAdmission } from '../../src/api/turn-admission.js';
 import { RecordingLogger } from '../helpers/fake-nodes.js';
@@ -48,7 +48,7 @@ describe('TurnAdmission', () => {
 });
 
 describe('admitBodiesInTurns', () => {
-  let app: ReturnType<typeof Fastify>;
+  let app: FastifyInstance;
   afterEach(() => app.close());
 
   /** An app whose POST route says in which turn its handler ran (a counter a chain of `setImmediate` moves). */
@@ -74,7 +74,7 @@ describe('admitBodiesInTurns', () => {
   it('reads and answers every request with a body, at most so many in a turn', async () => {
     await appCountingTurns(2);
     const answers = await Promise.all(Array.from({ length: 7 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } })));
-    const bodies = answers.map((a) => a.json() as { turn: number; got: number });
+    const bodies = answers.map((a) => a.json<{ turn: number; got: number }>());
     expect(answers.every((a) => a.statusCode === 200)).toBe(true);
     // Each request's own body, in the order they came.
     expect(bodies.map((b) => b.got)).toEqual([0, 1, 2, 3, 4, 5, 6]);
@@ -88,15 +88,15 @@ describe('admitBodiesInTurns', () => {
     await appCountingTurns(1);
     const posts = Array.from({ length: 6 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } }));
     const look = await app.inject({ method: 'GET', url: '/look' });
-    const first = (await Promise.all(posts)).map((a) => (a.json() as { turn: number }).turn);
+    const first = (await Promise.all(posts)).map((a) => a.json<{ turn: number }>().turn);
     // The GET, sent after six POSTs let through one a turn, is answered before the last of them.
-    expect((look.json() as { turn: number }).turn).toBeLessThan(Math.max(...first));
+    expect(look.json<{ turn: number }>().turn).toBeLessThan(Math.max(...first));
   });
 
   it('holds nothing with a limit of 0', async () => {
     await appCountingTurns(0);
     const answers = await Promise.all(Array.from({ length: 6 }, (_, n) => app.inject({ method: 'POST', url: '/work', payload: { n } })));
-    const turns = new Set(answers.map((a) => (a.json() as { turn: number }).turn));
+    const turns = new Set(answers.map((a) => a.json<{ turn: number }>().turn));
     expect(turns.size).toBe(1);
   });
 });
