@@ -1,18 +1,20 @@
 /**
  * @module api/turn-admission
  *
- * At most a few requests with a body (POST: submits, uploads, the front doors) go on to be read and handled
- * in each turn of the event loop; the others wait, in the order they came, for the next turns. Requests
- * without a body (status polls, the dashboard) and those refused before their body is read (a wrong key, a
- * rate limit, a body too large: onRequest hooks) never wait.
+ * At most a few POST requests (submits, uploads, the front doors) go on to have their body read and be
+ * handled in each turn of the event loop; the others wait, in the order they came, for the next turns.
+ * Requests without a body (GET: status polls, the dashboard), the small POSTs of routes marked `readAtOnce`
+ * (a status asked by POST, a cancel, the WebUI's interrupt and skip) and requests refused by the checks made
+ * before a body is read (a wrong key, a rate limit, the address's bodies on their way: onRequest hooks)
+ * never wait. A request whose client hangs up while it waits is dropped unread when its turn comes.
  *
  * Why: a turn handles every request that came in during the turn before. A client keeping 64 submits in
  * flight had the gateway take all 64 in one turn, a submit costing about 0.6 ms of its main thread (reading
  * and checking the body, the store's insert, the queue, the answer with an ETA): turns of 40–100 ms, in
  * which results from nodes and status polls waited. Eight a turn, measured over 1,000 fake nodes with
  * 20,000 tasks submitted that way (bench:fleet, alternated runs): the event loop's p99 while submitting
- * 34–44 ms against 60–61 ms, at 1,280–1,310 submits a second against 1,360–1,660; four a turn, 27–37 ms
- * at 1,110–1,350; sixteen, no different from none (BENCHMARKS.md, decision 0013).
+ * 37 and 42 ms against 70 and 58 ms, at 1,340 and 1,640 submits a second against 1,300 and 1,350; four a
+ * turn gave 27 and 37 ms; sixteen, no gain (BENCHMARKS.md, decision 0013).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../util/logger.js';
@@ -83,16 +85,31 @@ export class TurnAdmission {
 
 const NO_ONE = (): void => undefined;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A small request answered at once (a status, a cancel): it never waits behind requests with a body. */
+    readAtOnce?: boolean;
+  }
+}
+
 /** Holds POST requests, after the checks made before a body is read, to `perTurn` a turn (0: no limit). */
 export function admitBodiesInTurns(app: FastifyInstance, log: Logger, perTurn = BODIES_PER_TURN): void {
   if (perTurn <= 0) return;
   const admission = new TurnAdmission(perTurn, (error) => log.error({ err: error }, 'a request let through in a later turn failed'));
   // preParsing: after the onRequest hooks (keys, rate limits, the address's bodies on their way), before the body is read.
-  app.addHook('preParsing', (request, _reply, payload, done) => {
-    if (request.method !== 'POST') {
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (request.method !== 'POST' || request.routeOptions.config.readAtOnce === true) {
       done(null, payload);
       return;
     }
-    admission.admit(() => done(null, payload));
+    admission.admit(() => {
+      try {
+        done(null, payload);
+      } catch (error) {
+        // Let through in a later turn, outside Fastify's own hook call: answer it here, or nobody would.
+        log.error({ err: error }, 'a request let through in a later turn failed');
+        if (!reply.sent) void reply.send(error);
+      }
+    });
   });
 }

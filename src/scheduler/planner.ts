@@ -383,7 +383,7 @@ export function planTasks(tasks: readonly PlanTask[], nodes: readonly PlanNode[]
 }
 
 /**
- * `planTasks`, pausing every few hundred steps: the caller may run other work between two `next()` calls
+ * `planTasks`, pausing every few dozen steps (`STEPS_PER_SLICE`): the caller may run other work between two `next()` calls
  * (a whole plan over a thousand nodes takes tens of milliseconds, and a gateway's event loop must not
  * stand still that long). The tasks and nodes must not change until it is done.
  */

@@ -251,12 +251,12 @@ export async function registerA1111Routes(api: FastifyInstance, deps: A1111Route
       };
     });
     // A WebUI takes these with no body, whatever the content type a client sends.
-    webui.post('/sdapi/v1/interrupt', { config: { bodyless: true } }, async (request) => {
+    webui.post('/sdapi/v1/interrupt', { config: { bodyless: true, readAtOnce: true } }, async (request) => {
       // As a WebUI stops the job it runs: the caller's unfinished tasks are cancelled.
       for (const { id } of deps.callers.tasksOf(request.caller.owner)) await deps.service.cancel(id, request.caller).catch(() => undefined);
       return {};
     });
-    webui.post('/sdapi/v1/skip', { config: { bodyless: true } }, async () => null);
+    webui.post('/sdapi/v1/skip', { config: { bodyless: true, readAtOnce: true } }, async () => null);
 
     webui.get('/controlnet/version', async () => ({ version: 3 }));
     webui.get('/controlnet/model_list', async () => ({ model_list: names(info().ControlNet.models) }));

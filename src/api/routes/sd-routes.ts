@@ -131,8 +131,8 @@ export function registerSdRoutes(app: FastifyInstance, deps: SdRoutesDeps): void
       return success(view);
     });
   }
-  app.post('/api/sd/task/status', async (request) => success(await deps.service.status(parseTaskIdRequest(request.body), request.caller)));
-  app.post('/api/sd/task/cancel', async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body), request.caller)));
+  app.post('/api/sd/task/status', { config: { readAtOnce: true } }, async (request) => success(await deps.service.status(parseTaskIdRequest(request.body), request.caller)));
+  app.post('/api/sd/task/cancel', { config: { readAtOnce: true } }, async (request) => success(await deps.service.cancel(parseTaskIdRequest(request.body), request.caller)));
   app.get<{ Params: { taskId: string } }>('/api/sd/task/:taskId', async (request) =>
     success(await deps.service.status(parseTaskIdRequest({ taskId: request.params.taskId }), request.caller)),
   );
