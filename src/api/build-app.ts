@@ -167,7 +167,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   reportAcceptErrors(app.server, deps.logger);
   limitBodiesInFlight(app, addressLimits);
   continueAfterChecks(app);
-  admitBodiesInTurns(app, deps.logger, deps.bodiesPerTurn);
+  const admission = admitBodiesInTurns(app, deps.logger, deps.bodiesPerTurn);
+  if (admission) deps.metrics?.countWaiting(() => admission.waiting);
   app.decorateRequest('receivedAt', 0);
   app.addHook('onRequest', (request, _reply, done) => {
     request.receivedAt = performance.now();

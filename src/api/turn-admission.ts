@@ -92,9 +92,12 @@ declare module 'fastify' {
   }
 }
 
-/** Holds POST requests, after the checks made before a body is read, to `perTurn` a turn (0: no limit). */
-export function admitBodiesInTurns(app: FastifyInstance, log: Logger, perTurn = BODIES_PER_TURN): void {
-  if (perTurn <= 0) return;
+/**
+ * Holds POST requests, after the checks made before a body is read, to `perTurn` a turn (0: no limit).
+ * Returns the admission (how many wait: `dan_http_requests_waiting`), or undefined with no limit.
+ */
+export function admitBodiesInTurns(app: FastifyInstance, log: Logger, perTurn = BODIES_PER_TURN): TurnAdmission | undefined {
+  if (perTurn <= 0) return undefined;
   const admission = new TurnAdmission(perTurn, (error) => log.error({ err: error }, 'a request let through in a later turn failed'));
   // preParsing: after the onRequest hooks (keys, rate limits, the address's bodies on their way), before the body is read.
   app.addHook('preParsing', (request, reply, payload, done) => {
@@ -112,4 +115,5 @@ export function admitBodiesInTurns(app: FastifyInstance, log: Logger, perTurn = 
       }
     });
   });
+  return admission;
 }

@@ -31,6 +31,8 @@ export class GatewayMetrics {
   readonly #requestSeconds: Histogram<'method' | 'route'>;
   readonly #eventLoopDelay: Histogram;
   readonly #passSeconds: Histogram;
+  /** How many requests with a body wait for their turn (api/turn-admission.ts); none until the app says. */
+  #waitingTurn: () => number = () => 0;
   /** By `method route status`: bounded (route templates, not paths). */
   readonly #answerChildren = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
 
@@ -104,6 +106,15 @@ export class GatewayMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300],
       registers,
     });
+    const waitingTurn = () => this.#waitingTurn();
+    new Gauge({
+      name: 'dan_http_requests_waiting',
+      help: 'Requests with a body (submits, uploads) waiting for a turn of the event loop to be read: more than a few for long, the gateway takes submits faster than it can handle them',
+      registers,
+      collect() {
+        this.set(waitingTurn());
+      },
+    });
     this.#passSeconds = new Histogram({
       name: 'dan_scheduling_pass_seconds',
       help: 'How long each scheduling pass took: what to send to which node, worked out on the event loop (it grows with the queue\'s front and the nodes)',
@@ -127,6 +138,11 @@ export class GatewayMetrics {
     finished: (_taskId: string, kind: TaskKind | null, state: string) => this.#finished.inc({ kind: kind ?? 'unknown', state }),
     passed: (ms: number) => this.#passSeconds.observe(ms / 1000),
   };
+
+  /** Where `dan_http_requests_waiting` is read from (the app's turn admission). */
+  countWaiting(waiting: () => number): void {
+    this.#waitingTurn = waiting;
+  }
 
   dispatched(ms: number): void {
     this.#dispatch.observe(ms / 1000);

@@ -58,6 +58,8 @@ describe('probes, metrics and logs', () => {
     // Each scheduling pass, timed: at least one per submit and one per result here.
     expect(Number(/dan_scheduling_pass_seconds_count (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
     expect(Number(/dan_scheduling_pass_seconds_sum (\S+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    // Requests with a body waiting for a turn of the event loop (api/turn-admission.ts): none once all are answered.
+    expect(text).toContain('dan_http_requests_waiting 0');
     expect(text).toMatch(/dan_process_resident_memory_bytes \d+/);
     // No task id, key or node name in a label.
     expect(text).not.toContain(key.id);

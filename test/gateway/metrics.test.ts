@@ -1,6 +1,7 @@
 /**
  * The gateway's Prometheus metrics read from its sources: the node slots counted as busy, free, or idle on a
- * node that takes no work (a WebUI down is no free slot: an alert on free slots must see it).
+ * node that takes no work (a WebUI down is no free slot: an alert on free slots must see it), and the requests
+ * waiting for their turn (api/turn-admission.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../../src/gateway/metrics.js';
@@ -16,5 +17,15 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('dan_node_slots{use="busy"} 3');
     expect(text).toContain('dan_node_slots{use="free"} 1');
     expect(text).toContain('dan_node_slots{use="unavailable"} 3');
+  });
+
+  it('reads how many requests wait for their turn from where the app says, 0 until then', async () => {
+    const metrics = new GatewayMetrics({ load: () => ({ queued: 0, running: 0 }), queuedByCheckpoint: () => new Map(), nodes: () => [] });
+    expect(await metrics.registry.metrics()).toContain('dan_http_requests_waiting 0');
+    let waiting = 7;
+    metrics.countWaiting(() => waiting);
+    expect(await metrics.registry.metrics()).toContain('dan_http_requests_waiting 7');
+    waiting = 2;
+    expect(await metrics.registry.metrics()).toContain('dan_http_requests_waiting 2');
   });
 });
