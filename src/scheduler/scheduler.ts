@@ -514,7 +514,7 @@ export class Scheduler {
     // (Tasks sent ahead are a few lanes' picks past now, planner.ts `SEND_AHEAD_STEPS`: no wider horizon.)
     let free = 0;
     for (const index of this.#nodeViews.free) for (const freeAt of nodes[index]!.lanes) if (freeAt <= 0) free += 1;
-    const tasks = this.#planTasks(now, nodes, false, Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * free)));
+    const tasks = this.#planTasks(now, nodes, false, this.#sendingHorizon(free));
     // The views were just refreshed: their loads and availability are those the key names.
     const loadBounds = this.#loadBounds.for(`${this.#nodeViews.generation} ${this.#nodeViews.availabilityVersion} ${this.estimates.loadsVersion}`, nodes);
     const plan = planTasks(tasks, nodes, { ...this.#planSettings(tasks, now), loadBounds }, 0, this.#passArrays);
@@ -573,6 +573,11 @@ export class Scheduler {
     return capable.some(free) || fallback.some(free) ? 'free' : 'busy';
   }
 
+  /** How many queued tasks, from the front, a pass that sends work plans with `freeLanes` free (`SENDING_HORIZON`). */
+  #sendingHorizon(freeLanes: number): number {
+    return Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * freeLanes));
+  }
+
   /**
    * Whether the next pass cannot send task `taskId`: it stands in the queue past the front that a pass plans
    * (`assignments`: its sending horizon, however many lanes are free). A submit of such a task has no reason
@@ -582,7 +587,7 @@ export class Scheduler {
   pastSendingPlan(taskId: string): boolean {
     const queued = this.#queuedById.get(taskId);
     if (!queued) return false;
-    return this.#placeOf(queued.tag) >= Math.min(this.#horizon, Math.max(SENDING_HORIZON, SENDING_TASKS_PER_LANE * this.#slotCount));
+    return this.#placeOf(queued.tag) >= this.#sendingHorizon(this.#slotCount);
   }
 
   /**
