@@ -337,9 +337,12 @@ describe('runs at once, and a ComfyUI that loses prompts', () => {
     const long = txt2img({ model: w.model('clarity.safetensors'), steps: 2000 });
     const blocker = new AbortController();
     const first = failure(driver.run(long, w.bind(long), { signal: blocker.signal }));
-    for (let i = 0; i < 100 && (await (await fetch(`${w.sandbox.url}/queue`)).json() as any).queue_running.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const queue = async () => (await (await fetch(`${w.sandbox.url}/queue`)).json()) as { queue_running: unknown[]; queue_pending: unknown[] };
+    for (let i = 0; i < 500 && (await queue()).queue_running.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const second = failure(driver.run({ ...long, seed: 3 }, w.bind(long)));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Cleared once the second waits in ComfyUI's queue (a fixed 150 ms was not always enough on a loaded machine:
+    // cleared before it arrived, it queued behind the first, which never ends, and the test timed out).
+    for (let i = 0; i < 500 && (await queue()).queue_pending.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await fetch(`${w.sandbox.url}/queue`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clear: true }) });
     const dropped = await second;
     expect(dropped.id).toBe('DAN_ERR_BACKEND_FAILED');
