@@ -20,7 +20,7 @@
  *   meanwhile is let go, not failed.
  */
 import type { NodeSession } from '../network/node-session.js';
-import { isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
+import { heldLine, isHeld, type RunningAttempt } from '../scheduler/attempt-ledger.js';
 import { SECOND, type Timer } from '../util/clock.js';
 import type { DispatcherInternals, TaskEntry } from './dispatcher-types.js';
 import { RECONCILE_RETRY_MS } from './shared-queue.js';
@@ -128,6 +128,7 @@ export class NodeReturns {
       }
       return;
     }
+    if (mayReturn) this.#putBackUnbegun(session);
     const held = this.#dispatcher.scheduler.attempts.busySlots(session.id);
     if (!mayReturn || held === 0) return this.#lostForGood(session, reason);
     const graceMs = this.#dispatcher.hub.resumeGraceMs;
@@ -137,6 +138,21 @@ export class NodeReturns {
     this.#awaitReturn(session, reason, graceMs, `not back within ${Math.round(graceMs / SECOND)} s`);
     // The node list changed: what waits for a node says so, and its other tasks' plans change.
     this.#dispatcher.schedule();
+  }
+
+  /**
+   * The tasks a node whose connection dropped held ready behind tasks that still run there, by its reports and
+   * their expected times: it cannot have begun them, so they go back to their places in the queue now, for a
+   * node that is there, rather than wait the grace on one that may be gone. A node that comes back with one
+   * gives it up (the welcome does not name it); nothing of it had run. A held task whose turn had come may
+   * have begun during the cut, unseen: it waits for the node with the rest.
+   */
+  #putBackUnbegun(session: NodeSession): void {
+    const { scheduler, entries, clock } = this.#dispatcher;
+    for (const { attempt, beginsIn } of heldLine(scheduler.attempts.onNode(session.id), session.slots, clock.now())) {
+      const entry = entries.get(attempt.taskId);
+      if (beginsIn > 0 && entry) this.#dispatcher.putBack(entry, attempt, 'task held ready on a node whose connection dropped, behind a task still running there; back in the queue');
+    }
   }
 
   /** Waits `ms` for a node whose connection dropped (`reason`) to come back; then what it held is lost (`then`: why). */

@@ -64,6 +64,46 @@ export function isHeld(attempt: Pick<RunningAttempt, 'begunAt' | 'progress'>): b
   return attempt.begunAt === null && attempt.progress === 0;
 }
 
+/** A task held ready on a node, and when that node would begin it and have it done, by what the gateway knows (`heldLine`). */
+export interface HeldOnNode<T extends RunningAttempt = RunningAttempt> {
+  attempt: T;
+  /** Seconds from now until the holder would begin it: the running task before it ends (0: a slot is free for it). */
+  beginsIn: number;
+  /** Seconds from now until the holder would have it done. */
+  doneIn: number;
+}
+
+/**
+ * The tasks held ready among `attempts` (a node's, in the order it was sent them; `slots` its slots), each
+ * with when the node would begin it and have it done: each slot frees when its task ends (a slot without one,
+ * now), and a held task begins on the first to free.
+ */
+export function heldLine<T extends RunningAttempt>(attempts: readonly T[], slots: number, now: number): HeldOnNode<T>[] {
+  const line: HeldOnNode<T>[] = [];
+  const free: number[] = [];
+  for (const attempt of attempts) if (!isHeld(attempt)) free.push(secondsLeft(attempt, now));
+  while (free.length < slots) free.push(0);
+  for (const attempt of attempts) {
+    if (!isHeld(attempt)) continue;
+    let first = 0;
+    for (let i = 1; i < free.length; i++) if (free[i]! < free[first]!) first = i;
+    const beginsIn = free[first]!;
+    free[first] = beginsIn + attempt.expectedSeconds;
+    line.push({ attempt, beginsIn, doneIn: free[first]! });
+  }
+  return line;
+}
+
+/**
+ * Seconds until a begun attempt ends: by its node's latest report, less the time since (an A1111 node stops
+ * reporting once it has sent the WebUI the job behind it), else by its expected time (none once overdue).
+ */
+function secondsLeft(attempt: RunningAttempt, now: number): number {
+  if (attempt.etaSeconds !== null) return Math.max(0, attempt.etaSeconds - (attempt.etaAt === null ? 0 : (now - attempt.etaAt) / 1000));
+  const begunAt = attempt.begunAt ?? now;
+  return Math.max(0, attempt.expectedSeconds - (now - begunAt) / 1000);
+}
+
 export interface AttemptTimeout {
   ms: number;
   /**

@@ -13,7 +13,7 @@
  * it begins), and only for a clear gain, the idle node's checkpoint load counted:
  * in a steady fleet the plan seldom leaves such a gain (decision 0018).
  */
-import { isHeld, type RunningAttempt } from './attempt-ledger.js';
+import { type HeldOnNode, heldLine, isHeld, type RunningAttempt } from './attempt-ledger.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
 import type { Assignment, Queued, SchedulerInternals } from './scheduler-types.js';
 
@@ -43,11 +43,6 @@ const QUIET_MS = 100;
 
 type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn' | 'nodesGeneration'>;
 
-interface Held {
-  attempt: RunningAttempt & { task: Queued };
-  /** Seconds from now until the holder would have it done. */
-  doneIn: number;
-}
 
 export class HeldReclaims {
   readonly #scheduler: Internals;
@@ -118,25 +113,14 @@ export class HeldReclaims {
    * The tasks held on busy nodes that one of `idle` (node indices) can run, each with when its holder would
    * have it done; the latest first, at most `MOST_HELD`.
    */
-  #heldTasks(now: number, idle: readonly number[]): Held[] {
+  #heldTasks(now: number, idle: readonly number[]): HeldOnNode<RunningAttempt & { task: Queued }>[] {
     const scheduler = this.#scheduler;
     const nodes = scheduler.nodes();
-    const held: Held[] = [];
+    const held: HeldOnNode<RunningAttempt & { task: Queued }>[] = [];
     for (const node of nodes) {
       const attempts = scheduler.attemptsOn(node.id);
-      const wanted = attempts.filter((attempt) => isHeld(attempt) && this.#anyCanRun(idle, attempt.task, nodes.length));
-      if (wanted.length === 0) continue;
-      // Each slot frees when its task ends (a slot without one: now); a held task begins on the first to free.
-      const slots: number[] = [];
-      for (const attempt of attempts) if (!isHeld(attempt)) slots.push(secondsLeft(attempt, now));
-      while (slots.length < node.slots) slots.push(0);
-      for (const attempt of attempts) {
-        if (!isHeld(attempt)) continue;
-        let first = 0;
-        for (let i = 1; i < slots.length; i++) if (slots[i]! < slots[first]!) first = i;
-        slots[first]! += attempt.expectedSeconds;
-        if (wanted.includes(attempt)) held.push({ attempt, doneIn: slots[first]! });
-      }
+      if (!attempts.some(isHeld)) continue;
+      for (const line of heldLine(attempts, node.slots, now)) if (this.#anyCanRun(idle, line.attempt.task, nodes.length)) held.push(line);
     }
     held.sort((a, b) => b.doneIn - a.doneIn);
     return held.length > MOST_HELD ? held.slice(0, MOST_HELD) : held;
@@ -156,14 +140,4 @@ export class HeldReclaims {
     }
     return members;
   }
-}
-
-/**
- * Seconds until a begun attempt ends: by its node's latest report, less the time since (an A1111 node stops
- * reporting once it has sent the WebUI the job behind it), else by its expected time (none once overdue).
- */
-function secondsLeft(attempt: RunningAttempt, now: number): number {
-  if (attempt.etaSeconds !== null) return Math.max(0, attempt.etaSeconds - (attempt.etaAt === null ? 0 : (now - attempt.etaAt) / 1000));
-  const begunAt = attempt.begunAt ?? now;
-  return Math.max(0, attempt.expectedSeconds - (now - begunAt) / 1000);
 }

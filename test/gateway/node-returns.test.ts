@@ -268,7 +268,7 @@ describe('a node whose connection drops', () => {
     expect(await world.store.get(kept)).toMatchObject({ state: 'succeeded', attempts: 1 });
   });
 
-  it('keeps a task it held ready too, and the node takes it back', async () => {
+  it('keeps a task it held ready whose turn had come (it may have begun during the cut), and the node takes it back', async () => {
     world = createCoreWorld({ maxAttempts: 1 });
     const a = world.connect('a', undefined, 1, undefined, 1);
     // On the checkpoint it has loaded: a task that needs a load is never sent ahead.
@@ -278,6 +278,10 @@ describe('a node whose connection drops', () => {
     await a.assignment(first, 1);
     await world.clock.advance(200);
     await a.assignment(held, 1);
+    // The first was to end half a second later: by the time the cut is seen, the node may well run the held one.
+    a.progress(first, 0.9, 0.5);
+    await world.settle();
+    await world.clock.advance(1000);
     a.disconnect();
     await world.settle();
     const back = comeBack('a', [{ taskId: first, attempt: 1 }, { taskId: held, attempt: 1 }], { prefetch: 1 });
@@ -293,6 +297,37 @@ describe('a node whose connection drops', () => {
     back.succeed(held, 1000, 1);
     await world.settle();
     for (const id of [first, held]) expect(await world.status(id)).toMatchObject({ status: 2 });
+  });
+  it('puts back at once a task it held ready behind one that still runs: another node runs it during the grace, and the node that comes back gives it up', async () => {
+    world = createCoreWorld({ maxAttempts: 1 });
+    const a = world.connect('a', undefined, 1, undefined, 1);
+    const spec = txt2img({ model: chillout });
+    const first = await world.submit(spec);
+    const held = await world.submit(spec);
+    await a.assignment(first, 1);
+    await world.clock.advance(200);
+    await a.assignment(held, 1);
+    // Ten seconds to go on the first: the node cannot have begun the held one when its connection drops.
+    a.progress(first, 0.2, 10);
+    await world.settle();
+    a.disconnect();
+    await world.settle();
+    expect(await world.status(held)).toMatchObject({ status: 0 });
+    expect(await world.status(first)).toMatchObject({ status: 1 });
+    expect(await world.store.get(held)).toMatchObject({ state: 'queued' });
+    expect(world.log.lines.some((l) => l.message.startsWith('task held ready on a node whose connection dropped') && (l.fields as { task?: string }).task === held)).toBe(true);
+    // A node that joins meanwhile runs it, long before the grace ends.
+    const b = world.connect('b');
+    await b.assignment(held);
+    b.succeed(held);
+    await world.settle();
+    expect(await world.status(held)).toMatchObject({ status: 2 });
+    // The node comes back naming both: it runs on with the first, and gives up the other.
+    const back = comeBack('a', [{ taskId: first, attempt: 1 }, { taskId: held, attempt: 1 }], { prefetch: 1 });
+    expect(await resumedBy(back)).toEqual([first]);
+    back.succeed(first, 1000, 1);
+    await world.settle();
+    expect(await world.status(first)).toMatchObject({ status: 2 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AttemptLedger } from '../../../src/scheduler/attempt-ledger.js';
+import { AttemptLedger, heldLine } from '../../../src/scheduler/attempt-ledger.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -66,5 +66,37 @@ describe('AttemptLedger timeouts', () => {
     await clock.sleep(120_000);
     await clock.sleep(60_000);
     expect(timedOut).toEqual(['awake', 'asleep', 'twice']);
+  });
+});
+
+describe('heldLine: when a node would begin the tasks it holds ready', () => {
+  it('each on the slot that frees first, after the one held before it there; a free slot begins one at once', () => {
+    const { attempts, start } = ledger();
+    // Two slots: one task 1 s in (4 s left of 5), one 4 s in (1 s left); three held, 5 s each.
+    start('a', 'gpu', T0 + 3000);
+    start('b', 'gpu', T0);
+    for (const id of ['h1', 'h2', 'h3']) start(id, 'gpu', T0 + 3500, null);
+    const line = heldLine(attempts.onNode('gpu'), 2, T0 + 4000);
+    expect(line.map((h) => [h.attempt.taskId, h.beginsIn, h.doneIn])).toEqual([
+      ['h1', 1, 6],
+      ['h2', 4, 9],
+      ['h3', 6, 11],
+    ]);
+    // Three slots: the third is free, and the first held task begins there now.
+    expect(heldLine(attempts.onNode('gpu'), 3, T0 + 4000).map((h) => h.beginsIn)).toEqual([0, 1, 4]);
+  });
+
+  it('by the node\'s latest report of the running task, less the time since; an overdue one ends now', async () => {
+    const clock = new FakeClock();
+    const attempts = new AttemptLedger<null>(clock);
+    const start = (taskId: string, begunAt: number | null) =>
+      attempts.start({ taskId, attempt: 1, nodeId: 'gpu', nodeName: 'gpu', nodeIdentity: 'gpu-key', startedAt: T0, begunAt, expectedSeconds: 5, switched: false, checkpoint: null, task: null });
+    start('a', T0);
+    start('h', null);
+    // At 1 s, the node says 8 s to go (its expected 5 s said 4).
+    await clock.advance(1000);
+    attempts.noteProgress({ taskId: 'a', nodeId: 'gpu', attempt: 1 }, 0.5, 8);
+    expect(heldLine(attempts.onNode('gpu'), 1, T0 + 3000)[0]?.beginsIn).toBe(6);
+    expect(heldLine(attempts.onNode('gpu'), 1, T0 + 20_000)[0]?.beginsIn).toBe(0);
   });
 });
