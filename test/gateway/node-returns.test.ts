@@ -42,6 +42,20 @@ async function resumedBy(node: FakeNode): Promise<string[] | undefined> {
   return (await node.next(isWelcome)).resumed;
 }
 
+/** Node `a` (one slot, one task held ready) runs a task and holds a second behind it, both on its loaded checkpoint. */
+async function holdingOne() {
+  world = createCoreWorld({ maxAttempts: 1 });
+  const a = world.connect('a', undefined, 1, undefined, 1);
+  // On the checkpoint it has loaded: a task that needs a load is never sent ahead.
+  const spec = txt2img({ model: chillout });
+  const first = await world.submit(spec);
+  const held = await world.submit(spec);
+  await a.assignment(first, 1);
+  await world.clock.advance(200);
+  await a.assignment(held, 1);
+  return { a, spec, first, held };
+}
+
 /** Node `a` runs one task (a second node `b`, idle, could take it over); then a's connection drops. */
 async function runningWhenDropped(options: Parameters<typeof createCoreWorld>[0] = {}) {
   world = createCoreWorld({ maxAttempts: 3, ...options });
@@ -269,15 +283,7 @@ describe('a node whose connection drops', () => {
   });
 
   it('keeps a task it held ready whose turn had come (it may have begun during the cut), and the node takes it back', async () => {
-    world = createCoreWorld({ maxAttempts: 1 });
-    const a = world.connect('a', undefined, 1, undefined, 1);
-    // On the checkpoint it has loaded: a task that needs a load is never sent ahead.
-    const spec = txt2img({ model: chillout });
-    const first = await world.submit(spec);
-    const held = await world.submit(spec);
-    await a.assignment(first, 1);
-    await world.clock.advance(200);
-    await a.assignment(held, 1);
+    const { a, spec, first, held } = await holdingOne();
     // The first was to end half a second later: by the time the cut is seen, the node may well run the held one.
     a.progress(first, 0.9, 0.5);
     await world.settle();
@@ -298,15 +304,9 @@ describe('a node whose connection drops', () => {
     await world.settle();
     for (const id of [first, held]) expect(await world.status(id)).toMatchObject({ status: 2 });
   });
+
   it('puts back at once a task it held ready behind one that still runs: another node runs it during the grace, and the node that comes back gives it up', async () => {
-    world = createCoreWorld({ maxAttempts: 1 });
-    const a = world.connect('a', undefined, 1, undefined, 1);
-    const spec = txt2img({ model: chillout });
-    const first = await world.submit(spec);
-    const held = await world.submit(spec);
-    await a.assignment(first, 1);
-    await world.clock.advance(200);
-    await a.assignment(held, 1);
+    const { a, first, held } = await holdingOne();
     // Ten seconds to go on the first: the node cannot have begun the held one when its connection drops.
     a.progress(first, 0.2, 10);
     await world.settle();
