@@ -56,6 +56,12 @@ describe('POST /v1/images/generations', () => {
       [{ prompt: 7 }, 'prompt', /must be a string .*got number/],
       [{ prompt: 'x', response_format: 'bytes' }, 'response_format', /b64_json/],
       [{ prompt: 'x', output_format: 'webp' }, 'output_format', /png/],
+      [{ prompt: 'x', stream: 'yes' }, 'stream', /must be a boolean/],
+      [{ prompt: 'x', partial_images: 2 }, 'partial_images', /send "stream": true too/],
+      [{ prompt: 'x', stream: true, partial_images: 4 }, 'partial_images', /from 0 to 3/],
+      [{ prompt: 'x', stream: true, partial_images: 1.5 }, 'partial_images', /from 0 to 3/],
+      [{ prompt: 'x', stream: true, response_format: 'url' }, 'response_format', /streamed answer carries its images as b64_json/],
+      [{ prompt: 'x', stream: true, n: 2, partial_images: 1 }, 'partial_images', /asks for 2/],
       [{ prompt: 'x', model: 'no-such-model' }, 'model', /no-such-model/],
       // Both doors' fields are named as accepted.
       [{ prompt: 'x', colour: 'red' }, 'colour', /colour: unknown field.*accepted fields: .*negative_prompt.*; and OpenAI's: model, n, size, response_format, quality/],

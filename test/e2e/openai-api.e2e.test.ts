@@ -99,6 +99,18 @@ describe('the openai SDK against /v1', () => {
     expect(seeds.sort((a, b) => Number(a) - Number(b))).toEqual([7, 8, 9]);
   });
 
+  it('streams a generation (stream: true) as OpenAI\'s events, the image in the last', async () => {
+    const stream = await explained((options) => client.images.generate({ model: 'clarity', prompt: 'a streamed fox', size: '192x128', steps: 8, stream: true, partial_images: 1 } as unknown as OpenAI.ImageGenerateParamsStreaming, options));
+    const events: OpenAI.ImageGenStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    // A preview comes only if the node polled one while the task ran (the sandbox here runs it in milliseconds).
+    expect(events.length).toBeLessThanOrEqual(2);
+    const last = events.at(-1)!;
+    expect(last).toMatchObject({ type: 'image_generation.completed', size: '192x128', output_format: 'png' });
+    expect(await sizeOf(last.b64_json)).toBe('png 192x128');
+    for (const partial of events.slice(0, -1)) expect(partial).toMatchObject({ type: 'image_generation.partial_image', partial_image_index: 0 });
+  });
+
   it('answers a URL that serves the image without a key for an hour, and refuses one altered', async () => {
     const answer = await generate({ model: 'dall-e-3', prompt: 'a red door', size: '128x128', response_format: 'url', steps: 4 });
     const url = answer.data![0]!.url!;
@@ -160,8 +172,8 @@ describe('the openai SDK against /v1', () => {
     expect(noMask).toBeInstanceOf(OpenAI.BadRequestError);
     expect(noMask).toMatchObject({ param: 'mask' });
     expect((noMask as Error).message).toMatch(/fully opaque/);
-    const streaming = await generate({ model: 'clarity', prompt: 'x', stream: true }).catch((error: unknown) => error);
-    expect(streaming).toMatchObject({ status: 400, param: 'stream' });
+    const partialAlone = await generate({ model: 'clarity', prompt: 'x', partial_images: 2 }).catch((error: unknown) => error);
+    expect(partialAlone).toMatchObject({ status: 400, param: 'partial_images' });
     const stranger = new OpenAI({ apiKey: 'sk-not-a-key-this-gateway-made', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     await expect(stranger.images.generate({ prompt: 'x' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationSpec, RelayedResult } from '../../domain/spec.js';
 import { DanError } from '../../errors/dan-error.js';
+import type { TaskOutcome } from '../../gateway/outcome-book.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { idempotencyKeyOf, requestHashOf } from '../idempotency.js';
 import { clientGone } from '../routes/client-gone.js';
@@ -56,11 +57,11 @@ function digestOfFiles(value: unknown): unknown {
 }
 
 /**
- * Runs `specs` for the request's caller and waits for them all; null when the client left first (the tasks
- * go on). All or none: a request the caller's task budget cannot hold whole is refused before any task is
- * stored, and when storing one fails, those stored before it are cancelled (a retry then runs nothing twice).
+ * Stores `specs` as tasks of the request's caller and answers their ids (in the `x-task-id` header too). All
+ * or none: a request the caller's task budget cannot hold whole is refused before any task is stored, and
+ * when storing one fails, those stored before it are cancelled (a retry then runs nothing twice).
  */
-export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply, options: RunOptions = {}): Promise<Finished[] | null> {
+export async function enqueueTasks(deps: RunDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply, options: RunOptions = {}): Promise<string[]> {
   const { idempotency } = options;
   const { caller } = request;
   const { maxTasks } = caller.limits;
@@ -94,6 +95,15 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
   // As the native API says it (docs/http-api.md): the answer is an earlier request's.
   if (replays === ids.length && ids.length > 0) reply.header('idempotent-replayed', 'true');
   options.enqueued?.(ids);
+  return ids;
+}
+
+/**
+ * Runs `specs` for the request's caller and waits for them all; null when the client left first (the tasks
+ * go on). Stored all or none (`enqueueTasks`).
+ */
+export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], request: FastifyRequest, reply: FastifyReply, options: RunOptions = {}): Promise<Finished[] | null> {
+  const ids = await enqueueTasks(deps, specs, request, reply, options);
   const signal = clientGone(reply);
   const outcomes = await Promise.all(ids.map((id) => deps.service.waitForOutcome(id, deps.syncTimeoutMs, signal)));
   if (signal.aborted) {
@@ -101,22 +111,32 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
     return null;
   }
   const waiting = ids.filter((_, i) => outcomes[i] === null);
-  if (waiting.length > 0 && deps.service.stopping) {
-    // Not the wait's end: the gateway is going away. A client retrying with the same key gets the same tasks.
-    reply.header('retry-after', '5');
-    const tasks = `the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')}`;
-    const again = idempotency ? 'send the request again with the same Idempotency-Key once it is back, or ' : '';
-    throw new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (${again}GET /api/sd/task/{taskId})`);
-  }
-  if (waiting.length > 0) {
-    const seconds = Math.round(deps.syncTimeoutMs / 1000);
-    throw new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);
-  }
+  if (waiting.length > 0) throw waitEnded(deps, waiting, reply, options.idempotency !== undefined);
   return outcomes.map((outcome) => {
     if (outcome === null) throw new Error('unreachable: every outcome was checked');
-    if (outcome.state !== 'succeeded') throw new DanError(outcome.error.id, ids.length > 1 ? `task ${outcome.id}: ${outcome.error.message}` : outcome.error.message);
+    if (outcome.state !== 'succeeded') throw taskFailed(outcome, ids.length);
     return { id: outcome.id, result: outcome.result };
   });
+}
+
+/**
+ * The error that ends a wait with tasks still `waiting`: the gateway is stopping (503, to retry: with the same
+ * Idempotency-Key, `keyed`, the same tasks answer), or the sync timeout passed (504). Either way they go on.
+ */
+export function waitEnded(deps: RunDeps, waiting: readonly string[], reply: FastifyReply, keyed: boolean): DanError {
+  if (deps.service.stopping) {
+    reply.header('retry-after', '5');
+    const tasks = `the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')}`;
+    const again = keyed ? 'send the request again with the same Idempotency-Key once it is back, or ' : '';
+    return new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (${again}GET /api/sd/task/{taskId})`);
+  }
+  const seconds = Math.round(deps.syncTimeoutMs / 1000);
+  return new DanError('DAN_ERR_WAIT_TIMEOUT', `not finished after ${seconds} s; the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')} (GET /api/sd/task/{taskId})`);
+}
+
+/** A task of a request for `count` images that ended without them: its error, naming it when there are several. */
+export function taskFailed(outcome: Extract<TaskOutcome, { state: 'failed' | 'cancelled' }>, count: number): DanError {
+  return new DanError(outcome.error.id, count > 1 ? `task ${outcome.id}: ${outcome.error.message}` : outcome.error.message);
 }
 
 /** The same spec `count` times; a given seed counts up (seed, seed + 1, …), a random one (-1) is drawn per task. */

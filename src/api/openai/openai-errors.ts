@@ -19,7 +19,7 @@ import { toDanError } from '../../errors/dan-error.js';
 import { httpStatusOf } from '../error-answers.js';
 import { clientErrorBodyOf, toAnswerableError } from '../error-handler.js';
 
-interface OpenAiErrorBody {
+export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
@@ -41,7 +41,7 @@ function paramOf(field: string | undefined): string | null {
 }
 
 /** The OpenAI-shaped body and status of `error`; an operator's error keeps its detail in the log (clientErrorBodyOf). */
-function openAiErrorOf(error: unknown, request: FastifyRequest): { status: number; body: OpenAiErrorBody; retry: boolean } {
+export function openAiErrorOf(error: unknown, request: FastifyRequest): { status: number; body: OpenAiErrorBody; retry: boolean } {
   const danError = toDanError(error);
   const status = httpStatusOf(danError.id);
   const { message } = clientErrorBodyOf(danError, error, request);

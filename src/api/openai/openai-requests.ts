@@ -35,11 +35,21 @@ export interface ModelChoice {
 
 export type ResponseFormat = 'b64_json' | 'url';
 
-/** A DAN body for one task, how many tasks to run, and how to answer. */
+/** How a streamed answer (`stream: true`) goes: its partial images, and what its events say of the request. */
+export interface StreamAsk {
+  /** How many of the node's live previews to send before the image (`partial_images`, 0–3). */
+  partialImages: number;
+  /** `quality` and `background` as the request gave them (`auto` when it did not): the events repeat them, as OpenAI's do. */
+  quality: string;
+  background: string;
+}
+
+/** A DAN body for one task, how many tasks to run, and how to answer: at once when done, or streamed. */
 export interface ImageAsk {
   body: Record<string, unknown>;
   n: number;
   responseFormat: ResponseFormat;
+  stream: StreamAsk | null;
 }
 
 const QUALITY_STEPS: Record<string, number | null> = { low: 15, medium: null, standard: null, auto: null, high: 40, hd: 40 };
@@ -85,9 +95,6 @@ function readModel(value: unknown, choice: ModelChoice): string {
 
 /** OpenAI fields DAN cannot honour, refused with what it does instead, never dropped. */
 function refuseUnsupported(body: Record<string, unknown>): void {
-  if (body['stream'] === true) throw invalidField('stream', 'is not supported: DAN answers when the images are done; follow a task as it runs with GET /api/sd/task/{taskId}/events');
-  if (body['stream'] !== undefined && typeof body['stream'] !== 'boolean') throw invalidField('stream', `must be a boolean, got ${JSON.stringify(body['stream'])}`);
-  if (body['partial_images'] !== undefined && body['partial_images'] !== 0) throw invalidField('partial_images', 'is not supported (partial images come with streaming); send 0 or leave it out');
   readEnum(body['output_format'], 'output_format', ['png'], 'png');
   if (body['output_compression'] !== undefined) throw invalidField('output_compression', 'applies to jpeg and webp output; DAN answers PNG');
   readEnum(body['background'], 'background', ['auto', 'opaque'], 'auto');
@@ -97,16 +104,42 @@ function refuseUnsupported(body: Record<string, unknown>): void {
   if (body['user'] !== undefined && typeof body['user'] !== 'string') throw invalidField('user', `must be a string, got ${JSON.stringify(body['user'])}`);
 }
 
-/** What every image endpoint shares: the DAN body without OpenAI's fields, and n, size, format, model, quality read. */
-function translate(raw: unknown, choice: ModelChoice): { body: Record<string, unknown>; n: number; size: { width: number; height: number } | null; responseFormat: ResponseFormat } {
+/** The most partial images a streamed answer may ask for, as in OpenAI's API. */
+const MAX_PARTIAL_IMAGES = 3;
+
+/** `stream` and `partial_images`: how to stream the answer, or null to answer once the images are done. */
+function readStream(given: Record<string, unknown>, n: number, responseFormat: ResponseFormat, quality: string): StreamAsk | null {
+  const stream = given['stream'];
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw invalidField('stream', `must be a boolean, got ${JSON.stringify(stream)}`);
+  const partial = given['partial_images'];
+  if (partial !== undefined && partial !== null && (typeof partial !== 'number' || !Number.isInteger(partial) || partial < 0 || partial > MAX_PARTIAL_IMAGES)) {
+    throw invalidField('partial_images', `must be an integer from 0 to ${MAX_PARTIAL_IMAGES}, got ${JSON.stringify(partial)}`);
+  }
+  const partialImages = typeof partial === 'number' ? partial : 0;
+  if (stream !== true) {
+    if (partialImages > 0) throw invalidField('partial_images', 'come with a streamed answer: send "stream": true too, or leave partial_images out');
+    return null;
+  }
+  if (responseFormat === 'url') throw invalidField('response_format', 'a streamed answer carries its images as b64_json: leave response_format out, or send "b64_json"');
+  // A partial image's event says nothing of which image it is part of.
+  if (partialImages > 0 && n > 1) throw invalidField('partial_images', `follow one image; this request asks for ${n}: send "n": 1, or "partial_images": 0`);
+  const background = typeof given['background'] === 'string' ? given['background'] : 'auto';
+  return { partialImages, quality, background };
+}
+
+/** What every image endpoint shares: the DAN body without OpenAI's fields, and n, size, format, stream, model, quality read. */
+function translate(raw: unknown, choice: ModelChoice): { body: Record<string, unknown>; n: number; size: { width: number; height: number } | null; responseFormat: ResponseFormat; stream: StreamAsk | null } {
   const given = asObject(raw);
   refuseUnsupported(given);
   const body: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(given)) if (!OPENAI_FIELDS.includes(field)) body[field] = value;
-  const steps = QUALITY_STEPS[readEnum(given['quality'], 'quality', Object.keys(QUALITY_STEPS), 'auto')];
+  const quality = readEnum(given['quality'], 'quality', Object.keys(QUALITY_STEPS), 'auto');
+  const steps = QUALITY_STEPS[quality];
   if (steps !== null && steps !== undefined && body['steps'] === undefined) body['steps'] = steps;
   body['model'] = readModel(given['model'], choice);
-  return { body, n: readN(given['n']), size: readSize(given['size']), responseFormat: readEnum(given['response_format'], 'response_format', ['b64_json', 'url'], 'b64_json') };
+  const n = readN(given['n']);
+  const responseFormat = readEnum(given['response_format'], 'response_format', ['b64_json', 'url'], 'b64_json');
+  return { body, n, size: readSize(given['size']), responseFormat, stream: readStream(given, n, responseFormat, quality) };
 }
 
 /** A prompt is text, and not blank: one of another type is named as such, not as missing. */
@@ -117,9 +150,9 @@ function requirePrompt(value: unknown, what: string): void {
 
 /** `POST /v1/images/generations` (JSON) → a DAN txt2img body. */
 export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
-  const { body, n, size, responseFormat } = translate(raw, choice);
+  const { body, n, size, responseFormat, stream } = translate(raw, choice);
   requirePrompt(body['prompt'], 'a text description of the image');
-  return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat };
+  return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat, stream };
 }
 
 /** The longest multipart text field, in bytes: a prompt of the most characters allowed, each up to four bytes. */
@@ -211,7 +244,7 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   const mask = fileOf(fields['mask'], 'mask', false);
   // DAN's inpainting fields (`mask_blur`, `inpaint_area`) go with the mask, into the `inpaint` object.
   const { image: _image, mask: _mask, mask_blur: maskBlur, inpaint_area: inpaintArea, ...rest } = fields;
-  const { body, n, size, responseFormat } = translate(rest, choice);
+  const { body, n, size, responseFormat, stream } = translate(rest, choice);
   requirePrompt(body['prompt'], 'a text description of the edited image');
   const input = await checkedImage('image', image, bounds);
   // As OpenAI's API: without a mask, the image's own transparent pixels are the area to repaint.
@@ -222,7 +255,7 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   const sized = size ?? fittedSize(input, bounds.maxSide);
   const given = { ...(maskBlur === undefined ? {} : { mask_blur: maskBlur }), ...(inpaintArea === undefined ? {} : { inpaint_area: inpaintArea }) };
   const inpaint = maskSource ? { inpaint: { mask: await danMaskOf(maskSource, bounds, input), mask_mode: 0, ...given } } : {};
-  return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat };
+  return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat, stream };
 }
 
 /** How far a variation may move from its image, unless `denoising_strength` is given. */
@@ -233,8 +266,9 @@ export async function variationAsk(form: unknown, choice: ModelChoice, bounds: I
   const fields = formFields(form);
   const image = fileOf(fields['image'], 'image', true)!;
   const { image: _image, ...rest } = fields;
-  const { body, n, size, responseFormat } = translate(rest, choice);
+  const { body, n, size, responseFormat, stream } = translate(rest, choice);
+  if (stream) throw invalidField('stream', "variations are not streamed (nor are they in OpenAI's API): leave stream out");
   const input = await checkedImage('image', image, bounds);
   const sized = size ?? fittedSize(input, bounds.maxSide);
-  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: input.base64, width: sized.width, height: sized.height }, n, responseFormat };
+  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: input.base64, width: sized.width, height: sized.height }, n, responseFormat, stream: null };
 }

@@ -9,20 +9,22 @@
  *
  * A thin adapter: a request becomes DAN request bodies (openai-requests.ts),
  * checked by DAN's parsers and run by the task service like any other task;
- * `n` images are `n` tasks, spread over the nodes. Its caller is the key in
+ * `n` images are `n` tasks, spread over the nodes; with `stream: true` the answer
+ * is OpenAI's event stream (image-stream.ts). Its caller is the key in
  * `Authorization: Bearer`, with that key's limits and rate. Errors are
  * OpenAI's shape (openai-errors.ts). docs/openai-api.md says it for users.
  */
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TaskKind } from '../../domain/spec.js';
+import { outputSizeOf, type TaskKind } from '../../domain/spec.js';
 import { sniffImageFormat } from '../../domain/image-format.js';
 import { DanError } from '../../errors/dan-error.js';
 import type { NetworkCatalog } from '../../gateway/network-catalog.js';
 import type { TaskService } from '../../gateway/task-service.js';
 import { Base64Image } from '../../util/base64-image.js';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../requests/index.js';
-import { idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
+import { enqueueTasks, idempotencyOf, runTasks, seededCopies } from '../front-doors/run-tasks.js';
+import { streamImages } from './image-stream.js';
 import type { ImageUrls } from './image-urls.js';
 import { installOpenAiErrors } from './openai-errors.js';
 import { editAsk, generationAsk, type ImageAsk, MAX_FORM_FIELD_BYTES, type ModelChoice, OPENAI_FIELDS, variationAsk } from './openai-requests.js';
@@ -53,7 +55,16 @@ async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' 
     }
     throw error;
   });
-  const finished = await runTasks(deps, seededCopies(spec, ask.n), request, reply, { idempotency: idempotencyOf(request) });
+  const specs = seededCopies(spec, ask.n);
+  if (ask.stream) {
+    const ids = await enqueueTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request) });
+    const prefix = kind === 'txt2img' ? 'image_generation' : 'image_edit';
+    // The size of the images made: hires fix makes them larger than the size asked.
+    const size = outputSizeOf(spec) ?? spec;
+    await streamImages(deps, ids, { ...ask.stream, prefix, size: `${size.width}x${size.height}` }, request, reply);
+    return reply;
+  }
+  const finished = await runTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request) });
   if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
   const data = finished.flatMap(({ id, result }) =>

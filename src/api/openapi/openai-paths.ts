@@ -53,6 +53,12 @@ const common = {
   sampler_name: Type.Optional(Type.String()),
 };
 
+/** `stream` and `partial_images`, on generations and edits (api/openai/image-stream.ts). */
+const streaming = {
+  stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer with OpenAI\'s Server-Sent Events: `image_generation.partial_image` (edits: `image_edit.…`) for the node\'s live previews, `….completed` for each image as its task ends, `error` if one fails' })),
+  partial_images: Type.Optional(Type.Integer({ minimum: 0, maximum: 3, default: 0, description: 'With `stream` and `n` 1: at most this many previews before the image (where the WebUI makes previews)' })),
+};
+
 const Generation = Type.Object(
   {
     prompt: Type.String({ minLength: 1 }),
@@ -62,7 +68,7 @@ const Generation = Type.Object(
     output_format: Type.Optional(Type.Literal('png')),
     background: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('opaque')])),
     moderation: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('low')], { description: 'Accepted, not used' })),
-    stream: Type.Optional(Type.Literal(false, { description: 'Not supported: follow a task with GET /api/sd/task/{taskId}/events' })),
+    ...streaming,
   },
   { description: 'DAN\'s other txt2img fields (control_net, upscale, …) are taken as extra fields too' },
 );
@@ -75,6 +81,7 @@ const Edit = Type.Object({
   prompt: Type.String({ minLength: 1 }),
   ...common,
   denoising_strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  ...streaming,
 });
 
 const Variation = Type.Object({
@@ -127,14 +134,22 @@ const IMAGE_ERRORS: ErrorId[] = [
 const caller = { tags: ['openai'], security: [{}, { apiKey: [] }] };
 const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' }, description: 'Makes a retry safe: the same key answers with the same tasks\' images (the openai SDK sends none unless told to)' };
 const images = { '200': { description: 'The images', content: { 'application/json': { schema: ImagesResponse } } }, ...openAiErrors(...IMAGE_ERRORS) };
+/** Generations and edits: JSON, or with `stream: true` OpenAI's event stream. */
+const streamedImages = {
+  ...images,
+  '200': {
+    description: 'The images; with `stream: true`, a stream of events whose `data` is JSON with a `type` (the event\'s name) and the image in `b64_json`, or an `error` in OpenAI\'s shape',
+    content: { 'application/json': { schema: ImagesResponse }, 'text/event-stream': { schema: { type: 'string' } } },
+  },
+};
 
 export function openAiPaths(): Record<string, Record<string, unknown>> {
   return {
     '/v1/images/generations': {
-      post: { ...caller, operationId: 'openaiGenerate', summary: 'OpenAI-compatible: make images from a prompt (txt2img)', parameters: [idempotencyKey], requestBody: { required: true, content: { 'application/json': { schema: Generation } } }, responses: images },
+      post: { ...caller, operationId: 'openaiGenerate', summary: 'OpenAI-compatible: make images from a prompt (txt2img)', parameters: [idempotencyKey], requestBody: { required: true, content: { 'application/json': { schema: Generation } } }, responses: streamedImages },
     },
     '/v1/images/edits': {
-      post: { ...caller, operationId: 'openaiEdit', summary: 'OpenAI-compatible: edit an image (img2img), or repaint its transparent mask pixels (inpainting)', parameters: [idempotencyKey], requestBody: { required: true, content: { 'multipart/form-data': { schema: Edit } } }, responses: images },
+      post: { ...caller, operationId: 'openaiEdit', summary: 'OpenAI-compatible: edit an image (img2img), or repaint its transparent mask pixels (inpainting)', parameters: [idempotencyKey], requestBody: { required: true, content: { 'multipart/form-data': { schema: Edit } } }, responses: streamedImages },
     },
     '/v1/images/variations': {
       post: { ...caller, operationId: 'openaiVariation', summary: 'OpenAI-compatible: variations of an image (img2img)', parameters: [idempotencyKey], requestBody: { required: true, content: { 'multipart/form-data': { schema: Variation } } }, responses: images },

@@ -25,6 +25,7 @@ import { DanError } from '../../errors/dan-error.js';
 import { toJsonBuffer } from '../../util/json-buffer.js';
 import { parseTaskIdRequest } from '../requests/index.js';
 import { errorBodyOf } from '../envelope.js';
+import { openEventStream } from './event-stream.js';
 
 export interface TaskEventsOptions {
   service: TaskService;
@@ -72,19 +73,7 @@ async function streamTask(request: FastifyRequest<{ Params: { taskId: string } }
     return;
   }
 
-  reply.hijack();
-  const raw = reply.raw;
-  // Headers set so far (CORS, rate limits, the task id) go out with the stream's own.
-  raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    // nginx buffers proxied answers unless told not to.
-    'x-accel-buffering': 'no',
-    'x-task-id': taskId,
-  });
-  raw.flushHeaders();
+  const raw = openEventStream(reply, { 'x-task-id': taskId });
 
   let sent = typeof lastEventId === 'string' ? lastEventId : null;
   let previewSent = 0;

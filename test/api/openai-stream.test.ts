@@ -1,0 +1,166 @@
+/**
+ * `stream: true` on the OpenAI door, read by the official `openai` SDK over a real socket (the app over the
+ * fake-node core, whose node the test plays): partial images from the node's live previews, up to
+ * `partial_images`; each image as its task ends; an error event the SDK raises as an `APIError`; a client that
+ * hangs up leaving its task going on. The refusals are with the others in openai-routes.test.ts; with real
+ * processes, test/e2e/openai-api.e2e.test.ts.
+ */
+import OpenAI, { toFile } from 'openai';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AssignMessage, GatewayMessage } from '../../src/protocol/messages.js';
+import { MINUTE } from '../../src/util/clock.js';
+import type { FakeNode } from '../helpers/fake-nodes.js';
+import { capturingLogger, createListeningApp, type InjectApp, type InjectAppOptions } from '../helpers/inject-app.js';
+
+let api: InjectApp | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function listening(options: InjectAppOptions = {}) {
+  const { logger, lines } = capturingLogger();
+  const listened = await createListeningApp({ logger, ...options });
+  api = listened.app;
+  // The gateway's public key counts as no key: the SDK wants one.
+  const client = new OpenAI({ apiKey: listened.app.publicApiKey, baseURL: `${listened.url}/v1`, maxRetries: 0 });
+  return { ...listened, client, lines };
+}
+
+/** The `index`-th task the node is sent, received or to come. */
+function nthAssign(node: FakeNode, index: number): Promise<AssignMessage> {
+  let seen = -1;
+  return node.next((m: GatewayMessage): m is AssignMessage => m.type === 'assign' && ++seen === index);
+}
+
+/** Reads `stream` to its end in the background: the events so far, and its end (a thrown error rejects it). */
+function reading<T>(stream: AsyncIterable<T>) {
+  const events: T[] = [];
+  const done = (async () => {
+    for await (const event of stream) events.push(event);
+  })();
+  // Handled here too: a stream that fails before the test awaits it is no unhandled rejection.
+  done.catch(() => undefined);
+  return { events, done };
+}
+
+const imageOf = async (b64: string) => {
+  const { width, height, format } = await sharp(Buffer.from(b64, 'base64')).metadata();
+  return `${format} ${width}x${height}`;
+};
+
+// DAN's sizes and fields are not in the SDK's TypeScript unions (the SDK sends what it is given): the
+// parameters below are cast.
+describe('a streamed generation (stream: true)', () => {
+  it('sends the node\'s previews as partial images, no more than partial_images, then the image', async () => {
+    const { node, client, app } = await listening();
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'a boat', size: '768x512', quality: 'high', stream: true, partial_images: 2 } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const read = reading(stream);
+    const { taskId } = await nthAssign(node, 0);
+    const jpeg = (await sharp({ create: { width: 96, height: 64, channels: 3, background: 'teal' } }).jpeg().toBuffer()).toString('base64');
+    const png = (await sharp({ create: { width: 96, height: 64, channels: 3, background: 'navy' } }).png().toBuffer()).toString('base64');
+    node.progress(taskId, 0.3, 4, jpeg);
+    await expect.poll(() => read.events.length).toBe(1);
+    node.progress(taskId, 0.5, 3);
+    node.progress(taskId, 0.6, 2, png);
+    await expect.poll(() => read.events.length).toBe(2);
+    // A third preview: two were asked for.
+    node.progress(taskId, 0.9, 1, jpeg);
+    await app.world.settle();
+    node.succeed(taskId);
+    await read.done;
+    expect(read.events.map((e) => [e.type, 'partial_image_index' in e ? e.partial_image_index : null, e.output_format])).toEqual([
+      ['image_generation.partial_image', 0, 'jpeg'],
+      ['image_generation.partial_image', 1, 'png'],
+      ['image_generation.completed', null, 'png'],
+    ]);
+    expect(read.events.map((e) => e.b64_json)).toEqual([jpeg, png, expect.any(String)]);
+    expect(await imageOf(read.events[2]!.b64_json)).toBe('png 768x512');
+    for (const event of read.events) expect(event).toMatchObject({ size: '768x512', quality: 'high', background: 'auto', created_at: expect.any(Number) });
+    expect(read.events[2]).toMatchObject({ usage: { total_tokens: 0 } });
+  });
+
+  it('sends n images as n completed events, as their tasks end, and no partial image unless asked', async () => {
+    const { node, client } = await listening();
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'two boats', n: 2, seed: 7, stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const read = reading(stream);
+    const first = await nthAssign(node, 0);
+    node.progress(first.taskId, 0.5, 1, (await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer()).toString('base64'));
+    node.succeed(first.taskId);
+    await expect.poll(() => read.events.length).toBe(1);
+    const second = await nthAssign(node, 1);
+    expect([first.spec, second.spec].map((spec) => (spec as { seed: number }).seed)).toEqual([7, 8]);
+    node.succeed(second.taskId);
+    await read.done;
+    expect(read.events.map((e) => e.type)).toEqual(['image_generation.completed', 'image_generation.completed']);
+    for (const event of read.events) expect(await imageOf(event.b64_json)).toBe('png 512x512');
+  });
+
+  it('ends with an error event the SDK raises, naming the node\'s reason, when a task fails', async () => {
+    const { node, client } = await listening({ world: { maxAttempts: 1 } });
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'a boat', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const read = reading(stream);
+    const { taskId } = await nthAssign(node, 0);
+    node.fail(taskId, 'DAN_ERR_BACKEND_REJECTED', 'WebUI 422: lora not found');
+    const error = await read.done.then(() => null, (thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error).toMatchObject({ message: expect.stringContaining('lora not found'), code: expect.stringMatching(/^DAN_ERR_/) });
+    expect(read.events).toEqual([]);
+  });
+
+  it('ends with an error event after the sync timeout, naming the task, which goes on', async () => {
+    const { node, client, app } = await listening({ syncTimeoutMs: MINUTE });
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'slow', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const read = reading(stream);
+    const { taskId } = await nthAssign(node, 0);
+    await app.world.clock.advance(MINUTE);
+    const error = await read.done.then(() => null, (thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'DAN_ERR_WAIT_TIMEOUT', message: expect.stringContaining(taskId) });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
+  });
+
+  it('leaves the task going on when the client hangs up', async () => {
+    const { node, client, app, lines } = await listening();
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'left', stream: true, partial_images: 1 } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const read = reading(stream);
+    const { taskId } = await nthAssign(node, 0);
+    stream.controller.abort();
+    await read.done.catch(() => undefined);
+    await expect.poll(() => lines.some((l) => l['msg'] === 'client left before its tasks were done; they go on')).toBe(true);
+    // No preview is kept for it any more, nor sent anywhere: the stream's watch ended with it.
+    node.progress(taskId, 0.5, 1, (await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer()).toString('base64'));
+    await app.world.settle();
+    expect(app.world.service.previewOf(taskId)).toBeUndefined();
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
+    node.succeed(taskId);
+    await app.world.settle();
+    expect((await app.get(`/api/sd/task/${taskId}`)).body.data).toMatchObject({ status: 2 });
+  });
+});
+
+describe('a streamed edit', () => {
+  it('sends image_edit events, the size of the image given', async () => {
+    const { node, client } = await listening();
+    const image = await toFile(await sharp({ create: { width: 256, height: 192, channels: 3, background: 'orange' } }).png().toBuffer(), 'in.png', { type: 'image/png' });
+    const stream = await client.images.edit({ model: 'clarity', image, prompt: 'make it blue', stream: true } as unknown as OpenAI.ImageEditParamsStreaming);
+    const read = reading(stream);
+    const { taskId, spec } = await nthAssign(node, 0);
+    expect(spec).toMatchObject({ kind: 'img2img', width: 256, height: 192 });
+    node.succeed(taskId);
+    await read.done;
+    expect(read.events).toEqual([expect.objectContaining({ type: 'image_edit.completed', size: '256x192', output_format: 'png' })]);
+  });
+
+  it('is refused before anything runs when a field is wrong, as without stream; variations are not streamed', async () => {
+    const { client, app } = await listening();
+    const refused = await client.images.generate({ model: 'clarity', prompt: 'x', size: 'big', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ param: 'size' });
+    const image = await toFile(await sharp({ create: { width: 64, height: 64, channels: 3, background: 'orange' } }).png().toBuffer(), 'in.png', { type: 'image/png' });
+    const variation = await client.images.createVariation({ image, stream: true } as unknown as OpenAI.ImageCreateVariationParams).catch((error: unknown) => error);
+    expect(variation).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(variation).toMatchObject({ param: 'stream', message: expect.stringContaining('not streamed') });
+    expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
+  });
+});
