@@ -86,7 +86,8 @@ export interface AppDeps {
   syncTimeoutMs: number;
   bodyLimitBytes: number;
   /** The OpenAI-compatible images API (`/v1`): how it names models, and what signs its image URLs. */
-  openai: { models: ModelChoice; urls: ImageUrls };
+  /** `streamHeartbeatMs`: how often a quiet `stream: true` answer gets a comment line (tests shorten it). */
+  openai: { models: ModelChoice; urls: ImageUrls; streamHeartbeatMs?: number };
   maxFrameBytes: number;
   logger: FastifyBaseLogger;
   /** The gateway's own time per task (gateway/overhead-meter.ts), shown by /api/health. */

@@ -61,6 +61,16 @@ export interface TaskEntry {
   away?: { attempt: number; nodeName: string; nodeIdentity: string | null };
 }
 
+/** A running task's latest live preview, kept while someone watches it (`Dispatcher.previewOf`). */
+export interface LivePreview {
+  /** Base64 of the image, as the backend made it (PNG, JPEG or WebP). */
+  image: string;
+  /** Higher for a newer preview (of any task). */
+  seq: number;
+  /** The task's progress (0–1) when its node sent it. */
+  progress: number;
+}
+
 /** Where a task the dispatcher holds stands; `owner` says who may see it (auth/caller.ts `mayAccess`). */
 export type LiveStatus = { owner: string | null } & (
   /** `waiting`: why it waits beyond its turn (no node can run it, or none of those that can takes work now). */

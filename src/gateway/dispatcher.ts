@@ -44,7 +44,7 @@ import { Scheduler, type SchedulerNode } from '../scheduler/scheduler.js';
 import type { StoredTask } from '../store/task-store.js';
 import { type Clock, SECOND, type Timer } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import type { DispatcherInternals, DispatcherOptions, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
+import type { DispatcherInternals, DispatcherOptions, LivePreview, LiveStatus, SubmittedTask, TaskEntry } from './dispatcher-types.js';
 import { IdleRecheck } from './idle-recheck.js';
 import { NodeAttempts } from './node-attempts.js';
 import { NodeReturns } from './node-returns.js';
@@ -92,7 +92,7 @@ export class Dispatcher {
   /** Who follows which task's changes (`watch`): live streams. Empty for a task nobody follows. */
   readonly #watchers = new Map<string, Set<() => void>>();
   /** The latest live preview of each running task someone follows (kept only then: previews are tens of KiB). */
-  readonly #previews = new Map<string, { image: string; seq: number }>();
+  readonly #previews = new Map<string, LivePreview>();
   #previewSeq = 0;
 
   constructor(options: DispatcherOptions) {
@@ -485,8 +485,8 @@ export class Dispatcher {
     };
   }
 
-  /** The latest live preview of a running task someone watches (base64), and its sequence number (new preview, higher number). */
-  previewOf(taskId: string): { image: string; seq: number } | undefined {
+  /** The latest live preview of a running task someone watches. */
+  previewOf(taskId: string): LivePreview | undefined {
     return this.#previews.get(taskId);
   }
 
@@ -505,7 +505,7 @@ export class Dispatcher {
   #onProgress(session: NodeSession, message: Static<typeof Progress>): void {
     if (this.scheduler.noteProgress({ taskId: message.taskId, nodeId: session.id, attempt: message.attempt }, message.progress, message.etaSeconds)) {
       this.#options.shared?.progressed(message.taskId, message.attempt, message.progress, message.etaSeconds);
-      if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq });
+      if (message.preview !== undefined && this.#watchers.has(message.taskId)) this.#previews.set(message.taskId, { image: message.preview, seq: ++this.#previewSeq, progress: message.progress });
       this.#changed(message.taskId);
       // No pass follows a progress report, yet one that says a task runs late may make a task held behind it
       // worth giving to a node that stands idle (scheduler/held-reclaims.ts).

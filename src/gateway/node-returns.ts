@@ -141,17 +141,19 @@ export class NodeReturns {
   }
 
   /**
-   * The tasks a node whose connection dropped held ready behind tasks that still run there, by its reports and
-   * their expected times: it cannot have begun them, so they go back to their places in the queue now, for a
-   * node that is there, rather than wait the grace on one that may be gone. A node that comes back with one
-   * gives it up (the welcome does not name it); nothing of it had run. A held task whose turn had come may
-   * have begun during the cut, unseen: it waits for the node with the rest.
+   * The tasks a node whose connection dropped held ready behind tasks that still run there, far enough from
+   * their turn that it cannot have begun them (`surelyNotBegun`): they go back to their places in the queue
+   * now, for a node that is there, rather than wait the grace on one that may be gone. A node that comes back
+   * here with one gives it up (the welcome does not name it); nothing of it had run. A held task whose turn
+   * may have come during the cut waits for the node with the rest: put back, two GPUs might run it.
    */
   #putBackUnbegun(session: NodeSession): void {
     const { scheduler, entries, clock } = this.#dispatcher;
-    for (const { attempt, beginsIn } of heldLine(scheduler.attempts.onNode(session.id), session.slots, clock.now())) {
+    const now = clock.now();
+    const attempts = scheduler.attempts.onNode(session.id);
+    for (const { attempt, beginsIn } of heldLine(attempts, session.slots, now)) {
       const entry = entries.get(attempt.taskId);
-      if (beginsIn > 0 && entry) this.#dispatcher.putBack(entry, attempt, 'task held ready on a node whose connection dropped, behind a task still running there; back in the queue');
+      if (entry && surelyNotBegun(beginsIn, attempts, now)) this.#dispatcher.putBack(entry, attempt, 'task held ready on a node whose connection dropped, well behind a task still running there; back in the queue');
     }
   }
 
@@ -363,6 +365,27 @@ export class NodeReturns {
     }
     this.#dispatcher.schedule();
   }
+}
+
+/**
+ * A held task is taken for not begun when, by the gateway's estimate, its turn is at least this far off (s):
+ * an A1111 node hands the WebUI its held job about a second before the running one ends (and reports no more
+ * progress after), and an estimate of a second's end is a second or so off either way.
+ */
+const NOT_BEGUN_MARGIN_SECONDS = 3;
+/** …and this share of the time since the node last told how its running tasks stood: an older estimate errs more. */
+const NOT_BEGUN_STALE_SHARE = 0.25;
+
+/**
+ * Whether a task held on a node whose running `attempts` leave it to begin in `beginsIn` seconds (attempt-ledger.ts
+ * `heldLine`) surely has not begun at `now`: its turn further off than the margin, widened by how old the node's
+ * last word on them is (a drop seen through silence comes seconds after it).
+ */
+function surelyNotBegun(beginsIn: number, attempts: readonly RunningAttempt[], now: number): boolean {
+  let lastWord = -Infinity;
+  for (const attempt of attempts) if (!isHeld(attempt)) lastWord = Math.max(lastWord, attempt.etaAt ?? attempt.begunAt ?? attempt.startedAt);
+  const staleSeconds = Math.max(0, (now - lastWord) / 1000);
+  return beginsIn > NOT_BEGUN_MARGIN_SECONDS + NOT_BEGUN_STALE_SHARE * staleSeconds;
 }
 
 /** Whether the attempt a restarted gateway found running was given to this node: who it is, or its name for a row stored without who. */

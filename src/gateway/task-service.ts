@@ -12,6 +12,7 @@ import type { GenerationSpec } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import { IdempotencyKeyTaken, type TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
+import type { LivePreview } from './dispatcher-types.js';
 import type { WebhookRequest } from '../api/requests/webhook-field.js';
 import { assertWithinKeyLimits } from './key-policy.js';
 import type { TaskWebhooks } from './task-webhooks.js';
@@ -165,7 +166,7 @@ export class TaskService {
   }
 
   /** The latest live preview of a running task that is watched (dispatcher.ts `previewOf`). */
-  previewOf(id: string): { image: string; seq: number } | undefined {
+  previewOf(id: string): LivePreview | undefined {
     return this.#deps.dispatcher.previewOf(id);
   }
 

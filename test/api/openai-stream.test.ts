@@ -53,20 +53,23 @@ const imageOf = async (b64: string) => {
 // DAN's sizes and fields are not in the SDK's TypeScript unions (the SDK sends what it is given): the
 // parameters below are cast.
 describe('a streamed generation (stream: true)', () => {
-  it('sends the node\'s previews as partial images, no more than partial_images, then the image', async () => {
+  it('sends the node\'s previews as partial images, spread over the run, no more than partial_images, then the image', async () => {
     const { node, client, app } = await listening();
-    const stream = await client.images.generate({ model: 'clarity', prompt: 'a boat', size: '768x512', quality: 'high', stream: true, partial_images: 2 } as unknown as OpenAI.ImageGenerateParamsStreaming);
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'a boat', size: '768x512', quality: 'hd', stream: true, partial_images: 2 } as unknown as OpenAI.ImageGenerateParamsStreaming);
     const read = reading(stream);
     const { taskId } = await nthAssign(node, 0);
-    const jpeg = (await sharp({ create: { width: 96, height: 64, channels: 3, background: 'teal' } }).jpeg().toBuffer()).toString('base64');
-    const png = (await sharp({ create: { width: 96, height: 64, channels: 3, background: 'navy' } }).png().toBuffer()).toString('base64');
-    node.progress(taskId, 0.3, 4, jpeg);
+    const preview = async (background: string, format: 'png' | 'jpeg') => (await sharp({ create: { width: 96, height: 64, channels: 3, background } })[format]().toBuffer()).toString('base64');
+    const [noise, early, late, last] = [await preview('gray', 'png'), await preview('teal', 'jpeg'), await preview('navy', 'png'), await preview('red', 'png')];
+    // Two partial images: past a third of the run, and past two thirds. The first preview, at a fifth, is noise.
+    node.progress(taskId, 0.2, 8, noise);
+    node.progress(taskId, 0.4, 6, early);
     await expect.poll(() => read.events.length).toBe(1);
-    node.progress(taskId, 0.5, 3);
-    node.progress(taskId, 0.6, 2, png);
+    node.progress(taskId, 0.5, 5);
+    node.progress(taskId, 0.6, 4, early);
+    node.progress(taskId, 0.7, 3, late);
     await expect.poll(() => read.events.length).toBe(2);
-    // A third preview: two were asked for.
-    node.progress(taskId, 0.9, 1, jpeg);
+    // Two were asked for.
+    node.progress(taskId, 0.9, 1, last);
     await app.world.settle();
     node.succeed(taskId);
     await read.done;
@@ -75,26 +78,59 @@ describe('a streamed generation (stream: true)', () => {
       ['image_generation.partial_image', 1, 'png'],
       ['image_generation.completed', null, 'png'],
     ]);
-    expect(read.events.map((e) => e.b64_json)).toEqual([jpeg, png, expect.any(String)]);
+    expect(read.events.map((e) => e.b64_json)).toEqual([early, late, expect.any(String)]);
     expect(await imageOf(read.events[2]!.b64_json)).toBe('png 768x512');
+    // `hd` as OpenAI's current models say it.
     for (const event of read.events) expect(event).toMatchObject({ size: '768x512', quality: 'high', background: 'auto', created_at: expect.any(Number) });
     expect(read.events[2]).toMatchObject({ usage: { total_tokens: 0 } });
   });
 
-  it('sends n images as n completed events, as their tasks end, and no partial image unless asked', async () => {
-    const { node, client } = await listening();
-    const stream = await client.images.generate({ model: 'clarity', prompt: 'two boats', n: 2, seed: 7, stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming);
+  it('keeps a quiet stream alive with comment lines', async () => {
+    const { node, url, app } = await listening({ openaiStreamHeartbeatMs: 20 });
+    const answer = await fetch(`${url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${app.publicApiKey}` },
+      body: JSON.stringify({ model: 'clarity', prompt: 'quiet', stream: true }),
+    });
+    expect(answer.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const { taskId } = await nthAssign(node, 0);
+    expect(answer.headers.get('x-task-id')).toBe(taskId);
+    const reader = answer.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes(': keep-alive\n\n')) text += (await reader.read()).value ?? '';
+    node.succeed(taskId);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
+    expect(text).toMatch(/event: image_generation\.completed\ndata: \{"type":"image_generation\.completed","b64_json":"iVBOR/);
+  });
+
+  it('sends n images as n completed events, each as its task ends, and no partial image unless asked', async () => {
+    const { node, client, app } = await listening();
+    const other = app.world.connect('node-1');
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'two boats', n: 2, seed: 7, size: '256x256', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming);
     const read = reading(stream);
+    // One task on each node, side by side (the plan may hold the second a moment for the node it knows).
     const first = await nthAssign(node, 0);
-    node.progress(first.taskId, 0.5, 1, (await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer()).toString('base64'));
-    node.succeed(first.taskId);
+    await app.world.clock.advance(10_000);
+    const second = await nthAssign(other, 0);
+    expect([first.spec, second.spec].map((spec) => (spec as { seed: number }).seed).sort((a, b) => a - b)).toEqual([7, 8]);
+    node.progress(first.taskId, 0.8, 1, (await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).png().toBuffer()).toString('base64'));
+    // The task that ends first is streamed first, while the other still runs.
+    other.succeed(second.taskId);
     await expect.poll(() => read.events.length).toBe(1);
-    const second = await nthAssign(node, 1);
-    expect([first.spec, second.spec].map((spec) => (spec as { seed: number }).seed)).toEqual([7, 8]);
-    node.succeed(second.taskId);
+    node.succeed(first.taskId);
     await read.done;
     expect(read.events.map((e) => e.type)).toEqual(['image_generation.completed', 'image_generation.completed']);
-    for (const event of read.events) expect(await imageOf(event.b64_json)).toBe('png 512x512');
+    for (const event of read.events) expect(await imageOf(event.b64_json)).toBe('png 256x256');
+  });
+
+  it('ends with an error event when the gateway stops, telling a request with an Idempotency-Key to come back with it', async () => {
+    const { node, client, app } = await listening();
+    const stream = await client.images.generate({ model: 'clarity', prompt: 'stopped', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming, { headers: { 'Idempotency-Key': 'stream-stop-1' } });
+    const read = reading(stream);
+    const { taskId } = await nthAssign(node, 0);
+    await app.world.dispatcher.close();
+    const error = await read.done.then(() => null, (thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'DAN_ERR_GATEWAY_STOPPING', message: expect.stringMatching(new RegExp(`${taskId}.*same Idempotency-Key`)) });
   });
 
   it('ends with an error event the SDK raises, naming the node\'s reason, when a task fails', async () => {
@@ -161,6 +197,8 @@ describe('a streamed edit', () => {
     const variation = await client.images.createVariation({ image, stream: true } as unknown as OpenAI.ImageCreateVariationParams).catch((error: unknown) => error);
     expect(variation).toBeInstanceOf(OpenAI.BadRequestError);
     expect(variation).toMatchObject({ param: 'stream', message: expect.stringContaining('not streamed') });
+    const partials = await client.images.createVariation({ image, partial_images: 2 } as unknown as OpenAI.ImageCreateVariationParams).catch((error: unknown) => error);
+    expect(partials).toMatchObject({ param: 'partial_images', message: expect.stringContaining('not streamed') });
     expect(app.world.service.load()).toEqual({ queued: 0, running: 0 });
   });
 });

@@ -105,6 +105,7 @@ describe('the openai SDK against /v1', () => {
     for await (const event of stream) events.push(event);
     // A preview comes only if the node polled one while the task ran (the sandbox here runs it in milliseconds).
     expect(events.length).toBeLessThanOrEqual(2);
+    expect(events.filter((event) => event.type === 'image_generation.completed')).toHaveLength(1);
     const last = events.at(-1)!;
     expect(last).toMatchObject({ type: 'image_generation.completed', size: '192x128', output_format: 'png' });
     expect(await sizeOf(last.b64_json)).toBe('png 192x128');

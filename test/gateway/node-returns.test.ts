@@ -329,6 +329,21 @@ describe('a node whose connection drops', () => {
     await world.settle();
     expect(await world.status(first)).toMatchObject({ status: 2 });
   });
+
+  it.each([
+    ['2 s to go, just told: its held job may reach the WebUI any moment', 2, 0, false],
+    ['20 s to go, told 15 s before the drop was seen: that estimate may be seconds off', 20, 15_000, false],
+    ['20 s to go, told 5 s before', 20, 5000, true],
+  ])('puts a held task back only when its turn is surely far off: %s', async (_case, etaSeconds, silentMs, putBack) => {
+    const { a, first, held } = await holdingOne();
+    a.progress(first, 0.5, etaSeconds);
+    await world.settle();
+    await world.clock.advance(silentMs);
+    a.disconnect();
+    await world.settle();
+    expect((await world.store.get(held))?.state).toBe(putBack ? 'queued' : 'running');
+    expect(await world.status(held)).toMatchObject({ status: putBack ? 0 : 1 });
+  });
 });
 
 describe('a node lost for good at once', () => {

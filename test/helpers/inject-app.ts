@@ -25,6 +25,8 @@ import { type CoreWorld, createCoreWorld, type FakeNode } from './fake-nodes.js'
 export interface InjectAppOptions {
   /** Model names of the OpenAI-compatible API mapped to checkpoints (alias → checkpoint). */
   openaiModels?: Record<string, string>;
+  /** How often a quiet `stream: true` answer of the OpenAI door gets a comment line. @defaultValue the gateway's */
+  openaiStreamHeartbeatMs?: number;
   /** Options of the core (dispatcher limits, a store wrapper): createCoreWorld's. */
   world?: Parameters<typeof createCoreWorld>[0];
   /** @defaultValue 1 MiB: small, so a 413 needs no big body */
@@ -84,6 +86,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     openai: {
       urls: new ImageUrls('test-secret', () => world.clock.now()),
       models: { aliases: new Map(Object.entries(options.openaiModels ?? {})), fallback: () => catalog.servedModels()[0]?.name ?? null },
+      ...(options.openaiStreamHeartbeatMs === undefined ? {} : { streamHeartbeatMs: options.openaiStreamHeartbeatMs }),
     },
     service: world.service,
     catalog,

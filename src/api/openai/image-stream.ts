@@ -7,9 +7,9 @@
  *
  * - `image_generation.partial_image` (edits: `image_edit.partial_image`): up to
  *   `partial_images` of the node's live previews of the image as it is made,
- *   numbered by `partial_image_index`; where the WebUI makes previews (A1111's
- *   live previews; a node asks for one every 2 s), so a short task may end
- *   before its first, as OpenAI's may.
+ *   spread over its progress (`partialImages`), numbered by
+ *   `partial_image_index`; where the backend makes previews (a few seconds
+ *   apart), so a short task may end before its first, as OpenAI's may.
  * - `image_generation.completed` (`image_edit.completed`): each image as its
  *   task ends, in `b64_json`; `n` images come as n such events, in the order
  *   their tasks end. Their `usage` counts no tokens: DAN has none to count.
@@ -39,6 +39,8 @@ export interface StreamDeps {
   service: TaskService;
   /** How long the stream waits for its tasks (the gateway's `--sync-timeout-s`). */
   syncTimeoutMs: number;
+  /** @defaultValue `STREAM_HEARTBEAT_MS` */
+  heartbeatMs?: number;
 }
 
 /** What the events say of the request: which endpoint's events, and the size and settings they repeat. */
@@ -47,10 +49,12 @@ export interface StreamShape extends StreamAsk {
   prefix: 'image_generation' | 'image_edit';
   /** `WIDTHxHEIGHT` of the images. */
   size: string;
+  /** The request came with an Idempotency-Key: the error of a stopping gateway says to send it again with it. */
+  keyed: boolean;
 }
 
-/** Quiet this long, a stream gets a comment line (proxies close connections idle for a minute or so). */
-const HEARTBEAT_MS = 15_000;
+/** Quiet this long, a stream gets a comment line (proxies close connections idle for a minute or so). @defaultValue */
+export const STREAM_HEARTBEAT_MS = 15_000;
 
 /** DAN counts no tokens; OpenAI's completed events carry a `usage` all the same (the SDK's types want one). */
 const NO_TOKENS = { input_tokens: 0, input_tokens_details: { image_tokens: 0, text_tokens: 0 }, output_tokens: 0, total_tokens: 0 };
@@ -70,26 +74,23 @@ export async function streamImages(deps: StreamDeps, ids: readonly string[], sha
     raw.write('\n\n');
   };
   const told = () => ({ created_at: Math.floor(Date.now() / 1000), size: shape.size, quality: shape.quality, background: shape.background });
-  const heartbeat = setInterval(() => raw.destroyed || raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
-  // Partial images follow one image (openai-requests.ts refuses them with n > 1): its task's previews, each once.
-  let partials = 0;
-  let previewSeq = 0;
-  const unwatch =
-    shape.partialImages > 0 && ids.length === 1
-      ? service.watch(ids[0]!, () => {
-          const preview = service.previewOf(ids[0]!);
-          if (!preview || preview.seq === previewSeq || partials >= shape.partialImages) return;
-          previewSeq = preview.seq;
-          send(`${shape.prefix}.partial_image`, { b64_json: preview.image, partial_image_index: partials++, ...told(), output_format: formatOf(preview.image) });
-        })
-      : () => {};
+  let heartbeat: NodeJS.Timeout | undefined;
+  let unwatch = () => {};
   const waiting = new Set(ids);
   try {
+    heartbeat = setInterval(() => {
+      // Ends itself with the answer, whatever else happens (`finally` clears it too).
+      if (raw.writableEnded || raw.destroyed) clearInterval(heartbeat);
+      else raw.write(': keep-alive\n\n');
+    }, deps.heartbeatMs ?? STREAM_HEARTBEAT_MS);
+    // Partial images follow one image (openai-requests.ts refuses them with n > 1).
+    if (shape.partialImages > 0 && ids.length === 1) unwatch = service.watch(ids[0]!, partialImages(service, ids[0]!, shape.partialImages, (preview, index) => send(`${shape.prefix}.partial_image`, { b64_json: preview, partial_image_index: index, ...told(), output_format: formatOf(preview) })));
     await Promise.all(
       ids.map(async (id) => {
         const outcome = await service.waitForOutcome(id, deps.syncTimeoutMs, stop.signal);
         if (stop.signal.aborted) return;
-        if (outcome === null) throw waitEnded(deps, [...waiting], reply, false);
+        // The stream's headers are out: a stopping gateway's `retry-after` goes nowhere, its message says the rest.
+        if (outcome === null) throw waitEnded(deps, [...waiting], reply, shape.keyed);
         waiting.delete(id);
         if (outcome.state !== 'succeeded') throw taskFailed(outcome, ids.length);
         if (outcome.result.kind !== 'images') throw new DanError('DAN_ERR_INTERNAL', `task ${id} answered no image`);
@@ -105,6 +106,24 @@ export async function streamImages(deps: StreamDeps, ids: readonly string[], sha
     clearInterval(heartbeat);
     raw.end();
   }
+}
+
+/**
+ * A watcher of task `id` that hands `send` up to `count` of its live previews, spread over the run as
+ * OpenAI's partial images are: the k-th (from 0) is the first preview made past (k + 1) / (count + 1) of the
+ * task's progress (one at a half for one; a third and two thirds for two), not the first few, which show
+ * little but noise.
+ */
+function partialImages(service: TaskService, id: string, count: number, send: (image: string, index: number) => void): () => void {
+  let sent = 0;
+  let seen = 0;
+  return () => {
+    const preview = service.previewOf(id);
+    if (!preview || preview.seq === seen || sent >= count) return;
+    seen = preview.seq;
+    if (preview.progress < (sent + 1) / (count + 1)) return;
+    send(preview.image, sent++);
+  };
 }
 
 /** `png`, `jpeg` or `webp`, as the image's bytes say (a WebUI's previews are often JPEG); `png` when they say none of these. */

@@ -124,7 +124,8 @@ function readStream(given: Record<string, unknown>, n: number, responseFormat: R
   // A partial image's event says nothing of which image it is part of.
   if (partialImages > 0 && n > 1) throw invalidField('partial_images', `follow one image; this request asks for ${n}: send "n": 1, or "partial_images": 0`);
   const background = typeof given['background'] === 'string' ? given['background'] : 'auto';
-  return { partialImages, quality, background };
+  // Repeated in the events in the words of OpenAI's current models (the SDK's types know no others).
+  return { partialImages, quality: quality === 'hd' ? 'high' : quality === 'standard' ? 'auto' : quality, background };
 }
 
 /** What every image endpoint shares: the DAN body without OpenAI's fields, and n, size, format, stream, model, quality read. */
@@ -266,8 +267,11 @@ export async function variationAsk(form: unknown, choice: ModelChoice, bounds: I
   const fields = formFields(form);
   const image = fileOf(fields['image'], 'image', true)!;
   const { image: _image, ...rest } = fields;
-  const { body, n, size, responseFormat, stream } = translate(rest, choice);
-  if (stream) throw invalidField('stream', "variations are not streamed (nor are they in OpenAI's API): leave stream out");
+  // Before the fields' own checks: partial images alone would be told to come with `stream`, which is refused here.
+  for (const field of ['stream', 'partial_images']) {
+    if (rest[field] !== undefined && rest[field] !== null && rest[field] !== false && rest[field] !== 0) throw invalidField(field, "variations are not streamed (nor are they in OpenAI's API): leave stream and partial_images out");
+  }
+  const { body, n, size, responseFormat } = translate(rest, choice);
   const input = await checkedImage('image', image, bounds);
   const sized = size ?? fittedSize(input, bounds.maxSide);
   return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: input.base64, width: sized.width, height: sized.height }, n, responseFormat, stream: null };

@@ -37,6 +37,8 @@ export interface OpenAiRoutesDeps {
   urls: ImageUrls;
   models: ModelChoice;
   bodyLimitBytes: number;
+  /** How often a quiet streamed answer gets a comment line. @defaultValue image-stream.ts `STREAM_HEARTBEAT_MS` */
+  streamHeartbeatMs?: number;
 }
 
 /** The answer of the image endpoints (OpenAI's `ImagesResponse`). */
@@ -56,15 +58,16 @@ async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' 
     throw error;
   });
   const specs = seededCopies(spec, ask.n);
+  const idempotency = idempotencyOf(request);
   if (ask.stream) {
-    const ids = await enqueueTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request) });
+    const ids = await enqueueTasks(deps, specs, request, reply, { idempotency });
     const prefix = kind === 'txt2img' ? 'image_generation' : 'image_edit';
     // The size of the images made: hires fix makes them larger than the size asked.
     const size = outputSizeOf(spec) ?? spec;
-    await streamImages(deps, ids, { ...ask.stream, prefix, size: `${size.width}x${size.height}` }, request, reply);
+    await streamImages({ ...deps, heartbeatMs: deps.streamHeartbeatMs }, ids, { ...ask.stream, prefix, size: `${size.width}x${size.height}`, keyed: idempotency !== undefined }, request, reply);
     return reply;
   }
-  const finished = await runTasks(deps, specs, request, reply, { idempotency: idempotencyOf(request) });
+  const finished = await runTasks(deps, specs, request, reply, { idempotency });
   if (finished === null) return reply;
   const origin = `${request.protocol}://${request.host}`;
   const data = finished.flatMap(({ id, result }) =>
