@@ -53,7 +53,7 @@ export interface StreamShape extends StreamAsk {
   keyed: boolean;
 }
 
-/** Quiet this long, a stream gets a comment line (proxies close connections idle for a minute or so). @defaultValue */
+/** Quiet this long, a stream gets a comment line (proxies close connections idle for a minute or so). */
 export const STREAM_HEARTBEAT_MS = 15_000;
 
 /** DAN counts no tokens; OpenAI's completed events carry a `usage` all the same (the SDK's types want one). */
