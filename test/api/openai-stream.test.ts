@@ -156,6 +156,22 @@ describe('a streamed generation (stream: true)', () => {
     expect(app.world.service.load()).toEqual({ queued: 0, running: 1 });
   });
 
+  it('answers a retry with the same Idempotency-Key from the same task, run once', async () => {
+    const { node, client } = await listening();
+    const params = { model: 'clarity', prompt: 'once', stream: true } as unknown as OpenAI.ImageGenerateParamsStreaming;
+    const first = reading(await client.images.generate(params, { headers: { 'Idempotency-Key': 'stream-once' } }));
+    const { taskId } = await nthAssign(node, 0);
+    node.succeed(taskId);
+    await first.done;
+    const again = await client.images.generate(params, { headers: { 'Idempotency-Key': 'stream-once' } }).withResponse();
+    expect(again.response.headers.get('x-task-id')).toBe(taskId);
+    expect(again.response.headers.get('idempotent-replayed')).toBe('true');
+    const second = reading(again.data);
+    await second.done;
+    expect(second.events.map((e) => [e.type, e.b64_json])).toEqual(first.events.map((e) => [e.type, e.b64_json]));
+    expect(node.assignments()).toHaveLength(1);
+  });
+
   it('leaves the task going on when the client hangs up', async () => {
     const { node, client, app, lines } = await listening();
     const stream = await client.images.generate({ model: 'clarity', prompt: 'left', stream: true, partial_images: 1 } as unknown as OpenAI.ImageGenerateParamsStreaming);
