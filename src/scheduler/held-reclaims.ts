@@ -43,7 +43,6 @@ const QUIET_MS = 100;
 
 type Internals = Pick<SchedulerInternals, 'nodeViews' | 'nodes' | 'reachOf' | 'assignmentOf' | 'planNodes' | 'attemptsOn' | 'nodesGeneration'>;
 
-
 export class HeldReclaims {
   readonly #scheduler: Internals;
   /**

@@ -10,6 +10,7 @@ import { type CoreWorld, createCoreWorld } from '../helpers/fake-nodes.js';
 import { chillout, txt2img } from '../helpers/specs.js';
 import type { TaskStore } from '../../src/store/task-store.js';
 import { HELD_MESSAGE } from '../../src/gateway/task-view.js';
+import { heldBehindFirst as holdBehindFirst, SEND_AHEAD_GAP_MS } from '../helpers/held-task.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -17,28 +18,11 @@ afterEach(() => world.close());
 const stateOf = (id: string) => world.dispatcher.liveStatus(id);
 const stored = async (id: string) => (await world.store.get(id))!;
 
-/**
- * A node holds a task ready: it is sent one once its lane frees within half a load (its window; here 1 s
- * expected and a measured load of 2 s: within it from the start), by a pass no sooner than a fifth of the
- * window (0.2 s) after the one that sent the task before (scheduler.ts `SEND_AHEAD_PASS_GAP`).
- */
-const SEND_AHEAD_GAP_MS = 200;
-
-/**
- * One attempt allowed; node a holds one task ready. Two tasks on the checkpoint it has loaded (the first of
- * its list): the first runs, the second is sent 0.2 s later to wait behind it. Returns the held task's
- * assign too.
- */
+/** A new world whose node a holds a task ready behind another (helpers/held-task.ts), as the tests' `world`. */
 async function heldBehindFirst() {
-  world = createCoreWorld({ maxAttempts: 1 });
-  const a = world.connect('a', undefined, 1, undefined, 1);
-  const spec = txt2img({ model: chillout });
-  const first = await world.submit(spec);
-  const held = await world.submit(spec);
-  await a.assignment(first, 1);
-  await world.clock.advance(SEND_AHEAD_GAP_MS);
-  const heldAssign = await a.assignment(held, 1);
-  return { a, spec, first, held, heldAssign };
+  const setup = await holdBehindFirst();
+  world = setup.world;
+  return setup;
 }
 
 describe('a task held ready on its node', () => {

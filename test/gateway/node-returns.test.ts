@@ -14,6 +14,7 @@ import { type CoreWorld, createCoreWorld, FakeNode, fakeNodeKey, PNG_512, TEST_C
 import { chillout, txt2img } from '../helpers/specs.js';
 import type { StoredTask, TaskStore } from '../../src/store/task-store.js';
 import { overridden, runningOnOtherGateway } from '../helpers/store-overrides.js';
+import { heldBehindFirst } from '../helpers/held-task.js';
 
 let world: CoreWorld;
 afterEach(() => world.close());
@@ -42,18 +43,11 @@ async function resumedBy(node: FakeNode): Promise<string[] | undefined> {
   return (await node.next(isWelcome)).resumed;
 }
 
-/** Node `a` (one slot, one task held ready) runs a task and holds a second behind it, both on its loaded checkpoint. */
+/** Node `a` (one slot, one task held ready) runs a task and holds a second behind it (helpers/held-task.ts), in the tests' `world`. */
 async function holdingOne() {
-  world = createCoreWorld({ maxAttempts: 1 });
-  const a = world.connect('a', undefined, 1, undefined, 1);
-  // On the checkpoint it has loaded: a task that needs a load is never sent ahead.
-  const spec = txt2img({ model: chillout });
-  const first = await world.submit(spec);
-  const held = await world.submit(spec);
-  await a.assignment(first, 1);
-  await world.clock.advance(200);
-  await a.assignment(held, 1);
-  return { a, spec, first, held };
+  const setup = await heldBehindFirst();
+  world = setup.world;
+  return setup;
 }
 
 /** Node `a` runs one task (a second node `b`, idle, could take it over); then a's connection drops. */

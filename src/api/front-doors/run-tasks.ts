@@ -111,7 +111,12 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
     return null;
   }
   const waiting = ids.filter((_, i) => outcomes[i] === null);
-  if (waiting.length > 0) throw waitEnded(deps, waiting, reply, options.idempotency !== undefined);
+  if (waiting.length > 0) {
+    const ended = waitEnded(deps, waiting, options.idempotency !== undefined);
+    // A stopping gateway is back soon: the client may try again in a moment.
+    if (ended.id === 'DAN_ERR_GATEWAY_STOPPING') reply.header('retry-after', '5');
+    throw ended;
+  }
   return outcomes.map((outcome) => {
     if (outcome === null) throw new Error('unreachable: every outcome was checked');
     if (outcome.state !== 'succeeded') throw taskFailed(outcome, ids.length);
@@ -123,9 +128,8 @@ export async function runTasks(deps: RunDeps, specs: readonly GenerationSpec[], 
  * The error that ends a wait with tasks still `waiting`: the gateway is stopping (503, to retry: with the same
  * Idempotency-Key, `keyed`, the same tasks answer), or the sync timeout passed (504). Either way they go on.
  */
-export function waitEnded(deps: RunDeps, waiting: readonly string[], reply: FastifyReply, keyed: boolean): DanError {
+export function waitEnded(deps: RunDeps, waiting: readonly string[], keyed: boolean): DanError {
   if (deps.service.stopping) {
-    reply.header('retry-after', '5');
     const tasks = `the task${waiting.length > 1 ? 's go' : ' goes'} on: ${waiting.join(', ')}`;
     const again = keyed ? 'send the request again with the same Idempotency-Key once it is back, or ' : '';
     return new DanError('DAN_ERR_GATEWAY_STOPPING', `this gateway is stopping; ${tasks} (${again}GET /api/sd/task/{taskId})`);

@@ -39,8 +39,8 @@ export interface StreamDeps {
   service: TaskService;
   /** How long the stream waits for its tasks (the gateway's `--sync-timeout-s`). */
   syncTimeoutMs: number;
-  /** @defaultValue `STREAM_HEARTBEAT_MS` */
-  heartbeatMs?: number;
+  /** How often a quiet stream gets a comment line. @defaultValue `STREAM_HEARTBEAT_MS` */
+  streamHeartbeatMs?: number;
 }
 
 /** What the events say of the request: which endpoint's events, and the size and settings they repeat. */
@@ -82,15 +82,14 @@ export async function streamImages(deps: StreamDeps, ids: readonly string[], sha
       // Ends itself with the answer, whatever else happens (`finally` clears it too).
       if (raw.writableEnded || raw.destroyed) clearInterval(heartbeat);
       else raw.write(': keep-alive\n\n');
-    }, deps.heartbeatMs ?? STREAM_HEARTBEAT_MS);
+    }, deps.streamHeartbeatMs ?? STREAM_HEARTBEAT_MS);
     // Partial images follow one image (openai-requests.ts refuses them with n > 1).
     if (shape.partialImages > 0 && ids.length === 1) unwatch = service.watch(ids[0]!, partialImages(service, ids[0]!, shape.partialImages, (preview, index) => send(`${shape.prefix}.partial_image`, { b64_json: preview, partial_image_index: index, ...told(), output_format: formatOf(preview) })));
     await Promise.all(
       ids.map(async (id) => {
         const outcome = await service.waitForOutcome(id, deps.syncTimeoutMs, stop.signal);
         if (stop.signal.aborted) return;
-        // The stream's headers are out: a stopping gateway's `retry-after` goes nowhere, its message says the rest.
-        if (outcome === null) throw waitEnded(deps, [...waiting], reply, shape.keyed);
+        if (outcome === null) throw waitEnded(deps, [...waiting], shape.keyed);
         waiting.delete(id);
         if (outcome.state !== 'succeeded') throw taskFailed(outcome, ids.length);
         if (outcome.result.kind !== 'images') throw new DanError('DAN_ERR_INTERNAL', `task ${id} answered no image`);

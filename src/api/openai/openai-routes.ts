@@ -64,7 +64,7 @@ async function runAsk(deps: OpenAiRoutesDeps, kind: Extract<TaskKind, 'txt2img' 
     const prefix = kind === 'txt2img' ? 'image_generation' : 'image_edit';
     // The size of the images made: hires fix makes them larger than the size asked.
     const size = outputSizeOf(spec) ?? spec;
-    await streamImages({ ...deps, heartbeatMs: deps.streamHeartbeatMs }, ids, { ...ask.stream, prefix, size: `${size.width}x${size.height}`, keyed: idempotency !== undefined }, request, reply);
+    await streamImages(deps, ids, { ...ask.stream, prefix, size: `${size.width}x${size.height}`, keyed: idempotency !== undefined }, request, reply);
     return reply;
   }
   const finished = await runTasks(deps, specs, request, reply, { idempotency });
