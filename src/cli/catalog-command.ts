@@ -71,7 +71,7 @@ export async function catalogList(flags: CatalogFlags, output: CommandOutput = p
     output.out(JSON.stringify(rows.map(({ kind, name, family, sha256, download, source }) => ({ kind, name, family, sha256, download, source })), null, 2));
     return;
   }
-  for (const row of rows) output.out(`${row.kind.padEnd(5)}  ${row.name.padEnd(36)}  ${familyTraits[row.family].label.padEnd(6)}  ${row.sha256.slice(0, 12)}  ${row.source}`);
+  for (const row of rows) output.out(`${row.kind.padEnd(5)}  ${row.name.padEnd(36)}  ${familyTraits[row.family].label.padEnd(13)}  ${row.sha256.slice(0, 12)}  ${row.source}`);
 }
 
 export async function catalogRemove(nameOrSha: string, flags: CatalogFlags, output: CommandOutput = processOutput): Promise<void> {

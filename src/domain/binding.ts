@@ -8,7 +8,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { catalogControlNetModels, toNameKey } from './catalog.js';
-import { fluxModulesOf } from './families.js';
+import { familyTraits, fluxModulesOf } from './families.js';
 import type { NodeOffering } from './offering.js';
 import { resolveSampler } from './samplers.js';
 import { type DiffusionSpec, type GenerationSpec, peakPixelsOf } from './spec.js';
@@ -75,15 +75,18 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
     if (refiner) binding.refiner = refiner.title;
     else missing.push(`refiner ${spec.refiner.model.name}`);
   }
-  // Of the A1111-compatible WebUIs only Forge runs Flux, with its text encoders and VAE named as modules.
+  // Of the A1111-compatible WebUIs only Forge runs Flux, with its text encoders and VAE named as modules; the
+  // newer families only ComfyUI (as DAN drives them).
   if (caps.backend.kind === 'a1111') {
     const modules = caps.backend.modules;
-    if (modules !== undefined && model?.family === 'flux') {
+    const traits = model?.family ? familyTraits[model.family] : null;
+    if (traits?.backends === 'comfyui') missing.push(`a backend that runs ${traits.label} models (ComfyUI) for ${spec.model.name}`);
+    else if (modules !== undefined && model?.family === 'flux') {
       const flux = fluxModulesOf(modules);
       if ('found' in flux) binding.forgeModules = flux.found;
       else missing.push(`Flux's VAE and both text encoders as Forge modules for ${spec.model.name} (the node has only ${flux.partial.join(', ')})`);
     } else if (modules !== undefined) binding.forgeModules = [];
-    else if (model?.family === 'flux') missing.push(`a backend that runs Flux models (Forge or ComfyUI) for ${spec.model.name}`);
+    else if (traits?.backends === 'forge-or-comfyui') missing.push(`a backend that runs ${traits.label} models (Forge or ComfyUI) for ${spec.model.name}`);
   }
 
   binding.loras = spec.loras.map(({ lora }) => {

@@ -3,14 +3,16 @@
  *
  * Model families: which architecture a checkpoint is, and so how a backend must
  * run it and which request values make sense for it. SD 1.5 and SDXL are UNet
- * checkpoints with CLIP text encoders and classifier-free guidance; Flux.1 is a
- * guidance-distilled transformer whose text encoders (CLIP-L, T5-XXL) and VAE
- * usually ship as separate files, runs at cfg 1 with a `guidance` value, and
- * takes no negative prompt.
+ * checkpoints with CLIP text encoders and classifier-free guidance. The others
+ * are flow-matching transformers whose text encoders and VAE usually ship as
+ * separate files: Flux.1 is guidance-distilled (cfg 1, a `guidance` value, no
+ * negative prompt); Qwen-Image takes classifier-free guidance at a low scale
+ * and a negative prompt; Z-Image-Turbo is distilled to run at cfg 1 in about
+ * eight steps, with no guidance of either kind and no negative prompt.
  */
 import { Type } from '@sinclair/typebox';
 
-export const ModelFamilies = ['sd15', 'sdxl', 'flux'] as const;
+export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'qwen-image', 'z-image-turbo'] as const;
 export type ModelFamily = (typeof ModelFamilies)[number];
 export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal(f)));
 
@@ -22,6 +24,10 @@ export function familyOfArchitecture(architecture: string): ModelFamily | null {
   if (value === 'stable-diffusion-xl-v1-base') return 'sdxl';
   if (value.startsWith('stable-diffusion-v1')) return 'sd15';
   if (value === 'flux-1-dev' || value === 'flux-1-schnell' || value === 'flux-1') return 'flux';
+  // Trainers' values (musubi-tuner writes `Qwen-Image`, others `qwen_image`); not the Edit and Layered models,
+  // which need other graphs, nor `Z-Image`, which names the base model as well as the turbo one.
+  if (value === 'qwen-image' || value === 'qwen_image') return 'qwen-image';
+  if (value === 'z-image-turbo' || value === 'z_image_turbo') return 'z-image-turbo';
   return null;
 }
 
@@ -76,7 +82,17 @@ export function declaredFamilyOf(declared: ReadonlyMap<string, ModelFamily>, fil
   return declared.get(name) ?? declared.get(base) ?? declared.get(stem) ?? null;
 }
 
-/** What a family expects of a request: its native size, its sampler, which guidance it takes. */
+/**
+ * How a family is steered towards its prompt: classifier-free guidance (`cfg_scale`, with a negative prompt),
+ * a distilled guidance value (`guidance`; it runs at cfg 1 and takes no negative prompt), or neither (a model
+ * distilled to run at cfg 1 with no guidance value: no negative prompt either).
+ */
+export type GuidanceKind = 'cfg' | 'distilled' | 'none';
+
+/** Which backends run a family: every A1111-compatible WebUI and ComfyUI, Forge (of those) and ComfyUI, or ComfyUI only. */
+export type FamilyBackends = 'any' | 'forge-or-comfyui' | 'comfyui';
+
+/** What a family expects of a request: its native size, its sampler, its steps, which guidance it takes. */
 export interface FamilyTraits {
   label: string;
   /** The article before the label in a sentence: "an SDXL model", "a Flux.1 model". */
@@ -85,18 +101,52 @@ export interface FamilyTraits {
   nativeSide: number;
   /** The sampler used when a request names none. */
   defaultSampler: string;
-  /** Flux's distilled guidance (`guidance`) instead of classifier-free guidance (`cfg_scale`) and a negative prompt. */
-  distilledGuidance: boolean;
+  guidance: GuidanceKind;
+  /** `cfg_scale` when a request sets none (`cfg` families); 1, and no other value, for the others. */
+  defaultCfgScale: number;
+  /** `guidance` when a request sets none (`distilled` families only). */
+  defaultGuidance?: number;
+  /** `steps` when a request sets none; absent: the API's default. */
+  defaultSteps?: number;
+  backends: FamilyBackends;
 }
-
-export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
-  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', distilledGuidance: false },
-  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', distilledGuidance: false },
-  flux: { label: 'Flux.1', article: 'a', nativeSide: 1024, defaultSampler: 'Euler', distilledGuidance: true },
-};
 
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
 export const FLUX_DEFAULT_GUIDANCE = 3.5;
+
+/** The cfg_scale of families without classifier-free guidance: at 1 the negative prompt is never evaluated. */
+export const UNGUIDED_CFG_SCALE = 1;
+
+/** A1111's default cfg_scale, the API's for SD 1.5, SDXL and models of unknown family. */
+export const SD_DEFAULT_CFG_SCALE = 7;
+
+export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any' },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any' },
+  flux: {
+    label: 'Flux.1',
+    article: 'a',
+    nativeSide: 1024,
+    defaultSampler: 'Euler',
+    guidance: 'distilled',
+    defaultCfgScale: UNGUIDED_CFG_SCALE,
+    defaultGuidance: FLUX_DEFAULT_GUIDANCE,
+    backends: 'forge-or-comfyui',
+  },
+  // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
+  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', defaultCfgScale: 2.5, backends: 'comfyui' },
+  // ComfyUI's Z-Image-Turbo template and example: 1024², 8 (or 9) steps at cfg 1.
+  'z-image-turbo': {
+    label: 'Z-Image-Turbo',
+    article: 'a',
+    nativeSide: 1024,
+    defaultSampler: 'Euler',
+    guidance: 'none',
+    defaultCfgScale: UNGUIDED_CFG_SCALE,
+    defaultSteps: 8,
+    backends: 'comfyui',
+  },
+};
 
 /**
  * Flux.1's separate files, each by its usual names, the exact one first: its VAE (`ae.safetensors`), its

@@ -32,6 +32,7 @@ import { workUnitsOf } from '../domain/work-units.js';
 import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { encodeResultFrame } from '../protocol/result-frame.js';
+import { capabilitiesFor, carriesMoreThanHello } from './capabilities-by-protocol.js';
 import type { BackendKind } from '../domain/capabilities.js';
 import type { BackendDriver, BackendSnapshot } from './backend-driver.js';
 import { commaList } from '../util/comma-list.js';
@@ -316,12 +317,6 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     return this.#protocols.get(url) ?? NODE_PROTOCOLS[0]!;
   }
 
-  /** Capabilities as the connection's version carries them: LoRA families from version 5 on, and never in a hello. */
-  #capabilitiesFor(capabilities: BackendSnapshot['capabilities'], protocol: number): BackendSnapshot['capabilities'] {
-    if (protocol >= 5 || !hasLoraFamilies(capabilities)) return capabilities;
-    return { ...capabilities, loras: capabilities.loras.map(({ family: _family, ...lora }) => lora) };
-  }
-
   /**
    * A gateway refused the hello's version: the newest older one it says it speaks ("this gateway speaks 3 and
    * 4"), or the next older one when it does not say. False when this node speaks none older.
@@ -348,7 +343,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       agent: AGENT_VERSION,
       slots: this.#options.slots,
       prefetch: this.#options.prefetch,
-      capabilities: snapshot ? this.#capabilitiesFor(snapshot.capabilities, 0) : emptyCapabilities(this.#options.driver.kind),
+      capabilities: snapshot ? capabilitiesFor(snapshot.capabilities, 0) : emptyCapabilities(this.#options.driver.kind),
       backendUp: this.backendUp,
       backendProblem: this.#backendProblem,
       loadedModel: snapshot?.loadedModel ?? null,
@@ -407,8 +402,8 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
         this.#welcomedProtocol = message.protocol;
         // What the hello could not carry (a gateway of an older version would have refused it).
         const snapshot = this.#snapshot;
-        if (message.protocol >= 5 && snapshot && hasLoraFamilies(snapshot.capabilities)) {
-          this.#send({ type: 'capabilities', capabilities: snapshot.capabilities, loadedModel: snapshot.loadedModel });
+        if (message.protocol >= 5 && snapshot && carriesMoreThanHello(snapshot.capabilities)) {
+          this.#send({ type: 'capabilities', capabilities: capabilitiesFor(snapshot.capabilities, message.protocol), loadedModel: snapshot.loadedModel });
         }
         const gateway = this.#gateways.urls[this.#gateways.index];
         this.#options.log.info({ gateway, nodeId: message.nodeId, backendUp: this.backendUp, ...(resumed.length ? { resumed: resumed.length } : {}) }, 'connected to gateway');
@@ -785,7 +780,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       this.#snapshot = snapshot;
       if (changed) this.#noteUnknownFlux(snapshot);
       if (changed && this.#socket?.readyState === WebSocket.OPEN) {
-        this.#send({ type: 'capabilities', capabilities: this.#capabilitiesFor(snapshot.capabilities, this.#welcomedProtocol), loadedModel: snapshot.loadedModel });
+        this.#send({ type: 'capabilities', capabilities: capabilitiesFor(snapshot.capabilities, this.#welcomedProtocol), loadedModel: snapshot.loadedModel });
       }
       this.#markBackend(null);
     } catch (error) {
@@ -866,11 +861,6 @@ function assertImages(result: TaskResult): void {
 function textOf(data: WebSocket.RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
-}
-
-/** Whether a LoRA's family is known: what a hello cannot carry (`#capabilitiesFor`). */
-function hasLoraFamilies(capabilities: BackendSnapshot['capabilities']): boolean {
-  return capabilities.loras.some((lora) => lora.family !== undefined);
 }
 
 function clamp01(value: number): number {

@@ -110,6 +110,26 @@ describe('every endpoint through a ComfyUI node', () => {
     expect(await comfyModels()).toEqual(expect.arrayContaining(['sd_xl_base_1.0.safetensors', 'flux1-dev.safetensors']));
   });
 
+  it('Qwen-Image and Z-Image-Turbo answer with their family defaults: cfg 2.5 and a negative prompt; 8 steps at cfg 1 and 1024²', async () => {
+    const { body: info } = await getJson(`${gateway}/api/sd/supportedModelInfo`);
+    const families = Object.fromEntries(info.data.Models.map((m: any) => [m.name, m.family]));
+    expect(families).toMatchObject({ qwen_image_fp8_e4m3fn: 'qwen-image', z_image_turbo_bf16: 'z-image-turbo' });
+    const qwen = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a shop sign that reads DAN', negative_prompt: 'blurry', model: 'qwen_image_fp8_e4m3fn', width: 768, height: 512, steps: 6 });
+    expect(qwen.status, JSON.stringify(qwen.body)).toBe(200);
+    expect(await imageInfo(qwen.body.data.images[0])).toMatchObject({ width: 768, height: 512 });
+    const turbo = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a lighthouse at dusk', model: 'z_image_turbo_bf16' });
+    expect(turbo.status, JSON.stringify(turbo.body)).toBe(200);
+    expect(await imageInfo(turbo.body.data.images[0])).toMatchObject({ width: 1024, height: 1024 });
+    const graphs = (await prompts(comfy)).filter((r) => r.status === 200).map((r) => Object.values(r.body.prompt as Record<string, any>));
+    const samplerOf = (file: string) => graphs.find((nodes) => nodes.some((n) => n.inputs.unet_name === file))!.find((n) => n.class_type === 'KSampler').inputs;
+    expect(samplerOf('qwen_image_fp8_e4m3fn.safetensors')).toMatchObject({ cfg: 2.5, steps: 6, scheduler: 'simple' });
+    expect(samplerOf('z_image_turbo_bf16.safetensors')).toMatchObject({ cfg: 1, steps: 8, scheduler: 'simple' });
+    // A negative prompt for the turbo model is refused at the door, naming the field, before any GPU sees it.
+    const refused = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'x', negative_prompt: 'blurry', model: 'z_image_turbo_bf16' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('negative_prompt');
+  });
+
   it('img2img, and inpainting that keeps the unmasked half', async () => {
     const img = await postJson(`${gateway}/api/sd/img2img`, { init_image: await pngBase64(300, 200), prompt: 'a cat', model: 'clarity', width: 256, height: 192, denoising_strength: 0.5 });
     expect(await imageInfo(img.body.data.images[0])).toMatchObject({ width: 256, height: 192 });

@@ -1,7 +1,8 @@
 /**
  * Which protocol version a node agent speaks to a gateway, against gateways played by the test: the newest
- * (5), whose LoRA families follow the welcome (a hello never carries them: a gateway of 4 would refuse the
- * field), and an older gateway's, into which the node falls back at once when refused for its version.
+ * (6), whose LoRA families and models of the families added in 6 follow the welcome (a hello never carries
+ * them: a gateway of 4 would refuse the field, one of 5 the family), and an older gateway's, into which the
+ * node falls back at once when refused for its version.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeAgent } from '../../src/node/agent.js';
@@ -43,7 +44,7 @@ describe('a node agent and protocol versions', () => {
     const first = await gateway.nextConnection();
     expect(first.hello.protocol).toBe(NODE_PROTOCOLS[0]);
     expect(loraFamilies(first.hello.capabilities)).toEqual(['ink:?', 'mystery:?']);
-    gateway.welcome(first, { protocol: 5 });
+    gateway.welcome(first, { protocol: NODE_PROTOCOLS[0] });
     await expect.poll(() => first.frames.find((f) => f.type === 'capabilities')).toBeDefined();
     const sent = first.frames.find((f) => f.type === 'capabilities');
     expect(sent?.type === 'capabilities' && loraFamilies(sent.capabilities)).toEqual(['ink:sdxl', 'mystery:?']);
@@ -85,6 +86,31 @@ describe('a node agent and protocol versions', () => {
       await expect.poll(refreshed).toBeDefined();
       const sent = refreshed();
       expect(sent?.type === 'capabilities' && loraFamilies(sent.capabilities)).toEqual(version === 4 ? ['ink:?', 'mystery:?', 'fresh:?'] : ['ink:sdxl', 'mystery:?', 'fresh:flux']);
+      await agent.stop();
+      await gateway.close();
+    }
+  });
+
+  it('leaves models of the families added in 6 out of its hello and out of all it sends a gateway of 5; sends them once welcomed in 6', async () => {
+    const qwen = { title: 'qwen_image_fp8_e4m3fn.safetensors', name: 'qwen_image_fp8_e4m3fn', fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image' as const };
+    const withQwen = makeCapabilities({
+      models: [...makeCapabilities().models, qwen],
+      loras: [{ name: 'qwen-style', alias: null, fileName: 'qwen-style.safetensors', sha256: null, family: 'qwen-image' }, ...capabilities.loras],
+    });
+    const titles = (caps: { models: { title: string }[] }) => caps.models.map((m) => m.title);
+    for (const version of [5, 6]) {
+      gateway = await startFakeGateway();
+      agent = agentOf(gateway, heldDriver(withQwen).driver);
+      await agent.start();
+      const connection = await gateway.nextConnection();
+      expect(titles(connection.hello.capabilities)).not.toContain(qwen.title);
+      expect(loraFamilies(connection.hello.capabilities)).toEqual(['qwen-style:?', 'ink:?', 'mystery:?']);
+      gateway.welcome(connection, { protocol: version });
+      await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
+      const sent = connection.frames.find((f) => f.type === 'capabilities');
+      if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
+      expect(titles(sent.capabilities).includes(qwen.title)).toBe(version === 6);
+      expect(loraFamilies(sent.capabilities)).toEqual(version === 6 ? ['qwen-style:qwen-image', 'ink:sdxl', 'mystery:?'] : ['qwen-style:?', 'ink:sdxl', 'mystery:?']);
       await agent.stop();
       await gateway.close();
     }

@@ -69,7 +69,13 @@ describe('discovery', () => {
     expect(capabilities.interrogators).toEqual(['deepdanbooru']);
     expect(capabilities.maxPixels).toBe(1024 * 1024);
     const families = Object.fromEntries(capabilities.models.map((m) => [m.title, m.family ?? null]));
-    expect(families).toMatchObject({ 'clarity.safetensors': null, 'sd_xl_base_1.0.safetensors': 'sdxl', 'flux1-dev.safetensors': 'flux' });
+    expect(families).toMatchObject({
+      'clarity.safetensors': null,
+      'sd_xl_base_1.0.safetensors': 'sdxl',
+      'flux1-dev.safetensors': 'flux',
+      'qwen_image_fp8_e4m3fn.safetensors': 'qwen-image',
+      'z_image_turbo_bf16.safetensors': 'z-image-turbo',
+    });
   });
 
   it('offers a Flux UNet only with its T5 and CLIP-L encoders and VAE; declared families win over metadata', async () => {
@@ -90,6 +96,28 @@ describe('discovery', () => {
     expect(capabilities.models.filter((m) => m.family === 'flux').map((m) => m.title)).toEqual(['flux1-schnell.safetensors']);
     const { familyOfArchitecture } = await import('../../src/domain/families.js');
     expect(['stable-diffusion-xl-v1-base', 'stable-diffusion-xl-v1-refiner', 'stable-diffusion-v1', 'flux-1-dev', 'flux-1-dev/lora'].map(familyOfArchitecture)).toEqual(['sdxl', null, 'sd15', 'flux', null]);
+  });
+
+  it('offers Qwen-Image and Z-Image-Turbo UNets only with their own text encoder and VAE, by name or as their owner declares', async () => {
+    const bare = await world({ textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vaes: ['ae.safetensors'] });
+    const titles = (await driverFor(bare.sandbox).discover()).capabilities.models.map((m) => m.title);
+    expect(titles).toContain('flux1-dev.safetensors');
+    expect(titles).not.toContain('qwen_image_fp8_e4m3fn.safetensors');
+    expect(titles).not.toContain('z_image_turbo_bf16.safetensors');
+    // Qwen's encoder without Qwen's VAE: Z-Image (the Flux VAE) is offered, Qwen-Image is not.
+    const noQwenVae = await world({ vaes: ['ae.safetensors'] });
+    const offered = (await driverFor(noQwenVae.sandbox).discover()).capabilities.models.map((m) => m.title);
+    expect(offered).toContain('z_image_turbo_bf16.safetensors');
+    expect(offered).not.toContain('qwen_image_fp8_e4m3fn.safetensors');
+    // The Edit model and a file named for nothing: not offered unless declared; declared, with the encoders there, they are.
+    const w = await world({
+      diffusionModels: ['qwen_image_edit_2509_fp8_e4m3fn.safetensors', 'my-finetune.safetensors', 'qwen-image-q8.safetensors'].map((fileName) => ({ fileName, family: 'qwen-image' as const })),
+    });
+    expect((await driverFor(w.sandbox).discover()).capabilities.models.filter((m) => m.family === 'qwen-image').map((m) => m.title)).toEqual(['qwen-image-q8.safetensors']);
+    const declared = await driverFor(w.sandbox, { declaredFamilies: new Map([['my-finetune', 'z-image-turbo']]) }).discover();
+    expect(declared.capabilities.models.find((m) => m.title === 'my-finetune.safetensors')?.family).toBe('z-image-turbo');
+    const { familyOfArchitecture } = await import('../../src/domain/families.js');
+    expect(['Qwen-Image', 'qwen_image', 'Qwen-Image-Edit', 'Z-Image', 'z-image-turbo', 'Qwen-Image/lora'].map(familyOfArchitecture)).toEqual(['qwen-image', 'qwen-image', null, null, 'z-image-turbo', null]);
   });
 
   it('names a LoRA outside the catalog as A1111 does (its stem), so it has one identity on both kinds of node; the graph loads the listed path', async () => {

@@ -205,6 +205,68 @@ describe('Flux', () => {
   });
 });
 
+describe('Qwen-Image and Z-Image-Turbo', () => {
+  /** The class of the node a link comes from. */
+  const from = (built: Built, link: unknown) => built.nodes[(link as [string, number])[0]]!.class_type;
+
+  it('Qwen-Image: UNet, Qwen2.5-VL as qwen_image, its VAE; shifted 3.1 through ModelSamplingAuraFlow; its negative at the task cfg; SD3 latent, simple schedule', async () => {
+    const spec = txt2img({ model: world.model('qwen_image_fp8_e4m3fn.safetensors'), prompt: 'a shop sign', negativePrompt: 'blurry', cfgScale: 2.5, width: 1328, height: 1328, steps: 4, sampler: 'Euler' });
+    const built = await build(spec);
+    expect(built.one('UNETLoader').inputs).toEqual({ unet_name: 'qwen_image_fp8_e4m3fn.safetensors', weight_dtype: 'default' });
+    expect(built.one('CLIPLoader').inputs).toEqual({ clip_name: 'qwen_2.5_vl_7b_fp8_scaled.safetensors', type: 'qwen_image' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'qwen_image_vae.safetensors' });
+    expect(built.one('ModelSamplingAuraFlow').inputs['shift']).toBe(3.1);
+    expect(built.of('CLIPTextEncode').map((n) => n.inputs['text'])).toEqual(['a shop sign', 'blurry']);
+    const sampler = built.one('KSampler').inputs;
+    expect(sampler).toMatchObject({ cfg: 2.5, sampler_name: 'euler', scheduler: 'simple' });
+    expect(from(built, sampler['model'])).toBe('ModelSamplingAuraFlow');
+    expect(built.one('EmptySD3LatentImage').inputs).toEqual({ width: 1328, height: 1328, batch_size: 1 });
+    expect(built.of('DualCLIPLoader')).toEqual([]);
+    expect(built.of('FluxGuidance')).toEqual([]);
+    await runsToSize(built, spec);
+  });
+
+  it('Z-Image-Turbo: UNet, Qwen3-4B as lumina2, the Flux VAE; shift 3; cfg 1 with the positive zeroed out as its negative', async () => {
+    const spec = txt2img({ model: world.model('z_image_turbo_bf16.safetensors'), prompt: 'a lighthouse', negativePrompt: '', cfgScale: 1, width: 1024, height: 768, steps: 8, sampler: 'Euler' });
+    const built = await build(spec);
+    expect(built.one('CLIPLoader').inputs).toEqual({ clip_name: 'qwen_3_4b.safetensors', type: 'lumina2' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'ae.safetensors' });
+    expect(built.one('ModelSamplingAuraFlow').inputs['shift']).toBe(3);
+    expect(built.one('CLIPTextEncode').inputs['text']).toBe('a lighthouse');
+    const sampler = built.one('KSampler').inputs;
+    expect(sampler).toMatchObject({ cfg: 1, steps: 8, scheduler: 'simple' });
+    expect(from(built, sampler['negative'])).toBe('ConditioningZeroOut');
+    expect(built.one('EmptySD3LatentImage').inputs).toEqual({ width: 1024, height: 768, batch_size: 1 });
+    await runsToSize(built, spec);
+  });
+
+  it('a LoRA sits between the UNet and the shift; img2img encodes with the family VAE', async () => {
+    const spec = img2img({ model: world.model('qwen_image_fp8_e4m3fn.safetensors'), loras: [{ lora: kobeni, weight: 0.5 }], cfgScale: 2.5, width: 512, height: 512, steps: 4, sampler: 'Euler' });
+    const built = await build(spec);
+    expect(from(built, built.one('ModelSamplingAuraFlow').inputs['model'])).toBe('LoraLoader');
+    expect(from(built, built.one('VAEEncode').inputs['vae'])).toBe('VAELoader');
+    await runsToSize(built, spec);
+  });
+
+  it('the sandbox refuses what the real models would: an SD latent, an SD VAE, a text encoder loaded as another type', async () => {
+    const spec = txt2img({ model: world.model('qwen_image_fp8_e4m3fn.safetensors'), cfgScale: 2.5, width: 512, height: 512, steps: 2, sampler: 'Euler' });
+    const built = await build(spec);
+    const latentId = Object.entries(built.nodes).find(([, n]) => n.class_type === 'EmptySD3LatentImage')![0];
+    const vaeId = Object.entries(built.nodes).find(([, n]) => n.class_type === 'VAELoader')![0];
+    const clipId = Object.entries(built.nodes).find(([, n]) => n.class_type === 'CLIPLoader')![0];
+    const variants: [string, Record<string, unknown>, string][] = [
+      ['an SD latent', { [latentId]: { ...built.nodes[latentId], class_type: 'EmptyLatentImage' } }, 'to have 16 channels, but got 4 channels'],
+      ['an SD VAE', { [vaeId]: { ...built.nodes[vaeId], inputs: { vae_name: 'taesd' } } }, 'to have 4 channels, but got 16 channels'],
+      ['Qwen2.5-VL as lumina2', { [clipId]: { ...built.nodes[clipId], inputs: { ...built.nodes[clipId]!.inputs, type: 'lumina2' } } }, 'its type is qwen_image'],
+    ];
+    for (const [what, change, message] of variants) {
+      const { history } = await world.runGraph({ ...built.nodes, ...change });
+      expect(history.status.status_str, what).toBe('error');
+      expect(JSON.stringify(history.status.messages), what).toContain(message);
+    }
+  });
+});
+
 describe('hires fix', () => {
   it('latent: LatentUpscale to A1111\'s target size with the mode, a second KSampler at the hires denoise', async () => {
     const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, hires: { scale: 1.45, upscaler: 'Latent', denoisingStrength: 0.55 } });

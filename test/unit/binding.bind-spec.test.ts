@@ -73,9 +73,21 @@ describe('backends and families', () => {
   it('sends a Flux model to a ComfyUI or a Forge node, never to an A1111 one (A1111 cannot run Flux)', () => {
     const a1111 = toNodeOffering(makeCapabilities({ models: [...makeCapabilities().models, fluxModel] }));
     const comfy = toNodeOffering(makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [fluxModel] }));
-    expect(bindSpec(txt2img({ model: flux }), a1111)).toEqual({ ok: false, missing: ['a backend that runs Flux models (Forge or ComfyUI) for flux1-dev'] });
+    expect(bindSpec(txt2img({ model: flux }), a1111)).toEqual({ ok: false, missing: ['a backend that runs Flux.1 models (Forge or ComfyUI) for flux1-dev'] });
     expect(bindSpec(txt2img({ model: flux }), comfy)).toMatchObject({ ok: true, binding: { checkpoint: 'flux1-dev.safetensors' } });
     expect(bindSpec(txt2img({ model: flux }), comfy)).not.toHaveProperty('binding.forgeModules');
+  });
+
+  it('sends a Qwen-Image or Z-Image-Turbo model to a ComfyUI node only, not even to Forge', () => {
+    const qwen = { title: 'qwen_image_fp8_e4m3fn.safetensors', name: 'qwen_image_fp8_e4m3fn', fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image' as const };
+    const zImage = { title: 'z_image_turbo_bf16.safetensors', name: 'z_image_turbo_bf16', fileName: 'z_image_turbo_bf16.safetensors', sha256: null, family: 'z-image-turbo' as const };
+    const models = [...makeCapabilities().models, qwen, zImage];
+    const forge = toNodeOffering(makeCapabilities({ backend: { kind: 'a1111', version: null, modules: ['ae.safetensors'] }, models }));
+    const comfy = toNodeOffering(makeCapabilities({ backend: { kind: 'comfyui', version: null }, models }));
+    const ask = (model: { name: string }) => txt2img({ model: { id: `local:${model.name}`, name: model.name } });
+    expect(bindSpec(ask(qwen), forge)).toEqual({ ok: false, missing: ['a backend that runs Qwen-Image models (ComfyUI) for qwen_image_fp8_e4m3fn'] });
+    expect(bindSpec(ask(zImage), forge)).toEqual({ ok: false, missing: ['a backend that runs Z-Image-Turbo models (ComfyUI) for z_image_turbo_bf16'] });
+    expect(bindSpec(ask(qwen), comfy)).toMatchObject({ ok: true, binding: { checkpoint: 'qwen_image_fp8_e4m3fn.safetensors' } });
   });
 
   it('names Flux\'s VAE and text encoders to a Forge node, and no modules with any other model', () => {

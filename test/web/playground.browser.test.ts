@@ -46,6 +46,12 @@ beforeAll(async () => {
   gateway = gw.url;
   const families = ['--model-family', 'flux1-dev.safetensors=flux', '--model-family', 'sd_xl_base_1.0.safetensors=sdxl'];
   processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one', args: families })).proc);
+  // A ComfyUI with Z-Image-Turbo alone (the families only ComfyUI runs), so every other task still goes to the Forge node.
+  const comfyConfig = `${dir.path}/comfy.json`;
+  const zImageOnly = { checkpoints: [], diffusionModels: [{ fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' }], textEncoders: ['qwen_3_4b.safetensors'], vaes: ['ae.safetensors'], loras: [], controlNets: [], upscaleModels: [], customNodes: [] };
+  writeFileSync(comfyConfig, JSON.stringify(zImageOnly));
+  const comfy = await startSandboxProcess({ speed: 4, flavor: 'comfyui', config: comfyConfig });
+  processes.push(comfy.proc, (await startNodeProcess({ gateway, comfyui: comfy.url, name: 'gpu-comfy' })).proc);
   // The flags Chromium needs on a machine without a network beyond localhost (no background fetches).
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -199,6 +205,28 @@ describe('the playground', () => {
     await txt2img.getByLabel('Height').fill('1536');
     await model.selectOption('clarity');
     await expect.poll(() => values(), POLL).toEqual(['416', '624', '7', 'Euler a', '']);
+  });
+
+  it('Z-Image-Turbo: its 8 steps, CFG fixed at 1 and no negative prompt, none of them sent; the model answers at 1024²', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await txt2img.locator('select[name="model"] option[value="z_image_turbo_bf16"]').waitFor({ state: 'attached', timeout: 30_000 });
+    await txt2img.getByLabel('Negative prompt').fill('blurry');
+    await txt2img.locator('select[name="model"]').selectOption('z_image_turbo_bf16');
+    await expect.poll(() => txt2img.getByLabel('Steps').inputValue(), POLL).toBe('8');
+    expect(await txt2img.getByLabel('CFG scale', { exact: true }).isDisabled()).toBe(true);
+    expect(await txt2img.getByLabel('CFG scale', { exact: true }).inputValue()).toBe('1');
+    expect(await txt2img.getByLabel('Negative prompt').isDisabled()).toBe(true);
+    expect(await txt2img.locator('[data-field="negative_prompt"] .hint').textContent()).toBe('Z-Image-Turbo models take no negative prompt');
+    expect(await txt2img.locator('[data-field="model"] .hint').textContent()).toContain('Z-Image-Turbo takes no negative prompt: it was cleared.');
+    await page.screenshot({ path: `${ARTIFACTS}z-image-turbo.png` });
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/txt2img/async'));
+    await generate(page, 'a lighthouse at dusk');
+    const body = (await request).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ model: 'z_image_turbo_bf16', steps: 8, width: 1024, height: 1024 });
+    for (const field of ['cfg_scale', 'guidance', 'negative_prompt']) expect(body).not.toHaveProperty(field);
+    expect(await resultImage(txt2img)).toEqual({ width: 1024, height: 1024 });
+    expect((page as Page & { failures: string[] }).failures).toEqual([]);
   });
 
   it('shows Flux.1\'s distilled guidance in place of CFG, within the API\'s range, and sends it as guidance, which Forge gets as its Distilled CFG Scale', async () => {
@@ -674,6 +702,7 @@ describe('the dashboard', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
     await second.proc.stop();
     await page.locator('tr[data-node="gpu-two"]').waitFor({ state: 'detached', timeout: 10_000 });
-    expect(await page.locator('tr[data-node]').count()).toBe(1);
+    // The two of the setup stay: the Forge node and the ComfyUI one.
+    expect(await page.locator('tr[data-node]').count()).toBe(2);
   });
 });

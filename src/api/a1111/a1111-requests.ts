@@ -18,6 +18,7 @@
  * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
  * DAN's own. The table of fields is in docs/a1111-api.md.
  */
+import { familyTraits, type ModelFamily } from '../../domain/families.js';
 import { a1111Field } from './a1111-errors.js';
 
 type Body = Record<string, unknown>;
@@ -134,8 +135,8 @@ export interface CheckpointChoice {
   resolve: (value: string) => string | null;
   /** The caller's default (POST /sdapi/v1/options), else the gateway's; null when the network serves none. */
   fallback: () => string | null;
-  /** Whether the checkpoint (as DAN names it) is a Flux model: Forge's `distilled_cfg_scale` is its guidance. */
-  isFlux: (model: string) => boolean;
+  /** The checkpoint's family (as DAN names it), null when unknown: Forge's `distilled_cfg_scale` is a Flux model's guidance. */
+  familyOf: (model: string) => ModelFamily | null;
 }
 
 /** What Forge's clients send as `distilled_cfg_scale` whatever the model: honoured for models that have no such guidance. */
@@ -257,9 +258,11 @@ function diffusionBody(body: Body, choice: CheckpointChoice): Body {
   // Forge's name for Flux's distilled guidance. Its clients send it on every call: at Forge's default it changes
   // nothing for other models; another value for one is sent on, for DAN's parser to refuse with its reason.
   const distilled = body['distilled_cfg_scale'];
-  if (given(distilled) && (choice.isFlux(String(out['model'])) || distilled !== FORGE_DISTILLED_DEFAULT)) out['guidance'] = distilled;
-  // A1111's default where DAN's differs: 50 steps, and its clients expect them.
-  out['steps'] ??= 50;
+  const family = choice.familyOf(String(out['model']));
+  const traits = family ? familyTraits[family] : null;
+  if (given(distilled) && (traits?.guidance === 'distilled' || distilled !== FORGE_DISTILLED_DEFAULT)) out['guidance'] = distilled;
+  // A1111's default where DAN's differs: 50 steps, and its clients expect them; a turbo model's own few.
+  if (traits?.defaultSteps === undefined) out['steps'] ??= 50;
   if (controlNet) out['control_net'] = controlNet;
   return out;
 }

@@ -60,7 +60,7 @@ function checkpointChoice(deps: A1111RoutesDeps, chosen: string | undefined): Ch
   return {
     resolve: (value) => findModel(deps, value)?.name ?? null,
     fallback: () => chosen ?? deps.defaultModel(),
-    isFlux: (model) => findModel(deps, model)?.family === 'flux',
+    familyOf: (model) => findModel(deps, model)?.family ?? null,
   };
 }
 

@@ -9,14 +9,14 @@
 import type { ResourceRef, Txt2ImgSpec } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { formatChoices } from './field-messages.js';
-import { readInteger, readNumber, readString } from './field-readers.js';
+import { readInteger, readString } from './field-readers.js';
 import { type FieldGroup, pathOf, valueOf } from './known-fields.js';
 import { readLoras } from './lora-field.js';
 import { assertNoNetworkTags, joinLoras, takePromptLoras } from './prompt-loras.js';
 import { NameMatches, type NameRule, parseResource, readName } from './name-fields.js';
 import type { RequestContext } from '../../domain/request-context.js';
-import { automaticScheduler, cfgScaleRule, promptRule, samplerDefault, seedRule, sideMultiple, sideRule, stepsRule } from './rules.js';
-import { checkFluxCfgScale, checkLoraFamilies, checkNegativePrompt, modelChoice, type ModelChoice, readGuidance } from './family-rules.js';
+import { automaticScheduler, promptRule, samplerDefault, seedRule, sideMultiple, sideRule } from './rules.js';
+import { checkLoraFamilies, checkNegativePrompt, modelChoice, type ModelChoice, readCfgScale, readGuidance, readSteps } from './family-rules.js';
 
 /** Common txt2img/img2img fields; ControlNet comes separately because its images decode later. */
 export type DiffusionFields = Omit<Txt2ImgSpec, 'kind' | 'hires' | 'controlNet'>;
@@ -57,8 +57,8 @@ export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): Dif
     negativePrompt,
     seed: readInteger(group, 'seed', seedRule),
     sampler: readSampler(group, ctx, choice),
-    steps: readInteger(group, 'steps', stepsRule(limits)),
-    cfgScale: checkFluxCfgScale(group, choice) ?? readNumber(group, 'cfg_scale', cfgScaleRule),
+    steps: readSteps(group, choice, limits),
+    cfgScale: readCfgScale(group, choice),
     ...(guidance === undefined ? {} : { guidance }),
     width: roundSide(readInteger(group, 'width', side)),
     height: roundSide(readInteger(group, 'height', side)),

@@ -3,22 +3,23 @@
  *
  * What a request may ask of each model family (domain/families.ts). A family
  * gives the defaults a request leaves out (SDXL and Flux make 1024² images;
- * Flux samples with Euler) and refuses, with a message, the fields it does not
- * use rather than ignore them: Flux takes no negative prompt and runs at
- * cfg_scale 1, its strength being `guidance`; `guidance` means nothing to
- * SD 1.5 or SDXL; a LoRA or ControlNet model made for another family does not
- * fit the model. A model whose family no one knows gets no family rules.
+ * Flux samples with Euler; Qwen-Image's cfg_scale is 2.5, Z-Image-Turbo's
+ * steps 8) and refuses, with a message, the fields it does not use rather
+ * than ignore them: Flux and Z-Image-Turbo take no negative prompt and run at
+ * cfg_scale 1, Flux's strength being `guidance`; `guidance` means nothing to
+ * the others; a LoRA or ControlNet model made for another family does not fit
+ * the model. A model whose family no one knows gets no family rules.
  */
-import { familyTraits, type FamilyTraits, type ModelFamily } from '../../domain/families.js';
+import { familyTraits, type FamilyTraits, type ModelFamily, UNGUIDED_CFG_SCALE } from '../../domain/families.js';
 import { controlNetFamilyOf } from '../../domain/catalog.js';
-import type { RequestContext } from '../../domain/request-context.js';
+import type { RequestContext, RequestLimits } from '../../domain/request-context.js';
 import type { LoraUse, RefinerSpec, ResourceRef } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { describeValue, formatChoices } from './field-messages.js';
-import { readNumber } from './field-readers.js';
+import { readInteger, readNumber } from './field-readers.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
 import { parseResource } from './name-fields.js';
-import { fluxCfgScale, guidanceRule, refinerSwitchRule } from './rules.js';
+import { cfgScaleRule, guidanceRule, refinerSwitchRule, stepsRule } from './rules.js';
 
 export interface ModelChoice {
   model: ResourceRef;
@@ -35,28 +36,41 @@ function labelOf(choice: ModelChoice): string {
   return choice.traits ? `${choice.model.name} is ${choice.traits.article} ${choice.traits.label} model` : `the family of ${choice.model.name} is not known`;
 }
 
-/** `guidance`: Flux's, defaulted; refused for other families. Absent from the spec for them. */
+/** `guidance`: a distilled family's, defaulted; refused for other families. Absent from the spec for them. */
 export function readGuidance(group: FieldGroup, choice: ModelChoice): number | undefined {
-  if (choice.traits?.distilledGuidance) return readNumber(group, 'guidance', guidanceRule);
+  const traits = choice.traits;
+  if (traits?.guidance === 'distilled') return readNumber(group, 'guidance', { ...guidanceRule, default: traits.defaultGuidance ?? guidanceRule.default });
   if (valueOf(group, 'guidance') !== undefined) {
-    const uses = choice.traits ? `${labelOf(choice)}, which uses cfg_scale` : `only Flux models use it, and ${labelOf(choice)}`;
+    const uses = traits ? `${labelOf(choice)}, which ${traits.guidance === 'cfg' ? 'uses cfg_scale' : 'takes no guidance'}` : `only Flux models use it, and ${labelOf(choice)}`;
     throw invalidField(pathOf(group, 'guidance'), `is Flux's distilled guidance; ${uses}`);
   }
   return undefined;
 }
 
-/** `cfg_scale` for a Flux model: 1 (its default), or refused when set to anything else. */
-export function checkFluxCfgScale(group: FieldGroup, choice: ModelChoice): number | null {
-  if (!choice.traits?.distilledGuidance) return null;
+/**
+ * `cfg_scale`: the family's default when left out; for a family without classifier-free guidance 1, and
+ * refused when set to anything else.
+ */
+export function readCfgScale(group: FieldGroup, choice: ModelChoice): number {
+  const traits = choice.traits;
+  if (traits === null || traits.guidance === 'cfg') return readNumber(group, 'cfg_scale', { ...cfgScaleRule, default: traits?.defaultCfgScale ?? cfgScaleRule.default });
   const value = valueOf(group, 'cfg_scale');
-  if (value !== undefined && value !== fluxCfgScale) {
-    throw invalidField(pathOf(group, 'cfg_scale'), `must be ${fluxCfgScale} or left out: ${labelOf(choice)}, which runs at cfg_scale ${fluxCfgScale}; set its strength with guidance (default ${guidanceRule.default}), got ${describeValue(value)}`);
+  if (value !== undefined && value !== UNGUIDED_CFG_SCALE) {
+    const strength = traits.guidance === 'distilled' ? `; set its strength with guidance (default ${traits.defaultGuidance ?? guidanceRule.default})` : '';
+    throw invalidField(pathOf(group, 'cfg_scale'), `must be ${UNGUIDED_CFG_SCALE} or left out: ${labelOf(choice)}, which runs at cfg_scale ${UNGUIDED_CFG_SCALE}${strength}, got ${describeValue(value)}`);
   }
-  return fluxCfgScale;
+  return UNGUIDED_CFG_SCALE;
+}
+
+/** `steps`: the family's default when it has one (a turbo model's few), else the API's. */
+export function readSteps(group: FieldGroup, choice: ModelChoice, limits: RequestLimits): number {
+  const rule = stepsRule(limits);
+  const fallback = choice.traits?.defaultSteps;
+  return readInteger(group, 'steps', fallback === undefined ? rule : { ...rule, default: Math.min(fallback, rule.max) });
 }
 
 export function checkNegativePrompt(group: FieldGroup, negativePrompt: string, choice: ModelChoice): void {
-  if (choice.traits?.distilledGuidance && negativePrompt.trim() !== '') {
+  if (choice.traits && choice.traits.guidance !== 'cfg' && negativePrompt.trim() !== '') {
     throw invalidField(pathOf(group, 'negative_prompt'), `must be empty: ${labelOf(choice)}, which takes no negative prompt`);
   }
 }

@@ -6,7 +6,7 @@
  * describe them. Out-of-range values are errors: unlike the original deployment,
  * nothing is clamped and no default is "the minimum".
  */
-import { FLUX_DEFAULT_GUIDANCE } from '../../domain/families.js';
+import { FLUX_DEFAULT_GUIDANCE, SD_DEFAULT_CFG_SCALE } from '../../domain/families.js';
 import type { ResizeMode } from '../../domain/spec.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
 import type { RequestLimits } from '../../domain/request-context.js';
@@ -25,10 +25,10 @@ export const seedRule = { min: -1, max: Number.MAX_SAFE_INTEGER, default: -1 } a
 export const samplerDefault = 'Euler a';
 /** The `scheduler` that adds nothing to the sampler: its own default schedule. */
 export const automaticScheduler = 'Automatic';
-export const cfgScaleRule = { min: 1, max: 30, default: 7 } as const;
-/** Flux's distilled guidance (`guidance`), for Flux models only; they run at cfg_scale 1. */
+/** The default is SD's; a family may have its own (domain/families.ts: Qwen-Image 2.5, 1 where it takes none). */
+export const cfgScaleRule = { min: 1, max: 30, default: SD_DEFAULT_CFG_SCALE } as const;
+/** A distilled guidance (`guidance`), for Flux models only; they run at cfg_scale 1. The default is Flux.1's. */
 export const guidanceRule = { min: 0, max: 30, default: FLUX_DEFAULT_GUIDANCE } as const;
-export const fluxCfgScale = 1;
 /** SDXL's refiner: when it takes over, as a fraction of the steps (A1111's default). */
 export const refinerSwitchRule = { min: 0, max: 0.99, minExclusive: true, default: 0.8 } as const;
 /** Width and height are rounded down to a multiple of this, as the WebUI does. */

@@ -6,8 +6,9 @@
  * its safetensors metadata), diffusion models (UNet-only files such as Flux),
  * text encoders, VAEs, LoRAs, ControlNet and upscale models, which custom
  * node packs are installed, and the GPU's memory. The default has the DAN
- * catalog's SD 1.5 checkpoints and LoRAs, one SDXL checkpoint and Flux.1-dev
- * with its text encoders and VAE.
+ * catalog's SD 1.5 checkpoints and LoRAs, one SDXL checkpoint, and Flux.1-dev,
+ * Qwen-Image and Z-Image-Turbo with their text encoders and VAEs, under the
+ * names of ComfyUI's own repackaged files.
  */
 import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
@@ -70,9 +71,13 @@ export const defaultComfyOfferings: ComfyOfferings = {
     { fileName: 'sd_xl_base_1.0.safetensors', family: 'sdxl', metadata: true },
     { fileName: 'sd_xl_refiner_1.0.safetensors', family: 'sdxl' },
   ],
-  diffusionModels: [{ fileName: 'flux1-dev.safetensors', family: 'flux' }],
-  textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'],
-  vaes: ['ae.safetensors'],
+  diffusionModels: [
+    { fileName: 'flux1-dev.safetensors', family: 'flux' },
+    { fileName: 'qwen_image_fp8_e4m3fn.safetensors', family: 'qwen-image' },
+    { fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' },
+  ],
+  textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors', 'qwen_2.5_vl_7b_fp8_scaled.safetensors', 'qwen_3_4b.safetensors'],
+  vaes: ['ae.safetensors', 'qwen_image_vae.safetensors'],
   loras: catalogLoras.map(fileNameOf),
   controlNets: ['control_v11p_sd15_canny.pth', 'control_v11p_sd15_openpose.pth'],
   upscaleModels: ['RealESRGAN_x4plus.pth', 'RealESRGAN_x4plus_anime_6B.pth'],

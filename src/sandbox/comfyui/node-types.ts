@@ -42,6 +42,8 @@ export interface ModelValue {
   /** Checkpoint or diffusion-model file the weights came from. */
   file: string;
   loras: readonly string[];
+  /** `ModelSamplingAuraFlow`'s shift, when one was set. */
+  shift?: number;
 }
 export interface ClipValue {
   type: 'CLIP';
@@ -53,6 +55,20 @@ export interface ClipValue {
 export interface VaeValue {
   type: 'VAE';
   file: string;
+  channels: LatentChannels;
+}
+
+/** Channels of a latent: SD 1.5's and SDXL's VAE make 4, Flux's, Qwen-Image's and SD3's 16. */
+export type LatentChannels = 4 | 16;
+
+/** The channels a model of `family` samples. */
+export function latentChannelsOf(family: Family): LatentChannels {
+  return family === 'sd15' || family === 'sdxl' ? 4 : 16;
+}
+
+/** The channels a VAE file (`VAELoader`'s choices) encodes to: by its name, as the sandbox's files are named. */
+export function vaeChannelsOf(file: string): LatentChannels {
+  return /^(ae|taesd3|taef1)(\.|$)|flux|qwen|wan/i.test(file) ? 16 : 4;
 }
 export interface ConditioningValue {
   type: 'CONDITIONING';
@@ -68,6 +84,7 @@ export interface LatentValue {
   type: 'LATENT';
   width: number;
   height: number;
+  channels: LatentChannels;
   rgb: Buffer | null;
   /** One byte per pixel, 255 = may change (SetLatentNoiseMask, VAEEncodeForInpaint). */
   noiseMask: Buffer | null;

@@ -8,11 +8,25 @@
  * output, so the next prompt with the same file skips it (`execution_cached`).
  */
 import { toWallMs } from '../time-model.js';
-import type { ComfyOfferings } from './comfy-offerings.js';
-import { link, NodeExecutionError, type ClipValue, type ComfyWorld, type ModelValue, type NodeClass, type NodeRun } from './node-types.js';
+import type { ComfyOfferings, Family } from './comfy-offerings.js';
+import { latentChannelsOf, link, NodeExecutionError, vaeChannelsOf, type ClipValue, type ComfyWorld, type ModelValue, type NodeClass, type NodeRun } from './node-types.js';
 
 const WEIGHT_DTYPES = ['default', 'fp8_e4m3fn', 'fp8_e4m3fn_fast', 'fp8_e5m2'];
 const CLIP_TYPES = ['sdxl', 'sd3', 'flux', 'hunyuan_video', 'hidream'];
+/** `CLIPLoader`'s types (nodes.py, 2026). */
+const SINGLE_CLIP_TYPES = [
+  'stable_diffusion', 'stable_cascade', 'sd3', 'stable_audio', 'mochi', 'ltxv', 'pixart', 'cosmos', 'lumina2', 'wan', 'hidream',
+  'chroma', 'ace', 'omnigen2', 'qwen_image', 'hunyuan_image', 'flux2', 'ovis', 'longcat_image', 'cogvideox',
+];
+/**
+ * The single text encoders the sandbox knows, by file name and the `type` that loads them for a family: ComfyUI
+ * tells the encoder from its weights and the type picks among the families that share it (Qwen3-4B is Z-Image's
+ * as `lumina2`, Flux.2 Klein's as `flux2`).
+ */
+const SINGLE_ENCODERS: readonly { file: RegExp; type: string; family: Family }[] = [
+  { file: /qwen[-_.]?2[._]?5[-_.]?vl/i, type: 'qwen_image', family: 'qwen-image' },
+  { file: /qwen[-_.]?3[-_.]?4b/i, type: 'lumina2', family: 'z-image-turbo' },
+];
 const strength = { kind: 'float', default: 1, min: -100, max: 100, step: 0.01 } as const;
 
 /** Which weights are in GPU memory; a loader that brings others pays the switch. */
@@ -60,7 +74,7 @@ export function loaderNodes(weights: LoadedWeights): NodeClass[] {
           outputs: [
             { type: 'MODEL', family, file, loras: [] },
             { type: 'CLIP', family, loras: [], stopAt: -1 },
-            { type: 'VAE', file },
+            { type: 'VAE', file, channels: latentChannelsOf(family) },
           ],
         };
       },
@@ -105,13 +119,35 @@ export function loaderNodes(weights: LoadedWeights): NodeClass[] {
       },
     },
     {
+      name: 'CLIPLoader',
+      displayName: 'Load CLIP',
+      category: 'advanced/loaders',
+      description: '[Recipes]\n\nstable_diffusion: clip-l\nstable_cascade: clip-g\nsd3: t5 xxl/ clip-g / clip-l\nlumina2: gemma 2 2B / qwen 3 4B\nqwen_image: qwen 2.5 vl 7b',
+      required: {
+        clip_name: { kind: 'combo', choices: (w) => w.offerings.textEncoders },
+        type: { kind: 'combo', choices: () => SINGLE_CLIP_TYPES },
+      },
+      optional: { device: { kind: 'combo', choices: () => ['default', 'cpu'] } },
+      outputs: [{ type: 'CLIP', name: 'CLIP' }],
+      async run(run) {
+        const name = String(run.inputs['clip_name']);
+        const type = String(run.inputs['type']);
+        const encoder = SINGLE_ENCODERS.find((e) => e.file.test(name));
+        if (!encoder) throw new NodeExecutionError('RuntimeError', `sandbox: no model family it knows takes ${name} as its one text encoder`);
+        if (encoder.type !== type) throw new NodeExecutionError('RuntimeError', `sandbox: ${name} loaded as ${type} makes no ${encoder.family} text encoder (its type is ${encoder.type})`);
+        const clip: ClipValue = { type: 'CLIP', family: encoder.family, loras: [], stopAt: -1 };
+        return { outputs: [clip] };
+      },
+    },
+    {
       name: 'VAELoader',
       displayName: 'Load VAE',
       category: 'loaders',
       required: { vae_name: { kind: 'combo', choices: (w) => [...w.offerings.vaes, 'taesd', 'taesdxl', 'taesd3', 'taef1'] } },
       outputs: [{ type: 'VAE', name: 'VAE' }],
       async run(run) {
-        return { outputs: [{ type: 'VAE', file: String(run.inputs['vae_name']) }] };
+        const file = String(run.inputs['vae_name']);
+        return { outputs: [{ type: 'VAE', file, channels: vaeChannelsOf(file) }] };
       },
     },
     {

@@ -20,12 +20,15 @@ import {
   type ConditioningValue,
   type ImageValue,
   type InputSpec,
+  type LatentChannels,
   type LatentValue,
+  latentChannelsOf,
   type MaskValue,
   type ModelValue,
   type NodeClass,
   type NodeResult,
   type NodeRun,
+  type VaeValue,
 } from './node-types.js';
 
 /** What ComfyUI's KSampler lists (comfy/samplers.py, 2025). */
@@ -45,11 +48,20 @@ const UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'bisler
 const side = (defaultValue: number, step: number): InputSpec => ({ kind: 'int', default: defaultValue, min: 16, max: MAX_RESOLUTION, step });
 const batch: InputSpec = { kind: 'int', default: 1, min: 1, max: 4096 };
 
-function emptyLatent(run: { inputs: Record<string, unknown> }): LatentValue {
+function emptyLatent(run: { inputs: Record<string, unknown> }, channels: LatentChannels): LatentValue {
   if (Number(run.inputs['batch_size']) !== 1) throw new NodeExecutionError('NotImplementedError', 'the sandbox models batch_size 1 only');
   const width = Math.floor(Number(run.inputs['width']) / 8) * 8;
   const height = Math.floor(Number(run.inputs['height']) / 8) * 8;
-  return { type: 'LATENT', width, height, rgb: null, noiseMask: null };
+  return { type: 'LATENT', width, height, channels, rgb: null, noiseMask: null };
+}
+
+/** A latent of other channels than a model or VAE takes fails in its first convolution, as torch words it. */
+function checkChannels(latent: LatentValue, expected: LatentChannels): void {
+  if (latent.channels === expected) return;
+  throw new NodeExecutionError(
+    'RuntimeError',
+    `Given groups=1, weight of size [320, ${expected}, 3, 3], expected input[1, ${latent.channels}, ${latent.height / 8}, ${latent.width / 8}] to have ${expected} channels, but got ${latent.channels} channels instead`,
+  );
 }
 
 /** 255 where the mask is over one half, else 0 (torch's `round`, which takes exactly one half to 0). */
@@ -106,6 +118,7 @@ async function sample(run: NodeRun, part: { seed: number; steps: number; from: n
       throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
     }
   }
+  checkChannels(latent, latentChannelsOf(model.family));
   const size = { width: latent.width, height: latent.height };
   const stepSeconds = secondsPerStep(run.world.timing, {
     pixels: size.width * size.height,
@@ -113,7 +126,7 @@ async function sample(run: NodeRun, part: { seed: number; steps: number; from: n
     batchSize: 1,
     controlNetUnits: positive.controls,
   });
-  const text = [positive.text, model.file, ...model.loras, positive.guidance ?? ''].join('\u0000');
+  const text = [positive.text, model.file, ...model.loras, positive.guidance ?? '', model.shift ?? ''].join('\u0000');
   const pattern = renderSeedPattern(part.seed % 2 ** 32, text, size.width, size.height);
   const stepMs = toWallMs(run.world.timing, stepSeconds);
   const count = Math.max(0, Math.min(part.to, part.steps) - part.from);
@@ -201,6 +214,17 @@ export const samplingNodes: NodeClass[] = [
     },
   },
   {
+    name: 'ModelSamplingAuraFlow',
+    displayName: 'ModelSamplingAuraFlow',
+    category: 'advanced/model',
+    pythonModule: 'comfy_extras.nodes_model_advanced',
+    required: { model: link('MODEL'), shift: { kind: 'float', default: 1.73, min: 0, max: 100, step: 0.01 } },
+    outputs: [{ type: 'MODEL', name: 'MODEL' }],
+    async run(run) {
+      return { outputs: [{ ...(run.inputs['model'] as ModelValue), shift: Number(run.inputs['shift']) }] };
+    },
+  },
+  {
     name: 'ConditioningZeroOut',
     displayName: 'ConditioningZeroOut',
     category: 'advanced/conditioning',
@@ -217,7 +241,7 @@ export const samplingNodes: NodeClass[] = [
     required: { width: side(512, 8), height: side(512, 8), batch_size: batch },
     outputs: [{ type: 'LATENT', name: 'LATENT' }],
     async run(run) {
-      return { outputs: [emptyLatent(run)] };
+      return { outputs: [emptyLatent(run, 4)] };
     },
   },
   {
@@ -228,7 +252,7 @@ export const samplingNodes: NodeClass[] = [
     required: { width: side(1024, 16), height: side(1024, 16), batch_size: batch },
     outputs: [{ type: 'LATENT', name: 'LATENT' }],
     async run(run) {
-      return { outputs: [emptyLatent(run)] };
+      return { outputs: [emptyLatent(run, 16)] };
     },
   },
   samplerNode,
@@ -241,6 +265,7 @@ export const samplingNodes: NodeClass[] = [
     outputs: [{ type: 'IMAGE', name: 'IMAGE' }],
     async run(run) {
       const latent = run.inputs['samples'] as LatentValue;
+      checkChannels(latent, (run.inputs['vae'] as VaeValue).channels);
       const image: ImageValue = { type: 'IMAGE', width: latent.width, height: latent.height, rgb: latent.rgb ?? filled(latent, 3, 128) };
       return { outputs: [image] };
     },
@@ -254,7 +279,8 @@ export const samplingNodes: NodeClass[] = [
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
       const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
-      return { outputs: [{ type: 'LATENT', ...size, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null }] };
+      const channels = (run.inputs['vae'] as VaeValue).channels;
+      return { outputs: [{ type: 'LATENT', ...size, channels, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null }] };
     },
   },
   {
@@ -270,7 +296,7 @@ export const samplingNodes: NodeClass[] = [
       const mask = roundedMask(cropRaw(await fitMask(run.inputs['mask'] as MaskValue, image), image, size, 1));
       // Masked pixels are set to grey before encoding, so only a full denoise repaints them well.
       const rgb = composite(cropRaw(image.rgb, image, size, 3), filled(size, 3, 128), mask);
-      return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: mask }] };
+      return { outputs: [{ type: 'LATENT', ...size, channels: (run.inputs['vae'] as VaeValue).channels, rgb, noiseMask: mask }] };
     },
   },
   {
@@ -295,7 +321,8 @@ export const samplingNodes: NodeClass[] = [
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
       const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
-      const latent: LatentValue = { type: 'LATENT', ...size, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null };
+      const channels = (run.inputs['vae'] as VaeValue).channels;
+      const latent: LatentValue = { type: 'LATENT', ...size, channels, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null };
       if (run.inputs['noise_mask'] !== false) latent.noiseMask = await fitMask(run.inputs['mask'] as MaskValue, latent);
       return { outputs: [run.inputs['positive'] as ConditioningValue, run.inputs['negative'] as ConditioningValue, latent] };
     },
@@ -333,7 +360,7 @@ export const samplingNodes: NodeClass[] = [
       if (height === 0) height = Math.round((latent.height * width) / latent.width);
       const size = { width: Math.max(64, Math.floor(width / 8) * 8), height: Math.max(64, Math.floor(height / 8) * 8) };
       const rgb = latent.rgb ? await resizeRaw(latent.rgb, latent, size, 3) : null;
-      return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: null }] };
+      return { outputs: [{ type: 'LATENT', ...size, channels: latent.channels, rgb, noiseMask: null }] };
     },
   },
   {
@@ -351,7 +378,7 @@ export const samplingNodes: NodeClass[] = [
       const scale = Number(run.inputs['scale_by']);
       const size = { width: Math.round((latent.width / 8) * scale) * 8, height: Math.round((latent.height / 8) * scale) * 8 };
       const rgb = latent.rgb ? await resizeRaw(latent.rgb, latent, size, 3) : null;
-      return { outputs: [{ type: 'LATENT', ...size, rgb, noiseMask: null }] };
+      return { outputs: [{ type: 'LATENT', ...size, channels: latent.channels, rgb, noiseMask: null }] };
     },
   },
   {

@@ -27,10 +27,17 @@ export const sha = {
 } as const;
 
 const localModel: ResourceRef = { id: 'local:mymodel', name: 'myModel' };
-/** Node-local models whose family nodes told: a Flux and an SDXL one. */
+/** Node-local models whose family nodes told: a Flux, an SDXL, a Qwen-Image and a Z-Image-Turbo one. */
 export const fluxModel: ResourceRef = { id: 'local:flux1-dev', name: 'flux1-dev' };
 export const sdxlModel: ResourceRef = { id: 'local:sd_xl_base_1.0', name: 'sd_xl_base_1.0' };
-const localFamilies = new Map<string, ModelFamily>([[fluxModel.id, 'flux'], [sdxlModel.id, 'sdxl']]);
+export const qwenModel: ResourceRef = { id: 'local:qwen_image_fp8_e4m3fn', name: 'qwen_image_fp8_e4m3fn' };
+export const zImageModel: ResourceRef = { id: 'local:z_image_turbo_bf16', name: 'z_image_turbo_bf16' };
+const localFamilies = new Map<string, ModelFamily>([
+  [fluxModel.id, 'flux'],
+  [sdxlModel.id, 'sdxl'],
+  [qwenModel.id, 'qwen-image'],
+  [zImageModel.id, 'z-image-turbo'],
+]);
 
 function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRef[] = []) {
   return (value: string): ResourceRef | null => {
@@ -43,7 +50,7 @@ function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRe
 
 export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext {
   return {
-    resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel]),
+    resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel, qwenModel, zImageModel]),
     resolveLora: resolverOf(catalogLoras),
     familyOf: (kind, ref) => [...catalogModels, ...catalogLoras].find((e) => e.sha256 === ref.id && e.kind === kind)?.family ?? localFamilies.get(ref.id) ?? null,
     // Nodes add names of their own; the context lists them next to the catalog's.
@@ -54,7 +61,7 @@ export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext
     controlNetModels: [...catalogControlNetModels.map((m) => m.name), 'control_v11p_sd15_canny.pth', 'controlnet-canny-sdxl-1.0.safetensors'],
     preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
     interrogators: catalogInterrogators,
-    modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name],
+    modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name, qwenModel.name, zImageModel.name],
     loraNames: catalogLoras.map((l) => l.name),
     limits: { ...defaultLimits, ...limits },
   };

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { fluxModel, makeContext, sdxlModel, sha } from './context-stub.js';
+import { fluxModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -53,6 +53,41 @@ describe('Flux', () => {
     const init = await imageBase64('png', 64, 64);
     await expectRejected(() => parseImg2ImgRequest({ model: fluxModel.name, init_image: init, negative_prompt: 'x' }, ctx), { field: 'negative_prompt' });
     expect(await parseImg2ImgRequest({ model: fluxModel.name, init_image: init }, ctx)).toMatchObject({ cfgScale: 1, guidance: 3.5, width: 1024 });
+  });
+});
+
+describe('Qwen-Image', () => {
+  it("defaults to its native 1328², Euler and cfg_scale 2.5, and takes a negative prompt and another cfg_scale", async () => {
+    expect(await txt2img({ model: qwenModel.name, prompt: 'a sign' })).toMatchObject({ width: 1328, height: 1328, sampler: 'Euler', cfgScale: 2.5, steps: 20 });
+    const spec = await txt2img({ model: qwenModel.name, negative_prompt: 'blurry', cfg_scale: 4, steps: 40 });
+    expect(spec).toMatchObject({ negativePrompt: 'blurry', cfgScale: 4, steps: 40 });
+    expect(spec).not.toHaveProperty('guidance');
+  });
+
+  it("refuses Flux's guidance and an SD 1.5 LoRA", async () => {
+    await expectRejected(() => txt2img({ model: qwenModel.name, guidance: 3 }), { field: 'guidance', message: ['qwen_image_fp8_e4m3fn is a Qwen-Image model, which uses cfg_scale'] });
+    await expectRejected(() => txt2img({ model: qwenModel.name, loras: [[sha.korean, 0.5]] }), { field: 'loras[0]', message: ['is a LoRA for SD 1.5 models', 'a Qwen-Image model'] });
+  });
+});
+
+describe('Z-Image-Turbo', () => {
+  it('defaults to 1024², Euler, 8 steps at cfg_scale 1, without guidance', async () => {
+    const spec = await txt2img({ model: zImageModel.name, prompt: 'a sign' });
+    expect(spec).toMatchObject({ width: 1024, height: 1024, sampler: 'Euler', cfgScale: 1, steps: 8, negativePrompt: '' });
+    expect(spec).not.toHaveProperty('guidance');
+    expect(await txt2img({ model: zImageModel.name, steps: 12, cfg_scale: 1 })).toMatchObject({ steps: 12, cfgScale: 1 });
+  });
+
+  it('refuses a negative prompt, another cfg_scale and guidance, saying it takes none', async () => {
+    await expectRejected(() => txt2img({ model: zImageModel.name, negative_prompt: 'blurry' }), { field: 'negative_prompt', message: ['z_image_turbo_bf16 is a Z-Image-Turbo model', 'no negative prompt'] });
+    const cfg = await expectRejected(() => txt2img({ model: zImageModel.name, cfg_scale: 4 }), { field: 'cfg_scale', message: ['must be 1 or left out', 'runs at cfg_scale 1', 'got 4'] });
+    expect(cfg.message).not.toContain('guidance');
+    await expectRejected(() => txt2img({ model: zImageModel.name, guidance: 3 }), { field: 'guidance', message: ['a Z-Image-Turbo model, which takes no guidance'] });
+  });
+
+  it('its few steps stay within a gateway whose limit is lower', async () => {
+    const low = makeContext({ maxSteps: 6 });
+    expect(await parseTxt2ImgRequest({ model: zImageModel.name }, low)).toMatchObject({ steps: 6 });
   });
 });
 

@@ -7,24 +7,27 @@
  */
 import type { ModelFamily, SupportedInfo } from '../api/types';
 import { controlNetFamilyOf, controlNetFor, familyLabel, fits, loraFamilyOf, modelFamilyOf } from './family-fit';
-import type { GenerationForm } from './generation-form';
+import { type GenerationForm, guidanceOf } from './generation-form';
 
 interface FamilySettings {
   /** The side it was trained at: the default width and height. */
   side: number;
   cfg_scale: number;
   sampler_name: string;
-  /**
-   * Flux takes no negative prompt, and runs at CFG 1 (the gateway's default for it): its strength is its
-   * distilled guidance (`guidance`), shown instead of CFG. The user's CFG is kept for the next SD model.
-   */
-  distilled: boolean;
+  steps: number;
 }
 
+/**
+ * The gateway's defaults for each family (docs/backends.md, "Model families"). Flux and Z-Image-Turbo take no
+ * negative prompt and run at CFG 1 (the gateway's default for them; `guidanceOf`): Flux's strength is its
+ * distilled guidance, shown instead of CFG. The user's CFG is kept for the next model that takes one.
+ */
 const FAMILIES: Record<ModelFamily, FamilySettings> = {
-  sd15: { side: 512, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
-  sdxl: { side: 1024, cfg_scale: 7, sampler_name: 'Euler a', distilled: false },
-  flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', distilled: true },
+  sd15: { side: 512, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
+  sdxl: { side: 1024, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
+  flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20 },
+  'qwen-image': { side: 1328, cfg_scale: 2.5, sampler_name: 'Euler', steps: 20 },
+  'z-image-turbo': { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 8 },
 };
 
 /** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
@@ -50,11 +53,13 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   const notes: string[] = [];
   const sizeKnown = Number.isFinite(form.width) && Number.isFinite(form.height) && form.width > 0 && form.height > 0;
   if (sizeKnown && from.side !== to.side) Object.assign(patch, sizeAt(to.side, form.width, form.height));
-  // Flux shows no CFG: the user's waits for the next SD model. A CFG of 1 left by a Flux request of before (the
-  // gallery's "use these settings") is no SD model's.
-  if (!to.distilled && form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
+  // Flux and Z-Image-Turbo show no CFG: the user's waits for the next model that takes one. A CFG of 1 left by a
+  // Flux request of before (the gallery's "use these settings") is no SD model's.
+  const guidance = guidanceOf(after);
+  if (guidance === 'cfg' && form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
   if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
-  if (to.distilled && form.negative_prompt.trim() !== '') {
+  if (form.steps === from.steps && from.steps !== to.steps) patch.steps = to.steps;
+  if (guidance !== 'cfg' && form.negative_prompt.trim() !== '') {
     patch.negative_prompt = '';
     notes.push(`${label} takes no negative prompt: it was cleared.`);
   }
@@ -77,7 +82,8 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
     }
   }
   const size = patch.width !== undefined ? `${patch.width} × ${patch.height}, ` : '';
-  const strength = to.distilled ? `distilled guidance ${form.guidance}` : `CFG ${patch.cfg_scale ?? form.cfg_scale}`;
-  notes.unshift(`${label}'s settings: ${size}${strength}, ${patch.sampler_name ?? form.sampler_name}.`);
+  const strength = { distilled: `distilled guidance ${form.guidance}`, cfg: `CFG ${patch.cfg_scale ?? form.cfg_scale}`, none: 'CFG 1' }[guidance];
+  const steps = patch.steps !== undefined ? `, ${patch.steps} steps` : '';
+  notes.unshift(`${label}'s settings: ${size}${strength}, ${patch.sampler_name ?? form.sampler_name}${steps}.`);
   return { patch, notes };
 }

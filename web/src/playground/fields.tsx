@@ -57,6 +57,8 @@ interface NumberInputProps {
   /** The range the API takes, for the reader of the code (the gateway checks it and says so). */
   min?: number;
   max?: number;
+  /** Shown but not to be changed (a value the model's family fixes). */
+  disabled?: boolean;
   step?: number;
 }
 
@@ -67,7 +69,7 @@ interface NumberInputProps {
  * reads as no number is passed up as NaN, which the task refuses to send (use-task.ts). No decimal keypad
  * where the field takes negatives: iOS's has no minus key.
  */
-export function NumberInput({ name, value, onChange, errors, min }: NumberInputProps) {
+export function NumberInput({ name, value, onChange, errors, min, disabled }: NumberInputProps) {
   const [text, setText] = useState(String(value));
   // A value set from outside (a preset, "reuse last"): shown, unless the text already reads as it.
   useEffect(() => {
@@ -80,6 +82,7 @@ export function NumberInput({ name, value, onChange, errors, min }: NumberInputP
       inputMode={min !== undefined && min < 0 ? 'text' : 'decimal'}
       {...useInputProps(name, errors)}
       value={text}
+      disabled={disabled}
       onInput={(event) => {
         const typed = event.currentTarget.value;
         setText(typed);

@@ -10,7 +10,7 @@ import type { ModelFamily, NameInfo, SupportedInfo } from '../api/types';
 import { withModel } from './family-defaults';
 import { controlNetFamilyOf, controlNetFor, familyLabel, fits, misfitNote, modelFamilyOf } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
-import { type GenerationForm, SIZE_PRESETS, takesGuidance } from './generation-form';
+import { type GenerationForm, guidanceOf, SIZE_PRESETS } from './generation-form';
 import { ImageInput } from './image-input';
 
 /**
@@ -36,8 +36,9 @@ interface Props {
 }
 
 export function PromptFields({ form, update, info, errors }: Pick<Props, 'form' | 'update' | 'info' | 'errors'>) {
-  // Flux.1 runs without classifier-free guidance: there is nothing for a negative prompt to steer away from (the API refuses one).
-  const noNegative = takesGuidance(modelFamilyOf(info, form.model)) ? `${familyLabel('flux')} models take no negative prompt` : undefined;
+  // Flux.1 and Z-Image-Turbo run without classifier-free guidance: nothing for a negative prompt to steer away from (the API refuses one).
+  const family = modelFamilyOf(info, form.model);
+  const noNegative = family !== null && guidanceOf(family) !== 'cfg' ? `${familyLabel(family)} models take no negative prompt` : undefined;
   return (
     <>
       <Field name="prompt" label="Prompt" errors={errors}>
@@ -117,6 +118,8 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
 
 export function SamplingFields({ form, update, info, errors, lastSeed }: Props) {
   const sizeKey = `${form.width}x${form.height}`;
+  const family = modelFamilyOf(info, form.model);
+  const guidance = guidanceOf(family);
   return (
     <>
       <div class="row">
@@ -124,10 +127,14 @@ export function SamplingFields({ form, update, info, errors, lastSeed }: Props) 
           <NumberInput name="steps" value={form.steps} min={1} max={150} onChange={(v) => update({ steps: v })} errors={errors} />
         </Field>
         {/* Flux runs at CFG 1, which the API takes for it and refuses to change: its strength is the distilled guidance, in
-            CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). */}
-        {takesGuidance(modelFamilyOf(info, form.model)) ? (
+            CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). Z-Image-Turbo takes neither. */}
+        {guidance === 'distilled' ? (
           <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint="Flux.1's strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); 3.5 is usual">
             <NumberInput name="guidance" value={form.guidance} min={0} max={30} step={0.5} onChange={(v) => update({ guidance: v })} errors={errors} />
+          </Field>
+        ) : guidance === 'none' ? (
+          <Field key="no-cfg" name="cfg_scale" label="CFG scale" errors={errors} hint={`${familyLabel(family!)} is distilled to run at CFG 1, with no guidance of either kind`}>
+            <NumberInput name="cfg_scale" value={1} min={1} max={1} step={1} disabled onChange={() => undefined} errors={errors} />
           </Field>
         ) : (
           <Field key="cfg_scale" name="cfg_scale" label="CFG scale" errors={errors}>

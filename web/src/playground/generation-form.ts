@@ -80,18 +80,23 @@ export const defaultGeneration: GenerationForm = {
 };
 
 /**
- * Whether a model of `family` takes distilled guidance rather than CFG: Flux runs at CFG 1 (the API's
- * default for it, so none is sent) and refuses `guidance` for any other model, one of unknown family too.
+ * How a model of `family` is guided, as the gateway holds it (docs/backends.md, "Model families"): CFG with a
+ * negative prompt; Flux's distilled guidance, at CFG 1 (the API's default for it, so none is sent); or
+ * neither, at CFG 1 (Z-Image-Turbo). `guidance` is refused for any model but Flux, one of unknown family too.
  */
-export const takesGuidance = (family: ModelFamily | null): boolean => family === 'flux';
+export function guidanceOf(family: ModelFamily | null): 'cfg' | 'distilled' | 'none' {
+  if (family === 'flux') return 'distilled';
+  return family === 'z-image-turbo' ? 'none' : 'cfg';
+}
 
 /** The request fields of the shared part; `family`: the model's (modelFamilyOf), which decides CFG or guidance. */
 export function generationBody(form: GenerationForm, family: ModelFamily | null): Record<string, unknown> {
-  const strength = takesGuidance(family) ? { guidance: form.guidance } : { cfg_scale: form.cfg_scale };
+  const guidance = guidanceOf(family);
+  const strength = guidance === 'distilled' ? { guidance: form.guidance } : guidance === 'cfg' ? { cfg_scale: form.cfg_scale } : {};
   const body: Record<string, unknown> = {
     prompt: form.prompt,
-    // None for Flux.1 (the API refuses one; its field is disabled).
-    ...(takesGuidance(family) ? {} : { negative_prompt: form.negative_prompt }),
+    // None for Flux.1 and Z-Image-Turbo (the API refuses one; its field is disabled).
+    ...(guidance === 'cfg' ? { negative_prompt: form.negative_prompt } : {}),
     model: form.model,
     sampler_name: form.sampler_name,
     steps: form.steps,

@@ -11,9 +11,13 @@
  *   GPU owner's `--model-family`, else from the file's safetensors metadata
  *   (`/view_metadata/checkpoints`), else it is unknown.
  * - Diffusion models (UNet-only files, `UNETLoader`) need their text encoders
- *   and VAE: a Flux model is offered only when a T5-XXL and a CLIP-L encoder,
- *   `DualCLIPLoader`'s `flux` type and the Flux VAE (`ae`) are all there.
- *   Other UNet-only families are not offered.
+ *   and VAE, and their family told by the GPU owner or by the file's name
+ *   (ComfyUI's own repackaged names): a Flux.1 model is offered only when a
+ *   T5-XXL and a CLIP-L encoder, `DualCLIPLoader`'s `flux` type and the Flux
+ *   VAE (`ae`) are all there; Qwen-Image with Qwen2.5-VL, `CLIPLoader`'s
+ *   `qwen_image` type and its own VAE; Z-Image-Turbo with Qwen3-4B, the
+ *   `lumina2` type and the Flux VAE (`DIFFUSION_FAMILIES`). Other UNet-only
+ *   families are not offered.
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability, NodeCapabilities } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
@@ -23,10 +27,16 @@ import type { BackendClient } from '../backend-client.js';
 import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHEDULERS, upscalerNameOf } from './comfy-names.js';
 import { ObjectInfo } from './object-info.js';
 
-/** How the graph loads a model. */
+/** The families whose UNet-only files a ComfyUI node offers, with the text encoders and VAE each needs. */
+export type DiffusionFamily = 'flux' | 'qwen-image' | 'z-image-turbo';
+
+/**
+ * How the graph loads a model: a checkpoint, or a diffusion model with its text encoders (one: `CLIPLoader`;
+ * two: `DualCLIPLoader`, Flux's T5-XXL then CLIP-L), the loader's `type` for them, and its VAE.
+ */
 export type ModelRecipe =
   | { loader: 'checkpoint'; file: string; family: ModelFamily | null }
-  | { loader: 'diffusion-model'; file: string; family: 'flux'; textEncoders: [t5: string, clipL: string]; vae: string };
+  | { loader: 'diffusion-model'; file: string; family: DiffusionFamily; textEncoders: readonly string[]; clipType: string; vae: string };
 
 export type UpscalerRecipe = { kind: 'model'; file: string } | { kind: 'resample'; method: string };
 
@@ -104,10 +114,10 @@ export async function discoverComfy(client: BackendClient, options: ComfyDiscove
     recipes.set(file, { loader: 'checkpoint', file, family });
     models.push(modelCapability(file, family));
   }
-  for (const recipe of fluxDiffusionModels(info, options.declaredFamilies)) {
+  for (const recipe of diffusionModels(info, options.declaredFamilies)) {
     if (recipes.has(recipe.file)) continue;
     recipes.set(recipe.file, recipe);
-    models.push(modelCapability(recipe.file, 'flux'));
+    models.push(modelCapability(recipe.file, recipe.family));
   }
   const upscalers = upscalerRecipes(info);
   const loras = loraFiles(info);
@@ -195,28 +205,54 @@ async function metadataFamily(client: BackendClient, folder: keyof typeof FAMILY
   }
 }
 
-/** Flux diffusion models, each with the text encoders and VAE it needs; none when one of them is missing. */
-function fluxDiffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFamily>): ModelRecipe[] {
-  const encoders = info.choices('DualCLIPLoader', 'clip_name1');
-  const t5 = encoders.find((e) => /t5xxl/i.test(e));
-  const clipL = encoders.find((e) => /clip_l/i.test(e));
-  const vae = info.choices('VAELoader', 'vae_name').find((v) => /^(ae|flux[-_]?vae|flux1?[-_]ae)\.(safetensors|sft|pt)$/i.test(baseName(v)));
-  if (!t5 || !clipL || !vae || !info.choices('DualCLIPLoader', 'type').includes('flux')) return [];
-  if (!info.has('FluxGuidance') || !info.has('UNETLoader')) return [];
-  return info
-    .choices('UNETLoader', 'unet_name')
-    .filter((file) => (declaredFamilyOf(declared, file) ?? guessedFamily(file)) === 'flux')
-    .map((file) => ({ loader: 'diffusion-model', file, family: 'flux', textEncoders: [t5, clipL], vae }));
+/** The Flux.1 VAE's usual names (`ae.safetensors`, Black Forest Labs' own); Z-Image uses it too. */
+const FLUX_VAE = /^(ae|flux[-_]?vae|flux1?[-_]ae)\.(safetensors|sft|pt)$/i;
+
+/**
+ * What each family's diffusion model needs beside it, as ComfyUI's own templates load it: its text encoders
+ * (matched by name, in the loader's order), the loader's `type`, its VAE, and the node classes its graph uses
+ * (graph-builder.ts).
+ */
+const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly RegExp[]; clipType: string; vae: RegExp; nodes: readonly string[] }>> = {
+  flux: { encoders: [/t5xxl/i, /clip_l/i], clipType: 'flux', vae: FLUX_VAE, nodes: ['FluxGuidance', 'EmptySD3LatentImage'] },
+  // Qwen-Image's text encoder is the Qwen2.5-VL 7B model (`qwen_2.5_vl_7b_fp8_scaled.safetensors`).
+  'qwen-image': { encoders: [/qwen[-_.]?2[._]?5[-_.]?vl/i], clipType: 'qwen_image', vae: /qwen[-_.]?image[-_.]?vae/i, nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage'] },
+  // Z-Image's is Qwen3 4B (`qwen_3_4b.safetensors`), loaded as ComfyUI's `lumina2` type (its architecture).
+  'z-image-turbo': { encoders: [/qwen[-_.]?3[-_.]?4b/i], clipType: 'lumina2', vae: FLUX_VAE, nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage'] },
+};
+
+/** Diffusion models of a family DAN runs, each with the text encoders and VAE it needs; none whose files are missing. */
+function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFamily>): ModelRecipe[] {
+  if (!info.has('UNETLoader')) return [];
+  const vaes = info.choices('VAELoader', 'vae_name');
+  const recipes: ModelRecipe[] = [];
+  for (const file of info.choices('UNETLoader', 'unet_name')) {
+    const family = declaredFamilyOf(declared, file) ?? guessedFamily(file);
+    if (family === null || !(family in DIFFUSION_FAMILIES)) continue;
+    const needs = DIFFUSION_FAMILIES[family as DiffusionFamily];
+    const [loader, input] = needs.encoders.length === 2 ? ['DualCLIPLoader', 'clip_name1'] : ['CLIPLoader', 'clip_name'];
+    const encoders = info.choices(loader, input);
+    const textEncoders = needs.encoders.map((pattern) => encoders.find((e) => pattern.test(baseName(e))));
+    const vae = vaes.find((v) => needs.vae.test(baseName(v)));
+    if (textEncoders.some((e) => e === undefined) || vae === undefined) continue;
+    if (!info.choices(loader, 'type').includes(needs.clipType) || !needs.nodes.every((node) => info.has(node))) continue;
+    recipes.push({ loader: 'diffusion-model', file, family: family as DiffusionFamily, textEncoders: textEncoders as string[], clipType: needs.clipType, vae });
+  }
+  return recipes;
 }
 
 /**
- * A diffusion model's family from its name when its owner did not declare it: Flux.1 dev or schnell. Not its
- * variants for other work (Fill, Canny, Depth, Kontext, Redux) nor Flux.2, which need other graphs and files.
+ * A diffusion model's family from its name when its owner did not declare it, by the names ComfyUI's own
+ * repackaged files have: Flux.1 dev or schnell, Qwen-Image, Z-Image-Turbo. Not their variants for other work
+ * (Flux's Fill, Canny, Depth, Kontext, Redux; Qwen-Image's Edit and Layered), Flux.2, nor distilled Qwen-Image
+ * files, which need other graphs, files or settings.
  */
-function guessedFamily(file: string): 'flux' | null {
+function guessedFamily(file: string): DiffusionFamily | null {
   const name = baseName(file).toLowerCase();
-  if (!/flux/.test(name) || /fill|canny|depth|kontext|redux|flux[-_.]?2/.test(name)) return null;
-  return 'flux';
+  if (/flux/.test(name) && !/fill|canny|depth|kontext|redux|flux[-_.]?2/.test(name)) return 'flux';
+  if (/qwen[-_.]?image/.test(name) && !/edit|layered|distill|lightning|control/.test(name)) return 'qwen-image';
+  if (/z[-_.]?image[-_.]?turbo/.test(name)) return 'z-image-turbo';
+  return null;
 }
 
 function upscalerRecipes(info: ObjectInfo): Map<string, UpscalerRecipe> {

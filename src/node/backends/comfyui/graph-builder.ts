@@ -13,6 +13,12 @@
  *   (or a Flux checkpoint), the positive through `FluxGuidance`, an empty
  *   negative, cfg 1 and the `simple` schedule unless one is named, as ComfyUI's
  *   own Flux examples do; `EmptySD3LatentImage` for its 16-channel latent.
+ * - Qwen-Image and Z-Image-Turbo, as ComfyUI's templates load them: `UNETLoader`
+ *   + `CLIPLoader` (Qwen2.5-VL as `qwen_image`; Qwen3-4B as `lumina2`) +
+ *   `VAELoader`, the model through `ModelSamplingAuraFlow` at the template's
+ *   shift, the 16-channel latent and the `simple` schedule; Qwen-Image with its
+ *   negative prompt at the request's cfg, Z-Image-Turbo at cfg 1 with the
+ *   positive zeroed out as the negative.
  * - img2img: the init image through `VAEEncode`, sampled by `KSamplerAdvanced`
  *   from where A1111 starts in the task's schedule (the last
  *   `int(denoise × steps) + 1` steps), so a task costs and looks alike on both.
@@ -34,7 +40,7 @@
  */
 import type { Binding } from '../../../domain/binding.js';
 import type { ControlNetUnitSpec, DiffusionSpec, GenerationSpec, Img2ImgSpec, Txt2ImgSpec, UpscaleSpec } from '../../../domain/spec.js';
-import { FLUX_DEFAULT_GUIDANCE } from '../../../domain/families.js';
+import { FLUX_DEFAULT_GUIDANCE, familyTraits, type GuidanceKind, type ModelFamily, UNGUIDED_CFG_SCALE } from '../../../domain/families.js';
 import { DanError } from '../../../errors/dan-error.js';
 import { AUTOMATIC_SCHEDULER, SAMPLERS, SCHEDULERS } from './comfy-names.js';
 import { ComfyGraph, out, type Link } from './comfy-graph.js';
@@ -75,6 +81,14 @@ export interface BuiltGraph {
   loaders: string[];
 }
 
+/** Families of flow-matching transformers: a 16-channel latent (`EmptySD3LatentImage`), the `simple` schedule by default. */
+const FLOW_FAMILIES: ReadonlySet<ModelFamily> = new Set(['flux', 'qwen-image', 'z-image-turbo']);
+/**
+ * `ModelSamplingAuraFlow`'s shift, where ComfyUI's templates set one: Qwen-Image's 3.1 (its model's own default,
+ * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
+ */
+const AURAFLOW_SHIFT: Partial<Record<ModelFamily, number>> = { 'qwen-image': 3.1, 'z-image-turbo': 3 };
+
 /** A1111's canny thresholds when a unit gives none (0–255). */
 const CANNY_DEFAULTS: [number, number] = [100, 200];
 const TAGGER_NODE = 'WD14Tagger|pysssss';
@@ -107,7 +121,8 @@ class DiffusionGraph {
   readonly #passes: { node: string; steps: number }[] = [];
   readonly #loaders: string[] = [];
   readonly #recipe: ModelRecipe;
-  readonly #flux: boolean;
+  readonly #guidance: GuidanceKind;
+  readonly #flow: boolean;
 
   constructor(
     readonly graph: ComfyGraph,
@@ -122,7 +137,8 @@ class DiffusionGraph {
     // Retried elsewhere: the GPU owner removed it since the node last looked, and the node looks again after a failure.
     if (!recipe) throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the model ${title}; the node will look again`);
     this.#recipe = recipe;
-    this.#flux = recipe.family === 'flux';
+    this.#guidance = recipe.family ? familyTraits[recipe.family].guidance : 'cfg';
+    this.#flow = recipe.family !== null && FLOW_FAMILIES.has(recipe.family);
   }
 
   build(): BuiltGraph {
@@ -139,10 +155,16 @@ class DiffusionGraph {
       model = out(id, 0);
       clip = out(id, 1);
     });
+    const shift = this.#recipe.family ? AURAFLOW_SHIFT[this.#recipe.family] : undefined;
+    if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
     let positive = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
-    if (this.#flux) positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? FLUX_DEFAULT_GUIDANCE }));
-    // Flux takes no negative prompt; at cfg 1 the empty one is never evaluated.
-    let negative = out(g.add('CLIPTextEncode', { text: this.#flux ? '' : this.spec.negativePrompt, clip }, 'Negative prompt'));
+    if (this.#guidance === 'distilled') positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? FLUX_DEFAULT_GUIDANCE }));
+    // Flux and Z-Image-Turbo take no negative prompt; at cfg 1 the negative is never evaluated. Z-Image's template
+    // zeroes the positive out rather than encode a second text.
+    let negative =
+      this.#guidance === 'none'
+        ? out(g.add('ConditioningZeroOut', { conditioning: positive }, 'Negative prompt'))
+        : out(g.add('CLIPTextEncode', { text: this.#guidance === 'cfg' ? this.spec.negativePrompt : '', clip }, 'Negative prompt'));
     this.spec.controlNet.forEach((unit, i) => {
       const applied = this.#controlNet(unit, i, positive, negative, vae);
       positive = applied.positive;
@@ -177,8 +199,11 @@ class DiffusionGraph {
       return { model: out(id, 0), clip: out(id, 1), vae: out(id, 2) };
     }
     const unet = g.add('UNETLoader', { unet_name: recipe.file, weight_dtype: 'default' });
-    const [t5, clipL] = recipe.textEncoders;
-    const clip = g.add('DualCLIPLoader', { clip_name1: t5, clip_name2: clipL, type: 'flux' });
+    const [first, second] = recipe.textEncoders;
+    const clip =
+      second === undefined
+        ? g.add('CLIPLoader', { clip_name: required(first, 'text encoder'), type: recipe.clipType })
+        : g.add('DualCLIPLoader', { clip_name1: required(first, 'text encoder'), clip_name2: second, type: recipe.clipType });
     const vae = g.add('VAELoader', { vae_name: recipe.vae });
     this.#loaders.push(unet, clip, vae);
     return { model: out(unet), clip: out(clip), vae: out(vae) };
@@ -225,7 +250,7 @@ class DiffusionGraph {
 
   #emptyLatent(spec: Txt2ImgSpec): Link {
     const size = { width: spec.width, height: spec.height, batch_size: 1 };
-    return out(this.graph.add(this.#flux ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
+    return out(this.graph.add(this.#flow ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
   }
 
   /**
@@ -271,7 +296,7 @@ class DiffusionGraph {
       add_noise: 'enable',
       noise_seed: this.seed,
       steps,
-      cfg: this.#flux ? 1 : this.spec.cfgScale,
+      cfg: this.#cfg(),
       sampler_name: sampler,
       scheduler,
       start_at_step: startAt,
@@ -289,7 +314,7 @@ class DiffusionGraph {
       latent_image: latent,
       seed: this.seed,
       steps,
-      cfg: this.#flux ? 1 : this.spec.cfgScale,
+      cfg: this.#cfg(),
       sampler_name: sampler,
       scheduler,
       denoise,
@@ -351,6 +376,11 @@ class DiffusionGraph {
     return this.#sample(conditioning, upscaled, spec.steps, hires.denoisingStrength);
   }
 
+  /** The request's cfg_scale for a family guided by it (the request holds the others to 1 already). */
+  #cfg(): number {
+    return this.#guidance === 'cfg' ? this.spec.cfgScale : UNGUIDED_CFG_SCALE;
+  }
+
   #samplerPair(): { sampler: string; scheduler: string } {
     const bound = required(this.binding.sampler, 'sampler');
     const pair = SAMPLERS[bound.sampler];
@@ -361,8 +391,8 @@ class DiffusionGraph {
       if (!scheduler) throw new DanError('DAN_ERR_NODE_INTERNAL', `The task's schedule ${label} has no ComfyUI equivalent`);
       return { sampler: pair.sampler, scheduler };
     }
-    // Flux is trained for the simple schedule; A1111's automatic choices are SD's.
-    return { sampler: pair.sampler, scheduler: this.#flux ? 'simple' : pair.scheduler };
+    // The flow families are trained for the simple schedule; A1111's automatic choices are SD's.
+    return { sampler: pair.sampler, scheduler: this.#flow ? 'simple' : pair.scheduler };
   }
 }
 

@@ -1,0 +1,30 @@
+/**
+ * @module node/capabilities-by-protocol
+ *
+ * What a node's capabilities look like to a gateway of each protocol version (protocol/messages.ts). A field
+ * or value an older gateway does not know makes it refuse the whole frame, so the node leaves out what that
+ * version cannot carry: LoRA families before 5; models of the families added in 6 (Qwen-Image,
+ * Z-Image-Turbo) before 6, and those families on LoRAs. Such a model is left out rather than sent without its
+ * family: an older gateway would take it for an SD model, with SD's defaults (cfg 7, 20 steps), which these
+ * models turn into ruined pictures.
+ */
+import type { ModelFamily } from '../domain/families.js';
+import type { NodeCapabilities } from '../domain/capabilities.js';
+import { FAMILIES_BEFORE_6 } from '../protocol/messages.js';
+
+const known = (family: ModelFamily | undefined) => family === undefined || FAMILIES_BEFORE_6.includes(family);
+
+/** Capabilities as a connection of `protocol` carries them (a hello: as the oldest does, 0). */
+export function capabilitiesFor(capabilities: NodeCapabilities, protocol: number): NodeCapabilities {
+  if (protocol >= 6 || !carriesMoreThanHello(capabilities)) return capabilities;
+  return {
+    ...capabilities,
+    models: capabilities.models.filter((model) => known(model.family)),
+    loras: capabilities.loras.map(({ family, ...lora }) => (protocol >= 5 && known(family) && family !== undefined ? { ...lora, family } : lora)),
+  };
+}
+
+/** Whether the capabilities hold what a hello leaves out, to be sent once welcomed in a version that carries it. */
+export function carriesMoreThanHello(capabilities: NodeCapabilities): boolean {
+  return capabilities.loras.some((lora) => lora.family !== undefined) || capabilities.models.some((model) => !known(model.family));
+}
