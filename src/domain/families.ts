@@ -109,6 +109,11 @@ export interface FamilyTraits {
   /** `steps` when a request sets none; absent: the API's default. */
   defaultSteps?: number;
   backends: FamilyBackends;
+  /**
+   * Whether DAN runs ControlNet units for it (`ControlNetApplyAdvanced`, A1111's extension). Qwen-Image's and
+   * Z-Image's control models load as model patches, through other nodes, which DAN does not build yet.
+   */
+  controlNet: boolean;
 }
 
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
@@ -121,8 +126,8 @@ export const UNGUIDED_CFG_SCALE = 1;
 export const SD_DEFAULT_CFG_SCALE = 7;
 
 export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
-  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any' },
-  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any' },
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any', controlNet: true },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any', controlNet: true },
   flux: {
     label: 'Flux.1',
     article: 'a',
@@ -132,9 +137,10 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     defaultCfgScale: UNGUIDED_CFG_SCALE,
     defaultGuidance: FLUX_DEFAULT_GUIDANCE,
     backends: 'forge-or-comfyui',
+    controlNet: true,
   },
   // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
-  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', defaultCfgScale: 2.5, backends: 'comfyui' },
+  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false },
   // ComfyUI's Z-Image-Turbo template and example: 1024², 8 (or 9) steps at cfg 1.
   'z-image-turbo': {
     label: 'Z-Image-Turbo',
@@ -145,6 +151,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     defaultCfgScale: UNGUIDED_CFG_SCALE,
     defaultSteps: 8,
     backends: 'comfyui',
+    controlNet: false,
   },
 };
 

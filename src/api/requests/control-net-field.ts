@@ -11,7 +11,7 @@ import { catalogPreprocessors, toNameKey } from '../../domain/catalog.js';
 import type { ControlNetUnitSpec, ResourceRef } from '../../domain/spec.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { describeValue } from './field-messages.js';
-import { checkControlNetFamily, modelChoice } from './family-rules.js';
+import { checkControlNetFamily, checkFamilyTakesControlNet, modelChoice } from './family-rules.js';
 import { parseBoolean, parseString, readCode, readNumber, resolveValue } from './field-readers.js';
 import { type DecodedImage, type PendingImage, decodePendingImage, readImage } from './image-field.js';
 import { type FieldGroup, parseGroup, pathOf, valueOf } from './known-fields.js';
@@ -55,11 +55,13 @@ export function readControlNet(group: FieldGroup, ctx: RequestContext, model: Re
   if (value.length > max) {
     throw invalidField(path, `at most ${max} ControlNet units are supported, got ${value.length}`);
   }
+  const choice = modelChoice(model, ctx);
+  if (value.length > 0) checkFamilyTakesControlNet(group, choice);
   const units = value.map((item: unknown, index) => {
     const unit = parseGroup(item, `${path}[${index}]`, { accepted: controlNetUnitFields });
     return readUnit(unit, ctx);
   });
-  checkControlNetFamily(group, units, modelChoice(model, ctx));
+  checkControlNetFamily(group, units, choice);
   return units;
 }
 

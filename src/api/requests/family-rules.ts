@@ -114,6 +114,13 @@ export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], 
   });
 }
 
+/** ControlNet units only for a family DAN runs them with (checked before the units are read: none would fit). */
+export function checkFamilyTakesControlNet(group: FieldGroup, choice: ModelChoice): void {
+  if (choice.traits && !choice.traits.controlNet) {
+    throw invalidField(pathOf(group, 'control_net'), `cannot be used: ${labelOf(choice)}, for which the network runs no ControlNet yet; send the request without control_net`);
+  }
+}
+
 /** Each ControlNet model whose family is known (the catalog's, or its name's) must fit the model. */
 export function checkControlNetFamily(group: FieldGroup, units: readonly { model: string }[], choice: ModelChoice): void {
   if (choice.family === null) return;

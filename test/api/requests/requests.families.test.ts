@@ -64,8 +64,15 @@ describe('Qwen-Image', () => {
     expect(spec).not.toHaveProperty('guidance');
   });
 
-  it("refuses Flux's guidance and an SD 1.5 LoRA", async () => {
+  it("refuses Flux's guidance, an SD 1.5 LoRA and ControlNet, which it does not run through ControlNet's nodes", async () => {
     await expectRejected(() => txt2img({ model: qwenModel.name, guidance: 3 }), { field: 'guidance', message: ['qwen_image_fp8_e4m3fn is a Qwen-Image model, which uses cfg_scale'] });
+    const control = await imageBase64('png', 64, 64);
+    // A ControlNet model whose name says no family: refused all the same, for the model's family.
+    await expectRejected(() => txt2img({ model: qwenModel.name, control_net: [{ image: control, preprocess: 'canny', model: 'my-control.safetensors' }] }), {
+      field: 'control_net',
+      message: ['qwen_image_fp8_e4m3fn is a Qwen-Image model, for which the network runs no ControlNet yet'],
+    });
+    await expectRejected(() => txt2img({ model: zImageModel.name, control_net: [{ image: control, preprocess: 'canny', model: 'my-control.safetensors' }] }), { field: 'control_net' });
     await expectRejected(() => txt2img({ model: qwenModel.name, loras: [[sha.korean, 0.5]] }), { field: 'loras[0]', message: ['is a LoRA for SD 1.5 models', 'a Qwen-Image model'] });
   });
 });
