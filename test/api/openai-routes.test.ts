@@ -13,6 +13,7 @@ import { useAnsweringApp } from '../helpers/answering-node.js';
 import { txt2img } from '../helpers/specs.js';
 import { requestHashOf } from '../../src/api/idempotency.js';
 import { defaultKeyLimits } from '../../src/auth/api-key.js';
+import { makeCapabilities } from '../helpers/capabilities.js';
 
 const door = useAnsweringApp();
 const start = (options?: Parameters<typeof door.start>[0]) => door.start(options);
@@ -30,6 +31,21 @@ describe('POST /v1/images/generations', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ created: expect.any(Number), data: [{ b64_json: expect.stringMatching(/^iVBORw0KGgo/) }] });
     expect(node().assignments()[0]!.spec).toMatchObject({ kind: 'txt2img', prompt: 'a boat', negativePrompt: 'fog', width: 768, height: 512, steps: 40, cfgScale: 5 });
+  });
+
+  it('without a size, makes the model family\'s native one: 512² for SD 1.5, 1024² for an SDXL model', async () => {
+    const app = await start();
+    const sdxl = { title: 'sd_xl_base_1.0.safetensors', name: 'sd_xl_base_1.0', fileName: 'sd_xl_base_1.0.safetensors', sha256: null, family: 'sdxl' as const };
+    const xlNode = app.world.connect('xl-node', makeCapabilities({ models: [sdxl] }));
+    const plain = app.post(generations, { model: 'clarity', prompt: 'a boat' });
+    await answerAll(1);
+    expect((await plain).status).toBe(200);
+    expect(node().assignments()[0]!.spec).toMatchObject({ width: 512, height: 512 });
+    const xl = app.post(generations, { model: 'sd_xl_base_1.0', prompt: 'a boat' });
+    await expect.poll(() => xlNode.assignments().length).toBe(1);
+    expect(xlNode.assignments()[0]!.spec).toMatchObject({ width: 1024, height: 1024 });
+    xlNode.succeed(xlNode.assignments()[0]!.taskId);
+    expect((await xl).status).toBe(200);
   });
 
   it('takes the operator\'s alias of a model, and without a model the first checkpoint a node serves', async () => {

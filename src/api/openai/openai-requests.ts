@@ -10,8 +10,9 @@
  * - `model`: a DAN checkpoint (name or sha256), a name the operator maps to one
  *   (`--openai-models dall-e-3=clarity`), or, when omitted, the operator's
  *   default or else the first checkpoint some node can serve now.
- * - `size`: `WxH` (DAN's width and height); omitted, 512×512 for a generation
- *   and the input image's own size for an edit or a variation.
+ * - `size`: `WxH` (DAN's width and height); omitted, the model family's native
+ *   size for a generation (512² for SD 1.5 and a model of unknown family, 1024²
+ *   for SDXL and Flux) and the input image's own size for an edit or a variation.
  * - `quality`: the number of steps unless `steps` is given (low 15, standard
  *   or medium or auto DAN's default, hd or high 40).
  * - `style`, `user`, `moderation`: accepted and not used.
@@ -53,7 +54,6 @@ export interface ImageAsk {
 }
 
 const QUALITY_STEPS: Record<string, number | null> = { low: 15, medium: null, standard: null, auto: null, high: 40, hd: 40 };
-const DEFAULT_SIDE = 512;
 
 /** Fields OpenAI defines that DAN reads here, and those it takes without using. */
 export const OPENAI_FIELDS = ['model', 'n', 'size', 'response_format', 'quality', 'style', 'user', 'moderation', 'background', 'output_format', 'output_compression', 'stream', 'partial_images', 'input_fidelity'];
@@ -153,7 +153,8 @@ function requirePrompt(value: unknown, what: string): void {
 export function generationAsk(raw: unknown, choice: ModelChoice): ImageAsk {
   const { body, n, size, responseFormat, stream } = translate(raw, choice);
   requirePrompt(body['prompt'], 'a text description of the image');
-  return { body: { ...body, width: size?.width ?? DEFAULT_SIDE, height: size?.height ?? DEFAULT_SIDE }, n, responseFormat, stream };
+  // No size: DAN's parser gives the model family's native one.
+  return { body: { ...body, ...(size ? { width: size.width, height: size.height } : {}) }, n, responseFormat, stream };
 }
 
 /** The longest multipart text field, in bytes: a prompt of the most characters allowed, each up to four bytes. */
