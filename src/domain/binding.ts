@@ -8,10 +8,10 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { catalogControlNetModels, toNameKey } from './catalog.js';
-import { familyTraits, fluxModulesOf } from './families.js';
+import { familyTraits, fluxModulesOf, type ModelFamily } from './families.js';
 import type { NodeOffering } from './offering.js';
 import { resolveSampler } from './samplers.js';
-import { type DiffusionSpec, type GenerationSpec, peakPixelsOf } from './spec.js';
+import { type DiffusionSpec, type GenerationSpec, peakPixelsOf, type ResourceRef } from './spec.js';
 
 const Local = Type.String({ maxLength: 512 });
 
@@ -64,7 +64,7 @@ export function findByNameKey(wanted: string, names: readonly string[]): string 
   return names.find((n) => toNameKey(n) === key);
 }
 
-function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: string[]): Binding {
+function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: string[], networkFamily: ModelFamily | null): Binding {
   const caps = offering.capabilities;
   const binding: Binding = {};
   const model = offering.models.get(spec.model.id);
@@ -76,12 +76,15 @@ function bindDiffusion(spec: DiffusionSpec, offering: NodeOffering, missing: str
     else missing.push(`refiner ${spec.refiner.model.name}`);
   }
   // Of the A1111-compatible WebUIs only Forge runs Flux, with its text encoders and VAE named as modules; the
-  // newer families only ComfyUI (as DAN drives them).
+  // newer families only ComfyUI (as DAN drives them). The family is the node's word for its file, else the
+  // network's (the catalog's, or another node's, which the request was read with): a WebUI that cannot tell
+  // its copy of a Qwen-Image file is no place to run it.
   if (caps.backend.kind === 'a1111') {
     const modules = caps.backend.modules;
-    const traits = model?.family ? familyTraits[model.family] : null;
+    const family = model?.family ?? networkFamily;
+    const traits = family ? familyTraits[family] : null;
     if (traits?.backends === 'comfyui') missing.push(`a backend that runs ${traits.label} models (ComfyUI) for ${spec.model.name}`);
-    else if (modules !== undefined && model?.family === 'flux') {
+    else if (modules !== undefined && family === 'flux') {
       const flux = fluxModulesOf(modules);
       if ('found' in flux) binding.forgeModules = flux.found;
       else missing.push(`Flux's VAE and both text encoders as Forge modules for ${spec.model.name} (the node has only ${flux.partial.join(', ')})`);
@@ -153,15 +156,23 @@ export function needsKeyOf(spec: GenerationSpec): string {
   return JSON.stringify(parts);
 }
 
-/** Binds `spec` to the node behind `offering`, or lists what the node lacks. */
-export function bindSpec(spec: GenerationSpec, offering: NodeOffering): BindOutcome {
+/** The family the network knows `spec`'s model by (through `familyOf`, the gateway's catalog); null for a task without a model. */
+export function networkFamilyOf(spec: GenerationSpec, familyOf: ((model: ResourceRef) => ModelFamily | null) | undefined): ModelFamily | null {
+  return familyOf !== undefined && (spec.kind === 'txt2img' || spec.kind === 'img2img') ? familyOf(spec.model) : null;
+}
+
+/**
+ * Binds `spec` to the node behind `offering`, or lists what the node lacks. `networkFamily`: the family the
+ * network knows the task's model by (what its request was read with), for a node that cannot tell its file's.
+ */
+export function bindSpec(spec: GenerationSpec, offering: NodeOffering, networkFamily: ModelFamily | null = null): BindOutcome {
   const caps = offering.capabilities;
   const missing: string[] = [];
   let binding: Binding = {};
   switch (spec.kind) {
     case 'txt2img':
     case 'img2img':
-      binding = bindDiffusion(spec, offering, missing);
+      binding = bindDiffusion(spec, offering, missing, networkFamily);
       break;
     case 'interrogate': {
       const name = caps.interrogators.find((i) => i.toLowerCase() === spec.interrogator.toLowerCase());

@@ -11,7 +11,8 @@
  * `DispatcherInternals` is what the dispatcher lends those helpers of its
  * state and of its steps; each takes only the members it uses.
  */
-import type { GenerationSpec, TaskKind } from '../domain/spec.js';
+import type { ModelFamily } from '../domain/families.js';
+import type { GenerationSpec, ResourceRef, TaskKind } from '../domain/spec.js';
 import type { TaskError } from '../domain/task.js';
 import type { NodeHub } from '../network/node-hub.js';
 import type { NodeSession } from '../network/node-session.js';
@@ -99,6 +100,8 @@ export interface DispatcherOptions {
   /** Told what happens to tasks (the webhook outbox, the metrics). */
   observer?: DispatcherObserver;
   scheduler?: Scheduler;
+  /** The family the network knows a model by, for the scheduler the dispatcher makes (`SchedulerOptions.familyOf`). */
+  familyOf?: (model: ResourceRef) => ModelFamily | null;
   /** When a pass asked for may run (pass-pacing.ts). @defaultValue a new PassPacing */
   pacing?: PassPacing;
   /**

@@ -101,7 +101,7 @@ export class Dispatcher {
     this.#log = options.log;
     this.#pacing = options.pacing ?? new PassPacing();
     // A long queue's ETA plan is made again between other events, not in one go (tens of ms at 1,000 nodes).
-    this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock, later: (work) => setImmediate(work) });
+    this.scheduler = options.scheduler ?? new Scheduler({ clock: options.clock, later: (work) => setImmediate(work), ...(options.familyOf ? { familyOf: options.familyOf } : {}) });
     this.#outcomes = new OutcomeBook({ store: options.store, log: options.log, clock: options.clock });
     this.#unservable = new UnservableWatch({ graceMs: options.unservableGraceMs, clock: options.clock, wake: () => this.#scheduleGuarded() });
     this.#startRetry = new StartRetry({ clock: options.clock, log: options.log, wake: () => this.#scheduleGuarded() });

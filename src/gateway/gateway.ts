@@ -20,7 +20,8 @@ import { openStores } from '../store/open-stores.js';
 import { publishNodes } from './node-publishing.js';
 import { readinessProblems } from './readiness.js';
 import { RepeatedWarning } from '../util/repeated-warning.js';
-import { bindSpec } from '../domain/binding.js';
+import { bindSpec, networkFamilyOf } from '../domain/binding.js';
+import type { ResourceRef } from '../domain/spec.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { ProgressChannel } from '../store/postgres/progress-channel.js';
 import { type Clock, SECOND, systemClock } from '../util/clock.js';
@@ -127,8 +128,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     watch: (id, listener) => dispatcher.watch(id, listener),
   });
   let progress: ProgressChannel | undefined;
+  // The family the network knows a model by: the catalog's, else the nodes' (the catalog is made below, before any task).
+  const familyOf = (model: ResourceRef) => catalog.requestContext().familyOf('model', model);
   const dispatcher = new Dispatcher({
     store,
+    familyOf,
     // A task read back (a restart, another gateway's requeue) is ordered at its key's weight, as when submitted.
     weightOf: (owner) => (owner === null ? defaultKeyLimits.weight : (keyRing.byId(owner)?.limits.weight ?? defaultKeyLimits.weight)),
     // With other gateways on the database: a task running on a live one's node stays theirs.
@@ -137,7 +141,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
         runsElsewhere: (task) => task.runningOn !== undefined && task.runningOn !== null && task.runningOn !== registry.id && registry.peers.some((peer) => peer.id === task.runningOn),
         startedHere: (task) => task.runningOn === registry.id,
         servableElsewhere: (spec) => {
-          for (const node of roster.remote) if (node.backendUp && bindSpec(spec, node.offering).ok) return true;
+          for (const node of roster.remote) if (node.backendUp && bindSpec(spec, node.offering, networkFamilyOf(spec, familyOf)).ok) return true;
           return false;
         },
         // The channel opens once the dispatcher exists (it answers the channel's questions): below.
@@ -190,7 +194,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const republishCheck = roster ? publishNodes(hub, roster, { now: () => clock.now(), logger, listings: () => nodes.list() }) : undefined;
   // A node this gateway waits for that came back through another gateway: what it did not bring is not waited for.
   roster?.on('arrived', (node) => dispatcher.nodeArrivedElsewhere(node.name));
-  const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), now: () => clock.now(), webhooks });
+  const service: TaskService = new TaskService({ dispatcher, store, nodes: () => catalog.nodes(), familyOf, now: () => clock.now(), webhooks });
   // Generated, it is the same on every gateway sharing a database: a client may fetch it from one and call another.
   // Whether clients may hold the key this data directory kept (not one generated just now).
   const keptBefore = config.dataDir !== ':memory:' && existsSync(join(config.dataDir, PUBLIC_API_KEY_FILE));

@@ -8,12 +8,13 @@
  * queued whose nodes all stopped taking work, what it waits for.
  */
 import { bindSpec } from '../domain/binding.js';
+import type { ModelFamily } from '../domain/families.js';
 import { type GenerationSpec, outputSizeOf } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import type { NodeListing } from './node-listing.js';
 
 /** Throws DAN_ERR_TASK_UNSERVABLE unless some node of the network with a live backend binds `spec`. */
-export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeListing>): void {
+export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeListing>, networkFamily: ModelFamily | null = null): void {
   let total = 0;
   let down = 0;
   /** Nodes whose WebUI is down that have what the task needs: it is a matter of time, not of the network. */
@@ -23,7 +24,7 @@ export function assertServable(spec: GenerationSpec, sessions: Iterable<NodeList
   let roomiest = 0;
   for (const session of sessions) {
     total += 1;
-    const outcome = bindSpec(spec, session.offering);
+    const outcome = bindSpec(spec, session.offering, networkFamily);
     if (!session.backendUp) {
       down += 1;
       if (outcome.ok) downCapable += 1;

@@ -8,7 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Caller, mayAccess } from '../auth/caller.js';
-import type { GenerationSpec } from '../domain/spec.js';
+import { networkFamilyOf } from '../domain/binding.js';
+import type { ModelFamily } from '../domain/families.js';
+import type { GenerationSpec, ResourceRef } from '../domain/spec.js';
 import { DanError } from '../errors/dan-error.js';
 import { IdempotencyKeyTaken, type TaskStore } from '../store/task-store.js';
 import type { Dispatcher, TaskOutcome } from './dispatcher.js';
@@ -45,6 +47,8 @@ export interface TaskServiceDeps {
   store: TaskStore;
   /** The network's nodes (network-catalog.ts `nodes`): a submit none of them can serve is refused. */
   nodes: () => Iterable<NodeListing>;
+  /** The family the network knows a model by (the catalog's), for nodes that cannot tell their file's. @defaultValue none */
+  familyOf?: (model: ResourceRef) => ModelFamily | null;
   /** Epoch ms (the gateway's clock). @defaultValue Date.now */
   now?: () => number;
   /** Takes the webhooks of submits; without it a submit with a webhook is refused. */
@@ -60,7 +64,7 @@ export class TaskService {
   readonly #keyed = new Map<string, Promise<unknown>>();
 
   constructor(deps: TaskServiceDeps) {
-    this.#deps = { now: Date.now, webhooks: null, ...deps };
+    this.#deps = { now: Date.now, webhooks: null, familyOf: () => null, ...deps };
   }
 
   /** Checks servability and stores a task; resolves with its first status. */
@@ -122,7 +126,7 @@ export class TaskService {
     }
     if (webhook && this.#deps.webhooks === null) throw new DanError('DAN_ERR_REQUEST_INVALID_FIELD', 'webhook: this gateway sends no webhooks', { field: 'webhook' });
     assertWithinKeyLimits(spec, caller.limits);
-    assertServable(spec, this.#deps.nodes());
+    assertServable(spec, this.#deps.nodes(), networkFamilyOf(spec, this.#deps.familyOf));
     const id = randomUUID();
     const { maxTasks, weight } = caller.limits;
     const endWebhook = webhook?.events.includes('end') ? { id: newDeliveryId(), url: webhook.url } : undefined;

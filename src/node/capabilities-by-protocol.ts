@@ -3,10 +3,10 @@
  *
  * What a node's capabilities look like to a gateway of each protocol version (protocol/messages.ts). A field
  * or value an older gateway does not know makes it refuse the whole frame, so the node leaves out what that
- * version cannot carry: LoRA families before 5; models of the families added in 6 (Qwen-Image,
- * Z-Image-Turbo) before 6, and those families on LoRAs. Such a model is left out rather than sent without its
- * family: an older gateway would take it for an SD model, with SD's defaults (cfg 7, 20 steps), which these
- * models turn into ruined pictures.
+ * version cannot carry: LoRA families before 5; models and LoRAs of the families added in 6 (Qwen-Image,
+ * Z-Image-Turbo) before 6. Such a file is left out rather than sent without its family: an older gateway
+ * would take the model for an SD one, with SD's defaults (cfg 7, 20 steps), which these models turn into
+ * ruined pictures, and would let the LoRA go with a model of any family.
  */
 import type { ModelFamily } from '../domain/families.js';
 import type { NodeCapabilities } from '../domain/capabilities.js';
@@ -20,7 +20,7 @@ export function capabilitiesFor(capabilities: NodeCapabilities, protocol: number
   return {
     ...capabilities,
     models: capabilities.models.filter((model) => known(model.family)),
-    loras: capabilities.loras.map(({ family, ...lora }) => (protocol >= 5 && known(family) && family !== undefined ? { ...lora, family } : lora)),
+    loras: capabilities.loras.filter((lora) => known(lora.family)).map(({ family, ...lora }) => (protocol >= 5 && family !== undefined ? { ...lora, family } : lora)),
   };
 }
 

@@ -14,7 +14,8 @@
  */
 import type { Binding } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
-import type { GenerationSpec } from '../domain/spec.js';
+import type { ModelFamily } from '../domain/families.js';
+import type { GenerationSpec, ResourceRef } from '../domain/spec.js';
 import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { Clock } from '../util/clock.js';
 import type { RunningAttempt } from './attempt-ledger.js';
@@ -181,6 +182,11 @@ export interface SchedulerOptions {
    * are read from the plan before; without it, a plan is made at once when asked (the simulation).
    */
   later?: (work: () => void) => void;
+  /**
+   * The family the network knows a model by (the gateway's catalog), for binding a task to a node that cannot
+   * tell its own file's (domain/binding.ts). @defaultValue none: only the node's word
+   */
+  familyOf?: (model: ResourceRef) => ModelFamily | null;
 }
 
 /**

@@ -32,7 +32,7 @@
  * (idle-nodes.ts). Its data types are in scheduler-types.ts, re-exported here.
  */
 import { ArrivalLog } from './arrival-log.js';
-import { type Binding, bindSpec, needsKeyOf } from '../domain/binding.js';
+import { type Binding, bindSpec, needsKeyOf, networkFamilyOf } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
@@ -98,6 +98,7 @@ export class Scheduler {
   readonly #fair: FairOrder;
   readonly #horizon: number;
   readonly #planOptions: PlanOptions;
+  readonly #familyOf: SchedulerOptions['familyOf'];
   /** Queued tasks in service order (by fair tag: unique, so a binary search finds any). */
   readonly #queue: Queued[] = [];
   /** The nodes' slots together: no pass has more lanes free (`pastSendingPlan`). */
@@ -152,6 +153,7 @@ export class Scheduler {
     this.#fair = options.fairOrder ?? new FairOrder();
     this.#horizon = options.horizon ?? 10_000;
     this.#planOptions = options.plan ?? {};
+    this.#familyOf = options.familyOf;
     this.#attempts = new AttemptLedger(options.clock);
     this.#nodeViews = new NodeViews({ estimates: this.estimates, health: this.health, attempts: this.#attempts, reportedIdentity: (node) => this.#reportedIdentity(node), takesWork: (node, now) => this.#takesWork(node, now) });
     const internals = this.#internals(options.later);
@@ -331,7 +333,7 @@ export class Scheduler {
     if (cache?.version !== node.offeringVersion) this.#bindings.set(node.id, (cache = { version: node.offeringVersion, byNeeds: new Map() }));
     const cached = cache.byNeeds.get(queued.needs);
     if (cached !== undefined) return cached;
-    const outcome = bindSpec(queued.task.spec, node.offering);
+    const outcome = bindSpec(queued.task.spec, node.offering, networkFamilyOf(queued.task.spec, this.#familyOf));
     const binding = outcome.ok ? outcome.binding : null;
     cache.byNeeds.set(queued.needs, binding);
     return binding;
@@ -871,7 +873,7 @@ export class Scheduler {
     if (this.#nodes.length === 0) return 'no node is connected';
     const missing = new Set<string>();
     for (const node of this.#nodes) {
-      const outcome = bindSpec(queued.task.spec, node.offering);
+      const outcome = bindSpec(queued.task.spec, node.offering, networkFamilyOf(queued.task.spec, this.#familyOf));
       if (!outcome.ok) outcome.missing.forEach((m) => missing.add(m));
     }
     return `no connected node has ${[...missing].join(', ')}`;

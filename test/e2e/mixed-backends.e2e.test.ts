@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOnlyMaskedAndUpright } from '../helpers/picture-checks.js';
 import { getJson, halfMaskBase64, imageInfo, pngBase64, pollUntilDone, postJson } from '../helpers/api-client.js';
+import { defaultOfferings } from '../../src/sandbox/offerings.js';
 import { type DanProcess, runDan, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 
 const KOBENI = '3e5d8fe726b4c0f1e7f0905f32ea3d1c9ce89a54028209e8179d64d323048dac';
@@ -167,7 +168,9 @@ describe('every endpoint through a ComfyUI node', () => {
 describe('one queue, an A1111 node and a ComfyUI node', () => {
   beforeAll(async () => {
     const config = `${dir.path}/a1111.json`;
-    writeFileSync(config, JSON.stringify({ loadedModel: 'clarity.safetensors' }));
+    // The WebUI has a copy of the Qwen-Image file too, which it cannot tell the family of (the node cannot read its header).
+    const models = [...defaultOfferings.models, { fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null }];
+    writeFileSync(config, JSON.stringify({ loadedModel: 'clarity.safetensors', models }));
     const sb = await startSandboxProcess({ speed: SPEED, config, args: ['--it-per-second', '10', '--switch-seconds', '4'] });
     const node = await startNodeProcess({ gateway, webui: sb.url, name: 'a1111-node' });
     processes.push(sb.proc, node.proc);
@@ -196,12 +199,14 @@ describe('one queue, an A1111 node and a ComfyUI node', () => {
     expect(Object.keys(nodes['comfy-node'].loadSeconds).length).toBeGreaterThan(0);
   });
 
-  it('sends each task only where it can run: Flux to ComfyUI, guess mode and CLIP to A1111', async () => {
+  it('sends each task only where it can run: Flux and Qwen-Image to ComfyUI (the network knows the family the A1111 node cannot tell), guess mode and CLIP to A1111', async () => {
     const before = (await comfyModels()).filter((m) => m === 'flux1-dev.safetensors').length;
+    const qwenBefore = (await comfyModels()).filter((m) => m === 'qwen_image_fp8_e4m3fn.safetensors').length;
     const control = await pngBase64(256, 256);
     const submissions = [
-      ...Array.from({ length: 3 }, (_, i) => ['txt2img', { prompt: `flux ${i}`, model: 'flux1-dev', steps: 4, width: 512, height: 512 }] as const),
+      ...Array.from({ length: 2 }, (_, i) => ['txt2img', { prompt: `flux ${i}`, model: 'flux1-dev', steps: 4, width: 512, height: 512 }] as const),
       ...Array.from({ length: 4 }, (_, i) => ['txt2img', { prompt: `sd ${i}`, model: 'clarity', steps: 8 }] as const),
+      ...Array.from({ length: 2 }, (_, i) => ['txt2img', { prompt: `qwen ${i}`, model: 'qwen_image_fp8_e4m3fn', steps: 4, width: 512, height: 512 }] as const),
       ['txt2img', { prompt: 'guess', model: 'clarity', steps: 4, control_net: [{ image: control, preprocess: 'canny', model: 'sd15_canny', weight: 1, guessmode: true }] }] as const,
       ['interrogate', { image: control, model: 'clip' }] as const,
     ];
@@ -214,8 +219,9 @@ describe('one queue, an A1111 node and a ComfyUI node', () => {
     );
     for (const id of ids) expect((await pollUntilDone(gateway, id, 60_000)).status).toBe(2);
     const a1111Checkpoints = (await a1111Requests('/sdapi/v1/txt2img')).map((r) => r.body.override_settings.sd_model_checkpoint);
-    expect(a1111Checkpoints.filter((c: string) => c.includes('flux'))).toEqual([]);
-    expect((await comfyModels()).filter((m) => m === 'flux1-dev.safetensors').length - before).toBe(3);
+    expect(a1111Checkpoints.filter((c: string) => c.includes('flux') || c.includes('qwen'))).toEqual([]);
+    expect((await comfyModels()).filter((m) => m === 'qwen_image_fp8_e4m3fn.safetensors').length - qwenBefore).toBe(2);
+    expect((await comfyModels()).filter((m) => m === 'flux1-dev.safetensors').length - before).toBe(2);
     expect((await a1111Requests('/sdapi/v1/txt2img')).filter((r) => r.body.alwayson_scripts?.controlnet?.args[0].control_mode === 'ControlNet is more important')).toHaveLength(1);
     expect((await a1111Requests('/sdapi/v1/interrogate')).map((r) => r.body.model)).toEqual(['clip']);
   });

@@ -91,7 +91,7 @@ describe('a node agent and protocol versions', () => {
     }
   });
 
-  it('leaves models of the families added in 6 out of its hello and out of all it sends a gateway of 5; sends them once welcomed in 6', async () => {
+  it('leaves models and LoRAs of the families added in 6 out of its hello and out of all it sends a gateway of 5; sends them once welcomed in 6', async () => {
     const qwen = { title: 'qwen_image_fp8_e4m3fn.safetensors', name: 'qwen_image_fp8_e4m3fn', fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image' as const };
     const withQwen = makeCapabilities({
       models: [...makeCapabilities().models, qwen],
@@ -104,13 +104,13 @@ describe('a node agent and protocol versions', () => {
       await agent.start();
       const connection = await gateway.nextConnection();
       expect(titles(connection.hello.capabilities)).not.toContain(qwen.title);
-      expect(loraFamilies(connection.hello.capabilities)).toEqual(['qwen-style:?', 'ink:?', 'mystery:?']);
+      expect(loraFamilies(connection.hello.capabilities)).toEqual(['ink:?', 'mystery:?']);
       gateway.welcome(connection, { protocol: version });
       await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
       const sent = connection.frames.find((f) => f.type === 'capabilities');
       if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
       expect(titles(sent.capabilities).includes(qwen.title)).toBe(version === 6);
-      expect(loraFamilies(sent.capabilities)).toEqual(version === 6 ? ['qwen-style:qwen-image', 'ink:sdxl', 'mystery:?'] : ['qwen-style:?', 'ink:sdxl', 'mystery:?']);
+      expect(loraFamilies(sent.capabilities)).toEqual(version === 6 ? ['qwen-style:qwen-image', 'ink:sdxl', 'mystery:?'] : ['ink:sdxl', 'mystery:?']);
       await agent.stop();
       await gateway.close();
     }

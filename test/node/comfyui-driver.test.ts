@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GenerationSpec, Img2ImgSpec, InpaintSpec } from '../../src/domain/spec.js';
 import type { DanError } from '../../src/errors/dan-error.js';
 import { ComfyUIDriver } from '../../src/node/backends/comfyui/comfyui-driver.js';
+import { discoverComfy } from '../../src/node/backends/comfyui/discover.js';
+import type { BackendClient } from '../../src/node/backends/backend-client.js';
 import type { RunProgress } from '../../src/node/backend-driver.js';
 import { startSandbox, type ComfyOfferings, type Sandbox } from '../../src/sandbox/index.js';
 import { picture, pngSize, startComfyWorld, type ComfyWorld } from '../helpers/comfy-world.js';
@@ -116,6 +118,14 @@ describe('discovery', () => {
     expect((await driverFor(w.sandbox).discover()).capabilities.models.filter((m) => m.family === 'qwen-image').map((m) => m.title)).toEqual(['qwen-image-q8.safetensors']);
     const declared = await driverFor(w.sandbox, { declaredFamilies: new Map([['my-finetune', 'z-image-turbo']]) }).discover();
     expect(declared.capabilities.models.find((m) => m.title === 'my-finetune.safetensors')?.family).toBe('z-image-turbo');
+    // A ComfyUI from before Z-Image (its CLIPLoader has `lumina2`, not yet `flux2`, which came with Z-Image): not offered.
+    const info = (await (await fetch(`${noQwenVae.sandbox.url}/object_info`)).json()) as Record<string, any>;
+    const typeInput = info['CLIPLoader'].input.required.type;
+    typeInput[0] = typeInput[0].filter((type: string) => type !== 'flux2');
+    const older = { baseUrl: noQwenVae.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
+    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
+    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('z-image-turbo');
+    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('flux');
     const { familyOfArchitecture } = await import('../../src/domain/families.js');
     expect(['Qwen-Image', 'qwen_image', 'Qwen-Image-Edit', 'Z-Image', 'z-image-turbo', 'Qwen-Image/lora'].map(familyOfArchitecture)).toEqual(['qwen-image', 'qwen-image', null, null, 'z-image-turbo', null]);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bindSpec, findByNameKey, findControlNetModel, needsKeyOf } from '../../src/domain/binding.js';
+import { bindSpec, findByNameKey, findControlNetModel, needsKeyOf, networkFamilyOf } from '../../src/domain/binding.js';
 import { fluxModulesOf } from '../../src/domain/families.js';
 import { toNodeOffering } from '../../src/domain/offering.js';
 import type { ControlNetUnitSpec, UpscaleSpec } from '../../src/domain/spec.js';
@@ -88,6 +88,13 @@ describe('backends and families', () => {
     expect(bindSpec(ask(qwen), forge)).toEqual({ ok: false, missing: ['a backend that runs Qwen-Image models (ComfyUI) for qwen_image_fp8_e4m3fn'] });
     expect(bindSpec(ask(zImage), forge)).toEqual({ ok: false, missing: ['a backend that runs Z-Image-Turbo models (ComfyUI) for z_image_turbo_bf16'] });
     expect(bindSpec(ask(qwen), comfy)).toMatchObject({ ok: true, binding: { checkpoint: 'qwen_image_fp8_e4m3fn.safetensors' } });
+    // A WebUI that cannot tell its copy's family: the network's word (what the request was read with) holds it off.
+    const untold = toNodeOffering(makeCapabilities({ models: [...makeCapabilities().models, { ...qwen, family: undefined }] }));
+    expect(bindSpec(ask(qwen), untold).ok).toBe(true);
+    expect(bindSpec(ask(qwen), untold, 'qwen-image')).toEqual({ ok: false, missing: ['a backend that runs Qwen-Image models (ComfyUI) for qwen_image_fp8_e4m3fn'] });
+    expect(bindSpec(ask(qwen), comfy, 'qwen-image').ok).toBe(true);
+    expect(networkFamilyOf(ask(qwen), (model) => (model.name === qwen.name ? 'qwen-image' : null))).toBe('qwen-image');
+    expect(networkFamilyOf({ kind: 'interrogate', image: 'AAAA', interrogator: 'deepdanbooru' }, () => 'sd15')).toBeNull();
   });
 
   it('names Flux\'s VAE and text encoders to a Forge node, and no modules with any other model', () => {

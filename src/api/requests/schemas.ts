@@ -82,7 +82,7 @@ const diffusionProperties = {
     }),
   ),
   seed: optional(integer(rules.seedRule, '-1 for a random seed')),
-  sampler_name: optional(name('Sampler, compared case-insensitively; Flux models default to Euler', catalogSamplers, rules.samplerDefault)),
+  sampler_name: optional(name('Sampler, compared case-insensitively; Flux, Qwen-Image and Z-Image-Turbo models default to Euler', catalogSamplers, rules.samplerDefault)),
   scheduler: optional(name('Schedule of the sampler (Karras, Simple, …); Automatic or omitted: the sampler\'s own', catalogSchedulers, rules.automaticScheduler)),
   steps: optional(integer(rules.stepsRule(defaultLimits), 'Sampling steps (default 20; Z-Image-Turbo 8)')),
   cfg_scale: optional(number(rules.cfgScaleRule, 'Classifier-free guidance scale (default 7; Qwen-Image 2.5); Flux and Z-Image-Turbo models take only 1')),

@@ -68,7 +68,8 @@ export function latentChannelsOf(family: Family): LatentChannels {
 
 /** The channels a VAE file (`VAELoader`'s choices) encodes to: by its name, as the sandbox's files are named. */
 export function vaeChannelsOf(file: string): LatentChannels {
-  return /^(ae|taesd3|taef1)(\.|$)|flux|qwen|wan/i.test(file) ? 16 : 4;
+  const name = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  return /^(ae|taesd3|taef1)(\.|$)|flux|qwen|wan/i.test(name) ? 16 : 4;
 }
 export interface ConditioningValue {
   type: 'CONDITIONING';

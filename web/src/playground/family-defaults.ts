@@ -30,6 +30,8 @@ const FAMILIES: Record<ModelFamily, FamilySettings> = {
   'z-image-turbo': { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 8 },
 };
 
+const DEFAULT_CFGS: ReadonlySet<number> = new Set(Object.values(FAMILIES).map((f) => f.cfg_scale));
+
 /** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
 function sizeAt(side: number, width: number, height: number): { width: number; height: number } {
   const scale = side / Math.sqrt(width * height);
@@ -56,7 +58,9 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   // Flux and Z-Image-Turbo show no CFG: the user's waits for the next model that takes one. A CFG of 1 left by a
   // Flux request of before (the gallery's "use these settings") is no SD model's.
   const guidance = guidanceOf(after);
-  if (guidance === 'cfg' && form.cfg_scale === from.cfg_scale) patch.cfg_scale = to.cfg_scale;
+  // A CFG that is some family's default was not the user's choice: the new family's own replaces it (SD's 7 left
+  // under a Flux model is no Qwen-Image one's).
+  if (guidance === 'cfg' && DEFAULT_CFGS.has(form.cfg_scale)) patch.cfg_scale = to.cfg_scale;
   if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
   if (form.steps === from.steps && from.steps !== to.steps) patch.steps = to.steps;
   if (guidance !== 'cfg' && form.negative_prompt.trim() !== '') {

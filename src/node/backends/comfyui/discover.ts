@@ -213,12 +213,19 @@ const FLUX_VAE = /^(ae|flux[-_]?vae|flux1?[-_]ae)\.(safetensors|sft|pt)$/i;
  * (matched by name, in the loader's order), the loader's `type`, its VAE, and the node classes its graph uses
  * (graph-builder.ts).
  */
-const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly RegExp[]; clipType: string; vae: RegExp; nodes: readonly string[] }>> = {
+const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly RegExp[]; clipType: string; vae: RegExp; nodes: readonly string[]; sinceType?: string }>> = {
   flux: { encoders: [/t5xxl/i, /clip_l/i], clipType: 'flux', vae: FLUX_VAE, nodes: ['FluxGuidance', 'EmptySD3LatentImage'] },
   // Qwen-Image's text encoder is the Qwen2.5-VL 7B model (`qwen_2.5_vl_7b_fp8_scaled.safetensors`).
   'qwen-image': { encoders: [/qwen[-_.]?2[._]?5[-_.]?vl/i], clipType: 'qwen_image', vae: /qwen[-_.]?image[-_.]?vae/i, nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage'] },
   // Z-Image's is Qwen3 4B (`qwen_3_4b.safetensors`), loaded as ComfyUI's `lumina2` type (its architecture).
-  'z-image-turbo': { encoders: [/qwen[-_.]?3[-_.]?4b/i], clipType: 'lumina2', vae: FLUX_VAE, nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage'] },
+  // `lumina2` is older than Z-Image (late November 2025): a ComfyUI must also list `flux2`, which came with it.
+  'z-image-turbo': {
+    encoders: [/qwen[-_.]?3[-_.]?4b/i],
+    clipType: 'lumina2',
+    vae: FLUX_VAE,
+    nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage', 'ConditioningZeroOut'],
+    sinceType: 'flux2',
+  },
 };
 
 /** Diffusion models of a family DAN runs, each with the text encoders and VAE it needs; none whose files are missing. */
@@ -235,7 +242,8 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
     const textEncoders = needs.encoders.map((pattern) => encoders.find((e) => pattern.test(baseName(e))));
     const vae = vaes.find((v) => needs.vae.test(baseName(v)));
     if (textEncoders.some((e) => e === undefined) || vae === undefined) continue;
-    if (!info.choices(loader, 'type').includes(needs.clipType) || !needs.nodes.every((node) => info.has(node))) continue;
+    const types = info.choices(loader, 'type');
+    if (!types.includes(needs.clipType) || (needs.sinceType !== undefined && !types.includes(needs.sinceType)) || !needs.nodes.every((node) => info.has(node))) continue;
     recipes.push({ loader: 'diffusion-model', file, family: family as DiffusionFamily, textEncoders: textEncoders as string[], clipType: needs.clipType, vae });
   }
   return recipes;
