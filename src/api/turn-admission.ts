@@ -14,16 +14,16 @@
  * which results from nodes and status polls waited. Eight a turn, measured over 1,000 fake nodes with
  * 20,000 tasks submitted that way (bench:fleet, alternated runs): the event loop's p99 while submitting
  * 37 and 42 ms against 70 and 58 ms, at 1,340 and 1,640 submits a second against 1,300 and 1,350; four a
- * turn gave 27 and 37 ms; sixteen, no gain (BENCHMARKS.md, decision 0013). Four since session 33: alternated
- * again on the code of then, four against eight, 29 and 30 ms against 35 and 34 ms at 1,000 nodes (1,680 and
- * 1,420 submits a second against 1,510 and 1,550), 28 and 30 against 29 and 43 ms at 10 nodes; two a turn
- * gave 23 ms twice but 1,410 and 1,100 submits a second.
+ * turn gave 27 and 37 ms; sixteen, no gain (BENCHMARKS.md, decision 0013). Session 33 alternated four
+ * against eight again: the flood's p99 29 and 30 ms against 35 and 34 ms at 1,000 nodes, 28 and 30 against
+ * 29 and 43 at 10 nodes, but the fleet taken at its own pace (the paced run) 17–24 ms against 12–15 ms, with
+ * fewer tasks held ready (72–84 % against 94 %): eight it stays, the paced run being the one that meets 20 ms.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../util/logger.js';
 
 /** Requests with a body let through per turn of the event loop (see the module's comment). */
-export const BODIES_PER_TURN = 4;
+export const BODIES_PER_TURN = 8;
 
 /** Lets `perTurn` callers go on per turn of the event loop, the rest in later turns in the order they came. */
 export class TurnAdmission {

@@ -29,7 +29,7 @@ export interface NodeConfig {
   /** ComfyUI base URL, with `--backend comfyui`. Env `DAN_COMFYUI`. @defaultValue 'http://127.0.0.1:8188' */
   comfyuiUrl: string;
   /**
-   * Families of model files the backend cannot tell (`file=family`, family one of sd15, sdxl, flux, qwen-image, z-image-turbo); they
+   * Families of model files the backend cannot tell (`file=family`, family one of sd15, sdxl, flux, flux2, qwen-image, z-image-turbo); they
    * override what a file's metadata says. Env `DAN_MODEL_FAMILIES`, comma-separated.
    */
   modelFamilies: string[];

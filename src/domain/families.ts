@@ -6,13 +6,14 @@
  * checkpoints with CLIP text encoders and classifier-free guidance. The others
  * are flow-matching transformers whose text encoders and VAE usually ship as
  * separate files: Flux.1 is guidance-distilled (cfg 1, a `guidance` value, no
- * negative prompt); Qwen-Image takes classifier-free guidance at a low scale
+ * negative prompt), and so is Flux.2 [dev], with another text encoder
+ * (Mistral Small 3), VAE and latent; Qwen-Image takes classifier-free guidance at a low scale
  * and a negative prompt; Z-Image-Turbo is distilled to run at cfg 1 in about
  * eight steps, with no guidance of either kind and no negative prompt.
  */
 import { Type } from '@sinclair/typebox';
 
-export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'qwen-image', 'z-image-turbo'] as const;
+export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo'] as const;
 export type ModelFamily = (typeof ModelFamilies)[number];
 export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal(f)));
 
@@ -26,6 +27,7 @@ export function familyOfArchitecture(architecture: string): ModelFamily | null {
   if (value === 'flux-1-dev' || value === 'flux-1-schnell' || value === 'flux-1') return 'flux';
   // Trainers' values (musubi-tuner writes `Qwen-Image`, others `qwen_image`); not the Edit and Layered models,
   // which need other graphs, nor `Z-Image`, which names the base model as well as the turbo one.
+  if (value === 'flux.2-dev' || value === 'flux-2-dev') return 'flux2';
   if (value === 'qwen-image' || value === 'qwen_image') return 'qwen-image';
   if (value === 'z-image-turbo' || value === 'z_image_turbo') return 'z-image-turbo';
   return null;
@@ -138,6 +140,18 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     defaultGuidance: FLUX_DEFAULT_GUIDANCE,
     backends: 'forge-or-comfyui',
     controlNet: true,
+  },
+  // ComfyUI's own Flux.2 example: FluxGuidance 4, 20 steps of euler on its own schedule (Flux2Scheduler).
+  flux2: {
+    label: 'Flux.2',
+    article: 'a',
+    nativeSide: 1024,
+    defaultSampler: 'Euler',
+    guidance: 'distilled',
+    defaultCfgScale: UNGUIDED_CFG_SCALE,
+    defaultGuidance: 4,
+    backends: 'comfyui',
+    controlNet: false,
   },
   // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
   'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false },

@@ -3,8 +3,8 @@
  *
  * What a node's capabilities look like to a gateway of each protocol version (protocol/messages.ts). A field
  * or value an older gateway does not know makes it refuse the whole frame, so the node leaves out what that
- * version cannot carry: LoRA families before 5; models and LoRAs of the families added in 6 (Qwen-Image,
- * Z-Image-Turbo) before 6. Such a file is left out rather than sent without its family: an older gateway
+ * version cannot carry: LoRA families before 5; models and LoRAs of the families added in 6 (Flux.2,
+ * Qwen-Image, Z-Image-Turbo) before 6. Such a file is left out rather than sent without its family: an older gateway
  * would take the model for an SD one, with SD's defaults (cfg 7, 20 steps), which these models turn into
  * ruined pictures, and would let the LoRA go with a model of any family.
  */

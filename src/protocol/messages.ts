@@ -43,7 +43,7 @@ export const PROTOCOL_VERSION = 6;
 export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4, 5, 6];
 /** The versions a node speaks, newest first: it says hello in the first, and in the next when refused (an older gateway). */
 export const NODE_PROTOCOLS: readonly number[] = [6, 5, 4];
-/** The model families a gateway of protocol 5 or older knows; 6 adds Qwen-Image and Z-Image-Turbo. */
+/** The model families a gateway of protocol 5 or older knows; 6 adds Flux.2, Qwen-Image and Z-Image-Turbo. */
 export const FAMILIES_BEFORE_6: readonly ModelFamily[] = ['sd15', 'sdxl', 'flux'];
 /** The most attempts a hello's `resume` may name: as many as a node can run and hold (`slots` + `prefetch`), and as many answers again. */
 export const MAX_HELD = 2 * (64 + 8);

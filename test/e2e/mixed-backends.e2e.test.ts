@@ -111,10 +111,13 @@ describe('every endpoint through a ComfyUI node', () => {
     expect(await comfyModels()).toEqual(expect.arrayContaining(['sd_xl_base_1.0.safetensors', 'flux1-dev.safetensors']));
   });
 
-  it('Qwen-Image and Z-Image-Turbo answer with their family defaults: cfg 2.5 and a negative prompt; 8 steps at cfg 1 and 1024²', async () => {
+  it('Flux.2, Qwen-Image and Z-Image-Turbo answer with their family defaults: guidance 4 on its own sampler; cfg 2.5 and a negative prompt; 8 steps at cfg 1 and 1024²', async () => {
     const { body: info } = await getJson(`${gateway}/api/sd/supportedModelInfo`);
     const families = Object.fromEntries(info.data.Models.map((m: any) => [m.name, m.family]));
-    expect(families).toMatchObject({ qwen_image_fp8_e4m3fn: 'qwen-image', z_image_turbo_bf16: 'z-image-turbo' });
+    expect(families).toMatchObject({ flux2_dev_fp8mixed: 'flux2', qwen_image_fp8_e4m3fn: 'qwen-image', z_image_turbo_bf16: 'z-image-turbo' });
+    const flux2 = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a poster that reads DAN', model: 'flux2_dev_fp8mixed', width: 768, height: 512, steps: 6 });
+    expect(flux2.status, JSON.stringify(flux2.body)).toBe(200);
+    expect(await imageInfo(flux2.body.data.images[0])).toMatchObject({ width: 768, height: 512 });
     const qwen = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'a shop sign that reads DAN', negative_prompt: 'blurry', model: 'qwen_image_fp8_e4m3fn', width: 768, height: 512, steps: 6 });
     expect(qwen.status, JSON.stringify(qwen.body)).toBe(200);
     expect(await imageInfo(qwen.body.data.images[0])).toMatchObject({ width: 768, height: 512 });
@@ -125,6 +128,9 @@ describe('every endpoint through a ComfyUI node', () => {
     const samplerOf = (file: string) => graphs.find((nodes) => nodes.some((n) => n.inputs.unet_name === file))!.find((n) => n.class_type === 'KSampler').inputs;
     expect(samplerOf('qwen_image_fp8_e4m3fn.safetensors')).toMatchObject({ cfg: 2.5, steps: 6, scheduler: 'simple' });
     expect(samplerOf('z_image_turbo_bf16.safetensors')).toMatchObject({ cfg: 1, steps: 8, scheduler: 'simple' });
+    const flux2Graph = graphs.find((nodes) => nodes.some((n) => n.inputs.unet_name === 'flux2_dev_fp8mixed.safetensors'))!;
+    expect(flux2Graph.find((n) => n.class_type === 'FluxGuidance').inputs.guidance).toBe(4);
+    expect(flux2Graph.find((n) => n.class_type === 'Flux2Scheduler').inputs).toEqual({ steps: 6, width: 768, height: 512 });
     // A negative prompt for the turbo model is refused at the door, naming the field, before any GPU sees it.
     const refused = await postJson(`${gateway}/api/sd/txt2img`, { prompt: 'x', negative_prompt: 'blurry', model: 'z_image_turbo_bf16' });
     expect(refused.status).toBe(400);

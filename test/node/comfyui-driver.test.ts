@@ -75,6 +75,7 @@ describe('discovery', () => {
       'clarity.safetensors': null,
       'sd_xl_base_1.0.safetensors': 'sdxl',
       'flux1-dev.safetensors': 'flux',
+      'flux2_dev_fp8mixed.safetensors': 'flux2',
       'qwen_image_fp8_e4m3fn.safetensors': 'qwen-image',
       'z_image_turbo_bf16.safetensors': 'z-image-turbo',
     });
@@ -90,14 +91,17 @@ describe('discovery', () => {
     expect(capabilities.interrogators).toEqual([]);
   });
 
-  it('offers Flux.1 dev and schnell UNets by name, not their variants for other work; an SDXL refiner is no SDXL model', async () => {
-    const w = await world({
-      diffusionModels: ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux2-dev.safetensors'].map((fileName) => ({ fileName, family: 'flux' as const })),
-    });
+  it('offers Flux.1 dev and schnell and Flux.2 dev UNets by name, not their variants for other work nor Flux.2 Klein; an SDXL refiner is no SDXL model', async () => {
+    const files = ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux2-dev.safetensors', 'flux-2-klein-4b.safetensors'];
+    const w = await world({ diffusionModels: files.map((fileName) => ({ fileName, family: 'flux' as const })) });
     const { capabilities } = await driverFor(w.sandbox).discover();
     expect(capabilities.models.filter((m) => m.family === 'flux').map((m) => m.title)).toEqual(['flux1-schnell.safetensors']);
+    expect(capabilities.models.filter((m) => m.family === 'flux2').map((m) => m.title)).toEqual(['flux2-dev.safetensors']);
+    // Without Mistral, its text encoder: no Flux.2.
+    const noMistral = await world({ textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'] });
+    expect((await driverFor(noMistral.sandbox).discover()).capabilities.models.map((m) => m.family)).not.toContain('flux2');
     const { familyOfArchitecture } = await import('../../src/domain/families.js');
-    expect(['stable-diffusion-xl-v1-base', 'stable-diffusion-xl-v1-refiner', 'stable-diffusion-v1', 'flux-1-dev', 'flux-1-dev/lora'].map(familyOfArchitecture)).toEqual(['sdxl', null, 'sd15', 'flux', null]);
+    expect(['stable-diffusion-xl-v1-base', 'stable-diffusion-xl-v1-refiner', 'stable-diffusion-v1', 'flux-1-dev', 'flux-1-dev/lora', 'Flux.2-dev', 'Flux.2-klein-4b'].map(familyOfArchitecture)).toEqual(['sdxl', null, 'sd15', 'flux', null, 'flux2', null]);
   });
 
   it('offers Qwen-Image and Z-Image-Turbo UNets only with their own text encoder and VAE, by name or as their owner declares', async () => {

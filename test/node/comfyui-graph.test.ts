@@ -267,6 +267,90 @@ describe('Qwen-Image and Z-Image-Turbo', () => {
   });
 });
 
+describe('Flux.2', () => {
+  const flux2 = () => world.model('flux2_dev_fp8mixed.safetensors');
+  /** The class of the node a link comes from. */
+  const from = (built: Built, link: unknown) => built.nodes[(link as [string, number])[0]]!;
+
+  it('txt2img as ComfyUI\'s example: Mistral as flux2, its VAE, FluxGuidance into a BasicGuider, its own schedule for the size, an empty Flux.2 latent, SamplerCustomAdvanced', async () => {
+    const spec = txt2img({ model: flux2(), prompt: 'a poster', negativePrompt: '', cfgScale: 1, guidance: 4, width: 1024, height: 768, steps: 6, sampler: 'Euler' });
+    const built = await build(spec, 99);
+    expect(built.one('UNETLoader').inputs).toEqual({ unet_name: 'flux2_dev_fp8mixed.safetensors', weight_dtype: 'default' });
+    expect(built.one('CLIPLoader').inputs).toEqual({ clip_name: 'mistral_3_small_flux2_fp8.safetensors', type: 'flux2' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'flux2-vae.safetensors' });
+    expect(built.one('FluxGuidance').inputs['guidance']).toBe(4);
+    expect(built.one('Flux2Scheduler').inputs).toEqual({ steps: 6, width: 1024, height: 768 });
+    expect(built.one('EmptyFlux2LatentImage').inputs).toEqual({ width: 1024, height: 768, batch_size: 1 });
+    expect(built.one('RandomNoise').inputs).toEqual({ noise_seed: 99 });
+    expect(built.one('KSamplerSelect').inputs).toEqual({ sampler_name: 'euler' });
+    const sampler = built.one('SamplerCustomAdvanced').inputs;
+    expect(from(built, sampler['guider']).class_type).toBe('BasicGuider');
+    expect(from(built, from(built, sampler['guider']).inputs['conditioning']).class_type).toBe('FluxGuidance');
+    expect(from(built, sampler['sigmas']).class_type).toBe('Flux2Scheduler');
+    expect(built.of('KSampler')).toEqual([]);
+    expect(built.of('SplitSigmas')).toEqual([]);
+    await runsToSize(built, spec);
+  });
+
+  it('a schedule named: BasicScheduler on the model; img2img starts part way through SplitSigmas, as A1111 does', async () => {
+    const named = txt2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, width: 512, height: 512, steps: 4, sampler: 'Euler Beta' });
+    const builtNamed = await build(named);
+    expect(builtNamed.one('BasicScheduler').inputs).toMatchObject({ scheduler: 'beta', steps: 4, denoise: 1 });
+    expect(builtNamed.of('Flux2Scheduler')).toEqual([]);
+    await runsToSize(builtNamed, named);
+    const spec = img2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, width: 512, height: 512, steps: 10, sampler: 'Euler', denoisingStrength: 0.5 });
+    const built = await build(spec);
+    // A1111 samples int(0.5 × 10) + 1 = 6 of the 10 steps: the schedule split after step 4, its low part sampled.
+    expect(built.one('SplitSigmas').inputs['step']).toBe(4);
+    expect(built.one('SamplerCustomAdvanced').inputs['sigmas']).toEqual([Object.entries(built.nodes).find(([, n]) => n.class_type === 'SplitSigmas')![0], 1]);
+    expect(from(built, built.one('SamplerCustomAdvanced').inputs['latent_image']).class_type).toBe('VAEEncode');
+    await runsToSize(built, spec);
+  });
+
+  it('the hires pass samples the last steps of a longer schedule, at the target size', async () => {
+    const spec = txt2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, width: 512, height: 512, steps: 4, sampler: 'Euler', hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 } });
+    const built = await build(spec);
+    // KSampler's denoise 0.5 over 4 steps: the last 4 of a schedule of 8.
+    expect(built.of('Flux2Scheduler').map((n) => n.inputs)).toEqual([{ steps: 4, width: 512, height: 512 }, { steps: 8, width: 768, height: 768 }]);
+    expect(built.one('SplitSigmas').inputs['step']).toBe(4);
+    expect(built.of('SamplerCustomAdvanced')).toHaveLength(2);
+    await runsToSize(built, spec);
+  });
+
+  it('the sandbox refuses an SD3 latent for Flux.2, as the real model would', async () => {
+    const spec = txt2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, width: 512, height: 512, steps: 2, sampler: 'Euler' });
+    const built = await build(spec);
+    const latentId = Object.entries(built.nodes).find(([, n]) => n.class_type === 'EmptyFlux2LatentImage')![0];
+    const { history } = await world.runGraph({ ...built.nodes, [latentId]: { ...built.nodes[latentId], class_type: 'EmptySD3LatentImage' } });
+    expect(history.status.status_str).toBe('error');
+    expect(JSON.stringify(history.status.messages)).toContain('to have 128 channels, but got 16 channels');
+  });
+});
+
+describe('the UNet families with hires, inpainting and LoRAs', () => {
+  const families = [
+    { file: 'flux2_dev_fp8mixed.safetensors', cfgScale: 1, guidance: 4 },
+    { file: 'qwen_image_fp8_e4m3fn.safetensors', cfgScale: 2.5 },
+    { file: 'z_image_turbo_bf16.safetensors', cfgScale: 1 },
+  ];
+  for (const { file, ...strength } of families) {
+    it(`${file}: latent and model hires, inpainting of the whole picture and of the masked area only, a LoRA`, async () => {
+      const common = { model: world.model(file), ...strength, negativePrompt: '', sampler: 'Euler' };
+      const asks = [
+        txt2img({ ...common, width: 512, height: 512, steps: 4, hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.5 } }),
+        txt2img({ ...common, width: 512, height: 384, steps: 4, hires: { scale: 1.5, upscaler: 'R-ESRGAN 4x+', denoisingStrength: 0.4 } }),
+        img2img({ ...common, steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } }),
+        img2img({ ...common, steps: 8, denoisingStrength: 1, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'masked_only' } }),
+        txt2img({ ...common, loras: [{ lora: kobeni, weight: 0.5 }], width: 512, height: 512, steps: 4 }),
+      ];
+      const made: Buffer[] = [];
+      for (const spec of asks) made.push(await runsToSize(await build(spec), spec));
+      // Each a picture of its own: the seed pattern of its prompt, model and settings.
+      expect(new Set(made.map((png) => png.toString('base64'))).size).toBe(asks.length);
+    });
+  }
+});
+
 describe('hires fix', () => {
   it('latent: LatentUpscale to A1111\'s target size with the mode, a second KSampler at the hires denoise', async () => {
     const spec = txt2img({ model: world.model('clarity.safetensors'), steps: 4, hires: { scale: 1.45, upscaler: 'Latent', denoisingStrength: 0.55 } });

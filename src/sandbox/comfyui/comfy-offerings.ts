@@ -7,7 +7,7 @@
  * text encoders, VAEs, LoRAs, ControlNet and upscale models, which custom
  * node packs are installed, and the GPU's memory. The default has the DAN
  * catalog's SD 1.5 checkpoints and LoRAs, one SDXL checkpoint, and Flux.1-dev,
- * Qwen-Image and Z-Image-Turbo with their text encoders and VAEs, under the
+ * Flux.2-dev, Qwen-Image and Z-Image-Turbo with their text encoders and VAEs, under the
  * names of ComfyUI's own repackaged files.
  */
 import { readFile } from 'node:fs/promises';
@@ -73,11 +73,12 @@ export const defaultComfyOfferings: ComfyOfferings = {
   ],
   diffusionModels: [
     { fileName: 'flux1-dev.safetensors', family: 'flux' },
+    { fileName: 'flux2_dev_fp8mixed.safetensors', family: 'flux2' },
     { fileName: 'qwen_image_fp8_e4m3fn.safetensors', family: 'qwen-image' },
     { fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' },
   ],
-  textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors', 'qwen_2.5_vl_7b_fp8_scaled.safetensors', 'qwen_3_4b.safetensors'],
-  vaes: ['ae.safetensors', 'qwen_image_vae.safetensors'],
+  textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors', 'mistral_3_small_flux2_fp8.safetensors', 'qwen_2.5_vl_7b_fp8_scaled.safetensors', 'qwen_3_4b.safetensors'],
+  vaes: ['ae.safetensors', 'flux2-vae.safetensors', 'qwen_image_vae.safetensors'],
   loras: catalogLoras.map(fileNameOf),
   controlNets: ['control_v11p_sd15_canny.pth', 'control_v11p_sd15_openpose.pth'],
   upscaleModels: ['RealESRGAN_x4plus.pth', 'RealESRGAN_x4plus_anime_6B.pth'],

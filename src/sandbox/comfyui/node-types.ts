@@ -58,17 +58,19 @@ export interface VaeValue {
   channels: LatentChannels;
 }
 
-/** Channels of a latent: SD 1.5's and SDXL's VAE make 4, Flux's, Qwen-Image's and SD3's 16. */
-export type LatentChannels = 4 | 16;
+/** Channels of a latent: SD 1.5's and SDXL's VAE make 4, Flux's, Qwen-Image's and SD3's 16, Flux.2's 128. */
+export type LatentChannels = 4 | 16 | 128;
 
 /** The channels a model of `family` samples. */
 export function latentChannelsOf(family: Family): LatentChannels {
+  if (family === 'flux2') return 128;
   return family === 'sd15' || family === 'sdxl' ? 4 : 16;
 }
 
 /** The channels a VAE file (`VAELoader`'s choices) encodes to: by its name, as the sandbox's files are named. */
 export function vaeChannelsOf(file: string): LatentChannels {
   const name = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  if (/flux[-_.]?2/i.test(name)) return 128;
   return /^(ae|taesd3|taef1)(\.|$)|flux|qwen|wan/i.test(name) ? 16 : 4;
 }
 export interface ConditioningValue {
@@ -107,6 +109,28 @@ export interface FileValue {
   type: 'CONTROL_NET' | 'UPSCALE_MODEL';
   file: string;
 }
+/** The custom sampler's parts (`comfy_extras/nodes_custom_sampler.py`). */
+export interface NoiseValue {
+  type: 'NOISE';
+  seed: number;
+}
+export interface SamplerValue {
+  type: 'SAMPLER';
+  name: string;
+}
+/** A schedule: how many steps it has (its sigmas are one more). */
+export interface SigmasValue {
+  type: 'SIGMAS';
+  steps: number;
+  /** How far into a longer schedule it starts, as a share of that (0: from pure noise). */
+  from: number;
+}
+export interface GuiderValue {
+  type: 'GUIDER';
+  model: ModelValue;
+  positive: ConditioningValue;
+  negative: ConditioningValue | null;
+}
 export interface StringValue {
   type: 'STRING';
   text: string;
@@ -121,6 +145,10 @@ export type ComfyValue =
   | ImageValue
   | MaskValue
   | FileValue
+  | NoiseValue
+  | SamplerValue
+  | SigmasValue
+  | GuiderValue
   | StringValue;
 
 /** What a node's UI output adds to the history (`SaveImage`: its images; a tagger: its text). */

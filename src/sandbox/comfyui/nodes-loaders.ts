@@ -24,6 +24,7 @@ const SINGLE_CLIP_TYPES = [
  * as `lumina2`, Flux.2 Klein's as `flux2`).
  */
 const SINGLE_ENCODERS: readonly { file: RegExp; type: string; family: Family }[] = [
+  { file: /mistral[-_.]?3[-_.]?small/i, type: 'flux2', family: 'flux2' },
   { file: /qwen[-_.]?2[._]?5[-_.]?vl/i, type: 'qwen_image', family: 'qwen-image' },
   { file: /qwen[-_.]?3[-_.]?4b/i, type: 'lumina2', family: 'z-image-turbo' },
 ];

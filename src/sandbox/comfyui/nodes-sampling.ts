@@ -28,6 +28,10 @@ import {
   type NodeClass,
   type NodeResult,
   type NodeRun,
+  type NoiseValue,
+  type SamplerValue,
+  type SigmasValue,
+  type GuiderValue,
   type VaeValue,
 } from './node-types.js';
 
@@ -98,9 +102,29 @@ const samplerNode: NodeClass = {
   outputs: [{ type: 'LATENT', name: 'LATENT' }],
   async run(run) {
     const steps = Number(run.inputs['steps']);
-    return sample(run, { seed: Number(run.inputs['seed']), steps, from: 0, to: steps, denoise: Number(run.inputs['denoise']), continues: false });
+    return sample(run, inputsOf(run), { seed: Number(run.inputs['seed']), steps, from: 0, to: steps, denoise: Number(run.inputs['denoise']), continues: false });
   },
 };
+
+/** What a sampler works with: the model, its conditioning (no negative: a guider of the positive alone), the latent. */
+interface SamplingInputs {
+  model: ModelValue;
+  positive: ConditioningValue;
+  negative: ConditioningValue | null;
+  latent: LatentValue;
+  samplerName: string;
+}
+
+/** KSampler's and KSamplerAdvanced's inputs, as `sample` takes them. */
+function inputsOf(run: NodeRun): SamplingInputs {
+  return {
+    model: run.inputs['model'] as ModelValue,
+    positive: run.inputs['positive'] as ConditioningValue,
+    negative: run.inputs['negative'] as ConditioningValue,
+    latent: run.inputs['latent_image'] as LatentValue,
+    samplerName: String(run.inputs['sampler_name']),
+  };
+}
 
 /**
  * Samples steps `from` to `to` of a `steps` schedule, step by step with progress; the picture is the seed
@@ -108,12 +132,9 @@ const samplerNode: NodeClass = {
  * `continues` another's (KSamplerAdvanced without added noise: SDXL's refiner) moves the picture a little
  * towards its own model's pattern instead.
  */
-async function sample(run: NodeRun, part: { seed: number; steps: number; from: number; to: number; denoise: number; continues: boolean }): Promise<NodeResult> {
-  const model = run.inputs['model'] as ModelValue;
-  const positive = run.inputs['positive'] as ConditioningValue;
-  const negative = run.inputs['negative'] as ConditioningValue;
-  const latent = run.inputs['latent_image'] as LatentValue;
-  for (const cond of [positive, negative]) {
+async function sample(run: NodeRun, given: SamplingInputs, part: { seed: number; steps: number; from: number; to: number; denoise: number; continues: boolean }): Promise<NodeResult> {
+  const { model, positive, negative, latent, samplerName } = given;
+  for (const cond of negative ? [positive, negative] : [positive]) {
     if (cond.family !== model.family) {
       throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
     }
@@ -122,7 +143,7 @@ async function sample(run: NodeRun, part: { seed: number; steps: number; from: n
   const size = { width: latent.width, height: latent.height };
   const stepSeconds = secondsPerStep(run.world.timing, {
     pixels: size.width * size.height,
-    secondOrder: SECOND_ORDER.has(String(run.inputs['sampler_name'])),
+    secondOrder: SECOND_ORDER.has(samplerName),
     batchSize: 1,
     controlNetUnits: positive.controls,
   });
@@ -164,7 +185,7 @@ const advancedSamplerNode: NodeClass = {
     const continues = run.inputs['add_noise'] === 'disable';
     const steps = Number(run.inputs['steps']);
     const from = Number(run.inputs['start_at_step']);
-    return sample(run, {
+    return sample(run, inputsOf(run), {
       seed: Number(run.inputs['noise_seed']),
       steps,
       from,
@@ -178,6 +199,118 @@ const advancedSamplerNode: NodeClass = {
 
 /** Ends a prompt as ComfyUI's `InterruptProcessingException` does: `execution_interrupted`, not an error. */
 export class InterruptedSampling extends Error {}
+
+/**
+ * ComfyUI's custom sampling (`comfy_extras/nodes_custom_sampler.py`, `nodes_flux.py`): noise, a sampler, a
+ * schedule (its sigmas) and a guider, put together by `SamplerCustomAdvanced`. A schedule split part way
+ * (`SplitSigmas`) samples its low part from the latent it is given, as img2img does.
+ */
+const customSamplingNodes: NodeClass[] = [
+  {
+    name: 'RandomNoise',
+    displayName: 'RandomNoise',
+    category: 'sampling/custom_sampling/noise',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: { noise_seed: { kind: 'int', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, controlAfterGenerate: true } },
+    outputs: [{ type: 'NOISE', name: 'NOISE' }],
+    async run(run) {
+      return { outputs: [{ type: 'NOISE', seed: Number(run.inputs['noise_seed']) }] };
+    },
+  },
+  {
+    name: 'KSamplerSelect',
+    displayName: 'KSamplerSelect',
+    category: 'sampling/custom_sampling/samplers',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: { sampler_name: { kind: 'combo', choices: () => COMFY_SAMPLERS } },
+    outputs: [{ type: 'SAMPLER', name: 'SAMPLER' }],
+    async run(run) {
+      return { outputs: [{ type: 'SAMPLER', name: String(run.inputs['sampler_name']) }] };
+    },
+  },
+  {
+    name: 'BasicScheduler',
+    displayName: 'BasicScheduler',
+    category: 'sampling/custom_sampling/schedulers',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: {
+      model: link('MODEL'),
+      scheduler: { kind: 'combo', choices: () => COMFY_SCHEDULERS },
+      steps: { kind: 'int', default: 20, min: 1, max: 10000 },
+      denoise: { kind: 'float', default: 1, min: 0, max: 1, step: 0.01 },
+    },
+    outputs: [{ type: 'SIGMAS', name: 'SIGMAS' }],
+    async run(run) {
+      const denoise = Number(run.inputs['denoise']);
+      return { outputs: [{ type: 'SIGMAS', steps: Number(run.inputs['steps']), from: 1 - denoise }] };
+    },
+  },
+  {
+    name: 'Flux2Scheduler',
+    displayName: 'Flux2Scheduler',
+    category: 'sampling/custom_sampling/schedulers',
+    pythonModule: 'comfy_extras.nodes_flux',
+    required: {
+      steps: { kind: 'int', default: 20, min: 1, max: 4096 },
+      width: { kind: 'int', default: 1024, min: 16, max: MAX_RESOLUTION, step: 1 },
+      height: { kind: 'int', default: 1024, min: 16, max: MAX_RESOLUTION, step: 1 },
+    },
+    outputs: [{ type: 'SIGMAS', name: 'SIGMAS' }],
+    async run(run) {
+      return { outputs: [{ type: 'SIGMAS', steps: Number(run.inputs['steps']), from: 0 }] };
+    },
+  },
+  {
+    name: 'SplitSigmas',
+    displayName: 'SplitSigmas',
+    category: 'sampling/custom_sampling/sigmas',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: { sigmas: link('SIGMAS'), step: { kind: 'int', default: 0, min: 0, max: 10000 } },
+    outputs: [
+      { type: 'SIGMAS', name: 'high_sigmas' },
+      { type: 'SIGMAS', name: 'low_sigmas' },
+    ],
+    async run(run) {
+      const sigmas = run.inputs['sigmas'] as SigmasValue;
+      const step = Math.min(Number(run.inputs['step']), sigmas.steps);
+      const share = (steps: number) => (1 - sigmas.from) * (steps / sigmas.steps);
+      const high: SigmasValue = { type: 'SIGMAS', steps: step, from: sigmas.from };
+      const low: SigmasValue = { type: 'SIGMAS', steps: sigmas.steps - step, from: sigmas.from + share(step) };
+      return { outputs: [high, low] };
+    },
+  },
+  {
+    name: 'BasicGuider',
+    displayName: 'BasicGuider',
+    category: 'sampling/custom_sampling/guiders',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: { model: link('MODEL'), conditioning: link('CONDITIONING') },
+    outputs: [{ type: 'GUIDER', name: 'GUIDER' }],
+    async run(run) {
+      return { outputs: [{ type: 'GUIDER', model: run.inputs['model'] as ModelValue, positive: run.inputs['conditioning'] as ConditioningValue, negative: null }] };
+    },
+  },
+  {
+    name: 'SamplerCustomAdvanced',
+    displayName: 'SamplerCustomAdvanced',
+    category: 'sampling/custom_sampling',
+    pythonModule: 'comfy_extras.nodes_custom_sampler',
+    required: { noise: link('NOISE'), guider: link('GUIDER'), sampler: link('SAMPLER'), sigmas: link('SIGMAS'), latent_image: link('LATENT') },
+    outputs: [
+      { type: 'LATENT', name: 'output' },
+      { type: 'LATENT', name: 'denoised_output' },
+    ],
+    async run(run) {
+      const guider = run.inputs['guider'] as GuiderValue;
+      const sigmas = run.inputs['sigmas'] as SigmasValue;
+      const latent = run.inputs['latent_image'] as LatentValue;
+      const given = { model: guider.model, positive: guider.positive, negative: guider.negative, latent, samplerName: (run.inputs['sampler'] as SamplerValue).name };
+      // A schedule that starts part way moves the latent it is given by the share of the schedule left.
+      const result = await sample(run, given, { seed: (run.inputs['noise'] as NoiseValue).seed, steps: sigmas.steps, from: 0, to: sigmas.steps, denoise: 1 - sigmas.from, continues: false });
+      return { outputs: [result.outputs[0]!, result.outputs[0]!] };
+    },
+  },
+];
 
 export const samplingNodes: NodeClass[] = [
   {
@@ -255,8 +388,22 @@ export const samplingNodes: NodeClass[] = [
       return { outputs: [emptyLatent(run, 16)] };
     },
   },
+  {
+    name: 'EmptyFlux2LatentImage',
+    displayName: 'Empty Flux 2 Latent',
+    category: 'latent',
+    pythonModule: 'comfy_extras.nodes_flux',
+    required: { width: side(1024, 16), height: side(1024, 16), batch_size: batch },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      // Its latent is a sixteenth of the pixels each way: a side is a multiple of 16.
+      const latent = emptyLatent(run, 128);
+      return { outputs: [{ ...latent, width: Math.floor(latent.width / 16) * 16, height: Math.floor(latent.height / 16) * 16 }] };
+    },
+  },
   samplerNode,
   advancedSamplerNode,
+  ...customSamplingNodes,
   {
     name: 'VAEDecode',
     displayName: 'VAE Decode',

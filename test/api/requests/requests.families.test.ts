@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { fluxModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
+import { flux2Model, fluxModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -53,6 +53,17 @@ describe('Flux', () => {
     const init = await imageBase64('png', 64, 64);
     await expectRejected(() => parseImg2ImgRequest({ model: fluxModel.name, init_image: init, negative_prompt: 'x' }, ctx), { field: 'negative_prompt' });
     expect(await parseImg2ImgRequest({ model: fluxModel.name, init_image: init }, ctx)).toMatchObject({ cfgScale: 1, guidance: 3.5, width: 1024 });
+  });
+});
+
+describe('Flux.2', () => {
+  it('defaults to 1024², Euler, cfg 1 and its own guidance 4; refuses a negative prompt, another cfg_scale and ControlNet', async () => {
+    expect(await txt2img({ model: flux2Model.name, prompt: 'a poster' })).toMatchObject({ width: 1024, height: 1024, sampler: 'Euler', cfgScale: 1, guidance: 4, steps: 20 });
+    expect(await txt2img({ model: flux2Model.name, guidance: 2.5 })).toMatchObject({ guidance: 2.5 });
+    await expectRejected(() => txt2img({ model: flux2Model.name, negative_prompt: 'blurry' }), { field: 'negative_prompt', message: ['flux2_dev_fp8mixed is a Flux.2 model', 'no negative prompt'] });
+    await expectRejected(() => txt2img({ model: flux2Model.name, cfg_scale: 3 }), { field: 'cfg_scale', message: ['must be 1 or left out', 'guidance (default 4)'] });
+    const control = await imageBase64('png', 64, 64);
+    await expectRejected(() => txt2img({ model: flux2Model.name, control_net: [{ image: control, preprocess: 'canny', model: 'sd15_canny' }] }), { field: 'control_net', message: ['a Flux.2 model, for which the network runs no ControlNet yet'] });
   });
 });
 

@@ -35,7 +35,7 @@ export interface NameInfo {
   available: boolean;
 }
 
-export type ModelFamily = 'sd15' | 'sdxl' | 'flux' | 'qwen-image' | 'z-image-turbo';
+export type ModelFamily = 'sd15' | 'sdxl' | 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo';
 
 export interface ResourceInfo extends NameInfo {
   /** The model family; null when no one knows it. */

@@ -15,6 +15,8 @@ interface FamilySettings {
   cfg_scale: number;
   sampler_name: string;
   steps: number;
+  /** Its distilled guidance's default (Flux). */
+  guidance?: number;
 }
 
 /**
@@ -25,12 +27,14 @@ interface FamilySettings {
 const FAMILIES: Record<ModelFamily, FamilySettings> = {
   sd15: { side: 512, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
   sdxl: { side: 1024, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
-  flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20 },
+  flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20, guidance: 3.5 },
+  flux2: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20, guidance: 4 },
   'qwen-image': { side: 1328, cfg_scale: 2.5, sampler_name: 'Euler', steps: 20 },
   'z-image-turbo': { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 8 },
 };
 
 const DEFAULT_CFGS: ReadonlySet<number> = new Set(Object.values(FAMILIES).map((f) => f.cfg_scale));
+const DEFAULT_GUIDANCES: ReadonlySet<number> = new Set(Object.values(FAMILIES).flatMap((f) => (f.guidance === undefined ? [] : [f.guidance])));
 
 /** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
 function sizeAt(side: number, width: number, height: number): { width: number; height: number } {
@@ -63,6 +67,8 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   if (guidance === 'cfg' && DEFAULT_CFGS.has(form.cfg_scale)) patch.cfg_scale = to.cfg_scale;
   if (form.sampler_name === from.sampler_name) patch.sampler_name = to.sampler_name;
   if (form.steps === from.steps && from.steps !== to.steps) patch.steps = to.steps;
+  // Likewise a distilled guidance that is some family's default (Flux.1's 3.5, Flux.2's 4).
+  if (to.guidance !== undefined && DEFAULT_GUIDANCES.has(form.guidance) && form.guidance !== to.guidance) patch.guidance = to.guidance;
   if (guidance !== 'cfg' && form.negative_prompt.trim() !== '') {
     patch.negative_prompt = '';
     notes.push(`${label} takes no negative prompt: it was cleared.`);
@@ -86,7 +92,7 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
     }
   }
   const size = patch.width !== undefined ? `${patch.width} × ${patch.height}, ` : '';
-  const strength = { distilled: `distilled guidance ${form.guidance}`, cfg: `CFG ${patch.cfg_scale ?? form.cfg_scale}`, none: 'CFG 1' }[guidance];
+  const strength = { distilled: `distilled guidance ${patch.guidance ?? form.guidance}`, cfg: `CFG ${patch.cfg_scale ?? form.cfg_scale}`, none: 'CFG 1' }[guidance];
   const steps = patch.steps !== undefined ? `, ${patch.steps} steps` : '';
   notes.unshift(`${label}'s settings: ${size}${strength}, ${patch.sampler_name ?? form.sampler_name}${steps}.`);
   return { patch, notes };

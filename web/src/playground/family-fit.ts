@@ -16,6 +16,7 @@ const FAMILIES: Record<ModelFamily, { label: string; article: 'a' | 'an' }> = {
   sd15: { label: 'SD 1.5', article: 'an' },
   sdxl: { label: 'SDXL', article: 'an' },
   flux: { label: 'Flux.1', article: 'a' },
+  flux2: { label: 'Flux.2', article: 'a' },
   'qwen-image': { label: 'Qwen-Image', article: 'a' },
   'z-image-turbo': { label: 'Z-Image-Turbo', article: 'a' },
 };

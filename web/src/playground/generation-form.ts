@@ -81,11 +81,12 @@ export const defaultGeneration: GenerationForm = {
 
 /**
  * How a model of `family` is guided, as the gateway holds it (docs/backends.md, "Model families"): CFG with a
- * negative prompt; Flux's distilled guidance, at CFG 1 (the API's default for it, so none is sent); or
- * neither, at CFG 1 (Z-Image-Turbo). `guidance` is refused for any model but Flux, one of unknown family too.
+ * negative prompt; Flux's distilled guidance (Flux.1 and Flux.2), at CFG 1 (the API's default for it, so none
+ * is sent); or neither, at CFG 1 (Z-Image-Turbo). `guidance` is refused for any model but Flux, one of unknown
+ * family too.
  */
 export function guidanceOf(family: ModelFamily | null): 'cfg' | 'distilled' | 'none' {
-  if (family === 'flux') return 'distilled';
+  if (family === 'flux' || family === 'flux2') return 'distilled';
   return family === 'z-image-turbo' ? 'none' : 'cfg';
 }
 

@@ -14,7 +14,8 @@
  *   and VAE, and their family told by the GPU owner or by the file's name
  *   (ComfyUI's own repackaged names): a Flux.1 model is offered only when a
  *   T5-XXL and a CLIP-L encoder, `DualCLIPLoader`'s `flux` type and the Flux
- *   VAE (`ae`) are all there; Qwen-Image with Qwen2.5-VL, `CLIPLoader`'s
+ *   VAE (`ae`) are all there; Flux.2 [dev] with Mistral Small 3, `CLIPLoader`'s
+ *   `flux2` type, its own VAE and its sampling nodes; Qwen-Image with Qwen2.5-VL, `CLIPLoader`'s
  *   `qwen_image` type and its own VAE; Z-Image-Turbo with Qwen3-4B, the
  *   `lumina2` type and the Flux VAE (`DIFFUSION_FAMILIES`). Other UNet-only
  *   families are not offered.
@@ -28,7 +29,7 @@ import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHE
 import { ObjectInfo } from './object-info.js';
 
 /** The families whose UNet-only files a ComfyUI node offers, with the text encoders and VAE each needs. */
-export type DiffusionFamily = 'flux' | 'qwen-image' | 'z-image-turbo';
+export type DiffusionFamily = 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo';
 
 /**
  * How the graph loads a model: a checkpoint, or a diffusion model with its text encoders (one: `CLIPLoader`;
@@ -215,6 +216,13 @@ const FLUX_VAE = /^(ae|flux[-_]?vae|flux1?[-_]ae)\.(safetensors|sft|pt)$/i;
  */
 const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly RegExp[]; clipType: string; vae: RegExp; nodes: readonly string[]; sinceType?: string }>> = {
   flux: { encoders: [/t5xxl/i, /clip_l/i], clipType: 'flux', vae: FLUX_VAE, nodes: ['FluxGuidance', 'EmptySD3LatentImage'] },
+  // Flux.2 [dev]'s is Mistral Small 3 (`mistral_3_small_flux2_fp8.safetensors`); it samples with its own schedule.
+  flux2: {
+    encoders: [/mistral[-_.]?3[-_.]?small/i],
+    clipType: 'flux2',
+    vae: /flux[-_.]?2[-_.]?vae/i,
+    nodes: ['FluxGuidance', 'EmptyFlux2LatentImage', 'Flux2Scheduler', 'BasicScheduler', 'SplitSigmas', 'RandomNoise', 'KSamplerSelect', 'BasicGuider', 'SamplerCustomAdvanced'],
+  },
   // Qwen-Image's text encoder is the Qwen2.5-VL 7B model (`qwen_2.5_vl_7b_fp8_scaled.safetensors`).
   'qwen-image': { encoders: [/qwen[-_.]?2[._]?5[-_.]?vl/i], clipType: 'qwen_image', vae: /qwen[-_.]?image[-_.]?vae/i, nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage'] },
   // Z-Image's is Qwen3 4B (`qwen_3_4b.safetensors`), loaded as ComfyUI's `lumina2` type (its architecture).
@@ -251,13 +259,14 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
 
 /**
  * A diffusion model's family from its name when its owner did not declare it, by the names ComfyUI's own
- * repackaged files have: Flux.1 dev or schnell, Qwen-Image, Z-Image-Turbo. Not their variants for other work
- * (Flux's Fill, Canny, Depth, Kontext, Redux; Qwen-Image's Edit and Layered), Flux.2, nor distilled Qwen-Image
- * files, which need other graphs, files or settings.
+ * repackaged files have: Flux.1 dev or schnell, Flux.2 dev, Qwen-Image, Z-Image-Turbo. Not their variants for
+ * other work (Flux's Fill, Canny, Depth, Kontext, Redux; Qwen-Image's Edit and Layered), Flux.2 Klein (another
+ * text encoder, real CFG), nor distilled Qwen-Image files, which need other graphs, files or settings.
  */
 function guessedFamily(file: string): DiffusionFamily | null {
   const name = baseName(file).toLowerCase();
-  if (/flux/.test(name) && !/fill|canny|depth|kontext|redux|flux[-_.]?2/.test(name)) return 'flux';
+  if (/flux[-_.]?2/.test(name)) return /klein|fill|kontext|redux/.test(name) ? null : 'flux2';
+  if (/flux/.test(name) && !/fill|canny|depth|kontext|redux/.test(name)) return 'flux';
   if (/qwen[-_.]?image/.test(name) && !/edit|layered|distill|lightning|control/.test(name)) return 'qwen-image';
   if (/z[-_.]?image[-_.]?turbo/.test(name)) return 'z-image-turbo';
   return null;

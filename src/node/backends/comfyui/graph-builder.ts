@@ -13,6 +13,12 @@
  *   (or a Flux checkpoint), the positive through `FluxGuidance`, an empty
  *   negative, cfg 1 and the `simple` schedule unless one is named, as ComfyUI's
  *   own Flux examples do; `EmptySD3LatentImage` for its 16-channel latent.
+ * - Flux.2 [dev], as ComfyUI's example runs it: `UNETLoader` + `CLIPLoader`
+ *   (Mistral Small 3 as `flux2`) + its VAE, the positive through `FluxGuidance`
+ *   into a `BasicGuider` (no negative), `RandomNoise`, `KSamplerSelect`, its own
+ *   `Flux2Scheduler` for the latent's size (or `BasicScheduler` for a schedule
+ *   named), `EmptyFlux2LatentImage`, `SamplerCustomAdvanced`; img2img and the
+ *   hires pass start part way into the schedule through `SplitSigmas`.
  * - Qwen-Image and Z-Image-Turbo, as ComfyUI's templates load them: `UNETLoader`
  *   + `CLIPLoader` (Qwen2.5-VL as `qwen_image`; Qwen3-4B as `lumina2`) +
  *   `VAELoader`, the model through `ModelSamplingAuraFlow` at the template's
@@ -83,6 +89,8 @@ export interface BuiltGraph {
 
 /** Families of flow-matching transformers: a 16-channel latent (`EmptySD3LatentImage`), the `simple` schedule by default. */
 const FLOW_FAMILIES: ReadonlySet<ModelFamily> = new Set(['flux', 'qwen-image', 'z-image-turbo']);
+/** Families sampled through ComfyUI's custom sampler nodes (`SamplerCustomAdvanced`): Flux.2, whose schedule is its own. */
+const CUSTOM_SAMPLED: ReadonlySet<ModelFamily> = new Set(['flux2']);
 /**
  * `ModelSamplingAuraFlow`'s shift, where ComfyUI's templates set one: Qwen-Image's 3.1 (its model's own default,
  * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
@@ -123,6 +131,7 @@ class DiffusionGraph {
   readonly #recipe: ModelRecipe;
   readonly #guidance: GuidanceKind;
   readonly #flow: boolean;
+  readonly #custom: boolean;
 
   constructor(
     readonly graph: ComfyGraph,
@@ -139,6 +148,7 @@ class DiffusionGraph {
     this.#recipe = recipe;
     this.#guidance = recipe.family ? familyTraits[recipe.family].guidance : 'cfg';
     this.#flow = recipe.family !== null && FLOW_FAMILIES.has(recipe.family);
+    this.#custom = recipe.family !== null && CUSTOM_SAMPLED.has(recipe.family);
   }
 
   build(): BuiltGraph {
@@ -250,7 +260,7 @@ class DiffusionGraph {
 
   #emptyLatent(spec: Txt2ImgSpec): Link {
     const size = { width: spec.width, height: spec.height, batch_size: 1 };
-    return out(this.graph.add(this.#flow ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
+    return out(this.graph.add(this.#custom ? 'EmptyFlux2LatentImage' : this.#flow ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
   }
 
   /**
@@ -289,6 +299,7 @@ class DiffusionGraph {
    * starts lower: less change than A1111 makes at the same strength.)
    */
   #sampleFrom(conditioning: Conditioning, latent: Link, steps: number, startAt: number): Link {
+    if (this.#custom) return this.#sampleCustom(conditioning, latent, { schedule: steps, skip: startAt, size: this.spec });
     const { sampler, scheduler } = this.#samplerPair();
     const id = this.graph.add('KSamplerAdvanced', {
       ...conditioning,
@@ -307,7 +318,13 @@ class DiffusionGraph {
     return out(id);
   }
 
-  #sample(conditioning: Conditioning, latent: Link, steps: number, denoise: number): Link {
+  /** `size`: the latent's, in pixels (Flux.2's schedule depends on it). */
+  #sample(conditioning: Conditioning, latent: Link, steps: number, denoise: number, size: { width: number; height: number } = this.spec): Link {
+    if (this.#custom) {
+      // KSampler's denoise d samples the last `steps` of a schedule of steps ÷ d: the same steps here.
+      const schedule = denoise >= 1 ? steps : Math.max(steps, Math.floor(steps / denoise));
+      return this.#sampleCustom(conditioning, latent, { schedule, skip: schedule - steps, size });
+    }
     const { sampler, scheduler } = this.#samplerPair();
     const id = this.graph.add('KSampler', {
       ...conditioning,
@@ -321,6 +338,30 @@ class DiffusionGraph {
     });
     this.#passes.push({ node: id, steps });
     return out(id);
+  }
+
+  /**
+   * Flux.2's sampling, as ComfyUI's example does it: the guided positive alone (`BasicGuider`), its own schedule
+   * for the latent's size unless one is named, the first `skip` steps of it left out (img2img, a hires pass).
+   */
+  #sampleCustom(conditioning: Conditioning, latent: Link, part: { schedule: number; skip: number; size: { width: number; height: number } }): Link {
+    const g = this.graph;
+    const { sampler, scheduler } = this.#samplerPair();
+    const named = this.binding.sampler?.scheduler;
+    let sigmas =
+      named === null || named === undefined || named === AUTOMATIC_SCHEDULER
+        ? out(g.add('Flux2Scheduler', { steps: part.schedule, width: part.size.width, height: part.size.height }))
+        : out(g.add('BasicScheduler', { model: conditioning.model, scheduler, steps: part.schedule, denoise: 1 }));
+    if (part.skip > 0) sigmas = out(g.add('SplitSigmas', { sigmas, step: part.skip }), 1);
+    const id = g.add('SamplerCustomAdvanced', {
+      noise: out(g.add('RandomNoise', { noise_seed: this.seed })),
+      guider: out(g.add('BasicGuider', { model: conditioning.model, conditioning: conditioning.positive })),
+      sampler: out(g.add('KSamplerSelect', { sampler_name: sampler })),
+      sigmas,
+      latent_image: latent,
+    });
+    this.#passes.push({ node: id, steps: part.schedule - part.skip });
+    return out(id, 0);
   }
 
   /**
@@ -373,7 +414,7 @@ class DiffusionGraph {
       upscaled = out(g.add('VAEEncode', { pixels: upscaleImage(g, this.inventory, image, name, target), vae }));
     }
     // A1111's second pass samples all its steps at the hires denoise, as ComfyUI does.
-    return this.#sample(conditioning, upscaled, spec.steps, hires.denoisingStrength);
+    return this.#sample(conditioning, upscaled, spec.steps, hires.denoisingStrength, target);
   }
 
   /** The request's cfg_scale for a family guided by it (the request holds the others to 1 already). */
