@@ -130,6 +130,7 @@ export function controlNetFamilyOf(name: string): ModelFamily | null {
   const lower = name.toLowerCase();
   const entry = catalogControlNetModels.find((m) => m.name === name) ?? catalogControlNetModels.find((m) => m.stems.some((stem) => lower.includes(stem)));
   if (entry) return entry.family;
+  if (/flux[-_.]?2/.test(lower)) return 'flux2';
   if (lower.includes('flux')) return 'flux';
   if (/sdxl|(^|[^a-z])xl([^a-z]|$)/.test(lower)) return 'sdxl';
   if (/sd-?1[._-]?5|sd15/.test(lower)) return 'sd15';

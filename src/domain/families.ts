@@ -43,7 +43,7 @@ const KOHYA_BASE_VERSIONS: readonly [RegExp, ModelFamily][] = [
 /**
  * The family a LoRA was trained for, from its file's metadata as a WebUI lists it: the ModelSpec
  * architecture (`stable-diffusion-xl-v1-base/lora`), else kohya's `ss_base_model_version`; null when neither
- * names a family DAN knows (SD 2, Flux.2, …): unknown, never a guess.
+ * names a family DAN knows (SD 2, Flux.2 Klein, …): unknown, never a guess.
  */
 export function loraFamilyOfMetadata(metadata: Readonly<Record<string, unknown>>): ModelFamily | null {
   const architecture = metadata['modelspec.architecture'];
@@ -110,6 +110,11 @@ export interface FamilyTraits {
   defaultGuidance?: number;
   /** `steps` when a request sets none; absent: the API's default. */
   defaultSteps?: number;
+  /**
+   * What width and height are rounded down to: 8 (the WebUI's), or 16 for a VAE that makes a latent of a
+   * sixteenth of the picture each way (Flux.2), whose decoding would crop the rest.
+   */
+  sideMultiple?: number;
   backends: FamilyBackends;
   /**
    * Whether DAN runs ControlNet units for it (`ControlNetApplyAdvanced`, A1111's extension). Qwen-Image's and
@@ -150,6 +155,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     guidance: 'distilled',
     defaultCfgScale: UNGUIDED_CFG_SCALE,
     defaultGuidance: 4,
+    sideMultiple: 16,
     backends: 'comfyui',
     controlNet: false,
   },

@@ -799,9 +799,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     for (const model of snapshot.capabilities.models) {
       if (model.family !== undefined || !/flux/i.test(model.fileName) || this.#fluxNoted.has(model.fileName)) continue;
       this.#fluxNoted.add(model.fileName);
+      // Flux.2 runs on ComfyUI only; the others are Flux.1's.
+      const flux2 = /flux[-_.]?2/i.test(model.fileName);
+      const fix = flux2 ? `a ComfyUI node started with --model-family ${model.fileName}=flux2 runs it (no WebUI of A1111's API does)` : `start the node with --model-family ${model.fileName}=flux`;
       this.#options.log.warn(
         { model: model.fileName },
-        `${model.fileName} looks like a Flux model, but its family is not known here: unless the gateway's catalog names it, start the node with --model-family ${model.fileName}=flux (run as an SD model, it makes black images)`,
+        `${model.fileName} looks like a ${flux2 ? 'Flux.2' : 'Flux'} model, but its family is not known here: unless the gateway's catalog names it, ${fix} (run as an SD model, it makes black images)`,
       );
     }
   }

@@ -314,7 +314,29 @@ describe('Flux.2', () => {
     expect(built.of('Flux2Scheduler').map((n) => n.inputs)).toEqual([{ steps: 4, width: 512, height: 512 }, { steps: 8, width: 768, height: 768 }]);
     expect(built.one('SplitSigmas').inputs['step']).toBe(4);
     expect(built.of('SamplerCustomAdvanced')).toHaveLength(2);
+    // LatentUpscale counts 8-pixel cells; Flux.2's are 16: it is given half the target, and the picture is the target.
+    expect(built.one('LatentUpscale').inputs).toMatchObject({ width: 384, height: 384 });
     await runsToSize(built, spec);
+    // A hires denoise of 0 changes nothing (as KSampler's): no second pass, and no schedule of infinite steps.
+    const still = txt2img({ ...spec, hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0 } });
+    const builtStill = await build(still);
+    expect(builtStill.of('SamplerCustomAdvanced')).toHaveLength(1);
+    await runsToSize(builtStill, still);
+    // A small one asks no more steps of Flux2Scheduler than it takes.
+    const long = await build(txt2img({ ...spec, steps: 100, hires: { scale: 1.5, upscaler: 'Latent', denoisingStrength: 0.01 } }));
+    expect(long.of('Flux2Scheduler')[1]!.inputs['steps']).toBe(4096);
+    expect(long.one('SplitSigmas').inputs['step']).toBe(3996);
+  });
+
+  it('img2img with a schedule named splits BasicScheduler\'s sigmas; inpainting guides with the inpainting conditioning', async () => {
+    const named = img2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, width: 512, height: 512, steps: 10, sampler: 'Euler Beta', denoisingStrength: 0.5 });
+    const built = await build(named);
+    expect(from(built, built.one('SplitSigmas').inputs['sigmas']).class_type).toBe('BasicScheduler');
+    await runsToSize(built, named);
+    const inpaint = img2img({ model: flux2(), negativePrompt: '', cfgScale: 1, guidance: 4, steps: 8, denoisingStrength: 0.75, inpaint: { mask: squareMask.toString('base64'), maskBlur: 4, regenerate: 'masked', area: 'whole' } });
+    const builtInpaint = await build(inpaint);
+    expect(from(builtInpaint, builtInpaint.one('BasicGuider').inputs['conditioning']).class_type).toBe('InpaintModelConditioning');
+    await runsToSize(builtInpaint, inpaint);
   });
 
   it('the sandbox refuses an SD3 latent for Flux.2, as the real model would', async () => {

@@ -60,8 +60,8 @@ export function readDiffusionFields(group: FieldGroup, ctx: RequestContext): Dif
     steps: readSteps(group, choice, limits),
     cfgScale: readCfgScale(group, choice),
     ...(guidance === undefined ? {} : { guidance }),
-    width: roundSide(readInteger(group, 'width', side)),
-    height: roundSide(readInteger(group, 'height', side)),
+    width: roundSide(readInteger(group, 'width', side), choice.traits?.sideMultiple),
+    height: roundSide(readInteger(group, 'height', side), choice.traits?.sideMultiple),
     model: choice.model,
     loras,
   };
@@ -97,7 +97,7 @@ function readModel(group: FieldGroup, ctx: RequestContext): ResourceRef {
   return parseResource(value, path, { noun: 'model', resolve: (v) => ctx.resolveModel(v), names: ctx.modelNames });
 }
 
-/** Rounded down to a multiple of 8; the minimum side (64) is one, so the range still holds. */
-export function roundSide(side: number): number {
-  return side - (side % sideMultiple);
+/** Rounded down to a multiple of 8 (or the family's: Flux.2's 16); the minimum side (64) is one, so the range still holds. */
+export function roundSide(side: number, multiple = sideMultiple): number {
+  return side - (side % multiple);
 }

@@ -41,7 +41,7 @@ export function readGuidance(group: FieldGroup, choice: ModelChoice): number | u
   const traits = choice.traits;
   if (traits?.guidance === 'distilled') return readNumber(group, 'guidance', { ...guidanceRule, default: traits.defaultGuidance ?? guidanceRule.default });
   if (valueOf(group, 'guidance') !== undefined) {
-    const uses = traits ? `${labelOf(choice)}, which ${traits.guidance === 'cfg' ? 'uses cfg_scale' : 'takes no guidance'}` : `only Flux.1 models use it, and ${labelOf(choice)}`;
+    const uses = traits ? `${labelOf(choice)}, which ${traits.guidance === 'cfg' ? 'uses cfg_scale' : 'takes no guidance'}` : `only Flux.1 and Flux.2 models use it, and ${labelOf(choice)}`;
     throw invalidField(pathOf(group, 'guidance'), `is Flux's distilled guidance; ${uses}`);
   }
   return undefined;

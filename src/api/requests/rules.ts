@@ -27,7 +27,7 @@ export const samplerDefault = 'Euler a';
 export const automaticScheduler = 'Automatic';
 /** The default is SD's; a family may have its own (domain/families.ts: Qwen-Image 2.5, 1 where it takes none). */
 export const cfgScaleRule = { min: 1, max: 30, default: SD_DEFAULT_CFG_SCALE } as const;
-/** A distilled guidance (`guidance`), for Flux models only; they run at cfg_scale 1. The default is Flux.1's. */
+/** A distilled guidance (`guidance`), for Flux.1 and Flux.2 models only; they run at cfg_scale 1. The default is Flux.1's (Flux.2's is 4). */
 export const guidanceRule = { min: 0, max: 30, default: FLUX_DEFAULT_GUIDANCE } as const;
 /** SDXL's refiner: when it takes over, as a fraction of the steps (A1111's default). */
 export const refinerSwitchRule = { min: 0, max: 0.99, minExclusive: true, default: 0.8 } as const;

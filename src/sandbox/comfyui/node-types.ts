@@ -67,6 +67,11 @@ export function latentChannelsOf(family: Family): LatentChannels {
   return family === 'sd15' || family === 'sdxl' ? 4 : 16;
 }
 
+/** How many pixels a latent cell is each way: 16 for Flux.2's 128 channels, else 8. */
+export function latentCellOf(channels: LatentChannels): number {
+  return channels === 128 ? 16 : 8;
+}
+
 /** The channels a VAE file (`VAELoader`'s choices) encodes to: by its name, as the sandbox's files are named. */
 export function vaeChannelsOf(file: string): LatentChannels {
   const name = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);

@@ -23,6 +23,7 @@ import {
   type LatentChannels,
   type LatentValue,
   latentChannelsOf,
+  latentCellOf,
   type MaskValue,
   type ModelValue,
   type NodeClass,
@@ -57,6 +58,12 @@ function emptyLatent(run: { inputs: Record<string, unknown> }, channels: LatentC
   const width = Math.floor(Number(run.inputs['width']) / 8) * 8;
   const height = Math.floor(Number(run.inputs['height']) / 8) * 8;
   return { type: 'LATENT', width, height, channels, rgb: null, noiseMask: null };
+}
+
+/** What an image encodes to: cropped to whole latent cells of its VAE (8 pixels, Flux.2's 16). */
+function encodedSize(image: { width: number; height: number }, channels: LatentChannels): { width: number; height: number } {
+  const cell = latentCellOf(channels);
+  return { width: Math.floor(image.width / cell) * cell, height: Math.floor(image.height / cell) * cell };
 }
 
 /** A latent of other channels than a model or VAE takes fails in its first convolution, as torch words it. */
@@ -425,7 +432,7 @@ export const samplingNodes: NodeClass[] = [
     outputs: [{ type: 'LATENT', name: 'LATENT' }],
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
-      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      const size = encodedSize(image, (run.inputs['vae'] as VaeValue).channels);
       const channels = (run.inputs['vae'] as VaeValue).channels;
       return { outputs: [{ type: 'LATENT', ...size, channels, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null }] };
     },
@@ -438,7 +445,7 @@ export const samplingNodes: NodeClass[] = [
     outputs: [{ type: 'LATENT', name: 'LATENT' }],
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
-      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      const size = encodedSize(image, (run.inputs['vae'] as VaeValue).channels);
       // ComfyUI rounds the mask here: a soft one greys, and lets change, only where it is over one half.
       const mask = roundedMask(cropRaw(await fitMask(run.inputs['mask'] as MaskValue, image), image, size, 1));
       // Masked pixels are set to grey before encoding, so only a full denoise repaints them well.
@@ -467,7 +474,7 @@ export const samplingNodes: NodeClass[] = [
     ],
     async run(run) {
       const image = run.inputs['pixels'] as ImageValue;
-      const size = { width: Math.floor(image.width / 8) * 8, height: Math.floor(image.height / 8) * 8 };
+      const size = encodedSize(image, (run.inputs['vae'] as VaeValue).channels);
       const channels = (run.inputs['vae'] as VaeValue).channels;
       const latent: LatentValue = { type: 'LATENT', ...size, channels, rgb: cropRaw(image.rgb, image, size, 3), noiseMask: null };
       if (run.inputs['noise_mask'] !== false) latent.noiseMask = await fitMask(run.inputs['mask'] as MaskValue, latent);
@@ -505,7 +512,9 @@ export const samplingNodes: NodeClass[] = [
       if (width === 0 && height === 0) return { outputs: [latent] };
       if (width === 0) width = Math.round((latent.width * height) / latent.height);
       if (height === 0) height = Math.round((latent.height * width) / latent.width);
-      const size = { width: Math.max(64, Math.floor(width / 8) * 8), height: Math.max(64, Math.floor(height / 8) * 8) };
+      // Its sizes count latent cells of 8 pixels (nodes.py: `width // 8`), whatever pixels a cell of this latent is.
+      const cell = latentCellOf(latent.channels);
+      const size = { width: Math.max(8, Math.floor(width / 8)) * cell, height: Math.max(8, Math.floor(height / 8)) * cell };
       const rgb = latent.rgb ? await resizeRaw(latent.rgb, latent, size, 3) : null;
       return { outputs: [{ type: 'LATENT', ...size, channels: latent.channels, rgb, noiseMask: null }] };
     },
@@ -523,7 +532,8 @@ export const samplingNodes: NodeClass[] = [
     async run(run) {
       const latent = run.inputs['samples'] as LatentValue;
       const scale = Number(run.inputs['scale_by']);
-      const size = { width: Math.round((latent.width / 8) * scale) * 8, height: Math.round((latent.height / 8) * scale) * 8 };
+      const cell = latentCellOf(latent.channels);
+      const size = { width: Math.round((latent.width / cell) * scale) * cell, height: Math.round((latent.height / cell) * scale) * cell };
       const rgb = latent.rgb ? await resizeRaw(latent.rgb, latent, size, 3) : null;
       return { outputs: [{ type: 'LATENT', ...size, channels: latent.channels, rgb, noiseMask: null }] };
     },

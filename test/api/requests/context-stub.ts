@@ -60,7 +60,7 @@ export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext
     schedulers: catalogSchedulers,
     hiresUpscalers: [...catalogHiresUpscalers, 'Latent (antialiased)'],
     upscalers: ['None', ...catalogUpscalers, 'ESRGAN_4x'],
-    controlNetModels: [...catalogControlNetModels.map((m) => m.name), 'control_v11p_sd15_canny.pth', 'controlnet-canny-sdxl-1.0.safetensors'],
+    controlNetModels: [...catalogControlNetModels.map((m) => m.name), 'control_v11p_sd15_canny.pth', 'controlnet-canny-sdxl-1.0.safetensors', 'flux2-controlnet-canny.safetensors'],
     preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
     interrogators: catalogInterrogators,
     modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name, qwenModel.name, zImageModel.name, flux2Model.name],

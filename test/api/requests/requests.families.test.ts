@@ -9,6 +9,7 @@ import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
 const ctx = makeContext();
+const TINY_PNG = await imageBase64('png', 64, 64);
 const txt2img = (body: Record<string, unknown>) => parseTxt2ImgRequest(body, ctx);
 
 describe('Flux', () => {
@@ -30,6 +31,11 @@ describe('Flux', () => {
     await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>' }), { field: 'prompt', message: ['<lora:kobeni_v10…> in the prompt', 'is a LoRA for SD 1.5 models'] });
     await expectRejected(() => txt2img({ model: fluxModel.name, prompt: 'x <lora:kobeni_v10:0.5>', loras: [[sha.korean, 0.5]] }), { field: 'loras[0]' });
     await expectRejected(() => txt2img({ model: fluxModel.name, guidance: 31 }), { field: 'guidance' });
+    // A Flux.2 ControlNet, by its name, is no Flux.1 one.
+    await expectRejected(() => txt2img({ model: fluxModel.name, control_net: [{ image: TINY_PNG, preprocess: 'canny', model: 'flux2-controlnet-canny.safetensors' }] }), {
+      field: 'control_net[0].model',
+      message: ['is a ControlNet model for Flux.2 models', 'flux1-dev is a Flux.1 model'],
+    });
   });
 
   it('refuses a ControlNet model made for SD 1.5 with an SDXL model', async () => {
@@ -60,6 +66,9 @@ describe('Flux.2', () => {
   it('defaults to 1024², Euler, cfg 1 and its own guidance 4; refuses a negative prompt, another cfg_scale and ControlNet', async () => {
     expect(await txt2img({ model: flux2Model.name, prompt: 'a poster' })).toMatchObject({ width: 1024, height: 1024, sampler: 'Euler', cfgScale: 1, guidance: 4, steps: 20 });
     expect(await txt2img({ model: flux2Model.name, guidance: 2.5 })).toMatchObject({ guidance: 2.5 });
+    // Its latent cells are 16 pixels: sides come down to a multiple of 16 (the VAE would crop the rest).
+    expect(await txt2img({ model: flux2Model.name, width: 1000, height: 1272 })).toMatchObject({ width: 992, height: 1264 });
+    expect(await txt2img({ model: fluxModel.name, width: 1000, height: 1272 })).toMatchObject({ width: 1000, height: 1272 });
     await expectRejected(() => txt2img({ model: flux2Model.name, negative_prompt: 'blurry' }), { field: 'negative_prompt', message: ['flux2_dev_fp8mixed is a Flux.2 model', 'no negative prompt'] });
     await expectRejected(() => txt2img({ model: flux2Model.name, cfg_scale: 3 }), { field: 'cfg_scale', message: ['must be 1 or left out', 'guidance (default 4)'] });
     const control = await imageBase64('png', 64, 64);

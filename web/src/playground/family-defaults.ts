@@ -17,6 +17,8 @@ interface FamilySettings {
   steps: number;
   /** Its distilled guidance's default (Flux). */
   guidance?: number;
+  /** What its sides are multiples of, when not 8 (the gateway rounds down to it). */
+  sideMultiple?: number;
 }
 
 /**
@@ -28,7 +30,7 @@ const FAMILIES: Record<ModelFamily, FamilySettings> = {
   sd15: { side: 512, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
   sdxl: { side: 1024, cfg_scale: 7, sampler_name: 'Euler a', steps: 20 },
   flux: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20, guidance: 3.5 },
-  flux2: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20, guidance: 4 },
+  flux2: { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 20, guidance: 4, sideMultiple: 16 },
   'qwen-image': { side: 1328, cfg_scale: 2.5, sampler_name: 'Euler', steps: 20 },
   'z-image-turbo': { side: 1024, cfg_scale: 1, sampler_name: 'Euler', steps: 8 },
 };
@@ -36,10 +38,10 @@ const FAMILIES: Record<ModelFamily, FamilySettings> = {
 const DEFAULT_CFGS: ReadonlySet<number> = new Set(Object.values(FAMILIES).map((f) => f.cfg_scale));
 const DEFAULT_GUIDANCES: ReadonlySet<number> = new Set(Object.values(FAMILIES).flatMap((f) => (f.guidance === undefined ? [] : [f.guidance])));
 
-/** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of 8. */
-function sizeAt(side: number, width: number, height: number): { width: number; height: number } {
+/** A size of `width` × `height`'s proportions at about `side`² pixels, in multiples of `multiple` (8; Flux.2's 16). */
+function sizeAt(side: number, width: number, height: number, multiple: number): { width: number; height: number } {
   const scale = side / Math.sqrt(width * height);
-  const round = (v: number) => Math.max(64, Math.round((v * scale) / 8) * 8);
+  const round = (v: number) => Math.max(64, Math.round((v * scale) / multiple) * multiple);
   return { width: round(width), height: round(height) };
 }
 
@@ -58,7 +60,9 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   const patch: Partial<GenerationForm> = { model };
   const notes: string[] = [];
   const sizeKnown = Number.isFinite(form.width) && Number.isFinite(form.height) && form.width > 0 && form.height > 0;
-  if (sizeKnown && from.side !== to.side) Object.assign(patch, sizeAt(to.side, form.width, form.height));
+  const multiple = to.sideMultiple ?? 8;
+  const offGrid = form.width % multiple !== 0 || form.height % multiple !== 0;
+  if (sizeKnown && (from.side !== to.side || offGrid)) Object.assign(patch, sizeAt(to.side, form.width, form.height, multiple));
   // Flux and Z-Image-Turbo show no CFG: the user's waits for the next model that takes one. A CFG of 1 left by a
   // Flux request of before (the gallery's "use these settings") is no SD model's.
   const guidance = guidanceOf(after);

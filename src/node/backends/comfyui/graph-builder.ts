@@ -91,6 +91,13 @@ export interface BuiltGraph {
 const FLOW_FAMILIES: ReadonlySet<ModelFamily> = new Set(['flux', 'qwen-image', 'z-image-turbo']);
 /** Families sampled through ComfyUI's custom sampler nodes (`SamplerCustomAdvanced`): Flux.2, whose schedule is its own. */
 const CUSTOM_SAMPLED: ReadonlySet<ModelFamily> = new Set(['flux2']);
+/** `Flux2Scheduler`'s most steps. */
+const FLUX2_MAX_SCHEDULE = 4096;
+/**
+ * How many pixels a latent cell is each way: 8, or 16 for Flux.2's VAE. `LatentUpscale` takes its size in
+ * pixels and divides by 8 whatever the latent, so a Flux.2 latent is given half its target (nodes.py).
+ */
+const LATENT_CELL: Partial<Record<ModelFamily, number>> = { flux2: 16 };
 /**
  * `ModelSamplingAuraFlow`'s shift, where ComfyUI's templates set one: Qwen-Image's 3.1 (its model's own default,
  * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
@@ -168,7 +175,10 @@ class DiffusionGraph {
     const shift = this.#recipe.family ? AURAFLOW_SHIFT[this.#recipe.family] : undefined;
     if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
     let positive = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
-    if (this.#guidance === 'distilled') positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? FLUX_DEFAULT_GUIDANCE }));
+    if (this.#guidance === 'distilled') {
+      const fallback = (this.#recipe.family && familyTraits[this.#recipe.family].defaultGuidance) ?? FLUX_DEFAULT_GUIDANCE;
+      positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? fallback }));
+    }
     // Flux and Z-Image-Turbo take no negative prompt; at cfg 1 the negative is never evaluated. Z-Image's template
     // zeroes the positive out rather than encode a second text.
     let negative =
@@ -321,9 +331,13 @@ class DiffusionGraph {
   /** `size`: the latent's, in pixels (Flux.2's schedule depends on it). */
   #sample(conditioning: Conditioning, latent: Link, steps: number, denoise: number, size: { width: number; height: number } = this.spec): Link {
     if (this.#custom) {
-      // KSampler's denoise d samples the last `steps` of a schedule of steps ÷ d: the same steps here.
-      const schedule = denoise >= 1 ? steps : Math.max(steps, Math.floor(steps / denoise));
-      return this.#sampleCustom(conditioning, latent, { schedule, skip: schedule - steps, size });
+      // KSampler's denoise d samples the last `steps` of a schedule of steps ÷ d: the same steps here. At 0 it
+      // changes nothing (KSampler hands the latent back). The schedule stays within Flux2Scheduler's 4,096 steps.
+      // (Flux2Scheduler's shift is fitted to the step count up to 200 steps: a long schedule's low end differs a
+      // little from a short one's, so a small hires denoise changes Flux.2's picture somewhat less than SD's.)
+      if (denoise <= 0) return latent;
+      const schedule = denoise >= 1 ? steps : Math.min(FLUX2_MAX_SCHEDULE, Math.max(steps, Math.floor(steps / denoise)));
+      return this.#sampleCustom(conditioning, latent, { schedule, skip: Math.max(0, schedule - steps), size });
     }
     const { sampler, scheduler } = this.#samplerPair();
     const id = this.graph.add('KSampler', {
@@ -405,10 +419,15 @@ class DiffusionGraph {
     const name = required(this.binding.hiresUpscaler, 'hires upscaler');
     const method = this.inventory.latentModes.get(name);
     // A1111's target: int(side × scale), worked on in 8-pixel latent cells, as LatentUpscale does with it.
-    const target = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
+    // Flux.2's cells are 16 pixels: its target comes down to them, and LatentUpscale (which counts in 8s) is
+    // given half of it.
+    const cell = (this.#recipe.family && LATENT_CELL[this.#recipe.family]) ?? 8;
+    const exact = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
+    const target = cell === 8 ? exact : { width: Math.floor(exact.width / cell) * cell, height: Math.floor(exact.height / cell) * cell };
     let upscaled: Link;
     if (method) {
-      upscaled = out(g.add('LatentUpscale', { samples: latent, upscale_method: method, ...target, crop: 'disabled' }));
+      const size = cell === 8 ? target : { width: (target.width / cell) * 8, height: (target.height / cell) * 8 };
+      upscaled = out(g.add('LatentUpscale', { samples: latent, upscale_method: method, ...size, crop: 'disabled' }));
     } else {
       const image = out(g.add('VAEDecode', { samples: latent, vae }));
       upscaled = out(g.add('VAEEncode', { pixels: upscaleImage(g, this.inventory, image, name, target), vae }));
