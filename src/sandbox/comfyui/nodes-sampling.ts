@@ -53,11 +53,24 @@ const UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'bisler
 const side = (defaultValue: number, step: number): InputSpec => ({ kind: 'int', default: defaultValue, min: 16, max: MAX_RESOLUTION, step });
 const batch: InputSpec = { kind: 'int', default: 1, min: 1, max: 4096 };
 
-function emptyLatent(run: { inputs: Record<string, unknown> }, channels: LatentChannels): LatentValue {
-  if (Number(run.inputs['batch_size']) !== 1) throw new NodeExecutionError('NotImplementedError', 'the sandbox models batch_size 1 only');
-  const width = Math.floor(Number(run.inputs['width']) / 8) * 8;
-  const height = Math.floor(Number(run.inputs['height']) / 8) * 8;
-  return { type: 'LATENT', width, height, channels, rgb: null, noiseMask: null };
+/**
+ * An empty latent node: `EmptyLatentImage` (SD's 4 channels), `EmptySD3LatentImage` (16: Flux.1, Qwen-Image,
+ * Z-Image), `EmptyFlux2LatentImage` (128, in cells of 16 pixels). Its picture is noise: null.
+ */
+function emptyLatentNode(names: Pick<NodeClass, 'name' | 'displayName' | 'category' | 'pythonModule'>, defaultSide: number, step: number, channels: LatentChannels): NodeClass {
+  return {
+    ...names,
+    required: { width: side(defaultSide, step), height: side(defaultSide, step), batch_size: batch },
+    outputs: [{ type: 'LATENT', name: 'LATENT' }],
+    async run(run) {
+      if (Number(run.inputs['batch_size']) !== 1) throw new NodeExecutionError('NotImplementedError', 'the sandbox models batch_size 1 only');
+      const cell = latentCellOf(channels);
+      const width = Math.floor(Number(run.inputs['width']) / cell) * cell;
+      const height = Math.floor(Number(run.inputs['height']) / cell) * cell;
+      const latent: LatentValue = { type: 'LATENT', width, height, channels, rgb: null, noiseMask: null };
+      return { outputs: [latent] };
+    },
+  };
 }
 
 /** What an image encodes to: cropped to whole latent cells of its VAE (8 pixels, Flux.2's 16). */
@@ -374,40 +387,9 @@ export const samplingNodes: NodeClass[] = [
       return { outputs: [{ ...(run.inputs['conditioning'] as ConditioningValue), text: '' }] };
     },
   },
-  {
-    name: 'EmptyLatentImage',
-    displayName: 'Empty Latent Image',
-    category: 'latent',
-    required: { width: side(512, 8), height: side(512, 8), batch_size: batch },
-    outputs: [{ type: 'LATENT', name: 'LATENT' }],
-    async run(run) {
-      return { outputs: [emptyLatent(run, 4)] };
-    },
-  },
-  {
-    name: 'EmptySD3LatentImage',
-    displayName: 'EmptySD3LatentImage',
-    category: 'latent/sd3',
-    pythonModule: 'comfy_extras.nodes_sd3',
-    required: { width: side(1024, 16), height: side(1024, 16), batch_size: batch },
-    outputs: [{ type: 'LATENT', name: 'LATENT' }],
-    async run(run) {
-      return { outputs: [emptyLatent(run, 16)] };
-    },
-  },
-  {
-    name: 'EmptyFlux2LatentImage',
-    displayName: 'Empty Flux 2 Latent',
-    category: 'latent',
-    pythonModule: 'comfy_extras.nodes_flux',
-    required: { width: side(1024, 16), height: side(1024, 16), batch_size: batch },
-    outputs: [{ type: 'LATENT', name: 'LATENT' }],
-    async run(run) {
-      // Its latent is a sixteenth of the pixels each way: a side is a multiple of 16.
-      const latent = emptyLatent(run, 128);
-      return { outputs: [{ ...latent, width: Math.floor(latent.width / 16) * 16, height: Math.floor(latent.height / 16) * 16 }] };
-    },
-  },
+  emptyLatentNode({ name: 'EmptyLatentImage', displayName: 'Empty Latent Image', category: 'latent' }, 512, 8, 4),
+  emptyLatentNode({ name: 'EmptySD3LatentImage', displayName: 'EmptySD3LatentImage', category: 'latent/sd3', pythonModule: 'comfy_extras.nodes_sd3' }, 1024, 16, 16),
+  emptyLatentNode({ name: 'EmptyFlux2LatentImage', displayName: 'Empty Flux 2 Latent', category: 'latent', pythonModule: 'comfy_extras.nodes_flux' }, 1024, 16, 128),
   samplerNode,
   advancedSamplerNode,
   ...customSamplingNodes,
