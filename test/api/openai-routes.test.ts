@@ -48,6 +48,24 @@ describe('POST /v1/images/generations', () => {
     expect((await xl).status).toBe(200);
   });
 
+  it('quality is a share of the model family\'s default steps: high is 40 for SD 1.5, 16 for Z-Image-Turbo; low 15 and 6', async () => {
+    const app = await start();
+    const turbo = { title: 'z_image_turbo_bf16.safetensors', name: 'z_image_turbo_bf16', fileName: 'z_image_turbo_bf16.safetensors', sha256: null, family: 'z-image-turbo' as const };
+    const turboNode = app.world.connect('turbo-node', makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [turbo] }));
+    const sd = app.post(generations, { model: 'clarity', prompt: 'a boat', quality: 'high' });
+    await answerAll(1);
+    expect((await sd).status).toBe(200);
+    expect(node().assignments()[0]!.spec).toMatchObject({ steps: 40 });
+    for (const [quality, steps] of [['high', 16], ['low', 6]] as const) {
+      const asked = app.post(generations, { model: 'z_image_turbo_bf16', prompt: 'a boat', quality });
+      await expect.poll(() => turboNode.assignments().length).toBe(quality === 'high' ? 1 : 2);
+      const sent = turboNode.assignments().at(-1)!;
+      expect(sent.spec).toMatchObject({ steps, width: 1024, height: 1024 });
+      turboNode.succeed(sent.taskId);
+      expect((await asked).status).toBe(200);
+    }
+  });
+
   it('takes the operator\'s alias of a model, and without a model the first checkpoint a node serves', async () => {
     const app = await start({ openaiModels: { 'dall-e-3': 'anything-v4.5-pruned' } });
     const aliased = app.post(generations, { model: 'DALL-E-3', prompt: 'x' });
