@@ -123,6 +123,47 @@ export interface FamilyTraits {
   controlNet: boolean;
 }
 
+/**
+ * A family as `supportedModelInfo` lists it (`Families`): what a client needs to fill a form the way the gateway
+ * will read it (defaults, which fields the family takes), so that it holds no table of its own.
+ */
+export interface FamilyInfo {
+  name: ModelFamily;
+  label: string;
+  article: 'a' | 'an';
+  nativeSide: number;
+  defaultSampler: string;
+  guidance: GuidanceKind;
+  defaultCfgScale: number;
+  /** `guidance`'s default; null for families that take none. */
+  defaultGuidance: number | null;
+  defaultSteps: number;
+  sideMultiple: number;
+  controlNet: boolean;
+  backends: FamilyBackends;
+}
+
+/** Every family, as `supportedModelInfo` lists them. */
+export function familyInfos(): FamilyInfo[] {
+  return ModelFamilies.map((name) => {
+    const t = familyTraits[name];
+    return {
+      name,
+      label: t.label,
+      article: t.article,
+      nativeSide: t.nativeSide,
+      defaultSampler: t.defaultSampler,
+      guidance: t.guidance,
+      defaultCfgScale: t.defaultCfgScale,
+      defaultGuidance: t.defaultGuidance ?? null,
+      defaultSteps: t.defaultSteps ?? SD_DEFAULT_STEPS,
+      sideMultiple: t.sideMultiple ?? SD_SIDE_MULTIPLE,
+      controlNet: t.controlNet,
+      backends: t.backends,
+    };
+  });
+}
+
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
 export const FLUX_DEFAULT_GUIDANCE = 3.5;
 
@@ -131,6 +172,12 @@ export const UNGUIDED_CFG_SCALE = 1;
 
 /** A1111's default cfg_scale, the API's for SD 1.5, SDXL and models of unknown family. */
 export const SD_DEFAULT_CFG_SCALE = 7;
+
+/** The API's default steps, of the families without their own and of models of unknown family. */
+export const SD_DEFAULT_STEPS = 20;
+
+/** Width and height are rounded down to a multiple of this, as the WebUI does, unless a family needs more. */
+export const SD_SIDE_MULTIPLE = 8;
 
 export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
   sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any', controlNet: true },

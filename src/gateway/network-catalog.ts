@@ -23,7 +23,7 @@ import {
   stripExtension,
   toNameKey,
 } from '../domain/catalog.js';
-import type { ModelFamily } from '../domain/families.js';
+import { type FamilyInfo, familyInfos, type ModelFamily } from '../domain/families.js';
 import { loraRefOf, modelFamilyOf, modelRefOf } from '../domain/offering.js';
 import type { ResourceRef } from '../domain/spec.js';
 import type { NodeHub } from '../network/node-hub.js';
@@ -63,6 +63,7 @@ export interface SupportedInfo {
   Upscalers: NameInfo[];
   ControlNet: { models: ControlNetModelInfo[]; preprocessors: NameInfo[] };
   Interrogators: NameInfo[];
+  Families: FamilyInfo[];
   nodes: { connected: number; ready: number };
 }
 
@@ -73,6 +74,8 @@ interface Snapshot {
 
 type NameKey = (name: string) => string;
 const lowerCase: NameKey = (name) => name.toLowerCase();
+/** The families, as every listing shows them (they change only with the code). */
+const FAMILY_INFOS = familyInfos();
 
 /** The names of all lists, first spelling kept, twins (by `key`) and "None" dropped. */
 function unionBy(key: NameKey, ...lists: readonly (readonly string[])[]): string[] {
@@ -278,6 +281,7 @@ export class NetworkCatalog {
         preprocessors: namesWith(lists.preprocessors, offered.modules),
       },
       Interrogators: namesWith(lists.interrogators, offered.interrogators),
+      Families: FAMILY_INFOS,
       nodes: { connected: sessions.length, ready: ready.length },
     };
     return { context, info };

@@ -21,7 +21,7 @@
  *   DAN's (white is repainted), never passed through as the other.
  */
 import sharp from 'sharp';
-import { familyTraits, type ModelFamily } from '../../domain/families.js';
+import { familyTraits, type ModelFamily, SD_DEFAULT_STEPS } from '../../domain/families.js';
 import { invalidField } from '../../errors/dan-error.js';
 import { roundSide } from '../requests/diffusion-fields.js';
 import { formatChoices } from '../requests/field-messages.js';
@@ -59,8 +59,7 @@ export interface ImageAsk {
 
 /** `quality` as a share of the model family's default steps (20 for SD: low 15, high 40; Z-Image-Turbo's 8: 6 and 16); null: the default. */
 const QUALITY_STEPS: Record<string, number | null> = { low: 0.75, medium: null, standard: null, auto: null, high: 2, hd: 2 };
-/** The API's default steps, of SD and the families without their own. */
-const SD_STEPS = 20;
+
 
 /** Fields OpenAI defines that DAN reads here, and those it takes without using. */
 export const OPENAI_FIELDS = ['model', 'n', 'size', 'response_format', 'quality', 'style', 'user', 'moderation', 'background', 'output_format', 'output_compression', 'stream', 'partial_images', 'input_fidelity'];
@@ -146,7 +145,7 @@ function translate(raw: unknown, choice: ModelChoice): { body: Record<string, un
   const share = QUALITY_STEPS[quality];
   if (share !== null && share !== undefined && body['steps'] === undefined) {
     const family = choice.familyOf?.(String(body['model'])) ?? null;
-    body['steps'] = Math.round(share * ((family && familyTraits[family].defaultSteps) ?? SD_STEPS));
+    body['steps'] = Math.round(share * ((family && familyTraits[family].defaultSteps) ?? SD_DEFAULT_STEPS));
   }
   const n = readN(given['n']);
   const responseFormat = readEnum(given['response_format'], 'response_format', ['b64_json', 'url'], 'b64_json');

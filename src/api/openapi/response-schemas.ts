@@ -59,6 +59,25 @@ const ResourceInfo = Type.Object(
   closed,
 );
 const ControlNetModelInfo = Type.Object({ name: Type.String(), family: nullable(ModelFamilyField), available: Type.Boolean() }, closed);
+const FamilyInfo = Type.Object(
+  {
+    name: ModelFamilyField,
+    label: Type.String({ description: 'As people write it: SD 1.5, SDXL, Flux.1, Flux.2, Qwen-Image, Z-Image-Turbo' }),
+    article: Type.Union([Type.Literal('a'), Type.Literal('an')]),
+    nativeSide: Type.Integer({ description: 'The default width and height' }),
+    defaultSampler: Type.String(),
+    guidance: Type.Union([Type.Literal('cfg'), Type.Literal('distilled'), Type.Literal('none')], {
+      description: 'cfg: cfg_scale and a negative prompt; distilled: guidance, cfg_scale 1 only, no negative prompt; none: cfg_scale 1 only, no guidance, no negative prompt',
+    }),
+    defaultCfgScale: Type.Number(),
+    defaultGuidance: nullable(Type.Number()),
+    defaultSteps: Type.Integer(),
+    sideMultiple: Type.Integer({ description: 'Width and height are rounded down to a multiple of it' }),
+    controlNet: Type.Boolean({ description: 'Whether control_net may be used with its models' }),
+    backends: Type.Union([Type.Literal('any'), Type.Literal('forge-or-comfyui'), Type.Literal('comfyui')], { description: 'Which nodes run it' }),
+  },
+  closed,
+);
 const NodeCounts = Type.Object({ connected: Type.Integer({ minimum: 0 }), ready: Type.Integer({ minimum: 0 }) }, closed);
 
 export const SupportedInfo = Type.Object(
@@ -70,6 +89,7 @@ export const SupportedInfo = Type.Object(
     Upscalers: Type.Array(NameInfo),
     ControlNet: Type.Object({ models: Type.Array(ControlNetModelInfo), preprocessors: Type.Array(NameInfo) }, closed),
     Interrogators: Type.Array(NameInfo),
+    Families: Type.Array(FamilyInfo, { description: 'Every model family: the defaults and rules a request for one of its models is read with' }),
     nodes: NodeCounts,
   },
   { ...closed, title: 'SupportedModelInfo' },

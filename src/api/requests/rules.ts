@@ -6,7 +6,7 @@
  * describe them. Out-of-range values are errors: unlike the original deployment,
  * nothing is clamped and no default is "the minimum".
  */
-import { FLUX_DEFAULT_GUIDANCE, SD_DEFAULT_CFG_SCALE } from '../../domain/families.js';
+import { FLUX_DEFAULT_GUIDANCE, SD_DEFAULT_CFG_SCALE, SD_DEFAULT_STEPS, SD_SIDE_MULTIPLE } from '../../domain/families.js';
 import type { ResizeMode } from '../../domain/spec.js';
 import type { CodeRule, RangeRule } from './field-readers.js';
 import type { RequestLimits } from '../../domain/request-context.js';
@@ -32,11 +32,11 @@ export const guidanceRule = { min: 0, max: 30, default: FLUX_DEFAULT_GUIDANCE } 
 /** SDXL's refiner: when it takes over, as a fraction of the steps (A1111's default). */
 export const refinerSwitchRule = { min: 0, max: 0.99, minExclusive: true, default: 0.8 } as const;
 /** Width and height are rounded down to a multiple of this, as the WebUI does. */
-export const sideMultiple = 8;
+export const sideMultiple = SD_SIDE_MULTIPLE;
 export const loraWeightRule = { min: -4, max: 4 } as const;
 
 export function stepsRule(limits: RequestLimits): RangeRule & { default: number } {
-  return { min: 1, max: limits.maxSteps, default: 20 };
+  return { min: 1, max: limits.maxSteps, default: SD_DEFAULT_STEPS };
 }
 
 export function sideRule(limits: RequestLimits): RangeRule & { default: number } {

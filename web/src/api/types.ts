@@ -35,7 +35,24 @@ export interface NameInfo {
   available: boolean;
 }
 
-export type ModelFamily = 'sd15' | 'sdxl' | 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo';
+/** A model family's name (`sd15`, `sdxl`, `flux`, …): the gateway lists every one it knows in `Families`. */
+export type ModelFamily = string;
+
+/** A family as the gateway lists it: the defaults and rules it reads a request for one of its models with. */
+export interface FamilyInfo {
+  name: ModelFamily;
+  label: string;
+  article: 'a' | 'an';
+  nativeSide: number;
+  defaultSampler: string;
+  /** cfg: CFG and a negative prompt; distilled: `guidance` at CFG 1, no negative prompt; none: CFG 1 only, neither. */
+  guidance: 'cfg' | 'distilled' | 'none';
+  defaultCfgScale: number;
+  defaultGuidance: number | null;
+  defaultSteps: number;
+  sideMultiple: number;
+  controlNet: boolean;
+}
 
 export interface ResourceInfo extends NameInfo {
   /** The model family; null when no one knows it. */
@@ -59,6 +76,7 @@ export interface SupportedInfo {
   Upscalers: NameInfo[];
   ControlNet: { models: ControlNetModelInfo[]; preprocessors: NameInfo[] };
   Interrogators: NameInfo[];
+  Families: FamilyInfo[];
   nodes: { connected: number; ready: number };
 }
 

@@ -8,23 +8,23 @@
  * not guessed here from names, so the page and the gateway agree.
  */
 import type { ApiError } from '../api/client';
-import type { ModelFamily, SupportedInfo } from '../api/types';
+import type { FamilyInfo, ModelFamily, SupportedInfo } from '../api/types';
 import type { FieldErrors } from './fields';
 import type { GenerationForm } from './generation-form';
 
-const FAMILIES: Record<ModelFamily, { label: string; article: 'a' | 'an' }> = {
-  sd15: { label: 'SD 1.5', article: 'an' },
-  sdxl: { label: 'SDXL', article: 'an' },
-  flux: { label: 'Flux.1', article: 'a' },
-  flux2: { label: 'Flux.2', article: 'a' },
-  'qwen-image': { label: 'Qwen-Image', article: 'a' },
-  'z-image-turbo': { label: 'Z-Image-Turbo', article: 'a' },
-};
+/** A family as the gateway lists it (`supportedModelInfo`'s `Families`); null before the listing comes, or for none. */
+export function familyInfo(info: SupportedInfo | null, family: ModelFamily | null): FamilyInfo | null {
+  return family === null ? null : (info?.Families.find((f) => f.name === family) ?? null);
+}
 
-export const familyLabel = (family: ModelFamily): string => FAMILIES[family].label;
+/** "SDXL"; the family's name where the listing has no label for it. */
+export const familyLabel = (info: SupportedInfo | null, family: ModelFamily): string => familyInfo(info, family)?.label ?? family;
 
 /** "an SDXL model", "a Flux.1 model". */
-const aModelOf = (family: ModelFamily): string => `${FAMILIES[family].article} ${FAMILIES[family].label} model`;
+function aModelOf(info: SupportedInfo | null, family: ModelFamily): string {
+  const known = familyInfo(info, family);
+  return known ? `${known.article} ${known.label} model` : `a ${family} model`;
+}
 
 /** A checkpoint's family as the network knows it; null when no one does (then no family's rules apply). */
 export function modelFamilyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
@@ -45,8 +45,8 @@ export function fits(family: ModelFamily | null, modelFamily: ModelFamily | null
 }
 
 /** What an option made for another family says of itself ("— does not fit SDXL"); '' when it fits. */
-export function misfitNote(family: ModelFamily | null, modelFamily: ModelFamily | null): string {
-  return fits(family, modelFamily) ? '' : ` — does not fit ${familyLabel(modelFamily!)}`;
+export function misfitNote(family: ModelFamily | null, modelFamily: ModelFamily | null, info: SupportedInfo | null): string {
+  return fits(family, modelFamily) ? '' : ` — does not fit ${familyLabel(info, modelFamily!)}`;
 }
 
 /**
@@ -83,17 +83,18 @@ export function familyConflicts(form: GenerationForm, info: SupportedInfo | null
   const modelFamily = modelFamilyOf(info, form.model);
   if (modelFamily === null) return {};
   const conflicts: FieldErrors = {};
-  const model = `${form.model} is ${aModelOf(modelFamily)}`;
+  const model = `${form.model} is ${aModelOf(info, modelFamily)}`;
+  const label = (family: ModelFamily) => familyLabel(info, family);
   form.loras.forEach(({ name }, i) => {
     const family = loraFamilyOf(info, name);
-    if (!fits(family, modelFamily)) conflicts[`loras[${i}]`] = `${name} is a LoRA for ${familyLabel(family!)} models; ${model}. Choose one for ${familyLabel(modelFamily)} models, or remove it.`;
+    if (!fits(family, modelFamily)) conflicts[`loras[${i}]`] = `${name} is a LoRA for ${label(family!)} models; ${model}. Choose one for ${label(modelFamily)} models, or remove it.`;
   });
   const unit = form.controlNet.model;
   const unitFamily = controlNetFamilyOf(info, unit);
   if (form.controlNetOn && !fits(unitFamily, modelFamily)) {
     const any = info?.ControlNet.models.some((m) => m.family === modelFamily);
-    const todo = any ? `Choose one for ${familyLabel(modelFamily)} models, or turn ControlNet off.` : `The network has none for ${familyLabel(modelFamily)} models: turn ControlNet off.`;
-    conflicts['control_net[0].model'] = `${unit} is a ControlNet model for ${familyLabel(unitFamily!)} models; ${model}. ${todo}`;
+    const todo = any ? `Choose one for ${label(modelFamily)} models, or turn ControlNet off.` : `The network has none for ${label(modelFamily)} models: turn ControlNet off.`;
+    conflicts['control_net[0].model'] = `${unit} is a ControlNet model for ${label(unitFamily!)} models; ${model}. ${todo}`;
   }
   return conflicts;
 }

@@ -8,7 +8,7 @@
 import { useState } from 'preact/hooks';
 import type { ModelFamily, NameInfo, SupportedInfo } from '../api/types';
 import { withModel } from './family-defaults';
-import { controlNetFamilyOf, controlNetFor, familyLabel, fits, misfitNote, modelFamilyOf } from './family-fit';
+import { controlNetFamilyOf, controlNetFor, familyInfo, familyLabel, fits, misfitNote, modelFamilyOf } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES, Select, useInputProps } from './fields';
 import { type GenerationForm, guidanceOf, SIZE_PRESETS } from './generation-form';
 import { ImageInput } from './image-input';
@@ -16,12 +16,13 @@ import { ImageInput } from './image-input';
 /**
  * A resource as an option: one no connected node serves is shown, disabled, saying so; so is one made for
  * another family than `modelFamily` (the checkpoint's), after those that fit, which the gateway would refuse.
+ * `info`: the listing whose family labels it shows.
  */
-export function resourceOptions(list: (NameInfo & { family?: ModelFamily | null })[], modelFamily: ModelFamily | null = null) {
+export function resourceOptions(list: (NameInfo & { family?: ModelFamily | null })[], modelFamily: ModelFamily | null = null, info: SupportedInfo | null = null) {
   const fitting = (item: { family?: ModelFamily | null }) => fits(item.family ?? null, modelFamily);
   return [...list.filter(fitting), ...list.filter((item) => !fitting(item))].map((item) => {
     const family = item.family ?? null;
-    const name = `${item.name}${family ? ` · ${familyLabel(family)}` : ''}${misfitNote(family, modelFamily)}`;
+    const name = `${item.name}${family ? ` · ${familyLabel(info, family)}` : ''}${misfitNote(family, modelFamily, info)}`;
     return { value: item.name, label: item.available ? name : `${name} (no connected node has it)`, disabled: !item.available || !fitting(item) };
   });
 }
@@ -37,8 +38,8 @@ interface Props {
 
 export function PromptFields({ form, update, info, errors }: Pick<Props, 'form' | 'update' | 'info' | 'errors'>) {
   // Flux.1 and Z-Image-Turbo run without classifier-free guidance: nothing for a negative prompt to steer away from (the API refuses one).
-  const family = modelFamilyOf(info, form.model);
-  const noNegative = family !== null && guidanceOf(family) !== 'cfg' ? `${familyLabel(family)} models take no negative prompt` : undefined;
+  const family = familyInfo(info, modelFamilyOf(info, form.model));
+  const noNegative = family !== null && guidanceOf(family) !== 'cfg' ? `${family.label} models take no negative prompt` : undefined;
   return (
     <>
       <Field name="prompt" label="Prompt" errors={errors}>
@@ -71,7 +72,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
           <Select
             name="model"
             value={form.model}
-            options={resourceOptions(info?.Models ?? [])}
+            options={resourceOptions(info?.Models ?? [], null, info)}
             onChange={(v) => {
               const { patch, notes } = withModel(form, v, info);
               update(patch);
@@ -89,7 +90,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
         {form.loras.map((lora, i) => (
           <div class="row" key={i}>
             <Field name={`loras[${i}]`} label={`LoRA ${i + 1}`} errors={errors}>
-              <Select name={`loras[${i}]`} value={lora.name} options={resourceOptions(info?.LoRAs ?? [], family)} onChange={(v) => setLora(i, { name: v })} errors={errors} />
+              <Select name={`loras[${i}]`} value={lora.name} options={resourceOptions(info?.LoRAs ?? [], family, info)} onChange={(v) => setLora(i, { name: v })} errors={errors} />
             </Field>
             <Field name={`loras[${i}].weight`} label="Weight" errors={errors}>
               <NumberInput name={`loras[${i}].weight`} value={lora.weight} min={-4} max={4} step={0.05} onChange={(v) => setLora(i, { weight: v })} errors={errors} />
@@ -108,8 +109,8 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
           <button type="button" class="secondary" disabled={toAdd === undefined} onClick={() => toAdd && update({ loras: [...form.loras, { name: toAdd.name, weight: 0.8 }] })}>
             Add a LoRA
           </button>
-          {noneFits && <small class="hint">The network has no LoRA for {familyLabel(family)} models.</small>}
-          {allUsed && <small class="hint">Every LoRA of the network{family ? ` for ${familyLabel(family)} models` : ''} is in the form.</small>}
+          {noneFits && <small class="hint">The network has no LoRA for {familyLabel(info, family)} models.</small>}
+          {allUsed && <small class="hint">Every LoRA of the network{family ? ` for ${familyLabel(info, family)} models` : ''} is in the form.</small>}
         </div>
       </fieldset>
     </>
@@ -118,7 +119,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
 
 export function SamplingFields({ form, update, info, errors, lastSeed }: Props) {
   const sizeKey = `${form.width}x${form.height}`;
-  const family = modelFamilyOf(info, form.model);
+  const family = familyInfo(info, modelFamilyOf(info, form.model));
   const guidance = guidanceOf(family);
   return (
     <>
@@ -129,11 +130,11 @@ export function SamplingFields({ form, update, info, errors, lastSeed }: Props) 
         {/* Flux runs at CFG 1, which the API takes for it and refuses to change: its strength is the distilled guidance, in
             CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). Z-Image-Turbo takes neither. */}
         {guidance === 'distilled' ? (
-          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint={`${familyLabel(family!)}'s strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); ${family === 'flux2' ? 4 : 3.5} is usual`}>
+          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint={`${family!.label}'s strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); ${family!.defaultGuidance ?? 3.5} is usual`}>
             <NumberInput name="guidance" value={form.guidance} min={0} max={30} step={0.5} onChange={(v) => update({ guidance: v })} errors={errors} />
           </Field>
         ) : guidance === 'none' ? (
-          <Field key="no-cfg" name="cfg_scale" label="CFG scale" errors={errors} hint={`${familyLabel(family!)} is distilled to run at CFG 1, with no guidance of either kind`}>
+          <Field key="no-cfg" name="cfg_scale" label="CFG scale" errors={errors} hint={`${family!.label} is distilled to run at CFG 1, with no guidance of either kind`}>
             <NumberInput name="cfg_scale" value={1} min={1} max={1} step={1} disabled onChange={() => undefined} errors={errors} />
           </Field>
         ) : (
@@ -208,7 +209,7 @@ export function ControlNetFields({ form, update, info, errors }: Omit<Props, 'la
               />
             </Field>
             <Field name="control_net[0].model" label="ControlNet model" errors={errors}>
-              <Select name="control_net[0].model" value={cn.model} options={resourceOptions(info?.ControlNet.models ?? [{ name: 'sd15_canny', available: true }, { name: 'sd15_openpose', available: true }], family)} onChange={(v) => setCn({ model: v })} errors={errors} />
+              <Select name="control_net[0].model" value={cn.model} options={resourceOptions(info?.ControlNet.models ?? [{ name: 'sd15_canny', available: true }, { name: 'sd15_openpose', available: true }], family, info)} onChange={(v) => setCn({ model: v })} errors={errors} />
             </Field>
           </div>
           {cn.preprocess === 'canny' && (

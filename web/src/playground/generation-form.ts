@@ -4,7 +4,7 @@
  * fields they make. What a form shows is exactly what is sent (no hidden
  * defaults), so "Show API call" and the request agree.
  */
-import type { ModelFamily } from '../api/types';
+import type { FamilyInfo } from '../api/types';
 
 export interface LoraChoice {
   name: string;
@@ -85,13 +85,12 @@ export const defaultGeneration: GenerationForm = {
  * is sent); or neither, at CFG 1 (Z-Image-Turbo). `guidance` is refused for any model but Flux, one of unknown
  * family too.
  */
-export function guidanceOf(family: ModelFamily | null): 'cfg' | 'distilled' | 'none' {
-  if (family === 'flux' || family === 'flux2') return 'distilled';
-  return family === 'z-image-turbo' ? 'none' : 'cfg';
+export function guidanceOf(family: FamilyInfo | null): FamilyInfo['guidance'] {
+  return family?.guidance ?? 'cfg';
 }
 
-/** The request fields of the shared part; `family`: the model's (modelFamilyOf), which decides CFG or guidance. */
-export function generationBody(form: GenerationForm, family: ModelFamily | null): Record<string, unknown> {
+/** The request fields of the shared part; `family`: the model's (family-fit.ts `familyInfo`), which decides CFG or guidance. */
+export function generationBody(form: GenerationForm, family: FamilyInfo | null): Record<string, unknown> {
   const guidance = guidanceOf(family);
   const strength = guidance === 'distilled' ? { guidance: form.guidance } : guidance === 'cfg' ? { cfg_scale: form.cfg_scale } : {};
   const body: Record<string, unknown> = {

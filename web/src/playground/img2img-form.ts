@@ -1,5 +1,5 @@
 /** The img2img form (inpainting included): the shared generation fields, the image, and the mask. */
-import type { ModelFamily } from '../api/types';
+import type { FamilyInfo } from '../api/types';
 import { defaultGeneration, type GenerationForm, generationBody, generationFormOf } from './generation-form';
 
 export interface Img2ImgForm extends GenerationForm {
@@ -29,7 +29,7 @@ export const defaultImg2Img: Img2ImgForm = {
 };
 
 /** The request body of `POST /api/sd/img2img/async`; `family`: the model's. */
-export function img2imgBody(form: Img2ImgForm, family: ModelFamily | null): Record<string, unknown> {
+export function img2imgBody(form: Img2ImgForm, family: FamilyInfo | null): Record<string, unknown> {
   const body: Record<string, unknown> = { ...generationBody(form, family), init_image: form.init_image ?? '', resize_mode: form.resize_mode, denoising_strength: form.denoising_strength };
   if (form.inpaintOn) body['inpaint'] = { mask: form.mask ?? '', mask_blur: form.mask_blur, mask_mode: form.mask_mode, inpaint_area: form.inpaint_area };
   return body;

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
 import { withModel } from './family-defaults';
-import { familyConflicts, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
+import { familyConflicts, familyInfo, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
 import { ChoiceField, Field, type FieldErrors, NumberInput, RESIZE_MODES } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -78,7 +78,7 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     if (incoming) takeImage(incoming.image);
   }, [incoming]);
 
-  const body = img2imgBody(form, modelFamilyOf(info, form.model));
+  const body = img2imgBody(form, familyInfo(info, modelFamilyOf(info, form.model)));
   // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
   const conflicts = familyConflicts(form, info);
   const conflict = Object.entries(conflicts)[0];

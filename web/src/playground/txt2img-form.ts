@@ -1,5 +1,5 @@
 /** The txt2img form: the shared generation fields and hires upscale. */
-import type { ModelFamily } from '../api/types';
+import type { FamilyInfo } from '../api/types';
 import { defaultGeneration, type GenerationForm, generationBody, generationFormOf } from './generation-form';
 
 export interface Txt2ImgForm extends GenerationForm {
@@ -14,7 +14,7 @@ export const defaultTxt2Img: Txt2ImgForm = {
 };
 
 /** The request body of `POST /api/sd/txt2img/async`; `family`: the model's. */
-export function txt2imgBody(form: Txt2ImgForm, family: ModelFamily | null): Record<string, unknown> {
+export function txt2imgBody(form: Txt2ImgForm, family: FamilyInfo | null): Record<string, unknown> {
   const body = generationBody(form, family);
   if (form.hires) body['upscale'] = { ...form.upscale };
   return body;

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SupportedInfo, TaskStatus } from '../api/types';
 import { withModel } from './family-defaults';
-import { familyConflicts, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
+import { familyConflicts, familyInfo, MISFIT, modelFamilyOf, withConflicts } from './family-fit';
 import { Field, NumberInput, Select } from './fields';
 import { ControlNetFields, ModelFields, PromptFields, resourceOptions, SamplingFields } from './generation-fields';
 import { formFieldOf, isGenerationField } from './generation-form';
@@ -34,7 +34,7 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const update = (patch: Partial<Txt2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
   useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
-  const body = txt2imgBody(form, modelFamilyOf(info, form.model));
+  const body = txt2imgBody(form, familyInfo(info, modelFamilyOf(info, form.model)));
   // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
   const conflicts = familyConflicts(form, info);
   const conflict = Object.entries(conflicts)[0];
