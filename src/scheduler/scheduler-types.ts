@@ -81,8 +81,13 @@ export interface Queued {
   checkpoint: string | null;
   /** Identities of the nodes an attempt failed on, with how it failed there (an error id) and the node's name. */
   failedOn: Map<string, { kind: string; name: string }>;
-  /** What binding it depends on (`needsKeyOf`): tasks with equal keys bind alike. */
+  /**
+   * What binding it depends on (`needsKeyOf`, and the family the network knew its model by when it was queued):
+   * tasks with equal keys bind alike.
+   */
   needs: string;
+  /** The family the network knew its model by when it was queued (`SchedulerOptions.familyOf`), for binding. */
+  family: ModelFamily | null;
   /** Which of the current nodes can run it, while the node list and this task's failures stay as they were. */
   reach: Reach | null;
   /** The start promised by the first ETA told (epoch ms), once told. */

@@ -236,7 +236,10 @@ export class Scheduler {
       ...(queueHead === undefined ? {} : { queueHead }),
     });
     // Every field at once, the work as a double: one hidden class for all (util/double-fields.ts).
-    const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs: needsKeyOf(task.spec), reach: null, promisedAt: undefined, planTask: undefined };
+    // The family is the one the request was read with: a node that learns it later changes no task's binding.
+    const family = networkFamilyOf(task.spec, this.#familyOf);
+    const needs = family === null ? needsKeyOf(task.spec) : `${needsKeyOf(task.spec)}\u0000${family}`;
+    const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs, family, reach: null, promisedAt: undefined, planTask: undefined };
     queued.units = units;
     this.#insert(queued);
     this.#arrivals.add(arrivedAt, units);
@@ -333,7 +336,7 @@ export class Scheduler {
     if (cache?.version !== node.offeringVersion) this.#bindings.set(node.id, (cache = { version: node.offeringVersion, byNeeds: new Map() }));
     const cached = cache.byNeeds.get(queued.needs);
     if (cached !== undefined) return cached;
-    const outcome = bindSpec(queued.task.spec, node.offering, networkFamilyOf(queued.task.spec, this.#familyOf));
+    const outcome = bindSpec(queued.task.spec, node.offering, queued.family);
     const binding = outcome.ok ? outcome.binding : null;
     cache.byNeeds.set(queued.needs, binding);
     return binding;
@@ -873,7 +876,7 @@ export class Scheduler {
     if (this.#nodes.length === 0) return 'no node is connected';
     const missing = new Set<string>();
     for (const node of this.#nodes) {
-      const outcome = bindSpec(queued.task.spec, node.offering, networkFamilyOf(queued.task.spec, this.#familyOf));
+      const outcome = bindSpec(queued.task.spec, node.offering, queued.family);
       if (!outcome.ok) outcome.missing.forEach((m) => missing.add(m));
     }
     return `no connected node has ${[...missing].join(', ')}`;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
 import { Scheduler } from '../../../src/scheduler/scheduler.js';
+import { toNodeOffering } from '../../../src/domain/offering.js';
+import { makeCapabilities } from '../../helpers/capabilities.js';
 import { CHILLOUT, CLARITY, chillout, node, schedulerWith, task } from './scheduler-helpers.js';
 
 const NOW = 1_000_000;
@@ -11,6 +13,28 @@ describe('Scheduler', () => {
     scheduler.setNodes([node('a', { models: ['clarity'] }), node('b', { models: ['chilloutmix_NiPrunedFp32Fix'] })]);
     scheduler.enqueue(task('t1', 'k', { model: chillout }), 0);
     expect(scheduler.assignments(NOW).map((a) => [a.taskId, a.nodeId])).toEqual([['t1', 'b']]);
+  });
+
+  it('binds a task with the family its model was known by when it was queued: a WebUI that cannot tell a Qwen-Image file is no place for it, whatever it was bound to before', () => {
+    const qwen = { title: 'qwen_image.safetensors', name: 'qwen_image', fileName: 'qwen_image.safetensors', sha256: null };
+    const ref = { id: 'local:qwen_image', name: 'qwen_image' };
+    let known: 'qwen-image' | null = null;
+    const estimates = new NodeEstimates({ switchSeconds: 8 });
+    estimates.seed('webui', { unitsPerSecond: 10, switchSeconds: 8 });
+    const scheduler = new Scheduler({ estimates, familyOf: (model) => (model.id === ref.id ? known : null) });
+    const webui = { ...node('webui'), offering: toNodeOffering(makeCapabilities({ models: [...makeCapabilities().models, qwen] })) };
+    scheduler.setNodes([webui]);
+    // While no node tells its family, the file is an SD model to the network: the WebUI runs it.
+    scheduler.enqueue(task('before', 'k', { model: ref }), 0);
+    const [before] = scheduler.assignments(NOW);
+    expect(before?.nodeId).toBe('webui');
+    scheduler.start(before!, NOW);
+    scheduler.settle({ taskId: 'before' }, { ok: true, elapsedMs: 1000 }, NOW + 1000);
+    // A ComfyUI node has since told the network it is Qwen-Image: the next task of that model is not the WebUI's.
+    known = 'qwen-image';
+    scheduler.enqueue(task('after', 'k', { model: ref }), 0);
+    expect(scheduler.assignments(NOW + 2000)).toEqual([]);
+    expect(scheduler.unservable().get('after')).toContain('a backend that runs Qwen-Image models (ComfyUI)');
   });
 
   it('reports queued tasks nobody can serve, with what they lack', () => {
@@ -108,7 +132,7 @@ describe('Scheduler', () => {
     expect([small!.taskId, small!.nodeId]).toEqual(['t1', 'small']);
     scheduler.start(small!, NOW);
     scheduler.settle({ taskId: 't1' }, { ok: true, elapsedMs: 1000 }, NOW + 1000);
-    expect(scheduler.assignments(NOW + 1000)).toEqual([]);
+    expect(scheduler.assignments(NOW + 2000)).toEqual([]);
     scheduler.settle({ taskId: 'c0' }, { ok: true, elapsedMs: 2000 }, NOW + 2000);
     expect(scheduler.assignments(NOW + 2000).map((a) => [a.taskId, a.nodeId])).toEqual([['c1', 'big']]);
   });
