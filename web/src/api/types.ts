@@ -52,6 +52,8 @@ export interface FamilyInfo {
   defaultSteps: number;
   sideMultiple: number;
   controlNet: boolean;
+  /** Which nodes run it: every WebUI and ComfyUI, Forge and ComfyUI, or ComfyUI only. */
+  backends: 'any' | 'forge-or-comfyui' | 'comfyui';
 }
 
 export interface ResourceInfo extends NameInfo {

@@ -130,7 +130,7 @@ export function SamplingFields({ form, update, info, errors, lastSeed }: Props) 
         {/* Flux runs at CFG 1, which the API takes for it and refuses to change: its strength is the distilled guidance, in
             CFG's place (keyed: a field of its own, not CFG's input holding CFG's text). Z-Image-Turbo takes neither. */}
         {guidance === 'distilled' ? (
-          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint={`${family!.label}'s strength in place of CFG, which it runs at 1 (Forge's Distilled CFG Scale); ${family!.defaultGuidance ?? 3.5} is usual`}>
+          <Field key="guidance" name="guidance" label="Distilled guidance" errors={errors} hint={`${family!.label}'s strength in place of CFG, which it runs at 1${family!.backends === 'forge-or-comfyui' ? " (Forge's Distilled CFG Scale)" : ''}; ${family!.defaultGuidance ?? 3.5} is usual`}>
             <NumberInput name="guidance" value={form.guidance} min={0} max={30} step={0.5} onChange={(v) => update({ guidance: v })} errors={errors} />
           </Field>
         ) : guidance === 'none' ? (
