@@ -106,15 +106,15 @@ export interface FamilyTraits {
   guidance: GuidanceKind;
   /** `cfg_scale` when a request sets none (`cfg` families); 1, and no other value, for the others. */
   defaultCfgScale: number;
-  /** `guidance` when a request sets none (`distilled` families only). */
-  defaultGuidance?: number;
-  /** `steps` when a request sets none; absent: the API's default. */
-  defaultSteps?: number;
+  /** `guidance` when a request sets none (`distilled` families); null for the others, which take none. */
+  defaultGuidance: number | null;
+  /** `steps` when a request sets none: the API's 20, or a turbo model's few. */
+  defaultSteps: number;
   /**
-   * What width and height are rounded down to: 8 (the WebUI's), or 16 for a VAE that makes a latent of a
-   * sixteenth of the picture each way (Flux.2), whose decoding would crop the rest.
+   * The pixels of a latent cell each way, which width and height are rounded down to: 8 (SD's VAE, the
+   * WebUI's rounding), or 16 for Flux.2's VAE, whose decoding would crop the rest.
    */
-  sideMultiple?: number;
+  sideMultiple: number;
   backends: FamilyBackends;
   /**
    * Whether DAN runs ControlNet units for it (`ControlNetApplyAdvanced`, A1111's extension). Qwen-Image's and
@@ -124,44 +124,14 @@ export interface FamilyTraits {
 }
 
 /**
- * A family as `supportedModelInfo` lists it (`Families`): what a client needs to fill a form the way the gateway
- * will read it (defaults, which fields the family takes), so that it holds no table of its own.
+ * A family as `supportedModelInfo` lists it (`Families`): its traits and its name, what a client needs to fill
+ * a form the way the gateway will read it, so that it holds no table of its own.
  */
-export interface FamilyInfo {
-  name: ModelFamily;
-  label: string;
-  article: 'a' | 'an';
-  nativeSide: number;
-  defaultSampler: string;
-  guidance: GuidanceKind;
-  defaultCfgScale: number;
-  /** `guidance`'s default; null for families that take none. */
-  defaultGuidance: number | null;
-  defaultSteps: number;
-  sideMultiple: number;
-  controlNet: boolean;
-  backends: FamilyBackends;
-}
+export type FamilyInfo = FamilyTraits & { name: ModelFamily };
 
 /** Every family, as `supportedModelInfo` lists them. */
 export function familyInfos(): FamilyInfo[] {
-  return ModelFamilies.map((name) => {
-    const t = familyTraits[name];
-    return {
-      name,
-      label: t.label,
-      article: t.article,
-      nativeSide: t.nativeSide,
-      defaultSampler: t.defaultSampler,
-      guidance: t.guidance,
-      defaultCfgScale: t.defaultCfgScale,
-      defaultGuidance: t.defaultGuidance ?? null,
-      defaultSteps: t.defaultSteps ?? SD_DEFAULT_STEPS,
-      sideMultiple: t.sideMultiple ?? SD_SIDE_MULTIPLE,
-      controlNet: t.controlNet,
-      backends: t.backends,
-    };
-  });
+  return ModelFamilies.map((name) => ({ name, ...familyTraits[name] }));
 }
 
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
@@ -179,9 +149,12 @@ export const SD_DEFAULT_STEPS = 20;
 /** Width and height are rounded down to a multiple of this, as the WebUI does, unless a family needs more. */
 export const SD_SIDE_MULTIPLE = 8;
 
+/** What the families of SD's kind take when a request sets nothing: cfg 7, no distilled guidance, 20 steps, sides in 8s. */
+const SD_DEFAULTS = { defaultCfgScale: SD_DEFAULT_CFG_SCALE, defaultGuidance: null, defaultSteps: SD_DEFAULT_STEPS, sideMultiple: SD_SIDE_MULTIPLE } as const;
+
 export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
-  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any', controlNet: true },
-  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: SD_DEFAULT_CFG_SCALE, backends: 'any', controlNet: true },
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true },
   flux: {
     label: 'Flux.1',
     article: 'a',
@@ -190,6 +163,8 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     guidance: 'distilled',
     defaultCfgScale: UNGUIDED_CFG_SCALE,
     defaultGuidance: FLUX_DEFAULT_GUIDANCE,
+    defaultSteps: SD_DEFAULT_STEPS,
+    sideMultiple: SD_SIDE_MULTIPLE,
     backends: 'forge-or-comfyui',
     controlNet: true,
   },
@@ -202,12 +177,13 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     guidance: 'distilled',
     defaultCfgScale: UNGUIDED_CFG_SCALE,
     defaultGuidance: 4,
+    defaultSteps: SD_DEFAULT_STEPS,
     sideMultiple: 16,
     backends: 'comfyui',
     controlNet: false,
   },
   // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
-  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false },
+  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', ...SD_DEFAULTS, defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false },
   // ComfyUI's Z-Image-Turbo template and example: 1024², 8 (or 9) steps at cfg 1.
   'z-image-turbo': {
     label: 'Z-Image-Turbo',
@@ -216,7 +192,9 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     defaultSampler: 'Euler',
     guidance: 'none',
     defaultCfgScale: UNGUIDED_CFG_SCALE,
+    defaultGuidance: null,
     defaultSteps: 8,
+    sideMultiple: SD_SIDE_MULTIPLE,
     backends: 'comfyui',
     controlNet: false,
   },

@@ -211,17 +211,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const defaultModel = () => config.defaultModel ?? catalog.servedModels()[0]?.name ?? null;
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({
-    openai: {
-      urls: imageUrls,
-      models: {
-        aliases: modelAliases,
-        fallback: defaultModel,
-        familyOf: (model) => {
-          const ref = catalog.requestContext().resolveModel(model);
-          return ref ? familyOf(ref) : null;
-        },
-      },
-    },
+    openai: { urls: imageUrls, models: { aliases: modelAliases, fallback: defaultModel } },
     service,
     catalog,
     nodes,

@@ -85,16 +85,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
   const app = await buildApp({
     openai: {
       urls: new ImageUrls('test-secret', () => world.clock.now()),
-      models: {
-        aliases: new Map(Object.entries(options.openaiModels ?? {})),
-        fallback: () => catalog.servedModels()[0]?.name ?? null,
-        // As the gateway answers it (gateway.ts): the family the network knows the model by.
-        familyOf: (model) => {
-          const context = catalog.requestContext();
-          const ref = context.resolveModel(model);
-          return ref ? context.familyOf('model', ref) : null;
-        },
-      },
+      models: { aliases: new Map(Object.entries(options.openaiModels ?? {})), fallback: () => catalog.servedModels()[0]?.name ?? null },
       ...(options.openaiStreamHeartbeatMs === undefined ? {} : { streamHeartbeatMs: options.openaiStreamHeartbeatMs }),
     },
     service: world.service,

@@ -18,7 +18,7 @@
  * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
  * DAN's own. The table of fields is in docs/a1111-api.md.
  */
-import { familyTraits, type ModelFamily } from '../../domain/families.js';
+import { familyTraits, type ModelFamily, SD_DEFAULT_STEPS } from '../../domain/families.js';
 import { a1111Field } from './a1111-errors.js';
 
 type Body = Record<string, unknown>;
@@ -262,7 +262,7 @@ function diffusionBody(body: Body, choice: CheckpointChoice): Body {
   const traits = family ? familyTraits[family] : null;
   if (given(distilled) && (traits?.guidance === 'distilled' || distilled !== FORGE_DISTILLED_DEFAULT)) out['guidance'] = distilled;
   // A1111's default where DAN's differs: 50 steps, and its clients expect them; a turbo model's own few.
-  if (traits?.defaultSteps === undefined) out['steps'] ??= 50;
+  if ((traits?.defaultSteps ?? SD_DEFAULT_STEPS) === SD_DEFAULT_STEPS) out['steps'] ??= 50;
   if (controlNet) out['control_net'] = controlNet;
   return out;
 }

@@ -34,7 +34,7 @@ export interface ModelChoice {
   aliases: ReadonlyMap<string, string>;
   /** The checkpoint for a request without `model`: the operator's, else one the network serves now; null when there is none. */
   fallback: () => string | null;
-  /** The family of a checkpoint (as DAN names it), null when unknown: `quality`'s steps are a share of its default. */
+  /** The family of a checkpoint (as DAN names it), null when unknown: `quality`'s steps are a share of its default. The routes know it (openai-routes.ts). */
   familyOf?: (model: string) => ModelFamily | null;
 }
 

@@ -91,6 +91,15 @@ const boundsOf = (deps: OpenAiRoutesDeps) => deps.catalog.requestContext().limit
 
 /** `/v1` on `api`, the API's context: its routes know their caller and count against its rate. */
 export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRoutesDeps): Promise<void> {
+  // A model's family as the network knows it (the catalog's, else its nodes'): `quality` is a share of its steps.
+  const models: ModelChoice = {
+    ...deps.models,
+    familyOf: (model) => {
+      const context = deps.catalog.requestContext();
+      const ref = context.resolveModel(model);
+      return ref ? context.familyOf('model', ref) : null;
+    },
+  };
   await api.register(async (v1) => {
     installOpenAiErrors(v1, deps.bodyLimitBytes);
     // Edits and variations come as multipart forms: files as bytes, fields as text (openai-requests.ts formFields).
@@ -104,9 +113,9 @@ export async function registerOpenAiRoutes(api: FastifyInstance, deps: OpenAiRou
     });
     // A text field is read one byte past its limit, which busboy cuts without a word: one that reaches it is refused (formFields).
     await v1.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: deps.bodyLimitBytes, files: 2, fields: 64, fieldSize: MAX_FORM_FIELD_BYTES + 1, parts: 66 } });
-    v1.post('/v1/images/generations', (request, reply) => runAsk(deps, 'txt2img', generationAsk(request.body, deps.models), request, reply));
-    v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, deps.models, boundsOf(deps)), request, reply));
-    v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, deps.models, boundsOf(deps)), request, reply));
+    v1.post('/v1/images/generations', (request, reply) => runAsk(deps, 'txt2img', generationAsk(request.body, models), request, reply));
+    v1.post('/v1/images/edits', async (request, reply) => runAsk(deps, 'img2img', await editAsk(request.body, models, boundsOf(deps)), request, reply));
+    v1.post('/v1/images/variations', async (request, reply) => runAsk(deps, 'img2img', await variationAsk(request.body, models, boundsOf(deps)), request, reply));
     v1.get('/v1/models', async () => modelsOf(deps));
     // The SDK's `models.retrieve(id)`.
     v1.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {

@@ -65,8 +65,7 @@ export function readCfgScale(group: FieldGroup, choice: ModelChoice): number {
 /** `steps`: the family's default when it has one (a turbo model's few), else the API's. */
 export function readSteps(group: FieldGroup, choice: ModelChoice, limits: RequestLimits): number {
   const rule = stepsRule(limits);
-  const fallback = choice.traits?.defaultSteps;
-  return readInteger(group, 'steps', fallback === undefined ? rule : { ...rule, default: Math.min(fallback, rule.max) });
+  return readInteger(group, 'steps', { ...rule, default: Math.min(choice.traits?.defaultSteps ?? rule.default, rule.max) });
 }
 
 export function checkNegativePrompt(group: FieldGroup, negativePrompt: string, choice: ModelChoice): void {

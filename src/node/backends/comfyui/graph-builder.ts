@@ -87,22 +87,36 @@ export interface BuiltGraph {
   loaders: string[];
 }
 
-/** Families of flow-matching transformers: a 16-channel latent (`EmptySD3LatentImage`), the `simple` schedule by default. */
-const FLOW_FAMILIES: ReadonlySet<ModelFamily> = new Set(['flux', 'qwen-image', 'z-image-turbo']);
-/** Families sampled through ComfyUI's custom sampler nodes (`SamplerCustomAdvanced`): Flux.2, whose schedule is its own. */
-const CUSTOM_SAMPLED: ReadonlySet<ModelFamily> = new Set(['flux2']);
+/** How a family's graph samples, as ComfyUI's own examples and templates do it. */
+interface FamilyGraph {
+  /** The empty latent of txt2img: SD's 4 channels, the flow transformers' 16 (`EmptySD3LatentImage`), Flux.2's own. */
+  latent: 'EmptyLatentImage' | 'EmptySD3LatentImage' | 'EmptyFlux2LatentImage';
+  /** The schedule of `Automatic`: the sampler's own (SD's), or `simple`, which the flow transformers are trained for. */
+  automatic: 'sampler' | 'simple';
+  /** Sampled by the custom sampler nodes (`SamplerCustomAdvanced`) on the family's own schedule: Flux.2. */
+  custom: boolean;
+  /**
+   * `ModelSamplingAuraFlow`'s shift, where the templates set one: Qwen-Image's 3.1 (its model's own default,
+   * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
+   */
+  shift?: number;
+}
+
+const SD_GRAPH: FamilyGraph = { latent: 'EmptyLatentImage', automatic: 'sampler', custom: false };
+const FLOW_GRAPH: FamilyGraph = { latent: 'EmptySD3LatentImage', automatic: 'simple', custom: false };
+const FAMILY_GRAPHS: Readonly<Record<ModelFamily, FamilyGraph>> = {
+  sd15: SD_GRAPH,
+  sdxl: SD_GRAPH,
+  flux: FLOW_GRAPH,
+  flux2: { latent: 'EmptyFlux2LatentImage', automatic: 'simple', custom: true },
+  'qwen-image': { ...FLOW_GRAPH, shift: 3.1 },
+  'z-image-turbo': { ...FLOW_GRAPH, shift: 3 },
+};
+
 /** `Flux2Scheduler`'s most steps. */
 const FLUX2_MAX_SCHEDULE = 4096;
-/**
- * How many pixels a latent cell is each way: 8, or 16 for Flux.2's VAE. `LatentUpscale` takes its size in
- * pixels and divides by 8 whatever the latent, so a Flux.2 latent is given half its target (nodes.py).
- */
-const LATENT_CELL: Partial<Record<ModelFamily, number>> = { flux2: 16 };
-/**
- * `ModelSamplingAuraFlow`'s shift, where ComfyUI's templates set one: Qwen-Image's 3.1 (its model's own default,
- * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
- */
-const AURAFLOW_SHIFT: Partial<Record<ModelFamily, number>> = { 'qwen-image': 3.1, 'z-image-turbo': 3 };
+/** The pixels of a latent cell each way where the family is unknown: SD's. */
+const SD_LATENT_CELL = 8;
 
 /** A1111's canny thresholds when a unit gives none (0–255). */
 const CANNY_DEFAULTS: [number, number] = [100, 200];
@@ -137,8 +151,9 @@ class DiffusionGraph {
   readonly #loaders: string[] = [];
   readonly #recipe: ModelRecipe;
   readonly #guidance: GuidanceKind;
-  readonly #flow: boolean;
-  readonly #custom: boolean;
+  readonly #how: FamilyGraph;
+  /** The pixels of a latent cell each way (the family's `sideMultiple`: Flux.2's 16). */
+  readonly #cell: number;
 
   constructor(
     readonly graph: ComfyGraph,
@@ -153,9 +168,10 @@ class DiffusionGraph {
     // Retried elsewhere: the GPU owner removed it since the node last looked, and the node looks again after a failure.
     if (!recipe) throw new DanError('DAN_ERR_BACKEND_FAILED', `ComfyUI no longer lists the model ${title}; the node will look again`);
     this.#recipe = recipe;
-    this.#guidance = recipe.family ? familyTraits[recipe.family].guidance : 'cfg';
-    this.#flow = recipe.family !== null && FLOW_FAMILIES.has(recipe.family);
-    this.#custom = recipe.family !== null && CUSTOM_SAMPLED.has(recipe.family);
+    const traits = recipe.family ? familyTraits[recipe.family] : null;
+    this.#guidance = traits?.guidance ?? 'cfg';
+    this.#how = recipe.family ? FAMILY_GRAPHS[recipe.family] : SD_GRAPH;
+    this.#cell = traits?.sideMultiple ?? SD_LATENT_CELL;
   }
 
   build(): BuiltGraph {
@@ -172,11 +188,11 @@ class DiffusionGraph {
       model = out(id, 0);
       clip = out(id, 1);
     });
-    const shift = this.#recipe.family ? AURAFLOW_SHIFT[this.#recipe.family] : undefined;
+    const shift = this.#how.shift;
     if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
     let positive = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
     if (this.#guidance === 'distilled') {
-      const fallback = (this.#recipe.family && familyTraits[this.#recipe.family].defaultGuidance) ?? FLUX_DEFAULT_GUIDANCE;
+      const fallback = (this.#recipe.family ? familyTraits[this.#recipe.family].defaultGuidance : null) ?? FLUX_DEFAULT_GUIDANCE;
       positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? fallback }));
     }
     // Flux and Z-Image-Turbo take no negative prompt; at cfg 1 the negative is never evaluated. Z-Image's template
@@ -270,7 +286,7 @@ class DiffusionGraph {
 
   #emptyLatent(spec: Txt2ImgSpec): Link {
     const size = { width: spec.width, height: spec.height, batch_size: 1 };
-    return out(this.graph.add(this.#custom ? 'EmptyFlux2LatentImage' : this.#flow ? 'EmptySD3LatentImage' : 'EmptyLatentImage', size));
+    return out(this.graph.add(this.#how.latent, size));
   }
 
   /**
@@ -309,7 +325,7 @@ class DiffusionGraph {
    * starts lower: less change than A1111 makes at the same strength.)
    */
   #sampleFrom(conditioning: Conditioning, latent: Link, steps: number, startAt: number): Link {
-    if (this.#custom) return this.#sampleCustom(conditioning, latent, { schedule: steps, skip: startAt, size: this.spec });
+    if (this.#how.custom) return this.#sampleCustom(conditioning, latent, { schedule: steps, skip: startAt, size: this.spec });
     const { sampler, scheduler } = this.#samplerPair();
     const id = this.graph.add('KSamplerAdvanced', {
       ...conditioning,
@@ -330,7 +346,7 @@ class DiffusionGraph {
 
   /** `size`: the latent's, in pixels (Flux.2's schedule depends on it). */
   #sample(conditioning: Conditioning, latent: Link, steps: number, denoise: number, size: { width: number; height: number } = this.spec): Link {
-    if (this.#custom) {
+    if (this.#how.custom) {
       // KSampler's denoise d samples the last `steps` of a schedule of steps ÷ d: the same steps here. At 0 it
       // changes nothing (KSampler hands the latent back). The schedule stays within Flux2Scheduler's 4,096 steps.
       // (Flux2Scheduler's shift is fitted to the step count up to 200 steps: a long schedule's low end differs a
@@ -419,14 +435,15 @@ class DiffusionGraph {
     const name = required(this.binding.hiresUpscaler, 'hires upscaler');
     const method = this.inventory.latentModes.get(name);
     // A1111's target: int(side × scale), worked on in 8-pixel latent cells, as LatentUpscale does with it.
-    // Flux.2's cells are 16 pixels: its target comes down to them, and LatentUpscale (which counts in 8s) is
-    // given half of it.
-    const cell = (this.#recipe.family && LATENT_CELL[this.#recipe.family]) ?? 8;
+    // Flux.2's cells are 16 pixels: its target comes down to them, and LatentUpscale (which takes pixels and
+    // divides them by 8 whatever the latent, nodes.py) is given half of it.
+    const cell = this.#cell;
     const exact = { width: Math.floor(spec.width * hires.scale), height: Math.floor(spec.height * hires.scale) };
-    const target = cell === 8 ? exact : { width: Math.floor(exact.width / cell) * cell, height: Math.floor(exact.height / cell) * cell };
+    const sd = cell === SD_LATENT_CELL;
+    const target = sd ? exact : { width: Math.floor(exact.width / cell) * cell, height: Math.floor(exact.height / cell) * cell };
     let upscaled: Link;
     if (method) {
-      const size = cell === 8 ? target : { width: (target.width / cell) * 8, height: (target.height / cell) * 8 };
+      const size = sd ? target : { width: (target.width / cell) * SD_LATENT_CELL, height: (target.height / cell) * SD_LATENT_CELL };
       upscaled = out(g.add('LatentUpscale', { samples: latent, upscale_method: method, ...size, crop: 'disabled' }));
     } else {
       const image = out(g.add('VAEDecode', { samples: latent, vae }));
@@ -452,7 +469,7 @@ class DiffusionGraph {
       return { sampler: pair.sampler, scheduler };
     }
     // The flow families are trained for the simple schedule; A1111's automatic choices are SD's.
-    return { sampler: pair.sampler, scheduler: this.#flow ? 'simple' : pair.scheduler };
+    return { sampler: pair.sampler, scheduler: this.#how.automatic === 'simple' ? 'simple' : pair.scheduler };
   }
 }
 
