@@ -16,7 +16,7 @@
 import type { A1111Request } from '../src/node/backends/a1111/translate.js';
 import { isSecondOrder } from '../src/sandbox/a1111-tables.js';
 import { toLatentSize } from '../src/sandbox/generation-plan.js';
-import { img2imgSteps, secondsPerStep, type TimingOptions, upscalerSeconds } from '../src/sandbox/time-model.js';
+import { DEFAULT_STEP_COSTS, img2imgSteps, secondsPerStep, type TimingOptions, upscalerSeconds } from '../src/sandbox/time-model.js';
 
 export interface NodeTiming {
   itPerSecond: number;
@@ -57,7 +57,7 @@ function controlNetUnitsOf(body: Body, pass: Pass): number {
 /** Sampling seconds of one txt2img/img2img request (no switch). */
 export function samplingSeconds(request: A1111Request, node: NodeTiming): number {
   const body = request.body;
-  const timing: TimingOptions = { speed: Infinity, itPerSecond: node.itPerSecond, switchSeconds: node.switchSeconds };
+  const timing: TimingOptions = { speed: Infinity, itPerSecond: node.itPerSecond, switchSeconds: node.switchSeconds, stepCosts: DEFAULT_STEP_COSTS };
   const batchSize = numberField(body, 'batch_size', 1);
   const sampler = body['sampler_name'];
   if (typeof sampler !== 'string') throw new Error('A1111 body has no sampler_name');

@@ -12,7 +12,7 @@ import { type GatewayConfig, type GatewayConfigInput, localHost, readGatewayEnv,
 import { type NodeConfig, type NodeConfigInput, readNodeEnv, resolveNodeConfig } from '../config/node-config.js';
 import { type Gateway, startGateway } from '../gateway/gateway.js';
 import { NodeAgent } from '../node/agent.js';
-import { parseDeclaredFamilies } from '../domain/families.js';
+import { type ModelFamily, parseDeclaredFamilies } from '../domain/families.js';
 import type { BackendDriver } from '../node/backend-driver.js';
 import { A1111Driver } from '../node/backends/a1111/a1111-driver.js';
 import { ComfyUIDriver } from '../node/backends/comfyui/comfyui-driver.js';
@@ -80,6 +80,7 @@ interface SandboxFlags extends LogFlags {
   speed?: number;
   itPerSecond?: number;
   switchSeconds?: number;
+  stepCosts?: Partial<Record<ModelFamily, number>>;
   config?: string;
 }
 
@@ -282,6 +283,7 @@ export async function runSandbox(flags: SandboxFlags): Promise<void> {
     ...(flags.speed === undefined ? {} : { speed: flags.speed }),
     ...(flags.itPerSecond === undefined ? {} : { itPerSecond: flags.itPerSecond }),
     ...(flags.switchSeconds === undefined ? {} : { switchSeconds: flags.switchSeconds }),
+    ...(flags.stepCosts === undefined ? {} : { stepCosts: flags.stepCosts }),
     ...offerings,
     ...comfyOfferings,
   });

@@ -15,10 +15,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DanError } from '../errors/dan-error.js';
 import { StartupError } from '../errors/startup-error.js';
 import { DAN_VERSION } from '../util/version.js';
+import { ModelFamilies, type ModelFamily } from '../domain/families.js';
+import { PRIOR_STEP_COSTS } from '../domain/work-units.js';
 import { runDemo, runGateway, runNode, runSandbox, runStart } from './commands.js';
 import { catalogAdd, catalogList, catalogRemove } from './catalog-command.js';
 import { keysCreate, keysList, keysRevoke, keysSet, nodeTokensCreate, nodeTokensList, nodeTokensRevoke } from './keys-command.js';
 import { nodesList } from './nodes-command.js';
+
+function defaultStepCosts(): string {
+  return ModelFamilies.map((family) => `${family}=${PRIOR_STEP_COSTS[family]}`).join(',');
+}
 
 function integer(value: string): number {
   const n = Number(value);
@@ -34,6 +40,19 @@ function positive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
   return n;
+}
+
+/** `flux2=20,qwen-image=8`: a step's cost by family, against SD 1.5's. */
+function stepCosts(value: string): Partial<Record<ModelFamily, number>> {
+  const costs: Partial<Record<ModelFamily, number>> = {};
+  for (const pair of value.split(',')) {
+    const [family, cost] = pair.split('=').map((part) => part.trim());
+    if (!ModelFamilies.includes(family as ModelFamily)) throw new InvalidArgumentError(`"${family}" is no model family; one of ${ModelFamilies.join(', ')}`);
+    const n = Number(cost);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`the cost of ${family} must be a positive number, got "${cost ?? ''}"`);
+    costs[family as ModelFamily] = n;
+  }
+  return costs;
 }
 
 function nonNegative(value: string): number {
@@ -111,6 +130,7 @@ export function buildProgram(): Command {
     .option('--speed <factor>', 'time compression: 1 = real GPU time, 100 = 100× faster (default 1)', positive)
     .option('--it-per-second <n>', 'sampler steps per second at 512×512 (default 15)', positive)
     .option('--switch-seconds <s>', 'checkpoint switch cost in seconds (default 4)', Number)
+    .option('--step-costs <list>', `what a step of a model family costs against an SD 1.5 step at the same size, e.g. flux2=20,qwen-image=8 (default ${defaultStepCosts()})`, stepCosts)
     .option('--config <file>', 'JSON file with the offerings (models, LoRAs, samplers, …; for comfyui: checkpoints, diffusionModels, textEncoders, vaes, …)')
     .action(runSandbox);
 

@@ -110,6 +110,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
     load: () => service.load(),
     queuedByCheckpoint: () => dispatcher.scheduler.queueSummary().byCheckpoint,
     nodes: () => nodes.list(),
+    stepCost: (family) => dispatcher.scheduler.familyCosts.stepCost(family),
   });
   const eventLoop = new EventLoopMeter((ms) => metrics.eventLoopDelayed(ms));
   eventLoop.start();

@@ -4,11 +4,13 @@
  * The gateway's Prometheus metrics (prom-client), served at `/metrics`: tasks by
  * state and kind, the queue by checkpoint, dispatch latency, attempt outcomes,
  * nodes by state and their slots' busy share, webhook tries, HTTP requests by
- * route and status, the event loop's delay, and the process's own (memory, CPU, event loop). Labels
+ * route and status, the event loop's delay, what a step of each model family costs as learned, and the
+ * process's own (memory, CPU, event loop). Labels
  * take bounded values only (kinds, states, error ids, route templates,
  * checkpoint names), never a task id, a key or a node name.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { ModelFamilies, type ModelFamily } from '../domain/families.js';
 import type { TaskKind } from '../domain/spec.js';
 import type { DispatcherObserver } from './dispatcher.js';
 import type { NodeListItem } from './node-directory.js';
@@ -17,6 +19,8 @@ export interface MetricsSources {
   load(): { queued: number; running: number };
   queuedByCheckpoint(): Map<string, number>;
   nodes(): NodeListItem[];
+  /** What a step of `family` costs against an SD 1.5 step, as the gateway prices work now (domain/family-costs.ts). */
+  stepCost(family: ModelFamily): number;
 }
 
 export class GatewayMetrics {
@@ -95,6 +99,15 @@ export class GatewayMetrics {
           use[takesWork ? 'free' : 'unavailable'] += node.slots - busy;
         }
         for (const [label, value] of Object.entries(use)) this.set({ use: label }, value);
+      },
+    });
+    new Gauge({
+      name: 'dan_family_step_cost',
+      help: 'What a sampler step of each model family costs against an SD 1.5 step at the same size, as the gateway prices work (first guessed, then learned from nodes that run several families)',
+      labelNames: ['family'],
+      registers,
+      collect() {
+        for (const family of ModelFamilies) this.set({ family }, sources.stepCost(family));
       },
     });
     this.#webhooks = new Counter({ name: 'dan_webhook_tries_total', help: 'Webhook tries by result (delivered, retry, failed: given up)', labelNames: ['result'], registers });

@@ -28,7 +28,7 @@ import WebSocket from 'ws';
 import { NODE_PROTOCOLS, NODE_STOPPING_REASON, REPLACED_CLOSE_CODE, type AssignMessage, type HelloMessage, type NodeMessage, parseGatewayMessage } from '../protocol/messages.js';
 import { sniffImageFormat } from '../domain/image-format.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
-import { workUnitsOf } from '../domain/work-units.js';
+import { PRIOR_STEP_COSTS, workUnitsOf } from '../domain/work-units.js';
 import type { TaskResult } from '../domain/spec.js';
 import { DanError, toDanError } from '../errors/dan-error.js';
 import { encodeResultFrame } from '../protocol/result-frame.js';
@@ -692,6 +692,12 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     else this.#slots.busy -= 1;
   }
 
+  /** What a step of the family of the checkpoint titled `title` costs, as first guessed (1: none, or not known). */
+  #priorStepCost(title: string | undefined): number {
+    const family = title === undefined ? undefined : this.#snapshot?.capabilities.models.find((m) => m.title === title)?.family;
+    return family === undefined ? 1 : PRIOR_STEP_COSTS[family];
+  }
+
   /**
    * Runs an assigned task on the slot it holds and answers it: one result or failure (none once the
    * gateway gave it up). True when it succeeded.
@@ -700,11 +706,14 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
     const { taskId, attempt } = assign;
     const started = performance.now();
     const loadedBefore = this.#snapshot?.loadedModel ?? null;
+    // Units priced as the gateway first prices them (the family's prior step cost): the speed this node reports
+    // of itself seeds the gateway's figures for it.
+    const units = workUnitsOf(assign.spec, this.#priorStepCost(assign.binding.checkpoint));
     try {
       const own = this.#speed.get(SELF);
       const outcome = await this.#options.driver.run(assign.spec, assign.binding, {
         signal: controller.signal,
-        ...(own.samples > 0 ? { expectedSeconds: runSeconds(own, workUnitsOf(assign.spec)) } : {}),
+        ...(own.samples > 0 ? { expectedSeconds: runSeconds(own, units) } : {}),
         onProgress: (p) => this.#send({ type: 'progress', taskId, attempt, progress: clamp01(p.progress), etaSeconds: p.etaSeconds, ...(p.preview === undefined ? {} : { preview: p.preview }) }),
       });
       if (this.#snapshot) this.#snapshot.loadedModel = outcome.loadedModel;
@@ -722,7 +731,7 @@ export class NodeAgent extends EventEmitter<AgentEvents> {
       const guessed = !this.#options.driver.runsInLine && assign.binding.checkpoint !== undefined && assign.binding.checkpoint !== loadedBefore;
       const switched = load !== undefined || guessed;
       this.#speed.record(SELF, {
-        units: workUnitsOf(assign.spec),
+        units,
         elapsedSeconds: elapsedMs / 1000,
         switched,
         ...(load ? { checkpoint: load.checkpoint, loadSeconds: load.seconds } : {}),

@@ -16,6 +16,7 @@ import type { RunningJob } from './running-job.js';
 import { loadCheckpoint, type SandboxContext } from './sandbox-context.js';
 import { isSecondOrder } from './a1111-tables.js';
 import { secondsPerStep, toWallMs, upscalerSeconds } from './time-model.js';
+import type { ModelFamily } from '../domain/families.js';
 
 export interface GenerationResponse {
   images: string[];
@@ -35,7 +36,8 @@ export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): 
     if (plan.forge.modules && !plan.restoreAfterwards) ctx.modules.configured = plan.forge.modules;
     for (let iteration = 0; iteration < plan.nIter; iteration++) {
       job.beginIteration(iteration * passes);
-      await sampleIteration(ctx, job, plan, iteration * passes);
+      // Forge's Flux UNets are the only checkpoints whose family the WebUI flavours model (its steps cost Flux's).
+      await sampleIteration(ctx, job, plan, iteration * passes, checkpoint.needsModules === true ? 'flux' : undefined);
     }
     // The refiner's load, paid once its turn comes (its steps are part of the sampling already timed); it stays loaded.
     if (plan.refiner) await loadCheckpoint(ctx, job, plan.refiner);
@@ -51,7 +53,7 @@ export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): 
   return { images, parameters: plan.parameters, info: JSON.stringify(info) };
 }
 
-async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: GenerationPlan, jobNo: number): Promise<void> {
+async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: GenerationPlan, jobNo: number, family: ModelFamily | undefined): Promise<void> {
   const firstPassUnits = plan.controlNet.filter((u) => u.hrOption !== 'High res only').length;
   const firstSteps = plan.img2img?.sampledSteps ?? plan.steps;
   const firstStepSeconds = secondsPerStep(ctx.timing, {
@@ -59,6 +61,7 @@ async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: Gener
     secondOrder: isSecondOrder(plan.sampler.sampler),
     batchSize: plan.batchSize,
     controlNetUnits: firstPassUnits,
+    ...(family === undefined ? {} : { family }),
   });
   await job.sample(jobNo, firstSteps, toWallMs(ctx.timing, firstSteps * firstStepSeconds));
   const hires = plan.hires;
@@ -70,6 +73,7 @@ async function sampleIteration(ctx: SandboxContext, job: RunningJob, plan: Gener
     secondOrder: isSecondOrder(hires.sampler.sampler),
     batchSize: plan.batchSize,
     controlNetUnits: plan.controlNet.filter((u) => u.hrOption !== 'Low res only').length,
+    ...(family === undefined ? {} : { family }),
   });
   await job.sample(jobNo + 1, hires.steps, toWallMs(ctx.timing, hires.steps * secondStepSeconds));
 }

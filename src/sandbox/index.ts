@@ -37,6 +37,7 @@ import type { RecordedRequest } from './request-log.js';
 import { createSandboxApp } from './server.js';
 import { resolveComfyOfferings, type ComfyOfferings } from './comfyui/comfy-offerings.js';
 import { createComfySandboxApp } from './comfyui/comfy-server.js';
+import { DEFAULT_STEP_COSTS, type StepCosts } from './time-model.js';
 
 export { defaultOfferings, loadSandboxOfferings, type SandboxOfferings } from './offerings.js';
 export { defaultComfyOfferings, loadComfyOfferings, type ComfyOfferings } from './comfyui/comfy-offerings.js';
@@ -64,6 +65,11 @@ export interface SandboxOptions {
   itPerSecond?: number;
   /** Checkpoint switch (load) cost in seconds. @defaultValue 4 */
   switchSeconds?: number;
+  /**
+   * What a step of a model family costs against an SD 1.5 step at the same size, for the families given
+   * (time-model.ts). @defaultValue the gateway's first guesses (`DEFAULT_STEP_COSTS`)
+   */
+  stepCosts?: Partial<StepCosts>;
   /** Overrides of what the A1111 flavour offers; see `defaultOfferings`. */
   offerings?: Partial<SandboxOfferings>;
   /** Overrides of what the ComfyUI flavour has installed; see `defaultComfyOfferings`. */
@@ -96,11 +102,17 @@ function assertPositive(name: string, value: number, allowZero = false): number 
   return value;
 }
 
+function checkedStepCosts(costs: Partial<StepCosts>): Partial<StepCosts> {
+  for (const [family, cost] of Object.entries(costs)) assertPositive(`stepCosts.${family}`, cost);
+  return costs;
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const timing = {
     speed: assertPositive('speed', options.speed ?? 1),
     itPerSecond: assertPositive('itPerSecond', options.itPerSecond ?? 15),
     switchSeconds: assertPositive('switchSeconds', options.switchSeconds ?? 4, true),
+    stepCosts: { ...DEFAULT_STEP_COSTS, ...checkedStepCosts(options.stepCosts ?? {}) },
   };
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? false;

@@ -18,7 +18,21 @@
  * `int(min(denoising_strength, 0.999) × steps) + 1` steps. A checkpoint switch
  * costs `switchSeconds`; interrogate ≈1.5 s; extras upscaling ≈0.5 s per output
  * megapixel. VAE and text-encoder costs (tens of ms) are left out.
+ *
+ * A step of another model family costs `stepCosts[family]` times an SD 1.5
+ * step at the same size: by default the figures the gateway first guesses
+ * (domain/work-units.ts `PRIOR_STEP_COSTS`); given others, a sandbox models
+ * a GPU where the guesses are wrong, which the gateway must learn
+ * (domain/family-costs.ts).
  */
+import type { ModelFamily } from '../domain/families.js';
+import { PRIOR_STEP_COSTS } from '../domain/work-units.js';
+
+/** What the sandbox's GPU takes for a step of each family against an SD 1.5 step at the same size. */
+export type StepCosts = Readonly<Record<ModelFamily, number>>;
+
+export const DEFAULT_STEP_COSTS: StepCosts = PRIOR_STEP_COSTS;
+
 export interface TimingOptions {
   /** Time compression: 1 = real GPU time, 100 = 100× faster, Infinity = no waiting. */
   speed: number;
@@ -26,6 +40,8 @@ export interface TimingOptions {
   itPerSecond: number;
   /** Cost of loading another checkpoint. */
   switchSeconds: number;
+  /** A step's cost by model family (see the module comment). */
+  stepCosts: StepCosts;
 }
 
 const REFERENCE_PIXELS = 512 * 512;
@@ -42,13 +58,16 @@ export interface StepLoad {
   secondOrder: boolean;
   batchSize: number;
   controlNetUnits: number;
+  /** The model's family (SD 1.5's cost when not known). */
+  family?: ModelFamily;
 }
 
 export function secondsPerStep(timing: TimingOptions, load: StepLoad): number {
   const sizeFactor = (load.pixels / REFERENCE_PIXELS) ** PIXEL_EXPONENT;
   const orderFactor = load.secondOrder ? SECOND_ORDER_FACTOR : 1;
   const controlFactor = 1 + CONTROLNET_UNIT_FACTOR * load.controlNetUnits;
-  return (sizeFactor * load.batchSize * orderFactor * controlFactor) / timing.itPerSecond;
+  const familyFactor = load.family === undefined ? 1 : timing.stepCosts[load.family];
+  return (sizeFactor * load.batchSize * orderFactor * controlFactor * familyFactor) / timing.itPerSecond;
 }
 
 /** Steps A1111's img2img actually samples (A.3, `img2img_fix_steps` off). */

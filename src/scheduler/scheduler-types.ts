@@ -16,6 +16,7 @@ import type { Binding } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
 import type { ModelFamily } from '../domain/families.js';
 import type { GenerationSpec, ResourceRef } from '../domain/spec.js';
+import type { FamilyCosts } from '../domain/family-costs.js';
 import type { NodeEstimates } from '../domain/speed-estimates.js';
 import type { Clock } from '../util/clock.js';
 import type { RunningAttempt } from './attempt-ledger.js';
@@ -175,6 +176,8 @@ export interface SchedulerOptions {
   /** Arms attempt timeouts (the gateway's clock); without one, attempts have none. */
   clock?: Clock;
   estimates?: NodeEstimates;
+  /** What a step of each model family costs (learned from results on nodes that run several). */
+  familyCosts?: FamilyCosts;
   health?: NodeHealth;
   fairOrder?: FairOrder;
   /** Most queued tasks planned (the rest wait without an ETA). @defaultValue 10 000 */

@@ -34,7 +34,9 @@
 import { ArrivalLog } from './arrival-log.js';
 import { type Binding, bindSpec, needsKeyOf, networkFamilyOf } from '../domain/binding.js';
 import type { NodeOffering } from '../domain/offering.js';
-import { checkpointOf, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
+import { FamilyCosts } from '../domain/family-costs.js';
+import type { ModelFamily } from '../domain/families.js';
+import { checkpointOf, PRIOR_STEP_COSTS, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import { AheadPacing } from './ahead-pacing.js';
 import { AttemptLedger, type AttemptReader, type AttemptTimeout, isHeld, type RunningAttempt } from './attempt-ledger.js';
@@ -73,6 +75,9 @@ const SENDING_TASKS_PER_LANE = 4;
 /** A plan entry's nodes before they are read (`#refresh` sets them). */
 const NO_NODES: readonly number[] = [];
 
+/** Runs a node's figures need before its runs teach the family costs (`#learnFamilyCost`). */
+const MEASURED_RUNS = 3;
+
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
 
@@ -92,6 +97,8 @@ function identitiesByTitle(offering: NodeOffering): Map<string, string> {
 
 export class Scheduler {
   readonly estimates: NodeEstimates;
+  /** What a step of each model family costs: a task's units are priced with it (domain/family-costs.ts). */
+  readonly familyCosts: FamilyCosts;
   /** The work queued lately (`PlanOptions.arrivedUnits`). */
   readonly #arrivals = new ArrivalLog();
   readonly health: NodeHealth;
@@ -149,6 +156,7 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions = {}) {
     this.estimates = options.estimates ?? new NodeEstimates();
+    this.familyCosts = options.familyCosts ?? new FamilyCosts();
     this.health = options.health ?? new NodeHealth();
     this.#fair = options.fairOrder ?? new FairOrder();
     this.#horizon = options.horizon ?? 10_000;
@@ -228,7 +236,9 @@ export class Scheduler {
 
   /** Adds a new task, queued since `arrivedAt` (epoch ms), at its fair place. */
   enqueue(task: SchedulerTask, arrivedAt: number): void {
-    const units = workUnitsOf(task.spec);
+    // The family is the one the request was read with: a node that learns it later changes no task's binding.
+    const family = networkFamilyOf(task.spec, this.#familyOf);
+    const units = workUnitsOf(task.spec, this.familyCosts.stepCost(family));
     const queueHead = this.#queue.length > 0 ? Math.min(...this.#queue.slice(0, 64).map((q) => q.tag.start)) : undefined;
     const tag = this.#fair.tag(task.owner, units / REFERENCE_UNITS_PER_SECOND, {
       priority: task.priority,
@@ -236,8 +246,6 @@ export class Scheduler {
       ...(queueHead === undefined ? {} : { queueHead }),
     });
     // Every field at once, the work as a double: one hidden class for all (util/double-fields.ts).
-    // The family is the one the request was read with: a node that learns it later changes no task's binding.
-    const family = networkFamilyOf(task.spec, this.#familyOf);
     const needs = family === null ? needsKeyOf(task.spec) : `${needsKeyOf(task.spec)}\u0000${family}`;
     const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs, family, reach: null, promisedAt: undefined, planTask: undefined };
     queued.units = units;
@@ -718,10 +726,12 @@ export class Scheduler {
         // one that ran while the gateway stalled (paused, its event loop blocked), that stall.
         const stalled = attempt.begunAt !== null && (outcome.awakeSince ?? -Infinity) > attempt.begunAt;
         const cycleMs = attempt.begunAt === null || attempt.resumed === true || stalled ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
+        const switched = attempt.switched || outcome.loadMs !== undefined;
+        if (queued.family !== null) this.#learnFamilyCost(queued, queued.family, attempt.nodeIdentity, cycleMs / 1000, switched ? (outcome.loadMs ?? null) : 0);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,
-          switched: attempt.switched || outcome.loadMs !== undefined,
+          switched,
           checkpoint: queued.checkpoint,
           ...(outcome.loadMs === undefined ? {} : { loadSeconds: outcome.loadMs / 1000 }),
         });
@@ -746,6 +756,38 @@ export class Scheduler {
       this.#insert(queued);
     }
     return { attempt, setAside, sameWayAs };
+  }
+
+  /**
+   * Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node: its steps' part,
+   * by the node's figures before this run (its fixed part and the load, `loadMs`: 0 without one, null for one
+   * not timed). Only a node measured a few times, and a run mostly steps (the load aside), tells: else the
+   * fixed part's error is most of what is left.
+   */
+  #learnFamilyCost(queued: Queued, family: ModelFamily, node: string, seconds: number, loadMs: number | null): void {
+    const own = this.estimates.get(node);
+    if (own.samples < MEASURED_RUNS || loadMs === null) return;
+    const unloaded = seconds - loadMs / 1000;
+    const stepSeconds = unloaded - own.fixedSeconds;
+    if (stepSeconds < unloaded / 2) return;
+    const changed = this.familyCosts.record({ node, family, priorUnits: workUnitsOf(queued.task.spec, PRIOR_STEP_COSTS[family]), stepSeconds });
+    if (changed.length > 0) this.#reprice(changed);
+  }
+
+  /**
+   * Prices again the queued tasks of `families`, whose step cost changed: a walk over the queue, which the
+   * published costs' hysteresis keeps to the few times the network learns something (domain/family-costs.ts).
+   */
+  #reprice(families: readonly ModelFamily[]): void {
+    for (const queued of this.#queue) {
+      if (queued.family === null || !families.includes(queued.family)) continue;
+      const units = workUnitsOf(queued.task.spec, this.familyCosts.stepCost(queued.family));
+      this.#queuedUnits.set(queued.checkpoint, this.#queuedUnits.get(queued.checkpoint)! - queued.units + units);
+      queued.units = units;
+      // Made again at the next pass, with the new units.
+      queued.planTask = undefined;
+    }
+    this.#etaPlans.changed();
   }
 
   /**

@@ -103,7 +103,7 @@ export async function createInjectApp(options: InjectAppOptions = {}): Promise<I
     adminToken: options.adminToken ?? null,
     deliveries: world.deliveries,
     callerDefaults: new SqliteCallerDefaults(world.sqlite.connection, world.sqlite.file),
-    metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queueSummary().byCheckpoint, nodes: () => world.nodes.list() }),
+    metrics: new GatewayMetrics({ load: () => world.service.load(), queuedByCheckpoint: () => world.dispatcher.scheduler.queueSummary().byCheckpoint, nodes: () => world.nodes.list(), stepCost: (family) => world.dispatcher.scheduler.familyCosts.stepCost(family) }),
     webhookAllowPrivate: options.webhookAllowPrivate ?? false,
     syncTimeoutMs: options.syncTimeoutMs ?? 5 * MINUTE,
     bodyLimitBytes: options.bodyLimitBytes ?? INJECT_BODY_LIMIT_BYTES,

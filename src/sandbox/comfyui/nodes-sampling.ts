@@ -166,6 +166,7 @@ async function sample(run: NodeRun, given: SamplingInputs, part: { seed: number;
     secondOrder: SECOND_ORDER.has(samplerName),
     batchSize: 1,
     controlNetUnits: positive.controls,
+    family: model.family,
   });
   const text = [positive.text, model.file, ...model.loras, positive.guidance ?? '', model.shift ?? ''].join('\u0000');
   const pattern = renderSeedPattern(part.seed % 2 ** 32, text, size.width, size.height);

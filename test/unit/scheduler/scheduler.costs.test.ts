@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
 import { Scheduler } from '../../../src/scheduler/scheduler.js';
+import type { ModelFamily } from '../../../src/domain/families.js';
+import { makeCapabilities } from '../../helpers/capabilities.js';
 import { CHILLOUT, CLARITY, chillout, clarity, node, task } from './scheduler-helpers.js';
 
 const NOW = 1_000_000;
@@ -329,5 +331,42 @@ describe('Scheduler: a node that holds tasks ready (prefetch)', () => {
     // t2 answered 4 s after it was sent, though it ran 2 s: the node's own measure is what counts.
     s.settle({ taskId: 't2' }, { ok: true, elapsedMs: 2000 }, NOW + 4000);
     expect(estimates.get('p').unitsPerSecond).toBeCloseTo(10);
+  });
+});
+
+describe('Scheduler: what a step of each family costs', () => {
+  // A GPU whose SDXL steps cost 3 SD 1.5 steps (the prior says 1.2): chillout is SDXL here, clarity SD 1.5, anything SDXL.
+  const SDXL_COST = 3;
+  const anything = { id: makeCapabilities().models[2]!.sha256!, name: 'anything-v4.5-pruned' };
+  const ANYTHING = makeCapabilities().models[2]!.title;
+  const familyOf = (model: { id: string }): ModelFamily => (model.id === clarity.id ? 'sd15' : 'sdxl');
+
+  it('learns it on a node that runs two families, and prices queued work of the family again', () => {
+    const estimates = new NodeEstimates();
+    for (const name of ['mixed', 'xl-only']) estimates.seed(name, { unitsPerSecond: 20, switchSeconds: 2 });
+    const scheduler = new Scheduler({ estimates, familyOf });
+    const xlOnly = (available: boolean) => node('xl-only', { models: ['anything-v4.5-pruned'], loadedModel: ANYTHING, available });
+    // Queued while the step costs are still the priors; only the node that is away can run it.
+    scheduler.enqueue(task('queued-before', 'k', { model: anything }), NOW);
+    let now = NOW;
+    let loaded = CLARITY;
+    for (let i = 0; i < 6; i++) {
+      for (const [model, title] of [[clarity, CLARITY], [chillout, CHILLOUT]] as const) {
+        scheduler.setNodes([node('mixed', { loadedModel: loaded }), xlOnly(false)]);
+        scheduler.enqueue(task(`t${i}-${model.name}`, 'k', { model }), now);
+        // 20 steps at 512²: 20 SD 1.5 units, 1 s at 20 units/s; SDXL's 3 s; each load 2 s more.
+        const loadMs = title === loaded ? 0 : 2000;
+        const elapsedMs = (model === clarity ? 1000 : SDXL_COST * 1000) + loadMs;
+        const assignment = runOne(scheduler, now, loadMs > 0 ? { elapsedMs, loadMs } : { elapsedMs });
+        expect(assignment.taskId).toBe(`t${i}-${model.name}`);
+        loaded = title;
+        now += elapsedMs;
+      }
+    }
+    expect(scheduler.familyCosts.stepCost('sdxl')).toBeCloseTo(SDXL_COST, 0);
+    // The away node is back: the task queued before is planned at SDXL's learned cost (60 units, 3 s), not the prior's 1.2 s.
+    scheduler.setNodes([node('mixed', { loadedModel: loaded }), xlOnly(true)]);
+    expect(scheduler.assignments(now).find((a) => a.taskId === 'queued-before')).toMatchObject({ nodeId: 'xl-only' });
+    expect(scheduler.assignments(now).find((a) => a.taskId === 'queued-before')!.expectedSeconds).toBeCloseTo(SDXL_COST, 0);
   });
 });
