@@ -8,7 +8,8 @@
  * second pass at `hr_second_pass_steps || steps`, a model upscaler's cost
  * unless the hires upscaler is a latent mode, ControlNet units on both
  * passes, second-order samplers by the sandbox's own table, plus the
- * checkpoint switch when the requested checkpoint is not the loaded one.
+ * checkpoint switch when the requested checkpoint is not the loaded one, and
+ * a step of another family than SD 1.5 at its cost on the node's GPU.
  *
  * Deliberately not scheduler/cost.ts: the scheduler's estimates are judged
  * against this independent reading of what the node is sent.
@@ -16,12 +17,17 @@
 import type { A1111Request } from '../src/node/backends/a1111/translate.js';
 import { isSecondOrder } from '../src/sandbox/a1111-tables.js';
 import { toLatentSize } from '../src/sandbox/generation-plan.js';
-import { DEFAULT_STEP_COSTS, img2imgSteps, secondsPerStep, type TimingOptions, upscalerSeconds } from '../src/sandbox/time-model.js';
+import type { ModelFamily } from '../src/domain/families.js';
+import { DEFAULT_STEP_COSTS, img2imgSteps, secondsPerStep, type StepCosts, type TimingOptions, upscalerSeconds } from '../src/sandbox/time-model.js';
 
 export interface NodeTiming {
   itPerSecond: number;
   switchSeconds: number;
   latentUpscaleModes: readonly string[];
+  /** What a step of each family takes on the GPU against an SD 1.5 step. @defaultValue the sandbox's */
+  stepCosts?: StepCosts;
+  /** The family of the checkpoint with this title (absent: SD 1.5's step cost). */
+  familyOf?: (checkpointTitle: string) => ModelFamily | undefined;
 }
 
 export interface NodeWork {
@@ -57,12 +63,13 @@ function controlNetUnitsOf(body: Body, pass: Pass): number {
 /** Sampling seconds of one txt2img/img2img request (no switch). */
 export function samplingSeconds(request: A1111Request, node: NodeTiming): number {
   const body = request.body;
-  const timing: TimingOptions = { speed: Infinity, itPerSecond: node.itPerSecond, switchSeconds: node.switchSeconds, stepCosts: DEFAULT_STEP_COSTS };
+  const timing: TimingOptions = { speed: Infinity, itPerSecond: node.itPerSecond, switchSeconds: node.switchSeconds, stepCosts: node.stepCosts ?? DEFAULT_STEP_COSTS };
+  const family = node.familyOf?.(checkpointOf(body));
   const batchSize = numberField(body, 'batch_size', 1);
   const sampler = body['sampler_name'];
   if (typeof sampler !== 'string') throw new Error('A1111 body has no sampler_name');
   const step: StepSeconds = (pixels, pass) =>
-    secondsPerStep(timing, { pixels, secondOrder: isSecondOrder(sampler), batchSize, controlNetUnits: controlNetUnitsOf(body, pass) });
+    secondsPerStep(timing, { pixels, secondOrder: isSecondOrder(sampler), batchSize, controlNetUnits: controlNetUnitsOf(body, pass), ...(family === undefined ? {} : { family }) });
   const size = toLatentSize({ width: numberField(body, 'width'), height: numberField(body, 'height') });
   const steps = numberField(body, 'steps');
   const img2img = request.path === '/sdapi/v1/img2img';

@@ -11,12 +11,17 @@ import { createHash } from 'node:crypto';
 import type { NodeCapabilities } from '../src/domain/capabilities.js';
 import { catalogLoras, downloadStemOf } from '../src/domain/catalog.js';
 import { type NodeOffering, toNodeOffering } from '../src/domain/offering.js';
+import type { ModelFamily } from '../src/domain/families.js';
 import type { ResourceRef } from '../src/domain/spec.js';
+import type { StepCosts } from '../src/sandbox/time-model.js';
+import type { NodeTiming } from './schedule-node-time.js';
 import type { Random } from './schedule-random.js';
 
 export interface Checkpoint {
   /** Model file stem, e.g. `ckpt-a`. */
   name: string;
+  /** The model's family, which its node declares (absent: not known, planned as SD 1.5). */
+  family?: ModelFamily;
   /** What the node takes as `sd_model_checkpoint` (and reports loaded). */
   title: string;
   ref: ResourceRef;
@@ -35,26 +40,37 @@ export interface SimNodeSpec {
   /** Checkpoints on the node's disk (the sim checks assignments against this, not the offering). */
   checkpoints: readonly Checkpoint[];
   offering: NodeOffering;
+  /** What a step of each family really takes on its GPU, against an SD 1.5 step (absent: the gateway's first guesses). */
+  stepCosts?: StepCosts;
 }
+
+/** The VAE and text encoders a Forge node lists as modules, which its Flux models need. */
+const FLUX_MODULES = ['ae.safetensors', 'clip_l.safetensors', 't5xxl_fp16.safetensors'];
 
 /** Upscalers the simulated nodes offer for hires fix (the sandbox treats latent modes as free). */
 export const LATENT_UPSCALE_MODES = ['Latent', 'Latent (bicubic)'];
 export const SIM_SAMPLERS = ['Euler a', 'Euler', 'DPM++ 2M', 'DPM++ SDE'];
 const MAX_SIDE_PX = 2048;
 
-/** `ckpt-a` … with a synthetic sha256 no catalog entry has (so each is offered under its own identity). */
-export function makeCheckpoints(count: number): Checkpoint[] {
+/**
+ * `ckpt-a` … with a synthetic sha256 no catalog entry has (so each is offered under its own identity);
+ * `families[i]`, when given, is the i-th one's.
+ */
+export function makeCheckpoints(count: number, families: readonly (ModelFamily | undefined)[] = []): Checkpoint[] {
   return Array.from({ length: count }, (_, i) => {
     const name = `ckpt-${String.fromCharCode(97 + i)}`;
     const sha256 = createHash('sha256').update(`dan-schedule-bench:${name}`).digest('hex');
-    return { name, title: `${name}.safetensors [${sha256.slice(0, 10)}]`, ref: { id: sha256, name } };
+    const family = families[i];
+    return { name, title: `${name}.safetensors [${sha256.slice(0, 10)}]`, ref: { id: sha256, name }, ...(family === undefined ? {} : { family }) };
   });
 }
 
+/** An A1111 WebUI's, or Forge's (with Flux's modules) when it holds a Flux model. */
 export function capabilitiesOf(checkpoints: readonly Checkpoint[]): NodeCapabilities {
+  const forge = checkpoints.some((c) => c.family === 'flux');
   return {
-    backend: { kind: 'a1111', version: 'v1.10.1' },
-    models: checkpoints.map((c) => ({ title: c.title, name: c.name, fileName: `${c.name}.safetensors`, sha256: c.ref.id })),
+    backend: forge ? { kind: 'a1111', version: 'f2.0.1v1.10.1-previous-669-gdfdcbab6', modules: FLUX_MODULES } : { kind: 'a1111', version: 'v1.10.1' },
+    models: checkpoints.map((c) => ({ title: c.title, name: c.name, fileName: `${c.name}.safetensors`, sha256: c.ref.id, ...(c.family === undefined ? {} : { family: c.family }) })),
     loras: catalogLoras.map((entry) => {
       const stem = downloadStemOf(entry);
       return { name: stem, alias: stem, fileName: `${stem}.safetensors`, sha256: null };
@@ -69,6 +85,17 @@ export function capabilitiesOf(checkpoints: readonly Checkpoint[]): NodeCapabili
   };
 }
 
+/** How the node's GPU times work (bench/schedule-node-time.ts): its speed and loads, and its families' step costs. */
+export function timingOf(spec: SimNodeSpec, itPerSecond = spec.itPerSecond): NodeTiming {
+  return {
+    itPerSecond,
+    switchSeconds: spec.switchSeconds,
+    latentUpscaleModes: LATENT_UPSCALE_MODES,
+    ...(spec.stepCosts === undefined ? {} : { stepCosts: spec.stepCosts }),
+    familyOf: (title) => spec.checkpoints.find((c) => c.title === title)?.family,
+  };
+}
+
 export function makeSimNode(options: {
   id: string;
   speedClass: SpeedClass;
@@ -76,6 +103,7 @@ export function makeSimNode(options: {
   switchSeconds: number;
   checkpoints: readonly Checkpoint[];
   slots?: number;
+  stepCosts?: StepCosts;
 }): SimNodeSpec {
   return { slots: 1, ...options, offering: toNodeOffering(capabilitiesOf(options.checkpoints)) };
 }

@@ -19,6 +19,8 @@
  *   whatever it has loaded.
  */
 import { bindSpec } from '../src/domain/binding.js';
+import { FamilyCosts } from '../src/domain/family-costs.js';
+import type { ModelFamily } from '../src/domain/families.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
 import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import { Scheduler, type SchedulerNode } from '../src/scheduler/scheduler.js';
@@ -35,14 +37,24 @@ export class DanPolicy implements Policy {
   /** Tasks that arrived at the current instant and still need their ETA recorded. */
   readonly #awaitingEta: string[] = [];
 
-  /** `primeEstimates`: each node reports its measured speed and switch cost on connect, as a node that has run before does (protocol `measured`). */
+  /**
+   * `primeEstimates`: each node reports its measured speed and switch cost on connect, as a node that has run before
+   * does (protocol `measured`). `familyCosts`: how a step of each model family is priced (`FamilyCostsMode`).
+   */
   constructor(
     readonly nodes: readonly SimNode[],
     readonly ledger: Ledger,
-    options: { primeEstimates?: boolean; plan?: PlanOptions } = {},
+    options: { primeEstimates?: boolean; plan?: PlanOptions; familyCosts?: FamilyCostsMode } = {},
   ) {
     this.#byId = new Map(nodes.map((n) => [n.spec.id, n]));
-    this.scheduler = new Scheduler({ ...(options.primeEstimates ? { estimates: primedEstimates(nodes) } : {}), plan: options.plan ?? {} });
+    // The network knows a model's family from the nodes that declare it (the gateway's catalog).
+    const families = new Map(nodes.flatMap((n) => n.spec.checkpoints.flatMap((c) => (c.family === undefined ? [] : [[c.ref.id, c.family] as const]))));
+    this.scheduler = new Scheduler({
+      ...(options.primeEstimates ? { estimates: primedEstimates(nodes) } : {}),
+      plan: options.plan ?? {},
+      familyOf: (model) => families.get(model.id) ?? null,
+      familyCosts: familyCostsFor(options.familyCosts ?? 'learned'),
+    });
   }
 
   arrive(task: SimTask, nowMs: number): void {
@@ -91,6 +103,26 @@ export class DanPolicy implements Policy {
     }
     return sent;
   }
+}
+
+/**
+ * How the scheduler prices a step of each model family: as it does (`learned`: the first guesses, corrected
+ * by what nodes that run several families measure), the first guesses only (`priors`), or every family as
+ * SD 1.5 (`flat`: the gateway before it knew step costs).
+ */
+export type FamilyCostsMode = 'learned' | 'priors' | 'flat';
+
+function familyCostsFor(mode: FamilyCostsMode): FamilyCosts {
+  if (mode === 'learned') return new FamilyCosts();
+  return new (class extends FamilyCosts {
+    override stepCost(family: ModelFamily | null): number {
+      return mode === 'flat' ? 1 : super.stepCost(family);
+    }
+
+    override record(): ModelFamily[] {
+      return [];
+    }
+  })();
 }
 
 /** What each node reports of itself when it connects after running before: its speed and its load time. */

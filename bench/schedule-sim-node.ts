@@ -15,7 +15,7 @@ import type { Binding } from '../src/domain/binding.js';
 import { bindSpec } from '../src/domain/binding.js';
 import { toA1111Request } from '../src/node/backends/a1111/translate.js';
 import type { SimNodeSpec, SpeedClass } from './schedule-nodes.js';
-import { LATENT_UPSCALE_MODES } from './schedule-nodes.js';
+import { timingOf } from './schedule-nodes.js';
 import { nodeWorkOf } from './schedule-node-time.js';
 import type { SimTask } from './schedule-tasks.js';
 
@@ -214,7 +214,7 @@ export class SimNode {
   #beginNext(nowMs: number): void {
     const job = this.#queue.shift();
     if (!job) return;
-    const timing = { itPerSecond: this.spec.itPerSecond, switchSeconds: this.spec.switchSeconds, latentUpscaleModes: LATENT_UPSCALE_MODES };
+    const timing = timingOf(this.spec);
     const work = nodeWorkOf(toA1111Request(job.task.spec, job.binding), timing, this.loadedTitle);
     if (work.switchSeconds > 0) this.#countLoad();
     this.loadedTitle = work.checkpointTitle;

@@ -11,7 +11,7 @@
 import type { PlanOptions } from '../src/scheduler/plan-types.js';
 import type { SimNodeSpec } from './schedule-nodes.js';
 import { type PositionAuditResult, PositionAudit } from './schedule-positions.js';
-import { DanPolicy, FifoPolicy, RoundRobinPolicy } from './schedule-policies.js';
+import { DanPolicy, type FamilyCostsMode, FifoPolicy, RoundRobinPolicy } from './schedule-policies.js';
 import { createRandom, Streams } from './schedule-random.js';
 import { runEvents } from './schedule-sim-engine.js';
 import { Ledger, type NodeRecord, SimNode, type TaskRecord } from './schedule-sim-node.js';
@@ -33,6 +33,8 @@ export interface SimOptions {
   primeEstimates?: boolean;
   /** Planner settings other than the defaults (tuning runs). */
   plan?: PlanOptions;
+  /** How DAN prices a step of each model family. @defaultValue 'learned' */
+  familyCosts?: FamilyCostsMode;
 }
 
 export interface RunResult {
@@ -53,7 +55,7 @@ export function simulate(policyName: SimPolicyName, nodeSpecs: readonly SimNodeS
   let audit: PositionAudit | null = null;
   let policy: DanPolicy | RoundRobinPolicy | FifoPolicy;
   if (policyName === 'dan') {
-    const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false, ...(options.plan ? { plan: options.plan } : {}) });
+    const dan = new DanPolicy(nodes, ledger, { primeEstimates: options.primeEstimates ?? false, ...(options.plan ? { plan: options.plan } : {}), ...(options.familyCosts ? { familyCosts: options.familyCosts } : {}) });
     if (options.auditPositions) {
       const random = createRandom(options.seed ?? 1, Streams.audit);
       audit = new PositionAudit(dan.scheduler, ledger.masks, { random, perEvent: options.positionChecksPerEvent ?? 2 });

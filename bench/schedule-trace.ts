@@ -22,8 +22,10 @@
  *   every simulated node).
  */
 import { bindSpec } from '../src/domain/binding.js';
+import type { ModelFamily } from '../src/domain/families.js';
+import type { StepCosts } from '../src/sandbox/time-model.js';
 import { toA1111Request } from '../src/node/backends/a1111/translate.js';
-import { type Checkpoint, LATENT_UPSCALE_MODES, makeCheckpoints, makeStandardNodes, type SimNodeSpec } from './schedule-nodes.js';
+import { type Checkpoint, makeCheckpoints, makeStandardNodes, type SimNodeSpec, timingOf } from './schedule-nodes.js';
 import { samplingSeconds } from './schedule-node-time.js';
 import { createRandom, Streams, zipfWeights } from './schedule-random.js';
 import { type ArrivalPattern, makeStandardTasks, type SimTask, withArrivals } from './schedule-tasks.js';
@@ -34,6 +36,10 @@ export interface TraceOptions {
   /** Poisson arrival rate as a share of capacity. */
   load: number;
   switchSeconds: number;
+  /** The checkpoints' families, most popular first (absent: none declared, all planned as SD 1.5). */
+  families?: readonly ModelFamily[];
+  /** What a step of each family takes on every node's GPU (absent: the gateway's first guesses). */
+  stepCosts?: StepCosts;
 }
 
 /** The standard trace of bench:schedule (seed 1); bench:schedule-seeds runs it over other seeds. */
@@ -63,15 +69,16 @@ export function workOf(task: SimTask, nodes: readonly SimNodeSpec[]): number {
   for (const node of nodes) {
     const outcome = bindSpec(task.spec, node.offering);
     if (!outcome.ok) continue;
-    return samplingSeconds(toA1111Request(task.spec, outcome.binding), { itPerSecond: 1, switchSeconds: 0, latentUpscaleModes: LATENT_UPSCALE_MODES });
+    return samplingSeconds(toA1111Request(task.spec, outcome.binding), timingOf(node, 1));
   }
   throw new Error(`no node can serve task ${task.id}`);
 }
 
 export function makeStandardTrace(options: TraceOptions): Trace {
-  const checkpoints = makeCheckpoints(CHECKPOINT_COUNT);
+  const checkpoints = makeCheckpoints(CHECKPOINT_COUNT, options.families);
   const popularity = zipfWeights(CHECKPOINT_COUNT, ZIPF_EXPONENT);
-  const nodes = makeStandardNodes(createRandom(options.seed, Streams.nodes), checkpoints, popularity, options.switchSeconds);
+  const { stepCosts } = options;
+  const nodes = makeStandardNodes(createRandom(options.seed, Streams.nodes), checkpoints, popularity, options.switchSeconds).map((n) => (stepCosts ? { ...n, stepCosts } : n));
   const tasks = makeStandardTasks(createRandom(options.seed, Streams.tasks), checkpoints, popularity, options.taskCount);
   const workById = new Map(tasks.map((t) => [t.id, workOf(t, nodes)]));
   const totalWork = [...workById.values()].reduce((a, b) => a + b, 0);

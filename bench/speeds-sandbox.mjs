@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { createSandboxApp } from '../dist/sandbox/server.js';
 import { resolveOfferings } from '../dist/sandbox/offerings.js';
 import { systemClock } from '../dist/util/clock.js';
+import { DEFAULT_STEP_COSTS } from '../dist/sandbox/time-model.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     config: { type: 'string' },
   },
 });
-const timing = { speed: Number(values.speed), itPerSecond: Number(values['it-per-second']), switchSeconds: Number(values['switch-seconds']) };
+const timing = { speed: Number(values.speed), itPerSecond: Number(values['it-per-second']), switchSeconds: Number(values['switch-seconds']), stepCosts: DEFAULT_STEP_COSTS };
 const overrides = values.config ? JSON.parse(await readFile(values.config, 'utf8')) : {};
 const { app, ctx } = createSandboxApp({ timing, clock: systemClock, logger: false, offerings: resolveOfferings(overrides) });
 // How often a job asked for the lock while another held it (a request held ready behind a running job).

@@ -538,6 +538,17 @@ export class PlanState {
     return false;
   }
 
+  /**
+   * Whether every other node that has `checkpoint` loaded frees by `time`: free when `lane` picks, each had
+   * its pick before it (lanes pick in the order they free) and left the checkpoint's tasks it could run.
+   */
+  loadedFreeBy(checkpoint: string, lane: Lane): boolean {
+    const on = this.#loadedOn.get(checkpoint);
+    if (on === undefined) return true;
+    for (const node of on.nodes) if (node !== lane.node && this.#lanes.freeAtOf(node) > lane.freeAt) return false;
+    return true;
+  }
+
   /** What each node will have loaded at the plan's current step. */
   get loaded(): readonly (string | null)[] {
     return this.#loaded;

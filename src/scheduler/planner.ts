@@ -182,7 +182,12 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: RuleS
   const keepsLoaded = state.loaded[lane.node] !== null && state.nodes[lane.node]!.switchMeasured !== false;
   let best: { first: number; score: number } | undefined;
   for (const [checkpoint, entry] of byFirst) {
-    if (keepsLoaded && checkpoint !== null) {
+    // In a short queue a node takes a task only where none finishes it sooner: when the nodes that cover the
+    // work had their pick before this lane and left the task to it, it is this lane's, covered or not.
+    // Skipped, it waited on both sides: they left it to this one (`betterElsewhere`), this one to them
+    // (simulated: a Flux.1 task, twice an SD one's time, stood queued beside eight idle nodes).
+    const leftHere = short && lane.freeAt <= 0 && checkpoint !== null && state.loadedFreeBy(checkpoint, lane) && !state.betterElsewhere(entry.first, lane);
+    if (keepsLoaded && checkpoint !== null && !leftHere) {
       const units = entry.units + (options.beyondUnits.get(checkpoint) ?? 0);
       if (state.covered(checkpoint, units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
     }

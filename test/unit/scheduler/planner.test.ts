@@ -23,6 +23,16 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     expect(plan.nodeOf.get('t1')).toBe('busy');
   });
 
+  it('sends a lone long task to the idle node that finishes it first, though nodes that have its checkpoint loaded would cover it', () => {
+    // B is loaded on two slower nodes (12 and 6 units/s), idle; the fast node (20) has Y loaded and a measured 8 s load.
+    // A task of 275 units ends at 22 s on the fast node (load included), at 23 s on the faster loaded one. Each left it
+    // to the other: the loaded node because the fast one finishes sooner, the fast one because B's work is covered.
+    const nodes = [planNode('fast', { loaded: 'Y', unitsPerSecond: 20, switchMeasured: true }), planNode('mid', { loaded: 'B', unitsPerSecond: 12 }), planNode('slow', { loaded: 'B', unitsPerSecond: 6 })];
+    expect(planTasks([t('long', 'B', [0, 1, 2], 275, 40)], nodes, {}, 0).assignments).toEqual([{ taskId: 'long', nodeId: 'fast' }]);
+    // A shorter one the loaded node finishes first (10 s against 15.5 s): it runs there, no load.
+    expect(planTasks([t('short', 'B', [0, 1, 2], 120, 40)], nodes, {}, 0).assignments).toEqual([{ taskId: 'short', nodeId: 'mid' }]);
+  });
+
   it('waits for a node that finishes sooner only when the whole queue is short, not just the tasks it was handed', () => {
     const nodes = () => [planNode('free', { loaded: 'Y' }), planNode('busy', { loaded: 'X', lanes: [3] })];
     // The front of a long queue of X: the rest (beyondTasks) will keep every lane busy, so a lane that waited would idle.
@@ -139,17 +149,20 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
   });
 
   it('gives an estimated start, no promise, to a task its lanes each left to the other', () => {
-    // a has X loaded and runs the task in 4 s; b would load X (2 s) and run it in 1 s: sooner, so a leaves it
-    // to b. But b keeps Y loaded, as a covers X's work within four of b's loads. Nothing is sent now: the
-    // next event plans again, or the dispatcher sends the idle node work after most of a load. (Over 30
-    // simulated seeds, either lane taking it at once made the wait tail longer.) Yet x1 has an ETA.
-    const nodes = [planNode('a', { loaded: 'X', unitsPerSecond: 5 }), planNode('b', { loaded: 'Y', unitsPerSecond: 20, switchSeconds: 2 })];
-    const plan = planTasks([t('x1', 'X', [0, 1])], nodes);
+    // a has X loaded and frees in 0.1 s, then runs the task in 4 s; b would load X (2 s) and run it in 1 s:
+    // sooner, so a leaves it to b. But b, free first, keeps Y loaded, as a covers X's work within four of b's
+    // loads. Nothing is sent now: the next event plans again, or the dispatcher sends the idle node work after
+    // most of a load. (Over 30 simulated seeds, either lane taking it at once made the wait tail longer.) Yet
+    // x1 has an ETA.
+    const nodes = (aFreesIn: number) => [planNode('a', { loaded: 'X', unitsPerSecond: 5, lanes: [aFreesIn] }), planNode('b', { loaded: 'Y', unitsPerSecond: 20, switchSeconds: 2 })];
+    const plan = planTasks([t('x1', 'X', [0, 1])], nodes(0.1));
     expect(plan.assignments).toEqual([]);
-    expect(plan.startAt.get('x1')).toBe(0);
+    expect(plan.startAt.get('x1')).toBe(0.1);
     expect([...(plan.leftover ?? [])]).toEqual(['x1']);
     // A task the rules place is no leftover.
-    expect(planTasks([t('y1', 'Y', [1])], nodes).leftover).toBeUndefined();
+    expect(planTasks([t('y1', 'Y', [1])], nodes(0.1)).leftover).toBeUndefined();
+    // Both free now: a had its pick and left the task to b, which takes it (its switch is no longer covered).
+    expect(planTasks([t('x1', 'X', [0, 1])], nodes(0)).assignments).toEqual([{ taskId: 'x1', nodeId: 'b' }]);
   });
 
   it('switches a free node when the nodes with the checkpoint are backed up by more than a switch', () => {
