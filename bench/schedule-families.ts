@@ -17,6 +17,7 @@
  * for the standard run only)
  */
 import { writeBenchSection } from './benchmarks-file.js';
+import { seedsFromEnv } from './seeds-from-env.js';
 import type { FamilyCostsMode } from './schedule-policies.js';
 import { simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
@@ -27,14 +28,6 @@ import { DEFAULT_STEP_COSTS } from '../src/sandbox/time-model.js';
 /** The checkpoints' families, most popular first: about 60 % of tasks SD 1.5, 16 % SDXL, 24 % Flux.1. */
 const FAMILIES: readonly ModelFamily[] = ['sd15', 'flux', 'sdxl', 'sd15', 'flux', 'sdxl', 'sd15', 'sd15'];
 const MODES: readonly FamilyCostsMode[] = ['learned', 'priors', 'flat'];
-
-function seedsFromEnv(): number[] {
-  const raw = process.env['BENCH_SEEDS'] ?? '1-5';
-  const range = /^(\d+)-(\d+)$/.exec(raw);
-  const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : raw.split(',').map(Number);
-  if (seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s > 0)) throw new Error(`BENCH_SEEDS must be a range (1-5) or a list (1,4,9) of positive integers, got "${raw}"`);
-  return seeds;
-}
 
 function fluxCostFromEnv(): number {
   const raw = process.env['BENCH_FLUX_COST'] ?? '10';
@@ -55,7 +48,7 @@ interface Figures {
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 function main(): void {
-  const seeds = seedsFromEnv();
+  const seeds = seedsFromEnv('1-5');
   const fluxCost = fluxCostFromEnv();
   const stepCosts = { ...DEFAULT_STEP_COSTS, flux: fluxCost };
   const figures = new Map<string, Figures[]>();

@@ -20,6 +20,7 @@
  * bench:schedule)  BENCH_JITTER=6 (runs per seed beside the exact one; 0 by default)
  */
 import { planFromEnv } from './plan-from-env.js';
+import { seedsFromEnv } from './seeds-from-env.js';
 import { createRandom, Streams } from './schedule-random.js';
 import { simulate } from './schedule-sim.js';
 import { summarize } from './schedule-stats.js';
@@ -30,14 +31,6 @@ import { arrivalsOf, makeStandardTrace, STANDARD_TRACE } from './schedule-trace.
 const TAIL_TARGET_SECONDS = 80;
 /** A jittered run moves each arrival later by less than this. */
 const JITTER_MS = 10;
-
-function seedsFromEnv(): number[] {
-  const raw = process.env['BENCH_SEEDS'] ?? '1-30';
-  const range = /^(\d+)-(\d+)$/.exec(raw);
-  const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i) : raw.split(',').map(Number);
-  if (seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s > 0)) throw new Error(`BENCH_SEEDS must be a range (1-30) or a list (1,4,9) of positive integers, got "${raw}"`);
-  return seeds;
-}
 
 function jitterFromEnv(): number {
   const raw = process.env['BENCH_JITTER'] ?? '0';
@@ -67,7 +60,7 @@ interface SeedFigures {
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 function main(): void {
-  const seeds = seedsFromEnv();
+  const seeds = seedsFromEnv('1-30');
   const jitterRuns = jitterFromEnv();
   const plan = planFromEnv();
   const byStart = { warm: [] as SeedFigures[], cold: [] as SeedFigures[] };

@@ -64,7 +64,9 @@
  *    front task's wait counting too). A lane that has a checkpoint loaded
  *    does not switch to one whose queued work the nodes that have it loaded
  *    would finish within `coveredSwitches` loads of it: it keeps what it has
- *    loaded for the next task that needs it, instead of switching back later.
+ *    loaded for the next task that needs it, instead of switching back later
+ *    (but for a task of a short queue those nodes, free now, left to it as
+ *    the one to finish it first).
  *    That work counts the queue past the tasks planned (`beyondUnits`): a
  *    checkpoint's slice of a long queue's horizon is soon served, its queue is not.
  *    Only once its load time is measured: on a guess it switches, rather than
