@@ -164,7 +164,7 @@ describe('what WebUI clients send besides', () => {
 describe('Flux through the WebUI door', () => {
   const flux = { title: 'flux1-dev.safetensors', name: 'flux1-dev', fileName: 'flux1-dev.safetensors', sha256: null, family: 'flux' as const };
 
-  it("maps Forge's distilled_cfg_scale to guidance and passes the scheduler; refuses A1111's cfg 7 for Flux, naming cfg_scale", async () => {
+  it("maps Forge's distilled_cfg_scale to guidance and passes the scheduler; takes A1111's default cfg 7 for Flux as its cfg 1, refuses another, naming cfg_scale", async () => {
     const app = await start();
     const comfy = app.world.connect('comfy', makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [flux], schedulers: ['Automatic', 'Simple'] }));
     const body = { prompt: 'x', cfg_scale: 1, distilled_cfg_scale: 2.5, sampler_name: 'Euler', scheduler: 'Simple', override_settings: { sd_model_checkpoint: 'flux1-dev' } };
@@ -173,7 +173,13 @@ describe('Flux through the WebUI door', () => {
     comfy.succeed(comfy.assignments()[0]!.taskId);
     expect((await answering).status).toBe(200);
     expect(comfy.assignments()[0]!.spec).toMatchObject({ guidance: 2.5, cfgScale: 1, sampler: 'Euler Simple', width: 1024 });
-    const refused = await app.post('/sdapi/v1/txt2img', { ...body, cfg_scale: 7 });
+    // A WebUI client sends A1111's default cfg_scale on every call: a Flux model runs at its own cfg 1.
+    const defaulted = app.post('/sdapi/v1/txt2img', { ...body, cfg_scale: 7 });
+    for (let i = 0; i < 200 && comfy.assignments().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    comfy.succeed(comfy.assignments()[1]!.taskId);
+    expect((await defaulted).status).toBe(200);
+    expect(comfy.assignments()[1]!.spec).toMatchObject({ cfgScale: 1, guidance: 2.5 });
+    const refused = await app.post('/sdapi/v1/txt2img', { ...body, cfg_scale: 4 });
     expect(refused.status).toBe(422);
     expect(refused.body).toMatchObject({ detail: [{ loc: ['body', 'cfg_scale'], msg: expect.stringMatching(/Flux\.1 model, which runs at cfg_scale 1/) }] });
     // Forge's clients send distilled_cfg_scale on every call: at its default it changes nothing for an SD model; another value is refused.

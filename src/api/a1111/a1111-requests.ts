@@ -18,7 +18,7 @@
  * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
  * DAN's own. The table of fields is in docs/a1111-api.md.
  */
-import { familyTraits, type ModelFamily, SD_DEFAULT_STEPS } from '../../domain/families.js';
+import { familyTraits, type ModelFamily, SD_DEFAULT_CFG_SCALE, SD_DEFAULT_STEPS } from '../../domain/families.js';
 import { a1111Field } from './a1111-errors.js';
 
 type Body = Record<string, unknown>;
@@ -255,11 +255,15 @@ function diffusionBody(body: Body, choice: CheckpointChoice): Body {
   const controlNet = readControlNet(body);
   const out: Body = { model: readCheckpoint(body, choice), ...readSampler(body) };
   for (const field of ['prompt', 'negative_prompt', 'seed', 'steps', 'cfg_scale', 'width', 'height']) if (given(body[field])) out[field] = body[field];
+  const family = choice.familyOf(String(out['model']));
+  const traits = family ? familyTraits[family] : null;
+  // A1111's clients send its default cfg_scale, 7, on every call: for a model that runs at cfg 1 (Flux, Z-Image-Turbo)
+  // it is the client's default, not a choice, and counts as honoured; another value is sent on, for DAN's parser to
+  // refuse with its reason.
+  if (traits !== null && traits.guidance !== 'cfg' && out['cfg_scale'] === SD_DEFAULT_CFG_SCALE) delete out['cfg_scale'];
   // Forge's name for Flux's distilled guidance. Its clients send it on every call: at Forge's default it changes
   // nothing for other models; another value for one is sent on, for DAN's parser to refuse with its reason.
   const distilled = body['distilled_cfg_scale'];
-  const family = choice.familyOf(String(out['model']));
-  const traits = family ? familyTraits[family] : null;
   if (given(distilled) && (traits?.guidance === 'distilled' || distilled !== FORGE_DISTILLED_DEFAULT)) out['guidance'] = distilled;
   // A1111's default where DAN's differs: 50 steps, and its clients expect them; a turbo model's own few.
   if ((traits?.defaultSteps ?? SD_DEFAULT_STEPS) === SD_DEFAULT_STEPS) out['steps'] ??= 50;
