@@ -188,10 +188,10 @@ function switchTarget(state: PlanState, lane: Lane, head: number, options: RuleS
     // work had their pick before this lane and left the task to it, it is this lane's, covered or not.
     // Skipped, it waited on both sides: they left it to this one (`betterElsewhere`), this one to them
     // (simulated: a Flux.1 task, twice an SD one's time, stood queued beside eight idle nodes).
-    const leftHere = short && lane.freeAt <= 0 && checkpoint !== null && state.loadedFreeBy(checkpoint, lane) && !state.betterElsewhere(entry.first, lane);
-    if (keepsLoaded && checkpoint !== null && !leftHere) {
+    if (keepsLoaded && checkpoint !== null) {
       const units = entry.units + (options.beyondUnits.get(checkpoint) ?? 0);
-      if (state.covered(checkpoint, units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint))) continue;
+      const covered = state.covered(checkpoint, units, lane, options.coveredSwitches * state.loadSeconds(lane.node, checkpoint));
+      if (covered && !(short && lane.freeAt <= 0 && state.loadedFreeBy(checkpoint, lane) && !state.betterElsewhere(entry.first, lane))) continue;
     }
     const score = entry.seconds + options.switchAgeWeight * entry.waited;
     if (!best || score > best.score) best = { first: entry.first, score };

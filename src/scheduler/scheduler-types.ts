@@ -79,6 +79,8 @@ export interface Queued {
   arrivedAt: number;
   tag: FairTag;
   units: number;
+  /** The step costs' version its units were priced at (`FamilyCosts.version`). */
+  costVersion: number;
   checkpoint: string | null;
   /** Identities of the nodes an attempt failed on, with how it failed there (an error id) and the node's name. */
   failedOn: Map<string, { kind: string; name: string }>;

@@ -75,9 +75,6 @@ const SENDING_TASKS_PER_LANE = 4;
 /** A plan entry's nodes before they are read (`#refresh` sets them). */
 const NO_NODES: readonly number[] = [];
 
-/** Runs a node's figures need before its runs teach the family costs (`#learnFamilyCost`). */
-const MEASURED_RUNS = 3;
-
 /** The checkpoint load time the planner's thresholds in seconds were tuned at (bench:schedule). */
 const REFERENCE_SWITCH_SECONDS = 8;
 
@@ -247,13 +244,18 @@ export class Scheduler {
     });
     // Every field at once, the work as a double: one hidden class for all (util/double-fields.ts).
     const needs = family === null ? needsKeyOf(task.spec) : `${needsKeyOf(task.spec)}\u0000${family}`;
-    const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs, family, reach: null, promisedAt: undefined, planTask: undefined };
+    const queued: Queued = { task, arrivedAt, tag, units: DOUBLE, costVersion: this.familyCosts.version, checkpoint: checkpointOf(task.spec), failedOn: new Map(), needs, family, reach: null, promisedAt: undefined, planTask: undefined };
     queued.units = units;
     this.#insert(queued);
     this.#arrivals.add(arrivedAt, units);
   }
 
   #insert(queued: Queued): void {
+    // Back in the queue after an attempt that ran while the step costs changed: priced again.
+    if (queued.costVersion !== this.familyCosts.version) {
+      queued.units = this.#priced(queued);
+      queued.planTask = undefined;
+    }
     this.#queue.splice(this.#placeOf(queued.tag), 0, queued);
     this.#queuedById.set(queued.task.id, queued);
     this.#queuedUnits.set(queued.checkpoint, (this.#queuedUnits.get(queued.checkpoint) ?? 0) + queued.units);
@@ -727,7 +729,10 @@ export class Scheduler {
         const stalled = attempt.begunAt !== null && (outcome.awakeSince ?? -Infinity) > attempt.begunAt;
         const cycleMs = attempt.begunAt === null || attempt.resumed === true || stalled ? outcome.elapsedMs : Math.max(outcome.elapsedMs, now - attempt.begunAt);
         const switched = attempt.switched || outcome.loadMs !== undefined;
-        if (queued.family !== null) this.#learnFamilyCost(queued, queued.family, attempt.nodeIdentity, cycleMs / 1000, switched ? (outcome.loadMs ?? null) : 0);
+        // The family costs learn from runs timed the usual way and with no load in them: a load's own time is the
+        // node's word, and Forge's may be part of the generation (speed-estimates.ts `splitSwitchedRun`).
+        const plain = attempt.begunAt !== null && attempt.resumed !== true && !stalled;
+        if (queued.family !== null && plain && !switched) this.#learnFamilyCost(queued, queued.family, attempt.nodeIdentity, cycleMs / 1000);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,
@@ -758,19 +763,9 @@ export class Scheduler {
     return { attempt, setAside, sameWayAs };
   }
 
-  /**
-   * Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node: its steps' part,
-   * by the node's figures before this run (its fixed part and the load, `loadMs`: 0 without one, null for one
-   * not timed). Only a node measured a few times, and a run mostly steps (the load aside), tells: else the
-   * fixed part's error is most of what is left.
-   */
-  #learnFamilyCost(queued: Queued, family: ModelFamily, node: string, seconds: number, loadMs: number | null): void {
-    const own = this.estimates.get(node);
-    if (own.samples < MEASURED_RUNS || loadMs === null) return;
-    const unloaded = seconds - loadMs / 1000;
-    const stepSeconds = unloaded - own.fixedSeconds;
-    if (stepSeconds < unloaded / 2) return;
-    const changed = this.familyCosts.record({ node, family, priorUnits: workUnitsOf(queued.task.spec, PRIOR_STEP_COSTS[family]), stepSeconds });
+  /** Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node, with no load. */
+  #learnFamilyCost(queued: Queued, family: ModelFamily, node: string, seconds: number): void {
+    const changed = this.familyCosts.record({ node, family, priorUnits: workUnitsOf(queued.task.spec, PRIOR_STEP_COSTS[family]), seconds });
     if (changed.length > 0) this.#reprice(changed);
   }
 
@@ -781,13 +776,22 @@ export class Scheduler {
   #reprice(families: readonly ModelFamily[]): void {
     for (const queued of this.#queue) {
       if (queued.family === null || !families.includes(queued.family)) continue;
-      const units = workUnitsOf(queued.task.spec, this.familyCosts.stepCost(queued.family));
+      const units = this.#priced(queued);
       this.#queuedUnits.set(queued.checkpoint, this.#queuedUnits.get(queued.checkpoint)! - queued.units + units);
       queued.units = units;
       // Made again at the next pass, with the new units.
       queued.planTask = undefined;
     }
     this.#etaPlans.changed();
+  }
+
+  /**
+   * A queued task's units at the step costs published now, and the version it is priced at. Its fair tag and
+   * the arrivals log keep the units it arrived with: a share of the GPUs already counted is not counted again.
+   */
+  #priced(queued: Queued): number {
+    queued.costVersion = this.familyCosts.version;
+    return workUnitsOf(queued.task.spec, this.familyCosts.stepCost(queued.family));
   }
 
   /**

@@ -13,7 +13,7 @@ const ADMIN = 'family-costs-admin-token';
 /** What the sandbox's GPU takes for a Flux.2 step, in SD 1.5 steps at the same size: twice the first guess. */
 const FLUX2_COST = 2 * PRIOR_STEP_COSTS.flux2;
 const IT_PER_SECOND = 40;
-/** Modelled time three times faster than real: an SD task's 0.74 s takes 250 ms, well over the node's fixed part. */
+/** Modelled time three times faster than real: an SD task of 20–30 steps at 512² takes 170–250 ms, well over the node's fixed part. */
 const SPEED = 3;
 
 let gateway: string;
@@ -40,21 +40,24 @@ async function stepCost(family: string): Promise<number> {
   return Number(new RegExp(`dan_family_step_cost\\{family="${family}"\\} (\\S+)`).exec(text)?.[1]);
 }
 
-// Images of one size: the node's time beyond sampling (rendering, PNG, transfer) grows with the pixels.
-const sd = { prompt: 'a lighthouse', model: 'clarity', width: 256, height: 256, steps: 80, sampler_name: 'Euler' };
-const flux2 = { prompt: 'a poster that reads DAN', model: 'flux2_dev_fp8mixed', width: 256, height: 256, steps: 6 };
+// Images of one size: the node's time beyond sampling (rendering, PNG, transfer) grows with the pixels. Steps of two
+// counts per family: runs of one size each could not tell the node's fixed part from its steps.
+const sd = (steps: number) => ({ prompt: 'a lighthouse', model: 'clarity', width: 512, height: 512, steps, sampler_name: 'Euler' });
+const flux2 = (steps: number) => ({ prompt: 'a poster that reads DAN', model: 'flux2_dev_fp8mixed', width: 512, height: 512, steps });
 
 describe('step costs by family, learned from a node that runs two', () => {
   it('prices Flux.2 at what its steps take on the GPU, SD 1.5 staying the unit', async () => {
     expect(await stepCost('flux2')).toBe(PRIOR_STEP_COSTS.flux2);
-    // Three SD runs measure the node; then both families, each a few times (every run after a switch times its load apart).
-    for (const body of [sd, sd, sd, flux2, flux2, sd, sd, flux2, flux2, sd, flux2]) {
+    // Both families, a few runs in a row each: only runs with no load in them teach the costs.
+    for (const body of [sd(20), sd(30), sd(20), flux2(3), flux2(5), flux2(3), sd(30), sd(20), flux2(5), flux2(3), flux2(5)]) {
       const answer = await postJson(`${gateway}/api/sd/txt2img`, body);
       expect(answer.status, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
     }
     const learned = await stepCost('flux2');
-    expect(learned).toBeGreaterThan(0.75 * FLUX2_COST);
-    expect(learned).toBeLessThan(1.25 * FLUX2_COST);
+    // 25.6–26.1 on a quiet machine, 22–28 on one whose cores other processes keep busy (a fit from a few runs);
+    // one node moves a cost at most 2× from its guess, which is the truth here.
+    expect(learned).toBeGreaterThan(0.7 * FLUX2_COST);
+    expect(learned).toBeLessThanOrEqual(FLUX2_COST * (1 + 1e-9));
     expect(await stepCost('sd15')).toBe(1);
     // The node's speed is its SD 1.5 it/s at 512² (its modelled GPU's, times the sandbox's speed), not an average
     // dragged down by steps that cost it twice what was guessed.

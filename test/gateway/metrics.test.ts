@@ -37,8 +37,8 @@ describe('GatewayMetrics', () => {
     expect(await metrics.registry.metrics()).toContain(`dan_family_step_cost{family="flux2"} ${PRIOR_STEP_COSTS.flux2}`);
     // A node ran SD 1.5 and Flux.2, whose steps took twice what the prior says.
     for (let i = 0; i < 3; i++) {
-      costs.record({ node: 'n', family: 'sd15', priorUnits: 20, stepSeconds: 1 });
-      costs.record({ node: 'n', family: 'flux2', priorUnits: 20 * PRIOR_STEP_COSTS.flux2, stepSeconds: 2 * PRIOR_STEP_COSTS.flux2 });
+      costs.record({ node: 'n', family: 'sd15', priorUnits: 20, seconds: 1 });
+      costs.record({ node: 'n', family: 'flux2', priorUnits: 20 * PRIOR_STEP_COSTS.flux2, seconds: 2 * PRIOR_STEP_COSTS.flux2 });
     }
     const learned = /dan_family_step_cost\{family="flux2"\} ([\d.]+)/.exec(await metrics.registry.metrics())?.[1];
     expect(Number(learned)).toBeCloseTo(2 * PRIOR_STEP_COSTS.flux2, 0);

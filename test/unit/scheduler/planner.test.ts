@@ -152,8 +152,8 @@ describe('planTasks: earliest finish with checkpoint affinity', () => {
     // a has X loaded and frees in 0.1 s, then runs the task in 4 s; b would load X (2 s) and run it in 1 s:
     // sooner, so a leaves it to b. But b, free first, keeps Y loaded, as a covers X's work within four of b's
     // loads. Nothing is sent now: the next event plans again, or the dispatcher sends the idle node work after
-    // most of a load. (Over 30 simulated seeds, either lane taking it at once made the wait tail longer.) Yet
-    // x1 has an ETA.
+    // most of a load. (Over 30 simulated seeds, either lane always taking such a task at once made the wait
+    // tail longer; only when both are free now does b take it, below.) Yet x1 has an ETA.
     const nodes = (aFreesIn: number) => [planNode('a', { loaded: 'X', unitsPerSecond: 5, lanes: [aFreesIn] }), planNode('b', { loaded: 'Y', unitsPerSecond: 20, switchSeconds: 2 })];
     const plan = planTasks([t('x1', 'X', [0, 1])], nodes(0.1));
     expect(plan.assignments).toEqual([]);
