@@ -19,7 +19,7 @@
  *   whatever it has loaded.
  */
 import { bindSpec } from '../src/domain/binding.js';
-import { FamilyCosts } from '../src/domain/family-costs.js';
+import { FamilyCosts, type Repriced } from '../src/domain/family-costs.js';
 import type { ModelFamily } from '../src/domain/families.js';
 import { NodeEstimates } from '../src/domain/speed-estimates.js';
 import type { PlanOptions } from '../src/scheduler/plan-types.js';
@@ -119,7 +119,7 @@ function familyCostsFor(mode: FamilyCostsMode): FamilyCosts {
       return mode === 'flat' ? 1 : super.stepCost(family);
     }
 
-    override record(): ModelFamily[] {
+    override record(): Repriced[] {
       return [];
     }
   })();

@@ -65,6 +65,13 @@ const FIT_EVERY = 64;
 /** The most nodes whose figures are kept. */
 const MAX_NODES = 10_000;
 
+/** A published cost that changed: from what, to what. */
+export interface Repriced {
+  family: ModelFamily;
+  from: number;
+  to: number;
+}
+
 export interface FamilyRun {
   /** The node's identity (its name: what it learned survives reconnects). */
   node: string;
@@ -108,8 +115,8 @@ export class FamilyCosts {
     return this.#version;
   }
 
-  /** Learns from one run; answers the families whose published cost changed (usually none). */
-  record(run: FamilyRun): ModelFamily[] {
+  /** Learns from one run; answers the published costs that changed (usually none). */
+  record(run: FamilyRun): Repriced[] {
     if (!(run.seconds > 0) || !(run.priorUnits > 0) || !Number.isFinite(run.seconds + run.priorUnits)) return [];
     let families = this.#nodes.get(run.node);
     if (families) this.#nodes.delete(run.node);
@@ -137,6 +144,13 @@ export class FamilyCosts {
   /** The published costs that differ from the priors, for metrics and the dashboard. */
   learned(): ReadonlyMap<ModelFamily, number> {
     return this.#published;
+  }
+
+  /** The nodes whose runs taught here were all of `family`: their speeds were learned in its units alone. */
+  nodesOnly(family: ModelFamily): string[] {
+    const nodes: string[] = [];
+    for (const [node, families] of this.#nodes) if (families.size === 1 && families.has(family)) nodes.push(node);
+    return nodes;
   }
 
   #drop(node: string): void {
@@ -172,7 +186,7 @@ export class FamilyCosts {
     return speeds;
   }
 
-  #fit(): ModelFamily[] {
+  #fit(): Repriced[] {
     const speeds = this.#speeds();
     const supporters = new Map<ModelFamily, number>();
     for (const own of speeds.values()) for (const family of own.keys()) supporters.set(family, (supporters.get(family) ?? 0) + 1);
@@ -214,8 +228,8 @@ export class FamilyCosts {
     return this.#publish(supporters);
   }
 
-  #publish(supporters: ReadonlyMap<ModelFamily, number>): ModelFamily[] {
-    const changed: ModelFamily[] = [];
+  #publish(supporters: ReadonlyMap<ModelFamily, number>): Repriced[] {
+    const changed: Repriced[] = [];
     for (const family of ModelFamilies) {
       const correction = this.#correction.get(family);
       if (correction === undefined) continue;
@@ -224,7 +238,7 @@ export class FamilyCosts {
       const before = this.stepCost(family);
       if (Math.max(cost / before, before / cost) <= REPRICE_RATIO) continue;
       this.#published.set(family, cost);
-      changed.push(family);
+      changed.push({ family, from: before, to: cost });
     }
     if (changed.length > 0) this.#version += 1;
     return changed;

@@ -312,6 +312,22 @@ export class NodeEstimates {
     this.#deposit(name, record);
   }
 
+  /**
+   * Counts the node's work in units `factor` times as large (a model family's step cost changed, and all its
+   * runs were of that family): its speed in units is `factor` times as high, its times the same.
+   */
+  rescaleUnits(name: string, factor: number): void {
+    const record = this.#byName.get(name);
+    if (!record || record.samples === 0 || !(factor > 0) || !Number.isFinite(factor)) return;
+    this.#withdraw(record);
+    const fit = record.fit;
+    fit.sx *= factor;
+    fit.sxx *= factor * factor;
+    fit.sxy *= factor;
+    record.unitsPerSecond *= factor;
+    this.#deposit(name, record);
+  }
+
   record(name: string, observation: Observation): void {
     const { units, elapsedSeconds, switched } = observation;
     if (!(elapsedSeconds > 0) || !(units > 0)) return;

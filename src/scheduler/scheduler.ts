@@ -763,10 +763,17 @@ export class Scheduler {
     return { attempt, setAside, sameWayAs };
   }
 
-  /** Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node, with no load. */
+  /**
+   * Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node, with no load. When a
+   * cost changes, the nodes that ran only that family count their work in the new units (their speeds were
+   * learned in the old ones: else they would predict it off by the change until their fits caught up), and the
+   * queued tasks of the family are priced again.
+   */
   #learnFamilyCost(queued: Queued, family: ModelFamily, node: string, seconds: number): void {
     const changed = this.familyCosts.record({ node, family, priorUnits: workUnitsOf(queued.task.spec, PRIOR_STEP_COSTS[family]), seconds });
-    if (changed.length > 0) this.#reprice(changed);
+    if (changed.length === 0) return;
+    for (const { family: repriced, from, to } of changed) for (const only of this.familyCosts.nodesOnly(repriced)) this.estimates.rescaleUnits(only, to / from);
+    this.#reprice(changed.map((c) => c.family));
   }
 
   /**

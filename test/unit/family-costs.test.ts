@@ -16,7 +16,7 @@ interface Gpu {
  * `trueCost` SD 1.5 steps there: it is told its prior-priced units and the seconds it took.
  */
 function run(costs: FamilyCosts, gpu: Gpu, family: ModelFamily, trueCost: number, sdUnits = 100): ModelFamily[] {
-  return costs.record({ node: gpu.node, family, priorUnits: sdUnits * PRIOR_STEP_COSTS[family], seconds: gpu.fixed + (sdUnits * trueCost) / gpu.speed });
+  return costs.record({ node: gpu.node, family, priorUnits: sdUnits * PRIOR_STEP_COSTS[family], seconds: gpu.fixed + (sdUnits * trueCost) / gpu.speed }).map((r) => r.family);
 }
 
 const gpu = (node: string, speed = 20, fixed = 0): Gpu => ({ node, speed, fixed });
@@ -108,9 +108,24 @@ describe('FamilyCosts', () => {
     expect(costs.version).toBe(0);
   });
 
+  it('tells a change with its costs before and after, and which nodes ran only that family', () => {
+    const costs = new FamilyCosts();
+    const changes = [];
+    for (let i = 0; i < 3; i++) {
+      run(costs, gpu('only-flux'), 'flux', 8);
+      run(costs, gpu('only-sd'), 'sd15', 1);
+      changes.push(...costs.record({ node: 'mixed', family: 'sd15', priorUnits: 100, seconds: 5 }));
+      changes.push(...costs.record({ node: 'mixed', family: 'flux', priorUnits: 100 * PRIOR_STEP_COSTS.flux, seconds: 40 }));
+    }
+    expect(changes).toEqual([{ family: 'flux', from: PRIOR_STEP_COSTS.flux, to: expect.closeTo(8, 6) }]);
+    expect(costs.nodesOnly('flux')).toEqual(['only-flux']);
+    expect(costs.nodesOnly('sd15')).toEqual(['only-sd']);
+  });
+
   it('ignores a run with no time or no work', () => {
     const costs = new FamilyCosts();
     for (const seconds of [0, -1, Number.NaN, Infinity]) expect(costs.record({ node: 'n', family: 'flux', priorUnits: 100, seconds })).toEqual([]);
+    // (A change is told with the cost it had and the cost it has: see the test of nodesOnly below.)
     expect(costs.record({ node: 'n', family: 'flux', priorUnits: 0, seconds: 1 })).toEqual([]);
     for (let i = 0; i < 4; i++) run(costs, gpu('n'), 'sd15', 1);
     expect(costs.stepCost('flux')).toBe(PRIOR_STEP_COSTS.flux);

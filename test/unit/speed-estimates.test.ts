@@ -37,6 +37,23 @@ describe('NodeEstimates: run time', () => {
     expect(runSeconds(fitted, 2)).toBeCloseTo(truth(2), 3);
   });
 
+  it('counts a node\'s work in other units when a family\'s step cost changes: the same times, its runs refitted alike', () => {
+    const estimates = new NodeEstimates();
+    // 0.5 s fixed, 12 units/s, in the old units; the family now costs 5/3 as much a step.
+    for (const units of [24, 36, 24, 36]) estimates.record('n', run(units, 0.5 + units / 12));
+    estimates.rescaleUnits('n', 5 / 3);
+    const rescaled = estimates.get('n');
+    expect(rescaled.unitsPerSecond).toBeCloseTo(20, 6);
+    expect(rescaled.fixedSeconds).toBeCloseTo(0.5, 6);
+    expect(runSeconds(rescaled, 40)).toBeCloseTo(0.5 + 24 / 12, 6);
+    // The next run, in the new units, fits the same line.
+    estimates.record('n', run(50, 0.5 + 30 / 12));
+    expect(estimates.get('n').unitsPerSecond).toBeCloseTo(20, 6);
+    // A node never timed keeps its guess.
+    estimates.rescaleUnits('never', 2);
+    expect(estimates.get('never').samples).toBe(0);
+  });
+
   it('keeps the fixed part it found while the runs go back to one size', () => {
     const estimates = new NodeEstimates();
     const truth = (units: number) => 0.5 + units / 20;

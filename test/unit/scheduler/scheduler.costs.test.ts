@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NodeEstimates } from '../../../src/domain/speed-estimates.js';
+import { NodeEstimates, runSeconds } from '../../../src/domain/speed-estimates.js';
 import { Scheduler } from '../../../src/scheduler/scheduler.js';
 import type { ModelFamily } from '../../../src/domain/families.js';
 import { makeCapabilities } from '../../helpers/capabilities.js';
@@ -376,5 +376,40 @@ describe('Scheduler: what a step of each family costs', () => {
     scheduler.setNodes([node('mixed', { loadedModel: loaded }), xlOnly(true)]);
     expect(scheduler.assignments(now).find((a) => a.taskId === 'queued-before')).toMatchObject({ nodeId: 'xl-only' });
     expect(scheduler.assignments(now).find((a) => a.taskId === 'queued-before')!.expectedSeconds).toBeCloseTo(SDXL_COST, 1);
+  });
+
+  it('counts the work of a node that ran only that family in the new units: its next task expected at its real time', () => {
+    const scheduler = new Scheduler({ familyOf });
+    const xlWorker = node('xl-worker', { models: ['anything-v4.5-pruned'], loadedModel: ANYTHING });
+    const mixed = (loadedModel: string) => node('mixed', { loadedModel });
+    let now = NOW;
+    // The worker runs SDXL only: 20 steps in 2 s, priced at the guess (24 units): 12 units/s.
+    for (let i = 0; i < 3; i++) {
+      scheduler.setNodes([xlWorker]);
+      scheduler.enqueue(task(`xl${i}`, 'k', { model: anything }), now);
+      runOne(scheduler, now, { elapsedMs: SDXL_COST * 1000 });
+      now += SDXL_COST * 1000;
+    }
+    expect(runSeconds(scheduler.estimates.get('xl-worker'), 24)).toBeCloseTo(SDXL_COST, 6);
+    // A mixed node shows what an SDXL step costs; the worker stands aside meanwhile.
+    let loaded = CLARITY;
+    for (let i = 0; i < 3; i++) {
+      for (const [model, title] of [[clarity, CLARITY], [chillout, CHILLOUT]] as const) {
+        for (const k of [0, 1]) {
+          scheduler.setNodes([mixed(loaded), { ...xlWorker, available: false }]);
+          scheduler.enqueue(task(`m${i}-${model.name}-${k}`, 'k', { model }), now);
+          const loadMs = title === loaded ? 0 : 2000;
+          const elapsedMs = (model === clarity ? 1000 : SDXL_COST * 1000) + loadMs;
+          runOne(scheduler, now, loadMs > 0 ? { elapsedMs, loadMs } : { elapsedMs });
+          loaded = title;
+          now += elapsedMs;
+        }
+      }
+    }
+    expect(scheduler.familyCosts.stepCost('sdxl')).toBeCloseTo(SDXL_COST, 1);
+    // Its next SDXL task (40 units now) is expected at 2 s, as its runs took: not 40 / 12 = 3.3 s.
+    scheduler.setNodes([mixed(loaded), xlWorker]);
+    scheduler.enqueue(task('xl-next', 'k', { model: anything }), now);
+    expect(scheduler.assignments(now).find((a) => a.taskId === 'xl-next')).toMatchObject({ nodeId: 'xl-worker', expectedSeconds: expect.closeTo(SDXL_COST, 1) });
   });
 });
