@@ -36,8 +36,7 @@ export async function runGeneration(ctx: SandboxContext, plan: GenerationPlan): 
     if (plan.forge.modules && !plan.restoreAfterwards) ctx.modules.configured = plan.forge.modules;
     for (let iteration = 0; iteration < plan.nIter; iteration++) {
       job.beginIteration(iteration * passes);
-      // Forge's Flux UNets are the only checkpoints whose family the WebUI flavours model (its steps cost Flux's).
-      await sampleIteration(ctx, job, plan, iteration * passes, checkpoint.needsModules === true ? 'flux' : undefined);
+      await sampleIteration(ctx, job, plan, iteration * passes, checkpoint.family);
     }
     // The refiner's load, paid once its turn comes (its steps are part of the sampling already timed); it stays loaded.
     if (plan.refiner) await loadCheckpoint(ctx, job, plan.refiner);

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { stripExtension } from '../domain/catalog.js';
+import type { ModelFamily } from '../domain/families.js';
 import type { SandboxOfferings } from './offerings.js';
 
 /** Where the fake WebUI pretends to live, unless its offerings name a `webuiDir`; only shows up in listings. */
@@ -27,6 +28,8 @@ export interface CheckpointRecord {
   loadSeconds?: number;
   /** A Flux UNet alone: black images unless Forge loaded its VAE and text encoders as modules. */
   needsModules?: boolean;
+  /** Its family, for the time a step takes (time-model.ts): the offerings', else Flux's for a Flux UNet, else none (SD 1.5's). */
+  family?: ModelFamily;
 }
 
 export interface LoraRecord {
@@ -60,7 +63,7 @@ export function createInventory(offerings: SandboxOfferings): Inventory {
   };
 }
 
-function toCheckpointRecord(model: { fileName: string; sha256: string | null; loadSeconds?: number; needsModules?: boolean }): CheckpointRecord {
+function toCheckpointRecord(model: { fileName: string; sha256: string | null; loadSeconds?: number; needsModules?: boolean; family?: ModelFamily }): CheckpointRecord {
   const stem = stripExtension(model.fileName);
   const sha256 = model.sha256?.toLowerCase() ?? null;
   const shorthash = sha256?.slice(0, 10) ?? null;
@@ -71,6 +74,8 @@ function toCheckpointRecord(model: { fileName: string; sha256: string | null; lo
   const record: CheckpointRecord = { fileName: model.fileName, stem, sha256, shorthash, title, aliases: new Set(aliases) };
   if (model.loadSeconds !== undefined) record.loadSeconds = model.loadSeconds;
   if (model.needsModules) record.needsModules = true;
+  const family = model.family ?? (model.needsModules ? 'flux' : undefined);
+  if (family !== undefined) record.family = family;
   return record;
 }
 

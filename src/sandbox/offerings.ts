@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { catalogLoras, catalogModels, type CatalogEntry } from '../domain/catalog.js';
+import { ModelFamilyField } from '../domain/families.js';
 import { a1111LatentUpscaleModes, a1111Samplers, a1111Schedulers } from './a1111-tables.js';
 
 const Name = Type.String({ minLength: 1 });
@@ -30,6 +31,8 @@ const OfferingsSchema = Type.Object(
            * are loaded as modules (`forge_additional_modules`), as the real one does.
            */
           needsModules: Type.Optional(Type.Boolean()),
+          /** The model's family, for the time a step takes (`--step-costs`); default: SD 1.5's step, Flux's for a Flux UNet. */
+          family: Type.Optional(ModelFamilyField),
         },
         { additionalProperties: false },
       ),

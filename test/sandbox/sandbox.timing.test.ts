@@ -158,6 +158,21 @@ describe('sandbox at speed Infinity', () => {
   });
 });
 
+describe('sandbox step costs by family (the WebUI flavours)', () => {
+  it('takes a step of a checkpoint its offerings name the family of at that family\'s cost, the others at SD 1.5\'s', async () => {
+    const time = new ModelledTime();
+    const offerings = { models: [{ fileName: 'sd15.safetensors', sha256: null }, { fileName: 'xl.safetensors', sha256: null, family: 'sdxl' as const }], loadedModel: 'sd15.safetensors' };
+    await using sandbox = await time.start({ speed: SPEED, itPerSecond: IT_PER_SECOND, switchSeconds: 0, offerings, stepCosts: { sdxl: 3 } });
+    const txt2img = (body: Record<string, unknown>) => postJson(`${sandbox.url}/sdapi/v1/txt2img`, body);
+    const sd = await time.finish(txt2img(job()));
+    const xl = await time.finish(txt2img(job({ override_settings: { sd_model_checkpoint: 'xl.safetensors' }, override_settings_restore_afterwards: false })));
+    const sampling = (waits: { kind: string; ms: number }[]) => waits.filter((w) => w.kind === 'sampling').reduce((sum, w) => sum + w.ms, 0);
+    // The waits as announced, in the clock's milliseconds before its timers truncate them.
+    expect(sampling(sd.waits)).toBeCloseTo((BASE_STEPS * STEP_SECONDS * 1000) / SPEED, 6);
+    expect(sampling(xl.waits)).toBeCloseTo((BASE_STEPS * 3 * STEP_SECONDS * 1000) / SPEED, 6);
+  });
+});
+
 describe('sandbox checkpoint switching', () => {
   const SWITCH_SECONDS = 4;
   const time = new ModelledTime();
