@@ -13,7 +13,7 @@
  */
 import { Type } from '@sinclair/typebox';
 
-export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo'] as const;
+export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext'] as const;
 export type ModelFamily = (typeof ModelFamilies)[number];
 export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal(f)));
 
@@ -121,6 +121,11 @@ export interface FamilyTraits {
    * Z-Image's control models load as model patches, through other nodes, which DAN does not build yet.
    */
   controlNet: boolean;
+  /**
+   * An edit model (FLUX.1 Kontext): it redraws a whole image given to it, as a reference, as its prompt asks. It
+   * runs as img2img only, with no denoising strength and no mask, at one of `EDIT_SIZES` by default.
+   */
+  edits: boolean;
 }
 
 /**
@@ -132,6 +137,23 @@ export type FamilyInfo = FamilyTraits & { name: ModelFamily };
 /** Every family, as `supportedModelInfo` lists them. */
 export function familyInfos(): FamilyInfo[] {
   return ModelFamilies.map((name) => ({ name, ...familyTraits[name] }));
+}
+
+/**
+ * The sizes an edit model makes by default, about a megapixel each in 16-pixel cells: FLUX.1 Kontext's
+ * (ComfyUI's `FluxKontextImageScale` picks among them), and their transposes.
+ */
+export const EDIT_SIZES: readonly (readonly [number, number])[] = [
+  [672, 1568], [688, 1504], [720, 1456], [752, 1392], [800, 1328], [832, 1248], [880, 1184], [944, 1104], [1024, 1024],
+  [1104, 944], [1184, 880], [1248, 832], [1328, 800], [1392, 752], [1456, 720], [1504, 688], [1568, 672],
+];
+
+/** The edit size of an image's aspect: the nearest ratio, ties to the smaller width, as `FluxKontextImageScale` picks. */
+export function editSizeOf(width: number, height: number): { width: number; height: number } {
+  const aspect = width / height;
+  let best = EDIT_SIZES[0]!;
+  for (const size of EDIT_SIZES) if (Math.abs(aspect - size[0] / size[1]) < Math.abs(aspect - best[0] / best[1])) best = size;
+  return { width: best[0], height: best[1] };
 }
 
 /** Flux.1-dev's usual distilled guidance (ComfyUI's `FluxGuidance` default and Forge's). */
@@ -153,8 +175,8 @@ export const SD_SIDE_MULTIPLE = 8;
 const SD_DEFAULTS = { defaultCfgScale: SD_DEFAULT_CFG_SCALE, defaultGuidance: null, defaultSteps: SD_DEFAULT_STEPS, sideMultiple: SD_SIDE_MULTIPLE } as const;
 
 export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
-  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true },
-  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true },
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false },
   flux: {
     label: 'Flux.1',
     article: 'a',
@@ -167,6 +189,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     sideMultiple: SD_SIDE_MULTIPLE,
     backends: 'forge-or-comfyui',
     controlNet: true,
+    edits: false,
   },
   // ComfyUI's own Flux.2 example: FluxGuidance 4, 20 steps of euler on its own schedule (Flux2Scheduler).
   flux2: {
@@ -181,9 +204,10 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     sideMultiple: 16,
     backends: 'comfyui',
     controlNet: false,
+    edits: false,
   },
   // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
-  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', ...SD_DEFAULTS, defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false },
+  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', ...SD_DEFAULTS, defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false, edits: false },
   // ComfyUI's Z-Image-Turbo template and example: 1024², 8 (or 9) steps at cfg 1.
   'z-image-turbo': {
     label: 'Z-Image-Turbo',
@@ -197,6 +221,22 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     sideMultiple: SD_SIDE_MULTIPLE,
     backends: 'comfyui',
     controlNet: false,
+    edits: false,
+  },
+  // ComfyUI's FLUX.1 Kontext [dev] template: Flux.1's encoders and VAE, guidance 2.5, 20 steps of euler/simple at cfg 1.
+  'flux-kontext': {
+    label: 'FLUX.1 Kontext',
+    article: 'a',
+    nativeSide: 1024,
+    defaultSampler: 'Euler',
+    guidance: 'distilled',
+    defaultCfgScale: UNGUIDED_CFG_SCALE,
+    defaultGuidance: 2.5,
+    defaultSteps: SD_DEFAULT_STEPS,
+    sideMultiple: 16,
+    backends: 'comfyui',
+    controlNet: false,
+    edits: true,
   },
 };
 

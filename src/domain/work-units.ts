@@ -52,6 +52,8 @@ export const PRIOR_STEP_COSTS: Readonly<Record<ModelFamily, number>> = {
   flux2: 14,
   'qwen-image': 9,
   'z-image-turbo': 2.5,
+  // Flux.1's transformer, its sequence half as long again with the reference image's tokens.
+  'flux-kontext': 7.5,
 };
 
 function stepUnits(pixels: number, spec: DiffusionSpec, stepCost: number): number {

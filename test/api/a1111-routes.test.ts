@@ -200,6 +200,26 @@ describe('Flux through the WebUI door', () => {
   });
 });
 
+describe('FLUX.1 Kontext through the WebUI door', () => {
+  const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
+
+  it("edits with A1111's default strength (0.75) taken as the model's 1; refuses another, and txt2img", async () => {
+    const app = await start();
+    const comfy = app.world.connect('comfy', makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [kontext], schedulers: ['Automatic', 'Simple'] }));
+    const init = pngBytes(64, 48).toString('base64');
+    const body = { init_images: [init], prompt: 'make it night', denoising_strength: 0.75, cfg_scale: 7, override_settings: { sd_model_checkpoint: kontext.name } };
+    const answering = app.post('/sdapi/v1/img2img', body);
+    for (let i = 0; i < 200 && comfy.assignments().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    comfy.succeed(comfy.assignments()[0]!.taskId);
+    expect((await answering).status).toBe(200);
+    expect(comfy.assignments()[0]!.spec).toMatchObject({ kind: 'img2img', denoisingStrength: 1, cfgScale: 1, guidance: 2.5 });
+    const refused = await app.post('/sdapi/v1/img2img', { ...body, denoising_strength: 0.5 });
+    expect(refused.body).toMatchObject({ detail: [{ loc: ['body', 'denoising_strength'], msg: expect.stringMatching(/must be 1 or left out/) }] });
+    const txt2img = await app.post('/sdapi/v1/txt2img', { prompt: 'x', override_settings: { sd_model_checkpoint: kontext.name } });
+    expect(txt2img.body).toMatchObject({ detail: [{ loc: ['body', 'override_settings', 'sd_model_checkpoint'], msg: expect.stringMatching(/send it to img2img/) }] });
+  });
+});
+
 describe('POST /sdapi/v1/img2img', () => {
   it('inpaints with A1111\'s mask meaning (white repainted), and maps ControlNet units', async () => {
     const app = await start();

@@ -250,6 +250,24 @@ describe('POST /v1/images/edits', () => {
   });
 });
 
+describe('edits with an edit model (FLUX.1 Kontext)', () => {
+  it('edit the whole image as the prompt says, at the image\'s size in 16-pixel cells; a mask is refused with its reason', async () => {
+    const app = await start();
+    const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
+    const comfy = app.world.connect('comfy', makeCapabilities({ backend: { kind: 'comfyui', version: null }, models: [kontext], schedulers: ['Automatic', 'Simple'] }));
+    const image = await sharp({ create: { width: 200, height: 120, channels: 3, background: 'red' } }).png().toBuffer();
+    const answering = app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'make it night'], ['model', kontext.name]]) });
+    await expect.poll(() => comfy.assignments().length).toBe(1);
+    expect(comfy.assignments()[0]!.spec).toMatchObject({ kind: 'img2img', denoisingStrength: 1, guidance: 2.5, cfgScale: 1, width: 192, height: 112, inpaint: null });
+    comfy.succeed(comfy.assignments()[0]!.taskId);
+    expect((await answering).status).toBe(200);
+    const mask = await sharp({ create: { width: 200, height: 120, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const masked = await app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['mask', mask], ['prompt', 'x'], ['model', kontext.name]]) });
+    expect(masked.status).toBe(400);
+    expect(masked.body).toMatchObject({ error: { message: expect.stringMatching(/no mask/) } });
+  });
+});
+
 describe('n images', () => {
   it('are all or none: a request the task budget cannot hold whole stores nothing', async () => {
     const app = await start({ anonymous: { maxTasks: 2 } });

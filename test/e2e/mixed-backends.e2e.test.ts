@@ -151,6 +151,19 @@ describe('every endpoint through a ComfyUI node', () => {
     expect(pixel(20, 64)).not.toEqual([255, 0, 0]);
   });
 
+  it('edits an image with FLUX.1 Kontext: at the edit size nearest its aspect, keeping much of it, through ReferenceLatent', async () => {
+    const { status, body } = await postJson(`${gateway}/api/sd/img2img`, { init_image: await pngBase64(320, 180, { r: 220, g: 20, b: 20 }), prompt: 'make it night', model: 'flux1-dev-kontext_fp8_scaled', steps: 4 });
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(await imageInfo(body.data.images[0])).toMatchObject({ width: 1392, height: 752 });
+    const { data } = await sharp(Buffer.from(body.data.images[0], 'base64')).removeAlpha().resize(64, 35).raw().toBuffer({ resolveWithObject: true });
+    let redness = 0;
+    for (let i = 0; i < data.length; i += 3) redness += data[i]! - data[i + 2]!;
+    expect(redness / (data.length / 3)).toBeGreaterThan(40);
+    const graph = Object.values((await prompts(comfy)).at(-1)!.body.prompt as Record<string, any>);
+    expect(graph.find((n) => n.class_type === 'ReferenceLatent')).toBeDefined();
+    expect(graph.find((n) => n.class_type === 'KSampler').inputs).toMatchObject({ denoise: 1, cfg: 1 });
+  });
+
   it('inpainting only the masked area answers the picture at its own size, changed only around the mask; a phone photo is upscaled upright', async () => {
     await expectOnlyMaskedAndUpright(gateway, 'R-ESRGAN 4x+');
   });

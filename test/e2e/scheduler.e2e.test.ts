@@ -97,10 +97,11 @@ describe('a node that holds the next task ready (prefetch)', () => {
 describe('a task held ready, and a node that comes idle beside it', () => {
   it('is taken back from its busy holder and run on the idle node', async () => {
     const gw = await gateway(['--admin-token', 'held-reclaim-admin-token']);
-    // 30 steps at 5 it/s: 6 s a task on slow; fast does one in 1 s.
+    // 50 steps at 5 it/s: 10 s a task on slow; fast does one in under 2 s. (At 6 s a task, a CI machine's slow start
+    // of the fast node's process once left too little of the first task to be worth taking the held one back.)
     const slow = await gpu(gw, 'slow', { models: ['clarity'], loaded: 'clarity', itPerSecond: 5, speed: 1 });
-    const first = await submitted(gw, job('clarity', { prompt: 'first', steps: 30 }));
-    const held = await submitted(gw, job('clarity', { prompt: 'held', steps: 30 }));
+    const first = await submitted(gw, job('clarity', { prompt: 'first', steps: 50 }));
+    const held = await submitted(gw, job('clarity', { prompt: 'held', steps: 50 }));
     await slow.node.waitForLog((l) => l.msg === 'task received' && l['task'] === held);
     // Once the gateway knows how long slow's running task has left (its progress), a fast node joins.
     await expect.poll(async () => (await getJson(`${gw}/api/sd/task/${first}`)).body.data.progress, { timeout: 10_000 }).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 /**
  * Which protocol version a node agent speaks to a gateway, against gateways played by the test: the newest
- * (6), whose LoRA families and models of the families added in 6 follow the welcome (a hello never carries
+ * (7), whose LoRA families and models of the families added in 6 and 7 follow the welcome (a hello never carries
  * them: a gateway of 4 would refuse the field, one of 5 the family), and an older gateway's, into which the
  * node falls back at once when refused for its version.
  */
@@ -111,6 +111,28 @@ describe('a node agent and protocol versions', () => {
       if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
       expect(titles(sent.capabilities).includes(qwen.title)).toBe(version === 6);
       expect(loraFamilies(sent.capabilities)).toEqual(version === 6 ? ['qwen-style:qwen-image', 'ink:sdxl', 'mystery:?'] : ['ink:sdxl', 'mystery:?']);
+      await agent.stop();
+      await gateway.close();
+    }
+  });
+
+  it('leaves FLUX.1 Kontext models out of all it sends a gateway of 6 (which would refuse the family), and sends them once welcomed in 7', async () => {
+    const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
+    const qwen = { title: 'qwen_image_fp8_e4m3fn.safetensors', name: 'qwen_image_fp8_e4m3fn', fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image' as const };
+    const withKontext = makeCapabilities({ models: [...makeCapabilities().models, qwen, kontext] });
+    const titles = (caps: { models: { title: string }[] }) => caps.models.map((m) => m.title);
+    for (const version of [6, 7]) {
+      gateway = await startFakeGateway();
+      agent = agentOf(gateway, heldDriver(withKontext).driver);
+      await agent.start();
+      const connection = await gateway.nextConnection();
+      expect(titles(connection.hello.capabilities)).not.toContain(kontext.title);
+      gateway.welcome(connection, { protocol: version });
+      await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
+      const sent = connection.frames.find((f) => f.type === 'capabilities');
+      if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
+      expect(titles(sent.capabilities)).toContain(qwen.title);
+      expect(titles(sent.capabilities).includes(kontext.title)).toBe(version === 7);
       await agent.stop();
       await gateway.close();
     }

@@ -78,6 +78,7 @@ describe('discovery', () => {
       'flux2_dev_fp8mixed.safetensors': 'flux2',
       'qwen_image_fp8_e4m3fn.safetensors': 'qwen-image',
       'z_image_turbo_bf16.safetensors': 'z-image-turbo',
+      'flux1-dev-kontext_fp8_scaled.safetensors': 'flux-kontext',
     });
   });
 
@@ -91,11 +92,19 @@ describe('discovery', () => {
     expect(capabilities.interrogators).toEqual([]);
   });
 
-  it('offers Flux.1 dev and schnell and Flux.2 dev UNets by name, not their variants for other work nor Flux.2 Klein; an SDXL refiner is no SDXL model', async () => {
-    const files = ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux2-dev.safetensors', 'flux-2-klein-4b.safetensors'];
+  it('offers Flux.1 dev and schnell, FLUX.1 Kontext dev and Flux.2 dev UNets by name, not their variants for other work nor Flux.2 Klein; an SDXL refiner is no SDXL model', async () => {
+    const files = ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux1-kontext-pro.safetensors', 'flux2-dev.safetensors', 'flux-2-klein-4b.safetensors'];
     const w = await world({ diffusionModels: files.map((fileName) => ({ fileName, family: 'flux' as const })) });
     const { capabilities } = await driverFor(w.sandbox).discover();
     expect(capabilities.models.filter((m) => m.family === 'flux').map((m) => m.title)).toEqual(['flux1-schnell.safetensors']);
+    expect(capabilities.models.filter((m) => m.family === 'flux-kontext').map((m) => m.title)).toEqual(['flux1-kontext-dev.safetensors']);
+    // A ComfyUI from before Kontext (no ReferenceLatent, v0.3.42): no Kontext model.
+    const info = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
+    delete info['ReferenceLatent'];
+    const older = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
+    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
+    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('flux-kontext');
+    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('flux');
     expect(capabilities.models.filter((m) => m.family === 'flux2').map((m) => m.title)).toEqual(['flux2-dev.safetensors']);
     // Without Mistral, its text encoder: no Flux.2.
     const noMistral = await world({ textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'] });

@@ -5,6 +5,7 @@
  * ranges, links) and runs it: it must succeed and make an image of the task's
  * size (or tags, for an interrogation).
  */
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outputSizeOf, type ControlNetUnitSpec, type GenerationSpec, type Img2ImgSpec } from '../../src/domain/spec.js';
 import { buildGraph, type GraphFiles } from '../../src/node/backends/comfyui/graph-builder.js';
@@ -202,6 +203,33 @@ describe('Flux', () => {
     const { history } = await world.runGraph(nodes);
     expect(history.status.status_str).toBe('error');
     expect(JSON.stringify(history.status.messages)).toContain('execution_error');
+  });
+});
+
+describe('FLUX.1 Kontext, an edit model', () => {
+  it('edits as ComfyUI\'s template does: Flux.1\'s loaders, the image encoded as the reference before FluxGuidance, the prompt zeroed out as the negative, all steps sampled from the image\'s latent', async () => {
+    const spec = img2img({ model: world.model('flux1-dev-kontext_fp8_scaled.safetensors'), prompt: 'make it blue', negativePrompt: '', cfgScale: 1, guidance: 2.5, width: 512, height: 512, steps: 4, sampler: 'Euler', denoisingStrength: 1 });
+    const built = await build(spec);
+    expect(built.one('UNETLoader').inputs).toEqual({ unet_name: 'flux1-dev-kontext_fp8_scaled.safetensors', weight_dtype: 'default' });
+    expect(built.one('DualCLIPLoader').inputs).toMatchObject({ type: 'flux' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'ae.safetensors' });
+    const encoded = built.one('VAEEncode');
+    const [encodedId] = Object.entries(built.nodes).find(([, n]) => n === encoded)!;
+    const reference = built.one('ReferenceLatent');
+    const [referenceId] = Object.entries(built.nodes).find(([, n]) => n === reference)!;
+    const [promptId] = Object.entries(built.nodes).find(([, n]) => n.class_type === 'CLIPTextEncode')!;
+    expect(reference.inputs).toEqual({ conditioning: [promptId, 0], latent: [encodedId, 0] });
+    expect(built.one('FluxGuidance').inputs).toEqual({ conditioning: [referenceId, 0], guidance: 2.5 });
+    expect(built.one('ConditioningZeroOut').inputs).toEqual({ conditioning: [promptId, 0] });
+    expect(built.of('CLIPTextEncode')).toHaveLength(1);
+    expect(built.one('KSampler').inputs).toMatchObject({ cfg: 1, denoise: 1, steps: 4, scheduler: 'simple', latent_image: [encodedId, 0] });
+    expect(built.of('KSamplerAdvanced')).toEqual([]);
+    // The edit keeps much of the red image it was given (the sandbox blends a third of its pattern in).
+    const png = await runsToSize(built, spec);
+    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    let red = 0;
+    for (let i = 0; i < data.length; i += 3) red += data[i]! - data[i + 2]!;
+    expect(red / (data.length / 3)).toBeGreaterThan(40);
   });
 });
 

@@ -46,10 +46,19 @@ beforeAll(async () => {
   gateway = gw.url;
   const families = ['--model-family', 'flux1-dev.safetensors=flux', '--model-family', 'sd_xl_base_1.0.safetensors=sdxl'];
   processes.push((await startNodeProcess({ gateway, webui: sandbox, name: 'gpu-one', args: families })).proc);
-  // A ComfyUI with Z-Image-Turbo alone (the families only ComfyUI runs), so every other task still goes to the Forge node.
+  // A ComfyUI with Z-Image-Turbo and FLUX.1 Kontext alone (families only ComfyUI runs), so every other task still goes to the Forge node.
   const comfyConfig = `${dir.path}/comfy.json`;
-  const zImageOnly = { checkpoints: [], diffusionModels: [{ fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' }], textEncoders: ['qwen_3_4b.safetensors'], vaes: ['ae.safetensors'], loras: [], controlNets: [], upscaleModels: [], customNodes: [] };
-  writeFileSync(comfyConfig, JSON.stringify(zImageOnly));
+  const comfyOnly = {
+    checkpoints: [],
+    diffusionModels: [{ fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' }, { fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', family: 'flux-kontext' }],
+    textEncoders: ['qwen_3_4b.safetensors', 't5xxl_fp16.safetensors', 'clip_l.safetensors'],
+    vaes: ['ae.safetensors'],
+    loras: [],
+    controlNets: [],
+    upscaleModels: [],
+    customNodes: [],
+  };
+  writeFileSync(comfyConfig, JSON.stringify(comfyOnly));
   const comfy = await startSandboxProcess({ speed: 4, flavor: 'comfyui', config: comfyConfig });
   processes.push(comfy.proc, (await startNodeProcess({ gateway, comfyui: comfy.url, name: 'gpu-comfy' })).proc);
   // The flags Chromium needs on a machine without a network beyond localhost (no background fetches).
@@ -593,6 +602,27 @@ describe('the other views', () => {
     await generate(page, 'the same, at night', 'img2img');
     expect(await resultImage(img2img)).toEqual({ width: 320, height: 256 });
     await page.screenshot({ path: `${ARTIFACTS}img2img.png`, fullPage: true });
+  });
+
+  it('edits an image with FLUX.1 Kontext: no denoising strength to set or send, the picture at about a megapixel in the image\'s proportions', async () => {
+    const page = await open('/#/img2img');
+    const img2img = form(page, 'img2img');
+    await img2img.locator('select[name="model"] option[value="flux1-dev-kontext_fp8_scaled"]').waitFor({ state: 'attached', timeout: 30_000 });
+    await img2img.getByLabel('Image').setInputFiles(await pngFile(320, 256));
+    await expect.poll(() => img2img.getByLabel('Width').inputValue(), POLL).toBe('320');
+    expect(await img2img.getByLabel('Denoising strength').count()).toBe(1);
+    await img2img.locator('select[name="model"]').selectOption('flux1-dev-kontext_fp8_scaled');
+    await expect.poll(() => img2img.getByLabel('Denoising strength').count(), POLL).toBe(0);
+    // The size moves to the family's, in the image's proportions: about a megapixel, in Kontext's 16-pixel cells.
+    await expect.poll(() => img2img.getByLabel('Width').inputValue(), POLL).toBe('1152');
+    expect(await img2img.getByLabel('Height').inputValue()).toBe('912');
+    const request = page.waitForRequest((r) => r.url().endsWith('/api/sd/img2img/async'));
+    await generate(page, 'make it night', 'img2img');
+    const body = (await request).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ model: 'flux1-dev-kontext_fp8_scaled', width: 1152, height: 912 });
+    expect(body).not.toHaveProperty('denoising_strength');
+    expect(await resultImage(img2img)).toEqual({ width: 1152, height: 912 });
+    expect((page as Page & { failures: string[] }).failures).toEqual([]);
   });
 
   it('sends a result to upscale and makes it twice as large', async () => {

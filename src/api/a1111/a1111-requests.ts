@@ -139,6 +139,9 @@ export interface CheckpointChoice {
   familyOf: (model: string) => ModelFamily | null;
 }
 
+/** A1111's img2img `denoising_strength` default, which its clients send on every call. */
+const A1111_DENOISING_DEFAULT = 0.75;
+
 /** What Forge's clients send as `distilled_cfg_scale` whatever the model: honoured for models that have no such guidance. */
 const FORGE_DISTILLED_DEFAULT = 3.5;
 
@@ -308,7 +311,10 @@ export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
     if (body['resize_mode'] === 3) throw a1111Field('resize_mode', 'is not supported by DAN at 3 (just resize, latent upscale); 0, 1 or 2');
     out['resize_mode'] = body['resize_mode'];
   }
-  if (given(body['denoising_strength'])) out['denoising_strength'] = body['denoising_strength'];
+  // An edit model redraws the whole image: A1111's default strength (0.75), which its clients send, counts as its 1.
+  const family = choice.familyOf(String(out['model']));
+  const edits = family !== null && familyTraits[family].edits;
+  if (given(body['denoising_strength']) && !(edits && body['denoising_strength'] === A1111_DENOISING_DEFAULT)) out['denoising_strength'] = body['denoising_strength'];
   if (given(body['mask'])) out['inpaint'] = inpaintOf(body);
   return { body: out, count: readCount(body) };
 }

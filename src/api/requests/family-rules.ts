@@ -68,6 +68,28 @@ export function readSteps(group: FieldGroup, choice: ModelChoice, limits: Reques
   return readInteger(group, 'steps', { ...rule, default: Math.min(choice.traits?.defaultSteps ?? rule.default, rule.max) });
 }
 
+/** An edit model redraws an image it is given: txt2img, which gives none, is refused for it. */
+export function checkNotEditModel(group: FieldGroup, choice: ModelChoice): void {
+  if (choice.traits?.edits) {
+    throw invalidField(pathOf(group, 'model'), `${labelOf(choice)}, which edits an image it is given: send it to img2img, the image as init_image and the edit as prompt`);
+  }
+}
+
+/**
+ * What an edit model's img2img keeps of its usual fields: the whole image is redrawn from the one given, so
+ * `denoising_strength` is 1 (another value is refused) and no mask is taken.
+ */
+export function checkEditFields(group: FieldGroup, choice: ModelChoice): void {
+  if (!choice.traits?.edits) return;
+  const strength = valueOf(group, 'denoising_strength');
+  if (strength !== undefined && strength !== 1) {
+    throw invalidField(pathOf(group, 'denoising_strength'), `must be 1 or left out: ${labelOf(choice)}, which redraws the whole image from the one given, as the prompt asks, got ${describeValue(strength)}`);
+  }
+  if (valueOf(group, 'inpaint') !== undefined) {
+    throw invalidField(pathOf(group, 'inpaint'), `is not taken by ${choice.model.name}: ${labelOf(choice).replace(`${choice.model.name} is`, 'it is')}, which edits the whole image as the prompt says (no mask)`);
+  }
+}
+
 export function checkNegativePrompt(group: FieldGroup, negativePrompt: string, choice: ModelChoice): void {
   if (choice.traits && choice.traits.guidance !== 'cfg' && negativePrompt.trim() !== '') {
     throw invalidField(pathOf(group, 'negative_prompt'), `must be empty: ${labelOf(choice)}, which takes no negative prompt`);

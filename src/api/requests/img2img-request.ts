@@ -9,7 +9,9 @@ import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js'
 import { readCode, readNumber } from './field-readers.js';
 import { decodePendingImage, readImage } from './image-field.js';
 import { decodeInpaint, readInpaint } from './inpaint-field.js';
-import { parseGroup } from './known-fields.js';
+import { parseGroup, valueOf } from './known-fields.js';
+import { checkEditFields, modelChoice } from './family-rules.js';
+import { editSizeOf } from '../../domain/families.js';
 import type { RequestContext } from '../../domain/request-context.js';
 import { img2imgDenoisingRule, resizeModeRule } from './rules.js';
 
@@ -33,6 +35,8 @@ export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): P
   const resizeMode = readCode(group, 'resize_mode', resizeModeRule);
   const denoisingStrength = readNumber(group, 'denoising_strength', img2imgDenoisingRule);
   const fields = readDiffusionFields(group, ctx);
+  const choice = modelChoice(fields.model, ctx);
+  checkEditFields(group, choice);
   const pendingInpaint = readInpaint(group);
   const units = readControlNet(group, ctx, fields.model);
 
@@ -40,5 +44,11 @@ export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): P
   const init = await decodePendingImage(initImage, maxSide);
   const inpaint = await decodeInpaint(pendingInpaint, maxSide);
   const controlNet = await decodeControlNet(units, maxSide);
-  return { kind: 'img2img', ...fields, controlNet, initImage: init.base64, initWidth: init.width, initHeight: init.height, resizeMode, denoisingStrength, inpaint };
+  const edit = choice.traits?.edits === true;
+  // An edit model's picture keeps the image's shape: left out, the size is its edit size nearest the image's aspect
+  // (within the gateway's largest side; past it, the family's native square, as for other models).
+  const fitted = editSizeOf(init.width, init.height);
+  const sized = edit && valueOf(group, 'width') === undefined && valueOf(group, 'height') === undefined && Math.max(fitted.width, fitted.height) <= ctx.limits.maxSide;
+  const size = sized ? fitted : {};
+  return { kind: 'img2img', ...fields, ...size, controlNet, initImage: init.base64, initWidth: init.width, initHeight: init.height, resizeMode, denoisingStrength: edit ? 1 : denoisingStrength, inpaint };
 }

@@ -6,7 +6,7 @@
 import type { Txt2ImgSpec } from '../../domain/spec.js';
 import { decodeControlNet, readControlNet } from './control-net-field.js';
 import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js';
-import { modelChoice, readRefiner } from './family-rules.js';
+import { checkNotEditModel, modelChoice, readRefiner } from './family-rules.js';
 import { readHires } from './hires-field.js';
 import { parseGroup } from './known-fields.js';
 import type { RequestContext } from '../../domain/request-context.js';
@@ -24,6 +24,7 @@ export const txt2imgFields = [...diffusionFieldNames, 'upscale', 'refiner'] as c
 export async function parseTxt2ImgRequest(body: unknown, ctx: RequestContext): Promise<Txt2ImgSpec> {
   const group = parseGroup(body, '', { accepted: txt2imgFields });
   const fields = readDiffusionFields(group, ctx);
+  checkNotEditModel(group, modelChoice(fields.model, ctx));
   const hires = readHires(group, ctx, fields);
   const refiner = readRefiner(group, modelChoice(fields.model, ctx), ctx);
   const units = readControlNet(group, ctx, fields.model);

@@ -73,6 +73,7 @@ export const defaultComfyOfferings: ComfyOfferings = {
   ],
   diffusionModels: [
     { fileName: 'flux1-dev.safetensors', family: 'flux' },
+    { fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', family: 'flux-kontext' },
     { fileName: 'flux2_dev_fp8mixed.safetensors', family: 'flux2' },
     { fileName: 'qwen_image_fp8_e4m3fn.safetensors', family: 'qwen-image' },
     { fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' },

@@ -86,6 +86,8 @@ export interface ConditioningValue {
   guidance: number | null;
   /** ControlNets applied to this conditioning; each one slows sampling down. */
   controls: number;
+  /** The picture of a latent joined to it by `ReferenceLatent` (an edit model's image to edit). */
+  reference?: Buffer;
 }
 /** A latent kept in pixel space: `rgb` is what decoding it would give (null: empty, pure noise). */
 export interface LatentValue {

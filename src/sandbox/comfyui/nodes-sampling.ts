@@ -154,8 +154,10 @@ function inputsOf(run: NodeRun): SamplingInputs {
  */
 async function sample(run: NodeRun, given: SamplingInputs, part: { seed: number; steps: number; from: number; to: number; denoise: number; continues: boolean }): Promise<NodeResult> {
   const { model, positive, negative, latent, samplerName } = given;
+  // FLUX.1 Kontext reads Flux.1's text encoders.
+  const encodedFor = model.family === 'flux-kontext' ? 'flux' : model.family;
   for (const cond of negative ? [positive, negative] : [positive]) {
-    if (cond.family !== model.family) {
+    if (cond.family !== encodedFor) {
       throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);
     }
   }
@@ -180,13 +182,18 @@ async function sample(run: NodeRun, given: SamplingInputs, part: { seed: number;
     run.onProgress(step, count, preview);
   }
   const start = latent.rgb;
-  const generated = start ? blend(start, pattern, part.continues ? REFINING_SHARE : part.denoise) : pattern;
+  // An edit keeps much of the image it is given as a reference, whatever it starts from (Kontext: its latent, denoise 1).
+  const reference = positive.reference && positive.reference.length === pattern.length ? positive.reference : null;
+  const drawn = reference ? blend(reference, pattern, EDIT_SHARE) : pattern;
+  const generated = start ? blend(start, drawn, part.continues ? REFINING_SHARE : part.denoise) : drawn;
   const rgb = start && latent.noiseMask ? composite(start, generated, latent.noiseMask) : generated;
   return { outputs: [{ ...latent, rgb }] };
 }
 
 /** How far a continuing run (a refiner's) moves the picture towards its own pattern. */
 const REFINING_SHARE = 0.15;
+/** How far an edit moves its reference image towards the prompt's pattern. */
+const EDIT_SHARE = 0.35;
 
 const advancedSamplerNode: NodeClass = {
   name: 'KSamplerAdvanced',
@@ -376,6 +383,20 @@ export const samplingNodes: NodeClass[] = [
     outputs: [{ type: 'MODEL', name: 'MODEL' }],
     async run(run) {
       return { outputs: [{ ...(run.inputs['model'] as ModelValue), shift: Number(run.inputs['shift']) }] };
+    },
+  },
+  {
+    name: 'ReferenceLatent',
+    displayName: 'ReferenceLatent',
+    category: 'advanced/conditioning/edit_models',
+    pythonModule: 'comfy_extras.nodes_edit_model',
+    required: { conditioning: link('CONDITIONING') },
+    optional: { latent: link('LATENT') },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      const conditioning = run.inputs['conditioning'] as ConditioningValue;
+      const latent = run.inputs['latent'] as LatentValue | undefined;
+      return { outputs: [latent?.rgb ? { ...conditioning, reference: latent.rgb } : conditioning] };
     },
   },
   {

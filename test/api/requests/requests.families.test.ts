@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { flux2Model, fluxModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
+import { flux2Model, fluxModel, kontextModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -167,5 +167,24 @@ describe('scheduler', () => {
       field: 'scheduler',
       message: ['sampler_name "DPM++ SDE Karras" names its schedule (Karras) already', 'send the sampler alone ("DPM++ SDE")'],
     });
+  });
+});
+
+describe('FLUX.1 Kontext, an edit model', () => {
+  it('edits through img2img: strength 1, guidance 2.5, cfg 1, 20 steps, at the edit size nearest the image\'s aspect', async () => {
+    const wide = await imageBase64('png', 192, 108);
+    const spec = await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, prompt: 'make the sky red' }, ctx);
+    expect(spec).toMatchObject({ denoisingStrength: 1, guidance: 2.5, cfgScale: 1, steps: 20, sampler: 'Euler', width: 1392, height: 752, inpaint: null });
+    const square = await parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, prompt: 'x' }, ctx);
+    expect(square).toMatchObject({ width: 1024, height: 1024 });
+    // A size asked for is kept (in Flux's 16-pixel cells), and a strength of 1 is no contradiction.
+    expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, width: 1000, height: 600, denoising_strength: 1 }, ctx)).toMatchObject({ width: 992, height: 592, denoisingStrength: 1 });
+  });
+
+  it('refuses txt2img, another strength, a mask and a negative prompt, each naming the field and why', async () => {
+    await expectRejected(() => txt2img({ model: kontextModel.name, prompt: 'a cat' }), { field: 'model', message: ['flux1-dev-kontext_fp8_scaled is a FLUX.1 Kontext model', 'send it to img2img'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, denoising_strength: 0.6 }, ctx), { field: 'denoising_strength', message: ['must be 1 or left out', 'redraws the whole image'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, inpaint: { mask: TINY_PNG } }, ctx), { field: 'inpaint', message: ['no mask'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, negative_prompt: 'blurry' }, ctx), { field: 'negative_prompt', message: ['no negative prompt'] });
   });
 });

@@ -52,6 +52,8 @@ export interface FamilyInfo {
   defaultSteps: number;
   sideMultiple: number;
   controlNet: boolean;
+  /** An edit model (FLUX.1 Kontext): img2img only, no denoising strength, no mask. */
+  edits: boolean;
   /** Which nodes run it: every WebUI and ComfyUI, Forge and ComfyUI, or ComfyUI only. */
   backends: 'any' | 'forge-or-comfyui' | 'comfyui';
 }

@@ -28,9 +28,13 @@ export const defaultImg2Img: Img2ImgForm = {
   inpaint_area: 0,
 };
 
-/** The request body of `POST /api/sd/img2img/async`; `family`: the model's. */
+/**
+ * The request body of `POST /api/sd/img2img/async`; `family`: the model's. An edit model redraws the whole image
+ * (it takes no denoising strength but 1): the strength is left out for it.
+ */
 export function img2imgBody(form: Img2ImgForm, family: FamilyInfo | null): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...generationBody(form, family), init_image: form.init_image ?? '', resize_mode: form.resize_mode, denoising_strength: form.denoising_strength };
+  const body: Record<string, unknown> = { ...generationBody(form, family), init_image: form.init_image ?? '', resize_mode: form.resize_mode };
+  if (!family?.edits) body['denoising_strength'] = form.denoising_strength;
   if (form.inpaintOn) body['inpaint'] = { mask: form.mask ?? '', mask_blur: form.mask_blur, mask_mode: form.mask_mode, inpaint_area: form.inpaint_area };
   return body;
 }

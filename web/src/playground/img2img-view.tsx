@@ -78,7 +78,8 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     if (incoming) takeImage(incoming.image);
   }, [incoming]);
 
-  const body = img2imgBody(form, familyInfo(info, modelFamilyOf(info, form.model)));
+  const family = familyInfo(info, modelFamilyOf(info, form.model));
+  const body = img2imgBody(form, family);
   // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
   const conflicts = familyConflicts(form, info);
   const conflict = Object.entries(conflicts)[0];
@@ -98,9 +99,12 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
       )}
       <PromptFields {...shared} />
       <div class="row">
-        <Field name="denoising_strength" label="Denoising strength" errors={errors} hint="0 keeps the image, 1 redraws it">
-          <NumberInput name="denoising_strength" value={form.denoising_strength} min={0} max={1} step={0.05} onChange={(v) => update({ denoising_strength: v })} errors={errors} />
-        </Field>
+        {/* An edit model redraws the whole image, as the prompt asks: it has no strength to set. */}
+        {!family?.edits && (
+          <Field name="denoising_strength" label="Denoising strength" errors={errors} hint="0 keeps the image, 1 redraws it">
+            <NumberInput name="denoising_strength" value={form.denoising_strength} min={0} max={1} step={0.05} onChange={(v) => update({ denoising_strength: v })} errors={errors} />
+          </Field>
+        )}
         <ChoiceField name="resize_mode" label="Resize mode" value={form.resize_mode} choices={RESIZE_MODES} onChange={(v) => update({ resize_mode: v })} errors={errors} />
       </div>
       {inpaint && (

@@ -17,8 +17,9 @@
  *   VAE (`ae`) are all there; Flux.2 [dev] with Mistral Small 3, `CLIPLoader`'s
  *   `flux2` type, its own VAE and its sampling nodes; Qwen-Image with Qwen2.5-VL, `CLIPLoader`'s
  *   `qwen_image` type and its own VAE; Z-Image-Turbo with Qwen3-4B, the
- *   `lumina2` type and the Flux VAE (`DIFFUSION_FAMILIES`). Other UNet-only
- *   families are not offered.
+ *   `lumina2` type and the Flux VAE; FLUX.1 Kontext with Flux.1's files and
+ *   `ReferenceLatent` (`DIFFUSION_FAMILIES`). Other UNet-only families are
+ *   not offered.
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability, NodeCapabilities } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
@@ -29,7 +30,7 @@ import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHE
 import { ObjectInfo } from './object-info.js';
 
 /** The families whose UNet-only files a ComfyUI node offers, with the text encoders and VAE each needs. */
-export type DiffusionFamily = 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo';
+export type DiffusionFamily = 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo' | 'flux-kontext';
 
 /**
  * How the graph loads a model: a checkpoint, or a diffusion model with its text encoders (one: `CLIPLoader`;
@@ -234,6 +235,9 @@ const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly 
     nodes: ['ModelSamplingAuraFlow', 'EmptySD3LatentImage', 'ConditioningZeroOut'],
     sinceType: 'flux2',
   },
+  // FLUX.1 Kontext [dev]: Flux.1's encoders and VAE; the image it edits joins the positive through `ReferenceLatent`
+  // (ComfyUI v0.3.42, June 2025), its negative zeroed out.
+  'flux-kontext': { encoders: [/t5xxl/i, /clip_l/i], clipType: 'flux', vae: FLUX_VAE, nodes: ['FluxGuidance', 'ReferenceLatent', 'ConditioningZeroOut'] },
 };
 
 /** Diffusion models of a family DAN runs, each with the text encoders and VAE it needs; none whose files are missing. */
@@ -259,13 +263,15 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
 
 /**
  * A diffusion model's family from its name when its owner did not declare it, by the names ComfyUI's own
- * repackaged files have: Flux.1 dev or schnell, Flux.2 dev, Qwen-Image, Z-Image-Turbo. Not their variants for
- * other work (Flux's Fill, Canny, Depth, Kontext, Redux; Qwen-Image's Edit and Layered), Flux.2 Klein (another
- * text encoder, real CFG), nor distilled Qwen-Image files, which need other graphs, files or settings.
+ * repackaged files have: Flux.1 dev or schnell, FLUX.1 Kontext dev (`flux1-dev-kontext_fp8_scaled`,
+ * `flux1-kontext-dev`), Flux.2 dev, Qwen-Image, Z-Image-Turbo. Not their variants for other work (Flux's Fill,
+ * Canny, Depth, Redux; Qwen-Image's Edit and Layered), Flux.2 Klein (another text encoder, real CFG), nor
+ * distilled Qwen-Image files, which need other graphs, files or settings.
  */
 function guessedFamily(file: string): DiffusionFamily | null {
   const name = baseName(file).toLowerCase();
   if (/flux[-_.]?2/.test(name)) return /klein|fill|kontext|redux/.test(name) ? null : 'flux2';
+  if (/flux[-_.]?1/.test(name) && /kontext/.test(name)) return /pro|max/.test(name) ? null : 'flux-kontext';
   if (/flux/.test(name) && !/fill|canny|depth|kontext|redux/.test(name)) return 'flux';
   if (/qwen[-_.]?image/.test(name) && !/edit|layered|distill|lightning|control/.test(name)) return 'qwen-image';
   if (/z[-_.]?image[-_.]?turbo/.test(name)) return 'z-image-turbo';

@@ -25,6 +25,9 @@
  *   shift, the 16-channel latent and the `simple` schedule; Qwen-Image with its
  *   negative prompt at the request's cfg, Z-Image-Turbo at cfg 1 with the
  *   positive zeroed out as the negative.
+ * - FLUX.1 Kontext, an edit model, as ComfyUI's template runs it: Flux.1's loaders, the image to edit
+ *   encoded and joined to the prompt by `ReferenceLatent` before `FluxGuidance`, the prompt's encoding zeroed
+ *   out as the negative, and all the steps sampled from that image's latent (denoise 1).
  * - img2img: the init image through `VAEEncode`, sampled by `KSamplerAdvanced`
  *   from where A1111 starts in the task's schedule (the last
  *   `int(denoise × steps) + 1` steps), so a task costs and looks alike on both.
@@ -111,6 +114,7 @@ const FAMILY_GRAPHS: Readonly<Record<ModelFamily, FamilyGraph>> = {
   flux2: { latent: 'EmptyFlux2LatentImage', automatic: 'simple', custom: true },
   'qwen-image': { ...FLOW_GRAPH, shift: 3.1 },
   'z-image-turbo': { ...FLOW_GRAPH, shift: 3 },
+  'flux-kontext': FLOW_GRAPH,
 };
 
 /** `Flux2Scheduler`'s most steps. */
@@ -154,6 +158,8 @@ class DiffusionGraph {
   readonly #how: FamilyGraph;
   /** The pixels of a latent cell each way (the family's `sideMultiple`: Flux.2's 16). */
   readonly #cell: number;
+  /** An edit model's (FLUX.1 Kontext). */
+  readonly #edits: boolean;
 
   constructor(
     readonly graph: ComfyGraph,
@@ -172,6 +178,7 @@ class DiffusionGraph {
     this.#guidance = traits?.guidance ?? 'cfg';
     this.#how = recipe.family ? FAMILY_GRAPHS[recipe.family] : SD_GRAPH;
     this.#cell = traits?.sideMultiple ?? SD_LATENT_CELL;
+    this.#edits = traits?.edits ?? false;
   }
 
   build(): BuiltGraph {
@@ -190,16 +197,22 @@ class DiffusionGraph {
     });
     const shift = this.#how.shift;
     if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
-    let positive = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
+    const prompt = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
+    let positive = prompt;
+    // An edit model (FLUX.1 Kontext) is given the image to edit as a reference joined to its prompt, and samples
+    // all of its steps from that image's latent, as ComfyUI's template does.
+    const edit = this.#edits && this.spec.kind === 'img2img' ? this.#editReference(vae) : null;
+    if (edit) positive = out(g.add('ReferenceLatent', { conditioning: positive, latent: edit }));
     if (this.#guidance === 'distilled') {
       const fallback = (this.#recipe.family ? familyTraits[this.#recipe.family].defaultGuidance : null) ?? FLUX_DEFAULT_GUIDANCE;
       positive = out(g.add('FluxGuidance', { conditioning: positive, guidance: this.spec.guidance ?? fallback }));
     }
     // Flux and Z-Image-Turbo take no negative prompt; at cfg 1 the negative is never evaluated. Z-Image's template
     // zeroes the positive out rather than encode a second text.
+    // Kontext's template zeroes the prompt's encoding out (before the reference and guidance).
     let negative =
-      this.#guidance === 'none'
-        ? out(g.add('ConditioningZeroOut', { conditioning: positive }, 'Negative prompt'))
+      this.#guidance === 'none' || edit
+        ? out(g.add('ConditioningZeroOut', { conditioning: edit ? prompt : positive }, 'Negative prompt'))
         : out(g.add('CLIPTextEncode', { text: this.#guidance === 'cfg' ? this.spec.negativePrompt : '', clip }, 'Negative prompt'));
     this.spec.controlNet.forEach((unit, i) => {
       const applied = this.#controlNet(unit, i, positive, negative, vae);
@@ -213,6 +226,8 @@ class DiffusionGraph {
       let latent = this.spec.refiner ? this.#sampleWithRefiner(this.spec, conditioning, empty) : this.#sample(conditioning, empty, this.spec.steps, 1);
       if (this.spec.hires) latent = this.#hires(this.spec, conditioning, latent, vae);
       decoded = out(g.add('VAEDecode', { samples: latent, vae }));
+    } else if (edit) {
+      decoded = out(g.add('VAEDecode', { samples: this.#sample(conditioning, edit, this.spec.steps, 1), vae }));
     } else {
       const start = this.#img2imgStart(this.spec, conditioning, vae);
       const sampled = this.#sampleFrom(start.conditioning, start.latent, this.spec.steps, a1111Img2ImgStart(this.spec.steps, this.spec.denoisingStrength));
@@ -224,6 +239,12 @@ class DiffusionGraph {
     }
     const output = g.add('PreviewImage', { images: decoded });
     return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
+  }
+
+  /** The image an edit model edits (already at the task's size), encoded: its reference and its starting latent. */
+  #editReference(vae: Link): Link {
+    const image = out(this.graph.add('LoadImage', { image: required(this.files.initImage, 'image to edit') }, 'Image to edit'));
+    return out(this.graph.add('VAEEncode', { pixels: image, vae }));
   }
 
   #loadModel(): { model: Link; clip: Link; vae: Link } {
