@@ -126,6 +126,8 @@ export interface FamilyTraits {
    * runs as img2img only, with no denoising strength and no mask, at one of `EDIT_SIZES` by default.
    */
   edits: boolean;
+  /** The families whose LoRAs its models take: its own; FLUX.1 Kontext's also Flux.1's (Kontext LoRAs are trained as Flux.1's). */
+  loraFamilies: readonly ModelFamily[];
 }
 
 /**
@@ -148,11 +150,21 @@ export const EDIT_SIZES: readonly (readonly [number, number])[] = [
   [1104, 944], [1184, 880], [1248, 832], [1328, 800], [1392, 752], [1456, 720], [1504, 688], [1568, 672],
 ];
 
-/** The edit size of an image's aspect: the nearest ratio, ties to the smaller width, as `FluxKontextImageScale` picks. */
+/** A megapixel (1024²): the most a GPU with 10 GiB or less is asked to make (node/backends/comfyui/discover.ts). */
+const EDIT_MAX_PIXELS = 1024 * 1024;
+
+/**
+ * The edit size of an image's aspect: the nearest ratio, ties to the smaller width, as `FluxKontextImageScale`
+ * picks; among the sizes of a megapixel at most (4 of the 17 are a little over, which a node of 8–10 GiB
+ * refuses: a request that named no size would have had no node).
+ */
 export function editSizeOf(width: number, height: number): { width: number; height: number } {
   const aspect = width / height;
-  let best = EDIT_SIZES[0]!;
-  for (const size of EDIT_SIZES) if (Math.abs(aspect - size[0] / size[1]) < Math.abs(aspect - best[0] / best[1])) best = size;
+  let best: readonly [number, number] = [1024, 1024];
+  for (const size of EDIT_SIZES) {
+    if (size[0] * size[1] > EDIT_MAX_PIXELS) continue;
+    if (Math.abs(aspect - size[0] / size[1]) < Math.abs(aspect - best[0] / best[1])) best = size;
+  }
   return { width: best[0], height: best[1] };
 }
 
@@ -175,8 +187,8 @@ export const SD_SIDE_MULTIPLE = 8;
 const SD_DEFAULTS = { defaultCfgScale: SD_DEFAULT_CFG_SCALE, defaultGuidance: null, defaultSteps: SD_DEFAULT_STEPS, sideMultiple: SD_SIDE_MULTIPLE } as const;
 
 export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
-  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false },
-  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false },
+  sd15: { label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false, loraFamilies: ['sd15'] },
+  sdxl: { label: 'SDXL', article: 'an', nativeSide: 1024, defaultSampler: 'Euler a', guidance: 'cfg', ...SD_DEFAULTS, backends: 'any', controlNet: true, edits: false, loraFamilies: ['sdxl'] },
   flux: {
     label: 'Flux.1',
     article: 'a',
@@ -190,6 +202,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     backends: 'forge-or-comfyui',
     controlNet: true,
     edits: false,
+    loraFamilies: ['flux'],
   },
   // ComfyUI's own Flux.2 example: FluxGuidance 4, 20 steps of euler on its own schedule (Flux2Scheduler).
   flux2: {
@@ -205,9 +218,10 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     backends: 'comfyui',
     controlNet: false,
     edits: false,
+    loraFamilies: ['flux2'],
   },
   // ComfyUI's own Qwen-Image template: 1328², euler with the simple schedule, 20 steps at cfg 2.5.
-  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', ...SD_DEFAULTS, defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false, edits: false },
+  'qwen-image': { label: 'Qwen-Image', article: 'a', nativeSide: 1328, defaultSampler: 'Euler', guidance: 'cfg', ...SD_DEFAULTS, defaultCfgScale: 2.5, backends: 'comfyui', controlNet: false, edits: false, loraFamilies: ['qwen-image'] },
   // ComfyUI's Z-Image-Turbo template and example: 1024², 8 (or 9) steps at cfg 1.
   'z-image-turbo': {
     label: 'Z-Image-Turbo',
@@ -222,6 +236,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     backends: 'comfyui',
     controlNet: false,
     edits: false,
+    loraFamilies: ['z-image-turbo'],
   },
   // ComfyUI's FLUX.1 Kontext [dev] template: Flux.1's encoders and VAE, guidance 2.5, 20 steps of euler/simple at cfg 1.
   'flux-kontext': {
@@ -237,6 +252,7 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     backends: 'comfyui',
     controlNet: false,
     edits: true,
+    loraFamilies: ['flux-kontext', 'flux'],
   },
 };
 

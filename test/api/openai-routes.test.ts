@@ -258,7 +258,8 @@ describe('edits with an edit model (FLUX.1 Kontext)', () => {
     const image = await sharp({ create: { width: 200, height: 120, channels: 3, background: 'red' } }).png().toBuffer();
     const answering = app.send({ method: 'POST', url: '/v1/images/edits', ...form([['image', image], ['prompt', 'make it night'], ['model', kontext.name]]) });
     await expect.poll(() => comfy.assignments().length).toBe(1);
-    expect(comfy.assignments()[0]!.spec).toMatchObject({ kind: 'img2img', denoisingStrength: 1, guidance: 2.5, cfgScale: 1, width: 192, height: 112, inpaint: null });
+    // No size asked for: the edit size nearest the image's aspect (5:3 → 1248 × 832), not the small image's own.
+    expect(comfy.assignments()[0]!.spec).toMatchObject({ kind: 'img2img', denoisingStrength: 1, guidance: 2.5, cfgScale: 1, width: 1248, height: 832, inpaint: null });
     comfy.succeed(comfy.assignments()[0]!.taskId);
     expect((await answering).status).toBe(200);
     const mask = await sharp({ create: { width: 200, height: 120, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();

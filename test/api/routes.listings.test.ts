@@ -57,9 +57,9 @@ describe('GET /api/sd/supportedModelInfo', () => {
     expect(Object.keys(families)).toEqual(['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext']);
     expect(families['sd15']).toEqual({
       name: 'sd15', label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: 7, defaultGuidance: null,
-      defaultSteps: 20, sideMultiple: 8, controlNet: true, edits: false, backends: 'any',
+      defaultSteps: 20, sideMultiple: 8, controlNet: true, edits: false, loraFamilies: ['sd15'], backends: 'any',
     });
-    expect(families['flux-kontext']).toMatchObject({ guidance: 'distilled', defaultGuidance: 2.5, sideMultiple: 16, controlNet: false, edits: true, backends: 'comfyui' });
+    expect(families['flux-kontext']).toMatchObject({ guidance: 'distilled', defaultGuidance: 2.5, sideMultiple: 16, controlNet: false, edits: true, loraFamilies: ['flux-kontext', 'flux'], backends: 'comfyui' });
     expect(families['flux2']).toMatchObject({ guidance: 'distilled', defaultGuidance: 4, sideMultiple: 16, controlNet: false, backends: 'comfyui' });
     expect(families['z-image-turbo']).toMatchObject({ guidance: 'none', defaultCfgScale: 1, defaultSteps: 8, defaultGuidance: null });
     expect(families['qwen-image']).toMatchObject({ nativeSide: 1328, defaultCfgScale: 2.5 });

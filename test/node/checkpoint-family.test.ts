@@ -58,6 +58,13 @@ describe('reading a checkpoint family from a safetensors header', () => {
     expect((await familyOfTensors(fluxTensors('model.diffusion_model.', { dtype: 'U8', shape: [(3072 * 64) / 2, 1] }))).family).toBe('flux');
   });
 
+  it('tells FLUX.1 Kontext, whose tensors are Flux.1\'s, by its file\'s name', async () => {
+    expect((await familyOf(writeSafetensors(pathFor('flux1-dev-kontext_fp8_scaled.safetensors'), fluxTensors()))).family).toBe('flux-kontext');
+    expect((await familyOf(writeSafetensors(pathFor('FLUX.1-Kontext-dev.safetensors'), fluxTensors('model.diffusion_model.')))).family).toBe('flux-kontext');
+    // A name alone makes no Kontext of SD tensors.
+    expect((await familyOf(writeSafetensors(pathFor('kontext-style-sd15.safetensors'), sd15Tensors))).family).toBe('sd15');
+  });
+
   it('tells SD 1.5 by its text encoder when the UNet tensor it reads is not there, and SD 2 is none of ours', async () => {
     const { [`model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight`]: _attention, ...withoutAttention } = sd15Tensors;
     expect((await familyOfTensors(withoutAttention)).family).toBe('sd15');

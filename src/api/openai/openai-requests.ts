@@ -263,10 +263,9 @@ export async function editAsk(form: unknown, choice: ModelChoice, bounds: ImageB
   if (!maskSource && (maskBlur !== undefined || inpaintArea !== undefined)) {
     throw invalidField(maskBlur !== undefined ? 'mask_blur' : 'inpaint_area', 'applies to a mask: send one, or an image with transparent pixels (they are repainted)');
   }
-  const sized = size ?? fittedSize(input, bounds.maxSide);
   const given = { ...(maskBlur === undefined ? {} : { mask_blur: maskBlur }), ...(inpaintArea === undefined ? {} : { inpaint_area: inpaintArea }) };
   const inpaint = maskSource ? { inpaint: { mask: await danMaskOf(maskSource, bounds, input), mask_mode: 0, ...given } } : {};
-  return { body: { ...body, init_image: input.base64, width: sized.width, height: sized.height, ...inpaint }, n, responseFormat, stream };
+  return { body: { ...body, init_image: input.base64, ...sizeOfEdit(size, input, bounds, isEditModel(body, choice)), ...inpaint }, n, responseFormat, stream };
 }
 
 /** How far a variation may move from its image, unless `denoising_strength` is given. */
@@ -283,6 +282,22 @@ export async function variationAsk(form: unknown, choice: ModelChoice, bounds: I
   }
   const { body, n, size, responseFormat } = translate(rest, choice);
   const input = await checkedImage('image', image, bounds);
-  const sized = size ?? fittedSize(input, bounds.maxSide);
-  return { body: { denoising_strength: VARIATION_STRENGTH, ...body, init_image: input.base64, width: sized.width, height: sized.height }, n, responseFormat, stream: null };
+  // An edit model redraws the whole image (strength 1 only): a variation of it is one, with no strength of its own.
+  const edit = isEditModel(body, choice);
+  return { body: { ...(edit ? {} : { denoising_strength: VARIATION_STRENGTH }), ...body, init_image: input.base64, ...sizeOfEdit(size, input, bounds, edit) }, n, responseFormat, stream: null };
+}
+
+/** Whether the request's model is an edit model (FLUX.1 Kontext). */
+function isEditModel(body: Record<string, unknown>, choice: ModelChoice): boolean {
+  const family = choice.familyOf?.(String(body['model'])) ?? null;
+  return family !== null && familyTraits[family]?.edits === true;
+}
+
+/**
+ * The size of an edit or variation: the one asked for, else the image's (fitted to the largest side); for an edit
+ * model, none, so that DAN's parser gives its edit size nearest the image's aspect (about a megapixel).
+ */
+function sizeOfEdit(size: { width: number; height: number } | null, input: { width: number; height: number }, bounds: ImageBounds, edit: boolean): { width?: number; height?: number } {
+  if (size) return size;
+  return edit ? {} : fittedSize(input, bounds.maxSide);
 }

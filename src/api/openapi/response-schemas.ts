@@ -74,6 +74,7 @@ const FamilyInfo = Type.Object(
     defaultSteps: Type.Integer(),
     sideMultiple: Type.Integer({ description: 'Width and height are rounded down to a multiple of it' }),
     controlNet: Type.Boolean({ description: 'Whether control_net may be used with its models' }),
+    loraFamilies: Type.Array(ModelFamilyField, { description: 'The families whose LoRAs its models take: its own; FLUX.1 Kontext also Flux.1\'s' }),
     edits: Type.Boolean({ description: 'An edit model (FLUX.1 Kontext): img2img only, the image to edit as init_image and the edit as prompt; no denoising_strength but 1, no inpaint; by default the edit size nearest the image\'s aspect' }),
     backends: Type.Union([Type.Literal('any'), Type.Literal('forge-or-comfyui'), Type.Literal('comfyui')], { description: 'Which nodes run it' }),
   },

@@ -28,8 +28,10 @@ export interface ModelChoice {
 }
 
 export function modelChoice(model: ResourceRef, ctx: RequestContext): ModelChoice {
-  const family = ctx.familyOf('model', model);
-  return { model, family, traits: family ? familyTraits[family] : null };
+  const told = ctx.familyOf('model', model);
+  // One this gateway does not know (a newer gateway sharing its database published it) is no family here.
+  const traits = told ? (familyTraits[told] ?? null) : null;
+  return { model, family: traits ? told : null, traits };
 }
 
 function labelOf(choice: ModelChoice): string {
@@ -128,7 +130,7 @@ export function checkLoraFamilies(group: FieldGroup, loras: readonly LoraUse[], 
   if (choice.family === null) return;
   loras.forEach(({ lora }, index) => {
     const family = ctx.familyOf('lora', lora);
-    if (family === null || family === choice.family) return;
+    if (family === null || family === choice.family || choice.traits?.loraFamilies.includes(family)) return;
     const why = `${lora.name} is a LoRA for ${familyTraits[family].label} models; ${labelOf(choice)}`;
     if (index < fromField) throw invalidField(`${pathOf(group, 'loras')}[${index}]`, why);
     throw invalidField(pathOf(group, 'prompt'), `<lora:${lora.name}…> in the prompt: ${why}`);

@@ -22,7 +22,7 @@
 import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import { familyOfArchitecture, familyOfKohyaBase, type ModelFamily } from '../../domain/families.js';
 
 /**
@@ -175,6 +175,8 @@ async function readFamily(path: string, size: number, openFile: typeof open): Pr
     const header = await readHeader(handle, size);
     if ('problem' in header) return { family: null, why: header.problem, level: 'warn' };
     const verdict = familyOfHeader(header.header);
+    // FLUX.1 Kontext has Flux.1's tensors: its files are told apart by their names (Comfy-Org's, BFL's), as a ComfyUI node tells them.
+    if (verdict.family === 'flux' && /kontext/i.test(basename(path))) return { family: 'flux-kontext' };
     return verdict.family === null ? { ...verdict, level: 'debug' } : verdict;
   } catch (error) {
     return unreadable(error);
@@ -262,7 +264,7 @@ function familyOfTensors(header: SafetensorsHeader): TensorVerdict {
   return null;
 }
 
-/** Flux.1 dev or schnell (Kontext too); not Fill, Canny or Depth (other inputs), Chroma or Flux.2 (no CLIP vector). */
+/** Flux.1 dev or schnell (Kontext too: its name tells it, `readFamily`); not Fill, Canny or Depth (other inputs), Chroma or Flux.2 (no CLIP vector). */
 function flux1Of(header: SafetensorsHeader, prefix: string): TensorVerdict {
   if (!hasPrefix(header, `${prefix}vector_in.`)) return 'other';
   const input = shapeOf(header, `${prefix}img_in.weight`);

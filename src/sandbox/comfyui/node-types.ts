@@ -61,6 +61,11 @@ export interface VaeValue {
 /** Channels of a latent: SD 1.5's and SDXL's VAE make 4, Flux's, Qwen-Image's and SD3's 16, Flux.2's 128. */
 export type LatentChannels = 4 | 16 | 128;
 
+/** The family of the text encoding a model of `family` reads: FLUX.1 Kontext reads Flux.1's. */
+export function encoderFamilyOf(family: Family): Family {
+  return family === 'flux-kontext' ? 'flux' : family;
+}
+
 /** The channels a model of `family` samples. */
 export function latentChannelsOf(family: Family): LatentChannels {
   if (family === 'flux2') return 128;

@@ -9,7 +9,7 @@
  */
 import { toWallMs } from '../time-model.js';
 import type { ComfyOfferings, Family } from './comfy-offerings.js';
-import { latentChannelsOf, link, NodeExecutionError, vaeChannelsOf, type ClipValue, type ComfyWorld, type ModelValue, type NodeClass, type NodeRun } from './node-types.js';
+import { encoderFamilyOf, latentChannelsOf, link, NodeExecutionError, vaeChannelsOf, type ClipValue, type ComfyWorld, type ModelValue, type NodeClass, type NodeRun } from './node-types.js';
 
 const WEIGHT_DTYPES = ['default', 'fp8_e4m3fn', 'fp8_e4m3fn_fast', 'fp8_e5m2'];
 const CLIP_TYPES = ['sdxl', 'sd3', 'flux', 'hunyuan_video', 'hidream'];
@@ -74,7 +74,7 @@ export function loaderNodes(weights: LoadedWeights): NodeClass[] {
         return {
           outputs: [
             { type: 'MODEL', family, file, loras: [] },
-            { type: 'CLIP', family, loras: [], stopAt: -1 },
+            { type: 'CLIP', family: encoderFamilyOf(family), loras: [], stopAt: -1 },
             { type: 'VAE', file, channels: latentChannelsOf(family) },
           ],
         };

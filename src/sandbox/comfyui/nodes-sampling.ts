@@ -22,6 +22,7 @@ import {
   type InputSpec,
   type LatentChannels,
   type LatentValue,
+  encoderFamilyOf,
   latentChannelsOf,
   latentCellOf,
   type MaskValue,
@@ -154,8 +155,7 @@ function inputsOf(run: NodeRun): SamplingInputs {
  */
 async function sample(run: NodeRun, given: SamplingInputs, part: { seed: number; steps: number; from: number; to: number; denoise: number; continues: boolean }): Promise<NodeResult> {
   const { model, positive, negative, latent, samplerName } = given;
-  // FLUX.1 Kontext reads Flux.1's text encoders.
-  const encodedFor = model.family === 'flux-kontext' ? 'flux' : model.family;
+  const encodedFor = encoderFamilyOf(model.family);
   for (const cond of negative ? [positive, negative] : [positive]) {
     if (cond.family !== encodedFor) {
       throw new NodeExecutionError('RuntimeError', `mat1 and mat2 shapes cannot be multiplied (sandbox: ${cond.family} text encoding given to a ${model.family} model)`);

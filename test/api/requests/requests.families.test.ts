@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { flux2Model, fluxModel, kontextModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
+import { flux2Model, fluxLora, fluxModel, kontextModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -179,6 +179,13 @@ describe('FLUX.1 Kontext, an edit model', () => {
     expect(square).toMatchObject({ width: 1024, height: 1024 });
     // A size asked for is kept (in Flux's 16-pixel cells), and a strength of 1 is no contradiction.
     expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, width: 1000, height: 600, denoising_strength: 1 }, ctx)).toMatchObject({ width: 992, height: 592, denoisingStrength: 1 });
+  });
+
+  it('takes Flux.1 LoRAs (Kontext LoRAs are trained as Flux.1\'s), not an SD 1.5 one; a Flux.1 model takes no Kontext-only family\'s', async () => {
+    const spec = await parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, loras: [[fluxLora.name, 0.8]] }, ctx);
+    expect(spec.loras).toEqual([{ lora: fluxLora, weight: 0.8 }]);
+    await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, loras: [[sha.korean, 0.5]] }, ctx), { field: 'loras[0]', message: ['is a LoRA for SD 1.5 models', 'FLUX.1 Kontext model'] });
+    expect((await txt2img({ model: fluxModel.name, loras: [[fluxLora.name, 0.8]] })).loras).toHaveLength(1);
   });
 
   it('refuses txt2img, another strength, a mask and a negative prompt, each naming the field and why', async () => {

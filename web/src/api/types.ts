@@ -54,6 +54,8 @@ export interface FamilyInfo {
   controlNet: boolean;
   /** An edit model (FLUX.1 Kontext): img2img only, no denoising strength, no mask. */
   edits: boolean;
+  /** The families whose LoRAs its models take: its own; FLUX.1 Kontext also Flux.1's. */
+  loraFamilies: ModelFamily[];
   /** Which nodes run it: every WebUI and ComfyUI, Forge and ComfyUI, or ComfyUI only. */
   backends: 'any' | 'forge-or-comfyui' | 'comfyui';
 }

@@ -60,7 +60,7 @@ export function withModel(form: GenerationForm, model: string, info: SupportedIn
   }
   const loras = form.loras.filter((lora) => {
     const family = loraFamilyOf(info, lora.name);
-    if (fits(family, after)) return true;
+    if (fits(family, after, info)) return true;
     notes.push(`LoRA ${lora.name} is for ${familyLabel(info, family!)} models: it was taken out.`);
     return false;
   });

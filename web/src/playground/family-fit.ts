@@ -39,14 +39,17 @@ export function controlNetFamilyOf(info: SupportedInfo | null, model: string): M
   return info?.ControlNet.models.find((m) => m.name === model)?.family ?? null;
 }
 
-/** Whether something made for `family` may go with a checkpoint of `modelFamily`, as the gateway decides it. */
-export function fits(family: ModelFamily | null, modelFamily: ModelFamily | null): boolean {
-  return family === null || modelFamily === null || family === modelFamily;
+/**
+ * Whether something made for `family` may go with a checkpoint of `modelFamily`, as the gateway decides it: of the
+ * same family, or of one whose LoRAs its models take (FLUX.1 Kontext takes Flux.1's: `info`'s `loraFamilies`).
+ */
+export function fits(family: ModelFamily | null, modelFamily: ModelFamily | null, info: SupportedInfo | null = null): boolean {
+  return family === null || modelFamily === null || family === modelFamily || (familyInfo(info, modelFamily)?.loraFamilies?.includes(family) ?? false);
 }
 
 /** What an option made for another family says of itself ("— does not fit SDXL"); '' when it fits. */
 export function misfitNote(family: ModelFamily | null, modelFamily: ModelFamily | null, info: SupportedInfo | null): string {
-  return fits(family, modelFamily) ? '' : ` — does not fit ${familyLabel(info, modelFamily!)}`;
+  return fits(family, modelFamily, info) ? '' : ` — does not fit ${familyLabel(info, modelFamily!)}`;
 }
 
 /**
@@ -87,7 +90,7 @@ export function familyConflicts(form: GenerationForm, info: SupportedInfo | null
   const label = (family: ModelFamily) => familyLabel(info, family);
   form.loras.forEach(({ name }, i) => {
     const family = loraFamilyOf(info, name);
-    if (!fits(family, modelFamily)) conflicts[`loras[${i}]`] = `${name} is a LoRA for ${label(family!)} models; ${model}. Choose one for ${label(modelFamily)} models, or remove it.`;
+    if (!fits(family, modelFamily, info)) conflicts[`loras[${i}]`] = `${name} is a LoRA for ${label(family!)} models; ${model}. Choose one for ${label(modelFamily)} models, or remove it.`;
   });
   const unit = form.controlNet.model;
   const unitFamily = controlNetFamilyOf(info, unit);

@@ -19,7 +19,7 @@ import { ImageInput } from './image-input';
  * `info`: the listing whose family labels it shows.
  */
 export function resourceOptions(list: (NameInfo & { family?: ModelFamily | null })[], modelFamily: ModelFamily | null = null, info: SupportedInfo | null = null) {
-  const fitting = (item: { family?: ModelFamily | null }) => fits(item.family ?? null, modelFamily);
+  const fitting = (item: { family?: ModelFamily | null }) => fits(item.family ?? null, modelFamily, info);
   return [...list.filter(fitting), ...list.filter((item) => !fitting(item))].map((item) => {
     const family = item.family ?? null;
     const name = `${item.name}${family ? ` · ${familyLabel(info, family)}` : ''}${misfitNote(family, modelFamily, info)}`;
@@ -60,7 +60,7 @@ export function ModelFields({ form, update, info, errors }: Omit<Props, 'lastSee
   const family = modelFamilyOf(info, form.model);
   // "Add a LoRA" adds one that fits the checkpoint (served ones first) and is not in the form yet: one of another
   // family would be refused, and so would one listed twice.
-  const fitting = (info?.LoRAs ?? []).filter((l) => fits(l.family, family));
+  const fitting = (info?.LoRAs ?? []).filter((l) => fits(l.family, family, info));
   const unused = fitting.filter((l) => !form.loras.some((used) => used.name === l.name));
   const toAdd = unused.find((l) => l.available) ?? unused[0];
   const noneFits = info !== null && info.LoRAs.length > 0 && fitting.length === 0 && family !== null;
