@@ -9,7 +9,7 @@ import { diffusionFieldNames, readDiffusionFields } from './diffusion-fields.js'
 import { readCode, readNumber } from './field-readers.js';
 import { decodePendingImage, readImage } from './image-field.js';
 import { decodeInpaint, readInpaint } from './inpaint-field.js';
-import { parseGroup, valueOf } from './known-fields.js';
+import { type FieldGroup, parseGroup, valueOf } from './known-fields.js';
 import { checkEditFields, modelChoice } from './family-rules.js';
 import { editSizeOf } from '../../domain/families.js';
 import type { RequestContext } from '../../domain/request-context.js';
@@ -45,10 +45,26 @@ export async function parseImg2ImgRequest(body: unknown, ctx: RequestContext): P
   const inpaint = await decodeInpaint(pendingInpaint, maxSide);
   const controlNet = await decodeControlNet(units, maxSide);
   const edit = choice.traits?.edits === true;
-  // An edit model's picture keeps the image's shape: left out, the size is its edit size nearest the image's aspect
-  // (within the gateway's largest side; past it, the family's native square, as for other models).
-  const fitted = editSizeOf(init.width, init.height);
-  const sized = edit && valueOf(group, 'width') === undefined && valueOf(group, 'height') === undefined && Math.max(fitted.width, fitted.height) <= ctx.limits.maxSide;
-  const size = sized ? fitted : {};
-  return { kind: 'img2img', ...fields, ...size, controlNet, initImage: init.base64, initWidth: init.width, initHeight: init.height, resizeMode, denoisingStrength: edit ? 1 : denoisingStrength, inpaint };
+  const size = edit ? editSize(group, fields, init, ctx.limits.maxSide, choice.traits!.sideMultiple) : {};
+  // An edit model's image is fitted to its size as ComfyUI's `FluxKontextImageScale` does it, cropped to the aspect,
+  // unless the request says otherwise.
+  const fit = edit && valueOf(group, 'resize_mode') === undefined ? 'crop_and_resize' : resizeMode;
+  return { kind: 'img2img', ...fields, ...size, controlNet, initImage: init.base64, initWidth: init.width, initHeight: init.height, resizeMode: fit, denoisingStrength: edit ? 1 : denoisingStrength, inpaint };
+}
+
+/**
+ * An edit model's picture keeps the image's shape: with no side given, the edit size nearest the image's aspect
+ * (when within the gateway's largest side: else the family's native square, as for other models); with one, the
+ * other in the image's proportions, in the family's cells; with both, as given.
+ */
+function editSize(group: FieldGroup, fields: { width: number; height: number }, image: { width: number; height: number }, maxSide: number, cell: number): { width?: number; height?: number } {
+  const hasWidth = valueOf(group, 'width') !== undefined;
+  const hasHeight = valueOf(group, 'height') !== undefined;
+  if (hasWidth && hasHeight) return {};
+  if (!hasWidth && !hasHeight) {
+    const fitted = editSizeOf(image.width, image.height);
+    return Math.max(fitted.width, fitted.height) <= maxSide ? fitted : {};
+  }
+  const proportional = (side: number, from: number, to: number) => Math.min(maxSide, Math.max(cell * 4, Math.round((side * to) / from / cell) * cell));
+  return hasWidth ? { height: proportional(fields.width, image.width, image.height) } : { width: proportional(fields.height, image.height, image.width) };
 }

@@ -179,6 +179,14 @@ describe('FLUX.1 Kontext, an edit model', () => {
     expect(square).toMatchObject({ width: 1024, height: 1024 });
     // A size asked for is kept (in Flux's 16-pixel cells), and a strength of 1 is no contradiction.
     expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, width: 1000, height: 600, denoising_strength: 1 }, ctx)).toMatchObject({ width: 992, height: 592, denoisingStrength: 1 });
+    // One side asked for: the other in the image's proportions (16:9), in its cells.
+    expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, width: 1024 }, ctx)).toMatchObject({ width: 1024, height: 576 });
+    expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, height: 720 }, ctx)).toMatchObject({ width: 1280, height: 720 });
+    // The image is fitted to the size as ComfyUI's Kontext scaling does, cropped to its aspect, unless the request says how.
+    expect(square).toMatchObject({ resizeMode: 'crop_and_resize' });
+    expect(await parseImg2ImgRequest({ model: kontextModel.name, init_image: wide, resize_mode: 0 }, ctx)).toMatchObject({ resizeMode: 'just_resize' });
+    // Other models keep the API's default.
+    expect(await parseImg2ImgRequest({ model: fluxModel.name, init_image: wide }, ctx)).toMatchObject({ resizeMode: 'just_resize' });
   });
 
   it('takes Flux.1 LoRAs (Kontext LoRAs are trained as Flux.1\'s), not an SD 1.5 one; a Flux.1 model takes no Kontext-only family\'s', async () => {
