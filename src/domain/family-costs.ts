@@ -141,11 +141,6 @@ export class FamilyCosts {
     return this.#fit();
   }
 
-  /** The published costs that differ from the priors, for metrics and the dashboard. */
-  learned(): ReadonlyMap<ModelFamily, number> {
-    return this.#published;
-  }
-
   /** The nodes whose runs taught here were all of `family`: their speeds were learned in its units alone. */
   nodesOnly(family: ModelFamily): string[] {
     const nodes: string[] = [];

@@ -36,6 +36,7 @@ import { type Binding, bindSpec, needsKeyOf, networkFamilyOf } from '../domain/b
 import type { NodeOffering } from '../domain/offering.js';
 import { FamilyCosts } from '../domain/family-costs.js';
 import type { ModelFamily } from '../domain/families.js';
+import type { GenerationSpec } from '../domain/spec.js';
 import { checkpointOf, PRIOR_STEP_COSTS, REFERENCE_UNITS_PER_SECOND, workUnitsOf } from '../domain/work-units.js';
 import { NodeEstimates, runSeconds } from '../domain/speed-estimates.js';
 import { AheadPacing } from './ahead-pacing.js';
@@ -235,7 +236,7 @@ export class Scheduler {
   enqueue(task: SchedulerTask, arrivedAt: number): void {
     // The family is the one the request was read with: a node that learns it later changes no task's binding.
     const family = networkFamilyOf(task.spec, this.#familyOf);
-    const units = workUnitsOf(task.spec, this.familyCosts.stepCost(family));
+    const units = this.#unitsOf(task.spec, family);
     const queueHead = this.#queue.length > 0 ? Math.min(...this.#queue.slice(0, 64).map((q) => q.tag.start)) : undefined;
     const tag = this.#fair.tag(task.owner, units / REFERENCE_UNITS_PER_SECOND, {
       priority: task.priority,
@@ -732,7 +733,7 @@ export class Scheduler {
         // The family costs learn from runs timed the usual way and with no load in them: a load's own time is the
         // node's word, and Forge's may be part of the generation (speed-estimates.ts `splitSwitchedRun`).
         const plain = attempt.begunAt !== null && attempt.resumed !== true && !stalled;
-        if (queued.family !== null && plain && !switched) this.#learnFamilyCost(queued, queued.family, attempt.nodeIdentity, cycleMs / 1000);
+        if (plain && !switched) this.#learnFamilyCost(queued, attempt.nodeIdentity, cycleMs / 1000);
         this.estimates.record(attempt.nodeIdentity, {
           units: queued.units,
           elapsedSeconds: cycleMs / 1000,
@@ -764,12 +765,14 @@ export class Scheduler {
   }
 
   /**
-   * Teaches the family costs a run of `queued` (of `family`) that took `seconds` on its node, with no load. When a
+   * Teaches the family costs a run of `queued` (of a known family) that took `seconds` on its node, with no load. When a
    * cost changes, the nodes that ran only that family count their work in the new units (their speeds were
    * learned in the old ones: else they would predict it off by the change until their fits caught up), and the
    * queued tasks of the family are priced again.
    */
-  #learnFamilyCost(queued: Queued, family: ModelFamily, node: string, seconds: number): void {
+  #learnFamilyCost(queued: Queued, node: string, seconds: number): void {
+    const family = queued.family;
+    if (family === null) return;
     const changed = this.familyCosts.record({ node, family, priorUnits: workUnitsOf(queued.task.spec, PRIOR_STEP_COSTS[family]), seconds });
     if (changed.length === 0) return;
     for (const { family: repriced, from, to } of changed) for (const only of this.familyCosts.nodesOnly(repriced)) this.estimates.rescaleUnits(only, to / from);
@@ -798,7 +801,12 @@ export class Scheduler {
    */
   #priced(queued: Queued): number {
     queued.costVersion = this.familyCosts.version;
-    return workUnitsOf(queued.task.spec, this.familyCosts.stepCost(queued.family));
+    return this.#unitsOf(queued.task.spec, queued.family);
+  }
+
+  /** A task's units at the step cost of its family published now. */
+  #unitsOf(spec: GenerationSpec, family: ModelFamily | null): number {
+    return workUnitsOf(spec, this.familyCosts.stepCost(family));
   }
 
   /**

@@ -4,7 +4,7 @@
  * once the node has run both families a few times, the gateway prices Flux.2 work at about what it costs there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson } from '../helpers/api-client.js';
+import { postJson } from '../helpers/api-client.js';
 import { type DanProcess, startGatewayProcess, startNodeProcess, startSandboxProcess, tempDir } from '../helpers/processes.js';
 import { PRIOR_STEP_COSTS } from '../../src/domain/work-units.js';
 
@@ -59,9 +59,5 @@ describe('step costs by family, learned from a node that runs two', () => {
     expect(learned).toBeGreaterThan(1.25 * PRIOR_STEP_COSTS.flux2);
     expect(learned).toBeLessThanOrEqual(FLUX2_COST * (1 + 1e-9));
     expect(await stepCost('sd15')).toBe(1);
-    // (The node's speed in it/s is no figure to hold a loaded machine to: a CI run measured 53 for 80. The unit tests
-    // show a node's speed counted in the new units when a cost changes.)
-    const [node] = (await getJson(`${gateway}/api/nodes`)).body.data;
-    expect(node.itPerSecond).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -18,7 +18,7 @@
  * Masks keep A1111's meaning (white, or opaque alpha, is repainted), which is
  * DAN's own. The table of fields is in docs/a1111-api.md.
  */
-import { familyTraits, type ModelFamily, SD_DEFAULT_CFG_SCALE, SD_DEFAULT_STEPS } from '../../domain/families.js';
+import { type FamilyTraits, familyTraits, type ModelFamily, SD_DEFAULT_CFG_SCALE, SD_DEFAULT_STEPS } from '../../domain/families.js';
 import { a1111Field } from './a1111-errors.js';
 
 type Body = Record<string, unknown>;
@@ -254,7 +254,8 @@ export interface A1111Ask {
   count: number;
 }
 
-function diffusionBody(body: Body, choice: CheckpointChoice): Body {
+/** The fields txt2img and img2img share, in DAN's words, and the traits of the checkpoint's family (null: not known). */
+function diffusionBody(body: Body, choice: CheckpointChoice): { out: Body; traits: FamilyTraits | null } {
   const controlNet = readControlNet(body);
   const out: Body = { model: readCheckpoint(body, choice), ...readSampler(body) };
   for (const field of ['prompt', 'negative_prompt', 'seed', 'steps', 'cfg_scale', 'width', 'height']) if (given(body[field])) out[field] = body[field];
@@ -271,14 +272,14 @@ function diffusionBody(body: Body, choice: CheckpointChoice): Body {
   // A1111's default where DAN's differs: 50 steps, and its clients expect them; a turbo model's own few.
   if ((traits?.defaultSteps ?? SD_DEFAULT_STEPS) === SD_DEFAULT_STEPS) out['steps'] ??= 50;
   if (controlNet) out['control_net'] = controlNet;
-  return out;
+  return { out, traits };
 }
 
 /** `POST /sdapi/v1/txt2img` → a DAN txt2img body, and how many images. */
 export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   const body = asBody(raw);
   checkNeutral(body, TXT2IMG_NEUTRAL, TXT2IMG_MAPPED);
-  const out = diffusionBody(body, choice);
+  const { out } = diffusionBody(body, choice);
   const refiner = body['refiner_checkpoint'];
   const switchAt = body['refiner_switch_at'];
   // "" and "None" (any case) are A1111's "no refiner", and so is a switch at the very end: the refiner never runs.
@@ -300,7 +301,7 @@ export function txt2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
 export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
   const body = asBody(raw);
   checkNeutral(body, IMG2IMG_NEUTRAL, IMG2IMG_MAPPED);
-  const out = diffusionBody(body, choice);
+  const { out, traits } = diffusionBody(body, choice);
   const images = body['init_images'];
   if (!Array.isArray(images) || images.length === 0) throw a1111Field('init_images', 'is required: a list with one base64 image');
   if (images.length > 1) throw a1111Field('init_images', `DAN takes one init image per request, got ${images.length}`);
@@ -312,9 +313,7 @@ export function img2imgAsk(raw: unknown, choice: CheckpointChoice): A1111Ask {
     out['resize_mode'] = body['resize_mode'];
   }
   // An edit model redraws the whole image: A1111's default strength (0.75), which its clients send, counts as its 1.
-  const family = choice.familyOf(String(out['model']));
-  const edits = family !== null && familyTraits[family].edits;
-  if (given(body['denoising_strength']) && !(edits && body['denoising_strength'] === A1111_DENOISING_DEFAULT)) out['denoising_strength'] = body['denoising_strength'];
+  if (given(body['denoising_strength']) && !(traits?.edits && body['denoising_strength'] === A1111_DENOISING_DEFAULT)) out['denoising_strength'] = body['denoising_strength'];
   if (given(body['mask'])) out['inpaint'] = inpaintOf(body);
   return { body: out, count: readCount(body) };
 }
