@@ -3,7 +3,10 @@
  * own, at a lower priority than the gateways it loads, and reads its report.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { niceAllThreads } from './process-priority.js';
+
+/** The fleet's priority: below the gateways' (in a real network the nodes are other machines). */
+const FLEET_NICE = 10;
 
 /**
  * Resolves once every node is welcomed; node i dials `gateways[i % n]`. `prefetch`: tasks each node holds
@@ -14,10 +17,14 @@ export function startFleet(gateways: readonly string[], fleet: { nodes: number; 
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, FLEET_GATEWAY: gateways.map((g) => g.replace('http', 'ws')).join(','), FLEET_NODES: String(fleet.nodes), FLEET_TASK_MS: String(fleet.taskMs), FLEET_PREFETCH: String(fleet.prefetch ?? 0) },
   });
-  setPriority(child.pid!, 10);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the fleet process exited (${code})`)));
-    child.on('message', (message: { ready?: boolean }) => message.ready && resolve(child));
+    child.on('message', (message: { ready?: boolean }) => {
+      if (!message.ready) return;
+      // Every thread, now that it has started them (its collector's among them); below the gateways it loads.
+      niceAllThreads(child.pid!, FLEET_NICE);
+      resolve(child);
+    });
   });
 }
 

@@ -5,11 +5,12 @@
  * file), one process playing the fleet (bench/fleet-nodes.ts: N light nodes,
  * each on its own WebSocket, running its tasks one at a time for a fixed time
  * and answering each with a 64×64 PNG, 3 of 8 checkpoints each, holding one
- * task ready as `dan node` does by default), and this one as the client: it submits
- * the tasks over HTTP (async, 64 at a time, 5 API keys), polls the status of
- * random tasks all along (every 20 ms) and the gateway's health (every 2 s).
- * The fleet and this client run at a lower priority (nice 10): in a real
- * network they are other machines.
+ * task ready as `dan node` does by default), and one playing the client
+ * (bench/fleet-client.ts): it submits the tasks over HTTP (async, 64 at a time,
+ * 5 API keys), polls the status of random tasks all along (every 20 ms) and the
+ * gateway's health (every 2 s). The fleet and the client run at a lower
+ * priority (nice 10, every thread of theirs): in a real network they are other
+ * machines.
  *
  * Per fleet: the results per second the gateway reached while every node had
  * work (from when 10 % of results were in, or the last submit, to 90 %)
@@ -38,10 +39,9 @@ import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
 import { freePort, tempDir } from '../test/helpers/processes.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { fleetReport, startFleet } from './fleet-process.js';
-import { type LoopDelayCounts, type LoopDelaySpan, loopDelayBetween, scrapeLoopDelay } from './loop-delay-scrape.js';
-import { cpuSecondsOf } from './process-cpu.js';
+import { type CpuReading, runClient } from './fleet-client.js';
+import { type LoopDelaySpan, loopDelayBetween } from './loop-delay-scrape.js';
 import { startQuiet } from './quiet-process.js';
-import { makeCheckpoints } from './schedule-nodes.js';
 import { type Spread, spreadOf } from './schedule-stats.js';
 
 interface Fleet {
@@ -88,11 +88,15 @@ const FLEETS: Fleet[] = (process.env['BENCH_FLEETS'] ?? '10x200x2000,100x500x800
   const [nodes, taskMs, tasks] = s.replace(/p$/, '').split('x').map(Number);
   return { nodes: nodes!, taskMs: taskMs!, tasks: tasks!, paced: s.endsWith('p') };
 });
-const CHECKPOINTS = makeCheckpoints(8);
 const KEYS = ['fleet-key-1', 'fleet-key-2', 'fleet-key-3', 'fleet-key-4', 'fleet-key-5'];
 const SUBMIT_CONCURRENCY = 64;
+/** The client's priority: below the gateway's, as the fleet's is (fleet-process.ts). */
+const CLIENT_NICE = 10;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The gateway's CPU (one core = 1) between two readings, or NaN when they are not apart. */
+function servingCpu(from: CpuReading, to: CpuReading): number {
+  return to.at > from.at ? (to.cpu - from.cpu) / ((to.at - from.at) / 1000) : Number.NaN;
+}
 
 async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const body = (await (await fetch(url, { headers })).json()) as { code: number; data: T };
@@ -114,89 +118,16 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
   });
   const fleetProcess = await startFleet([gateway], { ...fleet, prefetch: PREFETCH });
   try {
-    const ids: string[] = [];
-    /** Each task's key (index into KEYS): a task's status is its key's to read. */
-    const owners: number[] = [];
-    const authOf = (i: number) => ({ authorization: `Bearer ${secrets.get(KEYS[owners[i]!]!)}` });
-    const submitMs: number[] = [];
-    const pollMs: number[] = [];
-    let submitting = true;
     const capacityPerSecond = (fleet.nodes * 1000) / fleet.taskMs;
     /** Paced: the tasks submitted at once before the rest follow at the fleet's capacity. */
     const backlog = fleet.paced ? Math.min(fleet.tasks, 2 * fleet.nodes) : fleet.tasks;
-    let beforeSubmits = scrapeLoopDelay(gateway);
-    await beforeSubmits;
-    const started = Date.now();
-    let pacedFrom = 0;
-    const submitAll = async () => {
-      let next = 0;
-      const worker = async () => {
-        while (next < fleet.tasks) {
-          const index = next++;
-          if (index >= backlog) {
-            if (pacedFrom === 0) {
-              pacedFrom = Date.now();
-              beforeSubmits = scrapeLoopDelay(gateway);
-            }
-            const due = pacedFrom + ((index - backlog) * 1000) / capacityPerSecond;
-            if (due > Date.now()) await sleep(due - Date.now());
-          }
-          const checkpoint = CHECKPOINTS[index % CHECKPOINTS.length]!;
-          const body = { prompt: `fleet task ${index}`, model: checkpoint.ref.id, steps: 20, width: 64, height: 64, sampler_name: 'Euler a', seed: index };
-          const t0 = performance.now();
-          const response = await fetch(`${gateway}/api/sd/txt2img/async`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.get(KEYS[index % KEYS.length]!)}` }, body: JSON.stringify(body) });
-          const answer = (await response.json()) as { code: number; data: { taskId: string } };
-          submitMs.push(performance.now() - t0);
-          if (answer.code !== 200) throw new Error(`submit refused: ${JSON.stringify(answer)}`);
-          ids.push(answer.data.taskId);
-          owners.push(index % KEYS.length);
-        }
-      };
-      await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, worker));
-    };
-    let submitsDoneAt = 0;
-    let afterSubmits: Promise<LoopDelayCounts> | undefined;
-    const cpuAt = () => ({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!) });
-    let cpuAfterSubmits = cpuAt();
-    const submitted = submitAll().finally(() => {
-      submitting = false;
-      submitsDoneAt = Date.now();
-      cpuAfterSubmits = cpuAt();
-      afterSubmits = scrapeLoopDelay(gateway);
-    });
-    const pollAll = async () => {
-      for (let round = 1; submitting || ids.length > 0; round++) {
-        if (ids.length > 0) {
-          const t0 = performance.now();
-          const i = Math.floor(Math.random() * ids.length);
-          await getJson(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
-          pollMs.push(performance.now() - t0);
-        }
-        await sleep(20);
-        // Whether the queue has drained, every 25th round (half a second): the health document sorts the
-        // gateway's latest overhead samples (2–3 ms), and asked every 20 ms it was a tenth of the gateway's
-        // event loop in the measured window, a load no client puts on it.
-        if (!submitting && round % 25 === 0 && (await getJson<{ queued: number; running: number }>(`${gateway}/api/health`)).queued === 0) break;
-      }
-    };
-    const polled = pollAll();
-    const health: { at: number; cpu: number; eventLoop: OverheadSummary | null; queued: number; running: number }[] = [];
-    /** Scraped at the first health read after the submits with 10 % of the tasks or fewer left unfinished. */
-    let atNinety: LoopDelayCounts | undefined;
-    let cpuAtNinety = cpuAt();
-    const watch = async () => {
-      for (;;) {
-        const data = await getJson<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
-        health.push({ at: Date.now(), cpu: cpuSecondsOf(gatewayProcess.child.pid!), eventLoop: data.eventLoopDelayMs, queued: data.queued, running: data.running });
-        if (!submitting && atNinety === undefined && data.queued + data.running <= fleet.tasks / 10) {
-          cpuAtNinety = cpuAt();
-          atNinety = await scrapeLoopDelay(gateway);
-        }
-        if (!submitting && data.queued === 0 && data.running === 0) return;
-        await sleep(2000);
-      }
-    };
-    await Promise.all([submitted, polled, watch()]);
+    const keySecrets = KEYS.map((key) => secrets.get(key)!);
+    const client = await runClient(
+      { gateway, gatewayPid: gatewayProcess.child.pid!, tasks: fleet.tasks, backlog, capacityPerSecond, secrets: keySecrets, concurrency: SUBMIT_CONCURRENCY },
+      CLIENT_NICE,
+    );
+    const { ids, owners, health, started, pacedFrom, submitsDoneAt } = client;
+    const authOf = (i: number) => ({ authorization: `Bearer ${keySecrets[owners[i]!]}` });
     const report = await fleetReport(fleetProcess);
     const sentAt = report.sentAt.sort((a, b) => a - b);
     const states = new Map<string, number>();
@@ -210,7 +141,6 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const atEnd = health.reduce((best, h) => (Math.abs(h.at - to) < Math.abs(best.at - to) ? h : best));
     const atStart = health.reduce((best, h) => (Math.abs(h.at - from) < Math.abs(best.at - from) ? h : best));
     const succeeded = [...states.values()].filter((s) => s === 2).length;
-    const submitsEnd = await afterSubmits!;
     return {
       ...fleet,
       capacityPerSecond,
@@ -220,12 +150,12 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       held: report.held,
       failed: states.size - succeeded,
       eventLoop: atEnd.eventLoop,
-      loopSubmitting: loopDelayBetween(await beforeSubmits, submitsEnd),
-      loopServing: loopDelayBetween(submitsEnd, atNinety ?? (await scrapeLoopDelay(gateway))),
+      loopSubmitting: loopDelayBetween(client.beforeSubmits, client.afterSubmits),
+      loopServing: loopDelayBetween(client.afterSubmits, client.atNinety),
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
-      servingCpu: cpuAtNinety.at > cpuAfterSubmits.at ? (cpuAtNinety.cpu - cpuAfterSubmits.cpu) / ((cpuAtNinety.at - cpuAfterSubmits.at) / 1000) : Number.NaN,
-      poll: spreadOf(pollMs),
-      submit: spreadOf(submitMs),
+      servingCpu: servingCpu(client.cpuAfterSubmits, client.cpuAtNinety),
+      poll: spreadOf(client.pollMs),
+      submit: spreadOf(client.submitMs),
       submitsPerSecond: (fleet.tasks - (fleet.paced ? backlog : 0)) / ((submitsDoneAt - (fleet.paced ? pacedFrom : started)) / 1000),
     };
   } finally {

@@ -35,8 +35,7 @@
  * (e.g. `64,512`) change the run.
  */
 import { makeBenchKeys } from './bench-keys.js';
-import { readdirSync } from 'node:fs';
-import { cpus, setPriority } from 'node:os';
+import { cpus } from 'node:os';
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
@@ -45,6 +44,7 @@ import { freePort, tempDir } from '../test/helpers/processes.js';
 import { startQuiet } from './quiet-process.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { cpuSecondsOf } from './process-cpu.js';
+import { niceAllThreads } from './process-priority.js';
 
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 2000);
@@ -67,16 +67,6 @@ function summary(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
   return { p50: at(50), p95: at(95), p99: at(99), max: sorted.at(-1)!, mean: values.reduce((a, b) => a + b, 0) / values.length };
-}
-
-/**
- * Linux keeps a nice value per thread, and `setPriority(pid)` sets only the
- * main thread's: the process's garbage-collector and thread-pool threads
- * (the sandbox encodes its PNGs on them) would stay at the gateway's
- * priority. Threads started later inherit from the thread that starts them.
- */
-function niceAllThreads(pid: number, nice: number): void {
-  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }
 
 /** User + system CPU milliseconds the process has used so far. */
