@@ -114,7 +114,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     logFile,
     readyUrl: `${gateway}/api/health`,
     // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway under the fleet.
-    nodeArgs: process.env['BENCH_GATEWAY_NODE_ARGS']?.split(' ') ?? [],
+    nodeArgs: process.env['BENCH_GATEWAY_NODE_ARGS']?.split(' ').filter(Boolean) ?? [],
   });
   const fleetProcess = await startFleet([gateway], { ...fleet, prefetch: PREFETCH });
   try {
