@@ -238,33 +238,69 @@ function demandByClass(state: PlanState, lane: Lane): Demand {
  * before here), sent if that node has a lane free now. That is where the rules for a short queue lead
  * ("a lane does not take a task another node would finish sooner"), reached task by task: lane by lane,
  * every idle lane looked at every task and asked every other node, which over a thousand idle nodes
- * made a pass take longer than the tasks it sent.
+ * made a pass take longer than the tasks it sent. Worked out from the nodes themselves, without the
+ * plan's state: building that over a thousand lanes was most of each pass while a burst of submits
+ * met an idle fleet, a pass a turn with a few tasks each (bench:fleet), and only the nodes able to run
+ * the tasks are looked at here.
  */
-function assignByEarliestFinish(state: PlanState, plan: Plan): void {
-  const { nodes, tasks } = state;
-  // Per node, when each of its lanes frees (an unavailable node has none).
-  const laneTimes = nodes.map((_, node) => state.lanesOf(node).map((lane) => lane.freeAt));
-  for (let index = state.nextUnplanned(0); index < tasks.length; index = state.nextUnplanned(index + 1)) {
+function assignByEarliestFinish(tasks: readonly PlanTask[], nodes: readonly PlanNode[]): Plan {
+  const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
+  // Per node looked at, when each of its lanes frees (an unavailable node has none; a node that lists no
+  // lane has one, free now), and what the tasks given here leave it loaded with.
+  const laneTimes = new Map<number, number[]>();
+  const loadedAfter = new Map<number, string>();
+  const timesOf = (node: number): number[] => {
+    let times = laneTimes.get(node);
+    if (times === undefined) {
+      const { available, lanes } = nodes[node]!;
+      times = !available ? [] : lanes.length === 0 ? [0] : [...lanes];
+      laneTimes.set(node, times);
+    }
+    return times;
+  };
+  for (const task of tasks) {
     let best = -1;
     let bestFinish = Infinity;
     let bestLane = 0;
-    for (const node of tasks[index]!.capable) {
-      const times = laneTimes[node]!;
+    for (const node of task.capable) {
+      const times = timesOf(node);
       if (times.length === 0) continue;
       const lane = times.indexOf(Math.min(...times));
-      const finish = times[lane]! + state.switchCost(index, node) + state.runSeconds(index, node);
+      const finish = times[lane]! + switchSeconds(nodes[node]!, loadedAfter.get(node), task.checkpoint) + runSeconds(nodes[node]!, task.units);
       if (finish < bestFinish - 1e-9) [best, bestFinish, bestLane] = [node, finish, lane];
     }
     if (best < 0) continue;
-    const task = tasks[index]!;
-    const startAt = laneTimes[best]![bestLane]!;
+    const times = laneTimes.get(best)!;
+    const startAt = times[bestLane]!;
     plan.startAt.set(task.id, startAt);
     plan.nodeOf.set(task.id, nodes[best]!.id);
     if (startAt <= 0) plan.assignments.push({ taskId: task.id, nodeId: nodes[best]!.id });
-    laneTimes[best]![bestLane] = bestFinish;
-    state.markPlanned(index);
-    if (task.checkpoint !== null) state.load(best, task.checkpoint);
+    times[bestLane] = bestFinish;
+    if (task.checkpoint !== null) loadedAfter.set(best, task.checkpoint);
   }
+  return plan;
+}
+
+/** Seconds of checkpoint load a task of `checkpoint` costs `node`, which has `loaded` loaded (or what it reports). */
+function switchSeconds(node: PlanNode, loaded: string | undefined, checkpoint: string | null): number {
+  if (checkpoint === null || checkpoint === (loaded ?? node.loaded)) return 0;
+  return node.loadSeconds?.get(checkpoint) ?? node.switchSeconds;
+}
+
+/** Seconds a task of `units` runs on `node`, a load not included (as PlanState's `runSeconds`). */
+function runSeconds(node: PlanNode, units: number): number {
+  return (node.fixedSeconds ?? 0) + units / node.unitsPerSecond;
+}
+
+/** Lanes free now over the available nodes (one for a node that lists none), as the plan's lanes count them. */
+function freeLanesNow(nodes: readonly PlanNode[]): number {
+  let free = 0;
+  for (const node of nodes) {
+    if (!node.available) continue;
+    if (node.lanes.length === 0) free += 1;
+    for (const freeAt of node.lanes) if (freeAt <= 0) free += 1;
+  }
+  return free;
 }
 
 /**
@@ -398,17 +434,12 @@ export function* planInSlices(tasks: readonly PlanTask[], nodes: readonly PlanNo
   const given = { affinityWindow: 256, maxSkipSeconds: 60, fallbackWindow: 16, coveredSwitches: 4, shortfallLoads: 4, switchAgeWeight: 0.5, urgentWaitFactor: 2, urgentGapSeconds: 30, longPoleSeconds: 60, timeScale: 1, ruledTasks: Infinity, beyondUnits: new Map(), beyondTasks: 0, sendAheadSeconds: Infinity, arrivedUnits: () => 0, ...options };
   const scale = given.timeScale;
   const settings = { ...given, maxSkipSeconds: given.maxSkipSeconds * scale, urgentGapSeconds: given.urgentGapSeconds * scale, longPoleSeconds: given.longPoleSeconds * scale };
+  if (until <= 0) {
+    const freeNow = freeLanesNow(nodes);
+    if (freeNow > MANY_FREE_LANES && tasks.length + settings.beyondTasks < freeNow) return assignByEarliestFinish(tasks, nodes);
+  }
   const state = new PlanState(tasks, nodes, { longPoleSeconds: settings.longPoleSeconds, beyondTasks: settings.beyondTasks, beyondUnits: settings.beyondUnits, arrivedUnits: settings.arrivedUnits, loadBounds: settings.loadBounds }, arrays);
   const plan: Plan = { assignments: [], startAt: new Map(), nodeOf: new Map() };
-  if (until <= 0) {
-    // Counted, not filtered: this runs on every pass that sends work.
-    let freeNow = 0;
-    for (const lane of state.lanes) if (lane.freeAt <= 0) freeNow += 1;
-    if (freeNow > MANY_FREE_LANES && state.queued < freeNow) {
-      assignByEarliestFinish(state, plan);
-      return plan;
-    }
-  }
   let tail: TailPlacer | undefined;
   const placed = (task: PlanTask, startAt: number, node: number) => {
     plan.startAt.set(task.id, startAt);

@@ -605,6 +605,50 @@ describe('planTasks: many lanes', () => {
   });
 });
 
+describe('planTasks: a large fleet with more free lanes than queued tasks (a pass that sends work)', () => {
+  // 100 free nodes, the first 4 the ones these tasks may run on; the rest keep the fleet past 64 free lanes.
+  const fleet = (first: PlanNode[]) => [...first, ...Array.from({ length: 96 }, (_, i) => planNode(`idle${i}`))];
+
+  it('sends each task, in service order, to the node that would finish it first, its load counted', () => {
+    const nodes = fleet([
+      planNode('slow-x', { loaded: 'X', unitsPerSecond: 5 }),
+      planNode('fast-y', { loaded: 'Y', unitsPerSecond: 40, switchSeconds: 1 }),
+      planNode('away', { loaded: 'X', unitsPerSecond: 100, available: false }),
+      planNode('busy-x', { loaded: 'X', unitsPerSecond: 100, lanes: [0.5] }),
+    ]);
+    // x1 (40 units): slow-x 8 s; fast-y 1 + 1 = 2 s; busy-x 0.5 + 0.4 = 0.9 s, not free now: planned there, not sent.
+    // x2: busy-x 1.3 s (after x1), fast-y 2 s: busy-x again. x3: busy-x 1.7 s. x4: busy-x 2.1 s against fast-y's
+    // 2 s: fast-y, sent now. x5: busy-x 2.1 s against fast-y's 3 s (X loaded after x4, no load): busy-x, from 1.7 s.
+    const tasks = ['x1', 'x2', 'x3', 'x4', 'x5'].map((id) => t(id, 'X', [0, 1, 2, 3], 40));
+    const plan = planTasks(tasks, nodes, {}, 0);
+    expect(plan.assignments).toEqual([{ taskId: 'x4', nodeId: 'fast-y' }]);
+    expect(Object.fromEntries(plan.nodeOf)).toEqual({ x1: 'busy-x', x2: 'busy-x', x3: 'busy-x', x4: 'fast-y', x5: 'busy-x' });
+    expect(plan.startAt.get('x2')).toBeCloseTo(0.9);
+    expect(plan.startAt.get('x5')).toBeCloseTo(1.7);
+    // Without the busy node: x1 on fast-y (2 s); x2 after it there, X loaded by then (3 s), before slow-x's 8 s.
+    const noBusy = planTasks(tasks.slice(0, 2).map((task) => ({ ...task, capable: [0, 1, 2] })), nodes, {}, 0);
+    expect(noBusy.assignments).toEqual([{ taskId: 'x1', nodeId: 'fast-y' }]);
+    expect(noBusy.nodeOf.get('x2')).toBe('fast-y');
+    expect(noBusy.startAt.get('x2')).toBeCloseTo(2);
+  });
+
+  it('counts a node loaded with the checkpoint of the task it was given before, for the next', () => {
+    const nodes = fleet([planNode('loaded', { loaded: 'X', unitsPerSecond: 10 }), planNode('fast', { loaded: 'Y', unitsPerSecond: 40, switchSeconds: 1 })]);
+    // x1 (35 units): fast 1 + 0.875 s, loaded 3.5 s. x2: fast again, X loaded now (2.75 s), before loaded's 3.5 s.
+    const plan = planTasks([t('x1', 'X', [0, 1], 35), t('x2', 'X', [0, 1], 35)], nodes, {}, 0);
+    expect(plan.assignments).toEqual([{ taskId: 'x1', nodeId: 'fast' }]);
+    expect(plan.nodeOf.get('x2')).toBe('fast');
+    expect(plan.startAt.get('x2')).toBeCloseTo(1.875);
+  });
+
+  it('plans a task on a node that lists no lane as on one lane free now, and never on a node that is away', () => {
+    const nodes = fleet([planNode('away', { loaded: 'X', available: false }), planNode('no-lanes', { loaded: 'Y', lanes: [] })]);
+    const plan = planTasks([t('x', 'X', [0, 1])], nodes, {}, 0);
+    expect(plan.assignments).toEqual([{ taskId: 'x', nodeId: 'no-lanes' }]);
+    expect(planTasks([t('x', 'X', [0])], nodes, {}, 0).assignments).toEqual([]);
+  });
+});
+
 describe('planTasks: tasks sent ahead to a node that holds them ready (prefetch)', () => {
   const tasks = () => ['t1', 't2', 't3', 't4'].map((id) => t(id, 'X', [0, 1]));
 
