@@ -53,7 +53,11 @@ export interface ClientRun {
   started: number;
   pacedFrom: number;
   submitsDoneAt: number;
-  /** The histograms at the submitting span's start (paced: its paced part's), at its end, and at 90 % of results. */
+  /**
+   * The histograms before the first submit, at the submitting span's start (paced: its paced part's; else
+   * the same), at its end, and at 90 % of results.
+   */
+  atStart: LoopDelayCounts;
   beforeSubmits: LoopDelayCounts;
   afterSubmits: LoopDelayCounts;
   atNinety: LoopDelayCounts;
@@ -78,8 +82,8 @@ async function run(job: ClientJob): Promise<ClientRun> {
   const submitMs: number[] = [];
   const pollMs: number[] = [];
   let submitting = true;
-  let beforeSubmits = scrapeLoopDelay(gateway);
-  await beforeSubmits;
+  const atStart = await scrapeLoopDelay(gateway);
+  let beforeSubmits = Promise.resolve(atStart);
   const started = Date.now();
   let pacedFrom = 0;
   const submitAll = async () => {
@@ -161,6 +165,7 @@ async function run(job: ClientJob): Promise<ClientRun> {
     started,
     pacedFrom,
     submitsDoneAt,
+    atStart,
     beforeSubmits: await beforeSubmits,
     afterSubmits: await afterSubmits!,
     atNinety: atNinety ?? (await scrapeLoopDelay(gateway)),

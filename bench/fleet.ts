@@ -18,7 +18,8 @@
  * delay (`/api/health` → `eventLoopDelayMs`, its latest 30 s, read when 90 %
  * of results were in) and its CPU share over the same window; the event loop's
  * p99 while the tasks were being submitted and after, until 90 % of results
- * were in (serving), from two scrapes each of its Prometheus histogram
+ * were in (serving), and over the whole run (the first submit to 90 % of results),
+ * from scrapes of its Prometheus histogram
  * (loop-delay-scrape.ts: a burst of submits saturates the gateway, and the
  * latest 30 s mix the two); status-poll and
  * submit latencies; nothing lost (every task succeeded).
@@ -73,6 +74,8 @@ interface FleetFigures extends Fleet {
    */
   loopSubmitting: LoopDelaySpan;
   loopServing: LoopDelaySpan;
+  /** The event loop's delay from the first submit until 90 % of results were in: the gateway working through the tasks. */
+  loopWhole: LoopDelaySpan;
   /** The gateway's CPU time over the window ÷ its length (one core = 1). */
   gatewayCpu: number;
   /** The same, from the last submit until 90 % of results were in. */
@@ -152,6 +155,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       eventLoop: atEnd.eventLoop,
       loopSubmitting: loopDelayBetween(client.beforeSubmits, client.afterSubmits),
       loopServing: loopDelayBetween(client.afterSubmits, client.atNinety),
+      loopWhole: loopDelayBetween(client.atStart, client.atNinety),
       gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
       servingCpu: servingCpu(client.cpuAfterSubmits, client.cpuAtNinety),
       poll: spreadOf(client.pollMs),
@@ -174,15 +178,15 @@ function toMarkdown(figures: readonly FleetFigures[]): string {
     const span = (s: LoopDelaySpan) => `${ms(s.p99)} (${(100 * s.over20ms).toFixed(1)} %)`;
     const submitSeconds = (f.tasks - (f.paced ? Math.min(f.tasks, 2 * f.nodes) : 0)) / f.submitsPerSecond;
     const passes = submitSeconds > 0 ? `${Math.round(f.loopSubmitting.passes / submitSeconds)}, ${ms(f.loopSubmitting.passMeanMs)} / ${ms(f.loopSubmitting.passP99Ms)}` : '–';
-    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms${f.paced ? ', paced' : ''} | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${passes} | ${span(f.loopServing)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
+    return `| ${f.nodes.toLocaleString('en')} × ${f.taskMs} ms${f.paced ? ', paced' : ''} | ${f.tasks.toLocaleString('en')} | ${Math.round(f.capacityPerSecond)} | ${Math.round(f.resultsPerSecond)} (${(f.resultsPerSecond / f.capacityPerSecond).toFixed(2)}) | ${loop} | ${span(f.loopSubmitting)} | ${passes} | ${span(f.loopServing)} | ${span(f.loopWhole)} | ${Math.round(f.gatewayCpu * 100)} % | ${Math.round(f.servingCpu * 100)} % | ${ms(f.poll.p50)} / ${ms(f.poll.p99)} | ${ms(f.submit.p50)} / ${ms(f.submit.p99)} | ${Math.round(f.submitsPerSecond)} | ${f.succeeded.toLocaleString('en')}, ${f.failed} failed of the sampled | ${Math.round((100 * f.held) / Math.max(1, f.succeeded))} % |`;
   });
   return [
     '## A gateway with a large fleet',
     '',
-    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time (paced: two per node, then the rest at the fleet's capacity), with status polls every 20 ms; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does, and its CPU while serving; the scheduling passes it ran while the tasks were being submitted (\`dan_scheduling_pass_seconds\`): how many a second, and how long each took; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
+    `Command: \`npm run bench:fleet\` (a real gateway process; one process playing N nodes over real WebSockets, each running its tasks one at a time for a fixed time, answering each with a 64×64 PNG, and holding ${PREFETCH} ready behind (\`dan node --prefetch ${PREFETCH}\`), 3 of 8 checkpoints per node; tasks submitted async over HTTP, 64 at a time by a client process (paced: two per node, then the rest at the fleet's capacity), with status polls every 20 ms; the client and the fleet at nice 10, every thread; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}). Results per second while every node had work (10 % to 90 % of results), against the fleet's capacity; the gateway's event loop delay over its latest 30 s when 90 % of results were in, and its CPU over the window; its event loop delay's p99 (and the share of samples over 20 ms) while the tasks were being submitted, and from then until 90 % of results were in (serving), and over the whole run (from the first submit to 90 % of results: the gateway working through the tasks), from its \`dan_event_loop_delay_seconds\` histogram, interpolated within buckets as Prometheus does, and its CPU while serving; the scheduling passes it ran while the tasks were being submitted (\`dan_scheduling_pass_seconds\`): how many a second, and how long each took; "held ready": the share of tasks that reached their node while it ran another. Times in ms, p50 / p99 (/ max).`,
     '',
-    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | passes submitting: /s, mean / p99 | loop p99 serving | gateway CPU | CPU serving | status poll | submit | submits /s | results sent | held ready |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fleet | tasks | capacity /s | results /s (share) | event loop delay | loop p99 submitting | passes submitting: /s, mean / p99 | loop p99 serving | loop p99, whole run | gateway CPU | CPU serving | status poll | submit | submits /s | results sent | held ready |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }
