@@ -13,7 +13,7 @@
  */
 import { Type } from '@sinclair/typebox';
 
-export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext'] as const;
+export const ModelFamilies = ['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext', 'qwen-image-edit'] as const;
 export type ModelFamily = (typeof ModelFamilies)[number];
 export const ModelFamilyField = Type.Union(ModelFamilies.map((f) => Type.Literal(f)));
 
@@ -253,6 +253,22 @@ export const familyTraits: Readonly<Record<ModelFamily, FamilyTraits>> = {
     controlNet: false,
     edits: true,
     loraFamilies: ['flux-kontext', 'flux'],
+  },
+  // ComfyUI's Qwen-Image-Edit 2509 template: Qwen-Image's encoder and VAE, 20 steps of euler/simple at cfg 2.5, with a
+  // negative prompt; the image joins both prompts' encodings (TextEncodeQwenImageEditPlus).
+  'qwen-image-edit': {
+    label: 'Qwen-Image-Edit',
+    article: 'a',
+    nativeSide: 1024,
+    defaultSampler: 'Euler',
+    guidance: 'cfg',
+    ...SD_DEFAULTS,
+    defaultCfgScale: 2.5,
+    sideMultiple: 16,
+    backends: 'comfyui',
+    controlNet: false,
+    edits: true,
+    loraFamilies: ['qwen-image-edit'],
   },
 };
 

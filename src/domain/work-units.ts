@@ -54,6 +54,8 @@ export const PRIOR_STEP_COSTS: Readonly<Record<ModelFamily, number>> = {
   'z-image-turbo': 2.5,
   // Flux.1's transformer, its sequence half as long again with the reference image's tokens.
   'flux-kontext': 7.5,
+  // Qwen-Image's transformer, the same way (the image's tokens in both prompts' sequences).
+  'qwen-image-edit': 13.5,
 };
 
 function stepUnits(pixels: number, spec: DiffusionSpec, stepCost: number): number {

@@ -210,7 +210,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Fast
   const ownUrlSecret = keptValue(config.dataDir, 'image-url-secret', () => randomBytes(32).toString('base64url'));
   const imageUrls = new ImageUrls(stores.agreeOn ? await stores.agreeOn('image_url_secret', ownUrlSecret) : ownUrlSecret, () => clock.now());
   const modelAliases = modelAliasesOf(config.openaiModels);
-  // Not an edit model (FLUX.1 Kontext): a request that names no model is mostly a txt2img, which it cannot run.
+  // Not an edit model (FLUX.1 Kontext, Qwen-Image-Edit): a request that names no model is mostly a txt2img, which it cannot run.
   const defaultModel = () => config.defaultModel ?? catalog.servedModels().find((m) => !(m.family !== null && familyTraits[m.family]?.edits))?.name ?? null;
   const keyAdmin = new KeyAdmin(keyStore, { now: () => clock.now(), changed: (key) => keyRing.changed(key) });
   const app = await buildApp({

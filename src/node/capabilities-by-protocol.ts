@@ -4,17 +4,17 @@
  * What a node's capabilities look like to a gateway of each protocol version (protocol/messages.ts). A field
  * or value an older gateway does not know makes it refuse the whole frame, so the node leaves out what that
  * version cannot carry: LoRA families before 5; models and LoRAs of the families added in 6 (Flux.2,
- * Qwen-Image, Z-Image-Turbo) before 6, and in 7 (FLUX.1 Kontext) before 7. Such a file is left out rather than sent without its family: an older gateway
+ * Qwen-Image, Z-Image-Turbo) before 6, in 7 (FLUX.1 Kontext) before 7, and in 8 (Qwen-Image-Edit) before 8. Such a file is left out rather than sent without its family: an older gateway
  * would take the model for an SD one, with SD's defaults (cfg 7, 20 steps), which these models turn into
  * ruined pictures, and would let the LoRA go with a model of any family.
  */
 import type { ModelFamily } from '../domain/families.js';
 import type { NodeCapabilities } from '../domain/capabilities.js';
-import { FAMILIES_BEFORE_6, FAMILIES_BEFORE_7, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { FAMILIES_BEFORE_6, FAMILIES_BEFORE_7, FAMILIES_BEFORE_8, PROTOCOL_VERSION } from '../protocol/messages.js';
 
 /** Whether a gateway of `protocol` knows `family` (none: every gateway does). */
 const known = (family: ModelFamily | undefined, protocol: number) =>
-  family === undefined || protocol >= 7 || (protocol >= 6 ? FAMILIES_BEFORE_7 : FAMILIES_BEFORE_6).includes(family);
+  family === undefined || protocol >= 8 || (protocol >= 7 ? FAMILIES_BEFORE_8 : protocol >= 6 ? FAMILIES_BEFORE_7 : FAMILIES_BEFORE_6).includes(family);
 
 /** Capabilities as a connection of `protocol` carries them (a hello: as the oldest does, 0). */
 export function capabilitiesFor(capabilities: NodeCapabilities, protocol: number): NodeCapabilities {

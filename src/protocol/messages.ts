@@ -32,22 +32,24 @@ import { GenerationSpec, TaskResult } from '../domain/spec.js';
  * Bumped on any incompatible change; a gateway rejects a hello with a version it does not speak, and a
  * node refused so tries the newest version both speak (`NODE_PROTOCOLS`).
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 /**
  * The versions a gateway takes, so GPU owners may upgrade after the gateway does: 3 is 4 without `resume`
  * (a node of version 3 gives up its tasks when its connection drops); 4 is 5 without LoRA families (a
  * node of 5 sends them in a `capabilities` frame once welcomed in 5, never in its hello, which a gateway
  * of 4 would refuse for a field it does not know); 5 is 6 without the model families added in 6 (a node of
  * 6 leaves their models out of its hello, and sends them once welcomed in 6: node/capabilities-by-protocol.ts); 6 is 7
- * without FLUX.1 Kontext, the same way.
+ * without FLUX.1 Kontext, the same way; 7 is 8 without Qwen-Image-Edit.
  */
-export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4, 5, 6, 7];
+export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4, 5, 6, 7, 8];
 /** The versions a node speaks, newest first: it says hello in the first, and in the next when refused (an older gateway). */
-export const NODE_PROTOCOLS: readonly number[] = [7, 6, 5, 4];
+export const NODE_PROTOCOLS: readonly number[] = [8, 7, 6, 5, 4];
 /** The model families a gateway of protocol 5 or older knows; 6 adds Flux.2, Qwen-Image and Z-Image-Turbo. */
 export const FAMILIES_BEFORE_6: readonly ModelFamily[] = ['sd15', 'sdxl', 'flux'];
 /** The model families a gateway of protocol 6 knows; 7 adds FLUX.1 Kontext. */
 export const FAMILIES_BEFORE_7: readonly ModelFamily[] = [...FAMILIES_BEFORE_6, 'flux2', 'qwen-image', 'z-image-turbo'];
+/** The model families a gateway of protocol 7 knows; 8 adds Qwen-Image-Edit. */
+export const FAMILIES_BEFORE_8: readonly ModelFamily[] = [...FAMILIES_BEFORE_7, 'flux-kontext'];
 /** The most attempts a hello's `resume` may name: as many as a node can run and hold (`slots` + `prefetch`), and as many answers again. */
 export const MAX_HELD = 2 * (64 + 8);
 

@@ -54,7 +54,7 @@ describe('GET /api/sd/supportedModelInfo', () => {
   it('lists every model family with the defaults and rules a request is read with, for clients to fill a form as the gateway will read it', async () => {
     const info = await supported(await start());
     const families = Object.fromEntries(info.Families.map((f: any) => [f.name, f]));
-    expect(Object.keys(families)).toEqual(['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext']);
+    expect(Object.keys(families)).toEqual(['sd15', 'sdxl', 'flux', 'flux2', 'qwen-image', 'z-image-turbo', 'flux-kontext', 'qwen-image-edit']);
     expect(families['sd15']).toEqual({
       name: 'sd15', label: 'SD 1.5', article: 'an', nativeSide: 512, defaultSampler: 'Euler a', guidance: 'cfg', defaultCfgScale: 7, defaultGuidance: null,
       defaultSteps: 20, sideMultiple: 8, controlNet: true, edits: false, loraFamilies: ['sd15'], backends: 'any',
@@ -63,6 +63,7 @@ describe('GET /api/sd/supportedModelInfo', () => {
     expect(families['flux2']).toMatchObject({ guidance: 'distilled', defaultGuidance: 4, sideMultiple: 16, controlNet: false, backends: 'comfyui' });
     expect(families['z-image-turbo']).toMatchObject({ guidance: 'none', defaultCfgScale: 1, defaultSteps: 8, defaultGuidance: null });
     expect(families['qwen-image']).toMatchObject({ nativeSide: 1328, defaultCfgScale: 2.5 });
+    expect(families['qwen-image-edit']).toMatchObject({ guidance: 'cfg', defaultCfgScale: 2.5, defaultSteps: 20, sideMultiple: 16, controlNet: false, edits: true, loraFamilies: ['qwen-image-edit'], backends: 'comfyui' });
   });
 
   it('says what the connected nodes with a working WebUI serve now, and on how many nodes', async () => {

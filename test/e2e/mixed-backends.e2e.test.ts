@@ -164,6 +164,21 @@ describe('every endpoint through a ComfyUI node', () => {
     expect(graph.find((n) => n.class_type === 'KSampler').inputs).toMatchObject({ denoise: 1, cfg: 1 });
   });
 
+  it('edits an image with Qwen-Image-Edit: at the edit size nearest its aspect, keeping much of it, both prompts encoded with it', async () => {
+    const init = await pngBase64(180, 320, { r: 220, g: 20, b: 20 });
+    const { status, body } = await postJson(`${gateway}/api/sd/img2img`, { init_image: init, prompt: 'make it night', negative_prompt: 'blurry', model: 'qwen_image_edit_2509_fp8_e4m3fn', steps: 4 });
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(await imageInfo(body.data.images[0])).toMatchObject({ width: 752, height: 1392 });
+    const { data } = await sharp(Buffer.from(body.data.images[0], 'base64')).removeAlpha().resize(35, 64).raw().toBuffer({ resolveWithObject: true });
+    let redness = 0;
+    for (let i = 0; i < data.length; i += 3) redness += data[i]! - data[i + 2]!;
+    expect(redness / (data.length / 3)).toBeGreaterThan(40);
+    const graph = Object.values((await prompts(comfy)).at(-1)!.body.prompt as Record<string, any>);
+    expect(graph.filter((n) => n.class_type === 'TextEncodeQwenImageEditPlus').map((n) => n.inputs.prompt)).toEqual(['make it night', 'blurry']);
+    expect(graph.find((n) => n.class_type === 'CFGNorm')).toBeDefined();
+    expect(graph.find((n) => n.class_type === 'KSampler').inputs).toMatchObject({ denoise: 1, cfg: 2.5 });
+  });
+
   it('inpainting only the masked area answers the picture at its own size, changed only around the mask; a phone photo is upscaled upright', async () => {
     await expectOnlyMaskedAndUpright(gateway, 'R-ESRGAN 4x+');
   });

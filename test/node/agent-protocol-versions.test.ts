@@ -1,6 +1,6 @@
 /**
  * Which protocol version a node agent speaks to a gateway, against gateways played by the test: the newest
- * (7), whose LoRA families and models of the families added in 6 and 7 follow the welcome (a hello never carries
+ * (8), whose LoRA families and models of the families added in 6, 7 and 8 follow the welcome (a hello never carries
  * them: a gateway of 4 would refuse the field, one of 5 the family), and an older gateway's, into which the
  * node falls back at once when refused for its version.
  */
@@ -133,6 +133,28 @@ describe('a node agent and protocol versions', () => {
       if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
       expect(titles(sent.capabilities)).toContain(qwen.title);
       expect(titles(sent.capabilities).includes(kontext.title)).toBe(version === 7);
+      await agent.stop();
+      await gateway.close();
+    }
+  });
+
+  it('leaves Qwen-Image-Edit models out of all it sends a gateway of 7 (which would refuse the family), and sends them once welcomed in 8', async () => {
+    const edit = { title: 'qwen_image_edit_2509_fp8_e4m3fn.safetensors', name: 'qwen_image_edit_2509_fp8_e4m3fn', fileName: 'qwen_image_edit_2509_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image-edit' as const };
+    const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
+    const withEdit = makeCapabilities({ models: [...makeCapabilities().models, kontext, edit] });
+    const titles = (caps: { models: { title: string }[] }) => caps.models.map((m) => m.title);
+    for (const version of [7, 8]) {
+      gateway = await startFakeGateway();
+      agent = agentOf(gateway, heldDriver(withEdit).driver);
+      await agent.start();
+      const connection = await gateway.nextConnection();
+      expect(titles(connection.hello.capabilities)).not.toContain(edit.title);
+      gateway.welcome(connection, { protocol: version });
+      await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
+      const sent = connection.frames.find((f) => f.type === 'capabilities');
+      if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
+      expect(titles(sent.capabilities)).toContain(kontext.title);
+      expect(titles(sent.capabilities).includes(edit.title)).toBe(version === 8);
       await agent.stop();
       await gateway.close();
     }

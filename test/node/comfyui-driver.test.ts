@@ -113,6 +113,23 @@ describe('discovery', () => {
     expect(['stable-diffusion-xl-v1-base', 'stable-diffusion-xl-v1-refiner', 'stable-diffusion-v1', 'flux-1-dev', 'flux-1-dev/lora', 'Flux.2-dev', 'Flux.2-klein-4b'].map(familyOfArchitecture)).toEqual(['sdxl', null, 'sd15', 'flux', null, 'flux2', null]);
   });
 
+  it('offers Qwen-Image-Edit 2509 and 2511 UNets by name, not the first Edit model nor distilled ones, and only on a ComfyUI with its encoding node', async () => {
+    const files = ['qwen_image_edit_2509_fp8_e4m3fn.safetensors', 'qwen_image_edit_2511_bf16.safetensors', 'qwen_image_edit_fp8_e4m3fn.safetensors', 'qwen-image-edit-2509-lightning-4steps.safetensors', 'qwen_image_fp8_e4m3fn.safetensors'];
+    const w = await world({ diffusionModels: files.map((fileName) => ({ fileName, family: 'qwen-image' as const })) });
+    const { capabilities } = await driverFor(w.sandbox).discover();
+    const familyOf = Object.fromEntries(capabilities.models.map((m) => [m.title, m.family]));
+    expect(familyOf).toMatchObject({ 'qwen_image_edit_2509_fp8_e4m3fn.safetensors': 'qwen-image-edit', 'qwen_image_edit_2511_bf16.safetensors': 'qwen-image-edit', 'qwen_image_fp8_e4m3fn.safetensors': 'qwen-image' });
+    expect(familyOf).not.toHaveProperty('qwen_image_edit_fp8_e4m3fn.safetensors');
+    expect(familyOf).not.toHaveProperty('qwen-image-edit-2509-lightning-4steps.safetensors');
+    // A ComfyUI from before the 2509 model (no TextEncodeQwenImageEditPlus, about v0.3.60): no Qwen-Image-Edit.
+    const info = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
+    delete info['TextEncodeQwenImageEditPlus'];
+    const older = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
+    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
+    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('qwen-image-edit');
+    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('qwen-image');
+  });
+
   it('offers Qwen-Image and Z-Image-Turbo UNets only with their own text encoder and VAE, by name or as their owner declares', async () => {
     const bare = await world({ textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vaes: ['ae.safetensors'] });
     const titles = (await driverFor(bare.sandbox).discover()).capabilities.models.map((m) => m.title);

@@ -233,6 +233,53 @@ describe('FLUX.1 Kontext, an edit model', () => {
   });
 });
 
+describe('Qwen-Image-Edit, an edit model', () => {
+  const EDIT_2509 = 'qwen_image_edit_2509_fp8_e4m3fn.safetensors';
+  const spec = () => img2img({ model: world.model(EDIT_2509), prompt: 'make it blue', negativePrompt: 'blurry', cfgScale: 2.5, width: 512, height: 512, steps: 4, sampler: 'Euler', denoisingStrength: 1 });
+  const idOf = (built: Built, node: GraphNode) => Object.entries(built.nodes).find(([, n]) => n === node)![0];
+
+  it('edits as ComfyUI\'s 2509 template does: Qwen-Image\'s loaders, the model shifted 3 and through CFGNorm, both prompts encoded with the image, all steps sampled from its latent at the task\'s cfg', async () => {
+    const built = await build(spec());
+    expect(built.one('UNETLoader').inputs).toEqual({ unet_name: EDIT_2509, weight_dtype: 'default' });
+    expect(built.one('CLIPLoader').inputs).toEqual({ clip_name: 'qwen_2.5_vl_7b_fp8_scaled.safetensors', type: 'qwen_image' });
+    expect(built.one('VAELoader').inputs).toEqual({ vae_name: 'qwen_image_vae.safetensors' });
+    const shifted = built.one('ModelSamplingAuraFlow');
+    expect(shifted.inputs['shift']).toBe(3);
+    const norm = built.one('CFGNorm');
+    expect(norm.inputs).toEqual({ model: [idOf(built, shifted), 0], strength: 1 });
+    const image = idOf(built, built.one('LoadImage'));
+    const encoded = built.one('VAEEncode');
+    expect(encoded.inputs['pixels']).toEqual([image, 0]);
+    const encoders = built.of('TextEncodeQwenImageEditPlus');
+    expect(encoders.map((n) => [n.inputs['prompt'], n.inputs['image1']])).toEqual([
+      ['make it blue', [image, 0]],
+      ['blurry', [image, 0]],
+    ]);
+    const sampler = built.one('KSampler').inputs;
+    expect(sampler).toMatchObject({ cfg: 2.5, denoise: 1, steps: 4, sampler_name: 'euler', scheduler: 'simple', model: [idOf(built, norm), 0], latent_image: [idOf(built, encoded), 0] });
+    expect(sampler['positive']).toEqual([idOf(built, encoders[0]!), 0]);
+    expect(sampler['negative']).toEqual([idOf(built, encoders[1]!), 0]);
+    for (const absent of ['CLIPTextEncode', 'ReferenceLatent', 'FluxGuidance', 'ConditioningZeroOut', 'KSamplerAdvanced']) expect(built.of(absent)).toEqual([]);
+    // The edit keeps much of the red image it was given (the sandbox blends a third of its pattern in).
+    const png = await runsToSize(built, spec());
+    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    let red = 0;
+    for (let i = 0; i < data.length; i += 3) red += data[i]! - data[i + 2]!;
+    expect(red / (data.length / 3)).toBeGreaterThan(40);
+  });
+
+  it('shifts a 2511 model 3.1, as its template does', () => {
+    const edit = spec();
+    const title = 'qwen_image_edit_2511_bf16.safetensors';
+    const inventory = world.discovery.inventory;
+    const models = new Map(inventory.models);
+    models.set(title, { ...inventory.models.get(EDIT_2509)!, file: title });
+    const built = buildGraph(edit, { ...world.bind(edit), checkpoint: title }, { ...inventory, models }, { initImage: 'init.png' }, 7);
+    const shifts = Object.values(built.graph.nodes).filter((n) => n.class_type === 'ModelSamplingAuraFlow');
+    expect(shifts.map((n) => n.inputs['shift'])).toEqual([3.1]);
+  });
+});
+
 describe('Qwen-Image and Z-Image-Turbo', () => {
   /** The class of the node a link comes from. */
   const from = (built: Built, link: unknown) => built.nodes[(link as [string, number])[0]]!.class_type;

@@ -287,7 +287,7 @@ export async function variationAsk(form: unknown, choice: ModelChoice, bounds: I
   return { body: { ...(edit ? {} : { denoising_strength: VARIATION_STRENGTH }), ...body, init_image: input.base64, ...sizeOfEdit(size, input, bounds, edit) }, n, responseFormat, stream: null };
 }
 
-/** Whether the request's model is an edit model (FLUX.1 Kontext). */
+/** Whether the request's model is an edit model (FLUX.1 Kontext, Qwen-Image-Edit). */
 function isEditModel(body: Record<string, unknown>, choice: ModelChoice): boolean {
   const family = choice.familyOf?.(String(body['model'])) ?? null;
   return family !== null && familyTraits[family]?.edits === true;

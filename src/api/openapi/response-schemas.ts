@@ -62,7 +62,7 @@ const ControlNetModelInfo = Type.Object({ name: Type.String(), family: nullable(
 const FamilyInfo = Type.Object(
   {
     name: ModelFamilyField,
-    label: Type.String({ description: 'As people write it: SD 1.5, SDXL, Flux.1, Flux.2, Qwen-Image, Z-Image-Turbo, FLUX.1 Kontext' }),
+    label: Type.String({ description: 'As people write it: SD 1.5, SDXL, Flux.1, Flux.2, Qwen-Image, Z-Image-Turbo, FLUX.1 Kontext, Qwen-Image-Edit' }),
     article: Type.Union([Type.Literal('a'), Type.Literal('an')]),
     nativeSide: Type.Integer({ description: 'The default width and height' }),
     defaultSampler: Type.String(),
@@ -75,7 +75,7 @@ const FamilyInfo = Type.Object(
     sideMultiple: Type.Integer({ description: 'Width and height are rounded down to a multiple of it' }),
     controlNet: Type.Boolean({ description: 'Whether control_net may be used with its models' }),
     loraFamilies: Type.Array(ModelFamilyField, { description: 'The families whose LoRAs its models take: its own; FLUX.1 Kontext also Flux.1\'s' }),
-    edits: Type.Boolean({ description: 'An edit model (FLUX.1 Kontext): img2img only, the image to edit as init_image and the edit as prompt; no denoising_strength but 1, no inpaint; by default the edit size nearest the image\'s aspect' }),
+    edits: Type.Boolean({ description: 'An edit model (FLUX.1 Kontext, Qwen-Image-Edit): img2img only, the image to edit as init_image and the edit as prompt; no denoising_strength but 1, no inpaint; by default the edit size nearest the image\'s aspect' }),
     backends: Type.Union([Type.Literal('any'), Type.Literal('forge-or-comfyui'), Type.Literal('comfyui')], { description: 'Which nodes run it' }),
   },
   closed,

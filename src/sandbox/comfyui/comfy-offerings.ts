@@ -76,6 +76,7 @@ export const defaultComfyOfferings: ComfyOfferings = {
     { fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', family: 'flux-kontext' },
     { fileName: 'flux2_dev_fp8mixed.safetensors', family: 'flux2' },
     { fileName: 'qwen_image_fp8_e4m3fn.safetensors', family: 'qwen-image' },
+    { fileName: 'qwen_image_edit_2509_fp8_e4m3fn.safetensors', family: 'qwen-image-edit' },
     { fileName: 'z_image_turbo_bf16.safetensors', family: 'z-image-turbo' },
   ],
   textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors', 'mistral_3_small_flux2_fp8.safetensors', 'qwen_2.5_vl_7b_fp8_scaled.safetensors', 'qwen_3_4b.safetensors'],

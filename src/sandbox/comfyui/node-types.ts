@@ -61,9 +61,10 @@ export interface VaeValue {
 /** Channels of a latent: SD 1.5's and SDXL's VAE make 4, Flux's, Qwen-Image's and SD3's 16, Flux.2's 128. */
 export type LatentChannels = 4 | 16 | 128;
 
-/** The family of the text encoding a model of `family` reads: FLUX.1 Kontext reads Flux.1's. */
+/** The family of the text encoding a model of `family` reads: FLUX.1 Kontext reads Flux.1's, Qwen-Image-Edit Qwen-Image's. */
 export function encoderFamilyOf(family: Family): Family {
-  return family === 'flux-kontext' ? 'flux' : family;
+  if (family === 'flux-kontext') return 'flux';
+  return family === 'qwen-image-edit' ? 'qwen-image' : family;
 }
 
 /** The channels a model of `family` samples. */
@@ -91,7 +92,7 @@ export interface ConditioningValue {
   guidance: number | null;
   /** ControlNets applied to this conditioning; each one slows sampling down. */
   controls: number;
-  /** The picture of a latent joined to it by `ReferenceLatent` (an edit model's image to edit). */
+  /** The picture joined to it by `ReferenceLatent` or `TextEncodeQwenImageEditPlus` (an edit model's image to edit). */
   reference?: Buffer;
 }
 /** A latent kept in pixel space: `rgb` is what decoding it would give (null: empty, pure noise). */

@@ -400,6 +400,32 @@ export const samplingNodes: NodeClass[] = [
     },
   },
   {
+    name: 'TextEncodeQwenImageEditPlus',
+    displayName: 'TextEncodeQwenImageEditPlus',
+    category: 'advanced/conditioning',
+    pythonModule: 'comfy_extras.nodes_qwen',
+    required: { clip: link('CLIP'), prompt: { kind: 'string', multiline: true, dynamicPrompts: true } },
+    optional: { vae: link('VAE'), image1: link('IMAGE'), image2: link('IMAGE'), image3: link('IMAGE') },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      const clip = run.inputs['clip'] as ClipValue;
+      const image = run.inputs['image1'] as ImageValue | undefined;
+      const cond: ConditioningValue = { type: 'CONDITIONING', family: clip.family, text: String(run.inputs['prompt']), guidance: null, controls: 0 };
+      return { outputs: [image ? { ...cond, reference: image.rgb } : cond] };
+    },
+  },
+  {
+    name: 'CFGNorm',
+    displayName: 'CFGNorm',
+    category: 'advanced/guidance',
+    pythonModule: 'comfy_extras.nodes_cfg',
+    required: { model: link('MODEL'), strength: { kind: 'float', default: 1, min: 0, max: 100, step: 0.01 } },
+    outputs: [{ type: 'MODEL', name: 'patched_model' }],
+    async run(run) {
+      return { outputs: [run.inputs['model'] as ModelValue] };
+    },
+  },
+  {
     name: 'ConditioningZeroOut',
     displayName: 'ConditioningZeroOut',
     category: 'advanced/conditioning',

@@ -33,6 +33,7 @@ export const sdxlModel: ResourceRef = { id: 'local:sd_xl_base_1.0', name: 'sd_xl
 export const qwenModel: ResourceRef = { id: 'local:qwen_image_fp8_e4m3fn', name: 'qwen_image_fp8_e4m3fn' };
 export const zImageModel: ResourceRef = { id: 'local:z_image_turbo_bf16', name: 'z_image_turbo_bf16' };
 export const kontextModel: ResourceRef = { id: 'local:flux1-dev-kontext_fp8_scaled', name: 'flux1-dev-kontext_fp8_scaled' };
+export const qwenEditModel: ResourceRef = { id: 'local:qwen_image_edit_2509_fp8_e4m3fn', name: 'qwen_image_edit_2509_fp8_e4m3fn' };
 /** A node-local LoRA whose metadata says Flux.1. */
 export const fluxLora: ResourceRef = { id: 'local:flux-ink', name: 'flux-ink' };
 export const flux2Model: ResourceRef = { id: 'local:flux2_dev_fp8mixed', name: 'flux2_dev_fp8mixed' };
@@ -42,6 +43,7 @@ const localFamilies = new Map<string, ModelFamily>([
   [qwenModel.id, 'qwen-image'],
   [zImageModel.id, 'z-image-turbo'],
   [kontextModel.id, 'flux-kontext'],
+  [qwenEditModel.id, 'qwen-image-edit'],
   [fluxLora.id, 'flux'],
   [flux2Model.id, 'flux2'],
 ]);
@@ -57,7 +59,7 @@ function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRe
 
 export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext {
   return {
-    resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel, qwenModel, zImageModel, flux2Model, kontextModel]),
+    resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel, qwenModel, zImageModel, flux2Model, kontextModel, qwenEditModel]),
     resolveLora: resolverOf(catalogLoras, [fluxLora]),
     familyOf: (kind, ref) => [...catalogModels, ...catalogLoras].find((e) => e.sha256 === ref.id && e.kind === kind)?.family ?? localFamilies.get(ref.id) ?? null,
     // Nodes add names of their own; the context lists them next to the catalog's.
@@ -68,7 +70,7 @@ export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext
     controlNetModels: [...catalogControlNetModels.map((m) => m.name), 'control_v11p_sd15_canny.pth', 'controlnet-canny-sdxl-1.0.safetensors', 'flux2-controlnet-canny.safetensors'],
     preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
     interrogators: catalogInterrogators,
-    modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name, qwenModel.name, zImageModel.name, flux2Model.name, kontextModel.name],
+    modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name, qwenModel.name, zImageModel.name, flux2Model.name, kontextModel.name, qwenEditModel.name],
     loraNames: [...catalogLoras.map((l) => l.name), fluxLora.name],
     limits: { ...defaultLimits, ...limits },
   };

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { flux2Model, fluxLora, fluxModel, kontextModel, makeContext, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
+import { flux2Model, fluxLora, fluxModel, kontextModel, makeContext, qwenEditModel, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -201,5 +201,21 @@ describe('FLUX.1 Kontext, an edit model', () => {
     await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, denoising_strength: 0.6 }, ctx), { field: 'denoising_strength', message: ['must be 1 or left out', 'redraws the whole image'] });
     await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, inpaint: { mask: TINY_PNG } }, ctx), { field: 'inpaint', message: ['no mask'] });
     await expectRejected(() => parseImg2ImgRequest({ model: kontextModel.name, init_image: TINY_PNG, negative_prompt: 'blurry' }, ctx), { field: 'negative_prompt', message: ['no negative prompt'] });
+  });
+});
+
+describe('Qwen-Image-Edit, an edit model', () => {
+  it('edits through img2img: strength 1, cfg 2.5 with a negative prompt, 20 steps, at the edit size nearest the image\'s aspect', async () => {
+    const wide = await imageBase64('png', 192, 108);
+    const spec = await parseImg2ImgRequest({ model: qwenEditModel.name, init_image: wide, prompt: 'make the sky red', negative_prompt: 'blurry' }, ctx);
+    expect(spec).toMatchObject({ denoisingStrength: 1, cfgScale: 2.5, steps: 20, sampler: 'Euler', negativePrompt: 'blurry', width: 1392, height: 752, inpaint: null, resizeMode: 'crop_and_resize' });
+    expect(await parseImg2ImgRequest({ model: qwenEditModel.name, init_image: wide, width: 1000, height: 600, cfg_scale: 4 }, ctx)).toMatchObject({ width: 992, height: 592, cfgScale: 4 });
+  });
+
+  it('refuses txt2img, another strength, a mask and a Qwen-Image LoRA, each naming the field and why', async () => {
+    await expectRejected(() => txt2img({ model: qwenEditModel.name, prompt: 'a cat' }), { field: 'model', message: ['qwen_image_edit_2509_fp8_e4m3fn is a Qwen-Image-Edit model', 'send it to img2img'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, denoising_strength: 0.6 }, ctx), { field: 'denoising_strength', message: ['must be 1 or left out'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, inpaint: { mask: TINY_PNG } }, ctx), { field: 'inpaint', message: ['no mask'] });
+    await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, guidance: 3 }, ctx), { field: 'guidance' });
   });
 });

@@ -52,7 +52,7 @@ export interface FamilyInfo {
   defaultSteps: number;
   sideMultiple: number;
   controlNet: boolean;
-  /** An edit model (FLUX.1 Kontext): img2img only, no denoising strength, no mask. */
+  /** An edit model (FLUX.1 Kontext, Qwen-Image-Edit): img2img only, no denoising strength, no mask. */
   edits: boolean;
   /** The families whose LoRAs its models take: its own; FLUX.1 Kontext also Flux.1's. */
   loraFamilies: ModelFamily[];

@@ -30,7 +30,7 @@ import { AUTOMATIC_SCHEDULER, LATENT_MODES, RESAMPLING_UPSCALERS, SAMPLERS, SCHE
 import { ObjectInfo } from './object-info.js';
 
 /** The families whose UNet-only files a ComfyUI node offers, with the text encoders and VAE each needs. */
-export type DiffusionFamily = 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo' | 'flux-kontext';
+export type DiffusionFamily = 'flux' | 'flux2' | 'qwen-image' | 'z-image-turbo' | 'flux-kontext' | 'qwen-image-edit';
 
 /**
  * How the graph loads a model: a checkpoint, or a diffusion model with its text encoders (one: `CLIPLoader`;
@@ -238,6 +238,14 @@ const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly 
   // FLUX.1 Kontext [dev]: Flux.1's encoders and VAE; the image it edits joins the positive through `ReferenceLatent`
   // (ComfyUI v0.3.42, June 2025), its negative zeroed out.
   'flux-kontext': { encoders: [/t5xxl/i, /clip_l/i], clipType: 'flux', vae: FLUX_VAE, nodes: ['FluxGuidance', 'ReferenceLatent', 'ConditioningZeroOut'] },
+  // Qwen-Image-Edit 2509 and 2511: Qwen-Image's encoder and VAE; the image joins both prompts through
+  // `TextEncodeQwenImageEditPlus`, and the model is normalised by `CFGNorm` (ComfyUI v0.3.60, September 2025).
+  'qwen-image-edit': {
+    encoders: [/qwen[-_.]?2[._]?5[-_.]?vl/i],
+    clipType: 'qwen_image',
+    vae: /qwen[-_.]?image[-_.]?vae/i,
+    nodes: ['ModelSamplingAuraFlow', 'TextEncodeQwenImageEditPlus', 'CFGNorm'],
+  },
 };
 
 /** Diffusion models of a family DAN runs, each with the text encoders and VAE it needs; none whose files are missing. */
@@ -264,8 +272,9 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
 /**
  * A diffusion model's family from its name when its owner did not declare it, by the names ComfyUI's own
  * repackaged files have: Flux.1 dev or schnell, FLUX.1 Kontext dev (`flux1-dev-kontext_fp8_scaled`,
- * `flux1-kontext-dev`), Flux.2 dev, Qwen-Image, Z-Image-Turbo. Not their variants for other work (Flux's Fill,
- * Canny, Depth, Redux; Qwen-Image's Edit and Layered), Flux.2 Klein (another text encoder, real CFG), nor
+ * `flux1-kontext-dev`), Flux.2 dev, Qwen-Image, Qwen-Image-Edit 2509 and 2511 (`qwen_image_edit_2509_fp8_e4m3fn`),
+ * Z-Image-Turbo. Not their variants for other work (Flux's Fill, Canny, Depth, Redux; Qwen-Image's first Edit
+ * model and Layered), Flux.2 Klein (another text encoder, real CFG), nor
  * distilled Qwen-Image files, which need other graphs, files or settings.
  */
 function guessedFamily(file: string): DiffusionFamily | null {
@@ -273,6 +282,8 @@ function guessedFamily(file: string): DiffusionFamily | null {
   if (/flux[-_.]?2/.test(name)) return /klein|fill|kontext|redux/.test(name) ? null : 'flux2';
   if (/flux[-_.]?1/.test(name) && /kontext/.test(name)) return /pro|max/.test(name) ? null : 'flux-kontext';
   if (/flux/.test(name) && !/fill|canny|depth|kontext|redux/.test(name)) return 'flux';
+  // Qwen-Image-Edit 2509 and 2511 only: the first Edit model's encoding node takes one image, not the Plus one's.
+  if (/qwen[-_.]?image[-_.]?edit[-_.]?25(09|11)/.test(name)) return /distill|lightning/.test(name) ? null : 'qwen-image-edit';
   if (/qwen[-_.]?image/.test(name) && !/edit|layered|distill|lightning|control/.test(name)) return 'qwen-image';
   if (/z[-_.]?image[-_.]?turbo/.test(name)) return 'z-image-turbo';
   return null;

@@ -28,6 +28,9 @@
  * - FLUX.1 Kontext, an edit model, as ComfyUI's template runs it: Flux.1's loaders, the image to edit
  *   encoded and joined to the prompt by `ReferenceLatent` before `FluxGuidance`, the prompt's encoding zeroed
  *   out as the negative, and all the steps sampled from that image's latent (denoise 1).
+ * - Qwen-Image-Edit (2509, 2511), as its template runs it: Qwen-Image's loaders, the model through
+ *   `ModelSamplingAuraFlow` (shift 3; 2511's 3.1) and `CFGNorm`, both prompts encoded with the image by
+ *   `TextEncodeQwenImageEditPlus`, all the steps sampled from the image's latent at the request's cfg.
  * - img2img: the init image through `VAEEncode`, sampled by `KSamplerAdvanced`
  *   from where A1111 starts in the task's schedule (the last
  *   `int(denoise × steps) + 1` steps), so a task costs and looks alike on both.
@@ -103,6 +106,13 @@ interface FamilyGraph {
    * 1.15, gives softer pictures) and Z-Image-Turbo's 3 (its own default: the example leaves the node out).
    */
   shift?: number;
+  /**
+   * How an edit model is given the image it edits: joined to the prompt's encoding by `ReferenceLatent` (FLUX.1
+   * Kontext), or encoded with each prompt by `TextEncodeQwenImageEditPlus` (Qwen-Image-Edit).
+   */
+  edit?: 'reference-latent' | 'qwen-plus';
+  /** The model through `CFGNorm` (strength 1) before sampling, as Qwen-Image-Edit's template has it. */
+  cfgNorm?: boolean;
 }
 
 const SD_GRAPH: FamilyGraph = { latent: 'EmptyLatentImage', automatic: 'sampler', custom: false };
@@ -114,8 +124,12 @@ const FAMILY_GRAPHS: Readonly<Record<ModelFamily, FamilyGraph>> = {
   flux2: { latent: 'EmptyFlux2LatentImage', automatic: 'simple', custom: true },
   'qwen-image': { ...FLOW_GRAPH, shift: 3.1 },
   'z-image-turbo': { ...FLOW_GRAPH, shift: 3 },
-  'flux-kontext': FLOW_GRAPH,
+  'flux-kontext': { ...FLOW_GRAPH, edit: 'reference-latent' },
+  'qwen-image-edit': { ...FLOW_GRAPH, shift: 3, edit: 'qwen-plus', cfgNorm: true },
 };
+
+/** Qwen-Image-Edit 2511's shift in its template (2509's is the family's, 3). */
+const QWEN_EDIT_2511_SHIFT = 3.1;
 
 /** `Flux2Scheduler`'s most steps. */
 const FLUX2_MAX_SCHEDULE = 4096;
@@ -158,7 +172,7 @@ class DiffusionGraph {
   readonly #how: FamilyGraph;
   /** The pixels of a latent cell each way (the family's `sideMultiple`: Flux.2's 16). */
   readonly #cell: number;
-  /** An edit model's (FLUX.1 Kontext). */
+  /** An edit model's (FLUX.1 Kontext, Qwen-Image-Edit). */
   readonly #edits: boolean;
 
   constructor(
@@ -195,13 +209,17 @@ class DiffusionGraph {
       model = out(id, 0);
       clip = out(id, 1);
     });
-    const shift = this.#how.shift;
+    const shift = this.#how.edit === 'qwen-plus' && /2511/.test(this.#recipe.file) ? QWEN_EDIT_2511_SHIFT : this.#how.shift;
     if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
+    if (this.#how.cfgNorm) model = out(g.add('CFGNorm', { model, strength: 1 }));
+    // An edit model is given the image to edit with its prompt, and samples all of its steps from that image's
+    // latent, as ComfyUI's templates do.
+    const editImage = this.#edits && this.spec.kind === 'img2img' ? this.#editImage(vae) : null;
+    if (editImage && this.#how.edit === 'qwen-plus') return this.#buildQwenEdit({ model, clip, vae }, editImage);
+    const edit = editImage?.latent ?? null;
     const prompt = out(g.add('CLIPTextEncode', { text: this.spec.prompt, clip }, 'Positive prompt'));
     let positive = prompt;
-    // An edit model (FLUX.1 Kontext) is given the image to edit as a reference joined to its prompt, and samples
-    // all of its steps from that image's latent, as ComfyUI's template does.
-    const edit = this.#edits && this.spec.kind === 'img2img' ? this.#editReference(vae) : null;
+    // FLUX.1 Kontext: the image's latent is a reference joined to the prompt.
     if (edit) positive = out(g.add('ReferenceLatent', { conditioning: positive, latent: edit }));
     if (this.#guidance === 'distilled') {
       const fallback = (this.#recipe.family ? familyTraits[this.#recipe.family].defaultGuidance : null) ?? FLUX_DEFAULT_GUIDANCE;
@@ -241,10 +259,23 @@ class DiffusionGraph {
     return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
   }
 
-  /** The image an edit model edits (already at the task's size), encoded: its reference and its starting latent. */
-  #editReference(vae: Link): Link {
+  /** The image an edit model edits (already at the task's size), and encoded: its reference and its starting latent. */
+  #editImage(vae: Link): { image: Link; latent: Link } {
     const image = out(this.graph.add('LoadImage', { image: required(this.files.initImage, 'image to edit') }, 'Image to edit'));
-    return out(this.graph.add('VAEEncode', { pixels: image, vae }));
+    return { image, latent: out(this.graph.add('VAEEncode', { pixels: image, vae })) };
+  }
+
+  /**
+   * Qwen-Image-Edit's graph from its model on: each prompt (the negative too, empty by default) encoded with the
+   * image by `TextEncodeQwenImageEditPlus`, every step sampled from the image's latent at the request's cfg.
+   */
+  #buildQwenEdit({ model, clip, vae }: { model: Link; clip: Link; vae: Link }, edit: { image: Link; latent: Link }): BuiltGraph {
+    const g = this.graph;
+    const encode = (prompt: string, title: string) => out(g.add('TextEncodeQwenImageEditPlus', { clip, prompt, vae, image1: edit.image }, title));
+    const conditioning = { model, positive: encode(this.spec.prompt, 'Positive prompt'), negative: encode(this.spec.negativePrompt, 'Negative prompt') };
+    const decoded = out(g.add('VAEDecode', { samples: this.#sample(conditioning, edit.latent, this.spec.steps, 1), vae }));
+    const output = g.add('PreviewImage', { images: decoded });
+    return { graph: g, output, samplerPasses: this.#passes, loaders: this.#loaders };
   }
 
   #loadModel(): { model: Link; clip: Link; vae: Link } {
