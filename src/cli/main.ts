@@ -99,7 +99,7 @@ const nodeOptions = (command: Command) =>
   command
     .addOption(new Option('--backend <kind>', 'what drives the GPU: a1111 (AUTOMATIC1111, Forge, SD.Next) or comfyui (env DAN_BACKEND; default a1111)').choices(['a1111', 'comfyui']))
     .option('--comfyui <url>', 'ComfyUI URL, with --backend comfyui (env DAN_COMFYUI; default http://127.0.0.1:8188)')
-    .option('--model-family <file=family>', 'family of a model file the node cannot tell (an A1111/Forge node reads a .safetensors header on its own machine): sd15, sdxl, flux, flux2, qwen-image or z-image-turbo; repeat for more (env DAN_MODEL_FAMILIES)', collect)
+    .option('--model-family <file=family>', 'family of a model file the node cannot tell (an A1111/Forge node reads a .safetensors header on its own machine): sd15, sdxl, flux, flux2, qwen-image, z-image-turbo, flux-kontext or qwen-image-edit; repeat for more (env DAN_MODEL_FAMILIES)', collect)
     .option('--token <token>', 'the gateway\'s node token (env DAN_NODE_TOKEN)')
     .option('--name <name>', 'node name (env DAN_NODE_NAME; default the host name)')
     .option('--webui-auth <user:pass>', 'credentials of a WebUI started with --api-auth (env DAN_WEBUI_AUTH)')
@@ -191,7 +191,7 @@ export function buildProgram(): Command {
     .argument('<kind>', 'model or lora')
     .argument('<name>', 'the name requests use')
     .requiredOption('--sha256 <hex>', 'the sha256 of the whole file (64 hex digits)')
-    .requiredOption('--family <family>', 'sd15, sdxl, flux, flux2, qwen-image or z-image-turbo (a LoRA: the family it is for)')
+    .requiredOption('--family <family>', 'sd15, sdxl, flux, flux2, qwen-image, z-image-turbo, flux-kontext or qwen-image-edit (a LoRA: the family it is for)')
     .requiredOption('--download <url>', 'where GPU owners download the file')
     .option('--ref <url>', 'where the model is described (default: the download link)')
     .action((kind: string, name: string, flags) => catalogAdd(kind, name, flags));

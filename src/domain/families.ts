@@ -25,10 +25,12 @@ export function familyOfArchitecture(architecture: string): ModelFamily | null {
   if (value === 'stable-diffusion-xl-v1-base') return 'sdxl';
   if (value.startsWith('stable-diffusion-v1')) return 'sd15';
   if (value === 'flux-1-dev' || value === 'flux-1-schnell' || value === 'flux-1') return 'flux';
-  // Trainers' values (musubi-tuner writes `Qwen-Image`, others `qwen_image`); not the Edit and Layered models,
-  // which need other graphs, nor `Z-Image`, which names the base model as well as the turbo one.
+  // Trainers' values (musubi-tuner writes `Qwen-Image`, others `qwen_image`); not the first Edit model nor the Layered
+  // one, which need other graphs, nor `Z-Image`, which names the base model as well as the turbo one. musubi-tuner
+  // writes `Qwen-Image-Edit-Plus` for the 2509 model and `Qwen-Image-Edit-2511` for the 2511 one.
   if (value === 'flux.2-dev' || value === 'flux-2-dev') return 'flux2';
   if (value === 'qwen-image' || value === 'qwen_image') return 'qwen-image';
+  if (/^qwen[-_]image[-_]edit[-_](plus|2509|2511)$/.test(value)) return 'qwen-image-edit';
   if (value === 'z-image-turbo' || value === 'z_image_turbo') return 'z-image-turbo';
   return null;
 }
@@ -122,7 +124,7 @@ export interface FamilyTraits {
    */
   controlNet: boolean;
   /**
-   * An edit model (FLUX.1 Kontext): it redraws a whole image given to it, as a reference, as its prompt asks. It
+   * An edit model (FLUX.1 Kontext, Qwen-Image-Edit): it redraws a whole image given to it, as a reference, as its prompt asks. It
    * runs as img2img only, with no denoising strength and no mask, at one of `EDIT_SIZES` by default.
    */
   edits: boolean;

@@ -114,13 +114,14 @@ describe('discovery', () => {
   });
 
   it('offers Qwen-Image-Edit 2509 and 2511 UNets by name, not the first Edit model nor distilled ones, and only on a ComfyUI with its encoding node', async () => {
-    const files = ['qwen_image_edit_2509_fp8_e4m3fn.safetensors', 'qwen_image_edit_2511_bf16.safetensors', 'qwen_image_edit_fp8_e4m3fn.safetensors', 'qwen-image-edit-2509-lightning-4steps.safetensors', 'qwen_image_fp8_e4m3fn.safetensors'];
+    const files = ['qwen_image_edit_2509_fp8_e4m3fn.safetensors', 'qwen_image_edit_2511_bf16.safetensors', 'qwen_image_edit_fp8_e4m3fn.safetensors', 'qwen-image-edit-2509-lightning-4steps.safetensors', 'svdq-int4_r128-qwen-image-edit-2509.safetensors', 'qwen_image_fp8_e4m3fn.safetensors'];
     const w = await world({ diffusionModels: files.map((fileName) => ({ fileName, family: 'qwen-image' as const })) });
     const { capabilities } = await driverFor(w.sandbox).discover();
     const familyOf = Object.fromEntries(capabilities.models.map((m) => [m.title, m.family]));
     expect(familyOf).toMatchObject({ 'qwen_image_edit_2509_fp8_e4m3fn.safetensors': 'qwen-image-edit', 'qwen_image_edit_2511_bf16.safetensors': 'qwen-image-edit', 'qwen_image_fp8_e4m3fn.safetensors': 'qwen-image' });
     expect(familyOf).not.toHaveProperty('qwen_image_edit_fp8_e4m3fn.safetensors');
     expect(familyOf).not.toHaveProperty('qwen-image-edit-2509-lightning-4steps.safetensors');
+    expect(familyOf).not.toHaveProperty('svdq-int4_r128-qwen-image-edit-2509.safetensors');
     // A ComfyUI from before the 2509 model (no TextEncodeQwenImageEditPlus, about v0.3.60): no Qwen-Image-Edit.
     const info = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
     delete info['TextEncodeQwenImageEditPlus'];
@@ -128,6 +129,13 @@ describe('discovery', () => {
     const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
     expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('qwen-image-edit');
     expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('qwen-image');
+    // One that has the Plus encoder but not 2511's reference method (ComfyUI before December 2025): 2509 only.
+    const before2511 = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
+    const method = before2511['FluxKontextMultiReferenceLatentMethod'].input.required.reference_latents_method;
+    method[0] = method[0].filter((choice: string) => choice !== 'index_timestep_zero');
+    const client = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? before2511 : undefined) } as unknown as BackendClient;
+    const edits = (await discoverComfy(client, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() })).capabilities.models.filter((m) => m.family === 'qwen-image-edit');
+    expect(edits.map((m) => m.title)).toEqual(['qwen_image_edit_2509_fp8_e4m3fn.safetensors']);
   });
 
   it('offers Qwen-Image and Z-Image-Turbo UNets only with their own text encoder and VAE, by name or as their owner declares', async () => {
@@ -158,6 +166,11 @@ describe('discovery', () => {
     expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('flux');
     const { familyOfArchitecture } = await import('../../src/domain/families.js');
     expect(['Qwen-Image', 'qwen_image', 'Qwen-Image-Edit', 'Z-Image', 'z-image-turbo', 'Qwen-Image/lora'].map(familyOfArchitecture)).toEqual(['qwen-image', 'qwen-image', null, null, 'z-image-turbo', null]);
+    // musubi-tuner's names for the Edit models it trains LoRAs for: 2509 ("Plus") and 2511; not the first Edit model.
+    expect(['Qwen-Image-Edit-Plus', 'qwen_image_edit_2511', 'Qwen-Image-Edit-2509'].map(familyOfArchitecture)).toEqual(['qwen-image-edit', 'qwen-image-edit', 'qwen-image-edit']);
+    const { loraFamilyOfMetadata } = await import('../../src/domain/families.js');
+    expect(loraFamilyOfMetadata({ 'modelspec.architecture': 'Qwen-Image-Edit-2511/lora' })).toBe('qwen-image-edit');
+    expect(loraFamilyOfMetadata({ 'modelspec.architecture': 'Qwen-Image-Edit/lora' })).toBeNull();
   });
 
   it('names a LoRA outside the catalog as A1111 does (its stem), so it has one identity on both kinds of node; the graph loads the listed path', async () => {

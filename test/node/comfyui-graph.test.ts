@@ -259,7 +259,7 @@ describe('Qwen-Image-Edit, an edit model', () => {
     expect(sampler).toMatchObject({ cfg: 2.5, denoise: 1, steps: 4, sampler_name: 'euler', scheduler: 'simple', model: [idOf(built, norm), 0], latent_image: [idOf(built, encoded), 0] });
     expect(sampler['positive']).toEqual([idOf(built, encoders[0]!), 0]);
     expect(sampler['negative']).toEqual([idOf(built, encoders[1]!), 0]);
-    for (const absent of ['CLIPTextEncode', 'ReferenceLatent', 'FluxGuidance', 'ConditioningZeroOut', 'KSamplerAdvanced']) expect(built.of(absent)).toEqual([]);
+    for (const absent of ['CLIPTextEncode', 'ReferenceLatent', 'FluxGuidance', 'ConditioningZeroOut', 'KSamplerAdvanced', 'FluxKontextMultiReferenceLatentMethod']) expect(built.of(absent)).toEqual([]);
     // The edit keeps much of the red image it was given (the sandbox blends a third of its pattern in).
     const png = await runsToSize(built, spec());
     const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
@@ -268,15 +268,29 @@ describe('Qwen-Image-Edit, an edit model', () => {
     expect(red / (data.length / 3)).toBeGreaterThan(40);
   });
 
-  it('shifts a 2511 model 3.1, as its template does', () => {
+  it('refuses a txt2img (a gateway that does not know the family could send one) rather than draw without an image', async () => {
+    const spec = txt2img({ model: world.model(EDIT_2509), prompt: 'a cat', cfgScale: 2.5, width: 512, height: 512, steps: 4, sampler: 'Euler' });
+    await expect(build(spec)).rejects.toMatchObject({ id: 'DAN_ERR_BACKEND_REJECTED', message: expect.stringContaining('edit model') });
+  });
+
+  it('shifts a 2511 model 3.1 and places its image at timestep zero, as its template does', () => {
     const edit = spec();
     const title = 'qwen_image_edit_2511_bf16.safetensors';
     const inventory = world.discovery.inventory;
     const models = new Map(inventory.models);
     models.set(title, { ...inventory.models.get(EDIT_2509)!, file: title });
     const built = buildGraph(edit, { ...world.bind(edit), checkpoint: title }, { ...inventory, models }, { initImage: 'init.png' }, 7);
-    const shifts = Object.values(built.graph.nodes).filter((n) => n.class_type === 'ModelSamplingAuraFlow');
+    const nodes = built.graph.nodes;
+    const shifts = Object.values(nodes).filter((n) => n.class_type === 'ModelSamplingAuraFlow');
     expect(shifts.map((n) => n.inputs['shift'])).toEqual([3.1]);
+    // Both encodings told to place the image at timestep zero, as 2511's template does; the sampler reads those.
+    const methods = Object.entries(nodes).filter(([, n]) => n.class_type === 'FluxKontextMultiReferenceLatentMethod');
+    expect(methods.map(([, n]) => [nodes[(n.inputs['conditioning'] as [string, number])[0]]!.class_type, n.inputs['reference_latents_method']])).toEqual([
+      ['TextEncodeQwenImageEditPlus', 'index_timestep_zero'],
+      ['TextEncodeQwenImageEditPlus', 'index_timestep_zero'],
+    ]);
+    const sampler = Object.values(nodes).find((n) => n.class_type === 'KSampler')!.inputs;
+    expect([sampler['positive'], sampler['negative']]).toEqual(methods.map(([id]) => [id, 0]));
   });
 });
 

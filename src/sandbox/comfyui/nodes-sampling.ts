@@ -415,6 +415,17 @@ export const samplingNodes: NodeClass[] = [
     },
   },
   {
+    name: 'FluxKontextMultiReferenceLatentMethod',
+    displayName: 'Edit Model Reference Method',
+    category: 'advanced/conditioning/flux',
+    pythonModule: 'comfy_extras.nodes_flux',
+    required: { conditioning: link('CONDITIONING'), reference_latents_method: { kind: 'combo', choices: () => ['offset', 'index', 'uxo/uno', 'index_timestep_zero'] } },
+    outputs: [{ type: 'CONDITIONING', name: 'CONDITIONING' }],
+    async run(run) {
+      return { outputs: [run.inputs['conditioning'] as ConditioningValue] };
+    },
+  },
+  {
     name: 'CFGNorm',
     displayName: 'CFGNorm',
     category: 'advanced/guidance',

@@ -36,6 +36,8 @@ export const kontextModel: ResourceRef = { id: 'local:flux1-dev-kontext_fp8_scal
 export const qwenEditModel: ResourceRef = { id: 'local:qwen_image_edit_2509_fp8_e4m3fn', name: 'qwen_image_edit_2509_fp8_e4m3fn' };
 /** A node-local LoRA whose metadata says Flux.1. */
 export const fluxLora: ResourceRef = { id: 'local:flux-ink', name: 'flux-ink' };
+export const qwenLora: ResourceRef = { id: 'local:qwen-watercolor', name: 'qwen-watercolor' };
+export const qwenEditLora: ResourceRef = { id: 'local:qwen-edit-relight', name: 'qwen-edit-relight' };
 export const flux2Model: ResourceRef = { id: 'local:flux2_dev_fp8mixed', name: 'flux2_dev_fp8mixed' };
 const localFamilies = new Map<string, ModelFamily>([
   [fluxModel.id, 'flux'],
@@ -45,6 +47,8 @@ const localFamilies = new Map<string, ModelFamily>([
   [kontextModel.id, 'flux-kontext'],
   [qwenEditModel.id, 'qwen-image-edit'],
   [fluxLora.id, 'flux'],
+  [qwenLora.id, 'qwen-image'],
+  [qwenEditLora.id, 'qwen-image-edit'],
   [flux2Model.id, 'flux2'],
 ]);
 
@@ -60,7 +64,7 @@ function resolverOf(entries: readonly CatalogEntry[], extra: readonly ResourceRe
 export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext {
   return {
     resolveModel: resolverOf(catalogModels, [localModel, fluxModel, sdxlModel, qwenModel, zImageModel, flux2Model, kontextModel, qwenEditModel]),
-    resolveLora: resolverOf(catalogLoras, [fluxLora]),
+    resolveLora: resolverOf(catalogLoras, [fluxLora, qwenLora, qwenEditLora]),
     familyOf: (kind, ref) => [...catalogModels, ...catalogLoras].find((e) => e.sha256 === ref.id && e.kind === kind)?.family ?? localFamilies.get(ref.id) ?? null,
     // Nodes add names of their own; the context lists them next to the catalog's.
     samplers: [...catalogSamplers, 'DPM++ 2M'],
@@ -71,7 +75,7 @@ export function makeContext(limits: Partial<RequestLimits> = {}): RequestContext
     preprocessors: [...catalogPreprocessors.map((p) => p.name), 'depth'],
     interrogators: catalogInterrogators,
     modelNames: [...catalogModels.map((m) => m.name), localModel.name, fluxModel.name, sdxlModel.name, qwenModel.name, zImageModel.name, flux2Model.name, kontextModel.name, qwenEditModel.name],
-    loraNames: [...catalogLoras.map((l) => l.name), fluxLora.name],
+    loraNames: [...catalogLoras.map((l) => l.name), fluxLora.name, qwenLora.name, qwenEditLora.name],
     limits: { ...defaultLimits, ...limits },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseImg2ImgRequest, parseTxt2ImgRequest } from '../../../src/api/requests/index.js';
-import { flux2Model, fluxLora, fluxModel, kontextModel, makeContext, qwenEditModel, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
+import { flux2Model, fluxLora, fluxModel, kontextModel, makeContext, qwenEditLora, qwenEditModel, qwenLora, qwenModel, sdxlModel, sha, zImageModel } from './context-stub.js';
 import { expectRejected } from './expect-error.js';
 import { imageBase64 } from './image-fixtures.js';
 
@@ -217,5 +217,12 @@ describe('Qwen-Image-Edit, an edit model', () => {
     await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, denoising_strength: 0.6 }, ctx), { field: 'denoising_strength', message: ['must be 1 or left out'] });
     await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, inpaint: { mask: TINY_PNG } }, ctx), { field: 'inpaint', message: ['no mask'] });
     await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, guidance: 3 }, ctx), { field: 'guidance' });
+    await expectRejected(() => parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, loras: [[qwenLora.name, 0.8]] }, ctx), { field: 'loras[0]', message: ['is a LoRA for Qwen-Image models', 'Qwen-Image-Edit model'] });
+  });
+
+  it('takes its own family\'s LoRAs (a Lightning one among them), which a Qwen-Image model does not', async () => {
+    const spec = await parseImg2ImgRequest({ model: qwenEditModel.name, init_image: TINY_PNG, loras: [[qwenEditLora.name, 1]], steps: 4, cfg_scale: 1 }, ctx);
+    expect(spec).toMatchObject({ loras: [{ lora: qwenEditLora, weight: 1 }], steps: 4, cfgScale: 1 });
+    await expectRejected(() => txt2img({ model: qwenModel.name, loras: [[qwenEditLora.name, 1]] }), { field: 'loras[0]', message: ['is a LoRA for Qwen-Image-Edit models'] });
   });
 });

@@ -18,8 +18,10 @@
  *   `flux2` type, its own VAE and its sampling nodes; Qwen-Image with Qwen2.5-VL, `CLIPLoader`'s
  *   `qwen_image` type and its own VAE; Z-Image-Turbo with Qwen3-4B, the
  *   `lumina2` type and the Flux VAE; FLUX.1 Kontext with Flux.1's files and
- *   `ReferenceLatent` (`DIFFUSION_FAMILIES`). Other UNet-only families are
- *   not offered.
+ *   `ReferenceLatent`; Qwen-Image-Edit 2509 and 2511 with Qwen-Image's files,
+ *   `TextEncodeQwenImageEditPlus` and `CFGNorm`, and 2511 where the reference
+ *   method `index_timestep_zero` is there (`DIFFUSION_FAMILIES`). Other
+ *   UNet-only families are not offered.
  */
 import type { ControlNetCapability, LoraCapability, ModelCapability, NodeCapabilities } from '../../../domain/capabilities.js';
 import { stripExtension } from '../../../domain/catalog.js';
@@ -248,6 +250,20 @@ const DIFFUSION_FAMILIES: Readonly<Record<DiffusionFamily, { encoders: readonly 
   },
 };
 
+/** The node that tells a model how to place its reference images, and the method Qwen-Image-Edit 2511 needs. */
+export const REFERENCE_METHOD_NODE = 'FluxKontextMultiReferenceLatentMethod';
+export const TIMESTEP_ZERO_INDEX = 'index_timestep_zero';
+
+/**
+ * Whether a model file is Qwen-Image-Edit 2511, which places its reference image at timestep zero: ComfyUI does
+ * so for Comfy-Org's files only from a mark in them, and its template adds `FluxKontextMultiReferenceLatentMethod`
+ * (`index_timestep_zero`, ComfyUI from December 2025) after both encoders for any file: a ComfyUI without that
+ * method runs the model with the wrong one, and its pictures come out worse without an error.
+ */
+export function needsTimestepZeroIndex(family: ModelFamily | null, file: string): boolean {
+  return family === 'qwen-image-edit' && /2511/.test(baseName(file));
+}
+
 /** Diffusion models of a family DAN runs, each with the text encoders and VAE it needs; none whose files are missing. */
 function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFamily>): ModelRecipe[] {
   if (!info.has('UNETLoader')) return [];
@@ -264,6 +280,7 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
     if (textEncoders.some((e) => e === undefined) || vae === undefined) continue;
     const types = info.choices(loader, 'type');
     if (!types.includes(needs.clipType) || (needs.sinceType !== undefined && !types.includes(needs.sinceType)) || !needs.nodes.every((node) => info.has(node))) continue;
+    if (needsTimestepZeroIndex(family, file) && !info.choices(REFERENCE_METHOD_NODE, 'reference_latents_method').includes(TIMESTEP_ZERO_INDEX)) continue;
     recipes.push({ loader: 'diffusion-model', file, family: family as DiffusionFamily, textEncoders: textEncoders as string[], clipType: needs.clipType, vae });
   }
   return recipes;
@@ -282,6 +299,8 @@ function guessedFamily(file: string): DiffusionFamily | null {
   if (/flux[-_.]?2/.test(name)) return /klein|fill|kontext|redux/.test(name) ? null : 'flux2';
   if (/flux[-_.]?1/.test(name) && /kontext/.test(name)) return /pro|max/.test(name) ? null : 'flux-kontext';
   if (/flux/.test(name) && !/fill|canny|depth|kontext|redux/.test(name)) return 'flux';
+  // Nunchaku's quantized files (`svdq-int4_r128-qwen-image…`) sit with the others but load through nodes of their own.
+  if (/svdq|nunchaku/.test(name)) return null;
   // Qwen-Image-Edit 2509 and 2511 only: the first Edit model's encoding node takes one image, not the Plus one's.
   if (/qwen[-_.]?image[-_.]?edit[-_.]?25(09|11)/.test(name)) return /distill|lightning/.test(name) ? null : 'qwen-image-edit';
   if (/qwen[-_.]?image/.test(name) && !/edit|layered|distill|lightning|control/.test(name)) return 'qwen-image';

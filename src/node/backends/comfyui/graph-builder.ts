@@ -56,7 +56,7 @@ import { FLUX_DEFAULT_GUIDANCE, familyTraits, type GuidanceKind, type ModelFamil
 import { DanError } from '../../../errors/dan-error.js';
 import { AUTOMATIC_SCHEDULER, SAMPLERS, SCHEDULERS } from './comfy-names.js';
 import { ComfyGraph, out, type Link } from './comfy-graph.js';
-import type { ComfyInventory, ModelRecipe } from './discover.js';
+import { type ComfyInventory, type ModelRecipe, needsTimestepZeroIndex, REFERENCE_METHOD_NODE, TIMESTEP_ZERO_INDEX } from './discover.js';
 
 /** Names of the uploaded input images, in ComfyUI's input folder. */
 export interface GraphFiles {
@@ -196,6 +196,11 @@ class DiffusionGraph {
   }
 
   build(): BuiltGraph {
+    // A gateway never asks an edit model for a txt2img; one of an older protocol sharing its database does not know
+    // the family, and would: refused as ComfyUI would refuse a graph it cannot run, not drawn without the image.
+    if (this.#edits && this.spec.kind === 'txt2img') {
+      throw new DanError('DAN_ERR_BACKEND_REJECTED', `${this.#recipe.file} is an edit model: it edits an image it is given (img2img), and cannot run txt2img`);
+    }
     const g = this.graph;
     const { model: base, clip: baseClip, vae } = this.#loadModel();
     let model = base;
@@ -267,11 +272,16 @@ class DiffusionGraph {
 
   /**
    * Qwen-Image-Edit's graph from its model on: each prompt (the negative too, empty by default) encoded with the
-   * image by `TextEncodeQwenImageEditPlus`, every step sampled from the image's latent at the request's cfg.
+   * image by `TextEncodeQwenImageEditPlus` (2511's then told to place the image at timestep zero, as its template
+   * does), every step sampled from the image's latent at the request's cfg.
    */
   #buildQwenEdit({ model, clip, vae }: { model: Link; clip: Link; vae: Link }, edit: { image: Link; latent: Link }): BuiltGraph {
     const g = this.graph;
-    const encode = (prompt: string, title: string) => out(g.add('TextEncodeQwenImageEditPlus', { clip, prompt, vae, image1: edit.image }, title));
+    const timestepZero = needsTimestepZeroIndex(this.#recipe.family, this.#recipe.file);
+    const encode = (prompt: string, title: string) => {
+      const encoded = out(g.add('TextEncodeQwenImageEditPlus', { clip, prompt, vae, image1: edit.image }, title));
+      return timestepZero ? out(g.add(REFERENCE_METHOD_NODE, { conditioning: encoded, reference_latents_method: TIMESTEP_ZERO_INDEX })) : encoded;
+    };
     const conditioning = { model, positive: encode(this.spec.prompt, 'Positive prompt'), negative: encode(this.spec.negativePrompt, 'Negative prompt') };
     const decoded = out(g.add('VAEDecode', { samples: this.#sample(conditioning, edit.latent, this.spec.steps, 1), vae }));
     const output = g.add('PreviewImage', { images: decoded });
