@@ -625,6 +625,27 @@ describe('the other views', () => {
     expect((page as Page & { failures: string[] }).failures).toEqual([]);
   });
 
+  it('says at once that an edit model runs in img2img only, in the txt2img and inpaint forms, and sends nothing', async () => {
+    const page = await open();
+    const txt2img = form(page, 'txt2img');
+    await txt2img.locator('select[name="model"] option[value="flux1-dev-kontext_fp8_scaled"]').waitFor({ state: 'attached', timeout: 30_000 });
+    await txt2img.locator('select[name="model"]').selectOption('flux1-dev-kontext_fp8_scaled');
+    await expect.poll(() => txt2img.innerText(), POLL).toContain('which edits an image it is given: use it in img2img');
+    let sent = 0;
+    page.on('request', (r) => {
+      if (r.url().includes('/api/sd/txt2img')) sent += 1;
+    });
+    await txt2img.getByLabel('Prompt', { exact: true }).fill('a cat');
+    await txt2img.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => txt2img.innerText(), POLL).toContain('use it in img2img');
+    expect(sent).toBe(0);
+    const inpaintPage = await open('/#/inpaint');
+    const inpaint = form(inpaintPage, 'inpaint');
+    await inpaint.locator('select[name="model"] option[value="flux1-dev-kontext_fp8_scaled"]').waitFor({ state: 'attached', timeout: 30_000 });
+    await inpaint.locator('select[name="model"]').selectOption('flux1-dev-kontext_fp8_scaled');
+    await expect.poll(() => inpaint.innerText(), POLL).toContain('which edits a whole image, with no mask: use it in img2img');
+  });
+
   it('sends a result to upscale and makes it twice as large', async () => {
     const page = await open();
     const txt2img = await generate(page, 'a small house');

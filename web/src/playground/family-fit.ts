@@ -26,6 +26,14 @@ function aModelOf(info: SupportedInfo | null, family: ModelFamily): string {
   return known ? `${known.article} ${known.label} model` : `a ${family} model`;
 }
 
+/** Whether a model is an edit model (FLUX.1 Kontext, Qwen-Image-Edit): it edits an image it is given, in img2img only, with no mask. */
+export function isEditModel(info: SupportedInfo | null, model: string): boolean {
+  return familyInfo(info, modelFamilyOf(info, model))?.edits === true;
+}
+
+/** What a form runs its model for: an edit model runs only in img2img. */
+export type ModelUse = 'txt2img' | 'img2img' | 'inpaint';
+
 /** A checkpoint's family as the network knows it; null when no one does (then no family's rules apply). */
 export function modelFamilyOf(info: SupportedInfo | null, model: string): ModelFamily | null {
   return info?.Models.find((m) => m.name === model)?.family ?? null;
@@ -82,11 +90,16 @@ export function withConflicts(conflicts: FieldErrors, refusal: ApiError | null, 
  * The LoRAs and ControlNet model of the form that do not fit its checkpoint, by field, each in the gateway's
  * words and with what to do: the form shows them there at once and sends nothing while there are any.
  */
-export function familyConflicts(form: GenerationForm, info: SupportedInfo | null): FieldErrors {
+export function familyConflicts(form: GenerationForm, info: SupportedInfo | null, use: ModelUse = 'img2img'): FieldErrors {
   const modelFamily = modelFamilyOf(info, form.model);
   if (modelFamily === null) return {};
   const conflicts: FieldErrors = {};
   const model = `${form.model} is ${aModelOf(info, modelFamily)}`;
+  // The gateway refuses an edit model's txt2img and a mask for it; said here at once, with where it does run.
+  if (use !== 'img2img' && familyInfo(info, modelFamily)?.edits) {
+    const what = use === 'txt2img' ? 'which edits an image it is given' : 'which edits a whole image, with no mask';
+    conflicts['model'] = `${model}, ${what}: use it in img2img, or choose another model.`;
+  }
   const label = (family: ModelFamily) => familyLabel(info, family);
   form.loras.forEach(({ name }, i) => {
     const family = loraFamilyOf(info, name);

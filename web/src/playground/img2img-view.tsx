@@ -54,7 +54,7 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
     onEnd(status, body);
   });
   const update = (patch: Partial<Img2ImgForm>) => setForm((f) => ({ ...f, ...patch }));
-  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch));
+  useFirstModel(info, form.model, (model) => update(withModel(form, model, info).patch), !inpaint);
   useEffect(() => update({ inpaintOn: inpaint }), [inpaint]);
   // The image and mask stay: the gallery keeps neither.
   useEffect(() => {
@@ -81,7 +81,7 @@ export function Img2ImgView({ info, inpaint, incoming, preset, onEnd }: Props) {
   const family = familyInfo(info, modelFamilyOf(info, form.model));
   const body = img2imgBody(form, family);
   // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
-  const conflicts = familyConflicts(form, info);
+  const conflicts = familyConflicts(form, info, inpaint ? 'inpaint' : 'img2img');
   const conflict = Object.entries(conflicts)[0];
   const errors = withConflicts(conflicts, run.refusal, (refusal) => inPageWords(errorsOf(refusal, formFieldOf), form));
   const shared = { form, update, info, errors };

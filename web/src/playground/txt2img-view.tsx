@@ -36,7 +36,7 @@ export function Txt2ImgView({ info, preset, onEnd }: Props) {
   const setUpscale = (patch: Partial<Txt2ImgForm['upscale']>) => update({ upscale: { ...form.upscale, ...patch } });
   const body = txt2imgBody(form, familyInfo(info, modelFamilyOf(info, form.model)));
   // A LoRA or ControlNet model that does not fit the checkpoint is said at once, and nothing is sent while there is one.
-  const conflicts = familyConflicts(form, info);
+  const conflicts = familyConflicts(form, info, 'txt2img');
   const conflict = Object.entries(conflicts)[0];
   const errors = withConflicts(conflicts, run.refusal, (refusal) => errorsOf(refusal, formFieldOf));
   const shared = { form, update, info, errors };
