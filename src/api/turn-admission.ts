@@ -17,13 +17,17 @@
  * turn gave 27 and 37 ms; sixteen, no gain (BENCHMARKS.md, decision 0013). Session 33 alternated four
  * against eight again: the flood's p99 29 and 30 ms against 35 and 34 ms at 1,000 nodes, 28 and 30 against
  * 29 and 43 at 10 nodes, but the fleet taken at its own pace (the paced run) 17–24 ms against 12–15 ms, with
- * fewer tasks held ready (72–84 % against 94 %): eight it stays, the paced run being the one that meets 20 ms.
+ * fewer tasks held ready (72–84 % against 94 %): eight it stayed. But that bench ran its client at the gateway's
+ * priority (session 35 found it and lowered the client and the fleet, as other machines would be). Alternated
+ * again then, five pairs: the flood's p99 14–20 ms with four against 22–27 ms with eight, at 1,340–1,710 submits a
+ * second against 1,160–1,780; the paced run 7.5–10 ms against 5–9.7 ms, tasks held ready alike (89–94 %, once
+ * 80 %): four it is.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../util/logger.js';
 
 /** Requests with a body let through per turn of the event loop (see the module's comment). */
-export const BODIES_PER_TURN = 8;
+export const BODIES_PER_TURN = 4;
 
 /** Lets `perTurn` callers go on per turn of the event loop, the rest in later turns in the order they came. */
 export class TurnAdmission {

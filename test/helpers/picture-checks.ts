@@ -25,3 +25,14 @@ export async function expectOnlyMaskedAndUpright(gateway: string, upscaler: stri
   expect(up.status, JSON.stringify(up.body)).toBe(200);
   expect(await imageInfo(up.body.data.images[0])).toMatchObject({ width: 120, height: 240 });
 }
+
+/**
+ * How much redder than blue a picture is on average (red minus blue, 0–255): an edit of a red image keeps much
+ * of its red (the sandbox blends a third of its own pattern in), a picture drawn without it does not.
+ */
+export async function rednessOf(png: Buffer): Promise<number> {
+  const { data } = await sharp(png).removeAlpha().resize(64, 64, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  let redness = 0;
+  for (let i = 0; i < data.length; i += 3) redness += data[i]! - data[i + 2]!;
+  return redness / (data.length / 3);
+}

@@ -116,45 +116,30 @@ describe('a node agent and protocol versions', () => {
     }
   });
 
-  it('leaves FLUX.1 Kontext models out of all it sends a gateway of 6 (which would refuse the family), and sends them once welcomed in 7', async () => {
-    const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
-    const qwen = { title: 'qwen_image_fp8_e4m3fn.safetensors', name: 'qwen_image_fp8_e4m3fn', fileName: 'qwen_image_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image' as const };
-    const withKontext = makeCapabilities({ models: [...makeCapabilities().models, qwen, kontext] });
-    const titles = (caps: { models: { title: string }[] }) => caps.models.map((m) => m.title);
-    for (const version of [6, 7]) {
-      gateway = await startFakeGateway();
-      agent = agentOf(gateway, heldDriver(withKontext).driver);
-      await agent.start();
-      const connection = await gateway.nextConnection();
-      expect(titles(connection.hello.capabilities)).not.toContain(kontext.title);
-      gateway.welcome(connection, { protocol: version });
-      await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
-      const sent = connection.frames.find((f) => f.type === 'capabilities');
-      if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
-      expect(titles(sent.capabilities)).toContain(qwen.title);
-      expect(titles(sent.capabilities).includes(kontext.title)).toBe(version === 7);
-      await agent.stop();
-      await gateway.close();
-    }
-  });
+  /** A model file of `family` as a node lists it. */
+  const modelOf = (file: string, family: 'qwen-image' | 'flux-kontext' | 'qwen-image-edit') => ({ title: `${file}.safetensors`, name: file, fileName: `${file}.safetensors`, sha256: null, family });
+  const qwen = modelOf('qwen_image_fp8_e4m3fn', 'qwen-image');
+  const kontext = modelOf('flux1-dev-kontext_fp8_scaled', 'flux-kontext');
+  const qwenEdit = modelOf('qwen_image_edit_2509_fp8_e4m3fn', 'qwen-image-edit');
 
-  it('leaves Qwen-Image-Edit models out of all it sends a gateway of 7 (which would refuse the family), and sends them once welcomed in 8', async () => {
-    const edit = { title: 'qwen_image_edit_2509_fp8_e4m3fn.safetensors', name: 'qwen_image_edit_2509_fp8_e4m3fn', fileName: 'qwen_image_edit_2509_fp8_e4m3fn.safetensors', sha256: null, family: 'qwen-image-edit' as const };
-    const kontext = { title: 'flux1-dev-kontext_fp8_scaled.safetensors', name: 'flux1-dev-kontext_fp8_scaled', fileName: 'flux1-dev-kontext_fp8_scaled.safetensors', sha256: null, family: 'flux-kontext' as const };
-    const withEdit = makeCapabilities({ models: [...makeCapabilities().models, kontext, edit] });
+  it.each([
+    { label: 'FLUX.1 Kontext', added: kontext, known: qwen, before: 6 },
+    { label: 'Qwen-Image-Edit', added: qwenEdit, known: kontext, before: 7 },
+  ])('leaves $label models out of all it sends a gateway of $before (which would refuse the family), and sends them once welcomed in the next', async ({ added, known, before }) => {
+    const capabilities = makeCapabilities({ models: [...makeCapabilities().models, known, added] });
     const titles = (caps: { models: { title: string }[] }) => caps.models.map((m) => m.title);
-    for (const version of [7, 8]) {
+    for (const version of [before, before + 1]) {
       gateway = await startFakeGateway();
-      agent = agentOf(gateway, heldDriver(withEdit).driver);
+      agent = agentOf(gateway, heldDriver(capabilities).driver);
       await agent.start();
       const connection = await gateway.nextConnection();
-      expect(titles(connection.hello.capabilities)).not.toContain(edit.title);
+      expect(titles(connection.hello.capabilities)).not.toContain(added.title);
       gateway.welcome(connection, { protocol: version });
       await expect.poll(() => connection.frames.find((f) => f.type === 'capabilities')).toBeDefined();
       const sent = connection.frames.find((f) => f.type === 'capabilities');
       if (sent?.type !== 'capabilities') throw new Error('no capabilities frame');
-      expect(titles(sent.capabilities)).toContain(kontext.title);
-      expect(titles(sent.capabilities).includes(edit.title)).toBe(version === 8);
+      expect(titles(sent.capabilities)).toContain(known.title);
+      expect(titles(sent.capabilities).includes(added.title)).toBe(version === before + 1);
       await agent.stop();
       await gateway.close();
     }

@@ -92,6 +92,14 @@ describe('discovery', () => {
     expect(capabilities.interrogators).toEqual([]);
   });
 
+  /** The models a node discovers from `sandbox`'s ComfyUI as an older one would list its nodes (`change` edits its `/object_info`). */
+  async function modelsOfOlder(sandbox: { url: string }, change: (info: Record<string, any>) => void) {
+    const info = (await (await fetch(`${sandbox.url}/object_info`)).json()) as Record<string, any>;
+    change(info);
+    const older = { baseUrl: sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
+    return (await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() })).capabilities.models;
+  }
+
   it('offers Flux.1 dev and schnell, FLUX.1 Kontext dev and Flux.2 dev UNets by name, not their variants for other work nor Flux.2 Klein; an SDXL refiner is no SDXL model', async () => {
     const files = ['flux1-schnell.safetensors', 'flux1-fill-dev.safetensors', 'flux1-kontext-dev.safetensors', 'flux1-kontext-pro.safetensors', 'flux2-dev.safetensors', 'flux-2-klein-4b.safetensors'];
     const w = await world({ diffusionModels: files.map((fileName) => ({ fileName, family: 'flux' as const })) });
@@ -99,12 +107,9 @@ describe('discovery', () => {
     expect(capabilities.models.filter((m) => m.family === 'flux').map((m) => m.title)).toEqual(['flux1-schnell.safetensors']);
     expect(capabilities.models.filter((m) => m.family === 'flux-kontext').map((m) => m.title)).toEqual(['flux1-kontext-dev.safetensors']);
     // A ComfyUI from before Kontext (no ReferenceLatent, v0.3.42): no Kontext model.
-    const info = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
-    delete info['ReferenceLatent'];
-    const older = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
-    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
-    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('flux-kontext');
-    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('flux');
+    const beforeKontext = (await modelsOfOlder(w.sandbox, (info) => delete info['ReferenceLatent'])).map((m) => m.family);
+    expect(beforeKontext).not.toContain('flux-kontext');
+    expect(beforeKontext).toContain('flux');
     expect(capabilities.models.filter((m) => m.family === 'flux2').map((m) => m.title)).toEqual(['flux2-dev.safetensors']);
     // Without Mistral, its text encoder: no Flux.2.
     const noMistral = await world({ textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'] });
@@ -123,19 +128,15 @@ describe('discovery', () => {
     expect(familyOf).not.toHaveProperty('qwen-image-edit-2509-lightning-4steps.safetensors');
     expect(familyOf).not.toHaveProperty('svdq-int4_r128-qwen-image-edit-2509.safetensors');
     // A ComfyUI from before the 2509 model (no TextEncodeQwenImageEditPlus, about v0.3.60): no Qwen-Image-Edit.
-    const info = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
-    delete info['TextEncodeQwenImageEditPlus'];
-    const older = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
-    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
-    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('qwen-image-edit');
-    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('qwen-image');
+    const beforePlus = (await modelsOfOlder(w.sandbox, (info) => delete info['TextEncodeQwenImageEditPlus'])).map((m) => m.family);
+    expect(beforePlus).not.toContain('qwen-image-edit');
+    expect(beforePlus).toContain('qwen-image');
     // One that has the Plus encoder but not 2511's reference method (ComfyUI before December 2025): 2509 only.
-    const before2511 = (await (await fetch(`${w.sandbox.url}/object_info`)).json()) as Record<string, any>;
-    const method = before2511['FluxKontextMultiReferenceLatentMethod'].input.required.reference_latents_method;
-    method[0] = method[0].filter((choice: string) => choice !== 'index_timestep_zero');
-    const client = { baseUrl: w.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? before2511 : undefined) } as unknown as BackendClient;
-    const edits = (await discoverComfy(client, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() })).capabilities.models.filter((m) => m.family === 'qwen-image-edit');
-    expect(edits.map((m) => m.title)).toEqual(['qwen_image_edit_2509_fp8_e4m3fn.safetensors']);
+    const before2511 = await modelsOfOlder(w.sandbox, (info) => {
+      const method = info['FluxKontextMultiReferenceLatentMethod'].input.required.reference_latents_method;
+      method[0] = method[0].filter((choice: string) => choice !== 'index_timestep_zero');
+    });
+    expect(before2511.filter((m) => m.family === 'qwen-image-edit').map((m) => m.title)).toEqual(['qwen_image_edit_2509_fp8_e4m3fn.safetensors']);
   });
 
   it('offers Qwen-Image and Z-Image-Turbo UNets only with their own text encoder and VAE, by name or as their owner declares', async () => {
@@ -157,13 +158,12 @@ describe('discovery', () => {
     const declared = await driverFor(w.sandbox, { declaredFamilies: new Map([['my-finetune', 'z-image-turbo']]) }).discover();
     expect(declared.capabilities.models.find((m) => m.title === 'my-finetune.safetensors')?.family).toBe('z-image-turbo');
     // A ComfyUI from before Z-Image (its CLIPLoader has `lumina2`, not yet `flux2`, which came with Z-Image): not offered.
-    const info = (await (await fetch(`${noQwenVae.sandbox.url}/object_info`)).json()) as Record<string, any>;
-    const typeInput = info['CLIPLoader'].input.required.type;
-    typeInput[0] = typeInput[0].filter((type: string) => type !== 'flux2');
-    const older = { baseUrl: noQwenVae.sandbox.url, getOptional: async (path: string) => (path === '/object_info' ? info : undefined) } as unknown as BackendClient;
-    const offeredOld = await discoverComfy(older, { maxPixels: 1024 ** 2, declaredFamilies: new Map(), metadataCache: new Map() });
-    expect(offeredOld.capabilities.models.map((m) => m.family)).not.toContain('z-image-turbo');
-    expect(offeredOld.capabilities.models.map((m) => m.family)).toContain('flux');
+    const beforeZImage = await modelsOfOlder(noQwenVae.sandbox, (info) => {
+      const typeInput = info['CLIPLoader'].input.required.type;
+      typeInput[0] = typeInput[0].filter((type: string) => type !== 'flux2');
+    });
+    expect(beforeZImage.map((m) => m.family)).not.toContain('z-image-turbo');
+    expect(beforeZImage.map((m) => m.family)).toContain('flux');
     const { familyOfArchitecture } = await import('../../src/domain/families.js');
     expect(['Qwen-Image', 'qwen_image', 'Qwen-Image-Edit', 'Z-Image', 'z-image-turbo', 'Qwen-Image/lora'].map(familyOfArchitecture)).toEqual(['qwen-image', 'qwen-image', null, null, 'z-image-turbo', null]);
     // musubi-tuner's names for the Edit models it trains LoRAs for: 2509 ("Plus") and 2511; not the first Edit model.
