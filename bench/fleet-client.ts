@@ -13,6 +13,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { OverheadSummary } from '../src/gateway/overhead-meter.js';
+import { getData } from './http-json.js';
 import { type LoopDelayCounts, scrapeLoopDelay } from './loop-delay-scrape.js';
 import { cpuSecondsOf } from './process-cpu.js';
 import { niceAllThreads } from './process-priority.js';
@@ -69,11 +70,6 @@ const CHECKPOINTS = makeCheckpoints(8);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
-  const body = (await (await fetch(url, { headers })).json()) as { code: number; data: T };
-  return body.data;
-}
-
 async function run(job: ClientJob): Promise<ClientRun> {
   const { gateway, secrets } = job;
   const ids: string[] = [];
@@ -128,14 +124,14 @@ async function run(job: ClientJob): Promise<ClientRun> {
       if (ids.length > 0) {
         const t0 = performance.now();
         const i = Math.floor(Math.random() * ids.length);
-        await getJson(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
+        await getData(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
         pollMs.push(performance.now() - t0);
       }
       await sleep(20);
       // Whether the queue has drained, every 25th round (half a second): the health document sorts the
       // gateway's latest overhead samples (2–3 ms), and asked every 20 ms it was a tenth of the gateway's
       // event loop in the measured window, a load no client puts on it.
-      if (!submitting && round % 25 === 0 && (await getJson<{ queued: number; running: number }>(`${gateway}/api/health`)).queued === 0) break;
+      if (!submitting && round % 25 === 0 && (await getData<{ queued: number; running: number }>(`${gateway}/api/health`)).queued === 0) break;
     }
   };
   const polled = pollAll();
@@ -145,7 +141,7 @@ async function run(job: ClientJob): Promise<ClientRun> {
   let cpuAtNinety = cpuAt();
   const watch = async () => {
     for (;;) {
-      const data = await getJson<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
+      const data = await getData<{ queued: number; running: number; eventLoopDelayMs: OverheadSummary | null }>(`${gateway}/api/health`);
       health.push({ at: Date.now(), cpu: cpuSecondsOf(job.gatewayPid), eventLoop: data.eventLoopDelayMs, queued: data.queued, running: data.running });
       if (!submitting && atNinety === undefined && data.queued + data.running <= job.tasks / 10) {
         cpuAtNinety = cpuAt();

@@ -41,6 +41,7 @@ import { freePort, tempDir } from '../test/helpers/processes.js';
 import { writeBenchSection } from './benchmarks-file.js';
 import { fleetReport, startFleet } from './fleet-process.js';
 import { type CpuReading, runClient } from './fleet-client.js';
+import { getData } from './http-json.js';
 import { type LoopDelaySpan, loopDelayBetween } from './loop-delay-scrape.js';
 import { startQuiet } from './quiet-process.js';
 import { type Spread, spreadOf } from './schedule-stats.js';
@@ -97,13 +98,8 @@ const SUBMIT_CONCURRENCY = 64;
 const CLIENT_NICE = 10;
 
 /** The gateway's CPU (one core = 1) between two readings, or NaN when they are not apart. */
-function servingCpu(from: CpuReading, to: CpuReading): number {
+function cpuShare(from: CpuReading, to: CpuReading): number {
   return to.at > from.at ? (to.cpu - from.cpu) / ((to.at - from.at) / 1000) : Number.NaN;
-}
-
-async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
-  const body = (await (await fetch(url, { headers })).json()) as { code: number; data: T };
-  return body.data;
 }
 
 async function runFleet(fleet: Fleet): Promise<FleetFigures> {
@@ -135,7 +131,7 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
     const sentAt = report.sentAt.sort((a, b) => a - b);
     const states = new Map<string, number>();
     for (let i = 0; i < ids.length; i += Math.max(1, Math.floor(ids.length / 500))) {
-      const task = await getJson<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
+      const task = await getData<{ status: number }>(`${gateway}/api/sd/task/${ids[i]}`, authOf(i));
       states.set(ids[i]!, task.status);
     }
     const from = Math.max(sentAt[Math.floor(sentAt.length * 0.1)]!, started);
@@ -156,8 +152,8 @@ async function runFleet(fleet: Fleet): Promise<FleetFigures> {
       loopSubmitting: loopDelayBetween(client.beforeSubmits, client.afterSubmits),
       loopServing: loopDelayBetween(client.afterSubmits, client.atNinety),
       loopWhole: loopDelayBetween(client.atStart, client.atNinety),
-      gatewayCpu: atEnd.at > atStart.at ? (atEnd.cpu - atStart.cpu) / ((atEnd.at - atStart.at) / 1000) : Number.NaN,
-      servingCpu: servingCpu(client.cpuAfterSubmits, client.cpuAtNinety),
+      gatewayCpu: cpuShare(atStart, atEnd),
+      servingCpu: cpuShare(client.cpuAfterSubmits, client.cpuAtNinety),
       poll: spreadOf(client.pollMs),
       submit: spreadOf(client.submitMs),
       submitsPerSecond: (fleet.tasks - (fleet.paced ? backlog : 0)) / ((submitsDoneAt - (fleet.paced ? pacedFrom : started)) / 1000),

@@ -8,6 +8,11 @@ export async function getJson(url: string): Promise<{ data: unknown }> {
   return (await (await fetch(url)).json()) as { data: unknown };
 }
 
+/** The `data` of a GET's answer, with `headers` (an API key's). */
+export async function getData<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  return ((await (await fetch(url, { headers })).json()) as { data: T }).data;
+}
+
 /** The answer of a POST of `body` as JSON. */
 export async function postJson(url: string, body: unknown): Promise<{ data: unknown }> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -10,11 +10,10 @@
  */
 import type { ModelFamily } from '../domain/families.js';
 import type { NodeCapabilities } from '../domain/capabilities.js';
-import { FAMILIES_BEFORE_6, FAMILIES_BEFORE_7, FAMILIES_BEFORE_8, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { FAMILY_SINCE_PROTOCOL, PROTOCOL_VERSION } from '../protocol/messages.js';
 
 /** Whether a gateway of `protocol` knows `family` (none: every gateway does). */
-const known = (family: ModelFamily | undefined, protocol: number) =>
-  family === undefined || protocol >= 8 || (protocol >= 7 ? FAMILIES_BEFORE_8 : protocol >= 6 ? FAMILIES_BEFORE_7 : FAMILIES_BEFORE_6).includes(family);
+const known = (family: ModelFamily | undefined, protocol: number) => family === undefined || FAMILY_SINCE_PROTOCOL[family] <= protocol;
 
 /** Capabilities as a connection of `protocol` carries them (a hello: as the oldest does, 0). */
 export function capabilitiesFor(capabilities: NodeCapabilities, protocol: number): NodeCapabilities {

@@ -44,12 +44,20 @@ export const PROTOCOL_VERSION = 8;
 export const PROTOCOLS_SPOKEN: readonly number[] = [3, 4, 5, 6, 7, 8];
 /** The versions a node speaks, newest first: it says hello in the first, and in the next when refused (an older gateway). */
 export const NODE_PROTOCOLS: readonly number[] = [8, 7, 6, 5, 4];
-/** The model families a gateway of protocol 5 or older knows; 6 adds Flux.2, Qwen-Image and Z-Image-Turbo. */
-export const FAMILIES_BEFORE_6: readonly ModelFamily[] = ['sd15', 'sdxl', 'flux'];
-/** The model families a gateway of protocol 6 knows; 7 adds FLUX.1 Kontext. */
-export const FAMILIES_BEFORE_7: readonly ModelFamily[] = [...FAMILIES_BEFORE_6, 'flux2', 'qwen-image', 'z-image-turbo'];
-/** The model families a gateway of protocol 7 knows; 8 adds Qwen-Image-Edit. */
-export const FAMILIES_BEFORE_8: readonly ModelFamily[] = [...FAMILIES_BEFORE_7, 'flux-kontext'];
+/**
+ * The protocol version that brought each model family (0: every version knows it): a gateway of an older one
+ * refuses a frame naming it (node/capabilities-by-protocol.ts). A family added to DAN must be given its version here.
+ */
+export const FAMILY_SINCE_PROTOCOL: Readonly<Record<ModelFamily, number>> = {
+  sd15: 0,
+  sdxl: 0,
+  flux: 0,
+  flux2: 6,
+  'qwen-image': 6,
+  'z-image-turbo': 6,
+  'flux-kontext': 7,
+  'qwen-image-edit': 8,
+};
 /** The most attempts a hello's `resume` may name: as many as a node can run and hold (`slots` + `prefetch`), and as many answers again. */
 export const MAX_HELD = 2 * (64 + 8);
 

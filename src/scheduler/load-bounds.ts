@@ -8,7 +8,7 @@
  * comes or goes: the scheduler keeps one `LoadBounds` from pass to pass while its key holds (`KeptLoadBounds`).
  * Pure.
  */
-import type { LoadBoundsReader, LoadRange, PlanNode } from './plan-types.js';
+import { type LoadBoundsReader, type LoadRange, loadSecondsOf, type PlanNode } from './plan-types.js';
 
 export class LoadBounds implements LoadBoundsReader {
   readonly #nodes: readonly PlanNode[];
@@ -49,7 +49,7 @@ export class LoadBounds implements LoadBoundsReader {
     let shortest = Infinity;
     for (const node of this.#nodes) {
       if (!node.available) continue;
-      const seconds = node.loadSeconds?.get(checkpoint) ?? node.switchSeconds;
+      const seconds = loadSecondsOf(node, checkpoint);
       longest = Math.max(longest, seconds);
       shortest = Math.min(shortest, seconds);
     }

@@ -14,7 +14,7 @@ import { LongPoles } from './long-poles.js';
 import { OWN_BUFFERS, type PlanArrays } from './plan-buffers.js';
 import { addNode, hasNode, wordsFor } from './node-bits.js';
 import { firstAtLeast } from '../util/sorted-numbers.js';
-import type { DemandClass, LoadBoundsReader, PlanNode, PlanTask } from './plan-types.js';
+import { type DemandClass, type LoadBoundsReader, loadSecondsOf, type PlanNode, type PlanTask } from './plan-types.js';
 
 export type { Lane } from './lane-queue.js';
 
@@ -650,8 +650,7 @@ export class PlanState {
 
   /** Seconds loading `checkpoint` takes on `node`. */
   loadSeconds(node: number, checkpoint: string): number {
-    const spec = this.nodes[node]!;
-    return spec.loadSeconds?.get(checkpoint) ?? spec.switchSeconds;
+    return loadSecondsOf(this.nodes[node]!, checkpoint);
   }
 
   /** Seconds of checkpoint load task `index` costs on `node` after what the plan has it load before. */

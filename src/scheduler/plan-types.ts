@@ -63,6 +63,11 @@ export function firstFree(lanes: readonly number[]): number {
   return first;
 }
 
+/** Seconds `node` takes to load `checkpoint`: its measured load of that checkpoint, else its typical switch. */
+export function loadSecondsOf(node: Pick<PlanNode, 'loadSeconds' | 'switchSeconds'>, checkpoint: string): number {
+  return node.loadSeconds?.get(checkpoint) ?? node.switchSeconds;
+}
+
 /** When the node's first lane frees as the send-ahead window counts it (`PlanNode.windowLead`), seconds from now. */
 export function windowFreesIn(node: Pick<PlanNode, 'lanes' | 'windowLead'>): number {
   return firstFree(node.lanes) - (node.windowLead ?? 0);

@@ -93,7 +93,7 @@
 import { type Lane, PlanState } from './plan-state.js';
 import type { PlanArrays } from './plan-buffers.js';
 import { TailPlacer } from './plan-tail.js';
-import { firstFree, type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
+import { firstFree, loadSecondsOf, type Plan, type PlanNode, type PlanOptions, type PlanTask, windowFreesIn } from './plan-types.js';
 
 /**
  * A plan's budget, per task and lane to plan, in steps and tasks looked at (`PlanState.work`); past it the
@@ -284,7 +284,7 @@ function assignByEarliestFinish(tasks: readonly PlanTask[], nodes: readonly Plan
 /** Seconds of checkpoint load a task of `checkpoint` costs `node`, which has `loaded` loaded (or what it reports). */
 function switchSeconds(node: PlanNode, loaded: string | undefined, checkpoint: string | null): number {
   if (checkpoint === null || checkpoint === (loaded ?? node.loaded)) return 0;
-  return node.loadSeconds?.get(checkpoint) ?? node.switchSeconds;
+  return loadSecondsOf(node, checkpoint);
 }
 
 /** Seconds a task of `units` runs on `node`, a load not included (as PlanState's `runSeconds`). */

@@ -24,9 +24,10 @@ export const txt2imgFields = [...diffusionFieldNames, 'upscale', 'refiner'] as c
 export async function parseTxt2ImgRequest(body: unknown, ctx: RequestContext): Promise<Txt2ImgSpec> {
   const group = parseGroup(body, '', { accepted: txt2imgFields });
   const fields = readDiffusionFields(group, ctx);
-  checkNotEditModel(group, modelChoice(fields.model, ctx));
+  const choice = modelChoice(fields.model, ctx);
+  checkNotEditModel(group, choice);
   const hires = readHires(group, ctx, fields);
-  const refiner = readRefiner(group, modelChoice(fields.model, ctx), ctx);
+  const refiner = readRefiner(group, choice, ctx);
   const units = readControlNet(group, ctx, fields.model);
   const controlNet = await decodeControlNet(units, ctx.limits.maxInputSide);
   return { kind: 'txt2img', ...fields, ...(refiner ? { refiner } : {}), controlNet, hires };

@@ -255,12 +255,13 @@ export const REFERENCE_METHOD_NODE = 'FluxKontextMultiReferenceLatentMethod';
 export const TIMESTEP_ZERO_INDEX = 'index_timestep_zero';
 
 /**
- * Whether a model file is Qwen-Image-Edit 2511, which places its reference image at timestep zero: ComfyUI does
- * so for Comfy-Org's files only from a mark in them, and its template adds `FluxKontextMultiReferenceLatentMethod`
- * (`index_timestep_zero`, ComfyUI from December 2025) after both encoders for any file: a ComfyUI without that
- * method runs the model with the wrong one, and its pictures come out worse without an error.
+ * Whether a model file is Qwen-Image-Edit 2511, whose template differs from 2509's: a shift of 3.1, and its
+ * reference image placed at timestep zero. ComfyUI does the latter for Comfy-Org's files only from a mark in
+ * them, and the template adds `FluxKontextMultiReferenceLatentMethod` (`index_timestep_zero`, ComfyUI from
+ * December 2025) after both encoders for any file: a ComfyUI without that method runs the model with the wrong
+ * one, and its pictures come out worse without an error.
  */
-export function needsTimestepZeroIndex(family: ModelFamily | null, file: string): boolean {
+export function isQwenEdit2511(family: ModelFamily | null, file: string): boolean {
   return family === 'qwen-image-edit' && /2511/.test(baseName(file));
 }
 
@@ -280,7 +281,7 @@ function diffusionModels(info: ObjectInfo, declared: ReadonlyMap<string, ModelFa
     if (textEncoders.some((e) => e === undefined) || vae === undefined) continue;
     const types = info.choices(loader, 'type');
     if (!types.includes(needs.clipType) || (needs.sinceType !== undefined && !types.includes(needs.sinceType)) || !needs.nodes.every((node) => info.has(node))) continue;
-    if (needsTimestepZeroIndex(family, file) && !info.choices(REFERENCE_METHOD_NODE, 'reference_latents_method').includes(TIMESTEP_ZERO_INDEX)) continue;
+    if (isQwenEdit2511(family, file) && !info.choices(REFERENCE_METHOD_NODE, 'reference_latents_method').includes(TIMESTEP_ZERO_INDEX)) continue;
     recipes.push({ loader: 'diffusion-model', file, family: family as DiffusionFamily, textEncoders: textEncoders as string[], clipType: needs.clipType, vae });
   }
   return recipes;

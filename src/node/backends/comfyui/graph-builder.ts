@@ -56,7 +56,7 @@ import { FLUX_DEFAULT_GUIDANCE, familyTraits, type GuidanceKind, type ModelFamil
 import { DanError } from '../../../errors/dan-error.js';
 import { AUTOMATIC_SCHEDULER, SAMPLERS, SCHEDULERS } from './comfy-names.js';
 import { ComfyGraph, out, type Link } from './comfy-graph.js';
-import { type ComfyInventory, type ModelRecipe, needsTimestepZeroIndex, REFERENCE_METHOD_NODE, TIMESTEP_ZERO_INDEX } from './discover.js';
+import { type ComfyInventory, type ModelRecipe, isQwenEdit2511, REFERENCE_METHOD_NODE, TIMESTEP_ZERO_INDEX } from './discover.js';
 
 /** Names of the uploaded input images, in ComfyUI's input folder. */
 export interface GraphFiles {
@@ -214,7 +214,7 @@ class DiffusionGraph {
       model = out(id, 0);
       clip = out(id, 1);
     });
-    const shift = this.#how.edit === 'qwen-plus' && /2511/.test(this.#recipe.file) ? QWEN_EDIT_2511_SHIFT : this.#how.shift;
+    const shift = isQwenEdit2511(this.#recipe.family, this.#recipe.file) ? QWEN_EDIT_2511_SHIFT : this.#how.shift;
     if (shift !== undefined) model = out(g.add('ModelSamplingAuraFlow', { model, shift }));
     if (this.#how.cfgNorm) model = out(g.add('CFGNorm', { model, strength: 1 }));
     // An edit model is given the image to edit with its prompt, and samples all of its steps from that image's
@@ -277,7 +277,7 @@ class DiffusionGraph {
    */
   #buildQwenEdit({ model, clip, vae }: { model: Link; clip: Link; vae: Link }, edit: { image: Link; latent: Link }): BuiltGraph {
     const g = this.graph;
-    const timestepZero = needsTimestepZeroIndex(this.#recipe.family, this.#recipe.file);
+    const timestepZero = isQwenEdit2511(this.#recipe.family, this.#recipe.file);
     const encode = (prompt: string, title: string) => {
       const encoded = out(g.add('TextEncodeQwenImageEditPlus', { clip, prompt, vae, image1: edit.image }, title));
       return timestepZero ? out(g.add(REFERENCE_METHOD_NODE, { conditioning: encoded, reference_latents_method: TIMESTEP_ZERO_INDEX })) : encoded;
